@@ -1,0 +1,62 @@
+"""Domain events a rollout emits; the app layer turns them into outbox rows.
+
+`occurred_at` is the domain time of the change, so the published CloudEvent's
+`ce-time` matches the history rather than the moment the relay ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutEvent:
+    """Fields every rollout event carries."""
+
+    tenant_id: str
+    rollout_id: str
+    plugin: str
+    version: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutStarted(RolloutEvent):
+    """Both checks passed and the first phase is live."""
+
+    stable_version: str
+    phases: tuple[int, ...]
+    percent: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutPhaseAdvanced(RolloutEvent):
+    """A phase baked cleanly and the share grew."""
+
+    phase_index: int
+    percent: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutCompleted(RolloutEvent):
+    """The version serves everyone and is now the stable one."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutRefused(RolloutEvent):
+    """A check failed (or the rollout was aborted) before any user got the version."""
+
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutRolledBack(RolloutEvent):
+    """Traffic is back on the stable version."""
+
+    stable_version: str
+    reason: str
+    # The ce-id of the slo.violated event that caused it; "" for a manual rollback.
+    cause_event_id: str = ""
+    # Carried through so reaction time is measurable end to end.
+    violation_detected_at: datetime | None = None

@@ -1,0 +1,33 @@
+"""The states of a rollout and the moves between them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RolloutState(StrEnum):
+    """Where a rollout is; the value is what the database stores."""
+
+    AWAITING_CHECKS = "AWAITING_CHECKS"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    ROLLED_BACK = "ROLLED_BACK"
+    REFUSED = "REFUSED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once nothing can move the rollout any more."""
+        return not _ALLOWED[self]
+
+    def can_move_to(self, target: RolloutState) -> bool:
+        """True if the state machine allows going from this state to `target`."""
+        return target in _ALLOWED[self]
+
+
+_ALLOWED: dict[RolloutState, frozenset[RolloutState]] = {
+    RolloutState.AWAITING_CHECKS: frozenset({RolloutState.IN_PROGRESS, RolloutState.REFUSED}),
+    RolloutState.IN_PROGRESS: frozenset({RolloutState.COMPLETED, RolloutState.ROLLED_BACK}),
+    RolloutState.COMPLETED: frozenset(),
+    RolloutState.ROLLED_BACK: frozenset(),
+    RolloutState.REFUSED: frozenset(),
+}
