@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Generated code and third-party protos are not ours to lint.
-PY_SRC := libs/common/src libs/cli/src $(wildcard services/*/src)
+PACKAGES := portico_common portico_cli $(patsubst services/%,portico_%,$(wildcard services/*))
 
 .PHONY: run test env lint typecheck proto proto-lint proto-check pytest bench demo status fmt clean
 
@@ -38,7 +38,7 @@ fmt: env
 	$(BIN)/ruff check --fix .
 
 typecheck: env
-	$(BIN)/mypy $(PY_SRC)
+	$(BIN)/mypy $(addprefix -p ,$(PACKAGES))
 
 proto: env
 	PATH=$(BIN):$$PATH $(BIN)/python scripts/gen_protos.py

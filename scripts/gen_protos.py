@@ -36,12 +36,13 @@ def main() -> int:
     if code != 0:
         return int(code)
     # protoc writes modules only; make every generated directory a regular package.
-    for directory in {(out / f).parent for f in files}:
-        while directory != out:
+    for leaf in {(out / f).parent for f in files}:
+        for directory in [leaf, *leaf.parents]:
+            if directory == out:
+                break
             init = directory / "__init__.py"
             if not init.exists():
                 init.write_text("")
-            directory = directory.parent
     return 0
 
 

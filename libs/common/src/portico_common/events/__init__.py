@@ -1,0 +1,1 @@
+"""Domain events on NATS JetStream as binary-mode CloudEvents."""

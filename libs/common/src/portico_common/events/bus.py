@@ -1,0 +1,85 @@
+"""The JetStream side of the event bus: connection, streams, publishing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import PubAck, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from portico_common.events.catalog import DLQ_PREFIX, DLQ_STREAM, STREAM, SUBJECT_PREFIX
+from portico_common.events.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Stream sizing; replicas=3 on a clustered JetStream."""
+
+    replicas: int = 1
+    max_age_seconds: float = 7 * DAY
+    dlq_max_age_seconds: float = 30 * DAY
+    # JetStream drops a second message with the same Nats-Msg-Id inside it.
+    duplicate_window_seconds: float = 120.0
+
+
+async def connect(url: str, name: str) -> NatsClient:
+    """A connection that keeps reconnecting for as long as the process lives."""
+    return await nats.connect(
+        servers=[url],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.25,
+        connect_timeout=5,
+        allow_reconnect=True,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, settings: StreamSettings | None = None) -> None:
+    """Creates (or reconciles) the event stream and the dead-letter stream."""
+    settings = settings or StreamSettings()
+    await _ensure(
+        js,
+        StreamConfig(
+            name=STREAM,
+            subjects=[SUBJECT_PREFIX + ">"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=settings.replicas,
+            max_age=settings.max_age_seconds,
+            duplicate_window=settings.duplicate_window_seconds,
+        ),
+    )
+    await _ensure(
+        js,
+        StreamConfig(
+            name=DLQ_STREAM,
+            subjects=[DLQ_PREFIX + ">"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=settings.replicas,
+            max_age=settings.dlq_max_age_seconds,
+        ),
+    )
+
+
+async def _ensure(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        # Exists with another configuration: bring it in line with ours.
+        await js.update_stream(config)
+
+
+async def publish(js: JetStreamContext, envelope: Envelope, wait_seconds: float = 5.0) -> PubAck:
+    """Publishes and waits for the stream's ack (a duplicate id is acked too)."""
+    return await js.publish(
+        envelope.nats_subject, envelope.body(), timeout=wait_seconds, headers=envelope.headers()
+    )

@@ -1,0 +1,44 @@
+"""Every domain event type Portico publishes, and the proto message it carries.
+
+The CloudEvents `type` is the name below; the NATS subject is `portico.<type>`
+(for example `portico.slo.violated`). The tenant travels in a header, so one
+stream and a filter per event type serve every tenant.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+from portico.events.v1 import events_pb2 as ev
+
+EVENT_TYPES: dict[str, type[Message]] = {
+    "tenant.created": ev.TenantCreated,
+    "plugin.artifact.verified": ev.ArtifactVerified,
+    "plugin.artifact.rejected": ev.ArtifactRejected,
+    "plugin.compat.checked": ev.CompatChecked,
+    "rollout.started": ev.RolloutStarted,
+    "rollout.phase.advanced": ev.RolloutPhaseAdvanced,
+    "rollout.completed": ev.RolloutCompleted,
+    "rollout.refused": ev.RolloutRefused,
+    "rollout.rolled_back": ev.RolloutRolledBack,
+    "slo.violated": ev.SloViolated,
+}
+
+_BY_MESSAGE: dict[str, str] = {cls.DESCRIPTOR.full_name: name for name, cls in EVENT_TYPES.items()}
+
+SUBJECT_PREFIX = "portico."
+DLQ_PREFIX = "portico-dlq."
+STREAM = "PORTICO_EVENTS"
+DLQ_STREAM = "PORTICO_DLQ"
+
+
+def subject_for(event_type: str) -> str:
+    """The NATS subject an event type is published on."""
+    return SUBJECT_PREFIX + event_type
+
+
+def type_of(message: Message) -> str:
+    """The event type name of a payload message."""
+    try:
+        return _BY_MESSAGE[message.DESCRIPTOR.full_name]
+    except KeyError:
+        raise KeyError(f"{message.DESCRIPTOR.full_name} is not a registered event") from None

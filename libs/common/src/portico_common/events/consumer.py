@@ -1,0 +1,184 @@
+"""Durable pull consumers with an inbox: effects happen once, poison is parked.
+
+For each message: decode, then in ONE transaction record (consumer, ce-id) in
+the inbox and run the handler; ack only after commit. A redelivery finds the
+inbox row and changes nothing. A handler failure naks with backoff; after
+`max_deliver` attempts (or at once for undecodable messages) the message goes
+to `portico-dlq.<durable>.<type>` with the reason, and is terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from portico_common.db import Connection, Database
+from portico_common.errors import EventError
+from portico_common.events.catalog import DLQ_PREFIX, STREAM, subject_for
+from portico_common.events.envelope import Envelope
+from portico_common.metrics import EVENTS_CONSUMED
+from portico_common.tracing import span_from
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope, Connection], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    """Delivery policy of one durable consumer."""
+
+    max_deliver: int = 5
+    ack_wait_seconds: float = 30.0
+    batch_size: int = 32
+    fetch_timeout_seconds: float = 1.0
+    # Delay before redelivery after the n-th failure (last value repeats).
+    nak_backoff_seconds: tuple[float, ...] = (0.1, 0.5, 2.0, 5.0)
+
+
+class EventConsumer:
+    """Runs one durable consumer and dispatches events to handlers by type."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        db: Database,
+        durable: str,
+        handlers: Mapping[str, Handler],
+        settings: ConsumerSettings | None = None,
+    ) -> None:
+        if not handlers:
+            raise ValueError("a consumer needs at least one handler")
+        self._js = js
+        self._db = db
+        self.durable = durable
+        self._handlers = dict(handlers)
+        self._settings = settings or ConsumerSettings()
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    async def setup(self) -> None:
+        """Creates or updates the durable consumer; safe on every start."""
+        s = self._settings
+        await self._js.add_consumer(
+            STREAM,
+            ConsumerConfig(
+                durable_name=self.durable,
+                filter_subjects=sorted(subject_for(t) for t in self._handlers),
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_deliver=s.max_deliver,
+                ack_wait=s.ack_wait_seconds,
+            ),
+        )
+        self._sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=STREAM)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetches and handles messages until `stop` is set (then drains the batch)."""
+        if self._sub is None:
+            await self.setup()
+        assert self._sub is not None  # noqa: S101 - set by setup()
+        while not stop.is_set():
+            try:
+                messages = await self._sub.fetch(
+                    self._settings.batch_size, timeout=self._settings.fetch_timeout_seconds
+                )
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
+                await _sleep_or_stop(stop, 0.25)
+                continue
+            except Exception as exc:  # noqa: BLE001 - keep consuming through outages
+                log.warning("fetch failed", extra={"consumer": self.durable, "error": str(exc)})
+                await _sleep_or_stop(stop, 0.5)
+                continue
+            for msg in messages:
+                await self.process(msg)
+
+    async def process(self, msg: Msg) -> None:
+        """Handles one message: ack, nak with backoff, or dead-letter."""
+        try:
+            envelope = Envelope.decode(msg.headers, msg.data)
+        except EventError as exc:
+            await self._dead_letter(msg, "undecodable", str(exc))
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.durable, envelope.type, "ignored").inc()
+            await msg.ack()
+            return
+        try:
+            with span_from(envelope.trace, f"consume {envelope.type}"):
+                duplicate = await self._handle(envelope, handler)
+        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
+            deliveries = msg.metadata.num_delivered or 1
+            if deliveries >= self._settings.max_deliver:
+                await self._dead_letter(msg, envelope.type, f"{type(exc).__name__}: {exc}")
+                return
+            backoff = self._settings.nak_backoff_seconds
+            delay = backoff[min(deliveries, len(backoff)) - 1]
+            log.warning(
+                "handler failed; will retry",
+                extra={
+                    "consumer": self.durable,
+                    "type": envelope.type,
+                    "id": envelope.id,
+                    "delivery": deliveries,
+                    "error": str(exc),
+                },
+            )
+            EVENTS_CONSUMED.labels(self.durable, envelope.type, "retry").inc()
+            await msg.nak(delay=delay)
+            return
+        outcome = "duplicate" if duplicate else "ok"
+        EVENTS_CONSUMED.labels(self.durable, envelope.type, outcome).inc()
+        await msg.ack()
+
+    async def _handle(self, envelope: Envelope, handler: Handler) -> bool:
+        async with self._db.transaction(envelope.tenant_id) as conn:
+            inserted = await conn.fetchval(
+                """INSERT INTO inbox (consumer, event_id, event_type, tenant_id)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
+                self.durable,
+                envelope.id,
+                envelope.type,
+                envelope.tenant_id,
+            )
+            if not inserted:
+                return True
+            await handler(envelope, conn)
+        return False
+
+    async def _dead_letter(self, msg: Msg, kind: str, reason: str) -> None:
+        headers = dict(msg.headers or {})
+        original_id = headers.get("ce-id", "")
+        headers.update(
+            {
+                "portico-dlq-reason": reason[:1000],
+                "portico-dlq-consumer": self.durable,
+                "portico-dlq-subject": msg.subject,
+                "portico-dlq-deliveries": str(msg.metadata.num_delivered or 1),
+                # Distinct from the original id so the DLQ stream keeps it.
+                "Nats-Msg-Id": f"{original_id or msg.reply}:dlq:{self.durable}",
+            }
+        )
+        subject = f"{DLQ_PREFIX}{self.durable}.{kind}"
+        await self._js.publish(subject, msg.data, headers=headers)
+        log.error(
+            "event dead-lettered",
+            extra={"consumer": self.durable, "subject": subject, "reason": reason},
+        )
+        EVENTS_CONSUMED.labels(self.durable, kind, "dead_letter").inc()
+        await msg.term()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=delay)

@@ -1,0 +1,167 @@
+"""Transactional outbox: events commit with the state change that caused them.
+
+`write_event` runs inside the caller's transaction. `OutboxRelay` publishes
+committed rows in order and marks them sent; a NOTIFY from the insert
+trigger wakes it at once, and a slow poll covers crashes and NATS outages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import uuid
+
+import asyncpg
+from nats.js import JetStreamContext
+
+from portico_common.db import Connection
+from portico_common.events.envelope import Envelope
+from portico_common.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
+from portico_common.tracing import current_trace_headers
+
+log = logging.getLogger(__name__)
+
+
+async def write_event(conn: Connection, envelope: Envelope) -> None:
+    """Adds an event to the outbox in the caller's transaction."""
+    headers = envelope.headers()
+    headers.update(current_trace_headers())
+    await conn.execute(
+        """INSERT INTO outbox (event_id, subject, event_type, tenant_id, headers, payload)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6)""",
+        uuid.UUID(envelope.id),
+        envelope.nats_subject,
+        envelope.type,
+        envelope.tenant_id,
+        json.dumps(headers),
+        envelope.body(),
+    )
+
+
+class OutboxRelay:
+    """Moves committed outbox rows to JetStream, at least once, in order."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        schema: str,
+        js: JetStreamContext,
+        *,
+        poll_seconds: float = 1.0,
+        batch_size: int = 100,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._schema = schema
+        self._js = js
+        self._poll = poll_seconds
+        self._batch = batch_size
+        self._timeout = publish_timeout
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+
+    def kick(self) -> None:
+        """Asks the relay to look now (the NOTIFY trigger does this across processes)."""
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        """Publishes up to one batch; returns how many rows were marked sent."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """SELECT seq, subject, event_type, headers, payload FROM outbox
+                    WHERE published_at IS NULL ORDER BY seq LIMIT $1
+                    FOR UPDATE SKIP LOCKED""",
+                self._batch,
+            )
+            sent: list[int] = []
+            failure: BaseException | None = None
+            for row in rows:
+                try:
+                    await self._js.publish(
+                        row["subject"],
+                        bytes(row["payload"]),
+                        timeout=self._timeout,
+                        headers=json.loads(row["headers"]),
+                    )
+                except Exception as exc:  # noqa: BLE001 - any publish failure stops the batch
+                    failure = exc
+                    await conn.execute(
+                        """UPDATE outbox SET attempts = attempts + 1,
+                            last_error = $2 WHERE seq = $1""",
+                        row["seq"],
+                        str(exc)[:500] or type(exc).__name__,
+                    )
+                    break
+                sent.append(row["seq"])
+                EVENTS_PUBLISHED.labels(self._schema, row["event_type"]).inc()
+            if sent:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1)",
+                    sent,
+                )
+        if failure is not None:
+            raise failure
+        return len(sent)
+
+    async def pending(self) -> int:
+        async with self._pool.acquire() as conn:
+            count = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        OUTBOX_PENDING.labels(self._schema).set(count)
+        return int(count)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relays until `stop` is set; survives NATS and Postgres outages."""
+        failures = 0
+        while not stop.is_set():
+            await self._ensure_listener()
+            self._wake.clear()
+            try:
+                sent = await self.relay_once()
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - outages are retried, never fatal
+                failures += 1
+                delay = min(5.0, 0.05 * 2**failures) * random.uniform(0.5, 1.0)  # noqa: S311
+                log.warning("outbox relay failed, retrying", extra={"error": str(exc), "in": delay})
+                await _sleep_or_stop(stop, delay)
+                continue
+            if sent >= self._batch:
+                continue  # more are waiting
+            with contextlib.suppress(Exception):
+                await self.pending()
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                {waiter, stopper}, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            stopper.cancel()
+        await self._close_listener()
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self._dsn, timeout=5)
+            await self._listener.add_listener(f"{self._schema}_outbox", self._on_notify)
+        except (OSError, asyncpg.PostgresError) as exc:
+            # Polling still works; the next loop tries again.
+            log.warning("outbox listener unavailable", extra={"error": str(exc)})
+            self._listener = None
+
+    def _on_notify(self, *_args: object) -> None:
+        self._wake.set()
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            await self._listener.close()
+        self._listener = None
+
+
+async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=delay)

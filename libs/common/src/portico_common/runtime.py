@@ -1,0 +1,184 @@
+"""A service's process: infrastructure handles, the gRPC server, and shutdown.
+
+`Runtime.start` connects to PostgreSQL and NATS, applies migrations and
+creates the streams; `serve` runs the gRPC server, the outbox relay, event
+consumers and background loops until SIGTERM/SIGINT, then drains them:
+health goes NOT_SERVING, in-flight RPCs get the grace period, consumers
+finish their batch, connections close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import grpc
+from google.protobuf import json_format
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from portico.auth.v1 import auth_pb2, auth_pb2_grpc
+
+from portico_common.clock import Clock, SystemClock
+from portico_common.db import Database, create_pool
+from portico_common.events.bus import StreamSettings, connect, ensure_streams
+from portico_common.events.consumer import EventConsumer
+from portico_common.events.outbox import OutboxRelay
+from portico_common.grpc.idempotency import IdempotencyStore
+from portico_common.grpc.interceptor import PorticoServerInterceptor
+from portico_common.grpc.tokens import TokenVerifier
+from portico_common.logs import configure_logging
+from portico_common.metrics import serve_metrics
+from portico_common.migrate import migrate
+from portico_common.settings import ServiceSettings
+from portico_common.tracing import configure_tracing
+
+log = logging.getLogger(__name__)
+
+Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class Runtime:
+    """Connected infrastructure of one service process."""
+
+    service: str
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    db: Database
+    nc: NatsClient
+    js: JetStreamContext
+    relay: OutboxRelay
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    async def start(
+        cls,
+        service: str,
+        settings: ServiceSettings,
+        migrations_package: str | None,
+        *,
+        clock: Clock | None = None,
+        stream_settings: StreamSettings | None = None,
+    ) -> Runtime:
+        dsn = settings.database_url.get_secret_value()
+        conn = await asyncpg.connect(dsn)
+        try:
+            applied = await migrate(conn, service, migrations_package)
+        finally:
+            await conn.close()
+        if applied:
+            log.info("migrations applied", extra={"schema": service, "applied": applied})
+        pool = await create_pool(
+            dsn, service, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        nc = await connect(settings.nats_url, name=f"portico-{service}")
+        js = nc.jetstream()
+        await ensure_streams(js, stream_settings)
+        relay = OutboxRelay(pool, dsn, service, js, poll_seconds=settings.outbox_poll_seconds)
+        return cls(
+            service, settings, pool, Database(pool, service), nc, js, relay, clock or SystemClock()
+        )
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+        await self.pool.close()
+
+
+def jwks_fetcher(target: str) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """Fetches the JWK Set from the auth service over gRPC."""
+
+    async def fetch() -> dict[str, Any]:
+        async with grpc.aio.insecure_channel(target) as channel:
+            response = await auth_pb2_grpc.AuthServiceStub(channel).GetJwks(
+                auth_pb2.GetJwksRequest(), timeout=5
+            )
+        return json_format.MessageToDict(response, preserving_proto_field_name=True)
+
+    return fetch
+
+
+async def serve(
+    rt: Runtime,
+    *,
+    register: Callable[[grpc.aio.Server], Iterable[str]],
+    consumers: Sequence[EventConsumer] = (),
+    background: Sequence[Background] = (),
+    public_methods: Collection[str] = (),
+    verifier: TokenVerifier | None = None,
+    ready: Callable[[int], None] | None = None,
+) -> None:
+    """Runs the service until a termination signal, then shuts down gracefully."""
+    settings = rt.settings
+    if verifier is None and settings.auth_target:
+        verifier = TokenVerifier(jwks_fetcher(settings.auth_target))
+    interceptor = PorticoServerInterceptor(
+        rt.service,
+        verifier=verifier,
+        public_methods=public_methods,
+        idempotency=IdempotencyStore(rt.db),
+    )
+    server = grpc.aio.server(interceptors=[interceptor])
+    names = list(register(server))
+    health_servicer = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    if port == 0:
+        raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")
+    if settings.metrics_port >= 0:
+        metrics_port = serve_metrics(settings.metrics_port)
+        log.info("metrics listening", extra={"port": metrics_port})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    for consumer in consumers:
+        await consumer.setup()
+    tasks = [asyncio.create_task(rt.relay.run(stop), name="outbox-relay")]
+    tasks += [asyncio.create_task(c.run(stop), name=f"consumer-{c.durable}") for c in consumers]
+    tasks += [
+        asyncio.create_task(job(stop), name=getattr(job, "__name__", "job")) for job in background
+    ]
+
+    await server.start()
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving", extra={"service": rt.service, "port": port})
+    if ready is not None:
+        ready(port)
+
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            log.error(
+                "background task died", extra={"task": task.get_name()}, exc_info=task.exception()
+            )
+    log.info("shutting down", extra={"service": rt.service})
+    stop.set()
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(settings.shutdown_grace_seconds)
+    await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
+    for task in tasks:
+        task.cancel()
+    await rt.close()
+
+
+def bootstrap_process(service: str, settings: ServiceSettings) -> None:
+    """Process-wide set-up every service's main() starts with."""
+    configure_logging(service, settings.log_level, settings.log_format)
+    configure_tracing(f"portico-{service}")

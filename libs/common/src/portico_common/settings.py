@@ -1,0 +1,34 @@
+"""Settings shared by every service (pydantic-settings, env prefix PORTICO_).
+
+Only `bootstrap` modules read settings; everything else receives values.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every Portico service needs to run; services subclass it."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/portico")
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    metrics_port: int = 0
+    # host:port of the auth service; empty disables token checks (unit tests only).
+    auth_target: str = ""
+    log_level: str = "INFO"
+    log_format: str = "json"
+    # JetStream: how often a failing message is retried before the dead-letter subject.
+    max_deliver: int = 5
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    # How long graceful shutdown waits for in-flight RPCs and handlers.
+    shutdown_grace_seconds: float = 10.0
+    # Outbox relay poll interval: the relay is woken at once on commit; the poll
+    # is only the safety net after a crash or an outage of NATS.
+    outbox_poll_seconds: float = 1.0
