@@ -1,0 +1,3 @@
+from portico_gateway.main import main
+
+main()

@@ -1,0 +1,98 @@
+"""ASGI middleware: request ids and Prometheus metrics for every request."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Set by the transcoding endpoint to the matched path template.
+ROUTE_SCOPE_KEY = "portico.route"
+REQUEST_ID_HEADER = "x-request-id"
+# Unknown paths share one label; echoing them would let any client grow the series.
+UNMATCHED = "unmatched"
+
+
+class GatewayMetrics:
+    """The gateway's metrics, in a registry of the caller's choosing."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "portico_gateway_requests",
+            "HTTP requests handled by the gateway.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "portico_gateway_request_duration_seconds",
+            "Time from receiving an HTTP request to finishing its response.",
+            ["route"],
+            registry=registry,
+        )
+
+
+def route_label(scope: Scope) -> str:
+    transcoded = scope.get(ROUTE_SCOPE_KEY)
+    if isinstance(transcoded, str):
+        return transcoded
+    fixed = getattr(scope.get("route"), "path", None)
+    return fixed if isinstance(fixed, str) else UNMATCHED
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # An exception escaping the app becomes a 500 in the outer error middleware.
+        status = 500
+        started = time.perf_counter()
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            route = route_label(scope)
+            self.metrics.duration.labels(route).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+
+
+class RequestIdMiddleware:
+    """Give every request an `x-request-id` (the client's, or a new one) and echo it.
+
+    The id is added to the request headers, so the upstream call forwards it like any
+    client-supplied id, and one id follows the request through every log.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = MutableHeaders(scope=scope)
+        request_id = headers.get(REQUEST_ID_HEADER)
+        if not request_id:
+            request_id = uuid.uuid4().hex
+            headers[REQUEST_ID_HEADER] = request_id
+
+        async def echo(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        await self.app(scope, receive, echo)

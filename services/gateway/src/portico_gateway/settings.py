@@ -1,0 +1,36 @@
+"""Configuration of the gateway, read from `PORTICO_GATEWAY_*` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from portico_gateway.app import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BODY_BYTES
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTICO_GATEWAY_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0)
+    deadline_seconds: float = Field(default=DEFAULT_DEADLINE_SECONDS, gt=0)
+    # gRPC targets ("127.0.0.1:50051"); empty means the service is not reachable here.
+    tenancy_target: str = ""
+    auth_target: str = ""
+    security_target: str = ""
+    compat_target: str = ""
+    rollout_target: str = ""
+    slo_target: str = ""
+
+    def upstreams(self) -> dict[str, str]:
+        """Service short name → target, for every configured upstream."""
+        targets = {
+            "tenancy": self.tenancy_target,
+            "auth": self.auth_target,
+            "security": self.security_target,
+            "compat": self.compat_target,
+            "rollout": self.rollout_target,
+            "slo": self.slo_target,
+        }
+        return {name: target for name, target in targets.items() if target}

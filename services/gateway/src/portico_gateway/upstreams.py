@@ -1,0 +1,104 @@
+"""The gRPC side: one grpc.aio channel per upstream service, and generic unary calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import grpc
+from google.protobuf.message import Message
+from starlette.datastructures import Headers
+
+from portico_gateway.errors import GatewayError, RequestError, bad_request
+from portico_gateway.routes import Route
+
+#: HTTP headers passed on as gRPC metadata: credentials, idempotency, tracing, request id.
+FORWARDED_HEADERS = (
+    "authorization",
+    "idempotency-key",
+    "traceparent",
+    "tracestate",
+    "x-request-id",
+)
+
+
+class UpstreamError(GatewayError):
+    """An upstream RPC failed; carries its status so the problem can keep it."""
+
+    def __init__(self, service: str, error: grpc.aio.AioRpcError) -> None:
+        super().__init__(f"{service}: {error.code().name}: {error.details()}")
+        self.service = service
+        self.error = error
+
+
+def forwarded_metadata(headers: Headers) -> list[tuple[str, str]]:
+    metadata = []
+    for name in FORWARDED_HEADERS:
+        for value in headers.getlist(name):
+            # gRPC refuses non-printable-ASCII text metadata with an exception deep in
+            # the call; saying so here names the header at fault.
+            if not all(" " <= char <= "~" for char in value):
+                raise bad_request(f"header {name!r} has characters gRPC metadata cannot carry")
+            metadata.append((name, value))
+    return metadata
+
+
+class Upstreams:
+    def __init__(self, targets: Mapping[str, str], deadline_seconds: float) -> None:
+        # An empty target means "not deployed here"; its routes answer 503.
+        self._targets = {name: target for name, target in targets.items() if target}
+        self._deadline = deadline_seconds
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._calls: dict[str, grpc.aio.UnaryUnaryMultiCallable[Message, Message]] = {}
+
+    def configured(self) -> list[str]:
+        return sorted(self._targets)
+
+    def open(self) -> None:
+        """Create the channels; they connect lazily, so a down upstream does not block start-up."""
+        for name, target in self._targets.items():
+            # Plaintext inside the cluster for now; TLS arrives with the mesh set-up.
+            self._channels[name] = grpc.aio.insecure_channel(target)
+
+    async def close(self) -> None:
+        channels = list(self._channels.values())
+        self._channels.clear()
+        self._calls.clear()
+        for channel in channels:
+            # Uvicorn has drained in-flight requests before the lifespan ends, so
+            # nothing is left to wait for.
+            await channel.close(grace=None)
+
+    async def call(self, route: Route, message: Message, headers: Headers) -> Message:
+        """Call `route`'s RPC with the deadline and the forwarded headers."""
+        metadata = forwarded_metadata(headers)
+        call = self._calls.get(route.grpc_method) or self._multicallable(route)
+        try:
+            reply = await call(message, timeout=self._deadline, metadata=metadata)
+        except grpc.aio.AioRpcError as exc:
+            raise UpstreamError(route.service, exc) from exc
+        if not isinstance(reply, route.response_type):
+            raise TypeError(f"{route.grpc_method} returned {type(reply).__name__}")
+        return reply
+
+    def _multicallable(self, route: Route) -> grpc.aio.UnaryUnaryMultiCallable[Message, Message]:
+        channel = self._channels.get(route.service)
+        if channel is None:
+            detail = (
+                f"no upstream is configured for the {route.service} service"
+                if route.service not in self._targets
+                else f"the gateway is not started, so {route.service} is not connected"
+            )
+            raise RequestError(
+                503,
+                "upstream-not-configured",
+                "Service unavailable",
+                detail,
+                grpc_code=grpc.StatusCode.UNAVAILABLE,
+            )
+        call = channel.unary_unary(
+            route.grpc_method,
+            request_serializer=route.request_type.SerializeToString,
+            response_deserializer=route.response_type.FromString,
+        )
+        self._calls[route.grpc_method] = call
+        return call
