@@ -1,0 +1,64 @@
+"""Errors the slo service raises on purpose.
+
+Each class names, in `code`, the gRPC status an entrypoint maps it to; the
+domain never imports gRPC, so the code is a plain string.
+"""
+
+from __future__ import annotations
+
+from portico_common.errors import PorticoError
+
+
+class SloError(PorticoError):
+    """Base of every slo error."""
+
+    code = "FAILED_PRECONDITION"
+
+
+class InvalidSloDefinitionError(SloError):
+    """An SLO definition field is malformed; the message names it and why."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid SLO {field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class InvalidObjectiveError(InvalidSloDefinitionError):
+    """The objective, or a burn-rate threshold it makes unreachable, is out of range."""
+
+
+class InvalidWindowError(InvalidSloDefinitionError):
+    """The SLO window and the alerting windows do not nest (short < long <= window)."""
+
+
+class InvalidOutcomeError(SloError):
+    """A reported outcome or count is impossible (negative latency, naive time...)."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"invalid outcome: {problem}")
+        self.problem = problem
+
+
+class SloNotFoundError(SloError):
+    """No SLO with this id exists for the tenant."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, slo_id: str) -> None:
+        super().__init__(f"SLO {slo_id} not found")
+        self.slo_id = slo_id
+
+
+class SloAlreadyExistsError(SloError):
+    """An SLO with this id exists already."""
+
+    code = "ALREADY_EXISTS"
+
+    def __init__(self, slo_id: str) -> None:
+        super().__init__(f"SLO {slo_id} already exists")
+        self.slo_id = slo_id
