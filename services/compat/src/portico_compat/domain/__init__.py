@@ -1,0 +1,1 @@
+"""Pure compat logic: npm range semantics and host compatibility. No I/O."""

@@ -1,0 +1,71 @@
+"""Errors the compat service raises on purpose.
+
+Each class names, in `code`, the gRPC status an entrypoint maps it to; the
+domain never imports gRPC, so the code is a plain string. A plugin that does
+not fit a host is not an error: that is a report with unsatisfied findings.
+Errors are for input that cannot be checked at all.
+"""
+
+from __future__ import annotations
+
+from portico_common.errors import PorticoError
+
+
+class CompatError(PorticoError):
+    """Base of every compat error."""
+
+    code = "FAILED_PRECONDITION"
+
+
+class InvalidVersionError(CompatError):
+    """A version string is not a valid semantic version."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, version: str, problem: str) -> None:
+        super().__init__(f"invalid version {version!r}: {problem}")
+        self.version = version
+        self.problem = problem
+
+
+class InvalidRangeError(CompatError):
+    """A version range cannot be parsed with npm's range grammar."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, range_: str, problem: str) -> None:
+        super().__init__(f"invalid version range {range_!r}: {problem}")
+        self.range = range_
+        self.problem = problem
+
+
+class InvalidHostProfileError(CompatError):
+    """A host profile field is missing or malformed."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid host profile {field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class InvalidPluginError(CompatError):
+    """The plugin named in a compatibility check is missing or malformed."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid plugin {field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class UnknownHostProfileError(CompatError):
+    """No host profile was recorded for the tenant, so nothing can be checked."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(f"no host profile is recorded for tenant {tenant_id!r}")
+        self.tenant_id = tenant_id

@@ -1,0 +1,69 @@
+"""The compat errors: a gRPC-mappable code each, and a message a person can act on."""
+
+from __future__ import annotations
+
+import pytest
+from portico_common.errors import PorticoError
+from portico_compat import errors
+from portico_compat.errors import (
+    CompatError,
+    InvalidHostProfileError,
+    InvalidPluginError,
+    InvalidRangeError,
+    InvalidVersionError,
+    UnknownHostProfileError,
+)
+
+MAPPABLE = {
+    "INVALID_ARGUMENT",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "FAILED_PRECONDITION",
+    "PERMISSION_DENIED",
+}
+
+
+def _subclasses() -> list[type[CompatError]]:
+    found = [
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, CompatError) and value is not CompatError
+    ]
+    assert found
+    return found
+
+
+@pytest.mark.parametrize("error_type", _subclasses(), ids=lambda t: t.__name__)
+def test_every_error_has_a_mappable_code(error_type: type[CompatError]) -> None:
+    """Each compat error declares one of the gRPC codes the entrypoint maps."""
+    assert error_type.code in MAPPABLE
+    assert issubclass(error_type, PorticoError)
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "code"),
+    [
+        (
+            InvalidVersionError("2.x", "not a version"),
+            "invalid version '2.x': not a version",
+            "INVALID_ARGUMENT",
+        ),
+        (InvalidRangeError(">>1", "bad"), "invalid version range '>>1': bad", "INVALID_ARGUMENT"),
+        (
+            InvalidHostProfileError("node_version", "empty"),
+            "invalid host profile node_version: empty",
+            "INVALID_ARGUMENT",
+        ),
+        (InvalidPluginError("name", "empty"), "invalid plugin name: empty", "INVALID_ARGUMENT"),
+        (
+            UnknownHostProfileError("acme"),
+            "no host profile is recorded for tenant 'acme'",
+            "NOT_FOUND",
+        ),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
+)
+def test_error_message_and_code(error: CompatError, message: str, code: str) -> None:
+    """Each error renders its inputs into one precise sentence and carries its code."""
+    assert str(error) == message
+    assert error.code == code
