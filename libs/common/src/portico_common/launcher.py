@@ -112,6 +112,8 @@ class PostgresServer:
     data_dir: Path
     port: int = 0
     database: str = "portico"
+    # Tests trade durability for speed; `portico up` keeps fsync on.
+    fsync: bool = True
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -158,7 +160,7 @@ class PostgresServer:
                 "-c",
                 "max_connections=300",
                 "-c",
-                "fsync=on",
+                f"fsync={'on' if self.fsync else 'off'}",
                 "-c",
                 "logging_collector=off",
             ],

@@ -93,12 +93,12 @@ async def migrate(conn: asyncpg.Connection, schema: str, service_package: str | 
 
 
 async def _ensure_role_and_schema(conn: asyncpg.Connection, schema: str) -> None:
-    await conn.execute(  # noqa: S608 - APP_ROLE is a constant
+    await conn.execute(
         f"""DO $$ BEGIN
               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
                 CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
               END IF;
-            END $$"""
+            END $$"""  # noqa: S608 - APP_ROLE is a constant
     )
     await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     # The connecting user must be able to SET ROLE to it.

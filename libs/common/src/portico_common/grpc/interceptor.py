@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import descriptor_pool
@@ -32,11 +32,17 @@ log = logging.getLogger(__name__)
 _READ_PREFIXES = ("Get", "List", "Resolve", "Check", "Watch")
 _ALWAYS_PUBLIC = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
-Context = grpc.aio.ServicerContext[Any, Any]
+if TYPE_CHECKING:
+    # The stubs make these generic; at run time they are plain classes.
+    Context = grpc.aio.ServicerContext[Any, Any]
+    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    Context = grpc.aio.ServicerContext
+    _Interceptor = grpc.aio.ServerInterceptor
 Behavior = Callable[[Any, Context], Awaitable[Any]]
 
 
-class PorticoServerInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class PorticoServerInterceptor(_Interceptor):
     """Wraps unary-unary handlers of one service."""
 
     def __init__(

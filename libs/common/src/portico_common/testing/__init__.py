@@ -1,0 +1,1 @@
+"""Test helpers shipped with the kernel: real NATS and PostgreSQL for tests."""

@@ -1,0 +1,3 @@
+from portico_tenancy.bootstrap import main
+
+main()
