@@ -59,7 +59,7 @@ def test_full_share_bakes_before_completing(started: Rollout, t0: datetime) -> N
         now += BAKE
         started.advance_if_baked(now)
     assert started.percent == 100
-    assert started.state is RolloutState.IN_PROGRESS
+    assert started.due_at() == now + BAKE
     assert started.advance_if_baked(now + BAKE - timedelta(seconds=1)) == []
     events = started.advance_if_baked(now + BAKE)
     assert [type(e) for e in events] == [RolloutCompleted]
