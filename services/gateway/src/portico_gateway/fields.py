@@ -57,8 +57,10 @@ def resolve(message_type: type[Message] | Message, path: str) -> list[FieldDescr
         if chain and chain[-1].is_repeated:
             raise FieldPathError(f"{chain[-1].name!r} is repeated and cannot be traversed")
         chain.append(found)
-        is_message = found.type == FieldDescriptor.TYPE_MESSAGE
-        current = found.message_type if is_message else None
+        current = found.message_type
+        if current is not None and current.full_name in STRING_WELL_KNOWN_TYPES:
+            # Its JSON form is one string; reaching inside would not be valid JSON input.
+            current = None
     return chain
 
 

@@ -125,47 +125,33 @@ def _bind_query(matched: RouteMatch, query: list[tuple[str, str]], message: Mess
             kind="invalid-query",
         )
     taken = {name.split(".")[0] for name in route.path.variables}
-    values: dict[str, Any] = {}
-    seen: set[str] = set()
+    # Grouped by field so repeated keys accumulate and each error names the key as sent.
+    groups: dict[str, tuple[str, list[FieldDescriptor], list[Any]]] = {}
     for key, text in query:
         chain = _resolve(message, key, "query parameter")
-        head = chain[0].name
-        if head in taken or head == route.body:
+        if chain[0].name in taken or chain[0].name == route.body:
             raise bad_request(
                 f"query parameter {key!r} sets a field bound by the path or body",
                 kind="invalid-query",
             )
-        leaf = chain[-1]
-        if not fields.takes_text(leaf):
+        if not fields.takes_text(chain[-1]):
             raise bad_request(
                 f"query parameter {key!r} names a message field; send it in a JSON body",
                 kind="invalid-query",
             )
-        value = _text_value(leaf, text, f"query parameter {key!r}")
         dotted = ".".join(f.name for f in chain)
-        if leaf.is_repeated:
-            existing = _lookup(values, chain)
-            if existing is None:
-                fields.nest(chain, [value], values)
-            else:
-                existing.append(value)
-        elif dotted in seen:
+        _, _, values = groups.setdefault(dotted, (key, chain, []))
+        if values and not chain[-1].is_repeated:
             raise bad_request(
                 f"query parameter {key!r} is given more than once", kind="invalid-query"
             )
-        else:
-            fields.nest(chain, value, values)
-        seen.add(dotted)
-    _parse_into(values, message, "query parameters")
-
-
-def _lookup(values: dict[str, Any], chain: list[FieldDescriptor]) -> Any:
-    current: Any = values
-    for field in chain:
-        if not isinstance(current, dict) or field.name not in current:
-            return None
-        current = current[field.name]
-    return current
+        values.append(_text_value(chain[-1], text, f"query parameter {key!r}"))
+    for key, chain, values in groups.values():
+        nested: dict[str, Any] = {}
+        fields.nest(chain, values if chain[-1].is_repeated else values[0], nested)
+        scratch = route.request_type()
+        _parse_into(nested, scratch, f"query parameter {key!r}")
+        message.MergeFrom(scratch)
 
 
 def _bind_path(matched: RouteMatch, message: Message) -> None:
@@ -207,9 +193,16 @@ def _text_value(field: FieldDescriptor, text: str, where: str) -> Any:
 
 def render_response(matched: RouteMatch, message: Message) -> Any:
     """The JSON body for a response: lowerCamelCase names, zero values included."""
-    rendered = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
     response_body = matched.route.response_body
     if not response_body:
-        return rendered
+        return _to_json(message)
     field = fields.descriptor_of(message).fields_by_name[response_body]
-    return rendered.get(field.json_name)
+    value = getattr(message, response_body)
+    if field.message_type is not None and not field.is_repeated:
+        # A singular message renders on its own, so an unset one is `{}`, not absent.
+        return _to_json(value)
+    return _to_json(message).get(field.json_name)
+
+
+def _to_json(message: Message) -> Any:
+    return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
