@@ -85,12 +85,21 @@ class EventConsumer:
         if self._sub is None:
             await self.setup()
         assert self._sub is not None  # noqa: S101 - set by setup()
+        busy = False
         while not stop.is_set():
+            # nats-py returns a batch>1 lingering fetch only when the batch fills or
+            # the timeout ends, which would delay a lone event by up to the timeout.
+            # So: when idle, wait for ONE message (returned the moment it lands);
+            # when busy, take whatever is already there in one batch.
+            batch, wait = (
+                (self._settings.batch_size, 0.05)
+                if busy
+                else (1, self._settings.fetch_timeout_seconds)
+            )
             try:
-                messages = await self._sub.fetch(
-                    self._settings.batch_size, timeout=self._settings.fetch_timeout_seconds
-                )
+                messages = await self._sub.fetch(batch, timeout=wait)
             except (TimeoutError, nats.errors.TimeoutError):
+                busy = False
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                 await _sleep_or_stop(stop, 0.25)
@@ -99,6 +108,7 @@ class EventConsumer:
                 log.warning("fetch failed", extra={"consumer": self.durable, "error": str(exc)})
                 await _sleep_or_stop(stop, 0.5)
                 continue
+            busy = bool(messages)
             for msg in messages:
                 await self.process(msg)
 
