@@ -12,7 +12,8 @@ from portico.rollout.v1 import rollout_pb2
 from portico.security.v1 import security_pb2
 from portico.slo.v1 import slo_pb2
 from portico_gateway.errors import RequestError
-from portico_gateway.routes import Route, RouteMatch, RouteTable, parse_template
+from portico_gateway.routes import Route, RouteMatch, RouteTable
+from portico_gateway.templates import parse_template
 from portico_gateway.transcode import build_request, render_response
 
 

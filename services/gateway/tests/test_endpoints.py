@@ -1,0 +1,63 @@
+"""The gateway's own endpoints: health, JWKS, the route list and metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    # conftest is not importable at run time under --import-mode=importlib.
+    from conftest import Upstream
+
+
+async def test_healthz_answers_200_json(client: httpx.AsyncClient) -> None:
+    """GET /healthz reports the gateway alive and lists its configured upstreams."""
+    response = await client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "upstreams": ["auth", "tenancy"]}
+
+
+async def test_jwks_is_served_as_a_plain_jwk_set(client: httpx.AsyncClient) -> None:
+    """/.well-known/jwks.json relays GetJwks without the proto's empty members."""
+    response = await client.get("/.well-known/jwks.json")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg", "kid": "k1"}]
+    }
+
+
+async def test_route_list_shows_every_transcoded_route(client: httpx.AsyncClient) -> None:
+    """GET /v1/routes lists the bindings, including which upstreams are configured."""
+    response = await client.get("/v1/routes")
+
+    routes = response.json()["routes"]
+    verify = next(r for r in routes if r["path"] == "/v1/tenants/{tenant_id}/artifacts:verify")
+    assert verify["method"] == "POST"
+    assert verify["rpc"] == "/portico.security.v1.SecurityService/VerifyArtifact"
+    assert verify["upstream_configured"] is False
+    get_tenant = next(r for r in routes if r["path"] == "/v1/tenants/{tenant_id}")
+    assert get_tenant["upstream_configured"] is True
+
+
+async def test_metrics_count_requests_by_route_template(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    """Requests are counted under their path template, never their concrete path."""
+    await client.get("/v1/tenants/nobody")
+    await client.get("/v1/not/a/route")
+
+    text = (await client.get("/metrics")).text
+
+    assert (
+        'portico_gateway_requests_total{method="GET",route="/v1/tenants/{tenant_id}",status="404"}'
+        " 1.0" in text
+    )
+    assert 'route="unmatched"' in text
+    assert "nobody" not in text
+    count = upstream.registry.get_sample_value(
+        "portico_gateway_request_duration_seconds_count", {"route": "/v1/tenants/{tenant_id}"}
+    )
+    assert count == 1
