@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from portico_gateway.app import create_app
+from portico_gateway.upstreams import Upstreams
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
 
 if TYPE_CHECKING:
     # conftest is not importable at run time under --import-mode=importlib.
@@ -253,3 +255,34 @@ def test_a_misspelt_upstream_name_fails_at_construction() -> None:
     """create_app refuses a service name no route uses, instead of 503s later."""
     with pytest.raises(Exception, match="tenency"):
         create_app({"tenency": "127.0.0.1:1"}, registry=CollectorRegistry())
+
+
+async def test_header_values_grpc_cannot_carry_are_a_400(client: httpx.AsyncClient) -> None:
+    """A non-ASCII authorization header is refused by name, not passed to grpc to crash."""
+    response = await client.get(
+        "/v1/tenants/acme", headers={"authorization": "Bearer caf\u00e9".encode()}
+    )
+
+    body = assert_problem(response, 400, "INVALID_ARGUMENT")
+    assert "authorization" in str(body["detail"])
+
+
+async def test_an_unexpected_failure_is_a_500_problem_without_traceback(
+    app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the gateway answers a generic 500 problem; the traceback stays server-side."""
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(Upstreams, "call", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://g") as http,
+    ):
+        response = await http.get("/v1/tenants/acme")
+
+    assert_problem(response, 500, "INTERNAL")
+    assert "secret internals" not in response.text
+    assert "Traceback" not in response.text

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import httpx
+from portico_gateway.app import create_app
+from prometheus_client import CollectorRegistry
 
 if TYPE_CHECKING:
     # conftest is not importable at run time under --import-mode=importlib.
@@ -61,3 +63,17 @@ async def test_metrics_count_requests_by_route_template(
         "portico_gateway_request_duration_seconds_count", {"route": "/v1/tenants/{tenant_id}"}
     )
     assert count == 1
+
+
+async def test_jwks_without_an_auth_upstream_is_a_503_problem() -> None:
+    """With no auth target configured, the JWKS endpoint says which service is missing."""
+    app = create_app({}, registry=CollectorRegistry())
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as http,
+    ):
+        response = await http.get("/.well-known/jwks.json")
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "auth" in response.json()["detail"]

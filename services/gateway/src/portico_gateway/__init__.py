@@ -1,1 +1,1 @@
-
+"""Portico's HTTP+JSON front door, transcoded from the `google.api.http` annotations."""

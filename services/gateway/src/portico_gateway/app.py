@@ -18,7 +18,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import Receive, Scope, Send
 
 from portico_gateway import problems
-from portico_gateway.errors import GatewayError, RequestError
+from portico_gateway.errors import GatewayError, RequestError, UpstreamError
 from portico_gateway.middleware import (
     ROUTE_SCOPE_KEY,
     GatewayMetrics,
@@ -27,7 +27,7 @@ from portico_gateway.middleware import (
 )
 from portico_gateway.routes import RouteTable, build_route_table
 from portico_gateway.transcode import build_request, render_response
-from portico_gateway.upstreams import UpstreamError, Upstreams
+from portico_gateway.upstreams import Upstreams
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_DEADLINE_SECONDS = 10.0
@@ -49,13 +49,14 @@ def create_app(
     so building the app connects to nothing.
     """
     table = route_table if route_table is not None else build_route_table()
-    known = {route.service for route in table} | {"auth"}
+    known = {route.service for route in table}
     unknown = sorted(set(upstreams) - known)
     if unknown:
         # A misspelt service name would otherwise surface as 503s on every call.
         raise GatewayError(f"unknown upstream services {unknown}; known: {sorted(known)}")
     if max_body_bytes < 0 or deadline_seconds <= 0:
         raise GatewayError("max_body_bytes must be >= 0 and deadline_seconds > 0")
+    jwks_route = next((route for route in table if route.grpc_method == GET_JWKS), None)
     metrics = GatewayMetrics(registry if registry is not None else CollectorRegistry())
     clients = Upstreams(upstreams, deadline_seconds)
 
@@ -86,7 +87,15 @@ def create_app(
         return JSONResponse({"status": "ok", "upstreams": clients.configured()})
 
     async def jwks(request: Request) -> Response:
-        route = table.by_grpc_method(GET_JWKS)
+        route = jwks_route
+        if route is None:
+            raise RequestError(
+                404,
+                "no-route",
+                "No such route",
+                "this gateway's route table does not include AuthService.GetJwks",
+                grpc_code=grpc.StatusCode.NOT_FOUND,
+            )
         reply = await clients.call(route, route.request_type(), request.headers)
         # A plain JWK Set (RFC 7517 §5): empty members are absent, not "".
         key_set: dict[str, Any] = json_format.MessageToDict(reply)

@@ -29,6 +29,15 @@ class RouteConflictError(GatewayError):
         super().__init__(f"{method} {template} is already bound to {other_rpc}")
 
 
+class UpstreamError(GatewayError):
+    """An upstream RPC failed; carries its status so the problem can keep it."""
+
+    def __init__(self, service: str, error: grpc.aio.AioRpcError) -> None:
+        super().__init__(f"{service}: {error.code().name}: {error.details()}")
+        self.service = service
+        self.error = error
+
+
 class RequestError(GatewayError):
     """A request the gateway refuses, described as a problem (RFC 9457)."""
 

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from portico_gateway.errors import RequestError
+from portico_gateway.errors import RequestError, UpstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -165,8 +165,6 @@ async def handle_request_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_upstream_error(request: Request, exc: Exception) -> Response:
-    from portico_gateway.upstreams import UpstreamError
-
     assert isinstance(exc, UpstreamError)  # noqa: S101 - registered for UpstreamError only
     return from_rpc_error(exc.error, request.url.path, exc.service)
 

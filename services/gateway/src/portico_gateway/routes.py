@@ -97,12 +97,6 @@ class RouteTable:
                 allowed.append(route.http_method)
         return allowed
 
-    def by_grpc_method(self, grpc_method: str) -> Route:
-        for route in self.routes:
-            if route.grpc_method == grpc_method:
-                return route
-        raise KeyError(grpc_method)
-
     def __iter__(self) -> Iterator[Route]:
         return iter(self.routes)
 

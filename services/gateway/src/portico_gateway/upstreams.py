@@ -8,7 +8,7 @@ import grpc
 from google.protobuf.message import Message
 from starlette.datastructures import Headers
 
-from portico_gateway.errors import GatewayError, RequestError, bad_request
+from portico_gateway.errors import RequestError, UpstreamError, bad_request
 from portico_gateway.routes import Route
 
 #: HTTP headers passed on as gRPC metadata: credentials, idempotency, tracing, request id.
@@ -19,15 +19,6 @@ FORWARDED_HEADERS = (
     "tracestate",
     "x-request-id",
 )
-
-
-class UpstreamError(GatewayError):
-    """An upstream RPC failed; carries its status so the problem can keep it."""
-
-    def __init__(self, service: str, error: grpc.aio.AioRpcError) -> None:
-        super().__init__(f"{service}: {error.code().name}: {error.details()}")
-        self.service = service
-        self.error = error
 
 
 def forwarded_metadata(headers: Headers) -> list[tuple[str, str]]:
