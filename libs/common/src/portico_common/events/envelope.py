@@ -99,6 +99,9 @@ class Envelope:
             time = datetime.fromisoformat(headers["ce-time"])
         except ValueError as exc:
             raise EventError(f"invalid ce-time {headers['ce-time']!r}") from exc
+        if time.tzinfo is None:
+            # RFC 3339 requires an offset; a naive time cannot be compared with Clock times.
+            raise EventError(f"invalid ce-time {headers['ce-time']!r}: no UTC offset")
         return cls(
             type=event_type,
             source=headers["ce-source"],
