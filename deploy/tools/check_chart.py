@@ -1,0 +1,185 @@
+"""Lint, render and validate the Helm chart offline (no helm binary, no cluster).
+
+Run by deploy/validate.sh inside a throwaway venv that has helm-python-sdk
+(Helm's own Go SDK through ctypes), PyYAML and kubernetes-validate. It:
+
+1. runs `helm lint --strict` on the chart with the CI values;
+2. renders the chart with several value sets (defaults, everything on,
+   an existing Secret with the NATS URL in it, one component disabled);
+3. validates every built-in Kubernetes object against the OpenAPI schemas of
+   the oldest supported and the newest Kubernetes, in strict mode (unknown
+   fields are errors);
+4. checks the invariants the deployment relies on (non-root, read-only root
+   filesystem, native gRPC probes, PDBs, the gateway's targets, ...);
+5. writes the PrometheusRule's groups to a file for `promtool check rules`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+CHART = Path(__file__).resolve().parents[1] / "helm" / "portico"
+KUBE_VERSIONS = ("1.27.0", "1.37.0")
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+GRPC_SERVICES = ("auth", "compat", "rollout", "security", "slo", "tenancy")
+SECRETS = {
+    "secret": {
+        "databaseUrl": "postgresql://portico:x@db.example.internal:5432/portico",
+        "authAdminClientSecret": "x",
+    }
+}
+
+
+def load_values(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((CHART / "ci" / name).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(values)
+        manifests = chart.render(values, name="portico", namespace="portico", is_install=True)
+    docs: list[dict[str, Any]] = []
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                doc.setdefault("_source", path)
+                docs.append(doc)
+    return docs
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def validate_schemas(docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        clean = {k: v for k, v in doc.items() if k != "_source"}
+        if doc["kind"] in CRD_KINDS:
+            continue
+        for version in KUBE_VERSIONS:
+            try:
+                kubernetes_validate.validate(clean, version, strict=True)
+            except kubernetes_validate.ValidationError as error:
+                raise SystemExit(
+                    f"{doc['_source']}: {doc['kind']}/{doc['metadata']['name']} "
+                    f"is invalid for Kubernetes {version}: {error.message} at {list(error.path)}"
+                ) from error
+
+
+def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) -> None:
+    deployments = by_kind(docs, "Deployment")
+    services = by_kind(docs, "Service")
+    names = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in deployments.values()}
+    assert names == expect_components, f"components {sorted(names)} != {sorted(expect_components)}"
+    for name, dep in deployments.items():
+        component = dep["metadata"]["labels"]["app.kubernetes.io/component"]
+        pod = dep["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["automountServiceAccountToken"] is False, name
+        (container,) = pod["containers"]
+        assert container["command"] == ["python", "-m", f"portico_{component}"], name
+        sc = container["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, name
+        assert sc["capabilities"]["drop"] == ["ALL"], name
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            if component == "gateway":
+                assert container[probe]["httpGet"]["path"] == "/healthz", (name, probe)
+            else:
+                assert container[probe]["grpc"]["port"] == 50051, (name, probe)
+        env = {e["name"]: e for e in container["env"]}
+        assert "PORTICO_DATABASE_URL" in env, name
+        assert ("PORTICO_AUTH_ADMIN_CLIENT_SECRET" in env) == (component == "auth"), name
+        if component == "gateway":
+            for svc in GRPC_SERVICES:
+                if svc in expect_components:
+                    target = env[f"PORTICO_GATEWAY_{svc.upper()}_TARGET"]["value"]
+                    assert target == f"portico-{svc}.portico.svc:50051", target
+        assert name in services, f"no Service for {name}"
+        selector = dep["spec"]["selector"]["matchLabels"]
+        assert services[name]["spec"]["selector"] == selector, name
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        assert all(labels[k] == v for k, v in selector.items()), name
+    pdbs = by_kind(docs, "PodDisruptionBudget")
+    assert set(pdbs) == set(deployments), "every component has a PodDisruptionBudget"
+    config = by_kind(docs, "ConfigMap")["portico-config"]
+    assert config["data"]["PORTICO_GRPC_PORT"] == "50051"
+    assert config["data"]["PORTICO_METRICS_PORT"] == "9100"
+
+
+def main() -> int:
+    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/portico-chart-render")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ci_values = load_values("test-values.yaml")
+
+    report = helm.lint(CHART, ci_values, strict=True, kube_version="v1.27.0")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
+    for message in report["messages"]:
+        print(f"  lint: severity {message['severity']}: {message['path']}: {message['error']}")
+    if problems:
+        raise SystemExit(f"helm lint --strict failed: {problems}")
+    print("helm lint --strict (CI values, kube 1.27): ok")
+
+    all_on = set(GRPC_SERVICES) | {"gateway"}
+    cases: list[tuple[str, dict[str, Any], set[str]]] = [
+        ("defaults + required secrets", SECRETS, all_on),
+        ("ci/test-values.yaml (every option on)", ci_values, all_on),
+        (
+            "existingSecret, NATS URL from the Secret",
+            {"secret": {"existingSecret": "portico-managed"}, "nats": {"url": ""}},
+            all_on,
+        ),
+        (
+            "compat disabled, image by digest",
+            {
+                **SECRETS,
+                "components": {"compat": {"enabled": False}},
+                "image": {"digest": "sha256:" + "0" * 64},
+            },
+            all_on - {"compat"},
+        ),
+    ]
+    for title, values, components in cases:
+        docs = render(values)
+        validate_schemas(docs)
+        check_invariants(docs, components)
+        kinds = sorted({d["kind"] for d in docs})
+        print(f"render [{title}]: {len(docs)} objects ({', '.join(kinds)}): valid for "
+              f"Kubernetes {' and '.join(KUBE_VERSIONS)} (strict), invariants hold")
+        slug = "".join(ch if ch.isalnum() else "-" for ch in title).strip("-")[:40]
+        (out_dir / f"{slug}.yaml").write_text(
+            yaml.safe_dump_all([{k: v for k, v in d.items() if k != "_source"} for d in docs],
+                               sort_keys=False)
+        )
+
+    # The missing-secret guard must fire.
+    try:
+        render({})
+    except helm.HelmError as error:
+        assert "secret.databaseUrl" in str(error), error
+        print("render [no values]: refused as expected (secret.databaseUrl is required)")
+    else:
+        raise SystemExit("rendering without a database URL should fail")
+
+    docs = render(ci_values)
+    (rule,) = by_kind(docs, "PrometheusRule").values()
+    (out_dir / "prometheusrule-groups.yml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    dashboards = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")]
+    (dashboard,) = dashboards
+    json.loads(dashboard["data"]["portico-overview.json"])
+    print(f"PrometheusRule groups written to {out_dir / 'prometheusrule-groups.yml'}; dashboard ConfigMap holds valid JSON")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
