@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import logging
+import os
 
 import uvicorn
+from portico_common.logs import configure_logging
+from portico_common.tracing import configure_tracing
 
 from portico_gateway.app import create_app
 from portico_gateway.settings import GatewaySettings
 
 
 def main() -> None:
-    # Plain stdlib logging until the shared kernel's structured logging is wired in.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = GatewaySettings()
+    configure_logging("gateway", os.environ.get("PORTICO_LOG_LEVEL", "INFO"))
+    configure_tracing("portico-gateway")
     app = create_app(
         settings.upstreams(),
         max_body_bytes=settings.max_body_bytes,
