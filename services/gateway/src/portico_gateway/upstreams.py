@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import grpc
 from google.protobuf.message import Message
+from opentelemetry.trace import SpanKind
+from portico_common.tracing import current_trace_headers, span_from
 from starlette.datastructures import Headers
 
 from portico_gateway.errors import RequestError, UpstreamError, bad_request
@@ -19,6 +21,9 @@ FORWARDED_HEADERS = (
     "tracestate",
     "x-request-id",
 )
+
+
+_TRACE_HEADERS = ("traceparent", "tracestate")
 
 
 def forwarded_metadata(headers: Headers) -> list[tuple[str, str]]:
@@ -61,12 +66,18 @@ class Upstreams:
 
     async def call(self, route: Route, message: Message, headers: Headers) -> Message:
         """Call `route`'s RPC with the deadline and the forwarded headers."""
-        metadata = forwarded_metadata(headers)
+        forwarded = forwarded_metadata(headers)
         call = self._calls.get(route.grpc_method) or self._multicallable(route)
-        try:
-            reply = await call(message, timeout=self._deadline, metadata=metadata)
-        except grpc.aio.AioRpcError as exc:
-            raise UpstreamError(route.service, exc) from exc
+        # The HTTP request starts (or continues) the trace that follows the call
+        # through the service, its events, and whatever they cause.
+        incoming = {k: v for k, v in forwarded if k in _TRACE_HEADERS}
+        with span_from(incoming, route.grpc_method, kind=SpanKind.SERVER):
+            metadata = [(k, v) for k, v in forwarded if k not in _TRACE_HEADERS]
+            metadata += list(current_trace_headers().items())
+            try:
+                reply = await call(message, timeout=self._deadline, metadata=metadata)
+            except grpc.aio.AioRpcError as exc:
+                raise UpstreamError(route.service, exc) from exc
         if not isinstance(reply, route.response_type):
             raise TypeError(f"{route.grpc_method} returned {type(reply).__name__}")
         return reply
