@@ -67,3 +67,15 @@ def test_error_message_and_code(error: CompatError, message: str, code: str) -> 
     """Each error renders its inputs into one precise sentence and carries its code."""
     assert str(error) == message
     assert error.code == code
+
+
+def test_every_error_is_covered_by_a_message_test() -> None:
+    """The message table above names every error class, so a new one cannot go untested."""
+    covered = {
+        InvalidVersionError,
+        InvalidRangeError,
+        InvalidHostProfileError,
+        InvalidPluginError,
+        UnknownHostProfileError,
+    }
+    assert set(_subclasses()) == covered
