@@ -1,0 +1,79 @@
+"""Service settings come from PORTICO_-prefixed environment variables."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from portico_common.settings import ServiceSettings
+from pydantic import ValidationError
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("PORTICO_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_need_no_environment() -> None:
+    """With nothing set, settings point at local NATS and PostgreSQL."""
+    settings = ServiceSettings()
+    assert settings.nats_url == "nats://127.0.0.1:4222"
+    assert settings.database_url.get_secret_value().startswith("postgresql://")
+    assert settings.max_deliver == 5
+
+
+def test_prefixed_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PORTICO_NATS_URL, PORTICO_GRPC_PORT and friends set the matching fields, typed."""
+    monkeypatch.setenv("PORTICO_NATS_URL", "nats://nats.internal:4222")
+    monkeypatch.setenv("PORTICO_GRPC_PORT", "50099")
+    monkeypatch.setenv("PORTICO_OUTBOX_POLL_SECONDS", "0.25")
+    settings = ServiceSettings()
+    assert settings.nats_url == "nats://nats.internal:4222"
+    assert settings.grpc_port == 50099
+    assert settings.outbox_poll_seconds == 0.25
+
+
+def test_unprefixed_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare NATS_URL or GRPC_PORT from another tool does not configure Portico."""
+    monkeypatch.setenv("NATS_URL", "nats://elsewhere:4222")
+    monkeypatch.setenv("GRPC_PORT", "1")
+    settings = ServiceSettings()
+    assert settings.nats_url == "nats://127.0.0.1:4222"
+    assert settings.grpc_port == 50051
+
+
+def test_database_url_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database URL (with its password) never appears in repr or str of the settings."""
+    monkeypatch.setenv("PORTICO_DATABASE_URL", "postgresql://app:s3cr3t@db/portico")
+    settings = ServiceSettings()
+    assert settings.database_url.get_secret_value() == "postgresql://app:s3cr3t@db/portico"
+    assert "s3cr3t" not in repr(settings)
+    assert "s3cr3t" not in str(settings)
+
+
+def test_unknown_prefixed_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another service's PORTICO_ variable in a shared environment is not an error."""
+    monkeypatch.setenv("PORTICO_ROLLOUT_BAKE_SECONDS", "60")
+    ServiceSettings()
+
+
+def test_malformed_value_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port that is not a number fails at start-up, naming the field."""
+    monkeypatch.setenv("PORTICO_GRPC_PORT", "fifty")
+    with pytest.raises(ValidationError, match="grpc_port"):
+        ServiceSettings()
+
+
+def test_subclass_keeps_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service's settings class inherits the PORTICO_ prefix for its own fields."""
+
+    class RolloutSettings(ServiceSettings):
+        grpc_port: int = 50065
+        bake_seconds: float = 300.0
+
+    monkeypatch.setenv("PORTICO_BAKE_SECONDS", "5")
+    settings = RolloutSettings()
+    assert settings.grpc_port == 50065
+    assert settings.bake_seconds == 5.0
