@@ -209,16 +209,16 @@ def _tokens(alternative: str) -> list[str]:
 
 
 def _implied_lower_bound(token: str, *, loose: bool) -> bool | None:
-    """Classify a token: None if it is an explicit comparator, else whether its
-    lower bound is implied (a partial version such as `^1.2`, `~1`, `1.x`)."""
-    for kind in (
+    """None for an explicit comparator; for sugar, whether its lower bound is implied.
+
+    The bound is implied when the version is partial (`^1.2`, `~1`, `1.x`).
+    """
+    kinds = (
         (nodesemver.CARETLOOSE, nodesemver.TILDELOOSE)
         if loose
-        else (
-            nodesemver.CARET,
-            nodesemver.TILDE,
-        )
-    ):
+        else (nodesemver.CARET, nodesemver.TILDE)
+    )
+    for kind in kinds:
         match = nodesemver.regexp[kind].search(token)
         if match is not None:
             _major, minor, patch = match.group(1, 2, 3)
