@@ -1,0 +1,3 @@
+from portico_auth.bootstrap import main
+
+main()

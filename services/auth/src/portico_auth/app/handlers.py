@@ -1,0 +1,123 @@
+"""Auth use cases: signing keys, the admin client, issuing and verifying tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from portico_common.db import ALL_TENANTS
+from portico_common.grpc.tokens import Claims
+
+from portico_auth.app.ports import UnitOfWorkFactory
+from portico_auth.domain import credentials
+from portico_auth.domain.clients import ALL_TENANTS as ANY_TENANT
+from portico_auth.domain.clients import (
+    PLATFORM_SCOPES,
+    Client,
+    validate_new_secret,
+    validate_token_request,
+)
+from portico_auth.domain.signing_keys import (
+    KeyPolicy,
+    SigningKey,
+    active_key,
+    needs_new_key,
+    published_keys,
+    retired_keys,
+)
+from portico_auth.domain.tokens import IssuedToken, TokenPolicy, issue_token, verify_token
+from portico_auth.errors import InvalidClientCredentialsError
+
+# Deliberately the same for an unknown client and a wrong secret.
+BAD_CREDENTIALS = "invalid client credentials"
+
+
+@dataclass(frozen=True)
+class Policies:
+    tokens: TokenPolicy = field(default_factory=TokenPolicy)
+    keys: KeyPolicy = field(default_factory=KeyPolicy)
+
+
+async def ensure_signing_key(uow: UnitOfWorkFactory, policy: KeyPolicy) -> SigningKey:
+    """Returns the key that signs now, creating a successor when one is due.
+
+    Replicas serialize on a lock, so two starting together create one key.
+    Retired keys are deleted: their private halves have no use left.
+    """
+    async with uow(ALL_TENANTS) as tx:
+        await tx.keys.lock()
+        keys = await tx.keys.list()
+        now = tx.clock.now()
+        for old in retired_keys(keys, now, policy):
+            await tx.keys.remove(old.kid)
+        current = active_key(keys, now)
+        if current is None or needs_new_key(keys, now, policy):
+            current = SigningKey.generate(now, policy)
+            await tx.keys.add(current)
+    return current
+
+
+async def upsert_admin_client(uow: UnitOfWorkFactory, client_id: str, secret: str) -> Client:
+    """Registers (or re-keys) the platform admin: every tenant, every scope."""
+    validate_new_secret(secret)
+    secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
+    client = Client.register(client_id, secret_hash, [ANY_TENANT], PLATFORM_SCOPES)
+    async with uow(ALL_TENANTS) as tx:
+        await tx.clients.upsert(client)
+    return client
+
+
+async def authenticate_client(uow: UnitOfWorkFactory, client_id: str, secret: str) -> Client:
+    """The client if the secret matches; one generic error otherwise, in about the same time."""
+    async with uow(ALL_TENANTS) as tx:
+        client = await tx.clients.get(client_id) if client_id else None
+    if client is None:
+        await asyncio.to_thread(credentials.burn_verification_time, secret)
+        raise InvalidClientCredentialsError(BAD_CREDENTIALS)
+    if not await asyncio.to_thread(credentials.verify_secret, secret, client.secret_hash):
+        raise InvalidClientCredentialsError(BAD_CREDENTIALS)
+    return client
+
+
+async def issue_service_token(
+    uow: UnitOfWorkFactory,
+    policies: Policies,
+    *,
+    client_id: str,
+    client_secret: str,
+    tenant_id: str,
+    scopes: Sequence[str],
+    ttl_seconds: int,
+) -> IssuedToken:
+    """Exchanges client credentials for a token for one tenant (or "*") and some scopes."""
+    validate_token_request(tenant_id, scopes)
+    client = await authenticate_client(uow, client_id, client_secret)
+    grant = client.grant(tenant_id, scopes)
+    async with uow(ALL_TENANTS) as tx:
+        now = tx.clock.now()
+        key = active_key(await tx.keys.list(), now)
+    if key is None:  # the rotation loop has not caught up: do its job now
+        key = await ensure_signing_key(uow, policies.keys)
+    return issue_token(
+        grant,
+        key,
+        now=now,
+        ttl_seconds=policies.tokens.ttl_for(ttl_seconds),
+        token_id=uuid.uuid4().hex,
+    )
+
+
+async def get_jwks(uow: UnitOfWorkFactory, policy: KeyPolicy) -> list[SigningKey]:
+    """Every key not yet retired, newest first."""
+    async with uow(ALL_TENANTS) as tx:
+        return published_keys(await tx.keys.list(), tx.clock.now(), policy)
+
+
+async def verify_service_token(uow: UnitOfWorkFactory, policy: KeyPolicy, token: str) -> Claims:
+    """The claims of a valid token; InvalidTokenError with the reason otherwise."""
+    async with uow(ALL_TENANTS) as tx:
+        now = tx.clock.now()
+        keys = published_keys(await tx.keys.list(), now, policy)
+    return verify_token(token, keys, now=now)

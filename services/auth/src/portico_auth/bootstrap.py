@@ -1,0 +1,131 @@
+"""The one place that reads auth's settings and wires its dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import grpc
+from portico.auth.v1 import auth_pb2_grpc
+from portico_common.runtime import Background, Runtime, bootstrap_process, serve
+from portico_common.uow import uow_factory
+
+from portico_auth.adapters.key_encryption import KeyEncryptor
+from portico_auth.adapters.postgres import AuthPgUnitOfWork
+from portico_auth.app import handlers
+from portico_auth.app.handlers import Policies
+from portico_auth.app.ports import UnitOfWorkFactory
+from portico_auth.domain.signing_keys import KeyPolicy
+from portico_auth.domain.tokens import TokenPolicy
+from portico_auth.entrypoints.grpc_api import PUBLIC_METHODS, SERVICE_NAME, AuthServicer
+from portico_auth.entrypoints.jobs import key_rotation
+from portico_auth.errors import AuthError, ConfigurationError
+from portico_auth.settings import AuthSettings
+
+log = logging.getLogger(__name__)
+SERVICE = "auth"
+# Published keys outlive their signing window by the longest token plus this skew margin.
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    admin_client_id: str
+    admin_client_secret: str
+    encryptor: KeyEncryptor
+    policies: Policies
+    rotation_check_seconds: float
+
+
+def load_config(settings: AuthSettings) -> AuthConfig:
+    """Checks and converts the settings; ConfigurationError says what to set."""
+    admin_secret = settings.auth_admin_client_secret
+    kek_secret = settings.auth_key_encryption_key
+    if admin_secret is None or kek_secret is None:
+        missing = [
+            env
+            for env, value in (
+                ("PORTICO_AUTH_ADMIN_CLIENT_SECRET", admin_secret),
+                ("PORTICO_AUTH_KEY_ENCRYPTION_KEY", kek_secret),
+            )
+            if value is None
+        ]
+        raise ConfigurationError(
+            f"{' and '.join(missing)} must be set: auth needs the admin client's secret and"
+            " the secret that encrypts its signing keys at rest (keep that one: the stored"
+            " keys cannot be read without it after a restart)"
+        )
+    try:
+        tokens = TokenPolicy(
+            settings.auth_token_default_ttl_seconds, settings.auth_token_max_ttl_seconds
+        )
+        lifetime = timedelta(seconds=settings.auth_signing_key_lifetime_seconds)
+        keys = KeyPolicy(
+            lifetime=lifetime,
+            rotate_before=min(timedelta(days=1), lifetime / 4),
+            overlap=timedelta(seconds=tokens.max_ttl) + _CLOCK_SKEW,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid token or signing key lifetimes: {exc}") from exc
+    return AuthConfig(
+        settings.auth_admin_client_id,
+        admin_secret.get_secret_value(),
+        KeyEncryptor(kek_secret.get_secret_value()),
+        Policies(tokens, keys),
+        settings.auth_key_rotation_check_seconds,
+    )
+
+
+def build_uow(rt: Runtime, encryptor: KeyEncryptor) -> UnitOfWorkFactory:
+    return uow_factory(
+        rt.db, lambda conn, _tenant: AuthPgUnitOfWork(conn, encryptor=encryptor, clock=rt.clock)
+    )
+
+
+async def run(
+    settings: AuthSettings,
+    *,
+    ready: Callable[[int], None] | None = None,
+    background: Sequence[Background] = (),
+) -> None:
+    """Starts auth: a signing key and the admin client exist before the first RPC."""
+    config = load_config(settings)
+    rt = await Runtime.start(SERVICE, settings, "portico_auth.migrations")
+    uow = build_uow(rt, config.encryptor)
+    try:
+        key = await handlers.ensure_signing_key(uow, config.policies.keys)
+        await handlers.upsert_admin_client(
+            uow, config.admin_client_id, config.admin_client_secret
+        )
+    except BaseException:
+        await rt.close()
+        raise
+    log.info("signing key ready", extra={"kid": key.kid})
+    servicer = AuthServicer(uow, config.policies)
+
+    def register(server: grpc.aio.Server) -> Iterable[str]:
+        auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
+        return [SERVICE_NAME]
+
+    rotation = key_rotation(uow, config.policies.keys, config.rotation_check_seconds)
+    await serve(
+        rt,
+        register=register,
+        background=[rotation, *background],
+        public_methods=PUBLIC_METHODS,
+        ready=ready,
+    )
+
+
+def main() -> None:
+    settings = AuthSettings()
+    bootstrap_process(SERVICE, settings)
+    try:
+        asyncio.run(run(settings))
+    except AuthError as exc:
+        # A setting or stored key we cannot start with: say so plainly, exit non-zero.
+        log.critical("auth cannot start: %s", exc)
+        raise SystemExit(f"portico-auth cannot start: {exc}") from None

@@ -1,0 +1,104 @@
+"""Clients that exchange credentials for service tokens, and what each may ask for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from portico_auth.domain.credentials import MIN_SECRET_LENGTH
+from portico_auth.errors import (
+    InvalidClientError,
+    InvalidTokenRequestError,
+    ScopeNotAllowedError,
+    TenantNotAllowedError,
+)
+
+ALL_TENANTS = "*"
+# The scopes of the platform; the admin client gets every one.
+PLATFORM_SCOPES: tuple[str, ...] = tuple(
+    f"{service}:{access}"
+    for service in ("tenancy", "security", "compat", "rollout", "slo", "auth")
+    for access in ("read", "write")
+)
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Tenant ids are DNS-label-like (tenancy owns the exact rule; this only keeps junk out).
+_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an authenticated, authorized client gets a token for."""
+
+    client_id: str
+    tenant_id: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Client:
+    """A registered client: its secret's hash and the tenants and scopes it may use."""
+
+    client_id: str
+    secret_hash: str
+    tenants: frozenset[str]  # containing ALL_TENANTS means every tenant
+    scopes: frozenset[str]
+
+    @classmethod
+    def register(
+        cls, client_id: str, secret_hash: str, tenants: Iterable[str], scopes: Iterable[str]
+    ) -> Client:
+        """A validated client; raises InvalidClientError naming the rule broken."""
+        if not _CLIENT_ID.match(client_id):
+            raise InvalidClientError(
+                f"client_id {client_id!r} must be 1-128 characters of A-Z a-z 0-9 . _ -"
+            )
+        allowed_tenants = frozenset(tenants)
+        bad = [t for t in allowed_tenants if t != ALL_TENANTS and not _TENANT_ID.match(t)]
+        if not allowed_tenants or bad:
+            raise InvalidClientError(f"client {client_id!r}: invalid allowed tenants {bad}")
+        allowed_scopes = frozenset(scopes)
+        bad = [s for s in allowed_scopes if not _SCOPE.match(s)]
+        if bad:
+            raise InvalidClientError(f"client {client_id!r}: invalid scopes {bad}")
+        return cls(client_id, secret_hash, allowed_tenants, allowed_scopes)
+
+    def grant(self, tenant_id: str, requested_scopes: Iterable[str]) -> Grant:
+        """Authorizes a request of this (already authenticated) client.
+
+        No scopes requested means every scope the client is allowed (RFC 6749's
+        pre-defined default).
+        """
+        requested = validate_token_request(tenant_id, requested_scopes)
+        if ALL_TENANTS not in self.tenants and tenant_id not in self.tenants:
+            what = "platform-wide tokens" if tenant_id == ALL_TENANTS else f"tenant {tenant_id!r}"
+            raise TenantNotAllowedError(f"client {self.client_id!r} may not act for {what}")
+        excess = [s for s in requested if s not in self.scopes]
+        if excess:
+            raise ScopeNotAllowedError(
+                f"client {self.client_id!r} is not allowed scopes {' '.join(excess)}"
+            )
+        return Grant(self.client_id, tenant_id, requested or tuple(sorted(self.scopes)))
+
+
+def validate_token_request(tenant_id: str, scopes: Iterable[str]) -> tuple[str, ...]:
+    """The requested scopes, de-duplicated in order; raises on a malformed request."""
+    if not tenant_id:
+        raise InvalidTokenRequestError("tenant_id is required (a tenant id, or '*')")
+    if tenant_id != ALL_TENANTS and not _TENANT_ID.match(tenant_id):
+        raise InvalidTokenRequestError(f"tenant_id {tenant_id!r} is not a valid tenant id")
+    unique = tuple(dict.fromkeys(scopes))
+    bad = [s for s in unique if not _SCOPE.match(s)]
+    if bad:
+        raise InvalidTokenRequestError(f"invalid scope values {bad!r}")
+    return unique
+
+
+def validate_new_secret(secret: str) -> None:
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise InvalidClientError(
+            f"a client secret must be at least {MIN_SECRET_LENGTH} characters long"
+        )

@@ -1,0 +1,23 @@
+"""Settings of the auth service (env prefix PORTICO_)."""
+
+from __future__ import annotations
+
+from portico_common.settings import ServiceSettings
+from pydantic import SecretStr
+
+
+class AuthSettings(ServiceSettings):
+    grpc_port: int = 50062
+    # The platform admin client, upserted on every start with tenants "*" and every scope.
+    auth_admin_client_id: str = "portico-admin"
+    # Required; optional here only so that bootstrap can say clearly what is missing.
+    auth_admin_client_secret: SecretStr | None = None
+    # Encrypts the signing keys at rest (AES-GCM under a key derived with HKDF).
+    # Required; losing or changing it makes the stored signing keys unreadable.
+    auth_key_encryption_key: SecretStr | None = None
+    auth_token_default_ttl_seconds: int = 900
+    auth_token_max_ttl_seconds: int = 3600
+    # How long a signing key signs before its successor takes over.
+    auth_signing_key_lifetime_seconds: int = 30 * 24 * 3600
+    # How often each replica checks whether a successor key is due.
+    auth_key_rotation_check_seconds: float = 3600.0
