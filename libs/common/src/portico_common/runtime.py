@@ -116,6 +116,7 @@ async def serve(
     public_methods: Collection[str] = (),
     verifier: TokenVerifier | None = None,
     ready: Callable[[int], None] | None = None,
+    max_message_bytes: int = 4 * 1024 * 1024,
 ) -> None:
     """Runs the service until a termination signal, then shuts down gracefully."""
     settings = rt.settings
@@ -127,7 +128,13 @@ async def serve(
         public_methods=public_methods,
         idempotency=IdempotencyStore(rt.db),
     )
-    server = grpc.aio.server(interceptors=[interceptor])
+    server = grpc.aio.server(
+        interceptors=[interceptor],
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ],
+    )
     names = list(register(server))
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
