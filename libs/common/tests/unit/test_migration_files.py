@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import cast
 
 import asyncpg
 import pytest
 from portico_common.errors import MigrationError
 from portico_common.migrate import load_migrations, migrate
-
-
-@pytest.fixture
-def make_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    """Writes an importable package holding the given files; returns its name."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    made: list[str] = []
-
-    def make(files: dict[str, str]) -> str:
-        name = f"migrations_{len(made)}_{tmp_path.name}".replace("-", "_").lower()
-        package = tmp_path / name
-        package.mkdir()
-        (package / "__init__.py").write_text("")
-        for file, text in files.items():
-            (package / file).write_text(text)
-        made.append(name)
-        return name
-
-    yield make  # type: ignore[misc]
-    for name in made:
-        sys.modules.pop(name, None)
 
 
 def test_kernel_migrations_are_keyed_and_ordered() -> None:
@@ -41,7 +18,7 @@ def test_kernel_migrations_are_keyed_and_ordered() -> None:
     assert keys == sorted(keys)
 
 
-def test_files_load_in_numeric_order(make_package: Callable[..., str]) -> None:
+def test_files_load_in_numeric_order(make_package: Callable[[dict[str, str]], str]) -> None:
     """0002 runs after 0001 and before 0010, whatever order the directory lists them in."""
     package = make_package(
         {"0010_c.sql": "SELECT 3", "0001_a.sql": "SELECT 1", "0002_b.sql": "SELECT 2"}
@@ -55,21 +32,23 @@ def test_files_load_in_numeric_order(make_package: Callable[..., str]) -> None:
     assert [m.sql for m in loaded] == ["SELECT 1", "SELECT 2", "SELECT 3"]
 
 
-def test_non_sql_files_are_ignored(make_package: Callable[..., str]) -> None:
+def test_non_sql_files_are_ignored(make_package: Callable[[dict[str, str]], str]) -> None:
     """README files and the package's __init__ are not migrations."""
     package = make_package({"README.md": "notes", "0001_a.sql": "SELECT 1"})
     assert [m.key for m in load_migrations(package, "service")] == ["service/0001_a.sql"]
 
 
 @pytest.mark.parametrize("bad", ["1_a.sql", "0001-a.sql", "0001_Tenants.sql", "create.sql"])
-def test_badly_named_file_is_refused(make_package: Callable[..., str], bad: str) -> None:
+def test_badly_named_file_is_refused(
+    make_package: Callable[[dict[str, str]], str], bad: str
+) -> None:
     """A file that is not NNNN_name.sql stops loading, naming the file."""
     package = make_package({bad: "SELECT 1"})
     with pytest.raises(MigrationError, match=f"{package}/{bad} is not named NNNN_name.sql"):
         load_migrations(package, "service")
 
 
-def test_checksum_follows_the_content(make_package: Callable[..., str]) -> None:
+def test_checksum_follows_the_content(make_package: Callable[[dict[str, str]], str]) -> None:
     """Any edit to a file's text changes its checksum; the same text keeps it."""
     first = load_migrations(make_package({"0001_a.sql": "SELECT 1"}), "s")[0]
     same = load_migrations(make_package({"0001_a.sql": "SELECT 1"}), "s")[0]

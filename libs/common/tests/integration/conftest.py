@@ -1,0 +1,167 @@
+"""Real PostgreSQL and NATS JetStream for the kernel's integration tests.
+
+Every test gets a fresh database (migrated into SCHEMA with the kernel's
+tables plus two tenant tables under the same RLS pattern as services use) and
+a fresh nats-server with the kernel's streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from portico_common.db import Database, create_pool
+from portico_common.events.bus import connect, ensure_streams
+from portico_common.migrate import migrate
+
+SCHEMA = "kerneltest"
+
+_RLS = """
+ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON {t}
+    USING (tenant_id = current_setting('app.tenant_id', true)
+           OR current_setting('app.tenant_id', true) = '*')
+    WITH CHECK (tenant_id = current_setting('app.tenant_id', true)
+           OR current_setting('app.tenant_id', true) = '*');
+"""
+
+# Test-only tenant tables, protected exactly like a service's tables.
+TEST_TABLES = (
+    """
+CREATE TABLE notes (
+    id         serial PRIMARY KEY,
+    tenant_id  text NOT NULL,
+    body       text NOT NULL
+);
+CREATE TABLE effects (
+    tenant_id  text NOT NULL,
+    event_id   text NOT NULL,
+    note       text NOT NULL DEFAULT ''
+);
+"""
+    + _RLS.format(t="notes")
+    + _RLS.format(t="effects")
+)
+
+T = TypeVar("T")
+Until = Callable[..., Coroutine[Any, Any, Any]]
+StreamMessages = Callable[..., Coroutine[Any, Any, list[RawStreamMsg]]]
+
+
+@pytest.fixture
+def service_migrations(make_package: Callable[[dict[str, str]], str]) -> str:
+    """A migrations package with the test tables, as a service would ship it."""
+    return make_package({"0001_test_tables.sql": TEST_TABLES})
+
+
+@pytest.fixture
+async def dsn(database_url: str, service_migrations: str) -> str:
+    """The fresh database, migrated into SCHEMA."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, SCHEMA, service_migrations)
+    finally:
+        await conn.close()
+    return database_url
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(dsn, SCHEMA, min_size=1, max_size=5)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def db(pool: asyncpg.Pool) -> Database:
+    return Database(pool, SCHEMA)
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
+    nc = await connect(nats_url, "kernel-tests")
+    yield nc
+    await nc.close()
+
+
+@pytest.fixture
+async def js(nc: NatsClient) -> JetStreamContext:
+    js = nc.jetstream()
+    await ensure_streams(js)
+    return js
+
+
+class Background:
+    """Long-running loops (relay, consumers) that stop and are awaited at teardown."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+        self._tasks.append(asyncio.create_task(run(self.stop)))
+
+    def check(self) -> None:
+        """Raises the error of a loop that died, instead of letting a test wait it out."""
+        for task in self._tasks:
+            if task.done() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self._tasks:
+            # Loops notice `stop` within their poll or fetch timeout.
+            await asyncio.wait_for(asyncio.gather(*self._tasks), timeout=15)
+
+
+@pytest.fixture
+async def background(pool: asyncpg.Pool, nc: NatsClient) -> AsyncIterator[Background]:
+    """Torn down before the pool and the NATS connection it depends on."""
+    loops = Background()
+    yield loops
+    await loops.close()
+
+
+async def _until(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool] = bool,
+    *,
+    within: float = 10.0,
+    what: str = "condition",
+) -> T:
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {within}s; last value: {value!r}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def until() -> Until:
+    """`await until(probe, accept, within=, what=)`: polls with a deadline, returns the value."""
+    return _until
+
+
+async def _stream_messages(js: JetStreamContext, stream: str) -> list[RawStreamMsg]:
+    info = await js.stream_info(stream)
+    if info.state.messages == 0:
+        return []
+    first, last = info.state.first_seq, info.state.last_seq
+    return [await js.get_msg(stream, seq) for seq in range(first, last + 1)]
+
+
+@pytest.fixture
+def stream_messages() -> StreamMessages:
+    """`await stream_messages(js, stream)`: every message stored in a stream, in order."""
+    return _stream_messages
