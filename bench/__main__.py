@@ -1,0 +1,25 @@
+"""Runs every benchmark: `make bench` or `python -m bench [name ...]`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bench import rollback_reaction
+
+BENCHMARKS = {"rollback_reaction": rollback_reaction.main}
+
+
+def main() -> int:
+    names = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        return 2
+    for name in names:
+        asyncio.run(BENCHMARKS[name]())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
