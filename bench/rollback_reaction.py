@@ -164,7 +164,8 @@ async def main() -> None:
         PORTICO_LOG_LEVEL="WARNING",
     )
     env.pop("PORTICO_AUTH_TARGET", None)
-    rollout = subprocess.Popen([sys.executable, "-m", "portico_rollout"], env=env)
+    # A separate process, as in production; a blocking start is fine in a benchmark.
+    rollout = subprocess.Popen([sys.executable, "-m", "portico_rollout"], env=env)  # noqa: ASYNC220
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             await asyncio.wait_for(channel.channel_ready(), 30)
