@@ -34,6 +34,7 @@ SECRETS = {
     "secret": {
         "databaseUrl": "postgresql://portico:x@db.example.internal:5432/portico",
         "authAdminClientSecret": "x",
+        "authKeyEncryptionKey": "x",
     }
 }
 
@@ -86,6 +87,7 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
     for name, dep in deployments.items():
         component = dep["metadata"]["labels"]["app.kubernetes.io/component"]
         pod = dep["spec"]["template"]["spec"]
+        assert name in services, f"no Service for {name}"
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["automountServiceAccountToken"] is False, name
         (container,) = pod["containers"]
@@ -100,13 +102,21 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
                 assert container[probe]["grpc"]["port"] == 50051, (name, probe)
         env = {e["name"]: e for e in container["env"]}
         assert "PORTICO_DATABASE_URL" in env, name
-        assert ("PORTICO_AUTH_ADMIN_CLIENT_SECRET" in env) == (component == "auth"), name
+        for auth_only in ("PORTICO_AUTH_ADMIN_CLIENT_SECRET", "PORTICO_AUTH_KEY_ENCRYPTION_KEY"):
+            assert (auth_only in env) == (component == "auth"), (name, auth_only)
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        metrics = {p["name"]: p for p in services[name]["spec"]["ports"]}["metrics"]
+        if component == "gateway":
+            # The gateway serves /metrics on its HTTP port.
+            assert ports == {"http": 8080} and metrics["targetPort"] == "http", name
+        else:
+            assert ports == {"grpc": 50051, "metrics": 9100}, name
+            assert metrics["targetPort"] == "metrics", name
         if component == "gateway":
             for svc in GRPC_SERVICES:
                 if svc in expect_components:
                     target = env[f"PORTICO_GATEWAY_{svc.upper()}_TARGET"]["value"]
                     assert target == f"portico-{svc}.portico.svc:50051", target
-        assert name in services, f"no Service for {name}"
         selector = dep["spec"]["selector"]["matchLabels"]
         assert services[name]["spec"]["selector"] == selector, name
         labels = dep["spec"]["template"]["metadata"]["labels"]

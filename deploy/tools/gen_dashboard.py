@@ -173,8 +173,8 @@ def build() -> dict[str, Any]:
     consumed["fieldConfig"]["overrides"] = [
         {"matcher": {"id": "byName", "options": name},
          "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}]}
-        for name, color in (("ok", "green"), ("duplicate", "blue"), ("retry", "orange"),
-                            ("dead_letter", "red"))
+        for name, color in (("ok", "green"), ("duplicate", "blue"), ("ignored", "purple"),
+                            ("retry", "orange"), ("dead_letter", "red"))
     ]
     g.add(consumed, 8)
     g.add(stat(

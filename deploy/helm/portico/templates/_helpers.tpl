@@ -165,7 +165,7 @@ spec:
         {{- end }}
         {{- if $root.Values.metrics.podAnnotations }}
         prometheus.io/scrape: "true"
-        prometheus.io/port: {{ $root.Values.config.metricsPort | quote }}
+        prometheus.io/port: {{ eq $c.kind "grpc" | ternary $root.Values.config.metricsPort $c.httpPort | quote }}
         prometheus.io/path: /metrics
         {{- end }}
         {{- with $c.podAnnotations }}
@@ -221,14 +221,15 @@ spec:
             - name: grpc
               containerPort: {{ $root.Values.config.grpcPort }}
               protocol: TCP
+            - name: metrics
+              containerPort: {{ $root.Values.config.metricsPort }}
+              protocol: TCP
             {{- else }}
+            # Serves /metrics too.
             - name: http
               containerPort: {{ $c.httpPort }}
               protocol: TCP
             {{- end }}
-            - name: metrics
-              containerPort: {{ $root.Values.config.metricsPort }}
-              protocol: TCP
           envFrom:
             - configMapRef:
                 name: {{ include "portico.configMapName" $root }}
@@ -251,6 +252,11 @@ spec:
                 secretKeyRef:
                   name: {{ include "portico.secretName" $root }}
                   key: PORTICO_AUTH_ADMIN_CLIENT_SECRET
+            - name: PORTICO_AUTH_KEY_ENCRYPTION_KEY
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "portico.secretName" $root }}
+                  key: PORTICO_AUTH_KEY_ENCRYPTION_KEY
             {{- end }}
             {{- if eq $c.kind "http" }}
             - name: PORTICO_GATEWAY_HOST
@@ -334,9 +340,10 @@ spec:
       protocol: TCP
       appProtocol: http
     {{- end }}
+    # Same port name on every component, so one ServiceMonitor endpoint fits all.
     - name: metrics
       port: {{ $root.Values.config.metricsPort }}
-      targetPort: metrics
+      targetPort: {{ eq $c.kind "grpc" | ternary "metrics" "http" }}
       protocol: TCP
       appProtocol: http
 {{- end }}
@@ -443,7 +450,7 @@ spec:
       {{- end }}
     {{- end }}
     - ports:
-        - port: metrics
+        - port: {{ eq $c.kind "grpc" | ternary "metrics" "http" }}
           protocol: TCP
       {{- with $np.metricsFrom }}
       from:
