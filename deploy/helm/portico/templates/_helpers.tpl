@@ -234,12 +234,15 @@ spec:
             - configMapRef:
                 name: {{ include "portico.configMapName" $root }}
           env:
+            {{- if eq $c.kind "grpc" }}
+            # The gateway holds no credentials: it only talks to the services.
             - name: PORTICO_DATABASE_URL
               valueFrom:
                 secretKeyRef:
                   name: {{ include "portico.secretName" $root }}
                   key: PORTICO_DATABASE_URL
-            {{- if not $root.Values.nats.url }}
+            {{- end }}
+            {{- if and (eq $c.kind "grpc") (not $root.Values.nats.url) }}
             - name: PORTICO_NATS_URL
               valueFrom:
                 secretKeyRef:
