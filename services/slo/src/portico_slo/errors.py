@@ -62,3 +62,14 @@ class SloAlreadyExistsError(SloError):
     def __init__(self, slo_id: str) -> None:
         super().__init__(f"SLO {slo_id} already exists")
         self.slo_id = slo_id
+
+
+class NoSloForVersionError(SloError):
+    """Outcomes were reported for a plugin version that has no SLO in the tenant."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, plugin: str, version: str) -> None:
+        super().__init__(f"no SLO for {plugin} version {version}; create one first")
+        self.plugin = plugin
+        self.version = version

@@ -1,0 +1,3 @@
+from portico_slo.bootstrap import main
+
+main()

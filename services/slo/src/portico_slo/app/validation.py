@@ -1,0 +1,53 @@
+"""Checks on request fields made before any transaction opens, so bad input changes nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from portico_slo.errors import InvalidOutcomeError, InvalidSloDefinitionError
+
+# The tenancy service's rule (DNS-label-like). It also keeps out "*", which a
+# transaction would take as "every tenant".
+_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
+# npm's limit on package names; versions get the same generous room.
+MAX_NAME_LENGTH = 214
+MAX_OUTCOMES_PER_REPORT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedOutcome:
+    """One request a plugin version served, as a client reports it."""
+
+    success: bool
+    latency_ms: int
+
+
+def check_tenant_id(tenant_id: str) -> None:
+    if not _TENANT_ID.match(tenant_id):
+        raise InvalidSloDefinitionError(
+            "tenant_id",
+            f"{tenant_id!r} must be 2-63 characters of a-z, 0-9 and '-',"
+            " starting and ending with a letter or digit",
+        )
+
+
+def check_name(field: str, value: str) -> None:
+    """A plugin name or version: 1..214 printable characters without spaces."""
+    if not value or len(value) > MAX_NAME_LENGTH:
+        raise InvalidSloDefinitionError(field, f"must be 1..{MAX_NAME_LENGTH} characters")
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise InvalidSloDefinitionError(field, f"{value!r} has spaces or control characters")
+
+
+def check_outcomes(outcomes: Sequence[ReportedOutcome]) -> None:
+    if not outcomes:
+        raise InvalidOutcomeError("a report needs at least one outcome")
+    if len(outcomes) > MAX_OUTCOMES_PER_REPORT:
+        raise InvalidOutcomeError(
+            f"{len(outcomes)} outcomes in one report; at most {MAX_OUTCOMES_PER_REPORT} allowed"
+        )
+    for index, outcome in enumerate(outcomes):
+        if outcome.latency_ms < 0:
+            raise InvalidOutcomeError(f"outcome {index} has a negative latency")

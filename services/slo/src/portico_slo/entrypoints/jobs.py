@@ -1,0 +1,49 @@
+"""Background upkeep: burn-rate gauges kept current, and old buckets deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from portico_common.runtime import Background
+
+from portico_slo.app import handlers
+from portico_slo.app.ports import BurnRateGauge, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+def upkeep_job(
+    uow: UnitOfWorkFactory,
+    gauge: BurnRateGauge,
+    *,
+    refresh_seconds: float,
+    prune_seconds: float,
+) -> Background:
+    """A loop for `serve(background=...)`: refresh gauges often, prune buckets rarely.
+
+    Failures are logged and retried on the next tick: a background task that
+    raised would take the whole service down with it.
+    """
+
+    async def slo_upkeep(stop: asyncio.Event) -> None:
+        last_prune: float | None = None
+        while not stop.is_set():
+            # Pacing uses the event loop's monotonic time; rules read the Clock port.
+            if last_prune is None or time.monotonic() - last_prune >= prune_seconds:
+                try:
+                    pruned = await handlers.prune_buckets(uow)
+                    last_prune = time.monotonic()
+                    log.info("outcome buckets pruned", extra={"deleted": pruned})
+                except Exception as exc:  # noqa: BLE001 - retried next tick
+                    log.warning("pruning buckets failed", extra={"error": str(exc)})
+            try:
+                await handlers.refresh_burn_rates(uow, gauge)
+            except Exception as exc:  # noqa: BLE001 - retried next tick
+                log.warning("refreshing burn rates failed", extra={"error": str(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=refresh_seconds)
+
+    return slo_upkeep
