@@ -480,6 +480,8 @@ spec:
       ports:
         - port: {{ $root.Values.config.grpcPort }}
           protocol: TCP
+    {{- if eq $c.kind "grpc" }}
+    # NATS and PostgreSQL (the gateway uses neither).
     - ports:
         - port: {{ $np.egress.nats.port }}
           protocol: TCP
@@ -494,6 +496,7 @@ spec:
       to:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+    {{- end }}
     {{- with $np.egress.extra }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
