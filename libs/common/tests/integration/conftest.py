@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
@@ -19,6 +20,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from portico_common.db import Database, create_pool
 from portico_common.events.bus import connect, ensure_streams
+from portico_common.events.catalog import STREAM
 from portico_common.migrate import migrate
 
 SCHEMA = "kerneltest"
@@ -52,8 +54,6 @@ CREATE TABLE effects (
 )
 
 T = TypeVar("T")
-Until = Callable[..., Coroutine[Any, Any, Any]]
-StreamMessages = Callable[..., Coroutine[Any, Any, list[RawStreamMsg]]]
 
 
 @pytest.fixture
@@ -122,46 +122,60 @@ class Background:
             await asyncio.wait_for(asyncio.gather(*self._tasks), timeout=15)
 
 
+@dataclass
+class Infra:
+    """One test's migrated database and JetStream, plus helpers to watch them."""
+
+    dsn: str
+    pool: asyncpg.Pool
+    db: Database
+    nc: NatsClient
+    js: JetStreamContext
+    background: Background
+
+    async def until(
+        self,
+        probe: Callable[[], Awaitable[T]],
+        accept: Callable[[T], bool] = bool,
+        *,
+        within: float = 10.0,
+        what: str = "condition",
+    ) -> T:
+        """Polls `probe` until `accept` holds, failing after `within` seconds."""
+        deadline = time.monotonic() + within
+        while True:
+            self.background.check()
+            value = await probe()
+            if accept(value):
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{what}: not met within {within}s; last value: {value!r:.600}"
+                )
+            await asyncio.sleep(0.02)
+
+    async def stream(self, name: str = STREAM) -> list[RawStreamMsg]:
+        """Every message stored in a stream, in order."""
+        info = await self.js.stream_info(name)
+        if info.state.messages == 0:
+            return []
+        first, last = info.state.first_seq, info.state.last_seq
+        return [await self.js.get_msg(name, seq) for seq in range(first, last + 1)]
+
+    async def stream_count(self, name: str = STREAM, at_least: int = 1) -> list[RawStreamMsg]:
+        """Waits until a stream holds `at_least` messages; returns them all."""
+        return await self.until(
+            lambda: self.stream(name),
+            lambda ms: len(ms) >= at_least,
+            what=f"{at_least} message(s) in {name}",
+        )
+
+
 @pytest.fixture
-async def background(pool: asyncpg.Pool, nc: NatsClient) -> AsyncIterator[Background]:
-    """Torn down before the pool and the NATS connection it depends on."""
+async def infra(
+    dsn: str, pool: asyncpg.Pool, db: Database, nc: NatsClient, js: JetStreamContext
+) -> AsyncIterator[Infra]:
+    """Background loops are stopped before the pool and connection they use are closed."""
     loops = Background()
-    yield loops
+    yield Infra(dsn, pool, db, nc, js, loops)
     await loops.close()
-
-
-async def _until(
-    probe: Callable[[], Awaitable[T]],
-    accept: Callable[[T], bool] = bool,
-    *,
-    within: float = 10.0,
-    what: str = "condition",
-) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {within}s; last value: {value!r}")
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-def until() -> Until:
-    """`await until(probe, accept, within=, what=)`: polls with a deadline, returns the value."""
-    return _until
-
-
-async def _stream_messages(js: JetStreamContext, stream: str) -> list[RawStreamMsg]:
-    info = await js.stream_info(stream)
-    if info.state.messages == 0:
-        return []
-    first, last = info.state.first_seq, info.state.last_seq
-    return [await js.get_msg(stream, seq) for seq in range(first, last + 1)]
-
-
-@pytest.fixture
-def stream_messages() -> StreamMessages:
-    """`await stream_messages(js, stream)`: every message stored in a stream, in order."""
-    return _stream_messages

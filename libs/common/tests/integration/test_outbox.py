@@ -1,0 +1,175 @@
+"""Transactional outbox: events leave only with their commit, in order, through outages."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import asyncpg
+import pytest
+from google.protobuf.message import Message
+from portico.events.v1 import events_pb2 as ev
+from portico_common.clock import ManualClock
+from portico_common.db import ALL_TENANTS, Database
+from portico_common.events.envelope import TENANT_HEADER, Envelope
+from portico_common.events.outbox import OutboxRelay
+from portico_common.launcher import NatsServer
+from portico_common.uow import PgUnitOfWork
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = "kerneltest"
+CLOCK = ManualClock()
+
+
+def _phase(index: int, tenant: str = "acme") -> ev.RolloutPhaseAdvanced:
+    return ev.RolloutPhaseAdvanced(
+        tenant_id=tenant, rollout_id="r-1", plugin="@acme/cost", version="2.3.0", phase_index=index
+    )
+
+
+async def _emit(db: Database, *payloads: Message, tenant: str = "acme", subject: str = "") -> None:
+    """Commits the payloads as events in one transaction, as a use case would."""
+    async with db.transaction(tenant) as conn:
+        uow = PgUnitOfWork(conn, source="portico/test", tenant_id=tenant, clock=CLOCK)
+        for payload in payloads:
+            await uow.emit(payload, subject=subject)
+
+
+async def _outbox(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await conn.fetch(
+            "SELECT event_id::text, published_at, attempts, last_error FROM outbox ORDER BY seq"
+        )
+
+
+def _relay(infra: Any, **options: Any) -> OutboxRelay:
+    return OutboxRelay(infra.pool, infra.dsn, SCHEMA, infra.js, **options)
+
+
+def _indexes(messages: list[Any]) -> list[int]:
+    return [Envelope.decode(m.headers, m.data).payload.phase_index for m in messages]
+
+
+async def test_rolled_back_event_is_never_published(infra: Any) -> None:
+    """An event emitted in a transaction that rolls back leaves no row and reaches no one."""
+
+    async def failing_use_case() -> None:
+        async with infra.db.transaction("acme") as conn:
+            uow = PgUnitOfWork(conn, source="portico/test", tenant_id="acme", clock=CLOCK)
+            await uow.emit(_phase(1))
+            raise RuntimeError("use case failed")
+
+    with pytest.raises(RuntimeError, match="use case failed"):
+        await failing_use_case()
+    relay = _relay(infra)
+    assert await relay.relay_once() == 0
+    assert await _outbox(infra.pool) == []
+    await _emit(infra.db, _phase(2))
+    assert await relay.relay_once() == 1
+    assert _indexes(await infra.stream()) == [2]
+
+
+async def test_committed_event_is_published_as_a_cloudevent(infra: Any) -> None:
+    """A committed event reaches JetStream with CloudEvents headers and Nats-Msg-Id = ce-id."""
+    await _emit(infra.db, _phase(1), subject="r-1")
+    assert await _relay(infra).relay_once() == 1
+
+    [row] = await _outbox(infra.pool)
+    [message] = await infra.stream()
+    assert message.subject == "portico.rollout.phase.advanced"
+    headers = message.headers
+    assert headers["ce-id"] == row["event_id"]
+    assert headers["Nats-Msg-Id"] == row["event_id"]
+    assert headers["ce-source"] == "portico/test"
+    assert headers["ce-type"] == "rollout.phase.advanced"
+    assert headers["ce-specversion"] == "1.0"
+    assert headers["ce-time"] == "2026-01-01T00:00:00Z"  # the unit of work's clock
+    assert headers["ce-subject"] == "r-1"
+    assert headers[TENANT_HEADER] == "acme"
+    assert Envelope.decode(headers, message.data).payload == _phase(1)
+    assert row["published_at"] is not None
+    assert row["attempts"] == 0
+
+
+async def test_event_tenant_comes_from_the_payload(infra: Any) -> None:
+    """A platform job's event carries the tenant named in its payload, not '*'."""
+    await _emit(infra.db, _phase(1, tenant="beta"), tenant=ALL_TENANTS)
+    await _relay(infra).relay_once()
+    [message] = await infra.stream()
+    assert message.headers[TENANT_HEADER] == "beta"
+
+
+async def test_published_rows_are_not_sent_again(infra: Any) -> None:
+    """A second pass of the relay finds nothing left to send."""
+    await _emit(infra.db, _phase(1), _phase(2))
+    relay = _relay(infra)
+    assert await relay.relay_once() == 2
+    assert await relay.relay_once() == 0
+    assert await relay.pending() == 0
+    assert len(await infra.stream()) == 2
+
+
+async def test_events_are_published_in_order(infra: Any) -> None:
+    """Events from successive transactions arrive in the order they were committed."""
+    await _emit(infra.db, _phase(0), _phase(1), _phase(2))
+    await _emit(infra.db, _phase(3), _phase(4))
+    await _emit(infra.db, _phase(5), _phase(6))
+    # A batch smaller than the backlog makes the relay go round several times.
+    infra.background.start(_relay(infra, batch_size=2).run)
+    assert _indexes(await infra.stream_count(at_least=7)) == [0, 1, 2, 3, 4, 5, 6]
+    assert all(row["published_at"] is not None for row in await _outbox(infra.pool))
+
+
+async def test_relay_is_woken_by_the_commit(infra: Any) -> None:
+    """A commit wakes an idle relay through NOTIFY; it does not wait for its 30 s poll."""
+    infra.background.start(_relay(infra, poll_seconds=30).run)
+    await _emit(infra.db, _phase(0))
+    # Once the first event is marked sent, the relay has finished that pass and is idle.
+    await infra.until(
+        lambda: _outbox(infra.pool),
+        lambda rows: rows[0]["published_at"] is not None,
+        what="first event marked published",
+    )
+    started = time.monotonic()
+    await _emit(infra.db, _phase(1))
+    await infra.until(
+        infra.stream,
+        lambda ms: len(ms) == 2,
+        within=5.0,
+        what="second event published without waiting for the poll",
+    )
+    assert time.monotonic() - started < 5.0
+
+
+async def test_outbox_survives_a_nats_restart(infra: Any, nats_server: NatsServer) -> None:
+    """Events committed while NATS is down stay queued, then arrive exactly once and in order."""
+    infra.background.start(_relay(infra, poll_seconds=0.2, publish_timeout=0.5).run)
+    await _emit(infra.db, _phase(0))
+    await infra.stream_count(at_least=1)
+
+    nats_server.stop()
+    for index in (1, 2, 3):
+        await _emit(infra.db, _phase(index))
+    # The relay keeps failing on the oldest row and never skips ahead of it.
+    rows = await infra.until(
+        lambda: _outbox(infra.pool),
+        lambda rows: rows[1]["attempts"] >= 2,
+        within=15.0,
+        what="relay retried the first queued event",
+    )
+    assert [r["published_at"] is None for r in rows] == [False, True, True, True]
+    assert rows[1]["last_error"]
+    assert [r["attempts"] for r in rows[2:]] == [0, 0]
+
+    nats_server.start()
+    await infra.until(
+        lambda: _outbox(infra.pool),
+        lambda rows: all(r["published_at"] is not None for r in rows),
+        within=20.0,
+        what="all queued events published after NATS came back",
+    )
+    published = await infra.stream()
+    # Timed-out attempts may have reached the server too; Nats-Msg-Id dedup drops them.
+    assert [m.headers["ce-id"] for m in published] == [r["event_id"] for r in rows]
+    assert _indexes(published) == [0, 1, 2, 3]
