@@ -82,7 +82,9 @@ class Runtime:
         )
         nc = await connect(settings.nats_url, name=f"portico-{service}")
         js = nc.jetstream()
-        await ensure_streams(js, stream_settings)
+        await ensure_streams(
+            js, stream_settings or StreamSettings(replicas=settings.nats_stream_replicas)
+        )
         relay = OutboxRelay(pool, dsn, service, js, poll_seconds=settings.outbox_poll_seconds)
         return cls(
             service, settings, pool, Database(pool, service), nc, js, relay, clock or SystemClock()
@@ -145,7 +147,7 @@ async def serve(
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")
     if settings.metrics_port >= 0:
-        metrics_port = serve_metrics(settings.metrics_port)
+        metrics_port = serve_metrics(settings.metrics_port, settings.grpc_host)
         log.info("metrics listening", extra={"port": metrics_port})
 
     stop = asyncio.Event()

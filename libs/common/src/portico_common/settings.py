@@ -25,6 +25,8 @@ class ServiceSettings(BaseSettings):
     log_format: str = "json"
     # JetStream: how often a failing message is retried before the dead-letter subject.
     max_deliver: int = 5
+    # 3 on a clustered JetStream; 1 for the embedded single server.
+    nats_stream_replicas: int = 1
     db_pool_min: int = 1
     db_pool_max: int = 10
     # How long graceful shutdown waits for in-flight RPCs and handlers.
