@@ -93,3 +93,14 @@ class RolloutAlreadyExistsError(RolloutError):
         self.tenant_id = tenant_id
         self.plugin = plugin
         self.rollout_id = rollout_id
+
+
+class RolloutConflictError(RolloutError):
+    """The rollout changed since it was loaded; the caller retries with a fresh copy."""
+
+    code = "ABORTED"
+
+    def __init__(self, rollout_id: str, revision: int) -> None:
+        super().__init__(f"rollout {rollout_id} changed since revision {revision}; retry")
+        self.rollout_id = rollout_id
+        self.revision = revision

@@ -1,0 +1,3 @@
+from portico_rollout.bootstrap import main
+
+main()

@@ -1,0 +1,214 @@
+"""In-memory adapters of the rollout ports, for unit tests and the shared contract suite.
+
+They behave like the PostgreSQL ones where it matters: a unit of work sees
+only its tenant's rows (or all, for ALL_TENANTS), its writes and events land
+only if it exits cleanly, a stale save raises RolloutConflictError, and the
+"one unfinished rollout per plugin" rule holds.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from portico_common.clock import Clock
+from portico_common.db import ALL_TENANTS
+from portico_common.uow import RecordingEventSink
+
+from portico_rollout.adapters.messages import to_message
+from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
+from portico_rollout.domain.events import RolloutEvent
+from portico_rollout.domain.rollout import Rollout
+from portico_rollout.domain.saga import SagaStep, StepState
+from portico_rollout.domain.verdicts import CheckVerdict
+from portico_rollout.errors import InvalidRolloutError, RolloutConflictError
+
+
+@dataclass
+class MemoryState:
+    """Every table, as plain containers."""
+
+    rollouts: dict[str, Rollout] = field(default_factory=dict)
+    verdicts: list[CheckVerdict] = field(default_factory=list)
+    # (tenant, plugin) -> (version, rollout id, since)
+    stable: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
+    steps: dict[tuple[str, str], SagaStep] = field(default_factory=dict)
+
+
+class MemoryStore:
+    """The committed state and the events that committed with it."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.state = MemoryState()
+        self.sink = RecordingEventSink()
+        self.commits = 0
+
+    def uow_factory(self) -> UnitOfWorkFactory:
+        return self.open
+
+    @asynccontextmanager
+    async def open(self, tenant_id: str) -> AsyncIterator[RolloutUnitOfWork]:
+        """A unit of work on a private copy, swapped in only on a clean exit."""
+        if not tenant_id:
+            raise ValueError("a transaction needs a tenant id (or ALL_TENANTS)")
+        tx = MemoryUnitOfWork(copy.deepcopy(self.state), tenant_id, self.clock)
+        yield tx
+        self.state = tx.state
+        for event in tx.pending:
+            await self.sink.emit(to_message(event), subject=event.rollout_id)
+        self.commits += 1
+
+
+class _Scoped:
+    def __init__(self, state: MemoryState, tenant_id: str) -> None:
+        self._state = state
+        self._tenant = tenant_id
+
+    def _visible(self, tenant_id: str) -> bool:
+        return self._tenant in (tenant_id, ALL_TENANTS)
+
+    def _check_write(self, tenant_id: str) -> None:
+        # What the RLS policy's WITH CHECK does in PostgreSQL.
+        if not self._visible(tenant_id):
+            raise InvalidRolloutError("tenant_id", f"row of {tenant_id!r} outside {self._tenant!r}")
+
+
+class MemoryRolloutRepository(_Scoped):
+    async def add(self, rollout: Rollout) -> bool:
+        self._check_write(rollout.tenant_id)
+        if rollout.rollout_id in self._state.rollouts:
+            return False
+        # The partial unique index: one unfinished rollout per (tenant, plugin).
+        if not rollout.state.is_terminal and any(
+            (r.tenant_id, r.plugin) == (rollout.tenant_id, rollout.plugin)
+            and not r.state.is_terminal
+            for r in self._state.rollouts.values()
+        ):
+            return False
+        self._state.rollouts[rollout.rollout_id] = copy.deepcopy(rollout)
+        return True
+
+    async def get(self, tenant_id: str, rollout_id: str) -> Rollout | None:
+        found = self._state.rollouts.get(rollout_id)
+        if found is None or found.tenant_id != tenant_id or not self._visible(tenant_id):
+            return None
+        return copy.deepcopy(found)
+
+    async def active_for(
+        self,
+        tenant_id: str,
+        plugin: str,
+        *,
+        lock: bool = False,  # noqa: ARG002 - one transaction at a time: nothing to lock against
+    ) -> Rollout | None:
+        for rollout in self._state.rollouts.values():
+            if (
+                (rollout.tenant_id, rollout.plugin) == (tenant_id, plugin)
+                and self._visible(tenant_id)
+                and not rollout.state.is_terminal
+            ):
+                return copy.deepcopy(rollout)
+        return None
+
+    async def save(self, rollout: Rollout) -> None:
+        self._check_write(rollout.tenant_id)
+        stored = self._state.rollouts.get(rollout.rollout_id)
+        if stored is None or stored.revision != rollout.revision:
+            raise RolloutConflictError(rollout.rollout_id, rollout.revision)
+        rollout.revision += 1
+        self._state.rollouts[rollout.rollout_id] = copy.deepcopy(rollout)
+
+    async def due(self, now: datetime, limit: int) -> list[Rollout]:
+        due = [
+            r
+            for r in self._state.rollouts.values()
+            if self._visible(r.tenant_id) and (at := r.due_at()) is not None and at <= now
+        ]
+        due.sort(key=lambda r: r.due_at() or now)
+        return [copy.deepcopy(r) for r in due[:limit]]
+
+
+class MemoryVerdictRepository(_Scoped):
+    async def add(self, verdict: CheckVerdict) -> bool:
+        self._check_write(verdict.tenant_id)
+        if any(
+            (v.tenant_id, v.event_id) == (verdict.tenant_id, verdict.event_id)
+            for v in self._state.verdicts
+        ):
+            return False
+        self._state.verdicts.append(verdict)
+        return True
+
+    async def for_version(self, tenant_id: str, plugin: str, version: str) -> list[CheckVerdict]:
+        return [
+            v
+            for v in self._state.verdicts
+            if (v.tenant_id, v.plugin, v.version) == (tenant_id, plugin, version)
+            and self._visible(tenant_id)
+        ]
+
+
+class MemoryStableVersionRepository(_Scoped):
+    async def get(self, tenant_id: str, plugin: str) -> str:
+        if not self._visible(tenant_id):
+            return ""
+        found = self._state.stable.get((tenant_id, plugin))
+        return found[0] if found else ""
+
+    async def set(
+        self, tenant_id: str, plugin: str, version: str, rollout_id: str, at: datetime
+    ) -> None:
+        self._check_write(tenant_id)
+        self._state.stable[tenant_id, plugin] = (version, rollout_id, at)
+
+
+class MemoryRollbackStepRepository(_Scoped):
+    async def start(
+        self, tenant_id: str, rollout_id: str, steps: Sequence[str], at: datetime
+    ) -> list[SagaStep]:
+        self._check_write(tenant_id)
+        for ordinal, step in enumerate(steps):
+            self._state.steps.setdefault(
+                (rollout_id, step),
+                SagaStep(tenant_id, rollout_id, step, ordinal, StepState.PENDING, "", at),
+            )
+        return await self.for_rollout(tenant_id, rollout_id)
+
+    async def complete(
+        self, tenant_id: str, rollout_id: str, step: str, detail: str, at: datetime
+    ) -> None:
+        self._check_write(tenant_id)
+        current = self._state.steps[rollout_id, step]
+        if current.state is not StepState.DONE:
+            self._state.steps[rollout_id, step] = replace(
+                current, state=StepState.DONE, detail=detail, at=at
+            )
+
+    async def for_rollout(self, tenant_id: str, rollout_id: str) -> list[SagaStep]:
+        found = [
+            s
+            for (rid, _), s in self._state.steps.items()
+            if rid == rollout_id and s.tenant_id == tenant_id and self._visible(tenant_id)
+        ]
+        return sorted(found, key=lambda s: s.ordinal)
+
+
+class MemoryUnitOfWork:
+    """One in-memory transaction."""
+
+    def __init__(self, state: MemoryState, tenant_id: str, clock: Clock) -> None:
+        self.state = state
+        self.tenant_id = tenant_id
+        self.clock = clock
+        self.rollouts = MemoryRolloutRepository(state, tenant_id)
+        self.verdicts = MemoryVerdictRepository(state, tenant_id)
+        self.stable_versions = MemoryStableVersionRepository(state, tenant_id)
+        self.rollback_steps = MemoryRollbackStepRepository(state, tenant_id)
+        self.pending: list[RolloutEvent] = []
+
+    async def publish(self, events: Sequence[RolloutEvent]) -> None:
+        self.pending.extend(events)

@@ -1,0 +1,159 @@
+"""Event handlers for the kernel's EventConsumer: map the CloudEvent, call the use case.
+
+Two durable consumers, so a backlog of check verdicts never queues in front
+of a rollback: "rollout-checks" takes the verdicts, "rollout-slo" takes
+slo.violated alone. Each handler runs inside the consumer's transaction,
+with the inbox row, so a redelivered event changes nothing; an exception
+naks it for a retry (and, after max_deliver, parks it in the dead-letter subject).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from portico.events.v1 import events_pb2 as ev
+from portico_common.clock import Clock
+from portico_common.db import Connection
+from portico_common.events.consumer import Handler
+from portico_common.events.envelope import Envelope
+from portico_common.metrics import ROLLOUT_REACTION
+
+from portico_rollout.app import handlers
+from portico_rollout.app.ports import RolloutUnitOfWork
+from portico_rollout.domain.naming import validate_tenant_id
+from portico_rollout.domain.verdicts import CheckKind, CheckVerdict
+from portico_rollout.errors import InvalidRolloutError
+
+CHECKS_DURABLE = "rollout-checks"
+SLO_DURABLE = "rollout-slo"
+
+MakeUnitOfWork = Callable[[Connection, str], RolloutUnitOfWork]
+
+
+class RolloutEventHandlers:
+    """The handlers, bound to how a unit of work is made on the consumer's connection."""
+
+    def __init__(self, make_uow: MakeUnitOfWork, clock: Clock) -> None:
+        self._make_uow = make_uow
+        self._clock = clock
+
+    def checks(self) -> dict[str, Handler]:
+        return {
+            "plugin.artifact.verified": self.on_artifact_verified,
+            "plugin.artifact.rejected": self.on_artifact_rejected,
+            "plugin.compat.checked": self.on_compat_checked,
+        }
+
+    def slo(self) -> dict[str, Handler]:
+        return {"slo.violated": self.on_slo_violated}
+
+    async def on_artifact_verified(self, envelope: Envelope, conn: Connection) -> None:
+        payload = _payload(envelope, ev.ArtifactVerified)
+        await self._verdict(
+            envelope,
+            conn,
+            plugin=payload.plugin,
+            version=payload.version,
+            kind="security",
+            passed=True,
+            reasons=(),
+        )
+
+    async def on_artifact_rejected(self, envelope: Envelope, conn: Connection) -> None:
+        payload = _payload(envelope, ev.ArtifactRejected)
+        reasons = tuple(payload.reasons) or ("artifact rejected",)
+        await self._verdict(
+            envelope,
+            conn,
+            plugin=payload.plugin,
+            version=payload.version,
+            kind="security",
+            passed=False,
+            reasons=reasons,
+        )
+
+    async def on_compat_checked(self, envelope: Envelope, conn: Connection) -> None:
+        payload = _payload(envelope, ev.CompatChecked)
+        reasons = tuple(
+            f"{f.dimension} {f.name}: {f.reason or f'needs {f.required_range}'}"
+            for f in payload.findings
+            if not f.satisfied
+        )
+        await self._verdict(
+            envelope,
+            conn,
+            plugin=payload.plugin,
+            version=payload.version,
+            kind="compat",
+            passed=payload.compatible,
+            reasons=reasons,
+        )
+
+    async def on_slo_violated(self, envelope: Envelope, conn: Connection) -> None:
+        payload = _payload(envelope, ev.SloViolated)
+        detected_at = (
+            payload.detected_at.ToDatetime(tzinfo=UTC)
+            if payload.HasField("detected_at")
+            else envelope.time
+        )
+        tx = self._make_uow(conn, envelope.tenant_id)
+        rolled_back = await handlers.roll_back_on_violation(
+            tx,
+            handlers.SloViolation(
+                tenant_id=envelope.tenant_id,
+                plugin=payload.plugin,
+                version=payload.version,
+                slo_id=payload.slo_id,
+                rule=payload.rule,
+                event_id=envelope.id,
+                detected_at=detected_at,
+            ),
+        )
+        if rolled_back is not None:
+            reaction = (self._clock.now() - detected_at).total_seconds()
+            ROLLOUT_REACTION.observe(max(0.0, reaction))
+
+    async def _verdict(
+        self,
+        envelope: Envelope,
+        conn: Connection,
+        *,
+        plugin: str,
+        version: str,
+        kind: CheckKind,
+        passed: bool,
+        reasons: tuple[str, ...],
+    ) -> None:
+        await handlers.record_verdict(
+            self._make_uow(conn, envelope.tenant_id),
+            CheckVerdict(
+                tenant_id=envelope.tenant_id,
+                plugin=plugin,
+                version=version,
+                kind=kind,
+                passed=passed,
+                reasons=reasons,
+                event_id=envelope.id,
+                at=envelope.time,
+            ),
+        )
+
+
+M = TypeVar("M", bound=Message)
+
+
+def _payload(envelope: Envelope, cls: type[M]) -> M:
+    """The payload, after checking the tenant header and the payload agree."""
+    validate_tenant_id(envelope.tenant_id)
+    payload = envelope.payload
+    if not isinstance(payload, cls):
+        raise InvalidRolloutError("event", f"{envelope.type} carries {type(payload).__name__}")
+    tenant = getattr(payload, "tenant_id", "")
+    if tenant and tenant != envelope.tenant_id:
+        raise InvalidRolloutError(
+            "tenant_id", f"payload says {tenant!r}, header says {envelope.tenant_id!r}"
+        )
+    return payload

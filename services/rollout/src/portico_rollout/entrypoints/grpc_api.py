@@ -1,0 +1,83 @@
+"""gRPC entrypoint of rollout: map the request, call the use case, map back.
+
+Errors are not caught here: each carries a `code` that the kernel's
+interceptor turns into the gRPC status.
+"""
+
+from __future__ import annotations
+
+from portico.rollout.v1 import rollout_pb2 as pb
+from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
+from portico_common.grpc.interceptor import Context
+
+from portico_rollout.adapters.messages import timestamp
+from portico_rollout.app import handlers
+from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.domain.rollout import Rollout
+
+
+def to_proto(rollout: Rollout) -> pb.Rollout:
+    message = pb.Rollout(
+        rollout_id=rollout.rollout_id,
+        tenant_id=rollout.tenant_id,
+        plugin=rollout.plugin,
+        version=rollout.version,
+        stable_version=rollout.stable_version,
+        state=pb.RolloutState.Value(f"ROLLOUT_STATE_{rollout.state.value}"),
+        phases=list(rollout.phases),
+        phase_index=rollout.phase_index,
+        percent=rollout.percent,
+        bake_seconds=rollout.bake_seconds,
+        security_passed=bool(rollout.security_passed),
+        compat_passed=bool(rollout.compat_passed),
+        reason=rollout.reason,
+        created_at=timestamp(rollout.created_at),
+        history=[
+            pb.RolloutEvent(at=timestamp(entry.at), kind=entry.kind, detail=entry.detail)
+            for entry in rollout.history
+        ],
+    )
+    if rollout.phase_started_at is not None:
+        message.phase_started_at.CopyFrom(timestamp(rollout.phase_started_at))
+    return message
+
+
+class RolloutServicer(pb_grpc.RolloutServiceServicer):
+    def __init__(self, uow: UnitOfWorkFactory, *, default_bake_seconds: int) -> None:
+        self._uow = uow
+        self._default_bake = default_bake_seconds
+
+    async def RequestRollout(
+        self, request: pb.RequestRolloutRequest, context: Context
+    ) -> pb.RequestRolloutResponse:
+        rollout = await handlers.request_rollout(
+            self._uow,
+            request.tenant_id,
+            request.plugin,
+            request.version,
+            phases=list(request.phases),
+            bake_seconds=request.bake_seconds,
+            default_bake_seconds=self._default_bake,
+        )
+        return pb.RequestRolloutResponse(rollout=to_proto(rollout))
+
+    async def GetRollout(
+        self, request: pb.GetRolloutRequest, context: Context
+    ) -> pb.GetRolloutResponse:
+        rollout = await handlers.get_rollout(self._uow, request.tenant_id, request.rollout_id)
+        return pb.GetRolloutResponse(rollout=to_proto(rollout))
+
+    async def ResolveVersion(
+        self, request: pb.ResolveVersionRequest, context: Context
+    ) -> pb.ResolveVersionResponse:
+        answer = await handlers.resolve_version(
+            self._uow, request.tenant_id, request.user_id, request.plugin
+        )
+        return pb.ResolveVersionResponse(
+            version=answer.version,
+            stable_version=answer.stable_version,
+            rollout_id=answer.rollout_id,
+            bucket=answer.bucket,
+            in_canary=answer.in_canary,
+            percent=answer.percent,
+        )

@@ -1,0 +1,16 @@
+"""Settings of the rollout service (env prefix PORTICO_, own fields PORTICO_ROLLOUT_*)."""
+
+from __future__ import annotations
+
+from portico_common.settings import ServiceSettings
+from pydantic import Field
+
+
+class RolloutSettings(ServiceSettings):
+    grpc_port: int = 50065
+    # How long each phase bakes when a request does not say (PORTICO_ROLLOUT_DEFAULT_BAKE_SECONDS).
+    rollout_default_bake_seconds: int = Field(default=300, ge=0)
+    # How often the scheduler looks for phases whose bake is over (PORTICO_ROLLOUT_TICK_SECONDS).
+    rollout_tick_seconds: float = Field(default=0.2, gt=0)
+    # Rollouts advanced per scheduler transaction; the rest wait for the next batch.
+    rollout_scheduler_batch: int = Field(default=100, ge=1)
