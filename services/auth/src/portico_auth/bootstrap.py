@@ -97,9 +97,7 @@ async def run(
     uow = build_uow(rt, config.encryptor)
     try:
         key = await handlers.ensure_signing_key(uow, config.policies.keys)
-        await handlers.upsert_admin_client(
-            uow, config.admin_client_id, config.admin_client_secret
-        )
+        await handlers.upsert_admin_client(uow, config.admin_client_id, config.admin_client_secret)
     except BaseException:
         await rt.close()
         raise

@@ -63,7 +63,10 @@ class PgClientRepository:
         if row is None:
             return None
         return Client(
-            row["client_id"], row["secret_hash"], frozenset(row["tenants"]), frozenset(row["scopes"])
+            row["client_id"],
+            row["secret_hash"],
+            frozenset(row["tenants"]),
+            frozenset(row["scopes"]),
         )
 
     async def upsert(self, client: Client) -> None:

@@ -114,7 +114,5 @@ def published_keys(
     return sorted(live, key=lambda k: (k.created_at, k.kid), reverse=True)
 
 
-def retired_keys(
-    keys: Sequence[SigningKey], now: datetime, policy: KeyPolicy
-) -> list[SigningKey]:
+def retired_keys(keys: Sequence[SigningKey], now: datetime, policy: KeyPolicy) -> list[SigningKey]:
     return [k for k in keys if not k.published_at(now, policy)]

@@ -57,9 +57,7 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
     async def VerifyToken(
         self, request: pb.VerifyTokenRequest, context: Context
     ) -> pb.VerifyTokenResponse:
-        claims = await handlers.verify_service_token(
-            self._uow, self._policies.keys, request.token
-        )
+        claims = await handlers.verify_service_token(self._uow, self._policies.keys, request.token)
         return pb.VerifyTokenResponse(
             subject=claims.subject,
             tenant_id=claims.tenant_id,

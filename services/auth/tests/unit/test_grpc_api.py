@@ -1,0 +1,92 @@
+"""The gRPC servicer's mapping, and that its JWKS is what other services verify with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from google.protobuf import json_format
+from joserfc.jwk import KeySet
+from portico.auth.v1 import auth_pb2 as pb
+from portico_auth.adapters.memory import MemoryAuthStore
+from portico_auth.app import handlers
+from portico_auth.app.handlers import Policies
+from portico_auth.entrypoints.grpc_api import PUBLIC_METHODS, AuthServicer
+from portico_common.grpc.tokens import TokenVerifier, claims_from_token
+
+SECRET = "admin-secret-0123456789"
+
+
+@pytest.fixture
+async def servicer() -> AuthServicer:
+    store = MemoryAuthStore()  # real time: the kernel verifier reads the real clock
+    await handlers.ensure_signing_key(store.uow, Policies().keys)
+    await handlers.upsert_admin_client(store.uow, "portico-admin", SECRET)
+    return AuthServicer(store.uow, Policies())
+
+
+async def _token(servicer: AuthServicer, tenant: str = "acme") -> pb.IssueServiceTokenResponse:
+    request = pb.IssueServiceTokenRequest(
+        client_id="portico-admin", client_secret=SECRET, tenant_id=tenant, scopes=["slo:read"]
+    )
+    return await servicer.IssueServiceToken(request, None)  # type: ignore[arg-type]
+
+
+async def test_the_token_response_is_a_bearer_token(servicer: AuthServicer) -> None:
+    """IssueServiceToken answers a Bearer token with its lifetime and expiry."""
+    response = await _token(servicer)
+    assert response.token_type == "Bearer"
+    assert response.expires_in == 900
+    remaining = response.expires_at.ToDatetime(UTC) - datetime.now(UTC)
+    assert 890 < remaining.total_seconds() <= 900
+
+
+async def test_the_jwks_message_converts_the_way_the_kernel_fetches_it(
+    servicer: AuthServicer,
+) -> None:
+    """GetJwks converted as jwks_fetcher does it lets claims_from_token accept our token."""
+    jwks = await servicer.GetJwks(pb.GetJwksRequest(), None)  # type: ignore[arg-type]
+    as_dict = json_format.MessageToDict(jwks, preserving_proto_field_name=True)
+    [key] = as_dict["keys"]
+    assert set(key) == {"kty", "crv", "x", "kid", "alg", "use"}
+    assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("OKP", "Ed25519", "Ed25519", "sig")
+    token = (await _token(servicer)).access_token
+    claims = claims_from_token(token, KeySet.import_key_set(as_dict))  # type: ignore[arg-type]
+    assert (claims.subject, claims.tenant_id, claims.scopes) == (
+        "portico-admin",
+        "acme",
+        ("slo:read",),
+    )
+
+
+async def test_the_kernel_token_verifier_accepts_our_tokens(servicer: AuthServicer) -> None:
+    """TokenVerifier, fed by GetJwks, verifies an issued token."""
+
+    async def fetch() -> dict[str, object]:
+        jwks = await servicer.GetJwks(pb.GetJwksRequest(), None)  # type: ignore[arg-type]
+        return json_format.MessageToDict(jwks, preserving_proto_field_name=True)
+
+    claims = await TokenVerifier(fetch).verify((await _token(servicer, "*")).access_token)
+    assert claims.tenant_id == "*"
+
+
+async def test_verify_token_returns_the_claims(servicer: AuthServicer) -> None:
+    """VerifyToken maps the claims, with expires_at equal to the issued expiry."""
+    issued = await _token(servicer)
+    response = await servicer.VerifyToken(pb.VerifyTokenRequest(token=issued.access_token), None)  # type: ignore[arg-type]
+    assert (response.subject, response.tenant_id, list(response.scopes)) == (
+        "portico-admin",
+        "acme",
+        ["slo:read"],
+    )
+    assert response.expires_at == issued.expires_at
+    assert len(response.token_id) == 32
+
+
+def test_every_auth_method_is_public() -> None:
+    """The three RPCs need no bearer token (callers come to get or check one)."""
+    assert {
+        "/portico.auth.v1.AuthService/IssueServiceToken",
+        "/portico.auth.v1.AuthService/GetJwks",
+        "/portico.auth.v1.AuthService/VerifyToken",
+    } == PUBLIC_METHODS
