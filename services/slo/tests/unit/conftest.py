@@ -1,10 +1,12 @@
-"""Fixtures for the slo domain tests."""
+"""Fixtures for the slo domain and app-layer tests."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
+from portico_common.clock import ManualClock
+from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore
 from portico_slo.domain.objective import SloDefinition
 
 
@@ -26,3 +28,21 @@ def definition() -> SloDefinition:
         window_seconds=30 * 24 * 3600,
         latency_threshold_ms=300,
     )
+
+
+@pytest.fixture
+def clock(t0: datetime) -> ManualClock:
+    """The time every app-layer test reads, moved by hand."""
+    return ManualClock(t0)
+
+
+@pytest.fixture
+def store(clock: ManualClock) -> MemoryStore:
+    """The in-memory database and outbox the app layer runs against."""
+    return MemoryStore(clock)
+
+
+@pytest.fixture
+def gauge() -> MemoryBurnRates:
+    """Records the burn rates the app layer publishes."""
+    return MemoryBurnRates()

@@ -22,6 +22,7 @@ from portico_common.uow import RecordingEventSink
 from portico_slo.app.ports import SloRecord, UnitOfWorkFactory
 from portico_slo.domain.buckets import prune, window_counts
 from portico_slo.domain.burn_rate import Counts
+from portico_slo.domain.objective import SloDefinition
 
 # (tenant_id, slo_id) -> bucket start -> counts
 Buckets = dict[tuple[str, str], dict[int, Counts]]
@@ -195,3 +196,13 @@ class MemoryOutcomeBuckets:
         if not self._uow.sees(slo.tenant_id):
             return {}
         return self._uow.staged_buckets.get((slo.tenant_id, slo.slo_id), {})
+
+
+class MemoryBurnRates:
+    """A BurnRateGauge that remembers the last (short, long) burn rates per SLO."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[float, float]] = {}
+
+    def set(self, definition: SloDefinition, short_burn: float, long_burn: float) -> None:
+        self.values[definition.slo_id] = (short_burn, long_burn)

@@ -1,0 +1,113 @@
+"""Upkeep: burn-rate gauges recomputed for every SLO, old buckets pruned, the loop survives."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from portico_common.clock import ManualClock
+from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore, MemoryUnitOfWork
+from portico_slo.app import handlers
+from portico_slo.app.ports import SloRecord
+from portico_slo.app.validation import ReportedOutcome
+from portico_slo.domain.objective import SloDefinition
+from portico_slo.entrypoints.jobs import upkeep_job
+
+PLUGIN = "@acme/plugin-cost-insights"
+
+
+class SignallingBurnRates(MemoryBurnRates):
+    """Records burn rates and says when the first arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updated = asyncio.Event()
+
+    def set(self, definition: SloDefinition, short_burn: float, long_burn: float) -> None:
+        super().set(definition, short_burn, long_burn)
+        self.updated.set()
+
+
+async def slo_with_traffic(
+    store: MemoryStore, gauge: MemoryBurnRates, tenant_id: str, bad: int
+) -> SloRecord:
+    slo = await handlers.create_slo(
+        store.uow_factory(),
+        gauge,
+        tenant_id=tenant_id,
+        plugin=PLUGIN,
+        version="2.3.0",
+        objective=0.99,
+        min_events=10_000,
+    )
+    await handlers.report_outcomes(
+        store.uow_factory(),
+        gauge,
+        tenant_id=tenant_id,
+        plugin=PLUGIN,
+        version="2.3.0",
+        outcomes=[ReportedOutcome(False, 1)] * bad + [ReportedOutcome(True, 1)] * (100 - bad),
+    )
+    return slo
+
+
+async def test_refresh_decays_every_tenants_gauges(
+    store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
+) -> None:
+    """Refreshing recomputes each tenant's SLO now, so gauges fall once traffic stops."""
+    ours = await slo_with_traffic(store, gauge, "acme", bad=10)
+    theirs = await slo_with_traffic(store, gauge, "globex", bad=20)
+
+    clock.advance(minutes=10)
+    assert await handlers.refresh_burn_rates(store.uow_factory(), gauge) == 2
+    midway = (gauge.values[ours.slo_id], gauge.values[theirs.slo_id])
+    clock.advance(hours=1)
+    await handlers.refresh_burn_rates(store.uow_factory(), gauge)
+
+    assert [(round(s, 6), round(lg, 6)) for s, lg in midway] == [(0.0, 10.0), (0.0, 20.0)]
+    assert gauge.values == {ours.slo_id: (0.0, 0.0), theirs.slo_id: (0.0, 0.0)}
+
+
+async def test_prune_keeps_only_what_the_long_window_reads(
+    store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
+) -> None:
+    """Pruning deletes buckets older than the long window and keeps the ones it still covers."""
+    slo = await slo_with_traffic(store, gauge, "acme", bad=1)
+    clock.advance(minutes=59)
+    await slo_with_traffic(store, gauge, "globex", bad=1)
+    clock.advance(minutes=2)
+
+    deleted = await handlers.prune_buckets(store.uow_factory())
+
+    assert deleted == 1
+    assert store.bucket_counts(slo.slo_id) == {}
+    assert sum(len(b) for b in store.buckets.values()) == 1
+
+
+async def test_upkeep_loop_survives_failures_and_stops(
+    store: MemoryStore, gauge: MemoryBurnRates
+) -> None:
+    """A failing transaction is logged and retried next tick; the stop event ends the loop."""
+    slo = await slo_with_traffic(store, gauge, "acme", bad=10)
+    signalling = SignallingBurnRates()
+    failures = 3
+
+    @asynccontextmanager
+    async def flaky(tenant_id: str) -> AsyncIterator[MemoryUnitOfWork]:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise ConnectionError("database unavailable")
+        async with store.transaction(tenant_id) as tx:
+            yield tx
+
+    stop = asyncio.Event()
+    job = upkeep_job(flaky, signalling, refresh_seconds=0.01, prune_seconds=3600)
+    task = asyncio.create_task(job(stop))
+    await asyncio.wait_for(signalling.updated.wait(), timeout=5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=1)
+
+    assert failures == 0
+    assert round(signalling.values[slo.slo_id][0], 6) == 10.0

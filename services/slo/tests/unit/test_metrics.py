@@ -1,0 +1,25 @@
+"""The burn-rate gauge the Prometheus rules in deploy/ alert on."""
+
+from __future__ import annotations
+
+from portico_slo.adapters.metrics import PrometheusBurnRates
+from portico_slo.domain.objective import SloDefinition
+from prometheus_client import REGISTRY
+
+
+def test_gauge_has_one_series_per_window(definition: SloDefinition) -> None:
+    """Each window's burn rate is a series labelled with the window as the rules name it."""
+    tenant = "metrics-test-tenant"
+    labels = {"tenant": tenant, "plugin": definition.plugin, "version": definition.version}
+    scoped = SloDefinition.with_defaults(
+        slo_id="m1",
+        tenant_id=tenant,
+        plugin=definition.plugin,
+        version=definition.version,
+        objective=0.99,
+    )
+
+    PrometheusBurnRates().set(scoped, 16.5, 2.25)
+
+    assert REGISTRY.get_sample_value("portico_slo_burn_rate", {**labels, "window": "5m"}) == 16.5
+    assert REGISTRY.get_sample_value("portico_slo_burn_rate", {**labels, "window": "1h"}) == 2.25
