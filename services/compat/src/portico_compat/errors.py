@@ -61,11 +61,31 @@ class InvalidPluginError(CompatError):
         self.problem = problem
 
 
-class UnknownHostProfileError(CompatError):
-    """No host profile was recorded for the tenant, so nothing can be checked."""
+class InvalidTenantError(CompatError):
+    """A tenant id breaks the tenancy service's naming rule."""
 
-    code = "NOT_FOUND"
+    code = "INVALID_ARGUMENT"
 
     def __init__(self, tenant_id: str) -> None:
-        super().__init__(f"no host profile is recorded for tenant {tenant_id!r}")
+        super().__init__(
+            f"invalid tenant_id {tenant_id!r}: must be 2-63 characters of a-z, 0-9 and '-',"
+            " starting and ending with a letter or digit"
+        )
+        self.tenant_id = tenant_id
+
+
+class UnknownHostProfileError(CompatError):
+    """No host profile was recorded for the tenant, so nothing can be checked.
+
+    FAILED_PRECONDITION rather than NOT_FOUND: the request names a plugin, not
+    the profile, and becomes valid once the tenant's profile is set.
+    """
+
+    code = "FAILED_PRECONDITION"
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(
+            f"no host profile is recorded for tenant {tenant_id!r};"
+            " set one with SetHostProfile before checking plugins"
+        )
         self.tenant_id = tenant_id

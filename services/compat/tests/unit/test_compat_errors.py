@@ -10,6 +10,7 @@ from portico_compat.errors import (
     InvalidHostProfileError,
     InvalidPluginError,
     InvalidRangeError,
+    InvalidTenantError,
     InvalidVersionError,
     UnknownHostProfileError,
 )
@@ -56,9 +57,16 @@ def test_every_error_has_a_mappable_code(error_type: type[CompatError]) -> None:
         ),
         (InvalidPluginError("name", "empty"), "invalid plugin name: empty", "INVALID_ARGUMENT"),
         (
+            InvalidTenantError("*"),
+            "invalid tenant_id '*': must be 2-63 characters of a-z, 0-9 and '-',"
+            " starting and ending with a letter or digit",
+            "INVALID_ARGUMENT",
+        ),
+        (
             UnknownHostProfileError("acme"),
-            "no host profile is recorded for tenant 'acme'",
-            "NOT_FOUND",
+            "no host profile is recorded for tenant 'acme';"
+            " set one with SetHostProfile before checking plugins",
+            "FAILED_PRECONDITION",
         ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
@@ -76,6 +84,7 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         InvalidRangeError,
         InvalidHostProfileError,
         InvalidPluginError,
+        InvalidTenantError,
         UnknownHostProfileError,
     }
     assert set(_subclasses()) == covered

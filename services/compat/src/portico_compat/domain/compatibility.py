@@ -21,6 +21,8 @@ from portico_compat.errors import InvalidHostProfileError, InvalidPluginError
 
 NOT_INSTALLED = "not installed on the host"
 UNKNOWN_ENGINE = "not checked: unknown engine"
+# No real range comes near this; parsing is kept bounded for any input.
+MAX_RANGE_LENGTH = 1024
 
 
 class Dimension(StrEnum):
@@ -115,7 +117,7 @@ def _runtime_finding(host: HostProfile, engine: str, range_: str) -> Finding:
         # package.json may name engines we have no host version for (npm, yarn,
         # vscode...); npm itself ignores those, so they must not block a plugin.
         return Finding(Dimension.RUNTIME, engine, range_, "", satisfied=True, reason=UNKNOWN_ENGINE)
-    check = satisfies(host_version, range_, include_prerelease=True)
+    check = _too_long(range_) or satisfies(host_version, range_, include_prerelease=True)
     return _finding(Dimension.RUNTIME, engine, range_, host_version, check)
 
 
@@ -123,13 +125,22 @@ def _peer_finding(host: HostProfile, package: str, range_: str) -> Finding:
     host_version = host.packages.get(package)
     if host_version is None:
         return Finding(Dimension.PEER, package, range_, "", satisfied=False, reason=NOT_INSTALLED)
-    if range_.strip() in {"", "*"}:
+    too_long = _too_long(range_)
+    if too_long is not None:
+        check = too_long
+    elif range_.strip() in {"", "*"}:
         # arborist accepts any installed version for `*` (and "" means `*`),
         # prereleases included, before it asks semver anything.
         check = RangeCheck(ok=True, reason=f"{host_version} satisfies {range_!r}")
     else:
         check = satisfies(host_version, range_, loose=True)
     return _finding(Dimension.PEER, package, range_, host_version, check)
+
+
+def _too_long(range_: str) -> RangeCheck | None:
+    if len(range_) <= MAX_RANGE_LENGTH:
+        return None
+    return RangeCheck(ok=False, reason=f"invalid range: longer than {MAX_RANGE_LENGTH} characters")
 
 
 def _finding(

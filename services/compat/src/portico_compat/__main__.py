@@ -1,0 +1,3 @@
+from portico_compat.bootstrap import main
+
+main()

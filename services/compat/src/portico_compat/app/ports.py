@@ -1,0 +1,45 @@
+"""What the compat use cases need from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from google.protobuf.message import Message
+from portico_common.clock import Clock
+
+from portico_compat.domain.checks import CompatCheck
+from portico_compat.domain.compatibility import HostProfile
+
+
+class HostProfileRepository(Protocol):
+    async def get(self, tenant_id: str) -> HostProfile | None:
+        """The tenant's profile, or None when none was set (or it is another tenant's)."""
+
+    async def save(self, profile: HostProfile, updated_at: datetime) -> None:
+        """Stores the profile, replacing the tenant's previous one."""
+
+
+class CompatCheckRepository(Protocol):
+    async def add(self, check: CompatCheck) -> None:
+        """Records a check; every check is kept, none replaces another."""
+
+    async def get(self, check_id: str) -> CompatCheck | None: ...
+
+
+class CompatUnitOfWork(Protocol):
+    # Read-only members, so any repository implementing the port fits.
+    @property
+    def host_profiles(self) -> HostProfileRepository: ...
+    @property
+    def checks(self) -> CompatCheckRepository: ...
+    @property
+    def clock(self) -> Clock: ...
+
+    async def emit(self, payload: Message, *, subject: str = "") -> None: ...
+
+
+# `factory(tenant_id)`: one transaction that sees only that tenant's rows.
+UnitOfWorkFactory = Callable[[str], AbstractAsyncContextManager[CompatUnitOfWork]]
