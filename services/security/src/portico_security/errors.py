@@ -112,10 +112,22 @@ class KeyAlreadyRegisteredError(SecurityError):
 
     code = "ALREADY_EXISTS"
 
-    def __init__(self, tenant_id: str, key_id: str) -> None:
+    def __init__(self, tenant_id: str, key_id: str, difference: str = "a different key") -> None:
         super().__init__(
             f"publisher key {key_id!r} is already registered for tenant {tenant_id!r} "
-            "with a different key"
+            f"with {difference}"
         )
         self.tenant_id = tenant_id
         self.key_id = key_id
+        self.difference = difference
+
+
+class InvalidRequestError(SecurityError):
+    """A request lacks what it needs to be processed at all; nothing was stored or emitted."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid request {field}: {problem}")
+        self.field = field
+        self.problem = problem

@@ -11,6 +11,7 @@ from portico_security.errors import (
     InvalidPackageNameError,
     InvalidPublicKeyError,
     InvalidPublisherKeyError,
+    InvalidRequestError,
     InvalidVersionError,
     KeyAlreadyRegisteredError,
     SecurityError,
@@ -88,6 +89,19 @@ def test_every_error_has_a_mappable_code(error_type: type[SecurityError]) -> Non
             "publisher key 'k1' is already registered for tenant 'acme' with a different key",
             "ALREADY_EXISTS",
         ),
+        (
+            KeyAlreadyRegisteredError("acme", "k1", "another publisher ('globex')"),
+            (
+                "publisher key 'k1' is already registered for tenant 'acme'"
+                " with another publisher ('globex')"
+            ),
+            "ALREADY_EXISTS",
+        ),
+        (
+            InvalidRequestError("plugin", "must not be empty"),
+            "invalid request plugin: must not be empty",
+            "INVALID_ARGUMENT",
+        ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
 )
@@ -109,5 +123,6 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         InvalidArtifactError,
         UnknownKeyError,
         KeyAlreadyRegisteredError,
+        InvalidRequestError,
     }
     assert set(_subclasses()) == covered

@@ -119,8 +119,8 @@ class IntegrityHasher:
         self._hash = hashlib.new(self.expected.algorithm.value)
         self._size = 0
 
-    def update(self, chunk: bytes) -> None:
-        """Feed the next chunk of the artifact."""
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Feed the next chunk of the artifact (a memoryview slice avoids copying it)."""
         self._hash.update(chunk)
         self._size += len(chunk)
 

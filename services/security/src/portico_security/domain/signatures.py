@@ -108,6 +108,30 @@ def load_public_key(
     return key
 
 
+def canonical_pem(pem: str, algorithm: KeyAlgorithm | str = KeyAlgorithm.ED25519) -> str:
+    """The key in `pem`, re-encoded as the one PEM `cryptography` writes for it.
+
+    Stored keys are canonical, so the same key registered with other line
+    endings or trailing text is recognisably the same key.
+    """
+    return (
+        load_public_key(pem, algorithm)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+
+
+def same_key(first: PublisherKey, second: PublisherKey) -> bool:
+    """Whether two records hold the same public key (compared as DER, not as PEM text)."""
+
+    def der(key: PublisherKey) -> bytes:
+        return key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    return first.algorithm == second.algorithm and der(first) == der(second)
+
+
 def _wrong_label(label: str) -> str:
     if "PRIVATE KEY" in label:
         return f"this is a private key ({label}); register only the public key"

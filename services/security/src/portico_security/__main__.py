@@ -1,0 +1,3 @@
+from portico_security.bootstrap import main
+
+main()

@@ -1,0 +1,31 @@
+"""What callers ask the security service to do, as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterPublisherKey:
+    """Trust `public_key_pem` as `publisher`'s key `key_id` for one tenant."""
+
+    tenant_id: str
+    publisher: str
+    key_id: str
+    # A domain KeyAlgorithm value ("ed25519"); anything else is refused.
+    algorithm: str
+    public_key_pem: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyArtifact:
+    """Decide whether `tarball` is what the claim says and was signed by a trusted key."""
+
+    tenant_id: str
+    plugin: str
+    version: str
+    # Kept out of repr: a tarball is up to tens of MiB and must not end up in logs.
+    tarball: bytes = field(repr=False)
+    integrity: str
+    signature: bytes = field(repr=False)
+    key_id: str

@@ -1,0 +1,147 @@
+"""Security use cases: register publisher keys, verify artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+from portico.events.v1 import events_pb2
+
+from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
+from portico_security.app.ports import UnitOfWorkFactory
+from portico_security.app.validation import check_register, check_verify
+from portico_security.domain import verification as rules
+from portico_security.domain.decisions import Verification
+from portico_security.domain.integrity import IntegrityHasher
+from portico_security.domain.signatures import (
+    PublisherKey,
+    canonical_pem,
+    key_algorithm,
+    same_key,
+)
+from portico_security.domain.verification import ArtifactClaim, Verdict, hasher_for
+from portico_security.errors import KeyAlreadyRegisteredError
+
+# Hash the tarball in slices, yielding to the event loop between them, so a
+# large upload does not stall every other RPC while it is hashed.
+CHUNK_SIZE = 64 * 1024
+
+
+def new_verification_id() -> str:
+    return str(uuid.uuid4())
+
+
+async def register_publisher_key(
+    uow: UnitOfWorkFactory, command: RegisterPublisherKey
+) -> PublisherKey:
+    """Registers a publisher key for the tenant.
+
+    Registering the same key again (same id, publisher, algorithm and key
+    material) returns the stored key unchanged, so a retried call succeeds;
+    the same id with anything different is KeyAlreadyRegisteredError. Key
+    ids are never reused for another key.
+    """
+    check_register(command)
+    algorithm = key_algorithm(command.algorithm)
+    pem = canonical_pem(command.public_key_pem, algorithm)
+    async with uow(command.tenant_id) as tx:
+        key = PublisherKey(
+            tenant_id=command.tenant_id,
+            publisher=command.publisher,
+            key_id=command.key_id,
+            algorithm=algorithm,
+            public_key_pem=pem,
+            created_at=tx.clock.now(),
+        )
+        if await tx.publisher_keys.add(key):
+            return key
+        existing = await tx.publisher_keys.get(key.tenant_id, key.key_id)
+        if existing is None:  # pragma: no cover - keys are never deleted
+            raise KeyAlreadyRegisteredError(key.tenant_id, key.key_id)
+        if not same_key(existing, key):
+            raise KeyAlreadyRegisteredError(key.tenant_id, key.key_id)
+        if existing.publisher != key.publisher:
+            raise KeyAlreadyRegisteredError(
+                key.tenant_id, key.key_id, f"another publisher ({existing.publisher!r})"
+            )
+        return existing
+
+
+async def verify_artifact(
+    uow: UnitOfWorkFactory,
+    command: VerifyArtifact,
+    *,
+    max_size: int,
+    chunk_size: int = CHUNK_SIZE,
+    new_id: Callable[[], str] = new_verification_id,
+) -> Verification:
+    """Judges an artifact, records the decision and emits its event in one transaction.
+
+    A failed check is a REJECTED decision (stored, `plugin.artifact.rejected`
+    emitted), not an error; only a malformed request raises, and then nothing
+    is stored or emitted.
+    """
+    check_verify(command)
+    claim = ArtifactClaim(
+        tenant_id=command.tenant_id,
+        plugin=command.plugin,
+        version=command.version,
+        integrity=command.integrity,
+        signature=command.signature,
+        key_id=command.key_id,
+        # The request declares no size of its own; the bytes received are the
+        # claim, so the size check is the upload limit.
+        size=len(command.tarball),
+    )
+    hasher = hasher_for(claim)
+    if hasher is not None:
+        # Hashed before the transaction: no pooled connection waits on the CPU.
+        await _hash_in_chunks(hasher, command.tarball, chunk_size)
+    async with uow(command.tenant_id) as tx:
+        key = await tx.publisher_keys.get(claim.tenant_id, claim.key_id) if claim.key_id else None
+        report = rules.verify_artifact(claim, hasher, key, max_size=max_size)
+        verification = Verification(
+            verification_id=new_id(),
+            tenant_id=claim.tenant_id,
+            plugin=claim.plugin,
+            version=claim.version,
+            integrity=claim.integrity,
+            key_id=claim.key_id,
+            report=report,
+            created_at=tx.clock.now(),
+        )
+        await tx.verifications.add(verification)
+        subject = f"{claim.plugin}@{claim.version}"
+        if report.verdict is Verdict.VERIFIED and key is not None:
+            await tx.emit(
+                events_pb2.ArtifactVerified(
+                    tenant_id=claim.tenant_id,
+                    plugin=claim.plugin,
+                    version=claim.version,
+                    integrity=claim.integrity,
+                    publisher=key.publisher,
+                    key_id=key.key_id,
+                    verification_id=verification.verification_id,
+                ),
+                subject=subject,
+            )
+        else:
+            await tx.emit(
+                events_pb2.ArtifactRejected(
+                    tenant_id=claim.tenant_id,
+                    plugin=claim.plugin,
+                    version=claim.version,
+                    reasons=report.reasons,
+                    verification_id=verification.verification_id,
+                ),
+                subject=subject,
+            )
+    return verification
+
+
+async def _hash_in_chunks(hasher: IntegrityHasher, data: bytes, chunk_size: int) -> None:
+    view = memoryview(data)
+    for start in range(0, len(view), chunk_size):
+        hasher.update(view[start : start + chunk_size])
+        await asyncio.sleep(0)

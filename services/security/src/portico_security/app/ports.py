@@ -1,0 +1,44 @@
+"""What the security use cases need from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from google.protobuf.message import Message
+from portico_common.clock import Clock
+
+from portico_security.domain.decisions import Verification
+from portico_security.domain.signatures import PublisherKey
+
+
+class PublisherKeyRepository(Protocol):
+    async def add(self, key: PublisherKey) -> bool:
+        """Stores a new key; False if the tenant already has a key with this id."""
+
+    async def get(self, tenant_id: str, key_id: str) -> PublisherKey | None:
+        """The tenant's key with this id, or None."""
+
+
+class VerificationRepository(Protocol):
+    async def add(self, verification: Verification) -> None:
+        """Stores a decision (ids are fresh UUIDs; a clash is a bug, not a conflict)."""
+
+    async def get(self, tenant_id: str, verification_id: str) -> Verification | None:
+        """The tenant's decision with this id, or None."""
+
+
+class SecurityUnitOfWork(Protocol):
+    # Read-only members, so any repository implementing the port fits.
+    @property
+    def publisher_keys(self) -> PublisherKeyRepository: ...
+    @property
+    def verifications(self) -> VerificationRepository: ...
+    @property
+    def clock(self) -> Clock: ...
+
+    async def emit(self, payload: Message, *, subject: str = "") -> None: ...
+
+
+UnitOfWorkFactory = Callable[[str], AbstractAsyncContextManager[SecurityUnitOfWork]]

@@ -1,0 +1,26 @@
+"""A verification decision as it is recorded: what was claimed, and the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from portico_security.domain.verification import Verdict, VerificationReport
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """One decision about one artifact for one tenant; every decision is kept."""
+
+    verification_id: str
+    tenant_id: str
+    plugin: str
+    version: str
+    integrity: str
+    key_id: str
+    report: VerificationReport
+    created_at: datetime
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.report.verdict
