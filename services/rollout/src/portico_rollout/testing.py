@@ -1,0 +1,135 @@
+"""Test helpers shipped with the service: its app layer over in-memory adapters.
+
+Unit tests here use it, and so can other packages' tests that need a rollout
+service without PostgreSQL or NATS.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from portico_common.clock import ManualClock
+
+from portico_rollout.adapters.memory import MemoryStore
+from portico_rollout.app import handlers
+from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.domain.events import RolloutEvent, RolloutRolledBack
+from portico_rollout.domain.rollout import Rollout
+from portico_rollout.domain.verdicts import CheckKind, CheckVerdict
+
+M = TypeVar("M", bound=Message)
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TENANT = "acme"
+PLUGIN = "@acme/plugin-cost-insights"
+VERSION = "2.3.0"
+
+
+@dataclass
+class RolloutWorld:
+    """The service's app layer over in-memory adapters, with a clock the test moves."""
+
+    clock: ManualClock
+    store: MemoryStore
+    tenant: str = TENANT
+    plugin: str = PLUGIN
+    version: str = VERSION
+
+    @property
+    def uow(self) -> UnitOfWorkFactory:
+        return self.store.uow_factory()
+
+    def events(self, cls: type[M]) -> list[M]:
+        """The committed events of one type, oldest first."""
+        return [e for e, _ in self.store.sink.events if isinstance(e, cls)]
+
+    def event_types(self) -> list[str]:
+        """The names of every committed event's message, oldest first."""
+        return [e.DESCRIPTOR.name for e, _ in self.store.sink.events]
+
+    async def request(
+        self,
+        *,
+        tenant: str = TENANT,
+        plugin: str = PLUGIN,
+        version: str = VERSION,
+        phases: Sequence[int] = (),
+        bake_seconds: int = 600,
+    ) -> Rollout:
+        return await handlers.request_rollout(
+            self.uow, tenant, plugin, version, phases=phases, bake_seconds=bake_seconds
+        )
+
+    async def verdict(
+        self,
+        kind: CheckKind,
+        passed: bool,
+        *reasons: str,
+        tenant: str = TENANT,
+        plugin: str = PLUGIN,
+        version: str = VERSION,
+        event_id: str | None = None,
+        at: datetime | None = None,
+    ) -> list[RolloutEvent]:
+        """Delivers one verdict event the way the consumer does: in its own transaction."""
+        verdict = CheckVerdict(
+            tenant_id=tenant,
+            plugin=plugin,
+            version=version,
+            kind=kind,
+            passed=passed,
+            reasons=reasons,
+            event_id=event_id or str(uuid.uuid4()),
+            at=at or self.clock.now(),
+        )
+        async with self.uow(tenant) as tx:
+            return await handlers.record_verdict(tx, verdict)
+
+    async def violation(
+        self,
+        *,
+        tenant: str = TENANT,
+        plugin: str = PLUGIN,
+        version: str = VERSION,
+        event_id: str = "violation-1",
+        detected_at: datetime | None = None,
+    ) -> RolloutRolledBack | None:
+        async with self.uow(tenant) as tx:
+            return await handlers.roll_back_on_violation(
+                tx,
+                handlers.SloViolation(
+                    tenant_id=tenant,
+                    plugin=plugin,
+                    version=version,
+                    slo_id="slo-1",
+                    rule="burn rate 14.4 over 5m and 1h",
+                    event_id=event_id,
+                    detected_at=detected_at or self.clock.now(),
+                ),
+            )
+
+    async def tick(self, **elapsed: float) -> int:
+        """Moves the clock, then runs one scheduler step."""
+        self.clock.advance(**elapsed)
+        return await handlers.advance_due_rollouts(self.uow, self.clock.now())
+
+    async def get(self, rollout_id: str, tenant: str = TENANT) -> Rollout:
+        return await handlers.get_rollout(self.uow, tenant, rollout_id)
+
+    async def started(self, *, bake_seconds: int = 600) -> Rollout:
+        """A rollout whose checks both passed: phase 0 is live."""
+        rollout = await self.request(bake_seconds=bake_seconds)
+        await self.verdict("security", True)
+        await self.verdict("compat", True)
+        return await self.get(rollout.rollout_id)
+
+
+def world(start: datetime = T0) -> RolloutWorld:
+    """A fresh world whose clock reads `start`."""
+    clock = ManualClock(start)
+    return RolloutWorld(clock, MemoryStore(clock))
