@@ -72,6 +72,12 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publishes up to one batch; returns how many rows were marked sent."""
         async with self._pool.acquire() as conn, conn.transaction():
+            # One relay per schema at a time: a replica skipping rows another has
+            # locked would publish later events before earlier ones.
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"portico:outbox:{self._schema}"
+            ):
+                return 0
             rows = await conn.fetch(
                 """SELECT seq, subject, event_type, headers, payload FROM outbox
                     WHERE published_at IS NULL ORDER BY seq LIMIT $1
