@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -119,6 +120,37 @@ async def test_events_are_published_in_order(infra: Any) -> None:
     infra.background.start(_relay(infra, batch_size=2).run)
     assert _indexes(await infra.stream_count(at_least=7)) == [0, 1, 2, 3, 4, 5, 6]
     assert all(row["published_at"] is not None for row in await _outbox(infra.pool))
+
+
+class _SlowJetStream:
+    """A JetStream context whose first publish hangs until released (a slow replica)."""
+
+    def __init__(self, js: Any) -> None:
+        self._js = js
+        self.publishing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish(self, *args: Any, **kwargs: Any) -> Any:
+        self.publishing.set()
+        await self.release.wait()
+        return await self._js.publish(*args, **kwargs)
+
+
+async def test_relay_replicas_keep_the_order(infra: Any) -> None:
+    """Two replicas' relays on one outbox never publish a later event before an earlier one."""
+    await _emit(infra.db, _phase(0))
+    await _emit(infra.db, _phase(1))
+    slow = _SlowJetStream(infra.js)
+    first = OutboxRelay(infra.pool, infra.dsn, SCHEMA, slow, batch_size=1)  # type: ignore[arg-type]
+    second = _relay(infra, batch_size=1)
+    in_progress = asyncio.create_task(first.relay_once())
+    await asyncio.wait_for(slow.publishing.wait(), 5)  # the first replica holds event 0
+    await second.relay_once()
+    slow.release.set()
+    assert await in_progress == 1
+    while await second.relay_once():
+        pass
+    assert _indexes(await infra.stream()) == [0, 1]
 
 
 async def test_relay_is_woken_by_the_commit(infra: Any) -> None:
