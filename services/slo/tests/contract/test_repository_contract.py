@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from portico.events.v1 import events_pb2
@@ -14,8 +15,8 @@ from portico_slo.domain.burn_rate import Counts
 from portico_slo.domain.objective import SloDefinition
 from portico_slo.domain.slo import SloState, SloStatus
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
+    # conftest is not importable at run time under --import-mode=importlib.
     from conftest import Backend
 
 BUCKET = 10

@@ -1,0 +1,63 @@
+"""Row-level security on the slo tables: forgetting a WHERE clause must not leak a row."""
+
+from __future__ import annotations
+
+import pytest
+from portico_common.clock import ManualClock
+from portico_common.db import APP_ROLE, Database
+from portico_common.uow import uow_factory
+from portico_slo.adapters.memory import MemoryBurnRates
+from portico_slo.adapters.postgres import SloPgUnitOfWork
+from portico_slo.app import handlers
+from portico_slo.app.validation import ReportedOutcome
+
+pytestmark = pytest.mark.integration
+
+TABLES = ("slos", "outcome_buckets")
+
+
+async def test_tenant_tables_force_row_level_security(slo_db: Database) -> None:
+    """Both tenant tables have row-level security on and forced, and the app role owns neither."""
+    rows = await slo_db.pool.fetch(
+        """SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+                  pg_get_userbyid(c.relowner) AS owner
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'slo' AND c.relname = ANY($1::text[])""",
+        list(TABLES),
+    )
+
+    assert sorted(r["relname"] for r in rows) == sorted(TABLES)
+    assert all(r["relrowsecurity"] and r["relforcerowsecurity"] for r in rows)
+    assert all(r["owner"] != APP_ROLE for r in rows)
+
+
+async def test_unfiltered_queries_see_one_tenant(slo_db: Database) -> None:
+    """SELECT without a WHERE sees only the transaction's tenant; without a tenant, nothing."""
+    clock = ManualClock()
+    uow = uow_factory(slo_db, lambda c, t: SloPgUnitOfWork(c, tenant_id=t, clock=clock))
+    for tenant in ("acme", "globex"):
+        await handlers.create_slo(
+            uow, MemoryBurnRates(), tenant_id=tenant, plugin="@x/p", version="1.0.0", objective=0.99
+        )
+        await handlers.report_outcomes(
+            uow,
+            MemoryBurnRates(),
+            tenant_id=tenant,
+            plugin="@x/p",
+            version="1.0.0",
+            outcomes=[ReportedOutcome(True, 1)],
+        )
+
+    seen = {}
+    for tenant in ("acme", "globex"):
+        async with slo_db.transaction(tenant) as conn:
+            seen[tenant] = [
+                await conn.fetchval(f"SELECT array_agg(DISTINCT tenant_id) FROM {table}")  # noqa: S608 - constant names
+                for table in TABLES
+            ]
+    async with slo_db.pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
+        forgotten = [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in TABLES]  # noqa: S608 - constant names
+
+    assert seen == {"acme": [["acme"], ["acme"]], "globex": [["globex"], ["globex"]]}
+    assert forgotten == [0, 0]
