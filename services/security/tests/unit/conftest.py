@@ -1,4 +1,4 @@
-"""Fixtures for the security domain tests: a publisher's Ed25519 key pair and key records."""
+"""Fixtures for the security unit tests: key pairs, key records, in-memory adapters."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from portico_common.clock import ManualClock
+from portico_security.adapters.memory import MemoryStore, memory_uow_factory
+from portico_security.app.commands import RegisterPublisherKey
+from portico_security.app.handlers import register_publisher_key
+from portico_security.app.ports import UnitOfWorkFactory
 from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
+from portico_security.testing import Publisher
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -48,3 +54,39 @@ def make_key(publisher_pem: str) -> MakeKey:
         return PublisherKey(**fields)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    """Committed state of the in-memory adapters: keys, decisions, emitted events."""
+    return MemoryStore()
+
+
+@pytest.fixture
+def uow(store: MemoryStore, clock: ManualClock) -> UnitOfWorkFactory:
+    return memory_uow_factory(store, clock)
+
+
+@pytest.fixture
+def publisher() -> Publisher:
+    """Acme's publisher, whose public key the `registered` fixture trusts for tenant acme."""
+    return Publisher(name="acme", key_id="acme-2026")
+
+
+@pytest.fixture
+async def registered(uow: UnitOfWorkFactory, publisher: Publisher) -> PublisherKey:
+    return await register_publisher_key(
+        uow,
+        RegisterPublisherKey(
+            tenant_id="acme",
+            publisher=publisher.name,
+            key_id=publisher.key_id,
+            algorithm="ed25519",
+            public_key_pem=publisher.public_key_pem,
+        ),
+    )
