@@ -87,6 +87,7 @@ async def test_each_tenant_has_its_own_slo_per_version(
         {"burn_rate_threshold": 150.0},
         {"tenant_id": "*"},
         {"tenant_id": "Acme"},
+        {"tenant_id": "acme\n"},
         {"plugin": ""},
         {"version": "x" * 215},
     ],
