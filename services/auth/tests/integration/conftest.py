@@ -23,7 +23,7 @@ from pydantic import SecretStr
 ADMIN_SECRET = "admin-secret-0123456789"
 KEK = "kek-for-tests-0123456789-0123456789"
 
-RunningAuth = Callable[..., AbstractAsyncContextManager[int]]
+RunningAuth = Callable[..., AbstractAsyncContextManager[int]]  # what `running_auth` gives
 
 
 @pytest.fixture
@@ -97,4 +97,11 @@ def pg_uow(auth_db: Database) -> UnitOfWorkFactory:
 
 @pytest.fixture
 def admin_secret() -> str:
+    """The admin client's secret in `auth_settings`."""
     return ADMIN_SECRET
+
+
+@pytest.fixture
+def kek() -> str:
+    """The key-encryption key secret in `auth_settings`."""
+    return KEK

@@ -21,7 +21,6 @@ from portico_common.grpc.tokens import TokenVerifier
 pytestmark = pytest.mark.integration
 
 RunningAuth = Callable[..., Any]
-KEK = "kek-for-tests-0123456789-0123456789"  # the one conftest's settings use
 
 
 @asynccontextmanager
@@ -156,7 +155,7 @@ async def test_a_restart_with_another_kek_refuses_to_start(running_auth: Running
 
 
 async def test_private_keys_are_sealed_at_rest(
-    running_auth: RunningAuth, database_url: str
+    running_auth: RunningAuth, database_url: str, kek: str
 ) -> None:
     """The stored private key is AES-GCM ciphertext that opens only with the KEK."""
     async with running_auth() as port, stub(port) as auth:
@@ -168,7 +167,7 @@ async def test_private_keys_are_sealed_at_rest(
         await conn.close()
     assert row is not None
     assert set(row.keys()) == {"kid", "sealed_private_key", "created_at", "not_after"}
-    raw = KeyEncryptor(KEK).open(row["kid"], row["sealed_private_key"])
+    raw = KeyEncryptor(kek).open(row["kid"], row["sealed_private_key"])
     assert raw not in row["sealed_private_key"]
     key = SigningKey.from_private_bytes(
         raw, created_at=row["created_at"], not_after=row["not_after"], kid=row["kid"]
