@@ -58,14 +58,18 @@ def test_every_error_has_a_mappable_code(error_type: type[CompatError]) -> None:
         (InvalidPluginError("name", "empty"), "invalid plugin name: empty", "INVALID_ARGUMENT"),
         (
             InvalidTenantError("*"),
-            "invalid tenant_id '*': must be 2-63 characters of a-z, 0-9 and '-',"
-            " starting and ending with a letter or digit",
+            (
+                "invalid tenant_id '*': must be 2-63 characters of a-z, 0-9 and '-',"
+                " starting and ending with a letter or digit"
+            ),
             "INVALID_ARGUMENT",
         ),
         (
             UnknownHostProfileError("acme"),
-            "no host profile is recorded for tenant 'acme';"
-            " set one with SetHostProfile before checking plugins",
+            (
+                "no host profile is recorded for tenant 'acme';"
+                " set one with SetHostProfile before checking plugins"
+            ),
             "FAILED_PRECONDITION",
         ),
     ],

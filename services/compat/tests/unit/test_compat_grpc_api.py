@@ -1,0 +1,157 @@
+"""The gRPC servicer behind the kernel's interceptor, on in-memory adapters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from portico.compat.v1 import compat_pb2 as pb
+from portico.compat.v1 import compat_pb2_grpc as pb_grpc
+from portico.events.v1 import events_pb2
+from portico_common.grpc.interceptor import PorticoServerInterceptor
+from portico_compat.adapters.memory import MemoryStore
+from portico_compat.app.ports import UnitOfWorkFactory
+from portico_compat.entrypoints.grpc_api import CompatServicer
+from portico_compat.settings import CompatSettings
+
+PLUGIN = "@acme/plugin-cost-insights"
+PROFILE = pb.SetHostProfileRequest(
+    tenant_id="acme",
+    backstage_version="1.31.0",
+    node_version="20.11.1",
+    packages={"react": "18.3.1"},
+)
+
+
+@pytest.fixture
+async def stub(uow: UnitOfWorkFactory) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
+    """A stub talking to the servicer on a real grpc.aio server, no auth, no idempotency."""
+    server = grpc.aio.server(
+        interceptors=[PorticoServerInterceptor("compat", verifier=None, idempotency=None)]
+    )
+    pb_grpc.add_CompatServiceServicer_to_server(CompatServicer(uow), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield pb_grpc.CompatServiceStub(channel)
+    await server.stop(None)
+
+
+async def test_set_host_profile_returns_the_stored_profile(
+    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+) -> None:
+    """SetHostProfile answers with the profile as stored, packages included."""
+    response = await stub.SetHostProfile(PROFILE)
+    assert response.profile == pb.HostProfile(
+        tenant_id="acme",
+        backstage_version="1.31.0",
+        node_version="20.11.1",
+        packages={"react": "18.3.1"},
+    )
+    assert "acme" in store.host_profiles
+
+
+async def test_check_maps_verdict_and_findings(
+    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+) -> None:
+    """CheckCompatibility answers with the check id, the verdict and every finding."""
+    await stub.SetHostProfile(PROFILE)
+    response = await stub.CheckCompatibility(
+        pb.CheckCompatibilityRequest(
+            tenant_id="acme",
+            plugin=PLUGIN,
+            version="2.3.0",
+            engines={"node": ">=18"},
+            peer_dependencies={"react": "^19.0.0"},
+        )
+    )
+    assert not response.compatible
+    assert list(response.findings) == [
+        pb.Finding(
+            dimension="runtime",
+            name="node",
+            required_range=">=18",
+            host_version="20.11.1",
+            satisfied=True,
+            reason="20.11.1 satisfies '>=18'",
+        ),
+        pb.Finding(
+            dimension="peer",
+            name="react",
+            required_range="^19.0.0",
+            host_version="18.3.1",
+            satisfied=False,
+            reason="18.3.1 does not satisfy '^19.0.0'",
+        ),
+    ]
+    (event,) = store.sink.of_type(events_pb2.CompatChecked)
+    assert isinstance(event, events_pb2.CompatChecked)
+    assert response.check_id == event.check_id
+    assert list(response.findings)[1].reason == event.findings[1].reason
+
+
+async def test_check_without_profile_is_failed_precondition(
+    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+) -> None:
+    """Without a host profile the call fails with FAILED_PRECONDITION and a message to act on."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CheckCompatibility(
+            pb.CheckCompatibilityRequest(tenant_id="acme", plugin=PLUGIN, version="2.3.0")
+        )
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "set one with SetHostProfile" in (caught.value.details() or "")
+    assert store.sink.events == []
+
+
+@pytest.mark.parametrize(
+    ("request_", "detail"),
+    [
+        (
+            pb.CheckCompatibilityRequest(tenant_id="acme", plugin="", version="2.3.0"),
+            "invalid plugin name",
+        ),
+        (
+            pb.CheckCompatibilityRequest(tenant_id="acme", plugin=PLUGIN, version="2.3"),
+            "invalid plugin version",
+        ),
+        (
+            pb.CheckCompatibilityRequest(tenant_id="*", plugin=PLUGIN, version="2.3.0"),
+            "invalid tenant_id '*'",
+        ),
+    ],
+)
+async def test_malformed_check_is_invalid_argument_and_changes_nothing(
+    stub: pb_grpc.CompatServiceAsyncStub,
+    store: MemoryStore,
+    request_: pb.CheckCompatibilityRequest,
+    detail: str,
+) -> None:
+    """A malformed check is INVALID_ARGUMENT; no check is stored and nothing is emitted."""
+    await stub.SetHostProfile(PROFILE)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CheckCompatibility(request_)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert detail in (caught.value.details() or "")
+    assert store.checks == {}
+    assert store.sink.events == []
+
+
+async def test_malformed_profile_is_invalid_argument(
+    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+) -> None:
+    """A profile with a non-semver Node version is INVALID_ARGUMENT and nothing is stored."""
+    bad = pb.SetHostProfileRequest(tenant_id="acme", backstage_version="1.31.0", node_version="20")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.SetHostProfile(bad)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "invalid host profile node_version" in (caught.value.details() or "")
+    assert store.host_profiles == {}
+
+
+def test_settings_default_to_the_compat_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CompatSettings listens on 50064 unless PORTICO_GRPC_PORT says otherwise."""
+    monkeypatch.delenv("PORTICO_GRPC_PORT", raising=False)
+    assert CompatSettings().grpc_port == 50064
+    monkeypatch.setenv("PORTICO_GRPC_PORT", "6000")
+    assert CompatSettings().grpc_port == 6000
