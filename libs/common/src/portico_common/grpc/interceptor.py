@@ -80,7 +80,8 @@ class PorticoServerInterceptor(_Interceptor):
     def _wrap(self, method: str, behavior: Behavior) -> Behavior:
         short = method.rsplit("/", 1)[-1]
         public = method in self._public or method.startswith(_ALWAYS_PUBLIC)
-        mutating = not short.startswith(_READ_PREFIXES)
+        # Public methods (token issuance) never store responses: they may hold secrets.
+        mutating = not public and not short.startswith(_READ_PREFIXES)
 
         async def wrapped(request: Any, context: Context) -> Any:
             metadata = {

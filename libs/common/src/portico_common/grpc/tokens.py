@@ -75,11 +75,19 @@ def claims_from_token(token: str, keys: KeySet, *, now: float | None = None) -> 
 class TokenVerifier:
     """Verifies bearer tokens; refetches the JWKS on an unknown key id (rotation)."""
 
-    def __init__(self, fetch_jwks: JwksFetcher, *, min_refresh_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        fetch_jwks: JwksFetcher,
+        *,
+        min_refresh_seconds: float = 5.0,
+        max_age_seconds: float = 600.0,
+    ) -> None:
         self._fetch = fetch_jwks
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
         self._min_refresh = min_refresh_seconds
+        # A key auth withdraws (compromise) stops being trusted within this age.
+        self._max_age = max_age_seconds
         self._lock = asyncio.Lock()
 
     async def verify(self, token: str) -> Claims:
@@ -95,11 +103,15 @@ class TokenVerifier:
 
     async def _key_set(self, *, force: bool) -> KeySet:
         async with self._lock:
-            if self._keys is None or force:
+            stale = time.monotonic() - self._fetched_at > self._max_age
+            if self._keys is None or force or stale:
                 try:
                     jwks = await self._fetch()
                 except Exception as exc:
                     raise UnauthenticatedError(f"cannot fetch signing keys: {exc}") from exc
-                self._keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+                try:
+                    self._keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+                except (JoseError, ValueError, TypeError, KeyError) as exc:
+                    raise UnauthenticatedError(f"unusable signing keys from auth: {exc}") from exc
                 self._fetched_at = time.monotonic()
             return self._keys
