@@ -42,7 +42,8 @@ class SloProcess:
     proc: asyncio.subprocess.Process
     target: str
     log: Path
-    stub: slo_pb2_grpc.SloServiceStub
+    # Typing only: on an aio channel the stub's calls are awaitable.
+    stub: slo_pb2_grpc.SloServiceAsyncStub
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

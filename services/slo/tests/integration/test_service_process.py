@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -98,8 +98,9 @@ async def test_failing_version_pushes_one_violation(
     assert (calm.violated, tripped.violated, again.violated) == (False, True, True)
     assert await violations_on_stream(js) == 1
     raw = await js.get_last_msg(STREAM, SUBJECT)
-    envelope = Envelope.decode(raw.headers, raw.data)
     assert raw.headers is not None
+    assert raw.data is not None
+    envelope = Envelope.decode(raw.headers, raw.data)
     assert raw.headers[TENANT_HEADER] == acme
     assert raw.headers["Nats-Msg-Id"] == envelope.id
     assert (envelope.type, envelope.source, envelope.subject) == (
@@ -170,7 +171,7 @@ async def test_bad_requests_are_refused_and_change_nothing(slo_service: SloProce
     """Duplicates, unknown versions and malformed reports get their status codes; nothing counts."""
     acme = tenant()
     slo = (await create(slo_service, acme)).slo
-    attempts = {
+    attempts: dict[str, Awaitable[object]] = {
         "duplicate": create(slo_service, acme),
         "unknown version": report(slo_service, acme, outcomes(bad=20), version="9.9.9"),
         "empty report": report(slo_service, acme, []),
