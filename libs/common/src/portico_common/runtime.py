@@ -119,6 +119,7 @@ async def serve(
     verifier: TokenVerifier | None = None,
     ready: Callable[[int], None] | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
+    stop: asyncio.Event | None = None,
 ) -> None:
     """Runs the service until a termination signal, then shuts down gracefully."""
     settings = rt.settings
@@ -150,7 +151,8 @@ async def serve(
         metrics_port = serve_metrics(settings.metrics_port, settings.grpc_host)
         log.info("metrics listening", extra={"port": metrics_port})
 
-    stop = asyncio.Event()
+    # Tests running a service in-process stop it by setting `stop`.
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

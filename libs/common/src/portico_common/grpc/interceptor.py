@@ -20,7 +20,11 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from opentelemetry.trace import SpanKind
 
-from portico_common.errors import PermissionDeniedError, UnauthenticatedError
+from portico_common.errors import (
+    InvalidArgumentError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint
 from portico_common.grpc.tokens import Claims, TokenVerifier, current_claims
 from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS
@@ -91,6 +95,8 @@ class PorticoServerInterceptor(_Interceptor):
             code = grpc.StatusCode.OK
             with span_from(metadata, method, kind=SpanKind.SERVER):
                 try:
+                    if not public:
+                        _reject_wildcard_tenant(request)
                     claims = None if public else await self._authenticate(metadata, request)
                     token = current_claims.set(claims)
                     try:
@@ -166,6 +172,12 @@ class PorticoServerInterceptor(_Interceptor):
             tenant, key, response.SerializeToString(deterministic=True)
         )
         return response
+
+
+def _reject_wildcard_tenant(request: Any) -> None:
+    # "*" means "every tenant" to the database layer; no request may ask for it.
+    if getattr(request, "tenant_id", None) == "*":
+        raise InvalidArgumentError("tenant_id '*' is not a tenant")
 
 
 def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:

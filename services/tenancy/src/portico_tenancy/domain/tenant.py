@@ -32,7 +32,7 @@ class Tenant:
 
 
 def validate_tenant_id(tenant_id: str) -> None:
-    if not _TENANT_ID.match(tenant_id) or tenant_id.endswith("-"):
+    if not _TENANT_ID.fullmatch(tenant_id) or tenant_id.endswith("-"):
         raise InvalidTenantError(
             f"tenant_id {tenant_id!r} must be 2-63 characters of a-z, 0-9 and '-',"
             " starting with a letter or digit and not ending with '-'"
