@@ -16,6 +16,19 @@ from portico_security.entrypoints.grpc_api import SecurityServicer
 from portico_security.settings import SecuritySettings
 
 SERVICE = "security"
+# Room for the rest of a VerifyArtifact request (names, integrity, signature,
+# key id: each bounded far below this) next to a tarball of the maximum size.
+REQUEST_OVERHEAD_BYTES = 64 * 1024
+
+
+def max_message_bytes(settings: SecuritySettings) -> int:
+    """The gRPC message limit: a largest-allowed tarball plus the rest of its request.
+
+    A tarball a little over max_artifact_bytes still arrives and is REJECTED by
+    the size check (recorded, announced); one far over it is refused by gRPC
+    with RESOURCE_EXHAUSTED and never reaches the use case.
+    """
+    return settings.max_artifact_bytes + REQUEST_OVERHEAD_BYTES
 
 
 def build_uow(rt: Runtime) -> UnitOfWorkFactory:
@@ -32,10 +45,7 @@ async def run(settings: SecuritySettings) -> None:
         security_pb2_grpc.add_SecurityServiceServicer_to_server(servicer, server)
         return [security_pb2.DESCRIPTOR.services_by_name["SecurityService"].full_name]
 
-    # The kernel's serve() builds the server with gRPC's default 4 MiB receive
-    # limit and takes no options, so until it does, uploads above 4 MiB fail
-    # with RESOURCE_EXHAUSTED before max_artifact_bytes is consulted.
-    await serve(rt, register=register)
+    await serve(rt, register=register, max_message_bytes=max_message_bytes(settings))
 
 
 def main() -> None:

@@ -1,0 +1,142 @@
+"""One contract for both adapters of the security ports: in-memory and PostgreSQL.
+
+The app-layer unit tests trust the in-memory adapters; this suite is why
+they may: every behaviour below holds for both.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from portico_common.clock import ManualClock
+from portico_common.db import Database
+from portico_common.uow import uow_factory
+from portico_security.adapters.memory import MemoryStore, memory_uow_factory
+from portico_security.adapters.postgres import SecurityPgUnitOfWork
+from portico_security.app.ports import UnitOfWorkFactory
+from portico_security.domain.decisions import Verification
+from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
+from portico_security.domain.verification import Check, Verdict, VerificationReport
+from portico_security.testing import Publisher
+
+# Microseconds, as PostgreSQL keeps them; an offset other than UTC comes back as UTC.
+T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+REPORT = VerificationReport(
+    verdict=Verdict.REJECTED,
+    checks=(
+        Check("package-name", passed=True, detail="ok"),
+        Check("integrity", passed=False, detail='the tarball hashes to sha512-x, "quoted" ü'),
+        Check("signature", passed=False, detail="not verified"),
+    ),
+)
+
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+def uow(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+    clock = ManualClock(T0)
+    if request.param == "memory":
+        return memory_uow_factory(MemoryStore(), clock)
+    db: Database = request.getfixturevalue("db")
+    return uow_factory(
+        db, lambda conn, tenant: SecurityPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+    )
+
+
+def key(tenant_id: str = "acme", key_id: str = "acme-2026") -> PublisherKey:
+    return PublisherKey(
+        tenant_id=tenant_id,
+        publisher="acme",
+        key_id=key_id,
+        algorithm=KeyAlgorithm.ED25519,
+        public_key_pem=Publisher(name="acme", key_id=key_id).public_key_pem,
+        created_at=T0,
+    )
+
+
+def decision(verification_id: str, tenant_id: str = "acme") -> Verification:
+    return Verification(
+        verification_id=verification_id,
+        tenant_id=tenant_id,
+        plugin="@acme/plugin-cost-insights",
+        version="2.3.0",
+        integrity="sha512-x",
+        key_id="acme-2026",
+        report=REPORT,
+        created_at=T0,
+    )
+
+
+VID = "6f1c1b8e-3a55-4f7e-9d55-0f6f2d1f7a10"
+
+
+async def test_key_round_trips(uow: UnitOfWorkFactory) -> None:
+    """A stored key reads back equal, field for field."""
+    stored = key()
+    async with uow("acme") as tx:
+        assert await tx.publisher_keys.add(stored) is True
+    async with uow("acme") as tx:
+        assert await tx.publisher_keys.get("acme", "acme-2026") == stored
+
+
+async def test_taken_key_id_is_not_overwritten(uow: UnitOfWorkFactory) -> None:
+    """Adding under a taken (tenant, key id) answers False and keeps the first key."""
+    first, second = key(), key()
+    async with uow("acme") as tx:
+        await tx.publisher_keys.add(first)
+    async with uow("acme") as tx:
+        assert await tx.publisher_keys.add(second) is False
+        assert await tx.publisher_keys.get("acme", "acme-2026") == first
+
+
+async def test_keys_are_invisible_to_other_tenants(uow: UnitOfWorkFactory) -> None:
+    """Another tenant's unit of work finds no key, even asking by the owner's tenant id,
+    and may store its own key under the same id."""
+    async with uow("acme") as tx:
+        await tx.publisher_keys.add(key())
+    async with uow("globex") as tx:
+        assert await tx.publisher_keys.get("acme", "acme-2026") is None
+        assert await tx.publisher_keys.get("globex", "acme-2026") is None
+        assert await tx.publisher_keys.add(key(tenant_id="globex")) is True
+
+
+async def test_decision_round_trips_with_its_checks_in_order(uow: UnitOfWorkFactory) -> None:
+    """A stored decision reads back equal: verdict, every check in order, text intact."""
+    async with uow("acme") as tx:
+        await tx.verifications.add(decision(VID))
+    async with uow("acme") as tx:
+        assert await tx.verifications.get("acme", VID) == decision(VID)
+    async with uow("globex") as tx:
+        assert await tx.verifications.get("acme", VID) is None
+        assert await tx.verifications.get("globex", VID) is None
+
+
+async def test_unknown_decision_is_none(uow: UnitOfWorkFactory) -> None:
+    """An id never stored (or not a UUID at all) reads as None, not as an error."""
+    async with uow("acme") as tx:
+        assert await tx.verifications.get("acme", VID) is None
+        assert await tx.verifications.get("acme", "not-a-uuid") is None
+
+
+async def test_failed_unit_of_work_stores_nothing(uow: UnitOfWorkFactory) -> None:
+    """An error inside the block undoes its writes: no key, no decision."""
+
+    async def write_then_fail() -> None:
+        async with uow("acme") as tx:
+            await tx.publisher_keys.add(key())
+            await tx.verifications.add(decision(VID))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await write_then_fail()
+    async with uow("acme") as tx:
+        assert await tx.publisher_keys.get("acme", "acme-2026") is None
+        assert await tx.verifications.get("acme", VID) is None
+
+
+async def test_rows_of_another_tenant_cannot_be_written(uow: UnitOfWorkFactory) -> None:
+    """A unit of work for one tenant refuses to store another tenant's key (RLS WITH CHECK)."""
+    with pytest.raises((PermissionError, asyncpg.InsufficientPrivilegeError)):
+        async with uow("globex") as tx:
+            await tx.publisher_keys.add(key(tenant_id="acme"))
