@@ -1,0 +1,75 @@
+"""Tenancy against a real PostgreSQL: persistence, outbox, row-level security."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from portico_common.clock import ManualClock
+from portico_common.db import Database, create_pool
+from portico_common.migrate import migrate
+from portico_common.uow import uow_factory
+from portico_tenancy.adapters.postgres import TenancyPgUnitOfWork
+from portico_tenancy.app import handlers
+from portico_tenancy.app.ports import UnitOfWorkFactory
+from portico_tenancy.errors import TenantExistsError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, "tenancy", "portico_tenancy.migrations")
+    finally:
+        await conn.close()
+    pool = await create_pool(database_url, "tenancy")
+    database = Database(pool, "tenancy")
+    yield database
+    await pool.close()
+
+
+def factory(db: Database) -> UnitOfWorkFactory:
+    clock = ManualClock()
+    return uow_factory(db, lambda conn, t: TenancyPgUnitOfWork(conn, tenant_id=t, clock=clock))
+
+
+async def test_created_tenant_is_persisted_with_its_event_in_the_outbox(db: Database) -> None:
+    """The tenant row and its tenant.created outbox row commit together."""
+    uow = factory(db)
+    await handlers.create_tenant(uow, "acme", "Acme")
+    assert (await handlers.get_tenant(uow, "acme")).display_name == "Acme"
+    async with db.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT event_type, tenant_id FROM outbox")
+    assert [(r["event_type"], r["tenant_id"]) for r in rows] == [("tenant.created", "acme")]
+
+
+async def test_duplicate_creation_leaves_one_row_and_one_event(db: Database) -> None:
+    """A refused duplicate adds neither a row nor an event."""
+    uow = factory(db)
+    await handlers.create_tenant(uow, "acme", "Acme")
+    with pytest.raises(TenantExistsError):
+        await handlers.create_tenant(uow, "acme", "Again")
+    async with db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+        assert await conn.fetchval("SELECT count(*) FROM tenants") == 1
+
+
+async def test_a_tenant_transaction_cannot_see_another_tenant(db: Database) -> None:
+    """Row-level security hides tenant b's row from tenant a, even without a WHERE clause."""
+    uow = factory(db)
+    await handlers.create_tenant(uow, "tenant-a", "A")
+    await handlers.create_tenant(uow, "tenant-b", "B")
+    async with db.transaction("tenant-a") as conn:
+        visible = [r["tenant_id"] for r in await conn.fetch("SELECT tenant_id FROM tenants")]
+        updated = await conn.execute("UPDATE tenants SET display_name = 'x'")
+    assert visible == ["tenant-a"]
+    assert updated == "UPDATE 1"
+    async with db.transaction("tenant-a") as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(
+                "INSERT INTO tenants (tenant_id, display_name, created_at)"
+                " VALUES ('tenant-c', 'C', now())"
+            )
