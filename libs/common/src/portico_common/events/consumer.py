@@ -111,6 +111,12 @@ class EventConsumer:
             busy = bool(messages)
             for msg in messages:
                 await self.process(msg)
+        # nats-py's fetch leaves the subscription's queue unbalanced, so draining
+        # the connection would wait out its 30 s drain_timeout on it. Every
+        # fetched message has been handled by now; unfetched ones are redelivered.
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
+        self._sub = None
 
     async def process(self, msg: Msg) -> None:
         """Handles one message: ack, nak with backoff, or dead-letter."""
