@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from nats.js.api import ConsumerInfo
 from portico.events.v1 import events_pb2 as ev
 from portico_common.db import APP_ROLE, Connection
+from portico_common.events.bus import connect
 from portico_common.events.catalog import DLQ_STREAM, STREAM
 from portico_common.events.consumer import ConsumerSettings, EventConsumer
 from portico_common.events.envelope import Envelope
@@ -311,3 +313,19 @@ async def _publish_ok(infra: Any, envelope: Envelope) -> bool:
     except Exception:  # noqa: BLE001 - still reconnecting
         return False
     return True
+
+
+async def test_stopped_consumer_lets_the_connection_drain_promptly(infra: Any) -> None:
+    """Once run() returns, draining the NATS connection (graceful shutdown) does not hang."""
+    nc = await connect(infra.nc.connected_url.geturl(), "draining")
+    js = nc.jetstream()
+    consumer = EventConsumer(js, infra.db, unique("drain"), {"slo.violated": _record_effect}, FAST)
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    await _publish(infra, _envelope())
+    await _settled(infra, consumer.durable, 1)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    started = time.monotonic()
+    await nc.drain()
+    assert time.monotonic() - started < 5.0  # nats-py's drain_timeout is 30 s
