@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -67,11 +67,26 @@ def build(rt: Runtime, settings: RolloutSettings) -> Components:
     )
 
 
-async def run(settings: RolloutSettings, clock: Clock | None = None) -> None:
+async def run(
+    settings: RolloutSettings,
+    *,
+    clock: Clock | None = None,
+    ready: Callable[[int], None] | None = None,
+    background: Sequence[Background] = (),
+) -> None:
+    """Runs the service until SIGTERM/SIGINT (or until a `background` job returns).
+
+    `clock`, `ready` (called with the bound gRPC port) and the extra jobs let
+    tests run the real thing in-process on a ManualClock.
+    """
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
     parts = build(rt, settings)
     await serve(
-        rt, register=parts.register, consumers=parts.consumers, background=[parts.scheduler]
+        rt,
+        register=parts.register,
+        consumers=parts.consumers,
+        background=[parts.scheduler, *background],
+        ready=ready,
     )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from portico_rollout.testing import RolloutWorld
-from portico_rollout.testing import world as make_world
+from portico_rollout.testing.world import RolloutWorld
+from portico_rollout.testing.world import world as make_world
 
 
 @pytest.fixture

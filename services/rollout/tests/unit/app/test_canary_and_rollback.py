@@ -10,7 +10,7 @@ from portico_rollout.app import handlers
 from portico_rollout.domain.saga import StepState
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import RolloutConflictError
-from portico_rollout.testing import RolloutWorld
+from portico_rollout.testing.world import RolloutWorld
 
 
 async def test_phases_advance_only_after_their_bake(world: RolloutWorld) -> None:

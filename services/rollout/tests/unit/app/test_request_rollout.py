@@ -6,7 +6,7 @@ import pytest
 from portico_rollout.app import handlers
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import RolloutError
-from portico_rollout.testing import RolloutWorld
+from portico_rollout.testing.world import RolloutWorld
 
 
 async def test_request_waits_for_checks_and_is_persisted(world: RolloutWorld) -> None:

@@ -6,7 +6,7 @@ import pytest
 from portico_rollout.app import handlers
 from portico_rollout.domain.sticky import bucket_for
 from portico_rollout.errors import RolloutError
-from portico_rollout.testing import RolloutWorld
+from portico_rollout.testing.world import RolloutWorld
 
 USERS = [f"user-{n}" for n in range(400)]
 

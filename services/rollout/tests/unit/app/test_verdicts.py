@@ -8,7 +8,7 @@ import pytest
 from portico.events.v1 import events_pb2 as ev
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.domain.verdicts import CheckKind
-from portico_rollout.testing import RolloutWorld
+from portico_rollout.testing.world import RolloutWorld
 
 ORDERS: list[tuple[CheckKind, CheckKind]] = [("security", "compat"), ("compat", "security")]
 
