@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import asyncpg
 import grpc
@@ -62,7 +63,8 @@ async def rollout_service(
     server = asyncio.create_task(
         run(settings(), clock=clock, ready=bound.set_result, background=[until_left])
     )
-    done, _ = await asyncio.wait([server, bound], timeout=60, return_when="FIRST_COMPLETED")
+    waiting: list[asyncio.Future[Any]] = [server, bound]
+    done, _ = await asyncio.wait(waiting, timeout=60, return_when="FIRST_COMPLETED")
     if server in done:
         server.result()
     port = bound.result()
@@ -88,7 +90,7 @@ async def rollout_service(
             watch=Watch(watcher),
         )
     finally:
-        await channel.close()
+        await channel.close(grace=None)
         await pool.close()
         await nc.close()
         leave.set()

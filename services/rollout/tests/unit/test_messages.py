@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as pb
@@ -18,7 +19,7 @@ from portico_rollout.domain.events import (
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.entrypoints.grpc_api import to_proto
 
-IDS = {"tenant_id": "acme", "rollout_id": "ro-1", "plugin": "p", "version": "2.0.0"}
+IDS: dict[str, Any] = {"tenant_id": "acme", "rollout_id": "ro-1", "plugin": "p", "version": "2.0.0"}
 
 
 def test_every_event_maps_to_its_catalogued_type(t0: datetime) -> None:

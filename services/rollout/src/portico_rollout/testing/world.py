@@ -7,7 +7,7 @@ service without PostgreSQL or NATS.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -28,6 +28,14 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TENANT = "acme"
 PLUGIN = "@acme/plugin-cost-insights"
 VERSION = "2.3.0"
+
+
+@dataclass
+class Backend:
+    """A unit-of-work factory and a way to read the event types it committed, oldest first."""
+
+    uow: UnitOfWorkFactory
+    committed_events: Callable[[], Awaitable[list[str]]]
 
 
 @dataclass

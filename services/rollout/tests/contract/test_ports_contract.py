@@ -1,0 +1,179 @@
+"""What every adapter of rollout's ports must do, checked on the in-memory and the Pg adapter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from portico_common.clock import ManualClock
+from portico_common.db import ALL_TENANTS
+from portico_rollout.app.ports import RolloutUnitOfWork
+from portico_rollout.domain.rollout import Rollout
+from portico_rollout.domain.saga import ROLLBACK_STEPS, StepState
+from portico_rollout.domain.state import RolloutState
+from portico_rollout.domain.verdicts import CheckVerdict
+from portico_rollout.errors import RolloutConflictError
+from portico_rollout.testing.world import T0, Backend
+
+PLUGIN = "@acme/plugin-cost-insights"
+
+
+def new(rollout_id: str, tenant: str = "acme", plugin: str = PLUGIN, bake: int = 600) -> Rollout:
+    return Rollout.request(
+        rollout_id=rollout_id,
+        tenant_id=tenant,
+        plugin=plugin,
+        version="2.3.0",
+        stable_version="2.2.0",
+        bake_seconds=bake,
+        now=T0,
+    )
+
+
+def started(rollout_id: str, tenant: str = "acme", plugin: str = PLUGIN) -> Rollout:
+    rollout = new(rollout_id, tenant, plugin)
+    rollout.record_security_verdict(True, [], T0)
+    rollout.record_compat_verdict(True, [], T0)
+    return rollout
+
+
+async def load(tx: RolloutUnitOfWork, rollout_id: str, tenant: str = "acme") -> Rollout:
+    found = await tx.rollouts.get(tenant, rollout_id)
+    assert found is not None, rollout_id
+    return found
+
+
+async def test_rollout_round_trips(backend: Backend) -> None:
+    """A stored rollout reads back equal, history and all, at revision 0."""
+    rollout = started("ro-1")
+    async with backend.uow("acme") as tx:
+        assert await tx.rollouts.add(rollout)
+    async with backend.uow("acme") as tx:
+        assert await tx.rollouts.get("acme", "ro-1") == rollout
+        assert await tx.rollouts.active_for("acme", PLUGIN, lock=True) == rollout
+
+
+async def test_one_unfinished_rollout_per_plugin(backend: Backend) -> None:
+    """A second unfinished rollout of a plugin is not added; a finished one is history."""
+    async with backend.uow("acme") as tx:
+        assert await tx.rollouts.add(new("ro-1"))
+        assert not await tx.rollouts.add(new("ro-2"))
+        assert await tx.rollouts.add(new("ro-3", plugin="other"))
+        assert await tx.rollouts.add(new("ro-4", tenant="acme", plugin="third"))
+        assert not await tx.rollouts.add(new("ro-1", plugin="fourth"))
+
+
+async def test_stale_save_conflicts(backend: Backend) -> None:
+    """Saving bumps the revision; saving a copy loaded before that raises RolloutConflictError."""
+    async with backend.uow("acme") as tx:
+        await tx.rollouts.add(new("ro-1"))
+    async with backend.uow("acme") as tx:
+        first = await load(tx, "ro-1")
+        stale = await load(tx, "ro-1")
+        first.record_security_verdict(True, [], T0)
+        await tx.rollouts.save(first)
+        assert first.revision == 1
+        stale.record_compat_verdict(True, [], T0)
+        with pytest.raises(RolloutConflictError):
+            await tx.rollouts.save(stale)
+    async with backend.uow("acme") as tx:
+        stored = await load(tx, "ro-1")
+    assert (stored.revision, stored.security_passed, stored.compat_passed) == (1, True, None)
+
+
+async def test_due_lists_only_baked_phases(backend: Backend) -> None:
+    """Only rollouts in progress whose bake is over are due, oldest first, up to the limit."""
+    async with backend.uow("acme") as tx:
+        await tx.rollouts.add(started("ro-a", plugin="a"))
+        await tx.rollouts.add(new("ro-b", plugin="b"))
+        later = started("ro-c", plugin="c")
+        later.phase_started_at = T0 + timedelta(seconds=30)
+        await tx.rollouts.add(later)
+    async with backend.uow(ALL_TENANTS) as tx:
+        assert await tx.rollouts.due(T0 + timedelta(seconds=599), 10) == []
+        assert [r.rollout_id for r in await tx.rollouts.due(T0 + timedelta(hours=1), 10)] == [
+            "ro-a",
+            "ro-c",
+        ]
+        assert len(await tx.rollouts.due(T0 + timedelta(hours=1), 1)) == 1
+
+
+async def test_tenants_do_not_see_each_other(backend: Backend) -> None:
+    """A tenant's unit of work cannot read another tenant's rows; the platform scope can."""
+    async with backend.uow("acme") as tx:
+        await tx.rollouts.add(started("ro-a"))
+    async with backend.uow("globex") as tx:
+        assert await tx.rollouts.get("acme", "ro-a") is None
+        assert await tx.rollouts.active_for("acme", PLUGIN) is None
+        assert await tx.rollouts.due(T0 + timedelta(hours=1), 10) == []
+    async with backend.uow(ALL_TENANTS) as tx:
+        assert await tx.rollouts.get("acme", "ro-a") is not None
+
+
+async def test_verdicts_are_kept_once_in_order(backend: Backend) -> None:
+    """A verdict's event is recorded once; verdicts list in the order recorded, per version."""
+
+    def verdict(event_id: str, version: str = "2.3.0") -> CheckVerdict:
+        return CheckVerdict("acme", PLUGIN, version, "security", True, ("a", "b"), event_id, T0)
+
+    async with backend.uow("acme") as tx:
+        assert await tx.verdicts.add(verdict("e-2"))
+        assert await tx.verdicts.add(verdict("e-1"))
+        assert not await tx.verdicts.add(verdict("e-2"))
+        assert await tx.verdicts.add(verdict("e-3", version="9.0.0"))
+    async with backend.uow("acme") as tx:
+        found = await tx.verdicts.for_version("acme", PLUGIN, "2.3.0")
+    assert [v.event_id for v in found] == ["e-2", "e-1"]
+    assert found[0] == verdict("e-2")
+
+
+async def test_stable_version_upserts(backend: Backend) -> None:
+    """The stable version is "" until set, then the last one set."""
+    async with backend.uow("acme") as tx:
+        assert await tx.stable_versions.get("acme", PLUGIN) == ""
+        await tx.stable_versions.set("acme", PLUGIN, "1.0.0", "ro-1", T0)
+        await tx.stable_versions.set("acme", PLUGIN, "2.0.0", "ro-2", T0)
+    async with backend.uow("acme") as tx:
+        assert await tx.stable_versions.get("acme", PLUGIN) == "2.0.0"
+
+
+async def test_saga_steps_start_once_and_complete_once(backend: Backend) -> None:
+    """Starting the saga twice keeps one row per step; completing twice keeps the first detail."""
+    rollout = started("ro-1")
+    later = T0 + timedelta(minutes=1)
+    async with backend.uow("acme") as tx:
+        await tx.rollouts.add(rollout)
+        steps = await tx.rollback_steps.start("acme", "ro-1", ROLLBACK_STEPS, T0)
+        assert [(s.step, s.ordinal, s.state) for s in steps] == [
+            ("traffic_to_stable", 0, StepState.PENDING),
+            ("compensate_dependents", 1, StepState.PENDING),
+        ]
+        await tx.rollback_steps.complete("acme", "ro-1", "traffic_to_stable", "first", later)
+        await tx.rollback_steps.complete("acme", "ro-1", "traffic_to_stable", "second", T0)
+        again = await tx.rollback_steps.start("acme", "ro-1", ROLLBACK_STEPS, later)
+    assert (again[0].state, again[0].detail, again[0].at) == (StepState.DONE, "first", later)
+    assert (again[1].state, again[1].at) == (StepState.PENDING, T0)
+
+
+async def test_events_commit_with_the_transaction(backend: Backend, clock: ManualClock) -> None:
+    """Published events are committed with the state, and vanish with it on an error."""
+    rollout = new("ro-1")
+    events = rollout.record_security_verdict(False, ["bad"], clock.now())
+
+    async def fail_after_publishing() -> None:
+        async with backend.uow("acme") as tx:
+            await tx.rollouts.add(rollout)
+            await tx.publish(events)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await fail_after_publishing()
+    assert await backend.committed_events() == []
+    async with backend.uow("acme") as tx:
+        assert await tx.rollouts.get("acme", "ro-1") is None
+        await tx.rollouts.add(rollout)
+        await tx.publish(events)
+    assert await backend.committed_events() == ["rollout.refused"]
+    async with backend.uow("acme") as tx:
+        stored = await load(tx, "ro-1")
+    assert stored.state is RolloutState.REFUSED
