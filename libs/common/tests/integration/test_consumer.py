@@ -329,3 +329,18 @@ async def test_stopped_consumer_lets_the_connection_drain_promptly(infra: Any) -
     started = time.monotonic()
     await nc.drain()
     assert time.monotonic() - started < 5.0  # nats-py's drain_timeout is 30 s
+
+
+async def test_setup_is_safe_on_every_start(infra: Any) -> None:
+    """Setting a durable up again keeps it; a new handler widens its filter on the next start."""
+    durable = unique("svc")
+    first = EventConsumer(infra.js, infra.db, durable, {"slo.violated": _record_effect}, FAST)
+    await first.setup()
+    await first.setup()
+    await _publish(infra, _envelope())
+    handlers = {"slo.violated": _record_effect, "rollout.completed": _record_effect}
+    upgraded = EventConsumer(infra.js, infra.db, durable, handlers, FAST)
+    await upgraded.setup()
+    info = await infra.js.consumer_info(STREAM, durable)
+    assert info.config.filter_subjects == ["portico.rollout.completed", "portico.slo.violated"]
+    assert info.num_pending == 1  # the event published before the restart still awaits it
