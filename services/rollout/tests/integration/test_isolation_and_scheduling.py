@@ -1,0 +1,155 @@
+"""Row-level security between tenants, and schedulers on several replicas sharing the work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+import asyncpg
+import pytest
+from portico_common.clock import ManualClock
+from portico_common.db import APP_ROLE, Database
+from portico_common.uow import uow_factory
+from portico_rollout.adapters.postgres import RolloutPgUnitOfWork
+from portico_rollout.app import handlers
+from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.domain.verdicts import CheckVerdict
+from portico_rollout.testing.world import T0
+
+pytestmark = pytest.mark.integration
+
+PLUGIN = "@acme/plugin-cost-insights"
+TABLES = ("rollouts", "check_verdicts", "stable_versions", "rollback_steps")
+
+
+def pg_uow(db: Database, clock: ManualClock) -> UnitOfWorkFactory:
+    return uow_factory(db, lambda c, t: RolloutPgUnitOfWork(c, tenant_id=t, clock=clock))
+
+
+async def rolled_back(uow: UnitOfWorkFactory, clock: ManualClock, tenant: str) -> str:
+    """A rollout of `tenant` that started and was rolled back: a row in every table."""
+    rollout = await handlers.request_rollout(uow, tenant, PLUGIN, "2.3.0", bake_seconds=1)
+    for n, kind in enumerate(("security", "compat")):
+        async with uow(tenant) as tx:
+            await handlers.record_verdict(
+                tx,
+                CheckVerdict(tenant, PLUGIN, "2.3.0", kind, True, (), f"{tenant}-{n}", T0),  # type: ignore[arg-type]
+            )
+    async with uow(tenant) as tx:
+        await tx.stable_versions.set(tenant, "@acme/other", "1.0.0", rollout.rollout_id, T0)
+        await handlers.roll_back_on_violation(
+            tx,
+            handlers.SloViolation(tenant, PLUGIN, "2.3.0", "slo", "rule", f"{tenant}-v", T0),
+        )
+    return rollout.rollout_id
+
+
+async def test_a_tenant_transaction_sees_only_its_own_rows(
+    rollout_db: Database, new_tenant: Callable[[], str]
+) -> None:
+    """Tenant A's transaction, even with no WHERE clause, reads none of tenant B's rows."""
+    clock = ManualClock(T0)
+    uow = pg_uow(rollout_db, clock)
+    a, b = new_tenant(), new_tenant()
+    await rolled_back(uow, clock, a)
+    b_rollout = await rolled_back(uow, clock, b)
+    for table in TABLES:
+        async with rollout_db.transaction(a) as conn:
+            seen = {r["tenant_id"] for r in await conn.fetch(f"SELECT tenant_id FROM {table}")}  # noqa: S608 - fixed names
+        assert seen == {a}, table
+    async with rollout_db.transaction(a) as conn:
+        assert (
+            await conn.fetchrow("SELECT 1 FROM rollouts WHERE rollout_id = $1", b_rollout) is None
+        )
+    with pytest.raises(Exception, match="not found"):
+        await handlers.get_rollout(uow, a, b_rollout)
+
+
+async def test_a_transaction_without_a_tenant_sees_nothing(
+    rollout_db: Database, new_tenant: Callable[[], str]
+) -> None:
+    """As the app role with app.tenant_id unset, every tenant table reads empty."""
+    uow = pg_uow(rollout_db, ManualClock(T0))
+    await rolled_back(uow, ManualClock(T0), new_tenant())
+    async with rollout_db.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('role', $1, true)", APP_ROLE)
+        for table in TABLES:
+            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608 - fixed names
+
+
+async def test_a_tenant_cannot_write_another_tenants_row(
+    rollout_db: Database, new_tenant: Callable[[], str]
+) -> None:
+    """Inserting a row for tenant B inside tenant A's transaction is refused by the policy."""
+    a, b = new_tenant(), new_tenant()
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with rollout_db.transaction(a) as conn:
+            await conn.execute(
+                """INSERT INTO stable_versions (tenant_id, plugin, version, rollout_id, since)
+                   VALUES ($1, 'p', '1.0.0', 'r', now())""",
+                b,
+            )
+
+
+async def test_concurrent_schedulers_advance_each_rollout_once(
+    rollout_db: Database, new_tenant: Callable[[], str]
+) -> None:
+    """Four schedulers running at once share 30 due rollouts and move each exactly one phase."""
+    clock = ManualClock(T0)
+    uow = pg_uow(rollout_db, clock)
+    for n in range(30):
+        tenant = new_tenant()
+        await handlers.request_rollout(uow, tenant, f"plugin-{n}", "1.0.0", bake_seconds=60)
+        async with uow(tenant) as tx:
+            for kind in ("security", "compat"):
+                await handlers.record_verdict(
+                    tx,
+                    CheckVerdict(tenant, f"plugin-{n}", "1.0.0", kind, True, (), kind, T0),  # type: ignore[arg-type]
+                )
+    now = T0 + timedelta(seconds=60)
+
+    async def replica() -> int:
+        moved = 0
+        while (step := await handlers.advance_due_rollouts(uow, now, limit=4)) > 0:
+            moved += step
+        return moved
+
+    moved = await asyncio.gather(*(replica() for _ in range(4)))
+    assert sum(moved) == 30
+    # SKIP LOCKED lets the others take other rows instead of queueing behind the first.
+    assert sum(1 for m in moved if m) >= 2
+    async with rollout_db.pool.acquire() as conn:
+        phases = await conn.fetch("SELECT phase_index, revision FROM rollouts")
+        advanced = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE event_type = 'rollout.phase.advanced'"
+        )
+    # Revisions: security verdict 1, compat verdict 2, one advance 3.
+    assert {(r["phase_index"], r["revision"]) for r in phases} == {(1, 3)}
+    assert advanced == 30
+
+
+async def test_a_rollout_held_by_another_replica_is_skipped(
+    rollout_db: Database, new_tenant: Callable[[], str]
+) -> None:
+    """While one replica holds a due rollout, another advances the rest without waiting for it."""
+    clock = ManualClock(T0)
+    uow = pg_uow(rollout_db, clock)
+    tenant = new_tenant()
+    for plugin in ("held", "free"):
+        await handlers.request_rollout(uow, tenant, plugin, "1.0.0", bake_seconds=60)
+        async with uow(tenant) as tx:
+            for kind in ("security", "compat"):
+                await handlers.record_verdict(
+                    tx,
+                    CheckVerdict(tenant, plugin, "1.0.0", kind, True, (), plugin + kind, T0),  # type: ignore[arg-type]
+                )
+    now = T0 + timedelta(seconds=60)
+    async with rollout_db.transaction(tenant) as holder:
+        await holder.execute("SELECT 1 FROM rollouts WHERE plugin = 'held' FOR UPDATE")
+        moved = await asyncio.wait_for(handlers.advance_due_rollouts(uow, now), timeout=5)
+    assert moved == 1
+    assert await handlers.advance_due_rollouts(uow, now) == 1
+    async with rollout_db.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT plugin, phase_index FROM rollouts ORDER BY plugin")
+    assert [(r["plugin"], r["phase_index"]) for r in rows] == [("free", 1), ("held", 1)]
