@@ -74,13 +74,15 @@ async def _settled(infra: Any, durable: str, delivered: int) -> ConsumerInfo:
     """Waits until `delivered` stream messages were delivered and none awaits an ack."""
 
     async def info() -> ConsumerInfo:
-        return await infra.js.consumer_info(STREAM, durable)
+        info: ConsumerInfo = await infra.js.consumer_info(STREAM, durable)
+        return info
 
-    return await infra.until(
+    settled: ConsumerInfo = await infra.until(
         info,
         lambda i: i.delivered.stream_seq >= delivered and i.num_ack_pending == 0,
         what=f"{durable} delivered {delivered} and acked everything",
     )
+    return settled
 
 
 async def test_event_is_handled_and_acked(infra: Any) -> None:
@@ -89,6 +91,7 @@ async def test_event_is_handled_and_acked(infra: Any) -> None:
     consumer = await _start(infra, _record_effect)
     await _publish(infra, envelope)
     info = await _settled(infra, consumer.durable, 1)
+    assert info.ack_floor is not None
     assert info.ack_floor.stream_seq == 1
     assert await _effects(infra.pool) == [("acme", envelope.id, "slo-1")]
     assert await _inbox(infra.pool) == [(consumer.durable, envelope.id)]
@@ -144,6 +147,7 @@ async def test_redelivered_event_changes_nothing(infra: Any) -> None:
     await _publish(infra, envelope, msg_id=f"{envelope.id}-again")
     assert len(await infra.stream()) == 2
     info = await _settled(infra, consumer.durable, 2)
+    assert info.ack_floor is not None
     assert info.ack_floor.stream_seq == 2
     assert calls == [envelope.id]
     assert await _effects(infra.pool) == [("acme", envelope.id, "slo-1")]

@@ -49,7 +49,7 @@ def _relay(infra: Any, **options: Any) -> OutboxRelay:
 
 
 def _indexes(messages: list[Any]) -> list[int]:
-    return [Envelope.decode(m.headers, m.data).payload.phase_index for m in messages]
+    return [Envelope.decode(m.headers, m.data).payload.phase_index for m in messages]  # type: ignore[attr-defined]
 
 
 async def test_rolled_back_event_is_never_published(infra: Any) -> None:

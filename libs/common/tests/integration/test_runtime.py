@@ -56,6 +56,11 @@ class TinyTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
             )
         )
 
+    async def GetTenant(  # noqa: N802 - generated servicer name
+        self, request: tenancy_pb2.GetTenantRequest, _context: Any
+    ) -> tenancy_pb2.GetTenantResponse:
+        raise NotFoundError(f"tenant {request.tenant_id!r} not found")
+
 
 @pytest.fixture
 async def running(database_url: str, nats_url: str) -> Any:

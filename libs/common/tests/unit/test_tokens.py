@@ -26,7 +26,7 @@ def _key(kid: str = "k1") -> OKPKey:
     return OKPKey.generate_key("Ed25519", parameters={"kid": kid})
 
 
-def _jwks(*keys: OKPKey) -> dict[str, Any]:
+def _jwks(*keys: OKPKey) -> Any:  # joserfc's KeySetSerialization, a TypedDict
     return {"keys": [k.as_dict(private=False) for k in keys]}
 
 
@@ -116,7 +116,7 @@ def test_claims_allow_their_tenant_or_all(token_tenant: str, asked: str, allowed
 async def test_verifier_refetches_keys_after_rotation() -> None:
     """A token signed by a key published after the last fetch triggers one refetch."""
     old, new = _key("old"), _key("new")
-    published = [_jwks(old), _jwks(old, new)]
+    published: list[dict[str, Any]] = [_jwks(old), _jwks(old, new)]
     fetches = 0
 
     async def fetch() -> dict[str, Any]:
@@ -138,7 +138,8 @@ async def test_verifier_does_not_refetch_within_the_refresh_interval() -> None:
     async def fetch() -> dict[str, Any]:
         nonlocal fetches
         fetches += 1
-        return _jwks(key)
+        jwks: dict[str, Any] = _jwks(key)
+        return jwks
 
     verifier = TokenVerifier(fetch, min_refresh_seconds=60.0)
     for _ in range(3):
