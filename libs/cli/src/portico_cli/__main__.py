@@ -1,0 +1,5 @@
+import sys
+
+from portico_cli.main import main
+
+sys.exit(main())

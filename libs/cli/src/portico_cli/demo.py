@@ -1,0 +1,224 @@
+"""`portico demo`: both paths against the running suite, then a summary.
+
+Exit 0 only if the first version reached 100% (COMPLETED) and the second was
+ROLLED_BACK (with every user back on the first); 1 with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+
+from portico_cli import credentials, endpoints
+from portico_cli.api import Gateway, Tokens
+from portico_cli.endpoints import Endpoints, redact_url
+from portico_cli.errors import CliError, DemoError, NotRunningError
+from portico_cli.events import EventFeed, Seen, describe, timestamp
+from portico_cli.infra import NATS_URL_ENV
+from portico_cli.leftovers import alive
+from portico_cli.paths import Home
+from portico_cli.scenario import (
+    COMPLETED,
+    HAPPY_VERSION,
+    PLUGIN,
+    ROLLBACK_VERSION,
+    ROLLED_BACK,
+    PathResult,
+    Scenario,
+    short,
+)
+from portico_cli.table import format_table
+from portico_cli.timeline import Timeline
+
+# How long to wait, after the rollout reads ROLLED_BACK, for its event to arrive.
+EVENT_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """Violation to rollback, from the events themselves."""
+
+    server_ms: float | None  # rolled_back ce-time - violationDetectedAt (server clocks)
+    arrival_ms: float | None  # gap between the two events' arrival at this subscription
+
+
+def run(home_dir: Path, *, bake_seconds: int = 1, rollback_bake_seconds: int = 30) -> int:
+    if bake_seconds < 0:
+        raise CliError("--bake-seconds must be 0 (the server's default) or more")
+    if rollback_bake_seconds < 5:
+        raise CliError("--rollback-bake-seconds must be at least 5, so the canary is still there")
+    home = Home(home_dir)
+    found = endpoints.read(home.endpoints)
+    if found.pid and not alive(found.pid):
+        raise NotRunningError(
+            f"Portico is not running ({home.endpoints} is stale). Start it with `portico up`."
+        )
+    secret = credentials.admin_client_secret(home.secrets)
+    # endpoints.json holds no credentials; a NATS URL with some comes from the environment.
+    nats_url = os.environ.get(NATS_URL_ENV) or found.nats
+    try:
+        return asyncio.run(_demo(found, secret, nats_url, bake_seconds, rollback_bake_seconds))
+    except KeyboardInterrupt:
+        print("portico demo: interrupted", file=sys.stderr)
+        return 130
+
+
+async def _demo(
+    found: Endpoints, secret: str, nats_url: str, bake_seconds: int, rollback_bake_seconds: int
+) -> int:
+    timeline = Timeline()
+    tenant = f"demo-{secrets.token_hex(3)}"
+    feed = EventFeed(
+        tenant,
+        on_event=lambda seen: timeline.event(seen.type, describe(seen.payload), seen.arrived),
+        on_problem=lambda text: timeline.step(f"warning: {text}"),
+    )
+    gateway = Gateway(found.gateway)
+    happy = PathResult("happy path", HAPPY_VERSION, COMPLETED)
+    rollback = PathResult("rollback path", ROLLBACK_VERSION, ROLLED_BACK)
+    setup_error = ""
+    timeline.line(f"Portico demo: gateway {found.gateway}, tenant {tenant}")
+    timeline.line("(+ms since the start; lines with * are domain events as they arrive from NATS)")
+    try:
+        await _subscribe(feed, nats_url, timeline)
+        scenario = Scenario(
+            gateway=gateway,
+            tokens=Tokens(gateway, found.admin_client_id, secret),
+            tenant=tenant,
+            timeline=timeline,
+            feed=feed,
+        )
+        try:
+            await scenario.prepare()
+        except DemoError as exc:
+            setup_error = str(exc)
+        if not setup_error:
+            await _walk(scenario.happy_path(happy, bake_seconds), happy, timeline)
+        if happy.ok:
+            await _walk(scenario.rollback_path(rollback, rollback_bake_seconds), rollback, timeline)
+        reaction = await _reaction(feed, rollback) if rollback.ok else Reaction(None, None)
+        return _summary(
+            timeline=timeline,
+            tenant=tenant,
+            happy=happy,
+            rollback=rollback,
+            reaction=reaction,
+            sticky_breaks=scenario.sticky_breaks,
+            feed=feed,
+            setup_error=setup_error,
+        )
+    finally:
+        await feed.close()
+        await gateway.close()
+
+
+async def _subscribe(feed: EventFeed, url: str, timeline: Timeline) -> None:
+    try:
+        await feed.connect(url)
+    except Exception as exc:  # noqa: BLE001 - any failure here only costs the event lines
+        timeline.step(
+            f"warning: cannot subscribe to events at {redact_url(url)}"
+            f" ({exc or type(exc).__name__}); continuing without them"
+        )
+        return
+    timeline.step(f"subscribed to portico.> at {redact_url(url)}, keeping tenant {feed.tenant}")
+
+
+async def _walk(path: Awaitable[None], result: PathResult, timeline: Timeline) -> None:
+    try:
+        await path
+    except DemoError as exc:
+        result.error = str(exc)
+        timeline.step(f"FAILED: {exc}")
+
+
+async def _reaction(feed: EventFeed, rollback: PathResult) -> Reaction:
+    rolled_back = await feed.wait_for(
+        "rollout.rolled_back", EVENT_GRACE_SECONDS, rollout_id=rollback.rollout_id
+    )
+    violated = feed.find("slo.violated", plugin=PLUGIN, version=rollback.version)
+    return reaction_of(violated, rolled_back)
+
+
+def reaction_of(violated: Seen | None, rolled_back: Seen | None) -> Reaction:
+    """Reaction times measured from the two events."""
+    server_ms = arrival_ms = None
+    if rolled_back is not None:
+        detected = timestamp(rolled_back.payload, "violation_detected_at")
+        if detected is not None:
+            server_ms = (rolled_back.envelope.time - detected).total_seconds() * 1000
+        if violated is not None:
+            arrival_ms = (rolled_back.arrived - violated.arrived) * 1000
+    return Reaction(server_ms, arrival_ms)
+
+
+def _summary(
+    *,
+    timeline: Timeline,
+    tenant: str,
+    happy: PathResult,
+    rollback: PathResult,
+    reaction: Reaction,
+    sticky_breaks: list[str],
+    feed: EventFeed,
+    setup_error: str,
+) -> int:
+    timeline.section("Summary")
+    rows = [_path_row(happy), _path_row(rollback)]
+    if rollback.ok:
+        server = (
+            f"{reaction.server_ms:.1f} ms" if reaction.server_ms is not None else "n/a (no event)"
+        )
+        arrival = f"{reaction.arrival_ms:.1f} ms" if reaction.arrival_ms is not None else "n/a"
+        rows.append(
+            ["reaction", "slo.violated -> rollout.rolled_back", f"{server} (server clocks)"]
+        )
+        rows.append(["", "the same two events arriving here", arrival])
+    rows.append(
+        [
+            "sticky",
+            "users keep a canary version as it grows",
+            "yes" if not sticky_breaks else f"NO: {'; '.join(sticky_breaks)}",
+        ]
+    )
+    rows.append(["events", f"received for tenant {tenant}", str(len(feed.events))])
+    timeline.line(format_table(rows))
+    reasons = [setup_error] if setup_error else []
+    reasons += [_why(path) for path in (happy, rollback) if not path.ok]
+    if sticky_breaks:
+        reasons.append("a user lost the canary version while the canary grew")
+    timeline.line("")
+    if reasons:
+        timeline.line("FAILED: " + "; ".join(reasons))
+        return 1
+    timeline.line(
+        f"OK: {PLUGIN}@{happy.version} reached 100% and {rollback.version} was rolled back"
+        " by an SLO violation"
+    )
+    return 0
+
+
+def _path_row(path: PathResult) -> list[str]:
+    what = f"{PLUGIN}@{path.version}"
+    if not path.ran:
+        return [path.title, what, "not run"]
+    state = short(path.state) if path.state else "?"
+    if path.error:
+        return [path.title, what, f"{state}: {path.error}"]
+    steps = " -> ".join(f"{p}%" for p in path.percents)
+    if path.expected == ROLLED_BACK:
+        return [path.title, what, f"{state} after {steps} in {path.seconds:.1f}s ({path.reason})"]
+    return [path.title, what, f"{state}: {steps} in {path.seconds:.1f}s"]
+
+
+def _why(path: PathResult) -> str:
+    if not path.ran:
+        return f"the {path.title} did not run"
+    if path.error:
+        return f"the {path.title} failed: {path.error}"
+    return f"the {path.title} ended {short(path.state)}, expected {short(path.expected)}"

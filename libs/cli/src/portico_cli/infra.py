@@ -1,0 +1,151 @@
+"""NATS and PostgreSQL for `portico up`: the user's, or embedded ones under the home.
+
+Embedded servers keep their data in `<home>/nats` and `<home>/postgres` and
+their ports in `<home>/infra.json`, so a restart finds the same streams, the
+same databases and the same URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portico_common.launcher import LauncherError, NatsServer, PostgresServer
+
+from portico_cli.endpoints import write_json
+from portico_cli.errors import StartupError
+from portico_cli.paths import Home
+from portico_cli.ports import pick_port
+from portico_cli.procs import log_tail
+
+NATS_URL_ENV = "PORTICO_NATS_URL"
+DATABASE_URL_ENV = "PORTICO_DATABASE_URL"
+NATS_PORT, NATS_MONITOR_PORT, POSTGRES_PORT = 4222, 8222, 5432
+
+
+@dataclass
+class Infra:
+    """The URLs the services use, and the servers this run started (if any)."""
+
+    nats_url: str
+    database_url: str
+    nats: NatsServer | None = None
+    postgres: PostgresServer | None = None
+    nats_log: Path | None = None
+    postgres_log: Path | None = None
+
+    def processes(self) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
+        """The running embedded servers with their logs, for watching."""
+        found = []
+        if self.postgres is not None and self.postgres.proc is not None and self.postgres_log:
+            found.append(("postgres", self.postgres.proc, self.postgres_log))
+        if self.nats is not None and self.nats.proc is not None and self.nats_log:
+            found.append(("nats-server", self.nats.proc, self.nats_log))
+        return found
+
+    def stop(self) -> None:
+        # PostgreSQL first: it is the one with clients that may still be closing.
+        if self.postgres is not None:
+            self.postgres.stop()
+        if self.nats is not None:
+            self.nats.stop()
+
+
+def start(home: Home, say: Callable[[str], None]) -> Infra:
+    """Uses the URLs from the environment; starts embedded servers for the rest.
+
+    On failure the servers already started are stopped before StartupError.
+    """
+    nats_url = os.environ.get(NATS_URL_ENV, "")
+    database_url = os.environ.get(DATABASE_URL_ENV, "")
+    infra = Infra(nats_url, database_url)
+    if nats_url and database_url:
+        return infra
+    remembered = _read(home.infra)
+    try:
+        if not nats_url:
+            _start_nats(home, infra, remembered, say)
+        if not database_url:
+            _start_postgres(home, infra, remembered, say)
+    except BaseException:
+        infra.stop()
+        raise
+    return infra
+
+
+def _start_nats(
+    home: Home, infra: Infra, remembered: dict[str, Any], say: Callable[[str], None]
+) -> None:
+    saved = remembered.get("nats", {})
+    port = pick_port(_port(saved, "port"), NATS_PORT)
+    monitor = pick_port(_port(saved, "monitor_port"), NATS_MONITOR_PORT, taken=[port])
+    server = NatsServer(home.nats_store, port=port, monitor_port=monitor)
+    infra.nats_log = home.nats_store / "nats.log"
+    say(f"starting nats-server (JetStream) on port {port}, data in {home.nats_store}")
+    offset = _size(infra.nats_log)
+    try:
+        server.start()
+    except LauncherError as exc:
+        server.stop()
+        raise StartupError(_failed("nats-server", exc, infra.nats_log, offset)) from None
+    infra.nats = server
+    infra.nats_url = server.url
+    _remember(home.infra, remembered, "nats", {"port": port, "monitor_port": monitor})
+
+
+def _start_postgres(
+    home: Home, infra: Infra, remembered: dict[str, Any], say: Callable[[str], None]
+) -> None:
+    saved = remembered.get("postgres", {})
+    port = pick_port(_port(saved, "port"), POSTGRES_PORT)
+    server = PostgresServer(home.postgres_data, port=port)
+    # The launcher writes the server's output beside its data directory.
+    infra.postgres_log = home.postgres_data.parent / f"{home.postgres_data.name}.log"
+    first = not (home.postgres_data / "PG_VERSION").exists()
+    say(
+        f"starting PostgreSQL on port {port}, data in {home.postgres_data}"
+        + (" (first run: initdb)" if first else "")
+    )
+    offset = _size(infra.postgres_log)
+    try:
+        server.start()
+    except (LauncherError, subprocess.CalledProcessError) as exc:
+        server.stop()
+        raise StartupError(_failed("PostgreSQL", exc, infra.postgres_log, offset)) from None
+    infra.postgres = server
+    infra.database_url = server.url
+    _remember(home.infra, remembered, "postgres", {"port": port})
+
+
+def _failed(what: str, exc: Exception, log: Path, offset: int) -> str:
+    return f"{what} did not start: {exc}\nlast lines of {log}:\n{log_tail(log, offset=offset)}"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _port(saved: object, key: str) -> int | None:
+    value = saved.get(key) if isinstance(saved, dict) else None
+    return value if isinstance(value, int) else None
+
+
+def _remember(path: Path, remembered: dict[str, Any], key: str, value: dict[str, int]) -> None:
+    remembered[key] = value
+    write_json(path, remembered)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0

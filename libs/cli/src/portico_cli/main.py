@@ -1,0 +1,91 @@
+"""The `portico` command: `up`, `status` and `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from portico_cli.errors import CliError, NotRunningError
+from portico_cli.paths import default_home
+
+#: Exit code when no suite is running (as `systemctl status` uses it).
+EXIT_NOT_RUNNING = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portico", description="Run and try the Portico plugin control plane locally."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    home_help = "state directory (default: $PORTICO_HOME or .portico)"
+
+    up = commands.add_parser(
+        "up",
+        help="start NATS, PostgreSQL, every service and the gateway; stop on Ctrl-C",
+        description="Start the suite in the foreground. With PORTICO_NATS_URL and"
+        " PORTICO_DATABASE_URL set, uses those instead of embedded servers.",
+    )
+    up.add_argument("--home", type=Path, default=None, help=home_help)
+    up.add_argument(
+        "--gateway-port",
+        type=int,
+        default=None,
+        help="HTTP port of the gateway (default: $PORTICO_GATEWAY_PORT, else 8080 or,"
+        " when 8080 is taken, a free port; 0 for a free port)",
+    )
+
+    status = commands.add_parser("status", help="health of every service and the gateway")
+    status.add_argument("--home", type=Path, default=None, help=home_help)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the happy path and the rollback path against the running suite",
+        description="Drives the gateway's HTTP API through a canary that completes and"
+        " one that an SLO violation rolls back, printing the domain events as they happen.",
+    )
+    demo.add_argument("--home", type=Path, default=None, help=home_help)
+    demo.add_argument(
+        "--bake-seconds",
+        type=int,
+        default=1,
+        help="bake time of each phase of the happy-path rollout (default: 1)",
+    )
+    demo.add_argument(
+        "--rollback-bake-seconds",
+        type=int,
+        default=30,
+        help="bake time of the rollout that gets rolled back (default: 30)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    home = args.home if args.home is not None else Path(default_home())
+    try:
+        if args.command == "up":
+            from portico_cli import up
+
+            port = up.gateway_port_from(args.gateway_port)
+            return up.run(up.UpOptions(home=home, gateway_port=port))
+        if args.command == "status":
+            from portico_cli import status
+
+            return status.run(home)
+        from portico_cli import demo
+
+        return demo.run(
+            home, bake_seconds=args.bake_seconds, rollback_bake_seconds=args.rollback_bake_seconds
+        )
+    except NotRunningError as exc:
+        print(f"portico: {exc}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except CliError as exc:
+        print(f"portico: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
