@@ -74,7 +74,10 @@ class EventConsumer:
                 filter_subjects=sorted(subject_for(t) for t in self._handlers),
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
-                max_deliver=s.max_deliver,
+                # Counted in process(), not by the server: once the server's limit is
+                # reached it never redelivers, so a failed dead-letter publish would
+                # lose the message instead of being retried.
+                max_deliver=-1,
                 ack_wait=s.ack_wait_seconds,
             ),
         )
@@ -186,7 +189,15 @@ class EventConsumer:
             }
         )
         subject = f"{DLQ_PREFIX}{self.durable}.{kind}"
-        await self._js.publish(subject, msg.data, headers=headers)
+        try:
+            await self._js.publish(subject, msg.data, headers=headers)
+        except Exception as exc:  # noqa: BLE001 - never drop a poison message silently
+            log.warning(
+                "dead-lettering failed; will retry",
+                extra={"consumer": self.durable, "subject": subject, "error": str(exc)},
+            )
+            await msg.nak(delay=self._settings.nak_backoff_seconds[-1])
+            return
         log.error(
             "event dead-lettered",
             extra={"consumer": self.durable, "subject": subject, "reason": reason},
