@@ -11,7 +11,7 @@ import pytest
 from nats.js.api import ConsumerInfo
 from portico.events.v1 import events_pb2 as ev
 from portico_common.db import APP_ROLE, Connection
-from portico_common.events.bus import connect
+from portico_common.events.bus import connect, ensure_streams
 from portico_common.events.catalog import DLQ_STREAM, STREAM
 from portico_common.events.consumer import ConsumerSettings, EventConsumer
 from portico_common.events.envelope import Envelope
@@ -348,3 +348,27 @@ async def test_setup_is_safe_on_every_start(infra: Any) -> None:
     info = await infra.js.consumer_info(STREAM, durable)
     assert info.config.filter_subjects == ["portico.rollout.completed", "portico.slo.violated"]
     assert info.num_pending == 1  # the event published before the restart still awaits it
+
+
+async def test_poison_message_is_not_lost_when_parking_it_fails(infra: Any) -> None:
+    """If the dead-letter publish fails, the consumer survives and parks the event later."""
+    calls = 0
+
+    async def poison(envelope: Envelope, conn: Connection) -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("always fails")
+
+    await infra.js.delete_stream(DLQ_STREAM)  # the dead-letter publish has nowhere to go
+    consumer = await _start(infra, poison)
+    await _publish(infra, _envelope())
+
+    async def attempts() -> int:
+        return calls
+
+    await infra.until(attempts, lambda n: n > FAST.max_deliver, what="retry after failed parking")
+    await ensure_streams(infra.js)
+    [dead] = await infra.stream_count(DLQ_STREAM, at_least=1)
+    assert int(dead.headers["portico-dlq-deliveries"]) > FAST.max_deliver
+    assert dead.headers["portico-dlq-reason"] == "ValueError: always fails"
+    await _settled(infra, consumer.durable, 1)
