@@ -32,8 +32,9 @@ from portico_common.tracing import current_ids, span_from
 
 log = logging.getLogger(__name__)
 
-# Reads never take idempotency keys; everything else may.
-_READ_PREFIXES = ("Get", "List", "Resolve", "Check", "Watch")
+# Reads never take idempotency keys; everything else may (CheckCompatibility
+# records a check and emits an event, so it is not a read).
+_READ_PREFIXES = ("Get", "List", "Resolve", "Watch")
 _ALWAYS_PUBLIC = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 if TYPE_CHECKING:
