@@ -6,12 +6,16 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from joserfc import jwt
+from joserfc.jwk import OKPKey
 from portico.events.v1 import events_pb2 as ev
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
 from portico_common.clock import ManualClock
@@ -19,6 +23,14 @@ from portico_common.db import Connection
 from portico_common.errors import NotFoundError
 from portico_common.events.consumer import ConsumerSettings, EventConsumer
 from portico_common.events.envelope import Envelope
+from portico_common.grpc.tokens import (
+    ALGORITHM,
+    AUDIENCE,
+    ISSUER,
+    Claims,
+    TokenVerifier,
+    current_claims,
+)
 from portico_common.runtime import Runtime, serve
 from portico_common.settings import ServiceSettings
 from portico_common.uow import PgUnitOfWork
@@ -36,11 +48,13 @@ class TinyTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.calls = 0
+        self.callers: list[Claims | None] = []
 
     async def CreateTenant(  # noqa: N802 - generated servicer name
         self, request: tenancy_pb2.CreateTenantRequest, _context: Any
     ) -> tenancy_pb2.CreateTenantResponse:
         self.calls += 1
+        self.callers.append(current_claims.get())
         if request.tenant_id == "ghost":
             raise NotFoundError("no tenant 'ghost' here")
         if request.tenant_id == "bug":
@@ -62,9 +76,25 @@ class TinyTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
         raise NotFoundError(f"tenant {request.tenant_id!r} not found")
 
 
-@pytest.fixture
-async def running(database_url: str, nats_url: str) -> Any:
-    """The service running under serve(); yields (servicer, port, (seen events, arrived), task)."""
+@dataclass
+class Service:
+    """A service running in-process under serve()."""
+
+    servicer: TinyTenancy
+    port: int
+    seen: list[Envelope]
+    arrived: asyncio.Event
+    task: asyncio.Task[None]
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@asynccontextmanager
+async def _serving(
+    database_url: str, nats_url: str, verifier: TokenVerifier | None = None
+) -> AsyncIterator[Service]:
     settings = ServiceSettings(
         nats_url=nats_url,
         database_url=SecretStr(database_url),
@@ -94,9 +124,17 @@ async def running(database_url: str, nats_url: str) -> Any:
         tenancy_pb2_grpc.add_TenancyServiceServicer_to_server(servicer, server)
         return [SERVICE]
 
+    stop = asyncio.Event()
     ports: asyncio.Queue[int] = asyncio.Queue()
     task = asyncio.create_task(
-        serve(rt, register=register, consumers=[consumer], ready=ports.put_nowait)
+        serve(
+            rt,
+            register=register,
+            consumers=[consumer],
+            verifier=verifier,
+            ready=ports.put_nowait,
+            stop=stop,
+        )
     )
     port_ready = asyncio.ensure_future(ports.get())
     await asyncio.wait({task, port_ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
@@ -104,10 +142,43 @@ async def running(database_url: str, nats_url: str) -> Any:
         port_ready.cancel()
         task.result()  # serve() failed to start: show why
     port = await asyncio.wait_for(port_ready, 1)
-    yield servicer, port, (seen, arrived), task
-    if not task.done():
-        os.kill(os.getpid(), signal.SIGTERM)
-    await asyncio.wait_for(task, 20)
+    try:
+        yield Service(servicer, port, seen, arrived, task)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+async def running(database_url: str, nats_url: str) -> AsyncIterator[Service]:
+    """The service without token checks (no auth target configured)."""
+    async with _serving(database_url, nats_url) as service:
+        yield service
+
+
+KEY = OKPKey.generate_key("Ed25519", parameters={"kid": "test-key"})
+
+
+def _token(tenant: str, subject: str = "svc:portal") -> str:
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": subject,
+        "tenant": tenant,
+        "exp": int(time.time()) + 300,
+    }
+    return jwt.encode({"alg": ALGORITHM, "kid": "test-key"}, claims, KEY, algorithms=[ALGORITHM])
+
+
+@pytest.fixture
+async def secured(database_url: str, nats_url: str) -> AsyncIterator[Service]:
+    """The service verifying bearer tokens against a key set, as with PORTICO_AUTH_TARGET."""
+
+    async def jwks() -> dict[str, Any]:
+        return {"keys": [KEY.as_dict(private=False)]}
+
+    async with _serving(database_url, nats_url, TokenVerifier(jwks)) as service:
+        yield service
 
 
 async def _health(channel: grpc.aio.Channel, service: str = "") -> int:
@@ -117,32 +188,29 @@ async def _health(channel: grpc.aio.Channel, service: str = "") -> int:
     return int(response.status)
 
 
-async def test_health_is_serving_once_started(running: Any) -> None:
+async def test_health_is_serving_once_started(running: Service) -> None:
     """After start, the server and the registered service report SERVING."""
-    _, port, _, _ = running
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc.aio.insecure_channel(running.target) as channel:
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
         assert await _health(channel, SERVICE) == health_pb2.HealthCheckResponse.SERVING
 
 
-async def test_rpc_event_flows_through_outbox_relay_and_consumer(running: Any) -> None:
+async def test_rpc_event_flows_through_outbox_relay_and_consumer(running: Service) -> None:
     """A use case's event is relayed to JetStream and handled by the service's consumer."""
-    _, port, (seen, arrived), _ = running
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc.aio.insecure_channel(running.target) as channel:
         stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
         await stub.CreateTenant(tenancy_pb2.CreateTenantRequest(tenant_id="acme"), timeout=5)
-    await asyncio.wait_for(arrived.wait(), 10)
-    assert [(e.type, e.tenant_id, e.source) for e in seen] == [
+    await asyncio.wait_for(running.arrived.wait(), 10)
+    assert [(e.type, e.tenant_id, e.source) for e in running.seen] == [
         ("tenant.created", "acme", "portico/tenancy")
     ]
 
 
-async def test_idempotency_key_replays_the_stored_response(running: Any) -> None:
+async def test_idempotency_key_replays_the_stored_response(running: Service) -> None:
     """A retried mutating RPC with the same key gets the first response, not a second run."""
-    servicer, port, _, _ = running
     request = tenancy_pb2.CreateTenantRequest(tenant_id="acme", display_name="Acme")
     metadata = (("idempotency-key", "create-acme-1"),)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc.aio.insecure_channel(running.target) as channel:
         stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
         first = await stub.CreateTenant(request, metadata=metadata, timeout=5)
         call = stub.CreateTenant(request, metadata=metadata, timeout=5)
@@ -150,15 +218,14 @@ async def test_idempotency_key_replays_the_stored_response(running: Any) -> None
         trailers = await call.trailing_metadata()
     assert first.tenant.display_name == "Acme #1"
     assert second == first
-    assert servicer.calls == 1
+    assert running.servicer.calls == 1
     assert ("idempotent-replayed", "true") in tuple(trailers or ())
 
 
-async def test_reused_key_for_another_request_is_invalid_argument(running: Any) -> None:
+async def test_reused_key_for_another_request_is_invalid_argument(running: Service) -> None:
     """The same key with a different request body is refused as INVALID_ARGUMENT."""
-    _, port, _, _ = running
     metadata = (("idempotency-key", "k"),)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc.aio.insecure_channel(running.target) as channel:
         stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
         await stub.CreateTenant(
             tenancy_pb2.CreateTenantRequest(tenant_id="acme", display_name="A"),
@@ -175,10 +242,9 @@ async def test_reused_key_for_another_request_is_invalid_argument(running: Any) 
     assert "already used for a different request" in (caught.value.details() or "")
 
 
-async def test_domain_error_becomes_its_status(running: Any) -> None:
+async def test_domain_error_becomes_its_status(running: Service) -> None:
     """A NotFoundError raised by the servicer reaches the client as NOT_FOUND with its message."""
-    _, port, _, _ = running
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc.aio.insecure_channel(running.target) as channel:
         stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateTenant(tenancy_pb2.CreateTenantRequest(tenant_id="ghost"), timeout=5)
@@ -186,10 +252,9 @@ async def test_domain_error_becomes_its_status(running: Any) -> None:
     assert caught.value.details() == "no tenant 'ghost' here"
 
 
-async def test_unexpected_error_is_internal_without_its_message(running: Any) -> None:
+async def test_unexpected_error_is_internal_without_its_message(running: Service) -> None:
     """A bug surfaces as INTERNAL naming a trace, never the exception's text."""
-    servicer, port, _, _ = running
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc.aio.insecure_channel(running.target) as channel:
         stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateTenant(
@@ -208,13 +273,12 @@ async def test_unexpected_error_is_internal_without_its_message(running: Any) ->
     assert (caught.value.details() or "").startswith("internal error (trace ")
     assert "hunter2" not in (caught.value.details() or "")
     assert retried.value.code() == grpc.StatusCode.INTERNAL
-    assert servicer.calls == 2
+    assert running.servicer.calls == 2
 
 
-async def test_sigterm_drains_to_not_serving_then_stops(running: Any) -> None:
+async def test_sigterm_drains_to_not_serving_then_stops(running: Service) -> None:
     """On SIGTERM watchers see NOT_SERVING, serve() returns within the grace, the port closes."""
-    _, port, _, task = running
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc.aio.insecure_channel(running.target) as channel:
         watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
         updates = watch.__aiter__()
         assert (await anext(updates)).status == health_pb2.HealthCheckResponse.SERVING
@@ -222,10 +286,77 @@ async def test_sigterm_drains_to_not_serving_then_stops(running: Any) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         async with asyncio.timeout(10):
             assert (await anext(updates)).status == health_pb2.HealthCheckResponse.NOT_SERVING
-        await asyncio.wait_for(task, 40)
+        await asyncio.wait_for(running.task, 40)
         # The grace period (1 s) bounds shutdown; nothing waits out a library timeout.
         assert time.monotonic() - started < 5.0
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await _health(channel)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert task.exception() is None
+    assert running.task.exception() is None
+
+
+async def _create(service: Service, tenant: str, token: str | None) -> Any:
+    metadata = (("authorization", f"Bearer {token}"),) if token else ()
+    async with grpc.aio.insecure_channel(service.target) as channel:
+        stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
+        return await stub.CreateTenant(
+            tenancy_pb2.CreateTenantRequest(tenant_id=tenant), metadata=metadata, timeout=5
+        )
+
+
+async def test_call_without_a_token_is_unauthenticated(secured: Service) -> None:
+    """With token checks on, a call without a bearer token never reaches the servicer."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _create(secured, "acme", None)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert caught.value.details() == "missing bearer token (metadata 'authorization')"
+    assert secured.servicer.calls == 0
+
+
+async def test_forged_token_is_unauthenticated(secured: Service) -> None:
+    """A token signed by a key auth never published is refused."""
+    stranger = OKPKey.generate_key("Ed25519", parameters={"kid": "test-key"})
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "tenant": "acme", "exp": 2**31}
+    forged = jwt.encode({"alg": ALGORITHM, "kid": "test-key"}, claims, stranger, [ALGORITHM])
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _create(secured, "acme", forged)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert secured.servicer.calls == 0
+
+
+async def test_token_acts_for_its_own_tenant(secured: Service) -> None:
+    """A valid token for acme may act for acme, and the servicer sees who called."""
+    response = await _create(secured, "acme", _token("acme", subject="svc:portal"))
+    assert response.tenant.tenant_id == "acme"
+    [caller] = secured.servicer.callers
+    assert caller is not None
+    assert (caller.subject, caller.tenant_id) == ("svc:portal", "acme")
+
+
+async def test_token_cannot_act_for_another_tenant(secured: Service) -> None:
+    """A token for acme asking about beta is PERMISSION_DENIED."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _create(secured, "beta", _token("acme"))
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert caught.value.details() == "token for tenant 'acme' cannot act for tenant 'beta'"
+    assert secured.servicer.calls == 0
+
+
+async def test_platform_token_acts_for_any_tenant(secured: Service) -> None:
+    """A platform token (tenant '*') may act for a named tenant."""
+    response = await _create(secured, "beta", _token("*"))
+    assert response.tenant.tenant_id == "beta"
+
+
+async def test_no_request_may_name_the_wildcard_tenant(secured: Service) -> None:
+    """tenant_id '*' in a request is refused even with a platform token (it means every tenant)."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _create(secured, "*", _token("*"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert secured.servicer.calls == 0
+
+
+async def test_health_needs_no_token(secured: Service) -> None:
+    """Health checks stay public so orchestrators can probe a secured service."""
+    async with grpc.aio.insecure_channel(secured.target) as channel:
+        assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
