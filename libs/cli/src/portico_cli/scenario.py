@@ -90,7 +90,7 @@ class Scenario:
         self.t = timeline
         self.feed = feed
         self.rng = rng or random.Random()  # noqa: S311 - latencies, not secrets
-        self.key = PublisherKey.generate(PUBLISHER, f"{PUBLISHER}-demo-{tenant}")
+        self.key = PublisherKey.generate(PUBLISHER, f"{PUBLISHER}-{tenant}")
         # Users each canary version has served; a user must never drop out while it grows.
         self.served: dict[str, set[str]] = {}
         self.sticky_breaks: list[str] = []
@@ -151,8 +151,9 @@ class Scenario:
                 so_far = f" ({good} good outcomes reported)" if good else ""
                 self.t.step(f"rollout {short(state)} at {percent}%{so_far}")
                 if state in (IN_PROGRESS, COMPLETED):
-                    result.percents.append(percent)
-                    await self.resolve_all(result.version, percent)
+                    if percent not in result.percents:
+                        result.percents.append(percent)
+                    await self.resolve_all(result.version, f"at {percent}%")
             if state == COMPLETED:
                 break
             if state in (ROLLED_BACK, REFUSED):
@@ -180,16 +181,16 @@ class Scenario:
         rollout = await self.wait_for_state(result.rollout_id, IN_PROGRESS, within=60.0)
         percent = int(rollout.get("percent") or 0)
         result.percents.append(percent)
-        await self.resolve_all(result.version, percent)
+        await self.resolve_all(result.version, f"at {percent}%")
         violated = await self.burst(result.version)
         if not violated:
             self.t.step("the SLO service reported no violation; waiting for the rollout anyway")
-        rollout = await self.wait_for_state(result.rollout_id, ROLLED_BACK, within=30.0)
+        rollout = await self.wait_for_state(
+            result.rollout_id, ROLLED_BACK, within=30.0, known=IN_PROGRESS
+        )
         result.state, result.reason = rollout["state"], str(rollout.get("reason") or "")
         result.seconds = time.monotonic() - started
-        answers = await self.resolve_all(
-            result.version, int(rollout.get("percent") or 0), grows=False
-        )
+        answers = await self.resolve_all(result.version, "after the rollback", grows=False)
         wrong = sorted(user for user, version in answers.items() if version != HAPPY_VERSION)
         if wrong:
             got = ", ".join(f"{user}={answers[user] or 'nothing'}" for user in wrong[:5])
@@ -290,9 +291,12 @@ class Scenario:
             raise DemoError(f"GET /rollouts/{rollout_id}: the answer carries no rollout state")
         return rollout
 
-    async def wait_for_state(self, rollout_id: str, wanted: str, within: float) -> dict[str, Any]:
+    async def wait_for_state(
+        self, rollout_id: str, wanted: str, *, within: float, known: str = ""
+    ) -> dict[str, Any]:
+        """Polls until the rollout is in `wanted`; prints each state it passes."""
         deadline = time.monotonic() + within
-        last = ""
+        last = known
         while True:
             rollout = await self.rollout(rollout_id)
             state = rollout["state"]
@@ -346,9 +350,7 @@ class Scenario:
         self.rng.shuffle(outcomes)
         return {"plugin": PLUGIN, "version": version, "outcomes": outcomes}
 
-    async def resolve_all(
-        self, version: str, percent: int, *, grows: bool = True
-    ) -> dict[str, str]:
+    async def resolve_all(self, version: str, when: str, *, grows: bool = True) -> dict[str, str]:
         """Which version each demo user gets now; checks stickiness while a canary grows."""
         replies = await asyncio.gather(
             *(
@@ -365,7 +367,7 @@ class Scenario:
         others = "".join(f", {n} on {v}" for v, n in sorted(rest.items()))
         listed = " ".join(on_it[:8]) + (" ..." if len(on_it) > 8 else "")
         self.t.detail(
-            f"resolve at {percent}%: {len(on_it)}/{len(USERS)} users on {version}"
+            f"resolve {when}: {len(on_it)}/{len(USERS)} users on {version}"
             + (f" ({listed})" if on_it else "")
             + others
         )
@@ -373,7 +375,7 @@ class Scenario:
             served = self.served.setdefault(version, set())
             dropped = sorted(served - set(on_it))
             if dropped:
-                self.sticky_breaks.append(f"{version} at {percent}%: {', '.join(dropped)} left it")
+                self.sticky_breaks.append(f"{version} {when}: {', '.join(dropped)} left it")
                 self.t.detail(f"NOT STICKY: {', '.join(dropped)} had {version} and lost it")
             served.update(on_it)
         return answers

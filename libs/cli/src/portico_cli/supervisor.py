@@ -152,13 +152,11 @@ class Suite:
         pending = {child.name: child for child in children}
         last: dict[str, Health] = {}
         while pending:
+            # Any process started so far, not only this stage's: all must stay up.
+            failure = self._exited("while starting")
+            if failure is not None:
+                raise StartupError(failure)
             for name, child in list(pending.items()):
-                code = child.returncode()
-                if code is not None:
-                    raise StartupError(
-                        f"{name} {describe_exit(code)} while starting.\n"
-                        f"Last lines of {child.log_path}:\n{self._tail(child)}"
-                    )
                 last[name] = self._probe(child)
                 if last[name].ok:
                     self.say(f"  {name} is healthy ({time.monotonic() - started:.1f}s)")
@@ -219,22 +217,27 @@ class Suite:
     def watch(self) -> str | None:
         """Blocks until a stop signal (None) or a process dies (the report)."""
         while not self.signals.requested:
-            for child in self._children():
-                code = child.returncode()
-                if code is not None:
-                    return (
-                        f"{child.name} {describe_exit(code)} unexpectedly.\n"
-                        f"Last lines of {child.log_path}:\n{self._tail(child)}"
-                    )
-            for name, proc, log in self._infra_processes():
-                code = proc.poll()
-                if code is not None:
-                    tail = log_tail(log, redact=self.secrets.values())
-                    return (
-                        f"{name} {describe_exit(code)} unexpectedly.\nLast lines of {log}:\n{tail}"
-                    )
+            failure = self._exited("unexpectedly")
+            if failure is not None:
+                return failure
             time.sleep(0.25)
         self.say(f"received {self.signals.name}; stopping (again to stop at once)")
+        return None
+
+    def _exited(self, when: str) -> str | None:
+        """The report on the first process that has exited, with its log's tail."""
+        for child in self._children():
+            code = child.returncode()
+            if code is not None:
+                return (
+                    f"{child.name} {describe_exit(code)} {when}.\n"
+                    f"Last lines of {child.log_path}:\n{self._tail(child)}"
+                )
+        for name, proc, log in self._infra_processes():
+            code = proc.poll()
+            if code is not None:
+                tail = log_tail(log, redact=self.secrets.values())
+                return f"{name} {describe_exit(code)} {when}.\nLast lines of {log}:\n{tail}"
         return None
 
     # ---- stopping -----------------------------------------------------------

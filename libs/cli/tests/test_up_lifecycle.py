@@ -1,0 +1,201 @@
+"""`portico up` end to end with stand-in processes (no NATS, PostgreSQL or real services).
+
+The fake `portico_<name>` packages shadow the real ones on PYTHONPATH, and the
+infrastructure URLs come from the environment, so these tests exercise the
+supervisor itself: ports and environment, health waits, endpoints.json,
+status, failures with log tails, and the ordered stop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_support import clean_env, descendants, running, wait_for_file
+from portico_common.launcher import free_port
+
+SERVICES = {"auth", "tenancy", "security", "compat", "rollout", "slo"}
+DB_URL = "postgresql://portico:hunter2@127.0.0.1:1/portico"
+NATS_URL = "nats://127.0.0.1:1"
+
+
+class Up:
+    """A `portico up` process with its output in files."""
+
+    def __init__(self, home: Path, fake_suite: Path, tmp_path: Path, **env: str) -> None:
+        self.home = home
+        self.records = tmp_path / "records"
+        self.records.mkdir(exist_ok=True)
+        self.out = tmp_path / "up.out"
+        self.err = tmp_path / "up.err"
+        self.gateway_port = free_port()
+        self.env = clean_env(
+            PYTHONPATH=os.pathsep.join([str(fake_suite), os.environ.get("PYTHONPATH", "")]),
+            PORTICO_NATS_URL=NATS_URL,
+            PORTICO_DATABASE_URL=DB_URL,
+            PORTICO_GATEWAY_PORT=str(self.gateway_port),
+            FAKE_RECORD_DIR=str(self.records),
+        )
+        self.env.update(env)
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
+                [sys.executable, "-m", "portico_cli", "up", "--home", str(home)],
+                stdout=out,
+                stderr=err,
+                env=self.env,
+            )
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "portico_cli", *args, "--home", str(self.home)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+            check=False,
+        )
+
+    def recorded(self, name: str) -> dict[str, str]:
+        data: dict[str, str] = json.loads((self.records / f"{name}.json").read_text())
+        return data
+
+    def output(self) -> str:
+        return self.out.read_text() + self.err.read_text()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(60)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
+    home: Path, fake_suite: Path, tmp_path: Path
+) -> None:
+    """Starts every process with its env, writes endpoints.json, and stops all on SIGTERM."""
+    up = Up(home, fake_suite, tmp_path)
+    try:
+        assert wait_for_file(home / "endpoints.json", lambda: up.proc.poll() is None, 60), (
+            up.output()
+        )
+        endpoints = json.loads((home / "endpoints.json").read_text())
+        children = descendants(up.proc.pid)
+
+        assert endpoints["gateway"] == f"http://127.0.0.1:{up.gateway_port}"
+        assert endpoints["nats"] == NATS_URL
+        assert endpoints["database"] == "postgresql://portico@127.0.0.1:1/portico"
+        assert endpoints["admin_client_id"] == "portico-admin"
+        assert set(endpoints["services"]) == SERVICES
+        for svc in endpoints["services"].values():
+            assert svc["grpc"].startswith("127.0.0.1:")
+            assert svc["metrics"].startswith("http://127.0.0.1:")
+            assert svc["metrics"].endswith("/metrics")
+            assert svc["pid"] in children
+
+        secrets_file = home / "secrets.json"
+        assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+        secrets = json.loads(secrets_file.read_text())
+        auth = up.recorded("auth")
+        assert auth["PORTICO_AUTH_ADMIN_CLIENT_SECRET"] == secrets["admin_client_secret"]
+        assert auth["PORTICO_AUTH_KEY_ENCRYPTION_KEY"] == secrets["key_encryption_key"]
+        assert "PORTICO_AUTH_TARGET" not in auth
+        for name in SERVICES - {"auth"}:
+            env = up.recorded(name)
+            assert env["PORTICO_AUTH_TARGET"] == endpoints["services"]["auth"]["grpc"]
+            assert env["PORTICO_DATABASE_URL"] == DB_URL
+            assert env["PORTICO_NATS_URL"] == NATS_URL
+            assert env["PORTICO_GRPC_PORT"] == endpoints["services"][name]["grpc"].split(":")[1]
+            assert "PORTICO_AUTH_ADMIN_CLIENT_SECRET" not in env
+        gateway = up.recorded("gateway")
+        for name in SERVICES:
+            target = gateway[f"PORTICO_GATEWAY_{name.upper()}_TARGET"]
+            assert target == endpoints["services"][name]["grpc"]
+        assert (home / "logs" / "auth.log").read_text().count("auth: serving") == 1
+
+        status = up.cli("status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "all 7 healthy" in status.stdout
+
+        again = up.cli("up")
+        assert again.returncode == 1
+        assert "already running" in again.stderr
+
+        assert up.stop() == 0
+    finally:
+        up.stop()
+    output = up.output()
+    assert "stopped" in output
+    assert "killed" not in output
+    assert secrets["admin_client_secret"] not in output
+    assert secrets["key_encryption_key"] not in output
+    assert "hunter2" not in output
+    assert not (home / "endpoints.json").exists()
+    assert not (home / "processes.json").exists()
+    assert [pid for pid in children if running(pid)] == []
+    assert up.cli("status").returncode == 3
+
+
+def test_a_service_failing_at_start_stops_the_rest_and_shows_its_log(
+    home: Path, fake_suite: Path, tmp_path: Path
+) -> None:
+    """A crash while starting names the process and its log's tail, and exits 1."""
+    up = Up(home, fake_suite, tmp_path, FAKE_CRASH="security")
+    try:
+        code = up.proc.wait(60)
+    finally:
+        up.stop()
+    err = up.err.read_text()
+    assert code == 1
+    assert "security exited with code 3 while starting" in err
+    assert "boom, cannot connect to the database" in err
+    assert not (home / "endpoints.json").exists()
+    started = [up.recorded(p.stem) for p in up.records.glob("*.json")]
+    assert started
+    assert [r["pid"] for r in started if running(int(r["pid"]))] == []
+
+
+def test_a_process_dying_while_running_stops_everything(
+    home: Path, fake_suite: Path, tmp_path: Path
+) -> None:
+    """A child that exits on its own is reported with its log, and up exits 1."""
+    up = Up(home, fake_suite, tmp_path, FAKE_DIE="compat")
+    try:
+        code = up.proc.wait(60)
+    finally:
+        up.stop()
+    err = up.err.read_text()
+    assert code == 1
+    assert "compat exited with code 4" in err
+    assert "out of memory" in err
+    assert not (home / "endpoints.json").exists()
+    started = [up.recorded(p.stem) for p in up.records.glob("*.json")]
+    assert [r["pid"] for r in started if running(int(r["pid"]))] == []
+
+
+def test_an_explicit_gateway_port_in_use_is_refused(
+    home: Path, fake_suite: Path, tmp_path: Path
+) -> None:
+    """--gateway-port on a busy port fails with a clear message before starting services."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        up = Up(home, fake_suite, tmp_path, PORTICO_GATEWAY_PORT=str(port))
+        try:
+            code = up.proc.wait(60)
+        finally:
+            up.stop()
+    assert code == 1
+    assert f"gateway port {port} is in use" in up.err.read_text()
+    assert not list(up.records.glob("*.json"))
