@@ -69,16 +69,20 @@ def _run_locked(home: Home, options: UpOptions, signals: StopSignals) -> int:
     suite = Suite(home, secrets, signals, say, health_timeout=options.health_timeout)
     failure: str | None = None
     try:
-        suite.start(options.gateway_port)
-        found = suite.endpoints()
-        endpoints.write(home.endpoints, found)
-        say("")
-        say(describe(found, home, suite))
-        failure = suite.watch()
-    except Interrupted:
-        say(f"received {signals.name} while starting; stopping")
-    except StartupError as exc:
-        failure = str(exc)
+        try:
+            suite.start(options.gateway_port)
+            found = suite.endpoints()
+            endpoints.write(home.endpoints, found)
+            say("")
+            say(describe(found, home, suite))
+            failure = suite.watch()
+        except Interrupted:
+            say(f"received {signals.name} while starting; stopping")
+        except StartupError as exc:
+            failure = str(exc)
+        if failure is not None:
+            # Said before stopping, so the reason comes first on the terminal.
+            warn(f"portico up: {failure}")
     finally:
         # Removed first: from here on nothing should find and call the suite.
         endpoints.remove(home.endpoints)
@@ -87,7 +91,6 @@ def _run_locked(home: Home, options: UpOptions, signals: StopSignals) -> int:
     for name in killed:
         warn(f"warning: {name} did not stop within its grace period and was killed")
     if failure is not None:
-        warn(f"portico up: {failure}")
         warn("portico up: stopped everything after the failure above")
         return 1
     say("stopped")
