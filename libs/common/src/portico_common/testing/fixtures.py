@@ -11,6 +11,8 @@ Load with `pytest_plugins = ["portico_common.testing.fixtures"]`.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,20 +29,23 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """The URL of a PostgreSQL server for the whole session (admin database)."""
     external = os.environ.get("PORTICO_TEST_DATABASE_URL")
     if external:
         yield external
         return
-    server = PostgresServer(
-        tmp_path_factory.mktemp("pg") / "data", database="postgres", fsync=False
-    )
-    server.start()
+    # Not under pytest's basetemp: as root, postgres runs as its own user and
+    # needs search rights on every parent, but each pytest session that starts
+    # resets /tmp/pytest-of-<user> to 0700, which killed a running server.
+    base = Path(tempfile.mkdtemp(prefix="portico-test-pg-"))
+    server = PostgresServer(base / "data", database="postgres", fsync=False)
     try:
+        server.start()
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
