@@ -34,6 +34,7 @@ from portico_common.grpc.tokens import (
 from portico_common.runtime import Runtime, serve
 from portico_common.settings import ServiceSettings
 from portico_common.uow import PgUnitOfWork
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 pytestmark = pytest.mark.integration
@@ -49,6 +50,7 @@ class TinyTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
         self.rt = rt
         self.calls = 0
         self.callers: list[Claims | None] = []
+        self.cancelled = asyncio.Event()
 
     async def CreateTenant(  # noqa: N802 - generated servicer name
         self, request: tenancy_pb2.CreateTenantRequest, _context: Any
@@ -59,6 +61,12 @@ class TinyTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
             raise NotFoundError("no tenant 'ghost' here")
         if request.tenant_id == "bug":
             raise RuntimeError("password=hunter2")
+        if request.display_name == "slow" and self.calls == 1:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
         async with self.rt.db.transaction(request.tenant_id) as conn:
             uow = PgUnitOfWork(
                 conn, source="portico/tenancy", tenant_id=request.tenant_id, clock=self.rt.clock
@@ -250,6 +258,48 @@ async def test_domain_error_becomes_its_status(running: Service) -> None:
             await stub.CreateTenant(tenancy_pb2.CreateTenantRequest(tenant_id="ghost"), timeout=5)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert caught.value.details() == "no tenant 'ghost' here"
+
+
+async def test_handler_past_the_deadline_is_stopped_and_its_key_freed(running: Service) -> None:
+    """A call past its deadline is cancelled on the server and a retry with its key runs."""
+    request = tenancy_pb2.CreateTenantRequest(tenant_id="acme", display_name="slow")
+    metadata = (("idempotency-key", "slow-1"),)
+    async with grpc.aio.insecure_channel(running.target) as channel:
+        stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateTenant(request, metadata=metadata, timeout=0.3)
+        await asyncio.wait_for(running.servicer.cancelled.wait(), 5)
+
+        async def retry() -> Any:
+            try:
+                return await stub.CreateTenant(request, metadata=metadata, timeout=5)
+            except grpc.aio.AioRpcError as exc:  # the release may still be committing
+                return exc.code()
+
+        # Released, the key is claimable again: the retry runs instead of conflicting.
+        async with asyncio.timeout(5):
+            while isinstance(response := await retry(), grpc.StatusCode):
+                assert response == grpc.StatusCode.ABORTED
+                await asyncio.sleep(0.05)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert response.tenant.display_name == "slow #2"
+
+
+async def test_calls_are_counted_by_status_for_metrics(running: Service) -> None:
+    """Each RPC increments portico_grpc_requests_total under its service, method and code."""
+
+    def count(code: str) -> float:
+        labels = {"service": "kerneltest", "method": "CreateTenant", "code": code}
+        return REGISTRY.get_sample_value("portico_grpc_requests_total", labels) or 0.0
+
+    before_ok, before_missing = count("OK"), count("NOT_FOUND")
+    async with grpc.aio.insecure_channel(running.target) as channel:
+        stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
+        await stub.CreateTenant(tenancy_pb2.CreateTenantRequest(tenant_id="acme"), timeout=5)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.CreateTenant(tenancy_pb2.CreateTenantRequest(tenant_id="ghost"), timeout=5)
+    assert count("OK") == before_ok + 1
+    assert count("NOT_FOUND") == before_missing + 1
 
 
 async def test_unexpected_error_is_internal_without_its_message(running: Service) -> None:
