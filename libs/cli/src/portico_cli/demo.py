@@ -14,6 +14,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from portico_cli import credentials, endpoints
 from portico_cli.api import Gateway, Tokens
 from portico_cli.endpoints import Endpoints, redact_url
@@ -62,15 +64,30 @@ def run(home_dir: Path, *, bake_seconds: int = 1, rollback_bake_seconds: int = 3
     # endpoints.json holds no credentials; a NATS URL with some comes from the environment.
     nats_url = os.environ.get(NATS_URL_ENV) or found.nats
     try:
-        return asyncio.run(_demo(found, secret, nats_url, bake_seconds, rollback_bake_seconds))
+        return asyncio.run(
+            run_demo(
+                found,
+                secret,
+                nats_url,
+                bake_seconds=bake_seconds,
+                rollback_bake_seconds=rollback_bake_seconds,
+            )
+        )
     except KeyboardInterrupt:
         print("portico demo: interrupted", file=sys.stderr)
         return 130
 
 
-async def _demo(
-    found: Endpoints, secret: str, nats_url: str, bake_seconds: int, rollback_bake_seconds: int
+async def run_demo(
+    found: Endpoints,
+    secret: str,
+    nats_url: str,
+    *,
+    bake_seconds: int,
+    rollback_bake_seconds: int,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> int:
+    """Both paths and the summary; the exit code. `transport` is for tests."""
     timeline = Timeline()
     tenant = f"demo-{secrets.token_hex(3)}"
     feed = EventFeed(
@@ -78,7 +95,7 @@ async def _demo(
         on_event=lambda seen: timeline.event(seen.type, describe(seen.payload), seen.arrived),
         on_problem=lambda text: timeline.step(f"warning: {text}"),
     )
-    gateway = Gateway(found.gateway)
+    gateway = Gateway(found.gateway, transport=transport)
     happy = PathResult("happy path", HAPPY_VERSION, COMPLETED)
     rollback = PathResult("rollback path", ROLLBACK_VERSION, ROLLED_BACK)
     setup_error = ""
@@ -118,6 +135,9 @@ async def _demo(
 
 
 async def _subscribe(feed: EventFeed, url: str, timeline: Timeline) -> None:
+    if not url:
+        timeline.step("warning: no NATS URL; continuing without the event timeline")
+        return
     try:
         await feed.connect(url)
     except Exception as exc:  # noqa: BLE001 - any failure here only costs the event lines
@@ -138,6 +158,8 @@ async def _walk(path: Awaitable[None], result: PathResult, timeline: Timeline) -
 
 
 async def _reaction(feed: EventFeed, rollback: PathResult) -> Reaction:
+    if not feed.connected:
+        return Reaction(None, None)
     rolled_back = await feed.wait_for(
         "rollout.rolled_back", EVENT_GRACE_SECONDS, rollout_id=rollback.rollout_id
     )

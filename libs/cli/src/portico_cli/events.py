@@ -57,6 +57,10 @@ class EventFeed:
         )
         await self._nc.subscribe(SUBJECT_PREFIX + ">", cb=self._received)
 
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None
+
     async def close(self) -> None:
         if self._nc is not None:
             await self._nc.close()

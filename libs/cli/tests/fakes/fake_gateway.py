@@ -1,0 +1,232 @@
+"""An in-memory Portico behind the gateway's HTTP routes, for testing `portico demo`.
+
+It checks what the demo sends the way the real services do (the token's
+tenant, the tarball's integrity, the Ed25519 signature over
+NAME@VERSION:INTEGRITY, proto JSON field names) and plays the rollout: each
+GET of a rollout advances it one phase; failing outcomes for a version under
+canary trip the SLO and roll it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+SECRET = "s3cret"
+PHASES = [10, 25, 50, 100]
+
+
+@dataclass
+class Rollout:
+    rollout_id: str
+    plugin: str
+    version: str
+    stable: str
+    bake: int
+    state: str = "ROLLOUT_STATE_AWAITING_CHECKS"
+    phase: int = -1
+    verified: bool = False
+    compat: bool = False
+    reason: str = ""
+
+    @property
+    def percent(self) -> int:
+        return PHASES[self.phase] if self.phase >= 0 and not self.rolled_back else 0
+
+    @property
+    def rolled_back(self) -> bool:
+        return self.state == "ROLLOUT_STATE_ROLLED_BACK"
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "rolloutId": self.rollout_id,
+            "plugin": self.plugin,
+            "version": self.version,
+            "stableVersion": self.stable,
+            "state": self.state,
+            "phases": PHASES,
+            "percent": self.percent,
+            "bakeSeconds": self.bake,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class FakePortico:
+    """Behaviour switches let a test make one thing go wrong."""
+
+    reject_signature: bool = False
+    never_violate: bool = False
+    shuffle_users: bool = False
+    keys: dict[str, str] = field(default_factory=dict)
+    rollouts: dict[str, Rollout] = field(default_factory=dict)
+    stable: str = ""
+    calls: list[str] = field(default_factory=list)
+    resolves: int = 0
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.calls.append(f"{request.method} {path}")
+        body = json.loads(request.content) if request.content else {}
+        if path == "/v1/auth/token":
+            if body.get("clientSecret") != SECRET or body.get("clientId") != "portico-admin":
+                return problem(401, "Unauthenticated", "invalid client credentials")
+            return httpx.Response(
+                200, json={"accessToken": f"tok:{body['tenantId']}", "expiresIn": 900}
+            )
+        token = request.headers.get("authorization", "").removeprefix("Bearer tok:")
+        if path == "/v1/tenants":
+            if token != "*":
+                return problem(403, "Permission Denied", "admin token required")
+            return httpx.Response(200, json={"tenant": {"tenantId": body["tenantId"]}})
+        return self.scoped(request.method, path, token, body)
+
+    def scoped(self, method: str, path: str, token: str, body: dict[str, Any]) -> httpx.Response:
+        match = re.fullmatch(r"/v1/tenants/([a-z0-9-]+)(/.*)", path)
+        if match is None:
+            return problem(404, "Not Found", f"no route for {path}")
+        tenant, rest = match.groups()
+        if token != tenant:
+            return problem(403, "Permission Denied", f"token cannot act for tenant {tenant}")
+        return self.tenant_route(method, rest, body)
+
+    def tenant_route(self, method: str, rest: str, body: dict[str, Any]) -> httpx.Response:
+        routes = {
+            ("POST", "/publisher-keys"): self.register_key,
+            ("PUT", "/host-profile"): lambda b: ok({"profile": b}),
+            ("POST", "/rollouts"): self.request_rollout,
+            ("POST", "/slos"): lambda b: ok(
+                {"slo": {"sloId": "slo-1", **b, "burnRateThreshold": 14.4}}
+            ),
+            ("POST", "/artifacts:verify"): self.verify,
+            ("POST", "/compatibility:check"): self.check,
+            ("POST", "/outcomes"): self.outcomes,
+            ("POST", "/plugins:resolve"): self.resolve,
+        }
+        handler = routes.get((method, rest))
+        if handler is not None:
+            return handler(body)
+        if method == "GET" and rest.startswith("/rollouts/"):
+            return self.get_rollout(rest.removeprefix("/rollouts/"))
+        return problem(404, "Not Found", f"no route for {method} {rest}")
+
+    def register_key(self, body: dict[str, Any]) -> httpx.Response:
+        assert body["algorithm"] == "KEY_ALGORITHM_ED25519"
+        self.keys[body["keyId"]] = body["publicKeyPem"]
+        return ok({"key": body})
+
+    def request_rollout(self, body: dict[str, Any]) -> httpx.Response:
+        rollout = Rollout(
+            f"r-{len(self.rollouts) + 1}",
+            body["plugin"],
+            body["version"],
+            self.stable,
+            body["bakeSeconds"],
+        )
+        self.rollouts[rollout.rollout_id] = rollout
+        return ok({"rollout": rollout.json()})
+
+    def _by_version(self, version: str) -> Rollout:
+        return next(r for r in self.rollouts.values() if r.version == version)
+
+    def verify(self, body: dict[str, Any]) -> httpx.Response:
+        tarball = base64.b64decode(body["tarball"])
+        digest = base64.b64encode(hashlib.sha512(tarball).digest()).decode()
+        integrity_ok = body["integrity"] == f"sha512-{digest}"
+        public = load_pem_public_key(self.keys[body["keyId"]].encode())
+        assert isinstance(public, Ed25519PublicKey)
+        message = f"{body['plugin']}@{body['version']}:{body['integrity']}".encode()
+        try:
+            public.verify(base64.b64decode(body["signature"]), message)
+            signature_ok = not self.reject_signature
+        except Exception:  # noqa: BLE001 - any failure is a bad signature
+            signature_ok = False
+        if not signature_ok:
+            return problem(400, "Failed Precondition", "signature does not verify with key acme")
+        assert integrity_ok
+        self._by_version(body["version"]).verified = True
+        return ok(
+            {
+                "verificationId": "v-1",
+                "verdict": "VERDICT_VERIFIED",
+                "checks": [
+                    {"name": "integrity", "passed": True},
+                    {"name": "signature", "passed": True},
+                ],
+            }
+        )
+
+    def check(self, body: dict[str, Any]) -> httpx.Response:
+        assert body["engines"] == {"node": ">=18", "backstage": "^1.30.0"}
+        assert set(body["peerDependencies"]) == {"@backstage/core-plugin-api", "react"}
+        self._by_version(body["version"]).compat = True
+        findings = [
+            {"name": name, "requiredRange": rng, "hostVersion": "x", "satisfied": True}
+            for name, rng in body["engines"].items()
+        ]
+        return ok({"checkId": "c-1", "compatible": True, "findings": findings})
+
+    def get_rollout(self, rollout_id: str) -> httpx.Response:
+        rollout = self.rollouts[rollout_id]
+        if rollout.state == "ROLLOUT_STATE_AWAITING_CHECKS" and rollout.verified and rollout.compat:
+            rollout.state, rollout.phase = "ROLLOUT_STATE_IN_PROGRESS", 0
+        elif rollout.state == "ROLLOUT_STATE_IN_PROGRESS" and rollout.bake < 10:
+            # Short bakes advance one phase per poll; long ones stay in canary.
+            rollout.phase += 1
+            if rollout.phase == len(PHASES) - 1:
+                rollout.state = "ROLLOUT_STATE_COMPLETED"
+                self.stable = rollout.version
+        return ok({"rollout": rollout.json()})
+
+    def outcomes(self, body: dict[str, Any]) -> httpx.Response:
+        failed = sum(1 for o in body["outcomes"] if not o["success"])
+        rollout = self._by_version(body["version"])
+        violated = failed > 0 and not self.never_violate
+        if violated and rollout.state == "ROLLOUT_STATE_IN_PROGRESS":
+            rollout.state, rollout.reason = "ROLLOUT_STATE_ROLLED_BACK", "slo violated"
+        elif failed and self.never_violate:
+            rollout.state, self.stable = "ROLLOUT_STATE_COMPLETED", rollout.version
+        burn = 50.0 if failed else 0.0
+        return ok(
+            {
+                "accepted": len(body["outcomes"]),
+                "violated": violated,
+                "shortWindowBurnRate": burn,
+                "longWindowBurnRate": burn,
+            }
+        )
+
+    def resolve(self, body: dict[str, Any]) -> httpx.Response:
+        self.resolves += 1
+        live = [r for r in self.rollouts.values() if r.state == "ROLLOUT_STATE_IN_PROGRESS"]
+        bucket = int(hashlib.sha256(body["userId"].encode()).hexdigest(), 16) % 100
+        if self.shuffle_users:
+            bucket = (bucket + 37 * self.resolves) % 100
+        if live and bucket < live[0].percent:
+            return ok({"version": live[0].version, "inCanary": True, "bucket": bucket})
+        return ok({"version": self.stable, "inCanary": False, "bucket": bucket})
+
+
+def ok(body: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(200, json=body)
+
+
+def problem(status: int, title: str, detail: str) -> httpx.Response:
+    return httpx.Response(
+        status,
+        content=json.dumps(
+            {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        ),
+        headers={"content-type": "application/problem+json"},
+    )

@@ -1,0 +1,77 @@
+"""`portico demo` against an in-memory Portico: both paths, the summary and the exit code."""
+
+from __future__ import annotations
+
+import pytest
+from fake_gateway import SECRET, FakePortico
+from portico_cli.demo import run_demo
+from portico_cli.endpoints import Endpoints
+
+FOUND = Endpoints(
+    gateway="http://portico.test",
+    nats="",
+    database="",
+    services={},
+    admin_client_id="portico-admin",
+    started_at="2026-01-01T00:00:00+00:00",
+)
+
+
+async def demo(fake: FakePortico, secret: str = SECRET) -> int:
+    return await run_demo(
+        FOUND, secret, "", bake_seconds=1, rollback_bake_seconds=30, transport=fake.transport()
+    )
+
+
+async def test_both_paths_end_as_expected(capsys: pytest.CaptureFixture[str]) -> None:
+    """2.3.0 reaches 100%, 2.4.0 is rolled back, every user returns to 2.3.0: exit 0."""
+    fake = FakePortico()
+    assert await demo(fake) == 0
+    out = capsys.readouterr().out
+    assert "rollout COMPLETED at 100%" in out
+    assert "rollout ROLLED_BACK" in out
+    assert "resolve after the rollback: 0/20 users on 2.4.0, 20 on 2.3.0" in out
+    assert "COMPLETED: 10% -> 25% -> 50% -> 100%" in out
+    assert "OK: @acme/plugin-cost-insights@2.3.0 reached 100%" in out
+    assert SECRET not in out
+    assert "tok:" not in out
+
+
+async def test_a_problem_detail_is_shown_and_fails_the_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A problem+json answer is reported by its detail; the rollback path does not run."""
+    fake = FakePortico(reject_signature=True)
+    assert await demo(fake) == 1
+    out = capsys.readouterr().out
+    assert "signature does not verify with key acme" in out
+    assert "rollback path" in out
+    assert "not run" in out
+    assert "FAILED:" in out
+
+
+async def test_wrong_credentials_fail_at_the_first_step(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad admin secret stops the demo with the gateway's explanation, not a traceback."""
+    assert await demo(FakePortico(), secret="not-the-secret-4f2a") == 1
+    out = capsys.readouterr().out
+    assert "POST /v1/auth/token -> 401 Unauthenticated: invalid client credentials" in out
+    assert "not-the-secret-4f2a" not in out
+
+
+async def test_a_version_that_is_not_rolled_back_fails_the_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """If the bad version completes instead of rolling back, the exit code says so."""
+    assert await demo(FakePortico(never_violate=True)) == 1
+    out = capsys.readouterr().out
+    assert "ended COMPLETED instead of ROLLED_BACK" in out
+
+
+async def test_a_user_losing_the_canary_version_fails_the_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Stickiness is checked as the canary grows."""
+    assert await demo(FakePortico(shuffle_users=True)) == 1
+    out = capsys.readouterr().out
+    assert "NOT STICKY" in out
+    assert "a user lost the canary version while the canary grew" in out
