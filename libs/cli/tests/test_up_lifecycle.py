@@ -15,6 +15,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ class Up:
 
     def __init__(self, home: Path, fake_suite: Path, tmp_path: Path, **env: str) -> None:
         self.home = home
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.records = tmp_path / "records"
         self.records.mkdir(exist_ok=True)
         self.out = tmp_path / "up.out"
@@ -199,3 +201,54 @@ def test_an_explicit_gateway_port_in_use_is_refused(
     assert code == 1
     assert f"gateway port {port} is in use" in up.err.read_text()
     assert not list(up.records.glob("*.json"))
+
+
+def test_ctrl_c_while_starting_stops_what_has_started(
+    home: Path, fake_suite: Path, tmp_path: Path
+) -> None:
+    """SIGINT during start-up stops the started processes and exits 0."""
+    up = Up(home, fake_suite, tmp_path, FAKE_SLOW="rollout")
+    try:
+        assert wait_for_file(up.records / "rollout.json", lambda: up.proc.poll() is None, 30)
+        up.proc.send_signal(signal.SIGINT)
+        code = up.proc.wait(60)
+    finally:
+        up.stop()
+    assert code == 0, up.output()
+    assert "received SIGINT while starting; stopping" in up.output()
+    started = [up.recorded(p.stem) for p in up.records.glob("*.json")]
+    assert [r["pid"] for r in started if running(int(r["pid"]))] == []
+    assert "rollout: stopped while starting" in (home / "logs" / "rollout.log").read_text()
+
+
+def test_the_next_run_stops_what_a_killed_run_left_behind(
+    home: Path, fake_suite: Path, tmp_path: Path
+) -> None:
+    """After SIGKILL of `portico up`, status says so and the next `up` cleans up first."""
+    first = Up(home, fake_suite, tmp_path / "first")
+    try:
+        assert wait_for_file(home / "endpoints.json", lambda: first.proc.poll() is None, 60)
+        orphans = descendants(first.proc.pid)
+        first.proc.kill()
+        first.proc.wait(10)
+        assert [pid for pid in orphans if running(pid)]  # children outlive a SIGKILL
+
+        stale = first.cli("status")
+        assert stale.returncode == 3
+        assert "which has exited" in stale.stderr
+
+        second = Up(home, fake_suite, tmp_path / "second")
+        try:
+            deadline = time.monotonic() + 60
+            while second.proc.poll() is None and time.monotonic() < deadline:
+                path = home / "endpoints.json"
+                if path.exists() and json.loads(path.read_text())["pid"] == second.proc.pid:
+                    break
+                time.sleep(0.1)
+            assert json.loads((home / "endpoints.json").read_text())["pid"] == second.proc.pid
+            assert [pid for pid in orphans if running(pid)] == []
+        finally:
+            assert second.stop() == 0, second.output()
+        assert "left running by a previous `portico up`" in second.output()
+    finally:
+        first.stop()

@@ -75,15 +75,14 @@ class Suite:
         auth = self._service("auth")
         self._wait_healthy([auth])
         self._wait_healthy([self._service(svc) for svc in SERVICES if svc != "auth"])
-        self.gateway = self._start(
-            Child(
-                "gateway",
-                [sys.executable, "-m", "portico_gateway"],
-                self._gateway_env(),
-                self.home.log_for("gateway"),
-            )
+        # Assigned before it starts, so processes.json records it too.
+        self.gateway = Child(
+            "gateway",
+            [sys.executable, "-m", "portico_gateway"],
+            self._gateway_env(),
+            self.home.log_for("gateway"),
         )
-        self._wait_healthy([self.gateway])
+        self._wait_healthy([self._start(self.gateway)])
 
     def _service(self, svc: str) -> Child:
         child = Child(

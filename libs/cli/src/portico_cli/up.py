@@ -63,6 +63,8 @@ def _run_locked(home: Home, options: UpOptions, signals: StopSignals) -> int:
             + ", ".join(f"`python -m {m}`" for m in missing)
             + " (is the package installed, with a __main__.py?)"
         )
+    # Holding the lock, anything found is from a run that died without cleaning up.
+    endpoints.remove(home.endpoints)
     leftovers.stop_leftovers(home.processes, say)
     secrets, created = credentials.load_or_create(home.secrets)
     say(f"{'generated' if created else 'using'} the suite's secrets in {home.secrets} (mode 0600)")

@@ -3,7 +3,8 @@
 Serves what `portico up` probes (gRPC health for a service, GET /healthz for
 the gateway), records the PORTICO_* environment it was given, and stops on
 SIGTERM. FAKE_CRASH=<name> makes that process fail at start;
-FAKE_DIE=<name> makes it exit a moment after it became healthy.
+FAKE_DIE=<name> makes it exit a moment after it became healthy;
+FAKE_SLOW=<name> makes it take 30 s to start.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def serve(name: str) -> None:
         sys.exit(3)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if os.environ.get("FAKE_SLOW") == name and stop.wait(30):
+        print(f"{name}: stopped while starting", flush=True)
+        return
     if name == "gateway":
         server = ThreadingHTTPServer(
             ("127.0.0.1", int(os.environ["PORTICO_GATEWAY_PORT"])), _Healthz
