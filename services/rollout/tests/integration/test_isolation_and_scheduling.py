@@ -14,6 +14,7 @@ from portico_common.uow import uow_factory
 from portico_rollout.adapters.postgres import RolloutPgUnitOfWork
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.verdicts import CheckVerdict
 from portico_rollout.testing.world import T0
 
@@ -151,3 +152,53 @@ async def test_a_rollout_held_by_another_replica_is_skipped(
     async with rollout_db.pool.acquire() as conn:
         rows = await conn.fetch("SELECT plugin, phase_index FROM rollouts ORDER BY plugin")
     assert [(r["plugin"], r["phase_index"]) for r in rows] == [("free", 1), ("held", 1)]
+
+
+async def test_request_racing_a_verdict_still_sees_it(
+    rollout_db: Database, new_tenant: Callable[[], str]
+) -> None:
+    """A request made while both verdicts are still uncommitted waits for them and starts."""
+    clock = ManualClock(T0)
+    uow = pg_uow(rollout_db, clock)
+    tenant = new_tenant()
+    async with uow(tenant) as tx:
+        for kind in ("security", "compat"):
+            await handlers.record_verdict(
+                tx, CheckVerdict(tenant, PLUGIN, "2.3.0", kind, True, (), kind, T0)
+            )
+        request = asyncio.create_task(handlers.request_rollout(uow, tenant, PLUGIN, "2.3.0"))
+        await asyncio.sleep(0.3)
+        assert not request.done()
+    rollout = await asyncio.wait_for(request, timeout=5)
+    assert rollout.state.value == "IN_PROGRESS"
+
+
+async def test_verdict_racing_a_request_still_applies(
+    rollout_db: Database, new_tenant: Callable[[], str]
+) -> None:
+    """Verdicts consumed while a request is still uncommitted wait for it, then start it."""
+    clock = ManualClock(T0)
+    uow = pg_uow(rollout_db, clock)
+    tenant = new_tenant()
+
+    async def deliver_both() -> None:
+        for kind in ("security", "compat"):
+            async with uow(tenant) as tx:
+                await handlers.record_verdict(
+                    tx,
+                    CheckVerdict(tenant, PLUGIN, "2.3.0", kind, True, (), kind, T0),  # type: ignore[arg-type]
+                )
+
+    rollout = Rollout.request(
+        rollout_id="ro-race", tenant_id=tenant, plugin=PLUGIN, version="2.3.0", now=T0
+    )
+    async with uow(tenant) as tx:
+        # What request_rollout does, held open: lock the plugin, insert the rollout.
+        await tx.rollouts.lock_plugin(tenant, PLUGIN)
+        assert await tx.rollouts.add(rollout)
+        verdicts = asyncio.create_task(deliver_both())
+        await asyncio.sleep(0.3)
+        assert not verdicts.done()
+    await asyncio.wait_for(verdicts, timeout=5)
+    stored = await handlers.get_rollout(uow, tenant, "ro-race")
+    assert stored.state.value == "IN_PROGRESS"

@@ -78,6 +78,9 @@ class _Scoped:
 
 
 class MemoryRolloutRepository(_Scoped):
+    async def lock_plugin(self, tenant_id: str, plugin: str) -> None:
+        """Nothing to do: in-memory units of work never overlap."""
+
     async def add(self, rollout: Rollout) -> bool:
         self._check_write(rollout.tenant_id)
         if rollout.rollout_id in self._state.rollouts:

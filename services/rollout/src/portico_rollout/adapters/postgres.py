@@ -37,6 +37,12 @@ class PgRolloutRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    async def lock_plugin(self, tenant_id: str, plugin: str) -> None:
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            f"portico.rollout:{tenant_id}:{plugin}",
+        )
+
     async def add(self, rollout: Rollout) -> bool:
         row = rollout.to_row()
         # No conflict target: the primary key and the one-unfinished-per-plugin

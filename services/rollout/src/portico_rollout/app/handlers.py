@@ -56,6 +56,7 @@ async def request_rollout(
     validate_plugin(plugin)
     validate_version(version)
     async with uow(tenant_id) as tx:
+        await tx.rollouts.lock_plugin(tenant_id, plugin)
         active = await tx.rollouts.active_for(tenant_id, plugin)
         if active is not None:
             raise RolloutAlreadyExistsError(tenant_id, plugin, active.rollout_id)
@@ -143,6 +144,7 @@ async def record_verdict(tx: RolloutUnitOfWork, verdict: CheckVerdict) -> list[R
     _require_scope(tx, verdict.tenant_id)
     validate_plugin(verdict.plugin)
     validate_version(verdict.version)
+    await tx.rollouts.lock_plugin(verdict.tenant_id, verdict.plugin)
     await tx.verdicts.add(verdict)
     rollout = await tx.rollouts.active_for(verdict.tenant_id, verdict.plugin, lock=True)
     if rollout is None or rollout.version != verdict.version:

@@ -20,6 +20,14 @@ from portico_rollout.domain.verdicts import CheckVerdict
 
 
 class RolloutRepository(Protocol):
+    async def lock_plugin(self, tenant_id: str, plugin: str) -> None:
+        """Serializes this transaction with others on the same plugin until it ends.
+
+        A request and a verdict for one plugin racing in two transactions would
+        each miss the other's uncommitted row, leaving a rollout waiting for a
+        verdict that already came. Whoever takes the lock second sees the first.
+        """
+
     async def add(self, rollout: Rollout) -> bool:
         """Stores a new rollout; False if its plugin already has one not finished."""
 
