@@ -27,14 +27,14 @@ import grpc
 import nats
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+
+from bench.stats import percentile, summary
 from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.events.bus import publish
 from portico_common.events.envelope import Envelope
 from portico_common.launcher import NatsServer, PostgresServer, free_port
-
-from bench.stats import percentile, summary
 
 ROLLOUTS = int(os.environ.get("BENCH_ROLLOUTS", "50"))
 

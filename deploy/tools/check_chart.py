@@ -93,7 +93,9 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
         (container,) = pod["containers"]
         assert container["command"] == ["python", "-m", f"portico_{component}"], name
         sc = container["securityContext"]
-        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, name
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, (
+            name
+        )
         assert sc["capabilities"]["drop"] == ["ALL"], name
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             if component == "gateway":
@@ -166,12 +168,15 @@ def main() -> int:
         validate_schemas(docs)
         check_invariants(docs, components)
         kinds = sorted({d["kind"] for d in docs})
-        print(f"render [{title}]: {len(docs)} objects ({', '.join(kinds)}): valid for "
-              f"Kubernetes {' and '.join(KUBE_VERSIONS)} (strict), invariants hold")
+        print(
+            f"render [{title}]: {len(docs)} objects ({', '.join(kinds)}): valid for "
+            f"Kubernetes {' and '.join(KUBE_VERSIONS)} (strict), invariants hold"
+        )
         slug = "".join(ch if ch.isalnum() else "-" for ch in title).strip("-")[:40]
         (out_dir / f"{slug}.yaml").write_text(
-            yaml.safe_dump_all([{k: v for k, v in d.items() if k != "_source"} for d in docs],
-                               sort_keys=False)
+            yaml.safe_dump_all(
+                [{k: v for k, v in d.items() if k != "_source"} for d in docs], sort_keys=False
+            )
         )
 
     # values.schema.json catches typos and mismatches before anything renders.
@@ -200,11 +205,17 @@ def main() -> int:
 
     docs = render(ci_values)
     (rule,) = by_kind(docs, "PrometheusRule").values()
-    (out_dir / "prometheusrule-groups.yml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
-    dashboards = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")]
+    (out_dir / "prometheusrule-groups.yml").write_text(
+        yaml.safe_dump({"groups": rule["spec"]["groups"]})
+    )
+    dashboards = [
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")
+    ]
     (dashboard,) = dashboards
     json.loads(dashboard["data"]["portico-overview.json"])
-    print(f"PrometheusRule groups written to {out_dir / 'prometheusrule-groups.yml'}; dashboard ConfigMap holds valid JSON")
+    print(
+        f"PrometheusRule groups written to {out_dir / 'prometheusrule-groups.yml'}; dashboard ConfigMap holds valid JSON"
+    )
     return 0
 
 

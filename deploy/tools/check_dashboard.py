@@ -36,7 +36,7 @@ def main() -> int:
         assert pid not in ids, f"duplicate panel id {pid}"
         ids.add(pid)
         pos = panel["gridPos"]
-        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, f"panel {pid} leaves the grid"
+        assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, f"panel {pid} leaves the grid"
         for x in range(pos["x"], pos["x"] + pos["w"]):
             for y in range(pos["y"], pos["y"] + pos["h"]):
                 assert (x, y) not in cells, f"panel {pid} overlaps another at {(x, y)}"
@@ -65,13 +65,18 @@ def main() -> int:
                 return BUILTINS[name]
             assert name in variables, f"undefined variable ${name} in {expr}"
             return ".*"
+
         return re.sub(r"\$\{(\w+)\}|\$(\w+)", one, expr)
 
-    rules = [{"record": f"dashboard:expr_{i}", "expr": substitute(expr)}
-             for i, (_, expr) in enumerate(exprs)]
+    rules = [
+        {"record": f"dashboard:expr_{i}", "expr": substitute(expr)}
+        for i, (_, expr) in enumerate(exprs)
+    ]
     out.write_text(json.dumps({"groups": [{"name": "dashboard-exprs", "rules": rules}]}, indent=1))
-    print(f"{DASHBOARD.name}: {len(ids)} panels, {len(variables)} variables, grid ok; "
-          f"{len(exprs)} PromQL expressions written to {out} for promtool")
+    print(
+        f"{DASHBOARD.name}: {len(ids)} panels, {len(variables)} variables, grid ok; "
+        f"{len(exprs)} PromQL expressions written to {out} for promtool"
+    )
     return 0
 
 

@@ -35,8 +35,14 @@ class Layout:
     def row(self, title: str) -> None:
         self._newline()
         self.panels.append(
-            {"type": "row", "title": title, "id": self._id(), "collapsed": False,
-             "gridPos": {"h": 1, "w": 24, "x": 0, "y": self.y}, "panels": []}
+            {
+                "type": "row",
+                "title": title,
+                "id": self._id(),
+                "collapsed": False,
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": self.y},
+                "panels": [],
+            }
         )
         self.y += 1
 
@@ -61,24 +67,48 @@ class Layout:
 
 
 def target(expr: str, legend: str = "__auto", ref: str = "A", **extra: Any) -> dict[str, Any]:
-    return {"datasource": DS, "refId": ref, "expr": expr, "legendFormat": legend,
-            "range": True, "instant": False, **extra}
+    return {
+        "datasource": DS,
+        "refId": ref,
+        "expr": expr,
+        "legendFormat": legend,
+        "range": True,
+        "instant": False,
+        **extra,
+    }
 
 
 def instant(expr: str, legend: str = "__auto", ref: str = "A", **extra: Any) -> dict[str, Any]:
-    return {"datasource": DS, "refId": ref, "expr": expr, "legendFormat": legend,
-            "range": False, "instant": True, **extra}
+    return {
+        "datasource": DS,
+        "refId": ref,
+        "expr": expr,
+        "legendFormat": legend,
+        "range": False,
+        "instant": True,
+        **extra,
+    }
 
 
 def thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
     return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
 
 
-def timeseries(title: str, targets: list[dict[str, Any]], unit: str, *, description: str = "",
-               stack: bool = False, threshold_lines: dict[str, Any] | None = None,
-               min_zero: bool = True) -> dict[str, Any]:
+def timeseries(
+    title: str,
+    targets: list[dict[str, Any]],
+    unit: str,
+    *,
+    description: str = "",
+    stack: bool = False,
+    threshold_lines: dict[str, Any] | None = None,
+    min_zero: bool = True,
+) -> dict[str, Any]:
     custom: dict[str, Any] = {
-        "drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
+        "drawStyle": "line",
+        "lineWidth": 1,
+        "fillOpacity": 10,
+        "showPoints": "never",
         "spanNulls": False,
         "stacking": {"mode": "normal" if stack else "none", "group": "A"},
     }
@@ -89,23 +119,48 @@ def timeseries(title: str, targets: list[dict[str, Any]], unit: str, *, descript
         custom["thresholdsStyle"] = {"mode": "line+area"}
         defaults["thresholds"] = threshold_lines
     return {
-        "type": "timeseries", "title": title, "description": description, "targets": targets,
+        "type": "timeseries",
+        "title": title,
+        "description": description,
+        "targets": targets,
         "fieldConfig": {"defaults": defaults, "overrides": []},
-        "options": {"legend": {"displayMode": "table", "placement": "right", "showLegend": True,
-                               "calcs": ["lastNotNull", "max"]},
-                    "tooltip": {"mode": "multi", "sort": "desc"}},
+        "options": {
+            "legend": {
+                "displayMode": "table",
+                "placement": "right",
+                "showLegend": True,
+                "calcs": ["lastNotNull", "max"],
+            },
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
     }
 
 
-def stat(title: str, targets: list[dict[str, Any]], unit: str, steps: dict[str, Any], *,
-         description: str = "") -> dict[str, Any]:
+def stat(
+    title: str,
+    targets: list[dict[str, Any]],
+    unit: str,
+    steps: dict[str, Any],
+    *,
+    description: str = "",
+) -> dict[str, Any]:
     return {
-        "type": "stat", "title": title, "description": description, "targets": targets,
-        "fieldConfig": {"defaults": {"unit": unit, "thresholds": steps,
-                                     "color": {"mode": "thresholds"}}, "overrides": []},
-        "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                    "colorMode": "background", "graphMode": "none", "justifyMode": "auto",
-                    "textMode": "value_and_name", "orientation": "auto"},
+        "type": "stat",
+        "title": title,
+        "description": description,
+        "targets": targets,
+        "fieldConfig": {
+            "defaults": {"unit": unit, "thresholds": steps, "color": {"mode": "thresholds"}},
+            "overrides": [],
+        },
+        "options": {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "background",
+            "graphMode": "none",
+            "justifyMode": "auto",
+            "textMode": "value_and_name",
+            "orientation": "auto",
+        },
     }
 
 
@@ -113,145 +168,343 @@ def build() -> dict[str, Any]:
     g = Layout()
 
     g.row("Gateway (HTTP)")
-    g.add(timeseries(
-        "Requests per second by route",
-        [target("sum by (route) (rate(portico_gateway_requests_total[$__rate_interval]))",
-                "{{route}}")], "reqps"), 8)
-    g.add(timeseries(
-        "5xx ratio",
-        [target('sum(rate(portico_gateway_requests_total{status=~"5.."}[$__rate_interval]))'
-                " / sum(rate(portico_gateway_requests_total[$__rate_interval]))", "5xx")],
-        "percentunit", threshold_lines=thresholds((None, "transparent"), (0.05, "red"))), 8)
-    g.add(timeseries(
-        "p99 latency by route",
-        [target("histogram_quantile(0.99, sum by (route, le) "
-                "(rate(portico_gateway_request_duration_seconds_bucket[$__rate_interval])))",
-                "{{route}}")], "s"), 8)
+    g.add(
+        timeseries(
+            "Requests per second by route",
+            [
+                target(
+                    "sum by (route) (rate(portico_gateway_requests_total[$__rate_interval]))",
+                    "{{route}}",
+                )
+            ],
+            "reqps",
+        ),
+        8,
+    )
+    g.add(
+        timeseries(
+            "5xx ratio",
+            [
+                target(
+                    'sum(rate(portico_gateway_requests_total{status=~"5.."}[$__rate_interval]))'
+                    " / sum(rate(portico_gateway_requests_total[$__rate_interval]))",
+                    "5xx",
+                )
+            ],
+            "percentunit",
+            threshold_lines=thresholds((None, "transparent"), (0.05, "red")),
+        ),
+        8,
+    )
+    g.add(
+        timeseries(
+            "p99 latency by route",
+            [
+                target(
+                    "histogram_quantile(0.99, sum by (route, le) "
+                    "(rate(portico_gateway_request_duration_seconds_bucket[$__rate_interval])))",
+                    "{{route}}",
+                )
+            ],
+            "s",
+        ),
+        8,
+    )
 
     g.row("gRPC services: rate, errors, duration")
-    g.add(timeseries(
-        "Requests per second by service",
-        [target(f"sum by (service) (rate(portico_grpc_requests_total{{{SVC}}}[$__rate_interval]))",
-                "{{service}}")], "reqps"), 8)
-    g.add(timeseries(
-        "Server-error ratio by service",
-        [target(f"sum by (service) (rate(portico_grpc_requests_total{{{SVC},{SERVER_ERRORS}}}"
-                "[$__rate_interval])) / sum by (service) "
-                f"(rate(portico_grpc_requests_total{{{SVC}}}[$__rate_interval]))", "{{service}}")],
-        "percentunit", description="Unknown, DeadlineExceeded, Unimplemented, Internal, "
-        "Unavailable and DataLoss over all requests. Client errors (InvalidArgument, NotFound, "
-        "...) are the service working as designed and are not counted.",
-        threshold_lines=thresholds((None, "transparent"), (0.05, "red"))), 8)
-    g.add(timeseries(
-        "Latency by service (p50 dashed, p99 solid)",
-        [target("histogram_quantile(0.99, sum by (service, le) (rate("
-                f"portico_grpc_request_duration_seconds_bucket{{{SVC}}}[$__rate_interval])))",
-                "p99 {{service}}", "A"),
-         target("histogram_quantile(0.50, sum by (service, le) (rate("
-                f"portico_grpc_request_duration_seconds_bucket{{{SVC}}}[$__rate_interval])))",
-                "p50 {{service}}", "B")], "s"), 8)
+    g.add(
+        timeseries(
+            "Requests per second by service",
+            [
+                target(
+                    f"sum by (service) (rate(portico_grpc_requests_total{{{SVC}}}[$__rate_interval]))",
+                    "{{service}}",
+                )
+            ],
+            "reqps",
+        ),
+        8,
+    )
+    g.add(
+        timeseries(
+            "Server-error ratio by service",
+            [
+                target(
+                    f"sum by (service) (rate(portico_grpc_requests_total{{{SVC},{SERVER_ERRORS}}}"
+                    "[$__rate_interval])) / sum by (service) "
+                    f"(rate(portico_grpc_requests_total{{{SVC}}}[$__rate_interval]))",
+                    "{{service}}",
+                )
+            ],
+            "percentunit",
+            description="Unknown, DeadlineExceeded, Unimplemented, Internal, "
+            "Unavailable and DataLoss over all requests. Client errors (InvalidArgument, NotFound, "
+            "...) are the service working as designed and are not counted.",
+            threshold_lines=thresholds((None, "transparent"), (0.05, "red")),
+        ),
+        8,
+    )
+    g.add(
+        timeseries(
+            "Latency by service (p50 dashed, p99 solid)",
+            [
+                target(
+                    "histogram_quantile(0.99, sum by (service, le) (rate("
+                    f"portico_grpc_request_duration_seconds_bucket{{{SVC}}}[$__rate_interval])))",
+                    "p99 {{service}}",
+                    "A",
+                ),
+                target(
+                    "histogram_quantile(0.50, sum by (service, le) (rate("
+                    f"portico_grpc_request_duration_seconds_bucket{{{SVC}}}[$__rate_interval])))",
+                    "p50 {{service}}",
+                    "B",
+                ),
+            ],
+            "s",
+        ),
+        8,
+    )
     by_code = timeseries(
         "Requests per second by status code",
-        [target(f"sum by (service, code) (rate(portico_grpc_requests_total{{{SVC}}}"
-                "[$__rate_interval]))", "{{service}} {{code}}")], "reqps", stack=True)
+        [
+            target(
+                f"sum by (service, code) (rate(portico_grpc_requests_total{{{SVC}}}"
+                "[$__rate_interval]))",
+                "{{service}} {{code}}",
+            )
+        ],
+        "reqps",
+        stack=True,
+    )
     g.add(by_code, 12)
-    g.add(timeseries(
-        "Slowest methods (p99, top 10)",
-        [target("topk(10, histogram_quantile(0.99, sum by (service, method, le) (rate("
-                f"portico_grpc_request_duration_seconds_bucket{{{SVC}}}[$__rate_interval]))))",
-                "{{service}} {{method}}")], "s"), 12)
+    g.add(
+        timeseries(
+            "Slowest methods (p99, top 10)",
+            [
+                target(
+                    "topk(10, histogram_quantile(0.99, sum by (service, method, le) (rate("
+                    f"portico_grpc_request_duration_seconds_bucket{{{SVC}}}[$__rate_interval]))))",
+                    "{{service}} {{method}}",
+                )
+            ],
+            "s",
+        ),
+        12,
+    )
 
     g.row("Events (JetStream)")
-    g.add(timeseries(
-        "Published per second by type",
-        [target(f"sum by (type) (rate(portico_events_published_total{{{SVC}}}[$__rate_interval]))",
-                "{{type}}")], "ops"), 8)
+    g.add(
+        timeseries(
+            "Published per second by type",
+            [
+                target(
+                    f"sum by (type) (rate(portico_events_published_total{{{SVC}}}[$__rate_interval]))",
+                    "{{type}}",
+                )
+            ],
+            "ops",
+        ),
+        8,
+    )
     consumed = timeseries(
         "Consumed per second by outcome",
-        [target(f"sum by (outcome) (rate(portico_events_consumed_total{{{SVC}}}[$__rate_interval]))",
-                "{{outcome}}")], "ops", stack=True)
+        [
+            target(
+                f"sum by (outcome) (rate(portico_events_consumed_total{{{SVC}}}[$__rate_interval]))",
+                "{{outcome}}",
+            )
+        ],
+        "ops",
+        stack=True,
+    )
     consumed["fieldConfig"]["overrides"] = [
-        {"matcher": {"id": "byName", "options": name},
-         "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}]}
-        for name, color in (("ok", "green"), ("duplicate", "blue"), ("ignored", "purple"),
-                            ("retry", "orange"), ("dead_letter", "red"))
+        {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
+        }
+        for name, color in (
+            ("ok", "green"),
+            ("duplicate", "blue"),
+            ("ignored", "purple"),
+            ("retry", "orange"),
+            ("dead_letter", "red"),
+        )
     ]
     g.add(consumed, 8)
-    g.add(stat(
-        "Dead-lettered in range",
-        [instant(f'sum by (service, type) (increase(portico_events_consumed_total{{{SVC},'
-                 'outcome="dead_letter"}[$__range]))', "{{service}} {{type}}")],
-        "short", thresholds((None, "green"), (1, "red")),
-        description="Events given up after max_deliver attempts, now on the dead-letter "
-        "stream. Their effects have not happened."), 8)
+    g.add(
+        stat(
+            "Dead-lettered in range",
+            [
+                instant(
+                    f"sum by (service, type) (increase(portico_events_consumed_total{{{SVC},"
+                    'outcome="dead_letter"}[$__range]))',
+                    "{{service}} {{type}}",
+                )
+            ],
+            "short",
+            thresholds((None, "green"), (1, "red")),
+            description="Events given up after max_deliver attempts, now on the dead-letter "
+            "stream. Their effects have not happened.",
+        ),
+        8,
+    )
 
     g.row("Transactional outbox")
-    g.add(timeseries(
-        "Pending outbox events by service",
-        [target(f"sum by (service) (portico_outbox_pending{{{SVC}}})", "{{service}}")], "short",
-        description="Rows committed but not yet published to JetStream. A steady climb means "
-        "the relay cannot keep up or NATS is unreachable."), 16)
-    g.add(stat(
-        "Pending now",
-        [instant(f"sum(portico_outbox_pending{{{SVC}}})", "pending")], "short",
-        thresholds((None, "green"), (100, "orange"), (1000, "red"))), 8)
+    g.add(
+        timeseries(
+            "Pending outbox events by service",
+            [target(f"sum by (service) (portico_outbox_pending{{{SVC}}})", "{{service}}")],
+            "short",
+            description="Rows committed but not yet published to JetStream. A steady climb means "
+            "the relay cannot keep up or NATS is unreachable.",
+        ),
+        16,
+    )
+    g.add(
+        stat(
+            "Pending now",
+            [instant(f"sum(portico_outbox_pending{{{SVC}}})", "pending")],
+            "short",
+            thresholds((None, "green"), (100, "orange"), (1000, "red")),
+        ),
+        8,
+    )
 
     g.row("Rollback reaction (slo.violated to rollout.rolled_back)")
-    g.add({
-        "type": "heatmap", "title": "Reaction time distribution",
-        "description": "From the slo.violated event to traffic back on the stable version.",
-        "targets": [target("sum by (le) (increase(portico_rollout_reaction_seconds_bucket"
-                           "[$__rate_interval]))", "{{le}}", format="heatmap")],
-        "fieldConfig": {"defaults": {"custom": {"scaleDistribution": {"type": "linear"}}},
-                        "overrides": []},
-        "options": {"calculate": False, "cellGap": 1, "color": {"mode": "scheme",
-                                                                 "scheme": "Oranges",
-                                                                 "exponent": 0.5, "steps": 64},
-                    "yAxis": {"unit": "s", "axisPlacement": "left"},
-                    "rowsFrame": {"layout": "auto"}, "tooltip": {"mode": "single"},
-                    "legend": {"show": True}},
-    }, 12)
-    g.add(stat(
-        "Reaction p50 / p99 over the range",
-        [instant("histogram_quantile(0.50, sum by (le) (increase("
-                 "portico_rollout_reaction_seconds_bucket[$__range])))", "p50", "A"),
-         instant("histogram_quantile(0.99, sum by (le) (increase("
-                 "portico_rollout_reaction_seconds_bucket[$__range])))", "p99", "B")],
-        "s", thresholds((None, "green"), (0.25, "orange"), (1, "red")),
-        description="Objective: p99 under 1s (alert PorticoRolloutReactionSlow)."), 6)
-    g.add(stat(
-        "Rollbacks in range",
-        [instant("sum(increase(portico_rollout_reaction_seconds_count[$__range]))", "rollbacks")],
-        "short", thresholds((None, "blue"))), 6)
+    g.add(
+        {
+            "type": "heatmap",
+            "title": "Reaction time distribution",
+            "description": "From the slo.violated event to traffic back on the stable version.",
+            "targets": [
+                target(
+                    "sum by (le) (increase(portico_rollout_reaction_seconds_bucket"
+                    "[$__rate_interval]))",
+                    "{{le}}",
+                    format="heatmap",
+                )
+            ],
+            "fieldConfig": {
+                "defaults": {"custom": {"scaleDistribution": {"type": "linear"}}},
+                "overrides": [],
+            },
+            "options": {
+                "calculate": False,
+                "cellGap": 1,
+                "color": {"mode": "scheme", "scheme": "Oranges", "exponent": 0.5, "steps": 64},
+                "yAxis": {"unit": "s", "axisPlacement": "left"},
+                "rowsFrame": {"layout": "auto"},
+                "tooltip": {"mode": "single"},
+                "legend": {"show": True},
+            },
+        },
+        12,
+    )
+    g.add(
+        stat(
+            "Reaction p50 / p99 over the range",
+            [
+                instant(
+                    "histogram_quantile(0.50, sum by (le) (increase("
+                    "portico_rollout_reaction_seconds_bucket[$__range])))",
+                    "p50",
+                    "A",
+                ),
+                instant(
+                    "histogram_quantile(0.99, sum by (le) (increase("
+                    "portico_rollout_reaction_seconds_bucket[$__range])))",
+                    "p99",
+                    "B",
+                ),
+            ],
+            "s",
+            thresholds((None, "green"), (0.25, "orange"), (1, "red")),
+            description="Objective: p99 under 1s (alert PorticoRolloutReactionSlow).",
+        ),
+        6,
+    )
+    g.add(
+        stat(
+            "Rollbacks in range",
+            [
+                instant(
+                    "sum(increase(portico_rollout_reaction_seconds_count[$__range]))", "rollbacks"
+                )
+            ],
+            "short",
+            thresholds((None, "blue")),
+        ),
+        6,
+    )
 
     g.row("SLO burn rates")
-    g.add(timeseries(
-        "Burn rate by plugin version and window",
-        [target('portico_slo_burn_rate{tenant=~"$tenant",plugin=~"$plugin"}',
-                "{{tenant}} {{plugin}}@{{version}} ({{window}})")], "x",
-        description="1 spends the error budget exactly over the SLO window. Lines: 6 (ticket) "
-        "and 14.4 (page) when every window of a version is above them.",
-        threshold_lines=thresholds((None, "transparent"), (6, "orange"), (14.4, "red"))), 16)
+    g.add(
+        timeseries(
+            "Burn rate by plugin version and window",
+            [
+                target(
+                    'portico_slo_burn_rate{tenant=~"$tenant",plugin=~"$plugin"}',
+                    "{{tenant}} {{plugin}}@{{version}} ({{window}})",
+                )
+            ],
+            "x",
+            description="1 spends the error budget exactly over the SLO window. Lines: 6 (ticket) "
+            "and 14.4 (page) when every window of a version is above them.",
+            threshold_lines=thresholds((None, "transparent"), (6, "orange"), (14.4, "red")),
+        ),
+        16,
+    )
     table = {
-        "type": "table", "title": "Fastest burning now (lowest window per version)",
-        "targets": [instant('topk(20, min by (tenant, plugin, version) '
-                            '(portico_slo_burn_rate{tenant=~"$tenant",plugin=~"$plugin"}))',
-                            format="table")],
-        "fieldConfig": {"defaults": {"unit": "x", "thresholds": thresholds(
-            (None, "green"), (1, "yellow"), (6, "orange"), (14.4, "red")),
-            "custom": {"cellOptions": {"type": "color-background"}}}, "overrides": []},
+        "type": "table",
+        "title": "Fastest burning now (lowest window per version)",
+        "targets": [
+            instant(
+                "topk(20, min by (tenant, plugin, version) "
+                '(portico_slo_burn_rate{tenant=~"$tenant",plugin=~"$plugin"}))',
+                format="table",
+            )
+        ],
+        "fieldConfig": {
+            "defaults": {
+                "unit": "x",
+                "thresholds": thresholds(
+                    (None, "green"), (1, "yellow"), (6, "orange"), (14.4, "red")
+                ),
+                "custom": {"cellOptions": {"type": "color-background"}},
+            },
+            "overrides": [],
+        },
         "options": {"showHeader": True, "sortBy": [{"displayName": "Value", "desc": True}]},
-        "transformations": [{"id": "organize", "options": {
-            "excludeByName": {"Time": True}, "renameByName": {"Value": "burn rate"}}}],
+        "transformations": [
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True},
+                    "renameByName": {"Value": "burn rate"},
+                },
+            }
+        ],
     }
     g.add(table, 8)
 
     def query_var(name: str, label: str, query: str) -> dict[str, Any]:
-        return {"type": "query", "name": name, "label": label, "datasource": DS,
-                "query": {"query": query, "refId": f"{name}-var"}, "definition": query,
-                "refresh": 2, "includeAll": True, "multi": True, "allValue": ".*",
-                "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-                "sort": 1, "hide": 0, "options": []}
+        return {
+            "type": "query",
+            "name": name,
+            "label": label,
+            "datasource": DS,
+            "query": {"query": query, "refId": f"{name}-var"},
+            "definition": query,
+            "refresh": 2,
+            "includeAll": True,
+            "multi": True,
+            "allValue": ".*",
+            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+            "sort": 1,
+            "hide": 0,
+            "options": [],
+        }
 
     return {
         "uid": "portico-overview",
@@ -270,24 +523,55 @@ def build() -> dict[str, Any]:
         "liveNow": False,
         "weekStart": "",
         "links": [],
-        "annotations": {"list": [
-            {"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-             "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
-             "name": "Annotations & Alerts", "type": "dashboard"},
-            {"datasource": DS, "enable": True, "hide": False, "iconColor": "red",
-             "name": "Rollbacks", "titleFormat": "rollback",
-             "expr": "sum(changes(portico_rollout_reaction_seconds_count[1m])) > 0",
-             "step": "1m"},
-        ]},
-        "templating": {"list": [
-            {"type": "datasource", "name": "datasource", "label": "Data source",
-             "query": "prometheus", "refresh": 1, "hide": 0, "includeAll": False, "multi": False,
-             "current": {}, "options": [], "regex": ""},
-            query_var("service", "Service", "label_values(portico_grpc_requests_total, service)"),
-            query_var("tenant", "Tenant", "label_values(portico_slo_burn_rate, tenant)"),
-            query_var("plugin", "Plugin",
-                      'label_values(portico_slo_burn_rate{tenant=~"$tenant"}, plugin)'),
-        ]},
+        "annotations": {
+            "list": [
+                {
+                    "builtIn": 1,
+                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                    "enable": True,
+                    "hide": True,
+                    "iconColor": "rgba(0, 211, 255, 1)",
+                    "name": "Annotations & Alerts",
+                    "type": "dashboard",
+                },
+                {
+                    "datasource": DS,
+                    "enable": True,
+                    "hide": False,
+                    "iconColor": "red",
+                    "name": "Rollbacks",
+                    "titleFormat": "rollback",
+                    "expr": "sum(changes(portico_rollout_reaction_seconds_count[1m])) > 0",
+                    "step": "1m",
+                },
+            ]
+        },
+        "templating": {
+            "list": [
+                {
+                    "type": "datasource",
+                    "name": "datasource",
+                    "label": "Data source",
+                    "query": "prometheus",
+                    "refresh": 1,
+                    "hide": 0,
+                    "includeAll": False,
+                    "multi": False,
+                    "current": {},
+                    "options": [],
+                    "regex": "",
+                },
+                query_var(
+                    "service", "Service", "label_values(portico_grpc_requests_total, service)"
+                ),
+                query_var("tenant", "Tenant", "label_values(portico_slo_burn_rate, tenant)"),
+                query_var(
+                    "plugin",
+                    "Plugin",
+                    'label_values(portico_slo_burn_rate{tenant=~"$tenant"}, plugin)',
+                ),
+            ]
+        },
         "panels": g.panels,
     }
 

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+
 from portico_cli.api import ApiError, Gateway, Tokens
 from portico_cli.errors import DemoError
 

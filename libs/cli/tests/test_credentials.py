@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from portico_cli import credentials
 from portico_cli.errors import CliError
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fake_gateway import SECRET, FakePortico
+
 from portico_cli.demo import run_demo
 from portico_cli.endpoints import Endpoints
 

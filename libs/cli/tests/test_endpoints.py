@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from portico_cli import endpoints
 from portico_cli.endpoints import Endpoints, ServiceEndpoint, redact_url
 from portico_cli.errors import CliError, NotRunningError

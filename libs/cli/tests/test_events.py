@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from portico.events.v1 import events_pb2 as ev
 from portico_cli.demo import reaction_of
 from portico_cli.events import EventFeed, Seen, describe, timestamp

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+
 from portico_cli.ports import pick_port, port_is_free
 
 

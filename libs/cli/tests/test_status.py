@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from portico_cli import endpoints
 from portico_cli.endpoints import Endpoints, ServiceEndpoint
 from portico_cli.main import EXIT_NOT_RUNNING, main

@@ -11,11 +11,12 @@ import grpc
 import httpx
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
 from portico_gateway.app import create_app
-from prometheus_client import CollectorRegistry
-from starlette.applications import Starlette
 
 #: A tenant id whose GetTenant outlives any deadline the tests give the gateway.
 SLOW_TENANT = "slow-tenant"

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from portico_gateway.app import create_app
-from portico_gateway.upstreams import Upstreams
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+
+from portico_gateway.app import create_app
+from portico_gateway.upstreams import Upstreams
 
 if TYPE_CHECKING:
     # conftest is not importable at run time under --import-mode=importlib.

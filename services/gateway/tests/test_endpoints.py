@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import httpx
-from portico_gateway.app import create_app
 from prometheus_client import CollectorRegistry
+
+from portico_gateway.app import create_app
 
 if TYPE_CHECKING:
     # conftest is not importable at run time under --import-mode=importlib.

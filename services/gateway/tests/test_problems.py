@@ -8,6 +8,7 @@ import grpc
 import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
+
 from portico_gateway.problems import PROBLEM_MEDIA_TYPE, from_rpc_error, http_status, problem
 
 CANONICAL = {

@@ -9,6 +9,7 @@ import pytest
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import ServiceDescriptor
+
 from portico.security.v1 import security_pb2
 from portico_gateway.errors import RouteConflictError, TemplateSyntaxError
 from portico_gateway.routes import RouteMatch, RouteTable, build_route_table, routes_for_method

@@ -10,6 +10,7 @@ import sys
 
 import httpx
 import pytest
+
 from portico_gateway.settings import GatewaySettings
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 from google.protobuf.message import Message
+
 from portico.events.v1 import events_pb2
 from portico.rollout.v1 import rollout_pb2
 from portico.security.v1 import security_pb2

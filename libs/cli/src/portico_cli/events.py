@@ -11,6 +11,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from portico.events.v1 import events_pb2 as ev
 from portico_common.errors import EventError
 from portico_common.events.catalog import SUBJECT_PREFIX

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portico_common.launcher import LauncherError, NatsServer, PostgresServer
-
 from portico_cli.endpoints import write_json
 from portico_cli.errors import StartupError
 from portico_cli.paths import Home
 from portico_cli.ports import pick_port
 from portico_cli.procs import log_tail
+from portico_common.launcher import LauncherError, NatsServer, PostgresServer
 
 NATS_URL_ENV = "PORTICO_NATS_URL"
 DATABASE_URL_ENV = "PORTICO_DATABASE_URL"

@@ -29,8 +29,9 @@ class ServiceSettings(BaseSettings):
     nats_stream_replicas: int = 1
     db_pool_min: int = 1
     db_pool_max: int = 10
-    # How long graceful shutdown waits for in-flight RPCs and handlers.
-    shutdown_grace_seconds: float = 10.0
+    # How long graceful shutdown waits for in-flight RPCs, then for handlers;
+    # twice this stays under the 15 s `portico up` and most orchestrators allow.
+    shutdown_grace_seconds: float = 5.0
     # Outbox relay poll interval: the relay is woken at once on commit; the poll
     # is only the safety net after a crash or an outage of NATS.
     outbox_poll_seconds: float = 1.0

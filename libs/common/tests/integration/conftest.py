@@ -18,6 +18,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
+
 from portico_common.db import Database, create_pool
 from portico_common.events.bus import connect, ensure_streams
 from portico_common.events.catalog import STREAM

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from portico.events.v1 import events_pb2 as ev
 from portico_common.events.bus import StreamSettings, ensure_streams, publish
 from portico_common.events.catalog import DLQ_STREAM, STREAM

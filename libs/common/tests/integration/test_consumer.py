@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 from nats.js.api import ConsumerInfo
+
 from portico.events.v1 import events_pb2 as ev
 from portico_common.db import APP_ROLE, Connection
 from portico_common.events.bus import connect, ensure_streams

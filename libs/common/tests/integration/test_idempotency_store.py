@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from portico_common.db import Database
 from portico_common.errors import IdempotencyConflictError, InvalidArgumentError
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint

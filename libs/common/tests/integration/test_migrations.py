@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from portico_common.db import APP_ROLE
 from portico_common.errors import MigrationError
 from portico_common.migrate import migrate

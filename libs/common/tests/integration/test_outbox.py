@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 from google.protobuf.message import Message
+
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+
 from portico_common.db import ALL_TENANTS, APP_ROLE, Database, create_pool
 
 pytestmark = pytest.mark.integration

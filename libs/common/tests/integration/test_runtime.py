@@ -16,6 +16,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from joserfc import jwt
 from joserfc.jwk import OKPKey
+from prometheus_client import REGISTRY
+from pydantic import SecretStr
+
 from portico.events.v1 import events_pb2 as ev
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
 from portico_common.clock import ManualClock
@@ -34,8 +37,6 @@ from portico_common.grpc.tokens import (
 from portico_common.runtime import Runtime, serve
 from portico_common.settings import ServiceSettings
 from portico_common.uow import PgUnitOfWork
-from prometheus_client import REGISTRY
-from pydantic import SecretStr
 
 pytestmark = pytest.mark.integration
 

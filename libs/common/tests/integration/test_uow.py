@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
+
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
 from portico_common.db import Connection

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from google.protobuf.message import Message
+
 from portico.events.v1 import events_pb2 as ev
 from portico_common.events.catalog import EVENT_TYPES, subject_for, type_of
 

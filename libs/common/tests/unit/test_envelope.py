@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from portico.auth.v1 import auth_pb2
 from portico.events.v1 import events_pb2 as ev
 from portico_common.errors import EventError

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 import pytest
+
 from portico_common.db import Database
 from portico_common.errors import InvalidArgumentError
 from portico_common.grpc.idempotency import MAX_KEY_LENGTH, IdempotencyStore, request_fingerprint

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+
 from portico_common.errors import (
     AlreadyExistsError,
     EventError,

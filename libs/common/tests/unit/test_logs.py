@@ -10,6 +10,7 @@ import pytest
 import structlog
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+
 from portico_common.logs import configure_logging
 
 

@@ -7,6 +7,7 @@ from typing import cast
 
 import asyncpg
 import pytest
+
 from portico_common.errors import MigrationError
 from portico_common.migrate import load_migrations, migrate
 

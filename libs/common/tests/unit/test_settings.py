@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from portico_common.settings import ServiceSettings
 from pydantic import ValidationError
+
+from portico_common.settings import ServiceSettings
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import pytest
 from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import KeySet, OKPKey
+
 from portico_common.errors import UnauthenticatedError
 from portico_common.grpc.tokens import (
     ALGORITHM,

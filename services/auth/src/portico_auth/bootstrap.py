@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import grpc
-from portico.auth.v1 import auth_pb2_grpc
-from portico_common.runtime import Background, Runtime, bootstrap_process, serve
-from portico_common.uow import uow_factory
 
+from portico.auth.v1 import auth_pb2_grpc
 from portico_auth.adapters.key_encryption import KeyEncryptor
 from portico_auth.adapters.postgres import AuthPgUnitOfWork
 from portico_auth.app import handlers
@@ -24,6 +22,8 @@ from portico_auth.entrypoints.grpc_api import PUBLIC_METHODS, SERVICE_NAME, Auth
 from portico_auth.entrypoints.jobs import key_rotation
 from portico_auth.errors import AuthError, ConfigurationError
 from portico_auth.settings import AuthSettings
+from portico_common.runtime import Background, Runtime, bootstrap_process, serve
+from portico_common.uow import uow_factory
 
 log = logging.getLogger(__name__)
 SERVICE = "auth"

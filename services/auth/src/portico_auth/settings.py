@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from portico_common.settings import ServiceSettings
 from pydantic import SecretStr
+
+from portico_common.settings import ServiceSettings
 
 
 class AuthSettings(ServiceSettings):

@@ -9,6 +9,8 @@ from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
+
 from portico_auth.adapters.key_encryption import KeyEncryptor
 from portico_auth.adapters.postgres import AuthPgUnitOfWork
 from portico_auth.app.ports import UnitOfWorkFactory
@@ -18,7 +20,6 @@ from portico_common.clock import SystemClock
 from portico_common.db import Database, create_pool
 from portico_common.migrate import migrate
 from portico_common.uow import uow_factory
-from pydantic import SecretStr
 
 ADMIN_SECRET = "admin-secret-0123456789"
 KEK = "kek-for-tests-0123456789-0123456789"

@@ -10,6 +10,7 @@ import asyncpg
 import grpc
 import pytest
 from google.protobuf import json_format
+
 from portico.auth.v1 import auth_pb2 as pb
 from portico.auth.v1 import auth_pb2_grpc as pb_grpc
 from portico_auth.adapters.key_encryption import KeyEncryptor

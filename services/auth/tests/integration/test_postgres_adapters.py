@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+
 from portico_auth.adapters.memory import MemoryAuthStore
 from portico_auth.app import handlers
 from portico_auth.app.ports import UnitOfWorkFactory

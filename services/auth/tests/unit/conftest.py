@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from portico_auth.adapters.memory import MemoryAuthStore
 from portico_auth.domain.clients import Grant
 from portico_auth.domain.signing_keys import KeyPolicy, SigningKey

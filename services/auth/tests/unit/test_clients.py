@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_auth.domain.clients import (
     ALL_TENANTS,
     PLATFORM_SCOPES,

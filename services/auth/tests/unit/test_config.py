@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import SecretStr
+
 from portico_auth.bootstrap import load_config
 from portico_auth.errors import ConfigurationError
 from portico_auth.settings import AuthSettings
-from pydantic import SecretStr
 
 ADMIN = "admin-secret-0123456789"
 KEK = "kek-secret-0123456789-0123456789-0123"

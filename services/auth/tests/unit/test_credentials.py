@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_auth.domain.credentials import (
     ScryptCost,
     burn_verification_time,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from google.protobuf import json_format
 from joserfc.jwk import KeySet
+
 from portico.auth.v1 import auth_pb2 as pb
 from portico_auth.adapters.memory import MemoryAuthStore
 from portico_auth.app import handlers

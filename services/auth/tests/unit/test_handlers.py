@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from portico_auth.adapters.memory import MemoryAuthStore
 from portico_auth.app import handlers
 from portico_auth.app.handlers import BAD_CREDENTIALS, Policies

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
+
 from portico_auth.adapters.memory import MemoryAuthStore
 from portico_auth.app import handlers
 from portico_auth.domain.signing_keys import KeyPolicy

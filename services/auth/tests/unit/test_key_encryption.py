@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_auth.adapters.key_encryption import KeyEncryptor
 from portico_auth.errors import ConfigurationError, SigningKeyError
 

@@ -6,6 +6,7 @@ import base64
 from datetime import datetime, timedelta
 
 import pytest
+
 from portico_auth.domain.signing_keys import (
     KeyPolicy,
     SigningKey,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey
+
 from portico_auth.domain.clients import Grant
 from portico_auth.domain.signing_keys import KeyPolicy, SigningKey
 from portico_auth.domain.tokens import TokenPolicy, issue_token, jwks_of, verify_token

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Iterable
 
 import grpc
+
 from portico.compat.v1 import compat_pb2, compat_pb2_grpc
 from portico_common.runtime import Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
-
 from portico_compat.adapters.postgres import CompatPgUnitOfWork
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.entrypoints.grpc_api import CompatServicer

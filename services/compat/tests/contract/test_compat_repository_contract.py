@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
+
 from portico_compat.adapters.memory import RowLevelSecurityError
 from portico_compat.app.handlers import compat_checked
 from portico_compat.domain.checks import CompatCheck

@@ -19,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
 from portico_common.events.bus import connect
 from portico_common.events.catalog import STREAM, subject_for

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 import grpc
 import pytest
+
 from portico.compat.v1 import compat_pb2 as pb
 from portico.events.v1 import events_pb2
 from portico_common.db import Database, create_pool

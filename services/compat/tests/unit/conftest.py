@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_compat.adapters.memory import MemoryStore, memory_uow_factory
 from portico_compat.app import handlers

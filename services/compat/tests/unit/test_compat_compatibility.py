@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from portico_compat.domain.compatibility import (
     NOT_INSTALLED,
     UNKNOWN_ENGINE,

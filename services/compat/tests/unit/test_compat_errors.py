@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_common.errors import PorticoError
 from portico_compat import errors
 from portico_compat.errors import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
 from portico_compat.adapters.memory import MemoryStore

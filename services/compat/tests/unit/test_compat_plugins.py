@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_compat.domain.plugins import (
     MAX_REQUIREMENTS,
     PluginRequirements,

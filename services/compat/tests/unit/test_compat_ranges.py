@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import nodesemver
 import pytest
+
 from portico_compat.domain.ranges import (
     MAX_VERSION_LENGTH,
     range_problem,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import uvicorn
+
 from portico_common.logs import configure_logging
 from portico_common.tracing import configure_tracing
-
 from portico_gateway.app import create_app
 from portico_gateway.settings import GatewaySettings
 

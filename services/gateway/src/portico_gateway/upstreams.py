@@ -7,9 +7,9 @@ from collections.abc import Mapping
 import grpc
 from google.protobuf.message import Message
 from opentelemetry.trace import SpanKind
-from portico_common.tracing import current_trace_headers, span_from
 from starlette.datastructures import Headers
 
+from portico_common.tracing import current_trace_headers, span_from
 from portico_gateway.errors import RequestError, UpstreamError, bad_request
 from portico_gateway.routes import Route
 

@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import grpc
+
 from portico.rollout.v1 import rollout_pb2, rollout_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.events.consumer import ConsumerSettings, EventConsumer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
-
 from portico_rollout.adapters.postgres import RolloutPgUnitOfWork
 from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
 from portico_rollout.entrypoints.events import CHECKS_DURABLE, SLO_DURABLE, RolloutEventHandlers

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database, create_pool
 from portico_common.events.catalog import type_of

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS
 from portico_rollout.app.ports import RolloutUnitOfWork

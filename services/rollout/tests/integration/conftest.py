@@ -17,6 +17,8 @@ import grpc
 import nats
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from pydantic import SecretStr
+
 from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.clock import ManualClock
 from portico_common.db import Database, create_pool
@@ -26,7 +28,6 @@ from portico_common.testing.fixtures import unique
 from portico_rollout.bootstrap import MIGRATIONS, SERVICE, run
 from portico_rollout.settings import RolloutSettings
 from portico_rollout.testing.driver import T0, RolloutDriver, Watch
-from pydantic import SecretStr
 
 
 @pytest.fixture

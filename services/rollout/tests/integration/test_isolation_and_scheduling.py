@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_common.db import APP_ROLE, Database
 from portico_common.uow import uow_factory

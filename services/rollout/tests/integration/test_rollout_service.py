@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import grpc
 import pytest
+
 from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico_common.events.catalog import STREAM

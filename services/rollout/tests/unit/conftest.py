@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+
 from portico_rollout.domain.rollout import Rollout
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

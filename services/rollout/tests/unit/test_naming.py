@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_rollout.domain.naming import (
     validate_id,
     validate_plugin,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+
 from portico_rollout.domain.history import HistoryEntry
 from portico_rollout.domain.phases import validate_phases
 from portico_rollout.domain.rollout import Rollout

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.sticky import Resolution, bucket_for, resolve
 from portico_rollout.errors import InvalidBucketError

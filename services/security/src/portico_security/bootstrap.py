@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Iterable
 
 import grpc
+
 from portico.security.v1 import security_pb2, security_pb2_grpc
 from portico_common.runtime import Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
-
 from portico_security.adapters.postgres import SecurityPgUnitOfWork
 from portico_security.app.ports import UnitOfWorkFactory
 from portico_security.entrypoints.grpc_api import SecurityServicer

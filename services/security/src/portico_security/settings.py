@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from portico_common.settings import ServiceSettings
 from pydantic import Field
+
+from portico_common.settings import ServiceSettings
 
 MIB = 1024 * 1024
 

@@ -23,6 +23,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+
 from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.db import Database, create_pool
 from portico_common.events.bus import connect

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_common.db import Database
 from portico_common.uow import uow_factory

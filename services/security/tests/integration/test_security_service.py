@@ -12,6 +12,7 @@ import grpc
 import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+
 from portico.events.v1 import events_pb2
 from portico.security.v1 import security_pb2 as pb
 from portico_common.db import Database, create_pool

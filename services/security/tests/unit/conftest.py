@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from portico_common.clock import ManualClock
 from portico_security.adapters.memory import MemoryStore, memory_uow_factory
 from portico_security.app.commands import RegisterPublisherKey

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+
 from portico_common.clock import ManualClock
 from portico_security.adapters.memory import MemoryStore
 from portico_security.app.commands import RegisterPublisherKey

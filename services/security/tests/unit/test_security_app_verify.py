@@ -7,6 +7,7 @@ import uuid
 from dataclasses import replace
 
 import pytest
+
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
 from portico_security.adapters.memory import MemoryStore

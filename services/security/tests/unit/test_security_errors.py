@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_common.errors import PorticoError
 from portico_security import errors
 from portico_security.errors import (

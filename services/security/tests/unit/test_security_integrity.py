@@ -7,6 +7,7 @@ import hashlib
 import hmac
 
 import pytest
+
 from portico_security.domain.integrity import (
     HashAlgorithm,
     Integrity,

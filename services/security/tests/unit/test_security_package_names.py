@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_security.domain.package_names import (
     PackageName,
     package_name_problems,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from portico_security.settings import SecuritySettings
 from pydantic import ValidationError
+
+from portico_security.settings import SecuritySettings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

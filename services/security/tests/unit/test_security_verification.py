@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from portico_security.domain.integrity import IntegrityHasher, compute_sri
 from portico_security.domain.signatures import PublisherKey, signed_message
 from portico_security.domain.verification import (

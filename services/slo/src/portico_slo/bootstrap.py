@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Iterable
 
 import grpc
+
 from portico.slo.v1 import slo_pb2, slo_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.runtime import Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
-
 from portico_slo.adapters.metrics import PrometheusBurnRates
 from portico_slo.adapters.postgres import SloPgUnitOfWork
 from portico_slo.app.ports import UnitOfWorkFactory

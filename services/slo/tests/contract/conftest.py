@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_common.db import Database, create_pool
 from portico_common.migrate import migrate

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+
 from portico.events.v1 import events_pb2
 from portico_common.db import ALL_TENANTS
 from portico_slo.app.ports import SloRecord

@@ -14,6 +14,7 @@ import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from portico.slo.v1 import slo_pb2_grpc
 from portico_common.db import Database, create_pool
 from portico_common.launcher import free_port

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_common.db import Database
 from portico_common.uow import uow_factory

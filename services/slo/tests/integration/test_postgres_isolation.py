@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_common.db import APP_ROLE, Database
 from portico_common.uow import uow_factory

@@ -13,6 +13,7 @@ import grpc
 import nats
 import pytest
 from nats.js import JetStreamContext
+
 from portico.events.v1 import events_pb2
 from portico.slo.v1 import slo_pb2 as pb
 from portico_common.events.catalog import STREAM

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore
 from portico_slo.domain.objective import SloDefinition

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore

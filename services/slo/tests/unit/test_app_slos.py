@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_common.clock import ManualClock
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore
 from portico_slo.app import handlers

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from portico_slo.domain.buckets import Outcome, aggregate, bucket_key, prune, window_counts
 from portico_slo.domain.burn_rate import Counts
 from portico_slo.errors import InvalidOutcomeError, InvalidWindowError

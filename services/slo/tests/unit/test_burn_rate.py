@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_slo.domain.burn_rate import Counts, burn_rate, classify, evaluate
 from portico_slo.domain.objective import SloDefinition
 from portico_slo.errors import InvalidObjectiveError, InvalidOutcomeError

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from prometheus_client import REGISTRY
+
 from portico_slo.adapters.metrics import PrometheusBurnRates
 from portico_slo.domain.objective import SloDefinition
-from prometheus_client import REGISTRY
 
 
 def test_gauge_has_one_series_per_window(definition: SloDefinition) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from portico_slo.domain.objective import SloDefinition, format_duration
 from portico_slo.errors import (
     InvalidObjectiveError,

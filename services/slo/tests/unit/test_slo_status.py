@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+
 from portico_slo.domain.burn_rate import Evaluation
 from portico_slo.domain.events import SloViolated
 from portico_slo.domain.objective import SloDefinition

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Iterable
 
 import grpc
+
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
 from portico_common.runtime import Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
-
 from portico_tenancy.adapters.postgres import TenancyPgUnitOfWork
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
 from portico_common.uow import RecordingEventSink

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from portico_tenancy.domain.tenant import Tenant, validate_tenant_id
 from portico_tenancy.errors import InvalidTenantError
 

@@ -8,6 +8,7 @@ stream and a filter per event type serve every tenant.
 from __future__ import annotations
 
 from google.protobuf.message import Message
+
 from portico.events.v1 import events_pb2 as ev
 
 EVENT_TYPES: dict[str, type[Message]] = {

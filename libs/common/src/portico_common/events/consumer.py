@@ -130,7 +130,7 @@ class EventConsumer:
             return
         handler = self._handlers.get(envelope.type)
         if handler is None:
-            EVENTS_CONSUMED.labels(self.durable, envelope.type, "ignored").inc()
+            EVENTS_CONSUMED.labels(self._db.schema, envelope.type, "ignored").inc()
             await msg.ack()
             return
         try:
@@ -153,11 +153,11 @@ class EventConsumer:
                     "error": str(exc),
                 },
             )
-            EVENTS_CONSUMED.labels(self.durable, envelope.type, "retry").inc()
+            EVENTS_CONSUMED.labels(self._db.schema, envelope.type, "retry").inc()
             await msg.nak(delay=delay)
             return
         outcome = "duplicate" if duplicate else "ok"
-        EVENTS_CONSUMED.labels(self.durable, envelope.type, outcome).inc()
+        EVENTS_CONSUMED.labels(self._db.schema, envelope.type, outcome).inc()
         await msg.ack()
 
     async def _handle(self, envelope: Envelope, handler: Handler) -> bool:
@@ -202,7 +202,7 @@ class EventConsumer:
             "event dead-lettered",
             extra={"consumer": self.durable, "subject": subject, "reason": reason},
         )
-        EVENTS_CONSUMED.labels(self.durable, kind, "dead_letter").inc()
+        EVENTS_CONSUMED.labels(self._db.schema, kind, "dead_letter").inc()
         await msg.term()
 
 

@@ -10,6 +10,7 @@ from google.protobuf.message import DecodeError, Message
 
 from portico_common.errors import EventError
 from portico_common.events.catalog import EVENT_TYPES, subject_for, type_of
+from portico_common.tenants import is_valid_tenant_id
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/protobuf"
@@ -84,6 +85,9 @@ class Envelope:
             raise EventError(f"not a Portico CloudEvent: missing headers {', '.join(missing)}")
         if headers["ce-specversion"] != SPEC_VERSION:
             raise EventError(f"unsupported CloudEvents specversion {headers['ce-specversion']!r}")
+        if not is_valid_tenant_id(headers[TENANT_HEADER]):
+            # Consumers open a transaction for this tenant; "*" would mean all of them.
+            raise EventError(f"invalid tenant header {headers[TENANT_HEADER][:80]!r}")
         event_type = headers["ce-type"]
         message_class = EVENT_TYPES.get(event_type)
         if message_class is None:

@@ -152,7 +152,9 @@ class PorticoServerInterceptor(_Interceptor):
         remaining = context.time_remaining()
         timeout = self._default_deadline if remaining is None else max(0.0, remaining)
         key = metadata.get("idempotency-key")
-        tenant = getattr(request, "tenant_id", "") or "*"
+        # Keys live in the request's tenant, else the caller's: never shared across tenants.
+        claims = current_claims.get()
+        tenant = getattr(request, "tenant_id", "") or (claims.tenant_id if claims else "") or "*"
         if key is None or not mutating or self._idempotency is None:
             async with asyncio.timeout(timeout):
                 return await behavior(request, context)

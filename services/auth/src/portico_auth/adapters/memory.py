@@ -10,11 +10,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from portico_common.clock import Clock, SystemClock
-
 from portico_auth.app.ports import UnitOfWorkFactory
 from portico_auth.domain.clients import Client
 from portico_auth.domain.signing_keys import SigningKey
+from portico_common.clock import Clock, SystemClock
 
 
 class MemorySigningKeyRepository:

@@ -7,9 +7,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from portico_common.db import ALL_TENANTS
-from portico_common.grpc.tokens import Claims
-
 from portico_auth.app.ports import UnitOfWorkFactory
 from portico_auth.domain import credentials
 from portico_auth.domain.clients import ALL_TENANTS as ANY_TENANT
@@ -29,6 +26,8 @@ from portico_auth.domain.signing_keys import (
 )
 from portico_auth.domain.tokens import IssuedToken, TokenPolicy, issue_token, verify_token
 from portico_auth.errors import InvalidClientCredentialsError
+from portico_common.db import ALL_TENANTS
+from portico_common.grpc.tokens import Claims
 
 # Deliberately the same for an unknown client and a wrong secret.
 BAD_CREDENTIALS = "invalid client credentials"

@@ -6,10 +6,9 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from portico_common.clock import Clock
-
 from portico_auth.domain.clients import Client
 from portico_auth.domain.signing_keys import SigningKey
+from portico_common.clock import Clock
 
 
 class SigningKeyRepository(Protocol):

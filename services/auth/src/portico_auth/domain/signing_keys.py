@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
 )
 from joserfc.jwk import OKPKey
-from portico_common.grpc.tokens import ALGORITHM
 
 from portico_auth.errors import SigningKeyError
+from portico_common.grpc.tokens import ALGORITHM
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from portico_common.errors import UnauthenticatedError
-from portico_common.grpc.tokens import ALGORITHM, AUDIENCE, ISSUER, Claims, claims_from_token
 
 from portico_auth.domain.clients import Grant
 from portico_auth.domain.signing_keys import SigningKey
 from portico_auth.errors import InvalidTokenError
+from portico_common.errors import UnauthenticatedError
+from portico_common.grpc.tokens import ALGORITHM, AUDIENCE, ISSUER, Claims, claims_from_token
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from portico.auth.v1 import auth_pb2 as pb
 from portico.auth.v1 import auth_pb2_grpc as pb_grpc
-from portico_common.grpc.interceptor import Context
-
 from portico_auth.app import handlers
 from portico_auth.app.handlers import Policies
 from portico_auth.app.ports import UnitOfWorkFactory
+from portico_common.grpc.interceptor import Context
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuthService"].full_name
 # Callers of these have no token yet (or are checking one), so none is required.

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from portico_common.runtime import Background
-
 from portico_auth.app import handlers
 from portico_auth.app.ports import UnitOfWorkFactory
 from portico_auth.domain.signing_keys import KeyPolicy
+from portico_common.runtime import Background
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from google.protobuf.message import Message
+
 from portico_common.clock import Clock, ManualClock
 from portico_common.uow import RecordingEventSink
-
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import HostProfile

@@ -9,7 +9,6 @@ from datetime import datetime
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
-
 from portico_compat.adapters.records import finding_from_json, finding_to_json
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import CompatReport, HostProfile

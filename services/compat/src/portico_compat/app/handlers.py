@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Mapping
 
 from portico.events.v1 import events_pb2
-
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.checks import CompatCheck, run_check
 from portico_compat.domain.compatibility import HostProfile

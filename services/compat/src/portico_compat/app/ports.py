@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Protocol
 
 from google.protobuf.message import Message
-from portico_common.clock import Clock
 
+from portico_common.clock import Clock
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import HostProfile
 

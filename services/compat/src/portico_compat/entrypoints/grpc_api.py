@@ -5,7 +5,6 @@ from __future__ import annotations
 from portico.compat.v1 import compat_pb2 as pb
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
-
 from portico_compat.app import handlers
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.checks import CompatCheck

@@ -17,7 +17,6 @@ from datetime import datetime
 from portico_common.clock import Clock
 from portico_common.db import ALL_TENANTS
 from portico_common.uow import RecordingEventSink
-
 from portico_rollout.adapters.messages import to_message
 from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
 from portico_rollout.domain.events import RolloutEvent

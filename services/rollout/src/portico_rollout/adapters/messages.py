@@ -7,8 +7,8 @@ from typing import TypedDict
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from portico.events.v1 import events_pb2 as ev
 
+from portico.events.v1 import events_pb2 as ev
 from portico_rollout.domain.events import (
     RolloutCompleted,
     RolloutEvent,

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
-
 from portico_rollout.adapters.messages import to_message
 from portico_rollout.domain.events import RolloutEvent
 from portico_rollout.domain.rollout import Rollout

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from portico_common.db import ALL_TENANTS
-
 from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
 from portico_rollout.app.saga import run_rollback_saga
 from portico_rollout.domain.events import RolloutCompleted, RolloutEvent, RolloutRolledBack

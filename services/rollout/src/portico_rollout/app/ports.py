@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Protocol
 
 from portico_common.clock import Clock
-
 from portico_rollout.domain.events import RolloutEvent
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import SagaStep

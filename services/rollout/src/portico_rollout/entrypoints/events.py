@@ -14,13 +14,13 @@ from datetime import UTC
 from typing import TypeVar
 
 from google.protobuf.message import Message
+
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.events.consumer import Handler
 from portico_common.events.envelope import Envelope
 from portico_common.metrics import ROLLOUT_REACTION
-
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import RolloutUnitOfWork
 from portico_rollout.domain.naming import validate_tenant_id

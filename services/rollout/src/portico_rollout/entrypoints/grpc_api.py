@@ -9,7 +9,6 @@ from __future__ import annotations
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
-
 from portico_rollout.adapters.messages import timestamp
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import UnitOfWorkFactory

@@ -13,7 +13,6 @@ import logging
 
 from portico_common.clock import Clock
 from portico_common.runtime import Background
-
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import UnitOfWorkFactory
 

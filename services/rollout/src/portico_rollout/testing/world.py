@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from portico_common.clock import ManualClock
 
+from portico_common.clock import ManualClock
 from portico_rollout.adapters.memory import MemoryStore
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import UnitOfWorkFactory

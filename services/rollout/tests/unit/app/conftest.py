@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_rollout.testing.world import RolloutWorld
 from portico_rollout.testing.world import world as make_world
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from google.protobuf.message import Message
+
 from portico.events.v1 import events_pb2 as ev
 from portico_common.db import Connection
 from portico_common.events.envelope import Envelope

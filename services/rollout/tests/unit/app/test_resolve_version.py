@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from portico_rollout.app import handlers
 from portico_rollout.domain.sticky import bucket_for
 from portico_rollout.errors import RolloutError

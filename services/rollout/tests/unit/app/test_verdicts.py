@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from portico.events.v1 import events_pb2 as ev
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.domain.verdicts import CheckKind

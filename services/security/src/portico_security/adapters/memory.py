@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
+
 from portico_common.clock import Clock, SystemClock
 from portico_common.uow import RecordingEventSink
-
 from portico_security.app.ports import UnitOfWorkFactory
 from portico_security.domain.decisions import Verification
 from portico_security.domain.signatures import PublisherKey

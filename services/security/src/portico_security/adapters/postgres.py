@@ -14,7 +14,6 @@ from typing import Any
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
-
 from portico_security.domain.decisions import Verification
 from portico_security.domain.signatures import PublisherKey
 from portico_security.domain.verification import Check, Verdict, VerificationReport

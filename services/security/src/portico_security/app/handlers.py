@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 
 from portico.events.v1 import events_pb2
-
 from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
 from portico_security.app.ports import UnitOfWorkFactory
 from portico_security.app.validation import check_register, check_verify

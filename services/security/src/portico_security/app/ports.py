@@ -7,8 +7,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from google.protobuf.message import Message
-from portico_common.clock import Clock
 
+from portico_common.clock import Clock
 from portico_security.domain.decisions import Verification
 from portico_security.domain.signatures import PublisherKey
 

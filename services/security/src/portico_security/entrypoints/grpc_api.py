@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from portico.security.v1 import security_pb2 as pb
 from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
-
 from portico_security.app import handlers
 from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
 from portico_security.app.ports import UnitOfWorkFactory

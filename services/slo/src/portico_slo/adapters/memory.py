@@ -15,10 +15,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from google.protobuf.message import Message
+
 from portico_common.clock import Clock
 from portico_common.db import ALL_TENANTS
 from portico_common.uow import RecordingEventSink
-
 from portico_slo.app.ports import SloRecord, UnitOfWorkFactory
 from portico_slo.domain.buckets import prune, window_counts
 from portico_slo.domain.burn_rate import Counts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from portico_common.metrics import SLO_BURN_RATE
-
 from portico_slo.domain.objective import SloDefinition, format_duration
 
 

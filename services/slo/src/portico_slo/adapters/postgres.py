@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import asyncpg
+
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
-
 from portico_slo.app.ports import SloRecord
 from portico_slo.domain.buckets import bucket_key
 from portico_slo.domain.burn_rate import Counts

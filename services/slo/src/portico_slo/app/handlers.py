@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from portico.events.v1 import events_pb2
 from portico_common.db import ALL_TENANTS
-
 from portico_slo.app.ports import BurnRateGauge, SloRecord, UnitOfWorkFactory
 from portico_slo.app.validation import (
     ReportedOutcome,

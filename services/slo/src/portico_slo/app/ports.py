@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Protocol
 
 from google.protobuf.message import Message
-from portico_common.clock import Clock
 
+from portico_common.clock import Clock
 from portico_slo.domain.burn_rate import Counts
 from portico_slo.domain.objective import SloDefinition
 from portico_slo.domain.slo import SloStatus

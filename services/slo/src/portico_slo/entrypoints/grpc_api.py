@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from portico.slo.v1 import slo_pb2 as pb
 from portico.slo.v1 import slo_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
-
 from portico_slo.app import handlers
 from portico_slo.app.ports import BurnRateGauge, SloRecord, UnitOfWorkFactory
 from portico_slo.app.validation import ReportedOutcome

@@ -8,7 +8,6 @@ import logging
 import time
 
 from portico_common.runtime import Background
-
 from portico_slo.app import handlers
 from portico_slo.app.ports import BurnRateGauge, UnitOfWorkFactory
 

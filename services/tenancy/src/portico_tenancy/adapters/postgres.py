@@ -5,7 +5,6 @@ from __future__ import annotations
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
-
 from portico_tenancy.domain.tenant import Tenant
 
 

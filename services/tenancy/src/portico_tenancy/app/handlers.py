@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from portico.events.v1 import events_pb2
-
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.tenant import Tenant, validate_tenant_id
 from portico_tenancy.errors import TenantExistsError, TenantNotFoundError

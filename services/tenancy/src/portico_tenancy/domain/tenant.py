@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from portico_common.tenants import is_valid_tenant_id
 from portico_tenancy.errors import InvalidTenantError
 
-# DNS-label-like, so a tenant id is safe in subjects, headers, URLs and k8s names.
-_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MAX_DISPLAY_NAME = 200
 
 
@@ -32,7 +30,7 @@ class Tenant:
 
 
 def validate_tenant_id(tenant_id: str) -> None:
-    if not _TENANT_ID.fullmatch(tenant_id) or tenant_id.endswith("-"):
+    if not is_valid_tenant_id(tenant_id):
         raise InvalidTenantError(
             f"tenant_id {tenant_id!r} must be 2-63 characters of a-z, 0-9 and '-',"
             " starting with a letter or digit and not ending with '-'"

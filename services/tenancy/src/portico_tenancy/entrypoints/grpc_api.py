@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
-
 from portico_tenancy.app import handlers
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.tenant import Tenant
