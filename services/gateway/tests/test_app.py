@@ -183,7 +183,7 @@ async def test_wrong_method_on_a_fixed_route_is_a_405_problem(client: httpx.Asyn
 async def test_request_headers_reach_the_servicer_as_metadata(
     client: httpx.AsyncClient, upstream: Upstream
 ) -> None:
-    """authorization, idempotency-key, traceparent and x-request-id are forwarded."""
+    """authorization, idempotency-key, x-request-id are forwarded; the trace continues upstream."""
     headers = {
         "authorization": "Bearer token-1",
         "idempotency-key": "key-1",
@@ -195,8 +195,12 @@ async def test_request_headers_reach_the_servicer_as_metadata(
     await client.post("/v1/tenants", json={"tenantId": "m"}, headers=headers)
 
     received = dict(upstream.tenancy.metadata[-1])
-    for name in ("authorization", "idempotency-key", "traceparent", "x-request-id"):
+    for name in ("authorization", "idempotency-key", "x-request-id"):
         assert received[name] == headers[name]
+    # Same trace; the span id is the gateway's own span when tracing records,
+    # or the caller's when it does not, never a new trace.
+    version, trace_id, _span, flags = received["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", "0af7651916cd43dd8448eb211c80319c", "01")
     assert "cookie" not in received
 
 
