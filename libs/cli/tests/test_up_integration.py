@@ -98,18 +98,4 @@ def test_up_status_and_a_clean_stop_then_a_restart_on_the_same_data(tmp_path: Pa
     assert json.loads((home / "infra.json").read_text()) == infra
 
 
-@pytest.mark.integration
-def test_the_demo_completes_one_rollout_and_rolls_back_the_other(tmp_path: Path) -> None:
-    """`portico demo` against a running suite exits 0 and reports the reaction time."""
-    suite = Suite(tmp_path / "home", tmp_path / "run")
-    try:
-        suite.wait_up()
-        demo = suite.cli("demo", timeout=240)
-    finally:
-        code = suite.stop()
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert code == 0
-    assert "did not stop within its grace period" not in suite.output(), suite.output()
-    assert "OK: @acme/plugin-cost-insights@2.3.0 reached 100%" in demo.stdout
-    assert "* rollout.rolled_back" in demo.stdout
-    assert "ms (server clocks)" in demo.stdout
+# The demo against the real suite is the end-to-end test in tests/e2e/.

@@ -39,7 +39,7 @@ def reactions_observed() -> float:
 
 
 def consumed(outcome: str) -> float:
-    return float(EVENTS_CONSUMED.labels(SLO_DURABLE, "slo.violated", outcome)._value.get())
+    return float(EVENTS_CONSUMED.labels("rollout", "slo.violated", outcome)._value.get())
 
 
 async def start_canary(svc: RolloutDriver, tenant: str, bake_seconds: int = 600) -> pb.Rollout:
