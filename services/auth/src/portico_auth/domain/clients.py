@@ -13,6 +13,7 @@ from portico_auth.errors import (
     ScopeNotAllowedError,
     TenantNotAllowedError,
 )
+from portico_common.tenants import is_valid_tenant_id
 
 ALL_TENANTS = "*"
 # The scopes of the platform; the admin client gets every one.
@@ -24,7 +25,6 @@ PLATFORM_SCOPES: tuple[str, ...] = tuple(
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Tenant ids are DNS-label-like (tenancy owns the exact rule; this only keeps junk out).
-_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
 
@@ -57,7 +57,7 @@ class Client:
                 f"client_id {client_id!r} must be 1-128 characters of A-Z a-z 0-9 . _ -"
             )
         allowed_tenants = frozenset(tenants)
-        bad = [t for t in allowed_tenants if t != ALL_TENANTS and not _TENANT_ID.match(t)]
+        bad = [t for t in allowed_tenants if t != ALL_TENANTS and not is_valid_tenant_id(t)]
         if not allowed_tenants or bad:
             raise InvalidClientError(f"client {client_id!r}: invalid allowed tenants {bad}")
         allowed_scopes = frozenset(scopes)
@@ -88,7 +88,7 @@ def validate_token_request(tenant_id: str, scopes: Iterable[str]) -> tuple[str, 
     """The requested scopes, de-duplicated in order; raises on a malformed request."""
     if not tenant_id:
         raise InvalidTokenRequestError("tenant_id is required (a tenant id, or '*')")
-    if tenant_id != ALL_TENANTS and not _TENANT_ID.match(tenant_id):
+    if tenant_id != ALL_TENANTS and not is_valid_tenant_id(tenant_id):
         raise InvalidTokenRequestError(f"tenant_id {tenant_id!r} is not a valid tenant id")
     unique = tuple(dict.fromkeys(scopes))
     bad = [s for s in unique if not _SCOPE.match(s)]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
+from portico_common.tenants import is_valid_tenant_id
 from portico_rollout.errors import InvalidRolloutError
 
 # The tenancy service's rule. "*" in particular is not a tenant: it is the
 # platform-wide scope of db.ALL_TENANTS, and must never come from a request.
-_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 # npm's rules for a new package name (validate-npm-package-name).
 _PLUGIN = re.compile(r"^(?:@[a-z0-9~-][a-z0-9._~-]*/)?[a-z0-9~-][a-z0-9._~-]*$")
 MAX_PLUGIN = 214
@@ -26,7 +26,7 @@ MAX_ID = 256
 
 def validate_tenant_id(tenant_id: str) -> str:
     """Return `tenant_id`, or raise InvalidRolloutError saying what a tenant id is."""
-    if not _TENANT_ID.match(tenant_id):
+    if not is_valid_tenant_id(tenant_id):
         raise InvalidRolloutError(
             "tenant_id",
             f"{tenant_id!r} must be 2-63 characters of a-z, 0-9 and '-',"

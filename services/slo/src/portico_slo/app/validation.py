@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from portico_common.tenants import is_valid_tenant_id
 from portico_slo.errors import InvalidOutcomeError, InvalidSloDefinitionError
 
 # The tenancy service's rule (DNS-label-like). It also keeps out "*", which a
 # transaction would take as "every tenant".
-_TENANT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]")
 # npm's limit on package names; versions get the same generous room.
 MAX_NAME_LENGTH = 214
 MAX_OUTCOMES_PER_REPORT = 10_000
@@ -25,7 +24,7 @@ class ReportedOutcome:
 
 
 def check_tenant_id(tenant_id: str) -> None:
-    if not _TENANT_ID.fullmatch(tenant_id):
+    if not is_valid_tenant_id(tenant_id):
         raise InvalidSloDefinitionError(
             "tenant_id",
             f"{tenant_id!r} must be 2-63 characters of a-z, 0-9 and '-',"
