@@ -14,6 +14,7 @@ Ratio = Portico p50 / baseline p50.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -74,6 +75,8 @@ async def baseline(url: str, n: int) -> list[float]:
         await js.publish("bench.in", uuid.uuid4().bytes)
         samples.append(await asyncio.wait_for(replies.get(), 5) - started)
     task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
     await nc.close()
     return samples
 
