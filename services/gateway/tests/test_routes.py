@@ -81,6 +81,9 @@ def test_every_annotated_rpc_of_the_six_services_has_a_route() -> None:
     assert bindings == {
         ("POST", "/v1/tenants", "CreateTenant"),
         ("GET", "/v1/tenants/{tenant_id}", "GetTenant"),
+        ("PUT", "/v1/tenants/{tenant_id}/quota", "SetQuota"),
+        ("GET", "/v1/tenants/{tenant_id}/quota", "GetQuota"),
+        ("PUT", "/v1/tenants/{tenant_id}/usage", "RecordUsage"),
         ("POST", "/v1/auth/token", "IssueServiceToken"),
         ("GET", "/v1/auth/jwks", "GetJwks"),
         ("POST", "/v1/auth/verify", "VerifyToken"),

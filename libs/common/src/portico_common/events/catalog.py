@@ -13,6 +13,8 @@ from portico.events.v1 import events_pb2 as ev
 
 EVENT_TYPES: dict[str, type[Message]] = {
     "tenant.created": ev.TenantCreated,
+    "tenant.quota.updated": ev.TenantQuotaUpdated,
+    "tenant.usage.updated": ev.TenantUsageUpdated,
     "plugin.artifact.verified": ev.ArtifactVerified,
     "plugin.artifact.rejected": ev.ArtifactRejected,
     "plugin.compat.checked": ev.CompatChecked,

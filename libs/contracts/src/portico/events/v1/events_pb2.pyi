@@ -422,3 +422,102 @@ class SloViolated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SloViolated: _TypeAlias = SloViolated  # noqa: Y015
+
+@_typing.final
+class TenantResources(_message.Message):
+    """An amount of compute and storage, as tenancy counts it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CPU_MILLICORES_FIELD_NUMBER: _builtins.int
+    MEMORY_MIB_FIELD_NUMBER: _builtins.int
+    STORAGE_MIB_FIELD_NUMBER: _builtins.int
+    cpu_millicores: _builtins.int
+    memory_mib: _builtins.int
+    storage_mib: _builtins.int
+    def __init__(
+        self,
+        *,
+        cpu_millicores: _builtins.int = ...,
+        memory_mib: _builtins.int = ...,
+        storage_mib: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu_millicores", b"cpu_millicores", "memory_mib", b"memory_mib", "storage_mib", b"storage_mib"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantResources: _TypeAlias = TenantResources  # noqa: Y015
+
+@_typing.final
+class TenantQuotaUpdated(_message.Message):
+    """tenant.quota.updated: the tenant's quota was set; it replaces the previous one."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
+    MAX_PLUGINS_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    max_plugins: _builtins.int
+    revision: _builtins.int
+    """Grows by one per change of this tenant's quota: apply only a higher one."""
+    @_builtins.property
+    def limits(self) -> Global___TenantResources: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        limits: Global___TenantResources | None = ...,
+        max_plugins: _builtins.int = ...,
+        revision: _builtins.int = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits", "max_plugins", b"max_plugins", "revision", b"revision", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantQuotaUpdated: _TypeAlias = TenantQuotaUpdated  # noqa: Y015
+
+@_typing.final
+class TenantUsageUpdated(_message.Message):
+    """tenant.usage.updated: the tenant's current usage (absolute totals) was recorded."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    USED_FIELD_NUMBER: _builtins.int
+    PLUGINS_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    plugins: _builtins.int
+    revision: _builtins.int
+    """Grows by one per report of this tenant's usage: apply only a higher one."""
+    @_builtins.property
+    def used(self) -> Global___TenantResources: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        used: Global___TenantResources | None = ...,
+        plugins: _builtins.int = ...,
+        revision: _builtins.int = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at", "used", b"used"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugins", b"plugins", "revision", b"revision", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "used", b"used"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantUsageUpdated: _TypeAlias = TenantUsageUpdated  # noqa: Y015

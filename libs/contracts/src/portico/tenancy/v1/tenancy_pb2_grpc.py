@@ -45,6 +45,21 @@ class TenancyServiceStub:
                 request_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantRequest.SerializeToString,
                 response_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantResponse.FromString,
                 _registered_method=True)
+        self.SetQuota = channel.unary_unary(
+                '/portico.tenancy.v1.TenancyService/SetQuota',
+                request_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.SetQuotaRequest.SerializeToString,
+                response_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.SetQuotaResponse.FromString,
+                _registered_method=True)
+        self.GetQuota = channel.unary_unary(
+                '/portico.tenancy.v1.TenancyService/GetQuota',
+                request_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetQuotaRequest.SerializeToString,
+                response_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetQuotaResponse.FromString,
+                _registered_method=True)
+        self.RecordUsage = channel.unary_unary(
+                '/portico.tenancy.v1.TenancyService/RecordUsage',
+                request_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.RecordUsageRequest.SerializeToString,
+                response_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.RecordUsageResponse.FromString,
+                _registered_method=True)
 
 
 class TenancyServiceServicer:
@@ -65,6 +80,29 @@ class TenancyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetQuota(self, request, context):
+        """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuota(self, request, context):
+        """Returns the tenant's quota and its current usage (NOT_FOUND without a quota).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordUsage(self, request, context):
+        """Records the tenant's current usage as absolute totals (replacing the previous
+        report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
+        what is installed (rollout, or the platform), until usage is derived from events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TenancyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +115,21 @@ def add_TenancyServiceServicer_to_server(servicer, server):
                     servicer.GetTenant,
                     request_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantRequest.FromString,
                     response_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantResponse.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.SetQuotaRequest.FromString,
+                    response_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.SetQuotaResponse.SerializeToString,
+            ),
+            'GetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuota,
+                    request_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetQuotaRequest.FromString,
+                    response_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetQuotaResponse.SerializeToString,
+            ),
+            'RecordUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordUsage,
+                    request_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.RecordUsageRequest.FromString,
+                    response_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.RecordUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +187,87 @@ class TenancyService:
             '/portico.tenancy.v1.TenancyService/GetTenant',
             portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantRequest.SerializeToString,
             portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.tenancy.v1.TenancyService/SetQuota',
+            portico_dot_tenancy_dot_v1_dot_tenancy__pb2.SetQuotaRequest.SerializeToString,
+            portico_dot_tenancy_dot_v1_dot_tenancy__pb2.SetQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.tenancy.v1.TenancyService/GetQuota',
+            portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetQuotaRequest.SerializeToString,
+            portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.tenancy.v1.TenancyService/RecordUsage',
+            portico_dot_tenancy_dot_v1_dot_tenancy__pb2.RecordUsageRequest.SerializeToString,
+            portico_dot_tenancy_dot_v1_dot_tenancy__pb2.RecordUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

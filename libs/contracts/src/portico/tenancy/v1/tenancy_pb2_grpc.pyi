@@ -37,6 +37,15 @@ class TenancyServiceStub:
     """Creates a tenant. Idempotent with an idempotency key."""
     GetTenant: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetTenantRequest, _tenancy_pb2.GetTenantResponse]
     """Returns one tenant."""
+    SetQuota: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.SetQuotaRequest, _tenancy_pb2.SetQuotaResponse]
+    """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated."""
+    GetQuota: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetQuotaRequest, _tenancy_pb2.GetQuotaResponse]
+    """Returns the tenant's quota and its current usage (NOT_FOUND without a quota)."""
+    RecordUsage: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.RecordUsageRequest, _tenancy_pb2.RecordUsageResponse]
+    """Records the tenant's current usage as absolute totals (replacing the previous
+    report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
+    what is installed (rollout, or the platform), until usage is derived from events.
+    """
 
 @_typing.type_check_only
 class TenancyServiceAsyncStub(TenancyServiceStub):
@@ -47,6 +56,15 @@ class TenancyServiceAsyncStub(TenancyServiceStub):
     """Creates a tenant. Idempotent with an idempotency key."""
     GetTenant: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetTenantRequest, _tenancy_pb2.GetTenantResponse]  # type: ignore[assignment]
     """Returns one tenant."""
+    SetQuota: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.SetQuotaRequest, _tenancy_pb2.SetQuotaResponse]  # type: ignore[assignment]
+    """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated."""
+    GetQuota: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetQuotaRequest, _tenancy_pb2.GetQuotaResponse]  # type: ignore[assignment]
+    """Returns the tenant's quota and its current usage (NOT_FOUND without a quota)."""
+    RecordUsage: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.RecordUsageRequest, _tenancy_pb2.RecordUsageResponse]  # type: ignore[assignment]
+    """Records the tenant's current usage as absolute totals (replacing the previous
+    report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
+    what is installed (rollout, or the platform), until usage is derived from events.
+    """
 
 class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
     """Tenants: the unit of isolation for everything else in Portico."""
@@ -66,5 +84,32 @@ class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tenancy_pb2.GetTenantResponse, _abc.Awaitable[_tenancy_pb2.GetTenantResponse]]:
         """Returns one tenant."""
+
+    @_abc_1.abstractmethod
+    def SetQuota(
+        self,
+        request: _tenancy_pb2.SetQuotaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenancy_pb2.SetQuotaResponse, _abc.Awaitable[_tenancy_pb2.SetQuotaResponse]]:
+        """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated."""
+
+    @_abc_1.abstractmethod
+    def GetQuota(
+        self,
+        request: _tenancy_pb2.GetQuotaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenancy_pb2.GetQuotaResponse, _abc.Awaitable[_tenancy_pb2.GetQuotaResponse]]:
+        """Returns the tenant's quota and its current usage (NOT_FOUND without a quota)."""
+
+    @_abc_1.abstractmethod
+    def RecordUsage(
+        self,
+        request: _tenancy_pb2.RecordUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenancy_pb2.RecordUsageResponse, _abc.Awaitable[_tenancy_pb2.RecordUsageResponse]]:
+        """Records the tenant's current usage as absolute totals (replacing the previous
+        report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
+        what is installed (rollout, or the platform), until usage is derived from events.
+        """
 
 def add_TenancyServiceServicer_to_server(servicer: TenancyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
