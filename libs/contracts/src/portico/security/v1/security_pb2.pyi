@@ -28,12 +28,16 @@ class _KeyAlgorithmEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KeyAlgor
     DESCRIPTOR: _descriptor.EnumDescriptor
     KEY_ALGORITHM_UNSPECIFIED: _KeyAlgorithm.ValueType  # 0
     KEY_ALGORITHM_ED25519: _KeyAlgorithm.ValueType  # 1
+    KEY_ALGORITHM_ECDSA_P256: _KeyAlgorithm.ValueType  # 2
+    """ECDSA over NIST P-256 with SHA-256; DER-encoded signatures (as npm's registry uses)."""
 
 class KeyAlgorithm(_KeyAlgorithm, metaclass=_KeyAlgorithmEnumTypeWrapper):
     """Signature algorithm of a publisher key."""
 
 KEY_ALGORITHM_UNSPECIFIED: KeyAlgorithm.ValueType  # 0
 KEY_ALGORITHM_ED25519: KeyAlgorithm.ValueType  # 1
+KEY_ALGORITHM_ECDSA_P256: KeyAlgorithm.ValueType  # 2
+"""ECDSA over NIST P-256 with SHA-256; DER-encoded signatures (as npm's registry uses)."""
 Global___KeyAlgorithm: _TypeAlias = KeyAlgorithm  # noqa: Y015
 
 class _Verdict:
@@ -66,14 +70,31 @@ class PublisherKey(_message.Message):
     ALGORITHM_FIELD_NUMBER: _builtins.int
     PUBLIC_KEY_PEM_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    REVOKED_AT_FIELD_NUMBER: _builtins.int
+    REVOCATION_REASON_FIELD_NUMBER: _builtins.int
+    REPLACED_BY_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     publisher: _builtins.str
     key_id: _builtins.str
     algorithm: Global___KeyAlgorithm.ValueType
     public_key_pem: _builtins.str
     """PEM SubjectPublicKeyInfo."""
+    revocation_reason: _builtins.str
+    replaced_by: _builtins.str
+    """The key id that replaced this one in a rotation, if any."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """After this instant the key vouches only for artifacts published before it
+        (set at registration, or by a rotation's overlap window). Unset: no expiry.
+        """
+
+    @_builtins.property
+    def revoked_at(self) -> _timestamp_pb2.Timestamp:
+        """Set once the key is revoked: every signature by it fails from then on."""
+
     def __init__(
         self,
         *,
@@ -83,10 +104,14 @@ class PublisherKey(_message.Message):
         algorithm: Global___KeyAlgorithm.ValueType = ...,
         public_key_pem: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        revoked_at: _timestamp_pb2.Timestamp | None = ...,
+        revocation_reason: _builtins.str = ...,
+        replaced_by: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_at", b"expires_at", "revoked_at", b"revoked_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "created_at", b"created_at", "key_id", b"key_id", "public_key_pem", b"public_key_pem", "publisher", b"publisher", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "created_at", b"created_at", "expires_at", b"expires_at", "key_id", b"key_id", "public_key_pem", b"public_key_pem", "publisher", b"publisher", "replaced_by", b"replaced_by", "revocation_reason", b"revocation_reason", "revoked_at", b"revoked_at", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -103,11 +128,16 @@ class RegisterPublisherKeyRequest(_message.Message):
     KEY_ID_FIELD_NUMBER: _builtins.int
     ALGORITHM_FIELD_NUMBER: _builtins.int
     PUBLIC_KEY_PEM_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     publisher: _builtins.str
     key_id: _builtins.str
     algorithm: Global___KeyAlgorithm.ValueType
     public_key_pem: _builtins.str
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """Optional: the key vouches only for artifacts published before this instant."""
+
     def __init__(
         self,
         *,
@@ -116,10 +146,11 @@ class RegisterPublisherKeyRequest(_message.Message):
         key_id: _builtins.str = ...,
         algorithm: Global___KeyAlgorithm.ValueType = ...,
         public_key_pem: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "key_id", b"key_id", "public_key_pem", b"public_key_pem", "publisher", b"publisher", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "expires_at", b"expires_at", "key_id", b"key_id", "public_key_pem", b"public_key_pem", "publisher", b"publisher", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -160,6 +191,9 @@ class VerifyArtifactRequest(_message.Message):
     INTEGRITY_FIELD_NUMBER: _builtins.int
     SIGNATURE_FIELD_NUMBER: _builtins.int
     KEY_ID_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    REGISTRY_SIGNATURE_FIELD_NUMBER: _builtins.int
+    REGISTRY_KEY_ID_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     """npm package name, e.g. "@acme/plugin-cost-insights"."""
@@ -171,6 +205,17 @@ class VerifyArtifactRequest(_message.Message):
     signature: _builtins.bytes
     """Signature over "NAME@VERSION:INTEGRITY" (npm's registry-signature message)."""
     key_id: _builtins.str
+    registry_signature: _builtins.bytes
+    """npm registry signature (dist.signatures[].sig, base64-decoded DER ECDSA
+    P-256) over "NAME@VERSION:INTEGRITY", and its keyid ("SHA256:…").
+    """
+    registry_key_id: _builtins.str
+    @_builtins.property
+    def published_at(self) -> _timestamp_pb2.Timestamp:
+        """When the registry says this version was published (npm packument "time").
+        Key expiry is judged against it; unset means "now", the strictest reading.
+        """
+
     def __init__(
         self,
         *,
@@ -181,10 +226,13 @@ class VerifyArtifactRequest(_message.Message):
         integrity: _builtins.str = ...,
         signature: _builtins.bytes = ...,
         key_id: _builtins.str = ...,
+        published_at: _timestamp_pb2.Timestamp | None = ...,
+        registry_signature: _builtins.bytes = ...,
+        registry_key_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["published_at", b"published_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["integrity", b"integrity", "key_id", b"key_id", "plugin", b"plugin", "signature", b"signature", "tarball", b"tarball", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["integrity", b"integrity", "key_id", b"key_id", "plugin", b"plugin", "published_at", b"published_at", "registry_key_id", b"registry_key_id", "registry_signature", b"registry_signature", "signature", b"signature", "tarball", b"tarball", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
