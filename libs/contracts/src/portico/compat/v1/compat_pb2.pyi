@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,6 +18,52 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _Verdict:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Verdict.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VERDICT_UNSPECIFIED: _Verdict.ValueType  # 0
+    VERDICT_PASS: _Verdict.ValueType  # 1
+    VERDICT_WARN: _Verdict.ValueType  # 2
+    """Works, with something to know (a deprecated API, an unchecked part)."""
+    VERDICT_NEEDS_APPROVAL: _Verdict.ValueType  # 3
+    """Not allowed until someone approves (a permission, an escalation)."""
+    VERDICT_FAIL: _Verdict.ValueType  # 4
+
+class Verdict(_Verdict, metaclass=_VerdictEnumTypeWrapper):
+    """How a dimension (or one finding) came out."""
+
+VERDICT_UNSPECIFIED: Verdict.ValueType  # 0
+VERDICT_PASS: Verdict.ValueType  # 1
+VERDICT_WARN: Verdict.ValueType  # 2
+"""Works, with something to know (a deprecated API, an unchecked part)."""
+VERDICT_NEEDS_APPROVAL: Verdict.ValueType  # 3
+"""Not allowed until someone approves (a permission, an escalation)."""
+VERDICT_FAIL: Verdict.ValueType  # 4
+Global___Verdict: _TypeAlias = Verdict  # noqa: Y015
+
+class _PermissionDecision:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PermissionDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PermissionDecision.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PERMISSION_DECISION_UNSPECIFIED: _PermissionDecision.ValueType  # 0
+    PERMISSION_DECISION_ALLOW: _PermissionDecision.ValueType  # 1
+    PERMISSION_DECISION_DENY: _PermissionDecision.ValueType  # 2
+    PERMISSION_DECISION_NEEDS_APPROVAL: _PermissionDecision.ValueType  # 3
+
+class PermissionDecision(_PermissionDecision, metaclass=_PermissionDecisionEnumTypeWrapper):
+    """What the tenant's policy says about a permission."""
+
+PERMISSION_DECISION_UNSPECIFIED: PermissionDecision.ValueType  # 0
+PERMISSION_DECISION_ALLOW: PermissionDecision.ValueType  # 1
+PERMISSION_DECISION_DENY: PermissionDecision.ValueType  # 2
+PERMISSION_DECISION_NEEDS_APPROVAL: PermissionDecision.ValueType  # 3
+Global___PermissionDecision: _TypeAlias = PermissionDecision  # noqa: Y015
 
 @_typing.final
 class HostProfile(_message.Message):
@@ -190,14 +237,43 @@ class CheckCompatibilityRequest(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class DependenciesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TENANT_ID_FIELD_NUMBER: _builtins.int
     PLUGIN_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     ENGINES_FIELD_NUMBER: _builtins.int
     PEER_DEPENDENCIES_FIELD_NUMBER: _builtins.int
+    DEPENDENCIES_FIELD_NUMBER: _builtins.int
+    CONSUMES_FIELD_NUMBER: _builtins.int
+    PROVIDES_FIELD_NUMBER: _builtins.int
+    PERMISSIONS_FIELD_NUMBER: _builtins.int
+    INSTALLED_VERSION_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
+    installed_version: _builtins.str
+    """The version installed now, when this check is for an upgrade; its last
+    recorded check is the baseline for escalations and breaking changes.
+    """
     @_builtins.property
     def engines(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """package.json "engines": "node" and "backstage" ranges."""
@@ -205,6 +281,24 @@ class CheckCompatibilityRequest(_message.Message):
     @_builtins.property
     def peer_dependencies(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """package.json "peerDependencies": name to npm range."""
+
+    @_builtins.property
+    def dependencies(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """package.json "dependencies": name to npm range (the @backstage/* ones are
+        checked against the host's release manifest).
+        """
+
+    @_builtins.property
+    def consumes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApiRequirement]:
+        """Host APIs / extension points the plugin consumes, with version ranges."""
+
+    @_builtins.property
+    def provides(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApiProvision]:
+        """APIs / extension points the plugin provides."""
+
+    @_builtins.property
+    def permissions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Permissions the plugin requests (e.g. "catalog.entity.read")."""
 
     def __init__(
         self,
@@ -214,14 +308,487 @@ class CheckCompatibilityRequest(_message.Message):
         version: _builtins.str = ...,
         engines: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         peer_dependencies: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        dependencies: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        consumes: _abc.Iterable[Global___ApiRequirement] | None = ...,
+        provides: _abc.Iterable[Global___ApiProvision] | None = ...,
+        permissions: _abc.Iterable[_builtins.str] | None = ...,
+        installed_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["engines", b"engines", "peer_dependencies", b"peer_dependencies", "plugin", b"plugin", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consumes", b"consumes", "dependencies", b"dependencies", "engines", b"engines", "installed_version", b"installed_version", "peer_dependencies", b"peer_dependencies", "permissions", b"permissions", "plugin", b"plugin", "provides", b"provides", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckCompatibilityRequest: _TypeAlias = CheckCompatibilityRequest  # noqa: Y015
+
+@_typing.final
+class ApiRequirement(_message.Message):
+    """A host API or extension point a plugin consumes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RANGE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    range: _builtins.str
+    """npm range over the API's version; "" or "*" accepts any version."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        range: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "range", b"range"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApiRequirement: _TypeAlias = ApiRequirement  # noqa: Y015
+
+@_typing.final
+class ApiProvision(_message.Message):
+    """An API or extension point a plugin provides."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    version: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApiProvision: _TypeAlias = ApiProvision  # noqa: Y015
+
+@_typing.final
+class CheckCompatibilityStreamRequest(_message.Message):
+    """Input of CheckCompatibilityStream: the same question as CheckCompatibility."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def check(self) -> Global___CheckCompatibilityRequest: ...
+    def __init__(
+        self,
+        *,
+        check: Global___CheckCompatibilityRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["check", b"check"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check", b"check"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckCompatibilityStreamRequest: _TypeAlias = CheckCompatibilityStreamRequest  # noqa: Y015
+
+@_typing.final
+class CheckCompatibilityStreamResponse(_message.Message):
+    """One message of CheckCompatibilityStream: a dimension's report, then the final report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIMENSION_FIELD_NUMBER: _builtins.int
+    REPORT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def dimension(self) -> Global___DimensionReport: ...
+    @_builtins.property
+    def report(self) -> Global___CheckCompatibilityResponse: ...
+    def __init__(
+        self,
+        *,
+        dimension: Global___DimensionReport | None = ...,
+        report: Global___CheckCompatibilityResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dimension", b"dimension", "event", b"event", "report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimension", b"dimension", "event", b"event", "report", b"report"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["dimension", "report"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___CheckCompatibilityStreamResponse: _TypeAlias = CheckCompatibilityStreamResponse  # noqa: Y015
+
+@_typing.final
+class DimensionReport(_message.Message):
+    """One dimension of the report: its verdict and the findings behind it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIMENSION_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    FINDINGS_FIELD_NUMBER: _builtins.int
+    dimension: _builtins.str
+    """"api", "runtime", "permissions" or "resources"."""
+    verdict: Global___Verdict.ValueType
+    summary: _builtins.str
+    @_builtins.property
+    def findings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Finding]: ...
+    def __init__(
+        self,
+        *,
+        dimension: _builtins.str = ...,
+        verdict: Global___Verdict.ValueType = ...,
+        summary: _builtins.str = ...,
+        findings: _abc.Iterable[Global___Finding] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimension", b"dimension", "findings", b"findings", "summary", b"summary", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DimensionReport: _TypeAlias = DimensionReport  # noqa: Y015
+
+@_typing.final
+class HostApi(_message.Message):
+    """One API of a release's host catalog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    DEPRECATION_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    REPLACEMENT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    version: _builtins.str
+    deprecation: _builtins.str
+    """Why and since when it is deprecated; empty when it is not."""
+    removed: _builtins.bool
+    """The API is gone in this release (kept in the catalog to say so)."""
+    replacement: _builtins.str
+    """What to use instead, when deprecated or removed."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+        deprecation: _builtins.str = ...,
+        removed: _builtins.bool = ...,
+        replacement: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deprecation", b"deprecation", "name", b"name", "removed", b"removed", "replacement", b"replacement", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HostApi: _TypeAlias = HostApi  # noqa: Y015
+
+@_typing.final
+class HostApiCatalog(_message.Message):
+    """A tenant's host API catalog for one Backstage release."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    BACKSTAGE_RELEASE_FIELD_NUMBER: _builtins.int
+    APIS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    backstage_release: _builtins.str
+    @_builtins.property
+    def apis(self) -> _containers.RepeatedCompositeFieldContainer[Global___HostApi]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        backstage_release: _builtins.str = ...,
+        apis: _abc.Iterable[Global___HostApi] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["apis", b"apis", "backstage_release", b"backstage_release", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HostApiCatalog: _TypeAlias = HostApiCatalog  # noqa: Y015
+
+@_typing.final
+class SetHostApiCatalogRequest(_message.Message):
+    """Input of SetHostApiCatalog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    BACKSTAGE_RELEASE_FIELD_NUMBER: _builtins.int
+    APIS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    backstage_release: _builtins.str
+    @_builtins.property
+    def apis(self) -> _containers.RepeatedCompositeFieldContainer[Global___HostApi]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        backstage_release: _builtins.str = ...,
+        apis: _abc.Iterable[Global___HostApi] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["apis", b"apis", "backstage_release", b"backstage_release", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetHostApiCatalogRequest: _TypeAlias = SetHostApiCatalogRequest  # noqa: Y015
+
+@_typing.final
+class SetHostApiCatalogResponse(_message.Message):
+    """Output of SetHostApiCatalog."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATALOG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def catalog(self) -> Global___HostApiCatalog: ...
+    def __init__(
+        self,
+        *,
+        catalog: Global___HostApiCatalog | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["catalog", b"catalog"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["catalog", b"catalog"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetHostApiCatalogResponse: _TypeAlias = SetHostApiCatalogResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseManifest(_message.Message):
+    """A Backstage release manifest: which @backstage/* version belongs to the release."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class PackagesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    BACKSTAGE_RELEASE_FIELD_NUMBER: _builtins.int
+    PACKAGES_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    backstage_release: _builtins.str
+    @_builtins.property
+    def packages(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        backstage_release: _builtins.str = ...,
+        packages: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backstage_release", b"backstage_release", "packages", b"packages", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseManifest: _TypeAlias = ReleaseManifest  # noqa: Y015
+
+@_typing.final
+class SetReleaseManifestRequest(_message.Message):
+    """Input of SetReleaseManifest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class PackagesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    BACKSTAGE_RELEASE_FIELD_NUMBER: _builtins.int
+    PACKAGES_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    backstage_release: _builtins.str
+    @_builtins.property
+    def packages(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Package name to exact version, as in Backstage's published manifest."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        backstage_release: _builtins.str = ...,
+        packages: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backstage_release", b"backstage_release", "packages", b"packages", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetReleaseManifestRequest: _TypeAlias = SetReleaseManifestRequest  # noqa: Y015
+
+@_typing.final
+class SetReleaseManifestResponse(_message.Message):
+    """Output of SetReleaseManifest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MANIFEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def manifest(self) -> Global___ReleaseManifest: ...
+    def __init__(
+        self,
+        *,
+        manifest: Global___ReleaseManifest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["manifest", b"manifest"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["manifest", b"manifest"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetReleaseManifestResponse: _TypeAlias = SetReleaseManifestResponse  # noqa: Y015
+
+@_typing.final
+class PermissionRule(_message.Message):
+    """One rule: an exact permission name, or a prefix ending in "*"."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATTERN_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    pattern: _builtins.str
+    decision: Global___PermissionDecision.ValueType
+    def __init__(
+        self,
+        *,
+        pattern: _builtins.str = ...,
+        decision: Global___PermissionDecision.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "pattern", b"pattern"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PermissionRule: _TypeAlias = PermissionRule  # noqa: Y015
+
+@_typing.final
+class PermissionPolicy(_message.Message):
+    """A tenant's permission policy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    DEFAULT_DECISION_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    default_decision: Global___PermissionDecision.ValueType
+    """For permissions no rule matches; unspecified means needs approval."""
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___PermissionRule]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rules: _abc.Iterable[Global___PermissionRule] | None = ...,
+        default_decision: Global___PermissionDecision.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_decision", b"default_decision", "rules", b"rules", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PermissionPolicy: _TypeAlias = PermissionPolicy  # noqa: Y015
+
+@_typing.final
+class SetPermissionPolicyRequest(_message.Message):
+    """Input of SetPermissionPolicy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    DEFAULT_DECISION_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    default_decision: Global___PermissionDecision.ValueType
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___PermissionRule]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rules: _abc.Iterable[Global___PermissionRule] | None = ...,
+        default_decision: Global___PermissionDecision.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_decision", b"default_decision", "rules", b"rules", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPermissionPolicyRequest: _TypeAlias = SetPermissionPolicyRequest  # noqa: Y015
+
+@_typing.final
+class SetPermissionPolicyResponse(_message.Message):
+    """Output of SetPermissionPolicy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___PermissionPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: Global___PermissionPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPermissionPolicyResponse: _TypeAlias = SetPermissionPolicyResponse  # noqa: Y015
 
 @_typing.final
 class Finding(_message.Message):
@@ -235,12 +802,14 @@ class Finding(_message.Message):
     HOST_VERSION_FIELD_NUMBER: _builtins.int
     SATISFIED_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
     dimension: _builtins.str
     name: _builtins.str
     required_range: _builtins.str
     host_version: _builtins.str
     satisfied: _builtins.bool
     reason: _builtins.str
+    verdict: Global___Verdict.ValueType
     def __init__(
         self,
         *,
@@ -250,10 +819,11 @@ class Finding(_message.Message):
         host_version: _builtins.str = ...,
         satisfied: _builtins.bool = ...,
         reason: _builtins.str = ...,
+        verdict: Global___Verdict.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimension", b"dimension", "host_version", b"host_version", "name", b"name", "reason", b"reason", "required_range", b"required_range", "satisfied", b"satisfied"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimension", b"dimension", "host_version", b"host_version", "name", b"name", "reason", b"reason", "required_range", b"required_range", "satisfied", b"satisfied", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -268,20 +838,28 @@ class CheckCompatibilityResponse(_message.Message):
     CHECK_ID_FIELD_NUMBER: _builtins.int
     COMPATIBLE_FIELD_NUMBER: _builtins.int
     FINDINGS_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
+    APPROVAL_REQUIRED_FIELD_NUMBER: _builtins.int
     check_id: _builtins.str
     compatible: _builtins.bool
+    """True only when no dimension fails and none needs approval."""
+    approval_required: _builtins.bool
     @_builtins.property
     def findings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Finding]: ...
+    @_builtins.property
+    def dimensions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionReport]: ...
     def __init__(
         self,
         *,
         check_id: _builtins.str = ...,
         compatible: _builtins.bool = ...,
         findings: _abc.Iterable[Global___Finding] | None = ...,
+        dimensions: _abc.Iterable[Global___DimensionReport] | None = ...,
+        approval_required: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["check_id", b"check_id", "compatible", b"compatible", "findings", b"findings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_required", b"approval_required", "check_id", b"check_id", "compatible", b"compatible", "dimensions", b"dimensions", "findings", b"findings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -45,6 +45,26 @@ class CompatServiceStub:
                 request_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityRequest.SerializeToString,
                 response_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityResponse.FromString,
                 _registered_method=True)
+        self.CheckCompatibilityStream = channel.unary_stream(
+                '/portico.compat.v1.CompatService/CheckCompatibilityStream',
+                request_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityStreamRequest.SerializeToString,
+                response_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityStreamResponse.FromString,
+                _registered_method=True)
+        self.SetHostApiCatalog = channel.unary_unary(
+                '/portico.compat.v1.CompatService/SetHostApiCatalog',
+                request_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetHostApiCatalogRequest.SerializeToString,
+                response_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetHostApiCatalogResponse.FromString,
+                _registered_method=True)
+        self.SetReleaseManifest = channel.unary_unary(
+                '/portico.compat.v1.CompatService/SetReleaseManifest',
+                request_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestRequest.SerializeToString,
+                response_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestResponse.FromString,
+                _registered_method=True)
+        self.SetPermissionPolicy = channel.unary_unary(
+                '/portico.compat.v1.CompatService/SetPermissionPolicy',
+                request_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetPermissionPolicyRequest.SerializeToString,
+                response_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetPermissionPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class CompatServiceServicer:
@@ -59,7 +79,38 @@ class CompatServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CheckCompatibility(self, request, context):
-        """Checks a plugin's engines and peer ranges against the host profile.
+        """Checks a plugin version against the tenant's host in every dimension
+        (api, runtime, permissions, and resources where available), records the
+        report and emits plugin.compat.checked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckCompatibilityStream(self, request, context):
+        """The same check, streamed: one message per dimension as it is decided,
+        then the final report (recorded and emitted exactly like the unary form).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetHostApiCatalog(self, request, context):
+        """Records the host API catalog of one Backstage release for a tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetReleaseManifest(self, request, context):
+        """Records a Backstage release manifest (release -> @backstage/* package versions).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPermissionPolicy(self, request, context):
+        """Records the tenant's permission policy, replacing the previous one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -77,6 +128,26 @@ def add_CompatServiceServicer_to_server(servicer, server):
                     servicer.CheckCompatibility,
                     request_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityRequest.FromString,
                     response_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityResponse.SerializeToString,
+            ),
+            'CheckCompatibilityStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.CheckCompatibilityStream,
+                    request_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityStreamRequest.FromString,
+                    response_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityStreamResponse.SerializeToString,
+            ),
+            'SetHostApiCatalog': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetHostApiCatalog,
+                    request_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetHostApiCatalogRequest.FromString,
+                    response_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetHostApiCatalogResponse.SerializeToString,
+            ),
+            'SetReleaseManifest': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetReleaseManifest,
+                    request_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestRequest.FromString,
+                    response_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestResponse.SerializeToString,
+            ),
+            'SetPermissionPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPermissionPolicy,
+                    request_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetPermissionPolicyRequest.FromString,
+                    response_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetPermissionPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +205,114 @@ class CompatService:
             '/portico.compat.v1.CompatService/CheckCompatibility',
             portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityRequest.SerializeToString,
             portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckCompatibilityStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/portico.compat.v1.CompatService/CheckCompatibilityStream',
+            portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityStreamRequest.SerializeToString,
+            portico_dot_compat_dot_v1_dot_compat__pb2.CheckCompatibilityStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetHostApiCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.compat.v1.CompatService/SetHostApiCatalog',
+            portico_dot_compat_dot_v1_dot_compat__pb2.SetHostApiCatalogRequest.SerializeToString,
+            portico_dot_compat_dot_v1_dot_compat__pb2.SetHostApiCatalogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetReleaseManifest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.compat.v1.CompatService/SetReleaseManifest',
+            portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestRequest.SerializeToString,
+            portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPermissionPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.compat.v1.CompatService/SetPermissionPolicy',
+            portico_dot_compat_dot_v1_dot_compat__pb2.SetPermissionPolicyRequest.SerializeToString,
+            portico_dot_compat_dot_v1_dot_compat__pb2.SetPermissionPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,7 +36,20 @@ class CompatServiceStub:
     SetHostProfile: _grpc.UnaryUnaryMultiCallable[_compat_pb2.SetHostProfileRequest, _compat_pb2.SetHostProfileResponse]
     """Records the versions a tenant's portal host runs."""
     CheckCompatibility: _grpc.UnaryUnaryMultiCallable[_compat_pb2.CheckCompatibilityRequest, _compat_pb2.CheckCompatibilityResponse]
-    """Checks a plugin's engines and peer ranges against the host profile."""
+    """Checks a plugin version against the tenant's host in every dimension
+    (api, runtime, permissions, and resources where available), records the
+    report and emits plugin.compat.checked.
+    """
+    CheckCompatibilityStream: _grpc.UnaryStreamMultiCallable[_compat_pb2.CheckCompatibilityStreamRequest, _compat_pb2.CheckCompatibilityStreamResponse]
+    """The same check, streamed: one message per dimension as it is decided,
+    then the final report (recorded and emitted exactly like the unary form).
+    """
+    SetHostApiCatalog: _grpc.UnaryUnaryMultiCallable[_compat_pb2.SetHostApiCatalogRequest, _compat_pb2.SetHostApiCatalogResponse]
+    """Records the host API catalog of one Backstage release for a tenant."""
+    SetReleaseManifest: _grpc.UnaryUnaryMultiCallable[_compat_pb2.SetReleaseManifestRequest, _compat_pb2.SetReleaseManifestResponse]
+    """Records a Backstage release manifest (release -> @backstage/* package versions)."""
+    SetPermissionPolicy: _grpc.UnaryUnaryMultiCallable[_compat_pb2.SetPermissionPolicyRequest, _compat_pb2.SetPermissionPolicyResponse]
+    """Records the tenant's permission policy, replacing the previous one."""
 
 @_typing.type_check_only
 class CompatServiceAsyncStub(CompatServiceStub):
@@ -46,7 +59,20 @@ class CompatServiceAsyncStub(CompatServiceStub):
     SetHostProfile: _aio.UnaryUnaryMultiCallable[_compat_pb2.SetHostProfileRequest, _compat_pb2.SetHostProfileResponse]  # type: ignore[assignment]
     """Records the versions a tenant's portal host runs."""
     CheckCompatibility: _aio.UnaryUnaryMultiCallable[_compat_pb2.CheckCompatibilityRequest, _compat_pb2.CheckCompatibilityResponse]  # type: ignore[assignment]
-    """Checks a plugin's engines and peer ranges against the host profile."""
+    """Checks a plugin version against the tenant's host in every dimension
+    (api, runtime, permissions, and resources where available), records the
+    report and emits plugin.compat.checked.
+    """
+    CheckCompatibilityStream: _aio.UnaryStreamMultiCallable[_compat_pb2.CheckCompatibilityStreamRequest, _compat_pb2.CheckCompatibilityStreamResponse]  # type: ignore[assignment]
+    """The same check, streamed: one message per dimension as it is decided,
+    then the final report (recorded and emitted exactly like the unary form).
+    """
+    SetHostApiCatalog: _aio.UnaryUnaryMultiCallable[_compat_pb2.SetHostApiCatalogRequest, _compat_pb2.SetHostApiCatalogResponse]  # type: ignore[assignment]
+    """Records the host API catalog of one Backstage release for a tenant."""
+    SetReleaseManifest: _aio.UnaryUnaryMultiCallable[_compat_pb2.SetReleaseManifestRequest, _compat_pb2.SetReleaseManifestResponse]  # type: ignore[assignment]
+    """Records a Backstage release manifest (release -> @backstage/* package versions)."""
+    SetPermissionPolicy: _aio.UnaryUnaryMultiCallable[_compat_pb2.SetPermissionPolicyRequest, _compat_pb2.SetPermissionPolicyResponse]  # type: ignore[assignment]
+    """Records the tenant's permission policy, replacing the previous one."""
 
 class CompatServiceServicer(metaclass=_abc_1.ABCMeta):
     """Will this plugin version work on this tenant's host?"""
@@ -65,6 +91,43 @@ class CompatServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _compat_pb2.CheckCompatibilityRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_compat_pb2.CheckCompatibilityResponse, _abc.Awaitable[_compat_pb2.CheckCompatibilityResponse]]:
-        """Checks a plugin's engines and peer ranges against the host profile."""
+        """Checks a plugin version against the tenant's host in every dimension
+        (api, runtime, permissions, and resources where available), records the
+        report and emits plugin.compat.checked.
+        """
+
+    @_abc_1.abstractmethod
+    def CheckCompatibilityStream(
+        self,
+        request: _compat_pb2.CheckCompatibilityStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_compat_pb2.CheckCompatibilityStreamResponse], _abc.AsyncIterator[_compat_pb2.CheckCompatibilityStreamResponse]]:
+        """The same check, streamed: one message per dimension as it is decided,
+        then the final report (recorded and emitted exactly like the unary form).
+        """
+
+    @_abc_1.abstractmethod
+    def SetHostApiCatalog(
+        self,
+        request: _compat_pb2.SetHostApiCatalogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compat_pb2.SetHostApiCatalogResponse, _abc.Awaitable[_compat_pb2.SetHostApiCatalogResponse]]:
+        """Records the host API catalog of one Backstage release for a tenant."""
+
+    @_abc_1.abstractmethod
+    def SetReleaseManifest(
+        self,
+        request: _compat_pb2.SetReleaseManifestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compat_pb2.SetReleaseManifestResponse, _abc.Awaitable[_compat_pb2.SetReleaseManifestResponse]]:
+        """Records a Backstage release manifest (release -> @backstage/* package versions)."""
+
+    @_abc_1.abstractmethod
+    def SetPermissionPolicy(
+        self,
+        request: _compat_pb2.SetPermissionPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compat_pb2.SetPermissionPolicyResponse, _abc.Awaitable[_compat_pb2.SetPermissionPolicyResponse]]:
+        """Records the tenant's permission policy, replacing the previous one."""
 
 def add_CompatServiceServicer_to_server(servicer: CompatServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

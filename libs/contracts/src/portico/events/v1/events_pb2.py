@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eportico/events/v1/events.proto\x12\x11portico.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n\rTenantCreated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"\x95\x01\n\x10\x41rtifactVerified\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x11\n\tintegrity\x18\x04 \x01(\t\x12\x11\n\tpublisher\x18\x05 \x01(\t\x12\x0e\n\x06key_id\x18\x06 \x01(\t\x12\x17\n\x0fverification_id\x18\x07 \x01(\t\"p\n\x10\x41rtifactRejected\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07reasons\x18\x04 \x03(\t\x12\x17\n\x0fverification_id\x18\x05 \x01(\t\"\x81\x01\n\rCompatFinding\x12\x11\n\tdimension\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0erequired_range\x18\x03 \x01(\t\x12\x14\n\x0chost_version\x18\x04 \x01(\t\x12\x11\n\tsatisfied\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\x9d\x01\n\rCompatChecked\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x12\n\ncompatible\x18\x04 \x01(\x08\x12\x32\n\x08\x66indings\x18\x05 \x03(\x0b\x32 .portico.events.v1.CompatFinding\x12\x10\n\x08\x63heck_id\x18\x06 \x01(\t\"\x91\x01\n\x0eRolloutStarted\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x16\n\x0estable_version\x18\x05 \x01(\t\x12\x0e\n\x06phases\x18\x06 \x03(\r\x12\x0f\n\x07percent\x18\x07 \x01(\r\"\x84\x01\n\x14RolloutPhaseAdvanced\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x13\n\x0bphase_index\x18\x05 \x01(\r\x12\x0f\n\x07percent\x18\x06 \x01(\r\"Z\n\x10RolloutCompleted\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\"i\n\x0eRolloutRefused\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0f\n\x07reasons\x18\x05 \x03(\t\"\xd6\x01\n\x11RolloutRolledBack\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x16\n\x0estable_version\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x16\n\x0e\x63\x61use_event_id\x18\x07 \x01(\t\x12\x39\n\x15violation_detected_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe2\x01\n\x0bSloViolated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06slo_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x1e\n\x16short_window_burn_rate\x18\x06 \x01(\x01\x12\x1d\n\x15long_window_burn_rate\x18\x07 \x01(\x01\x12\x11\n\tthreshold\x18\x08 \x01(\x01\x12/\n\x0b\x64\x65tected_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x0fTenantResources\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x03\x12\x12\n\nmemory_mib\x18\x02 \x01(\x03\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x03\"\xb2\x01\n\x12TenantQuotaUpdated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x32\n\x06limits\x18\x02 \x01(\x0b\x32\".portico.events.v1.TenantResources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xac\x01\n\x12TenantUsageUpdated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\x04used\x18\x02 \x01(\x0b\x32\".portico.events.v1.TenantResources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eportico/events/v1/events.proto\x12\x11portico.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n\rTenantCreated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"\x95\x01\n\x10\x41rtifactVerified\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x11\n\tintegrity\x18\x04 \x01(\t\x12\x11\n\tpublisher\x18\x05 \x01(\t\x12\x0e\n\x06key_id\x18\x06 \x01(\t\x12\x17\n\x0fverification_id\x18\x07 \x01(\t\"p\n\x10\x41rtifactRejected\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07reasons\x18\x04 \x03(\t\x12\x17\n\x0fverification_id\x18\x05 \x01(\t\"\x81\x01\n\rCompatFinding\x12\x11\n\tdimension\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0erequired_range\x18\x03 \x01(\t\x12\x14\n\x0chost_version\x18\x04 \x01(\t\x12\x11\n\tsatisfied\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xf1\x01\n\rCompatChecked\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x12\n\ncompatible\x18\x04 \x01(\x08\x12\x32\n\x08\x66indings\x18\x05 \x03(\x0b\x32 .portico.events.v1.CompatFinding\x12\x10\n\x08\x63heck_id\x18\x06 \x01(\t\x12\x37\n\ndimensions\x18\x07 \x03(\x0b\x32#.portico.events.v1.DimensionVerdict\x12\x19\n\x11\x61pproval_required\x18\x08 \x01(\x08\"G\n\x10\x44imensionVerdict\x12\x11\n\tdimension\x18\x01 \x01(\t\x12\x0f\n\x07verdict\x18\x02 \x01(\t\x12\x0f\n\x07summary\x18\x03 \x01(\t\"\x91\x01\n\x0eRolloutStarted\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x16\n\x0estable_version\x18\x05 \x01(\t\x12\x0e\n\x06phases\x18\x06 \x03(\r\x12\x0f\n\x07percent\x18\x07 \x01(\r\"\x84\x01\n\x14RolloutPhaseAdvanced\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x13\n\x0bphase_index\x18\x05 \x01(\r\x12\x0f\n\x07percent\x18\x06 \x01(\r\"Z\n\x10RolloutCompleted\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\"i\n\x0eRolloutRefused\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0f\n\x07reasons\x18\x05 \x03(\t\"\xd6\x01\n\x11RolloutRolledBack\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x16\n\x0estable_version\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x16\n\x0e\x63\x61use_event_id\x18\x07 \x01(\t\x12\x39\n\x15violation_detected_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe2\x01\n\x0bSloViolated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06slo_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x1e\n\x16short_window_burn_rate\x18\x06 \x01(\x01\x12\x1d\n\x15long_window_burn_rate\x18\x07 \x01(\x01\x12\x11\n\tthreshold\x18\x08 \x01(\x01\x12/\n\x0b\x64\x65tected_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x0fTenantResources\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x03\x12\x12\n\nmemory_mib\x18\x02 \x01(\x03\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x03\"\xb2\x01\n\x12TenantQuotaUpdated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x32\n\x06limits\x18\x02 \x01(\x0b\x32\".portico.events.v1.TenantResources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xac\x01\n\x12TenantUsageUpdated\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\x04used\x18\x02 \x01(\x0b\x32\".portico.events.v1.TenantResources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,23 +41,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPATFINDING']._serialized_start=411
   _globals['_COMPATFINDING']._serialized_end=540
   _globals['_COMPATCHECKED']._serialized_start=543
-  _globals['_COMPATCHECKED']._serialized_end=700
-  _globals['_ROLLOUTSTARTED']._serialized_start=703
-  _globals['_ROLLOUTSTARTED']._serialized_end=848
-  _globals['_ROLLOUTPHASEADVANCED']._serialized_start=851
-  _globals['_ROLLOUTPHASEADVANCED']._serialized_end=983
-  _globals['_ROLLOUTCOMPLETED']._serialized_start=985
-  _globals['_ROLLOUTCOMPLETED']._serialized_end=1075
-  _globals['_ROLLOUTREFUSED']._serialized_start=1077
-  _globals['_ROLLOUTREFUSED']._serialized_end=1182
-  _globals['_ROLLOUTROLLEDBACK']._serialized_start=1185
-  _globals['_ROLLOUTROLLEDBACK']._serialized_end=1399
-  _globals['_SLOVIOLATED']._serialized_start=1402
-  _globals['_SLOVIOLATED']._serialized_end=1628
-  _globals['_TENANTRESOURCES']._serialized_start=1630
-  _globals['_TENANTRESOURCES']._serialized_end=1712
-  _globals['_TENANTQUOTAUPDATED']._serialized_start=1715
-  _globals['_TENANTQUOTAUPDATED']._serialized_end=1893
-  _globals['_TENANTUSAGEUPDATED']._serialized_start=1896
-  _globals['_TENANTUSAGEUPDATED']._serialized_end=2068
+  _globals['_COMPATCHECKED']._serialized_end=784
+  _globals['_DIMENSIONVERDICT']._serialized_start=786
+  _globals['_DIMENSIONVERDICT']._serialized_end=857
+  _globals['_ROLLOUTSTARTED']._serialized_start=860
+  _globals['_ROLLOUTSTARTED']._serialized_end=1005
+  _globals['_ROLLOUTPHASEADVANCED']._serialized_start=1008
+  _globals['_ROLLOUTPHASEADVANCED']._serialized_end=1140
+  _globals['_ROLLOUTCOMPLETED']._serialized_start=1142
+  _globals['_ROLLOUTCOMPLETED']._serialized_end=1232
+  _globals['_ROLLOUTREFUSED']._serialized_start=1234
+  _globals['_ROLLOUTREFUSED']._serialized_end=1339
+  _globals['_ROLLOUTROLLEDBACK']._serialized_start=1342
+  _globals['_ROLLOUTROLLEDBACK']._serialized_end=1556
+  _globals['_SLOVIOLATED']._serialized_start=1559
+  _globals['_SLOVIOLATED']._serialized_end=1785
+  _globals['_TENANTRESOURCES']._serialized_start=1787
+  _globals['_TENANTRESOURCES']._serialized_end=1869
+  _globals['_TENANTQUOTAUPDATED']._serialized_start=1872
+  _globals['_TENANTQUOTAUPDATED']._serialized_end=2050
+  _globals['_TENANTUSAGEUPDATED']._serialized_start=2053
+  _globals['_TENANTUSAGEUPDATED']._serialized_end=2225
 # @@protoc_insertion_point(module_scope)

@@ -166,13 +166,20 @@ class CompatChecked(_message.Message):
     COMPATIBLE_FIELD_NUMBER: _builtins.int
     FINDINGS_FIELD_NUMBER: _builtins.int
     CHECK_ID_FIELD_NUMBER: _builtins.int
+    DIMENSIONS_FIELD_NUMBER: _builtins.int
+    APPROVAL_REQUIRED_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
     compatible: _builtins.bool
     check_id: _builtins.str
+    approval_required: _builtins.bool
     @_builtins.property
     def findings(self) -> _containers.RepeatedCompositeFieldContainer[Global___CompatFinding]: ...
+    @_builtins.property
+    def dimensions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DimensionVerdict]:
+        """The verdict of each dimension of the report (api, runtime, permissions, resources)."""
+
     def __init__(
         self,
         *,
@@ -182,14 +189,43 @@ class CompatChecked(_message.Message):
         compatible: _builtins.bool = ...,
         findings: _abc.Iterable[Global___CompatFinding] | None = ...,
         check_id: _builtins.str = ...,
+        dimensions: _abc.Iterable[Global___DimensionVerdict] | None = ...,
+        approval_required: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["check_id", b"check_id", "compatible", b"compatible", "findings", b"findings", "plugin", b"plugin", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_required", b"approval_required", "check_id", b"check_id", "compatible", b"compatible", "dimensions", b"dimensions", "findings", b"findings", "plugin", b"plugin", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CompatChecked: _TypeAlias = CompatChecked  # noqa: Y015
+
+@_typing.final
+class DimensionVerdict(_message.Message):
+    """One dimension of a compatibility check; verdict is "pass", "warn", "needs_approval" or "fail"."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIMENSION_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    dimension: _builtins.str
+    verdict: _builtins.str
+    summary: _builtins.str
+    def __init__(
+        self,
+        *,
+        dimension: _builtins.str = ...,
+        verdict: _builtins.str = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimension", b"dimension", "summary", b"summary", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DimensionVerdict: _TypeAlias = DimensionVerdict  # noqa: Y015
 
 @_typing.final
 class RolloutStarted(_message.Message):
