@@ -131,3 +131,24 @@ class InvalidRequestError(SecurityError):
         super().__init__(f"invalid request {field}: {problem}")
         self.field = field
         self.problem = problem
+
+
+class KeyRotationError(SecurityError):
+    """A key cannot be rotated (revoked, expired, already replaced, or replaced by itself)."""
+
+    code = "FAILED_PRECONDITION"
+
+    def __init__(self, key_id: str, problem: str) -> None:
+        super().__init__(f"publisher key {key_id!r} cannot be rotated: {problem}")
+        self.key_id = key_id
+        self.problem = problem
+
+
+class InvalidRegistryKeysError(SecurityError):
+    """An npm registry keys document (`/-/npm/v1/keys`) is malformed."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"invalid npm registry keys: {problem}")
+        self.problem = problem

@@ -12,9 +12,11 @@ from portico_security.errors import (
     InvalidPackageNameError,
     InvalidPublicKeyError,
     InvalidPublisherKeyError,
+    InvalidRegistryKeysError,
     InvalidRequestError,
     InvalidVersionError,
     KeyAlreadyRegisteredError,
+    KeyRotationError,
     SecurityError,
     UnknownKeyError,
     UnsupportedKeyAlgorithmError,
@@ -103,6 +105,16 @@ def test_every_error_has_a_mappable_code(error_type: type[SecurityError]) -> Non
             "invalid request plugin: must not be empty",
             "INVALID_ARGUMENT",
         ),
+        (
+            KeyRotationError("k1", "it is revoked; register a new key instead"),
+            "publisher key 'k1' cannot be rotated: it is revoked; register a new key instead",
+            "FAILED_PRECONDITION",
+        ),
+        (
+            InvalidRegistryKeysError("not JSON"),
+            "invalid npm registry keys: not JSON",
+            "INVALID_ARGUMENT",
+        ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
 )
@@ -125,5 +137,7 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         UnknownKeyError,
         KeyAlreadyRegisteredError,
         InvalidRequestError,
+        KeyRotationError,
+        InvalidRegistryKeysError,
     }
     assert set(_subclasses()) == covered

@@ -13,7 +13,7 @@ from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import PorticoServerInterceptor
 from portico_security.adapters.memory import MemoryStore
 from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.verification import CheckName
+from portico_security.domain.verification import ALWAYS_RUN, CheckName
 from portico_security.entrypoints.grpc_api import SecurityServicer, algorithm_from_proto
 from portico_security.testing import Publisher, SignedArtifact
 
@@ -81,7 +81,7 @@ async def test_verified_artifact_maps_verdict_and_checks(
     response = await stub.VerifyArtifact(verify_request(publisher.publish(PLUGIN, "2.3.0")))
 
     assert response.verdict == pb.VERDICT_VERIFIED
-    assert [c.name for c in response.checks] == list(CheckName)
+    assert [c.name for c in response.checks] == list(ALWAYS_RUN)
     assert all(c.passed and c.detail for c in response.checks)
     assert list(store.verifications) == [response.verification_id]
 

@@ -212,7 +212,7 @@ def test_publisher_key_refuses_wrong_key_type(make_key: MakeKey) -> None:
 def test_publisher_key_refuses_unknown_algorithm(make_key: MakeKey) -> None:
     """A key record naming an unsupported algorithm cannot be built."""
     with pytest.raises(UnsupportedKeyAlgorithmError):
-        make_key(algorithm="ecdsa-p256")
+        make_key(algorithm="rsa-pss")
 
 
 def test_publisher_key_is_immutable(make_key: MakeKey) -> None:

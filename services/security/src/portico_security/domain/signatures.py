@@ -1,4 +1,4 @@
-"""Publisher keys and the Ed25519 signatures they make over an artifact's identity.
+"""Publisher keys and the Ed25519 / ECDSA P-256 signatures they make over an artifact's identity.
 
 The signed message is npm's registry-signature message, `NAME@VERSION:INTEGRITY`,
 so a signature binds the exact bytes (through the integrity) to the name and
@@ -13,8 +13,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ec import (
+    ECDSA,
+    SECP256R1,
+    EllipticCurvePublicKey,
+)
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -39,6 +43,11 @@ class KeyAlgorithm(StrEnum):
     """Signature algorithms a publisher key may use."""
 
     ED25519 = "ed25519"
+    ECDSA_P256 = "ecdsa-p256"
+
+
+VerifyingKey = Ed25519PublicKey | EllipticCurvePublicKey
+_ECDSA_SHA256 = ECDSA(hashes.SHA256())
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +60,12 @@ class PublisherKey:
     algorithm: KeyAlgorithm
     public_key_pem: str
     created_at: datetime
+    # Lifecycle (see domain/keys.py): the key vouches only for artifacts
+    # published before `expires_at`, and for nothing once revoked.
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revocation_reason: str = ""
+    replaced_by: str = ""
 
     def __post_init__(self) -> None:
         for name in ("tenant_id", "publisher", "key_id"):
@@ -64,10 +79,14 @@ class PublisherKey:
         if self.created_at.utcoffset() is None:
             # A naive time is ambiguous once stored and compared across hosts.
             raise InvalidPublisherKeyError("created_at", "must be a timezone-aware datetime")
+        for name in ("expires_at", "revoked_at"):
+            moment = getattr(self, name)
+            if moment is not None and moment.utcoffset() is None:
+                raise InvalidPublisherKeyError(name, "must be a timezone-aware datetime")
         object.__setattr__(self, "algorithm", key_algorithm(self.algorithm))
         load_public_key(self.public_key_pem, self.algorithm)
 
-    def public_key(self) -> Ed25519PublicKey:
+    def public_key(self) -> VerifyingKey:
         """The key itself, ready to verify with."""
         return load_public_key(self.public_key_pem, self.algorithm)
 
@@ -81,15 +100,14 @@ def key_algorithm(algorithm: KeyAlgorithm | str) -> KeyAlgorithm:
         raise UnsupportedKeyAlgorithmError(str(algorithm), supported) from None
 
 
-def load_public_key(
-    pem: str, algorithm: KeyAlgorithm | str = KeyAlgorithm.ED25519
-) -> Ed25519PublicKey:
-    """Load an Ed25519 public key from PEM SubjectPublicKeyInfo ("PUBLIC KEY").
+def load_public_key(pem: str, algorithm: KeyAlgorithm | str = KeyAlgorithm.ED25519) -> VerifyingKey:
+    """Load an `algorithm` public key from PEM SubjectPublicKeyInfo ("PUBLIC KEY").
 
     Raises UnsupportedKeyAlgorithmError for another algorithm and
-    InvalidPublicKeyError, saying what was found instead, for anything else.
+    InvalidPublicKeyError, saying what was found instead, for anything else
+    (including a valid key of another type than `algorithm` names).
     """
-    key_algorithm(algorithm)
+    chosen = key_algorithm(algorithm)
     labels = _PEM_LABEL.findall(pem)
     if not labels:
         raise InvalidPublicKeyError("not PEM: no '-----BEGIN PUBLIC KEY-----' block found")
@@ -103,8 +121,17 @@ def load_public_key(
         key = serialization.load_pem_public_key(pem.encode("utf-8"))
     except (ValueError, UnsupportedAlgorithm) as error:
         raise InvalidPublicKeyError(f"the PUBLIC KEY block does not decode: {error}") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise InvalidPublicKeyError(f"expected an Ed25519 key, got {_describe(key)}")
+    return check_key_type(key, chosen)
+
+
+def check_key_type(key: object, algorithm: KeyAlgorithm) -> VerifyingKey:
+    """`key` if it is a key of `algorithm`, else InvalidPublicKeyError naming what it is."""
+    if algorithm is KeyAlgorithm.ED25519:
+        if not isinstance(key, Ed25519PublicKey):
+            raise InvalidPublicKeyError(f"expected an Ed25519 key, got {_describe(key)}")
+        return key
+    if not isinstance(key, EllipticCurvePublicKey) or not isinstance(key.curve, SECP256R1):
+        raise InvalidPublicKeyError(f"expected an ECDSA P-256 key, got {_describe(key)}")
     return key
 
 
@@ -136,7 +163,7 @@ def _wrong_label(label: str) -> str:
     if "PRIVATE KEY" in label:
         return f"this is a private key ({label}); register only the public key"
     if label == "RSA PUBLIC KEY":
-        return "a PKCS#1 RSA key; expected an Ed25519 'PUBLIC KEY' (SubjectPublicKeyInfo)"
+        return "a PKCS#1 RSA key; expected a 'PUBLIC KEY' (SubjectPublicKeyInfo)"
     if label == "CERTIFICATE":
         return "a certificate; expected a bare 'PUBLIC KEY' (SubjectPublicKeyInfo)"
     return f"a {label!r} block; expected 'PUBLIC KEY' (SubjectPublicKeyInfo)"
@@ -159,16 +186,19 @@ def signed_message(name: str, version: str, integrity: str) -> bytes:
     return f"{name}@{version}:{integrity}".encode()
 
 
-def verify_signature(
-    key: PublisherKey | Ed25519PublicKey, message: bytes, signature: bytes
-) -> bool:
-    """Whether `signature` is `key`'s Ed25519 signature of `message`.
+def verify_signature(key: PublisherKey | VerifyingKey, message: bytes, signature: bytes) -> bool:
+    """Whether `signature` is `key`'s signature of `message`.
 
-    Never raises for a bad, empty or wrongly sized signature: that is False.
+    Ed25519 signatures are the raw 64 bytes; ECDSA P-256 ones are DER over
+    SHA-256, as npm's registry and OpenSSL write them. Never raises for a
+    bad, empty, malformed or wrongly sized signature: that is False.
     """
     public_key = key.public_key() if isinstance(key, PublisherKey) else key
     try:
-        public_key.verify(signature, message)
-    except InvalidSignature:
+        if isinstance(public_key, Ed25519PublicKey):
+            public_key.verify(signature, message)
+        else:
+            public_key.verify(signature, message, _ECDSA_SHA256)
+    except (InvalidSignature, ValueError):
         return False
     return True

@@ -8,12 +8,19 @@ so a rejection lists every reason at once instead of one per attempt.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from portico_security.domain.integrity import IntegrityHasher, parse_integrity
+from portico_security.domain.keys import key_problem
 from portico_security.domain.package_names import package_name_problems, version_problem
+from portico_security.domain.registry_signatures import (
+    RegistryKeys,
+    registry_signature_problem,
+)
 from portico_security.domain.signatures import (
     ED25519_SIGNATURE_SIZE,
+    KeyAlgorithm,
     PublisherKey,
     signed_message,
     verify_signature,
@@ -34,8 +41,22 @@ class CheckName(StrEnum):
     PACKAGE_NAME = "package-name"
     SIZE = "size"
     INTEGRITY = "integrity"
+    PUBLISHED_AT = "published-at"
     PUBLISHER_KEY = "publisher-key"
     SIGNATURE = "signature"
+    REGISTRY_SIGNATURE = "registry-signature"
+
+
+# The checks every verification runs, in report order; PUBLISHED_AT joins them
+# when the claim carries a publish time, REGISTRY_SIGNATURE when it carries an
+# npm registry signature.
+ALWAYS_RUN = (
+    CheckName.PACKAGE_NAME,
+    CheckName.SIZE,
+    CheckName.INTEGRITY,
+    CheckName.PUBLISHER_KEY,
+    CheckName.SIGNATURE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +92,17 @@ class ArtifactClaim:
     signature: bytes
     key_id: str
     size: int
+    # When the registry says the version was published; None means "now".
+    published_at: datetime | None = None
+    # npm's registry signature (DER ECDSA P-256) and its keyid; empty: none sent.
+    registry_signature: bytes = b""
+    registry_key_id: str = ""
 
     def __post_init__(self) -> None:
         if not self.tenant_id.strip():
             raise InvalidArtifactError("tenant_id", "must not be empty")
+        if self.published_at is not None and self.published_at.utcoffset() is None:
+            raise InvalidArtifactError("published_at", "must be a timezone-aware datetime")
         # bool is an int subclass; True as "1 byte" would be a silent bug.
         if isinstance(self.size, bool) or self.size < 0:
             raise InvalidArtifactError("size", f"must be a byte count >= 0, got {self.size!r}")
@@ -98,24 +126,35 @@ def verify_artifact(
     key: PublisherKey | None,
     *,
     max_size: int,
+    now: datetime | None = None,
+    registry_keys: RegistryKeys | None = None,
 ) -> VerificationReport:
     """Judge `claim` given the streamed tarball's `hasher` and the looked-up `key`.
 
     `hasher` is None when the claimed integrity could not be parsed (see
     hasher_for); `key` is None when no key with the claimed id is registered.
+    Key expiry is judged at the claim's publish time, or at `now` without
+    one (see domain/keys.py for the rule). The registry-signature check runs
+    when the claim carries a registry signature or keyid, against
+    `registry_keys`.
     """
     if max_size <= 0:
         raise ValueError(f"max_size must be positive, got {max_size}")
-    key_check = _publisher_key_check(claim, key)
-    checks = (
+    at = now if now is not None else datetime.now(UTC)
+    published = claim.published_at if claim.published_at is not None else at
+    key_check = _publisher_key_check(claim, key, published)
+    checks = [
         _package_name_check(claim),
         _size_check(claim, hasher, max_size),
         _integrity_check(claim, hasher),
-        key_check,
-        _signature_check(claim, key if key_check.passed else None),
-    )
+    ]
+    if claim.published_at is not None:
+        checks.append(_published_at_check(claim.published_at, at))
+    checks += [key_check, _signature_check(claim, key if key_check.passed else None)]
+    if claim.registry_signature or claim.registry_key_id:
+        checks.append(_registry_signature_check(claim, registry_keys, published))
     verdict = Verdict.VERIFIED if all(c.passed for c in checks) else Verdict.REJECTED
-    return VerificationReport(verdict=verdict, checks=checks)
+    return VerificationReport(verdict=verdict, checks=tuple(checks))
 
 
 def _package_name_check(claim: ArtifactClaim) -> Check:
@@ -167,7 +206,20 @@ def _integrity_check(claim: ArtifactClaim, hasher: IntegrityHasher | None) -> Ch
     return Check(CheckName.INTEGRITY, passed=True, detail=f"the tarball matches {claimed}")
 
 
-def _publisher_key_check(claim: ArtifactClaim, key: PublisherKey | None) -> Check:
+def _published_at_check(published_at: datetime, now: datetime) -> Check:
+    if published_at > now:
+        detail = (
+            f"the claimed publish time {published_at.isoformat()} is in the future "
+            f"(verified at {now.isoformat()})"
+        )
+        return Check(CheckName.PUBLISHED_AT, passed=False, detail=detail)
+    detail = f"published at {published_at.isoformat()}"
+    return Check(CheckName.PUBLISHED_AT, passed=True, detail=detail)
+
+
+def _publisher_key_check(
+    claim: ArtifactClaim, key: PublisherKey | None, published: datetime
+) -> Check:
     if key is None:
         detail = f"no publisher key {claim.key_id!r} is registered for tenant {claim.tenant_id!r}"
         return Check(CheckName.PUBLISHER_KEY, passed=False, detail=detail)
@@ -178,6 +230,9 @@ def _publisher_key_check(claim: ArtifactClaim, key: PublisherKey | None) -> Chec
     if key.key_id != claim.key_id:
         detail = f"the key looked up is {key.key_id!r}, not the claimed {claim.key_id!r}"
         return Check(CheckName.PUBLISHER_KEY, passed=False, detail=detail)
+    problem = key_problem(key, published)
+    if problem is not None:
+        return Check(CheckName.PUBLISHER_KEY, passed=False, detail=problem)
     detail = f"{key.algorithm} key {key.key_id!r} of publisher {key.publisher!r}"
     return Check(CheckName.PUBLISHER_KEY, passed=True, detail=detail)
 
@@ -188,7 +243,7 @@ def _signature_check(claim: ArtifactClaim, key: PublisherKey | None) -> Check:
         return Check(CheckName.SIGNATURE, passed=False, detail=detail)
     if not claim.signature:
         return Check(CheckName.SIGNATURE, passed=False, detail="no signature was supplied")
-    if len(claim.signature) != ED25519_SIGNATURE_SIZE:
+    if key.algorithm is KeyAlgorithm.ED25519 and len(claim.signature) != ED25519_SIGNATURE_SIZE:
         detail = (
             f"the signature is {len(claim.signature)} bytes; "
             f"an Ed25519 signature is {ED25519_SIGNATURE_SIZE}"
@@ -199,5 +254,29 @@ def _signature_check(claim: ArtifactClaim, key: PublisherKey | None) -> Check:
     if not verify_signature(key, message, claim.signature):
         detail = f"the signature over {shown!r} does not verify under key {key.key_id!r}"
         return Check(CheckName.SIGNATURE, passed=False, detail=detail)
-    detail = f"Ed25519 signature by key {key.key_id!r} over {shown!r}"
+    detail = f"{_ALGORITHM_NAMES[key.algorithm]} signature by key {key.key_id!r} over {shown!r}"
     return Check(CheckName.SIGNATURE, passed=True, detail=detail)
+
+
+_ALGORITHM_NAMES = {KeyAlgorithm.ED25519: "Ed25519", KeyAlgorithm.ECDSA_P256: "ECDSA P-256"}
+
+
+def _registry_signature_check(
+    claim: ArtifactClaim, keys: RegistryKeys | None, published: datetime
+) -> Check:
+    if not claim.registry_signature:
+        detail = f"registry keyid {claim.registry_key_id!r} was sent without a signature"
+        return Check(CheckName.REGISTRY_SIGNATURE, passed=False, detail=detail)
+    problem = registry_signature_problem(
+        keys,
+        name=claim.plugin,
+        version=claim.version,
+        integrity=claim.integrity,
+        key_id=claim.registry_key_id,
+        signature=claim.registry_signature,
+        published_at=published,
+    )
+    if problem is not None:
+        return Check(CheckName.REGISTRY_SIGNATURE, passed=False, detail=problem)
+    detail = f"npm registry signature by {claim.registry_key_id!r} verifies"
+    return Check(CheckName.REGISTRY_SIGNATURE, passed=True, detail=detail)
