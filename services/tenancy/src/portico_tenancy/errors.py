@@ -23,3 +23,15 @@ class TenantExistsError(TenancyError, AlreadyExistsError):
 
 class TenantNotFoundError(TenancyError, NotFoundError):
     code = "NOT_FOUND"
+
+
+class InvalidQuotaError(TenancyError, InvalidArgumentError):
+    """A quota or usage figure is missing, negative or absurd."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class QuotaNotFoundError(TenancyError, NotFoundError):
+    """No quota was ever set for the tenant."""
+
+    code = "NOT_FOUND"

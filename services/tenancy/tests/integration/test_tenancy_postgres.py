@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -12,9 +13,10 @@ from portico_common.db import Database, create_pool
 from portico_common.migrate import migrate
 from portico_common.uow import uow_factory
 from portico_tenancy.adapters.postgres import TenancyPgUnitOfWork
-from portico_tenancy.app import handlers
+from portico_tenancy.app import handlers, quotas
 from portico_tenancy.app.ports import UnitOfWorkFactory
-from portico_tenancy.errors import TenantExistsError
+from portico_tenancy.domain.quota import Resources
+from portico_tenancy.errors import QuotaNotFoundError, TenantExistsError
 
 pytestmark = pytest.mark.integration
 
@@ -73,4 +75,52 @@ async def test_a_tenant_transaction_cannot_see_another_tenant(db: Database) -> N
             await conn.execute(
                 "INSERT INTO tenants (tenant_id, display_name, created_at)"
                 " VALUES ('tenant-c', 'C', now())"
+            )
+
+
+LIMITS = Resources(cpu_millicores=2000, memory_mib=4096, storage_mib=10240)
+
+
+async def test_quota_and_usage_commit_with_their_events(db: Database) -> None:
+    """The quota and usage rows and their outbox events commit together, in order."""
+    uow = factory(db)
+    await handlers.create_tenant(uow, "acme", "Acme")
+    quota = await quotas.set_quota(uow, "acme", LIMITS, 5)
+    usage = await quotas.record_usage(uow, "acme", Resources(500, 512, 0), 1)
+    assert await quotas.get_quota(uow, "acme") == (quota, usage)
+    async with db.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT event_type FROM outbox ORDER BY seq")
+    assert [r["event_type"] for r in rows] == [
+        "tenant.created",
+        "tenant.quota.updated",
+        "tenant.usage.updated",
+    ]
+
+
+async def test_concurrent_quota_changes_get_distinct_revisions(db: Database) -> None:
+    """Racing SetQuota calls serialize on the tenant row, so revisions never repeat."""
+    uow = factory(db)
+    await handlers.create_tenant(uow, "acme", "Acme")
+    results = await asyncio.gather(*(quotas.set_quota(uow, "acme", LIMITS, n) for n in range(1, 9)))
+    assert sorted(q.revision for q in results) == list(range(1, 9))
+    stored, _ = await quotas.get_quota(uow, "acme")
+    assert stored.revision == 8
+
+
+async def test_a_tenant_cannot_see_or_write_another_tenants_quota(db: Database) -> None:
+    """Row-level security hides tenant b's quota from tenant a and refuses a cross-tenant row."""
+    uow = factory(db)
+    for tenant_id in ("tenant-a", "tenant-b"):
+        await handlers.create_tenant(uow, tenant_id, tenant_id)
+    await quotas.set_quota(uow, "tenant-b", LIMITS, 5)
+    await quotas.record_usage(uow, "tenant-b", LIMITS, 5)
+    with pytest.raises(QuotaNotFoundError):
+        await quotas.get_quota(uow, "tenant-a")
+    async with db.transaction("tenant-a") as conn:
+        assert await conn.fetchval("SELECT count(*) FROM tenant_quotas") == 0
+        assert await conn.fetchval("SELECT count(*) FROM tenant_usage") == 0
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(
+                "INSERT INTO tenant_quotas VALUES ('tenant-b', 1, 1, 1, 1, 99, now())"
+                " ON CONFLICT (tenant_id) DO UPDATE SET revision = 99"
             )

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Generic, TypeVar
 
 import pytest
 
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
 from portico_common.uow import RecordingEventSink
-from portico_tenancy.app import handlers
+from portico_tenancy.app import handlers, quotas
 from portico_tenancy.app.ports import TenancyUnitOfWork, UnitOfWorkFactory
+from portico_tenancy.domain.quota import Quota, Resources, Usage
 from portico_tenancy.domain.tenant import Tenant
-from portico_tenancy.errors import InvalidTenantError, TenantExistsError, TenantNotFoundError
+from portico_tenancy.errors import (
+    InvalidQuotaError,
+    InvalidTenantError,
+    QuotaNotFoundError,
+    TenantExistsError,
+    TenantNotFoundError,
+)
 
 
 class FakeTenants:
@@ -29,20 +37,46 @@ class FakeTenants:
     async def get(self, tenant_id: str) -> Tenant | None:
         return self.rows.get(tenant_id)
 
+    async def lock(self, tenant_id: str) -> bool:
+        return tenant_id in self.rows
+
+
+T = TypeVar("T", Quota, Usage)
+
+
+class FakeRows(Generic[T]):
+    """One row per tenant, like the quota and usage tables."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, T] = {}
+
+    async def get(self, tenant_id: str) -> T | None:
+        return self.rows.get(tenant_id)
+
+    async def save(self, row: T) -> None:
+        self.rows[row.tenant_id] = row
+
 
 class FakeUnitOfWork(RecordingEventSink):
-    def __init__(self, tenants: FakeTenants, clock: ManualClock) -> None:
+    def __init__(self, world: World) -> None:
         super().__init__()
-        self._tenants = tenants
-        self._clock = clock
+        self._world = world
 
     @property
     def tenants(self) -> FakeTenants:
-        return self._tenants
+        return self._world.tenants
+
+    @property
+    def quotas(self) -> FakeRows[Quota]:
+        return self._world.quotas
+
+    @property
+    def usage(self) -> FakeRows[Usage]:
+        return self._world.usage
 
     @property
     def clock(self) -> ManualClock:
-        return self._clock
+        return self._world.clock
 
 
 class World:
@@ -50,13 +84,15 @@ class World:
 
     def __init__(self) -> None:
         self.tenants = FakeTenants()
+        self.quotas: FakeRows[Quota] = FakeRows()
+        self.usage: FakeRows[Usage] = FakeRows()
         self.clock = ManualClock()
         self.committed: list[object] = []
 
     def factory(self) -> UnitOfWorkFactory:
         @asynccontextmanager
         async def open_uow(_tenant: str) -> AsyncIterator[TenancyUnitOfWork]:
-            uow = FakeUnitOfWork(self.tenants, self.clock)
+            uow = FakeUnitOfWork(self)
             yield uow
             self.committed.extend(event for event, _ in uow.events)
 
@@ -95,3 +131,99 @@ async def test_get_unknown_tenant_is_not_found() -> None:
     """Asking for a tenant that does not exist is NOT_FOUND."""
     with pytest.raises(TenantNotFoundError):
         await handlers.get_tenant(World().factory(), "ghost")
+
+
+LIMITS = Resources(cpu_millicores=4000, memory_mib=8192, storage_mib=20480)
+
+
+async def test_set_quota_stores_it_and_emits_the_first_revision() -> None:
+    """A tenant's first quota is revision 1 and is announced as tenant.quota.updated."""
+    world = World()
+    await handlers.create_tenant(world.factory(), "acme", "Acme")
+    quota = await quotas.set_quota(world.factory(), "acme", LIMITS, 12)
+    assert world.quotas.rows["acme"] == quota
+    assert (quota.limits, quota.max_plugins, quota.revision) == (LIMITS, 12, 1)
+    event = world.committed[-1]
+    assert isinstance(event, events_pb2.TenantQuotaUpdated)
+    assert (event.tenant_id, event.max_plugins, event.revision) == ("acme", 12, 1)
+    assert (event.limits.cpu_millicores, event.limits.memory_mib, event.limits.storage_mib) == (
+        4000,
+        8192,
+        20480,
+    )
+    assert event.updated_at.ToDatetime(tzinfo=world.clock.now().tzinfo) == world.clock.now()
+
+
+async def test_setting_the_quota_again_replaces_it_with_the_next_revision() -> None:
+    """A second SetQuota replaces the limits and bumps the revision to 2."""
+    world = World()
+    await handlers.create_tenant(world.factory(), "acme", "Acme")
+    await quotas.set_quota(world.factory(), "acme", LIMITS, 12)
+    smaller = Resources(cpu_millicores=1000, memory_mib=1024, storage_mib=1024)
+    quota = await quotas.set_quota(world.factory(), "acme", smaller, 3)
+    assert (world.quotas.rows["acme"].limits, quota.revision) == (smaller, 2)
+    revisions = [
+        e.revision for e in world.committed if isinstance(e, events_pb2.TenantQuotaUpdated)
+    ]
+    assert revisions == [1, 2]
+
+
+async def test_quota_for_an_unknown_tenant_is_refused_and_emits_nothing() -> None:
+    """A quota needs an existing tenant; otherwise NOT_FOUND and no event."""
+    world = World()
+    with pytest.raises(TenantNotFoundError):
+        await quotas.set_quota(world.factory(), "ghost", LIMITS, 1)
+    assert world.quotas.rows == {}
+    assert world.committed == []
+
+
+async def test_negative_max_plugins_is_refused_and_changes_nothing() -> None:
+    """A negative plugin limit is INVALID_ARGUMENT and leaves the stored quota alone."""
+    world = World()
+    await handlers.create_tenant(world.factory(), "acme", "Acme")
+    first = await quotas.set_quota(world.factory(), "acme", LIMITS, 5)
+    with pytest.raises(InvalidQuotaError, match="max_plugins"):
+        await quotas.set_quota(world.factory(), "acme", LIMITS, -1)
+    assert world.quotas.rows["acme"] == first
+    assert len(world.committed) == 2
+
+
+async def test_get_quota_returns_quota_and_last_usage() -> None:
+    """GetQuota answers the quota together with the last recorded usage."""
+    world = World()
+    await handlers.create_tenant(world.factory(), "acme", "Acme")
+    quota = await quotas.set_quota(world.factory(), "acme", LIMITS, 12)
+    assert await quotas.get_quota(world.factory(), "acme") == (quota, None)
+    usage = await quotas.record_usage(world.factory(), "acme", Resources(500, 256, 100), 2)
+    assert await quotas.get_quota(world.factory(), "acme") == (quota, usage)
+
+
+async def test_get_quota_without_one_is_not_found() -> None:
+    """A tenant whose quota was never set has none to return."""
+    world = World()
+    await handlers.create_tenant(world.factory(), "acme", "Acme")
+    with pytest.raises(QuotaNotFoundError, match="no quota"):
+        await quotas.get_quota(world.factory(), "acme")
+
+
+async def test_record_usage_replaces_totals_and_emits_each_revision() -> None:
+    """Usage reports are absolute totals: the second replaces the first, revisions 1 then 2."""
+    world = World()
+    await handlers.create_tenant(world.factory(), "acme", "Acme")
+    await quotas.record_usage(world.factory(), "acme", Resources(500, 256, 100), 2)
+    usage = await quotas.record_usage(world.factory(), "acme", Resources(200, 128, 50), 1)
+    assert world.usage.rows["acme"] == usage
+    assert (usage.used, usage.plugins, usage.revision) == (Resources(200, 128, 50), 1, 2)
+    events = [e for e in world.committed if isinstance(e, events_pb2.TenantUsageUpdated)]
+    assert [(e.used.cpu_millicores, e.plugins, e.revision) for e in events] == [
+        (500, 2, 1),
+        (200, 1, 2),
+    ]
+
+
+async def test_usage_for_an_unknown_tenant_is_refused() -> None:
+    """Usage of a tenant that does not exist is NOT_FOUND and emits nothing."""
+    world = World()
+    with pytest.raises(TenantNotFoundError):
+        await quotas.record_usage(world.factory(), "ghost", Resources(), 0)
+    assert world.committed == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
+from portico_tenancy.domain.quota import Quota, Resources, Usage
 from portico_tenancy.domain.tenant import Tenant
 
 
@@ -33,8 +34,94 @@ class PgTenantRepository:
             else Tenant(row["tenant_id"], row["display_name"], row["created_at"])
         )
 
+    async def lock(self, tenant_id: str) -> bool:
+        locked = await self._conn.fetchval(
+            "SELECT true FROM tenants WHERE tenant_id = $1 FOR UPDATE", tenant_id
+        )
+        return bool(locked)
+
+
+class PgQuotaRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def get(self, tenant_id: str) -> Quota | None:
+        row = await self._conn.fetchrow(
+            """SELECT tenant_id, cpu_millicores, memory_mib, storage_mib, max_plugins,
+                      revision, updated_at
+                 FROM tenant_quotas WHERE tenant_id = $1""",
+            tenant_id,
+        )
+        if row is None:
+            return None
+        limits = Resources(row["cpu_millicores"], row["memory_mib"], row["storage_mib"])
+        return Quota(
+            row["tenant_id"], limits, row["max_plugins"], row["revision"], row["updated_at"]
+        )
+
+    async def save(self, quota: Quota) -> None:
+        await self._conn.execute(
+            """INSERT INTO tenant_quotas (tenant_id, cpu_millicores, memory_mib, storage_mib,
+                                          max_plugins, revision, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (tenant_id) DO UPDATE SET
+                   cpu_millicores = EXCLUDED.cpu_millicores,
+                   memory_mib = EXCLUDED.memory_mib,
+                   storage_mib = EXCLUDED.storage_mib,
+                   max_plugins = EXCLUDED.max_plugins,
+                   revision = EXCLUDED.revision,
+                   updated_at = EXCLUDED.updated_at""",
+            quota.tenant_id,
+            quota.limits.cpu_millicores,
+            quota.limits.memory_mib,
+            quota.limits.storage_mib,
+            quota.max_plugins,
+            quota.revision,
+            quota.updated_at,
+        )
+
+
+class PgUsageRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def get(self, tenant_id: str) -> Usage | None:
+        row = await self._conn.fetchrow(
+            """SELECT tenant_id, cpu_millicores, memory_mib, storage_mib, plugins,
+                      revision, updated_at
+                 FROM tenant_usage WHERE tenant_id = $1""",
+            tenant_id,
+        )
+        if row is None:
+            return None
+        used = Resources(row["cpu_millicores"], row["memory_mib"], row["storage_mib"])
+        return Usage(row["tenant_id"], used, row["plugins"], row["revision"], row["updated_at"])
+
+    async def save(self, usage: Usage) -> None:
+        await self._conn.execute(
+            """INSERT INTO tenant_usage (tenant_id, cpu_millicores, memory_mib, storage_mib,
+                                         plugins, revision, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (tenant_id) DO UPDATE SET
+                   cpu_millicores = EXCLUDED.cpu_millicores,
+                   memory_mib = EXCLUDED.memory_mib,
+                   storage_mib = EXCLUDED.storage_mib,
+                   plugins = EXCLUDED.plugins,
+                   revision = EXCLUDED.revision,
+                   updated_at = EXCLUDED.updated_at""",
+            usage.tenant_id,
+            usage.used.cpu_millicores,
+            usage.used.memory_mib,
+            usage.used.storage_mib,
+            usage.plugins,
+            usage.revision,
+            usage.updated_at,
+        )
+
 
 class TenancyPgUnitOfWork(PgUnitOfWork):
     def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
         super().__init__(conn, source="portico/tenancy", tenant_id=tenant_id, clock=clock)
         self.tenants = PgTenantRepository(conn)
+        self.quotas = PgQuotaRepository(conn)
+        self.usage = PgUsageRepository(conn)

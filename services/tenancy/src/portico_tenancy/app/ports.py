@@ -9,6 +9,7 @@ from typing import Protocol
 from google.protobuf.message import Message
 
 from portico_common.clock import Clock
+from portico_tenancy.domain.quota import Quota, Usage
 from portico_tenancy.domain.tenant import Tenant
 
 
@@ -18,11 +19,35 @@ class TenantRepository(Protocol):
 
     async def get(self, tenant_id: str) -> Tenant | None: ...
 
+    async def lock(self, tenant_id: str) -> bool:
+        """Locks the tenant until the transaction ends; False if there is no such tenant.
+
+        Changes to one tenant's quota or usage serialize on it, so revisions never race.
+        """
+
+
+class QuotaRepository(Protocol):
+    async def get(self, tenant_id: str) -> Quota | None: ...
+
+    async def save(self, quota: Quota) -> None:
+        """Stores the quota, replacing the tenant's previous one."""
+
+
+class UsageRepository(Protocol):
+    async def get(self, tenant_id: str) -> Usage | None: ...
+
+    async def save(self, usage: Usage) -> None:
+        """Stores the usage report, replacing the tenant's previous one."""
+
 
 class TenancyUnitOfWork(Protocol):
     # Read-only members, so any repository implementing the port fits.
     @property
     def tenants(self) -> TenantRepository: ...
+    @property
+    def quotas(self) -> QuotaRepository: ...
+    @property
+    def usage(self) -> UsageRepository: ...
     @property
     def clock(self) -> Clock: ...
 

@@ -1,0 +1,84 @@
+"""Tenancy quotas end to end: gRPC in, PostgreSQL state, CloudEvents on JetStream."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+
+from portico.events.v1 import events_pb2
+from portico.tenancy.v1 import tenancy_pb2 as pb
+
+if TYPE_CHECKING:
+    from .conftest import RunningTenancy
+
+pytestmark = pytest.mark.integration
+
+LIMITS = pb.Resources(cpu_millicores=4000, memory_mib=8192, storage_mib=20480)
+
+
+async def test_set_quota_over_grpc_publishes_tenant_quota_updated(
+    tenancy: RunningTenancy,
+) -> None:
+    """SetQuota answers the stored quota and tenancy publishes tenant.quota.updated for it."""
+    await tenancy.stub.CreateTenant(pb.CreateTenantRequest(tenant_id="acme"))
+    created, _ = await tenancy.next_event()
+    assert created.type == "tenant.created"
+
+    reply = await tenancy.stub.SetQuota(
+        pb.SetQuotaRequest(tenant_id="acme", limits=LIMITS, max_plugins=12)
+    )
+    assert (reply.quota.tenant_id, reply.quota.max_plugins, reply.quota.revision) == ("acme", 12, 1)
+    assert reply.quota.limits == LIMITS
+
+    envelope, headers = await tenancy.next_event()
+    assert envelope.type == "tenant.quota.updated"
+    assert (headers["portico-tenant"], headers["ce-source"], headers["ce-subject"]) == (
+        "acme",
+        "portico/tenancy",
+        "acme",
+    )
+    event = envelope.payload
+    assert isinstance(event, events_pb2.TenantQuotaUpdated)
+    assert (event.tenant_id, event.max_plugins, event.revision) == ("acme", 12, 1)
+    assert (event.limits.cpu_millicores, event.limits.memory_mib, event.limits.storage_mib) == (
+        4000,
+        8192,
+        20480,
+    )
+    assert event.updated_at == reply.quota.updated_at
+
+
+async def test_record_usage_is_published_and_read_back_with_the_quota(
+    tenancy: RunningTenancy,
+) -> None:
+    """RecordUsage publishes tenant.usage.updated and GetQuota returns it next to the quota."""
+    await tenancy.stub.CreateTenant(pb.CreateTenantRequest(tenant_id="acme"))
+    await tenancy.stub.SetQuota(pb.SetQuotaRequest(tenant_id="acme", limits=LIMITS, max_plugins=3))
+    used = pb.Resources(cpu_millicores=1500, memory_mib=2048, storage_mib=100)
+    await tenancy.stub.RecordUsage(pb.RecordUsageRequest(tenant_id="acme", used=used, plugins=2))
+
+    types = [(await tenancy.next_event())[0].type for _ in range(3)]
+    assert types == ["tenant.created", "tenant.quota.updated", "tenant.usage.updated"]
+    got = await tenancy.stub.GetQuota(pb.GetQuotaRequest(tenant_id="acme"))
+    assert (got.quota.limits, got.quota.max_plugins) == (LIMITS, 3)
+    assert (got.usage.used, got.usage.plugins, got.usage.revision) == (used, 2, 1)
+
+
+async def test_quota_without_limits_is_invalid_and_publishes_nothing(
+    tenancy: RunningTenancy,
+) -> None:
+    """A SetQuota missing its limits is INVALID_ARGUMENT; GetQuota then still finds none."""
+    await tenancy.stub.CreateTenant(pb.CreateTenantRequest(tenant_id="acme"))
+    with pytest.raises(grpc.aio.AioRpcError) as invalid:
+        await tenancy.stub.SetQuota(pb.SetQuotaRequest(tenant_id="acme", max_plugins=3))
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "limits is required" in (invalid.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await tenancy.stub.GetQuota(pb.GetQuotaRequest(tenant_id="acme"))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    (created, _) = await tenancy.next_event()
+    assert created.type == "tenant.created"
+    with pytest.raises(TimeoutError):
+        await tenancy.next_event(wait=0.5)
