@@ -49,6 +49,23 @@ class MemoryPublisherKeyRepository:
         found = self.staged.get((tenant_id, key_id))
         return found if found is not None else self._store.keys.get((tenant_id, key_id))
 
+    async def get_for_update(self, tenant_id: str, key_id: str) -> PublisherKey | None:
+        return await self.get(tenant_id, key_id)
+
+    async def update_lifecycle(self, key: PublisherKey) -> None:
+        _check_tenant(self._tenant, key.tenant_id)
+        if await self.get(key.tenant_id, key.key_id) is None:
+            raise KeyError(f"no key {key.key_id!r} to update")
+        self.staged[key.tenant_id, key.key_id] = key
+
+    async def list(self, tenant_id: str, publisher: str = "") -> list[PublisherKey]:
+        if tenant_id != self._tenant:
+            return []
+        merged = {k: v for k, v in self._store.keys.items() if k[0] == tenant_id}
+        merged.update(self.staged)
+        keys = [key for key in merged.values() if not publisher or key.publisher == publisher]
+        return sorted(keys, key=lambda key: (key.publisher, key.created_at, key.key_id))
+
 
 class MemoryVerificationRepository:
     def __init__(self, tenant_id: str, store: MemoryStore) -> None:

@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
+
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
@@ -26,8 +28,9 @@ class PgPublisherKeyRepository:
     async def add(self, key: PublisherKey) -> bool:
         inserted = await self._conn.fetchval(
             """INSERT INTO publisher_keys
-                   (tenant_id, key_id, publisher, algorithm, public_key_pem, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6)
+                   (tenant_id, key_id, publisher, algorithm, public_key_pem, created_at,
+                    expires_at, revoked_at, revocation_reason, replaced_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (tenant_id, key_id) DO NOTHING RETURNING true""",
             key.tenant_id,
             key.key_id,
@@ -35,26 +38,67 @@ class PgPublisherKeyRepository:
             key.algorithm.value,
             key.public_key_pem,
             key.created_at,
+            key.expires_at,
+            key.revoked_at,
+            key.revocation_reason,
+            key.replaced_by,
         )
         return bool(inserted)
 
     async def get(self, tenant_id: str, key_id: str) -> PublisherKey | None:
         row = await self._conn.fetchrow(
-            """SELECT tenant_id, key_id, publisher, algorithm, public_key_pem, created_at
-                 FROM publisher_keys WHERE tenant_id = $1 AND key_id = $2""",
+            f"{_KEY_COLUMNS} WHERE tenant_id = $1 AND key_id = $2", tenant_id, key_id
+        )
+        return None if row is None else _key_from_row(row)
+
+    async def get_for_update(self, tenant_id: str, key_id: str) -> PublisherKey | None:
+        # Two concurrent rotations of one key must not both succeed.
+        row = await self._conn.fetchrow(
+            f"{_KEY_COLUMNS} WHERE tenant_id = $1 AND key_id = $2 FOR UPDATE", tenant_id, key_id
+        )
+        return None if row is None else _key_from_row(row)
+
+    async def update_lifecycle(self, key: PublisherKey) -> None:
+        await self._conn.execute(
+            """UPDATE publisher_keys
+                  SET expires_at = $3, revoked_at = $4, revocation_reason = $5, replaced_by = $6
+                WHERE tenant_id = $1 AND key_id = $2""",
+            key.tenant_id,
+            key.key_id,
+            key.expires_at,
+            key.revoked_at,
+            key.revocation_reason,
+            key.replaced_by,
+        )
+
+    async def list(self, tenant_id: str, publisher: str = "") -> list[PublisherKey]:
+        rows = await self._conn.fetch(
+            f"""{_KEY_COLUMNS} WHERE tenant_id = $1 AND ($2 = '' OR publisher = $2)
+                 ORDER BY publisher, created_at, key_id""",
             tenant_id,
-            key_id,
+            publisher,
         )
-        if row is None:
-            return None
-        return PublisherKey(
-            tenant_id=row["tenant_id"],
-            publisher=row["publisher"],
-            key_id=row["key_id"],
-            algorithm=row["algorithm"],
-            public_key_pem=row["public_key_pem"],
-            created_at=row["created_at"],
-        )
+        return [_key_from_row(row) for row in rows]
+
+
+_KEY_COLUMNS = """SELECT tenant_id, key_id, publisher, algorithm, public_key_pem, created_at,
+                         expires_at, revoked_at, revocation_reason, replaced_by
+                    FROM publisher_keys"""
+
+
+def _key_from_row(row: asyncpg.Record) -> PublisherKey:
+    return PublisherKey(
+        tenant_id=row["tenant_id"],
+        publisher=row["publisher"],
+        key_id=row["key_id"],
+        algorithm=row["algorithm"],
+        public_key_pem=row["public_key_pem"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        revocation_reason=row["revocation_reason"],
+        replaced_by=row["replaced_by"],
+    )
 
 
 class PgVerificationRepository:

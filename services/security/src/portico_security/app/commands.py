@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +16,8 @@ class RegisterPublisherKey:
     # A domain KeyAlgorithm value ("ed25519"); anything else is refused.
     algorithm: str
     public_key_pem: str
+    # The key vouches only for artifacts published before this instant.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +32,8 @@ class VerifyArtifact:
     integrity: str
     signature: bytes = field(repr=False)
     key_id: str
+    # The registry's publish time of this version; None means "now".
+    published_at: datetime | None = None
+    # npm's registry signature (DER ECDSA P-256) and its keyid; empty: none sent.
+    registry_signature: bytes = field(default=b"", repr=False)
+    registry_key_id: str = ""

@@ -13,6 +13,7 @@ from portico_security.app.validation import check_register, check_verify
 from portico_security.domain import verification as rules
 from portico_security.domain.decisions import Verification
 from portico_security.domain.integrity import IntegrityHasher
+from portico_security.domain.registry_signatures import RegistryKeys
 from portico_security.domain.signatures import (
     PublisherKey,
     canonical_pem,
@@ -52,6 +53,7 @@ async def register_publisher_key(
             algorithm=algorithm,
             public_key_pem=pem,
             created_at=tx.clock.now(),
+            expires_at=command.expires_at,
         )
         if await tx.publisher_keys.add(key):
             return key
@@ -64,6 +66,11 @@ async def register_publisher_key(
             raise KeyAlreadyRegisteredError(
                 key.tenant_id, key.key_id, f"another publisher ({existing.publisher!r})"
             )
+        if command.expires_at is not None and existing.expires_at != command.expires_at:
+            # Lifecycle changes go through RotatePublisherKey / RevokePublisherKey.
+            raise KeyAlreadyRegisteredError(
+                key.tenant_id, key.key_id, f"another expiry ({existing.expires_at})"
+            )
         return existing
 
 
@@ -74,6 +81,7 @@ async def verify_artifact(
     max_size: int,
     chunk_size: int = CHUNK_SIZE,
     new_id: Callable[[], str] = new_verification_id,
+    registry_keys: RegistryKeys | None = None,
 ) -> Verification:
     """Judges an artifact, records the decision and emits its event in one transaction.
 
@@ -92,6 +100,9 @@ async def verify_artifact(
         # The request declares no size of its own; the bytes received are the
         # claim, so the size check is the upload limit.
         size=len(command.tarball),
+        published_at=command.published_at,
+        registry_signature=command.registry_signature,
+        registry_key_id=command.registry_key_id,
     )
     hasher = hasher_for(claim)
     if hasher is not None:
@@ -99,7 +110,14 @@ async def verify_artifact(
         await _hash_in_chunks(hasher, command.tarball, chunk_size)
     async with uow(command.tenant_id) as tx:
         key = await tx.publisher_keys.get(claim.tenant_id, claim.key_id) if claim.key_id else None
-        report = rules.verify_artifact(claim, hasher, key, max_size=max_size)
+        report = rules.verify_artifact(
+            claim,
+            hasher,
+            key,
+            max_size=max_size,
+            now=tx.clock.now(),
+            registry_keys=registry_keys,
+        )
         verification = Verification(
             verification_id=new_id(),
             tenant_id=claim.tenant_id,

@@ -20,6 +20,15 @@ class PublisherKeyRepository(Protocol):
     async def get(self, tenant_id: str, key_id: str) -> PublisherKey | None:
         """The tenant's key with this id, or None."""
 
+    async def get_for_update(self, tenant_id: str, key_id: str) -> PublisherKey | None:
+        """Like get, and holds the key's row until the transaction ends (lifecycle changes)."""
+
+    async def update_lifecycle(self, key: PublisherKey) -> None:
+        """Stores the key's expiry, revocation and replacement (the key itself never changes)."""
+
+    async def list(self, tenant_id: str, publisher: str = "") -> list[PublisherKey]:
+        """The tenant's keys (of `publisher` if given), by publisher, then registration time."""
+
 
 class VerificationRepository(Protocol):
     async def add(self, verification: Verification) -> None:

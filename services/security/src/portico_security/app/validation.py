@@ -17,6 +17,8 @@ from portico_security.errors import InvalidRequestError
 MAX_TEXT = 1024
 # PEM of the largest keys issue 3 may add (RSA-4096 is about 800 characters).
 MAX_PEM = 16 * 1024
+# A DER ECDSA P-256 signature is at most 72 bytes; anything near this is not one.
+MAX_SIGNATURE = 1024
 
 
 def check_register(command: RegisterPublisherKey) -> None:
@@ -42,8 +44,17 @@ def check_verify(command: VerifyArtifact) -> None:
         ("version", command.version),
         ("integrity", command.integrity),
         ("key_id", command.key_id),
+        ("registry_key_id", command.registry_key_id),
     ):
         _text(name, value, MAX_TEXT)
+    for name, blob in (
+        ("signature", command.signature),
+        ("registry_signature", command.registry_signature),
+    ):
+        if len(blob) > MAX_SIGNATURE:
+            raise InvalidRequestError(name, f"is {len(blob)} bytes; the limit is {MAX_SIGNATURE}")
+    if command.published_at is not None and command.published_at.utcoffset() is None:
+        raise InvalidRequestError("published_at", "must be a timezone-aware time")
 
 
 def _required(name: str, value: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from portico.security.v1 import security_pb2 as pb
@@ -11,12 +14,14 @@ from portico_security.app import handlers
 from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
 from portico_security.app.ports import UnitOfWorkFactory
 from portico_security.domain.decisions import Verification
+from portico_security.domain.registry_signatures import RegistryKeys
 from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
 from portico_security.domain.verification import Verdict
 
 # One row per algorithm; issue 3's algorithms are added here and in the domain.
 _ALGORITHM_TO_DOMAIN: dict[pb.KeyAlgorithm.ValueType, KeyAlgorithm] = {
-    pb.KEY_ALGORITHM_ED25519: KeyAlgorithm.ED25519
+    pb.KEY_ALGORITHM_ED25519: KeyAlgorithm.ED25519,
+    pb.KEY_ALGORITHM_ECDSA_P256: KeyAlgorithm.ECDSA_P256,
 }
 _ALGORITHM_TO_PROTO = {domain: wire for wire, domain in _ALGORITHM_TO_DOMAIN.items()}
 _VERDICT_TO_PROTO = {Verdict.VERIFIED: pb.VERDICT_VERIFIED, Verdict.REJECTED: pb.VERDICT_REJECTED}
@@ -37,16 +42,35 @@ def algorithm_from_proto(value: pb.KeyAlgorithm.ValueType) -> str:
         return str(int(value))
 
 
+def timestamp_to_proto(moment: datetime | None) -> Timestamp | None:
+    """A protobuf Timestamp, or None (field left unset) for no time."""
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def timestamp_from_proto(message: Message, name: str) -> datetime | None:
+    """The aware UTC datetime in `message.name`, or None when the field is unset."""
+    if not message.HasField(name):
+        return None
+    stamp: Timestamp = getattr(message, name)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
 def key_to_proto(key: PublisherKey) -> pb.PublisherKey:
-    created = Timestamp()
-    created.FromDatetime(key.created_at)
     return pb.PublisherKey(
         tenant_id=key.tenant_id,
         publisher=key.publisher,
         key_id=key.key_id,
         algorithm=_ALGORITHM_TO_PROTO[key.algorithm],
         public_key_pem=key.public_key_pem,
-        created_at=created,
+        created_at=timestamp_to_proto(key.created_at),
+        expires_at=timestamp_to_proto(key.expires_at),
+        revoked_at=timestamp_to_proto(key.revoked_at),
+        revocation_reason=key.revocation_reason,
+        replaced_by=key.replaced_by,
     )
 
 
@@ -62,9 +86,16 @@ def verification_to_proto(verification: Verification) -> pb.VerifyArtifactRespon
 
 
 class SecurityServicer(pb_grpc.SecurityServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory, *, max_artifact_bytes: int) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        max_artifact_bytes: int,
+        registry_keys: RegistryKeys | None = None,
+    ) -> None:
         self._uow = uow
         self._max_artifact_bytes = max_artifact_bytes
+        self._registry_keys = registry_keys
 
     async def RegisterPublisherKey(
         self, request: pb.RegisterPublisherKeyRequest, context: Context
@@ -77,6 +108,7 @@ class SecurityServicer(pb_grpc.SecurityServiceServicer):
                 key_id=request.key_id,
                 algorithm=algorithm_from_proto(request.algorithm),
                 public_key_pem=request.public_key_pem,
+                expires_at=timestamp_from_proto(request, "expires_at"),
             ),
         )
         return pb.RegisterPublisherKeyResponse(key=key_to_proto(key))
@@ -94,7 +126,11 @@ class SecurityServicer(pb_grpc.SecurityServiceServicer):
                 integrity=request.integrity,
                 signature=request.signature,
                 key_id=request.key_id,
+                published_at=timestamp_from_proto(request, "published_at"),
+                registry_signature=request.registry_signature,
+                registry_key_id=request.registry_key_id,
             ),
             max_size=self._max_artifact_bytes,
+            registry_keys=self._registry_keys,
         )
         return verification_to_proto(verification)
