@@ -113,9 +113,9 @@ def predict_upgrade_impact(
     """What upgrading `plugin` to `target_range` breaks across the tenant, before it runs.
 
     Three kinds of solve share one budget: everything pinned as installed (is
-    it safe as is?), the upgrade next to each installed plugin in turn plus the
-    shared singletons (who exactly breaks?), and everything allowed to move
-    (the nearest plan that works).
+    it safe as is?), the upgrade next to each installed plugin in turn (who
+    exactly breaks?), and everything allowed to move (the nearest plan that
+    works). Shared singletons are reported in the explanation, not as broken.
     """
     started = now()
     deadline = started + budget.max_seconds
@@ -137,13 +137,16 @@ def predict_upgrade_impact(
     strict = run(installed, allow_upgrades=False)
     broken: dict[str, BrokenPlugin] = {}
     if not strict.satisfiable:
-        shared = {n: v for n, v in installed.items() if n.startswith(singleton_prefixes)}
-        for name, version in sorted(installed.items()):
-            if name == plugin or name in shared:
-                continue
-            pair = run({**shared, name: version}, allow_upgrades=False)
-            _collect(broken, pair, installed)
-        _collect(broken, strict, installed)
+        # Shared singletons move with the host release, so each plugin is tried
+        # alone next to the upgrade: a clash then is that plugin's own.
+        plugins = {
+            n: v
+            for n, v in installed.items()
+            if n != plugin and not n.startswith(singleton_prefixes)
+        }
+        for name, version in sorted(plugins.items()):
+            _collect(broken, run({name: version}, allow_upgrades=False), plugins)
+        _collect(broken, strict, plugins)
     lenient = strict if strict.satisfiable else run(installed, allow_upgrades=True)
     return UpgradeImpact(
         plugin=plugin,

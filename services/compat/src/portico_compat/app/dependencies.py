@@ -1,0 +1,112 @@
+"""Use cases of dependency solving: solve a tenant's host, predict an upgrade's impact.
+
+Solving is CPU-bound and synchronous (resolvelib), so it runs in a worker
+thread, at most `max_concurrent` at a time, with the server's budget as a
+ceiling on whatever a caller asks for. The budget is measured with a
+monotonic timer, not the business Clock: it bounds work, not a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from portico_compat.domain.solver import (
+    Budget,
+    PackageCatalog,
+    SolveOutcome,
+    UpgradeImpact,
+    predict_upgrade_impact,
+    solve,
+)
+from portico_compat.domain.solver.errors import SolverInputError
+from portico_compat.domain.solver.model import DEFAULT_SINGLETON_PREFIXES
+from portico_compat.domain.tenants import validate_tenant_id
+
+
+class DependencySolver:
+    def __init__(
+        self,
+        catalog: PackageCatalog,
+        *,
+        budget: Budget | None = None,
+        max_concurrent: int = 2,
+        singleton_prefixes: tuple[str, ...] = DEFAULT_SINGLETON_PREFIXES,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._catalog = catalog
+        self._budget = budget or Budget()
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._singletons = singleton_prefixes
+        self._timer = timer
+
+    def budget_for(self, max_rounds: int = 0, max_millis: int = 0) -> Budget:
+        """The caller's budget (0 = default), never above the server's."""
+        rounds = min(max_rounds or self._budget.max_rounds, self._budget.max_rounds)
+        seconds = min(
+            max_millis / 1000 if max_millis else self._budget.max_seconds, self._budget.max_seconds
+        )
+        return Budget(max_rounds=rounds, max_seconds=seconds)
+
+    async def solve_dependencies(
+        self,
+        tenant_id: str,
+        installed: Sequence[tuple[str, str]],
+        requested: Sequence[tuple[str, str]],
+        *,
+        allow_upgrades: bool,
+        budget: Budget,
+    ) -> SolveOutcome:
+        validate_tenant_id(tenant_id)
+        installed_map = _unique("installed", installed)
+        requested_map = _unique("requested", requested)
+        if not requested_map and not installed_map:
+            raise SolverInputError("nothing to solve: no installed and no requested packages")
+        async with self._slots:
+            return await asyncio.to_thread(
+                solve,
+                self._catalog,
+                installed=installed_map,
+                requested=requested_map,
+                allow_upgrades=allow_upgrades,
+                budget=budget,
+                now=self._timer,
+                singleton_prefixes=self._singletons,
+            )
+
+    async def predict_upgrade_impact(
+        self,
+        tenant_id: str,
+        installed: Sequence[tuple[str, str]],
+        plugin: str,
+        target_range: str,
+        *,
+        budget: Budget,
+    ) -> UpgradeImpact:
+        validate_tenant_id(tenant_id)
+        if not plugin:
+            raise SolverInputError("plugin is required")
+        if not target_range:
+            raise SolverInputError("target_range is required")
+        installed_map = _unique("installed", installed)
+        async with self._slots:
+            return await asyncio.to_thread(
+                predict_upgrade_impact,
+                self._catalog,
+                installed=installed_map,
+                plugin=plugin,
+                target_range=target_range,
+                budget=budget,
+                now=self._timer,
+                singleton_prefixes=self._singletons,
+            )
+
+
+def _unique(what: str, pairs: Sequence[tuple[str, str]]) -> Mapping[str, str]:
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        if name in found:
+            raise SolverInputError(f"{what} names {name!r} twice")
+        found[name] = value
+    return found
