@@ -89,3 +89,36 @@ class UnknownHostProfileError(CompatError):
             " set one with SetHostProfile before checking plugins"
         )
         self.tenant_id = tenant_id
+
+
+class InvalidApiCatalogError(CompatError):
+    """A host API catalog is malformed."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid host API catalog {field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class InvalidReleaseManifestError(CompatError):
+    """A Backstage release manifest is malformed."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid release manifest {field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class InvalidPermissionPolicyError(CompatError):
+    """A permission policy is malformed."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid permission policy {field}: {problem}")
+        self.field = field
+        self.problem = problem

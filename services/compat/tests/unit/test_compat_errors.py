@@ -8,9 +8,12 @@ from portico_common.errors import PorticoError
 from portico_compat import errors
 from portico_compat.errors import (
     CompatError,
+    InvalidApiCatalogError,
     InvalidHostProfileError,
+    InvalidPermissionPolicyError,
     InvalidPluginError,
     InvalidRangeError,
+    InvalidReleaseManifestError,
     InvalidTenantError,
     InvalidVersionError,
     UnknownHostProfileError,
@@ -58,6 +61,21 @@ def test_every_error_has_a_mappable_code(error_type: type[CompatError]) -> None:
         ),
         (InvalidPluginError("name", "empty"), "invalid plugin name: empty", "INVALID_ARGUMENT"),
         (
+            InvalidApiCatalogError("apis", "'x' is listed twice"),
+            "invalid host API catalog apis: 'x' is listed twice",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            InvalidReleaseManifestError("packages", "empty"),
+            "invalid release manifest packages: empty",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            InvalidPermissionPolicyError("rules", "empty"),
+            "invalid permission policy rules: empty",
+            "INVALID_ARGUMENT",
+        ),
+        (
             InvalidTenantError("*"),
             (
                 "invalid tenant_id '*': must be 2-63 characters of a-z, 0-9 and '-',"
@@ -91,5 +109,8 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         InvalidPluginError,
         InvalidTenantError,
         UnknownHostProfileError,
+        InvalidApiCatalogError,
+        InvalidReleaseManifestError,
+        InvalidPermissionPolicyError,
     }
     assert set(_subclasses()) == covered

@@ -76,6 +76,7 @@ async def test_check_maps_verdict_and_findings(
             host_version="20.11.1",
             satisfied=True,
             reason="20.11.1 satisfies '>=18'",
+            verdict=pb.VERDICT_PASS,
         ),
         pb.Finding(
             dimension="peer",
@@ -84,6 +85,7 @@ async def test_check_maps_verdict_and_findings(
             host_version="18.3.1",
             satisfied=False,
             reason="18.3.1 does not satisfy '^19.0.0'",
+            verdict=pb.VERDICT_FAIL,
         ),
     ]
     (event,) = store.sink.of_type(events_pb2.CompatChecked)

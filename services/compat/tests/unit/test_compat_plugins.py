@@ -107,7 +107,7 @@ def test_requirements_keep_a_read_only_copy() -> None:
         ),
         (
             {"peer_dependencies": {f"p{i}": "*" for i in range(MAX_REQUIREMENTS + 1)}},
-            "invalid plugin requirements: 1001 engines and peers; at most 1000",
+            "invalid plugin requirements: 1001 engines, peers and dependencies; at most 1000",
         ),
     ],
 )

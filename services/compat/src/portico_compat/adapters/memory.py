@@ -19,8 +19,11 @@ from google.protobuf.message import Message
 from portico_common.clock import Clock, ManualClock
 from portico_common.uow import RecordingEventSink
 from portico_compat.app.ports import UnitOfWorkFactory
+from portico_compat.domain.apis import HostApiCatalog
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import HostProfile
+from portico_compat.domain.permissions import PermissionPolicy
+from portico_compat.domain.releases import ReleaseManifest
 
 
 class RowLevelSecurityError(PermissionError):
@@ -33,6 +36,9 @@ class MemoryStore:
 
     host_profiles: dict[str, tuple[HostProfile, datetime]] = field(default_factory=dict)
     checks: dict[str, CompatCheck] = field(default_factory=dict)
+    api_catalogs: dict[tuple[str, str], HostApiCatalog] = field(default_factory=dict)
+    release_manifests: dict[tuple[str, str], ReleaseManifest] = field(default_factory=dict)
+    permission_policies: dict[str, PermissionPolicy] = field(default_factory=dict)
     sink: RecordingEventSink = field(default_factory=RecordingEventSink)
 
 
@@ -71,6 +77,54 @@ class MemoryCompatCheckRepository:
         check = self._rows.get(check_id)
         return check if check is not None and check.tenant_id == self._tenant else None
 
+    async def latest(self, plugin: str, version: str) -> CompatCheck | None:
+        matching = [
+            c
+            for c in self._rows.values()
+            if (c.tenant_id, c.plugin, c.version) == (self._tenant, plugin, version)
+        ]
+        # max keeps the first of equal times; the last added wins a tie instead.
+        return max(reversed(matching), key=lambda c: c.created_at, default=None)
+
+
+class MemoryApiCatalogRepository:
+    def __init__(self, rows: dict[tuple[str, str], HostApiCatalog], tenant_id: str) -> None:
+        self._rows = rows
+        self._tenant = tenant_id
+
+    async def get(self, tenant_id: str, release: str) -> HostApiCatalog | None:
+        return self._rows.get((tenant_id, release)) if tenant_id == self._tenant else None
+
+    async def save(self, catalog: HostApiCatalog, updated_at: datetime) -> None:  # noqa: ARG002 - no timestamps kept in memory
+        _require_own(self._tenant, catalog.tenant_id)
+        self._rows[catalog.tenant_id, catalog.backstage_release] = catalog
+
+
+class MemoryReleaseManifestRepository:
+    def __init__(self, rows: dict[tuple[str, str], ReleaseManifest], tenant_id: str) -> None:
+        self._rows = rows
+        self._tenant = tenant_id
+
+    async def get(self, tenant_id: str, release: str) -> ReleaseManifest | None:
+        return self._rows.get((tenant_id, release)) if tenant_id == self._tenant else None
+
+    async def save(self, manifest: ReleaseManifest, updated_at: datetime) -> None:  # noqa: ARG002 - no timestamps kept in memory
+        _require_own(self._tenant, manifest.tenant_id)
+        self._rows[manifest.tenant_id, manifest.backstage_release] = manifest
+
+
+class MemoryPermissionPolicyRepository:
+    def __init__(self, rows: dict[str, PermissionPolicy], tenant_id: str) -> None:
+        self._rows = rows
+        self._tenant = tenant_id
+
+    async def get(self, tenant_id: str) -> PermissionPolicy | None:
+        return self._rows.get(tenant_id) if tenant_id == self._tenant else None
+
+    async def save(self, policy: PermissionPolicy, updated_at: datetime) -> None:  # noqa: ARG002 - no timestamps kept in memory
+        _require_own(self._tenant, policy.tenant_id)
+        self._rows[policy.tenant_id] = policy
+
 
 class MemoryUnitOfWork:
     """Works on a copy of the store; `commit` writes the copy and the events back."""
@@ -81,9 +135,15 @@ class MemoryUnitOfWork:
         self.clock = clock
         self._profiles = copy.copy(store.host_profiles)
         self._checks = copy.copy(store.checks)
+        self._catalogs = copy.copy(store.api_catalogs)
+        self._manifests = copy.copy(store.release_manifests)
+        self._policies = copy.copy(store.permission_policies)
         self._events: list[tuple[Message, str]] = []
         self.host_profiles = MemoryHostProfileRepository(self._profiles, tenant_id)
         self.checks = MemoryCompatCheckRepository(self._checks, tenant_id)
+        self.api_catalogs = MemoryApiCatalogRepository(self._catalogs, tenant_id)
+        self.release_manifests = MemoryReleaseManifestRepository(self._manifests, tenant_id)
+        self.permission_policies = MemoryPermissionPolicyRepository(self._policies, tenant_id)
 
     async def emit(self, payload: Message, *, subject: str = "") -> None:
         self._events.append((payload, subject))
@@ -91,6 +151,9 @@ class MemoryUnitOfWork:
     def commit(self) -> None:
         self._store.host_profiles = self._profiles
         self._store.checks = self._checks
+        self._store.api_catalogs = self._catalogs
+        self._store.release_manifests = self._manifests
+        self._store.permission_policies = self._policies
         self._store.sink.events.extend(self._events)
 
 

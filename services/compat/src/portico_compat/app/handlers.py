@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from portico.events.v1 import events_pb2
 from portico_compat.app.ports import UnitOfWorkFactory
-from portico_compat.domain.checks import CompatCheck, run_check
-from portico_compat.domain.compatibility import HostProfile
+from portico_compat.domain.apis import HostApiCatalog
+from portico_compat.domain.checks import (
+    CompatCheck,
+    HostState,
+    Installed,
+    dimension_steps,
+    record,
+)
+from portico_compat.domain.compatibility import DimensionReport, HostProfile
+from portico_compat.domain.permissions import PermissionPolicy
 from portico_compat.domain.plugins import PluginRequirements
+from portico_compat.domain.releases import ReleaseManifest
 from portico_compat.domain.tenants import validate_tenant_id
 from portico_compat.errors import UnknownHostProfileError
 
@@ -29,6 +38,72 @@ async def set_host_profile(
     return profile
 
 
+async def set_host_api_catalog(uow: UnitOfWorkFactory, catalog: HostApiCatalog) -> HostApiCatalog:
+    """Stores the tenant's API catalog of one Backstage release (validated on construction)."""
+    validate_tenant_id(catalog.tenant_id)
+    async with uow(catalog.tenant_id) as tx:
+        await tx.api_catalogs.save(catalog, tx.clock.now())
+    return catalog
+
+
+async def set_release_manifest(
+    uow: UnitOfWorkFactory, manifest: ReleaseManifest
+) -> ReleaseManifest:
+    """Stores the tenant's manifest of one Backstage release."""
+    validate_tenant_id(manifest.tenant_id)
+    async with uow(manifest.tenant_id) as tx:
+        await tx.release_manifests.save(manifest, tx.clock.now())
+    return manifest
+
+
+async def set_permission_policy(
+    uow: UnitOfWorkFactory, policy: PermissionPolicy
+) -> PermissionPolicy:
+    """Stores the tenant's permission policy, replacing the previous one."""
+    validate_tenant_id(policy.tenant_id)
+    async with uow(policy.tenant_id) as tx:
+        await tx.permission_policies.save(policy, tx.clock.now())
+    return policy
+
+
+async def stream_check(
+    uow: UnitOfWorkFactory, tenant_id: str, plugin: PluginRequirements
+) -> AsyncIterator[DimensionReport | CompatCheck]:
+    """Yield each dimension's report as it is decided, then the recorded check.
+
+    The host's state is read in one transaction and the check is recorded
+    (with its event) in another, so no transaction stays open while a caller
+    reads the stream; a caller that stops reading before the end records
+    nothing. The check is a snapshot of the state read at its start.
+    """
+    validate_tenant_id(tenant_id)
+    async with uow(tenant_id) as tx:
+        host = await tx.host_profiles.get(tenant_id)
+        if host is None:
+            raise UnknownHostProfileError(tenant_id)
+        release = host.backstage_version
+        state = HostState(
+            host,
+            await tx.api_catalogs.get(tenant_id, release),
+            await tx.release_manifests.get(tenant_id, release),
+            await tx.permission_policies.get(tenant_id),
+        )
+        installed = None
+        if plugin.installed_version:
+            last = await tx.checks.latest(plugin.plugin, plugin.installed_version)
+            installed = Installed(plugin.installed_version, last)
+    dimensions = []
+    for _, step in dimension_steps(state, plugin, installed):
+        report = step()
+        dimensions.append(report)
+        yield report
+    async with uow(tenant_id) as tx:
+        check = record(str(uuid.uuid4()), tenant_id, plugin, tuple(dimensions), tx.clock.now())
+        await tx.checks.add(check)
+        await tx.emit(compat_checked(check), subject=f"{check.plugin}@{check.version}")
+    yield check
+
+
 async def check_compatibility(
     uow: UnitOfWorkFactory, tenant_id: str, plugin: PluginRequirements
 ) -> CompatCheck:
@@ -38,15 +113,10 @@ async def check_compatibility(
     changes nothing; an incompatible plugin is recorded and emitted like a
     compatible one, with the findings that say why.
     """
-    validate_tenant_id(tenant_id)
-    async with uow(tenant_id) as tx:
-        host = await tx.host_profiles.get(tenant_id)
-        if host is None:
-            raise UnknownHostProfileError(tenant_id)
-        check = run_check(str(uuid.uuid4()), host, plugin, tx.clock.now())
-        await tx.checks.add(check)
-        await tx.emit(compat_checked(check), subject=f"{check.plugin}@{check.version}")
-    return check
+    async for item in stream_check(uow, tenant_id, plugin):
+        if isinstance(item, CompatCheck):
+            return item
+    raise RuntimeError("stream_check ended without recording a check")  # pragma: no cover
 
 
 def compat_checked(check: CompatCheck) -> events_pb2.CompatChecked:
@@ -68,4 +138,11 @@ def compat_checked(check: CompatCheck) -> events_pb2.CompatChecked:
             )
             for f in check.report.findings
         ],
+        dimensions=[
+            events_pb2.DimensionVerdict(
+                dimension=str(d.dimension), verdict=d.verdict.label, summary=d.summary
+            )
+            for d in check.report.dimensions
+        ],
+        approval_required=check.report.approval_required,
     )

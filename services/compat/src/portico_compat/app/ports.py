@@ -10,8 +10,11 @@ from typing import Protocol
 from google.protobuf.message import Message
 
 from portico_common.clock import Clock
+from portico_compat.domain.apis import HostApiCatalog
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import HostProfile
+from portico_compat.domain.permissions import PermissionPolicy
+from portico_compat.domain.releases import ReleaseManifest
 
 
 class HostProfileRepository(Protocol):
@@ -28,6 +31,30 @@ class CompatCheckRepository(Protocol):
 
     async def get(self, check_id: str) -> CompatCheck | None: ...
 
+    async def latest(self, plugin: str, version: str) -> CompatCheck | None:
+        """The tenant's most recent check of `plugin@version`, or None."""
+
+
+class ApiCatalogRepository(Protocol):
+    async def get(self, tenant_id: str, release: str) -> HostApiCatalog | None: ...
+
+    async def save(self, catalog: HostApiCatalog, updated_at: datetime) -> None:
+        """Stores the catalog, replacing the tenant's previous one for that release."""
+
+
+class ReleaseManifestRepository(Protocol):
+    async def get(self, tenant_id: str, release: str) -> ReleaseManifest | None: ...
+
+    async def save(self, manifest: ReleaseManifest, updated_at: datetime) -> None:
+        """Stores the manifest, replacing the tenant's previous one for that release."""
+
+
+class PermissionPolicyRepository(Protocol):
+    async def get(self, tenant_id: str) -> PermissionPolicy | None: ...
+
+    async def save(self, policy: PermissionPolicy, updated_at: datetime) -> None:
+        """Stores the policy, replacing the tenant's previous one."""
+
 
 class CompatUnitOfWork(Protocol):
     # Read-only members, so any repository implementing the port fits.
@@ -35,6 +62,12 @@ class CompatUnitOfWork(Protocol):
     def host_profiles(self) -> HostProfileRepository: ...
     @property
     def checks(self) -> CompatCheckRepository: ...
+    @property
+    def api_catalogs(self) -> ApiCatalogRepository: ...
+    @property
+    def release_manifests(self) -> ReleaseManifestRepository: ...
+    @property
+    def permission_policies(self) -> PermissionPolicyRepository: ...
     @property
     def clock(self) -> Clock: ...
 

@@ -1,17 +1,47 @@
-"""A compatibility check as it is recorded: who asked, about what, and the verdict."""
+"""A compatibility check as it is recorded: who asked, about what, and the report.
+
+The check runs dimension by dimension (api, runtime, permissions) so that a
+caller can stream each verdict as it is decided; the report is the same
+whether it was streamed or not.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from portico_compat.domain.compatibility import CompatReport, HostProfile, check_compatibility
+from portico_compat.domain.apis import (
+    ApiBaseline,
+    ApiProvision,
+    ApiRequirement,
+    HostApiCatalog,
+    check_apis,
+)
+from portico_compat.domain.compatibility import (
+    CompatReport,
+    DimensionReport,
+    HostProfile,
+    dimension_report,
+    runtime_findings,
+)
+from portico_compat.domain.permissions import (
+    PermissionBaseline,
+    PermissionPolicy,
+    check_permissions,
+)
 from portico_compat.domain.plugins import PluginRequirements
+from portico_compat.domain.releases import ReleaseManifest, release_findings
+from portico_compat.domain.report import ReportDimension
 
 
 @dataclass(frozen=True, slots=True)
 class CompatCheck:
-    """One check of one plugin version against one tenant's host, at one moment."""
+    """One check of one plugin version against one tenant's host, at one moment.
+
+    It keeps what the version declared (APIs, permissions), so that a later
+    check of an upgrade from this version has a baseline to compare with.
+    """
 
     check_id: str
     tenant_id: str
@@ -19,17 +49,103 @@ class CompatCheck:
     version: str
     report: CompatReport
     created_at: datetime
+    consumes: tuple[ApiRequirement, ...] = ()
+    provides: tuple[ApiProvision, ...] = ()
+    permissions: tuple[str, ...] = ()
 
     @property
     def compatible(self) -> bool:
         return self.report.compatible
 
 
-def run_check(
-    check_id: str, host: HostProfile, plugin: PluginRequirements, now: datetime
+@dataclass(frozen=True, slots=True)
+class HostState:
+    """Everything recorded about the tenant's host that a check reads."""
+
+    host: HostProfile
+    api_catalog: HostApiCatalog | None = None
+    release_manifest: ReleaseManifest | None = None
+    permission_policy: PermissionPolicy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """The version an upgrade starts from, and its last recorded check (None if none)."""
+
+    version: str
+    last_check: CompatCheck | None
+
+
+DimensionStep = tuple[ReportDimension, Callable[[], DimensionReport]]
+
+
+def dimension_steps(
+    state: HostState, plugin: PluginRequirements, installed: Installed | None = None
+) -> Iterator[DimensionStep]:
+    """The dimensions of a check, in order, each computed when called."""
+    host = state.host
+
+    def api() -> DimensionReport:
+        baseline = None
+        if installed is not None and installed.last_check is not None:
+            last = installed.last_check
+            baseline = ApiBaseline(installed.version, last.consumes, last.provides)
+        return check_apis(
+            state.api_catalog, host.backstage_version, plugin.consumes, plugin.provides, baseline
+        )
+
+    def runtime() -> DimensionReport:
+        findings = runtime_findings(host, plugin.engines, plugin.peer_dependencies)
+        findings += release_findings(
+            state.release_manifest,
+            host.backstage_version,
+            plugin.dependencies,
+            plugin.peer_dependencies,
+        )
+        return dimension_report(ReportDimension.RUNTIME, findings, empty="no runtime requirements")
+
+    def permissions() -> DimensionReport:
+        baseline = None
+        if installed is not None:
+            last = installed.last_check
+            known = frozenset(last.permissions) if last is not None else None
+            baseline = PermissionBaseline(installed.version, known)
+        return check_permissions(state.permission_policy, plugin.permissions, baseline)
+
+    yield ReportDimension.API, api
+    yield ReportDimension.RUNTIME, runtime
+    yield ReportDimension.PERMISSIONS, permissions
+
+
+def record(
+    check_id: str,
+    tenant_id: str,
+    plugin: PluginRequirements,
+    dimensions: tuple[DimensionReport, ...],
+    now: datetime,
 ) -> CompatCheck:
-    """Check `plugin` against `host`; an incompatible plugin is a verdict, not an error."""
-    report = check_compatibility(
-        host, plugin.plugin, plugin.version, plugin.engines, plugin.peer_dependencies
+    """The check made of the dimension reports a run produced."""
+    return CompatCheck(
+        check_id,
+        tenant_id,
+        plugin.plugin,
+        plugin.version,
+        CompatReport.of(dimensions),
+        now,
+        plugin.consumes,
+        plugin.provides,
+        plugin.permissions,
     )
-    return CompatCheck(check_id, host.tenant_id, plugin.plugin, plugin.version, report, now)
+
+
+def run_check(
+    check_id: str,
+    host: HostProfile | HostState,
+    plugin: PluginRequirements,
+    now: datetime,
+    installed: Installed | None = None,
+) -> CompatCheck:
+    """Check `plugin` against the host; an incompatible plugin is a verdict, not an error."""
+    state = host if isinstance(host, HostState) else HostState(host)
+    dimensions = tuple(step() for _, step in dimension_steps(state, plugin, installed))
+    return record(check_id, state.host.tenant_id, plugin, dimensions, now)

@@ -17,6 +17,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from portico_compat.domain.ranges import RangeCheck, satisfies, version_problem
+from portico_compat.domain.report import ReportDimension, Verdict, blocks, worst
 from portico_compat.errors import InvalidHostProfileError, InvalidPluginError
 
 NOT_INSTALLED = "not installed on the host"
@@ -30,6 +31,18 @@ class Dimension(StrEnum):
 
     RUNTIME = "runtime"
     PEER = "peer"
+    # A @backstage/* package against the tenant's Backstage release manifest.
+    RELEASE = "release"
+    API = "api"
+    PERMISSIONS = "permissions"
+    RESOURCES = "resources"
+
+    @property
+    def report_dimension(self) -> ReportDimension:
+        """The report dimension a finding of this kind belongs to."""
+        if self in {Dimension.RUNTIME, Dimension.PEER, Dimension.RELEASE}:
+            return ReportDimension.RUNTIME
+        return ReportDimension(self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +77,66 @@ class Finding:
     host_version: str
     satisfied: bool
     reason: str
+    # PASS or FAIL from `satisfied` unless given (WARN, NEEDS_APPROVAL).
+    verdict: Verdict | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict is None:
+            object.__setattr__(self, "verdict", Verdict.PASS if self.satisfied else Verdict.FAIL)
+
+    @property
+    def outcome(self) -> Verdict:
+        """The verdict, never None after construction."""
+        return self.verdict if self.verdict is not None else Verdict.FAIL
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionReport:
+    """One dimension of a report: its verdict, a summary, and the evidence."""
+
+    dimension: ReportDimension
+    verdict: Verdict
+    summary: str
+    findings: tuple[Finding, ...] = ()
+
+
+def dimension_report(
+    dimension: ReportDimension, findings: list[Finding], *, empty: str
+) -> DimensionReport:
+    """Sum findings up: the worst verdict wins; the summary counts what is not a pass."""
+    verdict = worst(f.outcome for f in findings)
+    if not findings:
+        return DimensionReport(dimension, verdict, empty, ())
+    counts = {v: sum(1 for f in findings if f.outcome is v) for v in Verdict}
+    parts = [f"{counts[v]} {v.label.replace('_', ' ')}" for v in reversed(Verdict) if counts[v]]
+    return DimensionReport(
+        dimension, verdict, f"{len(findings)} checked: {', '.join(parts)}", tuple(findings)
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class CompatReport:
-    """The verdict of a compatibility check: compatible only if every finding is satisfied."""
+    """The verdict of a compatibility check: compatible only if every finding is satisfied.
+
+    With dimensions, compatible means no dimension fails or needs approval.
+    """
 
     compatible: bool
     findings: tuple[Finding, ...]
+    dimensions: tuple[DimensionReport, ...] = ()
+
+    @property
+    def approval_required(self) -> bool:
+        return any(d.verdict is Verdict.NEEDS_APPROVAL for d in self.dimensions)
+
+    @classmethod
+    def of(cls, dimensions: tuple[DimensionReport, ...]) -> CompatReport:
+        """The report made of `dimensions`: its findings are theirs, in order."""
+        return cls(
+            compatible=not any(blocks(d.verdict) for d in dimensions),
+            findings=tuple(f for d in dimensions for f in d.findings),
+            dimensions=dimensions,
+        )
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -108,6 +173,17 @@ def check_compatibility(
         compatible=all(f.satisfied for f in findings),
         findings=tuple(findings),
     )
+
+
+def runtime_findings(
+    host: HostProfile, engines: Mapping[str, str], peer_dependencies: Mapping[str, str]
+) -> list[Finding]:
+    """The engine and peer findings of `check_compatibility`, without a verdict."""
+    findings = [_runtime_finding(host, name, range_) for name, range_ in sorted(engines.items())]
+    findings += [
+        _peer_finding(host, name, range_) for name, range_ in sorted(peer_dependencies.items())
+    ]
+    return findings
 
 
 def _runtime_finding(host: HostProfile, engine: str, range_: str) -> Finding:
@@ -153,3 +229,13 @@ def _require_version(field_name: str, version: str) -> None:
     problem = version_problem(version)
     if problem is not None:
         raise InvalidHostProfileError(field_name, f"{version!r} is not a valid version: {problem}")
+
+
+def check_range(version: str, range_: str) -> RangeCheck:
+    """`version` against `range_`, bounded in length; "" and "*" accept any version."""
+    too_long = _too_long(range_)
+    if too_long is not None:
+        return too_long
+    if range_.strip() in {"", "*"}:
+        return RangeCheck(ok=True, reason=f"{version} satisfies {range_ or '*'!r}")
+    return satisfies(version, range_)

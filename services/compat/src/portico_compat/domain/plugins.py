@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from portico_compat.domain.apis import ApiProvision, ApiRequirement, validate_declared_apis
+from portico_compat.domain.permissions import validate_requested
 from portico_compat.domain.ranges import published_version_problem
 from portico_compat.errors import InvalidPluginError
 
@@ -73,6 +75,12 @@ class PluginRequirements:
     version: str
     engines: Mapping[str, str] = field(default_factory=dict)
     peer_dependencies: Mapping[str, str] = field(default_factory=dict)
+    dependencies: Mapping[str, str] = field(default_factory=dict)
+    consumes: tuple[ApiRequirement, ...] = ()
+    provides: tuple[ApiProvision, ...] = ()
+    permissions: tuple[str, ...] = ()
+    # Set when the check is for an upgrade from this version.
+    installed_version: str = ""
 
     def __post_init__(self) -> None:
         problem = package_name_problem(self.plugin)
@@ -88,12 +96,31 @@ class PluginRequirements:
             problem = package_name_problem(peer, new_package=False)
             if problem is not None:
                 raise InvalidPluginError("peerDependencies", problem)
-        count = len(self.engines) + len(self.peer_dependencies)
+        for dependency in self.dependencies:
+            problem = package_name_problem(dependency, new_package=False)
+            if problem is not None:
+                raise InvalidPluginError("dependencies", problem)
+        if self.installed_version:
+            problem = published_version_problem(self.installed_version)
+            if problem is not None:
+                raise InvalidPluginError("installed_version", problem)
+            if self.installed_version == self.version:
+                raise InvalidPluginError(
+                    "installed_version", "equals the version checked; leave it empty"
+                )
+        validate_declared_apis(self.consumes, self.provides)
+        validate_requested(self.permissions)
+        count = len(self.engines) + len(self.peer_dependencies) + len(self.dependencies)
         if count > MAX_REQUIREMENTS:
             raise InvalidPluginError(
-                "requirements", f"{count} engines and peers; at most {MAX_REQUIREMENTS} are checked"
+                "requirements",
+                f"{count} engines, peers and dependencies; at most {MAX_REQUIREMENTS} are checked",
             )
         object.__setattr__(self, "engines", MappingProxyType(dict(self.engines)))
         object.__setattr__(
             self, "peer_dependencies", MappingProxyType(dict(self.peer_dependencies))
         )
+        object.__setattr__(self, "dependencies", MappingProxyType(dict(self.dependencies)))
+        object.__setattr__(self, "consumes", tuple(self.consumes))
+        object.__setattr__(self, "provides", tuple(self.provides))
+        object.__setattr__(self, "permissions", tuple(self.permissions))

@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
 from portico.compat.v1 import compat_pb2 as pb
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
+from portico_common.errors import PermissionDeniedError, PorticoError, UnauthenticatedError
 from portico_common.grpc.interceptor import Context
+from portico_common.grpc.tokens import TokenVerifier
 from portico_compat.app import handlers
 from portico_compat.app.ports import UnitOfWorkFactory
+from portico_compat.domain.apis import ApiProvision, ApiRequirement, HostApi, HostApiCatalog
 from portico_compat.domain.checks import CompatCheck
-from portico_compat.domain.compatibility import HostProfile
+from portico_compat.domain.compatibility import DimensionReport, Finding, HostProfile
+from portico_compat.domain.permissions import Decision, PermissionPolicy, PermissionRule
 from portico_compat.domain.plugins import PluginRequirements
+from portico_compat.domain.releases import ReleaseManifest
+from portico_compat.domain.report import Verdict
+from portico_compat.errors import InvalidPermissionPolicyError
+
+log = logging.getLogger(__name__)
+
+_VERDICTS = {
+    Verdict.PASS: pb.VERDICT_PASS,
+    Verdict.WARN: pb.VERDICT_WARN,
+    Verdict.NEEDS_APPROVAL: pb.VERDICT_NEEDS_APPROVAL,
+    Verdict.FAIL: pb.VERDICT_FAIL,
+}
+_DECISIONS = {
+    pb.PERMISSION_DECISION_ALLOW: Decision.ALLOW,
+    pb.PERMISSION_DECISION_DENY: Decision.DENY,
+    pb.PERMISSION_DECISION_NEEDS_APPROVAL: Decision.NEEDS_APPROVAL,
+}
+_DECISIONS_PB = {decision: value for value, decision in _DECISIONS.items()}
 
 
 def profile_to_proto(profile: HostProfile) -> pb.HostProfile:
@@ -21,27 +48,120 @@ def profile_to_proto(profile: HostProfile) -> pb.HostProfile:
     )
 
 
+def plugin_from_proto(request: pb.CheckCompatibilityRequest) -> PluginRequirements:
+    """The plugin manifest of a request; raises InvalidPluginError when it is malformed."""
+    return PluginRequirements(
+        request.plugin,
+        request.version,
+        dict(request.engines),
+        dict(request.peer_dependencies),
+        dependencies=dict(request.dependencies),
+        consumes=tuple(ApiRequirement(c.name, c.range) for c in request.consumes),
+        provides=tuple(ApiProvision(p.name, p.version) for p in request.provides),
+        permissions=tuple(request.permissions),
+        installed_version=request.installed_version,
+    )
+
+
+def finding_to_proto(finding: Finding) -> pb.Finding:
+    return pb.Finding(
+        dimension=str(finding.dimension),
+        name=finding.name,
+        required_range=finding.required_range,
+        host_version=finding.host_version,
+        satisfied=finding.satisfied,
+        reason=finding.reason,
+        verdict=_VERDICTS[finding.outcome],
+    )
+
+
+def dimension_to_proto(report: DimensionReport) -> pb.DimensionReport:
+    return pb.DimensionReport(
+        dimension=str(report.dimension),
+        verdict=_VERDICTS[report.verdict],
+        summary=report.summary,
+        findings=[finding_to_proto(f) for f in report.findings],
+    )
+
+
 def check_to_proto(check: CompatCheck) -> pb.CheckCompatibilityResponse:
     return pb.CheckCompatibilityResponse(
         check_id=check.check_id,
         compatible=check.compatible,
-        findings=[
-            pb.Finding(
-                dimension=str(f.dimension),
-                name=f.name,
-                required_range=f.required_range,
-                host_version=f.host_version,
-                satisfied=f.satisfied,
-                reason=f.reason,
+        findings=[finding_to_proto(f) for f in check.report.findings],
+        dimensions=[dimension_to_proto(d) for d in check.report.dimensions],
+        approval_required=check.report.approval_required,
+    )
+
+
+def catalog_to_proto(catalog: HostApiCatalog) -> pb.HostApiCatalog:
+    return pb.HostApiCatalog(
+        tenant_id=catalog.tenant_id,
+        backstage_release=catalog.backstage_release,
+        apis=[
+            pb.HostApi(
+                name=a.name,
+                version=a.version,
+                deprecation=a.deprecation,
+                removed=a.removed,
+                replacement=a.replacement,
             )
-            for f in check.report.findings
+            for a in catalog.apis.values()
         ],
     )
 
 
+def policy_from_proto(request: pb.SetPermissionPolicyRequest) -> PermissionPolicy:
+    rules = []
+    for rule in request.rules:
+        decision = _DECISIONS.get(rule.decision)
+        if decision is None:
+            raise InvalidPermissionPolicyError("rules", f"{rule.pattern[:80]!r} has no decision")
+        rules.append(PermissionRule(rule.pattern, decision))
+    # An unset default is the safe one: nothing is allowed by omission.
+    default = _DECISIONS.get(request.default_decision, Decision.NEEDS_APPROVAL)
+    return PermissionPolicy(request.tenant_id, tuple(rules), default)
+
+
+def policy_to_proto(policy: PermissionPolicy) -> pb.PermissionPolicy:
+    return pb.PermissionPolicy(
+        tenant_id=policy.tenant_id,
+        rules=[
+            pb.PermissionRule(pattern=r.pattern, decision=_DECISIONS_PB[r.decision])
+            for r in policy.rules
+        ],
+        default_decision=_DECISIONS_PB[policy.default],
+    )
+
+
+class StreamGuard:
+    """What the kernel interceptor does for unary RPCs, for server-streaming ones.
+
+    The interceptor wraps unary-unary handlers only, so a streaming RPC checks
+    the bearer token and its tenant here, with the same verifier.
+    """
+
+    def __init__(self, verifier: TokenVerifier | None) -> None:
+        self._verifier = verifier
+
+    async def admit(self, tenant_id: str, context: Context) -> None:
+        if self._verifier is None:
+            return
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        scheme, _, token = metadata.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise UnauthenticatedError("missing bearer token (metadata 'authorization')")
+        claims = await self._verifier.verify(token.strip())
+        if tenant_id and not claims.allows_tenant(tenant_id):
+            raise PermissionDeniedError(
+                f"token for tenant {claims.tenant_id!r} cannot act for tenant {tenant_id!r}"
+            )
+
+
 class CompatServicer(pb_grpc.CompatServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, verifier: TokenVerifier | None = None) -> None:
         self._uow = uow
+        self._guard = StreamGuard(verifier)
 
     async def SetHostProfile(
         self, request: pb.SetHostProfileRequest, context: Context
@@ -58,11 +178,55 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
     async def CheckCompatibility(
         self, request: pb.CheckCompatibilityRequest, context: Context
     ) -> pb.CheckCompatibilityResponse:
-        plugin = PluginRequirements(
-            request.plugin,
-            request.version,
-            dict(request.engines),
-            dict(request.peer_dependencies),
+        check = await handlers.check_compatibility(
+            self._uow, request.tenant_id, plugin_from_proto(request)
         )
-        check = await handlers.check_compatibility(self._uow, request.tenant_id, plugin)
         return check_to_proto(check)
+
+    async def CheckCompatibilityStream(
+        self, request: pb.CheckCompatibilityStreamRequest, context: Context
+    ) -> AsyncIterator[pb.CheckCompatibilityStreamResponse]:
+        tenant_id = request.check.tenant_id
+        try:
+            await self._guard.admit(tenant_id, context)
+            plugin = plugin_from_proto(request.check)
+            async for item in handlers.stream_check(self._uow, tenant_id, plugin):
+                if isinstance(item, CompatCheck):
+                    yield pb.CheckCompatibilityStreamResponse(report=check_to_proto(item))
+                else:
+                    yield pb.CheckCompatibilityStreamResponse(dimension=dimension_to_proto(item))
+        except PorticoError as exc:
+            code = grpc.StatusCode.__members__.get(exc.code, grpc.StatusCode.INTERNAL)
+            await context.abort(code, str(exc))
+
+    async def SetHostApiCatalog(
+        self, request: pb.SetHostApiCatalogRequest, context: Context
+    ) -> pb.SetHostApiCatalogResponse:
+        apis = [
+            HostApi(a.name, a.version, a.deprecation, a.removed, a.replacement)
+            for a in request.apis
+        ]
+        catalog = HostApiCatalog.of(request.tenant_id, request.backstage_release, apis)
+        saved = await handlers.set_host_api_catalog(self._uow, catalog)
+        return pb.SetHostApiCatalogResponse(catalog=catalog_to_proto(saved))
+
+    async def SetReleaseManifest(
+        self, request: pb.SetReleaseManifestRequest, context: Context
+    ) -> pb.SetReleaseManifestResponse:
+        manifest = ReleaseManifest(
+            request.tenant_id, request.backstage_release, dict(request.packages)
+        )
+        saved = await handlers.set_release_manifest(self._uow, manifest)
+        return pb.SetReleaseManifestResponse(
+            manifest=pb.ReleaseManifest(
+                tenant_id=saved.tenant_id,
+                backstage_release=saved.backstage_release,
+                packages=dict(saved.packages),
+            )
+        )
+
+    async def SetPermissionPolicy(
+        self, request: pb.SetPermissionPolicyRequest, context: Context
+    ) -> pb.SetPermissionPolicyResponse:
+        saved = await handlers.set_permission_policy(self._uow, policy_from_proto(request))
+        return pb.SetPermissionPolicyResponse(policy=policy_to_proto(saved))

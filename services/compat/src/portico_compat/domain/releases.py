@@ -1,0 +1,119 @@
+"""`@backstage/*` packages against the tenant's Backstage release manifest.
+
+Backstage publishes, per release, the version of every `@backstage/*` package
+that belongs to it (the release manifest behind `backstage-cli versions:bump`).
+A plugin's `@backstage/*` dependencies and peer dependencies must accept the
+version of that release; a package the release does not contain, or a range
+that excludes the release's version, is the drift `versions:bump` trips on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from portico_compat.domain.compatibility import Dimension, Finding, check_range
+from portico_compat.domain.plugins import package_name_problem
+from portico_compat.domain.ranges import version_problem
+from portico_compat.domain.report import Verdict
+from portico_compat.errors import InvalidReleaseManifestError
+
+SCOPE = "@backstage/"
+# Backstage releases list a few hundred packages.
+MAX_PACKAGES = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseManifest:
+    """Release -> exact `@backstage/*` package versions; validated on construction."""
+
+    tenant_id: str
+    backstage_release: str
+    packages: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problem = version_problem(self.backstage_release)
+        if problem is not None:
+            raise InvalidReleaseManifestError(
+                "backstage_release", f"{self.backstage_release[:80]!r}: {problem}"
+            )
+        if not self.packages:
+            raise InvalidReleaseManifestError("packages", "a release lists at least one package")
+        if len(self.packages) > MAX_PACKAGES:
+            raise InvalidReleaseManifestError(
+                "packages", f"{len(self.packages)}; at most {MAX_PACKAGES}"
+            )
+        for name, version in self.packages.items():
+            problem = package_name_problem(name, new_package=False)
+            if problem is not None:
+                raise InvalidReleaseManifestError("packages", problem)
+            if not name.startswith(SCOPE):
+                raise InvalidReleaseManifestError("packages", f"{name!r} is not a {SCOPE}* package")
+            problem = version_problem(version)
+            if problem is not None:
+                raise InvalidReleaseManifestError(
+                    "packages", f"{name!r} version {version[:80]!r}: {problem}"
+                )
+        object.__setattr__(self, "packages", MappingProxyType(dict(self.packages)))
+
+
+def release_findings(
+    manifest: ReleaseManifest | None,
+    release: str,
+    dependencies: Mapping[str, str],
+    peer_dependencies: Mapping[str, str],
+) -> list[Finding]:
+    """One finding per `@backstage/*` dependency or peer, against the release's version."""
+    # A package in both maps is checked under each of its ranges.
+    pairs = sorted(
+        {
+            (name, range_)
+            for source in (dependencies, peer_dependencies)
+            for name, range_ in source.items()
+            if name.startswith(SCOPE)
+        }
+    )
+    if not pairs:
+        return []
+    if manifest is None:
+        return [
+            Finding(
+                Dimension.RELEASE,
+                f"Backstage {release} release manifest",
+                "",
+                release,
+                satisfied=True,
+                verdict=Verdict.WARN,
+                reason=(
+                    f"not checked: no release manifest is recorded for Backstage {release}, so "
+                    f"{len(pairs)} @backstage/* ranges were not lined up; set it with "
+                    "SetReleaseManifest"
+                ),
+            )
+        ]
+    findings = []
+    for name, range_ in pairs:
+        version = manifest.packages.get(name)
+        if version is None:
+            findings.append(
+                Finding(
+                    Dimension.RELEASE,
+                    name,
+                    range_,
+                    "",
+                    satisfied=False,
+                    reason=f"not part of Backstage {release}",
+                )
+            )
+            continue
+        check = check_range(version, range_)
+        reason = (
+            f"Backstage {release} ships {version}: {check.reason}"
+            if check.ok
+            else f"Backstage {release} ships {version}, outside {range_!r}: {check.reason}"
+        )
+        findings.append(
+            Finding(Dimension.RELEASE, name, range_, version, satisfied=check.ok, reason=reason)
+        )
+    return findings
