@@ -1,0 +1,193 @@
+"""Approval use cases: approve, reject, and the deadline sweep the scheduler runs.
+
+Each decision saves the request, emits its event and appends its audit
+record in one transaction. An approver approving twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from portico.events.v1 import events_pb2 as ev
+from portico_common.db import ALL_TENANTS
+from portico_security.app.install import announce_decision, audit, subject_of
+from portico_security.app.install_ports import InstallUnitOfWork, InstallUnitOfWorkFactory
+from portico_security.app.validation import MAX_TEXT
+from portico_security.domain.approvals import Step
+from portico_security.domain.audit import AuditRecord
+from portico_security.domain.install import InstallRequest
+from portico_security.domain.tenants import validate_tenant_id
+from portico_security.errors import InvalidRequestError
+from portico_security.install_errors import ApprovalNotAllowedError, InstallRequestNotFoundError
+
+MAX_AUDIT_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Decide:
+    """One approver's decision on one install request."""
+
+    tenant_id: str
+    request_id: str
+    approver: str
+    role: str
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    request: InstallRequest
+    step: Step
+
+
+async def approve(uow: InstallUnitOfWorkFactory, command: Decide) -> DecisionResult:
+    return await _decide(uow, command, approve=True)
+
+
+async def reject(uow: InstallUnitOfWorkFactory, command: Decide) -> DecisionResult:
+    if not command.comment.strip():
+        raise InvalidRequestError("comment", "a rejection must say why")
+    return await _decide(uow, command, approve=False)
+
+
+async def get_request(
+    uow: InstallUnitOfWorkFactory, tenant_id: str, request_id: str
+) -> InstallRequest:
+    validate_tenant_id(tenant_id)
+    _check("request_id", request_id)
+    async with uow(tenant_id) as tx:
+        request = await tx.install_requests.get(tenant_id, request_id)
+    if request is None:
+        raise InstallRequestNotFoundError(request_id)
+    return request
+
+
+async def list_audit(
+    uow: InstallUnitOfWorkFactory,
+    tenant_id: str,
+    *,
+    subject: str = "",
+    after: int = 0,
+    limit: int = 100,
+) -> list[AuditRecord]:
+    validate_tenant_id(tenant_id)
+    if subject:
+        _check("subject", subject)
+    if after < 0:
+        raise InvalidRequestError("after_sequence", "must be >= 0")
+    page = min(max(limit, 1), MAX_AUDIT_PAGE)
+    async with uow(tenant_id) as tx:
+        return await tx.audit.list(tenant_id, subject=subject, after=after, limit=page)
+
+
+async def expire_due_approvals(uow: InstallUnitOfWorkFactory, now: datetime, limit: int) -> int:
+    """Expires or escalates every pending approval past its deadline; returns how many."""
+    async with uow(ALL_TENANTS) as scan:
+        due = await scan.install_requests.due(now, limit)
+    for tenant_id, request_id in due:
+        async with uow(tenant_id) as tx:
+            request = await tx.install_requests.get(tenant_id, request_id, lock=True)
+            if request is None or request.approval is None:
+                continue
+            approval, step = request.approval.on_time(tx.clock.now())
+            if step is None:
+                continue  # another replica got there first
+            detail = (
+                f"deadline passed; escalated to {', '.join(approval.eligible_roles)}"
+                if step is Step.ESCALATED
+                else "deadline passed"
+            )
+            updated = request.after(approval, step, "scheduler", detail, tx.clock.now())
+            await tx.install_requests.save(updated)
+            if step is Step.ESCALATED:
+                await _announce_escalation(tx, updated)
+            else:
+                await announce_decision(tx, updated, actor="scheduler", reason=detail)
+    return len(due)
+
+
+async def _decide(
+    uow: InstallUnitOfWorkFactory, command: Decide, *, approve: bool
+) -> DecisionResult:
+    validate_tenant_id(command.tenant_id)
+    _check("request_id", command.request_id)
+    _check("approver", command.approver)
+    _check("role", command.role)
+    _check("comment", command.comment, required=False)
+    async with uow(command.tenant_id) as tx:
+        request = await tx.install_requests.get(command.tenant_id, command.request_id, lock=True)
+        if request is None:
+            raise InstallRequestNotFoundError(command.request_id)
+        if request.approval is None:
+            raise ApprovalNotAllowedError(
+                f"request {request.request_id} needs no approval (it is {request.status.value})"
+            )
+        now = tx.clock.now()
+        approval, step = request.approval.vote(
+            command.approver, command.role, approve=approve, comment=command.comment, now=now
+        )
+        if step is Step.DUPLICATE:
+            return DecisionResult(request, step)
+        reason = command.comment or step.value.lower()
+        updated = request.after(approval, step, command.approver, reason, now)
+        await tx.install_requests.save(updated)
+        await tx.emit(
+            ev.InstallApprovalRecorded(
+                tenant_id=updated.tenant_id,
+                request_id=updated.request_id,
+                plugin=updated.plugin,
+                version=updated.version,
+                approver=command.approver,
+                role=command.role,
+                approve=approve,
+                comment=command.comment,
+                approvals=len(approval.approvers),
+                required=approval.rule.required,
+            ),
+            subject=subject_of(updated),
+        )
+        await audit(
+            tx,
+            updated.tenant_id,
+            actor=command.approver,
+            action="approval.approve" if approve else "approval.reject",
+            subject=subject_of(updated),
+            reason=f"as {command.role}: {reason}",
+            evidence_digest=updated.evidence_digest,
+        )
+        if step in (Step.APPROVED, Step.REJECTED):
+            await announce_decision(tx, updated, actor=command.approver, reason=reason)
+    return DecisionResult(updated, step)
+
+
+async def _announce_escalation(tx: InstallUnitOfWork, request: InstallRequest) -> None:
+    approval = request.approval
+    assert approval is not None  # noqa: S101 - only a workflow escalates
+    event = ev.InstallEscalated(
+        tenant_id=request.tenant_id,
+        request_id=request.request_id,
+        plugin=request.plugin,
+        version=request.version,
+        roles=approval.eligible_roles,
+    )
+    event.deadline.FromDatetime(approval.deadline)
+    await tx.emit(event, subject=subject_of(request))
+    await audit(
+        tx,
+        request.tenant_id,
+        actor="scheduler",
+        action="install.escalated",
+        subject=subject_of(request),
+        reason=f"deadline passed; now {', '.join(approval.eligible_roles)} decide",
+        evidence_digest=request.evidence_digest,
+    )
+
+
+def _check(name: str, value: str, *, required: bool = True) -> None:
+    if required and not value.strip():
+        raise InvalidRequestError(name, "must not be empty")
+    if len(value) > MAX_TEXT:
+        raise InvalidRequestError(name, f"is {len(value)} characters; the limit is {MAX_TEXT}")
+    if "\x00" in value:
+        raise InvalidRequestError(name, "contains a NUL character")

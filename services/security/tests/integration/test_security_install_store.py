@@ -1,0 +1,141 @@
+"""Install policies, requests and the audit trail on real PostgreSQL: RLS and append-only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from portico_common.clock import ManualClock
+from portico_common.db import ALL_TENANTS, Database
+from portico_common.uow import uow_factory
+from portico_security.adapters.install_postgres import InstallPgUnitOfWork
+from portico_security.app.install_ports import InstallUnitOfWorkFactory
+from portico_security.domain.approvals import Approval
+from portico_security.domain.audit import AuditEntry, chain_problems
+from portico_security.domain.install import InstallRequest, TrustBreakdown, TrustFactor
+from portico_security.domain.policy import (
+    ApprovalRule,
+    DeadlineAction,
+    InstallPolicy,
+    Outcome,
+    PolicyDecision,
+)
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def uow(db: Database, clock: ManualClock) -> InstallUnitOfWorkFactory:
+    return uow_factory(
+        db, lambda conn, tenant: InstallPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+    )
+
+
+def audit_entry(tenant: str, n: int) -> AuditEntry:
+    return AuditEntry(
+        tenant_id=tenant,
+        at=T0 + timedelta(microseconds=n),
+        actor="alice",
+        action="approval.approve",
+        subject="@acme/p@1.0.0",
+        reason=f"n={n}",
+        evidence_digest="sha256:" + "b" * 64,
+    )
+
+
+def pending_request(tenant: str, request_id: str) -> InstallRequest:
+    rule = ApprovalRule(
+        required=2, roles=("sec",), timeout_seconds=60, on_deadline=DeadlineAction.ESCALATE
+    )
+    return InstallRequest.decided(
+        request_id=request_id,
+        tenant_id=tenant,
+        plugin="@acme/p",
+        version="1.0.0",
+        verification_id="00000000-0000-0000-0000-000000000001",
+        publisher="acme",
+        trust=TrustBreakdown(60, (TrustFactor("publisher", 100, 60, ("signed",)),)),
+        advisories=(),
+        decision=PolicyDecision(Outcome.APPROVAL_REQUIRED, ("low trust",)),
+        approval=Approval.open(rule, T0),
+        requested_by="bob",
+        now=T0,
+        rollout_phases=(50, 100),
+        rollout_bake_seconds=5,
+    )
+
+
+async def test_audit_rows_cannot_be_updated_or_deleted(
+    uow: InstallUnitOfWorkFactory, db: Database, admin: asyncpg.Connection
+) -> None:
+    """UPDATE, DELETE and TRUNCATE on audit_records fail, for the app role and a superuser alike."""
+    async with uow("acme") as tx:
+        await tx.audit.append(audit_entry("acme", 1))
+    async with db.transaction("acme") as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("UPDATE audit_records SET reason = 'forged'")
+    async with db.transaction("acme") as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("DELETE FROM audit_records")
+    for statement in (
+        "UPDATE security.audit_records SET actor = 'mallory'",
+        "DELETE FROM security.audit_records",
+        "TRUNCATE security.audit_records",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await admin.execute(statement)
+    assert await admin.fetchval("SELECT reason FROM security.audit_records") == "n=1"
+
+
+async def test_audit_chain_per_tenant_reads_back_intact(uow: InstallUnitOfWorkFactory) -> None:
+    """Each tenant has its own chain; records read back with hashes that still verify."""
+    for n in range(3):
+        async with uow("acme") as tx:
+            await tx.audit.append(audit_entry("acme", n))
+    async with uow("globex") as tx:
+        first = await tx.audit.append(audit_entry("globex", 0))
+    assert first.sequence == 1
+    async with uow("acme") as tx:
+        records = await tx.audit.list("acme")
+        others = await tx.audit.list("globex")
+    assert [r.sequence for r in records] == [1, 2, 3]
+    assert chain_problems(records) == []
+    assert others == []  # row-level security: acme cannot read globex's trail
+
+
+async def test_policy_and_request_round_trip_under_rls(uow: InstallUnitOfWorkFactory) -> None:
+    """A stored policy and request read back equal for their tenant and are invisible to others."""
+    policy = InstallPolicy("acme", min_trust_score=10, approval=ApprovalRule(required=2))
+    request = pending_request("acme", "00000000-0000-0000-0000-0000000000aa")
+    async with uow("acme") as tx:
+        await tx.install_policies.put(policy)
+        await tx.install_requests.add(request)
+    async with uow("acme") as tx:
+        assert await tx.install_policies.get("acme") == policy
+        assert await tx.install_requests.get("acme", request.request_id) == request
+    async with uow("globex") as tx:
+        assert await tx.install_policies.get("acme") is None
+        assert await tx.install_requests.get("acme", request.request_id) is None
+
+
+async def test_due_finds_pending_requests_past_their_deadline(
+    uow: InstallUnitOfWorkFactory,
+) -> None:
+    """The scheduler's query returns pending requests at or past their deadline, of all tenants."""
+    request = pending_request("acme", "00000000-0000-0000-0000-0000000000bb")
+    async with uow("acme") as tx:
+        await tx.install_requests.add(request)
+    async with uow(ALL_TENANTS) as tx:
+        assert await tx.install_requests.due(T0 + timedelta(seconds=59), 10) == []
+    async with uow(ALL_TENANTS) as tx:
+        due = await tx.install_requests.due(T0 + timedelta(seconds=60), 10)
+    assert due == [("acme", request.request_id)]
