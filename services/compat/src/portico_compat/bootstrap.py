@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import grpc
 
 from portico.compat.v1 import compat_pb2, compat_pb2_grpc
+from portico_common.events.consumer import ConsumerSettings, EventConsumer
 from portico_common.grpc.tokens import TokenVerifier
 from portico_common.runtime import Runtime, bootstrap_process, jwks_fetcher, serve
 from portico_common.uow import uow_factory
@@ -19,6 +20,7 @@ from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.solver import Budget, PackageCatalog
 from portico_compat.entrypoints.dependencies_api import register_dependency_service
 from portico_compat.entrypoints.grpc_api import CompatServicer
+from portico_compat.entrypoints.tenancy_events import TENANCY_DURABLE, TenancyEventHandlers
 from portico_compat.settings import CompatSettings
 
 SERVICE = "compat"
@@ -59,7 +61,15 @@ async def run(settings: CompatSettings) -> None:
             register_dependency_service(server, solver),
         ]
 
-    await serve(rt, register=register, verifier=verifier)
+    # compat's projection of tenancy's quotas and usage (the resources dimension).
+    tenancy_events = EventConsumer(
+        rt.js,
+        rt.db,
+        TENANCY_DURABLE,
+        TenancyEventHandlers().handlers(),
+        ConsumerSettings(max_deliver=settings.max_deliver),
+    )
+    await serve(rt, register=register, verifier=verifier, consumers=[tenancy_events])
 
 
 def main() -> None:

@@ -1,0 +1,224 @@
+"""compat's projection of tenancy's quotas and usage, fed from a real JetStream.
+
+The first test runs the whole chain with both services as processes: SetQuota
+and RecordUsage on tenancy over gRPC, tenancy's outbox relay publishes, compat's
+"compat-tenancy" consumer projects, and the resources check reads the projection.
+The others run the consumer in-process to look at ordering and isolation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from portico.events.v1 import events_pb2 as ev
+from portico.tenancy.v1 import tenancy_pb2 as tpb
+from portico.tenancy.v1 import tenancy_pb2_grpc as tpb_grpc
+from portico_common.db import Database, create_pool
+from portico_common.events.bus import connect, ensure_streams
+from portico_common.events.consumer import EventConsumer
+from portico_common.events.envelope import Envelope
+from portico_common.launcher import free_port
+from portico_common.migrate import migrate
+from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
+from portico_compat.app.tenant_resources import check_tenant_resources
+from portico_compat.domain.resources import Resources, TenantResources
+from portico_compat.entrypoints.tenancy_events import TENANCY_DURABLE, TenancyEventHandlers
+
+pytestmark = pytest.mark.integration
+
+WAIT = 20.0
+
+
+@pytest.fixture
+async def compat_db(database_url: str) -> AsyncIterator[Database]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn, "compat", "portico_compat.migrations")
+    finally:
+        await conn.close()
+    pool = await create_pool(database_url, "compat", max_size=4)
+    yield Database(pool, "compat")
+    await pool.close()
+
+
+async def projected(
+    db: Database, tenant: str, done: Callable[[TenantResources], bool]
+) -> TenantResources:
+    """Polls the projection until `done` holds for what it has for `tenant`."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        async with db.transaction(tenant) as conn:
+            known = await PgTenantResourcesRepository(conn).get(tenant)
+        if done(known):
+            return known
+        if time.monotonic() > deadline:
+            raise AssertionError(f"projection of {tenant} still {known} after {WAIT}s")
+        await asyncio.sleep(0.05)
+
+
+def both(known: TenantResources) -> bool:
+    return known.quota is not None and known.usage is not None
+
+
+@contextlib.asynccontextmanager
+async def process(
+    module: str, env: dict[str, str], log: Path, port: int
+) -> AsyncIterator[grpc.aio.Channel]:
+    """`python -m <module>` serving on `port`; stopped with SIGTERM, which must exit 0."""
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.returncode is not None or time.monotonic() > deadline:
+                    pytest.fail(f"{module} did not start:\n{log.read_text()}")  # noqa: ASYNC240
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        break
+                await asyncio.sleep(0.1)
+            yield channel
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 0, f"{module} did not stop cleanly:\n{log.read_text()}"  # noqa: ASYNC240
+
+
+def service_env(database_url: str, nats_url: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
+    return env | {
+        "PORTICO_DATABASE_URL": database_url,
+        "PORTICO_NATS_URL": nats_url,
+        "PORTICO_GRPC_PORT": str(port),
+        "PORTICO_METRICS_PORT": "-1",
+    }
+
+
+async def test_tenancy_quota_reaches_compats_check_through_jetstream(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    """SetQuota and RecordUsage on tenancy reach compat's projection; the check uses them."""
+    tenancy_port, compat_port = free_port(), free_port()
+    tenancy_env = service_env(database_url, nats_url, tenancy_port)
+    compat_env = service_env(database_url, nats_url, compat_port)
+    async with (
+        process("portico_tenancy", tenancy_env, tmp_path / "tenancy.log", tenancy_port) as t,
+        process("portico_compat", compat_env, tmp_path / "compat.log", compat_port),
+    ):
+        tenancy = tpb_grpc.TenancyServiceStub(t)
+        await tenancy.CreateTenant(tpb.CreateTenantRequest(tenant_id="acme"))
+        limits = tpb.Resources(cpu_millicores=4000, memory_mib=8192, storage_mib=1024)
+        await tenancy.SetQuota(tpb.SetQuotaRequest(tenant_id="acme", limits=limits, max_plugins=3))
+        used = tpb.Resources(cpu_millicores=3000, memory_mib=1024, storage_mib=0)
+        await tenancy.RecordUsage(tpb.RecordUsageRequest(tenant_id="acme", used=used, plugins=1))
+
+        pool = await create_pool(database_url, "compat", max_size=2)
+        try:
+            db = Database(pool, "compat")
+            known = await projected(db, "acme", both)
+            async with db.transaction("acme") as conn:
+                projection = PgTenantResourcesRepository(conn)
+                fits = await check_tenant_resources(projection, "acme", Resources(1000, 512, 0))
+                too_much = await check_tenant_resources(projection, "acme", Resources(1001, 0, 0))
+        finally:
+            await pool.close()
+    assert known.quota is not None
+    assert known.usage is not None
+    assert (known.quota.limits, known.quota.max_plugins) == (Resources(4000, 8192, 1024), 3)
+    assert (known.usage.used, known.usage.plugins) == (Resources(3000, 1024, 0), 1)
+    assert fits.compatible
+    assert too_much.reasons == (
+        "cpu: 1001 millicores requested exceeds the 1000 available (quota 4000, used 3000)",
+    )
+
+
+@pytest.fixture
+async def publish_and_consume(
+    compat_db: Database, nats_url: str
+) -> AsyncIterator[Callable[[ev.TenantQuotaUpdated | ev.TenantUsageUpdated], Awaitable[str]]]:
+    """Publishes tenancy-shaped events on JetStream while compat's consumer runs in-process."""
+    nc = await connect(nats_url, "compat-resource-tests")
+    js = nc.jetstream()
+    await ensure_streams(js)
+    consumer = EventConsumer(js, compat_db, TENANCY_DURABLE, TenancyEventHandlers().handlers())
+    stop = asyncio.Event()
+    await consumer.setup()
+    running = asyncio.create_task(consumer.run(stop))
+
+    async def publish(payload: ev.TenantQuotaUpdated | ev.TenantUsageUpdated) -> str:
+        envelope = Envelope.of(payload, source="portico/tenancy", tenant_id=payload.tenant_id)
+        await js.publish(envelope.nats_subject, envelope.body(), headers=envelope.headers())
+        return envelope.id
+
+    try:
+        yield publish
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+        await nc.close()
+
+
+def quota(tenant: str, revision: int, max_plugins: int) -> ev.TenantQuotaUpdated:
+    return ev.TenantQuotaUpdated(
+        tenant_id=tenant,
+        limits=ev.TenantResources(cpu_millicores=1000, memory_mib=1000, storage_mib=1000),
+        max_plugins=max_plugins,
+        revision=revision,
+    )
+
+
+async def test_a_late_older_revision_leaves_the_newer_quota(
+    compat_db: Database,
+    publish_and_consume: Callable[[ev.TenantQuotaUpdated], Awaitable[str]],
+) -> None:
+    """Revision 2 then revision 1 on the stream: the projection keeps revision 2."""
+    await publish_and_consume(quota("acme", 2, max_plugins=7))
+    await publish_and_consume(quota("acme", 1, max_plugins=1))
+    await publish_and_consume(quota("beta", 1, max_plugins=1))
+    await projected(compat_db, "beta", lambda k: k.quota is not None)
+    known = await projected(compat_db, "acme", lambda k: k.quota is not None)
+    assert known.quota is not None
+    assert (known.quota.revision, known.quota.max_plugins) == (2, 7)
+    async with compat_db.pool.acquire() as conn:
+        handled = await conn.fetchval(
+            "SELECT count(*) FROM compat.inbox WHERE consumer = $1", TENANCY_DURABLE
+        )
+    assert handled == 3
+
+
+async def test_one_tenants_projection_is_invisible_to_another(
+    compat_db: Database,
+    publish_and_consume: Callable[[ev.TenantQuotaUpdated], Awaitable[str]],
+) -> None:
+    """Row-level security: tenant beta's transaction sees no quota of acme's, so beta fails safe."""
+    await publish_and_consume(quota("acme", 1, max_plugins=7))
+    await projected(compat_db, "acme", lambda k: k.quota is not None)
+    async with compat_db.transaction("beta") as conn:
+        rows = await conn.fetchval("SELECT count(*) FROM tenant_quotas")
+        check = await check_tenant_resources(PgTenantResourcesRepository(conn), "beta", Resources())
+        sneaky = await PgTenantResourcesRepository(conn).get("acme")
+    assert rows == 0
+    assert sneaky == TenantResources()
+    assert not check.compatible
