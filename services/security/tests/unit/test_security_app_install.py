@@ -1,0 +1,268 @@
+"""Secure install and approvals through the use cases, on in-memory adapters and a ManualClock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from portico.events.v1 import events_pb2 as ev
+from portico_common.clock import ManualClock
+from portico_security.adapters.install_memory import InstallMemoryStore, install_memory_uow_factory
+from portico_security.adapters.install_trust import NoAdvisoryMatcher, VerificationTrustScorer
+from portico_security.app import approvals, install
+from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
+from portico_security.app.handlers import register_publisher_key
+from portico_security.app.install_ports import InstallUnitOfWorkFactory
+from portico_security.domain.audit import chain_problems
+from portico_security.domain.install import InstallStatus
+from portico_security.domain.policy import (
+    AdvisoryFinding,
+    ApprovalRule,
+    DeadlineAction,
+    InstallPolicy,
+    Severity,
+)
+from portico_security.errors import InvalidRequestError
+from portico_security.install_errors import ApprovalNotAllowedError
+from portico_security.testing import Publisher, SignedArtifact
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+PLUGIN = "@acme/plugin-cost-insights"
+
+
+class FixedAdvisories:
+    def __init__(self, *found: AdvisoryFinding) -> None:
+        self.found = found
+
+    async def match(
+        self, tenant_id: str, plugin: str, version: str, dependencies: object
+    ) -> tuple[AdvisoryFinding, ...]:
+        del tenant_id, plugin, version, dependencies
+        return self.found
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def istore() -> InstallMemoryStore:
+    return InstallMemoryStore()
+
+
+@pytest.fixture
+def iuow(istore: InstallMemoryStore, clock: ManualClock) -> InstallUnitOfWorkFactory:
+    return install_memory_uow_factory(istore, clock)
+
+
+@pytest.fixture
+async def acme(iuow: InstallUnitOfWorkFactory) -> Publisher:
+    publisher = Publisher(name="acme", key_id="acme-2026")
+    await register_publisher_key(
+        iuow,
+        RegisterPublisherKey(
+            tenant_id="acme",
+            publisher=publisher.name,
+            key_id=publisher.key_id,
+            algorithm="ed25519",
+            public_key_pem=publisher.public_key_pem,
+        ),
+    )
+    return publisher
+
+
+def command(artifact: SignedArtifact, **kw: object) -> install.InstallSecure:
+    return install.InstallSecure(
+        artifact=VerifyArtifact(
+            tenant_id="acme",
+            plugin=artifact.plugin,
+            version=artifact.version,
+            tarball=artifact.tarball,
+            integrity=artifact.integrity,
+            signature=artifact.signature,
+            key_id=artifact.key_id,
+        ),
+        requested_by="bob",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def run_install(
+    iuow: InstallUnitOfWorkFactory, artifact: SignedArtifact, advisories: object = None
+) -> install.InstallOutcome:
+    return await install.install_secure(
+        iuow,
+        command(artifact),
+        trust=VerificationTrustScorer(),
+        advisories=advisories or NoAdvisoryMatcher(),  # type: ignore[arg-type]
+        max_size=1 << 20,
+    )
+
+
+async def set_policy(iuow: InstallUnitOfWorkFactory, **kw: object) -> None:
+    await install.set_policy(
+        iuow,
+        InstallPolicy("acme", **kw),
+        actor="admin",
+        reason="test",  # type: ignore[arg-type]
+    )
+
+
+async def test_signed_artifact_without_provenance_needs_approval(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+) -> None:
+    """Under the default policy a signed artifact scoring 60 opens an approval and says so."""
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    request = outcome.request
+    assert request.status is InstallStatus.PENDING_APPROVAL
+    assert request.trust.score == 60
+    assert [f.name for f in request.trust.factors] == ["publisher", "provenance"]
+    assert istore.events.of_type(ev.InstallApprovalRequired)
+    assert not istore.events.of_type(ev.InstallApproved)
+    actions = [r.entry.action for r in istore.audit]
+    assert actions == ["install.requested", "install.approval_required"]
+
+
+async def test_trusted_install_is_handed_over_at_once(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+) -> None:
+    """When the score meets the policy, plugin.install.approved is emitted with the request."""
+    await set_policy(iuow, approval_below_score=50)
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    assert outcome.request.status is InstallStatus.APPROVED
+    (approved,) = istore.events.of_type(ev.InstallApproved)
+    assert isinstance(approved, ev.InstallApproved)
+    assert approved.approved_by == "policy"
+    assert approved.request_id == outcome.request.request_id
+
+
+async def test_policy_rejects_with_reasons(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+) -> None:
+    """A blocked advisory and a disallowed publisher reject the install, and nothing is approved."""
+    await set_policy(iuow, allowed_publishers=("globex",), blocked_severities=(Severity.HIGH,))
+    outcome = await run_install(
+        iuow,
+        acme.publish(PLUGIN, "1.0.0"),
+        FixedAdvisories(AdvisoryFinding("GHSA-x", Severity.HIGH, PLUGIN)),
+    )
+    assert outcome.request.status is InstallStatus.REJECTED
+    assert any("GHSA-x" in r for r in outcome.request.reasons)
+    assert any("publisher acme" in r for r in outcome.request.reasons)
+    assert istore.events.of_type(ev.InstallRejected)
+    assert not istore.events.of_type(ev.InstallApproved)
+
+
+async def test_tampered_artifact_is_rejected(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher
+) -> None:
+    """A failed verification rejects the install with the verification's reasons."""
+    good = acme.publish(PLUGIN, "1.0.0")
+    forged = SignedArtifact(
+        good.plugin, good.version, good.tarball + b"x", good.integrity, good.signature, good.key_id
+    )
+    outcome = await run_install(iuow, forged)
+    assert outcome.request.status is InstallStatus.REJECTED
+    assert all(r.startswith("verification failed") for r in outcome.request.reasons[:1])
+
+
+async def test_two_approvals_hand_over_and_duplicates_count_once(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+) -> None:
+    """2-of-M: a repeated approval changes nothing; the second approver hands the install over."""
+    await set_policy(iuow, approval=ApprovalRule(required=2, roles=("sec", "lead")))
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    rid = outcome.request.request_id
+    first = await approvals.approve(iuow, approvals.Decide("acme", rid, "alice", "sec", "ok"))
+    again = await approvals.approve(iuow, approvals.Decide("acme", rid, "alice", "sec", "ok"))
+    assert again.step is approvals.Step.DUPLICATE
+    assert again.request == first.request
+    assert not istore.events.of_type(ev.InstallApproved)
+    done = await approvals.approve(iuow, approvals.Decide("acme", rid, "carol", "lead", ""))
+    assert done.request.status is InstallStatus.APPROVED
+    (approved,) = istore.events.of_type(ev.InstallApproved)
+    assert list(approved.approvers) == ["alice", "carol"]  # type: ignore[attr-defined]
+    assert len(istore.events.of_type(ev.InstallApprovalRecorded)) == 2
+    kinds = [h.kind for h in done.request.history]
+    assert kinds == ["requested", "approval_required", "recorded", "approved"]
+    records = await approvals.list_audit(iuow, "acme")
+    assert [r.entry.action for r in records][-3:] == [
+        "approval.approve",
+        "approval.approve",
+        "install.approved",
+    ]
+    assert chain_problems(records) == []
+
+
+async def test_rejection_needs_a_reason_and_rejects(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+) -> None:
+    """A rejection without a comment is refused; with one, the install is rejected and announced."""
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    rid = outcome.request.request_id
+    with pytest.raises(InvalidRequestError):
+        await approvals.reject(
+            iuow, approvals.Decide("acme", rid, "alice", "security-reviewer", "")
+        )
+    result = await approvals.reject(
+        iuow, approvals.Decide("acme", rid, "alice", "security-reviewer", "unknown vendor")
+    )
+    assert result.request.status is InstallStatus.REJECTED
+    (rejected,) = istore.events.of_type(ev.InstallRejected)
+    assert rejected.rejected_by == "alice"  # type: ignore[attr-defined]
+
+
+async def test_scheduler_expires_after_the_deadline(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore, clock: ManualClock
+) -> None:
+    """The sweep leaves an approval alone before its deadline and expires it after."""
+    await set_policy(iuow, approval=ApprovalRule(timeout_seconds=600))
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    clock.advance(599)
+    assert await approvals.expire_due_approvals(iuow, clock.now(), 10) == 0
+    clock.advance(1)
+    assert await approvals.expire_due_approvals(iuow, clock.now(), 10) == 1
+    request = await approvals.get_request(iuow, "acme", outcome.request.request_id)
+    assert request.status is InstallStatus.EXPIRED
+    assert istore.events.of_type(ev.InstallExpired)
+    with pytest.raises(ApprovalNotAllowedError):
+        await approvals.approve(
+            iuow, approvals.Decide("acme", request.request_id, "al", "security-reviewer", "")
+        )
+
+
+async def test_scheduler_escalates_then_escalation_role_approves(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore, clock: ManualClock
+) -> None:
+    """An escalating rule hands the decision to the escalation role, who can then approve."""
+    await set_policy(
+        iuow,
+        approval=ApprovalRule(
+            timeout_seconds=60,
+            on_deadline=DeadlineAction.ESCALATE,
+            escalation_roles=("platform-admin",),
+        ),
+    )
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    clock.advance(60)
+    assert await approvals.expire_due_approvals(iuow, clock.now(), 10) == 1
+    (escalated,) = istore.events.of_type(ev.InstallEscalated)
+    assert list(escalated.roles) == ["platform-admin"]  # type: ignore[attr-defined]
+    result = await approvals.approve(
+        iuow, approvals.Decide("acme", outcome.request.request_id, "root", "platform-admin", "")
+    )
+    assert result.request.status is InstallStatus.APPROVED
+
+
+async def test_other_tenant_cannot_see_or_approve(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher
+) -> None:
+    """A request is invisible to another tenant, so it cannot be approved from there."""
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    with pytest.raises(approvals.InstallRequestNotFoundError):
+        await approvals.approve(
+            iuow,
+            approvals.Decide("globex", outcome.request.request_id, "al", "security-reviewer", ""),
+        )
