@@ -26,6 +26,7 @@ from portico_gateway.middleware import (
     RequestIdMiddleware,
 )
 from portico_gateway.routes import RouteTable, build_route_table
+from portico_gateway.streaming import stream_response, wants_sse
 from portico_gateway.transcode import build_request, render_response
 from portico_gateway.upstreams import Upstreams
 
@@ -78,8 +79,18 @@ def create_app(
         message = build_request(
             matched, body, request.headers.get("content-type"), request.query_params.multi_items()
         )
-        reply = await clients.call(matched.route, message, request.headers)
-        response = JSONResponse(render_response(matched, reply))
+        response: Response
+        if matched.route.server_streaming:
+            messages = clients.stream(matched.route, message, request.headers)
+            response = await stream_response(
+                matched,
+                messages,
+                sse=wants_sse(request.headers.get("accept")),
+                instance=request.url.path,
+            )
+        else:
+            reply = await clients.call(matched.route, message, request.headers)
+            response = JSONResponse(render_response(matched, reply))
         await response(scope, receive, send)
 
     async def healthz(_: Request) -> Response:

@@ -39,6 +39,8 @@ class Route:
     grpc_method: str
     request_type: type[Message]
     response_type: type[Message]
+    #: The RPC answers with a stream of messages (served as NDJSON or SSE).
+    server_streaming: bool = False
 
     @property
     def template(self) -> str:
@@ -54,6 +56,7 @@ class Route:
             "rpc": self.grpc_method,
             "request": self.request_type.DESCRIPTOR.full_name,
             "response": self.response_type.DESCRIPTOR.full_name,
+            "streaming": "server" if self.server_streaming else "",
         }
 
 
@@ -128,6 +131,11 @@ def routes_for_method(service: str, method: MethodDescriptor) -> Iterable[Route]
     if not options.HasExtension(annotations_pb2.http):
         return []
     rule = options.Extensions[annotations_pb2.http]
+    if method.client_streaming:
+        # One HTTP request body is one message; a client stream has no HTTP form here.
+        raise TemplateSyntaxError(
+            _verb_and_template(rule)[1], f"{method.name} is client-streaming; it cannot be bound"
+        )
     request_type = GetMessageClass(method.input_type)
     response_type = GetMessageClass(method.output_type)
     grpc_method = f"/{method.containing_service.full_name}/{method.name}"
@@ -152,6 +160,7 @@ def routes_for_method(service: str, method: MethodDescriptor) -> Iterable[Route]
                 grpc_method=grpc_method,
                 request_type=request_type,
                 response_type=response_type,
+                server_streaming=method.server_streaming,
             )
         )
     return routes

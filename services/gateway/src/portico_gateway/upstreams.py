@@ -1,8 +1,9 @@
-"""The gRPC side: one grpc.aio channel per upstream service, and generic unary calls."""
+"""The gRPC side: one grpc.aio channel per upstream service; generic unary and
+server-streaming calls."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 
 import grpc
 from google.protobuf.message import Message
@@ -45,6 +46,7 @@ class Upstreams:
         self._deadline = deadline_seconds
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._calls: dict[str, grpc.aio.UnaryUnaryMultiCallable[Message, Message]] = {}
+        self._streams: dict[str, grpc.aio.UnaryStreamMultiCallable[Message, Message]] = {}
 
     def configured(self) -> list[str]:
         return sorted(self._targets)
@@ -59,6 +61,7 @@ class Upstreams:
         channels = list(self._channels.values())
         self._channels.clear()
         self._calls.clear()
+        self._streams.clear()
         for channel in channels:
             # Uvicorn has drained in-flight requests before the lifespan ends, so
             # nothing is left to wait for.
@@ -82,7 +85,40 @@ class Upstreams:
             raise TypeError(f"{route.grpc_method} returned {type(reply).__name__}")
         return reply
 
+    def stream(
+        self, route: Route, message: Message, headers: Headers
+    ) -> AsyncGenerator[Message, None]:
+        """Call `route`'s server-streaming RPC; iterate the result for its messages.
+
+        The deadline covers the whole stream. A failed call raises UpstreamError from
+        the iteration; closing the iterator early cancels the call upstream.
+        """
+        forwarded = forwarded_metadata(headers)
+        multicallable = self._streams.get(route.grpc_method)
+        if multicallable is None:
+            multicallable = self._channel(route).unary_stream(
+                route.grpc_method,
+                request_serializer=route.request_type.SerializeToString,
+                response_deserializer=route.response_type.FromString,
+            )
+            self._streams[route.grpc_method] = multicallable
+        incoming = {k: v for k, v in forwarded if k in _TRACE_HEADERS}
+        with span_from(incoming, route.grpc_method, kind=SpanKind.SERVER):
+            metadata = [(k, v) for k, v in forwarded if k not in _TRACE_HEADERS]
+            metadata += list(current_trace_headers().items())
+            call = multicallable(message, timeout=self._deadline, metadata=metadata)
+        return _messages(route, call)
+
     def _multicallable(self, route: Route) -> grpc.aio.UnaryUnaryMultiCallable[Message, Message]:
+        call = self._channel(route).unary_unary(
+            route.grpc_method,
+            request_serializer=route.request_type.SerializeToString,
+            response_deserializer=route.response_type.FromString,
+        )
+        self._calls[route.grpc_method] = call
+        return call
+
+    def _channel(self, route: Route) -> grpc.aio.Channel:
         channel = self._channels.get(route.service)
         if channel is None:
             detail = (
@@ -97,10 +133,19 @@ class Upstreams:
                 detail,
                 grpc_code=grpc.StatusCode.UNAVAILABLE,
             )
-        call = channel.unary_unary(
-            route.grpc_method,
-            request_serializer=route.request_type.SerializeToString,
-            response_deserializer=route.response_type.FromString,
-        )
-        self._calls[route.grpc_method] = call
-        return call
+        return channel
+
+
+async def _messages(
+    route: Route, call: grpc.aio.UnaryStreamCall[Message, Message]
+) -> AsyncGenerator[Message, None]:
+    try:
+        async for reply in call:
+            if not isinstance(reply, route.response_type):
+                raise TypeError(f"{route.grpc_method} streamed {type(reply).__name__}")
+            yield reply
+    except grpc.aio.AioRpcError as exc:
+        raise UpstreamError(route.service, exc) from exc
+    finally:
+        # The client went away (or we stopped reading): stop the upstream's work too.
+        call.cancel()
