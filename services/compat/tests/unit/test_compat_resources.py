@@ -6,13 +6,17 @@ from typing import Any
 
 import pytest
 
+from portico_compat.domain.compatibility import Dimension
+from portico_compat.domain.report import ReportDimension, Verdict
 from portico_compat.domain.resources import (
     Quota,
     Resource,
     ResourceFinding,
     Resources,
+    TenantResources,
     Usage,
     check_resources,
+    resources_report,
 )
 from portico_compat.errors import InvalidPluginError
 
@@ -139,3 +143,29 @@ def test_bad_requested_figures_are_an_invalid_plugin(amounts: dict[str, Any], pr
 def test_every_resource_has_a_unit() -> None:
     """Findings render their amounts with the resource's unit."""
     assert [r.unit for r in Resource] == ["millicores", "MiB", "MiB", "plugins"]
+
+
+def test_the_report_dimension_carries_the_findings_with_their_evidence() -> None:
+    """resources_report fails the dimension on CPU and renders evidence in the generic fields."""
+    known = TenantResources(QUOTA, USAGE)
+    report = resources_report(Resources(2000, 0, 0), known)
+    assert (report.dimension, report.verdict) == (ReportDimension.RESOURCES, Verdict.FAIL)
+    assert report.summary == "4 checked: 1 fail, 3 pass"
+    cpu = report.findings[0]
+    assert (cpu.dimension, cpu.name, cpu.satisfied) == (Dimension.RESOURCES, "cpu", False)
+    assert (cpu.required_range, cpu.host_version) == (
+        "2000 millicores",
+        "1500 of 4000 millicores available (2500 used)",
+    )
+    assert resources_report(Resources(), known).verdict is Verdict.PASS
+
+
+def test_a_plugin_declaring_no_resources_passes_the_dimension_without_findings() -> None:
+    """requested=None passes with "no resources declared", even with nothing projected."""
+    report = resources_report(None, TenantResources())
+    assert (report.verdict, report.summary, report.findings) == (
+        Verdict.PASS,
+        "no resources declared",
+        (),
+    )
+    assert resources_report(Resources(), TenantResources()).verdict is Verdict.FAIL

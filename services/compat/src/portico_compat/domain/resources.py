@@ -31,6 +31,18 @@ usage is not assumed.
 
 Bad `requested` figures (negative, absurd, not integers) raise
 InvalidPluginError: they are a malformed request, not a verdict.
+
+For the report, one more call turns it into the dimension::
+
+    resources_report(requested, known, *, replacing=None) -> DimensionReport
+
+with `known` the projection's `TenantResources`. Its findings are the
+report's `Finding(Dimension.RESOURCES, name, required_range=f.required,
+host_version=f.host, satisfied, reason)`. `requested=None` means the plugin
+declares no resources at all: the dimension then passes with no findings
+("no resources declared"), so plugins that predate resource declarations
+keep their verdicts; declare zeros to have the plugin slot and an unknown
+quota checked.
 """
 
 from __future__ import annotations
@@ -38,6 +50,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from portico_compat.domain.compatibility import (
+    Dimension,
+    DimensionReport,
+    Finding,
+    dimension_report,
+)
+from portico_compat.domain.report import ReportDimension
 from portico_compat.errors import InvalidPluginError
 
 # The same ceiling tenancy enforces on any figure (a million cores, an exbibyte).
@@ -195,6 +214,23 @@ def check_resources(
     ]
     findings.append(_finding(Resource.PLUGINS, slots, quota.max_plugins, usage.plugins, 0))
     return ResourceCheck(tuple(findings))
+
+
+def resources_report(
+    requested: Resources | None,
+    known: TenantResources,
+    *,
+    replacing: Resources | None = None,
+) -> DimensionReport:
+    """The resources dimension of a compat report (see the module docstring)."""
+    if requested is None:
+        return dimension_report(ReportDimension.RESOURCES, [], empty="no resources declared")
+    check = check_resources(requested, known.quota, known.usage, replacing=replacing)
+    findings = [
+        Finding(Dimension.RESOURCES, f.name, f.required, f.host, f.satisfied, f.reason)
+        for f in check.findings
+    ]
+    return dimension_report(ReportDimension.RESOURCES, findings, empty="no resources declared")
 
 
 def _unknown(quota: Quota | None, usage: Usage | None) -> str:
