@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import grpc
 
-from portico.security.v1 import security_pb2, security_pb2_grpc
+from portico.security.v1 import security_pb2, security_pb2_grpc, trust_pb2, trust_pb2_grpc
 from portico_common.runtime import Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
+from portico_security.adapters.advisory_sources import DirectoryAdvisorySource, HttpAdvisorySource
 from portico_security.adapters.postgres import SecurityPgUnitOfWork
+from portico_security.adapters.registry_signals import (
+    FileSignalsSource,
+    HttpSignalsSource,
+    NoSignals,
+)
+from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
+from portico_security.app.advisories import AdvisorySource
 from portico_security.app.ports import UnitOfWorkFactory
+from portico_security.app.trust import PackageSignalsSource
 from portico_security.entrypoints.grpc_api import SecurityServicer
+from portico_security.entrypoints.grpc_trust import AdvisoryServicer, TrustServicer
 from portico_security.settings import SecuritySettings
 
 SERVICE = "security"
@@ -37,6 +48,46 @@ def build_uow(rt: Runtime) -> UnitOfWorkFactory:
     )
 
 
+def advisory_sources(settings: SecuritySettings) -> list[AdvisorySource]:
+    """The configured OSV directory and feed (ImportAdvisories from_configured_sources)."""
+    sources: list[AdvisorySource] = []
+    if settings.advisory_dir:
+        sources.append(DirectoryAdvisorySource(Path(settings.advisory_dir)))
+    if settings.advisory_feed_url:
+        sources.append(HttpAdvisorySource(settings.advisory_feed_url))
+    return sources
+
+
+def signals_source(settings: SecuritySettings) -> PackageSignalsSource:
+    """Registry signals for the trust score: the HTTP endpoint, else the file, else none."""
+    if settings.registry_signals_url:
+        return HttpSignalsSource(settings.registry_signals_url)
+    if settings.registry_signals_file:
+        return FileSignalsSource(Path(settings.registry_signals_file))
+    return NoSignals()
+
+
+def trust_registration(
+    rt: Runtime, settings: SecuritySettings
+) -> Callable[[grpc.aio.Server], Iterable[str]]:
+    """Registers AdvisoryService and TrustService (trust.proto) on a server."""
+    uow = uow_factory(
+        rt.db, lambda conn, tenant: TrustPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
+    )
+    advisory = AdvisoryServicer(uow, advisory_sources(settings))
+    trust = TrustServicer(uow, signals_source(settings))
+
+    def register(server: grpc.aio.Server) -> Iterable[str]:
+        trust_pb2_grpc.add_AdvisoryServiceServicer_to_server(advisory, server)
+        trust_pb2_grpc.add_TrustServiceServicer_to_server(trust, server)
+        return [
+            trust_pb2.DESCRIPTOR.services_by_name["AdvisoryService"].full_name,
+            trust_pb2.DESCRIPTOR.services_by_name["TrustService"].full_name,
+        ]
+
+    return register
+
+
 async def run(settings: SecuritySettings) -> None:
     rt = await Runtime.start(SERVICE, settings, "portico_security.migrations")
     servicer = SecurityServicer(build_uow(rt), max_artifact_bytes=settings.max_artifact_bytes)
@@ -45,7 +96,12 @@ async def run(settings: SecuritySettings) -> None:
         security_pb2_grpc.add_SecurityServiceServicer_to_server(servicer, server)
         return [security_pb2.DESCRIPTOR.services_by_name["SecurityService"].full_name]
 
-    await serve(rt, register=register, max_message_bytes=max_message_bytes(settings))
+    register_trust = trust_registration(rt, settings)
+
+    def register_all(server: grpc.aio.Server) -> Iterable[str]:
+        return [*register(server), *register_trust(server)]
+
+    await serve(rt, register=register_all, max_message_bytes=max_message_bytes(settings))
 
 
 def main() -> None:

@@ -14,3 +14,11 @@ class SecuritySettings(ServiceSettings):
     # The largest tarball VerifyArtifact accepts. The tarball travels in one
     # gRPC message, so the transport's receive limit bounds it as well.
     max_artifact_bytes: int = Field(default=50 * MIB, gt=0)
+    # Advisories (ImportAdvisories from_configured_sources): a directory of
+    # OSV JSON files and/or an OSV feed URL (JSON, or a zip like osv.dev's
+    # npm/all.zip). Trust signals: an HTTP endpoint (GET <url>/<package>)
+    # or a JSON file {"<package>": {...}}; neither: every package is unknown.
+    advisory_dir: str = ""
+    advisory_feed_url: str = ""
+    registry_signals_url: str = ""
+    registry_signals_file: str = ""
