@@ -18,6 +18,7 @@ from portico_rollout.adapters.postgres import RolloutPgUnitOfWork
 from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
 from portico_rollout.entrypoints.events import CHECKS_DURABLE, SLO_DURABLE, RolloutEventHandlers
 from portico_rollout.entrypoints.grpc_api import RolloutServicer
+from portico_rollout.entrypoints.install_events import INSTALLS_DURABLE, install_handlers
 from portico_rollout.entrypoints.scheduler import make_scheduler
 from portico_rollout.settings import RolloutSettings
 
@@ -52,11 +53,14 @@ def build(rt: Runtime, settings: RolloutSettings) -> Components:
 
     events = RolloutEventHandlers(make_uow, rt.clock)
     delivery = ConsumerSettings(max_deliver=settings.max_deliver)
+    bake = settings.rollout_default_bake_seconds
+    installs = install_handlers(make_uow, default_bake_seconds=bake)
     return Components(
         servicer=RolloutServicer(uow, default_bake_seconds=settings.rollout_default_bake_seconds),
         consumers=[
             EventConsumer(rt.js, rt.db, CHECKS_DURABLE, events.checks(), delivery),
             EventConsumer(rt.js, rt.db, SLO_DURABLE, events.slo(), delivery),
+            EventConsumer(rt.js, rt.db, INSTALLS_DURABLE, installs, delivery),
         ],
         scheduler=make_scheduler(
             uow,
