@@ -8,18 +8,28 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+SIGSTORE_NODE := services/security/node
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Generated code and third-party protos are not ours to lint.
 PACKAGES := portico_common portico_cli $(patsubst services/%,portico_%,$(wildcard services/*))
 
-.PHONY: run test env lint typecheck proto proto-lint proto-check pytest bench demo status fmt clean
+.PHONY: run test env node lint typecheck proto proto-lint proto-check pytest bench demo status fmt clean
 
 run: env
 	$(BIN)/portico up
 
 test: env lint typecheck proto-lint proto-check pytest
 
-env: $(VENV)/.synced
+env: $(VENV)/.synced $(SIGSTORE_NODE)/node_modules/.installed
+
+# npm's own Sigstore verifier (@sigstore/verify) for the security service's
+# provenance checks; installed from the committed lockfile, cached until it changes.
+node: $(SIGSTORE_NODE)/node_modules/.installed
+
+$(SIGSTORE_NODE)/node_modules/.installed: $(SIGSTORE_NODE)/package.json $(SIGSTORE_NODE)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: Node.js 20+ with npm is required for provenance verification (services/security/node); install it and rerun" >&2; exit 1; }
+	npm ci --prefix $(SIGSTORE_NODE) --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -65,4 +75,4 @@ status: env
 	$(BIN)/portico status
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache $(SIGSTORE_NODE)/node_modules

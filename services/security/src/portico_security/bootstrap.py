@@ -8,7 +8,14 @@ from pathlib import Path
 
 import grpc
 
-from portico.security.v1 import security_pb2, security_pb2_grpc, trust_pb2, trust_pb2_grpc
+from portico.security.v1 import (
+    provenance_pb2,
+    provenance_pb2_grpc,
+    security_pb2,
+    security_pb2_grpc,
+    trust_pb2,
+    trust_pb2_grpc,
+)
 from portico_common.runtime import Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
 from portico_security.adapters.advisory_sources import DirectoryAdvisorySource, HttpAdvisorySource
@@ -18,11 +25,14 @@ from portico_security.adapters.registry_signals import (
     HttpSignalsSource,
     NoSignals,
 )
+from portico_security.adapters.sigstore_node import NodeSigstoreVerifier
+from portico_security.adapters.sigstore_trust import load_trust_config
 from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
 from portico_security.app.advisories import AdvisorySource
 from portico_security.app.ports import UnitOfWorkFactory
 from portico_security.app.trust import PackageSignalsSource
 from portico_security.entrypoints.grpc_api import SecurityServicer
+from portico_security.entrypoints.grpc_provenance import ProvenanceServicer
 from portico_security.entrypoints.grpc_trust import AdvisoryServicer, TrustServicer
 from portico_security.settings import SecuritySettings
 
@@ -91,10 +101,19 @@ def trust_registration(
 async def run(settings: SecuritySettings) -> None:
     rt = await Runtime.start(SERVICE, settings, "portico_security.migrations")
     servicer = SecurityServicer(build_uow(rt), max_artifact_bytes=settings.max_artifact_bytes)
+    # npm's attestations need @sigstore/verify (see adapters/sigstore_node.py).
+    provenance = ProvenanceServicer(
+        NodeSigstoreVerifier(timeout=settings.provenance_verifier_timeout_seconds),
+        load_trust_config(settings.provenance_trusted_root, settings.provenance_npm_keys),
+    )
 
     def register(server: grpc.aio.Server) -> Iterable[str]:
         security_pb2_grpc.add_SecurityServiceServicer_to_server(servicer, server)
-        return [security_pb2.DESCRIPTOR.services_by_name["SecurityService"].full_name]
+        provenance_pb2_grpc.add_ProvenanceServiceServicer_to_server(provenance, server)
+        return [
+            security_pb2.DESCRIPTOR.services_by_name["SecurityService"].full_name,
+            provenance_pb2.DESCRIPTOR.services_by_name["ProvenanceService"].full_name,
+        ]
 
     register_trust = trust_registration(rt, settings)
 

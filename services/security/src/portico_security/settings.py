@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from portico_common.settings import ServiceSettings
@@ -14,6 +16,12 @@ class SecuritySettings(ServiceSettings):
     # The largest tarball VerifyArtifact accepts. The tarball travels in one
     # gRPC message, so the transport's receive limit bounds it as well.
     max_artifact_bytes: int = Field(default=50 * MIB, gt=0)
+    # Provenance (VerifyProvenance): the Sigstore trusted root to verify
+    # against offline (default: the public-good root sigstore-python ships)
+    # and npm's registry keys in the format of its /-/npm/v1/keys document.
+    provenance_trusted_root: Path | None = None
+    provenance_npm_keys: Path | None = None
+    provenance_verifier_timeout_seconds: float = Field(default=30.0, gt=0)
     # Advisories (ImportAdvisories from_configured_sources): a directory of
     # OSV JSON files and/or an OSV feed URL (JSON, or a zip like osv.dev's
     # npm/all.zip). Trust signals: an HTTP endpoint (GET <url>/<package>)
