@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import rollback_reaction
+from bench import rollback_reaction, verification
 
-BENCHMARKS = {"rollback_reaction": rollback_reaction.main}
+BENCHMARKS = {"rollback_reaction": rollback_reaction.main, "verification": verification.main}
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ version they are published as. All cryptography is `cryptography`'s.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,8 +88,16 @@ class PublisherKey:
         load_public_key(self.public_key_pem, self.algorithm)
 
     def public_key(self) -> VerifyingKey:
-        """The key itself, ready to verify with."""
-        return load_public_key(self.public_key_pem, self.algorithm)
+        """The key itself, ready to verify with (parsed once per distinct key, then cached)."""
+        return _cached_public_key(self.public_key_pem, self.algorithm)
+
+
+# Loading validates the point on the curve, which costs more than an ECDSA
+# verify; a record's PEM was validated when it was built, so reuse the object.
+# Bounded, because PEMs arrive in requests.
+@functools.lru_cache(maxsize=512)
+def _cached_public_key(pem: str, algorithm: KeyAlgorithm) -> VerifyingKey:
+    return load_public_key(pem, algorithm)
 
 
 def key_algorithm(algorithm: KeyAlgorithm | str) -> KeyAlgorithm:
