@@ -1,19 +1,30 @@
-"""Trust and advisory adapters for secure install that need nothing but the verification.
+"""Trust and advisory adapters of secure install.
 
-`VerificationTrustScorer` scores from what VerifyArtifact established (a
-verified publisher signature, a verified provenance check); it is what
-InstallSecure uses where the five-factor trust use case is not wired in.
-`NoAdvisoryMatcher` is the matcher of a deployment without an advisory feed.
+`FiveFactorTrustScorer` and `OsvAdvisoryMatcher` put the trust and advisory
+use cases (app.trust, app.advisories) behind install's ports; the service
+runs them. `VerificationTrustScorer` scores from the verification alone and
+`NoAdvisoryMatcher` matches nothing: small, deterministic stand-ins for unit
+tests of the install use cases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from portico_security.app.advisories import AdvisoryUowFactory, match_advisories
+from portico_security.app.trust import (
+    PackageSignalsSource,
+    ScorePlugin,
+    TrustUowFactory,
+    score_plugin,
+)
 from portico_security.domain.decisions import Verification
 from portico_security.domain.install import TrustBreakdown, TrustFactor
-from portico_security.domain.policy import AdvisoryFinding
+from portico_security.domain.policy import AdvisoryFinding, Severity
+from portico_security.domain.trust import PublisherEvidence
 from portico_security.domain.verification import Verdict
+
+PROVENANCE_CHECK = "provenance"
 
 PUBLISHER_WEIGHT = 60
 PROVENANCE_WEIGHT = 40
@@ -28,8 +39,9 @@ class VerificationTrustScorer:
         *,
         verification: Verification,
         publisher: str,
+        dependencies: Sequence[tuple[str, str]] = (),
     ) -> TrustBreakdown:
-        del tenant_id, plugin, version  # the verification says all this scorer uses
+        del tenant_id, plugin, version, dependencies  # it judges the verification alone
         checks = {c.name: c for c in verification.report.checks}
         signed = verification.verdict is Verdict.VERIFIED and bool(publisher)
         provenance = checks.get("provenance")
@@ -63,7 +75,84 @@ class VerificationTrustScorer:
 
 class NoAdvisoryMatcher:
     async def match(
-        self, tenant_id: str, plugin: str, version: str, dependencies: Sequence[str]
+        self, tenant_id: str, plugin: str, version: str, dependencies: Sequence[tuple[str, str]]
     ) -> tuple[AdvisoryFinding, ...]:
         del tenant_id, plugin, version, dependencies
         return ()
+
+
+class FiveFactorTrustScorer:
+    """The trust use case (five factors, tenant weights, stored verdict) behind install's port."""
+
+    def __init__(self, uow: TrustUowFactory, signals: PackageSignalsSource) -> None:
+        self._uow = uow
+        self._signals = signals
+
+    async def score(
+        self,
+        tenant_id: str,
+        plugin: str,
+        version: str,
+        *,
+        verification: Verification,
+        publisher: str,
+        dependencies: Sequence[tuple[str, str]] = (),
+    ) -> TrustBreakdown:
+        verified = verification.verdict is Verdict.VERIFIED
+        proven = any(c.name == PROVENANCE_CHECK and c.passed for c in verification.report.checks)
+        verdict = await score_plugin(
+            self._uow,
+            self._signals,
+            ScorePlugin(
+                tenant_id=tenant_id,
+                plugin=plugin,
+                version=version,
+                publisher=PublisherEvidence(
+                    identity_verified=verified and bool(publisher),
+                    signature_verified=verified,
+                    provenance_verified=proven,
+                ),
+                dependencies=tuple(dependencies),
+            ),
+        )
+        return TrustBreakdown(
+            score=verdict.trust.score,
+            factors=tuple(
+                TrustFactor(
+                    name=f.name,
+                    score=f.score,
+                    weight=f.weight,
+                    evidence=tuple(f"{e.signal}={e.value} ({e.points:+d})" for e in f.evidence),
+                )
+                for f in verdict.trust.factors
+            ),
+        )
+
+
+class OsvAdvisoryMatcher:
+    """The imported OSV advisories matched against the plugin and its dependencies."""
+
+    def __init__(self, uow: AdvisoryUowFactory) -> None:
+        self._uow = uow
+
+    async def match(
+        self, tenant_id: str, plugin: str, version: str, dependencies: Sequence[tuple[str, str]]
+    ) -> tuple[AdvisoryFinding, ...]:
+        matches = await match_advisories(self._uow, tenant_id, plugin, version, dependencies)
+        return tuple(
+            AdvisoryFinding(
+                advisory_id=m.advisory_id,
+                severity=_severity(m.severity.label),
+                package=f"{m.package}@{m.version}",
+                summary=m.summary,
+                fixed_versions=m.fixed_versions,
+            )
+            for m in matches
+        )
+
+
+def _severity(label: str) -> Severity:
+    try:
+        return Severity(label.upper())
+    except ValueError:
+        return Severity.UNKNOWN

@@ -111,8 +111,7 @@ async def install_secure(
     _text("requested_by", command.requested_by, required=True)
     if len(command.dependencies) > MAX_DEPENDENCIES:
         raise InvalidRequestError("dependencies", f"more than {MAX_DEPENDENCIES}")
-    for dep in command.dependencies:
-        _text("dependencies", dep, required=True)
+    dependencies = tuple(_dependency(dep) for dep in command.dependencies)
     if any(p < 1 or p > 100 for p in command.rollout_phases):
         raise InvalidRequestError("rollout_phases", "each phase is a percentage 1..100")
     policy = await get_policy(uow, artifact.tenant_id)
@@ -132,9 +131,10 @@ async def install_secure(
         artifact.version,
         verification=verification,
         publisher=publisher,
+        dependencies=dependencies,
     )
     found = await advisories.match(
-        artifact.tenant_id, artifact.plugin, artifact.version, command.dependencies
+        artifact.tenant_id, artifact.plugin, artifact.version, dependencies
     )
     evidence = InstallEvidence(
         verified=verification.verdict is Verdict.VERIFIED,
@@ -302,6 +302,15 @@ async def audit(
 
 def policy_digest(policy: InstallPolicy) -> str:
     return evidence_digest(policy_to_json(policy))
+
+
+def _dependency(spec: str) -> tuple[str, str]:
+    """("name", "version") of "name@version" (the name may be scoped: "@scope/name@1.0.0")."""
+    _text("dependencies", spec, required=True)
+    name, sep, version = spec.rpartition("@")
+    if not sep or not name or not version:
+        raise InvalidRequestError("dependencies", f"{spec!r} is not name@version")
+    return name, version
 
 
 def _text(name: str, value: str, *, required: bool = False) -> None:

@@ -69,6 +69,7 @@ class TrustScorer(Protocol):
         *,
         verification: Verification,
         publisher: str,
+        dependencies: Sequence[tuple[str, str]] = (),
     ) -> TrustBreakdown: ...
 
 
@@ -76,5 +77,5 @@ class AdvisoryMatcher(Protocol):
     """The advisories affecting a plugin version and its dependencies."""
 
     async def match(
-        self, tenant_id: str, plugin: str, version: str, dependencies: Sequence[str]
+        self, tenant_id: str, plugin: str, version: str, dependencies: Sequence[tuple[str, str]]
     ) -> tuple[AdvisoryFinding, ...]: ...

@@ -19,6 +19,7 @@ MIB = 1024 * 1024
 class Severity(StrEnum):
     """Advisory severity labels, as the advisory matcher reports them from CVSS."""
 
+    NONE = "NONE"
     LOW = "LOW"
     MEDIUM = "MEDIUM"
     HIGH = "HIGH"

@@ -6,14 +6,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from portico.security.v1 import install_pb2 as pb
 from portico.security.v1 import install_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_common.grpc.tokens import current_claims
+from portico_common.runtime import Background, Runtime
+from portico_common.uow import uow_factory
+from portico_security.adapters.install_postgres import InstallPgUnitOfWork
+from portico_security.adapters.install_trust import FiveFactorTrustScorer, OsvAdvisoryMatcher
+from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
 from portico_security.app import approvals
 from portico_security.app import install as use_cases
 from portico_security.app.commands import VerifyArtifact
@@ -22,6 +29,7 @@ from portico_security.app.install_ports import (
     InstallUnitOfWorkFactory,
     TrustScorer,
 )
+from portico_security.app.trust import PackageSignalsSource
 from portico_security.domain.approvals import Step
 from portico_security.domain.audit import AuditRecord, chain_problems
 from portico_security.domain.install import InstallRequest, InstallStatus
@@ -31,7 +39,12 @@ from portico_security.domain.policy import (
     InstallPolicy,
     Severity,
 )
+from portico_security.domain.registry_signatures import RegistryKeys
+from portico_security.entrypoints.install_scheduler import make_approval_scheduler
 from portico_security.errors import InvalidRequestError
+
+# How often pending approvals are checked against their deadlines.
+APPROVAL_TICK_SECONDS = 1.0
 
 _STATUS = {
     InstallStatus.REJECTED: pb.INSTALL_STATUS_REJECTED,
@@ -196,11 +209,13 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         trust: TrustScorer,
         advisories: AdvisoryMatcher,
         max_artifact_bytes: int,
+        registry_keys: RegistryKeys | None = None,
     ) -> None:
         self._uow = uow
         self._trust = trust
         self._advisories = advisories
         self._max_artifact_bytes = max_artifact_bytes
+        self._registry_keys = registry_keys
 
     async def InstallSecure(
         self, request: pb.InstallSecureRequest, context: Context
@@ -225,6 +240,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
             trust=self._trust,
             advisories=self._advisories,
             max_size=self._max_artifact_bytes,
+            registry_keys=self._registry_keys,
         )
         return pb.InstallSecureResponse(
             request=request_to_proto(result.request),
@@ -295,3 +311,33 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
             role=request.role,
             comment=request.comment,
         )
+
+
+def install_service(
+    rt: Runtime,
+    *,
+    signals: PackageSignalsSource,
+    max_artifact_bytes: int,
+    registry_keys: RegistryKeys | None,
+    tick_seconds: float = APPROVAL_TICK_SECONDS,
+) -> tuple[Callable[[grpc.aio.Server], Iterable[str]], Background]:
+    """InstallService's registration and the approval-deadline loop, for bootstrap to serve."""
+    uow = uow_factory(
+        rt.db, lambda conn, tenant: InstallPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
+    )
+    trust_uow = uow_factory(
+        rt.db, lambda conn, tenant: TrustPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
+    )
+    servicer = InstallServicer(
+        uow,
+        trust=FiveFactorTrustScorer(trust_uow, signals),
+        advisories=OsvAdvisoryMatcher(trust_uow),
+        max_artifact_bytes=max_artifact_bytes,
+        registry_keys=registry_keys,
+    )
+
+    def register(server: grpc.aio.Server) -> Iterable[str]:
+        pb_grpc.add_InstallServiceServicer_to_server(servicer, server)
+        return [pb.DESCRIPTOR.services_by_name["InstallService"].full_name]
+
+    return register, make_approval_scheduler(uow, rt.clock, tick_seconds=tick_seconds)
