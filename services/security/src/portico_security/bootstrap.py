@@ -9,6 +9,8 @@ from pathlib import Path
 import grpc
 
 from portico.security.v1 import (
+    keys_pb2,
+    keys_pb2_grpc,
     provenance_pb2,
     provenance_pb2_grpc,
     security_pb2,
@@ -31,7 +33,9 @@ from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
 from portico_security.app.advisories import AdvisorySource
 from portico_security.app.ports import UnitOfWorkFactory
 from portico_security.app.trust import PackageSignalsSource
+from portico_security.domain.registry_signatures import RegistryKeys, parse_registry_keys
 from portico_security.entrypoints.grpc_api import SecurityServicer
+from portico_security.entrypoints.grpc_keys import PublisherKeyServicer
 from portico_security.entrypoints.grpc_provenance import ProvenanceServicer
 from portico_security.entrypoints.grpc_trust import AdvisoryServicer, TrustServicer
 from portico_security.settings import SecuritySettings
@@ -56,6 +60,13 @@ def build_uow(rt: Runtime) -> UnitOfWorkFactory:
     return uow_factory(
         rt.db, lambda conn, tenant: SecurityPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
     )
+
+
+def load_registry_keys(settings: SecuritySettings) -> RegistryKeys | None:
+    """The configured npm registry keys; a missing or malformed file stops the start-up."""
+    if settings.npm_registry_keys_file is None:
+        return None
+    return parse_registry_keys(settings.npm_registry_keys_file.read_bytes())
 
 
 def advisory_sources(settings: SecuritySettings) -> list[AdvisorySource]:
@@ -99,8 +110,14 @@ def trust_registration(
 
 
 async def run(settings: SecuritySettings) -> None:
+    registry_keys = load_registry_keys(settings)
     rt = await Runtime.start(SERVICE, settings, "portico_security.migrations")
-    servicer = SecurityServicer(build_uow(rt), max_artifact_bytes=settings.max_artifact_bytes)
+    servicer = SecurityServicer(
+        build_uow(rt),
+        max_artifact_bytes=settings.max_artifact_bytes,
+        registry_keys=registry_keys,
+    )
+    key_servicer = PublisherKeyServicer(build_uow(rt))
     # npm's attestations need @sigstore/verify (see adapters/sigstore_node.py).
     provenance = ProvenanceServicer(
         NodeSigstoreVerifier(timeout=settings.provenance_verifier_timeout_seconds),
@@ -110,9 +127,11 @@ async def run(settings: SecuritySettings) -> None:
     def register(server: grpc.aio.Server) -> Iterable[str]:
         security_pb2_grpc.add_SecurityServiceServicer_to_server(servicer, server)
         provenance_pb2_grpc.add_ProvenanceServiceServicer_to_server(provenance, server)
+        keys_pb2_grpc.add_PublisherKeyServiceServicer_to_server(key_servicer, server)
         return [
             security_pb2.DESCRIPTOR.services_by_name["SecurityService"].full_name,
             provenance_pb2.DESCRIPTOR.services_by_name["ProvenanceService"].full_name,
+            keys_pb2.DESCRIPTOR.services_by_name["PublisherKeyService"].full_name,
         ]
 
     register_trust = trust_registration(rt, settings)

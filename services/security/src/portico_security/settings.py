@@ -22,6 +22,10 @@ class SecuritySettings(ServiceSettings):
     provenance_trusted_root: Path | None = None
     provenance_npm_keys: Path | None = None
     provenance_verifier_timeout_seconds: float = Field(default=30.0, gt=0)
+    # npm's registry signing keys, in the format of registry.npmjs.org/-/npm/v1/keys
+    # (e.g. a saved copy of it). Unset: a VerifyArtifact that carries a registry
+    # signature is rejected with "no npm registry keys are configured".
+    npm_registry_keys_file: Path | None = None
     # Advisories (ImportAdvisories from_configured_sources): a directory of
     # OSV JSON files and/or an OSV feed URL (JSON, or a zip like osv.dev's
     # npm/all.zip). Trust signals: an HTTP endpoint (GET <url>/<package>)
