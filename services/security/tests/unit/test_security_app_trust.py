@@ -1,0 +1,266 @@
+"""Advisory and trust use cases against the in-memory adapters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from portico_common.clock import ManualClock
+from portico_security.adapters.trust_memory import TrustMemoryStore, memory_trust_uow_factory
+from portico_security.app.advisories import (
+    ImportOutcome,
+    RawDocument,
+    import_advisories,
+    match_advisories,
+)
+from portico_security.app.trust import (
+    ScorePlugin,
+    TrustUowFactory,
+    get_trust_policy,
+    score_plugin,
+    set_trust_weights,
+)
+from portico_security.domain.trust import (
+    DEFAULT_WEIGHTS,
+    PackageSignals,
+    PublisherEvidence,
+    TrustWeights,
+)
+from portico_security.errors import (
+    InvalidPackageNameError,
+    InvalidRequestError,
+    InvalidVersionError,
+)
+from portico_security.trust_errors import InvalidAdvisoryBatchError
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+
+
+def doc(
+    adv_id: str, package: str, fixed: str, modified: str = "2026-01-01T00:00:00Z"
+) -> RawDocument:
+    body = {
+        "id": adv_id,
+        "modified": modified,
+        "affected": [
+            {
+                "package": {"ecosystem": "npm", "name": package},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": fixed}]}],
+            }
+        ],
+        "severity": [{"type": "CVSS_V3", "score": CRITICAL}],
+    }
+    return RawDocument(f"{adv_id}.json", json.dumps(body))
+
+
+class FixedSignals:
+    def __init__(self, known: dict[str, PackageSignals]) -> None:
+        self.known = known
+        self.asked: list[str] = []
+
+    async def signals(self, package: str) -> PackageSignals | None:
+        self.asked.append(package)
+        return self.known.get(package)
+
+
+@pytest.fixture
+def store() -> TrustMemoryStore:
+    return TrustMemoryStore()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def uow(store: TrustMemoryStore, clock: ManualClock) -> TrustUowFactory:
+    return memory_trust_uow_factory(store, clock)
+
+
+async def test_import_reports_created_then_unchanged(
+    uow: TrustUowFactory, store: TrustMemoryStore
+) -> None:
+    """A first import creates; replaying the same batch changes nothing and says so."""
+    batch = [doc("GHSA-a", "left-pad", "1.0.1"), doc("GHSA-b", "lodash", "4.17.21")]
+    first = await import_advisories(uow, batch)
+    again = await import_advisories(uow, batch)
+    assert [r.outcome for r in first] == [ImportOutcome.CREATED] * 2
+    assert [r.outcome for r in again] == [ImportOutcome.UNCHANGED] * 2
+    assert set(store.advisories) == {"GHSA-a", "GHSA-b"}
+
+
+async def test_newer_modified_updates_older_is_ignored(
+    uow: TrustUowFactory, store: TrustMemoryStore
+) -> None:
+    """A newer `modified` replaces the stored advisory; an older one leaves it alone."""
+    await import_advisories(uow, [doc("GHSA-a", "left-pad", "1.0.1", "2026-01-02T00:00:00Z")])
+    newer = await import_advisories(
+        uow, [doc("GHSA-a", "left-pad", "1.0.2", "2026-01-03T00:00:00Z")]
+    )
+    older = await import_advisories(
+        uow, [doc("GHSA-a", "left-pad", "9.9.9", "2026-01-01T00:00:00Z")]
+    )
+    assert newer[0].outcome is ImportOutcome.UPDATED
+    assert older[0].outcome is ImportOutcome.UNCHANGED
+    assert store.advisories["GHSA-a"][0].affected[0].fixed_versions == ("1.0.2",)
+
+
+async def test_one_bad_document_imports_nothing(
+    uow: TrustUowFactory, store: TrustMemoryStore
+) -> None:
+    """A batch with one invalid document names it and stores none of the valid ones."""
+    batch = [doc("GHSA-a", "left-pad", "1.0.1"), RawDocument("broken.json", '{"id": "X"}')]
+    with pytest.raises(InvalidAdvisoryBatchError) as caught:
+        await import_advisories(uow, batch)
+    assert [e.origin for e in caught.value.errors] == ["broken.json (X)"]
+    assert store.advisories == {}
+
+
+async def test_duplicate_ids_in_one_batch_are_refused(
+    uow: TrustUowFactory, store: TrustMemoryStore
+) -> None:
+    """The same advisory id twice in a batch is an error naming both origins."""
+    with pytest.raises(InvalidAdvisoryBatchError, match=r"also in GHSA-a\.json"):
+        await import_advisories(uow, [doc("GHSA-a", "a", "1.0.0"), doc("GHSA-a", "b", "1.0.0")])
+    assert store.advisories == {}
+
+
+async def test_empty_import_is_refused(uow: TrustUowFactory) -> None:
+    """An import with no documents is an invalid request, not a silent success."""
+    with pytest.raises(InvalidRequestError):
+        await import_advisories(uow, [])
+
+
+async def test_tenant_transaction_cannot_write_advisories(
+    store: TrustMemoryStore, clock: ManualClock
+) -> None:
+    """The fake, like RLS, refuses advisory writes outside a platform transaction."""
+    factory = memory_trust_uow_factory(store, clock)
+    with pytest.raises(PermissionError):
+        async with factory("acme") as tx:
+            await tx.advisories.save(object(), T0)  # type: ignore[arg-type]
+
+
+async def test_match_plugin_and_dependencies(uow: TrustUowFactory) -> None:
+    """The plugin's own advisory is direct, a dependency's is not; fixed versions come along."""
+    await import_advisories(
+        uow, [doc("GHSA-own", "@acme/plugin", "2.0.0"), doc("GHSA-dep", "lodash", "4.17.21")]
+    )
+    matches = await match_advisories(
+        uow, "acme", "@acme/plugin", "1.5.0", [("lodash", "4.17.20"), ("left-pad", "1.0.0")]
+    )
+    found = {(m.advisory_id, m.package, m.direct, m.upgrade_to) for m in matches}
+    assert found == {
+        ("GHSA-own", "@acme/plugin", True, "2.0.0"),
+        ("GHSA-dep", "lodash", False, "4.17.21"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("plugin", "version", "deps", "error"),
+    [
+        ("Bad Name", "1.0.0", [], InvalidPackageNameError),
+        ("@acme/plugin", "^1.0.0", [], InvalidVersionError),
+        ("@acme/plugin", "1.0.0", [("lodash", "latest")], InvalidVersionError),
+    ],
+)
+async def test_match_refuses_bad_names_and_ranges(
+    uow: TrustUowFactory,
+    plugin: str,
+    version: str,
+    deps: list[tuple[str, str]],
+    error: type[Exception],
+) -> None:
+    """Matching needs valid npm names and exact versions, not ranges or tags."""
+    with pytest.raises(error):
+        await match_advisories(uow, "acme", plugin, version, deps)
+
+
+async def test_score_stores_the_verdict_with_its_breakdown(
+    uow: TrustUowFactory, store: TrustMemoryStore
+) -> None:
+    """A score is stored with every factor, the weights used and the inputs digest."""
+    signals = FixedSignals({"@acme/plugin": PackageSignals(weekly_downloads=500, has_tests=True)})
+    verdict = await score_plugin(
+        uow,
+        signals,
+        ScorePlugin("acme", "@acme/plugin", "1.0.0", PublisherEvidence(signature_verified=True)),
+    )
+    assert store.verdicts[verdict.score_id] == verdict
+    assert [f.name for f in verdict.trust.factors] == [
+        "publisher",
+        "security_history",
+        "community",
+        "quality",
+        "update_cadence",
+    ]
+    assert verdict.scored_at == T0
+    assert signals.asked == ["@acme/plugin"]
+
+
+async def test_same_inputs_and_clock_give_the_same_score(uow: TrustUowFactory) -> None:
+    """Two scorings at the same instant with the same data agree in score and digest."""
+    signals = FixedSignals({})
+    command = ScorePlugin("acme", "@acme/plugin", "1.0.0")
+    first = await score_plugin(uow, signals, command)
+    second = await score_plugin(uow, signals, command)
+    assert (first.trust.score, first.trust.inputs_digest) == (
+        second.trust.score,
+        second.trust.inputs_digest,
+    )
+    assert first.score_id != second.score_id
+
+
+async def test_open_advisory_lowers_the_score(uow: TrustUowFactory) -> None:
+    """Importing a critical advisory against the version lowers its security history to 40."""
+    command = ScorePlugin("acme", "@acme/plugin", "1.0.0")
+    before = await score_plugin(uow, FixedSignals({}), command)
+    await import_advisories(uow, [doc("GHSA-own", "@acme/plugin", "1.0.1")])
+    after = await score_plugin(uow, FixedSignals({}), command)
+    history = {f.name: f.score for f in after.trust.factors}["security_history"]
+    assert history == 40
+    assert after.trust.score < before.trust.score
+
+
+async def test_tenant_weights_apply_to_that_tenant_only(uow: TrustUowFactory) -> None:
+    """A tenant's weights change its scores, not another tenant's."""
+    only_publisher = TrustWeights(
+        publisher=100, security_history=0, community=0, quality=0, update_cadence=0
+    )
+    await set_trust_weights(uow, "acme", only_publisher)
+    command = ScorePlugin(
+        "acme", "@acme/plugin", "1.0.0", PublisherEvidence(identity_verified=True)
+    )
+    acme = await score_plugin(uow, FixedSignals({}), command)
+    other = await score_plugin(
+        uow,
+        FixedSignals({}),
+        ScorePlugin("globex", "@acme/plugin", "1.0.0", PublisherEvidence(identity_verified=True)),
+    )
+    assert acme.trust.score == 20
+    assert acme.trust.weights == only_publisher
+    assert other.trust.weights == DEFAULT_WEIGHTS
+
+
+async def test_policy_defaults_until_set(uow: TrustUowFactory, clock: ManualClock) -> None:
+    """GetTrustPolicy returns the defaults (not customized), then the stored weights."""
+    before = await get_trust_policy(uow, "acme")
+    clock.advance(timedelta(hours=1).total_seconds())
+    await set_trust_weights(uow, "acme", TrustWeights(publisher=50))
+    after = await get_trust_policy(uow, "acme")
+    assert (before.customized, before.weights, before.updated_at) == (False, DEFAULT_WEIGHTS, None)
+    assert (after.customized, after.weights.publisher, after.updated_at) == (
+        True,
+        50,
+        T0 + timedelta(hours=1),
+    )
+
+
+async def test_bad_tenant_is_refused_before_anything(uow: TrustUowFactory) -> None:
+    """A malformed tenant id is an invalid request for every trust use case."""
+    with pytest.raises(InvalidRequestError):
+        await get_trust_policy(uow, "*")
