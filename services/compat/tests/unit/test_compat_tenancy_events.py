@@ -1,4 +1,4 @@
-"""Tenancy's quota and usage events into compat's projection, against a fake projection."""
+"""Tenancy's quota and usage events into compat's projection, on the in-memory adapter."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from portico.events.v1 import events_pb2 as ev
 from portico_common.db import Connection
 from portico_common.events.envelope import Envelope
+from portico_compat.adapters.tenant_resources import MemoryTenantResources
 from portico_compat.app.tenant_resources import check_tenant_resources
-from portico_compat.domain.resources import Quota, Resources, TenantResources, Usage
+from portico_compat.domain.resources import Quota, Resources, Usage
 from portico_compat.entrypoints.tenancy_events import (
     TENANCY_DURABLE,
     InvalidTenancyEventError,
@@ -23,41 +24,15 @@ CHANGED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LIMITS = ev.TenantResources(cpu_millicores=4000, memory_mib=8192, storage_mib=1024)
 
 
-class FakeProjection:
-    """Keeps the highest revision per tenant, like the SQL upserts."""
-
-    def __init__(self) -> None:
-        self.quotas: dict[str, tuple[Quota, datetime]] = {}
-        self.usage: dict[str, tuple[Usage, datetime]] = {}
-
-    async def get(self, tenant_id: str) -> TenantResources:
-        quota = self.quotas.get(tenant_id)
-        usage = self.usage.get(tenant_id)
-        return TenantResources(quota and quota[0], usage and usage[0])
-
-    async def apply_quota(self, tenant_id: str, quota: Quota, updated_at: datetime) -> bool:
-        known = self.quotas.get(tenant_id)
-        if known is not None and known[0].revision >= quota.revision:
-            return False
-        self.quotas[tenant_id] = (quota, updated_at)
-        return True
-
-    async def apply_usage(self, tenant_id: str, usage: Usage, updated_at: datetime) -> bool:
-        known = self.usage.get(tenant_id)
-        if known is not None and known[0].revision >= usage.revision:
-            return False
-        self.usage[tenant_id] = (usage, updated_at)
-        return True
+@pytest.fixture
+def projection() -> MemoryTenantResources:
+    return MemoryTenantResources()
 
 
 @pytest.fixture
-def projection() -> FakeProjection:
-    return FakeProjection()
-
-
-@pytest.fixture
-def handlers(projection: FakeProjection) -> TenancyEventHandlers:
-    return TenancyEventHandlers(lambda _conn: projection)
+def handlers(projection: MemoryTenantResources) -> TenancyEventHandlers:
+    # The consumer's transaction is acme's in every test here.
+    return TenancyEventHandlers(lambda _conn: projection.repository("acme"))
 
 
 def stamp(when: datetime) -> Timestamp:
@@ -99,7 +74,7 @@ async def test_the_durable_consumes_exactly_the_two_tenancy_events(
 
 
 async def test_quota_and_usage_events_feed_the_check(
-    handlers: TenancyEventHandlers, projection: FakeProjection
+    handlers: TenancyEventHandlers, projection: MemoryTenantResources
 ) -> None:
     """Both events land in the projection with their change times, and the check uses them."""
     await handlers.on_quota_updated(quota_event(), CONN)
@@ -109,16 +84,20 @@ async def test_quota_and_usage_events_feed_the_check(
     assert quota == Quota(Resources(4000, 8192, 1024), 5, 1)
     assert usage == Usage(Resources(1000, 100, 10), 2, 1)
     assert quota_time == usage_time == CHANGED
-    check = await check_tenant_resources(projection, "acme", Resources(3000, 0, 0))
+    check = await check_tenant_resources(
+        projection.repository("acme"), "acme", Resources(3000, 0, 0)
+    )
     assert check.compatible
-    over = await check_tenant_resources(projection, "acme", Resources(3001, 0, 0))
+    over = await check_tenant_resources(
+        projection.repository("acme"), "acme", Resources(3001, 0, 0)
+    )
     assert over.reasons == (
         "cpu: 3001 millicores requested exceeds the 3000 available (quota 4000, used 1000)",
     )
 
 
 async def test_a_stale_revision_does_not_overwrite_a_newer_one(
-    handlers: TenancyEventHandlers, projection: FakeProjection
+    handlers: TenancyEventHandlers, projection: MemoryTenantResources
 ) -> None:
     """Revision 1 delivered after revision 2 leaves revision 2 in place."""
     await handlers.on_quota_updated(quota_event(revision=2, max_plugins=9), CONN)
@@ -127,7 +106,7 @@ async def test_a_stale_revision_does_not_overwrite_a_newer_one(
 
 
 async def test_a_payload_for_another_tenant_is_refused(
-    handlers: TenancyEventHandlers, projection: FakeProjection
+    handlers: TenancyEventHandlers, projection: MemoryTenantResources
 ) -> None:
     """A payload whose tenant differs from the header's raises and changes nothing."""
     with pytest.raises(InvalidTenancyEventError, match="not the header's"):
@@ -144,7 +123,7 @@ async def test_a_payload_for_another_tenant_is_refused(
     ],
 )
 async def test_malformed_figures_are_refused(
-    handlers: TenancyEventHandlers, projection: FakeProjection, event: Envelope, problem: str
+    handlers: TenancyEventHandlers, projection: MemoryTenantResources, event: Envelope, problem: str
 ) -> None:
     """A missing revision, negative counts or amounts raise, so the event is retried then parked."""
     handle = (
