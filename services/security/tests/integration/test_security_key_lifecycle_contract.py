@@ -1,0 +1,106 @@
+"""The key-lifecycle repository methods, one contract for the in-memory and PostgreSQL adapters."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from portico_common.clock import ManualClock
+from portico_common.db import Database
+from portico_common.uow import uow_factory
+from portico_security.adapters.memory import MemoryStore, memory_uow_factory
+from portico_security.adapters.postgres import SecurityPgUnitOfWork
+from portico_security.app.ports import UnitOfWorkFactory
+from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+def uow(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
+    clock = ManualClock(T0)
+    if request.param == "memory":
+        return memory_uow_factory(MemoryStore(), clock)
+    db: Database = request.getfixturevalue("db")
+    return uow_factory(
+        db, lambda conn, tenant: SecurityPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+    )
+
+
+def p256_key(
+    key_id: str, tenant_id: str = "acme", publisher: str = "acme", minutes: int = 0
+) -> PublisherKey:
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    return PublisherKey(
+        tenant_id=tenant_id,
+        publisher=publisher,
+        key_id=key_id,
+        algorithm=KeyAlgorithm.ECDSA_P256,
+        public_key_pem=pem,
+        created_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+async def test_lifecycle_fields_round_trip(uow: UnitOfWorkFactory) -> None:
+    """Expiry, revocation and replacement are stored and read back exactly, ECDSA key included."""
+    key = replace(p256_key("k1"), expires_at=T0 + timedelta(days=7))
+    async with uow("acme") as tx:
+        assert await tx.publisher_keys.add(key)
+    changed = replace(
+        key, revoked_at=T0 + timedelta(hours=1), revocation_reason="leaked", replaced_by="k2"
+    )
+    async with uow("acme") as tx:
+        assert await tx.publisher_keys.get_for_update("acme", "k1") == key
+        await tx.publisher_keys.update_lifecycle(changed)
+    async with uow("acme") as tx:
+        assert await tx.publisher_keys.get("acme", "k1") == changed
+
+
+async def test_a_failed_transaction_leaves_the_lifecycle_unchanged(uow: UnitOfWorkFactory) -> None:
+    """A revocation in a transaction that then fails is not stored."""
+    key = p256_key("k1")
+    async with uow("acme") as tx:
+        await tx.publisher_keys.add(key)
+
+    async def revoke_then_fail() -> None:
+        async with uow("acme") as tx:
+            await tx.publisher_keys.update_lifecycle(replace(key, revoked_at=T0))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await revoke_then_fail()
+    async with uow("acme") as tx:
+        assert await tx.publisher_keys.get("acme", "k1") == key
+
+
+async def test_list_orders_by_publisher_then_registration_and_stays_in_the_tenant(
+    uow: UnitOfWorkFactory,
+) -> None:
+    """list returns the tenant's keys by publisher then registration time, filtered on request,
+    and never another tenant's."""
+    keys = [
+        p256_key("b-late", publisher="beta", minutes=5),
+        p256_key("a-1", publisher="alpha", minutes=3),
+        p256_key("b-early", publisher="beta", minutes=1),
+    ]
+    async with uow("acme") as tx:
+        for key in keys:
+            await tx.publisher_keys.add(key)
+    async with uow("globex") as tx:
+        await tx.publisher_keys.add(p256_key("g-1", tenant_id="globex"))
+    async with uow("acme") as tx:
+        listed = await tx.publisher_keys.list("acme")
+        betas = await tx.publisher_keys.list("acme", "beta")
+        foreign = await tx.publisher_keys.list("globex")
+    assert [k.key_id for k in listed] == ["a-1", "b-early", "b-late"]
+    assert [k.key_id for k in betas] == ["b-early", "b-late"]
+    assert foreign == []
