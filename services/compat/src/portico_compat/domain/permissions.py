@@ -147,12 +147,13 @@ def check_permissions(
             baseline.permissions is None or permission not in baseline.permissions
         )
         if escalation and baseline is not None:
-            known = (
-                "no check of it is recorded, so every permission counts as new"
+            version = baseline.version
+            reason += (
+                f"; escalation: no check of installed {version} is recorded,"
+                " so every permission counts as new"
                 if baseline.permissions is None
-                else "it did not request this one"
+                else f"; escalation: installed {version} did not request this one"
             )
-            reason += f"; escalation: installed {baseline.version} {known}"
             verdict = max(verdict, Verdict.NEEDS_APPROVAL)
         findings.append(
             Finding(

@@ -1,0 +1,299 @@
+"""CheckCompatibilityStream and the Set* RPCs on a real grpc.aio server, on in-memory adapters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+
+from portico.compat.v1 import compat_pb2 as pb
+from portico.compat.v1 import compat_pb2_grpc as pb_grpc
+from portico.events.v1 import events_pb2
+from portico_common.errors import UnauthenticatedError
+from portico_common.grpc.interceptor import PorticoServerInterceptor
+from portico_common.grpc.tokens import Claims, TokenVerifier
+from portico_compat.adapters.memory import MemoryStore
+from portico_compat.app.ports import UnitOfWorkFactory
+from portico_compat.entrypoints.grpc_api import CompatServicer
+
+PLUGIN = "@acme/plugin-cost-insights"
+PROFILE = pb.SetHostProfileRequest(
+    tenant_id="acme",
+    backstage_version="1.31.0",
+    node_version="20.11.1",
+    packages={"@backstage/core-plugin-api": "1.10.0"},
+)
+
+
+class FakeVerifier(TokenVerifier):
+    """Token "acme-token" is acme's; anything else is refused."""
+
+    def __init__(self) -> None:
+        async def no_keys() -> dict[str, Any]:
+            return {"keys": []}
+
+        super().__init__(no_keys)
+
+    async def verify(self, token: str) -> Claims:
+        if token != "acme-token":
+            raise UnauthenticatedError("invalid token")
+        return Claims("svc:test", "acme", (), 0, "t-1")
+
+
+async def serve(uow: UnitOfWorkFactory, verifier: TokenVerifier | None) -> AsyncIterator[Any]:
+    server = grpc.aio.server(
+        interceptors=[PorticoServerInterceptor("compat", verifier=verifier, idempotency=None)]
+    )
+    pb_grpc.add_CompatServiceServicer_to_server(CompatServicer(uow, verifier), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield pb_grpc.CompatServiceStub(channel)
+    await server.stop(None)
+
+
+@pytest.fixture
+async def stub(uow: UnitOfWorkFactory) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
+    async for value in serve(uow, None):
+        yield value
+
+
+@pytest.fixture
+async def guarded(uow: UnitOfWorkFactory) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
+    """The same server with bearer tokens required."""
+    async for value in serve(uow, FakeVerifier()):
+        yield value
+
+
+def request(**changes: Any) -> pb.CheckCompatibilityRequest:
+    message = pb.CheckCompatibilityRequest(
+        tenant_id="acme",
+        plugin=PLUGIN,
+        version="2.3.0",
+        engines={"node": ">=18"},
+        peer_dependencies={"@backstage/core-plugin-api": "^1.9.0"},
+        consumes=[pb.ApiRequirement(name="core.discovery", range="^1.0.0")],
+        permissions=["catalog.entity.read"],
+    )
+    for name, value in changes.items():
+        if isinstance(value, list):
+            message.ClearField(name)  # type: ignore[arg-type]
+            getattr(message, name).extend(value)
+        else:
+            setattr(message, name, value)
+    return message
+
+
+async def set_up_acme(stub: pb_grpc.CompatServiceAsyncStub, **metadata: str) -> None:
+    md = tuple(metadata.items())
+    await stub.SetHostProfile(PROFILE, metadata=md)
+    await stub.SetHostApiCatalog(
+        pb.SetHostApiCatalogRequest(
+            tenant_id="acme",
+            backstage_release="1.31.0",
+            apis=[
+                pb.HostApi(name="core.discovery", version="1.4.0"),
+                pb.HostApi(name="legacy.router", version="0.9.0", removed=True),
+            ],
+        ),
+        metadata=md,
+    )
+    await stub.SetReleaseManifest(
+        pb.SetReleaseManifestRequest(
+            tenant_id="acme",
+            backstage_release="1.31.0",
+            packages={"@backstage/core-plugin-api": "1.10.0"},
+        ),
+        metadata=md,
+    )
+    await stub.SetPermissionPolicy(
+        pb.SetPermissionPolicyRequest(
+            tenant_id="acme",
+            rules=[pb.PermissionRule(pattern="catalog.*", decision=pb.PERMISSION_DECISION_ALLOW)],
+        ),
+        metadata=md,
+    )
+
+
+async def test_stream_sends_one_message_per_dimension_then_the_report(
+    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+) -> None:
+    """Three dimension messages, then the report that the event also carries."""
+    await set_up_acme(stub)
+
+    replies = [
+        r
+        async for r in stub.CheckCompatibilityStream(
+            pb.CheckCompatibilityStreamRequest(check=request())
+        )
+    ]
+
+    assert [r.WhichOneof("event") for r in replies] == ["dimension"] * 3 + ["report"]
+    assert [r.dimension.dimension for r in replies[:3]] == ["api", "runtime", "permissions"]
+    report = replies[-1].report
+    assert report.compatible
+    assert [d.verdict for d in report.dimensions] == [pb.VERDICT_PASS] * 3
+    assert list(report.dimensions) == [r.dimension for r in replies[:3]]
+    (event,) = store.sink.of_type(events_pb2.CompatChecked)
+    assert isinstance(event, events_pb2.CompatChecked)
+    assert event.check_id == report.check_id
+
+
+async def test_unary_report_carries_dimensions_and_evidence(
+    stub: pb_grpc.CompatServiceAsyncStub,
+) -> None:
+    """A removed API fails the api dimension with the finding that says so."""
+    await set_up_acme(stub)
+
+    report = await stub.CheckCompatibility(
+        request(consumes=[pb.ApiRequirement(name="legacy.router")])
+    )
+
+    assert not report.compatible
+    api = report.dimensions[0]
+    assert (api.dimension, api.verdict) == ("api", pb.VERDICT_FAIL)
+    (finding,) = api.findings
+    assert (finding.name, finding.verdict, finding.reason) == (
+        "legacy.router",
+        pb.VERDICT_FAIL,
+        "removed in Backstage 1.31.0",
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"permissions": ["a", "a"]},
+        {"consumes": [pb.ApiRequirement(name="")]},
+        {"provides": [pb.ApiProvision(name="x", version="latest")]},
+        {"installed_version": "v2"},
+        {"version": "2.3"},
+    ],
+)
+async def test_bad_manifest_is_invalid_argument_on_both_forms_and_changes_nothing(
+    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore, bad: dict[str, Any]
+) -> None:
+    """Unary and streamed checks refuse a malformed manifest before recording anything."""
+    await set_up_acme(stub)
+
+    with pytest.raises(grpc.aio.AioRpcError) as unary:
+        await stub.CheckCompatibility(request(**bad))
+    with pytest.raises(grpc.aio.AioRpcError) as streamed:
+        async for _ in stub.CheckCompatibilityStream(
+            pb.CheckCompatibilityStreamRequest(check=request(**bad))
+        ):
+            pass
+
+    assert unary.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert streamed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert streamed.value.details() == unary.value.details()
+    assert store.checks == {}
+    assert store.sink.events == []
+
+
+async def test_stream_without_host_profile_is_failed_precondition(
+    stub: pb_grpc.CompatServiceAsyncStub,
+) -> None:
+    """The stream maps compat errors to their status codes like the interceptor does."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in stub.CheckCompatibilityStream(
+            pb.CheckCompatibilityStreamRequest(check=request())
+        ):
+            pass
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_stream_requires_a_token_when_tokens_are_checked(
+    guarded: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+) -> None:
+    """The streaming RPC, which the kernel interceptor does not wrap, still checks tokens."""
+    await set_up_acme(guarded, authorization="Bearer acme-token")
+    call = pb.CheckCompatibilityStreamRequest(check=request())
+
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        async for _ in guarded.CheckCompatibilityStream(call):
+            pass
+    with pytest.raises(grpc.aio.AioRpcError) as forged:
+        async for _ in guarded.CheckCompatibilityStream(
+            call, metadata=(("authorization", "Bearer forged"),)
+        ):
+            pass
+    replies = [
+        r
+        async for r in guarded.CheckCompatibilityStream(
+            call, metadata=(("authorization", "Bearer acme-token"),)
+        )
+    ]
+
+    assert missing.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert forged.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert replies[-1].report.compatible
+    assert len(store.checks) == 1
+
+
+async def test_stream_refuses_a_token_for_another_tenant(
+    guarded: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+) -> None:
+    """acme's token cannot stream a check for globex."""
+    check = request(tenant_id="globex")
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in guarded.CheckCompatibilityStream(
+            pb.CheckCompatibilityStreamRequest(check=check),
+            metadata=(("authorization", "Bearer acme-token"),),
+        ):
+            pass
+
+    assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert store.checks == {}
+
+
+async def test_set_rpcs_answer_what_they_stored(stub: pb_grpc.CompatServiceAsyncStub) -> None:
+    """SetHostApiCatalog, SetReleaseManifest and SetPermissionPolicy echo the stored values."""
+    catalog = await stub.SetHostApiCatalog(
+        pb.SetHostApiCatalogRequest(
+            tenant_id="acme",
+            backstage_release="1.31.0",
+            apis=[pb.HostApi(name="core.discovery", version="1.4.0", deprecation="old")],
+        )
+    )
+    policy = await stub.SetPermissionPolicy(pb.SetPermissionPolicyRequest(tenant_id="acme"))
+
+    assert catalog.catalog.apis[0].deprecation == "old"
+    # An unset default is stored as the safe one.
+    assert policy.policy.default_decision == pb.PERMISSION_DECISION_NEEDS_APPROVAL
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pb.SetHostApiCatalogRequest(
+            tenant_id="acme",
+            backstage_release="1.31.0",
+            apis=[pb.HostApi(name="a", version="1.0.0"), pb.HostApi(name="a", version="1.0.0")],
+        ),
+        pb.SetReleaseManifestRequest(
+            tenant_id="acme", backstage_release="1.31", packages={"@backstage/x": "1.0.0"}
+        ),
+        pb.SetPermissionPolicyRequest(
+            tenant_id="acme", rules=[pb.PermissionRule(pattern="catalog.*")]
+        ),
+    ],
+)
+async def test_malformed_set_requests_are_invalid_argument(
+    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore, call: Any
+) -> None:
+    """A duplicate API, a release that is no version, or a rule without a decision is refused."""
+    method = {
+        pb.SetHostApiCatalogRequest: stub.SetHostApiCatalog,
+        pb.SetReleaseManifestRequest: stub.SetReleaseManifest,
+        pb.SetPermissionPolicyRequest: stub.SetPermissionPolicy,
+    }[type(call)]
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await method(call)
+
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert (store.api_catalogs, store.release_manifests, store.permission_policies) == ({}, {}, {})
