@@ -38,6 +38,7 @@ from portico_security.entrypoints.grpc_api import SecurityServicer
 from portico_security.entrypoints.grpc_keys import PublisherKeyServicer
 from portico_security.entrypoints.grpc_provenance import ProvenanceServicer
 from portico_security.entrypoints.grpc_trust import AdvisoryServicer, TrustServicer
+from portico_security.entrypoints.install_api import install_service
 from portico_security.settings import SecuritySettings
 
 SERVICE = "security"
@@ -135,11 +136,22 @@ async def run(settings: SecuritySettings) -> None:
         ]
 
     register_trust = trust_registration(rt, settings)
+    register_install, approval_deadlines = install_service(
+        rt,
+        signals=signals_source(settings),
+        max_artifact_bytes=settings.max_artifact_bytes,
+        registry_keys=registry_keys,
+    )
 
     def register_all(server: grpc.aio.Server) -> Iterable[str]:
-        return [*register(server), *register_trust(server)]
+        return [*register(server), *register_trust(server), *register_install(server)]
 
-    await serve(rt, register=register_all, max_message_bytes=max_message_bytes(settings))
+    await serve(
+        rt,
+        register=register_all,
+        background=[approval_deadlines],
+        max_message_bytes=max_message_bytes(settings),
+    )
 
 
 def main() -> None:
