@@ -66,36 +66,44 @@ class NodeSigstoreVerifier:
     async def verify(
         self, requests: Sequence[BundleRequest], trust: TrustConfig
     ) -> list[BundleOutcome]:
-        if not requests:
+        return await self.verify_each([(request, trust) for request in requests])
+
+    async def verify_each(
+        self, pairs: Sequence[tuple[BundleRequest, TrustConfig]]
+    ) -> list[BundleOutcome]:
+        """Like `verify`, each bundle against its own trust, in one Node.js process."""
+        if not pairs:
             return []
-        try:
-            root = json.loads(trust.trusted_root_json)
-        except ValueError as exc:
-            raise TrustConfigError(f"trusted root is not JSON: {exc}") from None
-        keys = [
-            {
-                "keyid": key.key_id,
-                "spki": base64.b64encode(key.spki_der).decode(),
-                "expires": key.expires.isoformat() if key.expires else None,
-            }
-            for key in trust.keys
-        ]
-        items = [
-            {
-                "bundle": request.bundle,
-                "artifact": None
-                if request.artifact is None
-                else base64.b64encode(request.artifact).decode(),
-                "trusted_root": root,
-                "keys": keys,
-                "identity": request.identity,
-                "issuer": request.issuer,
-            }
-            for request in requests
-        ]
+        roots: dict[str, Any] = {}
+        items = []
+        for request, trust in pairs:
+            if trust.trusted_root_json not in roots:
+                try:
+                    roots[trust.trusted_root_json] = json.loads(trust.trusted_root_json)
+                except ValueError as exc:
+                    raise TrustConfigError(f"trusted root is not JSON: {exc}") from None
+            items.append(
+                {
+                    "bundle": request.bundle,
+                    "artifact": None
+                    if request.artifact is None
+                    else base64.b64encode(request.artifact).decode(),
+                    "trusted_root": roots[trust.trusted_root_json],
+                    "keys": [
+                        {
+                            "keyid": key.key_id,
+                            "spki": base64.b64encode(key.spki_der).decode(),
+                            "expires": key.expires.isoformat() if key.expires else None,
+                        }
+                        for key in trust.keys
+                    ],
+                    "identity": request.identity,
+                    "issuer": request.issuer,
+                }
+            )
         answer = await self._run(json.dumps({"items": items}).encode())
         results = answer.get("results")
-        if not isinstance(results, list) or len(results) != len(requests):
+        if not isinstance(results, list) or len(results) != len(pairs):
             raise VerifierUnavailableError(NAME, f"unexpected answer: {str(answer)[:200]}")
         return [_outcome(result) for result in results]
 
