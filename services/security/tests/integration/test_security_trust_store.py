@@ -1,0 +1,150 @@
+"""Advisory and trust repositories on a real PostgreSQL, under row-level security."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from portico_common.clock import ManualClock
+from portico_common.db import ALL_TENANTS, Database
+from portico_common.uow import uow_factory
+from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
+from portico_security.app.advisories import (
+    ImportOutcome,
+    RawDocument,
+    import_advisories,
+    match_advisories,
+)
+from portico_security.app.trust import (
+    ScorePlugin,
+    TrustUowFactory,
+    get_trust_policy,
+    score_plugin,
+    set_trust_weights,
+)
+from portico_security.domain.advisories import parse_osv
+from portico_security.domain.trust import PublisherEvidence, TrustWeights
+from portico_security.trust_errors import InvalidAdvisoryBatchError
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+OSV = {
+    "id": "GHSA-int-0001",
+    "modified": "2026-01-01T00:00:00Z",
+    "published": "2025-12-01T00:00:00Z",
+    "aliases": ["CVE-2026-0001"],
+    "summary": "Prototype pollution",
+    "affected": [
+        {
+            "package": {"ecosystem": "npm", "name": "@acme/plugin"},
+            "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.2.0"}]}],
+        }
+    ],
+    "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+}
+
+
+class NoSignals:
+    async def signals(self, package: str) -> None:
+        del package
+
+
+@pytest.fixture
+def uow(db: Database) -> TrustUowFactory:
+    clock = ManualClock(T0)
+    return uow_factory(
+        db, lambda conn, tenant: TrustPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+    )
+
+
+async def test_import_then_match_through_postgres(uow: TrustUowFactory) -> None:
+    """An imported advisory is found for a tenant, with severity and fixed version."""
+    results = await import_advisories(uow, [RawDocument("a.json", json.dumps(OSV))])
+    again = await import_advisories(uow, [RawDocument("a.json", json.dumps(OSV))])
+    matches = await match_advisories(uow, "acme", "@acme/plugin", "1.1.0")
+    assert [r.outcome for r in results + again] == [ImportOutcome.CREATED, ImportOutcome.UNCHANGED]
+    (match,) = matches
+    assert (match.advisory_id, match.aliases, match.severity.label, match.upgrade_to) == (
+        "GHSA-int-0001",
+        ("CVE-2026-0001",),
+        "CRITICAL",
+        "1.2.0",
+    )
+    assert await match_advisories(uow, "acme", "@acme/plugin", "1.2.0") == []
+
+
+async def test_bad_batch_leaves_the_table_empty(
+    uow: TrustUowFactory, admin: asyncpg.Connection
+) -> None:
+    """A batch with one bad document stores nothing, seen by a superuser."""
+    with pytest.raises(InvalidAdvisoryBatchError, match="nothing imported"):
+        await import_advisories(
+            uow, [RawDocument("a.json", json.dumps(OSV)), RawDocument("b.json", "{}")]
+        )
+    assert await admin.fetchval("SELECT count(*) FROM security.advisories") == 0
+
+
+async def test_tenant_transaction_cannot_write_advisories(db: Database) -> None:
+    """Row-level security refuses an advisory insert from a tenant's transaction."""
+    advisory = parse_osv(OSV, "t")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with db.transaction("acme") as conn:
+            await TrustPgUnitOfWork(conn, tenant_id="acme", clock=ManualClock(T0)).advisories.save(
+                advisory, T0
+            )
+
+
+async def test_tenant_transaction_cannot_delete_advisories(
+    uow: TrustUowFactory, db: Database, admin: asyncpg.Connection
+) -> None:
+    """A tenant's DELETE touches no advisory row; a platform transaction could."""
+    await import_advisories(uow, [RawDocument("a.json", json.dumps(OSV))])
+    async with db.transaction("acme") as conn:
+        await conn.execute("DELETE FROM advisories")
+    assert await admin.fetchval("SELECT count(*) FROM security.advisories") == 1
+    async with db.transaction(ALL_TENANTS) as conn:
+        await conn.execute("DELETE FROM advisories")
+    assert await admin.fetchval("SELECT count(*) FROM security.advisories") == 0
+
+
+async def test_verdict_round_trips_with_its_breakdown(
+    uow: TrustUowFactory, admin: asyncpg.Connection
+) -> None:
+    """The stored verdict reads back equal, and the row holds all five factors."""
+    await import_advisories(uow, [RawDocument("a.json", json.dumps(OSV))])
+    verdict = await score_plugin(
+        uow,
+        NoSignals(),
+        ScorePlugin("acme", "@acme/plugin", "1.1.0", PublisherEvidence(signature_verified=True)),
+    )
+    async with uow("acme") as tx:
+        stored = await tx.trust_verdicts.get("acme", verdict.score_id)
+    async with uow("globex") as tx:
+        hidden = await tx.trust_verdicts.get("acme", verdict.score_id)
+    assert stored == verdict
+    assert hidden is None
+    row = await admin.fetchrow(
+        "SELECT score, factors FROM security.trust_scores WHERE score_id = $1",
+        uuid.UUID(verdict.score_id),
+    )
+    assert row["score"] == verdict.trust.score
+    assert [f["name"] for f in json.loads(row["factors"])] == [
+        "publisher",
+        "security_history",
+        "community",
+        "quality",
+        "update_cadence",
+    ]
+
+
+async def test_policies_are_per_tenant(uow: TrustUowFactory, db: Database) -> None:
+    """One tenant's weights are invisible to another, even without a WHERE clause."""
+    await set_trust_weights(uow, "acme", TrustWeights(publisher=90))
+    assert (await get_trust_policy(uow, "acme")).weights.publisher == 90
+    assert not (await get_trust_policy(uow, "globex")).customized
+    async with db.transaction("globex") as conn:
+        assert await conn.fetchval("SELECT count(*) FROM trust_policies") == 0
