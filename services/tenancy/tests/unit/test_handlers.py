@@ -9,12 +9,15 @@ from typing import Generic, TypeVar
 import pytest
 
 from portico.events.v1 import events_pb2
+from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico_common.clock import ManualClock
+from portico_common.grpc.interceptor import Context
 from portico_common.uow import RecordingEventSink
 from portico_tenancy.app import handlers, quotas
 from portico_tenancy.app.ports import TenancyUnitOfWork, UnitOfWorkFactory
 from portico_tenancy.domain.quota import Quota, Resources, Usage
 from portico_tenancy.domain.tenant import Tenant
+from portico_tenancy.entrypoints.grpc_api import TenancyServicer
 from portico_tenancy.errors import (
     InvalidQuotaError,
     InvalidTenantError,
@@ -133,6 +136,8 @@ async def test_get_unknown_tenant_is_not_found() -> None:
         await handlers.get_tenant(World().factory(), "ghost")
 
 
+# The servicer never looks at its context.
+CONTEXT: Context = None  # type: ignore[assignment]
 LIMITS = Resources(cpu_millicores=4000, memory_mib=8192, storage_mib=20480)
 
 
@@ -227,3 +232,28 @@ async def test_usage_for_an_unknown_tenant_is_refused() -> None:
     with pytest.raises(TenantNotFoundError):
         await quotas.record_usage(world.factory(), "ghost", Resources(), 0)
     assert world.committed == []
+
+
+async def test_servicer_refuses_a_quota_without_limits() -> None:
+    """SetQuota with no `limits` message is INVALID_ARGUMENT rather than an all-zero quota."""
+    world = World()
+    await handlers.create_tenant(world.factory(), "acme", "Acme")
+    servicer = TenancyServicer(world.factory())
+    with pytest.raises(InvalidQuotaError, match="limits is required"):
+        await servicer.SetQuota(pb.SetQuotaRequest(tenant_id="acme", max_plugins=2), CONTEXT)
+    assert world.quotas.rows == {}
+
+
+async def test_servicer_leaves_usage_unset_until_one_is_recorded() -> None:
+    """GetQuota's `usage` is absent before any RecordUsage, and present after."""
+    world = World()
+    await handlers.create_tenant(world.factory(), "acme", "Acme")
+    servicer = TenancyServicer(world.factory())
+    limits = pb.Resources(cpu_millicores=1, memory_mib=2, storage_mib=3)
+    await servicer.SetQuota(pb.SetQuotaRequest(tenant_id="acme", limits=limits), CONTEXT)
+    before = await servicer.GetQuota(pb.GetQuotaRequest(tenant_id="acme"), CONTEXT)
+    assert not before.HasField("usage")
+    assert before.quota.limits == limits
+    await servicer.RecordUsage(pb.RecordUsageRequest(tenant_id="acme", plugins=1), CONTEXT)
+    after = await servicer.GetQuota(pb.GetQuotaRequest(tenant_id="acme"), CONTEXT)
+    assert (after.usage.plugins, after.usage.used) == (1, pb.Resources())
