@@ -47,6 +47,8 @@ class RunningCompat:
     stub: pb_grpc.CompatServiceAsyncStub
     js: JetStreamContext
     database_url: str
+    #: host:port of the service's gRPC server (for a gateway in front of it).
+    target: str = ""
 
     async def compat_events(self, count: int) -> list[Published]:
         """Waits until `count` compat events are on the stream; returns all of them."""
@@ -113,7 +115,9 @@ async def compat(database_url: str, nats_url: str, tmp_path: Path) -> AsyncItera
         await _wait_until_serving(proc, target, log)
         nc = await connect(nats_url, "compat-tests")
         async with grpc.aio.insecure_channel(target) as channel:
-            yield RunningCompat(pb_grpc.CompatServiceStub(channel), nc.jetstream(), database_url)
+            yield RunningCompat(
+                pb_grpc.CompatServiceStub(channel), nc.jetstream(), database_url, target
+            )
     finally:
         if nc is not None:
             await nc.close()
