@@ -74,20 +74,22 @@ async def rotate_publisher_key(uow: UnitOfWorkFactory, command: RotatePublisherK
             )
         )
         algorithm = key_algorithm(command.algorithm)
+        # One instant: the old key's deadline is exactly `overlap` after the new key's birth.
+        now = tx.clock.now()
         new = PublisherKey(
             tenant_id=command.tenant_id,
             publisher=old.publisher,
             key_id=command.new_key_id,
             algorithm=algorithm,
             public_key_pem=canonical_pem(command.public_key_pem, algorithm),
-            created_at=tx.clock.now(),
+            created_at=now,
             expires_at=command.new_key_expires_at,
         )
         if old.replaced_by == new.key_id:
             stored = await tx.publisher_keys.get(command.tenant_id, new.key_id)
             if stored is not None and stored.public_key_pem == new.public_key_pem:
                 return RotatedKeys(old, stored)
-        rotated = lifecycle.rotate(old, new, tx.clock.now(), command.overlap)
+        rotated = lifecycle.rotate(old, new, now, command.overlap)
         if not await tx.publisher_keys.add(new):
             raise KeyAlreadyRegisteredError(command.tenant_id, new.key_id, "an existing key")
         await tx.publisher_keys.update_lifecycle(rotated)
