@@ -1,0 +1,124 @@
+"""The advisory and trust servicers: platform-only import, request and response mapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pytest
+
+from portico.security.v1 import trust_pb2 as pb
+from portico_common.clock import ManualClock
+from portico_common.grpc.tokens import Claims, current_claims
+from portico_security.adapters.registry_signals import NoSignals
+from portico_security.adapters.trust_memory import TrustMemoryStore, memory_trust_uow_factory
+from portico_security.app.advisories import RawDocument
+from portico_security.entrypoints.grpc_trust import AdvisoryServicer, TrustServicer
+from portico_security.errors import InvalidRequestError
+from portico_security.trust_errors import PlatformOnlyError
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+DOC = json.dumps(
+    {
+        "id": "GHSA-unit-1",
+        "modified": "2026-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "npm", "name": "left-pad"},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.3.0"}]}],
+            }
+        ],
+    }
+)
+
+
+class ListSource:
+    name = "list"
+
+    async def fetch(self) -> list[RawDocument]:
+        return [RawDocument("list#0", DOC)]
+
+
+def claims(tenant: str) -> Claims:
+    return Claims(subject="svc", tenant_id=tenant, scopes=(), expires_at=0, token_id="t")
+
+
+@pytest.fixture
+def store() -> TrustMemoryStore:
+    return TrustMemoryStore()
+
+
+@pytest.fixture
+def servicers(store: TrustMemoryStore) -> tuple[AdvisoryServicer, TrustServicer]:
+    uow = memory_trust_uow_factory(store, ManualClock(T0))
+    return AdvisoryServicer(uow, [ListSource()]), TrustServicer(uow, NoSignals())
+
+
+@contextmanager
+def as_tenant(tenant: str) -> Iterator[None]:
+    """Runs the block as if the interceptor had verified a token for `tenant`."""
+    token = current_claims.set(claims(tenant))
+    try:
+        yield
+    finally:
+        current_claims.reset(token)
+
+
+async def test_tenant_token_cannot_import(
+    servicers: tuple[AdvisoryServicer, TrustServicer], store: TrustMemoryStore
+) -> None:
+    """A tenant's token gets PERMISSION_DENIED on ImportAdvisories and nothing is stored."""
+    with as_tenant("acme"), pytest.raises(PlatformOnlyError) as caught:
+        await servicers[0].ImportAdvisories(pb.ImportAdvisoriesRequest(documents=[DOC]), None)  # type: ignore[arg-type]
+    assert caught.value.code == "PERMISSION_DENIED"
+    assert store.advisories == {}
+
+
+async def test_platform_token_imports_from_sources(
+    servicers: tuple[AdvisoryServicer, TrustServicer],
+) -> None:
+    """A platform token imports from the configured sources, each result with its origin."""
+    request = pb.ImportAdvisoriesRequest(from_configured_sources=True)
+    with as_tenant("*"):
+        response = await servicers[0].ImportAdvisories(request, None)  # type: ignore[arg-type]
+    assert [(r.advisory_id, r.outcome, r.origin) for r in response.results] == [
+        ("GHSA-unit-1", pb.IMPORT_OUTCOME_CREATED, "list#0")
+    ]
+
+
+async def test_configured_sources_requested_but_none_configured(store: TrustMemoryStore) -> None:
+    """Asking for configured sources when none exist is an invalid request, not a no-op."""
+    servicer = AdvisoryServicer(memory_trust_uow_factory(store, ManualClock(T0)))
+    with pytest.raises(InvalidRequestError, match="no advisory directory or feed"):
+        await servicer.ImportAdvisories(
+            pb.ImportAdvisoriesRequest(from_configured_sources=True),
+            None,  # type: ignore[arg-type]
+        )
+
+
+async def test_score_maps_key_time_and_breakdown(
+    servicers: tuple[AdvisoryServicer, TrustServicer],
+) -> None:
+    """The key's registration time reaches the publisher factor; five factors come back."""
+    request = pb.ScoreTrustRequest(
+        tenant_id="acme",
+        plugin="left-pad",
+        version="1.0.0",
+        publisher=pb.PublisherEvidence(signature_verified=True),
+    )
+    request.publisher.key_created_at.FromDatetime(datetime(2025, 1, 1, tzinfo=UTC))
+    response = await servicers[1].ScoreTrust(request, None)  # type: ignore[arg-type]
+    publisher = next(f for f in response.factors if f.name == "publisher")
+    key = next(e for e in publisher.evidence if e.signal == "key_age_days")
+    assert (key.value, key.points) == ("424", 15)
+    assert publisher.score == 40
+    assert response.scored_at.ToDatetime(tzinfo=UTC) == T0
+    assert len(response.factors) == 5
+
+
+async def test_set_weights_needs_weights(servicers: tuple[AdvisoryServicer, TrustServicer]) -> None:
+    """SetTrustWeights without weights is refused rather than read as all zero."""
+    with pytest.raises(InvalidRequestError, match="weights"):
+        await servicers[1].SetTrustWeights(pb.SetTrustWeightsRequest(tenant_id="acme"), None)  # type: ignore[arg-type]
