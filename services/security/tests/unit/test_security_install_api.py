@@ -1,0 +1,106 @@
+"""InstallService's mapping between protobuf and the domain, and its errors as gRPC codes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from portico.security.v1 import install_pb2 as ipb
+from portico_common.clock import ManualClock
+from portico_security.adapters.install_memory import InstallMemoryStore, install_memory_uow_factory
+from portico_security.adapters.install_trust import NoAdvisoryMatcher, VerificationTrustScorer
+from portico_security.domain.policy import DeadlineAction, InstallPolicy, Severity
+from portico_security.entrypoints.install_api import (
+    InstallServicer,
+    policy_from_proto,
+    policy_to_proto,
+)
+from portico_security.errors import InvalidRequestError
+from portico_security.install_errors import InstallRequestNotFoundError, InvalidPolicyError
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def servicer() -> InstallServicer:
+    return InstallServicer(
+        install_memory_uow_factory(InstallMemoryStore(), ManualClock(T0)),
+        trust=VerificationTrustScorer(),
+        advisories=NoAdvisoryMatcher(),
+        max_artifact_bytes=1 << 20,
+    )
+
+
+def wire_policy(**kw: object) -> ipb.InstallPolicy:
+    fields: dict[str, object] = {
+        "approval_below_score": 70,
+        "blocked_severities": ["high", "CRITICAL"],
+        "max_artifact_bytes": 1000,
+        "approval": ipb.ApprovalRule(
+            required=2,
+            roles=["sec"],
+            timeout_seconds=60,
+            on_deadline=ipb.DEADLINE_ACTION_ESCALATE,
+            escalation_roles=["admin"],
+        ),
+    }
+    fields.update(kw)
+    return ipb.InstallPolicy(**fields)  # type: ignore[arg-type]
+
+
+def test_policy_maps_both_ways() -> None:
+    """A wire policy becomes the domain policy (severities case-insensitive) and maps back."""
+    policy = policy_from_proto("acme", wire_policy())
+    assert policy.blocked_severities == (Severity.HIGH, Severity.CRITICAL)
+    assert policy.approval.on_deadline is DeadlineAction.ESCALATE
+    assert policy_from_proto("acme", policy_to_proto(policy)) == policy
+
+
+def test_unknown_severity_is_an_invalid_request() -> None:
+    """A severity label the policy does not know is refused, naming the field."""
+    with pytest.raises(InvalidRequestError, match="blocked_severities"):
+        policy_from_proto("acme", wire_policy(blocked_severities=["SEVERE"]))
+
+
+def test_unset_deadline_action_means_expire() -> None:
+    """Leaving on_deadline unset expires, the safe default, rather than escalating."""
+    rule = ipb.ApprovalRule(required=1, roles=["sec"], timeout_seconds=60)
+    assert policy_from_proto("acme", wire_policy(approval=rule)).approval.on_deadline is (
+        DeadlineAction.EXPIRE
+    )
+
+
+def test_zero_approvers_is_refused_with_invalid_argument() -> None:
+    """An empty approval rule is a policy error mapped to INVALID_ARGUMENT."""
+    with pytest.raises(InvalidPolicyError) as raised:
+        policy_from_proto("acme", wire_policy(approval=ipb.ApprovalRule()))
+    assert raised.value.code == "INVALID_ARGUMENT"
+
+
+async def test_default_policy_until_one_is_set(servicer: InstallServicer) -> None:
+    """GetInstallPolicy answers the default policy for a tenant that never set one."""
+    reply = await servicer.GetInstallPolicy(
+        ipb.GetInstallPolicyRequest(tenant_id="acme"),
+        None,  # type: ignore[arg-type]
+    )
+    assert policy_from_proto("acme", reply.policy) == InstallPolicy("acme")
+
+
+async def test_set_policy_requires_an_actor(servicer: InstallServicer) -> None:
+    """A policy change without a named actor cannot be audited, so it is refused."""
+    with pytest.raises(InvalidRequestError, match="actor"):
+        await servicer.SetInstallPolicy(
+            ipb.SetInstallPolicyRequest(tenant_id="acme", policy=wire_policy()),
+            None,  # type: ignore[arg-type]
+        )
+
+
+async def test_unknown_request_is_not_found(servicer: InstallServicer) -> None:
+    """GetInstallRequest for an id the tenant does not have is NOT_FOUND."""
+    with pytest.raises(InstallRequestNotFoundError) as raised:
+        await servicer.GetInstallRequest(
+            ipb.GetInstallRequestRequest(tenant_id="acme", request_id="nope"),
+            None,  # type: ignore[arg-type]
+        )
+    assert raised.value.code == "NOT_FOUND"
