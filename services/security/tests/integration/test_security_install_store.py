@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -11,10 +12,16 @@ from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_common.uow import uow_factory
 from portico_security.adapters.install_postgres import InstallPgUnitOfWork
+from portico_security.app import approvals
 from portico_security.app.install_ports import InstallUnitOfWorkFactory
 from portico_security.domain.approvals import Approval
 from portico_security.domain.audit import AuditEntry, chain_problems
-from portico_security.domain.install import InstallRequest, TrustBreakdown, TrustFactor
+from portico_security.domain.install import (
+    InstallRequest,
+    InstallStatus,
+    TrustBreakdown,
+    TrustFactor,
+)
 from portico_security.domain.policy import (
     ApprovalRule,
     DeadlineAction,
@@ -139,3 +146,32 @@ async def test_due_finds_pending_requests_past_their_deadline(
     async with uow(ALL_TENANTS) as tx:
         due = await tx.install_requests.due(T0 + timedelta(seconds=60), 10)
     assert due == [("acme", request.request_id)]
+
+
+async def test_concurrent_appends_extend_one_chain(uow: InstallUnitOfWorkFactory) -> None:
+    """Transactions appending at once are serialised: one unbroken chain, no lost record."""
+
+    async def one(n: int) -> None:
+        async with uow("acme") as tx:
+            await tx.audit.append(audit_entry("acme", n))
+
+    await asyncio.gather(*(one(n) for n in range(8)))
+    async with uow("acme") as tx:
+        records = await tx.audit.list("acme")
+    assert [r.sequence for r in records] == list(range(1, 9))
+    assert chain_problems(records) == []
+
+
+async def test_concurrent_approvals_both_count(uow: InstallUnitOfWorkFactory) -> None:
+    """Two approvers deciding at the same moment are both counted (row lock), and it is approved."""
+    request = pending_request("acme", "00000000-0000-0000-0000-0000000000cc")
+    async with uow("acme") as tx:
+        await tx.install_requests.add(request)
+    results = await asyncio.gather(
+        approvals.approve(uow, approvals.Decide("acme", request.request_id, "a1", "sec", "")),
+        approvals.approve(uow, approvals.Decide("acme", request.request_id, "a2", "sec", "")),
+    )
+    assert sorted(r.step.value for r in results) == ["APPROVED", "RECORDED"]
+    final = await approvals.get_request(uow, "acme", request.request_id)
+    assert final.status is InstallStatus.APPROVED
+    assert sorted(final.approval.approvers if final.approval else ()) == ["a1", "a2"]
