@@ -32,6 +32,7 @@ from portico_security.adapters.sigstore_trust import load_trust_config
 from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
 from portico_security.app.advisories import AdvisorySource
 from portico_security.app.ports import UnitOfWorkFactory
+from portico_security.app.provenance import ProvenanceVerification
 from portico_security.app.trust import PackageSignalsSource
 from portico_security.domain.registry_signatures import RegistryKeys, parse_registry_keys
 from portico_security.entrypoints.grpc_api import SecurityServicer
@@ -113,17 +114,23 @@ def trust_registration(
 async def run(settings: SecuritySettings) -> None:
     registry_keys = load_registry_keys(settings)
     rt = await Runtime.start(SERVICE, settings, "portico_security.migrations")
+    # npm's attestations need @sigstore/verify (see adapters/sigstore_node.py);
+    # the publish attestation is signed by the npm registry keys.
+    provenance_verification = ProvenanceVerification(
+        NodeSigstoreVerifier(timeout=settings.provenance_verifier_timeout_seconds),
+        load_trust_config(
+            settings.provenance_trusted_root,
+            settings.provenance_npm_keys or settings.npm_registry_keys_file,
+        ),
+    )
     servicer = SecurityServicer(
         build_uow(rt),
         max_artifact_bytes=settings.max_artifact_bytes,
         registry_keys=registry_keys,
+        provenance=provenance_verification,
     )
     key_servicer = PublisherKeyServicer(build_uow(rt))
-    # npm's attestations need @sigstore/verify (see adapters/sigstore_node.py).
-    provenance = ProvenanceServicer(
-        NodeSigstoreVerifier(timeout=settings.provenance_verifier_timeout_seconds),
-        load_trust_config(settings.provenance_trusted_root, settings.provenance_npm_keys),
-    )
+    provenance = ProvenanceServicer(provenance_verification)
 
     def register(server: grpc.aio.Server) -> Iterable[str]:
         security_pb2_grpc.add_SecurityServiceServicer_to_server(servicer, server)

@@ -1,4 +1,4 @@
-"""VerifyProvenance over gRPC on the running security process, with corpus packages.
+"""VerifyProvenance and VerifyArtifact over gRPC on the running service, with corpus packages.
 
 The service verifies offline against the corpus's Sigstore public-good
 trusted root and npm registry keys (configured through its settings), with
@@ -11,13 +11,19 @@ import json
 import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import asyncpg
 import grpc
 import pytest
 
 from portico.security.v1 import provenance_pb2 as pb
 from portico.security.v1 import provenance_pb2_grpc as pb_grpc
 from portico.security.v1 import security_pb2
+from portico_security.testing import Publisher
+
+if TYPE_CHECKING:
+    from portico.security.v1.security_pb2_grpc import SecurityServiceAsyncStub
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +106,76 @@ async def test_malformed_attestations_are_invalid_argument_over_grpc(
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "malformed attestations: not JSON" in (raised.value.details() or "")
+
+
+async def _verify_artifact(
+    stub: SecurityServiceAsyncStub, package: str, attestations: bytes | None = None
+) -> security_pb2.VerifyArtifactResponse:
+    """VerifyArtifact for a corpus package, signed by a freshly registered publisher key."""
+    publisher = Publisher(name="corpus", key_id=f"corpus-{package}")
+    await stub.RegisterPublisherKey(
+        security_pb2.RegisterPublisherKeyRequest(
+            tenant_id=TENANT,
+            publisher=publisher.name,
+            key_id=publisher.key_id,
+            algorithm=security_pb2.KEY_ALGORITHM_ED25519,
+            public_key_pem=publisher.public_key_pem,
+        ),
+        timeout=10,
+    )
+    request = request_for(package, attestations=attestations)
+    artifact = publisher.publish(request.plugin, request.version, request.tarball)
+    return await stub.VerifyArtifact(
+        security_pb2.VerifyArtifactRequest(
+            tenant_id=TENANT,
+            plugin=artifact.plugin,
+            version=artifact.version,
+            tarball=artifact.tarball,
+            integrity=artifact.integrity,
+            signature=artifact.signature,
+            key_id=artifact.key_id,
+            attestations_json=request.attestations_json,
+        ),
+        timeout=60,
+    )
+
+
+async def test_verify_artifact_with_genuine_attestations_is_verified(
+    stub: SecurityServiceAsyncStub,
+) -> None:
+    """VerifyArtifact with a genuine package's attestations passes its provenance check."""
+    response = await _verify_artifact(stub, "gundam-visor-cli-v1-tag")
+    assert response.verdict == security_pb2.VERDICT_VERIFIED
+    [check] = [c for c in response.checks if c.name == "provenance"]
+    assert check.passed
+    assert "SLSA Build L2" in check.detail
+    assert response.provenance.verified
+    assert (
+        response.provenance.source_repository == "https://github.com/ramonpetgrave64/gundam-visor"
+    )
+    assert [a.passed for a in response.provenance.attestations] == [True, True]
+
+
+async def test_verify_artifact_with_tampered_provenance_is_rejected(
+    stub: SecurityServiceAsyncStub,
+) -> None:
+    """VerifyArtifact with a tampered SLSA provenance is REJECTED by the provenance check alone."""
+    response = await _verify_artifact(stub, "provenance-npm-test-cli-v1-prega-invalidsigprov")
+    assert response.verdict == security_pb2.VERDICT_REJECTED
+    failed = [c.name for c in response.checks if not c.passed]
+    assert failed == ["provenance"]
+    assert not response.provenance.verified
+    assert response.provenance.slsa_build_level == 0
+
+
+async def test_verify_artifact_with_malformed_attestations_stores_nothing(
+    stub: SecurityServiceAsyncStub, admin: asyncpg.Connection
+) -> None:
+    """Malformed attestations are INVALID_ARGUMENT and no decision is recorded."""
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await _verify_artifact(
+            stub, "provenance-npm-test-ossf", attestations=b'{"attestations": 7}'
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert 'no "attestations" list' in (raised.value.details() or "")
+    assert await admin.fetchval("SELECT count(*) FROM security.verifications") == 0

@@ -37,3 +37,5 @@ class VerifyArtifact:
     # npm's registry signature (DER ECDSA P-256) and its keyid; empty: none sent.
     registry_signature: bytes = field(default=b"", repr=False)
     registry_key_id: str = ""
+    # npm's attestations document ({"attestations": [...]}); empty: no provenance check.
+    attestations: bytes = field(default=b"", repr=False)

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from portico.events.v1 import events_pb2
 from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
 from portico_security.app.ports import UnitOfWorkFactory
+from portico_security.app.provenance import ProvenanceVerification, verify_npm_provenance
 from portico_security.app.validation import check_register, check_verify
 from portico_security.domain import verification as rules
 from portico_security.domain.decisions import Verification
 from portico_security.domain.integrity import IntegrityHasher
+from portico_security.domain.package_names import package_name_problems, version_problem
+from portico_security.domain.provenance import ProvenanceReport, provenance_check, with_check
 from portico_security.domain.registry_signatures import RegistryKeys
 from portico_security.domain.signatures import (
     PublisherKey,
@@ -82,12 +85,14 @@ async def verify_artifact(
     chunk_size: int = CHUNK_SIZE,
     new_id: Callable[[], str] = new_verification_id,
     registry_keys: RegistryKeys | None = None,
+    provenance: ProvenanceVerification | None = None,
 ) -> Verification:
     """Judges an artifact, records the decision and emits its event in one transaction.
 
     A failed check is a REJECTED decision (stored, `plugin.artifact.rejected`
     emitted), not an error; only a malformed request raises, and then nothing
-    is stored or emitted.
+    is stored or emitted. With attestations, the "provenance" check verifies
+    npm's two attestations (app/provenance.py) before the transaction opens.
     """
     check_verify(command)
     claim = ArtifactClaim(
@@ -108,6 +113,7 @@ async def verify_artifact(
     if hasher is not None:
         # Hashed before the transaction: no pooled connection waits on the CPU.
         await _hash_in_chunks(hasher, command.tarball, chunk_size)
+    provenance_report, provenance_problem = await _provenance(command, provenance)
     async with uow(command.tenant_id) as tx:
         key = await tx.publisher_keys.get(claim.tenant_id, claim.key_id) if claim.key_id else None
         report = rules.verify_artifact(
@@ -118,6 +124,8 @@ async def verify_artifact(
             now=tx.clock.now(),
             registry_keys=registry_keys,
         )
+        if command.attestations:
+            report = with_check(report, provenance_check(provenance_report, provenance_problem))
         verification = Verification(
             verification_id=new_id(),
             tenant_id=claim.tenant_id,
@@ -127,6 +135,7 @@ async def verify_artifact(
             key_id=claim.key_id,
             report=report,
             created_at=tx.clock.now(),
+            provenance=provenance_report,
         )
         await tx.verifications.add(verification)
         subject = f"{claim.plugin}@{claim.version}"
@@ -162,3 +171,30 @@ async def _hash_in_chunks(hasher: IntegrityHasher, data: bytes, chunk_size: int)
     for start in range(0, len(view), chunk_size):
         hasher.update(view[start : start + chunk_size])
         await asyncio.sleep(0)
+
+
+async def _provenance(
+    command: VerifyArtifact, provenance: ProvenanceVerification | None
+) -> tuple[ProvenanceReport | None, str]:
+    """The provenance report of the command's attestations, or why there is none.
+
+    Malformed attestations and an unavailable verifier raise (nothing is
+    recorded); a name or version that the package-name check rejects is
+    not verified against, the decision is REJECTED anyway.
+    """
+    if not command.attestations:
+        return None, ""
+    if provenance is None:
+        return None, "provenance verification is not configured on this service"
+    if package_name_problems(command.plugin) or version_problem(command.version):
+        return None, "provenance not verified: the package name or version is invalid"
+    report = await verify_npm_provenance(
+        provenance.verifier,
+        provenance.trust,
+        tenant_id=command.tenant_id,
+        plugin=command.plugin,
+        version=command.version,
+        tarball=command.tarball,
+        attestations=command.attestations,
+    )
+    return report, ""

@@ -58,6 +58,14 @@ class BundleVerifier(Protocol):
         """One outcome per request, in order; raises VerifierUnavailableError if it cannot run."""
 
 
+@dataclass(frozen=True)
+class ProvenanceVerification:
+    """The configured way to verify provenance: a verifier and what it trusts."""
+
+    verifier: BundleVerifier
+    trust: TrustConfig
+
+
 def parse_attestations(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
     """(declared predicate type, bundle) pairs of npm's `{"attestations": [...]}` document."""
     if len(raw) > MAX_ATTESTATIONS_BYTES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from portico_security.domain.provenance import ProvenanceReport
 from portico_security.domain.verification import Verdict, VerificationReport
 
 
@@ -20,6 +21,9 @@ class Verification:
     key_id: str
     report: VerificationReport
     created_at: datetime
+    # The full provenance report when attestations were checked (the stored
+    # decision keeps its one-sentence "provenance" check, not this).
+    provenance: ProvenanceReport | None = None
 
     @property
     def verdict(self) -> Verdict:

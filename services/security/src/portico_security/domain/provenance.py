@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
+from portico_security.domain.verification import Check, Verdict, VerificationReport
+
 PUBLISH_PREDICATE = "https://github.com/npm/attestation/tree/main/specs/publish/v0.1"
 SLSA_V02_PREDICATE = "https://slsa.dev/provenance/v0.2"
 SLSA_V1_PREDICATE = "https://slsa.dev/provenance/v1"
@@ -249,3 +251,37 @@ def slsa_build_level(signer_identity: str, signer_issuer: str) -> int:
             return 3
         return 2
     return 1
+
+
+# The name of VerifyArtifact's provenance check (secure install looks for it).
+PROVENANCE_CHECK = "provenance"
+
+
+def provenance_check(report: ProvenanceReport | None, problem: str = "") -> Check:
+    """VerifyArtifact's provenance check: a report's verdict in one sentence, or `problem`."""
+    if report is None:
+        return Check(PROVENANCE_CHECK, passed=False, detail=problem)
+    if report.verified:
+        build = report.build
+        return Check(
+            PROVENANCE_CHECK,
+            passed=True,
+            detail=(
+                f"publish attestation and SLSA provenance verified: SLSA Build"
+                f" L{report.slsa_build_level}, built by {build.builder_id}"
+                f" from {build.source_repository}@{build.source_commit}"
+            ),
+        )
+    failed = "; ".join(
+        f"{a.predicate_type}: {a.detail}" for a in report.attestations if not a.passed
+    )
+    return Check(PROVENANCE_CHECK, passed=False, detail=f"provenance rejected: {failed}")
+
+
+def with_check(report: VerificationReport, check: Check) -> VerificationReport:
+    """`report` with one more check, its verdict recomputed over all of them."""
+    checks = (*report.checks, check)
+    verified = all(c.passed for c in checks)
+    return VerificationReport(
+        verdict=Verdict.VERIFIED if verified else Verdict.REJECTED, checks=checks
+    )

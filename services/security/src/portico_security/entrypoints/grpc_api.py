@@ -13,10 +13,12 @@ from portico_common.grpc.interceptor import Context
 from portico_security.app import handlers
 from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
 from portico_security.app.ports import UnitOfWorkFactory
+from portico_security.app.provenance import ProvenanceVerification
 from portico_security.domain.decisions import Verification
 from portico_security.domain.registry_signatures import RegistryKeys
 from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
 from portico_security.domain.verification import Verdict
+from portico_security.entrypoints.grpc_provenance import provenance_report_to_proto
 
 # One row per algorithm; issue 3's algorithms are added here and in the domain.
 _ALGORITHM_TO_DOMAIN: dict[pb.KeyAlgorithm.ValueType, KeyAlgorithm] = {
@@ -75,7 +77,7 @@ def key_to_proto(key: PublisherKey) -> pb.PublisherKey:
 
 
 def verification_to_proto(verification: Verification) -> pb.VerifyArtifactResponse:
-    return pb.VerifyArtifactResponse(
+    response = pb.VerifyArtifactResponse(
         verification_id=verification.verification_id,
         verdict=_VERDICT_TO_PROTO[verification.verdict],
         checks=[
@@ -83,6 +85,9 @@ def verification_to_proto(verification: Verification) -> pb.VerifyArtifactRespon
             for check in verification.report.checks
         ],
     )
+    if verification.provenance is not None:
+        response.provenance.CopyFrom(provenance_report_to_proto(verification.provenance))
+    return response
 
 
 class SecurityServicer(pb_grpc.SecurityServiceServicer):
@@ -92,10 +97,12 @@ class SecurityServicer(pb_grpc.SecurityServiceServicer):
         *,
         max_artifact_bytes: int,
         registry_keys: RegistryKeys | None = None,
+        provenance: ProvenanceVerification | None = None,
     ) -> None:
         self._uow = uow
         self._max_artifact_bytes = max_artifact_bytes
         self._registry_keys = registry_keys
+        self._provenance = provenance
 
     async def RegisterPublisherKey(
         self, request: pb.RegisterPublisherKeyRequest, context: Context
@@ -129,8 +136,10 @@ class SecurityServicer(pb_grpc.SecurityServiceServicer):
                 published_at=timestamp_from_proto(request, "published_at"),
                 registry_signature=request.registry_signature,
                 registry_key_id=request.registry_key_id,
+                attestations=request.attestations_json,
             ),
             max_size=self._max_artifact_bytes,
             registry_keys=self._registry_keys,
+            provenance=self._provenance,
         )
         return verification_to_proto(verification)

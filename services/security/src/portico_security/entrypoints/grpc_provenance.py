@@ -6,15 +6,22 @@ from portico.security.v1 import provenance_pb2 as pb
 from portico.security.v1 import provenance_pb2_grpc as pb_grpc
 from portico.security.v1 import security_pb2
 from portico_common.grpc.interceptor import Context
-from portico_security.app.provenance import BundleVerifier, verify_npm_provenance
-from portico_security.domain.provenance import ProvenanceReport, TrustConfig
+from portico_security.app.provenance import ProvenanceVerification, verify_npm_provenance
+from portico_security.domain.provenance import ProvenanceReport
 
 
-def report_to_proto(report: ProvenanceReport) -> pb.VerifyProvenanceResponse:
-    return pb.VerifyProvenanceResponse(
-        verdict=security_pb2.VERDICT_VERIFIED if report.verified else security_pb2.VERDICT_REJECTED,
+def provenance_report_to_proto(report: ProvenanceReport) -> security_pb2.ProvenanceReport:
+    """The wire form of a provenance report (VerifyProvenance and VerifyArtifact share it)."""
+    return security_pb2.ProvenanceReport(
+        builder_id=report.build.builder_id,
+        build_type=report.build.build_type,
+        source_repository=report.build.source_repository,
+        source_commit=report.build.source_commit,
+        slsa_build_level=report.slsa_build_level,
+        predicate_type=report.predicate_type,
+        verified=report.verified,
         attestations=[
-            pb.AttestationResult(
+            security_pb2.AttestationResult(
                 predicate_type=a.predicate_type,
                 passed=a.passed,
                 detail=a.detail,
@@ -24,21 +31,22 @@ def report_to_proto(report: ProvenanceReport) -> pb.VerifyProvenanceResponse:
             )
             for a in report.attestations
         ],
-        provenance=pb.ProvenanceReport(
-            builder_id=report.build.builder_id,
-            build_type=report.build.build_type,
-            source_repository=report.build.source_repository,
-            source_commit=report.build.source_commit,
-            slsa_build_level=report.slsa_build_level,
-            predicate_type=report.predicate_type,
-        ),
+    )
+
+
+def report_to_proto(report: ProvenanceReport) -> pb.VerifyProvenanceResponse:
+    wire = provenance_report_to_proto(report)
+    return pb.VerifyProvenanceResponse(
+        verdict=security_pb2.VERDICT_VERIFIED if report.verified else security_pb2.VERDICT_REJECTED,
+        attestations=wire.attestations,
+        provenance=wire,
     )
 
 
 class ProvenanceServicer(pb_grpc.ProvenanceServiceServicer):
-    def __init__(self, verifier: BundleVerifier, trust: TrustConfig) -> None:
-        self._verifier = verifier
-        self._trust = trust
+    def __init__(self, provenance: ProvenanceVerification) -> None:
+        self._verifier = provenance.verifier
+        self._trust = provenance.trust
 
     async def VerifyProvenance(
         self, request: pb.VerifyProvenanceRequest, context: Context

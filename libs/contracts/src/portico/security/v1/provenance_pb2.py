@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from portico.security.v1 import security_pb2 as portico_dot_security_dot_v1_dot_security__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$portico/security/v1/provenance.proto\x12\x13portico.security.v1\x1a\x1cgoogle/api/annotations.proto\x1a\"portico/security/v1/security.proto\"y\n\x17VerifyProvenanceRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07tarball\x18\x04 \x01(\x0c\x12\x19\n\x11\x61ttestations_json\x18\x05 \x01(\x0c\"\x8b\x01\n\x11\x41ttestationResult\x12\x16\n\x0epredicate_type\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x17\n\x0fsigner_identity\x18\x04 \x01(\t\x12\x15\n\rsigner_issuer\x18\x05 \x01(\t\x12\x0e\n\x06key_id\x18\x06 \x01(\t\"\x9e\x01\n\x10ProvenanceReport\x12\x12\n\nbuilder_id\x18\x01 \x01(\t\x12\x12\n\nbuild_type\x18\x02 \x01(\t\x12\x19\n\x11source_repository\x18\x03 \x01(\t\x12\x15\n\rsource_commit\x18\x04 \x01(\t\x12\x18\n\x10slsa_build_level\x18\x05 \x01(\x05\x12\x16\n\x0epredicate_type\x18\x06 \x01(\t\"\xc2\x01\n\x18VerifyProvenanceResponse\x12-\n\x07verdict\x18\x01 \x01(\x0e\x32\x1c.portico.security.v1.Verdict\x12<\n\x0c\x61ttestations\x18\x02 \x03(\x0b\x32&.portico.security.v1.AttestationResult\x12\x39\n\nprovenance\x18\x03 \x01(\x0b\x32%.portico.security.v1.ProvenanceReport2\xc5\x01\n\x11ProvenanceService\x12\xaf\x01\n\x10VerifyProvenance\x12,.portico.security.v1.VerifyProvenanceRequest\x1a-.portico.security.v1.VerifyProvenanceResponse\">\x82\xd3\xe4\x93\x02\x38\"3/v1/tenants/{tenant_id}/artifacts:verify-provenance:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$portico/security/v1/provenance.proto\x12\x13portico.security.v1\x1a\x1cgoogle/api/annotations.proto\x1a\"portico/security/v1/security.proto\"y\n\x17VerifyProvenanceRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07tarball\x18\x04 \x01(\x0c\x12\x19\n\x11\x61ttestations_json\x18\x05 \x01(\x0c\"\xc2\x01\n\x18VerifyProvenanceResponse\x12-\n\x07verdict\x18\x01 \x01(\x0e\x32\x1c.portico.security.v1.Verdict\x12<\n\x0c\x61ttestations\x18\x02 \x03(\x0b\x32&.portico.security.v1.AttestationResult\x12\x39\n\nprovenance\x18\x03 \x01(\x0b\x32%.portico.security.v1.ProvenanceReport2\xc5\x01\n\x11ProvenanceService\x12\xaf\x01\n\x10VerifyProvenance\x12,.portico.security.v1.VerifyProvenanceRequest\x1a-.portico.security.v1.VerifyProvenanceResponse\">\x82\xd3\xe4\x93\x02\x38\"3/v1/tenants/{tenant_id}/artifacts:verify-provenance:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,12 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROVENANCESERVICE'].methods_by_name['VerifyProvenance']._serialized_options = b'\202\323\344\223\0028\"3/v1/tenants/{tenant_id}/artifacts:verify-provenance:\001*'
   _globals['_VERIFYPROVENANCEREQUEST']._serialized_start=127
   _globals['_VERIFYPROVENANCEREQUEST']._serialized_end=248
-  _globals['_ATTESTATIONRESULT']._serialized_start=251
-  _globals['_ATTESTATIONRESULT']._serialized_end=390
-  _globals['_PROVENANCEREPORT']._serialized_start=393
-  _globals['_PROVENANCEREPORT']._serialized_end=551
-  _globals['_VERIFYPROVENANCERESPONSE']._serialized_start=554
-  _globals['_VERIFYPROVENANCERESPONSE']._serialized_end=748
-  _globals['_PROVENANCESERVICE']._serialized_start=751
-  _globals['_PROVENANCESERVICE']._serialized_end=948
+  _globals['_VERIFYPROVENANCERESPONSE']._serialized_start=251
+  _globals['_VERIFYPROVENANCERESPONSE']._serialized_end=445
+  _globals['_PROVENANCESERVICE']._serialized_start=448
+  _globals['_PROVENANCESERVICE']._serialized_end=645
 # @@protoc_insertion_point(module_scope)

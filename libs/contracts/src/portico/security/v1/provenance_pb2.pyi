@@ -56,82 +56,6 @@ class VerifyProvenanceRequest(_message.Message):
 Global___VerifyProvenanceRequest: _TypeAlias = VerifyProvenanceRequest  # noqa: Y015
 
 @_typing.final
-class AttestationResult(_message.Message):
-    """The result of one attestation."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    PREDICATE_TYPE_FIELD_NUMBER: _builtins.int
-    PASSED_FIELD_NUMBER: _builtins.int
-    DETAIL_FIELD_NUMBER: _builtins.int
-    SIGNER_IDENTITY_FIELD_NUMBER: _builtins.int
-    SIGNER_ISSUER_FIELD_NUMBER: _builtins.int
-    KEY_ID_FIELD_NUMBER: _builtins.int
-    predicate_type: _builtins.str
-    passed: _builtins.bool
-    detail: _builtins.str
-    """Why it passed (the signer) or precisely why not."""
-    signer_identity: _builtins.str
-    """Certificate identity (SAN) and OIDC issuer of a keyless signature."""
-    signer_issuer: _builtins.str
-    key_id: _builtins.str
-    """Key id (hint) of a managed-key signature, e.g. the npm registry key."""
-    def __init__(
-        self,
-        *,
-        predicate_type: _builtins.str = ...,
-        passed: _builtins.bool = ...,
-        detail: _builtins.str = ...,
-        signer_identity: _builtins.str = ...,
-        signer_issuer: _builtins.str = ...,
-        key_id: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "key_id", b"key_id", "passed", b"passed", "predicate_type", b"predicate_type", "signer_identity", b"signer_identity", "signer_issuer", b"signer_issuer"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___AttestationResult: _TypeAlias = AttestationResult  # noqa: Y015
-
-@_typing.final
-class ProvenanceReport(_message.Message):
-    """What a verified SLSA provenance says about the build."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    BUILDER_ID_FIELD_NUMBER: _builtins.int
-    BUILD_TYPE_FIELD_NUMBER: _builtins.int
-    SOURCE_REPOSITORY_FIELD_NUMBER: _builtins.int
-    SOURCE_COMMIT_FIELD_NUMBER: _builtins.int
-    SLSA_BUILD_LEVEL_FIELD_NUMBER: _builtins.int
-    PREDICATE_TYPE_FIELD_NUMBER: _builtins.int
-    builder_id: _builtins.str
-    build_type: _builtins.str
-    source_repository: _builtins.str
-    source_commit: _builtins.str
-    slsa_build_level: _builtins.int
-    """SLSA Build level reached (0 when provenance did not verify)."""
-    predicate_type: _builtins.str
-    def __init__(
-        self,
-        *,
-        builder_id: _builtins.str = ...,
-        build_type: _builtins.str = ...,
-        source_repository: _builtins.str = ...,
-        source_commit: _builtins.str = ...,
-        slsa_build_level: _builtins.int = ...,
-        predicate_type: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["build_type", b"build_type", "builder_id", b"builder_id", "predicate_type", b"predicate_type", "slsa_build_level", b"slsa_build_level", "source_commit", b"source_commit", "source_repository", b"source_repository"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___ProvenanceReport: _TypeAlias = ProvenanceReport  # noqa: Y015
-
-@_typing.final
 class VerifyProvenanceResponse(_message.Message):
     """Output of VerifyProvenance."""
 
@@ -142,15 +66,19 @@ class VerifyProvenanceResponse(_message.Message):
     PROVENANCE_FIELD_NUMBER: _builtins.int
     verdict: _security_pb2.Verdict.ValueType
     @_builtins.property
-    def attestations(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttestationResult]: ...
+    def attestations(self) -> _containers.RepeatedCompositeFieldContainer[_security_pb2.AttestationResult]: ...
     @_builtins.property
-    def provenance(self) -> Global___ProvenanceReport: ...
+    def provenance(self) -> _security_pb2.ProvenanceReport:
+        """AttestationResult and ProvenanceReport are defined in security.proto,
+        which VerifyArtifact shares them with.
+        """
+
     def __init__(
         self,
         *,
         verdict: _security_pb2.Verdict.ValueType = ...,
-        attestations: _abc.Iterable[Global___AttestationResult] | None = ...,
-        provenance: Global___ProvenanceReport | None = ...,
+        attestations: _abc.Iterable[_security_pb2.AttestationResult] | None = ...,
+        provenance: _security_pb2.ProvenanceReport | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["provenance", b"provenance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -194,6 +194,7 @@ class VerifyArtifactRequest(_message.Message):
     PUBLISHED_AT_FIELD_NUMBER: _builtins.int
     REGISTRY_SIGNATURE_FIELD_NUMBER: _builtins.int
     REGISTRY_KEY_ID_FIELD_NUMBER: _builtins.int
+    ATTESTATIONS_JSON_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     """npm package name, e.g. "@acme/plugin-cost-insights"."""
@@ -210,6 +211,11 @@ class VerifyArtifactRequest(_message.Message):
     P-256) over "NAME@VERSION:INTEGRITY", and its keyid ("SHA256:…").
     """
     registry_key_id: _builtins.str
+    attestations_json: _builtins.bytes
+    """npm's attestations document for this version ({"attestations": [...]}, as
+    the registry serves it); when set, the "provenance" check verifies both
+    attestations (see ProvenanceService.VerifyProvenance).
+    """
     @_builtins.property
     def published_at(self) -> _timestamp_pb2.Timestamp:
         """When the registry says this version was published (npm packument "time").
@@ -229,10 +235,11 @@ class VerifyArtifactRequest(_message.Message):
         published_at: _timestamp_pb2.Timestamp | None = ...,
         registry_signature: _builtins.bytes = ...,
         registry_key_id: _builtins.str = ...,
+        attestations_json: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["published_at", b"published_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["integrity", b"integrity", "key_id", b"key_id", "plugin", b"plugin", "published_at", b"published_at", "registry_key_id", b"registry_key_id", "registry_signature", b"registry_signature", "signature", b"signature", "tarball", b"tarball", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attestations_json", b"attestations_json", "integrity", b"integrity", "key_id", b"key_id", "plugin", b"plugin", "published_at", b"published_at", "registry_key_id", b"registry_key_id", "registry_signature", b"registry_signature", "signature", b"signature", "tarball", b"tarball", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -274,21 +281,112 @@ class VerifyArtifactResponse(_message.Message):
     VERIFICATION_ID_FIELD_NUMBER: _builtins.int
     VERDICT_FIELD_NUMBER: _builtins.int
     CHECKS_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     verification_id: _builtins.str
     verdict: Global___Verdict.ValueType
     @_builtins.property
     def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckResult]: ...
+    @_builtins.property
+    def provenance(self) -> Global___ProvenanceReport:
+        """Set when the request carried attestations_json."""
+
     def __init__(
         self,
         *,
         verification_id: _builtins.str = ...,
         verdict: Global___Verdict.ValueType = ...,
         checks: _abc.Iterable[Global___CheckResult] | None = ...,
+        provenance: Global___ProvenanceReport | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["provenance", b"provenance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "verdict", b"verdict", "verification_id", b"verification_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "provenance", b"provenance", "verdict", b"verdict", "verification_id", b"verification_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyArtifactResponse: _TypeAlias = VerifyArtifactResponse  # noqa: Y015
+
+@_typing.final
+class AttestationResult(_message.Message):
+    """The result of one attestation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREDICATE_TYPE_FIELD_NUMBER: _builtins.int
+    PASSED_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    SIGNER_IDENTITY_FIELD_NUMBER: _builtins.int
+    SIGNER_ISSUER_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    predicate_type: _builtins.str
+    passed: _builtins.bool
+    detail: _builtins.str
+    """Why it passed (the signer) or precisely why not."""
+    signer_identity: _builtins.str
+    """Certificate identity (SAN) and OIDC issuer of a keyless signature."""
+    signer_issuer: _builtins.str
+    key_id: _builtins.str
+    """Key id (hint) of a managed-key signature, e.g. the npm registry key."""
+    def __init__(
+        self,
+        *,
+        predicate_type: _builtins.str = ...,
+        passed: _builtins.bool = ...,
+        detail: _builtins.str = ...,
+        signer_identity: _builtins.str = ...,
+        signer_issuer: _builtins.str = ...,
+        key_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "key_id", b"key_id", "passed", b"passed", "predicate_type", b"predicate_type", "signer_identity", b"signer_identity", "signer_issuer", b"signer_issuer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttestationResult: _TypeAlias = AttestationResult  # noqa: Y015
+
+@_typing.final
+class ProvenanceReport(_message.Message):
+    """What verified provenance says about the build, and each attestation's result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUILDER_ID_FIELD_NUMBER: _builtins.int
+    BUILD_TYPE_FIELD_NUMBER: _builtins.int
+    SOURCE_REPOSITORY_FIELD_NUMBER: _builtins.int
+    SOURCE_COMMIT_FIELD_NUMBER: _builtins.int
+    SLSA_BUILD_LEVEL_FIELD_NUMBER: _builtins.int
+    PREDICATE_TYPE_FIELD_NUMBER: _builtins.int
+    VERIFIED_FIELD_NUMBER: _builtins.int
+    ATTESTATIONS_FIELD_NUMBER: _builtins.int
+    builder_id: _builtins.str
+    """Empty unless every attestation verified."""
+    build_type: _builtins.str
+    source_repository: _builtins.str
+    source_commit: _builtins.str
+    slsa_build_level: _builtins.int
+    """SLSA Build level reached (0 when provenance did not verify)."""
+    predicate_type: _builtins.str
+    verified: _builtins.bool
+    """Both of npm's attestations verified and name this tarball and package."""
+    @_builtins.property
+    def attestations(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttestationResult]: ...
+    def __init__(
+        self,
+        *,
+        builder_id: _builtins.str = ...,
+        build_type: _builtins.str = ...,
+        source_repository: _builtins.str = ...,
+        source_commit: _builtins.str = ...,
+        slsa_build_level: _builtins.int = ...,
+        predicate_type: _builtins.str = ...,
+        verified: _builtins.bool = ...,
+        attestations: _abc.Iterable[Global___AttestationResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attestations", b"attestations", "build_type", b"build_type", "builder_id", b"builder_id", "predicate_type", b"predicate_type", "slsa_build_level", b"slsa_build_level", "source_commit", b"source_commit", "source_repository", b"source_repository", "verified", b"verified"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProvenanceReport: _TypeAlias = ProvenanceReport  # noqa: Y015
