@@ -20,6 +20,7 @@ with score 0.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,10 +146,14 @@ def match_packages(
     `packages` holds (name, exact version, direct); withdrawn advisories never
     match. Sorted by severity (worst first), then package and advisory id.
     """
-    candidates = [a for a in advisories if a.withdrawn is None]
+    by_package: dict[str, list[Advisory]] = {}
+    for advisory in advisories:
+        if advisory.withdrawn is None:
+            for package in advisory.packages:
+                by_package.setdefault(package, []).append(advisory)
     matches = []
     for name, version, direct in packages:
-        for advisory in candidates:
+        for advisory in by_package.get(name, ()):
             entry = advisory.affects(name, version)
             if entry is None:
                 continue
@@ -359,8 +364,14 @@ def _opt_time(value: object, origin: str, path: str) -> datetime | None:
     return None if value is None else _time(value, origin, path)
 
 
+@functools.lru_cache(maxsize=65_536)
+def _semver(version: str) -> Any:
+    # Parsing dominates matching; SemVer objects are immutable, so caching is safe.
+    return nodesemver.make_semver(version, False)
+
+
 def _cmp(left: str, right: str) -> int:
-    return int(nodesemver.compare(left, right, False))
+    return int(_semver(left).compare(_semver(right)))
 
 
 def _event_order(event: Event) -> tuple[int, _SortKey]:
