@@ -1,7 +1,8 @@
-"""The key-lifecycle repository methods, one contract for the in-memory and PostgreSQL adapters."""
+"""Key-lifecycle and version-pin repository methods: one contract, in-memory and PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,9 @@ from portico_common.uow import uow_factory
 from portico_security.adapters.memory import MemoryStore, memory_uow_factory
 from portico_security.adapters.postgres import SecurityPgUnitOfWork
 from portico_security.app.ports import UnitOfWorkFactory
+from portico_security.domain.decisions import Verification
 from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
+from portico_security.domain.verification import Check, Verdict, VerificationReport
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -104,3 +107,35 @@ async def test_list_orders_by_publisher_then_registration_and_stays_in_the_tenan
     assert [k.key_id for k in listed] == ["a-1", "b-early", "b-late"]
     assert [k.key_id for k in betas] == ["b-early", "b-late"]
     assert foreign == []
+
+
+def decision(
+    verification_id: str, integrity: str, verdict: Verdict, minutes: int, tenant_id: str = "acme"
+) -> Verification:
+    return Verification(
+        verification_id=verification_id,
+        tenant_id=tenant_id,
+        plugin="@acme/p",
+        version="1.0.0",
+        integrity=integrity,
+        key_id="k1",
+        report=VerificationReport(verdict=verdict, checks=(Check("size", True, "ok"),)),
+        created_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+async def test_pinned_integrity_is_the_first_verified_one(uow: UnitOfWorkFactory) -> None:
+    """The pin is the earliest VERIFIED decision's integrity; rejected ones and other tenants'
+    decisions do not count."""
+    async with uow("acme") as tx:
+        assert await tx.verifications.pinned_integrity("acme", "@acme/p", "1.0.0") is None
+        await tx.verifications.add(decision(str(uuid.uuid4()), "sha512-r", Verdict.REJECTED, 0))
+        await tx.verifications.add(decision(str(uuid.uuid4()), "sha512-b", Verdict.VERIFIED, 2))
+        await tx.verifications.add(decision(str(uuid.uuid4()), "sha512-a", Verdict.VERIFIED, 1))
+    async with uow("globex") as tx:
+        await tx.verifications.add(
+            decision(str(uuid.uuid4()), "sha512-g", Verdict.VERIFIED, -5, tenant_id="globex")
+        )
+    async with uow("acme") as tx:
+        assert await tx.verifications.pinned_integrity("acme", "@acme/p", "1.0.0") == "sha512-a"
+        assert await tx.verifications.pinned_integrity("acme", "@acme/p", "1.0.1") is None

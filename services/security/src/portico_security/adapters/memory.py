@@ -19,6 +19,7 @@ from portico_common.uow import RecordingEventSink
 from portico_security.app.ports import UnitOfWorkFactory
 from portico_security.domain.decisions import Verification
 from portico_security.domain.signatures import PublisherKey
+from portico_security.domain.verification import Verdict
 
 
 @dataclass
@@ -85,6 +86,17 @@ class MemoryVerificationRepository:
         if found is None or tenant_id != self._tenant or found.tenant_id != tenant_id:
             return None
         return found
+
+    async def pinned_integrity(self, tenant_id: str, plugin: str, version: str) -> str | None:
+        if tenant_id != self._tenant:
+            return None
+        verified = [
+            v
+            for v in [*self._store.verifications.values(), *self.staged.values()]
+            if (v.tenant_id, v.plugin, v.version) == (tenant_id, plugin, version)
+            and v.verdict is Verdict.VERIFIED
+        ]
+        return min(verified, key=lambda v: v.created_at).integrity if verified else None
 
 
 class MemoryUnitOfWork:

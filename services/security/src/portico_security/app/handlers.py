@@ -116,6 +116,9 @@ async def verify_artifact(
     provenance_report, provenance_problem = await _provenance(command, provenance)
     async with uow(command.tenant_id) as tx:
         key = await tx.publisher_keys.get(claim.tenant_id, claim.key_id) if claim.key_id else None
+        pinned = await tx.verifications.pinned_integrity(
+            claim.tenant_id, claim.plugin, claim.version
+        )
         report = rules.verify_artifact(
             claim,
             hasher,
@@ -123,6 +126,7 @@ async def verify_artifact(
             max_size=max_size,
             now=tx.clock.now(),
             registry_keys=registry_keys,
+            pinned_integrity=pinned,
         )
         if command.attestations:
             report = with_check(report, provenance_check(provenance_report, provenance_problem))

@@ -37,6 +37,9 @@ class VerificationRepository(Protocol):
     async def get(self, tenant_id: str, verification_id: str) -> Verification | None:
         """The tenant's decision with this id, or None."""
 
+    async def pinned_integrity(self, tenant_id: str, plugin: str, version: str) -> str | None:
+        """The integrity of the tenant's first VERIFIED decision on plugin@version, or None."""
+
 
 class SecurityUnitOfWork(Protocol):
     # Read-only members, so any repository implementing the port fits.

@@ -10,11 +10,17 @@ The rule a signature is judged by, given the time the artifact was published:
   as npm treats its registry keys;
 - the publish time comes from the registry (npm's packument `time`); a claim
   in the future is refused, and an absent one means "now", the strictest
-  reading. A replayed old version therefore verifies only as what it was: the
-  same bytes (integrity), name and version, signed by a key that was valid
-  when it was published and has not been revoked since. Re-signing other bytes
-  with an expired key fails, and backdating them helps only until the key is
-  revoked, which is what a leaked key calls for.
+  reading;
+- a version a tenant has verified is pinned to the integrity it was first
+  VERIFIED with (the "version-pin" check): npm versions are immutable, so
+  other bytes under the same name@version are refused whoever signed them.
+
+A replayed old version therefore verifies only as what it was: the same bytes
+(integrity), name and version, signed by a key that was valid when it was
+published and has not been revoked since. Re-signing other bytes with an
+expired key fails, backdating them fails for any version already verified
+(the pin) and otherwise helps only until the key is revoked, which is what a
+leaked key calls for.
 """
 
 from __future__ import annotations

@@ -45,11 +45,12 @@ class CheckName(StrEnum):
     PUBLISHER_KEY = "publisher-key"
     SIGNATURE = "signature"
     REGISTRY_SIGNATURE = "registry-signature"
+    VERSION_PIN = "version-pin"
 
 
 # The checks every verification runs, in report order; PUBLISHED_AT joins them
 # when the claim carries a publish time, REGISTRY_SIGNATURE when it carries an
-# npm registry signature.
+# npm registry signature, VERSION_PIN when the tenant verified this version before.
 ALWAYS_RUN = (
     CheckName.PACKAGE_NAME,
     CheckName.SIZE,
@@ -128,6 +129,7 @@ def verify_artifact(
     max_size: int,
     now: datetime | None = None,
     registry_keys: RegistryKeys | None = None,
+    pinned_integrity: str | None = None,
 ) -> VerificationReport:
     """Judge `claim` given the streamed tarball's `hasher` and the looked-up `key`.
 
@@ -136,7 +138,10 @@ def verify_artifact(
     Key expiry is judged at the claim's publish time, or at `now` without
     one (see domain/keys.py for the rule). The registry-signature check runs
     when the claim carries a registry signature or keyid, against
-    `registry_keys`.
+    `registry_keys`. `pinned_integrity` is the integrity of the tenant's first
+    VERIFIED decision on this name@version, if any: npm versions are immutable,
+    so other bytes presented under a verified version are refused (a replayed
+    or substituted tarball), whatever signs them.
     """
     if max_size <= 0:
         raise ValueError(f"max_size must be positive, got {max_size}")
@@ -153,6 +158,8 @@ def verify_artifact(
     checks += [key_check, _signature_check(claim, key if key_check.passed else None)]
     if claim.registry_signature or claim.registry_key_id:
         checks.append(_registry_signature_check(claim, registry_keys, published))
+    if pinned_integrity is not None:
+        checks.append(_version_pin_check(claim, pinned_integrity))
     verdict = Verdict.VERIFIED if all(c.passed for c in checks) else Verdict.REJECTED
     return VerificationReport(verdict=verdict, checks=tuple(checks))
 
@@ -256,6 +263,18 @@ def _signature_check(claim: ArtifactClaim, key: PublisherKey | None) -> Check:
         return Check(CheckName.SIGNATURE, passed=False, detail=detail)
     detail = f"{_ALGORITHM_NAMES[key.algorithm]} signature by key {key.key_id!r} over {shown!r}"
     return Check(CheckName.SIGNATURE, passed=True, detail=detail)
+
+
+def _version_pin_check(claim: ArtifactClaim, pinned: str) -> Check:
+    subject = f"{claim.plugin}@{claim.version}"
+    if claim.integrity != pinned:
+        detail = (
+            f"{subject} was verified before as {pinned}; npm versions are immutable, "
+            f"so {claim.integrity or 'no integrity'} under the same version is refused"
+        )
+        return Check(CheckName.VERSION_PIN, passed=False, detail=detail)
+    detail = f"{subject} matches the integrity it was first verified with"
+    return Check(CheckName.VERSION_PIN, passed=True, detail=detail)
 
 
 _ALGORITHM_NAMES = {KeyAlgorithm.ED25519: "Ed25519", KeyAlgorithm.ECDSA_P256: "ECDSA P-256"}
