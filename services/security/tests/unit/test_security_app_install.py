@@ -266,3 +266,43 @@ async def test_other_tenant_cannot_see_or_approve(
             iuow,
             approvals.Decide("globex", outcome.request.request_id, "al", "security-reviewer", ""),
         )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"dependencies": ("left-pad",)}, "dependencies"),
+        ({"dependencies": ("@scope/x@",)}, "dependencies"),
+        ({"rollout_phases": (0, 100)}, "rollout_phases"),
+        ({"requested_by": ""}, "requested_by"),
+        ({"requested_by": "bo\x00b"}, "requested_by"),
+    ],
+)
+async def test_malformed_install_changes_nothing(
+    iuow: InstallUnitOfWorkFactory,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+    change: dict[str, object],
+    field: str,
+) -> None:
+    """A malformed request is refused naming the field, before anything is verified or stored."""
+    events_before = len(istore.events.events)
+    base = command(acme.publish(PLUGIN, "1.0.0"))
+    fields = {
+        "artifact": base.artifact,
+        "requested_by": base.requested_by,
+        "dependencies": base.dependencies,
+        "rollout_phases": base.rollout_phases,
+    }
+    fields.update(change)
+    with pytest.raises(InvalidRequestError, match=field):
+        await install.install_secure(
+            iuow,
+            install.InstallSecure(**fields),  # type: ignore[arg-type]
+            trust=VerificationTrustScorer(),
+            advisories=NoAdvisoryMatcher(),
+            max_size=1 << 20,
+        )
+    assert len(istore.events.events) == events_before
+    assert istore.verifications == {}
+    assert istore.requests == {}
