@@ -8,11 +8,13 @@ import pytest
 
 from portico.security.v1 import install_pb2 as ipb
 from portico_common.clock import ManualClock
+from portico_common.grpc.tokens import Claims, current_claims
 from portico_security.adapters.install_memory import InstallMemoryStore, install_memory_uow_factory
 from portico_security.adapters.install_trust import NoAdvisoryMatcher, VerificationTrustScorer
 from portico_security.domain.policy import DeadlineAction, InstallPolicy, Severity
 from portico_security.entrypoints.install_api import (
     InstallServicer,
+    _actor,
     policy_from_proto,
     policy_to_proto,
 )
@@ -104,3 +106,23 @@ async def test_unknown_request_is_not_found(servicer: InstallServicer) -> None:
             None,  # type: ignore[arg-type]
         )
     assert raised.value.code == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("named", "subject", "expected"),
+    [
+        ("alice", None, "alice"),
+        ("alice", "alice", "alice"),
+        ("alice", "svc-portal", "alice (via svc-portal)"),
+        ("", "svc-portal", "svc-portal"),
+        ("", None, ""),
+    ],
+)
+def test_actor_is_bound_to_the_token(named: str, subject: str | None, expected: str) -> None:
+    """The recorded actor names the authenticated caller whenever a token was presented."""
+    claims = None if subject is None else Claims(subject, "acme", (), 0, "t1")
+    token = current_claims.set(claims)
+    try:
+        assert _actor(named) == expected
+    finally:
+        current_claims.reset(token)

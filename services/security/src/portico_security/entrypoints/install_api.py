@@ -194,11 +194,15 @@ def record_to_proto(record: AuditRecord) -> pb.AuditRecord:
 
 
 def _actor(named: str) -> str:
-    """The named actor, with the authenticated caller beside it when there is a token."""
+    """Who acts: the named person, beside the authenticated caller when there is a token.
+
+    With no name the token's subject acts; with neither the use case refuses the request.
+    """
     claims = current_claims.get()
-    if claims is None or not claims.subject or claims.subject == named:
-        return named
-    return f"{named} (via {claims.subject})"
+    subject = claims.subject if claims is not None else ""
+    if not named or subject in ("", named):
+        return named or subject
+    return f"{named} (via {subject})"
 
 
 class InstallServicer(pb_grpc.InstallServiceServicer):
@@ -232,7 +236,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
                     signature=request.signature,
                     key_id=request.key_id,
                 ),
-                requested_by=_actor(request.requested_by) if request.requested_by else "",
+                requested_by=_actor(request.requested_by),
                 dependencies=tuple(request.dependencies),
                 rollout_phases=tuple(request.rollout_phases),
                 rollout_bake_seconds=request.rollout_bake_seconds,
@@ -256,7 +260,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         policy = await use_cases.set_policy(
             self._uow,
             policy_from_proto(request.tenant_id, request.policy),
-            actor=_actor(request.actor) if request.actor else "",
+            actor=_actor(request.actor),
             reason=request.reason,
         )
         return pb.SetInstallPolicyResponse(policy=policy_to_proto(policy))
@@ -307,7 +311,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         return approvals.Decide(
             tenant_id=request.tenant_id,
             request_id=request.request_id,
-            approver=_actor(request.approver) if request.approver else "",
+            approver=_actor(request.approver),
             role=request.role,
             comment=request.comment,
         )
