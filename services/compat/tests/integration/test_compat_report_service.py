@@ -111,10 +111,16 @@ async def test_streamed_report_is_stored_and_published_per_dimension(
         )
     ]
 
-    assert [r.dimension.dimension for r in replies[:3]] == ["api", "runtime", "permissions"]
+    assert [r.dimension.dimension for r in replies[:4]] == [
+        "api",
+        "runtime",
+        "permissions",
+        "resources",
+    ]
     report = replies[-1].report
     assert [d.verdict for d in report.dimensions] == [
         pb.VERDICT_WARN,
+        pb.VERDICT_PASS,
         pb.VERDICT_PASS,
         pb.VERDICT_PASS,
     ]
@@ -126,11 +132,12 @@ async def test_streamed_report_is_stored_and_published_per_dimension(
         ("api", "warn"),
         ("runtime", "pass"),
         ("permissions", "pass"),
+        ("resources", "pass"),
     ]
     (row,) = await admin_fetch(
         compat.database_url, "SELECT dimensions, declared FROM compat.compat_checks"
     )
-    assert [d["verdict"] for d in json.loads(row["dimensions"])] == ["warn", "pass", "pass"]
+    assert [d["verdict"] for d in json.loads(row["dimensions"])] == ["warn"] + ["pass"] * 3
     assert json.loads(row["declared"])["permissions"] == ["catalog.entity.read"]
 
 
@@ -228,6 +235,7 @@ def http_body(tenant_id: str) -> dict[str, Any]:
         "engines": {"node": ">=18"},
         "consumes": [{"name": "core.discovery", "range": "^1.0.0"}, {"name": "search.query"}],
         "permissions": ["catalog.entity.read", "kube.exec"],
+        "resources": {"cpuMillicores": 250, "memoryMib": 256},
     }
 
 
@@ -247,6 +255,8 @@ async def test_gateway_check_returns_every_dimension_with_evidence(
         "api": "VERDICT_FAIL",
         "runtime": "VERDICT_PASS",
         "permissions": "VERDICT_FAIL",
+        # No quota has been projected from tenancy for this tenant: fails safe.
+        "resources": "VERDICT_FAIL",
     }
     reasons = {f["name"]: f["reason"] for d in report["dimensions"] for f in d["findings"]}
     assert reasons["search.query"] == "missing: Backstage 1.31.0 has no API 'search.query'"
@@ -265,10 +275,10 @@ async def test_gateway_streams_the_check_as_ndjson_and_sse(
     sse = await gateway.post(url, json=http_body(acme), headers={"Accept": "text/event-stream"})
 
     lines = [json.loads(line) for line in ndjson.text.splitlines()]
-    assert [next(iter(line)) for line in lines] == ["dimension"] * 3 + ["report"]
+    assert [next(iter(line)) for line in lines] == ["dimension"] * 4 + ["report"]
     assert lines[-1]["report"]["dimensions"][0]["verdict"] == "VERDICT_FAIL"
     events = [block for block in sse.text.split("\n\n") if block]
-    assert len(events) == 4
+    assert len(events) == 5
     assert all(block.startswith("event: message\ndata: {") for block in events)
 
 

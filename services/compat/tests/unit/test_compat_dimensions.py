@@ -26,6 +26,7 @@ from portico_compat.domain.permissions import (
 from portico_compat.domain.plugins import PluginRequirements
 from portico_compat.domain.releases import ReleaseManifest, release_findings
 from portico_compat.domain.report import ReportDimension, Verdict
+from portico_compat.domain.resources import Quota, Resources, TenantResources, Usage
 from portico_compat.errors import (
     InvalidApiCatalogError,
     InvalidPermissionPolicyError,
@@ -353,13 +354,14 @@ STATE = HostState(HOST, CATALOG, MANIFEST, POLICY)
 
 
 def test_a_check_has_every_dimension_in_order_and_passes_when_all_pass() -> None:
-    """api, runtime and permissions each report; all passing makes the check compatible."""
+    """api, runtime, permissions and resources each report; all passing is compatible."""
     check = run_check("c1", STATE, full_plugin(), NOW)
 
     assert [(d.dimension, d.verdict) for d in check.report.dimensions] == [
         (ReportDimension.API, Verdict.PASS),
         (ReportDimension.RUNTIME, Verdict.PASS),
         (ReportDimension.PERMISSIONS, Verdict.PASS),
+        (ReportDimension.RESOURCES, Verdict.PASS),
     ]
     assert check.compatible
     assert not check.report.approval_required
@@ -405,10 +407,61 @@ def test_dimension_steps_are_lazy() -> None:
     """Listing the steps decides nothing; each is computed when called."""
     steps = list(dimension_steps(STATE, full_plugin()))
 
-    assert [name for name, _ in steps] == list(ReportDimension)[:3]
+    assert [name for name, _ in steps] == list(ReportDimension)
     assert steps[1][1]().dimension is ReportDimension.RUNTIME
 
 
 def test_report_without_dimensions_keeps_the_legacy_meaning() -> None:
     """A report made only of findings is compatible when they are all satisfied."""
     assert CompatReport(compatible=True, findings=()).approval_required is False
+
+
+# --- resources (the other engineer's check, as the report's fourth dimension) -------------
+
+QUOTA = Quota(Resources(4000, 8192, 10240), max_plugins=10)
+USAGE = Usage(Resources(3000, 4096, 0), plugins=10)
+KNOWN = HostState(HOST, CATALOG, MANIFEST, POLICY, TenantResources(QUOTA, USAGE))
+
+
+def test_declared_resources_are_checked_against_quota_minus_usage() -> None:
+    """A new install needing more CPU than is left, or a slot when none is, fails resources."""
+    check = run_check("c1", KNOWN, full_plugin(resources=Resources(1500, 512, 0)), NOW)
+
+    resources = check.report.dimensions[3]
+    assert resources.dimension is ReportDimension.RESOURCES
+    assert [(f.name, f.satisfied) for f in resources.findings] == [
+        ("cpu", False),
+        ("memory", True),
+        ("storage", True),
+        ("plugins", False),
+    ]
+    assert resources.findings[0].host_version == "1000 of 4000 millicores available (3000 used)"
+    assert not check.compatible
+
+
+def test_an_upgrade_frees_what_the_installed_versions_check_declared() -> None:
+    """Replacing the installed version frees its resources and keeps its plugin slot."""
+    previous = run_check("c0", KNOWN, full_plugin(resources=Resources(1000, 512, 0)), NOW)
+    upgrade = full_plugin(resources=Resources(1500, 512, 0), installed_version="2.2.0")
+
+    check = run_check("c1", KNOWN, upgrade, NOW, Installed("2.2.0", previous))
+
+    assert check.report.dimensions[3].verdict is Verdict.PASS
+    assert check.resources == Resources(1500, 512, 0)
+
+
+def test_an_upgrade_without_a_check_of_the_installed_version_counts_as_an_install() -> None:
+    """Unknown holdings free nothing and take a slot: the fail-safe reading."""
+    upgrade = full_plugin(resources=Resources(500, 512, 0), installed_version="2.2.0")
+
+    check = run_check("c1", KNOWN, upgrade, NOW, Installed("2.2.0", None))
+
+    plugins = check.report.dimensions[3].findings[3]
+    assert (plugins.name, plugins.satisfied) == ("plugins", False)
+
+
+def test_declared_resources_without_a_quota_fail_safe() -> None:
+    """With no quota projected for the tenant, a resource request cannot pass."""
+    check = run_check("c1", STATE, full_plugin(resources=Resources(1, 1, 1)), NOW)
+
+    assert check.report.dimensions[3].verdict is Verdict.FAIL

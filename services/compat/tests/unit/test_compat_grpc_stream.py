@@ -81,6 +81,8 @@ def request(**changes: Any) -> pb.CheckCompatibilityRequest:
         if isinstance(value, list):
             message.ClearField(name)  # type: ignore[arg-type]
             getattr(message, name).extend(value)
+        elif isinstance(value, pb.ResourceRequest):
+            message.resources.CopyFrom(value)
         else:
             setattr(message, name, value)
     return message
@@ -120,7 +122,7 @@ async def set_up_acme(stub: pb_grpc.CompatServiceAsyncStub, **metadata: str) -> 
 async def test_stream_sends_one_message_per_dimension_then_the_report(
     stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
 ) -> None:
-    """Three dimension messages, then the report that the event also carries."""
+    """Four dimension messages, then the report that the event also carries."""
     await set_up_acme(stub)
 
     replies = [
@@ -130,12 +132,17 @@ async def test_stream_sends_one_message_per_dimension_then_the_report(
         )
     ]
 
-    assert [r.WhichOneof("event") for r in replies] == ["dimension"] * 3 + ["report"]
-    assert [r.dimension.dimension for r in replies[:3]] == ["api", "runtime", "permissions"]
+    assert [r.WhichOneof("event") for r in replies] == ["dimension"] * 4 + ["report"]
+    assert [r.dimension.dimension for r in replies[:4]] == [
+        "api",
+        "runtime",
+        "permissions",
+        "resources",
+    ]
     report = replies[-1].report
     assert report.compatible
-    assert [d.verdict for d in report.dimensions] == [pb.VERDICT_PASS] * 3
-    assert list(report.dimensions) == [r.dimension for r in replies[:3]]
+    assert [d.verdict for d in report.dimensions] == [pb.VERDICT_PASS] * 4
+    assert list(report.dimensions) == [r.dimension for r in replies[:4]]
     (event,) = store.sink.of_type(events_pb2.CompatChecked)
     assert isinstance(event, events_pb2.CompatChecked)
     assert event.check_id == report.check_id
@@ -170,6 +177,7 @@ async def test_unary_report_carries_dimensions_and_evidence(
         {"provides": [pb.ApiProvision(name="x", version="latest")]},
         {"installed_version": "v2"},
         {"version": "2.3"},
+        {"resources": pb.ResourceRequest(cpu_millicores=10**13)},
     ],
 )
 async def test_bad_manifest_is_invalid_argument_on_both_forms_and_changes_nothing(
@@ -297,3 +305,19 @@ async def test_malformed_set_requests_are_invalid_argument(
 
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert (store.api_catalogs, store.release_manifests, store.permission_policies) == ({}, {}, {})
+
+
+async def test_declared_resources_without_a_projected_quota_fail_the_check(
+    stub: pb_grpc.CompatServiceAsyncStub,
+) -> None:
+    """A set `resources` field is checked; unknown quota fails the resources dimension."""
+    await set_up_acme(stub)
+
+    report = await stub.CheckCompatibility(
+        request(resources=pb.ResourceRequest(cpu_millicores=250, memory_mib=256))
+    )
+
+    resources = report.dimensions[3]
+    assert (resources.dimension, resources.verdict) == ("resources", pb.VERDICT_FAIL)
+    assert resources.findings[0].required_range == "250 millicores"
+    assert not report.compatible

@@ -16,6 +16,7 @@ from portico_compat.domain.permissions import Decision, PermissionPolicy, Permis
 from portico_compat.domain.plugins import PluginRequirements
 from portico_compat.domain.releases import ReleaseManifest
 from portico_compat.domain.report import ReportDimension, Verdict
+from portico_compat.domain.resources import Quota, Resources, Usage
 from portico_compat.errors import InvalidTenantError, UnknownHostProfileError
 
 TENANT = "acme"
@@ -91,7 +92,7 @@ async def test_set_with_a_wildcard_tenant_is_refused(
 async def test_stream_yields_each_dimension_then_the_recorded_check(
     uow: UnitOfWorkFactory, store: MemoryStore
 ) -> None:
-    """api, runtime and permissions arrive in order, then the check, recorded and emitted."""
+    """Each dimension arrives in order, then the check, recorded and emitted."""
     items = [item async for item in handlers.stream_check(uow, TENANT, plugin())]
 
     *dimensions, check = items
@@ -100,6 +101,7 @@ async def test_stream_yields_each_dimension_then_the_recorded_check(
         ReportDimension.API,
         ReportDimension.RUNTIME,
         ReportDimension.PERMISSIONS,
+        ReportDimension.RESOURCES,
     ]
     assert isinstance(check, CompatCheck)
     assert check.report.dimensions == tuple(dimensions)
@@ -110,6 +112,7 @@ async def test_stream_yields_each_dimension_then_the_recorded_check(
         ("api", "pass"),
         ("runtime", "pass"),
         ("permissions", "pass"),
+        ("resources", "pass"),
     ]
     assert event.compatible
     assert not event.approval_required
@@ -136,7 +139,7 @@ async def test_unary_check_equals_the_streams_final_report(
     """check_compatibility answers the check the stream would have ended with."""
     check = await handlers.check_compatibility(uow, TENANT, plugin())
 
-    assert [d.verdict for d in check.report.dimensions] == [Verdict.PASS] * 3
+    assert [d.verdict for d in check.report.dimensions] == [Verdict.PASS] * 4
     assert list(store.checks) == [check.check_id]
 
 
@@ -197,12 +200,35 @@ async def test_stream_without_host_profile_fails_before_any_dimension(
 async def test_a_host_without_catalog_policy_or_manifest_fails_safe(
     uow: UnitOfWorkFactory,
 ) -> None:
-    """Consumed APIs fail, @backstage/* alignment warns, permissions need approval."""
-    check = await handlers.check_compatibility(uow, TENANT, plugin())
+    """Consumed APIs fail, @backstage/* alignment warns, permissions need approval,
+    declared resources fail for want of a quota."""
+    check = await handlers.check_compatibility(
+        uow, TENANT, plugin(resources=Resources(100, 128, 0))
+    )
 
     assert [(d.dimension, d.verdict) for d in check.report.dimensions] == [
         (ReportDimension.API, Verdict.FAIL),
         (ReportDimension.RUNTIME, Verdict.WARN),
         (ReportDimension.PERMISSIONS, Verdict.NEEDS_APPROVAL),
+        (ReportDimension.RESOURCES, Verdict.FAIL),
     ]
     assert not check.compatible
+
+
+@pytest.mark.usefixtures("acme_state")
+async def test_resources_are_read_from_the_tenancy_projection(
+    uow: UnitOfWorkFactory, store: MemoryStore, clock: ManualClock
+) -> None:
+    """The check reads the tenant's projected quota and usage in its first transaction."""
+    projection = store.tenant_resources.repository(TENANT)
+    await projection.apply_quota(TENANT, Quota(Resources(4000, 8192, 0), 5, 1), clock.now())
+    await projection.apply_usage(TENANT, Usage(Resources(1000, 1024, 0), 2, 1), clock.now())
+
+    fits = await handlers.check_compatibility(uow, TENANT, plugin(resources=Resources(500, 0, 0)))
+    too_big = await handlers.check_compatibility(
+        uow, TENANT, plugin(resources=Resources(3500, 0, 0))
+    )
+
+    assert fits.report.dimensions[3].verdict is Verdict.PASS
+    assert too_big.report.dimensions[3].verdict is Verdict.FAIL
+    assert not too_big.compatible

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import Message
 
@@ -25,9 +26,19 @@ from portico_compat.domain.compatibility import HostProfile
 from portico_compat.domain.permissions import PermissionPolicy
 from portico_compat.domain.releases import ReleaseManifest
 
+if TYPE_CHECKING:
+    from portico_compat.adapters.tenant_resources import MemoryTenantResources
+
 
 class RowLevelSecurityError(PermissionError):
     """A write of another tenant's row, which the database would refuse."""
+
+
+def _no_resources() -> MemoryTenantResources:
+    # Imported here: tenant_resources imports RowLevelSecurityError from this module.
+    from portico_compat.adapters.tenant_resources import MemoryTenantResources
+
+    return MemoryTenantResources()
 
 
 @dataclass
@@ -39,6 +50,8 @@ class MemoryStore:
     api_catalogs: dict[tuple[str, str], HostApiCatalog] = field(default_factory=dict)
     release_manifests: dict[tuple[str, str], ReleaseManifest] = field(default_factory=dict)
     permission_policies: dict[str, PermissionPolicy] = field(default_factory=dict)
+    # The tenancy projection; its twin keeps its own rows, read-only to a check.
+    tenant_resources: MemoryTenantResources = field(default_factory=_no_resources)
     sink: RecordingEventSink = field(default_factory=RecordingEventSink)
 
 
@@ -144,6 +157,7 @@ class MemoryUnitOfWork:
         self.api_catalogs = MemoryApiCatalogRepository(self._catalogs, tenant_id)
         self.release_manifests = MemoryReleaseManifestRepository(self._manifests, tenant_id)
         self.permission_policies = MemoryPermissionPolicyRepository(self._policies, tenant_id)
+        self.tenant_resources = store.tenant_resources.repository(tenant_id)
 
     async def emit(self, payload: Message, *, subject: str = "") -> None:
         self._events.append((payload, subject))

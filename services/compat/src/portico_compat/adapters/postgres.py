@@ -22,6 +22,7 @@ from portico_compat.adapters.records import (
     rule_from_json,
     rule_to_json,
 )
+from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
 from portico_compat.domain.apis import HostApiCatalog
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import CompatReport, HostProfile
@@ -84,7 +85,9 @@ class PgCompatCheckRepository:
             json.dumps([finding_to_json(f) for f in check.report.findings]),
             check.created_at,
             json.dumps([dimension_to_json(d) for d in check.report.dimensions]),
-            json.dumps(declared_to_json(check.consumes, check.provides, check.permissions)),
+            json.dumps(
+                declared_to_json(check.consumes, check.provides, check.permissions, check.resources)
+            ),
         )
 
     async def get(self, check_id: str) -> CompatCheck | None:
@@ -119,7 +122,7 @@ _SELECT_CHECK = """SELECT check_id, tenant_id, plugin, version, compatible, find
 def _check_from_row(row: _Row) -> CompatCheck:
     findings = tuple(finding_from_json(f) for f in json.loads(row["findings"]))
     dimensions = tuple(dimension_from_json(d) for d in json.loads(row["dimensions"]))
-    consumes, provides, permissions = declared_from_json(json.loads(row["declared"]))
+    consumes, provides, permissions, resources = declared_from_json(json.loads(row["declared"]))
     return CompatCheck(
         str(row["check_id"]),
         row["tenant_id"],
@@ -130,6 +133,7 @@ def _check_from_row(row: _Row) -> CompatCheck:
         consumes,
         provides,
         permissions,
+        resources,
     )
 
 
@@ -227,3 +231,4 @@ class CompatPgUnitOfWork(PgUnitOfWork):
         self.api_catalogs = PgApiCatalogRepository(conn)
         self.release_manifests = PgReleaseManifestRepository(conn)
         self.permission_policies = PgPermissionPolicyRepository(conn)
+        self.tenant_resources = PgTenantResourcesRepository(conn)

@@ -8,6 +8,7 @@ from portico_compat.domain.apis import ApiProvision, ApiRequirement, HostApi
 from portico_compat.domain.compatibility import Dimension, DimensionReport, Finding
 from portico_compat.domain.permissions import Decision, PermissionRule
 from portico_compat.domain.report import ReportDimension, Verdict
+from portico_compat.domain.resources import Resources
 
 
 def finding_to_json(finding: Finding) -> dict[str, Any]:
@@ -54,26 +55,39 @@ def dimension_from_json(data: dict[str, Any]) -> DimensionReport:
     )
 
 
+Declared = tuple[
+    tuple[ApiRequirement, ...], tuple[ApiProvision, ...], tuple[str, ...], Resources | None
+]
+
+
 def declared_to_json(
     consumes: tuple[ApiRequirement, ...],
     provides: tuple[ApiProvision, ...],
     permissions: tuple[str, ...],
+    resources: Resources | None = None,
 ) -> dict[str, Any]:
     """What a checked version declared, kept as the baseline of a later upgrade."""
-    return {
+    declared: dict[str, Any] = {
         "consumes": [{"name": c.name, "range": c.range} for c in consumes],
         "provides": [{"name": p.name, "version": p.version} for p in provides],
         "permissions": list(permissions),
     }
+    if resources is not None:
+        declared["resources"] = {
+            "cpu_millicores": resources.cpu_millicores,
+            "memory_mib": resources.memory_mib,
+            "storage_mib": resources.storage_mib,
+        }
+    return declared
 
 
-def declared_from_json(
-    data: dict[str, Any],
-) -> tuple[tuple[ApiRequirement, ...], tuple[ApiProvision, ...], tuple[str, ...]]:
+def declared_from_json(data: dict[str, Any]) -> Declared:
+    resources = data.get("resources")
     return (
         tuple(ApiRequirement(c["name"], c["range"]) for c in data.get("consumes", [])),
         tuple(ApiProvision(p["name"], p["version"]) for p in data.get("provides", [])),
         tuple(data.get("permissions", [])),
+        None if resources is None else Resources(**resources),
     )
 
 

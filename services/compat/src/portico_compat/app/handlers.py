@@ -87,6 +87,7 @@ async def stream_check(
             await tx.api_catalogs.get(tenant_id, release),
             await tx.release_manifests.get(tenant_id, release),
             await tx.permission_policies.get(tenant_id),
+            await tx.tenant_resources.get(tenant_id),
         )
         installed = None
         if plugin.installed_version:

@@ -15,6 +15,7 @@ from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import HostProfile
 from portico_compat.domain.permissions import PermissionPolicy
 from portico_compat.domain.releases import ReleaseManifest
+from portico_compat.domain.resources import TenantResources
 
 
 class HostProfileRepository(Protocol):
@@ -49,6 +50,11 @@ class ReleaseManifestRepository(Protocol):
         """Stores the manifest, replacing the tenant's previous one for that release."""
 
 
+class TenantResourcesReader(Protocol):
+    async def get(self, tenant_id: str) -> TenantResources:
+        """The tenant's projected quota and usage (None for what has not arrived)."""
+
+
 class PermissionPolicyRepository(Protocol):
     async def get(self, tenant_id: str) -> PermissionPolicy | None: ...
 
@@ -68,6 +74,8 @@ class CompatUnitOfWork(Protocol):
     def release_manifests(self) -> ReleaseManifestRepository: ...
     @property
     def permission_policies(self) -> PermissionPolicyRepository: ...
+    @property
+    def tenant_resources(self) -> TenantResourcesReader: ...
     @property
     def clock(self) -> Clock: ...
 

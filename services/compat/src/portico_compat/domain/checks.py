@@ -1,6 +1,6 @@
 """A compatibility check as it is recorded: who asked, about what, and the report.
 
-The check runs dimension by dimension (api, runtime, permissions) so that a
+The check runs dimension by dimension (api, runtime, permissions, resources) so that a
 caller can stream each verdict as it is decided; the report is the same
 whether it was streamed or not.
 """
@@ -8,7 +8,7 @@ whether it was streamed or not.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from portico_compat.domain.apis import (
@@ -33,6 +33,7 @@ from portico_compat.domain.permissions import (
 from portico_compat.domain.plugins import PluginRequirements
 from portico_compat.domain.releases import ReleaseManifest, release_findings
 from portico_compat.domain.report import ReportDimension
+from portico_compat.domain.resources import Resources, TenantResources, resources_report
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class CompatCheck:
     consumes: tuple[ApiRequirement, ...] = ()
     provides: tuple[ApiProvision, ...] = ()
     permissions: tuple[str, ...] = ()
+    resources: Resources | None = None
 
     @property
     def compatible(self) -> bool:
@@ -66,6 +68,8 @@ class HostState:
     api_catalog: HostApiCatalog | None = None
     release_manifest: ReleaseManifest | None = None
     permission_policy: PermissionPolicy | None = None
+    # The tenant's quota and usage as compat's projection of tenancy holds them.
+    tenant_resources: TenantResources = field(default_factory=TenantResources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +116,19 @@ def dimension_steps(
             baseline = PermissionBaseline(installed.version, known)
         return check_permissions(state.permission_policy, plugin.permissions, baseline)
 
+    def resources() -> DimensionReport:
+        # An upgrade frees what the installed version holds and keeps its plugin slot.
+        # Without a check of the installed version, what it holds is unknown: it is
+        # then counted as a new install (one more slot, nothing freed), failing safe.
+        replacing = None
+        if installed is not None and installed.last_check is not None:
+            replacing = installed.last_check.resources or Resources()
+        return resources_report(plugin.resources, state.tenant_resources, replacing=replacing)
+
     yield ReportDimension.API, api
     yield ReportDimension.RUNTIME, runtime
     yield ReportDimension.PERMISSIONS, permissions
+    yield ReportDimension.RESOURCES, resources
 
 
 def record(
@@ -135,6 +149,7 @@ def record(
         plugin.consumes,
         plugin.provides,
         plugin.permissions,
+        plugin.resources,
     )
 
 

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from portico_compat.domain.apis import ApiProvision, ApiRequirement, validate_declared_apis
 from portico_compat.domain.permissions import validate_requested
 from portico_compat.domain.ranges import published_version_problem
+from portico_compat.domain.resources import Resources
 from portico_compat.errors import InvalidPluginError
 
 MAX_NAME_LENGTH = 214
@@ -81,6 +82,8 @@ class PluginRequirements:
     permissions: tuple[str, ...] = ()
     # Set when the check is for an upgrade from this version.
     installed_version: str = ""
+    # What the version needs to run; None when it declares nothing.
+    resources: Resources | None = None
 
     def __post_init__(self) -> None:
         problem = package_name_problem(self.plugin)

@@ -21,6 +21,7 @@ from portico_compat.domain.permissions import Decision, PermissionPolicy, Permis
 from portico_compat.domain.plugins import PluginRequirements
 from portico_compat.domain.releases import ReleaseManifest
 from portico_compat.domain.report import Verdict
+from portico_compat.domain.resources import Resources
 from portico_compat.errors import InvalidPermissionPolicyError
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,15 @@ def plugin_from_proto(request: pb.CheckCompatibilityRequest) -> PluginRequiremen
         provides=tuple(ApiProvision(p.name, p.version) for p in request.provides),
         permissions=tuple(request.permissions),
         installed_version=request.installed_version,
+        resources=(
+            Resources(
+                request.resources.cpu_millicores,
+                request.resources.memory_mib,
+                request.resources.storage_mib,
+            )
+            if request.HasField("resources")
+            else None
+        ),
     )
 
 

@@ -267,6 +267,7 @@ class CheckCompatibilityRequest(_message.Message):
     PROVIDES_FIELD_NUMBER: _builtins.int
     PERMISSIONS_FIELD_NUMBER: _builtins.int
     INSTALLED_VERSION_FIELD_NUMBER: _builtins.int
+    RESOURCES_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
@@ -300,6 +301,10 @@ class CheckCompatibilityRequest(_message.Message):
     def permissions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Permissions the plugin requests (e.g. "catalog.entity.read")."""
 
+    @_builtins.property
+    def resources(self) -> Global___ResourceRequest:
+        """CPU, memory and storage the version needs; absent when it declares none."""
+
     def __init__(
         self,
         *,
@@ -313,14 +318,42 @@ class CheckCompatibilityRequest(_message.Message):
         provides: _abc.Iterable[Global___ApiProvision] | None = ...,
         permissions: _abc.Iterable[_builtins.str] | None = ...,
         installed_version: _builtins.str = ...,
+        resources: Global___ResourceRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["resources", b"resources"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consumes", b"consumes", "dependencies", b"dependencies", "engines", b"engines", "installed_version", b"installed_version", "peer_dependencies", b"peer_dependencies", "permissions", b"permissions", "plugin", b"plugin", "provides", b"provides", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consumes", b"consumes", "dependencies", b"dependencies", "engines", b"engines", "installed_version", b"installed_version", "peer_dependencies", b"peer_dependencies", "permissions", b"permissions", "plugin", b"plugin", "provides", b"provides", "resources", b"resources", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckCompatibilityRequest: _TypeAlias = CheckCompatibilityRequest  # noqa: Y015
+
+@_typing.final
+class ResourceRequest(_message.Message):
+    """What a plugin version needs to run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CPU_MILLICORES_FIELD_NUMBER: _builtins.int
+    MEMORY_MIB_FIELD_NUMBER: _builtins.int
+    STORAGE_MIB_FIELD_NUMBER: _builtins.int
+    cpu_millicores: _builtins.int
+    memory_mib: _builtins.int
+    storage_mib: _builtins.int
+    def __init__(
+        self,
+        *,
+        cpu_millicores: _builtins.int = ...,
+        memory_mib: _builtins.int = ...,
+        storage_mib: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu_millicores", b"cpu_millicores", "memory_mib", b"memory_mib", "storage_mib", b"storage_mib"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResourceRequest: _TypeAlias = ResourceRequest  # noqa: Y015
 
 @_typing.final
 class ApiRequirement(_message.Message):
@@ -432,7 +465,7 @@ class DimensionReport(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     FINDINGS_FIELD_NUMBER: _builtins.int
     dimension: _builtins.str
-    """"api", "runtime", "permissions" or "resources"."""
+    """"api", "runtime", "permissions" or "resources" (streamed in that order)."""
     verdict: Global___Verdict.ValueType
     summary: _builtins.str
     @_builtins.property
