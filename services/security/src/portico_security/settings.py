@@ -34,3 +34,5 @@ class SecuritySettings(ServiceSettings):
     advisory_feed_url: str = ""
     registry_signals_url: str = ""
     registry_signals_file: str = ""
+    # How often pending install approvals are checked against their deadlines.
+    install_approval_tick_seconds: float = Field(default=1.0, gt=0)
