@@ -276,3 +276,33 @@ def test_matches_sort_worst_first() -> None:
     advisories = [parse_osv(low, "t"), parse_osv(high, "t")]
     matches = match_packages(advisories, [("a", "1.0.0", True), ("b", "1.0.0", False)])
     assert [m.advisory_id for m in matches] == ["HIGH-1", "LOW-1"]
+
+
+def test_nul_characters_are_refused_before_storage() -> None:
+    """A NUL in any string (PostgreSQL cannot store it) is a precise error, not a failed INSERT."""
+    doc = osv({"introduced": "0"}, summary="bad\x00summary")
+    with pytest.raises(InvalidAdvisoryError, match="NUL character"):
+        parse_osv(doc, "t")
+
+
+def test_overlong_ids_are_refused() -> None:
+    """An advisory id over 256 characters is refused at `$.id`."""
+    doc = osv({"introduced": "0"}, id="G" * 257)
+    with pytest.raises(InvalidAdvisoryError) as caught:
+        parse_osv(doc, "t")
+    assert caught.value.path == "$.id"
+
+
+def test_escaped_backslash_u0000_text_is_not_a_nul() -> None:
+    """The six characters `\\u0000` in a summary are text, not a NUL, and are accepted."""
+    doc = osv({"introduced": "0"}, summary="literal \\u0000 in prose")
+    assert parse_osv(doc, "t").summary == "literal \\u0000 in prose"
+
+
+@pytest.mark.parametrize("depth", [40, 900, 100_000])
+def test_deep_nesting_is_refused_precisely(depth: int) -> None:
+    """Absurdly nested JSON is an InvalidAdvisoryError about nesting, never a RecursionError."""
+    prefix = json.dumps(osv({"introduced": "0"}))[:-1]
+    raw = f'{prefix}, "database_specific": {"[" * depth}{"]" * depth}}}'
+    with pytest.raises(InvalidAdvisoryError, match="nested deeper than 32 levels"):
+        parse_document(raw, "deep.json")

@@ -68,7 +68,7 @@ class HttpAdvisorySource:
             return await asyncio.to_thread(self._unzip, body)
         try:
             data = json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise AdvisorySourceError(self.name, f"neither a zip nor JSON: {exc}") from exc
         items = data if isinstance(data, list) else [data]
         return [

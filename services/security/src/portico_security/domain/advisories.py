@@ -39,6 +39,9 @@ EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 LABELS = ("NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 # A document bigger than this is not an advisory but an attack on the parser.
 MAX_DOCUMENT_BYTES = 1024 * 1024
+MAX_ID_LENGTH = 256
+# OSV documents nest about six levels; database_specific may add a few.
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +187,8 @@ def parse_document(raw: str | bytes, origin: str) -> Advisory:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidAdvisoryError(origin, "$", f"not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidAdvisoryError(origin, "$", f"nested deeper than {MAX_DEPTH} levels") from exc
     return parse_osv(data, origin)
 
 
@@ -191,6 +196,13 @@ def parse_osv(data: object, origin: str) -> Advisory:
     """An Advisory from a decoded OSV document; npm entries only."""
     doc = _obj(data, origin, "$")
     advisory_id = _text(doc.get("id"), origin, "$.id")
+    if len(advisory_id) > MAX_ID_LENGTH:
+        raise InvalidAdvisoryError(origin, "$.id", f"longer than {MAX_ID_LENGTH} characters")
+    # PostgreSQL cannot hold NUL, and absurd nesting is an attack on every later reader:
+    # refuse both here, precisely, not as a failed INSERT.
+    problem = _structure_problem(doc)
+    if problem is not None:
+        raise InvalidAdvisoryError(origin, "$", problem)
     where = f"{origin} ({advisory_id})"
     modified = _time(doc.get("modified"), where, "$.modified")
     published = _opt_time(doc.get("published"), where, "$.published")
@@ -368,6 +380,24 @@ def _opt_time(value: object, origin: str, path: str) -> datetime | None:
 def _semver(version: str) -> Any:
     # Parsing dominates matching; SemVer objects are immutable, so caching is safe.
     return nodesemver.make_semver(version, False)
+
+
+def _structure_problem(doc: object) -> str | None:
+    """Why the decoded document cannot be stored, or None (iterative: no recursion limit)."""
+    stack: list[tuple[object, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "contains a NUL character"
+        elif isinstance(value, Mapping):
+            stack.extend((k, depth + 1) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return None
 
 
 def _cmp(left: str, right: str) -> int:
