@@ -146,6 +146,8 @@ def test_signals_from_json_reads_every_field() -> None:
         ({"stars": True}, "stars must be a non-negative integer"),
         ({"has_tests": "yes"}, "has_tests must be true or false"),
         ({"license": 3}, "license must be a string"),
+        ({"license": "MIT\x00"}, "license must be text of at most 1024"),
+        ({"repository": "x" * 1025}, "repository must be text of at most 1024"),
         ({"releases": [{"version": "1.0.0"}]}, "needs version and published_at"),
         (
             {"releases": [{"version": "1", "published_at": "2026-01-05T10:00:00"}]},

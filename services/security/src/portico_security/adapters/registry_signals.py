@@ -30,6 +30,7 @@ from portico_security.domain.trust import PackageSignals, Release
 from portico_security.trust_errors import SignalSourceError
 
 MAX_SIGNALS_BYTES = 4 * 1024 * 1024
+MAX_TEXT = 1024
 _COUNTS = ("weekly_downloads", "dependents", "stars", "contributors")
 _FLAGS = (
     "has_tests",
@@ -63,6 +64,11 @@ def signals_from_json(package: str, data: object) -> PackageSignals:
         value = data.get(name, "")
         if not isinstance(value, str):
             raise SignalSourceError(package, f"{name} must be a string")
+        # These strings are stored as evidence with every verdict.
+        if len(value) > MAX_TEXT or "\x00" in value:
+            raise SignalSourceError(
+                package, f"{name} must be text of at most {MAX_TEXT} characters"
+            )
         fields[name] = value
     releases = data.get("releases", [])
     if not isinstance(releases, list):
