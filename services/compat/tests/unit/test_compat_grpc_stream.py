@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+from prometheus_client import REGISTRY
 
 from portico.compat.v1 import compat_pb2 as pb
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
@@ -321,3 +322,30 @@ async def test_declared_resources_without_a_projected_quota_fail_the_check(
     assert (resources.dimension, resources.verdict) == ("resources", pb.VERDICT_FAIL)
     assert resources.findings[0].required_range == "250 millicores"
     assert not report.compatible
+
+
+def stream_count(code: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "portico_grpc_requests_total",
+        {"service": "compat", "method": "CheckCompatibilityStream", "code": code},
+    )
+    return value or 0.0
+
+
+async def test_streamed_calls_are_counted_by_status(stub: pb_grpc.CompatServiceAsyncStub) -> None:
+    """The streaming RPC feeds the same request metric as unary ones, by status code."""
+    ok, invalid = stream_count("OK"), stream_count("INVALID_ARGUMENT")
+    await set_up_acme(stub)
+
+    async for _ in stub.CheckCompatibilityStream(
+        pb.CheckCompatibilityStreamRequest(check=request())
+    ):
+        pass
+    with pytest.raises(grpc.aio.AioRpcError):
+        async for _ in stub.CheckCompatibilityStream(
+            pb.CheckCompatibilityStreamRequest(check=request(version="x"))
+        ):
+            pass
+
+    assert stream_count("OK") == ok + 1
+    assert stream_count("INVALID_ARGUMENT") == invalid + 1

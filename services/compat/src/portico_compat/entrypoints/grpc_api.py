@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -12,6 +13,7 @@ from portico.compat.v1 import compat_pb2_grpc as pb_grpc
 from portico_common.errors import PermissionDeniedError, PorticoError, UnauthenticatedError
 from portico_common.grpc.interceptor import Context
 from portico_common.grpc.tokens import TokenVerifier
+from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS
 from portico_compat.app import handlers
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.apis import ApiProvision, ApiRequirement, HostApi, HostApiCatalog
@@ -197,6 +199,10 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
         self, request: pb.CheckCompatibilityStreamRequest, context: Context
     ) -> AsyncIterator[pb.CheckCompatibilityStreamResponse]:
         tenant_id = request.check.tenant_id
+        started = time.perf_counter()
+        # Counted like the interceptor counts unary calls; a client that goes away
+        # mid-stream is CANCELLED.
+        code = grpc.StatusCode.CANCELLED
         try:
             await self._guard.admit(tenant_id, context)
             plugin = plugin_from_proto(request.check)
@@ -205,9 +211,19 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
                     yield pb.CheckCompatibilityStreamResponse(report=check_to_proto(item))
                 else:
                     yield pb.CheckCompatibilityStreamResponse(dimension=dimension_to_proto(item))
+            code = grpc.StatusCode.OK
         except PorticoError as exc:
             code = grpc.StatusCode.__members__.get(exc.code, grpc.StatusCode.INTERNAL)
             await context.abort(code, str(exc))
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            log.exception("unhandled error", extra={"method": "CheckCompatibilityStream"})
+            raise
+        finally:
+            GRPC_REQUESTS.labels("compat", "CheckCompatibilityStream", code.name).inc()
+            GRPC_DURATION.labels("compat", "CheckCompatibilityStream").observe(
+                time.perf_counter() - started
+            )
 
     async def SetHostApiCatalog(
         self, request: pb.SetHostApiCatalogRequest, context: Context
