@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,10 +142,15 @@ async def _verify_artifact(
 
 
 async def test_verify_artifact_with_genuine_attestations_is_verified(
-    stub: SecurityServiceAsyncStub,
+    stub: SecurityServiceAsyncStub, admin: asyncpg.Connection
 ) -> None:
-    """VerifyArtifact with a genuine package's attestations passes its provenance check."""
+    """Genuine attestations pass VerifyArtifact's provenance check; the report is stored."""
     response = await _verify_artifact(stub, "gundam-visor-cli-v1-tag")
+    stored = await admin.fetchval(
+        "SELECT provenance FROM security.verifications WHERE verification_id = $1",
+        uuid.UUID(response.verification_id),
+    )
+    assert json.loads(stored)["slsa_build_level"] == 2
     assert response.verdict == security_pb2.VERDICT_VERIFIED
     [check] = [c for c in response.checks if c.name == "provenance"]
     assert check.passed

@@ -26,6 +26,7 @@ from portico_security.domain.provenance import (
     slsa_build_level,
     subject_problem,
 )
+from portico_security.domain.provenance_codec import report_from_json, report_to_json
 from portico_security.domain.provenance_errors import (
     MalformedAttestationsError,
     VerifierUnavailableError,
@@ -350,3 +351,11 @@ def test_v02_provenance_reads_config_source() -> None:
 def test_slsa_level_is_earned_by_the_signer(identity: str, issuer: str, level: int) -> None:
     """The SLSA generator's isolated workflow earns L3, other hosted workflows L2, others L1."""
     assert slsa_build_level(identity, issuer) == level
+
+
+async def test_stored_form_round_trips() -> None:
+    """A report written in its stored JSON form reads back equal; an unknown version is refused."""
+    report = await run(FakeVerifier())
+    assert report_from_json(json.loads(json.dumps(report_to_json(report)))) == report
+    with pytest.raises(ValueError, match="unknown stored provenance report version 2"):
+        report_from_json({**report_to_json(report), "v": 2})

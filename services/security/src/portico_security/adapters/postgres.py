@@ -17,6 +17,7 @@ from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
 from portico_security.domain.decisions import Verification
+from portico_security.domain.provenance_codec import report_from_json, report_to_json
 from portico_security.domain.signatures import PublisherKey
 from portico_security.domain.verification import Check, Verdict, VerificationReport
 
@@ -111,8 +112,8 @@ class PgVerificationRepository:
     async def add(self, verification: Verification) -> None:
         await self._conn.execute(
             """INSERT INTO verifications (verification_id, tenant_id, plugin, version,
-                   integrity, verdict, checks, key_id, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)""",
+                   integrity, verdict, checks, key_id, created_at, provenance)
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb)""",
             uuid.UUID(verification.verification_id),
             verification.tenant_id,
             verification.plugin,
@@ -122,6 +123,9 @@ class PgVerificationRepository:
             json.dumps([_check_to_json(c) for c in verification.report.checks]),
             verification.key_id,
             verification.created_at,
+            None
+            if verification.provenance is None
+            else json.dumps(report_to_json(verification.provenance)),
         )
 
     async def get(self, tenant_id: str, verification_id: str) -> Verification | None:
@@ -131,7 +135,7 @@ class PgVerificationRepository:
             return None
         row = await self._conn.fetchrow(
             """SELECT verification_id, tenant_id, plugin, version, integrity, verdict,
-                      checks, key_id, created_at
+                      checks, key_id, created_at, provenance
                  FROM verifications WHERE tenant_id = $1 AND verification_id = $2""",
             tenant_id,
             wanted,
@@ -151,6 +155,9 @@ class PgVerificationRepository:
             key_id=row["key_id"],
             report=report,
             created_at=row["created_at"],
+            provenance=None
+            if row["provenance"] is None
+            else report_from_json(json.loads(row["provenance"])),
         )
 
 
