@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -24,7 +25,11 @@ from portico_compat.domain.permissions import (
     check_permissions,
 )
 from portico_compat.domain.plugins import PluginRequirements
-from portico_compat.domain.releases import ReleaseManifest, release_findings
+from portico_compat.domain.releases import (
+    ReleaseManifest,
+    parse_published_manifest,
+    release_findings,
+)
 from portico_compat.domain.report import ReportDimension, Verdict
 from portico_compat.domain.resources import Quota, Resources, TenantResources, Usage
 from portico_compat.errors import (
@@ -465,3 +470,52 @@ def test_declared_resources_without_a_quota_fail_safe() -> None:
     check = run_check("c1", STATE, full_plugin(resources=Resources(1, 1, 1)), NOW)
 
     assert check.report.dimensions[3].verdict is Verdict.FAIL
+
+
+PUBLISHED = json.dumps(
+    {
+        "releaseVersion": RELEASE,
+        "packages": [
+            {"name": "@backstage/core-plugin-api", "version": "1.10.0"},
+            {"name": "@backstage/plugin-catalog-react", "version": "1.14.0"},
+        ],
+    }
+)
+
+
+def test_a_published_backstage_manifest_is_read_as_is() -> None:
+    """The document versions.backstage.io publishes becomes the release's package map."""
+    manifest = parse_published_manifest("acme", RELEASE, PUBLISHED)
+
+    assert manifest == MANIFEST
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("{", "not JSON"),
+        ("[]", "expected an object with a 'packages' list"),
+        (PUBLISHED.replace(RELEASE, "1.30.0"), "is for release '1.30.0', not '1.31.0'"),
+        (
+            json.dumps({"releaseVersion": RELEASE, "packages": [{"name": "@backstage/x"}]}),
+            "needs a string 'name' and 'version'",
+        ),
+        (
+            json.dumps(
+                {
+                    "releaseVersion": RELEASE,
+                    "packages": [
+                        {"name": "@backstage/x", "version": "1.0.0"},
+                        {"name": "@backstage/x", "version": "1.0.1"},
+                    ],
+                }
+            ),
+            "listed with two versions",
+        ),
+        (" " * (2 * 1024 * 1024 + 1), "larger than"),
+    ],
+)
+def test_malformed_published_manifests_are_refused(document: str, message: str) -> None:
+    """A published manifest of the wrong shape, release or size is refused with the reason."""
+    with pytest.raises(InvalidReleaseManifestError, match=message):
+        parse_published_manifest("acme", RELEASE, document)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -349,3 +350,33 @@ async def test_streamed_calls_are_counted_by_status(stub: pb_grpc.CompatServiceA
 
     assert stream_count("OK") == ok + 1
     assert stream_count("INVALID_ARGUMENT") == invalid + 1
+
+
+async def test_release_manifest_can_be_set_from_the_published_document(
+    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+) -> None:
+    """SetReleaseManifest takes Backstage's manifest.json; giving both forms is refused."""
+    document = json.dumps(
+        {
+            "releaseVersion": "1.31.0",
+            "packages": [{"name": "@backstage/core-plugin-api", "version": "1.10.0"}],
+        }
+    )
+    reply = await stub.SetReleaseManifest(
+        pb.SetReleaseManifestRequest(
+            tenant_id="acme", backstage_release="1.31.0", published_manifest=document
+        )
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as both:
+        await stub.SetReleaseManifest(
+            pb.SetReleaseManifestRequest(
+                tenant_id="acme",
+                backstage_release="1.31.0",
+                published_manifest=document,
+                packages={"@backstage/core-plugin-api": "1.9.0"},
+            )
+        )
+
+    assert dict(reply.manifest.packages) == {"@backstage/core-plugin-api": "1.10.0"}
+    assert both.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert dict(store.release_manifests["acme", "1.31.0"].packages) == dict(reply.manifest.packages)

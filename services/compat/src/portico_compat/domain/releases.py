@@ -9,6 +9,7 @@ that excludes the release's version, is the drift `versions:bump` trips on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -117,3 +118,48 @@ def release_findings(
             Finding(Dimension.RELEASE, name, range_, version, satisfied=check.ok, reason=reason)
         )
     return findings
+
+
+# A published manifest lists a few hundred packages in well under a megabyte.
+MAX_PUBLISHED_BYTES = 2 * 1024 * 1024
+
+
+def parse_published_manifest(tenant_id: str, release: str, document: str) -> ReleaseManifest:
+    """A manifest from the JSON document Backstage publishes for a release.
+
+    The shape is `{"releaseVersion": "1.31.0", "packages": [{"name": ..., "version":
+    ...}]}`; its release must be the one it is stored under, and every package is
+    validated as in `ReleaseManifest`. Anything else is InvalidReleaseManifestError.
+    """
+    if len(document.encode()) > MAX_PUBLISHED_BYTES:
+        raise InvalidReleaseManifestError(
+            "published_manifest", f"larger than {MAX_PUBLISHED_BYTES} bytes"
+        )
+    try:
+        data = json.loads(document)
+    except json.JSONDecodeError as exc:
+        raise InvalidReleaseManifestError(
+            "published_manifest", f"not JSON: {exc.msg} at line {exc.lineno}"
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("packages"), list):
+        raise InvalidReleaseManifestError(
+            "published_manifest", "expected an object with a 'packages' list"
+        )
+    published = data.get("releaseVersion")
+    if published != release:
+        raise InvalidReleaseManifestError(
+            "published_manifest", f"is for release {published!r}, not {release!r}"
+        )
+    packages: dict[str, str] = {}
+    for entry in data["packages"]:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        version = entry.get("version") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not isinstance(version, str):
+            raise InvalidReleaseManifestError(
+                "published_manifest", "each package needs a string 'name' and 'version'"
+            )
+        if packages.setdefault(name, version) != version:
+            raise InvalidReleaseManifestError(
+                "published_manifest", f"{name!r} is listed with two versions"
+            )
+    return ReleaseManifest(tenant_id, release, packages)

@@ -21,10 +21,10 @@ from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import DimensionReport, Finding, HostProfile
 from portico_compat.domain.permissions import Decision, PermissionPolicy, PermissionRule
 from portico_compat.domain.plugins import PluginRequirements
-from portico_compat.domain.releases import ReleaseManifest
+from portico_compat.domain.releases import ReleaseManifest, parse_published_manifest
 from portico_compat.domain.report import Verdict
 from portico_compat.domain.resources import Resources
-from portico_compat.errors import InvalidPermissionPolicyError
+from portico_compat.errors import InvalidPermissionPolicyError, InvalidReleaseManifestError
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +239,18 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
     async def SetReleaseManifest(
         self, request: pb.SetReleaseManifestRequest, context: Context
     ) -> pb.SetReleaseManifestResponse:
-        manifest = ReleaseManifest(
-            request.tenant_id, request.backstage_release, dict(request.packages)
+        if request.published_manifest and request.packages:
+            raise InvalidReleaseManifestError(
+                "packages", "give either packages or published_manifest, not both"
+            )
+        manifest = (
+            parse_published_manifest(
+                request.tenant_id, request.backstage_release, request.published_manifest
+            )
+            if request.published_manifest
+            else ReleaseManifest(
+                request.tenant_id, request.backstage_release, dict(request.packages)
+            )
         )
         saved = await handlers.set_release_manifest(self._uow, manifest)
         return pb.SetReleaseManifestResponse(

@@ -677,8 +677,15 @@ class SetReleaseManifestRequest(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     BACKSTAGE_RELEASE_FIELD_NUMBER: _builtins.int
     PACKAGES_FIELD_NUMBER: _builtins.int
+    PUBLISHED_MANIFEST_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     backstage_release: _builtins.str
+    published_manifest: _builtins.str
+    """Or the manifest document itself, as Backstage publishes it per release
+    (versions.backstage.io/v1/releases/<release>/manifest.json:
+    {"releaseVersion": ..., "packages": [{"name": ..., "version": ...}]}).
+    Give one of packages and published_manifest.
+    """
     @_builtins.property
     def packages(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Package name to exact version, as in Backstage's published manifest."""
@@ -689,10 +696,11 @@ class SetReleaseManifestRequest(_message.Message):
         tenant_id: _builtins.str = ...,
         backstage_release: _builtins.str = ...,
         packages: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        published_manifest: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backstage_release", b"backstage_release", "packages", b"packages", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backstage_release", b"backstage_release", "packages", b"packages", "published_manifest", b"published_manifest", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
