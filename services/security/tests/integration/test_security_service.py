@@ -117,7 +117,7 @@ async def test_signed_npm_tarball_is_verified_and_announced(
         "verdict": "VERIFIED",
         "integrity": artifact.integrity,
         "key_id": "acme-2026",
-        "n": len(CheckName),
+        "n": len(ALWAYS_RUN),
     }
 
 
