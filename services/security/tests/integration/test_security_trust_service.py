@@ -158,6 +158,7 @@ async def test_import_match_and_score_over_grpc(
     row = await admin.fetchrow(
         "SELECT score, inputs_digest FROM security.trust_scores WHERE plugin = '@acme/plugin'"
     )
+    assert row is not None
     assert (row["score"], row["inputs_digest"]) == (scored.score, scored.inputs_digest)
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_common.uow import uow_factory
+from portico_security.adapters.postgres import PgPublisherKeyRepository
 from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
 from portico_security.app.advisories import (
     ImportOutcome,
@@ -27,6 +30,7 @@ from portico_security.app.trust import (
     set_trust_weights,
 )
 from portico_security.domain.advisories import parse_osv
+from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
 from portico_security.domain.trust import PublisherEvidence, TrustWeights
 from portico_security.trust_errors import InvalidAdvisoryBatchError
 
@@ -131,6 +135,7 @@ async def test_verdict_round_trips_with_its_breakdown(
         "SELECT score, factors FROM security.trust_scores WHERE score_id = $1",
         uuid.UUID(verdict.score_id),
     )
+    assert row is not None
     assert row["score"] == verdict.trust.score
     assert [f["name"] for f in json.loads(row["factors"])] == [
         "publisher",
@@ -148,3 +153,30 @@ async def test_policies_are_per_tenant(uow: TrustUowFactory, db: Database) -> No
     assert not (await get_trust_policy(uow, "globex")).customized
     async with db.transaction("globex") as conn:
         assert await conn.fetchval("SELECT count(*) FROM trust_policies") == 0
+
+
+async def test_key_age_read_from_the_registry_table(uow: TrustUowFactory, db: Database) -> None:
+    """A key registered in publisher_keys gives the publisher factor its age."""
+    pem = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    key = PublisherKey(
+        tenant_id="acme",
+        publisher="acme",
+        key_id="acme-2025",
+        algorithm=KeyAlgorithm.ED25519,
+        public_key_pem=pem,
+        created_at=T0 - timedelta(days=400),
+    )
+    async with db.transaction("acme") as conn:
+        assert await PgPublisherKeyRepository(conn).add(key)
+    verdict = await score_plugin(
+        uow, NoSignals(), ScorePlugin("acme", "@acme/plugin", "1.1.0", key_id="acme-2025")
+    )
+    publisher = next(f for f in verdict.trust.factors if f.name == "publisher")
+    assert [(e.value, e.points) for e in publisher.evidence if e.signal == "key_age_days"] == [
+        ("400", 15)
+    ]

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portico_common.clock import ManualClock
 from portico_security.adapters.trust_memory import TrustMemoryStore, memory_trust_uow_factory
@@ -22,6 +24,7 @@ from portico_security.app.trust import (
     score_plugin,
     set_trust_weights,
 )
+from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
 from portico_security.domain.trust import (
     DEFAULT_WEIGHTS,
     PackageSignals,
@@ -264,3 +267,55 @@ async def test_bad_tenant_is_refused_before_anything(uow: TrustUowFactory) -> No
     """A malformed tenant id is an invalid request for every trust use case."""
     with pytest.raises(InvalidRequestError):
         await get_trust_policy(uow, "*")
+
+
+def _key(created_at: datetime) -> PublisherKey:
+    pem = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    return PublisherKey(
+        tenant_id="acme",
+        publisher="acme",
+        key_id="acme-2025",
+        algorithm=KeyAlgorithm.ED25519,
+        public_key_pem=pem,
+        created_at=created_at,
+    )
+
+
+async def test_key_age_comes_from_the_key_registry(
+    uow: TrustUowFactory, store: TrustMemoryStore
+) -> None:
+    """With a key id and no key time, the registered key's age scores (200 days: 10 points)."""
+    store.keys["acme", "acme-2025"] = _key(T0 - timedelta(days=200))
+    verdict = await score_plugin(
+        uow, FixedSignals({}), ScorePlugin("acme", "@acme/plugin", "1.0.0", key_id="acme-2025")
+    )
+    publisher = next(f for f in verdict.trust.factors if f.name == "publisher")
+    assert [(e.value, e.points) for e in publisher.evidence if e.signal == "key_age_days"] == [
+        ("200", 10)
+    ]
+
+
+async def test_another_tenants_key_is_not_used(
+    uow: TrustUowFactory, store: TrustMemoryStore
+) -> None:
+    """A key id registered only for another tenant leaves the key age unknown."""
+    store.keys["acme", "acme-2025"] = _key(T0 - timedelta(days=200))
+    verdict = await score_plugin(
+        uow, FixedSignals({}), ScorePlugin("globex", "@acme/plugin", "1.0.0", key_id="acme-2025")
+    )
+    publisher = next(f for f in verdict.trust.factors if f.name == "publisher")
+    assert [e.value for e in publisher.evidence if e.signal == "key_age_days"] == ["unknown"]
+
+
+async def test_overlong_key_id_is_refused(uow: TrustUowFactory, store: TrustMemoryStore) -> None:
+    """A key id over 1024 characters is an invalid request and no verdict is stored."""
+    with pytest.raises(InvalidRequestError, match="key_id"):
+        await score_plugin(
+            uow, FixedSignals({}), ScorePlugin("acme", "@acme/plugin", "1.0.0", key_id="k" * 1025)
+        )
+    assert store.verdicts == {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -122,3 +123,21 @@ async def test_set_weights_needs_weights(servicers: tuple[AdvisoryServicer, Trus
     """SetTrustWeights without weights is refused rather than read as all zero."""
     with pytest.raises(InvalidRequestError, match="weights"):
         await servicers[1].SetTrustWeights(pb.SetTrustWeightsRequest(tenant_id="acme"), None)  # type: ignore[arg-type]
+
+
+async def test_score_maps_the_key_id(
+    servicers: tuple[AdvisoryServicer, TrustServicer], store: TrustMemoryStore
+) -> None:
+    """A key id without a key time is looked up in the tenant's key registry."""
+    store.keys["acme", "acme-2025"] = SimpleNamespace(created_at=T0 - timedelta(days=40))  # type: ignore[assignment]
+    request = pb.ScoreTrustRequest(
+        tenant_id="acme",
+        plugin="left-pad",
+        version="1.0.0",
+        publisher=pb.PublisherEvidence(key_id="acme-2025"),
+    )
+    response = await servicers[1].ScoreTrust(request, None)  # type: ignore[arg-type]
+    publisher = next(f for f in response.factors if f.name == "publisher")
+    assert [(e.value, e.points) for e in publisher.evidence if e.signal == "key_age_days"] == [
+        ("40", 5)
+    ]

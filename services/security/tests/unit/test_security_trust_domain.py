@@ -10,6 +10,7 @@ import pytest
 
 from portico_security.domain.advisories import match_packages, parse_osv
 from portico_security.domain.trust import (
+    Evidence,
     PackageSignals,
     PublisherEvidence,
     Release,
@@ -28,7 +29,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 
 
-def points(evidence: tuple[Any, ...]) -> int:
+def points(evidence: tuple[Evidence, ...]) -> int:
     return max(0, min(100, sum(e.points for e in evidence)))
 
 

@@ -17,6 +17,7 @@ from portico_common.clock import Clock, SystemClock
 from portico_common.db import ALL_TENANTS
 from portico_security.app.trust import TrustUnitOfWork, TrustUowFactory
 from portico_security.domain.advisories import Advisory
+from portico_security.domain.signatures import PublisherKey
 from portico_security.domain.trust_policy import TrustPolicy, TrustVerdict
 
 
@@ -25,6 +26,8 @@ class TrustMemoryStore:
     advisories: dict[str, tuple[Advisory, datetime]] = field(default_factory=dict)
     policies: dict[str, TrustPolicy] = field(default_factory=dict)
     verdicts: dict[str, TrustVerdict] = field(default_factory=dict)
+    # Registered publisher keys by (tenant, key id), as the key registry holds them.
+    keys: dict[tuple[str, str], PublisherKey] = field(default_factory=dict)
 
 
 class MemoryAdvisoryRepository:
@@ -85,11 +88,23 @@ class MemoryTrustVerdictRepository:
         return found if found is not None and found.tenant_id == tenant_id else None
 
 
+class MemoryKeyLookup:
+    def __init__(self, tenant_id: str, store: TrustMemoryStore) -> None:
+        self._tenant = tenant_id
+        self._store = store
+
+    async def get(self, tenant_id: str, key_id: str) -> PublisherKey | None:
+        if tenant_id != self._tenant:
+            return None
+        return self._store.keys.get((tenant_id, key_id))
+
+
 class MemoryTrustUnitOfWork:
     def __init__(self, tenant_id: str, store: TrustMemoryStore, clock: Clock) -> None:
         self.advisories = MemoryAdvisoryRepository(tenant_id, store)
         self.trust_policies = MemoryTrustPolicyRepository(tenant_id, store)
         self.trust_verdicts = MemoryTrustVerdictRepository(tenant_id, store)
+        self.publisher_keys = MemoryKeyLookup(tenant_id, store)
         self.clock = clock
         self._store = store
 

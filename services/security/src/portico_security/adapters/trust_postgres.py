@@ -17,6 +17,7 @@ from typing import Any
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
+from portico_security.adapters.postgres import PgPublisherKeyRepository
 from portico_security.domain.advisories import Advisory, parse_osv
 from portico_security.domain.trust import Evidence, Factor, TrustScore, TrustWeights
 from portico_security.domain.trust_policy import TrustPolicy, TrustVerdict
@@ -205,3 +206,5 @@ class TrustPgUnitOfWork(PgUnitOfWork):
         self.advisories = PgAdvisoryRepository(conn)
         self.trust_policies = PgTrustPolicyRepository(conn)
         self.trust_verdicts = PgTrustVerdictRepository(conn)
+        # The key registry's own repository, read for the publisher key's age.
+        self.publisher_keys = PgPublisherKeyRepository(conn)

@@ -18,6 +18,7 @@ comes from the unit of work's Clock, so a ManualClock makes scores repeatable.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -26,6 +27,7 @@ from typing import Protocol
 
 from portico_common.clock import Clock
 from portico_security.app.advisories import AdvisoryRepository, check_packages, matches_in
+from portico_security.domain.signatures import PublisherKey
 from portico_security.domain.tenants import validate_tenant_id
 from portico_security.domain.trust import (
     PackageSignals,
@@ -35,6 +37,7 @@ from portico_security.domain.trust import (
     score_trust,
 )
 from portico_security.domain.trust_policy import TrustPolicy, TrustVerdict, default_policy
+from portico_security.errors import InvalidRequestError
 
 
 class TrustPolicyRepository(Protocol):
@@ -53,9 +56,20 @@ class TrustVerdictRepository(Protocol):
         """The tenant's verdict with this id, or None."""
 
 
+# Far above any real key id; anything longer is refused rather than looked up.
+MAX_KEY_ID = 1024
+
+
+class PublisherKeyLookup(Protocol):
+    async def get(self, tenant_id: str, key_id: str) -> PublisherKey | None:
+        """The tenant's registered key with this id, or None."""
+
+
 class TrustUnitOfWork(Protocol):
     @property
     def advisories(self) -> AdvisoryRepository: ...
+    @property
+    def publisher_keys(self) -> PublisherKeyLookup: ...
     @property
     def trust_policies(self) -> TrustPolicyRepository: ...
     @property
@@ -82,6 +96,9 @@ class ScorePlugin:
     publisher: PublisherEvidence = field(default_factory=PublisherEvidence)
     # Resolved (exact) versions of the plugin's dependencies.
     dependencies: Sequence[tuple[str, str]] = ()
+    # The signing key's id: its age comes from the tenant's key registry when
+    # `publisher.key_created_at` is not given.
+    key_id: str = ""
 
 
 async def score_plugin(
@@ -100,16 +117,23 @@ async def score_in(
 ) -> TrustVerdict:
     """Scores and stores inside an open unit of work of the command's tenant."""
     packages = check_packages(command.plugin, command.version, command.dependencies)
+    if len(command.key_id) > MAX_KEY_ID or "\x00" in command.key_id:
+        raise InvalidRequestError("key_id", f"must be text of at most {MAX_KEY_ID} characters")
     policy = await tx.trust_policies.get(command.tenant_id) or default_policy(command.tenant_id)
     own = await tx.advisories.for_packages([packages[0][0]])
     dependency_matches = await matches_in(tx, packages[1:])
     now = tx.clock.now()
+    publisher = command.publisher
+    if publisher.key_created_at is None and command.key_id:
+        key = await tx.publisher_keys.get(command.tenant_id, command.key_id)
+        if key is not None:
+            publisher = dataclasses.replace(publisher, key_created_at=key.created_at)
     trust = score_trust(
         TrustInputs(
             plugin=packages[0][0],
             version=packages[0][1],
             now=now,
-            publisher=command.publisher,
+            publisher=publisher,
             signals=package_signals,
             advisories=tuple(sorted(own, key=lambda a: a.id)),
             dependency_matches=tuple(dependency_matches),

@@ -168,6 +168,7 @@ class TrustServicer(pb_grpc.TrustServiceServicer):
                 version=request.version,
                 publisher=publisher,
                 dependencies=_dependencies(request.dependencies),
+                key_id=evidence.key_id,
             ),
         )
         return verdict_to_proto(verdict)

@@ -359,6 +359,7 @@ class PublisherEvidence(_message.Message):
     KEY_CREATED_AT_FIELD_NUMBER: _builtins.int
     PROVENANCE_VERIFIED_FIELD_NUMBER: _builtins.int
     SLSA_LEVEL_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
     identity_verified: _builtins.bool
     """The publisher is who it claims to be (an allowed, registered publisher)."""
     signature_verified: _builtins.bool
@@ -367,6 +368,10 @@ class PublisherEvidence(_message.Message):
     """A provenance attestation verified against the tarball."""
     slsa_level: _builtins.int
     """SLSA build level the provenance reached (0-3)."""
+    key_id: _builtins.str
+    """The signing key's id in the tenant's publisher key registry: when
+    key_created_at is unset, the key's age is read from the registry.
+    """
     @_builtins.property
     def key_created_at(self) -> _timestamp_pb2.Timestamp:
         """When the signing key was registered; unset when unknown."""
@@ -379,10 +384,11 @@ class PublisherEvidence(_message.Message):
         key_created_at: _timestamp_pb2.Timestamp | None = ...,
         provenance_verified: _builtins.bool = ...,
         slsa_level: _builtins.int = ...,
+        key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["key_created_at", b"key_created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity_verified", b"identity_verified", "key_created_at", b"key_created_at", "provenance_verified", b"provenance_verified", "signature_verified", b"signature_verified", "slsa_level", b"slsa_level"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity_verified", b"identity_verified", "key_created_at", b"key_created_at", "key_id", b"key_id", "provenance_verified", b"provenance_verified", "signature_verified", b"signature_verified", "slsa_level", b"slsa_level"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
