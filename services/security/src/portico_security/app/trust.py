@@ -11,6 +11,9 @@ Public API (secure install calls these):
     await get_trust_policy(uow, tenant_id) -> TrustPolicy
     await set_trust_weights(uow, tenant_id, TrustWeights(...)) -> TrustPolicy
 
+Pass `ScorePlugin(..., key_id=verification.key_id)` to have the signing
+key's age read from the tenant's key registry.
+
 `verdict.trust.score` is 0-100, `verdict.trust.factors` the five factors with
 their evidence; `verdict.trust.inputs_digest` identifies the inputs. "Now"
 comes from the unit of work's Clock, so a ManualClock makes scores repeatable.
