@@ -1,8 +1,8 @@
 """Which tenant ids a request may name.
 
-The rule is the kernel's (portico_common.tenants, a DNS label). It also keeps out `*`, the kernel's all-tenants
-marker: a request naming it would open a transaction that sees every tenant's
-publisher keys.
+The rule is the kernel's (portico_common.tenants, a DNS label). It also keeps
+out `*`, the kernel's all-tenants marker: a request naming it would open a
+transaction that sees every tenant's publisher keys.
 """
 
 from __future__ import annotations
