@@ -20,6 +20,12 @@ from portico_gateway.routes import RouteMatch, build_route_table
         ("POST", "/v1/tenants/acme/trust:score", "TrustService/ScoreTrust", {"tenant_id": "acme"}),
         (
             "GET",
+            "/v1/tenants/acme/trust-scores/abc",
+            "TrustService/GetTrustScore",
+            {"tenant_id": "acme", "score_id": "abc"},
+        ),
+        (
+            "GET",
             "/v1/tenants/acme/trust-policy",
             "TrustService/GetTrustPolicy",
             {"tenant_id": "acme"},

@@ -73,3 +73,14 @@ class SignalSourceError(SecurityError):
         super().__init__(f"registry signals for {package!r}: {problem}")
         self.package = package
         self.problem = problem
+
+
+class TrustScoreNotFoundError(SecurityError):
+    """No stored trust verdict with this id for the tenant."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, tenant_id: str, score_id: str) -> None:
+        super().__init__(f"no trust score {score_id!r} for tenant {tenant_id!r}")
+        self.tenant_id = tenant_id
+        self.score_id = score_id

@@ -160,6 +160,15 @@ async def test_import_match_and_score_over_grpc(
     )
     assert row is not None
     assert (row["score"], row["inputs_digest"]) == (scored.score, scored.inputs_digest)
+    stored = await trust.GetTrustScore(
+        pb.GetTrustScoreRequest(tenant_id="acme", score_id=scored.score_id)
+    )
+    assert stored.verdict == scored
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await trust.GetTrustScore(
+            pb.GetTrustScoreRequest(tenant_id="globex", score_id=scored.score_id)
+        )
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND
 
 
 async def test_bad_batch_over_grpc_is_invalid_argument_and_changes_nothing(

@@ -21,6 +21,7 @@ from portico_security.app.trust import (
     ScorePlugin,
     TrustUowFactory,
     get_trust_policy,
+    get_trust_score,
     score_plugin,
     set_trust_weights,
 )
@@ -36,7 +37,7 @@ from portico_security.errors import (
     InvalidRequestError,
     InvalidVersionError,
 )
-from portico_security.trust_errors import InvalidAdvisoryBatchError
+from portico_security.trust_errors import InvalidAdvisoryBatchError, TrustScoreNotFoundError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
@@ -319,3 +320,14 @@ async def test_overlong_key_id_is_refused(uow: TrustUowFactory, store: TrustMemo
             uow, FixedSignals({}), ScorePlugin("acme", "@acme/plugin", "1.0.0", key_id="k" * 1025)
         )
     assert store.verdicts == {}
+
+
+async def test_stored_verdict_is_read_back_by_its_tenant_only(uow: TrustUowFactory) -> None:
+    """GetTrustScore returns the verdict to its tenant and NOT_FOUND to any other."""
+    verdict = await score_plugin(
+        uow, FixedSignals({}), ScorePlugin("acme", "@acme/plugin", "1.0.0")
+    )
+    assert await get_trust_score(uow, "acme", verdict.score_id) == verdict
+    with pytest.raises(TrustScoreNotFoundError) as caught:
+        await get_trust_score(uow, "globex", verdict.score_id)
+    assert caught.value.code == "NOT_FOUND"

@@ -8,6 +8,7 @@ Public API (secure install calls these):
         # inside a unit of work the caller already holds (same transaction as
         # its own decision); fetch `package_signals` first with
         # `await signals.signals(plugin)` so no HTTP call runs inside it
+    await get_trust_score(uow, tenant_id, score_id) -> TrustVerdict
     await get_trust_policy(uow, tenant_id) -> TrustPolicy
     await set_trust_weights(uow, tenant_id, TrustWeights(...)) -> TrustPolicy
 
@@ -41,6 +42,7 @@ from portico_security.domain.trust import (
 )
 from portico_security.domain.trust_policy import TrustPolicy, TrustVerdict, default_policy
 from portico_security.errors import InvalidRequestError
+from portico_security.trust_errors import TrustScoreNotFoundError
 
 
 class TrustPolicyRepository(Protocol):
@@ -152,6 +154,16 @@ async def score_in(
         scored_at=now,
     )
     await tx.trust_verdicts.add(verdict)
+    return verdict
+
+
+async def get_trust_score(uow: TrustUowFactory, tenant_id: str, score_id: str) -> TrustVerdict:
+    """A stored verdict of the tenant, or TrustScoreNotFoundError."""
+    validate_tenant_id(tenant_id)
+    async with uow(tenant_id) as tx:
+        verdict = await tx.trust_verdicts.get(tenant_id, score_id)
+    if verdict is None:
+        raise TrustScoreNotFoundError(tenant_id, score_id)
     return verdict
 
 

@@ -173,6 +173,12 @@ class TrustServicer(pb_grpc.TrustServiceServicer):
         )
         return verdict_to_proto(verdict)
 
+    async def GetTrustScore(
+        self, request: pb.GetTrustScoreRequest, context: Context
+    ) -> pb.GetTrustScoreResponse:
+        verdict = await trust.get_trust_score(self._uow, request.tenant_id, request.score_id)
+        return pb.GetTrustScoreResponse(verdict=verdict_to_proto(verdict))
+
     async def GetTrustPolicy(
         self, request: pb.GetTrustPolicyRequest, context: Context
     ) -> pb.GetTrustPolicyResponse:

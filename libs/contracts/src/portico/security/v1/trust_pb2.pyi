@@ -626,3 +626,49 @@ class SetTrustWeightsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SetTrustWeightsResponse: _TypeAlias = SetTrustWeightsResponse  # noqa: Y015
+
+@_typing.final
+class GetTrustScoreRequest(_message.Message):
+    """Input of GetTrustScore."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SCORE_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    score_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        score_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["score_id", b"score_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrustScoreRequest: _TypeAlias = GetTrustScoreRequest  # noqa: Y015
+
+@_typing.final
+class GetTrustScoreResponse(_message.Message):
+    """Output of GetTrustScore: the verdict as ScoreTrust returned it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERDICT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def verdict(self) -> Global___ScoreTrustResponse: ...
+    def __init__(
+        self,
+        *,
+        verdict: Global___ScoreTrustResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["verdict", b"verdict"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrustScoreResponse: _TypeAlias = GetTrustScoreResponse  # noqa: Y015

@@ -162,6 +162,11 @@ class TrustServiceStub:
                 request_serializer=portico_dot_security_dot_v1_dot_trust__pb2.ScoreTrustRequest.SerializeToString,
                 response_deserializer=portico_dot_security_dot_v1_dot_trust__pb2.ScoreTrustResponse.FromString,
                 _registered_method=True)
+        self.GetTrustScore = channel.unary_unary(
+                '/portico.security.v1.TrustService/GetTrustScore',
+                request_serializer=portico_dot_security_dot_v1_dot_trust__pb2.GetTrustScoreRequest.SerializeToString,
+                response_deserializer=portico_dot_security_dot_v1_dot_trust__pb2.GetTrustScoreResponse.FromString,
+                _registered_method=True)
         self.GetTrustPolicy = channel.unary_unary(
                 '/portico.security.v1.TrustService/GetTrustPolicy',
                 request_serializer=portico_dot_security_dot_v1_dot_trust__pb2.GetTrustPolicyRequest.SerializeToString,
@@ -180,6 +185,13 @@ class TrustServiceServicer:
 
     def ScoreTrust(self, request, context):
         """Scores a plugin version; the verdict and its breakdown are stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrustScore(self, request, context):
+        """A stored verdict, with the breakdown it was given with.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -206,6 +218,11 @@ def add_TrustServiceServicer_to_server(servicer, server):
                     servicer.ScoreTrust,
                     request_deserializer=portico_dot_security_dot_v1_dot_trust__pb2.ScoreTrustRequest.FromString,
                     response_serializer=portico_dot_security_dot_v1_dot_trust__pb2.ScoreTrustResponse.SerializeToString,
+            ),
+            'GetTrustScore': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrustScore,
+                    request_deserializer=portico_dot_security_dot_v1_dot_trust__pb2.GetTrustScoreRequest.FromString,
+                    response_serializer=portico_dot_security_dot_v1_dot_trust__pb2.GetTrustScoreResponse.SerializeToString,
             ),
             'GetTrustPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTrustPolicy,
@@ -246,6 +263,33 @@ class TrustService:
             '/portico.security.v1.TrustService/ScoreTrust',
             portico_dot_security_dot_v1_dot_trust__pb2.ScoreTrustRequest.SerializeToString,
             portico_dot_security_dot_v1_dot_trust__pb2.ScoreTrustResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrustScore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.security.v1.TrustService/GetTrustScore',
+            portico_dot_security_dot_v1_dot_trust__pb2.GetTrustScoreRequest.SerializeToString,
+            portico_dot_security_dot_v1_dot_trust__pb2.GetTrustScoreResponse.FromString,
             options,
             channel_credentials,
             insecure,

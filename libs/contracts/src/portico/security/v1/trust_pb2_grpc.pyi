@@ -87,6 +87,8 @@ class TrustServiceStub:
     def __new__(cls, channel: _aio.Channel) -> TrustServiceAsyncStub: ...
     ScoreTrust: _grpc.UnaryUnaryMultiCallable[_trust_pb2.ScoreTrustRequest, _trust_pb2.ScoreTrustResponse]
     """Scores a plugin version; the verdict and its breakdown are stored."""
+    GetTrustScore: _grpc.UnaryUnaryMultiCallable[_trust_pb2.GetTrustScoreRequest, _trust_pb2.GetTrustScoreResponse]
+    """A stored verdict, with the breakdown it was given with."""
     GetTrustPolicy: _grpc.UnaryUnaryMultiCallable[_trust_pb2.GetTrustPolicyRequest, _trust_pb2.GetTrustPolicyResponse]
     """The tenant's trust weights (the defaults until the tenant sets its own)."""
     SetTrustWeights: _grpc.UnaryUnaryMultiCallable[_trust_pb2.SetTrustWeightsRequest, _trust_pb2.SetTrustWeightsResponse]
@@ -99,6 +101,8 @@ class TrustServiceAsyncStub(TrustServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ScoreTrust: _aio.UnaryUnaryMultiCallable[_trust_pb2.ScoreTrustRequest, _trust_pb2.ScoreTrustResponse]  # type: ignore[assignment]
     """Scores a plugin version; the verdict and its breakdown are stored."""
+    GetTrustScore: _aio.UnaryUnaryMultiCallable[_trust_pb2.GetTrustScoreRequest, _trust_pb2.GetTrustScoreResponse]  # type: ignore[assignment]
+    """A stored verdict, with the breakdown it was given with."""
     GetTrustPolicy: _aio.UnaryUnaryMultiCallable[_trust_pb2.GetTrustPolicyRequest, _trust_pb2.GetTrustPolicyResponse]  # type: ignore[assignment]
     """The tenant's trust weights (the defaults until the tenant sets its own)."""
     SetTrustWeights: _aio.UnaryUnaryMultiCallable[_trust_pb2.SetTrustWeightsRequest, _trust_pb2.SetTrustWeightsResponse]  # type: ignore[assignment]
@@ -114,6 +118,14 @@ class TrustServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_trust_pb2.ScoreTrustResponse, _abc.Awaitable[_trust_pb2.ScoreTrustResponse]]:
         """Scores a plugin version; the verdict and its breakdown are stored."""
+
+    @_abc_1.abstractmethod
+    def GetTrustScore(
+        self,
+        request: _trust_pb2.GetTrustScoreRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_trust_pb2.GetTrustScoreResponse, _abc.Awaitable[_trust_pb2.GetTrustScoreResponse]]:
+        """A stored verdict, with the breakdown it was given with."""
 
     @_abc_1.abstractmethod
     def GetTrustPolicy(
