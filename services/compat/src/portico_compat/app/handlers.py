@@ -114,10 +114,14 @@ async def check_compatibility(
     changes nothing; an incompatible plugin is recorded and emitted like a
     compatible one, with the findings that say why.
     """
+    check = None
+    # Read to the end, so the stream finishes (and commits) here rather than at GC.
     async for item in stream_check(uow, tenant_id, plugin):
         if isinstance(item, CompatCheck):
-            return item
-    raise RuntimeError("stream_check ended without recording a check")  # pragma: no cover
+            check = item
+    if check is None:  # pragma: no cover - stream_check always ends with the check
+        raise RuntimeError("stream_check ended without recording a check")
+    return check
 
 
 def compat_checked(check: CompatCheck) -> events_pb2.CompatChecked:
