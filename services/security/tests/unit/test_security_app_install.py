@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -306,3 +307,17 @@ async def test_malformed_install_changes_nothing(
     assert len(istore.events.events) == events_before
     assert istore.verifications == {}
     assert istore.requests == {}
+
+
+async def test_audit_pages_link_to_the_record_before(
+    iuow: InstallUnitOfWorkFactory, istore: InstallMemoryStore
+) -> None:
+    """A later page is checked against the record before it; a forged link is reported."""
+    for n in range(5):
+        await set_policy(iuow, min_trust_score=n)
+    page, problems = await approvals.audit_page(iuow, "acme", after=2, limit=2)
+    assert [r.sequence for r in page] == [3, 4]
+    assert problems == []
+    istore.audit[3] = replace(istore.audit[3], prev_hash="sha256:" + "f" * 64)
+    _, broken = await approvals.audit_page(iuow, "acme", after=3, limit=2)
+    assert "record 4: does not follow the previous hash" in broken

@@ -15,7 +15,7 @@ from portico_security.app.install import announce_decision, audit, subject_of
 from portico_security.app.install_ports import InstallUnitOfWork, InstallUnitOfWorkFactory
 from portico_security.app.validation import MAX_TEXT
 from portico_security.domain.approvals import Step
-from portico_security.domain.audit import AuditRecord
+from portico_security.domain.audit import AuditRecord, chain_problems
 from portico_security.domain.install import InstallRequest
 from portico_security.domain.tenants import validate_tenant_id
 from portico_security.errors import InvalidRequestError
@@ -79,6 +79,19 @@ async def list_audit(
     page = min(max(limit, 1), MAX_AUDIT_PAGE)
     async with uow(tenant_id) as tx:
         return await tx.audit.list(tenant_id, subject=subject, after=after, limit=page)
+
+
+async def audit_page(
+    uow: InstallUnitOfWorkFactory, tenant_id: str, *, after: int = 0, limit: int = 100
+) -> tuple[list[AuditRecord], list[str]]:
+    """A page of the whole chain and the breaks in it, linked to the record before the page."""
+    limit = min(max(limit, 1), MAX_AUDIT_PAGE - 1)
+    records = await list_audit(uow, tenant_id, after=max(after - 1, 0), limit=limit + 1)
+    anchor = records[0] if after > 0 and records and records[0].sequence == after else None
+    page = records[1:] if anchor is not None else records[:limit]
+    if after > 0 and anchor is None:
+        return page, [f"record {after}, the one before this page, is missing"]
+    return page, chain_problems(page, previous=anchor)
 
 
 async def expire_due_approvals(uow: InstallUnitOfWorkFactory, now: datetime, limit: int) -> int:

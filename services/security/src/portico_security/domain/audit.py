@@ -63,10 +63,15 @@ def append(previous: AuditRecord | None, entry: AuditEntry) -> AuditRecord:
     return AuditRecord(entry, sequence, prev_hash, record_hash(entry, sequence, prev_hash))
 
 
-def chain_problems(records: Sequence[AuditRecord]) -> list[str]:
-    """Every break in a tenant's chain (records in sequence order); empty when intact."""
+def chain_problems(
+    records: Sequence[AuditRecord], *, previous: AuditRecord | None = None
+) -> list[str]:
+    """Every break in a tenant's chain (records in sequence order); empty when intact.
+
+    `previous` is the record just before the first one, for a page that does not
+    start at the chain's beginning.
+    """
     problems: list[str] = []
-    previous: AuditRecord | None = None
     for record in records:
         want_seq = 1 if previous is None else previous.sequence + 1
         want_prev = GENESIS if previous is None else previous.hash

@@ -31,7 +31,7 @@ from portico_security.app.install_ports import (
 )
 from portico_security.app.trust import PackageSignalsSource
 from portico_security.domain.approvals import Step
-from portico_security.domain.audit import AuditRecord, chain_problems
+from portico_security.domain.audit import AuditRecord
 from portico_security.domain.install import InstallRequest, InstallStatus
 from portico_security.domain.policy import (
     ApprovalRule,
@@ -291,17 +291,21 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
     async def ListAuditRecords(
         self, request: pb.ListAuditRecordsRequest, context: Context
     ) -> pb.ListAuditRecordsResponse:
-        records = await approvals.list_audit(
-            self._uow,
-            request.tenant_id,
-            subject=request.subject,
-            after=request.after_sequence,
-            limit=request.limit or 100,
-        )
-        # A filtered page skips records, so its links cannot be checked.
-        problems = (
-            chain_problems(records) if not request.subject and not request.after_sequence else []
-        )
+        limit = request.limit or 100
+        if request.subject:
+            # A subject's records skip the others', so their links cannot be checked.
+            records = await approvals.list_audit(
+                self._uow,
+                request.tenant_id,
+                subject=request.subject,
+                after=request.after_sequence,
+                limit=limit,
+            )
+            problems: list[str] = []
+        else:
+            records, problems = await approvals.audit_page(
+                self._uow, request.tenant_id, after=request.after_sequence, limit=limit
+            )
         return pb.ListAuditRecordsResponse(
             records=[record_to_proto(r) for r in records], chain_problems=problems
         )
