@@ -321,3 +321,17 @@ async def test_audit_pages_link_to_the_record_before(
     istore.audit[3] = replace(istore.audit[3], prev_hash="sha256:" + "f" * 64)
     _, broken = await approvals.audit_page(iuow, "acme", after=3, limit=2)
     assert "record 4: does not follow the previous hash" in broken
+
+
+async def test_requester_cannot_approve_their_own_install(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher
+) -> None:
+    """Four eyes: the requester's approval is refused, though they may still reject."""
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    rid = outcome.request.request_id
+    with pytest.raises(ApprovalNotAllowedError, match="requested this install"):
+        await approvals.approve(iuow, approvals.Decide("acme", rid, "bob", "security-reviewer", ""))
+    withdrawn = await approvals.reject(
+        iuow, approvals.Decide("acme", rid, "bob", "security-reviewer", "withdrawn")
+    )
+    assert withdrawn.request.status is InstallStatus.REJECTED

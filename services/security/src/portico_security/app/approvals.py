@@ -136,6 +136,9 @@ async def _decide(
             raise ApprovalNotAllowedError(
                 f"request {request.request_id} needs no approval (it is {request.status.value})"
             )
+        if approve and command.approver == request.requested_by:
+            # Four eyes: whoever asked for the install cannot be one of its approvers.
+            raise ApprovalNotAllowedError(f"{command.approver} requested this install")
         now = tx.clock.now()
         approval, step = request.approval.vote(
             command.approver, command.role, approve=approve, comment=command.comment, now=now
