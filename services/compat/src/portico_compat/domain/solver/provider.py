@@ -117,6 +117,27 @@ class CatalogProvider(AbstractProvider[Requirement, PackageVersion, str]):
         root = any(i.parent is None for i in infos)
         return (not in_conflict, not pinned, not root, identifier)
 
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, PackageVersion],  # noqa: ARG002 - resolvelib's signature
+        candidates: Mapping[str, Iterator[PackageVersion]],  # noqa: ARG002 - resolvelib's signature
+        information: Mapping[str, Iterator[Information]],
+        backtrack_causes: Sequence[Information],
+    ) -> Iterable[str]:
+        # A host pins hundreds of installed packages; weighing all of them every
+        # round is quadratic, so exact pins (one candidate each) go one by one.
+        names = list(identifiers)
+        causes = {c.requirement.name for c in backtrack_causes}
+        hot = [n for n in names if n in causes]
+        if hot:
+            return hot
+        for name in names:
+            pin = self._installed.get(name)
+            if pin is not None and any(i.requirement.range_ == pin for i in information[name]):
+                return [name]
+        return names
+
     def find_matches(
         self,
         identifier: str,
