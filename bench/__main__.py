@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import rollback_reaction, verification
+from bench import rollback_reaction, solver, verification
 
-BENCHMARKS = {"rollback_reaction": rollback_reaction.main, "verification": verification.main}
+BENCHMARKS = {
+    "rollback_reaction": rollback_reaction.main,
+    "solver": solver.main,
+    "verification": verification.main,
+}
 
 
 def main() -> int:
