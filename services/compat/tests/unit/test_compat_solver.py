@@ -8,7 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from portico_compat.adapters.catalog_file import InMemoryCatalog
-from portico_compat.domain.solver import Budget, ChangeKind, PackageVersion, solve
+from portico_compat.domain.solver import (
+    Budget,
+    ChangeKind,
+    PackageVersion,
+    predict_upgrade_impact,
+    solve,
+)
 from portico_compat.domain.solver.errors import SolverBudgetExceededError, SolverInputError
 
 CORE = "@backstage/core-plugin-api"
@@ -248,3 +254,56 @@ def test_time_budget_is_reported_not_exceeded() -> None:
         )
     assert raised.value.budget == "time"
     assert raised.value.steps > 0
+
+
+def test_unknown_package_is_explained() -> None:
+    """Requesting a package the catalog has never heard of says so, instead of failing."""
+    outcome = solve(
+        catalog(),
+        installed={},
+        requested={"@acme/ghost": "^1.0.0"},
+        allow_upgrades=False,
+        budget=Budget(),
+        now=time.monotonic,
+    )
+    assert outcome.explanation is not None
+    assert outcome.explanation.text() == (
+        "Because @acme/ghost ^1.0.0 is required and no version of @acme/ghost is in the catalog,"
+        " @acme/ghost ^1.0.0 cannot be installed"
+    )
+
+
+def test_cyclic_conflict_terminates_with_an_explanation() -> None:
+    """A cycle whose two sides disagree is reported as a clash, not looped over."""
+    cat = InMemoryCatalog(
+        [
+            pv("p", "1.0.0", {"q": "^1.0.0"}),
+            pv("q", "1.0.0", {"p": "^2.0.0"}),
+            pv("p", "2.0.0", {"q": "^2.0.0"}),
+        ]
+    )
+    outcome = solve(
+        cat,
+        installed={},
+        requested={"p": "^1.0.0"},
+        allow_upgrades=False,
+        budget=Budget(),
+        now=time.monotonic,
+    )
+    assert not outcome.satisfiable
+    assert outcome.explanation is not None
+    assert "q 1.0.0 needs p ^2.0.0" in outcome.explanation.text()
+
+
+def test_upgrade_prediction_shares_one_budget() -> None:
+    """Prediction runs several solves; together they stop at the one time budget."""
+    ticks = fake_clock(0.01)
+    with pytest.raises(SolverBudgetExceededError):
+        predict_upgrade_impact(
+            explosive_catalog(),
+            installed={"l0": "1.0.0", CORE: "1.0.0"},
+            plugin="l0",
+            target_range="*",
+            budget=Budget(max_rounds=100_000, max_seconds=0.5),
+            now=lambda: next(ticks),
+        )
