@@ -55,12 +55,16 @@ class CountingReporter(BaseReporter[Requirement, PackageVersion, str]):
     def __init__(self) -> None:
         self.rounds = 0
         self.required_by: dict[str, PackageVersion] = {}
+        self._roots: set[str] = set()
 
     def starting_round(self, index: int) -> None:
         self.rounds = index + 1
 
     def adding_requirement(self, requirement: Requirement, parent: PackageVersion | None) -> None:
-        if parent is not None and requirement.name != parent.name:
+        # Roots come first; a root pulled in again through a cycle keeps no parent.
+        if parent is None:
+            self._roots.add(requirement.name)
+        elif requirement.name != parent.name and requirement.name not in self._roots:
             self.required_by.setdefault(requirement.name, parent)
 
 
