@@ -15,7 +15,7 @@ from portico_common.uow import uow_factory
 from portico_compat.adapters.catalog_file import InMemoryCatalog, load_catalog_file
 from portico_compat.adapters.catalog_npm import NpmRegistryCatalog
 from portico_compat.adapters.postgres import CompatPgUnitOfWork
-from portico_compat.app.dependencies import DependencySolver
+from portico_compat.app.dependencies import DependencySolver, installed_from_host_profiles
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.solver import Budget, PackageCatalog
 from portico_compat.entrypoints.dependencies_api import register_dependency_service
@@ -32,7 +32,7 @@ def build_uow(rt: Runtime) -> UnitOfWorkFactory:
     )
 
 
-def build_solver(settings: CompatSettings) -> DependencySolver:
+def build_solver(settings: CompatSettings, uow: UnitOfWorkFactory) -> DependencySolver:
     catalog: PackageCatalog
     if settings.catalog_file is not None:
         catalog = load_catalog_file(settings.catalog_file)
@@ -43,7 +43,7 @@ def build_solver(settings: CompatSettings) -> DependencySolver:
     else:
         catalog = InMemoryCatalog(())
     budget = Budget(settings.solver_max_rounds, settings.solver_max_seconds)
-    return DependencySolver(catalog, budget=budget)
+    return DependencySolver(catalog, budget=budget, installed_of=installed_from_host_profiles(uow))
 
 
 async def run(settings: CompatSettings) -> None:
@@ -52,7 +52,7 @@ async def run(settings: CompatSettings) -> None:
     # (the kernel interceptor wraps unary RPCs only).
     verifier = TokenVerifier(jwks_fetcher(settings.auth_target)) if settings.auth_target else None
     servicer = CompatServicer(build_uow(rt), verifier)
-    solver = build_solver(settings)
+    solver = build_solver(settings, build_uow(rt))
 
     def register(server: grpc.aio.Server) -> Iterable[str]:
         compat_pb2_grpc.add_CompatServiceServicer_to_server(servicer, server)

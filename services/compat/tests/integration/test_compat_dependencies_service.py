@@ -17,6 +17,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from portico.compat.v1 import compat_pb2, compat_pb2_grpc
 from portico.compat.v1 import dependencies_pb2 as pb
 from portico.compat.v1 import dependencies_pb2_grpc as pb_grpc
 from portico_common.launcher import free_port
@@ -71,13 +72,23 @@ def installed(*pairs: tuple[str, str]) -> list[pb.InstalledPackage]:
 
 
 @pytest.fixture
+def compat_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def compat_target(compat_port: int) -> str:
+    return f"127.0.0.1:{compat_port}"
+
+
+@pytest.fixture
 async def stub(
-    database_url: str, nats_url: str, tmp_path: Path
+    database_url: str, nats_url: str, tmp_path: Path, compat_port: int
 ) -> AsyncIterator[pb_grpc.DependencyServiceAsyncStub]:
     """`python -m portico_compat` with a catalog file; it must stop cleanly on SIGTERM."""
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(CATALOG))
-    port = free_port()
+    port = compat_port
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
     env |= {
         "PORTICO_DATABASE_URL": database_url,
@@ -201,3 +212,32 @@ async def test_budget_and_bad_input_map_to_status_codes(
             timeout=10,
         )
     assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_solve_uses_the_host_profile_when_no_installed_list_is_given(
+    stub: pb_grpc.DependencyServiceAsyncStub, compat_target: str
+) -> None:
+    """The packages recorded with SetHostProfile are what the tenant has installed."""
+    t = tenant()
+    async with grpc.aio.insecure_channel(compat_target) as channel:
+        await compat_pb2_grpc.CompatServiceStub(channel).SetHostProfile(
+            compat_pb2.SetHostProfileRequest(
+                tenant_id=t,
+                backstage_version="1.31.0",
+                node_version="20.11.1",
+                packages={CORE: "1.10.0", "@acme/plugin-c": "1.4.0"},
+            ),
+            timeout=10,
+        )
+    reply = await stub.PredictUpgradeImpact(
+        pb.PredictUpgradeImpactRequest(tenant_id=t, plugin="@acme/plugin-a", target_range="^2"),
+        timeout=10,
+    )
+    assert [(b.name, b.version) for b in reply.broken] == [("@acme/plugin-c", "1.4.0")]
+    other = await stub.PredictUpgradeImpact(
+        pb.PredictUpgradeImpactRequest(
+            tenant_id=tenant(), plugin="@acme/plugin-a", target_range="^2"
+        ),
+        timeout=10,
+    )
+    assert other.safe

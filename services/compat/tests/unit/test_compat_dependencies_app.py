@@ -102,3 +102,29 @@ async def test_invalid_tenant_is_rejected(solver: DependencySolver) -> None:
     """The wildcard tenant cannot be named in a request."""
     with pytest.raises(InvalidTenantError):
         await solver.predict_upgrade_impact("*", INSTALLED, "x", "^1", budget=Budget())
+
+
+async def test_an_empty_installed_list_means_the_recorded_one(
+    solver: DependencySolver,
+) -> None:
+    """Without an installed list the solver asks the tenant's recorded packages, per tenant."""
+    asked: list[str] = []
+
+    async def recorded(tenant_id: str) -> dict[str, str]:
+        asked.append(tenant_id)
+        return dict(INSTALLED)
+
+    with_store = DependencySolver(
+        InMemoryCatalog([pv(CORE, "1.9.0"), pv("@acme/plugin-c", "1.4.0", peers={CORE: "^1.9.0"})]),
+        installed_of=recorded,
+    )
+    outcome = await with_store.solve_dependencies(
+        TENANT, [], [("@acme/plugin-c", "*")], allow_upgrades=False, budget=Budget()
+    )
+    assert asked == [TENANT]
+    assert not outcome.satisfiable  # plugin-a and plugin-d are recorded but not in this catalog
+    given = await with_store.solve_dependencies(
+        TENANT, [(CORE, "1.9.0")], [("@acme/plugin-c", "*")], allow_upgrades=False, budget=Budget()
+    )
+    assert given.satisfiable
+    assert asked == [TENANT]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.solver import (
     Budget,
     PackageCatalog,
@@ -24,6 +25,20 @@ from portico_compat.domain.solver.errors import SolverInputError
 from portico_compat.domain.solver.model import DEFAULT_SINGLETON_PREFIXES
 from portico_compat.domain.tenants import validate_tenant_id
 
+# What a tenant's host runs now, name -> exact version.
+InstalledSource = Callable[[str], Awaitable[Mapping[str, str]]]
+
+
+def installed_from_host_profiles(uow: UnitOfWorkFactory) -> InstalledSource:
+    """The packages recorded with SetHostProfile are what the tenant has installed."""
+
+    async def installed_of(tenant_id: str) -> Mapping[str, str]:
+        async with uow(tenant_id) as tx:
+            profile = await tx.host_profiles.get(tenant_id)
+        return dict(profile.packages) if profile is not None else {}
+
+    return installed_of
+
 
 class DependencySolver:
     def __init__(
@@ -34,8 +49,10 @@ class DependencySolver:
         max_concurrent: int = 2,
         singleton_prefixes: tuple[str, ...] = DEFAULT_SINGLETON_PREFIXES,
         timer: Callable[[], float] = time.perf_counter,
+        installed_of: InstalledSource | None = None,
     ) -> None:
         self._catalog = catalog
+        self._installed_of = installed_of
         self._budget = budget or Budget()
         self._slots = asyncio.Semaphore(max_concurrent)
         self._singletons = singleton_prefixes
@@ -59,7 +76,7 @@ class DependencySolver:
         budget: Budget,
     ) -> SolveOutcome:
         validate_tenant_id(tenant_id)
-        installed_map = _unique("installed", installed)
+        installed_map = await self._installed(tenant_id, installed)
         requested_map = _unique("requested", requested)
         if not requested_map and not installed_map:
             raise SolverInputError("nothing to solve: no installed and no requested packages")
@@ -75,6 +92,12 @@ class DependencySolver:
                 singleton_prefixes=self._singletons,
             )
 
+    async def _installed(
+        self, tenant_id: str, given: Sequence[tuple[str, str]]
+    ) -> Mapping[str, str]:
+        """The request's installed list, or (when it gives none) the tenant's recorded one."""
+        return await _stored_or_given(self._installed_of, tenant_id, given)
+
     async def predict_upgrade_impact(
         self,
         tenant_id: str,
@@ -89,7 +112,7 @@ class DependencySolver:
             raise SolverInputError("plugin is required")
         if not target_range:
             raise SolverInputError("target_range is required")
-        installed_map = _unique("installed", installed)
+        installed_map = await self._installed(tenant_id, installed)
         async with self._slots:
             return await asyncio.to_thread(
                 predict_upgrade_impact,
@@ -101,6 +124,14 @@ class DependencySolver:
                 now=self._timer,
                 singleton_prefixes=self._singletons,
             )
+
+
+async def _stored_or_given(
+    installed_of: InstalledSource | None, tenant_id: str, given: Sequence[tuple[str, str]]
+) -> Mapping[str, str]:
+    if given or installed_of is None:
+        return _unique("installed", given)
+    return await installed_of(tenant_id)
 
 
 def _unique(what: str, pairs: Sequence[tuple[str, str]]) -> Mapping[str, str]:

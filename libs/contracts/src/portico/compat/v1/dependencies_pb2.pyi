@@ -233,7 +233,9 @@ class SolveDependenciesRequest(_message.Message):
     """
     @_builtins.property
     def installed(self) -> _containers.RepeatedCompositeFieldContainer[Global___InstalledPackage]:
-        """What the tenant's host runs now (plugins and shared packages)."""
+        """What the tenant's host runs now (plugins and shared packages); when empty,
+        the packages of the tenant's host profile (CompatService.SetHostProfile).
+        """
 
     @_builtins.property
     def requested(self) -> _containers.RepeatedCompositeFieldContainer[Global___RequestedPackage]: ...
@@ -307,7 +309,9 @@ class PredictUpgradeImpactRequest(_message.Message):
     target_range: _builtins.str
     """The npm range or exact version to upgrade to."""
     @_builtins.property
-    def installed(self) -> _containers.RepeatedCompositeFieldContainer[Global___InstalledPackage]: ...
+    def installed(self) -> _containers.RepeatedCompositeFieldContainer[Global___InstalledPackage]:
+        """As in SolveDependenciesRequest: empty means the host profile's packages."""
+
     @_builtins.property
     def budget(self) -> Global___SolverBudget: ...
     def __init__(
