@@ -98,7 +98,7 @@ async def test_tenant_transaction_cannot_write_advisories(db: Database) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         async with db.transaction("acme") as conn:
             await TrustPgUnitOfWork(conn, tenant_id="acme", clock=ManualClock(T0)).advisories.save(
-                advisory, T0
+                [advisory], T0
             )
 
 
@@ -180,3 +180,15 @@ async def test_key_age_read_from_the_registry_table(uow: TrustUowFactory, db: Da
     assert [(e.value, e.points) for e in publisher.evidence if e.signal == "key_age_days"] == [
         ("400", 15)
     ]
+
+
+async def test_update_replaces_the_packages_an_advisory_names(uow: TrustUowFactory) -> None:
+    """A newer version of an advisory naming another package stops matching the old one."""
+    await import_advisories(uow, [RawDocument("a.json", json.dumps(OSV))])
+    moved = json.loads(json.dumps(OSV))
+    moved["modified"] = "2026-02-01T00:00:00Z"
+    moved["affected"][0]["package"]["name"] = "other"
+    (result,) = await import_advisories(uow, [RawDocument("a2.json", json.dumps(moved))])
+    assert result.outcome is ImportOutcome.UPDATED
+    assert await match_advisories(uow, "acme", "@acme/plugin", "1.1.0") == []
+    assert [m.package for m in await match_advisories(uow, "acme", "other", "1.1.0")] == ["other"]

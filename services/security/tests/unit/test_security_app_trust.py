@@ -146,7 +146,7 @@ async def test_tenant_transaction_cannot_write_advisories(
     factory = memory_trust_uow_factory(store, clock)
     with pytest.raises(PermissionError):
         async with factory("acme") as tx:
-            await tx.advisories.save(object(), T0)  # type: ignore[arg-type]
+            await tx.advisories.save([object()], T0)  # type: ignore[list-item]
 
 
 async def test_match_plugin_and_dependencies(uow: TrustUowFactory) -> None:

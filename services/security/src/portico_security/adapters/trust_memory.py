@@ -8,7 +8,7 @@ policies and verdicts, and advisories can be written only by a platform
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,10 +43,11 @@ class MemoryAdvisoryRepository:
         current = self._all()
         return {i: current[i][0].modified for i in ids if i in current}
 
-    async def save(self, advisory: Advisory, imported_at: datetime) -> None:
+    async def save(self, advisories: Sequence[Advisory], imported_at: datetime) -> None:
         if self._tenant != ALL_TENANTS:
             raise PermissionError("advisories are written by platform transactions only")
-        self.staged[advisory.id] = (advisory, imported_at)
+        for advisory in advisories:
+            self.staged[advisory.id] = (advisory, imported_at)
 
     async def for_packages(self, names: Collection[str]) -> list[Advisory]:
         wanted = set(names)

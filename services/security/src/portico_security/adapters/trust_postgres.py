@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,8 +34,9 @@ class PgAdvisoryRepository:
         )
         return {r["advisory_id"]: r["modified"] for r in rows}
 
-    async def save(self, advisory: Advisory, imported_at: datetime) -> None:
-        await self._conn.execute(
+    async def save(self, advisories: Sequence[Advisory], imported_at: datetime) -> None:
+        # Three statements per batch, not per advisory: a feed holds 10^5 documents.
+        await self._conn.executemany(
             """INSERT INTO advisories
                    (advisory_id, modified, published, withdrawn, document, imported_at)
                VALUES ($1, $2, $3, $4, $5::jsonb, $6)
@@ -43,19 +44,25 @@ class PgAdvisoryRepository:
                    modified = EXCLUDED.modified, published = EXCLUDED.published,
                    withdrawn = EXCLUDED.withdrawn, document = EXCLUDED.document,
                    imported_at = EXCLUDED.imported_at""",
-            advisory.id,
-            advisory.modified,
-            advisory.published,
-            advisory.withdrawn,
-            json.dumps(advisory.document),
-            imported_at,
+            [
+                (
+                    a.id,
+                    a.modified,
+                    a.published,
+                    a.withdrawn,
+                    json.dumps(a.document),
+                    imported_at,
+                )
+                for a in advisories
+            ],
         )
         await self._conn.execute(
-            "DELETE FROM advisory_packages WHERE advisory_id = $1", advisory.id
+            "DELETE FROM advisory_packages WHERE advisory_id = ANY($1::text[])",
+            [a.id for a in advisories],
         )
         await self._conn.executemany(
             "INSERT INTO advisory_packages (advisory_id, package) VALUES ($1, $2)",
-            [(advisory.id, package) for package in sorted(advisory.packages)],
+            [(a.id, package) for a in advisories for package in sorted(a.packages)],
         )
 
     async def for_packages(self, names: Collection[str]) -> list[Advisory]:

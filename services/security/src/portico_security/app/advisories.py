@@ -41,8 +41,9 @@ from portico_security.domain.tenants import validate_tenant_id
 from portico_security.errors import InvalidRequestError
 from portico_security.trust_errors import InvalidAdvisoryBatchError, InvalidAdvisoryError
 
-# A bigger batch is a bulk load: split it (the feed adapter reads zips of any size).
-MAX_BATCH = 50_000
+# osv.dev's npm feed holds a few hundred thousand documents (most of them MAL-
+# malicious-package reports); a batch this size still fits one transaction.
+MAX_BATCH = 500_000
 MAX_DEPENDENCIES = 5_000
 
 
@@ -71,8 +72,8 @@ class AdvisoryRepository(Protocol):
     async def modified_of(self, ids: Collection[str]) -> dict[str, datetime]:
         """The stored `modified` time of each of these advisory ids that exists."""
 
-    async def save(self, advisory: Advisory, imported_at: datetime) -> None:
-        """Inserts or replaces the advisory and the packages it names."""
+    async def save(self, advisories: Sequence[Advisory], imported_at: datetime) -> None:
+        """Inserts or replaces the advisories and the packages they name (one batch)."""
 
     async def for_packages(self, names: Collection[str]) -> list[Advisory]:
         """Every advisory naming any of these packages (withdrawn ones too)."""
@@ -134,15 +135,17 @@ async def import_advisories(
     results = []
     async with uow(ALL_TENANTS) as tx:
         stored = await tx.advisories.modified_of([a.id for _, a in parsed])
-        now = tx.clock.now()
+        changed = []
         for origin, advisory in parsed:
             before = stored.get(advisory.id)
             if before is not None and before >= advisory.modified:
                 outcome = ImportOutcome.UNCHANGED
             else:
-                await tx.advisories.save(advisory, now)
+                changed.append(advisory)
                 outcome = ImportOutcome.CREATED if before is None else ImportOutcome.UPDATED
             results.append(ImportResult(advisory.id, outcome, origin))
+        if changed:
+            await tx.advisories.save(changed, tx.clock.now())
     return results
 
 
