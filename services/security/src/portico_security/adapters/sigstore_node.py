@@ -108,12 +108,15 @@ class NodeSigstoreVerifier:
         return [_outcome(result) for result in results]
 
     async def _run(self, stdin: bytes) -> dict[str, Any]:
-        proc = await asyncio.create_subprocess_exec(
-            *self._command(),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._command(),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise VerifierUnavailableError(NAME, f"cannot start Node.js: {exc}") from None
         try:
             out, err = await asyncio.wait_for(proc.communicate(stdin), self._timeout)
         except TimeoutError:
