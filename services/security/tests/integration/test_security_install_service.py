@@ -104,6 +104,11 @@ async def test_two_of_m_approval_over_grpc(
     request = response.request
     assert request.status == ipb.INSTALL_STATUS_PENDING_APPROVAL
     assert {f.name for f in request.trust.factors} >= {"publisher", "security_history"}
+    (publisher_factor,) = [f for f in request.trust.factors if f.name == "publisher"]
+    # The verifying key's age comes from the key registry: registered just now, 0 days old.
+    assert any(e.startswith("key_age_days=0 ") for e in publisher_factor.evidence), (
+        publisher_factor.evidence
+    )
     assert all(c.passed for c in response.checks)
     decide = {"tenant_id": "acme", "request_id": request.request_id}
     first = await install.Approve(

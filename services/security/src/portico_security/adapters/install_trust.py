@@ -113,6 +113,8 @@ class FiveFactorTrustScorer:
                     provenance_verified=proven,
                 ),
                 dependencies=tuple(dependencies),
+                # Only a key that verified the signature vouches for the publisher's age.
+                key_id=verification.key_id if verified else "",
             ),
         )
         return TrustBreakdown(
