@@ -148,6 +148,7 @@ async def run(settings: SecuritySettings) -> None:
         signals=signals_source(settings),
         max_artifact_bytes=settings.max_artifact_bytes,
         registry_keys=registry_keys,
+        provenance=provenance_verification,
         tick_seconds=settings.install_approval_tick_seconds,
     )
 

@@ -335,3 +335,36 @@ async def test_requester_cannot_approve_their_own_install(
         iuow, approvals.Decide("acme", rid, "bob", "security-reviewer", "withdrawn")
     )
     assert withdrawn.request.status is InstallStatus.REJECTED
+
+
+async def test_required_provenance_without_attestations_is_rejected(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher
+) -> None:
+    """A policy requiring provenance rejects a signed artifact that brought no attestations."""
+    await set_policy(iuow, require_provenance=True, approval_below_score=0)
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    assert outcome.request.status is InstallStatus.REJECTED
+    assert outcome.request.reasons == (
+        "the policy requires verified provenance and none was verified",
+    )
+
+
+async def test_attestations_without_a_configured_verifier_fail_the_provenance_check(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher
+) -> None:
+    """Attestations sent to a service without a provenance verifier fail its check, not pass."""
+    artifact = acme.publish(PLUGIN, "1.0.0")
+    base = command(artifact)
+    outcome = await install.install_secure(
+        iuow,
+        install.InstallSecure(
+            artifact=replace(base.artifact, attestations=b'{"attestations": []}'),
+            requested_by="bob",
+        ),
+        trust=VerificationTrustScorer(),
+        advisories=NoAdvisoryMatcher(),
+        max_size=1 << 20,
+    )
+    (check,) = [c for c in outcome.verification.report.checks if c.name == "provenance"]
+    assert not check.passed
+    assert outcome.request.status is InstallStatus.REJECTED

@@ -111,6 +111,11 @@ class FiveFactorTrustScorer:
                     identity_verified=verified and bool(publisher),
                     signature_verified=verified,
                     provenance_verified=proven,
+                    slsa_level=(
+                        verification.provenance.slsa_build_level
+                        if proven and verification.provenance is not None
+                        else 0
+                    ),
                 ),
                 dependencies=tuple(dependencies),
                 # Only a key that verified the signature vouches for the publisher's age.

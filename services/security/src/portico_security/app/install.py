@@ -21,6 +21,7 @@ from portico_security.app.install_ports import (
     InstallUnitOfWorkFactory,
     TrustScorer,
 )
+from portico_security.app.provenance import ProvenanceVerification
 from portico_security.app.validation import MAX_TEXT
 from portico_security.domain.approvals import Approval
 from portico_security.domain.audit import AuditEntry
@@ -104,6 +105,7 @@ async def install_secure(
     max_size: int,
     new_id: Callable[[], str] = new_request_id,
     registry_keys: RegistryKeys | None = None,
+    provenance: ProvenanceVerification | None = None,
 ) -> InstallOutcome:
     """Verifies, scores and judges the artifact; records and announces the decision."""
     artifact = command.artifact
@@ -116,7 +118,7 @@ async def install_secure(
         raise InvalidRequestError("rollout_phases", "each phase is a percentage 1..100")
     policy = await get_policy(uow, artifact.tenant_id)
     verification = await handlers.verify_artifact(
-        uow, artifact, max_size=max_size, registry_keys=registry_keys
+        uow, artifact, max_size=max_size, registry_keys=registry_keys, provenance=provenance
     )
     async with uow(artifact.tenant_id) as tx:
         key = (

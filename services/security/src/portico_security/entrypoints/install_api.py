@@ -29,6 +29,7 @@ from portico_security.app.install_ports import (
     InstallUnitOfWorkFactory,
     TrustScorer,
 )
+from portico_security.app.provenance import ProvenanceVerification
 from portico_security.app.trust import PackageSignalsSource
 from portico_security.domain.approvals import Step
 from portico_security.domain.audit import AuditRecord
@@ -214,8 +215,10 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         advisories: AdvisoryMatcher,
         max_artifact_bytes: int,
         registry_keys: RegistryKeys | None = None,
+        provenance: ProvenanceVerification | None = None,
     ) -> None:
         self._uow = uow
+        self._provenance = provenance
         self._trust = trust
         self._advisories = advisories
         self._max_artifact_bytes = max_artifact_bytes
@@ -235,6 +238,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
                     integrity=request.integrity,
                     signature=request.signature,
                     key_id=request.key_id,
+                    attestations=request.attestations_json,
                 ),
                 requested_by=_actor(request.requested_by),
                 dependencies=tuple(request.dependencies),
@@ -245,6 +249,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
             advisories=self._advisories,
             max_size=self._max_artifact_bytes,
             registry_keys=self._registry_keys,
+            provenance=self._provenance,
         )
         return pb.InstallSecureResponse(
             request=request_to_proto(result.request),
@@ -327,6 +332,7 @@ def install_service(
     signals: PackageSignalsSource,
     max_artifact_bytes: int,
     registry_keys: RegistryKeys | None,
+    provenance: ProvenanceVerification | None = None,
     tick_seconds: float = APPROVAL_TICK_SECONDS,
 ) -> tuple[Callable[[grpc.aio.Server], Iterable[str]], Background]:
     """InstallService's registration and the approval-deadline loop, for bootstrap to serve."""
@@ -342,6 +348,7 @@ def install_service(
         advisories=OsvAdvisoryMatcher(trust_uow),
         max_artifact_bytes=max_artifact_bytes,
         registry_keys=registry_keys,
+        provenance=provenance,
     )
 
     def register(server: grpc.aio.Server) -> Iterable[str]:

@@ -433,6 +433,7 @@ class InstallSecureRequest(_message.Message):
     DEPENDENCIES_FIELD_NUMBER: _builtins.int
     ROLLOUT_PHASES_FIELD_NUMBER: _builtins.int
     ROLLOUT_BAKE_SECONDS_FIELD_NUMBER: _builtins.int
+    ATTESTATIONS_JSON_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
@@ -442,6 +443,10 @@ class InstallSecureRequest(_message.Message):
     key_id: _builtins.str
     requested_by: _builtins.str
     rollout_bake_seconds: _builtins.int
+    attestations_json: _builtins.bytes
+    """npm's attestations document ({"attestations": [...]}) for the provenance check;
+    empty: no provenance (a policy that requires it rejects the install).
+    """
     @_builtins.property
     def dependencies(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """"name@version" of the resolved dependencies, matched against advisories."""
@@ -464,10 +469,11 @@ class InstallSecureRequest(_message.Message):
         dependencies: _abc.Iterable[_builtins.str] | None = ...,
         rollout_phases: _abc.Iterable[_builtins.int] | None = ...,
         rollout_bake_seconds: _builtins.int = ...,
+        attestations_json: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dependencies", b"dependencies", "integrity", b"integrity", "key_id", b"key_id", "plugin", b"plugin", "requested_by", b"requested_by", "rollout_bake_seconds", b"rollout_bake_seconds", "rollout_phases", b"rollout_phases", "signature", b"signature", "tarball", b"tarball", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attestations_json", b"attestations_json", "dependencies", b"dependencies", "integrity", b"integrity", "key_id", b"key_id", "plugin", b"plugin", "requested_by", b"requested_by", "rollout_bake_seconds", b"rollout_bake_seconds", "rollout_phases", b"rollout_phases", "signature", b"signature", "tarball", b"tarball", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
