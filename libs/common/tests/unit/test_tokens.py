@@ -59,6 +59,22 @@ def test_valid_token_gives_its_claims() -> None:
     )
 
 
+def test_roles_claim_becomes_a_tuple_of_roles() -> None:
+    """A token's `roles` array is carried into the claims, in order."""
+    key = _key()
+    token = _token(key, roles=["security-approver", "platform-admin"])
+    claims = claims_from_token(token, KeySet.import_key_set(_jwks(key)), now=NOW)
+    assert claims.roles == ("security-approver", "platform-admin")
+
+
+@pytest.mark.parametrize("roles", ["security-approver", [1, 2], {"a": "b"}])
+def test_malformed_roles_claim_is_unauthenticated(roles: Any) -> None:
+    """A `roles` claim that is not an array of strings makes the token invalid."""
+    key = _key()
+    with pytest.raises(UnauthenticatedError, match="roles must be an array of strings"):
+        claims_from_token(_token(key, roles=roles), KeySet.import_key_set(_jwks(key)), now=NOW)
+
+
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [

@@ -25,13 +25,15 @@ JwksFetcher = Callable[[], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Claims:
-    """Who is calling, for which tenant, with which scopes."""
+    """Who is calling, for which tenant, with which scopes and roles."""
 
     subject: str
     tenant_id: str
     scopes: tuple[str, ...]
     expires_at: int
     token_id: str
+    # The caller's roles (the `roles` claim, an array of strings); none when absent.
+    roles: tuple[str, ...] = ()
 
     def allows_tenant(self, tenant_id: str) -> bool:
         return self.tenant_id in (ALL_TENANTS, tenant_id)
@@ -63,12 +65,16 @@ def claims_from_token(token: str, keys: KeySet, *, now: float | None = None) -> 
         raise UnauthenticatedError(f"invalid token claims: {exc}") from exc
     claims = decoded.claims
     scope = claims.get("scope", "")
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise UnauthenticatedError("invalid token claims: roles must be an array of strings")
     return Claims(
         subject=str(claims["sub"]),
         tenant_id=str(claims["tenant"]),
         scopes=tuple(str(scope).split()) if scope else (),
         expires_at=int(claims["exp"]),
         token_id=str(claims.get("jti", "")),
+        roles=tuple(roles),
     )
 
 
