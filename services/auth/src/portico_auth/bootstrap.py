@@ -102,7 +102,7 @@ async def run(
         await rt.close()
         raise
     log.info("signing key ready", extra={"kid": key.kid})
-    servicer = AuthServicer(uow, config.policies)
+    servicer = AuthServicer(uow, config.policies, admin_client_id=config.admin_client_id)
 
     def register(server: grpc.aio.Server) -> Iterable[str]:
         auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)

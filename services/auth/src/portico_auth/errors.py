@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portico_common.errors import (
+    AlreadyExistsError,
     InvalidArgumentError,
     PermissionDeniedError,
     PorticoError,
@@ -50,6 +51,18 @@ class InvalidClientError(AuthError):
     """A client registration breaks the rules (a configuration mistake)."""
 
     code = "INVALID_ARGUMENT"
+
+
+class ClientExistsError(AuthError, AlreadyExistsError):
+    """RegisterClient named a client id that is registered already."""
+
+    code = "ALREADY_EXISTS"
+
+
+class NotPlatformAdminError(AuthError, PermissionDeniedError):
+    """Only the platform admin client, with a platform ("*") token, may do this."""
+
+    code = "PERMISSION_DENIED"
 
 
 class SigningKeyError(AuthError):

@@ -174,3 +174,42 @@ async def test_private_keys_are_sealed_at_rest(
         raw, created_at=row["created_at"], not_after=row["not_after"], kid=row["kid"]
     )
     assert key.public_jwk()["x"] == published.x
+
+
+async def test_register_client_over_grpc_stores_roles_and_is_admin_only(
+    running_auth: RunningAuth, admin_secret: str
+) -> None:
+    """The admin's platform token registers a client whose tokens carry its roles; others can't."""
+    async with running_auth() as port, stub(port) as auth:
+        admin = await auth.IssueServiceToken(_token_request(admin_secret, tenant_id="*"))
+        request = pb.RegisterClientRequest(
+            client_id="approver-1",
+            client_secret="approver-secret-0123456789",
+            tenants=["acme"],
+            scopes=["security:write"],
+            roles=["security-approver"],
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await auth.RegisterClient(request, timeout=10)
+        assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        bearer = (("authorization", f"Bearer {admin.access_token}"),)
+        registered = await auth.RegisterClient(request, metadata=bearer, timeout=10)
+        assert list(registered.roles) == ["security-approver"]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await auth.RegisterClient(request, metadata=bearer, timeout=10)
+        assert caught.value.code() is grpc.StatusCode.ALREADY_EXISTS
+        issued = await auth.IssueServiceToken(
+            _token_request(
+                "approver-secret-0123456789", client_id="approver-1", scopes=["security:write"]
+            )
+        )
+        claims = await TokenVerifier(_jwks_fetcher(auth)).verify(issued.access_token)
+        assert (claims.subject, claims.roles) == ("approver-1", ("security-approver",))
+        other = (("authorization", f"Bearer {issued.access_token}"),)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await auth.RegisterClient(
+                pb.RegisterClientRequest(client_id="x", client_secret="y" * 20, tenants=["acme"]),
+                metadata=other,
+                timeout=10,
+            )
+        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED

@@ -85,9 +85,56 @@ async def test_verify_token_returns_the_claims(servicer: AuthServicer) -> None:
 
 
 def test_every_auth_method_is_public() -> None:
-    """The three RPCs need no bearer token (callers come to get or check one)."""
+    """No RPC needs the interceptor's check; RegisterClient verifies the admin token itself."""
     assert {
         "/portico.auth.v1.AuthService/IssueServiceToken",
         "/portico.auth.v1.AuthService/GetJwks",
         "/portico.auth.v1.AuthService/VerifyToken",
+        "/portico.auth.v1.AuthService/RegisterClient",
     } == PUBLIC_METHODS
+
+
+class _Metadata:
+    """The piece of a grpc.aio context RegisterClient reads: the call's metadata."""
+
+    def __init__(self, token: str | None) -> None:
+        self._pairs = () if token is None else (("authorization", f"Bearer {token}"),)
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._pairs
+
+
+def _register_request(**changes: object) -> pb.RegisterClientRequest:
+    values: dict[str, object] = {
+        "client_id": "alice-bot",
+        "client_secret": "alice-secret-0123456789",
+        "tenants": ["acme"],
+        "scopes": ["security:write"],
+        "roles": ["security-approver"],
+    }
+    values.update(changes)
+    return pb.RegisterClientRequest(**values)  # type: ignore[arg-type]
+
+
+async def test_admin_tokens_carry_the_platform_admin_role(servicer: AuthServicer) -> None:
+    """The admin client's token has roles ["platform-admin"], and VerifyToken shows them."""
+    issued = await _token(servicer)
+    response = await servicer.VerifyToken(pb.VerifyTokenRequest(token=issued.access_token), None)  # type: ignore[arg-type]
+    assert list(response.roles) == ["platform-admin"]
+
+
+async def test_register_client_by_the_admin_gives_tokens_with_its_roles(
+    servicer: AuthServicer,
+) -> None:
+    """A client the admin registers gets tokens whose roles claim holds its roles."""
+    admin = (await _token(servicer, "*")).access_token
+    registered = await servicer.RegisterClient(_register_request(), _Metadata(admin))  # type: ignore[arg-type]
+    assert (registered.client_id, list(registered.roles)) == ("alice-bot", ["security-approver"])
+    issued = await servicer.IssueServiceToken(
+        pb.IssueServiceTokenRequest(
+            client_id="alice-bot", client_secret="alice-secret-0123456789", tenant_id="acme"
+        ),
+        None,  # type: ignore[arg-type]
+    )
+    checked = await servicer.VerifyToken(pb.VerifyTokenRequest(token=issued.access_token), None)  # type: ignore[arg-type]
+    assert (checked.subject, list(checked.roles)) == ("alice-bot", ["security-approver"])

@@ -88,6 +88,7 @@ def test_an_issued_token_carries_the_grant(
         "sub": "ci-bot",
         "tenant": "acme",
         "scope": "tenancy:read rollout:write",
+        "roles": [],
         "iat": now,
         "nbf": now,
         "exp": now + 600,

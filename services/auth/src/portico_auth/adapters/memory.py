@@ -45,6 +45,12 @@ class MemoryClientRepository:
     async def upsert(self, client: Client) -> None:
         self.rows[client.client_id] = client
 
+    async def insert(self, client: Client) -> bool:
+        if client.client_id in self.rows:
+            return False
+        self.rows[client.client_id] = client
+        return True
+
 
 class MemoryAuthUnitOfWork:
     def __init__(self, keys: dict[str, SigningKey], clients: dict[str, Client], clock: Clock):

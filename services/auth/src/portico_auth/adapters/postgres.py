@@ -56,7 +56,8 @@ class PgClientRepository:
 
     async def get(self, client_id: str) -> Client | None:
         row = await self._conn.fetchrow(
-            "SELECT client_id, secret_hash, tenants, scopes FROM clients WHERE client_id = $1",
+            "SELECT client_id, secret_hash, tenants, scopes, roles FROM clients"
+            " WHERE client_id = $1",
             client_id,
         )
         if row is None:
@@ -66,19 +67,36 @@ class PgClientRepository:
             row["secret_hash"],
             frozenset(row["tenants"]),
             frozenset(row["scopes"]),
+            frozenset(row["roles"]),
         )
 
-    async def upsert(self, client: Client) -> None:
-        await self._conn.execute(
-            """INSERT INTO clients (client_id, secret_hash, tenants, scopes)
-               VALUES ($1, $2, $3, $4)
-               ON CONFLICT (client_id) DO UPDATE
-               SET secret_hash = EXCLUDED.secret_hash, tenants = EXCLUDED.tenants,
-                   scopes = EXCLUDED.scopes, updated_at = now()""",
+    async def insert(self, client: Client) -> bool:
+        """Adds a new client; False (and nothing written) when the id is taken."""
+        inserted = await self._conn.fetchval(
+            """INSERT INTO clients (client_id, secret_hash, tenants, scopes, roles)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (client_id) DO NOTHING
+               RETURNING true""",
             client.client_id,
             client.secret_hash,
             sorted(client.tenants),
             sorted(client.scopes),
+            sorted(client.roles),
+        )
+        return bool(inserted)
+
+    async def upsert(self, client: Client) -> None:
+        await self._conn.execute(
+            """INSERT INTO clients (client_id, secret_hash, tenants, scopes, roles)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (client_id) DO UPDATE
+               SET secret_hash = EXCLUDED.secret_hash, tenants = EXCLUDED.tenants,
+                   scopes = EXCLUDED.scopes, roles = EXCLUDED.roles, updated_at = now()""",
+            client.client_id,
+            client.secret_hash,
+            sorted(client.tenants),
+            sorted(client.scopes),
+            sorted(client.roles),
         )
 
 

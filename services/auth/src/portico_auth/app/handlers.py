@@ -11,6 +11,7 @@ from portico_auth.app.ports import UnitOfWorkFactory
 from portico_auth.domain import credentials
 from portico_auth.domain.clients import ALL_TENANTS as ANY_TENANT
 from portico_auth.domain.clients import (
+    PLATFORM_ADMIN_ROLE,
     PLATFORM_SCOPES,
     Client,
     validate_new_secret,
@@ -25,7 +26,12 @@ from portico_auth.domain.signing_keys import (
     retired_keys,
 )
 from portico_auth.domain.tokens import IssuedToken, TokenPolicy, issue_token, verify_token
-from portico_auth.errors import InvalidClientCredentialsError
+from portico_auth.errors import (
+    ClientExistsError,
+    InvalidClientCredentialsError,
+    InvalidTokenError,
+    NotPlatformAdminError,
+)
 from portico_common.db import ALL_TENANTS
 from portico_common.grpc.tokens import Claims
 
@@ -59,10 +65,12 @@ async def ensure_signing_key(uow: UnitOfWorkFactory, policy: KeyPolicy) -> Signi
 
 
 async def upsert_admin_client(uow: UnitOfWorkFactory, client_id: str, secret: str) -> Client:
-    """Registers (or re-keys) the platform admin: every tenant, every scope."""
+    """Registers (or re-keys) the platform admin: every tenant, every scope, platform-admin."""
     validate_new_secret(secret)
     secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
-    client = Client.register(client_id, secret_hash, [ANY_TENANT], PLATFORM_SCOPES)
+    client = Client.register(
+        client_id, secret_hash, [ANY_TENANT], PLATFORM_SCOPES, [PLATFORM_ADMIN_ROLE]
+    )
     async with uow(ALL_TENANTS) as tx:
         await tx.clients.upsert(client)
     return client
@@ -120,3 +128,49 @@ async def verify_service_token(uow: UnitOfWorkFactory, policy: KeyPolicy, token:
         now = tx.clock.now()
         keys = published_keys(await tx.keys.list(), now, policy)
     return verify_token(token, keys, now=now)
+
+
+@dataclass(frozen=True)
+class RegisterClient:
+    """A new client: its secret (stored hashed), allowed tenants and scopes, and roles."""
+
+    client_id: str
+    client_secret: str
+    tenants: Sequence[str]
+    scopes: Sequence[str]
+    roles: Sequence[str]
+
+
+async def register_client(
+    uow: UnitOfWorkFactory,
+    policy: KeyPolicy,
+    *,
+    bearer: str,
+    admin_client_id: str,
+    command: RegisterClient,
+) -> Client:
+    """Registers a client; only the admin client with a platform ("*") token may.
+
+    auth's RPCs are public in the interceptor, so the caller's token is checked
+    here against auth's own published keys.
+    """
+    if not bearer:
+        raise InvalidTokenError("missing bearer token (metadata 'authorization')")
+    caller = await verify_service_token(uow, policy, bearer)
+    if caller.subject != admin_client_id or caller.tenant_id != ANY_TENANT:
+        raise NotPlatformAdminError(
+            f"only the platform admin client {admin_client_id!r} with a platform ('*') token"
+            f" may register clients; the caller is {caller.subject!r} for tenant"
+            f" {caller.tenant_id!r}"
+        )
+    validate_new_secret(command.client_secret)
+    # Validate before the (slow) hash, so bad input fails fast.
+    Client.register(command.client_id, "", command.tenants, command.scopes, command.roles)
+    secret_hash = await asyncio.to_thread(credentials.hash_secret, command.client_secret)
+    client = Client.register(
+        command.client_id, secret_hash, command.tenants, command.scopes, command.roles
+    )
+    async with uow(ALL_TENANTS) as tx:
+        if not await tx.clients.insert(client):
+            raise ClientExistsError(f"client {command.client_id!r} is registered already")
+    return client

@@ -27,6 +27,9 @@ class ClientRepository(Protocol):
 
     async def upsert(self, client: Client) -> None: ...
 
+    async def insert(self, client: Client) -> bool:
+        """Adds a new client; False (nothing written) when the id is taken."""
+
 
 class AuthUnitOfWork(Protocol):
     # Read-only members, so any repository implementing the port fits.

@@ -23,6 +23,10 @@ PLATFORM_SCOPES: tuple[str, ...] = tuple(
     for access in ("read", "write")
 )
 
+# The platform admin's role; roles are carried in tokens (the `roles` claim).
+PLATFORM_ADMIN_ROLE = "platform-admin"
+
+_ROLE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,63}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Tenant ids are DNS-label-like (tenancy owns the exact rule; this only keeps junk out).
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -36,20 +40,27 @@ class Grant:
     client_id: str
     tenant_id: str
     scopes: tuple[str, ...]
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Client:
-    """A registered client: its secret's hash and the tenants and scopes it may use."""
+    """A registered client: its secret's hash, the tenants and scopes it may use, its roles."""
 
     client_id: str
     secret_hash: str
     tenants: frozenset[str]  # containing ALL_TENANTS means every tenant
     scopes: frozenset[str]
+    roles: frozenset[str] = frozenset()
 
     @classmethod
     def register(
-        cls, client_id: str, secret_hash: str, tenants: Iterable[str], scopes: Iterable[str]
+        cls,
+        client_id: str,
+        secret_hash: str,
+        tenants: Iterable[str],
+        scopes: Iterable[str],
+        roles: Iterable[str] = (),
     ) -> Client:
         """A validated client; raises InvalidClientError naming the rule broken."""
         if not _CLIENT_ID.match(client_id):
@@ -64,7 +75,14 @@ class Client:
         bad = [s for s in allowed_scopes if not _SCOPE.match(s)]
         if bad:
             raise InvalidClientError(f"client {client_id!r}: invalid scopes {bad}")
-        return cls(client_id, secret_hash, allowed_tenants, allowed_scopes)
+        client_roles = frozenset(roles)
+        bad = sorted(r for r in client_roles if not _ROLE.match(r))
+        if bad:
+            raise InvalidClientError(
+                f"client {client_id!r}: invalid roles {bad}"
+                " (1-64 characters of a-z 0-9 . _ : -, starting with a letter or digit)"
+            )
+        return cls(client_id, secret_hash, allowed_tenants, allowed_scopes, client_roles)
 
     def grant(self, tenant_id: str, requested_scopes: Iterable[str]) -> Grant:
         """Authorizes a request of this (already authenticated) client.
@@ -81,7 +99,12 @@ class Client:
             raise ScopeNotAllowedError(
                 f"client {self.client_id!r} is not allowed scopes {' '.join(excess)}"
             )
-        return Grant(self.client_id, tenant_id, requested or tuple(sorted(self.scopes)))
+        return Grant(
+            self.client_id,
+            tenant_id,
+            requested or tuple(sorted(self.scopes)),
+            tuple(sorted(self.roles)),
+        )
 
 
 def validate_token_request(tenant_id: str, scopes: Iterable[str]) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """Service tokens: JWTs signed with Ed25519 (JWS alg "Ed25519", RFC 9864).
 
 Claims: iss, aud, sub (client id), tenant (a tenant id or "*"), scope (space
-separated), iat, nbf, exp, jti. Verification is the kernel's
+separated), roles (an array of the client's roles), iat, nbf, exp, jti. Verification is the kernel's
 `claims_from_token`, so auth accepts exactly what every other service accepts.
 """
 
@@ -56,6 +56,7 @@ def issue_token(
         "sub": grant.client_id,
         "tenant": grant.tenant_id,
         "scope": " ".join(grant.scopes),
+        "roles": list(grant.roles),
         "iat": issued_at,
         "nbf": issued_at,
         "exp": issued_at + ttl_seconds,

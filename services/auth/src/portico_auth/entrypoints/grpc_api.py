@@ -15,8 +15,11 @@ from portico_common.grpc.interceptor import Context
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuthService"].full_name
 # Callers of these have no token yet (or are checking one), so none is required.
+# RegisterClient is public to the interceptor too (auth verifies its own tokens,
+# it fetches no JWKS from itself): the servicer checks the admin's token itself.
 PUBLIC_METHODS = frozenset(
-    f"/{SERVICE_NAME}/{name}" for name in ("IssueServiceToken", "GetJwks", "VerifyToken")
+    f"/{SERVICE_NAME}/{name}"
+    for name in ("IssueServiceToken", "GetJwks", "VerifyToken", "RegisterClient")
 )
 
 
@@ -26,10 +29,27 @@ def _timestamp(when: datetime) -> Timestamp:
     return stamp
 
 
+def _bearer(context: Context) -> str:
+    """The bearer token of the call's `authorization` metadata, or ""."""
+    for key, value in context.invocation_metadata() or ():
+        if key.lower() == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            scheme, _, token = text.partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else ""
+    return ""
+
+
 class AuthServicer(pb_grpc.AuthServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory, policies: Policies) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        policies: Policies,
+        *,
+        admin_client_id: str = "portico-admin",
+    ) -> None:
         self._uow = uow
         self._policies = policies
+        self._admin_client_id = admin_client_id
 
     async def IssueServiceToken(
         self, request: pb.IssueServiceTokenRequest, context: Context
@@ -64,4 +84,28 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
             scopes=list(claims.scopes),
             expires_at=_timestamp(datetime.fromtimestamp(claims.expires_at, UTC)),
             token_id=claims.token_id,
+            roles=list(claims.roles),
+        )
+
+    async def RegisterClient(
+        self, request: pb.RegisterClientRequest, context: Context
+    ) -> pb.RegisterClientResponse:
+        client = await handlers.register_client(
+            self._uow,
+            self._policies.keys,
+            bearer=_bearer(context),
+            admin_client_id=self._admin_client_id,
+            command=handlers.RegisterClient(
+                client_id=request.client_id,
+                client_secret=request.client_secret,
+                tenants=list(request.tenants),
+                scopes=list(request.scopes),
+                roles=list(request.roles),
+            ),
+        )
+        return pb.RegisterClientResponse(
+            client_id=client.client_id,
+            tenants=sorted(client.tenants),
+            scopes=sorted(client.scopes),
+            roles=sorted(client.roles),
         )

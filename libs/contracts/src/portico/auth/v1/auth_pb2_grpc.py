@@ -51,6 +51,11 @@ class AuthServiceStub:
                 request_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.VerifyTokenRequest.SerializeToString,
                 response_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.VerifyTokenResponse.FromString,
                 _registered_method=True)
+        self.RegisterClient = channel.unary_unary(
+                '/portico.auth.v1.AuthService/RegisterClient',
+                request_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientRequest.SerializeToString,
+                response_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -79,6 +84,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterClient(self, request, context):
+        """Registers a new client with its tenants, scopes and roles. Only the platform
+        admin client, calling with a platform ("*") token, may.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +109,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.VerifyToken,
                     request_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.VerifyTokenRequest.FromString,
                     response_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.VerifyTokenResponse.SerializeToString,
+            ),
+            'RegisterClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterClient,
+                    request_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientRequest.FromString,
+                    response_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +199,33 @@ class AuthService:
             '/portico.auth.v1.AuthService/VerifyToken',
             portico_dot_auth_dot_v1_dot_auth__pb2.VerifyTokenRequest.SerializeToString,
             portico_dot_auth_dot_v1_dot_auth__pb2.VerifyTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.auth.v1.AuthService/RegisterClient',
+            portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientRequest.SerializeToString,
+            portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientResponse.FromString,
             options,
             channel_credentials,
             insecure,

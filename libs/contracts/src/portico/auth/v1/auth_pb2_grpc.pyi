@@ -41,6 +41,10 @@ class AuthServiceStub:
     """The public keys that verify Portico tokens, as a JWK Set."""
     VerifyToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.VerifyTokenRequest, _auth_pb2.VerifyTokenResponse]
     """Verifies a token and returns its claims (introspection)."""
+    RegisterClient: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RegisterClientRequest, _auth_pb2.RegisterClientResponse]
+    """Registers a new client with its tenants, scopes and roles. Only the platform
+    admin client, calling with a platform ("*") token, may.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -55,6 +59,10 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """The public keys that verify Portico tokens, as a JWK Set."""
     VerifyToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.VerifyTokenRequest, _auth_pb2.VerifyTokenResponse]  # type: ignore[assignment]
     """Verifies a token and returns its claims (introspection)."""
+    RegisterClient: _aio.UnaryUnaryMultiCallable[_auth_pb2.RegisterClientRequest, _auth_pb2.RegisterClientResponse]  # type: ignore[assignment]
+    """Registers a new client with its tenants, scopes and roles. Only the platform
+    admin client, calling with a platform ("*") token, may.
+    """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     """Service tokens (short-lived JWTs signed with Ed25519) and the JWKS that
@@ -84,5 +92,15 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.VerifyTokenResponse, _abc.Awaitable[_auth_pb2.VerifyTokenResponse]]:
         """Verifies a token and returns its claims (introspection)."""
+
+    @_abc_1.abstractmethod
+    def RegisterClient(
+        self,
+        request: _auth_pb2.RegisterClientRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.RegisterClientResponse, _abc.Awaitable[_auth_pb2.RegisterClientResponse]]:
+        """Registers a new client with its tenants, scopes and roles. Only the platform
+        admin client, calling with a platform ("*") token, may.
+        """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
