@@ -39,3 +39,13 @@ class TrustConfigError(SecurityError):
     def __init__(self, problem: str) -> None:
         super().__init__(f"unusable provenance trust configuration: {problem}")
         self.problem = problem
+
+
+class InvalidBundleRequestError(SecurityError):
+    """A bundle verification request cannot be judged: bad bundle JSON, media type, key, root."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"invalid bundle verification request: {problem}")
+        self.problem = problem

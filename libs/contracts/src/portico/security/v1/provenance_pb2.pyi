@@ -87,3 +87,127 @@ class VerifyProvenanceResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyProvenanceResponse: _TypeAlias = VerifyProvenanceResponse  # noqa: Y015
+
+@_typing.final
+class KeylessIdentity(_message.Message):
+    """The certificate policy of a keyless bundle: who signed, through which OIDC issuer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDENTITY_FIELD_NUMBER: _builtins.int
+    ISSUER_FIELD_NUMBER: _builtins.int
+    identity: _builtins.str
+    """The exact certificate SAN (e.g. a GitHub workflow URL or an e-mail address)."""
+    issuer: _builtins.str
+    """The exact OIDC issuer URL recorded in the certificate."""
+    def __init__(
+        self,
+        *,
+        identity: _builtins.str = ...,
+        issuer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "issuer", b"issuer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeylessIdentity: _TypeAlias = KeylessIdentity  # noqa: Y015
+
+@_typing.final
+class VerifyBundleRequest(_message.Message):
+    """Input of VerifyBundle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    BUNDLE_JSON_FIELD_NUMBER: _builtins.int
+    ARTIFACT_FIELD_NUMBER: _builtins.int
+    DSSE_ENVELOPE_FIELD_NUMBER: _builtins.int
+    TRUSTED_ROOT_JSON_FIELD_NUMBER: _builtins.int
+    PUBLIC_KEY_PEM_FIELD_NUMBER: _builtins.int
+    KEYLESS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    bundle_json: _builtins.bytes
+    """The Sigstore bundle as JSON (media type application/vnd.dev.sigstore.bundle...)."""
+    artifact: _builtins.bytes
+    dsse_envelope: _builtins.bool
+    trusted_root_json: _builtins.bytes
+    """A Sigstore trusted root (JSON); empty: the service's configured root (default: public good)."""
+    public_key_pem: _builtins.str
+    """A PEM SubjectPublicKeyInfo public key (bundles signed without a certificate)."""
+    @_builtins.property
+    def keyless(self) -> Global___KeylessIdentity: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        bundle_json: _builtins.bytes = ...,
+        artifact: _builtins.bytes = ...,
+        dsse_envelope: _builtins.bool = ...,
+        trusted_root_json: _builtins.bytes = ...,
+        public_key_pem: _builtins.str = ...,
+        keyless: Global___KeylessIdentity | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "dsse_envelope", b"dsse_envelope", "keyless", b"keyless", "public_key_pem", b"public_key_pem", "signer", b"signer", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "bundle_json", b"bundle_json", "dsse_envelope", b"dsse_envelope", "keyless", b"keyless", "public_key_pem", b"public_key_pem", "signer", b"signer", "subject", b"subject", "tenant_id", b"tenant_id", "trusted_root_json", b"trusted_root_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_signer: _TypeAlias = _typing.Literal["public_key_pem", "keyless"]  # noqa: Y015
+    _WhichOneofArgType_signer: _TypeAlias = _typing.Literal["signer", b"signer"]  # noqa: Y015
+    _WhichOneofReturnType_subject: _TypeAlias = _typing.Literal["artifact", "dsse_envelope"]  # noqa: Y015
+    _WhichOneofArgType_subject: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_signer) -> _WhichOneofReturnType_signer | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_subject) -> _WhichOneofReturnType_subject | None: ...
+
+Global___VerifyBundleRequest: _TypeAlias = VerifyBundleRequest  # noqa: Y015
+
+@_typing.final
+class VerifyBundleResponse(_message.Message):
+    """Output of VerifyBundle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERDICT_FIELD_NUMBER: _builtins.int
+    FAILURE_KIND_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    SIGNER_IDENTITY_FIELD_NUMBER: _builtins.int
+    SIGNER_ISSUER_FIELD_NUMBER: _builtins.int
+    KEY_HINT_FIELD_NUMBER: _builtins.int
+    PAYLOAD_TYPE_FIELD_NUMBER: _builtins.int
+    PAYLOAD_FIELD_NUMBER: _builtins.int
+    verdict: _security_pb2.Verdict.ValueType
+    """VERIFIED when the bundle verifies under the policy, otherwise REJECTED."""
+    failure_kind: _builtins.str
+    """Why it was rejected: "malformed", "verification", "policy", ...; empty when verified."""
+    detail: _builtins.str
+    """The verifier's reason for a rejection; empty when verified."""
+    signer_identity: _builtins.str
+    """The certificate's identity and issuer (keyless bundles)."""
+    signer_issuer: _builtins.str
+    key_hint: _builtins.str
+    """The bundle's public key hint (managed-key bundles)."""
+    payload_type: _builtins.str
+    """The verified DSSE payload and its type (DSSE bundles only)."""
+    payload: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        verdict: _security_pb2.Verdict.ValueType = ...,
+        failure_kind: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        signer_identity: _builtins.str = ...,
+        signer_issuer: _builtins.str = ...,
+        key_hint: _builtins.str = ...,
+        payload_type: _builtins.str = ...,
+        payload: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "failure_kind", b"failure_kind", "key_hint", b"key_hint", "payload", b"payload", "payload_type", b"payload_type", "signer_identity", b"signer_identity", "signer_issuer", b"signer_issuer", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyBundleResponse: _TypeAlias = VerifyBundleResponse  # noqa: Y015

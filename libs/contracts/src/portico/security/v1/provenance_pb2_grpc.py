@@ -40,6 +40,11 @@ class ProvenanceServiceStub:
                 request_serializer=portico_dot_security_dot_v1_dot_provenance__pb2.VerifyProvenanceRequest.SerializeToString,
                 response_deserializer=portico_dot_security_dot_v1_dot_provenance__pb2.VerifyProvenanceResponse.FromString,
                 _registered_method=True)
+        self.VerifyBundle = channel.unary_unary(
+                '/portico.security.v1.ProvenanceService/VerifyBundle',
+                request_serializer=portico_dot_security_dot_v1_dot_provenance__pb2.VerifyBundleRequest.SerializeToString,
+                response_deserializer=portico_dot_security_dot_v1_dot_provenance__pb2.VerifyBundleResponse.FromString,
+                _registered_method=True)
 
 
 class ProvenanceServiceServicer:
@@ -53,6 +58,15 @@ class ProvenanceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyBundle(self, request, context):
+        """Verifies one Sigstore bundle offline: over an artifact or its DSSE envelope alone,
+        against a trusted root, with a managed public key or a keyless identity and issuer.
+        Read-only: nothing is stored or emitted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProvenanceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +74,11 @@ def add_ProvenanceServiceServicer_to_server(servicer, server):
                     servicer.VerifyProvenance,
                     request_deserializer=portico_dot_security_dot_v1_dot_provenance__pb2.VerifyProvenanceRequest.FromString,
                     response_serializer=portico_dot_security_dot_v1_dot_provenance__pb2.VerifyProvenanceResponse.SerializeToString,
+            ),
+            'VerifyBundle': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyBundle,
+                    request_deserializer=portico_dot_security_dot_v1_dot_provenance__pb2.VerifyBundleRequest.FromString,
+                    response_serializer=portico_dot_security_dot_v1_dot_provenance__pb2.VerifyBundleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +109,33 @@ class ProvenanceService:
             '/portico.security.v1.ProvenanceService/VerifyProvenance',
             portico_dot_security_dot_v1_dot_provenance__pb2.VerifyProvenanceRequest.SerializeToString,
             portico_dot_security_dot_v1_dot_provenance__pb2.VerifyProvenanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyBundle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.security.v1.ProvenanceService/VerifyBundle',
+            portico_dot_security_dot_v1_dot_provenance__pb2.VerifyBundleRequest.SerializeToString,
+            portico_dot_security_dot_v1_dot_provenance__pb2.VerifyBundleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,11 @@ class ProvenanceServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ProvenanceServiceAsyncStub: ...
     VerifyProvenance: _grpc.UnaryUnaryMultiCallable[_provenance_pb2.VerifyProvenanceRequest, _provenance_pb2.VerifyProvenanceResponse]
     """Verifies BOTH of npm's attestations of a tarball (publish attestation and SLSA provenance)."""
+    VerifyBundle: _grpc.UnaryUnaryMultiCallable[_provenance_pb2.VerifyBundleRequest, _provenance_pb2.VerifyBundleResponse]
+    """Verifies one Sigstore bundle offline: over an artifact or its DSSE envelope alone,
+    against a trusted root, with a managed public key or a keyless identity and issuer.
+    Read-only: nothing is stored or emitted.
+    """
 
 @_typing.type_check_only
 class ProvenanceServiceAsyncStub(ProvenanceServiceStub):
@@ -43,6 +48,11 @@ class ProvenanceServiceAsyncStub(ProvenanceServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     VerifyProvenance: _aio.UnaryUnaryMultiCallable[_provenance_pb2.VerifyProvenanceRequest, _provenance_pb2.VerifyProvenanceResponse]  # type: ignore[assignment]
     """Verifies BOTH of npm's attestations of a tarball (publish attestation and SLSA provenance)."""
+    VerifyBundle: _aio.UnaryUnaryMultiCallable[_provenance_pb2.VerifyBundleRequest, _provenance_pb2.VerifyBundleResponse]  # type: ignore[assignment]
+    """Verifies one Sigstore bundle offline: over an artifact or its DSSE envelope alone,
+    against a trusted root, with a managed public key or a keyless identity and issuer.
+    Read-only: nothing is stored or emitted.
+    """
 
 class ProvenanceServiceServicer(metaclass=_abc_1.ABCMeta):
     """Verifies the Sigstore provenance of npm packages, offline against the configured trusted root."""
@@ -54,5 +64,16 @@ class ProvenanceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_provenance_pb2.VerifyProvenanceResponse, _abc.Awaitable[_provenance_pb2.VerifyProvenanceResponse]]:
         """Verifies BOTH of npm's attestations of a tarball (publish attestation and SLSA provenance)."""
+
+    @_abc_1.abstractmethod
+    def VerifyBundle(
+        self,
+        request: _provenance_pb2.VerifyBundleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_provenance_pb2.VerifyBundleResponse, _abc.Awaitable[_provenance_pb2.VerifyBundleResponse]]:
+        """Verifies one Sigstore bundle offline: over an artifact or its DSSE envelope alone,
+        against a trusted root, with a managed public key or a keyless identity and issuer.
+        Read-only: nothing is stored or emitted.
+        """
 
 def add_ProvenanceServiceServicer_to_server(servicer: ProvenanceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
