@@ -27,6 +27,21 @@ class ApprovalNotAllowedError(SecurityError):
         self.problem = problem
 
 
+class RoleNotHeldError(SecurityError):
+    """The caller's verified token does not carry the role it decides as."""
+
+    code = "PERMISSION_DENIED"
+
+    def __init__(self, subject: str, role: str, held: tuple[str, ...]) -> None:
+        roles = ", ".join(held) if held else "none"
+        super().__init__(
+            f"approval refused: {subject!r} may not decide as {role!r}: its token's roles"
+            f" are {roles}"
+        )
+        self.subject = subject
+        self.role = role
+
+
 class InstallRequestNotFoundError(SecurityError):
     code = "NOT_FOUND"
 

@@ -25,7 +25,7 @@ from portico_security.domain.policy import (
     Severity,
 )
 from portico_security.errors import InvalidRequestError
-from portico_security.install_errors import ApprovalNotAllowedError
+from portico_security.install_errors import ApprovalNotAllowedError, RoleNotHeldError
 from portico_security.testing import Publisher, SignedArtifact
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -368,3 +368,82 @@ async def test_attestations_without_a_configured_verifier_fail_the_provenance_ch
     (check,) = [c for c in outcome.verification.report.checks if c.name == "provenance"]
     assert not check.passed
     assert outcome.request.status is InstallStatus.REJECTED
+
+
+async def test_a_verified_caller_without_the_role_is_refused_and_nothing_is_recorded(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+) -> None:
+    """With verified roles, deciding as a role the token lacks is PERMISSION_DENIED, naming it."""
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    rid = outcome.request.request_id
+    audited = len(istore.audit)
+    for decide in (approvals.approve, approvals.reject):
+        with pytest.raises(RoleNotHeldError, match="'dave' may not decide as 'security-reviewer'"):
+            await decide(
+                iuow,
+                approvals.Decide(
+                    "acme", rid, "dave", "security-reviewer", "no", verified_roles=("viewer",)
+                ),
+            )
+    assert RoleNotHeldError("dave", "r", ()).code == "PERMISSION_DENIED"
+    assert len(istore.audit) == audited
+    assert not istore.events.of_type(ev.InstallApprovalRecorded)
+
+
+async def test_a_verified_caller_holding_the_role_approves(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher
+) -> None:
+    """A token carrying the rule's role counts, recorded under the token's subject."""
+    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    result = await approvals.approve(
+        iuow,
+        approvals.Decide(
+            "acme",
+            outcome.request.request_id,
+            "approver-1",
+            "security-reviewer",
+            "",
+            verified_roles=("security-reviewer", "viewer"),
+        ),
+    )
+    assert result.request.status is InstallStatus.APPROVED
+    assert result.request.approval is not None
+    assert result.request.approval.approvers == ("approver-1",)
+
+
+async def test_the_authenticated_requester_behind_a_named_requester_cannot_approve(
+    iuow: InstallUnitOfWorkFactory, acme: Publisher
+) -> None:
+    """Four eyes binds the caller too: requested "bob (via portal)", portal may not approve."""
+    artifact = acme.publish(PLUGIN, "1.0.0")
+    outcome = await install.install_secure(
+        iuow,
+        replace(command(artifact), requested_by="bob (via portal)"),
+        trust=VerificationTrustScorer(),
+        advisories=NoAdvisoryMatcher(),
+        max_size=1 << 20,
+    )
+    rid = outcome.request.request_id
+    for who in ("portal", "bob", "bob (via portal)"):
+        with pytest.raises(ApprovalNotAllowedError, match="requested this install"):
+            await approvals.approve(
+                iuow,
+                approvals.Decide(
+                    "acme", rid, who, "security-reviewer", "", verified_roles=("security-reviewer",)
+                ),
+            )
+
+
+@pytest.mark.parametrize(
+    ("requested_by", "expected"),
+    [
+        ("bob", {"bob"}),
+        ("bob (via portal)", {"bob (via portal)", "bob", "portal"}),
+        ("odd (via", {"odd (via"}),
+    ],
+)
+def test_requesters_are_the_named_actor_and_the_caller_behind_it(
+    requested_by: str, expected: set[str]
+) -> None:
+    """requesters() splits "name (via subject)" into both identities, and keeps other text whole."""
+    assert approvals.requesters(requested_by) == expected

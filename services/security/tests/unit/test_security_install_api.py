@@ -126,3 +126,29 @@ def test_actor_is_bound_to_the_token(named: str, subject: str | None, expected: 
         assert _actor(named) == expected
     finally:
         current_claims.reset(token)
+
+
+@pytest.mark.parametrize("rpc", [ipb.ApproveRequest, ipb.RejectRequest])
+def test_with_a_token_the_approver_is_the_subject_and_roles_come_from_it(rpc: type) -> None:
+    """A verified token overrides the stated approver and supplies the roles to check."""
+    claims = Claims("approver-1", "acme", (), 0, "t1", roles=("security-approver",))
+    token = current_claims.set(claims)
+    try:
+        decide = InstallServicer._decide(
+            rpc(tenant_id="acme", request_id="r1", approver="mallory", role="security-approver")
+        )
+    finally:
+        current_claims.reset(token)
+    assert (decide.approver, decide.role, decide.verified_roles) == (
+        "approver-1",
+        "security-approver",
+        ("security-approver",),
+    )
+
+
+def test_without_a_token_the_stated_approver_and_role_are_trusted() -> None:
+    """No token verification: the stated name and role pass through, with no role check."""
+    decide = InstallServicer._decide(
+        ipb.ApproveRequest(tenant_id="acme", request_id="r1", approver="alice", role="lead")
+    )
+    assert (decide.approver, decide.role, decide.verified_roles) == ("alice", "lead", None)

@@ -19,20 +19,30 @@ from portico_security.domain.audit import AuditRecord, chain_problems
 from portico_security.domain.install import InstallRequest
 from portico_security.domain.tenants import validate_tenant_id
 from portico_security.errors import InvalidRequestError
-from portico_security.install_errors import ApprovalNotAllowedError, InstallRequestNotFoundError
+from portico_security.install_errors import (
+    ApprovalNotAllowedError,
+    InstallRequestNotFoundError,
+    RoleNotHeldError,
+)
 
 MAX_AUDIT_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class Decide:
-    """One approver's decision on one install request."""
+    """One approver's decision on one install request.
+
+    `verified_roles` are the roles of the caller's verified token, and then
+    `approver` is the token's subject; None means no token was verified, so the
+    stated approver and role are trusted as given (never in production).
+    """
 
     tenant_id: str
     request_id: str
     approver: str
     role: str
     comment: str
+    verified_roles: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +138,8 @@ async def _decide(
     _check("approver", command.approver)
     _check("role", command.role)
     _check("comment", command.comment, required=False)
+    if command.verified_roles is not None and command.role not in command.verified_roles:
+        raise RoleNotHeldError(command.approver, command.role, command.verified_roles)
     async with uow(command.tenant_id) as tx:
         request = await tx.install_requests.get(command.tenant_id, command.request_id, lock=True)
         if request is None:
@@ -136,7 +148,7 @@ async def _decide(
             raise ApprovalNotAllowedError(
                 f"request {request.request_id} needs no approval (it is {request.status.value})"
             )
-        if approve and command.approver == request.requested_by:
+        if approve and command.approver in requesters(request.requested_by):
             # Four eyes: whoever asked for the install cannot be one of its approvers.
             raise ApprovalNotAllowedError(f"{command.approver} requested this install")
         now = tx.clock.now()
@@ -198,6 +210,16 @@ async def _announce_escalation(tx: InstallUnitOfWork, request: InstallRequest) -
         reason=f"deadline passed; now {', '.join(approval.eligible_roles)} decide",
         evidence_digest=request.evidence_digest,
     )
+
+
+def requesters(requested_by: str) -> frozenset[str]:
+    """Who asked for an install: the recorded actor, and the authenticated caller
+    behind it when one named someone else ("dev-bob (via svc-portal)")."""
+    found = {requested_by}
+    named, via, rest = requested_by.rpartition(" (via ")
+    if via and rest.endswith(")"):
+        found |= {named, rest[:-1]}
+    return frozenset(found)
 
 
 def _check(name: str, value: str, *, required: bool = True) -> None:

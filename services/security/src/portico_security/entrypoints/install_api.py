@@ -317,12 +317,26 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
 
     @staticmethod
     def _decide(request: pb.ApproveRequest | pb.RejectRequest) -> approvals.Decide:
+        claims = current_claims.get()
+        if claims is None:
+            # No token verification (no PORTICO_AUTH_TARGET): the stated approver and
+            # role are trusted as given. Unsafe for production; see the README.
+            return approvals.Decide(
+                tenant_id=request.tenant_id,
+                request_id=request.request_id,
+                approver=_actor(request.approver),
+                role=request.role,
+                comment=request.comment,
+            )
+        # With a verified token, who decides is the token's subject and the role must
+        # be one of the token's roles; a stated approver name is not trusted.
         return approvals.Decide(
             tenant_id=request.tenant_id,
             request_id=request.request_id,
-            approver=_actor(request.approver),
+            approver=claims.subject,
             role=request.role,
             comment=request.comment,
+            verified_roles=claims.roles,
         )
 
 

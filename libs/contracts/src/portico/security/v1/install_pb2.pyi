@@ -644,7 +644,11 @@ class ApproveRequest(_message.Message):
     tenant_id: _builtins.str
     request_id: _builtins.str
     approver: _builtins.str
+    """Ignored when the service verifies tokens: the approver is the token's subject.
+    Without token verification it is trusted as stated (unsafe for production).
+    """
     role: _builtins.str
+    """The role decided as; with token verification it must be in the token's roles."""
     comment: _builtins.str
     def __init__(
         self,
@@ -703,7 +707,11 @@ class RejectRequest(_message.Message):
     tenant_id: _builtins.str
     request_id: _builtins.str
     approver: _builtins.str
+    """Ignored when the service verifies tokens: the approver is the token's subject.
+    Without token verification it is trusted as stated (unsafe for production).
+    """
     role: _builtins.str
+    """The role decided as; with token verification it must be in the token's roles."""
     comment: _builtins.str
     """Why; required."""
     def __init__(
