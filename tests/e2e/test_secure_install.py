@@ -1,8 +1,11 @@
 """A policy-gated install, end to end: `portico up`, then the gateway only.
 
-The tenant's policy sends every install to two approvers. InstallSecure
+The tenant's policy sends every install to two approvers holding the role
+security-approver. The admin registers three clients with auth (POST
+/v1/auth/clients): two approvers with that role and one without. InstallSecure
 (POST /api/plugins/install-secure) verifies and scores the tarball and opens
-the approval; compat checks it; once two approvers agree, security emits
+the approval; compat checks it; the client without the role is refused; once
+the two approvers agree, each with its own token, security emits
 plugin.install.approved, rollout requests the canary on it and, with both
 checks passed, rolls it out to 100%. The audit trail records every step.
 """
@@ -24,7 +27,7 @@ from typing import Any
 import pytest
 
 from portico_cli import credentials, endpoints
-from portico_cli.api import Gateway, TenantApi, Tokens
+from portico_cli.api import ApiError, Gateway, TenantApi, Tokens
 from portico_cli.artifact import b64, build
 from portico_cli.events import EventFeed
 from portico_cli.paths import Home
@@ -75,6 +78,30 @@ async def poll(probe: Any, *, within: float, what: str) -> Any:
         await asyncio.sleep(0.2)
 
 
+APPROVER_ROLE = "security-approver"
+
+
+async def register_client(
+    gateway: Gateway, admin: Tokens, client_id: str, tenant: str, roles: list[str]
+) -> Tokens:
+    """Registers a client for `tenant` with `roles` (admin's platform token); its Tokens."""
+    secret = f"{client_id}-secret-0123456789"
+    reply = await gateway.call(
+        "POST",
+        "/v1/auth/clients",
+        body={
+            "clientId": client_id,
+            "clientSecret": secret,
+            "tenants": [tenant],
+            "scopes": ["security:read", "security:write"],
+            "roles": roles,
+        },
+        token=await admin.get("*"),
+    )
+    assert reply.get("roles", []) == roles, reply
+    return Tokens(gateway, client_id, secret)
+
+
 async def gated_install(home: Path) -> None:
     found = endpoints.read(Home(home).endpoints)
     secret = credentials.admin_client_secret(Home(home).secrets)
@@ -104,7 +131,7 @@ async def gated_install(home: Path) -> None:
                     "maxArtifactBytes": 1 << 20,
                     "approval": {
                         "required": 2,
-                        "roles": ["security-reviewer", "team-lead"],
+                        "roles": [APPROVER_ROLE],
                         "timeoutSeconds": 3600,
                         "onDeadline": "DEADLINE_ACTION_EXPIRE",
                     },
@@ -147,9 +174,29 @@ async def gated_install(home: Path) -> None:
 
         assert not (await resolved()).get("rolloutId"), "a rollout started before approval"
         path = f"/installs/{request['requestId']}:approve"
-        first = await api.call("POST", path, {"approver": "alice", "role": "security-reviewer"})
+        suffix = os.getpid()
+        approvers = [f"approver-a-{suffix}", f"approver-b-{suffix}"]
+        first_api, second_api = [
+            TenantApi(
+                gateway, await register_client(gateway, tokens, c, tenant, [APPROVER_ROLE]), tenant
+            )
+            for c in approvers
+        ]
+        outsider = TenantApi(
+            gateway,
+            await register_client(gateway, tokens, f"viewer-{suffix}", tenant, ["viewer"]),
+            tenant,
+        )
+        with pytest.raises(ApiError) as refused:
+            await outsider.call("POST", path, {"approver": "alice", "role": APPROVER_ROLE})
+        assert refused.value.status == 403, refused.value
+        assert f"may not decide as {APPROVER_ROLE!r}" in refused.value.detail, refused.value
+        # The stated name is not trusted: the token's subject is the approver.
+        first = await first_api.call("POST", path, {"approver": "mallory", "role": APPROVER_ROLE})
         assert first["request"]["status"] == "INSTALL_STATUS_PENDING_APPROVAL"
-        await api.call("POST", path, {"approver": "carol", "role": "team-lead"})
+        assert first["request"]["approval"]["approvers"] == approvers[:1], first
+        second = await second_api.call("POST", path, {"role": APPROVER_ROLE})
+        assert second["request"]["approval"]["approvers"] == approvers, second
 
         async def rollout_id() -> str:
             return str((await resolved()).get("rolloutId") or "")
