@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 SIGSTORE_NODE := services/security/node
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Generated code and third-party protos are not ours to lint.
-PACKAGES := portico_common portico_cli $(patsubst services/%,portico_%,$(wildcard services/*))
+PACKAGES := portico_common portico_embedded portico_cli $(patsubst services/%,portico_%,$(wildcard services/*))
 
 .PHONY: run test env node node-if-available lint typecheck proto proto-lint proto-check pytest bench demo status fmt clean
 

@@ -1,3 +1,3 @@
 """Suite-wide pytest configuration: the kernel's real-infrastructure fixtures."""
 
-pytest_plugins = ["portico_common.testing.fixtures"]
+pytest_plugins = ["portico_embedded.testing.fixtures"]

@@ -35,7 +35,9 @@ from portico.rollout.v1 import rollout_pb2 as pb
 from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.events.bus import publish
 from portico_common.events.envelope import Envelope
-from portico_common.launcher import NatsServer, PostgresServer, free_port
+from portico_embedded.nats import NatsServer
+from portico_embedded.postgres import PostgresServer
+from portico_embedded.processes import free_port
 
 ROLLOUTS = int(os.environ.get("BENCH_ROLLOUTS", "50"))
 

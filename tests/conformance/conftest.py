@@ -22,8 +22,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from portico_common.launcher import NatsServer, free_port
-from portico_common.testing.fixtures import unique
+from portico_embedded.nats import NatsServer
+from portico_embedded.processes import free_port
+from portico_embedded.testing.fixtures import unique
 
 from .corpora import NPM_PROVENANCE
 

@@ -33,7 +33,7 @@ from portico_cli.events import EventFeed
 from portico_cli.paths import Home
 from portico_cli.scenario import ENGINES, PEER_DEPENDENCIES, PLUGIN, Scenario
 from portico_cli.timeline import Timeline
-from portico_common.launcher import free_port
+from portico_embedded.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

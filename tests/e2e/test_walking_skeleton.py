@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from portico_common.launcher import free_port
+from portico_embedded.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

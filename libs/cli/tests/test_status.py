@@ -9,7 +9,7 @@ import pytest
 from portico_cli import endpoints
 from portico_cli.endpoints import Endpoints, ServiceEndpoint
 from portico_cli.main import EXIT_NOT_RUNNING, main
-from portico_common.launcher import free_port
+from portico_embedded.processes import free_port
 
 
 def test_no_endpoints_file_means_not_running(

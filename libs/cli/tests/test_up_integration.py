@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cli_support import clean_env, descendants, running, wait_for_file
 
-from portico_common.launcher import free_port
+from portico_embedded.processes import free_port
 
 STARTUP_SECONDS = 180
 

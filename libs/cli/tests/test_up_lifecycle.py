@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from cli_support import clean_env, descendants, running, wait_for_file
 
-from portico_common.launcher import free_port
+from portico_embedded.processes import free_port
 
 SERVICES = {"auth", "tenancy", "security", "compat", "rollout", "slo"}
 DB_URL = "postgresql://portico:hunter2@127.0.0.1:1/portico"

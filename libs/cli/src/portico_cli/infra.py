@@ -20,7 +20,9 @@ from portico_cli.errors import StartupError
 from portico_cli.paths import Home
 from portico_cli.ports import pick_port
 from portico_cli.procs import log_tail
-from portico_common.launcher import LauncherError, NatsServer, PostgresServer
+from portico_embedded.errors import LauncherError
+from portico_embedded.nats import NatsServer
+from portico_embedded.postgres import PostgresServer
 
 NATS_URL_ENV = "PORTICO_NATS_URL"
 DATABASE_URL_ENV = "PORTICO_DATABASE_URL"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 
-from portico_common.launcher import free_port
+from portico_embedded.processes import free_port
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

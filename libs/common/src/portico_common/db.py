@@ -14,13 +14,14 @@ from contextlib import asynccontextmanager
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from portico_common.tenants import ALL_TENANTS
+
 # What a transaction hands out: a pooled connection.
 Connection = asyncpg.Connection | PoolConnectionProxy
 
-# Used by policies to let platform jobs (the rollout scheduler, the outbox
-# relay) see every tenant. Only code that says so explicitly gets it.
-ALL_TENANTS = "*"
 APP_ROLE = "portico_app"
+
+__all__ = ["ALL_TENANTS", "APP_ROLE", "Connection", "Database", "create_pool"]
 
 
 async def create_pool(

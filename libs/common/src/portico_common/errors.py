@@ -1,14 +1,18 @@
-"""Errors of the shared kernel, and the base every service error can map from.
+"""Errors of the shared kernel: the categories every Portico error belongs to.
 
-Service packages define their own `errors.py`; each error class carries a
-`code` naming the gRPC status the entrypoint maps it to.
+A service's base error extends `PorticoError`; each concrete error also
+extends one category, which carries `code`, the name of the gRPC status an
+entrypoint maps it to. Services never restate `code`:
+
+    class RolloutError(PorticoError): ...
+    class RolloutNotFoundError(RolloutError, NotFoundError): ...
 """
 
 from __future__ import annotations
 
 
 class PorticoError(Exception):
-    """Base of every error Portico raises on purpose."""
+    """Base of every error Portico raises on purpose; uncategorised ones are INTERNAL."""
 
     code: str = "INTERNAL"
 
@@ -37,6 +41,24 @@ class FailedPreconditionError(PorticoError):
     code = "FAILED_PRECONDITION"
 
 
+class ConflictError(PorticoError):
+    """A concurrent change won; the caller may retry with fresh state."""
+
+    code = "ABORTED"
+
+
+class ResourceExhaustedError(PorticoError):
+    """A quota, a rate or a work budget is used up."""
+
+    code = "RESOURCE_EXHAUSTED"
+
+
+class UnavailableError(PorticoError):
+    """A dependency cannot be reached now; the same request may succeed later."""
+
+    code = "UNAVAILABLE"
+
+
 class UnauthenticatedError(PorticoError):
     """No valid credentials."""
 
@@ -49,10 +71,8 @@ class PermissionDeniedError(PorticoError):
     code = "PERMISSION_DENIED"
 
 
-class IdempotencyConflictError(PorticoError):
+class IdempotencyConflictError(ConflictError):
     """The same idempotency key is in flight or was used for another request."""
-
-    code = "ABORTED"
 
 
 class MigrationError(PorticoError):
@@ -61,3 +81,17 @@ class MigrationError(PorticoError):
 
 class EventError(PorticoError):
     """An event could not be encoded or decoded."""
+
+
+# Every category a service error may extend, in the order they are documented.
+CATEGORIES: tuple[type[PorticoError], ...] = (
+    InvalidArgumentError,
+    NotFoundError,
+    AlreadyExistsError,
+    FailedPreconditionError,
+    ConflictError,
+    ResourceExhaustedError,
+    UnavailableError,
+    UnauthenticatedError,
+    PermissionDeniedError,
+)

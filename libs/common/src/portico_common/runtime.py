@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -34,6 +37,7 @@ from portico_common.events.consumer import EventConsumer
 from portico_common.events.outbox import OutboxRelay
 from portico_common.grpc.idempotency import IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
+from portico_common.grpc.registration import Servicer, register_servicers
 from portico_common.grpc.tokens import TokenVerifier
 from portico_common.logs import configure_logging
 from portico_common.metrics import serve_metrics
@@ -112,7 +116,8 @@ def jwks_fetcher(target: str) -> Callable[[], Awaitable[dict[str, Any]]]:
 async def serve(
     rt: Runtime,
     *,
-    register: Callable[[grpc.aio.Server], Iterable[str]],
+    servicers: Sequence[Servicer] = (),
+    register: Callable[[grpc.aio.Server], Iterable[str]] | None = None,
     consumers: Sequence[EventConsumer] = (),
     background: Sequence[Background] = (),
     public_methods: Collection[str] = (),
@@ -138,7 +143,9 @@ async def serve(
             ("grpc.max_send_message_length", max_message_bytes),
         ],
     )
-    names = list(register(server))
+    names = register_servicers(server, servicers)
+    if register is not None:
+        names += register(server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -147,6 +154,7 @@ async def serve(
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")
+    metrics_port = -1
     if settings.metrics_port >= 0:
         metrics_port = serve_metrics(settings.metrics_port, settings.grpc_host)
         log.info("metrics listening", extra={"port": metrics_port})
@@ -171,6 +179,8 @@ async def serve(
     log.info("serving", extra={"service": rt.service, "port": port})
     if ready is not None:
         ready(port)
+    if settings.ready_file:
+        write_ready_file(Path(settings.ready_file), grpc_port=port, metrics_port=metrics_port)
 
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -187,6 +197,16 @@ async def serve(
     for task in tasks:
         task.cancel()
     await rt.close()
+
+
+def write_ready_file(path: Path, **ports: int) -> None:
+    """Tells whoever started this process which ports it bound (it may have asked for 0).
+
+    Written whole under a temporary name and renamed, so a reader never sees half of it.
+    """
+    scratch = path.with_name(f".{path.name}.{os.getpid()}")
+    scratch.write_text(json.dumps({**ports, "pid": os.getpid()}))
+    scratch.replace(path)
 
 
 def bootstrap_process(service: str, settings: ServiceSettings) -> None:

@@ -35,3 +35,6 @@ class ServiceSettings(BaseSettings):
     # Outbox relay poll interval: the relay is woken at once on commit; the poll
     # is only the safety net after a crash or an outage of NATS.
     outbox_poll_seconds: float = 1.0
+    # Where to write the bound ports once serving (JSON), for a supervisor or a
+    # test that started the process on port 0; empty writes nothing.
+    ready_file: str = ""

@@ -36,7 +36,8 @@ CREATE POLICY tenant_isolation ON {t}
            OR current_setting('app.tenant_id', true) = '*');
 """
 
-# Test-only tenant tables, protected exactly like a service's tables.
+# Test-only tenant tables, protected exactly like a service's tables: one by the
+# policy written out (as the first migrations did), one by the kernel's function.
 TEST_TABLES = (
     """
 CREATE TABLE notes (
@@ -51,7 +52,7 @@ CREATE TABLE effects (
 );
 """
     + _RLS.format(t="notes")
-    + _RLS.format(t="effects")
+    + "SELECT enable_tenant_isolation('effects');"
 )
 
 T = TypeVar("T")

@@ -16,8 +16,8 @@ from portico_common.events.bus import connect, ensure_streams
 from portico_common.events.catalog import DLQ_STREAM, STREAM
 from portico_common.events.consumer import ConsumerSettings, EventConsumer
 from portico_common.events.envelope import Envelope
-from portico_common.launcher import NatsServer
-from portico_common.testing.fixtures import unique
+from portico_embedded.nats import NatsServer
+from portico_embedded.testing.fixtures import unique
 
 pytestmark = pytest.mark.integration
 

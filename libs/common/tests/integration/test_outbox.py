@@ -15,8 +15,8 @@ from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_common.events.envelope import TENANT_HEADER, Envelope
 from portico_common.events.outbox import OutboxRelay
-from portico_common.launcher import NatsServer
 from portico_common.uow import PgUnitOfWork
+from portico_embedded.nats import NatsServer
 
 pytestmark = pytest.mark.integration
 

@@ -141,3 +141,35 @@ async def test_pool_resolves_names_in_the_service_schema(db: Database) -> None:
     """Unqualified table names in a transaction resolve in the service's schema."""
     async with db.transaction("acme") as conn:
         assert await conn.fetchval("SELECT current_schema()") == SCHEMA
+
+
+async def test_isolation_function_gives_the_written_out_policy(pool: asyncpg.Pool) -> None:
+    """enable_tenant_isolation() forces RLS with exactly the policy migrations spelled out."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, p.qual, p.with_check
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 JOIN pg_policies p ON p.schemaname = n.nspname AND p.tablename = c.relname
+                WHERE n.nspname = $1 AND c.relname IN ('notes', 'effects')
+                  AND p.policyname = 'tenant_isolation'
+                ORDER BY c.relname""",
+            SCHEMA,
+        )
+    effects, notes = (dict(r) for r in rows)
+    assert effects["relrowsecurity"]
+    assert effects["relforcerowsecurity"]
+    assert (effects["qual"], effects["with_check"]) == (notes["qual"], notes["with_check"])
+
+
+async def test_isolation_function_protects_its_table(db: Database) -> None:
+    """A table isolated by the function hides other tenants' rows from a bare SELECT."""
+    async with db.transaction(ALL_TENANTS) as conn:
+        await conn.executemany(
+            "INSERT INTO effects (tenant_id, event_id) VALUES ($1, $2)",
+            [("acme", "e1"), ("beta", "e2")],
+        )
+    async with db.transaction("acme") as conn:
+        assert [r["event_id"] for r in await conn.fetch("SELECT event_id FROM effects")] == ["e1"]
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+        async with db.transaction("acme") as conn:
+            await conn.execute("INSERT INTO effects (tenant_id, event_id) VALUES ('beta', 'x')")

@@ -13,9 +13,9 @@ from portico_common.db import Connection
 from portico_common.events.consumer import ConsumerSettings, EventConsumer
 from portico_common.events.envelope import Envelope
 from portico_common.events.outbox import OutboxRelay
-from portico_common.testing.fixtures import unique
 from portico_common.tracing import configure_tracing, current_ids, tracer
 from portico_common.uow import PgUnitOfWork, uow_factory
+from portico_embedded.testing.fixtures import unique
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
-from portico_common.launcher import free_port
+from portico_embedded.processes import free_port
 
 pytestmark = pytest.mark.integration
 

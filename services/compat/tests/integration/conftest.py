@@ -24,7 +24,7 @@ from portico.compat.v1 import compat_pb2_grpc as pb_grpc
 from portico_common.events.bus import connect
 from portico_common.events.catalog import STREAM, subject_for
 from portico_common.events.envelope import Envelope
-from portico_common.launcher import free_port
+from portico_embedded.processes import free_port
 
 SUBJECT = subject_for("plugin.compat.checked")
 START_TIMEOUT = 60.0

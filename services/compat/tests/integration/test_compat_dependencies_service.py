@@ -20,8 +20,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from portico.compat.v1 import compat_pb2, compat_pb2_grpc
 from portico.compat.v1 import dependencies_pb2 as pb
 from portico.compat.v1 import dependencies_pb2_grpc as pb_grpc
-from portico_common.launcher import free_port
-from portico_common.testing.fixtures import unique
+from portico_embedded.processes import free_port
+from portico_embedded.testing.fixtures import unique
 
 pytestmark = pytest.mark.integration
 

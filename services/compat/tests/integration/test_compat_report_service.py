@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from portico.compat.v1 import compat_pb2 as pb
 from portico.events.v1 import events_pb2
 from portico_common.db import Database, create_pool
-from portico_common.testing.fixtures import unique
+from portico_embedded.testing.fixtures import unique
 from portico_gateway.app import create_app
 
 if TYPE_CHECKING:

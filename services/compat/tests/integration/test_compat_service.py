@@ -12,7 +12,7 @@ import pytest
 from portico.compat.v1 import compat_pb2 as pb
 from portico.events.v1 import events_pb2
 from portico_common.db import Database, create_pool
-from portico_common.testing.fixtures import unique
+from portico_embedded.testing.fixtures import unique
 
 if TYPE_CHECKING:
     from .conftest import RunningCompat

@@ -30,12 +30,12 @@ from portico_common.db import Database, create_pool
 from portico_common.events.bus import connect, ensure_streams
 from portico_common.events.consumer import EventConsumer
 from portico_common.events.envelope import Envelope
-from portico_common.launcher import free_port
 from portico_common.migrate import migrate
 from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
 from portico_compat.app.tenant_resources import check_tenant_resources
 from portico_compat.domain.resources import Resources, TenantResources
 from portico_compat.entrypoints.tenancy_events import TENANCY_DURABLE, TenancyEventHandlers
+from portico_embedded.processes import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from portico_common.clock import ManualClock
 from portico_common.db import Database, create_pool
 from portico_common.events.catalog import STREAM, subject_for
 from portico_common.migrate import migrate
-from portico_common.testing.fixtures import unique
+from portico_embedded.testing.fixtures import unique
 from portico_rollout.bootstrap import MIGRATIONS, SERVICE, run
 from portico_rollout.settings import RolloutSettings
 from portico_rollout.testing.driver import T0, RolloutDriver, Watch

@@ -24,8 +24,8 @@ from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.events.bus import publish
 from portico_common.events.catalog import STREAM, subject_for
 from portico_common.events.envelope import Envelope
-from portico_common.launcher import free_port
-from portico_common.testing.fixtures import unique
+from portico_embedded.processes import free_port
+from portico_embedded.testing.fixtures import unique
 
 pytestmark = pytest.mark.integration
 

@@ -27,8 +27,8 @@ from nats.js import JetStreamContext
 from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.db import Database, create_pool
 from portico_common.events.bus import connect
-from portico_common.launcher import free_port
 from portico_common.migrate import migrate
+from portico_embedded.processes import free_port
 
 SCHEMA = "security"
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from portico.slo.v1 import slo_pb2_grpc
 from portico_common.db import Database, create_pool
-from portico_common.launcher import free_port
 from portico_common.migrate import migrate
+from portico_embedded.processes import free_port
 
 SERVICE_NAME = "portico.slo.v1.SloService"
 

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.events.catalog import STREAM, subject_for
 from portico_common.events.envelope import Envelope
-from portico_common.testing.fixtures import unique
+from portico_embedded.testing.fixtures import unique
 from portico_tenancy.bootstrap import run
 from portico_tenancy.settings import TenancySettings
 

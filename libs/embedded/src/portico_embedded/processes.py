@@ -1,0 +1,56 @@
+"""Waiting for and stopping the server processes the launchers start."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+
+from portico_embedded.errors import LauncherError
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1.
+
+    Only for clients that cannot bind port 0 themselves: another process may
+    take the port before it is used, so servers we start choose their own.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(
+    ready: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen[bytes]
+) -> None:
+    """Polls `ready` until it holds; fails at once if `proc` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LauncherError(f"{what} exited with code {proc.returncode} while starting")
+        if ready():
+            return
+        time.sleep(0.02)
+    raise LauncherError(f"{what} did not become ready within {timeout:.0f}s")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - local URL
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within `timeout`."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)

@@ -1,0 +1,1 @@
+"""Test harness on real infrastructure: pytest fixtures and service launchers."""
