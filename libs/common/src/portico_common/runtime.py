@@ -33,7 +33,7 @@ from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.clock import Clock, SystemClock
 from portico_common.db import Database, create_pool
 from portico_common.events.bus import StreamSettings, connect, ensure_streams
-from portico_common.events.consumer import EventConsumer
+from portico_common.events.consumer import ConsumerSettings, EventConsumer, Subscription
 from portico_common.events.outbox import OutboxRelay
 from portico_common.grpc.idempotency import IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
@@ -118,6 +118,7 @@ async def serve(
     *,
     servicers: Sequence[Servicer] = (),
     register: Callable[[grpc.aio.Server], Iterable[str]] | None = None,
+    subscriptions: Sequence[Subscription] = (),
     consumers: Sequence[EventConsumer] = (),
     background: Sequence[Background] = (),
     public_methods: Collection[str] = (),
@@ -165,6 +166,11 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    delivery = ConsumerSettings(max_deliver=settings.max_deliver)
+    consumers = [
+        *consumers,
+        *(EventConsumer(rt.js, rt.db, s.durable, s.handlers, delivery) for s in subscriptions),
+    ]
     for consumer in consumers:
         await consumer.setup()
     tasks = [asyncio.create_task(rt.relay.run(stop), name="outbox-relay")]

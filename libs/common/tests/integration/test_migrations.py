@@ -17,6 +17,7 @@ from portico_common.migrate import migrate
 pytestmark = pytest.mark.integration
 
 SCHEMA = "svc"
+KERNEL = ["kernel/0001_kernel.sql", "kernel/0002_tenant_isolation.sql"]
 MakePackage = Callable[[dict[str, str]], str]
 
 
@@ -43,10 +44,7 @@ async def _exists(dsn: str, relation: str) -> bool:
 async def test_migrations_apply_once(database_url: str, make_package: MakePackage) -> None:
     """The first run applies the kernel's and the service's files; the second applies nothing."""
     package = make_package({"0001_things.sql": "CREATE TABLE things (id int PRIMARY KEY);"})
-    assert await _migrate(database_url, package) == [
-        "kernel/0001_kernel.sql",
-        "service/0001_things.sql",
-    ]
+    assert await _migrate(database_url, package) == [*KERNEL, "service/0001_things.sql"]
     assert await _migrate(database_url, package) == []
 
 
@@ -73,8 +71,8 @@ async def test_tables_land_in_the_service_schema(
 
 async def test_schemas_are_migrated_independently(database_url: str) -> None:
     """Two services in one database each get their own kernel tables."""
-    assert await _migrate(database_url, None, "alpha") == ["kernel/0001_kernel.sql"]
-    assert await _migrate(database_url, None, "beta") == ["kernel/0001_kernel.sql"]
+    assert await _migrate(database_url, None, "alpha") == KERNEL
+    assert await _migrate(database_url, None, "beta") == KERNEL
     assert await _exists(database_url, "alpha.outbox")
     assert await _exists(database_url, "beta.outbox")
 
@@ -111,7 +109,7 @@ async def test_failing_migration_applies_nothing(
     assert not await _exists(database_url, f"{SCHEMA}.outbox")
     # Fixing the file lets the next start apply everything.
     (_dir(package) / "0002_broken.sql").write_text("CREATE TABLE broken (id int);")
-    assert len(await _migrate(database_url, package)) == 3
+    assert len(await _migrate(database_url, package)) == len(KERNEL) + 2
 
 
 async def test_concurrent_migrations_do_not_collide(
@@ -121,11 +119,12 @@ async def test_concurrent_migrations_do_not_collide(
     package = make_package({"0001_things.sql": "CREATE TABLE things (id int PRIMARY KEY);"})
     results = await asyncio.gather(*(_migrate(database_url, package) for _ in range(4)))
     applied = sorted(results, key=len, reverse=True)
-    assert applied[0] == ["kernel/0001_kernel.sql", "service/0001_things.sql"]
+    assert applied[0] == [*KERNEL, "service/0001_things.sql"]
     assert applied[1:] == [[], [], []]
     conn = await asyncpg.connect(database_url)
     try:
-        assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.schema_migrations") == 2  # noqa: S608
+        count = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.schema_migrations")  # noqa: S608
+        assert count == len(KERNEL) + 1
     finally:
         await conn.close()
 

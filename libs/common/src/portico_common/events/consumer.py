@@ -44,6 +44,18 @@ class ConsumerSettings:
     nak_backoff_seconds: tuple[float, ...] = (0.1, 0.5, 2.0, 5.0)
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """A durable consumer to run: its name and its handlers by event type.
+
+    Services list these from `build`, with no connection in sight; `serve`
+    turns each into an EventConsumer on the runtime's JetStream and database.
+    """
+
+    durable: str
+    handlers: Mapping[str, Handler]
+
+
 class EventConsumer:
     """Runs one durable consumer and dispatches events to handlers by type."""
 
