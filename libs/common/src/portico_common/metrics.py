@@ -16,6 +16,11 @@ GRPC_DURATION = Histogram(
     ["service", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+ACCESS_DENIED = Counter(
+    "portico_access_denied_total",
+    "Calls refused for a permission the caller's roles do not grant",
+    ["service", "method", "permission"],
+)
 EVENTS_PUBLISHED = Counter(
     "portico_events_published_total", "Events published to JetStream", ["service", "type"]
 )

@@ -35,6 +35,7 @@ from portico_common.db import Database, create_pool
 from portico_common.events.bus import StreamSettings, connect, ensure_streams
 from portico_common.events.consumer import ConsumerSettings, EventConsumer, Subscription
 from portico_common.events.outbox import OutboxRelay
+from portico_common.grpc.denials import PgDenialLog
 from portico_common.grpc.idempotency import IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
 from portico_common.grpc.registration import Servicer, register_servicers
@@ -136,6 +137,7 @@ async def serve(
         verifier=verifier,
         public_methods=public_methods,
         idempotency=IdempotencyStore(rt.db),
+        denials=PgDenialLog(rt.db, rt.service),
     )
     server = grpc.aio.server(
         interceptors=[interceptor],

@@ -10,19 +10,41 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from joserfc import jwt
+from joserfc.jwk import OKPKey
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
+from pydantic import SecretStr
 
-from portico_common.db import Database, create_pool
+from portico.events.v1 import events_pb2 as ev
+from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+from portico_common.clock import ManualClock
+from portico_common.db import Connection, Database, create_pool
+from portico_common.errors import NotFoundError
 from portico_common.events.bus import connect, ensure_streams
 from portico_common.events.catalog import STREAM
+from portico_common.events.consumer import ConsumerSettings, EventConsumer
+from portico_common.events.envelope import Envelope
+from portico_common.grpc.registration import Servicer
+from portico_common.grpc.tokens import (
+    ALGORITHM,
+    AUDIENCE,
+    ISSUER,
+    Claims,
+    TokenVerifier,
+    current_claims,
+)
 from portico_common.migrate import migrate
+from portico_common.runtime import Runtime, serve
+from portico_common.settings import ServiceSettings
+from portico_common.uow import PgUnitOfWork
 
 SCHEMA = "kerneltest"
 
@@ -181,3 +203,191 @@ async def infra(
     loops = Background()
     yield Infra(dsn, pool, db, nc, js, loops)
     await loops.close()
+
+
+# ---- a service on the kernel, in this process --------------------------------
+
+SERVICE = tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name
+CREATE = f"/{SERVICE}/CreateTenant"
+
+
+class TinyTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
+    """Just enough of a servicer: one use case that writes an event through the outbox."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.calls = 0
+        self.callers: list[Claims | None] = []
+        self.cancelled = asyncio.Event()
+
+    async def CreateTenant(  # noqa: N802 - generated servicer name
+        self, request: tenancy_pb2.CreateTenantRequest, _context: Any
+    ) -> tenancy_pb2.CreateTenantResponse:
+        self.calls += 1
+        self.callers.append(current_claims.get())
+        if request.tenant_id == "ghost":
+            raise NotFoundError("no tenant 'ghost' here")
+        if request.tenant_id == "bug":
+            raise RuntimeError("password=hunter2")
+        if request.display_name == "slow" and self.calls == 1:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+        async with self.rt.db.transaction(request.tenant_id) as conn:
+            uow = PgUnitOfWork(
+                conn, source="portico/tenancy", tenant_id=request.tenant_id, clock=self.rt.clock
+            )
+            await uow.emit(ev.TenantCreated(tenant_id=request.tenant_id, display_name="x"))
+        return tenancy_pb2.CreateTenantResponse(
+            tenant=tenancy_pb2.Tenant(
+                tenant_id=request.tenant_id, display_name=f"{request.display_name} #{self.calls}"
+            )
+        )
+
+    async def GetTenant(  # noqa: N802 - generated servicer name
+        self, request: tenancy_pb2.GetTenantRequest, _context: Any
+    ) -> tenancy_pb2.GetTenantResponse:
+        raise NotFoundError(f"tenant {request.tenant_id!r} not found")
+
+
+@dataclass
+class Service:
+    """A service running in-process under serve()."""
+
+    servicer: TinyTenancy
+    port: int
+    seen: list[Envelope]
+    arrived: asyncio.Event
+    task: asyncio.Task[None]
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@asynccontextmanager
+async def serving(
+    database_url: str,
+    nats_url: str,
+    verifier: TokenVerifier | None = None,
+    extra: tuple[Servicer, ...] = (),
+) -> AsyncIterator[Service]:
+    """TinyTenancy (plus `extra` servicers) under the kernel's serve(), in this process."""
+    settings = ServiceSettings(
+        nats_url=nats_url,
+        database_url=SecretStr(database_url),
+        grpc_port=0,
+        metrics_port=-1,
+        shutdown_grace_seconds=1.0,
+        outbox_poll_seconds=0.2,
+    )
+    rt = await Runtime.start("kerneltest", settings, None, clock=ManualClock())
+    servicer = TinyTenancy(rt)
+    seen: list[Envelope] = []
+    arrived = asyncio.Event()
+
+    async def on_tenant_created(envelope: Envelope, conn: Connection) -> None:
+        seen.append(envelope)
+        arrived.set()
+
+    consumer = EventConsumer(
+        rt.js,
+        rt.db,
+        "kerneltest-audit",
+        {"tenant.created": on_tenant_created},
+        ConsumerSettings(fetch_timeout_seconds=0.2),
+    )
+
+    stop = asyncio.Event()
+    ports: asyncio.Queue[int] = asyncio.Queue()
+    task = asyncio.create_task(
+        serve(
+            rt,
+            servicers=[
+                Servicer(
+                    tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"],
+                    tenancy_pb2_grpc.add_TenancyServiceServicer_to_server,
+                    servicer,
+                ),
+                *extra,
+            ],
+            consumers=[consumer],
+            verifier=verifier,
+            ready=ports.put_nowait,
+            stop=stop,
+        )
+    )
+    port_ready = asyncio.ensure_future(ports.get())
+    await asyncio.wait({task, port_ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        port_ready.cancel()
+        task.result()  # serve() failed to start: show why
+    port = await asyncio.wait_for(port_ready, 1)
+    try:
+        yield Service(servicer, port, seen, arrived, task)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+async def running(database_url: str, nats_url: str) -> AsyncIterator[Service]:
+    """The service without token checks (no auth target configured)."""
+    async with serving(database_url, nats_url) as service:
+        yield service
+
+
+KEY = OKPKey.generate_key("Ed25519", parameters={"kid": "test-key"})
+
+
+async def jwks_of_key() -> dict[str, Any]:
+    """The JWK Set a secured test service verifies tokens against."""
+    return {"keys": [KEY.as_dict(private=False)]}
+
+
+def make_token(
+    tenant: str,
+    subject: str = "svc:portal",
+    roles: tuple[str, ...] = ("platform-admin",),
+    scopes: tuple[str, ...] = (),
+) -> str:
+    """A token signed by the key `secured` trusts (a platform admin unless told otherwise)."""
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": subject,
+        "tenant": tenant,
+        "roles": list(roles),
+        "exp": int(time.time()) + 300,
+    }
+    if scopes:
+        claims["scope"] = " ".join(scopes)
+    return jwt.encode({"alg": ALGORITHM, "kid": "test-key"}, claims, KEY, algorithms=[ALGORITHM])
+
+
+@pytest.fixture
+def token() -> Callable[..., str]:
+    """`token(tenant, subject=..., roles=..., scopes=...)` signs a token `secured` accepts."""
+    return make_token
+
+
+@pytest.fixture
+async def secured(database_url: str, nats_url: str) -> AsyncIterator[Service]:
+    """The service verifying bearer tokens against a key set, as with PORTICO_AUTH_TARGET."""
+
+    async with serving(database_url, nats_url, TokenVerifier(jwks_of_key)) as service:
+        yield service
+
+
+@pytest.fixture
+def kernel_service() -> Callable[..., Any]:
+    """`kernel_service(database_url, nats_url, verifier, extra)`: `serving` for tests to extend."""
+    return serving
+
+
+@pytest.fixture
+def key_jwks() -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The JWK Set fetcher `secured` trusts, for tests that build their own secured service."""
+    return jwks_of_key

@@ -12,12 +12,12 @@ import pytest
 
 from portico_common.db import APP_ROLE
 from portico_common.errors import MigrationError
-from portico_common.migrate import migrate
+from portico_common.migrate import load_migrations, migrate
 
 pytestmark = pytest.mark.integration
 
 SCHEMA = "svc"
-KERNEL = ["kernel/0001_kernel.sql", "kernel/0002_tenant_isolation.sql"]
+KERNEL = [m.key for m in load_migrations("portico_common.migrations", "kernel")]
 MakePackage = Callable[[dict[str, str]], str]
 
 

@@ -6,10 +6,8 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
@@ -17,177 +15,22 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from joserfc import jwt
 from joserfc.jwk import OKPKey
 from prometheus_client import REGISTRY
-from pydantic import SecretStr
 
-from portico.events.v1 import events_pb2 as ev
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
-from portico_common.clock import ManualClock
-from portico_common.db import Connection
-from portico_common.errors import NotFoundError
-from portico_common.events.consumer import ConsumerSettings, EventConsumer
-from portico_common.events.envelope import Envelope
 from portico_common.grpc.tokens import (
     ALGORITHM,
     AUDIENCE,
     ISSUER,
-    Claims,
-    TokenVerifier,
-    current_claims,
 )
-from portico_common.runtime import Runtime, serve
-from portico_common.settings import ServiceSettings
-from portico_common.uow import PgUnitOfWork
+
+if TYPE_CHECKING:
+    # conftest is not importable at run time under --import-mode=importlib.
+    from conftest import Service
 
 pytestmark = pytest.mark.integration
 
 SERVICE = tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name
-CREATE = f"/{SERVICE}/CreateTenant"
-
-
-class TinyTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
-    """Just enough of a servicer: one use case that writes an event through the outbox."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.calls = 0
-        self.callers: list[Claims | None] = []
-        self.cancelled = asyncio.Event()
-
-    async def CreateTenant(  # noqa: N802 - generated servicer name
-        self, request: tenancy_pb2.CreateTenantRequest, _context: Any
-    ) -> tenancy_pb2.CreateTenantResponse:
-        self.calls += 1
-        self.callers.append(current_claims.get())
-        if request.tenant_id == "ghost":
-            raise NotFoundError("no tenant 'ghost' here")
-        if request.tenant_id == "bug":
-            raise RuntimeError("password=hunter2")
-        if request.display_name == "slow" and self.calls == 1:
-            try:
-                await asyncio.sleep(30)
-            except asyncio.CancelledError:
-                self.cancelled.set()
-                raise
-        async with self.rt.db.transaction(request.tenant_id) as conn:
-            uow = PgUnitOfWork(
-                conn, source="portico/tenancy", tenant_id=request.tenant_id, clock=self.rt.clock
-            )
-            await uow.emit(ev.TenantCreated(tenant_id=request.tenant_id, display_name="x"))
-        return tenancy_pb2.CreateTenantResponse(
-            tenant=tenancy_pb2.Tenant(
-                tenant_id=request.tenant_id, display_name=f"{request.display_name} #{self.calls}"
-            )
-        )
-
-    async def GetTenant(  # noqa: N802 - generated servicer name
-        self, request: tenancy_pb2.GetTenantRequest, _context: Any
-    ) -> tenancy_pb2.GetTenantResponse:
-        raise NotFoundError(f"tenant {request.tenant_id!r} not found")
-
-
-@dataclass
-class Service:
-    """A service running in-process under serve()."""
-
-    servicer: TinyTenancy
-    port: int
-    seen: list[Envelope]
-    arrived: asyncio.Event
-    task: asyncio.Task[None]
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-@asynccontextmanager
-async def _serving(
-    database_url: str, nats_url: str, verifier: TokenVerifier | None = None
-) -> AsyncIterator[Service]:
-    settings = ServiceSettings(
-        nats_url=nats_url,
-        database_url=SecretStr(database_url),
-        grpc_port=0,
-        metrics_port=-1,
-        shutdown_grace_seconds=1.0,
-        outbox_poll_seconds=0.2,
-    )
-    rt = await Runtime.start("kerneltest", settings, None, clock=ManualClock())
-    servicer = TinyTenancy(rt)
-    seen: list[Envelope] = []
-    arrived = asyncio.Event()
-
-    async def on_tenant_created(envelope: Envelope, conn: Connection) -> None:
-        seen.append(envelope)
-        arrived.set()
-
-    consumer = EventConsumer(
-        rt.js,
-        rt.db,
-        "kerneltest-audit",
-        {"tenant.created": on_tenant_created},
-        ConsumerSettings(fetch_timeout_seconds=0.2),
-    )
-
-    def register(server: grpc.aio.Server) -> Iterable[str]:
-        tenancy_pb2_grpc.add_TenancyServiceServicer_to_server(servicer, server)
-        return [SERVICE]
-
-    stop = asyncio.Event()
-    ports: asyncio.Queue[int] = asyncio.Queue()
-    task = asyncio.create_task(
-        serve(
-            rt,
-            register=register,
-            consumers=[consumer],
-            verifier=verifier,
-            ready=ports.put_nowait,
-            stop=stop,
-        )
-    )
-    port_ready = asyncio.ensure_future(ports.get())
-    await asyncio.wait({task, port_ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        port_ready.cancel()
-        task.result()  # serve() failed to start: show why
-    port = await asyncio.wait_for(port_ready, 1)
-    try:
-        yield Service(servicer, port, seen, arrived, task)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
-
-
-@pytest.fixture
-async def running(database_url: str, nats_url: str) -> AsyncIterator[Service]:
-    """The service without token checks (no auth target configured)."""
-    async with _serving(database_url, nats_url) as service:
-        yield service
-
-
-KEY = OKPKey.generate_key("Ed25519", parameters={"kid": "test-key"})
-
-
-def _token(tenant: str, subject: str = "svc:portal") -> str:
-    claims = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": subject,
-        "tenant": tenant,
-        "exp": int(time.time()) + 300,
-    }
-    return jwt.encode({"alg": ALGORITHM, "kid": "test-key"}, claims, KEY, algorithms=[ALGORITHM])
-
-
-@pytest.fixture
-async def secured(database_url: str, nats_url: str) -> AsyncIterator[Service]:
-    """The service verifying bearer tokens against a key set, as with PORTICO_AUTH_TARGET."""
-
-    async def jwks() -> dict[str, Any]:
-        return {"keys": [KEY.as_dict(private=False)]}
-
-    async with _serving(database_url, nats_url, TokenVerifier(jwks)) as service:
-        yield service
+Token = Callable[..., str]
 
 
 async def _health(channel: grpc.aio.Channel, service: str = "") -> int:
@@ -375,34 +218,34 @@ async def test_forged_token_is_unauthenticated(secured: Service) -> None:
     assert secured.servicer.calls == 0
 
 
-async def test_token_acts_for_its_own_tenant(secured: Service) -> None:
+async def test_token_acts_for_its_own_tenant(secured: Service, token: Token) -> None:
     """A valid token for acme may act for acme, and the servicer sees who called."""
-    response = await _create(secured, "acme", _token("acme", subject="svc:portal"))
+    response = await _create(secured, "acme", token("acme", subject="svc:portal"))
     assert response.tenant.tenant_id == "acme"
     [caller] = secured.servicer.callers
     assert caller is not None
     assert (caller.subject, caller.tenant_id) == ("svc:portal", "acme")
 
 
-async def test_token_cannot_act_for_another_tenant(secured: Service) -> None:
+async def test_token_cannot_act_for_another_tenant(secured: Service, token: Token) -> None:
     """A token for acme asking about beta is PERMISSION_DENIED."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await _create(secured, "beta", _token("acme"))
+        await _create(secured, "beta", token("acme"))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert caught.value.details() == "token for tenant 'acme' cannot act for tenant 'beta'"
     assert secured.servicer.calls == 0
 
 
-async def test_platform_token_acts_for_any_tenant(secured: Service) -> None:
+async def test_platform_token_acts_for_any_tenant(secured: Service, token: Token) -> None:
     """A platform token (tenant '*') may act for a named tenant."""
-    response = await _create(secured, "beta", _token("*"))
+    response = await _create(secured, "beta", token("*"))
     assert response.tenant.tenant_id == "beta"
 
 
-async def test_no_request_may_name_the_wildcard_tenant(secured: Service) -> None:
+async def test_no_request_may_name_the_wildcard_tenant(secured: Service, token: Token) -> None:
     """tenant_id '*' in a request is refused even with a platform token (it means every tenant)."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await _create(secured, "*", _token("*"))
+        await _create(secured, "*", token("*"))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert secured.servicer.calls == 0
 

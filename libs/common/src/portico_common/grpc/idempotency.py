@@ -11,7 +11,11 @@ from __future__ import annotations
 import hashlib
 
 from portico_common.db import Database
-from portico_common.errors import IdempotencyConflictError, InvalidArgumentError
+from portico_common.errors import (
+    IdempotencyConflictError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+)
 
 MAX_KEY_LENGTH = 255
 
@@ -28,21 +32,27 @@ class IdempotencyStore:
         self._stale = stale_after_seconds
 
     async def begin(
-        self, tenant_id: str, key: str, method: str, fingerprint: bytes
+        self, tenant_id: str, key: str, method: str, fingerprint: bytes, subject: str = ""
     ) -> bytes | None:
-        """Claims the key; returns a stored response if this request already completed."""
+        """Claims the key; returns a stored response if this request already completed.
+
+        A key belongs to the subject that used it first: another caller of the
+        same tenant reusing it is refused, never handed that caller's response.
+        """
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise InvalidArgumentError(
                 f"idempotency-key must be 1..{MAX_KEY_LENGTH} printable characters"
             )
         async with self._db.transaction(tenant_id) as conn:
             row = await conn.fetchrow(
-                """INSERT INTO idempotency_keys (tenant_id, key, method, request_hash, state)
-                   VALUES ($1, $2, $3, $4, 'in_flight')
+                """INSERT INTO idempotency_keys
+                          (tenant_id, key, method, request_hash, state, subject)
+                   VALUES ($1, $2, $3, $4, 'in_flight', $6)
                    ON CONFLICT (tenant_id, key) DO UPDATE
                      SET state = 'in_flight', method = EXCLUDED.method,
                          request_hash = EXCLUDED.request_hash, updated_at = now()
                      WHERE idempotency_keys.state = 'in_flight'
+                       AND idempotency_keys.subject = EXCLUDED.subject
                        AND idempotency_keys.updated_at < now() - make_interval(secs => $5)
                    RETURNING true AS claimed""",
                 tenant_id,
@@ -50,17 +60,20 @@ class IdempotencyStore:
                 method,
                 fingerprint,
                 self._stale,
+                subject,
             )
             if row is not None:
                 return None
             existing = await conn.fetchrow(
-                """SELECT method, request_hash, state, response FROM idempotency_keys
+                """SELECT method, request_hash, state, response, subject FROM idempotency_keys
                    WHERE tenant_id = $1 AND key = $2""",
                 tenant_id,
                 key,
             )
         if existing is None:  # released between the two statements: treat as in flight
             raise IdempotencyConflictError(f"a request with idempotency-key {key!r} is in flight")
+        if existing["subject"] != subject:
+            raise PermissionDeniedError(f"idempotency-key {key!r} belongs to another caller")
         if existing["method"] != method or bytes(existing["request_hash"]) != fingerprint:
             raise InvalidArgumentError(
                 f"idempotency-key {key!r} was already used for a different request"

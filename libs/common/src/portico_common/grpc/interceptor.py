@@ -1,17 +1,20 @@
-"""One server interceptor for every cross-cutting concern of a unary RPC.
+"""One server interceptor for every cross-cutting concern of an RPC, unary or streaming.
 
 In order: continue the caller's trace, time and count the call, verify the
-bearer token and its tenant, replay or claim an idempotency key, enforce a
-deadline, and map Portico errors to gRPC status codes. Domain code raises
-plain exceptions with a `code`; only here do they become statuses.
+bearer token and its tenant, check the permission the RPC declares in its
+proto against the token's roles (and scopes), replay or claim an
+idempotency key, enforce a deadline, and map Portico errors to gRPC status
+codes. Domain code raises plain exceptions with a `code`; only here do they
+become statuses. No servicer checks tokens itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -20,14 +23,18 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from opentelemetry.trace import SpanKind
 
+from portico_common.authz.access import MethodAccess, method_access
+from portico_common.authz.policy import RolePolicy, default_policy
 from portico_common.errors import (
     InvalidArgumentError,
     PermissionDeniedError,
     UnauthenticatedError,
 )
+from portico_common.grpc.denials import DenialLog
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint
 from portico_common.grpc.tokens import Claims, TokenVerifier, current_claims
 from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS
+from portico_common.tenants import ALL_TENANTS
 from portico_common.tracing import current_ids, span_from
 
 log = logging.getLogger(__name__)
@@ -35,7 +42,6 @@ log = logging.getLogger(__name__)
 # Reads never take idempotency keys; everything else may (CheckCompatibility
 # records a check and emits an event, so it is not a read).
 _READ_PREFIXES = ("Get", "List", "Resolve", "Watch")
-_ALWAYS_PUBLIC = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 if TYPE_CHECKING:
     # The stubs make these generic; at run time they are plain classes.
@@ -45,24 +51,29 @@ else:
     Context = grpc.aio.ServicerContext
     _Interceptor = grpc.aio.ServerInterceptor
 Behavior = Callable[[Any, Context], Awaitable[Any]]
+StreamBehavior = Callable[[Any, Context], AsyncIterator[Any]]
 
 
 class PorticoServerInterceptor(_Interceptor):
-    """Wraps unary-unary handlers of one service."""
+    """Wraps the unary-unary and unary-stream handlers of one service."""
 
     def __init__(
         self,
         service: str,
         *,
         verifier: TokenVerifier | None,
+        policy: RolePolicy | None = None,
         public_methods: Collection[str] = (),
         idempotency: IdempotencyStore | None = None,
+        denials: DenialLog | None = None,
         default_deadline_seconds: float = 30.0,
     ) -> None:
         self._service = service
         self._verifier = verifier
+        self._policy = policy or default_policy()
         self._public = set(public_methods)
         self._idempotency = idempotency
+        self._denials = denials
         self._default_deadline = default_deadline_seconds
 
     async def intercept_service(
@@ -72,35 +83,64 @@ class PorticoServerInterceptor(_Interceptor):
         ],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
-            return handler
+        handler: grpc.RpcMethodHandler[Any, Any] | None = await continuation(details)
+        if handler is None:
+            return None  # type: ignore[return-value] # gRPC answers UNIMPLEMENTED
         method: str = details.method
-        return grpc.unary_unary_rpc_method_handler(
-            self._wrap(method, handler.unary_unary),  # type: ignore[arg-type] # aio handlers are async,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        access = self._access(method)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap(method, access, handler.unary_unary),  # type: ignore[arg-type] # aio handlers are async
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None and not inspect.isasyncgenfunction(
+            handler.unary_stream
+        ):
+            # Streams written with context.write (the health service's Watch)
+            # are awaited whole: admission first, then the handler as it is.
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap(method, access, handler.unary_stream, stream=True),  # type: ignore[arg-type]
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, access, handler.unary_stream),  # type: ignore[arg-type]
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # Request streams would reach the servicer before a tenant could be
+        # checked; no Portico RPC takes one, so none is served unchecked.
+        return grpc.unary_unary_rpc_method_handler(_refuse_request_streams)
 
-    def _wrap(self, method: str, behavior: Behavior) -> Behavior:
+    def _access(self, method: str) -> MethodAccess:
+        if method in self._public:
+            return MethodAccess(method, unauthenticated=True)
+        return method_access(method)
+
+    # ---- the two call shapes ------------------------------------------------
+
+    def _wrap(
+        self, method: str, access: MethodAccess, behavior: Behavior, *, stream: bool = False
+    ) -> Behavior:
         short = method.rsplit("/", 1)[-1]
-        public = method in self._public or method.startswith(_ALWAYS_PUBLIC)
-        # Public methods (token issuance) never store responses: they may hold secrets.
-        mutating = not public and not short.startswith(_READ_PREFIXES)
+        # Unauthenticated methods (token issuance) never store responses: they may
+        # hold secrets. Streams replay nothing: their answer is not one message.
+        mutating = not (access.unauthenticated or stream or short.startswith(_READ_PREFIXES))
 
         async def wrapped(request: Any, context: Context) -> Any:
-            metadata = {
-                k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)
-            }
+            metadata = _metadata(context)
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             with span_from(metadata, method, kind=SpanKind.SERVER):
                 try:
-                    if not public:
-                        _reject_wildcard_tenant(request)
-                    claims = None if public else await self._authenticate(metadata, request)
+                    claims = await self._admit(method, access, request, metadata)
                     token = current_claims.set(claims)
                     try:
+                        if stream:
+                            # Only the client's own deadline bounds a written stream.
+                            return await behavior(request, context)
                         return await self._call(
                             method, mutating, behavior, request, context, metadata
                         )
@@ -109,36 +149,100 @@ class PorticoServerInterceptor(_Interceptor):
                 except grpc.aio.AbortError:
                     code = context.code()
                     raise
-                except Exception as exc:
-                    code, message = _status_of(exc)
-                    if code is grpc.StatusCode.INTERNAL:
-                        trace_id, _ = current_ids()
-                        log.exception("unhandled error", extra={"method": method})
-                        message = f"internal error (trace {trace_id or 'n/a'})"
+                except Exception as exc:  # noqa: BLE001 - every error becomes a status
+                    code, message = _status_for(method, exc)
                     await context.abort(code, message)
                 finally:
-                    name = code.name if isinstance(code, grpc.StatusCode) else str(code)
-                    GRPC_REQUESTS.labels(self._service, short, name).inc()
-                    GRPC_DURATION.labels(self._service, short).observe(
-                        time.perf_counter() - started
-                    )
+                    self._observe(short, code, started)
 
         return wrapped
 
-    async def _authenticate(self, metadata: dict[str, str], request: Any) -> Claims | None:
-        if self._verifier is None:
+    def _wrap_stream(
+        self, method: str, access: MethodAccess, behavior: StreamBehavior
+    ) -> StreamBehavior:
+        short = method.rsplit("/", 1)[-1]
+
+        async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
+            metadata = _metadata(context)
+            started = time.perf_counter()
+            # A client that goes away mid-stream leaves the call CANCELLED.
+            code = grpc.StatusCode.CANCELLED
+            with span_from(metadata, method, kind=SpanKind.SERVER):
+                try:
+                    claims = await self._admit(method, access, request, metadata)
+                    token = current_claims.set(claims)
+                    try:
+                        deadline = asyncio.get_running_loop().time() + self._timeout(context)
+                        items = aiter(behavior(request, context))
+                        while True:
+                            # The deadline bounds the work between messages,
+                            # never the time the client takes to read them.
+                            async with asyncio.timeout_at(deadline):
+                                try:
+                                    item = await anext(items)
+                                except StopAsyncIteration:
+                                    break
+                            yield item
+                        code = grpc.StatusCode.OK
+                    finally:
+                        current_claims.reset(token)
+                except grpc.aio.AbortError:
+                    code = context.code()
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every error becomes a status
+                    code, message = _status_for(method, exc)
+                    await context.abort(code, message)
+                finally:
+                    self._observe(short, code, started)
+
+        return wrapped
+
+    def _observe(self, short: str, code: object, started: float) -> None:
+        name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+        GRPC_REQUESTS.labels(self._service, short, name).inc()
+        GRPC_DURATION.labels(self._service, short).observe(time.perf_counter() - started)
+
+    # ---- admission: token, tenant, permission -------------------------------
+
+    async def _admit(
+        self, method: str, access: MethodAccess, request: Any, metadata: dict[str, str]
+    ) -> Claims | None:
+        if access.unauthenticated:
             return None
+        if not access.declared:
+            # Fail closed: an RPC without a declared permission is never served.
+            raise PermissionDeniedError(f"{method} declares no permission; it is not served")
+        _reject_wildcard_tenant(request)
+        if self._verifier is None:
+            return None  # the explicitly unsafe mode without tokens
+        claims = await self._authenticate(metadata, request)
+        if not self._policy.allows(claims.roles, access.permission, claims.scopes):
+            tenant = _request_tenant(request) or claims.tenant_id
+            if self._denials is not None and tenant != ALL_TENANTS:
+                await self._denials.record(tenant, claims, method, access.permission)
+            raise PermissionDeniedError(_denial_message(claims, access.permission))
+        return claims
+
+    async def _authenticate(self, metadata: dict[str, str], request: Any) -> Claims:
+        if self._verifier is None:  # pragma: no cover - checked by the caller
+            raise UnauthenticatedError("no token verifier configured")
         header = metadata.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise UnauthenticatedError("missing bearer token (metadata 'authorization')")
         claims = await self._verifier.verify(token.strip())
-        tenant = getattr(request, "tenant_id", None)
-        if isinstance(tenant, str) and tenant and not claims.allows_tenant(tenant):
+        tenant = _request_tenant(request)
+        if tenant and not claims.allows_tenant(tenant):
             raise PermissionDeniedError(
                 f"token for tenant {claims.tenant_id!r} cannot act for tenant {tenant!r}"
             )
         return claims
+
+    # ---- deadline and idempotency -------------------------------------------
+
+    def _timeout(self, context: Context) -> float:
+        remaining = context.time_remaining()
+        return self._default_deadline if remaining is None else max(0.0, remaining)
 
     async def _call(  # noqa: PLR0917 - private, called from one place
         self,
@@ -149,17 +253,17 @@ class PorticoServerInterceptor(_Interceptor):
         context: Context,
         metadata: dict[str, str],
     ) -> Any:
-        remaining = context.time_remaining()
-        timeout = self._default_deadline if remaining is None else max(0.0, remaining)
+        timeout = self._timeout(context)
         key = metadata.get("idempotency-key")
         # Keys live in the request's tenant, else the caller's: never shared across tenants.
         claims = current_claims.get()
-        tenant = getattr(request, "tenant_id", "") or (claims.tenant_id if claims else "") or "*"
+        tenant = _request_tenant(request) or (claims.tenant_id if claims else "") or ALL_TENANTS
         if key is None or not mutating or self._idempotency is None:
             async with asyncio.timeout(timeout):
                 return await behavior(request, context)
         fingerprint = request_fingerprint(method, request.SerializeToString(deterministic=True))
-        stored = await self._idempotency.begin(tenant, key, method, fingerprint)
+        subject = claims.subject if claims else ""
+        stored = await self._idempotency.begin(tenant, key, method, fingerprint, subject)
         if stored is not None:
             response = _response_class(method)()
             response.ParseFromString(stored)
@@ -177,10 +281,49 @@ class PorticoServerInterceptor(_Interceptor):
         return response
 
 
+def _metadata(context: Context) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+def _request_tenant(request: Any) -> str:
+    """The tenant a request acts for: its `tenant_id`, or that of a nested `check`."""
+    tenant = getattr(request, "tenant_id", None)
+    if isinstance(tenant, str) and tenant:
+        return tenant
+    for field in ("check",):
+        nested = getattr(request, field, None)
+        tenant = getattr(nested, "tenant_id", None)
+        if isinstance(tenant, str) and tenant:
+            return tenant
+    return ""
+
+
 def _reject_wildcard_tenant(request: Any) -> None:
     # "*" means "every tenant" to the database layer; no request may ask for it.
-    if getattr(request, "tenant_id", None) == "*":
+    if _request_tenant(request) == ALL_TENANTS:
         raise InvalidArgumentError("tenant_id '*' is not a tenant")
+
+
+def _denial_message(claims: Claims, permission: str) -> str:
+    roles = ", ".join(claims.roles) or "none"
+    message = f"missing permission {permission!r}: the token's roles ({roles}) do not grant it"
+    if claims.scopes:
+        message += f", or its scopes ({', '.join(claims.scopes)}) exclude it"
+    return message
+
+
+def _status_for(method: str, exc: Exception) -> tuple[grpc.StatusCode, str]:
+    """The status an error ends the call with; an unexpected one is logged, its text hidden."""
+    code, message = _status_of(exc)
+    if code is grpc.StatusCode.INTERNAL:
+        trace_id, _ = current_ids()
+        log.error("unhandled error", extra={"method": method}, exc_info=exc)
+        message = f"internal error (trace {trace_id or 'n/a'})"
+    return code, message
+
+
+async def _refuse_request_streams(_request: Any, context: Context) -> None:
+    await context.abort(grpc.StatusCode.UNIMPLEMENTED, "request streams are not served")
 
 
 def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aportico/auth/v1/auth.proto\x12\x0fportico.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"|\n\x18IssueServiceTokenRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x13\n\x0bttl_seconds\x18\x05 \x01(\r\"\x89\x01\n\x19IssueServiceTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nexpires_in\x18\x04 \x01(\r\"\x10\n\x0eGetJwksRequest\"X\n\nJsonWebKey\x12\x0b\n\x03kty\x18\x01 \x01(\t\x12\x0b\n\x03\x63rv\x18\x02 \x01(\t\x12\t\n\x01x\x18\x03 \x01(\t\x12\x0b\n\x03kid\x18\x04 \x01(\t\x12\x0b\n\x03\x61lg\x18\x05 \x01(\t\x12\x0b\n\x03use\x18\x06 \x01(\t\"<\n\x0fGetJwksResponse\x12)\n\x04keys\x18\x01 \x03(\x0b\x32\x1b.portico.auth.v1.JsonWebKey\"#\n\x12VerifyTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x9a\x01\n\x13VerifyTokenResponse\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08token_id\x18\x05 \x01(\t\x12\r\n\x05roles\x18\x06 \x03(\t\"q\n\x15RegisterClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x0f\n\x07tenants\x18\x03 \x03(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\r\n\x05roles\x18\x05 \x03(\t\"[\n\x16RegisterClientResponse\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x0f\n\x07tenants\x18\x02 \x03(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12\r\n\x05roles\x18\x04 \x03(\t2\xf0\x03\n\x0b\x41uthService\x12\x85\x01\n\x11IssueServiceToken\x12).portico.auth.v1.IssueServiceTokenRequest\x1a*.portico.auth.v1.IssueServiceTokenResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/auth/token:\x01*\x12\x63\n\x07GetJwks\x12\x1f.portico.auth.v1.GetJwksRequest\x1a .portico.auth.v1.GetJwksResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/jwks\x12t\n\x0bVerifyToken\x12#.portico.auth.v1.VerifyTokenRequest\x1a$.portico.auth.v1.VerifyTokenResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/auth/verify:\x01*\x12~\n\x0eRegisterClient\x12&.portico.auth.v1.RegisterClientRequest\x1a\'.portico.auth.v1.RegisterClientResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/auth/clients:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aportico/auth/v1/auth.proto\x12\x0fportico.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"|\n\x18IssueServiceTokenRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x13\n\x0bttl_seconds\x18\x05 \x01(\r\"\x89\x01\n\x19IssueServiceTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nexpires_in\x18\x04 \x01(\r\"\x10\n\x0eGetJwksRequest\"X\n\nJsonWebKey\x12\x0b\n\x03kty\x18\x01 \x01(\t\x12\x0b\n\x03\x63rv\x18\x02 \x01(\t\x12\t\n\x01x\x18\x03 \x01(\t\x12\x0b\n\x03kid\x18\x04 \x01(\t\x12\x0b\n\x03\x61lg\x18\x05 \x01(\t\x12\x0b\n\x03use\x18\x06 \x01(\t\"<\n\x0fGetJwksResponse\x12)\n\x04keys\x18\x01 \x03(\x0b\x32\x1b.portico.auth.v1.JsonWebKey\"#\n\x12VerifyTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x9a\x01\n\x13VerifyTokenResponse\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08token_id\x18\x05 \x01(\t\x12\r\n\x05roles\x18\x06 \x03(\t\"q\n\x15RegisterClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x0f\n\x07tenants\x18\x03 \x03(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\r\n\x05roles\x18\x05 \x03(\t\"[\n\x16RegisterClientResponse\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x0f\n\x07tenants\x18\x02 \x03(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12\r\n\x05roles\x18\x04 \x03(\t2\xa7\x04\n\x0b\x41uthService\x12\x8b\x01\n\x11IssueServiceToken\x12).portico.auth.v1.IssueServiceTokenRequest\x1a*.portico.auth.v1.IssueServiceTokenResponse\"\x1f\xe2\xe0\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/auth/token:\x01*\x12i\n\x07GetJwks\x12\x1f.portico.auth.v1.GetJwksRequest\x1a .portico.auth.v1.GetJwksResponse\"\x1b\xe2\xe0\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/jwks\x12\x87\x01\n\x0bVerifyToken\x12#.portico.auth.v1.VerifyTokenRequest\x1a$.portico.auth.v1.VerifyTokenResponse\"-\xe2\xe0\x18\x0f\n\rtokens.verify\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/auth/verify:\x01*\x12\x94\x01\n\x0eRegisterClient\x12&.portico.auth.v1.RegisterClientRequest\x1a\'.portico.auth.v1.RegisterClientResponse\"1\xe2\xe0\x18\x12\n\x10\x63lients.register\x82\xd3\xe4\x93\x02\x15\"\x10/v1/auth/clients:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,31 +35,31 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portico.auth.v1.auth_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_AUTHSERVICE'].methods_by_name['IssueServiceToken']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['IssueServiceToken']._serialized_options = b'\202\323\344\223\002\023\"\016/v1/auth/token:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['IssueServiceToken']._serialized_options = b'\342\340\030\002\020\001\202\323\344\223\002\023\"\016/v1/auth/token:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['GetJwks']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['GetJwks']._serialized_options = b'\202\323\344\223\002\017\022\r/v1/auth/jwks'
+  _globals['_AUTHSERVICE'].methods_by_name['GetJwks']._serialized_options = b'\342\340\030\002\020\001\202\323\344\223\002\017\022\r/v1/auth/jwks'
   _globals['_AUTHSERVICE'].methods_by_name['VerifyToken']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['VerifyToken']._serialized_options = b'\202\323\344\223\002\024\"\017/v1/auth/verify:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['VerifyToken']._serialized_options = b'\342\340\030\017\n\rtokens.verify\202\323\344\223\002\024\"\017/v1/auth/verify:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['RegisterClient']._loaded_options = None
-  _globals['_AUTHSERVICE'].methods_by_name['RegisterClient']._serialized_options = b'\202\323\344\223\002\025\"\020/v1/auth/clients:\001*'
-  _globals['_ISSUESERVICETOKENREQUEST']._serialized_start=110
-  _globals['_ISSUESERVICETOKENREQUEST']._serialized_end=234
-  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_start=237
-  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_end=374
-  _globals['_GETJWKSREQUEST']._serialized_start=376
-  _globals['_GETJWKSREQUEST']._serialized_end=392
-  _globals['_JSONWEBKEY']._serialized_start=394
-  _globals['_JSONWEBKEY']._serialized_end=482
-  _globals['_GETJWKSRESPONSE']._serialized_start=484
-  _globals['_GETJWKSRESPONSE']._serialized_end=544
-  _globals['_VERIFYTOKENREQUEST']._serialized_start=546
-  _globals['_VERIFYTOKENREQUEST']._serialized_end=581
-  _globals['_VERIFYTOKENRESPONSE']._serialized_start=584
-  _globals['_VERIFYTOKENRESPONSE']._serialized_end=738
-  _globals['_REGISTERCLIENTREQUEST']._serialized_start=740
-  _globals['_REGISTERCLIENTREQUEST']._serialized_end=853
-  _globals['_REGISTERCLIENTRESPONSE']._serialized_start=855
-  _globals['_REGISTERCLIENTRESPONSE']._serialized_end=946
-  _globals['_AUTHSERVICE']._serialized_start=949
-  _globals['_AUTHSERVICE']._serialized_end=1445
+  _globals['_AUTHSERVICE'].methods_by_name['RegisterClient']._serialized_options = b'\342\340\030\022\n\020clients.register\202\323\344\223\002\025\"\020/v1/auth/clients:\001*'
+  _globals['_ISSUESERVICETOKENREQUEST']._serialized_start=140
+  _globals['_ISSUESERVICETOKENREQUEST']._serialized_end=264
+  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_start=267
+  _globals['_ISSUESERVICETOKENRESPONSE']._serialized_end=404
+  _globals['_GETJWKSREQUEST']._serialized_start=406
+  _globals['_GETJWKSREQUEST']._serialized_end=422
+  _globals['_JSONWEBKEY']._serialized_start=424
+  _globals['_JSONWEBKEY']._serialized_end=512
+  _globals['_GETJWKSRESPONSE']._serialized_start=514
+  _globals['_GETJWKSRESPONSE']._serialized_end=574
+  _globals['_VERIFYTOKENREQUEST']._serialized_start=576
+  _globals['_VERIFYTOKENREQUEST']._serialized_end=611
+  _globals['_VERIFYTOKENRESPONSE']._serialized_start=614
+  _globals['_VERIFYTOKENRESPONSE']._serialized_end=768
+  _globals['_REGISTERCLIENTREQUEST']._serialized_start=770
+  _globals['_REGISTERCLIENTREQUEST']._serialized_end=883
+  _globals['_REGISTERCLIENTRESPONSE']._serialized_start=885
+  _globals['_REGISTERCLIENTRESPONSE']._serialized_end=976
+  _globals['_AUTHSERVICE']._serialized_start=979
+  _globals['_AUTHSERVICE']._serialized_end=1530
 # @@protoc_insertion_point(module_scope)

@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eportico/compat/v1/compat.proto\x12\x11portico.compat.v1\x1a\x1cgoogle/api/annotations.proto\"\xc2\x01\n\x0bHostProfile\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_version\x18\x02 \x01(\t\x12\x14\n\x0cnode_version\x18\x03 \x01(\t\x12>\n\x08packages\x18\x04 \x03(\x0b\x32,.portico.compat.v1.HostProfile.PackagesEntry\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd6\x01\n\x15SetHostProfileRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_version\x18\x02 \x01(\t\x12\x14\n\x0cnode_version\x18\x03 \x01(\t\x12H\n\x08packages\x18\x04 \x03(\x0b\x32\x36.portico.compat.v1.SetHostProfileRequest.PackagesEntry\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x16SetHostProfileResponse\x12/\n\x07profile\x18\x01 \x01(\x0b\x32\x1e.portico.compat.v1.HostProfile\"\xbd\x05\n\x19\x43heckCompatibilityRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12J\n\x07\x65ngines\x18\x04 \x03(\x0b\x32\x39.portico.compat.v1.CheckCompatibilityRequest.EnginesEntry\x12]\n\x11peer_dependencies\x18\x05 \x03(\x0b\x32\x42.portico.compat.v1.CheckCompatibilityRequest.PeerDependenciesEntry\x12T\n\x0c\x64\x65pendencies\x18\x06 \x03(\x0b\x32>.portico.compat.v1.CheckCompatibilityRequest.DependenciesEntry\x12\x33\n\x08\x63onsumes\x18\x07 \x03(\x0b\x32!.portico.compat.v1.ApiRequirement\x12\x31\n\x08provides\x18\x08 \x03(\x0b\x32\x1f.portico.compat.v1.ApiProvision\x12\x13\n\x0bpermissions\x18\t \x03(\t\x12\x19\n\x11installed_version\x18\n \x01(\t\x12\x35\n\tresources\x18\x0b \x01(\x0b\x32\".portico.compat.v1.ResourceRequest\x1a.\n\x0c\x45nginesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x37\n\x15PeerDependenciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11\x44\x65pendenciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"R\n\x0fResourceRequest\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x04\x12\x12\n\nmemory_mib\x18\x02 \x01(\x04\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x04\"-\n\x0e\x41piRequirement\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05range\x18\x02 \x01(\t\"-\n\x0c\x41piProvision\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"^\n\x1f\x43heckCompatibilityStreamRequest\x12;\n\x05\x63heck\x18\x01 \x01(\x0b\x32,.portico.compat.v1.CheckCompatibilityRequest\"\xa5\x01\n CheckCompatibilityStreamResponse\x12\x37\n\tdimension\x18\x01 \x01(\x0b\x32\".portico.compat.v1.DimensionReportH\x00\x12?\n\x06report\x18\x02 \x01(\x0b\x32-.portico.compat.v1.CheckCompatibilityResponseH\x00\x42\x07\n\x05\x65vent\"\x90\x01\n\x0f\x44imensionReport\x12\x11\n\tdimension\x18\x01 \x01(\t\x12+\n\x07verdict\x18\x02 \x01(\x0e\x32\x1a.portico.compat.v1.Verdict\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12,\n\x08\x66indings\x18\x04 \x03(\x0b\x32\x1a.portico.compat.v1.Finding\"c\n\x07HostApi\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65precation\x18\x03 \x01(\t\x12\x0f\n\x07removed\x18\x04 \x01(\x08\x12\x13\n\x0breplacement\x18\x05 \x01(\t\"h\n\x0eHostApiCatalog\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_release\x18\x02 \x01(\t\x12(\n\x04\x61pis\x18\x03 \x03(\x0b\x32\x1a.portico.compat.v1.HostApi\"r\n\x18SetHostApiCatalogRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_release\x18\x02 \x01(\t\x12(\n\x04\x61pis\x18\x03 \x03(\x0b\x32\x1a.portico.compat.v1.HostApi\"O\n\x19SetHostApiCatalogResponse\x12\x32\n\x07\x63\x61talog\x18\x01 \x01(\x0b\x32!.portico.compat.v1.HostApiCatalog\"\xb4\x01\n\x0fReleaseManifest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_release\x18\x02 \x01(\t\x12\x42\n\x08packages\x18\x03 \x03(\x0b\x32\x30.portico.compat.v1.ReleaseManifest.PackagesEntry\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe4\x01\n\x19SetReleaseManifestRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_release\x18\x02 \x01(\t\x12L\n\x08packages\x18\x03 \x03(\x0b\x32:.portico.compat.v1.SetReleaseManifestRequest.PackagesEntry\x12\x1a\n\x12published_manifest\x18\x04 \x01(\t\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"R\n\x1aSetReleaseManifestResponse\x12\x34\n\x08manifest\x18\x01 \x01(\x0b\x32\".portico.compat.v1.ReleaseManifest\"Z\n\x0ePermissionRule\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\x37\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32%.portico.compat.v1.PermissionDecision\"\x98\x01\n\x10PermissionPolicy\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\x05rules\x18\x02 \x03(\x0b\x32!.portico.compat.v1.PermissionRule\x12?\n\x10\x64\x65\x66\x61ult_decision\x18\x03 \x01(\x0e\x32%.portico.compat.v1.PermissionDecision\"\xa2\x01\n\x1aSetPermissionPolicyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\x05rules\x18\x02 \x03(\x0b\x32!.portico.compat.v1.PermissionRule\x12?\n\x10\x64\x65\x66\x61ult_decision\x18\x03 \x01(\x0e\x32%.portico.compat.v1.PermissionDecision\"R\n\x1bSetPermissionPolicyResponse\x12\x33\n\x06policy\x18\x01 \x01(\x0b\x32#.portico.compat.v1.PermissionPolicy\"\xa8\x01\n\x07\x46inding\x12\x11\n\tdimension\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0erequired_range\x18\x03 \x01(\t\x12\x14\n\x0chost_version\x18\x04 \x01(\t\x12\x11\n\tsatisfied\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12+\n\x07verdict\x18\x07 \x01(\x0e\x32\x1a.portico.compat.v1.Verdict\"\xc3\x01\n\x1a\x43heckCompatibilityResponse\x12\x10\n\x08\x63heck_id\x18\x01 \x01(\t\x12\x12\n\ncompatible\x18\x02 \x01(\x08\x12,\n\x08\x66indings\x18\x03 \x03(\x0b\x32\x1a.portico.compat.v1.Finding\x12\x36\n\ndimensions\x18\x04 \x03(\x0b\x32\".portico.compat.v1.DimensionReport\x12\x19\n\x11\x61pproval_required\x18\x05 \x01(\x08*t\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x10\n\x0cVERDICT_PASS\x10\x01\x12\x10\n\x0cVERDICT_WARN\x10\x02\x12\x1a\n\x16VERDICT_NEEDS_APPROVAL\x10\x03\x12\x10\n\x0cVERDICT_FAIL\x10\x04*\x9e\x01\n\x12PermissionDecision\x12#\n\x1fPERMISSION_DECISION_UNSPECIFIED\x10\x00\x12\x1d\n\x19PERMISSION_DECISION_ALLOW\x10\x01\x12\x1c\n\x18PERMISSION_DECISION_DENY\x10\x02\x12&\n\"PERMISSION_DECISION_NEEDS_APPROVAL\x10\x03\x32\x9e\t\n\rCompatService\x12\x96\x01\n\x0eSetHostProfile\x12(.portico.compat.v1.SetHostProfileRequest\x1a).portico.compat.v1.SetHostProfileResponse\"/\x82\xd3\xe4\x93\x02)\x1a$/v1/tenants/{tenant_id}/host-profile:\x01*\x12\xd0\x01\n\x12\x43heckCompatibility\x12,.portico.compat.v1.CheckCompatibilityRequest\x1a-.portico.compat.v1.CheckCompatibilityResponse\"]\x82\xd3\xe4\x93\x02W\"+/v1/tenants/{tenant_id}/compatibility:check:\x01*Z%\" /api/plugins/compatibility-check:\x01*\x12\xff\x01\n\x18\x43heckCompatibilityStream\x12\x32.portico.compat.v1.CheckCompatibilityStreamRequest\x1a\x33.portico.compat.v1.CheckCompatibilityStreamResponse\"x\x82\xd3\xe4\x93\x02r\"7/v1/tenants/{check.tenant_id}/compatibility:checkStream:\x05\x63heckZ0\"\'/api/plugins/compatibility-check:stream:\x05\x63heck0\x01\x12\xb3\x01\n\x11SetHostApiCatalog\x12+.portico.compat.v1.SetHostApiCatalogRequest\x1a,.portico.compat.v1.SetHostApiCatalogResponse\"C\x82\xd3\xe4\x93\x02=\x1a\x38/v1/tenants/{tenant_id}/api-catalogs/{backstage_release}:\x01*\x12\xbb\x01\n\x12SetReleaseManifest\x12,.portico.compat.v1.SetReleaseManifestRequest\x1a-.portico.compat.v1.SetReleaseManifestResponse\"H\x82\xd3\xe4\x93\x02\x42\x1a=/v1/tenants/{tenant_id}/release-manifests/{backstage_release}:\x01*\x12\xaa\x01\n\x13SetPermissionPolicy\x12-.portico.compat.v1.SetPermissionPolicyRequest\x1a..portico.compat.v1.SetPermissionPolicyResponse\"4\x82\xd3\xe4\x93\x02.\x1a)/v1/tenants/{tenant_id}/permission-policy:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eportico/compat/v1/compat.proto\x12\x11portico.compat.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cportico/authz/v1/authz.proto\"\xc2\x01\n\x0bHostProfile\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_version\x18\x02 \x01(\t\x12\x14\n\x0cnode_version\x18\x03 \x01(\t\x12>\n\x08packages\x18\x04 \x03(\x0b\x32,.portico.compat.v1.HostProfile.PackagesEntry\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd6\x01\n\x15SetHostProfileRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_version\x18\x02 \x01(\t\x12\x14\n\x0cnode_version\x18\x03 \x01(\t\x12H\n\x08packages\x18\x04 \x03(\x0b\x32\x36.portico.compat.v1.SetHostProfileRequest.PackagesEntry\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x16SetHostProfileResponse\x12/\n\x07profile\x18\x01 \x01(\x0b\x32\x1e.portico.compat.v1.HostProfile\"\xbd\x05\n\x19\x43heckCompatibilityRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12J\n\x07\x65ngines\x18\x04 \x03(\x0b\x32\x39.portico.compat.v1.CheckCompatibilityRequest.EnginesEntry\x12]\n\x11peer_dependencies\x18\x05 \x03(\x0b\x32\x42.portico.compat.v1.CheckCompatibilityRequest.PeerDependenciesEntry\x12T\n\x0c\x64\x65pendencies\x18\x06 \x03(\x0b\x32>.portico.compat.v1.CheckCompatibilityRequest.DependenciesEntry\x12\x33\n\x08\x63onsumes\x18\x07 \x03(\x0b\x32!.portico.compat.v1.ApiRequirement\x12\x31\n\x08provides\x18\x08 \x03(\x0b\x32\x1f.portico.compat.v1.ApiProvision\x12\x13\n\x0bpermissions\x18\t \x03(\t\x12\x19\n\x11installed_version\x18\n \x01(\t\x12\x35\n\tresources\x18\x0b \x01(\x0b\x32\".portico.compat.v1.ResourceRequest\x1a.\n\x0c\x45nginesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x37\n\x15PeerDependenciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11\x44\x65pendenciesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"R\n\x0fResourceRequest\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x04\x12\x12\n\nmemory_mib\x18\x02 \x01(\x04\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x04\"-\n\x0e\x41piRequirement\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05range\x18\x02 \x01(\t\"-\n\x0c\x41piProvision\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"^\n\x1f\x43heckCompatibilityStreamRequest\x12;\n\x05\x63heck\x18\x01 \x01(\x0b\x32,.portico.compat.v1.CheckCompatibilityRequest\"\xa5\x01\n CheckCompatibilityStreamResponse\x12\x37\n\tdimension\x18\x01 \x01(\x0b\x32\".portico.compat.v1.DimensionReportH\x00\x12?\n\x06report\x18\x02 \x01(\x0b\x32-.portico.compat.v1.CheckCompatibilityResponseH\x00\x42\x07\n\x05\x65vent\"\x90\x01\n\x0f\x44imensionReport\x12\x11\n\tdimension\x18\x01 \x01(\t\x12+\n\x07verdict\x18\x02 \x01(\x0e\x32\x1a.portico.compat.v1.Verdict\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12,\n\x08\x66indings\x18\x04 \x03(\x0b\x32\x1a.portico.compat.v1.Finding\"c\n\x07HostApi\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65precation\x18\x03 \x01(\t\x12\x0f\n\x07removed\x18\x04 \x01(\x08\x12\x13\n\x0breplacement\x18\x05 \x01(\t\"h\n\x0eHostApiCatalog\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_release\x18\x02 \x01(\t\x12(\n\x04\x61pis\x18\x03 \x03(\x0b\x32\x1a.portico.compat.v1.HostApi\"r\n\x18SetHostApiCatalogRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_release\x18\x02 \x01(\t\x12(\n\x04\x61pis\x18\x03 \x03(\x0b\x32\x1a.portico.compat.v1.HostApi\"O\n\x19SetHostApiCatalogResponse\x12\x32\n\x07\x63\x61talog\x18\x01 \x01(\x0b\x32!.portico.compat.v1.HostApiCatalog\"\xb4\x01\n\x0fReleaseManifest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_release\x18\x02 \x01(\t\x12\x42\n\x08packages\x18\x03 \x03(\x0b\x32\x30.portico.compat.v1.ReleaseManifest.PackagesEntry\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe4\x01\n\x19SetReleaseManifestRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x19\n\x11\x62\x61\x63kstage_release\x18\x02 \x01(\t\x12L\n\x08packages\x18\x03 \x03(\x0b\x32:.portico.compat.v1.SetReleaseManifestRequest.PackagesEntry\x12\x1a\n\x12published_manifest\x18\x04 \x01(\t\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"R\n\x1aSetReleaseManifestResponse\x12\x34\n\x08manifest\x18\x01 \x01(\x0b\x32\".portico.compat.v1.ReleaseManifest\"Z\n\x0ePermissionRule\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\x37\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32%.portico.compat.v1.PermissionDecision\"\x98\x01\n\x10PermissionPolicy\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\x05rules\x18\x02 \x03(\x0b\x32!.portico.compat.v1.PermissionRule\x12?\n\x10\x64\x65\x66\x61ult_decision\x18\x03 \x01(\x0e\x32%.portico.compat.v1.PermissionDecision\"\xa2\x01\n\x1aSetPermissionPolicyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\x05rules\x18\x02 \x03(\x0b\x32!.portico.compat.v1.PermissionRule\x12?\n\x10\x64\x65\x66\x61ult_decision\x18\x03 \x01(\x0e\x32%.portico.compat.v1.PermissionDecision\"R\n\x1bSetPermissionPolicyResponse\x12\x33\n\x06policy\x18\x01 \x01(\x0b\x32#.portico.compat.v1.PermissionPolicy\"\xa8\x01\n\x07\x46inding\x12\x11\n\tdimension\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0erequired_range\x18\x03 \x01(\t\x12\x14\n\x0chost_version\x18\x04 \x01(\t\x12\x11\n\tsatisfied\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12+\n\x07verdict\x18\x07 \x01(\x0e\x32\x1a.portico.compat.v1.Verdict\"\xc3\x01\n\x1a\x43heckCompatibilityResponse\x12\x10\n\x08\x63heck_id\x18\x01 \x01(\t\x12\x12\n\ncompatible\x18\x02 \x01(\x08\x12,\n\x08\x66indings\x18\x03 \x03(\x0b\x32\x1a.portico.compat.v1.Finding\x12\x36\n\ndimensions\x18\x04 \x03(\x0b\x32\".portico.compat.v1.DimensionReport\x12\x19\n\x11\x61pproval_required\x18\x05 \x01(\x08*t\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x10\n\x0cVERDICT_PASS\x10\x01\x12\x10\n\x0cVERDICT_WARN\x10\x02\x12\x1a\n\x16VERDICT_NEEDS_APPROVAL\x10\x03\x12\x10\n\x0cVERDICT_FAIL\x10\x04*\x9e\x01\n\x12PermissionDecision\x12#\n\x1fPERMISSION_DECISION_UNSPECIFIED\x10\x00\x12\x1d\n\x19PERMISSION_DECISION_ALLOW\x10\x01\x12\x1c\n\x18PERMISSION_DECISION_DENY\x10\x02\x12&\n\"PERMISSION_DECISION_NEEDS_APPROVAL\x10\x03\x32\xa8\n\n\rCompatService\x12\xae\x01\n\x0eSetHostProfile\x12(.portico.compat.v1.SetHostProfileRequest\x1a).portico.compat.v1.SetHostProfileResponse\"G\xe2\xe0\x18\x14\n\x12host_profile.write\x82\xd3\xe4\x93\x02)\x1a$/v1/tenants/{tenant_id}/host-profile:\x01*\x12\xe2\x01\n\x12\x43heckCompatibility\x12,.portico.compat.v1.CheckCompatibilityRequest\x1a-.portico.compat.v1.CheckCompatibilityResponse\"o\xe2\xe0\x18\x0e\n\x0c\x63ompat.check\x82\xd3\xe4\x93\x02W\"+/v1/tenants/{tenant_id}/compatibility:check:\x01*Z%\" /api/plugins/compatibility-check:\x01*\x12\x92\x02\n\x18\x43heckCompatibilityStream\x12\x32.portico.compat.v1.CheckCompatibilityStreamRequest\x1a\x33.portico.compat.v1.CheckCompatibilityStreamResponse\"\x8a\x01\xe2\xe0\x18\x0e\n\x0c\x63ompat.check\x82\xd3\xe4\x93\x02r\"7/v1/tenants/{check.tenant_id}/compatibility:checkStream:\x05\x63heckZ0\"\'/api/plugins/compatibility-check:stream:\x05\x63heck0\x01\x12\xcb\x01\n\x11SetHostApiCatalog\x12+.portico.compat.v1.SetHostApiCatalogRequest\x1a,.portico.compat.v1.SetHostApiCatalogResponse\"[\xe2\xe0\x18\x14\n\x12host_profile.write\x82\xd3\xe4\x93\x02=\x1a\x38/v1/tenants/{tenant_id}/api-catalogs/{backstage_release}:\x01*\x12\xd3\x01\n\x12SetReleaseManifest\x12,.portico.compat.v1.SetReleaseManifestRequest\x1a-.portico.compat.v1.SetReleaseManifestResponse\"`\xe2\xe0\x18\x14\n\x12host_profile.write\x82\xd3\xe4\x93\x02\x42\x1a=/v1/tenants/{tenant_id}/release-manifests/{backstage_release}:\x01*\x12\xc7\x01\n\x13SetPermissionPolicy\x12-.portico.compat.v1.SetPermissionPolicyRequest\x1a..portico.compat.v1.SetPermissionPolicyResponse\"Q\xe2\xe0\x18\x19\n\x17permission_policy.write\x82\xd3\xe4\x93\x02.\x1a)/v1/tenants/{tenant_id}/permission-policy:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,81 +48,81 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETRELEASEMANIFESTREQUEST_PACKAGESENTRY']._loaded_options = None
   _globals['_SETRELEASEMANIFESTREQUEST_PACKAGESENTRY']._serialized_options = b'8\001'
   _globals['_COMPATSERVICE'].methods_by_name['SetHostProfile']._loaded_options = None
-  _globals['_COMPATSERVICE'].methods_by_name['SetHostProfile']._serialized_options = b'\202\323\344\223\002)\032$/v1/tenants/{tenant_id}/host-profile:\001*'
+  _globals['_COMPATSERVICE'].methods_by_name['SetHostProfile']._serialized_options = b'\342\340\030\024\n\022host_profile.write\202\323\344\223\002)\032$/v1/tenants/{tenant_id}/host-profile:\001*'
   _globals['_COMPATSERVICE'].methods_by_name['CheckCompatibility']._loaded_options = None
-  _globals['_COMPATSERVICE'].methods_by_name['CheckCompatibility']._serialized_options = b'\202\323\344\223\002W\"+/v1/tenants/{tenant_id}/compatibility:check:\001*Z%\" /api/plugins/compatibility-check:\001*'
+  _globals['_COMPATSERVICE'].methods_by_name['CheckCompatibility']._serialized_options = b'\342\340\030\016\n\014compat.check\202\323\344\223\002W\"+/v1/tenants/{tenant_id}/compatibility:check:\001*Z%\" /api/plugins/compatibility-check:\001*'
   _globals['_COMPATSERVICE'].methods_by_name['CheckCompatibilityStream']._loaded_options = None
-  _globals['_COMPATSERVICE'].methods_by_name['CheckCompatibilityStream']._serialized_options = b'\202\323\344\223\002r\"7/v1/tenants/{check.tenant_id}/compatibility:checkStream:\005checkZ0\"\'/api/plugins/compatibility-check:stream:\005check'
+  _globals['_COMPATSERVICE'].methods_by_name['CheckCompatibilityStream']._serialized_options = b'\342\340\030\016\n\014compat.check\202\323\344\223\002r\"7/v1/tenants/{check.tenant_id}/compatibility:checkStream:\005checkZ0\"\'/api/plugins/compatibility-check:stream:\005check'
   _globals['_COMPATSERVICE'].methods_by_name['SetHostApiCatalog']._loaded_options = None
-  _globals['_COMPATSERVICE'].methods_by_name['SetHostApiCatalog']._serialized_options = b'\202\323\344\223\002=\0328/v1/tenants/{tenant_id}/api-catalogs/{backstage_release}:\001*'
+  _globals['_COMPATSERVICE'].methods_by_name['SetHostApiCatalog']._serialized_options = b'\342\340\030\024\n\022host_profile.write\202\323\344\223\002=\0328/v1/tenants/{tenant_id}/api-catalogs/{backstage_release}:\001*'
   _globals['_COMPATSERVICE'].methods_by_name['SetReleaseManifest']._loaded_options = None
-  _globals['_COMPATSERVICE'].methods_by_name['SetReleaseManifest']._serialized_options = b'\202\323\344\223\002B\032=/v1/tenants/{tenant_id}/release-manifests/{backstage_release}:\001*'
+  _globals['_COMPATSERVICE'].methods_by_name['SetReleaseManifest']._serialized_options = b'\342\340\030\024\n\022host_profile.write\202\323\344\223\002B\032=/v1/tenants/{tenant_id}/release-manifests/{backstage_release}:\001*'
   _globals['_COMPATSERVICE'].methods_by_name['SetPermissionPolicy']._loaded_options = None
-  _globals['_COMPATSERVICE'].methods_by_name['SetPermissionPolicy']._serialized_options = b'\202\323\344\223\002.\032)/v1/tenants/{tenant_id}/permission-policy:\001*'
-  _globals['_VERDICT']._serialized_start=3632
-  _globals['_VERDICT']._serialized_end=3748
-  _globals['_PERMISSIONDECISION']._serialized_start=3751
-  _globals['_PERMISSIONDECISION']._serialized_end=3909
-  _globals['_HOSTPROFILE']._serialized_start=84
-  _globals['_HOSTPROFILE']._serialized_end=278
-  _globals['_HOSTPROFILE_PACKAGESENTRY']._serialized_start=231
-  _globals['_HOSTPROFILE_PACKAGESENTRY']._serialized_end=278
-  _globals['_SETHOSTPROFILEREQUEST']._serialized_start=281
-  _globals['_SETHOSTPROFILEREQUEST']._serialized_end=495
-  _globals['_SETHOSTPROFILEREQUEST_PACKAGESENTRY']._serialized_start=231
-  _globals['_SETHOSTPROFILEREQUEST_PACKAGESENTRY']._serialized_end=278
-  _globals['_SETHOSTPROFILERESPONSE']._serialized_start=497
-  _globals['_SETHOSTPROFILERESPONSE']._serialized_end=570
-  _globals['_CHECKCOMPATIBILITYREQUEST']._serialized_start=573
-  _globals['_CHECKCOMPATIBILITYREQUEST']._serialized_end=1274
-  _globals['_CHECKCOMPATIBILITYREQUEST_ENGINESENTRY']._serialized_start=1118
-  _globals['_CHECKCOMPATIBILITYREQUEST_ENGINESENTRY']._serialized_end=1164
-  _globals['_CHECKCOMPATIBILITYREQUEST_PEERDEPENDENCIESENTRY']._serialized_start=1166
-  _globals['_CHECKCOMPATIBILITYREQUEST_PEERDEPENDENCIESENTRY']._serialized_end=1221
-  _globals['_CHECKCOMPATIBILITYREQUEST_DEPENDENCIESENTRY']._serialized_start=1223
-  _globals['_CHECKCOMPATIBILITYREQUEST_DEPENDENCIESENTRY']._serialized_end=1274
-  _globals['_RESOURCEREQUEST']._serialized_start=1276
-  _globals['_RESOURCEREQUEST']._serialized_end=1358
-  _globals['_APIREQUIREMENT']._serialized_start=1360
-  _globals['_APIREQUIREMENT']._serialized_end=1405
-  _globals['_APIPROVISION']._serialized_start=1407
-  _globals['_APIPROVISION']._serialized_end=1452
-  _globals['_CHECKCOMPATIBILITYSTREAMREQUEST']._serialized_start=1454
-  _globals['_CHECKCOMPATIBILITYSTREAMREQUEST']._serialized_end=1548
-  _globals['_CHECKCOMPATIBILITYSTREAMRESPONSE']._serialized_start=1551
-  _globals['_CHECKCOMPATIBILITYSTREAMRESPONSE']._serialized_end=1716
-  _globals['_DIMENSIONREPORT']._serialized_start=1719
-  _globals['_DIMENSIONREPORT']._serialized_end=1863
-  _globals['_HOSTAPI']._serialized_start=1865
-  _globals['_HOSTAPI']._serialized_end=1964
-  _globals['_HOSTAPICATALOG']._serialized_start=1966
-  _globals['_HOSTAPICATALOG']._serialized_end=2070
-  _globals['_SETHOSTAPICATALOGREQUEST']._serialized_start=2072
-  _globals['_SETHOSTAPICATALOGREQUEST']._serialized_end=2186
-  _globals['_SETHOSTAPICATALOGRESPONSE']._serialized_start=2188
-  _globals['_SETHOSTAPICATALOGRESPONSE']._serialized_end=2267
-  _globals['_RELEASEMANIFEST']._serialized_start=2270
-  _globals['_RELEASEMANIFEST']._serialized_end=2450
-  _globals['_RELEASEMANIFEST_PACKAGESENTRY']._serialized_start=231
-  _globals['_RELEASEMANIFEST_PACKAGESENTRY']._serialized_end=278
-  _globals['_SETRELEASEMANIFESTREQUEST']._serialized_start=2453
-  _globals['_SETRELEASEMANIFESTREQUEST']._serialized_end=2681
-  _globals['_SETRELEASEMANIFESTREQUEST_PACKAGESENTRY']._serialized_start=231
-  _globals['_SETRELEASEMANIFESTREQUEST_PACKAGESENTRY']._serialized_end=278
-  _globals['_SETRELEASEMANIFESTRESPONSE']._serialized_start=2683
-  _globals['_SETRELEASEMANIFESTRESPONSE']._serialized_end=2765
-  _globals['_PERMISSIONRULE']._serialized_start=2767
-  _globals['_PERMISSIONRULE']._serialized_end=2857
-  _globals['_PERMISSIONPOLICY']._serialized_start=2860
-  _globals['_PERMISSIONPOLICY']._serialized_end=3012
-  _globals['_SETPERMISSIONPOLICYREQUEST']._serialized_start=3015
-  _globals['_SETPERMISSIONPOLICYREQUEST']._serialized_end=3177
-  _globals['_SETPERMISSIONPOLICYRESPONSE']._serialized_start=3179
-  _globals['_SETPERMISSIONPOLICYRESPONSE']._serialized_end=3261
-  _globals['_FINDING']._serialized_start=3264
-  _globals['_FINDING']._serialized_end=3432
-  _globals['_CHECKCOMPATIBILITYRESPONSE']._serialized_start=3435
-  _globals['_CHECKCOMPATIBILITYRESPONSE']._serialized_end=3630
-  _globals['_COMPATSERVICE']._serialized_start=3912
-  _globals['_COMPATSERVICE']._serialized_end=5094
+  _globals['_COMPATSERVICE'].methods_by_name['SetPermissionPolicy']._serialized_options = b'\342\340\030\031\n\027permission_policy.write\202\323\344\223\002.\032)/v1/tenants/{tenant_id}/permission-policy:\001*'
+  _globals['_VERDICT']._serialized_start=3662
+  _globals['_VERDICT']._serialized_end=3778
+  _globals['_PERMISSIONDECISION']._serialized_start=3781
+  _globals['_PERMISSIONDECISION']._serialized_end=3939
+  _globals['_HOSTPROFILE']._serialized_start=114
+  _globals['_HOSTPROFILE']._serialized_end=308
+  _globals['_HOSTPROFILE_PACKAGESENTRY']._serialized_start=261
+  _globals['_HOSTPROFILE_PACKAGESENTRY']._serialized_end=308
+  _globals['_SETHOSTPROFILEREQUEST']._serialized_start=311
+  _globals['_SETHOSTPROFILEREQUEST']._serialized_end=525
+  _globals['_SETHOSTPROFILEREQUEST_PACKAGESENTRY']._serialized_start=261
+  _globals['_SETHOSTPROFILEREQUEST_PACKAGESENTRY']._serialized_end=308
+  _globals['_SETHOSTPROFILERESPONSE']._serialized_start=527
+  _globals['_SETHOSTPROFILERESPONSE']._serialized_end=600
+  _globals['_CHECKCOMPATIBILITYREQUEST']._serialized_start=603
+  _globals['_CHECKCOMPATIBILITYREQUEST']._serialized_end=1304
+  _globals['_CHECKCOMPATIBILITYREQUEST_ENGINESENTRY']._serialized_start=1148
+  _globals['_CHECKCOMPATIBILITYREQUEST_ENGINESENTRY']._serialized_end=1194
+  _globals['_CHECKCOMPATIBILITYREQUEST_PEERDEPENDENCIESENTRY']._serialized_start=1196
+  _globals['_CHECKCOMPATIBILITYREQUEST_PEERDEPENDENCIESENTRY']._serialized_end=1251
+  _globals['_CHECKCOMPATIBILITYREQUEST_DEPENDENCIESENTRY']._serialized_start=1253
+  _globals['_CHECKCOMPATIBILITYREQUEST_DEPENDENCIESENTRY']._serialized_end=1304
+  _globals['_RESOURCEREQUEST']._serialized_start=1306
+  _globals['_RESOURCEREQUEST']._serialized_end=1388
+  _globals['_APIREQUIREMENT']._serialized_start=1390
+  _globals['_APIREQUIREMENT']._serialized_end=1435
+  _globals['_APIPROVISION']._serialized_start=1437
+  _globals['_APIPROVISION']._serialized_end=1482
+  _globals['_CHECKCOMPATIBILITYSTREAMREQUEST']._serialized_start=1484
+  _globals['_CHECKCOMPATIBILITYSTREAMREQUEST']._serialized_end=1578
+  _globals['_CHECKCOMPATIBILITYSTREAMRESPONSE']._serialized_start=1581
+  _globals['_CHECKCOMPATIBILITYSTREAMRESPONSE']._serialized_end=1746
+  _globals['_DIMENSIONREPORT']._serialized_start=1749
+  _globals['_DIMENSIONREPORT']._serialized_end=1893
+  _globals['_HOSTAPI']._serialized_start=1895
+  _globals['_HOSTAPI']._serialized_end=1994
+  _globals['_HOSTAPICATALOG']._serialized_start=1996
+  _globals['_HOSTAPICATALOG']._serialized_end=2100
+  _globals['_SETHOSTAPICATALOGREQUEST']._serialized_start=2102
+  _globals['_SETHOSTAPICATALOGREQUEST']._serialized_end=2216
+  _globals['_SETHOSTAPICATALOGRESPONSE']._serialized_start=2218
+  _globals['_SETHOSTAPICATALOGRESPONSE']._serialized_end=2297
+  _globals['_RELEASEMANIFEST']._serialized_start=2300
+  _globals['_RELEASEMANIFEST']._serialized_end=2480
+  _globals['_RELEASEMANIFEST_PACKAGESENTRY']._serialized_start=261
+  _globals['_RELEASEMANIFEST_PACKAGESENTRY']._serialized_end=308
+  _globals['_SETRELEASEMANIFESTREQUEST']._serialized_start=2483
+  _globals['_SETRELEASEMANIFESTREQUEST']._serialized_end=2711
+  _globals['_SETRELEASEMANIFESTREQUEST_PACKAGESENTRY']._serialized_start=261
+  _globals['_SETRELEASEMANIFESTREQUEST_PACKAGESENTRY']._serialized_end=308
+  _globals['_SETRELEASEMANIFESTRESPONSE']._serialized_start=2713
+  _globals['_SETRELEASEMANIFESTRESPONSE']._serialized_end=2795
+  _globals['_PERMISSIONRULE']._serialized_start=2797
+  _globals['_PERMISSIONRULE']._serialized_end=2887
+  _globals['_PERMISSIONPOLICY']._serialized_start=2890
+  _globals['_PERMISSIONPOLICY']._serialized_end=3042
+  _globals['_SETPERMISSIONPOLICYREQUEST']._serialized_start=3045
+  _globals['_SETPERMISSIONPOLICYREQUEST']._serialized_end=3207
+  _globals['_SETPERMISSIONPOLICYRESPONSE']._serialized_start=3209
+  _globals['_SETPERMISSIONPOLICYRESPONSE']._serialized_end=3291
+  _globals['_FINDING']._serialized_start=3294
+  _globals['_FINDING']._serialized_end=3462
+  _globals['_CHECKCOMPATIBILITYRESPONSE']._serialized_start=3465
+  _globals['_CHECKCOMPATIBILITYRESPONSE']._serialized_end=3660
+  _globals['_COMPATSERVICE']._serialized_start=3942
+  _globals['_COMPATSERVICE']._serialized_end=5262
 # @@protoc_insertion_point(module_scope)

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portico/rollout/v1/rollout.proto\x12\x12portico.rollout.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"T\n\x0cRolloutEvent\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\xbf\x03\n\x07Rollout\x12\x12\n\nrollout_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x16\n\x0estable_version\x18\x05 \x01(\t\x12/\n\x05state\x18\x06 \x01(\x0e\x32 .portico.rollout.v1.RolloutState\x12\x0e\n\x06phases\x18\x07 \x03(\r\x12\x13\n\x0bphase_index\x18\x08 \x01(\r\x12\x0f\n\x07percent\x18\t \x01(\r\x12\x14\n\x0c\x62\x61ke_seconds\x18\n \x01(\r\x12\x17\n\x0fsecurity_passed\x18\x0b \x01(\x08\x12\x15\n\rcompat_passed\x18\x0c \x01(\x08\x12\x0e\n\x06reason\x18\r \x01(\t\x12.\n\ncreated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10phase_started_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07history\x18\x10 \x03(\x0b\x32 .portico.rollout.v1.RolloutEvent\"q\n\x15RequestRolloutRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x14\n\x0c\x62\x61ke_seconds\x18\x04 \x01(\r\x12\x0e\n\x06phases\x18\x05 \x03(\r\"F\n\x16RequestRolloutResponse\x12,\n\x07rollout\x18\x01 \x01(\x0b\x32\x1b.portico.rollout.v1.Rollout\":\n\x11GetRolloutRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\"B\n\x12GetRolloutResponse\x12,\n\x07rollout\x18\x01 \x01(\x0b\x32\x1b.portico.rollout.v1.Rollout\"K\n\x15ResolveVersionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\"\x89\x01\n\x16ResolveVersionResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0estable_version\x18\x02 \x01(\t\x12\x12\n\nrollout_id\x18\x03 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x04 \x01(\r\x12\x11\n\tin_canary\x18\x05 \x01(\x08\x12\x0f\n\x07percent\x18\x06 \x01(\r*\xc6\x01\n\x0cRolloutState\x12\x1d\n\x19ROLLOUT_STATE_UNSPECIFIED\x10\x00\x12!\n\x1dROLLOUT_STATE_AWAITING_CHECKS\x10\x01\x12\x1d\n\x19ROLLOUT_STATE_IN_PROGRESS\x10\x02\x12\x1b\n\x17ROLLOUT_STATE_COMPLETED\x10\x03\x12\x1d\n\x19ROLLOUT_STATE_ROLLED_BACK\x10\x04\x12\x19\n\x15ROLLOUT_STATE_REFUSED\x10\x05\x32\xda\x03\n\x0eRolloutService\x12\x94\x01\n\x0eRequestRollout\x12).portico.rollout.v1.RequestRolloutRequest\x1a*.portico.rollout.v1.RequestRolloutResponse\"+\x82\xd3\xe4\x93\x02%\" /v1/tenants/{tenant_id}/rollouts:\x01*\x12\x92\x01\n\nGetRollout\x12%.portico.rollout.v1.GetRolloutRequest\x1a&.portico.rollout.v1.GetRolloutResponse\"5\x82\xd3\xe4\x93\x02/\x12-/v1/tenants/{tenant_id}/rollouts/{rollout_id}\x12\x9b\x01\n\x0eResolveVersion\x12).portico.rollout.v1.ResolveVersionRequest\x1a*.portico.rollout.v1.ResolveVersionResponse\"2\x82\xd3\xe4\x93\x02,\"\'/v1/tenants/{tenant_id}/plugins:resolve:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portico/rollout/v1/rollout.proto\x12\x12portico.rollout.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"T\n\x0cRolloutEvent\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\xbf\x03\n\x07Rollout\x12\x12\n\nrollout_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x16\n\x0estable_version\x18\x05 \x01(\t\x12/\n\x05state\x18\x06 \x01(\x0e\x32 .portico.rollout.v1.RolloutState\x12\x0e\n\x06phases\x18\x07 \x03(\r\x12\x13\n\x0bphase_index\x18\x08 \x01(\r\x12\x0f\n\x07percent\x18\t \x01(\r\x12\x14\n\x0c\x62\x61ke_seconds\x18\n \x01(\r\x12\x17\n\x0fsecurity_passed\x18\x0b \x01(\x08\x12\x15\n\rcompat_passed\x18\x0c \x01(\x08\x12\x0e\n\x06reason\x18\r \x01(\t\x12.\n\ncreated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10phase_started_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07history\x18\x10 \x03(\x0b\x32 .portico.rollout.v1.RolloutEvent\"q\n\x15RequestRolloutRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x14\n\x0c\x62\x61ke_seconds\x18\x04 \x01(\r\x12\x0e\n\x06phases\x18\x05 \x03(\r\"F\n\x16RequestRolloutResponse\x12,\n\x07rollout\x18\x01 \x01(\x0b\x32\x1b.portico.rollout.v1.Rollout\":\n\x11GetRolloutRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\nrollout_id\x18\x02 \x01(\t\"B\n\x12GetRolloutResponse\x12,\n\x07rollout\x18\x01 \x01(\x0b\x32\x1b.portico.rollout.v1.Rollout\"K\n\x15ResolveVersionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\"\x89\x01\n\x16ResolveVersionResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0estable_version\x18\x02 \x01(\t\x12\x12\n\nrollout_id\x18\x03 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x04 \x01(\r\x12\x11\n\tin_canary\x18\x05 \x01(\x08\x12\x0f\n\x07percent\x18\x06 \x01(\r*\xc6\x01\n\x0cRolloutState\x12\x1d\n\x19ROLLOUT_STATE_UNSPECIFIED\x10\x00\x12!\n\x1dROLLOUT_STATE_AWAITING_CHECKS\x10\x01\x12\x1d\n\x19ROLLOUT_STATE_IN_PROGRESS\x10\x02\x12\x1b\n\x17ROLLOUT_STATE_COMPLETED\x10\x03\x12\x1d\n\x19ROLLOUT_STATE_ROLLED_BACK\x10\x04\x12\x19\n\x15ROLLOUT_STATE_REFUSED\x10\x05\x32\x99\x04\n\x0eRolloutService\x12\xaa\x01\n\x0eRequestRollout\x12).portico.rollout.v1.RequestRolloutRequest\x1a*.portico.rollout.v1.RequestRolloutResponse\"A\xe2\xe0\x18\x12\n\x10rollouts.request\x82\xd3\xe4\x93\x02%\" /v1/tenants/{tenant_id}/rollouts:\x01*\x12\xa5\x01\n\nGetRollout\x12%.portico.rollout.v1.GetRolloutRequest\x1a&.portico.rollout.v1.GetRolloutResponse\"H\xe2\xe0\x18\x0f\n\rrollouts.read\x82\xd3\xe4\x93\x02/\x12-/v1/tenants/{tenant_id}/rollouts/{rollout_id}\x12\xb1\x01\n\x0eResolveVersion\x12).portico.rollout.v1.ResolveVersionRequest\x1a*.portico.rollout.v1.ResolveVersionResponse\"H\xe2\xe0\x18\x12\n\x10rollouts.resolve\x82\xd3\xe4\x93\x02,\"\'/v1/tenants/{tenant_id}/plugins:resolve:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,29 +35,29 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portico.rollout.v1.rollout_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ROLLOUTSERVICE'].methods_by_name['RequestRollout']._loaded_options = None
-  _globals['_ROLLOUTSERVICE'].methods_by_name['RequestRollout']._serialized_options = b'\202\323\344\223\002%\" /v1/tenants/{tenant_id}/rollouts:\001*'
+  _globals['_ROLLOUTSERVICE'].methods_by_name['RequestRollout']._serialized_options = b'\342\340\030\022\n\020rollouts.request\202\323\344\223\002%\" /v1/tenants/{tenant_id}/rollouts:\001*'
   _globals['_ROLLOUTSERVICE'].methods_by_name['GetRollout']._loaded_options = None
-  _globals['_ROLLOUTSERVICE'].methods_by_name['GetRollout']._serialized_options = b'\202\323\344\223\002/\022-/v1/tenants/{tenant_id}/rollouts/{rollout_id}'
+  _globals['_ROLLOUTSERVICE'].methods_by_name['GetRollout']._serialized_options = b'\342\340\030\017\n\rrollouts.read\202\323\344\223\002/\022-/v1/tenants/{tenant_id}/rollouts/{rollout_id}'
   _globals['_ROLLOUTSERVICE'].methods_by_name['ResolveVersion']._loaded_options = None
-  _globals['_ROLLOUTSERVICE'].methods_by_name['ResolveVersion']._serialized_options = b'\202\323\344\223\002,\"\'/v1/tenants/{tenant_id}/plugins:resolve:\001*'
-  _globals['_ROLLOUTSTATE']._serialized_start=1188
-  _globals['_ROLLOUTSTATE']._serialized_end=1386
-  _globals['_ROLLOUTEVENT']._serialized_start=119
-  _globals['_ROLLOUTEVENT']._serialized_end=203
-  _globals['_ROLLOUT']._serialized_start=206
-  _globals['_ROLLOUT']._serialized_end=653
-  _globals['_REQUESTROLLOUTREQUEST']._serialized_start=655
-  _globals['_REQUESTROLLOUTREQUEST']._serialized_end=768
-  _globals['_REQUESTROLLOUTRESPONSE']._serialized_start=770
-  _globals['_REQUESTROLLOUTRESPONSE']._serialized_end=840
-  _globals['_GETROLLOUTREQUEST']._serialized_start=842
-  _globals['_GETROLLOUTREQUEST']._serialized_end=900
-  _globals['_GETROLLOUTRESPONSE']._serialized_start=902
-  _globals['_GETROLLOUTRESPONSE']._serialized_end=968
-  _globals['_RESOLVEVERSIONREQUEST']._serialized_start=970
-  _globals['_RESOLVEVERSIONREQUEST']._serialized_end=1045
-  _globals['_RESOLVEVERSIONRESPONSE']._serialized_start=1048
-  _globals['_RESOLVEVERSIONRESPONSE']._serialized_end=1185
-  _globals['_ROLLOUTSERVICE']._serialized_start=1389
-  _globals['_ROLLOUTSERVICE']._serialized_end=1863
+  _globals['_ROLLOUTSERVICE'].methods_by_name['ResolveVersion']._serialized_options = b'\342\340\030\022\n\020rollouts.resolve\202\323\344\223\002,\"\'/v1/tenants/{tenant_id}/plugins:resolve:\001*'
+  _globals['_ROLLOUTSTATE']._serialized_start=1218
+  _globals['_ROLLOUTSTATE']._serialized_end=1416
+  _globals['_ROLLOUTEVENT']._serialized_start=149
+  _globals['_ROLLOUTEVENT']._serialized_end=233
+  _globals['_ROLLOUT']._serialized_start=236
+  _globals['_ROLLOUT']._serialized_end=683
+  _globals['_REQUESTROLLOUTREQUEST']._serialized_start=685
+  _globals['_REQUESTROLLOUTREQUEST']._serialized_end=798
+  _globals['_REQUESTROLLOUTRESPONSE']._serialized_start=800
+  _globals['_REQUESTROLLOUTRESPONSE']._serialized_end=870
+  _globals['_GETROLLOUTREQUEST']._serialized_start=872
+  _globals['_GETROLLOUTREQUEST']._serialized_end=930
+  _globals['_GETROLLOUTRESPONSE']._serialized_start=932
+  _globals['_GETROLLOUTRESPONSE']._serialized_end=998
+  _globals['_RESOLVEVERSIONREQUEST']._serialized_start=1000
+  _globals['_RESOLVEVERSIONREQUEST']._serialized_end=1075
+  _globals['_RESOLVEVERSIONRESPONSE']._serialized_start=1078
+  _globals['_RESOLVEVERSIONRESPONSE']._serialized_end=1215
+  _globals['_ROLLOUTSERVICE']._serialized_start=1419
+  _globals['_ROLLOUTSERVICE']._serialized_end=1956
 # @@protoc_insertion_point(module_scope)

@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 from portico.security.v1 import security_pb2 as portico_dot_security_dot_v1_dot_security__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eportico/security/v1/keys.proto\x12\x13portico.security.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"portico/security/v1/security.proto\"\x84\x02\n\x19RotatePublisherKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x12\n\nnew_key_id\x18\x03 \x01(\t\x12\x34\n\talgorithm\x18\x04 \x01(\x0e\x32!.portico.security.v1.KeyAlgorithm\x12\x16\n\x0epublic_key_pem\x18\x05 \x01(\t\x12*\n\x07overlap\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x12new_key_expires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x1aRotatePublisherKeyResponse\x12\x32\n\x07old_key\x18\x01 \x01(\x0b\x32!.portico.security.v1.PublisherKey\x12\x32\n\x07new_key\x18\x02 \x01(\x0b\x32!.portico.security.v1.PublisherKey\"N\n\x19RevokePublisherKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"L\n\x1aRevokePublisherKeyResponse\x12.\n\x03key\x18\x01 \x01(\x0b\x32!.portico.security.v1.PublisherKey\"@\n\x18ListPublisherKeysRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpublisher\x18\x02 \x01(\t\"L\n\x19ListPublisherKeysResponse\x12/\n\x04keys\x18\x01 \x03(\x0b\x32!.portico.security.v1.PublisherKey2\xb0\x04\n\x13PublisherKeyService\x12\xb8\x01\n\x12RotatePublisherKey\x12..portico.security.v1.RotatePublisherKeyRequest\x1a/.portico.security.v1.RotatePublisherKeyResponse\"A\x82\xd3\xe4\x93\x02;\"6/v1/tenants/{tenant_id}/publisher-keys/{key_id}:rotate:\x01*\x12\xb8\x01\n\x12RevokePublisherKey\x12..portico.security.v1.RevokePublisherKeyRequest\x1a/.portico.security.v1.RevokePublisherKeyResponse\"A\x82\xd3\xe4\x93\x02;\"6/v1/tenants/{tenant_id}/publisher-keys/{key_id}:revoke:\x01*\x12\xa2\x01\n\x11ListPublisherKeys\x12-.portico.security.v1.ListPublisherKeysRequest\x1a..portico.security.v1.ListPublisherKeysResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/tenants/{tenant_id}/publisher-keysb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eportico/security/v1/keys.proto\x12\x13portico.security.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\x1a\"portico/security/v1/security.proto\"\x84\x02\n\x19RotatePublisherKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x12\n\nnew_key_id\x18\x03 \x01(\t\x12\x34\n\talgorithm\x18\x04 \x01(\x0e\x32!.portico.security.v1.KeyAlgorithm\x12\x16\n\x0epublic_key_pem\x18\x05 \x01(\t\x12*\n\x07overlap\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x12new_key_expires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x1aRotatePublisherKeyResponse\x12\x32\n\x07old_key\x18\x01 \x01(\x0b\x32!.portico.security.v1.PublisherKey\x12\x32\n\x07new_key\x18\x02 \x01(\x0b\x32!.portico.security.v1.PublisherKey\"N\n\x19RevokePublisherKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"L\n\x1aRevokePublisherKeyResponse\x12.\n\x03key\x18\x01 \x01(\x0b\x32!.portico.security.v1.PublisherKey\"@\n\x18ListPublisherKeysRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpublisher\x18\x02 \x01(\t\"L\n\x19ListPublisherKeysResponse\x12/\n\x04keys\x18\x01 \x03(\x0b\x32!.portico.security.v1.PublisherKey2\xfd\x04\n\x13PublisherKeyService\x12\xd2\x01\n\x12RotatePublisherKey\x12..portico.security.v1.RotatePublisherKeyRequest\x1a/.portico.security.v1.RotatePublisherKeyResponse\"[\xe2\xe0\x18\x16\n\x14publisher_keys.write\x82\xd3\xe4\x93\x02;\"6/v1/tenants/{tenant_id}/publisher-keys/{key_id}:rotate:\x01*\x12\xd2\x01\n\x12RevokePublisherKey\x12..portico.security.v1.RevokePublisherKeyRequest\x1a/.portico.security.v1.RevokePublisherKeyResponse\"[\xe2\xe0\x18\x16\n\x14publisher_keys.write\x82\xd3\xe4\x93\x02;\"6/v1/tenants/{tenant_id}/publisher-keys/{key_id}:revoke:\x01*\x12\xbb\x01\n\x11ListPublisherKeys\x12-.portico.security.v1.ListPublisherKeysRequest\x1a..portico.security.v1.ListPublisherKeysResponse\"G\xe2\xe0\x18\x15\n\x13publisher_keys.read\x82\xd3\xe4\x93\x02(\x12&/v1/tenants/{tenant_id}/publisher-keysb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,23 +37,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portico.security.v1.keys_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PUBLISHERKEYSERVICE'].methods_by_name['RotatePublisherKey']._loaded_options = None
-  _globals['_PUBLISHERKEYSERVICE'].methods_by_name['RotatePublisherKey']._serialized_options = b'\202\323\344\223\002;\"6/v1/tenants/{tenant_id}/publisher-keys/{key_id}:rotate:\001*'
+  _globals['_PUBLISHERKEYSERVICE'].methods_by_name['RotatePublisherKey']._serialized_options = b'\342\340\030\026\n\024publisher_keys.write\202\323\344\223\002;\"6/v1/tenants/{tenant_id}/publisher-keys/{key_id}:rotate:\001*'
   _globals['_PUBLISHERKEYSERVICE'].methods_by_name['RevokePublisherKey']._loaded_options = None
-  _globals['_PUBLISHERKEYSERVICE'].methods_by_name['RevokePublisherKey']._serialized_options = b'\202\323\344\223\002;\"6/v1/tenants/{tenant_id}/publisher-keys/{key_id}:revoke:\001*'
+  _globals['_PUBLISHERKEYSERVICE'].methods_by_name['RevokePublisherKey']._serialized_options = b'\342\340\030\026\n\024publisher_keys.write\202\323\344\223\002;\"6/v1/tenants/{tenant_id}/publisher-keys/{key_id}:revoke:\001*'
   _globals['_PUBLISHERKEYSERVICE'].methods_by_name['ListPublisherKeys']._loaded_options = None
-  _globals['_PUBLISHERKEYSERVICE'].methods_by_name['ListPublisherKeys']._serialized_options = b'\202\323\344\223\002(\022&/v1/tenants/{tenant_id}/publisher-keys'
-  _globals['_ROTATEPUBLISHERKEYREQUEST']._serialized_start=187
-  _globals['_ROTATEPUBLISHERKEYREQUEST']._serialized_end=447
-  _globals['_ROTATEPUBLISHERKEYRESPONSE']._serialized_start=450
-  _globals['_ROTATEPUBLISHERKEYRESPONSE']._serialized_end=582
-  _globals['_REVOKEPUBLISHERKEYREQUEST']._serialized_start=584
-  _globals['_REVOKEPUBLISHERKEYREQUEST']._serialized_end=662
-  _globals['_REVOKEPUBLISHERKEYRESPONSE']._serialized_start=664
-  _globals['_REVOKEPUBLISHERKEYRESPONSE']._serialized_end=740
-  _globals['_LISTPUBLISHERKEYSREQUEST']._serialized_start=742
-  _globals['_LISTPUBLISHERKEYSREQUEST']._serialized_end=806
-  _globals['_LISTPUBLISHERKEYSRESPONSE']._serialized_start=808
-  _globals['_LISTPUBLISHERKEYSRESPONSE']._serialized_end=884
-  _globals['_PUBLISHERKEYSERVICE']._serialized_start=887
-  _globals['_PUBLISHERKEYSERVICE']._serialized_end=1447
+  _globals['_PUBLISHERKEYSERVICE'].methods_by_name['ListPublisherKeys']._serialized_options = b'\342\340\030\025\n\023publisher_keys.read\202\323\344\223\002(\022&/v1/tenants/{tenant_id}/publisher-keys'
+  _globals['_ROTATEPUBLISHERKEYREQUEST']._serialized_start=217
+  _globals['_ROTATEPUBLISHERKEYREQUEST']._serialized_end=477
+  _globals['_ROTATEPUBLISHERKEYRESPONSE']._serialized_start=480
+  _globals['_ROTATEPUBLISHERKEYRESPONSE']._serialized_end=612
+  _globals['_REVOKEPUBLISHERKEYREQUEST']._serialized_start=614
+  _globals['_REVOKEPUBLISHERKEYREQUEST']._serialized_end=692
+  _globals['_REVOKEPUBLISHERKEYRESPONSE']._serialized_start=694
+  _globals['_REVOKEPUBLISHERKEYRESPONSE']._serialized_end=770
+  _globals['_LISTPUBLISHERKEYSREQUEST']._serialized_start=772
+  _globals['_LISTPUBLISHERKEYSREQUEST']._serialized_end=836
+  _globals['_LISTPUBLISHERKEYSRESPONSE']._serialized_start=838
+  _globals['_LISTPUBLISHERKEYSRESPONSE']._serialized_end=914
+  _globals['_PUBLISHERKEYSERVICE']._serialized_start=917
+  _globals['_PUBLISHERKEYSERVICE']._serialized_end=1554
 # @@protoc_insertion_point(module_scope)

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 from portico.security.v1 import security_pb2 as portico_dot_security_dot_v1_dot_security__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$portico/security/v1/provenance.proto\x12\x13portico.security.v1\x1a\x1cgoogle/api/annotations.proto\x1a\"portico/security/v1/security.proto\"y\n\x17VerifyProvenanceRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07tarball\x18\x04 \x01(\x0c\x12\x19\n\x11\x61ttestations_json\x18\x05 \x01(\x0c\"\xc2\x01\n\x18VerifyProvenanceResponse\x12-\n\x07verdict\x18\x01 \x01(\x0e\x32\x1c.portico.security.v1.Verdict\x12<\n\x0c\x61ttestations\x18\x02 \x03(\x0b\x32&.portico.security.v1.AttestationResult\x12\x39\n\nprovenance\x18\x03 \x01(\x0b\x32%.portico.security.v1.ProvenanceReport\"3\n\x0fKeylessIdentity\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\"\xed\x01\n\x13VerifyBundleRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62undle_json\x18\x02 \x01(\x0c\x12\x12\n\x08\x61rtifact\x18\x03 \x01(\x0cH\x00\x12\x17\n\rdsse_envelope\x18\x04 \x01(\x08H\x00\x12\x19\n\x11trusted_root_json\x18\x05 \x01(\x0c\x12\x18\n\x0epublic_key_pem\x18\x06 \x01(\tH\x01\x12\x37\n\x07keyless\x18\x07 \x01(\x0b\x32$.portico.security.v1.KeylessIdentityH\x01\x42\t\n\x07subjectB\x08\n\x06signer\"\xd4\x01\n\x14VerifyBundleResponse\x12-\n\x07verdict\x18\x01 \x01(\x0e\x32\x1c.portico.security.v1.Verdict\x12\x14\n\x0c\x66\x61ilure_kind\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x17\n\x0fsigner_identity\x18\x04 \x01(\t\x12\x15\n\rsigner_issuer\x18\x05 \x01(\t\x12\x10\n\x08key_hint\x18\x06 \x01(\t\x12\x14\n\x0cpayload_type\x18\x07 \x01(\t\x12\x0f\n\x07payload\x18\x08 \x01(\x0c\x32\xde\x02\n\x11ProvenanceService\x12\xaf\x01\n\x10VerifyProvenance\x12,.portico.security.v1.VerifyProvenanceRequest\x1a-.portico.security.v1.VerifyProvenanceResponse\">\x82\xd3\xe4\x93\x02\x38\"3/v1/tenants/{tenant_id}/artifacts:verify-provenance:\x01*\x12\x96\x01\n\x0cVerifyBundle\x12(.portico.security.v1.VerifyBundleRequest\x1a).portico.security.v1.VerifyBundleResponse\"1\x82\xd3\xe4\x93\x02+\"&/v1/tenants/{tenant_id}/bundles:verify:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$portico/security/v1/provenance.proto\x12\x13portico.security.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cportico/authz/v1/authz.proto\x1a\"portico/security/v1/security.proto\"y\n\x17VerifyProvenanceRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07tarball\x18\x04 \x01(\x0c\x12\x19\n\x11\x61ttestations_json\x18\x05 \x01(\x0c\"\xc2\x01\n\x18VerifyProvenanceResponse\x12-\n\x07verdict\x18\x01 \x01(\x0e\x32\x1c.portico.security.v1.Verdict\x12<\n\x0c\x61ttestations\x18\x02 \x03(\x0b\x32&.portico.security.v1.AttestationResult\x12\x39\n\nprovenance\x18\x03 \x01(\x0b\x32%.portico.security.v1.ProvenanceReport\"3\n\x0fKeylessIdentity\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\"\xed\x01\n\x13VerifyBundleRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62undle_json\x18\x02 \x01(\x0c\x12\x12\n\x08\x61rtifact\x18\x03 \x01(\x0cH\x00\x12\x17\n\rdsse_envelope\x18\x04 \x01(\x08H\x00\x12\x19\n\x11trusted_root_json\x18\x05 \x01(\x0c\x12\x18\n\x0epublic_key_pem\x18\x06 \x01(\tH\x01\x12\x37\n\x07keyless\x18\x07 \x01(\x0b\x32$.portico.security.v1.KeylessIdentityH\x01\x42\t\n\x07subjectB\x08\n\x06signer\"\xd4\x01\n\x14VerifyBundleResponse\x12-\n\x07verdict\x18\x01 \x01(\x0e\x32\x1c.portico.security.v1.Verdict\x12\x14\n\x0c\x66\x61ilure_kind\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x17\n\x0fsigner_identity\x18\x04 \x01(\t\x12\x15\n\rsigner_issuer\x18\x05 \x01(\t\x12\x10\n\x08key_hint\x18\x06 \x01(\t\x12\x14\n\x0cpayload_type\x18\x07 \x01(\t\x12\x0f\n\x07payload\x18\x08 \x01(\x0c\x32\x8a\x03\n\x11ProvenanceService\x12\xc5\x01\n\x10VerifyProvenance\x12,.portico.security.v1.VerifyProvenanceRequest\x1a-.portico.security.v1.VerifyProvenanceResponse\"T\xe2\xe0\x18\x12\n\x10\x61rtifacts.verify\x82\xd3\xe4\x93\x02\x38\"3/v1/tenants/{tenant_id}/artifacts:verify-provenance:\x01*\x12\xac\x01\n\x0cVerifyBundle\x12(.portico.security.v1.VerifyBundleRequest\x1a).portico.security.v1.VerifyBundleResponse\"G\xe2\xe0\x18\x12\n\x10\x61rtifacts.verify\x82\xd3\xe4\x93\x02+\"&/v1/tenants/{tenant_id}/bundles:verify:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,19 +35,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portico.security.v1.provena
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROVENANCESERVICE'].methods_by_name['VerifyProvenance']._loaded_options = None
-  _globals['_PROVENANCESERVICE'].methods_by_name['VerifyProvenance']._serialized_options = b'\202\323\344\223\0028\"3/v1/tenants/{tenant_id}/artifacts:verify-provenance:\001*'
+  _globals['_PROVENANCESERVICE'].methods_by_name['VerifyProvenance']._serialized_options = b'\342\340\030\022\n\020artifacts.verify\202\323\344\223\0028\"3/v1/tenants/{tenant_id}/artifacts:verify-provenance:\001*'
   _globals['_PROVENANCESERVICE'].methods_by_name['VerifyBundle']._loaded_options = None
-  _globals['_PROVENANCESERVICE'].methods_by_name['VerifyBundle']._serialized_options = b'\202\323\344\223\002+\"&/v1/tenants/{tenant_id}/bundles:verify:\001*'
-  _globals['_VERIFYPROVENANCEREQUEST']._serialized_start=127
-  _globals['_VERIFYPROVENANCEREQUEST']._serialized_end=248
-  _globals['_VERIFYPROVENANCERESPONSE']._serialized_start=251
-  _globals['_VERIFYPROVENANCERESPONSE']._serialized_end=445
-  _globals['_KEYLESSIDENTITY']._serialized_start=447
-  _globals['_KEYLESSIDENTITY']._serialized_end=498
-  _globals['_VERIFYBUNDLEREQUEST']._serialized_start=501
-  _globals['_VERIFYBUNDLEREQUEST']._serialized_end=738
-  _globals['_VERIFYBUNDLERESPONSE']._serialized_start=741
-  _globals['_VERIFYBUNDLERESPONSE']._serialized_end=953
-  _globals['_PROVENANCESERVICE']._serialized_start=956
-  _globals['_PROVENANCESERVICE']._serialized_end=1306
+  _globals['_PROVENANCESERVICE'].methods_by_name['VerifyBundle']._serialized_options = b'\342\340\030\022\n\020artifacts.verify\202\323\344\223\002+\"&/v1/tenants/{tenant_id}/bundles:verify:\001*'
+  _globals['_VERIFYPROVENANCEREQUEST']._serialized_start=157
+  _globals['_VERIFYPROVENANCEREQUEST']._serialized_end=278
+  _globals['_VERIFYPROVENANCERESPONSE']._serialized_start=281
+  _globals['_VERIFYPROVENANCERESPONSE']._serialized_end=475
+  _globals['_KEYLESSIDENTITY']._serialized_start=477
+  _globals['_KEYLESSIDENTITY']._serialized_end=528
+  _globals['_VERIFYBUNDLEREQUEST']._serialized_start=531
+  _globals['_VERIFYBUNDLEREQUEST']._serialized_end=768
+  _globals['_VERIFYBUNDLERESPONSE']._serialized_start=771
+  _globals['_VERIFYBUNDLERESPONSE']._serialized_end=983
+  _globals['_PROVENANCESERVICE']._serialized_start=986
+  _globals['_PROVENANCESERVICE']._serialized_end=1380
 # @@protoc_insertion_point(module_scope)

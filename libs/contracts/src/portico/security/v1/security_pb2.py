@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"portico/security/v1/security.proto\x12\x13portico.security.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x02\n\x0cPublisherKey\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpublisher\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x34\n\talgorithm\x18\x04 \x01(\x0e\x32!.portico.security.v1.KeyAlgorithm\x12\x16\n\x0epublic_key_pem\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11revocation_reason\x18\t \x01(\t\x12\x13\n\x0breplaced_by\x18\n \x01(\t\"\xd1\x01\n\x1bRegisterPublisherKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpublisher\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x34\n\talgorithm\x18\x04 \x01(\x0e\x32!.portico.security.v1.KeyAlgorithm\x12\x16\n\x0epublic_key_pem\x18\x05 \x01(\t\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x1cRegisterPublisherKeyResponse\x12.\n\x03key\x18\x01 \x01(\x0b\x32!.portico.security.v1.PublisherKey\"\x94\x02\n\x15VerifyArtifactRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07tarball\x18\x04 \x01(\x0c\x12\x11\n\tintegrity\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\x0c\x12\x0e\n\x06key_id\x18\x07 \x01(\t\x12\x30\n\x0cpublished_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12registry_signature\x18\x15 \x01(\x0c\x12\x17\n\x0fregistry_key_id\x18\x16 \x01(\t\x12\x19\n\x11\x61ttestations_json\x18\x1e \x01(\x0c\";\n\x0b\x43heckResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\xcd\x01\n\x16VerifyArtifactResponse\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12-\n\x07verdict\x18\x02 \x01(\x0e\x32\x1c.portico.security.v1.Verdict\x12\x30\n\x06\x63hecks\x18\x03 \x03(\x0b\x32 .portico.security.v1.CheckResult\x12\x39\n\nprovenance\x18\x1e \x01(\x0b\x32%.portico.security.v1.ProvenanceReport\"\x8b\x01\n\x11\x41ttestationResult\x12\x16\n\x0epredicate_type\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x17\n\x0fsigner_identity\x18\x04 \x01(\t\x12\x15\n\rsigner_issuer\x18\x05 \x01(\t\x12\x0e\n\x06key_id\x18\x06 \x01(\t\"\xee\x01\n\x10ProvenanceReport\x12\x12\n\nbuilder_id\x18\x01 \x01(\t\x12\x12\n\nbuild_type\x18\x02 \x01(\t\x12\x19\n\x11source_repository\x18\x03 \x01(\t\x12\x15\n\rsource_commit\x18\x04 \x01(\t\x12\x18\n\x10slsa_build_level\x18\x05 \x01(\x05\x12\x16\n\x0epredicate_type\x18\x06 \x01(\t\x12\x10\n\x08verified\x18\x07 \x01(\x08\x12<\n\x0c\x61ttestations\x18\x08 \x03(\x0b\x32&.portico.security.v1.AttestationResult*f\n\x0cKeyAlgorithm\x12\x1d\n\x19KEY_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15KEY_ALGORITHM_ED25519\x10\x01\x12\x1c\n\x18KEY_ALGORITHM_ECDSA_P256\x10\x02*N\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x14\n\x10VERDICT_VERIFIED\x10\x01\x12\x14\n\x10VERDICT_REJECTED\x10\x02\x32\xe3\x02\n\x0fSecurityService\x12\xae\x01\n\x14RegisterPublisherKey\x12\x30.portico.security.v1.RegisterPublisherKeyRequest\x1a\x31.portico.security.v1.RegisterPublisherKeyResponse\"1\x82\xd3\xe4\x93\x02+\"&/v1/tenants/{tenant_id}/publisher-keys:\x01*\x12\x9e\x01\n\x0eVerifyArtifact\x12*.portico.security.v1.VerifyArtifactRequest\x1a+.portico.security.v1.VerifyArtifactResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/tenants/{tenant_id}/artifacts:verify:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"portico/security/v1/security.proto\x12\x13portico.security.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"\xd2\x02\n\x0cPublisherKey\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpublisher\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x34\n\talgorithm\x18\x04 \x01(\x0e\x32!.portico.security.v1.KeyAlgorithm\x12\x16\n\x0epublic_key_pem\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11revocation_reason\x18\t \x01(\t\x12\x13\n\x0breplaced_by\x18\n \x01(\t\"\xd1\x01\n\x1bRegisterPublisherKeyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpublisher\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x34\n\talgorithm\x18\x04 \x01(\x0e\x32!.portico.security.v1.KeyAlgorithm\x12\x16\n\x0epublic_key_pem\x18\x05 \x01(\t\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x1cRegisterPublisherKeyResponse\x12.\n\x03key\x18\x01 \x01(\x0b\x32!.portico.security.v1.PublisherKey\"\x94\x02\n\x15VerifyArtifactRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07tarball\x18\x04 \x01(\x0c\x12\x11\n\tintegrity\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\x0c\x12\x0e\n\x06key_id\x18\x07 \x01(\t\x12\x30\n\x0cpublished_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12registry_signature\x18\x15 \x01(\x0c\x12\x17\n\x0fregistry_key_id\x18\x16 \x01(\t\x12\x19\n\x11\x61ttestations_json\x18\x1e \x01(\x0c\";\n\x0b\x43heckResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\xcd\x01\n\x16VerifyArtifactResponse\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12-\n\x07verdict\x18\x02 \x01(\x0e\x32\x1c.portico.security.v1.Verdict\x12\x30\n\x06\x63hecks\x18\x03 \x03(\x0b\x32 .portico.security.v1.CheckResult\x12\x39\n\nprovenance\x18\x1e \x01(\x0b\x32%.portico.security.v1.ProvenanceReport\"\x8b\x01\n\x11\x41ttestationResult\x12\x16\n\x0epredicate_type\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x17\n\x0fsigner_identity\x18\x04 \x01(\t\x12\x15\n\rsigner_issuer\x18\x05 \x01(\t\x12\x0e\n\x06key_id\x18\x06 \x01(\t\"\xee\x01\n\x10ProvenanceReport\x12\x12\n\nbuilder_id\x18\x01 \x01(\t\x12\x12\n\nbuild_type\x18\x02 \x01(\t\x12\x19\n\x11source_repository\x18\x03 \x01(\t\x12\x15\n\rsource_commit\x18\x04 \x01(\t\x12\x18\n\x10slsa_build_level\x18\x05 \x01(\x05\x12\x16\n\x0epredicate_type\x18\x06 \x01(\t\x12\x10\n\x08verified\x18\x07 \x01(\x08\x12<\n\x0c\x61ttestations\x18\x08 \x03(\x0b\x32&.portico.security.v1.AttestationResult*f\n\x0cKeyAlgorithm\x12\x1d\n\x19KEY_ALGORITHM_UNSPECIFIED\x10\x00\x12\x19\n\x15KEY_ALGORITHM_ED25519\x10\x01\x12\x1c\n\x18KEY_ALGORITHM_ECDSA_P256\x10\x02*N\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x14\n\x10VERDICT_VERIFIED\x10\x01\x12\x14\n\x10VERDICT_REJECTED\x10\x02\x32\x93\x03\n\x0fSecurityService\x12\xc8\x01\n\x14RegisterPublisherKey\x12\x30.portico.security.v1.RegisterPublisherKeyRequest\x1a\x31.portico.security.v1.RegisterPublisherKeyResponse\"K\xe2\xe0\x18\x16\n\x14publisher_keys.write\x82\xd3\xe4\x93\x02+\"&/v1/tenants/{tenant_id}/publisher-keys:\x01*\x12\xb4\x01\n\x0eVerifyArtifact\x12*.portico.security.v1.VerifyArtifactRequest\x1a+.portico.security.v1.VerifyArtifactResponse\"I\xe2\xe0\x18\x12\n\x10\x61rtifacts.verify\x82\xd3\xe4\x93\x02-\"(/v1/tenants/{tenant_id}/artifacts:verify:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,29 +35,29 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portico.security.v1.securit
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SECURITYSERVICE'].methods_by_name['RegisterPublisherKey']._loaded_options = None
-  _globals['_SECURITYSERVICE'].methods_by_name['RegisterPublisherKey']._serialized_options = b'\202\323\344\223\002+\"&/v1/tenants/{tenant_id}/publisher-keys:\001*'
+  _globals['_SECURITYSERVICE'].methods_by_name['RegisterPublisherKey']._serialized_options = b'\342\340\030\026\n\024publisher_keys.write\202\323\344\223\002+\"&/v1/tenants/{tenant_id}/publisher-keys:\001*'
   _globals['_SECURITYSERVICE'].methods_by_name['VerifyArtifact']._loaded_options = None
-  _globals['_SECURITYSERVICE'].methods_by_name['VerifyArtifact']._serialized_options = b'\202\323\344\223\002-\"(/v1/tenants/{tenant_id}/artifacts:verify:\001*'
-  _globals['_KEYALGORITHM']._serialized_start=1686
-  _globals['_KEYALGORITHM']._serialized_end=1788
-  _globals['_VERDICT']._serialized_start=1790
-  _globals['_VERDICT']._serialized_end=1868
-  _globals['_PUBLISHERKEY']._serialized_start=123
-  _globals['_PUBLISHERKEY']._serialized_end=461
-  _globals['_REGISTERPUBLISHERKEYREQUEST']._serialized_start=464
-  _globals['_REGISTERPUBLISHERKEYREQUEST']._serialized_end=673
-  _globals['_REGISTERPUBLISHERKEYRESPONSE']._serialized_start=675
-  _globals['_REGISTERPUBLISHERKEYRESPONSE']._serialized_end=753
-  _globals['_VERIFYARTIFACTREQUEST']._serialized_start=756
-  _globals['_VERIFYARTIFACTREQUEST']._serialized_end=1032
-  _globals['_CHECKRESULT']._serialized_start=1034
-  _globals['_CHECKRESULT']._serialized_end=1093
-  _globals['_VERIFYARTIFACTRESPONSE']._serialized_start=1096
-  _globals['_VERIFYARTIFACTRESPONSE']._serialized_end=1301
-  _globals['_ATTESTATIONRESULT']._serialized_start=1304
-  _globals['_ATTESTATIONRESULT']._serialized_end=1443
-  _globals['_PROVENANCEREPORT']._serialized_start=1446
-  _globals['_PROVENANCEREPORT']._serialized_end=1684
-  _globals['_SECURITYSERVICE']._serialized_start=1871
-  _globals['_SECURITYSERVICE']._serialized_end=2226
+  _globals['_SECURITYSERVICE'].methods_by_name['VerifyArtifact']._serialized_options = b'\342\340\030\022\n\020artifacts.verify\202\323\344\223\002-\"(/v1/tenants/{tenant_id}/artifacts:verify:\001*'
+  _globals['_KEYALGORITHM']._serialized_start=1716
+  _globals['_KEYALGORITHM']._serialized_end=1818
+  _globals['_VERDICT']._serialized_start=1820
+  _globals['_VERDICT']._serialized_end=1898
+  _globals['_PUBLISHERKEY']._serialized_start=153
+  _globals['_PUBLISHERKEY']._serialized_end=491
+  _globals['_REGISTERPUBLISHERKEYREQUEST']._serialized_start=494
+  _globals['_REGISTERPUBLISHERKEYREQUEST']._serialized_end=703
+  _globals['_REGISTERPUBLISHERKEYRESPONSE']._serialized_start=705
+  _globals['_REGISTERPUBLISHERKEYRESPONSE']._serialized_end=783
+  _globals['_VERIFYARTIFACTREQUEST']._serialized_start=786
+  _globals['_VERIFYARTIFACTREQUEST']._serialized_end=1062
+  _globals['_CHECKRESULT']._serialized_start=1064
+  _globals['_CHECKRESULT']._serialized_end=1123
+  _globals['_VERIFYARTIFACTRESPONSE']._serialized_start=1126
+  _globals['_VERIFYARTIFACTRESPONSE']._serialized_end=1331
+  _globals['_ATTESTATIONRESULT']._serialized_start=1334
+  _globals['_ATTESTATIONRESULT']._serialized_end=1473
+  _globals['_PROVENANCEREPORT']._serialized_start=1476
+  _globals['_PROVENANCEREPORT']._serialized_end=1714
+  _globals['_SECURITYSERVICE']._serialized_start=1901
+  _globals['_SECURITYSERVICE']._serialized_end=2304
 # @@protoc_insertion_point(module_scope)

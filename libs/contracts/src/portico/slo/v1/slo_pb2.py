@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18portico/slo/v1/slo.proto\x12\x0eportico.slo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x03\n\x03Slo\x12\x0e\n\x06slo_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x11\n\tobjective\x18\x05 \x01(\x01\x12\x16\n\x0ewindow_seconds\x18\x06 \x01(\r\x12\x1c\n\x14latency_threshold_ms\x18\x07 \x01(\r\x12\x1b\n\x13\x62urn_rate_threshold\x18\x08 \x01(\x01\x12\x1c\n\x14short_window_seconds\x18\t \x01(\r\x12\x1b\n\x13long_window_seconds\x18\n \x01(\r\x12\x12\n\nmin_events\x18\x0b \x01(\r\x12\'\n\x05state\x18\x0c \x01(\x0e\x32\x18.portico.slo.v1.SloState\x12/\n\x0bviolated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16short_window_burn_rate\x18\x0e \x01(\x01\x12\x1d\n\x15long_window_burn_rate\x18\x0f \x01(\x01\"\xfb\x01\n\x10\x43reateSloRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x11\n\tobjective\x18\x04 \x01(\x01\x12\x16\n\x0ewindow_seconds\x18\x05 \x01(\r\x12\x1c\n\x14latency_threshold_ms\x18\x06 \x01(\r\x12\x1b\n\x13\x62urn_rate_threshold\x18\x07 \x01(\x01\x12\x1c\n\x14short_window_seconds\x18\x08 \x01(\r\x12\x1b\n\x13long_window_seconds\x18\t \x01(\r\x12\x12\n\nmin_events\x18\n \x01(\r\"5\n\x11\x43reateSloResponse\x12 \n\x03slo\x18\x01 \x01(\x0b\x32\x13.portico.slo.v1.Slo\"2\n\rGetSloRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06slo_id\x18\x02 \x01(\t\"2\n\x0eGetSloResponse\x12 \n\x03slo\x18\x01 \x01(\x0b\x32\x13.portico.slo.v1.Slo\".\n\x07Outcome\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\nlatency_ms\x18\x02 \x01(\r\"v\n\x15ReportOutcomesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12)\n\x08outcomes\x18\x04 \x03(\x0b\x32\x17.portico.slo.v1.Outcome\"\x8b\x01\n\x16ReportOutcomesResponse\x12\x0e\n\x06slo_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\x12\x1e\n\x16short_window_burn_rate\x18\x03 \x01(\x01\x12\x1d\n\x15long_window_burn_rate\x18\x04 \x01(\x01\x12\x10\n\x08violated\x18\x05 \x01(\x08*O\n\x08SloState\x12\x19\n\x15SLO_STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSLO_STATE_OK\x10\x01\x12\x16\n\x12SLO_STATE_VIOLATED\x10\x02\x32\x8e\x03\n\nSloService\x12y\n\tCreateSlo\x12 .portico.slo.v1.CreateSloRequest\x1a!.portico.slo.v1.CreateSloResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/tenants/{tenant_id}/slos:\x01*\x12v\n\x06GetSlo\x12\x1d.portico.slo.v1.GetSloRequest\x1a\x1e.portico.slo.v1.GetSloResponse\"-\x82\xd3\xe4\x93\x02\'\x12%/v1/tenants/{tenant_id}/slos/{slo_id}\x12\x8c\x01\n\x0eReportOutcomes\x12%.portico.slo.v1.ReportOutcomesRequest\x1a&.portico.slo.v1.ReportOutcomesResponse\"+\x82\xd3\xe4\x93\x02%\" /v1/tenants/{tenant_id}/outcomes:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18portico/slo/v1/slo.proto\x12\x0eportico.slo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"\x97\x03\n\x03Slo\x12\x0e\n\x06slo_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x11\n\tobjective\x18\x05 \x01(\x01\x12\x16\n\x0ewindow_seconds\x18\x06 \x01(\r\x12\x1c\n\x14latency_threshold_ms\x18\x07 \x01(\r\x12\x1b\n\x13\x62urn_rate_threshold\x18\x08 \x01(\x01\x12\x1c\n\x14short_window_seconds\x18\t \x01(\r\x12\x1b\n\x13long_window_seconds\x18\n \x01(\r\x12\x12\n\nmin_events\x18\x0b \x01(\r\x12\'\n\x05state\x18\x0c \x01(\x0e\x32\x18.portico.slo.v1.SloState\x12/\n\x0bviolated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16short_window_burn_rate\x18\x0e \x01(\x01\x12\x1d\n\x15long_window_burn_rate\x18\x0f \x01(\x01\"\xfb\x01\n\x10\x43reateSloRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x11\n\tobjective\x18\x04 \x01(\x01\x12\x16\n\x0ewindow_seconds\x18\x05 \x01(\r\x12\x1c\n\x14latency_threshold_ms\x18\x06 \x01(\r\x12\x1b\n\x13\x62urn_rate_threshold\x18\x07 \x01(\x01\x12\x1c\n\x14short_window_seconds\x18\x08 \x01(\r\x12\x1b\n\x13long_window_seconds\x18\t \x01(\r\x12\x12\n\nmin_events\x18\n \x01(\r\"5\n\x11\x43reateSloResponse\x12 \n\x03slo\x18\x01 \x01(\x0b\x32\x13.portico.slo.v1.Slo\"2\n\rGetSloRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06slo_id\x18\x02 \x01(\t\"2\n\x0eGetSloResponse\x12 \n\x03slo\x18\x01 \x01(\x0b\x32\x13.portico.slo.v1.Slo\".\n\x07Outcome\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\nlatency_ms\x18\x02 \x01(\r\"v\n\x15ReportOutcomesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0e\n\x06plugin\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12)\n\x08outcomes\x18\x04 \x03(\x0b\x32\x17.portico.slo.v1.Outcome\"\x8b\x01\n\x16ReportOutcomesResponse\x12\x0e\n\x06slo_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\x12\x1e\n\x16short_window_burn_rate\x18\x03 \x01(\x01\x12\x1d\n\x15long_window_burn_rate\x18\x04 \x01(\x01\x12\x10\n\x08violated\x18\x05 \x01(\x08*O\n\x08SloState\x12\x19\n\x15SLO_STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSLO_STATE_OK\x10\x01\x12\x16\n\x12SLO_STATE_VIOLATED\x10\x02\x32\xc4\x03\n\nSloService\x12\x89\x01\n\tCreateSlo\x12 .portico.slo.v1.CreateSloRequest\x1a!.portico.slo.v1.CreateSloResponse\"7\xe2\xe0\x18\x0c\n\nslos.write\x82\xd3\xe4\x93\x02!\"\x1c/v1/tenants/{tenant_id}/slos:\x01*\x12\x85\x01\n\x06GetSlo\x12\x1d.portico.slo.v1.GetSloRequest\x1a\x1e.portico.slo.v1.GetSloResponse\"<\xe2\xe0\x18\x0b\n\tslos.read\x82\xd3\xe4\x93\x02\'\x12%/v1/tenants/{tenant_id}/slos/{slo_id}\x12\xa1\x01\n\x0eReportOutcomes\x12%.portico.slo.v1.ReportOutcomesRequest\x1a&.portico.slo.v1.ReportOutcomesResponse\"@\xe2\xe0\x18\x11\n\x0foutcomes.report\x82\xd3\xe4\x93\x02%\" /v1/tenants/{tenant_id}/outcomes:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,29 +35,29 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portico.slo.v1.slo_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SLOSERVICE'].methods_by_name['CreateSlo']._loaded_options = None
-  _globals['_SLOSERVICE'].methods_by_name['CreateSlo']._serialized_options = b'\202\323\344\223\002!\"\034/v1/tenants/{tenant_id}/slos:\001*'
+  _globals['_SLOSERVICE'].methods_by_name['CreateSlo']._serialized_options = b'\342\340\030\014\n\nslos.write\202\323\344\223\002!\"\034/v1/tenants/{tenant_id}/slos:\001*'
   _globals['_SLOSERVICE'].methods_by_name['GetSlo']._loaded_options = None
-  _globals['_SLOSERVICE'].methods_by_name['GetSlo']._serialized_options = b'\202\323\344\223\002\'\022%/v1/tenants/{tenant_id}/slos/{slo_id}'
+  _globals['_SLOSERVICE'].methods_by_name['GetSlo']._serialized_options = b'\342\340\030\013\n\tslos.read\202\323\344\223\002\'\022%/v1/tenants/{tenant_id}/slos/{slo_id}'
   _globals['_SLOSERVICE'].methods_by_name['ReportOutcomes']._loaded_options = None
-  _globals['_SLOSERVICE'].methods_by_name['ReportOutcomes']._serialized_options = b'\202\323\344\223\002%\" /v1/tenants/{tenant_id}/outcomes:\001*'
-  _globals['_SLOSTATE']._serialized_start=1240
-  _globals['_SLOSTATE']._serialized_end=1319
-  _globals['_SLO']._serialized_start=108
-  _globals['_SLO']._serialized_end=515
-  _globals['_CREATESLOREQUEST']._serialized_start=518
-  _globals['_CREATESLOREQUEST']._serialized_end=769
-  _globals['_CREATESLORESPONSE']._serialized_start=771
-  _globals['_CREATESLORESPONSE']._serialized_end=824
-  _globals['_GETSLOREQUEST']._serialized_start=826
-  _globals['_GETSLOREQUEST']._serialized_end=876
-  _globals['_GETSLORESPONSE']._serialized_start=878
-  _globals['_GETSLORESPONSE']._serialized_end=928
-  _globals['_OUTCOME']._serialized_start=930
-  _globals['_OUTCOME']._serialized_end=976
-  _globals['_REPORTOUTCOMESREQUEST']._serialized_start=978
-  _globals['_REPORTOUTCOMESREQUEST']._serialized_end=1096
-  _globals['_REPORTOUTCOMESRESPONSE']._serialized_start=1099
-  _globals['_REPORTOUTCOMESRESPONSE']._serialized_end=1238
-  _globals['_SLOSERVICE']._serialized_start=1322
-  _globals['_SLOSERVICE']._serialized_end=1720
+  _globals['_SLOSERVICE'].methods_by_name['ReportOutcomes']._serialized_options = b'\342\340\030\021\n\017outcomes.report\202\323\344\223\002%\" /v1/tenants/{tenant_id}/outcomes:\001*'
+  _globals['_SLOSTATE']._serialized_start=1270
+  _globals['_SLOSTATE']._serialized_end=1349
+  _globals['_SLO']._serialized_start=138
+  _globals['_SLO']._serialized_end=545
+  _globals['_CREATESLOREQUEST']._serialized_start=548
+  _globals['_CREATESLOREQUEST']._serialized_end=799
+  _globals['_CREATESLORESPONSE']._serialized_start=801
+  _globals['_CREATESLORESPONSE']._serialized_end=854
+  _globals['_GETSLOREQUEST']._serialized_start=856
+  _globals['_GETSLOREQUEST']._serialized_end=906
+  _globals['_GETSLORESPONSE']._serialized_start=908
+  _globals['_GETSLORESPONSE']._serialized_end=958
+  _globals['_OUTCOME']._serialized_start=960
+  _globals['_OUTCOME']._serialized_end=1006
+  _globals['_REPORTOUTCOMESREQUEST']._serialized_start=1008
+  _globals['_REPORTOUTCOMESREQUEST']._serialized_end=1126
+  _globals['_REPORTOUTCOMESRESPONSE']._serialized_start=1129
+  _globals['_REPORTOUTCOMESRESPONSE']._serialized_end=1268
+  _globals['_SLOSERVICE']._serialized_start=1352
+  _globals['_SLOSERVICE']._serialized_end=1804
 # @@protoc_insertion_point(module_scope)

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portico/tenancy/v1/tenancy.proto\x12\x12portico.tenancy.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"a\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"B\n\x14\x43reateTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"%\n\x10GetTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"?\n\x11GetTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"L\n\tResources\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x03\x12\x12\n\nmemory_mib\x18\x02 \x01(\x03\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x03\"\xa0\x01\n\x05Quota\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x05Usage\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x0fSetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\"<\n\x10SetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\"$\n\x0fGetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"f\n\x10GetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\x12(\n\x05usage\x18\x02 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage\"e\n\x12RecordUsageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\"?\n\x13RecordUsageResponse\x12(\n\x05usage\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage2\x90\x05\n\x0eTenancyService\x12y\n\x0c\x43reateTenant\x12\'.portico.tenancy.v1.CreateTenantRequest\x1a(.portico.tenancy.v1.CreateTenantResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/tenants:\x01*\x12y\n\tGetTenant\x12$.portico.tenancy.v1.GetTenantRequest\x1a%.portico.tenancy.v1.GetTenantResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tenants/{tenant_id}\x12\x7f\n\x08SetQuota\x12#.portico.tenancy.v1.SetQuotaRequest\x1a$.portico.tenancy.v1.SetQuotaResponse\"(\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/quota:\x01*\x12|\n\x08GetQuota\x12#.portico.tenancy.v1.GetQuotaRequest\x1a$.portico.tenancy.v1.GetQuotaResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/quota\x12\x88\x01\n\x0bRecordUsage\x12&.portico.tenancy.v1.RecordUsageRequest\x1a\'.portico.tenancy.v1.RecordUsageResponse\"(\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/usage:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portico/tenancy/v1/tenancy.proto\x12\x12portico.tenancy.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"a\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"B\n\x14\x43reateTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"%\n\x10GetTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"?\n\x11GetTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"L\n\tResources\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x03\x12\x12\n\nmemory_mib\x18\x02 \x01(\x03\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x03\"\xa0\x01\n\x05Quota\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x05Usage\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x0fSetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\"<\n\x10SetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\"$\n\x0fGetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"f\n\x10GetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\x12(\n\x05usage\x18\x02 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage\"e\n\x12RecordUsageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\"?\n\x13RecordUsageResponse\x12(\n\x05usage\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage2\xef\x05\n\x0eTenancyService\x12\x8d\x01\n\x0c\x43reateTenant\x12\'.portico.tenancy.v1.CreateTenantRequest\x1a(.portico.tenancy.v1.CreateTenantResponse\"*\xe2\xe0\x18\x10\n\x0etenants.create\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/tenants:\x01*\x12\x8b\x01\n\tGetTenant\x12$.portico.tenancy.v1.GetTenantRequest\x1a%.portico.tenancy.v1.GetTenantResponse\"1\xe2\xe0\x18\x0e\n\x0ctenants.read\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tenants/{tenant_id}\x12\x91\x01\n\x08SetQuota\x12#.portico.tenancy.v1.SetQuotaRequest\x1a$.portico.tenancy.v1.SetQuotaResponse\":\xe2\xe0\x18\x0e\n\x0cquotas.write\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/quota:\x01*\x12\x8d\x01\n\x08GetQuota\x12#.portico.tenancy.v1.GetQuotaRequest\x1a$.portico.tenancy.v1.GetQuotaResponse\"6\xe2\xe0\x18\r\n\x0bquotas.read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/quota\x12\x9a\x01\n\x0bRecordUsage\x12&.portico.tenancy.v1.RecordUsageRequest\x1a\'.portico.tenancy.v1.RecordUsageResponse\":\xe2\xe0\x18\x0e\n\x0cusage.record\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/usage:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,43 +35,43 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portico.tenancy.v1.tenancy_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TENANCYSERVICE'].methods_by_name['CreateTenant']._loaded_options = None
-  _globals['_TENANCYSERVICE'].methods_by_name['CreateTenant']._serialized_options = b'\202\323\344\223\002\020\"\013/v1/tenants:\001*'
+  _globals['_TENANCYSERVICE'].methods_by_name['CreateTenant']._serialized_options = b'\342\340\030\020\n\016tenants.create\202\323\344\223\002\020\"\013/v1/tenants:\001*'
   _globals['_TENANCYSERVICE'].methods_by_name['GetTenant']._loaded_options = None
-  _globals['_TENANCYSERVICE'].methods_by_name['GetTenant']._serialized_options = b'\202\323\344\223\002\031\022\027/v1/tenants/{tenant_id}'
+  _globals['_TENANCYSERVICE'].methods_by_name['GetTenant']._serialized_options = b'\342\340\030\016\n\014tenants.read\202\323\344\223\002\031\022\027/v1/tenants/{tenant_id}'
   _globals['_TENANCYSERVICE'].methods_by_name['SetQuota']._loaded_options = None
-  _globals['_TENANCYSERVICE'].methods_by_name['SetQuota']._serialized_options = b'\202\323\344\223\002\"\032\035/v1/tenants/{tenant_id}/quota:\001*'
+  _globals['_TENANCYSERVICE'].methods_by_name['SetQuota']._serialized_options = b'\342\340\030\016\n\014quotas.write\202\323\344\223\002\"\032\035/v1/tenants/{tenant_id}/quota:\001*'
   _globals['_TENANCYSERVICE'].methods_by_name['GetQuota']._loaded_options = None
-  _globals['_TENANCYSERVICE'].methods_by_name['GetQuota']._serialized_options = b'\202\323\344\223\002\037\022\035/v1/tenants/{tenant_id}/quota'
+  _globals['_TENANCYSERVICE'].methods_by_name['GetQuota']._serialized_options = b'\342\340\030\r\n\013quotas.read\202\323\344\223\002\037\022\035/v1/tenants/{tenant_id}/quota'
   _globals['_TENANCYSERVICE'].methods_by_name['RecordUsage']._loaded_options = None
-  _globals['_TENANCYSERVICE'].methods_by_name['RecordUsage']._serialized_options = b'\202\323\344\223\002\"\032\035/v1/tenants/{tenant_id}/usage:\001*'
-  _globals['_TENANT']._serialized_start=119
-  _globals['_TENANT']._serialized_end=216
-  _globals['_CREATETENANTREQUEST']._serialized_start=218
-  _globals['_CREATETENANTREQUEST']._serialized_end=280
-  _globals['_CREATETENANTRESPONSE']._serialized_start=282
-  _globals['_CREATETENANTRESPONSE']._serialized_end=348
-  _globals['_GETTENANTREQUEST']._serialized_start=350
-  _globals['_GETTENANTREQUEST']._serialized_end=387
-  _globals['_GETTENANTRESPONSE']._serialized_start=389
-  _globals['_GETTENANTRESPONSE']._serialized_end=452
-  _globals['_RESOURCES']._serialized_start=454
-  _globals['_RESOURCES']._serialized_end=530
-  _globals['_QUOTA']._serialized_start=533
-  _globals['_QUOTA']._serialized_end=693
-  _globals['_USAGE']._serialized_start=696
-  _globals['_USAGE']._serialized_end=850
-  _globals['_SETQUOTAREQUEST']._serialized_start=852
-  _globals['_SETQUOTAREQUEST']._serialized_end=956
-  _globals['_SETQUOTARESPONSE']._serialized_start=958
-  _globals['_SETQUOTARESPONSE']._serialized_end=1018
-  _globals['_GETQUOTAREQUEST']._serialized_start=1020
-  _globals['_GETQUOTAREQUEST']._serialized_end=1056
-  _globals['_GETQUOTARESPONSE']._serialized_start=1058
-  _globals['_GETQUOTARESPONSE']._serialized_end=1160
-  _globals['_RECORDUSAGEREQUEST']._serialized_start=1162
-  _globals['_RECORDUSAGEREQUEST']._serialized_end=1263
-  _globals['_RECORDUSAGERESPONSE']._serialized_start=1265
-  _globals['_RECORDUSAGERESPONSE']._serialized_end=1328
-  _globals['_TENANCYSERVICE']._serialized_start=1331
-  _globals['_TENANCYSERVICE']._serialized_end=1987
+  _globals['_TENANCYSERVICE'].methods_by_name['RecordUsage']._serialized_options = b'\342\340\030\016\n\014usage.record\202\323\344\223\002\"\032\035/v1/tenants/{tenant_id}/usage:\001*'
+  _globals['_TENANT']._serialized_start=149
+  _globals['_TENANT']._serialized_end=246
+  _globals['_CREATETENANTREQUEST']._serialized_start=248
+  _globals['_CREATETENANTREQUEST']._serialized_end=310
+  _globals['_CREATETENANTRESPONSE']._serialized_start=312
+  _globals['_CREATETENANTRESPONSE']._serialized_end=378
+  _globals['_GETTENANTREQUEST']._serialized_start=380
+  _globals['_GETTENANTREQUEST']._serialized_end=417
+  _globals['_GETTENANTRESPONSE']._serialized_start=419
+  _globals['_GETTENANTRESPONSE']._serialized_end=482
+  _globals['_RESOURCES']._serialized_start=484
+  _globals['_RESOURCES']._serialized_end=560
+  _globals['_QUOTA']._serialized_start=563
+  _globals['_QUOTA']._serialized_end=723
+  _globals['_USAGE']._serialized_start=726
+  _globals['_USAGE']._serialized_end=880
+  _globals['_SETQUOTAREQUEST']._serialized_start=882
+  _globals['_SETQUOTAREQUEST']._serialized_end=986
+  _globals['_SETQUOTARESPONSE']._serialized_start=988
+  _globals['_SETQUOTARESPONSE']._serialized_end=1048
+  _globals['_GETQUOTAREQUEST']._serialized_start=1050
+  _globals['_GETQUOTAREQUEST']._serialized_end=1086
+  _globals['_GETQUOTARESPONSE']._serialized_start=1088
+  _globals['_GETQUOTARESPONSE']._serialized_end=1190
+  _globals['_RECORDUSAGEREQUEST']._serialized_start=1192
+  _globals['_RECORDUSAGEREQUEST']._serialized_end=1293
+  _globals['_RECORDUSAGERESPONSE']._serialized_start=1295
+  _globals['_RECORDUSAGERESPONSE']._serialized_end=1358
+  _globals['_TENANCYSERVICE']._serialized_start=1361
+  _globals['_TENANCYSERVICE']._serialized_end=2112
 # @@protoc_insertion_point(module_scope)

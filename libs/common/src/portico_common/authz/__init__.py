@@ -1,0 +1,1 @@
+"""Authorization: which permission each RPC needs, and which roles grant it."""
