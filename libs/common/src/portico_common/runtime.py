@@ -32,8 +32,9 @@ from nats.js import JetStreamContext
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.clock import Clock, SystemClock
 from portico_common.db import Database, create_pool
-from portico_common.events.bus import StreamSettings, connect, ensure_streams
+from portico_common.events.bus import StreamSettings, check_streams, connect, ensure_streams
 from portico_common.events.consumer import ConsumerSettings, EventConsumer, Subscription
+from portico_common.events.nats_permissions import inbox_prefix
 from portico_common.events.outbox import OutboxRelay
 from portico_common.grpc.denials import PgDenialLog
 from portico_common.grpc.idempotency import IdempotencyStore
@@ -85,11 +86,19 @@ class Runtime:
         pool = await create_pool(
             dsn, service, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
-        nc = await connect(settings.nats_url, name=f"portico-{service}")
-        js = nc.jetstream()
-        await ensure_streams(
-            js, stream_settings or StreamSettings(replicas=settings.nats_stream_replicas)
+        nc = await connect(
+            settings.nats_url,
+            name=f"portico-{service}",
+            nkey_seed=settings.nats_nkey_seed.get_secret_value(),
+            inbox_prefix=inbox_prefix(service),
         )
+        js = nc.jetstream()
+        if settings.nats_provisioned:
+            await check_streams(js)
+        else:
+            await ensure_streams(
+                js, stream_settings or StreamSettings(replicas=settings.nats_stream_replicas)
+            )
         relay = OutboxRelay(pool, dsn, service, js, poll_seconds=settings.outbox_poll_seconds)
         return cls(
             service, settings, pool, Database(pool, service), nc, js, relay, clock or SystemClock()
@@ -168,7 +177,9 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    delivery = ConsumerSettings(max_deliver=settings.max_deliver)
+    delivery = ConsumerSettings(
+        max_deliver=settings.max_deliver, create=not settings.nats_provisioned
+    )
     consumers = [
         *consumers,
         *(EventConsumer(rt.js, rt.db, s.durable, s.handlers, delivery) for s in subscriptions),

@@ -15,6 +15,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # The service's NATS user (an nkey seed, "SU..."); empty connects without one.
+    nats_nkey_seed: SecretStr = SecretStr("")
+    # True when a provisioner created the streams and this service's durable
+    # consumers (NATS with per-service permissions): the service only binds.
+    nats_provisioned: bool = False
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/portico")
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051

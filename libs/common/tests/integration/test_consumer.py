@@ -373,3 +373,40 @@ async def test_poison_message_is_not_lost_when_parking_it_fails(infra: Any) -> N
     assert int(dead.headers["portico-dlq-deliveries"]) > FAST.max_deliver
     assert dead.headers["portico-dlq-reason"] == "ValueError: always fails"
     await _settled(infra, consumer.durable, 1)
+
+
+async def test_an_event_from_a_service_that_does_not_own_its_type_is_parked(infra: Any) -> None:
+    """A slo.violated claiming to come from rollout is dead-lettered at once, never applied."""
+    forged = Envelope.of(
+        ev.SloViolated(tenant_id="acme", slo_id="slo-1", plugin="@acme/cost", version="2.3.0"),
+        source="portico/rollout",
+        tenant_id="acme",
+    )
+    consumer = await _start(infra, _record_effect)
+    await _publish(infra, forged)
+    [dead] = await infra.stream_count(DLQ_STREAM, at_least=1)
+    await _settled(infra, consumer.durable, 1)
+    assert dead.subject == f"portico-dlq.{consumer.durable}.forged-source"
+    assert dead.headers["portico-dlq-reason"] == (
+        "slo.violated is published by portico/slo, not 'portico/rollout'"
+    )
+    assert dead.headers["portico-dlq-deliveries"] == "1"
+    assert await _effects(infra.pool) == []
+    assert await _inbox(infra.pool) == []
+
+
+async def test_dead_letters_carry_no_nats_control_headers_of_the_original(infra: Any) -> None:
+    """A poison message that pinned its stream still reaches the DLQ (another stream)."""
+
+    async def poison(envelope: Envelope, conn: Connection) -> None:
+        raise ValueError("always fails")
+
+    envelope = _envelope()
+    consumer = await _start(infra, poison)
+    headers = envelope.headers() | {"Nats-Expected-Stream": STREAM}
+    await infra.js.publish(envelope.nats_subject, envelope.body(), headers=headers)
+    [dead] = await infra.stream_count(DLQ_STREAM, at_least=1)
+    await _settled(infra, consumer.durable, 1)
+    nats_headers = {k for k in dead.headers if k.lower().startswith("nats-")}
+    assert nats_headers == {"Nats-Msg-Id"}
+    assert dead.headers["Nats-Msg-Id"] == f"{envelope.id}:dlq:{consumer.durable}"

@@ -6,8 +6,10 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from portico_embedded.errors import LauncherError
 from portico_embedded.processes import http_ok, terminate, wait_for
@@ -37,6 +39,9 @@ class NatsServer:
     store_dir: Path
     port: int = 0
     monitor_port: int = 0
+    # With users, clients must sign in with one of their nkeys and get only
+    # the permissions given here (the server's `authorization.users`).
+    users: Sequence[Mapping[str, Any]] = ()
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -52,10 +57,17 @@ class NatsServer:
         ports_dir = self.store_dir / "ports"
         shutil.rmtree(ports_dir, ignore_errors=True)
         ports_dir.mkdir()
+        config: list[str] = []
+        if self.users:
+            # NATS reads JSON as configuration; the file holds public keys only.
+            path = self.store_dir / "nats.conf"
+            path.write_text(json.dumps({"authorization": {"users": list(self.users)}}))
+            config = ["--config", str(path)]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 [
                     nats_server_binary(),
+                    *config,
                     "--jetstream",
                     "--store_dir",
                     str(self.store_dir),

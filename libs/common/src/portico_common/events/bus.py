@@ -9,8 +9,9 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
+from portico_common.errors import EventError
 from portico_common.events.catalog import DLQ_PREFIX, DLQ_STREAM, STREAM, SUBJECT_PREFIX
 from portico_common.events.envelope import Envelope
 
@@ -30,8 +31,19 @@ class StreamSettings:
     duplicate_window_seconds: float = 120.0
 
 
-async def connect(url: str, name: str) -> NatsClient:
-    """A connection that keeps reconnecting for as long as the process lives."""
+async def connect(
+    url: str, name: str, *, nkey_seed: str = "", inbox_prefix: str = ""
+) -> NatsClient:
+    """A connection that keeps reconnecting for as long as the process lives.
+
+    With `nkey_seed` it authenticates as that NATS user; `inbox_prefix` is
+    where replies reach it (its permissions let only it read there).
+    """
+    options: dict[str, object] = {}
+    if nkey_seed:
+        options["nkeys_seed_str"] = nkey_seed
+    if inbox_prefix:
+        options["inbox_prefix"] = inbox_prefix
     return await nats.connect(
         servers=[url],
         name=name,
@@ -39,7 +51,20 @@ async def connect(url: str, name: str) -> NatsClient:
         reconnect_time_wait=0.25,
         connect_timeout=5,
         allow_reconnect=True,
+        **options,
     )
+
+
+async def check_streams(js: JetStreamContext) -> None:
+    """Fails with a clear message when the provisioner has not created the streams."""
+    for name in (STREAM, DLQ_STREAM):
+        try:
+            await js.stream_info(name)
+        except NotFoundError:
+            raise EventError(
+                f"JetStream stream {name} does not exist; this service only binds to"
+                " provisioned streams (run the provisioner: portico up does)"
+            ) from None
 
 
 async def ensure_streams(js: JetStreamContext, settings: StreamSettings | None = None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import nats.errors
@@ -24,6 +24,7 @@ from portico_common.db import Connection, Database
 from portico_common.errors import EventError
 from portico_common.events.catalog import DLQ_PREFIX, STREAM, subject_for
 from portico_common.events.envelope import Envelope
+from portico_common.events.topology import owner_of, source_of
 from portico_common.metrics import EVENTS_CONSUMED
 from portico_common.tracing import span_from
 
@@ -42,6 +43,9 @@ class ConsumerSettings:
     fetch_timeout_seconds: float = 1.0
     # Delay before redelivery after the n-th failure (last value repeats).
     nak_backoff_seconds: tuple[float, ...] = (0.1, 0.5, 2.0, 5.0)
+    # False when a provisioner created the consumer: the service only binds to
+    # it, and may not change what it reads.
+    create: bool = True
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,23 @@ class Subscription:
 
     durable: str
     handlers: Mapping[str, Handler]
+
+
+def consumer_config(
+    durable: str, event_types: Iterable[str], ack_wait_seconds: float = 30.0
+) -> ConsumerConfig:
+    """The durable consumer's configuration: the service and the provisioner agree on it."""
+    return ConsumerConfig(
+        durable_name=durable,
+        filter_subjects=sorted(subject_for(t) for t in event_types),
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        # Counted in process(), not by the server: once the server's limit is
+        # reached it never redelivers, so a failed dead-letter publish would
+        # lose the message instead of being retried.
+        max_deliver=-1,
+        ack_wait=ack_wait_seconds,
+    )
 
 
 class EventConsumer:
@@ -77,22 +98,12 @@ class EventConsumer:
         self._sub: JetStreamContext.PullSubscription | None = None
 
     async def setup(self) -> None:
-        """Creates or updates the durable consumer; safe on every start."""
-        s = self._settings
-        await self._js.add_consumer(
-            STREAM,
-            ConsumerConfig(
-                durable_name=self.durable,
-                filter_subjects=sorted(subject_for(t) for t in self._handlers),
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                # Counted in process(), not by the server: once the server's limit is
-                # reached it never redelivers, so a failed dead-letter publish would
-                # lose the message instead of being retried.
-                max_deliver=-1,
-                ack_wait=s.ack_wait_seconds,
-            ),
-        )
+        """Creates or updates the durable consumer (unless provisioned); safe on every start."""
+        if self._settings.create:
+            await self._js.add_consumer(
+                STREAM,
+                consumer_config(self.durable, self._handlers, self._settings.ack_wait_seconds),
+            )
         self._sub = await self._js.pull_subscribe_bind(durable=self.durable, stream=STREAM)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -139,6 +150,16 @@ class EventConsumer:
             envelope = Envelope.decode(msg.headers, msg.data)
         except EventError as exc:
             await self._dead_letter(msg, "undecodable", str(exc))
+            return
+        owner = source_of(owner_of(envelope.type))
+        if envelope.source != owner:
+            # Only the owner of an event type may speak for it; anything else is
+            # a forgery (or a bug) and is parked, never applied.
+            await self._dead_letter(
+                msg,
+                "forged-source",
+                f"{envelope.type} is published by {owner}, not {envelope.source!r}",
+            )
             return
         handler = self._handlers.get(envelope.type)
         if handler is None:
@@ -188,7 +209,11 @@ class EventConsumer:
         return False
 
     async def _dead_letter(self, msg: Msg, kind: str, reason: str) -> None:
-        headers = dict(msg.headers or {})
+        # NATS control headers (an expected sequence, a message TTL, ...) of the
+        # original would make JetStream refuse or drop the copy: they stay behind.
+        headers = {
+            k: v for k, v in (msg.headers or {}).items() if not k.lower().startswith("nats-")
+        }
         original_id = headers.get("ce-id", "")
         headers.update(
             {

@@ -1,0 +1,57 @@
+"""NATS subject permissions for each identity on the bus, built from the topology.
+
+A service may publish only its own event subjects, its dead letters, and the
+JetStream API calls that read its own durable consumers; it may receive only
+on its own inbox prefix. Nothing else: a service cannot publish another's
+events, create or widen a consumer, or touch the streams.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portico_common.events.catalog import DLQ_PREFIX, DLQ_STREAM, STREAM, SUBJECT_PREFIX
+from portico_common.events.topology import consumers_of, owned_prefixes
+
+# The identity that creates streams and durable consumers (portico up, a Helm job).
+PROVISIONER = "provisioner"
+# Read-only watchers of every event (the demo's timeline, dashboards).
+OBSERVER = "observer"
+
+
+def inbox_prefix(identity: str) -> str:
+    """Replies to an identity's requests arrive under this prefix, and only it may read it."""
+    return f"_INBOX_{identity}"
+
+
+def service_permissions(service: str) -> dict[str, Any]:
+    """The `permissions` block of a service's NATS user."""
+    publish = [f"{SUBJECT_PREFIX}{prefix}>" for prefix in owned_prefixes(service)]
+    publish += [f"$JS.API.STREAM.INFO.{STREAM}", f"$JS.API.STREAM.INFO.{DLQ_STREAM}"]
+    for durable in consumers_of(service):
+        publish += [
+            f"$JS.API.CONSUMER.INFO.{STREAM}.{durable}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{durable}",
+            f"$JS.ACK.{STREAM}.{durable}.>",
+            f"{DLQ_PREFIX}{durable}.>",
+        ]
+    return {
+        "publish": {"allow": publish},
+        "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
+    }
+
+
+def observer_permissions() -> dict[str, Any]:
+    """Subscribes to every event as it is published; publishes nothing."""
+    return {
+        "publish": {"deny": [">"]},
+        "subscribe": {"allow": [f"{SUBJECT_PREFIX}>", f"{inbox_prefix(OBSERVER)}.>"]},
+    }
+
+
+def provisioner_permissions() -> dict[str, Any]:
+    """Creates and reconciles the streams and the durable consumers; reads the DLQ."""
+    return {
+        "publish": {"allow": ["$JS.API.>"]},
+        "subscribe": {"allow": [f"{inbox_prefix(PROVISIONER)}.>"]},
+    }

@@ -1,0 +1,75 @@
+"""Who publishes and who consumes what on the bus.
+
+The map NATS permissions are built from: each service publishes only the
+event types it owns, and reads only through its own durable consumers, whose
+event types are fixed here. With authentication on, the consumers are
+created from this map by a provisioner (so a service cannot widen what it
+reads); services only bind to them. A suite-wide test checks that every
+service subscribes exactly as declared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from portico_common.events.catalog import EVENT_TYPES
+
+# Event type prefix -> the service that owns (alone publishes) those types.
+OWNERS: Mapping[str, str] = {
+    "tenant.": "tenancy",
+    "plugin.artifact.": "security",
+    "plugin.install.": "security",
+    "plugin.compat.": "compat",
+    "rollout.": "rollout",
+    "slo.": "slo",
+}
+
+# Service -> durable consumer -> the event types it reads.
+CONSUMERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "rollout": {
+        "rollout-checks": (
+            "plugin.artifact.verified",
+            "plugin.artifact.rejected",
+            "plugin.compat.checked",
+        ),
+        "rollout-slo": ("slo.violated",),
+        "rollout-installs": ("plugin.install.approved",),
+    },
+    "compat": {
+        "compat-tenancy": ("tenant.quota.updated", "tenant.usage.updated"),
+    },
+}
+
+SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
+
+
+def owner_of(event_type: str) -> str:
+    """The service that alone may publish `event_type`."""
+    for prefix, service in OWNERS.items():
+        if event_type.startswith(prefix):
+            return service
+    raise KeyError(f"no service owns event type {event_type!r}")
+
+
+def source_of(service: str) -> str:
+    """The CloudEvents `source` a service stamps on its events."""
+    return f"portico/{service}"
+
+
+def owned_prefixes(service: str) -> list[str]:
+    return [prefix for prefix, owner in OWNERS.items() if owner == service]
+
+
+def consumers_of(service: str) -> Mapping[str, tuple[str, ...]]:
+    return CONSUMERS.get(service, {})
+
+
+def check_topology() -> None:
+    """Every event type has one owner and every consumed type exists (a start-up guard)."""
+    for event_type in EVENT_TYPES:
+        owner_of(event_type)
+    for durables in CONSUMERS.values():
+        for types in durables.values():
+            unknown = [t for t in types if t not in EVENT_TYPES]
+            if unknown:
+                raise KeyError(f"consumed event types {unknown} are not in the catalog")
