@@ -87,3 +87,10 @@ def serving(deps: Dependencies) -> Serving:
             await server.stop(None)
 
     return start
+
+
+@pytest.fixture
+async def stub(serving: Serving) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
+    """A stub of the servicers on a real grpc.aio server, no auth, no idempotency."""
+    async with serving() as stub:
+        yield stub

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
-
 import grpc
 import pytest
 
@@ -14,9 +11,6 @@ from portico.events.v1 import events_pb2
 from portico_compat.adapters.memory import CompatMemoryStore
 from portico_compat.settings import CompatSettings
 
-if TYPE_CHECKING:
-    from .conftest import Serving
-
 PLUGIN = "@acme/plugin-cost-insights"
 PROFILE = pb.SetHostProfileRequest(
     tenant_id="acme",
@@ -24,13 +18,6 @@ PROFILE = pb.SetHostProfileRequest(
     node_version="20.11.1",
     packages={"react": "18.3.1"},
 )
-
-
-@pytest.fixture
-async def stub(serving: Serving) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
-    """A stub talking to the servicer on a real grpc.aio server, no auth, no idempotency."""
-    async with serving() as stub:
-        yield stub
 
 
 async def test_set_host_profile_returns_the_stored_profile(
