@@ -33,12 +33,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from portico_common.clock import ManualClock
-from portico_security.adapters.memory import MemoryStore, memory_uow_factory
-from portico_security.app import handlers
-from portico_security.app.commands import VerifyArtifact
-from portico_security.domain import verification as rules
-from portico_security.domain.integrity import compute_sri, parse_integrity
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey, signed_message
+from portico_security.verification.adapters.memory import MemoryStore, memory_uow_factory
+from portico_security.verification.app import handlers
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.domain import verification as rules
+from portico_security.verification.domain.integrity import compute_sri, parse_integrity
+from portico_security.verification.domain.signatures import (
+    KeyAlgorithm,
+    PublisherKey,
+    signed_message,
+)
 
 KIB = 1024
 SIZES = (100 * KIB, 5 * 1024 * KIB)

@@ -20,27 +20,33 @@ from portico.security.v1 import (
 )
 from portico_common.runtime import Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
-from portico_security.adapters.advisory_sources import DirectoryAdvisorySource, HttpAdvisorySource
-from portico_security.adapters.postgres import SecurityPgUnitOfWork
-from portico_security.adapters.registry_signals import (
+from portico_security.install.entrypoints.grpc_api import install_service
+from portico_security.settings import SecuritySettings
+from portico_security.trust.adapters.advisory_sources import (
+    DirectoryAdvisorySource,
+    HttpAdvisorySource,
+)
+from portico_security.trust.adapters.postgres import TrustPgUnitOfWork
+from portico_security.trust.adapters.registry_signals import (
     FileSignalsSource,
     HttpSignalsSource,
     NoSignals,
 )
-from portico_security.adapters.sigstore_node import NodeSigstoreVerifier
-from portico_security.adapters.sigstore_trust import load_trust_config
-from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
-from portico_security.app.advisories import AdvisorySource
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.app.provenance import ProvenanceVerification
-from portico_security.app.trust import PackageSignalsSource
-from portico_security.domain.registry_signatures import RegistryKeys, parse_registry_keys
-from portico_security.entrypoints.grpc_api import SecurityServicer
-from portico_security.entrypoints.grpc_keys import PublisherKeyServicer
-from portico_security.entrypoints.grpc_provenance import ProvenanceServicer
-from portico_security.entrypoints.grpc_trust import AdvisoryServicer, TrustServicer
-from portico_security.entrypoints.install_api import install_service
-from portico_security.settings import SecuritySettings
+from portico_security.trust.app.advisories import AdvisorySource
+from portico_security.trust.app.scoring import PackageSignalsSource
+from portico_security.trust.entrypoints.grpc_api import AdvisoryServicer, TrustServicer
+from portico_security.verification.adapters.postgres import SecurityPgUnitOfWork
+from portico_security.verification.adapters.sigstore_node import NodeSigstoreVerifier
+from portico_security.verification.adapters.sigstore_trust import load_trust_config
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.app.provenance import ProvenanceVerification
+from portico_security.verification.domain.registry_signatures import (
+    RegistryKeys,
+    parse_registry_keys,
+)
+from portico_security.verification.entrypoints.grpc_api import SecurityServicer
+from portico_security.verification.entrypoints.grpc_keys import PublisherKeyServicer
+from portico_security.verification.entrypoints.grpc_provenance import ProvenanceServicer
 
 SERVICE = "security"
 # Room for the rest of a VerifyArtifact request (names, integrity, signature,

@@ -13,13 +13,12 @@ import pytest
 from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_common.uow import uow_factory
-from portico_security.adapters.install_memory import InstallMemoryStore, install_memory_uow_factory
-from portico_security.adapters.install_postgres import InstallPgUnitOfWork
-from portico_security.app.install_ports import InstallUnitOfWorkFactory
-from portico_security.domain.approvals import Approval, Step
-from portico_security.domain.audit import AuditEntry, chain_problems
-from portico_security.domain.install import InstallRequest, TrustBreakdown, TrustFactor
-from portico_security.domain.policy import (
+from portico_security.install.adapters.memory import InstallMemoryStore, install_memory_uow_factory
+from portico_security.install.adapters.postgres import InstallPgUnitOfWork
+from portico_security.install.app.ports import InstallUnitOfWorkFactory
+from portico_security.install.domain.approvals import Approval, Step
+from portico_security.install.domain.audit import AuditEntry, chain_problems
+from portico_security.install.domain.policy import (
     AdvisoryFinding,
     ApprovalRule,
     InstallPolicy,
@@ -27,6 +26,7 @@ from portico_security.domain.policy import (
     PolicyDecision,
     Severity,
 )
+from portico_security.install.domain.requests import InstallRequest, TrustBreakdown, TrustFactor
 
 # Microseconds, as PostgreSQL keeps them.
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)

@@ -11,23 +11,23 @@ import pytest
 from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_common.uow import uow_factory
-from portico_security.adapters.install_postgres import InstallPgUnitOfWork
-from portico_security.app import approvals
-from portico_security.app.install_ports import InstallUnitOfWorkFactory
-from portico_security.domain.approvals import Approval
-from portico_security.domain.audit import AuditEntry, chain_problems
-from portico_security.domain.install import (
-    InstallRequest,
-    InstallStatus,
-    TrustBreakdown,
-    TrustFactor,
-)
-from portico_security.domain.policy import (
+from portico_security.install.adapters.postgres import InstallPgUnitOfWork
+from portico_security.install.app import approvals
+from portico_security.install.app.ports import InstallUnitOfWorkFactory
+from portico_security.install.domain.approvals import Approval
+from portico_security.install.domain.audit import AuditEntry, chain_problems
+from portico_security.install.domain.policy import (
     ApprovalRule,
     DeadlineAction,
     InstallPolicy,
     Outcome,
     PolicyDecision,
+)
+from portico_security.install.domain.requests import (
+    InstallRequest,
+    InstallStatus,
+    TrustBreakdown,
+    TrustFactor,
 )
 
 pytestmark = pytest.mark.integration

@@ -14,13 +14,13 @@ import pytest
 from portico_common.clock import ManualClock
 from portico_common.db import Database
 from portico_common.uow import uow_factory
-from portico_security.adapters.memory import MemoryStore, memory_uow_factory
-from portico_security.adapters.postgres import SecurityPgUnitOfWork
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.decisions import Verification
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
-from portico_security.domain.verification import Check, Verdict, VerificationReport
-from portico_security.testing import Publisher
+from portico_security.testing.artifacts import Publisher
+from portico_security.verification.adapters.memory import MemoryStore, memory_uow_factory
+from portico_security.verification.adapters.postgres import SecurityPgUnitOfWork
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
+from portico_security.verification.domain.verification import Check, Verdict, VerificationReport
 
 # Microseconds, as PostgreSQL keeps them; an offset other than UTC comes back as UTC.
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)

@@ -14,25 +14,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_common.uow import uow_factory
-from portico_security.adapters.postgres import PgPublisherKeyRepository
-from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
-from portico_security.app.advisories import (
+from portico_security.trust.adapters.postgres import TrustPgUnitOfWork
+from portico_security.trust.app.advisories import (
     ImportOutcome,
     RawDocument,
     import_advisories,
     match_advisories,
 )
-from portico_security.app.trust import (
+from portico_security.trust.app.scoring import (
     ScorePlugin,
     TrustUowFactory,
     get_trust_policy,
     score_plugin,
     set_trust_weights,
 )
-from portico_security.domain.advisories import parse_osv
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
-from portico_security.domain.trust import PublisherEvidence, TrustWeights
-from portico_security.trust_errors import InvalidAdvisoryBatchError
+from portico_security.trust.domain.advisories import parse_osv
+from portico_security.trust.domain.scoring import PublisherEvidence, TrustWeights
+from portico_security.trust.errors import InvalidAdvisoryBatchError
+from portico_security.verification.adapters.postgres import PgPublisherKeyRepository
+from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

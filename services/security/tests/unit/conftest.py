@@ -10,12 +10,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portico_common.clock import ManualClock
-from portico_security.adapters.memory import MemoryStore, memory_uow_factory
-from portico_security.app.commands import RegisterPublisherKey
-from portico_security.app.handlers import register_publisher_key
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
-from portico_security.testing import Publisher
+from portico_security.testing.artifacts import Publisher
+from portico_security.verification.adapters.memory import MemoryStore, memory_uow_factory
+from portico_security.verification.app.commands import RegisterPublisherKey
+from portico_security.verification.app.handlers import register_publisher_key
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -9,24 +9,24 @@ import pytest
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
-from portico_security.adapters.install_memory import InstallMemoryStore, install_memory_uow_factory
-from portico_security.adapters.install_trust import NoAdvisoryMatcher, VerificationTrustScorer
-from portico_security.app import approvals, install
-from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
-from portico_security.app.handlers import register_publisher_key
-from portico_security.app.install_ports import InstallUnitOfWorkFactory
-from portico_security.domain.audit import chain_problems
-from portico_security.domain.install import InstallStatus
-from portico_security.domain.policy import (
+from portico_security.install.adapters.memory import InstallMemoryStore, install_memory_uow_factory
+from portico_security.install.adapters.trust import NoAdvisoryMatcher, VerificationTrustScorer
+from portico_security.install.app import approvals, install
+from portico_security.install.app.ports import InstallUnitOfWorkFactory
+from portico_security.install.domain.audit import chain_problems
+from portico_security.install.domain.policy import (
     AdvisoryFinding,
     ApprovalRule,
     DeadlineAction,
     InstallPolicy,
     Severity,
 )
-from portico_security.errors import InvalidRequestError
-from portico_security.install_errors import ApprovalNotAllowedError, RoleNotHeldError
-from portico_security.testing import Publisher, SignedArtifact
+from portico_security.install.domain.requests import InstallStatus
+from portico_security.install.errors import ApprovalNotAllowedError, RoleNotHeldError
+from portico_security.testing.artifacts import Publisher, SignedArtifact
+from portico_security.verification.app.commands import RegisterPublisherKey, VerifyArtifact
+from portico_security.verification.app.handlers import register_publisher_key
+from portico_security.verification.errors import InvalidRequestError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PLUGIN = "@acme/plugin-cost-insights"

@@ -8,20 +8,20 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from portico_common.clock import ManualClock
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.commands import RegisterPublisherKey
-from portico_security.app.handlers import register_publisher_key
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
-from portico_security.errors import (
+from portico_common.errors import PorticoError
+from portico_security.testing.artifacts import Publisher
+from portico_security.verification.adapters.memory import MemoryStore
+from portico_security.verification.app.commands import RegisterPublisherKey
+from portico_security.verification.app.handlers import register_publisher_key
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
+from portico_security.verification.errors import (
     InvalidPublicKeyError,
     InvalidPublisherKeyError,
     InvalidRequestError,
     KeyAlreadyRegisteredError,
-    SecurityError,
     UnsupportedKeyAlgorithmError,
 )
-from portico_security.testing import Publisher
 
 
 def registration(publisher: Publisher, tenant_id: str = "acme") -> RegisterPublisherKey:
@@ -145,7 +145,7 @@ async def test_bad_registration_is_refused_and_stores_nothing(
     uow: UnitOfWorkFactory,
     store: MemoryStore,
     publisher: Publisher,
-    case: tuple[dict[str, str], type[SecurityError], str],
+    case: tuple[dict[str, str], type[PorticoError], str],
 ) -> None:
     """Anything but a well-formed Ed25519 public key record is an INVALID_ARGUMENT error
     saying what is wrong, and nothing is stored."""

@@ -10,14 +10,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portico_common.clock import ManualClock
-from portico_security.adapters.trust_memory import TrustMemoryStore, memory_trust_uow_factory
-from portico_security.app.advisories import (
+from portico_security.trust.adapters.memory import TrustMemoryStore, memory_trust_uow_factory
+from portico_security.trust.app.advisories import (
     ImportOutcome,
     RawDocument,
     import_advisories,
     match_advisories,
 )
-from portico_security.app.trust import (
+from portico_security.trust.app.scoring import (
     ScorePlugin,
     TrustUowFactory,
     get_trust_policy,
@@ -25,19 +25,19 @@ from portico_security.app.trust import (
     score_plugin,
     set_trust_weights,
 )
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
-from portico_security.domain.trust import (
+from portico_security.trust.domain.scoring import (
     DEFAULT_WEIGHTS,
     PackageSignals,
     PublisherEvidence,
     TrustWeights,
 )
-from portico_security.errors import (
+from portico_security.trust.errors import InvalidAdvisoryBatchError, TrustScoreNotFoundError
+from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
+from portico_security.verification.errors import (
     InvalidPackageNameError,
     InvalidRequestError,
     InvalidVersionError,
 )
-from portico_security.trust_errors import InvalidAdvisoryBatchError, TrustScoreNotFoundError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"

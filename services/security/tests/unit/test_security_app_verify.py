@@ -10,16 +10,16 @@ import pytest
 
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.commands import VerifyArtifact
-from portico_security.app.handlers import verify_artifact
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.decisions import Verification
-from portico_security.domain.integrity import compute_sri
-from portico_security.domain.signatures import PublisherKey
-from portico_security.domain.verification import ALWAYS_RUN, CheckName, Verdict
-from portico_security.errors import InvalidRequestError
-from portico_security.testing import Publisher, SignedArtifact, npm_tarball
+from portico_security.testing.artifacts import Publisher, SignedArtifact, npm_tarball
+from portico_security.verification.adapters.memory import MemoryStore
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.handlers import verify_artifact
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.integrity import compute_sri
+from portico_security.verification.domain.signatures import PublisherKey
+from portico_security.verification.domain.verification import ALWAYS_RUN, CheckName, Verdict
+from portico_security.verification.errors import InvalidRequestError
 
 PLUGIN = "@acme/plugin-cost-insights"
 MAX = 1024 * 1024

@@ -9,10 +9,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from portico_security.app.bundles import BundleVerification, verify_bundle
-from portico_security.domain.provenance import BundleOutcome, BundleRequest, TrustConfig
-from portico_security.domain.provenance_errors import InvalidBundleRequestError
-from portico_security.errors import SecurityError
+from portico_common.errors import PorticoError
+from portico_security.verification.app.bundles import BundleVerification, verify_bundle
+from portico_security.verification.domain.provenance import (
+    BundleOutcome,
+    BundleRequest,
+    TrustConfig,
+)
+from portico_security.verification.errors import InvalidBundleRequestError
 
 DEFAULT = TrustConfig(trusted_root_json='{"mediaType": "default-root"}')
 BUNDLE = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": {}}
@@ -106,7 +110,7 @@ async def test_bad_input_is_refused_before_any_verification(
 async def test_invalid_tenant_is_refused_before_any_verification() -> None:
     """A malformed tenant id is refused as INVALID_ARGUMENT before the verifier runs."""
     verifier = RecordingVerifier(BundleOutcome(ok=True))
-    with pytest.raises(SecurityError) as raised:
+    with pytest.raises(PorticoError) as raised:
         await verify_bundle(verifier, DEFAULT, asked(tenant_id="Not A Tenant!"))
     assert raised.value.code == "INVALID_ARGUMENT"
     assert verifier.asked == []

@@ -6,15 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.commands import VerifyArtifact
-from portico_security.app.handlers import verify_artifact
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.app.provenance import ProvenanceVerification
-from portico_security.domain.provenance import PROVENANCE_CHECK
-from portico_security.domain.provenance_errors import MalformedAttestationsError
-from portico_security.domain.verification import Verdict
-from portico_security.testing import Publisher
+from portico_security.testing.artifacts import Publisher
+from portico_security.verification.adapters.memory import MemoryStore
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.handlers import verify_artifact
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.app.provenance import ProvenanceVerification
+from portico_security.verification.domain.provenance import PROVENANCE_CHECK
+from portico_security.verification.domain.verification import Verdict
+from portico_security.verification.errors import MalformedAttestationsError
 
 from .test_security_provenance import GENUINE, NAME, TARBALL, TRUST, VERSION, FakeVerifier
 

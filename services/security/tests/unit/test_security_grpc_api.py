@@ -11,11 +11,14 @@ import pytest
 from portico.security.v1 import security_pb2 as pb
 from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import PorticoServerInterceptor
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.verification import ALWAYS_RUN, CheckName
-from portico_security.entrypoints.grpc_api import SecurityServicer, algorithm_from_proto
-from portico_security.testing import Publisher, SignedArtifact
+from portico_security.testing.artifacts import Publisher, SignedArtifact
+from portico_security.verification.adapters.memory import MemoryStore
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.domain.verification import ALWAYS_RUN, CheckName
+from portico_security.verification.entrypoints.grpc_api import (
+    SecurityServicer,
+    algorithm_from_proto,
+)
 
 PLUGIN = "@acme/plugin-cost-insights"
 

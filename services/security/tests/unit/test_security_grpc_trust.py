@@ -13,12 +13,12 @@ import pytest
 from portico.security.v1 import trust_pb2 as pb
 from portico_common.clock import ManualClock
 from portico_common.grpc.tokens import Claims, current_claims
-from portico_security.adapters.registry_signals import NoSignals
-from portico_security.adapters.trust_memory import TrustMemoryStore, memory_trust_uow_factory
-from portico_security.app.advisories import RawDocument
-from portico_security.entrypoints.grpc_trust import AdvisoryServicer, TrustServicer
-from portico_security.errors import InvalidRequestError
-from portico_security.trust_errors import PlatformOnlyError
+from portico_security.trust.adapters.memory import TrustMemoryStore, memory_trust_uow_factory
+from portico_security.trust.adapters.registry_signals import NoSignals
+from portico_security.trust.app.advisories import RawDocument
+from portico_security.trust.entrypoints.grpc_api import AdvisoryServicer, TrustServicer
+from portico_security.trust.errors import PlatformOnlyError
+from portico_security.verification.errors import InvalidRequestError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DOC = json.dumps(

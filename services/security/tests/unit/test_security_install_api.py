@@ -9,17 +9,17 @@ import pytest
 from portico.security.v1 import install_pb2 as ipb
 from portico_common.clock import ManualClock
 from portico_common.grpc.tokens import Claims, current_claims
-from portico_security.adapters.install_memory import InstallMemoryStore, install_memory_uow_factory
-from portico_security.adapters.install_trust import NoAdvisoryMatcher, VerificationTrustScorer
-from portico_security.domain.policy import DeadlineAction, InstallPolicy, Severity
-from portico_security.entrypoints.install_api import (
+from portico_security.install.adapters.memory import InstallMemoryStore, install_memory_uow_factory
+from portico_security.install.adapters.trust import NoAdvisoryMatcher, VerificationTrustScorer
+from portico_security.install.domain.policy import DeadlineAction, InstallPolicy, Severity
+from portico_security.install.entrypoints.grpc_api import (
     InstallServicer,
     _actor,
     policy_from_proto,
     policy_to_proto,
 )
-from portico_security.errors import InvalidRequestError
-from portico_security.install_errors import InstallRequestNotFoundError, InvalidPolicyError
+from portico_security.install.errors import InstallRequestNotFoundError, InvalidPolicyError
+from portico_security.verification.errors import InvalidRequestError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from portico_security.app import handlers
-from portico_security.app.commands import VerifyArtifact
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.integrity import IntegrityHasher, compute_sri
-from portico_security.domain.verification import Verdict
-from portico_security.testing import Publisher
+from portico_security.testing.artifacts import Publisher
+from portico_security.verification.app import handlers
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.domain.integrity import IntegrityHasher, compute_sri
+from portico_security.verification.domain.verification import Verdict
 
 PLUGIN = "@acme/plugin-cost-insights"
 

@@ -11,30 +11,34 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from portico_common.clock import ManualClock
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
-from portico_security.app.handlers import register_publisher_key, verify_artifact
-from portico_security.app.keys import (
+from portico_security.testing.artifacts import Publisher, SignedArtifact, npm_tarball
+from portico_security.verification.adapters.memory import MemoryStore
+from portico_security.verification.app.commands import RegisterPublisherKey, VerifyArtifact
+from portico_security.verification.app.handlers import register_publisher_key, verify_artifact
+from portico_security.verification.app.keys import (
     RevokePublisherKey,
     RotatePublisherKey,
     list_publisher_keys,
     revoke_publisher_key,
     rotate_publisher_key,
 )
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain import keys as lifecycle
-from portico_security.domain.decisions import Verification
-from portico_security.domain.integrity import compute_sri
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey, signed_message
-from portico_security.domain.verification import CheckName, Verdict
-from portico_security.errors import (
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.domain import keys as lifecycle
+from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.integrity import compute_sri
+from portico_security.verification.domain.signatures import (
+    KeyAlgorithm,
+    PublisherKey,
+    signed_message,
+)
+from portico_security.verification.domain.verification import CheckName, Verdict
+from portico_security.verification.errors import (
     InvalidPublicKeyError,
     InvalidRequestError,
     KeyAlreadyRegisteredError,
     KeyRotationError,
     UnknownKeyError,
 )
-from portico_security.testing import Publisher, SignedArtifact, npm_tarball
 
 from .conftest import T0, MakeKey
 

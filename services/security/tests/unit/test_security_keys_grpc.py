@@ -18,11 +18,14 @@ from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.clock import ManualClock
 from portico_common.grpc.interceptor import PorticoServerInterceptor
 from portico_gateway.routes import build_route_table
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.verification import CheckName
-from portico_security.entrypoints.grpc_api import SecurityServicer, algorithm_from_proto
-from portico_security.entrypoints.grpc_keys import PublisherKeyServicer
-from portico_security.testing import Publisher
+from portico_security.testing.artifacts import Publisher
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.domain.verification import CheckName
+from portico_security.verification.entrypoints.grpc_api import (
+    SecurityServicer,
+    algorithm_from_proto,
+)
+from portico_security.verification.entrypoints.grpc_keys import PublisherKeyServicer
 
 from .conftest import T0
 

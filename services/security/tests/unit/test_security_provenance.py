@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from portico_security.app.provenance import verify_npm_provenance
-from portico_security.domain.package_names import InvalidPackageNameError
-from portico_security.domain.provenance import (
+from portico_security.verification.adapters.provenance_codec import report_from_json, report_to_json
+from portico_security.verification.app.provenance import verify_npm_provenance
+from portico_security.verification.domain.package_names import InvalidPackageNameError
+from portico_security.verification.domain.provenance import (
     INTOTO_PAYLOAD_TYPE,
     PUBLISH_PREDICATE,
     SLSA_V1_PREDICATE,
@@ -26,12 +27,12 @@ from portico_security.domain.provenance import (
     slsa_build_level,
     subject_problem,
 )
-from portico_security.domain.provenance_codec import report_from_json, report_to_json
-from portico_security.domain.provenance_errors import (
+from portico_security.verification.errors import (
+    InvalidRequestError,
+    InvalidVersionError,
     MalformedAttestationsError,
     VerifierUnavailableError,
 )
-from portico_security.errors import InvalidRequestError, InvalidVersionError
 
 NAME, VERSION = "@acme/plugin-cost-insights", "1.2.3"
 TARBALL = b"not really a tarball, but bytes with a digest"

@@ -14,15 +14,18 @@ from typing import Any, ClassVar
 
 import pytest
 
-from portico_security.adapters.advisory_sources import DirectoryAdvisorySource, HttpAdvisorySource
-from portico_security.adapters.registry_signals import (
+from portico_security.trust.adapters.advisory_sources import (
+    DirectoryAdvisorySource,
+    HttpAdvisorySource,
+)
+from portico_security.trust.adapters.registry_signals import (
     FileSignalsSource,
     HttpSignalsSource,
     NoSignals,
     signals_from_json,
 )
-from portico_security.domain.trust import Release
-from portico_security.trust_errors import AdvisorySourceError, SignalSourceError
+from portico_security.trust.domain.scoring import Release
+from portico_security.trust.errors import AdvisorySourceError, SignalSourceError
 
 ADVISORY = {"id": "GHSA-x", "modified": "2026-01-01T00:00:00Z", "affected": []}
 SIGNALS = {

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.commands import VerifyArtifact
-from portico_security.app.handlers import verify_artifact
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.verification import CheckName, Verdict
-from portico_security.testing import Publisher, SignedArtifact, npm_tarball
+from portico_security.testing.artifacts import Publisher, SignedArtifact, npm_tarball
+from portico_security.verification.adapters.memory import MemoryStore
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.handlers import verify_artifact
+from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.domain.verification import CheckName, Verdict
 
 PLUGIN = "@acme/plugin-cost-insights"
 MAX = 1024 * 1024

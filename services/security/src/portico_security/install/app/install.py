@@ -1,0 +1,324 @@
+"""Secure install: verify, score, apply the tenant's policy, then reject, ask or hand over.
+
+Hand-over is an event: `plugin.install.approved` (consumed by rollout, which
+requests the canary and still waits for plugin.artifact.verified and
+plugin.compat.checked). Every decision is an audit record in the same
+transaction as the state change and its events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from portico.events.v1 import events_pb2 as ev
+from portico_security.install.app.ports import (
+    AdvisoryMatcher,
+    InstallUnitOfWork,
+    InstallUnitOfWorkFactory,
+    TrustScorer,
+)
+from portico_security.install.domain.approvals import Approval
+from portico_security.install.domain.audit import AuditEntry
+from portico_security.install.domain.policy import (
+    InstallEvidence,
+    InstallPolicy,
+    Outcome,
+    decide,
+    policy_to_json,
+)
+from portico_security.install.domain.requests import InstallRequest, InstallStatus, evidence_digest
+from portico_security.verification.app import handlers
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.provenance import ProvenanceVerification
+from portico_security.verification.app.validation import MAX_TEXT
+from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.registry_signatures import RegistryKeys
+from portico_security.verification.domain.tenants import validate_tenant_id
+from portico_security.verification.domain.verification import Verdict
+from portico_security.verification.errors import InvalidRequestError
+
+# The check name the provenance verifier reports; a passed one is "provenance verified".
+PROVENANCE_CHECK = "provenance"
+MAX_DEPENDENCIES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSecure:
+    """Install `plugin@version` for a tenant if its policy allows it."""
+
+    artifact: VerifyArtifact
+    requested_by: str
+    dependencies: tuple[str, ...] = ()
+    rollout_phases: tuple[int, ...] = field(default=())
+    rollout_bake_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InstallOutcome:
+    """The stored request and the verification it rests on."""
+
+    request: InstallRequest
+    verification: Verification
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+async def get_policy(uow: InstallUnitOfWorkFactory, tenant_id: str) -> InstallPolicy:
+    """The tenant's policy, or the default one when it has not set any."""
+    validate_tenant_id(tenant_id)
+    async with uow(tenant_id) as tx:
+        policy = await tx.install_policies.get(tenant_id)
+    return policy if policy is not None else InstallPolicy(tenant_id=tenant_id)
+
+
+async def set_policy(
+    uow: InstallUnitOfWorkFactory, policy: InstallPolicy, *, actor: str, reason: str
+) -> InstallPolicy:
+    """Stores the tenant's policy and audits the change."""
+    validate_tenant_id(policy.tenant_id)
+    _text("actor", actor, required=True)
+    _text("reason", reason)
+    async with uow(policy.tenant_id) as tx:
+        await tx.install_policies.put(policy)
+        await audit(
+            tx,
+            policy.tenant_id,
+            actor=actor,
+            action="policy.set",
+            subject="install-policy",
+            reason=reason or "policy updated",
+            evidence_digest=policy_digest(policy),
+        )
+    return policy
+
+
+async def install_secure(
+    uow: InstallUnitOfWorkFactory,
+    command: InstallSecure,
+    *,
+    trust: TrustScorer,
+    advisories: AdvisoryMatcher,
+    max_size: int,
+    new_id: Callable[[], str] = new_request_id,
+    registry_keys: RegistryKeys | None = None,
+    provenance: ProvenanceVerification | None = None,
+) -> InstallOutcome:
+    """Verifies, scores and judges the artifact; records and announces the decision."""
+    artifact = command.artifact
+    validate_tenant_id(artifact.tenant_id)
+    _text("requested_by", command.requested_by, required=True)
+    if len(command.dependencies) > MAX_DEPENDENCIES:
+        raise InvalidRequestError("dependencies", f"more than {MAX_DEPENDENCIES}")
+    dependencies = tuple(_dependency(dep) for dep in command.dependencies)
+    if any(p < 1 or p > 100 for p in command.rollout_phases):
+        raise InvalidRequestError("rollout_phases", "each phase is a percentage 1..100")
+    policy = await get_policy(uow, artifact.tenant_id)
+    verification = await handlers.verify_artifact(
+        uow, artifact, max_size=max_size, registry_keys=registry_keys, provenance=provenance
+    )
+    async with uow(artifact.tenant_id) as tx:
+        key = (
+            await tx.publisher_keys.get(artifact.tenant_id, artifact.key_id)
+            if artifact.key_id
+            else None
+        )
+    publisher = key.publisher if key is not None else ""
+    breakdown = await trust.score(
+        artifact.tenant_id,
+        artifact.plugin,
+        artifact.version,
+        verification=verification,
+        publisher=publisher,
+        dependencies=dependencies,
+    )
+    found = await advisories.match(
+        artifact.tenant_id, artifact.plugin, artifact.version, dependencies
+    )
+    evidence = InstallEvidence(
+        verified=verification.verdict is Verdict.VERIFIED,
+        verification_reasons=verification.report.reasons,
+        publisher=publisher,
+        size=len(artifact.tarball),
+        has_provenance=any(
+            c.name == PROVENANCE_CHECK and c.passed for c in verification.report.checks
+        ),
+        trust_score=breakdown.score,
+        advisories=found,
+    )
+    decision = decide(policy, evidence)
+    async with uow(artifact.tenant_id) as tx:
+        now = tx.clock.now()
+        request = InstallRequest.decided(
+            request_id=new_id(),
+            tenant_id=artifact.tenant_id,
+            plugin=artifact.plugin,
+            version=artifact.version,
+            verification_id=verification.verification_id,
+            publisher=publisher,
+            trust=breakdown,
+            advisories=found,
+            decision=decision,
+            approval=(
+                Approval.open(policy.approval, now)
+                if decision.outcome is Outcome.APPROVAL_REQUIRED
+                else None
+            ),
+            requested_by=command.requested_by,
+            rollout_phases=command.rollout_phases,
+            rollout_bake_seconds=command.rollout_bake_seconds,
+            now=now,
+        )
+        await tx.install_requests.add(request)
+        await tx.emit(
+            ev.InstallRequested(
+                tenant_id=request.tenant_id,
+                request_id=request.request_id,
+                plugin=request.plugin,
+                version=request.version,
+                requested_by=request.requested_by,
+                trust_score=request.trust.score,
+                verification_id=request.verification_id,
+                evidence_digest=request.evidence_digest,
+            ),
+            subject=subject_of(request),
+        )
+        await audit(
+            tx,
+            request.tenant_id,
+            actor=command.requested_by,
+            action="install.requested",
+            subject=subject_of(request),
+            reason=f"request {request.request_id}",
+            evidence_digest=request.evidence_digest,
+        )
+        await announce_decision(tx, request, actor="policy", reason="; ".join(decision.reasons))
+    return InstallOutcome(request, verification)
+
+
+async def announce_decision(
+    tx: InstallUnitOfWork, request: InstallRequest, *, actor: str, reason: str
+) -> None:
+    """The event and the audit record of the request's current status."""
+    subject = subject_of(request)
+    if request.status is InstallStatus.APPROVED:
+        await tx.emit(approved_event(request, actor=actor, reason=reason), subject=subject)
+        action = "install.approved"
+    elif request.status is InstallStatus.REJECTED:
+        await tx.emit(
+            ev.InstallRejected(
+                tenant_id=request.tenant_id,
+                request_id=request.request_id,
+                plugin=request.plugin,
+                version=request.version,
+                reasons=request.reasons,
+                rejected_by=actor,
+            ),
+            subject=subject,
+        )
+        action = "install.rejected"
+    elif request.status is InstallStatus.EXPIRED:
+        await tx.emit(
+            ev.InstallExpired(
+                tenant_id=request.tenant_id,
+                request_id=request.request_id,
+                plugin=request.plugin,
+                version=request.version,
+            ),
+            subject=subject,
+        )
+        action = "install.expired"
+    else:
+        approval = request.approval
+        assert approval is not None  # noqa: S101 - PENDING_APPROVAL always has a workflow
+        deadline = ev.InstallApprovalRequired(
+            tenant_id=request.tenant_id,
+            request_id=request.request_id,
+            plugin=request.plugin,
+            version=request.version,
+            required=approval.rule.required,
+            roles=approval.eligible_roles,
+            reasons=request.reasons,
+            trust_score=request.trust.score,
+        )
+        deadline.deadline.FromDatetime(approval.deadline)
+        await tx.emit(deadline, subject=subject)
+        action = "install.approval_required"
+    await audit(
+        tx,
+        request.tenant_id,
+        actor=actor,
+        action=action,
+        subject=subject,
+        reason=reason,
+        evidence_digest=request.evidence_digest,
+    )
+
+
+def approved_event(request: InstallRequest, *, actor: str, reason: str) -> ev.InstallApproved:
+    approvers = request.approval.approvers if request.approval is not None else ()
+    return ev.InstallApproved(
+        tenant_id=request.tenant_id,
+        request_id=request.request_id,
+        plugin=request.plugin,
+        version=request.version,
+        approved_by=actor,
+        approvers=approvers,
+        reason=reason,
+        trust_score=request.trust.score,
+        verification_id=request.verification_id,
+        rollout_phases=request.rollout_phases,
+        rollout_bake_seconds=request.rollout_bake_seconds,
+    )
+
+
+def subject_of(request: InstallRequest) -> str:
+    return f"{request.plugin}@{request.version}"
+
+
+async def audit(
+    tx: InstallUnitOfWork,
+    tenant_id: str,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    reason: str,
+    evidence_digest: str,
+) -> None:
+    await tx.audit.append(
+        AuditEntry(
+            tenant_id=tenant_id,
+            at=tx.clock.now(),
+            actor=actor,
+            action=action,
+            subject=subject,
+            reason=reason,
+            evidence_digest=evidence_digest,
+        )
+    )
+
+
+def policy_digest(policy: InstallPolicy) -> str:
+    return evidence_digest(policy_to_json(policy))
+
+
+def _dependency(spec: str) -> tuple[str, str]:
+    """("name", "version") of "name@version" (the name may be scoped: "@scope/name@1.0.0")."""
+    _text("dependencies", spec, required=True)
+    name, sep, version = spec.rpartition("@")
+    if not sep or not name or not version:
+        raise InvalidRequestError("dependencies", f"{spec!r} is not name@version")
+    return name, version
+
+
+def _text(name: str, value: str, *, required: bool = False) -> None:
+    if required and not value.strip():
+        raise InvalidRequestError(name, "must not be empty")
+    if len(value) > MAX_TEXT:
+        raise InvalidRequestError(name, f"is {len(value)} characters; the limit is {MAX_TEXT}")
+    if "\x00" in value:
+        raise InvalidRequestError(name, "contains a NUL character")
