@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 
 from portico_common.clock import ManualClock
 from portico_common.errors import PorticoError
+from portico_common.tenants import InvalidTenantIdError
 from portico_security.testing.artifacts import Publisher
 from portico_security.verification.adapters.memory import MemoryStore
 from portico_security.verification.app.commands import RegisterPublisherKey
@@ -134,7 +135,7 @@ BAD_REGISTRATIONS = {
     ),
     "key-id-with-space": ({"key_id": "has space"}, InvalidPublisherKeyError, "key_id"),
     "blank-publisher": ({"publisher": " "}, InvalidPublisherKeyError, "publisher"),
-    "all-tenants-marker": ({"tenant_id": "*"}, InvalidRequestError, "tenant_id"),
+    "all-tenants-marker": ({"tenant_id": "*"}, InvalidTenantIdError, "tenant_id"),
     "nul-in-publisher": ({"publisher": "a\x00b"}, InvalidRequestError, "NUL"),
     "huge-pem": ({"public_key_pem": "x" * 20000}, InvalidRequestError, "the limit is 16384"),
 }

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portico_common.clock import ManualClock
+from portico_common.tenants import InvalidTenantIdError
 from portico_security.trust.adapters.memory import TrustMemoryStore, memory_trust_uow_factory
 from portico_security.trust.app.advisories import (
     ImportOutcome,
@@ -266,7 +267,7 @@ async def test_policy_defaults_until_set(uow: TrustUowFactory, clock: ManualCloc
 
 async def test_bad_tenant_is_refused_before_anything(uow: TrustUowFactory) -> None:
     """A malformed tenant id is an invalid request for every trust use case."""
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(InvalidTenantIdError):
         await get_trust_policy(uow, "*")
 
 

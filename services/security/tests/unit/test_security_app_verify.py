@@ -10,6 +10,7 @@ import pytest
 
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
+from portico_common.tenants import InvalidTenantIdError
 from portico_security.testing.artifacts import Publisher, SignedArtifact, npm_tarball
 from portico_security.verification.adapters.memory import MemoryStore
 from portico_security.verification.app.commands import VerifyArtifact
@@ -293,7 +294,7 @@ async def test_malformed_request_is_refused_and_changes_nothing(
     InvalidRequestError naming the field; no decision is stored and no event emitted."""
     change, field = case
     bad = replace(command(publisher.publish(PLUGIN, "2.3.0")), **change)  # type: ignore[arg-type]
-    with pytest.raises(InvalidRequestError) as raised:
+    with pytest.raises((InvalidRequestError, InvalidTenantIdError)) as raised:
         await verify_artifact(uow, bad, max_size=MAX)
 
     assert raised.value.field == field

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from portico_common.tenants import InvalidTenantIdError
 from portico_security.verification.adapters.provenance_codec import report_from_json, report_to_json
 from portico_security.verification.app.provenance import verify_npm_provenance
 from portico_security.verification.domain.package_names import InvalidPackageNameError
@@ -28,7 +29,6 @@ from portico_security.verification.domain.provenance import (
     subject_problem,
 )
 from portico_security.verification.errors import (
-    InvalidRequestError,
     InvalidVersionError,
     MalformedAttestationsError,
     VerifierUnavailableError,
@@ -246,7 +246,7 @@ async def test_malformed_attestations_raise_a_precise_error(doc: bytes, problem:
 @pytest.mark.parametrize(
     ("overrides", "error"),
     [
-        ({"tenant_id": "*"}, InvalidRequestError),
+        ({"tenant_id": "*"}, InvalidTenantIdError),
         ({"plugin": "Not A Name"}, InvalidPackageNameError),
         ({"version": "latest"}, InvalidVersionError),
     ],

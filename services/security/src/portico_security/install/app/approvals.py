@@ -11,6 +11,7 @@ from datetime import datetime
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.db import ALL_TENANTS
+from portico_common.tenants import require_tenant_id
 from portico_security.install.app.install import announce_decision, audit, subject_of
 from portico_security.install.app.ports import InstallUnitOfWork, InstallUnitOfWorkFactory
 from portico_security.install.domain.approvals import Step
@@ -22,7 +23,6 @@ from portico_security.install.errors import (
     RoleNotHeldError,
 )
 from portico_security.verification.app.validation import MAX_TEXT
-from portico_security.verification.domain.tenants import validate_tenant_id
 from portico_security.verification.errors import InvalidRequestError
 
 MAX_AUDIT_PAGE = 1000
@@ -64,7 +64,7 @@ async def reject(uow: InstallUnitOfWorkFactory, command: Decide) -> DecisionResu
 async def get_request(
     uow: InstallUnitOfWorkFactory, tenant_id: str, request_id: str
 ) -> InstallRequest:
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     _check("request_id", request_id)
     async with uow(tenant_id) as tx:
         request = await tx.install_requests.get(tenant_id, request_id)
@@ -81,7 +81,7 @@ async def list_audit(
     after: int = 0,
     limit: int = 100,
 ) -> list[AuditRecord]:
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     if subject:
         _check("subject", subject)
     if after < 0:
@@ -133,7 +133,7 @@ async def expire_due_approvals(uow: InstallUnitOfWorkFactory, now: datetime, lim
 async def _decide(
     uow: InstallUnitOfWorkFactory, command: Decide, *, approve: bool
 ) -> DecisionResult:
-    validate_tenant_id(command.tenant_id)
+    require_tenant_id(command.tenant_id)
     _check("request_id", command.request_id)
     _check("approver", command.approver)
     _check("role", command.role)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from portico.events.v1 import events_pb2 as ev
+from portico_common.tenants import require_tenant_id
 from portico_security.install.app.ports import (
     AdvisoryMatcher,
     InstallUnitOfWork,
@@ -35,7 +36,6 @@ from portico_security.verification.app.provenance import ProvenanceVerification
 from portico_security.verification.app.validation import MAX_TEXT
 from portico_security.verification.domain.decisions import Verification
 from portico_security.verification.domain.registry_signatures import RegistryKeys
-from portico_security.verification.domain.tenants import validate_tenant_id
 from portico_security.verification.domain.verification import Verdict
 from portico_security.verification.errors import InvalidRequestError
 
@@ -69,7 +69,7 @@ def new_request_id() -> str:
 
 async def get_policy(uow: InstallUnitOfWorkFactory, tenant_id: str) -> InstallPolicy:
     """The tenant's policy, or the default one when it has not set any."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         policy = await tx.install_policies.get(tenant_id)
     return policy if policy is not None else InstallPolicy(tenant_id=tenant_id)
@@ -79,7 +79,7 @@ async def set_policy(
     uow: InstallUnitOfWorkFactory, policy: InstallPolicy, *, actor: str, reason: str
 ) -> InstallPolicy:
     """Stores the tenant's policy and audits the change."""
-    validate_tenant_id(policy.tenant_id)
+    require_tenant_id(policy.tenant_id)
     _text("actor", actor, required=True)
     _text("reason", reason)
     async with uow(policy.tenant_id) as tx:
@@ -109,7 +109,7 @@ async def install_secure(
 ) -> InstallOutcome:
     """Verifies, scores and judges the artifact; records and announces the decision."""
     artifact = command.artifact
-    validate_tenant_id(artifact.tenant_id)
+    require_tenant_id(artifact.tenant_id)
     _text("requested_by", command.requested_by, required=True)
     if len(command.dependencies) > MAX_DEPENDENCIES:
         raise InvalidRequestError("dependencies", f"more than {MAX_DEPENDENCIES}")

@@ -30,6 +30,7 @@ from typing import Protocol
 
 from portico_common.clock import Clock
 from portico_common.db import ALL_TENANTS
+from portico_common.tenants import require_tenant_id
 from portico_security.trust.domain.advisories import (
     Advisory,
     AdvisoryMatch,
@@ -38,7 +39,6 @@ from portico_security.trust.domain.advisories import (
 )
 from portico_security.trust.errors import InvalidAdvisoryBatchError, InvalidAdvisoryError
 from portico_security.verification.domain.package_names import parse_package_name, validate_version
-from portico_security.verification.domain.tenants import validate_tenant_id
 from portico_security.verification.errors import InvalidRequestError
 
 # osv.dev's npm feed holds a few hundred thousand documents (most of them MAL-
@@ -167,7 +167,7 @@ async def match_advisories(
     dependencies: Sequence[tuple[str, str]] = (),
 ) -> list[AdvisoryMatch]:
     """Open advisories for plugin@version (direct) and each resolved dependency."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     packages = check_packages(plugin, version, dependencies)
     async with uow(tenant_id) as tx:
         return await matches_in(tx, packages)

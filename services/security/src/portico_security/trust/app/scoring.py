@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from portico_common.clock import Clock
+from portico_common.tenants import require_tenant_id
 from portico_security.trust.app.advisories import AdvisoryRepository, check_packages, matches_in
 from portico_security.trust.domain.policy import TrustPolicy, TrustVerdict, default_policy
 from portico_security.trust.domain.scoring import (
@@ -41,7 +42,6 @@ from portico_security.trust.domain.scoring import (
 )
 from portico_security.trust.errors import TrustScoreNotFoundError
 from portico_security.verification.domain.signatures import PublisherKey
-from portico_security.verification.domain.tenants import validate_tenant_id
 from portico_security.verification.errors import InvalidRequestError
 
 
@@ -110,7 +110,7 @@ async def score_plugin(
     uow: TrustUowFactory, signals: PackageSignalsSource, command: ScorePlugin
 ) -> TrustVerdict:
     """Scores the plugin version under the tenant's weights and stores the verdict."""
-    validate_tenant_id(command.tenant_id)
+    require_tenant_id(command.tenant_id)
     check_packages(command.plugin, command.version, command.dependencies)
     package_signals = await signals.signals(command.plugin)
     async with uow(command.tenant_id) as tx:
@@ -159,7 +159,7 @@ async def score_in(
 
 async def get_trust_score(uow: TrustUowFactory, tenant_id: str, score_id: str) -> TrustVerdict:
     """A stored verdict of the tenant, or TrustScoreNotFoundError."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         verdict = await tx.trust_verdicts.get(tenant_id, score_id)
     if verdict is None:
@@ -169,7 +169,7 @@ async def get_trust_score(uow: TrustUowFactory, tenant_id: str, score_id: str) -
 
 async def get_trust_policy(uow: TrustUowFactory, tenant_id: str) -> TrustPolicy:
     """The tenant's policy, or the platform defaults."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         return await tx.trust_policies.get(tenant_id) or default_policy(tenant_id)
 
@@ -178,7 +178,7 @@ async def set_trust_weights(
     uow: TrustUowFactory, tenant_id: str, weights: TrustWeights
 ) -> TrustPolicy:
     """Replaces the tenant's weights (TrustWeights has already checked their range)."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         policy = TrustPolicy(
             tenant_id=tenant_id, weights=weights, customized=True, updated_at=tx.clock.now()

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+from portico_common.tenants import require_tenant_id
 from portico_security.verification.app.provenance import BundleVerifier
 from portico_security.verification.domain.provenance import (
     BUNDLE_MEDIA_TYPES,
@@ -28,7 +29,6 @@ from portico_security.verification.domain.provenance import (
     ManagedKey,
     TrustConfig,
 )
-from portico_security.verification.domain.tenants import validate_tenant_id
 from portico_security.verification.errors import InvalidBundleRequestError
 
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
@@ -91,7 +91,7 @@ async def verify_bundle(
     verifier: BundleVerifier, default_trust: TrustConfig, asked: BundleVerification
 ) -> BundleOutcome:
     """The verifier's outcome for one well-formed request; input errors raise first."""
-    validate_tenant_id(asked.tenant_id)
+    require_tenant_id(asked.tenant_id)
     bundle = _bundle(asked.bundle_json)
     root = _trusted_root(asked.trusted_root_json, default_trust.trusted_root_json)
     if asked.public_key_pem is not None:

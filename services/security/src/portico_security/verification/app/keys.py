@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from portico_common.tenants import require_tenant_id
 from portico_security.verification.app.commands import RegisterPublisherKey
 from portico_security.verification.app.ports import UnitOfWorkFactory
 from portico_security.verification.app.validation import MAX_TEXT, check_register
@@ -19,7 +20,6 @@ from portico_security.verification.domain.signatures import (
     canonical_pem,
     key_algorithm,
 )
-from portico_security.verification.domain.tenants import validate_tenant_id
 from portico_security.verification.errors import (
     InvalidRequestError,
     KeyAlreadyRegisteredError,
@@ -65,7 +65,7 @@ async def rotate_publisher_key(uow: UnitOfWorkFactory, command: RotatePublisherK
     stored pair unchanged; anything that cannot be rotated raises and
     nothing is stored.
     """
-    validate_tenant_id(command.tenant_id)
+    require_tenant_id(command.tenant_id)
     if command.overlap < timedelta(0) or command.overlap > MAX_OVERLAP:
         raise InvalidRequestError("overlap", f"must be between 0 and {MAX_OVERLAP.days} days")
     async with uow(command.tenant_id) as tx:
@@ -106,7 +106,7 @@ async def rotate_publisher_key(uow: UnitOfWorkFactory, command: RotatePublisherK
 
 async def revoke_publisher_key(uow: UnitOfWorkFactory, command: RevokePublisherKey) -> PublisherKey:
     """Revokes the key; revoking a revoked key returns it unchanged (the first reason stays)."""
-    validate_tenant_id(command.tenant_id)
+    require_tenant_id(command.tenant_id)
     if len(command.reason) > MAX_TEXT or "\x00" in command.reason:
         raise InvalidRequestError("reason", f"must be at most {MAX_TEXT} characters, without NUL")
     async with uow(command.tenant_id) as tx:
@@ -123,7 +123,7 @@ async def list_publisher_keys(
     uow: UnitOfWorkFactory, tenant_id: str, publisher: str = ""
 ) -> list[PublisherKey]:
     """The tenant's keys (of `publisher` if given), revoked and expired ones included."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     if len(publisher) > MAX_TEXT:
         raise InvalidRequestError("publisher", f"is longer than {MAX_TEXT} characters")
     async with uow(tenant_id) as tx:

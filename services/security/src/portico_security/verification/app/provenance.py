@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from portico_common.tenants import require_tenant_id
 from portico_security.verification.domain.package_names import parse_package_name, validate_version
 from portico_security.verification.domain.provenance import (
     BUNDLE_MEDIA_TYPES,
@@ -38,7 +39,6 @@ from portico_security.verification.domain.provenance import (
     slsa_build_level,
     subject_problem,
 )
-from portico_security.verification.domain.tenants import validate_tenant_id
 from portico_security.verification.errors import MalformedAttestationsError
 
 # npm serves two attestations per package; a document far larger is hostile.
@@ -175,7 +175,7 @@ async def verify_npm_provenance(
     attestations: bytes,
 ) -> ProvenanceReport:
     """The provenance report of an npm tarball; raises only for input that cannot be judged."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     parse_package_name(plugin)
     validate_version(version)
     pairs = parse_attestations(attestations)

@@ -8,8 +8,8 @@ is an attack on the log, not a plugin).
 
 from __future__ import annotations
 
+from portico_common.tenants import require_tenant_id
 from portico_security.verification.app.commands import RegisterPublisherKey, VerifyArtifact
-from portico_security.verification.domain.tenants import validate_tenant_id
 from portico_security.verification.errors import InvalidRequestError
 
 # Far above every legitimate value (npm names 214, versions 256, key ids 256,
@@ -23,7 +23,7 @@ MAX_SIGNATURE = 1024
 
 def check_register(command: RegisterPublisherKey) -> None:
     """Raises InvalidRequestError unless the registration can be judged at all."""
-    validate_tenant_id(command.tenant_id)
+    require_tenant_id(command.tenant_id)
     _text("publisher", command.publisher, MAX_TEXT)
     _text("key_id", command.key_id, MAX_TEXT)
     _text("algorithm", command.algorithm, MAX_TEXT)
@@ -32,7 +32,7 @@ def check_register(command: RegisterPublisherKey) -> None:
 
 def check_verify(command: VerifyArtifact) -> None:
     """Raises InvalidRequestError unless the artifact can be judged and the decision recorded."""
-    validate_tenant_id(command.tenant_id)
+    require_tenant_id(command.tenant_id)
     _required("plugin", command.plugin)
     _required("version", command.version)
     if not command.tarball:
