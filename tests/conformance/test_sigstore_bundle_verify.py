@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import (
 from portico_security.verification.adapters.sigstore_node import NodeSigstoreVerifier
 from portico_security.verification.adapters.sigstore_python import SigstorePythonVerifier
 from portico_security.verification.adapters.sigstore_trust import public_good_trusted_root
-from portico_security.verification.app.provenance import BundleVerifier
+from portico_security.verification.app.ports import BundleVerifier
 from portico_security.verification.domain.provenance import (
     BundleOutcome,
     BundleRequest,

@@ -12,7 +12,6 @@ import pytest
 from portico_common.tenants import InvalidTenantIdError
 from portico_security.verification.adapters.provenance_codec import report_from_json, report_to_json
 from portico_security.verification.app.provenance import verify_npm_provenance
-from portico_security.verification.domain.package_names import InvalidPackageNameError
 from portico_security.verification.domain.provenance import (
     INTOTO_PAYLOAD_TYPE,
     PUBLISH_PREDICATE,
@@ -29,6 +28,7 @@ from portico_security.verification.domain.provenance import (
     subject_problem,
 )
 from portico_security.verification.errors import (
+    InvalidPackageNameError,
     InvalidVersionError,
     MalformedAttestationsError,
     VerifierUnavailableError,

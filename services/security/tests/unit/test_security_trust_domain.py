@@ -8,14 +8,17 @@ from typing import Any
 
 import pytest
 
-from portico_security.trust.domain.advisories import match_packages, parse_osv
-from portico_security.trust.domain.scoring import (
+from portico_security.trust.domain.advisories import match_packages
+from portico_security.trust.domain.osv import parse_osv
+from portico_security.trust.domain.scores import (
     Evidence,
     PackageSignals,
     PublisherEvidence,
     Release,
     TrustInputs,
     TrustWeights,
+)
+from portico_security.trust.domain.scoring import (
     cadence_factor,
     community_factor,
     publisher_factor,

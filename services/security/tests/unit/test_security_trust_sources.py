@@ -24,7 +24,7 @@ from portico_security.trust.adapters.registry_signals import (
     NoSignals,
     signals_from_json,
 )
-from portico_security.trust.domain.scoring import Release
+from portico_security.trust.domain.scores import Release
 from portico_security.trust.errors import AdvisorySourceError, SignalSourceError
 
 ADVISORY = {"id": "GHSA-x", "modified": "2026-01-01T00:00:00Z", "affected": []}

@@ -1,19 +1,23 @@
-"""PostgreSQL adapters of the install ports, and the unit of work that adds them."""
+"""PostgreSQL adapters of the install ports, and the unit of work that carries them."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from portico_common.clock import Clock
 from portico_common.db import Connection
+from portico_common.uow import PgUnitOfWork
 from portico_security.install.adapters.codec import request_from_json, request_to_json
+from portico_security.install.adapters.messages import subject_of, to_message
 from portico_security.install.domain.audit import AuditEntry, AuditRecord, append
+from portico_security.install.domain.events import InstallEvent
 from portico_security.install.domain.policy import InstallPolicy, policy_from_json, policy_to_json
 from portico_security.install.domain.requests import InstallRequest, InstallStatus
-from portico_security.verification.adapters.postgres import SecurityPgUnitOfWork
+from portico_security.verification.adapters.postgres import SOURCE
 
 
 class PgInstallPolicyRepository:
@@ -182,11 +186,15 @@ def _deadline(request: InstallRequest) -> datetime | None:
     return None
 
 
-class InstallPgUnitOfWork(SecurityPgUnitOfWork):
-    """Security's unit of work plus the install repositories, on the same transaction."""
+class InstallPgUnitOfWork(PgUnitOfWork):
+    """The install repositories on one transaction, and its outbox."""
 
     def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
-        super().__init__(conn, tenant_id=tenant_id, clock=clock)
+        super().__init__(conn, source=SOURCE, tenant_id=tenant_id, clock=clock)
         self.install_policies = PgInstallPolicyRepository(conn, clock)
         self.install_requests = PgInstallRequestRepository(conn, clock)
         self.audit = PgAuditLog(conn)
+
+    async def publish(self, events: Sequence[InstallEvent]) -> None:
+        for event in events:
+            await self.emit(to_message(event), subject=subject_of(event))

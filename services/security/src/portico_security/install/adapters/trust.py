@@ -1,10 +1,7 @@
-"""Trust and advisory adapters of secure install.
+"""Install's trust and advisory ports, served by the trust context's use cases.
 
-`FiveFactorTrustScorer` and `OsvAdvisoryMatcher` put the trust and advisory
-use cases (app.trust, app.advisories) behind install's ports; the service
-runs them. `VerificationTrustScorer` scores from the verification alone and
-`NoAdvisoryMatcher` matches nothing: small, deterministic stand-ins for unit
-tests of the install use cases.
+`FiveFactorTrustScorer` scores with the five-factor trust use case (and stores
+the verdict); `OsvAdvisoryMatcher` matches the imported OSV advisories.
 """
 
 from __future__ import annotations
@@ -13,72 +10,17 @@ from collections.abc import Sequence
 
 from portico_security.install.domain.policy import AdvisoryFinding, Severity
 from portico_security.install.domain.requests import TrustBreakdown, TrustFactor
-from portico_security.trust.app.advisories import AdvisoryUowFactory, match_advisories
-from portico_security.trust.app.scoring import (
+from portico_security.trust.app.advisories import match_advisories
+from portico_security.trust.app.ports import (
+    AdvisoryUowFactory,
     PackageSignalsSource,
-    ScorePlugin,
     TrustUowFactory,
-    score_plugin,
 )
-from portico_security.trust.domain.scoring import PublisherEvidence
+from portico_security.trust.app.scoring import ScorePlugin, score_plugin
+from portico_security.trust.domain.scores import PublisherEvidence
 from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.provenance import PROVENANCE_CHECK
 from portico_security.verification.domain.verification import Verdict
-
-PROVENANCE_CHECK = "provenance"
-
-PUBLISHER_WEIGHT = 60
-PROVENANCE_WEIGHT = 40
-
-
-class VerificationTrustScorer:
-    async def score(
-        self,
-        tenant_id: str,
-        plugin: str,
-        version: str,
-        *,
-        verification: Verification,
-        publisher: str,
-        dependencies: Sequence[tuple[str, str]] = (),
-    ) -> TrustBreakdown:
-        del tenant_id, plugin, version, dependencies  # it judges the verification alone
-        checks = {c.name: c for c in verification.report.checks}
-        signed = verification.verdict is Verdict.VERIFIED and bool(publisher)
-        provenance = checks.get("provenance")
-        proven = provenance is not None and provenance.passed
-        factors = (
-            TrustFactor(
-                name="publisher",
-                score=100 if signed else 0,
-                weight=PUBLISHER_WEIGHT,
-                evidence=(
-                    f"signature by {publisher} verified"
-                    if signed
-                    else "no verified publisher signature",
-                ),
-            ),
-            TrustFactor(
-                name="provenance",
-                score=100 if proven else 0,
-                weight=PROVENANCE_WEIGHT,
-                evidence=(
-                    provenance.detail
-                    if provenance is not None
-                    else "no provenance attestation was checked",
-                ),
-            ),
-        )
-        total = sum(f.weight for f in factors)
-        score = round(sum(f.score * f.weight for f in factors) / total)
-        return TrustBreakdown(score=score, factors=factors)
-
-
-class NoAdvisoryMatcher:
-    async def match(
-        self, tenant_id: str, plugin: str, version: str, dependencies: Sequence[tuple[str, str]]
-    ) -> tuple[AdvisoryFinding, ...]:
-        del tenant_id, plugin, version, dependencies
-        return ()
 
 
 class FiveFactorTrustScorer:

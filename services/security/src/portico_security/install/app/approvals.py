@@ -1,4 +1,4 @@
-"""Approval use cases: approve, reject, and the deadline sweep the scheduler runs.
+"""Approval use cases: approve, reject, read a request, and the deadline sweep.
 
 Each decision saves the request, emits its event and appends its audit
 record in one transaction. An approver approving twice changes nothing.
@@ -9,23 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from portico.events.v1 import events_pb2 as ev
-from portico_common.db import ALL_TENANTS
-from portico_common.tenants import require_tenant_id
-from portico_security.install.app.install import announce_decision, audit, subject_of
-from portico_security.install.app.ports import InstallUnitOfWork, InstallUnitOfWorkFactory
+from portico_common.tenants import ALL_TENANTS, require_tenant_id
+from portico_security.install.app.audit import record
+from portico_security.install.app.install import announce_decision
+from portico_security.install.app.ports import InstallUnitOfWork, InstallUowFactory
+from portico_security.install.app.validation import check_text
 from portico_security.install.domain.approvals import Step
-from portico_security.install.domain.audit import AuditRecord, chain_problems
+from portico_security.install.domain.events import InstallApprovalRecorded, InstallEscalated
 from portico_security.install.domain.requests import InstallRequest
 from portico_security.install.errors import (
     ApprovalNotAllowedError,
     InstallRequestNotFoundError,
+    InvalidInstallRequestError,
     RoleNotHeldError,
 )
-from portico_security.verification.app.validation import MAX_TEXT
-from portico_security.verification.errors import InvalidRequestError
-
-MAX_AUDIT_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +48,19 @@ class DecisionResult:
     step: Step
 
 
-async def approve(uow: InstallUnitOfWorkFactory, command: Decide) -> DecisionResult:
+async def approve(uow: InstallUowFactory, command: Decide) -> DecisionResult:
     return await _decide(uow, command, approve=True)
 
 
-async def reject(uow: InstallUnitOfWorkFactory, command: Decide) -> DecisionResult:
+async def reject(uow: InstallUowFactory, command: Decide) -> DecisionResult:
     if not command.comment.strip():
-        raise InvalidRequestError("comment", "a rejection must say why")
+        raise InvalidInstallRequestError("comment", "a rejection must say why")
     return await _decide(uow, command, approve=False)
 
 
-async def get_request(
-    uow: InstallUnitOfWorkFactory, tenant_id: str, request_id: str
-) -> InstallRequest:
+async def get_request(uow: InstallUowFactory, tenant_id: str, request_id: str) -> InstallRequest:
     require_tenant_id(tenant_id)
-    _check("request_id", request_id)
+    check_text("request_id", request_id, required=True)
     async with uow(tenant_id) as tx:
         request = await tx.install_requests.get(tenant_id, request_id)
     if request is None:
@@ -73,38 +68,7 @@ async def get_request(
     return request
 
 
-async def list_audit(
-    uow: InstallUnitOfWorkFactory,
-    tenant_id: str,
-    *,
-    subject: str = "",
-    after: int = 0,
-    limit: int = 100,
-) -> list[AuditRecord]:
-    require_tenant_id(tenant_id)
-    if subject:
-        _check("subject", subject)
-    if after < 0:
-        raise InvalidRequestError("after_sequence", "must be >= 0")
-    page = min(max(limit, 1), MAX_AUDIT_PAGE)
-    async with uow(tenant_id) as tx:
-        return await tx.audit.list(tenant_id, subject=subject, after=after, limit=page)
-
-
-async def audit_page(
-    uow: InstallUnitOfWorkFactory, tenant_id: str, *, after: int = 0, limit: int = 100
-) -> tuple[list[AuditRecord], list[str]]:
-    """A page of the whole chain and the breaks in it, linked to the record before the page."""
-    limit = min(max(limit, 1), MAX_AUDIT_PAGE - 1)
-    records = await list_audit(uow, tenant_id, after=max(after - 1, 0), limit=limit + 1)
-    anchor = records[0] if after > 0 and records and records[0].sequence == after else None
-    page = records[1:] if anchor is not None else records[:limit]
-    if after > 0 and anchor is None:
-        return page, [f"record {after}, the one before this page, is missing"]
-    return page, chain_problems(page, previous=anchor)
-
-
-async def expire_due_approvals(uow: InstallUnitOfWorkFactory, now: datetime, limit: int) -> int:
+async def expire_due_approvals(uow: InstallUowFactory, now: datetime, limit: int) -> int:
     """Expires or escalates every pending approval past its deadline; returns how many."""
     async with uow(ALL_TENANTS) as scan:
         due = await scan.install_requests.due(now, limit)
@@ -130,14 +94,12 @@ async def expire_due_approvals(uow: InstallUnitOfWorkFactory, now: datetime, lim
     return len(due)
 
 
-async def _decide(
-    uow: InstallUnitOfWorkFactory, command: Decide, *, approve: bool
-) -> DecisionResult:
+async def _decide(uow: InstallUowFactory, command: Decide, *, approve: bool) -> DecisionResult:
     require_tenant_id(command.tenant_id)
-    _check("request_id", command.request_id)
-    _check("approver", command.approver)
-    _check("role", command.role)
-    _check("comment", command.comment, required=False)
+    check_text("request_id", command.request_id, required=True)
+    check_text("approver", command.approver, required=True)
+    check_text("role", command.role, required=True)
+    check_text("comment", command.comment)
     if command.verified_roles is not None and command.role not in command.verified_roles:
         raise RoleNotHeldError(command.approver, command.role, command.verified_roles)
     async with uow(command.tenant_id) as tx:
@@ -160,27 +122,28 @@ async def _decide(
         reason = command.comment or step.value.lower()
         updated = request.after(approval, step, command.approver, reason, now)
         await tx.install_requests.save(updated)
-        await tx.emit(
-            ev.InstallApprovalRecorded(
-                tenant_id=updated.tenant_id,
-                request_id=updated.request_id,
-                plugin=updated.plugin,
-                version=updated.version,
-                approver=command.approver,
-                role=command.role,
-                approve=approve,
-                comment=command.comment,
-                approvals=len(approval.approvers),
-                required=approval.rule.required,
-            ),
-            subject=subject_of(updated),
+        await tx.publish(
+            [
+                InstallApprovalRecorded(
+                    tenant_id=updated.tenant_id,
+                    request_id=updated.request_id,
+                    plugin=updated.plugin,
+                    version=updated.version,
+                    approver=command.approver,
+                    role=command.role,
+                    approve=approve,
+                    comment=command.comment,
+                    approvals=len(approval.approvers),
+                    required=approval.rule.required,
+                )
+            ]
         )
-        await audit(
+        await record(
             tx,
             updated.tenant_id,
             actor=command.approver,
             action="approval.approve" if approve else "approval.reject",
-            subject=subject_of(updated),
+            subject=updated.subject,
             reason=f"as {command.role}: {reason}",
             evidence_digest=updated.evidence_digest,
         )
@@ -192,21 +155,24 @@ async def _decide(
 async def _announce_escalation(tx: InstallUnitOfWork, request: InstallRequest) -> None:
     approval = request.approval
     assert approval is not None  # noqa: S101 - only a workflow escalates
-    event = ev.InstallEscalated(
-        tenant_id=request.tenant_id,
-        request_id=request.request_id,
-        plugin=request.plugin,
-        version=request.version,
-        roles=approval.eligible_roles,
+    await tx.publish(
+        [
+            InstallEscalated(
+                tenant_id=request.tenant_id,
+                request_id=request.request_id,
+                plugin=request.plugin,
+                version=request.version,
+                roles=approval.eligible_roles,
+                deadline=approval.deadline,
+            )
+        ]
     )
-    event.deadline.FromDatetime(approval.deadline)
-    await tx.emit(event, subject=subject_of(request))
-    await audit(
+    await record(
         tx,
         request.tenant_id,
         actor="scheduler",
         action="install.escalated",
-        subject=subject_of(request),
+        subject=request.subject,
         reason=f"deadline passed; now {', '.join(approval.eligible_roles)} decide",
         evidence_digest=request.evidence_digest,
     )
@@ -220,12 +186,3 @@ def requesters(requested_by: str) -> frozenset[str]:
     if via and rest.endswith(")"):
         found |= {named, rest[:-1]}
     return frozenset(found)
-
-
-def _check(name: str, value: str, *, required: bool = True) -> None:
-    if required and not value.strip():
-        raise InvalidRequestError(name, "must not be empty")
-    if len(value) > MAX_TEXT:
-        raise InvalidRequestError(name, f"is {len(value)} characters; the limit is {MAX_TEXT}")
-    if "\x00" in value:
-        raise InvalidRequestError(name, "contains a NUL character")

@@ -11,17 +11,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
-from portico.events.v1 import events_pb2 as ev
 from portico_common.tenants import require_tenant_id
+from portico_security.install.app.audit import record
 from portico_security.install.app.ports import (
     AdvisoryMatcher,
+    ArtifactVerifier,
     InstallUnitOfWork,
-    InstallUnitOfWorkFactory,
+    InstallUowFactory,
     TrustScorer,
 )
+from portico_security.install.app.validation import check_text
 from portico_security.install.domain.approvals import Approval
-from portico_security.install.domain.audit import AuditEntry
+from portico_security.install.domain.events import (
+    InstallApprovalRequired,
+    InstallApproved,
+    InstallEvent,
+    InstallExpired,
+    InstallRejected,
+    InstallRequested,
+)
 from portico_security.install.domain.policy import (
     InstallEvidence,
     InstallPolicy,
@@ -29,19 +39,27 @@ from portico_security.install.domain.policy import (
     decide,
     policy_to_json,
 )
-from portico_security.install.domain.requests import InstallRequest, InstallStatus, evidence_digest
-from portico_security.verification.app import handlers
+from portico_security.install.domain.requests import (
+    InstallRequest,
+    InstallStatus,
+    evidence_digest,
+)
+from portico_security.install.errors import InvalidInstallRequestError
 from portico_security.verification.app.commands import VerifyArtifact
-from portico_security.verification.app.provenance import ProvenanceVerification
-from portico_security.verification.app.validation import MAX_TEXT
 from portico_security.verification.domain.decisions import Verification
-from portico_security.verification.domain.registry_signatures import RegistryKeys
+from portico_security.verification.domain.provenance import PROVENANCE_CHECK
 from portico_security.verification.domain.verification import Verdict
-from portico_security.verification.errors import InvalidRequestError
 
-# The check name the provenance verifier reports; a passed one is "provenance verified".
-PROVENANCE_CHECK = "provenance"
 MAX_DEPENDENCIES = 10_000
+
+
+class _Ids(TypedDict):
+    """The fields every install event shares."""
+
+    tenant_id: str
+    request_id: str
+    plugin: str
+    version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +85,7 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-async def get_policy(uow: InstallUnitOfWorkFactory, tenant_id: str) -> InstallPolicy:
+async def get_policy(uow: InstallUowFactory, tenant_id: str) -> InstallPolicy:
     """The tenant's policy, or the default one when it has not set any."""
     require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
@@ -76,15 +94,15 @@ async def get_policy(uow: InstallUnitOfWorkFactory, tenant_id: str) -> InstallPo
 
 
 async def set_policy(
-    uow: InstallUnitOfWorkFactory, policy: InstallPolicy, *, actor: str, reason: str
+    uow: InstallUowFactory, policy: InstallPolicy, *, actor: str, reason: str
 ) -> InstallPolicy:
     """Stores the tenant's policy and audits the change."""
     require_tenant_id(policy.tenant_id)
-    _text("actor", actor, required=True)
-    _text("reason", reason)
+    check_text("actor", actor, required=True)
+    check_text("reason", reason)
     async with uow(policy.tenant_id) as tx:
         await tx.install_policies.put(policy)
-        await audit(
+        await record(
             tx,
             policy.tenant_id,
             actor=actor,
@@ -97,36 +115,26 @@ async def set_policy(
 
 
 async def install_secure(
-    uow: InstallUnitOfWorkFactory,
+    uow: InstallUowFactory,
     command: InstallSecure,
     *,
+    verifier: ArtifactVerifier,
     trust: TrustScorer,
     advisories: AdvisoryMatcher,
-    max_size: int,
     new_id: Callable[[], str] = new_request_id,
-    registry_keys: RegistryKeys | None = None,
-    provenance: ProvenanceVerification | None = None,
 ) -> InstallOutcome:
     """Verifies, scores and judges the artifact; records and announces the decision."""
     artifact = command.artifact
     require_tenant_id(artifact.tenant_id)
-    _text("requested_by", command.requested_by, required=True)
+    check_text("requested_by", command.requested_by, required=True)
     if len(command.dependencies) > MAX_DEPENDENCIES:
-        raise InvalidRequestError("dependencies", f"more than {MAX_DEPENDENCIES}")
+        raise InvalidInstallRequestError("dependencies", f"more than {MAX_DEPENDENCIES}")
     dependencies = tuple(_dependency(dep) for dep in command.dependencies)
     if any(p < 1 or p > 100 for p in command.rollout_phases):
-        raise InvalidRequestError("rollout_phases", "each phase is a percentage 1..100")
+        raise InvalidInstallRequestError("rollout_phases", "each phase is a percentage 1..100")
     policy = await get_policy(uow, artifact.tenant_id)
-    verification = await handlers.verify_artifact(
-        uow, artifact, max_size=max_size, registry_keys=registry_keys, provenance=provenance
-    )
-    async with uow(artifact.tenant_id) as tx:
-        key = (
-            await tx.publisher_keys.get(artifact.tenant_id, artifact.key_id)
-            if artifact.key_id
-            else None
-        )
-    publisher = key.publisher if key is not None else ""
+    verified = await verifier.verify(artifact)
+    verification, publisher = verified.verification, verified.publisher
     breakdown = await trust.score(
         artifact.tenant_id,
         artifact.plugin,
@@ -173,25 +181,26 @@ async def install_secure(
             now=now,
         )
         await tx.install_requests.add(request)
-        await tx.emit(
-            ev.InstallRequested(
-                tenant_id=request.tenant_id,
-                request_id=request.request_id,
-                plugin=request.plugin,
-                version=request.version,
-                requested_by=request.requested_by,
-                trust_score=request.trust.score,
-                verification_id=request.verification_id,
-                evidence_digest=request.evidence_digest,
-            ),
-            subject=subject_of(request),
+        await tx.publish(
+            [
+                InstallRequested(
+                    tenant_id=request.tenant_id,
+                    request_id=request.request_id,
+                    plugin=request.plugin,
+                    version=request.version,
+                    requested_by=request.requested_by,
+                    trust_score=request.trust.score,
+                    verification_id=request.verification_id,
+                    evidence_digest=request.evidence_digest,
+                )
+            ]
         )
-        await audit(
+        await record(
             tx,
             request.tenant_id,
             actor=command.requested_by,
             action="install.requested",
-            subject=subject_of(request),
+            subject=request.subject,
             reason=f"request {request.request_id}",
             evidence_digest=request.evidence_digest,
         )
@@ -203,103 +212,56 @@ async def announce_decision(
     tx: InstallUnitOfWork, request: InstallRequest, *, actor: str, reason: str
 ) -> None:
     """The event and the audit record of the request's current status."""
-    subject = subject_of(request)
-    if request.status is InstallStatus.APPROVED:
-        await tx.emit(approved_event(request, actor=actor, reason=reason), subject=subject)
-        action = "install.approved"
-    elif request.status is InstallStatus.REJECTED:
-        await tx.emit(
-            ev.InstallRejected(
-                tenant_id=request.tenant_id,
-                request_id=request.request_id,
-                plugin=request.plugin,
-                version=request.version,
-                reasons=request.reasons,
-                rejected_by=actor,
-            ),
-            subject=subject,
-        )
-        action = "install.rejected"
-    elif request.status is InstallStatus.EXPIRED:
-        await tx.emit(
-            ev.InstallExpired(
-                tenant_id=request.tenant_id,
-                request_id=request.request_id,
-                plugin=request.plugin,
-                version=request.version,
-            ),
-            subject=subject,
-        )
-        action = "install.expired"
-    else:
-        approval = request.approval
-        assert approval is not None  # noqa: S101 - PENDING_APPROVAL always has a workflow
-        deadline = ev.InstallApprovalRequired(
-            tenant_id=request.tenant_id,
-            request_id=request.request_id,
-            plugin=request.plugin,
-            version=request.version,
-            required=approval.rule.required,
-            roles=approval.eligible_roles,
-            reasons=request.reasons,
-            trust_score=request.trust.score,
-        )
-        deadline.deadline.FromDatetime(approval.deadline)
-        await tx.emit(deadline, subject=subject)
-        action = "install.approval_required"
-    await audit(
+    event, action = decision_event(request, actor=actor, reason=reason)
+    await tx.publish([event])
+    await record(
         tx,
         request.tenant_id,
         actor=actor,
         action=action,
-        subject=subject,
+        subject=request.subject,
         reason=reason,
         evidence_digest=request.evidence_digest,
     )
 
 
-def approved_event(request: InstallRequest, *, actor: str, reason: str) -> ev.InstallApproved:
-    approvers = request.approval.approvers if request.approval is not None else ()
-    return ev.InstallApproved(
+def decision_event(request: InstallRequest, *, actor: str, reason: str) -> tuple[InstallEvent, str]:
+    """The event announcing the request's current status, and its audit action."""
+    ids = _Ids(
         tenant_id=request.tenant_id,
         request_id=request.request_id,
         plugin=request.plugin,
         version=request.version,
-        approved_by=actor,
-        approvers=approvers,
-        reason=reason,
-        trust_score=request.trust.score,
-        verification_id=request.verification_id,
-        rollout_phases=request.rollout_phases,
-        rollout_bake_seconds=request.rollout_bake_seconds,
     )
-
-
-def subject_of(request: InstallRequest) -> str:
-    return f"{request.plugin}@{request.version}"
-
-
-async def audit(
-    tx: InstallUnitOfWork,
-    tenant_id: str,
-    *,
-    actor: str,
-    action: str,
-    subject: str,
-    reason: str,
-    evidence_digest: str,
-) -> None:
-    await tx.audit.append(
-        AuditEntry(
-            tenant_id=tenant_id,
-            at=tx.clock.now(),
-            actor=actor,
-            action=action,
-            subject=subject,
+    if request.status is InstallStatus.APPROVED:
+        approvers = request.approval.approvers if request.approval is not None else ()
+        approved = InstallApproved(
+            **ids,
+            approved_by=actor,
+            approvers=approvers,
             reason=reason,
-            evidence_digest=evidence_digest,
+            trust_score=request.trust.score,
+            verification_id=request.verification_id,
+            rollout_phases=request.rollout_phases,
+            rollout_bake_seconds=request.rollout_bake_seconds,
         )
+        return approved, "install.approved"
+    if request.status is InstallStatus.REJECTED:
+        rejected = InstallRejected(**ids, reasons=request.reasons, rejected_by=actor)
+        return rejected, "install.rejected"
+    if request.status is InstallStatus.EXPIRED:
+        return InstallExpired(**ids), "install.expired"
+    approval = request.approval
+    assert approval is not None  # noqa: S101 - PENDING_APPROVAL always has a workflow
+    required = InstallApprovalRequired(
+        **ids,
+        required=approval.rule.required,
+        roles=approval.eligible_roles,
+        deadline=approval.deadline,
+        reasons=request.reasons,
+        trust_score=request.trust.score,
     )
+    return required, "install.approval_required"
 
 
 def policy_digest(policy: InstallPolicy) -> str:
@@ -308,17 +270,8 @@ def policy_digest(policy: InstallPolicy) -> str:
 
 def _dependency(spec: str) -> tuple[str, str]:
     """("name", "version") of "name@version" (the name may be scoped: "@scope/name@1.0.0")."""
-    _text("dependencies", spec, required=True)
+    check_text("dependencies", spec, required=True)
     name, sep, version = spec.rpartition("@")
     if not sep or not name or not version:
-        raise InvalidRequestError("dependencies", f"{spec!r} is not name@version")
+        raise InvalidInstallRequestError("dependencies", f"{spec!r} is not name@version")
     return name, version
-
-
-def _text(name: str, value: str, *, required: bool = False) -> None:
-    if required and not value.strip():
-        raise InvalidRequestError(name, "must not be empty")
-    if len(value) > MAX_TEXT:
-        raise InvalidRequestError(name, f"is {len(value)} characters; the limit is {MAX_TEXT}")
-    if "\x00" in value:
-        raise InvalidRequestError(name, "contains a NUL character")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from portico_common.clock import Clock
 from portico_security.install.domain.audit import AuditEntry, AuditRecord
+from portico_security.install.domain.events import InstallEvent
 from portico_security.install.domain.policy import AdvisoryFinding, InstallPolicy
 from portico_security.install.domain.requests import InstallRequest, TrustBreakdown
-from portico_security.verification.app.ports import SecurityUnitOfWork
+from portico_security.verification.app.commands import VerifyArtifact
 from portico_security.verification.domain.decisions import Verification
 
 
@@ -23,14 +26,16 @@ class InstallPolicyRepository(Protocol):
 
 
 class InstallRequestRepository(Protocol):
-    async def add(self, request: InstallRequest) -> None: ...
+    async def add(self, request: InstallRequest) -> None:
+        """Stores a new request (ids are fresh UUIDs; a clash is a bug, not a conflict)."""
 
     async def save(self, request: InstallRequest) -> None:
         """Replaces the stored request with the same id."""
 
     async def get(
         self, tenant_id: str, request_id: str, *, lock: bool = False
-    ) -> InstallRequest | None: ...
+    ) -> InstallRequest | None:
+        """The tenant's request with this id, or None; `lock` holds it until commit."""
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """(tenant, request id) of pending approvals whose deadline is at or before `now`."""
@@ -46,20 +51,43 @@ class AuditLog(Protocol):
         """Records in sequence order, after sequence `after`, optionally of one subject."""
 
 
-class InstallUnitOfWork(SecurityUnitOfWork, Protocol):
+class InstallUnitOfWork(Protocol):
+    """One transaction: the repositories, the clock, and the outbox for its events."""
+
+    # Read-only members, so any repository implementing the port fits.
     @property
     def install_policies(self) -> InstallPolicyRepository: ...
     @property
     def install_requests(self) -> InstallRequestRepository: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def clock(self) -> Clock: ...
+
+    async def publish(self, events: Sequence[InstallEvent]) -> None:
+        """Queues the events to be published if, and only if, the transaction commits."""
 
 
-InstallUnitOfWorkFactory = Callable[[str], AbstractAsyncContextManager[InstallUnitOfWork]]
+InstallUowFactory = Callable[[str], AbstractAsyncContextManager[InstallUnitOfWork]]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedArtifact:
+    """A recorded verification decision, and the publisher whose registered key it names."""
+
+    verification: Verification
+    # "" when the claimed key id is not registered for the tenant.
+    publisher: str
+
+
+class ArtifactVerifier(Protocol):
+    """Verifies and records an artifact (verification's use case fits behind it)."""
+
+    async def verify(self, command: VerifyArtifact) -> VerifiedArtifact: ...
 
 
 class TrustScorer(Protocol):
-    """Scores a verified plugin version; the trust module's use case fits behind it."""
+    """Scores a verified plugin version; the trust context's use case fits behind it."""
 
     async def score(
         self,

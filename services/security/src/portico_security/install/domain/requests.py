@@ -69,6 +69,11 @@ class InstallRequest:
     rollout_phases: tuple[int, ...] = ()
     rollout_bake_seconds: int = 0
 
+    @property
+    def subject(self) -> str:
+        """What the request is about, as events and audit records name it: `plugin@version`."""
+        return f"{self.plugin}@{self.version}"
+
     @classmethod
     def decided(
         cls,

@@ -13,13 +13,13 @@ import logging
 from portico_common.clock import Clock
 from portico_common.runtime import Background
 from portico_security.install.app.approvals import expire_due_approvals
-from portico_security.install.app.ports import InstallUnitOfWorkFactory
+from portico_security.install.app.ports import InstallUowFactory
 
 log = logging.getLogger(__name__)
 
 
 def make_approval_scheduler(
-    uow: InstallUnitOfWorkFactory, clock: Clock, *, tick_seconds: float, batch: int = 100
+    uow: InstallUowFactory, clock: Clock, *, tick_seconds: float, batch: int = 100
 ) -> Background:
     """`run(stop)`, sweeping every `tick_seconds` until `stop` is set."""
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from portico_security.trust.app.advisories import RawDocument
+from portico_security.trust.app.ports import RawDocument
 from portico_security.trust.errors import AdvisorySourceError
 
 MIB = 1024 * 1024

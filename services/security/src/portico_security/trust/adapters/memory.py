@@ -1,129 +1,120 @@
-"""In-memory adapters of the advisory and trust ports, for unit tests.
+"""In-memory adapters of the advisory and trust ports, on the kernel's in-memory unit of work.
 
-Like PostgreSQL where the app layer can tell: writes become visible only
-when the unit of work exits without an error, a tenant sees only its own
-policies and verdicts, and advisories can be written only by a platform
-(ALL_TENANTS) unit of work, as the table's row-level security demands.
+They keep the promises the PostgreSQL ones keep (the contract suite runs
+against both): writes land only when the unit of work exits cleanly, a
+tenant sees only its own policies, verdicts and keys, and advisories are
+read by everyone but written only by a platform (ALL_TENANTS) unit of work,
+as the table's row-level security demands.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from portico_common.clock import Clock, SystemClock
-from portico_common.db import ALL_TENANTS
-from portico_security.trust.app.scoring import TrustUnitOfWork, TrustUowFactory
+from portico_common.memory_uow import (
+    MemoryStore,
+    MemoryUnitOfWork,
+    RowLevelSecurityError,
+    TenantScope,
+)
+from portico_common.tenants import ALL_TENANTS
+from portico_security.trust.app.ports import TrustUowFactory
 from portico_security.trust.domain.advisories import Advisory
 from portico_security.trust.domain.policy import TrustPolicy, TrustVerdict
 from portico_security.verification.domain.signatures import PublisherKey
 
 
 @dataclass
-class TrustMemoryStore:
+class TrustState:
+    """Every table the trust context reads or writes."""
+
+    # Advisory id -> (advisory, imported at).
     advisories: dict[str, tuple[Advisory, datetime]] = field(default_factory=dict)
     policies: dict[str, TrustPolicy] = field(default_factory=dict)
     verdicts: dict[str, TrustVerdict] = field(default_factory=dict)
-    # Registered publisher keys by (tenant, key id), as the key registry holds them.
+    # Registered publisher keys by (tenant, key id), as verification's registry holds them.
     keys: dict[tuple[str, str], PublisherKey] = field(default_factory=dict)
 
 
 class MemoryAdvisoryRepository:
-    def __init__(self, tenant_id: str, store: TrustMemoryStore) -> None:
-        self._tenant = tenant_id
-        self._store = store
-        self.staged: dict[str, tuple[Advisory, datetime]] = {}
-
-    def _all(self) -> dict[str, tuple[Advisory, datetime]]:
-        return {**self._store.advisories, **self.staged}
+    def __init__(self, state: TrustState, scope: TenantScope) -> None:
+        self._state = state
+        self._scope = scope
 
     async def modified_of(self, ids: Collection[str]) -> dict[str, datetime]:
-        current = self._all()
-        return {i: current[i][0].modified for i in ids if i in current}
+        stored = self._state.advisories
+        return {i: stored[i][0].modified for i in ids if i in stored}
 
     async def save(self, advisories: Sequence[Advisory], imported_at: datetime) -> None:
-        if self._tenant != ALL_TENANTS:
-            raise PermissionError("advisories are written by platform transactions only")
+        if self._scope.tenant_id != ALL_TENANTS:
+            raise RowLevelSecurityError("advisories are written by platform transactions only")
         for advisory in advisories:
-            self.staged[advisory.id] = (advisory, imported_at)
+            self._state.advisories[advisory.id] = (advisory, imported_at)
 
     async def for_packages(self, names: Collection[str]) -> list[Advisory]:
         wanted = set(names)
-        return sorted(
-            (a for a, _ in self._all().values() if a.packages & wanted), key=lambda a: a.id
-        )
+        found = (a for a, _ in self._state.advisories.values() if a.packages & wanted)
+        return sorted(found, key=lambda a: a.id)
 
 
 class MemoryTrustPolicyRepository:
-    def __init__(self, tenant_id: str, store: TrustMemoryStore) -> None:
-        self._tenant = tenant_id
-        self._store = store
-        self.staged: dict[str, TrustPolicy] = {}
+    def __init__(self, state: TrustState, scope: TenantScope) -> None:
+        self._state = state
+        self._scope = scope
 
     async def get(self, tenant_id: str) -> TrustPolicy | None:
-        if self._tenant not in (tenant_id, ALL_TENANTS):
-            return None
-        return self.staged.get(tenant_id) or self._store.policies.get(tenant_id)
+        return self._state.policies.get(tenant_id) if self._scope.sees(tenant_id) else None
 
     async def put(self, policy: TrustPolicy) -> None:
-        if policy.tenant_id != self._tenant:
-            raise PermissionError("row-level security: another tenant's policy")
-        self.staged[policy.tenant_id] = policy
+        self._scope.check_write(policy.tenant_id)
+        self._state.policies[policy.tenant_id] = policy
 
 
 class MemoryTrustVerdictRepository:
-    def __init__(self, tenant_id: str, store: TrustMemoryStore) -> None:
-        self._tenant = tenant_id
-        self._store = store
-        self.staged: dict[str, TrustVerdict] = {}
+    def __init__(self, state: TrustState, scope: TenantScope) -> None:
+        self._state = state
+        self._scope = scope
 
     async def add(self, verdict: TrustVerdict) -> None:
-        if verdict.tenant_id != self._tenant:
-            raise PermissionError("row-level security: another tenant's verdict")
-        self.staged[verdict.score_id] = verdict
+        self._scope.check_write(verdict.tenant_id)
+        self._state.verdicts[verdict.score_id] = verdict
 
     async def get(self, tenant_id: str, score_id: str) -> TrustVerdict | None:
-        found = self.staged.get(score_id) or self._store.verdicts.get(score_id)
-        return found if found is not None and found.tenant_id == tenant_id else None
+        found = self._state.verdicts.get(score_id)
+        if found is None or found.tenant_id != tenant_id or not self._scope.sees(tenant_id):
+            return None
+        return found
 
 
 class MemoryKeyLookup:
-    def __init__(self, tenant_id: str, store: TrustMemoryStore) -> None:
-        self._tenant = tenant_id
-        self._store = store
+    def __init__(self, state: TrustState, scope: TenantScope) -> None:
+        self._state = state
+        self._scope = scope
 
     async def get(self, tenant_id: str, key_id: str) -> PublisherKey | None:
-        if tenant_id != self._tenant:
-            return None
-        return self._store.keys.get((tenant_id, key_id))
+        return self._state.keys.get((tenant_id, key_id)) if self._scope.sees(tenant_id) else None
 
 
-class MemoryTrustUnitOfWork:
-    def __init__(self, tenant_id: str, store: TrustMemoryStore, clock: Clock) -> None:
-        self.advisories = MemoryAdvisoryRepository(tenant_id, store)
-        self.trust_policies = MemoryTrustPolicyRepository(tenant_id, store)
-        self.trust_verdicts = MemoryTrustVerdictRepository(tenant_id, store)
-        self.publisher_keys = MemoryKeyLookup(tenant_id, store)
-        self.clock = clock
-        self._store = store
-
-    def commit(self) -> None:
-        self._store.advisories.update(self.advisories.staged)
-        self._store.policies.update(self.trust_policies.staged)
-        self._store.verdicts.update(self.trust_verdicts.staged)
+class MemoryTrustUnitOfWork(MemoryUnitOfWork[TrustState]):
+    def __init__(self, state: TrustState, tenant_id: str, clock: Clock) -> None:
+        super().__init__(state, tenant_id, clock)
+        self.advisories = MemoryAdvisoryRepository(state, self)
+        self.trust_policies = MemoryTrustPolicyRepository(state, self)
+        self.trust_verdicts = MemoryTrustVerdictRepository(state, self)
+        self.publisher_keys = MemoryKeyLookup(state, self)
 
 
-def memory_trust_uow_factory(
-    store: TrustMemoryStore, clock: Clock | None = None
-) -> TrustUowFactory:
-    real_clock = clock or SystemClock()
+class TrustMemoryStore(MemoryStore[TrustState, MemoryTrustUnitOfWork]):
+    """Committed trust state (the trust context emits no events)."""
 
-    @asynccontextmanager
-    async def factory(tenant_id: str) -> AsyncIterator[TrustUnitOfWork]:
-        uow = MemoryTrustUnitOfWork(tenant_id, store, real_clock)
-        yield uow
-        uow.commit()
+    def __init__(self, clock: Clock | None = None) -> None:
+        used = clock or SystemClock()
+        super().__init__(
+            TrustState(), lambda state, tenant: MemoryTrustUnitOfWork(state, tenant, used)
+        )
 
-    return factory
+    def uow_factory(self) -> TrustUowFactory:
+        return self.open

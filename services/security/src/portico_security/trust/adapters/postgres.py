@@ -17,10 +17,11 @@ from typing import Any
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
-from portico_security.trust.domain.advisories import Advisory, parse_osv
+from portico_security.trust.domain.advisories import Advisory
+from portico_security.trust.domain.osv import parse_osv
 from portico_security.trust.domain.policy import TrustPolicy, TrustVerdict
-from portico_security.trust.domain.scoring import Evidence, Factor, TrustScore, TrustWeights
-from portico_security.verification.adapters.postgres import PgPublisherKeyRepository
+from portico_security.trust.domain.scores import Evidence, Factor, TrustScore, TrustWeights
+from portico_security.verification.adapters.postgres import SOURCE, PgPublisherKeyRepository
 
 
 class PgAdvisoryRepository:
@@ -209,7 +210,7 @@ def factor_from_json(data: Mapping[str, Any]) -> Factor:
 
 class TrustPgUnitOfWork(PgUnitOfWork):
     def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
-        super().__init__(conn, source="portico/security", tenant_id=tenant_id, clock=clock)
+        super().__init__(conn, source=SOURCE, tenant_id=tenant_id, clock=clock)
         self.advisories = PgAdvisoryRepository(conn)
         self.trust_policies = PgTrustPolicyRepository(conn)
         self.trust_verdicts = PgTrustVerdictRepository(conn)

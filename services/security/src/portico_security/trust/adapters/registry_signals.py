@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
-from portico_security.trust.domain.scoring import PackageSignals, Release
+from portico_security.trust.domain.scores import PackageSignals, Release
 from portico_security.trust.errors import SignalSourceError
 
 MAX_SIGNALS_BYTES = 4 * 1024 * 1024

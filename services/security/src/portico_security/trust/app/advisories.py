@@ -8,7 +8,7 @@ Public API (secure install calls these):
     await import_from_sources(uow, sources) -> list[ImportResult]
 
 `uow` is any factory whose unit of work has an `advisories` repository
-(SecurityPgUnitOfWork has one). Advisories are platform data, shared by every
+(the trust unit of work has one). Advisories are platform data, shared by every
 tenant: a tenant's transaction can read them, only an ALL_TENANTS transaction
 can write them (the table's row-level security says so too).
 
@@ -22,24 +22,24 @@ or UNCHANGED (the stored one is as new or newer, so replays change nothing).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
 
-from portico_common.clock import Clock
-from portico_common.db import ALL_TENANTS
-from portico_common.tenants import require_tenant_id
-from portico_security.trust.domain.advisories import (
-    Advisory,
-    AdvisoryMatch,
-    match_packages,
-    parse_document,
+from portico_common.tenants import ALL_TENANTS, require_tenant_id
+from portico_security.trust.app.ports import (
+    AdvisorySource,
+    AdvisoryUnitOfWork,
+    AdvisoryUowFactory,
+    RawDocument,
 )
-from portico_security.trust.errors import InvalidAdvisoryBatchError, InvalidAdvisoryError
+from portico_security.trust.domain.advisories import Advisory, AdvisoryMatch, match_packages
+from portico_security.trust.domain.osv import parse_document
+from portico_security.trust.errors import (
+    InvalidAdvisoryBatchError,
+    InvalidAdvisoryError,
+    InvalidTrustRequestError,
+)
 from portico_security.verification.domain.package_names import parse_package_name, validate_version
-from portico_security.verification.errors import InvalidRequestError
 
 # osv.dev's npm feed holds a few hundred thousand documents (most of them MAL-
 # malicious-package reports); a batch this size still fits one transaction.
@@ -60,48 +60,10 @@ class ImportResult:
     origin: str
 
 
-@dataclass(frozen=True, slots=True)
-class RawDocument:
-    """One OSV document as read, with where it came from (for error messages)."""
-
-    origin: str
-    content: bytes | str
-
-
-class AdvisoryRepository(Protocol):
-    async def modified_of(self, ids: Collection[str]) -> dict[str, datetime]:
-        """The stored `modified` time of each of these advisory ids that exists."""
-
-    async def save(self, advisories: Sequence[Advisory], imported_at: datetime) -> None:
-        """Inserts or replaces the advisories and the packages they name (one batch)."""
-
-    async def for_packages(self, names: Collection[str]) -> list[Advisory]:
-        """Every advisory naming any of these packages (withdrawn ones too)."""
-
-
-class AdvisoryUnitOfWork(Protocol):
-    @property
-    def advisories(self) -> AdvisoryRepository: ...
-    @property
-    def clock(self) -> Clock: ...
-
-
-class AdvisorySource(Protocol):
-    """A directory or feed of OSV documents."""
-
-    @property
-    def name(self) -> str: ...
-
-    async def fetch(self) -> list[RawDocument]: ...
-
-
-AdvisoryUowFactory = Callable[[str], AbstractAsyncContextManager[AdvisoryUnitOfWork]]
-
-
 def parse_batch(documents: Sequence[RawDocument]) -> list[tuple[str, Advisory]]:
     """Every document parsed, or InvalidAdvisoryBatchError naming each bad one."""
     if len(documents) > MAX_BATCH:
-        raise InvalidRequestError("documents", f"more than {MAX_BATCH} in one batch")
+        raise InvalidTrustRequestError("documents", f"more than {MAX_BATCH} in one batch")
     parsed: list[tuple[str, Advisory]] = []
     errors: list[InvalidAdvisoryError] = []
     seen: dict[str, str] = {}
@@ -130,7 +92,7 @@ async def import_advisories(
 ) -> list[ImportResult]:
     """Stores a valid batch in one platform transaction; an invalid one changes nothing."""
     if not documents:
-        raise InvalidRequestError("documents", "no advisory documents to import")
+        raise InvalidTrustRequestError("documents", "no advisory documents to import")
     parsed = parse_batch(documents)
     results = []
     async with uow(ALL_TENANTS) as tx:
@@ -186,7 +148,7 @@ def check_packages(
 ) -> list[tuple[str, str, bool]]:
     """(name, version, direct) for the plugin and its dependencies, each validated."""
     if len(dependencies) > MAX_DEPENDENCIES:
-        raise InvalidRequestError("dependencies", f"more than {MAX_DEPENDENCIES}")
+        raise InvalidTrustRequestError("dependencies", f"more than {MAX_DEPENDENCIES}")
     packages = [(str(parse_package_name(plugin)), validate_version(version), True)]
     for name, dep_version in dependencies:
         packages.append((str(parse_package_name(name)), validate_version(dep_version), False))

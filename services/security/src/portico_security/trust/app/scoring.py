@@ -24,73 +24,24 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from portico_common.clock import Clock
 from portico_common.tenants import require_tenant_id
-from portico_security.trust.app.advisories import AdvisoryRepository, check_packages, matches_in
+from portico_security.trust.app.advisories import check_packages, matches_in
+from portico_security.trust.app.ports import PackageSignalsSource, TrustUnitOfWork, TrustUowFactory
 from portico_security.trust.domain.policy import TrustPolicy, TrustVerdict, default_policy
-from portico_security.trust.domain.scoring import (
+from portico_security.trust.domain.scores import (
     PackageSignals,
     PublisherEvidence,
     TrustInputs,
     TrustWeights,
-    score_trust,
 )
-from portico_security.trust.errors import TrustScoreNotFoundError
-from portico_security.verification.domain.signatures import PublisherKey
-from portico_security.verification.errors import InvalidRequestError
-
-
-class TrustPolicyRepository(Protocol):
-    async def get(self, tenant_id: str) -> TrustPolicy | None:
-        """The tenant's stored policy, or None while the defaults apply."""
-
-    async def put(self, policy: TrustPolicy) -> None:
-        """Stores (or replaces) the tenant's policy."""
-
-
-class TrustVerdictRepository(Protocol):
-    async def add(self, verdict: TrustVerdict) -> None:
-        """Stores a verdict with its whole breakdown."""
-
-    async def get(self, tenant_id: str, score_id: str) -> TrustVerdict | None:
-        """The tenant's verdict with this id, or None."""
-
+from portico_security.trust.domain.scoring import score_trust
+from portico_security.trust.errors import InvalidTrustRequestError, TrustScoreNotFoundError
 
 # Far above any real key id; anything longer is refused rather than looked up.
 MAX_KEY_ID = 1024
-
-
-class PublisherKeyLookup(Protocol):
-    async def get(self, tenant_id: str, key_id: str) -> PublisherKey | None:
-        """The tenant's registered key with this id, or None."""
-
-
-class TrustUnitOfWork(Protocol):
-    @property
-    def advisories(self) -> AdvisoryRepository: ...
-    @property
-    def publisher_keys(self) -> PublisherKeyLookup: ...
-    @property
-    def trust_policies(self) -> TrustPolicyRepository: ...
-    @property
-    def trust_verdicts(self) -> TrustVerdictRepository: ...
-    @property
-    def clock(self) -> Clock: ...
-
-
-TrustUowFactory = Callable[[str], AbstractAsyncContextManager[TrustUnitOfWork]]
-
-
-class PackageSignalsSource(Protocol):
-    """Adoption, quality and release signals of a package (a registry adapter)."""
-
-    async def signals(self, package: str) -> PackageSignals | None:
-        """The package's signals, or None when the source does not know it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +74,7 @@ async def score_in(
     """Scores and stores inside an open unit of work of the command's tenant."""
     packages = check_packages(command.plugin, command.version, command.dependencies)
     if len(command.key_id) > MAX_KEY_ID or "\x00" in command.key_id:
-        raise InvalidRequestError("key_id", f"must be text of at most {MAX_KEY_ID} characters")
+        raise InvalidTrustRequestError("key_id", f"must be text of at most {MAX_KEY_ID} characters")
     policy = await tx.trust_policies.get(command.tenant_id) or default_policy(command.tenant_id)
     own = await tx.advisories.for_packages([packages[0][0]])
     dependency_matches = await matches_in(tx, packages[1:])

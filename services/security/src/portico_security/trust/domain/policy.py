@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from portico_security.trust.domain.scoring import DEFAULT_WEIGHTS, TrustScore, TrustWeights
+from portico_security.trust.domain.scores import DEFAULT_WEIGHTS, TrustScore, TrustWeights
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""PostgreSQL adapters of the security ports.
+"""PostgreSQL adapters of the verification ports, and the unit of work that carries them.
 
 Queries name the tenant even though row-level security already confines
 them to it: the policy is the guarantee, the WHERE clause the intent.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -16,10 +16,15 @@ import asyncpg
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
+from portico_security.verification.adapters.messages import subject_of, to_message
 from portico_security.verification.adapters.provenance_codec import report_from_json, report_to_json
 from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.events import VerificationEvent
 from portico_security.verification.domain.signatures import PublisherKey
 from portico_security.verification.domain.verification import Check, Verdict, VerificationReport
+
+# The CloudEvent source of everything the security service announces.
+SOURCE = "portico/security"
 
 
 class PgPublisherKeyRepository:
@@ -184,8 +189,12 @@ def _check_from_json(data: Mapping[str, Any]) -> Check:
     return Check(name=str(data["name"]), passed=bool(data["passed"]), detail=str(data["detail"]))
 
 
-class SecurityPgUnitOfWork(PgUnitOfWork):
+class VerificationPgUnitOfWork(PgUnitOfWork):
     def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
-        super().__init__(conn, source="portico/security", tenant_id=tenant_id, clock=clock)
+        super().__init__(conn, source=SOURCE, tenant_id=tenant_id, clock=clock)
         self.publisher_keys = PgPublisherKeyRepository(conn)
         self.verifications = PgVerificationRepository(conn)
+
+    async def publish(self, events: Sequence[VerificationEvent]) -> None:
+        for event in events:
+            await self.emit(to_message(event), subject=subject_of(event))

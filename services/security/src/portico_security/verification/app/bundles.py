@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from portico_common.tenants import require_tenant_id
-from portico_security.verification.app.provenance import BundleVerifier
+from portico_security.verification.app.ports import BundleVerifier
 from portico_security.verification.domain.provenance import (
     BUNDLE_MEDIA_TYPES,
     BundleOutcome,

@@ -1,9 +1,9 @@
-"""What callers ask the security service to do, as plain values."""
+"""What callers ask verification to do, as plain values."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,28 @@ class RegisterPublisherKey:
     public_key_pem: str
     # The key vouches only for artifacts published before this instant.
     expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RotatePublisherKey:
+    """Replace `key_id` by a new key of the same publisher; the old one lasts `overlap` more."""
+
+    tenant_id: str
+    key_id: str
+    new_key_id: str
+    algorithm: str
+    public_key_pem: str
+    overlap: timedelta
+    new_key_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevokePublisherKey:
+    """Stop trusting `key_id` for anything, from now on."""
+
+    tenant_id: str
+    key_id: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

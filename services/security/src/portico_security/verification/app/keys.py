@@ -1,24 +1,29 @@
-"""Publisher key lifecycle use cases: rotate with an overlap window, revoke, list.
+"""Publisher key use cases: register, rotate with an overlap window, revoke, list.
 
-Registration is `handlers.register_publisher_key`. Every change here happens
-under the key's row lock, in one transaction, so two racing rotations of one
-key cannot both win and a refused request changes nothing.
+Every lifecycle change happens under the key's row lock, in one transaction,
+so two racing rotations of one key cannot both win and a refused request
+changes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from portico_common.tenants import require_tenant_id
-from portico_security.verification.app.commands import RegisterPublisherKey
-from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.app.commands import (
+    RegisterPublisherKey,
+    RevokePublisherKey,
+    RotatePublisherKey,
+)
+from portico_security.verification.app.ports import VerificationUowFactory
 from portico_security.verification.app.validation import MAX_TEXT, check_register
 from portico_security.verification.domain import keys as lifecycle
 from portico_security.verification.domain.signatures import (
     PublisherKey,
     canonical_pem,
     key_algorithm,
+    same_key,
 )
 from portico_security.verification.errors import (
     InvalidRequestError,
@@ -31,34 +36,56 @@ MAX_OVERLAP = timedelta(days=366)
 
 
 @dataclass(frozen=True, slots=True)
-class RotatePublisherKey:
-    """Replace `key_id` by a new key of the same publisher; the old one lasts `overlap` more."""
-
-    tenant_id: str
-    key_id: str
-    new_key_id: str
-    algorithm: str
-    public_key_pem: str
-    overlap: timedelta
-    new_key_expires_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RevokePublisherKey:
-    """Stop trusting `key_id` for anything, from now on."""
-
-    tenant_id: str
-    key_id: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class RotatedKeys:
     old_key: PublisherKey
     new_key: PublisherKey
 
 
-async def rotate_publisher_key(uow: UnitOfWorkFactory, command: RotatePublisherKey) -> RotatedKeys:
+async def register_publisher_key(
+    uow: VerificationUowFactory, command: RegisterPublisherKey
+) -> PublisherKey:
+    """Registers a publisher key for the tenant.
+
+    Registering the same key again (same id, publisher, algorithm and key
+    material) returns the stored key unchanged, so a retried call succeeds;
+    the same id with anything different is KeyAlreadyRegisteredError. Key
+    ids are never reused for another key.
+    """
+    check_register(command)
+    algorithm = key_algorithm(command.algorithm)
+    pem = canonical_pem(command.public_key_pem, algorithm)
+    async with uow(command.tenant_id) as tx:
+        key = PublisherKey(
+            tenant_id=command.tenant_id,
+            publisher=command.publisher,
+            key_id=command.key_id,
+            algorithm=algorithm,
+            public_key_pem=pem,
+            created_at=tx.clock.now(),
+            expires_at=command.expires_at,
+        )
+        if await tx.publisher_keys.add(key):
+            return key
+        existing = await tx.publisher_keys.get(key.tenant_id, key.key_id)
+        if existing is None:  # pragma: no cover - keys are never deleted
+            raise KeyAlreadyRegisteredError(key.tenant_id, key.key_id)
+        if not same_key(existing, key):
+            raise KeyAlreadyRegisteredError(key.tenant_id, key.key_id)
+        if existing.publisher != key.publisher:
+            raise KeyAlreadyRegisteredError(
+                key.tenant_id, key.key_id, f"another publisher ({existing.publisher!r})"
+            )
+        if command.expires_at is not None and existing.expires_at != command.expires_at:
+            # Lifecycle changes go through RotatePublisherKey / RevokePublisherKey.
+            raise KeyAlreadyRegisteredError(
+                key.tenant_id, key.key_id, f"another expiry ({existing.expires_at})"
+            )
+        return existing
+
+
+async def rotate_publisher_key(
+    uow: VerificationUowFactory, command: RotatePublisherKey
+) -> RotatedKeys:
     """Registers the new key and sets the old key's deadline to now + overlap.
 
     Repeating a rotation that already happened (same new key) returns the
@@ -104,7 +131,9 @@ async def rotate_publisher_key(uow: UnitOfWorkFactory, command: RotatePublisherK
     return RotatedKeys(rotated, new)
 
 
-async def revoke_publisher_key(uow: UnitOfWorkFactory, command: RevokePublisherKey) -> PublisherKey:
+async def revoke_publisher_key(
+    uow: VerificationUowFactory, command: RevokePublisherKey
+) -> PublisherKey:
     """Revokes the key; revoking a revoked key returns it unchanged (the first reason stays)."""
     require_tenant_id(command.tenant_id)
     if len(command.reason) > MAX_TEXT or "\x00" in command.reason:
@@ -120,7 +149,7 @@ async def revoke_publisher_key(uow: UnitOfWorkFactory, command: RevokePublisherK
 
 
 async def list_publisher_keys(
-    uow: UnitOfWorkFactory, tenant_id: str, publisher: str = ""
+    uow: VerificationUowFactory, tenant_id: str, publisher: str = ""
 ) -> list[PublisherKey]:
     """The tenant's keys (of `publisher` if given), revoked and expired ones included."""
     require_tenant_id(tenant_id)

@@ -1,15 +1,20 @@
-"""What the security use cases need from the outside world."""
+"""What the verification use cases need from the outside world."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol
-
-from google.protobuf.message import Message
 
 from portico_common.clock import Clock
 from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.events import VerificationEvent
+from portico_security.verification.domain.provenance import (
+    BundleOutcome,
+    BundleRequest,
+    TrustConfig,
+)
 from portico_security.verification.domain.signatures import PublisherKey
 
 
@@ -41,7 +46,9 @@ class VerificationRepository(Protocol):
         """The integrity of the tenant's first VERIFIED decision on plugin@version, or None."""
 
 
-class SecurityUnitOfWork(Protocol):
+class VerificationUnitOfWork(Protocol):
+    """One transaction: the repositories, the clock, and the outbox for its events."""
+
     # Read-only members, so any repository implementing the port fits.
     @property
     def publisher_keys(self) -> PublisherKeyRepository: ...
@@ -50,7 +57,28 @@ class SecurityUnitOfWork(Protocol):
     @property
     def clock(self) -> Clock: ...
 
-    async def emit(self, payload: Message, *, subject: str = "") -> None: ...
+    async def publish(self, events: Sequence[VerificationEvent]) -> None:
+        """Queues the events to be published if, and only if, the transaction commits."""
 
 
-UnitOfWorkFactory = Callable[[str], AbstractAsyncContextManager[SecurityUnitOfWork]]
+VerificationUowFactory = Callable[[str], AbstractAsyncContextManager[VerificationUnitOfWork]]
+
+
+class BundleVerifier(Protocol):
+    """Verifies Sigstore bundles offline against a trust configuration."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def verify(
+        self, requests: Sequence[BundleRequest], trust: TrustConfig
+    ) -> list[BundleOutcome]:
+        """One outcome per request, in order; raises VerifierUnavailableError if it cannot run."""
+
+
+@dataclass(frozen=True)
+class ProvenanceVerification:
+    """The configured way to verify provenance: a verifier and what it trusts."""
+
+    verifier: BundleVerifier
+    trust: TrustConfig

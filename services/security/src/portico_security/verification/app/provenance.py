@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from portico_common.tenants import require_tenant_id
+from portico_security.verification.app.ports import BundleVerifier
 from portico_security.verification.domain.package_names import parse_package_name, validate_version
 from portico_security.verification.domain.provenance import (
     BUNDLE_MEDIA_TYPES,
@@ -44,26 +44,6 @@ from portico_security.verification.errors import MalformedAttestationsError
 # npm serves two attestations per package; a document far larger is hostile.
 MAX_ATTESTATIONS = 8
 MAX_ATTESTATIONS_BYTES = 1024 * 1024
-
-
-class BundleVerifier(Protocol):
-    """Verifies Sigstore bundles offline against a trust configuration."""
-
-    @property
-    def name(self) -> str: ...
-
-    async def verify(
-        self, requests: Sequence[BundleRequest], trust: TrustConfig
-    ) -> list[BundleOutcome]:
-        """One outcome per request, in order; raises VerifierUnavailableError if it cannot run."""
-
-
-@dataclass(frozen=True)
-class ProvenanceVerification:
-    """The configured way to verify provenance: a verifier and what it trusts."""
-
-    verifier: BundleVerifier
-    trust: TrustConfig
 
 
 def parse_attestations(raw: bytes) -> list[tuple[str, dict[str, Any]]]:

@@ -15,7 +15,7 @@ from portico_security.verification.errors import InvalidRequestError
 # Far above every legitimate value (npm names 214, versions 256, key ids 256,
 # sha512 SRI 95), so anything longer is refused rather than judged.
 MAX_TEXT = 1024
-# PEM of the largest keys issue 3 may add (RSA-4096 is about 800 characters).
+# Room for PEMs far larger than any key we verify (an RSA-4096 one is about 800 characters).
 MAX_PEM = 16 * 1024
 # A DER ECDSA P-256 signature is at most 72 bytes; anything near this is not one.
 MAX_SIGNATURE = 1024

@@ -1,7 +1,7 @@
 """Provenance of an npm package: what its verified attestations say, and whether it holds.
 
 Pure logic, no I/O. Signatures, certificates and transparency-log proofs are
-checked by a Sigstore verifier (an adapter behind `app.provenance.BundleVerifier`);
+checked by a Sigstore verifier (an adapter behind the `BundleVerifier` port);
 this module reads what such a verifier returns: the in-toto statement of a
 DSSE envelope and the identity of its signer. It checks the statement's
 subject against the tarball (sha512 and package URL) and reads the builder,

@@ -5,17 +5,15 @@ from __future__ import annotations
 from portico.security.v1 import keys_pb2 as pb
 from portico.security.v1 import keys_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
+from portico_common.timestamps import timestamp_field
 from portico_security.verification.app import keys
-from portico_security.verification.app.ports import UnitOfWorkFactory
-from portico_security.verification.entrypoints.grpc_api import (
-    algorithm_from_proto,
-    key_to_proto,
-    timestamp_from_proto,
-)
+from portico_security.verification.app.commands import RevokePublisherKey, RotatePublisherKey
+from portico_security.verification.app.ports import VerificationUowFactory
+from portico_security.verification.entrypoints.mapping import algorithm_from_proto, key_to_proto
 
 
 class PublisherKeyServicer(pb_grpc.PublisherKeyServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: VerificationUowFactory) -> None:
         self._uow = uow
 
     async def RotatePublisherKey(
@@ -23,14 +21,14 @@ class PublisherKeyServicer(pb_grpc.PublisherKeyServiceServicer):
     ) -> pb.RotatePublisherKeyResponse:
         rotated = await keys.rotate_publisher_key(
             self._uow,
-            keys.RotatePublisherKey(
+            RotatePublisherKey(
                 tenant_id=request.tenant_id,
                 key_id=request.key_id,
                 new_key_id=request.new_key_id,
                 algorithm=algorithm_from_proto(request.algorithm),
                 public_key_pem=request.public_key_pem,
                 overlap=request.overlap.ToTimedelta(),
-                new_key_expires_at=timestamp_from_proto(request, "new_key_expires_at"),
+                new_key_expires_at=timestamp_field(request, "new_key_expires_at"),
             ),
         )
         return pb.RotatePublisherKeyResponse(
@@ -42,7 +40,7 @@ class PublisherKeyServicer(pb_grpc.PublisherKeyServiceServicer):
     ) -> pb.RevokePublisherKeyResponse:
         key = await keys.revoke_publisher_key(
             self._uow,
-            keys.RevokePublisherKey(
+            RevokePublisherKey(
                 tenant_id=request.tenant_id, key_id=request.key_id, reason=request.reason
             ),
         )

@@ -6,16 +6,17 @@ below holds for both.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import ALL_TENANTS, Database
-from portico_common.uow import uow_factory
-from portico_security.install.adapters.memory import InstallMemoryStore, install_memory_uow_factory
-from portico_security.install.adapters.postgres import InstallPgUnitOfWork
-from portico_security.install.app.ports import InstallUnitOfWorkFactory
+from portico_common.memory_uow import RowLevelSecurityError
+from portico_common.tenants import ALL_TENANTS
+from portico_embedded.testing.databases import CONTRACT_BACKENDS, contract_backend
+from portico_security.install.adapters.memory import InstallMemoryStore
+from portico_security.install.app.ports import InstallUowFactory
 from portico_security.install.domain.approvals import Approval, Step
 from portico_security.install.domain.audit import AuditEntry, chain_problems
 from portico_security.install.domain.policy import (
@@ -28,18 +29,13 @@ from portico_security.install.domain.policy import (
 )
 from portico_security.install.domain.requests import InstallRequest, TrustBreakdown, TrustFactor
 
-# Microseconds, as PostgreSQL keeps them.
-T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+from .conftest import T0
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
-def uow(request: pytest.FixtureRequest) -> InstallUnitOfWorkFactory:
-    clock = ManualClock(T0)
-    if request.param == "memory":
-        return install_memory_uow_factory(InstallMemoryStore(), clock)
-    db: Database = request.getfixturevalue("db")
-    return uow_factory(
-        db, lambda conn, tenant: InstallPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def uow(request: pytest.FixtureRequest, clock: ManualClock) -> InstallUowFactory:
+    return contract_backend(
+        request, memory=lambda: InstallMemoryStore(clock).uow_factory(), postgres="install_pg"
     )
 
 
@@ -64,7 +60,7 @@ def entry(tenant: str, n: int) -> AuditEntry:
     return AuditEntry(tenant, T0 + timedelta(seconds=n), "a", "x", f"s{n % 2}", "r", "sha256:0")
 
 
-async def test_request_survives_a_round_trip_and_a_vote(uow: InstallUnitOfWorkFactory) -> None:
+async def test_request_survives_a_round_trip_and_a_vote(uow: InstallUowFactory) -> None:
     """A request, then the same request after a vote, read back equal to what was saved."""
     request = pending("acme", "00000000-0000-0000-0000-00000000000a")
     async with uow("acme") as tx:
@@ -82,7 +78,7 @@ async def test_request_survives_a_round_trip_and_a_vote(uow: InstallUnitOfWorkFa
     assert step is Step.RECORDED
 
 
-async def test_nothing_is_kept_when_the_block_fails(uow: InstallUnitOfWorkFactory) -> None:
+async def test_nothing_is_kept_when_the_block_fails(uow: InstallUowFactory) -> None:
     """A unit of work that raises stores neither the request, the policy nor the audit record."""
     request = pending("acme", "00000000-0000-0000-0000-00000000000b")
 
@@ -101,7 +97,7 @@ async def test_nothing_is_kept_when_the_block_fails(uow: InstallUnitOfWorkFactor
         assert await tx.audit.list("acme") == []
 
 
-async def test_rows_of_another_tenant_are_invisible(uow: InstallUnitOfWorkFactory) -> None:
+async def test_rows_of_another_tenant_are_invisible(uow: InstallUowFactory) -> None:
     """Requests, policies and audit records of one tenant are not seen from another."""
     request = pending("acme", "00000000-0000-0000-0000-00000000000c")
     async with uow("acme") as tx:
@@ -112,12 +108,12 @@ async def test_rows_of_another_tenant_are_invisible(uow: InstallUnitOfWorkFactor
         assert await tx.install_requests.get("acme", request.request_id) is None
         assert await tx.install_policies.get("acme") is None
         assert await tx.audit.list("acme") == []
-    with pytest.raises(Exception):  # noqa: B017, PT011 - PermissionError or RLS's error
+    with pytest.raises((RowLevelSecurityError, asyncpg.InsufficientPrivilegeError)):
         async with uow("globex") as tx:
             await tx.install_requests.add(request)
 
 
-async def test_audit_pages_and_subject_filter(uow: InstallUnitOfWorkFactory) -> None:
+async def test_audit_pages_and_subject_filter(uow: InstallUowFactory) -> None:
     """Records come in sequence order, after a sequence, limited, optionally by subject."""
     for n in range(5):
         async with uow("acme") as tx:
@@ -131,7 +127,7 @@ async def test_audit_pages_and_subject_filter(uow: InstallUnitOfWorkFactory) -> 
     assert [r.sequence for r in odd] == [2, 4]
 
 
-async def test_due_lists_pending_past_deadline_only(uow: InstallUnitOfWorkFactory) -> None:
+async def test_due_lists_pending_past_deadline_only(uow: InstallUowFactory) -> None:
     """Only pending requests at or past their deadline are due, oldest deadline first."""
     late = pending("acme", "00000000-0000-0000-0000-00000000000d", timeout=10)
     later = pending("globex", "00000000-0000-0000-0000-00000000000e", timeout=20)

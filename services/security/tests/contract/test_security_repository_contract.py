@@ -6,24 +6,21 @@ they may: every behaviour below holds for both.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import Database
-from portico_common.uow import uow_factory
+from portico_common.memory_uow import RowLevelSecurityError
+from portico_embedded.testing.databases import CONTRACT_BACKENDS, contract_backend
 from portico_security.testing.artifacts import Publisher
-from portico_security.verification.adapters.memory import MemoryStore, memory_uow_factory
-from portico_security.verification.adapters.postgres import SecurityPgUnitOfWork
-from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.app.ports import VerificationUowFactory
 from portico_security.verification.domain.decisions import Verification
 from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
 from portico_security.verification.domain.verification import Check, Verdict, VerificationReport
 
-# Microseconds, as PostgreSQL keeps them; an offset other than UTC comes back as UTC.
-T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+from .conftest import T0
+
 REPORT = VerificationReport(
     verdict=Verdict.REJECTED,
     checks=(
@@ -34,14 +31,12 @@ REPORT = VerificationReport(
 )
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
-def uow(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
-    clock = ManualClock(T0)
-    if request.param == "memory":
-        return memory_uow_factory(MemoryStore(), clock)
-    db: Database = request.getfixturevalue("db")
-    return uow_factory(
-        db, lambda conn, tenant: SecurityPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def uow(request: pytest.FixtureRequest, clock: ManualClock) -> VerificationUowFactory:
+    return contract_backend(
+        request,
+        memory=lambda: VerificationMemoryStore(clock).uow_factory(),
+        postgres="verification_pg",
     )
 
 
@@ -72,7 +67,7 @@ def decision(verification_id: str, tenant_id: str = "acme") -> Verification:
 VID = "6f1c1b8e-3a55-4f7e-9d55-0f6f2d1f7a10"
 
 
-async def test_key_round_trips(uow: UnitOfWorkFactory) -> None:
+async def test_key_round_trips(uow: VerificationUowFactory) -> None:
     """A stored key reads back equal, field for field."""
     stored = key()
     async with uow("acme") as tx:
@@ -81,7 +76,7 @@ async def test_key_round_trips(uow: UnitOfWorkFactory) -> None:
         assert await tx.publisher_keys.get("acme", "acme-2026") == stored
 
 
-async def test_taken_key_id_is_not_overwritten(uow: UnitOfWorkFactory) -> None:
+async def test_taken_key_id_is_not_overwritten(uow: VerificationUowFactory) -> None:
     """Adding under a taken (tenant, key id) answers False and keeps the first key."""
     first, second = key(), key()
     async with uow("acme") as tx:
@@ -91,7 +86,7 @@ async def test_taken_key_id_is_not_overwritten(uow: UnitOfWorkFactory) -> None:
         assert await tx.publisher_keys.get("acme", "acme-2026") == first
 
 
-async def test_keys_are_invisible_to_other_tenants(uow: UnitOfWorkFactory) -> None:
+async def test_keys_are_invisible_to_other_tenants(uow: VerificationUowFactory) -> None:
     """Another tenant's unit of work finds no key, even asking by the owner's tenant id,
     and may store its own key under the same id."""
     async with uow("acme") as tx:
@@ -102,7 +97,7 @@ async def test_keys_are_invisible_to_other_tenants(uow: UnitOfWorkFactory) -> No
         assert await tx.publisher_keys.add(key(tenant_id="globex")) is True
 
 
-async def test_decision_round_trips_with_its_checks_in_order(uow: UnitOfWorkFactory) -> None:
+async def test_decision_round_trips_with_its_checks_in_order(uow: VerificationUowFactory) -> None:
     """A stored decision reads back equal: verdict, every check in order, text intact."""
     async with uow("acme") as tx:
         await tx.verifications.add(decision(VID))
@@ -113,14 +108,14 @@ async def test_decision_round_trips_with_its_checks_in_order(uow: UnitOfWorkFact
         assert await tx.verifications.get("globex", VID) is None
 
 
-async def test_unknown_decision_is_none(uow: UnitOfWorkFactory) -> None:
+async def test_unknown_decision_is_none(uow: VerificationUowFactory) -> None:
     """An id never stored (or not a UUID at all) reads as None, not as an error."""
     async with uow("acme") as tx:
         assert await tx.verifications.get("acme", VID) is None
         assert await tx.verifications.get("acme", "not-a-uuid") is None
 
 
-async def test_failed_unit_of_work_stores_nothing(uow: UnitOfWorkFactory) -> None:
+async def test_failed_unit_of_work_stores_nothing(uow: VerificationUowFactory) -> None:
     """An error inside the block undoes its writes: no key, no decision."""
 
     async def write_then_fail() -> None:
@@ -136,8 +131,8 @@ async def test_failed_unit_of_work_stores_nothing(uow: UnitOfWorkFactory) -> Non
         assert await tx.verifications.get("acme", VID) is None
 
 
-async def test_rows_of_another_tenant_cannot_be_written(uow: UnitOfWorkFactory) -> None:
+async def test_rows_of_another_tenant_cannot_be_written(uow: VerificationUowFactory) -> None:
     """A unit of work for one tenant refuses to store another tenant's key (RLS WITH CHECK)."""
-    with pytest.raises((PermissionError, asyncpg.InsufficientPrivilegeError)):
+    with pytest.raises((RowLevelSecurityError, asyncpg.InsufficientPrivilegeError)):
         async with uow("globex") as tx:
             await tx.publisher_keys.add(key(tenant_id="acme"))

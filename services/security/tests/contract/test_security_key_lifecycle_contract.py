@@ -4,33 +4,29 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from portico_common.clock import ManualClock
-from portico_common.db import Database
-from portico_common.uow import uow_factory
-from portico_security.verification.adapters.memory import MemoryStore, memory_uow_factory
-from portico_security.verification.adapters.postgres import SecurityPgUnitOfWork
-from portico_security.verification.app.ports import UnitOfWorkFactory
+from portico_embedded.testing.databases import CONTRACT_BACKENDS, contract_backend
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.app.ports import VerificationUowFactory
 from portico_security.verification.domain.decisions import Verification
 from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
 from portico_security.verification.domain.verification import Check, Verdict, VerificationReport
 
-T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+from .conftest import T0
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
-def uow(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
-    clock = ManualClock(T0)
-    if request.param == "memory":
-        return memory_uow_factory(MemoryStore(), clock)
-    db: Database = request.getfixturevalue("db")
-    return uow_factory(
-        db, lambda conn, tenant: SecurityPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def uow(request: pytest.FixtureRequest, clock: ManualClock) -> VerificationUowFactory:
+    return contract_backend(
+        request,
+        memory=lambda: VerificationMemoryStore(clock).uow_factory(),
+        postgres="verification_pg",
     )
 
 
@@ -53,7 +49,7 @@ def p256_key(
     )
 
 
-async def test_lifecycle_fields_round_trip(uow: UnitOfWorkFactory) -> None:
+async def test_lifecycle_fields_round_trip(uow: VerificationUowFactory) -> None:
     """Expiry, revocation and replacement are stored and read back exactly, ECDSA key included."""
     key = replace(p256_key("k1"), expires_at=T0 + timedelta(days=7))
     async with uow("acme") as tx:
@@ -68,7 +64,9 @@ async def test_lifecycle_fields_round_trip(uow: UnitOfWorkFactory) -> None:
         assert await tx.publisher_keys.get("acme", "k1") == changed
 
 
-async def test_a_failed_transaction_leaves_the_lifecycle_unchanged(uow: UnitOfWorkFactory) -> None:
+async def test_a_failed_transaction_leaves_the_lifecycle_unchanged(
+    uow: VerificationUowFactory,
+) -> None:
     """A revocation in a transaction that then fails is not stored."""
     key = p256_key("k1")
     async with uow("acme") as tx:
@@ -86,7 +84,7 @@ async def test_a_failed_transaction_leaves_the_lifecycle_unchanged(uow: UnitOfWo
 
 
 async def test_list_orders_by_publisher_then_registration_and_stays_in_the_tenant(
-    uow: UnitOfWorkFactory,
+    uow: VerificationUowFactory,
 ) -> None:
     """list returns the tenant's keys by publisher then registration time, filtered on request,
     and never another tenant's."""
@@ -124,7 +122,7 @@ def decision(
     )
 
 
-async def test_pinned_integrity_is_the_first_verified_one(uow: UnitOfWorkFactory) -> None:
+async def test_pinned_integrity_is_the_first_verified_one(uow: VerificationUowFactory) -> None:
     """The pin is the earliest VERIFIED decision's integrity; rejected ones and other tenants'
     decisions do not count."""
     async with uow("acme") as tx:

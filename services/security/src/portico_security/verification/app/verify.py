@@ -1,4 +1,4 @@
-"""Security use cases: register publisher keys, verify artifacts."""
+"""Verify an artifact: judge it, record the decision and announce it in one transaction."""
 
 from __future__ import annotations
 
@@ -6,16 +6,20 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
-from portico.events.v1 import events_pb2
-from portico_security.verification.app.commands import RegisterPublisherKey, VerifyArtifact
-from portico_security.verification.app.ports import UnitOfWorkFactory
-from portico_security.verification.app.provenance import (
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.ports import (
     ProvenanceVerification,
-    verify_npm_provenance,
+    VerificationUowFactory,
 )
-from portico_security.verification.app.validation import check_register, check_verify
+from portico_security.verification.app.provenance import verify_npm_provenance
+from portico_security.verification.app.validation import check_verify
 from portico_security.verification.domain import verification as rules
 from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.events import (
+    ArtifactRejected,
+    ArtifactVerified,
+    VerificationEvent,
+)
 from portico_security.verification.domain.integrity import IntegrityHasher
 from portico_security.verification.domain.package_names import (
     package_name_problems,
@@ -27,14 +31,8 @@ from portico_security.verification.domain.provenance import (
     with_check,
 )
 from portico_security.verification.domain.registry_signatures import RegistryKeys
-from portico_security.verification.domain.signatures import (
-    PublisherKey,
-    canonical_pem,
-    key_algorithm,
-    same_key,
-)
+from portico_security.verification.domain.signatures import PublisherKey
 from portico_security.verification.domain.verification import ArtifactClaim, Verdict, hasher_for
-from portico_security.verification.errors import KeyAlreadyRegisteredError
 
 # Hash the tarball in slices, yielding to the event loop between them, so a
 # large upload does not stall every other RPC while it is hashed.
@@ -45,50 +43,8 @@ def new_verification_id() -> str:
     return str(uuid.uuid4())
 
 
-async def register_publisher_key(
-    uow: UnitOfWorkFactory, command: RegisterPublisherKey
-) -> PublisherKey:
-    """Registers a publisher key for the tenant.
-
-    Registering the same key again (same id, publisher, algorithm and key
-    material) returns the stored key unchanged, so a retried call succeeds;
-    the same id with anything different is KeyAlreadyRegisteredError. Key
-    ids are never reused for another key.
-    """
-    check_register(command)
-    algorithm = key_algorithm(command.algorithm)
-    pem = canonical_pem(command.public_key_pem, algorithm)
-    async with uow(command.tenant_id) as tx:
-        key = PublisherKey(
-            tenant_id=command.tenant_id,
-            publisher=command.publisher,
-            key_id=command.key_id,
-            algorithm=algorithm,
-            public_key_pem=pem,
-            created_at=tx.clock.now(),
-            expires_at=command.expires_at,
-        )
-        if await tx.publisher_keys.add(key):
-            return key
-        existing = await tx.publisher_keys.get(key.tenant_id, key.key_id)
-        if existing is None:  # pragma: no cover - keys are never deleted
-            raise KeyAlreadyRegisteredError(key.tenant_id, key.key_id)
-        if not same_key(existing, key):
-            raise KeyAlreadyRegisteredError(key.tenant_id, key.key_id)
-        if existing.publisher != key.publisher:
-            raise KeyAlreadyRegisteredError(
-                key.tenant_id, key.key_id, f"another publisher ({existing.publisher!r})"
-            )
-        if command.expires_at is not None and existing.expires_at != command.expires_at:
-            # Lifecycle changes go through RotatePublisherKey / RevokePublisherKey.
-            raise KeyAlreadyRegisteredError(
-                key.tenant_id, key.key_id, f"another expiry ({existing.expires_at})"
-            )
-        return existing
-
-
 async def verify_artifact(
-    uow: UnitOfWorkFactory,
+    uow: VerificationUowFactory,
     command: VerifyArtifact,
     *,
     max_size: int,
@@ -152,32 +108,29 @@ async def verify_artifact(
             provenance=provenance_report,
         )
         await tx.verifications.add(verification)
-        subject = f"{claim.plugin}@{claim.version}"
-        if report.verdict is Verdict.VERIFIED and key is not None:
-            await tx.emit(
-                events_pb2.ArtifactVerified(
-                    tenant_id=claim.tenant_id,
-                    plugin=claim.plugin,
-                    version=claim.version,
-                    integrity=claim.integrity,
-                    publisher=key.publisher,
-                    key_id=key.key_id,
-                    verification_id=verification.verification_id,
-                ),
-                subject=subject,
-            )
-        else:
-            await tx.emit(
-                events_pb2.ArtifactRejected(
-                    tenant_id=claim.tenant_id,
-                    plugin=claim.plugin,
-                    version=claim.version,
-                    reasons=report.reasons,
-                    verification_id=verification.verification_id,
-                ),
-                subject=subject,
-            )
+        await tx.publish([decision_event(verification, key)])
     return verification
+
+
+def decision_event(verification: Verification, key: PublisherKey | None) -> VerificationEvent:
+    """plugin.artifact.verified with the key that vouched, or plugin.artifact.rejected."""
+    if verification.verdict is Verdict.VERIFIED and key is not None:
+        return ArtifactVerified(
+            tenant_id=verification.tenant_id,
+            plugin=verification.plugin,
+            version=verification.version,
+            verification_id=verification.verification_id,
+            integrity=verification.integrity,
+            publisher=key.publisher,
+            key_id=key.key_id,
+        )
+    return ArtifactRejected(
+        tenant_id=verification.tenant_id,
+        plugin=verification.plugin,
+        version=verification.version,
+        verification_id=verification.verification_id,
+        reasons=verification.report.reasons,
+    )
 
 
 async def _hash_in_chunks(hasher: IntegrityHasher, data: bytes, chunk_size: int) -> None:
