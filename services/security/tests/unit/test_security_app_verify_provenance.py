@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from portico_security.testing.artifacts import Publisher
+from portico_security.testing.provenance import GENUINE, NAME, TARBALL, TRUST, VERSION, FakeVerifier
 from portico_security.verification.adapters.memory import VerificationMemoryStore
 from portico_security.verification.app.commands import VerifyArtifact
 from portico_security.verification.app.ports import ProvenanceVerification, VerificationUowFactory
@@ -14,8 +15,6 @@ from portico_security.verification.app.verify import verify_artifact
 from portico_security.verification.domain.provenance import PROVENANCE_CHECK
 from portico_security.verification.domain.verification import Verdict
 from portico_security.verification.errors import MalformedAttestationsError
-
-from .test_security_provenance import GENUINE, NAME, TARBALL, TRUST, VERSION, FakeVerifier
 
 MAX = 1024 * 1024
 
