@@ -103,7 +103,10 @@ class Components:
 
     def implementation(self, service: str) -> object:
         """The servicer behind `service` (its short name, e.g. "InstallService")."""
-        return next(s.implementation for s in self.servicers if s.descriptor.name == service)
+        for servicer in self.servicers:
+            if servicer.descriptor.name == service:
+                return servicer.implementation
+        raise KeyError(f"no servicer for {service!r}")
 
 
 def build(deps: Dependencies) -> Components:
