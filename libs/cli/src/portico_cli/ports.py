@@ -1,11 +1,19 @@
-"""Choosing TCP ports: the preferred one when it is free, else any free one."""
+"""Ports for `portico up`: a preferred port when free, else 0, and what a server reports.
+
+The supervisor never hands a process a port that it chose by binding and
+releasing it: that port could be taken by anyone before the process binds it.
+A process gets its preferred port when that is free now, else 0 (the system
+picks one), and says in its ready file which ports it bound.
+"""
 
 from __future__ import annotations
 
+import json
 import socket
-from collections.abc import Iterable
+from pathlib import Path
 
-from portico_embedded.processes import free_port
+#: What a server's log says when its port was taken first (gRPC, uvicorn, NATS, PostgreSQL).
+_BIND_FAILURES = ("address already in use", "failed to bind")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -25,17 +33,26 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def pick_port(*preferred: int | None, taken: Iterable[int] = ()) -> int:
-    """The first free port among `preferred` (None and 0 skipped), else a free one.
+def preferred_or_any(port: int | None) -> int:
+    """`port` when it is free now, else 0: the server binds whatever the system gives it."""
+    return port if port and port_is_free(port) else 0
 
-    `taken` holds ports already promised to another process of this run, which
-    are not listening yet and so still look free.
+
+def read_ready_file(path: Path, pid: int) -> dict[str, int] | None:
+    """The ports a process reported once serving; None until it has (or if it is not `pid`'s).
+
+    The writer renames a complete file into place, so a file that exists is whole.
     """
-    busy = set(taken)
-    for port in preferred:
-        if port and port not in busy and port_is_free(port):
-            return port
-    while True:
-        port = free_port()
-        if port not in busy:
-            return port
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("pid") != pid:
+        return None
+    return {str(key): int(value) for key, value in data.items() if isinstance(value, int)}
+
+
+def bind_failed(log: str) -> bool:
+    """Whether a server's log says it could not bind its port."""
+    text = log.lower()
+    return any(failure in text for failure in _BIND_FAILURES)
