@@ -21,9 +21,11 @@ from portico_cli.api import Gateway, Tokens
 from portico_cli.endpoints import Endpoints, redact_url
 from portico_cli.errors import CliError, DemoError, NotRunningError
 from portico_cli.events import EventFeed, Seen, describe, timestamp
+from portico_cli.happy_path import happy_path
 from portico_cli.infra import NATS_URL_ENV
 from portico_cli.leftovers import alive
 from portico_cli.paths import Home
+from portico_cli.rollback_path import rollback_path
 from portico_cli.scenario import (
     COMPLETED,
     HAPPY_VERSION,
@@ -115,9 +117,11 @@ async def run_demo(
         except DemoError as exc:
             setup_error = str(exc)
         if not setup_error:
-            await _walk(scenario.happy_path(happy, bake_seconds), happy, timeline)
+            await _walk(happy_path(scenario, happy, bake_seconds), happy, timeline)
         if happy.ok:
-            await _walk(scenario.rollback_path(rollback, rollback_bake_seconds), rollback, timeline)
+            await _walk(
+                rollback_path(scenario, rollback, rollback_bake_seconds), rollback, timeline
+            )
         reaction = await _reaction(feed, rollback) if rollback.ok else Reaction(None, None)
         return _summary(
             timeline=timeline,
