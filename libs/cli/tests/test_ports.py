@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from portico_cli.ports import bind_failed, port_is_free, preferred_or_any, read_ready_file
+from portico_cli.errors import StartupError
+from portico_cli.ports import (
+    GRPC_PORTS,
+    bind_failed,
+    plan_ports,
+    port_is_free,
+    preferred_or_any,
+    read_ready_file,
+)
 
 
 @pytest.fixture
@@ -66,3 +74,23 @@ def test_bind_failures_are_recognised_in_the_servers_own_words() -> None:
     assert bind_failed("listen tcp 127.0.0.1:4222: bind: address already in use")
     assert bind_failed('LOG:  could not bind IPv4 address "127.0.0.1": Address already in use')
     assert not bind_failed("InvalidPasswordError: password authentication failed")
+
+
+def test_the_plan_asks_for_defaults_while_free_and_retries_only_those(busy_port: int) -> None:
+    """Each service asks for its default or 0; only a default is retried; gateway 0 stays 0."""
+    said: list[str] = []
+    plan = plan_ports(0, said.append)
+    assert set(plan.asked) == {*GRPC_PORTS, "gateway"}
+    assert plan.asked["gateway"] == 0
+    for svc, preferred in GRPC_PORTS.items():
+        assert plan.asked[svc] in {0, preferred}
+        assert (svc in plan.retryable) == (plan.asked[svc] == preferred)
+        if plan.asked[svc] == 0:
+            assert f"port {preferred} is taken; {svc} binds a free port" in said
+    assert "gateway" not in plan.retryable
+
+
+def test_an_explicit_gateway_port_in_use_is_refused_before_anything_starts(busy_port: int) -> None:
+    """An explicit port is never traded for another: a busy one is a clear error."""
+    with pytest.raises(StartupError, match=f"gateway port {busy_port} is in use"):
+        plan_ports(busy_port, lambda _: None)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from cli_support import clean_env, descendants, running, wait_for_file
 
-from portico_cli.supervisor import GRPC_PORTS
+from portico_cli.ports import GRPC_PORTS
 
 SERVICES = {"auth", "tenancy", "security", "compat", "rollout", "slo"}
 DB_URL = "postgresql://portico:hunter2@127.0.0.1:1/portico"

@@ -10,7 +10,22 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from portico_cli.errors import StartupError
+
+#: The gRPC port each service asks for while it is free.
+GRPC_PORTS = {
+    "tenancy": 50061,
+    "auth": 50062,
+    "security": 50063,
+    "compat": 50064,
+    "rollout": 50065,
+    "slo": 50066,
+}
+GATEWAY_PORT = 8080
 
 #: What a server's log says when its port was taken first (gRPC, uvicorn, NATS, PostgreSQL).
 _BIND_FAILURES = ("address already in use", "failed to bind")
@@ -56,3 +71,45 @@ def bind_failed(log: str) -> bool:
     """Whether a server's log says it could not bind its port."""
     text = log.lower()
     return any(failure in text for failure in _BIND_FAILURES)
+
+
+@dataclass
+class Ports:
+    """The ports each process was asked to bind (0: any), then the ones it reported."""
+
+    asked: dict[str, int] = field(default_factory=dict)
+    grpc: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, int] = field(default_factory=dict)
+    gateway: int = 0
+    #: Started on a preferred port, so a bind failure there earns one retry on port 0.
+    retryable: set[str] = field(default_factory=set)
+
+
+def plan_ports(gateway_port: int | None, say: Callable[[str], None]) -> Ports:
+    """The port each process is asked to bind: its default when free now, else 0.
+
+    An explicit gateway port must be free, and is not traded for another.
+    """
+    ports = Ports()
+    for svc, preferred in GRPC_PORTS.items():
+        ports.asked[svc] = preferred_or_any(preferred)
+        if ports.asked[svc]:
+            ports.retryable.add(svc)
+        else:
+            say(f"port {preferred} is taken; {svc} binds a free port")
+    if gateway_port is None:
+        ports.asked["gateway"] = preferred_or_any(GATEWAY_PORT)
+        if ports.asked["gateway"]:
+            ports.retryable.add("gateway")
+        else:
+            say(f"port {GATEWAY_PORT} is taken; the gateway binds a free port")
+    elif gateway_port == 0:
+        ports.asked["gateway"] = 0
+    elif not port_is_free(gateway_port):
+        raise StartupError(
+            f"gateway port {gateway_port} is in use; stop what listens there,"
+            " or pass --gateway-port 0 for a free port"
+        )
+    else:
+        ports.asked["gateway"] = gateway_port
+    return ports

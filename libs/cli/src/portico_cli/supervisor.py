@@ -30,38 +30,17 @@ from portico_cli.errors import StartupError
 from portico_cli.health import Health, grpc_health, http_health
 from portico_cli.infra import Infra
 from portico_cli.paths import Home
-from portico_cli.ports import bind_failed, port_is_free, preferred_or_any, read_ready_file
+from portico_cli.ports import Ports, bind_failed, plan_ports, read_ready_file
 from portico_cli.procs import Child, describe_exit, log_tail, stop_all
 from portico_cli.stopsignals import StopSignals
 
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
-GRPC_PORTS = {
-    "tenancy": 50061,
-    "auth": 50062,
-    "security": 50063,
-    "compat": 50064,
-    "rollout": 50065,
-    "slo": 50066,
-}
-GATEWAY_PORT = 8080
 HEALTH_TIMEOUT_SECONDS = 60.0
 HOST = "127.0.0.1"
 
 
 class Interrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
     """A stop signal arrived while the suite was starting."""
-
-
-@dataclass
-class Ports:
-    """The ports each process was asked to bind (0: any), then the ones it reported."""
-
-    asked: dict[str, int] = field(default_factory=dict)
-    grpc: dict[str, int] = field(default_factory=dict)
-    metrics: dict[str, int] = field(default_factory=dict)
-    gateway: int = 0
-    #: Started on a preferred port, so a bind failure there earns one retry on port 0.
-    retryable: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -306,36 +285,6 @@ class Suite:
         if self.infra is not None:
             self.infra.stop()
         return killed
-
-
-def plan_ports(gateway_port: int | None, say: Callable[[str], None]) -> Ports:
-    """The port each process is asked to bind: its default when free now, else 0.
-
-    An explicit gateway port must be free, and is not traded for another.
-    """
-    ports = Ports()
-    for svc in SERVICES:
-        ports.asked[svc] = preferred_or_any(GRPC_PORTS[svc])
-        if ports.asked[svc]:
-            ports.retryable.add(svc)
-        else:
-            say(f"port {GRPC_PORTS[svc]} is taken; {svc} binds a free port")
-    if gateway_port is None:
-        ports.asked["gateway"] = preferred_or_any(GATEWAY_PORT)
-        if ports.asked["gateway"]:
-            ports.retryable.add("gateway")
-        else:
-            say(f"port {GATEWAY_PORT} is taken; the gateway binds a free port")
-    elif gateway_port == 0:
-        ports.asked["gateway"] = 0
-    elif not port_is_free(gateway_port):
-        raise StartupError(
-            f"gateway port {gateway_port} is in use; stop what listens there,"
-            " or pass --gateway-port 0 for a free port"
-        )
-    else:
-        ports.asked["gateway"] = gateway_port
-    return ports
 
 
 def runnable(module: str) -> bool:
