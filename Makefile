@@ -17,8 +17,9 @@ PACKAGES := portico_common portico_embedded portico_cli $(patsubst services/%,po
 PROMTOOL := $(TOOLS)/bin/promtool
 # The line-coverage floor of `make test` (libs and services; the service
 # processes that tests start are not measured). Measured on 2026-12-07 as the
-# TOTAL of `make pytest` on a fresh environment, rounded down; raise it when
-# coverage rises, never lower it to make a change pass.
+# TOTAL line of `make pytest` ([tool.coverage.run] in pyproject.toml): 90.05%,
+# 12,722 statements, 1,266 missed; rounded down. Raise it when coverage rises,
+# never lower it to make a change pass.
 COVERAGE_FLOOR := 90
 COVERAGE := --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
