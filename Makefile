@@ -33,11 +33,13 @@ test: env lint typecheck proto-lint proto-check deploy-check pytest
 
 env: $(VENV)/.synced bytecode node-if-available
 
-# Every service process a test starts imports the workspace's sources; with
-# PYTHONDONTWRITEBYTECODE set (as on CI machines) nothing would ever be cached,
-# so each process would compile them all again. Compiled once here; a stale
-# .pyc is recompiled (compileall compares the source's mtime), so this is cheap
-# after the first run. Third-party packages are compiled by `uv sync`.
+# Every service process a test starts imports the workspace and its
+# dependencies; with PYTHONDONTWRITEBYTECODE set (as on CI machines) nothing
+# would ever be cached, so each process would compile them all again. `uv sync
+# --compile-bytecode` compiles the dependencies (most of the cost: a rollout
+# process reached SERVING in 1.5 s before, 0.7 s after) and this compiles the
+# workspace; a stale .pyc is recompiled (compileall compares the source's
+# mtime), so this is cheap after the first run.
 bytecode: $(VENV)/.synced
 	$(BIN)/python -m compileall -q libs services
 
