@@ -20,7 +20,7 @@ PROMTOOL := $(TOOLS)/bin/promtool
 # TOTAL line of `make pytest` ([tool.coverage.run] in pyproject.toml): 90.05%,
 # 12,722 statements, 1,266 missed; rounded down. Raise it when coverage rises,
 # never lower it to make a change pass.
-COVERAGE_FLOOR := 90
+COVERAGE_FLOOR := 92
 COVERAGE := --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 .PHONY: run test env bytecode node node-if-available lint layers typecheck proto proto-lint \

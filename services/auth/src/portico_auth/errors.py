@@ -2,15 +2,16 @@
 
 Each error a request can cause extends `AuthError` and one kernel category,
 which names the gRPC status it maps to. The two faults of the deployment
-itself (settings it cannot start with, stored keys it cannot read) take no
-category on purpose: the interceptor answers them as INTERNAL, without their
-detail, since no caller can fix them.
+itself (settings it cannot start with, stored keys it cannot read) are
+InternalErrors: the interceptor answers them as INTERNAL with a trace id and
+without their detail, since no caller can fix them.
 """
 
 from __future__ import annotations
 
 from portico_common.errors import (
     AlreadyExistsError,
+    InternalError,
     InvalidArgumentError,
     PermissionDeniedError,
     PorticoError,
@@ -54,9 +55,9 @@ class NotPlatformAdminError(AuthError, PermissionDeniedError):
     """Only the platform admin client, with a platform ("*") token, may do this."""
 
 
-class SigningKeyError(AuthError):
+class SigningKeyError(AuthError, InternalError):
     """A stored signing key cannot be used (wrong key-encryption key, corrupt row)."""
 
 
-class ConfigurationError(AuthError):
+class ConfigurationError(AuthError, InternalError):
     """Settings the service cannot start with."""
