@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# One image for the whole Portico suite: every service and the gateway.
+# One image for the whole Portico suite: every service and the gateway, and
+# neither the `portico` CLI nor the embedded NATS and PostgreSQL servers.
 # The component is chosen at run time by the command:
 #   python -m portico_<tenancy|auth|security|compat|rollout|slo>   (gRPC services)
 #   python -m portico_gateway                                      (HTTP+JSON front door, the default)
@@ -33,13 +34,21 @@ ENV UV_COMPILE_BYTECODE=1 \
 
 WORKDIR /src
 
+# Only the deployables: the six services and the gateway, each `--package`
+# with what it imports. The dev stack (portico-cli, and portico-embedded with
+# its NATS and PostgreSQL servers) is never installed: tests/deploy checks
+# these exact commands against uv.lock.
+#
 # Third-party dependencies only, in their own layer: it is rebuilt when uv.lock
 # changes, not on every source edit. --frozen needs only the root pyproject.toml
 # and uv.lock here (the members' pyproject.toml files are not read).
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
-    uv sync --frozen --all-packages --no-dev --no-install-workspace
+    uv sync --frozen --no-dev --no-install-workspace \
+        --package portico-gateway --package portico-auth --package portico-compat \
+        --package portico-rollout --package portico-security --package portico-slo \
+        --package portico-tenancy
 
 # Then the workspace members, installed as real wheels (--no-editable) so the
 # runtime stage needs the venv alone, not the source tree.
@@ -47,7 +56,10 @@ COPY pyproject.toml uv.lock ./
 COPY libs ./libs
 COPY services ./services
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --all-packages --no-dev --no-editable
+    uv sync --frozen --no-dev --no-editable \
+        --package portico-gateway --package portico-auth --package portico-compat \
+        --package portico-rollout --package portico-security --package portico-slo \
+        --package portico-tenancy
 
 # ---------------------------------------------------------------------------
 # runtime: the venv, a non-root user, nothing else.

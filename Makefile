@@ -1,6 +1,7 @@
 # Portico: two commands on a fresh machine (Python 3.11+ and make only).
 #   make run   creates the environment, then starts the whole suite (portico up)
 #   make test  creates the environment, then runs every check and test
+# Quick loops: make unit | integration | e2e | layers | deploy-check
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -13,14 +14,34 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Generated code and third-party protos are not ours to lint.
 PACKAGES := portico_common portico_embedded portico_cli $(patsubst services/%,portico_%,$(wildcard services/*))
 
-.PHONY: run test env node node-if-available lint typecheck proto proto-lint proto-check pytest bench demo status fmt clean
+PROMTOOL := $(TOOLS)/bin/promtool
+# The line-coverage floor of `make test` (libs and services; the service
+# processes that tests start are not measured). Measured on 2026-12-07 as the
+# TOTAL line of `make pytest` ([tool.coverage.run] in pyproject.toml): 90.05%,
+# 12,722 statements, 1,266 missed; rounded down. Raise it when coverage rises,
+# never lower it to make a change pass.
+COVERAGE_FLOOR := 92
+COVERAGE := --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+
+.PHONY: run test env bytecode node node-if-available lint layers typecheck proto proto-lint \
+	proto-check pytest unit integration e2e deploy-check promtool bench demo status fmt clean
 
 run: env
 	$(BIN)/portico up
 
-test: env lint typecheck proto-lint proto-check pytest
+test: env lint typecheck proto-lint proto-check deploy-check pytest
 
-env: $(VENV)/.synced node-if-available
+env: $(VENV)/.synced bytecode node-if-available
+
+# Every service process a test starts imports the workspace and its
+# dependencies; with PYTHONDONTWRITEBYTECODE set (as on CI machines) nothing
+# would ever be cached, so each process would compile them all again. `uv sync
+# --compile-bytecode` compiles the dependencies (most of the cost: a rollout
+# process reached SERVING in 1.5 s before, 0.7 s after) and this compiles the
+# workspace; a stale .pyc is recompiled (compileall compares the source's
+# mtime), so this is cheap after the first run.
+bytecode: $(VENV)/.synced
+	$(BIN)/python -m compileall -q libs services
 
 # Node.js is optional for running the suite: without it, npm provenance checks
 # answer UNAVAILABLE with a clear message (and their tests fail, visibly).
@@ -42,12 +63,17 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
-	$(UV) sync --frozen --all-packages
+	$(UV) sync --frozen --all-packages --compile-bytecode
 	touch $@
 
-lint: env
+lint: env layers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# import-linter contracts ([tool.importlinter] in pyproject.toml): rooms per
+# service, security's contexts, independent services, no dev stack in services.
+layers: env
+	$(BIN)/lint-imports
 
 fmt: env
 	$(BIN)/ruff format .
@@ -69,7 +95,36 @@ proto-check: env
 	  && echo "generated stubs are fresh"; rc=$$?; rm -rf $$tmp; exit $$rc
 
 pytest: env
-	$(BIN)/pytest
+	$(BIN)/pytest $(COVERAGE)
+
+# Quick local loops; `make test` runs all of them (and measures coverage).
+unit: env
+	$(BIN)/pytest -m "not integration and not e2e"
+
+integration: env
+	$(BIN)/pytest -m "integration and not e2e"
+
+e2e: env
+	$(BIN)/pytest -m e2e
+
+# Offline checks of deploy/, docker-compose.yml and the Dockerfile.
+deploy-check: env promtool
+	bash deploy/validate.sh
+
+# promtool from Debian's prometheus package: one on PATH, else the package's
+# binary unpacked into .tools/bin (no server is installed or started). Needs
+# root for apt; otherwise fails saying what to install.
+promtool:
+	@if command -v promtool >/dev/null || [ -x $(PROMTOOL) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "error: promtool not found; install Debian's prometheus package (sudo apt-get install prometheus) or put promtool on PATH, then rerun" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null || { echo "error: promtool not found and no apt-get to fetch Debian's prometheus package; put promtool on PATH" >&2; exit 1; }; \
+	tmp=$$(mktemp -d) && chmod 0755 $$tmp && cd $$tmp \
+	  && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus; }; } \
+	  && dpkg-deb -x prometheus_*.deb root && mkdir -p $(abspath $(TOOLS))/bin \
+	  && install -m 0755 root/usr/bin/promtool $(abspath $(PROMTOOL)); \
+	rc=$$?; rm -rf $$tmp; \
+	[ $$rc = 0 ] || echo "error: could not unpack promtool from Debian's prometheus package (see above)" >&2; exit $$rc
 
 bench: env
 	$(BIN)/python -m bench
@@ -81,4 +136,4 @@ status: env
 	$(BIN)/portico status
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache $(SIGSTORE_NODE)/node_modules
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .coverage $(SIGSTORE_NODE)/node_modules

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -26,7 +24,6 @@ from pathlib import Path
 
 import grpc
 import nats
-from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from bench.stats import percentile, summary
@@ -35,9 +32,10 @@ from portico.rollout.v1 import rollout_pb2 as pb
 from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.events.bus import publish
 from portico_common.events.envelope import Envelope
+from portico_common.timestamps import to_timestamp
 from portico_embedded.nats import NatsServer
 from portico_embedded.postgres import PostgresServer
-from portico_embedded.processes import free_port
+from portico_embedded.testing.services import ServiceProcess, infra_env
 
 ROLLOUTS = int(os.environ.get("BENCH_ROLLOUTS", "50"))
 
@@ -121,15 +119,13 @@ async def portico(url: str, rollout_target: str, n: int) -> list[float]:
     samples = []
     for i, version in enumerate(versions):
         done[version] = asyncio.Event()
-        detected = Timestamp()
-        detected.FromDatetime(datetime.now(UTC))
         violation = ev.SloViolated(
             tenant_id=tenant,
             slo_id=f"slo-{i}",
             plugin=f"{plugin}-{i}",
             version=version,
             rule="bench",
-            detected_at=detected,
+            detected_at=to_timestamp(datetime.now(UTC)),
         )
         started = time.perf_counter()
         await publish(js, Envelope.of(violation, source="bench", tenant_id=tenant))
@@ -159,26 +155,17 @@ async def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="portico-bench-"))
     nats_server = NatsServer(home / "nats").start()
     pg = PostgresServer(home / "pg", fsync=False).start()
-    port = free_port()
-    env = dict(
-        os.environ,
-        PORTICO_NATS_URL=nats_server.url,
-        PORTICO_DATABASE_URL=pg.url,
-        PORTICO_GRPC_PORT=str(port),
-        PORTICO_METRICS_PORT="0",
-        PORTICO_LOG_LEVEL="WARNING",
+    # A separate process, as in production, on a port it binds itself (port 0 and
+    # a ready file); no auth target, so no tokens are needed.
+    rollout = ServiceProcess(
+        "portico_rollout", infra_env(pg.url, nats_server.url, log_level="WARNING"), home
     )
-    env.pop("PORTICO_AUTH_TARGET", None)
-    # A separate process, as in production; a blocking start is fine in a benchmark.
-    rollout = subprocess.Popen([sys.executable, "-m", "portico_rollout"], env=env)  # noqa: ASYNC220
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            await asyncio.wait_for(channel.channel_ready(), 30)
+        await asyncio.to_thread(rollout.start)
         base = await baseline(nats_server.url, ROLLOUTS)
-        ours = await portico(nats_server.url, f"127.0.0.1:{port}", ROLLOUTS)
+        ours = await portico(nats_server.url, rollout.target, ROLLOUTS)
     finally:
-        rollout.terminate()
-        rollout.wait(30)
+        await asyncio.to_thread(rollout.stop)
         nats_server.stop()
         pg.stop()
     print("rollback reaction (slo.violated published -> rollout.rolled_back received)")

@@ -8,7 +8,7 @@ For tarballs of 100 KiB and 5 MiB, in the same run on the same bytes:
   claimed SRI, stream the tarball through IntegrityHasher in the use case's
   64 KiB slices, then `verification.verify_artifact` (package name, size,
   integrity, publisher key lifecycle, signature);
-- use case: `handlers.verify_artifact` over the in-memory unit of work (adds
+- use case: `verify.verify_artifact` over the in-memory unit of work (adds
   the event-loop yields between slices, the decision record and its event).
 
 Each is timed for Ed25519 and ECDSA P-256 keys. Throughput is tarball MB/s
@@ -33,19 +33,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from portico_common.clock import ManualClock
-from portico_security.adapters.memory import MemoryStore, memory_uow_factory
-from portico_security.app import handlers
-from portico_security.app.commands import VerifyArtifact
-from portico_security.domain import verification as rules
-from portico_security.domain.integrity import compute_sri, parse_integrity
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey, signed_message
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.app import verify
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.domain import verification as rules
+from portico_security.verification.domain.integrity import compute_sri, parse_integrity
+from portico_security.verification.domain.signatures import (
+    KeyAlgorithm,
+    PublisherKey,
+    signed_message,
+)
 
 KIB = 1024
 SIZES = (100 * KIB, 5 * 1024 * KIB)
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 # Per round, enough repetitions to run for a while at each size.
 BYTES_PER_ROUND = int(os.environ.get("BENCH_BYTES_PER_ROUND", str(20 * 1024 * KIB)))
-CHUNK = handlers.CHUNK_SIZE
+CHUNK = verify.CHUNK_SIZE
 PLUGIN, VERSION = "@acme/plugin-cost-insights", "2.3.0"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 _ECDSA = ec.ECDSA(hashes.SHA256())
@@ -128,9 +132,9 @@ async def measure(size: int, signer: Signer) -> tuple[float, float, float]:
         if report.verdict is not rules.Verdict.VERIFIED:
             raise AssertionError(report.reasons)
 
-    store = MemoryStore()
-    store.keys["bench", signer.key.key_id] = signer.key
-    uow = memory_uow_factory(store, ManualClock(NOW))
+    store = VerificationMemoryStore(ManualClock(NOW))
+    store.state.keys["bench", signer.key.key_id] = signer.key
+    uow = store.uow_factory()
     command = VerifyArtifact(
         tenant_id="bench",
         plugin=PLUGIN,
@@ -142,11 +146,11 @@ async def measure(size: int, signer: Signer) -> tuple[float, float, float]:
     )
 
     async def use_case() -> None:
-        verification = await handlers.verify_artifact(uow, command, max_size=64 * 1024 * KIB)
+        verification = await verify.verify_artifact(uow, command, max_size=64 * 1024 * KIB)
         if verification.verdict is not rules.Verdict.VERIFIED:
             raise AssertionError(verification.report.reasons)
-        store.verifications.clear()
-        store.events.events.clear()
+        store.state.verifications.clear()
+        store.sink.events.clear()
 
     # Rounds interleave the three, so a busy neighbour slows them alike;
     # the best round of each is its figure.

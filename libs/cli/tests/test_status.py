@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,14 @@ import pytest
 from portico_cli import endpoints
 from portico_cli.endpoints import Endpoints, ServiceEndpoint
 from portico_cli.main import EXIT_NOT_RUNNING, main
-from portico_embedded.processes import free_port
+
+
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A port held (bound, never listening) for the test, so connecting to it is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def test_no_endpoints_file_means_not_running(
@@ -21,22 +30,22 @@ def test_no_endpoints_file_means_not_running(
 
 
 def test_a_file_left_by_a_dead_portico_up_is_recognised(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], refusing_port: int
 ) -> None:
     """A stale endpoints.json (its writer gone) is not reported as a running suite."""
     dead = _dead_pid()
-    endpoints.write(tmp_path / "endpoints.json", _endpoints(pid=dead, port=free_port()))
+    endpoints.write(tmp_path / "endpoints.json", _endpoints(pid=dead, port=refusing_port))
     assert main(["status", "--home", str(tmp_path)]) == EXIT_NOT_RUNNING
     assert f"(pid {dead}) which has exited" in capsys.readouterr().err
 
 
 def test_unreachable_processes_make_status_fail(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], refusing_port: int
 ) -> None:
     """Every process gets a row; exit 1 when any is unhealthy."""
     import os
 
-    endpoints.write(tmp_path / "endpoints.json", _endpoints(pid=os.getpid(), port=free_port()))
+    endpoints.write(tmp_path / "endpoints.json", _endpoints(pid=os.getpid(), port=refusing_port))
     assert main(["status", "--home", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "auth" in out

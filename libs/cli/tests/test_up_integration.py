@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 from cli_support import clean_env, descendants, running, wait_for_file
 
-from portico_embedded.processes import free_port
-
 STARTUP_SECONDS = 180
 
 
@@ -24,7 +22,8 @@ class Suite:
 
     def __init__(self, home: Path, logs: Path) -> None:
         self.home = home
-        self.env = clean_env(PORTICO_GATEWAY_PORT=str(free_port()))
+        # Port 0: the gateway binds a free port and reports it; endpoints.json has it.
+        self.env = clean_env(PORTICO_GATEWAY_PORT="0")
         logs.mkdir(parents=True, exist_ok=True)
         self.out, self.err = logs / "up.out", logs / "up.err"
         with self.out.open("wb") as out, self.err.open("wb") as err:

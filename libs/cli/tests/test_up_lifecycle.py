@@ -2,8 +2,8 @@
 
 The fake `portico_<name>` packages shadow the real ones on PYTHONPATH, and the
 infrastructure URLs come from the environment, so these tests exercise the
-supervisor itself: ports and environment, health waits, endpoints.json,
-status, failures with log tails, and the ordered stop.
+supervisor itself: ports and ready files, environment, health waits,
+endpoints.json, status, failures with log tails, and the ordered stop.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from cli_support import clean_env, descendants, running, wait_for_file
 
-from portico_embedded.processes import free_port
+from portico_cli.ports import GRPC_PORTS
 
 SERVICES = {"auth", "tenancy", "security", "compat", "rollout", "slo"}
 DB_URL = "postgresql://portico:hunter2@127.0.0.1:1/portico"
@@ -38,12 +38,11 @@ class Up:
         self.records.mkdir(exist_ok=True)
         self.out = tmp_path / "up.out"
         self.err = tmp_path / "up.err"
-        self.gateway_port = free_port()
         self.env = clean_env(
             PYTHONPATH=os.pathsep.join([str(fake_suite), os.environ.get("PYTHONPATH", "")]),
             PORTICO_NATS_URL=NATS_URL,
             PORTICO_DATABASE_URL=DB_URL,
-            PORTICO_GATEWAY_PORT=str(self.gateway_port),
+            PORTICO_GATEWAY_PORT="0",
             FAKE_RECORD_DIR=str(self.records),
         )
         self.env.update(env)
@@ -67,6 +66,10 @@ class Up:
 
     def recorded(self, name: str) -> dict[str, str]:
         data: dict[str, str] = json.loads((self.records / f"{name}.json").read_text())
+        return data
+
+    def ready(self, name: str) -> dict[str, int]:
+        data: dict[str, int] = json.loads((self.home / "run" / f"{name}.ready.json").read_text())
         return data
 
     def output(self) -> str:
@@ -95,16 +98,23 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
         endpoints = json.loads((home / "endpoints.json").read_text())
         children = descendants(up.proc.pid)
 
-        assert endpoints["gateway"] == f"http://127.0.0.1:{up.gateway_port}"
+        gateway_ready = up.ready("gateway")
+        assert endpoints["gateway"] == f"http://127.0.0.1:{gateway_ready['port']}"
+        assert gateway_ready["pid"] == endpoints["gateway_pid"]
         assert endpoints["nats"] == NATS_URL
         assert endpoints["database"] == "postgresql://portico@127.0.0.1:1/portico"
         assert endpoints["admin_client_id"] == "portico-admin"
         assert set(endpoints["services"]) == SERVICES
-        for svc in endpoints["services"].values():
-            assert svc["grpc"].startswith("127.0.0.1:")
-            assert svc["metrics"].startswith("http://127.0.0.1:")
-            assert svc["metrics"].endswith("/metrics")
+        for name, svc in endpoints["services"].items():
+            ready = up.ready(name)
+            assert svc["grpc"] == f"127.0.0.1:{ready['grpc_port']}"
+            assert svc["metrics"] == f"http://127.0.0.1:{ready['metrics_port']}/metrics"
+            assert svc["pid"] == ready["pid"]
             assert svc["pid"] in children
+            env = up.recorded(name)
+            assert env["PORTICO_GRPC_PORT"] in {"0", str(GRPC_PORTS[name])}
+            assert env["PORTICO_METRICS_PORT"] == "0"
+            assert env["PORTICO_READY_FILE"] == str(home / "run" / f"{name}.ready.json")
 
         secrets_file = home / "secrets.json"
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
@@ -118,9 +128,10 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
             assert env["PORTICO_AUTH_TARGET"] == endpoints["services"]["auth"]["grpc"]
             assert env["PORTICO_DATABASE_URL"] == DB_URL
             assert env["PORTICO_NATS_URL"] == NATS_URL
-            assert env["PORTICO_GRPC_PORT"] == endpoints["services"][name]["grpc"].split(":")[1]
             assert "PORTICO_AUTH_ADMIN_CLIENT_SECRET" not in env
         gateway = up.recorded("gateway")
+        assert gateway["PORTICO_GATEWAY_PORT"] == "0"
+        assert gateway["PORTICO_GATEWAY_READY_FILE"] == str(home / "run" / "gateway.ready.json")
         for name in SERVICES:
             target = gateway[f"PORTICO_GATEWAY_{name.upper()}_TARGET"]
             assert target == endpoints["services"][name]["grpc"]
@@ -184,6 +195,37 @@ def test_a_process_dying_while_running_stops_everything(
     assert not (home / "endpoints.json").exists()
     started = [up.recorded(p.stem) for p in up.records.glob("*.json")]
     assert [r["pid"] for r in started if running(int(r["pid"]))] == []
+
+
+def test_a_preferred_port_taken_before_the_bind_is_retried_once_on_port_0(
+    home: Path, fake_suite: Path, tmp_path: Path
+) -> None:
+    """A process that cannot bind its preferred port starts again on 0; the suite comes up."""
+    up = Up(home, fake_suite, tmp_path, FAKE_PORT_TAKEN="*", PORTICO_GATEWAY_PORT="")
+    try:
+        assert wait_for_file(home / "endpoints.json", lambda: up.proc.poll() is None, 60), (
+            up.output()
+        )
+        endpoints = json.loads((home / "endpoints.json").read_text())
+        retried = []
+        for name in [*SERVICES, "gateway"]:
+            first = up.recorded(name)
+            again = [json.loads(p.read_text()) for p in up.records.glob(f"{name}.*.retry.json")]
+            variable = "PORTICO_GATEWAY_PORT" if name == "gateway" else "PORTICO_GRPC_PORT"
+            asked = first[variable]
+            if asked == "0":
+                assert again == []  # already taken when checked: no retry needed
+                continue
+            retried.append(name)
+            assert f"{name} could not bind port {asked}, taken meanwhile" in up.output()
+            assert len(again) == 1
+            assert again[0][variable] == "0"
+        assert retried, "every preferred port was taken before the start: nothing was retried"
+        assert set(endpoints["services"]) == SERVICES
+        assert up.cli("status").returncode == 0
+        assert up.stop() == 0, up.output()
+    finally:
+        up.stop()
 
 
 def test_an_explicit_gateway_port_in_use_is_refused(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -37,27 +39,30 @@ def test_a_non_positive_deadline_is_refused(monkeypatch: pytest.MonkeyPatch) -> 
         GatewaySettings()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+async def test_the_process_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`python -m portico_gateway` on port 0 reports its port, answers /healthz, stops in order.
 
-
-async def test_the_process_serves_and_stops_cleanly_on_sigterm() -> None:
-    """`python -m portico_gateway` answers /healthz and, on SIGTERM, shuts down in order.
-
-    Uvicorn drains and runs the lifespan shutdown, then re-raises the signal, so the
-    exit status is the conventional "terminated by SIGTERM".
+    The ready file appears only once uvicorn listens, with the port the system
+    chose and the process id. Uvicorn drains and runs the lifespan shutdown on
+    SIGTERM, then re-raises the signal, so the exit status is the conventional
+    "terminated by SIGTERM".
     """
-    port = free_port()
-    env = {**os.environ, "PORTICO_GATEWAY_PORT": str(port), "PORTICO_GATEWAY_AUTH_TARGET": "x:1"}
+    ready_file = tmp_path / "gateway.ready.json"
+    env = {
+        **os.environ,
+        "PORTICO_GATEWAY_PORT": "0",
+        "PORTICO_GATEWAY_READY_FILE": str(ready_file),
+        "PORTICO_GATEWAY_AUTH_TARGET": "x:1",
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "portico_gateway", env=env, stderr=asyncio.subprocess.PIPE
     )
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            response = await _first_answer(http, "/healthz")
+        ready = await _ready(ready_file, process)
+        assert ready["pid"] == process.pid
+        assert ready["port"] > 0
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ready['port']}") as http:
+            response = await http.get("/healthz")
         assert response.json() == {"status": "ok", "upstreams": ["auth"]}
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=10) == -signal.SIGTERM
@@ -70,10 +75,33 @@ async def test_the_process_serves_and_stops_cleanly_on_sigterm() -> None:
             await process.wait()
 
 
-async def _first_answer(http: httpx.AsyncClient, path: str) -> httpx.Response:
-    for _ in range(200):
+async def test_a_port_in_use_fails_the_start_and_writes_no_ready_file(tmp_path: Path) -> None:
+    """A taken port makes the process exit non-zero before any ready file exists."""
+    ready_file = tmp_path / "gateway.ready.json"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = {
+            **os.environ,
+            "PORTICO_GATEWAY_PORT": str(busy.getsockname()[1]),
+            "PORTICO_GATEWAY_READY_FILE": str(ready_file),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "portico_gateway", env=env, stderr=asyncio.subprocess.PIPE
+        )
+        code = await asyncio.wait_for(process.wait(), timeout=30)
+    assert code != 0
+    assert not ready_file.exists()
+
+
+async def _ready(path: Path, process: asyncio.subprocess.Process) -> dict[str, int]:
+    for _ in range(600):
+        if process.returncode is not None:
+            raise AssertionError(f"the gateway exited with {process.returncode} while starting")
         try:
-            return await http.get(path)
-        except httpx.ConnectError:
+            ready: dict[str, int] = json.loads(await asyncio.to_thread(path.read_text))
+        except FileNotFoundError:
             await asyncio.sleep(0.05)
-    raise AssertionError(f"nothing answered {path}")
+            continue
+        return ready
+    raise AssertionError(f"no ready file at {path}")

@@ -20,10 +20,12 @@ from portico_cli import credentials, endpoints
 from portico_cli.api import Gateway, Tokens
 from portico_cli.endpoints import Endpoints, redact_url
 from portico_cli.errors import CliError, DemoError, NotRunningError
-from portico_cli.events import EventFeed, Seen, describe, timestamp
+from portico_cli.events import EventFeed, Seen, describe
+from portico_cli.happy_path import happy_path
 from portico_cli.infra import NATS_URL_ENV
 from portico_cli.leftovers import alive
 from portico_cli.paths import Home
+from portico_cli.rollback_path import rollback_path
 from portico_cli.scenario import (
     COMPLETED,
     HAPPY_VERSION,
@@ -36,6 +38,7 @@ from portico_cli.scenario import (
 )
 from portico_cli.table import format_table
 from portico_cli.timeline import Timeline
+from portico_common.timestamps import timestamp_field
 
 # How long to wait, after the rollout reads ROLLED_BACK, for its event to arrive.
 EVENT_GRACE_SECONDS = 5.0
@@ -115,9 +118,11 @@ async def run_demo(
         except DemoError as exc:
             setup_error = str(exc)
         if not setup_error:
-            await _walk(scenario.happy_path(happy, bake_seconds), happy, timeline)
+            await _walk(happy_path(scenario, happy, bake_seconds), happy, timeline)
         if happy.ok:
-            await _walk(scenario.rollback_path(rollback, rollback_bake_seconds), rollback, timeline)
+            await _walk(
+                rollback_path(scenario, rollback, rollback_bake_seconds), rollback, timeline
+            )
         reaction = await _reaction(feed, rollback) if rollback.ok else Reaction(None, None)
         return _summary(
             timeline=timeline,
@@ -171,7 +176,7 @@ def reaction_of(violated: Seen | None, rolled_back: Seen | None) -> Reaction:
     """Reaction times measured from the two events."""
     server_ms = arrival_ms = None
     if rolled_back is not None:
-        detected = timestamp(rolled_back.payload, "violation_detected_at")
+        detected = timestamp_field(rolled_back.payload, "violation_detected_at")
         if detected is not None:
             server_ms = (rolled_back.envelope.time - detected).total_seconds() * 1000
         if violated is not None:

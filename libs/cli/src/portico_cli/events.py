@@ -6,11 +6,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.errors import EventError
@@ -152,11 +150,3 @@ def describe(payload: Message) -> str:
     """One line about an event's payload, as the timeline shows it."""
     render = _DESCRIBE.get(type(payload))
     return render(payload) if render is not None else payload.DESCRIPTOR.name
-
-
-def timestamp(payload: Message, field: str) -> datetime | None:
-    """A Timestamp field as an aware datetime, or None when unset."""
-    if not payload.HasField(field):
-        return None
-    value: Timestamp = getattr(payload, field)
-    return value.ToDatetime(tzinfo=UTC)

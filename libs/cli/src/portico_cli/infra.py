@@ -2,7 +2,9 @@
 
 Embedded servers keep their data in `<home>/nats` and `<home>/postgres` and
 their ports in `<home>/infra.json`, so a restart finds the same streams, the
-same databases and the same URLs.
+same databases and the same URLs. A remembered (or default) port is asked for
+only while it is free; otherwise, or when it is taken before the server binds
+it, the server chooses its own port.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from portico_cli.endpoints import write_json
 from portico_cli.errors import StartupError
 from portico_cli.paths import Home
-from portico_cli.ports import pick_port
+from portico_cli.ports import bind_failed, preferred_or_any
 from portico_cli.procs import log_tail
 from portico_embedded.errors import LauncherError
 from portico_embedded.nats import NatsServer
@@ -27,6 +29,8 @@ from portico_embedded.postgres import PostgresServer
 NATS_URL_ENV = "PORTICO_NATS_URL"
 DATABASE_URL_ENV = "PORTICO_DATABASE_URL"
 NATS_PORT, NATS_MONITOR_PORT, POSTGRES_PORT = 4222, 8222, 5432
+
+_Server = TypeVar("_Server", NatsServer, PostgresServer)
 
 
 @dataclass
@@ -83,44 +87,80 @@ def _start_nats(
     home: Home, infra: Infra, remembered: dict[str, Any], say: Callable[[str], None]
 ) -> None:
     saved = remembered.get("nats", {})
-    port = pick_port(_port(saved, "port"), NATS_PORT)
-    monitor = pick_port(_port(saved, "monitor_port"), NATS_MONITOR_PORT, taken=[port])
-    server = NatsServer(home.nats_store, port=port, monitor_port=monitor)
+    port = preferred_or_any(_port(saved, "port") or NATS_PORT)
+    monitor = preferred_or_any(_port(saved, "monitor_port") or NATS_MONITOR_PORT)
     infra.nats_log = home.nats_store / "nats.log"
-    say(f"starting nats-server (JetStream) on port {port}, data in {home.nats_store}")
-    offset = _size(infra.nats_log)
-    try:
-        server.start()
-    except LauncherError as exc:
-        server.stop()
-        raise StartupError(_failed("nats-server", exc, infra.nats_log, offset)) from None
+    say(f"starting nats-server (JetStream) on {_describe(port)}, data in {home.nats_store}")
+    server = _start_retrying(
+        "nats-server",
+        infra.nats_log,
+        lambda port, monitor: NatsServer(home.nats_store, port=port, monitor_port=monitor),
+        ports=(port, monitor),
+        say=say,
+    )
     infra.nats = server
     infra.nats_url = server.url
-    _remember(home.infra, remembered, "nats", {"port": port, "monitor_port": monitor})
+    _remember(
+        home.infra, remembered, "nats", {"port": server.port, "monitor_port": server.monitor_port}
+    )
 
 
 def _start_postgres(
     home: Home, infra: Infra, remembered: dict[str, Any], say: Callable[[str], None]
 ) -> None:
     saved = remembered.get("postgres", {})
-    port = pick_port(_port(saved, "port"), POSTGRES_PORT)
-    server = PostgresServer(home.postgres_data, port=port)
+    port = preferred_or_any(_port(saved, "port") or POSTGRES_PORT)
     # The launcher writes the server's output beside its data directory.
     infra.postgres_log = home.postgres_data.parent / f"{home.postgres_data.name}.log"
     first = not (home.postgres_data / "PG_VERSION").exists()
     say(
-        f"starting PostgreSQL on port {port}, data in {home.postgres_data}"
+        f"starting PostgreSQL on {_describe(port)}, data in {home.postgres_data}"
         + (" (first run: initdb)" if first else "")
     )
-    offset = _size(infra.postgres_log)
+    server = _start_retrying(
+        "PostgreSQL",
+        infra.postgres_log,
+        lambda port, _: PostgresServer(home.postgres_data, port=port),
+        ports=(port, 0),
+        say=say,
+    )
+    infra.postgres = server
+    infra.database_url = server.url
+    _remember(home.infra, remembered, "postgres", {"port": server.port})
+
+
+def _start_retrying(
+    what: str,
+    log: Path,
+    make: Callable[[int, int], _Server],
+    *,
+    ports: tuple[int, int],
+    say: Callable[[str], None],
+) -> _Server:
+    """Starts the server; once more on ports of its own choosing if ours were taken first."""
+    offset = _size(log)
+    server = make(*ports)
+    try:
+        server.start()
+        return server
+    except (LauncherError, subprocess.CalledProcessError) as exc:
+        server.stop()
+        taken = bind_failed(_read_from(log, offset))
+        if not (taken and any(ports)):
+            raise StartupError(_failed(what, exc, log, offset)) from None
+    say(f"{what}: a port was taken before it could bind it; letting it choose its own")
+    offset = _size(log)
+    server = make(0, 0)
     try:
         server.start()
     except (LauncherError, subprocess.CalledProcessError) as exc:
         server.stop()
-        raise StartupError(_failed("PostgreSQL", exc, infra.postgres_log, offset)) from None
-    infra.postgres = server
-    infra.database_url = server.url
-    _remember(home.infra, remembered, "postgres", {"port": port})
+        raise StartupError(_failed(what, exc, log, offset)) from None
+    return server
+
+
+def _describe(port: int) -> str:
+    return f"port {port}" if port else "a port of its own choosing"
 
 
 def _failed(what: str, exc: Exception, log: Path, offset: int) -> str:
@@ -143,6 +183,15 @@ def _port(saved: object, key: str) -> int | None:
 def _remember(path: Path, remembered: dict[str, Any], key: str, value: dict[str, int]) -> None:
     remembered[key] = value
     write_json(path, remembered)
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def _size(path: Path) -> int:

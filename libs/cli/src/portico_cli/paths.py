@@ -55,5 +55,13 @@ class Home:
     def postgres_data(self) -> Path:
         return self.root / "postgres"
 
+    @property
+    def run(self) -> Path:
+        # Ready files: each process writes the ports it bound here once serving.
+        return self.root / "run"
+
     def log_for(self, name: str) -> Path:
         return self.logs / f"{name}.log"
+
+    def ready_file_for(self, name: str) -> Path:
+        return self.run / f"{name}.ready.json"

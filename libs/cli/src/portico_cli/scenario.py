@@ -1,10 +1,8 @@
-"""The demo's two paths, through the gateway's HTTP API.
+"""What both demo paths share: the plugin, the tenant's set-up and the steps of a rollout.
 
-Happy path: a signed, compatible plugin version goes through security and
-compat, then a canary that grows 10 -> 25 -> 50 -> 100% while good outcomes
-are reported. Rollback path: the next version starts its canary, a burst of
-failing outcomes trips the SLO's burn-rate rule, and the rollout service rolls
-it back on the `slo.violated` event.
+The paths themselves, through the gateway's HTTP API, are `happy_path`
+(a canary that grows to 100%) and `rollback_path` (a canary that an SLO
+violation rolls back).
 """
 
 from __future__ import annotations
@@ -45,7 +43,6 @@ COMPLETED = "ROLLOUT_STATE_COMPLETED"
 ROLLED_BACK = "ROLLOUT_STATE_ROLLED_BACK"
 REFUSED = "ROLLOUT_STATE_REFUSED"
 POLL_SECONDS = 0.2
-BURST_BATCHES, BURST_BATCH_SIZE = 5, 20
 
 
 def short(state: str) -> str:
@@ -73,6 +70,8 @@ class PathResult:
 
 
 class Scenario:
+    """One demo tenant: its set-up, and the steps both paths are made of."""
+
     def __init__(
         self,
         *,
@@ -127,78 +126,6 @@ class Scenario:
             f"host profile set: Backstage {HOST_PROFILE['backstageVersion']},"
             f" Node.js {HOST_PROFILE['nodeVersion']}, {packages}"
         )
-
-    # ---- the two paths --------------------------------------------------------
-
-    async def happy_path(self, result: PathResult, bake_seconds: int) -> None:
-        self.t.section(
-            f"Happy path: {PLUGIN}@{result.version}, canary 10/25/50/100%,"
-            f" {bake_seconds}s bake per phase"
-        )
-        result.ran = True
-        started = time.monotonic()
-        result.rollout_id = await self.submit(result.version, bake_seconds)
-        timeout = 60.0 + 8 * bake_seconds
-        deadline = started + timeout
-        last: tuple[str, int] | None = None
-        good = 0
-        while True:
-            rollout = await self.rollout(result.rollout_id)
-            state, percent = rollout["state"], int(rollout.get("percent") or 0)
-            result.state, result.reason = state, str(rollout.get("reason") or "")
-            if (state, percent) != last:
-                last = (state, percent)
-                so_far = f" ({good} good outcomes reported)" if good else ""
-                self.t.step(f"rollout {short(state)} at {percent}%{so_far}")
-                if state in (IN_PROGRESS, COMPLETED):
-                    if percent not in result.percents:
-                        result.percents.append(percent)
-                    await self.resolve_all(result.version, f"at {percent}%")
-            if state == COMPLETED:
-                break
-            if state in (ROLLED_BACK, REFUSED):
-                raise DemoError(
-                    f"the rollout ended {short(state)}: {result.reason or 'no reason given'}"
-                )
-            if time.monotonic() > deadline:
-                raise DemoError(
-                    f"the rollout did not complete within {timeout:.0f}s"
-                    f" (it is {short(state)} at {percent}%)"
-                )
-            if state == IN_PROGRESS:
-                good += await self.report(result.version, 10, failures=0)
-            await asyncio.sleep(POLL_SECONDS)
-        result.seconds = time.monotonic() - started
-
-    async def rollback_path(self, result: PathResult, bake_seconds: int) -> None:
-        self.t.section(
-            f"Rollback path: {PLUGIN}@{result.version}, {bake_seconds}s bake so it stays in"
-            " canary, then it starts failing"
-        )
-        result.ran = True
-        started = time.monotonic()
-        result.rollout_id = await self.submit(result.version, bake_seconds)
-        rollout = await self.wait_for_state(result.rollout_id, IN_PROGRESS, within=60.0)
-        percent = int(rollout.get("percent") or 0)
-        result.percents.append(percent)
-        await self.resolve_all(result.version, f"at {percent}%")
-        violated = await self.burst(result.version)
-        if not violated:
-            self.t.step("the SLO service reported no violation; waiting for the rollout anyway")
-        rollout = await self.wait_for_state(
-            result.rollout_id, ROLLED_BACK, within=30.0, known=IN_PROGRESS
-        )
-        result.state, result.reason = rollout["state"], str(rollout.get("reason") or "")
-        result.seconds = time.monotonic() - started
-        answers = await self.resolve_all(result.version, "after the rollback", grows=False)
-        wrong = sorted(user for user, version in answers.items() if version != HAPPY_VERSION)
-        if wrong:
-            got = ", ".join(f"{user}={answers[user] or 'nothing'}" for user in wrong[:5])
-            raise DemoError(
-                f"after the rollback {len(wrong)} of {len(USERS)} users do not get"
-                f" {HAPPY_VERSION}: {got}"
-            )
-        self.t.step(f"every user is back on {HAPPY_VERSION}")
 
     # ---- steps ----------------------------------------------------------------
 
@@ -318,32 +245,8 @@ class Scenario:
                 )
             await asyncio.sleep(POLL_SECONDS / 2)
 
-    async def report(self, version: str, count: int, failures: int) -> int:
-        """Reports outcomes of the version; returns how many were accepted."""
-        reply = await self.api.call("POST", "/outcomes", self._outcomes(version, count, failures))
-        return int(reply.get("accepted") or 0)
-
-    async def burst(self, version: str) -> bool:
-        """Failing outcomes in batches until the SLO service says it is violated."""
-        self.t.step(f"{version} starts failing: reporting outcomes, half of them errors")
-        for _ in range(BURST_BATCHES):
-            reply = await self.api.call(
-                "POST",
-                "/outcomes",
-                self._outcomes(version, BURST_BATCH_SIZE, BURST_BATCH_SIZE // 2),
-            )
-            violated = bool(reply.get("violated"))
-            self.t.step(
-                f"reported {BURST_BATCH_SIZE} outcomes ({BURST_BATCH_SIZE // 2} failed): burn rate"
-                f" {float(reply.get('shortWindowBurnRate') or 0):.1f}x short,"
-                f" {float(reply.get('longWindowBurnRate') or 0):.1f}x long"
-                + ("  -> SLO violated" if violated else "")
-            )
-            if violated:
-                return True
-        return False
-
-    def _outcomes(self, version: str, count: int, failures: int) -> dict[str, Any]:
+    def outcomes(self, version: str, count: int, failures: int) -> dict[str, Any]:
+        """`count` outcomes of the version, `failures` of them failed, in random order."""
         outcomes = [
             {"success": i >= failures, "latencyMs": self.rng.randint(20, 180)} for i in range(count)
         ]

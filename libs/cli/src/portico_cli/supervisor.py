@@ -3,6 +3,13 @@
 auth starts first (every other service verifies tokens against it), then the
 other services together, then the gateway in front of them. Stopping runs the
 other way round: gateway, services, auth, then the infrastructure.
+
+Every process binds its own ports: its preferred gRPC (or HTTP) port when that
+is free, else 0, and metrics on 0. Once serving it writes the ports it bound to
+its ready file (`<home>/run/<name>.ready.json`), and only those ports go into
+the next stage's settings, the health probes and endpoints.json. A process
+whose preferred port was taken between the check and its bind is started once
+more on port 0.
 """
 
 from __future__ import annotations
@@ -23,33 +30,17 @@ from portico_cli.errors import StartupError
 from portico_cli.health import Health, grpc_health, http_health
 from portico_cli.infra import Infra
 from portico_cli.paths import Home
-from portico_cli.ports import pick_port, port_is_free
+from portico_cli.ports import Ports, bind_failed, plan_ports, read_ready_file
 from portico_cli.procs import Child, describe_exit, log_tail, stop_all
 from portico_cli.stopsignals import StopSignals
 
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
-GRPC_PORTS = {
-    "tenancy": 50061,
-    "auth": 50062,
-    "security": 50063,
-    "compat": 50064,
-    "rollout": 50065,
-    "slo": 50066,
-}
-GATEWAY_PORT = 8080
 HEALTH_TIMEOUT_SECONDS = 60.0
 HOST = "127.0.0.1"
 
 
 class Interrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
     """A stop signal arrived while the suite was starting."""
-
-
-@dataclass
-class Ports:
-    grpc: dict[str, int]
-    metrics: dict[str, int]
-    gateway: int
 
 
 @dataclass
@@ -61,7 +52,7 @@ class Suite:
     health_timeout: float = HEALTH_TIMEOUT_SECONDS
     services: dict[str, Child] = field(default_factory=dict)
     gateway: Child | None = None
-    ports: Ports | None = None
+    ports: Ports = field(default_factory=Ports)
     infra: Infra | None = None
 
     # ---- starting ----------------------------------------------------------
@@ -70,19 +61,12 @@ class Suite:
         """Infrastructure, services, gateway: each healthy before the next starts."""
         self.infra = infra.start(self.home, self.say)
         self._record()
-        # After the infrastructure listens, so no port of it can be handed out again.
-        self.ports = choose_ports(gateway_port, self.say)
+        # After the infrastructure listens, so its ports already count as taken.
+        self.ports = plan_ports(gateway_port, self.say)
         auth = self._service("auth")
         self._wait_healthy([auth])
         self._wait_healthy([self._service(svc) for svc in SERVICES if svc != "auth"])
-        # Assigned before it starts, so processes.json records it too.
-        self.gateway = Child(
-            "gateway",
-            [sys.executable, "-m", "portico_gateway"],
-            self._gateway_env(),
-            self.home.log_for("gateway"),
-        )
-        self._wait_healthy([self._start(self.gateway)])
+        self._wait_healthy([self._gateway()])
 
     def _service(self, svc: str) -> Child:
         child = Child(
@@ -94,10 +78,36 @@ class Suite:
         self.services[svc] = child
         return self._start(child)
 
+    def _gateway(self) -> Child:
+        # Assigned before it starts, so processes.json records it too.
+        self.gateway = Child(
+            "gateway",
+            [sys.executable, "-m", "portico_gateway"],
+            self._gateway_env(),
+            self.home.log_for("gateway"),
+        )
+        return self._start(self.gateway)
+
+    def _restart_on_any_port(self, child: Child) -> Child | None:
+        """A new process on port 0 when `child` lost its preferred port to another; else None."""
+        name = child.name
+        if name not in self.ports.retryable or not bind_failed(child.log_tail(lines=200)):
+            return None
+        self.ports.retryable.discard(name)
+        self.say(
+            f"{name} could not bind port {self.ports.asked[name]}, taken meanwhile;"
+            " starting it again on a free port"
+        )
+        self.ports.asked[name] = 0
+        return self._gateway() if name == "gateway" else self._service(name)
+
     def _start(self, child: Child) -> Child:
         if self.signals.requested:
             raise Interrupted
         self.say(f"starting {child.name}")
+        ready_file = self.home.ready_file_for(child.name)
+        ready_file.parent.mkdir(parents=True, exist_ok=True)
+        ready_file.unlink(missing_ok=True)
         child.start()
         self._record()
         return child
@@ -108,42 +118,53 @@ class Suite:
         return env
 
     def _service_env(self, svc: str) -> dict[str, str]:
-        ports = self._ports()
         env = self._base_env()
         env["PORTICO_NATS_URL"] = self._infra().nats_url
         env["PORTICO_DATABASE_URL"] = self._infra().database_url
-        env["PORTICO_GRPC_PORT"] = str(ports.grpc[svc])
-        env["PORTICO_METRICS_PORT"] = str(ports.metrics[svc])
+        env["PORTICO_GRPC_PORT"] = str(self.ports.asked[svc])
+        env["PORTICO_METRICS_PORT"] = "0"
+        env["PORTICO_READY_FILE"] = str(self.home.ready_file_for(svc))
         if svc == "auth":
             env[ADMIN_SECRET_ENV] = self.secrets.admin_client_secret
             env[KEK_ENV] = self.secrets.key_encryption_key
         else:
-            env["PORTICO_AUTH_TARGET"] = f"{HOST}:{ports.grpc['auth']}"
+            env["PORTICO_AUTH_TARGET"] = f"{HOST}:{self.ports.grpc['auth']}"
         return env
 
     def _gateway_env(self) -> dict[str, str]:
-        ports = self._ports()
         env = self._base_env()
-        env["PORTICO_GATEWAY_PORT"] = str(ports.gateway)
+        env["PORTICO_GATEWAY_PORT"] = str(self.ports.asked["gateway"])
+        env["PORTICO_GATEWAY_READY_FILE"] = str(self.home.ready_file_for("gateway"))
         for svc in SERVICES:
-            env[f"PORTICO_GATEWAY_{svc.upper()}_TARGET"] = f"{HOST}:{ports.grpc[svc]}"
+            env[f"PORTICO_GATEWAY_{svc.upper()}_TARGET"] = f"{HOST}:{self.ports.grpc[svc]}"
         return env
 
-    def _probe(self, child: Child) -> Health:
-        ports = self._ports()
+    def _bound(self, child: Child) -> bool:
+        """Whether `child` has reported its ports (read from its ready file the first time)."""
+        ports, name = self.ports, child.name
+        if ports.gateway if child is self.gateway else name in ports.grpc:
+            return True
+        ready = read_ready_file(self.home.ready_file_for(name), child.pid)
+        if ready is None:
+            return False
         if child is self.gateway:
-            return http_health(f"http://{HOST}:{ports.gateway}/healthz", timeout=0.5)
-        return grpc_health(f"{HOST}:{ports.grpc[child.name]}", timeout=0.5)
+            ports.gateway = ready["port"]
+        else:
+            ports.grpc[name] = ready["grpc_port"]
+            ports.metrics[name] = ready.get("metrics_port", 0)
+        return True
+
+    def _probe(self, child: Child) -> Health:
+        if not self._bound(child):
+            return Health(False, "STARTING (no ready file yet)", 0.0)
+        if child is self.gateway:
+            return http_health(f"http://{HOST}:{self.ports.gateway}/healthz", timeout=0.5)
+        return grpc_health(f"{HOST}:{self.ports.grpc[child.name]}", timeout=0.5)
 
     def _infra(self) -> Infra:
         if self.infra is None:
             raise RuntimeError("infrastructure is started in start()")
         return self.infra
-
-    def _ports(self) -> Ports:
-        if self.ports is None:
-            raise RuntimeError("ports are chosen in start()")
-        return self.ports
 
     def _wait_healthy(self, children: Iterable[Child]) -> None:
         started = time.monotonic()
@@ -151,6 +172,9 @@ class Suite:
         pending = {child.name: child for child in children}
         last: dict[str, Health] = {}
         while pending:
+            for name, child in list(pending.items()):
+                if child.returncode() is not None and not self._bound(child):
+                    pending[name] = self._restart_on_any_port(child) or child
             # Any process started so far, not only this stage's: all must stay up.
             failure = self._exited("while starting")
             if failure is not None:
@@ -192,7 +216,7 @@ class Suite:
     # ---- running ------------------------------------------------------------
 
     def endpoints(self) -> Endpoints:
-        ports = self._ports()
+        ports = self.ports
         if self.gateway is None:
             raise RuntimeError("the suite has not started")
         return Endpoints(
@@ -261,35 +285,6 @@ class Suite:
         if self.infra is not None:
             self.infra.stop()
         return killed
-
-
-def choose_ports(gateway_port: int | None, say: Callable[[str], None]) -> Ports:
-    """The default ports where free, else free ones; an explicit gateway port must be free."""
-    taken: list[int] = []
-    grpc: dict[str, int] = {}
-    for svc in SERVICES:
-        grpc[svc] = pick_port(GRPC_PORTS[svc], taken=taken)
-        taken.append(grpc[svc])
-        if grpc[svc] != GRPC_PORTS[svc]:
-            say(f"port {GRPC_PORTS[svc]} is taken; {svc} uses {grpc[svc]}")
-    metrics: dict[str, int] = {}
-    for svc in SERVICES:
-        metrics[svc] = pick_port(taken=taken)
-        taken.append(metrics[svc])
-    if gateway_port is None:
-        gateway = pick_port(GATEWAY_PORT, taken=taken)
-        if gateway != GATEWAY_PORT:
-            say(f"port {GATEWAY_PORT} is taken; the gateway uses {gateway}")
-    elif gateway_port == 0:
-        gateway = pick_port(taken=taken)
-    elif gateway_port in taken or not port_is_free(gateway_port):
-        raise StartupError(
-            f"gateway port {gateway_port} is in use; stop what listens there,"
-            " or pass --gateway-port 0 for a free port"
-        )
-    else:
-        gateway = gateway_port
-    return Ports(grpc, metrics, gateway)
 
 
 def runnable(module: str) -> bool:

@@ -1,10 +1,13 @@
 """A stand-in for one Portico process, for testing `portico up` without the real suite.
 
 Serves what `portico up` probes (gRPC health for a service, GET /healthz for
-the gateway), records the PORTICO_* environment it was given, and stops on
-SIGTERM. FAKE_CRASH=<name> makes that process fail at start;
+the gateway) on the ports it is given (0: any), writes the ready file the
+real processes write, records the PORTICO_* environment it was given, and
+stops on SIGTERM. FAKE_CRASH=<name> makes that process fail at start;
 FAKE_DIE=<name> makes it exit a moment after it became healthy;
-FAKE_SLOW=<name> makes it take 30 s to start.
+FAKE_SLOW=<name> makes it take 30 s to start; FAKE_PORT_TAKEN=<name> makes
+it fail to bind any port but 0, as when another process took it first
+(a comma-separated list of names, or "*" for every process).
 """
 
 from __future__ import annotations
@@ -25,7 +28,25 @@ def _record(name: str) -> None:
     if record_dir:
         env = {k: v for k, v in os.environ.items() if k.startswith("PORTICO_")}
         env["pid"] = str(os.getpid())
-        Path(record_dir, f"{name}.json").write_text(json.dumps(env))
+        # One record per start, so a retried process leaves both.
+        path = Path(record_dir, f"{name}.json")
+        if path.exists():
+            path = Path(record_dir, f"{name}.{os.getpid()}.retry.json")
+        path.write_text(json.dumps(env))
+
+
+def _ready(path_variable: str, **ports: int) -> None:
+    """Written whole, then renamed into place, as the kernel does."""
+    path = Path(os.environ[path_variable])
+    scratch = path.with_name(f".{path.name}.{os.getpid()}")
+    scratch.write_text(json.dumps({**ports, "pid": os.getpid()}))
+    scratch.replace(path)
+
+
+def _http(port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Healthz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 class _Healthz(BaseHTTPRequestHandler):
@@ -50,12 +71,16 @@ def serve(name: str) -> None:
     if os.environ.get("FAKE_SLOW") == name and stop.wait(30):
         print(f"{name}: stopped while starting", flush=True)
         return
+    port_variable = "PORTICO_GATEWAY_PORT" if name == "gateway" else "PORTICO_GRPC_PORT"
+    port = int(os.environ[port_variable])
+    taken = os.environ.get("FAKE_PORT_TAKEN", "").split(",")
+    if (name in taken or "*" in taken) and port != 0:
+        print(f"{name}: Failed to bind to address 127.0.0.1:{port}", file=sys.stderr, flush=True)
+        sys.exit(1)
     if name == "gateway":
-        server = ThreadingHTTPServer(
-            ("127.0.0.1", int(os.environ["PORTICO_GATEWAY_PORT"])), _Healthz
-        )
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = _http(port)
         shutdown = server.shutdown
+        _ready("PORTICO_GATEWAY_READY_FILE", port=server.server_address[1])
     else:
         import grpc
         from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -64,11 +89,15 @@ def serve(name: str) -> None:
         servicer = health.HealthServicer()
         servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(servicer, grpc_server)
-        grpc_server.add_insecure_port(f"127.0.0.1:{os.environ['PORTICO_GRPC_PORT']}")
+        bound = grpc_server.add_insecure_port(f"127.0.0.1:{port}")
         grpc_server.start()
+        metrics = _http(int(os.environ["PORTICO_METRICS_PORT"]))
 
         def shutdown() -> None:
+            metrics.shutdown()
             grpc_server.stop(1).wait()
+
+        _ready("PORTICO_READY_FILE", grpc_port=bound, metrics_port=metrics.server_address[1])
 
     print(f"{name}: serving", flush=True)
     if os.environ.get("FAKE_DIE") == name:

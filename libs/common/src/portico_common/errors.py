@@ -71,6 +71,12 @@ class PermissionDeniedError(PorticoError):
     code = "PERMISSION_DENIED"
 
 
+class InternalError(PorticoError):
+    """A fault of ours (corrupt state, broken configuration): the caller sees only a trace id."""
+
+    code = "INTERNAL"
+
+
 class IdempotencyConflictError(ConflictError):
     """The same idempotency key is in flight or was used for another request."""
 
@@ -94,4 +100,5 @@ CATEGORIES: tuple[type[PorticoError], ...] = (
     UnavailableError,
     UnauthenticatedError,
     PermissionDeniedError,
+    InternalError,
 )

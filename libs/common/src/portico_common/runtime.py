@@ -151,6 +151,9 @@ async def serve(
     server = grpc.aio.server(
         interceptors=[interceptor],
         options=[
+            # Without this, two processes binding the same port both succeed
+            # and share it; a taken port must fail the bind instead.
+            ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
         ],

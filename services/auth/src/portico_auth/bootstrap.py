@@ -1,16 +1,18 @@
-"""The one place that reads auth's settings and wires its dependencies."""
+"""The one place that reads auth's settings and wires its dependencies.
+
+`build` is pure wiring: unit tests give it the in-memory store and drive
+what it returns; `run` gives it the real adapters.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
-import grpc
-
-from portico.auth.v1 import auth_pb2_grpc
+from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_auth.adapters.key_encryption import KeyEncryptor
 from portico_auth.adapters.postgres import AuthPgUnitOfWork
 from portico_auth.app import handlers
@@ -18,21 +20,27 @@ from portico_auth.app.handlers import Policies
 from portico_auth.app.ports import UnitOfWorkFactory
 from portico_auth.domain.signing_keys import KeyPolicy
 from portico_auth.domain.tokens import TokenPolicy
-from portico_auth.entrypoints.grpc_api import PUBLIC_METHODS, SERVICE_NAME, AuthServicer
+from portico_auth.entrypoints.grpc_api import PUBLIC_METHODS, AuthServicer
 from portico_auth.entrypoints.jobs import key_rotation
 from portico_auth.errors import AuthError, ConfigurationError
 from portico_auth.settings import AuthSettings
+from portico_common.clock import Clock
+from portico_common.events.consumer import Subscription
+from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
 
 log = logging.getLogger(__name__)
 SERVICE = "auth"
+MIGRATIONS = "portico_auth.migrations"
 # Published keys outlive their signing window by the longest token plus this skew margin.
 _CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
 class AuthConfig:
+    """auth's settings, checked and converted."""
+
     admin_client_id: str
     admin_client_secret: str
     encryptor: KeyEncryptor
@@ -79,42 +87,82 @@ def load_config(settings: AuthSettings) -> AuthConfig:
     )
 
 
-def build_uow(rt: Runtime, encryptor: KeyEncryptor) -> UnitOfWorkFactory:
-    return uow_factory(
-        rt.db, lambda conn, _tenant: AuthPgUnitOfWork(conn, encryptor=encryptor, clock=rt.clock)
+@dataclass(frozen=True)
+class Dependencies:
+    """What the outside world gives auth; unit tests pass the in-memory store."""
+
+    uow: UnitOfWorkFactory
+    policies: Policies = field(default_factory=Policies)
+    admin_client_id: str = "portico-admin"
+    # How often each replica checks whether a successor signing key is due.
+    rotation_check_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Components:
+    """What `serve` runs for auth."""
+
+    servicers: list[Servicer]
+    subscriptions: list[Subscription]
+    background: list[Background]
+
+
+def build(deps: Dependencies) -> Components:
+    """auth's servicer and its key-rotation job on `deps`; no I/O."""
+    return Components(
+        servicers=[
+            Servicer(
+                auth_pb2.DESCRIPTOR.services_by_name["AuthService"],
+                auth_pb2_grpc.add_AuthServiceServicer_to_server,
+                AuthServicer(deps.uow, deps.policies, admin_client_id=deps.admin_client_id),
+            )
+        ],
+        subscriptions=[],
+        background=[key_rotation(deps.uow, deps.policies.keys, deps.rotation_check_seconds)],
     )
 
 
 async def run(
     settings: AuthSettings,
     *,
+    clock: Clock | None = None,
     ready: Callable[[int], None] | None = None,
-    background: Sequence[Background] = (),
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Starts auth: a signing key and the admin client exist before the first RPC."""
+    """Starts auth: a signing key and the admin client exist before the first RPC.
+
+    `clock`, `ready` (called with the bound gRPC port) and `stop` let tests run
+    the real thing in-process.
+    """
     config = load_config(settings)
-    rt = await Runtime.start(SERVICE, settings, "portico_auth.migrations")
-    uow = build_uow(rt, config.encryptor)
+    rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
+    encryptor = config.encryptor
+    deps = Dependencies(
+        uow=uow_factory(
+            rt.db, lambda conn, _tenant: AuthPgUnitOfWork(conn, encryptor=encryptor, clock=rt.clock)
+        ),
+        policies=config.policies,
+        admin_client_id=config.admin_client_id,
+        rotation_check_seconds=config.rotation_check_seconds,
+    )
     try:
-        key = await handlers.ensure_signing_key(uow, config.policies.keys)
-        await handlers.upsert_admin_client(uow, config.admin_client_id, config.admin_client_secret)
+        key = await handlers.ensure_signing_key(deps.uow, config.policies.keys)
+        await handlers.upsert_admin_client(
+            deps.uow, config.admin_client_id, config.admin_client_secret
+        )
     except BaseException:
         await rt.close()
         raise
     log.info("signing key ready", extra={"kid": key.kid})
-    servicer = AuthServicer(uow, config.policies, admin_client_id=config.admin_client_id)
-
-    def register(server: grpc.aio.Server) -> Iterable[str]:
-        auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
-        return [SERVICE_NAME]
-
-    rotation = key_rotation(uow, config.policies.keys, config.rotation_check_seconds)
+    parts = build(deps)
     await serve(
         rt,
-        register=register,
-        background=[rotation, *background],
+        servicers=parts.servicers,
+        subscriptions=parts.subscriptions,
+        background=parts.background,
         public_methods=PUBLIC_METHODS,
         ready=ready,
+        stop=stop,
     )
 
 

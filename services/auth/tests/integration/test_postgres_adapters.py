@@ -1,5 +1,7 @@
-"""Auth's repositories: one contract for the in-memory and the Postgres adapter, and Postgres
-specifics (the bootstrap lock, row-level security)."""
+"""Auth's PostgreSQL specifics: the bootstrap lock and row-level security on raw SQL.
+
+What both adapters promise is in tests/contract.
+"""
 
 from __future__ import annotations
 
@@ -9,63 +11,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from portico_auth.adapters.memory import MemoryAuthStore
 from portico_auth.app import handlers
 from portico_auth.app.ports import UnitOfWorkFactory
-from portico_auth.domain.clients import Client
-from portico_auth.domain.signing_keys import KeyPolicy, SigningKey
+from portico_auth.domain.signing_keys import KeyPolicy
 from portico_common.db import ALL_TENANTS, Database
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
-def uow(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
-    """The same contract runs against both adapters."""
-    if request.param == "memory":
-        return MemoryAuthStore().uow
-    pg: UnitOfWorkFactory = request.getfixturevalue("pg_uow")
-    return pg
-
-
-async def test_keys_are_stored_listed_and_removed(uow: UnitOfWorkFactory) -> None:
-    """A stored key comes back equal (same kid, times and key material) until removed."""
-    key = SigningKey.generate(NOW, KeyPolicy())
-    async with uow(ALL_TENANTS) as tx:
-        await tx.keys.add(key)
-    async with uow(ALL_TENANTS) as tx:
-        [loaded] = await tx.keys.list()
-    assert loaded == key
-    assert loaded.private_bytes() == key.private_bytes()
-    async with uow(ALL_TENANTS) as tx:
-        await tx.keys.remove(key.kid)
-        assert await tx.keys.list() == []
-
-
-async def test_a_failed_transaction_stores_nothing(uow: UnitOfWorkFactory) -> None:
-    """A key added in a transaction that then fails is not kept."""
-
-    async def add_then_fail() -> None:
-        async with uow(ALL_TENANTS) as tx:
-            await tx.keys.add(SigningKey.generate(NOW, KeyPolicy()))
-            raise RuntimeError
-
-    with pytest.raises(RuntimeError):
-        await add_then_fail()
-    async with uow(ALL_TENANTS) as tx:
-        assert await tx.keys.list() == []
-
-
-async def test_clients_are_upserted_and_read_back(uow: UnitOfWorkFactory) -> None:
-    """Upserting a client twice keeps the last version; an unknown id reads as None."""
-    first = Client.register("bot", "scrypt$old", ["acme"], ["slo:read"])
-    second = Client.register("bot", "scrypt$new", ["acme", "globex"], ["slo:read", "slo:write"])
-    async with uow(ALL_TENANTS) as tx:
-        await tx.clients.upsert(first)
-        await tx.clients.upsert(second)
-    async with uow(ALL_TENANTS) as tx:
-        assert await tx.clients.get("bot") == second
-        assert await tx.clients.get("nobody") is None
 
 
 @pytest.mark.integration

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -13,11 +12,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
-from portico_embedded.processes import free_port
+from portico_embedded.testing.services import infra_env, running_process
 
 pytestmark = pytest.mark.integration
 
@@ -30,58 +28,20 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
 
 
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
-
-
-async def _wait_serving(target: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-    deadline = asyncio.get_running_loop().time() + 60
-    async with grpc.aio.insecure_channel(target) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while asyncio.get_running_loop().time() < deadline:
-            if proc.returncode is not None:
-                pytest.fail(f"{target} exited with {proc.returncode}:\n{_tail(log)}")
-            try:
-                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.1)
-    pytest.fail(f"{target} did not become healthy:\n{_tail(log)}")
-
-
 @pytest.fixture
 def service(database_url: str, nats_url: str, tmp_path: Path) -> Service:
-    """`async with service("portico_auth", **env) as target:` runs `python -m` that module."""
+    """`async with service("portico_auth", **env) as target:` runs `python -m` that module.
+
+    The process binds port 0 and reports its port in a ready file; leaving the
+    block stops it with SIGTERM, after which it must have exited cleanly.
+    """
 
     @asynccontextmanager
     async def start(module: str, **env: str) -> AsyncIterator[str]:
-        port = free_port()
-        log = tmp_path / f"{module}.log"
-        full_env = {
-            **_clean_env(),
-            "PORTICO_DATABASE_URL": database_url,
-            "PORTICO_NATS_URL": nats_url,
-            "PORTICO_GRPC_PORT": str(port),
-            "PORTICO_METRICS_PORT": "0",
-            **env,
-        }
-        with log.open("wb") as out:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", module, env=full_env, stdout=out, stderr=subprocess.STDOUT
-            )
-        try:
-            await _wait_serving(f"127.0.0.1:{port}", proc, log)
-            yield f"127.0.0.1:{port}"
-        finally:
-            if proc.returncode is None:
-                proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        async with running_process(
+            module, infra_env(database_url, nats_url) | env, tmp_path
+        ) as process:
+            yield process.target
 
     return start
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from portico_auth.adapters.memory import MemoryAuthStore
+from portico_auth.adapters.memory import AuthMemoryStore, memory_store
 from portico_auth.domain.clients import Grant
 from portico_auth.domain.signing_keys import KeyPolicy, SigningKey
 from portico_common.clock import ManualClock
@@ -29,8 +29,8 @@ def key_policy() -> KeyPolicy:
 
 
 @pytest.fixture
-def store(clock: ManualClock) -> MemoryAuthStore:
-    return MemoryAuthStore(clock)
+def store(clock: ManualClock) -> AuthMemoryStore:
+    return memory_store(clock)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from portico_auth.domain.clients import (
-    ALL_TENANTS,
     PLATFORM_SCOPES,
     Client,
     validate_new_secret,
@@ -16,6 +15,7 @@ from portico_auth.errors import (
     ScopeNotAllowedError,
     TenantNotAllowedError,
 )
+from portico_common.tenants import ALL_TENANTS
 
 
 @pytest.fixture

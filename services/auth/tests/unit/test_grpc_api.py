@@ -9,9 +9,10 @@ from google.protobuf import json_format
 from joserfc.jwk import KeySet
 
 from portico.auth.v1 import auth_pb2 as pb
-from portico_auth.adapters.memory import MemoryAuthStore
+from portico_auth.adapters.memory import memory_store
 from portico_auth.app import handlers
 from portico_auth.app.handlers import Policies
+from portico_auth.bootstrap import Dependencies, build
 from portico_auth.entrypoints.grpc_api import PUBLIC_METHODS, AuthServicer
 from portico_common.grpc.tokens import TokenVerifier, claims_from_token
 
@@ -20,10 +21,13 @@ SECRET = "admin-secret-0123456789"
 
 @pytest.fixture
 async def servicer() -> AuthServicer:
-    store = MemoryAuthStore()  # real time: the kernel verifier reads the real clock
-    await handlers.ensure_signing_key(store.uow, Policies().keys)
-    await handlers.upsert_admin_client(store.uow, "portico-admin", SECRET)
-    return AuthServicer(store.uow, Policies())
+    """The servicer `build` makes, on a store with a signing key and the admin client."""
+    store = memory_store()  # real time: the kernel verifier reads the real clock
+    await handlers.ensure_signing_key(store.open, Policies().keys)
+    await handlers.upsert_admin_client(store.open, "portico-admin", SECRET)
+    (served,) = build(Dependencies(uow=store.open)).servicers
+    assert isinstance(served.implementation, AuthServicer)
+    return served.implementation
 
 
 async def _token(servicer: AuthServicer, tenant: str = "acme") -> pb.IssueServiceTokenResponse:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from portico_auth.adapters.memory import MemoryAuthStore
+from portico_auth.adapters.memory import AuthMemoryStore
 from portico_auth.app import handlers
 from portico_auth.app.handlers import BAD_CREDENTIALS, Policies
 from portico_auth.domain.clients import PLATFORM_SCOPES, Client
@@ -26,7 +26,7 @@ ADMIN_SECRET = "admin-secret-0123456789"
 POLICIES = Policies()
 
 
-async def _issue(store: MemoryAuthStore, **changes: object) -> IssuedToken:
+async def _issue(store: AuthMemoryStore, **changes: object) -> IssuedToken:
     request: dict[str, object] = {
         "client_id": "portico-admin",
         "client_secret": ADMIN_SECRET,
@@ -35,67 +35,67 @@ async def _issue(store: MemoryAuthStore, **changes: object) -> IssuedToken:
         "ttl_seconds": 0,
     }
     request.update(changes)
-    return await handlers.issue_service_token(store.uow, POLICIES, **request)  # type: ignore[arg-type]
+    return await handlers.issue_service_token(store.open, POLICIES, **request)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-async def ready(store: MemoryAuthStore) -> MemoryAuthStore:
+async def ready(store: AuthMemoryStore) -> AuthMemoryStore:
     """A store as bootstrap leaves it: a signing key and the admin client."""
-    await handlers.ensure_signing_key(store.uow, POLICIES.keys)
-    await handlers.upsert_admin_client(store.uow, "portico-admin", ADMIN_SECRET)
+    await handlers.ensure_signing_key(store.open, POLICIES.keys)
+    await handlers.upsert_admin_client(store.open, "portico-admin", ADMIN_SECRET)
     return store
 
 
-async def test_the_first_start_creates_one_key(store: MemoryAuthStore) -> None:
+async def test_the_first_start_creates_one_key(store: AuthMemoryStore) -> None:
     """Ensuring a key on empty state creates one; doing it again keeps that one."""
-    first = await handlers.ensure_signing_key(store.uow, POLICIES.keys)
-    again = await handlers.ensure_signing_key(store.uow, POLICIES.keys)
+    first = await handlers.ensure_signing_key(store.open, POLICIES.keys)
+    again = await handlers.ensure_signing_key(store.open, POLICIES.keys)
     assert first == again
-    assert list(store.keys) == [first.kid]
+    assert list(store.state.keys) == [first.kid]
 
 
 async def test_a_due_key_gets_a_successor_and_a_retired_one_is_deleted(
-    store: MemoryAuthStore, clock: ManualClock
+    store: AuthMemoryStore, clock: ManualClock
 ) -> None:
     """Rotation adds a successor when due, and deletes a key once it has left the JWKS."""
     policy = KeyPolicy()
-    old = await handlers.ensure_signing_key(store.uow, policy)
+    old = await handlers.ensure_signing_key(store.open, policy)
     clock.set(old.not_after - policy.rotate_before)
-    new = await handlers.ensure_signing_key(store.uow, policy)
+    new = await handlers.ensure_signing_key(store.open, policy)
     assert new != old
-    assert [k.kid for k in await handlers.get_jwks(store.uow, policy)] == [new.kid, old.kid]
+    assert [k.kid for k in await handlers.get_jwks(store.open, policy)] == [new.kid, old.kid]
     clock.set(old.not_after + policy.overlap)
-    assert await handlers.ensure_signing_key(store.uow, policy) == new
-    assert list(store.keys) == [new.kid]
+    assert await handlers.ensure_signing_key(store.open, policy) == new
+    assert list(store.state.keys) == [new.kid]
 
 
-async def test_the_admin_client_gets_every_tenant_and_scope(ready: MemoryAuthStore) -> None:
+async def test_the_admin_client_gets_every_tenant_and_scope(ready: AuthMemoryStore) -> None:
     """The admin client is stored with tenants '*', all platform scopes, and a hashed secret."""
-    admin = ready.clients["portico-admin"]
+    admin = ready.state.clients["portico-admin"]
     assert admin.tenants == frozenset({"*"})
     assert admin.scopes == frozenset(PLATFORM_SCOPES)
     assert ADMIN_SECRET not in admin.secret_hash
 
 
-async def test_a_new_admin_secret_replaces_the_old(ready: MemoryAuthStore) -> None:
+async def test_a_new_admin_secret_replaces_the_old(ready: AuthMemoryStore) -> None:
     """After the admin secret changes, the old one no longer gets a token."""
-    await handlers.upsert_admin_client(ready.uow, "portico-admin", "a-brand-new-secret-42")
+    await handlers.upsert_admin_client(ready.open, "portico-admin", "a-brand-new-secret-42")
     assert (await _issue(ready, client_secret="a-brand-new-secret-42")).token
     with pytest.raises(InvalidClientCredentialsError):
         await _issue(ready)
 
 
-async def test_a_weak_admin_secret_is_refused(store: MemoryAuthStore) -> None:
+async def test_a_weak_admin_secret_is_refused(store: AuthMemoryStore) -> None:
     """An admin secret shorter than 16 characters is refused and nothing is stored."""
     with pytest.raises(InvalidClientError):
-        await handlers.upsert_admin_client(store.uow, "portico-admin", "admin")
-    assert store.clients == {}
+        await handlers.upsert_admin_client(store.open, "portico-admin", "admin")
+    assert store.state.clients == {}
 
 
-async def test_valid_credentials_get_a_token_that_verifies(ready: MemoryAuthStore) -> None:
+async def test_valid_credentials_get_a_token_that_verifies(ready: AuthMemoryStore) -> None:
     """A token issued to the admin verifies against auth's own published keys."""
     issued = await _issue(ready, scopes=["tenancy:read"], ttl_seconds=120)
-    claims = await handlers.verify_service_token(ready.uow, POLICIES.keys, issued.token)
+    claims = await handlers.verify_service_token(ready.open, POLICIES.keys, issued.token)
     assert (claims.subject, claims.tenant_id, claims.scopes) == (
         "portico-admin",
         "acme",
@@ -114,7 +114,7 @@ async def test_valid_credentials_get_a_token_that_verifies(ready: MemoryAuthStor
     ],
 )
 async def test_bad_credentials_get_one_generic_answer(
-    ready: MemoryAuthStore, credentials: dict[str, str]
+    ready: AuthMemoryStore, credentials: dict[str, str]
 ) -> None:
     """Unknown client, wrong or empty secret: the same message, no hint which part was wrong."""
     with pytest.raises(InvalidClientCredentialsError) as caught:
@@ -122,18 +122,18 @@ async def test_bad_credentials_get_one_generic_answer(
     assert str(caught.value) == BAD_CREDENTIALS == "invalid client credentials"
 
 
-async def test_a_client_cannot_get_a_token_for_another_tenant(ready: MemoryAuthStore) -> None:
+async def test_a_client_cannot_get_a_token_for_another_tenant(ready: AuthMemoryStore) -> None:
     """A client limited to tenant acme is denied a token for globex, or for '*'."""
     secret = "acme-bot-secret-0123456789"
     client = Client.register("acme-bot", hash_secret(secret), ["acme"], ["tenancy:read"])
-    ready.clients[client.client_id] = client
+    ready.state.clients[client.client_id] = client
     assert (await _issue(ready, client_id="acme-bot", client_secret=secret)).token
     for tenant in ("globex", "*"):
         with pytest.raises(TenantNotAllowedError):
             await _issue(ready, client_id="acme-bot", client_secret=secret, tenant_id=tenant)
 
 
-async def test_a_token_request_without_tenant_is_invalid(ready: MemoryAuthStore) -> None:
+async def test_a_token_request_without_tenant_is_invalid(ready: AuthMemoryStore) -> None:
     """tenant_id is required."""
     with pytest.raises(InvalidTokenRequestError, match="tenant_id is required"):
         await _issue(ready, tenant_id="")
@@ -141,7 +141,7 @@ async def test_a_token_request_without_tenant_is_invalid(ready: MemoryAuthStore)
 
 @pytest.mark.parametrize(("requested", "granted"), [(0, 900), (30, 30), (100_000, 3600)])
 async def test_the_lifetime_follows_the_policy(
-    ready: MemoryAuthStore, clock: ManualClock, requested: int, granted: int
+    ready: AuthMemoryStore, clock: ManualClock, requested: int, granted: int
 ) -> None:
     """The token's lifetime is the default for 0 and never more than the maximum."""
     issued = await _issue(ready, ttl_seconds=requested)
@@ -149,19 +149,19 @@ async def test_the_lifetime_follows_the_policy(
     assert issued.expires_at == clock.now() + timedelta(seconds=granted)
 
 
-async def test_issuing_without_a_signing_key_creates_one(store: MemoryAuthStore) -> None:
+async def test_issuing_without_a_signing_key_creates_one(store: AuthMemoryStore) -> None:
     """If no key signs now (rotation fell behind), issuing creates one rather than failing."""
-    await handlers.upsert_admin_client(store.uow, "portico-admin", ADMIN_SECRET)
-    assert store.keys == {}
+    await handlers.upsert_admin_client(store.open, "portico-admin", ADMIN_SECRET)
+    assert store.state.keys == {}
     await _issue(store)
-    assert len(store.keys) == 1
+    assert len(store.state.keys) == 1
 
 
 async def test_verification_reports_why_a_token_fails(
-    ready: MemoryAuthStore, clock: ManualClock
+    ready: AuthMemoryStore, clock: ManualClock
 ) -> None:
     """An expired token is refused with the reason."""
     issued = await _issue(ready, ttl_seconds=60)
     clock.advance(seconds=120)
     with pytest.raises(InvalidTokenError, match="expired"):
-        await handlers.verify_service_token(ready.uow, POLICIES.keys, issued.token)
+        await handlers.verify_service_token(ready.open, POLICIES.keys, issued.token)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from portico_auth.adapters.memory import MemoryAuthStore
+from portico_auth.adapters.memory import AuthMemoryStore
 from portico_auth.app import handlers
 from portico_auth.domain.signing_keys import KeyPolicy
 from portico_auth.entrypoints.jobs import key_rotation
@@ -26,20 +26,20 @@ async def _until(condition: Callable[[], object]) -> None:
 
 
 async def test_the_job_creates_a_successor_when_one_is_due(
-    store: MemoryAuthStore, clock: ManualClock
+    store: AuthMemoryStore, clock: ManualClock
 ) -> None:
     """Once the active key is due for rotation, the next round adds a successor."""
-    old = await handlers.ensure_signing_key(store.uow, POLICY)
+    old = await handlers.ensure_signing_key(store.open, POLICY)
     clock.set(old.not_after - POLICY.rotate_before)
     stop = asyncio.Event()
-    job = asyncio.create_task(key_rotation(store.uow, POLICY, every_seconds=0.01)(stop))
-    await _until(lambda: len(store.keys) == 2)
+    job = asyncio.create_task(key_rotation(store.open, POLICY, every_seconds=0.01)(stop))
+    await _until(lambda: len(store.state.keys) == 2)
     stop.set()
     await asyncio.wait_for(job, 1)
 
 
 async def test_the_job_survives_a_failing_round(
-    store: MemoryAuthStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    store: AuthMemoryStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A round that fails is logged and the job keeps running until stopped."""
     calls = 0
@@ -49,25 +49,25 @@ async def test_the_job_survives_a_failing_round(
         calls += 1
         if calls == 1:
             raise ConnectionError("database went away")
-        return await original(store.uow, POLICY)
+        return await original(store.open, POLICY)
 
     original = handlers.ensure_signing_key
     monkeypatch.setattr(handlers, "ensure_signing_key", flaky)
     stop = asyncio.Event()
     with caplog.at_level(logging.ERROR):
-        job = asyncio.create_task(key_rotation(store.uow, POLICY, every_seconds=0.01)(stop))
-        await _until(lambda: calls >= 2 and store.keys)
+        job = asyncio.create_task(key_rotation(store.open, POLICY, every_seconds=0.01)(stop))
+        await _until(lambda: calls >= 2 and store.state.keys)
     assert "rotation failed" in caplog.text
     assert not job.done()
     stop.set()
     await asyncio.wait_for(job, 1)
 
 
-async def test_the_job_stops_promptly_between_rounds(store: MemoryAuthStore) -> None:
+async def test_the_job_stops_promptly_between_rounds(store: AuthMemoryStore) -> None:
     """Setting the stop event ends the job without waiting out the interval."""
     stop = asyncio.Event()
-    job = asyncio.create_task(key_rotation(store.uow, POLICY, every_seconds=3600)(stop))
+    job = asyncio.create_task(key_rotation(store.open, POLICY, every_seconds=3600)(stop))
     await asyncio.sleep(0)
     stop.set()
     await asyncio.wait_for(job, 1)
-    assert store.keys == {}
+    assert store.state.keys == {}

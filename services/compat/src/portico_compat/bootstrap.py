@@ -1,75 +1,142 @@
-"""The one place that wires compat's dependencies; nothing connects at import."""
+"""The one place that wires compat's dependencies; nothing connects at import.
+
+`build` is pure wiring: unit tests give it in-memory adapters and fakes and
+drive what it returns; `run` gives it the real ones.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-import grpc
-
-from portico.compat.v1 import compat_pb2, compat_pb2_grpc
-from portico_common.events.consumer import ConsumerSettings, EventConsumer
+from portico.compat.v1 import compat_pb2, compat_pb2_grpc, dependencies_pb2, dependencies_pb2_grpc
+from portico_common.clock import Clock
+from portico_common.events.consumer import Subscription
+from portico_common.grpc.registration import Servicer
 from portico_common.grpc.tokens import TokenVerifier
-from portico_common.runtime import Runtime, bootstrap_process, jwks_fetcher, serve
+from portico_common.runtime import Background, Runtime, bootstrap_process, jwks_fetcher, serve
 from portico_common.uow import uow_factory
 from portico_compat.adapters.catalog_file import InMemoryCatalog, load_catalog_file
 from portico_compat.adapters.catalog_npm import NpmRegistryCatalog
 from portico_compat.adapters.postgres import CompatPgUnitOfWork
+from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
 from portico_compat.app.dependencies import DependencySolver, installed_from_host_profiles
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.solver import Budget, PackageCatalog
-from portico_compat.entrypoints.dependencies_api import register_dependency_service
+from portico_compat.entrypoints.dependencies_api import DependencyServicer
 from portico_compat.entrypoints.grpc_api import CompatServicer
-from portico_compat.entrypoints.tenancy_events import TENANCY_DURABLE, TenancyEventHandlers
+from portico_compat.entrypoints.tenancy_events import (
+    TENANCY_DURABLE,
+    ProjectionOn,
+    TenancyEventHandlers,
+)
 from portico_compat.settings import CompatSettings
 
 SERVICE = "compat"
+MIGRATIONS = "portico_compat.migrations"
 
 
-def build_uow(rt: Runtime) -> UnitOfWorkFactory:
-    return uow_factory(
-        rt.db, lambda conn, tenant: CompatPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
+@dataclass(frozen=True)
+class Dependencies:
+    """What the outside world gives compat; unit tests pass in-memory adapters and fakes."""
+
+    uow: UnitOfWorkFactory
+    # compat's projection of tenancy's quotas, inside the event consumer's transaction.
+    projection_on: ProjectionOn
+    # Where package versions come from when solving dependencies.
+    catalog: PackageCatalog = field(default_factory=lambda: InMemoryCatalog(()))
+    # The ceiling on every solve, whatever a caller asks for.
+    solver_budget: Budget = field(default_factory=Budget)
+    # Checks bearer tokens of the streaming RPC (None: no tokens required).
+    verifier: TokenVerifier | None = None
+
+
+@dataclass(frozen=True)
+class Components:
+    """What `serve` runs for compat."""
+
+    servicers: list[Servicer]
+    subscriptions: list[Subscription]
+    background: list[Background]
+
+
+def build(deps: Dependencies) -> Components:
+    """compat's servicers and event subscriptions on `deps`; no I/O."""
+    solver = DependencySolver(
+        deps.catalog,
+        budget=deps.solver_budget,
+        installed_of=installed_from_host_profiles(deps.uow),
+    )
+    tenancy = TenancyEventHandlers(deps.projection_on)
+    return Components(
+        servicers=[
+            Servicer(
+                compat_pb2.DESCRIPTOR.services_by_name["CompatService"],
+                compat_pb2_grpc.add_CompatServiceServicer_to_server,
+                CompatServicer(deps.uow, deps.verifier),
+            ),
+            Servicer(
+                dependencies_pb2.DESCRIPTOR.services_by_name["DependencyService"],
+                dependencies_pb2_grpc.add_DependencyServiceServicer_to_server,
+                DependencyServicer(solver),
+            ),
+        ],
+        # compat's projection of tenancy's quotas and usage (the resources dimension).
+        subscriptions=[Subscription(TENANCY_DURABLE, tenancy.handlers())],
+        background=[],
     )
 
 
-def build_solver(settings: CompatSettings, uow: UnitOfWorkFactory) -> DependencySolver:
-    catalog: PackageCatalog
+def load_catalog(settings: CompatSettings) -> PackageCatalog:
+    """A local JSON catalog file, else an npm-registry-shaped URL, else an empty catalog."""
     if settings.catalog_file is not None:
-        catalog = load_catalog_file(settings.catalog_file)
-    elif settings.npm_registry_url:
-        catalog = NpmRegistryCatalog(
+        return load_catalog_file(settings.catalog_file)
+    if settings.npm_registry_url:
+        return NpmRegistryCatalog(
             settings.npm_registry_url, max_packages=settings.npm_registry_max_packages
         )
-    else:
-        catalog = InMemoryCatalog(())
-    budget = Budget(settings.solver_max_rounds, settings.solver_max_seconds)
-    return DependencySolver(catalog, budget=budget, installed_of=installed_from_host_profiles(uow))
+    return InMemoryCatalog(())
 
 
-async def run(settings: CompatSettings) -> None:
-    rt = await Runtime.start(SERVICE, settings, "portico_compat.migrations")
-    # Built here rather than in serve: the streaming RPC checks tokens itself
-    # (the kernel interceptor wraps unary RPCs only).
+async def run(
+    settings: CompatSettings,
+    *,
+    clock: Clock | None = None,
+    ready: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Runs compat until SIGTERM/SIGINT or until `stop` is set.
+
+    `clock`, `ready` (called with the bound gRPC port) and `stop` let tests run
+    the real thing in-process.
+    """
+    catalog = load_catalog(settings)
+    rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
+    # Made here rather than by serve: the streaming RPC checks tokens itself
+    # (the kernel interceptor wraps unary RPCs only), with the same verifier.
     verifier = TokenVerifier(jwks_fetcher(settings.auth_target)) if settings.auth_target else None
-    servicer = CompatServicer(build_uow(rt), verifier)
-    solver = build_solver(settings, build_uow(rt))
-
-    def register(server: grpc.aio.Server) -> Iterable[str]:
-        compat_pb2_grpc.add_CompatServiceServicer_to_server(servicer, server)
-        return [
-            compat_pb2.DESCRIPTOR.services_by_name["CompatService"].full_name,
-            register_dependency_service(server, solver),
-        ]
-
-    # compat's projection of tenancy's quotas and usage (the resources dimension).
-    tenancy_events = EventConsumer(
-        rt.js,
-        rt.db,
-        TENANCY_DURABLE,
-        TenancyEventHandlers().handlers(),
-        ConsumerSettings(max_deliver=settings.max_deliver),
+    parts = build(
+        Dependencies(
+            uow=uow_factory(
+                rt.db,
+                lambda conn, tenant: CompatPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock),
+            ),
+            projection_on=PgTenantResourcesRepository,
+            catalog=catalog,
+            solver_budget=Budget(settings.solver_max_rounds, settings.solver_max_seconds),
+            verifier=verifier,
+        )
     )
-    await serve(rt, register=register, verifier=verifier, consumers=[tenancy_events])
+    await serve(
+        rt,
+        servicers=parts.servicers,
+        subscriptions=parts.subscriptions,
+        background=parts.background,
+        verifier=verifier,
+        ready=ready,
+        stop=stop,
+    )
 
 
 def main() -> None:

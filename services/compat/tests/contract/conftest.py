@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import ALL_TENANTS, Database, create_pool
+from portico_common.db import ALL_TENANTS, Database
 from portico_common.events.catalog import type_of
-from portico_common.migrate import migrate
 from portico_common.uow import uow_factory
-from portico_compat.adapters.memory import MemoryStore, memory_uow_factory
+from portico_compat.adapters.memory import memory_store
 from portico_compat.adapters.postgres import CompatPgUnitOfWork
 from portico_compat.app.ports import UnitOfWorkFactory
+from portico_compat.bootstrap import MIGRATIONS, SERVICE
+from portico_embedded.testing.databases import (
+    CONTRACT_BACKENDS,
+    contract_backend,
+    migrated_database,
+)
 
-SCHEMA = "compat"
+compat_db = migrated_database(SERVICE, MIGRATIONS, name="compat_db", max_size=4)
 
 
 @dataclass
@@ -35,36 +39,30 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def pg_backend(database_url: str, clock: ManualClock) -> AsyncIterator[Backend]:
+def pg_backend(compat_db: Database, clock: ManualClock) -> Backend:
     """The PostgreSQL adapters on a fresh database migrated like the service does it."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, SCHEMA, "portico_compat.migrations")
-    finally:
-        await conn.close()
-    pool = await create_pool(database_url, SCHEMA, min_size=1, max_size=4)
-    db = Database(pool, SCHEMA)
 
     async def committed_events() -> list[str]:
-        async with db.transaction(ALL_TENANTS) as tx:
+        async with compat_db.transaction(ALL_TENANTS) as tx:
             rows = await tx.fetch("SELECT event_type FROM outbox ORDER BY seq")
         return [row["event_type"] for row in rows]
 
-    yield Backend(
-        uow_factory(db, lambda c, t: CompatPgUnitOfWork(c, tenant_id=t, clock=clock)),
+    return Backend(
+        uow_factory(compat_db, lambda c, t: CompatPgUnitOfWork(c, tenant_id=t, clock=clock)),
         committed_events,
     )
-    await pool.close()
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
-def backend(request: pytest.FixtureRequest, clock: ManualClock) -> Backend:
-    if request.param == "postgres":
-        found: Backend = request.getfixturevalue("pg_backend")
-        return found
-    store = MemoryStore()
+def memory_backend(clock: ManualClock) -> Backend:
+    """The in-memory adapters on an empty store."""
+    store = memory_store(clock)
 
     async def committed_events() -> list[str]:
-        return [type_of(event) for event, _ in store.sink.events]
+        return [type_of(event) for event in store.events]
 
-    return Backend(memory_uow_factory(store, clock), committed_events)
+    return Backend(store.open, committed_events)
+
+
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def backend(request: pytest.FixtureRequest, clock: ManualClock) -> Backend:
+    return contract_backend(request, memory=lambda: memory_backend(clock), postgres="pg_backend")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 import pytest
 
-from portico_compat.adapters.memory import RowLevelSecurityError
+from portico_common.memory_uow import RowLevelSecurityError
 from portico_compat.domain.apis import ApiProvision, ApiRequirement, HostApi, HostApiCatalog
 from portico_compat.domain.checks import CompatCheck, record
 from portico_compat.domain.compatibility import Dimension, DimensionReport, Finding

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 import pytest
 
-from portico_compat.adapters.memory import RowLevelSecurityError
-from portico_compat.app.handlers import compat_checked
+from portico_common.memory_uow import RowLevelSecurityError
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import (
     CompatReport,
@@ -18,6 +17,7 @@ from portico_compat.domain.compatibility import (
     Finding,
     HostProfile,
 )
+from portico_compat.domain.events import CompatChecked
 
 if TYPE_CHECKING:
     from .conftest import Backend
@@ -122,7 +122,7 @@ async def test_failed_unit_of_work_leaves_nothing(backend: Backend) -> None:
         async with backend.uow("acme") as tx:
             await tx.host_profiles.save(ACME, T0)
             await tx.checks.add(check)
-            await tx.emit(compat_checked(check))
+            await tx.publish([CompatChecked.of(check)])
             raise RollbackError
 
     with pytest.raises(RollbackError):
@@ -138,5 +138,5 @@ async def test_events_commit_with_the_unit_of_work(backend: Backend) -> None:
     check = a_check()
     async with backend.uow("acme") as tx:
         await tx.checks.add(check)
-        await tx.emit(compat_checked(check))
+        await tx.publish([CompatChecked.of(check)])
     assert await backend.committed_events() == ["plugin.compat.checked"]

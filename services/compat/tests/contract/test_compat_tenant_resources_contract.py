@@ -9,15 +9,13 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from portico_common.db import Database, create_pool
-from portico_common.migrate import migrate
-from portico_compat.adapters.memory import RowLevelSecurityError
-from portico_compat.adapters.tenant_resources import (
-    MemoryTenantResources,
-    PgTenantResourcesRepository,
-)
-from portico_compat.app.tenant_resources import TenantResourcesProjection
+from portico_common.db import Database
+from portico_common.memory_uow import RowLevelSecurityError
+from portico_compat.adapters.memory import memory_store
+from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
+from portico_compat.app.ports import TenantResourcesProjection
 from portico_compat.domain.resources import Quota, Resources, TenantResources, Usage
+from portico_embedded.testing.databases import CONTRACT_BACKENDS, contract_backend
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RLS_REFUSAL = (RowLevelSecurityError, asyncpg.InsufficientPrivilegeError)
@@ -27,36 +25,29 @@ OpenProjection = Callable[[str], AbstractAsyncContextManager[TenantResourcesProj
 
 
 @pytest.fixture
-async def pg_projection(database_url: str) -> AsyncIterator[OpenProjection]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, "compat", "portico_compat.migrations")
-    finally:
-        await conn.close()
-    pool = await create_pool(database_url, "compat", min_size=1, max_size=2)
-    db = Database(pool, "compat")
-
+def pg_projection(compat_db: Database) -> OpenProjection:
     @asynccontextmanager
     async def open_projection(tenant: str) -> AsyncIterator[TenantResourcesProjection]:
-        async with db.transaction(tenant) as tx:
+        async with compat_db.transaction(tenant) as tx:
             yield PgTenantResourcesRepository(tx)
 
-    yield open_projection
-    await pool.close()
+    return open_projection
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
-def projection(request: pytest.FixtureRequest) -> OpenProjection:
-    if request.param == "postgres":
-        found: OpenProjection = request.getfixturevalue("pg_projection")
-        return found
-    rows = MemoryTenantResources()
+def memory_projection() -> OpenProjection:
+    store = memory_store()
 
     @asynccontextmanager
     async def open_projection(tenant: str) -> AsyncIterator[TenantResourcesProjection]:
-        yield rows.repository(tenant)
+        async with store.open(tenant) as tx:
+            yield tx.tenant_resources
 
     return open_projection
+
+
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def projection(request: pytest.FixtureRequest) -> OpenProjection:
+    return contract_backend(request, memory=memory_projection, postgres="pg_projection")
 
 
 QUOTA = Quota(Resources(4000, 8192, 1024), max_plugins=5, revision=3)

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,8 +10,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -24,11 +17,14 @@ from portico.compat.v1 import compat_pb2_grpc as pb_grpc
 from portico_common.events.bus import connect
 from portico_common.events.catalog import STREAM, subject_for
 from portico_common.events.envelope import Envelope
-from portico_embedded.processes import free_port
+from portico_compat.bootstrap import MIGRATIONS, SERVICE
+from portico_embedded.testing.databases import migrated_database
+from portico_embedded.testing.services import infra_env, running_process
 
 SUBJECT = subject_for("plugin.compat.checked")
-START_TIMEOUT = 60.0
 EVENT_TIMEOUT = 15.0
+
+compat_db = migrated_database(SERVICE, MIGRATIONS, name="compat_db", max_size=4)
 
 
 @dataclass(frozen=True)
@@ -77,55 +73,17 @@ class RunningCompat:
         return found
 
 
-async def _wait_until_serving(proc: asyncio.subprocess.Process, target: str, log: Path) -> None:
-    # Reading the small log file only on the way to a failure; blocking is harmless there.
-    deadline = time.monotonic() + START_TIMEOUT
-    async with grpc.aio.insecure_channel(target) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                pytest.fail(f"compat exited with {proc.returncode}:\n{log.read_text()}")  # noqa: ASYNC240
-            with contextlib.suppress(grpc.aio.AioRpcError):
-                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            await asyncio.sleep(0.1)
-    pytest.fail(f"compat not serving within {START_TIMEOUT}s:\n{log.read_text()}")  # noqa: ASYNC240
-
-
 @pytest.fixture
 async def compat(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[RunningCompat]:
-    """The service process; at teardown it must stop cleanly on SIGTERM."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-    env |= {
-        "PORTICO_DATABASE_URL": database_url,
-        "PORTICO_NATS_URL": nats_url,
-        "PORTICO_GRPC_PORT": str(port),
-        "PORTICO_METRICS_PORT": "0",
-    }
-    log = tmp_path / "compat.log"
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "portico_compat", env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    nc: NatsClient | None = None
-    try:
-        target = f"127.0.0.1:{port}"
-        await _wait_until_serving(proc, target, log)
+    """The service process on port 0; at teardown it must stop cleanly on SIGTERM."""
+    async with running_process(
+        "portico_compat", infra_env(database_url, nats_url), tmp_path
+    ) as service:
         nc = await connect(nats_url, "compat-tests")
-        async with grpc.aio.insecure_channel(target) as channel:
-            yield RunningCompat(
-                pb_grpc.CompatServiceStub(channel), nc.jetstream(), database_url, target
-            )
-    finally:
-        if nc is not None:
+        try:
+            async with grpc.aio.insecure_channel(service.target) as channel:
+                yield RunningCompat(
+                    pb_grpc.CompatServiceStub(channel), nc.jetstream(), database_url, service.target
+                )
+        finally:
             await nc.close()
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-    assert proc.returncode == 0, f"compat did not stop cleanly:\n{log.read_text()}"

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from portico.compat.v1 import compat_pb2, compat_pb2_grpc
 from portico.compat.v1 import dependencies_pb2 as pb
 from portico.compat.v1 import dependencies_pb2_grpc as pb_grpc
-from portico_embedded.processes import free_port
 from portico_embedded.testing.fixtures import unique
+from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
 
 pytestmark = pytest.mark.integration
 
 CORE = "@backstage/core-plugin-api"
-START_TIMEOUT = 60.0
 
 
 def packument(versions: dict[str, dict[str, object]]) -> dict[str, object]:
@@ -72,59 +64,26 @@ def installed(*pairs: tuple[str, str]) -> list[pb.InstalledPackage]:
 
 
 @pytest.fixture
-def compat_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def compat_target(compat_port: int) -> str:
-    return f"127.0.0.1:{compat_port}"
-
-
-@pytest.fixture
-async def stub(
-    database_url: str, nats_url: str, tmp_path: Path, compat_port: int
-) -> AsyncIterator[pb_grpc.DependencyServiceAsyncStub]:
+async def compat_service(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> AsyncIterator[ServiceProcess]:
     """`python -m portico_compat` with a catalog file; it must stop cleanly on SIGTERM."""
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(CATALOG))
-    port = compat_port
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-    env |= {
-        "PORTICO_DATABASE_URL": database_url,
-        "PORTICO_NATS_URL": nats_url,
-        "PORTICO_GRPC_PORT": str(port),
-        "PORTICO_METRICS_PORT": "0",
-        "PORTICO_CATALOG_FILE": str(catalog),
-        "PORTICO_SOLVER_MAX_ROUNDS": "300",
-    }
-    log = tmp_path / "compat.log"
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "portico_compat", env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                assert proc.returncode is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                with contextlib.suppress(grpc.aio.AioRpcError):
-                    reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        break
-                await asyncio.sleep(0.1)
-            yield pb_grpc.DependencyServiceStub(channel)
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-    assert proc.returncode == 0, log.read_text()
+    env = infra_env(database_url, nats_url, catalog_file=str(catalog), solver_max_rounds="300")
+    async with running_process("portico_compat", env, tmp_path) as service:
+        yield service
+
+
+@pytest.fixture
+def compat_target(compat_service: ServiceProcess) -> str:
+    return compat_service.target
+
+
+@pytest.fixture
+async def stub(compat_target: str) -> AsyncIterator[pb_grpc.DependencyServiceAsyncStub]:
+    async with grpc.aio.insecure_channel(compat_target) as channel:
+        yield pb_grpc.DependencyServiceStub(channel)
 
 
 async def test_solve_and_explain_over_grpc(stub: pb_grpc.DependencyServiceAsyncStub) -> None:

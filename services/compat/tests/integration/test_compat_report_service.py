@@ -1,22 +1,21 @@
-"""The full report through the real compat process (PostgreSQL, JetStream) and the gateway."""
+"""The full report through the real compat process (PostgreSQL, JetStream).
+
+The same report through the gateway's HTTP routes is tested in tests/e2e.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import grpc
-import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 
 from portico.compat.v1 import compat_pb2 as pb
 from portico.events.v1 import events_pb2
 from portico_common.db import Database, create_pool
 from portico_embedded.testing.fixtures import unique
-from portico_gateway.app import create_app
 
 if TYPE_CHECKING:
     from .conftest import RunningCompat
@@ -214,84 +213,3 @@ async def test_bad_manifest_on_the_stream_changes_nothing(compat: RunningCompat)
                   (SELECT count(*) FROM compat.outbox) AS outbox""",
     )
     assert tuple(counts[0]) == (0, 0)
-
-
-@pytest.fixture
-async def gateway(compat: RunningCompat) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway app in front of the running compat process."""
-    app = create_app({"compat": compat.target}, registry=CollectorRegistry())
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http,
-    ):
-        yield http
-
-
-def http_body(tenant_id: str) -> dict[str, Any]:
-    return {
-        "tenantId": tenant_id,
-        "plugin": PLUGIN,
-        "version": "2.3.0",
-        "engines": {"node": ">=18"},
-        "consumes": [{"name": "core.discovery", "range": "^1.0.0"}, {"name": "search.query"}],
-        "permissions": ["catalog.entity.read", "kube.exec"],
-        "resources": {"cpuMillicores": 250, "memoryMib": 256},
-    }
-
-
-async def test_gateway_check_returns_every_dimension_with_evidence(
-    compat: RunningCompat, gateway: httpx.AsyncClient
-) -> None:
-    """POST /api/plugins/compatibility-check answers the report with verdicts and reasons."""
-    acme = tenant()
-    await set_up(compat.stub, acme)
-
-    response = await gateway.post("/api/plugins/compatibility-check", json=http_body(acme))
-
-    assert response.status_code == 200, response.text
-    report = response.json()
-    assert report["compatible"] is False
-    assert {d["dimension"]: d["verdict"] for d in report["dimensions"]} == {
-        "api": "VERDICT_FAIL",
-        "runtime": "VERDICT_PASS",
-        "permissions": "VERDICT_FAIL",
-        # No quota has been projected from tenancy for this tenant: fails safe.
-        "resources": "VERDICT_FAIL",
-    }
-    reasons = {f["name"]: f["reason"] for d in report["dimensions"] for f in d["findings"]}
-    assert reasons["search.query"] == "missing: Backstage 1.31.0 has no API 'search.query'"
-    assert reasons["kube.exec"] == "deny by the policy's default"
-
-
-async def test_gateway_streams_the_check_as_ndjson_and_sse(
-    compat: RunningCompat, gateway: httpx.AsyncClient
-) -> None:
-    """The streaming variant answers one line (or event) per dimension, then the report."""
-    acme = tenant()
-    await set_up(compat.stub, acme)
-    url = "/api/plugins/compatibility-check:stream"
-
-    ndjson = await gateway.post(url, json=http_body(acme))
-    sse = await gateway.post(url, json=http_body(acme), headers={"Accept": "text/event-stream"})
-
-    lines = [json.loads(line) for line in ndjson.text.splitlines()]
-    assert [next(iter(line)) for line in lines] == ["dimension"] * 4 + ["report"]
-    assert lines[-1]["report"]["dimensions"][0]["verdict"] == "VERDICT_FAIL"
-    events = [block for block in sse.text.split("\n\n") if block]
-    assert len(events) == 5
-    assert all(block.startswith("event: message\ndata: {") for block in events)
-
-
-async def test_gateway_bad_manifest_is_a_400_problem(
-    compat: RunningCompat, gateway: httpx.AsyncClient
-) -> None:
-    """A malformed manifest through the streaming route is a 400 problem, nothing streamed."""
-    acme = tenant()
-    await set_up(compat.stub, acme)
-    body = http_body(acme) | {"provides": [{"name": "x", "version": "latest"}]}
-
-    response = await gateway.post("/api/plugins/compatibility-check:stream", json=body)
-
-    assert response.status_code == 400
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["grpc_code"] == "INVALID_ARGUMENT"

@@ -3,55 +3,40 @@
 The first test runs the whole chain with both services as processes: SetQuota
 and RecordUsage on tenancy over gRPC, tenancy's outbox relay publishes, compat's
 "compat-tenancy" consumer projects, and the resources check reads the projection.
-The others run the consumer in-process to look at ordering and isolation.
+The others run the consumer `build` subscribes in-process to look at ordering
+and isolation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import asyncpg
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from portico.events.v1 import events_pb2 as ev
 from portico.tenancy.v1 import tenancy_pb2 as tpb
 from portico.tenancy.v1 import tenancy_pb2_grpc as tpb_grpc
+from portico_common.clock import SystemClock
 from portico_common.db import Database, create_pool
 from portico_common.events.bus import connect, ensure_streams
 from portico_common.events.consumer import EventConsumer
 from portico_common.events.envelope import Envelope
-from portico_common.migrate import migrate
+from portico_common.uow import uow_factory
+from portico_compat.adapters.postgres import CompatPgUnitOfWork
 from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
 from portico_compat.app.tenant_resources import check_tenant_resources
+from portico_compat.bootstrap import Dependencies, build
 from portico_compat.domain.resources import Resources, TenantResources
-from portico_compat.entrypoints.tenancy_events import TENANCY_DURABLE, TenancyEventHandlers
-from portico_embedded.processes import free_port
+from portico_compat.entrypoints.tenancy_events import TENANCY_DURABLE
+from portico_embedded.testing.services import infra_env, running_process
 
 pytestmark = pytest.mark.integration
 
 WAIT = 20.0
-
-
-@pytest.fixture
-async def compat_db(database_url: str) -> AsyncIterator[Database]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, "compat", "portico_compat.migrations")
-    finally:
-        await conn.close()
-    pool = await create_pool(database_url, "compat", max_size=4)
-    yield Database(pool, "compat")
-    await pool.close()
 
 
 async def projected(
@@ -73,61 +58,17 @@ def both(known: TenantResources) -> bool:
     return known.quota is not None and known.usage is not None
 
 
-@contextlib.asynccontextmanager
-async def process(
-    module: str, env: dict[str, str], log: Path, port: int
-) -> AsyncIterator[grpc.aio.Channel]:
-    """`python -m <module>` serving on `port`; stopped with SIGTERM, which must exit 0."""
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.returncode is not None or time.monotonic() > deadline:
-                    pytest.fail(f"{module} did not start:\n{log.read_text()}")  # noqa: ASYNC240
-                with contextlib.suppress(grpc.aio.AioRpcError):
-                    reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        break
-                await asyncio.sleep(0.1)
-            yield channel
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-    assert proc.returncode == 0, f"{module} did not stop cleanly:\n{log.read_text()}"  # noqa: ASYNC240
-
-
-def service_env(database_url: str, nats_url: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
-    return env | {
-        "PORTICO_DATABASE_URL": database_url,
-        "PORTICO_NATS_URL": nats_url,
-        "PORTICO_GRPC_PORT": str(port),
-        "PORTICO_METRICS_PORT": "-1",
-    }
-
-
 async def test_tenancy_quota_reaches_compats_check_through_jetstream(
     database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     """SetQuota and RecordUsage on tenancy reach compat's projection; the check uses them."""
-    tenancy_port, compat_port = free_port(), free_port()
-    tenancy_env = service_env(database_url, nats_url, tenancy_port)
-    compat_env = service_env(database_url, nats_url, compat_port)
+    env = infra_env(database_url, nats_url)
     async with (
-        process("portico_tenancy", tenancy_env, tmp_path / "tenancy.log", tenancy_port) as t,
-        process("portico_compat", compat_env, tmp_path / "compat.log", compat_port),
+        running_process("portico_tenancy", env, tmp_path) as tenancy_process,
+        running_process("portico_compat", env, tmp_path),
+        grpc.aio.insecure_channel(tenancy_process.target) as channel,
     ):
-        tenancy = tpb_grpc.TenancyServiceStub(t)
+        tenancy = tpb_grpc.TenancyServiceStub(channel)
         await tenancy.CreateTenant(tpb.CreateTenantRequest(tenant_id="acme"))
         limits = tpb.Resources(cpu_millicores=4000, memory_mib=8192, storage_mib=1024)
         await tenancy.SetQuota(tpb.SetQuotaRequest(tenant_id="acme", limits=limits, max_plugins=3))
@@ -162,7 +103,14 @@ async def publish_and_consume(
     nc = await connect(nats_url, "compat-resource-tests")
     js = nc.jetstream()
     await ensure_streams(js)
-    consumer = EventConsumer(js, compat_db, TENANCY_DURABLE, TenancyEventHandlers().handlers())
+    clock = SystemClock()
+    uow = uow_factory(
+        compat_db, lambda conn, tenant: CompatPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+    )
+    deps = Dependencies(uow=uow, projection_on=PgTenantResourcesRepository)
+    (subscription,) = build(deps).subscriptions
+    assert subscription.durable == TENANCY_DURABLE
+    consumer = EventConsumer(js, compat_db, subscription.durable, subscription.handlers)
     stop = asyncio.Event()
     await consumer.setup()
     running = asyncio.create_task(consumer.run(stop))

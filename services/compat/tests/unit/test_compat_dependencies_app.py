@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from portico_common.tenants import InvalidTenantIdError
 from portico_compat.adapters.catalog_file import InMemoryCatalog
 from portico_compat.app.dependencies import DependencySolver
 from portico_compat.domain.solver import Budget, ChangeKind, PackageVersion
 from portico_compat.domain.solver.errors import SolverInputError
-from portico_compat.errors import InvalidTenantError
 
 CORE = "@backstage/core-plugin-api"
 TENANT = "acme"
@@ -100,7 +100,7 @@ async def test_duplicate_and_empty_input_is_rejected(solver: DependencySolver) -
 
 async def test_invalid_tenant_is_rejected(solver: DependencySolver) -> None:
     """The wildcard tenant cannot be named in a request."""
-    with pytest.raises(InvalidTenantError):
+    with pytest.raises(InvalidTenantIdError):
         await solver.predict_upgrade_impact("*", INSTALLED, "x", "^1", budget=Budget())
 
 

@@ -1,11 +1,13 @@
-"""The compat errors: a gRPC-mappable code each, and a message a person can act on."""
+"""The compat errors: one kernel category (so a gRPC code) each, and a message to act on."""
 
 from __future__ import annotations
 
 import pytest
 
-from portico_common.errors import PorticoError
+from portico_common.errors import CATEGORIES, PorticoError
+from portico_common.tenants import InvalidTenantIdError, require_tenant_id
 from portico_compat import errors
+from portico_compat.domain.solver import errors as solver_errors
 from portico_compat.errors import (
     CompatError,
     InvalidApiCatalogError,
@@ -14,7 +16,7 @@ from portico_compat.errors import (
     InvalidPluginError,
     InvalidRangeError,
     InvalidReleaseManifestError,
-    InvalidTenantError,
+    InvalidTenancyEventError,
     InvalidVersionError,
     UnknownHostProfileError,
 )
@@ -25,17 +27,36 @@ MAPPABLE = {
     "ALREADY_EXISTS",
     "FAILED_PRECONDITION",
     "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "UNAVAILABLE",
 }
 
 
-def _subclasses() -> list[type[CompatError]]:
+def _subclasses(*modules: object) -> list[type[CompatError]]:
     found = [
         value
-        for value in vars(errors).values()
+        for module in modules or (errors,)
+        for value in vars(module).values()
         if isinstance(value, type) and issubclass(value, CompatError) and value is not CompatError
     ]
     assert found
     return found
+
+
+@pytest.mark.parametrize("error_type", _subclasses(errors, solver_errors), ids=lambda t: t.__name__)
+def test_every_error_has_one_kernel_category_and_restates_no_code(
+    error_type: type[CompatError],
+) -> None:
+    """Each compat error, solver ones included, takes its code from exactly one category."""
+    assert len([c for c in CATEGORIES if issubclass(error_type, c)]) == 1
+    ours = [c for c in error_type.__mro__ if c.__module__.startswith("portico_compat")]
+    assert [c.__name__ for c in ours if "code" in vars(c)] == []
+
+
+def test_the_base_error_has_no_code_of_its_own() -> None:
+    """CompatError names no status: only the category of a concrete error does."""
+    assert "code" not in vars(CompatError)
+    assert not any(issubclass(CompatError, c) for c in CATEGORIES)
 
 
 @pytest.mark.parametrize("error_type", _subclasses(), ids=lambda t: t.__name__)
@@ -76,11 +97,8 @@ def test_every_error_has_a_mappable_code(error_type: type[CompatError]) -> None:
             "INVALID_ARGUMENT",
         ),
         (
-            InvalidTenantError("*"),
-            (
-                "invalid tenant_id '*': must be 2-63 characters of a-z, 0-9 and '-',"
-                " starting and ending with a letter or digit"
-            ),
+            InvalidTenancyEventError("tenant.quota.updated: a plugin count is negative"),
+            "tenant.quota.updated: a plugin count is negative",
             "INVALID_ARGUMENT",
         ),
         (
@@ -107,10 +125,21 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         InvalidRangeError,
         InvalidHostProfileError,
         InvalidPluginError,
-        InvalidTenantError,
+        InvalidTenancyEventError,
         UnknownHostProfileError,
         InvalidApiCatalogError,
         InvalidReleaseManifestError,
         InvalidPermissionPolicyError,
     }
     assert set(_subclasses()) == covered
+
+
+def test_a_wildcard_tenant_is_refused_with_the_rule() -> None:
+    """'*' (every tenant, to row-level security) is refused, with the rule in the message."""
+    with pytest.raises(InvalidTenantIdError) as caught:
+        require_tenant_id("*")
+    assert str(caught.value) == (
+        "invalid tenant_id '*': a tenant id is 2-63 characters of a-z, 0-9 and '-',"
+        " not starting or ending with '-'"
+    )
+    assert caught.value.code == "INVALID_ARGUMENT"

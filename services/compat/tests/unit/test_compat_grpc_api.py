@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import grpc
 import pytest
 
 from portico.compat.v1 import compat_pb2 as pb
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
 from portico.events.v1 import events_pb2
-from portico_common.grpc.interceptor import PorticoServerInterceptor
-from portico_compat.adapters.memory import MemoryStore
-from portico_compat.app.ports import UnitOfWorkFactory
-from portico_compat.entrypoints.grpc_api import CompatServicer
+from portico_compat.adapters.memory import CompatMemoryStore
 from portico_compat.settings import CompatSettings
 
 PLUGIN = "@acme/plugin-cost-insights"
@@ -25,22 +20,8 @@ PROFILE = pb.SetHostProfileRequest(
 )
 
 
-@pytest.fixture
-async def stub(uow: UnitOfWorkFactory) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
-    """A stub talking to the servicer on a real grpc.aio server, no auth, no idempotency."""
-    server = grpc.aio.server(
-        interceptors=[PorticoServerInterceptor("compat", verifier=None, idempotency=None)]
-    )
-    pb_grpc.add_CompatServiceServicer_to_server(CompatServicer(uow), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield pb_grpc.CompatServiceStub(channel)
-    await server.stop(None)
-
-
 async def test_set_host_profile_returns_the_stored_profile(
-    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+    stub: pb_grpc.CompatServiceAsyncStub, store: CompatMemoryStore
 ) -> None:
     """SetHostProfile answers with the profile as stored, packages included."""
     response = await stub.SetHostProfile(PROFILE)
@@ -50,11 +31,11 @@ async def test_set_host_profile_returns_the_stored_profile(
         node_version="20.11.1",
         packages={"react": "18.3.1"},
     )
-    assert "acme" in store.host_profiles
+    assert "acme" in store.state.host_profiles
 
 
 async def test_check_maps_verdict_and_findings(
-    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+    stub: pb_grpc.CompatServiceAsyncStub, store: CompatMemoryStore
 ) -> None:
     """CheckCompatibility answers with the check id, the verdict and every finding."""
     await stub.SetHostProfile(PROFILE)
@@ -95,7 +76,7 @@ async def test_check_maps_verdict_and_findings(
 
 
 async def test_check_without_profile_is_failed_precondition(
-    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+    stub: pb_grpc.CompatServiceAsyncStub, store: CompatMemoryStore
 ) -> None:
     """Without a host profile the call fails with FAILED_PRECONDITION and a message to act on."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -126,7 +107,7 @@ async def test_check_without_profile_is_failed_precondition(
 )
 async def test_malformed_check_is_invalid_argument_and_changes_nothing(
     stub: pb_grpc.CompatServiceAsyncStub,
-    store: MemoryStore,
+    store: CompatMemoryStore,
     request_: pb.CheckCompatibilityRequest,
     detail: str,
 ) -> None:
@@ -136,12 +117,12 @@ async def test_malformed_check_is_invalid_argument_and_changes_nothing(
         await stub.CheckCompatibility(request_)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert detail in (caught.value.details() or "")
-    assert store.checks == {}
+    assert store.state.checks == {}
     assert store.sink.events == []
 
 
 async def test_malformed_profile_is_invalid_argument(
-    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+    stub: pb_grpc.CompatServiceAsyncStub, store: CompatMemoryStore
 ) -> None:
     """A profile with a non-semver Node version is INVALID_ARGUMENT and nothing is stored."""
     bad = pb.SetHostProfileRequest(tenant_id="acme", backstage_version="1.31.0", node_version="20")
@@ -149,7 +130,7 @@ async def test_malformed_profile_is_invalid_argument(
         await stub.SetHostProfile(bad)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "invalid host profile node_version" in (caught.value.details() or "")
-    assert store.host_profiles == {}
+    assert store.state.host_profiles == {}
 
 
 def test_settings_default_to_the_compat_port(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,9 @@
-"""CheckCompatibilityStream and the Set* RPCs on a real grpc.aio server, on in-memory adapters."""
+"""CheckCompatibilityStream (and the report it shares with CheckCompatibility) on a real server."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
@@ -14,11 +13,11 @@ from portico.compat.v1 import compat_pb2 as pb
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
 from portico.events.v1 import events_pb2
 from portico_common.errors import UnauthenticatedError
-from portico_common.grpc.interceptor import PorticoServerInterceptor
 from portico_common.grpc.tokens import Claims, TokenVerifier
-from portico_compat.adapters.memory import MemoryStore
-from portico_compat.app.ports import UnitOfWorkFactory
-from portico_compat.entrypoints.grpc_api import CompatServicer
+from portico_compat.adapters.memory import CompatMemoryStore
+
+if TYPE_CHECKING:
+    from .conftest import Serving
 
 PLUGIN = "@acme/plugin-cost-insights"
 PROFILE = pb.SetHostProfileRequest(
@@ -44,29 +43,11 @@ class FakeVerifier(TokenVerifier):
         return Claims("svc:test", "acme", (), 0, "t-1")
 
 
-async def serve(uow: UnitOfWorkFactory, verifier: TokenVerifier | None) -> AsyncIterator[Any]:
-    server = grpc.aio.server(
-        interceptors=[PorticoServerInterceptor("compat", verifier=verifier, idempotency=None)]
-    )
-    pb_grpc.add_CompatServiceServicer_to_server(CompatServicer(uow, verifier), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield pb_grpc.CompatServiceStub(channel)
-    await server.stop(None)
-
-
 @pytest.fixture
-async def stub(uow: UnitOfWorkFactory) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
-    async for value in serve(uow, None):
-        yield value
-
-
-@pytest.fixture
-async def guarded(uow: UnitOfWorkFactory) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
+async def guarded(serving: Serving) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
     """The same server with bearer tokens required."""
-    async for value in serve(uow, FakeVerifier()):
-        yield value
+    async with serving(FakeVerifier()) as stub:
+        yield stub
 
 
 def request(**changes: Any) -> pb.CheckCompatibilityRequest:
@@ -122,7 +103,7 @@ async def set_up_acme(stub: pb_grpc.CompatServiceAsyncStub, **metadata: str) -> 
 
 
 async def test_stream_sends_one_message_per_dimension_then_the_report(
-    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+    stub: pb_grpc.CompatServiceAsyncStub, store: CompatMemoryStore
 ) -> None:
     """Four dimension messages, then the report that the event also carries."""
     await set_up_acme(stub)
@@ -183,7 +164,7 @@ async def test_unary_report_carries_dimensions_and_evidence(
     ],
 )
 async def test_bad_manifest_is_invalid_argument_on_both_forms_and_changes_nothing(
-    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore, bad: dict[str, Any]
+    stub: pb_grpc.CompatServiceAsyncStub, store: CompatMemoryStore, bad: dict[str, Any]
 ) -> None:
     """Unary and streamed checks refuse a malformed manifest before recording anything."""
     await set_up_acme(stub)
@@ -199,7 +180,7 @@ async def test_bad_manifest_is_invalid_argument_on_both_forms_and_changes_nothin
     assert unary.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert streamed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert streamed.value.details() == unary.value.details()
-    assert store.checks == {}
+    assert store.state.checks == {}
     assert store.sink.events == []
 
 
@@ -216,7 +197,7 @@ async def test_stream_without_host_profile_is_failed_precondition(
 
 
 async def test_stream_requires_a_token_when_tokens_are_checked(
-    guarded: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+    guarded: pb_grpc.CompatServiceAsyncStub, store: CompatMemoryStore
 ) -> None:
     """The streaming RPC, which the kernel interceptor does not wrap, still checks tokens."""
     await set_up_acme(guarded, authorization="Bearer acme-token")
@@ -240,11 +221,11 @@ async def test_stream_requires_a_token_when_tokens_are_checked(
     assert missing.value.code() is grpc.StatusCode.UNAUTHENTICATED
     assert forged.value.code() is grpc.StatusCode.UNAUTHENTICATED
     assert replies[-1].report.compatible
-    assert len(store.checks) == 1
+    assert len(store.state.checks) == 1
 
 
 async def test_stream_refuses_a_token_for_another_tenant(
-    guarded: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
+    guarded: pb_grpc.CompatServiceAsyncStub, store: CompatMemoryStore
 ) -> None:
     """acme's token cannot stream a check for globex."""
     check = request(tenant_id="globex")
@@ -257,56 +238,7 @@ async def test_stream_refuses_a_token_for_another_tenant(
             pass
 
     assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
-    assert store.checks == {}
-
-
-async def test_set_rpcs_answer_what_they_stored(stub: pb_grpc.CompatServiceAsyncStub) -> None:
-    """SetHostApiCatalog, SetReleaseManifest and SetPermissionPolicy echo the stored values."""
-    catalog = await stub.SetHostApiCatalog(
-        pb.SetHostApiCatalogRequest(
-            tenant_id="acme",
-            backstage_release="1.31.0",
-            apis=[pb.HostApi(name="core.discovery", version="1.4.0", deprecation="old")],
-        )
-    )
-    policy = await stub.SetPermissionPolicy(pb.SetPermissionPolicyRequest(tenant_id="acme"))
-
-    assert catalog.catalog.apis[0].deprecation == "old"
-    # An unset default is stored as the safe one.
-    assert policy.policy.default_decision == pb.PERMISSION_DECISION_NEEDS_APPROVAL
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        pb.SetHostApiCatalogRequest(
-            tenant_id="acme",
-            backstage_release="1.31.0",
-            apis=[pb.HostApi(name="a", version="1.0.0"), pb.HostApi(name="a", version="1.0.0")],
-        ),
-        pb.SetReleaseManifestRequest(
-            tenant_id="acme", backstage_release="1.31", packages={"@backstage/x": "1.0.0"}
-        ),
-        pb.SetPermissionPolicyRequest(
-            tenant_id="acme", rules=[pb.PermissionRule(pattern="catalog.*")]
-        ),
-    ],
-)
-async def test_malformed_set_requests_are_invalid_argument(
-    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore, call: Any
-) -> None:
-    """A duplicate API, a release that is no version, or a rule without a decision is refused."""
-    method = {
-        pb.SetHostApiCatalogRequest: stub.SetHostApiCatalog,
-        pb.SetReleaseManifestRequest: stub.SetReleaseManifest,
-        pb.SetPermissionPolicyRequest: stub.SetPermissionPolicy,
-    }[type(call)]
-
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await method(call)
-
-    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert (store.api_catalogs, store.release_manifests, store.permission_policies) == ({}, {}, {})
+    assert store.state.checks == {}
 
 
 async def test_declared_resources_without_a_projected_quota_fail_the_check(
@@ -350,33 +282,3 @@ async def test_streamed_calls_are_counted_by_status(stub: pb_grpc.CompatServiceA
 
     assert stream_count("OK") == ok + 1
     assert stream_count("INVALID_ARGUMENT") == invalid + 1
-
-
-async def test_release_manifest_can_be_set_from_the_published_document(
-    stub: pb_grpc.CompatServiceAsyncStub, store: MemoryStore
-) -> None:
-    """SetReleaseManifest takes Backstage's manifest.json; giving both forms is refused."""
-    document = json.dumps(
-        {
-            "releaseVersion": "1.31.0",
-            "packages": [{"name": "@backstage/core-plugin-api", "version": "1.10.0"}],
-        }
-    )
-    reply = await stub.SetReleaseManifest(
-        pb.SetReleaseManifestRequest(
-            tenant_id="acme", backstage_release="1.31.0", published_manifest=document
-        )
-    )
-    with pytest.raises(grpc.aio.AioRpcError) as both:
-        await stub.SetReleaseManifest(
-            pb.SetReleaseManifestRequest(
-                tenant_id="acme",
-                backstage_release="1.31.0",
-                published_manifest=document,
-                packages={"@backstage/core-plugin-api": "1.9.0"},
-            )
-        )
-
-    assert dict(reply.manifest.packages) == {"@backstage/core-plugin-api": "1.10.0"}
-    assert both.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert dict(store.release_manifests["acme", "1.31.0"].packages) == dict(reply.manifest.packages)

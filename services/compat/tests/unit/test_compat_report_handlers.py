@@ -6,7 +6,8 @@ import pytest
 
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
-from portico_compat.adapters.memory import MemoryStore
+from portico_common.tenants import InvalidTenantIdError
+from portico_compat.adapters.memory import CompatMemoryStore, committed_projection
 from portico_compat.app import handlers
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.apis import ApiProvision, ApiRequirement, HostApi, HostApiCatalog
@@ -17,7 +18,7 @@ from portico_compat.domain.plugins import PluginRequirements
 from portico_compat.domain.releases import ReleaseManifest
 from portico_compat.domain.report import ReportDimension, Verdict
 from portico_compat.domain.resources import Quota, Resources, Usage
-from portico_compat.errors import InvalidTenantError, UnknownHostProfileError
+from portico_compat.errors import UnknownHostProfileError
 
 TENANT = "acme"
 PLUGIN = "@acme/plugin-cost-insights"
@@ -50,24 +51,24 @@ async def acme_state(uow: UnitOfWorkFactory, acme_host: None) -> None:
     )
 
 
-def checked(store: MemoryStore) -> list[events_pb2.CompatChecked]:
+def checked(store: CompatMemoryStore) -> list[events_pb2.CompatChecked]:
     return [e for e, _ in store.sink.events if isinstance(e, events_pb2.CompatChecked)]
 
 
 async def test_catalog_manifest_and_policy_are_stored_per_tenant(
-    uow: UnitOfWorkFactory, store: MemoryStore, acme_state: None
+    uow: UnitOfWorkFactory, store: CompatMemoryStore, acme_state: None
 ) -> None:
     """Each Set* stores under the tenant (and release); another tenant sees none of it."""
-    assert set(store.api_catalogs) == {(TENANT, RELEASE)}
-    assert set(store.release_manifests) == {(TENANT, RELEASE)}
-    assert set(store.permission_policies) == {TENANT}
+    assert set(store.state.api_catalogs) == {(TENANT, RELEASE)}
+    assert set(store.state.release_manifests) == {(TENANT, RELEASE)}
+    assert set(store.state.permission_policies) == {TENANT}
     async with uow("globex") as tx:
         assert await tx.api_catalogs.get(TENANT, RELEASE) is None
         assert await tx.release_manifests.get(TENANT, RELEASE) is None
         assert await tx.permission_policies.get(TENANT) is None
 
 
-async def test_setting_again_replaces(uow: UnitOfWorkFactory, store: MemoryStore) -> None:
+async def test_setting_again_replaces(uow: UnitOfWorkFactory, store: CompatMemoryStore) -> None:
     """A second catalog for the same release replaces the first."""
     await handlers.set_host_api_catalog(
         uow, HostApiCatalog.of(TENANT, RELEASE, [HostApi("a", "1.0.0")])
@@ -76,21 +77,21 @@ async def test_setting_again_replaces(uow: UnitOfWorkFactory, store: MemoryStore
         uow, HostApiCatalog.of(TENANT, RELEASE, [HostApi("b", "1.0.0")])
     )
 
-    assert list(store.api_catalogs[TENANT, RELEASE].apis) == ["b"]
+    assert list(store.state.api_catalogs[TENANT, RELEASE].apis) == ["b"]
 
 
 async def test_set_with_a_wildcard_tenant_is_refused(
-    uow: UnitOfWorkFactory, store: MemoryStore
+    uow: UnitOfWorkFactory, store: CompatMemoryStore
 ) -> None:
     """The platform scope '*' is never a tenant a request may write."""
-    with pytest.raises(InvalidTenantError):
+    with pytest.raises(InvalidTenantIdError):
         await handlers.set_permission_policy(uow, PermissionPolicy("*"))
-    assert store.permission_policies == {}
+    assert store.state.permission_policies == {}
 
 
 @pytest.mark.usefixtures("acme_state")
 async def test_stream_yields_each_dimension_then_the_recorded_check(
-    uow: UnitOfWorkFactory, store: MemoryStore
+    uow: UnitOfWorkFactory, store: CompatMemoryStore
 ) -> None:
     """Each dimension arrives in order, then the check, recorded and emitted."""
     items = [item async for item in handlers.stream_check(uow, TENANT, plugin())]
@@ -106,7 +107,7 @@ async def test_stream_yields_each_dimension_then_the_recorded_check(
     assert isinstance(check, CompatCheck)
     assert check.report.dimensions == tuple(dimensions)
     assert check.compatible
-    assert store.checks[check.check_id] == check
+    assert store.state.checks[check.check_id] == check
     (event,) = checked(store)
     assert [(d.dimension, d.verdict) for d in event.dimensions] == [
         ("api", "pass"),
@@ -120,7 +121,7 @@ async def test_stream_yields_each_dimension_then_the_recorded_check(
 
 @pytest.mark.usefixtures("acme_state")
 async def test_a_stream_abandoned_midway_records_nothing(
-    uow: UnitOfWorkFactory, store: MemoryStore
+    uow: UnitOfWorkFactory, store: CompatMemoryStore
 ) -> None:
     """A caller that stops reading before the report leaves no check and no event."""
     stream = handlers.stream_check(uow, TENANT, plugin())
@@ -128,24 +129,24 @@ async def test_a_stream_abandoned_midway_records_nothing(
     await stream.aclose()
 
     assert isinstance(first, DimensionReport)
-    assert store.checks == {}
+    assert store.state.checks == {}
     assert checked(store) == []
 
 
 @pytest.mark.usefixtures("acme_state")
 async def test_unary_check_equals_the_streams_final_report(
-    uow: UnitOfWorkFactory, store: MemoryStore
+    uow: UnitOfWorkFactory, store: CompatMemoryStore
 ) -> None:
     """check_compatibility answers the check the stream would have ended with."""
     check = await handlers.check_compatibility(uow, TENANT, plugin())
 
     assert [d.verdict for d in check.report.dimensions] == [Verdict.PASS] * 4
-    assert list(store.checks) == [check.check_id]
+    assert list(store.state.checks) == [check.check_id]
 
 
 @pytest.mark.usefixtures("acme_state")
 async def test_upgrade_compares_with_the_latest_check_of_the_installed_version(
-    uow: UnitOfWorkFactory, store: MemoryStore, clock: ManualClock
+    uow: UnitOfWorkFactory, store: CompatMemoryStore, clock: ManualClock
 ) -> None:
     """New permissions relative to the installed version's last check are escalations."""
     await handlers.check_compatibility(uow, TENANT, plugin("2.2.0", permissions=()))
@@ -172,7 +173,7 @@ async def test_upgrade_compares_with_the_latest_check_of_the_installed_version(
 
 @pytest.mark.usefixtures("acme_state")
 async def test_upgrade_drop_of_a_provided_api_is_reported(
-    uow: UnitOfWorkFactory, store: MemoryStore
+    uow: UnitOfWorkFactory, store: CompatMemoryStore
 ) -> None:
     """An API the installed version provided and the new one drops is a breaking change."""
     await handlers.check_compatibility(uow, TENANT, plugin("2.2.0"))
@@ -187,13 +188,13 @@ async def test_upgrade_drop_of_a_provided_api_is_reported(
 
 
 async def test_stream_without_host_profile_fails_before_any_dimension(
-    uow: UnitOfWorkFactory, store: MemoryStore
+    uow: UnitOfWorkFactory, store: CompatMemoryStore
 ) -> None:
     """No profile is FAILED_PRECONDITION at the first read; nothing is yielded or recorded."""
     stream = handlers.stream_check(uow, TENANT, plugin())
     with pytest.raises(UnknownHostProfileError):
         await anext(stream)
-    assert store.checks == {}
+    assert store.state.checks == {}
 
 
 @pytest.mark.usefixtures("acme_host")
@@ -217,10 +218,10 @@ async def test_a_host_without_catalog_policy_or_manifest_fails_safe(
 
 @pytest.mark.usefixtures("acme_state")
 async def test_resources_are_read_from_the_tenancy_projection(
-    uow: UnitOfWorkFactory, store: MemoryStore, clock: ManualClock
+    uow: UnitOfWorkFactory, store: CompatMemoryStore, clock: ManualClock
 ) -> None:
     """The check reads the tenant's projected quota and usage in its first transaction."""
-    projection = store.tenant_resources.repository(TENANT)
+    projection = committed_projection(store, TENANT)
     await projection.apply_quota(TENANT, Quota(Resources(4000, 8192, 0), 5, 1), clock.now())
     await projection.apply_usage(TENANT, Usage(Resources(1000, 1024, 0), 2, 1), clock.now())
 

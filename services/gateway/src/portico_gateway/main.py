@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+from pathlib import Path
 
 import uvicorn
 
@@ -10,6 +12,35 @@ from portico_common.logs import configure_logging
 from portico_common.tracing import configure_tracing
 from portico_gateway.app import create_app
 from portico_gateway.settings import GatewaySettings
+
+
+class GatewayServer(uvicorn.Server):
+    """A uvicorn server that says where it listens once it does.
+
+    With port 0 the operating system picks the port, so whoever started the
+    process learns it from the ready file (`{"port": ..., "pid": ...}`),
+    written only once the socket accepts connections.
+    """
+
+    def __init__(self, config: uvicorn.Config, ready_file: Path | None = None) -> None:
+        super().__init__(config)
+        self.ready_file = ready_file
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.ready_file is not None and not self.should_exit:
+            # Imported only here: the kernel's runtime pulls in asyncpg and nats,
+            # which a gateway started without a ready file never needs.
+            from portico_common.runtime import write_ready_file
+
+            write_ready_file(self.ready_file, port=self.bound_port())
+
+    def bound_port(self) -> int:
+        """The port of the first listening socket (the one asked for, or the one given for 0)."""
+        for server in self.servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        raise RuntimeError("uvicorn is not listening")
 
 
 def main() -> None:
@@ -24,7 +55,8 @@ def main() -> None:
     # log_config=None keeps uvicorn from replacing our logging set-up; uvicorn handles
     # SIGTERM/SIGINT itself: it stops accepting, drains requests, then runs shutdown.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
-    uvicorn.Server(config).run()
+    ready_file = Path(settings.ready_file) if settings.ready_file else None
+    GatewayServer(config, ready_file).run()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,10 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PORTICO_GATEWAY_")
 
     host: str = "127.0.0.1"
+    # 0: the operating system picks a free port; read it back from `ready_file`.
     port: int = Field(default=8080, ge=0, le=65535)
+    # Where to write {"port": ..., "pid": ...} once listening (JSON); empty writes nothing.
+    ready_file: str = ""
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0)
     deadline_seconds: float = Field(default=DEFAULT_DEADLINE_SECONDS, gt=0)
     # gRPC targets ("127.0.0.1:50051"); empty means the service is not reachable here.

@@ -1,22 +1,30 @@
-"""The one place that wires rollout's dependencies; nothing connects at import."""
+"""The one place that wires rollout's dependencies; nothing connects at import.
+
+`build` is pure wiring: given the outside world (`Dependencies`), it returns
+what `serve` runs (`Components`). `run` builds the real dependencies on a
+started Runtime; unit tests call `build` with in-memory ones.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-
-import grpc
 
 from portico.rollout.v1 import rollout_pb2, rollout_pb2_grpc
 from portico_common.clock import Clock
-from portico_common.db import Connection
-from portico_common.events.consumer import ConsumerSettings, EventConsumer
+from portico_common.events.consumer import Subscription
+from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
-from portico_common.uow import uow_factory
-from portico_rollout.adapters.postgres import RolloutPgUnitOfWork
-from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
-from portico_rollout.entrypoints.events import CHECKS_DURABLE, SLO_DURABLE, RolloutEventHandlers
+from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
+from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.domain.rollout import DEFAULT_BAKE_SECONDS
+from portico_rollout.entrypoints.events import (
+    CHECKS_DURABLE,
+    SLO_DURABLE,
+    ConsumerUnitOfWork,
+    RolloutEventHandlers,
+)
 from portico_rollout.entrypoints.grpc_api import RolloutServicer
 from portico_rollout.entrypoints.install_events import INSTALLS_DURABLE, install_handlers
 from portico_rollout.entrypoints.scheduler import make_scheduler
@@ -25,49 +33,68 @@ from portico_rollout.settings import RolloutSettings
 SERVICE = "rollout"
 MIGRATIONS = "portico_rollout.migrations"
 
+ROLLOUT_SERVICE = rollout_pb2.DESCRIPTOR.services_by_name["RolloutService"]
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the outside world provides; unit tests pass in-memory ones."""
+
+    # Units of work that open their own transaction (RPCs, the scheduler).
+    uow: UnitOfWorkFactory
+    # Units of work inside an event consumer's transaction (with its inbox row).
+    consumer_uow: ConsumerUnitOfWork
+    clock: Clock
+    default_bake_seconds: int = DEFAULT_BAKE_SECONDS
+    # The scheduler's pace and batch; `run` takes both from the settings.
+    tick_seconds: float = 0.2
+    scheduler_batch: int = 100
+
 
 @dataclass(frozen=True)
 class Components:
-    """Everything `serve` runs for rollout, built on a started Runtime."""
+    """What `serve` runs for rollout."""
 
-    servicer: RolloutServicer
-    consumers: list[EventConsumer]
-    scheduler: Background
-
-    def register(self, server: grpc.aio.Server) -> Iterable[str]:
-        rollout_pb2_grpc.add_RolloutServiceServicer_to_server(self.servicer, server)
-        return [rollout_pb2.DESCRIPTOR.services_by_name["RolloutService"].full_name]
+    servicers: list[Servicer]
+    subscriptions: list[Subscription]
+    background: list[Background]
 
 
-def build_uow(rt: Runtime) -> UnitOfWorkFactory:
-    return uow_factory(
-        rt.db, lambda conn, tenant: RolloutPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
+def build(deps: Dependencies) -> Components:
+    """Wires the entrypoints to the use cases; no I/O."""
+    events = RolloutEventHandlers(deps.consumer_uow, deps.clock)
+    servicer = RolloutServicer(deps.uow, default_bake_seconds=deps.default_bake_seconds)
+    return Components(
+        servicers=[
+            Servicer(
+                ROLLOUT_SERVICE, rollout_pb2_grpc.add_RolloutServiceServicer_to_server, servicer
+            )
+        ],
+        subscriptions=[
+            Subscription(CHECKS_DURABLE, events.checks()),
+            Subscription(SLO_DURABLE, events.slo()),
+            Subscription(
+                INSTALLS_DURABLE,
+                install_handlers(deps.consumer_uow, default_bake_seconds=deps.default_bake_seconds),
+            ),
+        ],
+        background=[
+            make_scheduler(
+                deps.uow, deps.clock, tick_seconds=deps.tick_seconds, batch=deps.scheduler_batch
+            )
+        ],
     )
 
 
-def build(rt: Runtime, settings: RolloutSettings) -> Components:
-    uow = build_uow(rt)
-
-    def make_uow(conn: Connection, tenant: str) -> RolloutUnitOfWork:
-        return RolloutPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
-
-    events = RolloutEventHandlers(make_uow, rt.clock)
-    delivery = ConsumerSettings(max_deliver=settings.max_deliver)
-    bake = settings.rollout_default_bake_seconds
-    installs = install_handlers(make_uow, default_bake_seconds=bake)
-    return Components(
-        servicer=RolloutServicer(uow, default_bake_seconds=settings.rollout_default_bake_seconds),
-        consumers=[
-            EventConsumer(rt.js, rt.db, CHECKS_DURABLE, events.checks(), delivery),
-            EventConsumer(rt.js, rt.db, SLO_DURABLE, events.slo(), delivery),
-            EventConsumer(rt.js, rt.db, INSTALLS_DURABLE, installs, delivery),
-        ],
-        scheduler=make_scheduler(
-            uow,
-            rt.clock,
-            tick_seconds=settings.rollout_tick_seconds,
-            batch=settings.rollout_scheduler_batch,
-        ),
+def dependencies(rt: Runtime, settings: RolloutSettings) -> Dependencies:
+    """The real dependencies: PostgreSQL units of work on the runtime's database."""
+    return Dependencies(
+        uow=pg_uow_factory(rt.db, rt.clock),
+        consumer_uow=pg_consumer_uow(rt.clock),
+        clock=rt.clock,
+        default_bake_seconds=settings.rollout_default_bake_seconds,
+        tick_seconds=settings.rollout_tick_seconds,
+        scheduler_batch=settings.rollout_scheduler_batch,
     )
 
 
@@ -76,21 +103,22 @@ async def run(
     *,
     clock: Clock | None = None,
     ready: Callable[[int], None] | None = None,
-    background: Sequence[Background] = (),
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Runs the service until SIGTERM/SIGINT (or until a `background` job returns).
+    """Runs the service until SIGTERM/SIGINT, or until `stop` is set.
 
-    `clock`, `ready` (called with the bound gRPC port) and the extra jobs let
-    tests run the real thing in-process on a ManualClock.
+    `clock`, `ready` (called with the bound gRPC port) and `stop` let tests
+    run the real thing in-process on a ManualClock.
     """
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
-    parts = build(rt, settings)
+    parts = build(dependencies(rt, settings))
     await serve(
         rt,
-        register=parts.register,
-        consumers=parts.consumers,
-        background=[parts.scheduler, *background],
+        servicers=parts.servicers,
+        subscriptions=parts.subscriptions,
+        background=parts.background,
         ready=ready,
+        stop=stop,
     )
 
 

@@ -1,26 +1,30 @@
 """Errors the rollout service raises on purpose.
 
-Each class names, in `code`, the gRPC status an entrypoint maps it to; the
-domain never imports gRPC, so the code is a plain string.
+Each one is a RolloutError and belongs to one of the kernel's categories,
+which names the gRPC status the interceptor maps it to; the domain never
+imports gRPC, so the category is a plain class.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from portico_common.errors import PorticoError
+from portico_common.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PorticoError,
+)
 
 
 class RolloutError(PorticoError):
     """Base of every rollout error."""
 
-    code = "FAILED_PRECONDITION"
 
-
-class InvalidRolloutError(RolloutError):
+class InvalidRolloutError(RolloutError, InvalidArgumentError):
     """A rollout field is malformed (a request, or a corrupt stored row)."""
-
-    code = "INVALID_ARGUMENT"
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"invalid rollout {field}: {problem}")
@@ -28,10 +32,8 @@ class InvalidRolloutError(RolloutError):
         self.problem = problem
 
 
-class InvalidPhasesError(RolloutError):
+class InvalidPhasesError(RolloutError, InvalidArgumentError):
     """The phase percentages cannot describe a canary."""
-
-    code = "INVALID_ARGUMENT"
 
     def __init__(self, phases: Sequence[int], problem: str) -> None:
         super().__init__(f"invalid rollout phases {list(phases)}: {problem}")
@@ -39,30 +41,24 @@ class InvalidPhasesError(RolloutError):
         self.problem = problem
 
 
-class NaiveDatetimeError(RolloutError):
+class NaiveDatetimeError(RolloutError, InvalidArgumentError):
     """A time without a timezone reached the domain, where it would be ambiguous."""
-
-    code = "INVALID_ARGUMENT"
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} must be a timezone-aware datetime")
         self.name = name
 
 
-class InvalidBucketError(RolloutError):
+class InvalidBucketError(RolloutError, InvalidArgumentError):
     """A sticky bucket lies outside [0, 10000)."""
-
-    code = "INVALID_ARGUMENT"
 
     def __init__(self, bucket: int) -> None:
         super().__init__(f"sticky bucket {bucket} is outside [0, 10000)")
         self.bucket = bucket
 
 
-class InvalidTransitionError(RolloutError):
+class InvalidTransitionError(RolloutError, FailedPreconditionError):
     """The state machine does not allow this move from the current state."""
-
-    code = "FAILED_PRECONDITION"
 
     def __init__(self, rollout_id: str, from_state: str, to_state: str) -> None:
         super().__init__(f"rollout {rollout_id} cannot move from {from_state} to {to_state}")
@@ -71,20 +67,16 @@ class InvalidTransitionError(RolloutError):
         self.to_state = to_state
 
 
-class RolloutNotFoundError(RolloutError):
+class RolloutNotFoundError(RolloutError, NotFoundError):
     """No rollout with this id exists for the tenant."""
-
-    code = "NOT_FOUND"
 
     def __init__(self, rollout_id: str) -> None:
         super().__init__(f"rollout {rollout_id} not found")
         self.rollout_id = rollout_id
 
 
-class RolloutAlreadyExistsError(RolloutError):
+class RolloutAlreadyExistsError(RolloutError, AlreadyExistsError):
     """A rollout that is not finished already exists for this tenant and plugin."""
-
-    code = "ALREADY_EXISTS"
 
     def __init__(self, tenant_id: str, plugin: str, rollout_id: str) -> None:
         super().__init__(
@@ -95,10 +87,8 @@ class RolloutAlreadyExistsError(RolloutError):
         self.rollout_id = rollout_id
 
 
-class RolloutConflictError(RolloutError):
+class RolloutConflictError(RolloutError, ConflictError):
     """The rollout changed since it was loaded; the caller retries with a fresh copy."""
-
-    code = "ABORTED"
 
     def __init__(self, rollout_id: str, revision: int) -> None:
         super().__init__(f"rollout {rollout_id} changed since revision {revision}; retry")

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import ALL_TENANTS, Database, create_pool
+from portico_common.db import Database
 from portico_common.events.catalog import type_of
-from portico_common.migrate import migrate
-from portico_common.uow import uow_factory
+from portico_common.tenants import ALL_TENANTS
+from portico_embedded.testing.databases import (
+    CONTRACT_BACKENDS,
+    contract_backend,
+    migrated_database,
+)
 from portico_rollout.adapters.memory import MemoryStore
-from portico_rollout.adapters.postgres import RolloutPgUnitOfWork
+from portico_rollout.adapters.postgres import pg_uow_factory
 from portico_rollout.bootstrap import MIGRATIONS, SERVICE
 from portico_rollout.testing.world import T0, Backend
+
+rollout_db = migrated_database(SERVICE, MIGRATIONS, name="rollout_db", max_size=6)
 
 
 @pytest.fixture
@@ -24,35 +27,25 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def pg_backend(database_url: str, clock: ManualClock) -> AsyncIterator[Backend]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, SERVICE, MIGRATIONS)
-    finally:
-        await conn.close()
-    pool = await create_pool(database_url, SERVICE, max_size=6)
-    db = Database(pool, SERVICE)
-
+def pg_backend(rollout_db: Database, clock: ManualClock) -> Backend:
     async def committed_events() -> list[str]:
-        async with db.transaction(ALL_TENANTS) as conn:
+        async with rollout_db.transaction(ALL_TENANTS) as conn:
             rows = await conn.fetch("SELECT event_type FROM outbox ORDER BY seq")
         return [row["event_type"] for row in rows]
 
-    yield Backend(
-        uow_factory(db, lambda c, t: RolloutPgUnitOfWork(c, tenant_id=t, clock=clock)),
-        committed_events,
-    )
-    await pool.close()
+    return Backend(pg_uow_factory(rollout_db, clock), committed_events)
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
-def backend(request: pytest.FixtureRequest, clock: ManualClock) -> Backend:
-    if request.param == "postgres":
-        found: Backend = request.getfixturevalue("pg_backend")
-        return found
+def memory_backend(clock: ManualClock) -> Backend:
     store = MemoryStore(clock)
 
     async def committed_events() -> list[str]:
-        return [type_of(event) for event, _ in store.sink.events]
+        return [type_of(event) for event in store.events]
 
     return Backend(store.uow_factory(), committed_events)
+
+
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def backend(request: pytest.FixtureRequest, clock: ManualClock) -> Backend:
+    """Each contract test runs once per adapter."""
+    return contract_backend(request, memory=lambda: memory_backend(clock), postgres="pg_backend")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import ALL_TENANTS
+from portico_common.memory_uow import RowLevelSecurityError
+from portico_common.tenants import ALL_TENANTS
 from portico_rollout.app.ports import RolloutUnitOfWork
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import ROLLBACK_STEPS, StepState
@@ -178,3 +180,12 @@ async def test_events_commit_with_the_transaction(backend: Backend, clock: Manua
     async with backend.uow("acme") as tx:
         stored = await load(tx, "ro-1")
     assert stored.state is RolloutState.REFUSED
+
+
+async def test_rows_of_another_tenant_are_refused(backend: Backend) -> None:
+    """A tenant's unit of work cannot write another tenant's rollout (row-level security)."""
+    with pytest.raises((RowLevelSecurityError, asyncpg.InsufficientPrivilegeError)):
+        async with backend.uow("globex") as tx:
+            await tx.rollouts.add(new("ro-1", tenant="acme"))
+    async with backend.uow("acme") as tx:
+        assert await tx.rollouts.get("acme", "ro-1") is None

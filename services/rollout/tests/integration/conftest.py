@@ -7,12 +7,8 @@ ManualClock and yields a RolloutDriver.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
-import asyncpg
 import grpc
 import nats
 import pytest
@@ -23,8 +19,9 @@ from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.clock import ManualClock
 from portico_common.db import Database, create_pool
 from portico_common.events.catalog import STREAM, subject_for
-from portico_common.migrate import migrate
-from portico_embedded.testing.fixtures import unique
+from portico_embedded.testing.databases import migrated_database
+from portico_embedded.testing.fixtures import unique, unique_tenant
+from portico_embedded.testing.services import serving_in_process
 from portico_rollout.bootstrap import MIGRATIONS, SERVICE, run
 from portico_rollout.settings import RolloutSettings
 from portico_rollout.testing.driver import T0, RolloutDriver, Watch
@@ -55,67 +52,39 @@ async def rollout_service(
 ) -> AsyncIterator[RolloutDriver]:
     """The rollout service running in this process on a ManualClock set to T0."""
     clock = ManualClock(T0)
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    leave = asyncio.Event()
-
-    async def until_left(stop: asyncio.Event) -> None:
-        await leave.wait()  # returning ends `serve`, which then shuts down gracefully
-
-    server = asyncio.create_task(
-        run(settings(), clock=clock, ready=bound.set_result, background=[until_left])
-    )
-    waiting: list[asyncio.Future[Any]] = [server, bound]
-    done, _ = await asyncio.wait(waiting, timeout=60, return_when="FIRST_COMPLETED")
-    if server in done:
-        server.result()
-    port = bound.result()
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    watcher = await js.pull_subscribe(
-        subject_for("rollout.>"),
-        durable=unique("watch"),
-        stream=STREAM,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-    )
-    pool = await create_pool(database_url, SERVICE, max_size=4)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield RolloutDriver(
-            port=port,
-            clock=clock,
-            stub=pb_grpc.RolloutServiceStub(channel),
-            nc=nc,
-            js=js,
-            pool=pool,
-            db=Database(pool, SERVICE),
-            watch=Watch(watcher),
+    async with serving_in_process(run, settings(), clock=clock) as port:
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        watcher = await js.pull_subscribe(
+            subject_for("rollout.>"),
+            durable=unique("watch"),
+            stream=STREAM,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
         )
-    finally:
-        await channel.close(grace=None)
-        await pool.close()
-        await nc.close()
-        leave.set()
-        await asyncio.wait_for(server, 30)
+        pool = await create_pool(database_url, SERVICE, max_size=4)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        try:
+            yield RolloutDriver(
+                port=port,
+                clock=clock,
+                stub=pb_grpc.RolloutServiceStub(channel),
+                nc=nc,
+                js=js,
+                pool=pool,
+                db=Database(pool, SERVICE),
+                watch=Watch(watcher),
+            )
+        finally:
+            await channel.close(grace=None)
+            await pool.close()
+            await nc.close()
 
 
-@pytest.fixture
-async def rollout_db(database_url: str) -> AsyncIterator[Database]:
-    """Rollout's migrated, empty schema and a pool on it (no NATS, no service)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, SERVICE, MIGRATIONS)
-    finally:
-        await conn.close()
-    pool = await create_pool(database_url, SERVICE, max_size=8)
-    yield Database(pool, SERVICE)
-    await pool.close()
-
-
-def tenant() -> str:
-    """A tenant id no other test uses (DNS-label shaped, as rollout requires)."""
-    return f"t-{uuid.uuid4().hex[:10]}"
+# Rollout's migrated, empty schema and a pool on it (no NATS, no service).
+rollout_db = migrated_database(SERVICE, MIGRATIONS, name="rollout_db")
 
 
 @pytest.fixture
 def new_tenant() -> Callable[[], str]:
-    return tenant
+    """Makes tenant ids no other test uses."""
+    return unique_tenant

@@ -11,8 +11,7 @@ import pytest
 
 from portico_common.clock import ManualClock
 from portico_common.db import APP_ROLE, Database
-from portico_common.uow import uow_factory
-from portico_rollout.adapters.postgres import RolloutPgUnitOfWork
+from portico_rollout.adapters.postgres import pg_uow_factory
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.domain.rollout import Rollout
@@ -23,10 +22,6 @@ pytestmark = pytest.mark.integration
 
 PLUGIN = "@acme/plugin-cost-insights"
 TABLES = ("rollouts", "check_verdicts", "stable_versions", "rollback_steps")
-
-
-def pg_uow(db: Database, clock: ManualClock) -> UnitOfWorkFactory:
-    return uow_factory(db, lambda c, t: RolloutPgUnitOfWork(c, tenant_id=t, clock=clock))
 
 
 async def rolled_back(uow: UnitOfWorkFactory, clock: ManualClock, tenant: str) -> str:
@@ -52,7 +47,7 @@ async def test_a_tenant_transaction_sees_only_its_own_rows(
 ) -> None:
     """Tenant A's transaction, even with no WHERE clause, reads none of tenant B's rows."""
     clock = ManualClock(T0)
-    uow = pg_uow(rollout_db, clock)
+    uow = pg_uow_factory(rollout_db, clock)
     a, b = new_tenant(), new_tenant()
     await rolled_back(uow, clock, a)
     b_rollout = await rolled_back(uow, clock, b)
@@ -72,7 +67,7 @@ async def test_a_transaction_without_a_tenant_sees_nothing(
     rollout_db: Database, new_tenant: Callable[[], str]
 ) -> None:
     """As the app role with app.tenant_id unset, every tenant table reads empty."""
-    uow = pg_uow(rollout_db, ManualClock(T0))
+    uow = pg_uow_factory(rollout_db, ManualClock(T0))
     await rolled_back(uow, ManualClock(T0), new_tenant())
     async with rollout_db.pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT set_config('role', $1, true)", APP_ROLE)
@@ -99,7 +94,7 @@ async def test_concurrent_schedulers_advance_each_rollout_once(
 ) -> None:
     """Four schedulers running at once move each of 30 due rollouts exactly one phase, no error."""
     clock = ManualClock(T0)
-    uow = pg_uow(rollout_db, clock)
+    uow = pg_uow_factory(rollout_db, clock)
     for n in range(30):
         tenant = new_tenant()
         await handlers.request_rollout(uow, tenant, f"plugin-{n}", "1.0.0", bake_seconds=60)
@@ -134,7 +129,7 @@ async def test_a_rollout_held_by_another_replica_is_skipped(
 ) -> None:
     """While one replica holds a due rollout, another advances the rest without waiting for it."""
     clock = ManualClock(T0)
-    uow = pg_uow(rollout_db, clock)
+    uow = pg_uow_factory(rollout_db, clock)
     tenant = new_tenant()
     for plugin in ("held", "free"):
         await handlers.request_rollout(uow, tenant, plugin, "1.0.0", bake_seconds=60)
@@ -160,7 +155,7 @@ async def test_request_racing_a_verdict_still_sees_it(
 ) -> None:
     """A request made while both verdicts are still uncommitted waits for them and starts."""
     clock = ManualClock(T0)
-    uow = pg_uow(rollout_db, clock)
+    uow = pg_uow_factory(rollout_db, clock)
     tenant = new_tenant()
     async with uow(tenant) as tx:
         for kind in ("security", "compat"):
@@ -179,7 +174,7 @@ async def test_verdict_racing_a_request_still_applies(
 ) -> None:
     """Verdicts consumed while a request is still uncommitted wait for it, then start it."""
     clock = ManualClock(T0)
-    uow = pg_uow(rollout_db, clock)
+    uow = pg_uow_factory(rollout_db, clock)
     tenant = new_tenant()
 
     async def deliver_both() -> None:

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from portico_rollout.domain.naming import (
-    validate_id,
-    validate_plugin,
-    validate_tenant_id,
-    validate_version,
-)
+from portico_common.tenants import InvalidTenantIdError, require_tenant_id
+from portico_rollout.domain.naming import validate_id, validate_plugin, validate_version
 from portico_rollout.errors import InvalidRolloutError
 
 
 @pytest.mark.parametrize("tenant", ["acme", "a1", "acme-prod-2"])
 def test_tenant_ids_accepted(tenant: str) -> None:
     """DNS-label-like tenant ids pass unchanged."""
-    assert validate_tenant_id(tenant) == tenant
+    assert require_tenant_id(tenant) == tenant
 
 
 @pytest.mark.parametrize("tenant", ["", "*", "a", "Acme", "acme-", "-acme", "ac me", "a" * 64])
 def test_tenant_ids_refused(tenant: str) -> None:
     """The platform scope "*" and anything not a DNS label is refused, naming the field."""
-    with pytest.raises(InvalidRolloutError, match="tenant_id"):
-        validate_tenant_id(tenant)
+    with pytest.raises(InvalidTenantIdError, match="tenant_id"):
+        require_tenant_id(tenant)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from portico_common.errors import CATEGORIES
 from portico_rollout.domain.history import HistoryEntry
 from portico_rollout.domain.phases import validate_phases
 from portico_rollout.domain.rollout import Rollout
@@ -149,3 +150,11 @@ def test_errors_share_a_base_and_a_code() -> None:
     subclasses = RolloutError.__subclasses__()
     assert len(subclasses) >= 7
     assert {cls.code for cls in subclasses} <= allowed
+
+
+def test_errors_take_their_code_from_one_kernel_category() -> None:
+    """Each rollout error extends exactly one kernel category and none restates `code`."""
+    assert "code" not in RolloutError.__dict__
+    for cls in RolloutError.__subclasses__():
+        assert "code" not in cls.__dict__, cls
+        assert sum(issubclass(cls, c) for c in CATEGORIES) == 1, cls

@@ -1,1 +1,1 @@
-
+"""Portico security: verification, trust and secure install of npm plugins."""

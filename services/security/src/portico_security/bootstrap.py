@@ -1,14 +1,21 @@
-"""The one place that wires security's dependencies; nothing connects at import."""
+"""The one place that wires security's dependencies; nothing connects at import.
+
+`build` is pure wiring: it takes what the outside world provides
+(`Dependencies`: units of work, clock, verifiers, sources) and returns what
+`serve` runs (`Components`). `run` builds the real dependencies on a started
+Runtime; unit tests call `build` with in-memory adapters and fakes.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
-
 from portico.security.v1 import (
+    install_pb2,
+    install_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
     provenance_pb2,
@@ -18,34 +25,149 @@ from portico.security.v1 import (
     trust_pb2,
     trust_pb2_grpc,
 )
-from portico_common.runtime import Runtime, bootstrap_process, serve
+from portico_common.clock import Clock
+from portico_common.events.consumer import Subscription
+from portico_common.grpc.registration import Servicer
+from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
-from portico_security.adapters.advisory_sources import DirectoryAdvisorySource, HttpAdvisorySource
-from portico_security.adapters.postgres import SecurityPgUnitOfWork
-from portico_security.adapters.registry_signals import (
+from portico_security.install.adapters.postgres import InstallPgUnitOfWork
+from portico_security.install.adapters.trust import FiveFactorTrustScorer, OsvAdvisoryMatcher
+from portico_security.install.adapters.verification import VerificationService
+from portico_security.install.app.ports import InstallUowFactory
+from portico_security.install.entrypoints.grpc_api import InstallServicer
+from portico_security.install.entrypoints.scheduler import make_approval_scheduler
+from portico_security.settings import SecuritySettings
+from portico_security.trust.adapters.advisory_sources import (
+    DirectoryAdvisorySource,
+    HttpAdvisorySource,
+)
+from portico_security.trust.adapters.postgres import TrustPgUnitOfWork
+from portico_security.trust.adapters.registry_signals import (
     FileSignalsSource,
     HttpSignalsSource,
     NoSignals,
 )
-from portico_security.adapters.sigstore_node import NodeSigstoreVerifier
-from portico_security.adapters.sigstore_trust import load_trust_config
-from portico_security.adapters.trust_postgres import TrustPgUnitOfWork
-from portico_security.app.advisories import AdvisorySource
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.app.provenance import ProvenanceVerification
-from portico_security.app.trust import PackageSignalsSource
-from portico_security.domain.registry_signatures import RegistryKeys, parse_registry_keys
-from portico_security.entrypoints.grpc_api import SecurityServicer
-from portico_security.entrypoints.grpc_keys import PublisherKeyServicer
-from portico_security.entrypoints.grpc_provenance import ProvenanceServicer
-from portico_security.entrypoints.grpc_trust import AdvisoryServicer, TrustServicer
-from portico_security.entrypoints.install_api import install_service
-from portico_security.settings import SecuritySettings
+from portico_security.trust.app.ports import AdvisorySource, PackageSignalsSource, TrustUowFactory
+from portico_security.trust.entrypoints.grpc_api import AdvisoryServicer, TrustServicer
+from portico_security.verification.adapters.postgres import VerificationPgUnitOfWork
+from portico_security.verification.adapters.sigstore_node import NodeSigstoreVerifier
+from portico_security.verification.adapters.sigstore_trust import load_trust_config
+from portico_security.verification.app.ports import (
+    ProvenanceVerification,
+    VerificationUowFactory,
+)
+from portico_security.verification.domain.registry_signatures import (
+    RegistryKeys,
+    parse_registry_keys,
+)
+from portico_security.verification.entrypoints.grpc_keys import PublisherKeyServicer
+from portico_security.verification.entrypoints.grpc_provenance import ProvenanceServicer
+from portico_security.verification.entrypoints.grpc_security import SecurityServicer
 
 SERVICE = "security"
+MIGRATIONS = "portico_security.migrations"
 # Room for the rest of a VerifyArtifact request (names, integrity, signature,
 # key id: each bounded far below this) next to a tarball of the maximum size.
 REQUEST_OVERHEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dependencies:
+    """What the outside world provides; fakes and in-memory adapters in unit tests."""
+
+    verification_uow: VerificationUowFactory
+    trust_uow: TrustUowFactory
+    install_uow: InstallUowFactory
+    clock: Clock
+    # The largest tarball VerifyArtifact and InstallSecure accept.
+    max_artifact_bytes: int
+    # Registry signals for the trust score (NoSignals: every package is unknown).
+    signals: PackageSignalsSource = field(default_factory=NoSignals)
+    # ImportAdvisories from_configured_sources reads these.
+    advisory_sources: Sequence[AdvisorySource] = ()
+    # npm's registry keys; None: a registry signature is rejected as unverifiable.
+    registry_keys: RegistryKeys | None = None
+    # None: ProvenanceService is not served and attestations are judged unverifiable.
+    provenance: ProvenanceVerification | None = None
+    # How often pending install approvals are checked against their deadlines.
+    approval_tick_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class Components:
+    """What `serve` runs for security."""
+
+    servicers: list[Servicer]
+    subscriptions: list[Subscription]
+    background: list[Background]
+
+    def implementation(self, service: str) -> object:
+        """The servicer behind `service` (its short name, e.g. "InstallService")."""
+        for servicer in self.servicers:
+            if servicer.descriptor.name == service:
+                return servicer.implementation
+        raise KeyError(f"no servicer for {service!r}")
+
+
+def build(deps: Dependencies) -> Components:
+    """Wires the three contexts' servicers and the approval deadline job; no I/O."""
+    servicers = [
+        Servicer(
+            security_pb2.DESCRIPTOR.services_by_name["SecurityService"],
+            security_pb2_grpc.add_SecurityServiceServicer_to_server,
+            SecurityServicer(
+                deps.verification_uow,
+                max_artifact_bytes=deps.max_artifact_bytes,
+                registry_keys=deps.registry_keys,
+                provenance=deps.provenance,
+            ),
+        ),
+    ]
+    if deps.provenance is not None:
+        servicers.append(
+            Servicer(
+                provenance_pb2.DESCRIPTOR.services_by_name["ProvenanceService"],
+                provenance_pb2_grpc.add_ProvenanceServiceServicer_to_server,
+                ProvenanceServicer(deps.provenance),
+            )
+        )
+    install = InstallServicer(
+        deps.install_uow,
+        verifier=VerificationService(
+            deps.verification_uow,
+            max_artifact_bytes=deps.max_artifact_bytes,
+            registry_keys=deps.registry_keys,
+            provenance=deps.provenance,
+        ),
+        trust=FiveFactorTrustScorer(deps.trust_uow, deps.signals),
+        advisories=OsvAdvisoryMatcher(deps.trust_uow),
+    )
+    servicers += [
+        Servicer(
+            keys_pb2.DESCRIPTOR.services_by_name["PublisherKeyService"],
+            keys_pb2_grpc.add_PublisherKeyServiceServicer_to_server,
+            PublisherKeyServicer(deps.verification_uow),
+        ),
+        Servicer(
+            trust_pb2.DESCRIPTOR.services_by_name["AdvisoryService"],
+            trust_pb2_grpc.add_AdvisoryServiceServicer_to_server,
+            AdvisoryServicer(deps.trust_uow, deps.advisory_sources),
+        ),
+        Servicer(
+            trust_pb2.DESCRIPTOR.services_by_name["TrustService"],
+            trust_pb2_grpc.add_TrustServiceServicer_to_server,
+            TrustServicer(deps.trust_uow, deps.signals),
+        ),
+        Servicer(
+            install_pb2.DESCRIPTOR.services_by_name["InstallService"],
+            install_pb2_grpc.add_InstallServiceServicer_to_server,
+            install,
+        ),
+    ]
+    approvals = make_approval_scheduler(
+        deps.install_uow, deps.clock, tick_seconds=deps.approval_tick_seconds
+    )
+    return Components(servicers=servicers, subscriptions=[], background=[approvals])
 
 
 def max_message_bytes(settings: SecuritySettings) -> int:
@@ -58,17 +180,23 @@ def max_message_bytes(settings: SecuritySettings) -> int:
     return settings.max_artifact_bytes + REQUEST_OVERHEAD_BYTES
 
 
-def build_uow(rt: Runtime) -> UnitOfWorkFactory:
-    return uow_factory(
-        rt.db, lambda conn, tenant: SecurityPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
-    )
-
-
 def load_registry_keys(settings: SecuritySettings) -> RegistryKeys | None:
     """The configured npm registry keys; a missing or malformed file stops the start-up."""
     if settings.npm_registry_keys_file is None:
         return None
     return parse_registry_keys(settings.npm_registry_keys_file.read_bytes())
+
+
+def provenance_verification(settings: SecuritySettings) -> ProvenanceVerification:
+    """npm's attestations need @sigstore/verify (see adapters/sigstore_node.py); the publish
+    attestation is signed by the npm registry keys."""
+    return ProvenanceVerification(
+        NodeSigstoreVerifier(timeout=settings.provenance_verifier_timeout_seconds),
+        load_trust_config(
+            settings.provenance_trusted_root,
+            settings.provenance_npm_keys or settings.npm_registry_keys_file,
+        ),
+    )
 
 
 def advisory_sources(settings: SecuritySettings) -> list[AdvisorySource]:
@@ -90,75 +218,54 @@ def signals_source(settings: SecuritySettings) -> PackageSignalsSource:
     return NoSignals()
 
 
-def trust_registration(
-    rt: Runtime, settings: SecuritySettings
-) -> Callable[[grpc.aio.Server], Iterable[str]]:
-    """Registers AdvisoryService and TrustService (trust.proto) on a server."""
-    uow = uow_factory(
-        rt.db, lambda conn, tenant: TrustPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
-    )
-    advisory = AdvisoryServicer(uow, advisory_sources(settings))
-    trust = TrustServicer(uow, signals_source(settings))
+async def run(
+    settings: SecuritySettings,
+    *,
+    clock: Clock | None = None,
+    ready: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Runs the service until SIGTERM/SIGINT, or until `stop` is set.
 
-    def register(server: grpc.aio.Server) -> Iterable[str]:
-        trust_pb2_grpc.add_AdvisoryServiceServicer_to_server(advisory, server)
-        trust_pb2_grpc.add_TrustServiceServicer_to_server(trust, server)
-        return [
-            trust_pb2.DESCRIPTOR.services_by_name["AdvisoryService"].full_name,
-            trust_pb2.DESCRIPTOR.services_by_name["TrustService"].full_name,
-        ]
-
-    return register
-
-
-async def run(settings: SecuritySettings) -> None:
+    Configuration files are read before anything connects, so a bad one stops
+    the start-up at once. `clock`, `ready` (called with the bound gRPC port)
+    and `stop` let tests run the real thing in-process.
+    """
     registry_keys = load_registry_keys(settings)
-    rt = await Runtime.start(SERVICE, settings, "portico_security.migrations")
-    # npm's attestations need @sigstore/verify (see adapters/sigstore_node.py);
-    # the publish attestation is signed by the npm registry keys.
-    provenance_verification = ProvenanceVerification(
-        NodeSigstoreVerifier(timeout=settings.provenance_verifier_timeout_seconds),
-        load_trust_config(
-            settings.provenance_trusted_root,
-            settings.provenance_npm_keys or settings.npm_registry_keys_file,
-        ),
+    provenance = provenance_verification(settings)
+    rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
+    parts = build(
+        Dependencies(
+            verification_uow=uow_factory(
+                rt.db,
+                lambda conn, tenant: VerificationPgUnitOfWork(
+                    conn, tenant_id=tenant, clock=rt.clock
+                ),
+            ),
+            trust_uow=uow_factory(
+                rt.db,
+                lambda conn, tenant: TrustPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock),
+            ),
+            install_uow=uow_factory(
+                rt.db,
+                lambda conn, tenant: InstallPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock),
+            ),
+            clock=rt.clock,
+            max_artifact_bytes=settings.max_artifact_bytes,
+            signals=signals_source(settings),
+            advisory_sources=advisory_sources(settings),
+            registry_keys=registry_keys,
+            provenance=provenance,
+            approval_tick_seconds=settings.install_approval_tick_seconds,
+        )
     )
-    servicer = SecurityServicer(
-        build_uow(rt),
-        max_artifact_bytes=settings.max_artifact_bytes,
-        registry_keys=registry_keys,
-        provenance=provenance_verification,
-    )
-    key_servicer = PublisherKeyServicer(build_uow(rt))
-    provenance = ProvenanceServicer(provenance_verification)
-
-    def register(server: grpc.aio.Server) -> Iterable[str]:
-        security_pb2_grpc.add_SecurityServiceServicer_to_server(servicer, server)
-        provenance_pb2_grpc.add_ProvenanceServiceServicer_to_server(provenance, server)
-        keys_pb2_grpc.add_PublisherKeyServiceServicer_to_server(key_servicer, server)
-        return [
-            security_pb2.DESCRIPTOR.services_by_name["SecurityService"].full_name,
-            provenance_pb2.DESCRIPTOR.services_by_name["ProvenanceService"].full_name,
-            keys_pb2.DESCRIPTOR.services_by_name["PublisherKeyService"].full_name,
-        ]
-
-    register_trust = trust_registration(rt, settings)
-    register_install, approval_deadlines = install_service(
-        rt,
-        signals=signals_source(settings),
-        max_artifact_bytes=settings.max_artifact_bytes,
-        registry_keys=registry_keys,
-        provenance=provenance_verification,
-        tick_seconds=settings.install_approval_tick_seconds,
-    )
-
-    def register_all(server: grpc.aio.Server) -> Iterable[str]:
-        return [*register(server), *register_trust(server), *register_install(server)]
-
     await serve(
         rt,
-        register=register_all,
-        background=[approval_deadlines],
+        servicers=parts.servicers,
+        subscriptions=parts.subscriptions,
+        background=parts.background,
+        ready=ready,
+        stop=stop,
         max_message_bytes=max_message_bytes(settings),
     )
 

@@ -17,7 +17,7 @@ from portico.security.v1 import security_pb2 as pb
 from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.events.catalog import STREAM
 from portico_common.events.envelope import Envelope
-from portico_security.testing import Publisher, SignedArtifact
+from portico_security.testing.artifacts import Publisher, SignedArtifact
 
 pytestmark = pytest.mark.integration
 

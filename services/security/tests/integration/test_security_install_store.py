@@ -11,23 +11,23 @@ import pytest
 from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_common.uow import uow_factory
-from portico_security.adapters.install_postgres import InstallPgUnitOfWork
-from portico_security.app import approvals
-from portico_security.app.install_ports import InstallUnitOfWorkFactory
-from portico_security.domain.approvals import Approval
-from portico_security.domain.audit import AuditEntry, chain_problems
-from portico_security.domain.install import (
-    InstallRequest,
-    InstallStatus,
-    TrustBreakdown,
-    TrustFactor,
-)
-from portico_security.domain.policy import (
+from portico_security.install.adapters.postgres import InstallPgUnitOfWork
+from portico_security.install.app import approvals
+from portico_security.install.app.ports import InstallUowFactory
+from portico_security.install.domain.approvals import Approval
+from portico_security.install.domain.audit import AuditEntry, chain_problems
+from portico_security.install.domain.policy import (
     ApprovalRule,
     DeadlineAction,
     InstallPolicy,
     Outcome,
     PolicyDecision,
+)
+from portico_security.install.domain.requests import (
+    InstallRequest,
+    InstallStatus,
+    TrustBreakdown,
+    TrustFactor,
 )
 
 pytestmark = pytest.mark.integration
@@ -41,9 +41,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def uow(db: Database, clock: ManualClock) -> InstallUnitOfWorkFactory:
+def uow(security_db: Database, clock: ManualClock) -> InstallUowFactory:
     return uow_factory(
-        db, lambda conn, tenant: InstallPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+        security_db, lambda conn, tenant: InstallPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
     )
 
 
@@ -82,15 +82,15 @@ def pending_request(tenant: str, request_id: str) -> InstallRequest:
 
 
 async def test_audit_rows_cannot_be_updated_or_deleted(
-    uow: InstallUnitOfWorkFactory, db: Database, admin: asyncpg.Connection
+    uow: InstallUowFactory, security_db: Database, admin: asyncpg.Connection
 ) -> None:
     """UPDATE, DELETE and TRUNCATE on audit_records fail, for the app role and a superuser alike."""
     async with uow("acme") as tx:
         await tx.audit.append(audit_entry("acme", 1))
-    async with db.transaction("acme") as conn:
+    async with security_db.transaction("acme") as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await conn.execute("UPDATE audit_records SET reason = 'forged'")
-    async with db.transaction("acme") as conn:
+    async with security_db.transaction("acme") as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await conn.execute("DELETE FROM audit_records")
     for statement in (
@@ -103,7 +103,7 @@ async def test_audit_rows_cannot_be_updated_or_deleted(
     assert await admin.fetchval("SELECT reason FROM security.audit_records") == "n=1"
 
 
-async def test_audit_chain_per_tenant_reads_back_intact(uow: InstallUnitOfWorkFactory) -> None:
+async def test_audit_chain_per_tenant_reads_back_intact(uow: InstallUowFactory) -> None:
     """Each tenant has its own chain; records read back with hashes that still verify."""
     for n in range(3):
         async with uow("acme") as tx:
@@ -119,7 +119,7 @@ async def test_audit_chain_per_tenant_reads_back_intact(uow: InstallUnitOfWorkFa
     assert others == []  # row-level security: acme cannot read globex's trail
 
 
-async def test_policy_and_request_round_trip_under_rls(uow: InstallUnitOfWorkFactory) -> None:
+async def test_policy_and_request_round_trip_under_rls(uow: InstallUowFactory) -> None:
     """A stored policy and request read back equal for their tenant and are invisible to others."""
     policy = InstallPolicy("acme", min_trust_score=10, approval=ApprovalRule(required=2))
     request = pending_request("acme", "00000000-0000-0000-0000-0000000000aa")
@@ -135,7 +135,7 @@ async def test_policy_and_request_round_trip_under_rls(uow: InstallUnitOfWorkFac
 
 
 async def test_due_finds_pending_requests_past_their_deadline(
-    uow: InstallUnitOfWorkFactory,
+    uow: InstallUowFactory,
 ) -> None:
     """The scheduler's query returns pending requests at or past their deadline, of all tenants."""
     request = pending_request("acme", "00000000-0000-0000-0000-0000000000bb")
@@ -148,7 +148,7 @@ async def test_due_finds_pending_requests_past_their_deadline(
     assert due == [("acme", request.request_id)]
 
 
-async def test_concurrent_appends_extend_one_chain(uow: InstallUnitOfWorkFactory) -> None:
+async def test_concurrent_appends_extend_one_chain(uow: InstallUowFactory) -> None:
     """Transactions appending at once are serialised: one unbroken chain, no lost record."""
 
     async def one(n: int) -> None:
@@ -162,7 +162,7 @@ async def test_concurrent_appends_extend_one_chain(uow: InstallUnitOfWorkFactory
     assert chain_problems(records) == []
 
 
-async def test_concurrent_approvals_both_count(uow: InstallUnitOfWorkFactory) -> None:
+async def test_concurrent_approvals_both_count(uow: InstallUowFactory) -> None:
     """Two approvers deciding at the same moment are both counted (row lock), and it is approved."""
     request = pending_request("acme", "00000000-0000-0000-0000-0000000000cc")
     async with uow("acme") as tx:

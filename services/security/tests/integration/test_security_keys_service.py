@@ -20,10 +20,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from portico.security.v1 import keys_pb2 as kpb
 from portico.security.v1 import keys_pb2_grpc
 from portico.security.v1 import security_pb2 as pb
-from portico_security.domain.integrity import compute_sri
-from portico_security.domain.signatures import signed_message
-from portico_security.domain.verification import CheckName
-from portico_security.testing import Publisher, npm_tarball
+from portico_security.testing.artifacts import Publisher, npm_tarball
+from portico_security.verification.domain.integrity import compute_sri
+from portico_security.verification.domain.signatures import signed_message
+from portico_security.verification.domain.verification import CheckName
 
 if TYPE_CHECKING:
     from portico.security.v1.keys_pb2_grpc import PublisherKeyServiceAsyncStub as KeyStub

@@ -21,7 +21,7 @@ import pytest
 from portico.security.v1 import provenance_pb2 as pb
 from portico.security.v1 import provenance_pb2_grpc as pb_grpc
 from portico.security.v1 import security_pb2
-from portico_security.testing import Publisher
+from portico_security.testing.artifacts import Publisher
 
 if TYPE_CHECKING:
     from portico.security.v1.security_pb2_grpc import SecurityServiceAsyncStub

@@ -18,9 +18,9 @@ from portico.security.v1 import security_pb2 as pb
 from portico_common.db import Database, create_pool
 from portico_common.events.catalog import STREAM
 from portico_common.events.envelope import TENANT_HEADER, Envelope
-from portico_security.domain.integrity import compute_sri
-from portico_security.domain.verification import ALWAYS_RUN, CheckName
-from portico_security.testing import Publisher, SignedArtifact, npm_tarball
+from portico_security.testing.artifacts import Publisher, SignedArtifact, npm_tarball
+from portico_security.verification.domain.integrity import compute_sri
+from portico_security.verification.domain.verification import ALWAYS_RUN, CheckName
 
 if TYPE_CHECKING:
     from portico.security.v1.security_pb2_grpc import SecurityServiceAsyncStub as Stub

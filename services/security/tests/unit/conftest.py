@@ -1,4 +1,4 @@
-"""Fixtures for the security unit tests: key pairs, key records, in-memory adapters."""
+"""Fixtures for the security unit tests: key pairs, key records, verification in memory."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portico_common.clock import ManualClock
-from portico_security.adapters.memory import MemoryStore, memory_uow_factory
-from portico_security.app.commands import RegisterPublisherKey
-from portico_security.app.handlers import register_publisher_key
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
-from portico_security.testing import Publisher
+from portico_security.testing.artifacts import Publisher
+from portico_security.testing.world import MemoryWorld
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.app.commands import RegisterPublisherKey
+from portico_security.verification.app.keys import register_publisher_key
+from portico_security.verification.app.ports import VerificationUowFactory
+from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -63,14 +64,20 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store() -> MemoryStore:
-    """Committed state of the in-memory adapters: keys, decisions, emitted events."""
-    return MemoryStore()
+def world(clock: ManualClock) -> MemoryWorld:
+    """The service's in-memory adapters, one store per context, on the test's clock."""
+    return MemoryWorld(clock)
 
 
 @pytest.fixture
-def uow(store: MemoryStore, clock: ManualClock) -> UnitOfWorkFactory:
-    return memory_uow_factory(store, clock)
+def store(world: MemoryWorld) -> VerificationMemoryStore:
+    """Committed state of verification's in-memory adapters: keys, decisions, emitted events."""
+    return world.verification
+
+
+@pytest.fixture
+def uow(store: VerificationMemoryStore) -> VerificationUowFactory:
+    return store.uow_factory()
 
 
 @pytest.fixture
@@ -80,7 +87,7 @@ def publisher() -> Publisher:
 
 
 @pytest.fixture
-async def registered(uow: UnitOfWorkFactory, publisher: Publisher) -> PublisherKey:
+async def registered(uow: VerificationUowFactory, publisher: Publisher) -> PublisherKey:
     return await register_publisher_key(
         uow,
         RegisterPublisherKey(

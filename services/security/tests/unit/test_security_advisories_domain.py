@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from portico_security.domain.advisories import match_packages, parse_document, parse_osv
-from portico_security.trust_errors import InvalidAdvisoryError
+from portico_security.trust.domain.advisories import match_packages
+from portico_security.trust.domain.osv import parse_document, parse_osv
+from portico_security.trust.errors import InvalidAdvisoryError
 
 V31_CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 V40_HIGH = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N"

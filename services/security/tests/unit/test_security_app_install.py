@@ -9,60 +9,63 @@ import pytest
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
-from portico_security.adapters.install_memory import InstallMemoryStore, install_memory_uow_factory
-from portico_security.adapters.install_trust import NoAdvisoryMatcher, VerificationTrustScorer
-from portico_security.app import approvals, install
-from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
-from portico_security.app.handlers import register_publisher_key
-from portico_security.app.install_ports import InstallUnitOfWorkFactory
-from portico_security.domain.audit import chain_problems
-from portico_security.domain.install import InstallStatus
-from portico_security.domain.policy import (
+from portico_security.install.adapters.memory import InstallMemoryStore
+from portico_security.install.adapters.verification import VerificationService
+from portico_security.install.app import approvals, audit, install
+from portico_security.install.app.ports import InstallUowFactory
+from portico_security.install.domain.audit import chain_problems
+from portico_security.install.domain.policy import (
     AdvisoryFinding,
     ApprovalRule,
     DeadlineAction,
     InstallPolicy,
     Severity,
 )
-from portico_security.errors import InvalidRequestError
-from portico_security.install_errors import ApprovalNotAllowedError, RoleNotHeldError
-from portico_security.testing import Publisher, SignedArtifact
+from portico_security.install.domain.requests import InstallStatus
+from portico_security.install.errors import (
+    ApprovalNotAllowedError,
+    InstallRequestNotFoundError,
+    InvalidInstallRequestError,
+    RoleNotHeldError,
+)
+from portico_security.testing.artifacts import Publisher, SignedArtifact
+from portico_security.testing.install import (
+    FixedAdvisories,
+    NoAdvisoryMatcher,
+    VerificationTrustScorer,
+)
+from portico_security.testing.world import MemoryWorld
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.app.commands import RegisterPublisherKey, VerifyArtifact
+from portico_security.verification.app.keys import register_publisher_key
+from portico_security.verification.app.ports import VerificationUowFactory
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PLUGIN = "@acme/plugin-cost-insights"
 
 
-class FixedAdvisories:
-    def __init__(self, *found: AdvisoryFinding) -> None:
-        self.found = found
-
-    async def match(
-        self, tenant_id: str, plugin: str, version: str, dependencies: object
-    ) -> tuple[AdvisoryFinding, ...]:
-        del tenant_id, plugin, version, dependencies
-        return self.found
+@pytest.fixture
+def istore(world: MemoryWorld) -> InstallMemoryStore:
+    """Committed install state: policies, requests, the audit chain, install events."""
+    return world.install
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
+def iuow(istore: InstallMemoryStore) -> InstallUowFactory:
+    return istore.uow_factory()
 
 
 @pytest.fixture
-def istore() -> InstallMemoryStore:
-    return InstallMemoryStore()
+def verifier(uow: VerificationUowFactory) -> VerificationService:
+    """Verification's use case behind install's port, over the verification store."""
+    return VerificationService(uow, max_artifact_bytes=1 << 20)
 
 
 @pytest.fixture
-def iuow(istore: InstallMemoryStore, clock: ManualClock) -> InstallUnitOfWorkFactory:
-    return install_memory_uow_factory(istore, clock)
-
-
-@pytest.fixture
-async def acme(iuow: InstallUnitOfWorkFactory) -> Publisher:
+async def acme(uow: VerificationUowFactory) -> Publisher:
     publisher = Publisher(name="acme", key_id="acme-2026")
     await register_publisher_key(
-        iuow,
+        uow,
         RegisterPublisherKey(
             tenant_id="acme",
             publisher=publisher.name,
@@ -91,18 +94,21 @@ def command(artifact: SignedArtifact, **kw: object) -> install.InstallSecure:
 
 
 async def run_install(
-    iuow: InstallUnitOfWorkFactory, artifact: SignedArtifact, advisories: object = None
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    artifact: SignedArtifact,
+    advisories: FixedAdvisories | None = None,
 ) -> install.InstallOutcome:
     return await install.install_secure(
         iuow,
         command(artifact),
+        verifier=verifier,
         trust=VerificationTrustScorer(),
-        advisories=advisories or NoAdvisoryMatcher(),  # type: ignore[arg-type]
-        max_size=1 << 20,
+        advisories=advisories or NoAdvisoryMatcher(),
     )
 
 
-async def set_policy(iuow: InstallUnitOfWorkFactory, **kw: object) -> None:
+async def set_policy(iuow: InstallUowFactory, **kw: object) -> None:
     await install.set_policy(
         iuow,
         InstallPolicy("acme", **kw),
@@ -112,83 +118,96 @@ async def set_policy(iuow: InstallUnitOfWorkFactory, **kw: object) -> None:
 
 
 async def test_signed_artifact_without_provenance_needs_approval(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
 ) -> None:
     """Under the default policy a signed artifact scoring 60 opens an approval and says so."""
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     request = outcome.request
     assert request.status is InstallStatus.PENDING_APPROVAL
     assert request.trust.score == 60
     assert [f.name for f in request.trust.factors] == ["publisher", "provenance"]
-    assert istore.events.of_type(ev.InstallApprovalRequired)
-    assert not istore.events.of_type(ev.InstallApproved)
-    actions = [r.entry.action for r in istore.audit]
+    assert istore.sink.of_type(ev.InstallApprovalRequired)
+    assert not istore.sink.of_type(ev.InstallApproved)
+    actions = [r.entry.action for r in istore.state.audit]
     assert actions == ["install.requested", "install.approval_required"]
 
 
 async def test_trusted_install_is_handed_over_at_once(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
 ) -> None:
     """When the score meets the policy, plugin.install.approved is emitted with the request."""
     await set_policy(iuow, approval_below_score=50)
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     assert outcome.request.status is InstallStatus.APPROVED
-    (approved,) = istore.events.of_type(ev.InstallApproved)
+    (approved,) = istore.sink.of_type(ev.InstallApproved)
     assert isinstance(approved, ev.InstallApproved)
     assert approved.approved_by == "policy"
     assert approved.request_id == outcome.request.request_id
 
 
 async def test_policy_rejects_with_reasons(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
 ) -> None:
     """A blocked advisory and a disallowed publisher reject the install, and nothing is approved."""
     await set_policy(iuow, allowed_publishers=("globex",), blocked_severities=(Severity.HIGH,))
     outcome = await run_install(
         iuow,
+        verifier,
         acme.publish(PLUGIN, "1.0.0"),
         FixedAdvisories(AdvisoryFinding("GHSA-x", Severity.HIGH, PLUGIN)),
     )
     assert outcome.request.status is InstallStatus.REJECTED
     assert any("GHSA-x" in r for r in outcome.request.reasons)
     assert any("publisher acme" in r for r in outcome.request.reasons)
-    assert istore.events.of_type(ev.InstallRejected)
-    assert not istore.events.of_type(ev.InstallApproved)
+    assert istore.sink.of_type(ev.InstallRejected)
+    assert not istore.sink.of_type(ev.InstallApproved)
 
 
 async def test_tampered_artifact_is_rejected(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
 ) -> None:
     """A failed verification rejects the install with the verification's reasons."""
     good = acme.publish(PLUGIN, "1.0.0")
     forged = SignedArtifact(
         good.plugin, good.version, good.tarball + b"x", good.integrity, good.signature, good.key_id
     )
-    outcome = await run_install(iuow, forged)
+    outcome = await run_install(iuow, verifier, forged)
     assert outcome.request.status is InstallStatus.REJECTED
     assert all(r.startswith("verification failed") for r in outcome.request.reasons[:1])
 
 
 async def test_two_approvals_hand_over_and_duplicates_count_once(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
 ) -> None:
     """2-of-M: a repeated approval changes nothing; the second approver hands the install over."""
     await set_policy(iuow, approval=ApprovalRule(required=2, roles=("sec", "lead")))
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     rid = outcome.request.request_id
     first = await approvals.approve(iuow, approvals.Decide("acme", rid, "alice", "sec", "ok"))
     again = await approvals.approve(iuow, approvals.Decide("acme", rid, "alice", "sec", "ok"))
     assert again.step is approvals.Step.DUPLICATE
     assert again.request == first.request
-    assert not istore.events.of_type(ev.InstallApproved)
+    assert not istore.sink.of_type(ev.InstallApproved)
     done = await approvals.approve(iuow, approvals.Decide("acme", rid, "carol", "lead", ""))
     assert done.request.status is InstallStatus.APPROVED
-    (approved,) = istore.events.of_type(ev.InstallApproved)
+    (approved,) = istore.sink.of_type(ev.InstallApproved)
     assert list(approved.approvers) == ["alice", "carol"]  # type: ignore[attr-defined]
-    assert len(istore.events.of_type(ev.InstallApprovalRecorded)) == 2
+    assert len(istore.sink.of_type(ev.InstallApprovalRecorded)) == 2
     kinds = [h.kind for h in done.request.history]
     assert kinds == ["requested", "approval_required", "recorded", "approved"]
-    records = await approvals.list_audit(iuow, "acme")
+    records = await audit.list_audit(iuow, "acme")
     assert [r.entry.action for r in records][-3:] == [
         "approval.approve",
         "approval.approve",
@@ -198,12 +217,15 @@ async def test_two_approvals_hand_over_and_duplicates_count_once(
 
 
 async def test_rejection_needs_a_reason_and_rejects(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
 ) -> None:
     """A rejection without a comment is refused; with one, the install is rejected and announced."""
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     rid = outcome.request.request_id
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(InvalidInstallRequestError):
         await approvals.reject(
             iuow, approvals.Decide("acme", rid, "alice", "security-reviewer", "")
         )
@@ -211,23 +233,27 @@ async def test_rejection_needs_a_reason_and_rejects(
         iuow, approvals.Decide("acme", rid, "alice", "security-reviewer", "unknown vendor")
     )
     assert result.request.status is InstallStatus.REJECTED
-    (rejected,) = istore.events.of_type(ev.InstallRejected)
+    (rejected,) = istore.sink.of_type(ev.InstallRejected)
     assert rejected.rejected_by == "alice"  # type: ignore[attr-defined]
 
 
 async def test_scheduler_expires_after_the_deadline(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore, clock: ManualClock
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+    clock: ManualClock,
 ) -> None:
     """The sweep leaves an approval alone before its deadline and expires it after."""
     await set_policy(iuow, approval=ApprovalRule(timeout_seconds=600))
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     clock.advance(599)
     assert await approvals.expire_due_approvals(iuow, clock.now(), 10) == 0
     clock.advance(1)
     assert await approvals.expire_due_approvals(iuow, clock.now(), 10) == 1
     request = await approvals.get_request(iuow, "acme", outcome.request.request_id)
     assert request.status is InstallStatus.EXPIRED
-    assert istore.events.of_type(ev.InstallExpired)
+    assert istore.sink.of_type(ev.InstallExpired)
     with pytest.raises(ApprovalNotAllowedError):
         await approvals.approve(
             iuow, approvals.Decide("acme", request.request_id, "al", "security-reviewer", "")
@@ -235,7 +261,11 @@ async def test_scheduler_expires_after_the_deadline(
 
 
 async def test_scheduler_escalates_then_escalation_role_approves(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore, clock: ManualClock
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+    clock: ManualClock,
 ) -> None:
     """An escalating rule hands the decision to the escalation role, who can then approve."""
     await set_policy(
@@ -246,10 +276,10 @@ async def test_scheduler_escalates_then_escalation_role_approves(
             escalation_roles=("platform-admin",),
         ),
     )
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     clock.advance(60)
     assert await approvals.expire_due_approvals(iuow, clock.now(), 10) == 1
-    (escalated,) = istore.events.of_type(ev.InstallEscalated)
+    (escalated,) = istore.sink.of_type(ev.InstallEscalated)
     assert list(escalated.roles) == ["platform-admin"]  # type: ignore[attr-defined]
     result = await approvals.approve(
         iuow, approvals.Decide("acme", outcome.request.request_id, "root", "platform-admin", "")
@@ -258,11 +288,11 @@ async def test_scheduler_escalates_then_escalation_role_approves(
 
 
 async def test_other_tenant_cannot_see_or_approve(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
 ) -> None:
     """A request is invisible to another tenant, so it cannot be approved from there."""
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
-    with pytest.raises(approvals.InstallRequestNotFoundError):
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
+    with pytest.raises(InstallRequestNotFoundError):
         await approvals.approve(
             iuow,
             approvals.Decide("globex", outcome.request.request_id, "al", "security-reviewer", ""),
@@ -270,7 +300,7 @@ async def test_other_tenant_cannot_see_or_approve(
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    "case",
     [
         ({"dependencies": ("left-pad",)}, "dependencies"),
         ({"dependencies": ("@scope/x@",)}, "dependencies"),
@@ -280,14 +310,16 @@ async def test_other_tenant_cannot_see_or_approve(
     ],
 )
 async def test_malformed_install_changes_nothing(
-    iuow: InstallUnitOfWorkFactory,
+    iuow: InstallUowFactory,
     acme: Publisher,
     istore: InstallMemoryStore,
-    change: dict[str, object],
-    field: str,
+    store: VerificationMemoryStore,
+    case: tuple[dict[str, object], str],
 ) -> None:
     """A malformed request is refused naming the field, before anything is verified or stored."""
-    events_before = len(istore.events.events)
+    change, field = case
+    verifier = VerificationService(store.uow_factory(), max_artifact_bytes=1 << 20)
+    events_before = len(istore.sink.events)
     base = command(acme.publish(PLUGIN, "1.0.0"))
     fields = {
         "artifact": base.artifact,
@@ -296,38 +328,38 @@ async def test_malformed_install_changes_nothing(
         "rollout_phases": base.rollout_phases,
     }
     fields.update(change)
-    with pytest.raises(InvalidRequestError, match=field):
+    with pytest.raises(InvalidInstallRequestError, match=field):
         await install.install_secure(
             iuow,
             install.InstallSecure(**fields),  # type: ignore[arg-type]
+            verifier=verifier,
             trust=VerificationTrustScorer(),
             advisories=NoAdvisoryMatcher(),
-            max_size=1 << 20,
         )
-    assert len(istore.events.events) == events_before
-    assert istore.verifications == {}
-    assert istore.requests == {}
+    assert len(istore.sink.events) == events_before
+    assert store.state.verifications == {}
+    assert istore.state.requests == {}
 
 
 async def test_audit_pages_link_to_the_record_before(
-    iuow: InstallUnitOfWorkFactory, istore: InstallMemoryStore
+    iuow: InstallUowFactory, istore: InstallMemoryStore
 ) -> None:
     """A later page is checked against the record before it; a forged link is reported."""
     for n in range(5):
         await set_policy(iuow, min_trust_score=n)
-    page, problems = await approvals.audit_page(iuow, "acme", after=2, limit=2)
+    page, problems = await audit.audit_page(iuow, "acme", after=2, limit=2)
     assert [r.sequence for r in page] == [3, 4]
     assert problems == []
-    istore.audit[3] = replace(istore.audit[3], prev_hash="sha256:" + "f" * 64)
-    _, broken = await approvals.audit_page(iuow, "acme", after=3, limit=2)
+    istore.state.audit[3] = replace(istore.state.audit[3], prev_hash="sha256:" + "f" * 64)
+    _, broken = await audit.audit_page(iuow, "acme", after=3, limit=2)
     assert "record 4: does not follow the previous hash" in broken
 
 
 async def test_requester_cannot_approve_their_own_install(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
 ) -> None:
     """Four eyes: the requester's approval is refused, though they may still reject."""
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     rid = outcome.request.request_id
     with pytest.raises(ApprovalNotAllowedError, match="requested this install"):
         await approvals.approve(iuow, approvals.Decide("acme", rid, "bob", "security-reviewer", ""))
@@ -338,11 +370,11 @@ async def test_requester_cannot_approve_their_own_install(
 
 
 async def test_required_provenance_without_attestations_is_rejected(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
 ) -> None:
     """A policy requiring provenance rejects a signed artifact that brought no attestations."""
     await set_policy(iuow, require_provenance=True, approval_below_score=0)
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     assert outcome.request.status is InstallStatus.REJECTED
     assert outcome.request.reasons == (
         "the policy requires verified provenance and none was verified",
@@ -350,7 +382,7 @@ async def test_required_provenance_without_attestations_is_rejected(
 
 
 async def test_attestations_without_a_configured_verifier_fail_the_provenance_check(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
 ) -> None:
     """Attestations sent to a service without a provenance verifier fail its check, not pass."""
     artifact = acme.publish(PLUGIN, "1.0.0")
@@ -361,9 +393,9 @@ async def test_attestations_without_a_configured_verifier_fail_the_provenance_ch
             artifact=replace(base.artifact, attestations=b'{"attestations": []}'),
             requested_by="bob",
         ),
+        verifier=verifier,
         trust=VerificationTrustScorer(),
         advisories=NoAdvisoryMatcher(),
-        max_size=1 << 20,
     )
     (check,) = [c for c in outcome.verification.report.checks if c.name == "provenance"]
     assert not check.passed
@@ -371,12 +403,15 @@ async def test_attestations_without_a_configured_verifier_fail_the_provenance_ch
 
 
 async def test_a_verified_caller_without_the_role_is_refused_and_nothing_is_recorded(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher, istore: InstallMemoryStore
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
 ) -> None:
     """With verified roles, deciding as a role the token lacks is PERMISSION_DENIED, naming it."""
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     rid = outcome.request.request_id
-    audited = len(istore.audit)
+    audited = len(istore.state.audit)
     for decide in (approvals.approve, approvals.reject):
         with pytest.raises(RoleNotHeldError, match="'dave' may not decide as 'security-reviewer'"):
             await decide(
@@ -386,15 +421,15 @@ async def test_a_verified_caller_without_the_role_is_refused_and_nothing_is_reco
                 ),
             )
     assert RoleNotHeldError("dave", "r", ()).code == "PERMISSION_DENIED"
-    assert len(istore.audit) == audited
-    assert not istore.events.of_type(ev.InstallApprovalRecorded)
+    assert len(istore.state.audit) == audited
+    assert not istore.sink.of_type(ev.InstallApprovalRecorded)
 
 
 async def test_a_verified_caller_holding_the_role_approves(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
 ) -> None:
     """A token carrying the rule's role counts, recorded under the token's subject."""
-    outcome = await run_install(iuow, acme.publish(PLUGIN, "1.0.0"))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
     result = await approvals.approve(
         iuow,
         approvals.Decide(
@@ -412,16 +447,16 @@ async def test_a_verified_caller_holding_the_role_approves(
 
 
 async def test_the_authenticated_requester_behind_a_named_requester_cannot_approve(
-    iuow: InstallUnitOfWorkFactory, acme: Publisher
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
 ) -> None:
     """Four eyes binds the caller too: requested "bob (via portal)", portal may not approve."""
     artifact = acme.publish(PLUGIN, "1.0.0")
     outcome = await install.install_secure(
         iuow,
         replace(command(artifact), requested_by="bob (via portal)"),
+        verifier=verifier,
         trust=VerificationTrustScorer(),
         advisories=NoAdvisoryMatcher(),
-        max_size=1 << 20,
     )
     rid = outcome.request.request_id
     for who in ("portal", "bob", "bob (via portal)"):

@@ -10,34 +10,36 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portico_common.clock import ManualClock
-from portico_security.adapters.trust_memory import TrustMemoryStore, memory_trust_uow_factory
-from portico_security.app.advisories import (
+from portico_common.memory_uow import RowLevelSecurityError
+from portico_common.tenants import InvalidTenantIdError
+from portico_security.testing.trust import FixedSignals
+from portico_security.trust.adapters.memory import TrustMemoryStore
+from portico_security.trust.app.advisories import (
     ImportOutcome,
-    RawDocument,
     import_advisories,
     match_advisories,
 )
-from portico_security.app.trust import (
+from portico_security.trust.app.ports import RawDocument, TrustUowFactory
+from portico_security.trust.app.scoring import (
     ScorePlugin,
-    TrustUowFactory,
     get_trust_policy,
     get_trust_score,
     score_plugin,
     set_trust_weights,
 )
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey
-from portico_security.domain.trust import (
+from portico_security.trust.domain.scores import (
     DEFAULT_WEIGHTS,
     PackageSignals,
     PublisherEvidence,
     TrustWeights,
 )
-from portico_security.errors import (
-    InvalidPackageNameError,
-    InvalidRequestError,
-    InvalidVersionError,
+from portico_security.trust.errors import (
+    InvalidAdvisoryBatchError,
+    InvalidTrustRequestError,
+    TrustScoreNotFoundError,
 )
-from portico_security.trust_errors import InvalidAdvisoryBatchError, TrustScoreNotFoundError
+from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
+from portico_security.verification.errors import InvalidPackageNameError, InvalidVersionError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
@@ -60,29 +62,19 @@ def doc(
     return RawDocument(f"{adv_id}.json", json.dumps(body))
 
 
-class FixedSignals:
-    def __init__(self, known: dict[str, PackageSignals]) -> None:
-        self.known = known
-        self.asked: list[str] = []
-
-    async def signals(self, package: str) -> PackageSignals | None:
-        self.asked.append(package)
-        return self.known.get(package)
-
-
-@pytest.fixture
-def store() -> TrustMemoryStore:
-    return TrustMemoryStore()
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
 
 
 @pytest.fixture
-def uow(store: TrustMemoryStore, clock: ManualClock) -> TrustUowFactory:
-    return memory_trust_uow_factory(store, clock)
+def store(clock: ManualClock) -> TrustMemoryStore:
+    return TrustMemoryStore(clock)
+
+
+@pytest.fixture
+def uow(store: TrustMemoryStore) -> TrustUowFactory:
+    return store.uow_factory()
 
 
 async def test_import_reports_created_then_unchanged(
@@ -94,7 +86,7 @@ async def test_import_reports_created_then_unchanged(
     again = await import_advisories(uow, batch)
     assert [r.outcome for r in first] == [ImportOutcome.CREATED] * 2
     assert [r.outcome for r in again] == [ImportOutcome.UNCHANGED] * 2
-    assert set(store.advisories) == {"GHSA-a", "GHSA-b"}
+    assert set(store.state.advisories) == {"GHSA-a", "GHSA-b"}
 
 
 async def test_newer_modified_updates_older_is_ignored(
@@ -110,7 +102,7 @@ async def test_newer_modified_updates_older_is_ignored(
     )
     assert newer[0].outcome is ImportOutcome.UPDATED
     assert older[0].outcome is ImportOutcome.UNCHANGED
-    assert store.advisories["GHSA-a"][0].affected[0].fixed_versions == ("1.0.2",)
+    assert store.state.advisories["GHSA-a"][0].affected[0].fixed_versions == ("1.0.2",)
 
 
 async def test_one_bad_document_imports_nothing(
@@ -121,7 +113,7 @@ async def test_one_bad_document_imports_nothing(
     with pytest.raises(InvalidAdvisoryBatchError) as caught:
         await import_advisories(uow, batch)
     assert [e.origin for e in caught.value.errors] == ["broken.json (X)"]
-    assert store.advisories == {}
+    assert store.state.advisories == {}
 
 
 async def test_duplicate_ids_in_one_batch_are_refused(
@@ -130,22 +122,19 @@ async def test_duplicate_ids_in_one_batch_are_refused(
     """The same advisory id twice in a batch is an error naming both origins."""
     with pytest.raises(InvalidAdvisoryBatchError, match=r"also in GHSA-a\.json"):
         await import_advisories(uow, [doc("GHSA-a", "a", "1.0.0"), doc("GHSA-a", "b", "1.0.0")])
-    assert store.advisories == {}
+    assert store.state.advisories == {}
 
 
 async def test_empty_import_is_refused(uow: TrustUowFactory) -> None:
     """An import with no documents is an invalid request, not a silent success."""
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(InvalidTrustRequestError):
         await import_advisories(uow, [])
 
 
-async def test_tenant_transaction_cannot_write_advisories(
-    store: TrustMemoryStore, clock: ManualClock
-) -> None:
+async def test_tenant_transaction_cannot_write_advisories(uow: TrustUowFactory) -> None:
     """The fake, like RLS, refuses advisory writes outside a platform transaction."""
-    factory = memory_trust_uow_factory(store, clock)
-    with pytest.raises(PermissionError):
-        async with factory("acme") as tx:
+    with pytest.raises(RowLevelSecurityError):
+        async with uow("acme") as tx:
             await tx.advisories.save([object()], T0)  # type: ignore[list-item]
 
 
@@ -194,7 +183,7 @@ async def test_score_stores_the_verdict_with_its_breakdown(
         signals,
         ScorePlugin("acme", "@acme/plugin", "1.0.0", PublisherEvidence(signature_verified=True)),
     )
-    assert store.verdicts[verdict.score_id] == verdict
+    assert store.state.verdicts[verdict.score_id] == verdict
     assert [f.name for f in verdict.trust.factors] == [
         "publisher",
         "security_history",
@@ -266,7 +255,7 @@ async def test_policy_defaults_until_set(uow: TrustUowFactory, clock: ManualCloc
 
 async def test_bad_tenant_is_refused_before_anything(uow: TrustUowFactory) -> None:
     """A malformed tenant id is an invalid request for every trust use case."""
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(InvalidTenantIdError):
         await get_trust_policy(uow, "*")
 
 
@@ -291,7 +280,7 @@ async def test_key_age_comes_from_the_key_registry(
     uow: TrustUowFactory, store: TrustMemoryStore
 ) -> None:
     """With a key id and no key time, the registered key's age scores (200 days: 10 points)."""
-    store.keys["acme", "acme-2025"] = _key(T0 - timedelta(days=200))
+    store.state.keys["acme", "acme-2025"] = _key(T0 - timedelta(days=200))
     verdict = await score_plugin(
         uow, FixedSignals({}), ScorePlugin("acme", "@acme/plugin", "1.0.0", key_id="acme-2025")
     )
@@ -305,7 +294,7 @@ async def test_another_tenants_key_is_not_used(
     uow: TrustUowFactory, store: TrustMemoryStore
 ) -> None:
     """A key id registered only for another tenant leaves the key age unknown."""
-    store.keys["acme", "acme-2025"] = _key(T0 - timedelta(days=200))
+    store.state.keys["acme", "acme-2025"] = _key(T0 - timedelta(days=200))
     verdict = await score_plugin(
         uow, FixedSignals({}), ScorePlugin("globex", "@acme/plugin", "1.0.0", key_id="acme-2025")
     )
@@ -315,11 +304,11 @@ async def test_another_tenants_key_is_not_used(
 
 async def test_overlong_key_id_is_refused(uow: TrustUowFactory, store: TrustMemoryStore) -> None:
     """A key id over 1024 characters is an invalid request and no verdict is stored."""
-    with pytest.raises(InvalidRequestError, match="key_id"):
+    with pytest.raises(InvalidTrustRequestError, match="key_id"):
         await score_plugin(
             uow, FixedSignals({}), ScorePlugin("acme", "@acme/plugin", "1.0.0", key_id="k" * 1025)
         )
-    assert store.verdicts == {}
+    assert store.state.verdicts == {}
 
 
 async def test_stored_verdict_is_read_back_by_its_tenant_only(uow: TrustUowFactory) -> None:

@@ -10,16 +10,17 @@ import pytest
 
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.commands import VerifyArtifact
-from portico_security.app.handlers import verify_artifact
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.decisions import Verification
-from portico_security.domain.integrity import compute_sri
-from portico_security.domain.signatures import PublisherKey
-from portico_security.domain.verification import ALWAYS_RUN, CheckName, Verdict
-from portico_security.errors import InvalidRequestError
-from portico_security.testing import Publisher, SignedArtifact, npm_tarball
+from portico_common.tenants import InvalidTenantIdError
+from portico_security.testing.artifacts import Publisher, SignedArtifact, npm_tarball
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.ports import VerificationUowFactory
+from portico_security.verification.app.verify import verify_artifact
+from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.integrity import compute_sri
+from portico_security.verification.domain.signatures import PublisherKey
+from portico_security.verification.domain.verification import ALWAYS_RUN, CheckName, Verdict
+from portico_security.verification.errors import InvalidRequestError
 
 PLUGIN = "@acme/plugin-cost-insights"
 MAX = 1024 * 1024
@@ -47,13 +48,16 @@ def failed(verification: Verification) -> dict[str, str]:
     return {c.name: c.detail for c in verification.report.checks if not c.passed}
 
 
-def only_event(store: MemoryStore) -> tuple[object, str]:
-    assert len(store.events.events) == 1, store.events.events
-    return store.events.events[0]
+def only_event(store: VerificationMemoryStore) -> tuple[object, str]:
+    assert len(store.sink.events) == 1, store.sink.events
+    return store.sink.events[0]
 
 
 async def test_good_artifact_is_verified_recorded_and_announced(
-    uow: UnitOfWorkFactory, store: MemoryStore, clock: ManualClock, publisher: Publisher
+    uow: VerificationUowFactory,
+    store: VerificationMemoryStore,
+    clock: ManualClock,
+    publisher: Publisher,
 ) -> None:
     """A tarball matching its integrity, signed by the registered key, is VERIFIED, stored
     and announced as plugin.artifact.verified with the publisher and the decision's id."""
@@ -65,7 +69,7 @@ async def test_good_artifact_is_verified_recorded_and_announced(
     assert all(c.passed for c in verification.report.checks)
     assert uuid.UUID(verification.verification_id).version == 4
     assert verification.created_at == clock.now()
-    assert store.verifications == {verification.verification_id: verification}
+    assert store.state.verifications == {verification.verification_id: verification}
     event, subject = only_event(store)
     assert event == events_pb2.ArtifactVerified(
         tenant_id="acme",
@@ -80,7 +84,7 @@ async def test_good_artifact_is_verified_recorded_and_announced(
 
 
 async def test_tampered_tarball_is_rejected_for_its_integrity(
-    uow: UnitOfWorkFactory, store: MemoryStore, publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """Bytes that differ from the signed integrity fail only the integrity check, naming
     the digest actually received; the rejection is stored and announced with that reason."""
@@ -106,11 +110,11 @@ async def test_tampered_tarball_is_rejected_for_its_integrity(
         reasons=list(verification.report.reasons),
         verification_id=verification.verification_id,
     )
-    assert store.verifications == {verification.verification_id: verification}
+    assert store.state.verifications == {verification.verification_id: verification}
 
 
 async def test_signature_by_another_key_is_rejected(
-    uow: UnitOfWorkFactory, store: MemoryStore
+    uow: VerificationUowFactory, store: VerificationMemoryStore
 ) -> None:
     """A signature made with a key other than the registered one under the claimed key id
     fails the signature check, and only that check."""
@@ -130,7 +134,7 @@ async def test_signature_by_another_key_is_rejected(
 
 
 async def test_unknown_key_id_is_rejected(
-    uow: UnitOfWorkFactory, store: MemoryStore, publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """A key id the tenant never registered fails the key check, and the signature is
     reported as unverifiable rather than as bad."""
@@ -152,8 +156,8 @@ async def test_unknown_key_id_is_rejected(
     ids=["other-version", "other-plugin"],
 )
 async def test_signature_over_other_content_is_rejected(
-    uow: UnitOfWorkFactory,
-    store: MemoryStore,
+    uow: VerificationUowFactory,
+    store: VerificationMemoryStore,
     publisher: Publisher,
     signed_plugin: str,
     signed_version: str,
@@ -171,7 +175,7 @@ async def test_signature_over_other_content_is_rejected(
 
 
 async def test_tenant_cannot_use_another_tenants_key(
-    uow: UnitOfWorkFactory, store: MemoryStore, publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """Globex naming acme's key id is judged as if the key did not exist: keys are per tenant."""
     verification = await verify_artifact(
@@ -187,7 +191,7 @@ async def test_tenant_cannot_use_another_tenants_key(
 
 
 async def test_unsigned_artifact_is_a_recorded_rejection(
-    uow: UnitOfWorkFactory, store: MemoryStore, publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """No signature and no key id is a decision (REJECTED, stored, announced), not an error."""
     artifact = replace(publisher.publish(PLUGIN, "2.3.0"), signature=b"", key_id="")
@@ -196,12 +200,12 @@ async def test_unsigned_artifact_is_a_recorded_rejection(
     assert verification.verdict is Verdict.REJECTED
     assert set(failed(verification)) == {CheckName.PUBLISHER_KEY, CheckName.SIGNATURE}
     assert verification.key_id == ""
-    assert len(store.verifications) == 1
+    assert len(store.state.verifications) == 1
     assert isinstance(only_event(store)[0], events_pb2.ArtifactRejected)
 
 
 async def test_tarball_over_the_limit_is_rejected(
-    uow: UnitOfWorkFactory, publisher: Publisher
+    uow: VerificationUowFactory, publisher: Publisher
 ) -> None:
     """The configured max size is enforced as a failed size check naming both numbers."""
     artifact = publisher.publish(PLUGIN, "2.3.0")
@@ -215,7 +219,7 @@ async def test_tarball_over_the_limit_is_rejected(
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 64 * 1024])
 async def test_verdict_does_not_depend_on_chunk_size(
-    uow: UnitOfWorkFactory, publisher: Publisher, chunk_size: int
+    uow: VerificationUowFactory, publisher: Publisher, chunk_size: int
 ) -> None:
     """Streaming the tarball in slices of any size hashes exactly the bytes sent."""
     artifact = publisher.publish(PLUGIN, "2.3.0")
@@ -231,7 +235,9 @@ async def test_verdict_does_not_depend_on_chunk_size(
     assert list(failed(bad)) == [CheckName.INTEGRITY]
 
 
-async def test_hashing_yields_to_other_tasks(uow: UnitOfWorkFactory, publisher: Publisher) -> None:
+async def test_hashing_yields_to_other_tasks(
+    uow: VerificationUowFactory, publisher: Publisher
+) -> None:
     """While a multi-chunk tarball is hashed, other coroutines on the loop keep running."""
     artifact = publisher.publish(PLUGIN, "2.3.0", npm_tarball(PLUGIN, "2.3.0"))
     ticks = 0
@@ -255,7 +261,7 @@ async def test_hashing_yields_to_other_tasks(uow: UnitOfWorkFactory, publisher: 
 
 
 async def test_every_decision_is_stored_separately(
-    uow: UnitOfWorkFactory, store: MemoryStore, publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """Verifying the same artifact twice records two decisions with two ids and two events."""
     artifact = publisher.publish(PLUGIN, "2.3.0")
@@ -263,8 +269,8 @@ async def test_every_decision_is_stored_separately(
     second = await verify_artifact(uow, command(artifact), max_size=MAX)
 
     assert first.verification_id != second.verification_id
-    assert set(store.verifications) == {first.verification_id, second.verification_id}
-    assert len(store.events.of_type(events_pb2.ArtifactVerified)) == 2
+    assert set(store.state.verifications) == {first.verification_id, second.verification_id}
+    assert len(store.sink.of_type(events_pb2.ArtifactVerified)) == 2
 
 
 MALFORMED = {
@@ -283,8 +289,8 @@ MALFORMED = {
 
 @pytest.mark.parametrize("case", MALFORMED.values(), ids=MALFORMED.keys())
 async def test_malformed_request_is_refused_and_changes_nothing(
-    uow: UnitOfWorkFactory,
-    store: MemoryStore,
+    uow: VerificationUowFactory,
+    store: VerificationMemoryStore,
     publisher: Publisher,
     registered: PublisherKey,
     case: tuple[dict[str, object], str],
@@ -293,11 +299,11 @@ async def test_malformed_request_is_refused_and_changes_nothing(
     InvalidRequestError naming the field; no decision is stored and no event emitted."""
     change, field = case
     bad = replace(command(publisher.publish(PLUGIN, "2.3.0")), **change)  # type: ignore[arg-type]
-    with pytest.raises(InvalidRequestError) as raised:
+    with pytest.raises((InvalidRequestError, InvalidTenantIdError)) as raised:
         await verify_artifact(uow, bad, max_size=MAX)
 
     assert raised.value.field == field
     assert raised.value.code == "INVALID_ARGUMENT"
-    assert store.verifications == {}
-    assert store.events.events == []
-    assert store.keys == {("acme", "acme-2026"): registered}
+    assert store.state.verifications == {}
+    assert store.sink.events == []
+    assert store.state.keys == {("acme", "acme-2026"): registered}

@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from portico_security.app.bundles import BundleVerification, verify_bundle
-from portico_security.domain.provenance import BundleOutcome, BundleRequest, TrustConfig
-from portico_security.domain.provenance_errors import InvalidBundleRequestError
-from portico_security.errors import SecurityError
+from portico_common.errors import PorticoError
+from portico_security.testing.provenance import RecordingVerifier
+from portico_security.verification.app.bundles import BundleVerification, verify_bundle
+from portico_security.verification.domain.provenance import (
+    BundleOutcome,
+    TrustConfig,
+)
+from portico_security.verification.errors import InvalidBundleRequestError
 
 DEFAULT = TrustConfig(trusted_root_json='{"mediaType": "default-root"}')
 BUNDLE = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": {}}
-
-
-class RecordingVerifier:
-    """Answers `outcome` for every bundle and remembers what it was asked."""
-
-    def __init__(self, outcome: BundleOutcome) -> None:
-        self.outcome = outcome
-        self.asked: list[tuple[BundleRequest, TrustConfig]] = []
-
-    @property
-    def name(self) -> str:
-        return "recording"
-
-    async def verify(
-        self, requests: Sequence[BundleRequest], trust: TrustConfig
-    ) -> list[BundleOutcome]:
-        self.asked.extend((request, trust) for request in requests)
-        return [self.outcome for _ in requests]
 
 
 def asked(**changes: object) -> BundleVerification:
@@ -106,7 +91,7 @@ async def test_bad_input_is_refused_before_any_verification(
 async def test_invalid_tenant_is_refused_before_any_verification() -> None:
     """A malformed tenant id is refused as INVALID_ARGUMENT before the verifier runs."""
     verifier = RecordingVerifier(BundleOutcome(ok=True))
-    with pytest.raises(SecurityError) as raised:
+    with pytest.raises(PorticoError) as raised:
         await verify_bundle(verifier, DEFAULT, asked(tenant_id="Not A Tenant!"))
     assert raised.value.code == "INVALID_ARGUMENT"
     assert verifier.asked == []

@@ -6,17 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.commands import VerifyArtifact
-from portico_security.app.handlers import verify_artifact
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.app.provenance import ProvenanceVerification
-from portico_security.domain.provenance import PROVENANCE_CHECK
-from portico_security.domain.provenance_errors import MalformedAttestationsError
-from portico_security.domain.verification import Verdict
-from portico_security.testing import Publisher
-
-from .test_security_provenance import GENUINE, NAME, TARBALL, TRUST, VERSION, FakeVerifier
+from portico_security.testing.artifacts import Publisher
+from portico_security.testing.provenance import GENUINE, NAME, TARBALL, TRUST, VERSION, FakeVerifier
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.ports import ProvenanceVerification, VerificationUowFactory
+from portico_security.verification.app.verify import verify_artifact
+from portico_security.verification.domain.provenance import PROVENANCE_CHECK
+from portico_security.verification.domain.verification import Verdict
+from portico_security.verification.errors import MalformedAttestationsError
 
 MAX = 1024 * 1024
 
@@ -38,7 +36,7 @@ def command(publisher: Publisher, attestations: bytes = GENUINE) -> VerifyArtifa
 
 
 async def test_verified_attestations_add_a_passed_provenance_check(
-    uow: UnitOfWorkFactory, store: MemoryStore, publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """Genuine attestations add a passed "provenance" check naming the SLSA level."""
     verification = await verify_artifact(
@@ -54,11 +52,11 @@ async def test_verified_attestations_add_a_passed_provenance_check(
     assert "SLSA Build L2" in check.detail
     assert verification.provenance is not None
     assert verification.provenance.build.source_repository == "https://github.com/acme/cost"
-    assert store.verifications[verification.verification_id] == verification
+    assert store.state.verifications[verification.verification_id] == verification
 
 
 async def test_failed_provenance_rejects_an_otherwise_good_artifact(
-    uow: UnitOfWorkFactory, store: MemoryStore, publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """A signed, intact artifact whose provenance fails is REJECTED, recorded and announced."""
     verifier = FakeVerifier()
@@ -75,11 +73,11 @@ async def test_failed_provenance_rejects_an_otherwise_good_artifact(
     assert verification.verdict is Verdict.REJECTED
     assert [c.name for c in verification.report.checks if not c.passed] == [PROVENANCE_CHECK]
     assert verification.report.reasons[0].startswith("provenance rejected: ")
-    assert len(store.events.events) == 1
+    assert len(store.sink.events) == 1
 
 
 async def test_attestations_without_a_configured_verifier_fail_the_check(
-    uow: UnitOfWorkFactory, publisher: Publisher
+    uow: VerificationUowFactory, publisher: Publisher
 ) -> None:
     """Attestations sent to a service without provenance verification are not silently ignored."""
     verification = await verify_artifact(uow, command(publisher), max_size=MAX)
@@ -90,7 +88,7 @@ async def test_attestations_without_a_configured_verifier_fail_the_check(
 
 
 async def test_no_attestations_means_no_provenance_check(
-    uow: UnitOfWorkFactory, publisher: Publisher
+    uow: VerificationUowFactory, publisher: Publisher
 ) -> None:
     """Without attestations the report has no provenance check and no report."""
     verifier = FakeVerifier()
@@ -106,7 +104,7 @@ async def test_no_attestations_means_no_provenance_check(
 
 
 async def test_malformed_attestations_raise_and_record_nothing(
-    uow: UnitOfWorkFactory, store: MemoryStore, publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """A malformed attestations document raises; no decision is stored and no event emitted."""
     with pytest.raises(MalformedAttestationsError):
@@ -116,5 +114,5 @@ async def test_malformed_attestations_raise_and_record_nothing(
             max_size=MAX,
             provenance=ProvenanceVerification(FakeVerifier(), TRUST),
         )
-    assert store.verifications == {}
-    assert store.events.events == []
+    assert store.state.verifications == {}
+    assert store.sink.events == []

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_security.domain.approvals import Approval, ApprovalState, Step
-from portico_security.domain.policy import ApprovalRule, DeadlineAction
-from portico_security.install_errors import ApprovalNotAllowedError
+from portico_security.install.domain.approvals import Approval, ApprovalState, Step
+from portico_security.install.domain.policy import ApprovalRule, DeadlineAction
+from portico_security.install.errors import ApprovalNotAllowedError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
-from portico_security.domain.audit import GENESIS, AuditEntry, append, chain_problems
+from portico_security.install.domain.audit import GENESIS, AuditEntry, append, chain_problems
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

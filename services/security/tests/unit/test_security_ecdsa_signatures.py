@@ -7,14 +7,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from portico_security.domain.signatures import (
+from portico_security.verification.domain.signatures import (
     KeyAlgorithm,
     canonical_pem,
     load_public_key,
     signed_message,
     verify_signature,
 )
-from portico_security.errors import InvalidPublicKeyError
+from portico_security.verification.errors import InvalidPublicKeyError
 
 MESSAGE = signed_message("@acme/plugin", "1.0.0", "sha512-abc")
 

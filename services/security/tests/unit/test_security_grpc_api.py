@@ -1,5 +1,5 @@
-"""The gRPC servicer behind the kernel's interceptor, over in-memory adapters (no network
-beyond loopback, no database): mapping of requests, verdicts, checks and error codes."""
+"""SecurityService as `build` wires it, behind the kernel's interceptor, over in-memory adapters
+(no network beyond loopback, no database): mapping of requests, verdicts, checks and error codes."""
 
 from __future__ import annotations
 
@@ -10,29 +10,20 @@ import pytest
 
 from portico.security.v1 import security_pb2 as pb
 from portico.security.v1 import security_pb2_grpc as pb_grpc
-from portico_common.grpc.interceptor import PorticoServerInterceptor
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.verification import ALWAYS_RUN, CheckName
-from portico_security.entrypoints.grpc_api import SecurityServicer, algorithm_from_proto
-from portico_security.testing import Publisher, SignedArtifact
+from portico_security.bootstrap import build
+from portico_security.testing.artifacts import Publisher, SignedArtifact
+from portico_security.testing.world import MemoryWorld, loopback
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.domain.verification import ALWAYS_RUN, CheckName
+from portico_security.verification.entrypoints.mapping import algorithm_from_proto
 
 PLUGIN = "@acme/plugin-cost-insights"
 
 
 @pytest.fixture
-async def stub(uow: UnitOfWorkFactory) -> AsyncIterator[pb_grpc.SecurityServiceAsyncStub]:
-    server = grpc.aio.server(interceptors=[PorticoServerInterceptor("security", verifier=None)])
-    pb_grpc.add_SecurityServiceServicer_to_server(
-        SecurityServicer(uow, max_artifact_bytes=1024 * 1024), server
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield pb_grpc.SecurityServiceStub(channel)
-    finally:
-        await server.stop(None)
+async def stub(world: MemoryWorld) -> AsyncIterator[pb_grpc.SecurityServiceAsyncStub]:
+    async with loopback(build(world.dependencies(max_artifact_bytes=1024 * 1024))) as channel:
+        yield pb_grpc.SecurityServiceStub(channel)
 
 
 def register_request(
@@ -73,7 +64,7 @@ async def test_register_returns_the_key_record(
 
 
 async def test_verified_artifact_maps_verdict_and_checks(
-    stub: pb_grpc.SecurityServiceAsyncStub, store: MemoryStore, publisher: Publisher
+    stub: pb_grpc.SecurityServiceAsyncStub, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """A good artifact answers VERDICT_VERIFIED with every check, in order, passed, and the
     id of the stored decision."""
@@ -83,7 +74,7 @@ async def test_verified_artifact_maps_verdict_and_checks(
     assert response.verdict == pb.VERDICT_VERIFIED
     assert [c.name for c in response.checks] == list(ALWAYS_RUN)
     assert all(c.passed and c.detail for c in response.checks)
-    assert list(store.verifications) == [response.verification_id]
+    assert list(store.state.verifications) == [response.verification_id]
 
 
 async def test_rejection_is_a_normal_response(
@@ -101,7 +92,7 @@ async def test_rejection_is_a_normal_response(
 
 
 async def test_malformed_verify_is_invalid_argument(
-    stub: pb_grpc.SecurityServiceAsyncStub, store: MemoryStore, publisher: Publisher
+    stub: pb_grpc.SecurityServiceAsyncStub, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """An empty plugin name is INVALID_ARGUMENT naming the field; nothing is stored."""
     request = verify_request(publisher.publish(PLUGIN, "2.3.0"))
@@ -111,8 +102,8 @@ async def test_malformed_verify_is_invalid_argument(
 
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "plugin" in (raised.value.details() or "")
-    assert store.verifications == {}
-    assert store.events.events == []
+    assert store.state.verifications == {}
+    assert store.sink.events == []
 
 
 async def test_conflicting_key_is_already_exists(

@@ -1,4 +1,5 @@
-"""The advisory and trust servicers: platform-only import, request and response mapping."""
+"""The advisory and trust servicers as `build` wires them over in-memory adapters: platform-only
+import, request and response mapping."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from types import SimpleNamespace
 import pytest
 
 from portico.security.v1 import trust_pb2 as pb
-from portico_common.clock import ManualClock
 from portico_common.grpc.tokens import Claims, current_claims
-from portico_security.adapters.registry_signals import NoSignals
-from portico_security.adapters.trust_memory import TrustMemoryStore, memory_trust_uow_factory
-from portico_security.app.advisories import RawDocument
-from portico_security.entrypoints.grpc_trust import AdvisoryServicer, TrustServicer
-from portico_security.errors import InvalidRequestError
-from portico_security.trust_errors import PlatformOnlyError
+from portico_security.bootstrap import build
+from portico_security.testing.trust import StaticAdvisorySource
+from portico_security.testing.world import MemoryWorld
+from portico_security.trust.adapters.memory import TrustMemoryStore
+from portico_security.trust.app.ports import AdvisorySource, RawDocument
+from portico_security.trust.entrypoints.grpc_api import AdvisoryServicer, TrustServicer
+from portico_security.trust.errors import InvalidTrustRequestError, PlatformOnlyError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DOC = json.dumps(
@@ -35,26 +36,29 @@ DOC = json.dumps(
 )
 
 
-class ListSource:
-    name = "list"
-
-    async def fetch(self) -> list[RawDocument]:
-        return [RawDocument("list#0", DOC)]
-
-
 def claims(tenant: str) -> Claims:
     return Claims(subject="svc", tenant_id=tenant, scopes=(), expires_at=0, token_id="t")
 
 
 @pytest.fixture
-def store() -> TrustMemoryStore:
-    return TrustMemoryStore()
+def store(world: MemoryWorld) -> TrustMemoryStore:
+    return world.trust
+
+
+def wired(
+    world: MemoryWorld, sources: list[AdvisorySource]
+) -> tuple[AdvisoryServicer, TrustServicer]:
+    """The two trust servicers exactly as `build` wires them (no registry signals)."""
+    parts = build(world.dependencies(advisory_sources=sources))
+    advisory, trust = parts.implementation("AdvisoryService"), parts.implementation("TrustService")
+    assert isinstance(advisory, AdvisoryServicer)
+    assert isinstance(trust, TrustServicer)
+    return advisory, trust
 
 
 @pytest.fixture
-def servicers(store: TrustMemoryStore) -> tuple[AdvisoryServicer, TrustServicer]:
-    uow = memory_trust_uow_factory(store, ManualClock(T0))
-    return AdvisoryServicer(uow, [ListSource()]), TrustServicer(uow, NoSignals())
+def servicers(world: MemoryWorld) -> tuple[AdvisoryServicer, TrustServicer]:
+    return wired(world, [StaticAdvisorySource("list", [RawDocument("list#0", DOC)])])
 
 
 @contextmanager
@@ -74,7 +78,7 @@ async def test_tenant_token_cannot_import(
     with as_tenant("acme"), pytest.raises(PlatformOnlyError) as caught:
         await servicers[0].ImportAdvisories(pb.ImportAdvisoriesRequest(documents=[DOC]), None)  # type: ignore[arg-type]
     assert caught.value.code == "PERMISSION_DENIED"
-    assert store.advisories == {}
+    assert store.state.advisories == {}
 
 
 async def test_platform_token_imports_from_sources(
@@ -89,10 +93,10 @@ async def test_platform_token_imports_from_sources(
     ]
 
 
-async def test_configured_sources_requested_but_none_configured(store: TrustMemoryStore) -> None:
+async def test_configured_sources_requested_but_none_configured(world: MemoryWorld) -> None:
     """Asking for configured sources when none exist is an invalid request, not a no-op."""
-    servicer = AdvisoryServicer(memory_trust_uow_factory(store, ManualClock(T0)))
-    with pytest.raises(InvalidRequestError, match="no advisory directory or feed"):
+    servicer, _ = wired(world, [])
+    with pytest.raises(InvalidTrustRequestError, match="no advisory directory or feed"):
         await servicer.ImportAdvisories(
             pb.ImportAdvisoriesRequest(from_configured_sources=True),
             None,  # type: ignore[arg-type]
@@ -121,7 +125,7 @@ async def test_score_maps_key_time_and_breakdown(
 
 async def test_set_weights_needs_weights(servicers: tuple[AdvisoryServicer, TrustServicer]) -> None:
     """SetTrustWeights without weights is refused rather than read as all zero."""
-    with pytest.raises(InvalidRequestError, match="weights"):
+    with pytest.raises(InvalidTrustRequestError, match="weights"):
         await servicers[1].SetTrustWeights(pb.SetTrustWeightsRequest(tenant_id="acme"), None)  # type: ignore[arg-type]
 
 
@@ -129,7 +133,7 @@ async def test_score_maps_the_key_id(
     servicers: tuple[AdvisoryServicer, TrustServicer], store: TrustMemoryStore
 ) -> None:
     """A key id without a key time is looked up in the tenant's key registry."""
-    store.keys["acme", "acme-2025"] = SimpleNamespace(created_at=T0 - timedelta(days=40))  # type: ignore[assignment]
+    store.state.keys["acme", "acme-2025"] = SimpleNamespace(created_at=T0 - timedelta(days=40))  # type: ignore[assignment]
     request = pb.ScoreTrustRequest(
         tenant_id="acme",
         plugin="left-pad",

@@ -1,4 +1,5 @@
-"""InstallService's mapping between protobuf and the domain, and its errors as gRPC codes."""
+"""InstallService's mapping between protobuf and the domain, and its errors as gRPC codes, with
+the servicer as `build` wires it over in-memory adapters."""
 
 from __future__ import annotations
 
@@ -9,29 +10,26 @@ import pytest
 from portico.security.v1 import install_pb2 as ipb
 from portico_common.clock import ManualClock
 from portico_common.grpc.tokens import Claims, current_claims
-from portico_security.adapters.install_memory import InstallMemoryStore, install_memory_uow_factory
-from portico_security.adapters.install_trust import NoAdvisoryMatcher, VerificationTrustScorer
-from portico_security.domain.policy import DeadlineAction, InstallPolicy, Severity
-from portico_security.entrypoints.install_api import (
-    InstallServicer,
-    _actor,
-    policy_from_proto,
-    policy_to_proto,
+from portico_security.bootstrap import build
+from portico_security.install.domain.policy import DeadlineAction, InstallPolicy, Severity
+from portico_security.install.entrypoints.grpc_api import InstallServicer, _actor
+from portico_security.install.entrypoints.mapping import policy_from_proto, policy_to_proto
+from portico_security.install.errors import (
+    InstallRequestNotFoundError,
+    InvalidInstallRequestError,
+    InvalidPolicyError,
 )
-from portico_security.errors import InvalidRequestError
-from portico_security.install_errors import InstallRequestNotFoundError, InvalidPolicyError
+from portico_security.testing.world import MemoryWorld
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def servicer() -> InstallServicer:
-    return InstallServicer(
-        install_memory_uow_factory(InstallMemoryStore(), ManualClock(T0)),
-        trust=VerificationTrustScorer(),
-        advisories=NoAdvisoryMatcher(),
-        max_artifact_bytes=1 << 20,
-    )
+    parts = build(MemoryWorld(ManualClock(T0)).dependencies())
+    found = parts.implementation("InstallService")
+    assert isinstance(found, InstallServicer)
+    return found
 
 
 def wire_policy(**kw: object) -> ipb.InstallPolicy:
@@ -61,7 +59,7 @@ def test_policy_maps_both_ways() -> None:
 
 def test_unknown_severity_is_an_invalid_request() -> None:
     """A severity label the policy does not know is refused, naming the field."""
-    with pytest.raises(InvalidRequestError, match="blocked_severities"):
+    with pytest.raises(InvalidInstallRequestError, match="blocked_severities"):
         policy_from_proto("acme", wire_policy(blocked_severities=["SEVERE"]))
 
 
@@ -91,7 +89,7 @@ async def test_default_policy_until_one_is_set(servicer: InstallServicer) -> Non
 
 async def test_set_policy_requires_an_actor(servicer: InstallServicer) -> None:
     """A policy change without a named actor cannot be audited, so it is refused."""
-    with pytest.raises(InvalidRequestError, match="actor"):
+    with pytest.raises(InvalidInstallRequestError, match="actor"):
         await servicer.SetInstallPolicy(
             ipb.SetInstallPolicyRequest(tenant_id="acme", policy=wire_policy()),
             None,  # type: ignore[arg-type]

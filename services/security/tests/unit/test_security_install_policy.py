@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portico_security.domain.policy import (
+from portico_security.install.domain.policy import (
     AdvisoryFinding,
     ApprovalRule,
     DeadlineAction,
@@ -16,7 +16,7 @@ from portico_security.domain.policy import (
     policy_from_json,
     policy_to_json,
 )
-from portico_security.install_errors import InvalidPolicyError
+from portico_security.install.errors import InvalidPolicyError
 
 
 def evidence(**overrides: object) -> InstallEvidence:

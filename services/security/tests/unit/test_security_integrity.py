@@ -8,14 +8,14 @@ import hmac
 
 import pytest
 
-from portico_security.domain.integrity import (
+from portico_security.verification.domain.integrity import (
     HashAlgorithm,
     Integrity,
     IntegrityHasher,
     compute_sri,
     parse_integrity,
 )
-from portico_security.errors import InvalidIntegrityError
+from portico_security.verification.errors import InvalidIntegrityError
 
 EMPTY_SHA512 = (
     "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from portico_security.app import handlers
-from portico_security.app.commands import VerifyArtifact
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.integrity import IntegrityHasher, compute_sri
-from portico_security.domain.verification import Verdict
-from portico_security.testing import Publisher
+from portico_security.testing.artifacts import Publisher
+from portico_security.verification.app import verify
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.ports import VerificationUowFactory
+from portico_security.verification.domain.integrity import IntegrityHasher, compute_sri
+from portico_security.verification.domain.verification import Verdict
 
 PLUGIN = "@acme/plugin-cost-insights"
 
@@ -32,7 +32,7 @@ async def test_tarball_is_fed_in_bounded_zero_copy_slices() -> None:
     size, never as one whole-artifact buffer, and still matches its integrity."""
     data = bytes(range(256)) * 4096 + b"x"
     hasher = RecordingHasher(compute_sri(data))
-    await handlers._hash_in_chunks(hasher, data, 64 * 1024)
+    await verify._hash_in_chunks(hasher, data, 64 * 1024)
     assert {kind for kind, _ in hasher.chunks} == {memoryview}
     assert max(size for _, size in hasher.chunks) == 64 * 1024
     assert sum(size for _, size in hasher.chunks) == len(data)
@@ -42,13 +42,13 @@ async def test_tarball_is_fed_in_bounded_zero_copy_slices() -> None:
 @pytest.mark.parametrize("algorithm", ["sha256", "sha384", "sha512"])
 @pytest.mark.usefixtures("registered")
 async def test_every_sri_algorithm_verifies_end_to_end(
-    uow: UnitOfWorkFactory, publisher: Publisher, algorithm: str
+    uow: VerificationUowFactory, publisher: Publisher, algorithm: str
 ) -> None:
     """A tarball whose signed integrity uses sha256, sha384 or sha512 is VERIFIED, streamed in
     small chunks."""
     artifact = publisher.publish(PLUGIN, "1.0.0")
     integrity = compute_sri(artifact.tarball, algorithm)
-    verification = await handlers.verify_artifact(
+    verification = await verify.verify_artifact(
         uow,
         VerifyArtifact(
             tenant_id="acme",

@@ -11,30 +11,35 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from portico_common.clock import ManualClock
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.commands import RegisterPublisherKey, VerifyArtifact
-from portico_security.app.handlers import register_publisher_key, verify_artifact
-from portico_security.app.keys import (
+from portico_security.testing.artifacts import Publisher, SignedArtifact, npm_tarball
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.app.commands import RegisterPublisherKey, VerifyArtifact
+from portico_security.verification.app.keys import (
     RevokePublisherKey,
     RotatePublisherKey,
     list_publisher_keys,
+    register_publisher_key,
     revoke_publisher_key,
     rotate_publisher_key,
 )
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain import keys as lifecycle
-from portico_security.domain.decisions import Verification
-from portico_security.domain.integrity import compute_sri
-from portico_security.domain.signatures import KeyAlgorithm, PublisherKey, signed_message
-from portico_security.domain.verification import CheckName, Verdict
-from portico_security.errors import (
+from portico_security.verification.app.ports import VerificationUowFactory
+from portico_security.verification.app.verify import verify_artifact
+from portico_security.verification.domain import keys as lifecycle
+from portico_security.verification.domain.decisions import Verification
+from portico_security.verification.domain.integrity import compute_sri
+from portico_security.verification.domain.signatures import (
+    KeyAlgorithm,
+    PublisherKey,
+    signed_message,
+)
+from portico_security.verification.domain.verification import CheckName, Verdict
+from portico_security.verification.errors import (
     InvalidPublicKeyError,
     InvalidRequestError,
     KeyAlreadyRegisteredError,
     KeyRotationError,
     UnknownKeyError,
 )
-from portico_security.testing import Publisher, SignedArtifact, npm_tarball
 
 from .conftest import T0, MakeKey
 
@@ -88,7 +93,7 @@ def failed(verification: Verification) -> dict[str, str]:
 
 
 async def register(
-    uow: UnitOfWorkFactory, key_id: str, pem: str, algorithm: str = "ed25519", **extra: object
+    uow: VerificationUowFactory, key_id: str, pem: str, algorithm: str = "ed25519", **extra: object
 ) -> PublisherKey:
     return await register_publisher_key(
         uow,
@@ -173,14 +178,14 @@ def test_rotation_refusals_are_precise(
 
 
 @pytest.fixture
-async def old_publisher(uow: UnitOfWorkFactory) -> Publisher:
+async def old_publisher(uow: VerificationUowFactory) -> Publisher:
     publisher = Publisher(name="acme", key_id="acme-2026")
     await register(uow, publisher.key_id, publisher.public_key_pem)
     return publisher
 
 
 async def test_rotation_keeps_the_old_key_valid_through_the_overlap(
-    uow: UnitOfWorkFactory, clock: ManualClock, old_publisher: Publisher
+    uow: VerificationUowFactory, clock: ManualClock, old_publisher: Publisher
 ) -> None:
     """After a rotation the old key still verifies artifacts published within the overlap,
     and the new key verifies at once."""
@@ -201,7 +206,7 @@ async def test_rotation_keeps_the_old_key_valid_through_the_overlap(
 
 
 async def test_after_the_overlap_the_old_key_fails_for_new_publications(
-    uow: UnitOfWorkFactory, clock: ManualClock, old_publisher: Publisher
+    uow: VerificationUowFactory, clock: ManualClock, old_publisher: Publisher
 ) -> None:
     """Once the overlap has passed, an artifact published after it and signed by the old
     key is rejected for expiry."""
@@ -214,7 +219,7 @@ async def test_after_the_overlap_the_old_key_fails_for_new_publications(
 
 
 async def test_old_version_published_before_expiry_still_verifies(
-    uow: UnitOfWorkFactory, clock: ManualClock, old_publisher: Publisher
+    uow: VerificationUowFactory, clock: ManualClock, old_publisher: Publisher
 ) -> None:
     """An old version published before the old key's expiry verifies later, at its publish time."""
     artifact = old_publisher.publish(PLUGIN, "2.3.0")
@@ -227,7 +232,7 @@ async def test_old_version_published_before_expiry_still_verifies(
 
 
 async def test_publish_time_in_the_future_is_rejected(
-    uow: UnitOfWorkFactory, old_publisher: Publisher
+    uow: VerificationUowFactory, old_publisher: Publisher
 ) -> None:
     """A claimed publish time after the verification time fails the published-at check."""
     artifact = old_publisher.publish(PLUGIN, "2.3.0")
@@ -239,7 +244,10 @@ async def test_publish_time_in_the_future_is_rejected(
 
 
 async def test_revoked_key_fails_even_for_a_backdated_publish_time(
-    uow: UnitOfWorkFactory, clock: ManualClock, store: MemoryStore, old_publisher: Publisher
+    uow: VerificationUowFactory,
+    clock: ManualClock,
+    store: VerificationMemoryStore,
+    old_publisher: Publisher,
 ) -> None:
     """A replayed old version signed by a revoked key is rejected, whatever its publish time."""
     artifact = old_publisher.publish(PLUGIN, "2.3.0")
@@ -261,7 +269,7 @@ async def test_revoked_key_fails_even_for_a_backdated_publish_time(
 
 
 async def test_revoke_is_idempotent_and_keeps_the_first_reason(
-    uow: UnitOfWorkFactory, clock: ManualClock, old_publisher: Publisher
+    uow: VerificationUowFactory, clock: ManualClock, old_publisher: Publisher
 ) -> None:
     """Revoking a revoked key returns it as it was first revoked."""
     first = await revoke_publisher_key(
@@ -275,11 +283,11 @@ async def test_revoke_is_idempotent_and_keeps_the_first_reason(
 
 
 async def test_unknown_key_ids_are_not_found_and_change_nothing(
-    uow: UnitOfWorkFactory, store: MemoryStore, old_publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, old_publisher: Publisher
 ) -> None:
     """Rotating or revoking a key id the tenant does not have raises UnknownKeyError, and no
     key is stored or altered."""
-    before = dict(store.keys)
+    before = dict(store.state.keys)
     with pytest.raises(UnknownKeyError):
         await revoke_publisher_key(
             uow, RevokePublisherKey(tenant_id="acme", key_id="nope", reason="")
@@ -288,12 +296,12 @@ async def test_unknown_key_ids_are_not_found_and_change_nothing(
         await rotate_publisher_key(
             uow, replace(rotation(EcdsaPublisher("acme-2027")), key_id="nope")
         )
-    assert store.keys == before
-    assert store.events.events == []
+    assert store.state.keys == before
+    assert store.sink.events == []
 
 
 async def test_rotation_to_a_wrong_key_type_changes_nothing(
-    uow: UnitOfWorkFactory, store: MemoryStore, old_publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, old_publisher: Publisher
 ) -> None:
     """A rotation whose new key is an Ed25519 PEM labelled ECDSA P-256 is refused and the old
     key keeps no deadline."""
@@ -303,25 +311,25 @@ async def test_rotation_to_a_wrong_key_type_changes_nothing(
     )
     with pytest.raises(InvalidPublicKeyError, match="expected an ECDSA P-256 key"):
         await rotate_publisher_key(uow, bad)
-    assert list(store.keys) == [("acme", "acme-2026")]
-    assert store.keys["acme", "acme-2026"].expires_at is None
+    assert list(store.state.keys) == [("acme", "acme-2026")]
+    assert store.state.keys["acme", "acme-2026"].expires_at is None
 
 
 async def test_rotation_onto_a_taken_key_id_changes_nothing(
-    uow: UnitOfWorkFactory, store: MemoryStore, old_publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, old_publisher: Publisher
 ) -> None:
     """Rotating onto an id that names another registered key is refused; both keys stay as
     they were."""
     other = EcdsaPublisher("acme-2027")
     await register(uow, other.key_id, other.public_key_pem, "ecdsa-p256")
-    before = dict(store.keys)
+    before = dict(store.state.keys)
     with pytest.raises(KeyAlreadyRegisteredError):
         await rotate_publisher_key(uow, rotation(EcdsaPublisher("acme-2027")))
-    assert store.keys == before
+    assert store.state.keys == before
 
 
 async def test_repeating_a_rotation_returns_the_stored_pair(
-    uow: UnitOfWorkFactory, clock: ManualClock, old_publisher: Publisher
+    uow: VerificationUowFactory, clock: ManualClock, old_publisher: Publisher
 ) -> None:
     """A retried rotation (same new key) returns what the first one stored."""
     new = EcdsaPublisher("acme-2027")
@@ -331,17 +339,17 @@ async def test_repeating_a_rotation_returns_the_stored_pair(
 
 
 async def test_negative_or_huge_overlap_is_refused(
-    uow: UnitOfWorkFactory, store: MemoryStore, old_publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, old_publisher: Publisher
 ) -> None:
     """An overlap below zero or over a year is an invalid request."""
     for overlap in (-DAY, 400 * DAY):
         with pytest.raises(InvalidRequestError, match="overlap"):
             await rotate_publisher_key(uow, rotation(EcdsaPublisher("k"), overlap))
-    assert list(store.keys) == [("acme", "acme-2026")]
+    assert list(store.state.keys) == [("acme", "acme-2026")]
 
 
 async def test_registration_with_an_expiry_is_judged_at_publish_time(
-    uow: UnitOfWorkFactory, clock: ManualClock
+    uow: VerificationUowFactory, clock: ManualClock
 ) -> None:
     """A key registered with an expiry rejects artifacts verified after it without a publish
     time (which means 'now')."""
@@ -360,7 +368,7 @@ async def test_registration_with_an_expiry_is_judged_at_publish_time(
 
 
 async def test_list_returns_the_tenants_keys_with_their_lifecycle(
-    uow: UnitOfWorkFactory, old_publisher: Publisher
+    uow: VerificationUowFactory, old_publisher: Publisher
 ) -> None:
     """ListPublisherKeys shows rotated, new and revoked keys of the tenant only."""
     await rotate_publisher_key(uow, rotation(EcdsaPublisher("acme-2027")))
@@ -376,7 +384,7 @@ async def test_list_returns_the_tenants_keys_with_their_lifecycle(
     assert await list_publisher_keys(uow, "acme", "someone-else") == []
 
 
-async def test_ecdsa_signature_over_other_content_is_rejected(uow: UnitOfWorkFactory) -> None:
+async def test_ecdsa_signature_over_other_content_is_rejected(uow: VerificationUowFactory) -> None:
     """An ECDSA signature of another version presented with this one is rejected."""
     publisher = EcdsaPublisher("acme-ec")
     await register(uow, publisher.key_id, publisher.public_key_pem, "ecdsa-p256")

@@ -1,28 +1,27 @@
-"""PublisherKeyService and the new VerifyArtifact fields behind the kernel's interceptor, over
-in-memory adapters: request mapping, error codes, and the gateway routes they get."""
+"""PublisherKeyService and VerifyArtifact's lifecycle fields as `build` wires them, behind the
+kernel's interceptor, over in-memory adapters: request mapping and error codes. (The gateway
+routes they get are checked in tests/e2e, where the gateway may be imported.)"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from portico.security.v1 import keys_pb2 as kpb
 from portico.security.v1 import keys_pb2_grpc
 from portico.security.v1 import security_pb2 as pb
 from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.clock import ManualClock
-from portico_common.grpc.interceptor import PorticoServerInterceptor
-from portico_gateway.routes import build_route_table
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.verification import CheckName
-from portico_security.entrypoints.grpc_api import SecurityServicer, algorithm_from_proto
-from portico_security.entrypoints.grpc_keys import PublisherKeyServicer
-from portico_security.testing import Publisher
+from portico_common.timestamps import to_timestamp
+from portico_security.bootstrap import build
+from portico_security.testing.artifacts import Publisher
+from portico_security.testing.world import MemoryWorld, loopback
+from portico_security.verification.domain.verification import CheckName
+from portico_security.verification.entrypoints.mapping import algorithm_from_proto
 
 from .conftest import T0
 
@@ -32,28 +31,12 @@ Stubs = tuple["pb_grpc.SecurityServiceAsyncStub", "keys_pb2_grpc.PublisherKeySer
 
 
 @pytest.fixture
-async def stubs(uow: UnitOfWorkFactory) -> AsyncIterator[Stubs]:
-    server = grpc.aio.server(interceptors=[PorticoServerInterceptor("security", verifier=None)])
-    pb_grpc.add_SecurityServiceServicer_to_server(
-        SecurityServicer(uow, max_artifact_bytes=1024 * 1024), server
-    )
-    keys_pb2_grpc.add_PublisherKeyServiceServicer_to_server(PublisherKeyServicer(uow), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield (
-                pb_grpc.SecurityServiceStub(channel),
-                keys_pb2_grpc.PublisherKeyServiceStub(channel),
-            )
-    finally:
-        await server.stop(None)
-
-
-def stamp(moment: datetime) -> Timestamp:
-    result = Timestamp()
-    result.FromDatetime(moment)
-    return result
+async def stubs(world: MemoryWorld) -> AsyncIterator[Stubs]:
+    async with loopback(build(world.dependencies(max_artifact_bytes=1024 * 1024))) as channel:
+        yield (
+            pb_grpc.SecurityServiceStub(channel),
+            keys_pb2_grpc.PublisherKeyServiceStub(channel),
+        )
 
 
 async def register(stub: pb_grpc.SecurityServiceAsyncStub, publisher: Publisher) -> None:
@@ -64,7 +47,7 @@ async def register(stub: pb_grpc.SecurityServiceAsyncStub, publisher: Publisher)
             key_id=publisher.key_id,
             algorithm=pb.KEY_ALGORITHM_ED25519,
             public_key_pem=publisher.public_key_pem,
-            expires_at=stamp(T0 + timedelta(days=30)),
+            expires_at=to_timestamp(T0 + timedelta(days=30)),
         )
     )
 
@@ -72,18 +55,6 @@ async def register(stub: pb_grpc.SecurityServiceAsyncStub, publisher: Publisher)
 def test_ecdsa_p256_maps_to_the_domain_algorithm() -> None:
     """The wire's ECDSA P-256 value is the domain's 'ecdsa-p256'."""
     assert algorithm_from_proto(pb.KEY_ALGORITHM_ECDSA_P256) == "ecdsa-p256"
-
-
-def test_the_gateway_exposes_the_key_lifecycle_routes() -> None:
-    """Rotate, revoke and list are reachable through the gateway from their annotations."""
-    bindings = {
-        (r.http_method, r.template, r.grpc_method.rsplit("/", 1)[1]) for r in build_route_table()
-    }
-    assert {
-        ("POST", "/v1/tenants/{tenant_id}/publisher-keys/{key_id}:rotate", "RotatePublisherKey"),
-        ("POST", "/v1/tenants/{tenant_id}/publisher-keys/{key_id}:revoke", "RevokePublisherKey"),
-        ("GET", "/v1/tenants/{tenant_id}/publisher-keys", "ListPublisherKeys"),
-    } <= bindings
 
 
 async def test_expiry_round_trips_and_publish_time_is_honoured(
@@ -109,7 +80,7 @@ async def test_expiry_round_trips_and_publish_time_is_honoured(
     )
     late = await security.VerifyArtifact(request)
     assert late.verdict == pb.VERDICT_REJECTED
-    request.published_at.CopyFrom(stamp(T0 + timedelta(days=1)))
+    request.published_at.CopyFrom(to_timestamp(T0 + timedelta(days=1)))
     on_time = await security.VerifyArtifact(request)
     assert on_time.verdict == pb.VERDICT_VERIFIED
     assert [c.name for c in on_time.checks][3] == CheckName.PUBLISHED_AT

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from portico_security.domain.package_names import (
+from portico_security.verification.domain.package_names import (
     PackageName,
     package_name_problems,
     parse_package_name,
     validate_version,
     version_problem,
 )
-from portico_security.errors import InvalidPackageNameError, InvalidVersionError
+from portico_security.verification.errors import InvalidPackageNameError, InvalidVersionError
 
 
 @pytest.mark.parametrize(

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from portico_security.app.provenance import verify_npm_provenance
-from portico_security.domain.package_names import InvalidPackageNameError
-from portico_security.domain.provenance import (
+from portico_common.tenants import InvalidTenantIdError
+from portico_security.testing.provenance import (
+    ACTIONS,
+    GENERATOR,
+    GENUINE,
+    MEDIA,
+    NAME,
+    SHA512,
+    TARBALL,
+    TRUST,
+    VERSION,
+    FakeVerifier,
+    attestations,
+    statement,
+)
+from portico_security.verification.adapters.provenance_codec import report_from_json, report_to_json
+from portico_security.verification.app.provenance import verify_npm_provenance
+from portico_security.verification.domain.provenance import (
     INTOTO_PAYLOAD_TYPE,
     PUBLISH_PREDICATE,
     SLSA_V1_PREDICATE,
@@ -26,93 +40,12 @@ from portico_security.domain.provenance import (
     slsa_build_level,
     subject_problem,
 )
-from portico_security.domain.provenance_codec import report_from_json, report_to_json
-from portico_security.domain.provenance_errors import (
+from portico_security.verification.errors import (
+    InvalidPackageNameError,
+    InvalidVersionError,
     MalformedAttestationsError,
     VerifierUnavailableError,
 )
-from portico_security.errors import InvalidRequestError, InvalidVersionError
-
-NAME, VERSION = "@acme/plugin-cost-insights", "1.2.3"
-TARBALL = b"not really a tarball, but bytes with a digest"
-SHA512 = hashlib.sha512(TARBALL).hexdigest()
-MEDIA = "application/vnd.dev.sigstore.bundle+json;version=0.2"
-TRUST = TrustConfig(trusted_root_json="{}")
-GENERATOR = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/x_slsa3.yml@refs/tags/v2"
-ACTIONS = "https://token.actions.githubusercontent.com"
-
-
-def statement(
-    predicate_type: str, *, name: str = NAME, version: str = VERSION, digest: str = SHA512
-) -> bytes:
-    predicate: dict[str, Any] = {"name": name, "version": version}
-    if predicate_type == SLSA_V1_PREDICATE:
-        predicate = {
-            "buildDefinition": {
-                "buildType": "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1",
-                "externalParameters": {"workflow": {"repository": "https://github.com/acme/cost"}},
-                "resolvedDependencies": [
-                    {
-                        "uri": "git+https://github.com/acme/cost@refs/tags/v1",
-                        "digest": {"gitCommit": "a" * 40},
-                    }
-                ],
-            },
-            "runDetails": {"builder": {"id": "https://github.com/actions/runner/github-hosted"}},
-        }
-    return json.dumps(
-        {
-            "_type": "https://in-toto.io/Statement/v1",
-            "subject": [{"name": npm_purl(name, version), "digest": {"sha512": digest}}],
-            "predicateType": predicate_type,
-            "predicate": predicate,
-        }
-    ).encode()
-
-
-def attestations(*items: tuple[str, str]) -> bytes:
-    """npm's document of (predicate type, media type) items; a bundle's tag names its type."""
-    return json.dumps(
-        {
-            "attestations": [
-                {"predicateType": t, "bundle": {"mediaType": m, "tag": t}} for t, m in items
-            ]
-        }
-    ).encode()
-
-
-GENUINE = attestations((PUBLISH_PREDICATE, MEDIA), (SLSA_V1_PREDICATE, MEDIA))
-
-
-class FakeVerifier:
-    """Answers per predicate type (read from the bundle's tag); records what it was asked."""
-
-    name = "fake"
-
-    def __init__(self, answers: dict[str, BundleOutcome] | None = None) -> None:
-        self.answers = answers or {
-            PUBLISH_PREDICATE: BundleOutcome(
-                ok=True,
-                key_hint="SHA256:npm",
-                payload_type=INTOTO_PAYLOAD_TYPE,
-                payload=statement(PUBLISH_PREDICATE),
-            ),
-            SLSA_V1_PREDICATE: BundleOutcome(
-                ok=True,
-                signer_identity="https://github.com/acme/cost/.github/workflows/release.yml@refs/tags/v1",
-                signer_issuer=ACTIONS,
-                payload_type=INTOTO_PAYLOAD_TYPE,
-                payload=statement(SLSA_V1_PREDICATE),
-            ),
-        }
-        self.asked: list[BundleRequest] = []
-
-    async def verify(
-        self, requests: Sequence[BundleRequest], trust: TrustConfig
-    ) -> list[BundleOutcome]:
-        assert trust is TRUST
-        self.asked.extend(requests)
-        return [self.answers[r.bundle["tag"]] for r in requests]
 
 
 async def run(verifier: FakeVerifier, doc: bytes = GENUINE, **overrides: Any) -> Any:
@@ -245,7 +178,7 @@ async def test_malformed_attestations_raise_a_precise_error(doc: bytes, problem:
 @pytest.mark.parametrize(
     ("overrides", "error"),
     [
-        ({"tenant_id": "*"}, InvalidRequestError),
+        ({"tenant_id": "*"}, InvalidTenantIdError),
         ({"plugin": "Not A Name"}, InvalidPackageNameError),
         ({"version": "latest"}, InvalidVersionError),
     ],

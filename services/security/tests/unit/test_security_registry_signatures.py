@@ -13,15 +13,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from portico_security.domain.integrity import IntegrityHasher, compute_sri
-from portico_security.domain.registry_signatures import (
+from portico_security.verification.domain.integrity import IntegrityHasher, compute_sri
+from portico_security.verification.domain.registry_signatures import (
     RegistryKeys,
     parse_registry_keys,
     registry_signature_problem,
 )
-from portico_security.domain.signatures import signed_message
-from portico_security.domain.verification import ArtifactClaim, CheckName, Verdict, verify_artifact
-from portico_security.errors import InvalidRegistryKeysError
+from portico_security.verification.domain.signatures import signed_message
+from portico_security.verification.domain.verification import (
+    ArtifactClaim,
+    CheckName,
+    Verdict,
+    verify_artifact,
+)
+from portico_security.verification.errors import InvalidRegistryKeysError
 
 NPM_KEY_ID = "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA"
 NAME, VERSION = "@acme/plugin-cost-insights", "2.3.0"

@@ -14,14 +14,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 
-from portico_security.domain.signatures import (
+from portico_security.verification.domain.signatures import (
     KeyAlgorithm,
     PublisherKey,
     load_public_key,
     signed_message,
     verify_signature,
 )
-from portico_security.errors import (
+from portico_security.verification.errors import (
     InvalidPublicKeyError,
     InvalidPublisherKeyError,
     UnsupportedKeyAlgorithmError,

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from portico_security.adapters.sigstore_node import DEFAULT_SCRIPT, NodeSigstoreVerifier
-from portico_security.domain.provenance import BundleRequest, TrustConfig
-from portico_security.domain.provenance_errors import TrustConfigError, VerifierUnavailableError
+from portico_security.verification.adapters.sigstore_node import (
+    DEFAULT_SCRIPT,
+    NodeSigstoreVerifier,
+)
+from portico_security.verification.domain.provenance import BundleRequest, TrustConfig
+from portico_security.verification.errors import TrustConfigError, VerifierUnavailableError
 
 TRUST = TrustConfig(trusted_root_json="{}")
 REQUEST = BundleRequest(bundle={})

@@ -8,14 +8,17 @@ from typing import Any
 
 import pytest
 
-from portico_security.domain.advisories import match_packages, parse_osv
-from portico_security.domain.trust import (
+from portico_security.trust.domain.advisories import match_packages
+from portico_security.trust.domain.osv import parse_osv
+from portico_security.trust.domain.scores import (
     Evidence,
     PackageSignals,
     PublisherEvidence,
     Release,
     TrustInputs,
     TrustWeights,
+)
+from portico_security.trust.domain.scoring import (
     cadence_factor,
     community_factor,
     publisher_factor,
@@ -23,7 +26,7 @@ from portico_security.domain.trust import (
     score_trust,
     security_history_factor,
 )
-from portico_security.trust_errors import InvalidTrustWeightsError
+from portico_security.trust.errors import InvalidTrustWeightsError
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"

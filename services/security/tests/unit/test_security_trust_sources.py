@@ -1,28 +1,28 @@
-"""Advisory sources and registry-signal sources against real files and a local HTTP server."""
+"""Advisory sources and registry-signal sources against real files and a local HTTP server
+(the `server` fixture, in the tests' conftest)."""
 
 from __future__ import annotations
 
 import io
 import json
-import threading
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 
-from portico_security.adapters.advisory_sources import DirectoryAdvisorySource, HttpAdvisorySource
-from portico_security.adapters.registry_signals import (
+from portico_security.trust.adapters.advisory_sources import (
+    DirectoryAdvisorySource,
+    HttpAdvisorySource,
+)
+from portico_security.trust.adapters.registry_signals import (
     FileSignalsSource,
     HttpSignalsSource,
     NoSignals,
     signals_from_json,
 )
-from portico_security.domain.trust import Release
-from portico_security.trust_errors import AdvisorySourceError, SignalSourceError
+from portico_security.trust.domain.scores import Release
+from portico_security.trust.errors import AdvisorySourceError, SignalSourceError
 
 ADVISORY = {"id": "GHSA-x", "modified": "2026-01-01T00:00:00Z", "affected": []}
 SIGNALS = {
@@ -31,34 +31,6 @@ SIGNALS = {
     "license": "MIT",
     "releases": [{"version": "1.0.0", "published_at": "2026-01-05T10:00:00Z"}],
 }
-
-
-class Routes(BaseHTTPRequestHandler):
-    routes: ClassVar[dict[str, tuple[int, bytes]]] = {}
-
-    def do_GET(self) -> None:
-        status, body = self.routes.get(self.path, (404, b"not found"))
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        """Quiet: test output stays readable."""
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
-    """A local HTTP server whose routes each test fills in."""
-    routes: dict[str, tuple[int, bytes]] = {}
-    handler = type("Handler", (Routes,), {"routes": routes})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", routes
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
 
 
 def zipped(files: dict[str, bytes]) -> bytes:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from portico_security.domain.integrity import IntegrityHasher, compute_sri
-from portico_security.domain.signatures import PublisherKey, signed_message
-from portico_security.domain.verification import (
+from portico_security.verification.domain.integrity import IntegrityHasher, compute_sri
+from portico_security.verification.domain.signatures import PublisherKey, signed_message
+from portico_security.verification.domain.verification import (
     ArtifactClaim,
     Check,
     CheckName,
@@ -18,7 +18,7 @@ from portico_security.domain.verification import (
     hasher_for,
     verify_artifact,
 )
-from portico_security.errors import InvalidArtifactError
+from portico_security.verification.errors import InvalidArtifactError
 
 MakeKey = Callable[..., PublisherKey]
 MakeClaim = Callable[..., ArtifactClaim]

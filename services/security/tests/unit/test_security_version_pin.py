@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from portico_security.adapters.memory import MemoryStore
-from portico_security.app.commands import VerifyArtifact
-from portico_security.app.handlers import verify_artifact
-from portico_security.app.ports import UnitOfWorkFactory
-from portico_security.domain.verification import CheckName, Verdict
-from portico_security.testing import Publisher, SignedArtifact, npm_tarball
+from portico_security.testing.artifacts import Publisher, SignedArtifact, npm_tarball
+from portico_security.verification.adapters.memory import VerificationMemoryStore
+from portico_security.verification.app.commands import VerifyArtifact
+from portico_security.verification.app.ports import VerificationUowFactory
+from portico_security.verification.app.verify import verify_artifact
+from portico_security.verification.domain.verification import CheckName, Verdict
 
 PLUGIN = "@acme/plugin-cost-insights"
 MAX = 1024 * 1024
@@ -31,7 +31,7 @@ def command(artifact: SignedArtifact, tenant_id: str = "acme") -> VerifyArtifact
 
 
 async def test_other_bytes_under_a_verified_version_are_refused(
-    uow: UnitOfWorkFactory, store: MemoryStore, publisher: Publisher
+    uow: VerificationUowFactory, store: VerificationMemoryStore, publisher: Publisher
 ) -> None:
     """A validly signed but different tarball for an already verified version is REJECTED by
     the version-pin check, naming the pinned integrity."""
@@ -47,7 +47,9 @@ async def test_other_bytes_under_a_verified_version_are_refused(
     )
 
 
-async def test_the_same_bytes_verify_again(uow: UnitOfWorkFactory, publisher: Publisher) -> None:
+async def test_the_same_bytes_verify_again(
+    uow: VerificationUowFactory, publisher: Publisher
+) -> None:
     """Re-verifying the identical artifact passes the version pin."""
     artifact = publisher.publish(PLUGIN, "2.3.0")
     await verify_artifact(uow, command(artifact), max_size=MAX)
@@ -57,7 +59,7 @@ async def test_the_same_bytes_verify_again(uow: UnitOfWorkFactory, publisher: Pu
 
 
 async def test_a_rejected_attempt_pins_nothing(
-    uow: UnitOfWorkFactory, publisher: Publisher
+    uow: VerificationUowFactory, publisher: Publisher
 ) -> None:
     """Only VERIFIED decisions pin a version: a rejected forgery first does not block the
     genuine artifact."""
@@ -70,7 +72,7 @@ async def test_a_rejected_attempt_pins_nothing(
     )
 
 
-async def test_pins_are_per_tenant(uow: UnitOfWorkFactory, publisher: Publisher) -> None:
+async def test_pins_are_per_tenant(uow: VerificationUowFactory, publisher: Publisher) -> None:
     """Another tenant's verification of a version pins nothing for this tenant."""
     await verify_artifact(uow, command(publisher.publish(PLUGIN, "2.3.0"), "globex"), max_size=MAX)
     other = publisher.publish(PLUGIN, "2.3.0", npm_tarball(PLUGIN, "2.3.0", {"y.js": ""}))

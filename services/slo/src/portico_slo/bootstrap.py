@@ -1,49 +1,106 @@
-"""The one place that wires slo's dependencies; nothing connects at import."""
+"""The one place that wires slo's dependencies; nothing connects at import.
+
+`build` is pure wiring: given the outside world (`Dependencies`), it returns
+what `serve` runs (`Components`). `run` builds the real dependencies on a
+started Runtime; unit tests call `build` with in-memory ones.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-
-import grpc
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from portico.slo.v1 import slo_pb2, slo_pb2_grpc
 from portico_common.clock import Clock
-from portico_common.runtime import Runtime, bootstrap_process, serve
-from portico_common.uow import uow_factory
+from portico_common.events.consumer import Subscription
+from portico_common.grpc.registration import Servicer
+from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_slo.adapters.metrics import PrometheusBurnRates
-from portico_slo.adapters.postgres import SloPgUnitOfWork
-from portico_slo.app.ports import UnitOfWorkFactory
+from portico_slo.adapters.postgres import pg_uow_factory
+from portico_slo.app.ports import BurnRateGauge, UnitOfWorkFactory
 from portico_slo.entrypoints.grpc_api import SloServicer
 from portico_slo.entrypoints.jobs import upkeep_job
 from portico_slo.settings import SloSettings
 
 SERVICE = "slo"
+MIGRATIONS = "portico_slo.migrations"
+
+SLO_SERVICE = slo_pb2.DESCRIPTOR.services_by_name["SloService"]
 
 
-def build_uow(rt: Runtime) -> UnitOfWorkFactory:
-    return uow_factory(
-        rt.db, lambda conn, tenant: SloPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock)
+@dataclass(frozen=True)
+class Dependencies:
+    """What the outside world provides; unit tests pass in-memory ones."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    # Where burn rates are published (Prometheus in production).
+    gauge: BurnRateGauge
+    # The upkeep job's pace; `run` takes both from the settings.
+    gauge_refresh_seconds: float = 60.0
+    prune_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Components:
+    """What `serve` runs for slo: the API and the upkeep job (it consumes no events)."""
+
+    servicers: list[Servicer]
+    subscriptions: list[Subscription]
+    background: list[Background]
+
+
+def build(deps: Dependencies) -> Components:
+    """Wires the entrypoints to the use cases; no I/O."""
+    servicer = SloServicer(deps.uow, deps.gauge)
+    return Components(
+        servicers=[Servicer(SLO_SERVICE, slo_pb2_grpc.add_SloServiceServicer_to_server, servicer)],
+        subscriptions=[],
+        background=[
+            upkeep_job(
+                deps.uow,
+                deps.gauge,
+                refresh_seconds=deps.gauge_refresh_seconds,
+                prune_seconds=deps.prune_seconds,
+            )
+        ],
     )
 
 
-async def run(settings: SloSettings, *, clock: Clock | None = None) -> None:
-    rt = await Runtime.start(SERVICE, settings, "portico_slo.migrations", clock=clock)
-    uow = build_uow(rt)
-    gauge = PrometheusBurnRates()
-    servicer = SloServicer(uow, gauge)
-
-    def register(server: grpc.aio.Server) -> Iterable[str]:
-        slo_pb2_grpc.add_SloServiceServicer_to_server(servicer, server)
-        return [slo_pb2.DESCRIPTOR.services_by_name["SloService"].full_name]
-
-    upkeep = upkeep_job(
-        uow,
-        gauge,
-        refresh_seconds=settings.slo_gauge_refresh_seconds,
+def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
+    """The real dependencies: PostgreSQL units of work and the Prometheus gauge."""
+    return Dependencies(
+        uow=pg_uow_factory(rt.db, rt.clock),
+        clock=rt.clock,
+        gauge=PrometheusBurnRates(),
+        gauge_refresh_seconds=settings.slo_gauge_refresh_seconds,
         prune_seconds=settings.slo_prune_seconds,
     )
-    await serve(rt, register=register, background=[upkeep])
+
+
+async def run(
+    settings: SloSettings,
+    *,
+    clock: Clock | None = None,
+    ready: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Runs the service until SIGTERM/SIGINT, or until `stop` is set.
+
+    `clock`, `ready` (called with the bound gRPC port) and `stop` let tests
+    run the real thing in-process.
+    """
+    rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
+    parts = build(dependencies(rt, settings))
+    await serve(
+        rt,
+        servicers=parts.servicers,
+        subscriptions=parts.subscriptions,
+        background=parts.background,
+        ready=ready,
+        stop=stop,
+    )
 
 
 def main() -> None:

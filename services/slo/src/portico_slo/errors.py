@@ -1,24 +1,26 @@
 """Errors the slo service raises on purpose.
 
-Each class names, in `code`, the gRPC status an entrypoint maps it to; the
-domain never imports gRPC, so the code is a plain string.
+Each one is an SloError and belongs to one of the kernel's categories, which
+names the gRPC status the interceptor maps it to; the domain never imports
+gRPC, so the category is a plain class.
 """
 
 from __future__ import annotations
 
-from portico_common.errors import PorticoError
+from portico_common.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    PorticoError,
+)
 
 
 class SloError(PorticoError):
     """Base of every slo error."""
 
-    code = "FAILED_PRECONDITION"
 
-
-class InvalidSloDefinitionError(SloError):
+class InvalidSloDefinitionError(SloError, InvalidArgumentError):
     """An SLO definition field is malformed; the message names it and why."""
-
-    code = "INVALID_ARGUMENT"
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"invalid SLO {field}: {problem}")
@@ -34,40 +36,32 @@ class InvalidWindowError(InvalidSloDefinitionError):
     """The SLO window and the alerting windows do not nest (short < long <= window)."""
 
 
-class InvalidOutcomeError(SloError):
+class InvalidOutcomeError(SloError, InvalidArgumentError):
     """A reported outcome or count is impossible (negative latency, naive time...)."""
-
-    code = "INVALID_ARGUMENT"
 
     def __init__(self, problem: str) -> None:
         super().__init__(f"invalid outcome: {problem}")
         self.problem = problem
 
 
-class SloNotFoundError(SloError):
+class SloNotFoundError(SloError, NotFoundError):
     """No SLO with this id exists for the tenant."""
-
-    code = "NOT_FOUND"
 
     def __init__(self, slo_id: str) -> None:
         super().__init__(f"SLO {slo_id} not found")
         self.slo_id = slo_id
 
 
-class SloAlreadyExistsError(SloError):
+class SloAlreadyExistsError(SloError, AlreadyExistsError):
     """An SLO with this id exists already."""
-
-    code = "ALREADY_EXISTS"
 
     def __init__(self, slo_id: str) -> None:
         super().__init__(f"SLO {slo_id} already exists")
         self.slo_id = slo_id
 
 
-class NoSloForVersionError(SloError):
+class NoSloForVersionError(SloError, NotFoundError):
     """Outcomes were reported for a plugin version that has no SLO in the tenant."""
-
-    code = "NOT_FOUND"
 
     def __init__(self, plugin: str, version: str) -> None:
         super().__init__(f"no SLO for {plugin} version {version}; create one first")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import Database, create_pool
-from portico_common.migrate import migrate
-from portico_common.uow import uow_factory
+from portico_common.db import Database
+from portico_common.events.catalog import type_of
+from portico_embedded.testing.databases import (
+    CONTRACT_BACKENDS,
+    contract_backend,
+    migrated_database,
+)
 from portico_slo.adapters.memory import MemoryStore
-from portico_slo.adapters.postgres import SloPgUnitOfWork
+from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.app.ports import UnitOfWorkFactory
+from portico_slo.bootstrap import MIGRATIONS, SERVICE
 
 
 @dataclass
@@ -29,44 +33,36 @@ class Backend:
     committed_events: Callable[[], Awaitable[list[tuple[str, str]]]]
 
 
+slo_db = migrated_database(SERVICE, MIGRATIONS, name="slo_db")
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     """A bucket-aligned moment, moved by hand."""
     return ManualClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
 
 
-@pytest.fixture
 def memory_backend(clock: ManualClock) -> Backend:
     store = MemoryStore(clock)
 
     async def committed() -> list[tuple[str, str]]:
-        return [(p.DESCRIPTOR.name, getattr(p, "tenant_id", "")) for p, _ in store.events.events]
+        return [(type_of(p), getattr(p, "tenant_id", "")) for p in store.events]
 
     return Backend("memory", store.uow_factory(), clock, committed)
 
 
 @pytest.fixture
-async def postgres_backend(database_url: str, clock: ManualClock) -> AsyncIterator[Backend]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, "slo", "portico_slo.migrations")
-    finally:
-        await conn.close()
-    pool = await create_pool(database_url, "slo")
-    db = Database(pool, "slo")
-
+def postgres_backend(slo_db: Database, clock: ManualClock) -> Backend:
     async def committed() -> list[tuple[str, str]]:
-        rows = await pool.fetch("SELECT event_type, tenant_id FROM outbox ORDER BY seq")
-        names = {"slo.violated": "SloViolated"}
-        return [(names.get(r["event_type"], r["event_type"]), r["tenant_id"]) for r in rows]
+        rows = await slo_db.pool.fetch("SELECT event_type, tenant_id FROM outbox ORDER BY seq")
+        return [(r["event_type"], r["tenant_id"]) for r in rows]
 
-    uow = uow_factory(db, lambda c, tenant: SloPgUnitOfWork(c, tenant_id=tenant, clock=clock))
-    yield Backend("postgres", uow, clock, committed)
-    await pool.close()
+    return Backend("postgres", pg_uow_factory(slo_db, clock), clock, committed)
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
-def backend(request: pytest.FixtureRequest) -> Backend:
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def backend(request: pytest.FixtureRequest, clock: ManualClock) -> Backend:
     """Each contract test runs once per adapter."""
-    found: Backend = request.getfixturevalue(f"{request.param}_backend")
-    return found
+    return contract_backend(
+        request, memory=lambda: memory_backend(clock), postgres="postgres_backend"
+    )

@@ -8,9 +8,8 @@ import pytest
 
 from portico_common.clock import ManualClock
 from portico_common.db import Database
-from portico_common.uow import uow_factory
 from portico_slo.adapters.memory import MemoryBurnRates
-from portico_slo.adapters.postgres import SloPgUnitOfWork
+from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.app import handlers
 from portico_slo.app.validation import ReportedOutcome
 
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.integration
 async def test_racing_reports_emit_one_violation_and_lose_no_counts(slo_db: Database) -> None:
     """Thirty concurrent failing reports write one slo.violated and all 300 outcomes."""
     clock = ManualClock()
-    uow = uow_factory(slo_db, lambda c, t: SloPgUnitOfWork(c, tenant_id=t, clock=clock))
+    uow = pg_uow_factory(slo_db, clock)
     gauge = MemoryBurnRates()
     slo = await handlers.create_slo(
         uow, gauge, tenant_id="acme", plugin="@x/p", version="1.0.0", objective=0.99

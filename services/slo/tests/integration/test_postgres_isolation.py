@@ -6,9 +6,8 @@ import pytest
 
 from portico_common.clock import ManualClock
 from portico_common.db import APP_ROLE, Database
-from portico_common.uow import uow_factory
 from portico_slo.adapters.memory import MemoryBurnRates
-from portico_slo.adapters.postgres import SloPgUnitOfWork
+from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.app import handlers
 from portico_slo.app.validation import ReportedOutcome
 
@@ -35,7 +34,7 @@ async def test_tenant_tables_force_row_level_security(slo_db: Database) -> None:
 async def test_unfiltered_queries_see_one_tenant(slo_db: Database) -> None:
     """SELECT without a WHERE sees only the transaction's tenant; without a tenant, nothing."""
     clock = ManualClock()
-    uow = uow_factory(slo_db, lambda c, t: SloPgUnitOfWork(c, tenant_id=t, clock=clock))
+    uow = pg_uow_factory(slo_db, clock)
     for tenant in ("acme", "globex"):
         await handlers.create_slo(
             uow, MemoryBurnRates(), tenant_id=tenant, plugin="@x/p", version="1.0.0", objective=0.99

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from portico.events.v1 import events_pb2
 from portico.slo.v1 import slo_pb2 as pb
 from portico_common.events.catalog import STREAM
 from portico_common.events.envelope import TENANT_HEADER, Envelope
+from portico_common.timestamps import from_timestamp
 
 if TYPE_CHECKING:
     # conftest is not importable at run time under --import-mode=importlib.
@@ -121,7 +121,7 @@ async def test_failing_version_pushes_one_violation(
     assert event.threshold == pytest.approx(14.4)
     assert event.short_window_burn_rate == pytest.approx(tripped.short_window_burn_rate)
     assert event.short_window_burn_rate == pytest.approx((10 / 30) / 0.01)
-    detected_at = event.detected_at.ToDatetime(tzinfo=UTC)
+    detected_at = from_timestamp(event.detected_at)
     assert abs(datetime.now(UTC) - detected_at) < timedelta(seconds=30)
     got = (await slo_service.stub.GetSlo(pb.GetSloRequest(tenant_id=acme, slo_id=slo.slo_id))).slo
     assert got.state == pb.SLO_STATE_VIOLATED
@@ -221,8 +221,6 @@ async def test_retried_report_is_counted_once(slo_service: SloProcess) -> None:
 
 async def test_sigterm_stops_the_process_cleanly(slo_service: SloProcess) -> None:
     """SIGTERM drains the service and the process exits with status 0."""
-    slo_service.proc.send_signal(signal.SIGTERM)
-
-    code = await asyncio.wait_for(slo_service.proc.wait(), timeout=15)
+    code = await asyncio.to_thread(slo_service.process.stop, 15)
 
     assert code == 0, slo_service.output()

@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
+from portico_common.tenants import InvalidTenantIdError
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore
 from portico_slo.app import handlers
 from portico_slo.app.ports import SloRecord
@@ -58,7 +59,7 @@ async def report(
 
 
 def violations(store: MemoryStore) -> list[events_pb2.SloViolated]:
-    found = store.events.of_type(events_pb2.SloViolated)
+    found = store.sink.of_type(events_pb2.SloViolated)
     assert all(isinstance(e, events_pb2.SloViolated) for e in found)
     return found  # type: ignore[return-value]
 
@@ -76,8 +77,8 @@ async def test_burst_of_failures_trips_once(
     again = await report(store, gauge, batch(bad=50))
 
     assert (calm.violated, tripped.violated, again.violated) == (False, True, True)
-    assert len(store.events.events) == 1
-    event, subject = store.events.events[0]
+    assert len(store.sink.events) == 1
+    event, subject = store.sink.events[0]
     expected_burn = (10 / 30) / (1 - 0.99)
     assert event == events_pb2.SloViolated(
         tenant_id=TENANT,
@@ -92,7 +93,7 @@ async def test_burst_of_failures_trips_once(
     )
     assert tripped.short_window_burn_rate == pytest.approx(expected_burn)
     assert subject == slo.slo_id
-    stored = store.slos[slo.slo_id]
+    stored = store.state.slos[slo.slo_id]
     assert stored.status.state is SloState.VIOLATED
     assert stored.status.violated_at == detected_at
     # Outcomes keep being counted after the violation.
@@ -122,7 +123,7 @@ async def test_too_few_events_never_trip(
     assert second.long_window_burn_rate == pytest.approx(100.0)
     assert not second.violated
     assert violations(store) == []
-    assert store.slos[slo.slo_id].status.state is SloState.OK
+    assert store.state.slos[slo.slo_id].status.state is SloState.OK
 
 
 async def test_good_traffic_never_trips(
@@ -135,7 +136,7 @@ async def test_good_traffic_never_trips(
         clock.advance(minutes=1)
 
     assert violations(store) == []
-    assert store.slos[slo.slo_id].status.state is SloState.OK
+    assert store.state.slos[slo.slo_id].status.state is SloState.OK
     assert result.long_window_burn_rate == pytest.approx(0.5)
 
 
@@ -213,8 +214,8 @@ async def test_unknown_version_is_not_found(store: MemoryStore, gauge: MemoryBur
         await report(store, gauge, batch(bad=20), version="9.9.9")
 
     assert getattr(raised.value, "code", None) == "NOT_FOUND"
-    assert store.buckets == {}
-    assert store.events.events == []
+    assert store.state.buckets == {}
+    assert store.sink.events == []
 
 
 @pytest.mark.parametrize(
@@ -223,8 +224,8 @@ async def test_unknown_version_is_not_found(store: MemoryStore, gauge: MemoryBur
         ("outcomes", [], InvalidOutcomeError),
         ("outcomes", batch(bad=MAX_OUTCOMES_PER_REPORT + 1), InvalidOutcomeError),
         ("outcomes", [*batch(bad=19), ReportedOutcome(False, -1)], InvalidOutcomeError),
-        ("tenant_id", "*", InvalidSloDefinitionError),
-        ("tenant_id", "", InvalidSloDefinitionError),
+        ("tenant_id", "*", InvalidTenantIdError),
+        ("tenant_id", "", InvalidTenantIdError),
         ("plugin", "", InvalidSloDefinitionError),
         ("version", "2.3.0 ", InvalidSloDefinitionError),
     ],
@@ -252,5 +253,5 @@ async def test_bad_input_changes_nothing(
 
     assert getattr(raised.value, "code", None) == "INVALID_ARGUMENT"
     assert store.transactions == before
-    assert store.buckets == {}
-    assert store.events.events == []
+    assert store.state.buckets == {}
+    assert store.sink.events == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portico_common.clock import ManualClock
+from portico_common.tenants import InvalidTenantIdError
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore
 from portico_slo.app import handlers
 from portico_slo.app.ports import SloRecord
@@ -54,7 +55,7 @@ async def test_create_takes_defaults_for_unset_fields(
     )
     assert slo.status.state is SloState.OK
     assert (slo.bucket_seconds, slo.created_at) == (10, clock.now())
-    assert store.slos == {slo.slo_id: slo}
+    assert store.state.slos == {slo.slo_id: slo}
 
 
 async def test_duplicate_version_already_exists(store: MemoryStore, gauge: MemoryBurnRates) -> None:
@@ -65,7 +66,7 @@ async def test_duplicate_version_already_exists(store: MemoryStore, gauge: Memor
         await create(store, gauge, objective=0.999)
 
     assert raised.value.code == "ALREADY_EXISTS"
-    assert list(store.slos) == [first.slo_id]
+    assert list(store.state.slos) == [first.slo_id]
 
 
 async def test_each_tenant_has_its_own_slo_per_version(
@@ -76,7 +77,7 @@ async def test_each_tenant_has_its_own_slo_per_version(
     theirs = await create(store, gauge, tenant_id="globex")
 
     assert ours.slo_id != theirs.slo_id
-    assert len(store.slos) == 2
+    assert len(store.state.slos) == 2
 
 
 @pytest.mark.parametrize(
@@ -97,12 +98,14 @@ async def test_invalid_definition_changes_nothing(
     store: MemoryStore, gauge: MemoryBurnRates, fields: dict[str, object]
 ) -> None:
     """An invalid definition is INVALID_ARGUMENT and opens no transaction."""
-    with pytest.raises(InvalidSloDefinitionError) as raised:
+    # Tenant ids are checked by the kernel's rule, with its own error.
+    error = InvalidTenantIdError if "tenant_id" in fields else InvalidSloDefinitionError
+    with pytest.raises(error) as raised:
         await create(store, gauge, **fields)  # type: ignore[arg-type]
 
     assert raised.value.code == "INVALID_ARGUMENT"
     assert store.transactions == 0
-    assert store.slos == {}
+    assert store.state.slos == {}
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore, MemoryUnit
 from portico_slo.app import handlers
 from portico_slo.app.ports import SloRecord
 from portico_slo.app.validation import ReportedOutcome
+from portico_slo.bootstrap import Dependencies, build
 from portico_slo.domain.objective import SloDefinition
-from portico_slo.entrypoints.jobs import upkeep_job
 
 PLUGIN = "@acme/plugin-cost-insights"
 
@@ -82,11 +82,11 @@ async def test_prune_keeps_only_what_the_long_window_reads(
 
     assert deleted == 1
     assert store.bucket_counts(slo.slo_id) == {}
-    assert sum(len(b) for b in store.buckets.values()) == 1
+    assert sum(len(b) for b in store.state.buckets.values()) == 1
 
 
 async def test_upkeep_loop_survives_failures_and_stops(
-    store: MemoryStore, gauge: MemoryBurnRates
+    store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
 ) -> None:
     """A failing transaction is logged and retried next tick; the stop event ends the loop."""
     slo = await slo_with_traffic(store, gauge, "acme", bad=10)
@@ -103,7 +103,9 @@ async def test_upkeep_loop_survives_failures_and_stops(
             yield tx
 
     stop = asyncio.Event()
-    job = upkeep_job(flaky, signalling, refresh_seconds=0.01, prune_seconds=3600)
+    [job] = build(
+        Dependencies(uow=flaky, clock=clock, gauge=signalling, gauge_refresh_seconds=0.01)
+    ).background
     task = asyncio.create_task(job(stop))
     await asyncio.wait_for(signalling.updated.wait(), timeout=5)
     stop.set()

@@ -7,6 +7,7 @@ from typing import Any
 from portico.slo.v1 import slo_pb2 as pb
 from portico_common.clock import ManualClock
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore
+from portico_slo.bootstrap import Dependencies, build
 from portico_slo.entrypoints.grpc_api import SloServicer
 
 # The servicer never touches its context; the interceptor owns metadata and errors.
@@ -17,7 +18,10 @@ async def test_create_report_get_round_trip(
     store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
 ) -> None:
     """Create with defaults, a failing report, then Get: each response carries the SLO's state."""
-    servicer = SloServicer(store.uow_factory(), gauge)
+    [registered] = build(Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)).servicers
+    assert registered.name == "portico.slo.v1.SloService"
+    servicer = registered.implementation
+    assert isinstance(servicer, SloServicer)
 
     created = await servicer.CreateSlo(
         pb.CreateSloRequest(

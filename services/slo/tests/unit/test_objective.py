@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from portico_common.errors import CATEGORIES
 from portico_slo.domain.objective import SloDefinition, format_duration
 from portico_slo.errors import (
     InvalidObjectiveError,
@@ -130,4 +131,19 @@ def test_errors_share_a_base_and_a_code() -> None:
         seen.add(cls)
         pending += cls.__subclasses__()
     assert len(seen) >= 7
-    assert {cls.code for cls in seen} <= allowed
+    # The base has no code of its own: only the categorised errors are raised.
+    assert {cls.code for cls in seen - {SloError}} <= allowed
+
+
+def test_errors_take_their_code_from_one_kernel_category() -> None:
+    """Each slo error extends exactly one kernel category and none restates `code`."""
+    seen: list[type[SloError]] = []
+    pending = [SloError]
+    while pending:
+        cls = pending.pop()
+        seen.append(cls)
+        pending += cls.__subclasses__()
+    for cls in seen:
+        assert "code" not in cls.__dict__, cls
+    for cls in seen[1:]:
+        assert sum(issubclass(cls, c) for c in CATEGORIES) == 1, cls

@@ -1,37 +1,39 @@
-"""Errors of the tenancy service; `code` names the gRPC status they map to."""
+"""Errors the tenancy service raises on purpose.
+
+Each one is a TenancyError and belongs to one of the kernel's categories,
+which names the gRPC status the interceptor maps it to. Malformed tenant ids
+raise the kernel's InvalidTenantIdError.
+"""
 
 from __future__ import annotations
 
-from portico_common.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from portico_common.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    PorticoError,
+)
 
 
-class TenancyError(Exception):
+class TenancyError(PorticoError):
     """Base of tenancy errors."""
-
-    code = "INTERNAL"
 
 
 class InvalidTenantError(TenancyError, InvalidArgumentError):
-    """A tenant id or name breaks the rules."""
-
-    code = "INVALID_ARGUMENT"
+    """A tenant's fields (its display name) break the rules."""
 
 
 class TenantExistsError(TenancyError, AlreadyExistsError):
-    code = "ALREADY_EXISTS"
+    """A tenant with this id exists already."""
 
 
 class TenantNotFoundError(TenancyError, NotFoundError):
-    code = "NOT_FOUND"
+    """No tenant with this id exists."""
 
 
 class InvalidQuotaError(TenancyError, InvalidArgumentError):
     """A quota or usage figure is missing, negative or absurd."""
 
-    code = "INVALID_ARGUMENT"
-
 
 class QuotaNotFoundError(TenancyError, NotFoundError):
     """No quota was ever set for the tenant."""
-
-    code = "NOT_FOUND"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 import nats
@@ -17,8 +15,10 @@ from pydantic import SecretStr
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.events.catalog import STREAM, subject_for
 from portico_common.events.envelope import Envelope
+from portico_embedded.testing.databases import migrated_database
 from portico_embedded.testing.fixtures import unique
-from portico_tenancy.bootstrap import run
+from portico_embedded.testing.services import serving_in_process
+from portico_tenancy.bootstrap import MIGRATIONS, SERVICE, run
 from portico_tenancy.settings import TenancySettings
 
 
@@ -39,6 +39,7 @@ class RunningTenancy:
 
 @pytest.fixture
 async def tenancy(database_url: str, nats_url: str) -> AsyncIterator[RunningTenancy]:
+    """Tenancy's real `run` in this process, token checks off, on a port it chose itself."""
     settings = TenancySettings.model_validate(
         {
             "database_url": SecretStr(database_url),
@@ -48,25 +49,21 @@ async def tenancy(database_url: str, nats_url: str) -> AsyncIterator[RunningTena
             "auth_target": "",
         }
     )
-    stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(run(settings, ready=bound.set_result, stop=stop))
-    waiting: list[asyncio.Future[Any]] = [server, bound]
-    done, _ = await asyncio.wait(waiting, timeout=60, return_when="FIRST_COMPLETED")
-    if server in done:
-        server.result()
-    nc = await nats.connect(nats_url)
-    events = await nc.jetstream().pull_subscribe(
-        subject_for("tenant.>"),
-        durable=unique("watch"),
-        stream=STREAM,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-    )
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{bound.result()}")
-    try:
-        yield RunningTenancy(pb_grpc.TenancyServiceStub(channel), events)
-    finally:
-        await channel.close(grace=None)
-        await nc.close()
-        stop.set()
-        await asyncio.wait_for(server, 30)
+    async with serving_in_process(run, settings) as port:
+        nc = await nats.connect(nats_url)
+        events = await nc.jetstream().pull_subscribe(
+            subject_for("tenant.>"),
+            durable=unique("watch"),
+            stream=STREAM,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+        )
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        try:
+            yield RunningTenancy(pb_grpc.TenancyServiceStub(channel), events)
+        finally:
+            await channel.close(grace=None)
+            await nc.close()
+
+
+# Tenancy's migrated, empty schema and a pool on it (no NATS, no service).
+tenancy_db = migrated_database(SERVICE, MIGRATIONS, name="tenancy_db")

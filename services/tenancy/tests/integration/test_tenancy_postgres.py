@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import Database, create_pool
-from portico_common.migrate import migrate
-from portico_common.uow import uow_factory
-from portico_tenancy.adapters.postgres import TenancyPgUnitOfWork
+from portico_common.db import Database
+from portico_tenancy.adapters.postgres import pg_uow_factory
 from portico_tenancy.app import handlers, quotas
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.quota import Resources
@@ -21,56 +18,44 @@ from portico_tenancy.errors import QuotaNotFoundError, TenantExistsError
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, "tenancy", "portico_tenancy.migrations")
-    finally:
-        await conn.close()
-    pool = await create_pool(database_url, "tenancy")
-    database = Database(pool, "tenancy")
-    yield database
-    await pool.close()
-
-
 def factory(db: Database) -> UnitOfWorkFactory:
-    clock = ManualClock()
-    return uow_factory(db, lambda conn, t: TenancyPgUnitOfWork(conn, tenant_id=t, clock=clock))
+    return pg_uow_factory(db, ManualClock())
 
 
-async def test_created_tenant_is_persisted_with_its_event_in_the_outbox(db: Database) -> None:
+async def test_created_tenant_is_persisted_with_its_event_in_the_outbox(
+    tenancy_db: Database,
+) -> None:
     """The tenant row and its tenant.created outbox row commit together."""
-    uow = factory(db)
+    uow = factory(tenancy_db)
     await handlers.create_tenant(uow, "acme", "Acme")
     assert (await handlers.get_tenant(uow, "acme")).display_name == "Acme"
-    async with db.pool.acquire() as conn:
+    async with tenancy_db.pool.acquire() as conn:
         rows = await conn.fetch("SELECT event_type, tenant_id FROM outbox")
     assert [(r["event_type"], r["tenant_id"]) for r in rows] == [("tenant.created", "acme")]
 
 
-async def test_duplicate_creation_leaves_one_row_and_one_event(db: Database) -> None:
+async def test_duplicate_creation_leaves_one_row_and_one_event(tenancy_db: Database) -> None:
     """A refused duplicate adds neither a row nor an event."""
-    uow = factory(db)
+    uow = factory(tenancy_db)
     await handlers.create_tenant(uow, "acme", "Acme")
     with pytest.raises(TenantExistsError):
         await handlers.create_tenant(uow, "acme", "Again")
-    async with db.pool.acquire() as conn:
+    async with tenancy_db.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
         assert await conn.fetchval("SELECT count(*) FROM tenants") == 1
 
 
-async def test_a_tenant_transaction_cannot_see_another_tenant(db: Database) -> None:
+async def test_a_tenant_transaction_cannot_see_another_tenant(tenancy_db: Database) -> None:
     """Row-level security hides tenant b's row from tenant a, even without a WHERE clause."""
-    uow = factory(db)
+    uow = factory(tenancy_db)
     await handlers.create_tenant(uow, "tenant-a", "A")
     await handlers.create_tenant(uow, "tenant-b", "B")
-    async with db.transaction("tenant-a") as conn:
+    async with tenancy_db.transaction("tenant-a") as conn:
         visible = [r["tenant_id"] for r in await conn.fetch("SELECT tenant_id FROM tenants")]
         updated = await conn.execute("UPDATE tenants SET display_name = 'x'")
     assert visible == ["tenant-a"]
     assert updated == "UPDATE 1"
-    async with db.transaction("tenant-a") as conn:
+    async with tenancy_db.transaction("tenant-a") as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute(
                 "INSERT INTO tenants (tenant_id, display_name, created_at)"
@@ -81,14 +66,14 @@ async def test_a_tenant_transaction_cannot_see_another_tenant(db: Database) -> N
 LIMITS = Resources(cpu_millicores=2000, memory_mib=4096, storage_mib=10240)
 
 
-async def test_quota_and_usage_commit_with_their_events(db: Database) -> None:
+async def test_quota_and_usage_commit_with_their_events(tenancy_db: Database) -> None:
     """The quota and usage rows and their outbox events commit together, in order."""
-    uow = factory(db)
+    uow = factory(tenancy_db)
     await handlers.create_tenant(uow, "acme", "Acme")
     quota = await quotas.set_quota(uow, "acme", LIMITS, 5)
     usage = await quotas.record_usage(uow, "acme", Resources(500, 512, 0), 1)
     assert await quotas.get_quota(uow, "acme") == (quota, usage)
-    async with db.pool.acquire() as conn:
+    async with tenancy_db.pool.acquire() as conn:
         rows = await conn.fetch("SELECT event_type FROM outbox ORDER BY seq")
     assert [r["event_type"] for r in rows] == [
         "tenant.created",
@@ -97,9 +82,9 @@ async def test_quota_and_usage_commit_with_their_events(db: Database) -> None:
     ]
 
 
-async def test_concurrent_quota_changes_get_distinct_revisions(db: Database) -> None:
+async def test_concurrent_quota_changes_get_distinct_revisions(tenancy_db: Database) -> None:
     """Racing SetQuota calls serialize on the tenant row, so revisions never repeat."""
-    uow = factory(db)
+    uow = factory(tenancy_db)
     await handlers.create_tenant(uow, "acme", "Acme")
     results = await asyncio.gather(*(quotas.set_quota(uow, "acme", LIMITS, n) for n in range(1, 9)))
     assert sorted(q.revision for q in results) == list(range(1, 9))
@@ -107,16 +92,16 @@ async def test_concurrent_quota_changes_get_distinct_revisions(db: Database) -> 
     assert stored.revision == 8
 
 
-async def test_a_tenant_cannot_see_or_write_another_tenants_quota(db: Database) -> None:
+async def test_a_tenant_cannot_see_or_write_another_tenants_quota(tenancy_db: Database) -> None:
     """Row-level security hides tenant b's quota from tenant a and refuses a cross-tenant row."""
-    uow = factory(db)
+    uow = factory(tenancy_db)
     for tenant_id in ("tenant-a", "tenant-b"):
         await handlers.create_tenant(uow, tenant_id, tenant_id)
     await quotas.set_quota(uow, "tenant-b", LIMITS, 5)
     await quotas.record_usage(uow, "tenant-b", LIMITS, 5)
     with pytest.raises(QuotaNotFoundError):
         await quotas.get_quota(uow, "tenant-a")
-    async with db.transaction("tenant-a") as conn:
+    async with tenancy_db.transaction("tenant-a") as conn:
         assert await conn.fetchval("SELECT count(*) FROM tenant_quotas") == 0
         assert await conn.fetchval("SELECT count(*) FROM tenant_usage") == 0
         with pytest.raises(asyncpg.InsufficientPrivilegeError):

@@ -1,82 +1,95 @@
-"""In-memory adapters of the auth ports, for unit tests and the shared contract tests.
+"""In-memory adapters of the auth ports, for unit tests and the shared contract suite.
 
-Transactions run one at a time (a lock), see a copy of the state, and write it
-back only when they finish without an error, so a failed use case changes nothing.
+Built on the kernel's in-memory unit of work: transactions run one at a time
+on a private copy of the state, written back only when they finish without an
+error, so a failed use case changes nothing. auth's rows are platform-level,
+as in PostgreSQL: only a platform (ALL_TENANTS) transaction sees or writes one.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import copy
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-from portico_auth.app.ports import UnitOfWorkFactory
 from portico_auth.domain.clients import Client
 from portico_auth.domain.signing_keys import SigningKey
 from portico_common.clock import Clock, SystemClock
+from portico_common.memory_uow import MemoryStore, MemoryUnitOfWork, TenantScope
+from portico_common.tenants import ALL_TENANTS
+
+
+@dataclass
+class AuthState:
+    """auth's tables, as plain containers of immutable domain objects."""
+
+    keys: dict[str, SigningKey] = field(default_factory=dict)
+    clients: dict[str, Client] = field(default_factory=dict)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AuthState:
+        # Rows are frozen (a key holds a private key object, which cannot be
+        # deep-copied), so a private copy of each table is a private copy of all.
+        return AuthState(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(self)})
 
 
 class MemorySigningKeyRepository:
-    def __init__(self, rows: dict[str, SigningKey]) -> None:
-        self.rows = rows
+    def __init__(self, state: AuthState, scope: TenantScope) -> None:
+        self._state = state
+        self._scope = scope
 
     async def lock(self) -> None:
         """Nothing to do: memory transactions are serialized already."""
 
     async def list(self) -> list[SigningKey]:
-        return list(self.rows.values())
+        return list(self._state.keys.values()) if self._scope.sees(ALL_TENANTS) else []
 
     async def add(self, key: SigningKey) -> None:
-        if key.kid in self.rows:
+        self._scope.check_write(ALL_TENANTS)
+        if key.kid in self._state.keys:
             raise KeyError(f"signing key {key.kid} exists")
-        self.rows[key.kid] = key
+        self._state.keys[key.kid] = key
 
     async def remove(self, kid: str) -> None:
-        self.rows.pop(kid, None)
+        if self._scope.sees(ALL_TENANTS):
+            self._state.keys.pop(kid, None)
 
 
 class MemoryClientRepository:
-    def __init__(self, rows: dict[str, Client]) -> None:
-        self.rows = rows
+    def __init__(self, state: AuthState, scope: TenantScope) -> None:
+        self._state = state
+        self._scope = scope
 
     async def get(self, client_id: str) -> Client | None:
-        return self.rows.get(client_id)
+        return self._state.clients.get(client_id) if self._scope.sees(ALL_TENANTS) else None
 
     async def upsert(self, client: Client) -> None:
-        self.rows[client.client_id] = client
+        self._scope.check_write(ALL_TENANTS)
+        self._state.clients[client.client_id] = client
 
     async def insert(self, client: Client) -> bool:
-        if client.client_id in self.rows:
+        self._scope.check_write(ALL_TENANTS)
+        if client.client_id in self._state.clients:
             return False
-        self.rows[client.client_id] = client
+        self._state.clients[client.client_id] = client
         return True
 
 
-class MemoryAuthUnitOfWork:
-    def __init__(self, keys: dict[str, SigningKey], clients: dict[str, Client], clock: Clock):
-        self.keys = MemorySigningKeyRepository(keys)
-        self.clients = MemoryClientRepository(clients)
-        self.clock = clock
+class AuthMemoryUnitOfWork(MemoryUnitOfWork[AuthState]):
+    """One in-memory transaction with auth's repositories."""
+
+    def __init__(self, state: AuthState, tenant_id: str, clock: Clock) -> None:
+        super().__init__(state, tenant_id, clock)
+        self.keys = MemorySigningKeyRepository(state, self)
+        self.clients = MemoryClientRepository(state, self)
 
 
-class MemoryAuthStore:
-    """Auth's state in memory; `uow` is the factory the use cases take."""
+AuthMemoryStore = MemoryStore[AuthState, AuthMemoryUnitOfWork]
 
-    def __init__(self, clock: Clock | None = None) -> None:
-        self.clock: Clock = clock or SystemClock()
-        self.keys: dict[str, SigningKey] = {}
-        self.clients: dict[str, Client] = {}
-        self.transactions = 0
-        self._mutex = asyncio.Lock()
 
-    @property
-    def uow(self) -> UnitOfWorkFactory:
-        return self._open
+def memory_store(clock: Clock | None = None) -> AuthMemoryStore:
+    """An empty store; `store.open` is the unit-of-work factory the use cases take.
 
-    @asynccontextmanager
-    async def _open(self, _tenant_id: str) -> AsyncIterator[MemoryAuthUnitOfWork]:
-        async with self._mutex:
-            self.transactions += 1
-            tx = MemoryAuthUnitOfWork(dict(self.keys), dict(self.clients), self.clock)
-            yield tx
-            self.keys, self.clients = tx.keys.rows, tx.clients.rows
+    Real time by default: tokens are verified against the real clock.
+    """
+    at = clock or SystemClock()
+    return MemoryStore(AuthState(), lambda state, tenant: AuthMemoryUnitOfWork(state, tenant, at))

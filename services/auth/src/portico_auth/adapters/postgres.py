@@ -8,7 +8,8 @@ from portico_auth.adapters.key_encryption import KeyEncryptor
 from portico_auth.domain.clients import Client
 from portico_auth.domain.signing_keys import SigningKey
 from portico_common.clock import Clock
-from portico_common.db import ALL_TENANTS, Connection
+from portico_common.db import Connection
+from portico_common.tenants import ALL_TENANTS
 from portico_common.uow import PgUnitOfWork
 
 _KEY_LOCK = "portico:auth:signing-keys"

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 from portico_auth.app.ports import UnitOfWorkFactory
 from portico_auth.domain import credentials
-from portico_auth.domain.clients import ALL_TENANTS as ANY_TENANT
 from portico_auth.domain.clients import (
     PLATFORM_ADMIN_ROLE,
     PLATFORM_SCOPES,
@@ -32,8 +31,8 @@ from portico_auth.errors import (
     InvalidTokenError,
     NotPlatformAdminError,
 )
-from portico_common.db import ALL_TENANTS
 from portico_common.grpc.tokens import Claims
+from portico_common.tenants import ALL_TENANTS
 
 # Deliberately the same for an unknown client and a wrong secret.
 BAD_CREDENTIALS = "invalid client credentials"
@@ -69,7 +68,7 @@ async def upsert_admin_client(uow: UnitOfWorkFactory, client_id: str, secret: st
     validate_new_secret(secret)
     secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
     client = Client.register(
-        client_id, secret_hash, [ANY_TENANT], PLATFORM_SCOPES, [PLATFORM_ADMIN_ROLE]
+        client_id, secret_hash, [ALL_TENANTS], PLATFORM_SCOPES, [PLATFORM_ADMIN_ROLE]
     )
     async with uow(ALL_TENANTS) as tx:
         await tx.clients.upsert(client)
@@ -157,7 +156,7 @@ async def register_client(
     if not bearer:
         raise InvalidTokenError("missing bearer token (metadata 'authorization')")
     caller = await verify_service_token(uow, policy, bearer)
-    if caller.subject != admin_client_id or caller.tenant_id != ANY_TENANT:
+    if caller.subject != admin_client_id or caller.tenant_id != ALL_TENANTS:
         raise NotPlatformAdminError(
             f"only the platform admin client {admin_client_id!r} with a platform ('*') token"
             f" may register clients; the caller is {caller.subject!r} for tenant"

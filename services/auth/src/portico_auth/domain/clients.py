@@ -13,9 +13,13 @@ from portico_auth.errors import (
     ScopeNotAllowedError,
     TenantNotAllowedError,
 )
-from portico_common.tenants import is_valid_tenant_id
+from portico_common.tenants import (
+    ALL_TENANTS,
+    InvalidTenantIdError,
+    is_valid_tenant_id,
+    require_tenant_id,
+)
 
-ALL_TENANTS = "*"
 # The scopes of the platform; the admin client gets every one.
 PLATFORM_SCOPES: tuple[str, ...] = tuple(
     f"{service}:{access}"
@@ -28,7 +32,6 @@ PLATFORM_ADMIN_ROLE = "platform-admin"
 
 _ROLE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,63}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-# Tenant ids are DNS-label-like (tenancy owns the exact rule; this only keeps junk out).
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
 
@@ -111,8 +114,12 @@ def validate_token_request(tenant_id: str, scopes: Iterable[str]) -> tuple[str, 
     """The requested scopes, de-duplicated in order; raises on a malformed request."""
     if not tenant_id:
         raise InvalidTokenRequestError("tenant_id is required (a tenant id, or '*')")
-    if tenant_id != ALL_TENANTS and not is_valid_tenant_id(tenant_id):
-        raise InvalidTokenRequestError(f"tenant_id {tenant_id!r} is not a valid tenant id")
+    if tenant_id != ALL_TENANTS:
+        try:
+            require_tenant_id(tenant_id)
+        except InvalidTenantIdError as exc:
+            # One kind of error for every malformed part of a token request.
+            raise InvalidTokenRequestError(str(exc)) from exc
     unique = tuple(dict.fromkeys(scopes))
     bad = [s for s in unique if not _SCOPE.match(s)]
     if bad:

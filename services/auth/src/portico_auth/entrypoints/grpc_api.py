@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from portico.auth.v1 import auth_pb2 as pb
 from portico.auth.v1 import auth_pb2_grpc as pb_grpc
 from portico_auth.app import handlers
 from portico_auth.app.handlers import Policies
 from portico_auth.app.ports import UnitOfWorkFactory
 from portico_common.grpc.interceptor import Context
+from portico_common.timestamps import to_timestamp
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuthService"].full_name
 # Callers of these have no token yet (or are checking one), so none is required.
@@ -21,12 +20,6 @@ PUBLIC_METHODS = frozenset(
     f"/{SERVICE_NAME}/{name}"
     for name in ("IssueServiceToken", "GetJwks", "VerifyToken", "RegisterClient")
 )
-
-
-def _timestamp(when: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(when)
-    return stamp
 
 
 def _bearer(context: Context) -> str:
@@ -66,7 +59,7 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
         return pb.IssueServiceTokenResponse(
             access_token=issued.token,
             token_type="Bearer",  # noqa: S106 - the RFC 6750 token type, not a secret
-            expires_at=_timestamp(issued.expires_at),
+            expires_at=to_timestamp(issued.expires_at),
             expires_in=issued.ttl_seconds,
         )
 
@@ -82,7 +75,7 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
             subject=claims.subject,
             tenant_id=claims.tenant_id,
             scopes=list(claims.scopes),
-            expires_at=_timestamp(datetime.fromtimestamp(claims.expires_at, UTC)),
+            expires_at=to_timestamp(datetime.fromtimestamp(claims.expires_at, UTC)),
             token_id=claims.token_id,
             roles=list(claims.roles),
         )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from portico_common.clock import Clock
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
+from portico_compat.adapters.messages import subject_of, to_message
 from portico_compat.adapters.records import (
     api_from_json,
     api_to_json,
@@ -26,6 +28,7 @@ from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
 from portico_compat.domain.apis import HostApiCatalog
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import CompatReport, HostProfile
+from portico_compat.domain.events import CompatEvent
 from portico_compat.domain.permissions import Decision, PermissionPolicy
 from portico_compat.domain.releases import ReleaseManifest
 
@@ -232,3 +235,7 @@ class CompatPgUnitOfWork(PgUnitOfWork):
         self.release_manifests = PgReleaseManifestRepository(conn)
         self.permission_policies = PgPermissionPolicyRepository(conn)
         self.tenant_resources = PgTenantResourcesRepository(conn)
+
+    async def publish(self, events: Sequence[CompatEvent]) -> None:
+        for event in events:
+            await self.emit(to_message(event), subject=subject_of(event))

@@ -1,4 +1,4 @@
-"""compat's projection of tenancy's quotas and usage: PostgreSQL, and a twin in memory.
+"""compat's projection of tenancy's quotas and usage in PostgreSQL (its twin: adapters/memory).
 
 A row is replaced only by a higher revision, so a stale event that arrives
 late (a redelivery after a newer one) changes nothing; the inbox already
@@ -12,7 +12,6 @@ from datetime import datetime
 import asyncpg
 
 from portico_common.db import Connection
-from portico_compat.adapters.memory import RowLevelSecurityError
 from portico_compat.domain.resources import Quota, Resources, TenantResources, Usage
 
 
@@ -99,54 +98,3 @@ class PgTenantResourcesRepository:
 
 def _resources(row: asyncpg.Record) -> Resources:
     return Resources(row["cpu_millicores"], row["memory_mib"], row["storage_mib"])
-
-
-class MemoryTenantResources:
-    """The projection's committed rows in memory: (quota or usage, updated_at) per tenant."""
-
-    def __init__(self) -> None:
-        self.quotas: dict[str, tuple[Quota, datetime]] = {}
-        self.usage: dict[str, tuple[Usage, datetime]] = {}
-
-    def repository(self, tenant_id: str) -> MemoryTenantResourcesRepository:
-        """A repository that, like row-level security, sees and writes only `tenant_id`."""
-        return MemoryTenantResourcesRepository(self, tenant_id)
-
-
-class MemoryTenantResourcesRepository:
-    """The in-memory twin of PgTenantResourcesRepository, for unit tests."""
-
-    def __init__(self, rows: MemoryTenantResources, tenant_id: str) -> None:
-        self._rows = rows
-        self._tenant = tenant_id
-
-    async def get(self, tenant_id: str) -> TenantResources:
-        if tenant_id != self._tenant:
-            return TenantResources()
-        quota = self._rows.quotas.get(tenant_id)
-        usage = self._rows.usage.get(tenant_id)
-        return TenantResources(
-            None if quota is None else quota[0], None if usage is None else usage[0]
-        )
-
-    async def apply_quota(self, tenant_id: str, quota: Quota, updated_at: datetime) -> bool:
-        self._require_own(tenant_id)
-        known = self._rows.quotas.get(tenant_id)
-        if known is not None and known[0].revision >= quota.revision:
-            return False
-        self._rows.quotas[tenant_id] = (quota, updated_at)
-        return True
-
-    async def apply_usage(self, tenant_id: str, usage: Usage, updated_at: datetime) -> bool:
-        self._require_own(tenant_id)
-        known = self._rows.usage.get(tenant_id)
-        if known is not None and known[0].revision >= usage.revision:
-            return False
-        self._rows.usage[tenant_id] = (usage, updated_at)
-        return True
-
-    def _require_own(self, tenant_id: str) -> None:
-        if tenant_id != self._tenant:
-            raise RowLevelSecurityError(
-                f"tenant {self._tenant!r} cannot write a row of {tenant_id!r}"
-            )

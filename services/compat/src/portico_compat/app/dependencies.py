@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from portico_common.tenants import require_tenant_id
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.solver import (
     Budget,
@@ -23,7 +24,6 @@ from portico_compat.domain.solver import (
 )
 from portico_compat.domain.solver.errors import SolverInputError
 from portico_compat.domain.solver.model import DEFAULT_SINGLETON_PREFIXES
-from portico_compat.domain.tenants import validate_tenant_id
 
 # What a tenant's host runs now, name -> exact version.
 InstalledSource = Callable[[str], Awaitable[Mapping[str, str]]]
@@ -75,7 +75,7 @@ class DependencySolver:
         allow_upgrades: bool,
         budget: Budget,
     ) -> SolveOutcome:
-        validate_tenant_id(tenant_id)
+        require_tenant_id(tenant_id)
         installed_map = await self._installed(tenant_id, installed)
         requested_map = _unique("requested", requested)
         if not requested_map and not installed_map:
@@ -107,7 +107,7 @@ class DependencySolver:
         *,
         budget: Budget,
     ) -> UpgradeImpact:
-        validate_tenant_id(tenant_id)
+        require_tenant_id(tenant_id)
         if not plugin:
             raise SolverInputError("plugin is required")
         if not target_range:

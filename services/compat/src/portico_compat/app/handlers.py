@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Mapping
 
-from portico.events.v1 import events_pb2
+from portico_common.tenants import require_tenant_id
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.apis import HostApiCatalog
 from portico_compat.domain.checks import (
@@ -16,10 +16,10 @@ from portico_compat.domain.checks import (
     record,
 )
 from portico_compat.domain.compatibility import DimensionReport, HostProfile
+from portico_compat.domain.events import CompatChecked
 from portico_compat.domain.permissions import PermissionPolicy
 from portico_compat.domain.plugins import PluginRequirements
 from portico_compat.domain.releases import ReleaseManifest
-from portico_compat.domain.tenants import validate_tenant_id
 from portico_compat.errors import UnknownHostProfileError
 
 
@@ -31,7 +31,7 @@ async def set_host_profile(
     packages: Mapping[str, str],
 ) -> HostProfile:
     """Validates and stores the tenant's host profile, replacing any previous one."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     profile = HostProfile(tenant_id, backstage_version, node_version, packages)
     async with uow(tenant_id) as tx:
         await tx.host_profiles.save(profile, tx.clock.now())
@@ -40,7 +40,7 @@ async def set_host_profile(
 
 async def set_host_api_catalog(uow: UnitOfWorkFactory, catalog: HostApiCatalog) -> HostApiCatalog:
     """Stores the tenant's API catalog of one Backstage release (validated on construction)."""
-    validate_tenant_id(catalog.tenant_id)
+    require_tenant_id(catalog.tenant_id)
     async with uow(catalog.tenant_id) as tx:
         await tx.api_catalogs.save(catalog, tx.clock.now())
     return catalog
@@ -50,7 +50,7 @@ async def set_release_manifest(
     uow: UnitOfWorkFactory, manifest: ReleaseManifest
 ) -> ReleaseManifest:
     """Stores the tenant's manifest of one Backstage release."""
-    validate_tenant_id(manifest.tenant_id)
+    require_tenant_id(manifest.tenant_id)
     async with uow(manifest.tenant_id) as tx:
         await tx.release_manifests.save(manifest, tx.clock.now())
     return manifest
@@ -60,7 +60,7 @@ async def set_permission_policy(
     uow: UnitOfWorkFactory, policy: PermissionPolicy
 ) -> PermissionPolicy:
     """Stores the tenant's permission policy, replacing the previous one."""
-    validate_tenant_id(policy.tenant_id)
+    require_tenant_id(policy.tenant_id)
     async with uow(policy.tenant_id) as tx:
         await tx.permission_policies.save(policy, tx.clock.now())
     return policy
@@ -76,7 +76,7 @@ async def stream_check(
     reads the stream; a caller that stops reading before the end records
     nothing. The check is a snapshot of the state read at its start.
     """
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         host = await tx.host_profiles.get(tenant_id)
         if host is None:
@@ -101,7 +101,7 @@ async def stream_check(
     async with uow(tenant_id) as tx:
         check = record(str(uuid.uuid4()), tenant_id, plugin, tuple(dimensions), tx.clock.now())
         await tx.checks.add(check)
-        await tx.emit(compat_checked(check), subject=f"{check.plugin}@{check.version}")
+        await tx.publish([CompatChecked.of(check)])
     yield check
 
 
@@ -122,32 +122,3 @@ async def check_compatibility(
     if check is None:  # pragma: no cover - stream_check always ends with the check
         raise RuntimeError("stream_check ended without recording a check")
     return check
-
-
-def compat_checked(check: CompatCheck) -> events_pb2.CompatChecked:
-    """The `plugin.compat.checked` event of a recorded check."""
-    return events_pb2.CompatChecked(
-        tenant_id=check.tenant_id,
-        check_id=check.check_id,
-        plugin=check.plugin,
-        version=check.version,
-        compatible=check.compatible,
-        findings=[
-            events_pb2.CompatFinding(
-                dimension=str(f.dimension),
-                name=f.name,
-                required_range=f.required_range,
-                host_version=f.host_version,
-                satisfied=f.satisfied,
-                reason=f.reason,
-            )
-            for f in check.report.findings
-        ],
-        dimensions=[
-            events_pb2.DimensionVerdict(
-                dimension=str(d.dimension), verdict=d.verdict.label, summary=d.summary
-            )
-            for d in check.report.dimensions
-        ],
-        approval_required=check.report.approval_required,
-    )

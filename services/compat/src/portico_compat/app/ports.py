@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
-
-from google.protobuf.message import Message
 
 from portico_common.clock import Clock
 from portico_compat.domain.apis import HostApiCatalog
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import HostProfile
+from portico_compat.domain.events import CompatEvent
 from portico_compat.domain.permissions import PermissionPolicy
 from portico_compat.domain.releases import ReleaseManifest
-from portico_compat.domain.resources import TenantResources
+from portico_compat.domain.resources import Quota, TenantResources, Usage
 
 
 class HostProfileRepository(Protocol):
@@ -55,6 +54,16 @@ class TenantResourcesReader(Protocol):
         """The tenant's projected quota and usage (None for what has not arrived)."""
 
 
+class TenantResourcesProjection(TenantResourcesReader, Protocol):
+    """compat's view of tenancy's quota and usage, updated from tenancy's events."""
+
+    async def apply_quota(self, tenant_id: str, quota: Quota, updated_at: datetime) -> bool:
+        """Stores the quota unless a higher revision is stored; True if applied."""
+
+    async def apply_usage(self, tenant_id: str, usage: Usage, updated_at: datetime) -> bool:
+        """Stores the usage unless a higher revision is stored; True if applied."""
+
+
 class PermissionPolicyRepository(Protocol):
     async def get(self, tenant_id: str) -> PermissionPolicy | None: ...
 
@@ -63,6 +72,8 @@ class PermissionPolicyRepository(Protocol):
 
 
 class CompatUnitOfWork(Protocol):
+    """One tenant's transaction: repositories, the clock, and the outbox for its events."""
+
     # Read-only members, so any repository implementing the port fits.
     @property
     def host_profiles(self) -> HostProfileRepository: ...
@@ -79,7 +90,8 @@ class CompatUnitOfWork(Protocol):
     @property
     def clock(self) -> Clock: ...
 
-    async def emit(self, payload: Message, *, subject: str = "") -> None: ...
+    async def publish(self, events: Sequence[CompatEvent]) -> None:
+        """Queues the events to be published if, and only if, the transaction commits."""
 
 
 # `factory(tenant_id)`: one transaction that sees only that tenant's rows.

@@ -8,27 +8,15 @@ check: `check_tenant_resources` is the one call a check needs.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
+from portico_compat.app.ports import TenantResourcesProjection
 from portico_compat.domain.resources import (
     Quota,
     ResourceCheck,
     Resources,
-    TenantResources,
     Usage,
     check_resources,
 )
-
-
-class TenantResourcesProjection(Protocol):
-    async def get(self, tenant_id: str) -> TenantResources:
-        """The tenant's projected quota and usage; None for what has not arrived."""
-
-    async def apply_quota(self, tenant_id: str, quota: Quota, updated_at: datetime) -> bool:
-        """Stores the quota unless a higher revision is stored; True if applied."""
-
-    async def apply_usage(self, tenant_id: str, usage: Usage, updated_at: datetime) -> bool:
-        """Stores the usage unless a higher revision is stored; True if applied."""
 
 
 async def project_quota(

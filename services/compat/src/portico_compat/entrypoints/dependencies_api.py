@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import grpc
-
 from portico.compat.v1 import dependencies_pb2 as pb
 from portico.compat.v1 import dependencies_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
@@ -92,9 +90,3 @@ class DependencyServicer(pb_grpc.DependencyServiceServicer):
             plan=packages_to_proto(impact.plan),
             explanation=explanation_to_proto(impact.explanation),
         )
-
-
-def register_dependency_service(server: grpc.aio.Server, solver: DependencySolver) -> str:
-    """Adds the servicer to `server`; returns its full name for health and reflection."""
-    pb_grpc.add_DependencyServiceServicer_to_server(DependencyServicer(solver), server)
-    return pb.DESCRIPTOR.services_by_name["DependencyService"].full_name

@@ -9,43 +9,34 @@ after max_deliver attempts, parks it in the dead-letter subject.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.db import Connection
 from portico_common.events.consumer import Handler
 from portico_common.events.envelope import Envelope
-from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
-from portico_compat.app.tenant_resources import (
-    TenantResourcesProjection,
-    project_quota,
-    project_usage,
-)
+from portico_common.tenants import require_tenant_id
+from portico_common.timestamps import timestamp_field
+from portico_compat.app.ports import TenantResourcesProjection
+from portico_compat.app.tenant_resources import project_quota, project_usage
 from portico_compat.domain.resources import Quota, Resources, Usage
-from portico_compat.domain.tenants import validate_tenant_id
-from portico_compat.errors import CompatError, InvalidPluginError
+from portico_compat.errors import InvalidPluginError, InvalidTenancyEventError
 
 TENANCY_DURABLE = "compat-tenancy"
 
-MakeProjection = Callable[[Connection], TenantResourcesProjection]
+# The projection inside the consumer's transaction, which also records the inbox row.
+ProjectionOn = Callable[[Connection], TenantResourcesProjection]
 M = TypeVar("M", bound=Message)
-
-
-class InvalidTenancyEventError(CompatError):
-    """A tenancy event compat cannot take in (wrong payload, tenant mismatch)."""
-
-    code = "INVALID_ARGUMENT"
 
 
 class TenancyEventHandlers:
     """The handlers, bound to how the projection is made on the consumer's connection."""
 
-    def __init__(self, make_projection: MakeProjection = PgTenantResourcesRepository) -> None:
-        self._make = make_projection
+    def __init__(self, projection_on: ProjectionOn) -> None:
+        self._make = projection_on
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -56,21 +47,17 @@ class TenancyEventHandlers:
     async def on_quota_updated(self, envelope: Envelope, conn: Connection) -> None:
         payload = _payload(envelope, ev.TenantQuotaUpdated)
         quota = Quota(_resources(payload.limits), payload.max_plugins, payload.revision)
-        await project_quota(
-            self._make(conn), envelope.tenant_id, quota, _when(payload.updated_at, envelope)
-        )
+        await project_quota(self._make(conn), envelope.tenant_id, quota, _when(payload, envelope))
 
     async def on_usage_updated(self, envelope: Envelope, conn: Connection) -> None:
         payload = _payload(envelope, ev.TenantUsageUpdated)
         usage = Usage(_resources(payload.used), payload.plugins, payload.revision)
-        await project_usage(
-            self._make(conn), envelope.tenant_id, usage, _when(payload.updated_at, envelope)
-        )
+        await project_usage(self._make(conn), envelope.tenant_id, usage, _when(payload, envelope))
 
 
 def _payload(envelope: Envelope, cls: type[M]) -> M:
     """The payload, after checking its type and that its tenant matches the header's."""
-    validate_tenant_id(envelope.tenant_id)
+    require_tenant_id(envelope.tenant_id)
     payload = envelope.payload
     if not isinstance(payload, cls):
         raise InvalidTenancyEventError(f"{envelope.type} carries {type(payload).__name__}")
@@ -94,8 +81,6 @@ def _resources(r: ev.TenantResources) -> Resources:
         raise InvalidTenancyEventError(f"tenancy event with bad figures: {exc}") from exc
 
 
-def _when(stamp: Timestamp, envelope: Envelope) -> datetime:
+def _when(payload: ev.TenantQuotaUpdated | ev.TenantUsageUpdated, envelope: Envelope) -> datetime:
     # The payload's own time is when tenancy changed it; ce-time is the fallback.
-    if stamp.seconds or stamp.nanos:
-        return stamp.ToDatetime(tzinfo=UTC)
-    return envelope.time
+    return timestamp_field(payload, "updated_at") or envelope.time

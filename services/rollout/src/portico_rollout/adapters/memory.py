@@ -1,29 +1,30 @@
 """In-memory adapters of the rollout ports, for unit tests and the shared contract suite.
 
-They behave like the PostgreSQL ones where it matters: a unit of work sees
-only its tenant's rows (or all, for ALL_TENANTS), its writes and events land
-only if it exits cleanly, a stale save raises RolloutConflictError, and the
-"one unfinished rollout per plugin" rule holds.
+Built on the kernel's in-memory unit of work, they behave like the PostgreSQL
+ones where it matters: a unit of work sees only its tenant's rows (or all,
+for ALL_TENANTS), its writes and events land only if it exits cleanly, a
+stale save raises RolloutConflictError, and the "one unfinished rollout per
+plugin" rule holds.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from portico_common import memory_uow
 from portico_common.clock import Clock
-from portico_common.db import ALL_TENANTS
-from portico_common.uow import RecordingEventSink
+from portico_common.memory_uow import TenantScope
 from portico_rollout.adapters.messages import to_message
-from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
+from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.domain.events import RolloutEvent
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import SagaStep, StepState
 from portico_rollout.domain.verdicts import CheckVerdict
-from portico_rollout.errors import InvalidRolloutError, RolloutConflictError
+from portico_rollout.errors import RolloutConflictError
 
 
 @dataclass
@@ -37,43 +38,59 @@ class MemoryState:
     steps: dict[tuple[str, str], SagaStep] = field(default_factory=dict)
 
 
-class MemoryStore:
-    """The committed state and the events that committed with it."""
+class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryState]):
+    """One in-memory transaction with rollout's repositories."""
+
+    def __init__(self, state: MemoryState, tenant_id: str, clock: Clock) -> None:
+        super().__init__(state, tenant_id, clock)
+        self.rollouts = MemoryRolloutRepository(state, self)
+        self.verdicts = MemoryVerdictRepository(state, self)
+        self.stable_versions = MemoryStableVersionRepository(state, self)
+        self.rollback_steps = MemoryRollbackStepRepository(state, self)
+
+    async def publish(self, events: Sequence[RolloutEvent]) -> None:
+        for event in events:
+            await self.emit(to_message(event), subject=event.rollout_id)
+
+
+class MemoryStore(memory_uow.MemoryStore[MemoryState, MemoryUnitOfWork]):
+    """Rollout's committed tables and the events that committed with them."""
 
     def __init__(self, clock: Clock) -> None:
+        super().__init__(
+            MemoryState(), lambda state, tenant: MemoryUnitOfWork(state, tenant, clock)
+        )
         self.clock = clock
-        self.state = MemoryState()
-        self.sink = RecordingEventSink()
-        self.commits = 0
 
     def uow_factory(self) -> UnitOfWorkFactory:
         return self.open
 
-    @asynccontextmanager
-    async def open(self, tenant_id: str) -> AsyncIterator[RolloutUnitOfWork]:
-        """A unit of work on a private copy, swapped in only on a clean exit."""
-        if not tenant_id:
-            raise ValueError("a transaction needs a tenant id (or ALL_TENANTS)")
-        tx = MemoryUnitOfWork(copy.deepcopy(self.state), tenant_id, self.clock)
-        yield tx
-        self.state = tx.state
-        for event in tx.pending:
-            await self.sink.emit(to_message(event), subject=event.rollout_id)
-        self.commits += 1
+    def consumer_uow(
+        self,
+    ) -> Callable[[object, str], AbstractAsyncContextManager[MemoryUnitOfWork]]:
+        """The unit of work an event handler runs in.
+
+        An event consumer hands its handler the transaction that holds the
+        inbox row; in memory there is none to share, so each delivery gets
+        its own unit of work, committed when the handler returns.
+        """
+
+        def within(_conn: object, tenant_id: str) -> AbstractAsyncContextManager[MemoryUnitOfWork]:
+            return self.open(tenant_id)
+
+        return within
 
 
 class _Scoped:
-    def __init__(self, state: MemoryState, tenant_id: str) -> None:
+    def __init__(self, state: MemoryState, scope: TenantScope) -> None:
         self._state = state
-        self._tenant = tenant_id
+        self._scope = scope
 
     def _visible(self, tenant_id: str) -> bool:
-        return self._tenant in (tenant_id, ALL_TENANTS)
+        return self._scope.sees(tenant_id)
 
     def _check_write(self, tenant_id: str) -> None:
-        # What the RLS policy's WITH CHECK does in PostgreSQL.
-        if not self._visible(tenant_id):
-            raise InvalidRolloutError("tenant_id", f"row of {tenant_id!r} outside {self._tenant!r}")
+        self._scope.check_write(tenant_id)
 
 
 class MemoryRolloutRepository(_Scoped):
@@ -197,20 +214,3 @@ class MemoryRollbackStepRepository(_Scoped):
             if rid == rollout_id and s.tenant_id == tenant_id and self._visible(tenant_id)
         ]
         return sorted(found, key=lambda s: s.ordinal)
-
-
-class MemoryUnitOfWork:
-    """One in-memory transaction."""
-
-    def __init__(self, state: MemoryState, tenant_id: str, clock: Clock) -> None:
-        self.state = state
-        self.tenant_id = tenant_id
-        self.clock = clock
-        self.rollouts = MemoryRolloutRepository(state, tenant_id)
-        self.verdicts = MemoryVerdictRepository(state, tenant_id)
-        self.stable_versions = MemoryStableVersionRepository(state, tenant_id)
-        self.rollback_steps = MemoryRollbackStepRepository(state, tenant_id)
-        self.pending: list[RolloutEvent] = []
-
-    async def publish(self, events: Sequence[RolloutEvent]) -> None:
-        self.pending.extend(events)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TypedDict
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from portico.events.v1 import events_pb2 as ev
+from portico_common.timestamps import optional_timestamp
 from portico_rollout.domain.events import (
     RolloutCompleted,
     RolloutEvent,
@@ -53,20 +52,12 @@ def to_message(event: RolloutEvent) -> Message:
         case RolloutRefused():
             return ev.RolloutRefused(**ids, reasons=list(event.reasons))
         case RolloutRolledBack():
-            message = ev.RolloutRolledBack(
+            return ev.RolloutRolledBack(
                 **ids,
                 stable_version=event.stable_version,
                 reason=event.reason,
                 cause_event_id=event.cause_event_id,
+                # Unset rather than the epoch for a rollback no violation caused.
+                violation_detected_at=optional_timestamp(event.violation_detected_at),
             )
-            if event.violation_detected_at is not None:
-                message.violation_detected_at.CopyFrom(timestamp(event.violation_detected_at))
-            return message
     raise TypeError(f"no message for {type(event).__name__}")
-
-
-def timestamp(when: datetime) -> Timestamp:
-    """An aware datetime as a protobuf Timestamp (UTC)."""
-    stamp = Timestamp()
-    stamp.FromDatetime(when)
-    return stamp

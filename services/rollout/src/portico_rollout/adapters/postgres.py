@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from portico_common.clock import Clock
-from portico_common.db import Connection
-from portico_common.uow import PgUnitOfWork
+from portico_common.db import Connection, Database
+from portico_common.uow import PgUnitOfWork, uow_factory
 from portico_rollout.adapters.messages import to_message
+from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.domain.events import RolloutEvent
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import SagaStep, StepState
@@ -273,3 +275,22 @@ class RolloutPgUnitOfWork(PgUnitOfWork):
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
         for event in events:
             await self.emit(to_message(event), subject=event.rollout_id)
+
+
+def pg_uow_factory(db: Database, clock: Clock) -> UnitOfWorkFactory:
+    """Units of work that each open (and commit) their own tenant transaction."""
+    return uow_factory(
+        db, lambda conn, tenant: RolloutPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+    )
+
+
+def pg_consumer_uow(
+    clock: Clock,
+) -> Callable[[Connection, str], AbstractAsyncContextManager[RolloutPgUnitOfWork]]:
+    """Units of work on an event consumer's transaction, which commits with the inbox row."""
+
+    @asynccontextmanager
+    async def within(conn: Connection, tenant_id: str) -> AsyncIterator[RolloutPgUnitOfWork]:
+        yield RolloutPgUnitOfWork(conn, tenant_id=tenant_id, clock=clock)
+
+    return within

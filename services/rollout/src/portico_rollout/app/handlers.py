@@ -11,16 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from portico_common.db import ALL_TENANTS
+from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
 from portico_rollout.app.saga import run_rollback_saga
 from portico_rollout.domain.events import RolloutCompleted, RolloutEvent, RolloutRolledBack
-from portico_rollout.domain.naming import (
-    validate_id,
-    validate_plugin,
-    validate_tenant_id,
-    validate_version,
-)
+from portico_rollout.domain.naming import validate_id, validate_plugin, validate_version
 from portico_rollout.domain.phases import DEFAULT_PHASES
 from portico_rollout.domain.rollout import DEFAULT_BAKE_SECONDS, Rollout
 from portico_rollout.domain.state import RolloutState
@@ -51,7 +46,7 @@ async def request_rollout(
     checks both passed already starts here, and a rejected one is refused.
     Empty phases and bake 0 mean the defaults.
     """
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     validate_plugin(plugin)
     validate_version(version)
     async with uow(tenant_id) as tx:
@@ -83,7 +78,7 @@ async def request_rollout(
 
 
 async def get_rollout(uow: UnitOfWorkFactory, tenant_id: str, rollout_id: str) -> Rollout:
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     validate_id("rollout_id", rollout_id)
     async with uow(tenant_id) as tx:
         rollout = await tx.rollouts.get(tenant_id, rollout_id)
@@ -108,7 +103,7 @@ async def resolve_version(
     uow: UnitOfWorkFactory, tenant_id: str, user_id: str, plugin: str
 ) -> VersionAnswer:
     """The version this user sees now: sticky inside a canary, else the stable version."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     validate_id("user_id", user_id)
     validate_plugin(plugin)
     async with uow(tenant_id) as tx:
@@ -247,7 +242,7 @@ async def _commit(
 
 
 def _require_scope(tx: RolloutUnitOfWork, tenant_id: str) -> None:
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     if tx.tenant_id not in (tenant_id, ALL_TENANTS):
         raise InvalidRolloutError(
             "tenant_id", f"event for tenant {tenant_id!r} in a transaction of {tx.tenant_id!r}"

@@ -1,20 +1,18 @@
-"""What tenant ids, plugin names, versions and user ids may look like.
+"""What plugin names, versions and user ids may look like.
 
 These are the ids that end up in SQL parameters, CloudEvent headers, NATS
 subjects and log lines, so they are checked at the door. The version is only
 checked for shape (an exact version, not a range); its semantics belong to
-the semver library compat uses.
+the semver library compat uses. Tenant ids follow the kernel's rule
+(`portico_common.tenants.require_tenant_id`).
 """
 
 from __future__ import annotations
 
 import re
 
-from portico_common.tenants import is_valid_tenant_id
 from portico_rollout.errors import InvalidRolloutError
 
-# The tenancy service's rule. "*" in particular is not a tenant: it is the
-# platform-wide scope of db.ALL_TENANTS, and must never come from a request.
 # npm's rules for a new package name (validate-npm-package-name).
 _PLUGIN = re.compile(r"^(?:@[a-z0-9~-][a-z0-9._~-]*/)?[a-z0-9~-][a-z0-9._~-]*$")
 MAX_PLUGIN = 214
@@ -22,17 +20,6 @@ MAX_PLUGIN = 214
 # range operator, space or wildcard is refused.
 _VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,127}$")
 MAX_ID = 256
-
-
-def validate_tenant_id(tenant_id: str) -> str:
-    """Return `tenant_id`, or raise InvalidRolloutError saying what a tenant id is."""
-    if not is_valid_tenant_id(tenant_id):
-        raise InvalidRolloutError(
-            "tenant_id",
-            f"{tenant_id!r} must be 2-63 characters of a-z, 0-9 and '-',"
-            " starting and ending with a letter or digit",
-        )
-    return tenant_id
 
 
 def validate_plugin(plugin: str) -> str:

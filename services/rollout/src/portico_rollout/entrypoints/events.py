@@ -10,7 +10,7 @@ naks it for a retry (and, after max_deliver, parks it in the dead-letter subject
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
+from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
 from google.protobuf.message import Message
@@ -21,23 +21,26 @@ from portico_common.db import Connection
 from portico_common.events.consumer import Handler
 from portico_common.events.envelope import Envelope
 from portico_common.metrics import ROLLOUT_REACTION
+from portico_common.tenants import require_tenant_id
+from portico_common.timestamps import timestamp_field
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import RolloutUnitOfWork
-from portico_rollout.domain.naming import validate_tenant_id
 from portico_rollout.domain.verdicts import CheckKind, CheckVerdict
 from portico_rollout.errors import InvalidRolloutError
 
 CHECKS_DURABLE = "rollout-checks"
 SLO_DURABLE = "rollout-slo"
 
-MakeUnitOfWork = Callable[[Connection, str], RolloutUnitOfWork]
+# A unit of work inside the consumer's transaction (the one holding the inbox
+# row), for the tenant of the event; it neither begins nor commits anything.
+ConsumerUnitOfWork = Callable[[Connection, str], AbstractAsyncContextManager[RolloutUnitOfWork]]
 
 
 class RolloutEventHandlers:
-    """The handlers, bound to how a unit of work is made on the consumer's connection."""
+    """The handlers, bound to how a unit of work is opened on the consumer's connection."""
 
-    def __init__(self, make_uow: MakeUnitOfWork, clock: Clock) -> None:
-        self._make_uow = make_uow
+    def __init__(self, consumer_uow: ConsumerUnitOfWork, clock: Clock) -> None:
+        self._consumer_uow = consumer_uow
         self._clock = clock
 
     def checks(self) -> dict[str, Handler]:
@@ -51,7 +54,7 @@ class RolloutEventHandlers:
         return {"slo.violated": self.on_slo_violated}
 
     async def on_artifact_verified(self, envelope: Envelope, conn: Connection) -> None:
-        payload = _payload(envelope, ev.ArtifactVerified)
+        payload = payload_of(envelope, ev.ArtifactVerified)
         await self._verdict(
             envelope,
             conn,
@@ -63,7 +66,7 @@ class RolloutEventHandlers:
         )
 
     async def on_artifact_rejected(self, envelope: Envelope, conn: Connection) -> None:
-        payload = _payload(envelope, ev.ArtifactRejected)
+        payload = payload_of(envelope, ev.ArtifactRejected)
         reasons = tuple(payload.reasons) or ("artifact rejected",)
         await self._verdict(
             envelope,
@@ -76,7 +79,7 @@ class RolloutEventHandlers:
         )
 
     async def on_compat_checked(self, envelope: Envelope, conn: Connection) -> None:
-        payload = _payload(envelope, ev.CompatChecked)
+        payload = payload_of(envelope, ev.CompatChecked)
         reasons = tuple(
             f"{f.dimension} {f.name}: {f.reason or f'needs {f.required_range}'}"
             for f in payload.findings
@@ -93,25 +96,19 @@ class RolloutEventHandlers:
         )
 
     async def on_slo_violated(self, envelope: Envelope, conn: Connection) -> None:
-        payload = _payload(envelope, ev.SloViolated)
-        detected_at = (
-            payload.detected_at.ToDatetime(tzinfo=UTC)
-            if payload.HasField("detected_at")
-            else envelope.time
+        payload = payload_of(envelope, ev.SloViolated)
+        detected_at = timestamp_field(payload, "detected_at") or envelope.time
+        violation = handlers.SloViolation(
+            tenant_id=envelope.tenant_id,
+            plugin=payload.plugin,
+            version=payload.version,
+            slo_id=payload.slo_id,
+            rule=payload.rule,
+            event_id=envelope.id,
+            detected_at=detected_at,
         )
-        tx = self._make_uow(conn, envelope.tenant_id)
-        rolled_back = await handlers.roll_back_on_violation(
-            tx,
-            handlers.SloViolation(
-                tenant_id=envelope.tenant_id,
-                plugin=payload.plugin,
-                version=payload.version,
-                slo_id=payload.slo_id,
-                rule=payload.rule,
-                event_id=envelope.id,
-                detected_at=detected_at,
-            ),
-        )
+        async with self._consumer_uow(conn, envelope.tenant_id) as tx:
+            rolled_back = await handlers.roll_back_on_violation(tx, violation)
         if rolled_back is not None:
             reaction = (self._clock.now() - detected_at).total_seconds()
             ROLLOUT_REACTION.observe(max(0.0, reaction))
@@ -127,27 +124,26 @@ class RolloutEventHandlers:
         passed: bool,
         reasons: tuple[str, ...],
     ) -> None:
-        await handlers.record_verdict(
-            self._make_uow(conn, envelope.tenant_id),
-            CheckVerdict(
-                tenant_id=envelope.tenant_id,
-                plugin=plugin,
-                version=version,
-                kind=kind,
-                passed=passed,
-                reasons=reasons,
-                event_id=envelope.id,
-                at=envelope.time,
-            ),
+        verdict = CheckVerdict(
+            tenant_id=envelope.tenant_id,
+            plugin=plugin,
+            version=version,
+            kind=kind,
+            passed=passed,
+            reasons=reasons,
+            event_id=envelope.id,
+            at=envelope.time,
         )
+        async with self._consumer_uow(conn, envelope.tenant_id) as tx:
+            await handlers.record_verdict(tx, verdict)
 
 
 M = TypeVar("M", bound=Message)
 
 
-def _payload(envelope: Envelope, cls: type[M]) -> M:
+def payload_of(envelope: Envelope, cls: type[M]) -> M:
     """The payload, after checking the tenant header and the payload agree."""
-    validate_tenant_id(envelope.tenant_id)
+    require_tenant_id(envelope.tenant_id)
     payload = envelope.payload
     if not isinstance(payload, cls):
         raise InvalidRolloutError("event", f"{envelope.type} carries {type(payload).__name__}")

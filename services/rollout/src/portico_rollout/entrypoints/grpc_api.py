@@ -1,7 +1,7 @@
 """gRPC entrypoint of rollout: map the request, call the use case, map back.
 
-Errors are not caught here: each carries a `code` that the kernel's
-interceptor turns into the gRPC status.
+Errors are not caught here: each belongs to a kernel category whose `code`
+the kernel's interceptor turns into the gRPC status.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
-from portico_rollout.adapters.messages import timestamp
+from portico_common.timestamps import optional_timestamp, to_timestamp
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.domain.rollout import Rollout
 
 
 def to_proto(rollout: Rollout) -> pb.Rollout:
-    message = pb.Rollout(
+    return pb.Rollout(
         rollout_id=rollout.rollout_id,
         tenant_id=rollout.tenant_id,
         plugin=rollout.plugin,
@@ -30,15 +30,13 @@ def to_proto(rollout: Rollout) -> pb.Rollout:
         security_passed=bool(rollout.security_passed),
         compat_passed=bool(rollout.compat_passed),
         reason=rollout.reason,
-        created_at=timestamp(rollout.created_at),
+        created_at=to_timestamp(rollout.created_at),
+        phase_started_at=optional_timestamp(rollout.phase_started_at),
         history=[
-            pb.RolloutEvent(at=timestamp(entry.at), kind=entry.kind, detail=entry.detail)
+            pb.RolloutEvent(at=to_timestamp(entry.at), kind=entry.kind, detail=entry.detail)
             for entry in rollout.history
         ],
     )
-    if rollout.phase_started_at is not None:
-        message.phase_started_at.CopyFrom(timestamp(rollout.phase_started_at))
-    return message
 
 
 class RolloutServicer(pb_grpc.RolloutServiceServicer):

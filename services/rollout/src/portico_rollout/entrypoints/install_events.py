@@ -10,8 +10,7 @@ plugin.compat.checked exactly as one requested over RequestRollout does.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.db import Connection
@@ -19,35 +18,25 @@ from portico_common.events.consumer import Handler
 from portico_common.events.envelope import Envelope
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import RolloutUnitOfWork
-from portico_rollout.domain.naming import validate_tenant_id
-from portico_rollout.errors import InvalidRolloutError, RolloutAlreadyExistsError
+from portico_rollout.entrypoints.events import ConsumerUnitOfWork, payload_of
+from portico_rollout.errors import RolloutAlreadyExistsError
 
 INSTALLS_DURABLE = "rollout-installs"
 
 log = logging.getLogger(__name__)
 
-MakeUnitOfWork = Callable[[Connection, str], RolloutUnitOfWork]
 
-
-def install_handlers(make_uow: MakeUnitOfWork, *, default_bake_seconds: int) -> dict[str, Handler]:
+def install_handlers(
+    consumer_uow: ConsumerUnitOfWork, *, default_bake_seconds: int
+) -> dict[str, Handler]:
     """The handler table for an EventConsumer on the install events rollout acts on."""
 
     async def on_install_approved(envelope: Envelope, conn: Connection) -> None:
-        validate_tenant_id(envelope.tenant_id)
-        payload = envelope.payload
-        if not isinstance(payload, ev.InstallApproved):
-            raise InvalidRolloutError("event", f"{envelope.type} carries {type(payload).__name__}")
-        if payload.tenant_id and payload.tenant_id != envelope.tenant_id:
-            raise InvalidRolloutError(
-                "tenant_id",
-                f"payload says {payload.tenant_id!r}, header says {envelope.tenant_id!r}",
-            )
-        tx = make_uow(conn, envelope.tenant_id)
+        payload = payload_of(envelope, ev.InstallApproved)
 
-        @asynccontextmanager
-        async def within(tenant_id: str) -> AsyncIterator[RolloutUnitOfWork]:
-            del tenant_id  # the consumer's transaction is already this tenant's
-            yield tx
+        def within(tenant_id: str) -> AbstractAsyncContextManager[RolloutUnitOfWork]:
+            # The consumer's transaction, which the header's tenant scopes.
+            return consumer_uow(conn, tenant_id)
 
         try:
             await handlers.request_rollout(

@@ -10,14 +10,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
 from portico_common.clock import ManualClock
+from portico_common.events.envelope import Envelope
 from portico_rollout.adapters.memory import MemoryStore
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.bootstrap import Components, Dependencies, build
 from portico_rollout.domain.events import RolloutEvent, RolloutRolledBack
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.verdicts import CheckKind, CheckVerdict
@@ -28,6 +30,9 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TENANT = "acme"
 PLUGIN = "@acme/plugin-cost-insights"
 VERSION = "2.3.0"
+
+# In memory a handler's unit of work needs no connection of the consumer's.
+NO_CONNECTION: Any = None
 
 
 @dataclass
@@ -51,6 +56,32 @@ class RolloutWorld:
     @property
     def uow(self) -> UnitOfWorkFactory:
         return self.store.uow_factory()
+
+    def components(self, *, default_bake_seconds: int = 300) -> Components:
+        """What the service runs, built over this world's store and clock."""
+        return build(
+            Dependencies(
+                uow=self.uow,
+                consumer_uow=self.store.consumer_uow(),
+                clock=self.clock,
+                default_bake_seconds=default_bake_seconds,
+            )
+        )
+
+    async def deliver(self, payload: Message, *, tenant: str = TENANT) -> Envelope:
+        """Hands a CloudEvent to the handler the service subscribes for its type.
+
+        The handler runs as the consumer would run it, in a unit of work
+        that commits when it returns; the envelope is returned for its ids.
+        """
+        envelope = Envelope.of(payload, source="tests", tenant_id=tenant, time=self.clock.now())
+        subscribed = {
+            event_type: handler
+            for subscription in self.components().subscriptions
+            for event_type, handler in subscription.handlers.items()
+        }
+        await subscribed[envelope.type](envelope, NO_CONNECTION)
+        return envelope
 
     def events(self, cls: type[M]) -> list[M]:
         """The committed events of one type, oldest first."""

@@ -8,37 +8,25 @@ import pytest
 from google.protobuf.message import Message
 
 from portico.events.v1 import events_pb2 as ev
-from portico_common.db import Connection
+from portico_common.errors import InvalidArgumentError
 from portico_common.events.envelope import Envelope
 from portico_common.metrics import ROLLOUT_REACTION
-from portico_rollout.adapters.memory import MemoryUnitOfWork
-from portico_rollout.app.ports import RolloutUnitOfWork
-from portico_rollout.domain.events import RolloutEvent, RolloutRolledBack
+from portico_common.timestamps import timestamp_field
 from portico_rollout.domain.state import RolloutState
-from portico_rollout.entrypoints.events import RolloutEventHandlers
-from portico_rollout.errors import RolloutError
 from portico_rollout.testing.world import RolloutWorld
 
 
 class Entrypoints:
-    """The handlers over the world's committed state, as the consumer would call them."""
+    """The service's event handlers (from `build`), and what their deliveries committed."""
 
     def __init__(self, world: RolloutWorld) -> None:
         self.world = world
-        self.published: list[RolloutEvent] = []
-        self.handlers = RolloutEventHandlers(self._make_uow, world.clock)
-
-    def _make_uow(self, _conn: Connection, tenant: str) -> RolloutUnitOfWork:
-        tx = MemoryUnitOfWork(self.world.store.state, tenant, self.world.clock)
-        tx.pending = self.published  # every handler call appends here
-        return tx
+        self.published: list[Message] = []
 
     async def deliver(self, payload: Message, tenant: str = "acme") -> Envelope:
-        envelope = Envelope.of(
-            payload, source="tests", tenant_id=tenant, time=self.world.clock.now()
-        )
-        handler = {**self.handlers.checks(), **self.handlers.slo()}[envelope.type]
-        await handler(envelope, None)  # type: ignore[arg-type] # memory needs no connection
+        before = len(self.world.store.events)
+        envelope = await self.world.deliver(payload, tenant=tenant)
+        self.published += self.world.store.events[before:]
         return envelope
 
 
@@ -107,9 +95,9 @@ async def test_violation_rolls_back_and_measures_reaction(
     before = reactions()
     envelope = await entry.deliver(violation)
     [rolled_back] = entry.published
-    assert isinstance(rolled_back, RolloutRolledBack)
+    assert isinstance(rolled_back, ev.RolloutRolledBack)
     assert rolled_back.cause_event_id == envelope.id
-    assert rolled_back.violation_detected_at == detected
+    assert timestamp_field(rolled_back, "violation_detected_at") == detected
     assert reactions() == before + 1
 
 
@@ -121,8 +109,9 @@ async def test_violation_without_detection_time_uses_the_event_time(
     world.clock.advance(minutes=1)
     envelope = await entry.deliver(ev.SloViolated(**ids(world), rule="r"))
     [rolled_back] = entry.published
-    assert isinstance(rolled_back, RolloutRolledBack)
-    assert rolled_back.violation_detected_at == envelope.time == world.clock.now()
+    assert isinstance(rolled_back, ev.RolloutRolledBack)
+    assert timestamp_field(rolled_back, "violation_detected_at") == envelope.time
+    assert envelope.time == world.clock.now()
 
 
 async def test_ignored_violation_records_no_reaction(
@@ -143,6 +132,6 @@ async def test_tenant_header_must_be_a_tenant_and_match(
 ) -> None:
     """A payload for another tenant, or the platform scope "*" as tenant, is refused untouched."""
     payload = ev.ArtifactVerified(tenant_id=payload_tenant, plugin=world.plugin, version="1.0.0")
-    with pytest.raises(RolloutError, match="tenant"):
+    with pytest.raises(InvalidArgumentError, match="tenant"):
         await entry.deliver(payload, tenant=header_tenant)
     assert world.store.state.verdicts == []

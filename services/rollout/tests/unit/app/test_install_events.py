@@ -5,30 +5,20 @@ from __future__ import annotations
 import pytest
 
 from portico.events.v1 import events_pb2 as ev
-from portico_common.db import Connection
-from portico_common.events.envelope import Envelope
-from portico_rollout.adapters.memory import MemoryUnitOfWork
-from portico_rollout.app.ports import RolloutUnitOfWork
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.state import RolloutState
-from portico_rollout.entrypoints.install_events import install_handlers
 from portico_rollout.errors import RolloutError
 from portico_rollout.testing.world import RolloutWorld
 
 
 class Installs:
+    """Install approvals delivered to the handler the service subscribes (bake default 300 s)."""
+
     def __init__(self, world: RolloutWorld) -> None:
         self.world = world
-        self.handlers = install_handlers(self._make_uow, default_bake_seconds=300)
-
-    def _make_uow(self, _conn: Connection, tenant: str) -> RolloutUnitOfWork:
-        return MemoryUnitOfWork(self.world.store.state, tenant, self.world.clock)
 
     async def deliver(self, payload: ev.InstallApproved, tenant: str = "acme") -> None:
-        envelope = Envelope.of(
-            payload, source="tests", tenant_id=tenant, time=self.world.clock.now()
-        )
-        await self.handlers[envelope.type](envelope, None)  # type: ignore[arg-type]
+        await self.world.deliver(payload, tenant=tenant)
 
     async def active(self, tenant: str = "acme") -> Rollout | None:
         async with self.world.uow(tenant) as tx:

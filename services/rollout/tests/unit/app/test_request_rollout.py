@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portico_common.errors import InvalidArgumentError
 from portico_rollout.app import handlers
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import RolloutError
@@ -52,7 +53,7 @@ async def test_malformed_request_is_refused(
     world: RolloutWorld, tenant: str, plugin: str, version: str, field: str
 ) -> None:
     """A bad tenant (including the platform scope "*"), plugin or version is INVALID_ARGUMENT."""
-    with pytest.raises(RolloutError, match=field) as caught:
+    with pytest.raises(InvalidArgumentError, match=field) as caught:
         await handlers.request_rollout(world.uow, tenant, plugin, version)
     assert caught.value.code == "INVALID_ARGUMENT"
     assert world.store.state.rollouts == {}

@@ -8,17 +8,19 @@ The window sums mirror `portico_slo.domain.buckets` (see its docstring), with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from portico_common.clock import Clock
-from portico_common.db import Connection
-from portico_common.uow import PgUnitOfWork
-from portico_slo.app.ports import SloRecord
+from portico_common.db import Connection, Database
+from portico_common.uow import PgUnitOfWork, uow_factory
+from portico_slo.adapters.messages import to_message
+from portico_slo.app.ports import SloRecord, UnitOfWorkFactory
 from portico_slo.domain.buckets import bucket_key
 from portico_slo.domain.burn_rate import Counts
+from portico_slo.domain.events import SloEvent
 from portico_slo.domain.objective import SloDefinition
 from portico_slo.domain.slo import SloState, SloStatus
 
@@ -221,6 +223,8 @@ def _prefixed(alias: str) -> str:
 
 
 class SloPgUnitOfWork(PgUnitOfWork):
+    """The tenant transaction with slo's repositories; events go to the outbox."""
+
     def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
         super().__init__(conn, source="portico/slo", tenant_id=tenant_id, clock=clock)
         self._slos = PgSloRepository(conn)
@@ -233,3 +237,14 @@ class SloPgUnitOfWork(PgUnitOfWork):
     @property
     def buckets(self) -> PgOutcomeBuckets:
         return self._buckets
+
+    async def publish(self, events: Sequence[SloEvent]) -> None:
+        for event in events:
+            await self.emit(to_message(event), subject=event.slo_id)
+
+
+def pg_uow_factory(db: Database, clock: Clock) -> UnitOfWorkFactory:
+    """Units of work that each open (and commit) their own tenant transaction."""
+    return uow_factory(
+        db, lambda conn, tenant: SloPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+    )

@@ -8,20 +8,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
-from portico.events.v1 import events_pb2
-from portico_common.db import ALL_TENANTS
+from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_slo.app.ports import BurnRateGauge, SloRecord, UnitOfWorkFactory
-from portico_slo.app.validation import (
-    ReportedOutcome,
-    check_name,
-    check_outcomes,
-    check_tenant_id,
-)
+from portico_slo.app.validation import ReportedOutcome, check_name, check_outcomes
 from portico_slo.domain.buckets import bucket_key
 from portico_slo.domain.burn_rate import Counts, classify, evaluate
-from portico_slo.domain.events import SloViolated
 from portico_slo.domain.objective import SloDefinition
 from portico_slo.domain.slo import SloState, SloStatus
 from portico_slo.errors import (
@@ -72,7 +63,7 @@ async def create_slo(
     min_events: int = 0,
 ) -> SloRecord:
     """Defines the SLO of a plugin version; fields left at 0 take the defaults."""
-    check_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     check_name("plugin", plugin)
     check_name("version", version)
     definition = SloDefinition.with_defaults(
@@ -106,7 +97,7 @@ async def get_slo(
     uow: UnitOfWorkFactory, gauge: BurnRateGauge, *, tenant_id: str, slo_id: str
 ) -> SloRecord:
     """An SLO with its burn rates computed now (not as of the last report)."""
-    check_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     if not slo_id:
         raise InvalidSloDefinitionError("slo_id", "must not be empty")
     async with uow(tenant_id) as tx:
@@ -140,7 +131,7 @@ async def report_outcomes(
     with the SLO row locked, so a violation is emitted exactly once however
     many reports race, and never without the state that explains it.
     """
-    check_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     check_name("plugin", plugin)
     check_name("version", version)
     check_outcomes(outcomes)
@@ -169,8 +160,7 @@ async def report_outcomes(
                 evaluated_at=now,
             )
         )
-        for violation in violations:
-            await tx.emit(violation_event(violation), subject=violation.slo_id)
+        await tx.publish(violations)
     gauge.set(definition, evaluation.short_burn, evaluation.long_burn)
     for violation in violations:
         log.warning(
@@ -208,19 +198,3 @@ async def prune_buckets(uow: UnitOfWorkFactory) -> int:
     """Deletes buckets older than every SLO's long window; returns how many."""
     async with uow(ALL_TENANTS) as tx:
         return await tx.buckets.prune(tx.clock.now())
-
-
-def violation_event(violation: SloViolated) -> events_pb2.SloViolated:
-    detected_at = Timestamp()
-    detected_at.FromDatetime(violation.detected_at)
-    return events_pb2.SloViolated(
-        tenant_id=violation.tenant_id,
-        slo_id=violation.slo_id,
-        plugin=violation.plugin,
-        version=violation.version,
-        rule=violation.rule,
-        short_window_burn_rate=violation.short_window_burn_rate,
-        long_window_burn_rate=violation.long_window_burn_rate,
-        threshold=violation.threshold,
-        detected_at=detected_at,
-    )

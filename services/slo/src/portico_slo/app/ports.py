@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from google.protobuf.message import Message
-
 from portico_common.clock import Clock
 from portico_slo.domain.burn_rate import Counts
+from portico_slo.domain.events import SloEvent
 from portico_slo.domain.objective import SloDefinition
 from portico_slo.domain.slo import SloStatus
 
@@ -81,7 +80,8 @@ class SloUnitOfWork(Protocol):
     @property
     def clock(self) -> Clock: ...
 
-    async def emit(self, payload: Message, *, subject: str = "") -> None: ...
+    async def publish(self, events: Sequence[SloEvent]) -> None:
+        """Queues the events to be published if, and only if, the transaction commits."""
 
 
 UnitOfWorkFactory = Callable[[str], AbstractAsyncContextManager[SloUnitOfWork]]

@@ -1,15 +1,15 @@
-"""Checks on request fields made before any transaction opens, so bad input changes nothing."""
+"""Checks on request fields made before any transaction opens, so bad input changes nothing.
+
+Tenant ids follow the kernel's rule (`portico_common.tenants.require_tenant_id`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from portico_common.tenants import is_valid_tenant_id
 from portico_slo.errors import InvalidOutcomeError, InvalidSloDefinitionError
 
-# The tenancy service's rule (DNS-label-like). It also keeps out "*", which a
-# transaction would take as "every tenant".
 # npm's limit on package names; versions get the same generous room.
 MAX_NAME_LENGTH = 214
 MAX_OUTCOMES_PER_REPORT = 10_000
@@ -21,15 +21,6 @@ class ReportedOutcome:
 
     success: bool
     latency_ms: int
-
-
-def check_tenant_id(tenant_id: str) -> None:
-    if not is_valid_tenant_id(tenant_id):
-        raise InvalidSloDefinitionError(
-            "tenant_id",
-            f"{tenant_id!r} must be 2-63 characters of a-z, 0-9 and '-',"
-            " starting and ending with a letter or digit",
-        )
 
 
 def check_name(field: str, value: str) -> None:

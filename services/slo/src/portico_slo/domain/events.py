@@ -1,4 +1,4 @@
-"""Domain events the slo service emits; the app layer turns them into outbox rows."""
+"""Domain events the slo service emits; units of work publish them, adapters map them."""
 
 from __future__ import annotations
 
@@ -20,3 +20,7 @@ class SloViolated:
     threshold: float
     # Carried to rollout.rolled_back so reaction time is measurable end to end.
     detected_at: datetime
+
+
+# Every event slo publishes (one kind so far).
+SloEvent = SloViolated

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from portico.slo.v1 import slo_pb2 as pb
 from portico.slo.v1 import slo_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
+from portico_common.timestamps import optional_timestamp
 from portico_slo.app import handlers
 from portico_slo.app.ports import BurnRateGauge, SloRecord, UnitOfWorkFactory
 from portico_slo.app.validation import ReportedOutcome
@@ -17,7 +16,7 @@ _STATES = {SloState.OK: pb.SLO_STATE_OK, SloState.VIOLATED: pb.SLO_STATE_VIOLATE
 
 def to_proto(slo: SloRecord) -> pb.Slo:
     d = slo.definition
-    message = pb.Slo(
+    return pb.Slo(
         slo_id=d.slo_id,
         tenant_id=d.tenant_id,
         plugin=d.plugin,
@@ -32,12 +31,8 @@ def to_proto(slo: SloRecord) -> pb.Slo:
         state=_STATES[slo.status.state],
         short_window_burn_rate=slo.short_window_burn_rate,
         long_window_burn_rate=slo.long_window_burn_rate,
+        violated_at=optional_timestamp(slo.status.violated_at),
     )
-    if slo.status.violated_at is not None:
-        violated_at = Timestamp()
-        violated_at.FromDatetime(slo.status.violated_at)
-        message.violated_at.CopyFrom(violated_at)
-    return message
 
 
 class SloServicer(pb_grpc.SloServiceServicer):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from portico_common.clock import Clock
-from portico_common.db import Connection
-from portico_common.uow import PgUnitOfWork
+from portico_common.db import Connection, Database
+from portico_common.uow import PgUnitOfWork, uow_factory
+from portico_tenancy.adapters.messages import to_message
+from portico_tenancy.app.ports import UnitOfWorkFactory
+from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.quota import Quota, Resources, Usage
 from portico_tenancy.domain.tenant import Tenant
 
@@ -120,8 +125,21 @@ class PgUsageRepository:
 
 
 class TenancyPgUnitOfWork(PgUnitOfWork):
+    """The tenant transaction with tenancy's repositories; events go to the outbox."""
+
     def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
         super().__init__(conn, source="portico/tenancy", tenant_id=tenant_id, clock=clock)
         self.tenants = PgTenantRepository(conn)
         self.quotas = PgQuotaRepository(conn)
         self.usage = PgUsageRepository(conn)
+
+    async def publish(self, events: Sequence[TenantEvent]) -> None:
+        for event in events:
+            await self.emit(to_message(event), subject=event.tenant_id)
+
+
+def pg_uow_factory(db: Database, clock: Clock) -> UnitOfWorkFactory:
+    """Units of work that each open (and commit) their own tenant transaction."""
+    return uow_factory(
+        db, lambda conn, tenant: TenancyPgUnitOfWork(conn, tenant_id=tenant, clock=clock)
+    )

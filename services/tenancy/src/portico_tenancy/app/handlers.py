@@ -1,29 +1,29 @@
-"""Tenancy use cases."""
+"""Tenancy use cases: create a tenant, read it."""
 
 from __future__ import annotations
 
-from portico.events.v1 import events_pb2
+from portico_common.tenants import require_tenant_id
 from portico_tenancy.app.ports import UnitOfWorkFactory
-from portico_tenancy.domain.tenant import Tenant, validate_tenant_id
+from portico_tenancy.domain.events import TenantCreated
+from portico_tenancy.domain.tenant import Tenant
 from portico_tenancy.errors import TenantExistsError, TenantNotFoundError
 
 
 async def create_tenant(uow: UnitOfWorkFactory, tenant_id: str, display_name: str) -> Tenant:
     """Creates and persists a tenant; emits tenant.created in the same transaction."""
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         tenant = Tenant.create(tenant_id, display_name, tx.clock.now())
         if not await tx.tenants.add(tenant):
             raise TenantExistsError(f"tenant {tenant_id!r} already exists")
-        await tx.emit(
-            events_pb2.TenantCreated(tenant_id=tenant.tenant_id, display_name=tenant.display_name),
-            subject=tenant.tenant_id,
+        await tx.publish(
+            [TenantCreated(tenant_id=tenant.tenant_id, display_name=tenant.display_name)]
         )
     return tenant
 
 
 async def get_tenant(uow: UnitOfWorkFactory, tenant_id: str) -> Tenant:
-    validate_tenant_id(tenant_id)
+    require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         tenant = await tx.tenants.get(tenant_id)
     if tenant is None:

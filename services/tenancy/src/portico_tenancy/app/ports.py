@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from google.protobuf.message import Message
-
 from portico_common.clock import Clock
+from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.quota import Quota, Usage
 from portico_tenancy.domain.tenant import Tenant
 
@@ -51,7 +50,8 @@ class TenancyUnitOfWork(Protocol):
     @property
     def clock(self) -> Clock: ...
 
-    async def emit(self, payload: Message, *, subject: str = "") -> None: ...
+    async def publish(self, events: Sequence[TenantEvent]) -> None:
+        """Queues the events to be published if, and only if, the transaction commits."""
 
 
 UnitOfWorkFactory = Callable[[str], AbstractAsyncContextManager[TenancyUnitOfWork]]

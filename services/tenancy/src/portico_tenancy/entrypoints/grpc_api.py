@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
+from portico_common.timestamps import to_timestamp
 from portico_tenancy.app import handlers, quotas
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.quota import Quota, Resources, Usage
@@ -20,14 +17,8 @@ def to_proto(tenant: Tenant) -> pb.Tenant:
     return pb.Tenant(
         tenant_id=tenant.tenant_id,
         display_name=tenant.display_name,
-        created_at=_timestamp(tenant.created_at),
+        created_at=to_timestamp(tenant.created_at),
     )
-
-
-def _timestamp(when: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(when)
-    return stamp
 
 
 def resources_to_proto(r: Resources) -> pb.Resources:
@@ -46,7 +37,7 @@ def quota_to_proto(quota: Quota) -> pb.Quota:
         limits=resources_to_proto(quota.limits),
         max_plugins=quota.max_plugins,
         revision=quota.revision,
-        updated_at=_timestamp(quota.updated_at),
+        updated_at=to_timestamp(quota.updated_at),
     )
 
 
@@ -56,7 +47,7 @@ def usage_to_proto(usage: Usage) -> pb.Usage:
         used=resources_to_proto(usage.used),
         plugins=usage.plugins,
         revision=usage.revision,
-        updated_at=_timestamp(usage.updated_at),
+        updated_at=to_timestamp(usage.updated_at),
     )
 
 

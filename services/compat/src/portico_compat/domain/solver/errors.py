@@ -1,20 +1,17 @@
-"""Errors of the dependency solver (gRPC status names in `code`)."""
+"""Errors of the dependency solver, each in the kernel category its gRPC status comes from."""
 
 from __future__ import annotations
 
+from portico_common.errors import InvalidArgumentError, ResourceExhaustedError, UnavailableError
 from portico_compat.errors import CompatError
 
 
-class SolverInputError(CompatError):
+class SolverInputError(CompatError, InvalidArgumentError):
     """The solve request itself is malformed (empty, invalid range, duplicate)."""
 
-    code = "INVALID_ARGUMENT"
 
-
-class SolverBudgetExceededError(CompatError):
+class SolverBudgetExceededError(CompatError, ResourceExhaustedError):
     """The solver stopped because a budget ran out; the answer would be unbounded."""
-
-    code = "RESOURCE_EXHAUSTED"
 
     def __init__(self, budget: str, limit: float, rounds: int, steps: int, seconds: float) -> None:
         super().__init__(
@@ -29,13 +26,9 @@ class SolverBudgetExceededError(CompatError):
         self.seconds = seconds
 
 
-class CatalogError(CompatError):
+class CatalogError(CompatError, UnavailableError):
     """The package catalog could not be read (bad file, registry unreachable)."""
 
-    code = "UNAVAILABLE"
 
-
-class CatalogBudgetExceededError(CompatError):
+class CatalogBudgetExceededError(CompatError, ResourceExhaustedError):
     """The catalog refused to fetch more packages than its budget allows."""
-
-    code = "RESOURCE_EXHAUSTED"

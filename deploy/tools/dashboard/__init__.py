@@ -1,0 +1,1 @@
+"""The Grafana dashboard model, built by one function per row (see model.ROWS)."""

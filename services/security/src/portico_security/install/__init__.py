@@ -1,0 +1,1 @@
+"""Secure install: install requests, the tenant's install policy, approvals, the audit trail."""

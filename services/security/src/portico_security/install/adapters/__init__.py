@@ -1,0 +1,1 @@
+"""Install's outside world: PostgreSQL, memory, event messages, verification and trust."""

@@ -1,0 +1,200 @@
+"""PostgreSQL adapters of the install ports, and the unit of work that carries them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from portico_common.clock import Clock
+from portico_common.db import Connection
+from portico_common.uow import PgUnitOfWork
+from portico_security.install.adapters.codec import request_from_json, request_to_json
+from portico_security.install.adapters.messages import subject_of, to_message
+from portico_security.install.domain.audit import AuditEntry, AuditRecord, append
+from portico_security.install.domain.events import InstallEvent
+from portico_security.install.domain.policy import InstallPolicy, policy_from_json, policy_to_json
+from portico_security.install.domain.requests import InstallRequest, InstallStatus
+from portico_security.verification.adapters.postgres import SOURCE
+
+
+class PgInstallPolicyRepository:
+    def __init__(self, conn: Connection, clock: Clock) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    async def get(self, tenant_id: str) -> InstallPolicy | None:
+        raw = await self._conn.fetchval(
+            "SELECT policy FROM install_policies WHERE tenant_id = $1", tenant_id
+        )
+        return None if raw is None else policy_from_json(tenant_id, json.loads(raw))
+
+    async def put(self, policy: InstallPolicy) -> None:
+        await self._conn.execute(
+            """INSERT INTO install_policies (tenant_id, policy, updated_at)
+               VALUES ($1, $2::jsonb, $3)
+               ON CONFLICT (tenant_id) DO UPDATE
+                   SET policy = EXCLUDED.policy, updated_at = EXCLUDED.updated_at""",
+            policy.tenant_id,
+            json.dumps(policy_to_json(policy)),
+            self._clock.now(),
+        )
+
+
+class PgInstallRequestRepository:
+    def __init__(self, conn: Connection, clock: Clock) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    async def add(self, request: InstallRequest) -> None:
+        await self._conn.execute(
+            """INSERT INTO install_requests (request_id, tenant_id, plugin, version, status,
+                   deadline, body, created_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $8)""",
+            uuid.UUID(request.request_id),
+            request.tenant_id,
+            request.plugin,
+            request.version,
+            request.status.value,
+            _deadline(request),
+            json.dumps(request_to_json(request)),
+            request.created_at,
+        )
+
+    async def save(self, request: InstallRequest) -> None:
+        await self._conn.execute(
+            """UPDATE install_requests SET status = $3, deadline = $4, body = $5::jsonb,
+                   updated_at = $6
+               WHERE tenant_id = $1 AND request_id = $2""",
+            request.tenant_id,
+            uuid.UUID(request.request_id),
+            request.status.value,
+            _deadline(request),
+            json.dumps(request_to_json(request)),
+            self._clock.now(),
+        )
+
+    async def get(
+        self, tenant_id: str, request_id: str, *, lock: bool = False
+    ) -> InstallRequest | None:
+        try:
+            wanted = uuid.UUID(request_id)
+        except ValueError:
+            return None
+        row = await self._conn.fetchrow(_GET_FOR_UPDATE if lock else _GET, tenant_id, wanted)
+        if row is None:
+            return None
+        return request_from_json(
+            request_id=str(row["request_id"]),
+            tenant_id=row["tenant_id"],
+            plugin=row["plugin"],
+            version=row["version"],
+            status=row["status"],
+            body=json.loads(row["body"]),
+        )
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        rows = await self._conn.fetch(
+            """SELECT tenant_id, request_id FROM install_requests
+                WHERE status = 'PENDING_APPROVAL' AND deadline <= $1
+                ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED""",
+            now,
+            limit,
+        )
+        return [(r["tenant_id"], str(r["request_id"])) for r in rows]
+
+
+class PgAuditLog:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def append(self, entry: AuditEntry) -> AuditRecord:
+        # One writer per tenant chain at a time, so two transactions never both
+        # extend the same last record.
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            f"security.audit:{entry.tenant_id}",
+        )
+        last = await self._conn.fetchrow(
+            """SELECT tenant_id, sequence, at, actor, action, subject, reason,
+                      evidence_digest, prev_hash, hash
+                 FROM audit_records WHERE tenant_id = $1 ORDER BY sequence DESC LIMIT 1""",
+            entry.tenant_id,
+        )
+        record = append(_record(last) if last is not None else None, entry)
+        await self._conn.execute(
+            """INSERT INTO audit_records (tenant_id, sequence, at, actor, action, subject,
+                   reason, evidence_digest, prev_hash, hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+            entry.tenant_id,
+            record.sequence,
+            entry.at,
+            entry.actor,
+            entry.action,
+            entry.subject,
+            entry.reason,
+            entry.evidence_digest,
+            record.prev_hash,
+            record.hash,
+        )
+        return record
+
+    async def list(
+        self, tenant_id: str, *, subject: str = "", after: int = 0, limit: int = 100
+    ) -> list[AuditRecord]:
+        rows = await self._conn.fetch(
+            """SELECT tenant_id, sequence, at, actor, action, subject, reason,
+                      evidence_digest, prev_hash, hash
+                 FROM audit_records
+                WHERE tenant_id = $1 AND ($2 = '' OR subject = $2) AND sequence > $3
+                ORDER BY sequence LIMIT $4""",
+            tenant_id,
+            subject,
+            after,
+            limit,
+        )
+        return [_record(r) for r in rows]
+
+
+_GET = """SELECT request_id, tenant_id, plugin, version, status, body
+            FROM install_requests WHERE tenant_id = $1 AND request_id = $2"""
+_GET_FOR_UPDATE = _GET + " FOR UPDATE"
+
+
+def _record(row: Any) -> AuditRecord:
+    return AuditRecord(
+        entry=AuditEntry(
+            tenant_id=row["tenant_id"],
+            at=row["at"],
+            actor=row["actor"],
+            action=row["action"],
+            subject=row["subject"],
+            reason=row["reason"],
+            evidence_digest=row["evidence_digest"],
+        ),
+        sequence=int(row["sequence"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def _deadline(request: InstallRequest) -> datetime | None:
+    if request.status is InstallStatus.PENDING_APPROVAL and request.approval is not None:
+        return request.approval.deadline
+    return None
+
+
+class InstallPgUnitOfWork(PgUnitOfWork):
+    """The install repositories on one transaction, and its outbox."""
+
+    def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
+        super().__init__(conn, source=SOURCE, tenant_id=tenant_id, clock=clock)
+        self.install_policies = PgInstallPolicyRepository(conn, clock)
+        self.install_requests = PgInstallRequestRepository(conn, clock)
+        self.audit = PgAuditLog(conn)
+
+    async def publish(self, events: Sequence[InstallEvent]) -> None:
+        for event in events:
+            await self.emit(to_message(event), subject=subject_of(event))

@@ -1,0 +1,1 @@
+"""Install use cases and the ports they need."""

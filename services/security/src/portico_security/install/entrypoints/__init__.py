@@ -1,0 +1,1 @@
+"""Entrypoints of secure install: InstallService and the approval deadline job."""

@@ -1,0 +1,1 @@
+"""Test helpers shipped with the service: npm tarballs, signing publishers, stand-ins, wiring."""

@@ -1,0 +1,1 @@
+"""Trust: OSV advisories, the five-factor trust score, tenants' trust policies, registry signals."""

@@ -1,0 +1,1 @@
+"""Trust's outside world: PostgreSQL, memory, advisory sources, registry signals."""

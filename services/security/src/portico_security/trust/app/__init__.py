@@ -1,0 +1,1 @@
+"""Trust use cases and the ports they need."""

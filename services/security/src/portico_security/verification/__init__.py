@@ -1,0 +1,2 @@
+"""Verification: is this tarball what its publisher signed? Integrity, publisher keys and
+signatures, npm registry signatures, provenance, and the decisions taken."""

@@ -1,0 +1,1 @@
+"""Verification's outside world: PostgreSQL, memory, Sigstore verifiers, event messages."""

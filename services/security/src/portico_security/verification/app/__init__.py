@@ -1,0 +1,1 @@
+"""Verification use cases and the ports they need."""

@@ -1,0 +1,1 @@
+"""Pure verification logic: integrity, keys, signatures, provenance, verdicts. No I/O."""

@@ -1,0 +1,1 @@
+"""gRPC entrypoints of verification: SecurityService, PublisherKeyService, ProvenanceService."""

@@ -1,0 +1,45 @@
+"""Domain events to `portico.events.v1` messages: the protobuf edge of the service."""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from portico.events.v1 import events_pb2 as ev
+from portico_common.timestamps import to_timestamp
+from portico_tenancy.domain.events import (
+    TenantCreated,
+    TenantEvent,
+    TenantQuotaUpdated,
+    TenantUsageUpdated,
+)
+from portico_tenancy.domain.quota import Resources
+
+
+def to_message(event: TenantEvent) -> Message:
+    """The proto payload published for a domain event."""
+    match event:
+        case TenantCreated():
+            return ev.TenantCreated(tenant_id=event.tenant_id, display_name=event.display_name)
+        case TenantQuotaUpdated(quota=quota):
+            return ev.TenantQuotaUpdated(
+                tenant_id=quota.tenant_id,
+                limits=_resources(quota.limits),
+                max_plugins=quota.max_plugins,
+                revision=quota.revision,
+                updated_at=to_timestamp(quota.updated_at),
+            )
+        case TenantUsageUpdated(usage=usage):
+            return ev.TenantUsageUpdated(
+                tenant_id=usage.tenant_id,
+                used=_resources(usage.used),
+                plugins=usage.plugins,
+                revision=usage.revision,
+                updated_at=to_timestamp(usage.updated_at),
+            )
+    raise TypeError(f"no message for {type(event).__name__}")
+
+
+def _resources(r: Resources) -> ev.TenantResources:
+    return ev.TenantResources(
+        cpu_millicores=r.cpu_millicores, memory_mib=r.memory_mib, storage_mib=r.storage_mib
+    )

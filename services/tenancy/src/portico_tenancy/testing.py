@@ -1,0 +1,48 @@
+"""Test helpers shipped with the service: tenancy over its in-memory adapter, wired by `build`.
+
+Unit tests here use it, and so can other packages' tests that need a tenancy
+service without PostgreSQL or NATS.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from portico_common.clock import ManualClock
+from portico_tenancy.adapters.memory import MemoryStore, MemoryTables
+from portico_tenancy.app.ports import UnitOfWorkFactory
+from portico_tenancy.bootstrap import Components, Dependencies, build
+from portico_tenancy.entrypoints.grpc_api import TenancyServicer
+
+
+class TenancyWorld:
+    """The in-memory store, a clock the test moves, and what `build` makes of them."""
+
+    def __init__(self, clock: ManualClock | None = None) -> None:
+        self.clock = clock or ManualClock()
+        self.store = MemoryStore(self.clock)
+        self.components: Components = build(
+            Dependencies(uow=self.store.uow_factory(), clock=self.clock)
+        )
+
+    @property
+    def uow(self) -> UnitOfWorkFactory:
+        return self.store.uow_factory()
+
+    @property
+    def servicer(self) -> TenancyServicer:
+        """The gRPC servicer `build` registers."""
+        [registered] = self.components.servicers
+        if not isinstance(registered.implementation, TenancyServicer):
+            raise TypeError(f"build registered {registered.implementation!r}")
+        return registered.implementation
+
+    @property
+    def tables(self) -> MemoryTables:
+        """The committed rows."""
+        return self.store.state
+
+    @property
+    def committed(self) -> list[Message]:
+        """Every committed event's payload, oldest first."""
+        return self.store.events
