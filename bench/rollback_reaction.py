@@ -31,7 +31,9 @@ from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.events.bus import publish
+from portico_common.events.catalog import type_of
 from portico_common.events.envelope import Envelope
+from portico_common.events.topology import owner_source
 from portico_common.timestamps import to_timestamp
 from portico_embedded.nats import NatsServer
 from portico_embedded.postgres import PostgresServer
@@ -114,7 +116,10 @@ async def portico(url: str, rollout_target: str, n: int) -> list[float]:
                 ev.ArtifactVerified(tenant_id=tenant, plugin=name, version=version),
                 ev.CompatChecked(tenant_id=tenant, plugin=name, version=version, compatible=True),
             ):
-                await publish(js, Envelope.of(payload, source="bench", tenant_id=tenant))
+                await publish(
+                    js,
+                    Envelope.of(payload, source=owner_source(type_of(payload)), tenant_id=tenant),
+                )
         await _wait_in_progress(stub, tenant, ids)
     samples = []
     for i, version in enumerate(versions):
@@ -128,7 +133,9 @@ async def portico(url: str, rollout_target: str, n: int) -> list[float]:
             detected_at=to_timestamp(datetime.now(UTC)),
         )
         started = time.perf_counter()
-        await publish(js, Envelope.of(violation, source="bench", tenant_id=tenant))
+        await publish(
+            js, Envelope.of(violation, source=owner_source(type_of(violation)), tenant_id=tenant)
+        )
         await asyncio.wait_for(done[version].wait(), 10)
         samples.append(arrived[version] - started)
     await nc.close()

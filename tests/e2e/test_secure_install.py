@@ -92,7 +92,7 @@ async def register_client(
             "clientId": client_id,
             "clientSecret": secret,
             "tenants": [tenant],
-            "scopes": ["security:read", "security:write"],
+            "scopes": ["installs.read", "installs.approve"],
             "roles": roles,
         },
         token=await admin.get("*"),
@@ -189,7 +189,8 @@ async def gated_install(home: Path) -> None:
         with pytest.raises(ApiError) as refused:
             await outsider.call("POST", path, {"approver": "alice", "role": APPROVER_ROLE})
         assert refused.value.status == 403, refused.value
-        assert f"may not decide as {APPROVER_ROLE!r}" in refused.value.detail, refused.value
+        # Refused by the kernel before security runs: viewer lacks installs.approve.
+        assert "missing permission 'installs.approve'" in refused.value.detail, refused.value
         # The stated name is not trusted: the token's subject is the approver.
         first = await first_api.call("POST", path, {"approver": "mallory", "role": APPROVER_ROLE})
         assert first["request"]["status"] == "INSTALL_STATUS_PENDING_APPROVAL"

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,6 @@ async def serve(
     rt: Runtime,
     *,
     servicers: Sequence[Servicer] = (),
-    register: Callable[[grpc.aio.Server], Iterable[str]] | None = None,
     subscriptions: Sequence[Subscription] = (),
     consumers: Sequence[EventConsumer] = (),
     background: Sequence[Background] = (),
@@ -159,8 +158,6 @@ async def serve(
         ],
     )
     names = register_servicers(server, servicers)
-    if register is not None:
-        names += register(server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

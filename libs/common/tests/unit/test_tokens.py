@@ -37,7 +37,7 @@ def _token(key: OKPKey, alg: str = ALGORITHM, **overrides: Any) -> str:
         "aud": AUDIENCE,
         "sub": "svc:rollout",
         "tenant": "acme",
-        "scope": "rollout:write slo:read",
+        "scope": "rollouts.request slos.read",
         "exp": NOW + 300,
         "jti": "t-1",
     }
@@ -53,7 +53,7 @@ def test_valid_token_gives_its_claims() -> None:
     assert claims == Claims(
         subject="svc:rollout",
         tenant_id="acme",
-        scopes=("rollout:write", "slo:read"),
+        scopes=("rollouts.request", "slos.read"),
         expires_at=NOW + 300,
         token_id="t-1",
     )

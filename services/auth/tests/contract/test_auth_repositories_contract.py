@@ -48,8 +48,8 @@ async def test_a_failed_transaction_stores_nothing(uow: UnitOfWorkFactory) -> No
 
 async def test_clients_are_upserted_and_read_back(uow: UnitOfWorkFactory) -> None:
     """Upserting a client twice keeps the last version; an unknown id reads as None."""
-    first = Client.register("bot", "scrypt$old", ["acme"], ["slo:read"])
-    second = Client.register("bot", "scrypt$new", ["acme", "globex"], ["slo:read", "slo:write"])
+    first = Client.register("bot", "scrypt$old", ["acme"], ["slos.read"])
+    second = Client.register("bot", "scrypt$new", ["acme", "globex"], ["slos.read", "slos.write"])
     async with uow(ALL_TENANTS) as tx:
         await tx.clients.upsert(first)
         await tx.clients.upsert(second)
@@ -71,7 +71,7 @@ async def test_a_tenant_transaction_sees_and_writes_no_platform_rows(
 ) -> None:
     """auth's rows are platform-level: a tenant's transaction finds none and cannot add one."""
     key = SigningKey.generate(NOW, KeyPolicy())
-    client = Client.register("bot", "scrypt$x", ["acme"], ["slo:read"])
+    client = Client.register("bot", "scrypt$x", ["acme"], ["slos.read"])
     async with uow(ALL_TENANTS) as tx:
         await tx.keys.add(key)
         await tx.clients.upsert(client)

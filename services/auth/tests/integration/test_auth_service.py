@@ -35,7 +35,7 @@ def _token_request(secret: str, **changes: Any) -> pb.IssueServiceTokenRequest:
         "client_id": "portico-admin",
         "client_secret": secret,
         "tenant_id": "acme",
-        "scopes": ["tenancy:read"],
+        "scopes": ["tenants.read"],
     }
     values.update(changes)
     return pb.IssueServiceTokenRequest(**values)
@@ -59,7 +59,7 @@ async def test_an_issued_token_verifies_with_the_served_jwks(
         assert (claims.subject, claims.tenant_id, claims.scopes) == (
             "portico-admin",
             "acme",
-            ("tenancy:read",),
+            ("tenants.read",),
         )
         checked = await auth.VerifyToken(pb.VerifyTokenRequest(token=issued.access_token))
         assert (checked.subject, checked.tenant_id, checked.token_id) == (
@@ -93,12 +93,12 @@ async def test_tenant_and_scope_rules_map_to_status_codes(
         try:
             await conn.execute(
                 "INSERT INTO auth.clients (client_id, secret_hash, tenants, scopes)"
-                " VALUES ('acme-bot', $1, '{acme}', '{tenancy:read}')",
+                " VALUES ('acme-bot', $1, '{acme}', '{tenants.read}')",
                 hash_secret("acme-bot-secret-0123456789"),
             )
         finally:
             await conn.close()
-        bot = {"client_id": "acme-bot", "tenant_id": "acme", "scopes": ["tenancy:read"]}
+        bot = {"client_id": "acme-bot", "tenant_id": "acme", "scopes": ["tenants.read"]}
         cases = [
             (_token_request(admin_secret, tenant_id=""), grpc.StatusCode.INVALID_ARGUMENT),
             (
@@ -106,7 +106,7 @@ async def test_tenant_and_scope_rules_map_to_status_codes(
                 grpc.StatusCode.PERMISSION_DENIED,
             ),
             (
-                _token_request("acme-bot-secret-0123456789", **{**bot, "scopes": ["slo:write"]}),
+                _token_request("acme-bot-secret-0123456789", **{**bot, "scopes": ["slos.write"]}),
                 grpc.StatusCode.PERMISSION_DENIED,
             ),
         ]
@@ -186,7 +186,7 @@ async def test_register_client_over_grpc_stores_roles_and_is_admin_only(
             client_id="approver-1",
             client_secret="approver-secret-0123456789",
             tenants=["acme"],
-            scopes=["security:write"],
+            scopes=["installs.approve"],
             roles=["security-approver"],
         )
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -200,7 +200,7 @@ async def test_register_client_over_grpc_stores_roles_and_is_admin_only(
         assert caught.value.code() is grpc.StatusCode.ALREADY_EXISTS
         issued = await auth.IssueServiceToken(
             _token_request(
-                "approver-secret-0123456789", client_id="approver-1", scopes=["security:write"]
+                "approver-secret-0123456789", client_id="approver-1", scopes=["installs.approve"]
             )
         )
         claims = await TokenVerifier(_jwks_fetcher(auth)).verify(issued.access_token)

@@ -40,4 +40,4 @@ def signing_key(t0: datetime, key_policy: KeyPolicy) -> SigningKey:
 
 @pytest.fixture
 def grant() -> Grant:
-    return Grant("ci-bot", "acme", ("tenancy:read", "rollout:write"))
+    return Grant("ci-bot", "acme", ("tenants.read", "rollouts.request"))

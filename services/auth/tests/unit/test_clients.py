@@ -21,7 +21,7 @@ from portico_common.tenants import ALL_TENANTS
 @pytest.fixture
 def acme_bot() -> Client:
     return Client.register(
-        "acme-bot", "hash", ["acme", "acme-staging"], ["tenancy:read", "slo:write"]
+        "acme-bot", "hash", ["acme", "acme-staging"], ["tenants.read", "slos.write"]
     )
 
 
@@ -32,22 +32,22 @@ def admin() -> Client:
 
 def test_an_allowed_tenant_and_scopes_are_granted(acme_bot: Client) -> None:
     """A client gets a grant for one of its tenants and a subset of its scopes."""
-    grant = acme_bot.grant("acme-staging", ["slo:write"])
+    grant = acme_bot.grant("acme-staging", ["slos.write"])
     assert (grant.client_id, grant.tenant_id, grant.scopes) == (
         "acme-bot",
         "acme-staging",
-        ("slo:write",),
+        ("slos.write",),
     )
 
 
 def test_no_scopes_requested_means_all_allowed(acme_bot: Client) -> None:
     """Omitting scopes grants every scope the client is allowed, in a stable order."""
-    assert acme_bot.grant("acme", []).scopes == ("slo:write", "tenancy:read")
+    assert acme_bot.grant("acme", []).scopes == ("slos.write", "tenants.read")
 
 
 def test_repeated_scopes_are_granted_once(acme_bot: Client) -> None:
     """A scope asked for twice appears once in the grant."""
-    assert acme_bot.grant("acme", ["slo:write", "slo:write"]).scopes == ("slo:write",)
+    assert acme_bot.grant("acme", ["slos.write", "slos.write"]).scopes == ("slos.write",)
 
 
 def test_another_tenant_is_denied(acme_bot: Client) -> None:
@@ -65,14 +65,14 @@ def test_a_platform_wide_token_needs_a_platform_client(acme_bot: Client) -> None
 def test_a_platform_client_may_act_for_any_tenant_or_all(admin: Client) -> None:
     """A client allowed '*' gets any tenant, and '*' itself."""
     assert admin.grant("globex", []).tenant_id == "globex"
-    assert admin.grant(ALL_TENANTS, ["auth:write"]).tenant_id == ALL_TENANTS
+    assert admin.grant(ALL_TENANTS, ["clients.register"]).tenant_id == ALL_TENANTS
     assert admin.grant(ALL_TENANTS, []).scopes == tuple(sorted(PLATFORM_SCOPES))
 
 
 def test_scopes_beyond_the_allowed_are_denied(acme_bot: Client) -> None:
     """Asking for one scope too many denies the whole request and names the scope."""
-    with pytest.raises(ScopeNotAllowedError, match="rollout:write"):
-        acme_bot.grant("acme", ["slo:write", "rollout:write"])
+    with pytest.raises(ScopeNotAllowedError, match=r"rollouts\.request"):
+        acme_bot.grant("acme", ["slos.write", "rollouts.request"])
 
 
 @pytest.mark.parametrize("tenant", ["", "Acme", "acme corp", "-acme", "a" * 64, "acme/other"])

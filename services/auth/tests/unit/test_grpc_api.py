@@ -32,7 +32,7 @@ async def servicer() -> AuthServicer:
 
 async def _token(servicer: AuthServicer, tenant: str = "acme") -> pb.IssueServiceTokenResponse:
     request = pb.IssueServiceTokenRequest(
-        client_id="portico-admin", client_secret=SECRET, tenant_id=tenant, scopes=["slo:read"]
+        client_id="portico-admin", client_secret=SECRET, tenant_id=tenant, scopes=["slos.read"]
     )
     return await servicer.IssueServiceToken(request, None)  # type: ignore[arg-type]
 
@@ -60,7 +60,7 @@ async def test_the_jwks_message_converts_the_way_the_kernel_fetches_it(
     assert (claims.subject, claims.tenant_id, claims.scopes) == (
         "portico-admin",
         "acme",
-        ("slo:read",),
+        ("slos.read",),
     )
 
 
@@ -82,7 +82,7 @@ async def test_verify_token_returns_the_claims(servicer: AuthServicer) -> None:
     assert (response.subject, response.tenant_id, list(response.scopes)) == (
         "portico-admin",
         "acme",
-        ["slo:read"],
+        ["slos.read"],
     )
     assert response.expires_at == issued.expires_at
     assert len(response.token_id) == 32
@@ -113,7 +113,7 @@ def _register_request(**changes: object) -> pb.RegisterClientRequest:
         "client_id": "alice-bot",
         "client_secret": "alice-secret-0123456789",
         "tenants": ["acme"],
-        "scopes": ["security:write"],
+        "scopes": ["installs.approve"],
         "roles": ["security-approver"],
     }
     values.update(changes)

@@ -94,12 +94,12 @@ async def test_a_weak_admin_secret_is_refused(store: AuthMemoryStore) -> None:
 
 async def test_valid_credentials_get_a_token_that_verifies(ready: AuthMemoryStore) -> None:
     """A token issued to the admin verifies against auth's own published keys."""
-    issued = await _issue(ready, scopes=["tenancy:read"], ttl_seconds=120)
+    issued = await _issue(ready, scopes=["tenants.read"], ttl_seconds=120)
     claims = await handlers.verify_service_token(ready.open, POLICIES.keys, issued.token)
     assert (claims.subject, claims.tenant_id, claims.scopes) == (
         "portico-admin",
         "acme",
-        ("tenancy:read",),
+        ("tenants.read",),
     )
     assert issued.ttl_seconds == 120
 
@@ -125,7 +125,7 @@ async def test_bad_credentials_get_one_generic_answer(
 async def test_a_client_cannot_get_a_token_for_another_tenant(ready: AuthMemoryStore) -> None:
     """A client limited to tenant acme is denied a token for globex, or for '*'."""
     secret = "acme-bot-secret-0123456789"
-    client = Client.register("acme-bot", hash_secret(secret), ["acme"], ["tenancy:read"])
+    client = Client.register("acme-bot", hash_secret(secret), ["acme"], ["tenants.read"])
     ready.state.clients[client.client_id] = client
     assert (await _issue(ready, client_id="acme-bot", client_secret=secret)).token
     for tenant in ("globex", "*"):

@@ -45,7 +45,7 @@ def _command(**changes: object) -> RegisterClient:
         "client_id": "bot",
         "client_secret": BOT_SECRET,
         "tenants": ["acme"],
-        "scopes": ["security:write"],
+        "scopes": ["installs.approve"],
         "roles": ["security-approver"],
     }
     values.update(changes)

@@ -41,7 +41,7 @@ def _claims(t0: datetime, **changes: Any) -> dict[str, Any]:
         "aud": "portico",
         "sub": "ci-bot",
         "tenant": "acme",
-        "scope": "tenancy:read",
+        "scope": "tenants.read",
         "iat": now,
         "nbf": now,
         "exp": now + 900,
@@ -87,7 +87,7 @@ def test_an_issued_token_carries_the_grant(
         "aud": "portico",
         "sub": "ci-bot",
         "tenant": "acme",
-        "scope": "tenancy:read rollout:write",
+        "scope": "tenants.read rollouts.request",
         "roles": [],
         "iat": now,
         "nbf": now,
@@ -106,7 +106,7 @@ def test_the_kernel_verifier_accepts_an_issued_token(
     assert (claims.subject, claims.tenant_id, claims.scopes, claims.token_id) == (
         "ci-bot",
         "acme",
-        ("tenancy:read", "rollout:write"),
+        ("tenants.read", "rollouts.request"),
         "tok-1",
     )
     assert claims.expires_at == int(t0.timestamp()) + 900

@@ -14,8 +14,7 @@ from portico.compat.v1 import compat_pb2, compat_pb2_grpc, dependencies_pb2, dep
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
-from portico_common.grpc.tokens import TokenVerifier
-from portico_common.runtime import Background, Runtime, bootstrap_process, jwks_fetcher, serve
+from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
 from portico_compat.adapters.catalog_file import InMemoryCatalog, load_catalog_file
 from portico_compat.adapters.catalog_npm import NpmRegistryCatalog
@@ -48,8 +47,6 @@ class Dependencies:
     catalog: PackageCatalog = field(default_factory=lambda: InMemoryCatalog(()))
     # The ceiling on every solve, whatever a caller asks for.
     solver_budget: Budget = field(default_factory=Budget)
-    # Checks bearer tokens of the streaming RPC (None: no tokens required).
-    verifier: TokenVerifier | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def build(deps: Dependencies) -> Components:
             Servicer(
                 compat_pb2.DESCRIPTOR.services_by_name["CompatService"],
                 compat_pb2_grpc.add_CompatServiceServicer_to_server,
-                CompatServicer(deps.uow, deps.verifier),
+                CompatServicer(deps.uow),
             ),
             Servicer(
                 dependencies_pb2.DESCRIPTOR.services_by_name["DependencyService"],
@@ -113,9 +110,6 @@ async def run(
     """
     catalog = load_catalog(settings)
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
-    # Made here rather than by serve: the streaming RPC checks tokens itself
-    # (the kernel interceptor wraps unary RPCs only), with the same verifier.
-    verifier = TokenVerifier(jwks_fetcher(settings.auth_target)) if settings.auth_target else None
     parts = build(
         Dependencies(
             uow=uow_factory(
@@ -125,7 +119,6 @@ async def run(
             projection_on=PgTenantResourcesRepository,
             catalog=catalog,
             solver_budget=Budget(settings.solver_max_rounds, settings.solver_max_seconds),
-            verifier=verifier,
         )
     )
     await serve(
@@ -133,7 +126,6 @@ async def run(
         servicers=parts.servicers,
         subscriptions=parts.subscriptions,
         background=parts.background,
-        verifier=verifier,
         ready=ready,
         stop=stop,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import grpc
@@ -73,7 +72,7 @@ def serving(deps: Dependencies) -> Serving:
     async def start(
         verifier: TokenVerifier | None = None,
     ) -> AsyncIterator[pb_grpc.CompatServiceAsyncStub]:
-        parts = build(replace(deps, verifier=verifier))
+        parts = build(deps)
         server = grpc.aio.server(
             interceptors=[PorticoServerInterceptor("compat", verifier=verifier, idempotency=None)]
         )

@@ -40,7 +40,7 @@ class FakeVerifier(TokenVerifier):
     async def verify(self, token: str) -> Claims:
         if token != "acme-token":
             raise UnauthenticatedError("invalid token")
-        return Claims("svc:test", "acme", (), 0, "t-1")
+        return Claims("svc:test", "acme", (), 0, "t-1", roles=("tenant-admin",))
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ async def test_stream_without_host_profile_is_failed_precondition(
 async def test_stream_requires_a_token_when_tokens_are_checked(
     guarded: pb_grpc.CompatServiceAsyncStub, store: CompatMemoryStore
 ) -> None:
-    """The streaming RPC, which the kernel interceptor does not wrap, still checks tokens."""
+    """The streaming RPC checks tokens like unary ones (the kernel interceptor wraps both)."""
     await set_up_acme(guarded, authorization="Bearer acme-token")
     call = pb.CheckCompatibilityStreamRequest(check=request())
 

@@ -13,8 +13,9 @@ from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.events.bus import publish
-from portico_common.events.catalog import STREAM, subject_for
+from portico_common.events.catalog import STREAM, subject_for, type_of
 from portico_common.events.envelope import Envelope
+from portico_common.events.topology import owner_source
 from portico_embedded.testing.fixtures import unique, unique_tenant
 from portico_embedded.testing.services import infra_env, running_process
 
@@ -58,7 +59,10 @@ async def test_process_serves_events_and_rpcs_then_stops_cleanly(
                 ev.ArtifactVerified(tenant_id=tenant, plugin=PLUGIN, version="2.3.0"),
                 ev.CompatChecked(tenant_id=tenant, plugin=PLUGIN, version="2.3.0", compatible=True),
             ):
-                await publish(js, Envelope.of(payload, source="tests", tenant_id=tenant))
+                await publish(
+                    js,
+                    Envelope.of(payload, source=owner_source(type_of(payload)), tenant_id=tenant),
+                )
             [msg] = await watch.fetch(1, timeout=15)
             started = Envelope.decode(msg.headers, msg.data)
         finally:

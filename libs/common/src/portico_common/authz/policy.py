@@ -88,6 +88,14 @@ class RolePolicy:
         return ANY in have or (ANY not in need and need <= have)
 
 
+_SCOPE = re.compile(r"^(\*|[a-z][a-z_]*\.(\*|[a-z][a-z_]*))$")
+
+
+def is_scope(scope: str) -> bool:
+    """Whether a string is a token scope: "*", a permission, or "<resource>.*"."""
+    return bool(_SCOPE.match(scope))
+
+
 def scope_covers(scope: str, permission: str) -> bool:
     """Whether a token scope admits a permission: "*", the permission, or "<resource>.*"."""
     if scope in (ANY, permission):

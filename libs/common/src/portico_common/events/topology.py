@@ -56,6 +56,11 @@ def source_of(service: str) -> str:
     return f"portico/{service}"
 
 
+def owner_source(event_type: str) -> str:
+    """The only `source` consumers accept for `event_type` (tests publish as the owner)."""
+    return source_of(owner_of(event_type))
+
+
 def owned_prefixes(service: str) -> list[str]:
     return [prefix for prefix, owner in OWNERS.items() if owner == service]
 

@@ -13,6 +13,7 @@ from portico_auth.errors import (
     ScopeNotAllowedError,
     TenantNotAllowedError,
 )
+from portico_common.authz.policy import is_scope, scope_covers
 from portico_common.tenants import (
     ALL_TENANTS,
     InvalidTenantIdError,
@@ -20,20 +21,15 @@ from portico_common.tenants import (
     require_tenant_id,
 )
 
-# The scopes of the platform; the admin client gets every one.
-PLATFORM_SCOPES: tuple[str, ...] = tuple(
-    f"{service}:{access}"
-    for service in ("tenancy", "security", "compat", "rollout", "slo", "auth")
-    for access in ("read", "write")
-)
+# The admin client may ask for any scope. Scopes narrow what a token's roles
+# grant ("*", a permission, or "<resource>.*"); they never widen it.
+PLATFORM_SCOPES: tuple[str, ...] = ("*",)
 
 # The platform admin's role; roles are carried in tokens (the `roles` claim).
 PLATFORM_ADMIN_ROLE = "platform-admin"
 
 _ROLE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,63}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-# RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,7 @@ class Client:
         if not allowed_tenants or bad:
             raise InvalidClientError(f"client {client_id!r}: invalid allowed tenants {bad}")
         allowed_scopes = frozenset(scopes)
-        bad = [s for s in allowed_scopes if not _SCOPE.match(s)]
+        bad = [s for s in allowed_scopes if not is_scope(s)]
         if bad:
             raise InvalidClientError(f"client {client_id!r}: invalid scopes {bad}")
         client_roles = frozenset(roles)
@@ -97,7 +93,7 @@ class Client:
         if ALL_TENANTS not in self.tenants and tenant_id not in self.tenants:
             what = "platform-wide tokens" if tenant_id == ALL_TENANTS else f"tenant {tenant_id!r}"
             raise TenantNotAllowedError(f"client {self.client_id!r} may not act for {what}")
-        excess = [s for s in requested if s not in self.scopes]
+        excess = [s for s in requested if not any(scope_covers(a, s) for a in self.scopes)]
         if excess:
             raise ScopeNotAllowedError(
                 f"client {self.client_id!r} is not allowed scopes {' '.join(excess)}"
@@ -121,7 +117,7 @@ def validate_token_request(tenant_id: str, scopes: Iterable[str]) -> tuple[str, 
             # One kind of error for every malformed part of a token request.
             raise InvalidTokenRequestError(str(exc)) from exc
     unique = tuple(dict.fromkeys(scopes))
-    bad = [s for s in unique if not _SCOPE.match(s)]
+    bad = [s for s in unique if not is_scope(s)]
     if bad:
         raise InvalidTokenRequestError(f"invalid scope values {bad!r}")
     return unique

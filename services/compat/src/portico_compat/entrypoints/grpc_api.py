@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
-
-import grpc
 
 from portico.compat.v1 import compat_pb2 as pb
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
-from portico_common.errors import PermissionDeniedError, PorticoError, UnauthenticatedError
 from portico_common.grpc.interceptor import Context
-from portico_common.grpc.tokens import TokenVerifier
-from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS
 from portico_compat.app import handlers
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.apis import ApiProvision, ApiRequirement, HostApi, HostApiCatalog
@@ -146,34 +140,9 @@ def policy_to_proto(policy: PermissionPolicy) -> pb.PermissionPolicy:
     )
 
 
-class StreamGuard:
-    """What the kernel interceptor does for unary RPCs, for server-streaming ones.
-
-    The interceptor wraps unary-unary handlers only, so a streaming RPC checks
-    the bearer token and its tenant here, with the same verifier.
-    """
-
-    def __init__(self, verifier: TokenVerifier | None) -> None:
-        self._verifier = verifier
-
-    async def admit(self, tenant_id: str, context: Context) -> None:
-        if self._verifier is None:
-            return
-        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        scheme, _, token = metadata.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise UnauthenticatedError("missing bearer token (metadata 'authorization')")
-        claims = await self._verifier.verify(token.strip())
-        if tenant_id and not claims.allows_tenant(tenant_id):
-            raise PermissionDeniedError(
-                f"token for tenant {claims.tenant_id!r} cannot act for tenant {tenant_id!r}"
-            )
-
-
 class CompatServicer(pb_grpc.CompatServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory, verifier: TokenVerifier | None = None) -> None:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
-        self._guard = StreamGuard(verifier)
 
     async def SetHostProfile(
         self, request: pb.SetHostProfileRequest, context: Context
@@ -198,32 +167,15 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
     async def CheckCompatibilityStream(
         self, request: pb.CheckCompatibilityStreamRequest, context: Context
     ) -> AsyncIterator[pb.CheckCompatibilityStreamResponse]:
+        # The kernel interceptor checks the token, tenant and permission of the
+        # stream, maps errors to statuses and counts the call.
         tenant_id = request.check.tenant_id
-        started = time.perf_counter()
-        # Counted like the interceptor counts unary calls; a client that goes away
-        # mid-stream is CANCELLED.
-        code = grpc.StatusCode.CANCELLED
-        try:
-            await self._guard.admit(tenant_id, context)
-            plugin = plugin_from_proto(request.check)
-            async for item in handlers.stream_check(self._uow, tenant_id, plugin):
-                if isinstance(item, CompatCheck):
-                    yield pb.CheckCompatibilityStreamResponse(report=check_to_proto(item))
-                else:
-                    yield pb.CheckCompatibilityStreamResponse(dimension=dimension_to_proto(item))
-            code = grpc.StatusCode.OK
-        except PorticoError as exc:
-            code = grpc.StatusCode.__members__.get(exc.code, grpc.StatusCode.INTERNAL)
-            await context.abort(code, str(exc))
-        except Exception:
-            code = grpc.StatusCode.INTERNAL
-            log.exception("unhandled error", extra={"method": "CheckCompatibilityStream"})
-            raise
-        finally:
-            GRPC_REQUESTS.labels("compat", "CheckCompatibilityStream", code.name).inc()
-            GRPC_DURATION.labels("compat", "CheckCompatibilityStream").observe(
-                time.perf_counter() - started
-            )
+        plugin = plugin_from_proto(request.check)
+        async for item in handlers.stream_check(self._uow, tenant_id, plugin):
+            if isinstance(item, CompatCheck):
+                yield pb.CheckCompatibilityStreamResponse(report=check_to_proto(item))
+            else:
+                yield pb.CheckCompatibilityStreamResponse(dimension=dimension_to_proto(item))
 
     async def SetHostApiCatalog(
         self, request: pb.SetHostApiCatalogRequest, context: Context

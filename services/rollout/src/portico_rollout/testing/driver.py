@@ -25,7 +25,9 @@ from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.clock import ManualClock
 from portico_common.db import Database
 from portico_common.events.bus import publish
+from portico_common.events.catalog import type_of
 from portico_common.events.envelope import Envelope
+from portico_common.events.topology import owner_source
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -99,7 +101,10 @@ class RolloutDriver:
     ) -> Envelope:
         """Publishes a real CloudEvent; `msg_id` overrides Nats-Msg-Id to defeat JetStream dedup."""
         envelope = Envelope.of(
-            payload, source="tests/rollout", tenant_id=tenant, time=time or self.clock.now()
+            payload,
+            source=owner_source(type_of(payload)),
+            tenant_id=tenant,
+            time=time or self.clock.now(),
         )
         if msg_id is None:
             await publish(self.js, envelope)
