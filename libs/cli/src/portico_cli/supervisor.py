@@ -88,6 +88,17 @@ class Suite:
         )
         return self._start(self.gateway)
 
+    def _retry_lost_ports(self, pending: dict[str, Child]) -> bool:
+        """Restarts on port 0 each pending process that exited having lost its port."""
+        retried = False
+        for name, child in list(pending.items()):
+            if child.returncode() is not None and not self._bound(child):
+                again = self._restart_on_any_port(child)
+                if again is not None:
+                    pending[name] = again
+                    retried = True
+        return retried
+
     def _restart_on_any_port(self, child: Child) -> Child | None:
         """A new process on port 0 when `child` lost its preferred port to another; else None."""
         name = child.name
@@ -172,12 +183,11 @@ class Suite:
         pending = {child.name: child for child in children}
         last: dict[str, Health] = {}
         while pending:
-            for name, child in list(pending.items()):
-                if child.returncode() is not None and not self._bound(child):
-                    pending[name] = self._restart_on_any_port(child) or child
+            self._retry_lost_ports(pending)
             # Any process started so far, not only this stage's: all must stay up.
             failure = self._exited("while starting")
-            if failure is not None:
+            # A process may exit between the two looks: it gets its retry first.
+            if failure is not None and not self._retry_lost_ports(pending):
                 raise StartupError(failure)
             for name, child in list(pending.items()):
                 last[name] = self._probe(child)
