@@ -23,7 +23,8 @@ SCHEMA = "kerneltest"
 
 
 def _make(conn: Connection, tenant: str) -> PgUnitOfWork:
-    return PgUnitOfWork(conn, source="portico/test", tenant_id=tenant, clock=ManualClock())
+    # The kernel tests write tenancy's events, so they speak as tenancy.
+    return PgUnitOfWork(conn, source="portico/tenancy", tenant_id=tenant, clock=ManualClock())
 
 
 async def _counts(infra: Any) -> tuple[int, int]:
