@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,6 @@ async def serve(
     subscriptions: Sequence[Subscription] = (),
     consumers: Sequence[EventConsumer] = (),
     background: Sequence[Background] = (),
-    public_methods: Collection[str] = (),
     verifier: TokenVerifier | None = None,
     ready: Callable[[int], None] | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
@@ -143,7 +142,6 @@ async def serve(
     interceptor = PorticoServerInterceptor(
         rt.service,
         verifier=verifier,
-        public_methods=public_methods,
         idempotency=IdempotencyStore(rt.db),
         denials=PgDenialLog(rt.db, rt.service),
     )

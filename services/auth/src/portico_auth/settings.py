@@ -22,3 +22,18 @@ class AuthSettings(ServiceSettings):
     auth_signing_key_lifetime_seconds: int = 30 * 24 * 3600
     # How often each replica checks whether a successor key is due.
     auth_key_rotation_check_seconds: float = 3600.0
+    # IssueServiceToken's rate limits (token buckets in each replica's memory):
+    # per client id, and per source address (the gRPC peer, or the address a
+    # trusted proxy forwards).
+    auth_issue_client_burst: int = 20
+    auth_issue_client_per_second: float = 1.0
+    auth_issue_source_burst: int = 100
+    auth_issue_source_per_second: float = 5.0
+    # This many bad secrets within the window lock the client id out for
+    # auth_lockout_seconds (persisted: every replica and restart agrees).
+    auth_lockout_max_failures: int = 5
+    auth_lockout_window_seconds: float = 300.0
+    auth_lockout_seconds: float = 900.0
+    # Peers (IPs or CIDRs, comma separated) whose `x-forwarded-for` names the
+    # real source of a token request: the gateway's address. Empty trusts none.
+    auth_trusted_proxies: str = ""
