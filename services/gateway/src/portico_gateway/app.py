@@ -80,8 +80,9 @@ def create_app(
             matched, body, request.headers.get("content-type"), request.query_params.multi_items()
         )
         response: Response
+        address = request.client.host if request.client else ""
         if matched.route.server_streaming:
-            messages = clients.stream(matched.route, message, request.headers)
+            messages = clients.stream(matched.route, message, request.headers, address)
             response = await stream_response(
                 matched,
                 messages,
@@ -89,7 +90,7 @@ def create_app(
                 instance=request.url.path,
             )
         else:
-            reply = await clients.call(matched.route, message, request.headers)
+            reply = await clients.call(matched.route, message, request.headers, address)
             response = JSONResponse(render_response(matched, reply))
         await response(scope, receive, send)
 

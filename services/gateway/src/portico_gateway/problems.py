@@ -7,6 +7,7 @@ client sees the same class of error whether it speaks gRPC or HTTP.
 from __future__ import annotations
 
 import logging
+import math
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -112,6 +113,7 @@ def from_rpc_error(exc: grpc.aio.AioRpcError, instance: str, service: str) -> Pr
     details = _status_details(exc)
     if details and code not in _OPAQUE_CODES:
         extensions["details"] = details
+    retry_after = _retry_after(details)
     return problem(
         http_status(code),
         code.name.lower().replace("_", "-"),
@@ -119,8 +121,21 @@ def from_rpc_error(exc: grpc.aio.AioRpcError, instance: str, service: str) -> Pr
         detail,
         instance=instance,
         grpc_code=code,
+        headers={"Retry-After": retry_after} if retry_after else None,
         extensions=extensions,
     )
+
+
+def _retry_after(details: list[dict[str, Any]]) -> str:
+    """Retry-After (seconds) from a google.rpc.RetryInfo detail ("12s"), or ""."""
+    for detail in details:
+        if detail.get("@type", "").endswith("/google.rpc.RetryInfo"):
+            delay = str(detail.get("retryDelay", "")).removesuffix("s")
+            try:
+                return str(max(1, math.ceil(float(delay))))
+            except ValueError:
+                return ""
+    return ""
 
 
 def _status_details(exc: grpc.aio.AioRpcError) -> list[dict[str, Any]]:
