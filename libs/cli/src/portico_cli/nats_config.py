@@ -91,9 +91,15 @@ def write(directory: Path, rotate: Collection[str] = ()) -> NatsConfig:
         raise CliError(
             f"cannot rotate {', '.join(unknown)}: the identities are {', '.join(IDENTITIES)}"
         )
-    existing = {name: seed for name in IDENTITIES if (seed := read_seed(directory, name))}
-    kept = {name: seed for name, seed in existing.items() if name not in rotate}
-    identities = suite_identities(kept)
+    if directory.exists() and not directory.is_dir():
+        raise CliError(f"{directory} exists and is not a directory")
+    existing = {
+        name: seed
+        for name in IDENTITIES
+        if name not in rotate and (seed := read_seed(directory, name))
+    }
+    replaced = frozenset(name for name in rotate if (directory / f"{name}{SEED_SUFFIX}").exists())
+    identities = suite_identities(existing)
     _make_private_dir(directory)
     _write(directory / ".gitignore", "# Secrets: nothing here belongs in git.\n*\n", _PUBLIC)
     for name, identity in identities.items():
@@ -106,8 +112,8 @@ def write(directory: Path, rotate: Collection[str] = ()) -> NatsConfig:
     return NatsConfig(
         directory=directory,
         identities=identities,
-        created=frozenset(set(IDENTITIES) - set(kept)),
-        rotated=frozenset(set(rotate) & set(existing)),
+        created=frozenset(set(IDENTITIES) - set(existing)),
+        rotated=replaced,
     )
 
 
@@ -180,8 +186,6 @@ def env_file(identity: NatsIdentity) -> str:
 
 
 def _make_private_dir(directory: Path) -> None:
-    if directory.exists() and not directory.is_dir():
-        raise CliError(f"{directory} exists and is not a directory")
     if not directory.exists():
         directory.mkdir(parents=True)
         directory.chmod(0o700)
