@@ -67,7 +67,7 @@ class NatsConfig:
     rotated: frozenset[str]
 
     def state(self, name: str) -> str:
-        """ "new", "rotated" or "kept": what happened to `name`'s seed in this run."""
+        """What happened to `name`'s seed in this run: "new", "rotated" or "kept"."""
         if name in self.rotated:
             return "rotated"
         return "new" if name in self.created else "kept"
