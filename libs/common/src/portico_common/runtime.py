@@ -139,7 +139,11 @@ async def serve(
     """Runs the service until a termination signal, then shuts down gracefully."""
     settings = rt.settings
     if verifier is None and settings.auth_target:
-        verifier = TokenVerifier(jwks_fetcher(settings.auth_target))
+        verifier = TokenVerifier(
+            jwks_fetcher(settings.auth_target),
+            min_refresh_seconds=settings.jwks_min_refresh_seconds,
+            stale_seconds=settings.jwks_stale_seconds,
+        )
     interceptor = PorticoServerInterceptor(
         rt.service,
         verifier=verifier,
