@@ -7,6 +7,7 @@ back. This test only passes if both paths end as the user expects.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -17,7 +18,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import nats
+import nats.errors
 import pytest
+from nats.aio.client import Client as NatsClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -92,3 +96,31 @@ def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str
     assert reaction is not None, output
     # Generous bound for a loaded CI machine; the figure itself is reported, not asserted tight.
     assert float(reaction.group(1)) < 5000, output
+
+
+def test_the_suites_nats_admits_only_its_own_users(suite: tuple[Path, dict[str, str]]) -> None:
+    """The embedded NATS refuses an anonymous client; a service signs in as itself."""
+    home, _ = suite
+    url = json.loads((home / "endpoints.json").read_text())["nats"]
+    seeds = json.loads((home / "nats-identities.json").read_text())
+    assert set(seeds) >= {"auth", "tenancy", "security", "compat", "rollout", "slo", "observer"}
+    assert (home / "nats-identities.json").stat().st_mode & 0o077 == 0
+
+    async def anonymous() -> None:
+        nc = NatsClient()
+        try:
+            await nc.connect(url, connect_timeout=3, allow_reconnect=False)
+        finally:
+            await nc.close()  # a refused client's socket must not leak
+
+    async def as_slo() -> bool:
+        nc = await nats.connect(
+            url, nkeys_seed_str=seeds["slo"], inbox_prefix="_INBOX_slo", allow_reconnect=False
+        )
+        connected = bool(nc.is_connected)
+        await nc.close()
+        return connected
+
+    with pytest.raises(nats.errors.Error, match=r"[Aa]uthorization"):
+        asyncio.run(anonymous())
+    assert asyncio.run(as_slo())

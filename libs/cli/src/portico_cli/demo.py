@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from portico_cli import credentials, endpoints
+from portico_cli import credentials, endpoints, nats_identities
 from portico_cli.api import Gateway, Tokens
 from portico_cli.endpoints import Endpoints, redact_url
 from portico_cli.errors import CliError, DemoError, NotRunningError
@@ -66,12 +66,15 @@ def run(home_dir: Path, *, bake_seconds: int = 1, rollback_bake_seconds: int = 3
     secret = credentials.admin_client_secret(home.secrets)
     # endpoints.json holds no credentials; a NATS URL with some comes from the environment.
     nats_url = os.environ.get(NATS_URL_ENV) or found.nats
+    # The embedded server admits only the suite's users: watch as the observer.
+    seed = nats_identities.observer_seed(home.nats_identities)
     try:
         return asyncio.run(
             run_demo(
                 found,
                 secret,
                 nats_url,
+                nats_seed=seed,
                 bake_seconds=bake_seconds,
                 rollback_bake_seconds=rollback_bake_seconds,
             )
@@ -88,6 +91,7 @@ async def run_demo(
     *,
     bake_seconds: int,
     rollback_bake_seconds: int,
+    nats_seed: str = "",
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> int:
     """Both paths and the summary; the exit code. `transport` is for tests."""
@@ -105,7 +109,7 @@ async def run_demo(
     timeline.line(f"Portico demo: gateway {found.gateway}, tenant {tenant}")
     timeline.line("(+ms since the start; lines with * are domain events as they arrive from NATS)")
     try:
-        await _subscribe(feed, nats_url, timeline)
+        await _subscribe(feed, nats_url, nats_seed, timeline)
         scenario = Scenario(
             gateway=gateway,
             tokens=Tokens(gateway, found.admin_client_id, secret),
@@ -139,12 +143,12 @@ async def run_demo(
         await gateway.close()
 
 
-async def _subscribe(feed: EventFeed, url: str, timeline: Timeline) -> None:
+async def _subscribe(feed: EventFeed, url: str, seed: str, timeline: Timeline) -> None:
     if not url:
         timeline.step("warning: no NATS URL; continuing without the event timeline")
         return
     try:
-        await feed.connect(url)
+        await feed.connect(url, seed)
     except Exception as exc:  # noqa: BLE001 - any failure here only costs the event lines
         timeline.step(
             f"warning: cannot subscribe to events at {redact_url(url)}"

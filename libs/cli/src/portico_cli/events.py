@@ -48,11 +48,21 @@ class EventFeed:
         self._nc: Any = None
         self._changed = asyncio.Event()
 
-    async def connect(self, url: str) -> None:
+    async def connect(self, url: str, nkey_seed: str = "") -> None:
+        """Subscribes at `url`, signed in with `nkey_seed` when the server wants a user."""
         import nats
 
+        from portico_common.events.nats_permissions import OBSERVER, inbox_prefix
+
+        options: dict[str, Any] = {}
+        if nkey_seed:
+            options = {"nkeys_seed_str": nkey_seed, "inbox_prefix": inbox_prefix(OBSERVER)}
         self._nc = await nats.connect(
-            servers=[url], name="portico-demo", connect_timeout=3, max_reconnect_attempts=3
+            servers=[url],
+            name="portico-demo",
+            connect_timeout=3,
+            max_reconnect_attempts=3,
+            **options,
         )
         await self._nc.subscribe(SUBJECT_PREFIX + ">", cb=self._received)
 

@@ -9,21 +9,28 @@ it, the server chooses its own port.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import SecretStr
+
+from portico_cli import nats_identities
 from portico_cli.endpoints import write_json
 from portico_cli.errors import StartupError
 from portico_cli.paths import Home
 from portico_cli.ports import bind_failed, preferred_or_any
 from portico_cli.procs import log_tail
+from portico_common.events import provision
+from portico_common.events.nats_permissions import PROVISIONER
 from portico_embedded.errors import LauncherError
 from portico_embedded.nats import NatsServer
+from portico_embedded.nats_identities import NatsIdentity
 from portico_embedded.postgres import PostgresServer
 
 NATS_URL_ENV = "PORTICO_NATS_URL"
@@ -43,6 +50,16 @@ class Infra:
     postgres: PostgresServer | None = None
     nats_log: Path | None = None
     postgres_log: Path | None = None
+    # The NATS users of an embedded server (each service signs in as its own);
+    # empty for a server the user brings, which is configured by the user.
+    nats_identities: dict[str, NatsIdentity] = field(default_factory=dict)
+
+    def nats_env(self, identity: str) -> dict[str, str]:
+        """PORTICO_* settings that sign `identity` in to the embedded server."""
+        found = self.nats_identities.get(identity)
+        if found is None:
+            return {}
+        return {"PORTICO_NATS_NKEY_SEED": found.seed, "PORTICO_NATS_PROVISIONED": "true"}
 
     def processes(self) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
         """The running embedded servers with their logs, for watching."""
@@ -87,6 +104,8 @@ def _start_nats(
     home: Home, infra: Infra, remembered: dict[str, Any], say: Callable[[str], None]
 ) -> None:
     saved = remembered.get("nats", {})
+    identities = nats_identities.load_or_create(home.nats_identities)
+    users = [identity.user_entry() for identity in identities.values()]
     port = preferred_or_any(_port(saved, "port") or NATS_PORT)
     monitor = preferred_or_any(_port(saved, "monitor_port") or NATS_MONITOR_PORT)
     infra.nats_log = home.nats_store / "nats.log"
@@ -94,12 +113,29 @@ def _start_nats(
     server = _start_retrying(
         "nats-server",
         infra.nats_log,
-        lambda port, monitor: NatsServer(home.nats_store, port=port, monitor_port=monitor),
+        lambda port, monitor: NatsServer(
+            home.nats_store, port=port, monitor_port=monitor, users=users
+        ),
         ports=(port, monitor),
         say=say,
     )
     infra.nats = server
     infra.nats_url = server.url
+    infra.nats_identities = identities
+    # The streams and every service's durable consumers exist before any
+    # service starts: services may bind to them, never create or widen them.
+    say("provisioning JetStream streams and consumers")
+    try:
+        asyncio.run(
+            provision.run(
+                provision.ProvisionerSettings(
+                    nats_url=server.url,
+                    nats_nkey_seed=SecretStr(identities[PROVISIONER].seed),
+                )
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure stops the start, with its reason
+        raise StartupError(f"could not provision JetStream: {exc}") from None
     _remember(
         home.infra, remembered, "nats", {"port": server.port, "monitor_port": server.monitor_port}
     )

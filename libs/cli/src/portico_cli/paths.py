@@ -26,6 +26,10 @@ class Home:
         return self.root / "secrets.json"
 
     @property
+    def nats_identities(self) -> Path:
+        return self.root / "nats-identities.json"
+
+    @property
     def infra(self) -> Path:
         return self.root / "infra.json"
 

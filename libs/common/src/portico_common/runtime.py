@@ -138,7 +138,11 @@ async def serve(
     """Runs the service until a termination signal, then shuts down gracefully."""
     settings = rt.settings
     if verifier is None and settings.auth_target:
-        verifier = TokenVerifier(jwks_fetcher(settings.auth_target))
+        verifier = TokenVerifier(
+            jwks_fetcher(settings.auth_target),
+            min_refresh_seconds=settings.jwks_min_refresh_seconds,
+            stale_seconds=settings.jwks_stale_seconds,
+        )
     interceptor = PorticoServerInterceptor(
         rt.service,
         verifier=verifier,
@@ -158,9 +162,12 @@ async def serve(
     names = register_servicers(server, servicers)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    if settings.grpc_reflection:
+        # A development aid (grpcurl): it describes every RPC and message to anyone
+        # who can connect, so it is off unless asked for (`portico up` asks).
+        reflection.enable_server_reflection(
+            [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 # Reads never take idempotency keys; everything else may (CheckCompatibility
 # records a check and emits an event, so it is not a read).
 _READ_PREFIXES = ("Get", "List", "Resolve", "Watch")
+_REFLECTION = "/grpc.reflection."
 
 if TYPE_CHECKING:
     # The stubs make these generic; at run time they are plain classes.
@@ -112,6 +113,10 @@ class PorticoServerInterceptor(_Interceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
+        if method.startswith(_REFLECTION) and handler.stream_stream is not None:
+            # Server reflection, registered only where `grpc_reflection` is on,
+            # describes the schema and holds no tenant's data.
+            return handler
         # Request streams would reach the servicer before a tenant could be
         # checked; no Portico RPC takes one, so none is served unchecked.
         return grpc.unary_unary_rpc_method_handler(_refuse_request_streams)

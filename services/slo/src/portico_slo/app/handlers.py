@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_slo.app.ports import BurnRateGauge, SloRecord, UnitOfWorkFactory
-from portico_slo.app.validation import ReportedOutcome, check_name, check_outcomes
+from portico_slo.app.validation import ReportedOutcome, check_outcomes, check_plugin_version
 from portico_slo.domain.buckets import bucket_key
 from portico_slo.domain.burn_rate import Counts, classify, evaluate
 from portico_slo.domain.objective import SloDefinition
@@ -64,8 +64,7 @@ async def create_slo(
 ) -> SloRecord:
     """Defines the SLO of a plugin version; fields left at 0 take the defaults."""
     require_tenant_id(tenant_id)
-    check_name("plugin", plugin)
-    check_name("version", version)
+    check_plugin_version(plugin, version)
     definition = SloDefinition.with_defaults(
         slo_id=str(uuid.uuid4()),
         tenant_id=tenant_id,
@@ -132,8 +131,7 @@ async def report_outcomes(
     many reports race, and never without the state that explains it.
     """
     require_tenant_id(tenant_id)
-    check_name("plugin", plugin)
-    check_name("version", version)
+    check_plugin_version(plugin, version)
     check_outcomes(outcomes)
     async with uow(tenant_id) as tx:
         slo = await tx.slos.lock(tenant_id, plugin, version)

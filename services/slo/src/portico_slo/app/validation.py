@@ -1,6 +1,8 @@
 """Checks on request fields made before any transaction opens, so bad input changes nothing.
 
-Tenant ids follow the kernel's rule (`portico_common.tenants.require_tenant_id`).
+Tenant ids follow the kernel's rule (`portico_common.tenants.require_tenant_id`);
+plugin names and versions its npm rule (`portico_common.npm`): an SLO is about a
+version npm could publish, the one a rollout serves.
 """
 
 from __future__ import annotations
@@ -8,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from portico_common.npm import package_name_problem, shown, version_problem
 from portico_slo.errors import InvalidOutcomeError, InvalidSloDefinitionError
 
-# npm's limit on package names; versions get the same generous room.
-MAX_NAME_LENGTH = 214
 MAX_OUTCOMES_PER_REPORT = 10_000
 
 
@@ -23,12 +24,14 @@ class ReportedOutcome:
     latency_ms: int
 
 
-def check_name(field: str, value: str) -> None:
-    """A plugin name or version: 1..214 printable characters without spaces."""
-    if not value or len(value) > MAX_NAME_LENGTH:
-        raise InvalidSloDefinitionError(field, f"must be 1..{MAX_NAME_LENGTH} characters")
-    if not value.isprintable() or any(c.isspace() for c in value):
-        raise InvalidSloDefinitionError(field, f"{value!r} has spaces or control characters")
+def check_plugin_version(plugin: str, version: str) -> None:
+    """A valid npm package name and one exact version of it; the error names the field."""
+    problem = package_name_problem(plugin)
+    if problem is not None:
+        raise InvalidSloDefinitionError("plugin", problem)
+    problem = version_problem(version)
+    if problem is not None:
+        raise InvalidSloDefinitionError("version", f"{shown(version)}: {problem}")
 
 
 def check_outcomes(outcomes: Sequence[ReportedOutcome]) -> None:

@@ -1,0 +1,62 @@
+"""A service calling another with its own token: auth and tenancy as real processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+from pydantic import SecretStr
+
+from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+from portico_common.errors import UnauthenticatedError
+from portico_common.grpc.service_tokens import (
+    ServiceIdentity,
+    ServiceTokens,
+    grpc_token_issuer,
+    service_channel,
+)
+from portico_embedded.testing.services import infra_env, running_process
+
+pytestmark = pytest.mark.integration
+
+ADMIN_SECRET = "admin-secret-0123456789abcdef"
+
+
+async def test_calls_on_a_service_channel_carry_the_callers_own_token(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    """The channel fetches a token from auth and tenancy admits the call as that client."""
+    auth_env = infra_env(
+        database_url,
+        nats_url,
+        auth_admin_client_secret=ADMIN_SECRET,
+        auth_key_encryption_key="kek-0123456789-0123456789-0123456789",
+    )
+    async with running_process("portico_auth", auth_env, tmp_path / "auth") as auth:
+        tenancy_env = infra_env(database_url, nats_url, auth_target=auth.target)
+        async with running_process("portico_tenancy", tenancy_env, tmp_path / "tenancy") as tenancy:
+            tokens = ServiceTokens(
+                ServiceIdentity("portico-admin", SecretStr(ADMIN_SECRET)),
+                grpc_token_issuer(auth.target),
+            )
+            async with service_channel(tenancy.target, tokens) as channel:
+                stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
+                created = await stub.CreateTenant(
+                    tenancy_pb2.CreateTenantRequest(tenant_id="acme", display_name="Acme"),
+                    timeout=10,
+                )
+            assert created.tenant.tenant_id == "acme"
+            async with grpc.aio.insecure_channel(tenancy.target) as bare:
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await tenancy_pb2_grpc.TenancyServiceStub(bare).GetTenant(
+                        tenancy_pb2.GetTenantRequest(tenant_id="acme"), timeout=10
+                    )
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+            wrong = ServiceTokens(
+                ServiceIdentity("portico-admin", SecretStr("not-the-secret-0123456789")),
+                grpc_token_issuer(auth.target),
+            )
+            with pytest.raises(UnauthenticatedError, match="refused this service's credentials"):
+                await wrong.token()
