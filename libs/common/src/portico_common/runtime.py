@@ -40,6 +40,7 @@ from portico_common.grpc.denials import PgDenialLog
 from portico_common.grpc.idempotency import IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
 from portico_common.grpc.registration import Servicer, register_servicers
+from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens, grpc_token_issuer
 from portico_common.grpc.tokens import TokenVerifier
 from portico_common.logs import configure_logging
 from portico_common.metrics import serve_metrics
@@ -64,6 +65,8 @@ class Runtime:
     js: JetStreamContext
     relay: OutboxRelay
     clock: Clock = field(default_factory=SystemClock)
+    # This service's own token for calls to other services (None: no identity set).
+    service_tokens: ServiceTokens | None = None
 
     @classmethod
     async def start(
@@ -101,13 +104,29 @@ class Runtime:
             )
         relay = OutboxRelay(pool, dsn, service, js, poll_seconds=settings.outbox_poll_seconds)
         return cls(
-            service, settings, pool, Database(pool, service), nc, js, relay, clock or SystemClock()
+            service,
+            settings,
+            pool,
+            Database(pool, service),
+            nc,
+            js,
+            relay,
+            clock or SystemClock(),
+            service_tokens_for(settings),
         )
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.nc.drain()
         await self.pool.close()
+
+
+def service_tokens_for(settings: ServiceSettings) -> ServiceTokens | None:
+    """The service's own token source, when it has an identity and knows where auth is."""
+    if not (settings.auth_client_id and settings.auth_target):
+        return None
+    identity = ServiceIdentity(settings.auth_client_id, settings.auth_client_secret)
+    return ServiceTokens(identity, grpc_token_issuer(settings.auth_target))
 
 
 def jwks_fetcher(target: str) -> Callable[[], Awaitable[dict[str, Any]]]:

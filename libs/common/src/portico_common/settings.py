@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = 0
     # host:port of the auth service; empty disables token checks (unit tests only).
     auth_target: str = ""
+    # This service's own client at auth (`svc-<service>`), for calls it makes to
+    # other services; empty when it calls none.
+    auth_client_id: str = ""
+    auth_client_secret: SecretStr = SecretStr("")
     # Auth's signing keys (JWKS): refetched at most this often, however many tokens
     # name an unknown key, and still trusted this long after the last good fetch
     # while auth cannot be reached (then tokens are refused with UNAVAILABLE).

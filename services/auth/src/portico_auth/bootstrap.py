@@ -7,6 +7,7 @@ what it returns; `run` gives it the real adapters.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ class AuthConfig:
     admin_client_id: str
     admin_client_secret: str
     encryptor: KeyEncryptor
+    # Service name -> the secret of its own client (`svc-<service>`).
+    service_secrets: dict[str, str]
     policies: Policies
     rotation_check_seconds: float
     per_client: Rate
@@ -104,12 +107,32 @@ def load_config(settings: AuthSettings) -> AuthConfig:
         settings.auth_admin_client_id,
         admin_secret.get_secret_value(),
         KeyEncryptor(kek_secret.get_secret_value()),
+        parse_service_secrets(settings.auth_service_client_secrets.get_secret_value()),
         Policies(tokens, keys, lockout),
         settings.auth_key_rotation_check_seconds,
         per_client,
         per_source,
         SourceResolver(proxies),
     )
+
+
+def parse_service_secrets(raw: str) -> dict[str, str]:
+    """The services' client secrets from their JSON setting; never echoes a secret."""
+    if not raw.strip():
+        return {}
+    try:
+        found = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigurationError(
+            "PORTICO_AUTH_SERVICE_CLIENT_SECRETS must be a JSON object of service name to secret"
+        ) from None
+    if not isinstance(found, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in found.items()
+    ):
+        raise ConfigurationError(
+            "PORTICO_AUTH_SERVICE_CLIENT_SECRETS must map service names to non-empty secrets"
+        )
+    return dict(found)
 
 
 @dataclass(frozen=True)
@@ -198,6 +221,8 @@ async def run(
         await handlers.upsert_admin_client(
             deps.uow, config.admin_client_id, config.admin_client_secret
         )
+        for service, secret in sorted(config.service_secrets.items()):
+            await handlers.upsert_service_client(deps.uow, service, secret)
     except BaseException:
         await rt.close()
         raise

@@ -16,6 +16,10 @@ class AuthSettings(ServiceSettings):
     # Encrypts the signing keys at rest (AES-GCM under a key derived with HKDF).
     # Required; losing or changing it makes the stored signing keys unreadable.
     auth_key_encryption_key: SecretStr | None = None
+    # The services' own clients, upserted on every start like the admin client:
+    # a JSON object {"<service>": "<secret>", ...}; each becomes client
+    # `svc-<service>` with role `service`, able to act for every tenant.
+    auth_service_client_secrets: SecretStr = SecretStr("")
     auth_token_default_ttl_seconds: int = 900
     auth_token_max_ttl_seconds: int = 3600
     # How long a signing key signs before its successor takes over.

@@ -317,3 +317,24 @@ async def test_an_overlap_beyond_a_day_is_refused(ready: AuthMemoryStore) -> Non
             admin_client_id=ADMIN,
         )
     assert ready.state.clients["acme-dev"] == before
+
+
+async def test_service_clients_come_from_settings_only(ready: AuthMemoryStore) -> None:
+    """A `svc-` client is upserted from settings with role service; the API cannot touch one."""
+    client = await handlers.upsert_service_client(ready.open, "rollout", "rollout-secret-012345")
+    assert (client.client_id, sorted(client.roles), sorted(client.tenants)) == (
+        "svc-rollout",
+        ["service"],
+        ["*"],
+    )
+    with pytest.raises(InvalidClientError, match="services' own"):
+        await _register(ready, "svc-evil", ["acme"], [])
+    with pytest.raises(ProtectedClientError, match="PORTICO_AUTH_SERVICE_CLIENT_SECRETS"):
+        await clients.update_client_roles(
+            ready.open,
+            POLICIES,
+            caller=PLATFORM,
+            client_id="svc-rollout",
+            roles=["developer"],
+            admin_client_id=ADMIN,
+        )

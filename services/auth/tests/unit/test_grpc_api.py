@@ -159,7 +159,7 @@ async def test_verify_token_needs_tokens_verify_and_a_denial_is_recorded(serve: 
     """A viewer's token is refused VerifyToken by name and recorded; a service's is served."""
     async with serve() as served:
         viewer = await _register(served, "acme-viewer", ["acme"], ["viewer"])
-        service = await _register(served, "svc-rollout", ["*"], ["service"])
+        service = await _register(served, "introspector", ["*"], ["service"])
         viewer_token = await served.token("acme-viewer", viewer, "acme")
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await served.stub.VerifyToken(
@@ -168,7 +168,7 @@ async def test_verify_token_needs_tokens_verify_and_a_denial_is_recorded(serve: 
         assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
         assert "missing permission 'tokens.verify'" in (caught.value.details() or "")
         assert served.denials.recorded == [("acme", "acme-viewer", "VerifyToken", "tokens.verify")]
-        service_token = await served.token("svc-rollout", service, "*")
+        service_token = await served.token("introspector", service, "*")
         checked = await served.stub.VerifyToken(
             pb.VerifyTokenRequest(token=viewer_token), metadata=bearer(service_token)
         )

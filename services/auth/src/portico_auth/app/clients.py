@@ -23,10 +23,11 @@ from portico_auth.domain.administration import (
     check_may_manage,
     check_may_see,
 )
-from portico_auth.domain.clients import Client, validate_new_secret
+from portico_auth.domain.clients import SERVICE_CLIENT_PREFIX, Client, validate_new_secret
 from portico_auth.domain.lockout import FailedAttempts
 from portico_auth.errors import (
     ClientExistsError,
+    InvalidClientError,
     ProtectedClientError,
     TenantNotAllowedError,
 )
@@ -67,6 +68,11 @@ async def register_client(
     uow: UnitOfWorkFactory, policies: Policies, *, caller: Caller, command: RegisterClient
 ) -> Client:
     """Registers a client with no more than the caller holds; ALREADY_EXISTS if the id is taken."""
+    if command.client_id.startswith(SERVICE_CLIENT_PREFIX):
+        raise InvalidClientError(
+            f"client ids starting with {SERVICE_CLIENT_PREFIX!r} are the services' own;"
+            " auth's settings define them"
+        )
     validate_new_secret(command.client_secret)
     # Validate and authorize before the (slow) hash, so a refusal is fast.
     draft = Client.register(
@@ -194,6 +200,11 @@ def _refuse_admin(client_id: str, admin_client_id: str, what: str) -> None:
         raise ProtectedClientError(
             f"cannot {what} the platform admin client {client_id!r}: auth's settings"
             " (PORTICO_AUTH_ADMIN_CLIENT_ID and PORTICO_AUTH_ADMIN_CLIENT_SECRET) define it"
+        )
+    if client_id.startswith(SERVICE_CLIENT_PREFIX):
+        raise ProtectedClientError(
+            f"cannot {what} the service client {client_id!r}: auth's settings"
+            " (PORTICO_AUTH_SERVICE_CLIENT_SECRETS) define it"
         )
 
 

@@ -15,8 +15,10 @@ from portico_auth.domain import credentials
 from portico_auth.domain.clients import (
     PLATFORM_ADMIN_ROLE,
     PLATFORM_SCOPES,
+    SERVICE_ROLE,
     Client,
     is_client_id,
+    service_client_id,
     validate_new_secret,
     validate_token_request,
 )
@@ -105,6 +107,30 @@ async def upsert_admin_client(
     async with uow(ALL_TENANTS) as tx:
         await tx.clients.upsert(client)
         await tx.lockouts.clear(client_id)
+    return client
+
+
+async def upsert_service_client(
+    uow: UnitOfWorkFactory, service: str, secret: str, policy: RolePolicy | None = None
+) -> Client:
+    """Registers (or re-keys) a service's own client: every tenant, role `service`.
+
+    Like the admin client, the settings are the truth: a start re-keys it,
+    enables it and lifts a lockout.
+    """
+    validate_new_secret(secret)
+    secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
+    client = Client.register(
+        service_client_id(service),
+        secret_hash,
+        [ALL_TENANTS],
+        (),
+        [SERVICE_ROLE],
+        policy=policy or default_policy(),
+    )
+    async with uow(ALL_TENANTS) as tx:
+        await tx.clients.upsert(client)
+        await tx.lockouts.clear(client.client_id)
     return client
 
 

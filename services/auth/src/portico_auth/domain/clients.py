@@ -30,6 +30,15 @@ PLATFORM_SCOPES: tuple[str, ...] = ("*",)
 
 # The platform admin's role; roles are carried in tokens (the `roles` claim).
 PLATFORM_ADMIN_ROLE = "platform-admin"
+# The role of the services' own clients (what one service may ask of another).
+SERVICE_ROLE = "service"
+SERVICE_CLIENT_PREFIX = "svc-"
+
+
+def service_client_id(service: str) -> str:
+    """The client id of a service's own identity: `svc-<service>`."""
+    return f"{SERVICE_CLIENT_PREFIX}{service}"
+
 
 # How long a rotated-out secret may keep working at most: long enough for a
 # rolling restart of the services that hold it, short enough to stay an overlap.
