@@ -5,6 +5,7 @@ from __future__ import annotations
 from portico_common.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
+    InternalError,
     InvalidArgumentError,
     NotFoundError,
     PorticoError,
@@ -106,3 +107,7 @@ class DeliveryFailedError(AlertingError, UnavailableError):
         super().__init__(message)
         self.retryable = retryable
         self.status_code = status_code
+
+
+class AlertingConfigurationError(AlertingError, InternalError):
+    """A setting of the alerting context is unusable; the message says which and why."""
