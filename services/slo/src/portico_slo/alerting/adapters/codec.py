@@ -133,18 +133,17 @@ def notification_json(n: Notification) -> dict[str, Any]:
 
 
 def notification_of(data: Mapping[str, Any]) -> Notification:
-    alerts = []
-    for a in data["alerts"]:
-        alerts.append(
-            NotifiedAlert(
-                fingerprint=a["fingerprint"],
-                status=AlertStatus(a["status"]),
-                labels=a["labels"],
-                annotations=a["annotations"],
-                starts_at=datetime.fromisoformat(a["starts_at"]),
-                ends_at=_parse_time(a.get("ends_at")),
-            )
+    alerts = [
+        NotifiedAlert(
+            fingerprint=a["fingerprint"],
+            status=AlertStatus(a["status"]),
+            labels=a["labels"],
+            annotations=a["annotations"],
+            starts_at=datetime.fromisoformat(a["starts_at"]),
+            ends_at=_parse_time(a.get("ends_at")),
         )
+        for a in data["alerts"]
+    ]
     return Notification(
         notification_id=data["notification_id"],
         tenant_id=data["tenant_id"],
