@@ -16,21 +16,23 @@ from portico_slo.alerting.domain.silences import (
 )
 from portico_slo.alerting.errors import SilenceNotFoundError
 
+# A silence with its state when it was read.
+SilenceView = tuple[Silence, SilenceState]
 
-async def add_silence(uow: AlertingUowFactory, *, tenant_id: str, spec: SilenceSpec) -> Silence:
+
+async def add_silence(uow: AlertingUowFactory, *, tenant_id: str, spec: SilenceSpec) -> SilenceView:
     """A new silence; it mutes matching alerts from its start to its end."""
     require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
-        silence = create_silence(
-            spec, silence_id=str(uuid.uuid4()), tenant_id=tenant_id, now=tx.clock.now()
-        )
+        now = tx.clock.now()
+        silence = create_silence(spec, silence_id=str(uuid.uuid4()), tenant_id=tenant_id, now=now)
         await tx.silences.save(silence)
-    return silence
+    return silence, silence.state(now)
 
 
 async def change_silence(
     uow: AlertingUowFactory, *, tenant_id: str, silence_id: str, spec: SilenceSpec
-) -> Silence:
+) -> SilenceView:
     """Changes a silence in place, or expires it and returns its successor.
 
     Which one follows Alertmanager: matchers, an active silence's start and an
@@ -41,37 +43,40 @@ async def change_silence(
         current = await tx.silences.get(tenant_id, silence_id)
         if current is None:
             raise SilenceNotFoundError(silence_id)
-        changed = update_silence(current, spec, new_id=str(uuid.uuid4()), now=tx.clock.now())
+        now = tx.clock.now()
+        changed = update_silence(current, spec, new_id=str(uuid.uuid4()), now=now)
         for silence in changed:
             await tx.silences.save(silence)
-    return changed[-1]
+    return changed[-1], changed[-1].state(now)
 
 
-async def expire(uow: AlertingUowFactory, *, tenant_id: str, silence_id: str) -> Silence:
+async def expire(uow: AlertingUowFactory, *, tenant_id: str, silence_id: str) -> SilenceView:
     """Ends a silence now (an expired one stays as it is)."""
     require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         current = await tx.silences.get(tenant_id, silence_id)
         if current is None:
             raise SilenceNotFoundError(silence_id)
-        expired = expire_silence(current, tx.clock.now())
+        now = tx.clock.now()
+        expired = expire_silence(current, now)
         if expired is not current:
             await tx.silences.save(expired)
-    return expired
+    return expired, expired.state(now)
 
 
-async def get_silence(uow: AlertingUowFactory, *, tenant_id: str, silence_id: str) -> Silence:
+async def get_silence(uow: AlertingUowFactory, *, tenant_id: str, silence_id: str) -> SilenceView:
     require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         silence = await tx.silences.get(tenant_id, silence_id)
+        now = tx.clock.now()
     if silence is None:
         raise SilenceNotFoundError(silence_id)
-    return silence
+    return silence, silence.state(now)
 
 
 async def list_silences(
     uow: AlertingUowFactory, *, tenant_id: str, states: frozenset[SilenceState] = frozenset()
-) -> list[tuple[Silence, SilenceState]]:
+) -> list[SilenceView]:
     """The tenant's silences with their state now, newest start first; `states` filters."""
     require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
