@@ -159,7 +159,9 @@ def flush(
     takes no resolved notifications and only resolved alerts are left, the
     log is updated but nothing is sent (Alertmanager's RetryStage).
     """
-    alerts = sorted(group.alerts.values(), key=lambda a: (a.starts_at, a.fingerprint))
+    # Ordered by label set, as Alertmanager's AlertSlice sorts (it puts job and
+    # instance first; SLO alerts have neither).
+    alerts = sorted(group.alerts.values(), key=lambda a: sorted(a.labels.items()))
     resolved_now = frozenset(a.fingerprint for a in alerts if a.resolved_at(now))
     muted = frozenset(a.fingerprint for a in alerts if mutes(a.labels))
     passed = [a for a in alerts if a.fingerprint not in muted]
