@@ -93,7 +93,7 @@ async def deliver(
             retrying = AsyncRetrying(
                 stop=stop_after_attempt(policy.attempts),
                 wait=wait_exponential_jitter(
-                    initial=policy.initial_seconds,
+                    multiplier=policy.initial_seconds,
                     max=policy.max_seconds,
                     jitter=policy.jitter_seconds,
                 ),

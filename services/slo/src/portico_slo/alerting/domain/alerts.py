@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from types import MappingProxyType
 
 from portico_slo.alerting.domain.labels import LabelSet, fingerprint, require_aware
 
@@ -26,7 +25,8 @@ class AlertStatus(StrEnum):
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(sorted(mapping.items())))
+    # A private copy in label order: what the caller passed may change, this does not.
+    return dict(sorted(mapping.items()))
 
 
 @dataclass(frozen=True, slots=True)

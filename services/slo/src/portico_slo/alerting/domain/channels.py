@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from portico_slo.alerting.errors import InvalidChannelError
@@ -216,7 +215,5 @@ class Channel:
     updated_at: datetime
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
-        object.__setattr__(
-            self, "secret_fingerprints", MappingProxyType(dict(self.secret_fingerprints))
-        )
+        object.__setattr__(self, "settings", dict(self.settings))
+        object.__setattr__(self, "secret_fingerprints", dict(self.secret_fingerprints))

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from types import MappingProxyType
 
 from portico_slo.alerting.domain.alerts import Alert
 from portico_slo.alerting.domain.labels import LabelSet, format_labels
@@ -50,8 +49,8 @@ class AlertGroup:
     created_at: datetime
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
-        object.__setattr__(self, "alerts", MappingProxyType(dict(self.alerts)))
+        object.__setattr__(self, "labels", dict(self.labels))
+        object.__setattr__(self, "alerts", dict(self.alerts))
 
     @classmethod
     def open(cls, route: Route, alert: Alert, now: datetime) -> AlertGroup:

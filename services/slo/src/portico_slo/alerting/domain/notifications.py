@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from types import MappingProxyType
 
 from portico_slo.alerting.domain.alerts import Alert, AlertStatus, common_labels
 
@@ -67,7 +66,7 @@ class Notification:
     repeat_interval: timedelta = field(default=timedelta(hours=4))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "group_labels", MappingProxyType(dict(self.group_labels)))
+        object.__setattr__(self, "group_labels", dict(self.group_labels))
 
     @property
     def status(self) -> AlertStatus:
