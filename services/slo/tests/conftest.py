@@ -1,4 +1,4 @@
-"""Local receivers that speak each channel's real protocol and check its payload format.
+"""Local receivers for slo's alert channels, speaking each real protocol and checking its payload.
 
 HTTP receivers run a stdlib server on a port it binds itself (port 0) in a
 thread; each validates what it is sent against the receiver's published
