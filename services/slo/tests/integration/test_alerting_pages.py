@@ -51,7 +51,7 @@ def seconds(value: float) -> Duration:
 
 async def wait_for(check: Callable[[], bool]) -> None:
     async with asyncio.timeout(15):
-        while not check():
+        while not check():  # noqa: ASYNC110 - the receiver runs in another thread
             await asyncio.sleep(0.05)
 
 
@@ -225,7 +225,7 @@ async def test_a_receiver_that_is_down_never_holds_up_a_violation(
             return [d for d in listed.deliveries if d.state == apb.DELIVERY_STATE_FAILED]
 
         async with asyncio.timeout(30):
-            while not await failed():
+            while not await failed():  # noqa: ASYNC110 - polling another service's API
                 await asyncio.sleep(0.1)
         [first, *_] = await failed()
         assert first.status_code == 503
