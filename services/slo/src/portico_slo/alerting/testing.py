@@ -94,6 +94,8 @@ class AlertingWorld:
     sleeps: RecordedSleeps = field(default_factory=RecordedSleeps)
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=3))
     queue_limit: int = 100
+    # Senders for some kinds of channel; the others use `sender`.
+    by_kind: dict[ChannelKind, RecordingSender] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = MemoryAlertingStore(self.clock)
@@ -105,7 +107,7 @@ class AlertingWorld:
 
     @property
     def senders(self) -> Senders:
-        return dict.fromkeys(ChannelKind, self.sender)
+        return {kind: self.by_kind.get(kind, self.sender) for kind in ChannelKind}
 
     def dependencies(self) -> AlertingDependencies:
         return AlertingDependencies(
