@@ -9,12 +9,8 @@ from portico_common.clock import Clock
 from portico_common.db import Connection, Database
 from portico_common.uow import PgUnitOfWork, uow_factory
 from portico_slo.alerting.adapters.postgres_config import PgChannels, PgRouting, PgSilences
-from portico_slo.alerting.adapters.postgres_state import (
-    PgAlerts,
-    PgDeliveries,
-    PgGroups,
-    PgNotificationLog,
-)
+from portico_slo.alerting.adapters.postgres_deliveries import PgDeliveries
+from portico_slo.alerting.adapters.postgres_state import PgAlerts, PgGroups, PgNotificationLog
 from portico_slo.alerting.app.ports import AlertingUowFactory
 
 
