@@ -265,3 +265,18 @@ async def test_tenants_see_only_their_own_alerts(world: AlertingWorld) -> None:
     views = await world.servicer().ListAlerts(pb.ListAlertsRequest(tenant_id="acme"), NO_CONTEXT)
     assert list(views.alerts) == []
     assert await world.tick(30) == []
+
+
+async def test_a_recovery_of_one_tier_leaves_the_other_tiers_firing(world: AlertingWorld) -> None:
+    """slo.recovered naming a tier resolves that tier's alert only, by SLO and tier."""
+    await setup_routing(world)
+    await world.violated(tier="1h/5m")
+    await world.violated(tier="6h/30m")
+    await world.tick(30)
+    await world.recovered(tier="1h/5m")
+    [told] = await world.tick(300)
+    assert told.notification.reason is NotifyReason.NEW_RESOLVED_ALERTS
+    states = {a.labels["tier"]: a.status for a in told.notification.alerts}
+    assert states == {"1h/5m": AlertStatus.RESOLVED, "6h/30m": AlertStatus.FIRING}
+    await world.recovered(tier="1h/5m")
+    assert await world.tick(300) == []

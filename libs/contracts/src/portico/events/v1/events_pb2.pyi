@@ -882,16 +882,12 @@ class SloRecovered(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     TIER_FIELD_NUMBER: _builtins.int
     RECOVERED_AT_FIELD_NUMBER: _builtins.int
-    SEVERITY_FIELD_NUMBER: _builtins.int
-    TEAM_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     slo_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
     tier: _builtins.str
     """The tier that recovered; empty: every tier of the SLO."""
-    severity: _builtins.str
-    team: _builtins.str
     @_builtins.property
     def recovered_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -903,12 +899,10 @@ class SloRecovered(_message.Message):
         version: _builtins.str = ...,
         tier: _builtins.str = ...,
         recovered_at: _timestamp_pb2.Timestamp | None = ...,
-        severity: _builtins.str = ...,
-        team: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["recovered_at", b"recovered_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "recovered_at", b"recovered_at", "severity", b"severity", "slo_id", b"slo_id", "team", b"team", "tenant_id", b"tenant_id", "tier", b"tier", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "recovered_at", b"recovered_at", "slo_id", b"slo_id", "tenant_id", b"tenant_id", "tier", b"tier", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

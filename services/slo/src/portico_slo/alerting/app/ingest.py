@@ -14,14 +14,16 @@ from portico_slo.alerting.domain.signals import SLO_ALERT_NAME, SloSignal, resol
 
 
 async def _alerts_of(tx: AlertingUnitOfWork, signal: SloSignal) -> list[Alert]:
-    if signal.firing or signal.tier:
+    if signal.firing:
         return [signal.alert()]
-    # A recovery naming no tier resolves every tier of the SLO that fires.
+    # A recovery resolves the firing alerts of its SLO and tier (every tier when it
+    # names none), found by those labels: it need not repeat severity or team.
     return [
         resolve(alert, signal.at)
         for alert in await tx.alerts.for_tenant(signal.tenant_id)
         if alert.labels.get("alertname") == SLO_ALERT_NAME
         and alert.labels.get("slo") == signal.slo_id
+        and (not signal.tier or alert.labels.get("tier") == signal.tier)
         and not alert.resolved_at(signal.at)
     ]
 

@@ -90,8 +90,6 @@ def recovery_signal(envelope: Envelope, payload: ev.SloRecovered) -> SloSignal:
         firing=False,
         at=at,
         tier=payload.tier,
-        severity=severity(payload.severity),
-        team=payload.team,
     )
 
 
