@@ -19,6 +19,7 @@ from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_slo.adapters.metrics import PrometheusBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.alerting.adapters.channels import default_senders
+from portico_slo.alerting.adapters.metrics import PrometheusDeliveryMetrics
 from portico_slo.alerting.adapters.postgres import pg_alerting_consumer_uow, pg_alerting_uow
 from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, NoSecretBox
 from portico_slo.alerting.app.ports import SecretBox
@@ -106,6 +107,7 @@ def alerting_dependencies(rt: Runtime, settings: SloSettings) -> AlertingDepende
         tick_seconds=settings.slo_alerting_tick_seconds,
         queue_limit=settings.slo_alerting_queue_limit,
         workers=settings.slo_alerting_workers,
+        metrics=PrometheusDeliveryMetrics(),
     )
 
 

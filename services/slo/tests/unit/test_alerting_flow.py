@@ -216,6 +216,7 @@ async def test_a_delivery_that_keeps_failing_is_told_again_at_the_next_flush(
     [failed] = await world.tick(30)
     assert (failed.state, failed.attempts, failed.status_code) == (DeliveryState.FAILED, 3, 500)
     assert failed.error == "PagerDuty answered HTTP 500"
+    assert world.metrics.outcomes == [("pagerduty", "failed", 3)]
     [again] = await world.tick(300)
     assert again.state is DeliveryState.DELIVERED
     assert again.notification.reason is NotifyReason.FIRST_NOTIFICATION

@@ -85,6 +85,17 @@ class RecordedSleeps:
 
 
 @dataclass
+class RecordedMetrics:
+    """Delivery outcomes as (kind, state, attempts), in order."""
+
+    outcomes: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def observe(self, kind: str, state: str, attempts: int, seconds: float) -> None:
+        assert seconds >= 0  # noqa: S101 - a test stand-in checking what it is given
+        self.outcomes.append((kind, state, attempts))
+
+
+@dataclass
 class AlertingWorld:
     """slo's alerting over in-memory adapters, with a clock the test moves."""
 
@@ -92,6 +103,7 @@ class AlertingWorld:
     store: MemoryAlertingStore = field(init=False)
     sender: RecordingSender = field(default_factory=RecordingSender)
     sleeps: RecordedSleeps = field(default_factory=RecordedSleeps)
+    metrics: RecordedMetrics = field(default_factory=RecordedMetrics)
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=3))
     queue_limit: int = 100
     # Senders for some kinds of channel; the others use `sender`.
@@ -121,6 +133,7 @@ class AlertingWorld:
             workers=4,
             retry=self.retry,
             sleep=self.sleeps,
+            metrics=self.metrics,
         )
 
     def components(self) -> Components:
@@ -211,7 +224,13 @@ class AlertingWorld:
         )
         return [
             await delivery_app.deliver(
-                self.uow, self.box, self.senders, c, policy=self.retry, sleep=self.sleeps
+                self.uow,
+                self.box,
+                self.senders,
+                c,
+                policy=self.retry,
+                sleep=self.sleeps,
+                metrics=self.metrics,
             )
             for c in claimed
         ]

@@ -22,6 +22,8 @@ from portico_slo.alerting.app.delivery import RetryPolicy, Sleep
 from portico_slo.alerting.app.ports import (
     AlertingUnitOfWork,
     AlertingUowFactory,
+    DeliveryMetrics,
+    NoMetrics,
     SecretBox,
     Senders,
 )
@@ -50,6 +52,7 @@ class AlertingDependencies:
     lease: timedelta = timedelta(minutes=2)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Sleep = asyncio.sleep
+    metrics: DeliveryMetrics = field(default_factory=NoMetrics)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ def build_alerting(deps: AlertingDependencies) -> AlertingComponents:
                 lease=deps.lease,
                 policy=deps.retry,
                 sleep=deps.sleep,
+                metrics=deps.metrics,
             ),
         ],
     )

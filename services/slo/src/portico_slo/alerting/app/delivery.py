@@ -12,6 +12,7 @@ holds a secret: errors are built from status codes and redacted besides.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -27,6 +28,8 @@ from portico_common.tenants import ALL_TENANTS
 from portico_slo.alerting.app.ports import (
     AlertingUowFactory,
     Claimed,
+    DeliveryMetrics,
+    NoMetrics,
     SecretBox,
     Senders,
     secret_values,
@@ -78,8 +81,10 @@ async def deliver(
     *,
     policy: RetryPolicy,
     sleep: Sleep,
+    metrics: DeliveryMetrics | None = None,
 ) -> Delivery:
     """Sends one claimed delivery (retrying) and records its outcome."""
+    started = time.monotonic()
     delivery, channel = claimed.delivery, claimed.channel
     secrets: dict[str, str] = {}
     attempts = 0
@@ -127,6 +132,12 @@ async def deliver(
         if state is not DeliveryState.DELIVERED:
             n = delivery.notification
             await tx.nflog.forget(n.tenant_id, n.group_key, n.receiver, n.notification_id)
+    (metrics or NoMetrics()).observe(
+        channel.kind.value if channel is not None else "",
+        finished.state.value,
+        attempts,
+        time.monotonic() - started,
+    )
     log.info(
         "alert notification %s",
         finished.state.value,

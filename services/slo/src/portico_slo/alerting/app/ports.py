@@ -199,3 +199,16 @@ Senders = Mapping[ChannelKind, ChannelSender]
 def secret_values(secrets: Mapping[str, str]) -> Sequence[str]:
     """The values to redact from any text about a channel."""
     return [v for v in secrets.values() if v]
+
+
+class DeliveryMetrics(Protocol):
+    """Where delivery outcomes are counted (Prometheus in production)."""
+
+    def observe(self, kind: str, state: str, attempts: int, seconds: float) -> None: ...
+
+
+class NoMetrics:
+    """Counts nothing (unit tests, and callers that do not care)."""
+
+    def observe(self, kind: str, state: str, attempts: int, seconds: float) -> None:
+        """Drops the observation."""

@@ -19,7 +19,13 @@ from datetime import timedelta
 from portico_common.runtime import Background
 from portico_slo.alerting.app.delivery import RetryPolicy, Sleep, claim_deliveries, deliver
 from portico_slo.alerting.app.notifier import flush_due_groups
-from portico_slo.alerting.app.ports import AlertingUowFactory, Claimed, SecretBox, Senders
+from portico_slo.alerting.app.ports import (
+    AlertingUowFactory,
+    Claimed,
+    DeliveryMetrics,
+    SecretBox,
+    Senders,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ def delivery_job(
     lease: timedelta,
     policy: RetryPolicy,
     sleep: Sleep,
+    metrics: DeliveryMetrics,
 ) -> Background:
     """`alert_delivery(stop)`: claims queued notifications and sends them concurrently."""
 
@@ -66,7 +73,9 @@ def delivery_job(
         in_flight: dict[asyncio.Task[object], str] = {}
 
         async def send(claimed: Claimed) -> object:
-            return await deliver(uow, box, senders, claimed, policy=policy, sleep=sleep)
+            return await deliver(
+                uow, box, senders, claimed, policy=policy, sleep=sleep, metrics=metrics
+            )
 
         while not stop.is_set():
             free = workers - len(in_flight)
