@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from portico.slo.v1 import slo_pb2, slo_pb2_grpc
 from portico_common.clock import Clock
@@ -108,6 +109,7 @@ def alerting_dependencies(rt: Runtime, settings: SloSettings) -> AlertingDepende
         queue_limit=settings.slo_alerting_queue_limit,
         workers=settings.slo_alerting_workers,
         metrics=PrometheusDeliveryMetrics(),
+        retention=timedelta(seconds=settings.slo_alerting_retention_seconds),
     )
 
 

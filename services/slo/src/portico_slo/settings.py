@@ -26,3 +26,6 @@ class SloSettings(ServiceSettings):
     slo_alerting_send_timeout_seconds: float = 10.0
     # Pending notifications a channel may hold before the oldest are dropped.
     slo_alerting_queue_limit: int = 100
+    # Resolved alerts, alert history, the notification log and finished
+    # deliveries older than this are deleted (longer than any repeat interval).
+    slo_alerting_retention_seconds: float = 7 * 24 * 3600.0

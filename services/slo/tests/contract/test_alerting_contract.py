@@ -349,3 +349,52 @@ async def test_claims_take_pending_deliveries_with_their_channel_under_a_lease(
     async with uow("acme") as tx:
         [got] = await tx.deliveries.latest("acme", limit=1, channel_id="acme-oncall")
         assert got == done
+
+
+async def test_pruning_deletes_only_what_is_older_than_the_cutoff(uow: AlertingUowFactory) -> None:
+    """Resolved alerts, history, log entries and finished deliveries before the cutoff go."""
+    cutoff = T0 + timedelta(days=7)
+    async with uow("acme") as tx:
+        await tx.alerts.put(alert(slo="old", ends=T0 + timedelta(hours=1)))
+        await tx.alerts.put(alert(slo="firing"))
+        await tx.alerts.put(alert(slo="recent", ends=cutoff + timedelta(hours=1)))
+        for n, at in enumerate((T0, cutoff + timedelta(minutes=1))):
+            await tx.alerts.record(
+                HistoryEntry(
+                    tenant_id="acme",
+                    fingerprint="f",
+                    labels={"slo": "x"},
+                    status=AlertStatus.FIRING,
+                    at=at,
+                    event_id=f"e{n}",
+                )
+            )
+        for key, at in (("old", T0), ("new", cutoff + timedelta(minutes=1))):
+            await tx.nflog.put(
+                LogEntry(
+                    tenant_id="acme",
+                    group_key=key,
+                    receiver="oncall",
+                    firing=frozenset(),
+                    resolved=frozenset(),
+                    notified_at=at,
+                )
+            )
+        finished = replace(delivery("done"), state=DeliveryState.DELIVERED, finished_at=T0)
+        await tx.deliveries.finish(finished)
+        await tx.deliveries.enqueue(delivery("pending"), max_pending=10, now=T0)
+    async with uow(ALL_TENANTS) as tx:
+        assert await tx.alerts.prune(cutoff) == 2
+        assert await tx.nflog.prune(cutoff) == 1
+        assert await tx.deliveries.prune(cutoff) == 1
+    async with uow("acme") as tx:
+        assert sorted(a.labels["slo"] for a in await tx.alerts.for_tenant("acme")) == [
+            "firing",
+            "recent",
+        ]
+        assert [e.event_id for e in await tx.alerts.history("acme", limit=10)] == ["e1"]
+        assert await tx.nflog.get("acme", "old", "oncall") is None
+        assert await tx.nflog.get("acme", "new", "oncall") is not None
+        assert [d.notification_id for d in await tx.deliveries.latest("acme", limit=10)] == [
+            "pending"
+        ]

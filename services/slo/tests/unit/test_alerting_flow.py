@@ -11,6 +11,7 @@ from google.protobuf.duration_pb2 import Duration
 from portico.slo.v1 import alerting_pb2 as pb
 from portico_common.clock import ManualClock
 from portico_common.timestamps import to_timestamp
+from portico_slo.alerting.app.retention import prune_alerting
 from portico_slo.alerting.domain.alerts import AlertStatus
 from portico_slo.alerting.domain.notifications import DeliveryState, NotifyReason
 from portico_slo.alerting.errors import DeliveryFailedError
@@ -281,3 +282,17 @@ async def test_a_recovery_of_one_tier_leaves_the_other_tiers_firing(world: Alert
     assert states == {"1h/5m": AlertStatus.RESOLVED, "6h/30m": AlertStatus.FIRING}
     await world.recovered(tier="1h/5m")
     assert await world.tick(300) == []
+
+
+async def test_history_older_than_the_retention_is_pruned(world: AlertingWorld) -> None:
+    """After the retention, a resolved alert, its history and its delivery are gone."""
+    await setup_routing(world)
+    await world.violated()
+    await world.tick(30)
+    await world.recovered(tier="")
+    await world.tick(300)
+    assert await prune_alerting(world.uow, retention=timedelta(days=7)) == 0
+    world.clock.advance(8 * 24 * 3600)
+    assert await prune_alerting(world.uow, retention=timedelta(days=7)) == 6
+    views = await world.servicer().ListAlerts(pb.ListAlertsRequest(tenant_id="acme"), NO_CONTEXT)
+    assert list(views.alerts) == []

@@ -53,6 +53,9 @@ class AlertingDependencies:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Sleep = asyncio.sleep
     metrics: DeliveryMetrics = field(default_factory=NoMetrics)
+    # Resolved alerts, history, the notification log and finished deliveries older
+    # than this are deleted.
+    retention: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def build_alerting(deps: AlertingDependencies) -> AlertingComponents:
                 tick_seconds=deps.tick_seconds,
                 batch=deps.flush_batch,
                 max_pending=deps.queue_limit,
+                retention=deps.retention,
             ),
             delivery_job(
                 deps.uow,

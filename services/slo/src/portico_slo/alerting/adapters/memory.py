@@ -181,6 +181,19 @@ class MemoryAlerts(_Repo):
         mine = [e for e in self._t.history if e.tenant_id == tenant_id]
         return list(reversed(mine))[:limit]
 
+    async def prune(self, before: datetime) -> int:
+        gone = [
+            key
+            for key, a in self._t.alerts.items()
+            if self._uow.sees(a.tenant_id) and a.ends_at is not None and a.ends_at < before
+        ]
+        for key in gone:
+            del self._t.alerts[key]
+        kept = [e for e in self._t.history if not (self._uow.sees(e.tenant_id) and e.at < before)]
+        removed = len(gone) + len(self._t.history) - len(kept)
+        self._t.history = kept
+        return removed
+
 
 class MemoryGroups(_Repo):
     async def get(self, tenant_id: str, key: str) -> AlertGroup | None:
@@ -223,6 +236,16 @@ class MemoryNotificationLog(_Repo):
             return False
         del self._t.nflog[tenant_id, group_key, receiver]
         return True
+
+    async def prune(self, before: datetime) -> int:
+        gone = [
+            key
+            for key, e in self._t.nflog.items()
+            if self._uow.sees(e.tenant_id) and e.notified_at < before
+        ]
+        for key in gone:
+            del self._t.nflog[key]
+        return len(gone)
 
 
 class MemoryDeliveries(_Repo):
@@ -277,3 +300,13 @@ class MemoryDeliveries(_Repo):
         ]
         mine.sort(key=lambda d: d.notification.created_at, reverse=True)
         return mine[:limit]
+
+    async def prune(self, before: datetime) -> int:
+        gone = [
+            nid
+            for nid, d in self._t.deliveries.items()
+            if self._uow.sees(d.tenant_id) and d.finished_at is not None and d.finished_at < before
+        ]
+        for nid in gone:
+            del self._t.deliveries[nid]
+        return len(gone)

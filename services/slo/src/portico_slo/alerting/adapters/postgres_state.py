@@ -86,6 +86,17 @@ class PgAlerts:
             for r in rows
         ]
 
+    async def prune(self, before: datetime) -> int:
+        removed = await self._conn.fetchval(
+            """WITH alerts_gone AS (
+                   DELETE FROM alerts WHERE ends_at < $1 RETURNING 1),
+               history_gone AS (
+                   DELETE FROM alert_history WHERE at < $1 RETURNING 1)
+               SELECT (SELECT count(*) FROM alerts_gone) + (SELECT count(*) FROM history_gone)""",
+            before,
+        )
+        return int(removed)
+
 
 def _alert(row: asyncpg.Record) -> Alert:
     return Alert(
@@ -227,3 +238,11 @@ class PgNotificationLog:
             notification_id,
         )
         return bool(deleted)
+
+    async def prune(self, before: datetime) -> int:
+        removed = await self._conn.fetchval(
+            """WITH gone AS (DELETE FROM alert_nflog WHERE notified_at < $1 RETURNING 1)
+               SELECT count(*) FROM gone""",
+            before,
+        )
+        return int(removed)

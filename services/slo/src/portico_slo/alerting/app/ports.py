@@ -102,6 +102,9 @@ class AlertStore(Protocol):
     async def history(self, tenant_id: str, *, limit: int) -> list[HistoryEntry]:
         """The latest entries, newest first."""
 
+    async def prune(self, before: datetime) -> int:
+        """Deletes alerts resolved before `before` and older history; returns how many."""
+
 
 class GroupRepository(Protocol):
     async def get(self, tenant_id: str, key: str) -> AlertGroup | None: ...
@@ -126,6 +129,9 @@ class NotificationLog(Protocol):
     ) -> bool:
         """Deletes the entry if `notification_id` made it; True if it did."""
 
+    async def prune(self, before: datetime) -> int:
+        """Deletes entries last written before `before` (Alertmanager's nflog retention)."""
+
 
 class DeliveryQueue(Protocol):
     async def enqueue(self, delivery: Delivery, *, max_pending: int, now: datetime) -> int:
@@ -144,6 +150,9 @@ class DeliveryQueue(Protocol):
 
     async def latest(self, tenant_id: str, *, limit: int, channel_id: str = "") -> list[Delivery]:
         """The latest deliveries, newest first."""
+
+    async def prune(self, before: datetime) -> int:
+        """Deletes deliveries that reached their outcome before `before`."""
 
 
 class AlertingUnitOfWork(Protocol):

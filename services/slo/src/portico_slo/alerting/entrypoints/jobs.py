@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import timedelta
 
 from portico_common.runtime import Background
@@ -26,6 +27,7 @@ from portico_slo.alerting.app.ports import (
     SecretBox,
     Senders,
 )
+from portico_slo.alerting.app.retention import prune_alerting
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,31 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
 
 
 def notifier_job(
-    uow: AlertingUowFactory, *, tick_seconds: float, batch: int, max_pending: int
+    uow: AlertingUowFactory,
+    *,
+    tick_seconds: float,
+    batch: int,
+    max_pending: int,
+    retention: timedelta,
+    prune_seconds: float = 3600.0,
 ) -> Background:
-    """`alert_notifier(stop)`: flushes due groups every tick, batch after batch."""
+    """`alert_notifier(stop)`: flushes due groups every tick, batch after batch.
+
+    Now and then (every `prune_seconds`) it also deletes what is older than
+    `retention`.
+    """
 
     async def alert_notifier(stop: asyncio.Event) -> None:
+        last_prune: float | None = None
         while not stop.is_set():
+            # Pacing uses the event loop's monotonic time; what is old reads the Clock.
+            if last_prune is None or time.monotonic() - last_prune >= prune_seconds:
+                try:
+                    pruned = await prune_alerting(uow, retention=retention)
+                    last_prune = time.monotonic()
+                    log.info("alerting history pruned", extra={"deleted": pruned})
+                except Exception as exc:  # noqa: BLE001 - retried next tick
+                    log.warning("pruning alerting history failed", extra={"error": str(exc)})
             try:
                 while (
                     await flush_due_groups(uow, limit=batch, max_pending=max_pending) >= batch
