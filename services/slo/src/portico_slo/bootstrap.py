@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from portico.slo.v1 import slo_pb2, slo_pb2_grpc
 from portico_common.clock import Clock
@@ -18,6 +19,12 @@ from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_slo.adapters.metrics import PrometheusBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
+from portico_slo.alerting.adapters.channels import default_senders
+from portico_slo.alerting.adapters.metrics import PrometheusDeliveryMetrics
+from portico_slo.alerting.adapters.postgres import pg_alerting_consumer_uow, pg_alerting_uow
+from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, NoSecretBox
+from portico_slo.alerting.app.ports import SecretBox
+from portico_slo.alerting.wiring import AlertingDependencies, build_alerting
 from portico_slo.app.ports import BurnRateGauge, UnitOfWorkFactory
 from portico_slo.entrypoints.grpc_api import SloServicer
 from portico_slo.entrypoints.jobs import upkeep_job
@@ -40,11 +47,13 @@ class Dependencies:
     # The upkeep job's pace; `run` takes both from the settings.
     gauge_refresh_seconds: float = 60.0
     prune_seconds: float = 3600.0
+    # Alerting (routes, silences, channels); None leaves it out.
+    alerting: AlertingDependencies | None = None
 
 
 @dataclass(frozen=True)
 class Components:
-    """What `serve` runs for slo: the API and the upkeep job (it consumes no events)."""
+    """What `serve` runs for slo: the APIs, alerting's consumer and the background jobs."""
 
     servicers: list[Servicer]
     subscriptions: list[Subscription]
@@ -54,7 +63,7 @@ class Components:
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
     servicer = SloServicer(deps.uow, deps.gauge)
-    return Components(
+    parts = Components(
         servicers=[Servicer(SLO_SERVICE, slo_pb2_grpc.add_SloServiceServicer_to_server, servicer)],
         subscriptions=[],
         background=[
@@ -66,6 +75,12 @@ def build(deps: Dependencies) -> Components:
             )
         ],
     )
+    if deps.alerting is not None:
+        alerting = build_alerting(deps.alerting)
+        parts.servicers.extend(alerting.servicers)
+        parts.subscriptions.extend(alerting.subscriptions)
+        parts.background.extend(alerting.background)
+    return parts
 
 
 def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
@@ -76,6 +91,25 @@ def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
         gauge=PrometheusBurnRates(),
         gauge_refresh_seconds=settings.slo_gauge_refresh_seconds,
         prune_seconds=settings.slo_prune_seconds,
+        alerting=alerting_dependencies(rt, settings),
+    )
+
+
+def alerting_dependencies(rt: Runtime, settings: SloSettings) -> AlertingDependencies:
+    """Alerting on PostgreSQL, real channels, secrets sealed under the configured key."""
+    key = settings.slo_channel_secret_key
+    box: SecretBox = NoSecretBox() if key is None else AesGcmSecretBox(key.get_secret_value())
+    return AlertingDependencies(
+        uow=pg_alerting_uow(rt.db, rt.clock),
+        consumer_uow=pg_alerting_consumer_uow(rt.clock),
+        clock=rt.clock,
+        box=box,
+        senders=default_senders(timeout_seconds=settings.slo_alerting_send_timeout_seconds),
+        tick_seconds=settings.slo_alerting_tick_seconds,
+        queue_limit=settings.slo_alerting_queue_limit,
+        workers=settings.slo_alerting_workers,
+        metrics=PrometheusDeliveryMetrics(),
+        retention=timedelta(seconds=settings.slo_alerting_retention_seconds),
     )
 
 

@@ -428,6 +428,9 @@ class SloViolated(_message.Message):
     LONG_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
     THRESHOLD_FIELD_NUMBER: _builtins.int
     DETECTED_AT_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     slo_id: _builtins.str
     plugin: _builtins.str
@@ -436,6 +439,12 @@ class SloViolated(_message.Message):
     short_window_burn_rate: _builtins.float
     long_window_burn_rate: _builtins.float
     threshold: _builtins.float
+    tier: _builtins.str
+    """The burn-rate tier that tripped (e.g. "1h/5m"); empty: the SLO's one rule."""
+    severity: _builtins.str
+    """"page" or "ticket"; empty: page."""
+    team: _builtins.str
+    """The team that owns the SLO, when it has one (alerts carry it as a label)."""
     @_builtins.property
     def detected_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -450,10 +459,13 @@ class SloViolated(_message.Message):
         long_window_burn_rate: _builtins.float = ...,
         threshold: _builtins.float = ...,
         detected_at: _timestamp_pb2.Timestamp | None = ...,
+        tier: _builtins.str = ...,
+        severity: _builtins.str = ...,
+        team: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["detected_at", b"detected_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["detected_at", b"detected_at", "long_window_burn_rate", b"long_window_burn_rate", "plugin", b"plugin", "rule", b"rule", "short_window_burn_rate", b"short_window_burn_rate", "slo_id", b"slo_id", "tenant_id", b"tenant_id", "threshold", b"threshold", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detected_at", b"detected_at", "long_window_burn_rate", b"long_window_burn_rate", "plugin", b"plugin", "rule", b"rule", "severity", b"severity", "short_window_burn_rate", b"short_window_burn_rate", "slo_id", b"slo_id", "team", b"team", "tenant_id", b"tenant_id", "threshold", b"threshold", "tier", b"tier", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -857,3 +869,41 @@ class InstallEscalated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InstallEscalated: _TypeAlias = InstallEscalated  # noqa: Y015
+
+@_typing.final
+class SloRecovered(_message.Message):
+    """slo.recovered: the burn that violated an SLO stopped; alerts on it resolve."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    RECOVERED_AT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    slo_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    tier: _builtins.str
+    """The tier that recovered; empty: every tier of the SLO."""
+    @_builtins.property
+    def recovered_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        slo_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        tier: _builtins.str = ...,
+        recovered_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recovered_at", b"recovered_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "recovered_at", b"recovered_at", "slo_id", b"slo_id", "tenant_id", b"tenant_id", "tier", b"tier", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SloRecovered: _TypeAlias = SloRecovered  # noqa: Y015
