@@ -31,6 +31,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     "rollout.refused": ev.RolloutRefused,
     "rollout.rolled_back": ev.RolloutRolledBack,
     "slo.violated": ev.SloViolated,
+    "slo.recovered": ev.SloRecovered,
 }
 
 _BY_MESSAGE: dict[str, str] = {cls.DESCRIPTOR.full_name: name for name, cls in EVENT_TYPES.items()}
