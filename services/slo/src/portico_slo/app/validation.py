@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from portico_slo.errors import InvalidOutcomeError, InvalidSloDefinitionError
 
@@ -21,6 +22,8 @@ class ReportedOutcome:
 
     success: bool
     latency_ms: int
+    # When it happened; None means when it is reported.
+    at: datetime | None = None
 
 
 def check_name(field: str, value: str) -> None:
@@ -41,3 +44,5 @@ def check_outcomes(outcomes: Sequence[ReportedOutcome]) -> None:
     for index, outcome in enumerate(outcomes):
         if outcome.latency_ms < 0:
             raise InvalidOutcomeError(f"outcome {index} has a negative latency")
+        if outcome.at is not None and outcome.at.utcoffset() is None:
+            raise InvalidOutcomeError(f"outcome {index} has a time without a timezone")

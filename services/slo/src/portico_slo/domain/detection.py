@@ -72,7 +72,9 @@ def simulate(
     # The clean past: every bucket of the longest window full of good events.
     for key in range(start_key - longest + bucket, start_key, bucket):
         series.add(key, Counts(good=events_per_second * bucket))
-    expected = {t.name: workbook_detection_seconds(t, definition.objective, error_rate) for t in tiers}
+    expected = {
+        t.name: workbook_detection_seconds(t, definition.objective, error_rate) for t in tiers
+    }
     horizon = give_up_seconds or int(
         max((s for s in expected.values() if s is not None), default=0) * 1.5 + 2 * step_seconds
     )
@@ -91,6 +93,4 @@ def simulate(
         for result in evaluate(definition, windows).tiers:
             if result.tripped and result.tier.name not in fired:
                 fired[result.tier.name] = float(elapsed)
-    return [
-        Detection(t.name, error_rate, expected[t.name], fired.get(t.name)) for t in tiers
-    ]
+    return [Detection(t.name, error_rate, expected[t.name], fired.get(t.name)) for t in tiers]

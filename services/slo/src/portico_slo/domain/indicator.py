@@ -7,6 +7,8 @@ both.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -74,11 +76,11 @@ class PrometheusSource:
         return OPS[self.op](value, self.threshold)
 
 
-OPS = {
-    "lt": lambda v, t: v < t,
-    "lte": lambda v, t: v <= t,
-    "gt": lambda v, t: v > t,
-    "gte": lambda v, t: v >= t,
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
 }
 
 

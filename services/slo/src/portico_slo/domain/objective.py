@@ -9,7 +9,7 @@ from portico_slo.domain._numbers import at_least
 from portico_slo.domain.durations import format_duration
 from portico_slo.domain.indicator import BudgetingMethod, Indicator
 from portico_slo.domain.scope import Scope, ScopeKind
-from portico_slo.domain.tiers import AlertPolicy, BurnRateTier
+from portico_slo.domain.tiers import AlertPolicy, BurnRateTier, Severity
 from portico_slo.domain.windows import TimeWindow
 from portico_slo.errors import InvalidObjectiveError, InvalidSloDefinitionError, InvalidWindowError
 
@@ -96,9 +96,16 @@ class SloDefinition:
 
     @property
     def fastest(self) -> BurnRateTier:
-        """The fastest enabled tier (the classic single rule's fields come from it)."""
+        """The fastest enabled tier (the classic single rule's fields come from it).
+
+        An SLO without tiers (a window too short for any) alerts on nothing;
+        its classic fields describe a disabled rule over the whole window.
+        """
         enabled = self.alerting.enabled
-        return enabled[0] if enabled else self.alerting.tiers[0]
+        if enabled or self.alerting.tiers:
+            return enabled[0] if enabled else self.alerting.tiers[0]
+        long = max(2, self.window_seconds)
+        return BurnRateTier("none", Severity.PAGE, long, max(1, long // 12), 1.0, enabled=False)
 
     @property
     def burn_rate_threshold(self) -> float:
@@ -185,10 +192,6 @@ class SloDefinition:
     # -- validation -------------------------------------------------------------
 
     def _check_tiers(self) -> None:
-        if not self.alerting.tiers:
-            raise InvalidSloDefinitionError(
-                "alerting.tiers", f"the {format_duration(self.window_seconds)} window fits no tier"
-            )
         ceiling = 1 / self.error_budget
         for tier in self.alerting.enabled:
             if tier.long_window_seconds > self.window_seconds:
@@ -218,9 +221,9 @@ class SloDefinition:
             raise InvalidSloDefinitionError(
                 "timeslice_window", f"{self.budgeting} budgeting needs a time-slice window"
             )
-        misfits = [
-            format_duration(w) for w in self.alerting.windows if w % slice_seconds
-        ] + ([] if self.window_seconds % slice_seconds == 0 else ["the SLO window"])
+        misfits = [format_duration(w) for w in self.alerting.windows if w % slice_seconds] + (
+            [] if self.window_seconds % slice_seconds == 0 else ["the SLO window"]
+        )
         if misfits:
             raise InvalidSloDefinitionError(
                 "timeslice_window",
@@ -255,7 +258,9 @@ def _check_classic_windows(short: int, long: int, window: int) -> None:
             "short_window_seconds", f"{short} is not shorter than the long window {long}"
         )
     if long > window:
-        raise InvalidWindowError("long_window_seconds", f"{long} is longer than the SLO window {window}")
+        raise InvalidWindowError(
+            "long_window_seconds", f"{long} is longer than the SLO window {window}"
+        )
 
 
 def _no_plugin() -> Scope:

@@ -46,7 +46,7 @@ class Scope:
         return cls(ScopeKind.PLUGIN, plugin)
 
     def matches(self, plugin: str, version: str, rollout_id: str = "") -> bool:
-        """Whether an outcome of `plugin@version` (served in `rollout_id`'s canary, if set) counts."""
+        """Whether an outcome of plugin@version (in `rollout_id`'s canary, if set) counts."""
         if plugin != self.plugin:
             return False
         if self.kind is ScopeKind.PLUGIN:

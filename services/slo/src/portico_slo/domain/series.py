@@ -38,7 +38,7 @@ class PrefixSeries:
         return self.first_key + (len(self._good) - 1) * self.bucket_seconds
 
     def add(self, key: int, counts: Counts) -> None:
-        """Add counts to the bucket at `key` (a multiple of the bucket size at or after the first)."""
+        """Add counts to the bucket at `key` (a bucket start at or after the first)."""
         index = (key - self.first_key) // self.bucket_seconds
         if index < 0:
             raise ValueError(f"bucket {key} is before the series starts at {self.first_key}")
@@ -63,7 +63,9 @@ class PrefixSeries:
         self._cum_good.pop(index + 1)
         self._cum_bad += accumulate(bads, initial=self._cum_bad[index])
         self._cum_bad.pop(index + 1)
-        judged = [WindowSummary.of_bucket(Counts(g, b), target) for g, b in zip(goods, bads, strict=True)]
+        judged = [
+            WindowSummary.of_bucket(Counts(g, b), target) for g, b in zip(goods, bads, strict=True)
+        ]
         self._cum_good_slices += accumulate(
             (j.good_slices for j in judged), initial=self._cum_good_slices[index]
         )

@@ -76,12 +76,12 @@ class SloStatus:
                 TierState.FIRING, self.violated_at, _CLASSIC
             )
         violations: list[SloViolated] = []
-        stopped: list[tuple[TierEvaluation | None, str, ActiveTier]] = []
-        faster_active = False
         judged = {t.tier.name for t in evaluation.tiers}
-        for name in [n for n in self.tiers if n not in judged]:
-            # A tier disabled (or removed) while firing stops with it.
-            stopped.append((None, name, self.tiers.pop(name)))
+        # A tier disabled (or removed) while firing stops with it.
+        stopped: list[tuple[TierEvaluation | None, str, ActiveTier]] = [
+            (None, name, self.tiers.pop(name)) for name in list(self.tiers) if name not in judged
+        ]
+        faster_active = False
         for result in evaluation.tiers:
             name = result.tier.name
             current = self.tiers.get(name)
@@ -109,7 +109,9 @@ class SloStatus:
         ]
         return [*recoveries, *violations]
 
-    def _fire(self, definition: SloDefinition, result: TierEvaluation, now: datetime) -> SloViolated:
+    def _fire(
+        self, definition: SloDefinition, result: TierEvaluation, now: datetime
+    ) -> SloViolated:
         tier = result.tier
         violation_id = f"{definition.slo_id}/{tier.name}/{int(now.timestamp() * 1000)}"
         self.tiers[tier.name] = ActiveTier(TierState.FIRING, now, violation_id)

@@ -97,7 +97,9 @@ def workbook_factor(budget_share: float, period_seconds: int, long_window_second
     return round(budget_share * period_seconds / long_window_seconds, 9)
 
 
-def workbook_tiers(period_seconds: int, disabled: frozenset[str] = frozenset()) -> tuple[BurnRateTier, ...]:
+def workbook_tiers(
+    period_seconds: int, disabled: frozenset[str] = frozenset()
+) -> tuple[BurnRateTier, ...]:
     """The workbook's tiers with factors scaled to the period, fastest first."""
     return tuple(
         BurnRateTier(
@@ -167,7 +169,9 @@ class AlertPolicy:
         disabled: frozenset[str] = frozenset(),
     ) -> AlertPolicy:
         tiers = workbook_tiers(period_seconds)
-        return cls(tiers, min_events).with_disabled(disabled) if disabled else cls(tiers, min_events)
+        return (
+            cls(tiers, min_events).with_disabled(disabled) if disabled else cls(tiers, min_events)
+        )
 
     @classmethod
     def single(
