@@ -163,8 +163,9 @@ def evaluate(definition: SloDefinition, windows: Mapping[int, WindowSummary]) ->
     """Judge every enabled tier on the window summaries (keyed by window seconds).
 
     A tier trips when both of its windows burn at or above its factor and the
-    short window holds `min_events` events, so the first failed request after
-    a deploy (100% errors over one event) pages nobody.
+    short window holds enough events (`AlertPolicy.min_events_for`), so the
+    first failed request after a deploy (100% errors over one event) pages
+    nobody.
     """
     results = []
     for tier in definition.alerting.enabled:
@@ -181,7 +182,7 @@ def evaluate(definition: SloDefinition, windows: Mapping[int, WindowSummary]) ->
                 short_burn=short_burn,
                 long_burn=long_burn,
                 burning=burning,
-                tripped=burning and short.events.total >= definition.min_events,
+                tripped=burning and short.events.total >= definition.alerting.min_events_for(tier),
             )
         )
     return Evaluation(tuple(results))

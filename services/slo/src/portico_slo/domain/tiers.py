@@ -16,8 +16,9 @@ and a 90-day one at 43.2. A tier whose long window is longer than the period
 cannot be measured and is left out.
 
 A faster tier inhibits the slower ones while it fires (one page, not four),
-each tier can be disabled, and no tier fires on fewer than `min_events`
-events in its short window (one failed request after a deploy is not 100%
+each tier can be disabled, and no tier fires on too little traffic: the
+fastest needs `min_events` events in its short window, slower ones as many
+per the same length of time (one failed request after a deploy is not 100%
 errors worth a page).
 
 Canary SLOs use one short tier instead: a canary's whole life is minutes, so
@@ -146,6 +147,19 @@ class AlertPolicy:
                 | {t.long_window_seconds for t in self.enabled}
             )
         )
+
+    def min_events_for(self, tier: BurnRateTier) -> int:
+        """The traffic `tier` needs in its short window before it may start firing.
+
+        `min_events` is a rate: events per short window of the fastest enabled
+        tier. A slower tier's short window is longer, so it needs as many more
+        events; otherwise the first few requests of a new version (all its
+        windows hold the same handful) would start the 6h and 3d tiers on one
+        failure, before the hour-long page could.
+        """
+        enabled = self.enabled or self.tiers
+        shortest = min((t.short_window_seconds for t in enabled), default=tier.short_window_seconds)
+        return -(-self.min_events * tier.short_window_seconds // shortest)
 
     def tier(self, name: str) -> BurnRateTier | None:
         return next((t for t in self.tiers if t.name == name), None)
