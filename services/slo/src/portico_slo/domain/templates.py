@@ -46,7 +46,8 @@ class SloSpec:
         if self.alerting is not None:
             policy = self.alerting
         elif scope.kind is ScopeKind.CANARY:
-            policy = canary or AlertPolicy.canary()
+            # The canary tier is its own: the workbook tiers disabled here are not in it.
+            return canary or AlertPolicy.canary()
         else:
             policy = AlertPolicy.workbook(self.window.nominal_seconds, min_events=self.min_events)
         return policy.with_disabled(self.disabled_tiers) if self.disabled_tiers else policy
