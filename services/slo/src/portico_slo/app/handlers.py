@@ -173,7 +173,9 @@ async def update_slo(
         if slo is None:
             raise SloNotFoundError(slo_id)
         name = spec.name or slo.definition.name
-        definition = spec.definition(slo_id, tenant_id, slo.definition.scope, name=name)
+        # An imported SLO keeps its OpenSLO document, so it exports with the change.
+        kept = replace(spec, openslo=spec.openslo or slo.definition.openslo)
+        definition = kept.definition(slo_id, tenant_id, slo.definition.scope, name=name)
         misfits = [w for w in definition.alerting.windows if w % slo.bucket_seconds]
         if misfits or (
             definition.timeslice_seconds and definition.timeslice_seconds != slo.bucket_seconds
