@@ -7,10 +7,12 @@ chose from its log ("Listening on"), so nothing can take it in between.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +82,18 @@ class PrometheusServer:
         log.close()
         wait_for(self._port_known, "prometheus", timeout, self.proc)
         wait_for(lambda: http_ok(f"{self.url}/-/ready"), "prometheus", timeout, self.proc)
+        # Target discovery takes a few seconds to hand the first targets over;
+        # a caller wants samples from the moment start() returns.
+        wait_for(self._scraping, "prometheus scraping its targets", timeout, self.proc)
         return self
+
+    def _scraping(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/targets", timeout=1) as response:  # noqa: S310 - local URL
+                active = json.load(response)["data"]["activeTargets"]
+        except (OSError, ValueError, KeyError):
+            return False
+        return len(active) == len(self.targets) and all(t["health"] == "up" for t in active)
 
     def _port_known(self) -> bool:
         match = _LISTENING.search(self.log_path.read_text(errors="replace"))

@@ -253,7 +253,7 @@ async def test_violations_keep_their_evidence_and_recovery(backend: Backend) -> 
 
 
 async def test_templates_have_one_default(backend: Backend) -> None:
-    """Templates are created once, replaced, listed by name; marking one default unmarks the other."""
+    """Templates are made once, replaced, listed by name; a new default unmarks the old one."""
     strict = SloTemplate("strict", SloSpec(objective=0.999), is_default=True)
     loose = SloTemplate("loose", SloSpec(objective=0.95))
 

@@ -202,7 +202,7 @@ async def test_all_summaries_cover_idle_slos(backend: Backend) -> None:
                 259_200: Counts(4, 1),
             },
         ),
-        ("slo-b", {w: empty for w in (300, 1800, 3600, 7200, 21_600, 86_400, 259_200)}),
+        ("slo-b", dict.fromkeys((300, 1800, 3600, 7200, 21600, 86400, 259200), empty)),
     ]
     assert [s for s, _ in sorted(rows, key=lambda r: r[0].slo_id)] == [busy, idle]
 

@@ -1,8 +1,6 @@
-"""Burn-rate tiers through the app layer: pushed at once, recovered on the tick, canaries in seconds."""
+"""Burn-rate tiers in the app layer: pushed at once, recovered on the tick, canaries in seconds."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
@@ -12,8 +10,8 @@ from portico_slo.app.ports import SloRecord
 from portico_slo.app.validation import ReportedOutcome
 from portico_slo.domain.buckets import bucket_key
 from portico_slo.domain.burn_rate import Counts
-from portico_slo.domain.slo import SloState
 from portico_slo.domain.scope import Scope
+from portico_slo.domain.slo import SloState
 from portico_slo.domain.templates import SloSpec
 
 TENANT = "acme"
@@ -183,7 +181,7 @@ async def test_too_little_traffic_never_pages(
 
 
 def test_each_tier_guards_its_own_short_window() -> None:
-    """The traffic guard is a rate: slower tiers need as many more events as their windows are long."""
+    """The traffic guard is a rate: a slower tier needs more events, as its window is longer."""
     policy = SloSpec(objective=0.99).policy_for(Scope.of(PLUGIN, "2.3.0"))
     assert [policy.min_events_for(t) for t in policy.tiers] == [10, 60, 240, 720]
     quieter = SloSpec(objective=0.99, min_events=20, disabled_tiers=frozenset({"page-1h"}))

@@ -1,4 +1,4 @@
-"""ReportOutcomes with event times and scopes: late outcomes land in their bucket, too-late ones don't."""
+"""ReportOutcomes with event times and scopes: late outcomes land in their bucket."""
 
 from __future__ import annotations
 

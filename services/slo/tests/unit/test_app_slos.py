@@ -14,9 +14,9 @@ from portico_slo.domain.durations import Duration
 from portico_slo.domain.indicator import Indicator, SliKind
 from portico_slo.domain.objective import SloDefinition
 from portico_slo.domain.scope import Scope, ScopeKind
+from portico_slo.domain.slo import SloState
 from portico_slo.domain.tiers import AlertPolicy, BurnRateTier, Severity
 from portico_slo.domain.windows import TimeWindow
-from portico_slo.domain.slo import SloState
 from portico_slo.errors import (
     InvalidSloDefinitionError,
     SloAlreadyExistsError,

@@ -54,7 +54,7 @@ async def test_builtin_default_then_idempotent(store: MemoryStore, gauge: Memory
 async def test_tenant_default_and_named_templates(
     store: MemoryStore, gauge: MemoryBurnRates
 ) -> None:
-    """The tenant's default template is used unless another is named; canaries get its canary tier."""
+    """The tenant's default template is used unless one is named; canaries get its canary tier."""
     strict = SloTemplate(
         "strict",
         SloSpec(objective=0.999, window=TimeWindow(Duration(28, "d")), labels=(("team", "cost"),)),
@@ -85,7 +85,7 @@ async def test_tenant_default_and_named_templates(
 
 
 async def test_template_crud(store: MemoryStore) -> None:
-    """Templates are created once, read, listed, replaced and deleted; unknown names are NOT_FOUND."""
+    """Templates are made once, read, listed, replaced and deleted; unknown ones NOT_FOUND."""
     uow = store.uow_factory()
     template = SloTemplate("strict", SloSpec(objective=0.999))
     await templates.create_template(uow, tenant_id=TENANT, template=template)

@@ -110,7 +110,7 @@ def test_too_few_events_do_not_trip(definition: SloDefinition) -> None:
 def test_each_tier_is_judged_on_its_own_windows(definition: SloDefinition) -> None:
     """Every enabled tier is judged against its own factor over its own pair of windows."""
     at_2_percent = WindowSummary(Counts(98, 2))  # burn 2 against a 99% objective
-    windows = {w: at_2_percent for w in definition.alerting.windows}
+    windows = dict.fromkeys(definition.alerting.windows, at_2_percent)
     windows[21_600] = WindowSummary(Counts(93, 7))  # the 6h window burns 7
     result = evaluate(definition, windows)
 

@@ -191,7 +191,7 @@ def test_disabled_tier_stops_firing(definition: SloDefinition, t0: datetime) -> 
 
 
 def test_classic_violated_row_recovers(definition: SloDefinition, t0: datetime) -> None:
-    """A row stored VIOLATED before tiers existed counts as its fastest tier firing, and recovers."""
+    """A row stored VIOLATED before tiers existed counts as its fastest tier firing; it recovers."""
     status = SloStatus(slo_id="slo-1", state=SloState.VIOLATED, violated_at=t0)
     [recovered] = status.observe(definition, judged(definition), t0 + timedelta(hours=1))
 

@@ -1,15 +1,13 @@
 """Pulled SLIs from a Prometheus server's HTTP API (`/api/v1/query_range`).
 
-A ratio SLI's queries are counters: each step's count is the counter's
-increase over the step, `sum(increase(<query>[<step>s]))`, read at the end of
-every step; a query that already says how to window itself carries the
-Sloth-style placeholder `{{window}}` (say `sum(rate(x[{{window}}])) * 30`)
-and is used as written. A threshold SLI's `value` query (a
-histogram_quantile, say) is read once per step and judged against its
-threshold: one good or bad sample per step.
-
-Counts read from `increase()` are extrapolated floats; they are rounded to
-whole events.
+A ratio SLI's queries are counter selectors: `sum(<query>)` is read at
+every step boundary and each step counts the difference (exact, where
+`increase()` would extrapolate). A query that windows itself carries the
+Sloth-style placeholder `{{window}}` (say
+`sum(increase(x_total{code="ok"}[{{window}}]))`) and is read as the count
+of each step. A threshold SLI's `value` query (a histogram_quantile, say) is
+read once per step and judged against its threshold: one good or bad sample
+per step. Counts are rounded to whole events.
 """
 
 from __future__ import annotations
@@ -25,13 +23,6 @@ from portico_slo.domain.objective import SloDefinition
 from portico_slo.errors import PullError
 
 WINDOW = "{{window}}"
-
-
-def counter_query(query: str, step_seconds: int) -> str:
-    """The count of events per step that `query` describes."""
-    if WINDOW in query:
-        return query.replace(WINDOW, f"{step_seconds}s")
-    return f"sum(increase(({query})[{step_seconds}s]))"
 
 
 class PrometheusMetrics:
@@ -50,32 +41,24 @@ class PrometheusMetrics:
         step = timedelta(seconds=step_seconds)
         async with httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout) as client:
             if source.is_threshold:
-                values = await self._range(
-                    client, source.value.replace(WINDOW, f"{step_seconds}s"), start, end, step
-                )
+                query = source.value.replace(WINDOW, f"{step_seconds}s")
+                values = await self._range(client, query, start + step, end, step)
                 return [
                     Sample(at - step, Counts.of(source.judge(v)))
                     for at, v in sorted(values.items())
                     if not math.isnan(v)
                 ]
-            total = await self._range(
-                client, counter_query(source.total, step_seconds), start, end, step
-            )
-            part_query = source.good or source.bad
-            part = await self._range(
-                client, counter_query(part_query, step_seconds), start, end, step
-            )
+            total = await self._counts(client, source.total, start, end, step)
+            part = await self._counts(client, source.good or source.bad, start, end, step)
         samples = []
         for at, value in sorted(total.items()):
-            if math.isnan(value):
-                continue
             events = max(0, round(value))
             counted = min(events, max(0, round(part.get(at, 0.0))))
             good = counted if source.good else events - counted
-            samples.append(Sample(at - step, Counts(good=good, bad=events - good)))
+            samples.append(Sample(at, Counts(good=good, bad=events - good)))
         return samples
 
-    async def _range(
+    async def _counts(
         self,
         client: httpx.AsyncClient,
         query: str,
@@ -83,14 +66,44 @@ class PrometheusMetrics:
         end: datetime,
         step: timedelta,
     ) -> dict[datetime, float]:
-        """The query's value at the end of every step in (start, end], summed over series."""
+        """Events per step in [start, end), keyed by the step's start.
+
+        A templated query counts each step itself. A counter selector is read
+        at every step boundary and differenced: exact where increase() would
+        extrapolate, and a drop (a restarted process) counts from zero.
+        """
+        if WINDOW in query:
+            windowed = query.replace(WINDOW, f"{int(step.total_seconds())}s")
+            values = await self._range(client, windowed, start + step, end, step)
+            return {at - step: v for at, v in values.items() if not math.isnan(v)}
+        values = await self._range(client, f"sum({query})", start, end, step)
+        counts = {}
+        at = start
+        while at + step <= end:
+            before, after = values.get(at), values.get(at + step)
+            if before is not None and after is not None:
+                counts[at] = after - before if after >= before else after
+            at += step
+        return counts
+
+    async def _range(
+        self,
+        client: httpx.AsyncClient,
+        query: str,
+        first: datetime,
+        last: datetime,
+        step: timedelta,
+    ) -> dict[datetime, float]:
+        """The query's value at every step from `first` to `last`, summed over series."""
+        if last < first:
+            return {}
         try:
             response = await client.get(
                 "/api/v1/query_range",
                 params={
                     "query": query,
-                    "start": (start + step).timestamp(),
-                    "end": end.timestamp(),
+                    "start": first.timestamp(),
+                    "end": last.timestamp(),
                     "step": step.total_seconds(),
                 },
             )
