@@ -5,12 +5,15 @@ Run by deploy/validate.sh inside a throwaway venv that has helm-python-sdk
 
 1. runs `helm lint --strict` on the chart with the CI values;
 2. renders the chart with several value sets (defaults, everything on,
-   an existing Secret with the NATS URL in it, one component disabled);
+   an existing Secret with the NATS URL in it, the NATS URL in the chart's
+   Secret, one component disabled);
 3. validates every built-in Kubernetes object against the OpenAPI schemas of
    the oldest supported and the newest Kubernetes, in strict mode (unknown
    fields are errors);
 4. checks the invariants the deployment relies on (non-root, read-only root
-   filesystem, native gRPC probes, PDBs, the gateway's targets, ...);
+   filesystem, native gRPC probes, PDBs, the gateway's targets, each
+   component signing in to NATS with its own seed and the provisioner Job
+   with the provisioner's, ...);
 5. checks that values.schema.json rejects typical mistakes;
 6. writes the PrometheusRule's groups to a file for `promtool check rules`.
 """
@@ -30,13 +33,16 @@ CHART = Path(__file__).resolve().parents[1] / "helm" / "portico"
 KUBE_VERSIONS = ("1.27.0", "1.37.0")
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 GRPC_SERVICES = ("auth", "compat", "rollout", "security", "slo", "tenancy")
+IDENTITIES_SECRET = "portico-nats-identities"  # noqa: S105 - a Secret's name
 SECRETS = {
     "secret": {
         "databaseUrl": "postgresql://portico:x@db.example.internal:5432/portico",
         "authAdminClientSecret": "x",
         "authKeyEncryptionKey": "x",
-    }
+    },
+    "nats": {"identitiesSecret": IDENTITIES_SECRET},
 }
+PROVISIONER_JOB = "portico-nats-provisioner"
 
 
 def load_values(name: str) -> dict[str, Any]:
@@ -131,6 +137,104 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
     assert config["data"]["PORTICO_METRICS_PORT"] == "9100"
 
 
+def secret_refs(node: Any) -> list[tuple[str, str]]:
+    """(Secret, key) of every secretKeyRef under `node`; key "*" for a whole-Secret reference."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        ref = node.get("secretKeyRef")
+        if isinstance(ref, dict):
+            found.append((ref["name"], ref["key"]))
+        whole = node.get("secretRef") or node.get("secret")
+        if isinstance(whole, dict):
+            found.append((whole.get("name") or whole.get("secretName", ""), "*"))
+        for value in node.values():
+            found += secret_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += secret_refs(value)
+    return found
+
+
+def identity_refs(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """(variable, key) for each environment variable read from the NATS identities Secret."""
+    containers = doc["spec"]["template"]["spec"]["containers"]
+    return [
+        (env["name"], env["valueFrom"]["secretKeyRef"]["key"])
+        for container in containers
+        for env in container.get("env", [])
+        if env.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == IDENTITIES_SECRET
+    ]
+
+
+def check_nats_identities(docs: list[dict[str, Any]], expect_components: set[str]) -> None:
+    """Every component signs in with its own seed only; the provisioner Job with its own."""
+    deployments = by_kind(docs, "Deployment")
+    for name, dep in deployments.items():
+        component = dep["metadata"]["labels"]["app.kubernetes.io/component"]
+        (container,) = dep["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        if component == "gateway":
+            # The gateway never touches the bus.
+            assert identity_refs(dep) == [], name
+            assert not [k for k in env if k.startswith("PORTICO_NATS_")], name
+        else:
+            assert identity_refs(dep) == [("PORTICO_NATS_NKEY_SEED", component)], (
+                name,
+                identity_refs(dep),
+            )
+            assert env["PORTICO_NATS_PROVISIONED"]["value"] == "true", name
+    seeded = {
+        dep["metadata"]["labels"]["app.kubernetes.io/component"]
+        for dep in deployments.values()
+        if identity_refs(dep)
+    }
+    assert seeded == expect_components - {"gateway"}, seeded
+
+    jobs = by_kind(docs, "Job")
+    assert set(jobs) == {PROVISIONER_JOB}, sorted(jobs)
+    job = jobs[PROVISIONER_JOB]
+    hooks = set(job["metadata"]["annotations"]["helm.sh/hook"].split(","))
+    assert hooks == {"pre-install", "pre-upgrade"}, hooks
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "portico_common.events.provision"]
+    images = {
+        c["image"]
+        for d in deployments.values()
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {container["image"]}, (images, container["image"])
+    assert identity_refs(job) == [("PORTICO_NATS_NKEY_SEED", "provisioner")], identity_refs(job)
+    env = {e["name"]: e for e in container["env"]}
+    assert "PORTICO_NATS_PROVISIONED" not in env, "the provisioner creates; it does not only bind"
+    assert "PORTICO_NATS_URL" in env
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # Hooks run before the release's own objects exist: the Job may name none of them
+    # (the chart's Secret or ConfigMap or ServiceAccount), only hooks that run before it.
+    release_objects = {
+        (d["kind"], d["metadata"]["name"])
+        for d in docs
+        if "helm.sh/hook" not in d["metadata"].get("annotations", {})
+    }
+    weight = int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+    for secret, _ in secret_refs(job):
+        assert ("Secret", secret) not in release_objects, f"the Job reads Secret {secret}"
+        hook = by_kind(docs, "Secret").get(secret)
+        if hook is not None:
+            assert int(hook["metadata"]["annotations"]["helm.sh/hook-weight"]) < weight, secret
+    assert "envFrom" not in container, "the ConfigMap does not exist yet at pre-install"
+    assert ("ServiceAccount", pod.get("serviceAccountName")) not in release_objects
+
+    # Nothing else in the release may read a seed (the helm test Pod, a ConfigMap, ...).
+    for doc in docs:
+        if doc["kind"] == "Deployment" or doc is job:
+            continue
+        refs = [ref for ref in secret_refs(doc) if ref[0] == IDENTITIES_SECRET]
+        assert refs == [], (doc["kind"], doc["metadata"]["name"], refs)
+
+
 def main() -> int:
     out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/portico-chart-render")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +254,18 @@ def main() -> int:
         ("ci/test-values.yaml (every option on)", ci_values, all_on),
         (
             "existingSecret, NATS URL from the Secret",
-            {"secret": {"existingSecret": "portico-managed"}, "nats": {"url": ""}},
+            {
+                "secret": {"existingSecret": "portico-managed"},
+                "nats": {"url": "", "identitiesSecret": IDENTITIES_SECRET},
+            },
+            all_on,
+        ),
+        (
+            "NATS URL in the chart's Secret",
+            {
+                "secret": {**SECRETS["secret"], "natsUrl": "nats://nats.example.internal:4222"},
+                "nats": {"url": "", "identitiesSecret": IDENTITIES_SECRET},
+            },
             all_on,
         ),
         (
@@ -167,6 +282,7 @@ def main() -> int:
         docs = render(values)
         validate_schemas(docs)
         check_invariants(docs, components)
+        check_nats_identities(docs, components)
         kinds = sorted({d["kind"] for d in docs})
         print(
             f"render [{title}]: {len(docs)} objects ({', '.join(kinds)}): valid for "
@@ -186,13 +302,18 @@ def main() -> int:
             {"components": {"rollout": {"module": "portico_slo"}}},
             {"componentDefaults": {"kind": "tcp"}},
             {"config": {"natsStreamReplicas": 2}},
+            {"nats": {"identitiesSecret": "Portico_Seeds"}},
+            {"nats": {"seeds": {"auth": "SU-not-in-values"}}},
         ):
             try:
                 chart.validate_schema(bad)
             except helm.HelmValuesError:
                 continue
             raise SystemExit(f"values.schema.json accepted {bad}")
-    print("values.schema.json: rejects a misspelt key, a wrong module, an unknown kind, R2 streams")
+    print(
+        "values.schema.json: rejects a misspelt key, a wrong module, an unknown kind, R2 streams,"
+        " an invalid Secret name and seeds in values"
+    )
 
     # The missing-secret guard must fire.
     try:
@@ -202,6 +323,15 @@ def main() -> int:
         print("render [no values]: refused as expected (secret.databaseUrl is required)")
     else:
         raise SystemExit("rendering without a database URL should fail")
+
+    # ... and so must the one for the NATS identities: no component runs without its seed.
+    try:
+        render({"secret": SECRETS["secret"]})
+    except helm.HelmError as error:
+        assert "nats.identitiesSecret" in str(error), error
+        print("render [no nats.identitiesSecret]: refused as expected (it is required)")
+    else:
+        raise SystemExit("rendering without nats.identitiesSecret should fail")
 
     docs = render(ci_values)
     (rule,) = by_kind(docs, "PrometheusRule").values()

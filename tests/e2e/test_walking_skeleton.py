@@ -21,6 +21,7 @@ from pathlib import Path
 import nats
 import nats.errors
 import pytest
+from nats.aio.client import Client as NatsClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -106,7 +107,11 @@ def test_the_suites_nats_admits_only_its_own_users(suite: tuple[Path, dict[str, 
     assert (home / "nats-identities.json").stat().st_mode & 0o077 == 0
 
     async def anonymous() -> None:
-        await nats.connect(url, connect_timeout=3, allow_reconnect=False)
+        nc = NatsClient()
+        try:
+            await nc.connect(url, connect_timeout=3, allow_reconnect=False)
+        finally:
+            await nc.close()  # a refused client's socket must not leak
 
     async def as_slo() -> bool:
         nc = await nats.connect(

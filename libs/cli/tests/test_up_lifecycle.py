@@ -115,6 +115,8 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
             assert env["PORTICO_GRPC_PORT"] in {"0", str(GRPC_PORTS[name])}
             assert env["PORTICO_METRICS_PORT"] == "0"
             assert env["PORTICO_READY_FILE"] == str(home / "run" / f"{name}.ready.json")
+            # Reflection is off by default; the local suite turns it on for grpcurl.
+            assert env["PORTICO_GRPC_REFLECTION"] == "true"
 
         secrets_file = home / "secrets.json"
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600

@@ -20,6 +20,25 @@ from portico_gateway.app import create_app
 
 #: A tenant id whose GetTenant outlives any deadline the tests give the gateway.
 SLOW_TENANT = "slow-tenant"
+#: Tenant ids whose GetTenant fails with this status and a detail full of internals.
+FAILING_TENANTS = {
+    "broken-tenant": (
+        grpc.StatusCode.INTERNAL,
+        (
+            'Traceback (most recent call last):\n  File "/srv/portico/tenancy/db.py", line 7\n'
+            "asyncpg: cannot reach 10.0.3.7:5432"
+        ),
+    ),
+    "degraded-tenant": (
+        grpc.StatusCode.UNAVAILABLE,
+        (
+            "database at 10.0.3.7:5432 (postgres.internal.example:5432) is down; "
+            "see /var/lib/portico/tenancy.log"
+        ),
+    ),
+}
+#: The client secret FakeAuth accepts.
+GOOD_SECRET = "s3cret-s3cret-s3cret"
 TEST_DEADLINE_SECONDS = 0.3
 TEST_MAX_BODY_BYTES = 1024
 
@@ -56,6 +75,8 @@ class FakeTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
         if request.tenant_id == SLOW_TENANT:
             # Cancelled by the server once the client's deadline passes.
             await asyncio.sleep(30)
+        if request.tenant_id in FAILING_TENANTS:
+            await context.abort(*FAILING_TENANTS[request.tenant_id])
         tenant = self.tenants.get(request.tenant_id)
         if tenant is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"tenant {request.tenant_id} not found")
@@ -63,6 +84,15 @@ class FakeTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
 
 
 class FakeAuth(auth_pb2_grpc.AuthServiceServicer):
+    async def IssueServiceToken(  # noqa: N802 - the generated servicer's method name
+        self, request: auth_pb2.IssueServiceTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.IssueServiceTokenResponse:
+        if request.client_secret != GOOD_SECRET:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid client credentials")
+        return auth_pb2.IssueServiceTokenResponse(
+            access_token="eyJhbGciOiJFZDI1NTE5In0.e30.c2ln", token_type="Bearer", expires_in=300
+        )
+
     async def GetJwks(  # noqa: N802 - the generated servicer's method name
         self, _request: auth_pb2.GetJwksRequest, _context: grpc.aio.ServicerContext
     ) -> auth_pb2.GetJwksResponse:
@@ -77,6 +107,7 @@ class Upstream:
     server: grpc.aio.Server
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     slow_tenant: str = SLOW_TENANT
+    good_secret: str = GOOD_SECRET
     max_body_bytes: int = TEST_MAX_BODY_BYTES
 
 

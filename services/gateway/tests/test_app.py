@@ -204,6 +204,19 @@ async def test_request_headers_reach_the_servicer_as_metadata(
     assert "cookie" not in received
 
 
+async def test_the_client_address_is_forwarded_and_a_forged_one_dropped(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    """x-forwarded-for upstream is the HTTP client's address, never the header it sent."""
+    await client.post(
+        "/v1/tenants", json={"tenantId": "f"}, headers={"x-forwarded-for": "203.0.113.66"}
+    )
+
+    received = upstream.tenancy.metadata[-1]
+    # httpx's ASGI transport reports its client as 127.0.0.1.
+    assert [v for k, v in received if k == "x-forwarded-for"] == ["127.0.0.1"]
+
+
 async def test_a_request_id_is_generated_forwarded_and_echoed(
     client: httpx.AsyncClient, upstream: Upstream
 ) -> None:

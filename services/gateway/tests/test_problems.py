@@ -6,7 +6,7 @@ import json
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from portico_gateway.problems import PROBLEM_MEDIA_TYPE, from_rpc_error, http_status, problem
@@ -134,3 +134,23 @@ def test_extensions_cannot_overwrite_standard_members() -> None:
     body = body_of(response)
     assert body["status"] == 400
     assert body["hint"] == "see docs"
+
+
+def test_a_retry_hint_becomes_retry_after() -> None:
+    """RESOURCE_EXHAUSTED with a google.rpc.RetryInfo answers 429 with Retry-After seconds."""
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=12)))
+    status = status_pb2.Status(code=8, message="slow down; retry after 12 s", details=[detail])
+    error = rpc_error(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "slow down; retry after 12 s",
+        (("grpc-status-details-bin", status.SerializeToString()),),
+    )
+
+    response = from_rpc_error(error, "/v1/auth/token", "auth")
+
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "12"
+    assert body_of(response)["details"] == [
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"}
+    ]

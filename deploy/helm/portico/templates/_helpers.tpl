@@ -85,6 +85,14 @@ app.kubernetes.io/component: {{ .name }}
 {{- default (printf "%s-secrets" (include "portico.fullname" .)) .Values.secret.existingSecret }}
 {{- end }}
 
+{{/*
+The Secret with one nkey seed per NATS identity (keys: the identity names),
+made by the operator from `portico nats-config`; the chart never holds seeds.
+*/}}
+{{- define "portico.natsIdentitiesSecret" -}}
+{{- required "nats.identitiesSecret is required: the name of a Secret holding each NATS identity's nkey seed (keys auth, tenancy, security, compat, rollout, slo, provisioner); `portico nats-config` writes the seeds and prints the command that creates it (deploy/README.md, NATS identities)" .Values.nats.identitiesSecret }}
+{{- end }}
+
 {{- define "portico.configMapName" -}}
 {{- printf "%s-config" (include "portico.fullname" .) }}
 {{- end }}
@@ -248,6 +256,17 @@ spec:
                 secretKeyRef:
                   name: {{ include "portico.secretName" $root }}
                   key: PORTICO_NATS_URL
+            {{- end }}
+            {{- if eq $c.kind "grpc" }}
+            # Signs in to NATS as this component alone (its own key of the
+            # identities Secret) and only binds to what the provisioner made.
+            - name: PORTICO_NATS_NKEY_SEED
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "portico.natsIdentitiesSecret" $root }}
+                  key: {{ .name }}
+            - name: PORTICO_NATS_PROVISIONED
+              value: "true"
             {{- end }}
             {{- if eq .name "auth" }}
             - name: PORTICO_AUTH_ADMIN_CLIENT_SECRET

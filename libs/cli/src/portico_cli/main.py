@@ -1,4 +1,4 @@
-"""The `portico` command: `up`, `status` and `demo`."""
+"""The `portico` command: `up`, `status`, `demo` and `nats-config`."""
 
 from __future__ import annotations
 
@@ -58,12 +58,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=30,
         help="bake time of the rollout that gets rolled back (default: 30)",
     )
+    nats_config = commands.add_parser(
+        "nats-config",
+        help="write the NATS users, seeds and env files for docker compose and Helm",
+        description="Write the NATS server's users (nats-auth.conf, and values for the NATS"
+        " Helm chart), one nkey seed per identity (<identity>.nk, 0600) and, for compose, one"
+        " env file per service (<service>.env, 0600). Seeds already in the directory are"
+        " kept; no seed is ever printed.",
+    )
+    nats_config.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory to write (default: .secrets/nats, where docker-compose.yml looks)",
+    )
+    nats_config.add_argument(
+        "--rotate",
+        nargs="*",
+        metavar="IDENTITY",
+        default=None,
+        help="replace these identities' seeds (all of them when none is named)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    home = args.home if args.home is not None else Path(default_home())
+    # Every command but nats-config works on a home (nats-config writes where it is told).
+    home = Path(default_home()) if getattr(args, "home", None) is None else args.home
     try:
         if args.command == "up":
             from portico_cli import up
@@ -74,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from portico_cli import status
 
             return status.run(home)
+        if args.command == "nats-config":
+            from portico_cli import nats_config
+
+            out = args.out if args.out is not None else nats_config.DEFAULT_DIR
+            return nats_config.run(out, args.rotate)
         from portico_cli import demo
 
         return demo.run(

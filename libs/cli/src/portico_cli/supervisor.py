@@ -133,6 +133,7 @@ class Suite:
         env["PORTICO_NATS_URL"] = self._infra().nats_url
         env["PORTICO_DATABASE_URL"] = self._infra().database_url
         env["PORTICO_GRPC_PORT"] = str(self.ports.asked[svc])
+        env["PORTICO_GRPC_REFLECTION"] = "true"
         env["PORTICO_METRICS_PORT"] = "0"
         env["PORTICO_READY_FILE"] = str(self.home.ready_file_for(svc))
         env |= self._infra().nats_env(svc)

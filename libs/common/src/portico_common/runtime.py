@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from portico_common.grpc.denials import PgDenialLog
 from portico_common.grpc.idempotency import IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
 from portico_common.grpc.registration import Servicer, register_servicers
+from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens, grpc_token_issuer
 from portico_common.grpc.tokens import TokenVerifier
 from portico_common.logs import configure_logging
 from portico_common.metrics import serve_metrics
@@ -64,6 +65,8 @@ class Runtime:
     js: JetStreamContext
     relay: OutboxRelay
     clock: Clock = field(default_factory=SystemClock)
+    # This service's own token for calls to other services (None: no identity set).
+    service_tokens: ServiceTokens | None = None
 
     @classmethod
     async def start(
@@ -101,13 +104,29 @@ class Runtime:
             )
         relay = OutboxRelay(pool, dsn, service, js, poll_seconds=settings.outbox_poll_seconds)
         return cls(
-            service, settings, pool, Database(pool, service), nc, js, relay, clock or SystemClock()
+            service,
+            settings,
+            pool,
+            Database(pool, service),
+            nc,
+            js,
+            relay,
+            clock or SystemClock(),
+            service_tokens_for(settings),
         )
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.nc.drain()
         await self.pool.close()
+
+
+def service_tokens_for(settings: ServiceSettings) -> ServiceTokens | None:
+    """The service's own token source, when it has an identity and knows where auth is."""
+    if not (settings.auth_client_id and settings.auth_target):
+        return None
+    identity = ServiceIdentity(settings.auth_client_id, settings.auth_client_secret)
+    return ServiceTokens(identity, grpc_token_issuer(settings.auth_target))
 
 
 def jwks_fetcher(target: str) -> Callable[[], Awaitable[dict[str, Any]]]:
@@ -130,7 +149,6 @@ async def serve(
     subscriptions: Sequence[Subscription] = (),
     consumers: Sequence[EventConsumer] = (),
     background: Sequence[Background] = (),
-    public_methods: Collection[str] = (),
     verifier: TokenVerifier | None = None,
     ready: Callable[[int], None] | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
@@ -139,11 +157,14 @@ async def serve(
     """Runs the service until a termination signal, then shuts down gracefully."""
     settings = rt.settings
     if verifier is None and settings.auth_target:
-        verifier = TokenVerifier(jwks_fetcher(settings.auth_target))
+        verifier = TokenVerifier(
+            jwks_fetcher(settings.auth_target),
+            min_refresh_seconds=settings.jwks_min_refresh_seconds,
+            stale_seconds=settings.jwks_stale_seconds,
+        )
     interceptor = PorticoServerInterceptor(
         rt.service,
         verifier=verifier,
-        public_methods=public_methods,
         idempotency=IdempotencyStore(rt.db),
         denials=PgDenialLog(rt.db, rt.service),
     )
@@ -160,9 +181,12 @@ async def serve(
     names = register_servicers(server, servicers)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    if settings.grpc_reflection:
+        # A development aid (grpcurl): it describes every RPC and message to anyone
+        # who can connect, so it is off unless asked for (`portico up` asks).
+        reflection.enable_server_reflection(
+            [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")

@@ -5,7 +5,7 @@ Only `bootstrap` modules read settings; everything else receives values.
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,9 +23,20 @@ class ServiceSettings(BaseSettings):
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/portico")
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
+    # gRPC server reflection (grpcurl and the like); off outside development.
+    grpc_reflection: bool = False
     metrics_port: int = 0
     # host:port of the auth service; empty disables token checks (unit tests only).
     auth_target: str = ""
+    # This service's own client at auth (`svc-<service>`), for calls it makes to
+    # other services; empty when it calls none.
+    auth_client_id: str = ""
+    auth_client_secret: SecretStr = SecretStr("")
+    # Auth's signing keys (JWKS): refetched at most this often, however many tokens
+    # name an unknown key, and still trusted this long after the last good fetch
+    # while auth cannot be reached (then tokens are refused with UNAVAILABLE).
+    jwks_min_refresh_seconds: float = Field(default=5.0, ge=0, le=600)
+    jwks_stale_seconds: float = Field(default=3600.0, ge=600)
     log_level: str = "INFO"
     log_format: str = "json"
     # JetStream: how often a failing message is retried before the dead-letter subject.

@@ -273,12 +273,15 @@ async def serving(
     nats_url: str,
     verifier: TokenVerifier | None = None,
     extra: tuple[Servicer, ...] = (),
+    *,
+    reflection: bool = False,
 ) -> AsyncIterator[Service]:
     """TinyTenancy (plus `extra` servicers) under the kernel's serve(), in this process."""
     settings = ServiceSettings(
         nats_url=nats_url,
         database_url=SecretStr(database_url),
         grpc_port=0,
+        grpc_reflection=reflection,
         metrics_port=-1,
         shutdown_grace_seconds=1.0,
         outbox_poll_seconds=0.2,
@@ -365,6 +368,13 @@ def make_token(
     if scopes:
         claims["scope"] = " ".join(scopes)
     return jwt.encode({"alg": ALGORITHM, "kid": "test-key"}, claims, KEY, algorithms=[ALGORITHM])
+
+
+@pytest.fixture
+async def reflective(database_url: str, nats_url: str) -> AsyncIterator[Service]:
+    """The service with gRPC reflection switched on, as `portico up` runs it."""
+    async with serving(database_url, nats_url, reflection=True) as service:
+        yield service
 
 
 @pytest.fixture

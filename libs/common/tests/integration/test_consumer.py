@@ -325,6 +325,8 @@ async def test_stopped_consumer_lets_the_connection_drain_promptly(infra: Any) -
     nc = await connect(infra.nc.connected_url.geturl(), "draining")
     js = nc.jetstream()
     consumer = EventConsumer(js, infra.db, unique("drain"), {"slo.violated": _record_effect}, FAST)
+    # Set up before anything waits on the durable (run() would do it, but later).
+    await consumer.setup()
     stop = asyncio.Event()
     running = asyncio.create_task(consumer.run(stop))
     await _publish(infra, _envelope())

@@ -65,7 +65,7 @@ def _violation(slo: str = "slo-1") -> Envelope:
 async def test_a_client_without_credentials_is_refused(secured_nats: NatsServer) -> None:
     """Nobody reaches the bus anonymously."""
     with pytest.raises(nats.errors.Error, match=r"[Aa]uthorization"):
-        await nats.connect(secured_nats.url, connect_timeout=2, allow_reconnect=False)
+        await _connect_and_close(secured_nats.url)
 
 
 async def test_a_service_publishes_its_own_events(
@@ -178,6 +178,15 @@ async def test_the_observer_sees_events_and_publishes_nothing(
     finally:
         await slo.close()
         await observer.close()
+
+
+async def _connect_and_close(url: str) -> None:
+    """Connects anonymously; a refused client is closed too, so its socket does not leak."""
+    nc = NatsClient()
+    try:
+        await nc.connect(url, connect_timeout=2, allow_reconnect=False)
+    finally:
+        await nc.close()
 
 
 async def _noop(*_: object) -> None:

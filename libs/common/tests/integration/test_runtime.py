@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from joserfc import jwt
 from joserfc.jwk import OKPKey
 from prometheus_client import REGISTRY
@@ -45,6 +46,32 @@ async def test_health_is_serving_once_started(running: Service) -> None:
     async with grpc.aio.insecure_channel(running.target) as channel:
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
         assert await _health(channel, SERVICE) == health_pb2.HealthCheckResponse.SERVING
+
+
+async def _reflected_services(channel: grpc.aio.Channel) -> list[str]:
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+        iter([request]), timeout=5
+    )
+    async for response in call:
+        return sorted(s.name for s in response.list_services_response.service)
+    return []
+
+
+async def test_reflection_is_off_by_default(running: Service) -> None:
+    """Without grpc_reflection the server does not describe itself to strangers."""
+    async with grpc.aio.insecure_channel(running.target) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await _reflected_services(channel)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_reflection_lists_the_services_when_switched_on(reflective: Service) -> None:
+    """With grpc_reflection (as `portico up` sets it) grpcurl-style listing works."""
+    async with grpc.aio.insecure_channel(reflective.target) as channel:
+        services = await _reflected_services(channel)
+    assert SERVICE in services
+    assert "grpc.health.v1.Health" in services
 
 
 async def test_rpc_event_flows_through_outbox_relay_and_consumer(running: Service) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import grpc
@@ -21,6 +22,7 @@ from portico_embedded.testing.services import infra_env, running_process
 pytestmark = pytest.mark.integration
 
 ADMIN_SECRET = "admin-secret-0123456789abcdef"
+ROLLOUT_SECRET = "rollout-secret-0123456789abcdef"
 
 
 async def test_calls_on_a_service_channel_carry_the_callers_own_token(
@@ -32,6 +34,7 @@ async def test_calls_on_a_service_channel_carry_the_callers_own_token(
         nats_url,
         auth_admin_client_secret=ADMIN_SECRET,
         auth_key_encryption_key="kek-0123456789-0123456789-0123456789",
+        auth_service_client_secrets=json.dumps({"rollout": ROLLOUT_SECRET}),
     )
     async with running_process("portico_auth", auth_env, tmp_path / "auth") as auth:
         tenancy_env = infra_env(database_url, nats_url, auth_target=auth.target)
@@ -60,3 +63,22 @@ async def test_calls_on_a_service_channel_carry_the_callers_own_token(
             )
             with pytest.raises(UnauthenticatedError, match="refused this service's credentials"):
                 await wrong.token()
+
+            # rollout's own identity: the `service` role, nothing more.
+            rollout = ServiceTokens(
+                ServiceIdentity("svc-rollout", SecretStr(ROLLOUT_SECRET)),
+                grpc_token_issuer(auth.target),
+            )
+            async with service_channel(tenancy.target, rollout) as channel:
+                stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
+                usage = await stub.RecordUsage(
+                    tenancy_pb2.RecordUsageRequest(tenant_id="acme", plugins=1), timeout=10
+                )
+                with pytest.raises(grpc.aio.AioRpcError) as denied:
+                    await stub.CreateTenant(
+                        tenancy_pb2.CreateTenantRequest(tenant_id="globex", display_name="G"),
+                        timeout=10,
+                    )
+            assert usage.usage.tenant_id == "acme"
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert "'tenants.create'" in (denied.value.details() or "")

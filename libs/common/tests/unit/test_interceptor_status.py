@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 
+from portico.auth.v1 import auth_pb2
 from portico_common.errors import (
     AlreadyExistsError,
     EventError,
@@ -17,7 +19,7 @@ from portico_common.errors import (
     PorticoError,
     UnauthenticatedError,
 )
-from portico_common.grpc.interceptor import _status_of
+from portico_common.grpc.interceptor import _error_details, _status_of, _storable
 
 
 @pytest.mark.parametrize(
@@ -90,3 +92,39 @@ def test_non_string_code_is_internal() -> None:
             return 5
 
     assert _status_of(CallError("downstream failed")) == (grpc.StatusCode.INTERNAL, "")
+
+
+class _SlowDownError(Exception):
+    code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, retry_after_seconds: float) -> None:
+        super().__init__("slow down")
+        self.retry_after_seconds = retry_after_seconds
+
+
+def test_an_error_with_a_retry_time_carries_a_retry_info() -> None:
+    """`retry_after_seconds` travels as a google.rpc.Status trailer with a RetryInfo."""
+    [(key, value)] = _error_details(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", _SlowDownError(2.2)
+    )
+    status = status_pb2.Status.FromString(value)
+    info = error_details_pb2.RetryInfo()
+    assert status.details[0].Unpack(info)
+    assert (key, status.code, status.message, info.retry_delay.seconds) == (
+        "grpc-status-details-bin",
+        grpc.StatusCode.RESOURCE_EXHAUSTED.value[0],
+        "slow down",
+        3,
+    )
+    assert _error_details(grpc.StatusCode.NOT_FOUND, "gone", NotFoundError("gone")) == ()
+    assert _error_details(grpc.StatusCode.RESOURCE_EXHAUSTED, "x", _SlowDownError(0)) == ()
+
+
+def test_a_stored_response_loses_its_redacted_fields_only() -> None:
+    """Fields marked debug_redact (a secret shown once) are cleared; the rest is kept."""
+    response = auth_pb2.RotateClientSecretResponse(client_id="bot", client_secret="s3cret")
+    stored = _storable(response)
+    assert (stored.client_id, stored.client_secret) == ("bot", "")
+    assert response.client_secret == "s3cret"
+    plain = auth_pb2.GetClientResponse(client=auth_pb2.Client(client_id="bot"))
+    assert _storable(plain) is plain

@@ -78,3 +78,19 @@ def test_subclass_keeps_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = RolloutSettings()
     assert settings.grpc_port == 50065
     assert settings.bake_seconds == 5.0
+
+
+def test_reflection_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gRPC reflection is off by default; PORTICO_GRPC_REFLECTION=true turns it on."""
+    assert ServiceSettings().grpc_reflection is False
+    monkeypatch.setenv("PORTICO_GRPC_REFLECTION", "true")
+    assert ServiceSettings().grpc_reflection is True
+
+
+def test_jwks_cache_settings_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are trusted stale for an hour by default; never less than their refresh age."""
+    settings = ServiceSettings()
+    assert (settings.jwks_min_refresh_seconds, settings.jwks_stale_seconds) == (5.0, 3600.0)
+    monkeypatch.setenv("PORTICO_JWKS_STALE_SECONDS", "60")
+    with pytest.raises(ValidationError, match="jwks_stale_seconds"):
+        ServiceSettings()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import KeySet, OKPKey
 
-from portico_common.errors import UnauthenticatedError
+from portico_common.errors import UnauthenticatedError, UnavailableError
 from portico_common.grpc.tokens import (
     ALGORITHM,
     AUDIENCE,
@@ -166,10 +168,245 @@ async def test_verifier_does_not_refetch_within_the_refresh_interval() -> None:
 
 
 async def test_verifier_reports_an_unreachable_key_service() -> None:
-    """When the JWKS cannot be fetched the caller is UNAUTHENTICATED with the cause."""
+    """When the JWKS was never fetched and auth is down, the caller is UNAVAILABLE naming auth."""
 
     async def fetch() -> dict[str, Any]:
-        raise ConnectionRefusedError("auth is down")
+        raise ConnectionRefusedError("ipv4:10.0.0.9:50053: auth is down")
 
-    with pytest.raises(UnauthenticatedError, match="cannot fetch signing keys: auth is down"):
+    with pytest.raises(UnavailableError, match=r"signing keys .* auth service") as caught:
         await TokenVerifier(fetch).verify("x.y.z")
+    assert caught.value.code == "UNAVAILABLE"
+    assert "10.0.0.9" not in str(caught.value)
+
+
+# -- the key cache: single flight, rate limit, serving stale keys ---------------------
+
+MIN_REFRESH = 5.0
+MAX_AGE = 600.0
+STALE = 3600.0
+
+
+class Ticks:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeAuth:
+    """Auth's GetJwks: counts fetches, can be down, can hold a fetch until released."""
+
+    def __init__(self, *keys: OKPKey) -> None:
+        self.keys = list(keys)
+        self.fetches = 0
+        self.down = False
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self) -> dict[str, Any]:
+        self.fetches += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.down:
+            raise ConnectionRefusedError("ipv4:10.0.0.9:50053: connection refused")
+        jwks: dict[str, Any] = _jwks(*self.keys)
+        return jwks
+
+
+def live_token(key: OKPKey, **overrides: Any) -> str:
+    return _token(key, exp=int(time.time()) + 600, **overrides)
+
+
+def verifier_of(auth: FakeAuth, ticks: Ticks) -> TokenVerifier:
+    return TokenVerifier(
+        auth,
+        min_refresh_seconds=MIN_REFRESH,
+        max_age_seconds=MAX_AGE,
+        stale_seconds=STALE,
+        clock=ticks,
+    )
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+async def test_concurrent_verifications_share_one_fetch() -> None:
+    """Twenty verifications arriving before the first fetch ends wait for that one fetch."""
+    key = _key()
+    auth, ticks = FakeAuth(key), Ticks()
+    auth.gate = asyncio.Event()
+    verifier = verifier_of(auth, ticks)
+
+    pending = [asyncio.create_task(verifier.verify(live_token(key))) for _ in range(20)]
+    await until(lambda: auth.fetches == 1)
+    await asyncio.sleep(0)
+    assert not any(task.done() for task in pending)
+    auth.gate.set()
+    claims = await asyncio.gather(*pending)
+
+    assert {c.subject for c in claims} == {"svc:rollout"}
+    assert auth.fetches == 1
+
+
+async def test_a_refresh_in_flight_does_not_hold_up_verifications() -> None:
+    """With a usable cached set, verifying never waits for a slow refresh (no lock held)."""
+    key = _key()
+    auth, ticks = FakeAuth(key), Ticks()
+    verifier = verifier_of(auth, ticks)
+    await verifier.verify(live_token(key))
+    auth.gate = asyncio.Event()
+    ticks.now += MAX_AGE + 1
+
+    for _ in range(5):
+        claims = await asyncio.wait_for(verifier.verify(live_token(key)), timeout=1.0)
+        assert claims.subject == "svc:rollout"
+
+    assert auth.fetches == 2  # one refresh started, joined by nobody, still running
+    auth.gate.set()
+    await until(lambda: verifier._inflight is None)
+
+
+async def test_a_caller_giving_up_does_not_cancel_the_shared_fetch() -> None:
+    """One cancelled verification leaves the fetch running for the others."""
+    key = _key()
+    auth, ticks = FakeAuth(key), Ticks()
+    auth.gate = asyncio.Event()
+    verifier = verifier_of(auth, ticks)
+    impatient = asyncio.create_task(verifier.verify(live_token(key)))
+    patient = asyncio.create_task(verifier.verify(live_token(key)))
+    await until(lambda: auth.fetches == 1)
+
+    impatient.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await impatient
+    auth.gate.set()
+
+    assert (await patient).subject == "svc:rollout"
+    assert auth.fetches == 1
+
+
+async def test_a_flood_of_unknown_key_ids_refetches_once_per_interval() -> None:
+    """Tokens naming keys auth never published cause at most one refetch per interval."""
+    key = _key()
+    auth, ticks = FakeAuth(key), Ticks()
+    verifier = verifier_of(auth, ticks)
+    await verifier.verify(live_token(key))
+
+    for n in range(50):
+        with pytest.raises(UnauthenticatedError):
+            await verifier.verify(live_token(_key(f"forged-{n}")))
+    assert auth.fetches == 1  # the set was fetched less than an interval ago
+    for round_ in range(3):
+        ticks.now += MIN_REFRESH
+        for n in range(50):
+            with pytest.raises(UnauthenticatedError):
+                await verifier.verify(live_token(_key(f"forged-{round_}-{n}")))
+        assert auth.fetches == 2 + round_
+
+
+async def test_a_token_with_a_known_key_id_never_refetches() -> None:
+    """An expired or badly signed token under a known kid is refused without asking auth."""
+    key = _key()
+    auth, ticks = FakeAuth(key), Ticks()
+    verifier = verifier_of(auth, ticks)
+    await verifier.verify(live_token(key))
+    ticks.now += MIN_REFRESH
+
+    with pytest.raises(UnauthenticatedError, match="exp"):
+        await verifier.verify(_token(key, exp=int(time.time()) - 60))
+    impostor = OKPKey.generate_key("Ed25519", parameters={"kid": "k1"})
+    with pytest.raises(UnauthenticatedError):
+        await verifier.verify(live_token(impostor))
+
+    assert auth.fetches == 1
+
+
+async def test_a_rotated_key_is_picked_up_after_the_interval() -> None:
+    """A key published after the last fetch is found once the refetch interval allows."""
+    old, new = _key("old"), _key("new")
+    auth, ticks = FakeAuth(old), Ticks()
+    verifier = verifier_of(auth, ticks)
+    await verifier.verify(live_token(old))
+    auth.keys.append(new)
+    ticks.now += MIN_REFRESH
+
+    assert (await verifier.verify(live_token(new))).subject == "svc:rollout"
+    assert auth.fetches == 2
+
+
+async def test_the_last_good_keys_serve_while_auth_is_down_then_unavailable() -> None:
+    """Auth unreachable: cached keys verify until `stale_seconds`, then UNAVAILABLE naming auth."""
+    key = _key()
+    auth, ticks = FakeAuth(key), Ticks()
+    verifier = verifier_of(auth, ticks)
+    await verifier.verify(live_token(key))
+    auth.down = True
+
+    for offset in (MAX_AGE + 1, STALE / 2, STALE - 1):
+        ticks.now = 1000.0 + offset
+        assert (await verifier.verify(live_token(key))).subject == "svc:rollout"
+        await until(lambda: verifier._inflight is None)
+
+    ticks.now = 1000.0 + STALE + 1
+    with pytest.raises(UnavailableError) as caught:
+        await verifier.verify(live_token(key))
+    assert caught.value.code == "UNAVAILABLE"
+    assert "auth service" in str(caught.value)
+    assert "10.0.0.9" not in str(caught.value)
+
+
+async def test_expired_keys_during_an_outage_refetch_once_per_interval() -> None:
+    """Past the stale window, a burst of calls tries auth once, the rest fail at once."""
+    key = _key()
+    auth, ticks = FakeAuth(key), Ticks()
+    verifier = verifier_of(auth, ticks)
+    await verifier.verify(live_token(key))
+    auth.down = True
+    ticks.now += STALE + 1
+
+    for _ in range(30):
+        with pytest.raises(UnavailableError):
+            await verifier.verify(live_token(key))
+    assert auth.fetches == 2
+
+
+async def test_service_resumes_when_auth_comes_back() -> None:
+    """After an outage the next allowed fetch restores verification."""
+    key = _key()
+    auth, ticks = FakeAuth(key), Ticks()
+    auth.down = True
+    verifier = verifier_of(auth, ticks)
+    with pytest.raises(UnavailableError):
+        await verifier.verify(live_token(key))
+
+    auth.down = False
+    with pytest.raises(UnavailableError):
+        await verifier.verify(live_token(key))  # within the interval: auth not asked again
+    ticks.now += MIN_REFRESH
+
+    assert (await verifier.verify(live_token(key))).subject == "svc:rollout"
+    assert auth.fetches == 2
+
+
+async def test_a_hung_fetch_is_cut_off() -> None:
+    """A JWKS call that never answers ends at the fetch timeout as UNAVAILABLE."""
+    key = _key()
+    auth, ticks = FakeAuth(key), Ticks()
+    auth.gate = asyncio.Event()
+    verifier = TokenVerifier(auth, fetch_timeout_seconds=0.05, clock=ticks)
+
+    with pytest.raises(UnavailableError):
+        await verifier.verify(live_token(key))
+
+
+def test_inconsistent_intervals_are_refused() -> None:
+    """Keys cannot be trusted stale for less time than they are trusted fresh."""
+    with pytest.raises(ValueError, match="stale_seconds"):
+        TokenVerifier(FakeAuth(), max_age_seconds=600, stale_seconds=60)

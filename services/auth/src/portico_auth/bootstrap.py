@@ -7,26 +7,32 @@ what it returns; `run` gives it the real adapters.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_auth.adapters.key_encryption import KeyEncryptor
 from portico_auth.adapters.postgres import AuthPgUnitOfWork
 from portico_auth.app import handlers
-from portico_auth.app.handlers import Policies
+from portico_auth.app.handlers import Policies, Throttling
 from portico_auth.app.ports import UnitOfWorkFactory
+from portico_auth.domain.lockout import LockoutPolicy
+from portico_auth.domain.rate_limits import IssueThrottle, Rate
 from portico_auth.domain.signing_keys import KeyPolicy
-from portico_auth.domain.tokens import TokenPolicy
-from portico_auth.entrypoints.grpc_api import PUBLIC_METHODS, AuthServicer
-from portico_auth.entrypoints.jobs import key_rotation
+from portico_auth.domain.tokens import TokenPolicy, jwks_of
+from portico_auth.entrypoints.grpc_api import AuthApi, AuthServicer
+from portico_auth.entrypoints.jobs import key_rotation, lockout_pruning
+from portico_auth.entrypoints.sources import SourceResolver, parse_networks
 from portico_auth.errors import AuthError, ConfigurationError
 from portico_auth.settings import AuthSettings
-from portico_common.clock import Clock
+from portico_common.clock import Clock, SystemClock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
+from portico_common.grpc.tokens import JwksFetcher, TokenVerifier
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
 
@@ -44,8 +50,13 @@ class AuthConfig:
     admin_client_id: str
     admin_client_secret: str
     encryptor: KeyEncryptor
+    # Service name -> the secret of its own client (`svc-<service>`).
+    service_secrets: dict[str, str]
     policies: Policies
     rotation_check_seconds: float
+    per_client: Rate
+    per_source: Rate
+    sources: SourceResolver
 
 
 def load_config(settings: AuthSettings) -> AuthConfig:
@@ -78,13 +89,50 @@ def load_config(settings: AuthSettings) -> AuthConfig:
         )
     except ValueError as exc:
         raise ConfigurationError(f"invalid token or signing key lifetimes: {exc}") from exc
+    try:
+        lockout = LockoutPolicy(
+            settings.auth_lockout_max_failures,
+            timedelta(seconds=settings.auth_lockout_window_seconds),
+            timedelta(seconds=settings.auth_lockout_seconds),
+        )
+        per_client = Rate(settings.auth_issue_client_burst, settings.auth_issue_client_per_second)
+        per_source = Rate(settings.auth_issue_source_burst, settings.auth_issue_source_per_second)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid lockout or rate limit settings: {exc}") from exc
+    try:
+        proxies = parse_networks(settings.auth_trusted_proxies)
+    except ValueError as exc:
+        raise ConfigurationError(f"PORTICO_AUTH_TRUSTED_PROXIES: {exc}") from exc
     return AuthConfig(
         settings.auth_admin_client_id,
         admin_secret.get_secret_value(),
         KeyEncryptor(kek_secret.get_secret_value()),
-        Policies(tokens, keys),
+        parse_service_secrets(settings.auth_service_client_secrets.get_secret_value()),
+        Policies(tokens, keys, lockout),
         settings.auth_key_rotation_check_seconds,
+        per_client,
+        per_source,
+        SourceResolver(proxies),
     )
+
+
+def parse_service_secrets(raw: str) -> dict[str, str]:
+    """The services' client secrets from their JSON setting; never echoes a secret."""
+    if not raw.strip():
+        return {}
+    try:
+        found = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigurationError(
+            "PORTICO_AUTH_SERVICE_CLIENT_SECRETS must be a JSON object of service name to secret"
+        ) from None
+    if not isinstance(found, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in found.items()
+    ):
+        raise ConfigurationError(
+            "PORTICO_AUTH_SERVICE_CLIENT_SECRETS must map service names to non-empty secrets"
+        )
+    return dict(found)
 
 
 @dataclass(frozen=True)
@@ -92,33 +140,53 @@ class Dependencies:
     """What the outside world gives auth; unit tests pass the in-memory store."""
 
     uow: UnitOfWorkFactory
+    clock: Clock = field(default_factory=SystemClock)
     policies: Policies = field(default_factory=Policies)
     admin_client_id: str = "portico-admin"
     # How often each replica checks whether a successor signing key is due.
     rotation_check_seconds: float = 3600.0
+    # IssueServiceToken's limits; None serves without them.
+    throttle: IssueThrottle | None = None
+    sources: SourceResolver = field(default_factory=SourceResolver)
 
 
 @dataclass(frozen=True)
 class Components:
-    """What `serve` runs for auth."""
+    """What `serve` runs for auth, and the verifier its interceptor checks tokens with."""
 
     servicers: list[Servicer]
     subscriptions: list[Subscription]
     background: list[Background]
+    verifier: TokenVerifier
+
+
+def local_jwks(uow: UnitOfWorkFactory, policy: KeyPolicy) -> JwksFetcher:
+    """auth's own published keys as a JWK Set, read from its store: no call to itself."""
+
+    async def fetch() -> dict[str, Any]:
+        return jwks_of(await handlers.get_jwks(uow, policy))
+
+    return fetch
 
 
 def build(deps: Dependencies) -> Components:
-    """auth's servicer and its key-rotation job on `deps`; no I/O."""
+    """auth's servicer, its jobs and its token verifier on `deps`; no I/O."""
+    throttling = None if deps.throttle is None else Throttling(deps.throttle, deps.clock)
+    api = AuthApi(deps.policies, deps.admin_client_id, throttling, deps.sources)
     return Components(
         servicers=[
             Servicer(
                 auth_pb2.DESCRIPTOR.services_by_name["AuthService"],
                 auth_pb2_grpc.add_AuthServiceServicer_to_server,
-                AuthServicer(deps.uow, deps.policies, admin_client_id=deps.admin_client_id),
+                AuthServicer(deps.uow, api),
             )
         ],
         subscriptions=[],
-        background=[key_rotation(deps.uow, deps.policies.keys, deps.rotation_check_seconds)],
+        background=[
+            key_rotation(deps.uow, deps.policies.keys, deps.rotation_check_seconds),
+            lockout_pruning(deps.uow, deps.policies.lockout),
+        ],
+        verifier=TokenVerifier(local_jwks(deps.uow, deps.policies.keys)),
     )
 
 
@@ -141,15 +209,20 @@ async def run(
         uow=uow_factory(
             rt.db, lambda conn, _tenant: AuthPgUnitOfWork(conn, encryptor=encryptor, clock=rt.clock)
         ),
+        clock=rt.clock,
         policies=config.policies,
         admin_client_id=config.admin_client_id,
         rotation_check_seconds=config.rotation_check_seconds,
+        throttle=IssueThrottle(config.per_client, config.per_source),
+        sources=config.sources,
     )
     try:
         key = await handlers.ensure_signing_key(deps.uow, config.policies.keys)
         await handlers.upsert_admin_client(
             deps.uow, config.admin_client_id, config.admin_client_secret
         )
+        for service, secret in sorted(config.service_secrets.items()):
+            await handlers.upsert_service_client(deps.uow, service, secret)
     except BaseException:
         await rt.close()
         raise
@@ -160,7 +233,7 @@ async def run(
         servicers=parts.servicers,
         subscriptions=parts.subscriptions,
         background=parts.background,
-        public_methods=PUBLIC_METHODS,
+        verifier=parts.verifier,
         ready=ready,
         stop=stop,
     )

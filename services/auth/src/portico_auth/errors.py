@@ -9,12 +9,17 @@ without their detail, since no caller can fix them.
 
 from __future__ import annotations
 
+import math
+
 from portico_common.errors import (
     AlreadyExistsError,
+    FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
+    NotFoundError,
     PermissionDeniedError,
     PorticoError,
+    ResourceExhaustedError,
     UnauthenticatedError,
 )
 
@@ -51,8 +56,44 @@ class ClientExistsError(AuthError, AlreadyExistsError):
     """RegisterClient named a client id that is registered already."""
 
 
-class NotPlatformAdminError(AuthError, PermissionDeniedError):
-    """Only the platform admin client, with a platform ("*") token, may do this."""
+class UnknownRoleError(AuthError, InvalidArgumentError):
+    """A request names roles the role table does not define."""
+
+    def __init__(self, roles: list[str]) -> None:
+        super().__init__(f"unknown roles {roles}: the role table defines no such role")
+        self.roles = roles
+
+
+class GrantNotAllowedError(AuthError, PermissionDeniedError):
+    """The caller would give a client more than it holds itself (tenants or roles)."""
+
+
+class ClientNotFoundError(AuthError, NotFoundError):
+    """No such client, or not one the caller's tenant may see."""
+
+
+class ProtectedClientError(AuthError, FailedPreconditionError):
+    """The platform admin client is managed by auth's settings, not through the API."""
+
+
+class ClientDisabledError(AuthError, PermissionDeniedError):
+    """A client whose secret is right but which is disabled gets no token.
+
+    PERMISSION_DENIED rather than UNAUTHENTICATED: the caller proved who it
+    is (only then is the flag revealed), so other credentials would not help.
+    """
+
+
+class TooManyAttemptsError(AuthError, ResourceExhaustedError):
+    """Token requests over a rate limit, or a client locked out after bad secrets.
+
+    `retry_after_seconds` is when the same request may succeed; the kernel's
+    interceptor sends it as a google.rpc.RetryInfo detail.
+    """
+
+    def __init__(self, message: str, retry_after_seconds: float) -> None:
+        self.retry_after_seconds = max(1, math.ceil(retry_after_seconds))
+        super().__init__(f"{message}; retry after {self.retry_after_seconds} s")
 
 
 class SigningKeyError(AuthError, InternalError):

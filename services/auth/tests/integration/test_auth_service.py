@@ -41,6 +41,14 @@ def _token_request(secret: str, **changes: Any) -> pb.IssueServiceTokenRequest:
     return pb.IssueServiceTokenRequest(**values)
 
 
+async def _admin_bearer(auth: pb_grpc.AuthServiceStub, secret: str) -> tuple[tuple[str, str]]:
+    """Bearer metadata of an unscoped platform token of the admin client."""
+    issued = await auth.IssueServiceToken(
+        _token_request(secret, tenant_id="*", scopes=[]), timeout=10
+    )
+    return (("authorization", f"Bearer {issued.access_token}"),)
+
+
 def _jwks_fetcher(auth: pb_grpc.AuthServiceStub) -> Callable[[], Any]:
     async def fetch() -> dict[str, Any]:
         jwks = await auth.GetJwks(pb.GetJwksRequest(), timeout=5)
@@ -61,7 +69,10 @@ async def test_an_issued_token_verifies_with_the_served_jwks(
             "acme",
             ("tenants.read",),
         )
-        checked = await auth.VerifyToken(pb.VerifyTokenRequest(token=issued.access_token))
+        checked = await auth.VerifyToken(
+            pb.VerifyTokenRequest(token=issued.access_token),
+            metadata=await _admin_bearer(auth, admin_secret),
+        )
         assert (checked.subject, checked.tenant_id, checked.token_id) == (
             "portico-admin",
             "acme",
@@ -120,11 +131,21 @@ async def test_tenant_and_scope_rules_map_to_status_codes(
         assert allowed.access_token
 
 
-async def test_verify_token_says_why_a_token_is_refused(running_auth: RunningAuth) -> None:
-    """VerifyToken answers UNAUTHENTICATED with the reason for a token that is not ours."""
+async def test_verify_token_says_why_a_token_is_refused(
+    running_auth: RunningAuth, admin_secret: str
+) -> None:
+    """VerifyToken needs a bearer token; with one, a token not ours is refused with the reason."""
     async with running_auth() as port, stub(port) as auth:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
+        with pytest.raises(grpc.aio.AioRpcError) as anonymous:
             await auth.VerifyToken(pb.VerifyTokenRequest(token="not.a.token"), timeout=5)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await auth.VerifyToken(
+                pb.VerifyTokenRequest(token="not.a.token"),
+                metadata=await _admin_bearer(auth, admin_secret),
+                timeout=5,
+            )
+    assert anonymous.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert anonymous.value.details() == "missing bearer token (metadata 'authorization')"
     assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
     assert "invalid token" in (caught.value.details() or "")
 
@@ -140,7 +161,10 @@ async def test_the_signing_key_survives_a_restart(
         after = await auth.GetJwks(pb.GetJwksRequest(), timeout=5)
         assert [k.kid for k in after.keys] == [k.kid for k in before.keys]
         assert len(after.keys) == 1
-        checked = await auth.VerifyToken(pb.VerifyTokenRequest(token=issued.access_token))
+        checked = await auth.VerifyToken(
+            pb.VerifyTokenRequest(token=issued.access_token),
+            metadata=await _admin_bearer(auth, admin_secret),
+        )
         assert checked.subject == "portico-admin"
         claims = await TokenVerifier(_jwks_fetcher(auth)).verify(issued.access_token)
         assert claims.tenant_id == "acme"
@@ -181,7 +205,7 @@ async def test_register_client_over_grpc_stores_roles_and_is_admin_only(
 ) -> None:
     """The admin's platform token registers a client whose tokens carry its roles; others can't."""
     async with running_auth() as port, stub(port) as auth:
-        admin = await auth.IssueServiceToken(_token_request(admin_secret, tenant_id="*"))
+        admin = await auth.IssueServiceToken(_token_request(admin_secret, tenant_id="*", scopes=[]))
         request = pb.RegisterClientRequest(
             client_id="approver-1",
             client_secret="approver-secret-0123456789",

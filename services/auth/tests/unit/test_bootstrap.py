@@ -1,4 +1,4 @@
-"""What `build` wires for auth: the one servicer and the key-rotation job, on given fakes."""
+"""What `build` wires for auth: the servicer, its verifier and its jobs, on given fakes."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from portico_common.clock import ManualClock
 
 
 def test_build_serves_the_auth_service_and_subscribes_to_nothing(store: AuthMemoryStore) -> None:
-    """One servicer under portico.auth.v1.AuthService; auth consumes no events."""
+    """One servicer under portico.auth.v1.AuthService, two jobs; auth consumes no events."""
     parts = build(Dependencies(uow=store.open))
     assert [s.name for s in parts.servicers] == ["portico.auth.v1.AuthService"]
     assert isinstance(parts.servicers[0].implementation, AuthServicer)
     assert parts.subscriptions == []
-    assert len(parts.background) == 1
+    assert [job.__name__ for job in parts.background] == ["rotate_signing_keys", "prune_lockouts"]
 
 
 async def test_the_background_job_rotates_keys_on_the_given_store(
@@ -28,7 +28,7 @@ async def test_the_background_job_rotates_keys_on_the_given_store(
     policies = Policies()
     old = await handlers.ensure_signing_key(store.open, policies.keys)
     clock.set(old.not_after - policies.keys.rotate_before)
-    (job,) = build(Dependencies(uow=store.open, rotation_check_seconds=0.01)).background
+    job, _ = build(Dependencies(uow=store.open, rotation_check_seconds=0.01)).background
     stop = asyncio.Event()
     running = asyncio.create_task(job(stop))
     for _ in range(500):

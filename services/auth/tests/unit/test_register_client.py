@@ -1,30 +1,28 @@
-"""RegisterClient: admin-only (platform token of the admin client), validated, no overwrite."""
+"""RegisterClient: nobody grants more than it holds; input validated; no overwrite."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from portico_auth.adapters.memory import AuthMemoryStore, memory_store
-from portico_auth.app import handlers
-from portico_auth.app.handlers import Policies, RegisterClient
+from portico_auth.adapters.memory import AuthMemoryStore
+from portico_auth.app import clients, handlers
+from portico_auth.app.clients import RegisterClient
+from portico_auth.app.handlers import Policies
+from portico_auth.domain.administration import Caller
 from portico_auth.errors import (
     ClientExistsError,
+    GrantNotAllowedError,
     InvalidClientError,
-    InvalidTokenError,
-    NotPlatformAdminError,
+    UnknownRoleError,
 )
 
 ADMIN = "portico-admin"
 ADMIN_SECRET = "admin-secret-0123456789"
 BOT_SECRET = "bot-secret-0123456789"
-
-
-@pytest.fixture
-async def auth() -> AuthMemoryStore:
-    store = memory_store()  # real time: tokens are verified against the real clock
-    await handlers.ensure_signing_key(store.open, Policies().keys)
-    await handlers.upsert_admin_client(store.open, ADMIN, ADMIN_SECRET)
-    return store
+PLATFORM = Caller(ADMIN, "*", ("platform-admin",))
+ACME_ADMIN = Caller("acme-admin", "acme", ("tenant-admin",))
 
 
 async def _token(store: AuthMemoryStore, client: str, secret: str, tenant: str) -> str:
@@ -52,59 +50,90 @@ def _command(**changes: object) -> RegisterClient:
     return RegisterClient(**values)  # type: ignore[arg-type]
 
 
-async def _register(store: AuthMemoryStore, bearer: str, **changes: object) -> object:
-    return await handlers.register_client(
-        store.open,
-        Policies().keys,
-        bearer=bearer,
-        admin_client_id=ADMIN,
-        command=_command(**changes),
+async def _register(store: AuthMemoryStore, caller: Caller, **changes: object) -> object:
+    return await clients.register_client(
+        store.open, Policies(), caller=caller, command=_command(**changes)
     )
 
 
-async def test_the_admin_registers_a_client_whose_tokens_carry_its_roles(
-    auth: AuthMemoryStore,
+async def test_the_platform_admin_registers_a_client_whose_tokens_carry_its_roles(
+    live_store: AuthMemoryStore,
 ) -> None:
     """After registration the client's tokens verify with roles == its registered roles."""
-    await _register(auth, await _token(auth, ADMIN, ADMIN_SECRET, "*"))
-    token = await _token(auth, "bot", BOT_SECRET, "acme")
-    claims = await handlers.verify_service_token(auth.open, Policies().keys, token)
+    await _register(live_store, PLATFORM)
+    token = await _token(live_store, "bot", BOT_SECRET, "acme")
+    claims = await handlers.verify_service_token(live_store.open, Policies().keys, token)
     assert (claims.subject, claims.roles) == ("bot", ("security-approver",))
-    assert auth.state.clients["bot"].secret_hash != BOT_SECRET
+    assert live_store.state.clients["bot"].secret_hash != BOT_SECRET
 
 
-async def test_the_admin_client_has_the_platform_admin_role(auth: AuthMemoryStore) -> None:
+async def test_the_admin_client_has_the_platform_admin_role(live_store: AuthMemoryStore) -> None:
     """The admin client, upserted at start, carries role platform-admin in its tokens."""
-    token = await _token(auth, ADMIN, ADMIN_SECRET, "acme")
-    claims = await handlers.verify_service_token(auth.open, Policies().keys, token)
+    token = await _token(live_store, ADMIN, ADMIN_SECRET, "acme")
+    claims = await handlers.verify_service_token(live_store.open, Policies().keys, token)
     assert claims.roles == ("platform-admin",)
 
 
-async def test_an_admin_token_for_one_tenant_may_not_register(auth: AuthMemoryStore) -> None:
-    """The admin client with a tenant-scoped (not "*") token is refused."""
-    with pytest.raises(NotPlatformAdminError, match="platform \\('\\*'\\) token"):
-        await _register(auth, await _token(auth, ADMIN, ADMIN_SECRET, "acme"))
-    assert "bot" not in auth.state.clients
-
-
-async def test_another_client_may_not_register_even_with_a_platform_token(
-    auth: AuthMemoryStore,
+@pytest.mark.parametrize("tenants", [["globex"], ["acme", "globex"], ["*"]])
+async def test_a_tenant_token_registers_only_for_exactly_its_tenant(
+    live_store: AuthMemoryStore, tenants: list[str]
 ) -> None:
-    """A non-admin client allowed every tenant still cannot register clients."""
-    await _register(auth, await _token(auth, ADMIN, ADMIN_SECRET, "*"), tenants=["*"])
-    bot_token = await _token(auth, "bot", BOT_SECRET, "*")
-    with pytest.raises(NotPlatformAdminError, match="'bot'"):
-        await _register(auth, bot_token, client_id="bot-2")
-    assert "bot-2" not in auth.state.clients
+    """Even the admin client, with a token for acme, gives a client acme and nothing else."""
+    acme_token = Caller(ADMIN, "acme", ("platform-admin",))
+    with pytest.raises(GrantNotAllowedError, match="only that tenant") as caught:
+        await _register(live_store, acme_token, tenants=tenants)
+    assert caught.value.code == "PERMISSION_DENIED"
+    assert "bot" not in live_store.state.clients
+    await _register(live_store, acme_token, tenants=["acme"])
+    assert live_store.state.clients["bot"].tenants == {"acme"}
 
 
-@pytest.mark.parametrize("bearer", ["", "not-a-jwt"])
-async def test_a_missing_or_bad_token_is_unauthenticated(
-    auth: AuthMemoryStore, bearer: str
+@pytest.mark.parametrize(
+    "roles", [[], ["viewer"], ["developer", "viewer"], ["tenant-admin"]], ids=str
+)
+async def test_a_tenant_admin_gives_roles_its_own_cover(
+    live_store: AuthMemoryStore, roles: list[str]
 ) -> None:
-    """No bearer token, or one that does not verify, is refused as unauthenticated."""
-    with pytest.raises(InvalidTokenError):
-        await _register(auth, bearer)
+    """tenant-admin may give itself and anything it includes (developer, viewer) or none."""
+    await _register(live_store, ACME_ADMIN, roles=roles, scopes=[])
+    assert live_store.state.clients["bot"].roles == frozenset(roles)
+
+
+@pytest.mark.parametrize(
+    ("roles", "beyond"),
+    [
+        (["security-approver"], "['security-approver']"),
+        (["viewer", "platform-admin"], "['platform-admin']"),
+        (["service", "release-manager"], "['release-manager', 'service']"),
+    ],
+)
+async def test_a_tenant_admin_cannot_give_a_role_it_does_not_hold(
+    live_store: AuthMemoryStore, roles: list[str], beyond: str
+) -> None:
+    """A role granting a permission tenant-admin lacks is PERMISSION_DENIED, named."""
+    with pytest.raises(GrantNotAllowedError, match=re.escape(f"roles {beyond}")):
+        await _register(live_store, ACME_ADMIN, roles=roles)
+    assert "bot" not in live_store.state.clients
+
+
+async def test_a_platform_token_does_not_lift_the_role_rule(live_store: AuthMemoryStore) -> None:
+    """A "*" caller without platform-admin still cannot give platform-admin."""
+    everywhere = Caller("ops-bot", "*", ("tenant-admin",))
+    with pytest.raises(GrantNotAllowedError, match="platform-admin"):
+        await _register(live_store, everywhere, roles=["platform-admin"], tenants=["globex"])
+    await _register(live_store, everywhere, roles=["developer"], tenants=["globex", "acme"])
+    assert live_store.state.clients["bot"].tenants == {"acme", "globex"}
+
+
+async def test_unknown_roles_are_invalid_and_named(live_store: AuthMemoryStore) -> None:
+    """Roles the role table lacks are INVALID_ARGUMENT naming every one; nothing is stored."""
+    with pytest.raises(UnknownRoleError) as caught:
+        await _register(live_store, PLATFORM, roles=["viewer", "superuser", "Root"])
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert str(caught.value) == (
+        "unknown roles ['Root', 'superuser']: the role table defines no such role"
+    )
+    assert "bot" not in live_store.state.clients
 
 
 @pytest.mark.parametrize(
@@ -115,29 +144,27 @@ async def test_a_missing_or_bad_token_is_unauthenticated(
         ({"tenants": []}, "invalid allowed tenants"),
         ({"tenants": ["Not A Tenant"]}, "invalid allowed tenants"),
         ({"scopes": ["bad scope"]}, "invalid scopes"),
-        ({"roles": ["Security Approver"]}, "invalid roles"),
+        ({"scopes": ["rollouts"]}, "a scope is '\\*', a permission"),
     ],
 )
 async def test_bad_input_is_refused_and_nothing_is_stored(
-    auth: AuthMemoryStore, changes: dict[str, object], message: str
+    live_store: AuthMemoryStore, changes: dict[str, object], message: str
 ) -> None:
-    """A malformed id, short secret, or bad tenants, scopes or roles is INVALID_ARGUMENT."""
-    admin = await _token(auth, ADMIN, ADMIN_SECRET, "*")
+    """A malformed id, short secret, or bad tenants or scopes is INVALID_ARGUMENT."""
     with pytest.raises(InvalidClientError, match=message) as caught:
-        await _register(auth, admin, **changes)
+        await _register(live_store, PLATFORM, **changes)
     assert caught.value.code == "INVALID_ARGUMENT"
-    assert set(auth.state.clients) == {ADMIN}
+    assert set(live_store.state.clients) == {ADMIN}
 
 
 async def test_a_duplicate_client_id_is_refused_without_overwriting(
-    auth: AuthMemoryStore,
+    live_store: AuthMemoryStore,
 ) -> None:
     """Registering an existing id (including the admin's) is ALREADY_EXISTS; the old stays."""
-    admin = await _token(auth, ADMIN, ADMIN_SECRET, "*")
-    await _register(auth, admin)
-    before = auth.state.clients["bot"]
+    await _register(live_store, PLATFORM)
+    before = live_store.state.clients["bot"]
     with pytest.raises(ClientExistsError, match="'bot' is registered already"):
-        await _register(auth, admin, roles=["platform-admin"])
-    assert auth.state.clients["bot"] == before
+        await _register(live_store, PLATFORM, roles=["platform-admin"])
+    assert live_store.state.clients["bot"] == before
     with pytest.raises(ClientExistsError):
-        await _register(auth, admin, client_id=ADMIN)
+        await _register(live_store, PLATFORM, client_id=ADMIN)

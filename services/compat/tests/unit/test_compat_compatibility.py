@@ -172,6 +172,9 @@ def test_plugin_with_invalid_version_is_rejected(host: HostProfile) -> None:
         ({"node_version": "twenty"}, "invalid host profile node_version: 'twenty'"),
         ({"packages": {"react": "^18.0.0"}}, "invalid host profile packages\\['react'\\]"),
         ({"packages": {"": "1.0.0"}}, "invalid host profile packages: a package name is empty"),
+        ({"packages": {"react": "1.0.0.0.0-"}}, "packages\\['react'\\]: '1.0.0.0.0-' is not a"),
+        ({"packages": {"react": "v18.3.1"}}, "packages\\['react'\\]: 'v18.3.1' is not a"),
+        ({"packages": {"re act": "18.3.1"}}, "packages: 're act' can only contain URL-friendly"),
     ],
 )
 def test_invalid_host_profile_is_refused(overrides: dict[str, object], message: str) -> None:

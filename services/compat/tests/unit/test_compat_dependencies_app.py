@@ -98,6 +98,12 @@ async def test_duplicate_and_empty_input_is_rejected(solver: DependencySolver) -
         await solver.solve_dependencies(TENANT, [], [], allow_upgrades=False, budget=Budget())
 
 
+async def test_an_invalid_plugin_name_is_rejected(solver: DependencySolver) -> None:
+    """The plugin whose upgrade is predicted must be a valid npm name, by the kernel's rule."""
+    with pytest.raises(SolverInputError, match="invalid plugin: '@Acme/X' has uppercase"):
+        await solver.predict_upgrade_impact(TENANT, INSTALLED, "@Acme/X", "^1", budget=Budget())
+
+
 async def test_invalid_tenant_is_rejected(solver: DependencySolver) -> None:
     """The wildcard tenant cannot be named in a request."""
     with pytest.raises(InvalidTenantIdError):

@@ -62,6 +62,8 @@ def test_no_backstage_packages_means_no_release_findings() -> None:
         ({}, "at least one package"),
         ({"lodash": "4.17.21"}, "is not a @backstage/\\* package"),
         ({"@backstage/core-plugin-api": "1.10"}, "version '1.10'"),
+        ({"@backstage/core-plugin-api": "v1.10.0"}, "version 'v1.10.0': not an exact"),
+        ({"@backstage/core plugin": "1.10.0"}, "'@backstage/core plugin' can only contain"),
     ],
 )
 def test_malformed_manifests_are_refused(packages: dict[str, str], message: str) -> None:

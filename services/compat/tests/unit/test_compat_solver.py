@@ -187,7 +187,14 @@ def test_invalid_ranges_in_the_catalog_are_a_conflict_not_a_crash() -> None:
 
 @pytest.mark.parametrize(
     ("installed", "requested"),
-    [({}, {"a": "not a range ^^"}), ({"a": "1.0"}, {}), ({"": "1.0.0"}, {})],
+    [
+        ({}, {"a": "not a range ^^"}),
+        ({"a": "1.0"}, {}),
+        ({"": "1.0.0"}, {}),
+        ({"a": "1.0.0.0.0-"}, {}),
+        ({"a b": "1.0.0"}, {}),
+        ({}, {"a b": "^1"}),
+    ],
 )
 def test_bad_input_is_rejected(installed: dict[str, str], requested: dict[str, str]) -> None:
     """An invalid requested range or installed version is an input error, not a solve."""

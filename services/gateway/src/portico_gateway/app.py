@@ -15,16 +15,19 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portico_gateway import problems
 from portico_gateway.errors import GatewayError, RequestError, UpstreamError
 from portico_gateway.middleware import (
+    NO_STORE_SCOPE_KEY,
     ROUTE_SCOPE_KEY,
     GatewayMetrics,
     MetricsMiddleware,
     RequestIdMiddleware,
+    SecurityHeadersMiddleware,
 )
+from portico_gateway.nesting import DEFAULT_MAX_JSON_DEPTH
 from portico_gateway.routes import RouteTable, build_route_table
 from portico_gateway.streaming import stream_response, wants_sse
 from portico_gateway.transcode import build_request, render_response
@@ -35,10 +38,23 @@ DEFAULT_DEADLINE_SECONDS = 10.0
 GET_JWKS = "/portico.auth.v1.AuthService/GetJwks"
 
 
+class GatewayApp(Starlette):
+    """Starlette with the security headers outside everything else.
+
+    Starlette answers an unhandled exception from its outermost layer, around any
+    middleware an application adds; wrapping the whole stack here gives that 500
+    the same headers as every other response.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack())
+
+
 def create_app(
     upstreams: Mapping[str, str],
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     registry: CollectorRegistry | None = None,
     route_table: RouteTable | None = None,
@@ -55,8 +71,10 @@ def create_app(
     if unknown:
         # A misspelt service name would otherwise surface as 503s on every call.
         raise GatewayError(f"unknown upstream services {unknown}; known: {sorted(known)}")
-    if max_body_bytes < 0 or deadline_seconds <= 0:
-        raise GatewayError("max_body_bytes must be >= 0 and deadline_seconds > 0")
+    if max_body_bytes < 0 or max_json_depth < 1 or deadline_seconds <= 0:
+        raise GatewayError(
+            "max_body_bytes must be >= 0, max_json_depth >= 1 and deadline_seconds > 0"
+        )
     jwks_route = next((route for route in table if route.grpc_method == GET_JWKS), None)
     metrics = GatewayMetrics(registry if registry is not None else CollectorRegistry())
     clients = Upstreams(upstreams, deadline_seconds)
@@ -75,13 +93,19 @@ def create_app(
         if isinstance(matched, list):
             raise _no_route(request, matched)
         scope[ROUTE_SCOPE_KEY] = matched.route.template
+        scope[NO_STORE_SCOPE_KEY] = matched.route.carries_secret
         body = await _read_body(request, max_body_bytes)
         message = build_request(
-            matched, body, request.headers.get("content-type"), request.query_params.multi_items()
+            matched,
+            body,
+            request.headers.get("content-type"),
+            request.query_params.multi_items(),
+            max_depth=max_json_depth,
         )
         response: Response
+        address = request.client.host if request.client else ""
         if matched.route.server_streaming:
-            messages = clients.stream(matched.route, message, request.headers)
+            messages = clients.stream(matched.route, message, request.headers, address)
             response = await stream_response(
                 matched,
                 messages,
@@ -89,7 +113,7 @@ def create_app(
                 instance=request.url.path,
             )
         else:
-            reply = await clients.call(matched.route, message, request.headers)
+            reply = await clients.call(matched.route, message, request.headers, address)
             response = JSONResponse(render_response(matched, reply))
         await response(scope, receive, send)
 
@@ -124,7 +148,7 @@ def create_app(
     async def metrics_endpoint(_: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app = Starlette(
+    app = GatewayApp(
         routes=[
             StarletteRoute("/healthz", healthz, methods=["GET"]),
             StarletteRoute("/.well-known/jwks.json", jwks, methods=["GET"]),

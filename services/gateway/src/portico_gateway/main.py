@@ -50,6 +50,7 @@ def main() -> None:
     app = create_app(
         settings.upstreams(),
         max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
         deadline_seconds=settings.deadline_seconds,
     )
     # log_config=None keeps uvicorn from replacing our logging set-up; uvicorn handles

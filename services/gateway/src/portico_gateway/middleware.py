@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids and Prometheus metrics for every request."""
+"""ASGI middleware: security headers, request ids and Prometheus metrics for every request."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Set by the transcoding endpoint to the matched path template.
 ROUTE_SCOPE_KEY = "portico.route"
+#: Set by the transcoding endpoint when the matched route carries a credential.
+NO_STORE_SCOPE_KEY = "portico.no_store"
 REQUEST_ID_HEADER = "x-request-id"
 # Unknown paths share one label; echoing them would let any client grow the series.
 UNMATCHED = "unmatched"
@@ -96,3 +98,32 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, echo)
+
+
+class SecurityHeadersMiddleware:
+    """Headers every response carries, errors and the gateway's own 500s included.
+
+    `X-Content-Type-Options: nosniff` keeps a browser from reading a JSON or problem
+    body as HTML or script. A request whose route carries a credential (a token
+    response) is answered with `Cache-Control: no-store` (and HTTP/1.0's
+    `Pragma: no-cache`), whatever the endpoint set, so no cache keeps the secret.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def secure(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["x-content-type-options"] = "nosniff"
+                if scope.get(NO_STORE_SCOPE_KEY):
+                    headers["cache-control"] = "no-store"
+                    headers["pragma"] = "no-cache"
+            await send(message)
+
+        await self.app(scope, receive, secure)

@@ -7,6 +7,7 @@ client sees the same class of error whether it speaks gRPC or HTTP.
 from __future__ import annotations
 
 import logging
+import math
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from portico_gateway import redaction
 from portico_gateway.errors import RequestError, UpstreamError
 
 logger = logging.getLogger(__name__)
@@ -100,18 +102,28 @@ def from_request_error(exc: RequestError, instance: str) -> ProblemResponse:
 
 
 def from_rpc_error(exc: grpc.aio.AioRpcError, instance: str, service: str) -> ProblemResponse:
-    """The problem for a failed upstream call, keeping its status code and details."""
+    """The problem for a failed upstream call, keeping its status code and details.
+
+    Nothing in it maps the deployment: internal failures and grpc's own account of an
+    unreachable upstream are replaced by a sentence naming the service (the original
+    goes to the log), and addresses or paths in any other detail are masked.
+    """
     code = exc.code()
     title = code.name.replace("_", " ").capitalize()
-    if code in _OPAQUE_CODES:
-        logger.warning("upstream %s failed with %s: %s", service, code.name, exc.details())
+    text = exc.details() or ""
+    if code in _OPAQUE_CODES or redaction.has_traceback(text):
+        logger.warning("upstream %s failed with %s: %s", service, code.name, text)
         detail = f"the {service} service failed with {code.name}; its logs have the cause"
+    elif code == grpc.StatusCode.UNAVAILABLE and redaction.from_transport(text):
+        logger.warning("upstream %s is unreachable: %s", service, text)
+        detail = f"the {service} service is unreachable; try again later"
     else:
-        detail = exc.details() or title
+        detail = redaction.mask(text) or title
     extensions: dict[str, Any] = {"service": service}
     details = _status_details(exc)
     if details and code not in _OPAQUE_CODES:
-        extensions["details"] = details
+        extensions["details"] = redaction.mask_all(details)
+    retry_after = _retry_after(details)
     return problem(
         http_status(code),
         code.name.lower().replace("_", "-"),
@@ -119,8 +131,21 @@ def from_rpc_error(exc: grpc.aio.AioRpcError, instance: str, service: str) -> Pr
         detail,
         instance=instance,
         grpc_code=code,
+        headers={"Retry-After": retry_after} if retry_after else None,
         extensions=extensions,
     )
+
+
+def _retry_after(details: list[dict[str, Any]]) -> str:
+    """Retry-After (seconds) from a google.rpc.RetryInfo detail ("12s"), or ""."""
+    for detail in details:
+        if detail.get("@type", "").endswith("/google.rpc.RetryInfo"):
+            delay = str(detail.get("retryDelay", "")).removesuffix("s")
+            try:
+                return str(max(1, math.ceil(float(delay))))
+            except ValueError:
+                return ""
+    return ""
 
 
 def _status_details(exc: grpc.aio.AioRpcError) -> list[dict[str, Any]]:

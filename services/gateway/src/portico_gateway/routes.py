@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 # googleapis-common-protos ships no type information.
 from google.api import annotations_pb2, http_pb2  # type: ignore[import-untyped]
-from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.descriptor import Descriptor, MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
@@ -23,6 +24,12 @@ from portico_gateway.templates import PathTemplate, parse_template
 
 #: The services whose annotated RPCs the gateway exposes.
 DEFAULT_SERVICES = ("tenancy", "auth", "security", "compat", "rollout", "slo")
+
+# Field names whose values are credentials (`access_token`, `client_secret`, a
+# `password`, a `private_key`): a response to an RPC whose request or response has one
+# must not be kept by any cache. `token_id`, `token_type` and `page_token` name no secret.
+_SECRET_FIELD = re.compile(r"(?:^|_)(?:secret|password|private_key|credentials?)(?:_|$)|token$")
+_NOT_SECRET_FIELDS = frozenset({"page_token", "next_page_token"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +48,8 @@ class Route:
     response_type: type[Message]
     #: The RPC answers with a stream of messages (served as NDJSON or SSE).
     server_streaming: bool = False
+    #: Its request or response carries a credential, so no response may be cached.
+    carries_secret: bool = False
 
     @property
     def template(self) -> str:
@@ -138,6 +147,7 @@ def routes_for_method(service: str, method: MethodDescriptor) -> Iterable[Route]
         )
     request_type = GetMessageClass(method.input_type)
     response_type = GetMessageClass(method.output_type)
+    carries_secret = has_secret_field(method.input_type) or has_secret_field(method.output_type)
     grpc_method = f"/{method.containing_service.full_name}/{method.name}"
     routes = []
     for binding in (rule, *rule.additional_bindings):
@@ -161,9 +171,23 @@ def routes_for_method(service: str, method: MethodDescriptor) -> Iterable[Route]
                 request_type=request_type,
                 response_type=response_type,
                 server_streaming=method.server_streaming,
+                carries_secret=carries_secret,
             )
         )
     return routes
+
+
+def has_secret_field(message: Descriptor, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether `message`, or any message nested in it, has a field holding a credential."""
+    if message.full_name in seen:
+        return False
+    for field_ in message.fields:
+        if field_.name not in _NOT_SECRET_FIELDS and _SECRET_FIELD.search(field_.name):
+            return True
+        nested = field_.message_type
+        if nested is not None and has_secret_field(nested, seen | {message.full_name}):
+            return True
+    return False
 
 
 def _check_path_variable(request_type: type[Message], template: str, variable: str) -> None:

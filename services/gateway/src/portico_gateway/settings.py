@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portico_gateway.app import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BODY_BYTES
+from portico_gateway.nesting import DEFAULT_MAX_JSON_DEPTH
 
 
 class GatewaySettings(BaseSettings):
@@ -17,6 +18,8 @@ class GatewaySettings(BaseSettings):
     # Where to write {"port": ..., "pid": ...} once listening (JSON); empty writes nothing.
     ready_file: str = ""
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=0)
+    # JSON bodies nesting arrays/objects deeper than this are refused with a 400.
+    max_json_depth: int = Field(default=DEFAULT_MAX_JSON_DEPTH, ge=1)
     deadline_seconds: float = Field(default=DEFAULT_DEADLINE_SECONDS, gt=0)
     # gRPC targets ("127.0.0.1:50051"); empty means the service is not reachable here.
     tenancy_target: str = ""

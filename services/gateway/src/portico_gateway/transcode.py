@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 
 from portico_gateway import fields
 from portico_gateway.errors import RequestError, bad_request
+from portico_gateway.nesting import DEFAULT_MAX_JSON_DEPTH, exceeds
 from portico_gateway.routes import RouteMatch
 
 JSON_MEDIA_TYPE = "application/json"
@@ -28,12 +29,14 @@ def build_request(
     body: bytes,
     content_type: str | None,
     query: Iterable[tuple[str, str]],
+    *,
+    max_depth: int = DEFAULT_MAX_JSON_DEPTH,
 ) -> Message:
     """The request message for one HTTP request, or a `RequestError` saying what is wrong."""
     route = matched.route
     message = route.request_type()
     if route.body:
-        payload = parse_json_body(body, content_type)
+        payload = parse_json_body(body, content_type, max_depth=max_depth)
         if payload is not _EMPTY:
             wrapped = payload if route.body == "*" else {route.body: payload}
             if not isinstance(wrapped, dict):
@@ -53,8 +56,14 @@ class _Empty:
 _EMPTY = _Empty()
 
 
-def parse_json_body(body: bytes, content_type: str | None) -> Any:
-    """Decode a JSON request body; an empty body means "no fields" rather than an error."""
+def parse_json_body(
+    body: bytes, content_type: str | None, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH
+) -> Any:
+    """Decode a JSON request body; an empty body means "no fields" rather than an error.
+
+    A body nesting arrays and objects deeper than `max_depth` is refused before the
+    parser sees it, since parsing recurses once per level.
+    """
     if not body.strip():
         return _EMPTY
     media_type, _, params = (content_type or "").partition(";")
@@ -72,6 +81,15 @@ def parse_json_body(body: bytes, content_type: str | None) -> Any:
     if charset not in {None, "utf-8", "utf8"}:
         # RFC 8259 §8.1: JSON exchanged between systems is UTF-8, nothing else.
         raise bad_request(f"JSON must be UTF-8, not {charset!r}", kind="malformed-json")
+    if exceeds(body, max_depth):
+        raise RequestError(
+            400,
+            "json-too-deep",
+            "Invalid request",
+            f"the JSON body nests arrays and objects more than {max_depth} levels deep",
+            grpc_code=grpc.StatusCode.INVALID_ARGUMENT,
+            extensions={"max_json_depth": max_depth},
+        )
     try:
         return json.loads(body.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys)
     except UnicodeDecodeError as exc:

@@ -25,10 +25,14 @@ FORWARDED_HEADERS = (
 
 
 _TRACE_HEADERS = ("traceparent", "tracestate")
+# The HTTP client's address, set by the gateway itself (a client's own
+# x-forwarded-for is never passed on): auth limits token requests per source,
+# and trusts this only from peers configured as proxies.
+FORWARDED_FOR = "x-forwarded-for"
 
 
-def forwarded_metadata(headers: Headers) -> list[tuple[str, str]]:
-    metadata = []
+def forwarded_metadata(headers: Headers, client: str = "") -> list[tuple[str, str]]:
+    metadata = [(FORWARDED_FOR, client)] if client else []
     for name in FORWARDED_HEADERS:
         for value in headers.getlist(name):
             # gRPC refuses non-printable-ASCII text metadata with an exception deep in
@@ -67,9 +71,11 @@ class Upstreams:
             # nothing is left to wait for.
             await channel.close(grace=None)
 
-    async def call(self, route: Route, message: Message, headers: Headers) -> Message:
-        """Call `route`'s RPC with the deadline and the forwarded headers."""
-        forwarded = forwarded_metadata(headers)
+    async def call(
+        self, route: Route, message: Message, headers: Headers, client: str = ""
+    ) -> Message:
+        """Call `route`'s RPC with the deadline, the forwarded headers and the client address."""
+        forwarded = forwarded_metadata(headers, client)
         call = self._calls.get(route.grpc_method) or self._multicallable(route)
         # The HTTP request starts (or continues) the trace that follows the call
         # through the service, its events, and whatever they cause.
@@ -86,14 +92,14 @@ class Upstreams:
         return reply
 
     def stream(
-        self, route: Route, message: Message, headers: Headers
+        self, route: Route, message: Message, headers: Headers, client: str = ""
     ) -> AsyncGenerator[Message, None]:
         """Call `route`'s server-streaming RPC; iterate the result for its messages.
 
         The deadline covers the whole stream. A failed call raises UpstreamError from
         the iteration; closing the iterator early cancels the call upstream.
         """
-        forwarded = forwarded_metadata(headers)
+        forwarded = forwarded_metadata(headers, client)
         multicallable = self._streams.get(route.grpc_method)
         if multicallable is None:
             multicallable = self._channel(route).unary_stream(

@@ -191,7 +191,10 @@ def provenance_verification(settings: SecuritySettings) -> ProvenanceVerificatio
     """npm's attestations need @sigstore/verify (see adapters/sigstore_node.py); the publish
     attestation is signed by the npm registry keys."""
     return ProvenanceVerification(
-        NodeSigstoreVerifier(timeout=settings.provenance_verifier_timeout_seconds),
+        NodeSigstoreVerifier(
+            timeout=settings.provenance_verifier_timeout_seconds,
+            max_processes=settings.provenance_verifier_max_processes,
+        ),
         load_trust_config(
             settings.provenance_trusted_root,
             settings.provenance_npm_keys or settings.npm_registry_keys_file,

@@ -22,6 +22,8 @@ class SecuritySettings(ServiceSettings):
     provenance_trusted_root: Path | None = None
     provenance_npm_keys: Path | None = None
     provenance_verifier_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How many Node.js verifier processes may run at once; more calls wait their turn.
+    provenance_verifier_max_processes: int = Field(default=4, ge=1)
     # npm's registry signing keys, in the format of registry.npmjs.org/-/npm/v1/keys
     # (e.g. a saved copy of it). Unset: a VerifyArtifact that carries a registry
     # signature is rejected with "no npm registry keys are configured".

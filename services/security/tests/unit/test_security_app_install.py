@@ -9,6 +9,7 @@ import pytest
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
+from portico_common.errors import InvalidArgumentError
 from portico_security.install.adapters.memory import InstallMemoryStore
 from portico_security.install.adapters.verification import VerificationService
 from portico_security.install.app import approvals, audit, install
@@ -339,6 +340,53 @@ async def test_malformed_install_changes_nothing(
     assert len(istore.sink.events) == events_before
     assert store.state.verifications == {}
     assert istore.state.requests == {}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (PLUGIN, "1.0.0.0.0-", (), r"^invalid version '1\.0\.0\.0\.0-': not an exact"),
+        (PLUGIN, "v1.0.0", (), r"^invalid version 'v1\.0\.0'"),
+        ("@Acme/Plugin", "1.0.0", (), r"^invalid plugin '@Acme/Plugin': name has uppercase"),
+        (PLUGIN, "1.0.0", ("lodash@latest",), r"^invalid dependencies\[0\] version 'latest'"),
+        (PLUGIN, "1.0.0", ("a@1.0.0", "b c@1.0.0"), r"^invalid dependencies\[1\] name 'b c'"),
+    ],
+)
+async def test_an_inexact_version_or_bad_name_is_refused_before_verification(
+    iuow: InstallUowFactory,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+    store: VerificationMemoryStore,
+    case: tuple[str, str, tuple[str, ...], str],
+) -> None:
+    """Names and versions follow the kernel's npm rule; a refusal names the field, keeps nothing."""
+    plugin, version, dependencies, message = case
+    verifier = VerificationService(store.uow_factory(), max_artifact_bytes=1 << 20)
+    with pytest.raises(InvalidArgumentError, match=message):
+        await install.install_secure(
+            iuow,
+            command(acme.publish(plugin, version), dependencies=dependencies),
+            verifier=verifier,
+            trust=VerificationTrustScorer(),
+            advisories=NoAdvisoryMatcher(),
+        )
+    assert store.state.verifications == {}
+    assert istore.state.requests == {}
+    assert istore.sink.events == []
+
+
+async def test_a_dependency_may_be_an_old_package(
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
+) -> None:
+    """A dependency named before npm's lowercase rule (JSONStream) is accepted."""
+    outcome = await install.install_secure(
+        iuow,
+        command(acme.publish(PLUGIN, "1.0.0"), dependencies=("JSONStream@1.3.5",)),
+        verifier=verifier,
+        trust=VerificationTrustScorer(),
+        advisories=NoAdvisoryMatcher(),
+    )
+    assert outcome.request.plugin == PLUGIN
 
 
 async def test_audit_pages_link_to_the_record_before(

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portico_common.clock import ManualClock
 from portico_common.memory_uow import RowLevelSecurityError
+from portico_common.npm import InvalidPackageNameError, InvalidVersionError
 from portico_common.tenants import InvalidTenantIdError
 from portico_security.testing.trust import FixedSignals
 from portico_security.trust.adapters.memory import TrustMemoryStore
@@ -39,7 +40,6 @@ from portico_security.trust.errors import (
     TrustScoreNotFoundError,
 )
 from portico_security.verification.domain.signatures import KeyAlgorithm, PublisherKey
-from portico_security.verification.errors import InvalidPackageNameError, InvalidVersionError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
@@ -159,6 +159,8 @@ async def test_match_plugin_and_dependencies(uow: TrustUowFactory) -> None:
         ("Bad Name", "1.0.0", [], InvalidPackageNameError),
         ("@acme/plugin", "^1.0.0", [], InvalidVersionError),
         ("@acme/plugin", "1.0.0", [("lodash", "latest")], InvalidVersionError),
+        ("@acme/plugin", "1.0.0.0.0-", [], InvalidVersionError),
+        ("@acme/plugin", "1.0.0", [("a b", "1.0.0")], InvalidPackageNameError),
     ],
 )
 async def test_match_refuses_bad_names_and_ranges(
@@ -320,3 +322,20 @@ async def test_stored_verdict_is_read_back_by_its_tenant_only(uow: TrustUowFacto
     with pytest.raises(TrustScoreNotFoundError) as caught:
         await get_trust_score(uow, "globex", verdict.score_id)
     assert caught.value.code == "NOT_FOUND"
+
+
+async def test_a_refused_dependency_is_named_by_its_position(uow: TrustUowFactory) -> None:
+    """The error names which dependency, and which of its fields, is wrong."""
+    deps = [("lodash", "4.17.21"), ("left-pad", "^1.0.0")]
+    with pytest.raises(InvalidVersionError, match=r"^invalid dependencies\[1\]\.version '\^1"):
+        await match_advisories(uow, "acme", "@acme/plugin", "1.0.0", deps)
+    with pytest.raises(InvalidPackageNameError, match=r"^invalid dependencies\[0\]\.name ' x'"):
+        await match_advisories(uow, "acme", "@acme/plugin", "1.0.0", [(" x", "1.0.0")])
+
+
+async def test_dependencies_may_be_old_packages(uow: TrustUowFactory) -> None:
+    """A dependency named before npm's lowercase rule (JSONStream) is matched, not refused."""
+    assert (
+        await match_advisories(uow, "acme", "@acme/plugin", "1.0.0", [("JSONStream", "1.3.5")])
+        == []
+    )

@@ -10,6 +10,7 @@ import pytest
 
 from portico.events.v1 import events_pb2
 from portico_common.clock import ManualClock
+from portico_common.npm import InvalidPackageNameError, InvalidVersionError
 from portico_common.tenants import InvalidTenantIdError
 from portico_security.testing.artifacts import Publisher, SignedArtifact, npm_tarball
 from portico_security.verification.adapters.memory import VerificationMemoryStore
@@ -307,3 +308,31 @@ async def test_malformed_request_is_refused_and_changes_nothing(
     assert store.state.verifications == {}
     assert store.sink.events == []
     assert store.state.keys == {("acme", "acme-2026"): registered}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"version": "1.0.0.0.0-"}, "version"),
+        ({"version": "^2.3.0"}, "version"),
+        ({"version": "v2.3.0"}, "version"),
+        ({"plugin": "@Acme/Plugin"}, "plugin"),
+        ({"plugin": "node_modules"}, "plugin"),
+    ],
+)
+async def test_a_name_or_version_npm_could_not_publish_is_refused(
+    uow: VerificationUowFactory,
+    store: VerificationMemoryStore,
+    publisher: Publisher,
+    change: dict[str, str],
+    field: str,
+) -> None:
+    """The kernel's npm rule refuses it as INVALID_ARGUMENT naming the field; nothing is stored."""
+    bad = replace(command(publisher.publish(PLUGIN, "2.3.0")), **change)
+    with pytest.raises((InvalidPackageNameError, InvalidVersionError)) as raised:
+        await verify_artifact(uow, bad, max_size=MAX)
+
+    assert raised.value.field == field
+    assert raised.value.code == "INVALID_ARGUMENT"
+    assert store.state.verifications == {}
+    assert store.sink.events == []

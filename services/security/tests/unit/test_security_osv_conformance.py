@@ -21,8 +21,8 @@ from pathlib import Path
 import nodesemver
 import pytest
 
+from portico_common.npm import version_problem
 from portico_security.trust.domain.advisories import Event, Range
-from portico_security.verification.domain.package_names import version_problem
 
 CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "conformance" / "node-semver"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from portico_common.npm import InvalidPackageNameError, InvalidVersionError
 from portico_common.tenants import InvalidTenantIdError
 from portico_security.testing.provenance import (
     ACTIONS,
@@ -41,8 +42,6 @@ from portico_security.verification.domain.provenance import (
     subject_problem,
 )
 from portico_security.verification.errors import (
-    InvalidPackageNameError,
-    InvalidVersionError,
     MalformedAttestationsError,
     VerifierUnavailableError,
 )

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import stat
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,7 @@ import pytest
 from portico_security.verification.adapters.sigstore_node import (
     DEFAULT_SCRIPT,
     NodeSigstoreVerifier,
+    child_environment,
 )
 from portico_security.verification.domain.provenance import BundleRequest, TrustConfig
 from portico_security.verification.errors import TrustConfigError, VerifierUnavailableError
@@ -78,3 +84,175 @@ async def test_malformed_bundle_is_a_rejection_not_an_error() -> None:
     assert not outcome.ok
     assert outcome.kind in {"malformed", "input"}
     assert outcome.message
+
+
+# -- least privilege: environment, concurrency cap, no process left behind -----------
+
+ANSWER = '{"results": [{"ok": false, "kind": "input", "message": "fake"}]}'
+
+
+def python_node(tmp_path: Path, body: str, name: str = "node") -> str:
+    """An executable standing in for `node`, written in Python (it adds no variables)."""
+    path = tmp_path / name
+    script = "\n".join(
+        [
+            f"#!{sys.executable}",
+            "import json, os, pathlib, subprocess, sys, time",
+            "sys.stdin.read()",
+            body,
+            f"print({ANSWER!r})",
+        ]
+    )
+    path.write_text(script + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+def state_of(pid: int) -> str | None:
+    """The process state letter from /proc (None once the process is gone and reaped)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return stat_line.rsplit(")", 1)[1].split()[0]
+
+
+async def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        await asyncio.sleep(0.02)
+
+
+def test_the_environment_keeps_only_path_home_and_node_settings() -> None:
+    """PORTICO_* settings, database URLs and anything named like a credential are dropped."""
+    parent = {
+        "PATH": "/usr/bin",
+        "HOME": "/home/svc",
+        "NODE_OPTIONS": "--max-old-space-size=128",
+        "NODE_EXTRA_CA_CERTS": "/etc/ca.pem",
+        "NODE_AUTH_TOKEN": "npm_publish_token",
+        "PORTICO_DATABASE_URL": "postgresql://security:pw@db/portico",
+        "PORTICO_NATS_NKEY_SEED": "SUAB",
+        "DATABASE_URL": "postgresql://x",
+        "PGPASSWORD": "pw",
+        "AWS_SECRET_ACCESS_KEY": "k",
+        "LD_PRELOAD": "/opt/evil.so",
+    }
+    assert child_environment(parent) == {
+        "PATH": "/usr/bin",
+        "HOME": "/home/svc",
+        "NODE_OPTIONS": "--max-old-space-size=128",
+        "NODE_EXTRA_CA_CERTS": "/etc/ca.pem",
+    }
+
+
+async def test_the_child_process_sees_only_the_minimal_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the running verifier finds in its environment: no secret of the service."""
+    monkeypatch.setenv("PORTICO_DATABASE_URL", "postgresql://security:pw@db/portico")
+    monkeypatch.setenv("PORTICO_AUTH_ADMIN_CLIENT_SECRET", "admin-secret")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://other")
+    monkeypatch.setenv("NODE_OPTIONS", "--max-old-space-size=128")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    seen = tmp_path / "env.json"
+    dump = f"pathlib.Path({str(seen)!r}).write_text(json.dumps(dict(os.environ)))"
+    node = python_node(tmp_path, dump)
+
+    await NodeSigstoreVerifier(node=node).verify([REQUEST], TRUST)
+
+    environment = json.loads(seen.read_text())
+    # LC_CTYPE is set by the Python standing in for node (PEP 538), not inherited.
+    inherited = {name for name in environment if name != "LC_CTYPE"}
+    assert all(name in {"PATH", "HOME"} or name.startswith("NODE_") for name in inherited)
+    assert environment["NODE_OPTIONS"] == "--max-old-space-size=128"
+    assert environment["HOME"] == str(tmp_path)
+    assert "admin-secret" not in seen.read_text()
+    assert "postgresql" not in seen.read_text()
+
+
+async def test_no_more_processes_run_at_once_than_the_cap(tmp_path: Path) -> None:
+    """Six concurrent verifications with a cap of two never have three processes alive."""
+    running = tmp_path / "running"
+    running.mkdir()
+    log = tmp_path / "log"
+    node = python_node(
+        tmp_path,
+        "\n".join(
+            [
+                f"mine = pathlib.Path({str(running)!r}) / str(os.getpid())",
+                "mine.touch()",
+                "alive = len(os.listdir(mine.parent))",
+                f"with open({str(log)!r}, 'a') as f: f.write(f'{{alive}}\\n')",
+                "time.sleep(0.3)",
+                "mine.unlink()",
+            ]
+        ),
+    )
+    verifier = NodeSigstoreVerifier(node=node, max_processes=2)
+
+    await asyncio.gather(*(verifier.verify([REQUEST], TRUST) for _ in range(6)))
+
+    counts = [int(line) for line in log.read_text().split()]
+    assert len(counts) == 6
+    assert max(counts) == 2
+
+
+async def test_a_cancelled_verification_leaves_no_process_behind(tmp_path: Path) -> None:
+    """Cancelling the caller kills the verifier and what it started, and reaps the verifier."""
+    pids, hold = tmp_path / "pids", tmp_path / "hold"
+    hold.touch()
+    node = python_node(
+        tmp_path,
+        "\n".join(
+            [
+                f"if pathlib.Path({str(hold)!r}).exists():",
+                "    child = subprocess.Popen(['sleep', '60'])",
+                f"    pathlib.Path({str(pids)!r}).write_text(f'{{os.getpid()}} {{child.pid}}')",
+                "    time.sleep(60)",
+            ]
+        ),
+    )
+    verifier = NodeSigstoreVerifier(node=node, max_processes=1)
+    task = asyncio.create_task(verifier.verify([REQUEST], TRUST))
+    await eventually(lambda: pids.exists() and len(pids.read_text().split()) == 2)
+    verifier_pid, grandchild_pid = map(int, pids.read_text().split())
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert state_of(verifier_pid) is None  # killed and reaped: not even a zombie
+    await eventually(lambda: state_of(grandchild_pid) in {None, "Z"})
+    # Its slot is free again: with a cap of one, the next verification runs.
+    hold.unlink()
+    [outcome] = await asyncio.wait_for(verifier.verify([REQUEST], TRUST), timeout=10)
+    assert outcome.message == "fake"
+
+
+async def test_a_timed_out_verification_leaves_no_process_behind(tmp_path: Path) -> None:
+    """At the timeout the verifier's whole process group is killed and the verifier reaped."""
+    pids = tmp_path / "pids"
+    node = python_node(
+        tmp_path,
+        "\n".join(
+            [
+                "child = subprocess.Popen(['sleep', '60'])",
+                f"pathlib.Path({str(pids)!r}).write_text(f'{{os.getpid()}} {{child.pid}}')",
+                "time.sleep(60)",
+            ]
+        ),
+    )
+    with pytest.raises(VerifierUnavailableError, match="no answer within"):
+        await NodeSigstoreVerifier(node=node, timeout=1.0).verify([REQUEST], TRUST)
+
+    verifier_pid, grandchild_pid = map(int, pids.read_text().split())
+    assert state_of(verifier_pid) is None
+    await eventually(lambda: state_of(grandchild_pid) in {None, "Z"})
+
+
+def test_a_cap_below_one_is_refused() -> None:
+    """A verifier that could never run is a configuration error."""
+    with pytest.raises(ValueError, match="max_processes"):
+        NodeSigstoreVerifier(max_processes=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from portico.slo.v1 import slo_pb2, slo_pb2_grpc
 from portico_common.clock import Clock
@@ -19,6 +20,12 @@ from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_slo.adapters.metrics import PrometheusBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.adapters.prometheus import PrometheusMetrics
+from portico_slo.alerting.adapters.channels import default_senders
+from portico_slo.alerting.adapters.metrics import PrometheusDeliveryMetrics
+from portico_slo.alerting.adapters.postgres import pg_alerting_consumer_uow, pg_alerting_uow
+from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, NoSecretBox
+from portico_slo.alerting.app.ports import SecretBox
+from portico_slo.alerting.wiring import AlertingDependencies, build_alerting
 from portico_slo.app.ports import BurnRateGauge, MetricsSource, UnitOfWorkFactory
 from portico_slo.entrypoints.grpc_api import IngestLimits, SloServicer
 from portico_slo.entrypoints.jobs import pull_job, upkeep_job
@@ -46,11 +53,14 @@ class Dependencies:
     metrics: MetricsSource | None = None
     pull_seconds: float = 15.0
     pull_lag_seconds: int = 30
+    # Alerting (routes, silences, channels); None leaves it out.
+    alerting: AlertingDependencies | None = None
 
 
 @dataclass(frozen=True)
 class Components:
-    """What `serve` runs for slo: the API, the evaluator's tick and the pull (no consumers)."""
+    """What `serve` runs for slo: the APIs, alerting's consumer and the background jobs
+    (the evaluator's tick, the Prometheus pull, alerting's notifier and deliveries)."""
 
     servicers: list[Servicer]
     subscriptions: list[Subscription]
@@ -60,16 +70,20 @@ class Components:
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
     servicer = SloServicer(deps.uow, deps.gauge, deps.limits)
-    background = [
-        upkeep_job(
-            deps.uow,
-            deps.gauge,
-            refresh_seconds=deps.gauge_refresh_seconds,
-            prune_seconds=deps.prune_seconds,
-        )
-    ]
+    parts = Components(
+        servicers=[Servicer(SLO_SERVICE, slo_pb2_grpc.add_SloServiceServicer_to_server, servicer)],
+        subscriptions=[],
+        background=[
+            upkeep_job(
+                deps.uow,
+                deps.gauge,
+                refresh_seconds=deps.gauge_refresh_seconds,
+                prune_seconds=deps.prune_seconds,
+            )
+        ],
+    )
     if deps.metrics is not None:
-        background.append(
+        parts.background.append(
             pull_job(
                 deps.uow,
                 deps.gauge,
@@ -78,11 +92,12 @@ def build(deps: Dependencies) -> Components:
                 lag_seconds=deps.pull_lag_seconds,
             )
         )
-    return Components(
-        servicers=[Servicer(SLO_SERVICE, slo_pb2_grpc.add_SloServiceServicer_to_server, servicer)],
-        subscriptions=[],
-        background=background,
-    )
+    if deps.alerting is not None:
+        alerting = build_alerting(deps.alerting)
+        parts.servicers.extend(alerting.servicers)
+        parts.subscriptions.extend(alerting.subscriptions)
+        parts.background.extend(alerting.background)
+    return parts
 
 
 def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
@@ -99,6 +114,25 @@ def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
         else None,
         pull_seconds=settings.slo_pull_seconds,
         pull_lag_seconds=settings.slo_pull_lag_seconds,
+        alerting=alerting_dependencies(rt, settings),
+    )
+
+
+def alerting_dependencies(rt: Runtime, settings: SloSettings) -> AlertingDependencies:
+    """Alerting on PostgreSQL, real channels, secrets sealed under the configured key."""
+    key = settings.slo_channel_secret_key
+    box: SecretBox = NoSecretBox() if key is None else AesGcmSecretBox(key.get_secret_value())
+    return AlertingDependencies(
+        uow=pg_alerting_uow(rt.db, rt.clock),
+        consumer_uow=pg_alerting_consumer_uow(rt.clock),
+        clock=rt.clock,
+        box=box,
+        senders=default_senders(timeout_seconds=settings.slo_alerting_send_timeout_seconds),
+        tick_seconds=settings.slo_alerting_tick_seconds,
+        queue_limit=settings.slo_alerting_queue_limit,
+        workers=settings.slo_alerting_workers,
+        metrics=PrometheusDeliveryMetrics(),
+        retention=timedelta(seconds=settings.slo_alerting_retention_seconds),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from portico_common.settings import ServiceSettings
 
 
@@ -22,3 +24,18 @@ class SloSettings(ServiceSettings):
     slo_prometheus_url: str = ""
     slo_pull_seconds: float = 15.0
     slo_pull_lag_seconds: int = 30
+    # Alerting. Seals channel secrets at rest (AES-GCM under a key derived with
+    # HKDF); without it channels cannot be created or sent to. Keep it: stored
+    # secrets cannot be read under another key.
+    slo_channel_secret_key: SecretStr | None = None
+    # How often due alert groups are flushed and queued notifications claimed.
+    slo_alerting_tick_seconds: float = 1.0
+    # Notifications sent at once (at most one per channel), and how long one
+    # attempt to reach a channel may take.
+    slo_alerting_workers: int = 8
+    slo_alerting_send_timeout_seconds: float = 10.0
+    # Pending notifications a channel may hold before the oldest are dropped.
+    slo_alerting_queue_limit: int = 100
+    # Resolved alerts, alert history, the notification log and finished
+    # deliveries older than this are deleted (longer than any repeat interval).
+    slo_alerting_retention_seconds: float = 7 * 24 * 3600.0

@@ -73,10 +73,10 @@ async def test_rename_into_a_taken_name_is_refused(
     """Renaming onto another SLO's name is ALREADY_EXISTS."""
     uow = store.uow_factory()
     first = await handlers.create_slo(
-        uow, gauge, tenant_id=TENANT, plugin=PLUGIN, version="1", objective=0.99
+        uow, gauge, tenant_id=TENANT, plugin=PLUGIN, version="1.0.0", objective=0.99
     )
     second = await handlers.create_slo(
-        uow, gauge, tenant_id=TENANT, plugin=PLUGIN, version="2", objective=0.99
+        uow, gauge, tenant_id=TENANT, plugin=PLUGIN, version="2.0.0", objective=0.99
     )
     with pytest.raises(SloAlreadyExistsError):
         await handlers.update_slo(
@@ -92,7 +92,7 @@ async def test_delete_and_missing(store: MemoryStore, gauge: MemoryBurnRates) ->
     """Deleting removes the SLO; deleting or updating a missing one is NOT_FOUND."""
     uow = store.uow_factory()
     slo = await handlers.create_slo(
-        uow, gauge, tenant_id=TENANT, plugin=PLUGIN, version="1", objective=0.99
+        uow, gauge, tenant_id=TENANT, plugin=PLUGIN, version="1.0.0", objective=0.99
     )
     await handlers.delete_slo(uow, tenant_id=TENANT, slo_id=slo.slo_id)
 
@@ -108,7 +108,7 @@ async def test_delete_and_missing(store: MemoryStore, gauge: MemoryBurnRates) ->
 async def test_list_pages_through_every_slo(store: MemoryStore, gauge: MemoryBurnRates) -> None:
     """Pages of two walk all five SLOs in name order; the last page has no token."""
     uow = store.uow_factory()
-    for version in ("5", "3", "1", "4", "2"):
+    for version in ("5.0.0", "3.0.0", "1.0.0", "4.0.0", "2.0.0"):
         await handlers.create_slo(
             uow, gauge, tenant_id=TENANT, plugin=PLUGIN, version=version, objective=0.99
         )
@@ -121,7 +121,7 @@ async def test_list_pages_through_every_slo(store: MemoryStore, gauge: MemoryBur
         if not token:
             break
 
-    assert seen == [["1", "2"], ["3", "4"], ["5"]]
+    assert seen == [["1.0.0", "2.0.0"], ["3.0.0", "4.0.0"], ["5.0.0"]]
     with pytest.raises(InvalidSloDefinitionError, match="page_size"):
         await handlers.list_slos(uow, tenant_id=TENANT, where=SloFilter(), page_size=501)
 

@@ -239,6 +239,8 @@ async def test_unknown_version_is_not_found(store: MemoryStore, gauge: MemoryBur
         ("tenant_id", "", InvalidTenantIdError),
         ("plugin", "", InvalidSloDefinitionError),
         ("version", "2.3.0 ", InvalidSloDefinitionError),
+        ("version", "1.0.0.0.0-", InvalidSloDefinitionError),
+        ("plugin", "a b", InvalidSloDefinitionError),
     ],
 )
 async def test_bad_input_changes_nothing(

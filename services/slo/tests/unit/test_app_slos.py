@@ -103,6 +103,11 @@ async def test_each_tenant_has_its_own_slo_per_version(
         {"tenant_id": "acme\n"},
         {"plugin": ""},
         {"version": "x" * 215},
+        {"version": "1.0.0.0.0-"},
+        {"version": "^1.0.0"},
+        {"version": "v1.0.0"},
+        {"plugin": "Left-Pad"},
+        {"plugin": "@acme"},
     ],
 )
 async def test_invalid_definition_changes_nothing(
@@ -179,3 +184,16 @@ async def test_get_without_id_is_invalid(store: MemoryStore, gauge: MemoryBurnRa
     """GetSlo without an slo_id is INVALID_ARGUMENT, not a lookup."""
     with pytest.raises(InvalidSloDefinitionError, match="slo_id"):
         await handlers.get_slo(store.uow_factory(), gauge, tenant_id="acme", slo_id="")
+
+
+async def test_a_refused_version_names_the_field_and_the_rule(
+    store: MemoryStore, gauge: MemoryBurnRates
+) -> None:
+    """CreateSlo takes versions by the kernel's semver rule, naming field and reason."""
+    with pytest.raises(InvalidSloDefinitionError) as raised:
+        await create(store, gauge, version="1.0.0.0.0-")  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "invalid SLO version: '1.0.0.0.0-': "
+        "not an exact semantic version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD])"
+    )
+    assert raised.value.field == "version"

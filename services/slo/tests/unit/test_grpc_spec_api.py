@@ -114,7 +114,7 @@ async def test_report_with_times_says_what_was_refused(
 async def test_list_update_delete(api: SloServicer) -> None:
     """SLOs list by name in pages; an update replaces the spec; a delete removes it."""
     ids = []
-    for version in ("1", "2", "3"):
+    for version in ("1.0.0", "2.0.0", "3.0.0"):
         created = await api.CreateSlo(
             pb.CreateSloRequest(tenant_id=TENANT, plugin=PLUGIN, version=version, objective=0.99),
             NO_CONTEXT,
@@ -136,7 +136,7 @@ async def test_list_update_delete(api: SloServicer) -> None:
     await api.DeleteSlo(pb.DeleteSloRequest(tenant_id=TENANT, slo_id=ids[1]), NO_CONTEXT)
     left = await api.ListSlos(pb.ListSlosRequest(tenant_id=TENANT), NO_CONTEXT)
 
-    assert [s.version for s in first.slos] + [s.version for s in rest.slos] == ["1", "2", "3"]
+    assert [s.version for s in first.slos] + [s.version for s in rest.slos] == ["1.0.0", "2.0.0", "3.0.0"]
     assert rest.next_page_token == ""
     assert updated.slo.objective == 0.999
     assert [t.name for t in updated.slo.spec.tiers if not t.enabled] == ["ticket-3d"]
@@ -247,7 +247,7 @@ async def test_bad_spec_fields_are_named(api: SloServicer) -> None:
     ):
         with pytest.raises(InvalidSloDefinitionError) as raised:
             await api.CreateSlo(
-                pb.CreateSloRequest(tenant_id=TENANT, plugin=PLUGIN, version="1", spec=spec),
+                pb.CreateSloRequest(tenant_id=TENANT, plugin=PLUGIN, version="1.0.0", spec=spec),
                 NO_CONTEXT,
             )
         assert raised.value.field == field

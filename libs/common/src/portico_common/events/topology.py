@@ -38,6 +38,10 @@ CONSUMERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "compat": {
         "compat-tenancy": ("tenant.quota.updated", "tenant.usage.updated"),
     },
+    "slo": {
+        # slo's own violations and recoveries, turned into alerts and routed to people.
+        "slo-alerting": ("slo.violated", "slo.recovered"),
+    },
 }
 
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")

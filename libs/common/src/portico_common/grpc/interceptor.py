@@ -13,14 +13,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf import descriptor_pool
+from google.protobuf import any_pb2, descriptor_pool, duration_pb2
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
+
+# googleapis-common-protos (a dependency of the contracts) ships no type information.
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 from opentelemetry.trace import SpanKind
 
 from portico_common.authz.access import MethodAccess, method_access
@@ -42,6 +46,7 @@ log = logging.getLogger(__name__)
 # Reads never take idempotency keys; everything else may (CheckCompatibility
 # records a check and emits an event, so it is not a read).
 _READ_PREFIXES = ("Get", "List", "Resolve", "Watch")
+_REFLECTION = "/grpc.reflection."
 
 if TYPE_CHECKING:
     # The stubs make these generic; at run time they are plain classes.
@@ -63,7 +68,6 @@ class PorticoServerInterceptor(_Interceptor):
         *,
         verifier: TokenVerifier | None,
         policy: RolePolicy | None = None,
-        public_methods: Collection[str] = (),
         idempotency: IdempotencyStore | None = None,
         denials: DenialLog | None = None,
         default_deadline_seconds: float = 30.0,
@@ -71,7 +75,6 @@ class PorticoServerInterceptor(_Interceptor):
         self._service = service
         self._verifier = verifier
         self._policy = policy or default_policy()
-        self._public = set(public_methods)
         self._idempotency = idempotency
         self._denials = denials
         self._default_deadline = default_deadline_seconds
@@ -110,13 +113,16 @@ class PorticoServerInterceptor(_Interceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
+        if method.startswith(_REFLECTION) and handler.stream_stream is not None:
+            # Server reflection, registered only where `grpc_reflection` is on,
+            # describes the schema and holds no tenant's data.
+            return handler
         # Request streams would reach the servicer before a tenant could be
         # checked; no Portico RPC takes one, so none is served unchecked.
         return grpc.unary_unary_rpc_method_handler(_refuse_request_streams)
 
     def _access(self, method: str) -> MethodAccess:
-        if method in self._public:
-            return MethodAccess(method, unauthenticated=True)
+        # Only the proto's option makes a method public: no service can exempt its own.
         return method_access(method)
 
     # ---- the two call shapes ------------------------------------------------
@@ -151,7 +157,7 @@ class PorticoServerInterceptor(_Interceptor):
                     raise
                 except Exception as exc:  # noqa: BLE001 - every error becomes a status
                     code, message = _status_for(method, exc)
-                    await context.abort(code, message)
+                    await context.abort(code, message, _error_details(code, message, exc))
                 finally:
                     self._observe(short, code, started)
 
@@ -191,7 +197,7 @@ class PorticoServerInterceptor(_Interceptor):
                     raise
                 except Exception as exc:  # noqa: BLE001 - every error becomes a status
                     code, message = _status_for(method, exc)
-                    await context.abort(code, message)
+                    await context.abort(code, message, _error_details(code, message, exc))
                 finally:
                     self._observe(short, code, started)
 
@@ -276,7 +282,7 @@ class PorticoServerInterceptor(_Interceptor):
             await self._idempotency.release(tenant, key)
             raise
         await self._idempotency.complete(
-            tenant, key, response.SerializeToString(deterministic=True)
+            tenant, key, _storable(response).SerializeToString(deterministic=True)
         )
         return response
 
@@ -333,6 +339,39 @@ def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(code, str) and code in grpc.StatusCode.__members__:
         return grpc.StatusCode[code], str(exc) or type(exc).__name__
     return grpc.StatusCode.INTERNAL, ""
+
+
+def _storable(response: Message) -> Message:
+    """The response as an idempotency key keeps it: fields marked `debug_redact` cleared.
+
+    A secret shown once (a rotated client secret) is never written to the
+    database; a replay answers the rest of the response without it.
+    """
+    redacted = [f for f in response.DESCRIPTOR.fields if f.GetOptions().debug_redact]
+    if not redacted:
+        return response
+    copy = type(response)()
+    copy.CopyFrom(response)
+    for found in redacted:
+        copy.ClearField(found.name)
+    return copy
+
+
+def _error_details(
+    code: grpc.StatusCode, message: str, exc: BaseException
+) -> tuple[tuple[str, bytes], ...]:
+    """A google.rpc.Status trailer with a RetryInfo when the error says when to retry."""
+    retry_after = getattr(exc, "retry_after_seconds", None)
+    if not isinstance(retry_after, int | float) or retry_after <= 0:
+        return ()
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=math.ceil(retry_after))
+        )
+    )
+    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    return (("grpc-status-details-bin", status.SerializeToString()),)
 
 
 def _response_class(method: str) -> type[Message]:

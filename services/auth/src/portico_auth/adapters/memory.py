@@ -9,10 +9,13 @@ as in PostgreSQL: only a platform (ALL_TENANTS) transaction sees or writes one.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from portico_auth.domain.clients import Client
+from portico_auth.domain.lockout import FailedAttempts
 from portico_auth.domain.signing_keys import SigningKey
 from portico_common.clock import Clock, SystemClock
 from portico_common.memory_uow import MemoryStore, MemoryUnitOfWork, TenantScope
@@ -25,6 +28,7 @@ class AuthState:
 
     keys: dict[str, SigningKey] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
+    lockouts: dict[str, FailedAttempts] = field(default_factory=dict)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> AuthState:
         # Rows are frozen (a key holds a private key object, which cannot be
@@ -73,6 +77,61 @@ class MemoryClientRepository:
         self._state.clients[client.client_id] = client
         return True
 
+    async def update(self, client: Client) -> None:
+        if self._scope.sees(ALL_TENANTS) and client.client_id in self._state.clients:
+            self._state.clients[client.client_id] = client
+
+    async def list(self, tenant_id: str | None, *, after: str, limit: int) -> list[Client]:
+        if not self._scope.sees(ALL_TENANTS):
+            return []
+        found = sorted(
+            (
+                c
+                for c in self._state.clients.values()
+                if c.client_id > after and (tenant_id is None or c.tenants == {tenant_id})
+            ),
+            key=lambda c: c.client_id,
+        )
+        return found[:limit]
+
+
+class MemoryLockoutRepository:
+    def __init__(self, state: AuthState, scope: TenantScope) -> None:
+        self._state = state
+        self._scope = scope
+
+    async def lock(self, client_id: str) -> None:
+        """Nothing to do: memory transactions are serialized already."""
+
+    async def get(self, client_id: str) -> FailedAttempts | None:
+        return self._state.lockouts.get(client_id) if self._scope.sees(ALL_TENANTS) else None
+
+    async def get_many(self, client_ids: Sequence[str]) -> dict[str, FailedAttempts]:
+        if not self._scope.sees(ALL_TENANTS):
+            return {}
+        return {i: self._state.lockouts[i] for i in client_ids if i in self._state.lockouts}
+
+    async def save(self, attempts: FailedAttempts) -> None:
+        self._scope.check_write(ALL_TENANTS)
+        self._state.lockouts[attempts.client_id] = attempts
+
+    async def clear(self, client_id: str) -> None:
+        if self._scope.sees(ALL_TENANTS):
+            self._state.lockouts.pop(client_id, None)
+
+    async def remove_expired(self, now: datetime, window_started_before: datetime) -> int:
+        if not self._scope.sees(ALL_TENANTS):
+            return 0
+        gone = [
+            a.client_id
+            for a in self._state.lockouts.values()
+            if (a.locked_until is None or a.locked_until <= now)
+            and a.window_started_at <= window_started_before
+        ]
+        for client_id in gone:
+            del self._state.lockouts[client_id]
+        return len(gone)
+
 
 class AuthMemoryUnitOfWork(MemoryUnitOfWork[AuthState]):
     """One in-memory transaction with auth's repositories."""
@@ -81,6 +140,7 @@ class AuthMemoryUnitOfWork(MemoryUnitOfWork[AuthState]):
         super().__init__(state, tenant_id, clock)
         self.keys = MemorySigningKeyRepository(state, self)
         self.clients = MemoryClientRepository(state, self)
+        self.lockouts = MemoryLockoutRepository(state, self)
 
 
 AuthMemoryStore = MemoryStore[AuthState, AuthMemoryUnitOfWork]

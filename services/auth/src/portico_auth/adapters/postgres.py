@@ -1,11 +1,14 @@
-"""PostgreSQL adapters of the auth ports (platform-level tables, see the migration)."""
+"""PostgreSQL adapters of the auth ports (platform-level tables, see the migrations)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from portico_auth.adapters.key_encryption import KeyEncryptor
 from portico_auth.domain.clients import Client
+from portico_auth.domain.lockout import FailedAttempts
 from portico_auth.domain.signing_keys import SigningKey
 from portico_common.clock import Clock
 from portico_common.db import Connection
@@ -13,6 +16,11 @@ from portico_common.tenants import ALL_TENANTS
 from portico_common.uow import PgUnitOfWork
 
 _KEY_LOCK = "portico:auth:signing-keys"
+_ATTEMPTS_LOCK = "portico:auth:attempts:"
+_CLIENT_COLUMNS = (
+    "client_id, secret_hash, tenants, scopes, roles, disabled,"
+    " previous_secret_hash, previous_secret_expires_at"
+)
 
 
 class PgSigningKeyRepository:
@@ -51,54 +59,147 @@ class PgSigningKeyRepository:
         )
 
 
+def _client(row: Any) -> Client:
+    return Client(
+        row["client_id"],
+        row["secret_hash"],
+        frozenset(row["tenants"]),
+        frozenset(row["scopes"]),
+        frozenset(row["roles"]),
+        disabled=row["disabled"],
+        previous_secret_hash=row["previous_secret_hash"] or "",
+        previous_secret_expires_at=row["previous_secret_expires_at"],
+    )
+
+
+def _values(client: Client) -> tuple[Any, ...]:
+    return (
+        client.client_id,
+        client.secret_hash,
+        sorted(client.tenants),
+        sorted(client.scopes),
+        sorted(client.roles),
+        client.disabled,
+        client.previous_secret_hash or None,
+        client.previous_secret_expires_at if client.previous_secret_hash else None,
+    )
+
+
 class PgClientRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def get(self, client_id: str) -> Client | None:
         row = await self._conn.fetchrow(
-            "SELECT client_id, secret_hash, tenants, scopes, roles FROM clients"
-            " WHERE client_id = $1",
+            f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE client_id = $1",  # noqa: S608 - fixed column list
             client_id,
         )
-        if row is None:
-            return None
-        return Client(
-            row["client_id"],
-            row["secret_hash"],
-            frozenset(row["tenants"]),
-            frozenset(row["scopes"]),
-            frozenset(row["roles"]),
+        return None if row is None else _client(row)
+
+    async def list(self, tenant_id: str | None, *, after: str, limit: int) -> list[Client]:
+        rows = await self._conn.fetch(
+            f"""SELECT {_CLIENT_COLUMNS} FROM clients
+                WHERE client_id > $1 AND ($2::text IS NULL OR tenants = ARRAY[$2::text])
+                ORDER BY client_id LIMIT $3""",  # noqa: S608 - fixed column list
+            after,
+            tenant_id,
+            limit,
         )
+        return [_client(row) for row in rows]
 
     async def insert(self, client: Client) -> bool:
         """Adds a new client; False (and nothing written) when the id is taken."""
         inserted = await self._conn.fetchval(
-            """INSERT INTO clients (client_id, secret_hash, tenants, scopes, roles)
-               VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (client_id) DO NOTHING
-               RETURNING true""",
-            client.client_id,
-            client.secret_hash,
-            sorted(client.tenants),
-            sorted(client.scopes),
-            sorted(client.roles),
+            f"""INSERT INTO clients ({_CLIENT_COLUMNS})
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (client_id) DO NOTHING
+                RETURNING true""",  # noqa: S608 - fixed column list
+            *_values(client),
         )
         return bool(inserted)
 
     async def upsert(self, client: Client) -> None:
         await self._conn.execute(
-            """INSERT INTO clients (client_id, secret_hash, tenants, scopes, roles)
-               VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (client_id) DO UPDATE
-               SET secret_hash = EXCLUDED.secret_hash, tenants = EXCLUDED.tenants,
-                   scopes = EXCLUDED.scopes, roles = EXCLUDED.roles, updated_at = now()""",
-            client.client_id,
-            client.secret_hash,
-            sorted(client.tenants),
-            sorted(client.scopes),
-            sorted(client.roles),
+            f"""INSERT INTO clients ({_CLIENT_COLUMNS})
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (client_id) DO UPDATE
+                SET secret_hash = EXCLUDED.secret_hash, tenants = EXCLUDED.tenants,
+                    scopes = EXCLUDED.scopes, roles = EXCLUDED.roles,
+                    disabled = EXCLUDED.disabled,
+                    previous_secret_hash = EXCLUDED.previous_secret_hash,
+                    previous_secret_expires_at = EXCLUDED.previous_secret_expires_at,
+                    updated_at = now()""",  # noqa: S608 - fixed column list
+            *_values(client),
         )
+
+    async def update(self, client: Client) -> None:
+        await self._conn.execute(
+            """UPDATE clients
+               SET secret_hash = $2, tenants = $3, scopes = $4, roles = $5, disabled = $6,
+                   previous_secret_hash = $7, previous_secret_expires_at = $8,
+                   updated_at = now()
+               WHERE client_id = $1""",
+            *_values(client),
+        )
+
+
+class PgLockoutRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def lock(self, client_id: str) -> None:
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))", _ATTEMPTS_LOCK + client_id
+        )
+
+    async def get(self, client_id: str) -> FailedAttempts | None:
+        row = await self._conn.fetchrow(
+            """SELECT client_id, failures, window_started_at, locked_until
+               FROM client_lockouts WHERE client_id = $1""",
+            client_id,
+        )
+        return None if row is None else _attempts(row)
+
+    async def get_many(self, client_ids: Sequence[str]) -> dict[str, FailedAttempts]:
+        rows = await self._conn.fetch(
+            """SELECT client_id, failures, window_started_at, locked_until
+               FROM client_lockouts WHERE client_id = ANY($1::text[])""",
+            list(client_ids),
+        )
+        return {row["client_id"]: _attempts(row) for row in rows}
+
+    async def save(self, attempts: FailedAttempts) -> None:
+        await self._conn.execute(
+            """INSERT INTO client_lockouts (client_id, failures, window_started_at, locked_until)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (client_id) DO UPDATE
+               SET failures = EXCLUDED.failures,
+                   window_started_at = EXCLUDED.window_started_at,
+                   locked_until = EXCLUDED.locked_until""",
+            attempts.client_id,
+            attempts.failures,
+            attempts.window_started_at,
+            attempts.locked_until,
+        )
+
+    async def clear(self, client_id: str) -> None:
+        await self._conn.execute("DELETE FROM client_lockouts WHERE client_id = $1", client_id)
+
+    async def remove_expired(self, now: datetime, window_started_before: datetime) -> int:
+        status = await self._conn.execute(
+            """DELETE FROM client_lockouts
+               WHERE (locked_until IS NULL OR locked_until <= $1)
+                 AND window_started_at <= $2""",
+            now,
+            window_started_before,
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+
+def _attempts(row: Any) -> FailedAttempts:
+    return FailedAttempts(
+        row["client_id"], row["failures"], row["window_started_at"], row["locked_until"]
+    )
 
 
 class AuthPgUnitOfWork(PgUnitOfWork):
@@ -108,3 +209,4 @@ class AuthPgUnitOfWork(PgUnitOfWork):
         super().__init__(conn, source="portico/auth", tenant_id=ALL_TENANTS, clock=clock)
         self.keys = PgSigningKeyRepository(conn, encryptor)
         self.clients = PgClientRepository(conn)
+        self.lockouts = PgLockoutRepository(conn)

@@ -1,4 +1,7 @@
-"""Auth use cases: signing keys, the admin client, issuing and verifying tokens."""
+"""Auth use cases: signing keys, the admin client, issuing and verifying tokens.
+
+Managing other clients (register, roles, disable, rotate) is in `app.clients`.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,15 @@ from portico_auth.domain import credentials
 from portico_auth.domain.clients import (
     PLATFORM_ADMIN_ROLE,
     PLATFORM_SCOPES,
+    SERVICE_ROLE,
     Client,
+    is_client_id,
+    service_client_id,
     validate_new_secret,
     validate_token_request,
 )
+from portico_auth.domain.lockout import LockoutPolicy, record_failure
+from portico_auth.domain.rate_limits import DEFAULT_PER_CLIENT, DEFAULT_PER_SOURCE, IssueThrottle
 from portico_auth.domain.signing_keys import (
     KeyPolicy,
     SigningKey,
@@ -25,12 +33,9 @@ from portico_auth.domain.signing_keys import (
     retired_keys,
 )
 from portico_auth.domain.tokens import IssuedToken, TokenPolicy, issue_token, verify_token
-from portico_auth.errors import (
-    ClientExistsError,
-    InvalidClientCredentialsError,
-    InvalidTokenError,
-    NotPlatformAdminError,
-)
+from portico_auth.errors import InvalidClientCredentialsError
+from portico_common.authz.policy import RolePolicy, default_policy
+from portico_common.clock import Clock
 from portico_common.grpc.tokens import Claims
 from portico_common.tenants import ALL_TENANTS
 
@@ -42,6 +47,23 @@ BAD_CREDENTIALS = "invalid client credentials"
 class Policies:
     tokens: TokenPolicy = field(default_factory=TokenPolicy)
     keys: KeyPolicy = field(default_factory=KeyPolicy)
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    roles: RolePolicy = field(default_factory=default_policy)
+
+
+@dataclass(frozen=True)
+class Throttling:
+    """The rate limits of IssueServiceToken, on the service's clock."""
+
+    limits: IssueThrottle
+    clock: Clock
+
+    @classmethod
+    def default(cls, clock: Clock) -> Throttling:
+        return cls(IssueThrottle(DEFAULT_PER_CLIENT, DEFAULT_PER_SOURCE), clock)
+
+    def admit(self, client_id: str, source: str) -> None:
+        self.limits.admit(client_id, source, self.clock.now())
 
 
 async def ensure_signing_key(uow: UnitOfWorkFactory, policy: KeyPolicy) -> SigningKey:
@@ -63,28 +85,91 @@ async def ensure_signing_key(uow: UnitOfWorkFactory, policy: KeyPolicy) -> Signi
     return current
 
 
-async def upsert_admin_client(uow: UnitOfWorkFactory, client_id: str, secret: str) -> Client:
-    """Registers (or re-keys) the platform admin: every tenant, every scope, platform-admin."""
+async def upsert_admin_client(
+    uow: UnitOfWorkFactory, client_id: str, secret: str, policy: RolePolicy | None = None
+) -> Client:
+    """Registers (or re-keys) the platform admin: every tenant, every scope, platform-admin.
+
+    The settings are the truth about this client: starting auth enables it,
+    ends any secret overlap and lifts a lockout (the operator holding the
+    secret is the way back in when the admin client is locked out).
+    """
     validate_new_secret(secret)
     secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
     client = Client.register(
-        client_id, secret_hash, [ALL_TENANTS], PLATFORM_SCOPES, [PLATFORM_ADMIN_ROLE]
+        client_id,
+        secret_hash,
+        [ALL_TENANTS],
+        PLATFORM_SCOPES,
+        [PLATFORM_ADMIN_ROLE],
+        policy=policy or default_policy(),
     )
     async with uow(ALL_TENANTS) as tx:
         await tx.clients.upsert(client)
+        await tx.lockouts.clear(client_id)
     return client
 
 
-async def authenticate_client(uow: UnitOfWorkFactory, client_id: str, secret: str) -> Client:
-    """The client if the secret matches; one generic error otherwise, in about the same time."""
+async def upsert_service_client(
+    uow: UnitOfWorkFactory, service: str, secret: str, policy: RolePolicy | None = None
+) -> Client:
+    """Registers (or re-keys) a service's own client: every tenant, role `service`.
+
+    Like the admin client, the settings are the truth: a start re-keys it,
+    enables it and lifts a lockout.
+    """
+    validate_new_secret(secret)
+    secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
+    client = Client.register(
+        service_client_id(service),
+        secret_hash,
+        [ALL_TENANTS],
+        (),
+        [SERVICE_ROLE],
+        policy=policy or default_policy(),
+    )
     async with uow(ALL_TENANTS) as tx:
-        client = await tx.clients.get(client_id) if client_id else None
+        await tx.clients.upsert(client)
+        await tx.lockouts.clear(client.client_id)
+    return client
+
+
+async def authenticate_client(
+    uow: UnitOfWorkFactory, policy: LockoutPolicy, client_id: str, secret: str
+) -> Client:
+    """The client if the secret matches; one generic error otherwise, in about the same time.
+
+    A locked-out client id is refused before any secret is checked; a bad
+    secret (or an unknown client id) counts towards the lockout, persisted,
+    so every replica and every restart sees the same count.
+    """
+    recordable = is_client_id(client_id)
+    async with uow(ALL_TENANTS) as tx:
+        now = tx.clock.now()
+        attempts = await tx.lockouts.get(client_id) if recordable else None
+        if attempts is not None:
+            attempts.check_not_locked(now)
+        client = await tx.clients.get(client_id) if recordable else None
     if client is None:
         await asyncio.to_thread(credentials.burn_verification_time, secret)
+    if client is None or not await _matches(secret, client.secret_hashes(now)):
+        if recordable:
+            async with uow(ALL_TENANTS) as tx:
+                await tx.lockouts.lock(client_id)
+                previous = await tx.lockouts.get(client_id)
+                await tx.lockouts.save(record_failure(previous, client_id, tx.clock.now(), policy))
         raise InvalidClientCredentialsError(BAD_CREDENTIALS)
-    if not await asyncio.to_thread(credentials.verify_secret, secret, client.secret_hash):
-        raise InvalidClientCredentialsError(BAD_CREDENTIALS)
+    if attempts is not None:
+        async with uow(ALL_TENANTS) as tx:
+            await tx.lockouts.clear(client_id)
     return client
+
+
+async def _matches(secret: str, hashes: Sequence[str]) -> bool:
+    for encoded in hashes:
+        if await asyncio.to_thread(credentials.verify_secret, secret, encoded):
+            return True
+    return False
 
 
 async def issue_service_token(
@@ -96,10 +181,19 @@ async def issue_service_token(
     tenant_id: str,
     scopes: Sequence[str],
     ttl_seconds: int,
+    throttling: Throttling | None = None,
+    source: str = "",
 ) -> IssuedToken:
-    """Exchanges client credentials for a token for one tenant (or "*") and some scopes."""
+    """Exchanges client credentials for a token for one tenant (or "*") and some scopes.
+
+    In order: the request's form, the rate limits (per `source`, then per
+    client id), the lockout, the secret, then whether the client is enabled and
+    may have this tenant and these scopes.
+    """
     validate_token_request(tenant_id, scopes)
-    client = await authenticate_client(uow, client_id, client_secret)
+    if throttling is not None:
+        throttling.admit(client_id, source or "unknown")
+    client = await authenticate_client(uow, policies.lockout, client_id, client_secret)
     grant = client.grant(tenant_id, scopes)
     async with uow(ALL_TENANTS) as tx:
         now = tx.clock.now()
@@ -129,47 +223,8 @@ async def verify_service_token(uow: UnitOfWorkFactory, policy: KeyPolicy, token:
     return verify_token(token, keys, now=now)
 
 
-@dataclass(frozen=True)
-class RegisterClient:
-    """A new client: its secret (stored hashed), allowed tenants and scopes, and roles."""
-
-    client_id: str
-    client_secret: str
-    tenants: Sequence[str]
-    scopes: Sequence[str]
-    roles: Sequence[str]
-
-
-async def register_client(
-    uow: UnitOfWorkFactory,
-    policy: KeyPolicy,
-    *,
-    bearer: str,
-    admin_client_id: str,
-    command: RegisterClient,
-) -> Client:
-    """Registers a client; only the admin client with a platform ("*") token may.
-
-    auth's RPCs are public in the interceptor, so the caller's token is checked
-    here against auth's own published keys.
-    """
-    if not bearer:
-        raise InvalidTokenError("missing bearer token (metadata 'authorization')")
-    caller = await verify_service_token(uow, policy, bearer)
-    if caller.subject != admin_client_id or caller.tenant_id != ALL_TENANTS:
-        raise NotPlatformAdminError(
-            f"only the platform admin client {admin_client_id!r} with a platform ('*') token"
-            f" may register clients; the caller is {caller.subject!r} for tenant"
-            f" {caller.tenant_id!r}"
-        )
-    validate_new_secret(command.client_secret)
-    # Validate before the (slow) hash, so bad input fails fast.
-    Client.register(command.client_id, "", command.tenants, command.scopes, command.roles)
-    secret_hash = await asyncio.to_thread(credentials.hash_secret, command.client_secret)
-    client = Client.register(
-        command.client_id, secret_hash, command.tenants, command.scopes, command.roles
-    )
+async def prune_lockouts(uow: UnitOfWorkFactory, policy: LockoutPolicy) -> int:
+    """Deletes lockout records that no longer matter; returns how many."""
     async with uow(ALL_TENANTS) as tx:
-        if not await tx.clients.insert(client):
-            raise ClientExistsError(f"client {command.client_id!r} is registered already")
-    return client
+        now = tx.clock.now()
+        return await tx.lockouts.remove_expired(now, now - policy.window)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from portico_auth.domain.credentials import MIN_SECRET_LENGTH
 from portico_auth.errors import (
+    ClientDisabledError,
     InvalidClientError,
     InvalidTokenRequestError,
     ScopeNotAllowedError,
     TenantNotAllowedError,
+    UnknownRoleError,
 )
-from portico_common.authz.policy import is_scope, scope_covers
+from portico_common.authz.policy import RolePolicy, default_policy, is_scope, scope_covers
 from portico_common.tenants import (
     ALL_TENANTS,
     InvalidTenantIdError,
@@ -27,9 +30,26 @@ PLATFORM_SCOPES: tuple[str, ...] = ("*",)
 
 # The platform admin's role; roles are carried in tokens (the `roles` claim).
 PLATFORM_ADMIN_ROLE = "platform-admin"
+# The role of the services' own clients (what one service may ask of another).
+SERVICE_ROLE = "service"
+SERVICE_CLIENT_PREFIX = "svc-"
 
-_ROLE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,63}$")
+
+def service_client_id(service: str) -> str:
+    """The client id of a service's own identity: `svc-<service>`."""
+    return f"{SERVICE_CLIENT_PREFIX}{service}"
+
+
+# How long a rotated-out secret may keep working at most: long enough for a
+# rolling restart of the services that hold it, short enough to stay an overlap.
+MAX_SECRET_OVERLAP = timedelta(days=1)
+
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def is_client_id(client_id: str) -> bool:
+    """Whether a string could name a client (so a failed attempt on it is worth recording)."""
+    return bool(_CLIENT_ID.match(client_id))
 
 
 @dataclass(frozen=True)
@@ -44,13 +64,20 @@ class Grant:
 
 @dataclass(frozen=True)
 class Client:
-    """A registered client: its secret's hash, the tenants and scopes it may use, its roles."""
+    """A registered client: its secret's hash, the tenants and scopes it may use, its roles.
+
+    A rotated secret may keep working beside the new one until
+    `previous_secret_expires_at`; a disabled client gets no tokens.
+    """
 
     client_id: str
     secret_hash: str
     tenants: frozenset[str]  # containing ALL_TENANTS means every tenant
     scopes: frozenset[str]
     roles: frozenset[str] = frozenset()
+    disabled: bool = False
+    previous_secret_hash: str = ""
+    previous_secret_expires_at: datetime | None = None
 
     @classmethod
     def register(
@@ -60,9 +87,15 @@ class Client:
         tenants: Iterable[str],
         scopes: Iterable[str],
         roles: Iterable[str] = (),
+        *,
+        policy: RolePolicy | None = None,
     ) -> Client:
-        """A validated client; raises InvalidClientError naming the rule broken."""
-        if not _CLIENT_ID.match(client_id):
+        """A validated client; raises InvalidClientError naming the rule broken.
+
+        Roles must be ones the role table defines (UnknownRoleError names the
+        others); the use cases pass the policy they run with, the kernel's by default.
+        """
+        if not is_client_id(client_id):
             raise InvalidClientError(
                 f"client_id {client_id!r} must be 1-128 characters of A-Z a-z 0-9 . _ -"
             )
@@ -73,15 +106,45 @@ class Client:
         allowed_scopes = frozenset(scopes)
         bad = [s for s in allowed_scopes if not is_scope(s)]
         if bad:
-            raise InvalidClientError(f"client {client_id!r}: invalid scopes {bad}")
-        client_roles = frozenset(roles)
-        bad = sorted(r for r in client_roles if not _ROLE.match(r))
-        if bad:
             raise InvalidClientError(
-                f"client {client_id!r}: invalid roles {bad}"
-                " (1-64 characters of a-z 0-9 . _ : -, starting with a letter or digit)"
+                f"client {client_id!r}: invalid scopes {bad}"
+                " (a scope is '*', a permission such as 'rollouts.read', or 'rollouts.*')"
             )
-        return cls(client_id, secret_hash, allowed_tenants, allowed_scopes, client_roles)
+        roles_held = known_roles(roles, policy or default_policy())
+        return cls(client_id, secret_hash, allowed_tenants, allowed_scopes, roles_held)
+
+    def secret_hashes(self, now: datetime) -> tuple[str, ...]:
+        """The hashes a presented secret may match now: the current one, then a rotated one."""
+        expires = self.previous_secret_expires_at
+        if self.previous_secret_hash and expires is not None and now < expires:
+            return (self.secret_hash, self.previous_secret_hash)
+        return (self.secret_hash,)
+
+    def with_secret(self, secret_hash: str, *, now: datetime, overlap: timedelta) -> Client:
+        """This client after a secret rotation; the old secret works for `overlap` more."""
+        if not timedelta(0) <= overlap <= MAX_SECRET_OVERLAP:
+            raise InvalidClientError(
+                f"overlap_seconds must be between 0 and {int(MAX_SECRET_OVERLAP.total_seconds())}"
+            )
+        if not overlap:
+            return replace(
+                self,
+                secret_hash=secret_hash,
+                previous_secret_hash="",
+                previous_secret_expires_at=None,
+            )
+        return replace(
+            self,
+            secret_hash=secret_hash,
+            previous_secret_hash=self.secret_hash,
+            previous_secret_expires_at=now + overlap,
+        )
+
+    def with_roles(self, roles: Iterable[str], policy: RolePolicy) -> Client:
+        return replace(self, roles=known_roles(roles, policy))
+
+    def with_disabled(self, disabled: bool) -> Client:
+        return replace(self, disabled=disabled)
 
     def grant(self, tenant_id: str, requested_scopes: Iterable[str]) -> Grant:
         """Authorizes a request of this (already authenticated) client.
@@ -89,6 +152,8 @@ class Client:
         No scopes requested means every scope the client is allowed (RFC 6749's
         pre-defined default).
         """
+        if self.disabled:
+            raise ClientDisabledError(f"client {self.client_id!r} is disabled")
         requested = validate_token_request(tenant_id, requested_scopes)
         if ALL_TENANTS not in self.tenants and tenant_id not in self.tenants:
             what = "platform-wide tokens" if tenant_id == ALL_TENANTS else f"tenant {tenant_id!r}"
@@ -104,6 +169,15 @@ class Client:
             requested or tuple(sorted(self.scopes)),
             tuple(sorted(self.roles)),
         )
+
+
+def known_roles(roles: Iterable[str], policy: RolePolicy) -> frozenset[str]:
+    """The roles as a set; UnknownRoleError names every one the role table lacks."""
+    wanted = frozenset(roles)
+    unknown = sorted(r for r in wanted if r not in policy.roles)
+    if unknown:
+        raise UnknownRoleError(unknown)
+    return wanted
 
 
 def validate_token_request(tenant_id: str, scopes: Iterable[str]) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from portico_compat.domain.ranges import published_version_problem
+from portico_common.npm import published_version_problem
 from portico_compat.domain.solver.errors import CatalogError
 from portico_compat.domain.solver.model import PackageVersion
 

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from portico_common.npm import package_name_problem
 from portico_common.tenants import require_tenant_id
 from portico_compat.app.ports import UnitOfWorkFactory
 from portico_compat.domain.solver import (
@@ -110,6 +111,9 @@ class DependencySolver:
         require_tenant_id(tenant_id)
         if not plugin:
             raise SolverInputError("plugin is required")
+        problem = package_name_problem(plugin)
+        if problem is not None:
+            raise SolverInputError(f"invalid plugin: {problem}")
         if not target_range:
             raise SolverInputError("target_range is required")
         installed_map = await self._installed(tenant_id, installed)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from portico_common.npm import package_name_problem, shown
+from portico_common.npm import version_problem as npm_version_problem
 from portico_compat.domain.ranges import RangeCheck, satisfies, version_problem
 from portico_compat.domain.report import ReportDimension, Verdict, blocks, worst
 from portico_compat.errors import InvalidHostProfileError, InvalidPluginError
@@ -62,7 +64,14 @@ class HostProfile:
         for name, version in self.packages.items():
             if not name.strip():
                 raise InvalidHostProfileError("packages", "a package name is empty")
-            _require_version(f"packages[{name!r}]", version)
+            problem = package_name_problem(name, new_package=False)
+            if problem is not None:
+                raise InvalidHostProfileError("packages", problem)
+            problem = npm_version_problem(version)
+            if problem is not None:
+                raise InvalidHostProfileError(
+                    f"packages[{name!r}]", f"{shown(version)} is not a valid version: {problem}"
+                )
         # A read-only copy: a profile must not change under a check that uses it.
         object.__setattr__(self, "packages", MappingProxyType(dict(self.packages)))
 
@@ -161,7 +170,7 @@ def check_compatibility(
     """
     if not plugin.strip():
         raise InvalidPluginError("name", "must not be empty")
-    problem = version_problem(version)
+    problem = npm_version_problem(version)
     if problem is not None:
         raise InvalidPluginError("version", f"{version!r} is not a valid version: {problem}")
 

@@ -62,21 +62,6 @@ def version_problem(version: str, *, loose: bool = False) -> str | None:
     return None
 
 
-def published_version_problem(version: str) -> str | None:
-    """Why `version` is not a version as the npm registry publishes it, or None.
-
-    npm normalises a version before publishing it (no `v` prefix, no build
-    metadata), so a published version equals its own normal form.
-    """
-    try:
-        parsed = _parse_version(version, loose=False)
-    except ValueError as error:
-        return f"{version!r} is not a valid version: {error}"
-    if parsed.version != version:
-        return f"{version!r} is not written as npm publishes it; use {parsed.version!r}"
-    return None
-
-
 def range_problem(range_: str, *, loose: bool = False) -> str | None:
     """Return why `range_` is not a valid npm range, or None if it is."""
     try:

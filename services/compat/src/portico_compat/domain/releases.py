@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from portico_common.npm import package_name_problem
+from portico_common.npm import version_problem as npm_version_problem
 from portico_compat.domain.compatibility import Dimension, Finding, check_range
-from portico_compat.domain.plugins import package_name_problem
 from portico_compat.domain.ranges import version_problem
 from portico_compat.domain.report import Verdict
 from portico_compat.errors import InvalidReleaseManifestError
@@ -51,7 +52,7 @@ class ReleaseManifest:
                 raise InvalidReleaseManifestError("packages", problem)
             if not name.startswith(SCOPE):
                 raise InvalidReleaseManifestError("packages", f"{name!r} is not a {SCOPE}* package")
-            problem = version_problem(version)
+            problem = npm_version_problem(version)
             if problem is not None:
                 raise InvalidReleaseManifestError(
                     "packages", f"{name!r} version {version[:80]!r}: {problem}"

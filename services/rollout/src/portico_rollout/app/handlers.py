@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
 from portico_rollout.app.saga import run_rollback_saga
 from portico_rollout.domain.events import RolloutCompleted, RolloutEvent, RolloutRolledBack
-from portico_rollout.domain.naming import validate_id, validate_plugin, validate_version
+from portico_rollout.domain.naming import validate_id
 from portico_rollout.domain.phases import DEFAULT_PHASES
 from portico_rollout.domain.rollout import DEFAULT_BAKE_SECONDS, Rollout
 from portico_rollout.domain.state import RolloutState
@@ -47,8 +48,8 @@ async def request_rollout(
     Empty phases and bake 0 mean the defaults.
     """
     require_tenant_id(tenant_id)
-    validate_plugin(plugin)
-    validate_version(version)
+    require_package_name(plugin, "plugin")
+    require_version(version, "version")
     async with uow(tenant_id) as tx:
         await tx.rollouts.lock_plugin(tenant_id, plugin)
         active = await tx.rollouts.active_for(tenant_id, plugin)
@@ -105,7 +106,7 @@ async def resolve_version(
     """The version this user sees now: sticky inside a canary, else the stable version."""
     require_tenant_id(tenant_id)
     validate_id("user_id", user_id)
-    validate_plugin(plugin)
+    require_package_name(plugin, "plugin")
     async with uow(tenant_id) as tx:
         rollout = await tx.rollouts.active_for(tenant_id, plugin)
         # The rollout recorded the stable version it runs over; without one,
@@ -136,8 +137,8 @@ async def record_verdict(tx: RolloutUnitOfWork, verdict: CheckVerdict) -> list[R
     A verdict that comes before RequestRollout waits in the table until then.
     """
     _require_scope(tx, verdict.tenant_id)
-    validate_plugin(verdict.plugin)
-    validate_version(verdict.version)
+    require_package_name(verdict.plugin, "plugin")
+    require_version(verdict.version, "version")
     await tx.rollouts.lock_plugin(verdict.tenant_id, verdict.plugin)
     await tx.verdicts.add(verdict)
     rollout = await tx.rollouts.active_for(verdict.tenant_id, verdict.plugin, lock=True)

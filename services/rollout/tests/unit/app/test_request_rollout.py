@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portico_common.errors import InvalidArgumentError
+from portico_common.npm import InvalidVersionError
 from portico_rollout.app import handlers
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import RolloutError
@@ -47,6 +48,12 @@ async def test_custom_phases_are_kept(world: RolloutWorld) -> None:
         ("acme", "left-pad", "^1.0.0", "version"),
         ("acme", "left-pad", "1.0.0 || 2", "version"),
         ("acme", "left-pad", "", "version"),
+        ("acme", "left-pad", "1.0.0.0.0-", "version"),
+        ("acme", "left-pad", "v1.0.0", "version"),
+        ("acme", "left-pad", "01.0.0", "version"),
+        ("acme", "left-pad", "1.0.0-" + "a" * 251, "version"),
+        ("acme", "a~b", "1.0.0", "plugin"),
+        ("acme", "node_modules", "1.0.0", "plugin"),
     ],
 )
 async def test_malformed_request_is_refused(
@@ -119,3 +126,14 @@ async def test_get_unknown_or_foreign_rollout_is_not_found(world: RolloutWorld) 
         with pytest.raises(RolloutError) as caught:
             await world.get(rollout_id, tenant=tenant)
         assert caught.value.code == "NOT_FOUND"
+
+
+async def test_a_refused_version_is_named_with_the_field_and_the_rule(world: RolloutWorld) -> None:
+    """The issue's `1.0.0.0.0-` is refused by the kernel's semver rule, naming the field."""
+    with pytest.raises(InvalidVersionError) as caught:
+        await handlers.request_rollout(world.uow, "acme", "left-pad", "1.0.0.0.0-")
+    assert str(caught.value) == (
+        "invalid version '1.0.0.0.0-': "
+        "not an exact semantic version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD])"
+    )
+    assert caught.value.field == "version"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portico_common.npm import InvalidPackageNameError
 from portico_rollout.app import handlers
 from portico_rollout.domain.sticky import bucket_for
 from portico_rollout.errors import RolloutError
@@ -79,4 +80,14 @@ async def test_resolve_validates_its_input(world: RolloutWorld) -> None:
     """An empty user id is INVALID_ARGUMENT."""
     with pytest.raises(RolloutError, match="user_id") as caught:
         await handlers.resolve_version(world.uow, "acme", "", "left-pad")
+    assert caught.value.code == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize("plugin", ["", "Left-Pad", "a~b", "@acme/"])
+async def test_resolve_refuses_a_plugin_npm_could_not_name(
+    world: RolloutWorld, plugin: str
+) -> None:
+    """The plugin asked about follows the kernel's npm name rule; the error names the field."""
+    with pytest.raises(InvalidPackageNameError, match=r"^invalid plugin ") as caught:
+        await handlers.resolve_version(world.uow, "acme", "user-1", plugin)
     assert caught.value.code == "INVALID_ARGUMENT"

@@ -61,24 +61,6 @@ class InvalidPublisherKeyError(VerificationError, InvalidArgumentError):
         self.problem = problem
 
 
-class InvalidPackageNameError(VerificationError, InvalidArgumentError):
-    """A name breaks npm's package-name rules."""
-
-    def __init__(self, name: str, problems: tuple[str, ...]) -> None:
-        super().__init__(f"invalid npm package name {name!r}: {'; '.join(problems)}")
-        self.name = name
-        self.problems = problems
-
-
-class InvalidVersionError(VerificationError, InvalidArgumentError):
-    """A version is not an exact semantic version."""
-
-    def __init__(self, version: str, problem: str) -> None:
-        super().__init__(f"invalid version {version!r}: {problem}")
-        self.version = version
-        self.problem = problem
-
-
 class InvalidArtifactError(VerificationError, InvalidArgumentError):
     """An artifact claim has a field that cannot be verified at all (e.g. a negative size)."""
 

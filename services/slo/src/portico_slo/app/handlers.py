@@ -16,7 +16,14 @@ from portico_slo.app.evaluation import (
     with_evaluation,
 )
 from portico_slo.app.ports import BurnRateGauge, SloFilter, SloRecord, UnitOfWorkFactory
-from portico_slo.app.validation import ReportedOutcome, check_name, check_outcomes
+from portico_slo.app.validation import (
+    ReportedOutcome,
+    check_name,
+    check_outcomes,
+    check_plugin,
+    check_plugin_version,
+    check_version,
+)
 from portico_slo.domain.buckets import bucket_key
 from portico_slo.domain.burn_rate import Counts, evaluate
 from portico_slo.domain.ingest import (
@@ -244,8 +251,7 @@ async def report_outcomes(
     the events are one transaction, with the SLOs locked in id order.
     """
     require_tenant_id(tenant_id)
-    check_name("plugin", plugin)
-    check_name("version", version)
+    check_plugin_version(plugin, version)
     if rollout_id:
         check_name("rollout_id", rollout_id)
     check_outcomes(outcomes)
@@ -307,9 +313,9 @@ def _publish(gauge: BurnRateGauge, judged: Judged) -> None:
 
 
 def _scope(plugin: str, version: str, rollout_id: str) -> Scope:
-    check_name("plugin", plugin)
+    check_plugin(plugin)
     if version:
-        check_name("version", version)
+        check_version(version)
     if rollout_id:
         check_name("rollout_id", rollout_id)
     return Scope.of(plugin, version, rollout_id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from portico_common.tenants import require_tenant_id
 from portico_slo.app.handlers import store_new
 from portico_slo.app.ports import BurnRateGauge, SloRecord, UnitOfWorkFactory
-from portico_slo.app.validation import check_name
+from portico_slo.app.validation import check_name, check_plugin_version
 from portico_slo.domain.scope import Scope
 from portico_slo.domain.templates import BUILTIN, BUILTIN_TEMPLATE, SloTemplate
 from portico_slo.errors import (
@@ -84,8 +84,7 @@ async def ensure_version_slo(
     again (or two replicas asking at once) finds the one that exists.
     """
     require_tenant_id(tenant_id)
-    check_name("plugin", plugin)
-    check_name("version", version)
+    check_plugin_version(plugin, version)
     if rollout_id:
         check_name("rollout_id", rollout_id)
     scope = Scope.of(plugin, version, rollout_id)

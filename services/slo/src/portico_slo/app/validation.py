@@ -1,6 +1,8 @@
 """Checks on request fields made before any transaction opens, so bad input changes nothing.
 
-Tenant ids follow the kernel's rule (`portico_common.tenants.require_tenant_id`).
+Tenant ids follow the kernel's rule (`portico_common.tenants.require_tenant_id`);
+plugin names and versions its npm rule (`portico_common.npm`): an SLO is about a
+version npm could publish, the one a rollout serves.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from portico_common.npm import package_name_problem, shown, version_problem
 from portico_slo.errors import InvalidOutcomeError, InvalidSloDefinitionError
 
-# npm's limit on package names; versions get the same generous room.
-MAX_NAME_LENGTH = 214
 MAX_OUTCOMES_PER_REPORT = 10_000
+# Rollout ids and other names: as long as npm lets a package name be.
+MAX_NAME_LENGTH = 214
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +29,26 @@ class ReportedOutcome:
     at: datetime | None = None
 
 
+def check_plugin_version(plugin: str, version: str) -> None:
+    """A valid npm package name and one exact version of it; the error names the field."""
+    check_plugin(plugin)
+    check_version(version)
+
+
+def check_plugin(plugin: str) -> None:
+    problem = package_name_problem(plugin)
+    if problem is not None:
+        raise InvalidSloDefinitionError("plugin", problem)
+
+
+def check_version(version: str) -> None:
+    problem = version_problem(version)
+    if problem is not None:
+        raise InvalidSloDefinitionError("version", f"{shown(version)}: {problem}")
+
+
 def check_name(field: str, value: str) -> None:
-    """A plugin name or version: 1..214 printable characters without spaces."""
+    """A name such as a rollout id: 1..214 printable characters without spaces."""
     if not value or len(value) > MAX_NAME_LENGTH:
         raise InvalidSloDefinitionError(field, f"must be 1..{MAX_NAME_LENGTH} characters")
     if not value.isprintable() or any(c.isspace() for c in value):

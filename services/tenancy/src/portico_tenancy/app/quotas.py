@@ -2,7 +2,10 @@
 
 Usage is reported, not derived: whoever knows what is installed (rollout when
 a version goes live or is removed, or the platform team) calls RecordUsage
-with the tenant's absolute totals. Each change emits an event
+with the tenant's absolute totals. Never the tenant itself: the kernel's
+interceptor admits RecordUsage only with usage.record (the `service` role of
+Portico's own identities, or a platform admin), and SetQuota only with
+quotas.write (platform admins), before these use cases run. Each change emits an event
 (`tenant.quota.updated`, `tenant.usage.updated`) from the same transaction,
 so other services (compat) keep projections instead of calling back.
 """

@@ -56,6 +56,36 @@ class AuthServiceStub:
                 request_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientRequest.SerializeToString,
                 response_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientResponse.FromString,
                 _registered_method=True)
+        self.GetClient = channel.unary_unary(
+                '/portico.auth.v1.AuthService/GetClient',
+                request_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.GetClientRequest.SerializeToString,
+                response_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.GetClientResponse.FromString,
+                _registered_method=True)
+        self.ListClients = channel.unary_unary(
+                '/portico.auth.v1.AuthService/ListClients',
+                request_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.ListClientsRequest.SerializeToString,
+                response_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.ListClientsResponse.FromString,
+                _registered_method=True)
+        self.UpdateClientRoles = channel.unary_unary(
+                '/portico.auth.v1.AuthService/UpdateClientRoles',
+                request_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.UpdateClientRolesRequest.SerializeToString,
+                response_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.UpdateClientRolesResponse.FromString,
+                _registered_method=True)
+        self.DisableClient = channel.unary_unary(
+                '/portico.auth.v1.AuthService/DisableClient',
+                request_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.DisableClientRequest.SerializeToString,
+                response_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.DisableClientResponse.FromString,
+                _registered_method=True)
+        self.EnableClient = channel.unary_unary(
+                '/portico.auth.v1.AuthService/EnableClient',
+                request_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.EnableClientRequest.SerializeToString,
+                response_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.EnableClientResponse.FromString,
+                _registered_method=True)
+        self.RotateClientSecret = channel.unary_unary(
+                '/portico.auth.v1.AuthService/RotateClientSecret',
+                request_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.RotateClientSecretRequest.SerializeToString,
+                response_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.RotateClientSecretResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -64,7 +94,11 @@ class AuthServiceServicer:
     """
 
     def IssueServiceToken(self, request, context):
-        """Exchanges client credentials for a short-lived service token.
+        """Exchanges client credentials for a short-lived service token. Rate-limited
+        per client id and per source address (RESOURCE_EXHAUSTED with a
+        google.rpc.RetryInfo); after repeated bad secrets the client id is locked
+        out for a while (RESOURCE_EXHAUSTED too). Unknown client and wrong secret
+        are one UNAUTHENTICATED answer; a disabled client is PERMISSION_DENIED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,15 +112,74 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyToken(self, request, context):
-        """Verifies a token and returns its claims (introspection).
+        """Verifies a token and returns its claims (introspection), for callers
+        holding tokens.verify (service identities, the platform admin).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RegisterClient(self, request, context):
-        """Registers a new client with its tenants, scopes and roles. Only the platform
-        admin client, calling with a platform ("*") token, may.
+        """Registers a new client with its tenants, scopes and roles. Nobody grants
+        more than it holds: a platform ("*") token may register a client for any
+        tenants; any other token only for exactly its own tenant. Every role given
+        must be covered by the caller's own roles, and must be one the role table
+        defines (INVALID_ARGUMENT names the others). Not idempotent by itself: a
+        second call with the same client_id is ALREADY_EXISTS; send an
+        idempotency-key to retry safely.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetClient(self, request, context):
+        """One client (never its secret). A token for one tenant sees only the
+        clients of exactly that tenant; others are NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClients(self, request, context):
+        """The clients of a tenant (registered for exactly that tenant), by client id,
+        never their secrets. A platform token may leave tenant_id empty for all.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateClientRoles(self, request, context):
+        """Replaces a client's roles. The same rule as RegisterClient: the caller
+        must hold every role it gives and every role the client holds now.
+        Idempotent: the same roles again change nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableClient(self, request, context):
+        """Stops a client from getting tokens (PERMISSION_DENIED "client ... is
+        disabled" once it proves its secret). Tokens it already holds stay valid
+        until they expire (at most the maximum token lifetime). Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableClient(self, request, context):
+        """Lets a disabled client get tokens again, and lifts a lockout after bad
+        secrets. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateClientSecret(self, request, context):
+        """Gives a client a new secret, generated by auth and returned once. The old
+        secret stops working at once, unless overlap_seconds (at most one day)
+        asks for it to keep working beside the new one that long, e.g. for a
+        rolling restart. A retry with the same idempotency-key answers the stored
+        response without the secret (it is never stored): rotate again if it was lost.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -114,6 +207,36 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.RegisterClient,
                     request_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientRequest.FromString,
                     response_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientResponse.SerializeToString,
+            ),
+            'GetClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClient,
+                    request_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.GetClientRequest.FromString,
+                    response_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.GetClientResponse.SerializeToString,
+            ),
+            'ListClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClients,
+                    request_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.ListClientsRequest.FromString,
+                    response_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.ListClientsResponse.SerializeToString,
+            ),
+            'UpdateClientRoles': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateClientRoles,
+                    request_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.UpdateClientRolesRequest.FromString,
+                    response_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.UpdateClientRolesResponse.SerializeToString,
+            ),
+            'DisableClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableClient,
+                    request_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.DisableClientRequest.FromString,
+                    response_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.DisableClientResponse.SerializeToString,
+            ),
+            'EnableClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableClient,
+                    request_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.EnableClientRequest.FromString,
+                    response_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.EnableClientResponse.SerializeToString,
+            ),
+            'RotateClientSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateClientSecret,
+                    request_deserializer=portico_dot_auth_dot_v1_dot_auth__pb2.RotateClientSecretRequest.FromString,
+                    response_serializer=portico_dot_auth_dot_v1_dot_auth__pb2.RotateClientSecretResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -226,6 +349,168 @@ class AuthService:
             '/portico.auth.v1.AuthService/RegisterClient',
             portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientRequest.SerializeToString,
             portico_dot_auth_dot_v1_dot_auth__pb2.RegisterClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.auth.v1.AuthService/GetClient',
+            portico_dot_auth_dot_v1_dot_auth__pb2.GetClientRequest.SerializeToString,
+            portico_dot_auth_dot_v1_dot_auth__pb2.GetClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.auth.v1.AuthService/ListClients',
+            portico_dot_auth_dot_v1_dot_auth__pb2.ListClientsRequest.SerializeToString,
+            portico_dot_auth_dot_v1_dot_auth__pb2.ListClientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateClientRoles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.auth.v1.AuthService/UpdateClientRoles',
+            portico_dot_auth_dot_v1_dot_auth__pb2.UpdateClientRolesRequest.SerializeToString,
+            portico_dot_auth_dot_v1_dot_auth__pb2.UpdateClientRolesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.auth.v1.AuthService/DisableClient',
+            portico_dot_auth_dot_v1_dot_auth__pb2.DisableClientRequest.SerializeToString,
+            portico_dot_auth_dot_v1_dot_auth__pb2.DisableClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.auth.v1.AuthService/EnableClient',
+            portico_dot_auth_dot_v1_dot_auth__pb2.EnableClientRequest.SerializeToString,
+            portico_dot_auth_dot_v1_dot_auth__pb2.EnableClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateClientSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.auth.v1.AuthService/RotateClientSecret',
+            portico_dot_auth_dot_v1_dot_auth__pb2.RotateClientSecretRequest.SerializeToString,
+            portico_dot_auth_dot_v1_dot_auth__pb2.RotateClientSecretResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -432,6 +432,7 @@ class SloViolated(_message.Message):
     DETECTED_AT_FIELD_NUMBER: _builtins.int
     TIER_FIELD_NUMBER: _builtins.int
     SEVERITY_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
     SHORT_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
     LONG_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
     SHORT_GOOD_FIELD_NUMBER: _builtins.int
@@ -442,7 +443,6 @@ class SloViolated(_message.Message):
     SLO_NAME_FIELD_NUMBER: _builtins.int
     SCOPE_FIELD_NUMBER: _builtins.int
     ROLLOUT_ID_FIELD_NUMBER: _builtins.int
-    TEAM_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     slo_id: _builtins.str
     plugin: _builtins.str
@@ -453,13 +453,17 @@ class SloViolated(_message.Message):
     long_window_burn_rate: _builtins.float
     threshold: _builtins.float
     tier: _builtins.str
-    """The tier that fired ("page-1h", "page-6h", "ticket-1d", "ticket-3d", "canary", ...)."""
+    """The burn-rate tier that tripped ("page-1h", "page-6h", "ticket-1d",
+    "ticket-3d", "canary", or a tier of the SLO's own); empty: the SLO's one rule.
+    """
     severity: _builtins.str
-    """"page" or "ticket"."""
+    """"page" or "ticket"; empty: page."""
+    team: _builtins.str
+    """The team that owns the SLO, when it has one (alerts carry it as a label)."""
     short_window_seconds: _builtins.int
     long_window_seconds: _builtins.int
     short_good: _builtins.int
-    """Events in each window when the tier fired."""
+    """The evidence: events in each window when the tier fired."""
     short_bad: _builtins.int
     long_good: _builtins.int
     long_bad: _builtins.int
@@ -470,8 +474,6 @@ class SloViolated(_message.Message):
     """"plugin", "version" or "canary"."""
     rollout_id: _builtins.str
     """The rollout whose canary cohort a canary SLO watches."""
-    team: _builtins.str
-    """The SLO's "team" label, for routing."""
     @_builtins.property
     def detected_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -488,6 +490,7 @@ class SloViolated(_message.Message):
         detected_at: _timestamp_pb2.Timestamp | None = ...,
         tier: _builtins.str = ...,
         severity: _builtins.str = ...,
+        team: _builtins.str = ...,
         short_window_seconds: _builtins.int = ...,
         long_window_seconds: _builtins.int = ...,
         short_good: _builtins.int = ...,
@@ -498,7 +501,6 @@ class SloViolated(_message.Message):
         slo_name: _builtins.str = ...,
         scope: _builtins.str = ...,
         rollout_id: _builtins.str = ...,
-        team: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["detected_at", b"detected_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -909,7 +911,9 @@ Global___InstallEscalated: _TypeAlias = InstallEscalated  # noqa: Y015
 
 @_typing.final
 class SloRecovered(_message.Message):
-    """slo.recovered: a firing burn-rate tier stopped burning."""
+    """slo.recovered: the burn that violated an SLO stopped (a firing tier no longer
+    burns); alerts on it resolve, and with slo_ok the SLO is armed again.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -918,10 +922,10 @@ class SloRecovered(_message.Message):
     PLUGIN_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     TIER_FIELD_NUMBER: _builtins.int
+    RECOVERED_AT_FIELD_NUMBER: _builtins.int
     SEVERITY_FIELD_NUMBER: _builtins.int
     VIOLATION_ID_FIELD_NUMBER: _builtins.int
     VIOLATED_AT_FIELD_NUMBER: _builtins.int
-    RECOVERED_AT_FIELD_NUMBER: _builtins.int
     SHORT_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
     LONG_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
     THRESHOLD_FIELD_NUMBER: _builtins.int
@@ -935,6 +939,7 @@ class SloRecovered(_message.Message):
     plugin: _builtins.str
     version: _builtins.str
     tier: _builtins.str
+    """The tier that recovered; empty: every tier of the SLO."""
     severity: _builtins.str
     violation_id: _builtins.str
     """The slo.violated this ends."""
@@ -948,9 +953,9 @@ class SloRecovered(_message.Message):
     rollout_id: _builtins.str
     team: _builtins.str
     @_builtins.property
-    def violated_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
     def recovered_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def violated_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -959,10 +964,10 @@ class SloRecovered(_message.Message):
         plugin: _builtins.str = ...,
         version: _builtins.str = ...,
         tier: _builtins.str = ...,
+        recovered_at: _timestamp_pb2.Timestamp | None = ...,
         severity: _builtins.str = ...,
         violation_id: _builtins.str = ...,
         violated_at: _timestamp_pb2.Timestamp | None = ...,
-        recovered_at: _timestamp_pb2.Timestamp | None = ...,
         short_window_burn_rate: _builtins.float = ...,
         long_window_burn_rate: _builtins.float = ...,
         threshold: _builtins.float = ...,

@@ -82,6 +82,7 @@ class TenancyServiceServicer:
 
     def SetQuota(self, request, context):
         """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated.
+        Platform admins only: no tenant role holds quotas.write.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,6 +99,8 @@ class TenancyServiceServicer:
         """Records the tenant's current usage as absolute totals (replacing the previous
         report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
         what is installed (rollout, or the platform), until usage is derived from events.
+        Never the tenant itself: usage.record is held by service identities and
+        platform admins only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -38,13 +38,17 @@ class TenancyServiceStub:
     GetTenant: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetTenantRequest, _tenancy_pb2.GetTenantResponse]
     """Returns one tenant."""
     SetQuota: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.SetQuotaRequest, _tenancy_pb2.SetQuotaResponse]
-    """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated."""
+    """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated.
+    Platform admins only: no tenant role holds quotas.write.
+    """
     GetQuota: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetQuotaRequest, _tenancy_pb2.GetQuotaResponse]
     """Returns the tenant's quota and its current usage (NOT_FOUND without a quota)."""
     RecordUsage: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.RecordUsageRequest, _tenancy_pb2.RecordUsageResponse]
     """Records the tenant's current usage as absolute totals (replacing the previous
     report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
     what is installed (rollout, or the platform), until usage is derived from events.
+    Never the tenant itself: usage.record is held by service identities and
+    platform admins only.
     """
 
 @_typing.type_check_only
@@ -57,13 +61,17 @@ class TenancyServiceAsyncStub(TenancyServiceStub):
     GetTenant: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetTenantRequest, _tenancy_pb2.GetTenantResponse]  # type: ignore[assignment]
     """Returns one tenant."""
     SetQuota: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.SetQuotaRequest, _tenancy_pb2.SetQuotaResponse]  # type: ignore[assignment]
-    """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated."""
+    """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated.
+    Platform admins only: no tenant role holds quotas.write.
+    """
     GetQuota: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetQuotaRequest, _tenancy_pb2.GetQuotaResponse]  # type: ignore[assignment]
     """Returns the tenant's quota and its current usage (NOT_FOUND without a quota)."""
     RecordUsage: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.RecordUsageRequest, _tenancy_pb2.RecordUsageResponse]  # type: ignore[assignment]
     """Records the tenant's current usage as absolute totals (replacing the previous
     report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
     what is installed (rollout, or the platform), until usage is derived from events.
+    Never the tenant itself: usage.record is held by service identities and
+    platform admins only.
     """
 
 class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -91,7 +99,9 @@ class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _tenancy_pb2.SetQuotaRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_tenancy_pb2.SetQuotaResponse, _abc.Awaitable[_tenancy_pb2.SetQuotaResponse]]:
-        """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated."""
+        """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated.
+        Platform admins only: no tenant role holds quotas.write.
+        """
 
     @_abc_1.abstractmethod
     def GetQuota(
@@ -110,6 +120,8 @@ class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
         """Records the tenant's current usage as absolute totals (replacing the previous
         report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
         what is installed (rollout, or the platform), until usage is derived from events.
+        Never the tenant itself: usage.record is held by service identities and
+        platform admins only.
         """
 
 def add_TenancyServiceServicer_to_server(servicer: TenancyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 
 from resolvelib import ResolutionImpossible, ResolutionTooDeep, Resolver
 
-from portico_compat.domain.ranges import published_version_problem, range_problem
+from portico_common.npm import package_name_problem, published_version_problem
+from portico_compat.domain.ranges import range_problem
 from portico_compat.domain.solver.errors import SolverBudgetExceededError, SolverInputError
 from portico_compat.domain.solver.explain import Explainer, Party
 from portico_compat.domain.solver.model import (
@@ -193,12 +194,17 @@ def _validate(installed: Mapping[str, str], requested: Mapping[str, str]) -> Non
     for name, version in installed.items():
         if not name:
             raise SolverInputError("an installed package has no name")
-        problem = published_version_problem(version)
+        problem = package_name_problem(name, new_package=False) or published_version_problem(
+            version
+        )
         if problem is not None:
             raise SolverInputError(f"installed {name}: {problem}")
     for name, range_ in requested.items():
         if not name:
             raise SolverInputError("a requested package has no name")
+        problem = package_name_problem(name, new_package=False)
+        if problem is not None:
+            raise SolverInputError(f"requested {name}: {problem}")
         problem = range_problem(range_)
         if problem is not None:
             raise SolverInputError(f"requested {name}: invalid range {range_!r}: {problem}")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypedDict
 
+from portico_common.npm import parse_package_name, require_package_name, require_version
 from portico_common.tenants import require_tenant_id
 from portico_security.install.app.audit import record
 from portico_security.install.app.ports import (
@@ -126,10 +127,16 @@ async def install_secure(
     """Verifies, scores and judges the artifact; records and announces the decision."""
     artifact = command.artifact
     require_tenant_id(artifact.tenant_id)
+    # Refused here, before verification records a decision about a version that
+    # can never be rolled out.
+    require_package_name(artifact.plugin, "plugin")
+    require_version(artifact.version, "version")
     check_text("requested_by", command.requested_by, required=True)
     if len(command.dependencies) > MAX_DEPENDENCIES:
         raise InvalidInstallRequestError("dependencies", f"more than {MAX_DEPENDENCIES}")
-    dependencies = tuple(_dependency(dep) for dep in command.dependencies)
+    dependencies = tuple(
+        _dependency(dep, f"dependencies[{index}]") for index, dep in enumerate(command.dependencies)
+    )
     if any(p < 1 or p > 100 for p in command.rollout_phases):
         raise InvalidInstallRequestError("rollout_phases", "each phase is a percentage 1..100")
     policy = await get_policy(uow, artifact.tenant_id)
@@ -268,10 +275,15 @@ def policy_digest(policy: InstallPolicy) -> str:
     return evidence_digest(policy_to_json(policy))
 
 
-def _dependency(spec: str) -> tuple[str, str]:
-    """("name", "version") of "name@version" (the name may be scoped: "@scope/name@1.0.0")."""
+def _dependency(spec: str, field: str) -> tuple[str, str]:
+    """("name", "version") of "name@version" (the name may be scoped: "@scope/name@1.0.0").
+
+    The name may be an old package's (`JSONStream`): it passes the rules npm still
+    enforces for those; the version is one exact version.
+    """
     check_text("dependencies", spec, required=True)
     name, sep, version = spec.rpartition("@")
     if not sep or not name or not version:
         raise InvalidInstallRequestError("dependencies", f"{spec!r} is not name@version")
-    return name, version
+    parse_package_name(name, field=f"{field} name", new_package=False)
+    return name, require_version(version, f"{field} version")

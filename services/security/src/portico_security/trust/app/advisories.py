@@ -25,6 +25,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from portico_common.npm import parse_package_name, require_package_name, require_version
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_security.trust.app.ports import (
     AdvisorySource,
@@ -39,7 +40,6 @@ from portico_security.trust.errors import (
     InvalidAdvisoryError,
     InvalidTrustRequestError,
 )
-from portico_security.verification.domain.package_names import parse_package_name, validate_version
 
 # osv.dev's npm feed holds a few hundred thousand documents (most of them MAL-
 # malicious-package reports); a batch this size still fits one transaction.
@@ -149,7 +149,11 @@ def check_packages(
     """(name, version, direct) for the plugin and its dependencies, each validated."""
     if len(dependencies) > MAX_DEPENDENCIES:
         raise InvalidTrustRequestError("dependencies", f"more than {MAX_DEPENDENCIES}")
-    packages = [(str(parse_package_name(plugin)), validate_version(version), True)]
-    for name, dep_version in dependencies:
-        packages.append((str(parse_package_name(name)), validate_version(dep_version), False))
+    packages = [(require_package_name(plugin, "plugin"), require_version(version), True)]
+    for index, (name, dep_version) in enumerate(dependencies):
+        # A dependency may be an old package (`JSONStream`), named before npm's
+        # lowercase rule; it only has to pass the rules npm still enforces.
+        field = f"dependencies[{index}]"
+        parse_package_name(name, field=f"{field}.name", new_package=False)
+        packages.append((name, require_version(dep_version, f"{field}.version"), False))
     return packages

@@ -15,6 +15,7 @@ from typing import Any
 
 from cvss import CVSS3, CVSS4, CVSSError  # type: ignore[import-untyped]
 
+from portico_common.npm import version_problem
 from portico_security.trust.domain.advisories import (
     UNKNOWN_SEVERITY,
     Advisory,
@@ -24,7 +25,6 @@ from portico_security.trust.domain.advisories import (
     Severity,
 )
 from portico_security.trust.errors import InvalidAdvisoryError
-from portico_security.verification.domain.package_names import version_problem
 
 ECOSYSTEM = "npm"
 RANGE_TYPES = frozenset({"SEMVER", "ECOSYSTEM", "GIT"})

@@ -13,18 +13,27 @@ parsed here: this module only ships JSON to `services/security/node/verify.js`
 and reads its answer.
 
 The script runs as a subprocess (JSON on stdin/stdout, a timeout, one
-process per batch of bundles). Where Node.js or the script's packages are
-missing, `verify` raises VerifierUnavailableError saying how to install them
-(`make node`, i.e. `npm ci --prefix services/security/node`).
+process per batch of bundles). It reads untrusted bundles, so it gets as
+little as the job needs: an environment of PATH, HOME and NODE_* only (no
+PORTICO_* setting, no database URL, no token or secret of the service); at
+most `max_processes` of them at a time (the rest wait their turn); and its
+own process group, killed and reaped with everything it started when the
+verification is cancelled or times out. Where Node.js or the script's
+packages are missing, `verify` raises VerifierUnavailableError saying how to
+install them (`make node`, i.e. `npm ci --prefix services/security/node`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
+import re
 import shutil
-from collections.abc import Sequence
+import signal
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +47,42 @@ from portico_security.verification.errors import TrustConfigError, VerifierUnava
 # services/security/node, next to this package's source tree.
 DEFAULT_SCRIPT = Path(__file__).resolve().parents[4] / "node" / "verify.js"
 NAME = "@sigstore/verify (Node.js)"
+DEFAULT_MAX_PROCESSES = 4
+
+# What the child inherits: where programs and its home are, and Node's own settings,
+# minus anything named like a credential (NODE_AUTH_TOKEN is npm's publish token).
+_INHERITED = re.compile(r"PATH|HOME|NODE_\w+")
+_CREDENTIAL = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|KEY", re.IGNORECASE)
+
+
+def child_environment(parent: Mapping[str, str]) -> dict[str, str]:
+    """The environment the Node.js verifier runs with, taken from `parent`."""
+    return {
+        name: value
+        for name, value in parent.items()
+        if _INHERITED.fullmatch(name) and not _CREDENTIAL.search(name)
+    }
 
 
 class NodeSigstoreVerifier:
     """`BundleVerifier` that runs verify.js with Node.js."""
 
     def __init__(
-        self, *, script: Path = DEFAULT_SCRIPT, node: str | None = None, timeout: float = 30.0
+        self,
+        *,
+        script: Path = DEFAULT_SCRIPT,
+        node: str | None = None,
+        timeout: float = 30.0,
+        max_processes: int = DEFAULT_MAX_PROCESSES,
     ) -> None:
+        if max_processes < 1:
+            raise ValueError(f"max_processes must be at least 1, got {max_processes}")
         self._script = script
         self._node = node
         self._timeout = timeout
+        # Each verification is one Node.js process (tens of MB); a burst of
+        # VerifyProvenance calls queues here instead of exhausting the host.
+        self._slots = asyncio.Semaphore(max_processes)
 
     @property
     def name(self) -> str:
@@ -112,24 +146,12 @@ class NodeSigstoreVerifier:
         return [_outcome(result) for result in results]
 
     async def _run(self, stdin: bytes) -> dict[str, Any]:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *self._command(),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise VerifierUnavailableError(NAME, f"cannot start Node.js: {exc}") from None
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(stdin), self._timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise VerifierUnavailableError(NAME, f"no answer within {self._timeout}s") from None
-        if proc.returncode != 0:
+        command = self._command()
+        async with self._slots:
+            out, err, returncode = await self._communicate(command, stdin)
+        if returncode != 0:
             raise VerifierUnavailableError(
-                NAME, f"exited with {proc.returncode}: {err.decode(errors='replace')[-500:]}"
+                NAME, f"exited with {returncode}: {err.decode(errors='replace')[-500:]}"
             )
         try:
             answer = json.loads(out)
@@ -140,6 +162,39 @@ class NodeSigstoreVerifier:
         if "error" in answer:
             raise VerifierUnavailableError(NAME, str(answer["error"]))
         return answer
+
+    async def _communicate(self, command: list[str], stdin: bytes) -> tuple[bytes, bytes, int]:
+        """Run one verifier process to its end; kill it (and its group) if we stop waiting."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=child_environment(os.environ),
+                # Its own process group, so whatever it starts is killed with it.
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise VerifierUnavailableError(NAME, f"cannot start Node.js: {exc}") from None
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(stdin), self._timeout)
+        except TimeoutError:
+            raise VerifierUnavailableError(NAME, f"no answer within {self._timeout}s") from None
+        finally:
+            # Timed out, or the caller was cancelled (a gRPC deadline, a client
+            # gone): nothing may be left running or unreaped.
+            if proc.returncode is None:
+                await _kill(proc)
+        assert proc.returncode is not None  # noqa: S101 - communicate() waited for the exit
+        return out, err, proc.returncode
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    # Shielded: a second cancellation must not leave the child unreaped.
+    await asyncio.shield(proc.wait())
 
 
 def _outcome(result: Any) -> BundleOutcome:

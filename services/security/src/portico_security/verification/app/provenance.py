@@ -19,9 +19,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import require_tenant_id
 from portico_security.verification.app.ports import BundleVerifier
-from portico_security.verification.domain.package_names import parse_package_name, validate_version
 from portico_security.verification.domain.provenance import (
     BUNDLE_MEDIA_TYPES,
     PUBLISH_PREDICATE,
@@ -156,8 +156,8 @@ async def verify_npm_provenance(
 ) -> ProvenanceReport:
     """The provenance report of an npm tarball; raises only for input that cannot be judged."""
     require_tenant_id(tenant_id)
-    parse_package_name(plugin)
-    validate_version(version)
+    require_package_name(plugin, "plugin")
+    require_version(version, "version")
     pairs = parse_attestations(attestations)
     expected = _Expected(
         npm_purl(plugin, version), hashlib.sha512(tarball).hexdigest(), plugin, version

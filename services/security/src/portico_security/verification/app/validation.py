@@ -1,13 +1,15 @@
 """Request shape checks: what must hold before anything is read, stored or emitted.
 
 An artifact that fails a check is a REJECTED decision, recorded. These are
-the other cases: requests that do not say what to verify, or that could not
-be recorded faithfully (PostgreSQL text cannot hold NUL; a megabyte "name"
-is an attack on the log, not a plugin).
+the other cases: requests that do not say what to verify (a name or version
+npm could not have published names no artifact), or that could not be
+recorded faithfully (PostgreSQL text cannot hold NUL; a megabyte "name" is an
+attack on the log, not a plugin).
 """
 
 from __future__ import annotations
 
+from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import require_tenant_id
 from portico_security.verification.app.commands import RegisterPublisherKey, VerifyArtifact
 from portico_security.verification.errors import InvalidRequestError
@@ -47,6 +49,8 @@ def check_verify(command: VerifyArtifact) -> None:
         ("registry_key_id", command.registry_key_id),
     ):
         _text(name, value, MAX_TEXT)
+    require_package_name(command.plugin, "plugin")
+    require_version(command.version, "version")
     for name, blob in (
         ("signature", command.signature),
         ("registry_signature", command.registry_signature),

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
+from portico_common.npm import package_name_problems, version_problem
 from portico_security.verification.app.commands import VerifyArtifact
 from portico_security.verification.app.ports import (
     ProvenanceVerification,
@@ -21,10 +22,6 @@ from portico_security.verification.domain.events import (
     VerificationEvent,
 )
 from portico_security.verification.domain.integrity import IntegrityHasher
-from portico_security.verification.domain.package_names import (
-    package_name_problems,
-    version_problem,
-)
 from portico_security.verification.domain.provenance import (
     ProvenanceReport,
     provenance_check,

@@ -11,12 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from portico_common.npm import package_name_problems, version_problem
 from portico_security.verification.domain.integrity import IntegrityHasher, parse_integrity
 from portico_security.verification.domain.keys import key_problem
-from portico_security.verification.domain.package_names import (
-    package_name_problems,
-    version_problem,
-)
 from portico_security.verification.domain.registry_signatures import (
     RegistryKeys,
     registry_signature_problem,

@@ -1,0 +1,1 @@
+"""Alerting's outside world: stores, sealed secrets, and the channels' protocols."""

@@ -1,0 +1,1 @@
+"""Alerting use cases: channels, routing, silences, ingest of signals, flushes, delivery."""

@@ -1,0 +1,1 @@
+"""Alerting's entrypoints: the gRPC servicer, event handlers and background jobs (thin)."""
