@@ -87,7 +87,12 @@ async def test_pulled_failures_violate_like_pushed_ones(
 async def test_pushed_slos_are_not_pulled(store: MemoryStore, gauge: MemoryBurnRates) -> None:
     """Only SLOs with a pulled SLI are read."""
     await handlers.create_slo(
-        store.uow_factory(), gauge, tenant_id=TENANT, plugin="@acme/p", version="1.0.0", objective=0.99
+        store.uow_factory(),
+        gauge,
+        tenant_id=TENANT,
+        plugin="@acme/p",
+        version="1.0.0",
+        objective=0.99,
     )
     source = FakeMetrics()
     assert await pull.pull_all(store.uow_factory(), gauge, source) == 0

@@ -136,7 +136,11 @@ async def test_list_update_delete(api: SloServicer) -> None:
     await api.DeleteSlo(pb.DeleteSloRequest(tenant_id=TENANT, slo_id=ids[1]), NO_CONTEXT)
     left = await api.ListSlos(pb.ListSlosRequest(tenant_id=TENANT), NO_CONTEXT)
 
-    assert [s.version for s in first.slos] + [s.version for s in rest.slos] == ["1.0.0", "2.0.0", "3.0.0"]
+    assert [s.version for s in first.slos] + [s.version for s in rest.slos] == [
+        "1.0.0",
+        "2.0.0",
+        "3.0.0",
+    ]
     assert rest.next_page_token == ""
     assert updated.slo.objective == 0.999
     assert [t.name for t in updated.slo.spec.tiers if not t.enabled] == ["ticket-3d"]
