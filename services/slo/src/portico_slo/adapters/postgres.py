@@ -32,10 +32,6 @@ COLUMNS = """slo_id, tenant_id, plugin, version, objective, window_seconds,
     refused_outcomes, pulled_until"""
 
 
-def prefixed(alias: str) -> str:
-    return ", ".join(f"{alias}.{c.strip()}" for c in COLUMNS.split(","))
-
-
 def record(row: asyncpg.Record) -> SloRecord:
     """A row as an SloRecord; constructing the definition validates it as well."""
     if row["spec"] is None:
@@ -54,7 +50,7 @@ def record(row: asyncpg.Record) -> SloRecord:
             min_events=row["min_events"],
         )
     else:
-        definition = definition_of(row["slo_id"], row["tenant_id"], json.loads(row["spec"]))
+        definition = _definition(row["slo_id"], row["tenant_id"], row["spec"])
     return SloRecord(
         definition=definition,
         status=SloStatus(
@@ -74,6 +70,23 @@ def record(row: asyncpg.Record) -> SloRecord:
         refused_outcomes=row["refused_outcomes"],
         pulled_until=row["pulled_until"],
     )
+
+
+# Definitions read back by their stored spec: the evaluator's tick reads every
+# SLO, and parsing and validating a spec costs more than the sums of its
+# windows. A spec is immutable text, so the parsed definition is reused.
+_DEFINITIONS: dict[tuple[str, str, str], SloDefinition] = {}
+_MAX_DEFINITIONS = 100_000
+
+
+def _definition(slo_id: str, tenant_id: str, spec: str) -> SloDefinition:
+    key = (slo_id, tenant_id, spec)
+    found = _DEFINITIONS.get(key)
+    if found is None:
+        if len(_DEFINITIONS) >= _MAX_DEFINITIONS:
+            _DEFINITIONS.clear()
+        found = _DEFINITIONS[key] = definition_of(slo_id, tenant_id, json.loads(spec))
+    return found
 
 
 def _tiers_json(tiers: dict[str, ActiveTier]) -> str:
@@ -278,7 +291,7 @@ class SloPgUnitOfWork(PgUnitOfWork):
     def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
         super().__init__(conn, source="portico/slo", tenant_id=tenant_id, clock=clock)
         self._slos = PgSloRepository(conn)
-        self._buckets = PgOutcomeBuckets(conn, record, prefixed("s"))
+        self._buckets = PgOutcomeBuckets(conn, record, COLUMNS)
         self._violations = PgViolationLog(conn)
         self._templates = PgTemplates(conn)
 

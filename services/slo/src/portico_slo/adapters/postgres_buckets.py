@@ -53,6 +53,7 @@ class PgOutcomeBuckets:
     ) -> None:
         self._conn = conn
         self._record = record
+        # The SLO columns, unqualified.
         self._columns = columns
 
     async def add(self, tenant_id: str, slo_id: str, counts: Mapping[int, Counts]) -> None:
@@ -108,9 +109,14 @@ class PgOutcomeBuckets:
     async def all_summaries(
         self, now: datetime
     ) -> list[tuple[SloRecord, dict[int, WindowSummary]]]:
+        # Two reads in one snapshot (the caller's transaction): the SLOs once
+        # each, and the sums of their windows, which carry only ids and numbers.
+        slos = await self._conn.fetch(
+            f"SELECT {self._columns} FROM slos ORDER BY slo_id"  # noqa: S608 - constant column list
+        )
         # `$1 / bucket_seconds * bucket_seconds` is bucket_key for a positive epoch second.
         rows = await self._conn.fetch(
-            f"""SELECT {self._columns}, w.seconds AS window_seconds,
+            f"""SELECT s.slo_id, w.seconds AS window_seconds,
                        {_aggregates("s.timeslice_target")}
                   FROM slos s
                  CROSS JOIN LATERAL (
@@ -119,17 +125,13 @@ class PgOutcomeBuckets:
                   LEFT JOIN outcome_buckets b
                     ON b.slo_id = s.slo_id
                    AND b.bucket > h.high - w.seconds AND b.bucket <= h.high
-                 GROUP BY s.slo_id, h.high, w.seconds
-                 ORDER BY s.slo_id, w.seconds""",  # noqa: S608 - constant column list
+                 GROUP BY s.slo_id, w.seconds""",  # noqa: S608 - constant SQL fragments
             bucket_key(now),
         )
-        found: dict[str, tuple[SloRecord, dict[int, WindowSummary]]] = {}
+        sums: dict[str, dict[int, WindowSummary]] = {}
         for row in rows:
-            slo_id = row["slo_id"]
-            if slo_id not in found:
-                found[slo_id] = (self._record(row), {})
-            found[slo_id][1][int(row["window_seconds"])] = _summary(row)
-        return list(found.values())
+            sums.setdefault(row["slo_id"], {})[int(row["window_seconds"])] = _summary(row)
+        return [(slo, sums.get(slo.slo_id, {})) for slo in map(self._record, slos)]
 
     async def prune(self, now: datetime) -> int:
         # Mirrors portico_slo.domain.retention.retention_seconds, rounded up to whole buckets.

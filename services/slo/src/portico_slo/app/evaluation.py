@@ -25,6 +25,7 @@ from portico_slo.app.ports import (
 from portico_slo.domain.buckets import window_span
 from portico_slo.domain.burn_rate import Evaluation, WindowSummary, evaluate
 from portico_slo.domain.events import SloEvent, SloRecovered, SloViolated
+from portico_slo.domain.slo import SloState
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ def log_events(events: list[SloEvent]) -> None:
 
 def would_change(slo: SloRecord, evaluation: Evaluation, now: datetime) -> bool:
     """Whether judging the SLO now would change its tiers (on a copy of its status)."""
+    if not slo.status.tiers and slo.status.state is SloState.OK and not evaluation.tripped:
+        return False  # nothing fires and nothing starts: the common case, decided cheaply
     status = copy.deepcopy(slo.status)
     events = status.observe(slo.definition, evaluation, now)
     return (
