@@ -98,8 +98,8 @@ async def test_canary_violates_then_recovers_on_the_tick(
     )
     assert (v.short_bad, v.short_good) == (30, 0)
     assert (r.violation_id, r.tier, r.slo_ok) == (v.violation_id, "canary", True)
-    # Five seconds of short window must pass without failures before it recovers.
-    assert r.recovered_at.ToDatetime() - v.detected_at.ToDatetime() >= timedelta(seconds=5)
+    # The 5 s short window (five 1 s buckets, the current one partly) must empty first.
+    assert r.recovered_at.ToDatetime() - v.detected_at.ToDatetime() >= timedelta(seconds=4)
     got = (await stub.GetSlo(pb.GetSloRequest(tenant_id=tenant, slo_id=v.slo_id), timeout=10)).slo
     assert got.state == pb.SLO_STATE_OK
     violations = await stub.ListViolations(pb.ListViolationsRequest(tenant_id=tenant), timeout=10)
