@@ -24,7 +24,7 @@ COVERAGE_FLOOR := 92
 COVERAGE := --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 .PHONY: run test env bytecode node node-if-available lint layers typecheck proto proto-lint \
-	proto-check pytest unit integration e2e deploy-check promtool bench demo status fmt clean
+	proto-check pytest unit integration e2e deploy-check promtool prometheus bench demo status fmt clean
 
 run: env
 	$(BIN)/portico up
@@ -94,14 +94,14 @@ proto-check: env
 	  && diff -r -x __pycache__ -x py.typed $$tmp/portico libs/contracts/src/portico \
 	  && echo "generated stubs are fresh"; rc=$$?; rm -rf $$tmp; exit $$rc
 
-pytest: env
+pytest: env prometheus
 	$(BIN)/pytest $(COVERAGE)
 
 # Quick local loops; `make test` runs all of them (and measures coverage).
 unit: env
 	$(BIN)/pytest -m "not integration and not e2e"
 
-integration: env
+integration: env prometheus
 	$(BIN)/pytest -m "integration and not e2e"
 
 e2e: env
@@ -125,6 +125,22 @@ promtool:
 	  && install -m 0755 root/usr/bin/promtool $(abspath $(PROMTOOL)); \
 	rc=$$?; rm -rf $$tmp; \
 	[ $$rc = 0 ] || echo "error: could not unpack promtool from Debian's prometheus package (see above)" >&2; exit $$rc
+
+# The Prometheus server from Debian's prometheus package, for slo's pull adapter
+# tests: one on PATH, else the package's binary unpacked into .tools/bin (the
+# launcher, portico_embedded.prometheus, looks there). Needs root for apt.
+PROMETHEUS := $(TOOLS)/bin/prometheus
+prometheus:
+	@if command -v prometheus >/dev/null || [ -x $(PROMETHEUS) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "error: prometheus not found; install Debian's prometheus package (sudo apt-get install prometheus) or put prometheus on PATH, then rerun" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null || { echo "error: prometheus not found and no apt-get to fetch Debian's prometheus package; put prometheus on PATH" >&2; exit 1; }; \
+	tmp=$$(mktemp -d) && chmod 0755 $$tmp && cd $$tmp \
+	  && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus; }; } \
+	  && dpkg-deb -x prometheus_*.deb root && mkdir -p $(abspath $(TOOLS))/bin \
+	  && install -m 0755 root/usr/bin/prometheus $(abspath $(PROMETHEUS)); \
+	rc=$$?; rm -rf $$tmp; \
+	[ $$rc = 0 ] || echo "error: could not unpack prometheus from Debian's prometheus package (see above)" >&2; exit $$rc
 
 bench: env
 	$(BIN)/python -m bench

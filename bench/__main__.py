@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import rollback_reaction, solver, verification
+from bench import rollback_reaction, slo_evaluation, slo_ingest, solver, verification
 
 BENCHMARKS = {
     "rollback_reaction": rollback_reaction.main,
+    "slo_ingest": slo_ingest.main,
+    "slo_evaluation": slo_evaluation.main,
     "solver": solver.main,
     "verification": verification.main,
 }

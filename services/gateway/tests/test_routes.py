@@ -217,3 +217,24 @@ def test_malformed_templates_are_refused(template: str) -> None:
     """Templates outside the google.api.http grammar fail loudly at start-up."""
     with pytest.raises(TemplateSyntaxError):
         parse_template(template)
+
+
+def test_the_monitoring_api_reaches_the_slo_service() -> None:
+    """/api/monitoring/slo: create, the dashboard, and one SLO's read, update and delete."""
+    table = build_route_table()
+    routes = {
+        ("POST", "/api/monitoring/slo"): ("CreateSlo", {}),
+        ("GET", "/api/monitoring/slo"): ("GetSloDashboard", {}),
+        ("GET", "/api/monitoring/slo/s-1"): ("GetSlo", {"slo_id": "s-1"}),
+        ("PATCH", "/api/monitoring/slo/s-1"): ("UpdateSlo", {"slo_id": "s-1"}),
+        ("DELETE", "/api/monitoring/slo/s-1"): ("DeleteSlo", {"slo_id": "s-1"}),
+        ("POST", "/v1/tenants/acme/slos:ensure"): ("EnsureVersionSlo", {"tenant_id": "acme"}),
+        ("GET", "/v1/tenants/acme/slos/s-1/budget"): (
+            "GetErrorBudget",
+            {"tenant_id": "acme", "slo_id": "s-1"},
+        ),
+    }
+    for (method, path), (rpc, params) in routes.items():
+        found = matched(table, method, path)
+        assert found.route.grpc_method == f"/portico.slo.v1.SloService/{rpc}", path
+        assert (found.route.service, found.path_params) == ("slo", params), path

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from portico.slo.v1 import slo_pb2, slo_pb2_grpc
@@ -19,15 +19,16 @@ from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_slo.adapters.metrics import PrometheusBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
+from portico_slo.adapters.prometheus import PrometheusMetrics
 from portico_slo.alerting.adapters.channels import default_senders
 from portico_slo.alerting.adapters.metrics import PrometheusDeliveryMetrics
 from portico_slo.alerting.adapters.postgres import pg_alerting_consumer_uow, pg_alerting_uow
 from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, NoSecretBox
 from portico_slo.alerting.app.ports import SecretBox
 from portico_slo.alerting.wiring import AlertingDependencies, build_alerting
-from portico_slo.app.ports import BurnRateGauge, UnitOfWorkFactory
-from portico_slo.entrypoints.grpc_api import SloServicer
-from portico_slo.entrypoints.jobs import upkeep_job
+from portico_slo.app.ports import BurnRateGauge, MetricsSource, UnitOfWorkFactory
+from portico_slo.entrypoints.grpc_api import IngestLimits, SloServicer
+from portico_slo.entrypoints.jobs import pull_job, upkeep_job
 from portico_slo.settings import SloSettings
 
 SERVICE = "slo"
@@ -44,16 +45,22 @@ class Dependencies:
     clock: Clock
     # Where burn rates are published (Prometheus in production).
     gauge: BurnRateGauge
-    # The upkeep job's pace; `run` takes both from the settings.
-    gauge_refresh_seconds: float = 60.0
+    # The evaluator's tick and the pruning pace; `run` takes both from the settings.
+    gauge_refresh_seconds: float = 10.0
     prune_seconds: float = 3600.0
+    limits: IngestLimits = field(default_factory=IngestLimits)
+    # Where pulled SLIs are read; None: no SLI is pulled.
+    metrics: MetricsSource | None = None
+    pull_seconds: float = 15.0
+    pull_lag_seconds: int = 30
     # Alerting (routes, silences, channels); None leaves it out.
     alerting: AlertingDependencies | None = None
 
 
 @dataclass(frozen=True)
 class Components:
-    """What `serve` runs for slo: the APIs, alerting's consumer and the background jobs."""
+    """What `serve` runs for slo: the APIs, alerting's consumer and the background jobs
+    (the evaluator's tick, the Prometheus pull, alerting's notifier and deliveries)."""
 
     servicers: list[Servicer]
     subscriptions: list[Subscription]
@@ -62,7 +69,7 @@ class Components:
 
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
-    servicer = SloServicer(deps.uow, deps.gauge)
+    servicer = SloServicer(deps.uow, deps.gauge, deps.limits)
     parts = Components(
         servicers=[Servicer(SLO_SERVICE, slo_pb2_grpc.add_SloServiceServicer_to_server, servicer)],
         subscriptions=[],
@@ -75,6 +82,16 @@ def build(deps: Dependencies) -> Components:
             )
         ],
     )
+    if deps.metrics is not None:
+        parts.background.append(
+            pull_job(
+                deps.uow,
+                deps.gauge,
+                deps.metrics,
+                every_seconds=deps.pull_seconds,
+                lag_seconds=deps.pull_lag_seconds,
+            )
+        )
     if deps.alerting is not None:
         alerting = build_alerting(deps.alerting)
         parts.servicers.extend(alerting.servicers)
@@ -84,13 +101,19 @@ def build(deps: Dependencies) -> Components:
 
 
 def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
-    """The real dependencies: PostgreSQL units of work and the Prometheus gauge."""
+    """The real dependencies: PostgreSQL units of work, the Prometheus gauge and pull source."""
     return Dependencies(
         uow=pg_uow_factory(rt.db, rt.clock),
         clock=rt.clock,
         gauge=PrometheusBurnRates(),
         gauge_refresh_seconds=settings.slo_gauge_refresh_seconds,
         prune_seconds=settings.slo_prune_seconds,
+        limits=IngestLimits(settings.slo_max_lateness_seconds, settings.slo_max_skew_seconds),
+        metrics=PrometheusMetrics(settings.slo_prometheus_url)
+        if settings.slo_prometheus_url
+        else None,
+        pull_seconds=settings.slo_pull_seconds,
+        pull_lag_seconds=settings.slo_pull_lag_seconds,
         alerting=alerting_dependencies(rt, settings),
     )
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from portico_common.errors import (
     AlreadyExistsError,
+    FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
     PorticoError,
+    UnavailableError,
 )
 
 
@@ -67,3 +69,39 @@ class NoSloForVersionError(SloError, NotFoundError):
         super().__init__(f"no SLO for {plugin} version {version}; create one first")
         self.plugin = plugin
         self.version = version
+
+
+class SloUpdateRefusedError(SloError, FailedPreconditionError):
+    """The change cannot apply to the SLO as it stands (its counts would not fit)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"SLO cannot be changed so: {problem}")
+
+
+class TemplateNotFoundError(SloError, NotFoundError):
+    """No SLO template of this name exists for the tenant."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"SLO template {name} not found")
+        self.name = name
+
+
+class TemplateAlreadyExistsError(SloError, AlreadyExistsError):
+    """An SLO template of this name exists already."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"SLO template {name} already exists")
+        self.name = name
+
+
+class OpenSloError(SloError, InvalidArgumentError):
+    """An OpenSLO document is malformed or unsupported; the message names the field path."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class PullError(SloError, UnavailableError):
+    """A pulled SLI's source could not be read."""

@@ -9,11 +9,21 @@ from portico_common.settings import ServiceSettings
 
 class SloSettings(ServiceSettings):
     grpc_port: int = 50066
-    # How often the burn-rate gauges are recomputed for every SLO, so a version
-    # that stopped getting traffic (say, after its rollback) decays to 0.
-    slo_gauge_refresh_seconds: float = 60.0
-    # How often buckets older than their SLO's long window are deleted.
+    # The evaluator's tick: every SLO is judged this often, so a burn that
+    # stops is seen (slo.recovered) and gauges of a version without traffic
+    # decay to 0. Reports judge their SLOs at once, without waiting for it.
+    slo_gauge_refresh_seconds: float = 10.0
+    # How often buckets no window or budget period reads are deleted.
     slo_prune_seconds: float = 3600.0
+    # Outcomes older than this when reported are refused (their windows were
+    # judged already), and so are those stamped further ahead than the skew.
+    slo_max_lateness_seconds: int = 300
+    slo_max_skew_seconds: int = 60
+    # Pulled SLIs: the Prometheus server ("" turns pulling off), how often it
+    # is read, and how old a step must be before it is read (scrape delay).
+    slo_prometheus_url: str = ""
+    slo_pull_seconds: float = 15.0
+    slo_pull_lag_seconds: int = 30
     # Alerting. Seals channel secrets at rest (AES-GCM under a key derived with
     # HKDF); without it channels cannot be created or sent to. Keep it: stored
     # secrets cannot be read under another key.

@@ -11,12 +11,13 @@ import pytest
 
 from portico_common.memory_uow import RowLevelSecurityError
 from portico_common.tenants import ALL_TENANTS
-from portico_slo.app.ports import SloRecord
-from portico_slo.domain.buckets import bucket_key, prune, window_counts
-from portico_slo.domain.burn_rate import Counts
+from portico_slo.app.ports import SloRecord, TierBurn
+from portico_slo.domain.buckets import bucket_key, prune, summarize, window_span
+from portico_slo.domain.burn_rate import Counts, WindowSummary
 from portico_slo.domain.events import SloViolated
 from portico_slo.domain.objective import SloDefinition
-from portico_slo.domain.slo import SloState, SloStatus
+from portico_slo.domain.retention import retention_seconds
+from portico_slo.domain.slo import ActiveTier, SloState, SloStatus, TierState
 
 if TYPE_CHECKING:
     # conftest is not importable at run time under --import-mode=importlib.
@@ -45,6 +46,10 @@ def record(
     )
 
 
+def events(summary: WindowSummary) -> Counts:
+    return summary.events
+
+
 def violation(backend: Backend) -> SloViolated:
     return SloViolated(
         tenant_id="acme",
@@ -56,6 +61,8 @@ def violation(backend: Backend) -> SloViolated:
         long_window_burn_rate=15.0,
         threshold=14.4,
         detected_at=backend.clock.now(),
+        tier="page-1h",
+        violation_id="slo-a/page-1h/1",
     )
 
 
@@ -65,23 +72,25 @@ async def add(backend: Backend, slo: SloRecord) -> None:
 
 
 async def test_added_slo_reads_back_equal(backend: Backend) -> None:
-    """An SLO reads back equal by id, by plugin version, and locked."""
+    """An SLO reads back equal by id, by name, locked, and among those an outcome matches."""
     slo = record(backend, "slo-a")
     await add(backend, slo)
 
     async with backend.uow("acme") as tx:
         found = [
             await tx.slos.get("acme", "slo-a"),
-            await tx.slos.find("acme", "@acme/plugin-x", "1.0.0"),
-            await tx.slos.lock("acme", "@acme/plugin-x", "1.0.0"),
+            await tx.slos.by_name("acme", "@acme/plugin-x@1.0.0"),
+            await tx.slos.lock("acme", "slo-a"),
         ]
+        [matched] = await tx.slos.matching("acme", "@acme/plugin-x", "1.0.0", lock=True)
         missing = [
             await tx.slos.get("acme", "slo-b"),
-            await tx.slos.find("acme", "@acme/plugin-x", "1.0.1"),
+            await tx.slos.matching("acme", "@acme/plugin-x", "1.0.1", lock=False),
         ]
 
     assert found == [slo, slo, slo]
-    assert missing == [None, None]
+    assert matched == slo
+    assert missing == [None, []]
 
 
 async def test_second_slo_for_a_version_is_refused(backend: Backend) -> None:
@@ -103,10 +112,19 @@ async def test_save_stores_status_and_last_evaluation(backend: Backend) -> None:
     now = backend.clock.advance(seconds=42)
     changed = replace(
         slo,
-        status=SloStatus("slo-a", SloState.VIOLATED, now),
+        status=SloStatus(
+            "slo-a",
+            SloState.VIOLATED,
+            now,
+            {
+                "page-1h": ActiveTier(TierState.FIRING, now, "slo-a/page-1h/1"),
+                "ticket-3d": ActiveTier(TierState.INHIBITED, now),
+            },
+        ),
         short_window_burn_rate=30.5,
         long_window_burn_rate=15.25,
         evaluated_at=now,
+        tier_burns=(TierBurn("page-1h", 30.5, 15.25), TierBurn("ticket-3d", 2.0, 1.5)),
     )
 
     async with backend.uow("acme") as tx:
@@ -126,10 +144,12 @@ async def test_bucket_counts_add_up(backend: Backend) -> None:
     for counts in ({key: Counts(3, 1)}, {key: Counts(2, 0), key - BUCKET: Counts(0, 5)}):
         async with backend.uow("acme") as tx:
             await tx.buckets.add("acme", "slo-a", counts)
+    now = backend.clock.now()
+    spans = [window_span(now, 300, BUCKET), window_span(now, 3600, BUCKET)]
     async with backend.uow("acme") as tx:
-        short, long = await tx.buckets.window_counts(slo, backend.clock.now())
+        short, long = await tx.buckets.summaries(slo, spans)
 
-    assert (short, long) == (Counts(5, 6), Counts(5, 6))
+    assert (events(short), events(long)) == (Counts(5, 6), Counts(5, 6))
 
 
 async def test_window_bounds_match_the_domain(backend: Backend) -> None:
@@ -143,19 +163,18 @@ async def test_window_bounds_match_the_domain(backend: Backend) -> None:
     buckets = {key: Counts(good=i + 1, bad=10 * (i + 1)) for i, key in enumerate(keys)}
     buckets[high + BUCKET] = Counts(1000, 1000)  # a replica's clock running ahead
 
+    spans = [window_span(now, short, BUCKET), window_span(now, long, BUCKET)]
     async with backend.uow("acme") as tx:
         await tx.buckets.add("acme", "slo-a", buckets)
-        got = await tx.buckets.window_counts(slo, now)
+        got = await tx.buckets.summaries(slo, spans)
 
-    expected = (
-        window_counts(buckets, now, short, BUCKET),
-        window_counts(buckets, now, long, BUCKET),
-    )
-    assert got == expected == (Counts(9, 90), Counts(14, 140))
+    expected = [summarize(buckets, low, high) for low, high in spans]
+    assert got == expected
+    assert [events(s) for s in got] == [Counts(9, 90), Counts(14, 140)]
 
 
-async def test_all_window_counts_covers_idle_slos(backend: Backend) -> None:
-    """Listing window counts for every tenant includes SLOs without traffic, at zero."""
+async def test_all_summaries_cover_idle_slos(backend: Backend) -> None:
+    """Summaries of every tenant's alerting windows include SLOs without traffic, at zero."""
     busy, idle = record(backend, "slo-a"), record(backend, "slo-b", tenant_id="globex")
     await add(backend, busy)
     await add(backend, idle)
@@ -166,12 +185,26 @@ async def test_all_window_counts_covers_idle_slos(backend: Backend) -> None:
     now = backend.clock.advance(minutes=10)
 
     async with backend.uow(ALL_TENANTS) as tx:
-        rows = await tx.buckets.all_window_counts(now)
+        rows = await tx.buckets.all_summaries(now)
 
-    assert sorted((s.slo_id, short, long) for s, short, long in rows) == [
-        ("slo-a", Counts(), Counts(4, 1)),
-        ("slo-b", Counts(), Counts()),
+    got = sorted((s.slo_id, {w: events(x) for w, x in windows.items()}) for s, windows in rows)
+    empty = Counts()
+    assert got == [
+        (
+            "slo-a",
+            {
+                300: empty,
+                1800: Counts(4, 1),
+                3600: Counts(4, 1),
+                7200: Counts(4, 1),
+                21_600: Counts(4, 1),
+                86_400: Counts(4, 1),
+                259_200: Counts(4, 1),
+            },
+        ),
+        ("slo-b", dict.fromkeys((300, 1800, 3600, 7200, 21600, 86400, 259200), empty)),
     ]
+    assert [s for s, _ in sorted(rows, key=lambda r: r[0].slo_id)] == [busy, idle]
 
 
 async def test_prune_matches_the_domain(backend: Backend) -> None:
@@ -180,9 +213,9 @@ async def test_prune_matches_the_domain(backend: Backend) -> None:
     await add(backend, slo)
     now = backend.clock.now()
     high = bucket_key(now, BUCKET)
-    long = slo.definition.long_window_seconds
+    keep = retention_seconds(slo.definition, BUCKET)
     buckets = {
-        k: Counts(1, 0) for k in (high - long - BUCKET, high - long, high - long + BUCKET, high)
+        k: Counts(1, 0) for k in (high - keep - BUCKET, high - keep, high - keep + BUCKET, high)
     }
     async with backend.uow("acme") as tx:
         await tx.buckets.add("acme", "slo-a", buckets)
@@ -190,11 +223,11 @@ async def test_prune_matches_the_domain(backend: Backend) -> None:
     async with backend.uow(ALL_TENANTS) as tx:
         deleted = await tx.buckets.prune(now)
     async with backend.uow("acme") as tx:
-        remaining = await tx.buckets.window_counts(slo, now)
+        [remaining] = await tx.buckets.summaries(slo, [(high - 2 * keep, high)])
 
-    kept = prune(buckets, now, long, BUCKET)
+    kept = prune(buckets, now, keep, BUCKET)
     assert deleted == len(buckets) - len(kept) == 2
-    assert remaining[1] == Counts(len(kept), 0)
+    assert events(remaining) == Counts(len(kept), 0)
 
 
 async def test_a_tenant_sees_only_its_own_rows(backend: Backend) -> None:
@@ -209,16 +242,19 @@ async def test_a_tenant_sees_only_its_own_rows(backend: Backend) -> None:
     async with backend.uow("globex") as tx:
         seen = [
             await tx.slos.get("acme", "slo-a"),
-            await tx.slos.find("acme", "@acme/plugin-x", "1.0.0"),
-            await tx.slos.lock("acme", "@acme/plugin-x", "1.0.0"),
+            await tx.slos.by_name("acme", "@acme/plugin-x@1.0.0"),
+            await tx.slos.lock("acme", "slo-a"),
         ]
-        listed = await tx.buckets.all_window_counts(now)
-        pruned = await tx.buckets.prune(now)
+        matched = await tx.slos.matching("acme", "@acme/plugin-x", "1.0.0", lock=True)
+        listed = await tx.buckets.all_summaries(now)
+        pruned = await tx.buckets.prune(now + timedelta(days=365))
     async with backend.uow(ALL_TENANTS) as tx:
-        still_there = await tx.buckets.window_counts(slo, backend.clock.now() - timedelta(hours=2))
+        [still_there] = await tx.buckets.summaries(
+            slo, [window_span(now - timedelta(hours=2), 300, BUCKET)]
+        )
 
-    assert (seen, listed, pruned) == ([None, None, None], [], 0)
-    assert still_there == (Counts(1, 1), Counts(1, 1))
+    assert (seen, matched, listed, pruned) == ([None, None, None], [], [], 0)
+    assert events(still_there) == Counts(1, 1)
 
 
 async def test_rows_for_another_tenant_are_refused(backend: Backend) -> None:

@@ -8,16 +8,17 @@ from portico_common.clock import ManualClock
 from portico_common.db import APP_ROLE, Database
 from portico_slo.adapters.memory import MemoryBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
-from portico_slo.app import handlers
+from portico_slo.app import handlers, templates
 from portico_slo.app.validation import ReportedOutcome
+from portico_slo.domain.templates import SloSpec, SloTemplate
 
 pytestmark = pytest.mark.integration
 
-TABLES = ("slos", "outcome_buckets")
+TABLES = ("slos", "outcome_buckets", "slo_violations", "slo_templates")
 
 
 async def test_tenant_tables_force_row_level_security(slo_db: Database) -> None:
-    """Both tenant tables have row-level security on and forced, and the app role owns neither."""
+    """Every tenant table has row-level security on and forced, and the app role owns none."""
     rows = await slo_db.pool.fetch(
         """SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
                   pg_get_userbyid(c.relowner) AS owner
@@ -45,7 +46,11 @@ async def test_unfiltered_queries_see_one_tenant(slo_db: Database) -> None:
             tenant_id=tenant,
             plugin="@x/p",
             version="1.0.0",
-            outcomes=[ReportedOutcome(True, 1)],
+            # Failing: the violation is a row too.
+            outcomes=[ReportedOutcome(False, 1)] * 20,
+        )
+        await templates.create_template(
+            uow, tenant_id=tenant, template=SloTemplate("strict", SloSpec(objective=0.999))
         )
 
     seen = {}
@@ -59,5 +64,5 @@ async def test_unfiltered_queries_see_one_tenant(slo_db: Database) -> None:
         await conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
         forgotten = [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in TABLES]  # noqa: S608 - constant names
 
-    assert seen == {"acme": [["acme"], ["acme"]], "globex": [["globex"], ["globex"]]}
-    assert forgotten == [0, 0]
+    assert seen == {"acme": [["acme"]] * 4, "globex": [["globex"]] * 4}
+    assert forgotten == [0, 0, 0, 0]

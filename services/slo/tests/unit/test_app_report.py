@@ -90,6 +90,17 @@ async def test_burst_of_failures_trips_once(
         long_window_burn_rate=tripped.long_window_burn_rate,
         threshold=14.4,
         detected_at=Timestamp(seconds=int(detected_at.timestamp())),
+        tier="page-1h",
+        severity="page",
+        short_window_seconds=300,
+        long_window_seconds=3600,
+        short_good=20,
+        short_bad=10,
+        long_good=20,
+        long_bad=10,
+        violation_id=f"{slo.slo_id}/page-1h/{int(detected_at.timestamp() * 1000)}",
+        slo_name=f"{PLUGIN}@{VERSION}",
+        scope="version",
     )
     assert tripped.short_window_burn_rate == pytest.approx(expected_burn)
     assert subject == slo.slo_id

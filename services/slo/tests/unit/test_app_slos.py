@@ -10,8 +10,13 @@ from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore
 from portico_slo.app import handlers
 from portico_slo.app.ports import SloRecord
 from portico_slo.app.validation import ReportedOutcome
+from portico_slo.domain.durations import Duration
+from portico_slo.domain.indicator import Indicator, SliKind
 from portico_slo.domain.objective import SloDefinition
+from portico_slo.domain.scope import Scope, ScopeKind
 from portico_slo.domain.slo import SloState
+from portico_slo.domain.tiers import AlertPolicy, BurnRateTier, Severity
+from portico_slo.domain.windows import TimeWindow
 from portico_slo.errors import (
     InvalidSloDefinitionError,
     SloAlreadyExistsError,
@@ -43,16 +48,22 @@ async def test_create_takes_defaults_for_unset_fields(
     assert slo.definition == SloDefinition(
         slo_id=slo.slo_id,
         tenant_id="acme",
-        plugin=PLUGIN,
-        version="2.3.0",
+        scope=Scope(ScopeKind.VERSION, PLUGIN, "2.3.0"),
         objective=0.99,
-        window_seconds=30 * 24 * 3600,
-        latency_threshold_ms=0,
-        burn_rate_threshold=14.4,
-        short_window_seconds=300,
-        long_window_seconds=3600,
-        min_events=10,
+        window=TimeWindow(Duration(30, "d")),
+        alerting=AlertPolicy(
+            (
+                BurnRateTier("page-1h", Severity.PAGE, 3600, 300, 14.4),
+                BurnRateTier("page-6h", Severity.PAGE, 21_600, 1800, 6.0),
+                BurnRateTier("ticket-1d", Severity.TICKET, 86_400, 7200, 3.0),
+                BurnRateTier("ticket-3d", Severity.TICKET, 259_200, 21_600, 1.0),
+            ),
+            min_events=10,
+        ),
+        indicator=Indicator(SliKind.RATIO, latency_threshold_ms=0),
     )
+    assert slo.definition.name == f"{PLUGIN}@2.3.0"
+    assert (slo.definition.burn_rate_threshold, slo.definition.short_window_seconds) == (14.4, 300)
     assert slo.status.state is SloState.OK
     assert (slo.bucket_seconds, slo.created_at) == (10, clock.now())
     assert store.state.slos == {slo.slo_id: slo}

@@ -69,12 +69,16 @@ async def test_refresh_decays_every_tenants_gauges(
     assert gauge.values == {ours.slo_id: (0.0, 0.0), theirs.slo_id: (0.0, 0.0)}
 
 
-async def test_prune_keeps_only_what_the_long_window_reads(
+async def test_prune_keeps_only_what_the_budget_reads(
     store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
 ) -> None:
-    """Pruning deletes buckets older than the long window and keeps the ones it still covers."""
+    """Pruning deletes buckets older than two budget periods and a day, keeping newer ones.
+
+    The SLOs have a 30-day window: buckets are kept 61 days, for the budget
+    and its history a period back.
+    """
     slo = await slo_with_traffic(store, gauge, "acme", bad=1)
-    clock.advance(minutes=59)
+    clock.advance(days=61, minutes=-1)
     await slo_with_traffic(store, gauge, "globex", bad=1)
     clock.advance(minutes=2)
 

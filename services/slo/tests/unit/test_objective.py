@@ -34,6 +34,13 @@ def test_zero_fields_take_defaults() -> None:
     assert defn.min_events == 10
     assert defn.window_seconds == 30 * 24 * 3600
     assert defn.latency_threshold_ms == 0
+    # With no alerting field set, all four workbook tiers guard it.
+    assert [(t.name, t.factor) for t in defn.alerting.tiers] == [
+        ("page-1h", 14.4),
+        ("page-6h", 6.0),
+        ("ticket-1d", 3.0),
+        ("ticket-3d", 1.0),
+    ]
 
 
 def test_set_fields_are_kept() -> None:
@@ -51,6 +58,8 @@ def test_set_fields_are_kept() -> None:
     assert defn.long_window_seconds == 21600
     assert defn.min_events == 50
     assert defn.latency_threshold_ms == 250
+    # Setting the rule asks for that one tier instead of the workbook's four.
+    assert [t.name for t in defn.alerting.tiers] == ["custom"]
 
 
 @pytest.mark.parametrize("objective", [0.0, 1.0, -0.5, 1.5, float("nan"), float("inf")])
@@ -98,7 +107,7 @@ def test_other_fields_are_checked(overrides: dict[str, Any], field: str) -> None
 def test_unreachable_threshold_is_refused() -> None:
     """A 90% objective caps the burn rate at 10, so a 14.4 threshold could never trip."""
     with pytest.raises(InvalidObjectiveError, match="at most 10"):
-        SloDefinition.with_defaults(**(BASE | {"objective": 0.9}))
+        SloDefinition.with_defaults(**(BASE | {"objective": 0.9, "window_seconds": 0}))
 
 
 def test_threshold_equal_to_ceiling_is_allowed() -> None:
@@ -123,7 +132,13 @@ def test_durations_use_the_largest_whole_unit(seconds: int, text: str) -> None:
 
 def test_errors_share_a_base_and_a_code() -> None:
     """Every slo error is an SloError whose code is a status name the edge maps."""
-    allowed = {"INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION"}
+    allowed = {
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "FAILED_PRECONDITION",
+        "UNAVAILABLE",
+    }
     seen: set[type[SloError]] = set()
     pending = [SloError]
     while pending:

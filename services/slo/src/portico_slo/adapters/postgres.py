@@ -1,15 +1,15 @@
-"""PostgreSQL adapters of the slo ports.
+"""PostgreSQL adapters of the slo ports: SLOs, and the unit of work that holds them all.
 
-The window sums mirror `portico_slo.domain.buckets` (see its docstring), with
-`high` the key of the bucket `now` falls in:
-
-    WHERE bucket > high - window AND bucket <= high
+Buckets are in `postgres_buckets`, violations and templates in
+`postgres_records`. JSON columns travel as text and are parsed here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -17,52 +17,102 @@ from portico_common.clock import Clock
 from portico_common.db import Connection, Database
 from portico_common.uow import PgUnitOfWork, uow_factory
 from portico_slo.adapters.messages import to_message
-from portico_slo.app.ports import SloRecord, UnitOfWorkFactory
-from portico_slo.domain.buckets import bucket_key
-from portico_slo.domain.burn_rate import Counts
+from portico_slo.adapters.postgres_buckets import PgOutcomeBuckets
+from portico_slo.adapters.postgres_records import PgTemplates, PgViolationLog
+from portico_slo.adapters.spec_json import definition_json, definition_of
+from portico_slo.app.ports import SloFilter, SloRecord, TierBurn, UnitOfWorkFactory
 from portico_slo.domain.events import SloEvent
 from portico_slo.domain.objective import SloDefinition
-from portico_slo.domain.slo import SloState, SloStatus
+from portico_slo.domain.slo import ActiveTier, SloState, SloStatus, TierState
 
-_COLUMNS = """slo_id, tenant_id, plugin, version, objective, window_seconds,
+COLUMNS = """slo_id, tenant_id, plugin, version, objective, window_seconds,
     latency_threshold_ms, burn_rate_threshold, short_window_seconds, long_window_seconds,
     min_events, bucket_seconds, state, violated_at, short_window_burn_rate,
-    long_window_burn_rate, evaluated_at, created_at"""
+    long_window_burn_rate, evaluated_at, created_at, name, spec, tier_states, tier_burns,
+    refused_outcomes, pulled_until"""
 
 
-def _record(row: asyncpg.Record) -> SloRecord:
-    # Constructing the definition validates the row as well.
-    definition = SloDefinition(
-        slo_id=row["slo_id"],
-        tenant_id=row["tenant_id"],
-        plugin=row["plugin"],
-        version=row["version"],
-        objective=row["objective"],
-        window_seconds=row["window_seconds"],
-        latency_threshold_ms=row["latency_threshold_ms"],
-        burn_rate_threshold=row["burn_rate_threshold"],
-        short_window_seconds=row["short_window_seconds"],
-        long_window_seconds=row["long_window_seconds"],
-        min_events=row["min_events"],
-    )
+def record(row: asyncpg.Record) -> SloRecord:
+    """A row as an SloRecord; constructing the definition validates it as well."""
+    if row["spec"] is None:
+        # A row from before specs: the classic single rule of its columns.
+        definition = SloDefinition.with_defaults(
+            slo_id=row["slo_id"],
+            tenant_id=row["tenant_id"],
+            plugin=row["plugin"],
+            version=row["version"],
+            objective=row["objective"],
+            window_seconds=row["window_seconds"],
+            latency_threshold_ms=row["latency_threshold_ms"],
+            burn_rate_threshold=row["burn_rate_threshold"],
+            short_window_seconds=row["short_window_seconds"],
+            long_window_seconds=row["long_window_seconds"],
+            min_events=row["min_events"],
+        )
+    else:
+        definition = _definition(row["slo_id"], row["tenant_id"], row["spec"])
     return SloRecord(
         definition=definition,
         status=SloStatus(
             slo_id=definition.slo_id,
             state=SloState(row["state"]),
             violated_at=row["violated_at"],
+            tiers=_tiers_of(json.loads(row["tier_states"])),
         ),
         bucket_seconds=row["bucket_seconds"],
         created_at=row["created_at"],
         short_window_burn_rate=row["short_window_burn_rate"],
         long_window_burn_rate=row["long_window_burn_rate"],
         evaluated_at=row["evaluated_at"],
+        tier_burns=tuple(
+            TierBurn(b["tier"], b["short"], b["long"]) for b in json.loads(row["tier_burns"])
+        ),
+        refused_outcomes=row["refused_outcomes"],
+        pulled_until=row["pulled_until"],
     )
 
 
-def _counts(row: asyncpg.Record, prefix: str) -> Counts:
-    # sum(bigint) is numeric, which asyncpg returns as Decimal.
-    return Counts(good=int(row[f"{prefix}_good"]), bad=int(row[f"{prefix}_bad"]))
+# Definitions read back by their stored spec: the evaluator's tick reads every
+# SLO, and parsing and validating a spec costs more than the sums of its
+# windows. A spec is immutable text, so the parsed definition is reused.
+_DEFINITIONS: dict[tuple[str, str, str], SloDefinition] = {}
+_MAX_DEFINITIONS = 100_000
+
+
+def _definition(slo_id: str, tenant_id: str, spec: str) -> SloDefinition:
+    key = (slo_id, tenant_id, spec)
+    found = _DEFINITIONS.get(key)
+    if found is None:
+        if len(_DEFINITIONS) >= _MAX_DEFINITIONS:
+            _DEFINITIONS.clear()
+        found = _DEFINITIONS[key] = definition_of(slo_id, tenant_id, json.loads(spec))
+    return found
+
+
+def _tiers_json(tiers: dict[str, ActiveTier]) -> str:
+    return json.dumps(
+        {
+            name: {
+                "state": t.state.value,
+                "since": t.since.isoformat(),
+                "violation_id": t.violation_id,
+            }
+            for name, t in tiers.items()
+        }
+    )
+
+
+def _tiers_of(doc: dict[str, Any]) -> dict[str, ActiveTier]:
+    return {
+        name: ActiveTier(
+            TierState(t["state"]), datetime.fromisoformat(t["since"]), t["violation_id"]
+        )
+        for name, t in doc.items()
+    }
+
+
+def _burns_json(burns: Sequence[TierBurn]) -> str:
+    return json.dumps([{"tier": b.tier, "short": b.short_burn, "long": b.long_burn} for b in burns])
 
 
 class PgSloRepository:
@@ -75,10 +125,13 @@ class PgSloRepository:
             """INSERT INTO slos (slo_id, tenant_id, plugin, version, objective, window_seconds,
                    latency_threshold_ms, burn_rate_threshold, short_window_seconds,
                    long_window_seconds, min_events, bucket_seconds, state, violated_at,
-                   short_window_burn_rate, long_window_burn_rate, evaluated_at, created_at)
+                   short_window_burn_rate, long_window_burn_rate, evaluated_at, created_at,
+                   name, scope_kind, rollout_id, spec, windows, timeslice_target, tier_states,
+                   tier_burns, refused_outcomes, pulled, pulled_until)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17, $18)
-               ON CONFLICT (tenant_id, plugin, version) DO NOTHING RETURNING true""",
+                       $17, $18, $19, $20, $21, $22::jsonb, $23, $24, $25::jsonb, $26::jsonb,
+                       $27, $28, $29)
+               ON CONFLICT (tenant_id, name) DO NOTHING RETURNING true""",
             d.slo_id,
             d.tenant_id,
             d.plugin,
@@ -97,42 +150,75 @@ class PgSloRepository:
             slo.long_window_burn_rate,
             slo.evaluated_at,
             slo.created_at,
+            d.name,
+            d.scope.kind.value,
+            d.scope.rollout_id,
+            json.dumps(definition_json(d)),
+            list(d.alerting.windows),
+            d.timeslice_target,
+            _tiers_json(slo.status.tiers),
+            _burns_json(slo.tier_burns),
+            slo.refused_outcomes,
+            d.indicator.pulled,
+            slo.pulled_until,
         )
         return bool(inserted)
 
+    async def _one(self, where: str, *args: object) -> SloRecord | None:
+        row = await self._conn.fetchrow(f"SELECT {COLUMNS} FROM slos WHERE {where}", *args)  # noqa: S608 - constant column list and clauses
+        return None if row is None else record(row)
+
     async def get(self, tenant_id: str, slo_id: str) -> SloRecord | None:
-        row = await self._conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM slos WHERE tenant_id = $1 AND slo_id = $2",  # noqa: S608 - constant column list
-            tenant_id,
-            slo_id,
-        )
-        return None if row is None else _record(row)
+        return await self._one("tenant_id = $1 AND slo_id = $2", tenant_id, slo_id)
 
-    async def find(self, tenant_id: str, plugin: str, version: str) -> SloRecord | None:
-        row = await self._conn.fetchrow(
-            f"""SELECT {_COLUMNS} FROM slos
-                WHERE tenant_id = $1 AND plugin = $2 AND version = $3""",  # noqa: S608 - constant column list
+    async def by_name(self, tenant_id: str, name: str) -> SloRecord | None:
+        return await self._one("tenant_id = $1 AND name = $2", tenant_id, name)
+
+    async def lock(self, tenant_id: str, slo_id: str) -> SloRecord | None:
+        return await self._one("tenant_id = $1 AND slo_id = $2 FOR UPDATE", tenant_id, slo_id)
+
+    async def matching(
+        self, tenant_id: str, plugin: str, version: str, rollout_id: str = "", *, lock: bool
+    ) -> list[SloRecord]:
+        rows = await self._conn.fetch(
+            f"""SELECT {COLUMNS} FROM slos
+                WHERE tenant_id = $1 AND plugin = $2
+                  AND (scope_kind = 'plugin'
+                       OR (version = $3 AND (scope_kind = 'version' OR rollout_id = $4)))
+                ORDER BY slo_id {"FOR UPDATE" if lock else ""}""",  # noqa: S608 - constant column list
             tenant_id,
             plugin,
             version,
+            rollout_id,
         )
-        return None if row is None else _record(row)
+        return [record(r) for r in rows]
 
-    async def lock(self, tenant_id: str, plugin: str, version: str) -> SloRecord | None:
-        row = await self._conn.fetchrow(
-            f"""SELECT {_COLUMNS} FROM slos
-                WHERE tenant_id = $1 AND plugin = $2 AND version = $3
-                FOR UPDATE""",  # noqa: S608 - constant column list
+    async def page(
+        self, tenant_id: str, where: SloFilter, *, after: str, limit: int
+    ) -> list[SloRecord]:
+        rows = await self._conn.fetch(
+            f"""SELECT {COLUMNS} FROM slos
+                WHERE tenant_id = $1 AND name > $2
+                  AND ($3 = '' OR plugin = $3) AND ($4 = '' OR version = $4)
+                  AND ($5 = '' OR scope_kind = $5) AND (NOT $6 OR state = 'VIOLATED')
+                  AND starts_with(name, $7)
+                ORDER BY name LIMIT $8""",  # noqa: S608 - constant column list
             tenant_id,
-            plugin,
-            version,
+            after,
+            where.plugin,
+            where.version,
+            where.scope.value if where.scope else "",
+            where.violated_only,
+            where.name_prefix,
+            limit,
         )
-        return None if row is None else _record(row)
+        return [record(r) for r in rows]
 
     async def save(self, slo: SloRecord) -> None:
         await self._conn.execute(
             """UPDATE slos SET state = $2, violated_at = $3, short_window_burn_rate = $4,
-                   long_window_burn_rate = $5, evaluated_at = $6
+                   long_window_burn_rate = $5, evaluated_at = $6, tier_states = $7::jsonb,
+                   tier_burns = $8::jsonb
                WHERE slo_id = $1""",
             slo.slo_id,
             slo.status.state.value,
@@ -140,86 +226,63 @@ class PgSloRepository:
             slo.short_window_burn_rate,
             slo.long_window_burn_rate,
             slo.evaluated_at,
+            _tiers_json(slo.status.tiers),
+            _burns_json(slo.tier_burns),
         )
 
-
-class PgOutcomeBuckets:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    async def add(self, tenant_id: str, slo_id: str, counts: Mapping[int, Counts]) -> None:
-        keys = sorted(counts)  # a fixed order, so concurrent upserts lock rows alike
-        await self._conn.execute(
-            """INSERT INTO outcome_buckets (slo_id, tenant_id, bucket, good, bad)
-               SELECT $1, $2, b.bucket, b.good, b.bad
-                 FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS b (bucket, good, bad)
-               ON CONFLICT (slo_id, bucket) DO UPDATE
-                 SET good = outcome_buckets.good + EXCLUDED.good,
-                     bad = outcome_buckets.bad + EXCLUDED.bad""",
-            slo_id,
-            tenant_id,
-            keys,
-            [counts[k].good for k in keys],
-            [counts[k].bad for k in keys],
-        )
-
-    async def window_counts(self, slo: SloRecord, now: datetime) -> tuple[Counts, Counts]:
+    async def update(self, slo: SloRecord) -> None:
         d = slo.definition
-        row = await self._conn.fetchrow(
-            """SELECT coalesce(sum(good) FILTER (WHERE bucket > $2::bigint - $3::bigint), 0)
-                          AS short_good,
-                      coalesce(sum(bad) FILTER (WHERE bucket > $2::bigint - $3::bigint), 0)
-                          AS short_bad,
-                      coalesce(sum(good), 0) AS long_good,
-                      coalesce(sum(bad), 0) AS long_bad
-                 FROM outcome_buckets
-                WHERE slo_id = $1 AND bucket > $2::bigint - $4::bigint AND bucket <= $2::bigint""",
+        await self._conn.execute(
+            """UPDATE slos SET objective = $2, window_seconds = $3, latency_threshold_ms = $4,
+                   burn_rate_threshold = $5, short_window_seconds = $6,
+                   long_window_seconds = $7, min_events = $8, name = $9, spec = $10::jsonb,
+                   windows = $11, timeslice_target = $12, pulled = $13
+               WHERE slo_id = $1""",
             slo.slo_id,
-            bucket_key(now, slo.bucket_seconds),
+            d.objective,
+            d.window_seconds,
+            d.latency_threshold_ms,
+            d.burn_rate_threshold,
             d.short_window_seconds,
             d.long_window_seconds,
+            d.min_events,
+            d.name,
+            json.dumps(definition_json(d)),
+            list(d.alerting.windows),
+            d.timeslice_target,
+            d.indicator.pulled,
         )
-        assert row is not None  # noqa: S101 - an aggregate always returns one row
-        return _counts(row, "short"), _counts(row, "long")
 
-    async def all_window_counts(self, now: datetime) -> list[tuple[SloRecord, Counts, Counts]]:
-        # `$1 / bucket_seconds * bucket_seconds` is bucket_key for a positive epoch second.
-        rows = await self._conn.fetch(
-            f"""SELECT {_prefixed("s")},
-                      coalesce(sum(b.good) FILTER (
-                          WHERE b.bucket > h.high - s.short_window_seconds), 0) AS short_good,
-                      coalesce(sum(b.bad) FILTER (
-                          WHERE b.bucket > h.high - s.short_window_seconds), 0) AS short_bad,
-                      coalesce(sum(b.good), 0) AS long_good,
-                      coalesce(sum(b.bad), 0) AS long_bad
-                 FROM slos s
-                 CROSS JOIN LATERAL (
-                     SELECT $1::bigint / s.bucket_seconds * s.bucket_seconds AS high) h
-                 LEFT JOIN outcome_buckets b
-                   ON b.slo_id = s.slo_id
-                  AND b.bucket > h.high - s.long_window_seconds AND b.bucket <= h.high
-                GROUP BY s.slo_id, h.high
-                ORDER BY s.slo_id""",  # noqa: S608 - constant column list
-            bucket_key(now),
-        )
-        return [(_record(r), _counts(r, "short"), _counts(r, "long")) for r in rows]
-
-    async def prune(self, now: datetime) -> int:
+    async def delete(self, tenant_id: str, slo_id: str) -> bool:
         deleted = await self._conn.fetchval(
-            """WITH gone AS (
-                   DELETE FROM outcome_buckets b USING slos s
-                    WHERE b.slo_id = s.slo_id
-                      AND b.bucket <= $1::bigint / s.bucket_seconds * s.bucket_seconds
-                                      - s.long_window_seconds
-                   RETURNING 1)
-               SELECT count(*) FROM gone""",
-            bucket_key(now),
+            "DELETE FROM slos WHERE tenant_id = $1 AND slo_id = $2 RETURNING true",
+            tenant_id,
+            slo_id,
         )
-        return int(deleted)
+        return bool(deleted)
 
+    async def count_refused(self, tenant_id: str, slo_id: str, refused: int) -> None:
+        await self._conn.execute(
+            """UPDATE slos SET refused_outcomes = refused_outcomes + $3
+               WHERE tenant_id = $1 AND slo_id = $2""",
+            tenant_id,
+            slo_id,
+            refused,
+        )
 
-def _prefixed(alias: str) -> str:
-    return ", ".join(f"{alias}.{c.strip()}" for c in _COLUMNS.split(","))
+    async def set_pulled(self, tenant_id: str, slo_id: str, until: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE slos SET pulled_until = $3 WHERE tenant_id = $1 AND slo_id = $2",
+            tenant_id,
+            slo_id,
+            until,
+        )
+
+    async def pulled(self) -> list[SloRecord]:
+        rows = await self._conn.fetch(
+            f"SELECT {COLUMNS} FROM slos WHERE pulled ORDER BY slo_id"  # noqa: S608 - constant column list
+        )
+        return [record(r) for r in rows]
 
 
 class SloPgUnitOfWork(PgUnitOfWork):
@@ -228,7 +291,9 @@ class SloPgUnitOfWork(PgUnitOfWork):
     def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
         super().__init__(conn, source="portico/slo", tenant_id=tenant_id, clock=clock)
         self._slos = PgSloRepository(conn)
-        self._buckets = PgOutcomeBuckets(conn)
+        self._buckets = PgOutcomeBuckets(conn, record, COLUMNS)
+        self._violations = PgViolationLog(conn)
+        self._templates = PgTemplates(conn)
 
     @property
     def slos(self) -> PgSloRepository:
@@ -237,6 +302,14 @@ class SloPgUnitOfWork(PgUnitOfWork):
     @property
     def buckets(self) -> PgOutcomeBuckets:
         return self._buckets
+
+    @property
+    def violations(self) -> PgViolationLog:
+        return self._violations
+
+    @property
+    def templates(self) -> PgTemplates:
+        return self._templates
 
     async def publish(self, events: Sequence[SloEvent]) -> None:
         for event in events:

@@ -1,50 +1,85 @@
-"""SLO use cases: define an SLO, read it, and judge reported outcomes against it."""
+"""SLO use cases: define, read, change, list and delete SLOs, and judge reported outcomes."""
 
 from __future__ import annotations
 
-import logging
-import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
-from portico_slo.app.ports import BurnRateGauge, SloRecord, UnitOfWorkFactory
-from portico_slo.app.validation import ReportedOutcome, check_outcomes, check_plugin_version
+from portico_slo.app.evaluation import (
+    Judged,
+    evaluate_all,
+    judge,
+    log_events,
+    window_summaries,
+    with_evaluation,
+)
+from portico_slo.app.ports import BurnRateGauge, SloFilter, SloRecord, UnitOfWorkFactory
+from portico_slo.app.validation import (
+    ReportedOutcome,
+    check_name,
+    check_outcomes,
+    check_plugin,
+    check_plugin_version,
+    check_version,
+)
 from portico_slo.domain.buckets import bucket_key
-from portico_slo.domain.burn_rate import Counts, classify, evaluate
-from portico_slo.domain.objective import SloDefinition
+from portico_slo.domain.burn_rate import Counts, evaluate
+from portico_slo.domain.ingest import (
+    DEFAULT_MAX_LATENESS_SECONDS,
+    DEFAULT_MAX_SKEW_SECONDS,
+    OutcomeResult,
+    judge_time,
+)
+from portico_slo.domain.objective import SloDefinition, bucket_seconds_for
+from portico_slo.domain.scope import Scope
 from portico_slo.domain.slo import SloState, SloStatus
+from portico_slo.domain.templates import SloSpec
 from portico_slo.errors import (
     InvalidSloDefinitionError,
     NoSloForVersionError,
     SloAlreadyExistsError,
     SloNotFoundError,
+    SloUpdateRefusedError,
 )
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "ReportResult",
+    "bucket_seconds_for",
+    "create_slo",
+    "delete_slo",
+    "get_slo",
+    "list_slos",
+    "prune_buckets",
+    "refresh_burn_rates",
+    "report_outcomes",
+    "update_slo",
+]
 
-# Outcomes are counted in buckets of up to this many seconds: small enough that
-# a 5-minute window is 30 buckets, large enough that an hour is only 360 rows.
-MAX_BUCKET_SECONDS = 10
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
 class ReportResult:
-    """What a report did: how many outcomes it took and where the SLO stands now."""
+    """What a report did: which outcomes it took, and where its SLOs stand now.
+
+    The flat fields describe the primary SLO: the version's own, else the
+    first that counted the outcomes.
+    """
 
     slo_id: str
     accepted: int
     short_window_burn_rate: float
     long_window_burn_rate: float
     violated: bool
+    results: tuple[OutcomeResult, ...] = ()
+    judged: tuple[SloRecord, ...] = ()
 
-
-def bucket_seconds_for(definition: SloDefinition) -> int:
-    """The largest bucket up to MAX_BUCKET_SECONDS both alerting windows are whole multiples of."""
-    return math.gcd(
-        definition.short_window_seconds, definition.long_window_seconds, MAX_BUCKET_SECONDS
-    )
+    @property
+    def refused(self) -> int:
+        return sum(r is not OutcomeResult.ACCEPTED for r in self.results)
 
 
 async def create_slo(
@@ -54,31 +89,45 @@ async def create_slo(
     tenant_id: str,
     plugin: str,
     version: str,
-    objective: float,
+    objective: float = 0.0,
     window_seconds: int = 0,
     latency_threshold_ms: int = 0,
     burn_rate_threshold: float = 0.0,
     short_window_seconds: int = 0,
     long_window_seconds: int = 0,
     min_events: int = 0,
+    rollout_id: str = "",
+    spec: SloSpec | None = None,
 ) -> SloRecord:
-    """Defines the SLO of a plugin version; fields left at 0 take the defaults."""
+    """Defines an SLO: from `spec` when given, else from the classic fields (0 = default)."""
     require_tenant_id(tenant_id)
-    check_plugin_version(plugin, version)
-    definition = SloDefinition.with_defaults(
-        slo_id=str(uuid.uuid4()),
-        tenant_id=tenant_id,
-        plugin=plugin,
-        version=version,
-        objective=objective,
-        window_seconds=window_seconds,
-        latency_threshold_ms=latency_threshold_ms,
-        burn_rate_threshold=burn_rate_threshold,
-        short_window_seconds=short_window_seconds,
-        long_window_seconds=long_window_seconds,
-        min_events=min_events,
-    )
-    async with uow(tenant_id) as tx:
+    scope = _scope(plugin, version, rollout_id)
+    slo_id = str(uuid.uuid4())
+    if spec is not None:
+        definition = spec.definition(slo_id, tenant_id, scope)
+    else:
+        classic = SloDefinition.with_defaults(
+            slo_id=slo_id,
+            tenant_id=tenant_id,
+            plugin=plugin,
+            version=version or "-",
+            objective=objective,
+            window_seconds=window_seconds,
+            latency_threshold_ms=latency_threshold_ms,
+            burn_rate_threshold=burn_rate_threshold,
+            short_window_seconds=short_window_seconds,
+            long_window_seconds=long_window_seconds,
+            min_events=min_events,
+        )
+        definition = replace(classic, scope=scope, name="")
+    return await store_new(uow, gauge, definition)
+
+
+async def store_new(
+    uow: UnitOfWorkFactory, gauge: BurnRateGauge, definition: SloDefinition
+) -> SloRecord:
+    """Stores a validated definition as a new SLO, OK and without counts."""
+    async with uow(definition.tenant_id) as tx:
         slo = SloRecord(
             definition=definition,
             status=SloStatus(slo_id=definition.slo_id),
@@ -86,8 +135,8 @@ async def create_slo(
             created_at=tx.clock.now(),
         )
         if not await tx.slos.add(slo):
-            existing = await tx.slos.find(tenant_id, plugin, version)
-            raise SloAlreadyExistsError(existing.slo_id if existing else f"for {plugin}@{version}")
+            existing = await tx.slos.by_name(definition.tenant_id, definition.name)
+            raise SloAlreadyExistsError(existing.slo_id if existing else f"named {definition.name}")
     gauge.set(definition, 0.0, 0.0)
     return slo
 
@@ -104,15 +153,82 @@ async def get_slo(
         if slo is None:
             raise SloNotFoundError(slo_id)
         now = tx.clock.now()
-        short, long = await tx.buckets.window_counts(slo, now)
-    evaluation = evaluate(slo.definition, short, long)
+        windows = await window_summaries(tx, slo, now)
+    evaluation = evaluate(slo.definition, windows)
     gauge.set(slo.definition, evaluation.short_burn, evaluation.long_burn)
-    return replace(
-        slo,
-        short_window_burn_rate=evaluation.short_burn,
-        long_window_burn_rate=evaluation.long_burn,
-        evaluated_at=now,
-    )
+    return with_evaluation(slo, evaluation, now)
+
+
+async def update_slo(
+    uow: UnitOfWorkFactory,
+    gauge: BurnRateGauge,
+    *,
+    tenant_id: str,
+    slo_id: str,
+    spec: SloSpec,
+) -> SloRecord:
+    """Replaces an SLO's spec and judges it at once under the new one.
+
+    The scope stays (the counts belong to it), and the bucket size too: new
+    windows must be whole numbers of the buckets already counted.
+    """
+    require_tenant_id(tenant_id)
+    if not slo_id:
+        raise InvalidSloDefinitionError("slo_id", "must not be empty")
+    async with uow(tenant_id) as tx:
+        slo = await tx.slos.lock(tenant_id, slo_id)
+        if slo is None:
+            raise SloNotFoundError(slo_id)
+        name = spec.name or slo.definition.name
+        # An imported SLO keeps its OpenSLO document, so it exports with the change.
+        kept = replace(spec, openslo=spec.openslo or slo.definition.openslo)
+        definition = kept.definition(slo_id, tenant_id, slo.definition.scope, name=name)
+        misfits = [w for w in definition.alerting.windows if w % slo.bucket_seconds]
+        if misfits or (
+            definition.timeslice_seconds and definition.timeslice_seconds != slo.bucket_seconds
+        ):
+            raise SloUpdateRefusedError(
+                f"its outcomes are counted in {slo.bucket_seconds}s buckets, which the new "
+                f"windows {misfits or [definition.timeslice_seconds]} do not fit; create a new SLO"
+            )
+        if name != slo.definition.name:
+            taken = await tx.slos.by_name(tenant_id, name)
+            if taken is not None:
+                raise SloAlreadyExistsError(taken.slo_id)
+        updated = replace(slo, definition=definition)
+        await tx.slos.update(updated)
+        judged = await judge(tx, updated, tx.clock.now())
+    _publish(gauge, judged)
+    return judged.slo
+
+
+async def delete_slo(uow: UnitOfWorkFactory, *, tenant_id: str, slo_id: str) -> None:
+    require_tenant_id(tenant_id)
+    if not slo_id:
+        raise InvalidSloDefinitionError("slo_id", "must not be empty")
+    async with uow(tenant_id) as tx:
+        if not await tx.slos.delete(tenant_id, slo_id):
+            raise SloNotFoundError(slo_id)
+
+
+async def list_slos(
+    uow: UnitOfWorkFactory,
+    *,
+    tenant_id: str,
+    where: SloFilter,
+    page_size: int = 0,
+    page_token: str = "",
+) -> tuple[list[SloRecord], str]:
+    """A page of SLOs by name and the token of the next page ("" on the last)."""
+    require_tenant_id(tenant_id)
+    if page_size > MAX_PAGE_SIZE:
+        raise InvalidSloDefinitionError("page_size", f"{page_size} is above {MAX_PAGE_SIZE}")
+    size = page_size or DEFAULT_PAGE_SIZE
+    async with uow(tenant_id) as tx:
+        # One more than asked says whether a next page exists.
+        found = await tx.slos.page(tenant_id, where, after=page_token, limit=size + 1)
+    page = found[:size]
+    return page, page[-1].definition.name if len(found) > size else ""
 
 
 async def report_outcomes(
@@ -123,76 +239,94 @@ async def report_outcomes(
     plugin: str,
     version: str,
     outcomes: Sequence[ReportedOutcome],
+    rollout_id: str = "",
+    max_lateness_seconds: int = DEFAULT_MAX_LATENESS_SECONDS,
+    max_skew_seconds: int = DEFAULT_MAX_SKEW_SECONDS,
 ) -> ReportResult:
-    """Counts outcomes and evaluates the burn-rate rule; a trip emits slo.violated at once.
+    """Counts outcomes for every pushed SLO they fall in, judging each; may emit at once.
 
-    Counting, evaluating, the state change and the event are one transaction,
-    with the SLO row locked, so a violation is emitted exactly once however
-    many reports race, and never without the state that explains it.
+    Each outcome lands in the bucket of its own time (late ones too, within
+    the lateness allowance); too-late and too-early ones are refused one by
+    one and counted on the SLOs. Counting, evaluating, the state change and
+    the events are one transaction, with the SLOs locked in id order.
     """
     require_tenant_id(tenant_id)
     check_plugin_version(plugin, version)
+    if rollout_id:
+        check_name("rollout_id", rollout_id)
     check_outcomes(outcomes)
     async with uow(tenant_id) as tx:
-        slo = await tx.slos.lock(tenant_id, plugin, version)
-        if slo is None:
+        found = await tx.slos.matching(tenant_id, plugin, version, rollout_id, lock=True)
+        slos = [s for s in found if not s.definition.indicator.pulled]
+        if not slos:
             raise NoSloForVersionError(plugin, version)
-        definition = slo.definition
-        good = sum(
-            classify(o.success, o.latency_ms, definition.latency_threshold_ms) for o in outcomes
-        )
         now = tx.clock.now()
-        await tx.buckets.add(
-            tenant_id,
-            slo.slo_id,
-            {bucket_key(now, slo.bucket_seconds): Counts(good=good, bad=len(outcomes) - good)},
-        )
-        short, long = await tx.buckets.window_counts(slo, now)
-        evaluation = evaluate(definition, short, long)
-        violations = slo.status.observe(definition, evaluation, now)
-        await tx.slos.save(
-            replace(
-                slo,
-                short_window_burn_rate=evaluation.short_burn,
-                long_window_burn_rate=evaluation.long_burn,
-                evaluated_at=now,
+        results = tuple(
+            judge_time(
+                o.at or now,
+                now,
+                max_lateness_seconds=max_lateness_seconds,
+                max_skew_seconds=max_skew_seconds,
             )
+            for o in outcomes
         )
-        await tx.publish(violations)
-    gauge.set(definition, evaluation.short_burn, evaluation.long_burn)
-    for violation in violations:
-        log.warning(
-            "slo violated",
-            extra={
-                "tenant": violation.tenant_id,
-                "slo_id": violation.slo_id,
-                "plugin": violation.plugin,
-                "version": violation.version,
-                "rule": violation.rule,
-                "short_burn": violation.short_window_burn_rate,
-                "long_burn": violation.long_window_burn_rate,
-            },
-        )
+        refused = sum(r is not OutcomeResult.ACCEPTED for r in results)
+        judged: list[Judged] = []
+        for slo in slos:
+            counts: dict[int, Counts] = {}
+            indicator = slo.definition.indicator
+            for outcome, result in zip(outcomes, results, strict=True):
+                if result is OutcomeResult.ACCEPTED:
+                    key = bucket_key(outcome.at or now, slo.bucket_seconds)
+                    good = indicator.classify(outcome.success, outcome.latency_ms)
+                    counts[key] = counts.get(key, Counts()) + Counts.of(good)
+            if counts:
+                await tx.buckets.add(tenant_id, slo.slo_id, counts)
+            if refused:
+                await tx.slos.count_refused(tenant_id, slo.slo_id, refused)
+            judged.append(await judge(tx, slo, now))
+    for each in judged:
+        _publish(gauge, each)
+    primary = _primary(judged, version, rollout_id)
     return ReportResult(
-        slo_id=slo.slo_id,
-        accepted=len(outcomes),
-        short_window_burn_rate=evaluation.short_burn,
-        long_window_burn_rate=evaluation.long_burn,
-        violated=slo.status.state is SloState.VIOLATED,
+        slo_id=primary.slo.slo_id,
+        accepted=len(outcomes) - refused,
+        short_window_burn_rate=primary.evaluation.short_burn,
+        long_window_burn_rate=primary.evaluation.long_burn,
+        violated=primary.slo.status.state is SloState.VIOLATED,
+        results=results,
+        judged=tuple(j.slo for j in judged),
     )
 
 
+def _primary(judged: list[Judged], version: str, rollout_id: str) -> Judged:
+    for each in judged:
+        scope = each.slo.definition.scope
+        if scope.version == version and scope.rollout_id == rollout_id:
+            return each
+    return judged[0]
+
+
+def _publish(gauge: BurnRateGauge, judged: Judged) -> None:
+    gauge.set(judged.slo.definition, judged.evaluation.short_burn, judged.evaluation.long_burn)
+    log_events(judged.events)
+
+
+def _scope(plugin: str, version: str, rollout_id: str) -> Scope:
+    check_plugin(plugin)
+    if version:
+        check_version(version)
+    if rollout_id:
+        check_name("rollout_id", rollout_id)
+    return Scope.of(plugin, version, rollout_id)
+
+
 async def refresh_burn_rates(uow: UnitOfWorkFactory, gauge: BurnRateGauge) -> int:
-    """Recomputes every SLO's burn rates now, so a version without traffic decays to 0."""
-    async with uow(ALL_TENANTS) as tx:
-        rows = await tx.buckets.all_window_counts(tx.clock.now())
-    for slo, short, long in rows:
-        evaluation = evaluate(slo.definition, short, long)
-        gauge.set(slo.definition, evaluation.short_burn, evaluation.long_burn)
-    return len(rows)
+    """Judges every SLO now (see `evaluate_all`); returns how many."""
+    return await evaluate_all(uow, gauge)
 
 
 async def prune_buckets(uow: UnitOfWorkFactory) -> int:
-    """Deletes buckets older than every SLO's long window; returns how many."""
+    """Deletes buckets no window or budget period reads any more; returns how many."""
     async with uow(ALL_TENANTS) as tx:
         return await tx.buckets.prune(tx.clock.now())

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from portico_common.clock import Clock
-from portico_slo.domain.burn_rate import Counts
-from portico_slo.domain.events import SloEvent
+from portico_slo.domain.burn_rate import Counts, WindowSummary
+from portico_slo.domain.events import SloEvent, SloRecovered, SloViolated
 from portico_slo.domain.objective import SloDefinition
+from portico_slo.domain.scope import ScopeKind
 from portico_slo.domain.slo import SloStatus
+from portico_slo.domain.templates import SloTemplate
+
+
+@dataclass(frozen=True, slots=True)
+class TierBurn:
+    """One tier's burn rates at the last evaluation."""
+
+    tier: str
+    short_burn: float
+    long_burn: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +38,11 @@ class SloRecord:
     short_window_burn_rate: float = 0.0
     long_window_burn_rate: float = 0.0
     evaluated_at: datetime | None = None
+    tier_burns: tuple[TierBurn, ...] = ()
+    # Outcomes refused as too late or too early, ever.
+    refused_outcomes: int = 0
+    # Pulled SLIs: the end of the last step read from Prometheus.
+    pulled_until: datetime | None = None
 
     @property
     def slo_id(self) -> str:
@@ -37,38 +53,114 @@ class SloRecord:
         return self.definition.tenant_id
 
 
+@dataclass(frozen=True, slots=True)
+class SloFilter:
+    """Which SLOs a listing returns; empty fields match everything."""
+
+    plugin: str = ""
+    version: str = ""
+    scope: ScopeKind | None = None
+    violated_only: bool = False
+    name_prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationRecord:
+    """A tier's firing as evidence: the event that announced it, and when it stopped."""
+
+    violation: SloViolated
+    recovered_at: datetime | None = None
+    recovered: SloRecovered | None = field(default=None, compare=False)
+
+
 class SloRepository(Protocol):
     async def add(self, slo: SloRecord) -> bool:
-        """Stores a new SLO; False if the tenant has one for this plugin version already."""
+        """Stores a new SLO; False if the tenant has an SLO of this name already."""
 
     async def get(self, tenant_id: str, slo_id: str) -> SloRecord | None: ...
 
-    async def find(self, tenant_id: str, plugin: str, version: str) -> SloRecord | None:
-        """The SLO of a plugin version, without locking it."""
+    async def by_name(self, tenant_id: str, name: str) -> SloRecord | None: ...
 
-    async def lock(self, tenant_id: str, plugin: str, version: str) -> SloRecord | None:
-        """The SLO of a plugin version, locked until the transaction ends.
+    async def lock(self, tenant_id: str, slo_id: str) -> SloRecord | None:
+        """The SLO, locked until the transaction ends (evaluations of one SLO run in turn)."""
 
-        Evaluations of one SLO run one after another, so two concurrent
-        reports cannot both see it OK and both emit a violation.
+    async def matching(
+        self, tenant_id: str, plugin: str, version: str, rollout_id: str = "", *, lock: bool
+    ) -> list[SloRecord]:
+        """The SLOs an outcome of plugin@version (in rollout_id's canary) counts for, by id.
+
+        With `lock`, each is locked until the transaction ends, always in id
+        order, so two concurrent reports cannot both see an SLO OK and both
+        emit a violation, nor deadlock each other.
         """
 
+    async def page(
+        self, tenant_id: str, where: SloFilter, *, after: str, limit: int
+    ) -> list[SloRecord]:
+        """SLOs ordered by name, those after `after`, at most `limit`."""
+
     async def save(self, slo: SloRecord) -> None:
-        """Stores the status and the last evaluation (the definition never changes)."""
+        """Stores the status and the last evaluation."""
+
+    async def update(self, slo: SloRecord) -> None:
+        """Stores a changed definition (the status too)."""
+
+    async def delete(self, tenant_id: str, slo_id: str) -> bool: ...
+
+    async def count_refused(self, tenant_id: str, slo_id: str, refused: int) -> None: ...
+
+    async def set_pulled(self, tenant_id: str, slo_id: str, until: datetime) -> None: ...
+
+    async def pulled(self) -> list[SloRecord]:
+        """Every visible SLO whose SLI is pulled."""
 
 
 class OutcomeBuckets(Protocol):
     async def add(self, tenant_id: str, slo_id: str, counts: Mapping[int, Counts]) -> None:
         """Adds counts to the buckets keyed by their start (epoch second)."""
 
-    async def window_counts(self, slo: SloRecord, now: datetime) -> tuple[Counts, Counts]:
-        """The SLO's (short, long) window counts ending at `now`."""
+    async def summaries(
+        self, slo: SloRecord, spans: Sequence[tuple[int, int]]
+    ) -> list[WindowSummary]:
+        """The summary of the buckets with keys in each (low, high] span."""
 
-    async def all_window_counts(self, now: datetime) -> list[tuple[SloRecord, Counts, Counts]]:
-        """Every visible SLO with its (short, long) window counts ending at `now`."""
+    async def groups(
+        self, slo: SloRecord, low: int, high: int, group_seconds: int
+    ) -> dict[int, WindowSummary]:
+        """Summaries of the buckets in (low, high] per group of `group_seconds`, by group start."""
+
+    async def all_summaries(
+        self, now: datetime
+    ) -> list[tuple[SloRecord, dict[int, WindowSummary]]]:
+        """Every visible SLO with the summaries of its alerting windows ending at `now`."""
 
     async def prune(self, now: datetime) -> int:
-        """Deletes buckets no window ending at `now` reads; returns how many."""
+        """Deletes buckets no window or budget period ending at `now` reads; returns how many."""
+
+
+class ViolationLog(Protocol):
+    async def record(self, violation: SloViolated) -> None: ...
+
+    async def resolve(self, recovery: SloRecovered) -> None: ...
+
+    async def recent(self, tenant_id: str, slo_id: str, *, limit: int) -> list[ViolationRecord]:
+        """Newest first; every SLO of the tenant when `slo_id` is empty."""
+
+
+class TemplateRepository(Protocol):
+    async def put(self, tenant_id: str, template: SloTemplate, *, create: bool) -> bool:
+        """Stores a template; with `create`, False if the name is taken (else False if absent).
+
+        A template marked default unmarks the tenant's previous default.
+        """
+
+    async def get(self, tenant_id: str, name: str) -> SloTemplate | None: ...
+
+    async def default(self, tenant_id: str) -> SloTemplate | None: ...
+
+    async def all(self, tenant_id: str) -> list[SloTemplate]: ...
+
+    async def delete(self, tenant_id: str, name: str) -> bool: ...
 
 
 class SloUnitOfWork(Protocol):
@@ -77,6 +169,10 @@ class SloUnitOfWork(Protocol):
     def slos(self) -> SloRepository: ...
     @property
     def buckets(self) -> OutcomeBuckets: ...
+    @property
+    def violations(self) -> ViolationLog: ...
+    @property
+    def templates(self) -> TemplateRepository: ...
     @property
     def clock(self) -> Clock: ...
 
@@ -91,3 +187,20 @@ class BurnRateGauge(Protocol):
     """Where the current burn rates of an SLO are published (Prometheus in production)."""
 
     def set(self, definition: SloDefinition, short_burn: float, long_burn: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """What a pull read for one step: counts, or one value for a threshold SLI."""
+
+    start: datetime
+    counts: Counts
+
+
+class MetricsSource(Protocol):
+    """Where pulled SLIs are read (a Prometheus server's HTTP API in production)."""
+
+    async def read(
+        self, definition: SloDefinition, start: datetime, end: datetime, step_seconds: int
+    ) -> list[Sample]:
+        """Good and bad counts per step in [start, end), each step starting at a multiple."""

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from portico_common.npm import package_name_problem, shown, version_problem
 from portico_slo.errors import InvalidOutcomeError, InvalidSloDefinitionError
 
 MAX_OUTCOMES_PER_REPORT = 10_000
+# Rollout ids and other names: as long as npm lets a package name be.
+MAX_NAME_LENGTH = 214
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,16 +25,34 @@ class ReportedOutcome:
 
     success: bool
     latency_ms: int
+    # When it happened; None means when it is reported.
+    at: datetime | None = None
 
 
 def check_plugin_version(plugin: str, version: str) -> None:
     """A valid npm package name and one exact version of it; the error names the field."""
+    check_plugin(plugin)
+    check_version(version)
+
+
+def check_plugin(plugin: str) -> None:
     problem = package_name_problem(plugin)
     if problem is not None:
         raise InvalidSloDefinitionError("plugin", problem)
+
+
+def check_version(version: str) -> None:
     problem = version_problem(version)
     if problem is not None:
         raise InvalidSloDefinitionError("version", f"{shown(version)}: {problem}")
+
+
+def check_name(field: str, value: str) -> None:
+    """A name such as a rollout id: 1..214 printable characters without spaces."""
+    if not value or len(value) > MAX_NAME_LENGTH:
+        raise InvalidSloDefinitionError(field, f"must be 1..{MAX_NAME_LENGTH} characters")
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise InvalidSloDefinitionError(field, f"{value!r} has spaces or control characters")
 
 
 def check_outcomes(outcomes: Sequence[ReportedOutcome]) -> None:
@@ -44,3 +65,5 @@ def check_outcomes(outcomes: Sequence[ReportedOutcome]) -> None:
     for index, outcome in enumerate(outcomes):
         if outcome.latency_ms < 0:
             raise InvalidOutcomeError(f"outcome {index} has a negative latency")
+        if outcome.at is not None and outcome.at.utcoffset() is None:
+            raise InvalidOutcomeError(f"outcome {index} has a time without a timezone")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from portico_slo.domain._time import require_aware
-from portico_slo.domain.burn_rate import Counts
+from portico_slo.domain.burn_rate import Counts, WindowSummary
 from portico_slo.errors import InvalidWindowError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -58,6 +58,22 @@ def window_counts(
         if low < key <= high:
             total += counts
     return total
+
+
+def summarize(
+    buckets: Mapping[int, Counts], low: int, high: int, timeslice_target: float = 0.0
+) -> WindowSummary:
+    """The summary of the buckets with keys in (low, high], each judged as a slice."""
+    total = WindowSummary()
+    for key, counts in buckets.items():
+        if low < key <= high:
+            total += WindowSummary.of_bucket(counts, timeslice_target)
+    return total
+
+
+def window_span(now: datetime, window_seconds: int, bucket_seconds: int) -> tuple[int, int]:
+    """The (low, high] bucket keys of the `window_seconds` ending at `now`."""
+    return _bounds(now, window_seconds, bucket_seconds)
 
 
 def prune(

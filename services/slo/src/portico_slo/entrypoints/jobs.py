@@ -1,4 +1,4 @@
-"""Background upkeep: burn-rate gauges kept current, and old buckets deleted."""
+"""Background jobs: the evaluator's tick (with bucket pruning) and the Prometheus pull."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import logging
 import time
 
 from portico_common.runtime import Background
-from portico_slo.app import handlers
-from portico_slo.app.ports import BurnRateGauge, UnitOfWorkFactory
+from portico_slo.app import handlers, pull
+from portico_slo.app.ports import BurnRateGauge, MetricsSource, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def upkeep_job(
     refresh_seconds: float,
     prune_seconds: float,
 ) -> Background:
-    """A loop for `serve(background=...)`: refresh gauges often, prune buckets rarely.
+    """A loop for `serve(background=...)`: judge every SLO each tick, prune buckets rarely.
 
     Failures are logged and retried on the next tick: a background task that
     raised would take the whole service down with it.
@@ -41,8 +41,30 @@ def upkeep_job(
             try:
                 await handlers.refresh_burn_rates(uow, gauge)
             except Exception as exc:  # noqa: BLE001 - retried next tick
-                log.warning("refreshing burn rates failed", extra={"error": str(exc)})
+                log.warning("evaluating SLOs failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=refresh_seconds)
 
     return slo_upkeep
+
+
+def pull_job(
+    uow: UnitOfWorkFactory,
+    gauge: BurnRateGauge,
+    source: MetricsSource,
+    *,
+    every_seconds: float,
+    lag_seconds: int,
+) -> Background:
+    """A loop that reads pulled SLIs from their source and judges their SLOs."""
+
+    async def slo_pull(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await pull.pull_all(uow, gauge, source, lag_seconds=lag_seconds)
+            except Exception as exc:  # noqa: BLE001 - retried next round
+                log.warning("pulling SLIs failed", extra={"error": str(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_seconds)
+
+    return slo_pull

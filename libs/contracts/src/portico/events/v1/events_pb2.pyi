@@ -415,7 +415,9 @@ Global___RolloutRolledBack: _TypeAlias = RolloutRolledBack  # noqa: Y015
 
 @_typing.final
 class SloViolated(_message.Message):
-    """slo.violated: a burn-rate rule tripped for a plugin version."""
+    """slo.violated: a burn-rate tier started firing for an SLO (the evidence is in
+    the window counts; a faster tier already firing inhibits a slower one).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -431,20 +433,47 @@ class SloViolated(_message.Message):
     TIER_FIELD_NUMBER: _builtins.int
     SEVERITY_FIELD_NUMBER: _builtins.int
     TEAM_FIELD_NUMBER: _builtins.int
+    SHORT_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    LONG_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    SHORT_GOOD_FIELD_NUMBER: _builtins.int
+    SHORT_BAD_FIELD_NUMBER: _builtins.int
+    LONG_GOOD_FIELD_NUMBER: _builtins.int
+    LONG_BAD_FIELD_NUMBER: _builtins.int
+    VIOLATION_ID_FIELD_NUMBER: _builtins.int
+    SLO_NAME_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     slo_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
+    """Empty for a plugin-wide SLO."""
     rule: _builtins.str
     short_window_burn_rate: _builtins.float
     long_window_burn_rate: _builtins.float
     threshold: _builtins.float
     tier: _builtins.str
-    """The burn-rate tier that tripped (e.g. "1h/5m"); empty: the SLO's one rule."""
+    """The burn-rate tier that tripped ("page-1h", "page-6h", "ticket-1d",
+    "ticket-3d", "canary", or a tier of the SLO's own); empty: the SLO's one rule.
+    """
     severity: _builtins.str
     """"page" or "ticket"; empty: page."""
     team: _builtins.str
     """The team that owns the SLO, when it has one (alerts carry it as a label)."""
+    short_window_seconds: _builtins.int
+    long_window_seconds: _builtins.int
+    short_good: _builtins.int
+    """The evidence: events in each window when the tier fired."""
+    short_bad: _builtins.int
+    long_good: _builtins.int
+    long_bad: _builtins.int
+    violation_id: _builtins.str
+    """Stable per firing; slo.recovered names it when the tier stops."""
+    slo_name: _builtins.str
+    scope: _builtins.str
+    """"plugin", "version" or "canary"."""
+    rollout_id: _builtins.str
+    """The rollout whose canary cohort a canary SLO watches."""
     @_builtins.property
     def detected_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -462,10 +491,20 @@ class SloViolated(_message.Message):
         tier: _builtins.str = ...,
         severity: _builtins.str = ...,
         team: _builtins.str = ...,
+        short_window_seconds: _builtins.int = ...,
+        long_window_seconds: _builtins.int = ...,
+        short_good: _builtins.int = ...,
+        short_bad: _builtins.int = ...,
+        long_good: _builtins.int = ...,
+        long_bad: _builtins.int = ...,
+        violation_id: _builtins.str = ...,
+        slo_name: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["detected_at", b"detected_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["detected_at", b"detected_at", "long_window_burn_rate", b"long_window_burn_rate", "plugin", b"plugin", "rule", b"rule", "severity", b"severity", "short_window_burn_rate", b"short_window_burn_rate", "slo_id", b"slo_id", "team", b"team", "tenant_id", b"tenant_id", "threshold", b"threshold", "tier", b"tier", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detected_at", b"detected_at", "long_bad", b"long_bad", "long_good", b"long_good", "long_window_burn_rate", b"long_window_burn_rate", "long_window_seconds", b"long_window_seconds", "plugin", b"plugin", "rollout_id", b"rollout_id", "rule", b"rule", "scope", b"scope", "severity", b"severity", "short_bad", b"short_bad", "short_good", b"short_good", "short_window_burn_rate", b"short_window_burn_rate", "short_window_seconds", b"short_window_seconds", "slo_id", b"slo_id", "slo_name", b"slo_name", "team", b"team", "tenant_id", b"tenant_id", "threshold", b"threshold", "tier", b"tier", "version", b"version", "violation_id", b"violation_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -872,7 +911,9 @@ Global___InstallEscalated: _TypeAlias = InstallEscalated  # noqa: Y015
 
 @_typing.final
 class SloRecovered(_message.Message):
-    """slo.recovered: the burn that violated an SLO stopped; alerts on it resolve."""
+    """slo.recovered: the burn that violated an SLO stopped (a firing tier no longer
+    burns); alerts on it resolve, and with slo_ok the SLO is armed again.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -882,14 +923,39 @@ class SloRecovered(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     TIER_FIELD_NUMBER: _builtins.int
     RECOVERED_AT_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    VIOLATION_ID_FIELD_NUMBER: _builtins.int
+    VIOLATED_AT_FIELD_NUMBER: _builtins.int
+    SHORT_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
+    LONG_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    SLO_OK_FIELD_NUMBER: _builtins.int
+    SLO_NAME_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     slo_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
     tier: _builtins.str
     """The tier that recovered; empty: every tier of the SLO."""
+    severity: _builtins.str
+    violation_id: _builtins.str
+    """The slo.violated this ends."""
+    short_window_burn_rate: _builtins.float
+    long_window_burn_rate: _builtins.float
+    threshold: _builtins.float
+    slo_ok: _builtins.bool
+    """True when no tier of the SLO fires any more: it is OK and armed again."""
+    slo_name: _builtins.str
+    scope: _builtins.str
+    rollout_id: _builtins.str
+    team: _builtins.str
     @_builtins.property
     def recovered_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def violated_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -899,10 +965,21 @@ class SloRecovered(_message.Message):
         version: _builtins.str = ...,
         tier: _builtins.str = ...,
         recovered_at: _timestamp_pb2.Timestamp | None = ...,
+        severity: _builtins.str = ...,
+        violation_id: _builtins.str = ...,
+        violated_at: _timestamp_pb2.Timestamp | None = ...,
+        short_window_burn_rate: _builtins.float = ...,
+        long_window_burn_rate: _builtins.float = ...,
+        threshold: _builtins.float = ...,
+        slo_ok: _builtins.bool = ...,
+        slo_name: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        team: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["recovered_at", b"recovered_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recovered_at", b"recovered_at", "violated_at", b"violated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "recovered_at", b"recovered_at", "slo_id", b"slo_id", "tenant_id", b"tenant_id", "tier", b"tier", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["long_window_burn_rate", b"long_window_burn_rate", "plugin", b"plugin", "recovered_at", b"recovered_at", "rollout_id", b"rollout_id", "scope", b"scope", "severity", b"severity", "short_window_burn_rate", b"short_window_burn_rate", "slo_id", b"slo_id", "slo_name", b"slo_name", "slo_ok", b"slo_ok", "team", b"team", "tenant_id", b"tenant_id", "threshold", b"threshold", "tier", b"tier", "version", b"version", "violated_at", b"violated_at", "violation_id", b"violation_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

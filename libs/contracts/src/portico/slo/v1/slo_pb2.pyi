@@ -38,9 +38,392 @@ SLO_STATE_OK: SloState.ValueType  # 1
 SLO_STATE_VIOLATED: SloState.ValueType  # 2
 Global___SloState: _TypeAlias = SloState  # noqa: Y015
 
+class _ScopeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ScopeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScopeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCOPE_KIND_UNSPECIFIED: _ScopeKind.ValueType  # 0
+    """Derived from the fields: a rollout id makes it CANARY, a version VERSION."""
+    SCOPE_KIND_PLUGIN: _ScopeKind.ValueType  # 1
+    SCOPE_KIND_VERSION: _ScopeKind.ValueType  # 2
+    SCOPE_KIND_CANARY: _ScopeKind.ValueType  # 3
+
+class ScopeKind(_ScopeKind, metaclass=_ScopeKindEnumTypeWrapper):
+    """Which outcomes an SLO counts."""
+
+SCOPE_KIND_UNSPECIFIED: ScopeKind.ValueType  # 0
+"""Derived from the fields: a rollout id makes it CANARY, a version VERSION."""
+SCOPE_KIND_PLUGIN: ScopeKind.ValueType  # 1
+SCOPE_KIND_VERSION: ScopeKind.ValueType  # 2
+SCOPE_KIND_CANARY: ScopeKind.ValueType  # 3
+Global___ScopeKind: _TypeAlias = ScopeKind  # noqa: Y015
+
+class _SliKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SliKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SliKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SLI_KIND_UNSPECIFIED: _SliKind.ValueType  # 0
+    """RATIO, or RATIO_AND_LATENCY when a latency threshold is set."""
+    SLI_KIND_RATIO: _SliKind.ValueType  # 1
+    """Succeeded (good/total events)."""
+    SLI_KIND_LATENCY: _SliKind.ValueType  # 2
+    """Answered within the latency threshold."""
+    SLI_KIND_RATIO_AND_LATENCY: _SliKind.ValueType  # 3
+    """Succeeded within the latency threshold."""
+
+class SliKind(_SliKind, metaclass=_SliKindEnumTypeWrapper):
+    """How an outcome is judged good."""
+
+SLI_KIND_UNSPECIFIED: SliKind.ValueType  # 0
+"""RATIO, or RATIO_AND_LATENCY when a latency threshold is set."""
+SLI_KIND_RATIO: SliKind.ValueType  # 1
+"""Succeeded (good/total events)."""
+SLI_KIND_LATENCY: SliKind.ValueType  # 2
+"""Answered within the latency threshold."""
+SLI_KIND_RATIO_AND_LATENCY: SliKind.ValueType  # 3
+"""Succeeded within the latency threshold."""
+Global___SliKind: _TypeAlias = SliKind  # noqa: Y015
+
+class _BudgetingMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BudgetingMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BudgetingMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BUDGETING_METHOD_UNSPECIFIED: _BudgetingMethod.ValueType  # 0
+    """OCCURRENCES."""
+    BUDGETING_METHOD_OCCURRENCES: _BudgetingMethod.ValueType  # 1
+    BUDGETING_METHOD_TIMESLICES: _BudgetingMethod.ValueType  # 2
+    BUDGETING_METHOD_RATIO_TIMESLICES: _BudgetingMethod.ValueType  # 3
+
+class BudgetingMethod(_BudgetingMethod, metaclass=_BudgetingMethodEnumTypeWrapper):
+    """How the error budget is counted (OpenSLO's budgetingMethod)."""
+
+BUDGETING_METHOD_UNSPECIFIED: BudgetingMethod.ValueType  # 0
+"""OCCURRENCES."""
+BUDGETING_METHOD_OCCURRENCES: BudgetingMethod.ValueType  # 1
+BUDGETING_METHOD_TIMESLICES: BudgetingMethod.ValueType  # 2
+BUDGETING_METHOD_RATIO_TIMESLICES: BudgetingMethod.ValueType  # 3
+Global___BudgetingMethod: _TypeAlias = BudgetingMethod  # noqa: Y015
+
+class _OutcomeResult:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OutcomeResultEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OutcomeResult.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OUTCOME_RESULT_UNSPECIFIED: _OutcomeResult.ValueType  # 0
+    OUTCOME_RESULT_ACCEPTED: _OutcomeResult.ValueType  # 1
+    OUTCOME_RESULT_TOO_LATE: _OutcomeResult.ValueType  # 2
+    """Older than the lateness allowance: its windows were judged already."""
+    OUTCOME_RESULT_TOO_EARLY: _OutcomeResult.ValueType  # 3
+    """Stamped further in the future than the allowed clock skew."""
+
+class OutcomeResult(_OutcomeResult, metaclass=_OutcomeResultEnumTypeWrapper):
+    """What became of one reported outcome."""
+
+OUTCOME_RESULT_UNSPECIFIED: OutcomeResult.ValueType  # 0
+OUTCOME_RESULT_ACCEPTED: OutcomeResult.ValueType  # 1
+OUTCOME_RESULT_TOO_LATE: OutcomeResult.ValueType  # 2
+"""Older than the lateness allowance: its windows were judged already."""
+OUTCOME_RESULT_TOO_EARLY: OutcomeResult.ValueType  # 3
+"""Stamped further in the future than the allowed clock skew."""
+Global___OutcomeResult: _TypeAlias = OutcomeResult  # noqa: Y015
+
+class _TierState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TierStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TierState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TIER_STATE_UNSPECIFIED: _TierState.ValueType  # 0
+    TIER_STATE_FIRING: _TierState.ValueType  # 1
+    TIER_STATE_INHIBITED: _TierState.ValueType  # 2
+    """Burning, held back by a faster tier that fires."""
+
+class TierState(_TierState, metaclass=_TierStateEnumTypeWrapper):
+    """Whether an active tier announced itself."""
+
+TIER_STATE_UNSPECIFIED: TierState.ValueType  # 0
+TIER_STATE_FIRING: TierState.ValueType  # 1
+TIER_STATE_INHIBITED: TierState.ValueType  # 2
+"""Burning, held back by a faster tier that fires."""
+Global___TierState: _TypeAlias = TierState  # noqa: Y015
+
+@_typing.final
+class TimeWindow(_message.Message):
+    """The budgeting period: rolling (the last N) or calendar-aligned."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DURATION_FIELD_NUMBER: _builtins.int
+    ROLLING_FIELD_NUMBER: _builtins.int
+    CALENDAR_START_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    duration: _builtins.str
+    """OpenSLO duration shorthand: 30d, 4w, 1M, 1Q, 1Y (calendar only for M, Q, Y)."""
+    rolling: _builtins.bool
+    calendar_start: _builtins.str
+    """Wall-clock start of one calendar period, "2022-01-01T00:00:00" (no offset)."""
+    time_zone: _builtins.str
+    """IANA zone the calendar is read in; UTC when empty."""
+    def __init__(
+        self,
+        *,
+        duration: _builtins.str = ...,
+        rolling: _builtins.bool = ...,
+        calendar_start: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar_start", b"calendar_start", "duration", b"duration", "rolling", b"rolling", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TimeWindow: _TypeAlias = TimeWindow  # noqa: Y015
+
+@_typing.final
+class BurnRateTier(_message.Message):
+    """One burn-rate alert tier."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    LONG_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    SHORT_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    FACTOR_FIELD_NUMBER: _builtins.int
+    ENABLED_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    severity: _builtins.str
+    """"page" or "ticket"."""
+    long_window_seconds: _builtins.int
+    short_window_seconds: _builtins.int
+    factor: _builtins.float
+    enabled: _builtins.bool
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        severity: _builtins.str = ...,
+        long_window_seconds: _builtins.int = ...,
+        short_window_seconds: _builtins.int = ...,
+        factor: _builtins.float = ...,
+        enabled: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "factor", b"factor", "long_window_seconds", b"long_window_seconds", "name", b"name", "severity", b"severity", "short_window_seconds", b"short_window_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BurnRateTier: _TypeAlias = BurnRateTier  # noqa: Y015
+
+@_typing.final
+class PrometheusSource(_message.Message):
+    """PromQL an SLI is pulled from (counters are read as increases per step)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOOD_FIELD_NUMBER: _builtins.int
+    BAD_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    OP_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    good: _builtins.str
+    bad: _builtins.str
+    total: _builtins.str
+    value: _builtins.str
+    """A threshold SLI: one sample per step, good when `value op threshold`."""
+    op: _builtins.str
+    """lt, lte, gt or gte."""
+    threshold: _builtins.float
+    def __init__(
+        self,
+        *,
+        good: _builtins.str = ...,
+        bad: _builtins.str = ...,
+        total: _builtins.str = ...,
+        value: _builtins.str = ...,
+        op: _builtins.str = ...,
+        threshold: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bad", b"bad", "good", b"good", "op", b"op", "threshold", b"threshold", "total", b"total", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PrometheusSource: _TypeAlias = PrometheusSource  # noqa: Y015
+
+@_typing.final
+class SloSpec(_message.Message):
+    """Everything of an SLO but its identity and scope."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    OBJECTIVE_FIELD_NUMBER: _builtins.int
+    TIME_WINDOW_FIELD_NUMBER: _builtins.int
+    SLI_KIND_FIELD_NUMBER: _builtins.int
+    LATENCY_THRESHOLD_MS_FIELD_NUMBER: _builtins.int
+    BUDGETING_FIELD_NUMBER: _builtins.int
+    TIMESLICE_TARGET_FIELD_NUMBER: _builtins.int
+    TIMESLICE_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    TIERS_FIELD_NUMBER: _builtins.int
+    DISABLED_TIERS_FIELD_NUMBER: _builtins.int
+    MIN_EVENTS_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    PROMETHEUS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    display_name: _builtins.str
+    description: _builtins.str
+    objective: _builtins.float
+    sli_kind: Global___SliKind.ValueType
+    latency_threshold_ms: _builtins.int
+    budgeting: Global___BudgetingMethod.ValueType
+    timeslice_target: _builtins.float
+    timeslice_window_seconds: _builtins.int
+    min_events: _builtins.int
+    """Fewer events than this in a tier's short window never fire it."""
+    @_builtins.property
+    def time_window(self) -> Global___TimeWindow: ...
+    @_builtins.property
+    def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___BurnRateTier]:
+        """Empty: the workbook's four tiers scaled to the window."""
+
+    @_builtins.property
+    def disabled_tiers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tiers (by name) that never fire."""
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def prometheus(self) -> Global___PrometheusSource:
+        """Set: the SLI is pulled from Prometheus instead of pushed."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        objective: _builtins.float = ...,
+        time_window: Global___TimeWindow | None = ...,
+        sli_kind: Global___SliKind.ValueType = ...,
+        latency_threshold_ms: _builtins.int = ...,
+        budgeting: Global___BudgetingMethod.ValueType = ...,
+        timeslice_target: _builtins.float = ...,
+        timeslice_window_seconds: _builtins.int = ...,
+        tiers: _abc.Iterable[Global___BurnRateTier] | None = ...,
+        disabled_tiers: _abc.Iterable[_builtins.str] | None = ...,
+        min_events: _builtins.int = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        prometheus: Global___PrometheusSource | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["prometheus", b"prometheus", "time_window", b"time_window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budgeting", b"budgeting", "description", b"description", "disabled_tiers", b"disabled_tiers", "display_name", b"display_name", "labels", b"labels", "latency_threshold_ms", b"latency_threshold_ms", "min_events", b"min_events", "name", b"name", "objective", b"objective", "prometheus", b"prometheus", "sli_kind", b"sli_kind", "tiers", b"tiers", "time_window", b"time_window", "timeslice_target", b"timeslice_target", "timeslice_window_seconds", b"timeslice_window_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SloSpec: _TypeAlias = SloSpec  # noqa: Y015
+
+@_typing.final
+class TierStatus(_message.Message):
+    """An active tier of an SLO."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIER_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    VIOLATION_ID_FIELD_NUMBER: _builtins.int
+    tier: _builtins.str
+    state: Global___TierState.ValueType
+    violation_id: _builtins.str
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tier: _builtins.str = ...,
+        state: Global___TierState.ValueType = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        violation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "state", b"state", "tier", b"tier", "violation_id", b"violation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TierStatus: _TypeAlias = TierStatus  # noqa: Y015
+
+@_typing.final
+class TierBurn(_message.Message):
+    """One tier's burn rates at the last evaluation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIER_FIELD_NUMBER: _builtins.int
+    SHORT_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
+    LONG_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
+    FACTOR_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    tier: _builtins.str
+    short_window_burn_rate: _builtins.float
+    long_window_burn_rate: _builtins.float
+    factor: _builtins.float
+    severity: _builtins.str
+    def __init__(
+        self,
+        *,
+        tier: _builtins.str = ...,
+        short_window_burn_rate: _builtins.float = ...,
+        long_window_burn_rate: _builtins.float = ...,
+        factor: _builtins.float = ...,
+        severity: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["factor", b"factor", "long_window_burn_rate", b"long_window_burn_rate", "severity", b"severity", "short_window_burn_rate", b"short_window_burn_rate", "tier", b"tier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TierBurn: _TypeAlias = TierBurn  # noqa: Y015
+
 @_typing.final
 class Slo(_message.Message):
-    """The objective of a plugin version, and its multiwindow burn-rate rule."""
+    """An SLO: its objective, the tiers guarding it, and where it stands."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -59,26 +442,51 @@ class Slo(_message.Message):
     VIOLATED_AT_FIELD_NUMBER: _builtins.int
     SHORT_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
     LONG_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    ACTIVE_TIERS_FIELD_NUMBER: _builtins.int
+    TIER_BURNS_FIELD_NUMBER: _builtins.int
+    REFUSED_OUTCOMES_FIELD_NUMBER: _builtins.int
+    EVALUATED_AT_FIELD_NUMBER: _builtins.int
+    BUCKET_SECONDS_FIELD_NUMBER: _builtins.int
     slo_id: _builtins.str
     tenant_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
+    """Empty for a plugin-wide SLO."""
     objective: _builtins.float
-    """Target share of good requests, e.g. 0.99."""
+    """Target share of good events (or slices), e.g. 0.99."""
     window_seconds: _builtins.int
-    """SLO window (the error budget's period)."""
+    """SLO window (the error budget's period), nominal for calendar windows."""
     latency_threshold_ms: _builtins.int
     """A request slower than this counts as bad; 0 means latency is not judged."""
     burn_rate_threshold: _builtins.float
+    """The fastest enabled tier's factor and windows."""
     short_window_seconds: _builtins.int
     long_window_seconds: _builtins.int
     min_events: _builtins.int
-    """Fewer events than this in the short window never trip the rule."""
+    """Fewer events than this in the short window never trip a tier."""
     state: Global___SloState.ValueType
     short_window_burn_rate: _builtins.float
     long_window_burn_rate: _builtins.float
+    name: _builtins.str
+    scope: Global___ScopeKind.ValueType
+    rollout_id: _builtins.str
+    refused_outcomes: _builtins.int
+    """Outcomes refused as too late or too early."""
+    bucket_seconds: _builtins.int
     @_builtins.property
     def violated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def spec(self) -> Global___SloSpec: ...
+    @_builtins.property
+    def active_tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___TierStatus]: ...
+    @_builtins.property
+    def tier_burns(self) -> _containers.RepeatedCompositeFieldContainer[Global___TierBurn]: ...
+    @_builtins.property
+    def evaluated_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -97,10 +505,19 @@ class Slo(_message.Message):
         violated_at: _timestamp_pb2.Timestamp | None = ...,
         short_window_burn_rate: _builtins.float = ...,
         long_window_burn_rate: _builtins.float = ...,
+        name: _builtins.str = ...,
+        scope: Global___ScopeKind.ValueType = ...,
+        rollout_id: _builtins.str = ...,
+        spec: Global___SloSpec | None = ...,
+        active_tiers: _abc.Iterable[Global___TierStatus] | None = ...,
+        tier_burns: _abc.Iterable[Global___TierBurn] | None = ...,
+        refused_outcomes: _builtins.int = ...,
+        evaluated_at: _timestamp_pb2.Timestamp | None = ...,
+        bucket_seconds: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["violated_at", b"violated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["evaluated_at", b"evaluated_at", "spec", b"spec", "violated_at", b"violated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["burn_rate_threshold", b"burn_rate_threshold", "latency_threshold_ms", b"latency_threshold_ms", "long_window_burn_rate", b"long_window_burn_rate", "long_window_seconds", b"long_window_seconds", "min_events", b"min_events", "objective", b"objective", "plugin", b"plugin", "short_window_burn_rate", b"short_window_burn_rate", "short_window_seconds", b"short_window_seconds", "slo_id", b"slo_id", "state", b"state", "tenant_id", b"tenant_id", "version", b"version", "violated_at", b"violated_at", "window_seconds", b"window_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_tiers", b"active_tiers", "bucket_seconds", b"bucket_seconds", "burn_rate_threshold", b"burn_rate_threshold", "evaluated_at", b"evaluated_at", "latency_threshold_ms", b"latency_threshold_ms", "long_window_burn_rate", b"long_window_burn_rate", "long_window_seconds", b"long_window_seconds", "min_events", b"min_events", "name", b"name", "objective", b"objective", "plugin", b"plugin", "refused_outcomes", b"refused_outcomes", "rollout_id", b"rollout_id", "scope", b"scope", "short_window_burn_rate", b"short_window_burn_rate", "short_window_seconds", b"short_window_seconds", "slo_id", b"slo_id", "spec", b"spec", "state", b"state", "tenant_id", b"tenant_id", "tier_burns", b"tier_burns", "version", b"version", "violated_at", b"violated_at", "window_seconds", b"window_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -108,7 +525,10 @@ Global___Slo: _TypeAlias = Slo  # noqa: Y015
 
 @_typing.final
 class CreateSloRequest(_message.Message):
-    """Input of CreateSlo. Zero values take the defaults (burn rate 14.4 over 5 min and 1 h)."""
+    """Input of CreateSlo. The flat fields are the classic single-rule form (zero
+    values take defaults; setting the threshold or a window asks for one tier);
+    `spec`, when set, is used instead of them.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -122,9 +542,12 @@ class CreateSloRequest(_message.Message):
     SHORT_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
     LONG_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
     MIN_EVENTS_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
+    """Empty for a plugin-wide SLO."""
     objective: _builtins.float
     window_seconds: _builtins.int
     latency_threshold_ms: _builtins.int
@@ -132,6 +555,10 @@ class CreateSloRequest(_message.Message):
     short_window_seconds: _builtins.int
     long_window_seconds: _builtins.int
     min_events: _builtins.int
+    rollout_id: _builtins.str
+    """Set for a canary SLO: the rollout whose canary cohort it watches."""
+    @_builtins.property
+    def spec(self) -> Global___SloSpec: ...
     def __init__(
         self,
         *,
@@ -145,10 +572,12 @@ class CreateSloRequest(_message.Message):
         short_window_seconds: _builtins.int = ...,
         long_window_seconds: _builtins.int = ...,
         min_events: _builtins.int = ...,
+        rollout_id: _builtins.str = ...,
+        spec: Global___SloSpec | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["burn_rate_threshold", b"burn_rate_threshold", "latency_threshold_ms", b"latency_threshold_ms", "long_window_seconds", b"long_window_seconds", "min_events", b"min_events", "objective", b"objective", "plugin", b"plugin", "short_window_seconds", b"short_window_seconds", "tenant_id", b"tenant_id", "version", b"version", "window_seconds", b"window_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["burn_rate_threshold", b"burn_rate_threshold", "latency_threshold_ms", b"latency_threshold_ms", "long_window_seconds", b"long_window_seconds", "min_events", b"min_events", "objective", b"objective", "plugin", b"plugin", "rollout_id", b"rollout_id", "short_window_seconds", b"short_window_seconds", "spec", b"spec", "tenant_id", b"tenant_id", "version", b"version", "window_seconds", b"window_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -223,6 +652,166 @@ class GetSloResponse(_message.Message):
 Global___GetSloResponse: _TypeAlias = GetSloResponse  # noqa: Y015
 
 @_typing.final
+class UpdateSloRequest(_message.Message):
+    """Input of UpdateSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    slo_id: _builtins.str
+    @_builtins.property
+    def spec(self) -> Global___SloSpec: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        slo_id: _builtins.str = ...,
+        spec: Global___SloSpec | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spec", b"spec"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slo_id", b"slo_id", "spec", b"spec", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSloRequest: _TypeAlias = UpdateSloRequest  # noqa: Y015
+
+@_typing.final
+class UpdateSloResponse(_message.Message):
+    """Output of UpdateSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def slo(self) -> Global___Slo: ...
+    def __init__(
+        self,
+        *,
+        slo: Global___Slo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["slo", b"slo"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slo", b"slo"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSloResponse: _TypeAlias = UpdateSloResponse  # noqa: Y015
+
+@_typing.final
+class DeleteSloRequest(_message.Message):
+    """Input of DeleteSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    slo_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        slo_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slo_id", b"slo_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteSloRequest: _TypeAlias = DeleteSloRequest  # noqa: Y015
+
+@_typing.final
+class DeleteSloResponse(_message.Message):
+    """Output of DeleteSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteSloResponse: _TypeAlias = DeleteSloResponse  # noqa: Y015
+
+@_typing.final
+class ListSlosRequest(_message.Message):
+    """Input of ListSlos."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    VIOLATED_ONLY_FIELD_NUMBER: _builtins.int
+    NAME_PREFIX_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    scope: Global___ScopeKind.ValueType
+    violated_only: _builtins.bool
+    name_prefix: _builtins.str
+    page_size: _builtins.int
+    """At most 500; 0 means 100."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        scope: Global___ScopeKind.ValueType = ...,
+        violated_only: _builtins.bool = ...,
+        name_prefix: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name_prefix", b"name_prefix", "page_size", b"page_size", "page_token", b"page_token", "plugin", b"plugin", "scope", b"scope", "tenant_id", b"tenant_id", "version", b"version", "violated_only", b"violated_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSlosRequest: _TypeAlias = ListSlosRequest  # noqa: Y015
+
+@_typing.final
+class ListSlosResponse(_message.Message):
+    """Output of ListSlos."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def slos(self) -> _containers.RepeatedCompositeFieldContainer[Global___Slo]: ...
+    def __init__(
+        self,
+        *,
+        slos: _abc.Iterable[Global___Slo] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "slos", b"slos"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSlosResponse: _TypeAlias = ListSlosResponse  # noqa: Y015
+
+@_typing.final
 class Outcome(_message.Message):
     """One request served by a plugin version."""
 
@@ -230,17 +819,23 @@ class Outcome(_message.Message):
 
     SUCCESS_FIELD_NUMBER: _builtins.int
     LATENCY_MS_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
     success: _builtins.bool
     latency_ms: _builtins.int
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """When it happened; unset means now."""
+
     def __init__(
         self,
         *,
         success: _builtins.bool = ...,
         latency_ms: _builtins.int = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["latency_ms", b"latency_ms", "success", b"success"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "latency_ms", b"latency_ms", "success", b"success"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -256,9 +851,12 @@ class ReportOutcomesRequest(_message.Message):
     PLUGIN_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     OUTCOMES_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
+    rollout_id: _builtins.str
+    """Set when the outcomes were served to a rollout's canary cohort."""
     @_builtins.property
     def outcomes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Outcome]: ...
     def __init__(
@@ -268,18 +866,52 @@ class ReportOutcomesRequest(_message.Message):
         plugin: _builtins.str = ...,
         version: _builtins.str = ...,
         outcomes: _abc.Iterable[Global___Outcome] | None = ...,
+        rollout_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcomes", b"outcomes", "plugin", b"plugin", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcomes", b"outcomes", "plugin", b"plugin", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportOutcomesRequest: _TypeAlias = ReportOutcomesRequest  # noqa: Y015
 
 @_typing.final
+class SloEvaluation(_message.Message):
+    """One SLO a report counted for, as it stands after it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    VIOLATED_FIELD_NUMBER: _builtins.int
+    TIER_BURNS_FIELD_NUMBER: _builtins.int
+    slo_id: _builtins.str
+    name: _builtins.str
+    violated: _builtins.bool
+    @_builtins.property
+    def tier_burns(self) -> _containers.RepeatedCompositeFieldContainer[Global___TierBurn]: ...
+    def __init__(
+        self,
+        *,
+        slo_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        violated: _builtins.bool = ...,
+        tier_burns: _abc.Iterable[Global___TierBurn] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "slo_id", b"slo_id", "tier_burns", b"tier_burns", "violated", b"violated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SloEvaluation: _TypeAlias = SloEvaluation  # noqa: Y015
+
+@_typing.final
 class ReportOutcomesResponse(_message.Message):
-    """Output of ReportOutcomes."""
+    """Output of ReportOutcomes. The flat fields describe the version's own SLO
+    (else the first that counted the outcomes).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -288,11 +920,22 @@ class ReportOutcomesResponse(_message.Message):
     SHORT_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
     LONG_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
     VIOLATED_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    RESULTS_FIELD_NUMBER: _builtins.int
+    EVALUATIONS_FIELD_NUMBER: _builtins.int
     slo_id: _builtins.str
     accepted: _builtins.int
     short_window_burn_rate: _builtins.float
     long_window_burn_rate: _builtins.float
     violated: _builtins.bool
+    refused: _builtins.int
+    """Outcomes refused (too late or too early); `results` says which."""
+    @_builtins.property
+    def results(self) -> _containers.RepeatedScalarFieldContainer[Global___OutcomeResult.ValueType]:
+        """One per outcome, in order."""
+
+    @_builtins.property
+    def evaluations(self) -> _containers.RepeatedCompositeFieldContainer[Global___SloEvaluation]: ...
     def __init__(
         self,
         *,
@@ -301,11 +944,958 @@ class ReportOutcomesResponse(_message.Message):
         short_window_burn_rate: _builtins.float = ...,
         long_window_burn_rate: _builtins.float = ...,
         violated: _builtins.bool = ...,
+        refused: _builtins.int = ...,
+        results: _abc.Iterable[Global___OutcomeResult.ValueType] | None = ...,
+        evaluations: _abc.Iterable[Global___SloEvaluation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "long_window_burn_rate", b"long_window_burn_rate", "short_window_burn_rate", b"short_window_burn_rate", "slo_id", b"slo_id", "violated", b"violated"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "evaluations", b"evaluations", "long_window_burn_rate", b"long_window_burn_rate", "refused", b"refused", "results", b"results", "short_window_burn_rate", b"short_window_burn_rate", "slo_id", b"slo_id", "violated", b"violated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportOutcomesResponse: _TypeAlias = ReportOutcomesResponse  # noqa: Y015
+
+@_typing.final
+class EnsureVersionSloRequest(_message.Message):
+    """Input of EnsureVersionSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    template: _builtins.str
+    """Empty: the tenant's default template (or the built-in one: 99%, 30 days)."""
+    rollout_id: _builtins.str
+    """Set: the SLO of this rollout's canary cohort."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        template: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "rollout_id", b"rollout_id", "template", b"template", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnsureVersionSloRequest: _TypeAlias = EnsureVersionSloRequest  # noqa: Y015
+
+@_typing.final
+class EnsureVersionSloResponse(_message.Message):
+    """Output of EnsureVersionSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLO_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    created: _builtins.bool
+    """False when it existed already."""
+    @_builtins.property
+    def slo(self) -> Global___Slo: ...
+    def __init__(
+        self,
+        *,
+        slo: Global___Slo | None = ...,
+        created: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["slo", b"slo"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "slo", b"slo"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnsureVersionSloResponse: _TypeAlias = EnsureVersionSloResponse  # noqa: Y015
+
+@_typing.final
+class SloTemplate(_message.Message):
+    """A tenant's recipe for SLOs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SPEC_FIELD_NUMBER: _builtins.int
+    CANARY_TIER_FIELD_NUMBER: _builtins.int
+    CANARY_MIN_EVENTS_FIELD_NUMBER: _builtins.int
+    IS_DEFAULT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    canary_min_events: _builtins.int
+    is_default: _builtins.bool
+    """The tenant's default; making one default unmarks the previous."""
+    @_builtins.property
+    def spec(self) -> Global___SloSpec:
+        """SLOs made from it; `spec.name` is ignored (each SLO is named after its scope)."""
+
+    @_builtins.property
+    def canary_tier(self) -> Global___BurnRateTier:
+        """The canary tier of canary SLOs made from it; empty for the default (14.4 over 5s and 1m)."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        spec: Global___SloSpec | None = ...,
+        canary_tier: Global___BurnRateTier | None = ...,
+        canary_min_events: _builtins.int = ...,
+        is_default: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["canary_tier", b"canary_tier", "spec", b"spec"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["canary_min_events", b"canary_min_events", "canary_tier", b"canary_tier", "is_default", b"is_default", "name", b"name", "spec", b"spec"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SloTemplate: _TypeAlias = SloTemplate  # noqa: Y015
+
+@_typing.final
+class CreateSloTemplateRequest(_message.Message):
+    """Input of CreateSloTemplate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def template(self) -> Global___SloTemplate: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        template: Global___SloTemplate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateSloTemplateRequest: _TypeAlias = CreateSloTemplateRequest  # noqa: Y015
+
+@_typing.final
+class CreateSloTemplateResponse(_message.Message):
+    """Output of CreateSloTemplate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def template(self) -> Global___SloTemplate: ...
+    def __init__(
+        self,
+        *,
+        template: Global___SloTemplate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateSloTemplateResponse: _TypeAlias = CreateSloTemplateResponse  # noqa: Y015
+
+@_typing.final
+class GetSloTemplateRequest(_message.Message):
+    """Input of GetSloTemplate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSloTemplateRequest: _TypeAlias = GetSloTemplateRequest  # noqa: Y015
+
+@_typing.final
+class GetSloTemplateResponse(_message.Message):
+    """Output of GetSloTemplate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def template(self) -> Global___SloTemplate: ...
+    def __init__(
+        self,
+        *,
+        template: Global___SloTemplate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSloTemplateResponse: _TypeAlias = GetSloTemplateResponse  # noqa: Y015
+
+@_typing.final
+class ListSloTemplatesRequest(_message.Message):
+    """Input of ListSloTemplates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSloTemplatesRequest: _TypeAlias = ListSloTemplatesRequest  # noqa: Y015
+
+@_typing.final
+class ListSloTemplatesResponse(_message.Message):
+    """Output of ListSloTemplates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEMPLATES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def templates(self) -> _containers.RepeatedCompositeFieldContainer[Global___SloTemplate]: ...
+    def __init__(
+        self,
+        *,
+        templates: _abc.Iterable[Global___SloTemplate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["templates", b"templates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSloTemplatesResponse: _TypeAlias = ListSloTemplatesResponse  # noqa: Y015
+
+@_typing.final
+class UpdateSloTemplateRequest(_message.Message):
+    """Input of UpdateSloTemplate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def template(self) -> Global___SloTemplate: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        template: Global___SloTemplate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSloTemplateRequest: _TypeAlias = UpdateSloTemplateRequest  # noqa: Y015
+
+@_typing.final
+class UpdateSloTemplateResponse(_message.Message):
+    """Output of UpdateSloTemplate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def template(self) -> Global___SloTemplate: ...
+    def __init__(
+        self,
+        *,
+        template: Global___SloTemplate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSloTemplateResponse: _TypeAlias = UpdateSloTemplateResponse  # noqa: Y015
+
+@_typing.final
+class DeleteSloTemplateRequest(_message.Message):
+    """Input of DeleteSloTemplate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteSloTemplateRequest: _TypeAlias = DeleteSloTemplateRequest  # noqa: Y015
+
+@_typing.final
+class DeleteSloTemplateResponse(_message.Message):
+    """Output of DeleteSloTemplate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteSloTemplateResponse: _TypeAlias = DeleteSloTemplateResponse  # noqa: Y015
+
+@_typing.final
+class ImportOpenSloRequest(_message.Message):
+    """Input of ImportOpenSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    YAML_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    yaml: _builtins.str
+    """One or more YAML documents (---), apiVersion openslo/v1."""
+    plugin: _builtins.str
+    """The scope of imported SLOs, unless an SLO's labels name it
+    (portico.dev/plugin, portico.dev/version, portico.dev/rollout-id).
+    """
+    version: _builtins.str
+    rollout_id: _builtins.str
+    dry_run: _builtins.bool
+    """Validate and return the SLOs without storing them."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        yaml: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "plugin", b"plugin", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id", "version", b"version", "yaml", b"yaml"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportOpenSloRequest: _TypeAlias = ImportOpenSloRequest  # noqa: Y015
+
+@_typing.final
+class ImportOpenSloResponse(_message.Message):
+    """Output of ImportOpenSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def slos(self) -> _containers.RepeatedCompositeFieldContainer[Global___Slo]: ...
+    def __init__(
+        self,
+        *,
+        slos: _abc.Iterable[Global___Slo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slos", b"slos"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportOpenSloResponse: _TypeAlias = ImportOpenSloResponse  # noqa: Y015
+
+@_typing.final
+class ExportOpenSloRequest(_message.Message):
+    """Input of ExportOpenSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SLO_IDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def slo_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: every SLO of the tenant."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        slo_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slo_ids", b"slo_ids", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportOpenSloRequest: _TypeAlias = ExportOpenSloRequest  # noqa: Y015
+
+@_typing.final
+class ExportOpenSloResponse(_message.Message):
+    """Output of ExportOpenSlo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    YAML_FIELD_NUMBER: _builtins.int
+    yaml: _builtins.str
+    def __init__(
+        self,
+        *,
+        yaml: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["yaml", b"yaml"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportOpenSloResponse: _TypeAlias = ExportOpenSloResponse  # noqa: Y015
+
+@_typing.final
+class ErrorBudget(_message.Message):
+    """An error budget at one moment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_START_FIELD_NUMBER: _builtins.int
+    PERIOD_END_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    ALLOWED_FIELD_NUMBER: _builtins.int
+    SPENT_FIELD_NUMBER: _builtins.int
+    CONSUMED_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    BURN_RATE_FIELD_NUMBER: _builtins.int
+    GOOD_EVENTS_FIELD_NUMBER: _builtins.int
+    BAD_EVENTS_FIELD_NUMBER: _builtins.int
+    GOOD_SLICES_FIELD_NUMBER: _builtins.int
+    BAD_SLICES_FIELD_NUMBER: _builtins.int
+    allowed: _builtins.float
+    """Bad events (or slices) the period allows, and those it has had."""
+    spent: _builtins.float
+    consumed: _builtins.float
+    """Share of the budget spent (above 1 when overspent) and what is left."""
+    remaining: _builtins.float
+    burn_rate: _builtins.float
+    """Average burn rate over the period so far."""
+    good_events: _builtins.int
+    bad_events: _builtins.int
+    good_slices: _builtins.int
+    bad_slices: _builtins.int
+    @_builtins.property
+    def period_start(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def period_end(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def as_of(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        period_start: _timestamp_pb2.Timestamp | None = ...,
+        period_end: _timestamp_pb2.Timestamp | None = ...,
+        as_of: _timestamp_pb2.Timestamp | None = ...,
+        allowed: _builtins.float = ...,
+        spent: _builtins.float = ...,
+        consumed: _builtins.float = ...,
+        remaining: _builtins.float = ...,
+        burn_rate: _builtins.float = ...,
+        good_events: _builtins.int = ...,
+        bad_events: _builtins.int = ...,
+        good_slices: _builtins.int = ...,
+        bad_slices: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "period_end", b"period_end", "period_start", b"period_start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "as_of", b"as_of", "bad_events", b"bad_events", "bad_slices", b"bad_slices", "burn_rate", b"burn_rate", "consumed", b"consumed", "good_events", b"good_events", "good_slices", b"good_slices", "period_end", b"period_end", "period_start", b"period_start", "remaining", b"remaining", "spent", b"spent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErrorBudget: _TypeAlias = ErrorBudget  # noqa: Y015
+
+@_typing.final
+class WindowBurn(_message.Message):
+    """A burn rate over a window ending now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    BURN_RATE_FIELD_NUMBER: _builtins.int
+    GOOD_EVENTS_FIELD_NUMBER: _builtins.int
+    BAD_EVENTS_FIELD_NUMBER: _builtins.int
+    window_seconds: _builtins.int
+    burn_rate: _builtins.float
+    good_events: _builtins.int
+    bad_events: _builtins.int
+    def __init__(
+        self,
+        *,
+        window_seconds: _builtins.int = ...,
+        burn_rate: _builtins.float = ...,
+        good_events: _builtins.int = ...,
+        bad_events: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bad_events", b"bad_events", "burn_rate", b"burn_rate", "good_events", b"good_events", "window_seconds", b"window_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WindowBurn: _TypeAlias = WindowBurn  # noqa: Y015
+
+@_typing.final
+class GetErrorBudgetRequest(_message.Message):
+    """Input of GetErrorBudget."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    BURN_WINDOWS_SECONDS_FIELD_NUMBER: _builtins.int
+    HISTORY_POINTS_FIELD_NUMBER: _builtins.int
+    HISTORY_STEP_SECONDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    slo_id: _builtins.str
+    history_points: _builtins.int
+    """History: this many points, this far apart, ending now (0 points: none)."""
+    history_step_seconds: _builtins.int
+    @_builtins.property
+    def burn_windows_seconds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Burn rates over these windows ending now (each a whole number of buckets)."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        slo_id: _builtins.str = ...,
+        burn_windows_seconds: _abc.Iterable[_builtins.int] | None = ...,
+        history_points: _builtins.int = ...,
+        history_step_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["burn_windows_seconds", b"burn_windows_seconds", "history_points", b"history_points", "history_step_seconds", b"history_step_seconds", "slo_id", b"slo_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetErrorBudgetRequest: _TypeAlias = GetErrorBudgetRequest  # noqa: Y015
+
+@_typing.final
+class GetErrorBudgetResponse(_message.Message):
+    """Output of GetErrorBudget."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_FIELD_NUMBER: _builtins.int
+    BURNS_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def budget(self) -> Global___ErrorBudget: ...
+    @_builtins.property
+    def burns(self) -> _containers.RepeatedCompositeFieldContainer[Global___WindowBurn]: ...
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ErrorBudget]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        budget: Global___ErrorBudget | None = ...,
+        burns: _abc.Iterable[Global___WindowBurn] | None = ...,
+        history: _abc.Iterable[Global___ErrorBudget] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "burns", b"burns", "history", b"history"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetErrorBudgetResponse: _TypeAlias = GetErrorBudgetResponse  # noqa: Y015
+
+@_typing.final
+class Violation(_message.Message):
+    """A tier's firing, with the evidence it fired on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIOLATION_ID_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    SLO_NAME_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    DETECTED_AT_FIELD_NUMBER: _builtins.int
+    RECOVERED_AT_FIELD_NUMBER: _builtins.int
+    SHORT_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
+    LONG_WINDOW_BURN_RATE_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    SHORT_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    LONG_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    SHORT_GOOD_FIELD_NUMBER: _builtins.int
+    SHORT_BAD_FIELD_NUMBER: _builtins.int
+    LONG_GOOD_FIELD_NUMBER: _builtins.int
+    LONG_BAD_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    violation_id: _builtins.str
+    slo_id: _builtins.str
+    slo_name: _builtins.str
+    tier: _builtins.str
+    severity: _builtins.str
+    rule: _builtins.str
+    short_window_burn_rate: _builtins.float
+    long_window_burn_rate: _builtins.float
+    threshold: _builtins.float
+    short_window_seconds: _builtins.int
+    long_window_seconds: _builtins.int
+    short_good: _builtins.int
+    short_bad: _builtins.int
+    long_good: _builtins.int
+    long_bad: _builtins.int
+    plugin: _builtins.str
+    version: _builtins.str
+    @_builtins.property
+    def detected_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def recovered_at(self) -> _timestamp_pb2.Timestamp:
+        """Unset while the tier still fires."""
+
+    def __init__(
+        self,
+        *,
+        violation_id: _builtins.str = ...,
+        slo_id: _builtins.str = ...,
+        slo_name: _builtins.str = ...,
+        tier: _builtins.str = ...,
+        severity: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        detected_at: _timestamp_pb2.Timestamp | None = ...,
+        recovered_at: _timestamp_pb2.Timestamp | None = ...,
+        short_window_burn_rate: _builtins.float = ...,
+        long_window_burn_rate: _builtins.float = ...,
+        threshold: _builtins.float = ...,
+        short_window_seconds: _builtins.int = ...,
+        long_window_seconds: _builtins.int = ...,
+        short_good: _builtins.int = ...,
+        short_bad: _builtins.int = ...,
+        long_good: _builtins.int = ...,
+        long_bad: _builtins.int = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["detected_at", b"detected_at", "recovered_at", b"recovered_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detected_at", b"detected_at", "long_bad", b"long_bad", "long_good", b"long_good", "long_window_burn_rate", b"long_window_burn_rate", "long_window_seconds", b"long_window_seconds", "plugin", b"plugin", "recovered_at", b"recovered_at", "rule", b"rule", "severity", b"severity", "short_bad", b"short_bad", "short_good", b"short_good", "short_window_burn_rate", b"short_window_burn_rate", "short_window_seconds", b"short_window_seconds", "slo_id", b"slo_id", "slo_name", b"slo_name", "threshold", b"threshold", "tier", b"tier", "version", b"version", "violation_id", b"violation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Violation: _TypeAlias = Violation  # noqa: Y015
+
+@_typing.final
+class ListViolationsRequest(_message.Message):
+    """Input of ListViolations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    slo_id: _builtins.str
+    """Empty: every SLO of the tenant."""
+    limit: _builtins.int
+    """At most 500; 0 means 50."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        slo_id: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "slo_id", b"slo_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViolationsRequest: _TypeAlias = ListViolationsRequest  # noqa: Y015
+
+@_typing.final
+class ListViolationsResponse(_message.Message):
+    """Output of ListViolations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIOLATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def violations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Violation]: ...
+    def __init__(
+        self,
+        *,
+        violations: _abc.Iterable[Global___Violation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["violations", b"violations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListViolationsResponse: _TypeAlias = ListViolationsResponse  # noqa: Y015
+
+@_typing.final
+class BreakerSummary(_message.Message):
+    """The state of a plugin version's circuit breaker. Filled by the circuit
+    breakers of the slo service (BreakerService); empty where none exists.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    FAILURE_RATE_FIELD_NUMBER: _builtins.int
+    SLOW_CALL_RATE_FIELD_NUMBER: _builtins.int
+    plugin: _builtins.str
+    version: _builtins.str
+    state: _builtins.str
+    """closed, open, half_open, forced_open, disabled, metrics_only."""
+    failure_rate: _builtins.float
+    slow_call_rate: _builtins.float
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        state: _builtins.str = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        failure_rate: _builtins.float = ...,
+        slow_call_rate: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failure_rate", b"failure_rate", "plugin", b"plugin", "since", b"since", "slow_call_rate", b"slow_call_rate", "state", b"state", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerSummary: _TypeAlias = BreakerSummary  # noqa: Y015
+
+@_typing.final
+class AlertSummary(_message.Message):
+    """One alert notification about an SLO. Filled by slo's alerting (AlertingService);
+    empty where no alert was routed.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_ID_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    RECEIVER_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    DELIVERY_FIELD_NUMBER: _builtins.int
+    alert_id: _builtins.str
+    tier: _builtins.str
+    state: _builtins.str
+    """firing, resolved, silenced, inhibited."""
+    receiver: _builtins.str
+    delivery: _builtins.str
+    """The delivery's outcome (delivered, retrying, failed)."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        alert_id: _builtins.str = ...,
+        tier: _builtins.str = ...,
+        state: _builtins.str = ...,
+        receiver: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        delivery: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_id", b"alert_id", "at", b"at", "delivery", b"delivery", "receiver", b"receiver", "state", b"state", "tier", b"tier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AlertSummary: _TypeAlias = AlertSummary  # noqa: Y015
+
+@_typing.final
+class PluginHealth(_message.Message):
+    """Health of one plugin over its SLOs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    HEALTH_SCORE_FIELD_NUMBER: _builtins.int
+    SLOS_FIELD_NUMBER: _builtins.int
+    VIOLATED_FIELD_NUMBER: _builtins.int
+    LOWEST_BUDGET_REMAINING_FIELD_NUMBER: _builtins.int
+    plugin: _builtins.str
+    health_score: _builtins.float
+    """0..100: 100 times the lowest remaining budget among its SLOs (clamped to
+    0..1), halved while a ticket tier fires, 0 while a page tier fires.
+    """
+    slos: _builtins.int
+    violated: _builtins.int
+    lowest_budget_remaining: _builtins.float
+    def __init__(
+        self,
+        *,
+        plugin: _builtins.str = ...,
+        health_score: _builtins.float = ...,
+        slos: _builtins.int = ...,
+        violated: _builtins.int = ...,
+        lowest_budget_remaining: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["health_score", b"health_score", "lowest_budget_remaining", b"lowest_budget_remaining", "plugin", b"plugin", "slos", b"slos", "violated", b"violated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PluginHealth: _TypeAlias = PluginHealth  # noqa: Y015
+
+@_typing.final
+class SloPanel(_message.Message):
+    """One SLO on the dashboard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLO_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    TIERS_FIELD_NUMBER: _builtins.int
+    RECENT_VIOLATIONS_FIELD_NUMBER: _builtins.int
+    BREAKERS_FIELD_NUMBER: _builtins.int
+    ALERTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def slo(self) -> Global___Slo: ...
+    @_builtins.property
+    def budget(self) -> Global___ErrorBudget: ...
+    @_builtins.property
+    def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___TierBurn]:
+        """Burn per enabled tier at the evaluation behind this panel."""
+
+    @_builtins.property
+    def recent_violations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Violation]: ...
+    @_builtins.property
+    def breakers(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakerSummary]: ...
+    @_builtins.property
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AlertSummary]: ...
+    def __init__(
+        self,
+        *,
+        slo: Global___Slo | None = ...,
+        budget: Global___ErrorBudget | None = ...,
+        tiers: _abc.Iterable[Global___TierBurn] | None = ...,
+        recent_violations: _abc.Iterable[Global___Violation] | None = ...,
+        breakers: _abc.Iterable[Global___BreakerSummary] | None = ...,
+        alerts: _abc.Iterable[Global___AlertSummary] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "slo", b"slo"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "breakers", b"breakers", "budget", b"budget", "recent_violations", b"recent_violations", "slo", b"slo", "tiers", b"tiers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SloPanel: _TypeAlias = SloPanel  # noqa: Y015
+
+@_typing.final
+class GetSloDashboardRequest(_message.Message):
+    """Input of GetSloDashboard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    plugin: _builtins.str
+    """Empty: every plugin."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSloDashboardRequest: _TypeAlias = GetSloDashboardRequest  # noqa: Y015
+
+@_typing.final
+class GetSloDashboardResponse(_message.Message):
+    """Output of GetSloDashboard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    PLUGINS_FIELD_NUMBER: _builtins.int
+    SLOS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def as_of(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def plugins(self) -> _containers.RepeatedCompositeFieldContainer[Global___PluginHealth]: ...
+    @_builtins.property
+    def slos(self) -> _containers.RepeatedCompositeFieldContainer[Global___SloPanel]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        as_of: _timestamp_pb2.Timestamp | None = ...,
+        plugins: _abc.Iterable[Global___PluginHealth] | None = ...,
+        slos: _abc.Iterable[Global___SloPanel] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "plugins", b"plugins", "slos", b"slos", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSloDashboardResponse: _TypeAlias = GetSloDashboardResponse  # noqa: Y015

@@ -26,7 +26,12 @@ if _version_not_supported:
 
 
 class SloServiceStub:
-    """Service level objectives per plugin version, with burn-rate alerting.
+    """Service level objectives per plugin, plugin version or canary cohort, with
+    the SRE workbook's multiwindow, multi-burn-rate alerting.
+
+    The monitoring API of the portal lives under /api/monitoring/slo: create
+    (POST), the tenant's dashboard (GET, ?tenant_id=), and one SLO's read,
+    update and delete (/api/monitoring/slo/{slo_id}).
     """
 
     def __init__(self, channel):
@@ -45,19 +50,94 @@ class SloServiceStub:
                 request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloRequest.SerializeToString,
                 response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloResponse.FromString,
                 _registered_method=True)
+        self.UpdateSlo = channel.unary_unary(
+                '/portico.slo.v1.SloService/UpdateSlo',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloResponse.FromString,
+                _registered_method=True)
+        self.DeleteSlo = channel.unary_unary(
+                '/portico.slo.v1.SloService/DeleteSlo',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloResponse.FromString,
+                _registered_method=True)
+        self.ListSlos = channel.unary_unary(
+                '/portico.slo.v1.SloService/ListSlos',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListSlosRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListSlosResponse.FromString,
+                _registered_method=True)
         self.ReportOutcomes = channel.unary_unary(
                 '/portico.slo.v1.SloService/ReportOutcomes',
                 request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ReportOutcomesRequest.SerializeToString,
                 response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ReportOutcomesResponse.FromString,
                 _registered_method=True)
+        self.EnsureVersionSlo = channel.unary_unary(
+                '/portico.slo.v1.SloService/EnsureVersionSlo',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.EnsureVersionSloRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.EnsureVersionSloResponse.FromString,
+                _registered_method=True)
+        self.CreateSloTemplate = channel.unary_unary(
+                '/portico.slo.v1.SloService/CreateSloTemplate',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.CreateSloTemplateRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.CreateSloTemplateResponse.FromString,
+                _registered_method=True)
+        self.GetSloTemplate = channel.unary_unary(
+                '/portico.slo.v1.SloService/GetSloTemplate',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloTemplateRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloTemplateResponse.FromString,
+                _registered_method=True)
+        self.ListSloTemplates = channel.unary_unary(
+                '/portico.slo.v1.SloService/ListSloTemplates',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListSloTemplatesRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListSloTemplatesResponse.FromString,
+                _registered_method=True)
+        self.UpdateSloTemplate = channel.unary_unary(
+                '/portico.slo.v1.SloService/UpdateSloTemplate',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloTemplateRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloTemplateResponse.FromString,
+                _registered_method=True)
+        self.DeleteSloTemplate = channel.unary_unary(
+                '/portico.slo.v1.SloService/DeleteSloTemplate',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloTemplateRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloTemplateResponse.FromString,
+                _registered_method=True)
+        self.ImportOpenSlo = channel.unary_unary(
+                '/portico.slo.v1.SloService/ImportOpenSlo',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ImportOpenSloRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ImportOpenSloResponse.FromString,
+                _registered_method=True)
+        self.ExportOpenSlo = channel.unary_unary(
+                '/portico.slo.v1.SloService/ExportOpenSlo',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloResponse.FromString,
+                _registered_method=True)
+        self.GetErrorBudget = channel.unary_unary(
+                '/portico.slo.v1.SloService/GetErrorBudget',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetErrorBudgetRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetErrorBudgetResponse.FromString,
+                _registered_method=True)
+        self.ListViolations = channel.unary_unary(
+                '/portico.slo.v1.SloService/ListViolations',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListViolationsRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListViolationsResponse.FromString,
+                _registered_method=True)
+        self.GetSloDashboard = channel.unary_unary(
+                '/portico.slo.v1.SloService/GetSloDashboard',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardResponse.FromString,
+                _registered_method=True)
 
 
 class SloServiceServicer:
-    """Service level objectives per plugin version, with burn-rate alerting.
+    """Service level objectives per plugin, plugin version or canary cohort, with
+    the SRE workbook's multiwindow, multi-burn-rate alerting.
+
+    The monitoring API of the portal lives under /api/monitoring/slo: create
+    (POST), the tenant's dashboard (GET, ?tenant_id=), and one SLO's read,
+    update and delete (/api/monitoring/slo/{slo_id}).
     """
 
     def CreateSlo(self, request, context):
-        """Defines the SLO of a plugin version.
+        """Defines an SLO.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -70,8 +150,109 @@ class SloServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateSlo(self, request, context):
+        """Replaces an SLO's spec (its scope stays); its state and counts are kept.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSlo(self, request, context):
+        """Deletes an SLO and its counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSlos(self, request, context):
+        """Lists a tenant's SLOs by name, a page at a time, filtered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReportOutcomes(self, request, context):
-        """Reports request outcomes of a plugin version; may emit slo.violated at once.
+        """Reports request outcomes; each counts for every SLO whose scope it falls
+        in, in the bucket of its time. May emit slo.violated at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnsureVersionSlo(self, request, context):
+        """The SLO of a plugin version (or of a rollout's canary cohort), made from
+        the tenant's default template (or the named one) if it does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSloTemplate(self, request, context):
+        """Defines an SLO template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSloTemplate(self, request, context):
+        """Returns an SLO template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSloTemplates(self, request, context):
+        """Lists a tenant's SLO templates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSloTemplate(self, request, context):
+        """Replaces an SLO template (SLOs made from it keep their spec).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSloTemplate(self, request, context):
+        """Deletes an SLO template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportOpenSlo(self, request, context):
+        """Creates SLOs from OpenSLO v1 documents (SLO, SLI, AlertPolicy, AlertCondition).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportOpenSlo(self, request, context):
+        """Writes SLOs as OpenSLO v1 documents.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetErrorBudget(self, request, context):
+        """The error budget of an SLO's current period, burn rates over chosen
+        windows, and the budget's history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListViolations(self, request, context):
+        """Violations with their evidence, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSloDashboard(self, request, context):
+        """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -90,10 +271,80 @@ def add_SloServiceServicer_to_server(servicer, server):
                     request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloRequest.FromString,
                     response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloResponse.SerializeToString,
             ),
+            'UpdateSlo': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSlo,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloResponse.SerializeToString,
+            ),
+            'DeleteSlo': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSlo,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloResponse.SerializeToString,
+            ),
+            'ListSlos': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSlos,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListSlosRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListSlosResponse.SerializeToString,
+            ),
             'ReportOutcomes': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportOutcomes,
                     request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ReportOutcomesRequest.FromString,
                     response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ReportOutcomesResponse.SerializeToString,
+            ),
+            'EnsureVersionSlo': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnsureVersionSlo,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.EnsureVersionSloRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.EnsureVersionSloResponse.SerializeToString,
+            ),
+            'CreateSloTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSloTemplate,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.CreateSloTemplateRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.CreateSloTemplateResponse.SerializeToString,
+            ),
+            'GetSloTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSloTemplate,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloTemplateRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloTemplateResponse.SerializeToString,
+            ),
+            'ListSloTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSloTemplates,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListSloTemplatesRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListSloTemplatesResponse.SerializeToString,
+            ),
+            'UpdateSloTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSloTemplate,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloTemplateRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloTemplateResponse.SerializeToString,
+            ),
+            'DeleteSloTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSloTemplate,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloTemplateRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloTemplateResponse.SerializeToString,
+            ),
+            'ImportOpenSlo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportOpenSlo,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ImportOpenSloRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ImportOpenSloResponse.SerializeToString,
+            ),
+            'ExportOpenSlo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportOpenSlo,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloResponse.SerializeToString,
+            ),
+            'GetErrorBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetErrorBudget,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetErrorBudgetRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetErrorBudgetResponse.SerializeToString,
+            ),
+            'ListViolations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListViolations,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListViolationsRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ListViolationsResponse.SerializeToString,
+            ),
+            'GetSloDashboard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSloDashboard,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -104,7 +355,12 @@ def add_SloServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SloService:
-    """Service level objectives per plugin version, with burn-rate alerting.
+    """Service level objectives per plugin, plugin version or canary cohort, with
+    the SRE workbook's multiwindow, multi-burn-rate alerting.
+
+    The monitoring API of the portal lives under /api/monitoring/slo: create
+    (POST), the tenant's dashboard (GET, ?tenant_id=), and one SLO's read,
+    update and delete (/api/monitoring/slo/{slo_id}).
     """
 
     @staticmethod
@@ -162,6 +418,87 @@ class SloService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateSlo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/UpdateSlo',
+            portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSlo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/DeleteSlo',
+            portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSlos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/ListSlos',
+            portico_dot_slo_dot_v1_dot_slo__pb2.ListSlosRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.ListSlosResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ReportOutcomes(request,
             target,
             options=(),
@@ -178,6 +515,303 @@ class SloService:
             '/portico.slo.v1.SloService/ReportOutcomes',
             portico_dot_slo_dot_v1_dot_slo__pb2.ReportOutcomesRequest.SerializeToString,
             portico_dot_slo_dot_v1_dot_slo__pb2.ReportOutcomesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnsureVersionSlo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/EnsureVersionSlo',
+            portico_dot_slo_dot_v1_dot_slo__pb2.EnsureVersionSloRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.EnsureVersionSloResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSloTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/CreateSloTemplate',
+            portico_dot_slo_dot_v1_dot_slo__pb2.CreateSloTemplateRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.CreateSloTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSloTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/GetSloTemplate',
+            portico_dot_slo_dot_v1_dot_slo__pb2.GetSloTemplateRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.GetSloTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSloTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/ListSloTemplates',
+            portico_dot_slo_dot_v1_dot_slo__pb2.ListSloTemplatesRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.ListSloTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSloTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/UpdateSloTemplate',
+            portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloTemplateRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.UpdateSloTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSloTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/DeleteSloTemplate',
+            portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloTemplateRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.DeleteSloTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportOpenSlo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/ImportOpenSlo',
+            portico_dot_slo_dot_v1_dot_slo__pb2.ImportOpenSloRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.ImportOpenSloResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportOpenSlo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/ExportOpenSlo',
+            portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetErrorBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/GetErrorBudget',
+            portico_dot_slo_dot_v1_dot_slo__pb2.GetErrorBudgetRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.GetErrorBudgetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListViolations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/ListViolations',
+            portico_dot_slo_dot_v1_dot_slo__pb2.ListViolationsRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.ListViolationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSloDashboard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/GetSloDashboard',
+            portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardResponse.FromString,
             options,
             channel_credentials,
             insecure,

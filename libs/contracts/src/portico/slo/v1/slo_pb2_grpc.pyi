@@ -27,33 +27,119 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class SloServiceStub:
-    """Service level objectives per plugin version, with burn-rate alerting."""
+    """Service level objectives per plugin, plugin version or canary cohort, with
+    the SRE workbook's multiwindow, multi-burn-rate alerting.
+
+    The monitoring API of the portal lives under /api/monitoring/slo: create
+    (POST), the tenant's dashboard (GET, ?tenant_id=), and one SLO's read,
+    update and delete (/api/monitoring/slo/{slo_id}).
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SloServiceAsyncStub: ...
     CreateSlo: _grpc.UnaryUnaryMultiCallable[_slo_pb2.CreateSloRequest, _slo_pb2.CreateSloResponse]
-    """Defines the SLO of a plugin version."""
+    """Defines an SLO."""
     GetSlo: _grpc.UnaryUnaryMultiCallable[_slo_pb2.GetSloRequest, _slo_pb2.GetSloResponse]
     """Returns an SLO with its current burn rates."""
+    UpdateSlo: _grpc.UnaryUnaryMultiCallable[_slo_pb2.UpdateSloRequest, _slo_pb2.UpdateSloResponse]
+    """Replaces an SLO's spec (its scope stays); its state and counts are kept."""
+    DeleteSlo: _grpc.UnaryUnaryMultiCallable[_slo_pb2.DeleteSloRequest, _slo_pb2.DeleteSloResponse]
+    """Deletes an SLO and its counts."""
+    ListSlos: _grpc.UnaryUnaryMultiCallable[_slo_pb2.ListSlosRequest, _slo_pb2.ListSlosResponse]
+    """Lists a tenant's SLOs by name, a page at a time, filtered."""
     ReportOutcomes: _grpc.UnaryUnaryMultiCallable[_slo_pb2.ReportOutcomesRequest, _slo_pb2.ReportOutcomesResponse]
-    """Reports request outcomes of a plugin version; may emit slo.violated at once."""
+    """Reports request outcomes; each counts for every SLO whose scope it falls
+    in, in the bucket of its time. May emit slo.violated at once.
+    """
+    EnsureVersionSlo: _grpc.UnaryUnaryMultiCallable[_slo_pb2.EnsureVersionSloRequest, _slo_pb2.EnsureVersionSloResponse]
+    """The SLO of a plugin version (or of a rollout's canary cohort), made from
+    the tenant's default template (or the named one) if it does not exist.
+    """
+    CreateSloTemplate: _grpc.UnaryUnaryMultiCallable[_slo_pb2.CreateSloTemplateRequest, _slo_pb2.CreateSloTemplateResponse]
+    """Defines an SLO template."""
+    GetSloTemplate: _grpc.UnaryUnaryMultiCallable[_slo_pb2.GetSloTemplateRequest, _slo_pb2.GetSloTemplateResponse]
+    """Returns an SLO template."""
+    ListSloTemplates: _grpc.UnaryUnaryMultiCallable[_slo_pb2.ListSloTemplatesRequest, _slo_pb2.ListSloTemplatesResponse]
+    """Lists a tenant's SLO templates."""
+    UpdateSloTemplate: _grpc.UnaryUnaryMultiCallable[_slo_pb2.UpdateSloTemplateRequest, _slo_pb2.UpdateSloTemplateResponse]
+    """Replaces an SLO template (SLOs made from it keep their spec)."""
+    DeleteSloTemplate: _grpc.UnaryUnaryMultiCallable[_slo_pb2.DeleteSloTemplateRequest, _slo_pb2.DeleteSloTemplateResponse]
+    """Deletes an SLO template."""
+    ImportOpenSlo: _grpc.UnaryUnaryMultiCallable[_slo_pb2.ImportOpenSloRequest, _slo_pb2.ImportOpenSloResponse]
+    """Creates SLOs from OpenSLO v1 documents (SLO, SLI, AlertPolicy, AlertCondition)."""
+    ExportOpenSlo: _grpc.UnaryUnaryMultiCallable[_slo_pb2.ExportOpenSloRequest, _slo_pb2.ExportOpenSloResponse]
+    """Writes SLOs as OpenSLO v1 documents."""
+    GetErrorBudget: _grpc.UnaryUnaryMultiCallable[_slo_pb2.GetErrorBudgetRequest, _slo_pb2.GetErrorBudgetResponse]
+    """The error budget of an SLO's current period, burn rates over chosen
+    windows, and the budget's history.
+    """
+    ListViolations: _grpc.UnaryUnaryMultiCallable[_slo_pb2.ListViolationsRequest, _slo_pb2.ListViolationsResponse]
+    """Violations with their evidence, newest first."""
+    GetSloDashboard: _grpc.UnaryUnaryMultiCallable[_slo_pb2.GetSloDashboardRequest, _slo_pb2.GetSloDashboardResponse]
+    """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations."""
 
 @_typing.type_check_only
 class SloServiceAsyncStub(SloServiceStub):
-    """Service level objectives per plugin version, with burn-rate alerting."""
+    """Service level objectives per plugin, plugin version or canary cohort, with
+    the SRE workbook's multiwindow, multi-burn-rate alerting.
+
+    The monitoring API of the portal lives under /api/monitoring/slo: create
+    (POST), the tenant's dashboard (GET, ?tenant_id=), and one SLO's read,
+    update and delete (/api/monitoring/slo/{slo_id}).
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateSlo: _aio.UnaryUnaryMultiCallable[_slo_pb2.CreateSloRequest, _slo_pb2.CreateSloResponse]  # type: ignore[assignment]
-    """Defines the SLO of a plugin version."""
+    """Defines an SLO."""
     GetSlo: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetSloRequest, _slo_pb2.GetSloResponse]  # type: ignore[assignment]
     """Returns an SLO with its current burn rates."""
+    UpdateSlo: _aio.UnaryUnaryMultiCallable[_slo_pb2.UpdateSloRequest, _slo_pb2.UpdateSloResponse]  # type: ignore[assignment]
+    """Replaces an SLO's spec (its scope stays); its state and counts are kept."""
+    DeleteSlo: _aio.UnaryUnaryMultiCallable[_slo_pb2.DeleteSloRequest, _slo_pb2.DeleteSloResponse]  # type: ignore[assignment]
+    """Deletes an SLO and its counts."""
+    ListSlos: _aio.UnaryUnaryMultiCallable[_slo_pb2.ListSlosRequest, _slo_pb2.ListSlosResponse]  # type: ignore[assignment]
+    """Lists a tenant's SLOs by name, a page at a time, filtered."""
     ReportOutcomes: _aio.UnaryUnaryMultiCallable[_slo_pb2.ReportOutcomesRequest, _slo_pb2.ReportOutcomesResponse]  # type: ignore[assignment]
-    """Reports request outcomes of a plugin version; may emit slo.violated at once."""
+    """Reports request outcomes; each counts for every SLO whose scope it falls
+    in, in the bucket of its time. May emit slo.violated at once.
+    """
+    EnsureVersionSlo: _aio.UnaryUnaryMultiCallable[_slo_pb2.EnsureVersionSloRequest, _slo_pb2.EnsureVersionSloResponse]  # type: ignore[assignment]
+    """The SLO of a plugin version (or of a rollout's canary cohort), made from
+    the tenant's default template (or the named one) if it does not exist.
+    """
+    CreateSloTemplate: _aio.UnaryUnaryMultiCallable[_slo_pb2.CreateSloTemplateRequest, _slo_pb2.CreateSloTemplateResponse]  # type: ignore[assignment]
+    """Defines an SLO template."""
+    GetSloTemplate: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetSloTemplateRequest, _slo_pb2.GetSloTemplateResponse]  # type: ignore[assignment]
+    """Returns an SLO template."""
+    ListSloTemplates: _aio.UnaryUnaryMultiCallable[_slo_pb2.ListSloTemplatesRequest, _slo_pb2.ListSloTemplatesResponse]  # type: ignore[assignment]
+    """Lists a tenant's SLO templates."""
+    UpdateSloTemplate: _aio.UnaryUnaryMultiCallable[_slo_pb2.UpdateSloTemplateRequest, _slo_pb2.UpdateSloTemplateResponse]  # type: ignore[assignment]
+    """Replaces an SLO template (SLOs made from it keep their spec)."""
+    DeleteSloTemplate: _aio.UnaryUnaryMultiCallable[_slo_pb2.DeleteSloTemplateRequest, _slo_pb2.DeleteSloTemplateResponse]  # type: ignore[assignment]
+    """Deletes an SLO template."""
+    ImportOpenSlo: _aio.UnaryUnaryMultiCallable[_slo_pb2.ImportOpenSloRequest, _slo_pb2.ImportOpenSloResponse]  # type: ignore[assignment]
+    """Creates SLOs from OpenSLO v1 documents (SLO, SLI, AlertPolicy, AlertCondition)."""
+    ExportOpenSlo: _aio.UnaryUnaryMultiCallable[_slo_pb2.ExportOpenSloRequest, _slo_pb2.ExportOpenSloResponse]  # type: ignore[assignment]
+    """Writes SLOs as OpenSLO v1 documents."""
+    GetErrorBudget: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetErrorBudgetRequest, _slo_pb2.GetErrorBudgetResponse]  # type: ignore[assignment]
+    """The error budget of an SLO's current period, burn rates over chosen
+    windows, and the budget's history.
+    """
+    ListViolations: _aio.UnaryUnaryMultiCallable[_slo_pb2.ListViolationsRequest, _slo_pb2.ListViolationsResponse]  # type: ignore[assignment]
+    """Violations with their evidence, newest first."""
+    GetSloDashboard: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetSloDashboardRequest, _slo_pb2.GetSloDashboardResponse]  # type: ignore[assignment]
+    """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations."""
 
 class SloServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Service level objectives per plugin version, with burn-rate alerting."""
+    """Service level objectives per plugin, plugin version or canary cohort, with
+    the SRE workbook's multiwindow, multi-burn-rate alerting.
+
+    The monitoring API of the portal lives under /api/monitoring/slo: create
+    (POST), the tenant's dashboard (GET, ?tenant_id=), and one SLO's read,
+    update and delete (/api/monitoring/slo/{slo_id}).
+    """
 
     @_abc_1.abstractmethod
     def CreateSlo(
@@ -61,7 +147,7 @@ class SloServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _slo_pb2.CreateSloRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_slo_pb2.CreateSloResponse, _abc.Awaitable[_slo_pb2.CreateSloResponse]]:
-        """Defines the SLO of a plugin version."""
+        """Defines an SLO."""
 
     @_abc_1.abstractmethod
     def GetSlo(
@@ -72,11 +158,129 @@ class SloServiceServicer(metaclass=_abc_1.ABCMeta):
         """Returns an SLO with its current burn rates."""
 
     @_abc_1.abstractmethod
+    def UpdateSlo(
+        self,
+        request: _slo_pb2.UpdateSloRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.UpdateSloResponse, _abc.Awaitable[_slo_pb2.UpdateSloResponse]]:
+        """Replaces an SLO's spec (its scope stays); its state and counts are kept."""
+
+    @_abc_1.abstractmethod
+    def DeleteSlo(
+        self,
+        request: _slo_pb2.DeleteSloRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.DeleteSloResponse, _abc.Awaitable[_slo_pb2.DeleteSloResponse]]:
+        """Deletes an SLO and its counts."""
+
+    @_abc_1.abstractmethod
+    def ListSlos(
+        self,
+        request: _slo_pb2.ListSlosRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.ListSlosResponse, _abc.Awaitable[_slo_pb2.ListSlosResponse]]:
+        """Lists a tenant's SLOs by name, a page at a time, filtered."""
+
+    @_abc_1.abstractmethod
     def ReportOutcomes(
         self,
         request: _slo_pb2.ReportOutcomesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_slo_pb2.ReportOutcomesResponse, _abc.Awaitable[_slo_pb2.ReportOutcomesResponse]]:
-        """Reports request outcomes of a plugin version; may emit slo.violated at once."""
+        """Reports request outcomes; each counts for every SLO whose scope it falls
+        in, in the bucket of its time. May emit slo.violated at once.
+        """
+
+    @_abc_1.abstractmethod
+    def EnsureVersionSlo(
+        self,
+        request: _slo_pb2.EnsureVersionSloRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.EnsureVersionSloResponse, _abc.Awaitable[_slo_pb2.EnsureVersionSloResponse]]:
+        """The SLO of a plugin version (or of a rollout's canary cohort), made from
+        the tenant's default template (or the named one) if it does not exist.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateSloTemplate(
+        self,
+        request: _slo_pb2.CreateSloTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.CreateSloTemplateResponse, _abc.Awaitable[_slo_pb2.CreateSloTemplateResponse]]:
+        """Defines an SLO template."""
+
+    @_abc_1.abstractmethod
+    def GetSloTemplate(
+        self,
+        request: _slo_pb2.GetSloTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.GetSloTemplateResponse, _abc.Awaitable[_slo_pb2.GetSloTemplateResponse]]:
+        """Returns an SLO template."""
+
+    @_abc_1.abstractmethod
+    def ListSloTemplates(
+        self,
+        request: _slo_pb2.ListSloTemplatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.ListSloTemplatesResponse, _abc.Awaitable[_slo_pb2.ListSloTemplatesResponse]]:
+        """Lists a tenant's SLO templates."""
+
+    @_abc_1.abstractmethod
+    def UpdateSloTemplate(
+        self,
+        request: _slo_pb2.UpdateSloTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.UpdateSloTemplateResponse, _abc.Awaitable[_slo_pb2.UpdateSloTemplateResponse]]:
+        """Replaces an SLO template (SLOs made from it keep their spec)."""
+
+    @_abc_1.abstractmethod
+    def DeleteSloTemplate(
+        self,
+        request: _slo_pb2.DeleteSloTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.DeleteSloTemplateResponse, _abc.Awaitable[_slo_pb2.DeleteSloTemplateResponse]]:
+        """Deletes an SLO template."""
+
+    @_abc_1.abstractmethod
+    def ImportOpenSlo(
+        self,
+        request: _slo_pb2.ImportOpenSloRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.ImportOpenSloResponse, _abc.Awaitable[_slo_pb2.ImportOpenSloResponse]]:
+        """Creates SLOs from OpenSLO v1 documents (SLO, SLI, AlertPolicy, AlertCondition)."""
+
+    @_abc_1.abstractmethod
+    def ExportOpenSlo(
+        self,
+        request: _slo_pb2.ExportOpenSloRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.ExportOpenSloResponse, _abc.Awaitable[_slo_pb2.ExportOpenSloResponse]]:
+        """Writes SLOs as OpenSLO v1 documents."""
+
+    @_abc_1.abstractmethod
+    def GetErrorBudget(
+        self,
+        request: _slo_pb2.GetErrorBudgetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.GetErrorBudgetResponse, _abc.Awaitable[_slo_pb2.GetErrorBudgetResponse]]:
+        """The error budget of an SLO's current period, burn rates over chosen
+        windows, and the budget's history.
+        """
+
+    @_abc_1.abstractmethod
+    def ListViolations(
+        self,
+        request: _slo_pb2.ListViolationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.ListViolationsResponse, _abc.Awaitable[_slo_pb2.ListViolationsResponse]]:
+        """Violations with their evidence, newest first."""
+
+    @_abc_1.abstractmethod
+    def GetSloDashboard(
+        self,
+        request: _slo_pb2.GetSloDashboardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.GetSloDashboardResponse, _abc.Awaitable[_slo_pb2.GetSloDashboardResponse]]:
+        """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations."""
 
 def add_SloServiceServicer_to_server(servicer: SloServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
