@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from portico.compat.v1 import compat_pb2 as pb
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
-from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.databases import ServiceDatabaseUrl
+from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
 from portico_gateway.app import create_app
 

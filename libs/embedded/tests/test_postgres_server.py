@@ -58,7 +58,9 @@ def test_starts_inside_a_private_directory_without_touching_its_mode(
     private_dir: Path,
 ) -> None:
     """Data asked for in a 0700 directory works, and the directory stays 0700."""
-    server = PostgresServer(private_dir / "pg" / "data", database="postgres", fsync=False, password=PW)
+    server = PostgresServer(
+        private_dir / "pg" / "data", database="postgres", fsync=False, password=PW
+    )
     try:
         server.start()
         assert _answers(server) == 1
@@ -236,7 +238,7 @@ def test_a_trusting_data_directory_is_hardened_on_start(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
         cwd=data,
-        **postgres._as_user(user),  # type: ignore[call-overload]  # noqa: SLF001 - as the launcher runs it
+        **postgres._as_user(user),  # type: ignore[call-overload]
     )
     assert postgres.trusts_anyone(data)
     server = PostgresServer(data_dir, database="portico", fsync=False, password=PW)

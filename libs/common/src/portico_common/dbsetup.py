@@ -108,7 +108,9 @@ def _variable(role: str) -> str:
     return f"PORTICO_{name}_DATABASE_URL"
 
 
-async def run(steps: Sequence[str], services: Sequence[str], settings: DatabaseSetupSettings) -> None:
+async def run(
+    steps: Sequence[str], services: Sequence[str], settings: DatabaseSetupSettings
+) -> None:
     if "provision" in steps:
         admin = settings.admin_database_url.get_secret_value()
         if not admin:
@@ -121,7 +123,9 @@ async def run(steps: Sequence[str], services: Sequence[str], settings: DatabaseS
             raise DatabaseSetupError("migrate needs PORTICO_MIGRATOR_DATABASE_URL")
         applied = await migrate_services(migrator, services)
         for service, keys in applied.items():
-            print(f"{service}: {len(keys)} migration(s) applied {' '.join(keys)}".rstrip(), flush=True)
+            print(
+                f"{service}: {len(keys)} migration(s) applied {' '.join(keys)}".rstrip(), flush=True
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -64,7 +64,9 @@ async def provision(admin: Connection, passwords: RolePasswords) -> None:
         await admin.execute(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
         await admin.execute(f"GRANT CONNECT ON DATABASE {database} TO {roles}")
         for schema in passwords.services:
-            await admin.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {MIGRATOR_ROLE}")
+            await admin.execute(
+                f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {MIGRATOR_ROLE}"
+            )
             await _hand_over(admin, schema)
 
 

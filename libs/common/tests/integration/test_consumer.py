@@ -115,7 +115,7 @@ async def test_handler_receives_the_decoded_event(infra: Any) -> None:
 
 
 async def test_handler_runs_in_the_events_tenant(infra: Any) -> None:
-    """The handler's transaction is the service's own role scoped to the event's tenant, under RLS."""
+    """The handler runs as the service's own role, scoped to the event's tenant, under RLS."""
     seen: list[tuple[str, str, int]] = []
 
     async def handler(envelope: Envelope, conn: Connection) -> None:

@@ -30,9 +30,7 @@ def _clean_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def service(
-    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
-) -> Service:
+def service(service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path) -> Service:
     """`async with service("portico_auth", **env) as target:` runs `python -m` that module.
 
     The process binds port 0 and reports its port in a ready file; leaving the

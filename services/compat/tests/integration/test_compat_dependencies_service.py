@@ -13,8 +13,8 @@ import pytest
 from portico.compat.v1 import compat_pb2, compat_pb2_grpc
 from portico.compat.v1 import dependencies_pb2 as pb
 from portico.compat.v1 import dependencies_pb2_grpc as pb_grpc
-from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.databases import ServiceDatabaseUrl
+from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
 
 pytestmark = pytest.mark.integration

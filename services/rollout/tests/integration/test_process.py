@@ -16,8 +16,8 @@ from portico_common.events.bus import publish
 from portico_common.events.catalog import STREAM, subject_for, type_of
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
-from portico_embedded.testing.fixtures import unique, unique_tenant
 from portico_embedded.testing.databases import ServiceDatabaseUrl
+from portico_embedded.testing.fixtures import unique, unique_tenant
 from portico_embedded.testing.services import infra_env, running_process
 
 pytestmark = pytest.mark.integration
