@@ -85,6 +85,11 @@ app.kubernetes.io/component: {{ .name }}
 {{- default (printf "%s-secrets" (include "portico.fullname" .)) .Values.secret.existingSecret }}
 {{- end }}
 
+{{/* The Secret's key for one service's own database URL: PORTICO_<SERVICE>_DATABASE_URL. */}}
+{{- define "portico.databaseUrlKey" -}}
+{{- printf "PORTICO_%s_DATABASE_URL" (upper .) }}
+{{- end }}
+
 {{- define "portico.configMapName" -}}
 {{- printf "%s-config" (include "portico.fullname" .) }}
 {{- end }}
@@ -236,11 +241,12 @@ spec:
           env:
             {{- if eq $c.kind "grpc" }}
             # The gateway holds no credentials: it only talks to the services.
+            # Each service gets its own database role, never the migrator's.
             - name: PORTICO_DATABASE_URL
               valueFrom:
                 secretKeyRef:
                   name: {{ include "portico.secretName" $root }}
-                  key: PORTICO_DATABASE_URL
+                  key: {{ include "portico.databaseUrlKey" .name }}
             {{- end }}
             {{- if and (eq $c.kind "grpc") (not $root.Values.nats.url) }}
             - name: PORTICO_NATS_URL
