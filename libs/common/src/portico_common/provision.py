@@ -33,7 +33,17 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,50}$")
 # The role services connected through before each had its own (NOLOGIN, reached
 # by SET ROLE from the administrator); its grants are withdrawn on hand-over.
 _LEGACY_APP_ROLE = "portico_app"
-_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT"
+# pg_roles column -> (the value every Portico role has, the clause that sets it).
+_ATTRIBUTES: dict[str, tuple[bool, str]] = {
+    "rolcanlogin": (True, "LOGIN"),
+    "rolsuper": (False, "NOSUPERUSER"),
+    "rolcreatedb": (False, "NOCREATEDB"),
+    "rolcreaterole": (False, "NOCREATEROLE"),
+    "rolreplication": (False, "NOREPLICATION"),
+    "rolbypassrls": (False, "NOBYPASSRLS"),
+    # Privileges come from grants to the role itself, never through a membership.
+    "rolinherit": (False, "NOINHERIT"),
+}
 
 
 @dataclass(frozen=True)
@@ -108,18 +118,30 @@ async def check_service_role(conn: Connection, schema: str) -> None:
 async def _ensure_role(admin: Connection, role: str, password: str) -> None:
     if not password:
         raise DatabaseSetupError(f"no password given for role {role}")
-    exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-    verb = "ALTER" if exists else "CREATE"
+    columns = ", ".join(_ATTRIBUTES)
+    found = await admin.fetchrow(
+        f"SELECT {columns} FROM pg_roles WHERE rolname = $1",  # noqa: S608 - fixed column names
+        role,
+    )
+    if found is None:
+        verb, changes = "CREATE", [clause for _, clause in _ATTRIBUTES.values()]
+    else:
+        # Only what differs: a non-superuser administrator (a managed database's)
+        # may not even restate NOSUPERUSER, NOREPLICATION or NOBYPASSRLS.
+        verb = "ALTER"
+        changes = [
+            clause for column, (want, clause) in _ATTRIBUTES.items() if found[column] != want
+        ]
     # Utility statements take no parameters: the server quotes the literal. It
     # stores a SCRAM verifier (password_encryption), never the password.
     literal = await admin.fetchval("SELECT quote_literal($1::text)", password)
-    statement = f"{verb} ROLE {role} WITH {_ROLE_ATTRIBUTES} PASSWORD {literal}"
+    statement = f"{verb} ROLE {role} WITH {' '.join(changes)} PASSWORD {literal}"
     try:
         await admin.execute(statement)
     except asyncpg.InsufficientPrivilegeError as exc:
         raise DatabaseSetupError(
-            f"cannot {verb.lower()} role {role}: the administrator URL needs a role that may"
-            f" create roles ({exc})"
+            f"cannot {verb.lower()} role {role} ({', '.join(changes) or 'its password'}):"
+            f" the administrator URL needs a role that may create and alter roles ({exc})"
         ) from None
 
 
