@@ -23,10 +23,14 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 
 # Owns every service schema and runs the migrations; no service connects as it.
 MIGRATOR_ROLE = "portico_migrator"
+# The advisory lock provisioning and migrating both hold: run at once (replicas,
+# tests), they would update the same catalog rows ("tuple concurrently updated").
+SETUP_LOCK = "portico:migrate"
 
 __all__ = [
     "ALL_TENANTS",
     "MIGRATOR_ROLE",
+    "SETUP_LOCK",
     "Connection",
     "Database",
     "create_pool",

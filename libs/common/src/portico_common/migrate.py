@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from portico_common.db import Connection, service_role
+from portico_common.db import SETUP_LOCK, Connection, service_role
 from portico_common.errors import DatabaseSetupError, MigrationError
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -65,7 +65,7 @@ async def migrate(conn: Connection, schema: str, service_package: str | None) ->
     role = service_role(schema)
     applied: list[str] = []
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "portico:migrate")
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", SETUP_LOCK)
         if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
             raise MigrationError(
                 f"{schema}: role {role} does not exist; provision the database first"

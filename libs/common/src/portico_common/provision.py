@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from portico_common.db import MIGRATOR_ROLE, Connection, service_role
+from portico_common.db import MIGRATOR_ROLE, SETUP_LOCK, Connection, service_role
 from portico_common.errors import DatabaseSetupError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,50}$")
@@ -62,9 +62,9 @@ async def provision(admin: Connection, passwords: RolePasswords) -> None:
     for schema in passwords.services:
         _check_name(schema)
     async with admin.transaction():
-        # Replicas or tests provisioning at once would collide on the catalogs.
-        await admin.execute("SELECT pg_advisory_xact_lock(hashtext('portico:provision'))")
+        await admin.execute("SELECT pg_advisory_xact_lock(hashtext($1))", SETUP_LOCK)
         await _ensure_role(admin, MIGRATOR_ROLE, passwords.migrator)
+        await _revoke_memberships(admin, MIGRATOR_ROLE)
         for schema, password in passwords.services.items():
             role = service_role(schema)
             await _ensure_role(admin, role, password)

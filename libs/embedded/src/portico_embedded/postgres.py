@@ -67,6 +67,10 @@ class PostgresServer:
     password: str = field(default="", repr=False)
     # Tests trade durability for speed; `portico up` keeps fsync on.
     fsync: bool = True
+    # PBKDF2 rounds of SCRAM verifiers (PostgreSQL's default 4096 when 0). Every
+    # login pays them on both sides: a test session, which logs in a few times
+    # per test with passwords it made for itself, lowers them; `portico up` not.
+    scram_iterations: int = 0
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -87,7 +91,7 @@ class PostgresServer:
         bin_dir = binaries(user)
         data = place_data_dir(self.data_dir, user)
         if not (data / "PG_VERSION").exists():
-            _initdb(bin_dir, data, user, self.password)
+            _initdb(bin_dir, data, user, self.password, self._settings())
         elif trusts_anyone(data):
             _harden(bin_dir, data, user, self.password)
         # A port we chose may be taken before the server binds it: choose again.
@@ -128,6 +132,7 @@ class PostgresServer:
                     "max_connections=300",
                     "-c",
                     f"fsync={'on' if self.fsync else 'off'}",
+                    *self._settings(),
                     "-c",
                     "logging_collector=off",
                     "-c",
@@ -147,6 +152,12 @@ class PostgresServer:
             timeout,
             self.proc,
         )
+
+    def _settings(self) -> list[str]:
+        """`-c` options given to initdb (so its superuser's verifier uses them) and the server."""
+        if not self.scram_iterations:
+            return []
+        return ["-c", f"scram_iterations={self.scram_iterations}"]
 
     def _ensure_database(self, bin_dir: Path) -> None:
         if not self.database.replace("_", "").isalnum():
@@ -327,7 +338,9 @@ def trusts_anyone(data: Path) -> bool:
     return any("trust" in fields for fields in active)
 
 
-def _initdb(bin_dir: Path, data: Path, user: str | None, password: str) -> None:
+def _initdb(
+    bin_dir: Path, data: Path, user: str | None, password: str, settings: list[str]
+) -> None:
     with _password_file(data.parent, user, password) as pwfile:
         argv = [
             str(bin_dir / "initdb"),
@@ -340,6 +353,7 @@ def _initdb(bin_dir: Path, data: Path, user: str | None, password: str) -> None:
             f"--auth-local={AUTH_METHOD}",
             "--encoding=UTF8",
             "--no-sync",
+            *settings,
         ]
         result = subprocess.run(  # noqa: S603 - fixed argv
             argv,
