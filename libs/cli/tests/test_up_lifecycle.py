@@ -138,10 +138,23 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
             assert [k for k in env if k.endswith("DATABASE_URL")] == ["PORTICO_DATABASE_URL"]
             assert env["PORTICO_NATS_URL"] == NATS_URL
             assert "PORTICO_AUTH_ADMIN_CLIENT_SECRET" not in env
+            # Its own identity at auth, and nobody else's.
+            assert env["PORTICO_AUTH_CLIENT_ID"] == f"svc-{name}"
+            assert env["PORTICO_AUTH_CLIENT_SECRET"] == secrets["services"]["clients"][name]
+            assert "PORTICO_AUTH_SERVICE_CLIENT_SECRETS" not in env
+            assert ("PORTICO_SLO_CHANNEL_SECRET_KEY" in env) == (name == "slo")
+        # auth upserts every service's client from this; it never gets a client id of its own.
+        assert json.loads(auth["PORTICO_AUTH_SERVICE_CLIENT_SECRETS"]) == {
+            name: secrets["services"]["clients"][name] for name in SERVICES
+        }
+        assert up.recorded("slo")["PORTICO_SLO_CHANNEL_SECRET_KEY"] == (
+            secrets["services"]["channel_key"]
+        )
         gateway = up.recorded("gateway")
         assert gateway["PORTICO_GATEWAY_PORT"] == "0"
         assert gateway["PORTICO_GATEWAY_READY_FILE"] == str(home / "run" / "gateway.ready.json")
         assert not [k for k in gateway if k.endswith("DATABASE_URL")]
+        assert not [k for k in gateway if k.startswith(("PORTICO_AUTH_", "PORTICO_SLO_"))]
         for name in SERVICES:
             target = gateway[f"PORTICO_GATEWAY_{name.upper()}_TARGET"]
             assert target == endpoints["services"][name]["grpc"]

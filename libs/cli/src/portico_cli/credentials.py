@@ -18,6 +18,8 @@ from portico_cli.errors import CliError
 ADMIN_CLIENT_ID = "portico-admin"
 ADMIN_SECRET_ENV = "PORTICO_AUTH_ADMIN_CLIENT_SECRET"  # noqa: S105 - a variable name
 KEK_ENV = "PORTICO_AUTH_KEY_ENCRYPTION_KEY"
+SERVICE_CLIENTS_ENV = "PORTICO_AUTH_SERVICE_CLIENT_SECRETS"
+CHANNEL_KEY_ENV = "PORTICO_SLO_CHANNEL_SECRET_KEY"
 _FIELDS = ("admin_client_secret", "key_encryption_key")
 
 
@@ -155,3 +157,42 @@ def _replace(path: Path, data: dict[str, object]) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(json.dumps(data, indent=2) + "\n")
     scratch.replace(path)
+
+
+@dataclass(frozen=True)
+class ServiceSecrets:
+    """Each service's own client secret at auth, and the key slo seals channel secrets with."""
+
+    clients: dict[str, str]
+    channel_key: str
+
+    def __repr__(self) -> str:
+        return "ServiceSecrets(<redacted>)"
+
+    def values(self) -> tuple[str, ...]:
+        return (*self.clients.values(), self.channel_key)
+
+
+def service_secrets(path: Path, services: tuple[str, ...]) -> ServiceSecrets:
+    """The services' secrets (the `services` entry of the secrets file), made once.
+
+    Like the database's passwords: whatever is missing is generated and written
+    back (0600), what exists is kept, so a restart keeps every identity.
+    """
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise CliError(f"{path} must hold a JSON object")
+    original = data.get("services")
+    entry = dict(original) if isinstance(original, dict) else {}
+    known = entry.get("clients")
+    clients = dict(known) if isinstance(known, dict) else {}
+    for service in services:
+        if not _is_secret(clients.get(service)):
+            clients[service] = secrets.token_urlsafe(32)
+    entry["clients"] = clients
+    if not _is_secret(entry.get("channel_key")):
+        entry["channel_key"] = secrets.token_urlsafe(32)
+    if entry != original:
+        data["services"] = entry
+        _replace(path, data)
+    return ServiceSecrets(clients, entry["channel_key"])

@@ -14,6 +14,7 @@ more on port 0.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,9 +28,12 @@ from portico_cli import infra, leftovers
 from portico_cli.credentials import (
     ADMIN_CLIENT_ID,
     ADMIN_SECRET_ENV,
+    CHANNEL_KEY_ENV,
     KEK_ENV,
+    SERVICE_CLIENTS_ENV,
     DatabasePasswords,
     Secrets,
+    ServiceSecrets,
 )
 from portico_cli.database import database_variables
 from portico_cli.endpoints import Endpoints, ServiceEndpoint, redact_url
@@ -62,6 +66,8 @@ class Suite:
     ports: Ports = field(default_factory=Ports)
     infra: Infra | None = None
     database_passwords: DatabasePasswords | None = None
+    # Each service's own client secret at auth, and slo's channel-secret key.
+    service_secrets: ServiceSecrets | None = None
 
     # ---- starting ----------------------------------------------------------
 
@@ -138,11 +144,20 @@ class Suite:
 
     def _redactions(self) -> tuple[str, ...]:
         passwords = self.database_passwords.values() if self.database_passwords else ()
-        return (*self.secrets.values(), *passwords)
+        services = self.service_secrets.values() if self.service_secrets else ()
+        return (*self.secrets.values(), *passwords, *services)
 
     def _base_env(self) -> dict[str, str]:
         # No child sees another's secrets: a service gets only its own database URL.
-        private = {ADMIN_SECRET_ENV, KEK_ENV, *database_variables(SERVICES)}
+        private = {
+            ADMIN_SECRET_ENV,
+            KEK_ENV,
+            SERVICE_CLIENTS_ENV,
+            CHANNEL_KEY_ENV,
+            "PORTICO_AUTH_CLIENT_ID",
+            "PORTICO_AUTH_CLIENT_SECRET",
+            *database_variables(SERVICES),
+        }
         env = {k: v for k, v in os.environ.items() if k not in private}
         env["PYTHONUNBUFFERED"] = "1"
         return env
@@ -156,11 +171,20 @@ class Suite:
         env["PORTICO_METRICS_PORT"] = "0"
         env["PORTICO_READY_FILE"] = str(self.home.ready_file_for(svc))
         env |= self._infra().nats_env(svc)
+        identities = self.service_secrets
         if svc == "auth":
             env[ADMIN_SECRET_ENV] = self.secrets.admin_client_secret
             env[KEK_ENV] = self.secrets.key_encryption_key
+            if identities is not None:
+                # auth upserts every service's own client (svc-<service>) on start.
+                env[SERVICE_CLIENTS_ENV] = json.dumps(identities.clients)
         else:
             env["PORTICO_AUTH_TARGET"] = f"{HOST}:{self.ports.grpc['auth']}"
+            if identities is not None:
+                env["PORTICO_AUTH_CLIENT_ID"] = f"svc-{svc}"
+                env["PORTICO_AUTH_CLIENT_SECRET"] = identities.clients[svc]
+        if svc == "slo" and identities is not None:
+            env[CHANNEL_KEY_ENV] = identities.channel_key
         return env
 
     def _gateway_env(self) -> dict[str, str]:

@@ -70,6 +70,7 @@ def _run_locked(home: Home, options: UpOptions, signals: StopSignals) -> int:
     secrets, created = credentials.load_or_create(home.secrets)
     say(f"{'generated' if created else 'using'} the suite's secrets in {home.secrets} (mode 0600)")
     database = credentials.database_passwords(home.secrets, SERVICES)
+    identities = credentials.service_secrets(home.secrets, SERVICES)
     suite = Suite(
         home,
         secrets,
@@ -77,6 +78,7 @@ def _run_locked(home: Home, options: UpOptions, signals: StopSignals) -> int:
         say,
         health_timeout=options.health_timeout,
         database_passwords=database,
+        service_secrets=identities,
     )
     failure: str | None = None
     try:
