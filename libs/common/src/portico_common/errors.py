@@ -77,6 +77,10 @@ class InternalError(PorticoError):
     code = "INTERNAL"
 
 
+class ConfigurationError(InternalError):
+    """The process cannot start with its settings; the message says what to set."""
+
+
 class IdempotencyConflictError(ConflictError):
     """The same idempotency key is in flight or was used for another request."""
 
@@ -93,7 +97,7 @@ class EventError(PorticoError):
     """An event could not be encoded or decoded."""
 
 
-class TlsConfigError(InternalError):
+class TlsConfigError(ConfigurationError):
     """TLS settings name a file that cannot be read, or half of a pair (a key without its cert)."""
 
 
