@@ -10,6 +10,7 @@ from __future__ import annotations
 from portico_common.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
+    InternalError,
     InvalidArgumentError,
     NotFoundError,
     PorticoError,
@@ -50,3 +51,7 @@ class JobStateError(TenancyError, FailedPreconditionError):
 
 class InvalidJobRequestError(TenancyError, InvalidArgumentError):
     """A job request is malformed: no job id, a page token that is not ours."""
+
+
+class JobFailedError(TenancyError, InternalError):
+    """A job's last attempt failed: the queue parks it as dead, with this error."""

@@ -37,12 +37,16 @@ class ServerSideApplier:
         self._dry_run = dry_run
 
     @classmethod
-    def for_server(cls, url: str, *, field_manager: str, dry_run: bool = False) -> ServerSideApplier:
+    def for_server(
+        cls, url: str, *, field_manager: str, dry_run: bool = False
+    ) -> ServerSideApplier:
         """An applier for the API server at `url` (no credentials: a local or proxied server)."""
         return cls(KubeConfig.from_server(url), field_manager=field_manager, dry_run=dry_run)
 
     @asynccontextmanager
     async def session(self, description: str) -> AsyncIterator[ServerSideSession]:
+        # Each object changes as it is applied: nothing to commit, the description stays unused.
+        del description
         client = AsyncClient(
             config=self._config, field_manager=self._field_manager, dry_run=self._dry_run
         )
@@ -71,7 +75,7 @@ class ServerSideSession:
         metadata = manifest["metadata"]
         try:
             await self._client.delete(
-                type(obj),
+                type(obj),  # type: ignore[type-var] # from_dict's union covers both scopes
                 metadata["name"],
                 namespace=metadata.get("namespace"),
                 dry_run=self._dry_run,

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 from dulwich import porcelain
 from dulwich.errors import NotGitRepository
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from portico_tenancy.domain.provisioning import Manifest
@@ -79,7 +80,7 @@ class GitOpsApplier:
             for leftover in checkout.iterdir():
                 _remove_tree(leftover)
             repo = porcelain.clone(self._repository, str(checkout), errstream=quiet)
-            repo.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{self._branch}".encode())
+            repo.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(f"refs/heads/{self._branch}".encode()))
             return repo
 
     def _publish(self, repo: Repo, session: GitOpsSession, description: str) -> None:
@@ -98,9 +99,7 @@ class GitOpsApplier:
         porcelain.commit(repo, description.encode(), author=self._author, committer=self._author)
         ref = f"refs/heads/{self._branch}".encode()
         quiet = io.BytesIO()
-        porcelain.push(
-            repo, self._repository, [ref + b":" + ref], outstream=quiet, errstream=quiet
-        )
+        porcelain.push(repo, self._repository, [ref + b":" + ref], outstream=quiet, errstream=quiet)
 
 
 class GitOpsSession:
@@ -129,9 +128,7 @@ class GitOpsSession:
         """Rewrites each touched folder's kustomization; the paths that changed, repo-relative."""
         for folder in self._folders:
             kustomization = folder / KUSTOMIZATION
-            resources = sorted(
-                f.name for f in folder.glob("*.yaml") if f.name != KUSTOMIZATION
-            )
+            resources = sorted(f.name for f in folder.glob("*.yaml") if f.name != KUSTOMIZATION)
             if resources:
                 kustomization.write_text(
                     yaml.safe_dump(

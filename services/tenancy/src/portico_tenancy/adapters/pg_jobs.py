@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
+import asyncpg
 from pgqueuer import Queries
 from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
 from pgqueuer.adapters.persistence.qb import (
@@ -129,10 +130,12 @@ class PgJobRepository:
         )
 
     async def requeue(self, job: Job) -> None:
-        queue_id = await self._conn.fetchval("SELECT queue_id FROM jobs WHERE job_id = $1", job.job_id)
+        queue_id = await self._conn.fetchval(
+            "SELECT queue_id FROM jobs WHERE job_id = $1", job.job_id
+        )
         if queue_id is not None:
             # A dead job's queue row is parked ("failed"): pgqueuer queues it again.
-            await queries(AsyncpgDriver(self._conn)).requeue_jobs([JobId(queue_id)])
+            await queries(_driver(self._conn)).requeue_jobs([JobId(queue_id)])
         # Otherwise (or if that row is gone) a new one; a live row for the job wins.
         await self._enqueue(job)
 
@@ -161,7 +164,7 @@ class PgJobRepository:
         return JobPage(jobs, jobs[-1].job_id if more and jobs else None)
 
     async def _enqueue(self, job: Job) -> None:
-        [queue_id] = await queries(AsyncpgDriver(self._conn)).enqueue(
+        [queue_id] = await queries(_driver(self._conn)).enqueue(
             ENTRYPOINT,
             queue_payload(job),
             dedupe_key=dedupe_key(job.job_id),
@@ -172,3 +175,7 @@ class PgJobRepository:
                 "UPDATE jobs SET queue_id = $2 WHERE job_id = $1", job.job_id, int(queue_id)
             )
 
+
+def _driver(conn: Connection) -> AsyncpgDriver:
+    # A pooled connection proxies every method pgqueuer's driver calls.
+    return AsyncpgDriver(cast("asyncpg.Connection", conn))

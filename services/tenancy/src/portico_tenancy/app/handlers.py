@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from portico_common.tenants import require_tenant_id
 from collections.abc import Callable
 
+from portico_common.tenants import require_tenant_id
 from portico_tenancy.app import jobs
 from portico_tenancy.app.ports import UnitOfWorkFactory
-from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.events import TenantCreated
+from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.tenant import Tenant
 from portico_tenancy.errors import TenantExistsError, TenantNotFoundError
 

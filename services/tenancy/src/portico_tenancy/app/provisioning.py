@@ -66,7 +66,7 @@ async def apply_in_order(
         try:
             for manifest in manifests:
                 if await session.apply(manifest):
-                    created.append(manifest)
+                    created.append(manifest)  # noqa: PERF401 - one await per step, in order
         except Exception:
             await _compensate(session, created)
             raise

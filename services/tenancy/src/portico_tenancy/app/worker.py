@@ -70,11 +70,8 @@ class JobRunner:
                 return RunResult(Outcome.HELD, self._policy.order_wait)
             job = job.started(tx.clock.now())
             await tx.jobs.save(job)
-        handler = self._handlers.get(job.kind)
         try:
-            if handler is None:
-                raise LookupError(f"no handler for jobs of kind {job.kind!r}")
-            await handler(job)
+            await self._handler(job.kind)(job)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.warning(
@@ -88,6 +85,12 @@ class JobRunner:
             if current is not None and current.runnable:
                 await tx.jobs.save(current.succeeded(tx.clock.now()))
         return RunResult(Outcome.SUCCEEDED)
+
+    def _handler(self, kind: str) -> JobHandler:
+        handler = self._handlers.get(kind)
+        if handler is None:
+            raise LookupError(f"no handler for jobs of kind {kind!r}")
+        return handler
 
     async def _failed(self, tenant_id: str, job_id: int, error: str) -> RunResult:
         async with self._uow(tenant_id) as tx:

@@ -75,10 +75,10 @@ def provisioning_manifests(
         _limit_range(namespace, labels, limits),
         *_network_policies(namespace, labels, spec.portal_namespace),
     ]
-    for role, verbs in ROLE_VERBS.items():
-        manifests.append(_role(namespace, labels, role, verbs))
-    for role in ROLE_VERBS:
-        manifests.append(_role_binding(namespace, labels, role, spec.group(tenant_id, role)))
+    manifests += [_role(namespace, labels, role, verbs) for role, verbs in ROLE_VERBS.items()]
+    manifests += [
+        _role_binding(namespace, labels, role, spec.group(tenant_id, role)) for role in ROLE_VERBS
+    ]
     return manifests
 
 
