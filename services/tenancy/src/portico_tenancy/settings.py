@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from portico_common.settings import ServiceSettings
 
@@ -21,6 +21,8 @@ class TenancySettings(ServiceSettings):
     # cluster: the API server's URL; empty finds the cluster as kubectl does
     # (the pod's service account in a cluster, else KUBECONFIG).
     k8s_api_server: str = ""
+    # A bearer token for k8s_api_server (the in-cluster path uses the pod's own).
+    k8s_token: SecretStr = SecretStr("")
     k8s_field_manager: str = "portico-tenancy"
     # Every request with dryRun=All: the server validates, nothing is stored.
     k8s_dry_run: bool = False

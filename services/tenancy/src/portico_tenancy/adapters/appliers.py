@@ -19,6 +19,7 @@ def applier_for(settings: TenancySettings) -> ClusterApplier | None:
                 return ServerSideApplier.for_server(
                     settings.k8s_api_server,
                     field_manager=settings.k8s_field_manager,
+                    token=settings.k8s_token.get_secret_value(),
                     dry_run=settings.k8s_dry_run,
                 )
             return ServerSideApplier(

@@ -38,10 +38,20 @@ class ServerSideApplier:
 
     @classmethod
     def for_server(
-        cls, url: str, *, field_manager: str, dry_run: bool = False
+        cls, url: str, *, field_manager: str, token: str = "", dry_run: bool = False
     ) -> ServerSideApplier:
-        """An applier for the API server at `url` (no credentials: a local or proxied server)."""
-        return cls(KubeConfig.from_server(url), field_manager=field_manager, dry_run=dry_run)
+        """An applier for the API server at `url`, with a bearer token if one is given."""
+        config = KubeConfig.from_dict(
+            {
+                "clusters": [{"name": "portico", "cluster": {"server": url}}],
+                "users": [{"name": "portico", "user": {"token": token} if token else {}}],
+                "contexts": [
+                    {"name": "portico", "context": {"cluster": "portico", "user": "portico"}}
+                ],
+                "current-context": "portico",
+            }
+        )
+        return cls(config, field_manager=field_manager, dry_run=dry_run)
 
     @asynccontextmanager
     async def session(self, description: str) -> AsyncIterator[ServerSideSession]:
