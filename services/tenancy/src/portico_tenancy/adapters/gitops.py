@@ -72,7 +72,6 @@ class GitOpsApplier:
                 str(checkout),
                 branch=self._branch,
                 errstream=quiet,
-                outstream=quiet,
             )
         except (KeyError, ValueError, NotGitRepository):
             # An empty repository, or one without the branch yet: our first
