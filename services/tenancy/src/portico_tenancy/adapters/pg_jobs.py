@@ -28,6 +28,7 @@ from pgqueuer.ports.driver import Driver
 from portico_common.db import Connection
 from portico_tenancy.app.job_ports import JobPage
 from portico_tenancy.domain.jobs import HOLDS_LATER_JOBS, Job, JobState
+from portico_tenancy.errors import JobStateError
 
 # pgqueuer's entrypoint for every tenancy job: the payload names the job row.
 ENTRYPOINT = "portico.tenancy.job"
@@ -130,14 +131,22 @@ class PgJobRepository:
         )
 
     async def requeue(self, job: Job) -> None:
-        queue_id = await self._conn.fetchval(
-            "SELECT queue_id FROM jobs WHERE job_id = $1", job.job_id
+        row = await self._conn.fetchrow(
+            """SELECT id, status::text AS status FROM pgqueuer
+                WHERE dedupe_key = $1 AND status IN ('queued', 'picked', 'failed')""",
+            dedupe_key(job.job_id),
         )
-        if queue_id is not None:
-            # A dead job's queue row is parked ("failed"): pgqueuer queues it again.
-            await queries(_driver(self._conn)).requeue_jobs([JobId(queue_id)])
-        # Otherwise (or if that row is gone) a new one; a live row for the job wins.
-        await self._enqueue(job)
+        if row is None:
+            await self._enqueue(job)
+        elif row["status"] == "failed":
+            # A dead job's queue row is parked: pgqueuer queues it again.
+            await queries(_driver(self._conn)).requeue_jobs([JobId(row["id"])])
+        elif row["status"] == "picked":
+            # The worker that ran the last attempt has not yet parked the row
+            # (it records in batches): requeued now, the row would be parked after.
+            raise JobStateError(
+                f"job {job.job_id}'s last attempt is still being recorded; retry in a moment"
+            )
 
     async def holds_back(self, job: Job) -> bool:
         held = await self._conn.fetchval(
