@@ -116,9 +116,10 @@ def dependencies(rt: Runtime, settings: TenancySettings) -> Dependencies:
             cap=timedelta(seconds=settings.jobs_backoff_cap_seconds),
         ),
         max_attempts=settings.jobs_max_attempts,
+        # Without provisioning no job is ever enqueued: no worker holds a connection for none.
         worker=(
             (lambda runner: QueueWorker(rt.pool, runner, worker_settings))
-            if settings.jobs_worker
+            if settings.jobs_worker and settings.provisioning != "none"
             else None
         ),
     )

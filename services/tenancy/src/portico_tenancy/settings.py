@@ -40,7 +40,8 @@ class TenancySettings(ServiceSettings):
     gitops_repository: str = ""
     gitops_branch: str = "main"
     gitops_path: str = "tenants"
-    # Run queued jobs in this process (a deployment may run workers apart).
+    # Run queued jobs in this process (a deployment may run workers apart); no
+    # worker runs when provisioning is "none", since nothing enqueues jobs then.
     jobs_worker: bool = True
     jobs_concurrency: int = Field(default=4, ge=1, le=64)
     jobs_max_attempts: int = Field(default=8, ge=1, le=100)
