@@ -8,7 +8,10 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -66,3 +69,56 @@ class BackstageData:
 def backstage() -> BackstageData:
     """The real Backstage manifests and package.json files shipped with the tests."""
     return BackstageData(FIXTURES)
+
+
+@dataclass
+class VersionsServer:
+    """A local stand-in for versions.backstage.io serving the real manifests.
+
+    `answers` overrides a path with `(status, body)`; `requests` lists the paths asked.
+    """
+
+    data: BackstageData
+    url: str = ""
+    answers: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+
+    def answer(self, path: str) -> tuple[int, bytes]:
+        self.requests.append(path)
+        if path in self.answers:
+            return self.answers[path]
+        parts = path.strip("/").split("/")
+        if len(parts) == 4 and parts[:2] == ["v1", "releases"] and parts[3] == "manifest.json":
+            file = self.data.root / "manifests" / f"{parts[2]}.json"
+            if file.is_file():
+                return 200, file.read_bytes()
+        return 404, b"Not Found"
+
+
+@pytest.fixture
+def versions_server(backstage: BackstageData) -> Iterator[VersionsServer]:
+    """The real manifests over HTTP on 127.0.0.1 (a port the server chose)."""
+    server = VersionsServer(backstage)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, body = server.answer(self.path)
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+            """Quiet: the tests look at `requests` instead."""
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
