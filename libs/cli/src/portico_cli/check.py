@@ -152,6 +152,8 @@ def _dimension_lines(dimension: dict[str, Any]) -> list[str]:
     verdict = _VERDICTS.get(dimension.get("verdict", ""), "?")
     lines = [f"{dimension.get('dimension', '?'):<12} {verdict:<5} {dimension.get('summary', '')}"]
     shown = [f for f in dimension.get("findings", []) if f.get("verdict") != "VERDICT_PASS"]
+    # Worst first: what blocks the plugin before what only costs.
+    shown.sort(key=lambda f: -list(_VERDICTS).index(f.get("verdict", "VERDICT_FAIL")))
     for finding in shown[:MAX_FINDINGS_SHOWN]:
         mark = _VERDICTS.get(finding.get("verdict", ""), "?")
         wanted = finding.get("requiredRange", "")
