@@ -240,6 +240,21 @@ async def test_a_plugin_the_catalog_does_not_know_is_not_found(stubs: Stubs) -> 
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
 
 
+async def test_a_plugin_name_npm_would_refuse_is_invalid_before_the_catalog_is_asked(
+    stubs: Stubs,
+) -> None:
+    """FindFittingVersion validates the name as every plugin field is validated."""
+    await host_on(stubs, "1.45.0")
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stubs.packages.FindFittingVersion(
+            pb.FindFittingVersionRequest(tenant_id=TENANT, plugin="Not A Name")
+        )
+
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "invalid plugin name" in str(caught.value.details())
+
+
 async def test_fit_questions_need_the_hosts_profile(stubs: Stubs) -> None:
     """Without a profile there is no host to fit: FAILED_PRECONDITION."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from portico_common.npm import published_version_problem
+from portico_common.npm import package_name_problem, published_version_problem
 from portico_common.tenants import require_tenant_id
 from portico_compat.app import handlers
 from portico_compat.app.ports import CompatUnitOfWork, PackageJsonCatalog, UnitOfWorkFactory
@@ -23,7 +23,12 @@ from portico_compat.domain.packages import (
     requirements_of,
 )
 from portico_compat.domain.plugins import PluginRequirements
-from portico_compat.errors import InvalidPackageError, UnknownHostProfileError, UnknownPackageError
+from portico_compat.errors import (
+    InvalidPackageError,
+    InvalidPluginError,
+    UnknownHostProfileError,
+    UnknownPackageError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +120,9 @@ class PackageChecks:
         """The host's release, and the catalog's versions of `plugin` newest first down to
         the first that fits it."""
         require_tenant_id(tenant_id)
-        # Validated like any plugin name before the catalog is asked.
-        PluginRequirements(plugin, "0.0.0")
+        problem = package_name_problem(plugin)
+        if problem is not None:
+            raise InvalidPluginError("name", problem)
         async with self._uow(tenant_id) as tx:
             state = await _host_state(tx, tenant_id)
         versions = await asyncio.to_thread(self._catalog.versions, plugin)
