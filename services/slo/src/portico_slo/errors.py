@@ -105,3 +105,12 @@ class OpenSloError(SloError, InvalidArgumentError):
 
 class PullError(SloError, UnavailableError):
     """A pulled SLI's source could not be read."""
+
+
+class InvalidRulesError(SloError, InvalidArgumentError):
+    """Prometheus rules cannot be generated as asked; the message names the field and why."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid rules {field}: {problem}")
+        self.field = field
+        self.problem = problem
