@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -11,7 +11,7 @@ import yaml
 from portico_common.tenants import require_tenant_id
 from portico_slo.app.ports import SloFilter, SloRecord, UnitOfWorkFactory
 from portico_slo.domain.objective import SloDefinition
-from portico_slo.domain.rules import RuleSet, Skipped, generate
+from portico_slo.domain.rules import RuleSet, RuleTarget, Skipped, generate
 from portico_slo.domain.rules.annotations import target_of
 from portico_slo.errors import InvalidRulesError, SloNotFoundError
 
@@ -81,9 +81,26 @@ def alertmanager_yaml(ruleset: RuleSet, *, header: str = INHIBIT_HEADER) -> str:
     return header + dump(ruleset.alertmanager())
 
 
-def ruleset_for(definitions: Sequence[SloDefinition], *, tenant_label: bool = True) -> RuleSet:
-    """The rules of the SLOs (those with a Prometheus SLI), as their documents ask."""
-    return generate(target_of(d, tenant_label=tenant_label) for d in definitions)
+def ruleset_for(
+    definitions: Sequence[SloDefinition], *, tenant_label: bool = True, strict: bool = True
+) -> RuleSet:
+    """The rules of the SLOs (those with a Prometheus SLI), as their documents ask.
+
+    An SLO whose annotations ask for the impossible (grouping by a label the
+    rules write, say) fails the whole run when `strict`, else it is skipped
+    with the reason: one tenant's odd SLO does not block the others' rules.
+    """
+    targets: list[RuleTarget] = []
+    refused: list[Skipped] = []
+    for d in definitions:
+        try:
+            targets.append(target_of(d, tenant_label=tenant_label))
+        except InvalidRulesError as exc:
+            if strict:
+                raise
+            refused.append(Skipped(d.slo_id, d.name, str(exc)))
+    ruleset = generate(targets)
+    return replace(ruleset, skipped=(*refused, *ruleset.skipped)) if refused else ruleset
 
 
 async def export_rules(
@@ -104,7 +121,7 @@ async def export_rules(
             while page := await tx.slos.page(tenant_id, SloFilter(), after=after, limit=500):
                 found += page
                 after = page[-1].definition.name
-    ruleset = ruleset_for([s.definition for s in found])
+    ruleset = ruleset_for([s.definition for s in found], strict=False)
     return RulesExport(
         rules_yaml(ruleset, header=EXPORT_HEADER.format(tenant=tenant_id)),
         alertmanager_yaml(ruleset),
