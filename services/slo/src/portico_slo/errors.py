@@ -107,11 +107,7 @@ class PullError(SloError, UnavailableError):
     """A pulled SLI's source could not be read."""
 
 
-class BreakerError(SloError):
-    """Base of every circuit breaker error."""
-
-
-class InvalidBreakerError(BreakerError, InvalidArgumentError):
+class InvalidBreakerError(SloError, InvalidArgumentError):
     """A breaker's configuration, or a request about one, is malformed; names the field."""
 
     def __init__(self, field: str, problem: str) -> None:
@@ -120,7 +116,7 @@ class InvalidBreakerError(BreakerError, InvalidArgumentError):
         self.problem = problem
 
 
-class BreakerNotFoundError(BreakerError, NotFoundError):
+class BreakerNotFoundError(SloError, NotFoundError):
     """No breaker with this id (or for this plugin version) exists for the tenant."""
 
     def __init__(self, what: str) -> None:
@@ -128,7 +124,7 @@ class BreakerNotFoundError(BreakerError, NotFoundError):
         self.what = what
 
 
-class IllegalBreakerTransitionError(BreakerError, FailedPreconditionError):
+class IllegalBreakerTransitionError(SloError, FailedPreconditionError):
     """The breaker cannot go from its state to the one asked (resilience4j's table)."""
 
     def __init__(self, breaker_id: str, from_state: str, to_state: str) -> None:
