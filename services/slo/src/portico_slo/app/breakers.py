@@ -58,7 +58,13 @@ _TARGETS = {
 
 
 def _new_breaker(
-    tenant_id: str, plugin: str, version: str, config: BreakerConfig, now: datetime, slo_id: str
+    tenant_id: str,
+    plugin: str,
+    version: str,
+    config: BreakerConfig,
+    *,
+    now: datetime,
+    slo_id: str,
 ) -> BreakerRecord:
     breaker = Breaker.create(
         breaker_id=str(uuid.uuid4()),
@@ -92,8 +98,8 @@ async def ensure_for_slo(tx: SloUnitOfWork, definition: SloDefinition) -> None:
                 scope.plugin,
                 scope.version,
                 BreakerConfig(),
-                tx.clock.now(),
-                definition.slo_id,
+                now=tx.clock.now(),
+                slo_id=definition.slo_id,
             )
         )
 
@@ -141,7 +147,7 @@ async def configure_breaker(
         now = tx.clock.now()
         found = await tx.breakers.for_version(tenant_id, plugin, version, lock=True)
         if found is None:
-            created = _new_breaker(tenant_id, plugin, version, config, now, slo_id="")
+            created = _new_breaker(tenant_id, plugin, version, config, now=now, slo_id="")
             if await tx.breakers.add(created):
                 return created, True
             # Another request created it in the meantime: configure that one.
