@@ -264,7 +264,7 @@ async def test_operators_force_only_allowed_transitions(
 
 
 async def test_reconfiguring_keeps_the_state(store: MemoryStore, gauge: MemoryBurnRates) -> None:
-    """A new configuration applies to an open breaker without closing it; the same one is a no-op."""
+    """A new configuration leaves an open breaker open; the same one again writes nothing."""
     record = await configure(store)
     await report(store, gauge, fails(5))
     before = len(store.events)
