@@ -122,10 +122,9 @@ async def record_outcomes(
     )
     if not accepted:
         return record
-    breaker = record.breaker
-    events: list[BreakerEvent] = []
-    for outcome in accepted:
-        events += breaker.record(outcome.success, outcome.latency_ms, outcome.at or now, now)
+    events = record.breaker.record_all(
+        ((o.success, o.latency_ms, o.at or now) for o in accepted), now
+    )
     saved = replace(record, updated_at=now)
     await tx.breakers.save(saved, events)
     log_transitions(events)

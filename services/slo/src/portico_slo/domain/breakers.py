@@ -25,6 +25,7 @@ events to publish; the allowed transitions are resilience4j's StateTransition ta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -39,6 +40,7 @@ from portico_slo.domain.breakers_events import (
     Reason,
 )
 from portico_slo.domain.breakers_windows import (
+    Call,
     CountWindow,
     Snapshot,
     TimeWindow,
@@ -169,8 +171,24 @@ class Breaker:
         self, success: bool, latency_ms: int, at: datetime, now: datetime
     ) -> list[BreakerEvent]:
         """One reported outcome (it happened `at`, arrives `now`); returns what it caused."""
-        call = classify(success, latency_ms, self.config.slow_call_duration_ms)
-        events: list[BreakerEvent] = list(self._half_open_expired(now))
+        return self._record(
+            classify(success, latency_ms, self.config.slow_call_duration_ms), at, now
+        )
+
+    def record_all(
+        self, outcomes: Iterable[tuple[bool, int, datetime]], now: datetime
+    ) -> list[BreakerEvent]:
+        """`record` for each (success, latency in ms, time) in turn; what they caused, in order."""
+        slow_ms = self.config.slow_call_duration_ms
+        events: list[BreakerEvent] = []
+        for success, latency_ms, at in outcomes:
+            events += self._record(classify(success, latency_ms, slow_ms), at, now)
+        return events
+
+    def _record(self, call: Call, at: datetime, now: datetime) -> list[BreakerEvent]:
+        events: list[BreakerEvent] = (
+            self._half_open_expired(now) if self.state is S.HALF_OPEN else []
+        )
         if self.state is S.DISABLED:
             return events
         if self.state is S.FORCED_OPEN:

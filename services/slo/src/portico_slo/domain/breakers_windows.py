@@ -44,10 +44,9 @@ class Call(StrEnum):
 
 def classify(success: bool, latency_ms: int, slow_call_duration_ms: int) -> Call:
     """A call is slow when it took longer than the threshold (resilience4j: strictly longer)."""
-    slow = latency_ms > slow_call_duration_ms
-    if success:
-        return Call.SLOW_SUCCESS if slow else Call.SUCCESS
-    return Call.SLOW_ERROR if slow else Call.ERROR
+    if latency_ms > slow_call_duration_ms:
+        return Call.SLOW_SUCCESS if success else Call.SLOW_ERROR
+    return Call.SUCCESS if success else Call.ERROR
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +60,8 @@ class Snapshot:
 
     @classmethod
     def of(cls, call: Call) -> Snapshot:
-        return cls(1, int(call.failed), int(call.slow), int(call.failed and call.slow))
+        """The counts of one call (shared: every report records thousands)."""
+        return _ONE[call]
 
     def __add__(self, other: Snapshot) -> Snapshot:
         return Snapshot(
@@ -99,9 +99,17 @@ class Snapshot:
         return [self.calls, self.failed, self.slow, self.slow_failed]
 
 
+_ONE = {
+    Call.SUCCESS: Snapshot(1, 0, 0, 0),
+    Call.ERROR: Snapshot(1, 1, 0, 0),
+    Call.SLOW_SUCCESS: Snapshot(1, 0, 1, 0),
+    Call.SLOW_ERROR: Snapshot(1, 1, 1, 1),
+}
+
+
 @dataclass(slots=True)
 class CountWindow:
-    """The last `size` calls, oldest first."""
+    """The last `size` calls, oldest first, with their running totals."""
 
     size: int
     calls: deque[Call] = field(default_factory=deque)
@@ -109,10 +117,14 @@ class CountWindow:
 
     def record(self, call: Call, at: datetime, now: datetime) -> Snapshot:
         del at, now  # a count window is ordered by arrival, not by time
-        if len(self.calls) == self.size:
-            self.total -= Snapshot.of(self.calls.popleft())
-        self.calls.append(call)
-        self.total += Snapshot.of(call)
+        calls = self.calls
+        if len(calls) == self.size:
+            dropped = calls.popleft()
+            if dropped is not call:  # the same kind in and out leaves the totals as they are
+                self.total = self.total - _ONE[dropped] + _ONE[call]
+        else:
+            self.total += _ONE[call]
+        calls.append(call)
         return self.total
 
     def snapshot(self, now: datetime) -> Snapshot:
