@@ -29,6 +29,7 @@ from portico_common.events.bus import publish
 from portico_common.events.catalog import STREAM, subject_for, type_of
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
 from portico_gateway.app import create_app
@@ -40,8 +41,10 @@ VERSION = "2.3.0"
 
 
 @pytest.fixture
-async def slo(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
-    env = infra_env(database_url, nats_url)
+async def slo(
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
+) -> AsyncIterator[ServiceProcess]:
+    env = infra_env(await service_database_url("slo"), nats_url)
     async with running_process(
         "portico_slo", env, tmp_path / "slo", health_service="portico.slo.v1.BreakerService"
     ) as service:
@@ -50,9 +53,9 @@ async def slo(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator
 
 @pytest.fixture
 async def rollout(
-    database_url: str, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> AsyncIterator[ServiceProcess]:
-    env = infra_env(database_url, nats_url, rollout_tick_seconds="0.05")
+    env = infra_env(await service_database_url("rollout"), nats_url, rollout_tick_seconds="0.05")
     async with running_process(
         "portico_rollout",
         env,

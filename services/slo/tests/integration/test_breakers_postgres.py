@@ -10,6 +10,7 @@ import pytest
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
 from portico_common.db import Database, create_pool
+from portico_embedded.testing.databases import service_url
 from portico_slo.adapters.memory import MemoryBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.app import breakers, handlers
@@ -32,7 +33,7 @@ async def test_replicas_racing_on_one_breaker_lose_no_call_and_open_it_once(
     report's calls were lost to another's write: the row lock orders them.
     """
     clock = ManualClock()
-    other_pool = await create_pool(database_url, SERVICE, max_size=8)
+    other_pool = await create_pool(service_url(database_url, SERVICE), SERVICE, max_size=8)
     replicas = [pg_uow_factory(slo_db, clock), pg_uow_factory(Database(other_pool, SERVICE), clock)]
     try:
         record, _ = await breakers.configure_breaker(
@@ -97,7 +98,7 @@ async def test_a_restarted_service_resumes_the_breaker_where_it_stood(
     await report(before, success=False, count=4)
     await slo_db.pool.close()  # the service stops; nothing of it survives but the database
 
-    pool = await create_pool(database_url, SERVICE, max_size=4)
+    pool = await create_pool(service_url(database_url, SERVICE), SERVICE, max_size=4)
     try:
         after = pg_uow_factory(Database(pool, SERVICE), clock)
         clock.advance(seconds=29)
