@@ -62,7 +62,8 @@ spec:
 @pytest.fixture
 def api(store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock) -> SloServicer:
     """The servicer as `build` wires it, on the in-memory store."""
-    [registered] = build(Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)).servicers
+    servicers = build(Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)).servicers
+    [registered] = [s for s in servicers if s.name == "portico.slo.v1.SloService"]
     assert isinstance(registered.implementation, SloServicer)
     return registered.implementation
 
