@@ -17,6 +17,7 @@ from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
+from portico_slo.adapters.alert_feed import DeliveryLogFeed
 from portico_slo.adapters.metrics import PrometheusBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.adapters.prometheus import PrometheusMetrics
@@ -75,7 +76,9 @@ class Components:
 
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
-    servicer = SloServicer(deps.uow, deps.gauge, deps.limits)
+    # The dashboard's alert history is alerting's delivery log, when alerting runs.
+    feed = None if deps.alerting is None else DeliveryLogFeed(deps.alerting.uow)
+    servicer = SloServicer(deps.uow, deps.gauge, deps.limits, alert_feed=feed)
     parts = Components(
         servicers=[Servicer(SLO_SERVICE, slo_pb2_grpc.add_SloServiceServicer_to_server, servicer)],
         subscriptions=[],

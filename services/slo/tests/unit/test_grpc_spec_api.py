@@ -234,8 +234,13 @@ async def test_budget_violations_and_dashboard(api: SloServicer, clock: ManualCl
     [panel] = board.slos
     assert [t.tier for t in panel.tiers] == ["page-1h", "page-6h", "ticket-1d", "ticket-3d"]
     assert [v.violation_id for v in panel.recent_violations] == [violation.violation_id]
-    # Filled by the breaker and alerting contexts; empty from this one.
-    assert (list(panel.breakers), list(panel.alerts)) == ([], [])
+    # The version's own breaker (created with its SLO) is below its 50% threshold.
+    assert [(b.version, b.state, b.failure_rate) for b in panel.breakers] == [
+        ("1.0.0", "closed", 30.0)
+    ]
+    assert list(board.breakers) == list(panel.breakers)
+    # Built without alerting: no alert history.
+    assert (list(panel.alerts), list(board.alert_history)) == ([], [])
 
 
 async def test_bad_spec_fields_are_named(api: SloServicer) -> None:

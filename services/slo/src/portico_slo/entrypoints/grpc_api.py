@@ -9,10 +9,12 @@ from portico.slo.v1 import slo_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_common.timestamps import timestamp_field, to_timestamp
 from portico_slo.app import budgets, handlers, openslo, rules, templates
+from portico_slo.app.dashboard import AlertFeed, tenant_dashboard
 from portico_slo.app.ports import BurnRateGauge, SloFilter, SloRecord, UnitOfWorkFactory
 from portico_slo.app.validation import ReportedOutcome
 from portico_slo.domain.ingest import OutcomeResult
 from portico_slo.domain.slo import SloState
+from portico_slo.entrypoints import dashboard_mapping as dm
 from portico_slo.entrypoints import grpc_mapping as m
 
 _RESULTS = {
@@ -36,11 +38,17 @@ class IngestLimits:
 
 class SloServicer(pb_grpc.SloServiceServicer):
     def __init__(
-        self, uow: UnitOfWorkFactory, gauge: BurnRateGauge, limits: IngestLimits | None = None
+        self,
+        uow: UnitOfWorkFactory,
+        gauge: BurnRateGauge,
+        limits: IngestLimits | None = None,
+        *,
+        alert_feed: AlertFeed | None = None,
     ) -> None:
         self._uow = uow
         self._gauge = gauge
         self._limits = limits or IngestLimits()
+        self._alert_feed = alert_feed
 
     async def CreateSlo(
         self, request: pb.CreateSloRequest, context: Context
@@ -259,9 +267,10 @@ class SloServicer(pb_grpc.SloServiceServicer):
     async def GetSloDashboard(
         self, request: pb.GetSloDashboardRequest, context: Context
     ) -> pb.GetSloDashboardResponse:
-        board = await budgets.dashboard(
-            self._uow, tenant_id=request.tenant_id, plugin=request.plugin
+        whole = await tenant_dashboard(
+            self._uow, self._alert_feed, tenant_id=request.tenant_id, plugin=request.plugin
         )
+        board = whole.board
         return pb.GetSloDashboardResponse(
             tenant_id=board.tenant_id,
             as_of=to_timestamp(board.as_of),
@@ -275,5 +284,9 @@ class SloServicer(pb_grpc.SloServiceServicer):
                 )
                 for p in board.plugins
             ],
-            slos=[m.panel_message(p) for p in board.panels],
+            slos=[
+                dm.panel_message(p, whole.breakers_of(p), whole.alerts_of(p)) for p in board.panels
+            ],
+            breakers=[dm.breaker_summary(b) for b in whole.breakers],
+            alert_history=[dm.alert_summary(a) for a in whole.alert_history],
         )

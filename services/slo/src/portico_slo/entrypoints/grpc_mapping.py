@@ -6,7 +6,7 @@ from datetime import datetime
 
 from portico.slo.v1 import slo_pb2 as pb
 from portico_common.timestamps import optional_timestamp, to_timestamp
-from portico_slo.app.budgets import Panel, WindowBurn
+from portico_slo.app.budgets import WindowBurn
 from portico_slo.app.ports import SloRecord, ViolationRecord
 from portico_slo.domain.budget import Budget
 from portico_slo.domain.durations import parse_duration
@@ -314,23 +314,4 @@ def violation_message(r: ViolationRecord) -> pb.Violation:
         long_bad=v.long_bad,
         plugin=v.plugin,
         version=v.version,
-    )
-
-
-def panel_message(p: Panel) -> pb.SloPanel:
-    # breakers and alerts stay empty here: the breaker and alerting contexts fill them.
-    return pb.SloPanel(
-        slo=slo_message(p.slo),
-        budget=budget_message(p.budget),
-        tiers=[
-            pb.TierBurn(
-                tier=t.tier.name,
-                short_window_burn_rate=t.short_burn,
-                long_window_burn_rate=t.long_burn,
-                factor=t.tier.factor,
-                severity=t.tier.severity.value,
-            )
-            for t in p.evaluation.tiers
-        ],
-        recent_violations=[violation_message(v) for v in p.violations],
     )

@@ -1781,12 +1781,15 @@ class BreakerSummary(_message.Message):
     SINCE_FIELD_NUMBER: _builtins.int
     FAILURE_RATE_FIELD_NUMBER: _builtins.int
     SLOW_CALL_RATE_FIELD_NUMBER: _builtins.int
+    BREAKER_ID_FIELD_NUMBER: _builtins.int
     plugin: _builtins.str
     version: _builtins.str
     state: _builtins.str
     """closed, open, half_open, forced_open, disabled, metrics_only."""
     failure_rate: _builtins.float
+    """Percent of the current window's calls; -1 while fewer than the minimum calls were seen."""
     slow_call_rate: _builtins.float
+    breaker_id: _builtins.str
     @_builtins.property
     def since(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -1798,10 +1801,11 @@ class BreakerSummary(_message.Message):
         since: _timestamp_pb2.Timestamp | None = ...,
         failure_rate: _builtins.float = ...,
         slow_call_rate: _builtins.float = ...,
+        breaker_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["failure_rate", b"failure_rate", "plugin", b"plugin", "since", b"since", "slow_call_rate", b"slow_call_rate", "state", b"state", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["breaker_id", b"breaker_id", "failure_rate", b"failure_rate", "plugin", b"plugin", "since", b"since", "slow_call_rate", b"slow_call_rate", "state", b"state", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1821,15 +1825,33 @@ class AlertSummary(_message.Message):
     RECEIVER_FIELD_NUMBER: _builtins.int
     AT_FIELD_NUMBER: _builtins.int
     DELIVERY_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    NOTIFICATION_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
     alert_id: _builtins.str
+    """The alert's fingerprint (stable per SLO and tier)."""
     tier: _builtins.str
     state: _builtins.str
-    """firing, resolved, silenced, inhibited."""
+    """firing or resolved, as the notification told the receiver."""
     receiver: _builtins.str
     delivery: _builtins.str
-    """The delivery's outcome (delivered, retrying, failed)."""
+    """The delivery's outcome: pending, sending, delivered, failed, dropped."""
+    slo_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    severity: _builtins.str
+    """page or ticket."""
+    notification_id: _builtins.str
+    """The notification that carried the alert (one notification may carry several)."""
+    attempts: _builtins.int
+    """Sending attempts so far."""
     @_builtins.property
-    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """When the notification was made."""
+
     def __init__(
         self,
         *,
@@ -1839,10 +1861,16 @@ class AlertSummary(_message.Message):
         receiver: _builtins.str = ...,
         at: _timestamp_pb2.Timestamp | None = ...,
         delivery: _builtins.str = ...,
+        slo_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        severity: _builtins.str = ...,
+        notification_id: _builtins.str = ...,
+        attempts: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_id", b"alert_id", "at", b"at", "delivery", b"delivery", "receiver", b"receiver", "state", b"state", "tier", b"tier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_id", b"alert_id", "at", b"at", "attempts", b"attempts", "delivery", b"delivery", "notification_id", b"notification_id", "plugin", b"plugin", "receiver", b"receiver", "severity", b"severity", "slo_id", b"slo_id", "state", b"state", "tier", b"tier", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1907,9 +1935,13 @@ class SloPanel(_message.Message):
     @_builtins.property
     def recent_violations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Violation]: ...
     @_builtins.property
-    def breakers(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakerSummary]: ...
+    def breakers(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakerSummary]:
+        """The breakers of the SLO's plugin version (of every version for a plugin-wide SLO)."""
+
     @_builtins.property
-    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AlertSummary]: ...
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AlertSummary]:
+        """The alert history's entries about this SLO, newest first."""
+
     def __init__(
         self,
         *,
@@ -1963,6 +1995,8 @@ class GetSloDashboardResponse(_message.Message):
     AS_OF_FIELD_NUMBER: _builtins.int
     PLUGINS_FIELD_NUMBER: _builtins.int
     SLOS_FIELD_NUMBER: _builtins.int
+    BREAKERS_FIELD_NUMBER: _builtins.int
+    ALERT_HISTORY_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     @_builtins.property
     def as_of(self) -> _timestamp_pb2.Timestamp: ...
@@ -1970,6 +2004,16 @@ class GetSloDashboardResponse(_message.Message):
     def plugins(self) -> _containers.RepeatedCompositeFieldContainer[Global___PluginHealth]: ...
     @_builtins.property
     def slos(self) -> _containers.RepeatedCompositeFieldContainer[Global___SloPanel]: ...
+    @_builtins.property
+    def breakers(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakerSummary]:
+        """Every breaker of the tenant (or of the plugin asked for), by plugin and version."""
+
+    @_builtins.property
+    def alert_history(self) -> _containers.RepeatedCompositeFieldContainer[Global___AlertSummary]:
+        """The latest notifications' alerts with their delivery outcome, newest first;
+        at most 50 notifications. Empty when the service runs without alerting.
+        """
+
     def __init__(
         self,
         *,
@@ -1977,10 +2021,12 @@ class GetSloDashboardResponse(_message.Message):
         as_of: _timestamp_pb2.Timestamp | None = ...,
         plugins: _abc.Iterable[Global___PluginHealth] | None = ...,
         slos: _abc.Iterable[Global___SloPanel] | None = ...,
+        breakers: _abc.Iterable[Global___BreakerSummary] | None = ...,
+        alert_history: _abc.Iterable[Global___AlertSummary] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "plugins", b"plugins", "slos", b"slos", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_history", b"alert_history", "as_of", b"as_of", "breakers", b"breakers", "plugins", b"plugins", "slos", b"slos", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

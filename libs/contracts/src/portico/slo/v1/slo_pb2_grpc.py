@@ -266,7 +266,8 @@ class SloServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetSloDashboard(self, request, context):
-        """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations.
+        """Dashboard data of a tenant: health per plugin, budgets, burn per tier,
+        violations, breaker states and the alert history.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -83,7 +83,9 @@ class SloServiceStub:
     ListViolations: _grpc.UnaryUnaryMultiCallable[_slo_pb2.ListViolationsRequest, _slo_pb2.ListViolationsResponse]
     """Violations with their evidence, newest first."""
     GetSloDashboard: _grpc.UnaryUnaryMultiCallable[_slo_pb2.GetSloDashboardRequest, _slo_pb2.GetSloDashboardResponse]
-    """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations."""
+    """Dashboard data of a tenant: health per plugin, budgets, burn per tier,
+    violations, breaker states and the alert history.
+    """
 
 @_typing.type_check_only
 class SloServiceAsyncStub(SloServiceStub):
@@ -140,7 +142,9 @@ class SloServiceAsyncStub(SloServiceStub):
     ListViolations: _aio.UnaryUnaryMultiCallable[_slo_pb2.ListViolationsRequest, _slo_pb2.ListViolationsResponse]  # type: ignore[assignment]
     """Violations with their evidence, newest first."""
     GetSloDashboard: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetSloDashboardRequest, _slo_pb2.GetSloDashboardResponse]  # type: ignore[assignment]
-    """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations."""
+    """Dashboard data of a tenant: health per plugin, budgets, burn per tier,
+    violations, breaker states and the alert history.
+    """
 
 class SloServiceServicer(metaclass=_abc_1.ABCMeta):
     """Service level objectives per plugin, plugin version or canary cohort, with
@@ -302,6 +306,8 @@ class SloServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _slo_pb2.GetSloDashboardRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_slo_pb2.GetSloDashboardResponse, _abc.Awaitable[_slo_pb2.GetSloDashboardResponse]]:
-        """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations."""
+        """Dashboard data of a tenant: health per plugin, budgets, burn per tier,
+        violations, breaker states and the alert history.
+        """
 
 def add_SloServiceServicer_to_server(servicer: SloServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
