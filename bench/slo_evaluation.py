@@ -19,11 +19,14 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import asyncpg
 
 from portico_common.clock import ManualClock
 from portico_common.db import Database, create_pool
@@ -49,7 +52,7 @@ TICK = SloSettings.model_fields["slo_gauge_refresh_seconds"].default
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-async def seed(db: Database, clock: ManualClock) -> None:
+async def seed(db: Database, clock: ManualClock, admin_url: str) -> None:
     uow = pg_uow_factory(db, clock)
     rng = random.Random(11)  # noqa: S311 - reproducible test data, not secrets
     async with uow(ALL_TENANTS) as tx:
@@ -73,21 +76,36 @@ async def seed(db: Database, clock: ManualClock) -> None:
         for k in range(BUCKETS):
             bad = rng.randrange(20, 40) if failing else int(rng.random() < 0.05)
             rows.append((f"slo-{i:05d}", f"tenant-{i % TENANTS}", high - 10 * k, 200 - bad, bad))
-    async with db.pool.acquire() as conn:
+    # COPY is refused under row-level security: the administrator, who bypasses it, loads.
+    conn = await admin(admin_url)
+    try:
         await conn.copy_records_to_table(
             "outcome_buckets",
             records=rows,
             columns=["slo_id", "tenant_id", "bucket", "good", "bad"],
         )
         await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
 
 
-async def raw_loop(db: Database) -> float:
-    """One SELECT of every bucket, then the windows summed and compared in plain Python."""
+async def admin(url: str) -> asyncpg.Connection:
+    """The administrator's connection to slo's schema (row-level security does not apply)."""
+    return await asyncpg.connect(url, server_settings={"search_path": SERVICE})
+
+
+async def raw_loop(admin_url: str) -> float:
+    """One SELECT of every bucket, then the windows summed and compared in plain Python.
+
+    As the administrator: a raw loop pays no row-level security (the tick does).
+    """
     started = time.perf_counter()
-    async with db.pool.acquire() as conn:
+    conn = await admin(admin_url)
+    try:
         slos = await conn.fetch("SELECT slo_id, objective FROM slos")
         buckets = await conn.fetch("SELECT slo_id, bucket, good, bad FROM outcome_buckets")
+    finally:
+        await conn.close()
     by_slo: dict[str, list[tuple[int, int, int]]] = {}
     for row in buckets:
         by_slo.setdefault(row["slo_id"], []).append((row["bucket"], row["good"], row["bad"]))
@@ -165,16 +183,17 @@ async def main() -> None:
     # The 1% that violate would log a warning each.
     logging.getLogger("portico_slo").setLevel(logging.ERROR)
     home = Path(tempfile.mkdtemp(prefix="portico-bench-"))
-    pg = PostgresServer(home / "pg", fsync=False).start()
+    pg = PostgresServer(home / "pg", fsync=False, password=secrets.token_hex(16)).start()
     clock = ManualClock(NOW)
     try:
-        await migrate_database(pg.url, SERVICE, MIGRATIONS)
-        pool = await create_pool(pg.url, SERVICE, max_size=4)
+        # The evaluator connects as slo's own role, as the service does.
+        slo_url = await migrate_database(pg.url, SERVICE, MIGRATIONS)
+        pool = await create_pool(slo_url, SERVICE, max_size=4)
         db = Database(pool, SERVICE)
-        await seed(db, clock)
+        await seed(db, clock, pg.url)
         first = await tick(db, clock)  # judges and records the failing 1%
         steady = [await tick(db, clock) for _ in range(3)]
-        raw = [await raw_loop(db) for _ in range(3)]
+        raw = [await raw_loop(pg.url) for _ in range(3)]
         await pool.close()
     finally:
         pg.stop()

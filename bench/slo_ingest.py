@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import secrets
 import tempfile
 import time
 import uuid
@@ -31,7 +32,9 @@ from portico.slo.v1 import slo_pb2_grpc as pb_grpc
 from portico_common.timestamps import to_timestamp
 from portico_embedded.nats import NatsServer
 from portico_embedded.postgres import PostgresServer
+from portico_embedded.testing.databases import prepare_service_database
 from portico_embedded.testing.services import ServiceProcess, infra_env
+from portico_slo.bootstrap import MIGRATIONS, SERVICE
 
 BATCH = int(os.environ.get("BENCH_SLO_BATCH", "5000"))
 BATCHES = int(os.environ.get("BENCH_SLO_BATCHES", "60"))
@@ -120,12 +123,17 @@ async def copy_baseline(url: str, rows: int) -> float:
 async def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="portico-bench-"))
     nats_server = NatsServer(home / "nats").start()
-    pg = PostgresServer(home / "pg", fsync=False).start()
-    slo = ServiceProcess(
-        "portico_slo",
-        infra_env(pg.url, nats_server.url, log_level="WARNING"),
-        home,
-    )
+    pg = PostgresServer(home / "pg", fsync=False, password=secrets.token_hex(16)).start()
+    try:
+        # slo connects as its own role, as in production (it refuses the administrator's).
+        slo_url = await prepare_service_database(pg.url, SERVICE, MIGRATIONS)
+        slo = ServiceProcess(
+            "portico_slo", infra_env(slo_url, nats_server.url, log_level="WARNING"), home
+        )
+    except BaseException:
+        nats_server.stop()
+        pg.stop()
+        raise
     try:
         await asyncio.to_thread(slo.start)
         rate, accepted = await portico(slo.target, f"bench-{uuid.uuid4().hex[:8]}")
