@@ -34,6 +34,7 @@ async def test_both_paths_end_as_expected(capsys: pytest.CaptureFixture[str]) ->
     assert "resolve after the rollback: 0/20 users on 2.4.0, 20 on 2.3.0" in out
     assert "COMPLETED: 10% -> 25% -> 50% -> 100%" in out
     assert "OK: @acme/plugin-cost-insights@2.3.0 reached 100%" in out
+    assert "2.5.0 by its circuit breaker" in out
     assert SECRET not in out
     assert "tok:" not in out
 
@@ -76,3 +77,41 @@ async def test_a_user_losing_the_canary_version_fails_the_demo(
     out = capsys.readouterr().out
     assert "NOT STICKY" in out
     assert "a user lost the canary version while the canary grew" in out
+
+
+async def test_the_summary_shows_the_page_and_the_breaker_rollback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The SLO's page reached the demo's PagerDuty receiver; 2.5.0's breaker rolled it back."""
+    fake = FakePortico()
+    assert await demo(fake) == 0
+    out = capsys.readouterr().out
+    summary = out[out.index("Summary") :]
+    assert "page" in summary
+    assert "delivered: trigger portico/demo-tenant/slo-1/page-1h (page-1h)" in summary
+    assert "breaker path" in summary
+    assert "ROLLED_BACK after 10% in" in summary
+    assert "circuit breaker b-1 opened" in summary
+    assert "resolve after the rollback: 0/20 users on 2.5.0, 20 on 2.3.0" in out
+    # The channel the demo made points at its own receiver, with a PagerDuty routing key.
+    assert fake.pagerduty["url"].startswith("http://127.0.0.1:")
+    assert fake.pagerduty["url"].endswith("/v2/enqueue")
+
+
+async def test_a_violation_that_pages_nobody_fails_the_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without a page at the receiver the demo says so and exits 1."""
+    assert await demo(FakePortico(never_page=True)) == 1
+    out = capsys.readouterr().out
+    assert "NOT delivered" in out
+    assert "FAILED: the SLO violation paged nobody" in out
+
+
+async def test_a_rollback_not_made_by_the_breaker_fails_the_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The breaker path passes only if the rollback names the circuit breaker."""
+    assert await demo(FakePortico(never_open=True)) == 1
+    out = capsys.readouterr().out
+    assert "2.5.0 was rolled back, but not by its breaker: slo violated" in out

@@ -1,7 +1,9 @@
-"""`portico demo`: both paths against the running suite, then a summary.
+"""`portico demo`: three paths against the running suite, then a summary.
 
-Exit 0 only if the first version reached 100% (COMPLETED) and the second was
-ROLLED_BACK (with every user back on the first); 1 with the reason otherwise.
+Exit 0 only if the first version reached 100% (COMPLETED), the second was
+ROLLED_BACK by its SLO and paged the demo's local PagerDuty receiver, and the
+third was ROLLED_BACK by its circuit breaker (every user back on the first
+each time); 1 with the reason otherwise.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import httpx
 
 from portico_cli import credentials, endpoints, nats_identities, tls
 from portico_cli.api import Gateway, Tokens
+from portico_cli.breaker_path import BREAKER_VERSION, breaker_path
 from portico_cli.endpoints import Endpoints, redact_url
 from portico_cli.errors import CliError, DemoError, NotRunningError
 from portico_cli.events import EventFeed, Seen, describe
 from portico_cli.happy_path import happy_path
 from portico_cli.infra import NATS_URL_ENV
 from portico_cli.leftovers import alive
+from portico_cli.paging import OnCall, Page
 from portico_cli.paths import Home
 from portico_cli.rollback_path import rollback_path
 from portico_cli.scenario import (
@@ -43,6 +47,8 @@ from portico_common.timestamps import timestamp_field
 
 # How long to wait, after the rollout reads ROLLED_BACK, for its event to arrive.
 EVENT_GRACE_SECONDS = 5.0
+# How long the SLO's page may take to reach the local receiver after the rollback.
+PAGE_GRACE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,9 @@ async def run_demo(
     gateway = Gateway(found.gateway, transport=transport)
     happy = PathResult("happy path", HAPPY_VERSION, COMPLETED)
     rollback = PathResult("rollback path", ROLLBACK_VERSION, ROLLED_BACK)
+    breaker = PathResult("breaker path", BREAKER_VERSION, ROLLED_BACK)
+    oncall = OnCall()
+    page: Page | None = None
     setup_error = ""
     timeline.line(f"Portico demo: gateway {found.gateway}, tenant {tenant}")
     timeline.line("(+ms since the start; lines with * are domain events as they arrive from NATS)")
@@ -124,6 +133,7 @@ async def run_demo(
         )
         try:
             await scenario.prepare()
+            await oncall.prepare(scenario.api, timeline)
         except DemoError as exc:
             setup_error = str(exc)
         if not setup_error:
@@ -133,17 +143,24 @@ async def run_demo(
                 rollback_path(scenario, rollback, rollback_bake_seconds), rollback, timeline
             )
         reaction = await _reaction(feed, rollback) if rollback.ok else Reaction(None, None)
+        if rollback.ok:
+            slo_id = scenario.slo_ids.get(rollback.version, "")
+            page = await oncall.wait_for_page(slo_id, PAGE_GRACE_SECONDS) if slo_id else None
+            if page is not None:
+                timeline.step(f"paged: PagerDuty trigger {page.dedup_key} ({page.summary})")
+            await _walk(breaker_path(scenario, breaker, rollback_bake_seconds), breaker, timeline)
         return _summary(
             timeline=timeline,
             tenant=tenant,
-            happy=happy,
-            rollback=rollback,
+            paths=(happy, rollback, breaker),
             reaction=reaction,
+            page=page,
             sticky_breaks=scenario.sticky_breaks,
             feed=feed,
             setup_error=setup_error,
         )
     finally:
+        oncall.stop()
         await feed.close()
         await gateway.close()
 
@@ -199,15 +216,27 @@ def _summary(
     *,
     timeline: Timeline,
     tenant: str,
-    happy: PathResult,
-    rollback: PathResult,
+    paths: tuple[PathResult, PathResult, PathResult],
     reaction: Reaction,
+    page: Page | None,
     sticky_breaks: list[str],
     feed: EventFeed,
     setup_error: str,
 ) -> int:
+    happy, rollback, breaker = paths
     timeline.section("Summary")
     rows = [_path_row(happy), _path_row(rollback)]
+    if rollback.ok:
+        rows.append(
+            [
+                "page",
+                "SLO violation -> local PagerDuty receiver",
+                f"delivered: trigger {page.dedup_key} ({page.tier})"
+                if page is not None
+                else "NOT delivered",
+            ]
+        )
+    rows.append(_path_row(breaker))
     if rollback.ok:
         server = (
             f"{reaction.server_ms:.1f} ms" if reaction.server_ms is not None else "n/a (no event)"
@@ -227,7 +256,9 @@ def _summary(
     rows.append(["events", f"received for tenant {tenant}", str(len(feed.events))])
     timeline.line(format_table(rows))
     reasons = [setup_error] if setup_error else []
-    reasons += [_why(path) for path in (happy, rollback) if not path.ok]
+    reasons += [_why(path) for path in paths if not path.ok]
+    if rollback.ok and page is None:
+        reasons.append("the SLO violation paged nobody")
     if sticky_breaks:
         reasons.append("a user lost the canary version while the canary grew")
     timeline.line("")
@@ -235,8 +266,8 @@ def _summary(
         timeline.line("FAILED: " + "; ".join(reasons))
         return 1
     timeline.line(
-        f"OK: {PLUGIN}@{happy.version} reached 100% and {rollback.version} was rolled back"
-        " by an SLO violation"
+        f"OK: {PLUGIN}@{happy.version} reached 100%, {rollback.version} was rolled back"
+        f" by an SLO violation that paged on-call, and {breaker.version} by its circuit breaker"
     )
     return 0
 

@@ -92,6 +92,8 @@ class Scenario:
         self.key = PublisherKey.generate(PUBLISHER, f"{PUBLISHER}-{tenant}")
         # Users each canary version has served; a user must never drop out while it grows.
         self.served: dict[str, set[str]] = {}
+        # The SLO made for each version submitted.
+        self.slo_ids: dict[str, str] = {}
         self.sticky_breaks: list[str] = []
 
     # ---- set-up ---------------------------------------------------------------
@@ -154,6 +156,7 @@ class Scenario:
         )
         slo = await self.api.call("POST", "/slos", {"plugin": PLUGIN, "version": version, **SLO})
         slo = slo.get("slo") or {}
+        self.slo_ids[version] = str(slo.get("sloId") or "")
         self.t.step(
             f"SLO {slo.get('sloId', '?')}: {float(slo.get('objective', SLO['objective'])):.0%} good"
             f" over {slo.get('windowSeconds', SLO['windowSeconds'])}s, burn-rate rule"

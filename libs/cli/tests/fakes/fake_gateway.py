@@ -4,7 +4,9 @@ It checks what the demo sends the way the real services do (the token's
 tenant, the tarball's integrity, the Ed25519 signature over
 NAME@VERSION:INTEGRITY, proto JSON field names) and plays the rollout: each
 GET of a rollout advances it one phase; failing outcomes for a version under
-canary trip the SLO and roll it back.
+canary trip the SLO, roll it back and page the tenant's PagerDuty channel
+(over HTTP, as slo does); slow outcomes of a version with a configured breaker
+open it and roll the version back.
 """
 
 from __future__ import annotations
@@ -71,6 +73,14 @@ class FakePortico:
     stable: str = ""
     calls: list[str] = field(default_factory=list)
     resolves: int = 0
+    # The tenant's PagerDuty channel: where pages go, with which routing key.
+    pagerduty: dict[str, str] = field(default_factory=dict)
+    routed: bool = False
+    # Breakers configured by version: slow-call threshold (ms) and rate (percent).
+    breakers: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Switches: no page is sent; the breaker never opens (the SLO rolls the version back).
+    never_page: bool = False
+    never_open: bool = False
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -113,6 +123,9 @@ class FakePortico:
             ("POST", "/compatibility:check"): self.check,
             ("POST", "/outcomes"): self.outcomes,
             ("POST", "/plugins:resolve"): self.resolve,
+            ("POST", "/alerting/channels"): self.create_channel,
+            ("PUT", "/alerting/routing"): self.set_routing,
+            ("POST", "/breakers"): self.configure_breaker,
         }
         handler = routes.get((method, rest))
         if handler is not None:
@@ -189,12 +202,56 @@ class FakePortico:
                 self.stable = rollout.version
         return ok({"rollout": rollout.json()})
 
+    def create_channel(self, body: dict[str, Any]) -> httpx.Response:
+        config = body["pagerduty"]
+        assert len(config["routingKey"]) == 32
+        self.pagerduty = {"name": body["name"], **config}
+        return ok({"channel": {"channelId": "ch-1", "name": body["name"]}})
+
+    def set_routing(self, body: dict[str, Any]) -> httpx.Response:
+        assert body["route"]["receiver"] == self.pagerduty["name"]
+        self.routed = True
+        return ok({"tree": body})
+
+    def configure_breaker(self, body: dict[str, Any]) -> httpx.Response:
+        config = body["config"]
+        slow_ms = float(config["slowCallDurationThreshold"].removesuffix("s")) * 1000
+        self.breakers[body["version"]] = (slow_ms, float(config["slowCallRateThreshold"]))
+        return ok({"breaker": {"breakerId": "b-1", "version": body["version"]}})
+
+    def page(self, version: str) -> None:
+        if self.never_page or not self.routed:
+            return
+        event = {
+            "routing_key": self.pagerduty["routingKey"],
+            "event_action": "trigger",
+            "dedup_key": "portico/demo-tenant/slo-1/page-1h",
+            "payload": {
+                "summary": f"{version} burns",
+                "source": "portico",
+                "severity": "critical",
+                "class": "page-1h",
+            },
+        }
+        httpx.post(self.pagerduty["url"], json=event, timeout=5).raise_for_status()
+
     def outcomes(self, body: dict[str, Any]) -> httpx.Response:
         failed = sum(1 for o in body["outcomes"] if not o["success"])
         rollout = self._by_version(body["version"])
         violated = failed > 0 and not self.never_violate
+        breaker = self.breakers.get(body["version"])
+        if breaker is not None:
+            slow = sum(1 for o in body["outcomes"] if o["latencyMs"] >= breaker[0])
+            if 100 * slow / len(body["outcomes"]) >= breaker[1]:
+                rollout.state = "ROLLOUT_STATE_ROLLED_BACK"
+                rollout.reason = (
+                    "slo violated"
+                    if self.never_open
+                    else "circuit breaker b-1 opened: CLOSED -> OPEN: slow call rate"
+                )
         if violated and rollout.state == "ROLLOUT_STATE_IN_PROGRESS":
             rollout.state, rollout.reason = "ROLLOUT_STATE_ROLLED_BACK", "slo violated"
+            self.page(rollout.version)
         elif failed and self.never_violate:
             rollout.state, self.stable = "ROLLOUT_STATE_COMPLETED", rollout.version
         burn = 50.0 if failed else 0.0
