@@ -2,7 +2,8 @@
 
 The demo drives the gateway over HTTP: a signed plugin is verified, checked,
 rolled out 10% → 25% → 50% → 100%; a second version's SLO violation rolls it
-back. This test only passes if both paths end as the user expects.
+back and pages a local PagerDuty receiver; a third version's circuit breaker
+rolls it back. This test only passes if every path ends as the user expects.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def _cli(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 
 def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str, str]]) -> None:
-    """Every service is healthy, 2.3.0 reaches 100% and 2.4.0 is rolled back by its SLO."""
+    """Every service is healthy, 2.3.0 reaches 100%, 2.4.0 is rolled back by its SLO (which
+    pages the demo's PagerDuty receiver) and 2.5.0 by its circuit breaker."""
     home, env = suite
     endpoints = json.loads((home / "endpoints.json").read_text())
     assert set(endpoints["services"]) == {"auth", "tenancy", "security", "compat", "rollout", "slo"}
@@ -87,11 +89,21 @@ def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str
     output = demo.stdout + demo.stderr
     assert demo.returncode == 0, output
     assert "OK: @acme/plugin-cost-insights@2.3.0 reached 100%" in demo.stdout
+    summary = demo.stdout[demo.stdout.index("Summary") :]
+    # The SLO's page reached the demo's PagerDuty receiver, keyed by tenant, SLO and tier.
+    assert re.search(r"delivered: trigger portico/demo-[0-9a-f]+/[0-9a-f-]{36}/\S+ \(", summary), (
+        output
+    )
+    # 2.5.0's breaker opened on slow calls and rolled the canary back.
+    assert re.search(r"breaker path .*ROLLED_BACK after .*circuit breaker \S+ opened", summary), (
+        output
+    )
     for event in (
         "rollout.started",
         "rollout.phase.advanced",
         "rollout.completed",
         "slo.violated",
+        "slo.breaker.opened",
         "rollout.rolled_back",
     ):
         assert event in demo.stdout, f"{event} missing from the timeline:\n{output}"

@@ -90,6 +90,10 @@ def test_descriptions_show_what_matters() -> None:
         findings=[ev.CompatFinding(name="node", satisfied=False, reason="needs >=22")],
     )
     assert "INCOMPATIBLE: node needs >=22" in describe(incompatible)
+    opened = ev.BreakerOpened(
+        change=ev.BreakerChange(plugin="@a/p", version="2.5.0", summary="CLOSED -> OPEN: slow")
+    )
+    assert describe(opened) == "@a/p@2.5.0 breaker CLOSED -> OPEN: slow"
 
 
 def test_reaction_time_comes_from_the_events() -> None:

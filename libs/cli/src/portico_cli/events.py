@@ -167,4 +167,10 @@ _DESCRIBE: dict[type[Message], Callable[[Any], str]] = {
 def describe(payload: Message) -> str:
     """One line about an event's payload, as the timeline shows it."""
     render = _DESCRIBE.get(type(payload))
-    return render(payload) if render is not None else payload.DESCRIPTOR.name
+    if render is not None:
+        return render(payload)
+    change = getattr(payload, "change", None)
+    if isinstance(change, ev.BreakerChange):
+        # Every slo.breaker.* event carries the transition the same way.
+        return f"{change.plugin}@{change.version} breaker {change.summary}"
+    return payload.DESCRIPTOR.name
