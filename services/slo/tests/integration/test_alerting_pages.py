@@ -162,6 +162,21 @@ async def test_a_violation_pages_and_a_recovery_resolves(
             apb.ALERT_STATUS_FIRING,
         ]
 
+        # The dashboard reads the same delivery log, and the version's breaker, from PostgreSQL.
+        board = await slos.GetSloDashboard(spb.GetSloDashboardRequest(tenant_id=tenant))
+        assert [(a.state, a.delivery, a.receiver) for a in board.alert_history] == [
+            ("resolved", "delivered", "oncall"),
+            ("firing", "delivered", "oncall"),
+        ]
+        assert {a.slo_id for a in board.alert_history} == {slo.slo.slo_id}
+        [breaker] = board.breakers
+        # 20 calls are below the default minimum of 100: no rate is judged yet.
+        assert (breaker.plugin, breaker.version, breaker.state) == ("@acme/p", "1.0.0", "closed")
+        assert breaker.failure_rate == -1
+        [panel] = board.slos
+        assert list(panel.alerts) == list(board.alert_history)
+        assert list(panel.breakers) == [breaker]
+
 
 async def test_a_receiver_that_is_down_never_holds_up_a_violation(
     service_database_url: ServiceDatabaseUrl,
