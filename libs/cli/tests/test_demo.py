@@ -20,7 +20,14 @@ FOUND = Endpoints(
 
 async def demo(fake: FakePortico, secret: str = SECRET) -> int:
     return await run_demo(
-        FOUND, secret, "", bake_seconds=1, rollback_bake_seconds=30, transport=fake.transport()
+        FOUND,
+        secret,
+        "",
+        bake_seconds=1,
+        rollback_bake_seconds=30,
+        transport=fake.transport(),
+        # The fake pages before the rollback is read: waiting longer shows nothing more.
+        page_grace_seconds=1.0,
     )
 
 

@@ -104,8 +104,10 @@ async def run_demo(
     nats_seed: str = "",
     nats_tls: ssl.SSLContext | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    page_grace_seconds: float = PAGE_GRACE_SECONDS,
 ) -> int:
-    """Both paths and the summary; the exit code. `transport` is for tests."""
+    """The three paths and the summary; the exit code. `transport` and a shorter
+    `page_grace_seconds` are for tests."""
     timeline = Timeline()
     tenant = f"demo-{secrets.token_hex(3)}"
     feed = EventFeed(
@@ -145,7 +147,7 @@ async def run_demo(
         reaction = await _reaction(feed, rollback) if rollback.ok else Reaction(None, None)
         if rollback.ok:
             slo_id = scenario.slo_ids.get(rollback.version, "")
-            page = await oncall.wait_for_page(slo_id, PAGE_GRACE_SECONDS) if slo_id else None
+            page = await oncall.wait_for_page(slo_id, page_grace_seconds) if slo_id else None
             if page is not None:
                 timeline.step(f"paged: PagerDuty trigger {page.dedup_key} ({page.summary})")
             await _walk(breaker_path(scenario, breaker, rollback_bake_seconds), breaker, timeline)
