@@ -10,21 +10,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+from portico.tenancy.v1 import keys_pb2, keys_pb2_grpc, tenancy_pb2, tenancy_pb2_grpc
 from portico_common.clock import Clock
+from portico_common.crypto.kms import KeyEncryptionKey
+from portico_common.crypto.kms_local import LocalKms
+from portico_common.crypto.kms_vault import VaultTransitKms
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_tenancy.adapters.postgres import pg_uow_factory
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer
+from portico_tenancy.entrypoints.grpc_keys import TenantKeysServicer
 from portico_tenancy.settings import TenancySettings
 
 SERVICE = "tenancy"
 MIGRATIONS = "portico_tenancy.migrations"
 
 TENANCY_SERVICE = tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"]
+KEYS_SERVICE = keys_pb2.DESCRIPTOR.services_by_name["TenantKeysService"]
 
 
 @dataclass(frozen=True)
@@ -33,11 +39,13 @@ class Dependencies:
 
     uow: UnitOfWorkFactory
     clock: Clock
+    # The KMS that wraps tenants' data keys; None: the data-key RPCs refuse.
+    kek: KeyEncryptionKey | None = None
 
 
 @dataclass(frozen=True)
 class Components:
-    """What `serve` runs for tenancy: the API (no consumers or jobs yet)."""
+    """What `serve` runs for tenancy: the APIs (no consumers or jobs yet)."""
 
     servicers: list[Servicer]
     subscriptions: list[Subscription]
@@ -51,16 +59,37 @@ def build(deps: Dependencies) -> Components:
         servicers=[
             Servicer(
                 TENANCY_SERVICE, tenancy_pb2_grpc.add_TenancyServiceServicer_to_server, servicer
-            )
+            ),
+            Servicer(
+                KEYS_SERVICE,
+                keys_pb2_grpc.add_TenantKeysServiceServicer_to_server,
+                TenantKeysServicer(deps.uow, deps.kek),
+            ),
         ],
         subscriptions=[],
         background=[],
     )
 
 
-def dependencies(rt: Runtime) -> Dependencies:
+def dependencies(rt: Runtime, kek: KeyEncryptionKey | None = None) -> Dependencies:
     """The real dependencies: PostgreSQL units of work on the runtime's database."""
-    return Dependencies(uow=pg_uow_factory(rt.db, rt.clock), clock=rt.clock)
+    return Dependencies(uow=pg_uow_factory(rt.db, rt.clock), clock=rt.clock, kek=kek)
+
+
+async def key_encryption_key(settings: TenancySettings) -> KeyEncryptionKey | None:
+    """The KMS the settings name (its transit key made sure of), or None."""
+    if settings.tenancy_kms == "local":
+        return LocalKms(Path(settings.tenancy_kms_key_file))
+    if settings.tenancy_kms == "vault-transit":
+        vault = VaultTransitKms(
+            settings.tenancy_kms_vault_url,
+            settings.tenancy_kms_vault_token.get_secret_value(),
+            key_name=settings.tenancy_kms_vault_key,
+            mount_point=settings.tenancy_kms_vault_mount,
+        )
+        await vault.ensure_key()
+        return vault
+    return None
 
 
 async def run(
@@ -75,8 +104,9 @@ async def run(
     `clock`, `ready` (called with the bound gRPC port) and `stop` let tests
     run the real thing in-process.
     """
+    kek = await key_encryption_key(settings)
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
-    parts = build(dependencies(rt))
+    parts = build(dependencies(rt, kek))
     await serve(
         rt,
         servicers=parts.servicers,

@@ -9,20 +9,24 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from portico_common.clock import ManualClock
+from portico_common.crypto.kms import KeyEncryptionKey
 from portico_tenancy.adapters.memory import MemoryStore, MemoryTables
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.bootstrap import Components, Dependencies, build
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer
+from portico_tenancy.entrypoints.grpc_keys import TenantKeysServicer
 
 
 class TenancyWorld:
     """The in-memory store, a clock the test moves, and what `build` makes of them."""
 
-    def __init__(self, clock: ManualClock | None = None) -> None:
+    def __init__(
+        self, clock: ManualClock | None = None, kek: KeyEncryptionKey | None = None
+    ) -> None:
         self.clock = clock or ManualClock()
         self.store = MemoryStore(self.clock)
         self.components: Components = build(
-            Dependencies(uow=self.store.uow_factory(), clock=self.clock)
+            Dependencies(uow=self.store.uow_factory(), clock=self.clock, kek=kek)
         )
 
     @property
@@ -31,11 +35,23 @@ class TenancyWorld:
 
     @property
     def servicer(self) -> TenancyServicer:
-        """The gRPC servicer `build` registers."""
-        [registered] = self.components.servicers
-        if not isinstance(registered.implementation, TenancyServicer):
-            raise TypeError(f"build registered {registered.implementation!r}")
-        return registered.implementation
+        """The TenancyService servicer `build` registers."""
+        [registered] = [
+            s.implementation
+            for s in self.components.servicers
+            if isinstance(s.implementation, TenancyServicer)
+        ]
+        return registered
+
+    @property
+    def keys_servicer(self) -> TenantKeysServicer:
+        """The TenantKeysService servicer `build` registers."""
+        [registered] = [
+            s.implementation
+            for s in self.components.servicers
+            if isinstance(s.implementation, TenantKeysServicer)
+        ]
+        return registered
 
     @property
     def tables(self) -> MemoryTables:
