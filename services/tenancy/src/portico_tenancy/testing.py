@@ -25,6 +25,7 @@ class TenancyWorld:
     ) -> None:
         self.clock = clock or ManualClock()
         self.store = MemoryStore(self.clock)
+        self.kek = kek
         self.components: Components = build(
             Dependencies(uow=self.store.uow_factory(), clock=self.clock, kek=kek)
         )
@@ -52,6 +53,13 @@ class TenancyWorld:
             if isinstance(s.implementation, TenantKeysServicer)
         ]
         return registered
+
+    @property
+    def keys_kek(self) -> KeyEncryptionKey:
+        """The KMS the world was given (tests of the data keys give one)."""
+        if self.kek is None:
+            raise TypeError("this world has no KMS")
+        return self.kek
 
     @property
     def tables(self) -> MemoryTables:
