@@ -13,10 +13,15 @@ that says what is encrypted.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from portico_common.crypto.envelope import (
     DataKey,
@@ -181,6 +186,21 @@ class FieldCipher:
         self, table: str, column: str, tenant_id: str, row_id: str, sealed: bytes
     ) -> str:
         return (await self.open(table, column, tenant_id, row_id, sealed)).decode()
+
+    async def fingerprint(self, tenant_id: str, value: str) -> str:
+        """A short keyed digest of a secret (HMAC under a key derived from the primary key).
+
+        Equal secrets of a tenant compare equal while its primary key stays; a
+        guessable secret cannot be confirmed by hashing guesses without the key.
+        """
+        key = (await self._keys.keys_for(tenant_id)).primary_key()
+        mac_key = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=None,
+            info=f"portico-field-fingerprint-v1/{self.fields.service}".encode(),
+        ).derive(key.material)
+        return "hmac-sha256:" + hmac.new(mac_key, value.encode(), hashlib.sha256).hexdigest()[:16]
 
     async def primary_version(self, tenant_id: str) -> int:
         """The version new values of the tenant get (a re-encryption job skips values at it)."""

