@@ -45,6 +45,7 @@ SECRETS = {
         "authKeyEncryptionKey": "x",
         "serviceClientSecrets": {svc: f"client-{svc}" for svc in GRPC_SERVICES if svc != "auth"},
         "sloChannelSecretKey": "x",
+        "tenancyKmsKey": "ab" * 32,
     },
     "nats": {"identitiesSecret": IDENTITIES_SECRET},
 }
@@ -128,6 +129,8 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
         ):
             assert (auth_only in env) == (component == "auth"), (name, auth_only)
         assert ("PORTICO_SLO_CHANNEL_SECRET_KEY" in env) == (component == "slo"), name
+        # Only tenancy holds the KEK; the others learn where tenancy is from the ConfigMap.
+        assert ("PORTICO_TENANCY_KMS_KEY" in env) == (component == "tenancy"), name
         # Every other service signs in to auth as its own client, with its own secret.
         calls_others = component not in ("auth", "gateway")
         assert ("PORTICO_AUTH_CLIENT_SECRET" in env) == calls_others, name

@@ -60,3 +60,27 @@ async def test_rotation_keeps_old_versions_and_rewrap_moves_keys_to_the_new_one(
     assert await reopened.unwrap(old, b"ctx") == b"d" * 32
     assert await reopened.unwrap(rewrapped, b"ctx") == b"d" * 32
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_kek_from_a_setting_is_read_only_and_rotation_moves_to_its_primary(
+    tmp_path: Path,
+) -> None:
+    """A hex KEK or the file's JSON from a setting wraps as the file does; rotate() keeps it."""
+    hex_kms = LocalKms.from_setting("ab" * 32)
+    wrapped = await hex_kms.wrap(b"d" * 32, b"ctx")
+    assert await hex_kms.rotate() == 1
+    path = tmp_path / "kms.json"
+    file_kms = LocalKms.create(path)
+    old = await file_kms.wrap(b"d" * 32, b"ctx")
+    await file_kms.rotate()
+    doc_kms = LocalKms.from_setting(path.read_text())
+    assert await doc_kms.rotate() == 2
+    assert doc_kms.kek_version(await doc_kms.rewrap(old, b"ctx")) == 2
+    assert await hex_kms.unwrap(wrapped, b"ctx") == b"d" * 32
+
+
+@pytest.mark.parametrize("value", ["abc", "ab" * 16, '{"primary": 2, "keys": {}}', "{"])
+def test_a_malformed_setting_is_refused_naming_it(value: str) -> None:
+    """Short keys, bad hex, a primary that is not there or broken JSON name the setting."""
+    with pytest.raises(LocalKeyFileError, match="PORTICO_TENANCY_KMS_KEY"):
+        LocalKms.from_setting(value)

@@ -15,7 +15,7 @@ from pathlib import Path
 from portico.tenancy.v1 import keys_pb2, keys_pb2_grpc, tenancy_pb2, tenancy_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.crypto.kms import KeyEncryptionKey
-from portico_common.crypto.kms_local import LocalKms
+from portico_common.crypto.kms_local import LocalKeyFileError, LocalKms
 from portico_common.crypto.kms_vault import VaultTransitKms
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
@@ -79,7 +79,14 @@ def dependencies(rt: Runtime, kek: KeyEncryptionKey | None = None) -> Dependenci
 async def key_encryption_key(settings: TenancySettings) -> KeyEncryptionKey | None:
     """The KMS the settings name (its transit key made sure of), or None."""
     if settings.tenancy_kms == "local":
-        return LocalKms(Path(settings.tenancy_kms_key_file))
+        if settings.tenancy_kms_key_file:
+            return LocalKms(Path(settings.tenancy_kms_key_file))
+        if not settings.tenancy_kms_key.get_secret_value():
+            raise LocalKeyFileError(
+                "PORTICO_TENANCY_KMS=local needs PORTICO_TENANCY_KMS_KEY_FILE or"
+                " PORTICO_TENANCY_KMS_KEY"
+            )
+        return LocalKms.from_setting(settings.tenancy_kms_key.get_secret_value())
     if settings.tenancy_kms == "vault-transit":
         vault = VaultTransitKms(
             settings.tenancy_kms_vault_url,

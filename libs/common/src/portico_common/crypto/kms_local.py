@@ -7,6 +7,11 @@ owner may read it. Rotation adds a version and rewrites the file atomically
 them still unwrap until they are re-wrapped. Wrapped form: format byte
 0x01, KEK version (4 bytes), 12-byte nonce, AES-256-GCM ciphertext and tag
 with the context as associated data.
+
+In a container the same document (or one KEK as 64 hex characters) can come
+from a setting instead (`LocalKms.from_setting`): read-only, so rotating means
+the operator adds a version there, makes it primary and restarts tenancy;
+`rotate` then answers that primary and the caller re-wraps under it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import stat
 import struct
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -37,8 +43,25 @@ class LocalKms:
     """KEK versions from a 0600 key file."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path: Path | None = path
         self._primary, self._keys = _read(path)
+
+    @classmethod
+    def from_setting(cls, value: str, name: str = "PORTICO_TENANCY_KMS_KEY") -> LocalKms:
+        """A read-only KMS from a setting: the key file's JSON, or one KEK in 64 hex characters."""
+        kms = cls.__new__(cls)
+        kms.path = None
+        text = value.strip()
+        try:
+            if text.startswith("{"):
+                kms._primary, kms._keys = _parse(json.loads(text))
+            else:
+                kms._primary, kms._keys = 1, {1: bytes.fromhex(text)}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise LocalKeyFileError(f"{name} is malformed: {exc}") from None
+        if kms._primary not in kms._keys or any(len(k) != 32 for k in kms._keys.values()):
+            raise LocalKeyFileError(f"{name} is malformed: bad primary or key size")
+        return kms
 
     @property
     def name(self) -> str:
@@ -61,7 +84,7 @@ class LocalKms:
         version = self.kek_version(wrapped)
         key = self._keys.get(version)
         if key is None:
-            raise KmsUnwrapError(f"KEK version {version} is not in {self.path}")
+            raise KmsUnwrapError(f"KEK version {version} is not in {self.path or 'the setting'}")
         nonce = wrapped[_HEADER.size : _HEADER.size + _NONCE]
         try:
             return AESGCM(key).decrypt(nonce, wrapped[_HEADER.size + _NONCE :], context)
@@ -72,6 +95,8 @@ class LocalKms:
         return await self.wrap(await self.unwrap(wrapped, context), context)
 
     async def rotate(self) -> int:
+        if self.path is None:
+            return self._primary  # read-only: the operator's primary is the newest
         version = max(self._keys) + 1
         keys = {**self._keys, version: AESGCM.generate_key(bit_length=256)}
         _write(self.path, version, keys)
@@ -96,14 +121,17 @@ def _read(path: Path) -> tuple[int, dict[int, bytes]]:
             f"the KMS key file {path} must be readable by its owner only (0600)"
         )
     try:
-        doc = json.loads(path.read_text())
-        keys = {int(v): base64.b64decode(k, validate=True) for v, k in doc["keys"].items()}
-        primary = int(doc["primary"])
+        primary, keys = _parse(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LocalKeyFileError(f"the KMS key file {path} is malformed: {exc}") from None
     if primary not in keys or any(len(k) != 32 for k in keys.values()):
         raise LocalKeyFileError(f"the KMS key file {path} is malformed: bad primary or key size")
     return primary, keys
+
+
+def _parse(doc: Any) -> tuple[int, dict[int, bytes]]:
+    keys = {int(v): base64.b64decode(k, validate=True) for v, k in doc["keys"].items()}
+    return int(doc["primary"]), keys
 
 
 def _write(path: Path, primary: int, keys: dict[int, bytes]) -> None:
