@@ -229,7 +229,10 @@ def field_cipher(rt: Runtime, settings: SecuritySettings) -> FieldCipher | None:
     if not settings.tenancy_target:
         return None
     keys = tenancy_data_keys(
-        settings.tenancy_target, rt.service_tokens, cache_seconds=settings.data_key_cache_seconds
+        settings.tenancy_target,
+        rt.service_tokens,
+        cache_seconds=settings.data_key_cache_seconds,
+        tls=rt.grpc_tls,
     )
     return FieldCipher(SECURITY_SENSITIVE_FIELDS, keys)
 

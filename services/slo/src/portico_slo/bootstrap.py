@@ -127,7 +127,10 @@ def secret_box(rt: Runtime, settings: SloSettings) -> SecretBox:
         return NoSecretBox()
     key = settings.slo_channel_secret_key
     keys = tenancy_data_keys(
-        settings.tenancy_target, rt.service_tokens, cache_seconds=settings.data_key_cache_seconds
+        settings.tenancy_target,
+        rt.service_tokens,
+        cache_seconds=settings.data_key_cache_seconds,
+        tls=rt.grpc_tls,
     )
     return TenantSecretBox(
         FieldCipher(SLO_SENSITIVE_FIELDS, keys),

@@ -15,6 +15,7 @@ from portico_common.crypto.envelope import DataKey
 from portico_common.crypto.keyring import CachedDataKeys, TenantKeys
 from portico_common.errors import UnavailableError
 from portico_common.grpc.service_tokens import ServiceTokens, service_channel
+from portico_common.tls import GrpcClientTls, grpc_channel
 
 
 class TenancyDataKeys:
@@ -41,10 +42,18 @@ class TenancyDataKeys:
 
 
 def tenancy_data_keys(
-    target: str, tokens: ServiceTokens | None, *, cache_seconds: float
+    target: str,
+    tokens: ServiceTokens | None,
+    *,
+    cache_seconds: float,
+    tls: GrpcClientTls | None = None,
 ) -> CachedDataKeys:
-    """Cached keys from tenancy at `target`; without tokens only in the unsafe no-auth mode."""
+    """Cached keys from tenancy at `target` (over TLS with the runtime's `grpc_tls`).
+
+    Without tokens only in the unsafe no-auth mode. With TLS the keys are
+    taken only from a server whose certificate checks out.
+    """
     channel = (
-        service_channel(target, tokens) if tokens is not None else grpc.aio.insecure_channel(target)
+        service_channel(target, tokens, tls) if tokens is not None else grpc_channel(target, tls)
     )
     return CachedDataKeys(TenancyDataKeys(channel), ttl_seconds=cache_seconds)

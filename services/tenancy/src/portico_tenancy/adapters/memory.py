@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from portico_common import memory_uow
 from portico_common.clock import Clock
 from portico_common.memory_uow import TenantScope
+from portico_tenancy.adapters.memory_jobs import MemoryJobRepository, MemoryJobTables
 from portico_tenancy.adapters.memory_keys import MemoryDataKeyRepository, MemoryKeyTables
 from portico_tenancy.adapters.messages import to_message
 from portico_tenancy.app.ports import UnitOfWorkFactory
@@ -32,6 +33,7 @@ class MemoryTables:
     quotas: dict[str, Quota] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
     data_keys: MemoryKeyTables = field(default_factory=MemoryKeyTables)
+    jobs: MemoryJobTables = field(default_factory=MemoryJobTables)
 
 
 class MemoryTenantRepository:
@@ -84,6 +86,7 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
         self.quotas: MemoryTenantRows[Quota] = MemoryTenantRows(state.quotas, state, self)
         self.usage: MemoryTenantRows[Usage] = MemoryTenantRows(state.usage, state, self)
         self.data_keys = MemoryDataKeyRepository(state.data_keys, self)
+        self.jobs = MemoryJobRepository(state.jobs, state.tenants, self)
 
     async def publish(self, events: Sequence[TenantEvent]) -> None:
         for event in events:

@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from portico_common.clock import Clock
+from portico_tenancy.app.job_ports import JobRepository
 from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.keys import KeyRing, WrappedDataKey
 from portico_tenancy.domain.quota import Quota, Usage
@@ -77,6 +78,9 @@ class TenancyUnitOfWork(Protocol):
     def data_keys(self) -> DataKeyRepository: ...
     @property
     def clock(self) -> Clock: ...
+    # Durable jobs, enqueued in the same transaction as the change that causes them.
+    @property
+    def jobs(self) -> JobRepository: ...
 
     async def publish(self, events: Sequence[TenantEvent]) -> None:
         """Queues the events to be published if, and only if, the transaction commits."""
