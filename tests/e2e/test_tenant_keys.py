@@ -27,10 +27,11 @@ import httpx
 import pytest
 
 from portico.tenancy.v1 import keys_pb2, keys_pb2_grpc
-from portico_cli import credentials, endpoints
+from portico_cli import credentials, endpoints, tls
 from portico_cli.paths import Home
 from portico_common.crypto.envelope import is_sealed
 from portico_common.dbsetup import role_url
+from portico_common.tls import grpc_channel
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -98,7 +99,9 @@ async def _scenario(home: Path) -> None:
         assert [k["kms"] for k in described.json()["keys"]] == ["local"]
 
         tenancy_target = found.services["tenancy"].grpc
-        async with grpc.aio.insecure_channel(tenancy_target) as channel:
+        # The CLI's own client certificate (portico up serves gRPC over mutual TLS).
+        client_tls = tls.cli_grpc(tls.cli_ca(Home(home)))
+        async with grpc_channel(tenancy_target, client_tls) as channel:
             stub = keys_pb2_grpc.TenantKeysServiceStub(channel)
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await stub.GetDataKeys(
