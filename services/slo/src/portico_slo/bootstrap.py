@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from portico.slo.v1 import slo_pb2, slo_pb2_grpc
+from portico.slo.v1 import breakers_pb2, breakers_pb2_grpc, slo_pb2, slo_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.crypto.keyring import FieldCipher
 from portico_common.crypto.tenancy_client import tenancy_data_keys
@@ -30,7 +30,9 @@ from portico_slo.alerting.app.ports import SecretBox
 from portico_slo.alerting.wiring import AlertingDependencies, build_alerting
 from portico_slo.app.ports import BurnRateGauge, MetricsSource, UnitOfWorkFactory
 from portico_slo.entrypoints.grpc_api import IngestLimits, SloServicer
+from portico_slo.entrypoints.grpc_breakers import BreakerServicer
 from portico_slo.entrypoints.jobs import pull_job, upkeep_job
+from portico_slo.entrypoints.jobs_breakers import breaker_job
 from portico_slo.sensitive import SLO_SENSITIVE_FIELDS
 from portico_slo.settings import SloSettings
 
@@ -38,6 +40,7 @@ SERVICE = "slo"
 MIGRATIONS = "portico_slo.migrations"
 
 SLO_SERVICE = slo_pb2.DESCRIPTOR.services_by_name["SloService"]
+BREAKER_SERVICE = breakers_pb2.DESCRIPTOR.services_by_name["BreakerService"]
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,15 @@ class Dependencies:
     pull_lag_seconds: int = 30
     # Alerting (routes, silences, channels); None leaves it out.
     alerting: AlertingDependencies | None = None
+    # How often breakers whose wait ended are moved (automatic transitions).
+    breaker_tick_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
 class Components:
     """What `serve` runs for slo: the APIs, alerting's consumer and the background jobs
-    (the evaluator's tick, the Prometheus pull, alerting's notifier and deliveries)."""
+    (the evaluator's tick, the Prometheus pull, the breakers' tick, alerting's notifier
+    and deliveries)."""
 
     servicers: list[Servicer]
     subscriptions: list[Subscription]
@@ -95,6 +101,15 @@ def build(deps: Dependencies) -> Components:
                 lag_seconds=deps.pull_lag_seconds,
             )
         )
+    # Circuit breakers per plugin version: their API and their tick.
+    parts.servicers.append(
+        Servicer(
+            BREAKER_SERVICE,
+            breakers_pb2_grpc.add_BreakerServiceServicer_to_server,
+            BreakerServicer(deps.uow, deps.clock),
+        )
+    )
+    parts.background.append(breaker_job(deps.uow, every_seconds=deps.breaker_tick_seconds))
     if deps.alerting is not None:
         alerting = build_alerting(deps.alerting)
         parts.servicers.extend(alerting.servicers)
@@ -118,6 +133,7 @@ def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
         pull_seconds=settings.slo_pull_seconds,
         pull_lag_seconds=settings.slo_pull_lag_seconds,
         alerting=alerting_dependencies(rt, settings),
+        breaker_tick_seconds=settings.slo_breaker_tick_seconds,
     )
 
 

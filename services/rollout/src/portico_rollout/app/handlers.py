@@ -155,7 +155,7 @@ async def record_verdict(tx: RolloutUnitOfWork, verdict: CheckVerdict) -> list[R
 
 @dataclass(frozen=True, slots=True)
 class SloViolation:
-    """What rollout needs from an slo.violated event."""
+    """What rollout needs from an slo.violated (or slo.breaker.opened) event."""
 
     tenant_id: str
     plugin: str
@@ -164,9 +164,13 @@ class SloViolation:
     rule: str
     event_id: str
     detected_at: datetime
+    # Set when a circuit breaker opened: it, not an SLO, is the reason.
+    breaker_id: str = ""
 
     @property
     def reason(self) -> str:
+        if self.breaker_id:
+            return f"circuit breaker {self.breaker_id} opened: {self.rule or 'thresholds reached'}"
         return f"slo {self.slo_id or '?'} violated: {self.rule or 'burn-rate rule'}"
 
 

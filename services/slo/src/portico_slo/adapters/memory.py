@@ -17,7 +17,9 @@ from datetime import datetime
 
 from portico_common import memory_uow
 from portico_common.clock import Clock
+from portico_slo.adapters.breakers_memory import MemoryBreakers
 from portico_slo.adapters.messages import to_message
+from portico_slo.app.breakers_ports import BreakerRecord
 from portico_slo.app.ports import (
     SloFilter,
     SloRecord,
@@ -46,6 +48,8 @@ class MemoryTables:
     violations: dict[str, tuple[str, ViolationRecord]] = field(default_factory=dict)
     # (tenant, name) -> template
     templates: dict[tuple[str, str], SloTemplate] = field(default_factory=dict)
+    # breaker_id -> breaker
+    breakers: dict[str, BreakerRecord] = field(default_factory=dict)
 
 
 class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
@@ -57,6 +61,7 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
         self.buckets = MemoryOutcomeBuckets(self)
         self.violations = MemoryViolationLog(self)
         self.templates = MemoryTemplates(self)
+        self.breakers = MemoryBreakers(self, state.breakers)
 
     async def publish(self, events: Sequence[SloEvent]) -> None:
         for event in events:
