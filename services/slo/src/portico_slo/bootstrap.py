@@ -14,6 +14,8 @@ from datetime import timedelta
 
 from portico.slo.v1 import breakers_pb2, breakers_pb2_grpc, slo_pb2, slo_pb2_grpc
 from portico_common.clock import Clock
+from portico_common.crypto.keyring import FieldCipher
+from portico_common.crypto.tenancy_client import tenancy_data_keys
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
@@ -24,7 +26,7 @@ from portico_slo.adapters.prometheus import PrometheusMetrics
 from portico_slo.alerting.adapters.channels import default_senders
 from portico_slo.alerting.adapters.metrics import PrometheusDeliveryMetrics
 from portico_slo.alerting.adapters.postgres import pg_alerting_consumer_uow, pg_alerting_uow
-from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, NoSecretBox
+from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, NoSecretBox, TenantSecretBox
 from portico_slo.alerting.app.ports import SecretBox
 from portico_slo.alerting.wiring import AlertingDependencies, build_alerting
 from portico_slo.app.ports import BurnRateGauge, MetricsSource, UnitOfWorkFactory
@@ -32,6 +34,7 @@ from portico_slo.entrypoints.grpc_api import IngestLimits, SloServicer
 from portico_slo.entrypoints.grpc_breakers import BreakerServicer
 from portico_slo.entrypoints.jobs import pull_job, upkeep_job
 from portico_slo.entrypoints.jobs_breakers import breaker_job
+from portico_slo.sensitive import SLO_SENSITIVE_FIELDS
 from portico_slo.settings import SloSettings
 
 SERVICE = "slo"
@@ -137,10 +140,26 @@ def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
     )
 
 
-def alerting_dependencies(rt: Runtime, settings: SloSettings) -> AlertingDependencies:
-    """Alerting on PostgreSQL, real channels, secrets sealed under the configured key."""
+def secret_box(rt: Runtime, settings: SloSettings) -> SecretBox:
+    """Channel secrets sealed with tenants' data keys from tenancy; old rows under the old key."""
+    if not settings.tenancy_target:
+        return NoSecretBox()
     key = settings.slo_channel_secret_key
-    box: SecretBox = NoSecretBox() if key is None else AesGcmSecretBox(key.get_secret_value())
+    keys = tenancy_data_keys(
+        settings.tenancy_target,
+        rt.service_tokens,
+        cache_seconds=settings.data_key_cache_seconds,
+        tls=rt.grpc_tls,
+    )
+    return TenantSecretBox(
+        FieldCipher(SLO_SENSITIVE_FIELDS, keys),
+        legacy=None if key is None else AesGcmSecretBox(key.get_secret_value()),
+    )
+
+
+def alerting_dependencies(rt: Runtime, settings: SloSettings) -> AlertingDependencies:
+    """Alerting on PostgreSQL, real channels, secrets sealed with the tenants' keys."""
+    box = secret_box(rt, settings)
     return AlertingDependencies(
         uow=pg_alerting_uow(rt.db, rt.clock),
         consumer_uow=pg_alerting_consumer_uow(rt.clock),
