@@ -30,6 +30,7 @@ from portico_common.events.catalog import type_of
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
 from portico_embedded.receivers import HttpReceiver, pagerduty_receiver
+from portico_embedded.testing.data_keys import DataKeysServer
 from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
@@ -52,13 +53,17 @@ def receiver() -> Iterator[HttpReceiver]:
 
 @pytest.fixture
 async def slo(
-    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl,
+    nats_url: str,
+    tmp_path: Path,
+    data_keys_server: DataKeysServer,
 ) -> AsyncIterator[ServiceProcess]:
-    """slo with alerting keyed, ticking fast so a page and a recovery take no time."""
+    """slo sealing channel secrets with tenants' keys, ticking fast so a page and a
+    recovery take no time."""
     env = infra_env(
         await service_database_url("slo"),
         nats_url,
-        slo_channel_secret_key="end-to-end key of at least 32 characters",
+        tenancy_target=data_keys_server.target,
         slo_alerting_tick_seconds="0.05",
         slo_gauge_refresh_seconds="0.2",
     )
