@@ -115,6 +115,13 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # Where to write the bound ports once serving (JSON), for a supervisor or a
     # test that started the process on port 0; empty writes nothing.
     ready_file: str = ""
+    # ---- the tenant lifecycle (docs/tenancy-lifecycle.md) ----
+    # Tenancy's host:port: the tenants whose tokens are refused are loaded from it
+    # at start and every tenant_status_resync_seconds; empty: from the events only.
+    tenancy_target: str = ""
+    tenant_status_resync_seconds: float = Field(default=60.0, gt=0)
+    # A suspended tenant's reads (Get/List/Resolve/Watch) still pass when true.
+    suspended_tenant_reads: bool = False
 
 
 class DatabaseSetupSettings(DatabaseTlsSettings):

@@ -55,3 +55,11 @@ class InvalidJobRequestError(TenancyError, InvalidArgumentError):
 
 class JobFailedError(TenancyError, InternalError):
     """A job's last attempt failed: the queue parks it as dead, with this error."""
+
+
+class TenantStateError(TenancyError, FailedPreconditionError):
+    """The tenant's state does not allow the move (resume an active tenant, restore too late)."""
+
+
+class InvalidReportError(TenancyError, InvalidArgumentError):
+    """A data-deletion report names no service, one not in the saga, or another's."""
