@@ -13,23 +13,34 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
-from portico.tenancy.v1 import jobs_pb2, jobs_pb2_grpc, tenancy_pb2, tenancy_pb2_grpc
+from portico.tenancy.v1 import (
+    jobs_pb2,
+    jobs_pb2_grpc,
+    lifecycle_pb2,
+    lifecycle_pb2_grpc,
+    tenancy_pb2,
+    tenancy_pb2_grpc,
+)
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
+from portico_common.events.topology import tenant_data_services
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_tenancy.adapters.appliers import applier_for
 from portico_tenancy.adapters.postgres import pg_uow_factory
 from portico_tenancy.adapters.queue_worker import QueueWorker, WorkerSettings
 from portico_tenancy.app.job_ports import ClusterApplier, JobHandler
+from portico_tenancy.app.lifecycle import refused_states
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.app.provisioning import Provisioner, provision_job
 from portico_tenancy.app.worker import JobRunner
 from portico_tenancy.domain.jobs import RetryPolicy
 from portico_tenancy.domain.provisioning import PROVISION_JOB, ProvisioningSpec
 from portico_tenancy.domain.quota import Resources
+from portico_tenancy.entrypoints.deletions import DeletionScheduler
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer
 from portico_tenancy.entrypoints.grpc_jobs import JobServicer
+from portico_tenancy.entrypoints.grpc_lifecycle import LifecycleServicer
 from portico_tenancy.settings import TenancySettings
 
 SERVICE = "tenancy"
@@ -37,6 +48,7 @@ MIGRATIONS = "portico_tenancy.migrations"
 
 TENANCY_SERVICE = tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"]
 JOB_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["JobService"]
+LIFECYCLE_SERVICE = lifecycle_pb2.DESCRIPTOR.services_by_name["TenantLifecycleService"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,11 @@ class Dependencies:
     max_attempts: int = 8
     # The loop that runs queued jobs with the runner; None: this process runs none.
     worker: Callable[[JobRunner], Background] | None = None
+    # The lifecycle: how long a deletion can be cancelled, which services the
+    # deletion saga waits for, how often ended grace periods are looked for.
+    deletion_grace: timedelta = timedelta(days=30)
+    data_services: tuple[str, ...] = field(default_factory=tenant_data_services)
+    deletion_poll: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,8 @@ class Components:
     background: list[Background]
     # What runs one attempt of a job (the worker's, and tests' to drive by hand).
     job_runner: JobRunner | None = None
+    # What ends grace periods (a background loop when deletion_poll is set).
+    deletions: DeletionScheduler | None = None
 
 
 def build(deps: Dependencies) -> Components:
@@ -73,6 +92,12 @@ def build(deps: Dependencies) -> Components:
         provision = partial(provision_job, max_attempts=deps.max_attempts)
         handlers[PROVISION_JOB] = Provisioner(deps.uow, deps.applier, deps.provisioning)
     runner = JobRunner(deps.uow, handlers, deps.retry_policy)
+    deletions = DeletionScheduler(
+        deps.uow, deps.data_services, deps.deletion_poll or timedelta(seconds=30)
+    )
+    background: list[Background] = [] if deps.worker is None else [deps.worker(runner)]
+    if deps.deletion_poll is not None:
+        background.append(deletions)
     return Components(
         servicers=[
             Servicer(
@@ -83,10 +108,16 @@ def build(deps: Dependencies) -> Components:
             Servicer(
                 JOB_SERVICE, jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(deps.uow)
             ),
+            Servicer(
+                LIFECYCLE_SERVICE,
+                lifecycle_pb2_grpc.add_TenantLifecycleServiceServicer_to_server,
+                LifecycleServicer(deps.uow, deps.deletion_grace, deps.data_services),
+            ),
         ],
         subscriptions=[],
-        background=[] if deps.worker is None else [deps.worker(runner)],
+        background=background,
         job_runner=runner,
+        deletions=deletions,
     )
 
 
@@ -116,6 +147,8 @@ def dependencies(rt: Runtime, settings: TenancySettings) -> Dependencies:
             cap=timedelta(seconds=settings.jobs_backoff_cap_seconds),
         ),
         max_attempts=settings.jobs_max_attempts,
+        deletion_grace=timedelta(seconds=settings.deletion_grace_seconds),
+        deletion_poll=timedelta(seconds=settings.deletion_poll_seconds),
         # Without provisioning no job is ever enqueued: no worker holds a connection for none.
         worker=(
             (lambda runner: QueueWorker(rt.pool, runner, worker_settings))
@@ -138,7 +171,8 @@ async def run(
     run the real thing in-process.
     """
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
-    parts = build(dependencies(rt, settings))
+    deps = dependencies(rt, settings)
+    parts = build(deps)
     await serve(
         rt,
         servicers=parts.servicers,
@@ -146,6 +180,8 @@ async def run(
         background=parts.background,
         ready=ready,
         stop=stop,
+        # Tenancy knows the refused tenants itself: from its own database.
+        tenant_snapshot=partial(refused_states, deps.uow),
     )
 
 

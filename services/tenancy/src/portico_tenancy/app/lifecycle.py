@@ -96,6 +96,11 @@ async def refused_tenants(uow: UnitOfWorkFactory) -> list[Tenant]:
         return await tx.tenants.refused()
 
 
+async def refused_states(uow: UnitOfWorkFactory) -> dict[str, str]:
+    """Tenant id -> state of every tenant whose tokens are refused (the kernel's snapshot)."""
+    return {t.tenant_id: t.state.value for t in await refused_tenants(uow)}
+
+
 async def request_due_deletions(
     uow: UnitOfWorkFactory, services: Sequence[str], *, limit: int = 100
 ) -> list[Tenant]:

@@ -12,16 +12,34 @@ from portico_tenancy.app import handlers, quotas
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.quota import Quota, Resources, Usage
-from portico_tenancy.domain.tenant import Tenant
+from portico_tenancy.domain.tenant import Tenant, TenantState
 from portico_tenancy.errors import InvalidQuotaError
+
+STATE_TO_PROTO: dict[TenantState, pb.TenantState.ValueType] = {
+    TenantState.PROVISIONING: pb.TENANT_STATE_PROVISIONING,
+    TenantState.ACTIVE: pb.TENANT_STATE_ACTIVE,
+    TenantState.SUSPENDED: pb.TENANT_STATE_SUSPENDED,
+    TenantState.DELETING: pb.TENANT_STATE_DELETING,
+    TenantState.DELETED: pb.TENANT_STATE_DELETED,
+}
 
 
 def to_proto(tenant: Tenant) -> pb.Tenant:
-    return pb.Tenant(
+    message = pb.Tenant(
         tenant_id=tenant.tenant_id,
         display_name=tenant.display_name,
         created_at=to_timestamp(tenant.created_at),
+        state=STATE_TO_PROTO[tenant.state],
+        plan=tenant.plan,
+        owner_contacts=list(tenant.owner_contacts),
+        labels=dict(tenant.labels),
+        suspension_reason=tenant.suspension_reason,
     )
+    for name in ("state_changed_at", "delete_after", "updated_at"):
+        at = getattr(tenant, name)
+        if at is not None:
+            getattr(message, name).CopyFrom(to_timestamp(at))
+    return message
 
 
 def resources_to_proto(r: Resources) -> pb.Resources:
