@@ -87,7 +87,11 @@ class Suite:
         self.ports = plan_ports(gateway_port, self.say)
         auth = self._service("auth")
         self._wait_healthy([auth])
-        self._wait_healthy([self._service(svc) for svc in SERVICES if svc != "auth"])
+        # Tenancy next: the others load from it the tenants whose tokens they refuse.
+        self._wait_healthy([self._service("tenancy")])
+        self._wait_healthy(
+            [self._service(svc) for svc in SERVICES if svc not in ("auth", "tenancy")]
+        )
         self._wait_healthy([self._gateway()])
 
     def _service(self, svc: str) -> Child:
@@ -193,6 +197,8 @@ class Suite:
             if identities is not None:
                 env["PORTICO_AUTH_CLIENT_ID"] = f"svc-{svc}"
                 env["PORTICO_AUTH_CLIENT_SECRET"] = identities.clients[svc]
+        if svc not in ("auth", "tenancy"):
+            env["PORTICO_TENANCY_TARGET"] = f"{HOST}:{self.ports.grpc['tenancy']}"
         if svc == "slo" and identities is not None:
             env[CHANNEL_KEY_ENV] = identities.channel_key
         return env
