@@ -37,8 +37,13 @@ CONSUMERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         ),
         "rollout-slo": ("slo.violated",),
         "rollout-installs": ("plugin.install.approved",),
-        # A suspended tenant's rollouts pause until it is resumed (or deleted).
-        "rollout-tenant-states": ("tenant.suspended", "tenant.resumed", "tenant.deleted"),
+        # A suspended (or deleting) tenant's rollouts pause until it is active again.
+        "rollout-tenant-states": (
+            "tenant.suspended",
+            "tenant.resumed",
+            "tenant.deletion_scheduled",
+            "tenant.deletion_cancelled",
+        ),
         "rollout-tenant-deletion": (TENANT_DELETION_REQUESTED,),
     },
     "compat": {
