@@ -85,6 +85,7 @@ class Portal:
         self.admin = (found.admin_client_id, credentials.admin_client_secret(Home(home).secrets))
         self.http = httpx.AsyncClient(base_url=found.gateway, timeout=30)
         self.tenant = f"lc-{os.getpid()}-{time.monotonic_ns() % 100_000}"
+        self._admin_token: dict[str, str] | None = None
 
     async def bearer(self, client_id: str, secret: str, tenant: str) -> dict[str, str]:
         response = await self.http.post(
@@ -101,7 +102,10 @@ class Portal:
 
     async def ok(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         """A call as the platform admin that must succeed; its JSON."""
-        response = await self.call(method, path, await self.bearer(*self.admin, "*"), body)
+        # One admin token for the whole story: auth rate-limits token requests.
+        if self._admin_token is None:
+            self._admin_token = await self.bearer(*self.admin, "*")
+        response = await self.call(method, path, self._admin_token, body)
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
@@ -225,9 +229,29 @@ async def _scenario(portal: Portal) -> None:
         "PUT",
         f"/v1/tenants/{tenant}/install-policy",
         as_tenant,
-        {"actor": "ops", "reason": "lifecycle", "policy": {"approvalBelowScore": 50}},
+        {
+            "actor": "ops",
+            "reason": "lifecycle",
+            "policy": {
+                "approvalBelowScore": 50,
+                "maxArtifactBytes": 1048576,
+                "approval": {
+                    "required": 1,
+                    "roles": ["security-approver"],
+                    "timeoutSeconds": 3600,
+                    "onDeadline": "DEADLINE_ACTION_EXPIRE",
+                },
+            },
+        },
     )
     assert security.status_code == 200, security.text
+    compat = await portal.call(
+        "PUT",
+        f"/v1/tenants/{tenant}/host-profile",
+        as_tenant,
+        {"backstageVersion": "1.30.0", "nodeVersion": "20.11.0", "packages": {}},
+    )
+    assert compat.status_code == 200, compat.text
     before = await portal.rows()
     assert before[("compat", "host_profiles")] == 1
     assert sum(n for (schema, _), n in before.items() if schema == "security") > 0
@@ -239,11 +263,17 @@ async def _scenario(portal: Portal) -> None:
     assert restored["tenant"]["state"] == "TENANT_STATE_ACTIVE"
     await portal.ok("DELETE", f"/v1/tenants/{tenant}")
 
+    last: list[dict[str, Any]] = []
+
     async def deleted() -> dict[str, Any] | None:
         found = await portal.ok("GET", f"/v1/tenants/{tenant}")
+        last[:] = [found["tenant"]]
         return found if found["tenant"]["state"] == "TENANT_STATE_DELETED" else None
 
-    final, took = await _until(deleted, 60, "the deletion saga", every=0.25)
+    try:
+        final, took = await _until(deleted, 30, "the deletion saga", every=0.25)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the tenant as last read: {last}") from None
     print(f"DeleteTenant to deleted (2 s grace included): {took:.1f} s")
     assert final["tenant"]["pendingServices"] == []
     after = await portal.rows()

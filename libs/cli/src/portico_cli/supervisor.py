@@ -197,7 +197,10 @@ class Suite:
             if identities is not None:
                 env["PORTICO_AUTH_CLIENT_ID"] = f"svc-{svc}"
                 env["PORTICO_AUTH_CLIENT_SECRET"] = identities.clients[svc]
-        if svc not in ("auth", "tenancy"):
+        if svc == "auth":
+            # Auth starts before tenancy: it finds tenancy's port in tenancy's ready file.
+            env["PORTICO_TENANCY_TARGET_FILE"] = str(self.home.ready_file_for("tenancy"))
+        elif svc != "tenancy":
             env["PORTICO_TENANCY_TARGET"] = f"{HOST}:{self.ports.grpc['tenancy']}"
         if svc == "slo" and identities is not None:
             env[CHANNEL_KEY_ENV] = identities.channel_key

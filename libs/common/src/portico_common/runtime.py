@@ -51,11 +51,16 @@ from portico_common.metrics import serve_metrics
 from portico_common.migrate import require_migrated
 from portico_common.provision import check_service_role
 from portico_common.settings import ServiceSettings
-from portico_common.tenant_deletion import tenancy_reporter, tenant_deletion_subscription
+from portico_common.tenant_deletion import (
+    ExtraDeletion,
+    tenancy_reporter,
+    tenant_deletion_subscription,
+)
 from portico_common.tenant_status import (
     RefusedTenants,
     Snapshot,
     TenantStatusWatcher,
+    tenancy_address,
     tenancy_snapshot,
 )
 from portico_common.tls import (
@@ -271,12 +276,14 @@ async def serve(
     stop: asyncio.Event | None = None,
     tenant_snapshot: Snapshot | None = None,
     retained_tables: Sequence[str] = (),
+    extra_deletion: ExtraDeletion | None = None,
 ) -> None:
     """Runs the service until a termination signal, then shuts down gracefully.
 
     `tenant_snapshot` loads the tenants whose tokens are refused (tenancy reads
     its own database; the others call tenancy at `tenancy_target`).
-    `retained_tables` are kept when the service deletes a tenant's data.
+    `retained_tables` are kept when the service deletes a tenant's data;
+    `extra_deletion` deletes what the tenant owns beyond its `tenant_id` rows.
     """
     settings = rt.settings
     try:
@@ -285,7 +292,7 @@ async def serve(
         await rt.close()
         raise
     refused, watcher, subscriptions = await _tenant_lifecycle(
-        rt, tenant_snapshot, subscriptions, retained_tables
+        rt, tenant_snapshot, subscriptions, retained_tables, extra_deletion
     )
     interceptor = PorticoServerInterceptor(
         rt.service,
@@ -372,21 +379,25 @@ async def _tenant_lifecycle(
     snapshot: Snapshot | None,
     subscriptions: Sequence[Subscription],
     retained_tables: Sequence[str],
+    extra_deletion: ExtraDeletion | None,
 ) -> tuple[RefusedTenants, TenantStatusWatcher, list[Subscription]]:
     """The refused tenants and their watcher (subscribed), and the deletion saga's consumer."""
     settings = rt.settings
     refused = RefusedTenants(allow_reads=settings.suspended_tenant_reads)
-    if snapshot is None and settings.tenancy_target:
-        snapshot = tenancy_snapshot(settings.tenancy_target, rt.service_tokens, rt.grpc_tls)
+    address = tenancy_address(settings.tenancy_target, settings.tenancy_target_file)
+    if snapshot is None and address is not None:
+        snapshot = tenancy_snapshot(address, rt.service_tokens, rt.grpc_tls)
     watcher = TenantStatusWatcher(
         refused, rt.nc, snapshot, resync_seconds=settings.tenant_status_resync_seconds
     )
     await watcher.subscribe()
     subscriptions = list(subscriptions)
     # Without tenancy's address a service could not report back: it takes no part then.
-    if settings.tenancy_target and rt.service in tenant_data_services():
-        report = tenancy_reporter(settings.tenancy_target, rt.service_tokens, rt.grpc_tls)
-        subscriptions.append(tenant_deletion_subscription(rt.service, report, retained_tables))
+    if address is not None and rt.service in tenant_data_services():
+        report = tenancy_reporter(address, rt.service_tokens, rt.grpc_tls)
+        subscriptions.append(
+            tenant_deletion_subscription(rt.service, report, retained_tables, extra_deletion)
+        )
     return refused, watcher, subscriptions
 
 

@@ -119,6 +119,10 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # Tenancy's host:port: the tenants whose tokens are refused are loaded from it
     # at start and every tenant_status_resync_seconds; empty: from the events only.
     tenancy_target: str = ""
+    # Or a file where tenancy writes its port once serving (a supervisor's ready
+    # file, {"grpc_port": N}), read at each call: for a process started before
+    # tenancy (auth under `portico up`). Reached on 127.0.0.1.
+    tenancy_target_file: str = ""
     tenant_status_resync_seconds: float = Field(default=60.0, gt=0)
     # A suspended tenant's reads (Get/List/Resolve/Watch) still pass when true.
     suspended_tenant_reads: bool = False

@@ -17,14 +17,18 @@ from portico_common.db import Connection
 from portico_common.events.consumer import Subscription
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import TENANT_DELETION_REQUESTED, tenant_deletion_durable
-from portico_common.grpc.service_tokens import ServiceTokens, service_channel
-from portico_common.tls import GrpcClientTls, grpc_channel
+from portico_common.grpc.service_tokens import ServiceTokens
+from portico_common.tenant_status import TenancyAddress, tenancy_channel
+from portico_common.tls import GrpcClientTls
 
 # The kernel's own bookkeeping: the consumer's inbox holds this very event's row.
 KERNEL_TABLES = frozenset({"inbox", "outbox", "schema_migrations"})
 
 # (tenant, service, rows deleted) -> reported to tenancy.
 Reporter = Callable[[str, str, int], Awaitable[None]]
+# What a service deletes beyond the tenant's rows (auth: its clients, which only
+# the platform's transaction sees); the tenant -> how many rows. Idempotent.
+ExtraDeletion = Callable[[str], Awaitable[int]]
 
 
 async def delete_tenant_rows(conn: Connection, tenant_id: str, keep: Collection[str] = ()) -> int:
@@ -76,15 +80,12 @@ def _children_first(tables: list[str], references: list[tuple[str, str]]) -> lis
 
 
 def tenancy_reporter(
-    target: str, tokens: ServiceTokens | None, tls: GrpcClientTls | None = None
+    address: TenancyAddress, tokens: ServiceTokens | None, tls: GrpcClientTls | None = None
 ) -> Reporter:
     """Reports to tenancy's ReportTenantDataDeleted, as this service."""
 
     async def report(tenant_id: str, service: str, rows: int) -> None:
-        channel = (
-            grpc_channel(target, tls) if tokens is None else service_channel(target, tokens, tls)
-        )
-        async with channel:
+        async with tenancy_channel(address, tokens, tls) as channel:
             await lifecycle_pb2_grpc.TenantLifecycleServiceStub(channel).ReportTenantDataDeleted(
                 lifecycle_pb2.ReportTenantDataDeletedRequest(
                     tenant_id=tenant_id, service=service, rows_deleted=rows
@@ -96,12 +97,17 @@ def tenancy_reporter(
 
 
 def tenant_deletion_subscription(
-    service: str, report: Reporter, keep: Collection[str] = ()
+    service: str,
+    report: Reporter,
+    keep: Collection[str] = (),
+    extra: ExtraDeletion | None = None,
 ) -> Subscription:
     """The service's durable consumer of tenant.deletion_requested."""
 
     async def on_deletion_requested(envelope: Envelope, conn: Connection) -> None:
         rows = await delete_tenant_rows(conn, envelope.tenant_id, keep)
+        if extra is not None:
+            rows += await extra(envelope.tenant_id)
         await report(envelope.tenant_id, service, rows)
 
     return Subscription(

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
+import grpc
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from portico.tenancy.v1 import lifecycle_pb2, lifecycle_pb2_grpc, tenancy_pb2
-from portico_common.errors import EventError, TenantSuspendedError
+from portico_common.errors import EventError, TenantSuspendedError, UnavailableError
 from portico_common.events.catalog import subject_for
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import TENANT_STATE_EVENTS, owner_source
@@ -162,16 +165,43 @@ _STATE_NAMES = {
 }
 
 
+# Where tenancy is now: a fixed address, or one read from tenancy's ready file.
+TenancyAddress = Callable[[], str]
+
+
+def tenancy_address(target: str, target_file: str) -> TenancyAddress | None:
+    """Tenancy's address from the settings (`tenancy_target`, `tenancy_target_file`)."""
+    if target:
+        return lambda: target
+    if not target_file:
+        return None
+    path = Path(target_file)
+
+    def from_file() -> str:
+        try:
+            port = int(json.loads(path.read_text())["grpc_port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UnavailableError(f"tenancy has not written its port to {path} yet") from None
+        return f"127.0.0.1:{port}"
+
+    return from_file
+
+
+def tenancy_channel(
+    address: TenancyAddress, tokens: ServiceTokens | None, tls: GrpcClientTls | None
+) -> grpc.aio.Channel:
+    """A channel to tenancy as this service (bare without an identity: tests without auth)."""
+    target = address()
+    return grpc_channel(target, tls) if tokens is None else service_channel(target, tokens, tls)
+
+
 def tenancy_snapshot(
-    target: str, tokens: ServiceTokens | None, tls: GrpcClientTls | None = None
+    address: TenancyAddress, tokens: ServiceTokens | None, tls: GrpcClientTls | None = None
 ) -> Snapshot:
     """Loads the refused tenants from tenancy's ListRefusedTenants (as this service)."""
 
     async def load() -> dict[str, str]:
-        # Without an identity (tests without auth) the call goes bare.
-        channel = (
-            grpc_channel(target, tls) if tokens is None else service_channel(target, tokens, tls)
-        )
+        channel = tenancy_channel(address, tokens, tls)
         async with channel:
             reply = await lifecycle_pb2_grpc.TenantLifecycleServiceStub(channel).ListRefusedTenants(
                 lifecycle_pb2.ListRefusedTenantsRequest(), timeout=5

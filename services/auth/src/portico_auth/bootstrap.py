@@ -12,14 +12,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
+
+from pydantic import SecretStr
 
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_auth.adapters.key_encryption import KeyEncryptor
 from portico_auth.adapters.postgres import AuthPgUnitOfWork
+from portico_auth.adapters.tenant_deletion import delete_tenant_clients
 from portico_auth.app import handlers
 from portico_auth.app.handlers import Policies, Throttling
 from portico_auth.app.ports import UnitOfWorkFactory
+from portico_auth.domain.clients import service_client_id
 from portico_auth.domain.lockout import LockoutPolicy
 from portico_auth.domain.rate_limits import IssueThrottle, Rate
 from portico_auth.domain.signing_keys import KeyPolicy
@@ -32,8 +37,10 @@ from portico_auth.settings import AuthSettings
 from portico_common.clock import Clock, SystemClock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
+from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens
 from portico_common.grpc.tokens import JwksFetcher, TokenVerifier
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
+from portico_common.tenants import ALL_TENANTS
 from portico_common.uow import uow_factory
 
 log = logging.getLogger(__name__)
@@ -227,6 +234,14 @@ async def run(
         await rt.close()
         raise
     log.info("signing key ready", extra={"kid": key.kid})
+    own_secret = config.service_secrets.get(SERVICE)
+    if own_secret is not None and rt.service_tokens is None:
+        # Auth calls tenancy (refused tenants, deletion reports) as svc-auth, with
+        # tokens it signs itself: it has no auth to ask.
+        rt.service_tokens = ServiceTokens(
+            ServiceIdentity(service_client_id(SERVICE), SecretStr(own_secret)),
+            partial(own_token, deps.uow, config.policies),
+        )
     parts = build(deps)
     await serve(
         rt,
@@ -236,7 +251,25 @@ async def run(
         verifier=parts.verifier,
         ready=ready,
         stop=stop,
+        # A deleted tenant's clients go with it (they are platform rows, no tenant_id).
+        extra_deletion=partial(delete_tenant_clients, rt.db),
     )
+
+
+async def own_token(
+    uow: UnitOfWorkFactory, policies: Policies, client_id: str, secret: str
+) -> tuple[str, float]:
+    """A token for auth's own service client, issued in-process (every tenant, no scopes)."""
+    issued = await handlers.issue_service_token(
+        uow,
+        policies,
+        client_id=client_id,
+        client_secret=secret,
+        tenant_id=ALL_TENANTS,
+        scopes=(),
+        ttl_seconds=0,
+    )
+    return issued.token, float(issued.ttl_seconds)
 
 
 def main() -> None:

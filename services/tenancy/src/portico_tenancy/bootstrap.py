@@ -103,7 +103,7 @@ def build(deps: Dependencies) -> Components:
             Servicer(
                 TENANCY_SERVICE,
                 tenancy_pb2_grpc.add_TenancyServiceServicer_to_server,
-                TenancyServicer(deps.uow, provision),
+                TenancyServicer(deps.uow, provision, deps.data_services),
             ),
             Servicer(
                 JOB_SERVICE, jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(deps.uow)

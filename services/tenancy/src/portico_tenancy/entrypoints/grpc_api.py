@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_common.timestamps import to_timestamp
-from portico_tenancy.app import handlers, quotas
+from portico_tenancy.app import handlers, lifecycle, quotas
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.quota import Quota, Resources, Usage
@@ -74,9 +74,14 @@ def usage_to_proto(usage: Usage) -> pb.Usage:
 
 class TenancyServicer(pb_grpc.TenancyServiceServicer):
     def __init__(
-        self, uow: UnitOfWorkFactory, provision: Callable[[str], JobSpec] | None = None
+        self,
+        uow: UnitOfWorkFactory,
+        provision: Callable[[str], JobSpec] | None = None,
+        data_services: Sequence[str] = (),
     ) -> None:
         self._uow = uow
+        # The services a deletion waits for: GetTenant names those yet to report.
+        self._data_services = tuple(data_services)
         # The provisioning job a new tenant or a new quota enqueues; None: nothing to provision.
         self._provision = provision
 
@@ -92,7 +97,11 @@ class TenancyServicer(pb_grpc.TenancyServiceServicer):
         self, request: pb.GetTenantRequest, context: Context
     ) -> pb.GetTenantResponse:
         tenant = await handlers.get_tenant(self._uow, request.tenant_id)
-        return pb.GetTenantResponse(tenant=to_proto(tenant))
+        message = to_proto(tenant)
+        message.pending_services.extend(
+            await lifecycle.pending_services(self._uow, tenant, self._data_services)
+        )
+        return pb.GetTenantResponse(tenant=message)
 
     async def SetQuota(self, request: pb.SetQuotaRequest, context: Context) -> pb.SetQuotaResponse:
         # An absent `limits` would read as all zeros: a quota nobody meant to set.
