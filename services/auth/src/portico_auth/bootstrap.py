@@ -40,7 +40,6 @@ from portico_common.grpc.registration import Servicer
 from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens
 from portico_common.grpc.tokens import JwksFetcher, TokenVerifier
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
-from portico_common.tenants import ALL_TENANTS
 from portico_common.uow import uow_factory
 
 log = logging.getLogger(__name__)
@@ -234,12 +233,11 @@ async def run(
         await rt.close()
         raise
     log.info("signing key ready", extra={"kid": key.kid})
-    own_secret = config.service_secrets.get(SERVICE)
-    if own_secret is not None and rt.service_tokens is None:
+    if rt.service_tokens is None:
         # Auth calls tenancy (refused tenants, deletion reports) as svc-auth, with
-        # tokens it signs itself: it has no auth to ask.
+        # tokens it signs itself: it has no auth to ask, and needs no secret.
         rt.service_tokens = ServiceTokens(
-            ServiceIdentity(service_client_id(SERVICE), SecretStr(own_secret)),
+            ServiceIdentity(service_client_id(SERVICE), SecretStr("")),
             partial(own_token, deps.uow, config.policies),
         )
     parts = build(deps)
@@ -257,18 +255,10 @@ async def run(
 
 
 async def own_token(
-    uow: UnitOfWorkFactory, policies: Policies, client_id: str, secret: str
+    uow: UnitOfWorkFactory, policies: Policies, _client_id: str, _secret: str
 ) -> tuple[str, float]:
-    """A token for auth's own service client, issued in-process (every tenant, no scopes)."""
-    issued = await handlers.issue_service_token(
-        uow,
-        policies,
-        client_id=client_id,
-        client_secret=secret,
-        tenant_id=ALL_TENANTS,
-        scopes=(),
-        ttl_seconds=0,
-    )
+    """A token auth signs for itself, in the shape of a token issuer (no credentials)."""
+    issued = await handlers.issue_own_token(uow, policies)
     return issued.token, float(issued.ttl_seconds)
 
 
