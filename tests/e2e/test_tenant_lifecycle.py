@@ -202,7 +202,7 @@ async def _scenario(portal: Portal) -> None:
         {"plan": "team", "labels": {"region": "eu"}, "updateMask": "plan,labels"},
     )
     assert updated["tenant"]["plan"] == "team"
-    listed = await portal.ok("GET", "/v1/tenants?plan=team&pageSize=500")
+    listed = await portal.ok("GET", "/v1/tenants?plan=team&labelSelector=region%3Deu&pageSize=500")
     assert tenant in [t["tenantId"] for t in listed["tenants"]]
 
     # ---- suspension: refused by every service within seconds, then resumed

@@ -169,3 +169,27 @@ async def test_a_service_reports_only_for_itself(served: Served) -> None:
         lpb.ListRefusedTenantsRequest(), metadata=rollout
     )
     assert [t.tenant_id for t in listed.tenants] == ["acme"]
+
+
+async def test_list_filters_by_a_label_selector_and_refuses_a_malformed_one(
+    served: Served,
+) -> None:
+    """label_selector "region=eu" matches like the labels map; "region" alone is refused."""
+    await served.lifecycle.UpdateTenant(
+        lpb.UpdateTenantRequest(
+            tenant_id="acme", labels={"region": "eu"}, update_mask={"paths": ["labels"]}
+        ),
+        metadata=PLATFORM,
+    )
+    await served.tenancy.CreateTenant(pb.CreateTenantRequest(tenant_id="beta"), metadata=PLATFORM)
+    found = await served.lifecycle.ListTenants(
+        lpb.ListTenantsRequest(label_selector="region=eu"), metadata=PLATFORM
+    )
+    assert [t.tenant_id for t in found.tenants] == ["acme"]
+    code, detail = await _code(
+        served.lifecycle.ListTenants(
+            lpb.ListTenantsRequest(label_selector="region"), metadata=PLATFORM
+        )
+    )
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "'region' is not key=value" in detail

@@ -36,7 +36,8 @@ class LifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
             state = _STATE_FROM_PROTO.get(request.state)
             if state is None:
                 raise InvalidTenantError(f"unknown state {request.state}")
-        query = TenantQuery(state=state, plan=request.plan or None, labels=dict(request.labels))
+        labels = dict(request.labels) | _selector(request.label_selector)
+        query = TenantQuery(state=state, plan=request.plan or None, labels=labels)
         tenants, token = await lifecycle.list_tenants(
             self._uow, query, request.page_token, request.page_size
         )
@@ -113,6 +114,17 @@ class LifecycleServicer(pb_grpc.TenantLifecycleServiceServicer):
             await lifecycle.pending_services(self._uow, tenant, self._services)
         )
         return message
+
+
+def _selector(selector: str) -> dict[str, str]:
+    """The selector "k=v,k2=v2" as a dict; InvalidTenantError names a malformed term."""
+    labels: dict[str, str] = {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        key, sep, value = term.partition("=")
+        if not sep or not key.strip():
+            raise InvalidTenantError(f"label_selector term {term!r} is not key=value")
+        labels[key.strip()] = value.strip()
+    return labels
 
 
 def _require_own_service(service: str) -> None:

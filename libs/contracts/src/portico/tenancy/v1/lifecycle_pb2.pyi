@@ -51,12 +51,15 @@ class ListTenantsRequest(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     PLAN_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
+    LABEL_SELECTOR_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many (default 50, at most 500)."""
     page_token: _builtins.str
     """next_page_token of the previous page; empty for the first."""
     state: _tenancy_pb2.TenantState.ValueType
     plan: _builtins.str
+    label_selector: _builtins.str
+    """The same as a query parameter can carry it: "region=eu,tier=gold"."""
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Tenants holding every one of these labels with these values."""
@@ -69,10 +72,11 @@ class ListTenantsRequest(_message.Message):
         state: _tenancy_pb2.TenantState.ValueType = ...,
         plan: _builtins.str = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        label_selector: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["labels", b"labels", "page_size", b"page_size", "page_token", b"page_token", "plan", b"plan", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label_selector", b"label_selector", "labels", b"labels", "page_size", b"page_size", "page_token", b"page_token", "plan", b"plan", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
