@@ -64,6 +64,7 @@ class FakeTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
             tenant_id=request.tenant_id,
             display_name=request.display_name,
             created_at=Timestamp(seconds=1_767_225_600),
+            state=tenancy_pb2.TENANT_STATE_ACTIVE,
         )
         self.tenants[tenant.tenant_id] = tenant
         return tenancy_pb2.CreateTenantResponse(tenant=tenant)

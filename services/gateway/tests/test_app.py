@@ -47,6 +47,12 @@ async def test_create_tenant_returns_the_upstream_reply_as_camel_case_json(
             "tenantId": "acme",
             "displayName": "Acme Corp",
             "createdAt": "2026-01-01T00:00:00Z",
+            "state": "TENANT_STATE_ACTIVE",
+            "plan": "",
+            "ownerContacts": [],
+            "labels": {},
+            "suspensionReason": "",
+            "pendingServices": [],
         }
     }
 
@@ -166,11 +172,11 @@ async def test_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None
 async def test_wrong_method_is_a_405_problem_listing_allowed_methods(
     client: httpx.AsyncClient,
 ) -> None:
-    """DELETE on a path bound only for GET is a 405 with an Allow header."""
-    response = await client.delete("/v1/tenants/acme")
+    """PUT on a path bound for GET, PATCH and DELETE only is a 405 with an Allow header."""
+    response = await client.put("/v1/tenants/acme", json={})
 
     assert_problem(response, 405, "UNIMPLEMENTED")
-    assert response.headers["allow"] == "GET"
+    assert sorted(response.headers["allow"].split(", ")) == ["DELETE", "GET", "PATCH"]
 
 
 async def test_wrong_method_on_a_fixed_route_is_a_405_problem(client: httpx.AsyncClient) -> None:

@@ -98,7 +98,8 @@ class Suite:
         LocalKms.create(self.home.kms_key)
         auth = self._service("auth")
         self._wait_healthy([auth])
-        # Before the others: they seal tenants' fields with data keys it hands out.
+        # Before the others: they seal tenants' fields with data keys it hands out, and
+        # load from it the tenants whose tokens they refuse.
         self._wait_healthy([self._service("tenancy")])
         self._wait_healthy(
             [self._service(svc) for svc in SERVICES if svc not in ("auth", "tenancy")]
@@ -210,6 +211,11 @@ class Suite:
             if identities is not None:
                 env["PORTICO_AUTH_CLIENT_ID"] = f"svc-{svc}"
                 env["PORTICO_AUTH_CLIENT_SECRET"] = identities.clients[svc]
+        if svc == "auth":
+            # Auth starts before tenancy: it finds tenancy's port in tenancy's ready file.
+            env["PORTICO_TENANCY_TARGET_FILE"] = str(self.home.ready_file_for("tenancy"))
+        elif svc != "tenancy":
+            env["PORTICO_TENANCY_TARGET"] = f"{HOST}:{self.ports.grpc['tenancy']}"
         if svc == "slo" and identities is not None:
             env[CHANNEL_KEY_ENV] = identities.channel_key
         if svc == "tenancy":

@@ -114,3 +114,7 @@ CATEGORIES: tuple[type[PorticoError], ...] = (
     PermissionDeniedError,
     InternalError,
 )
+
+
+class TenantSuspendedError(PermissionDeniedError):
+    """The caller's tenant is suspended (or being deleted): its tokens are refused."""

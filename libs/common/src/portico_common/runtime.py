@@ -39,6 +39,7 @@ from portico_common.events.bus import StreamSettings, check_streams, connect, en
 from portico_common.events.consumer import ConsumerSettings, EventConsumer, Subscription
 from portico_common.events.nats_permissions import inbox_prefix
 from portico_common.events.outbox import OutboxRelay
+from portico_common.events.topology import tenant_data_services
 from portico_common.grpc.denials import PgDenialLog
 from portico_common.grpc.idempotency import IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
@@ -50,6 +51,18 @@ from portico_common.metrics import serve_metrics
 from portico_common.migrate import require_migrated
 from portico_common.provision import check_service_role
 from portico_common.settings import ServiceSettings
+from portico_common.tenant_deletion import (
+    ExtraDeletion,
+    tenancy_reporter,
+    tenant_deletion_subscription,
+)
+from portico_common.tenant_status import (
+    RefusedTenants,
+    Snapshot,
+    TenantStatusWatcher,
+    tenancy_address,
+    tenancy_snapshot,
+)
 from portico_common.tls import (
     GrpcClientTls,
     database_ssl_context,
@@ -261,19 +274,32 @@ async def serve(
     ready: Callable[[int], None] | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
     stop: asyncio.Event | None = None,
+    tenant_snapshot: Snapshot | None = None,
+    retained_tables: Sequence[str] = (),
+    extra_deletion: ExtraDeletion | None = None,
 ) -> None:
-    """Runs the service until a termination signal, then shuts down gracefully."""
+    """Runs the service until a termination signal, then shuts down gracefully.
+
+    `tenant_snapshot` loads the tenants whose tokens are refused (tenancy reads
+    its own database; the others call tenancy at `tenancy_target`).
+    `retained_tables` are kept when the service deletes a tenant's data;
+    `extra_deletion` deletes what the tenant owns beyond its `tenant_id` rows.
+    """
     settings = rt.settings
     try:
         verifier = token_verifier_for(settings, verifier, rt.grpc_tls)
     except ConfigurationError:
         await rt.close()
         raise
+    refused, watcher, subscriptions = await _tenant_lifecycle(
+        rt, tenant_snapshot, subscriptions, retained_tables, extra_deletion
+    )
     interceptor = PorticoServerInterceptor(
         rt.service,
         verifier=verifier,
         idempotency=IdempotencyStore(rt.db),
         denials=PgDenialLog(rt.db, rt.service),
+        refused=refused,
     )
     server = grpc.aio.server(
         interceptors=[interceptor],
@@ -316,6 +342,7 @@ async def serve(
     for consumer in consumers:
         await consumer.setup()
     tasks = [asyncio.create_task(rt.relay.run(stop), name="outbox-relay")]
+    tasks.append(asyncio.create_task(watcher.run(stop), name="tenant-status"))
     tasks += [asyncio.create_task(c.run(stop), name=f"consumer-{c.durable}") for c in consumers]
     tasks += [
         asyncio.create_task(job(stop), name=getattr(job, "__name__", "job")) for job in background
@@ -345,6 +372,33 @@ async def serve(
     for task in tasks:
         task.cancel()
     await rt.close()
+
+
+async def _tenant_lifecycle(
+    rt: Runtime,
+    snapshot: Snapshot | None,
+    subscriptions: Sequence[Subscription],
+    retained_tables: Sequence[str],
+    extra_deletion: ExtraDeletion | None,
+) -> tuple[RefusedTenants, TenantStatusWatcher, list[Subscription]]:
+    """The refused tenants and their watcher (subscribed), and the deletion saga's consumer."""
+    settings = rt.settings
+    refused = RefusedTenants(allow_reads=settings.suspended_tenant_reads)
+    address = tenancy_address(settings.tenancy_target, settings.tenancy_target_file)
+    if snapshot is None and address is not None:
+        snapshot = tenancy_snapshot(address, rt.service_tokens, rt.grpc_tls)
+    watcher = TenantStatusWatcher(
+        refused, rt.nc, snapshot, resync_seconds=settings.tenant_status_resync_seconds
+    )
+    await watcher.subscribe()
+    subscriptions = list(subscriptions)
+    # Without tenancy's address a service could not report back: it takes no part then.
+    if address is not None and rt.service in tenant_data_services():
+        report = tenancy_reporter(address, rt.service_tokens, rt.grpc_tls)
+        subscriptions.append(
+            tenant_deletion_subscription(rt.service, report, retained_tables, extra_deletion)
+        )
+    return refused, watcher, subscriptions
 
 
 def bind(server: grpc.aio.Server, settings: ServiceSettings) -> tuple[int, str]:

@@ -115,12 +115,22 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # Where to write the bound ports once serving (JSON), for a supervisor or a
     # test that started the process on port 0; empty writes nothing.
     ready_file: str = ""
-    # host:port of tenancy, which hands out tenants' data keys to seal sensitive
-    # fields with (as this service's own identity); empty: such fields are refused.
+    # host:port of tenancy: it hands out tenants' data keys to seal sensitive fields
+    # with (as this service's own identity; empty: such fields are refused), and the
+    # tenants whose tokens are refused are loaded from it at start and every
+    # tenant_status_resync_seconds (empty: from the events only).
     tenancy_target: str = ""
     # How long a tenant's data keys are kept in memory: a shredded tenant's
     # values stop opening here at most this long after the shred.
     data_key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # ---- the tenant lifecycle (docs/tenancy-lifecycle.md) ----
+    # Or a file where tenancy writes its port once serving (a supervisor's ready
+    # file, {"grpc_port": N}), read at each call: for a process started before
+    # tenancy (auth under `portico up`). Reached on 127.0.0.1.
+    tenancy_target_file: str = ""
+    tenant_status_resync_seconds: float = Field(default=60.0, gt=0)
+    # A suspended tenant's reads (Get/List/Resolve/Watch) still pass when true.
+    suspended_tenant_reads: bool = False
 
 
 class DatabaseSetupSettings(DatabaseTlsSettings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from portico_common.events.envelope import Envelope
 from portico_common.events.nats_permissions import OBSERVER, PROVISIONER, inbox_prefix
 from portico_common.events.provision import provision
 from portico_common.events.topology import CONSUMERS
+from portico_common.tenant_status import RefusedTenants, TenantStatusWatcher
 from portico_embedded.nats import NatsServer
 from portico_embedded.nats_identities import NatsIdentity, suite_identities
 
@@ -191,3 +193,37 @@ async def _connect_and_close(url: str) -> None:
 
 async def _noop(*_: object) -> None:
     """A handler that is never called in these tests."""
+
+
+async def test_every_replica_hears_a_suspension_through_its_own_permissions(
+    provisioned: NatsServer, identities: dict[str, NatsIdentity]
+) -> None:
+    """Two slo connections each hear tenant.suspended (core NATS); slo.violated they cannot."""
+    replicas = [await _as(provisioned, identities["slo"]) for _ in range(2)]
+    sets = [RefusedTenants() for _ in replicas]
+    watchers = [
+        TenantStatusWatcher(refused, nc, None) for refused, nc in zip(sets, replicas, strict=True)
+    ]
+    for watcher in watchers:
+        await watcher.subscribe()
+    denied = await replicas[0].subscribe("portico.slo.violated")
+    tenancy = await _as(provisioned, identities["tenancy"])
+    try:
+        await publish(
+            tenancy.jetstream(),
+            Envelope.of(
+                ev.TenantSuspended(tenant_id="acme", state="suspended", reason="x"),
+                source="portico/tenancy",
+                tenant_id="acme",
+            ),
+        )
+        for _ in range(100):
+            if all(s.state_of("acme") == "suspended" for s in sets):
+                break
+            await asyncio.sleep(0.05)
+        assert [s.state_of("acme") for s in sets] == ["suspended", "suspended"]
+        with pytest.raises(nats.errors.TimeoutError):
+            await denied.next_msg(timeout=0.5)
+    finally:
+        for nc in (*replicas, tenancy):
+            await nc.close()

@@ -12,14 +12,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
+
+from pydantic import SecretStr
 
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_auth.adapters.key_encryption import KeyEncryptor
 from portico_auth.adapters.postgres import AuthPgUnitOfWork
+from portico_auth.adapters.tenant_deletion import delete_tenant_clients
 from portico_auth.app import handlers
 from portico_auth.app.handlers import Policies, Throttling
 from portico_auth.app.ports import UnitOfWorkFactory
+from portico_auth.domain.clients import service_client_id
 from portico_auth.domain.lockout import LockoutPolicy
 from portico_auth.domain.rate_limits import IssueThrottle, Rate
 from portico_auth.domain.signing_keys import KeyPolicy
@@ -32,6 +37,7 @@ from portico_auth.settings import AuthSettings
 from portico_common.clock import Clock, SystemClock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
+from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens
 from portico_common.grpc.tokens import JwksFetcher, TokenVerifier
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
@@ -227,6 +233,13 @@ async def run(
         await rt.close()
         raise
     log.info("signing key ready", extra={"kid": key.kid})
+    if rt.service_tokens is None:
+        # Auth calls tenancy (refused tenants, deletion reports) as svc-auth, with
+        # tokens it signs itself: it has no auth to ask, and needs no secret.
+        rt.service_tokens = ServiceTokens(
+            ServiceIdentity(service_client_id(SERVICE), SecretStr("")),
+            partial(own_token, deps.uow, config.policies),
+        )
     parts = build(deps)
     await serve(
         rt,
@@ -236,7 +249,17 @@ async def run(
         verifier=parts.verifier,
         ready=ready,
         stop=stop,
+        # A deleted tenant's clients go with it (they are platform rows, no tenant_id).
+        extra_deletion=partial(delete_tenant_clients, rt.db),
     )
+
+
+async def own_token(
+    uow: UnitOfWorkFactory, policies: Policies, _client_id: str, _secret: str
+) -> tuple[str, float]:
+    """A token auth signs for itself, in the shape of a token issuer (no credentials)."""
+    issued = await handlers.issue_own_token(uow, policies)
+    return issued.token, float(issued.ttl_seconds)
 
 
 def main() -> None:

@@ -165,3 +165,11 @@ async def test_verification_reports_why_a_token_fails(
     clock.advance(seconds=120)
     with pytest.raises(InvalidTokenError, match="expired"):
         await handlers.verify_service_token(ready.open, POLICIES.keys, issued.token)
+
+
+async def test_auth_signs_its_own_service_token_without_a_secret(store: AuthMemoryStore) -> None:
+    """issue_own_token: svc-auth, every tenant, role service, verifying against auth's keys."""
+    issued = await handlers.issue_own_token(store.open, POLICIES)
+    claims = await handlers.verify_service_token(store.open, POLICIES.keys, issued.token)
+    assert (claims.subject, claims.tenant_id, claims.roles) == ("svc-auth", "*", ("service",))
+    assert issued.ttl_seconds == POLICIES.tokens.ttl_for(0)

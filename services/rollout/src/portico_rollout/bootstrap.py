@@ -28,6 +28,10 @@ from portico_rollout.entrypoints.events import (
 from portico_rollout.entrypoints.grpc_api import RolloutServicer
 from portico_rollout.entrypoints.install_events import INSTALLS_DURABLE, install_handlers
 from portico_rollout.entrypoints.scheduler import make_scheduler
+from portico_rollout.entrypoints.tenant_events import (
+    TENANT_STATES_DURABLE,
+    tenant_state_handlers,
+)
 from portico_rollout.settings import RolloutSettings
 
 SERVICE = "rollout"
@@ -76,6 +80,9 @@ def build(deps: Dependencies) -> Components:
             Subscription(
                 INSTALLS_DURABLE,
                 install_handlers(deps.consumer_uow, default_bake_seconds=deps.default_bake_seconds),
+            ),
+            Subscription(
+                TENANT_STATES_DURABLE, tenant_state_handlers(deps.consumer_uow, deps.clock)
             ),
         ],
         background=[

@@ -101,6 +101,24 @@ async def test_due_lists_only_baked_phases(backend: Backend) -> None:
         assert len(await tx.rollouts.due(T0 + timedelta(hours=1), 1)) == 1
 
 
+async def test_a_paused_tenants_rollouts_are_not_due(backend: Backend) -> None:
+    """Pausing a tenant takes its rollouts out of `due`; unpausing puts them back."""
+    async with backend.uow("acme") as tx:
+        await tx.rollouts.add(started("ro-a", plugin="a"))
+        await tx.paused_tenants.pause("acme", "suspended", T0)
+        assert await tx.paused_tenants.is_paused("acme")
+    async with backend.uow("beta") as tx:
+        await tx.rollouts.add(started("ro-b", tenant="beta", plugin="b"))
+    async with backend.uow(ALL_TENANTS) as tx:
+        due = await tx.rollouts.due(T0 + timedelta(hours=1), 10)
+        assert [r.rollout_id for r in due] == ["ro-b"]
+    async with backend.uow("acme") as tx:
+        await tx.paused_tenants.unpause("acme")
+    async with backend.uow(ALL_TENANTS) as tx:
+        due = await tx.rollouts.due(T0 + timedelta(hours=1), 10)
+        assert sorted(r.rollout_id for r in due) == ["ro-a", "ro-b"]
+
+
 async def test_tenants_do_not_see_each_other(backend: Backend) -> None:
     """A tenant's unit of work cannot read another tenant's rows; the platform scope can."""
     async with backend.uow("acme") as tx:

@@ -289,6 +289,9 @@ async def run(
         ready=ready,
         stop=stop,
         max_message_bytes=max_message_bytes(settings),
+        # The approvals audit is append-only evidence: a tenant's deletion keeps it
+        # (its rows refuse DELETE; crypto-shredding is what makes them unreadable).
+        retained_tables=("audit_records",),
     )
 
 

@@ -19,6 +19,8 @@ from portico.tenancy.v1 import (
     jobs_pb2_grpc,
     keys_pb2,
     keys_pb2_grpc,
+    lifecycle_pb2,
+    lifecycle_pb2_grpc,
     tenancy_pb2,
     tenancy_pb2_grpc,
 )
@@ -27,21 +29,25 @@ from portico_common.crypto.kms import KeyEncryptionKey
 from portico_common.crypto.kms_local import LocalKeyFileError, LocalKms
 from portico_common.crypto.kms_vault import VaultTransitKms
 from portico_common.events.consumer import Subscription
+from portico_common.events.topology import tenant_data_services
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_tenancy.adapters.appliers import applier_for
 from portico_tenancy.adapters.postgres import pg_uow_factory
 from portico_tenancy.adapters.queue_worker import QueueWorker, WorkerSettings
 from portico_tenancy.app.job_ports import ClusterApplier, JobHandler
+from portico_tenancy.app.lifecycle import refused_states
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.app.provisioning import Provisioner, provision_job
 from portico_tenancy.app.worker import JobRunner
 from portico_tenancy.domain.jobs import RetryPolicy
 from portico_tenancy.domain.provisioning import PROVISION_JOB, ProvisioningSpec
 from portico_tenancy.domain.quota import Resources
+from portico_tenancy.entrypoints.deletions import DeletionScheduler
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer
 from portico_tenancy.entrypoints.grpc_jobs import JobServicer
 from portico_tenancy.entrypoints.grpc_keys import TenantKeysServicer
+from portico_tenancy.entrypoints.grpc_lifecycle import LifecycleServicer
 from portico_tenancy.settings import TenancySettings
 
 SERVICE = "tenancy"
@@ -50,6 +56,7 @@ MIGRATIONS = "portico_tenancy.migrations"
 TENANCY_SERVICE = tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"]
 JOB_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["JobService"]
 KEYS_SERVICE = keys_pb2.DESCRIPTOR.services_by_name["TenantKeysService"]
+LIFECYCLE_SERVICE = lifecycle_pb2.DESCRIPTOR.services_by_name["TenantLifecycleService"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,11 @@ class Dependencies:
     worker: Callable[[JobRunner], Background] | None = None
     # The KMS that wraps tenants' data keys; None: the data-key RPCs refuse.
     kek: KeyEncryptionKey | None = None
+    # The lifecycle: how long a deletion can be cancelled, which services the
+    # deletion saga waits for, how often ended grace periods are looked for.
+    deletion_grace: timedelta = timedelta(days=30)
+    data_services: tuple[str, ...] = field(default_factory=tenant_data_services)
+    deletion_poll: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,8 @@ class Components:
     background: list[Background]
     # What runs one attempt of a job (the worker's, and tests' to drive by hand).
     job_runner: JobRunner | None = None
+    # What ends grace periods (a background loop when deletion_poll is set).
+    deletions: DeletionScheduler | None = None
 
 
 def build(deps: Dependencies) -> Components:
@@ -88,12 +102,18 @@ def build(deps: Dependencies) -> Components:
         provision = partial(provision_job, max_attempts=deps.max_attempts)
         handlers[PROVISION_JOB] = Provisioner(deps.uow, deps.applier, deps.provisioning)
     runner = JobRunner(deps.uow, handlers, deps.retry_policy)
+    deletions = DeletionScheduler(
+        deps.uow, deps.data_services, deps.deletion_poll or timedelta(seconds=30)
+    )
+    background: list[Background] = [] if deps.worker is None else [deps.worker(runner)]
+    if deps.deletion_poll is not None:
+        background.append(deletions)
     return Components(
         servicers=[
             Servicer(
                 TENANCY_SERVICE,
                 tenancy_pb2_grpc.add_TenancyServiceServicer_to_server,
-                TenancyServicer(deps.uow, provision),
+                TenancyServicer(deps.uow, provision, deps.data_services),
             ),
             Servicer(
                 JOB_SERVICE, jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(deps.uow)
@@ -103,10 +123,16 @@ def build(deps: Dependencies) -> Components:
                 keys_pb2_grpc.add_TenantKeysServiceServicer_to_server,
                 TenantKeysServicer(deps.uow, deps.kek),
             ),
+            Servicer(
+                LIFECYCLE_SERVICE,
+                lifecycle_pb2_grpc.add_TenantLifecycleServiceServicer_to_server,
+                LifecycleServicer(deps.uow, deps.deletion_grace, deps.data_services),
+            ),
         ],
         subscriptions=[],
-        background=[] if deps.worker is None else [deps.worker(runner)],
+        background=background,
         job_runner=runner,
+        deletions=deletions,
     )
 
 
@@ -139,6 +165,8 @@ def dependencies(
         ),
         max_attempts=settings.jobs_max_attempts,
         kek=kek,
+        deletion_grace=timedelta(seconds=settings.deletion_grace_seconds),
+        deletion_poll=timedelta(seconds=settings.deletion_poll_seconds),
         # Without provisioning no job is ever enqueued: no worker holds a connection for none.
         worker=(
             (lambda runner: QueueWorker(rt.pool, runner, worker_settings))
@@ -185,7 +213,8 @@ async def run(
     """
     kek = await key_encryption_key(settings)
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
-    parts = build(dependencies(rt, settings, kek))
+    deps = dependencies(rt, settings, kek)
+    parts = build(deps)
     await serve(
         rt,
         servicers=parts.servicers,
@@ -193,6 +222,8 @@ async def run(
         background=parts.background,
         ready=ready,
         stop=stop,
+        # Tenancy knows the refused tenants itself: from its own database.
+        tenant_snapshot=partial(refused_states, deps.uow),
     )
 
 

@@ -89,3 +89,11 @@ class NoKmsConfiguredError(TenancyError, FailedPreconditionError):
             "tenancy has no KMS configured: set PORTICO_TENANCY_KMS (local or vault-transit)"
             " and its settings"
         )
+
+
+class TenantStateError(TenancyError, FailedPreconditionError):
+    """The tenant's state does not allow the move (resume an active tenant, restore too late)."""
+
+
+class InvalidReportError(TenancyError, InvalidArgumentError):
+    """A data-deletion report names no service, one not in the saga, or another's."""

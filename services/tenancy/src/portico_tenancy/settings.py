@@ -64,3 +64,9 @@ class TenancySettings(ServiceSettings):
     # worker and is picked again.
     jobs_heartbeat_seconds: float = Field(default=30.0, gt=0)
     jobs_poll_seconds: float = Field(default=5.0, gt=0)
+
+    # ---- the tenant lifecycle (docs/tenancy-lifecycle.md) ----------------------
+    # How long a deleted tenant stays restorable before its data is deleted.
+    deletion_grace_seconds: float = Field(default=30 * 24 * 3600.0, ge=0)
+    # How often grace periods that ended are looked for.
+    deletion_poll_seconds: float = Field(default=30.0, gt=0)

@@ -28,6 +28,7 @@ class RunningTenancy:
 
     stub: pb_grpc.TenancyServiceAsyncStub
     events: JetStreamContext.PullSubscription
+    channel: grpc.aio.Channel
 
     async def next_event(self, wait: float = 15.0) -> tuple[Envelope, dict[str, str]]:
         """The next tenant.* event on JetStream, decoded, with its NATS headers."""
@@ -61,7 +62,7 @@ async def tenancy(
         )
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         try:
-            yield RunningTenancy(pb_grpc.TenancyServiceStub(channel), events)
+            yield RunningTenancy(pb_grpc.TenancyServiceStub(channel), events, channel)
         finally:
             await channel.close(grace=None)
             await nc.close()

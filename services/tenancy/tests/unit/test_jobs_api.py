@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from portico.events.v1 import events_pb2
 from portico.tenancy.v1 import jobs_pb2 as jpb
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico_common.grpc.tokens import Claims, current_claims
 from portico_tenancy.app.worker import Outcome
 from portico_tenancy.domain.jobs import JobState, RetryPolicy
+from portico_tenancy.domain.tenant import TenantState
 from portico_tenancy.entrypoints.grpc_jobs import listed_tenant
 from portico_tenancy.errors import (
     InvalidJobRequestError,
@@ -121,6 +123,17 @@ async def test_the_worker_provisions_the_tenant(world: TenancyWorld, applier: Ap
     job = world.tables.jobs.jobs[1]
     assert (job.state, job.attempts, job.finished_at) == (JobState.SUCCEEDED, 1, world.clock.now())
     assert (await world.runner.run("acme", 1)).outcome is Outcome.SKIPPED
+
+
+async def test_a_provisioned_tenant_becomes_active_once_provisioning_succeeds(
+    world: TenancyWorld,
+) -> None:
+    """With provisioning a tenant starts provisioning; the job's success emits tenant.activated."""
+    await create(world)
+    assert world.tables.tenants["acme"].state is TenantState.PROVISIONING
+    await world.runner.run("acme", 1)
+    assert world.tables.tenants["acme"].state is TenantState.ACTIVE
+    assert isinstance(world.committed[-1], events_pb2.TenantActivated)
 
 
 async def test_failed_attempts_back_off_then_the_job_is_dead(

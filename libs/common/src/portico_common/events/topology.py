@@ -14,6 +14,9 @@ from collections.abc import Mapping
 
 from portico_common.events.catalog import EVENT_TYPES
 
+# Asks every service holding a tenant's data to delete it (the deletion saga).
+TENANT_DELETION_REQUESTED = "tenant.deletion_requested"
+
 # Event type prefix -> the service that owns (alone publishes) those types.
 OWNERS: Mapping[str, str] = {
     "tenant.": "tenancy",
@@ -35,15 +38,42 @@ CONSUMERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         # What makes a rollback: an SLO violation, or a plugin version's breaker opening.
         "rollout-slo": ("slo.violated", "slo.breaker.opened"),
         "rollout-installs": ("plugin.install.approved",),
+        # A suspended (or deleting) tenant's rollouts pause until it is active again.
+        "rollout-tenant-states": (
+            "tenant.suspended",
+            "tenant.resumed",
+            "tenant.deletion_scheduled",
+            "tenant.deletion_cancelled",
+        ),
+        "rollout-tenant-deletion": (TENANT_DELETION_REQUESTED,),
     },
     "compat": {
         "compat-tenancy": ("tenant.quota.updated", "tenant.usage.updated"),
+        "compat-tenant-deletion": (TENANT_DELETION_REQUESTED,),
     },
     "slo": {
         # slo's own violations and recoveries, turned into alerts and routed to people.
         "slo-alerting": ("slo.violated", "slo.recovered"),
+        "slo-tenant-deletion": (TENANT_DELETION_REQUESTED,),
+    },
+    "security": {
+        "security-tenant-deletion": (TENANT_DELETION_REQUESTED,),
+    },
+    "auth": {
+        "auth-tenant-deletion": (TENANT_DELETION_REQUESTED,),
     },
 }
+
+# The tenant lifecycle's events every service process hears as they are published
+# (a core NATS subscription, not a durable consumer: every replica must hear
+# each one), to refuse a suspended tenant's tokens within seconds.
+TENANT_STATE_EVENTS = (
+    "tenant.suspended",
+    "tenant.resumed",
+    "tenant.deletion_scheduled",
+    "tenant.deletion_cancelled",
+    "tenant.deleted",
+)
 
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
 
@@ -72,6 +102,20 @@ def owned_prefixes(service: str) -> list[str]:
 
 def consumers_of(service: str) -> Mapping[str, tuple[str, ...]]:
     return CONSUMERS.get(service, {})
+
+
+def tenant_data_services() -> tuple[str, ...]:
+    """The services the deletion saga waits for: each reads tenant.deletion_requested."""
+    return tuple(
+        service
+        for service in SERVICES
+        if any(TENANT_DELETION_REQUESTED in types for types in consumers_of(service).values())
+    )
+
+
+def tenant_deletion_durable(service: str) -> str:
+    """The durable consumer through which `service` hears tenant.deletion_requested."""
+    return f"{service}-tenant-deletion"
 
 
 def check_topology() -> None:

@@ -1,8 +1,8 @@
 """One server interceptor for every cross-cutting concern of an RPC, unary or streaming.
 
 In order: continue the caller's trace, time and count the call, verify the
-bearer token and its tenant, check the permission the RPC declares in its
-proto against the token's roles (and scopes), replay or claim an
+bearer token and its tenant, refuse a suspended tenant's tokens, check the
+permission the RPC declares in its proto against the token's roles (and scopes), replay or claim an
 idempotency key, enforce a deadline, and map Portico errors to gRPC status
 codes. Domain code raises plain exceptions with a `code`; only here do they
 become statuses. No servicer checks tokens itself.
@@ -38,6 +38,7 @@ from portico_common.grpc.denials import DenialLog
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint
 from portico_common.grpc.tokens import Claims, TokenVerifier, current_claims
 from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS
+from portico_common.tenant_status import RefusedTenants
 from portico_common.tenants import ALL_TENANTS
 from portico_common.tracing import current_ids, span_from
 
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 # records a check and emits an event, so it is not a read).
 _READ_PREFIXES = ("Get", "List", "Resolve", "Watch")
 _REFLECTION = "/grpc.reflection."
+_LIFECYCLE = "/portico.tenancy.v1.TenantLifecycleService/"
 
 if TYPE_CHECKING:
     # The stubs make these generic; at run time they are plain classes.
@@ -71,6 +73,7 @@ class PorticoServerInterceptor(_Interceptor):
         idempotency: IdempotencyStore | None = None,
         denials: DenialLog | None = None,
         default_deadline_seconds: float = 30.0,
+        refused: RefusedTenants | None = None,
     ) -> None:
         self._service = service
         self._verifier = verifier
@@ -78,6 +81,8 @@ class PorticoServerInterceptor(_Interceptor):
         self._idempotency = idempotency
         self._denials = denials
         self._default_deadline = default_deadline_seconds
+        # Suspended (or deleting) tenants, whose tokens are refused before their expiry.
+        self._refused = refused
 
     async def intercept_service(
         self,
@@ -220,14 +225,24 @@ class PorticoServerInterceptor(_Interceptor):
             raise PermissionDeniedError(f"{method} declares no permission; it is not served")
         _reject_wildcard_tenant(request)
         if self._verifier is None:
-            return None  # the explicitly unsafe mode without tokens
+            # The explicitly unsafe mode without tokens: the request's tenant is the caller's.
+            self._check_refused(method, _request_tenant(request))
+            return None
         claims = await self._authenticate(metadata, request)
+        self._check_refused(method, claims.tenant_id)
         if not self._policy.allows(claims.roles, access.permission, claims.scopes):
             tenant = _request_tenant(request) or claims.tenant_id
             if self._denials is not None and tenant != ALL_TENANTS:
                 await self._denials.record(tenant, claims, method, access.permission)
             raise PermissionDeniedError(_denial_message(claims, access.permission))
         return claims
+
+    def _check_refused(self, method: str, tenant_id: str) -> None:
+        # The lifecycle's own RPCs (resume, restore: platform permissions no tenant
+        # role holds) must reach a refused tenant, or it could never come back.
+        if self._refused is not None and not method.startswith(_LIFECYCLE):
+            short = method.rsplit("/", 1)[-1]
+            self._refused.check(tenant_id, read=short.startswith(_READ_PREFIXES))
 
     async def _authenticate(self, metadata: dict[str, str], request: Any) -> Claims:
         if self._verifier is None:  # pragma: no cover - checked by the caller

@@ -17,6 +17,7 @@ from portico_auth.domain.clients import (
     PLATFORM_SCOPES,
     SERVICE_ROLE,
     Client,
+    Grant,
     is_client_id,
     service_client_id,
     validate_new_secret,
@@ -38,6 +39,9 @@ from portico_common.authz.policy import RolePolicy, default_policy
 from portico_common.clock import Clock
 from portico_common.grpc.tokens import Claims
 from portico_common.tenants import ALL_TENANTS
+
+# Auth's own name, for the token it signs itself (svc-auth).
+AUTH_SERVICE = "auth"
 
 # Deliberately the same for an unknown client and a wrong secret.
 BAD_CREDENTIALS = "invalid client credentials"
@@ -206,6 +210,23 @@ async def issue_service_token(
         now=now,
         ttl_seconds=policies.tokens.ttl_for(ttl_seconds),
         token_id=uuid.uuid4().hex,
+    )
+
+
+async def issue_own_token(uow: UnitOfWorkFactory, policies: Policies) -> IssuedToken:
+    """A token auth signs for itself (`svc-auth`, every tenant, role `service`).
+
+    Auth calls tenancy like every service does, but has no auth to ask: it
+    holds the signing keys, so it needs no client or secret of its own.
+    """
+    async with uow(ALL_TENANTS) as tx:
+        now = tx.clock.now()
+        key = active_key(await tx.keys.list(), now)
+    if key is None:
+        key = await ensure_signing_key(uow, policies.keys)
+    grant = Grant(service_client_id(AUTH_SERVICE), ALL_TENANTS, (), (SERVICE_ROLE,))
+    return issue_token(
+        grant, key, now=now, ttl_seconds=policies.tokens.ttl_for(0), token_id=uuid.uuid4().hex
     )
 
 

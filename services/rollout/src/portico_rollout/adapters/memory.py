@@ -36,6 +36,8 @@ class MemoryState:
     # (tenant, plugin) -> (version, rollout id, since)
     stable: dict[tuple[str, str], tuple[str, str, datetime]] = field(default_factory=dict)
     steps: dict[tuple[str, str], SagaStep] = field(default_factory=dict)
+    # tenant -> the state that paused its rollouts
+    paused: dict[str, str] = field(default_factory=dict)
 
 
 class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryState]):
@@ -47,6 +49,7 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryState]):
         self.verdicts = MemoryVerdictRepository(state, self)
         self.stable_versions = MemoryStableVersionRepository(state, self)
         self.rollback_steps = MemoryRollbackStepRepository(state, self)
+        self.paused_tenants = MemoryPausedTenantRepository(state, self)
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
         for event in events:
@@ -145,7 +148,10 @@ class MemoryRolloutRepository(_Scoped):
         due = [
             r
             for r in self._state.rollouts.values()
-            if self._visible(r.tenant_id) and (at := r.due_at()) is not None and at <= now
+            if self._visible(r.tenant_id)
+            and r.tenant_id not in self._state.paused
+            and (at := r.due_at()) is not None
+            and at <= now
         ]
         due.sort(key=lambda r: r.due_at() or now)
         return [copy.deepcopy(r) for r in due[:limit]]
@@ -214,3 +220,21 @@ class MemoryRollbackStepRepository(_Scoped):
             if rid == rollout_id and s.tenant_id == tenant_id and self._visible(tenant_id)
         ]
         return sorted(found, key=lambda s: s.ordinal)
+
+
+class MemoryPausedTenantRepository(_Scoped):
+    async def pause(
+        self,
+        tenant_id: str,
+        state: str,
+        at: datetime,  # noqa: ARG002 - the port's; the memory store keeps no time
+    ) -> None:
+        self._check_write(tenant_id)
+        self._state.paused[tenant_id] = state
+
+    async def unpause(self, tenant_id: str) -> None:
+        self._check_write(tenant_id)
+        self._state.paused.pop(tenant_id, None)
+
+    async def is_paused(self, tenant_id: str) -> bool:
+        return self._visible(tenant_id) and tenant_id in self._state.paused

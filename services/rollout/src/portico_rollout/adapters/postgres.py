@@ -104,6 +104,8 @@ class PgRolloutRepository:
         rows = await self._conn.fetch(
             f"""SELECT {_COLUMNS} FROM rollouts
                  WHERE state = 'IN_PROGRESS' AND due_at <= $1
+                   AND NOT EXISTS (SELECT 1 FROM paused_tenants p
+                                    WHERE p.tenant_id = rollouts.tenant_id)
                  ORDER BY due_at LIMIT $2
                  FOR UPDATE SKIP LOCKED""",  # noqa: S608 - constant column list
             now,
@@ -262,6 +264,29 @@ class PgRollbackStepRepository:
         return result
 
 
+class PgPausedTenantRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def pause(self, tenant_id: str, state: str, at: datetime) -> None:
+        await self._conn.execute(
+            """INSERT INTO paused_tenants (tenant_id, state, paused_at) VALUES ($1, $2, $3)
+               ON CONFLICT (tenant_id) DO UPDATE SET state = EXCLUDED.state""",
+            tenant_id,
+            state,
+            at,
+        )
+
+    async def unpause(self, tenant_id: str) -> None:
+        await self._conn.execute("DELETE FROM paused_tenants WHERE tenant_id = $1", tenant_id)
+
+    async def is_paused(self, tenant_id: str) -> bool:
+        found = await self._conn.fetchval(
+            "SELECT true FROM paused_tenants WHERE tenant_id = $1", tenant_id
+        )
+        return bool(found)
+
+
 class RolloutPgUnitOfWork(PgUnitOfWork):
     """The tenant transaction with rollout's repositories; events go to the outbox."""
 
@@ -271,6 +296,7 @@ class RolloutPgUnitOfWork(PgUnitOfWork):
         self.verdicts = PgVerdictRepository(conn)
         self.stable_versions = PgStableVersionRepository(conn)
         self.rollback_steps = PgRollbackStepRepository(conn)
+        self.paused_tenants = PgPausedTenantRepository(conn)
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
         for event in events:

@@ -46,7 +46,8 @@ class RolloutRepository(Protocol):
     async def due(self, now: datetime, limit: int) -> list[Rollout]:
         """Rollouts in progress whose phase has baked by `now`, locked to this transaction.
 
-        Rows another transaction holds are skipped, so replicas share the work.
+        Rows another transaction holds are skipped, so replicas share the work;
+        rollouts of a paused tenant are not due.
         """
 
 
@@ -80,6 +81,16 @@ class RollbackStepRepository(Protocol):
     async def for_rollout(self, tenant_id: str, rollout_id: str) -> list[SagaStep]: ...
 
 
+class PausedTenantRepository(Protocol):
+    """Tenants whose rollouts the scheduler leaves where they are (suspended, deleting)."""
+
+    async def pause(self, tenant_id: str, state: str, at: datetime) -> None: ...
+
+    async def unpause(self, tenant_id: str) -> None: ...
+
+    async def is_paused(self, tenant_id: str) -> bool: ...
+
+
 class RolloutUnitOfWork(Protocol):
     """One transaction: repositories, the clock, and the outbox for its events."""
 
@@ -96,6 +107,8 @@ class RolloutUnitOfWork(Protocol):
     def stable_versions(self) -> StableVersionRepository: ...
     @property
     def rollback_steps(self) -> RollbackStepRepository: ...
+    @property
+    def paused_tenants(self) -> PausedTenantRepository: ...
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
         """Queues the events to be published if, and only if, the transaction commits."""

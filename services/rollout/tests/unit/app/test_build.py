@@ -13,7 +13,11 @@ NO_CONTEXT: Any = None
 
 
 def test_build_lists_the_consumers_and_the_scheduler(world: RolloutWorld) -> None:
-    """Three durable consumers, split so a rollback never queues behind verdicts, and one job."""
+    """Four durable consumers, split so a rollback never queues behind verdicts, and one job.
+
+    The tenant deletion consumer is not build's: `serve` adds it when tenancy's
+    address is set.
+    """
     components = world.components()
     assert {s.durable: sorted(s.handlers) for s in components.subscriptions} == {
         "rollout-checks": [
@@ -23,6 +27,12 @@ def test_build_lists_the_consumers_and_the_scheduler(world: RolloutWorld) -> Non
         ],
         "rollout-slo": ["slo.breaker.opened", "slo.violated"],
         "rollout-installs": ["plugin.install.approved"],
+        "rollout-tenant-states": [
+            "tenant.deletion_cancelled",
+            "tenant.deletion_scheduled",
+            "tenant.resumed",
+            "tenant.suspended",
+        ],
     }
     assert len(components.background) == 1
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from portico_common import memory_uow
@@ -22,7 +23,7 @@ from portico_tenancy.adapters.messages import to_message
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.quota import Quota, Usage
-from portico_tenancy.domain.tenant import Tenant
+from portico_tenancy.domain.tenant import Tenant, TenantQuery, TenantState
 
 
 @dataclass
@@ -34,6 +35,7 @@ class MemoryTables:
     usage: dict[str, Usage] = field(default_factory=dict)
     data_keys: MemoryKeyTables = field(default_factory=MemoryKeyTables)
     jobs: MemoryJobTables = field(default_factory=MemoryJobTables)
+    data_deletions: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class MemoryTenantRepository:
@@ -54,6 +56,76 @@ class MemoryTenantRepository:
     async def lock(self, tenant_id: str) -> bool:
         # Units of work run one at a time, so finding the row is locking it.
         return await self.get(tenant_id) is not None
+
+    async def get_for_update(self, tenant_id: str) -> Tenant | None:
+        return await self.get(tenant_id)
+
+    async def save(self, tenant: Tenant) -> None:
+        self._scope.check_write(tenant.tenant_id)
+        if tenant.tenant_id not in self._tenants:
+            raise LookupError(f"no tenant {tenant.tenant_id!r} to update")
+        self._tenants[tenant.tenant_id] = tenant
+
+    async def search(self, query: TenantQuery, after: str, limit: int) -> list[Tenant]:
+        found = sorted(
+            (
+                t
+                for t in self._tenants.values()
+                if self._scope.sees(t.tenant_id) and t.tenant_id > after and query.matches(t)
+            ),
+            key=lambda t: t.tenant_id,
+        )
+        return found[:limit]
+
+    async def deletions_due(self, now: datetime, limit: int) -> list[Tenant]:
+        due = [
+            t
+            for t in self._tenants.values()
+            if self._scope.sees(t.tenant_id)
+            and t.state is TenantState.DELETING
+            and t.deletion_requested_at is None
+            and t.delete_after is not None
+            and t.delete_after <= now
+        ]
+        return sorted(due, key=lambda t: t.delete_after or now)[:limit]
+
+    async def refused(self) -> list[Tenant]:
+        return sorted(
+            (
+                t
+                for t in self._tenants.values()
+                if self._scope.sees(t.tenant_id) and t.state.refuses_tokens
+            ),
+            key=lambda t: t.tenant_id,
+        )
+
+
+class MemoryDataDeletions:
+    """The deletion saga's reports: (tenant, service) -> rows deleted."""
+
+    def __init__(self, reports: dict[tuple[str, str], int], scope: TenantScope) -> None:
+        self._reports = reports
+        self._scope = scope
+
+    async def record(
+        self,
+        tenant_id: str,
+        service: str,
+        rows: int,
+        at: datetime,  # noqa: ARG002 - the port's; the memory store keeps no time
+    ) -> bool:
+        self._scope.check_write(tenant_id)
+        if (tenant_id, service) in self._reports:
+            return False
+        self._reports[tenant_id, service] = rows
+        return True
+
+    async def reported(self, tenant_id: str) -> set[str]:
+        return {
+            service
+            for (tenant, service) in self._reports
+            if tenant == tenant_id and self._scope.sees(tenant)
+        }
 
 
 T = TypeVar("T", Quota, Usage)
@@ -76,6 +148,10 @@ class MemoryTenantRows(Generic[T]):
             raise LookupError(f"no tenant {row.tenant_id!r} (foreign key)")
         self._rows[row.tenant_id] = row
 
+    async def delete(self, tenant_id: str) -> None:
+        self._scope.check_write(tenant_id)
+        self._rows.pop(tenant_id, None)
+
 
 class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
     """One in-memory transaction with tenancy's repositories."""
@@ -87,6 +163,7 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
         self.usage: MemoryTenantRows[Usage] = MemoryTenantRows(state.usage, state, self)
         self.data_keys = MemoryDataKeyRepository(state.data_keys, self)
         self.jobs = MemoryJobRepository(state.jobs, state.tenants, self)
+        self.data_deletions = MemoryDataDeletions(state.data_deletions, self)
 
     async def publish(self, events: Sequence[TenantEvent]) -> None:
         for event in events:

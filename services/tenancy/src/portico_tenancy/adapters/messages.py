@@ -7,9 +7,17 @@ from google.protobuf.message import Message
 from portico.events.v1 import events_pb2 as ev
 from portico_common.timestamps import to_timestamp
 from portico_tenancy.domain.events import (
+    TenantActivated,
     TenantCreated,
+    TenantDeleted,
+    TenantDeletionCancelled,
+    TenantDeletionRequested,
+    TenantDeletionScheduled,
     TenantEvent,
     TenantQuotaUpdated,
+    TenantResumed,
+    TenantSuspended,
+    TenantUpdated,
     TenantUsageUpdated,
 )
 from portico_tenancy.domain.quota import Resources
@@ -35,6 +43,58 @@ def to_message(event: TenantEvent) -> Message:
                 plugins=usage.plugins,
                 revision=usage.revision,
                 updated_at=to_timestamp(usage.updated_at),
+            )
+        case _:
+            return _lifecycle_message(event)
+    raise TypeError(f"no message for {type(event).__name__}")
+
+
+def _lifecycle_message(event: TenantEvent) -> Message:  # noqa: PLR0911 - one return per type
+    match event:
+        case TenantActivated():
+            return ev.TenantActivated(
+                tenant_id=event.tenant_id, state=event.state, at=to_timestamp(event.at)
+            )
+        case TenantSuspended():
+            return ev.TenantSuspended(
+                tenant_id=event.tenant_id,
+                state=event.state,
+                reason=event.reason,
+                at=to_timestamp(event.at),
+            )
+        case TenantResumed():
+            return ev.TenantResumed(
+                tenant_id=event.tenant_id, state=event.state, at=to_timestamp(event.at)
+            )
+        case TenantDeletionScheduled():
+            return ev.TenantDeletionScheduled(
+                tenant_id=event.tenant_id,
+                state=event.state,
+                delete_after=to_timestamp(event.delete_after),
+                at=to_timestamp(event.at),
+            )
+        case TenantDeletionCancelled():
+            return ev.TenantDeletionCancelled(
+                tenant_id=event.tenant_id, state=event.state, at=to_timestamp(event.at)
+            )
+        case TenantDeletionRequested():
+            return ev.TenantDeletionRequested(
+                tenant_id=event.tenant_id,
+                state=event.state,
+                services=list(event.services),
+                at=to_timestamp(event.at),
+            )
+        case TenantDeleted():
+            return ev.TenantDeleted(
+                tenant_id=event.tenant_id, state=event.state, at=to_timestamp(event.at)
+            )
+        case TenantUpdated():
+            return ev.TenantUpdated(
+                tenant_id=event.tenant_id,
+                display_name=event.display_name,
+                plan=event.plan,
+                labels=event.labels,
+                at=to_timestamp(event.at),
             )
     raise TypeError(f"no message for {type(event).__name__}")
 

@@ -9,43 +9,11 @@ from portico_common.db import Connection, Database
 from portico_common.uow import PgUnitOfWork, uow_factory
 from portico_tenancy.adapters.messages import to_message
 from portico_tenancy.adapters.pg_jobs import PgJobRepository
+from portico_tenancy.adapters.pg_tenants import PgDataDeletionRepository, PgTenantRepository
 from portico_tenancy.adapters.postgres_keys import PgDataKeyRepository
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.quota import Quota, Resources, Usage
-from portico_tenancy.domain.tenant import Tenant
-
-
-class PgTenantRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    async def add(self, tenant: Tenant) -> bool:
-        inserted = await self._conn.fetchval(
-            """INSERT INTO tenants (tenant_id, display_name, created_at) VALUES ($1, $2, $3)
-               ON CONFLICT (tenant_id) DO NOTHING RETURNING true""",
-            tenant.tenant_id,
-            tenant.display_name,
-            tenant.created_at,
-        )
-        return bool(inserted)
-
-    async def get(self, tenant_id: str) -> Tenant | None:
-        row = await self._conn.fetchrow(
-            "SELECT tenant_id, display_name, created_at FROM tenants WHERE tenant_id = $1",
-            tenant_id,
-        )
-        return (
-            None
-            if row is None
-            else Tenant(row["tenant_id"], row["display_name"], row["created_at"])
-        )
-
-    async def lock(self, tenant_id: str) -> bool:
-        locked = await self._conn.fetchval(
-            "SELECT true FROM tenants WHERE tenant_id = $1 FOR UPDATE", tenant_id
-        )
-        return bool(locked)
 
 
 class PgQuotaRepository:
@@ -65,6 +33,9 @@ class PgQuotaRepository:
         return Quota(
             row["tenant_id"], limits, row["max_plugins"], row["revision"], row["updated_at"]
         )
+
+    async def delete(self, tenant_id: str) -> None:
+        await self._conn.execute("DELETE FROM tenant_quotas WHERE tenant_id = $1", tenant_id)
 
     async def save(self, quota: Quota) -> None:
         await self._conn.execute(
@@ -104,6 +75,9 @@ class PgUsageRepository:
         used = Resources(row["cpu_millicores"], row["memory_mib"], row["storage_mib"])
         return Usage(row["tenant_id"], used, row["plugins"], row["revision"], row["updated_at"])
 
+    async def delete(self, tenant_id: str) -> None:
+        await self._conn.execute("DELETE FROM tenant_usage WHERE tenant_id = $1", tenant_id)
+
     async def save(self, usage: Usage) -> None:
         await self._conn.execute(
             """INSERT INTO tenant_usage (tenant_id, cpu_millicores, memory_mib, storage_mib,
@@ -136,6 +110,7 @@ class TenancyPgUnitOfWork(PgUnitOfWork):
         self.usage = PgUsageRepository(conn)
         self.data_keys = PgDataKeyRepository(conn)
         self.jobs = PgJobRepository(conn)
+        self.data_deletions = PgDataDeletionRepository(conn)
 
     async def publish(self, events: Sequence[TenantEvent]) -> None:
         for event in events:

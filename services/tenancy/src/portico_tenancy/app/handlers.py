@@ -23,11 +23,13 @@ async def create_tenant(
     """Creates and persists a tenant; emits tenant.created in the same transaction.
 
     `then` names the job the new tenant needs (its provisioning), enqueued in
-    the same transaction as the tenant row: both commit, or neither.
+    the same transaction as the tenant row: both commit, or neither. The
+    tenant is then `provisioning` until that job activates it; without a job
+    it is `active` at once.
     """
     require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
-        tenant = Tenant.create(tenant_id, display_name, tx.clock.now())
+        tenant = Tenant.create(tenant_id, display_name, tx.clock.now(), provisioned=then is None)
         if not await tx.tenants.add(tenant):
             raise TenantExistsError(f"tenant {tenant_id!r} already exists")
         await tx.publish(

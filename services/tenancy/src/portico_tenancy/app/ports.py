@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Protocol
 
 from portico_common.clock import Clock
@@ -11,7 +12,7 @@ from portico_tenancy.app.job_ports import JobRepository
 from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.keys import KeyRing, WrappedDataKey
 from portico_tenancy.domain.quota import Quota, Usage
-from portico_tenancy.domain.tenant import Tenant
+from portico_tenancy.domain.tenant import Tenant, TenantQuery
 
 
 class TenantRepository(Protocol):
@@ -26,6 +27,35 @@ class TenantRepository(Protocol):
         Changes to one tenant's quota or usage serialize on it, so revisions never race.
         """
 
+    # ---- the lifecycle (app/lifecycle.py) ----
+
+    async def get_for_update(self, tenant_id: str) -> Tenant | None:
+        """The tenant, locked until the transaction ends: lifecycle moves serialize on it."""
+
+    async def save(self, tenant: Tenant) -> None:
+        """Writes an existing tenant's state and metadata."""
+
+    async def search(self, query: TenantQuery, after: str, limit: int) -> list[Tenant]:
+        """Tenants matching the query with an id above `after`, by id, at most `limit`."""
+
+    async def deletions_due(self, now: datetime, limit: int) -> list[Tenant]:
+        """Deleting tenants whose grace period ended by `now`, deletion not requested yet.
+
+        Locked to the transaction; rows another holds are skipped (replicas share the work).
+        """
+
+    async def refused(self) -> list[Tenant]:
+        """Every tenant whose tokens services refuse (suspended, deleting, deleted)."""
+
+
+class DataDeletionRepository(Protocol):
+    """The deletion saga's reports: which services deleted a tenant's data."""
+
+    async def record(self, tenant_id: str, service: str, rows: int, at: datetime) -> bool:
+        """Records the report; False if that service had reported already."""
+
+    async def reported(self, tenant_id: str) -> set[str]: ...
+
 
 class QuotaRepository(Protocol):
     async def get(self, tenant_id: str) -> Quota | None: ...
@@ -33,12 +63,18 @@ class QuotaRepository(Protocol):
     async def save(self, quota: Quota) -> None:
         """Stores the quota, replacing the tenant's previous one."""
 
+    async def delete(self, tenant_id: str) -> None:
+        """Deletes the tenant's row, if any (its deletion)."""
+
 
 class UsageRepository(Protocol):
     async def get(self, tenant_id: str) -> Usage | None: ...
 
     async def save(self, usage: Usage) -> None:
         """Stores the usage report, replacing the tenant's previous one."""
+
+    async def delete(self, tenant_id: str) -> None:
+        """Deletes the tenant's row, if any (its deletion)."""
 
 
 class DataKeyRepository(Protocol):
@@ -81,6 +117,8 @@ class TenancyUnitOfWork(Protocol):
     # Durable jobs, enqueued in the same transaction as the change that causes them.
     @property
     def jobs(self) -> JobRepository: ...
+    @property
+    def data_deletions(self) -> DataDeletionRepository: ...
 
     async def publish(self, events: Sequence[TenantEvent]) -> None:
         """Queues the events to be published if, and only if, the transaction commits."""

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 
 from portico_tenancy.app.job_ports import ApplySession, ClusterApplier
+from portico_tenancy.app.lifecycle import activate_tenant
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.jobs import Job, JobSpec
 from portico_tenancy.domain.provisioning import (
@@ -52,6 +53,8 @@ class Provisioner:
             raise TenantNotFoundError(f"tenant {job.tenant_id!r} not found")
         manifests = provisioning_manifests(tenant.tenant_id, quota, self._spec)
         await apply_in_order(self._applier, manifests, f"provision tenant {tenant.tenant_id}")
+        # The first provisioning that succeeds makes the tenant active (tenant.activated).
+        await activate_tenant(self._uow, tenant.tenant_id)
 
 
 async def apply_in_order(

@@ -7,6 +7,7 @@ and usage), so nobody has to call back to learn what changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from portico_tenancy.domain.quota import Quota, Usage
 
@@ -41,4 +42,94 @@ class TenantUsageUpdated:
         return self.usage.tenant_id
 
 
-TenantEvent = TenantCreated | TenantQuotaUpdated | TenantUsageUpdated
+# ---- the lifecycle: one event per transition -------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantActivated:
+    """Provisioning finished; the tenant is active."""
+
+    tenant_id: str
+    state: str
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantSuspended:
+    """The tenant's tokens are refused and its rollouts pause until it is resumed."""
+
+    tenant_id: str
+    state: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantResumed:
+    """A suspended tenant is active again."""
+
+    tenant_id: str
+    state: str
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantDeletionScheduled:
+    """The tenant is deleting; its data goes at `delete_after` unless restored before."""
+
+    tenant_id: str
+    state: str
+    delete_after: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantDeletionCancelled:
+    """The deletion was cancelled within its grace period; `state` is the one restored."""
+
+    tenant_id: str
+    state: str
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantDeletionRequested:
+    """The grace period is over: these services delete the tenant's data and report."""
+
+    tenant_id: str
+    state: str
+    services: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantDeleted:
+    """Every service reported its data of the tenant deleted."""
+
+    tenant_id: str
+    state: str
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantUpdated:
+    """The tenant's metadata changed."""
+
+    tenant_id: str
+    display_name: str
+    plan: str
+    labels: dict[str, str]
+    at: datetime
+
+
+LifecycleEvent = (
+    TenantActivated
+    | TenantSuspended
+    | TenantResumed
+    | TenantDeletionScheduled
+    | TenantDeletionCancelled
+    | TenantDeletionRequested
+    | TenantDeleted
+    | TenantUpdated
+)
+TenantEvent = TenantCreated | TenantQuotaUpdated | TenantUsageUpdated | LifecycleEvent

@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_common.timestamps import to_timestamp
-from portico_tenancy.app import handlers, quotas
+from portico_tenancy.app import handlers, lifecycle, quotas
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.quota import Quota, Resources, Usage
-from portico_tenancy.domain.tenant import Tenant
+from portico_tenancy.domain.tenant import Tenant, TenantState
 from portico_tenancy.errors import InvalidQuotaError
+
+STATE_TO_PROTO: dict[TenantState, pb.TenantState.ValueType] = {
+    TenantState.PROVISIONING: pb.TENANT_STATE_PROVISIONING,
+    TenantState.ACTIVE: pb.TENANT_STATE_ACTIVE,
+    TenantState.SUSPENDED: pb.TENANT_STATE_SUSPENDED,
+    TenantState.DELETING: pb.TENANT_STATE_DELETING,
+    TenantState.DELETED: pb.TENANT_STATE_DELETED,
+}
 
 
 def to_proto(tenant: Tenant) -> pb.Tenant:
-    return pb.Tenant(
+    message = pb.Tenant(
         tenant_id=tenant.tenant_id,
         display_name=tenant.display_name,
         created_at=to_timestamp(tenant.created_at),
+        state=STATE_TO_PROTO[tenant.state],
+        plan=tenant.plan,
+        owner_contacts=list(tenant.owner_contacts),
+        labels=dict(tenant.labels),
+        suspension_reason=tenant.suspension_reason,
     )
+    for name in ("state_changed_at", "delete_after", "updated_at"):
+        at = getattr(tenant, name)
+        if at is not None:
+            getattr(message, name).CopyFrom(to_timestamp(at))
+    return message
 
 
 def resources_to_proto(r: Resources) -> pb.Resources:
@@ -56,9 +74,14 @@ def usage_to_proto(usage: Usage) -> pb.Usage:
 
 class TenancyServicer(pb_grpc.TenancyServiceServicer):
     def __init__(
-        self, uow: UnitOfWorkFactory, provision: Callable[[str], JobSpec] | None = None
+        self,
+        uow: UnitOfWorkFactory,
+        provision: Callable[[str], JobSpec] | None = None,
+        data_services: Sequence[str] = (),
     ) -> None:
         self._uow = uow
+        # The services a deletion waits for: GetTenant names those yet to report.
+        self._data_services = tuple(data_services)
         # The provisioning job a new tenant or a new quota enqueues; None: nothing to provision.
         self._provision = provision
 
@@ -74,7 +97,11 @@ class TenancyServicer(pb_grpc.TenancyServiceServicer):
         self, request: pb.GetTenantRequest, context: Context
     ) -> pb.GetTenantResponse:
         tenant = await handlers.get_tenant(self._uow, request.tenant_id)
-        return pb.GetTenantResponse(tenant=to_proto(tenant))
+        message = to_proto(tenant)
+        message.pending_services.extend(
+            await lifecycle.pending_services(self._uow, tenant, self._data_services)
+        )
+        return pb.GetTenantResponse(tenant=message)
 
     async def SetQuota(self, request: pb.SetQuotaRequest, context: Context) -> pb.SetQuotaResponse:
         # An absent `limits` would read as all zeros: a quota nobody meant to set.

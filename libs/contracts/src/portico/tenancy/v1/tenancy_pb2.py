@@ -27,13 +27,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portico/tenancy/v1/tenancy.proto\x12\x12portico.tenancy.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"a\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"B\n\x14\x43reateTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"%\n\x10GetTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"?\n\x11GetTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"L\n\tResources\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x03\x12\x12\n\nmemory_mib\x18\x02 \x01(\x03\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x03\"\xa0\x01\n\x05Quota\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x05Usage\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x0fSetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\"<\n\x10SetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\"$\n\x0fGetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"f\n\x10GetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\x12(\n\x05usage\x18\x02 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage\"e\n\x12RecordUsageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\"?\n\x13RecordUsageResponse\x12(\n\x05usage\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage2\xef\x05\n\x0eTenancyService\x12\x8d\x01\n\x0c\x43reateTenant\x12\'.portico.tenancy.v1.CreateTenantRequest\x1a(.portico.tenancy.v1.CreateTenantResponse\"*\xe2\xe0\x18\x10\n\x0etenants.create\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/tenants:\x01*\x12\x8b\x01\n\tGetTenant\x12$.portico.tenancy.v1.GetTenantRequest\x1a%.portico.tenancy.v1.GetTenantResponse\"1\xe2\xe0\x18\x0e\n\x0ctenants.read\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tenants/{tenant_id}\x12\x91\x01\n\x08SetQuota\x12#.portico.tenancy.v1.SetQuotaRequest\x1a$.portico.tenancy.v1.SetQuotaResponse\":\xe2\xe0\x18\x0e\n\x0cquotas.write\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/quota:\x01*\x12\x8d\x01\n\x08GetQuota\x12#.portico.tenancy.v1.GetQuotaRequest\x1a$.portico.tenancy.v1.GetQuotaResponse\"6\xe2\xe0\x18\r\n\x0bquotas.read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/quota\x12\x9a\x01\n\x0bRecordUsage\x12&.portico.tenancy.v1.RecordUsageRequest\x1a\'.portico.tenancy.v1.RecordUsageResponse\":\xe2\xe0\x18\x0e\n\x0cusage.record\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/usage:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portico/tenancy/v1/tenancy.proto\x12\x12portico.tenancy.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"\xeb\x03\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x05state\x18\x04 \x01(\x0e\x32\x1f.portico.tenancy.v1.TenantState\x12\x0c\n\x04plan\x18\x05 \x01(\t\x12\x16\n\x0eowner_contacts\x18\x06 \x03(\t\x12\x36\n\x06labels\x18\x07 \x03(\x0b\x32&.portico.tenancy.v1.Tenant.LabelsEntry\x12\x34\n\x10state_changed_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11suspension_reason\x18\t \x01(\t\x12\x30\n\x0c\x64\x65lete_after\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10pending_services\x18\x0b \x03(\t\x12.\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\">\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"B\n\x14\x43reateTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"%\n\x10GetTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"?\n\x11GetTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"L\n\tResources\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x03\x12\x12\n\nmemory_mib\x18\x02 \x01(\x03\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x03\"\xa0\x01\n\x05Quota\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x05Usage\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x0fSetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\"<\n\x10SetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\"$\n\x0fGetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"f\n\x10GetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\x12(\n\x05usage\x18\x02 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage\"e\n\x12RecordUsageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\"?\n\x13RecordUsageResponse\x12(\n\x05usage\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage*\xb4\x01\n\x0bTenantState\x12\x1c\n\x18TENANT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TENANT_STATE_PROVISIONING\x10\x01\x12\x17\n\x13TENANT_STATE_ACTIVE\x10\x02\x12\x1a\n\x16TENANT_STATE_SUSPENDED\x10\x03\x12\x19\n\x15TENANT_STATE_DELETING\x10\x04\x12\x18\n\x14TENANT_STATE_DELETED\x10\x05\x32\xef\x05\n\x0eTenancyService\x12\x8d\x01\n\x0c\x43reateTenant\x12\'.portico.tenancy.v1.CreateTenantRequest\x1a(.portico.tenancy.v1.CreateTenantResponse\"*\xe2\xe0\x18\x10\n\x0etenants.create\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/tenants:\x01*\x12\x8b\x01\n\tGetTenant\x12$.portico.tenancy.v1.GetTenantRequest\x1a%.portico.tenancy.v1.GetTenantResponse\"1\xe2\xe0\x18\x0e\n\x0ctenants.read\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tenants/{tenant_id}\x12\x91\x01\n\x08SetQuota\x12#.portico.tenancy.v1.SetQuotaRequest\x1a$.portico.tenancy.v1.SetQuotaResponse\":\xe2\xe0\x18\x0e\n\x0cquotas.write\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/quota:\x01*\x12\x8d\x01\n\x08GetQuota\x12#.portico.tenancy.v1.GetQuotaRequest\x1a$.portico.tenancy.v1.GetQuotaResponse\"6\xe2\xe0\x18\r\n\x0bquotas.read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/quota\x12\x9a\x01\n\x0bRecordUsage\x12&.portico.tenancy.v1.RecordUsageRequest\x1a\'.portico.tenancy.v1.RecordUsageResponse\":\xe2\xe0\x18\x0e\n\x0cusage.record\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/usage:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portico.tenancy.v1.tenancy_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_TENANT_LABELSENTRY']._loaded_options = None
+  _globals['_TENANT_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_TENANCYSERVICE'].methods_by_name['CreateTenant']._loaded_options = None
   _globals['_TENANCYSERVICE'].methods_by_name['CreateTenant']._serialized_options = b'\342\340\030\020\n\016tenants.create\202\323\344\223\002\020\"\013/v1/tenants:\001*'
   _globals['_TENANCYSERVICE'].methods_by_name['GetTenant']._loaded_options = None
@@ -44,34 +46,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TENANCYSERVICE'].methods_by_name['GetQuota']._serialized_options = b'\342\340\030\r\n\013quotas.read\202\323\344\223\002\037\022\035/v1/tenants/{tenant_id}/quota'
   _globals['_TENANCYSERVICE'].methods_by_name['RecordUsage']._loaded_options = None
   _globals['_TENANCYSERVICE'].methods_by_name['RecordUsage']._serialized_options = b'\342\340\030\016\n\014usage.record\202\323\344\223\002\"\032\035/v1/tenants/{tenant_id}/usage:\001*'
-  _globals['_TENANT']._serialized_start=149
-  _globals['_TENANT']._serialized_end=246
-  _globals['_CREATETENANTREQUEST']._serialized_start=248
-  _globals['_CREATETENANTREQUEST']._serialized_end=310
-  _globals['_CREATETENANTRESPONSE']._serialized_start=312
-  _globals['_CREATETENANTRESPONSE']._serialized_end=378
-  _globals['_GETTENANTREQUEST']._serialized_start=380
-  _globals['_GETTENANTREQUEST']._serialized_end=417
-  _globals['_GETTENANTRESPONSE']._serialized_start=419
-  _globals['_GETTENANTRESPONSE']._serialized_end=482
-  _globals['_RESOURCES']._serialized_start=484
-  _globals['_RESOURCES']._serialized_end=560
-  _globals['_QUOTA']._serialized_start=563
-  _globals['_QUOTA']._serialized_end=723
-  _globals['_USAGE']._serialized_start=726
-  _globals['_USAGE']._serialized_end=880
-  _globals['_SETQUOTAREQUEST']._serialized_start=882
-  _globals['_SETQUOTAREQUEST']._serialized_end=986
-  _globals['_SETQUOTARESPONSE']._serialized_start=988
-  _globals['_SETQUOTARESPONSE']._serialized_end=1048
-  _globals['_GETQUOTAREQUEST']._serialized_start=1050
-  _globals['_GETQUOTAREQUEST']._serialized_end=1086
-  _globals['_GETQUOTARESPONSE']._serialized_start=1088
-  _globals['_GETQUOTARESPONSE']._serialized_end=1190
-  _globals['_RECORDUSAGEREQUEST']._serialized_start=1192
-  _globals['_RECORDUSAGEREQUEST']._serialized_end=1293
-  _globals['_RECORDUSAGERESPONSE']._serialized_start=1295
-  _globals['_RECORDUSAGERESPONSE']._serialized_end=1358
-  _globals['_TENANCYSERVICE']._serialized_start=1361
-  _globals['_TENANCYSERVICE']._serialized_end=2112
+  _globals['_TENANTSTATE']._serialized_start=1756
+  _globals['_TENANTSTATE']._serialized_end=1936
+  _globals['_TENANT']._serialized_start=150
+  _globals['_TENANT']._serialized_end=641
+  _globals['_TENANT_LABELSENTRY']._serialized_start=596
+  _globals['_TENANT_LABELSENTRY']._serialized_end=641
+  _globals['_CREATETENANTREQUEST']._serialized_start=643
+  _globals['_CREATETENANTREQUEST']._serialized_end=705
+  _globals['_CREATETENANTRESPONSE']._serialized_start=707
+  _globals['_CREATETENANTRESPONSE']._serialized_end=773
+  _globals['_GETTENANTREQUEST']._serialized_start=775
+  _globals['_GETTENANTREQUEST']._serialized_end=812
+  _globals['_GETTENANTRESPONSE']._serialized_start=814
+  _globals['_GETTENANTRESPONSE']._serialized_end=877
+  _globals['_RESOURCES']._serialized_start=879
+  _globals['_RESOURCES']._serialized_end=955
+  _globals['_QUOTA']._serialized_start=958
+  _globals['_QUOTA']._serialized_end=1118
+  _globals['_USAGE']._serialized_start=1121
+  _globals['_USAGE']._serialized_end=1275
+  _globals['_SETQUOTAREQUEST']._serialized_start=1277
+  _globals['_SETQUOTAREQUEST']._serialized_end=1381
+  _globals['_SETQUOTARESPONSE']._serialized_start=1383
+  _globals['_SETQUOTARESPONSE']._serialized_end=1443
+  _globals['_GETQUOTAREQUEST']._serialized_start=1445
+  _globals['_GETQUOTAREQUEST']._serialized_end=1481
+  _globals['_GETQUOTARESPONSE']._serialized_start=1483
+  _globals['_GETQUOTARESPONSE']._serialized_end=1585
+  _globals['_RECORDUSAGEREQUEST']._serialized_start=1587
+  _globals['_RECORDUSAGEREQUEST']._serialized_end=1688
+  _globals['_RECORDUSAGERESPONSE']._serialized_start=1690
+  _globals['_RECORDUSAGERESPONSE']._serialized_end=1753
+  _globals['_TENANCYSERVICE']._serialized_start=1939
+  _globals['_TENANCYSERVICE']._serialized_end=2690
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,29 +20,125 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _TenantState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TenantStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TenantState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TENANT_STATE_UNSPECIFIED: _TenantState.ValueType  # 0
+    TENANT_STATE_PROVISIONING: _TenantState.ValueType  # 1
+    """Created; its provisioning has not finished."""
+    TENANT_STATE_ACTIVE: _TenantState.ValueType  # 2
+    TENANT_STATE_SUSPENDED: _TenantState.ValueType  # 3
+    """Its tokens are refused (reads only if the policy allows); its rollouts pause."""
+    TENANT_STATE_DELETING: _TenantState.ValueType  # 4
+    """Scheduled for deletion: refused like a suspended one; restorable until delete_after."""
+    TENANT_STATE_DELETED: _TenantState.ValueType  # 5
+    """Every service deleted its data; only this record remains."""
+
+class TenantState(_TenantState, metaclass=_TenantStateEnumTypeWrapper):
+    """Where a tenant is in its life: provisioning -> active <-> suspended ->
+    deleting -> deleted (deleting returns to active or suspended within its grace period).
+    """
+
+TENANT_STATE_UNSPECIFIED: TenantState.ValueType  # 0
+TENANT_STATE_PROVISIONING: TenantState.ValueType  # 1
+"""Created; its provisioning has not finished."""
+TENANT_STATE_ACTIVE: TenantState.ValueType  # 2
+TENANT_STATE_SUSPENDED: TenantState.ValueType  # 3
+"""Its tokens are refused (reads only if the policy allows); its rollouts pause."""
+TENANT_STATE_DELETING: TenantState.ValueType  # 4
+"""Scheduled for deletion: refused like a suspended one; restorable until delete_after."""
+TENANT_STATE_DELETED: TenantState.ValueType  # 5
+"""Every service deleted its data; only this record remains."""
+Global___TenantState: _TypeAlias = TenantState  # noqa: Y015
+
 @_typing.final
 class Tenant(_message.Message):
     """A tenant of the portal."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TENANT_ID_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PLAN_FIELD_NUMBER: _builtins.int
+    OWNER_CONTACTS_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    STATE_CHANGED_AT_FIELD_NUMBER: _builtins.int
+    SUSPENSION_REASON_FIELD_NUMBER: _builtins.int
+    DELETE_AFTER_FIELD_NUMBER: _builtins.int
+    PENDING_SERVICES_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     display_name: _builtins.str
+    state: Global___TenantState.ValueType
+    """---- the lifecycle and metadata (lifecycle.proto's TenantLifecycleService) ----"""
+    plan: _builtins.str
+    """A name the platform gives the tenant's commercial plan ("free", "team", ...)."""
+    suspension_reason: _builtins.str
+    """Why it was suspended (while suspended, or deleting after a suspension)."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def owner_contacts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Who to reach about the tenant (e-mail addresses)."""
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def state_changed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def delete_after(self) -> _timestamp_pb2.Timestamp:
+        """While deleting: when the grace period ends and the data is deleted."""
+
+    @_builtins.property
+    def pending_services(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Once the services were asked to delete its data: those yet to report."""
+
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         display_name: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        state: Global___TenantState.ValueType = ...,
+        plan: _builtins.str = ...,
+        owner_contacts: _abc.Iterable[_builtins.str] | None = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        state_changed_at: _timestamp_pb2.Timestamp | None = ...,
+        suspension_reason: _builtins.str = ...,
+        delete_after: _timestamp_pb2.Timestamp | None = ...,
+        pending_services: _abc.Iterable[_builtins.str] | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "delete_after", b"delete_after", "state_changed_at", b"state_changed_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "display_name", b"display_name", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "delete_after", b"delete_after", "display_name", b"display_name", "labels", b"labels", "owner_contacts", b"owner_contacts", "pending_services", b"pending_services", "plan", b"plan", "state", b"state", "state_changed_at", b"state_changed_at", "suspension_reason", b"suspension_reason", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,45 @@
+"""The scheduled job that ends grace periods: the deletion saga's first step.
+
+Every `interval`, by the Clock, it asks the services to delete the data of
+each tenant whose grace period ended (tenant.deletion_requested). Replicas
+share the work: each takes rows the others do not hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from portico_tenancy.app.lifecycle import request_due_deletions
+from portico_tenancy.app.ports import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class DeletionScheduler:
+    """A background loop of `serve`; `tick` is one pass (tests call it with a ManualClock)."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, services: Sequence[str], interval: timedelta
+    ) -> None:
+        self._uow = uow
+        self._services = tuple(services)
+        self._interval = interval.total_seconds()
+        self.__name__ = "tenant-deletions"
+
+    async def tick(self) -> int:
+        """Requests every due deletion; how many."""
+        return len(await request_due_deletions(self._uow, self._services))
+
+    async def __call__(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                # The next pass retries; a database outage must not end the loop.
+                log.exception("requesting due tenant deletions failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
