@@ -41,6 +41,15 @@ class InvalidPhasesError(RolloutError, InvalidArgumentError):
         self.problem = problem
 
 
+class InvalidCriteriaError(RolloutError, InvalidArgumentError):
+    """A phase's success criteria, its judgment or its strategy cannot be used."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid rollout criteria {field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
 class NaiveDatetimeError(RolloutError, InvalidArgumentError):
     """A time without a timezone reached the domain, where it would be ambiguous."""
 
