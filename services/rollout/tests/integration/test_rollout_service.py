@@ -43,6 +43,8 @@ def consumed(outcome: str) -> float:
 
 
 async def start_canary(svc: RolloutDriver, tenant: str, bake_seconds: int = 600) -> pb.Rollout:
+    """A canary of 2.3.0 in its first phase, serving good outcomes steadily."""
+    svc.slo.steady(tenant, PLUGIN, "2.3.0")
     rollout = await svc.request(tenant, PLUGIN, "2.3.0", bake_seconds=bake_seconds)
     await svc.send(verified(tenant), tenant=tenant)
     await svc.send(compatible(tenant), tenant=tenant)
@@ -76,6 +78,7 @@ async def test_verified_and_checked_start_the_rollout(
         version="2.3.0",
         phases=[10, 25, 50, 100],
         percent=10,
+        strategy="canary",
     )
     stored = await svc.get(tenant, rollout.rollout_id)
     assert (stored.state, stored.percent) == (pb.ROLLOUT_STATE_IN_PROGRESS, 10)

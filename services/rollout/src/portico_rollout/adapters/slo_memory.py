@@ -2,8 +2,9 @@
 
 It answers like the real GetVersionOutcomes: per version, the whole range and
 one interval per step (empty ones included), with exact percentiles instead
-of a histogram's. Tests put outcomes in with `report`, or make every call
-fail with `unavailable`.
+of a histogram's. Tests put outcomes in with `report`, give a version a
+steady flow of good outcomes in every interval asked for with `steady`, or
+make every call fail with `unavailable`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ class MemorySlo:
     burn_rates: dict[tuple[str, str, str], float] = field(default_factory=dict)
     templates: set[str] = field(default_factory=lambda: {""})
     unavailable: bool = False
+    # (tenant, plugin, version) -> good outcomes in each interval of any query.
+    steady_of: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def steady(self, tenant_id: str, plugin: str, version: str, per_interval: int = 10) -> None:
+        """From now on the version serves `per_interval` good outcomes in every interval."""
+        self.steady_of[tenant_id, plugin, version] = per_interval
 
     def report(
         self,
@@ -109,6 +116,11 @@ class MemorySlo:
                 for s in self.outcomes_of.get((tenant_id, plugin, version), [])
                 if start <= s.at < end
             ]
+            steady = self.steady_of.get((tenant_id, plugin, version), 0)
+            at = start
+            while steady and at < end:
+                served += [Served(at, success=True, latency_ms=50)] * steady
+                at += step
             whole = _interval(start, served)
             intervals = []
             at = start
