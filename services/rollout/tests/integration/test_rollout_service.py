@@ -12,6 +12,7 @@ from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico_common.events.catalog import STREAM
 from portico_common.metrics import EVENTS_CONSUMED, ROLLOUT_REACTION
+from portico_common.tracing import configure_tracing
 from portico_rollout.entrypoints.events import SLO_DURABLE
 from portico_rollout.testing.driver import RolloutDriver
 
@@ -122,7 +123,12 @@ async def test_rejection_refuses_with_reasons(
 async def test_manual_clock_drives_the_canary_to_completion(
     rollout_service: RolloutDriver, new_tenant: NewTenant
 ) -> None:
-    """Each bake passes on the ManualClock and the scheduler walks 25, 50, 100, then completes."""
+    """Each bake passes on the ManualClock and the scheduler walks 25, 50, 100, then completes.
+
+    Every event the scheduler emits carries a traceparent (the process's main
+    configures tracing; in this process the test does).
+    """
+    configure_tracing("portico-rollout-tests")
     svc, tenant = rollout_service, new_tenant()
     rollout = await start_canary(svc, tenant, bake_seconds=3600)
     svc.clock.advance(seconds=3599)
@@ -132,8 +138,20 @@ async def test_manual_clock_drives_the_canary_to_completion(
         assert advanced[-1].payload.percent == percent  # type: ignore[attr-defined]
         svc.clock.advance(seconds=3599)
     svc.clock.advance(seconds=1)
-    await svc.watch.wait_for("rollout.completed")
+    [completed] = await svc.watch.wait_for("rollout.completed")
     assert (await svc.get(tenant, rollout.rollout_id)).state == pb.ROLLOUT_STATE_COMPLETED
+    # The scheduler's events carry a trace: each rollout is judged in a span of its own.
+    scheduled = [*svc.watch.of("rollout.phase.advanced"), completed]
+    scheduled += svc.watch.of("rollout.decision.recorded")
+    assert len(scheduled) == 3 + 1 + 4
+    assert all(e.trace.get("traceparent") for e in scheduled)
+    decisions = await svc.stub.ListRolloutDecisions(
+        pb.ListRolloutDecisionsRequest(tenant_id=tenant, rollout_id=rollout.rollout_id),
+        timeout=10,
+    )
+    assert [(d.kind, d.source) for d in decisions.decisions] == [
+        (pb.DECISION_KIND_ADVANCE, "criteria")
+    ] * 4
     [stable] = await svc.rows(
         "SELECT version, rollout_id FROM stable_versions WHERE tenant_id = $1", tenant
     )
