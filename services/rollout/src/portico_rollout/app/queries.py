@@ -10,7 +10,7 @@ from portico_common.npm import require_package_name
 from portico_common.tenants import require_tenant_id
 from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.domain.audit import AuditRecord
-from portico_rollout.domain.decisions import Decision
+from portico_rollout.domain.decisions import Decision, DecisionKind
 from portico_rollout.domain.naming import validate_id
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.state import RolloutState
@@ -35,7 +35,8 @@ class RolloutView:
     health: Health
 
 
-_STATUS = {"advance": "healthy", "hold": "holding", "fail": "failing"}
+# What the criteria made of the latest evidence (a pass held by a gate is still healthy).
+_STATUS = {"pass": "healthy", "hold": "holding", "fail": "failing"}
 
 
 async def view_rollout(
@@ -53,7 +54,8 @@ async def view_rollout(
     if judged is None:
         health = Health("unknown", "not judged on evidence yet")
     else:
-        status = _STATUS.get(judged.kind.value, "failing")
+        outcome = "fail" if judged.kind is DecisionKind.FAIL else judged.evidence.get("outcome")
+        status = _STATUS.get(str(outcome), "unknown")
         health = Health(status, "; ".join(judged.reasons), judged)
     return RolloutView(rollout, latest, health)
 

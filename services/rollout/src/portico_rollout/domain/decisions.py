@@ -67,10 +67,12 @@ class Decision:
 
     @property
     def on_evidence(self) -> bool:
-        """Whether it judged outcomes (so a replay can judge them again)."""
-        return self.source in (DecisionSource.CRITERIA, DecisionSource.JUDGMENT) and bool(
-            self.evidence.get("canary")
-        )
+        """Whether it judged outcomes under criteria (so a replay can judge them again).
+
+        A phase that passed into an approval gate was judged too: its decision
+        is the gate's hold, with the evidence it passed on.
+        """
+        return bool(self.evidence.get("canary")) and "criteria" in self.evidence
 
 
 def kinds(decisions: Sequence[Decision]) -> list[str]:
