@@ -230,3 +230,34 @@ async def test_verdict_racing_a_request_still_applies(
     await asyncio.wait_for(verdicts, timeout=5)
     stored = await handlers.get_rollout(uow, tenant, "ro-race")
     assert stored.state.value == "IN_PROGRESS"
+
+
+async def test_a_corrupt_row_never_holds_up_another_tenants_promotion(
+    rollout_db: Database, new_tenant: Callable[[], str]
+) -> None:
+    """A rollout whose stored plan no longer reads is put off; another tenant's advances."""
+    clock = ManualClock(T0)
+    uow = pg_uow_factory(rollout_db, clock)
+    slo = MemorySlo()
+    broken, healthy_tenant = new_tenant(), new_tenant()
+    for tenant in (broken, healthy_tenant):
+        await handlers.request_rollout(uow, slo, tenant, PLUGIN, "1.0.0", spec=baking(60))
+        healthy(slo, tenant, PLUGIN)
+        async with uow(tenant) as tx:
+            for kind in ("security", "compat"):
+                await handlers.record_verdict(
+                    tx, CheckVerdict(tenant, PLUGIN, "1.0.0", kind, True, (), kind, T0)
+                )
+    async with rollout_db.transaction(broken) as conn:
+        await conn.execute("""UPDATE rollouts SET plan = '[{"percent": "ten"}]'::jsonb""")
+    now = T0 + timedelta(seconds=60)
+    done = await evaluate_due_rollouts(uow, slo, now, limits=SchedulerLimits(retry_seconds=30))
+    assert (done.due, done.failed) == (2, 1)
+    async with rollout_db.transaction(ALL_TENANTS) as conn:
+        rows = await conn.fetch("SELECT tenant_id, phase_index, due_at FROM rollouts")
+    by_tenant = {r["tenant_id"]: r for r in rows}
+    assert by_tenant[healthy_tenant]["phase_index"] == 1
+    assert by_tenant[broken]["phase_index"] == 0
+    # Put off, so the next passes do not keep failing on it.
+    assert by_tenant[broken]["due_at"] == now + timedelta(seconds=30)
+    assert (await evaluate_due_rollouts(uow, slo, now)).due == 0
