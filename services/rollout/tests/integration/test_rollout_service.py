@@ -306,3 +306,30 @@ async def test_poisoned_tenant_header_is_dead_lettered(
     await svc.eventually(parked, within=20)
     assert (await svc.get(tenant, rollout.rollout_id)).state == pb.ROLLOUT_STATE_IN_PROGRESS
     assert await svc.rows("SELECT 1 FROM rollback_steps") == []
+
+
+async def test_a_control_retried_with_its_idempotency_key_is_answered_once(
+    rollout_service: RolloutDriver, new_tenant: NewTenant
+) -> None:
+    """AbortRollout sent twice with one key: the first answer again, one audit record.
+
+    Without the key, aborting a rolled-back rollout is refused.
+    """
+    svc, tenant = rollout_service, new_tenant()
+    rollout = await start_canary(svc, tenant)
+    request = pb.AbortRolloutRequest(tenant_id=tenant, rollout_id=rollout.rollout_id, reason="r")
+    metadata = (("idempotency-key", "abort-1"),)
+    first = await svc.stub.AbortRollout(request, metadata=metadata, timeout=10)
+    again = await svc.stub.AbortRollout(request, metadata=metadata, timeout=10)
+    assert again == first
+    assert first.rollout.state == pb.ROLLOUT_STATE_ROLLED_BACK
+    audit = await svc.stub.ListRolloutAudit(
+        pb.ListRolloutAuditRequest(tenant_id=tenant), timeout=10
+    )
+    assert [r.action for r in audit.records] == ["abort"]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await svc.stub.AbortRollout(request, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await svc.watch.wait_for("rollout.rolled_back")
+    await svc.watch.poll()
+    assert len(svc.watch.of("rollout.rolled_back")) == 1
