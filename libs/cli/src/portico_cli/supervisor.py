@@ -1,7 +1,8 @@
 """The suite's processes: started in order, probed until healthy, watched, stopped.
 
-auth starts first (every other service verifies tokens against it), then the
-other services together, then the gateway in front of them. Stopping runs the
+auth starts first (every other service verifies tokens against it), then slo
+(rollout is told its port), then the other services together, then the gateway
+in front of them. Stopping runs the
 other way round: gateway, services, auth, then the infrastructure.
 
 Every process binds its own ports: its preferred gRPC (or HTTP) port when that
@@ -48,6 +49,8 @@ from portico_common.tls import GrpcClientTls
 from portico_embedded.local_ca import LocalCa
 
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
+# Started (and healthy) before the others, in this order.
+FIRST = ("auth", "slo")
 HEALTH_TIMEOUT_SECONDS = 60.0
 HOST = "127.0.0.1"
 
@@ -87,7 +90,9 @@ class Suite:
         self.ports = plan_ports(gateway_port, self.say)
         auth = self._service("auth")
         self._wait_healthy([auth])
-        self._wait_healthy([self._service(svc) for svc in SERVICES if svc != "auth"])
+        # slo before rollout, which is told slo's port (it ensures each version's SLO there).
+        self._wait_healthy([self._service("slo")])
+        self._wait_healthy([self._service(svc) for svc in SERVICES if svc not in FIRST])
         self._wait_healthy([self._gateway()])
 
     def _service(self, svc: str) -> Child:
@@ -195,6 +200,8 @@ class Suite:
                 env["PORTICO_AUTH_CLIENT_SECRET"] = identities.clients[svc]
         if svc == "slo" and identities is not None:
             env[CHANNEL_KEY_ENV] = identities.channel_key
+        if svc == "rollout":
+            env["PORTICO_ROLLOUT_SLO_TARGET"] = f"{HOST}:{self.ports.grpc['slo']}"
         return env
 
     def _gateway_env(self) -> dict[str, str]:

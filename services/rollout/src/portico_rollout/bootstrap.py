@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import grpc
 
 from portico.rollout.v1 import rollout_pb2, rollout_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
+from portico_common.grpc.service_tokens import service_channel
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
-from portico_rollout.app.ports import UnitOfWorkFactory
-from portico_rollout.domain.rollout import DEFAULT_BAKE_SECONDS
+from portico_rollout.adapters.slo_grpc import GrpcSloSource, NoSloSource
+from portico_rollout.app.evaluation import SchedulerLimits
+from portico_rollout.app.handlers import Defaults
+from portico_rollout.app.ports import SloSource, UnitOfWorkFactory
 from portico_rollout.entrypoints.events import (
     CHECKS_DURABLE,
     SLO_DURABLE,
@@ -45,10 +50,12 @@ class Dependencies:
     # Units of work inside an event consumer's transaction (with its inbox row).
     consumer_uow: ConsumerUnitOfWork
     clock: Clock
-    default_bake_seconds: int = DEFAULT_BAKE_SECONDS
-    # The scheduler's pace and batch; `run` takes both from the settings.
+    # The slo service: the version's SLO, and the outcomes phases are judged on.
+    slo: SloSource
+    defaults: Defaults = field(default_factory=Defaults)
+    # The scheduler's pace and limits; `run` takes them from the settings.
     tick_seconds: float = 0.2
-    scheduler_batch: int = 100
+    limits: SchedulerLimits = field(default_factory=SchedulerLimits)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class Components:
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
     events = RolloutEventHandlers(deps.consumer_uow, deps.clock)
-    servicer = RolloutServicer(deps.uow, default_bake_seconds=deps.default_bake_seconds)
+    servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults)
     return Components(
         servicers=[
             Servicer(
@@ -74,28 +81,51 @@ def build(deps: Dependencies) -> Components:
             Subscription(CHECKS_DURABLE, events.checks()),
             Subscription(SLO_DURABLE, events.slo()),
             Subscription(
-                INSTALLS_DURABLE,
-                install_handlers(deps.consumer_uow, default_bake_seconds=deps.default_bake_seconds),
+                INSTALLS_DURABLE, install_handlers(deps.consumer_uow, deps.slo, deps.defaults)
             ),
         ],
         background=[
             make_scheduler(
-                deps.uow, deps.clock, tick_seconds=deps.tick_seconds, batch=deps.scheduler_batch
+                deps.uow,
+                deps.slo,
+                deps.clock,
+                tick_seconds=deps.tick_seconds,
+                defaults=deps.defaults,
+                limits=deps.limits,
             )
         ],
     )
 
 
-def dependencies(rt: Runtime, settings: RolloutSettings) -> Dependencies:
+def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Dependencies:
     """The real dependencies: PostgreSQL units of work on the runtime's database."""
     return Dependencies(
         uow=pg_uow_factory(rt.db, rt.clock),
         consumer_uow=pg_consumer_uow(rt.clock),
         clock=rt.clock,
-        default_bake_seconds=settings.rollout_default_bake_seconds,
+        slo=slo,
+        defaults=Defaults(
+            bake_seconds=settings.rollout_default_bake_seconds,
+            hold_timeout_seconds=settings.rollout_hold_timeout_seconds,
+            recheck_seconds=settings.rollout_recheck_seconds,
+        ),
         tick_seconds=settings.rollout_tick_seconds,
-        scheduler_batch=settings.rollout_scheduler_batch,
+        limits=SchedulerLimits(
+            batch=settings.rollout_scheduler_batch,
+            per_tenant=settings.rollout_scheduler_per_tenant,
+            retry_seconds=settings.rollout_retry_seconds,
+        ),
     )
+
+
+def slo_channel(rt: Runtime, settings: RolloutSettings) -> grpc.aio.Channel | None:
+    """A channel to slo carrying rollout's own token (when it has an identity)."""
+    target = settings.rollout_slo_target
+    if not target:
+        return None
+    if rt.service_tokens is not None:
+        return service_channel(target, rt.service_tokens)
+    return grpc.aio.insecure_channel(target)
 
 
 async def run(
@@ -104,22 +134,35 @@ async def run(
     clock: Clock | None = None,
     ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
+    slo: SloSource | None = None,
 ) -> None:
     """Runs the service until SIGTERM/SIGINT, or until `stop` is set.
 
-    `clock`, `ready` (called with the bound gRPC port) and `stop` let tests
-    run the real thing in-process on a ManualClock.
+    `clock`, `ready` (called with the bound gRPC port), `stop` and `slo` (an
+    slo in place of the one at PORTICO_ROLLOUT_SLO_TARGET) let tests run the
+    real thing in-process on a ManualClock.
     """
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
-    parts = build(dependencies(rt, settings))
-    await serve(
-        rt,
-        servicers=parts.servicers,
-        subscriptions=parts.subscriptions,
-        background=parts.background,
-        ready=ready,
-        stop=stop,
-    )
+    channel = None if slo is not None else slo_channel(rt, settings)
+    if slo is None:
+        slo = (
+            GrpcSloSource(channel, timeout_seconds=settings.rollout_slo_timeout_seconds)
+            if channel is not None
+            else NoSloSource()
+        )
+    parts = build(dependencies(rt, settings, slo))
+    try:
+        await serve(
+            rt,
+            servicers=parts.servicers,
+            subscriptions=parts.subscriptions,
+            background=parts.background,
+            ready=ready,
+            stop=stop,
+        )
+    finally:
+        if channel is not None:
+            await channel.close(grace=None)
 
 
 def main() -> None:

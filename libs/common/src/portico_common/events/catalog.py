@@ -30,6 +30,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     "rollout.completed": ev.RolloutCompleted,
     "rollout.refused": ev.RolloutRefused,
     "rollout.rolled_back": ev.RolloutRolledBack,
+    "rollout.decision.recorded": ev.RolloutDecisionRecorded,
     "slo.violated": ev.SloViolated,
     "slo.recovered": ev.SloRecovered,
 }

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from portico_rollout.domain.decisions import Decision
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RolloutEvent:
@@ -28,6 +30,7 @@ class RolloutStarted(RolloutEvent):
     stable_version: str
     phases: tuple[int, ...]
     percent: int
+    strategy: str = "canary"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -60,3 +63,10 @@ class RolloutRolledBack(RolloutEvent):
     cause_event_id: str = ""
     # Carried through so reaction time is measurable end to end.
     violation_detected_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutDecisionRecorded(RolloutEvent):
+    """A decision was made and stored with its evidence."""
+
+    decision: Decision

@@ -1,9 +1,11 @@
-"""Sticky assignment: which version a given user sees during a canary.
+"""Sticky assignment: which version a given user sees during a rollout.
 
-A user's bucket depends only on (tenant, plugin, user), and a user is in the
-canary iff bucket < percent * 100. Since phases only grow, a user who got the
-new version keeps it as the share grows, and a fixed cohort takes the risk
-for a plugin instead of a random one on every request.
+A user's bucket depends only on (tenant, plugin, version, user), and a user is
+in the canary iff bucket < percent * 100. Since phases only grow, a user who
+got the new version keeps it as the share grows. The version is in the hash,
+so each release picks its own cohorts: the same users do not take the risk of
+every release of a plugin, while within one release (and its retries) the
+cohort stays fixed.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from portico_rollout.errors import InvalidBucketError
 BUCKETS = 10_000
 
 
-def bucket_for(tenant_id: str, plugin: str, user_id: str) -> int:
-    """A bucket in [0, 10000) for this user and plugin, the same in every process.
+def bucket_for(tenant_id: str, plugin: str, version: str, user_id: str) -> int:
+    """A bucket in [0, 10000) for this user and plugin version, the same in every process.
 
     sha256 rather than hash(), which is salted per process. Each part is
     length-prefixed so ("ab", "c") and ("a", "bc") cannot collide.
     """
     digest = hashlib.sha256()
-    for part in (tenant_id, plugin, user_id):
+    for part in (tenant_id, plugin, version, user_id):
         encoded = part.encode()
         digest.update(len(encoded).to_bytes(4, "big"))
         digest.update(encoded)

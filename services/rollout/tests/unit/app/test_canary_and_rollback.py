@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from portico.events.v1 import events_pb2 as ev
-from portico_rollout.app import handlers
+from portico_rollout.app.evaluation import evaluate_due_rollouts
 from portico_rollout.domain.saga import StepState
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import RolloutConflictError
@@ -168,4 +168,5 @@ async def test_saga_refuses_a_rollout_that_is_not_rolled_back(world: RolloutWorl
 
 async def test_advance_handles_nothing_due(world: RolloutWorld) -> None:
     """With no rollouts at all the scheduler's step is a no-op."""
-    assert await handlers.advance_due_rollouts(world.uow, world.clock.now()) == 0
+    done = await evaluate_due_rollouts(world.uow, world.slo, world.clock.now())
+    assert (done.due, done.failed) == (0, 0)

@@ -94,7 +94,9 @@ async def test_violation_rolls_back_and_measures_reaction(
     world.clock.advance(seconds=0.02)
     before = reactions()
     envelope = await entry.deliver(violation)
-    [rolled_back] = entry.published
+    decided, rolled_back = entry.published
+    assert isinstance(decided, ev.RolloutDecisionRecorded)
+    assert (decided.kind, decided.source) == ("rollback", "slo")
     assert isinstance(rolled_back, ev.RolloutRolledBack)
     assert rolled_back.cause_event_id == envelope.id
     assert timestamp_field(rolled_back, "violation_detected_at") == detected
@@ -108,7 +110,7 @@ async def test_violation_without_detection_time_uses_the_event_time(
     await world.started()
     world.clock.advance(minutes=1)
     envelope = await entry.deliver(ev.SloViolated(**ids(world), rule="r"))
-    [rolled_back] = entry.published
+    _, rolled_back = entry.published
     assert isinstance(rolled_back, ev.RolloutRolledBack)
     assert timestamp_field(rolled_back, "violation_detected_at") == envelope.time
     assert envelope.time == world.clock.now()

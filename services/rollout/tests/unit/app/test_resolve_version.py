@@ -29,7 +29,7 @@ async def test_not_installed_resolves_to_nothing(world: RolloutWorld) -> None:
         False,
         0,
     )
-    assert answer.bucket == bucket_for("acme", "left-pad", "alice")
+    assert answer.bucket == bucket_for("acme", "left-pad", "", "alice")
 
 
 async def test_awaiting_checks_serves_stable_only(world: RolloutWorld) -> None:

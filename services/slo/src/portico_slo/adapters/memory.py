@@ -17,6 +17,7 @@ from datetime import datetime
 
 from portico_common import memory_uow
 from portico_common.clock import Clock
+from portico_slo.adapters.memory_version_outcomes import MemoryVersionOutcomes, VersionTallies
 from portico_slo.adapters.messages import to_message
 from portico_slo.app.ports import (
     SloFilter,
@@ -46,6 +47,7 @@ class MemoryTables:
     violations: dict[str, tuple[str, ViolationRecord]] = field(default_factory=dict)
     # (tenant, name) -> template
     templates: dict[tuple[str, str], SloTemplate] = field(default_factory=dict)
+    version_outcomes: VersionTallies = field(default_factory=dict)
 
 
 class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
@@ -57,6 +59,7 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
         self.buckets = MemoryOutcomeBuckets(self)
         self.violations = MemoryViolationLog(self)
         self.templates = MemoryTemplates(self)
+        self.version_outcomes = MemoryVersionOutcomes(self)
 
     async def publish(self, events: Sequence[SloEvent]) -> None:
         for event in events:

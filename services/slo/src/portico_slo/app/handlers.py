@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
+from portico_slo.app import version_outcomes
 from portico_slo.app.evaluation import (
     Judged,
     evaluate_all,
@@ -285,6 +286,18 @@ async def report_outcomes(
             if refused:
                 await tx.slos.count_refused(tenant_id, slo.slo_id, refused)
             judged.append(await judge(tx, slo, now))
+        # The canary judge compares versions on these (version_outcomes.series).
+        await version_outcomes.record(
+            tx,
+            tenant_id,
+            plugin,
+            version,
+            [
+                (o.at or now, o.success, o.latency_ms)
+                for o, r in zip(outcomes, results, strict=True)
+                if r is OutcomeResult.ACCEPTED
+            ],
+        )
     for each in judged:
         _publish(gauge, each)
     primary = _primary(judged, version, rollout_id)
