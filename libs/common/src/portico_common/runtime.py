@@ -51,6 +51,8 @@ from portico_common.tracing import configure_tracing
 log = logging.getLogger(__name__)
 
 Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+# Awaited after start-up before health turns SERVING (an in-memory view being built).
+Readiness = Callable[[], Awaitable[object]]
 
 
 @dataclass
@@ -149,6 +151,7 @@ async def serve(
     subscriptions: Sequence[Subscription] = (),
     consumers: Sequence[EventConsumer] = (),
     background: Sequence[Background] = (),
+    readiness: Sequence[Readiness] = (),
     verifier: TokenVerifier | None = None,
     ready: Callable[[int], None] | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
@@ -216,16 +219,18 @@ async def serve(
         asyncio.create_task(job(stop), name=getattr(job, "__name__", "job")) for job in background
     ]
 
-    await server.start()
+    # Health stays NOT_SERVING (grpc's default for "" is SERVING) until whatever
+    # the answers depend on is ready, so nobody is sent to a replica that would
+    # answer wrong; `ready` and the ready file wait for it too.
     for name in ["", *names]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving", extra={"service": rt.service, "port": port})
-    if ready is not None:
-        ready(port)
-    if settings.ready_file:
-        write_ready_file(Path(settings.ready_file), grpc_port=port, metrics_port=metrics_port)
-
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await server.start()
     stopper = asyncio.create_task(stop.wait())
+    if await _warm_up(readiness, [stopper, *tasks]):
+        for name in ["", *names]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving", extra={"service": rt.service, "port": port})
+        _announce(settings, ready, grpc_port=port, metrics_port=metrics_port)
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     for task in done:
         if task is not stopper and task.exception() is not None:
@@ -240,6 +245,29 @@ async def serve(
     for task in tasks:
         task.cancel()
     await rt.close()
+
+
+async def _warm_up(readiness: Sequence[Readiness], running: Sequence[asyncio.Task[Any]]) -> bool:
+    """Awaits every readiness check; False if the service stopped or a task ended first."""
+    if not readiness:
+        return True
+    warming = asyncio.ensure_future(asyncio.gather(*(check() for check in readiness)))
+    await asyncio.wait([warming, *running], return_when=asyncio.FIRST_COMPLETED)
+    if not warming.done():
+        warming.cancel()
+        return False
+    if warming.exception() is not None:
+        log.error("readiness check failed", exc_info=warming.exception())
+        return False
+    return True
+
+
+def _announce(settings: ServiceSettings, ready: Callable[[int], None] | None, **ports: int) -> None:
+    """Tells the in-process caller (`ready`) and the supervisor (the ready file) it serves."""
+    if ready is not None:
+        ready(ports["grpc_port"])
+    if settings.ready_file:
+        write_ready_file(Path(settings.ready_file), **ports)
 
 
 def write_ready_file(path: Path, **ports: int) -> None:

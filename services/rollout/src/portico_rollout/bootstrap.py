@@ -8,15 +8,20 @@ started Runtime; unit tests call `build` with in-memory ones.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from portico.rollout.v1 import rollout_pb2, rollout_pb2_grpc
+from portico.rollout.v1 import assignments_pb2, assignments_pb2_grpc, rollout_pb2, rollout_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
-from portico_common.runtime import Background, Runtime, bootstrap_process, serve
+from portico_common.runtime import Background, Readiness, Runtime, bootstrap_process, serve
 from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
+from portico_rollout.adapters.view import AssignmentView
+from portico_rollout.adapters.view_feed import NatsChangeFeed
+from portico_rollout.adapters.view_postgres import PgAssignmentReader
+from portico_rollout.app.assignment_sync import AssignmentSync
+from portico_rollout.app.assignments import AssignmentReader, ChangeFeed, TrafficRouter
 from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.domain.rollout import DEFAULT_BAKE_SECONDS
 from portico_rollout.entrypoints.events import (
@@ -26,6 +31,7 @@ from portico_rollout.entrypoints.events import (
     RolloutEventHandlers,
 )
 from portico_rollout.entrypoints.grpc_api import RolloutServicer
+from portico_rollout.entrypoints.grpc_assignments import AssignmentServicer
 from portico_rollout.entrypoints.install_events import INSTALLS_DURABLE, install_handlers
 from portico_rollout.entrypoints.scheduler import make_scheduler
 from portico_rollout.settings import RolloutSettings
@@ -34,6 +40,7 @@ SERVICE = "rollout"
 MIGRATIONS = "portico_rollout.migrations"
 
 ROLLOUT_SERVICE = rollout_pb2.DESCRIPTOR.services_by_name["RolloutService"]
+ASSIGNMENT_SERVICE = assignments_pb2.DESCRIPTOR.services_by_name["AssignmentService"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,12 @@ class Dependencies:
     # The scheduler's pace and batch; `run` takes both from the settings.
     tick_seconds: float = 0.2
     scheduler_batch: int = 100
+    # The read path: assignments as the database has them, the events that say
+    # one changed, and where traffic goes besides the in-memory resolve view.
+    assignments: AssignmentReader | None = None
+    changes: ChangeFeed | None = None
+    routers: Sequence[TrafficRouter] = ()
+    view_resync_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -58,17 +71,46 @@ class Components:
     servicers: list[Servicer]
     subscriptions: list[Subscription]
     background: list[Background]
+    # Health turns SERVING once these are done: the resolve view is built.
+    readiness: list[Readiness]
+    # What ResolveVersion and WatchAssignments answer from.
+    view: AssignmentView
+    # What keeps the view (and every other router) in step; None without a reader.
+    sync: AssignmentSync | None
 
 
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
     events = RolloutEventHandlers(deps.consumer_uow, deps.clock)
-    servicer = RolloutServicer(deps.uow, default_bake_seconds=deps.default_bake_seconds)
+    view = AssignmentView()
+    servicer = RolloutServicer(deps.uow, view, default_bake_seconds=deps.default_bake_seconds)
+    background = [
+        make_scheduler(
+            deps.uow, deps.clock, tick_seconds=deps.tick_seconds, batch=deps.scheduler_batch
+        ),
+        view.run,
+    ]
+    readiness: list[Readiness] = []
+    sync = None
+    if deps.assignments is not None and deps.changes is not None:
+        sync = AssignmentSync(
+            deps.assignments,
+            deps.changes,
+            [view, *deps.routers],
+            resync_seconds=deps.view_resync_seconds,
+        )
+        background.append(sync.run)
+        readiness.append(sync.built.wait)
     return Components(
         servicers=[
             Servicer(
                 ROLLOUT_SERVICE, rollout_pb2_grpc.add_RolloutServiceServicer_to_server, servicer
-            )
+            ),
+            Servicer(
+                ASSIGNMENT_SERVICE,
+                assignments_pb2_grpc.add_AssignmentServiceServicer_to_server,
+                AssignmentServicer(view),
+            ),
         ],
         subscriptions=[
             Subscription(CHECKS_DURABLE, events.checks()),
@@ -78,11 +120,10 @@ def build(deps: Dependencies) -> Components:
                 install_handlers(deps.consumer_uow, default_bake_seconds=deps.default_bake_seconds),
             ),
         ],
-        background=[
-            make_scheduler(
-                deps.uow, deps.clock, tick_seconds=deps.tick_seconds, batch=deps.scheduler_batch
-            )
-        ],
+        background=background,
+        readiness=readiness,
+        view=view,
+        sync=sync,
     )
 
 
@@ -95,6 +136,9 @@ def dependencies(rt: Runtime, settings: RolloutSettings) -> Dependencies:
         default_bake_seconds=settings.rollout_default_bake_seconds,
         tick_seconds=settings.rollout_tick_seconds,
         scheduler_batch=settings.rollout_scheduler_batch,
+        assignments=PgAssignmentReader(rt.db),
+        changes=NatsChangeFeed(rt.nc),
+        view_resync_seconds=settings.rollout_view_resync_seconds,
     )
 
 
@@ -117,6 +161,7 @@ async def run(
         servicers=parts.servicers,
         subscriptions=parts.subscriptions,
         background=parts.background,
+        readiness=parts.readiness,
         ready=ready,
         stop=stop,
     )

@@ -16,6 +16,7 @@ from portico_common.errors import (
     InvalidArgumentError,
     NotFoundError,
     PorticoError,
+    UnavailableError,
 )
 
 
@@ -94,3 +95,10 @@ class RolloutConflictError(RolloutError, ConflictError):
         super().__init__(f"rollout {rollout_id} changed since revision {revision}; retry")
         self.rollout_id = rollout_id
         self.revision = revision
+
+
+class AssignmentsNotReadyError(RolloutError, UnavailableError):
+    """The in-memory assignments are not built yet, so no answer would be right."""
+
+    def __init__(self) -> None:
+        super().__init__("rollout assignments are still loading; retry shortly")

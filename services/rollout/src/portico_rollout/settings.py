@@ -15,3 +15,6 @@ class RolloutSettings(ServiceSettings):
     rollout_tick_seconds: float = Field(default=0.2, gt=0)
     # Rollouts advanced per scheduler transaction; the rest wait for the next batch.
     rollout_scheduler_batch: int = Field(default=100, ge=1)
+    # The in-memory view behind ResolveVersion is read back whole this often, as a
+    # safety net against an event lost without a reconnect (PORTICO_ROLLOUT_VIEW_RESYNC_SECONDS).
+    rollout_view_resync_seconds: float = Field(default=60.0, gt=0)

@@ -25,6 +25,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     "plugin.install.rejected": ev.InstallRejected,
     "plugin.install.expired": ev.InstallExpired,
     "plugin.install.escalated": ev.InstallEscalated,
+    "rollout.requested": ev.RolloutRequested,
     "rollout.started": ev.RolloutStarted,
     "rollout.phase.advanced": ev.RolloutPhaseAdvanced,
     "rollout.completed": ev.RolloutCompleted,

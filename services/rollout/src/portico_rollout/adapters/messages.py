@@ -13,6 +13,7 @@ from portico_rollout.domain.events import (
     RolloutEvent,
     RolloutPhaseAdvanced,
     RolloutRefused,
+    RolloutRequested,
     RolloutRolledBack,
     RolloutStarted,
 )
@@ -36,6 +37,13 @@ def to_message(event: RolloutEvent) -> Message:
         version=event.version,
     )
     match event:
+        case RolloutRequested():
+            return ev.RolloutRequested(
+                **ids,
+                stable_version=event.stable_version,
+                phases=list(event.phases),
+                bake_seconds=event.bake_seconds,
+            )
         case RolloutStarted():
             return ev.RolloutStarted(
                 **ids,

@@ -15,12 +15,16 @@ from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
 from portico_rollout.app.saga import run_rollback_saga
-from portico_rollout.domain.events import RolloutCompleted, RolloutEvent, RolloutRolledBack
+from portico_rollout.domain.events import (
+    RolloutCompleted,
+    RolloutEvent,
+    RolloutRequested,
+    RolloutRolledBack,
+)
 from portico_rollout.domain.naming import validate_id
 from portico_rollout.domain.phases import DEFAULT_PHASES
 from portico_rollout.domain.rollout import DEFAULT_BAKE_SECONDS, Rollout
 from portico_rollout.domain.state import RolloutState
-from portico_rollout.domain.sticky import bucket_for, resolve
 from portico_rollout.domain.verdicts import CheckVerdict, apply_verdicts
 from portico_rollout.errors import (
     InvalidRolloutError,
@@ -66,8 +70,19 @@ async def request_rollout(
             phases=tuple(phases) or DEFAULT_PHASES,
             bake_seconds=bake_seconds or default_bake_seconds,
         )
+        # Announced even when verdicts start it at once: read paths learn of it from events.
+        requested = RolloutRequested(
+            tenant_id=tenant_id,
+            rollout_id=rollout.rollout_id,
+            plugin=plugin,
+            version=version,
+            occurred_at=now,
+            stable_version=rollout.stable_version,
+            phases=rollout.phases,
+            bake_seconds=rollout.bake_seconds,
+        )
         verdicts = await tx.verdicts.for_version(tenant_id, plugin, version)
-        events = apply_verdicts(rollout, verdicts, now)
+        events = [requested, *apply_verdicts(rollout, verdicts, now)]
         if not await tx.rollouts.add(rollout):
             # Another request won the race between our check and our insert.
             winner = await tx.rollouts.active_for(tenant_id, plugin)
@@ -86,46 +101,6 @@ async def get_rollout(uow: UnitOfWorkFactory, tenant_id: str, rollout_id: str) -
     if rollout is None:
         raise RolloutNotFoundError(rollout_id)
     return rollout
-
-
-@dataclass(frozen=True, slots=True)
-class VersionAnswer:
-    """Which version a user sees, and why."""
-
-    version: str
-    stable_version: str
-    rollout_id: str
-    bucket: int
-    in_canary: bool
-    percent: int
-
-
-async def resolve_version(
-    uow: UnitOfWorkFactory, tenant_id: str, user_id: str, plugin: str
-) -> VersionAnswer:
-    """The version this user sees now: sticky inside a canary, else the stable version."""
-    require_tenant_id(tenant_id)
-    validate_id("user_id", user_id)
-    require_package_name(plugin, "plugin")
-    async with uow(tenant_id) as tx:
-        rollout = await tx.rollouts.active_for(tenant_id, plugin)
-        # The rollout recorded the stable version it runs over; without one,
-        # the table says what serves everyone.
-        stable = (
-            rollout.stable_version
-            if rollout is not None
-            else await tx.stable_versions.get(tenant_id, plugin)
-        )
-    bucket = bucket_for(tenant_id, plugin, user_id)
-    answer = resolve(rollout, stable, bucket)
-    return VersionAnswer(
-        version=answer.version,
-        stable_version=stable,
-        rollout_id=rollout.rollout_id if rollout is not None else "",
-        bucket=bucket,
-        in_canary=answer.in_canary,
-        percent=answer.percent,
-    )
 
 
 # -- reactions to events (the caller's transaction holds the inbox row) --------------

@@ -22,6 +22,15 @@ class RolloutEvent:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutRequested(RolloutEvent):
+    """A rollout was asked for; it waits for its checks and no user has the version yet."""
+
+    stable_version: str
+    phases: tuple[int, ...]
+    bake_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RolloutStarted(RolloutEvent):
     """Both checks passed and the first phase is live."""
 

@@ -11,6 +11,7 @@ from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_common.timestamps import optional_timestamp, to_timestamp
 from portico_rollout.app import handlers
+from portico_rollout.app.assignments import AssignmentLookup, resolve_version
 from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.domain.rollout import Rollout
 
@@ -40,8 +41,12 @@ def to_proto(rollout: Rollout) -> pb.Rollout:
 
 
 class RolloutServicer(pb_grpc.RolloutServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory, *, default_bake_seconds: int) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, view: AssignmentLookup, *, default_bake_seconds: int
+    ) -> None:
         self._uow = uow
+        # ResolveVersion answers from memory: no database on the request path.
+        self._view = view
         self._default_bake = default_bake_seconds
 
     async def RequestRollout(
@@ -67,9 +72,7 @@ class RolloutServicer(pb_grpc.RolloutServiceServicer):
     async def ResolveVersion(
         self, request: pb.ResolveVersionRequest, context: Context
     ) -> pb.ResolveVersionResponse:
-        answer = await handlers.resolve_version(
-            self._uow, request.tenant_id, request.user_id, request.plugin
-        )
+        answer = resolve_version(self._view, request.tenant_id, request.user_id, request.plugin)
         return pb.ResolveVersionResponse(
             version=answer.version,
             stable_version=answer.stable_version,

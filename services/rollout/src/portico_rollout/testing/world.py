@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -17,7 +17,11 @@ from google.protobuf.message import Message
 from portico_common.clock import ManualClock
 from portico_common.events.envelope import Envelope
 from portico_rollout.adapters.memory import MemoryStore
+from portico_rollout.adapters.view import AssignmentView
+from portico_rollout.adapters.view_memory import MemoryAssignmentReader, MemoryChangeFeed
 from portico_rollout.app import handlers
+from portico_rollout.app.assignment_sync import AssignmentSync
+from portico_rollout.app.assignments import VersionAnswer, resolve_version
 from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.bootstrap import Components, Dependencies, build
 from portico_rollout.domain.events import RolloutEvent, RolloutRolledBack
@@ -52,6 +56,14 @@ class RolloutWorld:
     tenant: str = TENANT
     plugin: str = PLUGIN
     version: str = VERSION
+    # The read path: the in-memory view, kept in step by `settle`.
+    view: AssignmentView = field(default_factory=AssignmentView)
+    feed: MemoryChangeFeed = field(init=False)
+    sync: AssignmentSync = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feed = MemoryChangeFeed(self.store)
+        self.sync = AssignmentSync(MemoryAssignmentReader(self.store), self.feed, [self.view])
 
     @property
     def uow(self) -> UnitOfWorkFactory:
@@ -65,8 +77,27 @@ class RolloutWorld:
                 consumer_uow=self.store.consumer_uow(),
                 clock=self.clock,
                 default_bake_seconds=default_bake_seconds,
+                assignments=MemoryAssignmentReader(self.store),
+                changes=MemoryChangeFeed(self.store),
             )
         )
+
+    async def settle(self) -> int:
+        """Brings the view up to date as the service's feed would: returns changes routed.
+
+        The first call builds it; later ones read back the plugins that the
+        events committed since name.
+        """
+        for key in self.feed.new_keys():
+            self.sync.changed(*key)
+        return await self.sync.step()
+
+    async def resolve(
+        self, user_id: str, *, tenant: str = TENANT, plugin: str = PLUGIN
+    ) -> VersionAnswer:
+        """ResolveVersion as the service answers it, once the view has caught up."""
+        await self.settle()
+        return resolve_version(self.view, tenant, user_id, plugin)
 
     async def deliver(self, payload: Message, *, tenant: str = TENANT) -> Envelope:
         """Hands a CloudEvent to the handler the service subscribes for its type.
