@@ -131,6 +131,7 @@ async def test_manual_clock_drives_the_canary_to_completion(
     svc.clock.advance(seconds=1)
     await svc.watch.wait_for("rollout.completed")
     assert (await svc.get(tenant, rollout.rollout_id)).state == pb.ROLLOUT_STATE_COMPLETED
+    await svc.eventually(lambda: svc.resolves_at(tenant, PLUGIN, 0, rollout_id=""))
     [stable] = await svc.rows(
         "SELECT version, rollout_id FROM stable_versions WHERE tenant_id = $1", tenant
     )
@@ -255,9 +256,12 @@ async def test_resolve_is_sticky_over_grpc(
             )
         return answers
 
+    # The view answering resolves follows the events within milliseconds.
+    await svc.eventually(lambda: svc.resolves_at(tenant, PLUGIN, 10))
     at_10 = await cohort()
     svc.clock.advance(timedelta(seconds=60).total_seconds())
     await svc.watch.wait_for("rollout.phase.advanced")
+    await svc.eventually(lambda: svc.resolves_at(tenant, PLUGIN, 25))
     at_25 = await cohort()
     in_10 = {u for u, a in at_10.items() if a.in_canary}
     in_25 = {u for u, a in at_25.items() if a.in_canary}
