@@ -15,19 +15,34 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from portico.events.v1 import events_pb2 as ev
 from portico_common.errors import EventError
 from portico_common.events.catalog import subject_for
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
-from portico_rollout.app.assignments import OnChange, OnGap
+from portico_rollout.app.assignments import Ended, OnChange, OnGap
 
 log = logging.getLogger(__name__)
 
 # Every event rollout publishes (the topology's watch of rollout on itself).
 SUBJECT = subject_for("rollout.>")
+
+
+def ended_by(payload: Message) -> Ended | None:
+    """The rollout an event ended and what serves everyone after it; None for other events."""
+    match payload:
+        case ev.RolloutRolledBack():
+            return Ended(payload.rollout_id, payload.stable_version)
+        case ev.RolloutCompleted():
+            return Ended(payload.rollout_id, payload.version)
+        case ev.RolloutRefused():
+            # It never served anyone: the stable version stays what it was.
+            return Ended(payload.rollout_id, None)
+    return None
 
 
 class NatsChangeFeed:
@@ -54,7 +69,7 @@ class NatsChangeFeed:
                 return
             plugin = getattr(envelope.payload, "plugin", "")
             if plugin:
-                on_change(envelope.tenant_id, plugin)
+                on_change(envelope.tenant_id, plugin, ended_by(envelope.payload))
 
         subscription = await self._nc.subscribe(self._subject, cb=on_message)
         watcher = asyncio.create_task(self._watch_reconnects(on_gap), name="view-reconnects")

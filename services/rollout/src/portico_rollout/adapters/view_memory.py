@@ -14,7 +14,8 @@ from google.protobuf.message import Message
 
 from portico_common.tenants import ALL_TENANTS
 from portico_rollout.adapters.memory import MemoryStore
-from portico_rollout.app.assignments import OnChange, OnGap
+from portico_rollout.adapters.view_feed import ended_by
+from portico_rollout.app.assignments import Ended, OnChange, OnGap
 from portico_rollout.domain.assignment import Assignment, PluginKey
 
 
@@ -64,19 +65,19 @@ class MemoryChangeFeed:
         finally:
             self._on_change = self._on_gap = None
 
-    def new_keys(self) -> list[PluginKey]:
-        """The plugins named by the events committed since the last call, in order."""
+    def news(self) -> list[tuple[str, str, Ended | None]]:
+        """What the events committed since the last call say, in order, as the feed passes on."""
         events = self._store.sink.events[self._seen :]
         self._seen += len(events)
-        return [plugin_key(payload) for payload, _subject in events]
+        return [(*plugin_key(payload), ended_by(payload)) for payload, _subject in events]
 
     def announce(self) -> int:
         """Passes on every event committed since the last call to the subscriber."""
-        keys = self.new_keys()
+        news = self.news()
         if self._on_change is not None:
-            for key in keys:
-                self._on_change(*key)
-        return len(keys)
+            for item in news:
+                self._on_change(*item)
+        return len(news)
 
     def gap(self) -> None:
         """As if the feed had reconnected after missing events."""

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from portico_rollout.app.assignments import AssignmentReader, ChangeFeed, TrafficRouter
+from portico_rollout.app.assignments import AssignmentReader, ChangeFeed, Ended, TrafficRouter
 from portico_rollout.domain.assignment import Assignment, PluginKey
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class AssignmentSync:
         self._resync = resync_seconds
         self._known: dict[PluginKey, Assignment] = {}
         self._pending: set[PluginKey] = set()
+        # Rollouts that ended, applied before anything is read back.
+        self._ended: dict[PluginKey, list[Ended]] = {}
         self._rebuild = True
         # Routers whose last route failed: the next rebuild gives them everything.
         self._behind: set[int] = set()
@@ -52,9 +54,15 @@ class AssignmentSync:
 
     # -- what the feed calls ---------------------------------------------------------
 
-    def changed(self, tenant_id: str, plugin: str) -> None:
-        """An event for this plugin arrived: read it back on the next step."""
-        self._pending.add((tenant_id, plugin))
+    def changed(self, tenant_id: str, plugin: str, ended: Ended | None = None) -> None:
+        """An event for this plugin arrived: read it back on the next step.
+
+        If the event ended a rollout, that is applied first, without a read.
+        """
+        key = (tenant_id, plugin)
+        if ended is not None:
+            self._ended.setdefault(key, []).append(ended)
+        self._pending.add(key)
         self._wake.set()
 
     def gap(self) -> None:
@@ -67,9 +75,11 @@ class AssignmentSync:
     async def step(self) -> int:
         """Reads back what is due (everything, or the plugins named); returns changes routed."""
         if self._rebuild:
+            self._ended.clear()
             return await self._rebuild_all()
+        routed = await self._apply_ended()
         if not self._pending:
-            return 0
+            return routed
         keys, self._pending = self._pending, set()
         try:
             found = {a.key: a for a in await self._reader.of(keys)}
@@ -83,7 +93,7 @@ class AssignmentSync:
                 changes.append(fresh)
                 self._remember(fresh)
         await self._route(changes)
-        return len(changes)
+        return routed + len(changes)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follows the feed until `stop` is set; a failed read is retried with backoff."""
@@ -107,6 +117,24 @@ class AssignmentSync:
                     self._rebuild = True
 
     # -- internals -------------------------------------------------------------------
+
+    async def _apply_ended(self) -> int:
+        if not self._ended:
+            return 0
+        ended, self._ended = self._ended, {}
+        changes = []
+        for key, news in ended.items():
+            known = self._known.get(key)
+            if known is None:
+                continue
+            after = known
+            for end in news:
+                after = after.ended(end.rollout_id, end.stable_version)
+            if after != known:
+                changes.append(after)
+                self._remember(after)
+        await self._route(changes)
+        return len(changes)
 
     async def _rebuild_all(self) -> int:
         # Cleared before the read: an event arriving during it names a change the

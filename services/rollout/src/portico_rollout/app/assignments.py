@@ -44,8 +44,21 @@ class TrafficRouter(Protocol):
         """
 
 
-# Called with (tenant, plugin) for each event that may change that plugin's assignment.
-OnChange = Callable[[str, str], None]
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A rollout that serves nobody any more, and what serves everyone now (None: unchanged).
+
+    Applied to the view at once, before the plugin is read back: a rollback
+    reaches resolves as fast as its event reaches the replica.
+    """
+
+    rollout_id: str
+    stable_version: str | None
+
+
+# Called with (tenant, plugin, ended) for each event that may change that plugin's
+# assignment; `ended` is set when the event says its rollout ended.
+OnChange = Callable[[str, str, Ended | None], None]
 # Called when events may have been missed (the feed reconnected): everything is re-read.
 OnGap = Callable[[], None]
 

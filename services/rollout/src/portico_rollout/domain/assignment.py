@@ -69,6 +69,17 @@ class Assignment:
             percent=rollout.percent,
         )
 
+    def ended(self, rollout_id: str, stable_version: str | None) -> Assignment:
+        """This assignment once `rollout_id` serves nobody; `stable_version` None: unchanged.
+
+        A rollout that ended never serves again, so applying this twice, or
+        late, is harmless: an assignment of another rollout is left alone.
+        """
+        if not self.rollout_id or self.rollout_id != rollout_id:
+            return self
+        stable = self.stable_version if stable_version is None else stable_version
+        return Assignment(self.tenant_id, self.plugin, stable_version=stable)
+
     def resolve(self, bucket: int) -> Resolution:
         """The version the user in `bucket` sees: sticky, because phases only grow."""
         if not 0 <= bucket < BUCKETS:

@@ -88,8 +88,8 @@ class RolloutWorld:
         The first call builds it; later ones read back the plugins that the
         events committed since name.
         """
-        for key in self.feed.new_keys():
-            self.sync.changed(*key)
+        for news in self.feed.news():
+            self.sync.changed(*news)
         return await self.sync.step()
 
     async def resolve(
