@@ -33,9 +33,12 @@ class MemoryAssignmentReader:
                 for r in tx.state.rollouts.values()
                 if not r.state.is_terminal
             }
-        return await self.of(keys)
+        return await self._read(keys)
 
     async def of(self, keys: Collection[PluginKey]) -> list[Assignment]:
+        return await self._read(keys)
+
+    async def _read(self, keys: Collection[PluginKey]) -> list[Assignment]:
         found = []
         async with self._store.open(ALL_TENANTS) as tx:
             for tenant_id, plugin in sorted(keys):
