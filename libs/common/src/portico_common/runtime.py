@@ -225,6 +225,7 @@ async def serve(
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.start()
+    log.info("listening", extra={"service": rt.service, "port": port})
     stopper = asyncio.create_task(stop.wait())
     if await _warm_up(readiness, [stopper, *tasks]):
         for name in ["", *names]:
