@@ -13,6 +13,7 @@ from portico_common.errors import (
     AlreadyExistsError,
     ConflictError,
     FailedPreconditionError,
+    InternalError,
     InvalidArgumentError,
     NotFoundError,
     PorticoError,
@@ -102,3 +103,12 @@ class AssignmentsNotReadyError(RolloutError, UnavailableError):
 
     def __init__(self) -> None:
         super().__init__("rollout assignments are still loading; retry shortly")
+
+
+class InvalidHttpRouteError(RolloutError, InternalError):
+    """A rendered HTTPRoute breaks the Gateway API schema: a bug here, never the caller's."""
+
+    def __init__(self, name: str, problems: Sequence[str]) -> None:
+        super().__init__(f"HTTPRoute {name} breaks the Gateway API schema: {'; '.join(problems)}")
+        self.name = name
+        self.problems = tuple(problems)

@@ -147,6 +147,7 @@ def test_errors_share_a_base_and_a_code() -> None:
     """Every rollout error is a RolloutError whose code is a status name the edge maps."""
     # ABORTED: a save lost an optimistic-concurrency race; the caller re-reads and retries.
     # UNAVAILABLE: the in-memory assignments are still loading; the caller retries.
+    # INTERNAL: a rendered HTTPRoute broke its schema, which is a bug of ours.
     allowed = {
         "INVALID_ARGUMENT",
         "NOT_FOUND",
@@ -154,6 +155,7 @@ def test_errors_share_a_base_and_a_code() -> None:
         "FAILED_PRECONDITION",
         "ABORTED",
         "UNAVAILABLE",
+        "INTERNAL",
     }
     subclasses = RolloutError.__subclasses__()
     assert len(subclasses) >= 7
