@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from portico.rollout.v1 import assignments_pb2, assignments_pb2_grpc, rollout_pb2, rollout_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Readiness, Runtime, bootstrap_process, serve
+from portico_rollout.adapters.httproute import HttpRouteRouter, RouteLayout
+from portico_rollout.adapters.kube_apply import KubernetesApplier
 from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
 from portico_rollout.adapters.view import AssignmentView
 from portico_rollout.adapters.view_feed import NatsChangeFeed
@@ -138,8 +141,29 @@ def dependencies(rt: Runtime, settings: RolloutSettings) -> Dependencies:
         scheduler_batch=settings.rollout_scheduler_batch,
         assignments=PgAssignmentReader(rt.db),
         changes=NatsChangeFeed(rt.nc),
+        routers=http_routes(settings),
         view_resync_seconds=settings.rollout_view_resync_seconds,
     )
+
+
+def http_routes(settings: RolloutSettings) -> list[TrafficRouter]:
+    """The HTTPRoute router, when routes are to be written or applied anywhere."""
+    directory = Path(settings.rollout_httproute_dir) if settings.rollout_httproute_dir else None
+    applier = None
+    if settings.rollout_kube_api_url:
+        applier = KubernetesApplier(
+            settings.rollout_kube_api_url,
+            token_file=Path(settings.rollout_kube_token_file),
+            ca_file=Path(settings.rollout_kube_ca_file),
+        )
+    if directory is None and applier is None:
+        return []
+    layout = RouteLayout(
+        gateway_name=settings.rollout_httproute_gateway,
+        gateway_namespace=settings.rollout_httproute_gateway_namespace,
+        namespace_prefix=settings.rollout_httproute_namespace_prefix,
+    )
+    return [HttpRouteRouter(layout, directory=directory, applier=applier)]
 
 
 async def run(

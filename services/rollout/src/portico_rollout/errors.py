@@ -112,3 +112,12 @@ class InvalidHttpRouteError(RolloutError, InternalError):
         super().__init__(f"HTTPRoute {name} breaks the Gateway API schema: {'; '.join(problems)}")
         self.name = name
         self.problems = tuple(problems)
+
+
+class RouteApplyError(RolloutError, UnavailableError):
+    """The cluster refused or could not take an HTTPRoute; it is applied again later."""
+
+    def __init__(self, name: str, status: int, detail: str) -> None:
+        super().__init__(f"HTTPRoute {name} not applied: HTTP {status}: {detail}")
+        self.name = name
+        self.status = status
