@@ -6,9 +6,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 
 from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import assignments_pb2, assignments_pb2_grpc
@@ -135,3 +137,34 @@ async def test_watch_assignments_streams_the_canary_over_grpc(
 
 async def resolves_to(stub: pb_grpc.RolloutServiceStub, tenant: str, version: str) -> bool:
     return await resolve(stub, tenant) == version
+
+
+async def test_a_backend_plugins_route_follows_its_canary(
+    rollout_service: RolloutDriver,
+    settings: Callable[..., RolloutSettings],
+    new_tenant: NewTenant,
+    tmp_path: Path,
+) -> None:
+    """With a route directory set, each change of a backend plugin rewrites its HTTPRoute."""
+    svc, tenant = rollout_service, new_tenant()
+    backend = "@acme/plugin-cost-insights-backend"
+    configured = settings(rollout_httproute_dir=str(tmp_path))
+    async with serving_in_process(run, configured, clock=svc.clock):
+        await svc.request(tenant, backend, "2.3.0", bake_seconds=3600)
+        for payload in (
+            ev.ArtifactVerified(tenant_id=tenant, plugin=backend, version="2.3.0"),
+            ev.CompatChecked(tenant_id=tenant, plugin=backend, version="2.3.0", compatible=True),
+        ):
+            await svc.send(payload, tenant=tenant)
+        route = tmp_path / f"portico-{tenant}" / "acme-plugin-cost-insights-backend.yaml"
+        await eventually(route.exists)
+        weights = yaml.safe_load(route.read_text())["spec"]["rules"][-1]["backendRefs"]
+        # No stable version yet: the canary is the only backend, at its 10% weight.
+        assert [(w["name"], w["weight"]) for w in weights] == [
+            ("acme-plugin-cost-insights-backend-2-3-0", 10)
+        ]
+        violation = ev.SloViolated(
+            tenant_id=tenant, slo_id="s", plugin=backend, version="2.3.0", rule="burn"
+        )
+        await svc.send(violation, tenant=tenant)
+        await eventually(lambda: not route.exists())
