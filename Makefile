@@ -24,7 +24,8 @@ COVERAGE_FLOOR := 92
 COVERAGE := --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 .PHONY: run test env bytecode node node-if-available lint layers typecheck proto proto-lint \
-	proto-check pytest unit integration e2e deploy-check promtool prometheus bench demo status fmt clean
+	proto-check pytest unit integration e2e deploy-check promtool prometheus bench demo status fmt clean \
+	compose-env
 
 run: env
 	$(BIN)/portico up
@@ -106,6 +107,10 @@ integration: env prometheus
 
 e2e: env
 	$(BIN)/pytest -m e2e
+
+# The secrets docker-compose.yml reads from .env (generated once, 0600, kept).
+compose-env:
+	$(PYTHON) scripts/compose_env.py
 
 # Offline checks of deploy/, docker-compose.yml and the Dockerfile.
 deploy-check: env promtool

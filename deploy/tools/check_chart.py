@@ -36,7 +36,11 @@ GRPC_SERVICES = ("auth", "compat", "rollout", "security", "slo", "tenancy")
 IDENTITIES_SECRET = "portico-nats-identities"  # noqa: S105 - a Secret's name
 SECRETS = {
     "secret": {
-        "databaseUrl": "postgresql://portico:x@db.example.internal:5432/portico",
+        "databaseUrls": {
+            svc: f"postgresql://portico_{svc}:x@db.example.internal:5432/portico"
+            for svc in GRPC_SERVICES
+        },
+        "migratorDatabaseUrl": "postgresql://portico_migrator:x@db.example.internal:5432/portico",
         "authAdminClientSecret": "x",
         "authKeyEncryptionKey": "x",
     },
@@ -109,8 +113,12 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
             else:
                 assert container[probe]["grpc"]["port"] == 50051, (name, probe)
         env = {e["name"]: e for e in container["env"]}
-        # The gateway holds no credentials.
+        # The gateway holds no credentials; a service only its own database role.
         assert ("PORTICO_DATABASE_URL" in env) == (component != "gateway"), name
+        if component != "gateway":
+            key = env["PORTICO_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"]
+            assert key == f"PORTICO_{component.upper()}_DATABASE_URL", (name, key)
+        assert not [k for k in env if k.endswith("DATABASE_URL") and k != "PORTICO_DATABASE_URL"]
         for auth_only in ("PORTICO_AUTH_ADMIN_CLIENT_SECRET", "PORTICO_AUTH_KEY_ENCRYPTION_KEY"):
             assert (auth_only in env) == (component == "auth"), (name, auth_only)
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -132,6 +140,7 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
         assert all(labels[k] == v for k, v in selector.items()), name
     pdbs = by_kind(docs, "PodDisruptionBudget")
     assert set(pdbs) == set(deployments), "every component has a PodDisruptionBudget"
+    check_db_setup(docs, expect_components - {"gateway"})
     config = by_kind(docs, "ConfigMap")["portico-config"]
     assert config["data"]["PORTICO_GRPC_PORT"] == "50051"
     assert config["data"]["PORTICO_METRICS_PORT"] == "9100"
@@ -191,7 +200,7 @@ def check_nats_identities(docs: list[dict[str, Any]], expect_components: set[str
     assert seeded == expect_components - {"gateway"}, seeded
 
     jobs = by_kind(docs, "Job")
-    assert set(jobs) == {PROVISIONER_JOB}, sorted(jobs)
+    assert PROVISIONER_JOB in jobs, sorted(jobs)
     job = jobs[PROVISIONER_JOB]
     hooks = set(job["metadata"]["annotations"]["helm.sh/hook"].split(","))
     assert hooks == {"pre-install", "pre-upgrade"}, hooks
@@ -233,6 +242,49 @@ def check_nats_identities(docs: list[dict[str, Any]], expect_components: set[str
             continue
         refs = [ref for ref in secret_refs(doc) if ref[0] == IDENTITIES_SECRET]
         assert refs == [], (doc["kind"], doc["metadata"]["name"], refs)
+
+
+def check_db_setup(docs: list[dict[str, Any]], services: set[str]) -> None:
+    """The migration Job: a hook before the pods, the migrator's login, every enabled schema."""
+    (job,) = [
+        j
+        for j in by_kind(docs, "Job").values()
+        if j["spec"]["template"]["spec"]["containers"][0]["command"][2:3]
+        == ["portico_common.dbsetup"]
+    ]
+    hooks = job["metadata"]["annotations"]["helm.sh/hook"]
+    assert hooks == "pre-install,pre-upgrade", hooks
+    pod = job["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    command = container["command"]
+    assert command[:3] == ["python", "-m", "portico_common.dbsetup"], command
+    assert set(command[command.index("--service") :][1::2]) == services, command
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]}
+    assert env["PORTICO_MIGRATOR_DATABASE_URL"] == "PORTICO_MIGRATOR_DATABASE_URL"
+    provisions = "provision" in command
+    assert ("PORTICO_ADMIN_DATABASE_URL" in env) == provisions, env
+    # The service roles' URLs only to provision (their passwords), never otherwise.
+    service_urls = {
+        k for k in env if k not in {"PORTICO_MIGRATOR_DATABASE_URL", "PORTICO_ADMIN_DATABASE_URL"}
+    }
+    assert service_urls == (
+        {f"PORTICO_{s.upper()}_DATABASE_URL" for s in services} if provisions else set()
+    )
+    # The chart's database Secret (other hook Secrets, such as the NATS URL's, hold no URLs).
+    secrets = {
+        name: secret
+        for name, secret in by_kind(docs, "Secret").items()
+        if any(key.endswith("_DATABASE_URL") for key in secret.get("stringData", {}))
+    }
+    for secret in secrets.values():
+        # Rendered by the chart: created before the Job, which reads it.
+        assert secret["metadata"]["annotations"]["helm.sh/hook-weight"] == "-10"
+        keys = set(secret["stringData"])
+        assert {f"PORTICO_{s.upper()}_DATABASE_URL" for s in services} <= keys, keys
+        assert ("PORTICO_ADMIN_DATABASE_URL" in keys) == provisions, keys
 
 
 def main() -> int:
@@ -319,8 +371,8 @@ def main() -> int:
     try:
         render({})
     except helm.HelmError as error:
-        assert "secret.databaseUrl" in str(error), error
-        print("render [no values]: refused as expected (secret.databaseUrl is required)")
+        assert "secret.databaseUrls.auth" in str(error), error
+        print("render [no values]: refused as expected (secret.databaseUrls.auth is required)")
     else:
         raise SystemExit("rendering without a database URL should fail")
 

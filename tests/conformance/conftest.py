@@ -11,16 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
 
 from portico_embedded.nats import NatsServer
+from portico_embedded.testing.databases import prepare_service_database
 from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.services import ServiceProcess, infra_env
 
 from .corpora import NPM_PROVENANCE
+
+T = TypeVar("T")
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(work)
+    finally:
+        loop.close()
 
 
 def _admin(postgres_server: str, sql: str) -> None:
@@ -31,16 +43,12 @@ def _admin(postgres_server: str, sql: str) -> None:
         finally:
             await conn.close()
 
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(run())
-    finally:
-        loop.close()
+    _run(run())
 
 
 @pytest.fixture(scope="module")
 def security_database(postgres_server: str) -> Iterator[str]:
-    """A fresh database for the module's one service process; dropped afterwards."""
+    """A fresh database for the module's one service process, as its administrator."""
     name = unique("conf")
     _admin(postgres_server, f'CREATE DATABASE "{name}"')
     base, _, _ = postgres_server.rpartition("/")
@@ -56,8 +64,10 @@ def security_grpc(
     base = tmp_path_factory.mktemp("security")
     external_nats = os.environ.get("PORTICO_TEST_NATS_URL")
     nats = None if external_nats else NatsServer(base / "nats").start()
+    # The service connects as its own role, to a schema the migrator migrated.
+    url = _run(prepare_service_database(security_database, "security"))
     env = infra_env(
-        security_database,
+        url,
         external_nats or (nats.url if nats else ""),
         provenance_trusted_root=str(NPM_PROVENANCE / "sigstore-public-good-trusted-root.json"),
         provenance_npm_keys=str(NPM_PROVENANCE / "npm-registry-keys.json"),

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from portico.compat.v1 import compat_pb2 as pb
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
 from portico_gateway.app import create_app
@@ -33,11 +34,12 @@ def tenant() -> str:
 
 
 @pytest.fixture
-async def compat(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
-    """`python -m portico_compat` on port 0; it must stop cleanly on SIGTERM."""
-    async with running_process(
-        "portico_compat", infra_env(database_url, nats_url), tmp_path
-    ) as service:
+async def compat(
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
+) -> AsyncIterator[ServiceProcess]:
+    """`python -m portico_compat` on port 0, as compat's own role; it must stop cleanly."""
+    url = await service_database_url("compat")
+    async with running_process("portico_compat", infra_env(url, nats_url), tmp_path) as service:
         yield service
 
 

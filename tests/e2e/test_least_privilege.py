@@ -13,6 +13,7 @@ slows down and locks out.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ import pytest
 
 from portico_cli import credentials, endpoints
 from portico_cli.paths import Home
+from portico_common.dbsetup import role_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -67,7 +69,9 @@ class Portal:
 
     def __init__(self, home: Path) -> None:
         found = endpoints.read(Home(home).endpoints)
-        self.database = found.database
+        # endpoints.json names the server without credentials: read as the superuser.
+        superuser = json.loads(Home(home).secrets.read_text())["postgres"]["superuser"]
+        self.database = role_url(found.database, "postgres", superuser)
         self.admin = (found.admin_client_id, credentials.admin_client_secret(Home(home).secrets))
         self.http = httpx.AsyncClient(base_url=found.gateway, timeout=30)
         self.tenant = f"lp-{os.getpid()}-{time.monotonic_ns() % 100_000}"
@@ -194,7 +198,7 @@ def test_quotas_are_the_platforms_and_usage_is_recorded_by_services(suite: Path)
         _forbidden(refused, "quotas.write")
         done = await portal.call("PUT", f"{path}/quota", await portal.as_admin(), quota)
         assert done.status_code == 200, done.text
-        service = await portal.register(f"svc-{portal.tenant}", ["service"])
+        service = await portal.register(f"recorder-{portal.tenant}", ["service"])
         usage = {"used": {"cpuMillicores": 500}, "plugins": 1}
         recorded = await portal.call(
             "PUT", f"{path}/usage", await portal.bearer(*service, portal.tenant), usage

@@ -76,3 +76,44 @@ def test_secrets_never_show_in_repr(tmp_path: Path) -> None:
     found, _ = credentials.load_or_create(tmp_path / "secrets.json")
     assert found.admin_client_secret not in repr(found)
     assert found.key_encryption_key not in str(found)
+
+
+SERVICES = ("auth", "rollout")
+
+
+def test_database_passwords_are_added_once_and_kept(tmp_path: Path) -> None:
+    """The superuser's, the migrator's and each service role's passwords: made once, then reused."""
+    path = tmp_path / "secrets.json"
+    found, _ = credentials.load_or_create(path)
+    passwords = credentials.database_passwords(path, SERVICES)
+    values = passwords.values()
+    assert len(set(values)) == len(values) == 4
+    assert all(len(v) >= 40 and v.isalnum() for v in values)
+    assert credentials.database_passwords(path, SERVICES) == passwords
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    stored = json.loads(path.read_text())
+    assert stored["postgres"] == {
+        "superuser": passwords.superuser,
+        "migrator": passwords.migrator,
+        "services": passwords.services,
+    }
+    assert stored["admin_client_secret"] == found.admin_client_secret
+
+
+def test_a_new_service_gets_a_password_and_the_others_stay(tmp_path: Path) -> None:
+    """A service added later gets its role's password; existing ones are never regenerated."""
+    path = tmp_path / "secrets.json"
+    credentials.load_or_create(path)
+    before = credentials.database_passwords(path, ("auth",))
+    after = credentials.database_passwords(path, SERVICES)
+    assert (after.superuser, after.migrator) == (before.superuser, before.migrator)
+    assert after.services["auth"] == before.services["auth"]
+    assert after.services["rollout"] not in before.values()
+
+
+def test_database_passwords_never_show_in_repr(tmp_path: Path) -> None:
+    """A stray print or log of the passwords reveals none of them."""
+    path = tmp_path / "secrets.json"
+    credentials.load_or_create(path)
+    passwords = credentials.database_passwords(path, SERVICES)
+    assert not [v for v in passwords.values() if v in repr(passwords) or v in str(passwords)]

@@ -1,7 +1,8 @@
 """`portico up` end to end with stand-in processes (no NATS, PostgreSQL or real services).
 
 The fake `portico_<name>` packages shadow the real ones on PYTHONPATH, and the
-infrastructure URLs come from the environment, so these tests exercise the
+infrastructure URLs come from the environment (NATS, and a database role per
+service, as provisioned by its administrator), so these tests exercise the
 supervisor itself: ports and ready files, environment, health waits,
 endpoints.json, status, failures with log tails, and the ordered stop.
 """
@@ -24,7 +25,10 @@ from cli_support import clean_env, descendants, running, wait_for_file
 from portico_cli.ports import GRPC_PORTS
 
 SERVICES = {"auth", "tenancy", "security", "compat", "rollout", "slo"}
-DB_URL = "postgresql://portico:hunter2@127.0.0.1:1/portico"
+# Each service's own role, as `python -m portico_common.dbsetup provision` makes them.
+DB_URLS = {
+    name: f"postgresql://portico_{name}:hunter2{name}@127.0.0.1:1/portico" for name in SERVICES
+}
 NATS_URL = "nats://127.0.0.1:1"
 
 
@@ -41,7 +45,7 @@ class Up:
         self.env = clean_env(
             PYTHONPATH=os.pathsep.join([str(fake_suite), os.environ.get("PYTHONPATH", "")]),
             PORTICO_NATS_URL=NATS_URL,
-            PORTICO_DATABASE_URL=DB_URL,
+            **{f"PORTICO_{name.upper()}_DATABASE_URL": url for name, url in DB_URLS.items()},
             PORTICO_GATEWAY_PORT="0",
             FAKE_RECORD_DIR=str(self.records),
         )
@@ -102,7 +106,7 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
         assert endpoints["gateway"] == f"http://127.0.0.1:{gateway_ready['port']}"
         assert gateway_ready["pid"] == endpoints["gateway_pid"]
         assert endpoints["nats"] == NATS_URL
-        assert endpoints["database"] == "postgresql://portico@127.0.0.1:1/portico"
+        assert endpoints["database"] == "postgresql://127.0.0.1:1/portico"
         assert endpoints["admin_client_id"] == "portico-admin"
         assert set(endpoints["services"]) == SERVICES
         for name, svc in endpoints["services"].items():
@@ -125,15 +129,32 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
         assert auth["PORTICO_AUTH_ADMIN_CLIENT_SECRET"] == secrets["admin_client_secret"]
         assert auth["PORTICO_AUTH_KEY_ENCRYPTION_KEY"] == secrets["key_encryption_key"]
         assert "PORTICO_AUTH_TARGET" not in auth
+        assert auth["PORTICO_DATABASE_URL"] == DB_URLS["auth"]
         for name in SERVICES - {"auth"}:
             env = up.recorded(name)
             assert env["PORTICO_AUTH_TARGET"] == endpoints["services"]["auth"]["grpc"]
-            assert env["PORTICO_DATABASE_URL"] == DB_URL
+            assert env["PORTICO_DATABASE_URL"] == DB_URLS[name]
+            # Its own role only: no other service's, the migrator's or an administrator's.
+            assert [k for k in env if k.endswith("DATABASE_URL")] == ["PORTICO_DATABASE_URL"]
             assert env["PORTICO_NATS_URL"] == NATS_URL
             assert "PORTICO_AUTH_ADMIN_CLIENT_SECRET" not in env
+            # Its own identity at auth, and nobody else's.
+            assert env["PORTICO_AUTH_CLIENT_ID"] == f"svc-{name}"
+            assert env["PORTICO_AUTH_CLIENT_SECRET"] == secrets["services"]["clients"][name]
+            assert "PORTICO_AUTH_SERVICE_CLIENT_SECRETS" not in env
+            assert ("PORTICO_SLO_CHANNEL_SECRET_KEY" in env) == (name == "slo")
+        # auth upserts every service's client from this; it never gets a client id of its own.
+        assert json.loads(auth["PORTICO_AUTH_SERVICE_CLIENT_SECRETS"]) == {
+            name: secrets["services"]["clients"][name] for name in SERVICES
+        }
+        assert up.recorded("slo")["PORTICO_SLO_CHANNEL_SECRET_KEY"] == (
+            secrets["services"]["channel_key"]
+        )
         gateway = up.recorded("gateway")
         assert gateway["PORTICO_GATEWAY_PORT"] == "0"
         assert gateway["PORTICO_GATEWAY_READY_FILE"] == str(home / "run" / "gateway.ready.json")
+        assert not [k for k in gateway if k.endswith("DATABASE_URL")]
+        assert not [k for k in gateway if k.startswith(("PORTICO_AUTH_", "PORTICO_SLO_"))]
         for name in SERVICES:
             target = gateway[f"PORTICO_GATEWAY_{name.upper()}_TARGET"]
             assert target == endpoints["services"][name]["grpc"]

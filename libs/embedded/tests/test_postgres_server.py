@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from portico_embedded import postgres
 from portico_embedded.postgres import PostgresServer, reachable
 
 pytestmark = pytest.mark.integration
+
+PW = secrets.token_hex(16)
 
 
 @pytest.fixture
@@ -54,7 +58,9 @@ def test_starts_inside_a_private_directory_without_touching_its_mode(
     private_dir: Path,
 ) -> None:
     """Data asked for in a 0700 directory works, and the directory stays 0700."""
-    server = PostgresServer(private_dir / "pg" / "data", database="postgres", fsync=False)
+    server = PostgresServer(
+        private_dir / "pg" / "data", database="postgres", fsync=False, password=PW
+    )
     try:
         server.start()
         assert _answers(server) == 1
@@ -72,7 +78,7 @@ def test_as_root_data_out_of_reach_lives_in_the_stage_behind_a_symlink(
 ) -> None:
     """As root, unreachable data is placed in the stage; a restart finds the same data."""
     data = private_dir / "data"
-    server = PostgresServer(data, database="postgres", fsync=False)
+    server = PostgresServer(data, database="postgres", fsync=False, password=PW)
     try:
         server.start()
         assert not reachable(private_dir / "x")
@@ -102,7 +108,7 @@ def test_a_port_taken_before_the_bind_is_retried_on_another(
         base = tmp_path / "pg"
         base.mkdir(mode=0o711)
         base.chmod(0o711)
-        server = PostgresServer(base / "data", database="postgres", fsync=False)
+        server = PostgresServer(base / "data", database="postgres", fsync=False, password=PW)
         try:
             server.start()
             assert server.port != taken
@@ -118,7 +124,9 @@ def test_a_fixed_port_that_is_taken_fails_with_the_reason(tmp_path: Path) -> Non
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
-        server = PostgresServer(tmp_path / "data", port=squatter.getsockname()[1], fsync=False)
+        server = PostgresServer(
+            tmp_path / "data", port=squatter.getsockname()[1], fsync=False, password=PW
+        )
         try:
             with pytest.raises(postgres.LauncherError, match="exited with code"):
                 server.start(timeout=30)
@@ -126,3 +134,122 @@ def test_a_fixed_port_that_is_taken_fails_with_the_reason(tmp_path: Path) -> Non
         finally:
             server.stop()
             server.remove()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A started server on a fresh data directory, removed afterwards."""
+    base = tmp_path / "pg"
+    base.mkdir(mode=0o711)
+    base.chmod(0o711)
+    started = PostgresServer(base / "data", database="postgres", fsync=False, password=PW)
+    try:
+        yield started.start()
+    finally:
+        started.stop()
+        started.remove()
+
+
+def _hba_methods(server: PostgresServer) -> set[str]:
+    rows = asyncio.run(_rows(server.url, "SELECT auth_method FROM pg_hba_file_rules"))
+    return {row["auth_method"] for row in rows}
+
+
+async def _rows(url: str, sql: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
+def test_every_connection_authenticates_with_scram(server: PostgresServer) -> None:
+    """pg_hba.conf holds scram-sha-256 only: no `trust` line for TCP or the socket."""
+    assert _hba_methods(server) == {"scram-sha-256"}
+    assert "trust" not in server.data_dir.joinpath("pg_hba.conf").read_text()
+    stored = asyncio.run(
+        _rows(server.url, "SELECT rolpassword FROM pg_authid WHERE rolname = 'postgres'")
+    )
+    assert stored[0]["rolpassword"].startswith("SCRAM-SHA-256$")
+
+
+def test_a_wrong_or_missing_password_is_refused(server: PostgresServer) -> None:
+    """Only the superuser's password logs in; another or none is refused."""
+    wrong = server.url.replace(PW, "not" + PW[3:])
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        asyncio.run(_rows(wrong, "SELECT 1"))
+    bare = server.url.replace(f":{PW}@", "@")
+    with pytest.raises((asyncpg.InvalidPasswordError, asyncpg.ClientCannotConnectError)):
+        asyncio.run(_rows(bare, "SELECT 1"))
+    assert _answers(server) == 1
+
+
+def test_the_password_never_appears_on_a_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """initdb, the server, pg_isready and psql get the password by file or environment only."""
+    argvs: list[str] = []
+    real_run, real_popen = postgres.subprocess.run, postgres.subprocess.Popen
+
+    def run(argv: list[str], *args: object, **kwargs: object) -> object:
+        argvs.append(" ".join(argv))
+        return real_run(argv, *args, **kwargs)  # type: ignore[call-overload]
+
+    def popen(argv: list[str], *args: object, **kwargs: object) -> object:
+        argvs.append(" ".join(argv))
+        return real_popen(argv, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(postgres.subprocess, "run", run)
+    monkeypatch.setattr(postgres.subprocess, "Popen", popen)
+    base = tmp_path / "pg"
+    base.mkdir(mode=0o711)
+    base.chmod(0o711)
+    server = PostgresServer(base / "data", database="portico", fsync=False, password=PW)
+    try:
+        server.start()
+        assert _answers(server) == 1
+    finally:
+        server.stop()
+        server.remove()
+    assert any("initdb" in argv for argv in argvs)
+    assert any("--pwfile=" in argv for argv in argvs)
+    assert not [argv for argv in argvs if PW in argv]
+    assert not list(base.glob(".pwfile-*")), "the password file outlived initdb"
+
+
+def test_a_server_without_a_password_is_refused(tmp_path: Path) -> None:
+    """The launcher will not make a cluster with an empty (or URL-unsafe) superuser password."""
+    for password in ("", "has space", "quote'"):
+        with pytest.raises(postgres.LauncherError, match="alphanumeric password"):
+            PostgresServer(tmp_path / "data", password=password).start()
+
+
+def test_a_trusting_data_directory_is_hardened_on_start(tmp_path: Path) -> None:
+    """Data made with `--auth=trust` gets the password and loses every trust line."""
+    base = tmp_path / "pg"
+    base.mkdir(mode=0o711)
+    base.chmod(0o711)
+    data_dir = base / "data"
+    user = postgres.server_user()
+    bin_dir = postgres.binaries(user)
+    data = postgres.place_data_dir(data_dir, user)
+    subprocess.run(  # noqa: S603 - the launcher's own initdb, as an earlier version ran it
+        [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+        cwd=data,
+        **postgres._as_user(user),  # type: ignore[call-overload]
+    )
+    assert postgres.trusts_anyone(data)
+    server = PostgresServer(data_dir, database="portico", fsync=False, password=PW)
+    try:
+        server.start()
+        assert not postgres.trusts_anyone(data)
+        assert _hba_methods(server) == {"scram-sha-256"}
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            asyncio.run(_rows(server.url.replace(PW, "x" + PW[1:]), "SELECT 1"))
+        server.restart()
+        assert _answers(server) == 1
+    finally:
+        server.stop()
+        server.remove()

@@ -93,6 +93,11 @@ made by the operator from `portico nats-config`; the chart never holds seeds.
 {{- required "nats.identitiesSecret is required: the name of a Secret holding each NATS identity's nkey seed (keys auth, tenancy, security, compat, rollout, slo, provisioner); `portico nats-config` writes the seeds and prints the command that creates it (deploy/README.md, NATS identities)" .Values.nats.identitiesSecret }}
 {{- end }}
 
+{{/* The Secret's key for one service's own database URL: PORTICO_<SERVICE>_DATABASE_URL. */}}
+{{- define "portico.databaseUrlKey" -}}
+{{- printf "PORTICO_%s_DATABASE_URL" (upper .) }}
+{{- end }}
+
 {{- define "portico.configMapName" -}}
 {{- printf "%s-config" (include "portico.fullname" .) }}
 {{- end }}
@@ -244,11 +249,12 @@ spec:
           env:
             {{- if eq $c.kind "grpc" }}
             # The gateway holds no credentials: it only talks to the services.
+            # Each service gets its own database role, never the migrator's.
             - name: PORTICO_DATABASE_URL
               valueFrom:
                 secretKeyRef:
                   name: {{ include "portico.secretName" $root }}
-                  key: PORTICO_DATABASE_URL
+                  key: {{ include "portico.databaseUrlKey" .name }}
             {{- end }}
             {{- if and (eq $c.kind "grpc") (not $root.Values.nats.url) }}
             - name: PORTICO_NATS_URL

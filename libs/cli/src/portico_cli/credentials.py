@@ -18,6 +18,8 @@ from portico_cli.errors import CliError
 ADMIN_CLIENT_ID = "portico-admin"
 ADMIN_SECRET_ENV = "PORTICO_AUTH_ADMIN_CLIENT_SECRET"  # noqa: S105 - a variable name
 KEK_ENV = "PORTICO_AUTH_KEY_ENCRYPTION_KEY"
+SERVICE_CLIENTS_ENV = "PORTICO_AUTH_SERVICE_CLIENT_SECRETS"
+CHANNEL_KEY_ENV = "PORTICO_SLO_CHANNEL_SECRET_KEY"
 _FIELDS = ("admin_client_secret", "key_encryption_key")
 
 
@@ -95,3 +97,102 @@ def _create(path: Path) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(body + "\n")
+
+
+@dataclass(frozen=True)
+class DatabasePasswords:
+    """The embedded PostgreSQL's superuser, the migrator and one role per service."""
+
+    superuser: str
+    migrator: str
+    services: dict[str, str]
+
+    def __repr__(self) -> str:
+        return "DatabasePasswords(<redacted>)"
+
+    def values(self) -> tuple[str, ...]:
+        return (self.superuser, self.migrator, *self.services.values())
+
+
+def database_passwords(path: Path, services: tuple[str, ...]) -> DatabasePasswords:
+    """The database's passwords (the `postgres` entry of the secrets file), made once.
+
+    Whatever is missing (a file from before the database had roles, a new
+    service) is generated and written back, the file staying 0600; what
+    exists is kept, so the data directory's passwords stay valid.
+    """
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise CliError(f"{path} must hold a JSON object")
+    original = data.get("postgres")
+    entry = dict(original) if isinstance(original, dict) else {}
+    known = entry.get("services")
+    roles = dict(known) if isinstance(known, dict) else {}
+    for name in ("superuser", "migrator"):
+        if not _is_secret(entry.get(name)):
+            entry[name] = _database_password()
+    for service in services:
+        if not _is_secret(roles.get(service)):
+            roles[service] = _database_password()
+    entry["services"] = roles
+    if entry != original:
+        data["postgres"] = entry
+        _replace(path, data)
+    return DatabasePasswords(entry["superuser"], entry["migrator"], roles)
+
+
+def _is_secret(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _database_password() -> str:
+    # Hex: safe in a URL and in SQL without quoting, as the embedded server requires.
+    return secrets.token_hex(24)
+
+
+def _replace(path: Path, data: dict[str, object]) -> None:
+    """Rewrites the secrets file whole (0600 from the first byte), never half-written."""
+    scratch = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(data, indent=2) + "\n")
+    scratch.replace(path)
+
+
+@dataclass(frozen=True)
+class ServiceSecrets:
+    """Each service's own client secret at auth, and the key slo seals channel secrets with."""
+
+    clients: dict[str, str]
+    channel_key: str
+
+    def __repr__(self) -> str:
+        return "ServiceSecrets(<redacted>)"
+
+    def values(self) -> tuple[str, ...]:
+        return (*self.clients.values(), self.channel_key)
+
+
+def service_secrets(path: Path, services: tuple[str, ...]) -> ServiceSecrets:
+    """The services' secrets (the `services` entry of the secrets file), made once.
+
+    Like the database's passwords: whatever is missing is generated and written
+    back (0600), what exists is kept, so a restart keeps every identity.
+    """
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise CliError(f"{path} must hold a JSON object")
+    original = data.get("services")
+    entry = dict(original) if isinstance(original, dict) else {}
+    known = entry.get("clients")
+    clients = dict(known) if isinstance(known, dict) else {}
+    for service in services:
+        if not _is_secret(clients.get(service)):
+            clients[service] = secrets.token_urlsafe(32)
+    entry["clients"] = clients
+    if not _is_secret(entry.get("channel_key")):
+        entry["channel_key"] = secrets.token_urlsafe(32)
+    if entry != original:
+        data["services"] = entry
+        _replace(path, data)
+    return ServiceSecrets(clients, entry["channel_key"])

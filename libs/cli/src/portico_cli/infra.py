@@ -2,7 +2,8 @@
 
 Embedded servers keep their data in `<home>/nats` and `<home>/postgres` and
 their ports in `<home>/infra.json`, so a restart finds the same streams, the
-same databases and the same URLs. A remembered (or default) port is asked for
+same databases and the same URLs. PostgreSQL is then made ready by
+`database`: every service gets a URL of its own role. A remembered (or default) port is asked for
 only while it is free; otherwise, or when it is taken before the server binds
 it, the server chooses its own port.
 """
@@ -20,7 +21,9 @@ from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
-from portico_cli import nats_identities
+from portico_cli import database, nats_identities
+from portico_cli.credentials import DatabasePasswords
+from portico_cli.database import ServiceDatabases
 from portico_cli.endpoints import write_json
 from portico_cli.errors import StartupError
 from portico_cli.paths import Home
@@ -34,7 +37,6 @@ from portico_embedded.nats_identities import NatsIdentity
 from portico_embedded.postgres import PostgresServer
 
 NATS_URL_ENV = "PORTICO_NATS_URL"
-DATABASE_URL_ENV = "PORTICO_DATABASE_URL"
 NATS_PORT, NATS_MONITOR_PORT, POSTGRES_PORT = 4222, 8222, 5432
 
 _Server = TypeVar("_Server", NatsServer, PostgresServer)
@@ -45,7 +47,7 @@ class Infra:
     """The URLs the services use, and the servers this run started (if any)."""
 
     nats_url: str
-    database_url: str
+    database: ServiceDatabases | None = None
     nats: NatsServer | None = None
     postgres: PostgresServer | None = None
     nats_log: Path | None = None
@@ -60,6 +62,12 @@ class Infra:
         if found is None:
             return {}
         return {"PORTICO_NATS_NKEY_SEED": found.seed, "PORTICO_NATS_PROVISIONED": "true"}
+
+    def database_url(self, service: str) -> str:
+        """The URL of `service`'s own database role."""
+        if self.database is None:
+            raise RuntimeError("the database is made ready in start()")
+        return self.database.urls[service]
 
     def processes(self) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
         """The running embedded servers with their logs, for watching."""
@@ -78,22 +86,30 @@ class Infra:
             self.nats.stop()
 
 
-def start(home: Home, say: Callable[[str], None]) -> Infra:
+def start(
+    home: Home,
+    say: Callable[[str], None],
+    passwords: DatabasePasswords,
+    services: tuple[str, ...],
+) -> Infra:
     """Uses the URLs from the environment; starts embedded servers for the rest.
 
     On failure the servers already started are stopped before StartupError.
     """
     nats_url = os.environ.get(NATS_URL_ENV, "")
-    database_url = os.environ.get(DATABASE_URL_ENV, "")
-    infra = Infra(nats_url, database_url)
-    if nats_url and database_url:
-        return infra
+    infra = Infra(nats_url)
+    how, settings = database.choose(services)
     remembered = _read(home.infra)
     try:
         if not nats_url:
             _start_nats(home, infra, remembered, say)
-        if not database_url:
-            _start_postgres(home, infra, remembered, say)
+        if how == "services":
+            infra.database = database.given_urls(settings, services, say)
+        else:
+            admin_url = settings.admin_database_url.get_secret_value()
+            if how == "embedded":
+                admin_url = _start_postgres(home, infra, remembered, passwords, say)
+            infra.database = database.provision_and_migrate(admin_url, passwords, services, say)
     except BaseException:
         infra.stop()
         raise
@@ -142,8 +158,13 @@ def _start_nats(
 
 
 def _start_postgres(
-    home: Home, infra: Infra, remembered: dict[str, Any], say: Callable[[str], None]
-) -> None:
+    home: Home,
+    infra: Infra,
+    remembered: dict[str, Any],
+    passwords: DatabasePasswords,
+    say: Callable[[str], None],
+) -> str:
+    """Starts the embedded server; returns its superuser's URL."""
     saved = remembered.get("postgres", {})
     port = preferred_or_any(_port(saved, "port") or POSTGRES_PORT)
     # The launcher writes the server's output beside its data directory.
@@ -156,13 +177,13 @@ def _start_postgres(
     server = _start_retrying(
         "PostgreSQL",
         infra.postgres_log,
-        lambda port, _: PostgresServer(home.postgres_data, port=port),
+        lambda port, _: PostgresServer(home.postgres_data, port=port, password=passwords.superuser),
         ports=(port, 0),
         say=say,
     )
     infra.postgres = server
-    infra.database_url = server.url
     _remember(home.infra, remembered, "postgres", {"port": server.port})
+    return server.url
 
 
 def _start_retrying(

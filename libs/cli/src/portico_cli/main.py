@@ -24,8 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser(
         "up",
         help="start NATS, PostgreSQL, every service and the gateway; stop on Ctrl-C",
-        description="Start the suite in the foreground. With PORTICO_NATS_URL and"
-        " PORTICO_DATABASE_URL set, uses those instead of embedded servers.",
+        description="Start the suite in the foreground. With PORTICO_NATS_URL set, uses that"
+        " NATS; with PORTICO_ADMIN_DATABASE_URL (an account that may create roles), or with"
+        " PORTICO_<SERVICE>_DATABASE_URL for every service (roles you provisioned), uses that"
+        " PostgreSQL instead of the embedded one.",
     )
     up.add_argument("--home", type=Path, default=None, help=home_help)
     up.add_argument(

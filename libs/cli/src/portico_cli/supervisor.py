@@ -14,6 +14,7 @@ more on port 0.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,7 +25,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from portico_cli import infra, leftovers
-from portico_cli.credentials import ADMIN_CLIENT_ID, ADMIN_SECRET_ENV, KEK_ENV, Secrets
+from portico_cli.credentials import (
+    ADMIN_CLIENT_ID,
+    ADMIN_SECRET_ENV,
+    CHANNEL_KEY_ENV,
+    KEK_ENV,
+    SERVICE_CLIENTS_ENV,
+    DatabasePasswords,
+    Secrets,
+    ServiceSecrets,
+)
+from portico_cli.database import database_variables
 from portico_cli.endpoints import Endpoints, ServiceEndpoint, redact_url
 from portico_cli.errors import StartupError
 from portico_cli.health import Health, grpc_health, http_health
@@ -54,12 +65,15 @@ class Suite:
     gateway: Child | None = None
     ports: Ports = field(default_factory=Ports)
     infra: Infra | None = None
+    database_passwords: DatabasePasswords | None = None
+    # Each service's own client secret at auth, and slo's channel-secret key.
+    service_secrets: ServiceSecrets | None = None
 
     # ---- starting ----------------------------------------------------------
 
     def start(self, gateway_port: int | None) -> None:
         """Infrastructure, services, gateway: each healthy before the next starts."""
-        self.infra = infra.start(self.home, self.say)
+        self.infra = infra.start(self.home, self.say, self._database_passwords(), SERVICES)
         self._record()
         # After the infrastructure listens, so its ports already count as taken.
         self.ports = plan_ports(gateway_port, self.say)
@@ -123,25 +137,54 @@ class Suite:
         self._record()
         return child
 
+    def _database_passwords(self) -> DatabasePasswords:
+        if self.database_passwords is None:
+            raise RuntimeError("portico up reads the database's passwords before it starts")
+        return self.database_passwords
+
+    def _redactions(self) -> tuple[str, ...]:
+        passwords = self.database_passwords.values() if self.database_passwords else ()
+        services = self.service_secrets.values() if self.service_secrets else ()
+        return (*self.secrets.values(), *passwords, *services)
+
     def _base_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in (ADMIN_SECRET_ENV, KEK_ENV)}
+        # No child sees another's secrets: a service gets only its own database URL.
+        private = {
+            ADMIN_SECRET_ENV,
+            KEK_ENV,
+            SERVICE_CLIENTS_ENV,
+            CHANNEL_KEY_ENV,
+            "PORTICO_AUTH_CLIENT_ID",
+            "PORTICO_AUTH_CLIENT_SECRET",
+            *database_variables(SERVICES),
+        }
+        env = {k: v for k, v in os.environ.items() if k not in private}
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
     def _service_env(self, svc: str) -> dict[str, str]:
         env = self._base_env()
         env["PORTICO_NATS_URL"] = self._infra().nats_url
-        env["PORTICO_DATABASE_URL"] = self._infra().database_url
+        env["PORTICO_DATABASE_URL"] = self._infra().database_url(svc)
         env["PORTICO_GRPC_PORT"] = str(self.ports.asked[svc])
         env["PORTICO_GRPC_REFLECTION"] = "true"
         env["PORTICO_METRICS_PORT"] = "0"
         env["PORTICO_READY_FILE"] = str(self.home.ready_file_for(svc))
         env |= self._infra().nats_env(svc)
+        identities = self.service_secrets
         if svc == "auth":
             env[ADMIN_SECRET_ENV] = self.secrets.admin_client_secret
             env[KEK_ENV] = self.secrets.key_encryption_key
+            if identities is not None:
+                # auth upserts every service's own client (svc-<service>) on start.
+                env[SERVICE_CLIENTS_ENV] = json.dumps(identities.clients)
         else:
             env["PORTICO_AUTH_TARGET"] = f"{HOST}:{self.ports.grpc['auth']}"
+            if identities is not None:
+                env["PORTICO_AUTH_CLIENT_ID"] = f"svc-{svc}"
+                env["PORTICO_AUTH_CLIENT_SECRET"] = identities.clients[svc]
+        if svc == "slo" and identities is not None:
+            env[CHANNEL_KEY_ENV] = identities.channel_key
         return env
 
     def _gateway_env(self) -> dict[str, str]:
@@ -212,7 +255,7 @@ class Suite:
             time.sleep(0.2)
 
     def _tail(self, child: Child) -> str:
-        return child.log_tail(redact=self.secrets.values())
+        return child.log_tail(redact=self._redactions())
 
     def _record(self) -> None:
         procs = [(name, proc.pid) for name, proc, _ in self._infra_processes()]
@@ -234,7 +277,7 @@ class Suite:
         return Endpoints(
             gateway=f"http://{HOST}:{ports.gateway}",
             nats=redact_url(self._infra().nats_url),
-            database=redact_url(self._infra().database_url),
+            database=self._database_where(),
             services={
                 svc: ServiceEndpoint(
                     grpc=f"{HOST}:{ports.grpc[svc]}",
@@ -248,6 +291,10 @@ class Suite:
             pid=os.getpid(),
             gateway_pid=self.gateway.pid,
         )
+
+    def _database_where(self) -> str:
+        found = self._infra().database
+        return found.where if found is not None else ""
 
     def watch(self) -> str | None:
         """Blocks until a stop signal (None) or a process dies (the report)."""
@@ -271,7 +318,7 @@ class Suite:
         for name, proc, log in self._infra_processes():
             code = proc.poll()
             if code is not None:
-                tail = log_tail(log, redact=self.secrets.values())
+                tail = log_tail(log, redact=self._redactions())
                 return f"{name} {describe_exit(code)} {when}.\nLast lines of {log}:\n{tail}"
         return None
 

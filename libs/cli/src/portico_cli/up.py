@@ -17,6 +17,7 @@ from portico_cli.paths import Home
 from portico_cli.stopsignals import StopSignals
 from portico_cli.supervisor import (
     HEALTH_TIMEOUT_SECONDS,
+    SERVICES,
     Interrupted,
     Suite,
     missing_modules,
@@ -68,7 +69,17 @@ def _run_locked(home: Home, options: UpOptions, signals: StopSignals) -> int:
     leftovers.stop_leftovers(home.processes, say)
     secrets, created = credentials.load_or_create(home.secrets)
     say(f"{'generated' if created else 'using'} the suite's secrets in {home.secrets} (mode 0600)")
-    suite = Suite(home, secrets, signals, say, health_timeout=options.health_timeout)
+    database = credentials.database_passwords(home.secrets, SERVICES)
+    identities = credentials.service_secrets(home.secrets, SERVICES)
+    suite = Suite(
+        home,
+        secrets,
+        signals,
+        say,
+        health_timeout=options.health_timeout,
+        database_passwords=database,
+        service_secrets=identities,
+    )
     failure: str | None = None
     try:
         try:

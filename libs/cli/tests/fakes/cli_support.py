@@ -47,11 +47,17 @@ def wait_for_file(path: Path, proc_alive: Callable[[], bool], timeout: float) ->
     return False
 
 
+SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment minus anything that would point `portico` elsewhere."""
     drop = {
         "PORTICO_NATS_URL",
         "PORTICO_DATABASE_URL",
+        "PORTICO_ADMIN_DATABASE_URL",
+        "PORTICO_MIGRATOR_DATABASE_URL",
+        *(f"PORTICO_{name.upper()}_DATABASE_URL" for name in SERVICES),
         "PORTICO_HOME",
         "PORTICO_GATEWAY_PORT",
         "PORTICO_AUTH_ADMIN_CLIENT_SECRET",

@@ -1,9 +1,11 @@
 """PostgreSQL access: the pool, and transactions scoped to one tenant.
 
-Tenant-scoped tables are under FORCE row-level security. Every transaction
-switches to the non-owner role `portico_app` and sets `app.tenant_id`, both
-with `is_local => true` so nothing leaks to the next user of the connection.
-A transaction that forgets its tenant sees no tenant rows at all.
+Each service connects as its own login role, `portico_<schema>`: no
+superuser, no BYPASSRLS, member of no other role and owner of nothing (the
+migrator owns the schema and its tables). Row-level security therefore binds
+every statement the service runs, with no role switch. Every transaction sets
+`app.tenant_id` with `is_local => true`, so nothing leaks to the next user of
+the connection; a transaction that forgets its tenant sees no tenant rows.
 """
 
 from __future__ import annotations
@@ -19,9 +21,26 @@ from portico_common.tenants import ALL_TENANTS
 # What a transaction hands out: a pooled connection.
 Connection = asyncpg.Connection | PoolConnectionProxy
 
-APP_ROLE = "portico_app"
+# Owns every service schema and runs the migrations; no service connects as it.
+MIGRATOR_ROLE = "portico_migrator"
+# The advisory lock provisioning and migrating both hold: run at once (replicas,
+# tests), they would update the same catalog rows ("tuple concurrently updated").
+SETUP_LOCK = "portico:migrate"
 
-__all__ = ["ALL_TENANTS", "APP_ROLE", "Connection", "Database", "create_pool"]
+__all__ = [
+    "ALL_TENANTS",
+    "MIGRATOR_ROLE",
+    "SETUP_LOCK",
+    "Connection",
+    "Database",
+    "create_pool",
+    "service_role",
+]
+
+
+def service_role(schema: str) -> str:
+    """The login role a service whose schema is `schema` connects as."""
+    return f"portico_{schema}"
 
 
 async def create_pool(
@@ -43,12 +62,11 @@ async def create_pool(
 
 
 class Database:
-    """Opens transactions as the application role, scoped to one tenant."""
+    """Opens transactions scoped to one tenant, as the role the pool connects with."""
 
-    def __init__(self, pool: asyncpg.Pool, schema: str, role: str = APP_ROLE) -> None:
+    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self.pool = pool
         self.schema = schema
-        self.role = role
 
     @asynccontextmanager
     async def transaction(self, tenant_id: str) -> AsyncIterator[Connection]:
@@ -56,11 +74,7 @@ class Database:
         if not tenant_id:
             raise ValueError("a transaction needs a tenant id (or ALL_TENANTS)")
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)",
-                self.role,
-                tenant_id,
-            )
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
             yield conn
 
     async def close(self) -> None:

@@ -85,6 +85,10 @@ class MigrationError(PorticoError):
     """A schema migration failed or the applied history was edited."""
 
 
+class DatabaseSetupError(PorticoError):
+    """The database is not set up for a service: its roles, schema or migrations."""
+
+
 class EventError(PorticoError):
     """An event could not be encoded or decoded."""
 

@@ -1,9 +1,12 @@
-"""Idempotent SQL migrations, one schema per service.
+"""Idempotent SQL migrations, one schema per service, run by the migrator.
 
 Files are `NNNN_name.sql` in the kernel's and the service's `migrations`
 package. Each runs once, in a transaction, with the search_path on the
 service's schema; a checksum guards against editing an applied file.
-Replicas starting together serialize on an advisory lock.
+Migrators running together serialize on an advisory lock. Afterwards the
+service's own role is granted what it needs on whatever the files created;
+the service itself never migrates: at start it only checks that nothing is
+pending (`pending_migrations`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from portico_common.db import APP_ROLE
-from portico_common.errors import MigrationError
+from portico_common.db import SETUP_LOCK, Connection, service_role
+from portico_common.errors import DatabaseSetupError, MigrationError
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _SCHEMA = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -46,17 +49,29 @@ def load_migrations(package: str, prefix: str) -> list[Migration]:
     return migrations
 
 
-async def migrate(conn: asyncpg.Connection, schema: str, service_package: str | None) -> list[str]:
+def wanted_migrations(service_package: str | None) -> list[Migration]:
+    """The kernel's migrations, then the service's, in the order they apply."""
+    wanted = load_migrations("portico_common.migrations", "kernel")
+    if service_package is not None:
+        wanted += load_migrations(service_package, "service")
+    return wanted
+
+
+async def migrate(conn: Connection, schema: str, service_package: str | None) -> list[str]:
     """Applies pending kernel and service migrations; returns the keys applied."""
     if not _SCHEMA.match(schema):
         raise MigrationError(f"invalid schema name {schema!r}")
-    pending = load_migrations("portico_common.migrations", "kernel")
-    if service_package is not None:
-        pending += load_migrations(service_package, "service")
+    pending = wanted_migrations(service_package)
+    role = service_role(schema)
     applied: list[str] = []
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "portico:migrate")
-        await _ensure_role_and_schema(conn, schema)
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", SETUP_LOCK)
+        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+            raise MigrationError(
+                f"{schema}: role {role} does not exist; provision the database first"
+                " (`python -m portico_common.dbsetup provision`)"
+            )
+        await _ensure_schema(conn, schema)
         await conn.execute(
             f"""CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
                     key text PRIMARY KEY, checksum text NOT NULL,
@@ -65,6 +80,9 @@ async def migrate(conn: asyncpg.Connection, schema: str, service_package: str | 
         rows = await conn.fetch(f"SELECT key, checksum FROM {schema}.schema_migrations")  # noqa: S608 - schema matched _SCHEMA
         done = {r["key"]: r["checksum"] for r in rows}
         await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+        # FORCE'd row-level security binds the owner too: a file that moves
+        # data must see every tenant's rows, as the platform's jobs do.
+        await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
         for migration in pending:
             if migration.key in done:
                 if done[migration.key] != migration.checksum:
@@ -82,24 +100,52 @@ async def migrate(conn: asyncpg.Connection, schema: str, service_package: str | 
                 migration.checksum,
             )
             applied.append(migration.key)
-        # The app role may use what the migrations created, never own it: an
-        # owner could switch row-level security off.
-        await conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {APP_ROLE}")
-        await conn.execute(
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {APP_ROLE}"
-        )
-        await conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {APP_ROLE}")
+        await _grant(conn, schema, role)
     return applied
 
 
-async def _ensure_role_and_schema(conn: asyncpg.Connection, schema: str) -> None:
+async def pending_migrations(
+    conn: Connection, schema: str, service_package: str | None
+) -> list[str]:
+    """The keys of the migrations `schema` still lacks (all of them if it has none)."""
+    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{schema}.schema_migrations"):
+        return [m.key for m in wanted_migrations(service_package)]
+    rows = await conn.fetch(f"SELECT key FROM {schema}.schema_migrations")  # noqa: S608 - schema is the service's name
+    done = {r["key"] for r in rows}
+    return [m.key for m in wanted_migrations(service_package) if m.key not in done]
+
+
+async def _ensure_schema(conn: Connection, schema: str) -> None:
+    if await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+        return
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+    except asyncpg.InsufficientPrivilegeError:
+        raise MigrationError(
+            f"schema {schema} does not exist and this role may not create it; provision the"
+            " database first (`python -m portico_common.dbsetup provision`)"
+        ) from None
+
+
+async def _grant(conn: Connection, schema: str, role: str) -> None:
+    """The service's role uses what the migrations made, and owns none of it.
+
+    An owner could switch row-level security off; the history of migrations
+    is for reading only.
+    """
+    await conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
     await conn.execute(
-        f"""DO $$ BEGIN
-              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-                CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
-              END IF;
-            END $$"""  # noqa: S608 - APP_ROLE is a constant
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
     )
-    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    # The connecting user must be able to SET ROLE to it.
-    await conn.execute(f"GRANT {APP_ROLE} TO CURRENT_USER")
+    await conn.execute(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.schema_migrations FROM {role}")
+    await conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
+
+
+async def require_migrated(conn: Connection, schema: str, service_package: str | None) -> None:
+    """Refuses to run a service on a schema that lacks some of its migrations."""
+    missing = await pending_migrations(conn, schema, service_package)
+    if missing:
+        raise DatabaseSetupError(
+            f"schema {schema} lacks {len(missing)} migration(s), first {missing[0]}: run"
+            " `python -m portico_common.dbsetup migrate` as the migrator before the service"
+        )

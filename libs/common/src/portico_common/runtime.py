@@ -1,7 +1,9 @@
 """A service's process: infrastructure handles, the gRPC server, and shutdown.
 
-`Runtime.start` connects to PostgreSQL and NATS, applies migrations and
-creates the streams; `serve` runs the gRPC server, the outbox relay, event
+`Runtime.start` connects to PostgreSQL as the service's own role (and
+refuses a privileged one, or a schema that lacks migrations: the migrator
+applies them beforehand, `python -m portico_common.dbsetup migrate`) and to
+NATS, and creates the streams; `serve` runs the gRPC server, the outbox relay, event
 consumers and background loops until SIGTERM/SIGINT, then drains them:
 health goes NOT_SERVING, in-flight RPCs get the grace period, consumers
 finish their batch, connections close.
@@ -32,6 +34,7 @@ from nats.js import JetStreamContext
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.clock import Clock, SystemClock
 from portico_common.db import Database, create_pool
+from portico_common.errors import DatabaseSetupError
 from portico_common.events.bus import StreamSettings, check_streams, connect, ensure_streams
 from portico_common.events.consumer import ConsumerSettings, EventConsumer, Subscription
 from portico_common.events.nats_permissions import inbox_prefix
@@ -44,7 +47,8 @@ from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens, g
 from portico_common.grpc.tokens import TokenVerifier
 from portico_common.logs import configure_logging
 from portico_common.metrics import serve_metrics
-from portico_common.migrate import migrate
+from portico_common.migrate import require_migrated
+from portico_common.provision import check_service_role
 from portico_common.settings import ServiceSettings
 from portico_common.tracing import configure_tracing
 
@@ -81,16 +85,14 @@ class Runtime:
         stream_settings: StreamSettings | None = None,
     ) -> Runtime:
         dsn = settings.database_url.get_secret_value()
-        conn = await asyncpg.connect(dsn)
-        try:
-            applied = await migrate(conn, service, migrations_package)
-        finally:
-            await conn.close()
-        if applied:
-            log.info("migrations applied", extra={"schema": service, "applied": applied})
         pool = await create_pool(
             dsn, service, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
+        try:
+            await check_database(pool, service, migrations_package)
+        except BaseException:
+            await pool.close()
+            raise
         nc = await connect(
             settings.nats_url,
             name=f"portico-{service}",
@@ -129,6 +131,19 @@ def service_tokens_for(settings: ServiceSettings) -> ServiceTokens | None:
         return None
     identity = ServiceIdentity(settings.auth_client_id, settings.auth_client_secret)
     return ServiceTokens(identity, grpc_token_issuer(settings.auth_target))
+
+
+async def check_database(pool: asyncpg.Pool, service: str, migrations_package: str | None) -> None:
+    """The pool's role is the service's own, and its schema is fully migrated."""
+    async with pool.acquire() as conn:
+        await check_service_role(conn, service)
+        try:
+            await require_migrated(conn, service, migrations_package)
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise DatabaseSetupError(
+                f"cannot read schema {service} ({exc}): the migrator grants the service's role"
+                " its schema when it migrates (`python -m portico_common.dbsetup migrate`)"
+            ) from None
 
 
 def jwks_fetcher(target: str) -> Callable[[], Awaitable[dict[str, Any]]]:

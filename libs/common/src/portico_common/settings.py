@@ -20,7 +20,9 @@ class ServiceSettings(BaseSettings):
     # True when a provisioner created the streams and this service's durable
     # consumers (NATS with per-service permissions): the service only binds.
     nats_provisioned: bool = False
-    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/portico")
+    # The service's own login role (portico_<service>), never an administrator's
+    # or the migrator's: the service refuses a role that could bypass RLS.
+    database_url: SecretStr = SecretStr("postgresql://127.0.0.1:5432/portico")
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     # gRPC server reflection (grpcurl and the like); off outside development.
@@ -54,3 +56,29 @@ class ServiceSettings(BaseSettings):
     # Where to write the bound ports once serving (JSON), for a supervisor or a
     # test that started the process on port 0; empty writes nothing.
     ready_file: str = ""
+
+
+class DatabaseSetupSettings(BaseSettings):
+    """What `python -m portico_common.dbsetup` needs (PORTICO_ prefix, like the services).
+
+    `provision` logs in with `admin_database_url` (a role that may create
+    roles and schemas) and sets each role's password from its URL: the
+    migrator's and every service's, the same URL that service is given as
+    its PORTICO_DATABASE_URL. `migrate` logs in with `migrator_database_url`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
+
+    admin_database_url: SecretStr = SecretStr("")
+    migrator_database_url: SecretStr = SecretStr("")
+    auth_database_url: SecretStr = SecretStr("")
+    tenancy_database_url: SecretStr = SecretStr("")
+    security_database_url: SecretStr = SecretStr("")
+    compat_database_url: SecretStr = SecretStr("")
+    rollout_database_url: SecretStr = SecretStr("")
+    slo_database_url: SecretStr = SecretStr("")
+
+    def service_url(self, service: str) -> str:
+        """PORTICO_<SERVICE>_DATABASE_URL, or "" when it is not set."""
+        value = getattr(self, f"{service}_database_url", None)
+        return value.get_secret_value() if isinstance(value, SecretStr) else ""

@@ -1,8 +1,9 @@
 """Real PostgreSQL and NATS JetStream for the kernel's integration tests.
 
-Every test gets a fresh database (migrated into SCHEMA with the kernel's
-tables plus two tenant tables under the same RLS pattern as services use) and
-a fresh nats-server with the kernel's streams.
+Every test gets a fresh database (migrated into SCHEMA by the migrator with
+the kernel's tables plus two tenant tables under the same RLS pattern as
+services use, and used as SCHEMA's own role, as a service would) and a fresh
+nats-server with the kernel's streams.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ from portico_common.grpc.tokens import (
     TokenVerifier,
     current_claims,
 )
-from portico_common.migrate import migrate
 from portico_common.runtime import Runtime, serve
 from portico_common.settings import ServiceSettings
 from portico_common.uow import PgUnitOfWork
+from portico_embedded.testing.databases import ServiceDatabaseUrl, prepare_service_database
 
 SCHEMA = "kerneltest"
 
@@ -87,14 +88,9 @@ def service_migrations(make_package: Callable[[dict[str, str]], str]) -> str:
 
 
 @pytest.fixture
-async def dsn(database_url: str, service_migrations: str) -> str:
-    """The fresh database, migrated into SCHEMA."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, SCHEMA, service_migrations)
-    finally:
-        await conn.close()
-    return database_url
+async def dsn(service_database_url: ServiceDatabaseUrl, service_migrations: str) -> str:
+    """The fresh database, migrated into SCHEMA: the URL of SCHEMA's own role."""
+    return await service_database_url(SCHEMA, service_migrations)
 
 
 @pytest.fixture
@@ -276,17 +272,22 @@ async def serving(
     *,
     reflection: bool = False,
 ) -> AsyncIterator[Service]:
-    """TinyTenancy (plus `extra` servicers) under the kernel's serve(), in this process."""
+    """TinyTenancy (plus `extra` servicers) under the kernel's serve(), in this process.
+
+    `database_url` is the test database's administrator URL: the schema is
+    migrated by the migrator and the service connects as its own role.
+    """
+    url = await prepare_service_database(database_url, SCHEMA, None)
     settings = ServiceSettings(
         nats_url=nats_url,
-        database_url=SecretStr(database_url),
+        database_url=SecretStr(url),
         grpc_port=0,
         grpc_reflection=reflection,
         metrics_port=-1,
         shutdown_grace_seconds=1.0,
         outbox_poll_seconds=0.2,
     )
-    rt = await Runtime.start("kerneltest", settings, None, clock=ManualClock())
+    rt = await Runtime.start(SCHEMA, settings, None, clock=ManualClock())
     servicer = TinyTenancy(rt)
     seen: list[Envelope] = []
     arrived = asyncio.Event()

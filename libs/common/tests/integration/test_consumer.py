@@ -11,7 +11,7 @@ import pytest
 from nats.js.api import ConsumerInfo
 
 from portico.events.v1 import events_pb2 as ev
-from portico_common.db import APP_ROLE, Connection
+from portico_common.db import ALL_TENANTS, Connection, service_role
 from portico_common.events.bus import connect, ensure_streams
 from portico_common.events.catalog import DLQ_STREAM, STREAM
 from portico_common.events.consumer import ConsumerSettings, EventConsumer
@@ -50,7 +50,9 @@ async def _record_effect(envelope: Envelope, conn: Connection) -> None:
 
 
 async def _effects(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
-    async with pool.acquire() as conn:
+    """Every tenant's effects, read as a platform job reads (ALL_TENANTS)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('app.tenant_id', $1, true)", ALL_TENANTS)
         rows = await conn.fetch("SELECT tenant_id, event_id, note FROM effects ORDER BY note")
     return [(r["tenant_id"], r["event_id"], r["note"]) for r in rows]
 
@@ -113,7 +115,7 @@ async def test_handler_receives_the_decoded_event(infra: Any) -> None:
 
 
 async def test_handler_runs_in_the_events_tenant(infra: Any) -> None:
-    """The handler's transaction is the app role scoped to the event's tenant, under RLS."""
+    """The handler runs as the service's own role, scoped to the event's tenant, under RLS."""
     seen: list[tuple[str, str, int]] = []
 
     async def handler(envelope: Envelope, conn: Connection) -> None:
@@ -130,7 +132,7 @@ async def test_handler_runs_in_the_events_tenant(infra: Any) -> None:
     consumer = await _start(infra, handler)
     await _publish(infra, _envelope(tenant="acme"))
     await _settled(infra, consumer.durable, 1)
-    assert seen == [(APP_ROLE, "acme", 0)]
+    assert seen == [(service_role("kerneltest"), "acme", 0)]
 
 
 async def test_redelivered_event_changes_nothing(infra: Any) -> None:

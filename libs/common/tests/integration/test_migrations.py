@@ -10,9 +10,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from portico_common.db import APP_ROLE
+from portico_common.db import MIGRATOR_ROLE, service_role
+from portico_common.dbsetup import provision_database
 from portico_common.errors import MigrationError
 from portico_common.migrate import load_migrations, migrate
+from portico_common.provision import RolePasswords
+from portico_embedded.testing.databases import migrator_url, role_password, service_url
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +28,16 @@ def _dir(package: str) -> Path:
     return Path(importlib.import_module(package).__file__ or "").parent
 
 
-async def _migrate(dsn: str, package: str | None, schema: str = SCHEMA) -> list[str]:
-    conn = await asyncpg.connect(dsn)
+async def _migrate(admin_url: str, package: str | None, schema: str = SCHEMA) -> list[str]:
+    """Provisions `schema`'s role as the administrator, then migrates as the migrator."""
+    await provision_database(
+        admin_url,
+        RolePasswords(
+            migrator=role_password(admin_url, MIGRATOR_ROLE),
+            services={schema: role_password(admin_url, service_role(schema))},
+        ),
+    )
+    conn = await asyncpg.connect(migrator_url(admin_url))
     try:
         return await migrate(conn, schema, package)
     finally:
@@ -130,12 +141,11 @@ async def test_concurrent_migrations_do_not_collide(
 
 
 async def test_app_role_cannot_switch_row_level_security_off(database_url: str) -> None:
-    """The application role uses the tables but does not own them, so RLS stays on."""
+    """The service's role uses the tables but does not own them, so RLS stays on."""
     await _migrate(database_url, None)
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(service_url(database_url, SCHEMA))
     try:
         async with conn.transaction():
-            await conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="must be owner"):
                 await conn.execute(
                     f"ALTER TABLE {SCHEMA}.idempotency_keys DISABLE ROW LEVEL SECURITY"
@@ -147,15 +157,14 @@ async def test_app_role_cannot_switch_row_level_security_off(database_url: str) 
 async def test_app_role_can_use_tables_of_later_migrations(
     database_url: str, make_package: MakePackage
 ) -> None:
-    """Tables and sequences a later file adds are granted to the application role too."""
+    """Tables and sequences a later file adds are granted to the service's role too."""
     package = make_package({"0001_things.sql": "CREATE TABLE things (id int);"})
     await _migrate(database_url, package)
     (_dir(package) / "0002_more.sql").write_text("CREATE TABLE more_things (id serial);")
     await _migrate(database_url, package)
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(service_url(database_url, SCHEMA))
     try:
         async with conn.transaction():
-            await conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
             await conn.execute(f"INSERT INTO {SCHEMA}.more_things DEFAULT VALUES")
             assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.more_things") == 1  # noqa: S608
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from portico_common.db import ALL_TENANTS, APP_ROLE, Database, create_pool
+from portico_common.db import ALL_TENANTS, Database, create_pool, service_role
 
 pytestmark = pytest.mark.integration
 
@@ -88,11 +88,11 @@ async def test_kernel_idempotency_keys_are_isolated(db: Database) -> None:
 
 
 async def test_connection_without_a_tenant_sees_nothing(seeded: Database, dsn: str) -> None:
-    """As the app role with app.tenant_id never set, no tenant row is visible or writable."""
+    """As the service's role with app.tenant_id never set, no tenant row is visible or writable."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f"SET search_path TO {SCHEMA}")
-        await conn.execute(f"SET ROLE {APP_ROLE}")
+        assert await conn.fetchval("SELECT current_user") == service_role(SCHEMA)
         assert await conn.fetchval("SELECT count(*) FROM notes") == 0
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
             await conn.execute("INSERT INTO notes (tenant_id, body) VALUES ('acme', 'x')")
@@ -101,22 +101,22 @@ async def test_connection_without_a_tenant_sees_nothing(seeded: Database, dsn: s
 
 
 async def test_tenant_and_role_do_not_outlive_the_transaction(dsn: str) -> None:
-    """The next user of a pooled connection is neither the app role nor in the last tenant."""
+    """The next user of a pooled connection is not in the last tenant, nor another role."""
     pool = await create_pool(dsn, SCHEMA, min_size=1, max_size=1)
     try:
         db = Database(pool, SCHEMA)
         async with db.transaction("acme") as conn:
-            assert await conn.fetchval("SELECT current_user") == APP_ROLE
+            assert await conn.fetchval("SELECT current_user") == service_role(SCHEMA)
             assert await conn.fetchval("SELECT current_setting('app.tenant_id', true)") == "acme"
         async with pool.acquire() as conn:
-            assert await conn.fetchval("SELECT current_user") != APP_ROLE
+            assert await conn.fetchval("SELECT current_user") == service_role(SCHEMA)
             assert not await conn.fetchval("SELECT current_setting('app.tenant_id', true)")
     finally:
         await pool.close()
 
 
 async def test_rolled_back_transaction_keeps_the_pool_clean(dsn: str) -> None:
-    """A transaction that fails still leaves its connection without role or tenant."""
+    """A transaction that fails still leaves its connection without a tenant."""
     pool = await create_pool(dsn, SCHEMA, min_size=1, max_size=1)
     try:
         db = Database(pool, SCHEMA)
@@ -124,7 +124,7 @@ async def test_rolled_back_transaction_keeps_the_pool_clean(dsn: str) -> None:
             async with db.transaction("acme"):
                 raise RuntimeError("handler failed")
         async with pool.acquire() as conn:
-            assert await conn.fetchval("SELECT current_user") != APP_ROLE
+            assert await conn.fetchval("SELECT current_user") == service_role(SCHEMA)
             assert not await conn.fetchval("SELECT current_setting('app.tenant_id', true)")
     finally:
         await pool.close()

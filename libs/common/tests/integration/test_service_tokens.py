@@ -17,6 +17,7 @@ from portico_common.grpc.service_tokens import (
     grpc_token_issuer,
     service_channel,
 )
+from portico_embedded.testing.fixtures import ServiceDatabaseUrl
 from portico_embedded.testing.services import infra_env, running_process
 
 pytestmark = pytest.mark.integration
@@ -26,18 +27,19 @@ ROLLOUT_SECRET = "rollout-secret-0123456789abcdef"
 
 
 async def test_calls_on_a_service_channel_carry_the_callers_own_token(
-    database_url: str, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> None:
     """The channel fetches a token from auth and tenancy admits the call as that client."""
     auth_env = infra_env(
-        database_url,
+        await service_database_url("auth"),
         nats_url,
         auth_admin_client_secret=ADMIN_SECRET,
         auth_key_encryption_key="kek-0123456789-0123456789-0123456789",
         auth_service_client_secrets=json.dumps({"rollout": ROLLOUT_SECRET}),
     )
     async with running_process("portico_auth", auth_env, tmp_path / "auth") as auth:
-        tenancy_env = infra_env(database_url, nats_url, auth_target=auth.target)
+        tenancy_db = await service_database_url("tenancy")
+        tenancy_env = infra_env(tenancy_db, nats_url, auth_target=auth.target)
         async with running_process("portico_tenancy", tenancy_env, tmp_path / "tenancy") as tenancy:
             tokens = ServiceTokens(
                 ServiceIdentity("portico-admin", SecretStr(ADMIN_SECRET)),

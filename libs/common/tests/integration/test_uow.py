@@ -9,7 +9,7 @@ from opentelemetry import trace
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
-from portico_common.db import Connection
+from portico_common.db import ALL_TENANTS, Connection
 from portico_common.events.consumer import ConsumerSettings, EventConsumer
 from portico_common.events.envelope import Envelope
 from portico_common.events.outbox import OutboxRelay
@@ -28,7 +28,9 @@ def _make(conn: Connection, tenant: str) -> PgUnitOfWork:
 
 
 async def _counts(infra: Any) -> tuple[int, int]:
-    async with infra.pool.acquire() as conn:
+    """Notes of every tenant (read as a platform job reads) and outbox rows."""
+    async with infra.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('app.tenant_id', $1, true)", ALL_TENANTS)
         return (
             await conn.fetchval("SELECT count(*) FROM notes"),
             await conn.fetchval("SELECT count(*) FROM outbox"),

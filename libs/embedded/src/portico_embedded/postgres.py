@@ -9,6 +9,13 @@ world-traversable directory (`/var/lib/portico-embedded`, or
 `PORTICO_EMBEDDED_DIR`): a copy of the binaries per release, and the data
 directory wherever the requested one cannot be reached (the requested path
 then becomes a symlink to it, so restarts find the same data).
+
+Nobody walks in: every connection, over TCP or a socket, authenticates with
+scram-sha-256 (no `trust` line in pg_hba.conf). The superuser `postgres`
+gets the caller's password through initdb's --pwfile (a file only the
+server's user can read, removed at once), never on a command line. A data
+directory made by an earlier version with `trust` is hardened on its first
+start: the password is set in single-user mode and pg_hba.conf rewritten.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,22 +42,40 @@ DEFAULT_STAGE = Path("/var/lib/portico-embedded")
 # How many times a start is retried on another port when ours was taken first.
 PORT_ATTEMPTS = 5
 _ADDRESS_IN_USE = "Address already in use"
+SUPERUSER = "postgres"
+_PASSWORD = re.compile(r"[A-Za-z0-9]+")
+AUTH_METHOD = "scram-sha-256"
+HBA = f"""# Written by portico_embedded: every connection authenticates with a password.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 {AUTH_METHOD}
+host    all       all   127.0.0.1/32  {AUTH_METHOD}
+host    all       all   ::1/128       {AUTH_METHOD}
+"""
 
 
 @dataclass
 class PostgresServer:
-    """One server and its data directory; `url` is the superuser's connection URL."""
+    """One server and its data directory; `url` is the superuser's connection URL.
+
+    `password` is the superuser's: set by initdb on the first start, and
+    required to log in on every later one.
+    """
 
     data_dir: Path
     port: int = 0
     database: str = "portico"
+    password: str = field(default="", repr=False)
     # Tests trade durability for speed; `portico up` keeps fsync on.
     fsync: bool = True
+    # PBKDF2 rounds of SCRAM verifiers (PostgreSQL's default 4096 when 0). Every
+    # login pays them on both sides: a test session, which logs in a few times
+    # per test with passwords it made for itself, lowers them; `portico up` not.
+    scram_iterations: int = 0
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+        return f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{self.database}"
 
     @property
     def log_path(self) -> Path:
@@ -57,11 +84,16 @@ class PostgresServer:
         return self.data_dir.parent / f"{self.data_dir.name}.log"
 
     def start(self, timeout: float = 60.0) -> PostgresServer:
+        if not _PASSWORD.fullmatch(self.password):
+            # Alphanumeric, so the URL needs no quoting: generate it with secrets.token_hex.
+            raise LauncherError("the PostgreSQL superuser needs a non-empty alphanumeric password")
         user = server_user()
         bin_dir = binaries(user)
         data = place_data_dir(self.data_dir, user)
         if not (data / "PG_VERSION").exists():
-            _initdb(bin_dir, data, user)
+            _initdb(bin_dir, data, user, self.password, self._settings())
+        elif trusts_anyone(data):
+            _harden(bin_dir, data, user, self.password)
         # A port we chose may be taken before the server binds it: choose again.
         # A port the caller fixed (a restart, a remembered one) is kept.
         attempts = 1 if self.port else PORT_ATTEMPTS
@@ -100,8 +132,11 @@ class PostgresServer:
                     "max_connections=300",
                     "-c",
                     f"fsync={'on' if self.fsync else 'off'}",
+                    *self._settings(),
                     "-c",
                     "logging_collector=off",
+                    "-c",
+                    f"password_encryption={AUTH_METHOD}",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -109,7 +144,8 @@ class PostgresServer:
                 cwd=data,  # the server's user may not be able to enter ours
                 **_as_user(user),  # type: ignore[call-overload]
             )
-        ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+        # pg_isready does not log in: a server that asks for a password is ready.
+        ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER]
         wait_for(
             lambda: subprocess.run([*ready, "-q"], check=False).returncode == 0,  # noqa: S603
             "postgres",
@@ -117,21 +153,46 @@ class PostgresServer:
             self.proc,
         )
 
+    def _settings(self) -> list[str]:
+        """`-c` options given to initdb (so its superuser's verifier uses them) and the server."""
+        if not self.scram_iterations:
+            return []
+        return ["-c", f"scram_iterations={self.scram_iterations}"]
+
     def _ensure_database(self, bin_dir: Path) -> None:
         if not self.database.replace("_", "").isalnum():
             raise LauncherError(f"invalid database name {self.database!r}")
-        psql = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
-        exists = subprocess.run(  # noqa: S603 - fixed argv
+        psql = [
+            str(bin_dir / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-d",
+            "postgres",
+            "--no-password",
+        ]
+        env = _psql_env(self.password)
+        found = subprocess.run(  # noqa: S603 - fixed argv
             [*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],  # noqa: S608
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
-        ).stdout.strip()
-        if exists != "1":
+            env=env,
+        )
+        if found.returncode != 0:
+            raise LauncherError(
+                f"cannot log in as {SUPERUSER} (is the password the one this data directory"
+                f" was made with?): {found.stderr.strip()}"
+            )
+        if found.stdout.strip() != "1":
             subprocess.run(  # noqa: S603 - fixed argv
                 [*psql, "-c", f'CREATE DATABASE "{self.database}"'],
                 check=True,
                 capture_output=True,
+                env=env,
             )
 
     def stop(self) -> None:
@@ -267,27 +328,96 @@ def reachable(path: Path) -> bool:
     return all(parent.stat().st_mode & 0o001 for parent in path.parents)
 
 
-def _initdb(bin_dir: Path, data: Path, user: str | None) -> None:
-    argv = [
-        str(bin_dir / "initdb"),
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "--auth=trust",
-        "--encoding=UTF8",
-        "--no-sync",
-    ]
-    result = subprocess.run(  # noqa: S603 - fixed argv
-        argv,
+def trusts_anyone(data: Path) -> bool:
+    """Whether pg_hba.conf lets a connection in without a password (`trust`)."""
+    try:
+        lines = (data / "pg_hba.conf").read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    active = (line.split("#", 1)[0].split() for line in lines)
+    return any("trust" in fields for fields in active)
+
+
+def _initdb(
+    bin_dir: Path, data: Path, user: str | None, password: str, settings: list[str]
+) -> None:
+    with _password_file(data.parent, user, password) as pwfile:
+        argv = [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            SUPERUSER,
+            f"--pwfile={pwfile}",
+            f"--auth-host={AUTH_METHOD}",
+            f"--auth-local={AUTH_METHOD}",
+            "--encoding=UTF8",
+            "--no-sync",
+            *settings,
+        ]
+        result = subprocess.run(  # noqa: S603 - fixed argv
+            argv,
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=data,  # the server's user may not be able to enter ours
+            **_as_user(user),  # type: ignore[call-overload]
+        )
+    if result.returncode != 0:
+        raise LauncherError(f"initdb failed: {result.stderr.strip() or result.stdout}")
+    # initdb's own file is right but talks of `trust` in its comments: ours is plain.
+    _write_hba(data, user)
+
+
+def _harden(bin_dir: Path, data: Path, user: str | None, password: str) -> None:
+    """Sets the superuser's password (single-user mode, stopped server), then drops `trust`."""
+    result = subprocess.run(  # noqa: S603 - fixed argv; the password goes through stdin
+        [str(bin_dir / "postgres"), "--single", "-D", str(data), SUPERUSER],
+        input=f"ALTER ROLE {SUPERUSER} WITH PASSWORD '{password}';\n",
         check=False,
         capture_output=True,
         text=True,
-        cwd=data,  # the server's user may not be able to enter ours
+        cwd=data,
         **_as_user(user),  # type: ignore[call-overload]
     )
-    if result.returncode != 0:
-        raise LauncherError(f"initdb failed: {result.stderr.strip() or result.stdout}")
+    if result.returncode != 0 or "ERROR:" in result.stdout + result.stderr:
+        raise LauncherError(
+            f"could not set the superuser's password in {data}:"
+            f" {(result.stderr or result.stdout).strip()}"
+        )
+    _write_hba(data, user)
+
+
+def _write_hba(data: Path, user: str | None) -> None:
+    hba = data / "pg_hba.conf"
+    scratch = hba.with_name(".pg_hba.conf.new")
+    scratch.write_text(HBA)
+    scratch.chmod(0o600)
+    if user is not None:
+        shutil.chown(scratch, user=user, group=user)
+    scratch.replace(hba)
+
+
+@contextlib.contextmanager
+def _password_file(directory: Path, user: str | None, password: str) -> Iterator[Path]:
+    """A file holding `password` that only the server's user can read, removed afterwards."""
+    fd, name = tempfile.mkstemp(prefix=".pwfile-", dir=directory)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+        if user is not None:
+            shutil.chown(path, user=user, group=user)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _psql_env(password: str) -> Mapping[str, str]:
+    """The environment for psql: the password in PGPASSWORD, never in its argv."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["PGPASSWORD"] = password
+    return env
 
 
 def _package_install() -> Path:

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from portico_auth.bootstrap import run
 from portico_auth.settings import AuthSettings
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.services import serving_in_process
 
 ADMIN_SECRET = "admin-secret-0123456789"
@@ -18,12 +19,15 @@ RunningAuth = Callable[..., AbstractAsyncContextManager[int]]  # what `running_a
 
 
 @pytest.fixture
-def auth_settings(database_url: str, nats_url: str, kek: str) -> Callable[..., AuthSettings]:
-    """Settings for an in-process auth on port 0, secrets given explicitly."""
+async def auth_settings(
+    service_database_url: ServiceDatabaseUrl, nats_url: str, kek: str
+) -> Callable[..., AuthSettings]:
+    """Settings for an in-process auth on port 0, as its own role, secrets given explicitly."""
+    url = await service_database_url("auth")
 
     def make(**changes: object) -> AuthSettings:
         values: dict[str, object] = {
-            "database_url": SecretStr(database_url),
+            "database_url": SecretStr(url),
             "nats_url": nats_url,
             "grpc_port": 0,
             "metrics_port": -1,

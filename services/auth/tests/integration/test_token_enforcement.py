@@ -15,6 +15,7 @@ import pytest
 
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.services import infra_env, running_process
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def _clean_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def service(database_url: str, nats_url: str, tmp_path: Path) -> Service:
+def service(service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path) -> Service:
     """`async with service("portico_auth", **env) as target:` runs `python -m` that module.
 
     The process binds port 0 and reports its port in a ready file; leaving the
@@ -38,9 +39,8 @@ def service(database_url: str, nats_url: str, tmp_path: Path) -> Service:
 
     @asynccontextmanager
     async def start(module: str, **env: str) -> AsyncIterator[str]:
-        async with running_process(
-            module, infra_env(database_url, nats_url) | env, tmp_path
-        ) as process:
+        url = await service_database_url(module.removeprefix("portico_"))
+        async with running_process(module, infra_env(url, nats_url) | env, tmp_path) as process:
             yield process.target
 
     return start

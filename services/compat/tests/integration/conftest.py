@@ -18,7 +18,7 @@ from portico_common.events.bus import connect
 from portico_common.events.catalog import STREAM, subject_for
 from portico_common.events.envelope import Envelope
 from portico_compat.bootstrap import MIGRATIONS, SERVICE
-from portico_embedded.testing.databases import migrated_database
+from portico_embedded.testing.databases import ServiceDatabaseUrl, migrated_database
 from portico_embedded.testing.services import infra_env, running_process
 
 SUBJECT = subject_for("plugin.compat.checked")
@@ -42,9 +42,12 @@ class RunningCompat:
 
     stub: pb_grpc.CompatServiceAsyncStub
     js: JetStreamContext
+    #: The database as its administrator, for assertions behind row-level security.
     database_url: str
     #: host:port of the service's gRPC server (for a gateway in front of it).
     target: str = ""
+    #: The database as compat's own role, as the service connects.
+    service_url: str = ""
 
     async def compat_events(self, count: int) -> list[Published]:
         """Waits until `count` compat events are on the stream; returns all of them."""
@@ -74,16 +77,24 @@ class RunningCompat:
 
 
 @pytest.fixture
-async def compat(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[RunningCompat]:
+async def compat(
+    database_url: str,
+    service_database_url: ServiceDatabaseUrl,
+    nats_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[RunningCompat]:
     """The service process on port 0; at teardown it must stop cleanly on SIGTERM."""
-    async with running_process(
-        "portico_compat", infra_env(database_url, nats_url), tmp_path
-    ) as service:
+    url = await service_database_url("compat")
+    async with running_process("portico_compat", infra_env(url, nats_url), tmp_path) as service:
         nc = await connect(nats_url, "compat-tests")
         try:
             async with grpc.aio.insecure_channel(service.target) as channel:
                 yield RunningCompat(
-                    pb_grpc.CompatServiceStub(channel), nc.jetstream(), database_url, service.target
+                    pb_grpc.CompatServiceStub(channel),
+                    nc.jetstream(),
+                    database_url,
+                    service.target,
+                    service_url=url,
                 )
         finally:
             await nc.close()

@@ -13,6 +13,7 @@ import pytest
 from portico.compat.v1 import compat_pb2, compat_pb2_grpc
 from portico.compat.v1 import dependencies_pb2 as pb
 from portico.compat.v1 import dependencies_pb2_grpc as pb_grpc
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
 
@@ -65,12 +66,13 @@ def installed(*pairs: tuple[str, str]) -> list[pb.InstalledPackage]:
 
 @pytest.fixture
 async def compat_service(
-    database_url: str, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> AsyncIterator[ServiceProcess]:
     """`python -m portico_compat` with a catalog file; it must stop cleanly on SIGTERM."""
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(CATALOG))
-    env = infra_env(database_url, nats_url, catalog_file=str(catalog), solver_max_rounds="300")
+    url = await service_database_url("compat")
+    env = infra_env(url, nats_url, catalog_file=str(catalog), solver_max_rounds="300")
     async with running_process("portico_compat", env, tmp_path) as service:
         yield service
 

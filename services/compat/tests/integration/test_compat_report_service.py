@@ -183,7 +183,7 @@ async def test_catalogs_manifests_and_policies_are_isolated_by_row_level_securit
             ORDER BY c.relname""",
     )
     assert [tuple(r) for r in rows] == [(t, True, True) for t in NEW_TABLES]
-    pool = await create_pool(compat.database_url, "compat", min_size=1, max_size=1)
+    pool = await create_pool(compat.service_url, "compat", min_size=1, max_size=1)
     try:
         async with Database(pool, "compat").transaction(globex) as conn:
             seen = {t: await conn.fetch(f"SELECT tenant_id FROM {t}") for t in NEW_TABLES}  # noqa: S608 - fixed names

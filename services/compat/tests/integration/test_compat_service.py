@@ -11,7 +11,7 @@ import pytest
 
 from portico.compat.v1 import compat_pb2 as pb
 from portico.events.v1 import events_pb2
-from portico_common.db import Database, create_pool
+from portico_common.db import MIGRATOR_ROLE, Database, create_pool
 from portico_embedded.testing.fixtures import unique
 
 if TYPE_CHECKING:
@@ -142,8 +142,8 @@ async def test_host_profiles_are_isolated_between_tenants(compat: RunningCompat)
     assert set(verdicts) == {acme, globex}
     assert [e.envelope.tenant_id for e in events] == [acme, globex]
 
-    # Row-level security, not the WHERE clause: the app role sees only its tenant's rows.
-    pool = await create_pool(compat.database_url, "compat", min_size=1, max_size=1)
+    # Row-level security, not the WHERE clause: compat's role sees only its tenant's rows.
+    pool = await create_pool(compat.service_url, "compat", min_size=1, max_size=1)
     try:
         async with Database(pool, "compat").transaction(globex) as conn:
             profiles = await conn.fetch("SELECT tenant_id, node_version FROM host_profiles")
@@ -155,7 +155,7 @@ async def test_host_profiles_are_isolated_between_tenants(compat: RunningCompat)
 
 
 async def test_tenant_tables_force_row_level_security(compat: RunningCompat) -> None:
-    """Both tenant tables are under FORCE RLS and not owned by the application role."""
+    """Both tenant tables are under FORCE RLS and owned by the migrator, not compat's role."""
     rows = await admin_fetch(
         compat.database_url,
         """SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
@@ -168,7 +168,7 @@ async def test_tenant_tables_force_row_level_security(compat: RunningCompat) -> 
         ("compat_checks", True, True),
         ("host_profiles", True, True),
     ]
-    assert all(r["owner"] != "portico_app" for r in rows)
+    assert all(r["owner"] == MIGRATOR_ROLE for r in rows)
 
 
 async def test_malformed_check_changes_nothing(compat: RunningCompat) -> None:

@@ -32,6 +32,7 @@ from portico_compat.app.tenant_resources import check_tenant_resources
 from portico_compat.bootstrap import Dependencies, build
 from portico_compat.domain.resources import Resources, TenantResources
 from portico_compat.entrypoints.tenancy_events import TENANCY_DURABLE
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.services import infra_env, running_process
 
 pytestmark = pytest.mark.integration
@@ -59,13 +60,16 @@ def both(known: TenantResources) -> bool:
 
 
 async def test_tenancy_quota_reaches_compats_check_through_jetstream(
-    database_url: str, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> None:
     """SetQuota and RecordUsage on tenancy reach compat's projection; the check uses them."""
-    env = infra_env(database_url, nats_url)
+    tenancy_url = await service_database_url("tenancy")
+    compat_url = await service_database_url("compat")
     async with (
-        running_process("portico_tenancy", env, tmp_path) as tenancy_process,
-        running_process("portico_compat", env, tmp_path),
+        running_process(
+            "portico_tenancy", infra_env(tenancy_url, nats_url), tmp_path
+        ) as tenancy_process,
+        running_process("portico_compat", infra_env(compat_url, nats_url), tmp_path),
         grpc.aio.insecure_channel(tenancy_process.target) as channel,
     ):
         tenancy = tpb_grpc.TenancyServiceStub(channel)
@@ -75,7 +79,7 @@ async def test_tenancy_quota_reaches_compats_check_through_jetstream(
         used = tpb.Resources(cpu_millicores=3000, memory_mib=1024, storage_mib=0)
         await tenancy.RecordUsage(tpb.RecordUsageRequest(tenant_id="acme", used=used, plugins=1))
 
-        pool = await create_pool(database_url, "compat", max_size=2)
+        pool = await create_pool(compat_url, "compat", max_size=2)
         try:
             db = Database(pool, "compat")
             known = await projected(db, "acme", both)

@@ -19,7 +19,7 @@ from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.clock import ManualClock
 from portico_common.db import Database, create_pool
 from portico_common.events.catalog import STREAM, subject_for
-from portico_embedded.testing.databases import migrated_database
+from portico_embedded.testing.databases import ServiceDatabaseUrl, migrated_database
 from portico_embedded.testing.fixtures import unique, unique_tenant
 from portico_embedded.testing.services import serving_in_process
 from portico_rollout.bootstrap import MIGRATIONS, SERVICE, run
@@ -28,10 +28,15 @@ from portico_rollout.testing.driver import T0, RolloutDriver, Watch
 
 
 @pytest.fixture
-def settings(database_url: str, nats_url: str) -> Callable[..., RolloutSettings]:
+async def settings(
+    service_database_url: ServiceDatabaseUrl, nats_url: str
+) -> Callable[..., RolloutSettings]:
+    """Settings for an in-process rollout on port 0, connecting as rollout's own role."""
+    url = await service_database_url(SERVICE)
+
     def make(**changes: object) -> RolloutSettings:
         values: dict[str, object] = {
-            "database_url": SecretStr(database_url),
+            "database_url": SecretStr(url),
             "nats_url": nats_url,
             "grpc_port": 0,
             "metrics_port": -1,
@@ -61,6 +66,7 @@ async def rollout_service(
             stream=STREAM,
             config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
         )
+        # The driver reads as the database's administrator, behind row-level security.
         pool = await create_pool(database_url, SERVICE, max_size=4)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         try:

@@ -10,10 +10,11 @@ import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import APP_ROLE, Database
+from portico_common.db import ALL_TENANTS, Database, service_role
 from portico_rollout.adapters.postgres import pg_uow_factory
 from portico_rollout.app import handlers
 from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.bootstrap import SERVICE
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.verdicts import CheckVerdict
 from portico_rollout.testing.world import T0
@@ -66,11 +67,11 @@ async def test_a_tenant_transaction_sees_only_its_own_rows(
 async def test_a_transaction_without_a_tenant_sees_nothing(
     rollout_db: Database, new_tenant: Callable[[], str]
 ) -> None:
-    """As the app role with app.tenant_id unset, every tenant table reads empty."""
+    """As the service's role with app.tenant_id unset, every tenant table reads empty."""
     uow = pg_uow_factory(rollout_db, ManualClock(T0))
     await rolled_back(uow, ManualClock(T0), new_tenant())
     async with rollout_db.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('role', $1, true)", APP_ROLE)
+        assert await conn.fetchval("SELECT current_user") == service_role(SERVICE)
         for table in TABLES:
             assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608 - fixed names
 
@@ -114,7 +115,7 @@ async def test_concurrent_schedulers_advance_each_rollout_once(
 
     moved = await asyncio.gather(*(replica() for _ in range(4)))
     assert sum(moved) == 30
-    async with rollout_db.pool.acquire() as conn:
+    async with rollout_db.transaction(ALL_TENANTS) as conn:
         phases = await conn.fetch("SELECT phase_index, revision FROM rollouts")
         advanced = await conn.fetchval(
             "SELECT count(*) FROM outbox WHERE event_type = 'rollout.phase.advanced'"
@@ -145,7 +146,7 @@ async def test_a_rollout_held_by_another_replica_is_skipped(
         moved = await asyncio.wait_for(handlers.advance_due_rollouts(uow, now), timeout=5)
     assert moved == 1
     assert await handlers.advance_due_rollouts(uow, now) == 1
-    async with rollout_db.pool.acquire() as conn:
+    async with rollout_db.transaction(ALL_TENANTS) as conn:
         rows = await conn.fetch("SELECT plugin, phase_index FROM rollouts ORDER BY plugin")
     assert [(r["plugin"], r["phase_index"]) for r in rows] == [("free", 1), ("held", 1)]
 

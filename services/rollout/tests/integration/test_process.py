@@ -16,6 +16,7 @@ from portico_common.events.bus import publish
 from portico_common.events.catalog import STREAM, subject_for, type_of
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.fixtures import unique, unique_tenant
 from portico_embedded.testing.services import infra_env, running_process
 
@@ -25,14 +26,15 @@ PLUGIN = "@acme/plugin-cost-insights"
 
 
 async def test_process_serves_events_and_rpcs_then_stops_cleanly(
-    database_url: str, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> None:
     """The process serves gRPC, turns verdicts into rollout.started, and exits 0 on SIGTERM.
 
     Token checks are off (no PORTICO_AUTH_TARGET); the port is the one the
     process bound itself and reported in its ready file.
     """
-    env = infra_env(database_url, nats_url, rollout_tick_seconds="0.05")
+    url = await service_database_url("rollout")
+    env = infra_env(url, nats_url, rollout_tick_seconds="0.05")
     async with (
         running_process("portico_rollout", env, tmp_path) as process,
         grpc.aio.insecure_channel(process.target) as channel,

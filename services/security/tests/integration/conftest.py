@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 
 from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.events.bus import connect
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.services import ServiceProcess, infra_env
 
 T = TypeVar("T")
@@ -33,12 +34,18 @@ def service_env() -> dict[str, str]:
 
 
 @pytest.fixture
+async def security_url(service_database_url: ServiceDatabaseUrl) -> str:
+    """The test's database migrated for security: the URL of security's own role."""
+    return await service_database_url("security")
+
+
+@pytest.fixture
 def security_service(
-    database_url: str, nats_url: str, tmp_path: Path, service_env: dict[str, str]
+    security_url: str, nats_url: str, tmp_path: Path, service_env: dict[str, str]
 ) -> Iterator[str]:
     """`host:port` of a running security process; it must exit 0 on SIGTERM afterwards."""
     service = ServiceProcess(
-        "portico_security", {**infra_env(database_url, nats_url), **service_env}, tmp_path
+        "portico_security", {**infra_env(security_url, nats_url), **service_env}, tmp_path
     )
     service.start()
     try:

@@ -16,6 +16,7 @@ from portico.security.v1 import install_pb2_grpc as ipb_grpc
 from portico.security.v1 import security_pb2 as pb
 from portico.security.v1 import security_pb2_grpc as pb_grpc
 from portico_common.clock import ManualClock
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.services import serving_in_process
 from portico_security.bootstrap import run
 from portico_security.settings import SecuritySettings
@@ -28,13 +29,15 @@ PLUGIN = "@acme/plugin-cost-insights"
 
 
 async def test_an_approval_expires_when_the_injected_clock_passes_its_deadline(
-    database_url: str, nats_url: str, eventually: Callable[..., Awaitable[Any]]
+    service_database_url: ServiceDatabaseUrl,
+    nats_url: str,
+    eventually: Callable[..., Awaitable[Any]],
 ) -> None:
     """A pending install with a one-hour deadline expires as soon as the ManualClock given to
     `run` moves past it, and stays pending until then."""
     clock = ManualClock(T0)
     settings = SecuritySettings(
-        database_url=SecretStr(database_url),
+        database_url=SecretStr(await service_database_url("security")),
         nats_url=nats_url,
         grpc_port=0,
         metrics_port=-1,

@@ -168,7 +168,7 @@ async def test_tampered_tarball_is_rejected_and_announced(
 async def test_tenant_cannot_use_another_tenants_key(
     stub: Stub,
     js: JetStreamContext,
-    database_url: str,
+    security_url: str,
     security_service: str,
     eventually: Eventually,
 ) -> None:
@@ -188,7 +188,7 @@ async def test_tenant_cannot_use_another_tenants_key(
     assert headers[TENANT_HEADER] == "globex"
 
     # The policy, not a WHERE clause, is what hides the row: no filter at all here.
-    pool = await create_pool(database_url, "security", min_size=1, max_size=2)
+    pool = await create_pool(security_url, "security", min_size=1, max_size=2)
     try:
         db = Database(pool, "security")
         async with db.transaction("globex") as conn:

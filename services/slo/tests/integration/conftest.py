@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from portico.slo.v1 import slo_pb2_grpc
-from portico_embedded.testing.databases import migrated_database
+from portico_embedded.testing.databases import ServiceDatabaseUrl, migrated_database
 from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
 from portico_slo.bootstrap import MIGRATIONS, SERVICE
 
@@ -38,14 +38,14 @@ class SloProcess:
 
 @pytest.fixture
 async def slo_service(
-    database_url: str, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> AsyncIterator[SloProcess]:
     """The slo service as its own process, without token checks, serving gRPC.
 
     It binds a port of its own choosing and reports it in its ready file;
     leaving the fixture sends SIGTERM and fails the test unless it exits 0.
     """
-    env = infra_env(database_url, nats_url)
+    env = infra_env(await service_database_url("slo"), nats_url)
     async with (
         running_process("portico_slo", env, tmp_path, health_service=SERVICE_NAME) as process,
         grpc.aio.insecure_channel(process.target) as channel,

@@ -29,7 +29,7 @@ from portico_common.events.bus import publish
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import source_of
 from portico_common.timestamps import to_timestamp
-from portico_embedded.testing.fixtures import unique_tenant
+from portico_embedded.testing.fixtures import ServiceDatabaseUrl, unique_tenant
 from portico_embedded.testing.services import serving_in_process
 from portico_slo.bootstrap import run
 from portico_slo.settings import SloSettings
@@ -56,7 +56,7 @@ async def wait_for(check: Callable[[], bool]) -> None:
 
 
 async def test_a_violation_pages_and_a_recovery_resolves(
-    database_url: str,
+    service_database_url: ServiceDatabaseUrl,
     nats_url: str,
     http_receiver: Callable[[Callable[[Request], Answer]], HttpReceiver],
     formats: Formats,
@@ -65,7 +65,7 @@ async def test_a_violation_pages_and_a_recovery_resolves(
     receiver = http_receiver(formats.pagerduty)
     settings = SloSettings.model_validate(
         {
-            "database_url": SecretStr(database_url),
+            "database_url": SecretStr(await service_database_url("slo")),
             "nats_url": nats_url,
             "grpc_port": 0,
             "metrics_port": -1,
@@ -164,7 +164,7 @@ async def test_a_violation_pages_and_a_recovery_resolves(
 
 
 async def test_a_receiver_that_is_down_never_holds_up_a_violation(
-    database_url: str,
+    service_database_url: ServiceDatabaseUrl,
     nats_url: str,
     http_receiver: Callable[[Callable[[Request], Answer]], HttpReceiver],
 ) -> None:
@@ -172,7 +172,7 @@ async def test_a_receiver_that_is_down_never_holds_up_a_violation(
     receiver = http_receiver(lambda _: (503, "down"))
     settings = SloSettings.model_validate(
         {
-            "database_url": SecretStr(database_url),
+            "database_url": SecretStr(await service_database_url("slo")),
             "nats_url": nats_url,
             "grpc_port": 0,
             "metrics_port": -1,

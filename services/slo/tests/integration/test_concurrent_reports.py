@@ -40,9 +40,10 @@ async def test_racing_reports_emit_one_violation_and_lose_no_counts(slo_db: Data
     )
 
     events = await slo_db.pool.fetch("SELECT event_type, tenant_id FROM outbox")
-    outcomes = await slo_db.pool.fetchval(
-        "SELECT sum(good + bad) FROM outcome_buckets WHERE slo_id = $1", slo.slo_id
-    )
+    async with slo_db.transaction("acme") as conn:
+        outcomes = await conn.fetchval(
+            "SELECT sum(good + bad) FROM outcome_buckets WHERE slo_id = $1", slo.slo_id
+        )
     assert [(e["event_type"], e["tenant_id"]) for e in events] == [("slo.violated", "acme")]
     assert outcomes == 300
     assert all(r.violated for r in results)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import APP_ROLE, Database
+from portico_common.db import Database, service_role
 from portico_slo.adapters.memory import MemoryBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.app import handlers, templates
@@ -18,7 +18,7 @@ TABLES = ("slos", "outcome_buckets", "slo_violations", "slo_templates")
 
 
 async def test_tenant_tables_force_row_level_security(slo_db: Database) -> None:
-    """Every tenant table has row-level security on and forced, and the app role owns none."""
+    """Every tenant table has row-level security on and forced, and slo's role owns none."""
     rows = await slo_db.pool.fetch(
         """SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
                   pg_get_userbyid(c.relowner) AS owner
@@ -29,7 +29,8 @@ async def test_tenant_tables_force_row_level_security(slo_db: Database) -> None:
 
     assert sorted(r["relname"] for r in rows) == sorted(TABLES)
     assert all(r["relrowsecurity"] and r["relforcerowsecurity"] for r in rows)
-    assert all(r["owner"] != APP_ROLE for r in rows)
+    assert all(r["owner"] != service_role("slo") for r in rows)
+    assert await slo_db.pool.fetchval("SELECT current_user") == service_role("slo")
 
 
 async def test_unfiltered_queries_see_one_tenant(slo_db: Database) -> None:
@@ -61,7 +62,6 @@ async def test_unfiltered_queries_see_one_tenant(slo_db: Database) -> None:
                 for table in TABLES
             ]
     async with slo_db.pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
         forgotten = [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in TABLES]  # noqa: S608 - constant names
 
     assert seen == {"acme": [["acme"]] * 4, "globex": [["globex"]] * 4}

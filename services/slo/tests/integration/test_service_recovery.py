@@ -18,6 +18,7 @@ from portico.slo.v1 import slo_pb2 as pb
 from portico.slo.v1 import slo_pb2_grpc
 from portico_common.events.catalog import STREAM
 from portico_common.events.envelope import Envelope
+from portico_embedded.testing.fixtures import ServiceDatabaseUrl
 from portico_embedded.testing.services import infra_env, running_process
 
 pytestmark = pytest.mark.integration
@@ -27,10 +28,10 @@ PLUGIN = "@acme/plugin-cost-insights"
 
 @pytest.fixture
 async def stub(
-    database_url: str, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> AsyncIterator[slo_pb2_grpc.SloServiceAsyncStub]:
     """The slo process with a half-second tick, and a client of its API."""
-    env = infra_env(database_url, nats_url, slo_gauge_refresh_seconds="0.5")
+    env = infra_env(await service_database_url("slo"), nats_url, slo_gauge_refresh_seconds="0.5")
     async with (
         running_process(
             "portico_slo", env, tmp_path, health_service="portico.slo.v1.SloService"

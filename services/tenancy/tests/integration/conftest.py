@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.events.catalog import STREAM, subject_for
 from portico_common.events.envelope import Envelope
-from portico_embedded.testing.databases import migrated_database
+from portico_embedded.testing.databases import ServiceDatabaseUrl, migrated_database
 from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.services import serving_in_process
 from portico_tenancy.bootstrap import MIGRATIONS, SERVICE, run
@@ -38,11 +38,13 @@ class RunningTenancy:
 
 
 @pytest.fixture
-async def tenancy(database_url: str, nats_url: str) -> AsyncIterator[RunningTenancy]:
+async def tenancy(
+    service_database_url: ServiceDatabaseUrl, nats_url: str
+) -> AsyncIterator[RunningTenancy]:
     """Tenancy's real `run` in this process, token checks off, on a port it chose itself."""
     settings = TenancySettings.model_validate(
         {
-            "database_url": SecretStr(database_url),
+            "database_url": SecretStr(await service_database_url(SERVICE)),
             "nats_url": nats_url,
             "grpc_port": 0,
             "metrics_port": -1,

@@ -9,6 +9,7 @@ import pytest
 
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.fixtures import unique_tenant
 from portico_embedded.testing.services import infra_env, running_process
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_process_serves_tenants_then_stops_cleanly(
-    database_url: str, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> None:
     """The process serves CreateTenant and GetTenant, and exits 0 on SIGTERM.
 
@@ -27,7 +28,7 @@ async def test_process_serves_tenants_then_stops_cleanly(
     async with (
         running_process(
             "portico_tenancy",
-            infra_env(database_url, nats_url),
+            infra_env(await service_database_url("tenancy"), nats_url),
             tmp_path,
             health_service="portico.tenancy.v1.TenancyService",
         ) as process,

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import Database
+from portico_common.db import ALL_TENANTS, Database
 from portico_tenancy.adapters.postgres import pg_uow_factory
 from portico_tenancy.app import handlers, quotas
 from portico_tenancy.app.ports import UnitOfWorkFactory
@@ -40,7 +40,7 @@ async def test_duplicate_creation_leaves_one_row_and_one_event(tenancy_db: Datab
     await handlers.create_tenant(uow, "acme", "Acme")
     with pytest.raises(TenantExistsError):
         await handlers.create_tenant(uow, "acme", "Again")
-    async with tenancy_db.pool.acquire() as conn:
+    async with tenancy_db.transaction(ALL_TENANTS) as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
         assert await conn.fetchval("SELECT count(*) FROM tenants") == 1
 

@@ -1,7 +1,11 @@
 """Pytest fixtures that give each test real infrastructure.
 
-- PostgreSQL: one server per test session (embedded, or
-  PORTICO_TEST_DATABASE_URL), and a fresh database per test.
+- PostgreSQL: one server per test session (embedded, with a password made
+  for the session, or PORTICO_TEST_DATABASE_URL: an administrator's URL),
+  and a fresh database per test (`database_url`, as its administrator).
+  `service_database_url(service)` makes that database ready for a service
+  as a deployment does (roles provisioned, schema migrated by the
+  migrator) and returns the URL the service connects with: its own role.
 - NATS: a fresh JetStream nats-server per test (it starts in ~50 ms), so
   streams and consumers never leak between tests; or PORTICO_TEST_NATS_URL.
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +27,13 @@ import pytest
 
 from portico_embedded.nats import NatsServer
 from portico_embedded.postgres import PostgresServer
+from portico_embedded.testing.databases import (
+    SERVICE_MIGRATIONS,
+    ServiceDatabaseUrl,
+    prepare_service_database,
+)
+
+SCRAM_ITERATIONS = 16
 
 
 def unique(prefix: str) -> str:
@@ -36,7 +48,7 @@ def unique_tenant() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """The URL of a PostgreSQL server for the whole session (admin database)."""
+    """The superuser's URL of a PostgreSQL server for the whole session (admin database)."""
     external = os.environ.get("PORTICO_TEST_DATABASE_URL")
     if external:
         yield external
@@ -46,7 +58,15 @@ def postgres_server() -> Iterator[str]:
     # root) could then no longer enter. Searchable by others, listable by none.
     base = Path(tempfile.mkdtemp(prefix="portico-test-pg-"))
     base.chmod(0o711)
-    server = PostgresServer(base / "data", database="postgres", fsync=False)
+    server = PostgresServer(
+        base / "data",
+        database="postgres",
+        fsync=False,
+        password=secrets.token_hex(16),
+        # Each test logs in several times (administrator, migrator, the services'
+        # pools): cheap SCRAM rounds keep the fixtures about as fast as before.
+        scram_iterations=SCRAM_ITERATIONS,
+    )
     try:
         server.start()
         yield server.url
@@ -59,7 +79,11 @@ def postgres_server() -> Iterator[str]:
 
 @pytest.fixture
 async def database_url(postgres_server: str) -> AsyncIterator[str]:
-    """A fresh, empty database for one test; dropped afterwards."""
+    """A fresh, empty database for one test, as its administrator; dropped afterwards.
+
+    For a test's own look behind row-level security; a service is given
+    `service_database_url(...)` instead (it refuses a privileged role).
+    """
     name = unique("t")
     admin = await asyncpg.connect(postgres_server)
     try:
@@ -73,6 +97,21 @@ async def database_url(postgres_server: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+def service_database_url(database_url: str) -> ServiceDatabaseUrl:
+    """`await service_database_url("rollout")`: the test's database ready for that service.
+
+    Provisions the service's role, migrates its schema as the migrator
+    (`migrations=`: another package, or None for the kernel's only), and
+    returns the URL the service connects with.
+    """
+
+    async def prepare(service: str, migrations: str | None = SERVICE_MIGRATIONS) -> str:
+        return await prepare_service_database(database_url, service, migrations)
+
+    return prepare
 
 
 @pytest.fixture

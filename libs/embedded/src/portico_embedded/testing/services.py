@@ -188,7 +188,11 @@ async def running_process(
 
 
 def infra_env(database_url: str, nats_url: str, **settings: str) -> dict[str, str]:
-    """PORTICO_* variables for a service on the test's PostgreSQL and NATS."""
+    """PORTICO_* variables for a service on the test's PostgreSQL and NATS.
+
+    `database_url` is the service's own role's URL (`await
+    service_database_url("<service>")`): a service refuses an administrator's.
+    """
     env = {"PORTICO_DATABASE_URL": database_url, "PORTICO_NATS_URL": nats_url}
     env |= {f"PORTICO_{key.upper()}": value for key, value in settings.items()}
     return env

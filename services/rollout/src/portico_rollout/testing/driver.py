@@ -164,6 +164,6 @@ class RolloutDriver:
         await eventually(probe, within)
 
     async def rows(self, sql: str, *args: object) -> list[asyncpg.Record]:
-        """Reads as the schema owner (bypassing RLS), for assertions only."""
+        """Reads as the database's administrator (bypassing RLS), for assertions only."""
         async with self.pool.acquire() as conn:
             return list(await conn.fetch(sql, *args))

@@ -1,0 +1,156 @@
+"""`python -m portico_common.dbsetup provision migrate`: the database, set up before any service.
+
+Two steps, each its own login, so that no service process ever holds more
+than its own role:
+
+- `provision` (an administrator: a role that may create roles and schemas)
+  creates the migrator and one role per service with their passwords, the
+  schemas owned by the migrator, and CONNECT for these roles only
+  (`portico_common.provision`).
+- `migrate` (the migrator) applies each service's pending migrations to its
+  schema and grants the service's role its tables (`portico_common.migrate`).
+
+`portico up` calls the same functions in-process before it starts the
+services; Compose runs this module as a one-shot service, Helm as a Job.
+Settings: `DatabaseSetupSettings` (PORTICO_ADMIN_DATABASE_URL,
+PORTICO_MIGRATOR_DATABASE_URL, PORTICO_<SERVICE>_DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import asyncpg
+
+from portico_common.db import MIGRATOR_ROLE, service_role
+from portico_common.errors import DatabaseSetupError, MigrationError
+from portico_common.events.topology import SERVICES
+from portico_common.migrate import migrate
+from portico_common.provision import RolePasswords, provision
+from portico_common.settings import DatabaseSetupSettings
+
+STEPS = ("provision", "migrate")
+
+
+def migrations_package(service: str) -> str:
+    """Where a service ships its migrations: `portico_<service>.migrations`."""
+    return f"portico_{service}.migrations"
+
+
+def role_url(url: str, role: str, password: str) -> str:
+    """`url` (host, port, database, parameters) logging in as `role` with `password`."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def url_user(url: str) -> str:
+    return unquote(urlsplit(url).username or "")
+
+
+def url_password(url: str) -> str:
+    return unquote(urlsplit(url).password or "")
+
+
+async def provision_database(admin_url: str, passwords: RolePasswords) -> None:
+    """Logs in as the administrator and provisions the migrator and the services' roles."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await provision(conn, passwords)
+    finally:
+        await conn.close()
+
+
+async def migrate_services(
+    migrator_url: str,
+    services: Iterable[str],
+    packages: Mapping[str, str | None] | None = None,
+) -> dict[str, list[str]]:
+    """Logs in as the migrator and migrates each service's schema; returns what was applied."""
+    conn = await asyncpg.connect(migrator_url)
+    applied: dict[str, list[str]] = {}
+    try:
+        for service in services:
+            package = (packages or {}).get(service, migrations_package(service))
+            applied[service] = await migrate(conn, service, package)
+    finally:
+        await conn.close()
+    return applied
+
+
+def passwords_from(settings: DatabaseSetupSettings, services: Sequence[str]) -> RolePasswords:
+    """The roles' passwords, each read from the URL that role logs in with."""
+    urls = {MIGRATOR_ROLE: settings.migrator_database_url.get_secret_value()}
+    urls |= {service_role(s): settings.service_url(s) for s in services}
+    missing = [role for role, url in urls.items() if not url_password(url)]
+    if missing:
+        names = ", ".join(_variable(role) for role in missing)
+        raise DatabaseSetupError(f"provision needs each role's URL with its password: set {names}")
+    wrong = [role for role, url in urls.items() if url_user(url) != role]
+    if wrong:
+        raise DatabaseSetupError(
+            "each URL must log in as its own role: "
+            + ", ".join(f"{_variable(role)} as {role}" for role in wrong)
+        )
+    return RolePasswords(
+        migrator=url_password(urls[MIGRATOR_ROLE]),
+        services={s: url_password(urls[service_role(s)]) for s in services},
+    )
+
+
+def _variable(role: str) -> str:
+    name = "MIGRATOR" if role == MIGRATOR_ROLE else role.removeprefix("portico_").upper()
+    return f"PORTICO_{name}_DATABASE_URL"
+
+
+async def run(
+    steps: Sequence[str], services: Sequence[str], settings: DatabaseSetupSettings
+) -> None:
+    if "provision" in steps:
+        admin = settings.admin_database_url.get_secret_value()
+        if not admin:
+            raise DatabaseSetupError("provision needs PORTICO_ADMIN_DATABASE_URL")
+        await provision_database(admin, passwords_from(settings, services))
+        print(f"provisioned {MIGRATOR_ROLE} and the roles of {', '.join(services)}", flush=True)
+    if "migrate" in steps:
+        migrator = settings.migrator_database_url.get_secret_value()
+        if not migrator:
+            raise DatabaseSetupError("migrate needs PORTICO_MIGRATOR_DATABASE_URL")
+        applied = await migrate_services(migrator, services)
+        for service, keys in applied.items():
+            print(
+                f"{service}: {len(keys)} migration(s) applied {' '.join(keys)}".rstrip(), flush=True
+            )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m portico_common.dbsetup",
+        description="Provision the database's roles (as an administrator) and migrate every"
+        " service's schema (as the migrator), before the services start.",
+    )
+    parser.add_argument("steps", nargs="+", choices=STEPS, help="provision, migrate, or both")
+    parser.add_argument(
+        "--service",
+        action="append",
+        choices=SERVICES,
+        help="only this service (repeatable); default: every service",
+    )
+    args = parser.parse_args(argv)
+    services = tuple(args.service or SERVICES)
+    steps = [step for step in STEPS if step in args.steps]
+    try:
+        asyncio.run(run(steps, services, DatabaseSetupSettings()))
+    except (DatabaseSetupError, MigrationError, asyncpg.PostgresError, OSError) as exc:
+        print(f"dbsetup: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
