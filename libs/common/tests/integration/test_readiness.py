@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from portico_common.clock import ManualClock
 from portico_common.runtime import Runtime, serve
 from portico_common.settings import ServiceSettings
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +40,13 @@ class Listening(logging.Handler):
             self.seen.set()
 
 
-async def test_health_waits_for_readiness(database_url: str, nats_url: str) -> None:
+async def test_health_waits_for_readiness(
+    service_database_url: ServiceDatabaseUrl, nats_url: str
+) -> None:
     """Listening but not ready: NOT_SERVING and no `ready` call; once ready: SERVING."""
     settings = ServiceSettings(
         nats_url=nats_url,
-        database_url=SecretStr(database_url),
+        database_url=SecretStr(await service_database_url("readinesstest", None)),
         grpc_port=0,
         metrics_port=-1,
         shutdown_grace_seconds=1.0,
@@ -74,11 +77,12 @@ async def test_health_waits_for_readiness(database_url: str, nats_url: str) -> N
 
 
 async def test_a_service_stopped_before_it_was_ready_shuts_down(
-    database_url: str, nats_url: str
+    service_database_url: ServiceDatabaseUrl, nats_url: str
 ) -> None:
     """A readiness check that never finishes does not keep a stopping service alive."""
+    url = await service_database_url("readinesstest", None)
     settings = ServiceSettings(
-        nats_url=nats_url, database_url=SecretStr(database_url), grpc_port=0, metrics_port=-1
+        nats_url=nats_url, database_url=SecretStr(url), grpc_port=0, metrics_port=-1
     )
     rt = await Runtime.start("readinesstest", settings, None, clock=ManualClock())
     stop = asyncio.Event()
