@@ -147,8 +147,9 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
         assert json.loads(auth["PORTICO_AUTH_SERVICE_CLIENT_SECRETS"]) == {
             name: secrets["services"]["clients"][name] for name in SERVICES
         }
-        assert up.recorded("slo")["PORTICO_SLO_CHANNEL_SECRET_KEY"] == (
-            secrets["services"]["channel_key"]
+        assert (
+            up.recorded("slo")["PORTICO_SLO_CHANNEL_SECRET_KEY"]
+            == (secrets["services"]["channel_key"])
         )
         gateway = up.recorded("gateway")
         assert gateway["PORTICO_GATEWAY_PORT"] == "0"

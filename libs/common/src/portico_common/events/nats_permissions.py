@@ -3,8 +3,9 @@
 A service may publish only its own event subjects, its dead letters, and the
 JetStream API calls that read its own durable consumers; it may receive only
 on its own inbox prefix, and on the event subjects the topology says it
-watches live (rollout: its own rollout.*, for the resolve view). Nothing else: a service cannot publish another's
-events, create or widen a consumer, or touch the streams.
+watches live (rollout: its own rollout.*, for the resolve view). Nothing
+else: a service cannot publish another's events, create or widen a
+consumer, or touch the streams.
 """
 
 from __future__ import annotations
