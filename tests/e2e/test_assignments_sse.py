@@ -31,6 +31,7 @@ from portico_common.events.bus import publish
 from portico_common.events.catalog import type_of
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
+from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.fixtures import unique
 from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
 
@@ -117,7 +118,7 @@ async def emit(nats_url: str, tenant: str, *payloads: Any) -> None:
 
 
 async def test_a_portal_follows_a_canary_and_its_rollback_over_sse(
-    database_url: str, nats_url: str, tmp_path: Path
+    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> None:
     """The stream starts with the (empty) assignments, then pushes the canary and the rollback.
 
@@ -127,7 +128,7 @@ async def test_a_portal_follows_a_canary_and_its_rollback_over_sse(
     tenant = unique("t").replace("_", "-")
     url = f"/v1/tenants/{tenant}/assignments:watch"
     headers = {"Accept": "text/event-stream"}
-    env = infra_env(database_url, nats_url, log_level="WARNING")
+    env = infra_env(await service_database_url("rollout"), nats_url, log_level="WARNING")
     async with (
         running_process("portico_rollout", env, tmp_path / "rollout") as rollout,
         gateway_process(rollout, tmp_path) as base,
