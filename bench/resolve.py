@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import tempfile
 import time
 import uuid
@@ -47,6 +48,7 @@ from portico_common.events.topology import owner_source
 from portico_common.timestamps import to_timestamp
 from portico_embedded.nats import NatsServer
 from portico_embedded.postgres import PostgresServer
+from portico_embedded.testing.databases import prepare_service_database
 from portico_embedded.testing.services import ServiceProcess, infra_env
 
 SEQUENTIAL = int(os.environ.get("BENCH_RESOLVE_SEQUENTIAL", "5000"))
@@ -253,8 +255,10 @@ def best(runs: list[Run]) -> Run:
 async def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="portico-bench-"))
     nats_server = NatsServer(home / "nats").start()
-    pg = PostgresServer(home / "pg", fsync=False).start()
-    env = infra_env(pg.url, nats_server.url, log_level="WARNING")
+    pg = PostgresServer(home / "pg", fsync=False, password=secrets.token_hex(16)).start()
+    # As a deployment: roles provisioned, schema migrated; rollout logs in as its own role.
+    rollout_url = await prepare_service_database(pg.url, "rollout")
+    env = infra_env(rollout_url, nats_server.url, log_level="WARNING")
     replicas = [ServiceProcess("portico_rollout", env, home / f"replica-{i}") for i in (1, 2)]
     nc = await nats.connect(nats_server.url)
     try:
