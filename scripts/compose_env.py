@@ -23,6 +23,9 @@ WANTED = (
     "POSTGRES_PASSWORD",
     "PORTICO_MIGRATOR_DB_PASSWORD",
     *(f"PORTICO_{service.upper()}_DB_PASSWORD" for service in SERVICES),
+    # Each service's own client at auth (svc-<service>); auth upserts them all.
+    *(f"PORTICO_{service.upper()}_CLIENT_SECRET" for service in SERVICES if service != "auth"),
+    "PORTICO_SLO_CHANNEL_SECRET_KEY",
 )
 
 

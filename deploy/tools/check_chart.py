@@ -43,6 +43,8 @@ SECRETS = {
         "migratorDatabaseUrl": "postgresql://portico_migrator:x@db.example.internal:5432/portico",
         "authAdminClientSecret": "x",
         "authKeyEncryptionKey": "x",
+        "serviceClientSecrets": {svc: f"client-{svc}" for svc in GRPC_SERVICES if svc != "auth"},
+        "sloChannelSecretKey": "x",
     },
     "nats": {"identitiesSecret": IDENTITIES_SECRET},
 }
@@ -119,8 +121,7 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
             key = env["PORTICO_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"]
             assert key == f"PORTICO_{component.upper()}_DATABASE_URL", (name, key)
         assert not [k for k in env if k.endswith("DATABASE_URL") and k != "PORTICO_DATABASE_URL"]
-        for auth_only in ("PORTICO_AUTH_ADMIN_CLIENT_SECRET", "PORTICO_AUTH_KEY_ENCRYPTION_KEY"):
-            assert (auth_only in env) == (component == "auth"), (name, auth_only)
+        check_credentials(name, component, env)
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         metrics = {p["name"]: p for p in services[name]["spec"]["ports"]}["metrics"]
         if component == "gateway":
@@ -144,6 +145,24 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
     config = by_kind(docs, "ConfigMap")["portico-config"]
     assert config["data"]["PORTICO_GRPC_PORT"] == "50051"
     assert config["data"]["PORTICO_METRICS_PORT"] == "9100"
+
+
+def check_credentials(name: str, component: str, env: dict[str, Any]) -> None:
+    """A component's pod holds its own secrets and no one else's."""
+    for auth_only in (
+        "PORTICO_AUTH_ADMIN_CLIENT_SECRET",
+        "PORTICO_AUTH_KEY_ENCRYPTION_KEY",
+        "PORTICO_AUTH_SERVICE_CLIENT_SECRETS",
+    ):
+        assert (auth_only in env) == (component == "auth"), (name, auth_only)
+    assert ("PORTICO_SLO_CHANNEL_SECRET_KEY" in env) == (component == "slo"), name
+    # Every other service signs in to auth as its own client, with its own secret.
+    calls_others = component not in ("auth", "gateway")
+    assert ("PORTICO_AUTH_CLIENT_SECRET" in env) == calls_others, name
+    if calls_others:
+        assert env["PORTICO_AUTH_CLIENT_ID"]["value"] == f"svc-{component}", name
+        key = env["PORTICO_AUTH_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["key"]
+        assert key == f"PORTICO_{component.upper()}_CLIENT_SECRET", (name, key)
 
 
 def secret_refs(node: Any) -> list[tuple[str, str]]:
@@ -285,6 +304,11 @@ def check_db_setup(docs: list[dict[str, Any]], services: set[str]) -> None:
         keys = set(secret["stringData"])
         assert {f"PORTICO_{s.upper()}_DATABASE_URL" for s in services} <= keys, keys
         assert ("PORTICO_ADMIN_DATABASE_URL" in keys) == provisions, keys
+        # auth's list of service clients is exactly the services' own secrets.
+        clients = json.loads(secret["stringData"]["PORTICO_AUTH_SERVICE_CLIENT_SECRETS"])
+        assert set(clients) == services - {"auth"}, clients
+        for svc, value in clients.items():
+            assert secret["stringData"][f"PORTICO_{svc.upper()}_CLIENT_SECRET"] == value, svc
 
 
 def main() -> int:

@@ -98,6 +98,20 @@ made by the operator from `portico nats-config`; the chart never holds seeds.
 {{- printf "PORTICO_%s_DATABASE_URL" (upper .) }}
 {{- end }}
 
+{{/* The Secret's key for one service's own client secret at auth: PORTICO_<SERVICE>_CLIENT_SECRET. */}}
+{{- define "portico.clientSecretKey" -}}
+{{- printf "PORTICO_%s_CLIENT_SECRET" (upper .) }}
+{{- end }}
+
+{{/* The services that call others under their own client at auth (all but auth). */}}
+{{- define "portico.clientServices" -}}
+{{- $out := list }}
+{{- range $svc := include "portico.grpcComponents" . | fromJsonArray }}
+{{- if ne $svc "auth" }}{{- $out = append $out $svc }}{{- end }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
 {{- define "portico.configMapName" -}}
 {{- printf "%s-config" (include "portico.fullname" .) }}
 {{- end }}
@@ -274,7 +288,31 @@ spec:
             - name: PORTICO_NATS_PROVISIONED
               value: "true"
             {{- end }}
+            {{- if and (eq $c.kind "grpc") (ne .name "auth") }}
+            # Its own client at auth, for the calls it makes to other services.
+            - name: PORTICO_AUTH_CLIENT_ID
+              value: svc-{{ .name }}
+            - name: PORTICO_AUTH_CLIENT_SECRET
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "portico.secretName" $root }}
+                  key: {{ include "portico.clientSecretKey" .name }}
+            {{- end }}
+            {{- if eq .name "slo" }}
+            # Seals alert channels' secrets at rest: keep it.
+            - name: PORTICO_SLO_CHANNEL_SECRET_KEY
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "portico.secretName" $root }}
+                  key: PORTICO_SLO_CHANNEL_SECRET_KEY
+            {{- end }}
             {{- if eq .name "auth" }}
+            # Every service's own client (svc-<service>), upserted by auth on start.
+            - name: PORTICO_AUTH_SERVICE_CLIENT_SECRETS
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "portico.secretName" $root }}
+                  key: PORTICO_AUTH_SERVICE_CLIENT_SECRETS
             - name: PORTICO_AUTH_ADMIN_CLIENT_SECRET
               valueFrom:
                 secretKeyRef:

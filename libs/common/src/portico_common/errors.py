@@ -77,6 +77,10 @@ class InternalError(PorticoError):
     code = "INTERNAL"
 
 
+class ConfigurationError(InternalError):
+    """The process cannot start with its settings; the message says what to set."""
+
+
 class IdempotencyConflictError(ConflictError):
     """The same idempotency key is in flight or was used for another request."""
 

@@ -35,7 +35,7 @@ from nats.js import JetStreamContext
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.clock import Clock, SystemClock
 from portico_common.db import Database, create_pool
-from portico_common.errors import DatabaseSetupError
+from portico_common.errors import ConfigurationError, DatabaseSetupError
 from portico_common.events.bus import StreamSettings, check_streams, connect, ensure_streams
 from portico_common.events.consumer import ConsumerSettings, EventConsumer, Subscription
 from portico_common.events.nats_permissions import inbox_prefix
@@ -126,6 +126,36 @@ class Runtime:
         await self.pool.close()
 
 
+def require_authentication(settings: ServiceSettings, verifier: TokenVerifier | None) -> None:
+    """Refuses to serve without token checks unless the unsafe mode is asked for by name."""
+    if verifier is not None:
+        return
+    if not settings.unsafe_no_auth:
+        raise ConfigurationError(
+            "PORTICO_AUTH_TARGET is not set, so no caller's token would be checked: set it to"
+            " the auth service's host:port, or set PORTICO_UNSAFE_NO_AUTH=true to serve without"
+            " authentication (tests only: every caller may then do everything)"
+        )
+    log.warning(
+        "serving WITHOUT authentication (PORTICO_UNSAFE_NO_AUTH): every caller may do"
+        " everything; never run like this outside tests"
+    )
+
+
+def token_verifier_for(
+    settings: ServiceSettings, verifier: TokenVerifier | None
+) -> TokenVerifier | None:
+    """The verifier of callers' tokens: the given one, else one reading auth's JWKS."""
+    if verifier is None and settings.auth_target:
+        verifier = TokenVerifier(
+            jwks_fetcher(settings.auth_target),
+            min_refresh_seconds=settings.jwks_min_refresh_seconds,
+            stale_seconds=settings.jwks_stale_seconds,
+        )
+    require_authentication(settings, verifier)
+    return verifier
+
+
 def service_tokens_for(settings: ServiceSettings) -> ServiceTokens | None:
     """The service's own token source, when it has an identity and knows where auth is."""
     if not (settings.auth_client_id and settings.auth_target):
@@ -175,12 +205,11 @@ async def serve(
 ) -> None:
     """Runs the service until a termination signal, then shuts down gracefully."""
     settings = rt.settings
-    if verifier is None and settings.auth_target:
-        verifier = TokenVerifier(
-            jwks_fetcher(settings.auth_target),
-            min_refresh_seconds=settings.jwks_min_refresh_seconds,
-            stale_seconds=settings.jwks_stale_seconds,
-        )
+    try:
+        verifier = token_verifier_for(settings, verifier)
+    except ConfigurationError:
+        await rt.close()
+        raise
     interceptor = PorticoServerInterceptor(
         rt.service,
         verifier=verifier,

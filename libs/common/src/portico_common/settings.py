@@ -30,6 +30,9 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = 0
     # host:port of the auth service; empty disables token checks (unit tests only).
     auth_target: str = ""
+    # Serving without any token check must be asked for by this name: only
+    # tests do. Without it, a service with no auth target refuses to start.
+    unsafe_no_auth: bool = False
     # This service's own client at auth (`svc-<service>`), for calls it makes to
     # other services; empty when it calls none.
     auth_client_id: str = ""

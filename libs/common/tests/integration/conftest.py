@@ -271,8 +271,11 @@ async def serving(
     extra: tuple[Servicer, ...] = (),
     *,
     reflection: bool = False,
+    unsafe: bool | None = None,
 ) -> AsyncIterator[Service]:
     """TinyTenancy (plus `extra` servicers) under the kernel's serve(), in this process.
+
+    `unsafe` (default: when there is no verifier) asks for serving without auth.
 
     `database_url` is the test database's administrator URL: the schema is
     migrated by the migrator and the service connects as its own role.
@@ -286,6 +289,8 @@ async def serving(
         metrics_port=-1,
         shutdown_grace_seconds=1.0,
         outbox_poll_seconds=0.2,
+        # Without a verifier the kernel serves only when told so by name.
+        unsafe_no_auth=verifier is None if unsafe is None else unsafe,
     )
     rt = await Runtime.start(SCHEMA, settings, None, clock=ManualClock())
     servicer = TinyTenancy(rt)

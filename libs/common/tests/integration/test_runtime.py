@@ -281,3 +281,14 @@ async def test_health_needs_no_token(secured: Service) -> None:
     """Health checks stay public so orchestrators can probe a secured service."""
     async with grpc.aio.insecure_channel(secured.target) as channel:
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_a_service_without_an_auth_target_refuses_to_start(
+    database_url: str, nats_url: str, kernel_service: Any
+) -> None:
+    """No auth target and no PORTICO_UNSAFE_NO_AUTH: serve() refuses, naming both settings."""
+    from portico_common.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="PORTICO_UNSAFE_NO_AUTH=true"):
+        async with kernel_service(database_url, nats_url, None, (), unsafe=False):
+            pass

@@ -22,6 +22,7 @@ from portico_common.errors import (
     ResourceExhaustedError,
     UnauthenticatedError,
 )
+from portico_common.errors import ConfigurationError as KernelConfigurationError
 
 
 class AuthError(PorticoError):
@@ -100,5 +101,5 @@ class SigningKeyError(AuthError, InternalError):
     """A stored signing key cannot be used (wrong key-encryption key, corrupt row)."""
 
 
-class ConfigurationError(AuthError, InternalError):
+class ConfigurationError(AuthError, KernelConfigurationError):
     """Settings the service cannot start with."""

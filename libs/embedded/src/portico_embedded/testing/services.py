@@ -37,6 +37,9 @@ async def serving_in_process(run: RunService, settings: Any, **deps: Any) -> Asy
     entry; it stops gracefully when the block ends, and an error it died of
     is raised here.
     """
+    if not getattr(settings, "auth_target", "x"):
+        # A test that runs a service without auth asks for the unsafe mode by name.
+        settings = settings.model_copy(update={"unsafe_no_auth": True})
     loop = asyncio.get_running_loop()
     bound: asyncio.Future[int] = loop.create_future()
     stop = asyncio.Event()
@@ -100,6 +103,10 @@ class ServiceProcess:
             "PYTHONUNBUFFERED": "1",
         }
         env |= dict(self.env)
+        if not env.get("PORTICO_AUTH_TARGET"):
+            # Without an auth target the service refuses to start unless told, by
+            # name, to serve unchecked: the tests that run it so say it here.
+            env.setdefault("PORTICO_UNSAFE_NO_AUTH", "true")
         env["PORTICO_READY_FILE"] = str(self.ready_file)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
