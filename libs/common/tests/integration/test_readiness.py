@@ -50,6 +50,7 @@ async def test_health_waits_for_readiness(
         grpc_port=0,
         metrics_port=-1,
         shutdown_grace_seconds=1.0,
+        unsafe_no_auth=True,
     )
     rt = await Runtime.start("readinesstest", settings, None, clock=ManualClock())
     gate = asyncio.Event()
@@ -82,7 +83,11 @@ async def test_a_service_stopped_before_it_was_ready_shuts_down(
     """A readiness check that never finishes does not keep a stopping service alive."""
     url = await service_database_url("readinesstest", None)
     settings = ServiceSettings(
-        nats_url=nats_url, database_url=SecretStr(url), grpc_port=0, metrics_port=-1
+        nats_url=nats_url,
+        database_url=SecretStr(url),
+        grpc_port=0,
+        metrics_port=-1,
+        unsafe_no_auth=True,
     )
     rt = await Runtime.start("readinesstest", settings, None, clock=ManualClock())
     stop = asyncio.Event()
