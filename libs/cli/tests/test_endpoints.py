@@ -53,6 +53,7 @@ def test_written_file_has_the_documented_shape(tmp_path: Path) -> None:
         "started_at": "2026-01-01T00:00:00+00:00",
         "pid": 100,
         "gateway_pid": 103,
+        "tls": False,
     }
     assert [p.name for p in tmp_path.iterdir()] == ["endpoints.json"]
 

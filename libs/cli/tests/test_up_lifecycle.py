@@ -161,6 +161,27 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
             assert target == endpoints["services"][name]["grpc"]
         assert (home / "logs" / "auth.log").read_text().count("auth: serving") == 1
 
+        # TLS on every gRPC hop: each service serves mutual TLS with its own certificate
+        # of the home's CA and calls others showing it; the gateway calls them likewise.
+        tls = home / "tls"
+        assert stat.S_IMODE(tls.stat().st_mode) == 0o700
+        assert endpoints["tls"] is True
+        for name in SERVICES:
+            env = up.recorded(name)
+            assert env["PORTICO_GRPC_TLS_CERT_FILE"] == str(tls / f"{name}.crt")
+            assert env["PORTICO_GRPC_TLS_KEY_FILE"] == str(tls / f"{name}.key")
+            assert stat.S_IMODE((tls / f"{name}.key").stat().st_mode) == 0o600
+            assert env["PORTICO_GRPC_TLS_CLIENT_CA_FILE"] == str(tls / "ca.crt")
+            assert env["PORTICO_GRPC_TLS_CA_FILE"] == str(tls / "ca.crt")
+            assert env["PORTICO_GRPC_TLS_CLIENT_CERT_FILE"] == str(tls / f"{name}.crt")
+            # NATS here is the user's (PORTICO_NATS_URL): its TLS is theirs to set.
+            assert "PORTICO_NATS_TLS_CA_FILE" not in env
+        assert gateway["PORTICO_GRPC_TLS_CA_FILE"] == str(tls / "ca.crt")
+        assert gateway["PORTICO_GRPC_TLS_CLIENT_CERT_FILE"] == str(tls / "gateway.crt")
+        assert "PORTICO_GATEWAY_TLS_CERT_FILE" not in gateway  # plain HTTP on loopback
+        assert "created a local CA for TLS" in up.output()
+
+        # The probes show the CLI's certificate: the services admit nothing else.
         status = up.cli("status")
         assert status.returncode == 0, status.stdout + status.stderr
         assert "all 7 healthy" in status.stdout

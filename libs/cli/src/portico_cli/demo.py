@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import ssl
 import sys
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from portico_cli import credentials, endpoints, nats_identities
+from portico_cli import credentials, endpoints, nats_identities, tls
 from portico_cli.api import Gateway, Tokens
 from portico_cli.endpoints import Endpoints, redact_url
 from portico_cli.errors import CliError, DemoError, NotRunningError
@@ -68,6 +69,8 @@ def run(home_dir: Path, *, bake_seconds: int = 1, rollback_bake_seconds: int = 3
     nats_url = os.environ.get(NATS_URL_ENV) or found.nats
     # The embedded server admits only the suite's users: watch as the observer.
     seed = nats_identities.observer_seed(home.nats_identities)
+    # The suite's nats-server speaks TLS with client certificates: the CLI shows its own.
+    nats_tls = tls.cli_nats(tls.cli_ca(home)) if found.tls else None
     try:
         return asyncio.run(
             run_demo(
@@ -75,6 +78,7 @@ def run(home_dir: Path, *, bake_seconds: int = 1, rollback_bake_seconds: int = 3
                 secret,
                 nats_url,
                 nats_seed=seed,
+                nats_tls=nats_tls,
                 bake_seconds=bake_seconds,
                 rollback_bake_seconds=rollback_bake_seconds,
             )
@@ -92,6 +96,7 @@ async def run_demo(
     bake_seconds: int,
     rollback_bake_seconds: int,
     nats_seed: str = "",
+    nats_tls: ssl.SSLContext | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> int:
     """Both paths and the summary; the exit code. `transport` is for tests."""
@@ -109,7 +114,7 @@ async def run_demo(
     timeline.line(f"Portico demo: gateway {found.gateway}, tenant {tenant}")
     timeline.line("(+ms since the start; lines with * are domain events as they arrive from NATS)")
     try:
-        await _subscribe(feed, nats_url, nats_seed, timeline)
+        await _subscribe(feed, nats_url, nats_seed, timeline, nats_tls)
         scenario = Scenario(
             gateway=gateway,
             tokens=Tokens(gateway, found.admin_client_id, secret),
@@ -143,12 +148,14 @@ async def run_demo(
         await gateway.close()
 
 
-async def _subscribe(feed: EventFeed, url: str, seed: str, timeline: Timeline) -> None:
+async def _subscribe(
+    feed: EventFeed, url: str, seed: str, timeline: Timeline, tls: ssl.SSLContext | None = None
+) -> None:
     if not url:
         timeline.step("warning: no NATS URL; continuing without the event timeline")
         return
     try:
-        await feed.connect(url, seed)
+        await feed.connect(url, seed, tls)
     except Exception as exc:  # noqa: BLE001 - any failure here only costs the event lines
         timeline.step(
             f"warning: cannot subscribe to events at {redact_url(url)}"

@@ -42,6 +42,8 @@ class Endpoints:
     # Not needed by clients, but lets `status` tell a live suite from a stale file.
     pid: int = 0
     gateway_pid: int = 0
+    # Whether the services and NATS speak TLS (the CA and the CLI's pair in <home>/tls).
+    tls: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class Endpoints:
             "started_at": self.started_at,
             "pid": self.pid,
             "gateway_pid": self.gateway_pid,
+            "tls": self.tls,
         }
 
     @classmethod
@@ -73,6 +76,7 @@ class Endpoints:
                 started_at=str(data["started_at"]),
                 pid=int(data.get("pid", 0)),
                 gateway_pid=int(data.get("gateway_pid", 0)),
+                tls=bool(data.get("tls", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CliError(f"{source} is malformed ({exc!r}); restart `portico up`") from None

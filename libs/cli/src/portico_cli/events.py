@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,8 +49,13 @@ class EventFeed:
         self._nc: Any = None
         self._changed = asyncio.Event()
 
-    async def connect(self, url: str, nkey_seed: str = "") -> None:
-        """Subscribes at `url`, signed in with `nkey_seed` when the server wants a user."""
+    async def connect(
+        self, url: str, nkey_seed: str = "", tls: ssl.SSLContext | None = None
+    ) -> None:
+        """Subscribes at `url`, signed in with `nkey_seed` when the server wants a user.
+
+        With `tls` it speaks TLS from the first byte, as the suite's server wants.
+        """
         import nats
 
         from portico_common.events.nats_permissions import OBSERVER, inbox_prefix
@@ -57,6 +63,8 @@ class EventFeed:
         options: dict[str, Any] = {}
         if nkey_seed:
             options = {"nkeys_seed_str": nkey_seed, "inbox_prefix": inbox_prefix(OBSERVER)}
+        if tls is not None:
+            options |= {"tls": tls, "tls_handshake_first": True}
         self._nc = await nats.connect(
             servers=[url],
             name="portico-demo",

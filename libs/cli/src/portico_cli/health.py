@@ -9,6 +9,8 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from portico_common.tls import GrpcClientTls
+
 PROBE_TIMEOUT_SECONDS = 2.0
 
 
@@ -22,11 +24,13 @@ class Health:
         return self.status
 
 
-def grpc_health(target: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> Health:
-    """The overall ("") status of a gRPC server's health service."""
+def grpc_health(
+    target: str, timeout: float = PROBE_TIMEOUT_SECONDS, tls: GrpcClientTls | None = None
+) -> Health:
+    """The overall ("") status of a gRPC server's health service (over TLS with `tls`)."""
     started = time.monotonic()
     try:
-        with grpc.insecure_channel(target) as channel:
+        with _channel(target, tls) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
     except grpc.RpcError as exc:
@@ -37,6 +41,12 @@ def grpc_health(target: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> Health:
         return Health(False, _unreachable(name), _ms(started))
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
     return Health(status == "SERVING", str(status), _ms(started))
+
+
+def _channel(target: str, tls: GrpcClientTls | None) -> grpc.Channel:
+    if tls is None:
+        return grpc.insecure_channel(target)
+    return grpc.secure_channel(target, tls.credentials())
 
 
 def http_health(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> Health:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
-from portico_cli import database, nats_identities
+from portico_cli import database, nats_identities, tls
 from portico_cli.credentials import DatabasePasswords
 from portico_cli.database import ServiceDatabases
 from portico_cli.endpoints import write_json
@@ -32,6 +32,7 @@ from portico_cli.procs import log_tail
 from portico_common.events import provision
 from portico_common.events.nats_permissions import PROVISIONER
 from portico_embedded.errors import LauncherError
+from portico_embedded.local_ca import LocalCa
 from portico_embedded.nats import NatsServer
 from portico_embedded.nats_identities import NatsIdentity
 from portico_embedded.postgres import PostgresServer
@@ -55,13 +56,18 @@ class Infra:
     # The NATS users of an embedded server (each service signs in as its own);
     # empty for a server the user brings, which is configured by the user.
     nats_identities: dict[str, NatsIdentity] = field(default_factory=dict)
+    # The CA whose certificate the embedded nats-server serves with (TLS), if any.
+    nats_ca: LocalCa | None = None
 
     def nats_env(self, identity: str) -> dict[str, str]:
         """PORTICO_* settings that sign `identity` in to the embedded server."""
         found = self.nats_identities.get(identity)
         if found is None:
             return {}
-        return {"PORTICO_NATS_NKEY_SEED": found.seed, "PORTICO_NATS_PROVISIONED": "true"}
+        env = {"PORTICO_NATS_NKEY_SEED": found.seed, "PORTICO_NATS_PROVISIONED": "true"}
+        if self.nats_ca is not None:
+            env |= tls.nats_env(self.nats_ca, identity)
+        return env
 
     def database_url(self, service: str) -> str:
         """The URL of `service`'s own database role."""
@@ -91,8 +97,13 @@ def start(
     say: Callable[[str], None],
     passwords: DatabasePasswords,
     services: tuple[str, ...],
+    *,
+    ca: LocalCa | None = None,
 ) -> Infra:
     """Uses the URLs from the environment; starts embedded servers for the rest.
+
+    With `ca` the embedded nats-server speaks TLS only and wants client
+    certificates of that CA.
 
     On failure the servers already started are stopped before StartupError.
     """
@@ -102,7 +113,7 @@ def start(
     remembered = _read(home.infra)
     try:
         if not nats_url:
-            _start_nats(home, infra, remembered, say)
+            _start_nats(home, infra, remembered, say, ca)
         if how == "services":
             infra.database = database.given_urls(settings, services, say)
         else:
@@ -117,7 +128,11 @@ def start(
 
 
 def _start_nats(
-    home: Home, infra: Infra, remembered: dict[str, Any], say: Callable[[str], None]
+    home: Home,
+    infra: Infra,
+    remembered: dict[str, Any],
+    say: Callable[[str], None],
+    ca: LocalCa | None,
 ) -> None:
     saved = remembered.get("nats", {})
     identities = nats_identities.load_or_create(home.nats_identities)
@@ -125,12 +140,21 @@ def _start_nats(
     port = preferred_or_any(_port(saved, "port") or NATS_PORT)
     monitor = preferred_or_any(_port(saved, "monitor_port") or NATS_MONITOR_PORT)
     infra.nats_log = home.nats_store / "nats.log"
-    say(f"starting nats-server (JetStream) on {_describe(port)}, data in {home.nats_store}")
+    with_tls = " with TLS" if ca is not None else ""
+    say(
+        f"starting nats-server (JetStream){with_tls} on {_describe(port)},"
+        f" data in {home.nats_store}"
+    )
     server = _start_retrying(
         "nats-server",
         infra.nats_log,
         lambda port, monitor: NatsServer(
-            home.nats_store, port=port, monitor_port=monitor, users=users
+            home.nats_store,
+            port=port,
+            monitor_port=monitor,
+            users=users,
+            tls=ca.leaf(tls.NATS) if ca is not None else None,
+            tls_client_ca=ca.ca_cert if ca is not None else None,
         ),
         ports=(port, monitor),
         say=say,
@@ -138,18 +162,17 @@ def _start_nats(
     infra.nats = server
     infra.nats_url = server.url
     infra.nats_identities = identities
+    infra.nats_ca = ca
     # The streams and every service's durable consumers exist before any
     # service starts: services may bind to them, never create or widen them.
     say("provisioning JetStream streams and consumers")
+    settings = provision.ProvisionerSettings(
+        nats_url=server.url, nats_nkey_seed=SecretStr(identities[PROVISIONER].seed)
+    )
+    if ca is not None:
+        settings = settings.model_copy(update=tls.nats_fields(ca, tls.CLI))
     try:
-        asyncio.run(
-            provision.run(
-                provision.ProvisionerSettings(
-                    nats_url=server.url,
-                    nats_nkey_seed=SecretStr(identities[PROVISIONER].seed),
-                )
-            )
-        )
+        asyncio.run(provision.run(settings))
     except Exception as exc:  # noqa: BLE001 - any failure stops the start, with its reason
         raise StartupError(f"could not provision JetStream: {exc}") from None
     _remember(

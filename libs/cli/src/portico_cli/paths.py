@@ -52,6 +52,11 @@ class Home:
         return self.root / "logs"
 
     @property
+    def tls(self) -> Path:
+        # The local CA and every identity's certificate and key (0700; keys 0600).
+        return self.root / "tls"
+
+    @property
     def nats_store(self) -> Path:
         return self.root / "nats"
 

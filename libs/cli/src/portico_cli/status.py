@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from portico_cli import endpoints
+from portico_cli import endpoints, tls
 from portico_cli.errors import NotRunningError
 from portico_cli.health import Health, grpc_health, http_health
 from portico_cli.leftovers import alive
@@ -24,8 +24,11 @@ def run(home_dir: Path) -> int:
             f"Portico is not running: {home.endpoints} is left from `portico up`"
             f" (pid {found.pid}) which has exited. Start it again with `portico up`."
         )
+    # A suite with TLS admits only certificates of its CA: the CLI shows its own.
+    client = tls.cli_grpc(tls.cli_ca(home)) if found.tls else None
     probes: dict[str, tuple[str, Callable[[], Health]]] = {
-        name: (svc.grpc, partial(grpc_health, svc.grpc)) for name, svc in found.services.items()
+        name: (svc.grpc, partial(grpc_health, svc.grpc, tls=client))
+        for name, svc in found.services.items()
     }
     probes["gateway"] = (found.gateway, partial(http_health, f"{found.gateway}/healthz"))
     with ThreadPoolExecutor(max_workers=len(probes)) as pool:

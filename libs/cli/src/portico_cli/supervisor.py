@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from portico_cli import infra, leftovers
+from portico_cli import infra, leftovers, tls
 from portico_cli.credentials import (
     ADMIN_CLIENT_ID,
     ADMIN_SECRET_ENV,
@@ -44,6 +44,8 @@ from portico_cli.paths import Home
 from portico_cli.ports import Ports, bind_failed, plan_ports, read_ready_file
 from portico_cli.procs import Child, describe_exit, log_tail, stop_all
 from portico_cli.stopsignals import StopSignals
+from portico_common.tls import GrpcClientTls
+from portico_embedded.local_ca import LocalCa
 
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
 HEALTH_TIMEOUT_SECONDS = 60.0
@@ -68,12 +70,18 @@ class Suite:
     database_passwords: DatabasePasswords | None = None
     # Each service's own client secret at auth, and slo's channel-secret key.
     service_secrets: ServiceSecrets | None = None
+    # The local CA (`tls.prepare`): every gRPC hop mutual TLS, NATS TLS. None: plaintext.
+    ca: LocalCa | None = None
+    _probe_tls: GrpcClientTls | None = field(default=None, init=False, repr=False)
 
     # ---- starting ----------------------------------------------------------
 
     def start(self, gateway_port: int | None) -> None:
         """Infrastructure, services, gateway: each healthy before the next starts."""
-        self.infra = infra.start(self.home, self.say, self._database_passwords(), SERVICES)
+        self._probe_tls = tls.cli_grpc(self.ca)
+        self.infra = infra.start(
+            self.home, self.say, self._database_passwords(), SERVICES, ca=self.ca
+        )
         self._record()
         # After the infrastructure listens, so its ports already count as taken.
         self.ports = plan_ports(gateway_port, self.say)
@@ -171,6 +179,8 @@ class Suite:
         env["PORTICO_METRICS_PORT"] = "0"
         env["PORTICO_READY_FILE"] = str(self.home.ready_file_for(svc))
         env |= self._infra().nats_env(svc)
+        if self.ca is not None:
+            env |= tls.service_env(self.ca, svc)
         identities = self.service_secrets
         if svc == "auth":
             env[ADMIN_SECRET_ENV] = self.secrets.admin_client_secret
@@ -193,6 +203,8 @@ class Suite:
         env["PORTICO_GATEWAY_READY_FILE"] = str(self.home.ready_file_for("gateway"))
         for svc in SERVICES:
             env[f"PORTICO_GATEWAY_{svc.upper()}_TARGET"] = f"{HOST}:{self.ports.grpc[svc]}"
+        if self.ca is not None:
+            env |= tls.gateway_env(self.ca)
         return env
 
     def _bound(self, child: Child) -> bool:
@@ -215,7 +227,7 @@ class Suite:
             return Health(False, "STARTING (no ready file yet)", 0.0)
         if child is self.gateway:
             return http_health(f"http://{HOST}:{self.ports.gateway}/healthz", timeout=0.5)
-        return grpc_health(f"{HOST}:{self.ports.grpc[child.name]}", timeout=0.5)
+        return grpc_health(f"{HOST}:{self.ports.grpc[child.name]}", 0.5, self._probe_tls)
 
     def _infra(self) -> Infra:
         if self.infra is None:
@@ -290,6 +302,7 @@ class Suite:
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             pid=os.getpid(),
             gateway_pid=self.gateway.pid,
+            tls=self.ca is not None,
         )
 
     def _database_where(self) -> str:

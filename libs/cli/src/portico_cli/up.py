@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from portico_cli import credentials, endpoints, leftovers
+from portico_cli import credentials, endpoints, leftovers, tls
 from portico_cli.endpoints import Endpoints
 from portico_cli.errors import CliError, StartupError
 from portico_cli.paths import Home
@@ -70,6 +70,8 @@ def _run_locked(home: Home, options: UpOptions, signals: StopSignals) -> int:
     secrets, created = credentials.load_or_create(home.secrets)
     say(f"{'generated' if created else 'using'} the suite's secrets in {home.secrets} (mode 0600)")
     database = credentials.database_passwords(home.secrets, SERVICES)
+    # Made once, reused while good, renewed before it expires.
+    ca = tls.prepare(home, SERVICES, say)
     identities = credentials.service_secrets(home.secrets, SERVICES)
     suite = Suite(
         home,
@@ -79,6 +81,7 @@ def _run_locked(home: Home, options: UpOptions, signals: StopSignals) -> int:
         health_timeout=options.health_timeout,
         database_passwords=database,
         service_secrets=identities,
+        ca=ca,
     )
     failure: str | None = None
     try:
@@ -120,6 +123,7 @@ def describe(found: Endpoints, home: Home, suite: Suite) -> str:
             ["gateway", found.gateway, f"pid {found.gateway_pid}, log {home.log_for('gateway')}"],
             ["nats", found.nats, nats_note],
             ["postgres", found.database, pg_note],
+            ["tls", str(home.tls), _tls_note(suite)],
         ]
     )
     rows = [["service", "gRPC", "metrics", "pid", "log"]]
@@ -142,6 +146,18 @@ def describe(found: Endpoints, home: Home, suite: Suite) -> str:
             "Press Ctrl-C to stop.",
         ]
     )
+
+
+def _tls_note(suite: Suite) -> str:
+    if suite.ca is None:
+        return "off"
+    infra = suite.infra
+    parts = ["gRPC: mutual TLS"]
+    parts.append("NATS: TLS" if infra is not None and infra.nats_ca else "NATS: yours")
+    if infra is not None and infra.postgres is not None:
+        # Said plainly: the embedded build cannot serve TLS (see portico_embedded.postgres).
+        parts.append("PostgreSQL: plain TCP on 127.0.0.1 (the embedded build has no SSL)")
+    return "; ".join(parts)
 
 
 def gateway_port_from(flag: int | None) -> int | None:

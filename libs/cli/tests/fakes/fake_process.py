@@ -21,6 +21,7 @@ import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 def _record(name: str) -> None:
@@ -60,6 +61,21 @@ class _Healthz(BaseHTTPRequestHandler):
         pass
 
 
+def _bind(server: Any, address: str) -> int:
+    """As the kernel does: mutual TLS when `portico up` gives a certificate and a client CA."""
+    import grpc
+
+    cert = os.environ.get("PORTICO_GRPC_TLS_CERT_FILE")
+    if not cert:
+        return int(server.add_insecure_port(address))
+    key = Path(os.environ["PORTICO_GRPC_TLS_KEY_FILE"]).read_bytes()
+    client_ca = Path(os.environ["PORTICO_GRPC_TLS_CLIENT_CA_FILE"]).read_bytes()
+    credentials = grpc.ssl_server_credentials(
+        [(key, Path(cert).read_bytes())], root_certificates=client_ca, require_client_auth=True
+    )
+    return int(server.add_secure_port(address, credentials))
+
+
 def serve(name: str) -> None:
     _record(name)
     print(f"{name}: starting", flush=True)
@@ -89,7 +105,7 @@ def serve(name: str) -> None:
         servicer = health.HealthServicer()
         servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(servicer, grpc_server)
-        bound = grpc_server.add_insecure_port(f"127.0.0.1:{port}")
+        bound = _bind(grpc_server, f"127.0.0.1:{port}")
         grpc_server.start()
         metrics = _http(int(os.environ["PORTICO_METRICS_PORT"]))
 

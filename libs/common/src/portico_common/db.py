@@ -10,6 +10,7 @@ the connection; a transaction that forgets its tenant sees no tenant rows.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -44,13 +45,23 @@ def service_role(schema: str) -> str:
 
 
 async def create_pool(
-    dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10
+    dsn: str,
+    schema: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> asyncpg.Pool:
-    """A pool whose connections resolve unqualified names in the service's schema."""
+    """A pool whose connections resolve unqualified names in the service's schema.
+
+    With `ssl_context` (`tls.database_ssl_context`) every connection requires
+    TLS and checks the server's certificate and name; without, the URL decides.
+    """
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        ssl=ssl_context,
         server_settings={
             "search_path": f"{schema},public",
             "application_name": f"portico-{schema}",

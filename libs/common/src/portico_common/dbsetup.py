@@ -13,13 +13,15 @@ than its own role:
 `portico up` calls the same functions in-process before it starts the
 services; Compose runs this module as a one-shot service, Helm as a Job.
 Settings: `DatabaseSetupSettings` (PORTICO_ADMIN_DATABASE_URL,
-PORTICO_MIGRATOR_DATABASE_URL, PORTICO_<SERVICE>_DATABASE_URL).
+PORTICO_MIGRATOR_DATABASE_URL, PORTICO_<SERVICE>_DATABASE_URL, and
+PORTICO_DATABASE_TLS_CA_FILE for sslmode=verify-full, as the services use).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -27,11 +29,12 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import asyncpg
 
 from portico_common.db import MIGRATOR_ROLE, service_role
-from portico_common.errors import DatabaseSetupError, MigrationError
+from portico_common.errors import DatabaseSetupError, MigrationError, TlsConfigError
 from portico_common.events.topology import SERVICES
 from portico_common.migrate import migrate
 from portico_common.provision import RolePasswords, provision
 from portico_common.settings import DatabaseSetupSettings
+from portico_common.tls import database_ssl_context
 
 STEPS = ("provision", "migrate")
 
@@ -57,9 +60,11 @@ def url_password(url: str) -> str:
     return unquote(urlsplit(url).password or "")
 
 
-async def provision_database(admin_url: str, passwords: RolePasswords) -> None:
+async def provision_database(
+    admin_url: str, passwords: RolePasswords, *, ssl_context: ssl.SSLContext | None = None
+) -> None:
     """Logs in as the administrator and provisions the migrator and the services' roles."""
-    conn = await asyncpg.connect(admin_url)
+    conn = await asyncpg.connect(admin_url, ssl=ssl_context)
     try:
         await provision(conn, passwords)
     finally:
@@ -70,9 +75,11 @@ async def migrate_services(
     migrator_url: str,
     services: Iterable[str],
     packages: Mapping[str, str | None] | None = None,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> dict[str, list[str]]:
     """Logs in as the migrator and migrates each service's schema; returns what was applied."""
-    conn = await asyncpg.connect(migrator_url)
+    conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
     applied: dict[str, list[str]] = {}
     try:
         for service in services:
@@ -111,17 +118,18 @@ def _variable(role: str) -> str:
 async def run(
     steps: Sequence[str], services: Sequence[str], settings: DatabaseSetupSettings
 ) -> None:
+    tls = database_ssl_context(settings)
     if "provision" in steps:
         admin = settings.admin_database_url.get_secret_value()
         if not admin:
             raise DatabaseSetupError("provision needs PORTICO_ADMIN_DATABASE_URL")
-        await provision_database(admin, passwords_from(settings, services))
+        await provision_database(admin, passwords_from(settings, services), ssl_context=tls)
         print(f"provisioned {MIGRATOR_ROLE} and the roles of {', '.join(services)}", flush=True)
     if "migrate" in steps:
         migrator = settings.migrator_database_url.get_secret_value()
         if not migrator:
             raise DatabaseSetupError("migrate needs PORTICO_MIGRATOR_DATABASE_URL")
-        applied = await migrate_services(migrator, services)
+        applied = await migrate_services(migrator, services, ssl_context=tls)
         for service, keys in applied.items():
             print(
                 f"{service}: {len(keys)} migration(s) applied {' '.join(keys)}".rstrip(), flush=True
@@ -146,7 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = [step for step in STEPS if step in args.steps]
     try:
         asyncio.run(run(steps, services, DatabaseSetupSettings()))
-    except (DatabaseSetupError, MigrationError, asyncpg.PostgresError, OSError) as exc:
+    except (
+        DatabaseSetupError,
+        MigrationError,
+        TlsConfigError,
+        asyncpg.PostgresError,
+        OSError,
+    ) as exc:
         print(f"dbsetup: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0

@@ -97,6 +97,10 @@ class EventError(PorticoError):
     """An event could not be encoded or decoded."""
 
 
+class TlsConfigError(ConfigurationError):
+    """TLS settings name a file that cannot be read, or half of a pair (a key without its cert)."""
+
+
 # Every category a service error may extend, in the order they are documented.
 CATEGORIES: tuple[type[PorticoError], ...] = (
     InvalidArgumentError,

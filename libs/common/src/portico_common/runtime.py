@@ -35,7 +35,7 @@ from nats.js import JetStreamContext
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.clock import Clock, SystemClock
 from portico_common.db import Database, create_pool
-from portico_common.errors import ConfigurationError, DatabaseSetupError
+from portico_common.errors import ConfigurationError, DatabaseSetupError, TlsConfigError
 from portico_common.events.bus import StreamSettings, check_streams, connect, ensure_streams
 from portico_common.events.consumer import ConsumerSettings, EventConsumer, Subscription
 from portico_common.events.nats_permissions import inbox_prefix
@@ -51,6 +51,14 @@ from portico_common.metrics import serve_metrics
 from portico_common.migrate import require_migrated
 from portico_common.provision import check_service_role
 from portico_common.settings import ServiceSettings
+from portico_common.tls import (
+    GrpcClientTls,
+    database_ssl_context,
+    grpc_channel,
+    grpc_client_tls,
+    grpc_server_credentials,
+    nats_ssl_context,
+)
 from portico_common.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
@@ -74,6 +82,8 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     # This service's own token for calls to other services (None: no identity set).
     service_tokens: ServiceTokens | None = None
+    # TLS for calls to other services (`service_channel(target, tokens, rt.grpc_tls)`).
+    grpc_tls: GrpcClientTls | None = None
 
     @classmethod
     async def start(
@@ -85,9 +95,17 @@ class Runtime:
         clock: Clock | None = None,
         stream_settings: StreamSettings | None = None,
     ) -> Runtime:
+        # Every TLS file is read before anything connects: a bad one fails the start at once.
+        grpc_tls = client_tls_for(settings)
+        database_tls = database_ssl_context(settings)
+        nats_tls = nats_ssl_context(settings)
         dsn = settings.database_url.get_secret_value()
         pool = await create_pool(
-            dsn, service, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            dsn,
+            service,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            ssl_context=database_tls,
         )
         try:
             await check_database(pool, service, migrations_package)
@@ -99,6 +117,8 @@ class Runtime:
             name=f"portico-{service}",
             nkey_seed=settings.nats_nkey_seed.get_secret_value(),
             inbox_prefix=inbox_prefix(service),
+            tls=nats_tls,
+            tls_handshake_first=settings.nats_tls_handshake_first,
         )
         js = nc.jetstream()
         if settings.nats_provisioned:
@@ -107,7 +127,14 @@ class Runtime:
             await ensure_streams(
                 js, stream_settings or StreamSettings(replicas=settings.nats_stream_replicas)
             )
-        relay = OutboxRelay(pool, dsn, service, js, poll_seconds=settings.outbox_poll_seconds)
+        relay = OutboxRelay(
+            pool,
+            dsn,
+            service,
+            js,
+            poll_seconds=settings.outbox_poll_seconds,
+            ssl_context=database_tls,
+        )
         return cls(
             service,
             settings,
@@ -117,13 +144,35 @@ class Runtime:
             js,
             relay,
             clock or SystemClock(),
-            service_tokens_for(settings),
+            service_tokens_for(settings, grpc_tls),
+            grpc_tls,
         )
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.nc.drain()
         await self.pool.close()
+
+
+def client_tls_for(settings: ServiceSettings) -> GrpcClientTls | None:
+    """The TLS of the service's calls to others (auth's keys and tokens above all).
+
+    A service that serves TLS but would call auth in plaintext is refused: it
+    would take the keys that decide who may call it from whoever answers.
+    """
+    tls = grpc_client_tls(settings)
+    if tls is None and settings.grpc_tls_cert_file and settings.auth_target:
+        raise TlsConfigError(
+            "PORTICO_GRPC_TLS_CERT_FILE is set but PORTICO_GRPC_TLS_CA_FILE is not: auth's"
+            " signing keys (JWKS) would be fetched over plaintext from PORTICO_AUTH_TARGET"
+        )
+    if tls is None and settings.auth_target:
+        log.warning(
+            "auth's signing keys are fetched over plaintext; set PORTICO_GRPC_TLS_CA_FILE"
+            " (portico up does) so only auth's certificate is trusted",
+            extra={"auth_target": settings.auth_target},
+        )
+    return tls
 
 
 def require_authentication(settings: ServiceSettings, verifier: TokenVerifier | None) -> None:
@@ -143,12 +192,18 @@ def require_authentication(settings: ServiceSettings, verifier: TokenVerifier | 
 
 
 def token_verifier_for(
-    settings: ServiceSettings, verifier: TokenVerifier | None
+    settings: ServiceSettings,
+    verifier: TokenVerifier | None,
+    tls: GrpcClientTls | None = None,
 ) -> TokenVerifier | None:
-    """The verifier of callers' tokens: the given one, else one reading auth's JWKS."""
+    """The verifier of callers' tokens: the given one, else one reading auth's JWKS.
+
+    With `tls` (the runtime's `grpc_tls`) the keys come only from a server
+    whose certificate the configured CA signed.
+    """
     if verifier is None and settings.auth_target:
         verifier = TokenVerifier(
-            jwks_fetcher(settings.auth_target),
+            jwks_fetcher(settings.auth_target, tls),
             min_refresh_seconds=settings.jwks_min_refresh_seconds,
             stale_seconds=settings.jwks_stale_seconds,
         )
@@ -156,12 +211,14 @@ def token_verifier_for(
     return verifier
 
 
-def service_tokens_for(settings: ServiceSettings) -> ServiceTokens | None:
+def service_tokens_for(
+    settings: ServiceSettings, tls: GrpcClientTls | None = None
+) -> ServiceTokens | None:
     """The service's own token source, when it has an identity and knows where auth is."""
     if not (settings.auth_client_id and settings.auth_target):
         return None
     identity = ServiceIdentity(settings.auth_client_id, settings.auth_client_secret)
-    return ServiceTokens(identity, grpc_token_issuer(settings.auth_target))
+    return ServiceTokens(identity, grpc_token_issuer(settings.auth_target, tls=tls))
 
 
 async def check_database(pool: asyncpg.Pool, service: str, migrations_package: str | None) -> None:
@@ -177,11 +234,17 @@ async def check_database(pool: asyncpg.Pool, service: str, migrations_package: s
             ) from None
 
 
-def jwks_fetcher(target: str) -> Callable[[], Awaitable[dict[str, Any]]]:
-    """Fetches the JWK Set from the auth service over gRPC."""
+def jwks_fetcher(
+    target: str, tls: GrpcClientTls | None = None
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """Fetches the JWK Set from the auth service over gRPC.
+
+    With `tls` the channel checks auth's certificate against the configured
+    CA: an impostor at auth's address cannot hand us keys to sign tokens with.
+    """
 
     async def fetch() -> dict[str, Any]:
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with grpc_channel(target, tls) as channel:
             response = await auth_pb2_grpc.AuthServiceStub(channel).GetJwks(
                 auth_pb2.GetJwksRequest(), timeout=5
             )
@@ -206,7 +269,7 @@ async def serve(
     """Runs the service until a termination signal, then shuts down gracefully."""
     settings = rt.settings
     try:
-        verifier = token_verifier_for(settings, verifier)
+        verifier = token_verifier_for(settings, verifier, rt.grpc_tls)
     except ConfigurationError:
         await rt.close()
         raise
@@ -235,9 +298,7 @@ async def serve(
         reflection.enable_server_reflection(
             [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
-    if port == 0:
-        raise RuntimeError(f"cannot bind gRPC port {settings.grpc_host}:{settings.grpc_port}")
+    port, tls = bind(server, settings)
     metrics_port = -1
     if settings.metrics_port >= 0:
         metrics_port = serve_metrics(settings.metrics_port, settings.grpc_host)
@@ -270,7 +331,7 @@ async def serve(
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.start()
-    log.info("listening", extra={"service": rt.service, "port": port})
+    log.info("listening", extra={"service": rt.service, "port": port, "tls": tls})
     stopper = asyncio.create_task(stop.wait())
     if await _warm_up(readiness, [stopper, *tasks]):
         # Everything alive now (modules, descriptors, the warmed caches) lives as long
@@ -281,7 +342,7 @@ async def serve(
         gc.freeze()
         for name in ["", *names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving", extra={"service": rt.service, "port": port})
+        log.info("serving", extra={"service": rt.service, "port": port, "tls": tls})
         _announce(settings, ready, grpc_port=port, metrics_port=metrics_port)
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     for task in done:
@@ -320,6 +381,20 @@ def _announce(settings: ServiceSettings, ready: Callable[[int], None] | None, **
         ready(ports["grpc_port"])
     if settings.ready_file:
         write_ready_file(Path(settings.ready_file), **ports)
+
+
+def bind(server: grpc.aio.Server, settings: ServiceSettings) -> tuple[int, str]:
+    """Binds the gRPC port, TLS-only when a certificate is set; the port and "off"/"on"/"mutual"."""
+    address = f"{settings.grpc_host}:{settings.grpc_port}"
+    credentials = grpc_server_credentials(settings)
+    if credentials is None:
+        port, tls = server.add_insecure_port(address), "off"
+    else:
+        port = server.add_secure_port(address, credentials)
+        tls = "mutual" if settings.grpc_tls_client_ca_file else "on"
+    if port == 0:
+        raise RuntimeError(f"cannot bind gRPC port {address}")
+    return port, tls
 
 
 def write_ready_file(path: Path, **ports: int) -> None:

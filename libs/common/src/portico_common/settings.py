@@ -1,6 +1,13 @@
 """Settings shared by every service (pydantic-settings, env prefix PORTICO_).
 
 Only `bootstrap` modules read settings; everything else receives values.
+
+TLS has one settings class per hop, each mixed into whoever makes that hop:
+`GrpcClientTlsSettings` (services and the gateway calling services),
+`NatsTlsSettings` (services and the JetStream provisioner), and
+`DatabaseTlsSettings` (services and `dbsetup`). Every TLS field names a PEM
+file; an empty one means plaintext on that hop (tests, local development
+without `portico up`, which turns all of them on).
 """
 
 from __future__ import annotations
@@ -9,7 +16,50 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ServiceSettings(BaseSettings):
+class GrpcClientTlsSettings(BaseSettings):
+    """How a process verifies the gRPC servers it calls, and who it is to them."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
+
+    # The CA that signs the services' server certificates. Set: every channel
+    # the kernel makes (auth's JWKS and tokens, service_channel, the gateway's
+    # upstreams) speaks TLS and checks the server's certificate and name.
+    grpc_tls_ca_file: str = ""
+    # This process's certificate and key, shown to servers that require client
+    # certificates (PORTICO_GRPC_TLS_CLIENT_CA_FILE on their side: mutual TLS).
+    grpc_tls_client_cert_file: str = ""
+    grpc_tls_client_key_file: str = ""
+
+
+class NatsTlsSettings(BaseSettings):
+    """TLS to NATS: the CA that signs the server's certificate, and our own if it wants one."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
+
+    # Set: the connection is TLS and the server's certificate and name are checked.
+    nats_tls_ca_file: str = ""
+    # For a server that verifies clients (`tls { verify: true }`).
+    nats_tls_cert_file: str = ""
+    nats_tls_key_file: str = ""
+    # TLS from the first byte; the server needs `tls { handshake_first: true }`
+    # (or "auto"). False waits for the server's INFO to ask for TLS, which an
+    # attacker in between can drop (nats-py then carries on in plaintext).
+    nats_tls_handshake_first: bool = True
+
+
+class DatabaseTlsSettings(BaseSettings):
+    """TLS to PostgreSQL: sslmode verify-full against this CA."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
+
+    # Set: every connection (the pool, the outbox listener, provision, migrate)
+    # requires TLS and checks the server's certificate and host name, as
+    # libpq's sslmode=verify-full. Empty: whatever the URL says (asyncpg's
+    # default is sslmode=prefer, which checks nothing).
+    database_tls_ca_file: str = ""
+
+
+class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSettings):
     """What every Portico service needs to run; services subclass it."""
 
     model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
@@ -27,6 +77,12 @@ class ServiceSettings(BaseSettings):
     grpc_port: int = 50051
     # gRPC server reflection (grpcurl and the like); off outside development.
     grpc_reflection: bool = False
+    # The gRPC server's certificate (chain) and key: set, it serves TLS only.
+    grpc_tls_cert_file: str = ""
+    grpc_tls_key_file: str = ""
+    # Set (with the two above): mutual TLS. Every client, the gateway and the
+    # other services included, must show a certificate this CA signed.
+    grpc_tls_client_ca_file: str = ""
     metrics_port: int = 0
     # host:port of the auth service; empty disables token checks (unit tests only).
     auth_target: str = ""
@@ -61,7 +117,7 @@ class ServiceSettings(BaseSettings):
     ready_file: str = ""
 
 
-class DatabaseSetupSettings(BaseSettings):
+class DatabaseSetupSettings(DatabaseTlsSettings):
     """What `python -m portico_common.dbsetup` needs (PORTICO_ prefix, like the services).
 
     `provision` logs in with `admin_database_url` (a role that may create

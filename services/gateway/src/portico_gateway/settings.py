@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portico_gateway.app import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BODY_BYTES
@@ -21,6 +21,12 @@ class GatewaySettings(BaseSettings):
     # JSON bodies nesting arrays/objects deeper than this are refused with a 400.
     max_json_depth: int = Field(default=DEFAULT_MAX_JSON_DEPTH, ge=1)
     deadline_seconds: float = Field(default=DEFAULT_DEADLINE_SECONDS, gt=0)
+    # HTTPS: the certificate (chain) and key the gateway serves with. Empty: plain
+    # HTTP, meant for loopback (`portico up`) or behind a TLS-terminating proxy.
+    # The upstream gRPC channels take the kernel's PORTICO_GRPC_TLS_CA_FILE and
+    # PORTICO_GRPC_TLS_CLIENT_CERT_FILE / _KEY_FILE (GrpcClientTlsSettings).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
     # gRPC targets ("127.0.0.1:50051"); empty means the service is not reachable here.
     tenancy_target: str = ""
     auth_target: str = ""
@@ -28,6 +34,14 @@ class GatewaySettings(BaseSettings):
     compat_target: str = ""
     rollout_target: str = ""
     slo_target: str = ""
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySettings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError(
+                "PORTICO_GATEWAY_TLS_CERT_FILE and PORTICO_GATEWAY_TLS_KEY_FILE go together"
+            )
+        return self
 
     def upstreams(self) -> dict[str, str]:
         """Service short name → target, for every configured upstream."""

@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from opentelemetry.trace import SpanKind
 from starlette.datastructures import Headers
 
+from portico_common.tls import GrpcClientTls, grpc_channel
 from portico_common.tracing import current_trace_headers, span_from
 from portico_gateway.errors import RequestError, UpstreamError, bad_request
 from portico_gateway.routes import Route
@@ -44,10 +45,17 @@ def forwarded_metadata(headers: Headers, client: str = "") -> list[tuple[str, st
 
 
 class Upstreams:
-    def __init__(self, targets: Mapping[str, str], deadline_seconds: float) -> None:
+    def __init__(
+        self,
+        targets: Mapping[str, str],
+        deadline_seconds: float,
+        tls: GrpcClientTls | None = None,
+    ) -> None:
         # An empty target means "not deployed here"; its routes answer 503.
         self._targets = {name: target for name, target in targets.items() if target}
         self._deadline = deadline_seconds
+        # TLS to every upstream (the services' CA; a client certificate for mutual TLS).
+        self._tls = tls
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._calls: dict[str, grpc.aio.UnaryUnaryMultiCallable[Message, Message]] = {}
         self._streams: dict[str, grpc.aio.UnaryStreamMultiCallable[Message, Message]] = {}
@@ -58,8 +66,8 @@ class Upstreams:
     def open(self) -> None:
         """Create the channels; they connect lazily, so a down upstream does not block start-up."""
         for name, target in self._targets.items():
-            # Plaintext inside the cluster for now; TLS arrives with the mesh set-up.
-            self._channels[name] = grpc.aio.insecure_channel(target)
+            # TLS when configured (PORTICO_GRPC_TLS_*), checking each service's certificate.
+            self._channels[name] = grpc_channel(target, self._tls)
 
     async def close(self) -> None:
         channels = list(self._channels.values())

@@ -9,22 +9,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
 
-from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+from portico.tenancy.v1 import jobs_pb2, jobs_pb2_grpc, tenancy_pb2, tenancy_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
+from portico_tenancy.adapters.appliers import applier_for
 from portico_tenancy.adapters.postgres import pg_uow_factory
+from portico_tenancy.adapters.queue_worker import QueueWorker, WorkerSettings
+from portico_tenancy.app.job_ports import ClusterApplier, JobHandler
 from portico_tenancy.app.ports import UnitOfWorkFactory
+from portico_tenancy.app.provisioning import Provisioner, provision_job
+from portico_tenancy.app.worker import JobRunner
+from portico_tenancy.domain.jobs import RetryPolicy
+from portico_tenancy.domain.provisioning import PROVISION_JOB, ProvisioningSpec
+from portico_tenancy.domain.quota import Resources
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer
+from portico_tenancy.entrypoints.grpc_jobs import JobServicer
 from portico_tenancy.settings import TenancySettings
 
 SERVICE = "tenancy"
 MIGRATIONS = "portico_tenancy.migrations"
 
 TENANCY_SERVICE = tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"]
+JOB_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["JobService"]
 
 
 @dataclass(frozen=True)
@@ -33,34 +45,84 @@ class Dependencies:
 
     uow: UnitOfWorkFactory
     clock: Clock
+    # Where tenants are provisioned; None: nowhere, and no provisioning job is enqueued.
+    applier: ClusterApplier | None = None
+    provisioning: ProvisioningSpec = field(default_factory=ProvisioningSpec)
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    max_attempts: int = 8
+    # The loop that runs queued jobs with the runner; None: this process runs none.
+    worker: Callable[[JobRunner], Background] | None = None
 
 
 @dataclass(frozen=True)
 class Components:
-    """What `serve` runs for tenancy: the API (no consumers or jobs yet)."""
+    """What `serve` runs for tenancy: the API and the job worker."""
 
     servicers: list[Servicer]
     subscriptions: list[Subscription]
     background: list[Background]
+    # What runs one attempt of a job (the worker's, and tests' to drive by hand).
+    job_runner: JobRunner | None = None
 
 
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
-    servicer = TenancyServicer(deps.uow)
+    handlers: dict[str, JobHandler] = {}
+    provision = None
+    if deps.applier is not None:
+        provision = partial(provision_job, max_attempts=deps.max_attempts)
+        handlers[PROVISION_JOB] = Provisioner(deps.uow, deps.applier, deps.provisioning)
+    runner = JobRunner(deps.uow, handlers, deps.retry_policy)
     return Components(
         servicers=[
             Servicer(
-                TENANCY_SERVICE, tenancy_pb2_grpc.add_TenancyServiceServicer_to_server, servicer
-            )
+                TENANCY_SERVICE,
+                tenancy_pb2_grpc.add_TenancyServiceServicer_to_server,
+                TenancyServicer(deps.uow, provision),
+            ),
+            Servicer(
+                JOB_SERVICE, jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(deps.uow)
+            ),
         ],
         subscriptions=[],
-        background=[],
+        background=[] if deps.worker is None else [deps.worker(runner)],
+        job_runner=runner,
     )
 
 
-def dependencies(rt: Runtime) -> Dependencies:
-    """The real dependencies: PostgreSQL units of work on the runtime's database."""
-    return Dependencies(uow=pg_uow_factory(rt.db, rt.clock), clock=rt.clock)
+def dependencies(rt: Runtime, settings: TenancySettings) -> Dependencies:
+    """The real dependencies: PostgreSQL units of work, the chosen applier, the pgqueuer worker."""
+    worker_settings = WorkerSettings(
+        concurrency=settings.jobs_concurrency,
+        heartbeat=timedelta(seconds=settings.jobs_heartbeat_seconds),
+        poll=timedelta(seconds=settings.jobs_poll_seconds),
+    )
+    return Dependencies(
+        uow=pg_uow_factory(rt.db, rt.clock),
+        clock=rt.clock,
+        applier=applier_for(settings),
+        provisioning=ProvisioningSpec(
+            namespace_prefix=settings.k8s_namespace_prefix,
+            portal_namespace=settings.k8s_portal_namespace,
+            group_prefix=settings.k8s_group_prefix,
+            default_limits=Resources(
+                settings.k8s_default_cpu_millicores,
+                settings.k8s_default_memory_mib,
+                settings.k8s_default_storage_mib,
+            ),
+        ),
+        retry_policy=RetryPolicy(
+            base=timedelta(seconds=settings.jobs_backoff_seconds),
+            cap=timedelta(seconds=settings.jobs_backoff_cap_seconds),
+        ),
+        max_attempts=settings.jobs_max_attempts,
+        # Without provisioning no job is ever enqueued: no worker holds a connection for none.
+        worker=(
+            (lambda runner: QueueWorker(rt.pool, runner, worker_settings))
+            if settings.jobs_worker and settings.provisioning != "none"
+            else None
+        ),
+    )
 
 
 async def run(
@@ -76,7 +138,7 @@ async def run(
     run the real thing in-process.
     """
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
-    parts = build(dependencies(rt))
+    parts = build(dependencies(rt, settings))
     await serve(
         rt,
         servicers=parts.servicers,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from portico_common.errors import (
     AlreadyExistsError,
+    FailedPreconditionError,
+    InternalError,
     InvalidArgumentError,
     NotFoundError,
     PorticoError,
@@ -37,3 +39,19 @@ class InvalidQuotaError(TenancyError, InvalidArgumentError):
 
 class QuotaNotFoundError(TenancyError, NotFoundError):
     """No quota was ever set for the tenant."""
+
+
+class JobNotFoundError(TenancyError, NotFoundError):
+    """No job with this id exists for the tenant."""
+
+
+class JobStateError(TenancyError, FailedPreconditionError):
+    """The job's state does not allow what was asked (cancel a running job, retry a done one)."""
+
+
+class InvalidJobRequestError(TenancyError, InvalidArgumentError):
+    """A job request is malformed: no job id, a page token that is not ours."""
+
+
+class JobFailedError(TenancyError, InternalError):
+    """A job's last attempt failed: the queue parks it as dead, with this error."""

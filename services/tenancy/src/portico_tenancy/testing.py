@@ -6,23 +6,44 @@ service without PostgreSQL or NATS.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from google.protobuf.message import Message
 
 from portico_common.clock import ManualClock
 from portico_tenancy.adapters.memory import MemoryStore, MemoryTables
+from portico_tenancy.app.job_ports import ClusterApplier
 from portico_tenancy.app.ports import UnitOfWorkFactory
+from portico_tenancy.app.worker import JobRunner
 from portico_tenancy.bootstrap import Components, Dependencies, build
+from portico_tenancy.domain.jobs import RetryPolicy
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer
+from portico_tenancy.entrypoints.grpc_jobs import JobServicer
+
+S = TypeVar("S")
 
 
 class TenancyWorld:
     """The in-memory store, a clock the test moves, and what `build` makes of them."""
 
-    def __init__(self, clock: ManualClock | None = None) -> None:
+    def __init__(
+        self,
+        clock: ManualClock | None = None,
+        *,
+        applier: ClusterApplier | None = None,
+        retry_policy: RetryPolicy | None = None,
+        max_attempts: int = 3,
+    ) -> None:
         self.clock = clock or ManualClock()
         self.store = MemoryStore(self.clock)
         self.components: Components = build(
-            Dependencies(uow=self.store.uow_factory(), clock=self.clock)
+            Dependencies(
+                uow=self.store.uow_factory(),
+                clock=self.clock,
+                applier=applier,
+                retry_policy=retry_policy or RetryPolicy(),
+                max_attempts=max_attempts,
+            )
         )
 
     @property
@@ -31,11 +52,20 @@ class TenancyWorld:
 
     @property
     def servicer(self) -> TenancyServicer:
-        """The gRPC servicer `build` registers."""
-        [registered] = self.components.servicers
-        if not isinstance(registered.implementation, TenancyServicer):
-            raise TypeError(f"build registered {registered.implementation!r}")
-        return registered.implementation
+        """The TenancyService servicer `build` registers."""
+        return self._registered(TenancyServicer)
+
+    @property
+    def jobs(self) -> JobServicer:
+        """The JobService servicer `build` registers."""
+        return self._registered(JobServicer)
+
+    @property
+    def runner(self) -> JobRunner:
+        """What runs one attempt of a job, as the worker calls it."""
+        if self.components.job_runner is None:
+            raise TypeError("build made no job runner")
+        return self.components.job_runner
 
     @property
     def tables(self) -> MemoryTables:
@@ -46,3 +76,13 @@ class TenancyWorld:
     def committed(self) -> list[Message]:
         """Every committed event's payload, oldest first."""
         return self.store.events
+
+    def _registered(self, kind: type[S]) -> S:
+        found = [
+            s.implementation
+            for s in self.components.servicers
+            if isinstance(s.implementation, kind)
+        ]
+        if len(found) != 1:
+            raise TypeError(f"build registered {len(found)} {kind.__name__}")
+        return found[0]

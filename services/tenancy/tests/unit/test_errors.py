@@ -15,4 +15,11 @@ def test_errors_take_their_code_from_one_kernel_category() -> None:
     for cls in errors:
         assert "code" not in cls.__dict__, cls
         assert sum(issubclass(cls, c) for c in CATEGORIES) == 1, cls
-    assert {cls.code for cls in errors} == {"INVALID_ARGUMENT", "ALREADY_EXISTS", "NOT_FOUND"}
+    assert {cls.code for cls in errors} == {
+        "INVALID_ARGUMENT",
+        "ALREADY_EXISTS",
+        "NOT_FOUND",
+        # A job in the wrong state for a retry or cancel; a job whose last attempt failed.
+        "FAILED_PRECONDITION",
+        "INTERNAL",
+    }

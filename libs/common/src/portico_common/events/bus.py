@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 
 import nats
@@ -32,18 +33,32 @@ class StreamSettings:
 
 
 async def connect(
-    url: str, name: str, *, nkey_seed: str = "", inbox_prefix: str = ""
+    url: str,
+    name: str,
+    *,
+    nkey_seed: str = "",
+    inbox_prefix: str = "",
+    tls: ssl.SSLContext | None = None,
+    tls_handshake_first: bool = True,
 ) -> NatsClient:
     """A connection that keeps reconnecting for as long as the process lives.
 
     With `nkey_seed` it authenticates as that NATS user; `inbox_prefix` is
-    where replies reach it (its permissions let only it read there).
+    where replies reach it (its permissions let only it read there). With
+    `tls` (`tls.nats_ssl_context`) it speaks TLS and checks the server's
+    certificate. `tls_handshake_first` starts TLS before the server says a
+    word: otherwise nats-py upgrades only when the server's INFO, sent in
+    clear, asks for TLS, so whoever sits in between could strip the request
+    and read our CONNECT (the nkey's signature of the nonce) in clear.
     """
     options: dict[str, object] = {}
     if nkey_seed:
         options["nkeys_seed_str"] = nkey_seed
     if inbox_prefix:
         options["inbox_prefix"] = inbox_prefix
+    if tls is not None:
+        options["tls"] = tls
+        options["tls_handshake_first"] = tls_handshake_first
     return await nats.connect(
         servers=[url],
         name=name,

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import random
+import ssl
 import uuid
 
 import asyncpg
@@ -54,9 +55,12 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         batch_size: int = 100,
         publish_timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._pool = pool
         self._dsn = dsn
+        # The LISTEN connection is opened apart from the pool, with the pool's TLS.
+        self._ssl = ssl_context
         self._schema = schema
         self._js = js
         self._poll = poll_seconds
@@ -152,7 +156,7 @@ class OutboxRelay:
         if self._listener is not None and not self._listener.is_closed():
             return
         try:
-            self._listener = await asyncpg.connect(self._dsn, timeout=5)
+            self._listener = await asyncpg.connect(self._dsn, timeout=5, ssl=self._ssl)
             await self._listener.add_listener(f"{self._schema}_outbox", self._on_notify)
         except (OSError, asyncpg.PostgresError) as exc:
             # Polling still works; the next loop tries again.

@@ -12,13 +12,15 @@ import asyncio
 
 from nats.js import JetStreamContext
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from portico_common.events.bus import StreamSettings, connect, ensure_streams
 from portico_common.events.catalog import STREAM
 from portico_common.events.consumer import consumer_config
 from portico_common.events.nats_permissions import PROVISIONER, inbox_prefix
 from portico_common.events.topology import CONSUMERS, check_topology
+from portico_common.settings import NatsTlsSettings
+from portico_common.tls import nats_ssl_context
 
 
 async def provision(js: JetStreamContext, settings: StreamSettings | None = None) -> list[str]:
@@ -33,8 +35,8 @@ async def provision(js: JetStreamContext, settings: StreamSettings | None = None
     return created
 
 
-class ProvisionerSettings(BaseSettings):
-    """The provisioner's NATS connection, from PORTICO_* variables."""
+class ProvisionerSettings(NatsTlsSettings):
+    """The provisioner's NATS connection, from PORTICO_* variables (TLS as the services')."""
 
     model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
 
@@ -50,6 +52,8 @@ async def run(settings: ProvisionerSettings) -> list[str]:
         "portico-provisioner",
         nkey_seed=settings.nats_nkey_seed.get_secret_value(),
         inbox_prefix=inbox_prefix(PROVISIONER),
+        tls=nats_ssl_context(settings),
+        tls_handshake_first=settings.nats_tls_handshake_first,
     )
     try:
         replicas = StreamSettings(replicas=settings.nats_stream_replicas)

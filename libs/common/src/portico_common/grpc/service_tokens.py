@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.errors import UnauthenticatedError, UnavailableError
 from portico_common.tenants import ALL_TENANTS
+from portico_common.tls import GrpcClientTls, grpc_channel
 
 # Asks auth for a token: (client id, secret) -> (token, seconds until it expires).
 TokenIssuer = Callable[[str, str], Awaitable[tuple[str, float]]]
@@ -34,11 +35,17 @@ class ServiceIdentity:
     client_secret: SecretStr
 
 
-def grpc_token_issuer(auth_target: str, timeout_seconds: float = 5.0) -> TokenIssuer:
-    """Issues tokens by calling auth's IssueServiceToken at `auth_target`."""
+def grpc_token_issuer(
+    auth_target: str, timeout_seconds: float = 5.0, *, tls: GrpcClientTls | None = None
+) -> TokenIssuer:
+    """Issues tokens by calling auth's IssueServiceToken at `auth_target`.
+
+    With `tls` the secret goes only to a server whose certificate the
+    configured CA signed for that address.
+    """
 
     async def issue(client_id: str, client_secret: str) -> tuple[str, float]:
-        async with grpc.aio.insecure_channel(auth_target) as channel:
+        async with grpc_channel(auth_target, tls) as channel:
             try:
                 reply = await auth_pb2_grpc.AuthServiceStub(channel).IssueServiceToken(
                     auth_pb2.IssueServiceTokenRequest(
@@ -129,7 +136,13 @@ class _BearerInterceptor(_UnaryUnary, _UnaryStream):
         return await continuation(await self._with_token(details), request)
 
 
-def service_channel(target: str, tokens: ServiceTokens) -> grpc.aio.Channel:
-    """A channel to another service on which every call carries this service's token."""
+def service_channel(
+    target: str, tokens: ServiceTokens, tls: GrpcClientTls | None = None
+) -> grpc.aio.Channel:
+    """A channel to another service on which every call carries this service's token.
+
+    Pass the runtime's `rt.grpc_tls`: with TLS on, the token is shown only to
+    a server whose certificate checks out.
+    """
     interceptor: Any = _BearerInterceptor(tokens)  # the stubs want a cast for client ones
-    return grpc.aio.insecure_channel(target, interceptors=[interceptor])
+    return grpc_channel(target, tls, interceptors=[interceptor])

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from portico_common.tenants import require_tenant_id
+from portico_tenancy.app import jobs
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.events import TenantCreated
+from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.tenant import Tenant
 from portico_tenancy.errors import TenantExistsError, TenantNotFoundError
 
 
-async def create_tenant(uow: UnitOfWorkFactory, tenant_id: str, display_name: str) -> Tenant:
-    """Creates and persists a tenant; emits tenant.created in the same transaction."""
+async def create_tenant(
+    uow: UnitOfWorkFactory,
+    tenant_id: str,
+    display_name: str,
+    *,
+    then: Callable[[str], JobSpec] | None = None,
+) -> Tenant:
+    """Creates and persists a tenant; emits tenant.created in the same transaction.
+
+    `then` names the job the new tenant needs (its provisioning), enqueued in
+    the same transaction as the tenant row: both commit, or neither.
+    """
     require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         tenant = Tenant.create(tenant_id, display_name, tx.clock.now())
@@ -19,6 +33,8 @@ async def create_tenant(uow: UnitOfWorkFactory, tenant_id: str, display_name: st
         await tx.publish(
             [TenantCreated(tenant_id=tenant.tenant_id, display_name=tenant.display_name)]
         )
+        if then is not None:
+            await jobs.enqueue(tx, then(tenant.tenant_id))
     return tenant
 
 

@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from portico_common.clock import Clock
+from portico_tenancy.app.job_ports import JobRepository
 from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.quota import Quota, Usage
 from portico_tenancy.domain.tenant import Tenant
@@ -49,6 +50,9 @@ class TenancyUnitOfWork(Protocol):
     def usage(self) -> UsageRepository: ...
     @property
     def clock(self) -> Clock: ...
+    # Durable jobs, enqueued in the same transaction as the change that causes them.
+    @property
+    def jobs(self) -> JobRepository: ...
 
     async def publish(self, events: Sequence[TenantEvent]) -> None:
         """Queues the events to be published if, and only if, the transaction commits."""

@@ -12,17 +12,30 @@ so other services (compat) keep projections instead of calling back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from portico_common.tenants import require_tenant_id
+from portico_tenancy.app import jobs
 from portico_tenancy.app.ports import TenancyUnitOfWork, UnitOfWorkFactory
 from portico_tenancy.domain.events import TenantQuotaUpdated, TenantUsageUpdated
+from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.quota import Quota, Resources, Usage
 from portico_tenancy.errors import QuotaNotFoundError, TenantNotFoundError
 
 
 async def set_quota(
-    uow: UnitOfWorkFactory, tenant_id: str, limits: Resources, max_plugins: int
+    uow: UnitOfWorkFactory,
+    tenant_id: str,
+    limits: Resources,
+    max_plugins: int,
+    *,
+    then: Callable[[str], JobSpec] | None = None,
 ) -> Quota:
-    """Replaces the tenant's quota and emits tenant.quota.updated with the new revision."""
+    """Replaces the tenant's quota and emits tenant.quota.updated with the new revision.
+
+    `then` names the job that carries the new quota on (re-provisioning), enqueued
+    in the same transaction.
+    """
     require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
         await _lock_tenant(tx, tenant_id)
@@ -30,6 +43,8 @@ async def set_quota(
         quota = Quota.replacing(previous, tenant_id, limits, max_plugins, tx.clock.now())
         await tx.quotas.save(quota)
         await tx.publish([TenantQuotaUpdated(quota=quota)])
+        if then is not None:
+            await jobs.enqueue(tx, then(tenant_id))
     return quota
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_common.timestamps import to_timestamp
 from portico_tenancy.app import handlers, quotas
 from portico_tenancy.app.ports import UnitOfWorkFactory
+from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.quota import Quota, Resources, Usage
 from portico_tenancy.domain.tenant import Tenant
 from portico_tenancy.errors import InvalidQuotaError
@@ -52,13 +55,19 @@ def usage_to_proto(usage: Usage) -> pb.Usage:
 
 
 class TenancyServicer(pb_grpc.TenancyServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, provision: Callable[[str], JobSpec] | None = None
+    ) -> None:
         self._uow = uow
+        # The provisioning job a new tenant or a new quota enqueues; None: nothing to provision.
+        self._provision = provision
 
     async def CreateTenant(
         self, request: pb.CreateTenantRequest, context: Context
     ) -> pb.CreateTenantResponse:
-        tenant = await handlers.create_tenant(self._uow, request.tenant_id, request.display_name)
+        tenant = await handlers.create_tenant(
+            self._uow, request.tenant_id, request.display_name, then=self._provision
+        )
         return pb.CreateTenantResponse(tenant=to_proto(tenant))
 
     async def GetTenant(
@@ -76,6 +85,7 @@ class TenancyServicer(pb_grpc.TenancyServiceServicer):
             request.tenant_id,
             resources_from_proto(request.limits),
             request.max_plugins,
+            then=self._provision,
         )
         return pb.SetQuotaResponse(quota=quota_to_proto(quota))
 
