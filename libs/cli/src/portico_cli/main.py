@@ -1,4 +1,4 @@
-"""The `portico` command: `up`, `status`, `demo` and `nats-config`."""
+"""The `portico` command: `up`, `status`, `demo`, `check` and `nats-config`."""
 
 from __future__ import annotations
 
@@ -60,6 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=30,
         help="bake time of the rollout that gets rolled back (default: 30)",
     )
+    check = commands.add_parser(
+        "check",
+        help="check a plugin package against a tenant's host (report, release, version)",
+        description="Check PACKAGE_JSON, a TARBALL (.tgz from npm pack) or NAME@VERSION (from"
+        " compat's npm catalog) against the tenant's host through the gateway: the"
+        " compatibility report, the earliest known Backstage release it fits and the newest"
+        " version of it that fits the host. Exit 0 when compatible, 2 when not.",
+    )
+    check.add_argument("target", metavar="PACKAGE_JSON|TARBALL|NAME@VERSION")
+    check.add_argument("--tenant", required=True, help="the tenant whose host is checked")
+    check.add_argument(
+        "--installed", default="", metavar="VERSION", help="the version installed now (upgrade)"
+    )
+    check.add_argument("--home", type=Path, default=None, help=home_help)
     nats_config = commands.add_parser(
         "nats-config",
         help="write the NATS users, seeds and env files for docker compose and Helm",
@@ -84,6 +98,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(args: argparse.Namespace, home: Path) -> int:
+    """The commands that neither start nor inspect the suite."""
+    if args.command == "check":
+        from portico_cli import check
+
+        return check.run(home, args.target, args.tenant, installed_version=args.installed)
+    if args.command == "nats-config":
+        from portico_cli import nats_config
+
+        out = args.out if args.out is not None else nats_config.DEFAULT_DIR
+        return nats_config.run(out, args.rotate)
+    from portico_cli import demo
+
+    return demo.run(
+        home, bake_seconds=args.bake_seconds, rollback_bake_seconds=args.rollback_bake_seconds
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Every command but nats-config works on a home (nats-config writes where it is told).
@@ -98,16 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from portico_cli import status
 
             return status.run(home)
-        if args.command == "nats-config":
-            from portico_cli import nats_config
-
-            out = args.out if args.out is not None else nats_config.DEFAULT_DIR
-            return nats_config.run(out, args.rotate)
-        from portico_cli import demo
-
-        return demo.run(
-            home, bake_seconds=args.bake_seconds, rollback_bake_seconds=args.rollback_bake_seconds
-        )
+        return _command(args, home)
     except NotRunningError as exc:
         print(f"portico: {exc}", file=sys.stderr)
         return EXIT_NOT_RUNNING

@@ -10,7 +10,14 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from portico.compat.v1 import compat_pb2, compat_pb2_grpc, dependencies_pb2, dependencies_pb2_grpc
+from portico.compat.v1 import (
+    compat_pb2,
+    compat_pb2_grpc,
+    dependencies_pb2,
+    dependencies_pb2_grpc,
+    packages_pb2,
+    packages_pb2_grpc,
+)
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
@@ -19,12 +26,16 @@ from portico_common.uow import uow_factory
 from portico_compat.adapters.catalog_file import InMemoryCatalog, load_catalog_file
 from portico_compat.adapters.catalog_npm import NpmRegistryCatalog
 from portico_compat.adapters.postgres import CompatPgUnitOfWork
+from portico_compat.adapters.release_manifests_http import VersionsServiceManifests
 from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
 from portico_compat.app.dependencies import DependencySolver, installed_from_host_profiles
-from portico_compat.app.ports import UnitOfWorkFactory
-from portico_compat.domain.solver import Budget, PackageCatalog
+from portico_compat.app.packages import PackageChecks
+from portico_compat.app.ports import PackageJsonCatalog, ReleaseManifestSource, UnitOfWorkFactory
+from portico_compat.domain.installs import DEFAULT_SINGLETONS
+from portico_compat.domain.solver import Budget
 from portico_compat.entrypoints.dependencies_api import DependencyServicer
 from portico_compat.entrypoints.grpc_api import CompatServicer
+from portico_compat.entrypoints.packages_api import PackageServicer
 from portico_compat.entrypoints.tenancy_events import (
     TENANCY_DURABLE,
     ProjectionOn,
@@ -43,10 +54,15 @@ class Dependencies:
     uow: UnitOfWorkFactory
     # compat's projection of tenancy's quotas, inside the event consumer's transaction.
     projection_on: ProjectionOn
-    # Where package versions come from when solving dependencies.
-    catalog: PackageCatalog = field(default_factory=lambda: InMemoryCatalog(()))
+    # Where package versions (and a version's package.json) come from: solving
+    # dependencies, checking name@version, finding the newest version that fits.
+    catalog: PackageJsonCatalog = field(default_factory=lambda: InMemoryCatalog(()))
     # The ceiling on every solve, whatever a caller asks for.
     solver_budget: Budget = field(default_factory=Budget)
+    # Backstage's published release manifests; None when they are only uploaded.
+    release_manifests: ReleaseManifestSource | None = None
+    # Packages an app must run one copy of (a nested duplicate fails the check).
+    singletons: frozenset[str] = DEFAULT_SINGLETONS
 
 
 @dataclass(frozen=True)
@@ -71,12 +87,19 @@ def build(deps: Dependencies) -> Components:
             Servicer(
                 compat_pb2.DESCRIPTOR.services_by_name["CompatService"],
                 compat_pb2_grpc.add_CompatServiceServicer_to_server,
-                CompatServicer(deps.uow),
+                CompatServicer(
+                    deps.uow, manifests=deps.release_manifests, singletons=deps.singletons
+                ),
             ),
             Servicer(
                 dependencies_pb2.DESCRIPTOR.services_by_name["DependencyService"],
                 dependencies_pb2_grpc.add_DependencyServiceServicer_to_server,
                 DependencyServicer(solver),
+            ),
+            Servicer(
+                packages_pb2.DESCRIPTOR.services_by_name["PackageService"],
+                packages_pb2_grpc.add_PackageServiceServicer_to_server,
+                PackageServicer(PackageChecks(deps.uow, deps.catalog, singletons=deps.singletons)),
             ),
         ],
         # compat's projection of tenancy's quotas and usage (the resources dimension).
@@ -85,7 +108,7 @@ def build(deps: Dependencies) -> Components:
     )
 
 
-def load_catalog(settings: CompatSettings) -> PackageCatalog:
+def load_catalog(settings: CompatSettings) -> PackageJsonCatalog:
     """A local JSON catalog file, else an npm-registry-shaped URL, else an empty catalog."""
     if settings.catalog_file is not None:
         return load_catalog_file(settings.catalog_file)
@@ -109,6 +132,13 @@ async def run(
     the real thing in-process.
     """
     catalog = load_catalog(settings)
+    manifests = (
+        VersionsServiceManifests(
+            settings.release_manifests_url, timeout=settings.release_manifests_timeout_seconds
+        )
+        if settings.release_manifests_url
+        else None
+    )
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
     parts = build(
         Dependencies(
@@ -119,16 +149,22 @@ async def run(
             projection_on=PgTenantResourcesRepository,
             catalog=catalog,
             solver_budget=Budget(settings.solver_max_rounds, settings.solver_max_seconds),
+            release_manifests=manifests,
+            singletons=frozenset(settings.singleton_packages),
         )
     )
-    await serve(
-        rt,
-        servicers=parts.servicers,
-        subscriptions=parts.subscriptions,
-        background=parts.background,
-        ready=ready,
-        stop=stop,
-    )
+    try:
+        await serve(
+            rt,
+            servicers=parts.servicers,
+            subscriptions=parts.subscriptions,
+            background=parts.background,
+            ready=ready,
+            stop=stop,
+        )
+    finally:
+        if manifests is not None:
+            await manifests.aclose()
 
 
 def main() -> None:

@@ -8,7 +8,13 @@ for input that cannot be checked at all.
 
 from __future__ import annotations
 
-from portico_common.errors import FailedPreconditionError, InvalidArgumentError, PorticoError
+from portico_common.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PorticoError,
+    UnavailableError,
+)
 
 
 class CompatError(PorticoError):
@@ -95,3 +101,43 @@ class InvalidPermissionPolicyError(CompatError, InvalidArgumentError):
 
 class InvalidTenancyEventError(CompatError, InvalidArgumentError):
     """A tenancy event compat cannot take in (wrong payload, tenant mismatch)."""
+
+
+class InvalidPackageError(CompatError, InvalidArgumentError):
+    """A package.json, a tarball or a name@version that cannot be read as a package."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid package {field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class UnknownPackageError(CompatError, NotFoundError):
+    """The npm catalog has no such package or version."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the npm catalog has no {what}")
+        self.what = what
+
+
+class ReleaseNotPublishedError(CompatError, NotFoundError):
+    """Backstage publishes no manifest for the release (the versions service answers 404)."""
+
+    def __init__(self, release: str, url: str) -> None:
+        super().__init__(
+            f"Backstage publishes no release manifest for {release!r} ({url} answered 404);"
+            " record one with SetReleaseManifest"
+        )
+        self.release = release
+
+
+class ReleaseManifestUnavailableError(CompatError, UnavailableError):
+    """The release-manifest source cannot give a usable manifest right now."""
+
+    def __init__(self, release: str, problem: str) -> None:
+        super().__init__(
+            f"cannot fetch the Backstage {release} release manifest: {problem}; try again, or"
+            " record it with SetReleaseManifest"
+        )
+        self.release = release
+        self.problem = problem

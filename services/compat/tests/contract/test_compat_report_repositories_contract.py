@@ -78,6 +78,22 @@ async def test_catalog_manifest_and_policy_round_trip(backend: Backend) -> None:
         assert await tx.api_catalogs.get("acme", "1.30.0") is None
 
 
+async def test_every_manifest_of_a_tenant_is_listed_and_only_its_own(backend: Backend) -> None:
+    """all_for lists each release the tenant recorded, and none of another tenant's."""
+    later = ReleaseManifest("acme", "1.45.0", {"@techdocs/cli": "1.10.0"})
+    async with backend.uow("acme") as tx:
+        await tx.release_manifests.save(MANIFEST, T0)
+        await tx.release_manifests.save(later, T0)
+    async with backend.uow("globex") as tx:
+        await tx.release_manifests.save(ReleaseManifest("globex", "1.40.0", {"a": "1.0.0"}), T0)
+    async with backend.uow("acme") as tx:
+        listed = await tx.release_manifests.all_for("acme")
+        hidden = await tx.release_manifests.all_for("globex")
+
+    assert sorted(listed, key=lambda m: m.backstage_release) == [MANIFEST, later]
+    assert hidden == []
+
+
 async def test_saving_again_replaces(backend: Backend) -> None:
     """A second save for the same key replaces the first."""
     newer = PermissionPolicy("acme", (), Decision.DENY)

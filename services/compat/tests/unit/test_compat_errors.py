@@ -12,13 +12,17 @@ from portico_compat.errors import (
     CompatError,
     InvalidApiCatalogError,
     InvalidHostProfileError,
+    InvalidPackageError,
     InvalidPermissionPolicyError,
     InvalidPluginError,
     InvalidRangeError,
     InvalidReleaseManifestError,
     InvalidTenancyEventError,
     InvalidVersionError,
+    ReleaseManifestUnavailableError,
+    ReleaseNotPublishedError,
     UnknownHostProfileError,
+    UnknownPackageError,
 )
 
 MAPPABLE = {
@@ -109,6 +113,33 @@ def test_every_error_has_a_mappable_code(error_type: type[CompatError]) -> None:
             ),
             "FAILED_PRECONDITION",
         ),
+        (
+            InvalidPackageError("tarball", "not a gzip archive"),
+            "invalid package tarball: not a gzip archive",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            UnknownPackageError("version 9.9.9 of 'x'"),
+            "the npm catalog has no version 9.9.9 of 'x'",
+            "NOT_FOUND",
+        ),
+        (
+            ReleaseNotPublishedError("1.99.0", "http://v/v1/releases/1.99.0/manifest.json"),
+            (
+                "Backstage publishes no release manifest for '1.99.0'"
+                " (http://v/v1/releases/1.99.0/manifest.json answered 404);"
+                " record one with SetReleaseManifest"
+            ),
+            "NOT_FOUND",
+        ),
+        (
+            ReleaseManifestUnavailableError("1.31.0", "connection refused"),
+            (
+                "cannot fetch the Backstage 1.31.0 release manifest: connection refused;"
+                " try again, or record it with SetReleaseManifest"
+            ),
+            "UNAVAILABLE",
+        ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
 )
@@ -130,6 +161,10 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         InvalidApiCatalogError,
         InvalidReleaseManifestError,
         InvalidPermissionPolicyError,
+        InvalidPackageError,
+        UnknownPackageError,
+        ReleaseNotPublishedError,
+        ReleaseManifestUnavailableError,
     }
     assert set(_subclasses()) == covered
 

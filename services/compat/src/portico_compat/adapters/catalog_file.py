@@ -37,9 +37,19 @@ def parse_packument(name: str, document: object, skipped: list[str]) -> list[Pac
                 version=version,
                 dependencies=_ranges(manifest.get("dependencies")),
                 peer_dependencies=_ranges(manifest.get("peerDependencies")),
+                engines=_ranges(manifest.get("engines")),
+                optional_peers=_optional(manifest.get("peerDependenciesMeta")),
             )
         )
     return found
+
+
+def _optional(value: object) -> tuple[str, ...]:
+    if not isinstance(value, dict):
+        return ()
+    return tuple(
+        sorted(str(k) for k, v in value.items() if isinstance(v, dict) and v.get("optional"))
+    )
 
 
 def _ranges(value: object) -> dict[str, str]:
@@ -52,10 +62,17 @@ def _ranges(value: object) -> dict[str, str]:
 class InMemoryCatalog:
     """A fixed catalog; also what the file adapter and tests use."""
 
-    def __init__(self, packages: Iterable[PackageVersion]) -> None:
+    def __init__(
+        self,
+        packages: Iterable[PackageVersion],
+        documents: Mapping[tuple[str, str], Mapping[str, object]] | None = None,
+    ) -> None:
         self._by_name: dict[str, list[PackageVersion]] = {}
         for package in packages:
             self._by_name.setdefault(package.name, []).append(package)
+        # Each version's package.json as the packument has it; built from the
+        # versions when none is given, so a catalog of bare versions answers too.
+        self._documents = dict(documents or {})
         self.skipped: list[str] = []
 
     @classmethod
@@ -64,12 +81,28 @@ class InMemoryCatalog:
         packages = [
             v for name, doc in packuments.items() for v in parse_packument(name, doc, skipped)
         ]
-        catalog = cls(packages)
+        documents = {
+            (name, version): manifest
+            for name, doc in packuments.items()
+            if isinstance(doc, dict) and isinstance(doc.get("versions"), dict)
+            for version, manifest in doc["versions"].items()
+            if isinstance(manifest, dict)
+        }
+        catalog = cls(packages, documents)
         catalog.skipped = skipped
         return catalog
 
     def versions(self, name: str) -> Sequence[PackageVersion]:
         return self._by_name.get(name, ())
+
+    def package_json(self, name: str, version: str) -> Mapping[str, object] | None:
+        document = self._documents.get((name, version))
+        if document is not None:
+            return {"name": name, "version": version, **document}
+        for package in self._by_name.get(name, ()):
+            if package.version == version:
+                return _document_of(package)
+        return None
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
@@ -86,3 +119,15 @@ def load_catalog_file(path: Path) -> InMemoryCatalog:
     if not isinstance(document, dict):
         raise CatalogError(f"package catalog {str(path)!r} is not a JSON object of packuments")
     return InMemoryCatalog.from_packuments(document)
+
+
+def _document_of(package: PackageVersion) -> dict[str, object]:
+    """The package.json fields a catalog entry holds."""
+    return {
+        "name": package.name,
+        "version": package.version,
+        "engines": dict(package.engines),
+        "dependencies": dict(package.dependencies),
+        "peerDependencies": dict(package.peer_dependencies),
+        "peerDependenciesMeta": {name: {"optional": True} for name in package.optional_peers},
+    }

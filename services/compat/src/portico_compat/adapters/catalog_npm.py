@@ -2,6 +2,8 @@
 
 `GET <registry>/<name>` returns the packument (scoped names are sent with the
 `/` escaped, as npm does: `@scope%2fname`); 404 means the package is unknown.
+`GET <registry>/<name>/<version>` returns one version's package.json in full
+(with fields the abbreviated packument leaves out, such as `backstage`).
 The solver runs in a worker thread, so this adapter is synchronous (httpx),
 caches every packument for the life of the catalog, retries transient errors
 with tenacity, and refuses to fetch more than `max_packages` packuments: a
@@ -11,7 +13,7 @@ request that fans out over the whole registry gets a clear error, not a hang.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 import httpx
@@ -62,9 +64,28 @@ class NpmRegistryCatalog:
             self._cache[name] = found
             return found
 
+    def package_json(self, name: str, version: str) -> Mapping[str, object] | None:
+        """One version's package.json (not cached: a check asks for it once)."""
+        path = f"{quote(name, safe='@')}/{quote(version, safe='')}"
+        try:
+            response = self._get(path)
+        except (_Transient, httpx.HTTPError) as error:
+            raise CatalogError(f"npm registry unavailable for {name}@{version}: {error}") from error
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        if response.status_code != httpx.codes.OK:
+            raise CatalogError(f"npm registry answered {response.status_code} for {name}@{version}")
+        try:
+            document = response.json()
+        except ValueError as error:
+            raise CatalogError(f"npm registry sent invalid JSON for {name}@{version}") from error
+        if not isinstance(document, dict):
+            raise CatalogError(f"npm registry sent no object for {name}@{version}")
+        return document
+
     def _fetch(self, name: str) -> list[PackageVersion]:
         try:
-            response = self._get(name)
+            response = self._get(quote(name, safe="@"))
         except (_Transient, httpx.HTTPError) as error:
             raise CatalogError(f"npm registry unavailable for {name!r}: {error}") from error
         if response.status_code == httpx.codes.NOT_FOUND:
@@ -83,9 +104,9 @@ class NpmRegistryCatalog:
         stop=stop_after_attempt(3),
         reraise=True,
     )
-    def _get(self, name: str) -> httpx.Response:
+    def _get(self, path: str) -> httpx.Response:
         self.fetches += 1
-        response = self._client.get(f"{self._base}/{quote(name, safe='@')}")
+        response = self._client.get(f"{self._base}/{path}")
         if response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
             raise _Transient(f"HTTP {response.status_code}")
         return response

@@ -112,6 +112,13 @@ class MemoryReleaseManifestRepository:
         self._scope.check_write(manifest.tenant_id)
         self._state.release_manifests[manifest.tenant_id, manifest.backstage_release] = manifest
 
+    async def all_for(self, tenant_id: str) -> list[ReleaseManifest]:
+        if not self._scope.sees(tenant_id):
+            return []
+        return [
+            m for (tenant, _), m in self._state.release_manifests.items() if tenant == tenant_id
+        ]
+
 
 class MemoryPermissionPolicyRepository:
     def __init__(self, state: CompatState, scope: TenantScope) -> None:

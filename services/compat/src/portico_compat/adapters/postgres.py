@@ -196,6 +196,16 @@ class PgReleaseManifestRepository:
             updated_at,
         )
 
+    async def all_for(self, tenant_id: str) -> list[ReleaseManifest]:
+        rows = await self._conn.fetch(
+            """SELECT backstage_release, packages FROM release_manifests WHERE tenant_id = $1""",
+            tenant_id,
+        )
+        return [
+            ReleaseManifest(tenant_id, row["backstage_release"], json.loads(row["packages"]))
+            for row in rows
+        ]
+
 
 class PgPermissionPolicyRepository:
     def __init__(self, conn: Connection) -> None:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 
 from portico_common.tenants import require_tenant_id
-from portico_compat.app.ports import UnitOfWorkFactory
+from portico_compat.app.ports import ReleaseManifestSource, UnitOfWorkFactory
 from portico_compat.domain.apis import HostApiCatalog
 from portico_compat.domain.checks import (
     CompatCheck,
@@ -17,6 +17,7 @@ from portico_compat.domain.checks import (
 )
 from portico_compat.domain.compatibility import DimensionReport, HostProfile
 from portico_compat.domain.events import CompatChecked
+from portico_compat.domain.installs import DEFAULT_SINGLETONS
 from portico_compat.domain.permissions import PermissionPolicy
 from portico_compat.domain.plugins import PluginRequirements
 from portico_compat.domain.releases import ReleaseManifest
@@ -29,13 +30,37 @@ async def set_host_profile(
     backstage_version: str,
     node_version: str,
     packages: Mapping[str, str],
+    *,
+    manifests: ReleaseManifestSource | None = None,
 ) -> HostProfile:
-    """Validates and stores the tenant's host profile, replacing any previous one."""
+    """Validates and stores the tenant's host profile, replacing any previous one.
+
+    With a manifest source, a release the tenant has no manifest of gets its
+    published one, stored with the profile; if it cannot be fetched, nothing
+    is stored and the error says why (no HTTP call runs inside a transaction).
+    """
     require_tenant_id(tenant_id)
     profile = HostProfile(tenant_id, backstage_version, node_version, packages)
+    fetched = None
+    if manifests is not None:
+        async with uow(tenant_id) as tx:
+            known = await tx.release_manifests.get(tenant_id, backstage_version)
+        if known is None:
+            fetched = await manifests.fetch(tenant_id, backstage_version)
     async with uow(tenant_id) as tx:
         await tx.host_profiles.save(profile, tx.clock.now())
+        if fetched is not None:
+            await tx.release_manifests.save(fetched, tx.clock.now())
     return profile
+
+
+async def fetch_release_manifest(
+    uow: UnitOfWorkFactory, manifests: ReleaseManifestSource, tenant_id: str, release: str
+) -> ReleaseManifest:
+    """Fetches the manifest Backstage publishes for `release` and stores it for the tenant."""
+    require_tenant_id(tenant_id)
+    manifest = await manifests.fetch(tenant_id, release)
+    return await set_release_manifest(uow, manifest)
 
 
 async def set_host_api_catalog(uow: UnitOfWorkFactory, catalog: HostApiCatalog) -> HostApiCatalog:
@@ -67,7 +92,11 @@ async def set_permission_policy(
 
 
 async def stream_check(
-    uow: UnitOfWorkFactory, tenant_id: str, plugin: PluginRequirements
+    uow: UnitOfWorkFactory,
+    tenant_id: str,
+    plugin: PluginRequirements,
+    *,
+    singletons: frozenset[str] = DEFAULT_SINGLETONS,
 ) -> AsyncIterator[DimensionReport | CompatCheck]:
     """Yield each dimension's report as it is decided, then the recorded check.
 
@@ -94,7 +123,7 @@ async def stream_check(
             last = await tx.checks.latest(plugin.plugin, plugin.installed_version)
             installed = Installed(plugin.installed_version, last)
     dimensions = []
-    for _, step in dimension_steps(state, plugin, installed):
+    for _, step in dimension_steps(state, plugin, installed, singletons):
         report = step()
         dimensions.append(report)
         yield report
@@ -106,7 +135,11 @@ async def stream_check(
 
 
 async def check_compatibility(
-    uow: UnitOfWorkFactory, tenant_id: str, plugin: PluginRequirements
+    uow: UnitOfWorkFactory,
+    tenant_id: str,
+    plugin: PluginRequirements,
+    *,
+    singletons: frozenset[str] = DEFAULT_SINGLETONS,
 ) -> CompatCheck:
     """Checks a plugin version against the tenant's host, records the verdict and emits it.
 
@@ -116,7 +149,7 @@ async def check_compatibility(
     """
     check = None
     # Read to the end, so the stream finishes (and commits) here rather than at GC.
-    async for item in stream_check(uow, tenant_id, plugin):
+    async for item in stream_check(uow, tenant_id, plugin, singletons=singletons):
         if isinstance(item, CompatCheck):
             check = item
     if check is None:  # pragma: no cover - stream_check always ends with the check

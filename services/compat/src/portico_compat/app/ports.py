@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -15,6 +15,7 @@ from portico_compat.domain.events import CompatEvent
 from portico_compat.domain.permissions import PermissionPolicy
 from portico_compat.domain.releases import ReleaseManifest
 from portico_compat.domain.resources import Quota, TenantResources, Usage
+from portico_compat.domain.solver import PackageCatalog
 
 
 class HostProfileRepository(Protocol):
@@ -47,6 +48,31 @@ class ReleaseManifestRepository(Protocol):
 
     async def save(self, manifest: ReleaseManifest, updated_at: datetime) -> None:
         """Stores the manifest, replacing the tenant's previous one for that release."""
+
+    async def all_for(self, tenant_id: str) -> list[ReleaseManifest]:
+        """Every manifest recorded for the tenant, in no particular order."""
+
+
+class ReleaseManifestSource(Protocol):
+    """Where Backstage's published release manifests come from (beside the upload)."""
+
+    async def fetch(self, tenant_id: str, release: str) -> ReleaseManifest:
+        """The manifest Backstage publishes for `release`, recorded under `tenant_id`.
+
+        Raises ReleaseNotPublishedError when none is published, and
+        ReleaseManifestUnavailableError when the source cannot give one now.
+        """
+
+
+class PackageJsonCatalog(PackageCatalog, Protocol):
+    """The npm catalog: every version of a package, and one version's package.json.
+
+    Both calls block (registry adapters are synchronous, for the solver's
+    worker threads); use cases call them in a thread.
+    """
+
+    def package_json(self, name: str, version: str) -> Mapping[str, object] | None:
+        """The version's package.json as the registry serves it; None when unknown."""
 
 
 class TenantResourcesReader(Protocol):

@@ -23,7 +23,13 @@ from portico_compat.domain.compatibility import (
     DimensionReport,
     HostProfile,
     dimension_report,
-    runtime_findings,
+    engine_findings,
+)
+from portico_compat.domain.installs import (
+    DEFAULT_SINGLETONS,
+    HostPackages,
+    duplicates_of,
+    install_findings,
 )
 from portico_compat.domain.permissions import (
     PermissionBaseline,
@@ -31,7 +37,7 @@ from portico_compat.domain.permissions import (
     check_permissions,
 )
 from portico_compat.domain.plugins import PluginRequirements
-from portico_compat.domain.releases import ReleaseManifest, release_findings
+from portico_compat.domain.releases import ReleaseManifest
 from portico_compat.domain.report import ReportDimension
 from portico_compat.domain.resources import Resources, TenantResources, resources_report
 
@@ -83,8 +89,38 @@ class Installed:
 DimensionStep = tuple[ReportDimension, Callable[[], DimensionReport]]
 
 
+def runtime_report(
+    state: HostState,
+    plugin: PluginRequirements,
+    singletons: frozenset[str] = DEFAULT_SINGLETONS,
+) -> DimensionReport:
+    """Engines, then peers and dependencies as npm would install them next to the host.
+
+    The summary ends with what the duplicates npm nests cost, when there are any.
+    """
+    host = state.host
+    findings = engine_findings(host, plugin.engines)
+    findings += install_findings(
+        HostPackages(host.backstage_version, host.packages, state.release_manifest),
+        plugin.dependencies,
+        plugin.peer_dependencies,
+        optional_peers=plugin.optional_peers,
+        singletons=singletons,
+    )
+    report = dimension_report(ReportDimension.RUNTIME, findings, empty="no runtime requirements")
+    cost = duplicates_of(findings).describe()
+    if not cost:
+        return report
+    return DimensionReport(
+        report.dimension, report.verdict, f"{report.summary}; {cost}", report.findings
+    )
+
+
 def dimension_steps(
-    state: HostState, plugin: PluginRequirements, installed: Installed | None = None
+    state: HostState,
+    plugin: PluginRequirements,
+    installed: Installed | None = None,
+    singletons: frozenset[str] = DEFAULT_SINGLETONS,
 ) -> Iterator[DimensionStep]:
     """The dimensions of a check, in order, each computed when called."""
     host = state.host
@@ -99,14 +135,7 @@ def dimension_steps(
         )
 
     def runtime() -> DimensionReport:
-        findings = runtime_findings(host, plugin.engines, plugin.peer_dependencies)
-        findings += release_findings(
-            state.release_manifest,
-            host.backstage_version,
-            plugin.dependencies,
-            plugin.peer_dependencies,
-        )
-        return dimension_report(ReportDimension.RUNTIME, findings, empty="no runtime requirements")
+        return runtime_report(state, plugin, singletons)
 
     def permissions() -> DimensionReport:
         baseline = None
@@ -159,8 +188,11 @@ def run_check(
     plugin: PluginRequirements,
     now: datetime,
     installed: Installed | None = None,
+    *,
+    singletons: frozenset[str] = DEFAULT_SINGLETONS,
 ) -> CompatCheck:
     """Check `plugin` against the host; an incompatible plugin is a verdict, not an error."""
     state = host if isinstance(host, HostState) else HostState(host)
-    dimensions = tuple(step() for _, step in dimension_steps(state, plugin, installed))
+    steps = dimension_steps(state, plugin, installed, singletons)
+    dimensions = tuple(step() for _, step in steps)
     return record(check_id, state.host.tenant_id, plugin, dimensions, now)

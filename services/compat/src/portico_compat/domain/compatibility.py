@@ -35,6 +35,8 @@ class Dimension(StrEnum):
     PEER = "peer"
     # A @backstage/* package against the tenant's Backstage release manifest.
     RELEASE = "release"
+    # A `dependencies` entry against the host's copy (a mismatch nests a duplicate).
+    DEPENDENCY = "dependency"
     API = "api"
     PERMISSIONS = "permissions"
     RESOURCES = "resources"
@@ -42,7 +44,7 @@ class Dimension(StrEnum):
     @property
     def report_dimension(self) -> ReportDimension:
         """The report dimension a finding of this kind belongs to."""
-        if self in {Dimension.RUNTIME, Dimension.PEER, Dimension.RELEASE}:
+        if self in {Dimension.RUNTIME, Dimension.PEER, Dimension.RELEASE, Dimension.DEPENDENCY}:
             return ReportDimension.RUNTIME
         return ReportDimension(self.value)
 
@@ -188,11 +190,16 @@ def runtime_findings(
     host: HostProfile, engines: Mapping[str, str], peer_dependencies: Mapping[str, str]
 ) -> list[Finding]:
     """The engine and peer findings of `check_compatibility`, without a verdict."""
-    findings = [_runtime_finding(host, name, range_) for name, range_ in sorted(engines.items())]
+    findings = engine_findings(host, engines)
     findings += [
         _peer_finding(host, name, range_) for name, range_ in sorted(peer_dependencies.items())
     ]
     return findings
+
+
+def engine_findings(host: HostProfile, engines: Mapping[str, str]) -> list[Finding]:
+    """`engines.node` and `engines.backstage` against the host; other engines are not checked."""
+    return [_runtime_finding(host, name, range_) for name, range_ in sorted(engines.items())]
 
 
 def _runtime_finding(host: HostProfile, engine: str, range_: str) -> Finding:
@@ -240,11 +247,14 @@ def _require_version(field_name: str, version: str) -> None:
         raise InvalidHostProfileError(field_name, f"{version!r} is not a valid version: {problem}")
 
 
-def check_range(version: str, range_: str) -> RangeCheck:
-    """`version` against `range_`, bounded in length; "" and "*" accept any version."""
+def check_range(version: str, range_: str, *, loose: bool = False) -> RangeCheck:
+    """`version` against `range_`, bounded in length; "" and "*" accept any version.
+
+    `loose` reads ranges as arborist does for a peer edge.
+    """
     too_long = _too_long(range_)
     if too_long is not None:
         return too_long
     if range_.strip() in {"", "*"}:
         return RangeCheck(ok=True, reason=f"{version} satisfies {range_ or '*'!r}")
-    return satisfies(version, range_)
+    return satisfies(version, range_, loose=loose)

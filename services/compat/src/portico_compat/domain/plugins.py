@@ -10,7 +10,7 @@ check's verdict joins the artifact verification of the very same version.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -22,6 +22,20 @@ from portico_compat.errors import InvalidPluginError
 
 # Far more than any package.json declares; keeps one request's work bounded.
 MAX_REQUIREMENTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class BackstageMetadata:
+    """A package.json's `backstage` field: what kind of package it is, and its family.
+
+    `role` is e.g. "frontend-plugin", "backend-plugin", "web-library"; `plugin_id`
+    the plugin's id (shared by its frontend, backend and library packages);
+    `plugin_packages` every package of that plugin.
+    """
+
+    role: str = ""
+    plugin_id: str = ""
+    plugin_packages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +58,10 @@ class PluginRequirements:
     installed_version: str = ""
     # What the version needs to run; None when it declares nothing.
     resources: Resources | None = None
+    # Peers `peerDependenciesMeta` marks optional: absent is fine, present must fit.
+    optional_peers: tuple[str, ...] = ()
+    # The package.json's `backstage` field; None when it has none.
+    backstage: BackstageMetadata | None = None
 
     def __post_init__(self) -> None:
         problem = package_name_problem(self.plugin)
@@ -55,14 +73,9 @@ class PluginRequirements:
         for engine in self.engines:
             if not engine.strip() or engine != engine.strip():
                 raise InvalidPluginError("engines", f"engine name {engine!r} is empty or padded")
-        for peer in self.peer_dependencies:
-            problem = package_name_problem(peer, new_package=False)
-            if problem is not None:
-                raise InvalidPluginError("peerDependencies", problem)
-        for dependency in self.dependencies:
-            problem = package_name_problem(dependency, new_package=False)
-            if problem is not None:
-                raise InvalidPluginError("dependencies", problem)
+        _require_names("peerDependencies", self.peer_dependencies)
+        _require_names("dependencies", self.dependencies)
+        _require_names("peerDependenciesMeta", self.optional_peers)
         if self.installed_version:
             problem = published_version_problem(self.installed_version)
             if problem is not None:
@@ -87,3 +100,12 @@ class PluginRequirements:
         object.__setattr__(self, "consumes", tuple(self.consumes))
         object.__setattr__(self, "provides", tuple(self.provides))
         object.__setattr__(self, "permissions", tuple(self.permissions))
+        object.__setattr__(self, "optional_peers", tuple(sorted(set(self.optional_peers))))
+
+
+def _require_names(field: str, names: Iterable[str]) -> None:
+    """Peers and dependencies may be old packages: only npm's rules for those apply."""
+    for name in names:
+        problem = package_name_problem(name, new_package=False)
+        if problem is not None:
+            raise InvalidPluginError(field, problem)

@@ -1,10 +1,10 @@
-"""`@backstage/*` packages against the tenant's Backstage release manifest.
+"""Backstage release manifests: the exact version of every package a release ships.
 
-Backstage publishes, per release, the version of every `@backstage/*` package
-that belongs to it (the release manifest behind `backstage-cli versions:bump`).
-A plugin's `@backstage/*` dependencies and peer dependencies must accept the
-version of that release; a package the release does not contain, or a range
-that excludes the release's version, is the drift `versions:bump` trips on.
+Backstage publishes, per release, the version of every package that belongs to
+it (the release manifest behind `backstage-cli versions:bump`): mostly
+`@backstage/*`, but not only (`@techdocs/cli` is in every recent one), so any
+valid npm package name is accepted. What a plugin's ranges make of those
+versions is `installs`' business.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from types import MappingProxyType
 
 from portico_common.npm import package_name_problem
 from portico_common.npm import version_problem as npm_version_problem
-from portico_compat.domain.compatibility import Dimension, Finding, check_range
 from portico_compat.domain.ranges import version_problem
-from portico_compat.domain.report import Verdict
 from portico_compat.errors import InvalidReleaseManifestError
 
+# Backstage's own scope: a release manifest is the authority on these packages.
 SCOPE = "@backstage/"
 # Backstage releases list a few hundred packages.
 MAX_PACKAGES = 5000
@@ -28,7 +27,7 @@ MAX_PACKAGES = 5000
 
 @dataclass(frozen=True, slots=True)
 class ReleaseManifest:
-    """Release -> exact `@backstage/*` package versions; validated on construction."""
+    """Release -> the exact version of each package it ships; validated on construction."""
 
     tenant_id: str
     backstage_release: str
@@ -50,75 +49,12 @@ class ReleaseManifest:
             problem = package_name_problem(name, new_package=False)
             if problem is not None:
                 raise InvalidReleaseManifestError("packages", problem)
-            if not name.startswith(SCOPE):
-                raise InvalidReleaseManifestError("packages", f"{name!r} is not a {SCOPE}* package")
             problem = npm_version_problem(version)
             if problem is not None:
                 raise InvalidReleaseManifestError(
                     "packages", f"{name!r} version {version[:80]!r}: {problem}"
                 )
         object.__setattr__(self, "packages", MappingProxyType(dict(self.packages)))
-
-
-def release_findings(
-    manifest: ReleaseManifest | None,
-    release: str,
-    dependencies: Mapping[str, str],
-    peer_dependencies: Mapping[str, str],
-) -> list[Finding]:
-    """One finding per `@backstage/*` dependency or peer, against the release's version."""
-    # A package in both maps is checked under each of its ranges.
-    pairs = sorted(
-        {
-            (name, range_)
-            for source in (dependencies, peer_dependencies)
-            for name, range_ in source.items()
-            if name.startswith(SCOPE)
-        }
-    )
-    if not pairs:
-        return []
-    if manifest is None:
-        return [
-            Finding(
-                Dimension.RELEASE,
-                f"Backstage {release} release manifest",
-                "",
-                release,
-                satisfied=True,
-                verdict=Verdict.WARN,
-                reason=(
-                    f"not checked: no release manifest is recorded for Backstage {release}, so "
-                    f"{len(pairs)} @backstage/* ranges were not lined up; set it with "
-                    "SetReleaseManifest"
-                ),
-            )
-        ]
-    findings = []
-    for name, range_ in pairs:
-        version = manifest.packages.get(name)
-        if version is None:
-            findings.append(
-                Finding(
-                    Dimension.RELEASE,
-                    name,
-                    range_,
-                    "",
-                    satisfied=False,
-                    reason=f"not part of Backstage {release}",
-                )
-            )
-            continue
-        check = check_range(version, range_)
-        reason = (
-            f"Backstage {release} ships {version}: {check.reason}"
-            if check.ok
-            else f"Backstage {release} ships {version}, outside {range_!r}: {check.reason}"
-        )
-        findings.append(
-            Finding(Dimension.RELEASE, name, range_, version, satisfied=check.ok, reason=reason)
-        )
-    return findings
 
 
 # A published manifest lists a few hundred packages in well under a megabyte.

@@ -9,10 +9,11 @@ from portico.compat.v1 import compat_pb2 as pb
 from portico.compat.v1 import compat_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_compat.app import handlers
-from portico_compat.app.ports import UnitOfWorkFactory
+from portico_compat.app.ports import ReleaseManifestSource, UnitOfWorkFactory
 from portico_compat.domain.apis import ApiProvision, ApiRequirement, HostApi, HostApiCatalog
 from portico_compat.domain.checks import CompatCheck
 from portico_compat.domain.compatibility import DimensionReport, Finding, HostProfile
+from portico_compat.domain.installs import DEFAULT_SINGLETONS
 from portico_compat.domain.permissions import Decision, PermissionPolicy, PermissionRule
 from portico_compat.domain.plugins import PluginRequirements
 from portico_compat.domain.releases import ReleaseManifest, parse_published_manifest
@@ -117,6 +118,14 @@ def catalog_to_proto(catalog: HostApiCatalog) -> pb.HostApiCatalog:
     )
 
 
+def manifest_to_proto(manifest: ReleaseManifest) -> pb.ReleaseManifest:
+    return pb.ReleaseManifest(
+        tenant_id=manifest.tenant_id,
+        backstage_release=manifest.backstage_release,
+        packages=dict(manifest.packages),
+    )
+
+
 def policy_from_proto(request: pb.SetPermissionPolicyRequest) -> PermissionPolicy:
     rules = []
     for rule in request.rules:
@@ -141,8 +150,16 @@ def policy_to_proto(policy: PermissionPolicy) -> pb.PermissionPolicy:
 
 
 class CompatServicer(pb_grpc.CompatServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        manifests: ReleaseManifestSource | None = None,
+        singletons: frozenset[str] = DEFAULT_SINGLETONS,
+    ) -> None:
         self._uow = uow
+        self._manifests = manifests
+        self._singletons = singletons
 
     async def SetHostProfile(
         self, request: pb.SetHostProfileRequest, context: Context
@@ -153,6 +170,7 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
             request.backstage_version,
             request.node_version,
             dict(request.packages),
+            manifests=self._manifests,
         )
         return pb.SetHostProfileResponse(profile=profile_to_proto(profile))
 
@@ -160,7 +178,7 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
         self, request: pb.CheckCompatibilityRequest, context: Context
     ) -> pb.CheckCompatibilityResponse:
         check = await handlers.check_compatibility(
-            self._uow, request.tenant_id, plugin_from_proto(request)
+            self._uow, request.tenant_id, plugin_from_proto(request), singletons=self._singletons
         )
         return check_to_proto(check)
 
@@ -171,7 +189,8 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
         # stream, maps errors to statuses and counts the call.
         tenant_id = request.check.tenant_id
         plugin = plugin_from_proto(request.check)
-        async for item in handlers.stream_check(self._uow, tenant_id, plugin):
+        stream = handlers.stream_check(self._uow, tenant_id, plugin, singletons=self._singletons)
+        async for item in stream:
             if isinstance(item, CompatCheck):
                 yield pb.CheckCompatibilityStreamResponse(report=check_to_proto(item))
             else:
@@ -195,6 +214,12 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
             raise InvalidReleaseManifestError(
                 "packages", "give either packages or published_manifest, not both"
             )
+        if not (request.published_manifest or request.packages) and self._manifests is not None:
+            # Neither given: the release's published manifest, from the configured source.
+            fetched = await handlers.fetch_release_manifest(
+                self._uow, self._manifests, request.tenant_id, request.backstage_release
+            )
+            return pb.SetReleaseManifestResponse(manifest=manifest_to_proto(fetched))
         manifest = (
             parse_published_manifest(
                 request.tenant_id, request.backstage_release, request.published_manifest
@@ -205,13 +230,7 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
             )
         )
         saved = await handlers.set_release_manifest(self._uow, manifest)
-        return pb.SetReleaseManifestResponse(
-            manifest=pb.ReleaseManifest(
-                tenant_id=saved.tenant_id,
-                backstage_release=saved.backstage_release,
-                packages=dict(saved.packages),
-            )
-        )
+        return pb.SetReleaseManifestResponse(manifest=manifest_to_proto(saved))
 
     async def SetPermissionPolicy(
         self, request: pb.SetPermissionPolicyRequest, context: Context

@@ -19,6 +19,9 @@ class PackageVersion:
     version: str
     dependencies: Mapping[str, str] = field(default_factory=dict)
     peer_dependencies: Mapping[str, str] = field(default_factory=dict)
+    # Read by compatibility checks of catalog versions, not by the solver.
+    engines: Mapping[str, str] = field(default_factory=dict)
+    optional_peers: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
