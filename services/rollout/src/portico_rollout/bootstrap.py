@@ -8,19 +8,27 @@ started Runtime; unit tests call `build` with in-memory ones.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 
-from portico.rollout.v1 import rollout_pb2, rollout_pb2_grpc
+from portico.rollout.v1 import assignments_pb2, assignments_pb2_grpc, rollout_pb2, rollout_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.grpc.service_tokens import service_channel
-from portico_common.runtime import Background, Runtime, bootstrap_process, serve
+from portico_common.runtime import Background, Readiness, Runtime, bootstrap_process, serve
+from portico_rollout.adapters.httproute import HttpRouteRouter, RouteLayout
+from portico_rollout.adapters.kube_apply import KubernetesApplier
 from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
 from portico_rollout.adapters.slo_grpc import GrpcSloSource, NoSloSource
+from portico_rollout.adapters.view import AssignmentView
+from portico_rollout.adapters.view_feed import NatsChangeFeed
+from portico_rollout.adapters.view_postgres import PgAssignmentReader
+from portico_rollout.app.assignment_sync import AssignmentSync
+from portico_rollout.app.assignments import AssignmentReader, ChangeFeed, TrafficRouter
 from portico_rollout.app.evaluation import SchedulerLimits
 from portico_rollout.app.handlers import Defaults
 from portico_rollout.app.ports import SloSource, UnitOfWorkFactory
@@ -31,6 +39,7 @@ from portico_rollout.entrypoints.events import (
     RolloutEventHandlers,
 )
 from portico_rollout.entrypoints.grpc_api import RolloutServicer
+from portico_rollout.entrypoints.grpc_assignments import AssignmentServicer
 from portico_rollout.entrypoints.install_events import INSTALLS_DURABLE, install_handlers
 from portico_rollout.entrypoints.scheduler import make_scheduler
 from portico_rollout.settings import RolloutSettings
@@ -39,6 +48,7 @@ SERVICE = "rollout"
 MIGRATIONS = "portico_rollout.migrations"
 
 ROLLOUT_SERVICE = rollout_pb2.DESCRIPTOR.services_by_name["RolloutService"]
+ASSIGNMENT_SERVICE = assignments_pb2.DESCRIPTOR.services_by_name["AssignmentService"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,12 @@ class Dependencies:
     # The scheduler's pace and limits; `run` takes them from the settings.
     tick_seconds: float = 0.2
     limits: SchedulerLimits = field(default_factory=SchedulerLimits)
+    # The read path: assignments as the database has them, the events that say
+    # one changed, and where traffic goes besides the in-memory resolve view.
+    assignments: AssignmentReader | None = None
+    changes: ChangeFeed | None = None
+    routers: Sequence[TrafficRouter] = ()
+    view_resync_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -65,17 +81,51 @@ class Components:
     servicers: list[Servicer]
     subscriptions: list[Subscription]
     background: list[Background]
+    # Health turns SERVING once these are done: the resolve view is built.
+    readiness: list[Readiness]
+    # What ResolveVersion and WatchAssignments answer from.
+    view: AssignmentView
+    # What keeps the view (and every other router) in step; None without a reader.
+    sync: AssignmentSync | None
 
 
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
     events = RolloutEventHandlers(deps.consumer_uow, deps.clock)
-    servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults)
+    view = AssignmentView()
+    servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults, view)
+    background = [
+        make_scheduler(
+            deps.uow,
+            deps.slo,
+            deps.clock,
+            tick_seconds=deps.tick_seconds,
+            defaults=deps.defaults,
+            limits=deps.limits,
+        ),
+        view.run,
+    ]
+    readiness: list[Readiness] = []
+    sync = None
+    if deps.assignments is not None and deps.changes is not None:
+        sync = AssignmentSync(
+            deps.assignments,
+            deps.changes,
+            [view, *deps.routers],
+            resync_seconds=deps.view_resync_seconds,
+        )
+        background.append(sync.run)
+        readiness.append(sync.built.wait)
     return Components(
         servicers=[
             Servicer(
                 ROLLOUT_SERVICE, rollout_pb2_grpc.add_RolloutServiceServicer_to_server, servicer
-            )
+            ),
+            Servicer(
+                ASSIGNMENT_SERVICE,
+                assignments_pb2_grpc.add_AssignmentServiceServicer_to_server,
+                AssignmentServicer(view),
+            ),
         ],
         subscriptions=[
             Subscription(CHECKS_DURABLE, events.checks()),
@@ -84,16 +134,10 @@ def build(deps: Dependencies) -> Components:
                 INSTALLS_DURABLE, install_handlers(deps.consumer_uow, deps.slo, deps.defaults)
             ),
         ],
-        background=[
-            make_scheduler(
-                deps.uow,
-                deps.slo,
-                deps.clock,
-                tick_seconds=deps.tick_seconds,
-                defaults=deps.defaults,
-                limits=deps.limits,
-            )
-        ],
+        background=background,
+        readiness=readiness,
+        view=view,
+        sync=sync,
     )
 
 
@@ -115,6 +159,10 @@ def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Depe
             per_tenant=settings.rollout_scheduler_per_tenant,
             retry_seconds=settings.rollout_retry_seconds,
         ),
+        assignments=PgAssignmentReader(rt.db),
+        changes=NatsChangeFeed(rt.nc),
+        routers=http_routes(settings),
+        view_resync_seconds=settings.rollout_view_resync_seconds,
     )
 
 
@@ -126,6 +174,26 @@ def slo_channel(rt: Runtime, settings: RolloutSettings) -> grpc.aio.Channel | No
     if rt.service_tokens is not None:
         return service_channel(target, rt.service_tokens)
     return grpc.aio.insecure_channel(target)
+
+
+def http_routes(settings: RolloutSettings) -> list[TrafficRouter]:
+    """The HTTPRoute router, when routes are to be written or applied anywhere."""
+    directory = Path(settings.rollout_httproute_dir) if settings.rollout_httproute_dir else None
+    applier = None
+    if settings.rollout_kube_api_url:
+        applier = KubernetesApplier(
+            settings.rollout_kube_api_url,
+            token_file=Path(settings.rollout_kube_token_file),
+            ca_file=Path(settings.rollout_kube_ca_file),
+        )
+    if directory is None and applier is None:
+        return []
+    layout = RouteLayout(
+        gateway_name=settings.rollout_httproute_gateway,
+        gateway_namespace=settings.rollout_httproute_gateway_namespace,
+        namespace_prefix=settings.rollout_httproute_namespace_prefix,
+    )
+    return [HttpRouteRouter(layout, directory=directory, applier=applier)]
 
 
 async def run(
@@ -157,6 +225,7 @@ async def run(
             servicers=parts.servicers,
             subscriptions=parts.subscriptions,
             background=parts.background,
+            readiness=parts.readiness,
             ready=ready,
             stop=stop,
         )

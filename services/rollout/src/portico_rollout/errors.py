@@ -13,6 +13,7 @@ from portico_common.errors import (
     AlreadyExistsError,
     ConflictError,
     FailedPreconditionError,
+    InternalError,
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
@@ -154,3 +155,28 @@ class SloRefusedError(RolloutError, FailedPreconditionError):
         super().__init__(f"slo refused to {what}: {problem}")
         self.what = what
         self.problem = problem
+
+
+class AssignmentsNotReadyError(RolloutError, UnavailableError):
+    """The in-memory assignments are not built yet, so no answer would be right."""
+
+    def __init__(self) -> None:
+        super().__init__("rollout assignments are still loading; retry shortly")
+
+
+class InvalidHttpRouteError(RolloutError, InternalError):
+    """A rendered HTTPRoute breaks the Gateway API schema: a bug here, never the caller's."""
+
+    def __init__(self, name: str, problems: Sequence[str]) -> None:
+        super().__init__(f"HTTPRoute {name} breaks the Gateway API schema: {'; '.join(problems)}")
+        self.name = name
+        self.problems = tuple(problems)
+
+
+class RouteApplyError(RolloutError, UnavailableError):
+    """The cluster refused or could not take an HTTPRoute; it is applied again later."""
+
+    def __init__(self, name: str, status: int, detail: str) -> None:
+        super().__init__(f"HTTPRoute {name} not applied: HTTP {status}: {detail}")
+        self.name = name
+        self.status = status

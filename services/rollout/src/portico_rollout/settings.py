@@ -28,3 +28,17 @@ class RolloutSettings(ServiceSettings):
     rollout_hold_timeout_seconds: int = Field(default=3600, ge=0)
     # How soon a holding phase is judged again.
     rollout_recheck_seconds: int = Field(default=30, ge=1)
+    # The in-memory view behind ResolveVersion is read back whole this often, as a
+    # safety net against an event lost without a reconnect (PORTICO_ROLLOUT_VIEW_RESYNC_SECONDS).
+    rollout_view_resync_seconds: float = Field(default=60.0, gt=0)
+    # HTTPRoutes for backend plugins (Gateway API): written as YAML under this directory
+    # (PORTICO_ROLLOUT_HTTPROUTE_DIR) and/or server-side applied to the cluster at
+    # PORTICO_ROLLOUT_KUBE_API_URL; with neither, no routes are rendered.
+    rollout_httproute_dir: str = ""
+    rollout_httproute_gateway: str = "portico"
+    rollout_httproute_gateway_namespace: str = "portico"
+    # A tenant's backend plugins run in the namespace <prefix><tenant id>.
+    rollout_httproute_namespace_prefix: str = "portico-"
+    rollout_kube_api_url: str = ""
+    rollout_kube_token_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path, not a secret
+    rollout_kube_ca_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"

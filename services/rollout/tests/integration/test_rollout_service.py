@@ -152,6 +152,7 @@ async def test_manual_clock_drives_the_canary_to_completion(
     assert [(d.kind, d.source) for d in decisions.decisions] == [
         (pb.DECISION_KIND_ADVANCE, "criteria")
     ] * 4
+    await svc.eventually(lambda: svc.resolves_at(tenant, PLUGIN, 0, rollout_id=""))
     [stable] = await svc.rows(
         "SELECT version, rollout_id FROM stable_versions WHERE tenant_id = $1", tenant
     )
@@ -276,9 +277,12 @@ async def test_resolve_is_sticky_over_grpc(
             )
         return answers
 
+    # The view answering resolves follows the events within milliseconds.
+    await svc.eventually(lambda: svc.resolves_at(tenant, PLUGIN, 10))
     at_10 = await cohort()
     svc.clock.advance(timedelta(seconds=60).total_seconds())
     await svc.watch.wait_for("rollout.phase.advanced")
+    await svc.eventually(lambda: svc.resolves_at(tenant, PLUGIN, 25))
     at_25 = await cohort()
     in_10 = {u for u, a in at_10.items() if a.in_canary}
     in_25 = {u for u, a in at_25.items() if a.in_canary}

@@ -147,7 +147,9 @@ def test_history_entry_json_round_trip(t0: datetime) -> None:
 def test_errors_share_a_base_and_a_code() -> None:
     """Every rollout error is a RolloutError whose code is a status name the edge maps."""
     # ABORTED: a save lost an optimistic-concurrency race; the caller re-reads and retries.
-    # UNAVAILABLE: slo could not be asked; PERMISSION_DENIED: an approver lacks the role.
+    # UNAVAILABLE: slo could not be asked, or the in-memory assignments are still
+    # loading; the caller retries. PERMISSION_DENIED: an approver lacks the role.
+    # INTERNAL: a rendered HTTPRoute broke its schema, which is a bug of ours.
     allowed = {
         "INVALID_ARGUMENT",
         "NOT_FOUND",
@@ -156,6 +158,7 @@ def test_errors_share_a_base_and_a_code() -> None:
         "ABORTED",
         "UNAVAILABLE",
         "PERMISSION_DENIED",
+        "INTERNAL",
     }
     subclasses = RolloutError.__subclasses__()
     assert len(subclasses) >= 7

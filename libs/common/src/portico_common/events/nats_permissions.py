@@ -2,8 +2,10 @@
 
 A service may publish only its own event subjects, its dead letters, and the
 JetStream API calls that read its own durable consumers; it may receive only
-on its own inbox prefix. Nothing else: a service cannot publish another's
-events, create or widen a consumer, or touch the streams.
+on its own inbox prefix, and on the event subjects the topology says it
+watches live (rollout: its own rollout.*, for the resolve view). Nothing
+else: a service cannot publish another's events, create or widen a
+consumer, or touch the streams.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from portico_common.events.catalog import DLQ_PREFIX, DLQ_STREAM, STREAM, SUBJECT_PREFIX
-from portico_common.events.topology import consumers_of, owned_prefixes
+from portico_common.events.topology import consumers_of, owned_prefixes, watches_of
 
 # The identity that creates streams and durable consumers (portico up, a Helm job).
 PROVISIONER = "provisioner"
@@ -35,9 +37,11 @@ def service_permissions(service: str) -> dict[str, Any]:
             f"$JS.ACK.{STREAM}.{durable}.>",
             f"{DLQ_PREFIX}{durable}.>",
         ]
+    subscribe = [f"{inbox_prefix(service)}.>"]
+    subscribe += [f"{SUBJECT_PREFIX}{prefix}>" for prefix in watches_of(service)]
     return {
         "publish": {"allow": publish},
-        "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
+        "subscribe": {"allow": subscribe},
     }
 
 

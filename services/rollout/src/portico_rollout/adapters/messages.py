@@ -13,8 +13,11 @@ from portico_rollout.domain.events import (
     RolloutCompleted,
     RolloutDecisionRecorded,
     RolloutEvent,
+    RolloutPaused,
     RolloutPhaseAdvanced,
     RolloutRefused,
+    RolloutRequested,
+    RolloutResumed,
     RolloutRolledBack,
     RolloutStarted,
 )
@@ -37,9 +40,17 @@ def to_message(event: RolloutEvent) -> Message:
         plugin=event.plugin,
         version=event.version,
     )
+    message: Message
     match event:
+        case RolloutRequested():
+            message = ev.RolloutRequested(
+                **ids,
+                stable_version=event.stable_version,
+                phases=list(event.phases),
+                bake_seconds=event.bake_seconds,
+            )
         case RolloutStarted():
-            return ev.RolloutStarted(
+            message = ev.RolloutStarted(
                 **ids,
                 stable_version=event.stable_version,
                 phases=list(event.phases),
@@ -47,15 +58,17 @@ def to_message(event: RolloutEvent) -> Message:
                 strategy=event.strategy,
             )
         case RolloutPhaseAdvanced():
-            return ev.RolloutPhaseAdvanced(
+            message = ev.RolloutPhaseAdvanced(
                 **ids, phase_index=event.phase_index, percent=event.percent
             )
+        case RolloutPaused() | RolloutResumed():
+            message = _control_message(event, ids)
         case RolloutCompleted():
-            return ev.RolloutCompleted(**ids)
+            message = ev.RolloutCompleted(**ids)
         case RolloutRefused():
-            return ev.RolloutRefused(**ids, reasons=list(event.reasons))
+            message = ev.RolloutRefused(**ids, reasons=list(event.reasons))
         case RolloutRolledBack():
-            return ev.RolloutRolledBack(
+            message = ev.RolloutRolledBack(
                 **ids,
                 stable_version=event.stable_version,
                 reason=event.reason,
@@ -64,8 +77,23 @@ def to_message(event: RolloutEvent) -> Message:
                 violation_detected_at=optional_timestamp(event.violation_detected_at),
             )
         case RolloutDecisionRecorded():
-            return decision_message(event)
-    raise TypeError(f"no message for {type(event).__name__}")
+            message = decision_message(event)
+        case _:
+            raise TypeError(f"no message for {type(event).__name__}")
+    return message
+
+
+def _control_message(
+    event: RolloutPaused | RolloutResumed, ids: _Ids
+) -> ev.RolloutPaused | ev.RolloutResumed:
+    cls = ev.RolloutPaused if isinstance(event, RolloutPaused) else ev.RolloutResumed
+    return cls(
+        **ids,
+        phase_index=event.phase_index,
+        percent=event.percent,
+        actor=event.actor,
+        reason=event.reason,
+    )
 
 
 def decision_message(event: RolloutDecisionRecorded) -> ev.RolloutDecisionRecorded:

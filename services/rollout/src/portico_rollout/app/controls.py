@@ -16,7 +16,7 @@ from portico_common.tenants import require_tenant_id
 from portico_rollout.app.handlers import Defaults, RolloutSpec, commit, request_rollout
 from portico_rollout.app.ports import RolloutUnitOfWork, SloSource, UnitOfWorkFactory
 from portico_rollout.domain.audit import AuditRecord
-from portico_rollout.domain.events import RolloutEvent
+from portico_rollout.domain.events import RolloutEvent, RolloutPaused, RolloutResumed
 from portico_rollout.domain.naming import validate_id
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.state import RolloutState
@@ -79,16 +79,39 @@ def _record(control: Control, action: str, now: datetime, detail: str) -> AuditR
     )
 
 
+def _held(
+    kind: type[RolloutPaused | RolloutResumed], r: Rollout, c: Control, now: datetime
+) -> list[RolloutEvent]:
+    # Announced so every replica's resolve view (and each watcher) sees the new state.
+    return [
+        kind(
+            tenant_id=r.tenant_id,
+            rollout_id=r.rollout_id,
+            plugin=r.plugin,
+            version=r.version,
+            occurred_at=now,
+            phase_index=r.phase_index,
+            percent=r.percent,
+            actor=c.actor,
+            reason=c.reason,
+        )
+    ]
+
+
 async def pause(uow: UnitOfWorkFactory, control: Control) -> Rollout:
     def change(r: Rollout, c: Control, tx: RolloutUnitOfWork) -> tuple[list[RolloutEvent], bool]:
-        return [], r.pause(tx.clock.now(), actor=c.actor, reason=c.reason)
+        now = tx.clock.now()
+        changed = r.pause(now, actor=c.actor, reason=c.reason)
+        return (_held(RolloutPaused, r, c, now) if changed else []), changed
 
     return await _apply(uow, control, "pause", change)
 
 
 async def resume(uow: UnitOfWorkFactory, control: Control) -> Rollout:
     def change(r: Rollout, c: Control, tx: RolloutUnitOfWork) -> tuple[list[RolloutEvent], bool]:
-        return [], r.resume(tx.clock.now(), actor=c.actor, reason=c.reason)
+        now = tx.clock.now()
+        changed = r.resume(now, actor=c.actor, reason=c.reason)
+        return (_held(RolloutResumed, r, c, now) if changed else []), changed
 
     return await _apply(uow, control, "resume", change)
 

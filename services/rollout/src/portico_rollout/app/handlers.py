@@ -22,6 +22,7 @@ from portico_rollout.domain.events import (
     RolloutCompleted,
     RolloutDecisionRecorded,
     RolloutEvent,
+    RolloutRequested,
     RolloutRolledBack,
 )
 from portico_rollout.domain.naming import validate_id
@@ -32,7 +33,6 @@ from portico_rollout.domain.rollout import (
     DEFAULT_RECHECK_SECONDS,
     Rollout,
 )
-from portico_rollout.domain.sticky import bucket_for, resolve
 from portico_rollout.domain.verdicts import CheckVerdict, apply_verdicts
 from portico_rollout.errors import (
     InvalidRolloutError,
@@ -137,8 +137,19 @@ async def request_rollout(
             attempt=attempt,
             retry_of=retry_of,
         )
+        # Announced even when verdicts start it at once: read paths learn of it from events.
+        requested = RolloutRequested(
+            tenant_id=tenant_id,
+            rollout_id=rollout.rollout_id,
+            plugin=plugin,
+            version=version,
+            occurred_at=now,
+            stable_version=rollout.stable_version,
+            phases=rollout.phases,
+            bake_seconds=rollout.bake_seconds,
+        )
         verdicts = await tx.verdicts.for_version(tenant_id, plugin, version)
-        events = apply_verdicts(rollout, verdicts, now)
+        events = [requested, *apply_verdicts(rollout, verdicts, now)]
         if not await tx.rollouts.add(rollout):
             # Another request won the race between our check and our insert.
             winner = await tx.rollouts.active_for(tenant_id, plugin)
@@ -157,47 +168,6 @@ async def get_rollout(uow: UnitOfWorkFactory, tenant_id: str, rollout_id: str) -
     if rollout is None:
         raise RolloutNotFoundError(rollout_id)
     return rollout
-
-
-@dataclass(frozen=True, slots=True)
-class VersionAnswer:
-    """Which version a user sees, and why."""
-
-    version: str
-    stable_version: str
-    rollout_id: str
-    bucket: int
-    in_canary: bool
-    percent: int
-
-
-async def resolve_version(
-    uow: UnitOfWorkFactory, tenant_id: str, user_id: str, plugin: str
-) -> VersionAnswer:
-    """The version this user sees now: sticky inside a rollout, else the stable version."""
-    require_tenant_id(tenant_id)
-    validate_id("user_id", user_id)
-    require_package_name(plugin, "plugin")
-    async with uow(tenant_id) as tx:
-        rollout = await tx.rollouts.active_for(tenant_id, plugin)
-        # The rollout recorded the stable version it runs over; without one,
-        # the table says what serves everyone.
-        stable = (
-            rollout.stable_version
-            if rollout is not None
-            else await tx.stable_versions.get(tenant_id, plugin)
-        )
-    # The rollout's version is in the hash, so each release has its own cohorts.
-    bucket = bucket_for(tenant_id, plugin, rollout.version if rollout else "", user_id)
-    answer = resolve(rollout, stable, bucket)
-    return VersionAnswer(
-        version=answer.version,
-        stable_version=stable,
-        rollout_id=rollout.rollout_id if rollout is not None else "",
-        bucket=bucket,
-        in_canary=answer.in_canary,
-        percent=answer.percent,
-    )
 
 
 # -- reactions to events (the caller's transaction holds the inbox row) --------------

@@ -24,6 +24,15 @@ class RolloutEvent:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutRequested(RolloutEvent):
+    """A rollout was asked for; it waits for its checks and no user has the version yet."""
+
+    stable_version: str
+    phases: tuple[int, ...]
+    bake_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RolloutStarted(RolloutEvent):
     """Both checks passed and the first phase is live."""
 
@@ -39,6 +48,26 @@ class RolloutPhaseAdvanced(RolloutEvent):
 
     phase_index: int
     percent: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutPaused(RolloutEvent):
+    """An operator held the share where it is; the users it serves keep the version."""
+
+    phase_index: int
+    percent: int
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutResumed(RolloutEvent):
+    """A paused rollout is judged again from the phase it was held in."""
+
+    phase_index: int
+    percent: int
+    actor: str
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

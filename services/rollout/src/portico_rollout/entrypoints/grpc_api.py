@@ -13,6 +13,7 @@ from portico.rollout.v1 import rollout_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_common.grpc.tokens import current_claims
 from portico_rollout.app import controls, handlers, queries, replay
+from portico_rollout.app.assignments import AssignmentLookup, resolve_version
 from portico_rollout.app.handlers import Defaults
 from portico_rollout.app.ports import SloSource, UnitOfWorkFactory
 from portico_rollout.domain.state import RolloutState
@@ -35,10 +36,18 @@ def _control(tenant_id: str, rollout_id: str, reason: str) -> controls.Control:
 
 
 class RolloutServicer(pb_grpc.RolloutServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory, slo: SloSource, defaults: Defaults) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        slo: SloSource,
+        defaults: Defaults,
+        view: AssignmentLookup,
+    ) -> None:
         self._uow = uow
         self._slo = slo
         self._defaults = defaults
+        # ResolveVersion answers from memory: no database on the request path.
+        self._view = view
 
     async def RequestRollout(
         self, request: pb.RequestRolloutRequest, context: Context
@@ -67,9 +76,7 @@ class RolloutServicer(pb_grpc.RolloutServiceServicer):
     async def ResolveVersion(
         self, request: pb.ResolveVersionRequest, context: Context
     ) -> pb.ResolveVersionResponse:
-        answer = await handlers.resolve_version(
-            self._uow, request.tenant_id, request.user_id, request.plugin
-        )
+        answer = resolve_version(self._view, request.tenant_id, request.user_id, request.plugin)
         return pb.ResolveVersionResponse(
             version=answer.version,
             stable_version=answer.stable_version,

@@ -148,6 +148,20 @@ class RolloutDriver:
         )
         return response.rollout
 
+    async def resolve(self, tenant_id: str, plugin: str, user_id: str) -> pb.ResolveVersionResponse:
+        """ResolveVersion over gRPC (answered from the service's in-memory view)."""
+        return await self.stub.ResolveVersion(
+            pb.ResolveVersionRequest(tenant_id=tenant_id, user_id=user_id, plugin=plugin),
+            timeout=10,
+        )
+
+    async def resolves_at(
+        self, tenant_id: str, plugin: str, percent: int, *, rollout_id: str | None = None
+    ) -> bool:
+        """Whether resolves of the plugin now report this canary share (and rollout id)."""
+        answer = await self.resolve(tenant_id, plugin, "probe")
+        return answer.percent == percent and rollout_id in (None, answer.rollout_id)
+
     @staticmethod
     async def eventually(probe: Callable[[], object], within: float = 10.0) -> None:
         await eventually(probe, within)

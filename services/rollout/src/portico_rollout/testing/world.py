@@ -18,7 +18,11 @@ from portico_common.clock import ManualClock
 from portico_common.events.envelope import Envelope
 from portico_rollout.adapters.memory import MemoryStore
 from portico_rollout.adapters.slo_memory import MemorySlo
+from portico_rollout.adapters.view import AssignmentView
+from portico_rollout.adapters.view_memory import MemoryAssignmentReader, MemoryChangeFeed
 from portico_rollout.app import handlers
+from portico_rollout.app.assignment_sync import AssignmentSync
+from portico_rollout.app.assignments import VersionAnswer, resolve_version
 from portico_rollout.app.evaluation import Pass, evaluate_due_rollouts
 from portico_rollout.app.handlers import Defaults, RolloutSpec
 from portico_rollout.app.ports import UnitOfWorkFactory
@@ -68,6 +72,14 @@ class RolloutWorld:
     version: str = VERSION
     healthy_traffic: bool = True
     defaults: Defaults = field(default_factory=Defaults)
+    # The read path: the in-memory view, kept in step by `settle`.
+    view: AssignmentView = field(default_factory=AssignmentView)
+    feed: MemoryChangeFeed = field(init=False)
+    sync: AssignmentSync = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feed = MemoryChangeFeed(self.store)
+        self.sync = AssignmentSync(MemoryAssignmentReader(self.store), self.feed, [self.view])
 
     @property
     def uow(self) -> UnitOfWorkFactory:
@@ -86,8 +98,27 @@ class RolloutWorld:
                     hold_timeout_seconds=self.defaults.hold_timeout_seconds,
                     recheck_seconds=self.defaults.recheck_seconds,
                 ),
+                assignments=MemoryAssignmentReader(self.store),
+                changes=MemoryChangeFeed(self.store),
             )
         )
+
+    async def settle(self) -> int:
+        """Brings the view up to date as the service's feed would: returns changes routed.
+
+        The first call builds it; later ones read back the plugins that the
+        events committed since name.
+        """
+        for news in self.feed.news():
+            self.sync.changed(*news)
+        return await self.sync.step()
+
+    async def resolve(
+        self, user_id: str, *, tenant: str = TENANT, plugin: str = PLUGIN
+    ) -> VersionAnswer:
+        """ResolveVersion as the service answers it, once the view has caught up."""
+        await self.settle()
+        return resolve_version(self.view, tenant, user_id, plugin)
 
     async def deliver(self, payload: Message, *, tenant: str = TENANT) -> Envelope:
         """Hands a CloudEvent to the handler the service subscribes for its type.

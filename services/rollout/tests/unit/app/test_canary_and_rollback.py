@@ -96,7 +96,7 @@ async def test_violation_for_another_version_or_none_is_ignored(world: RolloutWo
     assert await world.violation(version="2.2.0") is None
     assert await world.violation(plugin="@acme/other") is None
     assert (await world.get(rollout.rollout_id)).state is RolloutState.IN_PROGRESS
-    assert world.event_types() == ["RolloutStarted"]
+    assert world.event_types() == ["RolloutRequested", "RolloutStarted"]
 
 
 async def test_violation_before_the_canary_starts_is_ignored(world: RolloutWorld) -> None:
@@ -104,7 +104,7 @@ async def test_violation_before_the_canary_starts_is_ignored(world: RolloutWorld
     rollout = await world.request()
     assert await world.violation() is None
     assert (await world.get(rollout.rollout_id)).state is RolloutState.AWAITING_CHECKS
-    assert world.event_types() == []
+    assert world.event_types() == ["RolloutRequested"]
 
 
 async def test_violation_after_completion_is_harmless(world: RolloutWorld) -> None:

@@ -47,6 +47,21 @@ async def test_pausing_twice_changes_and_audits_nothing_more(world: RolloutWorld
     assert [a for a, _, _ in await audit(world)] == ["pause"]
 
 
+async def test_pause_and_resume_are_announced_once_each(world: RolloutWorld) -> None:
+    """rollout.paused and rollout.resumed name the operator and the share; a no-op emits none."""
+    rollout = await world.started()
+    await controls.pause(world.uow, control(world, rollout.rollout_id, "dashboards red"))
+    await controls.pause(world.uow, control(world, rollout.rollout_id))
+    await controls.resume(world.uow, control(world, rollout.rollout_id, "green again"))
+    await controls.resume(world.uow, control(world, rollout.rollout_id))
+    [paused] = world.events(ev.RolloutPaused)
+    [resumed] = world.events(ev.RolloutResumed)
+    assert (paused.rollout_id, paused.percent, paused.phase_index) == (rollout.rollout_id, 10, 0)
+    assert (paused.actor, paused.reason) == ("ops@acme", "dashboards red")
+    assert (resumed.percent, resumed.actor, resumed.reason) == (10, "ops@acme", "green again")
+    assert world.event_types()[-2:] == ["RolloutPaused", "RolloutResumed"]
+
+
 async def test_resume_bakes_what_was_left_of_the_bake(world: RolloutWorld) -> None:
     """Paused 4 minutes into a 10-minute bake for an hour: it advances 6 minutes after resuming."""
     rollout = await world.started(bake_seconds=600)

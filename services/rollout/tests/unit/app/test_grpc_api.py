@@ -23,7 +23,7 @@ TENANT = "acme"
 
 @pytest.fixture
 def api(world: RolloutWorld) -> RolloutServicer:
-    [servicer] = world.components().servicers
+    [servicer, _assignments] = world.components().servicers
     assert isinstance(servicer.implementation, RolloutServicer)
     return servicer.implementation
 

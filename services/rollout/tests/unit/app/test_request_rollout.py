@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portico.events.v1 import events_pb2 as ev
 from portico_common.errors import InvalidArgumentError
 from portico_common.npm import InvalidVersionError
 from portico_rollout.app import handlers
@@ -13,14 +14,20 @@ from portico_rollout.testing.world import RolloutWorld
 
 
 async def test_request_waits_for_checks_and_is_persisted(world: RolloutWorld) -> None:
-    """A new request is stored as AWAITING_CHECKS with the default phases and emits nothing."""
+    """A new request is stored as AWAITING_CHECKS with the default phases and announced."""
     created = await world.request()
     stored = await world.get(created.rollout_id)
     assert stored.state is RolloutState.AWAITING_CHECKS
     assert stored.phases == (10, 25, 50, 100)
     assert stored.bake_seconds == 600
     assert stored.created_at == world.clock.now()
-    assert world.event_types() == []
+    [requested] = world.events(ev.RolloutRequested)
+    assert (requested.rollout_id, list(requested.phases), requested.bake_seconds) == (
+        created.rollout_id,
+        [10, 25, 50, 100],
+        600,
+    )
+    assert world.event_types() == ["RolloutRequested"]
 
 
 async def test_bake_zero_means_the_configured_default(world: RolloutWorld) -> None:

@@ -6,7 +6,6 @@ import pytest
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.errors import InvalidArgumentError
-from portico_rollout.app import handlers
 from portico_rollout.app.handlers import RolloutSpec
 from portico_rollout.domain.criteria import Criteria
 from portico_rollout.domain.plan import Strategy, plan_for
@@ -30,10 +29,7 @@ async def start(world: RolloutWorld, spec: RolloutSpec) -> str:
 
 async def seen_by(world: RolloutWorld, users: int = 200) -> set[str]:
     """The versions `users` users resolve to right now."""
-    return {
-        (await handlers.resolve_version(world.uow, world.tenant, f"u{n}", world.plugin)).version
-        for n in range(users)
-    }
+    return {(await world.resolve(f"u{n}")).version for n in range(users)}
 
 
 def percents(strategy: Strategy, **options: int) -> list[int]:
@@ -88,7 +84,7 @@ async def test_blue_green_switches_everyone_at_once_after_the_preview(
     switched = await world.get(rollout_id)
     assert (switched.percent, switched.state) == (100, RolloutState.IN_PROGRESS)
     # The old version stays the stable one, warm, for the whole watch window.
-    answer = await handlers.resolve_version(world.uow, world.tenant, "u1", world.plugin)
+    answer = await world.resolve("u1")
     assert answer.stable_version == STABLE
     await world.tick(seconds=899)
     assert (await world.get(rollout_id)).state is RolloutState.IN_PROGRESS

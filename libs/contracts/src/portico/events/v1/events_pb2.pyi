@@ -1070,3 +1070,132 @@ class RolloutDecisionRecorded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RolloutDecisionRecorded: _TypeAlias = RolloutDecisionRecorded  # noqa: Y015
+
+@_typing.final
+class RolloutRequested(_message.Message):
+    """rollout.requested: a rollout was asked for and waits for its security and
+    compat verdicts (no user has the version yet); read paths learn its id from it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STABLE_VERSION_FIELD_NUMBER: _builtins.int
+    PHASES_FIELD_NUMBER: _builtins.int
+    BAKE_SECONDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    stable_version: _builtins.str
+    bake_seconds: _builtins.int
+    @_builtins.property
+    def phases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        stable_version: _builtins.str = ...,
+        phases: _abc.Iterable[_builtins.int] | None = ...,
+        bake_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bake_seconds", b"bake_seconds", "phases", b"phases", "plugin", b"plugin", "rollout_id", b"rollout_id", "stable_version", b"stable_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RolloutRequested: _TypeAlias = RolloutRequested  # noqa: Y015
+
+@_typing.final
+class RolloutPaused(_message.Message):
+    """rollout.paused: an operator held a rollout's share where it is (it still
+    serves that share, and a violation still rolls it back).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PHASE_INDEX_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    phase_index: _builtins.int
+    percent: _builtins.int
+    actor: _builtins.str
+    """The operator (the token's subject) and the reason they gave."""
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        phase_index: _builtins.int = ...,
+        percent: _builtins.int = ...,
+        actor: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "percent", b"percent", "phase_index", b"phase_index", "plugin", b"plugin", "reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RolloutPaused: _TypeAlias = RolloutPaused  # noqa: Y015
+
+@_typing.final
+class RolloutResumed(_message.Message):
+    """rollout.resumed: a paused rollout is judged again from the phase it was held in."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PHASE_INDEX_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    phase_index: _builtins.int
+    percent: _builtins.int
+    actor: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        phase_index: _builtins.int = ...,
+        percent: _builtins.int = ...,
+        actor: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "percent", b"percent", "phase_index", b"phase_index", "plugin", b"plugin", "reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RolloutResumed: _TypeAlias = RolloutResumed  # noqa: Y015
