@@ -258,7 +258,15 @@ async def main() -> None:
     pg = PostgresServer(home / "pg", fsync=False, password=secrets.token_hex(16)).start()
     # As a deployment: roles provisioned, schema migrated; rollout logs in as its own role.
     rollout_url = await prepare_service_database(pg.url, "rollout")
-    env = infra_env(rollout_url, nats_server.url, log_level="WARNING")
+    slo_url = await prepare_service_database(pg.url, "slo")
+    # A rollout is only requested once slo holds an SLO for its version.
+    slo = ServiceProcess(
+        "portico_slo", infra_env(slo_url, nats_server.url, log_level="WARNING"), home / "slo"
+    )
+    await asyncio.to_thread(slo.start)
+    env = infra_env(
+        rollout_url, nats_server.url, log_level="WARNING", rollout_slo_target=slo.target
+    )
     replicas = [ServiceProcess("portico_rollout", env, home / f"replica-{i}") for i in (1, 2)]
     nc = await nats.connect(nats_server.url)
     try:
@@ -272,6 +280,7 @@ async def main() -> None:
             await nc.close()
         for replica in replicas:
             await asyncio.to_thread(replica.stop)
+        await asyncio.to_thread(slo.stop)
         nats_server.stop()
         pg.stop()
     print("ResolveVersion vs the same server's gRPC health check (best of", ROUNDS, "rounds)")

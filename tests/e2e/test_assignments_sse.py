@@ -128,9 +128,21 @@ async def test_a_portal_follows_a_canary_and_its_rollback_over_sse(
     tenant = unique("t").replace("_", "-")
     url = f"/v1/tenants/{tenant}/assignments:watch"
     headers = {"Accept": "text/event-stream"}
-    env = infra_env(await service_database_url("rollout"), nats_url, log_level="WARNING")
+    (tmp_path / "slo").mkdir()
+    slo_env = infra_env(await service_database_url("slo"), nats_url, log_level="WARNING")
     async with (
-        running_process("portico_rollout", env, tmp_path / "rollout") as rollout,
+        # A rollout is only requested once slo holds an SLO for its version.
+        running_process("portico_slo", slo_env, tmp_path / "slo") as slo,
+        running_process(
+            "portico_rollout",
+            infra_env(
+                await service_database_url("rollout"),
+                nats_url,
+                log_level="WARNING",
+                rollout_slo_target=slo.target,
+            ),
+            tmp_path / "rollout",
+        ) as rollout,
         gateway_process(rollout, tmp_path) as base,
         httpx.AsyncClient(base_url=base, timeout=30) as http,
     ):
