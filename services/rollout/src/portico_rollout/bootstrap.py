@@ -20,6 +20,7 @@ from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.grpc.service_tokens import service_channel
 from portico_common.runtime import Background, Readiness, Runtime, bootstrap_process, serve
+from portico_common.tls import grpc_channel
 from portico_rollout.adapters.httproute import HttpRouteRouter, RouteLayout
 from portico_rollout.adapters.kube_apply import KubernetesApplier
 from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
@@ -167,13 +168,17 @@ def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Depe
 
 
 def slo_channel(rt: Runtime, settings: RolloutSettings) -> grpc.aio.Channel | None:
-    """A channel to slo carrying rollout's own token (when it has an identity)."""
+    """A channel to slo carrying rollout's own token (when it has an identity).
+
+    Over TLS when the runtime has it: slo serves mutual TLS then, and the token
+    is shown only to a server whose certificate checks out.
+    """
     target = settings.rollout_slo_target
     if not target:
         return None
     if rt.service_tokens is not None:
-        return service_channel(target, rt.service_tokens)
-    return grpc.aio.insecure_channel(target)
+        return service_channel(target, rt.service_tokens, rt.grpc_tls)
+    return grpc_channel(target, rt.grpc_tls)
 
 
 def http_routes(settings: RolloutSettings) -> list[TrafficRouter]:
