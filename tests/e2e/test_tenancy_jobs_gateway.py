@@ -50,9 +50,17 @@ def bearer(tenant: str, *roles: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-PLATFORM = bearer("*", "platform-admin")
-ACME_ADMIN = bearer("acme", "tenant-admin")
-ACME_DEVELOPER = bearer("acme", "developer")
+# Minted when a request is made, not at import: a long run collects long before it runs.
+def platform() -> dict[str, str]:
+    return bearer("*", "platform-admin")
+
+
+def acme_admin() -> dict[str, str]:
+    return bearer("acme", "tenant-admin")
+
+
+def acme_developer() -> dict[str, str]:
+    return bearer("acme", "developer")
 
 
 class Applier:
@@ -103,49 +111,51 @@ def tenants_of(response: httpx.Response) -> list[str]:
 
 async def test_a_platform_admin_lists_every_tenants_jobs(gateway: httpx.AsyncClient) -> None:
     """GET /v1/jobs with a platform token lists both tenants' jobs, newest first."""
-    assert tenants_of(await gateway.get("/v1/jobs", headers=PLATFORM)) == ["beta", "acme"]
-    assert tenants_of(await gateway.get("/v1/tenants/beta/jobs", headers=PLATFORM)) == ["beta"]
+    assert tenants_of(await gateway.get("/v1/jobs", headers=platform())) == ["beta", "acme"]
+    assert tenants_of(await gateway.get("/v1/tenants/beta/jobs", headers=platform())) == ["beta"]
 
 
 async def test_a_tenant_admin_sees_only_its_own_tenants_jobs(gateway: httpx.AsyncClient) -> None:
     """Its tenant's path and /v1/jobs answer acme's job; beta's path is forbidden."""
-    assert tenants_of(await gateway.get("/v1/tenants/acme/jobs", headers=ACME_ADMIN)) == ["acme"]
-    assert tenants_of(await gateway.get("/v1/jobs", headers=ACME_ADMIN)) == ["acme"]
-    other = await gateway.get("/v1/tenants/beta/jobs", headers=ACME_ADMIN)
+    assert tenants_of(await gateway.get("/v1/tenants/acme/jobs", headers=acme_admin())) == ["acme"]
+    assert tenants_of(await gateway.get("/v1/jobs", headers=acme_admin())) == ["acme"]
+    other = await gateway.get("/v1/tenants/beta/jobs", headers=acme_admin())
     assert other.status_code == 403
     assert other.json()["grpc_code"] == "PERMISSION_DENIED"
-    stolen = await gateway.get("/v1/tenants/acme/jobs/2", headers=ACME_ADMIN)
+    stolen = await gateway.get("/v1/tenants/acme/jobs/2", headers=acme_admin())
     assert stolen.status_code == 404
 
 
 async def test_a_developer_may_not_read_jobs(gateway: httpx.AsyncClient) -> None:
     """jobs.read is the tenant admin's (and the platform's), not a developer's."""
-    denied = await gateway.get("/v1/tenants/acme/jobs", headers=ACME_DEVELOPER)
+    denied = await gateway.get("/v1/tenants/acme/jobs", headers=acme_developer())
     assert denied.status_code == 403
     assert "jobs.read" in denied.json()["detail"]
-    refused = await gateway.post("/v1/tenants/acme/jobs/1:cancel", json={}, headers=ACME_DEVELOPER)
+    refused = await gateway.post(
+        "/v1/tenants/acme/jobs/1:cancel", json={}, headers=acme_developer()
+    )
     assert refused.status_code == 403
     assert "jobs.manage" in refused.json()["detail"]
 
 
 async def test_a_tenant_admin_cancels_and_retries_its_job(gateway: httpx.AsyncClient) -> None:
     """:cancel then :retry through HTTP; a retry of a queued job is a failed precondition."""
-    got = await gateway.get("/v1/tenants/acme/jobs/1", headers=ACME_ADMIN)
+    got = await gateway.get("/v1/tenants/acme/jobs/1", headers=acme_admin())
     assert got.status_code == 200, got.text
     assert (got.json()["job"]["kind"], got.json()["job"]["state"]) == (
         "tenant.provision",
         "JOB_STATE_QUEUED",
     )
-    early = await gateway.post("/v1/tenants/acme/jobs/1:retry", json={}, headers=ACME_ADMIN)
+    early = await gateway.post("/v1/tenants/acme/jobs/1:retry", json={}, headers=acme_admin())
     assert early.json()["grpc_code"] == "FAILED_PRECONDITION"
 
-    cancelled = await gateway.post("/v1/tenants/acme/jobs/1:cancel", json={}, headers=ACME_ADMIN)
+    cancelled = await gateway.post("/v1/tenants/acme/jobs/1:cancel", json={}, headers=acme_admin())
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["job"]["state"] == "JOB_STATE_CANCELLED"
-    retried = await gateway.post("/v1/tenants/acme/jobs/1:retry", json={}, headers=ACME_ADMIN)
+    retried = await gateway.post("/v1/tenants/acme/jobs/1:retry", json={}, headers=acme_admin())
     assert retried.json()["job"]["state"] == "JOB_STATE_QUEUED"
 
-    others = await gateway.post("/v1/tenants/beta/jobs/2:cancel", json={}, headers=ACME_ADMIN)
+    others = await gateway.post("/v1/tenants/beta/jobs/2:cancel", json={}, headers=acme_admin())
     assert others.status_code == 403
-    by_platform = await gateway.post("/v1/tenants/beta/jobs/2:cancel", json={}, headers=PLATFORM)
+    by_platform = await gateway.post("/v1/tenants/beta/jobs/2:cancel", json={}, headers=platform())
     assert by_platform.json()["job"]["state"] == "JOB_STATE_CANCELLED"
