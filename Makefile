@@ -24,8 +24,8 @@ COVERAGE_FLOOR := 92
 COVERAGE := --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 .PHONY: run test env bytecode node node-if-available lint layers typecheck proto proto-lint \
-	proto-check pytest unit integration e2e deploy-check promtool prometheus postgres-ssl bench demo status fmt clean \
-	compose-env
+	proto-check pytest unit integration e2e deploy-check rules promtool prometheus postgres-ssl bench \
+	demo status fmt clean compose-env
 
 run: env
 	$(BIN)/portico up
@@ -112,9 +112,17 @@ e2e: env
 compose-env:
 	$(PYTHON) scripts/compose_env.py
 
-# Offline checks of deploy/, docker-compose.yml and the Dockerfile.
+# Offline checks of deploy/, docker-compose.yml and the Dockerfile (among
+# them: deploy/prometheus/rules.yml is what `make rules` would write).
 deploy-check: env promtool
 	bash deploy/validate.sh
+
+# deploy/prometheus/rules.yml from the suite's SLOs (slos.yml, OpenSLO) and
+# the hand-written operational rules, plus the Alertmanager inhibit rules.
+RULES_ARGS := deploy/prometheus/slos.yml --include deploy/prometheus/operational.yml \
+	-o deploy/prometheus/rules.yml --alertmanager deploy/prometheus/alertmanager-inhibit.yml
+rules: env
+	$(BIN)/python -m portico_slo.rules $(RULES_ARGS)
 
 # promtool from Debian's prometheus package: one on PATH, else the package's
 # binary unpacked into .tools/bin (no server is installed or started). Needs

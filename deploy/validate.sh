@@ -34,17 +34,25 @@ if ! command -v promtool >/dev/null; then
 fi
 
 step "Dockerfile: hadolint"
-"$TOOLS/bin/hadolint" Dockerfile && echo ok
+# Not `cmd && echo ok`: set -e ignores a failure on the left of &&.
+"$TOOLS/bin/hadolint" Dockerfile
+echo ok
 
 step "docker-compose.yml: Compose Specification schema"
 "$TOOLS/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
 
 step "YAML: yamllint (deploy/, docker-compose.yml)"
-"$TOOLS/bin/yamllint" -c deploy/.yamllint.yml deploy docker-compose.yml && echo ok
+"$TOOLS/bin/yamllint" -c deploy/.yamllint.yml deploy docker-compose.yml
+echo ok
 
-step "Prometheus: rule syntax, rule unit tests, compose scrape config"
+step "Prometheus: rules.yml is fresh, rule syntax, rule unit tests, compose scrape config"
+# rules.yml and the Alertmanager inhibit rules are generated from slos.yml
+# (the suite's SLOs) and operational.yml: `make rules` regenerates them.
+"$TOOLS/bin/python" -m portico_slo.rules deploy/prometheus/slos.yml \
+    --include deploy/prometheus/operational.yml -o deploy/prometheus/rules.yml \
+    --alertmanager deploy/prometheus/alertmanager-inhibit.yml --check
 promtool check rules deploy/prometheus/rules.yml
-(cd deploy/prometheus && promtool test rules rules.test.yml)
+(cd deploy/prometheus && promtool test rules rules.test.yml rules.tiers.test.yml)
 # The config names the rule file by its path inside the container.
 sed "s|/etc/prometheus/rules.yml|$ROOT/deploy/prometheus/rules.yml|" \
     deploy/prometheus/prometheus.compose.yml > "$WORK/prometheus.yml"
@@ -57,7 +65,7 @@ rules = pathlib.Path("deploy/prometheus/rules.yml").read_text()
 readme = pathlib.Path("deploy/README.md").read_text()
 anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
            for h in re.findall(r"^#+ (.+)$", readme, re.M)}
-wanted = set(re.findall(r'runbook: "deploy/README.md#([a-z0-9-]+)"', rules))
+wanted = set(re.findall(r'runbook: "?deploy/README.md#([a-z0-9-]+)', rules))
 missing = wanted - anchors
 assert wanted and not missing, f"runbook anchors without a README heading: {sorted(missing)}"
 print(f"{len(wanted)} runbook anchors, all present")

@@ -26,6 +26,8 @@ WANTED = (
     # Each service's own client at auth (svc-<service>); auth upserts them all.
     *(f"PORTICO_{service.upper()}_CLIENT_SECRET" for service in SERVICES if service != "auth"),
     "PORTICO_SLO_CHANNEL_SECRET_KEY",
+    # tenancy's key-encryption key (32 bytes in hex): wraps every tenant's data keys.
+    "PORTICO_TENANCY_KMS_KEY",
 )
 
 

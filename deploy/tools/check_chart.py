@@ -45,6 +45,7 @@ SECRETS = {
         "authKeyEncryptionKey": "x",
         "serviceClientSecrets": {svc: f"client-{svc}" for svc in GRPC_SERVICES if svc != "auth"},
         "sloChannelSecretKey": "x",
+        "tenancyKmsKey": "ab" * 32,
     },
     "nats": {"identitiesSecret": IDENTITIES_SECRET},
 }
@@ -156,6 +157,8 @@ def check_credentials(name: str, component: str, env: dict[str, Any]) -> None:
     ):
         assert (auth_only in env) == (component == "auth"), (name, auth_only)
     assert ("PORTICO_SLO_CHANNEL_SECRET_KEY" in env) == (component == "slo"), name
+    # Only tenancy holds the KEK; the others learn where tenancy is from the ConfigMap.
+    assert ("PORTICO_TENANCY_KMS_KEY" in env) == (component == "tenancy"), name
     # Every other service signs in to auth as its own client, with its own secret.
     calls_others = component not in ("auth", "gateway")
     assert ("PORTICO_AUTH_CLIENT_SECRET" in env) == calls_others, name

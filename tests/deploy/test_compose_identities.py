@@ -45,3 +45,15 @@ def test_only_slo_holds_the_channel_secret_key() -> None:
         if "PORTICO_SLO_CHANNEL_SECRET_KEY" in (service.get("environment") or {})
     ]
     assert holders == ["slo"]
+
+
+def test_only_tenancy_holds_the_kek_and_every_service_knows_where_tenancy_is() -> None:
+    """tenancy alone gets the key-encryption key; the others fetch tenants' keys from it."""
+    holders = [
+        name
+        for name, service in services().items()
+        if "PORTICO_TENANCY_KMS_KEY" in (service.get("environment") or {})
+    ]
+    assert holders == ["tenancy"]
+    for name in CALLERS:
+        assert services()[name]["environment"]["PORTICO_TENANCY_TARGET"] == "tenancy:50051"

@@ -50,7 +50,8 @@ def bearer(tenant: str, *roles: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-# Minted when a request is made, not at import: a long run collects long before it runs.
+# Tokens are made when a test uses them: made at import, they could expire
+# before a long suite reaches this module.
 def platform() -> dict[str, str]:
     return bearer("*", "platform-admin")
 

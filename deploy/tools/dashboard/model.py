@@ -8,9 +8,10 @@ from typing import Any
 from dashboard.panels import DS, Layout
 from dashboard.rows_events import events, outbox, rollback_reaction, slo_burn_rates
 from dashboard.rows_requests import gateway, grpc_services
+from dashboard.rows_slos import suite_slos
 
 #: Top to bottom; each function lays out one row and its panels.
-ROWS = (gateway, grpc_services, events, outbox, rollback_reaction, slo_burn_rates)
+ROWS = (gateway, grpc_services, suite_slos, events, outbox, rollback_reaction, slo_burn_rates)
 
 
 def query_var(name: str, label: str, query: str) -> dict[str, Any]:
@@ -41,7 +42,8 @@ def build() -> dict[str, Any]:
     return {
         "uid": "portico-overview",
         "title": "Portico overview",
-        "description": "RED per service, events, outbox, rollback reaction and SLO burn rates.",
+        "description": "RED per service, the suite's SLOs (budgets, burn per tier), events, "
+        "outbox, rollback reaction and tenants' SLO burn rates.",
         "tags": ["portico"],
         "timezone": "browser",
         "editable": True,
@@ -95,6 +97,9 @@ def build() -> dict[str, Any]:
                 },
                 query_var(
                     "service", "Service", "label_values(portico_grpc_requests_total, service)"
+                ),
+                query_var(
+                    "slo", "SLO", "label_values(slo:period_error_budget_remaining:ratio, slo_name)"
                 ),
                 query_var("tenant", "Tenant", "label_values(portico_slo_burn_rate, tenant)"),
                 query_var(

@@ -124,6 +124,7 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
 
         secrets_file = home / "secrets.json"
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE((home / "kms-key.json").stat().st_mode) == 0o600
         secrets = json.loads(secrets_file.read_text())
         auth = up.recorded("auth")
         assert auth["PORTICO_AUTH_ADMIN_CLIENT_SECRET"] == secrets["admin_client_secret"]
@@ -143,6 +144,14 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
             assert env["PORTICO_AUTH_CLIENT_SECRET"] == secrets["services"]["clients"][name]
             assert "PORTICO_AUTH_SERVICE_CLIENT_SECRETS" not in env
             assert ("PORTICO_SLO_CHANNEL_SECRET_KEY" in env) == (name == "slo")
+            # Only tenancy holds the KEK; the others get tenants' data keys from it.
+            if name == "tenancy":
+                assert env["PORTICO_TENANCY_KMS"] == "local"
+                assert env["PORTICO_TENANCY_KMS_KEY_FILE"] == str(home / "kms-key.json")
+                assert "PORTICO_TENANCY_TARGET" not in env
+            else:
+                assert env["PORTICO_TENANCY_TARGET"] == endpoints["services"]["tenancy"]["grpc"]
+                assert not [k for k in env if k.startswith("PORTICO_TENANCY_KMS")]
         # auth upserts every service's client from this; it never gets a client id of its own.
         assert json.loads(auth["PORTICO_AUTH_SERVICE_CLIENT_SECRETS"]) == {
             name: secrets["services"]["clients"][name] for name in SERVICES

@@ -306,6 +306,16 @@ spec:
                   name: {{ include "portico.secretName" $root }}
                   key: PORTICO_SLO_CHANNEL_SECRET_KEY
             {{- end }}
+            {{- if eq .name "tenancy" }}
+            # The key-encryption key that wraps tenants' data keys: keep it.
+            - name: PORTICO_TENANCY_KMS
+              value: local
+            - name: PORTICO_TENANCY_KMS_KEY
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "portico.secretName" $root }}
+                  key: PORTICO_TENANCY_KMS_KEY
+            {{- end }}
             {{- if eq .name "auth" }}
             # Every service's own client (svc-<service>), upserted by auth on start.
             - name: PORTICO_AUTH_SERVICE_CLIENT_SECRETS

@@ -30,6 +30,11 @@ class Home:
         return self.root / "nats-identities.json"
 
     @property
+    def kms_key(self) -> Path:
+        # The local KMS's key-encryption key (0600), read by tenancy only.
+        return self.root / "kms-key.json"
+
+    @property
     def infra(self) -> Path:
         return self.root / "infra.json"
 

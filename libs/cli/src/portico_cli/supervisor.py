@@ -45,12 +45,21 @@ from portico_cli.paths import Home
 from portico_cli.ports import Ports, bind_failed, plan_ports, read_ready_file
 from portico_cli.procs import Child, describe_exit, log_tail, stop_all
 from portico_cli.stopsignals import StopSignals
+from portico_common.crypto.kms_local import LocalKms
 from portico_common.tls import GrpcClientTls
 from portico_embedded.local_ca import LocalCa
 
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
 # Started (and healthy) before the others, in this order.
-FIRST = ("auth", "slo")
+FIRST = ("auth", "tenancy", "slo")
+# tenancy's KMS settings: only tenancy gets them.
+TENANCY_KMS_ENV = (
+    "PORTICO_TENANCY_KMS",
+    "PORTICO_TENANCY_KMS_KEY_FILE",
+    "PORTICO_TENANCY_KMS_KEY",
+    "PORTICO_TENANCY_KMS_VAULT_URL",
+    "PORTICO_TENANCY_KMS_VAULT_TOKEN",
+)
 HEALTH_TIMEOUT_SECONDS = 60.0
 HOST = "127.0.0.1"
 
@@ -88,8 +97,12 @@ class Suite:
         self._record()
         # After the infrastructure listens, so its ports already count as taken.
         self.ports = plan_ports(gateway_port, self.say)
+        # tenancy's KEK: created once (0600), kept across runs like the other secrets.
+        LocalKms.create(self.home.kms_key)
         auth = self._service("auth")
         self._wait_healthy([auth])
+        # Before the others: they seal tenants' fields with data keys it hands out.
+        self._wait_healthy([self._service("tenancy")])
         # slo before rollout, which is told slo's port (it ensures each version's SLO there).
         self._wait_healthy([self._service("slo")])
         self._wait_healthy([self._service(svc) for svc in SERVICES if svc not in FIRST])
@@ -167,6 +180,8 @@ class Suite:
             KEK_ENV,
             SERVICE_CLIENTS_ENV,
             CHANNEL_KEY_ENV,
+            *TENANCY_KMS_ENV,
+            "PORTICO_TENANCY_TARGET",
             "PORTICO_AUTH_CLIENT_ID",
             "PORTICO_AUTH_CLIENT_SECRET",
             *database_variables(SERVICES),
@@ -202,6 +217,11 @@ class Suite:
             env[CHANNEL_KEY_ENV] = identities.channel_key
         if svc == "rollout":
             env["PORTICO_ROLLOUT_SLO_TARGET"] = f"{HOST}:{self.ports.grpc['slo']}"
+        if svc == "tenancy":
+            env["PORTICO_TENANCY_KMS"] = "local"
+            env["PORTICO_TENANCY_KMS_KEY_FILE"] = str(self.home.kms_key)
+        elif svc != "auth":
+            env["PORTICO_TENANCY_TARGET"] = f"{HOST}:{self.ports.grpc['tenancy']}"
         return env
 
     def _gateway_env(self) -> dict[str, str]:

@@ -115,6 +115,12 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # Where to write the bound ports once serving (JSON), for a supervisor or a
     # test that started the process on port 0; empty writes nothing.
     ready_file: str = ""
+    # host:port of tenancy, which hands out tenants' data keys to seal sensitive
+    # fields with (as this service's own identity); empty: such fields are refused.
+    tenancy_target: str = ""
+    # How long a tenant's data keys are kept in memory: a shredded tenant's
+    # values stop opening here at most this long after the shred.
+    data_key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
 
 
 class DatabaseSetupSettings(DatabaseTlsSettings):

@@ -68,18 +68,17 @@ class PrometheusServer:
             f"scrape_configs:\n  - job_name: target\n"
             f"    static_configs:\n      - targets: [{targets}]\n"
         )
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own binary and arguments
-            [
-                prometheus_binary(),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={self.data_dir / 'tsdb'}",
-                "--web.listen-address=127.0.0.1:0",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        # Found before the log opens: a missing binary leaves no file handle behind.
+        command = [
+            prometheus_binary(),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.data_dir / 'tsdb'}",
+            "--web.listen-address=127.0.0.1:0",
+        ]
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own binary and arguments
+                command, stdout=log, stderr=subprocess.STDOUT
+            )
         wait_for(self._port_known, "prometheus", timeout, self.proc)
         wait_for(lambda: http_ok(f"{self.url}/-/ready"), "prometheus", timeout, self.proc)
         # Target discovery takes a few seconds to hand the first targets over;

@@ -217,13 +217,14 @@ async def test_same_violation_delivered_twice_rolls_back_once(
 async def test_rollback_is_not_queued_behind_check_events(
     rollout_service: RolloutDriver, new_tenant: NewTenant
 ) -> None:
-    """slo.violated has its own durable consumer, so a backlog of verdicts cannot delay it."""
+    """slo.violated and slo.breaker.opened have their own consumer: no backlog delays them."""
     svc, tenant = rollout_service, new_tenant()
     await start_canary(svc, tenant)
     slo = await svc.js.consumer_info(STREAM, SLO_DURABLE)
-    assert slo.config.filter_subjects == ["portico.slo.violated"]
+    assert slo.config.filter_subjects == ["portico.slo.breaker.opened", "portico.slo.violated"]
     checks = await svc.js.consumer_info(STREAM, "rollout-checks")
     assert "portico.slo.violated" not in (checks.config.filter_subjects or [])
+    assert "portico.slo.breaker.opened" not in (checks.config.filter_subjects or [])
 
 
 async def test_rpc_errors_map_to_status_codes(

@@ -26,6 +26,8 @@ from portico.security.v1 import (
     trust_pb2_grpc,
 )
 from portico_common.clock import Clock
+from portico_common.crypto.keyring import FieldCipher
+from portico_common.crypto.tenancy_client import tenancy_data_keys
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
@@ -36,6 +38,7 @@ from portico_security.install.adapters.verification import VerificationService
 from portico_security.install.app.ports import InstallUowFactory
 from portico_security.install.entrypoints.grpc_api import InstallServicer
 from portico_security.install.entrypoints.scheduler import make_approval_scheduler
+from portico_security.sensitive import SECURITY_SENSITIVE_FIELDS
 from portico_security.settings import SecuritySettings
 from portico_security.trust.adapters.advisory_sources import (
     DirectoryAdvisorySource,
@@ -221,6 +224,19 @@ def signals_source(settings: SecuritySettings) -> PackageSignalsSource:
     return NoSignals()
 
 
+def field_cipher(rt: Runtime, settings: SecuritySettings) -> FieldCipher | None:
+    """security's sensitive fields sealed with tenants' data keys from tenancy, if it is set."""
+    if not settings.tenancy_target:
+        return None
+    keys = tenancy_data_keys(
+        settings.tenancy_target,
+        rt.service_tokens,
+        cache_seconds=settings.data_key_cache_seconds,
+        tls=rt.grpc_tls,
+    )
+    return FieldCipher(SECURITY_SENSITIVE_FIELDS, keys)
+
+
 async def run(
     settings: SecuritySettings,
     *,
@@ -237,6 +253,7 @@ async def run(
     registry_keys = load_registry_keys(settings)
     provenance = provenance_verification(settings)
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
+    cipher = field_cipher(rt, settings)
     parts = build(
         Dependencies(
             verification_uow=uow_factory(
@@ -251,7 +268,9 @@ async def run(
             ),
             install_uow=uow_factory(
                 rt.db,
-                lambda conn, tenant: InstallPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock),
+                lambda conn, tenant: InstallPgUnitOfWork(
+                    conn, tenant_id=tenant, clock=rt.clock, cipher=cipher
+                ),
             ),
             clock=rt.clock,
             max_artifact_bytes=settings.max_artifact_bytes,

@@ -15,6 +15,7 @@ from portico_security.install.errors import (
     InvalidInstallRequestError,
     InvalidPolicyError,
     RoleNotHeldError,
+    SealedBodyUnreadableError,
 )
 from portico_security.trust import errors as trust_errors
 from portico_security.trust.errors import (
@@ -236,6 +237,14 @@ def test_every_error_has_its_base_and_one_category(error_type: type[PorticoError
             "approval refused: 'mallory' may not decide as 'lead': its token's roles are none",
             "PERMISSION_DENIED",
         ),
+        (
+            SealedBodyUnreadableError("r1"),
+            (
+                "install request r1 is sealed with the tenant's data key;"
+                " set PORTICO_TENANCY_TARGET so security can get it from tenancy"
+            ),
+            "FAILED_PRECONDITION",
+        ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
 )
@@ -275,5 +284,6 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         InstallRequestNotFoundError,
         ApprovalNotAllowedError,
         RoleNotHeldError,
+        SealedBodyUnreadableError,
     }
     assert set(_subclasses()) == covered

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from portico.slo.v1 import slo_pb2, slo_pb2_grpc
+from portico.slo.v1 import breakers_pb2, breakers_pb2_grpc, slo_pb2, slo_pb2_grpc
 from portico_common.clock import Clock
+from portico_common.crypto.keyring import FieldCipher
+from portico_common.crypto.tenancy_client import tenancy_data_keys
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
@@ -23,18 +25,22 @@ from portico_slo.adapters.prometheus import PrometheusMetrics
 from portico_slo.alerting.adapters.channels import default_senders
 from portico_slo.alerting.adapters.metrics import PrometheusDeliveryMetrics
 from portico_slo.alerting.adapters.postgres import pg_alerting_consumer_uow, pg_alerting_uow
-from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, NoSecretBox
+from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, NoSecretBox, TenantSecretBox
 from portico_slo.alerting.app.ports import SecretBox
 from portico_slo.alerting.wiring import AlertingDependencies, build_alerting
 from portico_slo.app.ports import BurnRateGauge, MetricsSource, UnitOfWorkFactory
 from portico_slo.entrypoints.grpc_api import IngestLimits, SloServicer
+from portico_slo.entrypoints.grpc_breakers import BreakerServicer
 from portico_slo.entrypoints.jobs import pull_job, upkeep_job
+from portico_slo.entrypoints.jobs_breakers import breaker_job
+from portico_slo.sensitive import SLO_SENSITIVE_FIELDS
 from portico_slo.settings import SloSettings
 
 SERVICE = "slo"
 MIGRATIONS = "portico_slo.migrations"
 
 SLO_SERVICE = slo_pb2.DESCRIPTOR.services_by_name["SloService"]
+BREAKER_SERVICE = breakers_pb2.DESCRIPTOR.services_by_name["BreakerService"]
 
 
 @dataclass(frozen=True)
@@ -55,12 +61,15 @@ class Dependencies:
     pull_lag_seconds: int = 30
     # Alerting (routes, silences, channels); None leaves it out.
     alerting: AlertingDependencies | None = None
+    # How often breakers whose wait ended are moved (automatic transitions).
+    breaker_tick_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
 class Components:
     """What `serve` runs for slo: the APIs, alerting's consumer and the background jobs
-    (the evaluator's tick, the Prometheus pull, alerting's notifier and deliveries)."""
+    (the evaluator's tick, the Prometheus pull, the breakers' tick, alerting's notifier
+    and deliveries)."""
 
     servicers: list[Servicer]
     subscriptions: list[Subscription]
@@ -92,6 +101,15 @@ def build(deps: Dependencies) -> Components:
                 lag_seconds=deps.pull_lag_seconds,
             )
         )
+    # Circuit breakers per plugin version: their API and their tick.
+    parts.servicers.append(
+        Servicer(
+            BREAKER_SERVICE,
+            breakers_pb2_grpc.add_BreakerServiceServicer_to_server,
+            BreakerServicer(deps.uow, deps.clock),
+        )
+    )
+    parts.background.append(breaker_job(deps.uow, every_seconds=deps.breaker_tick_seconds))
     if deps.alerting is not None:
         alerting = build_alerting(deps.alerting)
         parts.servicers.extend(alerting.servicers)
@@ -115,13 +133,30 @@ def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
         pull_seconds=settings.slo_pull_seconds,
         pull_lag_seconds=settings.slo_pull_lag_seconds,
         alerting=alerting_dependencies(rt, settings),
+        breaker_tick_seconds=settings.slo_breaker_tick_seconds,
+    )
+
+
+def secret_box(rt: Runtime, settings: SloSettings) -> SecretBox:
+    """Channel secrets sealed with tenants' data keys from tenancy; old rows under the old key."""
+    if not settings.tenancy_target:
+        return NoSecretBox()
+    key = settings.slo_channel_secret_key
+    keys = tenancy_data_keys(
+        settings.tenancy_target,
+        rt.service_tokens,
+        cache_seconds=settings.data_key_cache_seconds,
+        tls=rt.grpc_tls,
+    )
+    return TenantSecretBox(
+        FieldCipher(SLO_SENSITIVE_FIELDS, keys),
+        legacy=None if key is None else AesGcmSecretBox(key.get_secret_value()),
     )
 
 
 def alerting_dependencies(rt: Runtime, settings: SloSettings) -> AlertingDependencies:
-    """Alerting on PostgreSQL, real channels, secrets sealed under the configured key."""
-    key = settings.slo_channel_secret_key
-    box: SecretBox = NoSecretBox() if key is None else AesGcmSecretBox(key.get_secret_value())
+    """Alerting on PostgreSQL, real channels, secrets sealed with the tenants' keys."""
+    box = secret_box(rt, settings)
     return AlertingDependencies(
         uow=pg_alerting_uow(rt.db, rt.clock),
         consumer_uow=pg_alerting_consumer_uow(rt.clock),

@@ -105,3 +105,38 @@ class OpenSloError(SloError, InvalidArgumentError):
 
 class PullError(SloError, UnavailableError):
     """A pulled SLI's source could not be read."""
+
+
+class InvalidRulesError(SloError, InvalidArgumentError):
+    """Prometheus rules cannot be generated as asked; the message names the field and why."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid rules {field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class InvalidBreakerError(SloError, InvalidArgumentError):
+    """A breaker's configuration, or a request about one, is malformed; names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid breaker {field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class BreakerNotFoundError(SloError, NotFoundError):
+    """No breaker with this id (or for this plugin version) exists for the tenant."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"breaker {what} not found")
+        self.what = what
+
+
+class IllegalBreakerTransitionError(SloError, FailedPreconditionError):
+    """The breaker cannot go from its state to the one asked (resilience4j's table)."""
+
+    def __init__(self, breaker_id: str, from_state: str, to_state: str) -> None:
+        super().__init__(f"breaker {breaker_id} cannot go from {from_state} to {to_state}")
+        self.from_state = from_state
+        self.to_state = to_state

@@ -39,3 +39,7 @@ class SloSettings(ServiceSettings):
     # Resolved alerts, alert history, the notification log and finished
     # deliveries older than this are deleted (longer than any repeat interval).
     slo_alerting_retention_seconds: float = 7 * 24 * 3600.0
+    # Circuit breakers: how often those whose wait ended are moved (an open
+    # breaker with automatic transition to half-open, a half-open one with a
+    # maximum wait); a report moves its version's breaker at once anyway.
+    slo_breaker_tick_seconds: float = 1.0

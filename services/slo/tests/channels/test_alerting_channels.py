@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from portico_common.clock import ManualClock, SystemClock
+from portico_common.crypto.keyring import FieldCipher, StaticDataKeys
 from portico_slo.alerting.adapters.channels import default_senders
 from portico_slo.alerting.adapters.channels.alertmanager import AlertmanagerSender
 from portico_slo.alerting.adapters.channels.email import EmailSender
@@ -19,7 +20,7 @@ from portico_slo.alerting.adapters.channels.pagerduty import PagerDutySender
 from portico_slo.alerting.adapters.channels.slack import SlackSender
 from portico_slo.alerting.adapters.channels.webhook import StandardWebhookSender
 from portico_slo.alerting.adapters.memory import MemoryAlertingStore
-from portico_slo.alerting.adapters.secrets import AesGcmSecretBox
+from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, TenantSecretBox
 from portico_slo.alerting.app.delivery import RetryPolicy, deliver
 from portico_slo.alerting.app.ports import Claimed
 from portico_slo.alerting.domain.alerts import Alert
@@ -33,6 +34,7 @@ from portico_slo.alerting.domain.notifications import (
 )
 from portico_slo.alerting.errors import DeliveryFailedError
 from portico_slo.alerting.testing import TEST_SECRET_KEY, RecordedSleeps
+from portico_slo.sensitive import SLO_SENSITIVE_FIELDS
 
 if TYPE_CHECKING:
     # conftest is not importable at run time under --import-mode=importlib.
@@ -289,9 +291,11 @@ async def test_a_receiver_that_recovers_gets_the_notification_on_a_retry(
     receiver = http_receiver(flaky)
     clock = ManualClock(T0)
     store = MemoryAlertingStore(clock)
-    box = AesGcmSecretBox(TEST_SECRET_KEY)
+    # A channel sealed under the old suite-wide key is still delivered to.
+    legacy = AesGcmSecretBox(TEST_SECRET_KEY)
+    box = TenantSecretBox(FieldCipher(SLO_SENSITIVE_FIELDS, StaticDataKeys()), legacy)
     pd = channel(ChannelKind.PAGERDUTY, url=receiver.url + "/v2/enqueue")
-    sealed = box.seal("acme", "ch-1", {"routing_key": ROUTING_KEY})
+    sealed = legacy.seal("acme", "ch-1", {"routing_key": ROUTING_KEY})
     sleeps = RecordedSleeps()
     delivered = await deliver(
         store.uow_factory(),

@@ -29,6 +29,7 @@ from portico_common.events.bus import publish
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import source_of
 from portico_common.timestamps import to_timestamp
+from portico_embedded.testing.data_keys import DataKeysServer
 from portico_embedded.testing.fixtures import ServiceDatabaseUrl, unique_tenant
 from portico_embedded.testing.services import serving_in_process
 from portico_slo.bootstrap import run
@@ -60,6 +61,7 @@ async def test_a_violation_pages_and_a_recovery_resolves(
     nats_url: str,
     http_receiver: Callable[[Callable[[Request], Answer]], HttpReceiver],
     formats: Formats,
+    data_keys_server: DataKeysServer,
 ) -> None:
     """ReportOutcomes trips the SLO; PagerDuty gets a trigger, then a resolve with the same key."""
     receiver = http_receiver(formats.pagerduty)
@@ -71,6 +73,7 @@ async def test_a_violation_pages_and_a_recovery_resolves(
             "metrics_port": -1,
             "auth_target": "",
             "slo_channel_secret_key": SecretStr("integration key of at least 32 characters"),
+            "tenancy_target": data_keys_server.target,
             "slo_alerting_tick_seconds": 0.05,
         }
     )
@@ -167,6 +170,7 @@ async def test_a_receiver_that_is_down_never_holds_up_a_violation(
     service_database_url: ServiceDatabaseUrl,
     nats_url: str,
     http_receiver: Callable[[Callable[[Request], Answer]], HttpReceiver],
+    data_keys_server: DataKeysServer,
 ) -> None:
     """With the channel answering 503, reports still trip at once and failures are logged."""
     receiver = http_receiver(lambda _: (503, "down"))
@@ -178,6 +182,7 @@ async def test_a_receiver_that_is_down_never_holds_up_a_violation(
             "metrics_port": -1,
             "auth_target": "",
             "slo_channel_secret_key": SecretStr("integration key of at least 32 characters"),
+            "tenancy_target": data_keys_server.target,
             "slo_alerting_tick_seconds": 0.05,
             "slo_alerting_send_timeout_seconds": 1.0,
         }

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.integration
 
 
 async def test_racing_reports_emit_one_violation_and_lose_no_counts(slo_db: Database) -> None:
-    """Thirty concurrent failing reports write one slo.violated and all 300 outcomes."""
+    """Thirty concurrent failing reports write one slo.violated and all 300 outcomes.
+
+    The version's breaker (created with the SLO, resilience4j's defaults) opens
+    once too, on its 100th call.
+    """
     clock = ManualClock()
     uow = pg_uow_factory(slo_db, clock)
     gauge = MemoryBurnRates()
@@ -39,11 +43,14 @@ async def test_racing_reports_emit_one_violation_and_lose_no_counts(slo_db: Data
         )
     )
 
-    events = await slo_db.pool.fetch("SELECT event_type, tenant_id FROM outbox")
+    events = await slo_db.pool.fetch("SELECT event_type, tenant_id FROM outbox ORDER BY seq")
     async with slo_db.transaction("acme") as conn:
         outcomes = await conn.fetchval(
             "SELECT sum(good + bad) FROM outcome_buckets WHERE slo_id = $1", slo.slo_id
         )
-    assert [(e["event_type"], e["tenant_id"]) for e in events] == [("slo.violated", "acme")]
+    assert [(e["event_type"], e["tenant_id"]) for e in events] == [
+        ("slo.violated", "acme"),
+        ("slo.breaker.opened", "acme"),
+    ]
     assert outcomes == 300
     assert all(r.violated for r in results)

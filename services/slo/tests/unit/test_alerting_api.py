@@ -104,7 +104,7 @@ async def test_an_update_keeps_secrets_it_is_not_given(servicer: Any, world: Ale
     async with world.uow("acme") as tx:
         sealed = await tx.channels.sealed_secrets("acme", created.channel.channel_id)
     assert sealed is not None
-    opened = world.box.open("acme", created.channel.channel_id, sealed)
+    opened = await world.box.open("acme", created.channel.channel_id, sealed)
     assert opened == {"url": "https://b.example/hook", "signing_secret": SIGNING}
 
 
@@ -169,9 +169,9 @@ async def test_a_channel_a_route_sends_to_cannot_be_deleted(servicer: Any) -> No
 
 
 async def test_without_a_key_channels_cannot_be_created(world: AlertingWorld) -> None:
-    """With no PORTICO_SLO_CHANNEL_SECRET_KEY, a channel is refused saying what to set."""
+    """With no tenancy to get tenants' keys from, a channel is refused saying what to set."""
     servicer = AlertingServicer(MemoryAlertingStore(world.clock).uow_factory(), NoSecretBox())
-    with pytest.raises(FailedPreconditionError, match="PORTICO_SLO_CHANNEL_SECRET_KEY"):
+    with pytest.raises(FailedPreconditionError, match="PORTICO_TENANCY_TARGET"):
         await servicer.CreateChannel(
             pb.CreateChannelRequest(
                 tenant_id="acme", name="chat", slack=pb.SlackConfig(webhook_url=SLACK_URL)

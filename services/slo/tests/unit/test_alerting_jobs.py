@@ -53,7 +53,7 @@ async def test_a_hanging_receiver_neither_blocks_other_channels_nor_the_notifier
     )
     components = world.components()
     names = sorted(job.__name__ for job in components.background)
-    assert names == ["alert_delivery", "alert_notifier", "slo_upkeep"]
+    assert names == ["alert_delivery", "alert_notifier", "slo_breakers", "slo_upkeep"]
     stop = asyncio.Event()
     jobs = [asyncio.create_task(job(stop)) for job in components.background]
     try:

@@ -107,9 +107,10 @@ async def test_upkeep_loop_survives_failures_and_stops(
             yield tx
 
     stop = asyncio.Event()
-    [job] = build(
+    [job, breaker_tick] = build(
         Dependencies(uow=flaky, clock=clock, gauge=signalling, gauge_refresh_seconds=0.01)
     ).background
+    assert (job.__name__, breaker_tick.__name__) == ("slo_upkeep", "slo_breakers")
     task = asyncio.create_task(job(stop))
     await asyncio.wait_for(signalling.updated.wait(), timeout=5)
     stop.set()

@@ -18,7 +18,10 @@ async def test_create_report_get_round_trip(
     store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
 ) -> None:
     """Create with defaults, a failing report, then Get: each response carries the SLO's state."""
-    [registered] = build(Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)).servicers
+    [registered, breaker_api] = build(
+        Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)
+    ).servicers
+    assert breaker_api.name == "portico.slo.v1.BreakerService"
     assert registered.name == "portico.slo.v1.SloService"
     servicer = registered.implementation
     assert isinstance(servicer, SloServicer)

@@ -24,7 +24,10 @@ PLUGIN = "@acme/p"
 @pytest.fixture
 def api(store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock) -> SloServicer:
     """The servicer as `build` wires it, on the in-memory store."""
-    [registered] = build(Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)).servicers
+    [registered, breaker_api] = build(
+        Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)
+    ).servicers
+    assert breaker_api.name == "portico.slo.v1.BreakerService"
     assert isinstance(registered.implementation, SloServicer)
     return registered.implementation
 

@@ -212,7 +212,8 @@ async def test_get_version_outcomes_over_grpc(
     store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
 ) -> None:
     """The servicer maps the range in and the series, summary and percentiles out."""
-    [registered] = build(Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)).servicers
+    registered, _ = build(Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)).servicers
+    assert registered.name == "portico.slo.v1.SloService"
     servicer = registered.implementation
     await _slo(store, gauge, "2.3.0")
     start = clock.now()
@@ -249,7 +250,8 @@ async def test_a_range_without_an_end_is_refused(
     store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
 ) -> None:
     """start and end are both required."""
-    [registered] = build(Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)).servicers
+    registered, _ = build(Dependencies(uow=store.uow_factory(), clock=clock, gauge=gauge)).servicers
+    assert registered.name == "portico.slo.v1.SloService"
     with pytest.raises(InvalidSloDefinitionError):
         await registered.implementation.GetVersionOutcomes(
             pb.GetVersionOutcomesRequest(tenant_id=TENANT, plugin=PLUGIN, versions=["1.0.0"]),

@@ -12,9 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
-from portico.tenancy.v1 import jobs_pb2, jobs_pb2_grpc, tenancy_pb2, tenancy_pb2_grpc
+from portico.tenancy.v1 import (
+    jobs_pb2,
+    jobs_pb2_grpc,
+    keys_pb2,
+    keys_pb2_grpc,
+    tenancy_pb2,
+    tenancy_pb2_grpc,
+)
 from portico_common.clock import Clock
+from portico_common.crypto.kms import KeyEncryptionKey
+from portico_common.crypto.kms_local import LocalKeyFileError, LocalKms
+from portico_common.crypto.kms_vault import VaultTransitKms
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
@@ -30,6 +41,7 @@ from portico_tenancy.domain.provisioning import PROVISION_JOB, ProvisioningSpec
 from portico_tenancy.domain.quota import Resources
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer
 from portico_tenancy.entrypoints.grpc_jobs import JobServicer
+from portico_tenancy.entrypoints.grpc_keys import TenantKeysServicer
 from portico_tenancy.settings import TenancySettings
 
 SERVICE = "tenancy"
@@ -37,6 +49,7 @@ MIGRATIONS = "portico_tenancy.migrations"
 
 TENANCY_SERVICE = tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"]
 JOB_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["JobService"]
+KEYS_SERVICE = keys_pb2.DESCRIPTOR.services_by_name["TenantKeysService"]
 
 
 @dataclass(frozen=True)
@@ -52,11 +65,13 @@ class Dependencies:
     max_attempts: int = 8
     # The loop that runs queued jobs with the runner; None: this process runs none.
     worker: Callable[[JobRunner], Background] | None = None
+    # The KMS that wraps tenants' data keys; None: the data-key RPCs refuse.
+    kek: KeyEncryptionKey | None = None
 
 
 @dataclass(frozen=True)
 class Components:
-    """What `serve` runs for tenancy: the API and the job worker."""
+    """What `serve` runs for tenancy: the APIs and the job worker."""
 
     servicers: list[Servicer]
     subscriptions: list[Subscription]
@@ -83,6 +98,11 @@ def build(deps: Dependencies) -> Components:
             Servicer(
                 JOB_SERVICE, jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(deps.uow)
             ),
+            Servicer(
+                KEYS_SERVICE,
+                keys_pb2_grpc.add_TenantKeysServiceServicer_to_server,
+                TenantKeysServicer(deps.uow, deps.kek),
+            ),
         ],
         subscriptions=[],
         background=[] if deps.worker is None else [deps.worker(runner)],
@@ -90,7 +110,9 @@ def build(deps: Dependencies) -> Components:
     )
 
 
-def dependencies(rt: Runtime, settings: TenancySettings) -> Dependencies:
+def dependencies(
+    rt: Runtime, settings: TenancySettings, kek: KeyEncryptionKey | None = None
+) -> Dependencies:
     """The real dependencies: PostgreSQL units of work, the chosen applier, the pgqueuer worker."""
     worker_settings = WorkerSettings(
         concurrency=settings.jobs_concurrency,
@@ -116,6 +138,7 @@ def dependencies(rt: Runtime, settings: TenancySettings) -> Dependencies:
             cap=timedelta(seconds=settings.jobs_backoff_cap_seconds),
         ),
         max_attempts=settings.jobs_max_attempts,
+        kek=kek,
         # Without provisioning no job is ever enqueued: no worker holds a connection for none.
         worker=(
             (lambda runner: QueueWorker(rt.pool, runner, worker_settings))
@@ -123,6 +146,29 @@ def dependencies(rt: Runtime, settings: TenancySettings) -> Dependencies:
             else None
         ),
     )
+
+
+async def key_encryption_key(settings: TenancySettings) -> KeyEncryptionKey | None:
+    """The KMS the settings name (its transit key made sure of), or None."""
+    if settings.tenancy_kms == "local":
+        if settings.tenancy_kms_key_file:
+            return LocalKms(Path(settings.tenancy_kms_key_file))
+        if not settings.tenancy_kms_key.get_secret_value():
+            raise LocalKeyFileError(
+                "PORTICO_TENANCY_KMS=local needs PORTICO_TENANCY_KMS_KEY_FILE or"
+                " PORTICO_TENANCY_KMS_KEY"
+            )
+        return LocalKms.from_setting(settings.tenancy_kms_key.get_secret_value())
+    if settings.tenancy_kms == "vault-transit":
+        vault = VaultTransitKms(
+            settings.tenancy_kms_vault_url,
+            settings.tenancy_kms_vault_token.get_secret_value(),
+            key_name=settings.tenancy_kms_vault_key,
+            mount_point=settings.tenancy_kms_vault_mount,
+        )
+        await vault.ensure_key()
+        return vault
+    return None
 
 
 async def run(
@@ -137,8 +183,9 @@ async def run(
     `clock`, `ready` (called with the bound gRPC port) and `stop` let tests
     run the real thing in-process.
     """
+    kek = await key_encryption_key(settings)
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
-    parts = build(dependencies(rt, settings))
+    parts = build(dependencies(rt, settings, kek))
     await serve(
         rt,
         servicers=parts.servicers,

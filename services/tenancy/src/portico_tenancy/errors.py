@@ -13,6 +13,7 @@ from portico_common.errors import (
     InternalError,
     InvalidArgumentError,
     NotFoundError,
+    PermissionDeniedError,
     PorticoError,
 )
 
@@ -55,3 +56,36 @@ class InvalidJobRequestError(TenancyError, InvalidArgumentError):
 
 class JobFailedError(TenancyError, InternalError):
     """A job's last attempt failed: the queue parks it as dead, with this error."""
+
+
+class DataKeysShreddedError(TenancyError, FailedPreconditionError):
+    """The tenant's data keys were destroyed: they cannot be rotated or re-created."""
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(f"the data keys of tenant {tenant_id} were destroyed (crypto-shredded)")
+        self.tenant_id = tenant_id
+
+
+class DataKeysNotFoundError(TenancyError, NotFoundError):
+    """The tenant has no data keys yet (they are made on a service's first request)."""
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(f"tenant {tenant_id} has no data keys yet")
+        self.tenant_id = tenant_id
+
+
+class NotAServiceError(TenancyError, PermissionDeniedError):
+    """Unwrapped data keys go to Portico services only, whatever else the caller may do."""
+
+    def __init__(self) -> None:
+        super().__init__("data keys are handed to Portico service identities only (role 'service')")
+
+
+class NoKmsConfiguredError(TenancyError, FailedPreconditionError):
+    """tenancy runs without a KMS, so it has no data keys to give."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "tenancy has no KMS configured: set PORTICO_TENANCY_KMS (local or vault-transit)"
+            " and its settings"
+        )

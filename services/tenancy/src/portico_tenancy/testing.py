@@ -11,6 +11,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from portico_common.clock import ManualClock
+from portico_common.crypto.kms import KeyEncryptionKey
 from portico_tenancy.adapters.memory import MemoryStore, MemoryTables
 from portico_tenancy.app.job_ports import ClusterApplier
 from portico_tenancy.app.ports import UnitOfWorkFactory
@@ -19,6 +20,7 @@ from portico_tenancy.bootstrap import Components, Dependencies, build
 from portico_tenancy.domain.jobs import RetryPolicy
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer
 from portico_tenancy.entrypoints.grpc_jobs import JobServicer
+from portico_tenancy.entrypoints.grpc_keys import TenantKeysServicer
 
 S = TypeVar("S")
 
@@ -33,9 +35,11 @@ class TenancyWorld:
         applier: ClusterApplier | None = None,
         retry_policy: RetryPolicy | None = None,
         max_attempts: int = 3,
+        kek: KeyEncryptionKey | None = None,
     ) -> None:
         self.clock = clock or ManualClock()
         self.store = MemoryStore(self.clock)
+        self.kek = kek
         self.components: Components = build(
             Dependencies(
                 uow=self.store.uow_factory(),
@@ -43,6 +47,7 @@ class TenancyWorld:
                 applier=applier,
                 retry_policy=retry_policy or RetryPolicy(),
                 max_attempts=max_attempts,
+                kek=kek,
             )
         )
 
@@ -66,6 +71,18 @@ class TenancyWorld:
         if self.components.job_runner is None:
             raise TypeError("build made no job runner")
         return self.components.job_runner
+
+    @property
+    def keys_servicer(self) -> TenantKeysServicer:
+        """The TenantKeysService servicer `build` registers."""
+        return self._registered(TenantKeysServicer)
+
+    @property
+    def keys_kek(self) -> KeyEncryptionKey:
+        """The KMS the world was given (tests of the data keys give one)."""
+        if self.kek is None:
+            raise TypeError("this world has no KMS")
+        return self.kek
 
     @property
     def tables(self) -> MemoryTables:

@@ -22,4 +22,5 @@ def test_errors_take_their_code_from_one_kernel_category() -> None:
         # A job in the wrong state for a retry or cancel; a job whose last attempt failed.
         "FAILED_PRECONDITION",
         "INTERNAL",
+        "PERMISSION_DENIED",
     }

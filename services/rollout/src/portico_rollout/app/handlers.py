@@ -197,7 +197,7 @@ async def record_verdict(tx: RolloutUnitOfWork, verdict: CheckVerdict) -> list[R
 
 @dataclass(frozen=True, slots=True)
 class SloViolation:
-    """What rollout needs from an slo.violated event."""
+    """What rollout needs from an slo.violated (or slo.breaker.opened) event."""
 
     tenant_id: str
     plugin: str
@@ -206,9 +206,13 @@ class SloViolation:
     rule: str
     event_id: str
     detected_at: datetime
+    # Set when a circuit breaker opened: it, not an SLO, is the reason.
+    breaker_id: str = ""
 
     @property
     def reason(self) -> str:
+        if self.breaker_id:
+            return f"circuit breaker {self.breaker_id} opened: {self.rule or 'thresholds reached'}"
         return f"slo {self.slo_id or '?'} violated: {self.rule or 'burn-rate rule'}"
 
 
@@ -232,17 +236,23 @@ async def roll_back_on_violation(
         now,
         cause_event_id=violation.event_id,
         violation_detected_at=violation.detected_at,
-        evidence={
-            "violation": {
-                "slo_id": violation.slo_id,
-                "rule": violation.rule,
-                "event_id": violation.event_id,
-                "detected_at": violation.detected_at.isoformat(),
-            }
-        },
+        evidence={"violation": _violation_evidence(violation)},
     )
     await commit(tx, rollout, events, now)
     return next((e for e in events if isinstance(e, RolloutRolledBack)), None)
+
+
+def _violation_evidence(violation: SloViolation) -> dict[str, str]:
+    evidence = {
+        "slo_id": violation.slo_id,
+        "rule": violation.rule,
+        "event_id": violation.event_id,
+        "detected_at": violation.detected_at.isoformat(),
+    }
+    # A breaker's opening names the breaker, so the decision shows what tripped.
+    if violation.breaker_id:
+        evidence["breaker_id"] = violation.breaker_id
+    return evidence
 
 
 # -- the one way a change is written -------------------------------------------------

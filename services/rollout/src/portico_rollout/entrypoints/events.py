@@ -2,7 +2,8 @@
 
 Two durable consumers, so a backlog of check verdicts never queues in front
 of a rollback: "rollout-checks" takes the verdicts, "rollout-slo" takes
-slo.violated alone. Each handler runs inside the consumer's transaction,
+what makes a rollback alone (slo.violated, and slo.breaker.opened: a plugin
+version's circuit breaker opening). Each handler runs inside the consumer's transaction,
 with the inbox row, so a redelivered event changes nothing; an exception
 naks it for a retry (and, after max_deliver, parks it in the dead-letter subject).
 """
@@ -51,7 +52,10 @@ class RolloutEventHandlers:
         }
 
     def slo(self) -> dict[str, Handler]:
-        return {"slo.violated": self.on_slo_violated}
+        return {
+            "slo.violated": self.on_slo_violated,
+            "slo.breaker.opened": self.on_breaker_opened,
+        }
 
     async def on_artifact_verified(self, envelope: Envelope, conn: Connection) -> None:
         payload = payload_of(envelope, ev.ArtifactVerified)
@@ -107,10 +111,28 @@ class RolloutEventHandlers:
             event_id=envelope.id,
             detected_at=detected_at,
         )
-        async with self._consumer_uow(conn, envelope.tenant_id) as tx:
+        await self._roll_back(conn, violation)
+
+    async def on_breaker_opened(self, envelope: Envelope, conn: Connection) -> None:
+        """A breaker opening rolls back like a violation, with the breaker as the reason."""
+        change = payload_of(envelope, ev.BreakerOpened).change
+        violation = handlers.SloViolation(
+            tenant_id=envelope.tenant_id,
+            plugin=change.plugin,
+            version=change.version,
+            slo_id=change.slo_id,
+            rule=change.summary or change.reason,
+            event_id=envelope.id,
+            detected_at=timestamp_field(change, "at") or envelope.time,
+            breaker_id=change.breaker_id or "?",
+        )
+        await self._roll_back(conn, violation)
+
+    async def _roll_back(self, conn: Connection, violation: handlers.SloViolation) -> None:
+        async with self._consumer_uow(conn, violation.tenant_id) as tx:
             rolled_back = await handlers.roll_back_on_violation(tx, violation)
         if rolled_back is not None:
-            reaction = (self._clock.now() - detected_at).total_seconds()
+            reaction = (self._clock.now() - violation.detected_at).total_seconds()
             ROLLOUT_REACTION.observe(max(0.0, reaction))
 
     async def _verdict(

@@ -29,7 +29,7 @@ def test_build_lists_the_consumers_and_the_scheduler(world: RolloutWorld) -> Non
             "plugin.artifact.verified",
             "plugin.compat.checked",
         ],
-        "rollout-slo": ["slo.violated"],
+        "rollout-slo": ["slo.breaker.opened", "slo.violated"],
         "rollout-installs": ["plugin.install.approved"],
     }
     assert components.sync is not None

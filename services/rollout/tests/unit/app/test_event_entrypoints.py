@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -137,3 +139,54 @@ async def test_tenant_header_must_be_a_tenant_and_match(
     with pytest.raises(InvalidArgumentError, match="tenant"):
         await entry.deliver(payload, tenant=header_tenant)
     assert world.store.state.verdicts == []
+
+
+def breaker_opened(world: RolloutWorld, at: datetime | None = None) -> ev.BreakerOpened:
+    change = ev.BreakerChange(
+        breaker_id="b-7",
+        plugin=world.plugin,
+        version=world.version,
+        from_state="CLOSED",
+        to_state="OPEN",
+        reason="failure_rate",
+        summary="CLOSED -> OPEN: failure rate 60% >= 50% over 5 calls",
+    )
+    if at is not None:
+        change.at.FromDatetime(at)
+    return ev.BreakerOpened(tenant_id=world.tenant, change=change)
+
+
+async def test_breaker_opening_rolls_back_with_the_breaker_as_reason(
+    world: RolloutWorld, entry: Entrypoints
+) -> None:
+    """slo.breaker.opened rolls the canary back like a violation, naming the breaker and why."""
+    rollout = await world.started()
+    opened_at = world.clock.now()
+    world.clock.advance(seconds=0.01)
+    before = reactions()
+    envelope = await entry.deliver(breaker_opened(world, opened_at))
+    reason = "circuit breaker b-7 opened: CLOSED -> OPEN: failure rate 60% >= 50% over 5 calls"
+    decided, rolled_back = entry.published
+    assert isinstance(decided, ev.RolloutDecisionRecorded)
+    assert (decided.kind, decided.source) == ("rollback", "slo")
+    assert list(decided.reasons) == [reason]
+    assert json.loads(decided.evidence_json)["violation"]["breaker_id"] == "b-7"
+    assert isinstance(rolled_back, ev.RolloutRolledBack)
+    assert rolled_back.reason == reason
+    assert rolled_back.cause_event_id == envelope.id
+    assert timestamp_field(rolled_back, "violation_detected_at") == opened_at
+    assert (await world.get(rollout.rollout_id)).state is RolloutState.ROLLED_BACK
+    assert reactions() == before + 1
+
+
+async def test_breaker_opening_for_another_version_changes_nothing(
+    world: RolloutWorld, entry: Entrypoints
+) -> None:
+    """A breaker of a version no canary serves is ignored (late, or another version's)."""
+    rollout = await world.started()
+    event = breaker_opened(world)
+    event.change.version = "9.9.9"
+    envelope = await entry.deliver(event)
+    assert entry.published == []
+    assert envelope.time == world.clock.now()
+    assert (await world.get(rollout.rollout_id)).state is RolloutState.IN_PROGRESS

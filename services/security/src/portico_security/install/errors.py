@@ -64,3 +64,14 @@ class RoleNotHeldError(InstallError, PermissionDeniedError):
         )
         self.subject = subject
         self.role = role
+
+
+class SealedBodyUnreadableError(InstallError, FailedPreconditionError):
+    """A request's body is sealed with the tenant's key, and no key source is configured."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            f"install request {request_id} is sealed with the tenant's data key;"
+            " set PORTICO_TENANCY_TARGET so security can get it from tenancy"
+        )
+        self.request_id = request_id

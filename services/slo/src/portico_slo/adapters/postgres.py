@@ -16,6 +16,7 @@ import asyncpg
 from portico_common.clock import Clock
 from portico_common.db import Connection, Database
 from portico_common.uow import PgUnitOfWork, uow_factory
+from portico_slo.adapters.breakers_postgres import PgBreakers
 from portico_slo.adapters.messages import to_message
 from portico_slo.adapters.postgres_buckets import PgOutcomeBuckets
 from portico_slo.adapters.postgres_records import PgTemplates, PgViolationLog
@@ -296,6 +297,7 @@ class SloPgUnitOfWork(PgUnitOfWork):
         self._violations = PgViolationLog(conn)
         self._templates = PgTemplates(conn)
         self._version_outcomes = PgVersionOutcomes(conn)
+        self._breakers = PgBreakers(conn, self)
 
     @property
     def slos(self) -> PgSloRepository:
@@ -316,6 +318,10 @@ class SloPgUnitOfWork(PgUnitOfWork):
     @property
     def version_outcomes(self) -> PgVersionOutcomes:
         return self._version_outcomes
+
+    @property
+    def breakers(self) -> PgBreakers:
+        return self._breakers
 
     async def publish(self, events: Sequence[SloEvent]) -> None:
         for event in events:

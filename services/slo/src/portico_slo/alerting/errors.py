@@ -73,17 +73,22 @@ class ChannelSecretsUnavailableError(AlertingError, FailedPreconditionError):
 
     def __init__(self) -> None:
         super().__init__(
-            "channel secrets cannot be stored: PORTICO_SLO_CHANNEL_SECRET_KEY is not set"
+            "channel secrets cannot be stored: they are sealed with the tenant's data key from"
+            " tenancy, and PORTICO_TENANCY_TARGET is not set"
         )
 
 
 class ChannelSecretsUnreadableError(AlertingError, FailedPreconditionError):
-    """Stored channel secrets do not open under the configured key."""
+    """Stored channel secrets do not open: wrong or destroyed key, or a tampered row."""
 
-    def __init__(self, channel_id: str) -> None:
+    def __init__(self, channel_id: str, why: str = "") -> None:
         super().__init__(
-            f"secrets of channel {channel_id} cannot be decrypted: PORTICO_SLO_CHANNEL_SECRET_KEY"
-            " is not the key they were stored with (or the row was tampered with)"
+            f"secrets of channel {channel_id} cannot be decrypted: "
+            + (
+                why
+                or "PORTICO_SLO_CHANNEL_SECRET_KEY is not the key they were stored with"
+                " (or the row was tampered with)"
+            )
         )
         self.channel_id = channel_id
 

@@ -17,13 +17,14 @@ from google.protobuf.message import Message
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
+from portico_common.crypto.keyring import FieldCipher, StaticDataKeys
 from portico_common.events.catalog import type_of
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
 from portico_common.timestamps import to_timestamp
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore
 from portico_slo.alerting.adapters.memory import MemoryAlertingStore
-from portico_slo.alerting.adapters.secrets import AesGcmSecretBox
+from portico_slo.alerting.adapters.secrets import AesGcmSecretBox, TenantSecretBox
 from portico_slo.alerting.app import delivery as delivery_app
 from portico_slo.alerting.app.delivery import RetryPolicy
 from portico_slo.alerting.app.notifier import flush_due_groups
@@ -33,6 +34,7 @@ from portico_slo.alerting.domain.notifications import Delivery, Notification
 from portico_slo.alerting.errors import DeliveryFailedError
 from portico_slo.alerting.wiring import AlertingDependencies
 from portico_slo.bootstrap import Components, Dependencies, build
+from portico_slo.sensitive import SLO_SENSITIVE_FIELDS
 
 # A key for tests only: 32+ characters, as the setting requires.
 TEST_SECRET_KEY = "test-only channel key, 32+ chars, never used in production"  # noqa: S105 - a test key
@@ -111,7 +113,10 @@ class AlertingWorld:
 
     def __post_init__(self) -> None:
         self.store = MemoryAlertingStore(self.clock)
-        self.box = AesGcmSecretBox(TEST_SECRET_KEY)
+        # Tenants' data keys held in memory; rows sealed the old way open with the old key.
+        self.keys = StaticDataKeys()
+        self.legacy_box = AesGcmSecretBox(TEST_SECRET_KEY)
+        self.box = TenantSecretBox(FieldCipher(SLO_SENSITIVE_FIELDS, self.keys), self.legacy_box)
 
     @property
     def uow(self) -> AlertingUowFactory:

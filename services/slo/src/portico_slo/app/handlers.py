@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
-from portico_slo.app import version_outcomes
+from portico_slo.app import breakers, version_outcomes
 from portico_slo.app.evaluation import (
     Judged,
     evaluate_all,
@@ -138,6 +138,8 @@ async def store_new(
         if not await tx.slos.add(slo):
             existing = await tx.slos.by_name(definition.tenant_id, definition.name)
             raise SloAlreadyExistsError(existing.slo_id if existing else f"named {definition.name}")
+        # A version's SLO brings its circuit breaker, in the same transaction.
+        await breakers.ensure_for_slo(tx, definition)
     gauge.set(definition, 0.0, 0.0)
     return slo
 
@@ -249,7 +251,11 @@ async def report_outcomes(
     Each outcome lands in the bucket of its own time (late ones too, within
     the lateness allowance); too-late and too-early ones are refused one by
     one and counted on the SLOs. Counting, evaluating, the state change and
-    the events are one transaction, with the SLOs locked in id order.
+    the events are one transaction, with the SLOs locked in id order. The
+    version's circuit breaker, if it has one, is fed the same accepted
+    outcomes in that transaction (locked after the SLOs); a version with a
+    breaker and no SLO is judged by its breaker alone. The accepted outcomes
+    are also tallied per version in that transaction, for the canary judge.
     """
     require_tenant_id(tenant_id)
     check_plugin_version(plugin, version)
@@ -259,7 +265,8 @@ async def report_outcomes(
     async with uow(tenant_id) as tx:
         found = await tx.slos.matching(tenant_id, plugin, version, rollout_id, lock=True)
         slos = [s for s in found if not s.definition.indicator.pulled]
-        if not slos:
+        breaker = await tx.breakers.for_version(tenant_id, plugin, version, lock=True)
+        if not slos and breaker is None:
             raise NoSloForVersionError(plugin, version)
         now = tx.clock.now()
         results = tuple(
@@ -298,8 +305,12 @@ async def report_outcomes(
                 if r is OutcomeResult.ACCEPTED
             ],
         )
+        if breaker is not None:
+            await breakers.record_outcomes(tx, breaker, outcomes, results, now)
     for each in judged:
         _publish(gauge, each)
+    if not judged:
+        return ReportResult("", len(outcomes) - refused, 0.0, 0.0, violated=False, results=results)
     primary = _primary(judged, version, rollout_id)
     return ReportResult(
         slo_id=primary.slo.slo_id,

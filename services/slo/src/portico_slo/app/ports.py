@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from portico_common.clock import Clock
+from portico_slo.app.breakers_ports import BreakerRepository
 from portico_slo.domain.burn_rate import Counts, WindowSummary
 from portico_slo.domain.events import SloEvent, SloRecovered, SloViolated
 from portico_slo.domain.objective import SloDefinition
@@ -193,6 +194,8 @@ class SloUnitOfWork(Protocol):
     def templates(self) -> TemplateRepository: ...
     @property
     def version_outcomes(self) -> VersionOutcomeTallies: ...
+    @property
+    def breakers(self) -> BreakerRepository: ...
     @property
     def clock(self) -> Clock: ...
 

@@ -8,7 +8,7 @@ from portico.slo.v1 import slo_pb2 as pb
 from portico.slo.v1 import slo_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_common.timestamps import timestamp_field, to_timestamp
-from portico_slo.app import budgets, handlers, openslo, templates
+from portico_slo.app import budgets, handlers, openslo, rules, templates
 from portico_slo.app.ports import BurnRateGauge, SloFilter, SloRecord, UnitOfWorkFactory
 from portico_slo.app.validation import ReportedOutcome
 from portico_slo.domain.ingest import OutcomeResult
@@ -216,6 +216,21 @@ class SloServicer(pb_grpc.SloServiceServicer):
             self._uow, tenant_id=request.tenant_id, slo_ids=list(request.slo_ids)
         )
         return pb.ExportOpenSloResponse(yaml=text)
+
+    async def ExportPrometheusRules(
+        self, request: pb.ExportPrometheusRulesRequest, context: Context
+    ) -> pb.ExportPrometheusRulesResponse:
+        exported = await rules.export_rules(
+            self._uow, tenant_id=request.tenant_id, slo_ids=list(request.slo_ids)
+        )
+        return pb.ExportPrometheusRulesResponse(
+            yaml=exported.rules_yaml,
+            alertmanager_yaml=exported.alertmanager_yaml,
+            skipped=[
+                pb.SkippedSlo(slo_id=s.slo_id, name=s.name, reason=s.reason)
+                for s in exported.skipped
+            ],
+        )
 
     async def GetErrorBudget(
         self, request: pb.GetErrorBudgetRequest, context: Context

@@ -17,6 +17,7 @@ from portico_common import memory_uow
 from portico_common.clock import Clock
 from portico_common.memory_uow import TenantScope
 from portico_tenancy.adapters.memory_jobs import MemoryJobRepository, MemoryJobTables
+from portico_tenancy.adapters.memory_keys import MemoryDataKeyRepository, MemoryKeyTables
 from portico_tenancy.adapters.messages import to_message
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.events import TenantEvent
@@ -31,6 +32,7 @@ class MemoryTables:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     quotas: dict[str, Quota] = field(default_factory=dict)
     usage: dict[str, Usage] = field(default_factory=dict)
+    data_keys: MemoryKeyTables = field(default_factory=MemoryKeyTables)
     jobs: MemoryJobTables = field(default_factory=MemoryJobTables)
 
 
@@ -83,6 +85,7 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
         self.tenants = MemoryTenantRepository(state.tenants, self)
         self.quotas: MemoryTenantRows[Quota] = MemoryTenantRows(state.quotas, state, self)
         self.usage: MemoryTenantRows[Usage] = MemoryTenantRows(state.usage, state, self)
+        self.data_keys = MemoryDataKeyRepository(state.data_keys, self)
         self.jobs = MemoryJobRepository(state.jobs, state.tenants, self)
 
     async def publish(self, events: Sequence[TenantEvent]) -> None:

@@ -9,6 +9,7 @@ from portico_common.db import Connection, Database
 from portico_common.uow import PgUnitOfWork, uow_factory
 from portico_tenancy.adapters.messages import to_message
 from portico_tenancy.adapters.pg_jobs import PgJobRepository
+from portico_tenancy.adapters.postgres_keys import PgDataKeyRepository
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.quota import Quota, Resources, Usage
@@ -133,6 +134,7 @@ class TenancyPgUnitOfWork(PgUnitOfWork):
         self.tenants = PgTenantRepository(conn)
         self.quotas = PgQuotaRepository(conn)
         self.usage = PgUsageRepository(conn)
+        self.data_keys = PgDataKeyRepository(conn)
         self.jobs = PgJobRepository(conn)
 
     async def publish(self, events: Sequence[TenantEvent]) -> None:

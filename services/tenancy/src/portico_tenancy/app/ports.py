@@ -9,6 +9,7 @@ from typing import Protocol
 from portico_common.clock import Clock
 from portico_tenancy.app.job_ports import JobRepository
 from portico_tenancy.domain.events import TenantEvent
+from portico_tenancy.domain.keys import KeyRing, WrappedDataKey
 from portico_tenancy.domain.quota import Quota, Usage
 from portico_tenancy.domain.tenant import Tenant
 
@@ -40,6 +41,31 @@ class UsageRepository(Protocol):
         """Stores the usage report, replacing the tenant's previous one."""
 
 
+class DataKeyRepository(Protocol):
+    """Tenants' wrapped data keys and their rings (tables tenant_key_rings, tenant_data_keys)."""
+
+    async def ring(self, tenant_id: str, *, lock: bool = False) -> KeyRing | None:
+        """The tenant's ring; `lock` holds it until the transaction ends."""
+
+    async def create(self, ring: KeyRing, first: WrappedDataKey | None) -> bool:
+        """Stores a new ring with its first key (none for a tombstone); False if one exists."""
+
+    async def keys(self, tenant_id: str) -> list[WrappedDataKey]:
+        """The tenant's wrapped keys, oldest first."""
+
+    async def add(self, ring: KeyRing, key: WrappedDataKey) -> None:
+        """Stores a new key version and the ring that makes it primary."""
+
+    async def shred(self, ring: KeyRing) -> int:
+        """Deletes every key of the ring's tenant and stores the shredded ring; how many."""
+
+    async def under_older_kek(self, kms: str, kek_version: int, limit: int) -> list[WrappedDataKey]:
+        """Keys (of every tenant the transaction sees) wrapped by another KMS or an older KEK."""
+
+    async def rewrapped(self, key: WrappedDataKey) -> None:
+        """Replaces a key's wrapped form (same version, same data key, newer KEK)."""
+
+
 class TenancyUnitOfWork(Protocol):
     # Read-only members, so any repository implementing the port fits.
     @property
@@ -48,6 +74,8 @@ class TenancyUnitOfWork(Protocol):
     def quotas(self) -> QuotaRepository: ...
     @property
     def usage(self) -> UsageRepository: ...
+    @property
+    def data_keys(self) -> DataKeyRepository: ...
     @property
     def clock(self) -> Clock: ...
     # Durable jobs, enqueued in the same transaction as the change that causes them.

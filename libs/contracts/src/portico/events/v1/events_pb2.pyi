@@ -1199,3 +1199,288 @@ class RolloutResumed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RolloutResumed: _TypeAlias = RolloutResumed  # noqa: Y015
+
+@_typing.final
+class BreakerChange(_message.Message):
+    """What every circuit breaker event carries: which breaker, what changed and
+    what its window held at that moment. States are resilience4j's names
+    ("CLOSED", "OPEN", "HALF_OPEN", "DISABLED", "FORCED_OPEN", "METRICS_ONLY").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BREAKER_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    FROM_STATE_FIELD_NUMBER: _builtins.int
+    TO_STATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    TRANSITION_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    CALLS_FIELD_NUMBER: _builtins.int
+    FAILED_CALLS_FIELD_NUMBER: _builtins.int
+    SLOW_CALLS_FIELD_NUMBER: _builtins.int
+    FAILURE_RATE_FIELD_NUMBER: _builtins.int
+    SLOW_CALL_RATE_FIELD_NUMBER: _builtins.int
+    FAILURE_RATE_THRESHOLD_FIELD_NUMBER: _builtins.int
+    SLOW_CALL_RATE_THRESHOLD_FIELD_NUMBER: _builtins.int
+    breaker_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    slo_id: _builtins.str
+    """The SLO the breaker was created with; empty when configured on its own."""
+    from_state: _builtins.str
+    to_state: _builtins.str
+    reason: _builtins.str
+    """"failure_rate", "slow_call_rate", "failure_and_slow_call_rate",
+    "wait_elapsed", "trial_passed", "half_open_wait_elapsed", "forced" or "reset".
+    """
+    summary: _builtins.str
+    """One line for people, e.g. "CLOSED -> OPEN: failure rate 60% >= 50% over 5 calls"."""
+    transition_id: _builtins.str
+    """Unique per breaker and transition (breaker id / sequence number)."""
+    attempts: _builtins.int
+    """Openings in a row."""
+    actor: _builtins.str
+    """Who forced it, and why (ForceBreaker's note)."""
+    note: _builtins.str
+    calls: _builtins.int
+    """The window: outcomes, failed and slow ones, and the rates (percent; -1
+    below the minimum number of calls) against their thresholds.
+    """
+    failed_calls: _builtins.int
+    slow_calls: _builtins.int
+    failure_rate: _builtins.float
+    slow_call_rate: _builtins.float
+    failure_rate_threshold: _builtins.float
+    slow_call_rate_threshold: _builtins.float
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        breaker_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        slo_id: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        from_state: _builtins.str = ...,
+        to_state: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        summary: _builtins.str = ...,
+        transition_id: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        actor: _builtins.str = ...,
+        note: _builtins.str = ...,
+        calls: _builtins.int = ...,
+        failed_calls: _builtins.int = ...,
+        slow_calls: _builtins.int = ...,
+        failure_rate: _builtins.float = ...,
+        slow_call_rate: _builtins.float = ...,
+        failure_rate_threshold: _builtins.float = ...,
+        slow_call_rate_threshold: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "at", b"at", "attempts", b"attempts", "breaker_id", b"breaker_id", "calls", b"calls", "failed_calls", b"failed_calls", "failure_rate", b"failure_rate", "failure_rate_threshold", b"failure_rate_threshold", "from_state", b"from_state", "note", b"note", "plugin", b"plugin", "reason", b"reason", "slo_id", b"slo_id", "slow_call_rate", b"slow_call_rate", "slow_call_rate_threshold", b"slow_call_rate_threshold", "slow_calls", b"slow_calls", "summary", b"summary", "to_state", b"to_state", "transition_id", b"transition_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerChange: _TypeAlias = BreakerChange  # noqa: Y015
+
+@_typing.final
+class BreakerOpened(_message.Message):
+    """slo.breaker.opened: a plugin version's breaker opened (its thresholds were
+    reached, a half-open trial failed, or an operator opened it); rollout rolls
+    the version's canary back, as on slo.violated.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    OPEN_UNTIL_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def change(self) -> Global___BreakerChange: ...
+    @_builtins.property
+    def open_until(self) -> _timestamp_pb2.Timestamp:
+        """The moment after which the next outcome is a trial call (half-open)."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        change: Global___BreakerChange | None = ...,
+        open_until: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "open_until", b"open_until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "open_until", b"open_until", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerOpened: _TypeAlias = BreakerOpened  # noqa: Y015
+
+@_typing.final
+class BreakerHalfOpened(_message.Message):
+    """slo.breaker.half_opened: the wait in open ended; trial calls are judged."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def change(self) -> Global___BreakerChange: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        change: Global___BreakerChange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerHalfOpened: _TypeAlias = BreakerHalfOpened  # noqa: Y015
+
+@_typing.final
+class BreakerClosed(_message.Message):
+    """slo.breaker.closed: the trial calls passed, or an operator closed or reset it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def change(self) -> Global___BreakerChange: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        change: Global___BreakerChange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerClosed: _TypeAlias = BreakerClosed  # noqa: Y015
+
+@_typing.final
+class BreakerForcedOpen(_message.Message):
+    """slo.breaker.forced_open: an operator holds the breaker open."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def change(self) -> Global___BreakerChange: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        change: Global___BreakerChange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerForcedOpen: _TypeAlias = BreakerForcedOpen  # noqa: Y015
+
+@_typing.final
+class BreakerDisabled(_message.Message):
+    """slo.breaker.disabled: the breaker lets every call through and records nothing."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def change(self) -> Global___BreakerChange: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        change: Global___BreakerChange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerDisabled: _TypeAlias = BreakerDisabled  # noqa: Y015
+
+@_typing.final
+class BreakerMetricsOnly(_message.Message):
+    """slo.breaker.metrics_only: the breaker records and announces, but never opens."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def change(self) -> Global___BreakerChange: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        change: Global___BreakerChange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerMetricsOnly: _TypeAlias = BreakerMetricsOnly  # noqa: Y015
+
+@_typing.final
+class BreakerThresholdsExceeded(_message.Message):
+    """slo.breaker.thresholds_exceeded: a metrics-only breaker would have opened
+    (announced once per threshold until its state changes).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    FAILURE_RATE_EXCEEDED_FIELD_NUMBER: _builtins.int
+    SLOW_CALL_RATE_EXCEEDED_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    failure_rate_exceeded: _builtins.bool
+    slow_call_rate_exceeded: _builtins.bool
+    @_builtins.property
+    def change(self) -> Global___BreakerChange: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        change: Global___BreakerChange | None = ...,
+        failure_rate_exceeded: _builtins.bool = ...,
+        slow_call_rate_exceeded: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "failure_rate_exceeded", b"failure_rate_exceeded", "slow_call_rate_exceeded", b"slow_call_rate_exceeded", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BreakerThresholdsExceeded: _TypeAlias = BreakerThresholdsExceeded  # noqa: Y015

@@ -1393,6 +1393,92 @@ class ExportOpenSloResponse(_message.Message):
 Global___ExportOpenSloResponse: _TypeAlias = ExportOpenSloResponse  # noqa: Y015
 
 @_typing.final
+class ExportPrometheusRulesRequest(_message.Message):
+    """Input of ExportPrometheusRules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SLO_IDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def slo_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: every SLO of the tenant."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        slo_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slo_ids", b"slo_ids", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportPrometheusRulesRequest: _TypeAlias = ExportPrometheusRulesRequest  # noqa: Y015
+
+@_typing.final
+class SkippedSlo(_message.Message):
+    """An SLO the exported rules leave out, and why (its SLI is pushed, say)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    slo_id: _builtins.str
+    name: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        slo_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "reason", b"reason", "slo_id", b"slo_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SkippedSlo: _TypeAlias = SkippedSlo  # noqa: Y015
+
+@_typing.final
+class ExportPrometheusRulesResponse(_message.Message):
+    """Output of ExportPrometheusRules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    YAML_FIELD_NUMBER: _builtins.int
+    ALERTMANAGER_YAML_FIELD_NUMBER: _builtins.int
+    SKIPPED_FIELD_NUMBER: _builtins.int
+    yaml: _builtins.str
+    """A Prometheus rule file (`groups:`), one group per SLO."""
+    alertmanager_yaml: _builtins.str
+    """Alertmanager `inhibit_rules:` letting a firing faster tier mute the
+    slower ones of the same SLO.
+    """
+    @_builtins.property
+    def skipped(self) -> _containers.RepeatedCompositeFieldContainer[Global___SkippedSlo]: ...
+    def __init__(
+        self,
+        *,
+        yaml: _builtins.str = ...,
+        alertmanager_yaml: _builtins.str = ...,
+        skipped: _abc.Iterable[Global___SkippedSlo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alertmanager_yaml", b"alertmanager_yaml", "skipped", b"skipped", "yaml", b"yaml"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportPrometheusRulesResponse: _TypeAlias = ExportPrometheusRulesResponse  # noqa: Y015
+
+@_typing.final
 class ErrorBudget(_message.Message):
     """An error budget at one moment."""
 

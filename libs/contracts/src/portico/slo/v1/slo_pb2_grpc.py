@@ -110,6 +110,11 @@ class SloServiceStub:
                 request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloRequest.SerializeToString,
                 response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloResponse.FromString,
                 _registered_method=True)
+        self.ExportPrometheusRules = channel.unary_unary(
+                '/portico.slo.v1.SloService/ExportPrometheusRules',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportPrometheusRulesRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportPrometheusRulesResponse.FromString,
+                _registered_method=True)
         self.GetErrorBudget = channel.unary_unary(
                 '/portico.slo.v1.SloService/GetErrorBudget',
                 request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetErrorBudgetRequest.SerializeToString,
@@ -241,6 +246,15 @@ class SloServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportPrometheusRules(self, request, context):
+        """Prometheus rules for the tenant's SLOs whose SLI is a Prometheus query
+        (Sloth-style: SLI error ratios per window, error budget metadata, one
+        alert per burn-rate tier), for a team that runs its own Prometheus.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetErrorBudget(self, request, context):
         """The error budget of an SLO's current period, burn rates over chosen
         windows, and the budget's history.
@@ -344,6 +358,11 @@ def add_SloServiceServicer_to_server(servicer, server):
                     servicer.ExportOpenSlo,
                     request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloRequest.FromString,
                     response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloResponse.SerializeToString,
+            ),
+            'ExportPrometheusRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportPrometheusRules,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportPrometheusRulesRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.ExportPrometheusRulesResponse.SerializeToString,
             ),
             'GetErrorBudget': grpc.unary_unary_rpc_method_handler(
                     servicer.GetErrorBudget,
@@ -750,6 +769,33 @@ class SloService:
             '/portico.slo.v1.SloService/ExportOpenSlo',
             portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloRequest.SerializeToString,
             portico_dot_slo_dot_v1_dot_slo__pb2.ExportOpenSloResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPrometheusRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/ExportPrometheusRules',
+            portico_dot_slo_dot_v1_dot_slo__pb2.ExportPrometheusRulesRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.ExportPrometheusRulesResponse.FromString,
             options,
             channel_credentials,
             insecure,

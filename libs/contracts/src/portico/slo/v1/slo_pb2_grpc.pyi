@@ -71,6 +71,11 @@ class SloServiceStub:
     """Creates SLOs from OpenSLO v1 documents (SLO, SLI, AlertPolicy, AlertCondition)."""
     ExportOpenSlo: _grpc.UnaryUnaryMultiCallable[_slo_pb2.ExportOpenSloRequest, _slo_pb2.ExportOpenSloResponse]
     """Writes SLOs as OpenSLO v1 documents."""
+    ExportPrometheusRules: _grpc.UnaryUnaryMultiCallable[_slo_pb2.ExportPrometheusRulesRequest, _slo_pb2.ExportPrometheusRulesResponse]
+    """Prometheus rules for the tenant's SLOs whose SLI is a Prometheus query
+    (Sloth-style: SLI error ratios per window, error budget metadata, one
+    alert per burn-rate tier), for a team that runs its own Prometheus.
+    """
     GetErrorBudget: _grpc.UnaryUnaryMultiCallable[_slo_pb2.GetErrorBudgetRequest, _slo_pb2.GetErrorBudgetResponse]
     """The error budget of an SLO's current period, burn rates over chosen
     windows, and the budget's history.
@@ -128,6 +133,11 @@ class SloServiceAsyncStub(SloServiceStub):
     """Creates SLOs from OpenSLO v1 documents (SLO, SLI, AlertPolicy, AlertCondition)."""
     ExportOpenSlo: _aio.UnaryUnaryMultiCallable[_slo_pb2.ExportOpenSloRequest, _slo_pb2.ExportOpenSloResponse]  # type: ignore[assignment]
     """Writes SLOs as OpenSLO v1 documents."""
+    ExportPrometheusRules: _aio.UnaryUnaryMultiCallable[_slo_pb2.ExportPrometheusRulesRequest, _slo_pb2.ExportPrometheusRulesResponse]  # type: ignore[assignment]
+    """Prometheus rules for the tenant's SLOs whose SLI is a Prometheus query
+    (Sloth-style: SLI error ratios per window, error budget metadata, one
+    alert per burn-rate tier), for a team that runs its own Prometheus.
+    """
     GetErrorBudget: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetErrorBudgetRequest, _slo_pb2.GetErrorBudgetResponse]  # type: ignore[assignment]
     """The error budget of an SLO's current period, burn rates over chosen
     windows, and the budget's history.
@@ -266,6 +276,17 @@ class SloServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_slo_pb2.ExportOpenSloResponse, _abc.Awaitable[_slo_pb2.ExportOpenSloResponse]]:
         """Writes SLOs as OpenSLO v1 documents."""
+
+    @_abc_1.abstractmethod
+    def ExportPrometheusRules(
+        self,
+        request: _slo_pb2.ExportPrometheusRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.ExportPrometheusRulesResponse, _abc.Awaitable[_slo_pb2.ExportPrometheusRulesResponse]]:
+        """Prometheus rules for the tenant's SLOs whose SLI is a Prometheus query
+        (Sloth-style: SLI error ratios per window, error budget metadata, one
+        alert per burn-rate tier), for a team that runs its own Prometheus.
+        """
 
     @_abc_1.abstractmethod
     def GetErrorBudget(

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from portico_common.clock import Clock
+from portico_common.crypto.keyring import FieldCipher
 from portico_common.db import Connection
 from portico_common.uow import PgUnitOfWork
 from portico_security.install.adapters.codec import request_from_json, request_to_json
@@ -17,6 +18,8 @@ from portico_security.install.domain.audit import AuditEntry, AuditRecord, appen
 from portico_security.install.domain.events import InstallEvent
 from portico_security.install.domain.policy import InstallPolicy, policy_from_json, policy_to_json
 from portico_security.install.domain.requests import InstallRequest, InstallStatus
+from portico_security.install.errors import SealedBodyUnreadableError
+from portico_security.sensitive import INSTALL_REQUEST_BODY
 from portico_security.verification.adapters.postgres import SOURCE
 
 
@@ -44,35 +47,60 @@ class PgInstallPolicyRepository:
 
 
 class PgInstallRequestRepository:
-    def __init__(self, conn: Connection, clock: Clock) -> None:
+    """Install requests; with a cipher, each body is sealed with the tenant's data key.
+
+    Without one (no tenancy to get keys from) bodies are stored as plaintext
+    JSON, as before per-tenant keys; a row's body is sealed on its next write
+    once a cipher is given, and both kinds of row are read.
+    """
+
+    def __init__(self, conn: Connection, clock: Clock, cipher: FieldCipher | None = None) -> None:
         self._conn = conn
         self._clock = clock
+        self._cipher = cipher
+
+    async def _body(self, request: InstallRequest) -> tuple[str, bytes | None]:
+        body = json.dumps(request_to_json(request))
+        if self._cipher is None:
+            return body, None
+        sealed = await self._cipher.seal_text(
+            INSTALL_REQUEST_BODY.table,
+            INSTALL_REQUEST_BODY.column,
+            request.tenant_id,
+            request.request_id,
+            body,
+        )
+        return "{}", sealed
 
     async def add(self, request: InstallRequest) -> None:
+        body, sealed = await self._body(request)
         await self._conn.execute(
             """INSERT INTO install_requests (request_id, tenant_id, plugin, version, status,
-                   deadline, body, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $8)""",
+                   deadline, body, body_sealed, created_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $9)""",
             uuid.UUID(request.request_id),
             request.tenant_id,
             request.plugin,
             request.version,
             request.status.value,
             _deadline(request),
-            json.dumps(request_to_json(request)),
+            body,
+            sealed,
             request.created_at,
         )
 
     async def save(self, request: InstallRequest) -> None:
+        body, sealed = await self._body(request)
         await self._conn.execute(
             """UPDATE install_requests SET status = $3, deadline = $4, body = $5::jsonb,
-                   updated_at = $6
+                   body_sealed = $6, updated_at = $7
                WHERE tenant_id = $1 AND request_id = $2""",
             request.tenant_id,
             uuid.UUID(request.request_id),
             request.status.value,
             _deadline(request),
-            json.dumps(request_to_json(request)),
+            body,
+            sealed,
             self._clock.now(),
         )
 
@@ -86,13 +114,24 @@ class PgInstallRequestRepository:
         row = await self._conn.fetchrow(_GET_FOR_UPDATE if lock else _GET, tenant_id, wanted)
         if row is None:
             return None
+        body = row["body"]
+        if row["body_sealed"] is not None:
+            if self._cipher is None:
+                raise SealedBodyUnreadableError(str(row["request_id"]))
+            body = await self._cipher.open_text(
+                INSTALL_REQUEST_BODY.table,
+                INSTALL_REQUEST_BODY.column,
+                row["tenant_id"],
+                str(row["request_id"]),
+                bytes(row["body_sealed"]),
+            )
         return request_from_json(
             request_id=str(row["request_id"]),
             tenant_id=row["tenant_id"],
             plugin=row["plugin"],
             version=row["version"],
             status=row["status"],
-            body=json.loads(row["body"]),
+            body=json.loads(body),
         )
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, str]]:
@@ -158,7 +197,7 @@ class PgAuditLog:
         return [_record(r) for r in rows]
 
 
-_GET = """SELECT request_id, tenant_id, plugin, version, status, body
+_GET = """SELECT request_id, tenant_id, plugin, version, status, body, body_sealed
             FROM install_requests WHERE tenant_id = $1 AND request_id = $2"""
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
 
@@ -189,10 +228,12 @@ def _deadline(request: InstallRequest) -> datetime | None:
 class InstallPgUnitOfWork(PgUnitOfWork):
     """The install repositories on one transaction, and its outbox."""
 
-    def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
+    def __init__(
+        self, conn: Connection, *, tenant_id: str, clock: Clock, cipher: FieldCipher | None = None
+    ) -> None:
         super().__init__(conn, source=SOURCE, tenant_id=tenant_id, clock=clock)
         self.install_policies = PgInstallPolicyRepository(conn, clock)
-        self.install_requests = PgInstallRequestRepository(conn, clock)
+        self.install_requests = PgInstallRequestRepository(conn, clock, cipher)
         self.audit = PgAuditLog(conn)
 
     async def publish(self, events: Sequence[InstallEvent]) -> None:

@@ -36,8 +36,12 @@ def channel_kind(kind: str) -> ChannelKind:
         raise InvalidChannelError("kind", f"{kind!r} is not one of {kinds}") from None
 
 
-def _fingerprints(box: SecretBox, secrets: Mapping[str, str]) -> dict[str, str]:
-    return {name: box.fingerprint(value) for name, value in sorted(secrets.items())}
+async def _fingerprints(
+    box: SecretBox, tenant_id: str, secrets: Mapping[str, str]
+) -> dict[str, str]:
+    return {
+        name: await box.fingerprint(tenant_id, value) for name, value in sorted(secrets.items())
+    }
 
 
 async def create_channel(
@@ -60,7 +64,8 @@ async def create_channel(
     if not box.available:
         raise ChannelSecretsUnavailableError
     channel_id = str(uuid.uuid4())
-    sealed = box.seal(tenant_id, channel_id, checked_secrets)
+    sealed = await box.seal(tenant_id, channel_id, checked_secrets)
+    fingerprints = await _fingerprints(box, tenant_id, checked_secrets)
     async with uow(tenant_id) as tx:
         now = tx.clock.now()
         channel = Channel(
@@ -70,7 +75,7 @@ async def create_channel(
             kind=channel_kind_,
             send_resolved=send_resolved,
             settings=checked_settings,
-            secret_fingerprints=_fingerprints(box, checked_secrets),
+            secret_fingerprints=fingerprints,
             created_at=now,
             updated_at=now,
         )
@@ -117,7 +122,7 @@ async def update_channel(
         sealed = await tx.channels.sealed_secrets(tenant_id, channel_id)
         if channel is None or sealed is None:
             raise ChannelNotFoundError(channel_id)
-        stored = box.open(tenant_id, channel_id, sealed)
+        stored = await box.open(tenant_id, channel_id, sealed)
         given = check_secrets(channel.kind, secrets, frozenset(stored))
         merged = {**stored, **given}
         updated = replace(
@@ -126,10 +131,11 @@ async def update_channel(
             settings=channel.settings
             if settings is None
             else check_settings(channel.kind, settings),
-            secret_fingerprints=_fingerprints(box, merged),
+            secret_fingerprints=await _fingerprints(box, tenant_id, merged),
             updated_at=tx.clock.now(),
         )
-        await tx.channels.update(updated, box.seal(tenant_id, channel_id, merged))
+        # Sealed anew with the tenant's primary key: a legacy row moves to it here.
+        await tx.channels.update(updated, await box.seal(tenant_id, channel_id, merged))
     return updated
 
 

@@ -93,7 +93,7 @@ async def deliver(
         if channel is None or claimed.sealed_secrets is None:
             state, error = DeliveryState.DROPPED, "the channel was deleted"
         else:
-            secrets = box.open(channel.tenant_id, channel.channel_id, claimed.sealed_secrets)
+            secrets = await box.open(channel.tenant_id, channel.channel_id, claimed.sealed_secrets)
             sender = senders[channel.kind]
             retrying = AsyncRetrying(
                 stop=stop_after_attempt(policy.attempts),

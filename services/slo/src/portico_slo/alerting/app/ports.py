@@ -179,17 +179,17 @@ AlertingUowFactory = Callable[[str], AbstractAsyncContextManager[AlertingUnitOfW
 
 
 class SecretBox(Protocol):
-    """Seals channel secrets at rest and fingerprints them for reads."""
+    """Seals channel secrets at rest (with the tenant's key) and fingerprints them for reads."""
 
     @property
     def available(self) -> bool:
-        """False when no key is configured: secrets can be neither sealed nor opened."""
+        """False when no key source is configured: secrets can be neither sealed nor opened."""
 
-    def seal(self, tenant_id: str, channel_id: str, secrets: Mapping[str, str]) -> bytes: ...
+    async def seal(self, tenant_id: str, channel_id: str, secrets: Mapping[str, str]) -> bytes: ...
 
-    def open(self, tenant_id: str, channel_id: str, sealed: bytes) -> dict[str, str]: ...
+    async def open(self, tenant_id: str, channel_id: str, sealed: bytes) -> dict[str, str]: ...
 
-    def fingerprint(self, value: str) -> str:
+    async def fingerprint(self, tenant_id: str, value: str) -> str:
         """A short keyed digest: equal secrets compare equal, the secret stays unknown."""
 
 

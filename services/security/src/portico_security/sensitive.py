@@ -1,0 +1,14 @@
+"""security's sensitive fields, sealed with the tenant's data key: the one place that says which."""
+
+from __future__ import annotations
+
+from portico_common.crypto.keyring import SensitiveField, SensitiveFields
+
+INSTALL_REQUEST_BODY = SensitiveField(
+    "install_requests",
+    "body_sealed",
+    "an install request's approval workflow: approvers' comments, and the history and"
+    " rejection reasons that quote them",
+)
+
+SECURITY_SENSITIVE_FIELDS = SensitiveFields("security", [INSTALL_REQUEST_BODY])
