@@ -14,6 +14,7 @@ from portico_slo.app.validation import ReportedOutcome
 from portico_slo.domain.ingest import OutcomeResult
 from portico_slo.domain.slo import SloState
 from portico_slo.entrypoints import grpc_mapping as m
+from portico_slo.entrypoints.grpc_version_outcomes import get_version_outcomes
 
 _RESULTS = {
     OutcomeResult.ACCEPTED: pb.OUTCOME_RESULT_ACCEPTED,
@@ -277,3 +278,8 @@ class SloServicer(pb_grpc.SloServiceServicer):
             ],
             slos=[m.panel_message(p) for p in board.panels],
         )
+
+    async def GetVersionOutcomes(
+        self, request: pb.GetVersionOutcomesRequest, context: Context
+    ) -> pb.GetVersionOutcomesResponse:
+        return await get_version_outcomes(self._uow, request)

@@ -84,6 +84,11 @@ class SloServiceStub:
     """Violations with their evidence, newest first."""
     GetSloDashboard: _grpc.UnaryUnaryMultiCallable[_slo_pb2.GetSloDashboardRequest, _slo_pb2.GetSloDashboardResponse]
     """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations."""
+    GetVersionOutcomes: _grpc.UnaryUnaryMultiCallable[_slo_pb2.GetVersionOutcomesRequest, _slo_pb2.GetVersionOutcomesResponse]
+    """The outcomes of plugin versions over one time range, whole and per
+    interval (counts, error rate, latency percentiles), with the burn rate of
+    each version's SLO: what rollout judges a canary against its baseline on.
+    """
 
 @_typing.type_check_only
 class SloServiceAsyncStub(SloServiceStub):
@@ -141,6 +146,11 @@ class SloServiceAsyncStub(SloServiceStub):
     """Violations with their evidence, newest first."""
     GetSloDashboard: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetSloDashboardRequest, _slo_pb2.GetSloDashboardResponse]  # type: ignore[assignment]
     """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations."""
+    GetVersionOutcomes: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetVersionOutcomesRequest, _slo_pb2.GetVersionOutcomesResponse]  # type: ignore[assignment]
+    """The outcomes of plugin versions over one time range, whole and per
+    interval (counts, error rate, latency percentiles), with the burn rate of
+    each version's SLO: what rollout judges a canary against its baseline on.
+    """
 
 class SloServiceServicer(metaclass=_abc_1.ABCMeta):
     """Service level objectives per plugin, plugin version or canary cohort, with
@@ -303,5 +313,16 @@ class SloServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_slo_pb2.GetSloDashboardResponse, _abc.Awaitable[_slo_pb2.GetSloDashboardResponse]]:
         """Dashboard data of a tenant: health per plugin, budgets, burn per tier, violations."""
+
+    @_abc_1.abstractmethod
+    def GetVersionOutcomes(
+        self,
+        request: _slo_pb2.GetVersionOutcomesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.GetVersionOutcomesResponse, _abc.Awaitable[_slo_pb2.GetVersionOutcomesResponse]]:
+        """The outcomes of plugin versions over one time range, whole and per
+        interval (counts, error rate, latency percentiles), with the burn rate of
+        each version's SLO: what rollout judges a canary against its baseline on.
+        """
 
 def add_SloServiceServicer_to_server(servicer: SloServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
