@@ -38,6 +38,9 @@ INTERNAL_SIGNALS = {
     "portico_security.verification.domain.provenance.InvalidStatementError": (
         "caught as ValueError in verification.app.provenance and reported as a rejection"
     ),
+    "portico_rollout.domain.judge.mannwhitney.AllTiedError": (
+        "caught as ValueError in domain.judge.judge: the metric is labelled Error, as in Kayenta"
+    ),
 }
 
 ALL_ERRORS = _service_errors()

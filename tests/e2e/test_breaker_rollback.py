@@ -53,9 +53,15 @@ async def slo(
 
 @pytest.fixture
 async def rollout(
-    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
+    slo: ServiceProcess, service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> AsyncIterator[ServiceProcess]:
-    env = infra_env(await service_database_url("rollout"), nats_url, rollout_tick_seconds="0.05")
+    # A rollout is only requested once slo holds an SLO for its version.
+    env = infra_env(
+        await service_database_url("rollout"),
+        nats_url,
+        rollout_tick_seconds="0.05",
+        rollout_slo_target=slo.target,
+    )
     async with running_process(
         "portico_rollout",
         env,
@@ -92,6 +98,20 @@ async def test_an_opening_breaker_rolls_the_canary_back(
     slo_channel = grpc.aio.insecure_channel(slo.target)
     try:
         rollouts = rollout_grpc.RolloutServiceStub(rollout_channel)
+        # RequestRollout ensures the version's SLO from this template: it needs more
+        # outcomes than the ten sent below, so the breaker alone reacts to them.
+        await slo_pb2_grpc.SloServiceStub(slo_channel).CreateSloTemplate(
+            slo_pb2.CreateSloTemplateRequest(
+                tenant_id=tenant,
+                template=slo_pb2.SloTemplate(
+                    name="patient",
+                    spec=slo_pb2.SloSpec(objective=0.99, min_events=1000),
+                    canary_min_events=1000,
+                    is_default=True,
+                ),
+            ),
+            timeout=10,
+        )
         requested = await rollouts.RequestRollout(
             rollout_pb.RequestRolloutRequest(
                 tenant_id=tenant, plugin=PLUGIN, version=VERSION, bake_seconds=600

@@ -7,7 +7,8 @@ security-approver. The admin registers three clients with auth (POST
 the approval; compat checks it; the client without the role is refused; once
 the two approvers agree, each with its own token, security emits
 plugin.install.approved, rollout requests the canary on it and, with both
-checks passed, rolls it out to 100%. The audit trail records every step.
+checks passed and good outcomes reported, rolls it out to 100%. The audit
+trail records every step.
 """
 
 from __future__ import annotations
@@ -204,6 +205,8 @@ async def gated_install(home: Path) -> None:
         rid = await poll(rollout_id, within=30, what="the rollout request")
 
         async def completed() -> dict[str, Any] | None:
+            # No data is not success: the canary's users report good outcomes to slo.
+            await api.call("POST", "/outcomes", scenario.outcomes(VERSION, 10, failures=0))
             rollout = (await api.call("GET", f"/rollouts/{rid}"))["rollout"]
             assert rollout["state"] not in ("ROLLOUT_STATE_REFUSED", "ROLLOUT_STATE_ROLLED_BACK")
             return rollout if rollout["state"] == "ROLLOUT_STATE_COMPLETED" else None

@@ -160,6 +160,14 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
             up.recorded("slo")["PORTICO_SLO_CHANNEL_SECRET_KEY"]
             == (secrets["services"]["channel_key"])
         )
+        # rollout asks slo for each version's SLO, at the port slo reported before rollout began.
+        assert (
+            up.recorded("rollout")["PORTICO_ROLLOUT_SLO_TARGET"]
+            == (endpoints["services"]["slo"]["grpc"])
+        )
+        assert [n for n in SERVICES if "PORTICO_ROLLOUT_SLO_TARGET" in up.recorded(n)] == [
+            "rollout"
+        ]
         gateway = up.recorded("gateway")
         assert gateway["PORTICO_GATEWAY_PORT"] == "0"
         assert gateway["PORTICO_GATEWAY_READY_FILE"] == str(home / "run" / "gateway.ready.json")

@@ -1,7 +1,8 @@
 """The suite's processes: started in order, probed until healthy, watched, stopped.
 
-auth starts first (every other service verifies tokens against it), then the
-other services together, then the gateway in front of them. Stopping runs the
+auth starts first (every other service verifies tokens against it), then slo
+(rollout is told its port), then the other services together, then the gateway
+in front of them. Stopping runs the
 other way round: gateway, services, auth, then the infrastructure.
 
 Every process binds its own ports: its preferred gRPC (or HTTP) port when that
@@ -49,6 +50,8 @@ from portico_common.tls import GrpcClientTls
 from portico_embedded.local_ca import LocalCa
 
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
+# Started (and healthy) before the others, in this order.
+FIRST = ("auth", "tenancy", "slo")
 # tenancy's KMS settings: only tenancy gets them.
 TENANCY_KMS_ENV = (
     "PORTICO_TENANCY_KMS",
@@ -101,9 +104,9 @@ class Suite:
         # Before the others: they seal tenants' fields with data keys it hands out, and
         # load from it the tenants whose tokens they refuse.
         self._wait_healthy([self._service("tenancy")])
-        self._wait_healthy(
-            [self._service(svc) for svc in SERVICES if svc not in ("auth", "tenancy")]
-        )
+        # slo before rollout, which is told slo's port (it ensures each version's SLO there).
+        self._wait_healthy([self._service("slo")])
+        self._wait_healthy([self._service(svc) for svc in SERVICES if svc not in FIRST])
         self._wait_healthy([self._gateway()])
 
     def _service(self, svc: str) -> Child:
@@ -218,6 +221,8 @@ class Suite:
             env["PORTICO_TENANCY_TARGET"] = f"{HOST}:{self.ports.grpc['tenancy']}"
         if svc == "slo" and identities is not None:
             env[CHANNEL_KEY_ENV] = identities.channel_key
+        if svc == "rollout":
+            env["PORTICO_ROLLOUT_SLO_TARGET"] = f"{HOST}:{self.ports.grpc['slo']}"
         if svc == "tenancy":
             env["PORTICO_TENANCY_KMS"] = "local"
             env["PORTICO_TENANCY_KMS_KEY_FILE"] = str(self.home.kms_key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -76,6 +77,8 @@ from portico_common.tracing import configure_tracing
 log = logging.getLogger(__name__)
 
 Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+# Awaited after start-up before health turns SERVING (an in-memory view being built).
+Readiness = Callable[[], Awaitable[object]]
 
 
 @dataclass
@@ -270,6 +273,7 @@ async def serve(
     subscriptions: Sequence[Subscription] = (),
     consumers: Sequence[EventConsumer] = (),
     background: Sequence[Background] = (),
+    readiness: Sequence[Readiness] = (),
     verifier: TokenVerifier | None = None,
     ready: Callable[[int], None] | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
@@ -348,16 +352,25 @@ async def serve(
         asyncio.create_task(job(stop), name=getattr(job, "__name__", "job")) for job in background
     ]
 
-    await server.start()
+    # Health stays NOT_SERVING (grpc's default for "" is SERVING) until whatever
+    # the answers depend on is ready, so nobody is sent to a replica that would
+    # answer wrong; `ready` and the ready file wait for it too.
     for name in ["", *names]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving", extra={"service": rt.service, "port": port, "tls": tls})
-    if ready is not None:
-        ready(port)
-    if settings.ready_file:
-        write_ready_file(Path(settings.ready_file), grpc_port=port, metrics_port=metrics_port)
-
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await server.start()
+    log.info("listening", extra={"service": rt.service, "port": port, "tls": tls})
     stopper = asyncio.create_task(stop.wait())
+    if await _warm_up(readiness, [stopper, *tasks]):
+        # Everything alive now (modules, descriptors, the warmed caches) lives as long
+        # as the process: collected once, then frozen, a full collection no longer
+        # walks it (~80,000 objects in rollout: a full collection took 35 ms on the
+        # shared dev machine, during which no RPC is answered; frozen, under 0.1 ms).
+        gc.collect()
+        gc.freeze()
+        for name in ["", *names]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving", extra={"service": rt.service, "port": port, "tls": tls})
+        _announce(settings, ready, grpc_port=port, metrics_port=metrics_port)
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     for task in done:
         if task is not stopper and task.exception() is not None:
@@ -399,6 +412,29 @@ async def _tenant_lifecycle(
             tenant_deletion_subscription(rt.service, report, retained_tables, extra_deletion)
         )
     return refused, watcher, subscriptions
+
+
+async def _warm_up(readiness: Sequence[Readiness], running: Sequence[asyncio.Task[Any]]) -> bool:
+    """Awaits every readiness check; False if the service stopped or a task ended first."""
+    if not readiness:
+        return True
+    warming = asyncio.ensure_future(asyncio.gather(*(check() for check in readiness)))
+    await asyncio.wait([warming, *running], return_when=asyncio.FIRST_COMPLETED)
+    if not warming.done():
+        warming.cancel()
+        return False
+    if warming.exception() is not None:
+        log.error("readiness check failed", exc_info=warming.exception())
+        return False
+    return True
+
+
+def _announce(settings: ServiceSettings, ready: Callable[[int], None] | None, **ports: int) -> None:
+    """Tells the in-process caller (`ready`) and the supervisor (the ready file) it serves."""
+    if ready is not None:
+        ready(ports["grpc_port"])
+    if settings.ready_file:
+        write_ready_file(Path(settings.ready_file), **ports)
 
 
 def bind(server: grpc.aio.Server, settings: ServiceSettings) -> tuple[int, str]:

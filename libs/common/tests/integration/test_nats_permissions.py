@@ -164,6 +164,30 @@ async def test_a_provisioned_service_binds_without_creating(
         await rollout.close()
 
 
+async def test_rollout_watches_its_own_events_live_and_nobody_else_can(
+    provisioned: NatsServer, identities: dict[str, NatsIdentity]
+) -> None:
+    """Every rollout replica may follow portico.rollout.> on core NATS; compat may not."""
+    rollout = await _as(provisioned, identities["rollout"])
+    compat = await _as(provisioned, identities["compat"])
+    try:
+        watching = await rollout.subscribe("portico.rollout.>")
+        snooping = await compat.subscribe("portico.rollout.>")
+        event = Envelope.of(
+            ev.RolloutCompleted(tenant_id="acme", rollout_id="r-1", plugin="@acme/x", version="1"),
+            source="portico/rollout",
+            tenant_id="acme",
+        )
+        await publish(rollout.jetstream(), event)
+        msg = await watching.next_msg(timeout=5)
+        assert Envelope.decode(msg.headers, msg.data).id == event.id
+        with pytest.raises(nats.errors.TimeoutError):
+            await snooping.next_msg(timeout=0.5)
+    finally:
+        await compat.close()
+        await rollout.close()
+
+
 async def test_the_observer_sees_events_and_publishes_nothing(
     provisioned: NatsServer, identities: dict[str, NatsIdentity]
 ) -> None:

@@ -8,17 +8,31 @@ started Runtime; unit tests call `build` with in-memory ones.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from portico.rollout.v1 import rollout_pb2, rollout_pb2_grpc
+import grpc
+
+from portico.rollout.v1 import assignments_pb2, assignments_pb2_grpc, rollout_pb2, rollout_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
-from portico_common.runtime import Background, Runtime, bootstrap_process, serve
+from portico_common.grpc.service_tokens import service_channel
+from portico_common.runtime import Background, Readiness, Runtime, bootstrap_process, serve
+from portico_common.tls import grpc_channel
+from portico_rollout.adapters.httproute import HttpRouteRouter, RouteLayout
+from portico_rollout.adapters.kube_apply import KubernetesApplier
 from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
-from portico_rollout.app.ports import UnitOfWorkFactory
-from portico_rollout.domain.rollout import DEFAULT_BAKE_SECONDS
+from portico_rollout.adapters.slo_grpc import GrpcSloSource, NoSloSource
+from portico_rollout.adapters.view import AssignmentView
+from portico_rollout.adapters.view_feed import NatsChangeFeed
+from portico_rollout.adapters.view_postgres import PgAssignmentReader
+from portico_rollout.app.assignment_sync import AssignmentSync
+from portico_rollout.app.assignments import AssignmentReader, ChangeFeed, TrafficRouter
+from portico_rollout.app.evaluation import SchedulerLimits
+from portico_rollout.app.handlers import Defaults
+from portico_rollout.app.ports import SloSource, UnitOfWorkFactory
 from portico_rollout.entrypoints.events import (
     CHECKS_DURABLE,
     SLO_DURABLE,
@@ -26,6 +40,7 @@ from portico_rollout.entrypoints.events import (
     RolloutEventHandlers,
 )
 from portico_rollout.entrypoints.grpc_api import RolloutServicer
+from portico_rollout.entrypoints.grpc_assignments import AssignmentServicer
 from portico_rollout.entrypoints.install_events import INSTALLS_DURABLE, install_handlers
 from portico_rollout.entrypoints.scheduler import make_scheduler
 from portico_rollout.entrypoints.tenant_events import (
@@ -38,6 +53,7 @@ SERVICE = "rollout"
 MIGRATIONS = "portico_rollout.migrations"
 
 ROLLOUT_SERVICE = rollout_pb2.DESCRIPTOR.services_by_name["RolloutService"]
+ASSIGNMENT_SERVICE = assignments_pb2.DESCRIPTOR.services_by_name["AssignmentService"]
 
 
 @dataclass(frozen=True)
@@ -49,10 +65,18 @@ class Dependencies:
     # Units of work inside an event consumer's transaction (with its inbox row).
     consumer_uow: ConsumerUnitOfWork
     clock: Clock
-    default_bake_seconds: int = DEFAULT_BAKE_SECONDS
-    # The scheduler's pace and batch; `run` takes both from the settings.
+    # The slo service: the version's SLO, and the outcomes phases are judged on.
+    slo: SloSource
+    defaults: Defaults = field(default_factory=Defaults)
+    # The scheduler's pace and limits; `run` takes them from the settings.
     tick_seconds: float = 0.2
-    scheduler_batch: int = 100
+    limits: SchedulerLimits = field(default_factory=SchedulerLimits)
+    # The read path: assignments as the database has them, the events that say
+    # one changed, and where traffic goes besides the in-memory resolve view.
+    assignments: AssignmentReader | None = None
+    changes: ChangeFeed | None = None
+    routers: Sequence[TrafficRouter] = ()
+    view_resync_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -62,47 +86,126 @@ class Components:
     servicers: list[Servicer]
     subscriptions: list[Subscription]
     background: list[Background]
+    # Health turns SERVING once these are done: the resolve view is built.
+    readiness: list[Readiness]
+    # What ResolveVersion and WatchAssignments answer from.
+    view: AssignmentView
+    # What keeps the view (and every other router) in step; None without a reader.
+    sync: AssignmentSync | None
 
 
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
     events = RolloutEventHandlers(deps.consumer_uow, deps.clock)
-    servicer = RolloutServicer(deps.uow, default_bake_seconds=deps.default_bake_seconds)
+    view = AssignmentView()
+    servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults, view)
+    background = [
+        make_scheduler(
+            deps.uow,
+            deps.slo,
+            deps.clock,
+            tick_seconds=deps.tick_seconds,
+            defaults=deps.defaults,
+            limits=deps.limits,
+        ),
+        view.run,
+    ]
+    readiness: list[Readiness] = []
+    sync = None
+    if deps.assignments is not None and deps.changes is not None:
+        sync = AssignmentSync(
+            deps.assignments,
+            deps.changes,
+            [view, *deps.routers],
+            resync_seconds=deps.view_resync_seconds,
+        )
+        background.append(sync.run)
+        readiness.append(sync.built.wait)
     return Components(
         servicers=[
             Servicer(
                 ROLLOUT_SERVICE, rollout_pb2_grpc.add_RolloutServiceServicer_to_server, servicer
-            )
+            ),
+            Servicer(
+                ASSIGNMENT_SERVICE,
+                assignments_pb2_grpc.add_AssignmentServiceServicer_to_server,
+                AssignmentServicer(view),
+            ),
         ],
         subscriptions=[
             Subscription(CHECKS_DURABLE, events.checks()),
             Subscription(SLO_DURABLE, events.slo()),
             Subscription(
-                INSTALLS_DURABLE,
-                install_handlers(deps.consumer_uow, default_bake_seconds=deps.default_bake_seconds),
+                INSTALLS_DURABLE, install_handlers(deps.consumer_uow, deps.slo, deps.defaults)
             ),
             Subscription(
                 TENANT_STATES_DURABLE, tenant_state_handlers(deps.consumer_uow, deps.clock)
             ),
         ],
-        background=[
-            make_scheduler(
-                deps.uow, deps.clock, tick_seconds=deps.tick_seconds, batch=deps.scheduler_batch
-            )
-        ],
+        background=background,
+        readiness=readiness,
+        view=view,
+        sync=sync,
     )
 
 
-def dependencies(rt: Runtime, settings: RolloutSettings) -> Dependencies:
+def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Dependencies:
     """The real dependencies: PostgreSQL units of work on the runtime's database."""
     return Dependencies(
         uow=pg_uow_factory(rt.db, rt.clock),
         consumer_uow=pg_consumer_uow(rt.clock),
         clock=rt.clock,
-        default_bake_seconds=settings.rollout_default_bake_seconds,
+        slo=slo,
+        defaults=Defaults(
+            bake_seconds=settings.rollout_default_bake_seconds,
+            hold_timeout_seconds=settings.rollout_hold_timeout_seconds,
+            recheck_seconds=settings.rollout_recheck_seconds,
+        ),
         tick_seconds=settings.rollout_tick_seconds,
-        scheduler_batch=settings.rollout_scheduler_batch,
+        limits=SchedulerLimits(
+            batch=settings.rollout_scheduler_batch,
+            per_tenant=settings.rollout_scheduler_per_tenant,
+            retry_seconds=settings.rollout_retry_seconds,
+        ),
+        assignments=PgAssignmentReader(rt.db),
+        changes=NatsChangeFeed(rt.nc),
+        routers=http_routes(settings),
+        view_resync_seconds=settings.rollout_view_resync_seconds,
     )
+
+
+def slo_channel(rt: Runtime, settings: RolloutSettings) -> grpc.aio.Channel | None:
+    """A channel to slo carrying rollout's own token (when it has an identity).
+
+    Over TLS when the runtime has it: slo serves mutual TLS then, and the token
+    is shown only to a server whose certificate checks out.
+    """
+    target = settings.rollout_slo_target
+    if not target:
+        return None
+    if rt.service_tokens is not None:
+        return service_channel(target, rt.service_tokens, rt.grpc_tls)
+    return grpc_channel(target, rt.grpc_tls)
+
+
+def http_routes(settings: RolloutSettings) -> list[TrafficRouter]:
+    """The HTTPRoute router, when routes are to be written or applied anywhere."""
+    directory = Path(settings.rollout_httproute_dir) if settings.rollout_httproute_dir else None
+    applier = None
+    if settings.rollout_kube_api_url:
+        applier = KubernetesApplier(
+            settings.rollout_kube_api_url,
+            token_file=Path(settings.rollout_kube_token_file),
+            ca_file=Path(settings.rollout_kube_ca_file),
+        )
+    if directory is None and applier is None:
+        return []
+    layout = RouteLayout(
+        gateway_name=settings.rollout_httproute_gateway,
+        gateway_namespace=settings.rollout_httproute_gateway_namespace,
+        namespace_prefix=settings.rollout_httproute_namespace_prefix,
+    )
+    return [HttpRouteRouter(layout, directory=directory, applier=applier)]
 
 
 async def run(
@@ -111,22 +214,36 @@ async def run(
     clock: Clock | None = None,
     ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
+    slo: SloSource | None = None,
 ) -> None:
     """Runs the service until SIGTERM/SIGINT, or until `stop` is set.
 
-    `clock`, `ready` (called with the bound gRPC port) and `stop` let tests
-    run the real thing in-process on a ManualClock.
+    `clock`, `ready` (called with the bound gRPC port), `stop` and `slo` (an
+    slo in place of the one at PORTICO_ROLLOUT_SLO_TARGET) let tests run the
+    real thing in-process on a ManualClock.
     """
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
-    parts = build(dependencies(rt, settings))
-    await serve(
-        rt,
-        servicers=parts.servicers,
-        subscriptions=parts.subscriptions,
-        background=parts.background,
-        ready=ready,
-        stop=stop,
-    )
+    channel = None if slo is not None else slo_channel(rt, settings)
+    if slo is None:
+        slo = (
+            GrpcSloSource(channel, timeout_seconds=settings.rollout_slo_timeout_seconds)
+            if channel is not None
+            else NoSloSource()
+        )
+    parts = build(dependencies(rt, settings, slo))
+    try:
+        await serve(
+            rt,
+            servicers=parts.servicers,
+            subscriptions=parts.subscriptions,
+            background=parts.background,
+            readiness=parts.readiness,
+            ready=ready,
+            stop=stop,
+        )
+    finally:
+        if channel is not None:
+            await channel.close(grace=None)
 
 
 def main() -> None:

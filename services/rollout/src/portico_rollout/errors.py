@@ -13,9 +13,12 @@ from portico_common.errors import (
     AlreadyExistsError,
     ConflictError,
     FailedPreconditionError,
+    InternalError,
     InvalidArgumentError,
     NotFoundError,
+    PermissionDeniedError,
     PorticoError,
+    UnavailableError,
 )
 
 
@@ -38,6 +41,15 @@ class InvalidPhasesError(RolloutError, InvalidArgumentError):
     def __init__(self, phases: Sequence[int], problem: str) -> None:
         super().__init__(f"invalid rollout phases {list(phases)}: {problem}")
         self.phases = tuple(phases)
+        self.problem = problem
+
+
+class InvalidCriteriaError(RolloutError, InvalidArgumentError):
+    """A phase's success criteria, its judgment or its strategy cannot be used."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid rollout criteria {field}: {problem}")
+        self.field = field
         self.problem = problem
 
 
@@ -94,3 +106,77 @@ class RolloutConflictError(RolloutError, ConflictError):
         super().__init__(f"rollout {rollout_id} changed since revision {revision}; retry")
         self.rollout_id = rollout_id
         self.revision = revision
+
+
+class ApprovalRefusedError(RolloutError, FailedPreconditionError):
+    """A vote on a phase's gate that cannot count (wrong role, decided, past its deadline)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"approval refused: {problem}")
+        self.problem = problem
+
+
+class ApproverRoleNotHeldError(RolloutError, PermissionDeniedError):
+    """The caller's verified token does not carry the role it decides a gate as."""
+
+    def __init__(self, subject: str, role: str, held: tuple[str, ...]) -> None:
+        roles = ", ".join(held) if held else "none"
+        super().__init__(
+            f"approval refused: {subject!r} may not decide as {role!r}:"
+            f" its token's roles are {roles}"
+        )
+        self.subject = subject
+        self.role = role
+        self.held = held
+
+
+class RolloutNotFinishedError(RolloutError, FailedPreconditionError):
+    """Only a failed rollout (rolled back or refused) can be retried."""
+
+    def __init__(self, rollout_id: str, state: str) -> None:
+        super().__init__(f"rollout {rollout_id} is {state}; only a failed rollout can be retried")
+        self.rollout_id = rollout_id
+        self.state = state
+
+
+class SloUnavailableError(RolloutError, UnavailableError):
+    """The slo service could not be asked (down, slow, or not configured); retry later."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"slo could not {what}: {problem}")
+        self.what = what
+        self.problem = problem
+
+
+class SloRefusedError(RolloutError, FailedPreconditionError):
+    """slo refused what rollout asked (say the named SLO template does not exist)."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"slo refused to {what}: {problem}")
+        self.what = what
+        self.problem = problem
+
+
+class AssignmentsNotReadyError(RolloutError, UnavailableError):
+    """The in-memory assignments are not built yet, so no answer would be right."""
+
+    def __init__(self) -> None:
+        super().__init__("rollout assignments are still loading; retry shortly")
+
+
+class InvalidHttpRouteError(RolloutError, InternalError):
+    """A rendered HTTPRoute breaks the Gateway API schema: a bug here, never the caller's."""
+
+    def __init__(self, name: str, problems: Sequence[str]) -> None:
+        super().__init__(f"HTTPRoute {name} breaks the Gateway API schema: {'; '.join(problems)}")
+        self.name = name
+        self.problems = tuple(problems)
+
+
+class RouteApplyError(RolloutError, UnavailableError):
+    """The cluster refused or could not take an HTTPRoute; it is applied again later."""
+
+    def __init__(self, name: str, status: int, detail: str) -> None:
+        super().__init__(f"HTTPRoute {name} not applied: HTTP {status}: {detail}")
+        self.name = name
+        self.status = status

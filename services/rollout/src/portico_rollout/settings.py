@@ -13,5 +13,32 @@ class RolloutSettings(ServiceSettings):
     rollout_default_bake_seconds: int = Field(default=300, ge=0)
     # How often the scheduler looks for phases whose bake is over (PORTICO_ROLLOUT_TICK_SECONDS).
     rollout_tick_seconds: float = Field(default=0.2, gt=0)
-    # Rollouts advanced per scheduler transaction; the rest wait for the next batch.
+    # Rollouts judged per scheduler pass; the rest wait for the next pass.
     rollout_scheduler_batch: int = Field(default=100, ge=1)
+    # At most this many of one tenant per pass, so no tenant starves the others.
+    rollout_scheduler_per_tenant: int = Field(default=10, ge=1)
+    # A rollout whose evaluation failed (slo down, a bad row) is tried again after this.
+    rollout_retry_seconds: int = Field(default=10, ge=1)
+    # host:port of the slo service (EnsureVersionSlo, GetVersionOutcomes); empty: none,
+    # and no rollout can be requested (PORTICO_ROLLOUT_SLO_TARGET).
+    rollout_slo_target: str = ""
+    rollout_slo_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How long a baked phase may hold (too few samples, a marginal judgment) before
+    # the rollout fails and rolls back, unless a request says (the no-data timeout).
+    rollout_hold_timeout_seconds: int = Field(default=3600, ge=0)
+    # How soon a holding phase is judged again.
+    rollout_recheck_seconds: int = Field(default=30, ge=1)
+    # The in-memory view behind ResolveVersion is read back whole this often, as a
+    # safety net against an event lost without a reconnect (PORTICO_ROLLOUT_VIEW_RESYNC_SECONDS).
+    rollout_view_resync_seconds: float = Field(default=60.0, gt=0)
+    # HTTPRoutes for backend plugins (Gateway API): written as YAML under this directory
+    # (PORTICO_ROLLOUT_HTTPROUTE_DIR) and/or server-side applied to the cluster at
+    # PORTICO_ROLLOUT_KUBE_API_URL; with neither, no routes are rendered.
+    rollout_httproute_dir: str = ""
+    rollout_httproute_gateway: str = "portico"
+    rollout_httproute_gateway_namespace: str = "portico"
+    # A tenant's backend plugins run in the namespace <prefix><tenant id>.
+    rollout_httproute_namespace_prefix: str = "portico-"
+    rollout_kube_api_url: str = ""
+    rollout_kube_token_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path, not a secret
+    rollout_kube_ca_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"

@@ -93,12 +93,10 @@ async def test_due_lists_only_baked_phases(backend: Backend) -> None:
         later.phase_started_at = T0 + timedelta(seconds=30)
         await tx.rollouts.add(later)
     async with backend.uow(ALL_TENANTS) as tx:
-        assert await tx.rollouts.due(T0 + timedelta(seconds=599), 10) == []
-        assert [r.rollout_id for r in await tx.rollouts.due(T0 + timedelta(hours=1), 10)] == [
-            "ro-a",
-            "ro-c",
-        ]
-        assert len(await tx.rollouts.due(T0 + timedelta(hours=1), 1)) == 1
+        assert await tx.rollouts.due(T0 + timedelta(seconds=599), 10, 10) == []
+        due = await tx.rollouts.due(T0 + timedelta(hours=1), 10, 10)
+        assert due == [("acme", "ro-a"), ("acme", "ro-c")]
+        assert len(await tx.rollouts.due(T0 + timedelta(hours=1), 1, 10)) == 1
 
 
 async def test_a_paused_tenants_rollouts_are_not_due(backend: Backend) -> None:
@@ -126,7 +124,7 @@ async def test_tenants_do_not_see_each_other(backend: Backend) -> None:
     async with backend.uow("globex") as tx:
         assert await tx.rollouts.get("acme", "ro-a") is None
         assert await tx.rollouts.active_for("acme", PLUGIN) is None
-        assert await tx.rollouts.due(T0 + timedelta(hours=1), 10) == []
+        assert await tx.rollouts.due(T0 + timedelta(hours=1), 10, 10) == []
     async with backend.uow(ALL_TENANTS) as tx:
         assert await tx.rollouts.get("acme", "ro-a") is not None
 

@@ -22,6 +22,7 @@ from portico_common.events.catalog import STREAM, subject_for
 from portico_embedded.testing.databases import ServiceDatabaseUrl, migrated_database
 from portico_embedded.testing.fixtures import unique, unique_tenant
 from portico_embedded.testing.services import serving_in_process
+from portico_rollout.adapters.slo_memory import MemorySlo
 from portico_rollout.bootstrap import MIGRATIONS, SERVICE, run
 from portico_rollout.settings import RolloutSettings
 from portico_rollout.testing.driver import T0, RolloutDriver, Watch
@@ -55,9 +56,13 @@ async def settings(
 async def rollout_service(
     settings: Callable[..., RolloutSettings], database_url: str, nats_url: str
 ) -> AsyncIterator[RolloutDriver]:
-    """The rollout service running in this process on a ManualClock set to T0."""
+    """The rollout service running in this process on a ManualClock set to T0.
+
+    Its slo is the in-memory one, which the driver holds (`svc.slo`).
+    """
     clock = ManualClock(T0)
-    async with serving_in_process(run, settings(), clock=clock) as port:
+    slo = MemorySlo()
+    async with serving_in_process(run, settings(), clock=clock, slo=slo) as port:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         watcher = await js.pull_subscribe(
@@ -79,6 +84,7 @@ async def rollout_service(
                 pool=pool,
                 db=Database(pool, SERVICE),
                 watch=Watch(watcher),
+                slo=slo,
             )
         finally:
             await channel.close(grace=None)

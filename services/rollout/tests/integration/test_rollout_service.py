@@ -12,6 +12,7 @@ from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico_common.events.catalog import STREAM
 from portico_common.metrics import EVENTS_CONSUMED, ROLLOUT_REACTION
+from portico_common.tracing import configure_tracing
 from portico_rollout.entrypoints.events import SLO_DURABLE
 from portico_rollout.testing.driver import RolloutDriver
 
@@ -43,6 +44,8 @@ def consumed(outcome: str) -> float:
 
 
 async def start_canary(svc: RolloutDriver, tenant: str, bake_seconds: int = 600) -> pb.Rollout:
+    """A canary of 2.3.0 in its first phase, serving good outcomes steadily."""
+    svc.slo.steady(tenant, PLUGIN, "2.3.0")
     rollout = await svc.request(tenant, PLUGIN, "2.3.0", bake_seconds=bake_seconds)
     await svc.send(verified(tenant), tenant=tenant)
     await svc.send(compatible(tenant), tenant=tenant)
@@ -76,6 +79,7 @@ async def test_verified_and_checked_start_the_rollout(
         version="2.3.0",
         phases=[10, 25, 50, 100],
         percent=10,
+        strategy="canary",
     )
     stored = await svc.get(tenant, rollout.rollout_id)
     assert (stored.state, stored.percent) == (pb.ROLLOUT_STATE_IN_PROGRESS, 10)
@@ -119,7 +123,12 @@ async def test_rejection_refuses_with_reasons(
 async def test_manual_clock_drives_the_canary_to_completion(
     rollout_service: RolloutDriver, new_tenant: NewTenant
 ) -> None:
-    """Each bake passes on the ManualClock and the scheduler walks 25, 50, 100, then completes."""
+    """Each bake passes on the ManualClock and the scheduler walks 25, 50, 100, then completes.
+
+    Every event the scheduler emits carries a traceparent (the process's main
+    configures tracing; in this process the test does).
+    """
+    configure_tracing("portico-rollout-tests")
     svc, tenant = rollout_service, new_tenant()
     rollout = await start_canary(svc, tenant, bake_seconds=3600)
     svc.clock.advance(seconds=3599)
@@ -129,8 +138,21 @@ async def test_manual_clock_drives_the_canary_to_completion(
         assert advanced[-1].payload.percent == percent  # type: ignore[attr-defined]
         svc.clock.advance(seconds=3599)
     svc.clock.advance(seconds=1)
-    await svc.watch.wait_for("rollout.completed")
+    [completed] = await svc.watch.wait_for("rollout.completed")
     assert (await svc.get(tenant, rollout.rollout_id)).state == pb.ROLLOUT_STATE_COMPLETED
+    # The scheduler's events carry a trace: each rollout is judged in a span of its own.
+    scheduled = [*svc.watch.of("rollout.phase.advanced"), completed]
+    scheduled += svc.watch.of("rollout.decision.recorded")
+    assert len(scheduled) == 3 + 1 + 4
+    assert all(e.trace.get("traceparent") for e in scheduled)
+    decisions = await svc.stub.ListRolloutDecisions(
+        pb.ListRolloutDecisionsRequest(tenant_id=tenant, rollout_id=rollout.rollout_id),
+        timeout=10,
+    )
+    assert [(d.kind, d.source) for d in decisions.decisions] == [
+        (pb.DECISION_KIND_ADVANCE, "criteria")
+    ] * 4
+    await svc.eventually(lambda: svc.resolves_at(tenant, PLUGIN, 0, rollout_id=""))
     [stable] = await svc.rows(
         "SELECT version, rollout_id FROM stable_versions WHERE tenant_id = $1", tenant
     )
@@ -256,9 +278,12 @@ async def test_resolve_is_sticky_over_grpc(
             )
         return answers
 
+    # The view answering resolves follows the events within milliseconds.
+    await svc.eventually(lambda: svc.resolves_at(tenant, PLUGIN, 10))
     at_10 = await cohort()
     svc.clock.advance(timedelta(seconds=60).total_seconds())
     await svc.watch.wait_for("rollout.phase.advanced")
+    await svc.eventually(lambda: svc.resolves_at(tenant, PLUGIN, 25))
     at_25 = await cohort()
     in_10 = {u for u, a in at_10.items() if a.in_canary}
     in_25 = {u for u, a in at_25.items() if a.in_canary}
@@ -286,3 +311,30 @@ async def test_poisoned_tenant_header_is_dead_lettered(
     await svc.eventually(parked, within=20)
     assert (await svc.get(tenant, rollout.rollout_id)).state == pb.ROLLOUT_STATE_IN_PROGRESS
     assert await svc.rows("SELECT 1 FROM rollback_steps") == []
+
+
+async def test_a_control_retried_with_its_idempotency_key_is_answered_once(
+    rollout_service: RolloutDriver, new_tenant: NewTenant
+) -> None:
+    """AbortRollout sent twice with one key: the first answer again, one audit record.
+
+    Without the key, aborting a rolled-back rollout is refused.
+    """
+    svc, tenant = rollout_service, new_tenant()
+    rollout = await start_canary(svc, tenant)
+    request = pb.AbortRolloutRequest(tenant_id=tenant, rollout_id=rollout.rollout_id, reason="r")
+    metadata = (("idempotency-key", "abort-1"),)
+    first = await svc.stub.AbortRollout(request, metadata=metadata, timeout=10)
+    again = await svc.stub.AbortRollout(request, metadata=metadata, timeout=10)
+    assert again == first
+    assert first.rollout.state == pb.ROLLOUT_STATE_ROLLED_BACK
+    audit = await svc.stub.ListRolloutAudit(
+        pb.ListRolloutAuditRequest(tenant_id=tenant), timeout=10
+    )
+    assert [r.action for r in audit.records] == ["abort"]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await svc.stub.AbortRollout(request, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await svc.watch.wait_for("rollout.rolled_back")
+    await svc.watch.poll()
+    assert len(svc.watch.of("rollout.rolled_back")) == 1

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico_common.events.catalog import type_of
 from portico_rollout.adapters.messages import to_message
+from portico_rollout.domain.decisions import Decision, DecisionKind, DecisionSource
 from portico_rollout.domain.events import (
     RolloutCompleted,
+    RolloutDecisionRecorded,
     RolloutPhaseAdvanced,
     RolloutRefused,
     RolloutRolledBack,
@@ -20,6 +23,33 @@ from portico_rollout.domain.rollout import Rollout
 from portico_rollout.entrypoints.grpc_api import to_proto
 
 IDS: dict[str, Any] = {"tenant_id": "acme", "rollout_id": "ro-1", "plugin": "p", "version": "2.0.0"}
+DECISION = Decision(
+    tenant_id="acme",
+    rollout_id="ro-1",
+    seq=3,
+    at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+    kind=DecisionKind.FAIL,
+    source=DecisionSource.JUDGMENT,
+    phase_index=1,
+    percent=25,
+    to_percent=0,
+    reasons=("judgment score 50: Fail",),
+    evidence={
+        "canary": {"total": 120, "error_rate": 0.25},
+        "judgment": {"score": 50.0, "verdict": "Fail"},
+    },
+)
+
+
+def test_a_decision_carries_its_headline_and_its_whole_evidence() -> None:
+    """rollout.decision.recorded names the decision, its figures, and the evidence as JSON."""
+    message = to_message(RolloutDecisionRecorded(**IDS, occurred_at=DECISION.at, decision=DECISION))
+    assert isinstance(message, ev.RolloutDecisionRecorded)
+    assert (message.decision_id, message.kind, message.source) == ("ro-1-d3", "fail", "judgment")
+    assert (message.percent, message.to_percent, message.phase_index) == (25, 0, 1)
+    assert (message.canary_samples, message.canary_error_rate) == (120, 0.25)
+    assert (message.judgment_score, message.judgment_verdict) == (50.0, "Fail")
+    assert json.loads(message.evidence_json) == DECISION.evidence
 
 
 def test_every_event_maps_to_its_catalogued_type(t0: datetime) -> None:
@@ -30,6 +60,7 @@ def test_every_event_maps_to_its_catalogued_type(t0: datetime) -> None:
         RolloutCompleted(**IDS, occurred_at=t0),
         RolloutRefused(**IDS, occurred_at=t0, reasons=("security: bad",)),
         RolloutRolledBack(**IDS, occurred_at=t0, stable_version="1.0.0", reason="slo"),
+        RolloutDecisionRecorded(**IDS, occurred_at=t0, decision=DECISION),
     ]
     names = [type_of(to_message(e)) for e in events]
     assert names == [
@@ -38,9 +69,12 @@ def test_every_event_maps_to_its_catalogued_type(t0: datetime) -> None:
         "rollout.completed",
         "rollout.refused",
         "rollout.rolled_back",
+        "rollout.decision.recorded",
     ]
     started = to_message(events[0])
-    assert started == ev.RolloutStarted(**IDS, stable_version="1.0.0", phases=[10, 100], percent=10)
+    assert started == ev.RolloutStarted(
+        **IDS, stable_version="1.0.0", phases=[10, 100], percent=10, strategy="canary"
+    )
     assert to_message(events[3]) == ev.RolloutRefused(**IDS, reasons=["security: bad"])
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from portico_rollout.domain.events import RolloutCompleted, RolloutPhaseAdvanced
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.state import RolloutState
+from portico_rollout.testing.evidence import step
 
 BAKE = timedelta(seconds=600)
 MakeRollout = Callable[..., Rollout]
@@ -15,13 +16,13 @@ MakeRollout = Callable[..., Rollout]
 
 def test_nothing_happens_before_bake_ends(started: Rollout, t0: datetime) -> None:
     """One second before the bake ends, the phase does not advance."""
-    assert started.advance_if_baked(t0 + BAKE - timedelta(seconds=1)) == []
+    assert step(started, t0 + BAKE - timedelta(seconds=1)) == []
     assert started.percent == 10
 
 
 def test_advances_exactly_when_bake_ends(started: Rollout, t0: datetime) -> None:
     """At the bake deadline the share grows to the next phase and the event says so."""
-    events = started.advance_if_baked(t0 + BAKE)
+    events = step(started, t0 + BAKE)
     assert events == [
         RolloutPhaseAdvanced(
             tenant_id="acme",
@@ -39,16 +40,16 @@ def test_advances_exactly_when_bake_ends(started: Rollout, t0: datetime) -> None
 def test_due_at_is_end_of_current_bake(started: Rollout, t0: datetime) -> None:
     """due_at tells a scheduler when the current phase has baked."""
     assert started.due_at() == t0 + BAKE
-    started.advance_if_baked(t0 + BAKE)
+    step(started, t0 + BAKE)
     assert started.due_at() == t0 + 2 * BAKE
 
 
 def test_late_scheduler_moves_one_phase_per_call(started: Rollout, t0: datetime) -> None:
     """A call hours late advances one phase only, and the new phase bakes in full from then."""
     late = t0 + timedelta(hours=5)
-    assert len(started.advance_if_baked(late)) == 1
+    assert len(step(started, late)) == 1
     assert started.percent == 25
-    assert started.advance_if_baked(late + BAKE - timedelta(seconds=1)) == []
+    assert step(started, late + BAKE - timedelta(seconds=1)) == []
     assert started.due_at() == late + BAKE
 
 
@@ -57,11 +58,11 @@ def test_full_share_bakes_before_completing(started: Rollout, t0: datetime) -> N
     now = t0
     for _ in range(3):
         now += BAKE
-        started.advance_if_baked(now)
+        step(started, now)
     assert started.percent == 100
     assert started.due_at() == now + BAKE
-    assert started.advance_if_baked(now + BAKE - timedelta(seconds=1)) == []
-    events = started.advance_if_baked(now + BAKE)
+    assert step(started, now + BAKE - timedelta(seconds=1)) == []
+    events = step(started, now + BAKE)
     assert [type(e) for e in events] == [RolloutCompleted]
     assert started.state is RolloutState.COMPLETED
     assert started.percent == 100
@@ -71,7 +72,7 @@ def test_hours_of_canary_yield_each_event_once(started: Rollout, t0: datetime) -
     """Ticking every minute for three hours emits three advances then one completion."""
     kinds: list[str] = []
     for minute in range(1, 181):
-        events = started.advance_if_baked(t0 + timedelta(minutes=minute))
+        events = step(started, t0 + timedelta(minutes=minute))
         kinds += [type(e).__name__ for e in events]
     assert kinds == ["RolloutPhaseAdvanced"] * 3 + ["RolloutCompleted"]
     assert [e.kind for e in started.history][-4:] == [
@@ -87,15 +88,15 @@ def test_completed_rollout_stays_completed(started: Rollout, t0: datetime) -> No
     now = t0
     for _ in range(4):
         now += BAKE
-        started.advance_if_baked(now)
-    assert started.advance_if_baked(now + timedelta(days=1)) == []
+        step(started, now)
+    assert step(started, now + timedelta(days=1)) == []
     assert started.due_at() is None
 
 
 def test_awaiting_rollout_never_advances(make_rollout: MakeRollout, t0: datetime) -> None:
     """A rollout still waiting for checks does not advance however long it waits."""
     rollout = make_rollout()
-    assert rollout.advance_if_baked(t0 + timedelta(days=30)) == []
+    assert step(rollout, t0 + timedelta(days=30)) == []
     assert rollout.state is RolloutState.AWAITING_CHECKS
 
 
@@ -106,7 +107,7 @@ def test_zero_bake_advances_on_each_call(make_rollout: MakeRollout, t0: datetime
     rollout.record_compat_verdict(True, [], t0)
     percents = []
     for _ in range(4):
-        rollout.advance_if_baked(t0)
+        step(rollout, t0)
         percents.append(rollout.percent)
     assert percents == [25, 50, 100, 100]
     assert rollout.state is RolloutState.COMPLETED
@@ -118,5 +119,5 @@ def test_custom_phases_are_followed(make_rollout: MakeRollout, t0: datetime) -> 
     rollout.record_security_verdict(True, [], t0)
     rollout.record_compat_verdict(True, [], t0)
     assert rollout.percent == 1
-    rollout.advance_if_baked(t0 + BAKE)
+    step(rollout, t0 + BAKE)
     assert rollout.percent == 100

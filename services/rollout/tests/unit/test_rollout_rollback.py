@@ -7,23 +7,37 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from portico_rollout.domain.events import RolloutRefused, RolloutRolledBack
+from portico_rollout.domain.decisions import DecisionKind, DecisionSource
+from portico_rollout.domain.events import (
+    RolloutDecisionRecorded,
+    RolloutRefused,
+    RolloutRolledBack,
+)
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import InvalidRolloutError, InvalidTransitionError
+from portico_rollout.testing.evidence import step
 
 MakeRollout = Callable[..., Rollout]
 
 
 def test_rollback_during_canary(started: Rollout, t0: datetime) -> None:
     """Rolling back a canary drops its share to 0 and carries the cause through."""
-    started.advance_if_baked(t0 + timedelta(minutes=10))
+    step(started, t0 + timedelta(minutes=10))
     detected = t0 + timedelta(minutes=12)
     now = detected + timedelta(milliseconds=40)
     events = started.roll_back(
         "burn rate >= 14.4 over 5m and 1h", now, "evt-42", violation_detected_at=detected
     )
-    assert events == [
+    decided, *rest = events
+    assert isinstance(decided, RolloutDecisionRecorded)
+    assert (decided.decision.kind, decided.decision.source) == (
+        DecisionKind.ROLLBACK,
+        DecisionSource.SLO,
+    )
+    assert (decided.decision.percent, decided.decision.to_percent) == (25, 0)
+    assert decided.decision.evidence["trigger"]["cause_event_id"] == "evt-42"
+    assert rest == [
         RolloutRolledBack(
             tenant_id="acme",
             rollout_id="ro-1",
@@ -57,7 +71,7 @@ def test_rollback_after_completion_is_a_no_op(started: Rollout, t0: datetime) ->
     now = t0
     for _ in range(4):
         now += timedelta(seconds=600)
-        started.advance_if_baked(now)
+        step(started, now)
     assert started.state is RolloutState.COMPLETED
     assert started.roll_back("late violation", now + timedelta(minutes=1)) == []
     assert started.state is RolloutState.COMPLETED
@@ -66,14 +80,16 @@ def test_rollback_after_completion_is_a_no_op(started: Rollout, t0: datetime) ->
 def test_rolled_back_rollout_does_not_advance(started: Rollout, t0: datetime) -> None:
     """Once rolled back, a scheduler tick can never push the share up again."""
     started.roll_back("bad", t0)
-    assert started.advance_if_baked(t0 + timedelta(days=1)) == []
+    assert step(started, t0 + timedelta(days=1)) == []
     assert started.percent == 0
 
 
 def test_rollback_before_start_refuses(make_rollout: MakeRollout, t0: datetime) -> None:
     """Rolling back a rollout still waiting for checks refuses it, so it never starts."""
     rollout = make_rollout()
-    events = rollout.roll_back("operator abort", t0)
+    decided, *events = rollout.roll_back("operator abort", t0)
+    assert isinstance(decided, RolloutDecisionRecorded)
+    assert decided.decision.kind is DecisionKind.ROLLBACK
     assert len(events) == 1
     assert isinstance(events[0], RolloutRefused)
     assert events[0].reasons == ("operator abort",)

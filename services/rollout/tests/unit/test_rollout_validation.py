@@ -19,6 +19,7 @@ from portico_rollout.errors import (
     NaiveDatetimeError,
     RolloutError,
 )
+from portico_rollout.testing.evidence import step
 
 MakeRollout = Callable[..., Rollout]
 
@@ -75,7 +76,7 @@ def test_naive_times_are_rejected(make_rollout: MakeRollout, started: Rollout) -
         make_rollout(now=naive)
     history = list(started.history)
     with pytest.raises(NaiveDatetimeError, match="now"):
-        started.advance_if_baked(naive)
+        step(started, naive)
     with pytest.raises(NaiveDatetimeError, match="violation_detected_at"):
         started.roll_back("bad", datetime.now(UTC), violation_detected_at=naive)
     assert started.history == history
@@ -86,13 +87,13 @@ def test_other_offsets_compare_correctly(started: Rollout, t0: datetime) -> None
     """Times in another offset are compared as instants, not wall-clock readings."""
     plus_two = timezone(timedelta(hours=2))
     just_before = (t0 + timedelta(seconds=599)).astimezone(plus_two)
-    assert started.advance_if_baked(just_before) == []
-    assert len(started.advance_if_baked((t0 + timedelta(seconds=600)).astimezone(plus_two))) == 1
+    assert step(started, just_before) == []
+    assert len(step(started, (t0 + timedelta(seconds=600)).astimezone(plus_two))) == 1
 
 
 def test_row_round_trip(started: Rollout, t0: datetime) -> None:
     """to_row and from_row rebuild an equal rollout, history included."""
-    started.advance_if_baked(t0 + timedelta(minutes=10))
+    step(started, t0 + timedelta(minutes=10))
     started.revision = 3
     row = started.to_row()
     assert row["state"] == "IN_PROGRESS"
@@ -103,8 +104,8 @@ def test_row_round_trip(started: Rollout, t0: datetime) -> None:
 def test_row_with_unknown_state_is_rejected(started: Rollout) -> None:
     """A stored state this code does not know fails at load with the field named."""
     row = started.to_row()
-    row["state"] = "PAUSED"
-    with pytest.raises(InvalidRolloutError, match="unknown state 'PAUSED'"):
+    row["state"] = "HIBERNATING"
+    with pytest.raises(InvalidRolloutError, match="unknown state 'HIBERNATING'"):
         Rollout.from_row(row)
 
 
@@ -146,7 +147,19 @@ def test_history_entry_json_round_trip(t0: datetime) -> None:
 def test_errors_share_a_base_and_a_code() -> None:
     """Every rollout error is a RolloutError whose code is a status name the edge maps."""
     # ABORTED: a save lost an optimistic-concurrency race; the caller re-reads and retries.
-    allowed = {"INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION", "ABORTED"}
+    # UNAVAILABLE: slo could not be asked, or the in-memory assignments are still
+    # loading; the caller retries. PERMISSION_DENIED: an approver lacks the role.
+    # INTERNAL: a rendered HTTPRoute broke its schema, which is a bug of ours.
+    allowed = {
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "UNAVAILABLE",
+        "PERMISSION_DENIED",
+        "INTERNAL",
+    }
     subclasses = RolloutError.__subclasses__()
     assert len(subclasses) >= 7
     assert {cls.code for cls in subclasses} <= allowed

@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from portico_rollout.domain.events import RolloutRefused, RolloutRolledBack, RolloutStarted
+from portico_rollout.domain.decisions import DecisionSource
+from portico_rollout.domain.events import (
+    RolloutDecisionRecorded,
+    RolloutRefused,
+    RolloutRolledBack,
+    RolloutStarted,
+)
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.state import RolloutState
+from portico_rollout.testing.evidence import step
 
 MakeRollout = Callable[..., Rollout]
 
@@ -90,7 +97,7 @@ def test_repeated_verdict_changes_nothing(make_rollout: MakeRollout, t0: datetim
 
 def test_redelivered_start_verdict_does_not_restart(started: Rollout, t0: datetime) -> None:
     """A redelivered passed verdict after the start neither re-emits nor resets the phase."""
-    started.advance_if_baked(t0 + timedelta(hours=1))
+    step(started, t0 + timedelta(hours=1))
     before = (started.phase_index, started.phase_started_at, len(started.history))
     assert started.record_compat_verdict(True, [], t0 + timedelta(hours=2)) == []
     assert (started.phase_index, started.phase_started_at, len(started.history)) == before
@@ -108,7 +115,11 @@ def test_verdict_after_terminal_state_is_ignored(make_rollout: MakeRollout, t0: 
 
 def test_failed_verdict_during_canary_rolls_back(started: Rollout, t0: datetime) -> None:
     """A check that fails while the canary runs rolls it back, as no user should keep it."""
-    events = started.record_security_verdict(False, ["key revoked"], t0 + timedelta(minutes=3))
+    decided, *events = started.record_security_verdict(
+        False, ["key revoked"], t0 + timedelta(minutes=3)
+    )
+    assert isinstance(decided, RolloutDecisionRecorded)
+    assert decided.decision.source is DecisionSource.CHECKS
     assert len(events) == 1
     event = events[0]
     assert isinstance(event, RolloutRolledBack)

@@ -2,10 +2,11 @@
 
 A service may publish only its own event subjects, its dead letters, and the
 JetStream API calls that read its own durable consumers; it may receive only
-on its own inbox prefix and on the subjects of the tenant state events
-(suspended, resumed, ...), which every replica must hear. Nothing else: a
-service cannot publish another's events, create or widen a consumer, or
-touch the streams.
+on its own inbox prefix, on the subjects of the tenant state events
+(suspended, resumed, ...), which every replica must hear, and on the event
+subjects the topology says it watches live (rollout: its own rollout.*, for
+the resolve view). Nothing else: a service cannot publish another's events,
+create or widen a consumer, or touch the streams.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from portico_common.events.catalog import DLQ_PREFIX, DLQ_STREAM, STREAM, SUBJECT_PREFIX
-from portico_common.events.topology import TENANT_STATE_EVENTS, consumers_of, owned_prefixes
+from portico_common.events.topology import (
+    TENANT_STATE_EVENTS,
+    consumers_of,
+    owned_prefixes,
+    watches_of,
+)
 
 # The identity that creates streams and durable consumers (portico up, a Helm job).
 PROVISIONER = "provisioner"
@@ -40,9 +46,11 @@ def service_permissions(service: str) -> dict[str, Any]:
     # Every replica hears the lifecycle events as they are published (core
     # NATS): only these subjects, which say no more than a tenant's state.
     states = [f"{SUBJECT_PREFIX}{event_type}" for event_type in TENANT_STATE_EVENTS]
+    subscribe = [f"{inbox_prefix(service)}.>", *states]
+    subscribe += [f"{SUBJECT_PREFIX}{prefix}>" for prefix in watches_of(service)]
     return {
         "publish": {"allow": publish},
-        "subscribe": {"allow": [f"{inbox_prefix(service)}.>", *states]},
+        "subscribe": {"allow": subscribe},
     }
 
 

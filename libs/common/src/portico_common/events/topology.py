@@ -75,6 +75,14 @@ TENANT_STATE_EVENTS = (
     "tenant.deleted",
 )
 
+# Service -> event type prefixes it follows live with a core NATS subscription:
+# no durable, no replay, every replica receives every event. For in-memory views
+# that read the state back from the service's own database on each event, and
+# whole after a reconnect (rollout's resolve view follows its own rollout.*).
+WATCHES: Mapping[str, tuple[str, ...]] = {
+    "rollout": ("rollout.",),
+}
+
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
 
 
@@ -118,6 +126,10 @@ def tenant_deletion_durable(service: str) -> str:
     return f"{service}-tenant-deletion"
 
 
+def watches_of(service: str) -> tuple[str, ...]:
+    return WATCHES.get(service, ())
+
+
 def check_topology() -> None:
     """Every event type has one owner and every consumed type exists (a start-up guard)."""
     for event_type in EVENT_TYPES:
@@ -127,3 +139,7 @@ def check_topology() -> None:
             unknown = [t for t in types if t not in EVENT_TYPES]
             if unknown:
                 raise KeyError(f"consumed event types {unknown} are not in the catalog")
+    for prefixes in WATCHES.values():
+        for prefix in prefixes:
+            if not any(event_type.startswith(prefix) for event_type in EVENT_TYPES):
+                raise KeyError(f"watched prefix {prefix!r} names no event type in the catalog")

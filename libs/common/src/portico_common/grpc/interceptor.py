@@ -183,7 +183,7 @@ class PorticoServerInterceptor(_Interceptor):
                     claims = await self._admit(method, access, request, metadata)
                     token = current_claims.set(claims)
                     try:
-                        deadline = asyncio.get_running_loop().time() + self._timeout(context)
+                        deadline = self._stream_deadline(short, context)
                         items = aiter(behavior(request, context))
                         while True:
                             # The deadline bounds the work between messages,
@@ -207,6 +207,18 @@ class PorticoServerInterceptor(_Interceptor):
                     self._observe(short, code, started)
 
         return wrapped
+
+    def _stream_deadline(self, short: str, context: Context) -> float | None:
+        """When a server stream must be done by (event-loop time); None: unbounded.
+
+        A watch (`Watch*`) waits for changes as long as its caller listens, so
+        only the caller's own deadline bounds it; other streams get the default.
+        """
+        # The stubs say float; grpc answers None when the caller set no deadline.
+        remaining: float | None = context.time_remaining()
+        if remaining is None and short.startswith("Watch"):
+            return None
+        return asyncio.get_running_loop().time() + self._timeout(context)
 
     def _observe(self, short: str, code: object, started: float) -> None:
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)

@@ -18,8 +18,14 @@ from datetime import datetime
 from portico_common import memory_uow
 from portico_common.clock import Clock
 from portico_common.memory_uow import TenantScope
+from portico_rollout.adapters.memory_records import (
+    MemoryAuditRepository,
+    MemoryDecisionRepository,
+)
 from portico_rollout.adapters.messages import to_message
 from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.domain.audit import AuditRecord
+from portico_rollout.domain.decisions import Decision
 from portico_rollout.domain.events import RolloutEvent
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import SagaStep, StepState
@@ -38,6 +44,10 @@ class MemoryState:
     steps: dict[tuple[str, str], SagaStep] = field(default_factory=dict)
     # tenant -> the state that paused its rollouts
     paused: dict[str, str] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
+    # rollout id -> the time the scheduler put it off until (cleared by a save)
+    deferred: dict[str, datetime] = field(default_factory=dict)
 
 
 class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryState]):
@@ -50,6 +60,8 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryState]):
         self.stable_versions = MemoryStableVersionRepository(state, self)
         self.rollback_steps = MemoryRollbackStepRepository(state, self)
         self.paused_tenants = MemoryPausedTenantRepository(state, self)
+        self.decisions = MemoryDecisionRepository(state, self)
+        self.audit = MemoryAuditRepository(state, self)
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
         for event in events:
@@ -143,18 +155,60 @@ class MemoryRolloutRepository(_Scoped):
             raise RolloutConflictError(rollout.rollout_id, rollout.revision)
         rollout.revision += 1
         self._state.rollouts[rollout.rollout_id] = copy.deepcopy(rollout)
+        self._state.deferred.pop(rollout.rollout_id, None)
 
-    async def due(self, now: datetime, limit: int) -> list[Rollout]:
+    def _due_at(self, rollout: Rollout) -> datetime | None:
+        at = rollout.due_at()
+        deferred = self._state.deferred.get(rollout.rollout_id)
+        return at if at is None or deferred is None else max(at, deferred)
+
+    async def due(self, now: datetime, limit: int, per_tenant: int) -> list[tuple[str, str]]:
         due = [
-            r
+            (at, r.tenant_id, r.rollout_id)
             for r in self._state.rollouts.values()
             if self._visible(r.tenant_id)
             and r.tenant_id not in self._state.paused
-            and (at := r.due_at()) is not None
+            and (at := self._due_at(r)) is not None
             and at <= now
         ]
-        due.sort(key=lambda r: r.due_at() or now)
-        return [copy.deepcopy(r) for r in due[:limit]]
+        taken: dict[str, int] = {}
+        found: list[tuple[str, str]] = []
+        for _, tenant_id, rollout_id in sorted(due):
+            if taken.get(tenant_id, 0) < per_tenant and len(found) < limit:
+                taken[tenant_id] = taken.get(tenant_id, 0) + 1
+                found.append((tenant_id, rollout_id))
+        return found
+
+    async def lock(self, tenant_id: str, rollout_id: str) -> Rollout | None:
+        # One unit of work at a time: nobody else can hold it.
+        return await self.get(tenant_id, rollout_id)
+
+    async def defer(self, tenant_id: str, rollout_id: str, until: datetime) -> None:
+        self._check_write(tenant_id)
+        found = self._state.rollouts.get(rollout_id)
+        if found is not None and found.tenant_id == tenant_id:
+            self._state.deferred[rollout_id] = until
+
+    async def page(
+        self,
+        tenant_id: str,
+        *,
+        plugin: str,
+        states: Sequence[str],
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Rollout]:
+        found = [
+            r
+            for r in self._state.rollouts.values()
+            if r.tenant_id == tenant_id
+            and self._visible(tenant_id)
+            and (not plugin or r.plugin == plugin)
+            and (not states or r.state.value in states)
+            and (after is None or (r.created_at, r.rollout_id) < after)
+        ]
+        found.sort(key=lambda r: (r.created_at, r.rollout_id), reverse=True)
+        return [copy.deepcopy(r) for r in found[:limit]]
 
 
 class MemoryVerdictRepository(_Scoped):

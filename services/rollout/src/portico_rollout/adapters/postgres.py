@@ -2,136 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
-from typing import Any
-
-import asyncpg
 
 from portico_common.clock import Clock
 from portico_common.db import Connection, Database
 from portico_common.uow import PgUnitOfWork, uow_factory
 from portico_rollout.adapters.messages import to_message
+from portico_rollout.adapters.postgres_records import PgAuditRepository, PgDecisionRepository
+from portico_rollout.adapters.postgres_rollouts import PgRolloutRepository
 from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.domain.events import RolloutEvent
-from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import SagaStep, StepState
 from portico_rollout.domain.verdicts import CheckVerdict
-from portico_rollout.errors import InvalidRolloutError, RolloutConflictError
-
-_COLUMNS = (
-    "rollout_id, tenant_id, plugin, version, stable_version, state, phases, phase_index,"
-    " bake_seconds, security_passed, compat_passed, reason, created_at, phase_started_at,"
-    " history, revision"
-)
-_UNFINISHED = "('AWAITING_CHECKS', 'IN_PROGRESS')"
-
-
-def _rollout(row: asyncpg.Record) -> Rollout:
-    data = dict(row)
-    data["history"] = json.loads(data["history"])
-    return Rollout.from_row(data)
-
-
-class PgRolloutRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    async def lock_plugin(self, tenant_id: str, plugin: str) -> None:
-        await self._conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            f"portico.rollout:{tenant_id}:{plugin}",
-        )
-
-    async def add(self, rollout: Rollout) -> bool:
-        row = rollout.to_row()
-        # No conflict target: the primary key and the one-unfinished-per-plugin
-        # index both make a losing insert a no-op instead of an error.
-        inserted = await self._conn.fetchval(
-            f"""INSERT INTO rollouts ({_COLUMNS}, due_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                        $15::jsonb, $16, $17)
-                ON CONFLICT DO NOTHING RETURNING true""",  # noqa: S608 - constant column list
-            *self._values(row),
-            row["revision"],
-            rollout.due_at(),
-        )
-        return bool(inserted)
-
-    async def get(self, tenant_id: str, rollout_id: str) -> Rollout | None:
-        row = await self._conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM rollouts WHERE tenant_id = $1 AND rollout_id = $2",  # noqa: S608 - constant column list
-            tenant_id,
-            rollout_id,
-        )
-        return None if row is None else _rollout(row)
-
-    async def active_for(
-        self, tenant_id: str, plugin: str, *, lock: bool = False
-    ) -> Rollout | None:
-        # FOR UPDATE waits for a scheduler or handler holding the row and then
-        # re-reads it, so the caller acts on the state that committed last.
-        row = await self._conn.fetchrow(
-            f"""SELECT {_COLUMNS} FROM rollouts
-                 WHERE tenant_id = $1 AND plugin = $2 AND state IN {_UNFINISHED}
-                 {"FOR UPDATE" if lock else ""}""",  # noqa: S608 - constant fragments
-            tenant_id,
-            plugin,
-        )
-        return None if row is None else _rollout(row)
-
-    async def save(self, rollout: Rollout) -> None:
-        row = rollout.to_row()
-        revision = await self._conn.fetchval(
-            """UPDATE rollouts SET tenant_id = $2, plugin = $3, version = $4, stable_version = $5,
-                      state = $6, phases = $7, phase_index = $8, bake_seconds = $9,
-                      security_passed = $10, compat_passed = $11, reason = $12,
-                      created_at = $13, phase_started_at = $14, history = $15::jsonb,
-                      due_at = $17, revision = revision + 1
-                WHERE rollout_id = $1 AND revision = $16
-            RETURNING revision""",
-            *self._values(row),
-            row["revision"],
-            rollout.due_at(),
-        )
-        if revision is None:
-            raise RolloutConflictError(rollout.rollout_id, rollout.revision)
-        rollout.revision = revision
-
-    async def due(self, now: datetime, limit: int) -> list[Rollout]:
-        rows = await self._conn.fetch(
-            f"""SELECT {_COLUMNS} FROM rollouts
-                 WHERE state = 'IN_PROGRESS' AND due_at <= $1
-                   AND NOT EXISTS (SELECT 1 FROM paused_tenants p
-                                    WHERE p.tenant_id = rollouts.tenant_id)
-                 ORDER BY due_at LIMIT $2
-                 FOR UPDATE SKIP LOCKED""",  # noqa: S608 - constant column list
-            now,
-            limit,
-        )
-        return [_rollout(row) for row in rows]
-
-    @staticmethod
-    def _values(row: Mapping[str, Any]) -> list[Any]:
-        return [
-            row["rollout_id"],
-            row["tenant_id"],
-            row["plugin"],
-            row["version"],
-            row["stable_version"],
-            row["state"],
-            row["phases"],
-            row["phase_index"],
-            row["bake_seconds"],
-            row["security_passed"],
-            row["compat_passed"],
-            row["reason"],
-            row["created_at"],
-            row["phase_started_at"],
-            json.dumps(row["history"]),
-        ]
+from portico_rollout.errors import InvalidRolloutError
 
 
 class PgVerdictRepository:
@@ -297,6 +182,8 @@ class RolloutPgUnitOfWork(PgUnitOfWork):
         self.stable_versions = PgStableVersionRepository(conn)
         self.rollback_steps = PgRollbackStepRepository(conn)
         self.paused_tenants = PgPausedTenantRepository(conn)
+        self.decisions = PgDecisionRepository(conn)
+        self.audit = PgAuditRepository(conn)
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
         for event in events:

@@ -1,26 +1,38 @@
-"""Rollout use cases: commands from RPCs, reactions to events, and the scheduler's step.
+"""Rollout use cases: requests and reads from RPCs, and reactions to events.
 
 Every change to a rollout and the events it causes commit in one transaction
-(`_commit`): the row, the rollback saga's rows, the stable version, the outbox.
+(`commit`): the row, its decisions, the rollback saga's rows, the stable
+version, the outbox. The scheduler's step is in `evaluation`, the operator
+controls in `controls`, replays in `replay`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
-from portico_rollout.app.ports import RolloutUnitOfWork, UnitOfWorkFactory
+from portico_rollout.app.ports import RolloutUnitOfWork, SloSource, UnitOfWorkFactory
 from portico_rollout.app.saga import run_rollback_saga
-from portico_rollout.domain.events import RolloutCompleted, RolloutEvent, RolloutRolledBack
+from portico_rollout.domain.criteria import Criteria
+from portico_rollout.domain.events import (
+    RolloutCompleted,
+    RolloutDecisionRecorded,
+    RolloutEvent,
+    RolloutRequested,
+    RolloutRolledBack,
+)
 from portico_rollout.domain.naming import validate_id
-from portico_rollout.domain.phases import DEFAULT_PHASES
-from portico_rollout.domain.rollout import DEFAULT_BAKE_SECONDS, Rollout
-from portico_rollout.domain.state import RolloutState
-from portico_rollout.domain.sticky import bucket_for, resolve
+from portico_rollout.domain.plan import PhaseSpec, Strategy, plan_for
+from portico_rollout.domain.rollout import (
+    DEFAULT_BAKE_SECONDS,
+    DEFAULT_HOLD_TIMEOUT_SECONDS,
+    DEFAULT_RECHECK_SECONDS,
+    Rollout,
+)
 from portico_rollout.domain.verdicts import CheckVerdict, apply_verdicts
 from portico_rollout.errors import (
     InvalidRolloutError,
@@ -28,28 +40,82 @@ from portico_rollout.errors import (
     RolloutNotFoundError,
 )
 
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """The server's defaults for what a request leaves out (from the settings)."""
+
+    bake_seconds: int = DEFAULT_BAKE_SECONDS
+    hold_timeout_seconds: int = DEFAULT_HOLD_TIMEOUT_SECONDS
+    recheck_seconds: int = DEFAULT_RECHECK_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutSpec:
+    """What a request asks for; zeros and empties mean the defaults.
+
+    `plan`, when given, is the whole plan (a phase with bake 0 bakes the
+    rollout's bake); else the strategy makes one from `phases` and the rest.
+    """
+
+    strategy: Strategy = Strategy.CANARY
+    phases: tuple[int, ...] = ()
+    plan: tuple[PhaseSpec, ...] = ()
+    criteria: Criteria = field(default_factory=Criteria)
+    bake_seconds: int = 0
+    hold_timeout_seconds: int = 0
+    slo_template: str = ""
+    preview_percent: int = 0
+    watch_seconds: int = 0
+    batches: int = 0
+
+    def phases_for(self, defaults: Defaults) -> tuple[PhaseSpec, ...]:
+        bake = self.bake_seconds or defaults.bake_seconds
+        if self.plan:
+            return tuple(
+                PhaseSpec(p.percent, p.bake_seconds or bake, p.criteria, p.approval)
+                for p in self.plan
+            )
+        return plan_for(
+            self.strategy,
+            bake_seconds=bake,
+            criteria=self.criteria,
+            phases=self.phases,
+            preview_percent=self.preview_percent,
+            watch_seconds=self.watch_seconds,
+            batches=self.batches,
+        )
+
+
 # -- commands ------------------------------------------------------------------------
 
 
 async def request_rollout(
     uow: UnitOfWorkFactory,
+    slo: SloSource,
     tenant_id: str,
     plugin: str,
     version: str,
     *,
-    phases: Sequence[int] = (),
-    bake_seconds: int = 0,
-    default_bake_seconds: int = DEFAULT_BAKE_SECONDS,
+    spec: RolloutSpec | None = None,
+    defaults: Defaults | None = None,
+    attempt: int = 1,
+    retry_of: str = "",
 ) -> Rollout:
-    """Creates a canary for the plugin version over the current stable version.
+    """Creates a rollout of the plugin version over the current stable version.
 
-    Verdicts recorded before the request count at once, so a rollout whose
-    checks both passed already starts here, and a rejected one is refused.
-    Empty phases and bake 0 mean the defaults.
+    The version's SLO is ensured first (from the request's template or the
+    tenant's default): without one the rollout is not created. Verdicts
+    recorded before the request count at once, so a rollout whose checks
+    both passed already starts here, and a rejected one is refused.
     """
+    spec = spec or RolloutSpec()
+    defaults = defaults or Defaults()
     require_tenant_id(tenant_id)
     require_package_name(plugin, "plugin")
     require_version(version, "version")
+    plan = spec.phases_for(defaults)
+    slo_id = await slo.ensure_version_slo(tenant_id, plugin, version, spec.slo_template)
     async with uow(tenant_id) as tx:
         await tx.rollouts.lock_plugin(tenant_id, plugin)
         active = await tx.rollouts.active_for(tenant_id, plugin)
@@ -63,18 +129,34 @@ async def request_rollout(
             version=version,
             now=now,
             stable_version=await tx.stable_versions.get(tenant_id, plugin),
-            phases=tuple(phases) or DEFAULT_PHASES,
-            bake_seconds=bake_seconds or default_bake_seconds,
+            bake_seconds=spec.bake_seconds or defaults.bake_seconds,
+            strategy=spec.strategy,
+            plan=plan,
+            hold_timeout_seconds=spec.hold_timeout_seconds or defaults.hold_timeout_seconds,
+            slo_id=slo_id,
+            attempt=attempt,
+            retry_of=retry_of,
+        )
+        # Announced even when verdicts start it at once: read paths learn of it from events.
+        requested = RolloutRequested(
+            tenant_id=tenant_id,
+            rollout_id=rollout.rollout_id,
+            plugin=plugin,
+            version=version,
+            occurred_at=now,
+            stable_version=rollout.stable_version,
+            phases=rollout.phases,
+            bake_seconds=rollout.bake_seconds,
         )
         verdicts = await tx.verdicts.for_version(tenant_id, plugin, version)
-        events = apply_verdicts(rollout, verdicts, now)
+        events = [requested, *apply_verdicts(rollout, verdicts, now)]
         if not await tx.rollouts.add(rollout):
             # Another request won the race between our check and our insert.
             winner = await tx.rollouts.active_for(tenant_id, plugin)
             raise RolloutAlreadyExistsError(
                 tenant_id, plugin, winner.rollout_id if winner else "(concurrent request)"
             )
-        await _commit(tx, rollout, events, now, saved=True)
+        await commit(tx, rollout, events, now, saved=True)
     return rollout
 
 
@@ -88,46 +170,6 @@ async def get_rollout(uow: UnitOfWorkFactory, tenant_id: str, rollout_id: str) -
     return rollout
 
 
-@dataclass(frozen=True, slots=True)
-class VersionAnswer:
-    """Which version a user sees, and why."""
-
-    version: str
-    stable_version: str
-    rollout_id: str
-    bucket: int
-    in_canary: bool
-    percent: int
-
-
-async def resolve_version(
-    uow: UnitOfWorkFactory, tenant_id: str, user_id: str, plugin: str
-) -> VersionAnswer:
-    """The version this user sees now: sticky inside a canary, else the stable version."""
-    require_tenant_id(tenant_id)
-    validate_id("user_id", user_id)
-    require_package_name(plugin, "plugin")
-    async with uow(tenant_id) as tx:
-        rollout = await tx.rollouts.active_for(tenant_id, plugin)
-        # The rollout recorded the stable version it runs over; without one,
-        # the table says what serves everyone.
-        stable = (
-            rollout.stable_version
-            if rollout is not None
-            else await tx.stable_versions.get(tenant_id, plugin)
-        )
-    bucket = bucket_for(tenant_id, plugin, user_id)
-    answer = resolve(rollout, stable, bucket)
-    return VersionAnswer(
-        version=answer.version,
-        stable_version=stable,
-        rollout_id=rollout.rollout_id if rollout is not None else "",
-        bucket=bucket,
-        in_canary=answer.in_canary,
-        percent=answer.percent,
-    )
-
-
 # -- reactions to events (the caller's transaction holds the inbox row) --------------
 
 
@@ -136,7 +178,7 @@ async def record_verdict(tx: RolloutUnitOfWork, verdict: CheckVerdict) -> list[R
 
     A verdict that comes before RequestRollout waits in the table until then.
     """
-    _require_scope(tx, verdict.tenant_id)
+    require_scope(tx, verdict.tenant_id)
     require_package_name(verdict.plugin, "plugin")
     require_version(verdict.version, "version")
     await tx.rollouts.lock_plugin(verdict.tenant_id, verdict.plugin)
@@ -149,7 +191,7 @@ async def record_verdict(tx: RolloutUnitOfWork, verdict: CheckVerdict) -> list[R
     verdicts = await tx.verdicts.for_version(verdict.tenant_id, verdict.plugin, verdict.version)
     events = apply_verdicts(rollout, verdicts, now)
     if rollout.to_row() != before:
-        await _commit(tx, rollout, events, now)
+        await commit(tx, rollout, events, now)
     return events
 
 
@@ -177,19 +219,16 @@ class SloViolation:
 async def roll_back_on_violation(
     tx: RolloutUnitOfWork, violation: SloViolation
 ) -> RolloutRolledBack | None:
-    """Rolls back the plugin version's canary: traffic to stable first, then compensations.
+    """Rolls back the plugin version's rollout: traffic to stable first, then compensations.
 
-    Only a canary in progress is rolled back. A violation for a version no user
-    is served (finished, rolled back already, or still awaiting its checks)
-    changes nothing and returns None: it can only be late or duplicated.
+    Only a rollout serving users (in progress or paused) is rolled back. A
+    violation for a version no user is served (finished, rolled back already,
+    or still awaiting its checks) changes nothing and returns None: it can
+    only be late or duplicated.
     """
-    _require_scope(tx, violation.tenant_id)
+    require_scope(tx, violation.tenant_id)
     rollout = await tx.rollouts.active_for(violation.tenant_id, violation.plugin, lock=True)
-    if (
-        rollout is None
-        or rollout.version != violation.version
-        or rollout.state is not RolloutState.IN_PROGRESS
-    ):
+    if rollout is None or rollout.version != violation.version or not rollout.state.serves:
         return None
     now = tx.clock.now()
     events = rollout.roll_back(
@@ -197,31 +236,29 @@ async def roll_back_on_violation(
         now,
         cause_event_id=violation.event_id,
         violation_detected_at=violation.detected_at,
+        evidence={"violation": _violation_evidence(violation)},
     )
-    await _commit(tx, rollout, events, now)
+    await commit(tx, rollout, events, now)
     return next((e for e in events if isinstance(e, RolloutRolledBack)), None)
 
 
-# -- the scheduler's step ------------------------------------------------------------
+def _violation_evidence(violation: SloViolation) -> dict[str, str]:
+    evidence = {
+        "slo_id": violation.slo_id,
+        "rule": violation.rule,
+        "event_id": violation.event_id,
+        "detected_at": violation.detected_at.isoformat(),
+    }
+    # A breaker's opening names the breaker, so the decision shows what tripped.
+    if violation.breaker_id:
+        evidence["breaker_id"] = violation.breaker_id
+    return evidence
 
 
-async def advance_due_rollouts(uow: UnitOfWorkFactory, now: datetime, *, limit: int = 100) -> int:
-    """Moves every rollout whose phase has baked by `now` one step; returns how many moved.
-
-    One transaction across all tenants; rows another replica holds are
-    skipped, so N schedulers share the work and none advances a rollout twice.
-    """
-    async with uow(ALL_TENANTS) as tx:
-        due = await tx.rollouts.due(now, limit)
-        for rollout in due:
-            await _commit(tx, rollout, rollout.advance_if_baked(now), now)
-    return len(due)
+# -- the one way a change is written -------------------------------------------------
 
 
-# -- internals -----------------------------------------------------------------------
-
-
-async def _commit(
+async def commit(
     tx: RolloutUnitOfWork,
     rollout: Rollout,
     events: Sequence[RolloutEvent],
@@ -237,7 +274,9 @@ async def _commit(
     if not saved:
         await tx.rollouts.save(rollout)
     for event in events:
-        if isinstance(event, RolloutRolledBack):
+        if isinstance(event, RolloutDecisionRecorded):
+            await tx.decisions.add(event.decision)
+        elif isinstance(event, RolloutRolledBack):
             await run_rollback_saga(tx, rollout, now)
         elif isinstance(event, RolloutCompleted):
             await tx.stable_versions.set(
@@ -246,7 +285,7 @@ async def _commit(
     await tx.publish(events)
 
 
-def _require_scope(tx: RolloutUnitOfWork, tenant_id: str) -> None:
+def require_scope(tx: RolloutUnitOfWork, tenant_id: str) -> None:
     require_tenant_id(tenant_id)
     if tx.tenant_id not in (tenant_id, ALL_TENANTS):
         raise InvalidRolloutError(

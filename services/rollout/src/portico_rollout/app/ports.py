@@ -12,7 +12,10 @@ from datetime import datetime
 from typing import Protocol
 
 from portico_common.clock import Clock
+from portico_rollout.domain.audit import AuditRecord
+from portico_rollout.domain.decisions import Decision
 from portico_rollout.domain.events import RolloutEvent
+from portico_rollout.domain.evidence import VersionOutcomes
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import SagaStep
 from portico_rollout.domain.verdicts import CheckVerdict
@@ -43,11 +46,39 @@ class RolloutRepository(Protocol):
         Raises RolloutConflictError otherwise.
         """
 
-    async def due(self, now: datetime, limit: int) -> list[Rollout]:
-        """Rollouts in progress whose phase has baked by `now`, locked to this transaction.
+    async def due(self, now: datetime, limit: int, per_tenant: int) -> list[tuple[str, str]]:
+        """(tenant, rollout id) of rollouts in progress due by `now`, earliest first.
+
+        At most `per_tenant` of one tenant, so a tenant with many due rollouts
+        (or with rows that keep failing) cannot fill the batch. Nothing is locked.
+        """
+
+    async def lock(self, tenant_id: str, rollout_id: str) -> Rollout | None:
+        """The rollout, locked to this transaction; None if absent or another holds it.
 
         Rows another transaction holds are skipped, so replicas share the work;
         rollouts of a paused tenant are not due.
+        """
+
+    async def defer(self, tenant_id: str, rollout_id: str, until: datetime) -> None:
+        """Moves a due rollout's next check to `until` without reading the row.
+
+        What the scheduler does with a row it could not process, so the row
+        does not come back on every tick.
+        """
+
+    async def page(
+        self,
+        tenant_id: str,
+        *,
+        plugin: str,
+        states: Sequence[str],
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Rollout]:
+        """The tenant's rollouts by (created_at, rollout_id) descending, those after `after`.
+
+        An empty `plugin` or `states` matches every one.
         """
 
 
@@ -91,6 +122,28 @@ class PausedTenantRepository(Protocol):
     async def is_paused(self, tenant_id: str) -> bool: ...
 
 
+class DecisionRepository(Protocol):
+    async def add(self, decision: Decision) -> None:
+        """Stores a decision with its evidence (its (rollout, seq) is unique)."""
+
+    async def for_rollout(
+        self, tenant_id: str, rollout_id: str, *, after_seq: int = 0, limit: int = 1000
+    ) -> list[Decision]:
+        """The rollout's decisions after `after_seq`, oldest first."""
+
+    async def latest(self, tenant_id: str, rollout_id: str, limit: int) -> list[Decision]:
+        """The rollout's newest decisions, newest first."""
+
+
+class AuditRepository(Protocol):
+    async def add(self, record: AuditRecord) -> None: ...
+
+    async def page(
+        self, tenant_id: str, rollout_id: str, *, after: int, limit: int
+    ) -> list[AuditRecord]:
+        """The tenant's records (of one rollout, or all if it is empty) after `after`, in order."""
+
+
 class RolloutUnitOfWork(Protocol):
     """One transaction: repositories, the clock, and the outbox for its events."""
 
@@ -109,9 +162,37 @@ class RolloutUnitOfWork(Protocol):
     def rollback_steps(self) -> RollbackStepRepository: ...
     @property
     def paused_tenants(self) -> PausedTenantRepository: ...
+    @property
+    def decisions(self) -> DecisionRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
         """Queues the events to be published if, and only if, the transaction commits."""
 
 
 UnitOfWorkFactory = Callable[[str], AbstractAsyncContextManager[RolloutUnitOfWork]]
+
+
+class SloSource(Protocol):
+    """The slo service, as rollout needs it: an SLO per version, and the outcomes it counted.
+
+    Called with rollout's own identity; outside any database transaction.
+    """
+
+    async def ensure_version_slo(
+        self, tenant_id: str, plugin: str, version: str, template: str
+    ) -> str:
+        """The id of the version's SLO, made from `template` (or the tenant's default)."""
+
+    async def outcomes(
+        self,
+        tenant_id: str,
+        plugin: str,
+        versions: Sequence[str],
+        *,
+        start: datetime,
+        end: datetime,
+        step_seconds: int,
+    ) -> list[VersionOutcomes]:
+        """Each version's outcomes in [start, end), whole and per step, in the order asked."""

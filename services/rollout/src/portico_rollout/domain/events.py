@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from portico_rollout.domain.decisions import Decision
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RolloutEvent:
@@ -22,12 +24,22 @@ class RolloutEvent:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutRequested(RolloutEvent):
+    """A rollout was asked for; it waits for its checks and no user has the version yet."""
+
+    stable_version: str
+    phases: tuple[int, ...]
+    bake_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RolloutStarted(RolloutEvent):
     """Both checks passed and the first phase is live."""
 
     stable_version: str
     phases: tuple[int, ...]
     percent: int
+    strategy: str = "canary"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -36,6 +48,26 @@ class RolloutPhaseAdvanced(RolloutEvent):
 
     phase_index: int
     percent: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutPaused(RolloutEvent):
+    """An operator held the share where it is; the users it serves keep the version."""
+
+    phase_index: int
+    percent: int
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutResumed(RolloutEvent):
+    """A paused rollout is judged again from the phase it was held in."""
+
+    phase_index: int
+    percent: int
+    actor: str
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -60,3 +92,10 @@ class RolloutRolledBack(RolloutEvent):
     cause_event_id: str = ""
     # Carried through so reaction time is measurable end to end.
     violation_detected_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RolloutDecisionRecorded(RolloutEvent):
+    """A decision was made and stored with its evidence."""
+
+    decision: Decision

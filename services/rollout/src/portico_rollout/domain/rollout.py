@@ -1,9 +1,16 @@
-"""The Rollout aggregate: a canary for one plugin version of one tenant.
+"""The Rollout aggregate: one plugin version of one tenant, going live phase by phase.
 
-It is a plain dataclass so the repository can store it as columns plus a
-JSONB history and rebuild it with `from_row`. Every command method takes the
-current time and returns the domain events it caused; an empty list means
-nothing changed, which is how redelivered or late events stay harmless.
+It is a plain dataclass so the repository can store it as columns plus JSON
+(history, plan, gate) and rebuild it with `from_row` (`rollout_rows`). Every
+command takes the current time and returns the domain events it caused; an
+empty list means nothing changed, which is how redelivered or late events
+stay harmless. Every decision (advance, hold, fail, rollback) comes out as a
+RolloutDecisionRecorded event carrying the decision and its evidence.
+
+A phase advances when its bake is over AND its criteria hold on the evidence
+(`evaluate`); a phase that holds (no data, a marginal judgment) is looked at
+again after the recheck interval, and fails the rollout once it has held
+past `hold_until`. Operator controls and approval gates live in `controls`.
 """
 
 from __future__ import annotations
@@ -13,21 +20,30 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
+from portico_common.approvals import ApprovalState
 from portico_rollout.domain._time import require_aware
+from portico_rollout.domain.controls import Controls
+from portico_rollout.domain.criteria import Assessment, Outcome, assess
+from portico_rollout.domain.decisions import Decision, DecisionKind, DecisionSource
 from portico_rollout.domain.events import (
     RolloutCompleted,
+    RolloutDecisionRecorded,
     RolloutEvent,
     RolloutPhaseAdvanced,
     RolloutRefused,
     RolloutRolledBack,
     RolloutStarted,
 )
+from portico_rollout.domain.evidence import Evidence
 from portico_rollout.domain.history import HistoryEntry
 from portico_rollout.domain.phases import DEFAULT_PHASES, validate_phases
+from portico_rollout.domain.plan import Gate, PhaseSpec, Strategy, validate_plan
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import InvalidRolloutError, InvalidTransitionError
 
 DEFAULT_BAKE_SECONDS = 300
+DEFAULT_HOLD_TIMEOUT_SECONDS = 3600
+DEFAULT_RECHECK_SECONDS = 30
 
 _Check = Literal["security", "compat"]
 
@@ -43,8 +59,8 @@ class _Identity(TypedDict):
 
 
 @dataclass
-class Rollout:
-    """A persisted canary state machine; see the module docstring."""
+class Rollout(Controls):
+    """A persisted rollout state machine; see the module docstring."""
 
     rollout_id: str
     tenant_id: str
@@ -53,8 +69,10 @@ class Rollout:
     created_at: datetime
     stable_version: str = ""
     state: RolloutState = RolloutState.AWAITING_CHECKS
+    # The phases' shares; taken from `plan` when one is given.
     phases: tuple[int, ...] = DEFAULT_PHASES
     phase_index: int = 0
+    # The bake of a phase whose spec does not name one (and of a plan made from `phases`).
     bake_seconds: int = DEFAULT_BAKE_SECONDS
     security_passed: bool | None = None
     compat_passed: bool | None = None
@@ -63,29 +81,63 @@ class Rollout:
     history: list[HistoryEntry] = field(default_factory=list)
     # Owned by the repository: it saves with "WHERE revision = loaded" and bumps it.
     revision: int = 0
+    strategy: Strategy = Strategy.CANARY
+    # Empty: `phases`, each baking `bake_seconds` under the default criteria.
+    plan: tuple[PhaseSpec, ...] = ()
+    hold_timeout_seconds: int = DEFAULT_HOLD_TIMEOUT_SECONDS
+    slo_id: str = ""
+    attempt: int = 1
+    retry_of: str = ""
+    paused_at: datetime | None = None
+    # When the scheduler next judges the phase (its bake's end, then each recheck).
+    next_check_at: datetime | None = None
+    # A phase still holding at this time fails the rollout.
+    hold_until: datetime | None = None
+    # The approval the next phase waits for, and that phase's index.
+    gate: Gate | None = None
+    gate_phase: int = 0
+    decision_count: int = 0
 
     def __post_init__(self) -> None:
         # The same checks guard a new request and a row read back, so a corrupt
         # row fails loudly at load rather than halfway through a transition.
+        self._check_fields()
+        if self.plan:
+            self.plan = validate_plan(self.plan)
+            self.phases = tuple(spec.percent for spec in self.plan)
+        else:
+            self.phases = validate_phases(self.phases)
+            self.plan = tuple(PhaseSpec(p, self.bake_seconds) for p in self.phases)
+        if not 0 <= self.phase_index < len(self.phases):
+            raise InvalidRolloutError("phase_index", f"{self.phase_index} is not a phase")
+        if self.state.serves and self.phase_started_at is None:
+            raise InvalidRolloutError("phase_started_at", "a rollout in progress needs it")
+        if self.state is RolloutState.PAUSED and self.paused_at is None:
+            raise InvalidRolloutError("paused_at", "a paused rollout needs it")
+        if self.state.serves and self.phase_started_at is not None:
+            # Rows from before checks were scheduled carry only the phase start.
+            baked = self.phase_started_at + timedelta(seconds=self.phase.bake_seconds)
+            self.next_check_at = self.next_check_at or baked
+            self.hold_until = self.hold_until or baked + self._hold_timeout
+
+    def _check_fields(self) -> None:
         for name in ("rollout_id", "tenant_id", "plugin", "version"):
             if not getattr(self, name):
                 raise InvalidRolloutError(name, "must not be empty")
         if self.version == self.stable_version:
             raise InvalidRolloutError("version", f"{self.version} is already the stable version")
-        self.phases = validate_phases(self.phases)
-        if not 0 <= self.phase_index < len(self.phases):
-            raise InvalidRolloutError("phase_index", f"{self.phase_index} is not a phase")
-        if self.bake_seconds < 0:
-            raise InvalidRolloutError("bake_seconds", f"{self.bake_seconds} is negative")
-        if self.revision < 0:
-            raise InvalidRolloutError("revision", f"{self.revision} is negative")
+        for name in ("bake_seconds", "revision", "hold_timeout_seconds", "decision_count"):
+            if getattr(self, name) < 0:
+                raise InvalidRolloutError(name, f"{getattr(self, name)} is negative")
+        if self.attempt < 1:
+            raise InvalidRolloutError("attempt", f"{self.attempt} is not positive")
         require_aware(self.created_at, "created_at")
-        if self.phase_started_at is not None:
-            require_aware(self.phase_started_at, "phase_started_at")
-        elif self.state is RolloutState.IN_PROGRESS:
-            raise InvalidRolloutError("phase_started_at", "a rollout in progress needs it")
+        for name in ("phase_started_at", "paused_at", "next_check_at", "hold_until"):
+            value = getattr(self, name)
+            if value is not None:
+                require_aware(value, name)
 
-    # -- construction and persistence ------------------------------------------------
+    # -- construction ----------------------------------------------------------------
 
     @classmethod
     def request(
@@ -99,72 +151,51 @@ class Rollout:
         stable_version: str = "",
         phases: Sequence[int] = DEFAULT_PHASES,
         bake_seconds: int = DEFAULT_BAKE_SECONDS,
+        strategy: Strategy = Strategy.CANARY,
+        plan: Sequence[PhaseSpec] = (),
+        hold_timeout_seconds: int = DEFAULT_HOLD_TIMEOUT_SECONDS,
+        slo_id: str = "",
+        attempt: int = 1,
+        retry_of: str = "",
     ) -> Rollout:
         """A new rollout waiting for the security and compat verdicts."""
-        valid_phases = validate_phases(phases)
-        detail = (
-            f"{plugin}@{version} over {stable_version or 'no stable version'}, "
-            f"phases {'/'.join(map(str, valid_phases))}%, bake {bake_seconds}s"
-        )
-        return cls(
+        rollout = cls(
             rollout_id=rollout_id,
             tenant_id=tenant_id,
             plugin=plugin,
             version=version,
             created_at=require_aware(now, "now"),
             stable_version=stable_version,
-            phases=valid_phases,
+            phases=tuple(phases),
             bake_seconds=bake_seconds,
-            history=[HistoryEntry(at=now, kind="requested", detail=detail)],
+            strategy=strategy,
+            plan=tuple(plan),
+            hold_timeout_seconds=hold_timeout_seconds,
+            slo_id=slo_id,
+            attempt=attempt,
+            retry_of=retry_of,
         )
+        bakes = "/".join(str(p.bake_seconds) for p in rollout.plan)
+        retry = f", attempt {attempt} retrying {retry_of}" if retry_of else ""
+        detail = (
+            f"{plugin}@{version} over {stable_version or 'no stable version'}, {strategy.value},"
+            f" phases {'/'.join(map(str, rollout.phases))}%, bake {bakes}s{retry}"
+        )
+        rollout.history.append(HistoryEntry(at=now, kind="requested", detail=detail))
+        return rollout
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Rollout:
-        """Rebuild from a mapping shaped like `to_row` (history as decoded JSON)."""
-        state = row["state"]
-        try:
-            parsed_state = RolloutState(state)
-        except ValueError as exc:
-            raise InvalidRolloutError("state", f"unknown state {state!r}") from exc
-        return cls(
-            rollout_id=row["rollout_id"],
-            tenant_id=row["tenant_id"],
-            plugin=row["plugin"],
-            version=row["version"],
-            created_at=row["created_at"],
-            stable_version=row["stable_version"],
-            state=parsed_state,
-            phases=tuple(row["phases"]),
-            phase_index=row["phase_index"],
-            bake_seconds=row["bake_seconds"],
-            security_passed=row["security_passed"],
-            compat_passed=row["compat_passed"],
-            reason=row["reason"],
-            phase_started_at=row["phase_started_at"],
-            history=[HistoryEntry.from_json(entry) for entry in row["history"]],
-            revision=row.get("revision", 0),
-        )
+        """Rebuild from a mapping shaped like `to_row` (JSON columns decoded)."""
+        from portico_rollout.domain.rollout_rows import rollout_from_row
+
+        return rollout_from_row(cls, row)
 
     def to_row(self) -> dict[str, Any]:
-        """Column values; `state` as text, `phases` as a list, `history` JSON-ready."""
-        return {
-            "rollout_id": self.rollout_id,
-            "tenant_id": self.tenant_id,
-            "plugin": self.plugin,
-            "version": self.version,
-            "created_at": self.created_at,
-            "stable_version": self.stable_version,
-            "state": self.state.value,
-            "phases": list(self.phases),
-            "phase_index": self.phase_index,
-            "bake_seconds": self.bake_seconds,
-            "security_passed": self.security_passed,
-            "compat_passed": self.compat_passed,
-            "reason": self.reason,
-            "phase_started_at": self.phase_started_at,
-            "history": [entry.to_json() for entry in self.history],
-            "revision": self.revision,
-        }
+        """Column values; enums as text, JSON columns JSON-ready."""
+        from portico_rollout.domain.rollout_rows import rollout_to_row
+
+        return rollout_to_row(self)
 
     # -- queries ---------------------------------------------------------------------
 
@@ -173,15 +204,31 @@ class Rollout:
         """The share of users served the new version right now."""
         if self.state is RolloutState.COMPLETED:
             return 100
-        if self.state is RolloutState.IN_PROGRESS:
+        if self.state.serves:
             return self.phases[self.phase_index]
         return 0
 
+    @property
+    def phase(self) -> PhaseSpec:
+        """The spec of the current phase."""
+        return self.plan[self.phase_index]
+
+    @property
+    def awaiting_approval(self) -> bool:
+        """True while the next phase waits for its gate."""
+        return self.gate is not None and self.gate.state is ApprovalState.PENDING
+
     def due_at(self) -> datetime | None:
-        """When the current phase has baked; None unless the rollout is in progress."""
-        if self.state is not RolloutState.IN_PROGRESS or self.phase_started_at is None:
+        """When the scheduler should look at it next; None unless it is in progress."""
+        if self.state is not RolloutState.IN_PROGRESS:
             return None
-        return self.phase_started_at + timedelta(seconds=self.bake_seconds)
+        if self.gate is not None and self.awaiting_approval:
+            return self.gate.deadline
+        return self.next_check_at
+
+    @property
+    def _hold_timeout(self) -> timedelta:
+        return timedelta(seconds=self.hold_timeout_seconds)
 
     # -- commands --------------------------------------------------------------------
 
@@ -197,28 +244,32 @@ class Rollout:
         """Take the compat verdict; see `_record_verdict`."""
         return self._record_verdict("compat", passed, reasons, now)
 
-    def advance_if_baked(self, now: datetime) -> list[RolloutEvent]:
-        """Move one step if the current phase has baked: the next phase, or completion.
+    def evaluate(
+        self, now: datetime, evidence: Evidence, *, recheck_seconds: int = DEFAULT_RECHECK_SECONDS
+    ) -> list[RolloutEvent]:
+        """Judge the current phase once its bake is over: advance, hold, or fail.
 
-        The 100% phase bakes too before the rollout completes, so a fault that
-        only shows at full load can still roll it back. One step per call keeps
-        a late scheduler from skipping phases: each new phase bakes from `now`.
+        Nothing happens before the phase's next check, while it is paused or
+        waits for an approval. One step per call keeps a late scheduler from
+        skipping phases: each new phase bakes from `now`.
         """
         require_aware(now, "now")
         due = self.due_at()
-        if due is None or now < due:
+        if due is None or now < due or self.awaiting_approval:
             return []
-        if self.phase_index + 1 < len(self.phases):
-            self.phase_index += 1
-            self.phase_started_at = now
-            self._note(now, "phase_advanced", f"phase {self.phase_index} at {self.percent}%")
-            return [
-                RolloutPhaseAdvanced(
-                    **self._identity(now), phase_index=self.phase_index, percent=self.percent
-                )
-            ]
-        self._move_to(RolloutState.COMPLETED, now, f"{self.version} serves 100%")
-        return [RolloutCompleted(**self._identity(now))]
+        assessment = assess(self.phase.criteria, evidence, percent=self.percent)
+        document = self._evidence_document(evidence, assessment)
+        source = DecisionSource(assessment.source)
+        if assessment.outcome is Outcome.PASS:
+            return self._step_forward(now, source, assessment.reasons, document)
+        if assessment.outcome is Outcome.HOLD and self.hold_until and now < self.hold_until:
+            self.next_check_at = now + timedelta(seconds=recheck_seconds)
+            self._note(now, "held", "; ".join(assessment.reasons))
+            return [self._decide(now, DecisionKind.HOLD, source, assessment.reasons, document)]
+        reasons = assessment.reasons
+        if assessment.outcome is Outcome.HOLD:
+            reasons = (f"held past {self.hold_timeout_seconds}s after the bake", *reasons)
+        return self._fail(now, source, reasons, document)
 
     def roll_back(
         self,
@@ -226,6 +277,9 @@ class Rollout:
         now: datetime,
         cause_event_id: str = "",
         violation_detected_at: datetime | None = None,
+        *,
+        source: DecisionSource = DecisionSource.SLO,
+        evidence: Mapping[str, Any] | None = None,
     ) -> list[RolloutEvent]:
         """Put traffic back on the stable version.
 
@@ -239,22 +293,17 @@ class Rollout:
             require_aware(violation_detected_at, "violation_detected_at")
         if not reason:
             raise InvalidRolloutError("reason", "a rollback needs a reason")
+        document: dict[str, Any] = {"trigger": {"reason": reason, "cause_event_id": cause_event_id}}
+        if violation_detected_at is not None:
+            document["trigger"]["detected_at"] = violation_detected_at.isoformat()
+        document |= dict(evidence or {})
         if self.state is RolloutState.AWAITING_CHECKS:
-            return self._refuse((reason,), now)
-        if self.state is not RolloutState.IN_PROGRESS:
+            decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
+            return [decided, *self._refuse((reason,), now)]
+        if not self.state.serves:
             return []
-        cause = f" (cause {cause_event_id})" if cause_event_id else ""
-        self._move_to(RolloutState.ROLLED_BACK, now, f"{reason}{cause}")
-        self.reason = reason
-        return [
-            RolloutRolledBack(
-                **self._identity(now),
-                stable_version=self.stable_version,
-                reason=reason,
-                cause_event_id=cause_event_id,
-                violation_detected_at=violation_detected_at,
-            )
-        ]
+        decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
+        return [decided, *self._rolled_back(reason, now, cause_event_id, violation_detected_at)]
 
     # -- internals -------------------------------------------------------------------
 
@@ -265,8 +314,8 @@ class Rollout:
 
         A repeat of the recorded verdict, or any verdict after a terminal state,
         returns [] so redelivered events change nothing. A failure always wins:
-        before the start it refuses the rollout; during the canary (say a key was
-        revoked) it rolls back, since a failed check means no user should have it.
+        before the start it refuses the rollout; during the rollout (say a key
+        was revoked) it rolls back, since a failed check means no user should have it.
         """
         require_aware(now, "now")
         recorded = self.security_passed if check == "security" else self.compat_passed
@@ -281,16 +330,20 @@ class Rollout:
         self._note(now, f"{check}_verdict", f"{check} {outcome}{listed}")
         if not passed:
             why = tuple(f"{check}: {r}" for r in reasons) or (f"{check} check failed",)
-            if self.state is RolloutState.IN_PROGRESS:
-                return self.roll_back("; ".join(why), now)
+            if self.state.serves:
+                return self.roll_back("; ".join(why), now, source=DecisionSource.CHECKS)
             return self._refuse(why, now)
-        if self.security_passed and self.compat_passed:
+        if (
+            self.security_passed
+            and self.compat_passed
+            and self.state is RolloutState.AWAITING_CHECKS
+        ):
             return self._start(now)
         return []
 
     def _start(self, now: datetime) -> list[RolloutEvent]:
         self.phase_index = 0
-        self.phase_started_at = now
+        self._enter_phase(now)
         self._move_to(RolloutState.IN_PROGRESS, now, f"phase 0 at {self.phases[0]}%")
         return [
             RolloutStarted(
@@ -298,6 +351,86 @@ class Rollout:
                 stable_version=self.stable_version,
                 phases=self.phases,
                 percent=self.percent,
+                strategy=self.strategy.value,
+            )
+        ]
+
+    def _enter_phase(self, now: datetime) -> None:
+        self.phase_started_at = now
+        self.next_check_at = now + timedelta(seconds=self.phase.bake_seconds)
+        self.hold_until = self.next_check_at + self._hold_timeout
+        self.gate = None
+
+    def _step_forward(
+        self,
+        now: datetime,
+        source: DecisionSource,
+        reasons: Sequence[str],
+        document: Mapping[str, Any],
+    ) -> list[RolloutEvent]:
+        """The phase passed: the next phase (unless its gate must open first), or completion."""
+        following = self.phase_index + 1
+        if following < len(self.plan) and (rule := self.plan[following].approval) is not None:
+            self.gate, self.gate_phase = Gate.open(rule, now), following
+            wait = (
+                f"awaiting {rule.required} approval(s) by {', '.join(rule.roles)} for phase"
+                f" {following} ({self.phases[following]}%) until {self.gate.deadline.isoformat()}"
+            )
+            self._note(now, "approval_requested", wait)
+            why = (*reasons, wait)
+            return [self._decide(now, DecisionKind.HOLD, DecisionSource.APPROVAL, why, document)]
+        decided = self._decide(
+            now, DecisionKind.ADVANCE, source, reasons, document, to_percent=self._next_percent
+        )
+        return [decided, *self._advance(now)]
+
+    @property
+    def _next_percent(self) -> int:
+        following = self.phase_index + 1
+        return self.phases[following] if following < len(self.phases) else 100
+
+    def _advance(self, now: datetime) -> list[RolloutEvent]:
+        """One step: into the next phase, or (from the last) completion."""
+        if self.phase_index + 1 < len(self.phases):
+            self.phase_index += 1
+            self._enter_phase(now)
+            self._note(now, "phase_advanced", f"phase {self.phase_index} at {self.percent}%")
+            return [
+                RolloutPhaseAdvanced(
+                    **self._identity(now), phase_index=self.phase_index, percent=self.percent
+                )
+            ]
+        self.gate = None
+        self._move_to(RolloutState.COMPLETED, now, f"{self.version} serves 100%")
+        return [RolloutCompleted(**self._identity(now))]
+
+    def _fail(
+        self,
+        now: datetime,
+        source: DecisionSource,
+        reasons: Sequence[str],
+        document: Mapping[str, Any],
+    ) -> list[RolloutEvent]:
+        reason = "; ".join(reasons)
+        decided = self._decide(now, DecisionKind.FAIL, source, reasons, document)
+        return [decided, *self._rolled_back(reason, now, "", None)]
+
+    def _rolled_back(
+        self, reason: str, now: datetime, cause_event_id: str, detected_at: datetime | None
+    ) -> list[RolloutEvent]:
+        if self.state is RolloutState.PAUSED:
+            self.paused_at = None
+        cause = f" (cause {cause_event_id})" if cause_event_id else ""
+        self._move_to(RolloutState.ROLLED_BACK, now, f"{reason}{cause}")
+        self.reason = reason
+        self.gate = None
+        return [
+            RolloutRolledBack(
+                **self._identity(now),
+                stable_version=self.stable_version,
+                reason=reason,
+                cause_event_id=cause_event_id,
+                violation_detected_at=detected_at,
             )
         ]
 
@@ -305,6 +438,57 @@ class Rollout:
         self._move_to(RolloutState.REFUSED, now, "; ".join(reasons))
         self.reason = "; ".join(reasons)
         return [RolloutRefused(**self._identity(now), reasons=reasons)]
+
+    def _evidence_document(self, evidence: Evidence, assessment: Assessment) -> dict[str, Any]:
+        judgment = assessment.judgment
+        return {
+            "phase": self._phase_document(),
+            "criteria": self.phase.criteria.to_json(),
+            **evidence.to_json(),
+            "outcome": assessment.outcome.value,
+            "judgment": judgment.to_json() if judgment is not None else None,
+        }
+
+    def _phase_document(self) -> dict[str, Any]:
+        started = self.phase_started_at
+        return {
+            "index": self.phase_index,
+            "percent": self.percent,
+            "bake_seconds": self.phase.bake_seconds,
+            "started_at": started.isoformat() if started else None,
+            "hold_timeout_seconds": self.hold_timeout_seconds,
+            "hold_until": self.hold_until.isoformat() if self.hold_until else None,
+        }
+
+    def _decide(
+        self,
+        now: datetime,
+        kind: DecisionKind,
+        source: DecisionSource,
+        reasons: Sequence[str],
+        evidence: Mapping[str, Any],
+        *,
+        to_percent: int | None = None,
+    ) -> RolloutDecisionRecorded:
+        """Numbers and wraps a decision; `to_percent` defaults to what the kind implies."""
+        self.decision_count += 1
+        if to_percent is None:
+            to_percent = 0 if kind in (DecisionKind.FAIL, DecisionKind.ROLLBACK) else self.percent
+        decision = Decision(
+            tenant_id=self.tenant_id,
+            rollout_id=self.rollout_id,
+            seq=self.decision_count,
+            at=now,
+            kind=kind,
+            source=source,
+            phase_index=self.phase_index,
+            percent=self.percent,
+            to_percent=to_percent,
+            reasons=tuple(reasons),
+            evidence=dict(evidence),
+            attempt=self.attempt,
+        )
+        return RolloutDecisionRecorded(**self._identity(now), decision=decision)
 
     def _move_to(self, target: RolloutState, now: datetime, detail: str) -> None:
         """The one place the state changes, so the transition table is always enforced."""

@@ -10,6 +10,8 @@ class RolloutState(StrEnum):
 
     AWAITING_CHECKS = "AWAITING_CHECKS"
     IN_PROGRESS = "IN_PROGRESS"
+    # An operator stopped the share from changing; violations still roll it back.
+    PAUSED = "PAUSED"
     COMPLETED = "COMPLETED"
     ROLLED_BACK = "ROLLED_BACK"
     REFUSED = "REFUSED"
@@ -19,6 +21,11 @@ class RolloutState(StrEnum):
         """True once nothing can move the rollout any more."""
         return not _ALLOWED[self]
 
+    @property
+    def serves(self) -> bool:
+        """True while some users get the new version and it can still be rolled back."""
+        return self in (RolloutState.IN_PROGRESS, RolloutState.PAUSED)
+
     def can_move_to(self, target: RolloutState) -> bool:
         """True if the state machine allows going from this state to `target`."""
         return target in _ALLOWED[self]
@@ -26,7 +33,10 @@ class RolloutState(StrEnum):
 
 _ALLOWED: dict[RolloutState, frozenset[RolloutState]] = {
     RolloutState.AWAITING_CHECKS: frozenset({RolloutState.IN_PROGRESS, RolloutState.REFUSED}),
-    RolloutState.IN_PROGRESS: frozenset({RolloutState.COMPLETED, RolloutState.ROLLED_BACK}),
+    RolloutState.IN_PROGRESS: frozenset(
+        {RolloutState.COMPLETED, RolloutState.ROLLED_BACK, RolloutState.PAUSED}
+    ),
+    RolloutState.PAUSED: frozenset({RolloutState.IN_PROGRESS, RolloutState.ROLLED_BACK}),
     RolloutState.COMPLETED: frozenset(),
     RolloutState.ROLLED_BACK: frozenset(),
     RolloutState.REFUSED: frozenset(),

@@ -1,31 +1,32 @@
-"""Sticky assignment: which version a given user sees during a canary.
+"""Sticky assignment: which version a given user sees during a rollout.
 
-A user's bucket depends only on (tenant, plugin, user), and a user is in the
-canary iff bucket < percent * 100. Since phases only grow, a user who got the
-new version keeps it as the share grows, and a fixed cohort takes the risk
-for a plugin instead of a random one on every request.
+A user's bucket depends only on (tenant, plugin, version, user), and a user is
+in the canary iff bucket < percent * 100. Since phases only grow, a user who
+got the new version keeps it as the share grows. The version is in the hash,
+so each release picks its own cohorts: the same users do not take the risk of
+every release of a plugin, while within one release (and its retries) the
+cohort stays fixed.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import replace
 
+from portico_rollout.domain.assignment import BUCKETS, Assignment, Resolution
 from portico_rollout.domain.rollout import Rollout
-from portico_rollout.domain.state import RolloutState
-from portico_rollout.errors import InvalidBucketError
 
-BUCKETS = 10_000
+__all__ = ["BUCKETS", "Resolution", "bucket_for", "resolve"]
 
 
-def bucket_for(tenant_id: str, plugin: str, user_id: str) -> int:
-    """A bucket in [0, 10000) for this user and plugin, the same in every process.
+def bucket_for(tenant_id: str, plugin: str, version: str, user_id: str) -> int:
+    """A bucket in [0, 10000) for this user and plugin version, the same in every process.
 
     sha256 rather than hash(), which is salted per process. Each part is
     length-prefixed so ("ab", "c") and ("a", "bc") cannot collide.
     """
     digest = hashlib.sha256()
-    for part in (tenant_id, plugin, user_id):
+    for part in (tenant_id, plugin, version, user_id):
         encoded = part.encode()
         digest.update(len(encoded).to_bytes(4, "big"))
         digest.update(encoded)
@@ -33,29 +34,15 @@ def bucket_for(tenant_id: str, plugin: str, user_id: str) -> int:
     return int.from_bytes(digest.digest()[:8], "big") % BUCKETS
 
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """The version a user sees, whether that is the canary, and the canary's share."""
-
-    version: str
-    in_canary: bool
-    percent: int
-
-
 def resolve(rollout: Rollout | None, stable_version: str, bucket: int) -> Resolution:
     """Answer which version the user in `bucket` sees.
 
     `stable_version` is what serves outside the canary ("" if nothing is
     installed). Once completed the new version is the stable one for everyone,
-    so nobody counts as "in the canary" any more.
+    so nobody counts as "in the canary" any more. The rule itself is the
+    Assignment's, which the in-memory read path applies.
     """
-    if not 0 <= bucket < BUCKETS:
-        raise InvalidBucketError(bucket)
     if rollout is None:
-        return Resolution(version=stable_version, in_canary=False, percent=0)
-    if rollout.state is RolloutState.COMPLETED:
-        return Resolution(version=rollout.version, in_canary=False, percent=100)
-    percent = rollout.percent
-    if bucket < percent * (BUCKETS // 100):
-        return Resolution(version=rollout.version, in_canary=True, percent=percent)
-    return Resolution(version=stable_version, in_canary=False, percent=percent)
+        return Assignment("", "", stable_version=stable_version).resolve(bucket)
+    assignment = Assignment.of(rollout.tenant_id, rollout.plugin, rollout, stable_version)
+    return replace(assignment, stable_version=stable_version).resolve(bucket)

@@ -3,7 +3,8 @@
 security approves an install (by policy or by its approvers) and emits
 plugin.install.approved; this handler requests the rollout in the consumer's
 transaction, together with the inbox row, so a redelivery requests nothing
-twice. The rollout then waits for plugin.artifact.verified and
+twice. The version's SLO is ensured first, as for any request; while slo is
+unreachable the event is retried. The rollout then waits for plugin.artifact.verified and
 plugin.compat.checked exactly as one requested over RequestRollout does.
 """
 
@@ -17,7 +18,8 @@ from portico_common.db import Connection
 from portico_common.events.consumer import Handler
 from portico_common.events.envelope import Envelope
 from portico_rollout.app import handlers
-from portico_rollout.app.ports import RolloutUnitOfWork
+from portico_rollout.app.handlers import Defaults, RolloutSpec
+from portico_rollout.app.ports import RolloutUnitOfWork, SloSource
 from portico_rollout.entrypoints.events import ConsumerUnitOfWork, payload_of
 from portico_rollout.errors import RolloutAlreadyExistsError
 
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def install_handlers(
-    consumer_uow: ConsumerUnitOfWork, *, default_bake_seconds: int
+    consumer_uow: ConsumerUnitOfWork, slo: SloSource, defaults: Defaults
 ) -> dict[str, Handler]:
     """The handler table for an EventConsumer on the install events rollout acts on."""
 
@@ -41,12 +43,15 @@ def install_handlers(
         try:
             await handlers.request_rollout(
                 within,
+                slo,
                 envelope.tenant_id,
                 payload.plugin,
                 payload.version,
-                phases=tuple(payload.rollout_phases),
-                bake_seconds=payload.rollout_bake_seconds,
-                default_bake_seconds=default_bake_seconds,
+                spec=RolloutSpec(
+                    phases=tuple(payload.rollout_phases),
+                    bake_seconds=payload.rollout_bake_seconds,
+                ),
+                defaults=defaults,
             )
         except RolloutAlreadyExistsError as exc:
             # Not retryable: another version is rolling out. The install stays

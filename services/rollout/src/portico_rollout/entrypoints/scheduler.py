@@ -1,8 +1,9 @@
-"""The scheduler: a background loop that advances rollouts whose phase has baked.
+"""The scheduler: a background loop that judges rollouts whose phase is due.
 
 It reads the Clock port, so a test moving a ManualClock by an hour sees the
-next phase on the next tick. Every replica runs it; row locks (SKIP LOCKED)
-make them share the work rather than race for it.
+next decision on the next tick. Every replica runs it; row locks (SKIP
+LOCKED) make them share the work rather than race for it, and each rollout
+is handled on its own, so one that fails never blocks another tenant's.
 """
 
 from __future__ import annotations
@@ -13,14 +14,21 @@ import logging
 
 from portico_common.clock import Clock
 from portico_common.runtime import Background
-from portico_rollout.app import handlers
-from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.app.evaluation import SchedulerLimits, evaluate_due_rollouts
+from portico_rollout.app.handlers import Defaults
+from portico_rollout.app.ports import SloSource, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 
 def make_scheduler(
-    uow: UnitOfWorkFactory, clock: Clock, *, tick_seconds: float, batch: int
+    uow: UnitOfWorkFactory,
+    slo: SloSource,
+    clock: Clock,
+    *,
+    tick_seconds: float,
+    defaults: Defaults,
+    limits: SchedulerLimits,
 ) -> Background:
     """`run_scheduler(stop)`, ticking every `tick_seconds` until `stop` is set."""
 
@@ -28,9 +36,12 @@ def make_scheduler(
         while not stop.is_set():
             try:
                 # A full batch means more may be due: take the next one at once.
-                while await handlers.advance_due_rollouts(uow, clock.now(), limit=batch) >= batch:
-                    if stop.is_set():
-                        return
+                while True:
+                    done = await evaluate_due_rollouts(
+                        uow, slo, clock.now(), defaults=defaults, limits=limits
+                    )
+                    if done.due - done.failed < limits.batch or stop.is_set():
+                        break
             except Exception as exc:  # noqa: BLE001 - an outage must not end the loop
                 log.warning("scheduler tick failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):

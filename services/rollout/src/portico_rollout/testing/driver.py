@@ -28,6 +28,7 @@ from portico_common.events.bus import publish
 from portico_common.events.catalog import type_of
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
+from portico_rollout.adapters.slo_memory import MemorySlo
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -90,6 +91,8 @@ class RolloutDriver:
     pool: asyncpg.Pool
     db: Database
     watch: Watch
+    # The slo the service asks (SLOs ensured, outcomes of versions), in this process.
+    slo: MemorySlo = field(default_factory=MemorySlo)
 
     async def send(
         self,
@@ -144,6 +147,20 @@ class RolloutDriver:
             pb.GetRolloutRequest(tenant_id=tenant_id, rollout_id=rollout_id), timeout=10
         )
         return response.rollout
+
+    async def resolve(self, tenant_id: str, plugin: str, user_id: str) -> pb.ResolveVersionResponse:
+        """ResolveVersion over gRPC (answered from the service's in-memory view)."""
+        return await self.stub.ResolveVersion(
+            pb.ResolveVersionRequest(tenant_id=tenant_id, user_id=user_id, plugin=plugin),
+            timeout=10,
+        )
+
+    async def resolves_at(
+        self, tenant_id: str, plugin: str, percent: int, *, rollout_id: str | None = None
+    ) -> bool:
+        """Whether resolves of the plugin now report this canary share (and rollout id)."""
+        answer = await self.resolve(tenant_id, plugin, "probe")
+        return answer.percent == percent and rollout_id in (None, answer.rollout_id)
 
     @staticmethod
     async def eventually(probe: Callable[[], object], within: float = 10.0) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -17,7 +17,14 @@ from google.protobuf.message import Message
 from portico_common.clock import ManualClock
 from portico_common.events.envelope import Envelope
 from portico_rollout.adapters.memory import MemoryStore
+from portico_rollout.adapters.slo_memory import MemorySlo
+from portico_rollout.adapters.view import AssignmentView
+from portico_rollout.adapters.view_memory import MemoryAssignmentReader, MemoryChangeFeed
 from portico_rollout.app import handlers
+from portico_rollout.app.assignment_sync import AssignmentSync
+from portico_rollout.app.assignments import VersionAnswer, resolve_version
+from portico_rollout.app.evaluation import Pass, evaluate_due_rollouts
+from portico_rollout.app.handlers import Defaults, RolloutSpec
 from portico_rollout.app.ports import UnitOfWorkFactory
 from portico_rollout.bootstrap import Components, Dependencies, build
 from portico_rollout.domain.events import RolloutEvent, RolloutRolledBack
@@ -43,30 +50,75 @@ class Backend:
     committed_events: Callable[[], Awaitable[list[str]]]
 
 
+# What each serving rollout's canary gets per tick while `healthy_traffic` is on.
+HEALTHY_OUTCOMES = 50
+
+
 @dataclass
 class RolloutWorld:
-    """The service's app layer over in-memory adapters, with a clock the test moves."""
+    """The service's app layer over in-memory adapters, with a clock the test moves.
+
+    `slo` is an in-memory slo. With `healthy_traffic` on (the default), every
+    tick first reports good outcomes of each serving rollout's version, so a
+    phase passes its default criteria once baked; tests about evidence turn
+    it off and report what they need.
+    """
 
     clock: ManualClock
     store: MemoryStore
+    slo: MemorySlo
     tenant: str = TENANT
     plugin: str = PLUGIN
     version: str = VERSION
+    healthy_traffic: bool = True
+    defaults: Defaults = field(default_factory=Defaults)
+    # The read path: the in-memory view, kept in step by `settle`.
+    view: AssignmentView = field(default_factory=AssignmentView)
+    feed: MemoryChangeFeed = field(init=False)
+    sync: AssignmentSync = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feed = MemoryChangeFeed(self.store)
+        self.sync = AssignmentSync(MemoryAssignmentReader(self.store), self.feed, [self.view])
 
     @property
     def uow(self) -> UnitOfWorkFactory:
         return self.store.uow_factory()
 
     def components(self, *, default_bake_seconds: int = 300) -> Components:
-        """What the service runs, built over this world's store and clock."""
+        """What the service runs, built over this world's store, slo and clock."""
         return build(
             Dependencies(
                 uow=self.uow,
                 consumer_uow=self.store.consumer_uow(),
                 clock=self.clock,
-                default_bake_seconds=default_bake_seconds,
+                slo=self.slo,
+                defaults=Defaults(
+                    bake_seconds=default_bake_seconds,
+                    hold_timeout_seconds=self.defaults.hold_timeout_seconds,
+                    recheck_seconds=self.defaults.recheck_seconds,
+                ),
+                assignments=MemoryAssignmentReader(self.store),
+                changes=MemoryChangeFeed(self.store),
             )
         )
+
+    async def settle(self) -> int:
+        """Brings the view up to date as the service's feed would: returns changes routed.
+
+        The first call builds it; later ones read back the plugins that the
+        events committed since name.
+        """
+        for news in self.feed.news():
+            self.sync.changed(*news)
+        return await self.sync.step()
+
+    async def resolve(
+        self, user_id: str, *, tenant: str = TENANT, plugin: str = PLUGIN
+    ) -> VersionAnswer:
+        """ResolveVersion as the service answers it, once the view has caught up."""
+        await self.settle()
+        return resolve_version(self.view, tenant, user_id, plugin)
 
     async def deliver(self, payload: Message, *, tenant: str = TENANT) -> Envelope:
         """Hands a CloudEvent to the handler the service subscribes for its type.
@@ -99,9 +151,12 @@ class RolloutWorld:
         version: str = VERSION,
         phases: Sequence[int] = (),
         bake_seconds: int = 600,
+        spec: RolloutSpec | None = None,
     ) -> Rollout:
+        """RequestRollout as the servicer calls it; `spec` replaces phases and bake."""
+        spec = spec or RolloutSpec(phases=tuple(phases), bake_seconds=bake_seconds)
         return await handlers.request_rollout(
-            self.uow, tenant, plugin, version, phases=phases, bake_seconds=bake_seconds
+            self.uow, self.slo, tenant, plugin, version, spec=spec, defaults=self.defaults
         )
 
     async def verdict(
@@ -153,9 +208,25 @@ class RolloutWorld:
             )
 
     async def tick(self, **elapsed: float) -> int:
-        """Moves the clock, then runs one scheduler step."""
+        """Moves the clock, then runs one scheduler pass; returns how many rollouts were due."""
+        return (await self.pass_(**elapsed)).due
+
+    async def pass_(self, **elapsed: float) -> Pass:
+        """Moves the clock, feeds healthy traffic (if on), runs one scheduler pass."""
         self.clock.advance(**elapsed)
-        return await handlers.advance_due_rollouts(self.uow, self.clock.now())
+        if self.healthy_traffic:
+            for rollout in self.store.state.rollouts.values():
+                if rollout.state.serves and rollout.phase_started_at is not None:
+                    self.slo.report(
+                        rollout.tenant_id,
+                        rollout.plugin,
+                        rollout.version,
+                        rollout.phase_started_at,
+                        good=HEALTHY_OUTCOMES,
+                    )
+        return await evaluate_due_rollouts(
+            self.uow, self.slo, self.clock.now(), defaults=self.defaults
+        )
 
     async def get(self, rollout_id: str, tenant: str = TENANT) -> Rollout:
         return await handlers.get_rollout(self.uow, tenant, rollout_id)
@@ -171,4 +242,4 @@ class RolloutWorld:
 def world(start: datetime = T0) -> RolloutWorld:
     """A fresh world whose clock reads `start`."""
     clock = ManualClock(start)
-    return RolloutWorld(clock, MemoryStore(clock))
+    return RolloutWorld(clock, MemoryStore(clock), MemorySlo())

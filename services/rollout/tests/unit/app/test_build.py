@@ -1,11 +1,15 @@
-"""What `build` wires: the servicer, the durable consumers and the scheduler, over fakes."""
+"""What `build` wires: the servicers, the durable consumers and the jobs, over fakes."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from portico.rollout.v1 import rollout_pb2 as pb
 from portico_rollout.entrypoints.grpc_api import RolloutServicer
+from portico_rollout.entrypoints.grpc_assignments import AssignmentServicer
+from portico_rollout.errors import AssignmentsNotReadyError
 from portico_rollout.testing.world import PLUGIN, RolloutWorld
 
 # The servicer never touches its context; the interceptor owns metadata and errors.
@@ -13,9 +17,11 @@ NO_CONTEXT: Any = None
 
 
 def test_build_lists_the_consumers_and_the_scheduler(world: RolloutWorld) -> None:
-    """Four durable consumers, split so a rollback never queues behind verdicts, and one job.
+    """Four durable consumers, split so a rollback never queues behind verdicts, and the jobs.
 
-    The tenant deletion consumer is not build's: `serve` adds it when tenancy's
+    The jobs: the scheduler, the view's closer of watches, and the sync that
+    keeps the view in step; health waits for the view's first build. The
+    tenant deletion consumer is not build's: `serve` adds it when tenancy's
     address is set.
     """
     components = world.components()
@@ -34,15 +40,23 @@ def test_build_lists_the_consumers_and_the_scheduler(world: RolloutWorld) -> Non
             "tenant.suspended",
         ],
     }
-    assert len(components.background) == 1
+    assert components.sync is not None
+    assert len(components.background) == 3
+    assert components.background[1:] == [components.view.run, components.sync.run]
+    assert components.readiness == [components.sync.built.wait]
 
 
 async def test_built_servicer_requests_gets_and_resolves(world: RolloutWorld) -> None:
     """The servicer from build stores a request with the default bake and answers for it."""
-    [servicer] = world.components(default_bake_seconds=120).servicers
+    components = world.components(default_bake_seconds=120)
+    servicer, watch = components.servicers
     assert servicer.name == "portico.rollout.v1.RolloutService"
+    assert watch.name == "portico.rollout.v1.AssignmentService"
+    assert isinstance(watch.implementation, AssignmentServicer)
     api = servicer.implementation
     assert isinstance(api, RolloutServicer)
+    assert components.sync is not None
+    await components.sync.step()
 
     created = await api.RequestRollout(
         pb.RequestRolloutRequest(tenant_id="acme", plugin=PLUGIN, version="2.3.0"), NO_CONTEXT
@@ -50,6 +64,9 @@ async def test_built_servicer_requests_gets_and_resolves(world: RolloutWorld) ->
     got = await api.GetRollout(
         pb.GetRolloutRequest(tenant_id="acme", rollout_id=created.rollout.rollout_id), NO_CONTEXT
     )
+    # What the feed does when rollout.requested arrives: the view reads the plugin back.
+    components.sync.changed("acme", PLUGIN)
+    assert await components.sync.step() == 1
     resolved = await api.ResolveVersion(
         pb.ResolveVersionRequest(tenant_id="acme", user_id="user-1", plugin=PLUGIN), NO_CONTEXT
     )
@@ -63,3 +80,15 @@ async def test_built_servicer_requests_gets_and_resolves(world: RolloutWorld) ->
         0,
         "",
     )
+
+
+async def test_resolve_is_unavailable_until_the_view_is_built(world: RolloutWorld) -> None:
+    """Before the first build ResolveVersion refuses with UNAVAILABLE instead of guessing."""
+    [servicer, _] = world.components().servicers
+    api = servicer.implementation
+    assert isinstance(api, RolloutServicer)
+    with pytest.raises(AssignmentsNotReadyError) as caught:
+        await api.ResolveVersion(
+            pb.ResolveVersionRequest(tenant_id="acme", user_id="user-1", plugin=PLUGIN), NO_CONTEXT
+        )
+    assert caught.value.code == "UNAVAILABLE"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from portico.events.v1 import events_pb2 as ev
-from portico_rollout.app import handlers
+from portico_rollout.app.evaluation import evaluate_due_rollouts
 from portico_rollout.domain.saga import StepState
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import RolloutConflictError
@@ -96,7 +96,7 @@ async def test_violation_for_another_version_or_none_is_ignored(world: RolloutWo
     assert await world.violation(version="2.2.0") is None
     assert await world.violation(plugin="@acme/other") is None
     assert (await world.get(rollout.rollout_id)).state is RolloutState.IN_PROGRESS
-    assert world.event_types() == ["RolloutStarted"]
+    assert world.event_types() == ["RolloutRequested", "RolloutStarted"]
 
 
 async def test_violation_before_the_canary_starts_is_ignored(world: RolloutWorld) -> None:
@@ -104,7 +104,7 @@ async def test_violation_before_the_canary_starts_is_ignored(world: RolloutWorld
     rollout = await world.request()
     assert await world.violation() is None
     assert (await world.get(rollout.rollout_id)).state is RolloutState.AWAITING_CHECKS
-    assert world.event_types() == []
+    assert world.event_types() == ["RolloutRequested"]
 
 
 async def test_violation_after_completion_is_harmless(world: RolloutWorld) -> None:
@@ -168,4 +168,5 @@ async def test_saga_refuses_a_rollout_that_is_not_rolled_back(world: RolloutWorl
 
 async def test_advance_handles_nothing_due(world: RolloutWorld) -> None:
     """With no rollouts at all the scheduler's step is a no-op."""
-    assert await handlers.advance_due_rollouts(world.uow, world.clock.now()) == 0
+    done = await evaluate_due_rollouts(world.uow, world.slo, world.clock.now())
+    assert (done.due, done.failed) == (0, 0)

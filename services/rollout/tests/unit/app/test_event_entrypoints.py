@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -95,7 +96,9 @@ async def test_violation_rolls_back_and_measures_reaction(
     world.clock.advance(seconds=0.02)
     before = reactions()
     envelope = await entry.deliver(violation)
-    [rolled_back] = entry.published
+    decided, rolled_back = entry.published
+    assert isinstance(decided, ev.RolloutDecisionRecorded)
+    assert (decided.kind, decided.source) == ("rollback", "slo")
     assert isinstance(rolled_back, ev.RolloutRolledBack)
     assert rolled_back.cause_event_id == envelope.id
     assert timestamp_field(rolled_back, "violation_detected_at") == detected
@@ -109,7 +112,7 @@ async def test_violation_without_detection_time_uses_the_event_time(
     await world.started()
     world.clock.advance(minutes=1)
     envelope = await entry.deliver(ev.SloViolated(**ids(world), rule="r"))
-    [rolled_back] = entry.published
+    _, rolled_back = entry.published
     assert isinstance(rolled_back, ev.RolloutRolledBack)
     assert timestamp_field(rolled_back, "violation_detected_at") == envelope.time
     assert envelope.time == world.clock.now()
@@ -162,11 +165,14 @@ async def test_breaker_opening_rolls_back_with_the_breaker_as_reason(
     world.clock.advance(seconds=0.01)
     before = reactions()
     envelope = await entry.deliver(breaker_opened(world, opened_at))
-    [rolled_back] = entry.published
+    reason = "circuit breaker b-7 opened: CLOSED -> OPEN: failure rate 60% >= 50% over 5 calls"
+    decided, rolled_back = entry.published
+    assert isinstance(decided, ev.RolloutDecisionRecorded)
+    assert (decided.kind, decided.source) == ("rollback", "slo")
+    assert list(decided.reasons) == [reason]
+    assert json.loads(decided.evidence_json)["violation"]["breaker_id"] == "b-7"
     assert isinstance(rolled_back, ev.RolloutRolledBack)
-    assert rolled_back.reason == (
-        "circuit breaker b-7 opened: CLOSED -> OPEN: failure rate 60% >= 50% over 5 calls"
-    )
+    assert rolled_back.reason == reason
     assert rolled_back.cause_event_id == envelope.id
     assert timestamp_field(rolled_back, "violation_detected_at") == opened_at
     assert (await world.get(rollout.rollout_id)).state is RolloutState.ROLLED_BACK

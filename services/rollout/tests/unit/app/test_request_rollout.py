@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portico.events.v1 import events_pb2 as ev
 from portico_common.errors import InvalidArgumentError
 from portico_common.npm import InvalidVersionError
 from portico_rollout.app import handlers
@@ -13,20 +14,26 @@ from portico_rollout.testing.world import RolloutWorld
 
 
 async def test_request_waits_for_checks_and_is_persisted(world: RolloutWorld) -> None:
-    """A new request is stored as AWAITING_CHECKS with the default phases and emits nothing."""
+    """A new request is stored as AWAITING_CHECKS with the default phases and announced."""
     created = await world.request()
     stored = await world.get(created.rollout_id)
     assert stored.state is RolloutState.AWAITING_CHECKS
     assert stored.phases == (10, 25, 50, 100)
     assert stored.bake_seconds == 600
     assert stored.created_at == world.clock.now()
-    assert world.event_types() == []
+    [requested] = world.events(ev.RolloutRequested)
+    assert (requested.rollout_id, list(requested.phases), requested.bake_seconds) == (
+        created.rollout_id,
+        [10, 25, 50, 100],
+        600,
+    )
+    assert world.event_types() == ["RolloutRequested"]
 
 
 async def test_bake_zero_means_the_configured_default(world: RolloutWorld) -> None:
     """bake_seconds 0 takes the default the service was configured with."""
     rollout = await handlers.request_rollout(
-        world.uow, "acme", "left-pad", "1.0.0", default_bake_seconds=42
+        world.uow, world.slo, "acme", "left-pad", "1.0.0", defaults=handlers.Defaults(42)
     )
     assert rollout.bake_seconds == 42
 
@@ -61,7 +68,7 @@ async def test_malformed_request_is_refused(
 ) -> None:
     """A bad tenant (including the platform scope "*"), plugin or version is INVALID_ARGUMENT."""
     with pytest.raises(InvalidArgumentError, match=field) as caught:
-        await handlers.request_rollout(world.uow, tenant, plugin, version)
+        await handlers.request_rollout(world.uow, world.slo, tenant, plugin, version)
     assert caught.value.code == "INVALID_ARGUMENT"
     assert world.store.state.rollouts == {}
 
@@ -131,7 +138,7 @@ async def test_get_unknown_or_foreign_rollout_is_not_found(world: RolloutWorld) 
 async def test_a_refused_version_is_named_with_the_field_and_the_rule(world: RolloutWorld) -> None:
     """The issue's `1.0.0.0.0-` is refused by the kernel's semver rule, naming the field."""
     with pytest.raises(InvalidVersionError) as caught:
-        await handlers.request_rollout(world.uow, "acme", "left-pad", "1.0.0.0.0-")
+        await handlers.request_rollout(world.uow, world.slo, "acme", "left-pad", "1.0.0.0.0-")
     assert str(caught.value) == (
         "invalid version '1.0.0.0.0-': "
         "not an exact semantic version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD])"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portico_common.npm import InvalidPackageNameError
-from portico_rollout.app import handlers
+from portico_rollout.app.assignments import VersionAnswer
 from portico_rollout.domain.sticky import bucket_for
 from portico_rollout.errors import RolloutError
 from portico_rollout.testing.world import RolloutWorld
@@ -13,23 +13,20 @@ from portico_rollout.testing.world import RolloutWorld
 USERS = [f"user-{n}" for n in range(400)]
 
 
-async def resolve_all(world: RolloutWorld) -> dict[str, handlers.VersionAnswer]:
-    return {
-        user: await handlers.resolve_version(world.uow, world.tenant, user, world.plugin)
-        for user in USERS
-    }
+async def resolve_all(world: RolloutWorld) -> dict[str, VersionAnswer]:
+    return {user: await world.resolve(user) for user in USERS}
 
 
 async def test_not_installed_resolves_to_nothing(world: RolloutWorld) -> None:
     """With no stable version and no rollout, the plugin resolves to "" for everyone."""
-    answer = await handlers.resolve_version(world.uow, "acme", "alice", "left-pad")
+    answer = await world.resolve("alice", plugin="left-pad")
     assert (answer.version, answer.rollout_id, answer.in_canary, answer.percent) == (
         "",
         "",
         False,
         0,
     )
-    assert answer.bucket == bucket_for("acme", "left-pad", "alice")
+    assert answer.bucket == bucket_for("acme", "left-pad", "", "alice")
 
 
 async def test_awaiting_checks_serves_stable_only(world: RolloutWorld) -> None:
@@ -79,7 +76,7 @@ async def test_completed_version_serves_everyone_as_stable(world: RolloutWorld) 
 async def test_resolve_validates_its_input(world: RolloutWorld) -> None:
     """An empty user id is INVALID_ARGUMENT."""
     with pytest.raises(RolloutError, match="user_id") as caught:
-        await handlers.resolve_version(world.uow, "acme", "", "left-pad")
+        await world.resolve("", plugin="left-pad")
     assert caught.value.code == "INVALID_ARGUMENT"
 
 
@@ -89,5 +86,5 @@ async def test_resolve_refuses_a_plugin_npm_could_not_name(
 ) -> None:
     """The plugin asked about follows the kernel's npm name rule; the error names the field."""
     with pytest.raises(InvalidPackageNameError, match=r"^invalid plugin ") as caught:
-        await handlers.resolve_version(world.uow, "acme", "user-1", plugin)
+        await world.resolve("user-1", plugin=plugin)
     assert caught.value.code == "INVALID_ARGUMENT"

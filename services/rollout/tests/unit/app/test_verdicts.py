@@ -107,7 +107,7 @@ async def test_duplicate_and_late_verdicts_are_harmless(world: RolloutWorld) -> 
     await world.verdict("compat", True)
     await world.verdict("compat", True)
     await world.verdict("security", True)
-    assert world.event_types() == ["RolloutStarted"]
+    assert world.event_types() == ["RolloutRequested", "RolloutStarted"]
     assert len(world.store.state.verdicts) == 4
     assert (await world.get(rollout.rollout_id)).state is RolloutState.IN_PROGRESS
 
@@ -118,7 +118,7 @@ async def test_verdict_for_another_version_waits(world: RolloutWorld) -> None:
     await world.verdict("security", False, "bad", version="9.9.9")
     await world.verdict("compat", False, "bad", version="9.9.9")
     assert (await world.get(rollout.rollout_id)).state is RolloutState.AWAITING_CHECKS
-    assert world.event_types() == []
+    assert world.event_types() == ["RolloutRequested"]
 
 
 async def test_rejection_during_the_canary_rolls_back(world: RolloutWorld) -> None:

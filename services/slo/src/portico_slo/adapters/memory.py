@@ -18,6 +18,7 @@ from datetime import datetime
 from portico_common import memory_uow
 from portico_common.clock import Clock
 from portico_slo.adapters.breakers_memory import MemoryBreakers
+from portico_slo.adapters.memory_version_outcomes import MemoryVersionOutcomes, VersionTallies
 from portico_slo.adapters.messages import to_message
 from portico_slo.app.breakers_ports import BreakerRecord
 from portico_slo.app.ports import (
@@ -48,6 +49,7 @@ class MemoryTables:
     violations: dict[str, tuple[str, ViolationRecord]] = field(default_factory=dict)
     # (tenant, name) -> template
     templates: dict[tuple[str, str], SloTemplate] = field(default_factory=dict)
+    version_outcomes: VersionTallies = field(default_factory=dict)
     # breaker_id -> breaker
     breakers: dict[str, BreakerRecord] = field(default_factory=dict)
 
@@ -61,6 +63,7 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
         self.buckets = MemoryOutcomeBuckets(self)
         self.violations = MemoryViolationLog(self)
         self.templates = MemoryTemplates(self)
+        self.version_outcomes = MemoryVersionOutcomes(self)
         self.breakers = MemoryBreakers(self, state.breakers)
 
     async def publish(self, events: Sequence[SloEvent]) -> None:

@@ -20,6 +20,7 @@ from portico_slo.adapters.breakers_postgres import PgBreakers
 from portico_slo.adapters.messages import to_message
 from portico_slo.adapters.postgres_buckets import PgOutcomeBuckets
 from portico_slo.adapters.postgres_records import PgTemplates, PgViolationLog
+from portico_slo.adapters.postgres_version_outcomes import PgVersionOutcomes
 from portico_slo.adapters.spec_json import definition_json, definition_of
 from portico_slo.app.ports import SloFilter, SloRecord, TierBurn, UnitOfWorkFactory
 from portico_slo.domain.events import SloEvent
@@ -295,6 +296,7 @@ class SloPgUnitOfWork(PgUnitOfWork):
         self._buckets = PgOutcomeBuckets(conn, record, COLUMNS)
         self._violations = PgViolationLog(conn)
         self._templates = PgTemplates(conn)
+        self._version_outcomes = PgVersionOutcomes(conn)
         self._breakers = PgBreakers(conn, self)
 
     @property
@@ -312,6 +314,10 @@ class SloPgUnitOfWork(PgUnitOfWork):
     @property
     def templates(self) -> PgTemplates:
         return self._templates
+
+    @property
+    def version_outcomes(self) -> PgVersionOutcomes:
+        return self._version_outcomes
 
     @property
     def breakers(self) -> PgBreakers:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
-from portico_slo.app import breakers
+from portico_slo.app import breakers, version_outcomes
 from portico_slo.app.evaluation import (
     Judged,
     evaluate_all,
@@ -254,7 +254,8 @@ async def report_outcomes(
     the events are one transaction, with the SLOs locked in id order. The
     version's circuit breaker, if it has one, is fed the same accepted
     outcomes in that transaction (locked after the SLOs); a version with a
-    breaker and no SLO is judged by its breaker alone.
+    breaker and no SLO is judged by its breaker alone. The accepted outcomes
+    are also tallied per version in that transaction, for the canary judge.
     """
     require_tenant_id(tenant_id)
     check_plugin_version(plugin, version)
@@ -292,6 +293,18 @@ async def report_outcomes(
             if refused:
                 await tx.slos.count_refused(tenant_id, slo.slo_id, refused)
             judged.append(await judge(tx, slo, now))
+        # The canary judge compares versions on these (version_outcomes.series).
+        await version_outcomes.record(
+            tx,
+            tenant_id,
+            plugin,
+            version,
+            [
+                (o.at or now, o.success, o.latency_ms)
+                for o, r in zip(outcomes, results, strict=True)
+                if r is OutcomeResult.ACCEPTED
+            ],
+        )
         if breaker is not None:
             await breakers.record_outcomes(tx, breaker, outcomes, results, now)
     for each in judged:

@@ -16,6 +16,7 @@ from portico_slo.domain.objective import SloDefinition
 from portico_slo.domain.scope import ScopeKind
 from portico_slo.domain.slo import SloStatus
 from portico_slo.domain.templates import SloTemplate
+from portico_slo.domain.version_outcomes import Tally
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,23 @@ class TemplateRepository(Protocol):
     async def delete(self, tenant_id: str, name: str) -> bool: ...
 
 
+class VersionOutcomeTallies(Protocol):
+    """Outcomes per plugin version and epoch second (see domain.version_outcomes)."""
+
+    async def add(
+        self, tenant_id: str, plugin: str, version: str, seconds: Mapping[int, Tally]
+    ) -> None:
+        """Adds to the tallies of the version's seconds."""
+
+    async def read(
+        self, tenant_id: str, plugin: str, versions: Sequence[str], start: int, end: int
+    ) -> dict[str, dict[int, Tally]]:
+        """The tallies of each version's seconds in [start, end) (a version without any: {})."""
+
+    async def prune(self, before: int) -> int:
+        """Deletes every tally of a second before `before`; returns how many."""
+
+
 class SloUnitOfWork(Protocol):
     # Read-only members, so any repository implementing the port fits.
     @property
@@ -174,6 +192,8 @@ class SloUnitOfWork(Protocol):
     def violations(self) -> ViolationLog: ...
     @property
     def templates(self) -> TemplateRepository: ...
+    @property
+    def version_outcomes(self) -> VersionOutcomeTallies: ...
     @property
     def breakers(self) -> BreakerRepository: ...
     @property

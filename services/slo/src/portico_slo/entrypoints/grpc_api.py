@@ -16,6 +16,7 @@ from portico_slo.domain.ingest import OutcomeResult
 from portico_slo.domain.slo import SloState
 from portico_slo.entrypoints import dashboard_mapping as dm
 from portico_slo.entrypoints import grpc_mapping as m
+from portico_slo.entrypoints.grpc_version_outcomes import get_version_outcomes
 
 _RESULTS = {
     OutcomeResult.ACCEPTED: pb.OUTCOME_RESULT_ACCEPTED,
@@ -290,3 +291,8 @@ class SloServicer(pb_grpc.SloServiceServicer):
             breakers=[dm.breaker_summary(b) for b in whole.breakers],
             alert_history=[dm.alert_summary(a) for a in whole.alert_history],
         )
+
+    async def GetVersionOutcomes(
+        self, request: pb.GetVersionOutcomesRequest, context: Context
+    ) -> pb.GetVersionOutcomesResponse:
+        return await get_version_outcomes(self._uow, request)

@@ -8,7 +8,7 @@ import logging
 import time
 
 from portico_common.runtime import Background
-from portico_slo.app import handlers, pull
+from portico_slo.app import handlers, pull, version_outcomes
 from portico_slo.app.ports import BurnRateGauge, MetricsSource, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,11 @@ def upkeep_job(
             if last_prune is None or time.monotonic() - last_prune >= prune_seconds:
                 try:
                     pruned = await handlers.prune_buckets(uow)
+                    tallies = await version_outcomes.prune(uow)
                     last_prune = time.monotonic()
-                    log.info("outcome buckets pruned", extra={"deleted": pruned})
+                    log.info(
+                        "outcome buckets pruned", extra={"deleted": pruned, "tallies": tallies}
+                    )
                 except Exception as exc:  # noqa: BLE001 - retried next tick
                     log.warning("pruning buckets failed", extra={"error": str(exc)})
             try:

@@ -240,12 +240,15 @@ class RolloutStarted(_message.Message):
     STABLE_VERSION_FIELD_NUMBER: _builtins.int
     PHASES_FIELD_NUMBER: _builtins.int
     PERCENT_FIELD_NUMBER: _builtins.int
+    STRATEGY_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     rollout_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
     stable_version: _builtins.str
     percent: _builtins.int
+    strategy: _builtins.str
+    """canary, blue_green, rolling or instant."""
     @_builtins.property
     def phases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
     def __init__(
@@ -258,10 +261,11 @@ class RolloutStarted(_message.Message):
         stable_version: _builtins.str = ...,
         phases: _abc.Iterable[_builtins.int] | None = ...,
         percent: _builtins.int = ...,
+        strategy: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["percent", b"percent", "phases", b"phases", "plugin", b"plugin", "rollout_id", b"rollout_id", "stable_version", b"stable_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["percent", b"percent", "phases", b"phases", "plugin", b"plugin", "rollout_id", b"rollout_id", "stable_version", b"stable_version", "strategy", b"strategy", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1260,6 +1264,217 @@ class SloRecovered(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SloRecovered: _TypeAlias = SloRecovered  # noqa: Y015
+
+@_typing.final
+class RolloutDecisionRecorded(_message.Message):
+    """rollout.decision.recorded: rollout decided something about a rollout (advance,
+    hold, fail, rollback) and stored it with the evidence it decided on.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    DECISION_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    PHASE_INDEX_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    TO_PERCENT_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    CANARY_SAMPLES_FIELD_NUMBER: _builtins.int
+    CANARY_ERROR_RATE_FIELD_NUMBER: _builtins.int
+    JUDGMENT_SCORE_FIELD_NUMBER: _builtins.int
+    JUDGMENT_VERDICT_FIELD_NUMBER: _builtins.int
+    EVIDENCE_JSON_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    decision_id: _builtins.str
+    kind: _builtins.str
+    """advance, hold, fail or rollback."""
+    source: _builtins.str
+    """What decided: criteria, judgment, slo, operator, approval, checks."""
+    phase_index: _builtins.int
+    percent: _builtins.int
+    to_percent: _builtins.int
+    """The share after the decision (0 after a failure or rollback)."""
+    canary_samples: _builtins.int
+    """The canary's samples and error rate in the judged window."""
+    canary_error_rate: _builtins.float
+    judgment_score: _builtins.float
+    """The statistical judgment's score (0..100) and verdict; empty verdict: none ran."""
+    judgment_verdict: _builtins.str
+    evidence_json: _builtins.str
+    """The whole evidence as JSON (what GetRollout and ReplayRollout read)."""
+    attempt: _builtins.int
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        decision_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        source: _builtins.str = ...,
+        phase_index: _builtins.int = ...,
+        percent: _builtins.int = ...,
+        to_percent: _builtins.int = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        canary_samples: _builtins.int = ...,
+        canary_error_rate: _builtins.float = ...,
+        judgment_score: _builtins.float = ...,
+        judgment_verdict: _builtins.str = ...,
+        evidence_json: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "canary_error_rate", b"canary_error_rate", "canary_samples", b"canary_samples", "decided_at", b"decided_at", "decision_id", b"decision_id", "evidence_json", b"evidence_json", "judgment_score", b"judgment_score", "judgment_verdict", b"judgment_verdict", "kind", b"kind", "percent", b"percent", "phase_index", b"phase_index", "plugin", b"plugin", "reasons", b"reasons", "rollout_id", b"rollout_id", "source", b"source", "tenant_id", b"tenant_id", "to_percent", b"to_percent", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RolloutDecisionRecorded: _TypeAlias = RolloutDecisionRecorded  # noqa: Y015
+
+@_typing.final
+class RolloutRequested(_message.Message):
+    """rollout.requested: a rollout was asked for and waits for its security and
+    compat verdicts (no user has the version yet); read paths learn its id from it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STABLE_VERSION_FIELD_NUMBER: _builtins.int
+    PHASES_FIELD_NUMBER: _builtins.int
+    BAKE_SECONDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    stable_version: _builtins.str
+    bake_seconds: _builtins.int
+    @_builtins.property
+    def phases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        stable_version: _builtins.str = ...,
+        phases: _abc.Iterable[_builtins.int] | None = ...,
+        bake_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bake_seconds", b"bake_seconds", "phases", b"phases", "plugin", b"plugin", "rollout_id", b"rollout_id", "stable_version", b"stable_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RolloutRequested: _TypeAlias = RolloutRequested  # noqa: Y015
+
+@_typing.final
+class RolloutPaused(_message.Message):
+    """rollout.paused: an operator held a rollout's share where it is (it still
+    serves that share, and a violation still rolls it back).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PHASE_INDEX_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    phase_index: _builtins.int
+    percent: _builtins.int
+    actor: _builtins.str
+    """The operator (the token's subject) and the reason they gave."""
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        phase_index: _builtins.int = ...,
+        percent: _builtins.int = ...,
+        actor: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "percent", b"percent", "phase_index", b"phase_index", "plugin", b"plugin", "reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RolloutPaused: _TypeAlias = RolloutPaused  # noqa: Y015
+
+@_typing.final
+class RolloutResumed(_message.Message):
+    """rollout.resumed: a paused rollout is judged again from the phase it was held in."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PHASE_INDEX_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    phase_index: _builtins.int
+    percent: _builtins.int
+    actor: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        phase_index: _builtins.int = ...,
+        percent: _builtins.int = ...,
+        actor: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "percent", b"percent", "phase_index", b"phase_index", "plugin", b"plugin", "reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RolloutResumed: _TypeAlias = RolloutResumed  # noqa: Y015
 
 @_typing.final
 class BreakerChange(_message.Message):

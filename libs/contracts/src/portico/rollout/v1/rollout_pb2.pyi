@@ -34,6 +34,8 @@ class _RolloutStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RolloutS
     ROLLOUT_STATE_ROLLED_BACK: _RolloutState.ValueType  # 4
     ROLLOUT_STATE_REFUSED: _RolloutState.ValueType  # 5
     """A check failed; the rollout never started."""
+    ROLLOUT_STATE_PAUSED: _RolloutState.ValueType  # 6
+    """An operator paused it: the share holds until it is resumed."""
 
 class RolloutState(_RolloutState, metaclass=_RolloutStateEnumTypeWrapper):
     """Where a rollout is in its life."""
@@ -46,7 +48,133 @@ ROLLOUT_STATE_COMPLETED: RolloutState.ValueType  # 3
 ROLLOUT_STATE_ROLLED_BACK: RolloutState.ValueType  # 4
 ROLLOUT_STATE_REFUSED: RolloutState.ValueType  # 5
 """A check failed; the rollout never started."""
+ROLLOUT_STATE_PAUSED: RolloutState.ValueType  # 6
+"""An operator paused it: the share holds until it is resumed."""
 Global___RolloutState: _TypeAlias = RolloutState  # noqa: Y015
+
+class _RolloutStrategy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RolloutStrategyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RolloutStrategy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ROLLOUT_STRATEGY_UNSPECIFIED: _RolloutStrategy.ValueType  # 0
+    """CANARY."""
+    ROLLOUT_STRATEGY_CANARY: _RolloutStrategy.ValueType  # 1
+    """Phases of growing share (default 10, 25, 50, 100), each baked and judged."""
+    ROLLOUT_STRATEGY_BLUE_GREEN: _RolloutStrategy.ValueType  # 2
+    """A preview cohort is judged, then everyone switches at once; the old
+    version stays warm for the rollback window.
+    """
+    ROLLOUT_STRATEGY_ROLLING: _RolloutStrategy.ValueType  # 3
+    """Equal batches of cohorts, each baked and judged."""
+    ROLLOUT_STRATEGY_INSTANT: _RolloutStrategy.ValueType  # 4
+    """Everyone at once, watched for the post-promotion window."""
+
+class RolloutStrategy(_RolloutStrategy, metaclass=_RolloutStrategyEnumTypeWrapper):
+    """How the new version reaches everyone."""
+
+ROLLOUT_STRATEGY_UNSPECIFIED: RolloutStrategy.ValueType  # 0
+"""CANARY."""
+ROLLOUT_STRATEGY_CANARY: RolloutStrategy.ValueType  # 1
+"""Phases of growing share (default 10, 25, 50, 100), each baked and judged."""
+ROLLOUT_STRATEGY_BLUE_GREEN: RolloutStrategy.ValueType  # 2
+"""A preview cohort is judged, then everyone switches at once; the old
+version stays warm for the rollback window.
+"""
+ROLLOUT_STRATEGY_ROLLING: RolloutStrategy.ValueType  # 3
+"""Equal batches of cohorts, each baked and judged."""
+ROLLOUT_STRATEGY_INSTANT: RolloutStrategy.ValueType  # 4
+"""Everyone at once, watched for the post-promotion window."""
+Global___RolloutStrategy: _TypeAlias = RolloutStrategy  # noqa: Y015
+
+class _GateDeadlineAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _GateDeadlineActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_GateDeadlineAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    GATE_DEADLINE_ACTION_UNSPECIFIED: _GateDeadlineAction.ValueType  # 0
+    """EXPIRE."""
+    GATE_DEADLINE_ACTION_EXPIRE: _GateDeadlineAction.ValueType  # 1
+    """The gate fails and the rollout rolls back."""
+    GATE_DEADLINE_ACTION_APPROVE: _GateDeadlineAction.ValueType  # 2
+    """Nobody objected in time: the gate opens."""
+    GATE_DEADLINE_ACTION_ESCALATE: _GateDeadlineAction.ValueType  # 3
+    """Other roles decide, for one more timeout."""
+
+class GateDeadlineAction(_GateDeadlineAction, metaclass=_GateDeadlineActionEnumTypeWrapper):
+    """What a gate does when its deadline passes before enough approvals."""
+
+GATE_DEADLINE_ACTION_UNSPECIFIED: GateDeadlineAction.ValueType  # 0
+"""EXPIRE."""
+GATE_DEADLINE_ACTION_EXPIRE: GateDeadlineAction.ValueType  # 1
+"""The gate fails and the rollout rolls back."""
+GATE_DEADLINE_ACTION_APPROVE: GateDeadlineAction.ValueType  # 2
+"""Nobody objected in time: the gate opens."""
+GATE_DEADLINE_ACTION_ESCALATE: GateDeadlineAction.ValueType  # 3
+"""Other roles decide, for one more timeout."""
+Global___GateDeadlineAction: _TypeAlias = GateDeadlineAction  # noqa: Y015
+
+class _DecisionKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DecisionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DecisionKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DECISION_KIND_UNSPECIFIED: _DecisionKind.ValueType  # 0
+    DECISION_KIND_ADVANCE: _DecisionKind.ValueType  # 1
+    """The share grew (or the rollout completed)."""
+    DECISION_KIND_HOLD: _DecisionKind.ValueType  # 2
+    """The phase stays, for lack of samples, a marginal judgment or an approval."""
+    DECISION_KIND_FAIL: _DecisionKind.ValueType  # 3
+    """The criteria or the judgment failed: the rollout rolls back."""
+    DECISION_KIND_ROLLBACK: _DecisionKind.ValueType  # 4
+    """A rollback was asked for (slo.violated, an operator, a check, a gate)."""
+
+class DecisionKind(_DecisionKind, metaclass=_DecisionKindEnumTypeWrapper):
+    """What a decision did."""
+
+DECISION_KIND_UNSPECIFIED: DecisionKind.ValueType  # 0
+DECISION_KIND_ADVANCE: DecisionKind.ValueType  # 1
+"""The share grew (or the rollout completed)."""
+DECISION_KIND_HOLD: DecisionKind.ValueType  # 2
+"""The phase stays, for lack of samples, a marginal judgment or an approval."""
+DECISION_KIND_FAIL: DecisionKind.ValueType  # 3
+"""The criteria or the judgment failed: the rollout rolls back."""
+DECISION_KIND_ROLLBACK: DecisionKind.ValueType  # 4
+"""A rollback was asked for (slo.violated, an operator, a check, a gate)."""
+Global___DecisionKind: _TypeAlias = DecisionKind  # noqa: Y015
+
+class _RolloutAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RolloutActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RolloutAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ROLLOUT_ACTION_UNSPECIFIED: _RolloutAction.ValueType  # 0
+    ROLLOUT_ACTION_PAUSE: _RolloutAction.ValueType  # 1
+    ROLLOUT_ACTION_RESUME: _RolloutAction.ValueType  # 2
+    ROLLOUT_ACTION_PROMOTE: _RolloutAction.ValueType  # 3
+    """To the next phase."""
+    ROLLOUT_ACTION_PROMOTE_FULL: _RolloutAction.ValueType  # 4
+    """To the 100% phase."""
+    ROLLOUT_ACTION_ABORT: _RolloutAction.ValueType  # 5
+    ROLLOUT_ACTION_RETRY: _RolloutAction.ValueType  # 6
+
+class RolloutAction(_RolloutAction, metaclass=_RolloutActionEnumTypeWrapper):
+    """The operator controls, for UpdateRollout."""
+
+ROLLOUT_ACTION_UNSPECIFIED: RolloutAction.ValueType  # 0
+ROLLOUT_ACTION_PAUSE: RolloutAction.ValueType  # 1
+ROLLOUT_ACTION_RESUME: RolloutAction.ValueType  # 2
+ROLLOUT_ACTION_PROMOTE: RolloutAction.ValueType  # 3
+"""To the next phase."""
+ROLLOUT_ACTION_PROMOTE_FULL: RolloutAction.ValueType  # 4
+"""To the 100% phase."""
+ROLLOUT_ACTION_ABORT: RolloutAction.ValueType  # 5
+ROLLOUT_ACTION_RETRY: RolloutAction.ValueType  # 6
+Global___RolloutAction: _TypeAlias = RolloutAction  # noqa: Y015
 
 @_typing.final
 class RolloutEvent(_message.Message):
@@ -77,6 +205,701 @@ class RolloutEvent(_message.Message):
 Global___RolloutEvent: _TypeAlias = RolloutEvent  # noqa: Y015
 
 @_typing.final
+class JudgmentMetric(_message.Message):
+    """One metric of a statistical judgment (Kayenta's canary metric config)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    NAN_STRATEGY_FIELD_NUMBER: _builtins.int
+    CRITICAL_FIELD_NUMBER: _builtins.int
+    MUST_HAVE_DATA_FIELD_NUMBER: _builtins.int
+    MUTED_FIELD_NUMBER: _builtins.int
+    EFFECT_SIZE_MEASURE_FIELD_NUMBER: _builtins.int
+    ALLOWED_INCREASE_FIELD_NUMBER: _builtins.int
+    ALLOWED_DECREASE_FIELD_NUMBER: _builtins.int
+    CRITICAL_INCREASE_FIELD_NUMBER: _builtins.int
+    CRITICAL_DECREASE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """error_rate, latency_mean, latency_p50, latency_p95 or latency_p99."""
+    direction: _builtins.str
+    """increase (default), decrease or either: which change is bad."""
+    nan_strategy: _builtins.str
+    """remove (default) or replace: what an interval without data becomes."""
+    critical: _builtins.bool
+    """A critical metric that fails makes the judgment fail."""
+    must_have_data: _builtins.bool
+    """No data for it counts as a failed metric (NodataFailMetric)."""
+    muted: _builtins.bool
+    """Classified and reported, not scored."""
+    effect_size_measure: _builtins.str
+    """meanRatio (default) or cles."""
+    allowed_increase: _builtins.float
+    """Effect sizes (0: Kayenta's default, 1.0 or 0.5 for cles)."""
+    allowed_decrease: _builtins.float
+    critical_increase: _builtins.float
+    critical_decrease: _builtins.float
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: the metric is its own group."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        groups: _abc.Iterable[_builtins.str] | None = ...,
+        direction: _builtins.str = ...,
+        nan_strategy: _builtins.str = ...,
+        critical: _builtins.bool = ...,
+        must_have_data: _builtins.bool = ...,
+        muted: _builtins.bool = ...,
+        effect_size_measure: _builtins.str = ...,
+        allowed_increase: _builtins.float = ...,
+        allowed_decrease: _builtins.float = ...,
+        critical_increase: _builtins.float = ...,
+        critical_decrease: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_decrease", b"allowed_decrease", "allowed_increase", b"allowed_increase", "critical", b"critical", "critical_decrease", b"critical_decrease", "critical_increase", b"critical_increase", "direction", b"direction", "effect_size_measure", b"effect_size_measure", "groups", b"groups", "must_have_data", b"must_have_data", "muted", b"muted", "name", b"name", "nan_strategy", b"nan_strategy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JudgmentMetric: _TypeAlias = JudgmentMetric  # noqa: Y015
+
+@_typing.final
+class JudgmentConfig(_message.Message):
+    """A statistical judgment of the canary against the baseline (the stable
+    version's outcomes in the same window), with Kayenta's semantics.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class GroupWeightsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    METRICS_FIELD_NUMBER: _builtins.int
+    GROUP_WEIGHTS_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    TOLERANCE_FIELD_NUMBER: _builtins.int
+    PASS_THRESHOLD_FIELD_NUMBER: _builtins.int
+    MARGINAL_THRESHOLD_FIELD_NUMBER: _builtins.int
+    INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
+    confidence: _builtins.float
+    """Unset: 0.98."""
+    tolerance: _builtins.float
+    """Unset: 0.25 of the Hodges-Lehmann estimate."""
+    pass_threshold: _builtins.float
+    """Unset: 95 and 75. Below marginal the rollout fails; between, the phase holds."""
+    marginal_threshold: _builtins.float
+    interval_seconds: _builtins.int
+    """Width of one sample; 0: the window in about 30 intervals."""
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___JudgmentMetric]:
+        """Empty: error_rate (group errors), latency_mean and latency_p95 (group latency)."""
+
+    @_builtins.property
+    def group_weights(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Percent per group; groups without a weight share the rest."""
+
+    def __init__(
+        self,
+        *,
+        metrics: _abc.Iterable[Global___JudgmentMetric] | None = ...,
+        group_weights: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        confidence: _builtins.float | None = ...,
+        tolerance: _builtins.float | None = ...,
+        pass_threshold: _builtins.float | None = ...,
+        marginal_threshold: _builtins.float | None = ...,
+        interval_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_confidence", b"_confidence", "_marginal_threshold", b"_marginal_threshold", "_pass_threshold", b"_pass_threshold", "_tolerance", b"_tolerance", "confidence", b"confidence", "marginal_threshold", b"marginal_threshold", "pass_threshold", b"pass_threshold", "tolerance", b"tolerance"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_confidence", b"_confidence", "_marginal_threshold", b"_marginal_threshold", "_pass_threshold", b"_pass_threshold", "_tolerance", b"_tolerance", "confidence", b"confidence", "group_weights", b"group_weights", "interval_seconds", b"interval_seconds", "marginal_threshold", b"marginal_threshold", "metrics", b"metrics", "pass_threshold", b"pass_threshold", "tolerance", b"tolerance"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__confidence: _TypeAlias = _typing.Literal["confidence"]  # noqa: Y015
+    _WhichOneofArgType__confidence: _TypeAlias = _typing.Literal["_confidence", b"_confidence"]  # noqa: Y015
+    _WhichOneofReturnType__marginal_threshold: _TypeAlias = _typing.Literal["marginal_threshold"]  # noqa: Y015
+    _WhichOneofArgType__marginal_threshold: _TypeAlias = _typing.Literal["_marginal_threshold", b"_marginal_threshold"]  # noqa: Y015
+    _WhichOneofReturnType__pass_threshold: _TypeAlias = _typing.Literal["pass_threshold"]  # noqa: Y015
+    _WhichOneofArgType__pass_threshold: _TypeAlias = _typing.Literal["_pass_threshold", b"_pass_threshold"]  # noqa: Y015
+    _WhichOneofReturnType__tolerance: _TypeAlias = _typing.Literal["tolerance"]  # noqa: Y015
+    _WhichOneofArgType__tolerance: _TypeAlias = _typing.Literal["_tolerance", b"_tolerance"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__confidence) -> _WhichOneofReturnType__confidence | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__marginal_threshold) -> _WhichOneofReturnType__marginal_threshold | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pass_threshold) -> _WhichOneofReturnType__pass_threshold | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tolerance) -> _WhichOneofReturnType__tolerance | None: ...
+
+Global___JudgmentConfig: _TypeAlias = JudgmentConfig  # noqa: Y015
+
+@_typing.final
+class SuccessCriteria(_message.Message):
+    """What a phase must show, besides its bake time, before it advances."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_SAMPLES_FIELD_NUMBER: _builtins.int
+    MAX_ERROR_RATE_FIELD_NUMBER: _builtins.int
+    MAX_P95_LATENCY_MS_FIELD_NUMBER: _builtins.int
+    MAX_P99_LATENCY_MS_FIELD_NUMBER: _builtins.int
+    MAX_BURN_RATE_FIELD_NUMBER: _builtins.int
+    JUDGMENT_FIELD_NUMBER: _builtins.int
+    min_samples: _builtins.int
+    """Unset: 20. Fewer canary outcomes than this hold the phase."""
+    max_error_rate: _builtins.float
+    """Unset: 0.05."""
+    max_p95_latency_ms: _builtins.int
+    """Unset: latency is not judged."""
+    max_p99_latency_ms: _builtins.int
+    max_burn_rate: _builtins.float
+    """Unset: the burn rate is not judged. Of the version's SLO over the phase."""
+    @_builtins.property
+    def judgment(self) -> Global___JudgmentConfig:
+        """Set: a statistical judgment too."""
+
+    def __init__(
+        self,
+        *,
+        min_samples: _builtins.int | None = ...,
+        max_error_rate: _builtins.float | None = ...,
+        max_p95_latency_ms: _builtins.int | None = ...,
+        max_p99_latency_ms: _builtins.int | None = ...,
+        max_burn_rate: _builtins.float | None = ...,
+        judgment: Global___JudgmentConfig | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_burn_rate", b"_max_burn_rate", "_max_error_rate", b"_max_error_rate", "_max_p95_latency_ms", b"_max_p95_latency_ms", "_max_p99_latency_ms", b"_max_p99_latency_ms", "_min_samples", b"_min_samples", "judgment", b"judgment", "max_burn_rate", b"max_burn_rate", "max_error_rate", b"max_error_rate", "max_p95_latency_ms", b"max_p95_latency_ms", "max_p99_latency_ms", b"max_p99_latency_ms", "min_samples", b"min_samples"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_burn_rate", b"_max_burn_rate", "_max_error_rate", b"_max_error_rate", "_max_p95_latency_ms", b"_max_p95_latency_ms", "_max_p99_latency_ms", b"_max_p99_latency_ms", "_min_samples", b"_min_samples", "judgment", b"judgment", "max_burn_rate", b"max_burn_rate", "max_error_rate", b"max_error_rate", "max_p95_latency_ms", b"max_p95_latency_ms", "max_p99_latency_ms", b"max_p99_latency_ms", "min_samples", b"min_samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_burn_rate: _TypeAlias = _typing.Literal["max_burn_rate"]  # noqa: Y015
+    _WhichOneofArgType__max_burn_rate: _TypeAlias = _typing.Literal["_max_burn_rate", b"_max_burn_rate"]  # noqa: Y015
+    _WhichOneofReturnType__max_error_rate: _TypeAlias = _typing.Literal["max_error_rate"]  # noqa: Y015
+    _WhichOneofArgType__max_error_rate: _TypeAlias = _typing.Literal["_max_error_rate", b"_max_error_rate"]  # noqa: Y015
+    _WhichOneofReturnType__max_p95_latency_ms: _TypeAlias = _typing.Literal["max_p95_latency_ms"]  # noqa: Y015
+    _WhichOneofArgType__max_p95_latency_ms: _TypeAlias = _typing.Literal["_max_p95_latency_ms", b"_max_p95_latency_ms"]  # noqa: Y015
+    _WhichOneofReturnType__max_p99_latency_ms: _TypeAlias = _typing.Literal["max_p99_latency_ms"]  # noqa: Y015
+    _WhichOneofArgType__max_p99_latency_ms: _TypeAlias = _typing.Literal["_max_p99_latency_ms", b"_max_p99_latency_ms"]  # noqa: Y015
+    _WhichOneofReturnType__min_samples: _TypeAlias = _typing.Literal["min_samples"]  # noqa: Y015
+    _WhichOneofArgType__min_samples: _TypeAlias = _typing.Literal["_min_samples", b"_min_samples"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_burn_rate) -> _WhichOneofReturnType__max_burn_rate | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_error_rate) -> _WhichOneofReturnType__max_error_rate | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_p95_latency_ms) -> _WhichOneofReturnType__max_p95_latency_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_p99_latency_ms) -> _WhichOneofReturnType__max_p99_latency_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_samples) -> _WhichOneofReturnType__min_samples | None: ...
+
+Global___SuccessCriteria: _TypeAlias = SuccessCriteria  # noqa: Y015
+
+@_typing.final
+class ApprovalGate(_message.Message):
+    """N of the approvers holding one of `roles` must approve a phase before it starts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUIRED_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    ON_DEADLINE_FIELD_NUMBER: _builtins.int
+    ESCALATION_ROLES_FIELD_NUMBER: _builtins.int
+    required: _builtins.int
+    timeout_seconds: _builtins.int
+    """Unset: one day."""
+    on_deadline: Global___GateDeadlineAction.ValueType
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def escalation_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        required: _builtins.int = ...,
+        roles: _abc.Iterable[_builtins.str] | None = ...,
+        timeout_seconds: _builtins.int = ...,
+        on_deadline: Global___GateDeadlineAction.ValueType = ...,
+        escalation_roles: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["escalation_roles", b"escalation_roles", "on_deadline", b"on_deadline", "required", b"required", "roles", b"roles", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovalGate: _TypeAlias = ApprovalGate  # noqa: Y015
+
+@_typing.final
+class PhaseSpec(_message.Message):
+    """One phase of a rollout's plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERCENT_FIELD_NUMBER: _builtins.int
+    BAKE_SECONDS_FIELD_NUMBER: _builtins.int
+    CRITERIA_FIELD_NUMBER: _builtins.int
+    APPROVAL_FIELD_NUMBER: _builtins.int
+    percent: _builtins.int
+    bake_seconds: _builtins.int
+    """0: the rollout's bake_seconds."""
+    @_builtins.property
+    def criteria(self) -> Global___SuccessCriteria:
+        """Unset: the rollout's criteria."""
+
+    @_builtins.property
+    def approval(self) -> Global___ApprovalGate:
+        """Unset: the phase needs no approval."""
+
+    def __init__(
+        self,
+        *,
+        percent: _builtins.int = ...,
+        bake_seconds: _builtins.int = ...,
+        criteria: Global___SuccessCriteria | None = ...,
+        approval: Global___ApprovalGate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["approval", b"approval", "criteria", b"criteria"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval", b"approval", "bake_seconds", b"bake_seconds", "criteria", b"criteria", "percent", b"percent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PhaseSpec: _TypeAlias = PhaseSpec  # noqa: Y015
+
+@_typing.final
+class ApprovalVote(_message.Message):
+    """One vote on a gate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPROVER_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    APPROVE_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    approver: _builtins.str
+    role: _builtins.str
+    approve: _builtins.bool
+    comment: _builtins.str
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        approver: _builtins.str = ...,
+        role: _builtins.str = ...,
+        approve: _builtins.bool = ...,
+        comment: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "approver", b"approver", "at", b"at", "comment", b"comment", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovalVote: _TypeAlias = ApprovalVote  # noqa: Y015
+
+@_typing.final
+class PendingApproval(_message.Message):
+    """The approval a rollout waits for before its next phase."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHASE_INDEX_FIELD_NUMBER: _builtins.int
+    REQUIRED_FIELD_NUMBER: _builtins.int
+    ELIGIBLE_ROLES_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    VOTES_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    phase_index: _builtins.int
+    required: _builtins.int
+    state: _builtins.str
+    """PENDING, APPROVED, REJECTED or EXPIRED."""
+    @_builtins.property
+    def eligible_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def votes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApprovalVote]: ...
+    def __init__(
+        self,
+        *,
+        phase_index: _builtins.int = ...,
+        required: _builtins.int = ...,
+        eligible_roles: _abc.Iterable[_builtins.str] | None = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+        votes: _abc.Iterable[Global___ApprovalVote] | None = ...,
+        state: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "eligible_roles", b"eligible_roles", "phase_index", b"phase_index", "required", b"required", "state", b"state", "votes", b"votes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PendingApproval: _TypeAlias = PendingApproval  # noqa: Y015
+
+@_typing.final
+class LivePhase(_message.Message):
+    """The phase a rollout is in, as it stands."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    BAKE_SECONDS_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    NEXT_CHECK_AT_FIELD_NUMBER: _builtins.int
+    CRITERIA_FIELD_NUMBER: _builtins.int
+    APPROVAL_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    percent: _builtins.int
+    bake_seconds: _builtins.int
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def next_check_at(self) -> _timestamp_pb2.Timestamp:
+        """When the scheduler next looks at it (bake over, recheck or gate deadline)."""
+
+    @_builtins.property
+    def criteria(self) -> Global___SuccessCriteria: ...
+    @_builtins.property
+    def approval(self) -> Global___PendingApproval:
+        """Set while the next phase waits for its approval."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        percent: _builtins.int = ...,
+        bake_seconds: _builtins.int = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        next_check_at: _timestamp_pb2.Timestamp | None = ...,
+        criteria: Global___SuccessCriteria | None = ...,
+        approval: Global___PendingApproval | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["approval", b"approval", "criteria", b"criteria", "next_check_at", b"next_check_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval", b"approval", "bake_seconds", b"bake_seconds", "criteria", b"criteria", "index", b"index", "next_check_at", b"next_check_at", "percent", b"percent", "started_at", b"started_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LivePhase: _TypeAlias = LivePhase  # noqa: Y015
+
+@_typing.final
+class VersionMetrics(_message.Message):
+    """One version's outcomes in a judged window."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
+    ERROR_RATE_FIELD_NUMBER: _builtins.int
+    LATENCY_P95_MS_FIELD_NUMBER: _builtins.int
+    LATENCY_P99_MS_FIELD_NUMBER: _builtins.int
+    BURN_RATE_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    samples: _builtins.int
+    errors: _builtins.int
+    error_rate: _builtins.float
+    latency_p95_ms: _builtins.float
+    latency_p99_ms: _builtins.float
+    burn_rate: _builtins.float
+    """Of the version's SLO over the window; 0 when it has none."""
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        samples: _builtins.int = ...,
+        errors: _builtins.int = ...,
+        error_rate: _builtins.float = ...,
+        latency_p95_ms: _builtins.float = ...,
+        latency_p99_ms: _builtins.float = ...,
+        burn_rate: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["burn_rate", b"burn_rate", "error_rate", b"error_rate", "errors", b"errors", "latency_p95_ms", b"latency_p95_ms", "latency_p99_ms", b"latency_p99_ms", "samples", b"samples", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VersionMetrics: _TypeAlias = VersionMetrics  # noqa: Y015
+
+@_typing.final
+class MetricVerdict(_message.Message):
+    """One metric's verdict in a judgment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CRITICAL_FIELD_NUMBER: _builtins.int
+    DEVIATION_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
+    LOWER_FIELD_NUMBER: _builtins.int
+    UPPER_FIELD_NUMBER: _builtins.int
+    ESTIMATE_FIELD_NUMBER: _builtins.int
+    CANARY_INTERVALS_FIELD_NUMBER: _builtins.int
+    BASELINE_INTERVALS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    label: _builtins.str
+    """Pass, High, Low, Nodata, NodataFailMetric or Error."""
+    reason: _builtins.str
+    critical: _builtins.bool
+    deviation: _builtins.float
+    """Canary mean over baseline mean (NaN-free: 0 when it cannot be computed)."""
+    p_value: _builtins.float
+    lower: _builtins.float
+    """The confidence interval of the shift, and its estimate."""
+    upper: _builtins.float
+    estimate: _builtins.float
+    canary_intervals: _builtins.int
+    baseline_intervals: _builtins.int
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        label: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        critical: _builtins.bool = ...,
+        deviation: _builtins.float = ...,
+        p_value: _builtins.float = ...,
+        lower: _builtins.float = ...,
+        upper: _builtins.float = ...,
+        estimate: _builtins.float = ...,
+        canary_intervals: _builtins.int = ...,
+        baseline_intervals: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_intervals", b"baseline_intervals", "canary_intervals", b"canary_intervals", "critical", b"critical", "deviation", b"deviation", "estimate", b"estimate", "label", b"label", "lower", b"lower", "name", b"name", "p_value", b"p_value", "reason", b"reason", "upper", b"upper"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetricVerdict: _TypeAlias = MetricVerdict  # noqa: Y015
+
+@_typing.final
+class GroupVerdict(_message.Message):
+    """One group's score in a judgment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    NO_DATA_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    score: _builtins.float
+    no_data: _builtins.bool
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        score: _builtins.float = ...,
+        no_data: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "no_data", b"no_data", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GroupVerdict: _TypeAlias = GroupVerdict  # noqa: Y015
+
+@_typing.final
+class JudgmentResult(_message.Message):
+    """A statistical judgment's result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORE_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
+    score: _builtins.float
+    verdict: _builtins.str
+    """Pass, Marginal or Fail."""
+    reason: _builtins.str
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricVerdict]: ...
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___GroupVerdict]: ...
+    def __init__(
+        self,
+        *,
+        score: _builtins.float = ...,
+        verdict: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        metrics: _abc.Iterable[Global___MetricVerdict] | None = ...,
+        groups: _abc.Iterable[Global___GroupVerdict] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["groups", b"groups", "metrics", b"metrics", "reason", b"reason", "score", b"score", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JudgmentResult: _TypeAlias = JudgmentResult  # noqa: Y015
+
+@_typing.final
+class Evidence(_message.Message):
+    """What a decision was made on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOW_START_FIELD_NUMBER: _builtins.int
+    WINDOW_END_FIELD_NUMBER: _builtins.int
+    CANARY_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    JUDGMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def window_start(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def window_end(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def canary(self) -> Global___VersionMetrics: ...
+    @_builtins.property
+    def baseline(self) -> Global___VersionMetrics:
+        """Unset when the rollout has no stable version to compare with."""
+
+    @_builtins.property
+    def judgment(self) -> Global___JudgmentResult:
+        """Unset when no judgment ran."""
+
+    def __init__(
+        self,
+        *,
+        window_start: _timestamp_pb2.Timestamp | None = ...,
+        window_end: _timestamp_pb2.Timestamp | None = ...,
+        canary: Global___VersionMetrics | None = ...,
+        baseline: Global___VersionMetrics | None = ...,
+        judgment: Global___JudgmentResult | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "canary", b"canary", "judgment", b"judgment", "window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "canary", b"canary", "judgment", b"judgment", "window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Evidence: _TypeAlias = Evidence  # noqa: Y015
+
+@_typing.final
+class Decision(_message.Message):
+    """One decision of a rollout, with its evidence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECISION_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    PHASE_INDEX_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    TO_PERCENT_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_JSON_FIELD_NUMBER: _builtins.int
+    decision_id: _builtins.str
+    rollout_id: _builtins.str
+    kind: Global___DecisionKind.ValueType
+    source: _builtins.str
+    """criteria, judgment, slo, operator, approval or checks."""
+    phase_index: _builtins.int
+    percent: _builtins.int
+    to_percent: _builtins.int
+    evidence_json: _builtins.str
+    """The whole evidence (the outcome series too) as JSON."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def evidence(self) -> Global___Evidence: ...
+    def __init__(
+        self,
+        *,
+        decision_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        kind: Global___DecisionKind.ValueType = ...,
+        source: _builtins.str = ...,
+        phase_index: _builtins.int = ...,
+        percent: _builtins.int = ...,
+        to_percent: _builtins.int = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+        evidence: Global___Evidence | None = ...,
+        evidence_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "evidence", b"evidence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "decision_id", b"decision_id", "evidence", b"evidence", "evidence_json", b"evidence_json", "kind", b"kind", "percent", b"percent", "phase_index", b"phase_index", "reasons", b"reasons", "rollout_id", b"rollout_id", "source", b"source", "to_percent", b"to_percent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Decision: _TypeAlias = Decision  # noqa: Y015
+
+@_typing.final
+class RolloutHealth(_message.Message):
+    """How the canary is doing, from its latest evaluation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """healthy, holding, failing or unknown (not evaluated yet)."""
+    summary: _builtins.str
+    @_builtins.property
+    def as_of(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def evidence(self) -> Global___Evidence: ...
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        summary: _builtins.str = ...,
+        as_of: _timestamp_pb2.Timestamp | None = ...,
+        evidence: Global___Evidence | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "evidence", b"evidence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "evidence", b"evidence", "status", b"status", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RolloutHealth: _TypeAlias = RolloutHealth  # noqa: Y015
+
+@_typing.final
 class Rollout(_message.Message):
     """A rollout of one plugin version for one tenant."""
 
@@ -98,6 +921,14 @@ class Rollout(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     PHASE_STARTED_AT_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
+    STRATEGY_FIELD_NUMBER: _builtins.int
+    PLAN_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    RETRY_OF_FIELD_NUMBER: _builtins.int
+    PAUSED_AT_FIELD_NUMBER: _builtins.int
+    HOLD_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    LIVE_PHASE_FIELD_NUMBER: _builtins.int
     rollout_id: _builtins.str
     tenant_id: _builtins.str
     plugin: _builtins.str
@@ -110,6 +941,14 @@ class Rollout(_message.Message):
     security_passed: _builtins.bool
     compat_passed: _builtins.bool
     reason: _builtins.str
+    strategy: Global___RolloutStrategy.ValueType
+    slo_id: _builtins.str
+    """The version's SLO, ensured before the rollout was created."""
+    attempt: _builtins.int
+    """1 for the first attempt; a retry counts up and names the attempt it retries."""
+    retry_of: _builtins.str
+    hold_timeout_seconds: _builtins.int
+    """How long a baked phase may hold (no data, marginal) before the rollout fails."""
     @_builtins.property
     def phases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
     @_builtins.property
@@ -118,6 +957,14 @@ class Rollout(_message.Message):
     def phase_started_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___RolloutEvent]: ...
+    @_builtins.property
+    def plan(self) -> _containers.RepeatedCompositeFieldContainer[Global___PhaseSpec]: ...
+    @_builtins.property
+    def paused_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def live_phase(self) -> Global___LivePhase:
+        """Unset once the rollout is finished."""
+
     def __init__(
         self,
         *,
@@ -137,10 +984,18 @@ class Rollout(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         phase_started_at: _timestamp_pb2.Timestamp | None = ...,
         history: _abc.Iterable[Global___RolloutEvent] | None = ...,
+        strategy: Global___RolloutStrategy.ValueType = ...,
+        plan: _abc.Iterable[Global___PhaseSpec] | None = ...,
+        slo_id: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        retry_of: _builtins.str = ...,
+        paused_at: _timestamp_pb2.Timestamp | None = ...,
+        hold_timeout_seconds: _builtins.int = ...,
+        live_phase: Global___LivePhase | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "phase_started_at", b"phase_started_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "live_phase", b"live_phase", "paused_at", b"paused_at", "phase_started_at", b"phase_started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bake_seconds", b"bake_seconds", "compat_passed", b"compat_passed", "created_at", b"created_at", "history", b"history", "percent", b"percent", "phase_index", b"phase_index", "phase_started_at", b"phase_started_at", "phases", b"phases", "plugin", b"plugin", "reason", b"reason", "rollout_id", b"rollout_id", "security_passed", b"security_passed", "stable_version", b"stable_version", "state", b"state", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "bake_seconds", b"bake_seconds", "compat_passed", b"compat_passed", "created_at", b"created_at", "history", b"history", "hold_timeout_seconds", b"hold_timeout_seconds", "live_phase", b"live_phase", "paused_at", b"paused_at", "percent", b"percent", "phase_index", b"phase_index", "phase_started_at", b"phase_started_at", "phases", b"phases", "plan", b"plan", "plugin", b"plugin", "reason", b"reason", "retry_of", b"retry_of", "rollout_id", b"rollout_id", "security_passed", b"security_passed", "slo_id", b"slo_id", "stable_version", b"stable_version", "state", b"state", "strategy", b"strategy", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -157,14 +1012,41 @@ class RequestRolloutRequest(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     BAKE_SECONDS_FIELD_NUMBER: _builtins.int
     PHASES_FIELD_NUMBER: _builtins.int
+    STRATEGY_FIELD_NUMBER: _builtins.int
+    PLAN_FIELD_NUMBER: _builtins.int
+    CRITERIA_FIELD_NUMBER: _builtins.int
+    HOLD_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    SLO_TEMPLATE_FIELD_NUMBER: _builtins.int
+    PREVIEW_PERCENT_FIELD_NUMBER: _builtins.int
+    WATCH_SECONDS_FIELD_NUMBER: _builtins.int
+    BATCHES_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
     bake_seconds: _builtins.int
     """Seconds each phase bakes before the next; 0 means the server default."""
+    strategy: Global___RolloutStrategy.ValueType
+    hold_timeout_seconds: _builtins.int
+    """0: the server default."""
+    slo_template: _builtins.str
+    """The SLO template the version's SLO is made from; empty: the tenant's default."""
+    preview_percent: _builtins.int
+    """blue-green: the preview cohort's share (0: 5)."""
+    watch_seconds: _builtins.int
+    """blue-green and instant: how long the full switch is watched before it completes (0: bake_seconds)."""
+    batches: _builtins.int
+    """rolling: how many equal batches (0: 4)."""
     @_builtins.property
     def phases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
-        """Traffic percentages per phase; empty means 10, 25, 50, 100."""
+        """Traffic percentages per phase; empty means the strategy's (canary: 10, 25, 50, 100)."""
+
+    @_builtins.property
+    def plan(self) -> _containers.RepeatedCompositeFieldContainer[Global___PhaseSpec]:
+        """The full plan (percent, bake, criteria and gate per phase); replaces `phases`."""
+
+    @_builtins.property
+    def criteria(self) -> Global___SuccessCriteria:
+        """Every phase's criteria unless its spec names its own; unset: the defaults."""
 
     def __init__(
         self,
@@ -174,10 +1056,18 @@ class RequestRolloutRequest(_message.Message):
         version: _builtins.str = ...,
         bake_seconds: _builtins.int = ...,
         phases: _abc.Iterable[_builtins.int] | None = ...,
+        strategy: Global___RolloutStrategy.ValueType = ...,
+        plan: _abc.Iterable[Global___PhaseSpec] | None = ...,
+        criteria: Global___SuccessCriteria | None = ...,
+        hold_timeout_seconds: _builtins.int = ...,
+        slo_template: _builtins.str = ...,
+        preview_percent: _builtins.int = ...,
+        watch_seconds: _builtins.int = ...,
+        batches: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["criteria", b"criteria"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bake_seconds", b"bake_seconds", "phases", b"phases", "plugin", b"plugin", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bake_seconds", b"bake_seconds", "batches", b"batches", "criteria", b"criteria", "hold_timeout_seconds", b"hold_timeout_seconds", "phases", b"phases", "plan", b"plan", "plugin", b"plugin", "preview_percent", b"preview_percent", "slo_template", b"slo_template", "strategy", b"strategy", "tenant_id", b"tenant_id", "version", b"version", "watch_seconds", b"watch_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -236,6 +1126,133 @@ class GetRolloutResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ROLLOUT_FIELD_NUMBER: _builtins.int
+    HEALTH_FIELD_NUMBER: _builtins.int
+    DECISIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rollout(self) -> Global___Rollout: ...
+    @_builtins.property
+    def health(self) -> Global___RolloutHealth: ...
+    @_builtins.property
+    def decisions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Decision]:
+        """The latest decisions, newest first (at most 20)."""
+
+    def __init__(
+        self,
+        *,
+        rollout: Global___Rollout | None = ...,
+        health: Global___RolloutHealth | None = ...,
+        decisions: _abc.Iterable[Global___Decision] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["health", b"health", "rollout", b"rollout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decisions", b"decisions", "health", b"health", "rollout", b"rollout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRolloutResponse: _TypeAlias = GetRolloutResponse  # noqa: Y015
+
+@_typing.final
+class ListRolloutsRequest(_message.Message):
+    """Input of ListRollouts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    plugin: _builtins.str
+    """Empty: every plugin."""
+    page_size: _builtins.int
+    """At most 500; 0 means 50."""
+    page_token: _builtins.str
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[Global___RolloutState.ValueType]:
+        """Empty: every state."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        states: _abc.Iterable[Global___RolloutState.ValueType] | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "plugin", b"plugin", "states", b"states", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRolloutsRequest: _TypeAlias = ListRolloutsRequest  # noqa: Y015
+
+@_typing.final
+class ListRolloutsResponse(_message.Message):
+    """Output of ListRollouts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLOUTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def rollouts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Rollout]: ...
+    def __init__(
+        self,
+        *,
+        rollouts: _abc.Iterable[Global___Rollout] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "rollouts", b"rollouts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRolloutsResponse: _TypeAlias = ListRolloutsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateRolloutRequest(_message.Message):
+    """Input of UpdateRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    action: Global___RolloutAction.ValueType
+    reason: _builtins.str
+    """Why, for the audit trail."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        action: Global___RolloutAction.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateRolloutRequest: _TypeAlias = UpdateRolloutRequest  # noqa: Y015
+
+@_typing.final
+class UpdateRolloutResponse(_message.Message):
+    """Output of UpdateRollout: the rollout (a retry answers with its new attempt)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLOUT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def rollout(self) -> Global___Rollout: ...
     def __init__(
@@ -249,7 +1266,609 @@ class GetRolloutResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___GetRolloutResponse: _TypeAlias = GetRolloutResponse  # noqa: Y015
+Global___UpdateRolloutResponse: _TypeAlias = UpdateRolloutResponse  # noqa: Y015
+
+@_typing.final
+class PauseRolloutRequest(_message.Message):
+    """Input of PauseRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseRolloutRequest: _TypeAlias = PauseRolloutRequest  # noqa: Y015
+
+@_typing.final
+class PauseRolloutResponse(_message.Message):
+    """Output of PauseRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLOUT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rollout(self) -> Global___Rollout: ...
+    def __init__(
+        self,
+        *,
+        rollout: Global___Rollout | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseRolloutResponse: _TypeAlias = PauseRolloutResponse  # noqa: Y015
+
+@_typing.final
+class ResumeRolloutRequest(_message.Message):
+    """Input of ResumeRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeRolloutRequest: _TypeAlias = ResumeRolloutRequest  # noqa: Y015
+
+@_typing.final
+class ResumeRolloutResponse(_message.Message):
+    """Output of ResumeRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLOUT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rollout(self) -> Global___Rollout: ...
+    def __init__(
+        self,
+        *,
+        rollout: Global___Rollout | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeRolloutResponse: _TypeAlias = ResumeRolloutResponse  # noqa: Y015
+
+@_typing.final
+class PromoteRolloutRequest(_message.Message):
+    """Input of PromoteRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    FULL_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    reason: _builtins.str
+    full: _builtins.bool
+    """To the 100% phase instead of the next one."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        full: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["full", b"full", "reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromoteRolloutRequest: _TypeAlias = PromoteRolloutRequest  # noqa: Y015
+
+@_typing.final
+class PromoteRolloutResponse(_message.Message):
+    """Output of PromoteRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLOUT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rollout(self) -> Global___Rollout: ...
+    def __init__(
+        self,
+        *,
+        rollout: Global___Rollout | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromoteRolloutResponse: _TypeAlias = PromoteRolloutResponse  # noqa: Y015
+
+@_typing.final
+class AbortRolloutRequest(_message.Message):
+    """Input of AbortRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AbortRolloutRequest: _TypeAlias = AbortRolloutRequest  # noqa: Y015
+
+@_typing.final
+class AbortRolloutResponse(_message.Message):
+    """Output of AbortRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLOUT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rollout(self) -> Global___Rollout: ...
+    def __init__(
+        self,
+        *,
+        rollout: Global___Rollout | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AbortRolloutResponse: _TypeAlias = AbortRolloutResponse  # noqa: Y015
+
+@_typing.final
+class RetryRolloutRequest(_message.Message):
+    """Input of RetryRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetryRolloutRequest: _TypeAlias = RetryRolloutRequest  # noqa: Y015
+
+@_typing.final
+class RetryRolloutResponse(_message.Message):
+    """Output of RetryRollout: the new attempt."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLOUT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rollout(self) -> Global___Rollout: ...
+    def __init__(
+        self,
+        *,
+        rollout: Global___Rollout | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetryRolloutResponse: _TypeAlias = RetryRolloutResponse  # noqa: Y015
+
+@_typing.final
+class DecideRolloutApprovalRequest(_message.Message):
+    """Input of DecideRolloutApproval."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PHASE_INDEX_FIELD_NUMBER: _builtins.int
+    APPROVE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    phase_index: _builtins.int
+    """The phase whose gate is decided."""
+    approve: _builtins.bool
+    role: _builtins.str
+    """The role the approver decides as; the caller's token must hold it."""
+    comment: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        phase_index: _builtins.int = ...,
+        approve: _builtins.bool = ...,
+        role: _builtins.str = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "comment", b"comment", "phase_index", b"phase_index", "role", b"role", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideRolloutApprovalRequest: _TypeAlias = DecideRolloutApprovalRequest  # noqa: Y015
+
+@_typing.final
+class DecideRolloutApprovalResponse(_message.Message):
+    """Output of DecideRolloutApproval."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLOUT_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    step: _builtins.str
+    """RECORDED, DUPLICATE, APPROVED or REJECTED."""
+    @_builtins.property
+    def rollout(self) -> Global___Rollout: ...
+    def __init__(
+        self,
+        *,
+        rollout: Global___Rollout | None = ...,
+        step: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollout", b"rollout", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideRolloutApprovalResponse: _TypeAlias = DecideRolloutApprovalResponse  # noqa: Y015
+
+@_typing.final
+class ListRolloutDecisionsRequest(_message.Message):
+    """Input of ListRolloutDecisions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    page_size: _builtins.int
+    """At most 500; 0 means 100."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRolloutDecisionsRequest: _TypeAlias = ListRolloutDecisionsRequest  # noqa: Y015
+
+@_typing.final
+class ListRolloutDecisionsResponse(_message.Message):
+    """Output of ListRolloutDecisions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECISIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def decisions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Decision]: ...
+    def __init__(
+        self,
+        *,
+        decisions: _abc.Iterable[Global___Decision] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decisions", b"decisions", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRolloutDecisionsResponse: _TypeAlias = ListRolloutDecisionsResponse  # noqa: Y015
+
+@_typing.final
+class ReplayRolloutRequest(_message.Message):
+    """Input of ReplayRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class PhaseCriteriaEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.int
+        @_builtins.property
+        def value(self) -> Global___SuccessCriteria: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.int = ...,
+            value: Global___SuccessCriteria | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    CRITERIA_FIELD_NUMBER: _builtins.int
+    PHASE_CRITERIA_FIELD_NUMBER: _builtins.int
+    HOLD_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    hold_timeout_seconds: _builtins.int
+    """0: the rollout's own."""
+    @_builtins.property
+    def criteria(self) -> Global___SuccessCriteria:
+        """Replaces every phase's criteria; unset: each phase keeps its own."""
+
+    @_builtins.property
+    def phase_criteria(self) -> _containers.MessageMap[_builtins.int, Global___SuccessCriteria]:
+        """Replaces the criteria of single phases (by index), over `criteria`."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        criteria: Global___SuccessCriteria | None = ...,
+        phase_criteria: _abc.Mapping[_builtins.int, Global___SuccessCriteria] | None = ...,
+        hold_timeout_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["criteria", b"criteria"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["criteria", b"criteria", "hold_timeout_seconds", b"hold_timeout_seconds", "phase_criteria", b"phase_criteria", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayRolloutRequest: _TypeAlias = ReplayRolloutRequest  # noqa: Y015
+
+@_typing.final
+class ReplayedDecision(_message.Message):
+    """One stored decision and what the other criteria make of its evidence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORIGINAL_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    JUDGMENT_FIELD_NUMBER: _builtins.int
+    DIFFERS_FIELD_NUMBER: _builtins.int
+    kind: Global___DecisionKind.ValueType
+    differs: _builtins.bool
+    @_builtins.property
+    def original(self) -> Global___Decision: ...
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def judgment(self) -> Global___JudgmentResult:
+        """The judgment re-run under the replay's configuration (unset: none)."""
+
+    def __init__(
+        self,
+        *,
+        original: Global___Decision | None = ...,
+        kind: Global___DecisionKind.ValueType = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+        judgment: Global___JudgmentResult | None = ...,
+        differs: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["judgment", b"judgment", "original", b"original"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["differs", b"differs", "judgment", b"judgment", "kind", b"kind", "original", b"original", "reasons", b"reasons"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayedDecision: _TypeAlias = ReplayedDecision  # noqa: Y015
+
+@_typing.final
+class ReplayRolloutResponse(_message.Message):
+    """Output of ReplayRollout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECISIONS_FIELD_NUMBER: _builtins.int
+    DIFFERING_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    differing: _builtins.int
+    """How many replayed decisions differ from the stored ones."""
+    outcome: _builtins.str
+    """Where the replay would have ended: advanced (every evaluation passed),
+    held, or failed (at the first evaluation that would have failed).
+    """
+    summary: _builtins.str
+    @_builtins.property
+    def decisions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReplayedDecision]: ...
+    def __init__(
+        self,
+        *,
+        decisions: _abc.Iterable[Global___ReplayedDecision] | None = ...,
+        differing: _builtins.int = ...,
+        outcome: _builtins.str = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decisions", b"decisions", "differing", b"differing", "outcome", b"outcome", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplayRolloutResponse: _TypeAlias = ReplayRolloutResponse  # noqa: Y015
+
+@_typing.final
+class ListRolloutAuditRequest(_message.Message):
+    """Input of ListRolloutAudit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    rollout_id: _builtins.str
+    """Empty: every rollout of the tenant."""
+    page_size: _builtins.int
+    """At most 500; 0 means 100."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "rollout_id", b"rollout_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRolloutAuditRequest: _TypeAlias = ListRolloutAuditRequest  # noqa: Y015
+
+@_typing.final
+class AuditRecord(_message.Message):
+    """One operator control or approval, as the audit trail keeps it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUDIT_ID_FIELD_NUMBER: _builtins.int
+    ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    audit_id: _builtins.str
+    rollout_id: _builtins.str
+    actor: _builtins.str
+    """The caller's identity (the token's subject)."""
+    action: _builtins.str
+    """pause, resume, promote, abort, retry, approve, reject."""
+    reason: _builtins.str
+    detail: _builtins.str
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        audit_id: _builtins.str = ...,
+        rollout_id: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        actor: _builtins.str = ...,
+        action: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "at", b"at", "audit_id", b"audit_id", "detail", b"detail", "reason", b"reason", "rollout_id", b"rollout_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditRecord: _TypeAlias = AuditRecord  # noqa: Y015
+
+@_typing.final
+class ListRolloutAuditResponse(_message.Message):
+    """Output of ListRolloutAudit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditRecord]: ...
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___AuditRecord] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRolloutAuditResponse: _TypeAlias = ListRolloutAuditResponse  # noqa: Y015
 
 @_typing.final
 class ResolveVersionRequest(_message.Message):

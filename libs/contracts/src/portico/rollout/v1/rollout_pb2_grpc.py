@@ -50,6 +50,61 @@ class RolloutServiceStub:
                 request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ResolveVersionRequest.SerializeToString,
                 response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ResolveVersionResponse.FromString,
                 _registered_method=True)
+        self.ListRollouts = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/ListRollouts',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutsRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutsResponse.FromString,
+                _registered_method=True)
+        self.UpdateRollout = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/UpdateRollout',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.UpdateRolloutRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.UpdateRolloutResponse.FromString,
+                _registered_method=True)
+        self.PauseRollout = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/PauseRollout',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.PauseRolloutRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.PauseRolloutResponse.FromString,
+                _registered_method=True)
+        self.ResumeRollout = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/ResumeRollout',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ResumeRolloutRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ResumeRolloutResponse.FromString,
+                _registered_method=True)
+        self.PromoteRollout = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/PromoteRollout',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.PromoteRolloutRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.PromoteRolloutResponse.FromString,
+                _registered_method=True)
+        self.AbortRollout = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/AbortRollout',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.AbortRolloutRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.AbortRolloutResponse.FromString,
+                _registered_method=True)
+        self.RetryRollout = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/RetryRollout',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.RetryRolloutRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.RetryRolloutResponse.FromString,
+                _registered_method=True)
+        self.DecideRolloutApproval = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/DecideRolloutApproval',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.DecideRolloutApprovalRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.DecideRolloutApprovalResponse.FromString,
+                _registered_method=True)
+        self.ListRolloutDecisions = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/ListRolloutDecisions',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutDecisionsRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutDecisionsResponse.FromString,
+                _registered_method=True)
+        self.ReplayRollout = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/ReplayRollout',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ReplayRolloutRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ReplayRolloutResponse.FromString,
+                _registered_method=True)
+        self.ListRolloutAudit = channel.unary_unary(
+                '/portico.rollout.v1.RolloutService/ListRolloutAudit',
+                request_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutAuditRequest.SerializeToString,
+                response_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutAuditResponse.FromString,
+                _registered_method=True)
 
 
 class RolloutServiceServicer:
@@ -57,14 +112,16 @@ class RolloutServiceServicer:
     """
 
     def RequestRollout(self, request, context):
-        """Asks for a canary rollout; it starts once security and compat both pass.
+        """Asks for a rollout; it starts once security and compat both pass, and only
+        with an SLO for the version (made from the tenant's default template).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetRollout(self, request, context):
-        """Returns one rollout with its history.
+        """Returns one rollout with its history, its live phase, its health and its
+        latest decisions.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,6 +129,85 @@ class RolloutServiceServicer:
 
     def ResolveVersion(self, request, context):
         """Which version of a plugin a user sees right now (sticky as the share grows).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRollouts(self, request, context):
+        """A tenant's rollouts, newest first, filtered by plugin and state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateRollout(self, request, context):
+        """Applies one operator control (pause, resume, promote, abort, retry).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseRollout(self, request, context):
+        """Stops the share from changing; violations still roll it back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeRollout(self, request, context):
+        """Lets a paused rollout go on; its phase bakes for what was left of its bake.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PromoteRollout(self, request, context):
+        """Skips the bake and criteria of the current phase: to the next phase, or
+        (full) to the 100% phase. An approval gate on the way still holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbortRollout(self, request, context):
+        """Rolls the rollout back (before its start: refuses it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryRollout(self, request, context):
+        """Starts a failed (rolled back or refused) rollout again as a new attempt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideRolloutApproval(self, request, context):
+        """One approver's decision on the approval gate of a phase.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRolloutDecisions(self, request, context):
+        """Every decision of a rollout with its evidence, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayRollout(self, request, context):
+        """Re-runs a rollout's decisions from their stored evidence under other
+        criteria: what would these thresholds have done? Changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRolloutAudit(self, request, context):
+        """The audit trail of operator controls and approvals, oldest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,6 +230,61 @@ def add_RolloutServiceServicer_to_server(servicer, server):
                     servicer.ResolveVersion,
                     request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ResolveVersionRequest.FromString,
                     response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ResolveVersionResponse.SerializeToString,
+            ),
+            'ListRollouts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRollouts,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutsRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutsResponse.SerializeToString,
+            ),
+            'UpdateRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRollout,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.UpdateRolloutRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.UpdateRolloutResponse.SerializeToString,
+            ),
+            'PauseRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseRollout,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.PauseRolloutRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.PauseRolloutResponse.SerializeToString,
+            ),
+            'ResumeRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeRollout,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ResumeRolloutRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ResumeRolloutResponse.SerializeToString,
+            ),
+            'PromoteRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.PromoteRollout,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.PromoteRolloutRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.PromoteRolloutResponse.SerializeToString,
+            ),
+            'AbortRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbortRollout,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.AbortRolloutRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.AbortRolloutResponse.SerializeToString,
+            ),
+            'RetryRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryRollout,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.RetryRolloutRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.RetryRolloutResponse.SerializeToString,
+            ),
+            'DecideRolloutApproval': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideRolloutApproval,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.DecideRolloutApprovalRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.DecideRolloutApprovalResponse.SerializeToString,
+            ),
+            'ListRolloutDecisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRolloutDecisions,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutDecisionsRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutDecisionsResponse.SerializeToString,
+            ),
+            'ReplayRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayRollout,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ReplayRolloutRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ReplayRolloutResponse.SerializeToString,
+            ),
+            'ListRolloutAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRolloutAudit,
+                    request_deserializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutAuditRequest.FromString,
+                    response_serializer=portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +369,303 @@ class RolloutService:
             '/portico.rollout.v1.RolloutService/ResolveVersion',
             portico_dot_rollout_dot_v1_dot_rollout__pb2.ResolveVersionRequest.SerializeToString,
             portico_dot_rollout_dot_v1_dot_rollout__pb2.ResolveVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRollouts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/ListRollouts',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutsRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/UpdateRollout',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.UpdateRolloutRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.UpdateRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/PauseRollout',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.PauseRolloutRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.PauseRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/ResumeRollout',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ResumeRolloutRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ResumeRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PromoteRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/PromoteRollout',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.PromoteRolloutRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.PromoteRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbortRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/AbortRollout',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.AbortRolloutRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.AbortRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/RetryRollout',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.RetryRolloutRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.RetryRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideRolloutApproval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/DecideRolloutApproval',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.DecideRolloutApprovalRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.DecideRolloutApprovalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRolloutDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/ListRolloutDecisions',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutDecisionsRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutDecisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/ReplayRollout',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ReplayRolloutRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ReplayRolloutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRolloutAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.rollout.v1.RolloutService/ListRolloutAudit',
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutAuditRequest.SerializeToString,
+            portico_dot_rollout_dot_v1_dot_rollout__pb2.ListRolloutAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

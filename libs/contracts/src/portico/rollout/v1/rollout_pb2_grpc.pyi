@@ -34,11 +34,41 @@ class RolloutServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> RolloutServiceAsyncStub: ...
     RequestRollout: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.RequestRolloutRequest, _rollout_pb2.RequestRolloutResponse]
-    """Asks for a canary rollout; it starts once security and compat both pass."""
+    """Asks for a rollout; it starts once security and compat both pass, and only
+    with an SLO for the version (made from the tenant's default template).
+    """
     GetRollout: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.GetRolloutRequest, _rollout_pb2.GetRolloutResponse]
-    """Returns one rollout with its history."""
+    """Returns one rollout with its history, its live phase, its health and its
+    latest decisions.
+    """
     ResolveVersion: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.ResolveVersionRequest, _rollout_pb2.ResolveVersionResponse]
     """Which version of a plugin a user sees right now (sticky as the share grows)."""
+    ListRollouts: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.ListRolloutsRequest, _rollout_pb2.ListRolloutsResponse]
+    """A tenant's rollouts, newest first, filtered by plugin and state."""
+    UpdateRollout: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.UpdateRolloutRequest, _rollout_pb2.UpdateRolloutResponse]
+    """Applies one operator control (pause, resume, promote, abort, retry)."""
+    PauseRollout: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.PauseRolloutRequest, _rollout_pb2.PauseRolloutResponse]
+    """Stops the share from changing; violations still roll it back."""
+    ResumeRollout: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.ResumeRolloutRequest, _rollout_pb2.ResumeRolloutResponse]
+    """Lets a paused rollout go on; its phase bakes for what was left of its bake."""
+    PromoteRollout: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.PromoteRolloutRequest, _rollout_pb2.PromoteRolloutResponse]
+    """Skips the bake and criteria of the current phase: to the next phase, or
+    (full) to the 100% phase. An approval gate on the way still holds.
+    """
+    AbortRollout: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.AbortRolloutRequest, _rollout_pb2.AbortRolloutResponse]
+    """Rolls the rollout back (before its start: refuses it)."""
+    RetryRollout: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.RetryRolloutRequest, _rollout_pb2.RetryRolloutResponse]
+    """Starts a failed (rolled back or refused) rollout again as a new attempt."""
+    DecideRolloutApproval: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.DecideRolloutApprovalRequest, _rollout_pb2.DecideRolloutApprovalResponse]
+    """One approver's decision on the approval gate of a phase."""
+    ListRolloutDecisions: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.ListRolloutDecisionsRequest, _rollout_pb2.ListRolloutDecisionsResponse]
+    """Every decision of a rollout with its evidence, oldest first."""
+    ReplayRollout: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.ReplayRolloutRequest, _rollout_pb2.ReplayRolloutResponse]
+    """Re-runs a rollout's decisions from their stored evidence under other
+    criteria: what would these thresholds have done? Changes nothing.
+    """
+    ListRolloutAudit: _grpc.UnaryUnaryMultiCallable[_rollout_pb2.ListRolloutAuditRequest, _rollout_pb2.ListRolloutAuditResponse]
+    """The audit trail of operator controls and approvals, oldest first."""
 
 @_typing.type_check_only
 class RolloutServiceAsyncStub(RolloutServiceStub):
@@ -46,11 +76,41 @@ class RolloutServiceAsyncStub(RolloutServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RequestRollout: _aio.UnaryUnaryMultiCallable[_rollout_pb2.RequestRolloutRequest, _rollout_pb2.RequestRolloutResponse]  # type: ignore[assignment]
-    """Asks for a canary rollout; it starts once security and compat both pass."""
+    """Asks for a rollout; it starts once security and compat both pass, and only
+    with an SLO for the version (made from the tenant's default template).
+    """
     GetRollout: _aio.UnaryUnaryMultiCallable[_rollout_pb2.GetRolloutRequest, _rollout_pb2.GetRolloutResponse]  # type: ignore[assignment]
-    """Returns one rollout with its history."""
+    """Returns one rollout with its history, its live phase, its health and its
+    latest decisions.
+    """
     ResolveVersion: _aio.UnaryUnaryMultiCallable[_rollout_pb2.ResolveVersionRequest, _rollout_pb2.ResolveVersionResponse]  # type: ignore[assignment]
     """Which version of a plugin a user sees right now (sticky as the share grows)."""
+    ListRollouts: _aio.UnaryUnaryMultiCallable[_rollout_pb2.ListRolloutsRequest, _rollout_pb2.ListRolloutsResponse]  # type: ignore[assignment]
+    """A tenant's rollouts, newest first, filtered by plugin and state."""
+    UpdateRollout: _aio.UnaryUnaryMultiCallable[_rollout_pb2.UpdateRolloutRequest, _rollout_pb2.UpdateRolloutResponse]  # type: ignore[assignment]
+    """Applies one operator control (pause, resume, promote, abort, retry)."""
+    PauseRollout: _aio.UnaryUnaryMultiCallable[_rollout_pb2.PauseRolloutRequest, _rollout_pb2.PauseRolloutResponse]  # type: ignore[assignment]
+    """Stops the share from changing; violations still roll it back."""
+    ResumeRollout: _aio.UnaryUnaryMultiCallable[_rollout_pb2.ResumeRolloutRequest, _rollout_pb2.ResumeRolloutResponse]  # type: ignore[assignment]
+    """Lets a paused rollout go on; its phase bakes for what was left of its bake."""
+    PromoteRollout: _aio.UnaryUnaryMultiCallable[_rollout_pb2.PromoteRolloutRequest, _rollout_pb2.PromoteRolloutResponse]  # type: ignore[assignment]
+    """Skips the bake and criteria of the current phase: to the next phase, or
+    (full) to the 100% phase. An approval gate on the way still holds.
+    """
+    AbortRollout: _aio.UnaryUnaryMultiCallable[_rollout_pb2.AbortRolloutRequest, _rollout_pb2.AbortRolloutResponse]  # type: ignore[assignment]
+    """Rolls the rollout back (before its start: refuses it)."""
+    RetryRollout: _aio.UnaryUnaryMultiCallable[_rollout_pb2.RetryRolloutRequest, _rollout_pb2.RetryRolloutResponse]  # type: ignore[assignment]
+    """Starts a failed (rolled back or refused) rollout again as a new attempt."""
+    DecideRolloutApproval: _aio.UnaryUnaryMultiCallable[_rollout_pb2.DecideRolloutApprovalRequest, _rollout_pb2.DecideRolloutApprovalResponse]  # type: ignore[assignment]
+    """One approver's decision on the approval gate of a phase."""
+    ListRolloutDecisions: _aio.UnaryUnaryMultiCallable[_rollout_pb2.ListRolloutDecisionsRequest, _rollout_pb2.ListRolloutDecisionsResponse]  # type: ignore[assignment]
+    """Every decision of a rollout with its evidence, oldest first."""
+    ReplayRollout: _aio.UnaryUnaryMultiCallable[_rollout_pb2.ReplayRolloutRequest, _rollout_pb2.ReplayRolloutResponse]  # type: ignore[assignment]
+    """Re-runs a rollout's decisions from their stored evidence under other
+    criteria: what would these thresholds have done? Changes nothing.
+    """
+    ListRolloutAudit: _aio.UnaryUnaryMultiCallable[_rollout_pb2.ListRolloutAuditRequest, _rollout_pb2.ListRolloutAuditResponse]  # type: ignore[assignment]
+    """The audit trail of operator controls and approvals, oldest first."""
 
 class RolloutServiceServicer(metaclass=_abc_1.ABCMeta):
     """Progressive delivery of plugin versions, and rollback when they misbehave."""
@@ -61,7 +121,9 @@ class RolloutServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _rollout_pb2.RequestRolloutRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_rollout_pb2.RequestRolloutResponse, _abc.Awaitable[_rollout_pb2.RequestRolloutResponse]]:
-        """Asks for a canary rollout; it starts once security and compat both pass."""
+        """Asks for a rollout; it starts once security and compat both pass, and only
+        with an SLO for the version (made from the tenant's default template).
+        """
 
     @_abc_1.abstractmethod
     def GetRollout(
@@ -69,7 +131,9 @@ class RolloutServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _rollout_pb2.GetRolloutRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_rollout_pb2.GetRolloutResponse, _abc.Awaitable[_rollout_pb2.GetRolloutResponse]]:
-        """Returns one rollout with its history."""
+        """Returns one rollout with its history, its live phase, its health and its
+        latest decisions.
+        """
 
     @_abc_1.abstractmethod
     def ResolveVersion(
@@ -78,5 +142,97 @@ class RolloutServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_rollout_pb2.ResolveVersionResponse, _abc.Awaitable[_rollout_pb2.ResolveVersionResponse]]:
         """Which version of a plugin a user sees right now (sticky as the share grows)."""
+
+    @_abc_1.abstractmethod
+    def ListRollouts(
+        self,
+        request: _rollout_pb2.ListRolloutsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.ListRolloutsResponse, _abc.Awaitable[_rollout_pb2.ListRolloutsResponse]]:
+        """A tenant's rollouts, newest first, filtered by plugin and state."""
+
+    @_abc_1.abstractmethod
+    def UpdateRollout(
+        self,
+        request: _rollout_pb2.UpdateRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.UpdateRolloutResponse, _abc.Awaitable[_rollout_pb2.UpdateRolloutResponse]]:
+        """Applies one operator control (pause, resume, promote, abort, retry)."""
+
+    @_abc_1.abstractmethod
+    def PauseRollout(
+        self,
+        request: _rollout_pb2.PauseRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.PauseRolloutResponse, _abc.Awaitable[_rollout_pb2.PauseRolloutResponse]]:
+        """Stops the share from changing; violations still roll it back."""
+
+    @_abc_1.abstractmethod
+    def ResumeRollout(
+        self,
+        request: _rollout_pb2.ResumeRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.ResumeRolloutResponse, _abc.Awaitable[_rollout_pb2.ResumeRolloutResponse]]:
+        """Lets a paused rollout go on; its phase bakes for what was left of its bake."""
+
+    @_abc_1.abstractmethod
+    def PromoteRollout(
+        self,
+        request: _rollout_pb2.PromoteRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.PromoteRolloutResponse, _abc.Awaitable[_rollout_pb2.PromoteRolloutResponse]]:
+        """Skips the bake and criteria of the current phase: to the next phase, or
+        (full) to the 100% phase. An approval gate on the way still holds.
+        """
+
+    @_abc_1.abstractmethod
+    def AbortRollout(
+        self,
+        request: _rollout_pb2.AbortRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.AbortRolloutResponse, _abc.Awaitable[_rollout_pb2.AbortRolloutResponse]]:
+        """Rolls the rollout back (before its start: refuses it)."""
+
+    @_abc_1.abstractmethod
+    def RetryRollout(
+        self,
+        request: _rollout_pb2.RetryRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.RetryRolloutResponse, _abc.Awaitable[_rollout_pb2.RetryRolloutResponse]]:
+        """Starts a failed (rolled back or refused) rollout again as a new attempt."""
+
+    @_abc_1.abstractmethod
+    def DecideRolloutApproval(
+        self,
+        request: _rollout_pb2.DecideRolloutApprovalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.DecideRolloutApprovalResponse, _abc.Awaitable[_rollout_pb2.DecideRolloutApprovalResponse]]:
+        """One approver's decision on the approval gate of a phase."""
+
+    @_abc_1.abstractmethod
+    def ListRolloutDecisions(
+        self,
+        request: _rollout_pb2.ListRolloutDecisionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.ListRolloutDecisionsResponse, _abc.Awaitable[_rollout_pb2.ListRolloutDecisionsResponse]]:
+        """Every decision of a rollout with its evidence, oldest first."""
+
+    @_abc_1.abstractmethod
+    def ReplayRollout(
+        self,
+        request: _rollout_pb2.ReplayRolloutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.ReplayRolloutResponse, _abc.Awaitable[_rollout_pb2.ReplayRolloutResponse]]:
+        """Re-runs a rollout's decisions from their stored evidence under other
+        criteria: what would these thresholds have done? Changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRolloutAudit(
+        self,
+        request: _rollout_pb2.ListRolloutAuditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rollout_pb2.ListRolloutAuditResponse, _abc.Awaitable[_rollout_pb2.ListRolloutAuditResponse]]:
+        """The audit trail of operator controls and approvals, oldest first."""
 
 def add_RolloutServiceServicer_to_server(servicer: RolloutServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -2031,3 +2031,152 @@ class GetSloDashboardResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetSloDashboardResponse: _TypeAlias = GetSloDashboardResponse  # noqa: Y015
+
+@_typing.final
+class GetVersionOutcomesRequest(_message.Message):
+    """Input of GetVersionOutcomes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    STEP_SECONDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    plugin: _builtins.str
+    step_seconds: _builtins.int
+    """Width of one interval; 0: the whole range is one interval."""
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """One series per version, in this order."""
+
+    @_builtins.property
+    def start(self) -> _timestamp_pb2.Timestamp:
+        """The range [start, end), whole seconds."""
+
+    @_builtins.property
+    def end(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        versions: _abc.Iterable[_builtins.str] | None = ...,
+        start: _timestamp_pb2.Timestamp | None = ...,
+        end: _timestamp_pb2.Timestamp | None = ...,
+        step_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "plugin", b"plugin", "start", b"start", "step_seconds", b"step_seconds", "tenant_id", b"tenant_id", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetVersionOutcomesRequest: _TypeAlias = GetVersionOutcomesRequest  # noqa: Y015
+
+@_typing.final
+class OutcomeInterval(_message.Message):
+    """Outcomes of one version in one interval (or the whole range)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
+    LATENCY_MEAN_MS_FIELD_NUMBER: _builtins.int
+    LATENCY_P50_MS_FIELD_NUMBER: _builtins.int
+    LATENCY_P95_MS_FIELD_NUMBER: _builtins.int
+    LATENCY_P99_MS_FIELD_NUMBER: _builtins.int
+    total: _builtins.int
+    errors: _builtins.int
+    latency_mean_ms: _builtins.float
+    """Latencies in milliseconds; 0 when the interval has no outcome. Percentiles
+    are read off a fixed histogram (linear within a bucket, as Prometheus does).
+    """
+    latency_p50_ms: _builtins.float
+    latency_p95_ms: _builtins.float
+    latency_p99_ms: _builtins.float
+    @_builtins.property
+    def start(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        start: _timestamp_pb2.Timestamp | None = ...,
+        total: _builtins.int = ...,
+        errors: _builtins.int = ...,
+        latency_mean_ms: _builtins.float = ...,
+        latency_p50_ms: _builtins.float = ...,
+        latency_p95_ms: _builtins.float = ...,
+        latency_p99_ms: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["errors", b"errors", "latency_mean_ms", b"latency_mean_ms", "latency_p50_ms", b"latency_p50_ms", "latency_p95_ms", b"latency_p95_ms", "latency_p99_ms", b"latency_p99_ms", "start", b"start", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OutcomeInterval: _TypeAlias = OutcomeInterval  # noqa: Y015
+
+@_typing.final
+class VersionOutcomeSeries(_message.Message):
+    """One version's outcomes over the range."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    INTERVALS_FIELD_NUMBER: _builtins.int
+    BURN_RATE_FIELD_NUMBER: _builtins.int
+    SLO_ID_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    burn_rate: _builtins.float
+    """The highest burn rate over the range among the SLOs of this version
+    (bad share over the error budget); 0 when it has none.
+    """
+    slo_id: _builtins.str
+    @_builtins.property
+    def summary(self) -> Global___OutcomeInterval: ...
+    @_builtins.property
+    def intervals(self) -> _containers.RepeatedCompositeFieldContainer[Global___OutcomeInterval]:
+        """Oldest first, one per step (empty intervals included)."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        summary: Global___OutcomeInterval | None = ...,
+        intervals: _abc.Iterable[Global___OutcomeInterval] | None = ...,
+        burn_rate: _builtins.float = ...,
+        slo_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["burn_rate", b"burn_rate", "intervals", b"intervals", "slo_id", b"slo_id", "summary", b"summary", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VersionOutcomeSeries: _TypeAlias = VersionOutcomeSeries  # noqa: Y015
+
+@_typing.final
+class GetVersionOutcomesResponse(_message.Message):
+    """Output of GetVersionOutcomes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___VersionOutcomeSeries]: ...
+    def __init__(
+        self,
+        *,
+        series: _abc.Iterable[Global___VersionOutcomeSeries] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["series", b"series"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetVersionOutcomesResponse: _TypeAlias = GetVersionOutcomesResponse  # noqa: Y015

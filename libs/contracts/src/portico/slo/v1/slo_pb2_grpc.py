@@ -130,6 +130,11 @@ class SloServiceStub:
                 request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardRequest.SerializeToString,
                 response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardResponse.FromString,
                 _registered_method=True)
+        self.GetVersionOutcomes = channel.unary_unary(
+                '/portico.slo.v1.SloService/GetVersionOutcomes',
+                request_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetVersionOutcomesRequest.SerializeToString,
+                response_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetVersionOutcomesResponse.FromString,
+                _registered_method=True)
 
 
 class SloServiceServicer:
@@ -273,6 +278,15 @@ class SloServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetVersionOutcomes(self, request, context):
+        """The outcomes of plugin versions over one time range, whole and per
+        interval (counts, error rate, latency percentiles), with the burn rate of
+        each version's SLO: what rollout judges a canary against its baseline on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SloServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -365,6 +379,11 @@ def add_SloServiceServicer_to_server(servicer, server):
                     servicer.GetSloDashboard,
                     request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardRequest.FromString,
                     response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardResponse.SerializeToString,
+            ),
+            'GetVersionOutcomes': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVersionOutcomes,
+                    request_deserializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetVersionOutcomesRequest.FromString,
+                    response_serializer=portico_dot_slo_dot_v1_dot_slo__pb2.GetVersionOutcomesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -859,6 +878,33 @@ class SloService:
             '/portico.slo.v1.SloService/GetSloDashboard',
             portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardRequest.SerializeToString,
             portico_dot_slo_dot_v1_dot_slo__pb2.GetSloDashboardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVersionOutcomes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.slo.v1.SloService/GetVersionOutcomes',
+            portico_dot_slo_dot_v1_dot_slo__pb2.GetVersionOutcomesRequest.SerializeToString,
+            portico_dot_slo_dot_v1_dot_slo__pb2.GetVersionOutcomesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -86,6 +86,11 @@ class SloServiceStub:
     """Dashboard data of a tenant: health per plugin, budgets, burn per tier,
     violations, breaker states and the alert history.
     """
+    GetVersionOutcomes: _grpc.UnaryUnaryMultiCallable[_slo_pb2.GetVersionOutcomesRequest, _slo_pb2.GetVersionOutcomesResponse]
+    """The outcomes of plugin versions over one time range, whole and per
+    interval (counts, error rate, latency percentiles), with the burn rate of
+    each version's SLO: what rollout judges a canary against its baseline on.
+    """
 
 @_typing.type_check_only
 class SloServiceAsyncStub(SloServiceStub):
@@ -144,6 +149,11 @@ class SloServiceAsyncStub(SloServiceStub):
     GetSloDashboard: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetSloDashboardRequest, _slo_pb2.GetSloDashboardResponse]  # type: ignore[assignment]
     """Dashboard data of a tenant: health per plugin, budgets, burn per tier,
     violations, breaker states and the alert history.
+    """
+    GetVersionOutcomes: _aio.UnaryUnaryMultiCallable[_slo_pb2.GetVersionOutcomesRequest, _slo_pb2.GetVersionOutcomesResponse]  # type: ignore[assignment]
+    """The outcomes of plugin versions over one time range, whole and per
+    interval (counts, error rate, latency percentiles), with the burn rate of
+    each version's SLO: what rollout judges a canary against its baseline on.
     """
 
 class SloServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -308,6 +318,17 @@ class SloServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_slo_pb2.GetSloDashboardResponse, _abc.Awaitable[_slo_pb2.GetSloDashboardResponse]]:
         """Dashboard data of a tenant: health per plugin, budgets, burn per tier,
         violations, breaker states and the alert history.
+        """
+
+    @_abc_1.abstractmethod
+    def GetVersionOutcomes(
+        self,
+        request: _slo_pb2.GetVersionOutcomesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slo_pb2.GetVersionOutcomesResponse, _abc.Awaitable[_slo_pb2.GetVersionOutcomesResponse]]:
+        """The outcomes of plugin versions over one time range, whole and per
+        interval (counts, error rate, latency percentiles), with the burn rate of
+        each version's SLO: what rollout judges a canary against its baseline on.
         """
 
 def add_SloServiceServicer_to_server(servicer: SloServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
+from portico_common import approvals
+from portico_common.approvals import DeadlineAction
 from portico_security.install.errors import InvalidPolicyError
 
 MIB = 1024 * 1024
@@ -28,13 +30,6 @@ class Severity(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class DeadlineAction(StrEnum):
-    """What happens to a pending approval when its deadline passes."""
-
-    EXPIRE = "EXPIRE"
-    ESCALATE = "ESCALATE"
-
-
 class Outcome(StrEnum):
     """The policy's answer for one install request."""
 
@@ -43,26 +38,14 @@ class Outcome(StrEnum):
     APPROVED = "APPROVED"
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalRule:
-    """N of the approvers holding one of `roles`, before `timeout_seconds` run out."""
+@dataclass(frozen=True)
+class ApprovalRule(approvals.ApprovalRule):
+    """The kernel's approval rule, with install defaults; a bad rule is a bad install policy."""
 
-    required: int = 1
     roles: tuple[str, ...] = ("security-reviewer",)
-    timeout_seconds: int = 24 * 3600
-    on_deadline: DeadlineAction = DeadlineAction.EXPIRE
-    # Who may decide once the request is escalated, for one more timeout.
     escalation_roles: tuple[str, ...] = ("platform-admin",)
 
-    def __post_init__(self) -> None:
-        if self.required < 1:
-            raise InvalidPolicyError("approval.required", "must be at least 1")
-        if not self.roles or any(not r.strip() for r in self.roles):
-            raise InvalidPolicyError("approval.roles", "must name at least one role")
-        if self.timeout_seconds < 1:
-            raise InvalidPolicyError("approval.timeout_seconds", "must be at least 1")
-        if self.on_deadline is DeadlineAction.ESCALATE and not self.escalation_roles:
-            raise InvalidPolicyError("approval.escalation_roles", "escalation needs a role")
+    invalid_rule: ClassVar[approvals.RuleErrorFactory] = InvalidPolicyError
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +165,7 @@ def policy_to_json(policy: InstallPolicy) -> dict[str, Any]:
     }
 
 
-def rule_to_json(rule: ApprovalRule) -> dict[str, Any]:
+def rule_to_json(rule: approvals.ApprovalRule) -> dict[str, Any]:
     return {
         "required": rule.required,
         "roles": list(rule.roles),

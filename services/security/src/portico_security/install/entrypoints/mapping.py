@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from portico.security.v1 import install_pb2 as pb
+from portico_common.approvals import DeadlineAction
 from portico_common.timestamps import to_timestamp
 from portico_security.install.domain.audit import AuditRecord
 from portico_security.install.domain.policy import (
     ApprovalRule,
-    DeadlineAction,
     InstallPolicy,
     Severity,
 )
