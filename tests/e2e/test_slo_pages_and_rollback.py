@@ -75,9 +75,15 @@ async def slo(
 
 @pytest.fixture
 async def rollout(
-    service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
+    slo: ServiceProcess, service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> AsyncIterator[ServiceProcess]:
-    env = infra_env(await service_database_url("rollout"), nats_url, rollout_tick_seconds="0.05")
+    # A rollout is only requested once slo holds an SLO for its version.
+    env = infra_env(
+        await service_database_url("rollout"),
+        nats_url,
+        rollout_tick_seconds="0.05",
+        rollout_slo_target=slo.target,
+    )
     async with running_process(
         "portico_rollout",
         env,
@@ -166,14 +172,14 @@ async def test_a_violation_pages_and_rolls_the_canary_back_and_the_recovery_reso
 
         await eventually(in_progress)
 
+        # RequestRollout made the version's SLO from the built-in template (99%, 30 days).
         slos = slo_pb2_grpc.SloServiceStub(slo_channel)
-        created = await slos.CreateSlo(
-            slo_pb2.CreateSloRequest(
-                tenant_id=tenant, plugin=PLUGIN, version=VERSION, objective=0.99
-            ),
+        listed = await slos.ListSlos(
+            slo_pb2.ListSlosRequest(tenant_id=tenant, plugin=PLUGIN, version=VERSION),
             timeout=10,
         )
-        slo_id = created.slo.slo_id
+        slo_ids = {s.slo_id for s in listed.slos}
+        [slo_id] = [s.slo_id for s in listed.slos if s.scope == slo_pb2.SCOPE_KIND_VERSION]
 
         async def report(success: bool, count: int) -> slo_pb2.ReportOutcomesResponse:
             return await slos.ReportOutcomes(
@@ -216,7 +222,9 @@ async def test_a_violation_pages_and_rolls_the_canary_back_and_the_recovery_reso
     assert {t["routing_key"] for t in triggers + resolves} == {ROUTING_KEY}
     for trigger in triggers:
         tier = trigger["payload"]["class"]
-        assert trigger["dedup_key"] == f"portico/{tenant}/{slo_id}/{tier}"
+        slo_of = trigger["payload"]["custom_details"]["labels"]["slo"]
+        assert slo_of in slo_ids
+        assert trigger["dedup_key"] == f"portico/{tenant}/{slo_of}/{tier}"
         assert trigger["payload"]["component"] == PLUGIN
     keys = [t["dedup_key"] for t in triggers]
     assert len(keys) == len(set(keys)), "one incident per SLO and tier"
@@ -234,9 +242,10 @@ async def test_a_violation_pages_and_rolls_the_canary_back_and_the_recovery_reso
     [breaker] = board["breakers"]
     assert (breaker["plugin"], breaker["version"]) == (PLUGIN, VERSION)
     history = board["alertHistory"]
-    assert {(a["sloId"], a["delivery"]) for a in history} == {(slo_id, "delivered")}
-    assert {a["state"] for a in history} == {"firing", "resolved"}
-    assert history[0]["state"] == "resolved"
-    [panel] = board["slos"]
+    assert {a["delivery"] for a in history} == {"delivered"}
+    mine = [a for a in history if a["sloId"] == slo_id]
+    assert {a["state"] for a in mine} == {"firing", "resolved"}
+    assert mine[0]["state"] == "resolved"
+    [panel] = [p for p in board["slos"] if p["slo"]["sloId"] == slo_id]
     assert [b["breakerId"] for b in panel["breakers"]] == [breaker["breakerId"]]
-    assert len(panel["alerts"]) == len(history)
+    assert panel["alerts"] == mine
