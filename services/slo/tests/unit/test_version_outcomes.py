@@ -257,3 +257,27 @@ async def test_a_range_without_an_end_is_refused(
             pb.GetVersionOutcomesRequest(tenant_id=TENANT, plugin=PLUGIN, versions=["1.0.0"]),
             NO_CONTEXT,
         )
+
+
+def test_a_batch_tallies_as_the_sum_of_its_outcomes() -> None:
+    """Counting a batch at once gives what adding each outcome's own tally gives, bounds included."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    latencies = [0, 1, 5, 99, 100, 101, 999, 1000, 10_000, 60_000, 60_001, 250_000]
+    outcomes = [
+        (base + timedelta(milliseconds=370 * i), i % 3 != 0, latencies[i % len(latencies)])
+        for i in range(60)
+    ]
+    expected: dict[int, Tally] = {}
+    for at, success, latency in outcomes:
+        key = second_of(at)
+        expected[key] = expected.get(key, Tally()) + Tally.of(success, latency)
+    assert tally(outcomes) == expected
+
+
+def test_a_latency_lands_in_the_first_bucket_whose_bound_it_does_not_exceed() -> None:
+    """On a bound it counts in that bound's bucket; past the last bound, in the open one."""
+    at_bound = LATENCY_BOUNDS_MS.index(100)
+    assert Tally.of(True, 100).histogram[at_bound] == 1
+    assert Tally.of(True, 101).histogram[at_bound + 1] == 1
+    assert Tally.of(True, 0).histogram[0] == 1
+    assert Tally.of(True, LATENCY_BOUNDS_MS[-1] + 1).histogram[BUCKETS - 1] == 1

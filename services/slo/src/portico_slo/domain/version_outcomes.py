@@ -13,6 +13,7 @@ bucket reads as the highest finite bound.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,10 +42,8 @@ MAX_INTERVALS = 10_000
 
 
 def _bucket_of(latency_ms: int) -> int:
-    for index, bound in enumerate(LATENCY_BOUNDS_MS):
-        if latency_ms <= bound:
-            return index
-    return len(LATENCY_BOUNDS_MS)
+    """The histogram bucket of a latency: the first bound it does not exceed."""
+    return bisect_left(LATENCY_BOUNDS_MS, latency_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +104,28 @@ def second_of(at: datetime) -> int:
 
 
 def tally(outcomes: Iterable[tuple[datetime, bool, int]]) -> dict[int, Tally]:
-    """(time, success, latency) outcomes as one tally per epoch second."""
-    seconds: dict[int, Tally] = {}
+    """(time, success, latency) outcomes as one tally per epoch second.
+
+    Counted in plain lists, one Tally per second at the end: a report's batch
+    is tallied while its SLOs are locked, so per-outcome objects would stretch
+    the time other reports wait.
+    """
+    counts: dict[int, list[int]] = {}  # second -> [total, errors, latency sum]
+    histograms: dict[int, list[int]] = {}
     for at, success, latency_ms in outcomes:
         key = second_of(at)
-        seconds[key] = seconds.get(key, Tally()) + Tally.of(success, latency_ms)
-    return seconds
+        count = counts.get(key)
+        if count is None:
+            count = counts[key] = [0, 0, 0]
+            histograms[key] = [0] * BUCKETS
+        count[0] += 1
+        count[1] += not success
+        count[2] += latency_ms
+        histograms[key][bisect_left(LATENCY_BOUNDS_MS, latency_ms)] += 1
+    return {
+        key: Tally(total, errors, latency_sum, tuple(histograms[key]))
+        for key, (total, errors, latency_sum) in counts.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
