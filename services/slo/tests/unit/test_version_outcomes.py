@@ -260,7 +260,7 @@ async def test_a_range_without_an_end_is_refused(
 
 
 def test_a_batch_tallies_as_the_sum_of_its_outcomes() -> None:
-    """Counting a batch at once gives what adding each outcome's own tally gives, bounds included."""
+    """A batch counted at once equals the sum of each outcome's own tally, bounds included."""
     base = datetime(2026, 1, 1, tzinfo=UTC)
     latencies = [0, 1, 5, 99, 100, 101, 999, 1000, 10_000, 60_000, 60_001, 250_000]
     outcomes = [
