@@ -49,8 +49,14 @@ def _token(subject: str, tenant: str, *roles: str) -> tuple[tuple[str, str]]:
     return (("authorization", f"Bearer {jwt.encode(header, claims, KEY, algorithms=[ALGORITHM])}"),)
 
 
-PLATFORM = _token("root", "*", "platform-admin")
-ACME_ADMIN = _token("acme-admin", "acme", "tenant-admin")
+# Tokens are made when a test uses them: made at import, they could expire
+# before a long suite reaches this module.
+def platform() -> tuple[tuple[str, str]]:
+    return _token("root", "*", "platform-admin")
+
+
+def acme_admin() -> tuple[tuple[str, str]]:
+    return _token("acme-admin", "acme", "tenant-admin")
 
 
 @dataclass
@@ -79,7 +85,9 @@ async def served() -> AsyncIterator[Served]:
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             tenancy = pb_grpc.TenancyServiceStub(channel)
-            await tenancy.CreateTenant(pb.CreateTenantRequest(tenant_id="acme"), metadata=PLATFORM)
+            await tenancy.CreateTenant(
+                pb.CreateTenantRequest(tenant_id="acme"), metadata=platform()
+            )
             yield Served(
                 tenancy,  # type: ignore[arg-type]
                 lpb_grpc.TenantLifecycleServiceStub(channel),  # type: ignore[arg-type]
@@ -101,25 +109,27 @@ async def test_a_tenant_admin_cannot_steer_the_lifecycle(served: Served) -> None
     for call, permission in (
         (
             served.lifecycle.SuspendTenant(
-                lpb.SuspendTenantRequest(tenant_id="acme", reason="x"), metadata=ACME_ADMIN
+                lpb.SuspendTenantRequest(tenant_id="acme", reason="x"), metadata=acme_admin()
             ),
             "tenants.suspend",
         ),
         (
             served.lifecycle.DeleteTenant(
-                lpb.DeleteTenantRequest(tenant_id="acme"), metadata=ACME_ADMIN
+                lpb.DeleteTenantRequest(tenant_id="acme"), metadata=acme_admin()
             ),
             "tenants.delete",
         ),
         (
-            served.lifecycle.ListTenants(lpb.ListTenantsRequest(), metadata=ACME_ADMIN),
+            served.lifecycle.ListTenants(lpb.ListTenantsRequest(), metadata=acme_admin()),
             "tenants.list",
         ),
     ):
         code, detail = await _code(call)
         assert code is grpc.StatusCode.PERMISSION_DENIED
         assert detail.startswith(f"missing permission {permission!r}")
-    own = await served.tenancy.GetTenant(pb.GetTenantRequest(tenant_id="acme"), metadata=ACME_ADMIN)
+    own = await served.tenancy.GetTenant(
+        pb.GetTenantRequest(tenant_id="acme"), metadata=acme_admin()
+    )
     assert own.tenant.state == pb.TENANT_STATE_ACTIVE
 
 
@@ -128,17 +138,17 @@ async def test_a_suspended_tenants_token_is_refused_but_the_platform_resumes_it(
 ) -> None:
     """Once the set holds acme, its admin is refused naming the suspension; resume still works."""
     suspended = await served.lifecycle.SuspendTenant(
-        lpb.SuspendTenantRequest(tenant_id="acme", reason="unpaid"), metadata=PLATFORM
+        lpb.SuspendTenantRequest(tenant_id="acme", reason="unpaid"), metadata=platform()
     )
     assert suspended.tenant.state == pb.TENANT_STATE_SUSPENDED
     served.refused.replace(await lifecycle.refused_states(served.world.uow))
     code, detail = await _code(
-        served.tenancy.GetTenant(pb.GetTenantRequest(tenant_id="acme"), metadata=ACME_ADMIN)
+        served.tenancy.GetTenant(pb.GetTenantRequest(tenant_id="acme"), metadata=acme_admin())
     )
     assert code is grpc.StatusCode.PERMISSION_DENIED
     assert detail == "tenant 'acme' is suspended: its tokens are refused until it is resumed"
     resumed = await served.lifecycle.ResumeTenant(
-        lpb.ResumeTenantRequest(tenant_id="acme"), metadata=PLATFORM
+        lpb.ResumeTenantRequest(tenant_id="acme"), metadata=platform()
     )
     assert resumed.tenant.state == pb.TENANT_STATE_ACTIVE
 
@@ -146,7 +156,7 @@ async def test_a_suspended_tenants_token_is_refused_but_the_platform_resumes_it(
 async def test_a_service_reports_only_for_itself(served: Served) -> None:
     """svc-rollout reporting for slo is refused; the refused list is the service role's."""
     await served.lifecycle.DeleteTenant(
-        lpb.DeleteTenantRequest(tenant_id="acme"), metadata=PLATFORM
+        lpb.DeleteTenantRequest(tenant_id="acme"), metadata=platform()
     )
     served.world.clock.advance(days=31)
     deletions = served.world.components.deletions
@@ -179,16 +189,16 @@ async def test_list_filters_by_a_label_selector_and_refuses_a_malformed_one(
         lpb.UpdateTenantRequest(
             tenant_id="acme", labels={"region": "eu"}, update_mask={"paths": ["labels"]}
         ),
-        metadata=PLATFORM,
+        metadata=platform(),
     )
-    await served.tenancy.CreateTenant(pb.CreateTenantRequest(tenant_id="beta"), metadata=PLATFORM)
+    await served.tenancy.CreateTenant(pb.CreateTenantRequest(tenant_id="beta"), metadata=platform())
     found = await served.lifecycle.ListTenants(
-        lpb.ListTenantsRequest(label_selector="region=eu"), metadata=PLATFORM
+        lpb.ListTenantsRequest(label_selector="region=eu"), metadata=platform()
     )
     assert [t.tenant_id for t in found.tenants] == ["acme"]
     code, detail = await _code(
         served.lifecycle.ListTenants(
-            lpb.ListTenantsRequest(label_selector="region"), metadata=PLATFORM
+            lpb.ListTenantsRequest(label_selector="region"), metadata=platform()
         )
     )
     assert code is grpc.StatusCode.INVALID_ARGUMENT
