@@ -90,10 +90,14 @@ def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str
     assert demo.returncode == 0, output
     assert "OK: @acme/plugin-cost-insights@2.3.0 reached 100%" in demo.stdout
     summary = demo.stdout[demo.stdout.index("Summary") :]
-    # The SLO's page reached the demo's PagerDuty receiver, keyed by tenant, SLO and tier.
-    assert re.search(r"delivered: trigger portico/demo-[0-9a-f]+/[0-9a-f-]{36}/\S+ \(", summary), (
-        output
-    )
+    # Each version's SLO is the one its rollout ensured; the demo creates none of its own.
+    ensured = re.findall(r"SLO ([0-9a-f-]{36}) ensured by the rollout", demo.stdout)
+    assert len(ensured) == len(set(ensured)) == 3, output
+    # The SLO's page reached the demo's PagerDuty receiver, keyed by tenant, SLO and tier:
+    # the SLO rollout ensured for 2.4.0.
+    paged = re.search(r"delivered: trigger portico/demo-[0-9a-f]+/([0-9a-f-]{36})/\S+ \(", summary)
+    assert paged is not None, output
+    assert paged.group(1) == ensured[1], output
     # 2.5.0's breaker opened on slow calls and rolled the canary back.
     assert re.search(r"breaker path .*ROLLED_BACK after .*circuit breaker \S+ opened", summary), (
         output

@@ -95,7 +95,8 @@ async def test_the_summary_shows_the_page_and_the_breaker_rollback(
     out = capsys.readouterr().out
     summary = out[out.index("Summary") :]
     assert "page" in summary
-    assert "delivered: trigger portico/demo-tenant/slo-1/page-1h (page-1h)" in summary
+    # Paged for the SLO the rollout ensured for 2.4.0 (the second rollout's).
+    assert "delivered: trigger portico/demo-tenant/slo-2/page-1h (page-1h)" in summary
     assert "breaker path" in summary
     assert "ROLLED_BACK after 10% in" in summary
     assert "circuit breaker b-1 opened" in summary
@@ -122,3 +123,26 @@ async def test_a_rollback_not_made_by_the_breaker_fails_the_demo(
     assert await demo(FakePortico(never_open=True)) == 1
     out = capsys.readouterr().out
     assert "2.5.0 was rolled back, but not by its breaker: slo violated" in out
+
+
+async def test_the_demo_shows_the_slo_the_rollout_ensured_and_makes_none(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each version's SLO is the one its rollout ensured, read back and shown; none is created."""
+    fake = FakePortico()
+    assert await demo(fake) == 0
+    out = capsys.readouterr().out
+    assert not [c for c in fake.calls if c.startswith("POST") and "/slos" in c]
+    for number in (1, 2, 3):
+        assert any(c.startswith("GET ") and c.endswith(f"/slos/slo-{number}") for c in fake.calls)
+        assert f"SLO slo-{number} ensured by the rollout: 99% good over 30d, min 10 events" in out
+    assert "page-1h (page): burn > 14.4x over 1h and 5m" in out
+
+
+async def test_a_rollout_that_names_no_slo_fails_the_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without the ensured SLO there is nothing to roll back on: the demo stops and says why."""
+    assert await demo(FakePortico(no_slo=True)) == 1
+    out = capsys.readouterr().out
+    assert "the rollout of 2.3.0 names no SLO (sloId)" in out

@@ -29,13 +29,6 @@ ENGINES = {"node": ">=18", "backstage": "^1.30.0"}
 PEER_DEPENDENCIES = {"@backstage/core-plugin-api": "^1.9.0", "react": "^18.0.0"}
 HOST_PACKAGES = {"@backstage/core-plugin-api": "1.10.0", "react": "18.3.1"}
 HOST_PROFILE = {"backstageVersion": "1.31.0", "nodeVersion": "20.11.0", "packages": HOST_PACKAGES}
-SLO = {
-    "objective": 0.99,
-    "windowSeconds": 3600,
-    "shortWindowSeconds": 60,
-    "longWindowSeconds": 300,
-    "minEvents": 20,
-}
 USERS = tuple(f"user-{i:02d}" for i in range(1, 21))
 
 IN_PROGRESS = "ROLLOUT_STATE_IN_PROGRESS"
@@ -92,7 +85,7 @@ class Scenario:
         self.key = PublisherKey.generate(PUBLISHER, f"{PUBLISHER}-{tenant}")
         # Users each canary version has served; a user must never drop out while it grows.
         self.served: dict[str, set[str]] = {}
-        # The SLO made for each version submitted.
+        # The SLO the rollout ensured for each version submitted.
         self.slo_ids: dict[str, str] = {}
         self.sticky_breaks: list[str] = []
 
@@ -132,7 +125,7 @@ class Scenario:
     # ---- steps ----------------------------------------------------------------
 
     async def submit(self, version: str, bake_seconds: int) -> str:
-        """Packs and signs the version, asks for its rollout and SLO, runs both checks."""
+        """Packs and signs the version, asks for its rollout, shows its SLO, runs both checks."""
         artifact = build(
             PLUGIN, version, self.key, engines=ENGINES, peer_dependencies=PEER_DEPENDENCIES
         )
@@ -154,18 +147,31 @@ class Scenario:
             f"rollout {rollout_id} requested: {short(str(rollout.get('state')))}"
             f" (phases {phases or 'default'}%, bake {rollout.get('bakeSeconds', bake_seconds)}s)"
         )
-        slo = await self.api.call("POST", "/slos", {"plugin": PLUGIN, "version": version, **SLO})
-        slo = slo.get("slo") or {}
-        self.slo_ids[version] = str(slo.get("sloId") or "")
-        self.t.step(
-            f"SLO {slo.get('sloId', '?')}: {float(slo.get('objective', SLO['objective'])):.0%} good"
-            f" over {slo.get('windowSeconds', SLO['windowSeconds'])}s, burn-rate rule"
-            f" {slo.get('shortWindowSeconds')}s/{slo.get('longWindowSeconds')}s"
-            f" > {slo.get('burnRateThreshold', '?')}x, min {slo.get('minEvents')} events"
-        )
+        await self.show_slo(version, str(rollout.get("sloId") or ""))
         await self.verify(artifact)
         await self.check_compat(artifact)
         return rollout_id
+
+    async def show_slo(self, version: str, slo_id: str) -> None:
+        """The SLO the rollout ensured for the version (from the tenant's template): the one
+        its violations roll the canary back on and page for."""
+        if not slo_id:
+            raise DemoError(f"POST /rollouts: the rollout of {version} names no SLO (sloId)")
+        slo = (await self.api.call("GET", f"/slos/{slo_id}")).get("slo") or {}
+        self.slo_ids[version] = slo_id
+        tiers = (slo.get("spec") or {}).get("tiers") or []
+        self.t.step(
+            f"SLO {slo_id} ensured by the rollout: {float(slo.get('objective') or 0):.0%} good"
+            f" over {_duration(int(slo.get('windowSeconds') or 0))},"
+            f" min {slo.get('minEvents', '?')} events"
+        )
+        for tier in tiers:
+            self.t.detail(
+                f"{tier.get('name')} ({tier.get('severity')}): burn > {tier.get('factor')}x"
+                f" over {_duration(int(tier.get('longWindowSeconds') or 0))}"
+                f" and {_duration(int(tier.get('shortWindowSeconds') or 0))}"
+                + ("" if tier.get("enabled", True) else ", disabled")
+            )
 
     async def verify(self, artifact: Artifact) -> None:
         reply = await self.api.call(
@@ -292,3 +298,11 @@ def _checks(checks: list[dict[str, Any]]) -> str:
         ", ".join(f"{c.get('name')} {'ok' if c.get('passed') else 'FAILED'}" for c in checks)
         or "no checks"
     )
+
+
+def _duration(seconds: int) -> str:
+    """Seconds as the largest whole unit: 2592000 -> 30d, 3600 -> 1h, 90 -> 90s."""
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

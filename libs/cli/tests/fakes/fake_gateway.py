@@ -38,6 +38,8 @@ class Rollout:
     verified: bool = False
     compat: bool = False
     reason: str = ""
+    # The SLO the rollout ensured for its version, as rollout does when asked for one.
+    slo_id: str = ""
 
     @property
     def percent(self) -> int:
@@ -58,6 +60,7 @@ class Rollout:
             "percent": self.percent,
             "bakeSeconds": self.bake,
             "reason": self.reason,
+            "sloId": self.slo_id,
         }
 
 
@@ -81,6 +84,8 @@ class FakePortico:
     # Switches: no page is sent; the breaker never opens (the SLO rolls the version back).
     never_page: bool = False
     never_open: bool = False
+    # Switch: rollout ensures no SLO (the rollout names none).
+    no_slo: bool = False
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -116,9 +121,6 @@ class FakePortico:
             ("POST", "/publisher-keys"): self.register_key,
             ("PUT", "/host-profile"): lambda b: ok({"profile": b}),
             ("POST", "/rollouts"): self.request_rollout,
-            ("POST", "/slos"): lambda b: ok(
-                {"slo": {"sloId": "slo-1", **b, "burnRateThreshold": 14.4}}
-            ),
             ("POST", "/artifacts:verify"): self.verify,
             ("POST", "/compatibility:check"): self.check,
             ("POST", "/outcomes"): self.outcomes,
@@ -132,6 +134,8 @@ class FakePortico:
             return handler(body)
         if method == "GET" and rest.startswith("/rollouts/"):
             return self.get_rollout(rest.removeprefix("/rollouts/"))
+        if method == "GET" and rest.startswith("/slos/"):
+            return self.get_slo(rest.removeprefix("/slos/"))
         return problem(404, "Not Found", f"no route for {method} {rest}")
 
     def register_key(self, body: dict[str, Any]) -> httpx.Response:
@@ -140,15 +144,54 @@ class FakePortico:
         return ok({"key": body})
 
     def request_rollout(self, body: dict[str, Any]) -> httpx.Response:
+        number = len(self.rollouts) + 1
         rollout = Rollout(
-            f"r-{len(self.rollouts) + 1}",
+            f"r-{number}",
             body["plugin"],
             body["version"],
             self.stable,
             body["bakeSeconds"],
+            slo_id="" if self.no_slo else f"slo-{number}",
         )
         self.rollouts[rollout.rollout_id] = rollout
         return ok({"rollout": rollout.json()})
+
+    def get_slo(self, slo_id: str) -> httpx.Response:
+        """The built-in template's SLO, as slo returns it."""
+        rollout = next((r for r in self.rollouts.values() if r.slo_id == slo_id), None)
+        if rollout is None:
+            return problem(404, "Not Found", f"SLO {slo_id} not found")
+        tiers = [
+            {
+                "name": "page-1h",
+                "severity": "page",
+                "longWindowSeconds": 3600,
+                "shortWindowSeconds": 300,
+                "factor": 14.4,
+                "enabled": True,
+            },
+            {
+                "name": "ticket-3d",
+                "severity": "ticket",
+                "longWindowSeconds": 259200,
+                "shortWindowSeconds": 21600,
+                "factor": 1.0,
+                "enabled": True,
+            },
+        ]
+        return ok(
+            {
+                "slo": {
+                    "sloId": slo_id,
+                    "plugin": rollout.plugin,
+                    "version": rollout.version,
+                    "objective": 0.99,
+                    "windowSeconds": 2592000,
+                    "minEvents": 10,
+                    "spec": {"objective": 0.99, "tiers": tiers},
+                }
+            }
+        )
 
     def _by_version(self, version: str) -> Rollout:
         return next(r for r in self.rollouts.values() if r.version == version)
@@ -219,15 +262,15 @@ class FakePortico:
         self.breakers[body["version"]] = (slow_ms, float(config["slowCallRateThreshold"]))
         return ok({"breaker": {"breakerId": "b-1", "version": body["version"]}})
 
-    def page(self, version: str) -> None:
+    def page(self, rollout: Rollout) -> None:
         if self.never_page or not self.routed:
             return
         event = {
             "routing_key": self.pagerduty["routingKey"],
             "event_action": "trigger",
-            "dedup_key": "portico/demo-tenant/slo-1/page-1h",
+            "dedup_key": f"portico/demo-tenant/{rollout.slo_id}/page-1h",
             "payload": {
-                "summary": f"{version} burns",
+                "summary": f"{rollout.version} burns",
                 "source": "portico",
                 "severity": "critical",
                 "class": "page-1h",
@@ -251,7 +294,7 @@ class FakePortico:
                 )
         if violated and rollout.state == "ROLLOUT_STATE_IN_PROGRESS":
             rollout.state, rollout.reason = "ROLLOUT_STATE_ROLLED_BACK", "slo violated"
-            self.page(rollout.version)
+            self.page(rollout)
         elif failed and self.never_violate:
             rollout.state, self.stable = "ROLLOUT_STATE_COMPLETED", rollout.version
         burn = 50.0 if failed else 0.0

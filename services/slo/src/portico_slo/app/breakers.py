@@ -19,11 +19,11 @@ from enum import StrEnum
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_slo.app.breakers_ports import BreakerFilter, BreakerRecord
 from portico_slo.app.ports import SloUnitOfWork, UnitOfWorkFactory
-from portico_slo.app.validation import ReportedOutcome, check_plugin_version
+from portico_slo.app.validation import check_plugin_version
+from portico_slo.domain.batch import Accepted
 from portico_slo.domain.breakers import Breaker
 from portico_slo.domain.breakers_config import BreakerConfig, BreakerState
 from portico_slo.domain.breakers_events import BreakerEvent, BreakerTransitioned
-from portico_slo.domain.ingest import OutcomeResult
 from portico_slo.domain.objective import SloDefinition
 from portico_slo.domain.scope import ScopeKind
 from portico_slo.errors import BreakerNotFoundError, InvalidBreakerError
@@ -105,26 +105,16 @@ async def ensure_for_slo(tx: SloUnitOfWork, definition: SloDefinition) -> None:
 
 
 async def record_outcomes(
-    tx: SloUnitOfWork,
-    record: BreakerRecord,
-    outcomes: Sequence[ReportedOutcome],
-    results: Sequence[OutcomeResult],
-    now: datetime,
+    tx: SloUnitOfWork, record: BreakerRecord, accepted: Accepted, now: datetime
 ) -> BreakerRecord:
     """Feeds the accepted outcomes of a report to the (locked) breaker, oldest first.
 
     Runs in the report's transaction: the breaker's new state and the events
     it caused commit with the report's buckets, or not at all.
     """
-    accepted = sorted(
-        (o for o, r in zip(outcomes, results, strict=True) if r is OutcomeResult.ACCEPTED),
-        key=lambda o: o.at or now,
-    )
-    if not accepted:
+    if not accepted.seconds:
         return record
-    events = record.breaker.record_all(
-        ((o.success, o.latency_ms, o.at or now) for o in accepted), now
-    )
+    events = record.breaker.record_seconds(accepted.in_time_order(), now)
     saved = replace(record, updated_at=now)
     await tx.breakers.save(saved, events)
     log_transitions(events)

@@ -19,19 +19,18 @@ from portico_slo.app.evaluation import (
 from portico_slo.app.ports import BurnRateGauge, SloFilter, SloRecord, UnitOfWorkFactory
 from portico_slo.app.validation import (
     ReportedOutcome,
+    as_batch,
     check_name,
-    check_outcomes,
     check_plugin,
     check_plugin_version,
     check_version,
 )
-from portico_slo.domain.buckets import bucket_key
-from portico_slo.domain.burn_rate import Counts, evaluate
+from portico_slo.domain.batch import OutcomeBatch
+from portico_slo.domain.burn_rate import evaluate
 from portico_slo.domain.ingest import (
     DEFAULT_MAX_LATENESS_SECONDS,
     DEFAULT_MAX_SKEW_SECONDS,
     OutcomeResult,
-    judge_time,
 )
 from portico_slo.domain.objective import SloDefinition, bucket_seconds_for
 from portico_slo.domain.scope import Scope
@@ -80,7 +79,7 @@ class ReportResult:
 
     @property
     def refused(self) -> int:
-        return sum(r is not OutcomeResult.ACCEPTED for r in self.results)
+        return len(self.results) - self.results.count(OutcomeResult.ACCEPTED)
 
 
 async def create_slo(
@@ -241,7 +240,7 @@ async def report_outcomes(
     tenant_id: str,
     plugin: str,
     version: str,
-    outcomes: Sequence[ReportedOutcome],
+    outcomes: Sequence[ReportedOutcome] | OutcomeBatch,
     rollout_id: str = "",
     max_lateness_seconds: int = DEFAULT_MAX_LATENESS_SECONDS,
     max_skew_seconds: int = DEFAULT_MAX_SKEW_SECONDS,
@@ -256,12 +255,15 @@ async def report_outcomes(
     outcomes in that transaction (locked after the SLOs); a version with a
     breaker and no SLO is judged by its breaker alone. The accepted outcomes
     are also tallied per version in that transaction, for the canary judge.
+    The outcomes are grouped by second before the transaction opens, so the
+    locks are held for work per second and per SLO, not per outcome (the
+    breaker's, which is per call, aside).
     """
     require_tenant_id(tenant_id)
     check_plugin_version(plugin, version)
     if rollout_id:
         check_name("rollout_id", rollout_id)
-    check_outcomes(outcomes)
+    grouped = as_batch(outcomes).group()
     async with uow(tenant_id) as tx:
         found = await tx.slos.matching(tenant_id, plugin, version, rollout_id, lock=True)
         slos = [s for s in found if not s.definition.indicator.pulled]
@@ -269,52 +271,29 @@ async def report_outcomes(
         if not slos and breaker is None:
             raise NoSloForVersionError(plugin, version)
         now = tx.clock.now()
-        results = tuple(
-            judge_time(
-                o.at or now,
-                now,
-                max_lateness_seconds=max_lateness_seconds,
-                max_skew_seconds=max_skew_seconds,
-            )
-            for o in outcomes
-        )
-        refused = sum(r is not OutcomeResult.ACCEPTED for r in results)
+        accepted = grouped.accept(now, max_lateness_seconds, max_skew_seconds)
+        refused = accepted.refused
         judged: list[Judged] = []
         for slo in slos:
-            counts: dict[int, Counts] = {}
-            indicator = slo.definition.indicator
-            for outcome, result in zip(outcomes, results, strict=True):
-                if result is OutcomeResult.ACCEPTED:
-                    key = bucket_key(outcome.at or now, slo.bucket_seconds)
-                    good = indicator.classify(outcome.success, outcome.latency_ms)
-                    counts[key] = counts.get(key, Counts()) + Counts.of(good)
+            counts = accepted.counts(slo.definition.indicator, slo.bucket_seconds)
             if counts:
                 await tx.buckets.add(tenant_id, slo.slo_id, counts)
             if refused:
                 await tx.slos.count_refused(tenant_id, slo.slo_id, refused)
             judged.append(await judge(tx, slo, now))
         # The canary judge compares versions on these (version_outcomes.series).
-        await version_outcomes.record(
-            tx,
-            tenant_id,
-            plugin,
-            version,
-            [
-                (o.at or now, o.success, o.latency_ms)
-                for o, r in zip(outcomes, results, strict=True)
-                if r is OutcomeResult.ACCEPTED
-            ],
-        )
+        await version_outcomes.record(tx, tenant_id, plugin, version, accepted)
         if breaker is not None:
-            await breakers.record_outcomes(tx, breaker, outcomes, results, now)
+            await breakers.record_outcomes(tx, breaker, accepted, now)
     for each in judged:
         _publish(gauge, each)
+    results = accepted.results
     if not judged:
-        return ReportResult("", len(outcomes) - refused, 0.0, 0.0, violated=False, results=results)
+        return ReportResult("", accepted.count, 0.0, 0.0, violated=False, results=results)
     primary = _primary(judged, version, rollout_id)
     return ReportResult(
         slo_id=primary.slo.slo_id,
-        accepted=len(outcomes) - refused,
+        accepted=accepted.count,
         short_window_burn_rate=primary.evaluation.short_burn,
         long_window_burn_rate=primary.evaluation.long_burn,
         violated=primary.slo.status.state is SloState.VIOLATED,

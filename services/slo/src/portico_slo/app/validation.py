@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from portico_common.npm import package_name_problem, shown, version_problem
+from portico_slo.domain.batch import OutcomeBatch
 from portico_slo.errors import InvalidOutcomeError, InvalidSloDefinitionError
 
 MAX_OUTCOMES_PER_REPORT = 10_000
@@ -56,14 +57,30 @@ def check_name(field: str, value: str) -> None:
 
 
 def check_outcomes(outcomes: Sequence[ReportedOutcome]) -> None:
-    if not outcomes:
-        raise InvalidOutcomeError("a report needs at least one outcome")
-    if len(outcomes) > MAX_OUTCOMES_PER_REPORT:
-        raise InvalidOutcomeError(
-            f"{len(outcomes)} outcomes in one report; at most {MAX_OUTCOMES_PER_REPORT} allowed"
-        )
+    _check_count(len(outcomes))
     for index, outcome in enumerate(outcomes):
         if outcome.latency_ms < 0:
             raise InvalidOutcomeError(f"outcome {index} has a negative latency")
         if outcome.at is not None and outcome.at.utcoffset() is None:
             raise InvalidOutcomeError(f"outcome {index} has a time without a timezone")
+
+
+def as_batch(outcomes: Sequence[ReportedOutcome] | OutcomeBatch) -> OutcomeBatch:
+    """The outcomes of a report as a checked batch; the error names the first bad one."""
+    if isinstance(outcomes, OutcomeBatch):
+        _check_count(len(outcomes))
+        if outcomes.latencies_ms and min(outcomes.latencies_ms) < 0:
+            index = next(i for i, ms in enumerate(outcomes.latencies_ms) if ms < 0)
+            raise InvalidOutcomeError(f"outcome {index} has a negative latency")
+        return outcomes
+    check_outcomes(outcomes)
+    return OutcomeBatch.of((o.success, o.latency_ms, o.at) for o in outcomes)
+
+
+def _check_count(count: int) -> None:
+    if not count:
+        raise InvalidOutcomeError("a report needs at least one outcome")
+    if count > MAX_OUTCOMES_PER_REPORT:
+        raise InvalidOutcomeError(
+            f"{count} outcomes in one report; at most {MAX_OUTCOMES_PER_REPORT} allowed"
+        )

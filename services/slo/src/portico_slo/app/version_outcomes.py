@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_slo.app.ports import SloUnitOfWork, UnitOfWorkFactory
 from portico_slo.app.validation import check_plugin, check_version
+from portico_slo.domain.batch import Accepted
 from portico_slo.domain.burn_rate import summary_burn
 from portico_slo.domain.scope import ScopeKind
 from portico_slo.domain.version_outcomes import (
@@ -23,7 +24,6 @@ from portico_slo.domain.version_outcomes import (
     SeriesRange,
     Tally,
     second_of,
-    tally,
 )
 from portico_slo.errors import InvalidSloDefinitionError
 
@@ -44,15 +44,11 @@ class VersionSeries:
 
 
 async def record(
-    tx: SloUnitOfWork,
-    tenant_id: str,
-    plugin: str,
-    version: str,
-    outcomes: Sequence[tuple[datetime, bool, int]],
+    tx: SloUnitOfWork, tenant_id: str, plugin: str, version: str, accepted: Accepted
 ) -> None:
-    """Tallies accepted (time, success, latency) outcomes, in the report's transaction."""
-    if outcomes:
-        await tx.version_outcomes.add(tenant_id, plugin, version, tally(outcomes))
+    """Tallies a report's accepted outcomes per second, in the report's transaction."""
+    if accepted.seconds:
+        await tx.version_outcomes.add(tenant_id, plugin, version, accepted.tallies())
 
 
 async def series(

@@ -42,10 +42,12 @@ from portico_slo.domain.breakers_events import (
 from portico_slo.domain.breakers_windows import (
     Call,
     CountWindow,
+    Limits,
     Snapshot,
     TimeWindow,
     Window,
     classify,
+    epoch_second,
 )
 from portico_slo.errors import IllegalBreakerTransitionError
 
@@ -171,21 +173,43 @@ class Breaker:
         self, success: bool, latency_ms: int, at: datetime, now: datetime
     ) -> list[BreakerEvent]:
         """One reported outcome (it happened `at`, arrives `now`); returns what it caused."""
-        return self._record(
-            classify(success, latency_ms, self.config.slow_call_duration_ms), at, now
-        )
+        return self.record_seconds([(success, latency_ms, epoch_second(at))], now)
 
     def record_all(
         self, outcomes: Iterable[tuple[bool, int, datetime]], now: datetime
     ) -> list[BreakerEvent]:
         """`record` for each (success, latency in ms, time) in turn; what they caused, in order."""
-        slow_ms = self.config.slow_call_duration_ms
-        events: list[BreakerEvent] = []
-        for success, latency_ms, at in outcomes:
-            events += self._record(classify(success, latency_ms, slow_ms), at, now)
-        return events
+        return self.record_seconds(((s, ms, epoch_second(at)) for s, ms, at in outcomes), now)
 
-    def _record(self, call: Call, at: datetime, now: datetime) -> list[BreakerEvent]:
+    def record_seconds(
+        self, outcomes: Iterable[tuple[bool, int, int]], now: datetime
+    ) -> list[BreakerEvent]:
+        """`record_all`, each time given as its epoch second: all a window keeps of it."""
+        slow_ms = self.config.slow_call_duration_ms
+        current = epoch_second(now)
+        events: list[BreakerEvent] = []
+        pending = iter(outcomes)
+        while True:
+            window = self.window
+            if self.state is S.CLOSED and isinstance(window, CountWindow):
+                # Closed, a count window only records until a threshold is reached.
+                limits = Limits(
+                    self.window_minimum,
+                    self.config.failure_rate_threshold,
+                    self.config.slow_call_rate_threshold,
+                )
+                if not window.record_until(pending, slow_ms, limits):
+                    return events
+                verdict = judge(window.total, self.window_minimum, self.config)
+                events += self._enter(S.OPEN, now, verdict.reason, attempts=self.attempts + 1)
+                continue
+            outcome = next(pending, None)
+            if outcome is None:
+                return events
+            success, latency_ms, second = outcome
+            events += self._record(classify(success, latency_ms, slow_ms), second, current, now)
+
+    def _record(self, call: Call, second: int, current: int, now: datetime) -> list[BreakerEvent]:
         events: list[BreakerEvent] = (
             self._half_open_expired(now) if self.state is S.HALF_OPEN else []
         )
@@ -202,7 +226,7 @@ class Breaker:
                 self.not_permitted_calls += 1
                 return events
         assert self.window is not None  # noqa: S101 - every remaining state keeps a window
-        snapshot = self.window.record(call, at, now)
+        snapshot = self.window.record_second(call, second, current)
         verdict = judge(snapshot, self.window_minimum, self.config)
         if self.state is S.METRICS_ONLY:
             return events + self._announce(verdict, now)

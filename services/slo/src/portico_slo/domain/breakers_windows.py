@@ -17,10 +17,11 @@ flushed late would otherwise look like a burst.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -99,6 +100,14 @@ class Snapshot:
         return [self.calls, self.failed, self.slow, self.slow_failed]
 
 
+class Limits(NamedTuple):
+    """When a window's calls open a breaker: the minimum calls, then either rate (%)."""
+
+    minimum_calls: int
+    failure_rate_threshold: float
+    slow_call_rate_threshold: float
+
+
 _ONE = {
     Call.SUCCESS: Snapshot(1, 0, 0, 0),
     Call.ERROR: Snapshot(1, 1, 0, 0),
@@ -116,7 +125,11 @@ class CountWindow:
     total: Snapshot = field(default_factory=Snapshot)
 
     def record(self, call: Call, at: datetime, now: datetime) -> Snapshot:
-        del at, now  # a count window is ordered by arrival, not by time
+        return self.record_second(call, epoch_second(at), epoch_second(now))
+
+    def record_second(self, call: Call, second: int, current: int) -> Snapshot:
+        """`record`, with the times as epoch seconds."""
+        del second, current  # a count window is ordered by arrival, not by time
         calls = self.calls
         if len(calls) == self.size:
             dropped = calls.popleft()
@@ -126,6 +139,50 @@ class CountWindow:
             self.total += _ONE[call]
         calls.append(call)
         return self.total
+
+    def record_until(
+        self,
+        outcomes: Iterator[tuple[bool, int, int]],
+        slow_call_duration_ms: int,
+        limits: Limits,
+    ) -> bool:
+        """`record` of each (success, latency in ms, second), stopping right after the call
+        that brings the window to a threshold (True; the rest of `outcomes` is left
+        unread), or once `outcomes` run out (False).
+
+        The same as classifying, recording and judging call by call, in plain
+        ints: a report feeds thousands of calls to a closed breaker.
+        """
+        calls, size, one = self.calls, self.size, _ONE
+        minimum, failure_rate, slow_rate = limits
+        n, failed, slow, slow_failed = self.total.as_row()
+        reached = False
+        for success, latency_ms, _second in outcomes:
+            if latency_ms > slow_call_duration_ms:
+                call = Call.SLOW_SUCCESS if success else Call.SLOW_ERROR
+            else:
+                call = Call.SUCCESS if success else Call.ERROR
+            if len(calls) == size:
+                dropped = calls.popleft()
+                if dropped is not call:
+                    gone, came = one[dropped], one[call]
+                    failed += came.failed - gone.failed
+                    slow += came.slow - gone.slow
+                    slow_failed += came.slow_failed - gone.slow_failed
+            else:
+                came = one[call]
+                n += 1
+                failed += came.failed
+                slow += came.slow
+                slow_failed += came.slow_failed
+            calls.append(call)
+            if n >= minimum and (
+                failed * 100.0 >= failure_rate * n or slow * 100.0 >= slow_rate * n
+            ):
+                reached = True
+                break
+        self.total = Snapshot(n, failed, slow, slow_failed)
+        return reached
 
     def snapshot(self, now: datetime) -> Snapshot:
         del now
@@ -148,15 +205,20 @@ class TimeWindow:
     seconds: dict[int, Snapshot] = field(default_factory=dict)
 
     def record(self, call: Call, at: datetime, now: datetime) -> Snapshot:
-        current = epoch_second(now)
-        second = min(epoch_second(at), current)
+        return self.record_second(call, epoch_second(at), epoch_second(now))
+
+    def record_second(self, call: Call, second: int, current: int) -> Snapshot:
+        """`record`, with the times as epoch seconds."""
+        second = min(second, current)
         if second > current - self.size:
             self.seconds[second] = self.seconds.get(second, Snapshot()) + Snapshot.of(call)
         self._slide(current)
-        return self.snapshot(now)
+        return self._since(current - self.size)
 
     def snapshot(self, now: datetime) -> Snapshot:
-        low = epoch_second(now) - self.size
+        return self._since(epoch_second(now) - self.size)
+
+    def _since(self, low: int) -> Snapshot:
         total = Snapshot()
         for second, counts in self.seconds.items():
             if second > low:

@@ -8,7 +8,8 @@ both.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -120,6 +121,17 @@ class Indicator:
         if self.kind is SliKind.LATENCY:
             return classify(True, latency_ms, self.latency_threshold_ms)
         return classify(success, latency_ms, self.latency_threshold_ms)
+
+    def good_among(self, successes: Sequence[int], errors: Sequence[int]) -> int:
+        """How many outcomes are good, given the latencies of the successes and of the
+        errors, each sorted ascending: `classify` counted with a bisect at the threshold."""
+        threshold = self.latency_threshold_ms
+        if self.kind is SliKind.RATIO or threshold == 0:
+            return len(successes)
+        within = bisect_right(successes, threshold)
+        if self.kind is SliKind.LATENCY:
+            return within + bisect_right(errors, threshold)
+        return within
 
 
 def classify(success: bool, latency_ms: int, latency_threshold_ms: int) -> bool:

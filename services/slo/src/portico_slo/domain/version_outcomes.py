@@ -13,8 +13,8 @@ bucket reads as the highest finite bound.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -126,6 +126,20 @@ def tally(outcomes: Iterable[tuple[datetime, bool, int]]) -> dict[int, Tally]:
         key: Tally(total, errors, latency_sum, tuple(histograms[key]))
         for key, (total, errors, latency_sum) in counts.items()
     }
+
+
+def tally_sorted(successes: Sequence[int], errors: Sequence[int]) -> Tally:
+    """The tally of outcomes given as the latencies of the successes and of the errors,
+    each sorted ascending: a histogram bucket's count is the difference of two bisects."""
+    histogram = []
+    below = 0
+    for bound in LATENCY_BOUNDS_MS:
+        upto = bisect_right(successes, bound) + bisect_right(errors, bound)
+        histogram.append(upto - below)
+        below = upto
+    total = len(successes) + len(errors)
+    histogram.append(total - below)
+    return Tally(total, len(errors), sum(successes) + sum(errors), tuple(histogram))
 
 
 @dataclass(frozen=True, slots=True)

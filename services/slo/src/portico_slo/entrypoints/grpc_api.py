@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from portico.slo.v1 import slo_pb2 as pb
 from portico.slo.v1 import slo_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
-from portico_common.timestamps import timestamp_field, to_timestamp
+from portico_common.timestamps import to_timestamp
 from portico_slo.app import budgets, handlers, openslo, rules, templates
 from portico_slo.app.dashboard import AlertFeed, tenant_dashboard
 from portico_slo.app.ports import BurnRateGauge, SloFilter, SloRecord, UnitOfWorkFactory
-from portico_slo.app.validation import ReportedOutcome
 from portico_slo.domain.ingest import OutcomeResult
 from portico_slo.domain.slo import SloState
 from portico_slo.entrypoints import dashboard_mapping as dm
 from portico_slo.entrypoints import grpc_mapping as m
 from portico_slo.entrypoints.grpc_version_outcomes import get_version_outcomes
+from portico_slo.entrypoints.outcome_mapping import outcome_batch
 
 _RESULTS = {
     OutcomeResult.ACCEPTED: pb.OUTCOME_RESULT_ACCEPTED,
@@ -122,10 +122,7 @@ class SloServicer(pb_grpc.SloServiceServicer):
             plugin=request.plugin,
             version=request.version,
             rollout_id=request.rollout_id,
-            outcomes=[
-                ReportedOutcome(o.success, o.latency_ms, timestamp_field(o, "at"))
-                for o in request.outcomes
-            ],
+            outcomes=outcome_batch(request.outcomes),
             max_lateness_seconds=self._limits.max_lateness_seconds,
             max_skew_seconds=self._limits.max_skew_seconds,
         )
