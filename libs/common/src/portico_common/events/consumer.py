@@ -167,7 +167,7 @@ class EventConsumer:
             await msg.ack()
             return
         try:
-            with span_from(envelope.trace, f"consume {envelope.type}"):
+            with span_from(envelope.trace, f"consume {envelope.type}", link=True):
                 duplicate = await self._handle(envelope, handler)
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
             deliveries = msg.metadata.num_delivered or 1

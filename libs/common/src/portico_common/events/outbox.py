@@ -21,7 +21,7 @@ from nats.js import JetStreamContext
 from portico_common.db import Connection
 from portico_common.events.envelope import Envelope
 from portico_common.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
-from portico_common.tracing import current_trace_headers
+from portico_common.tracing import current_trace_headers, producer_span
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 async def write_event(conn: Connection, envelope: Envelope) -> None:
     """Adds an event to the outbox in the caller's transaction."""
     headers = envelope.headers()
-    headers.update(current_trace_headers())
+    with producer_span(envelope.type, envelope.nats_subject):
+        headers.update(current_trace_headers())
     await conn.execute(
         """INSERT INTO outbox (event_id, subject, event_type, tenant_id, headers, payload)
            VALUES ($1, $2, $3, $4, $5::jsonb, $6)""",
