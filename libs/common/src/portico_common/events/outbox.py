@@ -20,7 +20,7 @@ from nats.js import JetStreamContext
 
 from portico_common.db import Connection
 from portico_common.events.envelope import Envelope
-from portico_common.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
+from portico_common.metrics import EVENTS_PUBLISHED, OUTBOX_OLDEST_PENDING, OUTBOX_PENDING
 from portico_common.tracing import current_trace_headers, producer_span
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,15 @@ class OutboxRelay:
 
     async def pending(self) -> int:
         async with self._pool.acquire() as conn:
-            count = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        OUTBOX_PENDING.labels(self._schema).set(count)
-        return int(count)
+            row = await conn.fetchrow(
+                """SELECT count(*) AS pending,
+                          coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest
+                     FROM outbox WHERE published_at IS NULL"""
+            )
+        assert row is not None  # noqa: S101 - an aggregate always returns a row
+        OUTBOX_PENDING.labels(self._schema).set(row["pending"])
+        OUTBOX_OLDEST_PENDING.labels(self._schema).set(float(row["oldest"]))
+        return int(row["pending"])
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relays until `stop` is set; survives NATS and Postgres outages."""
