@@ -51,6 +51,7 @@ from portico_common.logs import configure_logging
 from portico_common.metrics import serve_metrics
 from portico_common.migrate import require_migrated
 from portico_common.provision import check_service_role
+from portico_common.retention import RetentionRule, retention_job
 from portico_common.settings import ServiceSettings
 from portico_common.tenant_deletion import (
     ExtraDeletion,
@@ -281,6 +282,7 @@ async def serve(
     tenant_snapshot: Snapshot | None = None,
     retained_tables: Sequence[str] = (),
     extra_deletion: ExtraDeletion | None = None,
+    retention: Sequence[RetentionRule] = (),
 ) -> None:
     """Runs the service until a termination signal, then shuts down gracefully.
 
@@ -288,6 +290,7 @@ async def serve(
     its own database; the others call tenancy at `tenancy_target`).
     `retained_tables` are kept when the service deletes a tenant's data;
     `extra_deletion` deletes what the tenant owns beyond its `tenant_id` rows.
+    `retention` adds the service's own logs to the kernel tables' purges.
     """
     settings = rt.settings
     try:
@@ -349,7 +352,8 @@ async def serve(
     tasks.append(asyncio.create_task(watcher.run(stop), name="tenant-status"))
     tasks += [asyncio.create_task(c.run(stop), name=f"consumer-{c.durable}") for c in consumers]
     tasks += [
-        asyncio.create_task(job(stop), name=getattr(job, "__name__", "job")) for job in background
+        asyncio.create_task(job(stop), name=getattr(job, "__name__", "job"))
+        for job in [*background, *retention_job(rt.db, settings, retention)]
     ]
 
     # Health stays NOT_SERVING (grpc's default for "" is SERVING) until whatever

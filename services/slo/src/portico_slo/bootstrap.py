@@ -18,6 +18,7 @@ from portico_common.crypto.keyring import FieldCipher
 from portico_common.crypto.tenancy_client import tenancy_data_keys
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
+from portico_common.retention import RetentionRule
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_slo.adapters.alert_feed import DeliveryLogFeed
 from portico_slo.adapters.metrics import PrometheusBurnRates
@@ -195,6 +196,13 @@ async def run(
         background=parts.background,
         ready=ready,
         stop=stop,
+        # The delivery log is purged in batches with the kernel's tables (the
+        # alerting prune handles the alerts and the notification log).
+        retention=[
+            RetentionRule(
+                "alert_deliveries", "finished_at", settings.slo_alerting_retention_seconds
+            )
+        ],
     )
 
 
