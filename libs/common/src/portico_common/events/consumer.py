@@ -231,6 +231,25 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self._db.schema, envelope.type, outcome).inc()
         await msg.ack()
 
+    async def redeliver(self, headers: Mapping[str, str], data: bytes) -> bool:
+        """Handles a dead letter again, as a delivery would; True if it had already taken effect.
+
+        Raises what decoding or the handler raised: the caller keeps the dead letter then.
+        """
+        envelope = Envelope.decode(dict(headers), data)
+        owner = source_of(owner_of(envelope.type))
+        if envelope.source != owner:
+            raise EventError(f"{envelope.type} is published by {owner}, not {envelope.source!r}")
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            raise EventError(f"consumer {self.durable} has no handler for {envelope.type}")
+        with span_from(envelope.trace, f"redrive {envelope.type}", link=True):
+            duplicate = await self._handle(envelope, handler)
+        EVENTS_CONSUMED.labels(
+            self._db.schema, envelope.type, "duplicate" if duplicate else "ok"
+        ).inc()
+        return duplicate
+
     async def _handle(self, envelope: Envelope, handler: Handler) -> bool:
         async with self._db.transaction(envelope.tenant_id) as conn:
             inserted = await conn.fetchval(
