@@ -196,14 +196,24 @@ async def run(
         background=parts.background,
         ready=ready,
         stop=stop,
-        # The delivery log is purged in batches with the kernel's tables (the
-        # alerting prune handles the alerts and the notification log).
-        retention=[
-            RetentionRule(
-                "alert_deliveries", "finished_at", settings.slo_alerting_retention_seconds
-            )
-        ],
+        retention=retention_rules(settings),
     )
+
+
+def retention_rules(settings: SloSettings) -> list[RetentionRule]:
+    """slo's logs the kernel purges in batches with its own tables.
+
+    The delivery log (finished deliveries) grows with every notification; the
+    alerting prune keeps handling the alerts and the notification log.
+    """
+    return [
+        RetentionRule(
+            "alert_deliveries",
+            "finished_at",
+            settings.slo_alerting_retention_seconds,
+            only="state IN ('delivered', 'failed', 'dropped')",
+        )
+    ]
 
 
 def main() -> None:
