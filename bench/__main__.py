@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import resolve, rollback_reaction, slo_evaluation, slo_ingest, solver, verification
+from bench import (
+    resolve,
+    retention,
+    rollback_reaction,
+    slo_evaluation,
+    slo_ingest,
+    solver,
+    verification,
+)
 
 BENCHMARKS = {
     "resolve": resolve.main,
+    "retention": retention.main,
     "rollback_reaction": rollback_reaction.main,
     "slo_ingest": slo_ingest.main,
     "slo_evaluation": slo_evaluation.main,

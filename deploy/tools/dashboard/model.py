@@ -6,12 +6,23 @@ import json
 from typing import Any
 
 from dashboard.panels import DS, Layout
+from dashboard.rows_delivery import consumers, delivery
 from dashboard.rows_events import events, outbox, rollback_reaction, slo_burn_rates
 from dashboard.rows_requests import gateway, grpc_services
 from dashboard.rows_slos import suite_slos
 
 #: Top to bottom; each function lays out one row and its panels.
-ROWS = (gateway, grpc_services, suite_slos, events, outbox, rollback_reaction, slo_burn_rates)
+ROWS = (
+    gateway,
+    grpc_services,
+    suite_slos,
+    events,
+    delivery,
+    consumers,
+    outbox,
+    rollback_reaction,
+    slo_burn_rates,
+)
 
 
 def query_var(name: str, label: str, query: str) -> dict[str, Any]:

@@ -103,6 +103,8 @@ def grpc_services(g: Layout) -> None:
                     f"portico_grpc_request_duration_seconds_bucket{{{SVC}}}[$__rate_interval])))",
                     "p99 {{service}}",
                     "A",
+                    # Each bucket's exemplar is a trace id: a dot on the graph opens the trace.
+                    exemplar=True,
                 ),
                 target(
                     "histogram_quantile(0.50, sum by (service, le) (rate("

@@ -38,9 +38,11 @@ from portico_common.db import Database, create_pool
 from portico_common.errors import ConfigurationError, DatabaseSetupError, TlsConfigError
 from portico_common.events.bus import StreamSettings, check_streams, connect, ensure_streams
 from portico_common.events.consumer import ConsumerSettings, EventConsumer, Subscription
+from portico_common.events.dead_letters import DeadLetterQueue
 from portico_common.events.nats_permissions import inbox_prefix
 from portico_common.events.outbox import OutboxRelay
 from portico_common.events.topology import tenant_data_services
+from portico_common.grpc.dead_letters import dead_letter_servicer
 from portico_common.grpc.denials import PgDenialLog
 from portico_common.grpc.idempotency import IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
@@ -51,6 +53,7 @@ from portico_common.logs import configure_logging
 from portico_common.metrics import serve_metrics
 from portico_common.migrate import require_migrated
 from portico_common.provision import check_service_role
+from portico_common.retention import RetentionRule, retention_job
 from portico_common.settings import ServiceSettings
 from portico_common.tenant_deletion import (
     ExtraDeletion,
@@ -281,6 +284,7 @@ async def serve(
     tenant_snapshot: Snapshot | None = None,
     retained_tables: Sequence[str] = (),
     extra_deletion: ExtraDeletion | None = None,
+    retention: Sequence[RetentionRule] = (),
 ) -> None:
     """Runs the service until a termination signal, then shuts down gracefully.
 
@@ -288,6 +292,7 @@ async def serve(
     its own database; the others call tenancy at `tenancy_target`).
     `retained_tables` are kept when the service deletes a tenant's data;
     `extra_deletion` deletes what the tenant owns beyond its `tenant_id` rows.
+    `retention` adds the service's own logs to the kernel tables' purges.
     """
     settings = rt.settings
     try:
@@ -315,7 +320,8 @@ async def serve(
             ("grpc.max_send_message_length", max_message_bytes),
         ],
     )
-    names = register_servicers(server, servicers)
+    dead_letters = DeadLetterQueue(rt.js, rt.db, rt.service)
+    names = register_servicers(server, [*servicers, dead_letter_servicer(dead_letters)])
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.grpc_reflection:
@@ -336,20 +342,13 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    delivery = ConsumerSettings(
-        max_deliver=settings.max_deliver, create=not settings.nats_provisioned
-    )
-    consumers = [
-        *consumers,
-        *(EventConsumer(rt.js, rt.db, s.durable, s.handlers, delivery) for s in subscriptions),
-    ]
-    for consumer in consumers:
-        await consumer.setup()
+    consumers = await _set_up_consumers(rt, consumers, subscriptions, dead_letters)
     tasks = [asyncio.create_task(rt.relay.run(stop), name="outbox-relay")]
     tasks.append(asyncio.create_task(watcher.run(stop), name="tenant-status"))
     tasks += [asyncio.create_task(c.run(stop), name=f"consumer-{c.durable}") for c in consumers]
     tasks += [
-        asyncio.create_task(job(stop), name=getattr(job, "__name__", "job")) for job in background
+        asyncio.create_task(job(stop), name=getattr(job, "__name__", "job"))
+        for job in [*background, *retention_job(rt.db, settings, retention)]
     ]
 
     # Health stays NOT_SERVING (grpc's default for "" is SERVING) until whatever
@@ -385,6 +384,26 @@ async def serve(
     for task in tasks:
         task.cancel()
     await rt.close()
+
+
+async def _set_up_consumers(
+    rt: Runtime,
+    consumers: Sequence[EventConsumer],
+    subscriptions: Sequence[Subscription],
+    dead_letters: DeadLetterQueue,
+) -> list[EventConsumer]:
+    """The given consumers and one per subscription, set up; their dead letters' API knows them."""
+    delivery = ConsumerSettings(
+        max_deliver=rt.settings.max_deliver, create=not rt.settings.nats_provisioned
+    )
+    every = [
+        *consumers,
+        *(EventConsumer(rt.js, rt.db, s.durable, s.handlers, delivery) for s in subscriptions),
+    ]
+    for consumer in every:
+        await consumer.setup()
+    dead_letters.attach(every)
+    return every
 
 
 async def _tenant_lifecycle(

@@ -131,6 +131,16 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     tenant_status_resync_seconds: float = Field(default=60.0, gt=0)
     # A suspended tenant's reads (Get/List/Resolve/Watch) still pass when true.
     suspended_tenant_reads: bool = False
+    # ---- retention (portico_common.retention): how long logs are kept ----
+    # How often the purges run (0: never); rows go in batches with a pause between.
+    retention_interval_seconds: float = Field(default=3600.0, ge=0)
+    retention_batch_size: int = Field(default=5000, ge=1)
+    retention_pause_seconds: float = Field(default=0.05, ge=0)
+    retention_outbox_seconds: float = Field(default=86400.0, gt=0)
+    # At least the event stream's retention (7 days): checked at start.
+    retention_inbox_seconds: float = Field(default=8 * 86400.0, gt=0)
+    retention_idempotency_seconds: float = Field(default=86400.0, gt=0)
+    retention_access_denials_seconds: float = Field(default=90 * 86400.0, gt=0)
 
 
 class DatabaseSetupSettings(DatabaseTlsSettings):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # googleapis-common-protos ships no type information.
@@ -116,6 +116,11 @@ class RouteTable:
         return len(self.routes)
 
 
+# APIs every service serves about itself (its dead letters): their templates'
+# {service} is filled with each service's name, one route per service.
+EVERY_SERVICE_PACKAGE = "portico.ops.v1"
+
+
 def build_route_table(services: Sequence[str] = DEFAULT_SERVICES) -> RouteTable:
     """Walk the generated `portico.<service>.v1.*_pb2` modules and collect their routes."""
     routes: list[Route] = []
@@ -123,6 +128,9 @@ def build_route_table(services: Sequence[str] = DEFAULT_SERVICES) -> RouteTable:
         for service in _service_descriptors(f"portico.{name}.v1"):
             for method in service.methods:
                 routes.extend(routes_for_method(name, method))
+        for service in _service_descriptors(EVERY_SERVICE_PACKAGE):
+            for method in service.methods:
+                routes.extend(routes_for_method(name, method, {"service": name}))
     return RouteTable(routes)
 
 
@@ -134,8 +142,13 @@ def _service_descriptors(package: str) -> Iterator[ServiceDescriptor]:
             yield from pb2.DESCRIPTOR.services_by_name.values()
 
 
-def routes_for_method(service: str, method: MethodDescriptor) -> Iterable[Route]:
-    """The routes of one RPC: its HttpRule plus any `additional_bindings`."""
+def routes_for_method(
+    service: str, method: MethodDescriptor, fixed: Mapping[str, str] | None = None
+) -> Iterable[Route]:
+    """The routes of one RPC: its HttpRule plus any `additional_bindings`.
+
+    `fixed` fills path variables with literals (`{service}` -> `rollout`).
+    """
     options = method.GetOptions()
     if not options.HasExtension(annotations_pb2.http):
         return []
@@ -152,6 +165,8 @@ def routes_for_method(service: str, method: MethodDescriptor) -> Iterable[Route]
     routes = []
     for binding in (rule, *rule.additional_bindings):
         verb, template = _verb_and_template(binding)
+        for variable, value in (fixed or {}).items():
+            template = template.replace(f"{{{variable}}}", value)
         if (
             binding.body not in {"", "*"}
             and binding.body not in fields.descriptor_of(request_type).fields_by_name

@@ -18,6 +18,7 @@ from portico_common.crypto.keyring import FieldCipher
 from portico_common.crypto.tenancy_client import tenancy_data_keys
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
+from portico_common.retention import RetentionRule
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_slo.adapters.alert_feed import DeliveryLogFeed
 from portico_slo.adapters.metrics import PrometheusBurnRates
@@ -195,7 +196,24 @@ async def run(
         background=parts.background,
         ready=ready,
         stop=stop,
+        retention=retention_rules(settings),
     )
+
+
+def retention_rules(settings: SloSettings) -> list[RetentionRule]:
+    """slo's logs the kernel purges in batches with its own tables.
+
+    The delivery log (finished deliveries) grows with every notification; the
+    alerting prune keeps handling the alerts and the notification log.
+    """
+    return [
+        RetentionRule(
+            "alert_deliveries",
+            "finished_at",
+            settings.slo_alerting_retention_seconds,
+            only="state IN ('delivered', 'failed', 'dropped')",
+        )
+    ]
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -25,7 +26,16 @@ from portico_common.errors import EventError
 from portico_common.events.catalog import DLQ_PREFIX, STREAM, subject_for
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_of, source_of
-from portico_common.metrics import EVENTS_CONSUMED
+from portico_common.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_PENDING,
+    EVENT_AGE,
+    EVENT_HANDLE_DURATION,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_REDELIVERED,
+    observe_latency,
+)
 from portico_common.tracing import span_from
 
 log = logging.getLogger(__name__)
@@ -46,6 +56,8 @@ class ConsumerSettings:
     # False when a provisioner created the consumer: the service only binds to
     # it, and may not change what it reads.
     create: bool = True
+    # How often the consumer's lag (pending, ack pending) is read from the server.
+    lag_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -112,7 +124,11 @@ class EventConsumer:
             await self.setup()
         assert self._sub is not None  # noqa: S101 - set by setup()
         busy = False
+        lag_due = 0.0
         while not stop.is_set():
+            if time.monotonic() >= lag_due:
+                lag_due = time.monotonic() + self._settings.lag_seconds
+                await self.record_lag()
             # nats-py returns a batch>1 lingering fetch only when the batch fills or
             # the timeout ends, which would delay a lone event by up to the timeout.
             # So: when idle, wait for ONE message (returned the moment it lands);
@@ -144,8 +160,21 @@ class EventConsumer:
             await self._sub.unsubscribe()
         self._sub = None
 
+    async def record_lag(self) -> None:
+        """Sets the lag gauges from the server's view of the durable (best effort)."""
+        if self._sub is None:
+            return
+        try:
+            info = await self._sub.consumer_info()
+        except Exception as exc:  # noqa: BLE001 - a gauge left stale never stops consuming
+            log.debug("consumer info unavailable", extra={"consumer": self.durable, "error": exc})
+            return
+        CONSUMER_PENDING.labels(self._db.schema, self.durable).set(info.num_pending or 0)
+        CONSUMER_ACK_PENDING.labels(self._db.schema, self.durable).set(info.num_ack_pending or 0)
+
     async def process(self, msg: Msg) -> None:
         """Handles one message: ack, nak with backoff, or dead-letter."""
+        deliveries = msg.metadata.num_delivered or 1
         try:
             envelope = Envelope.decode(msg.headers, msg.data)
         except EventError as exc:
@@ -166,11 +195,20 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(self._db.schema, envelope.type, "ignored").inc()
             await msg.ack()
             return
+        if deliveries > 1:
+            EVENTS_REDELIVERED.labels(self._db.schema, self.durable, envelope.type).inc()
+        started = time.perf_counter()
         try:
-            with span_from(envelope.trace, f"consume {envelope.type}"):
+            with span_from(envelope.trace, f"consume {envelope.type}", link=True):
                 duplicate = await self._handle(envelope, handler)
+                observe_latency(
+                    EVENT_HANDLE_DURATION.labels(self._db.schema, envelope.type),
+                    time.perf_counter() - started,
+                )
+                if not duplicate:
+                    age = time.time() - envelope.time.timestamp()
+                    observe_latency(EVENT_AGE.labels(self._db.schema, envelope.type), max(0.0, age))
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
-            deliveries = msg.metadata.num_delivered or 1
             if deliveries >= self._settings.max_deliver:
                 await self._dead_letter(msg, envelope.type, f"{type(exc).__name__}: {exc}")
                 return
@@ -192,6 +230,25 @@ class EventConsumer:
         outcome = "duplicate" if duplicate else "ok"
         EVENTS_CONSUMED.labels(self._db.schema, envelope.type, outcome).inc()
         await msg.ack()
+
+    async def redeliver(self, headers: Mapping[str, str], data: bytes) -> bool:
+        """Handles a dead letter again, as a delivery would; True if it had already taken effect.
+
+        Raises what decoding or the handler raised: the caller keeps the dead letter then.
+        """
+        envelope = Envelope.decode(dict(headers), data)
+        owner = source_of(owner_of(envelope.type))
+        if envelope.source != owner:
+            raise EventError(f"{envelope.type} is published by {owner}, not {envelope.source!r}")
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            raise EventError(f"consumer {self.durable} has no handler for {envelope.type}")
+        with span_from(envelope.trace, f"redrive {envelope.type}", link=True):
+            duplicate = await self._handle(envelope, handler)
+        EVENTS_CONSUMED.labels(
+            self._db.schema, envelope.type, "duplicate" if duplicate else "ok"
+        ).inc()
+        return duplicate
 
     async def _handle(self, envelope: Envelope, handler: Handler) -> bool:
         async with self._db.transaction(envelope.tenant_id) as conn:
@@ -240,6 +297,7 @@ class EventConsumer:
             extra={"consumer": self.durable, "subject": subject, "reason": reason},
         )
         EVENTS_CONSUMED.labels(self._db.schema, kind, "dead_letter").inc()
+        EVENTS_DEAD_LETTERED.labels(self._db.schema, self.durable, kind).inc()
         await msg.term()
 
 

@@ -1,7 +1,8 @@
 """NATS subject permissions for each identity on the bus, built from the topology.
 
-A service may publish only its own event subjects, its dead letters, and the
-JetStream API calls that read its own durable consumers; it may receive only
+A service may publish only its own event subjects, its dead letters, the
+JetStream API calls that read its own durable consumers, and those that read
+and delete messages of the dead-letter stream (its DLQ API); it may receive only
 on its own inbox prefix, on the subjects of the tenant state events
 (suspended, resumed, ...), which every replica must hear, and on the event
 subjects the topology says it watches live (rollout: its own rollout.*, for
@@ -36,6 +37,14 @@ def service_permissions(service: str) -> dict[str, Any]:
     """The `permissions` block of a service's NATS user."""
     publish = [f"{SUBJECT_PREFIX}{prefix}>" for prefix in owned_prefixes(service)]
     publish += [f"$JS.API.STREAM.INFO.{STREAM}", f"$JS.API.STREAM.INFO.{DLQ_STREAM}"]
+    if consumers_of(service):
+        # The DLQ API reads and removes the service's dead letters. NATS grants
+        # these per stream, not per subject: the service itself shows and
+        # touches only its own durables' letters (events.dead_letters).
+        publish += [
+            f"$JS.API.STREAM.MSG.GET.{DLQ_STREAM}",
+            f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
+        ]
     for durable in consumers_of(service):
         publish += [
             f"$JS.API.CONSUMER.INFO.{STREAM}.{durable}",

@@ -20,8 +20,8 @@ from nats.js import JetStreamContext
 
 from portico_common.db import Connection
 from portico_common.events.envelope import Envelope
-from portico_common.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
-from portico_common.tracing import current_trace_headers
+from portico_common.metrics import EVENTS_PUBLISHED, OUTBOX_OLDEST_PENDING, OUTBOX_PENDING
+from portico_common.tracing import current_trace_headers, producer_span
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 async def write_event(conn: Connection, envelope: Envelope) -> None:
     """Adds an event to the outbox in the caller's transaction."""
     headers = envelope.headers()
-    headers.update(current_trace_headers())
+    with producer_span(envelope.type, envelope.nats_subject):
+        headers.update(current_trace_headers())
     await conn.execute(
         """INSERT INTO outbox (event_id, subject, event_type, tenant_id, headers, payload)
            VALUES ($1, $2, $3, $4, $5::jsonb, $6)""",
@@ -120,9 +121,15 @@ class OutboxRelay:
 
     async def pending(self) -> int:
         async with self._pool.acquire() as conn:
-            count = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        OUTBOX_PENDING.labels(self._schema).set(count)
-        return int(count)
+            row = await conn.fetchrow(
+                """SELECT count(*) AS pending,
+                          coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest
+                     FROM outbox WHERE published_at IS NULL"""
+            )
+        assert row is not None  # noqa: S101 - an aggregate always returns a row
+        OUTBOX_PENDING.labels(self._schema).set(row["pending"])
+        OUTBOX_OLDEST_PENDING.labels(self._schema).set(float(row["oldest"]))
+        return int(row["pending"])
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relays until `stop` is set; survives NATS and Postgres outages."""

@@ -18,6 +18,8 @@ from portico_common.errors import (
 )
 
 MAX_KEY_LENGTH = 255
+# An in-flight key older than this is taken to belong to a crashed process.
+IDEMPOTENCY_STALE_SECONDS = 60.0
 
 
 def request_fingerprint(method: str, request_bytes: bytes) -> bytes:
@@ -27,7 +29,9 @@ def request_fingerprint(method: str, request_bytes: bytes) -> bytes:
 class IdempotencyStore:
     """Keys and stored responses in the service's own schema, per tenant."""
 
-    def __init__(self, db: Database, stale_after_seconds: float = 60.0) -> None:
+    def __init__(
+        self, db: Database, stale_after_seconds: float = IDEMPOTENCY_STALE_SECONDS
+    ) -> None:
         self._db = db
         self._stale = stale_after_seconds
 

@@ -37,7 +37,7 @@ from portico_common.errors import (
 from portico_common.grpc.denials import DenialLog
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint
 from portico_common.grpc.tokens import Claims, TokenVerifier, current_claims
-from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS
+from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS, observe_latency
 from portico_common.tenant_status import RefusedTenants
 from portico_common.tenants import ALL_TENANTS
 from portico_common.tracing import current_ids, span_from
@@ -223,7 +223,7 @@ class PorticoServerInterceptor(_Interceptor):
     def _observe(self, short: str, code: object, started: float) -> None:
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         GRPC_REQUESTS.labels(self._service, short, name).inc()
-        GRPC_DURATION.labels(self._service, short).observe(time.perf_counter() - started)
+        observe_latency(GRPC_DURATION.labels(self._service, short), time.perf_counter() - started)
 
     # ---- admission: token, tenant, permission -------------------------------
 
