@@ -182,6 +182,8 @@ async def refresh_usage(tx: TenancyUnitOfWork, tenant_id: str) -> Usage | None:
     """Recomputes the tenant's usage from its reservations; announces it if it changed."""
     in_use, _ = await usage_of(tx, tenant_id)
     previous = await tx.usage.get(tenant_id)
+    if previous is None and in_use == Amounts():
+        return None  # nothing ever went live: no usage yet
     storage = previous.used.storage_mib if previous is not None else 0
     used = Resources(in_use.cpu_millicores, in_use.memory_mib, storage)
     if previous is not None and previous.used == used and previous.plugins == in_use.plugins:
