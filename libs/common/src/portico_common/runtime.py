@@ -42,7 +42,7 @@ from portico_common.events.nats_permissions import inbox_prefix
 from portico_common.events.outbox import OutboxRelay
 from portico_common.events.topology import tenant_data_services
 from portico_common.grpc.denials import PgDenialLog
-from portico_common.grpc.idempotency import IdempotencyStore
+from portico_common.grpc.idempotency import IdempotencyPurge, IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
 from portico_common.grpc.registration import Servicer, register_servicers
 from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens, grpc_token_issuer
@@ -266,6 +266,18 @@ def jwks_fetcher(
     return fetch
 
 
+def _idempotency_store(rt: Runtime) -> IdempotencyStore:
+    return IdempotencyStore(rt.db, ttl_seconds=rt.settings.idempotency_ttl_seconds)
+
+
+def _with_purge(background: Sequence[Background], rt: Runtime) -> list[Background]:
+    """The service's background jobs, and the purge of its expired idempotency keys."""
+    purge = IdempotencyPurge(
+        _idempotency_store(rt), rt.clock, rt.settings.idempotency_purge_seconds
+    )
+    return [*background, purge]
+
+
 async def serve(
     rt: Runtime,
     *,
@@ -301,7 +313,7 @@ async def serve(
     interceptor = PorticoServerInterceptor(
         rt.service,
         verifier=verifier,
-        idempotency=IdempotencyStore(rt.db),
+        idempotency=_idempotency_store(rt),
         denials=PgDenialLog(rt.db, rt.service),
         refused=refused,
     )
@@ -349,7 +361,8 @@ async def serve(
     tasks.append(asyncio.create_task(watcher.run(stop), name="tenant-status"))
     tasks += [asyncio.create_task(c.run(stop), name=f"consumer-{c.durable}") for c in consumers]
     tasks += [
-        asyncio.create_task(job(stop), name=getattr(job, "__name__", "job")) for job in background
+        asyncio.create_task(job(stop), name=getattr(job, "__name__", "job"))
+        for job in _with_purge(background, rt)
     ]
 
     # Health stays NOT_SERVING (grpc's default for "" is SERVING) until whatever

@@ -131,6 +131,12 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     tenant_status_resync_seconds: float = Field(default=60.0, gt=0)
     # A suspended tenant's reads (Get/List/Resolve/Watch) still pass when true.
     suspended_tenant_reads: bool = False
+    # ---- idempotency keys ----
+    # How long a key answers its stored response after its first use; then it
+    # may be used again, and the purge job (every idempotency_purge_seconds)
+    # deletes it.
+    idempotency_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
+    idempotency_purge_seconds: float = Field(default=3600.0, gt=0)
 
 
 class DatabaseSetupSettings(DatabaseTlsSettings):

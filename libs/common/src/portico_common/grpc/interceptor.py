@@ -15,6 +15,7 @@ import inspect
 import logging
 import math
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from portico_common.errors import (
 from portico_common.grpc.denials import DenialLog
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint
 from portico_common.grpc.tokens import Claims, TokenVerifier, current_claims
+from portico_common.idempotency_effects import KeyClaim, current_claim
 from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS
 from portico_common.tenant_status import RefusedTenants
 from portico_common.tenants import ALL_TENANTS
@@ -296,20 +298,27 @@ class PorticoServerInterceptor(_Interceptor):
                 return await behavior(request, context)
         fingerprint = request_fingerprint(method, request.SerializeToString(deterministic=True))
         subject = claims.subject if claims else ""
-        stored = await self._idempotency.begin(tenant, key, method, fingerprint, subject)
+        attempt = uuid.uuid4().hex
+        stored = await self._idempotency.begin(
+            tenant, key, method, fingerprint, subject, attempt=attempt
+        )
         if stored is not None:
             response = _response_class(method)()
             response.ParseFromString(stored)
             context.set_trailing_metadata((("idempotent-replayed", "true"),))
             return response
+        # Every transaction the handler commits records the key with its effect.
+        claimed = current_claim.set(KeyClaim(tenant, key, attempt))
         try:
             async with asyncio.timeout(timeout):
                 response = await behavior(request, context)
         except BaseException:
-            await self._idempotency.release(tenant, key)
+            await self._idempotency.release(tenant, key, attempt)
             raise
+        finally:
+            current_claim.reset(claimed)
         await self._idempotency.complete(
-            tenant, key, _storable(response).SerializeToString(deterministic=True)
+            tenant, key, _storable(response).SerializeToString(deterministic=True), attempt
         )
         return response
 
