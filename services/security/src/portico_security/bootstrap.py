@@ -33,9 +33,10 @@ from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
 from portico_security.install.adapters.postgres import InstallPgUnitOfWork
+from portico_security.install.adapters.tenancy_quotas import tenancy_quota_gate
 from portico_security.install.adapters.trust import FiveFactorTrustScorer, OsvAdvisoryMatcher
 from portico_security.install.adapters.verification import VerificationService
-from portico_security.install.app.ports import InstallUowFactory
+from portico_security.install.app.ports import InstallUowFactory, QuotaGate
 from portico_security.install.entrypoints.grpc_api import InstallServicer
 from portico_security.install.entrypoints.scheduler import make_approval_scheduler
 from portico_security.sensitive import SECURITY_SENSITIVE_FIELDS
@@ -94,6 +95,8 @@ class Dependencies:
     provenance: ProvenanceVerification | None = None
     # How often pending install approvals are checked against their deadlines.
     approval_tick_seconds: float = 1.0
+    # Room in the tenant's quota, reserved at tenancy before each install; None: no quota.
+    quota: QuotaGate | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ def build(deps: Dependencies) -> Components:
         ),
         trust=FiveFactorTrustScorer(deps.trust_uow, deps.signals),
         advisories=OsvAdvisoryMatcher(deps.trust_uow),
+        quota=deps.quota,
     )
     servicers += [
         Servicer(
@@ -279,6 +283,11 @@ async def run(
             registry_keys=registry_keys,
             provenance=provenance,
             approval_tick_seconds=settings.install_approval_tick_seconds,
+            quota=(
+                tenancy_quota_gate(settings.tenancy_target, rt.service_tokens, rt.grpc_tls)
+                if settings.tenancy_target
+                else None
+            ),
         )
     )
     await serve(
