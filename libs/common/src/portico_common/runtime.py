@@ -46,6 +46,7 @@ from portico_common.grpc.idempotency import IdempotencyPurge, IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
 from portico_common.grpc.registration import Servicer, register_servicers
 from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens, grpc_token_issuer
+from portico_common.grpc.tenant_caps import TenantConcurrency
 from portico_common.grpc.tokens import TokenVerifier
 from portico_common.logs import configure_logging
 from portico_common.metrics import serve_metrics
@@ -293,6 +294,7 @@ async def serve(
     tenant_snapshot: Snapshot | None = None,
     retained_tables: Sequence[str] = (),
     extra_deletion: ExtraDeletion | None = None,
+    heavy_methods: Sequence[str] = (),
 ) -> None:
     """Runs the service until a termination signal, then shuts down gracefully.
 
@@ -300,6 +302,8 @@ async def serve(
     its own database; the others call tenancy at `tenancy_target`).
     `retained_tables` are kept when the service deletes a tenant's data;
     `extra_deletion` deletes what the tenant owns beyond its `tenant_id` rows.
+    `heavy_methods` (full gRPC method names) run at most
+    `heavy_rpc_tenant_concurrency` calls per tenant at once; more are refused.
     """
     settings = rt.settings
     try:
@@ -314,6 +318,9 @@ async def serve(
         rt.service,
         verifier=verifier,
         idempotency=_idempotency_store(rt),
+        tenant_caps=TenantConcurrency(
+            rt.service, dict.fromkeys(heavy_methods, settings.heavy_rpc_tenant_concurrency)
+        ),
         denials=PgDenialLog(rt.db, rt.service),
         refused=refused,
     )

@@ -137,6 +137,9 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # deletes it.
     idempotency_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
     idempotency_purge_seconds: float = Field(default=3600.0, gt=0)
+    # Noisy neighbours: calls of a heavy RPC (verification, solving) one tenant
+    # may have running at once in this process; more are RESOURCE_EXHAUSTED.
+    heavy_rpc_tenant_concurrency: int = Field(default=4, ge=1)
 
 
 class DatabaseSetupSettings(DatabaseTlsSettings):

@@ -69,6 +69,14 @@ from portico_security.verification.entrypoints.grpc_provenance import Provenance
 from portico_security.verification.entrypoints.grpc_security import SecurityServicer
 
 SERVICE = "security"
+# Verification hashes, checks signatures and runs the provenance verifier: a
+# tenant runs a few at a time.
+HEAVY_METHODS = (
+    "/portico.security.v1.SecurityService/VerifyArtifact",
+    "/portico.security.v1.InstallService/InstallSecure",
+    "/portico.security.v1.ProvenanceService/VerifyProvenance",
+    "/portico.security.v1.ProvenanceService/VerifyBundle",
+)
 MIGRATIONS = "portico_security.migrations"
 # Room for the rest of a VerifyArtifact request (names, integrity, signature,
 # key id: each bounded far below this) next to a tarball of the maximum size.
@@ -298,6 +306,7 @@ async def run(
         ready=ready,
         stop=stop,
         max_message_bytes=max_message_bytes(settings),
+        heavy_methods=HEAVY_METHODS,
         # The approvals audit is append-only evidence: a tenant's deletion keeps it
         # (its rows refuse DELETE; crypto-shredding is what makes them unreadable).
         retained_tables=("audit_records",),

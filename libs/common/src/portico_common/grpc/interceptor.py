@@ -17,6 +17,7 @@ import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -37,6 +38,7 @@ from portico_common.errors import (
 )
 from portico_common.grpc.denials import DenialLog
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint
+from portico_common.grpc.tenant_caps import TenantConcurrency
 from portico_common.grpc.tokens import Claims, TokenVerifier, current_claims
 from portico_common.idempotency_effects import KeyClaim, current_claim
 from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS
@@ -76,8 +78,11 @@ class PorticoServerInterceptor(_Interceptor):
         denials: DenialLog | None = None,
         default_deadline_seconds: float = 30.0,
         refused: RefusedTenants | None = None,
+        tenant_caps: TenantConcurrency | None = None,
     ) -> None:
         self._service = service
+        # Per-tenant caps on concurrent calls of heavy methods (noisy neighbours).
+        self._caps = tenant_caps
         self._verifier = verifier
         self._policy = policy or default_policy()
         self._idempotency = idempotency
@@ -151,12 +156,13 @@ class PorticoServerInterceptor(_Interceptor):
                     claims = await self._admit(method, access, request, metadata)
                     token = current_claims.set(claims)
                     try:
-                        if stream:
-                            # Only the client's own deadline bounds a written stream.
-                            return await behavior(request, context)
-                        return await self._call(
-                            method, mutating, behavior, request, context, metadata
-                        )
+                        async with self._held(method, request, claims):
+                            if stream:
+                                # Only the client's own deadline bounds a written stream.
+                                return await behavior(request, context)
+                            return await self._call(
+                                method, mutating, behavior, request, context, metadata
+                            )
                     finally:
                         current_claims.reset(token)
                 except grpc.aio.AbortError:
@@ -185,17 +191,18 @@ class PorticoServerInterceptor(_Interceptor):
                     claims = await self._admit(method, access, request, metadata)
                     token = current_claims.set(claims)
                     try:
-                        deadline = self._stream_deadline(short, context)
-                        items = aiter(behavior(request, context))
-                        while True:
-                            # The deadline bounds the work between messages,
-                            # never the time the client takes to read them.
-                            async with asyncio.timeout_at(deadline):
-                                try:
-                                    item = await anext(items)
-                                except StopAsyncIteration:
-                                    break
-                            yield item
+                        async with self._held(method, request, claims):
+                            deadline = self._stream_deadline(short, context)
+                            items = aiter(behavior(request, context))
+                            while True:
+                                # The deadline bounds the work between messages,
+                                # never the time the client takes to read them.
+                                async with asyncio.timeout_at(deadline):
+                                    try:
+                                        item = await anext(items)
+                                    except StopAsyncIteration:
+                                        break
+                                yield item
                         code = grpc.StatusCode.OK
                     finally:
                         current_claims.reset(token)
@@ -209,6 +216,15 @@ class PorticoServerInterceptor(_Interceptor):
                     self._observe(short, code, started)
 
         return wrapped
+
+    def _held(
+        self, method: str, request: Any, claims: Claims | None
+    ) -> AbstractAsyncContextManager[None]:
+        """The tenant's slot for a capped heavy method (nothing to hold for the others)."""
+        if self._caps is None or not self._caps.caps(method):
+            return nullcontext()
+        tenant = _request_tenant(request) or (claims.tenant_id if claims else "") or ALL_TENANTS
+        return self._caps.hold(tenant, method)
 
     def _stream_deadline(self, short: str, context: Context) -> float | None:
         """When a server stream must be done by (event-loop time); None: unbounded.
