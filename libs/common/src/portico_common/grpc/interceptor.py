@@ -326,13 +326,15 @@ class PorticoServerInterceptor(_Interceptor):
         # Every transaction the handler commits records the key with its effect.
         claimed = current_claim.set(KeyClaim(tenant, key, attempt))
         try:
-            async with asyncio.timeout(timeout):
-                response = await behavior(request, context)
+            try:
+                async with asyncio.timeout(timeout):
+                    response = await behavior(request, context)
+            finally:
+                # The key's own bookkeeping below is no effect of the request's.
+                current_claim.reset(claimed)
         except BaseException:
             await self._idempotency.release(tenant, key, attempt)
             raise
-        finally:
-            current_claim.reset(claimed)
         await self._idempotency.complete(
             tenant, key, _storable(response).SerializeToString(deterministic=True), attempt
         )
