@@ -61,3 +61,8 @@ class MemoryReservationRepository:
             and (version is None or r.version == version)
         ]
         return sorted(found, key=lambda r: (r.created_at, r.reservation_id))
+
+    async def delete(self, tenant_id: str) -> None:
+        self._scope.check_write(tenant_id)
+        for key in [k for k in self._rows if k[0] == tenant_id]:
+            del self._rows[key]

@@ -82,6 +82,9 @@ class PgReservationRepository:
         )
         return [_reservation(row) for row in rows]
 
+    async def delete(self, tenant_id: str) -> None:
+        await self._conn.execute("DELETE FROM tenant_reservations WHERE tenant_id = $1", tenant_id)
+
 
 def _reservation(row: Any) -> Reservation:
     return Reservation(

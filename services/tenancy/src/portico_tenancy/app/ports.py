@@ -99,6 +99,9 @@ class ReservationRepository(Protocol):
     ) -> list[Reservation]:
         """The tenant's held and in-use reservations, narrowed by kind, plugin and version."""
 
+    async def delete(self, tenant_id: str) -> None:
+        """Deletes every reservation of the tenant (its deletion)."""
+
 
 class DataKeyRepository(Protocol):
     """Tenants' wrapped data keys and their rings (tables tenant_key_rings, tenant_data_keys)."""
