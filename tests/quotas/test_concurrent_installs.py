@@ -73,6 +73,9 @@ async def test_fifty_concurrent_installs_at_a_quota_of_ten_take_on_exactly_ten(
             nats_url,
             grpc_port="0",
             tenancy_target=tenancy.target,
+            # The per-tenant cap on concurrent InstallSecure calls (noisy neighbours)
+            # would refuse most of the fifty first; here the quota alone decides.
+            heavy_rpc_tenant_concurrency=str(INSTALLS),
         )
         async with (
             running_process("portico_security", security_env, tmp_path / "security") as security,
