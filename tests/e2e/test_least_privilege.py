@@ -5,7 +5,7 @@ tenant with no roles changed the tenant's install policy (`PUT
 /v1/tenants/{t}/install-policy`) and reset its usage (`PUT
 /v1/tenants/{t}/usage`), both 200. Now both are 403 problems naming the
 missing permission, each recorded in the service's access_denials with the
-token's subject. Beside them: quotas and usage by their owners, a tenant
+token's subject. Beside them: quotas by their owner and usage by nobody, a tenant
 admin managing its own clients within its own roles, and token issuance that
 slows down and locks out.
 """
@@ -185,8 +185,12 @@ def test_a_client_without_roles_can_neither_loosen_policy_nor_reset_usage(suite:
     asyncio.run(_with_portal(suite, scenario))
 
 
-def test_quotas_are_the_platforms_and_usage_is_recorded_by_services(suite: Path) -> None:
-    """The tenant's admin cannot set its quota; the platform can; a service records usage."""
+def test_quotas_are_the_platforms_and_usage_is_reported_by_nobody(suite: Path) -> None:
+    """The tenant's admin cannot set its quota; the platform can; usage is derived, not reported.
+
+    A service identity passes RecordUsage's permission check and is then told
+    usage comes from install and rollout events.
+    """
 
     async def scenario(portal: Portal) -> None:
         admin = await portal.register(f"admin-{portal.tenant}", ["tenant-admin"])
@@ -203,8 +207,12 @@ def test_quotas_are_the_platforms_and_usage_is_recorded_by_services(suite: Path)
         recorded = await portal.call(
             "PUT", f"{path}/usage", await portal.bearer(*service, portal.tenant), usage
         )
-        assert recorded.status_code == 200, recorded.text
-        assert int(recorded.json()["usage"]["plugins"]) == 1
+        assert recorded.status_code == 400, recorded.text
+        assert recorded.json()["grpc_code"] == "FAILED_PRECONDITION"
+        assert "usage is derived" in recorded.json()["detail"]
+        read = await portal.call("GET", f"{path}/quota", await portal.as_admin())
+        assert read.status_code == 200, read.text
+        assert "usage" not in read.json()
 
     asyncio.run(_with_portal(suite, scenario))
 

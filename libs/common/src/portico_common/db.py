@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from portico_common.idempotency_effects import current_claim, record_effect
 from portico_common.tenants import ALL_TENANTS
 
 # What a transaction hands out: a pooled connection.
@@ -87,6 +88,10 @@ class Database:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
             yield conn
+            # Inside an RPC called with an idempotency key, the key commits with the effect.
+            claim = current_claim.get()
+            if claim is not None:
+                await record_effect(conn, claim)
 
     async def close(self) -> None:
         await self.pool.close()

@@ -27,6 +27,17 @@ ACCESS_DENIED = Counter(
     "Calls refused for a permission the caller's roles do not grant",
     ["service", "method", "permission"],
 )
+# Noisy neighbours: heavy RPCs each tenant runs now, and calls refused at its cap.
+TENANT_CALLS_RUNNING = Gauge(
+    "portico_tenant_calls_running",
+    "Calls of a capped heavy RPC a tenant has running",
+    ["service", "tenant", "method"],
+)
+TENANT_CALLS_REFUSED = Counter(
+    "portico_tenant_calls_refused_total",
+    "Calls of a heavy RPC refused because the tenant was at its concurrency cap",
+    ["service", "tenant", "method"],
+)
 EVENTS_PUBLISHED = Counter(
     "portico_events_published_total", "Events published to JetStream", ["service", "type"]
 )

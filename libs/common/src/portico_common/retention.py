@@ -174,7 +174,7 @@ def retention_job(
         RetentionSettings(
             outbox_seconds=settings.retention_outbox_seconds,
             inbox_seconds=settings.retention_inbox_seconds,
-            idempotency_seconds=settings.retention_idempotency_seconds,
+            idempotency_seconds=settings.idempotency_ttl_seconds,
             access_denials_seconds=settings.retention_access_denials_seconds,
         ),
         stream_max_age_seconds=StreamSettings().max_age_seconds,

@@ -48,6 +48,7 @@ from portico_common.grpc.idempotency import IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
 from portico_common.grpc.registration import Servicer, register_servicers
 from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens, grpc_token_issuer
+from portico_common.grpc.tenant_caps import TenantConcurrency
 from portico_common.grpc.tokens import TokenVerifier
 from portico_common.logs import configure_logging
 from portico_common.metrics import serve_metrics
@@ -269,6 +270,10 @@ def jwks_fetcher(
     return fetch
 
 
+def _idempotency_store(rt: Runtime) -> IdempotencyStore:
+    return IdempotencyStore(rt.db, ttl_seconds=rt.settings.idempotency_ttl_seconds)
+
+
 async def serve(
     rt: Runtime,
     *,
@@ -285,6 +290,7 @@ async def serve(
     retained_tables: Sequence[str] = (),
     extra_deletion: ExtraDeletion | None = None,
     retention: Sequence[RetentionRule] = (),
+    heavy_methods: Sequence[str] = (),
 ) -> None:
     """Runs the service until a termination signal, then shuts down gracefully.
 
@@ -293,6 +299,8 @@ async def serve(
     `retained_tables` are kept when the service deletes a tenant's data;
     `extra_deletion` deletes what the tenant owns beyond its `tenant_id` rows.
     `retention` adds the service's own logs to the kernel tables' purges.
+    `heavy_methods` (full gRPC method names) run at most
+    `heavy_rpc_tenant_concurrency` calls per tenant at once; more are refused.
     """
     settings = rt.settings
     try:
@@ -306,7 +314,10 @@ async def serve(
     interceptor = PorticoServerInterceptor(
         rt.service,
         verifier=verifier,
-        idempotency=IdempotencyStore(rt.db),
+        idempotency=_idempotency_store(rt),
+        tenant_caps=TenantConcurrency(
+            rt.service, dict.fromkeys(heavy_methods, settings.heavy_rpc_tenant_concurrency)
+        ),
         denials=PgDenialLog(rt.db, rt.service),
         refused=refused,
     )

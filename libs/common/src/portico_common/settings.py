@@ -139,8 +139,14 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     retention_outbox_seconds: float = Field(default=86400.0, gt=0)
     # At least the event stream's retention (7 days): checked at start.
     retention_inbox_seconds: float = Field(default=8 * 86400.0, gt=0)
-    retention_idempotency_seconds: float = Field(default=86400.0, gt=0)
     retention_access_denials_seconds: float = Field(default=90 * 86400.0, gt=0)
+    # ---- idempotency keys ----
+    # How long a key answers its stored response after its first use; then it
+    # may be used again, and the retention purge deletes it.
+    idempotency_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # Noisy neighbours: calls of a heavy RPC (verification, solving) one tenant
+    # may have running at once in this process; more are RESOURCE_EXHAUSTED.
+    heavy_rpc_tenant_concurrency: int = Field(default=4, ge=1)
 
 
 class DatabaseSetupSettings(DatabaseTlsSettings):

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from pydantic import SecretStr
 
-from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+from portico.tenancy.v1 import quotas_pb2, quotas_pb2_grpc, tenancy_pb2, tenancy_pb2_grpc
 from portico_common.errors import UnauthenticatedError
 from portico_common.grpc.service_tokens import (
     ServiceIdentity,
@@ -73,14 +73,21 @@ async def test_calls_on_a_service_channel_carry_the_callers_own_token(
             )
             async with service_channel(tenancy.target, rollout) as channel:
                 stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
-                usage = await stub.RecordUsage(
-                    tenancy_pb2.RecordUsageRequest(tenant_id="acme", plugins=1), timeout=10
+                held = await quotas_pb2_grpc.QuotaReservationServiceStub(channel).Reserve(
+                    quotas_pb2.ReserveRequest(
+                        tenant_id="acme",
+                        reservation_id="install-1",
+                        kind=quotas_pb2.RESERVATION_KIND_INSTALL,
+                        plugin="left-pad",
+                        amounts=quotas_pb2.ReservedAmounts(plugins=1),
+                    ),
+                    timeout=10,
                 )
                 with pytest.raises(grpc.aio.AioRpcError) as denied:
                     await stub.CreateTenant(
                         tenancy_pb2.CreateTenantRequest(tenant_id="globex", display_name="G"),
                         timeout=10,
                     )
-            assert usage.usage.tenant_id == "acme"
+            assert held.reservation.tenant_id == "acme"
             assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
             assert "'tenants.create'" in (denied.value.details() or "")

@@ -44,6 +44,13 @@ from portico_compat.entrypoints.tenancy_events import (
 from portico_compat.settings import CompatSettings
 
 SERVICE = "compat"
+# Solving and checking walk whole dependency graphs: a tenant runs a few at a time.
+HEAVY_METHODS = (
+    "/portico.compat.v1.CompatService/CheckCompatibility",
+    "/portico.compat.v1.CompatService/CheckCompatibilityStream",
+    "/portico.compat.v1.DependencyService/SolveDependencies",
+    "/portico.compat.v1.DependencyService/PredictUpgradeImpact",
+)
 MIGRATIONS = "portico_compat.migrations"
 
 
@@ -161,6 +168,7 @@ async def run(
             background=parts.background,
             ready=ready,
             stop=stop,
+            heavy_methods=HEAVY_METHODS,
         )
     finally:
         if manifests is not None:

@@ -1,7 +1,8 @@
 """compat's projection of tenancy's quotas and usage, fed from a real JetStream.
 
 The first test runs the whole chain with both services as processes: SetQuota
-and RecordUsage on tenancy over gRPC, tenancy's outbox relay publishes, compat's
+and an install's Reserve on tenancy over gRPC, rollout.completed on JetStream
+(tenancy derives the usage from it), tenancy's outbox relay publishes, compat's
 "compat-tenancy" consumer projects, and the resources check reads the projection.
 The others run the consumer `build` subscribes in-process to look at ordering
 and isolation.
@@ -18,13 +19,17 @@ import grpc
 import pytest
 
 from portico.events.v1 import events_pb2 as ev
+from portico.tenancy.v1 import quotas_pb2 as qpb
+from portico.tenancy.v1 import quotas_pb2_grpc as qpb_grpc
 from portico.tenancy.v1 import tenancy_pb2 as tpb
 from portico.tenancy.v1 import tenancy_pb2_grpc as tpb_grpc
 from portico_common.clock import SystemClock
 from portico_common.db import Database, create_pool
-from portico_common.events.bus import connect, ensure_streams
+from portico_common.events.bus import connect, ensure_streams, publish
+from portico_common.events.catalog import type_of
 from portico_common.events.consumer import EventConsumer
 from portico_common.events.envelope import Envelope
+from portico_common.events.topology import owner_source
 from portico_common.uow import uow_factory
 from portico_compat.adapters.postgres import CompatPgUnitOfWork
 from portico_compat.adapters.tenant_resources import PgTenantResourcesRepository
@@ -62,7 +67,7 @@ def both(known: TenantResources) -> bool:
 async def test_tenancy_quota_reaches_compats_check_through_jetstream(
     service_database_url: ServiceDatabaseUrl, nats_url: str, tmp_path: Path
 ) -> None:
-    """SetQuota and RecordUsage on tenancy reach compat's projection; the check uses them."""
+    """SetQuota and usage derived from a completed rollout reach compat; the check uses them."""
     tenancy_url = await service_database_url("tenancy")
     compat_url = await service_database_url("compat")
     async with (
@@ -76,8 +81,27 @@ async def test_tenancy_quota_reaches_compats_check_through_jetstream(
         await tenancy.CreateTenant(tpb.CreateTenantRequest(tenant_id="acme"))
         limits = tpb.Resources(cpu_millicores=4000, memory_mib=8192, storage_mib=1024)
         await tenancy.SetQuota(tpb.SetQuotaRequest(tenant_id="acme", limits=limits, max_plugins=3))
-        used = tpb.Resources(cpu_millicores=3000, memory_mib=1024, storage_mib=0)
-        await tenancy.RecordUsage(tpb.RecordUsageRequest(tenant_id="acme", used=used, plugins=1))
+        await qpb_grpc.QuotaReservationServiceStub(channel).Reserve(
+            qpb.ReserveRequest(
+                tenant_id="acme",
+                reservation_id="install-1",
+                kind=qpb.RESERVATION_KIND_INSTALL,
+                plugin="left-pad",
+                version="1.0.0",
+                amounts=qpb.ReservedAmounts(plugins=1, cpu_millicores=3000, memory_mib=1024),
+            )
+        )
+        nc = await connect(nats_url, "rollout-as-owner")
+        try:
+            completed = ev.RolloutCompleted(
+                tenant_id="acme", rollout_id="ro-1", plugin="left-pad", version="1.0.0"
+            )
+            await publish(
+                nc.jetstream(),
+                Envelope.of(completed, source=owner_source(type_of(completed)), tenant_id="acme"),
+            )
+        finally:
+            await nc.close()
 
         pool = await create_pool(compat_url, "compat", max_size=2)
         try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -29,6 +31,7 @@ from portico_gateway.middleware import (
     SecurityHeadersMiddleware,
 )
 from portico_gateway.nesting import DEFAULT_MAX_JSON_DEPTH
+from portico_gateway.ratelimit import TenantRateLimiter, retry_after_header, tenant_of
 from portico_gateway.routes import RouteTable, build_route_table
 from portico_gateway.streaming import stream_response, wants_sse
 from portico_gateway.transcode import build_request, render_response
@@ -60,12 +63,16 @@ def create_app(
     registry: CollectorRegistry | None = None,
     route_table: RouteTable | None = None,
     upstream_tls: GrpcClientTls | None = None,
+    rate_limit: TenantRateLimiter | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """Build the gateway.
 
     `upstreams` maps a service's short name ("rollout") to its gRPC target
     ("127.0.0.1:50051"); a service left out answers 503. Channels open in the lifespan,
     so building the app connects to nothing. `upstream_tls` makes them TLS channels.
+    `rate_limit` refuses a tenant's requests beyond its budget with 429 before any
+    upstream is called (`monotonic` is its clock).
     """
     table = route_table if route_table is not None else build_route_table()
     known = {route.service for route in table}
@@ -105,7 +112,7 @@ def create_app(
             max_depth=max_json_depth,
         )
         response: Response
-        address = request.client.host if request.client else ""
+        address = _admit(rate_limit, metrics, message, request, monotonic())
         if matched.route.server_streaming:
             messages = clients.stream(matched.route, message, request.headers, address)
             response = await stream_response(
@@ -173,6 +180,40 @@ def create_app(
     # routes still get Starlette's 405 (as a problem) because partial matches win first.
     app.router.default = transcode
     return app
+
+
+def _admit(
+    limiter: TenantRateLimiter | None,
+    metrics: GatewayMetrics,
+    message: Message,
+    request: Request,
+    now: float,
+) -> str:
+    """The client's address, once the request's tenant paid a token (else 429, Retry-After).
+
+    The address is the budget's key of last resort, and the upstream call's peer.
+    """
+    address = request.client.host if request.client else ""
+    if limiter is None:
+        return address
+    named = getattr(message, "tenant_id", "")
+    tenant = tenant_of(
+        named if isinstance(named, str) else "", request.headers.get("authorization", ""), address
+    )
+    wait = limiter.take(tenant, now)
+    if wait <= 0:
+        return address
+    metrics.rate_limited.labels(tenant).inc()
+    raise RequestError(
+        429,
+        "rate-limited",
+        "Too many requests",
+        f"tenant {tenant} is over its rate limit of {limiter.rate:g} requests a second"
+        f" (bursts of {limiter.burst}); retry after {retry_after_header(wait)} s",
+        grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED,
+        headers={"Retry-After": retry_after_header(wait)},
+        extensions={"tenant": tenant},
+    )
 
 
 def _raw_path(scope: Scope) -> str:

@@ -13,6 +13,7 @@ from portico_common.settings import GrpcClientTlsSettings
 from portico_common.tls import grpc_client_tls
 from portico_common.tracing import configure_tracing
 from portico_gateway.app import create_app
+from portico_gateway.ratelimit import TenantRateLimiter
 from portico_gateway.settings import GatewaySettings
 
 
@@ -55,6 +56,11 @@ def main() -> None:
         max_json_depth=settings.max_json_depth,
         deadline_seconds=settings.deadline_seconds,
         upstream_tls=grpc_client_tls(GrpcClientTlsSettings()),
+        rate_limit=(
+            TenantRateLimiter(settings.tenant_rate_per_second, settings.tenant_rate_burst)
+            if settings.tenant_rate_per_second > 0
+            else None
+        ),
     )
     # log_config=None keeps uvicorn from replacing our logging set-up; uvicorn handles
     # SIGTERM/SIGINT itself: it stops accepting, drains requests, then runs shutdown.

@@ -29,6 +29,12 @@ class GatewayMetrics:
             ["route", "method", "status"],
             registry=registry,
         )
+        self.rate_limited = Counter(
+            "portico_gateway_rate_limited",
+            "Requests refused with 429 because their tenant was over its rate limit.",
+            ["tenant"],
+            registry=registry,
+        )
         self.duration = Histogram(
             "portico_gateway_request_duration_seconds",
             "Time from receiving an HTTP request to finishing its response.",

@@ -21,6 +21,10 @@ class GatewaySettings(BaseSettings):
     # JSON bodies nesting arrays/objects deeper than this are refused with a 400.
     max_json_depth: int = Field(default=DEFAULT_MAX_JSON_DEPTH, ge=1)
     deadline_seconds: float = Field(default=DEFAULT_DEADLINE_SECONDS, gt=0)
+    # Per-tenant token bucket: requests a second, and how many may come at once
+    # after a quiet spell. 0 turns the limit off.
+    tenant_rate_per_second: float = Field(default=50.0, ge=0)
+    tenant_rate_burst: int = Field(default=100, ge=1)
     # HTTPS: the certificate (chain) and key the gateway serves with. Empty: plain
     # HTTP, meant for loopback (`portico up`) or behind a TLS-terminating proxy.
     # The upstream gRPC channels take the kernel's PORTICO_GRPC_TLS_CA_FILE and

@@ -25,6 +25,7 @@ from portico_rollout.adapters.httproute import HttpRouteRouter, RouteLayout
 from portico_rollout.adapters.kube_apply import KubernetesApplier
 from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
 from portico_rollout.adapters.slo_grpc import GrpcSloSource, NoSloSource
+from portico_rollout.adapters.tenancy_quota import TenancyRolloutQuota
 from portico_rollout.adapters.view import AssignmentView
 from portico_rollout.adapters.view_feed import NatsChangeFeed
 from portico_rollout.adapters.view_postgres import PgAssignmentReader
@@ -32,7 +33,7 @@ from portico_rollout.app.assignment_sync import AssignmentSync
 from portico_rollout.app.assignments import AssignmentReader, ChangeFeed, TrafficRouter
 from portico_rollout.app.evaluation import SchedulerLimits
 from portico_rollout.app.handlers import Defaults
-from portico_rollout.app.ports import SloSource, UnitOfWorkFactory
+from portico_rollout.app.ports import RolloutQuota, SloSource, UnitOfWorkFactory
 from portico_rollout.entrypoints.events import (
     CHECKS_DURABLE,
     SLO_DURABLE,
@@ -77,6 +78,8 @@ class Dependencies:
     changes: ChangeFeed | None = None
     routers: Sequence[TrafficRouter] = ()
     view_resync_seconds: float = 60.0
+    # Room for each rollout in the tenant's quota, reserved at tenancy; None: no quota.
+    quota: RolloutQuota | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
     events = RolloutEventHandlers(deps.consumer_uow, deps.clock)
     view = AssignmentView()
-    servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults, view)
+    servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults, view, deps.quota)
     background = [
         make_scheduler(
             deps.uow,
@@ -136,7 +139,8 @@ def build(deps: Dependencies) -> Components:
             Subscription(CHECKS_DURABLE, events.checks()),
             Subscription(SLO_DURABLE, events.slo()),
             Subscription(
-                INSTALLS_DURABLE, install_handlers(deps.consumer_uow, deps.slo, deps.defaults)
+                INSTALLS_DURABLE,
+                install_handlers(deps.consumer_uow, deps.slo, deps.defaults, deps.quota),
             ),
             Subscription(
                 TENANT_STATES_DURABLE, tenant_state_handlers(deps.consumer_uow, deps.clock)
@@ -171,7 +175,18 @@ def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Depe
         changes=NatsChangeFeed(rt.nc),
         routers=http_routes(settings),
         view_resync_seconds=settings.rollout_view_resync_seconds,
+        quota=tenancy_quota(rt, settings),
     )
+
+
+def tenancy_quota(rt: Runtime, settings: RolloutSettings) -> RolloutQuota | None:
+    """Rollout quotas at tenancy, with rollout's own token, when tenancy is set."""
+    target = settings.tenancy_target
+    if not target:
+        return None
+    if rt.service_tokens is not None:
+        return TenancyRolloutQuota(service_channel(target, rt.service_tokens, rt.grpc_tls))
+    return TenancyRolloutQuota(grpc_channel(target, rt.grpc_tls))
 
 
 def slo_channel(rt: Runtime, settings: RolloutSettings) -> grpc.aio.Channel | None:

@@ -18,6 +18,7 @@ from portico_common.errors import (
     NotFoundError,
     PermissionDeniedError,
     PorticoError,
+    ResourceExhaustedError,
     UnavailableError,
 )
 
@@ -180,3 +181,11 @@ class RouteApplyError(RolloutError, UnavailableError):
         super().__init__(f"HTTPRoute {name} not applied: HTTP {status}: {detail}")
         self.name = name
         self.status = status
+
+
+class RolloutQuotaExceededError(RolloutError, ResourceExhaustedError):
+    """The tenant already runs as many rollouts as its quota allows: this one was not created."""
+
+
+class QuotaUnavailableError(RolloutError, UnavailableError):
+    """tenancy could not be asked for room for a rollout: none is created meanwhile."""

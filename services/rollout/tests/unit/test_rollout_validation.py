@@ -150,6 +150,7 @@ def test_errors_share_a_base_and_a_code() -> None:
     # UNAVAILABLE: slo could not be asked, or the in-memory assignments are still
     # loading; the caller retries. PERMISSION_DENIED: an approver lacks the role.
     # INTERNAL: a rendered HTTPRoute broke its schema, which is a bug of ours.
+    # RESOURCE_EXHAUSTED: the tenant runs as many rollouts as its quota allows.
     allowed = {
         "INVALID_ARGUMENT",
         "NOT_FOUND",
@@ -159,6 +160,7 @@ def test_errors_share_a_base_and_a_code() -> None:
         "UNAVAILABLE",
         "PERMISSION_DENIED",
         "INTERNAL",
+        "RESOURCE_EXHAUSTED",
     }
     subclasses = RolloutError.__subclasses__()
     assert len(subclasses) >= 7

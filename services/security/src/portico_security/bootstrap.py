@@ -33,9 +33,10 @@ from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
 from portico_security.install.adapters.postgres import InstallPgUnitOfWork
+from portico_security.install.adapters.tenancy_quotas import tenancy_quota_gate
 from portico_security.install.adapters.trust import FiveFactorTrustScorer, OsvAdvisoryMatcher
 from portico_security.install.adapters.verification import VerificationService
-from portico_security.install.app.ports import InstallUowFactory
+from portico_security.install.app.ports import InstallUowFactory, QuotaGate
 from portico_security.install.entrypoints.grpc_api import InstallServicer
 from portico_security.install.entrypoints.scheduler import make_approval_scheduler
 from portico_security.sensitive import SECURITY_SENSITIVE_FIELDS
@@ -68,6 +69,14 @@ from portico_security.verification.entrypoints.grpc_provenance import Provenance
 from portico_security.verification.entrypoints.grpc_security import SecurityServicer
 
 SERVICE = "security"
+# Verification hashes, checks signatures and runs the provenance verifier: a
+# tenant runs a few at a time.
+HEAVY_METHODS = (
+    "/portico.security.v1.SecurityService/VerifyArtifact",
+    "/portico.security.v1.InstallService/InstallSecure",
+    "/portico.security.v1.ProvenanceService/VerifyProvenance",
+    "/portico.security.v1.ProvenanceService/VerifyBundle",
+)
 MIGRATIONS = "portico_security.migrations"
 # Room for the rest of a VerifyArtifact request (names, integrity, signature,
 # key id: each bounded far below this) next to a tarball of the maximum size.
@@ -94,6 +103,8 @@ class Dependencies:
     provenance: ProvenanceVerification | None = None
     # How often pending install approvals are checked against their deadlines.
     approval_tick_seconds: float = 1.0
+    # Room in the tenant's quota, reserved at tenancy before each install; None: no quota.
+    quota: QuotaGate | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,7 @@ def build(deps: Dependencies) -> Components:
         ),
         trust=FiveFactorTrustScorer(deps.trust_uow, deps.signals),
         advisories=OsvAdvisoryMatcher(deps.trust_uow),
+        quota=deps.quota,
     )
     servicers += [
         Servicer(
@@ -279,6 +291,11 @@ async def run(
             registry_keys=registry_keys,
             provenance=provenance,
             approval_tick_seconds=settings.install_approval_tick_seconds,
+            quota=(
+                tenancy_quota_gate(settings.tenancy_target, rt.service_tokens, rt.grpc_tls)
+                if settings.tenancy_target
+                else None
+            ),
         )
     )
     await serve(
@@ -289,6 +306,7 @@ async def run(
         ready=ready,
         stop=stop,
         max_message_bytes=max_message_bytes(settings),
+        heavy_methods=HEAVY_METHODS,
         # The approvals audit is append-only evidence: a tenant's deletion keeps it
         # (its rows refuse DELETE; crypto-shredding is what makes them unreadable).
         retained_tables=("audit_records",),

@@ -25,6 +25,7 @@ from portico_security.install.domain.policy import (
 from portico_security.install.domain.requests import InstallStatus
 from portico_security.install.errors import (
     ApprovalNotAllowedError,
+    InstallQuotaExceededError,
     InstallRequestNotFoundError,
     InvalidInstallRequestError,
     RoleNotHeldError,
@@ -530,3 +531,75 @@ def test_requesters_are_the_named_actor_and_the_caller_behind_it(
 ) -> None:
     """requesters() splits "name (via subject)" into both identities, and keeps other text whole."""
     assert approvals.requesters(requested_by) == expected
+
+
+class CountingQuota:
+    """A quota gate with room for `room` installs that records what it was asked."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.held: dict[str, str] = {}
+        self.released: list[tuple[str, str]] = []
+
+    async def reserve_install(
+        self, tenant_id: str, request_id: str, plugin: str, version: str
+    ) -> None:
+        if len(self.held) >= self.room:
+            raise InstallQuotaExceededError(f"plugins: 1 wanted, {self.room} of {self.room} held")
+        self.held[request_id] = f"{tenant_id}/{plugin}@{version}"
+
+    async def release(self, tenant_id: str, request_id: str, reason: str) -> None:
+        self.held.pop(request_id, None)
+        self.released.append((f"{tenant_id}/{request_id}", reason))
+
+
+class FailingTrust(VerificationTrustScorer):
+    async def score(self, *_args: object, **_kwargs: object) -> object:  # type: ignore[override]
+        raise RuntimeError("trust store down")
+
+
+async def test_a_full_quota_refuses_the_install_before_verifying_it(
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+) -> None:
+    """The reservation is taken under the request's id; without room nothing is recorded."""
+    quota = CountingQuota(room=1)
+    first = await install.install_secure(
+        iuow,
+        command(acme.publish(PLUGIN, "1.0.0")),
+        verifier=verifier,
+        trust=VerificationTrustScorer(),
+        advisories=NoAdvisoryMatcher(),
+        quota=quota,
+    )
+    assert list(quota.held) == [first.request.request_id]
+    with pytest.raises(InstallQuotaExceededError, match="1 of 1 held"):
+        await install.install_secure(
+            iuow,
+            command(acme.publish("@acme/other", "1.0.0")),
+            verifier=verifier,
+            trust=VerificationTrustScorer(),
+            advisories=NoAdvisoryMatcher(),
+            quota=quota,
+        )
+    assert len(istore.state.requests) == 1
+
+
+async def test_an_install_failing_before_its_decision_gives_its_reservation_back(
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
+) -> None:
+    """An error after the reservation releases it, naming the failure."""
+    quota = CountingQuota(room=1)
+    with pytest.raises(RuntimeError, match="trust store down"):
+        await install.install_secure(
+            iuow,
+            command(acme.publish(PLUGIN, "1.0.0")),
+            verifier=verifier,
+            trust=FailingTrust(),
+            advisories=NoAdvisoryMatcher(),
+            quota=quota,
+        )
+    assert quota.held == {}
+    assert [reason for _, reason in quota.released] == ["install failed: RuntimeError"]

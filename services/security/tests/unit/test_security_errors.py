@@ -11,9 +11,11 @@ from portico_security.install import errors as install_errors
 from portico_security.install.errors import (
     ApprovalNotAllowedError,
     InstallError,
+    InstallQuotaExceededError,
     InstallRequestNotFoundError,
     InvalidInstallRequestError,
     InvalidPolicyError,
+    QuotaUnavailableError,
     RoleNotHeldError,
     SealedBodyUnreadableError,
 )
@@ -60,6 +62,7 @@ MAPPABLE = {
     "FAILED_PRECONDITION",
     "PERMISSION_DENIED",
     "UNAVAILABLE",
+    "RESOURCE_EXHAUSTED",
 }
 
 
@@ -245,6 +248,16 @@ def test_every_error_has_its_base_and_one_category(error_type: type[PorticoError
             ),
             "FAILED_PRECONDITION",
         ),
+        (
+            InstallQuotaExceededError("plugins: 1 wanted, 10 of 10 held"),
+            "plugins: 1 wanted, 10 of 10 held",
+            "RESOURCE_EXHAUSTED",
+        ),
+        (
+            QuotaUnavailableError("tenancy could not reserve quota for install r1: UNAVAILABLE"),
+            "tenancy could not reserve quota for install r1: UNAVAILABLE",
+            "UNAVAILABLE",
+        ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
 )
@@ -285,5 +298,7 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         ApprovalNotAllowedError,
         RoleNotHeldError,
         SealedBodyUnreadableError,
+        InstallQuotaExceededError,
+        QuotaUnavailableError,
     }
     assert set(_subclasses()) == covered

@@ -21,6 +21,8 @@ from portico.tenancy.v1 import (
     keys_pb2_grpc,
     lifecycle_pb2,
     lifecycle_pb2_grpc,
+    quotas_pb2,
+    quotas_pb2_grpc,
     tenancy_pb2,
     tenancy_pb2_grpc,
 )
@@ -33,7 +35,7 @@ from portico_common.events.topology import tenant_data_services
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_tenancy.adapters.appliers import applier_for
-from portico_tenancy.adapters.postgres import pg_uow_factory
+from portico_tenancy.adapters.postgres import pg_consumer_uow, pg_uow_factory
 from portico_tenancy.adapters.queue_worker import QueueWorker, WorkerSettings
 from portico_tenancy.app.job_ports import ClusterApplier, JobHandler
 from portico_tenancy.app.lifecycle import refused_states
@@ -48,6 +50,12 @@ from portico_tenancy.entrypoints.grpc_api import TenancyServicer
 from portico_tenancy.entrypoints.grpc_jobs import JobServicer
 from portico_tenancy.entrypoints.grpc_keys import TenantKeysServicer
 from portico_tenancy.entrypoints.grpc_lifecycle import LifecycleServicer
+from portico_tenancy.entrypoints.grpc_quotas import QuotaReservationServicer
+from portico_tenancy.entrypoints.usage_events import (
+    USAGE_DURABLE,
+    ConsumerUnitOfWork,
+    usage_handlers,
+)
 from portico_tenancy.settings import TenancySettings
 
 SERVICE = "tenancy"
@@ -57,6 +65,7 @@ TENANCY_SERVICE = tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"]
 JOB_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["JobService"]
 KEYS_SERVICE = keys_pb2.DESCRIPTOR.services_by_name["TenantKeysService"]
 LIFECYCLE_SERVICE = lifecycle_pb2.DESCRIPTOR.services_by_name["TenantLifecycleService"]
+RESERVATION_SERVICE = quotas_pb2.DESCRIPTOR.services_by_name["QuotaReservationService"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,9 @@ class Dependencies:
     deletion_grace: timedelta = timedelta(days=30)
     data_services: tuple[str, ...] = field(default_factory=tenant_data_services)
     deletion_poll: timedelta | None = None
+    # Units of work on an event consumer's transaction (install and rollout
+    # events settle quota reservations); None: tenancy consumes no events.
+    consumer_uow: ConsumerUnitOfWork | None = None
 
 
 @dataclass(frozen=True)
@@ -128,8 +140,17 @@ def build(deps: Dependencies) -> Components:
                 lifecycle_pb2_grpc.add_TenantLifecycleServiceServicer_to_server,
                 LifecycleServicer(deps.uow, deps.deletion_grace, deps.data_services),
             ),
+            Servicer(
+                RESERVATION_SERVICE,
+                quotas_pb2_grpc.add_QuotaReservationServiceServicer_to_server,
+                QuotaReservationServicer(deps.uow),
+            ),
         ],
-        subscriptions=[],
+        subscriptions=(
+            []
+            if deps.consumer_uow is None
+            else [Subscription(USAGE_DURABLE, usage_handlers(deps.consumer_uow))]
+        ),
         background=background,
         job_runner=runner,
         deletions=deletions,
@@ -147,6 +168,7 @@ def dependencies(
     )
     return Dependencies(
         uow=pg_uow_factory(rt.db, rt.clock),
+        consumer_uow=pg_consumer_uow(rt.clock),
         clock=rt.clock,
         applier=applier_for(settings),
         provisioning=ProvisioningSpec(

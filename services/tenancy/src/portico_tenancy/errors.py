@@ -15,6 +15,7 @@ from portico_common.errors import (
     NotFoundError,
     PermissionDeniedError,
     PorticoError,
+    ResourceExhaustedError,
 )
 
 
@@ -97,3 +98,15 @@ class TenantStateError(TenancyError, FailedPreconditionError):
 
 class InvalidReportError(TenancyError, InvalidArgumentError):
     """A data-deletion report names no service, one not in the saga, or another's."""
+
+
+class InvalidReservationError(TenancyError, InvalidArgumentError):
+    """A reservation's id, kind or amounts are missing, negative or absurd."""
+
+
+class QuotaExceededError(TenancyError, ResourceExhaustedError):
+    """The claim does not fit the tenant's quota next to what its reservations hold."""
+
+
+class UsageIsDerivedError(TenancyError, FailedPreconditionError):
+    """Usage is derived from install and rollout events; nobody reports it."""

@@ -48,6 +48,8 @@ class TenancyWorld:
                 retry_policy=retry_policy or RetryPolicy(),
                 max_attempts=max_attempts,
                 kek=kek,
+                # Event handlers run in a unit of work of their own (no consumer connection).
+                consumer_uow=lambda _conn, tenant: self.store.open(tenant),
             )
         )
 

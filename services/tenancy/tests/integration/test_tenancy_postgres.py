@@ -10,9 +10,10 @@ import pytest
 from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_tenancy.adapters.postgres import pg_uow_factory
-from portico_tenancy.app import handlers, quotas
+from portico_tenancy.app import handlers, quotas, reservations
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.quota import Resources
+from portico_tenancy.domain.reservations import Amounts, ReservationKind
 from portico_tenancy.errors import QuotaNotFoundError, TenantExistsError
 
 pytestmark = pytest.mark.integration
@@ -67,12 +68,22 @@ LIMITS = Resources(cpu_millicores=2000, memory_mib=4096, storage_mib=10240)
 
 
 async def test_quota_and_usage_commit_with_their_events(tenancy_db: Database) -> None:
-    """The quota and usage rows and their outbox events commit together, in order."""
+    """The quota, the usage a live version derives and their outbox events commit together."""
     uow = factory(tenancy_db)
     await handlers.create_tenant(uow, "acme", "Acme")
     quota = await quotas.set_quota(uow, "acme", LIMITS, 5)
-    usage = await quotas.record_usage(uow, "acme", Resources(500, 512, 0), 1)
-    assert await quotas.get_quota(uow, "acme") == (quota, usage)
+    claim = reservations.Claim(
+        "r1", ReservationKind.INSTALL, Amounts(1, 0, 500, 512), plugin="a", version="1"
+    )
+    await reservations.reserve(uow, "acme", claim)
+    async with uow("acme") as tx:
+        usage = await reservations.refresh_usage(tx, "acme")
+        assert usage is None  # nothing is live yet: no usage to announce
+        await reservations.went_live(tx, "acme", "a", "1", "ro-1")
+    stored, usage, held = await quotas.get_quota(uow, "acme")
+    assert (stored, held) == (quota, Amounts())
+    assert usage is not None
+    assert (usage.used, usage.plugins, usage.revision) == (Resources(500, 512, 0), 1, 1)
     async with tenancy_db.pool.acquire() as conn:
         rows = await conn.fetch("SELECT event_type FROM outbox ORDER BY seq")
     assert [r["event_type"] for r in rows] == [
@@ -88,7 +99,7 @@ async def test_concurrent_quota_changes_get_distinct_revisions(tenancy_db: Datab
     await handlers.create_tenant(uow, "acme", "Acme")
     results = await asyncio.gather(*(quotas.set_quota(uow, "acme", LIMITS, n) for n in range(1, 9)))
     assert sorted(q.revision for q in results) == list(range(1, 9))
-    stored, _ = await quotas.get_quota(uow, "acme")
+    stored, _, _ = await quotas.get_quota(uow, "acme")
     assert stored.revision == 8
 
 
@@ -98,12 +109,16 @@ async def test_a_tenant_cannot_see_or_write_another_tenants_quota(tenancy_db: Da
     for tenant_id in ("tenant-a", "tenant-b"):
         await handlers.create_tenant(uow, tenant_id, tenant_id)
     await quotas.set_quota(uow, "tenant-b", LIMITS, 5)
-    await quotas.record_usage(uow, "tenant-b", LIMITS, 5)
+    claim = reservations.Claim("r1", ReservationKind.INSTALL, Amounts(1), plugin="a", version="1")
+    await reservations.reserve(uow, "tenant-b", claim)
+    async with uow("tenant-b") as tx:
+        await reservations.went_live(tx, "tenant-b", "a", "1", "ro-1")
     with pytest.raises(QuotaNotFoundError):
         await quotas.get_quota(uow, "tenant-a")
     async with tenancy_db.transaction("tenant-a") as conn:
         assert await conn.fetchval("SELECT count(*) FROM tenant_quotas") == 0
         assert await conn.fetchval("SELECT count(*) FROM tenant_usage") == 0
+        assert await conn.fetchval("SELECT count(*) FROM tenant_reservations") == 0
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute(
                 "INSERT INTO tenant_quotas VALUES ('tenant-b', 1, 1, 1, 1, 99, now())"

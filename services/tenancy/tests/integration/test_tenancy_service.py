@@ -8,7 +8,13 @@ import grpc
 import pytest
 
 from portico.events.v1 import events_pb2
+from portico.tenancy.v1 import quotas_pb2 as qpb
+from portico.tenancy.v1 import quotas_pb2_grpc as qpb_grpc
 from portico.tenancy.v1 import tenancy_pb2 as pb
+from portico_common.events.bus import connect, publish
+from portico_common.events.catalog import type_of
+from portico_common.events.envelope import Envelope
+from portico_common.events.topology import owner_source
 
 if TYPE_CHECKING:
     from .conftest import RunningTenancy
@@ -50,20 +56,47 @@ async def test_set_quota_over_grpc_publishes_tenant_quota_updated(
     assert event.updated_at == reply.quota.updated_at
 
 
-async def test_record_usage_is_published_and_read_back_with_the_quota(
-    tenancy: RunningTenancy,
+async def test_usage_is_derived_from_a_completed_rollout_on_jetstream(
+    tenancy: RunningTenancy, nats_url: str
 ) -> None:
-    """RecordUsage publishes tenant.usage.updated and GetQuota returns it next to the quota."""
+    """An install's hold turns into usage when rollout.completed arrives, announced and readable."""
     await tenancy.stub.CreateTenant(pb.CreateTenantRequest(tenant_id="acme"))
     await tenancy.stub.SetQuota(pb.SetQuotaRequest(tenant_id="acme", limits=LIMITS, max_plugins=3))
-    used = pb.Resources(cpu_millicores=1500, memory_mib=2048, storage_mib=100)
-    await tenancy.stub.RecordUsage(pb.RecordUsageRequest(tenant_id="acme", used=used, plugins=2))
+    amounts = qpb.ReservedAmounts(plugins=1, cpu_millicores=1500, memory_mib=2048)
+    await qpb_grpc.QuotaReservationServiceStub(tenancy.channel).Reserve(
+        qpb.ReserveRequest(
+            tenant_id="acme",
+            reservation_id="install-1",
+            kind=qpb.RESERVATION_KIND_INSTALL,
+            plugin="left-pad",
+            version="1.0.0",
+            amounts=amounts,
+        )
+    )
+    held = await tenancy.stub.GetQuota(pb.GetQuotaRequest(tenant_id="acme"))
+    assert (held.HasField("usage"), held.reserved.plugins) == (False, 1)
+
+    nc = await connect(nats_url, "rollout-as-owner")
+    try:
+        completed = events_pb2.RolloutCompleted(
+            tenant_id="acme", rollout_id="ro-1", plugin="left-pad", version="1.0.0"
+        )
+        await publish(
+            nc.jetstream(),
+            Envelope.of(completed, source=owner_source(type_of(completed)), tenant_id="acme"),
+        )
+    finally:
+        await nc.close()
 
     types = [(await tenancy.next_event())[0].type for _ in range(3)]
     assert types == ["tenant.created", "tenant.quota.updated", "tenant.usage.updated"]
     got = await tenancy.stub.GetQuota(pb.GetQuotaRequest(tenant_id="acme"))
-    assert (got.quota.limits, got.quota.max_plugins) == (LIMITS, 3)
-    assert (got.usage.used, got.usage.plugins, got.usage.revision) == (used, 2, 1)
+    used = pb.Resources(cpu_millicores=1500, memory_mib=2048)
+    assert (got.usage.used, got.usage.plugins, got.usage.revision) == (used, 1, 1)
+    assert got.reserved.plugins == 0
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await tenancy.stub.RecordUsage(pb.RecordUsageRequest(tenant_id="acme", plugins=0))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
 async def test_quota_without_limits_is_invalid_and_publishes_nothing(

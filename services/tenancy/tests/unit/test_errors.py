@@ -23,4 +23,6 @@ def test_errors_take_their_code_from_one_kernel_category() -> None:
         "FAILED_PRECONDITION",
         "INTERNAL",
         "PERMISSION_DENIED",
+        # A claim that does not fit the tenant's quota.
+        "RESOURCE_EXHAUSTED",
     }

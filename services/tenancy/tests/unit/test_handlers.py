@@ -8,13 +8,15 @@ from portico.events.v1 import events_pb2
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico_common.grpc.interceptor import Context
 from portico_common.tenants import InvalidTenantIdError
-from portico_tenancy.app import handlers, quotas
+from portico_tenancy.app import handlers, quotas, reservations
 from portico_tenancy.domain.quota import Resources
+from portico_tenancy.domain.reservations import Amounts, ReservationKind
 from portico_tenancy.errors import (
     InvalidQuotaError,
     QuotaNotFoundError,
     TenantExistsError,
     TenantNotFoundError,
+    UsageIsDerivedError,
 )
 from portico_tenancy.testing import TenancyWorld as World
 
@@ -110,14 +112,21 @@ async def test_negative_max_plugins_is_refused_and_changes_nothing() -> None:
     assert len(world.committed) == 2
 
 
-async def test_get_quota_returns_quota_and_last_usage() -> None:
-    """GetQuota answers the quota together with the last recorded usage."""
+async def test_get_quota_returns_quota_usage_and_what_is_held() -> None:
+    """GetQuota answers the quota, the usage derived from live versions, and the holds on top."""
     world = World()
     await handlers.create_tenant(world.uow, "acme", "Acme")
     quota = await quotas.set_quota(world.uow, "acme", LIMITS, 12)
-    assert await quotas.get_quota(world.uow, "acme") == (quota, None)
-    usage = await quotas.record_usage(world.uow, "acme", Resources(500, 256, 100), 2)
-    assert await quotas.get_quota(world.uow, "acme") == (quota, usage)
+    assert await quotas.get_quota(world.uow, "acme") == (quota, None, Amounts())
+    await reservations.reserve(world.uow, "acme", _install("r1", "a", cpu=500))
+    await reservations.reserve(world.uow, "acme", _install("r2", "b", cpu=300))
+    async with world.uow("acme") as tx:
+        await reservations.went_live(tx, "acme", "a", "1.0.0", "ro-1")
+    got_quota, usage, held = await quotas.get_quota(world.uow, "acme")
+    assert got_quota == quota
+    assert usage is not None
+    assert (usage.plugins, usage.used.cpu_millicores, usage.revision) == (1, 500, 1)
+    assert held == Amounts(plugins=1, cpu_millicores=300)
 
 
 async def test_get_quota_without_one_is_not_found() -> None:
@@ -128,27 +137,41 @@ async def test_get_quota_without_one_is_not_found() -> None:
         await quotas.get_quota(world.uow, "acme")
 
 
-async def test_record_usage_replaces_totals_and_emits_each_revision() -> None:
-    """Usage reports are absolute totals: the second replaces the first, revisions 1 then 2."""
+async def test_usage_is_derived_from_versions_going_live_and_emitted_at_each_change() -> None:
+    """A completed rollout makes usage, a newer version replaces the older; revisions 1 then 2."""
     world = World()
     await handlers.create_tenant(world.uow, "acme", "Acme")
-    await quotas.record_usage(world.uow, "acme", Resources(500, 256, 100), 2)
-    usage = await quotas.record_usage(world.uow, "acme", Resources(200, 128, 50), 1)
-    assert world.tables.usage["acme"] == usage
-    assert (usage.used, usage.plugins, usage.revision) == (Resources(200, 128, 50), 1, 2)
+    await reservations.reserve(world.uow, "acme", _install("r1", "a", cpu=500, version="1.0.0"))
+    await reservations.reserve(world.uow, "acme", _install("r2", "b", cpu=200))
+    async with world.uow("acme") as tx:
+        await reservations.went_live(tx, "acme", "a", "1.0.0", "ro-1")
+    async with world.uow("acme") as tx:
+        await reservations.went_live(tx, "acme", "b", "1.0.0", "ro-2")
+    # An upgrade of `a` to 2.0.0 with more CPU replaces 1.0.0 once live.
+    await reservations.reserve(world.uow, "acme", _install("r3", "a", cpu=800, version="2.0.0"))
+    async with world.uow("acme") as tx:
+        await reservations.went_live(tx, "acme", "a", "2.0.0", "ro-3")
+    usage = world.tables.usage["acme"]
+    assert (usage.used, usage.plugins, usage.revision) == (Resources(1000, 0, 0), 2, 3)
     events = [e for e in world.committed if isinstance(e, events_pb2.TenantUsageUpdated)]
     assert [(e.used.cpu_millicores, e.plugins, e.revision) for e in events] == [
-        (500, 2, 1),
-        (200, 1, 2),
+        (500, 1, 1),
+        (700, 2, 2),
+        (1000, 2, 3),
     ]
+    assert world.tables.reservations["acme", "r1"].reason == "replaced by a@2.0.0"
 
 
-async def test_usage_for_an_unknown_tenant_is_refused() -> None:
-    """Usage of a tenant that does not exist is NOT_FOUND and emits nothing."""
+async def test_recording_usage_is_refused_because_it_is_derived() -> None:
+    """RecordUsage answers FAILED_PRECONDITION and stores nothing: nobody reports usage."""
     world = World()
-    with pytest.raises(TenantNotFoundError):
-        await quotas.record_usage(world.uow, "ghost", Resources(), 0)
-    assert world.committed == []
+    await handlers.create_tenant(world.uow, "acme", "Acme")
+    with pytest.raises(UsageIsDerivedError, match="derived from install and rollout events"):
+        await world.servicer.RecordUsage(
+            pb.RecordUsageRequest(tenant_id="acme", plugins=1), CONTEXT
+        )
+    assert world.tables.usage == {}
+    assert len(world.committed) == 1
 
 
 async def test_servicer_refuses_a_quota_without_limits() -> None:
@@ -161,16 +184,38 @@ async def test_servicer_refuses_a_quota_without_limits() -> None:
     assert world.tables.quotas == {}
 
 
-async def test_servicer_leaves_usage_unset_until_one_is_recorded() -> None:
-    """GetQuota's `usage` is absent before any RecordUsage, and present after."""
+async def test_servicer_leaves_usage_unset_until_a_version_went_live() -> None:
+    """GetQuota's `usage` is absent before anything went live; `reserved` shows the holds."""
     world = World()
     await handlers.create_tenant(world.uow, "acme", "Acme")
     servicer = world.servicer
     limits = pb.Resources(cpu_millicores=1, memory_mib=2, storage_mib=3)
-    await servicer.SetQuota(pb.SetQuotaRequest(tenant_id="acme", limits=limits), CONTEXT)
+    await servicer.SetQuota(
+        pb.SetQuotaRequest(
+            tenant_id="acme", limits=limits, max_plugins=5, max_concurrent_rollouts=2
+        ),
+        CONTEXT,
+    )
+    await reservations.reserve(world.uow, "acme", _install("r1", "a"))
     before = await servicer.GetQuota(pb.GetQuotaRequest(tenant_id="acme"), CONTEXT)
     assert not before.HasField("usage")
     assert before.quota.limits == limits
-    await servicer.RecordUsage(pb.RecordUsageRequest(tenant_id="acme", plugins=1), CONTEXT)
+    assert before.quota.max_concurrent_rollouts == 2
+    assert before.reserved.plugins == 1
+    async with world.uow("acme") as tx:
+        await reservations.went_live(tx, "acme", "a", "1.0.0", "ro-1")
     after = await servicer.GetQuota(pb.GetQuotaRequest(tenant_id="acme"), CONTEXT)
     assert (after.usage.plugins, after.usage.used) == (1, pb.Resources())
+    assert after.reserved.plugins == 0
+
+
+def _install(
+    request_id: str, plugin: str, *, cpu: int = 0, version: str = "1.0.0"
+) -> reservations.Claim:
+    return reservations.Claim(
+        request_id,
+        ReservationKind.INSTALL,
+        Amounts(plugins=1, cpu_millicores=cpu),
+        plugin=plugin,
+        version=version,
+    )

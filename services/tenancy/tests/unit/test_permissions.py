@@ -1,8 +1,10 @@
-"""Who may set quotas and record usage: the kernel interceptor in front of tenancy's `build`.
+"""Who may set quotas, reserve them and record usage: the interceptor in front of `build`.
 
-Quotas are a platform decision (quotas.write: platform-admin only) and usage
-is not reported by the tenant it limits (usage.record: the `service` role of
-Portico's own identities, or a platform admin). Tokens are signed by a test
+Quotas are a platform decision (quotas.write: platform-admin only); room in
+them is reserved by Portico's own services (quotas.reserve: the `service`
+role, or a platform admin), never by the tenant they limit; usage is not
+reported by the tenant (usage.record), and is refused to everyone else too,
+being derived. Tokens are signed by a test
 key the interceptor's verifier trusts; every denial names the permission and
 is recorded with the token's subject.
 """
@@ -19,6 +21,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OKPKey
 
+from portico.tenancy.v1 import quotas_pb2 as qpb
+from portico.tenancy.v1 import quotas_pb2_grpc as qpb_grpc
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import PorticoServerInterceptor
@@ -60,6 +64,7 @@ class Denials:
 class Served:
     stub: pb_grpc.TenancyServiceAsyncStub
     denials: Denials
+    reservations: qpb_grpc.QuotaReservationServiceAsyncStub
 
 
 @pytest.fixture
@@ -82,7 +87,11 @@ async def served() -> AsyncIterator[Served]:
             stub = pb_grpc.TenancyServiceStub(channel)
             platform = _token("root", "*", "platform-admin")
             await stub.CreateTenant(pb.CreateTenantRequest(tenant_id="acme"), metadata=platform)
-            yield Served(stub, denials)  # type: ignore[arg-type]
+            yield Served(
+                stub,  # type: ignore[arg-type]
+                denials,
+                qpb_grpc.QuotaReservationServiceStub(channel),  # type: ignore[arg-type]
+            )
     finally:
         await server.stop(None)
 
@@ -127,23 +136,66 @@ async def test_a_tenant_cannot_report_its_own_usage(served: Served, roles: tuple
     assert served.denials.recorded == [("acme", "acme-client", "RecordUsage", "usage.record")]
 
 
+RESERVE = qpb.ReserveRequest(
+    tenant_id="acme",
+    reservation_id="install-1",
+    kind=qpb.RESERVATION_KIND_INSTALL,
+    plugin="left-pad",
+    version="1.0.0",
+    amounts=qpb.ReservedAmounts(plugins=1),
+)
+
+
 @pytest.mark.parametrize(
     ("subject", "tenant", "role"),
     [
-        ("portico-rollout", "*", "service"),
-        ("portico-rollout", "acme", "service"),
+        ("portico-security", "*", "service"),
+        ("portico-security", "acme", "service"),
         ("root", "*", "platform-admin"),
     ],
 )
-async def test_a_service_identity_or_the_platform_records_usage(
+async def test_a_service_identity_or_the_platform_reserves_quota(
     served: Served, subject: str, tenant: str, role: str
 ) -> None:
-    """The `service` role (Portico's own identities) and platform admins may record usage."""
-    recorded = await served.stub.RecordUsage(
-        pb.RecordUsageRequest(tenant_id="acme", used=LIMITS, plugins=2),
+    """The `service` role (Portico's own identities) and platform admins may reserve and release."""
+    held = await served.reservations.Reserve(RESERVE, metadata=_token(subject, tenant, role))
+    assert held.reservation.state == qpb.RESERVATION_STATE_HELD
+    released = await served.reservations.Release(
+        qpb.ReleaseRequest(tenant_id="acme", reservation_id="install-1"),
         metadata=_token(subject, tenant, role),
     )
-    assert (recorded.usage.plugins, recorded.usage.revision) == (2, 1)
+    assert released.reservation.state == qpb.RESERVATION_STATE_RELEASED
+    assert served.denials.recorded == []
+
+
+@pytest.mark.parametrize("roles", [(), ("tenant-admin",), ("developer", "viewer")])
+async def test_a_tenant_cannot_reserve_or_release_its_own_quota(
+    served: Served, roles: tuple[str, ...]
+) -> None:
+    """Reserve and Release with a tenant's token are refused quotas.reserve and recorded."""
+    token = _token("acme-client", "acme", *roles)
+    detail = await _denied(served.reservations.Reserve(RESERVE, metadata=token))
+    assert detail.startswith("missing permission 'quotas.reserve'")
+    await _denied(
+        served.reservations.Release(
+            qpb.ReleaseRequest(tenant_id="acme", reservation_id="install-1"), metadata=token
+        )
+    )
+    assert [d[2:] for d in served.denials.recorded] == [
+        ("Reserve", "quotas.reserve"),
+        ("Release", "quotas.reserve"),
+    ]
+
+
+async def test_even_a_service_identity_cannot_report_usage(served: Served) -> None:
+    """A service passes RecordUsage's permission check and is then refused: usage is derived."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await served.stub.RecordUsage(
+            pb.RecordUsageRequest(tenant_id="acme", used=LIMITS, plugins=2),
+            metadata=_token("portico-rollout", "*", "service"),
+        )
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "derived" in (caught.value.details() or "")
     assert served.denials.recorded == []
 
 

@@ -59,6 +59,16 @@ CONSUMERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "security": {
         "security-tenant-deletion": (TENANT_DELETION_REQUESTED,),
     },
+    "tenancy": {
+        # Install and rollout outcomes settle quota reservations (usage is derived from them).
+        "tenancy-usage": (
+            "plugin.install.rejected",
+            "plugin.install.expired",
+            "rollout.completed",
+            "rollout.refused",
+            "rollout.rolled_back",
+        ),
+    },
     "auth": {
         "auth-tenant-deletion": (TENANT_DELETION_REQUESTED,),
     },

@@ -3,7 +3,13 @@
 Same key + same request → the stored response. Same key + another request →
 an error. Same key while the first is still running → a conflict. A failed
 request releases its key so the client may retry it. A key left `in_flight`
-by a crashed process is reclaimed after `stale_after_seconds`.
+by a crashed process is reclaimed after `stale_after_seconds`, under a new
+`attempt`. The transaction that commits the request's effect moves the key
+to `applied` (idempotency_effects.py), so a retry after a crash between the
+effect and the answer is refused as already applied instead of run twice.
+Keys expire `ttl_seconds` after their first use (24 hours by default): an
+expired key may be used again, and the kernel's retention purge
+(portico_common.retention) deletes it in batches after that time.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import hashlib
 
 from portico_common.db import Database
 from portico_common.errors import (
+    AlreadyExistsError,
     IdempotencyConflictError,
     InvalidArgumentError,
     PermissionDeniedError,
@@ -20,6 +27,11 @@ from portico_common.errors import (
 MAX_KEY_LENGTH = 255
 # An in-flight key older than this is taken to belong to a crashed process.
 IDEMPOTENCY_STALE_SECONDS = 60.0
+DEFAULT_TTL_SECONDS = 24 * 3600.0
+
+
+class IdempotentRequestAppliedError(AlreadyExistsError):
+    """The request under this key took effect, but its answer was never stored (a crash)."""
 
 
 def request_fingerprint(method: str, request_bytes: bytes) -> bytes:
@@ -30,18 +42,29 @@ class IdempotencyStore:
     """Keys and stored responses in the service's own schema, per tenant."""
 
     def __init__(
-        self, db: Database, stale_after_seconds: float = IDEMPOTENCY_STALE_SECONDS
+        self,
+        db: Database,
+        stale_after_seconds: float = IDEMPOTENCY_STALE_SECONDS,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
     ) -> None:
         self._db = db
         self._stale = stale_after_seconds
+        self._ttl = ttl_seconds
 
-    async def begin(
-        self, tenant_id: str, key: str, method: str, fingerprint: bytes, subject: str = ""
+    async def begin(  # noqa: PLR0917 - the key's columns, in the table's order
+        self,
+        tenant_id: str,
+        key: str,
+        method: str,
+        fingerprint: bytes,
+        subject: str = "",
+        attempt: str = "",
     ) -> bytes | None:
-        """Claims the key; returns a stored response if this request already completed.
+        """Claims the key for `attempt`; returns a stored response if the request completed.
 
         A key belongs to the subject that used it first: another caller of the
         same tenant reusing it is refused, never handed that caller's response.
+        A key past its time to live is claimed afresh, by anyone.
         """
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise InvalidArgumentError(
@@ -50,14 +73,21 @@ class IdempotencyStore:
         async with self._db.transaction(tenant_id) as conn:
             row = await conn.fetchrow(
                 """INSERT INTO idempotency_keys
-                          (tenant_id, key, method, request_hash, state, subject)
-                   VALUES ($1, $2, $3, $4, 'in_flight', $6)
+                          (tenant_id, key, method, request_hash, state, subject, attempt)
+                   VALUES ($1, $2, $3, $4, 'in_flight', $6, $7)
                    ON CONFLICT (tenant_id, key) DO UPDATE
                      SET state = 'in_flight', method = EXCLUDED.method,
-                         request_hash = EXCLUDED.request_hash, updated_at = now()
-                     WHERE idempotency_keys.state = 'in_flight'
-                       AND idempotency_keys.subject = EXCLUDED.subject
-                       AND idempotency_keys.updated_at < now() - make_interval(secs => $5)
+                         request_hash = EXCLUDED.request_hash, updated_at = now(),
+                         attempt = EXCLUDED.attempt, subject = EXCLUDED.subject,
+                         response = NULL,
+                         created_at = CASE
+                             WHEN idempotency_keys.created_at
+                                  < now() - make_interval(secs => $8)
+                             THEN now() ELSE idempotency_keys.created_at END
+                     WHERE (idempotency_keys.state = 'in_flight'
+                            AND idempotency_keys.subject = EXCLUDED.subject
+                            AND idempotency_keys.updated_at < now() - make_interval(secs => $5))
+                        OR idempotency_keys.created_at < now() - make_interval(secs => $8)
                    RETURNING true AS claimed""",
                 tenant_id,
                 key,
@@ -65,6 +95,8 @@ class IdempotencyStore:
                 fingerprint,
                 self._stale,
                 subject,
+                attempt,
+                self._ttl,
             )
             if row is not None:
                 return None
@@ -84,23 +116,32 @@ class IdempotencyStore:
             )
         if existing["state"] == "in_flight":
             raise IdempotencyConflictError(f"a request with idempotency-key {key!r} is in flight")
+        if existing["state"] == "applied":
+            raise IdempotentRequestAppliedError(
+                f"the request with idempotency-key {key!r} took effect, but the server stopped"
+                " before answering it: read the result instead of retrying"
+            )
         return bytes(existing["response"])
 
-    async def complete(self, tenant_id: str, key: str, response: bytes) -> None:
+    async def complete(self, tenant_id: str, key: str, response: bytes, attempt: str = "") -> None:
+        """Stores the answer of the attempt that still holds the key."""
         async with self._db.transaction(tenant_id) as conn:
             await conn.execute(
                 """UPDATE idempotency_keys SET state = 'done', response = $3, updated_at = now()
-                   WHERE tenant_id = $1 AND key = $2""",
+                   WHERE tenant_id = $1 AND key = $2 AND attempt = $4""",
                 tenant_id,
                 key,
                 response,
+                attempt,
             )
 
-    async def release(self, tenant_id: str, key: str) -> None:
+    async def release(self, tenant_id: str, key: str, attempt: str = "") -> None:
+        """Frees a key whose attempt failed before any effect committed (`applied` stays)."""
         async with self._db.transaction(tenant_id) as conn:
             await conn.execute(
                 """DELETE FROM idempotency_keys
-                   WHERE tenant_id = $1 AND key = $2 AND state = 'in_flight'""",
+                   WHERE tenant_id = $1 AND key = $2 AND state = 'in_flight' AND attempt = $3""",
                 tenant_id,
                 key,
+                attempt,
             )

@@ -15,7 +15,9 @@ import inspect
 import logging
 import math
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -36,7 +38,9 @@ from portico_common.errors import (
 )
 from portico_common.grpc.denials import DenialLog
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint
+from portico_common.grpc.tenant_caps import TenantConcurrency
 from portico_common.grpc.tokens import Claims, TokenVerifier, current_claims
+from portico_common.idempotency_effects import KeyClaim, current_claim
 from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS, observe_latency
 from portico_common.tenant_status import RefusedTenants
 from portico_common.tenants import ALL_TENANTS
@@ -74,8 +78,11 @@ class PorticoServerInterceptor(_Interceptor):
         denials: DenialLog | None = None,
         default_deadline_seconds: float = 30.0,
         refused: RefusedTenants | None = None,
+        tenant_caps: TenantConcurrency | None = None,
     ) -> None:
         self._service = service
+        # Per-tenant caps on concurrent calls of heavy methods (noisy neighbours).
+        self._caps = tenant_caps
         self._verifier = verifier
         self._policy = policy or default_policy()
         self._idempotency = idempotency
@@ -149,12 +156,13 @@ class PorticoServerInterceptor(_Interceptor):
                     claims = await self._admit(method, access, request, metadata)
                     token = current_claims.set(claims)
                     try:
-                        if stream:
-                            # Only the client's own deadline bounds a written stream.
-                            return await behavior(request, context)
-                        return await self._call(
-                            method, mutating, behavior, request, context, metadata
-                        )
+                        async with self._held(method, request, claims):
+                            if stream:
+                                # Only the client's own deadline bounds a written stream.
+                                return await behavior(request, context)
+                            return await self._call(
+                                method, mutating, behavior, request, context, metadata
+                            )
                     finally:
                         current_claims.reset(token)
                 except grpc.aio.AbortError:
@@ -183,17 +191,18 @@ class PorticoServerInterceptor(_Interceptor):
                     claims = await self._admit(method, access, request, metadata)
                     token = current_claims.set(claims)
                     try:
-                        deadline = self._stream_deadline(short, context)
-                        items = aiter(behavior(request, context))
-                        while True:
-                            # The deadline bounds the work between messages,
-                            # never the time the client takes to read them.
-                            async with asyncio.timeout_at(deadline):
-                                try:
-                                    item = await anext(items)
-                                except StopAsyncIteration:
-                                    break
-                            yield item
+                        async with self._held(method, request, claims):
+                            deadline = self._stream_deadline(short, context)
+                            items = aiter(behavior(request, context))
+                            while True:
+                                # The deadline bounds the work between messages,
+                                # never the time the client takes to read them.
+                                async with asyncio.timeout_at(deadline):
+                                    try:
+                                        item = await anext(items)
+                                    except StopAsyncIteration:
+                                        break
+                                yield item
                         code = grpc.StatusCode.OK
                     finally:
                         current_claims.reset(token)
@@ -207,6 +216,15 @@ class PorticoServerInterceptor(_Interceptor):
                     self._observe(short, code, started)
 
         return wrapped
+
+    def _held(
+        self, method: str, request: Any, claims: Claims | None
+    ) -> AbstractAsyncContextManager[None]:
+        """The tenant's slot for a capped heavy method (nothing to hold for the others)."""
+        if self._caps is None or not self._caps.caps(method):
+            return nullcontext()
+        tenant = _request_tenant(request) or (claims.tenant_id if claims else "") or ALL_TENANTS
+        return self._caps.hold(tenant, method)
 
     def _stream_deadline(self, short: str, context: Context) -> float | None:
         """When a server stream must be done by (event-loop time); None: unbounded.
@@ -296,20 +314,29 @@ class PorticoServerInterceptor(_Interceptor):
                 return await behavior(request, context)
         fingerprint = request_fingerprint(method, request.SerializeToString(deterministic=True))
         subject = claims.subject if claims else ""
-        stored = await self._idempotency.begin(tenant, key, method, fingerprint, subject)
+        attempt = uuid.uuid4().hex
+        stored = await self._idempotency.begin(
+            tenant, key, method, fingerprint, subject, attempt=attempt
+        )
         if stored is not None:
             response = _response_class(method)()
             response.ParseFromString(stored)
             context.set_trailing_metadata((("idempotent-replayed", "true"),))
             return response
+        # Every transaction the handler commits records the key with its effect.
+        claimed = current_claim.set(KeyClaim(tenant, key, attempt))
         try:
-            async with asyncio.timeout(timeout):
-                response = await behavior(request, context)
+            try:
+                async with asyncio.timeout(timeout):
+                    response = await behavior(request, context)
+            finally:
+                # The key's own bookkeeping below is no effect of the request's.
+                current_claim.reset(claimed)
         except BaseException:
-            await self._idempotency.release(tenant, key)
+            await self._idempotency.release(tenant, key, attempt)
             raise
         await self._idempotency.complete(
-            tenant, key, _storable(response).SerializeToString(deterministic=True)
+            tenant, key, _storable(response).SerializeToString(deterministic=True), attempt
         )
         return response
 

@@ -15,7 +15,12 @@ from datetime import datetime
 
 from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
-from portico_rollout.app.ports import RolloutUnitOfWork, SloSource, UnitOfWorkFactory
+from portico_rollout.app.ports import (
+    RolloutQuota,
+    RolloutUnitOfWork,
+    SloSource,
+    UnitOfWorkFactory,
+)
 from portico_rollout.app.saga import run_rollback_saga
 from portico_rollout.domain.criteria import Criteria
 from portico_rollout.domain.events import (
@@ -101,8 +106,13 @@ async def request_rollout(
     defaults: Defaults | None = None,
     attempt: int = 1,
     retry_of: str = "",
+    quota: RolloutQuota | None = None,
 ) -> Rollout:
     """Creates a rollout of the plugin version over the current stable version.
+
+    With a `quota`, one concurrent rollout is first reserved at tenancy under
+    the new rollout's id (none left: RolloutQuotaExceededError, nothing
+    created); if the rollout is then not created, the reservation is released.
 
     The version's SLO is ensured first (from the request's template or the
     tenant's default): without one the rollout is not created. Verdicts
@@ -116,6 +126,32 @@ async def request_rollout(
     require_version(version, "version")
     plan = spec.phases_for(defaults)
     slo_id = await slo.ensure_version_slo(tenant_id, plugin, version, spec.slo_template)
+    rollout_id = str(uuid.uuid4())
+    args = (uow, tenant_id, plugin, version, rollout_id, spec, defaults, plan, slo_id)
+    if quota is None:
+        return await _create(*args, attempt=attempt, retry_of=retry_of)
+    await quota.reserve_rollout(tenant_id, rollout_id, plugin, version)
+    try:
+        return await _create(*args, attempt=attempt, retry_of=retry_of)
+    except BaseException as exc:
+        await quota.release(tenant_id, rollout_id, f"rollout not created: {type(exc).__name__}")
+        raise
+
+
+async def _create(  # noqa: PLR0917 - request_rollout's checked arguments, passed on
+    uow: UnitOfWorkFactory,
+    tenant_id: str,
+    plugin: str,
+    version: str,
+    rollout_id: str,
+    spec: RolloutSpec,
+    defaults: Defaults,
+    plan: tuple[PhaseSpec, ...],
+    slo_id: str,
+    *,
+    attempt: int,
+    retry_of: str,
+) -> Rollout:
     async with uow(tenant_id) as tx:
         await tx.rollouts.lock_plugin(tenant_id, plugin)
         active = await tx.rollouts.active_for(tenant_id, plugin)
@@ -123,7 +159,7 @@ async def request_rollout(
             raise RolloutAlreadyExistsError(tenant_id, plugin, active.rollout_id)
         now = tx.clock.now()
         rollout = Rollout.request(
-            rollout_id=str(uuid.uuid4()),
+            rollout_id=rollout_id,
             tenant_id=tenant_id,
             plugin=plugin,
             version=version,

@@ -174,6 +174,21 @@ class RolloutUnitOfWork(Protocol):
 UnitOfWorkFactory = Callable[[str], AbstractAsyncContextManager[RolloutUnitOfWork]]
 
 
+class RolloutQuota(Protocol):
+    """Room in the tenant's quota for one more concurrent rollout, reserved at tenancy.
+
+    tenancy frees it from rollout's own rollout.completed, .refused and
+    .rolled_back events; `release` is for a rollout that was never created.
+    """
+
+    async def reserve_rollout(
+        self, tenant_id: str, rollout_id: str, plugin: str, version: str
+    ) -> None:
+        """Holds one rollout; RolloutQuotaExceededError when the tenant has none left."""
+
+    async def release(self, tenant_id: str, rollout_id: str, reason: str) -> None: ...
+
+
 class SloSource(Protocol):
     """The slo service, as rollout needs it: an SLO per version, and the outcomes it counted.
 

@@ -19,9 +19,9 @@ from portico_common.events.consumer import Handler
 from portico_common.events.envelope import Envelope
 from portico_rollout.app import handlers
 from portico_rollout.app.handlers import Defaults, RolloutSpec
-from portico_rollout.app.ports import RolloutUnitOfWork, SloSource
+from portico_rollout.app.ports import RolloutQuota, RolloutUnitOfWork, SloSource
 from portico_rollout.entrypoints.events import ConsumerUnitOfWork, payload_of
-from portico_rollout.errors import RolloutAlreadyExistsError
+from portico_rollout.errors import RolloutAlreadyExistsError, RolloutQuotaExceededError
 
 INSTALLS_DURABLE = "rollout-installs"
 
@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 
 
 def install_handlers(
-    consumer_uow: ConsumerUnitOfWork, slo: SloSource, defaults: Defaults
+    consumer_uow: ConsumerUnitOfWork,
+    slo: SloSource,
+    defaults: Defaults,
+    quota: RolloutQuota | None = None,
 ) -> dict[str, Handler]:
     """The handler table for an EventConsumer on the install events rollout acts on."""
 
@@ -52,10 +55,12 @@ def install_handlers(
                     bake_seconds=payload.rollout_bake_seconds,
                 ),
                 defaults=defaults,
+                quota=quota,
             )
-        except RolloutAlreadyExistsError as exc:
-            # Not retryable: another version is rolling out. The install stays
-            # approved; requesting the rollout again later is the operator's call.
+        except (RolloutAlreadyExistsError, RolloutQuotaExceededError) as exc:
+            # Not retryable: another version is rolling out, or the tenant runs as
+            # many rollouts as its quota allows. The install stays approved;
+            # requesting the rollout again later is the operator's call.
             log.warning(
                 "approved install not rolled out",
                 extra={"request_id": payload.request_id, "error": str(exc)},

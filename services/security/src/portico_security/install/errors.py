@@ -12,6 +12,8 @@ from portico_common.errors import (
     NotFoundError,
     PermissionDeniedError,
     PorticoError,
+    ResourceExhaustedError,
+    UnavailableError,
 )
 
 
@@ -75,3 +77,11 @@ class SealedBodyUnreadableError(InstallError, FailedPreconditionError):
             " set PORTICO_TENANCY_TARGET so security can get it from tenancy"
         )
         self.request_id = request_id
+
+
+class InstallQuotaExceededError(InstallError, ResourceExhaustedError):
+    """tenancy found no room in the tenant's quota for another plugin: nothing was verified."""
+
+
+class QuotaUnavailableError(InstallError, UnavailableError):
+    """tenancy could not be asked for room in the tenant's quota: the install waits for it."""

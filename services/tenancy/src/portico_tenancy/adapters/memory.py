@@ -19,10 +19,12 @@ from portico_common.clock import Clock
 from portico_common.memory_uow import TenantScope
 from portico_tenancy.adapters.memory_jobs import MemoryJobRepository, MemoryJobTables
 from portico_tenancy.adapters.memory_keys import MemoryDataKeyRepository, MemoryKeyTables
+from portico_tenancy.adapters.memory_reservations import MemoryReservationRepository
 from portico_tenancy.adapters.messages import to_message
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.quota import Quota, Usage
+from portico_tenancy.domain.reservations import Reservation
 from portico_tenancy.domain.tenant import Tenant, TenantQuery, TenantState
 
 
@@ -36,6 +38,7 @@ class MemoryTables:
     data_keys: MemoryKeyTables = field(default_factory=MemoryKeyTables)
     jobs: MemoryJobTables = field(default_factory=MemoryJobTables)
     data_deletions: dict[tuple[str, str], int] = field(default_factory=dict)
+    reservations: dict[tuple[str, str], Reservation] = field(default_factory=dict)
 
 
 class MemoryTenantRepository:
@@ -164,6 +167,7 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryTables]):
         self.data_keys = MemoryDataKeyRepository(state.data_keys, self)
         self.jobs = MemoryJobRepository(state.jobs, state.tenants, self)
         self.data_deletions = MemoryDataDeletions(state.data_deletions, self)
+        self.reservations = MemoryReservationRepository(state.reservations, state.tenants, self)
 
     async def publish(self, events: Sequence[TenantEvent]) -> None:
         for event in events:

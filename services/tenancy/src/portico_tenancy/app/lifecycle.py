@@ -116,6 +116,7 @@ async def request_due_deletions(
             requested, event = tenant.request_deletion(services, now)
             await tx.quotas.delete(tenant.tenant_id)
             await tx.usage.delete(tenant.tenant_id)
+            await tx.reservations.delete(tenant.tenant_id)
             events: list[TenantEvent] = [event]
             if not services:
                 requested, deleted = requested.finish_deletion(now)

@@ -12,6 +12,7 @@ from portico_tenancy.app.job_ports import JobRepository
 from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.keys import KeyRing, WrappedDataKey
 from portico_tenancy.domain.quota import Quota, Usage
+from portico_tenancy.domain.reservations import Reservation, ReservationKind
 from portico_tenancy.domain.tenant import Tenant, TenantQuery
 
 
@@ -77,6 +78,31 @@ class UsageRepository(Protocol):
         """Deletes the tenant's row, if any (its deletion)."""
 
 
+class ReservationRepository(Protocol):
+    """What installs and rollouts hold against tenants' quotas (table tenant_reservations)."""
+
+    async def get(self, tenant_id: str, reservation_id: str) -> Reservation | None: ...
+
+    async def add(self, reservation: Reservation) -> None:
+        """Stores a new reservation (the caller holds the tenant's lock and checked the id)."""
+
+    async def save(self, reservation: Reservation) -> None:
+        """Writes an existing reservation's state, reason and time."""
+
+    async def live(
+        self,
+        tenant_id: str,
+        *,
+        kind: ReservationKind | None = None,
+        plugin: str | None = None,
+        version: str | None = None,
+    ) -> list[Reservation]:
+        """The tenant's held and in-use reservations, narrowed by kind, plugin and version."""
+
+    async def delete(self, tenant_id: str) -> None:
+        """Deletes every reservation of the tenant (its deletion)."""
+
+
 class DataKeyRepository(Protocol):
     """Tenants' wrapped data keys and their rings (tables tenant_key_rings, tenant_data_keys)."""
 
@@ -112,6 +138,8 @@ class TenancyUnitOfWork(Protocol):
     def usage(self) -> UsageRepository: ...
     @property
     def data_keys(self) -> DataKeyRepository: ...
+    @property
+    def reservations(self) -> ReservationRepository: ...
     @property
     def clock(self) -> Clock: ...
     # Durable jobs, enqueued in the same transaction as the change that causes them.

@@ -1,10 +1,11 @@
 """A tenant's resource quota and its current usage.
 
 Both are replaced whole on each change, never adjusted by deltas: a quota is
-what the platform team decides, a usage report is the absolute totals of what
-is installed now. Each change bumps a per-tenant `revision`, carried in the
-event, so a projection elsewhere can apply updates in order and ignore a
-stale one delivered late.
+what the platform team decides, usage is the absolute totals of what is
+installed now (derived by tenancy from its reservations, which install and
+rollout events settle; see reservations.py). Each change bumps a per-tenant
+`revision`, carried in the event, so a projection elsewhere can apply
+updates in order and ignore a stale one delivered late.
 """
 
 from __future__ import annotations
@@ -35,33 +36,38 @@ class Resources:
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """What a tenant may use at most, and how many plugins it may install."""
+    """What a tenant may use at most, how many plugins it may install and roll out at once."""
 
     tenant_id: str
     limits: Resources
     max_plugins: int
     revision: int
     updated_at: datetime
+    # How many rollouts may run at once; None: no limit.
+    max_rollouts: int | None = None
 
     def __post_init__(self) -> None:
         _require_amount("max_plugins", self.max_plugins, MAX_PLUGINS)
+        if self.max_rollouts is not None:
+            _require_amount("max_rollouts", self.max_rollouts, MAX_PLUGINS)
 
     @classmethod
-    def replacing(
+    def replacing(  # noqa: PLR0917 - the quota's fields, in the dataclass's order
         cls,
         previous: Quota | None,
         tenant_id: str,
         limits: Resources,
         max_plugins: int,
         now: datetime,
+        max_rollouts: int | None = None,
     ) -> Quota:
         """The tenant's new quota, one revision after `previous` (or the first)."""
-        return cls(tenant_id, limits, max_plugins, _next(previous), now)
+        return cls(tenant_id, limits, max_plugins, _next(previous), now, max_rollouts)
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """What a tenant uses now, as last reported: resources and installed plugins."""
+    """What a tenant uses now: resources and installed plugins, derived from its reservations."""
 
     tenant_id: str
     used: Resources
@@ -76,7 +82,7 @@ class Usage:
     def replacing(
         cls, previous: Usage | None, tenant_id: str, used: Resources, plugins: int, now: datetime
     ) -> Usage:
-        """The tenant's new usage report, one revision after `previous` (or the first)."""
+        """The tenant's new usage, one revision after `previous` (or the first)."""
         return cls(tenant_id, used, plugins, _next(previous), now)
 
 

@@ -13,7 +13,7 @@ from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.quota import Quota, Resources, Usage
 from portico_tenancy.domain.tenant import Tenant, TenantState
-from portico_tenancy.errors import InvalidQuotaError
+from portico_tenancy.errors import InvalidQuotaError, UsageIsDerivedError
 
 STATE_TO_PROTO: dict[TenantState, pb.TenantState.ValueType] = {
     TenantState.PROVISIONING: pb.TENANT_STATE_PROVISIONING,
@@ -53,13 +53,16 @@ def resources_from_proto(r: pb.Resources) -> Resources:
 
 
 def quota_to_proto(quota: Quota) -> pb.Quota:
-    return pb.Quota(
+    message = pb.Quota(
         tenant_id=quota.tenant_id,
         limits=resources_to_proto(quota.limits),
         max_plugins=quota.max_plugins,
         revision=quota.revision,
         updated_at=to_timestamp(quota.updated_at),
     )
+    if quota.max_rollouts is not None:
+        message.max_concurrent_rollouts = quota.max_rollouts
+    return message
 
 
 def usage_to_proto(usage: Usage) -> pb.Usage:
@@ -112,21 +115,35 @@ class TenancyServicer(pb_grpc.TenancyServiceServicer):
             request.tenant_id,
             resources_from_proto(request.limits),
             request.max_plugins,
+            max_rollouts=(
+                request.max_concurrent_rollouts
+                if request.HasField("max_concurrent_rollouts")
+                else None
+            ),
             then=self._provision,
         )
         return pb.SetQuotaResponse(quota=quota_to_proto(quota))
 
     async def GetQuota(self, request: pb.GetQuotaRequest, context: Context) -> pb.GetQuotaResponse:
-        quota, usage = await quotas.get_quota(self._uow, request.tenant_id)
+        quota, usage, reserved = await quotas.get_quota(self._uow, request.tenant_id)
         response = pb.GetQuotaResponse(quota=quota_to_proto(quota))
         if usage is not None:
             response.usage.CopyFrom(usage_to_proto(usage))
+        response.reserved.CopyFrom(
+            pb.Usage(
+                tenant_id=quota.tenant_id,
+                used=pb.Resources(
+                    cpu_millicores=reserved.cpu_millicores, memory_mib=reserved.memory_mib
+                ),
+                plugins=reserved.plugins,
+            )
+        )
         return response
 
     async def RecordUsage(
         self, request: pb.RecordUsageRequest, context: Context
     ) -> pb.RecordUsageResponse:
-        usage = await quotas.record_usage(
-            self._uow, request.tenant_id, resources_from_proto(request.used), request.plugins
+        raise UsageIsDerivedError(
+            "usage is derived from install and rollout events (tenant.usage.updated);"
+            " it cannot be reported"
         )
-        return pb.RecordUsageResponse(usage=usage_to_proto(usage))

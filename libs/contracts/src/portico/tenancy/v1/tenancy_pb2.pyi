@@ -272,10 +272,13 @@ class Quota(_message.Message):
     MAX_PLUGINS_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_ROLLOUTS_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     max_plugins: _builtins.int
     revision: _builtins.int
     """Grows by one with every change, so projections apply updates in order."""
+    max_concurrent_rollouts: _builtins.int
+    """How many rollouts may run at once; absent: no limit."""
     @_builtins.property
     def limits(self) -> Global___Resources: ...
     @_builtins.property
@@ -288,18 +291,21 @@ class Quota(_message.Message):
         max_plugins: _builtins.int = ...,
         revision: _builtins.int = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        max_concurrent_rollouts: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent_rollouts", b"_max_concurrent_rollouts", "limits", b"limits", "max_concurrent_rollouts", b"max_concurrent_rollouts", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits", "max_plugins", b"max_plugins", "revision", b"revision", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent_rollouts", b"_max_concurrent_rollouts", "limits", b"limits", "max_concurrent_rollouts", b"max_concurrent_rollouts", "max_plugins", b"max_plugins", "revision", b"revision", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__max_concurrent_rollouts: _TypeAlias = _typing.Literal["max_concurrent_rollouts"]  # noqa: Y015
+    _WhichOneofArgType__max_concurrent_rollouts: _TypeAlias = _typing.Literal["_max_concurrent_rollouts", b"_max_concurrent_rollouts"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_concurrent_rollouts) -> _WhichOneofReturnType__max_concurrent_rollouts | None: ...
 
 Global___Quota: _TypeAlias = Quota  # noqa: Y015
 
 @_typing.final
 class Usage(_message.Message):
-    """What a tenant uses now, as last reported."""
+    """What a tenant uses now, derived from its installs and rollouts."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -341,8 +347,11 @@ class SetQuotaRequest(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     LIMITS_FIELD_NUMBER: _builtins.int
     MAX_PLUGINS_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_ROLLOUTS_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     max_plugins: _builtins.int
+    max_concurrent_rollouts: _builtins.int
+    """Absent: no limit on concurrent rollouts."""
     @_builtins.property
     def limits(self) -> Global___Resources: ...
     def __init__(
@@ -351,12 +360,15 @@ class SetQuotaRequest(_message.Message):
         tenant_id: _builtins.str = ...,
         limits: Global___Resources | None = ...,
         max_plugins: _builtins.int = ...,
+        max_concurrent_rollouts: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent_rollouts", b"_max_concurrent_rollouts", "limits", b"limits", "max_concurrent_rollouts", b"max_concurrent_rollouts"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits", "max_plugins", b"max_plugins", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent_rollouts", b"_max_concurrent_rollouts", "limits", b"limits", "max_concurrent_rollouts", b"max_concurrent_rollouts", "max_plugins", b"max_plugins", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__max_concurrent_rollouts: _TypeAlias = _typing.Literal["max_concurrent_rollouts"]  # noqa: Y015
+    _WhichOneofArgType__max_concurrent_rollouts: _TypeAlias = _typing.Literal["_max_concurrent_rollouts", b"_max_concurrent_rollouts"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_concurrent_rollouts) -> _WhichOneofReturnType__max_concurrent_rollouts | None: ...
 
 Global___SetQuotaRequest: _TypeAlias = SetQuotaRequest  # noqa: Y015
 
@@ -405,25 +417,31 @@ Global___GetQuotaRequest: _TypeAlias = GetQuotaRequest  # noqa: Y015
 
 @_typing.final
 class GetQuotaResponse(_message.Message):
-    """Output of GetQuota; `usage` is absent until usage was recorded."""
+    """Output of GetQuota; `usage` is absent until something was installed."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     QUOTA_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
+    RESERVED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def quota(self) -> Global___Quota: ...
     @_builtins.property
     def usage(self) -> Global___Usage: ...
+    @_builtins.property
+    def reserved(self) -> Global___Usage:
+        """What installs and rollouts under way hold on top of `usage` (revision 0)."""
+
     def __init__(
         self,
         *,
         quota: Global___Quota | None = ...,
         usage: Global___Usage | None = ...,
+        reserved: Global___Usage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["quota", b"quota", "usage", b"usage"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["quota", b"quota", "reserved", b"reserved", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quota", b"quota", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quota", b"quota", "reserved", b"reserved", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

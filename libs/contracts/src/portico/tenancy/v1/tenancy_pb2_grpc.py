@@ -96,11 +96,9 @@ class TenancyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RecordUsage(self, request, context):
-        """Records the tenant's current usage as absolute totals (replacing the previous
-        report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
-        what is installed (rollout, or the platform), until usage is derived from events.
-        Never the tenant itself: usage.record is held by service identities and
-        platform admins only.
+        """Refused (FAILED_PRECONDITION): usage is derived from install and rollout
+        events and announced as tenant.usage.updated; nobody reports it. Kept so
+        old callers get that answer instead of UNIMPLEMENTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -44,11 +44,9 @@ class TenancyServiceStub:
     GetQuota: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetQuotaRequest, _tenancy_pb2.GetQuotaResponse]
     """Returns the tenant's quota and its current usage (NOT_FOUND without a quota)."""
     RecordUsage: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.RecordUsageRequest, _tenancy_pb2.RecordUsageResponse]
-    """Records the tenant's current usage as absolute totals (replacing the previous
-    report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
-    what is installed (rollout, or the platform), until usage is derived from events.
-    Never the tenant itself: usage.record is held by service identities and
-    platform admins only.
+    """Refused (FAILED_PRECONDITION): usage is derived from install and rollout
+    events and announced as tenant.usage.updated; nobody reports it. Kept so
+    old callers get that answer instead of UNIMPLEMENTED.
     """
 
 @_typing.type_check_only
@@ -67,11 +65,9 @@ class TenancyServiceAsyncStub(TenancyServiceStub):
     GetQuota: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetQuotaRequest, _tenancy_pb2.GetQuotaResponse]  # type: ignore[assignment]
     """Returns the tenant's quota and its current usage (NOT_FOUND without a quota)."""
     RecordUsage: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.RecordUsageRequest, _tenancy_pb2.RecordUsageResponse]  # type: ignore[assignment]
-    """Records the tenant's current usage as absolute totals (replacing the previous
-    report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
-    what is installed (rollout, or the platform), until usage is derived from events.
-    Never the tenant itself: usage.record is held by service identities and
-    platform admins only.
+    """Refused (FAILED_PRECONDITION): usage is derived from install and rollout
+    events and announced as tenant.usage.updated; nobody reports it. Kept so
+    old callers get that answer instead of UNIMPLEMENTED.
     """
 
 class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -117,11 +113,9 @@ class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _tenancy_pb2.RecordUsageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_tenancy_pb2.RecordUsageResponse, _abc.Awaitable[_tenancy_pb2.RecordUsageResponse]]:
-        """Records the tenant's current usage as absolute totals (replacing the previous
-        report, not adding to it); emits tenant.usage.updated. Reported by whoever knows
-        what is installed (rollout, or the platform), until usage is derived from events.
-        Never the tenant itself: usage.record is held by service identities and
-        platform admins only.
+        """Refused (FAILED_PRECONDITION): usage is derived from install and rollout
+        events and announced as tenant.usage.updated; nobody reports it. Kept so
+        old callers get that answer instead of UNIMPLEMENTED.
         """
 
 def add_TenancyServiceServicer_to_server(servicer: TenancyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

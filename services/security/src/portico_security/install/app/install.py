@@ -21,6 +21,7 @@ from portico_security.install.app.ports import (
     ArtifactVerifier,
     InstallUnitOfWork,
     InstallUowFactory,
+    QuotaGate,
     TrustScorer,
 )
 from portico_security.install.app.validation import check_text
@@ -123,8 +124,15 @@ async def install_secure(
     trust: TrustScorer,
     advisories: AdvisoryMatcher,
     new_id: Callable[[], str] = new_request_id,
+    quota: QuotaGate | None = None,
 ) -> InstallOutcome:
-    """Verifies, scores and judges the artifact; records and announces the decision."""
+    """Verifies, scores and judges the artifact; records and announces the decision.
+
+    With a `quota`, one plugin is first reserved at tenancy under the request's
+    id (a full quota refuses the install before any verification); an error
+    before the decision is stored gives it back. A rejection or an expiry
+    later is released by tenancy from the event.
+    """
     artifact = command.artifact
     require_tenant_id(artifact.tenant_id)
     # Refused here, before verification records a decision about a version that
@@ -139,6 +147,27 @@ async def install_secure(
     )
     if any(p < 1 or p > 100 for p in command.rollout_phases):
         raise InvalidInstallRequestError("rollout_phases", "each phase is a percentage 1..100")
+    request_id = new_id()
+    if quota is None:
+        return await _install(uow, command, request_id, dependencies, verifier, trust, advisories)
+    await quota.reserve_install(artifact.tenant_id, request_id, artifact.plugin, artifact.version)
+    try:
+        return await _install(uow, command, request_id, dependencies, verifier, trust, advisories)
+    except BaseException as exc:
+        await quota.release(artifact.tenant_id, request_id, f"install failed: {type(exc).__name__}")
+        raise
+
+
+async def _install(  # noqa: PLR0917 - install_secure's own arguments, passed on
+    uow: InstallUowFactory,
+    command: InstallSecure,
+    request_id: str,
+    dependencies: tuple[tuple[str, str], ...],
+    verifier: ArtifactVerifier,
+    trust: TrustScorer,
+    advisories: AdvisoryMatcher,
+) -> InstallOutcome:
+    artifact = command.artifact
     policy = await get_policy(uow, artifact.tenant_id)
     verified = await verifier.verify(artifact)
     verification, publisher = verified.verification, verified.publisher
@@ -168,7 +197,7 @@ async def install_secure(
     async with uow(artifact.tenant_id) as tx:
         now = tx.clock.now()
         request = InstallRequest.decided(
-            request_id=new_id(),
+            request_id=request_id,
             tenant_id=artifact.tenant_id,
             plugin=artifact.plugin,
             version=artifact.version,

@@ -71,6 +71,18 @@ class InstallUnitOfWork(Protocol):
 InstallUowFactory = Callable[[str], AbstractAsyncContextManager[InstallUnitOfWork]]
 
 
+class QuotaGate(Protocol):
+    """Room in the tenant's quota, reserved at tenancy before an install starts."""
+
+    async def reserve_install(
+        self, tenant_id: str, request_id: str, plugin: str, version: str
+    ) -> None:
+        """Holds one plugin for the request; InstallQuotaExceededError when it does not fit."""
+
+    async def release(self, tenant_id: str, request_id: str, reason: str) -> None:
+        """Gives the request's hold back (the install failed before it was decided)."""
+
+
 @dataclass(frozen=True, slots=True)
 class VerifiedArtifact:
     """A recorded verification decision, and the publisher whose registered key it names."""

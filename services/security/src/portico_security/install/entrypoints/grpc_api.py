@@ -12,6 +12,7 @@ from portico_security.install.app.ports import (
     AdvisoryMatcher,
     ArtifactVerifier,
     InstallUowFactory,
+    QuotaGate,
     TrustScorer,
 )
 from portico_security.install.domain.approvals import Step
@@ -44,11 +45,13 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         verifier: ArtifactVerifier,
         trust: TrustScorer,
         advisories: AdvisoryMatcher,
+        quota: QuotaGate | None = None,
     ) -> None:
         self._uow = uow
         self._verifier = verifier
         self._trust = trust
         self._advisories = advisories
+        self._quota = quota
 
     async def InstallSecure(
         self, request: pb.InstallSecureRequest, context: Context
@@ -74,6 +77,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
             verifier=self._verifier,
             trust=self._trust,
             advisories=self._advisories,
+            quota=self._quota,
         )
         return pb.InstallSecureResponse(
             request=request_to_proto(result.request),
