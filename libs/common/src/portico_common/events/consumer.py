@@ -26,6 +26,7 @@ from portico_common.events.catalog import DLQ_PREFIX, STREAM, subject_for
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_of, source_of
 from portico_common.metrics import EVENTS_CONSUMED
+from portico_common.outages import unreachable_dependency
 from portico_common.tracing import span_from
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,10 @@ class EventConsumer:
                 duplicate = await self._handle(envelope, handler)
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
             deliveries = msg.metadata.num_delivered or 1
-            if deliveries >= self._settings.max_deliver:
+            # An unreachable database or NATS is no fault of the message: it is
+            # retried until the dependency is back, never parked.
+            outage = unreachable_dependency(exc) is not None
+            if deliveries >= self._settings.max_deliver and not outage:
                 await self._dead_letter(msg, envelope.type, f"{type(exc).__name__}: {exc}")
                 return
             backoff = self._settings.nak_backoff_seconds
