@@ -38,13 +38,17 @@ from portico_cli.credentials import (
 )
 from portico_cli.database import database_variables
 from portico_cli.endpoints import Endpoints, ServiceEndpoint, redact_url
+from portico_cli.endpoints import write as write_endpoints
 from portico_cli.errors import StartupError
 from portico_cli.health import Health, grpc_health, http_health
 from portico_cli.infra import Infra
 from portico_cli.paths import Home
 from portico_cli.ports import Ports, bind_failed, plan_ports, read_ready_file
 from portico_cli.procs import Child, describe_exit, log_tail, stop_all
+from portico_cli.restarts import RestartPolicy
 from portico_cli.stopsignals import StopSignals
+from portico_cli.supervision import STATE_FILE, Watchdog
+from portico_common.clock import SystemClock
 from portico_common.crypto.kms_local import LocalKms
 from portico_common.tls import GrpcClientTls
 from portico_embedded.local_ca import LocalCa
@@ -85,6 +89,9 @@ class Suite:
     # The local CA (`tls.prepare`): every gRPC hop mutual TLS, NATS TLS. None: plaintext.
     ca: LocalCa | None = None
     _probe_tls: GrpcClientTls | None = field(default=None, init=False, repr=False)
+    _started_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"), init=False
+    )
 
     # ---- starting ----------------------------------------------------------
 
@@ -332,7 +339,7 @@ class Suite:
                 for svc in SERVICES
             },
             admin_client_id=ADMIN_CLIENT_ID,
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_at=self._started_at,
             pid=os.getpid(),
             gateway_pid=self.gateway.pid,
             tls=self.ca is not None,
@@ -342,15 +349,98 @@ class Suite:
         found = self._infra().database
         return found.where if found is not None else ""
 
-    def watch(self) -> str | None:
-        """Blocks until a stop signal (None) or a process dies (the report)."""
+    def watch(self, policy: RestartPolicy | None = None) -> str | None:
+        """Blocks until a stop signal (None) or a process that keeps dying (the report).
+
+        A process that dies is restarted with backoff (`supervision.Watchdog`).
+        """
+        watchdog = Watchdog(
+            self,
+            SystemClock(),
+            self.say,
+            self.home.run / STATE_FILE,
+            policy or RestartPolicy(),
+        )
+        watchdog.begin()
         while not self.signals.requested:
-            failure = self._exited("unexpectedly")
+            failure = watchdog.tick()
             if failure is not None:
                 return failure
             time.sleep(0.25)
         self.say(f"received {self.signals.name}; stopping (again to stop at once)")
         return None
+
+    # ---- what the watchdog asks of the suite ----------------------------------
+
+    def exited_processes(self) -> dict[str, int]:
+        """Name -> exit code of every process of the suite that is not running."""
+        found = {c.name: code for c in self._children() if (code := c.returncode()) is not None}
+        infra = self.infra
+        servers = {
+            "postgres": infra.postgres if infra is not None else None,
+            "nats-server": infra.nats if infra is not None else None,
+        }
+        for name, server in servers.items():
+            if server is None:
+                continue
+            # No process at all: its last start failed, which counts as a crash too.
+            code = 1 if server.proc is None else server.proc.poll()
+            if code is not None:
+                found[name] = code
+        return found
+
+    def running_pids(self) -> dict[str, int]:
+        pids = {name: proc.pid for name, proc, _ in self._infra_processes()}
+        pids |= {c.name: c.pid for c in self._children() if c.running()}
+        return pids
+
+    def restart_process(self, name: str) -> None:
+        """Starts `name` again: a service on the port it had, a server on the same data."""
+        if name in {"postgres", "nats-server"}:
+            self._restart_server(name)
+        elif name == "gateway":
+            self.ports.asked["gateway"] = self.ports.gateway
+            self._gateway()
+        else:
+            self.ports.asked[name] = self.ports.grpc[name]
+            self.ports.metrics.pop(name, None)
+            self._service(name)
+        self._record()
+
+    def _restart_server(self, name: str) -> None:
+        infra = self._infra()
+        self.say(f"starting {name} again on the same port and data")
+        try:
+            if name == "postgres" and infra.postgres is not None:
+                infra.postgres.start()
+            elif infra.nats is not None:
+                infra.nats.start()
+        except Exception as exc:  # noqa: BLE001 - a failed start is one more crash, retried
+            self.say(f"{name} did not start: {exc}")
+
+    def tail_of(self, name: str) -> str:
+        for child in self._children():
+            if child.name == name:
+                return f"Last lines of {child.log_path}:\n{self._tail(child)}"
+        for found, _, log in self._infra_processes():
+            if found == name:
+                return f"Last lines of {log}:\n{log_tail(log, redact=self._redactions())}"
+        return ""
+
+    def restarted_ready(self, name: str) -> bool:
+        """Whether a restarted process reports its ports; endpoints.json is rewritten then."""
+        if name in {"postgres", "nats-server"}:
+            return True
+        child = self.gateway if name == "gateway" else self.services.get(name)
+        if child is None or not child.running():
+            return False
+        ready = read_ready_file(self.home.ready_file_for(name), child.pid)
+        if ready is None:
+            return False
+        if name != "gateway":
+            self.ports.metrics[name] = ready.get("metrics_port", 0)
+        write_endpoints(self.home.endpoints, self.endpoints())
+        return True
 
     def _exited(self, when: str) -> str | None:
         """The report on the first process that has exited, with its log's tail."""
