@@ -115,6 +115,16 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
                 assert container[probe]["httpGet"]["path"] == "/healthz", (name, probe)
             else:
                 assert container[probe]["grpc"]["port"] == 50051, (name, probe)
+                # Liveness never follows the database: an outage must not restart pods.
+                wanted = "portico.liveness" if probe == "livenessProbe" else ""
+                assert container[probe]["grpc"]["service"] == wanted, (name, probe)
+        resources = container["resources"]
+        assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
+        assert resources["limits"]["memory"], name
+        anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        term = anti[0]["podAffinityTerm"]
+        assert term["topologyKey"] == "kubernetes.io/hostname", name
+        assert term["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"], name
         env = {e["name"]: e for e in container["env"]}
         # The gateway holds no credentials; a service only its own database role.
         assert ("PORTICO_DATABASE_URL" in env) == (component != "gateway"), name
