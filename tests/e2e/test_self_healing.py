@@ -39,7 +39,7 @@ def suite(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], Path]]:
         env=env,
     )
     try:
-        _until(lambda: (home / "endpoints.json").exists(), STARTUP_SECONDS, out, proc)
+        _until((home / "endpoints.json").exists, STARTUP_SECONDS, out, proc)
         yield home, env, out
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -114,7 +114,16 @@ def test_the_demo_survives_a_postgres_restart_in_its_middle(
     demo_log = tmp_path / "demo.log"
     with demo_log.open("wb") as log:
         demo = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "portico_cli", "demo", "--bake-seconds", "1", "--home", str(home)],
+            [
+                sys.executable,
+                "-m",
+                "portico_cli",
+                "demo",
+                "--home",
+                str(home),
+                "--bake-seconds",
+                "1",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -37,7 +37,7 @@ class FakeSuite:
         return f"Last lines of {name}.log:\nboom"
 
     def restarted_ready(self, name: str) -> bool:
-        return True
+        return name in self.pids
 
 
 class Time:
