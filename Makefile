@@ -96,7 +96,7 @@ proto-check: env
 	  && echo "generated stubs are fresh"; rc=$$?; rm -rf $$tmp; exit $$rc
 
 pytest: env prometheus postgres-ssl
-	$(BIN)/pytest $(COVERAGE)
+	$(BIN)/pytest $(COVERAGE) --durations=25
 
 # Quick local loops; `make test` runs all of them (and measures coverage).
 unit: env

@@ -94,6 +94,16 @@ def test_descriptions_show_what_matters() -> None:
         change=ev.BreakerChange(plugin="@a/p", version="2.5.0", summary="CLOSED -> OPEN: slow")
     )
     assert describe(opened) == "@a/p@2.5.0 breaker CLOSED -> OPEN: slow"
+    held = ev.RolloutDecisionRecorded(
+        kind="hold",
+        source="criteria",
+        percent=10,
+        canary_samples=7,
+        reasons=["not enough samples: 7 of 20 canary outcomes"],
+    )
+    assert describe(held) == (
+        "hold at 10% (criteria, 7 samples): not enough samples: 7 of 20 canary outcomes"
+    )
 
 
 def test_reaction_time_comes_from_the_events() -> None:

@@ -161,6 +161,10 @@ _DESCRIBE: dict[type[Message], Callable[[Any], str]] = {
         f"{p.plugin}@{p.version} -> {p.stable_version or 'none'} ({p.reason})"
     ),
     ev.SloViolated: _violated,
+    ev.RolloutDecisionRecorded: lambda p: (
+        f"{p.kind} at {p.percent}% ({p.source}, {p.canary_samples} samples)"
+        + (f": {'; '.join(p.reasons)}" if p.reasons else "")
+    ),
 }
 
 

@@ -23,6 +23,10 @@ from portico_cli.scenario import (
     short,
 )
 
+# Outcomes reported as soon as a phase opens: above rollout's default minimum
+# of 20 canary samples per phase, so a loaded machine cannot leave it short.
+PHASE_OPENING_OUTCOMES = 30
+
 
 async def happy_path(s: Scenario, result: PathResult, bake_seconds: int) -> None:
     """Submits the version and follows its canary to 100%, reporting good outcomes."""
@@ -45,6 +49,10 @@ async def happy_path(s: Scenario, result: PathResult, bake_seconds: int) -> None
             last = (state, percent)
             so_far = f" ({good} good outcomes reported)" if good else ""
             s.t.step(f"rollout {short(state)} at {percent}%{so_far}")
+            if state == IN_PROGRESS:
+                # A phase is judged when its bake ends and holds without enough
+                # samples, so the evidence goes in before the slower resolve round.
+                good += await report(s, result.version, PHASE_OPENING_OUTCOMES, failures=0)
             if state in (IN_PROGRESS, COMPLETED):
                 if percent not in result.percents:
                     result.percents.append(percent)

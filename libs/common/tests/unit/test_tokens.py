@@ -107,6 +107,16 @@ def test_token_from_an_unknown_key_is_refused() -> None:
         claims_from_token(_token(_key("k1")), KeySet.import_key_set(_jwks(_key("k1"))), now=NOW)
 
 
+def test_a_tampered_signature_is_named_without_a_dangling_separator() -> None:
+    """A signature that does not verify says bad_signature and nothing after it."""
+    key = _key()
+    header, payload, signature = _token(key).split(".")
+    forged = ".".join([header, payload, ("A" if signature[0] != "A" else "B") + signature[1:]])
+    with pytest.raises(UnauthenticatedError) as caught:
+        claims_from_token(forged, KeySet.import_key_set(_jwks(key)), now=NOW)
+    assert str(caught.value) == "invalid token: bad_signature"
+
+
 def test_polymorphic_eddsa_name_is_refused() -> None:
     """Only the fully specified Ed25519 algorithm name is accepted, not the older EdDSA."""
     key = _key()

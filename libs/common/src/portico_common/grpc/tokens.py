@@ -52,12 +52,19 @@ current_claims: contextvars.ContextVar[Claims | None] = contextvars.ContextVar(
 )
 
 
+def _reason(exc: Exception) -> str:
+    """joserfc's error code with its description when it has one ("bad_signature")."""
+    if isinstance(exc, JoseError):
+        return f"{exc.error}: {exc.description}" if exc.description else exc.error
+    return str(exc)
+
+
 def claims_from_token(token: str, keys: KeySet, *, now: float | None = None) -> Claims:
     """Decodes and validates a token; raises UnauthenticatedError with the reason."""
     try:
         decoded = jwt.decode(token, keys, algorithms=[ALGORITHM])
     except (JoseError, ValueError) as exc:
-        raise UnauthenticatedError(f"invalid token: {exc}") from exc
+        raise UnauthenticatedError(f"invalid token: {_reason(exc)}") from exc
     registry = jwt.JWTClaimsRegistry(
         now=int(now if now is not None else time.time()),
         leeway=5,
@@ -70,7 +77,7 @@ def claims_from_token(token: str, keys: KeySet, *, now: float | None = None) -> 
     try:
         registry.validate(decoded.claims)
     except JoseError as exc:
-        raise UnauthenticatedError(f"invalid token claims: {exc}") from exc
+        raise UnauthenticatedError(f"invalid token claims: {_reason(exc)}") from exc
     claims = decoded.claims
     scope = claims.get("scope", "")
     roles = claims.get("roles", [])

@@ -113,11 +113,19 @@ async def evaluate_rollout(
             await commit(tx, rollout, events, now)
 
 
+def _whole_second_at_or_after(moment: datetime) -> datetime:
+    floor = moment.replace(microsecond=0)
+    return floor if floor == moment else floor + timedelta(seconds=1)
+
+
 async def fetch_evidence(slo: SloSource, rollout: Rollout, now: datetime) -> Evidence:
     """The canary's and the stable version's outcomes over the current phase so far."""
     started = rollout.phase_started_at or now
     start = max(started, now - MAX_WINDOW).replace(microsecond=0)
-    end = max(now, start + timedelta(seconds=1))
+    # Outcomes are tallied per whole second and a window is [start, end): ending at
+    # now rounded up to a whole second counts what was reported in the current one,
+    # so a short bake is not judged on fewer samples than were reported before it ended.
+    end = max(_whole_second_at_or_after(now), start + timedelta(seconds=1))
     judgment = rollout.phase.criteria.judgment
     window = (end - start).total_seconds()
     step = (judgment.interval_seconds if judgment else 0) or max(

@@ -43,6 +43,16 @@ async def test_the_canary_and_the_stable_version_are_asked_for_the_same_window(
     assert step == 20  # 600 s in 30 intervals
 
 
+async def test_the_window_counts_the_second_under_way(world: RolloutWorld) -> None:
+    """Judged part-way through a second, the window ends at the next whole second."""
+    rollout = await world.started(bake_seconds=1)
+    await world.tick(seconds=1.4)
+    [(_, _, _, start, end, _)] = world.slo.asked
+    assert start == rollout.phase_started_at
+    assert end == (world.clock.now() + timedelta(seconds=1)).replace(microsecond=0)
+    assert end > world.clock.now()
+
+
 async def test_a_phase_without_traffic_holds_then_rolls_back(world: RolloutWorld) -> None:
     """No outcomes: a HOLD every recheck, then FAIL and the rollback saga after the timeout."""
     world.healthy_traffic = False
