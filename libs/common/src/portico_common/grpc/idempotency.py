@@ -4,11 +4,20 @@ Same key + same request → the stored response. Same key + another request →
 an error. Same key while the first is still running → a conflict. A failed
 request releases its key so the client may retry it. A key left `in_flight`
 by a crashed process is reclaimed after `stale_after_seconds`.
+
+A failed request whose release could not be written (PostgreSQL went away
+under it) is remembered by the process that ran it, and released by the next
+claim this process makes once PostgreSQL answers again: that process knows the
+request has ended, so the client's retry need not wait out the stale period.
+Only the claim that request made is released (matched on its `updated_at`), so
+a later claim of the same key, by any replica, is never taken away.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from datetime import datetime
 
 from portico_common.db import Database
 from portico_common.errors import (
@@ -18,6 +27,8 @@ from portico_common.errors import (
 )
 
 MAX_KEY_LENGTH = 255
+
+log = logging.getLogger(__name__)
 
 
 def request_fingerprint(method: str, request_bytes: bytes) -> bytes:
@@ -30,6 +41,10 @@ class IdempotencyStore:
     def __init__(self, db: Database, stale_after_seconds: float = 60.0) -> None:
         self._db = db
         self._stale = stale_after_seconds
+        # (tenant, key) -> updated_at of the claim a request of this process holds.
+        self._claims: dict[tuple[str, str], datetime] = {}
+        # Claims of requests that ended in failure and whose release was not written.
+        self._unreleased: dict[tuple[str, str], datetime] = {}
 
     async def begin(
         self, tenant_id: str, key: str, method: str, fingerprint: bytes, subject: str = ""
@@ -43,6 +58,7 @@ class IdempotencyStore:
             raise InvalidArgumentError(
                 f"idempotency-key must be 1..{MAX_KEY_LENGTH} printable characters"
             )
+        await self._release_unreleased()
         async with self._db.transaction(tenant_id) as conn:
             row = await conn.fetchrow(
                 """INSERT INTO idempotency_keys
@@ -54,7 +70,7 @@ class IdempotencyStore:
                      WHERE idempotency_keys.state = 'in_flight'
                        AND idempotency_keys.subject = EXCLUDED.subject
                        AND idempotency_keys.updated_at < now() - make_interval(secs => $5)
-                   RETURNING true AS claimed""",
+                   RETURNING updated_at""",
                 tenant_id,
                 key,
                 method,
@@ -63,6 +79,7 @@ class IdempotencyStore:
                 subject,
             )
             if row is not None:
+                self._claims[tenant_id, key] = row["updated_at"]
                 return None
             existing = await conn.fetchrow(
                 """SELECT method, request_hash, state, response, subject FROM idempotency_keys
@@ -83,6 +100,8 @@ class IdempotencyStore:
         return bytes(existing["response"])
 
     async def complete(self, tenant_id: str, key: str, response: bytes) -> None:
+        # Were this write lost, the effect may have committed: the key stays in flight.
+        self._claims.pop((tenant_id, key), None)
         async with self._db.transaction(tenant_id) as conn:
             await conn.execute(
                 """UPDATE idempotency_keys SET state = 'done', response = $3, updated_at = now()
@@ -93,10 +112,30 @@ class IdempotencyStore:
             )
 
     async def release(self, tenant_id: str, key: str) -> None:
+        """Frees the key of a request that failed; if PostgreSQL cannot be reached,
+        remembers it and raises, and the next claim this process makes frees it."""
+        claimed = self._claims.pop((tenant_id, key), None)
+        if claimed is None:
+            return
+        try:
+            await self._delete_claim(tenant_id, key, claimed)
+        except Exception:
+            self._unreleased[tenant_id, key] = claimed
+            raise
+
+    async def _release_unreleased(self) -> None:
+        for (tenant_id, key), claimed in list(self._unreleased.items()):
+            await self._delete_claim(tenant_id, key, claimed)
+            del self._unreleased[tenant_id, key]
+            log.info("idempotency key released after an outage", extra={"tenant_id": tenant_id})
+
+    async def _delete_claim(self, tenant_id: str, key: str, claimed: datetime) -> None:
         async with self._db.transaction(tenant_id) as conn:
             await conn.execute(
                 """DELETE FROM idempotency_keys
-                   WHERE tenant_id = $1 AND key = $2 AND state = 'in_flight'""",
+                   WHERE tenant_id = $1 AND key = $2 AND state = 'in_flight'
+                     AND updated_at = $3""",
                 tenant_id,
                 key,
+                claimed,
             )

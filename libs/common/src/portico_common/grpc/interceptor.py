@@ -312,7 +312,10 @@ class PorticoServerInterceptor(_Interceptor):
             async with asyncio.timeout(timeout):
                 response = await behavior(request, context)
         except BaseException:
-            await self._idempotency.release(tenant, key)
+            try:
+                await self._idempotency.release(tenant, key)
+            except Exception as exc:  # noqa: BLE001 - the store releases it later itself
+                log.warning("idempotency key not released yet", extra={"error": str(exc)})
             raise
         await self._idempotency.complete(
             tenant, key, _storable(response).SerializeToString(deterministic=True)
