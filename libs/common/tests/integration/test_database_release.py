@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import pytest
 
@@ -17,10 +19,10 @@ class _ResetFails:
         self._pool = pool
         self.released = 0
 
-    async def acquire(self) -> object:
+    async def acquire(self) -> Any:
         return await self._pool.acquire()
 
-    async def release(self, conn: object) -> None:
+    async def release(self, conn: Any) -> None:
         self.released += 1
         await self._pool.release(conn)
         raise asyncpg.InternalClientError(

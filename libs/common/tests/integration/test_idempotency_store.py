@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from asyncpg import Connection
 
-from portico_common.db import Database
+from portico_common.db import Connection, Database
 from portico_common.errors import IdempotencyConflictError, InvalidArgumentError
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint
 
@@ -136,7 +135,7 @@ async def test_one_tenant_cannot_complete_or_release_anothers_key(db: Database) 
 
 
 class _Outages(Database):
-    """The test's database, failing every transaction like an unreachable PostgreSQL while `down`."""
+    """The test's database, failing every transaction as PostgreSQL gone away would."""
 
     down = False
 
