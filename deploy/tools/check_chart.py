@@ -110,11 +110,7 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
             name
         )
         assert sc["capabilities"]["drop"] == ["ALL"], name
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            if component == "gateway":
-                assert container[probe]["httpGet"]["path"] == "/healthz", (name, probe)
-            else:
-                assert container[probe]["grpc"]["port"] == 50051, (name, probe)
+        check_resilience(name, component, dep)
         env = {e["name"]: e for e in container["env"]}
         # The gateway holds no credentials; a service only its own database role.
         assert ("PORTICO_DATABASE_URL" in env) == (component != "gateway"), name
@@ -146,6 +142,27 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
     config = by_kind(docs, "ConfigMap")["portico-config"]
     assert config["data"]["PORTICO_GRPC_PORT"] == "50051"
     assert config["data"]["PORTICO_METRICS_PORT"] == "9100"
+
+
+def check_resilience(name: str, component: str, dep: dict[str, Any]) -> None:
+    """Probes on the right health names, resources, and replicas kept apart."""
+    pod = dep["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        if component == "gateway":
+            assert container[probe]["httpGet"]["path"] == "/healthz", (name, probe)
+        else:
+            assert container[probe]["grpc"]["port"] == 50051, (name, probe)
+            # Liveness never follows the database: an outage must not restart pods.
+            wanted = "portico.liveness" if probe == "livenessProbe" else ""
+            assert container[probe]["grpc"]["service"] == wanted, (name, probe)
+    resources = container["resources"]
+    assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
+    assert resources["limits"]["memory"], name
+    anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    term = anti[0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname", name
+    assert term["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"], name
 
 
 def check_credentials(name: str, component: str, env: dict[str, Any]) -> None:

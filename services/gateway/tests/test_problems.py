@@ -154,3 +154,58 @@ def test_a_retry_hint_becomes_retry_after() -> None:
     assert body_of(response)["details"] == [
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"}
     ]
+
+
+def _outage_trailer(dependency: str) -> tuple[tuple[str, bytes], ...]:
+    """The trailer a service's kernel sends when one of its dependencies is unreachable."""
+    retry, info = any_pb2.Any(), any_pb2.Any()
+    retry.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=2)))
+    info.Pack(
+        error_details_pb2.ErrorInfo(
+            reason="DEPENDENCY_UNAVAILABLE",
+            domain="portico.dev",
+            metadata={"dependency": dependency},
+        )
+    )
+    status = status_pb2.Status(
+        code=14, message="PostgreSQL is unreachable; retry in 2s", details=[retry, info]
+    )
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+def test_a_dependency_outage_answers_503_with_retry_after_naming_it() -> None:
+    """A service whose database is down answers 503, Retry-After, and names PostgreSQL."""
+    error = rpc_error(
+        grpc.StatusCode.UNAVAILABLE,
+        "PostgreSQL is unreachable; retry in 2s",
+        _outage_trailer("postgresql"),
+    )
+
+    response = from_rpc_error(error, "/v1/tenants/acme/plugins:resolve", "rollout")
+
+    body = body_of(response)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert response.media_type == PROBLEM_MEDIA_TYPE
+    assert body["detail"] == "PostgreSQL is unreachable; retry in 2s"
+    assert body["dependency"] == "postgresql"
+    assert body["service"] == "rollout"
+    assert body["grpc_code"] == "UNAVAILABLE"
+
+
+def test_an_unreachable_upstream_answers_503_with_retry_after_and_no_address() -> None:
+    """grpc's own account of a refused connection becomes a sentence naming the service."""
+    error = rpc_error(
+        grpc.StatusCode.UNAVAILABLE,
+        "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.1.2.3:50065:"
+        " Failed to connect to remote host: Connection refused",
+    )
+
+    response = from_rpc_error(error, "/v1/tenants/acme/plugins:resolve", "rollout")
+
+    body = body_of(response)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert body["dependency"] == "rollout"
+    assert "10.1.2.3" not in json.dumps(body)
+    assert body["detail"] == "the rollout service is unreachable; try again later"

@@ -140,7 +140,7 @@ made by the operator from `portico nats-config`; the chart never holds seeds.
 # gRPC probes take a port number, not a port name.
 grpc:
   port: {{ .grpcPort }}
-  service: {{ .c.probes.grpcService | quote }}
+  service: {{ .service | quote }}
 {{- else }}
 httpGet:
   path: {{ .c.healthPath | default "/healthz" }}
@@ -230,9 +230,29 @@ spec:
       nodeSelector:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with $c.affinity }}
+      {{- if $c.affinity }}
       affinity:
-        {{- toYaml . | nindent 8 }}
+        {{- toYaml $c.affinity | nindent 8 }}
+      {{- else if $c.antiAffinity }}
+      # Replicas of one component on different nodes, so one node's loss (or
+      # drain) never takes them all.
+      affinity:
+        podAntiAffinity:
+          {{- if eq $c.antiAffinity "required" }}
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - topologyKey: kubernetes.io/hostname
+              labelSelector:
+                matchLabels:
+                  {{- include "portico.componentSelectorLabels" . | nindent 18 }}
+          {{- else }}
+          preferredDuringSchedulingIgnoredDuringExecution:
+            - weight: 100
+              podAffinityTerm:
+                topologyKey: kubernetes.io/hostname
+                labelSelector:
+                  matchLabels:
+                    {{- include "portico.componentSelectorLabels" . | nindent 20 }}
+          {{- end }}
       {{- end }}
       {{- with $c.tolerations }}
       tolerations:
@@ -357,11 +377,11 @@ spec:
               value: {{ $v | quote }}
             {{- end }}
           startupProbe:
-            {{- include "portico.probe" (dict "c" $c "probe" $c.probes.startup "grpcPort" $root.Values.config.grpcPort) | nindent 12 }}
+            {{- include "portico.probe" (dict "c" $c "probe" $c.probes.startup "grpcPort" $root.Values.config.grpcPort "service" $c.probes.grpcService) | nindent 12 }}
           readinessProbe:
-            {{- include "portico.probe" (dict "c" $c "probe" $c.probes.readiness "grpcPort" $root.Values.config.grpcPort) | nindent 12 }}
+            {{- include "portico.probe" (dict "c" $c "probe" $c.probes.readiness "grpcPort" $root.Values.config.grpcPort "service" $c.probes.grpcService) | nindent 12 }}
           livenessProbe:
-            {{- include "portico.probe" (dict "c" $c "probe" $c.probes.liveness "grpcPort" $root.Values.config.grpcPort) | nindent 12 }}
+            {{- include "portico.probe" (dict "c" $c "probe" $c.probes.liveness "grpcPort" $root.Values.config.grpcPort "service" $c.probes.livenessGrpcService) | nindent 12 }}
           {{- if $c.preStopSleepSeconds }}
           lifecycle:
             preStop:

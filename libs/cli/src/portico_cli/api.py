@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from portico_cli.errors import DemoError
 
@@ -45,7 +49,15 @@ def problem_message(method: str, path: str, response: httpx.Response) -> ApiErro
 
 
 class Gateway:
-    """Calls the gateway with a timeout on every request."""
+    """Calls the gateway with a timeout on every request.
+
+    With `retry_for_seconds` a call the suite could not serve for now (a 503
+    with Retry-After: a service's database or NATS is down, or a service is
+    restarting; the gateway itself unreachable; the same request still in
+    flight) is tried again with backoff for that long, saying each time what it
+    waits for. Every mutating call carries an idempotency key, the same on
+    every attempt, so a retry never applies a change twice.
+    """
 
     def __init__(
         self,
@@ -53,9 +65,15 @@ class Gateway:
         *,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry_for_seconds: float = 0.0,
+        on_wait: Callable[[str], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.base_url = base_url
         self.timeout = timeout
+        self.retry_for_seconds = retry_for_seconds
+        self._on_wait = on_wait or (lambda _: None)
+        self._sleep = sleep
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=httpx.Timeout(timeout, connect=3.0), transport=transport
         )
@@ -67,16 +85,46 @@ class Gateway:
         self, method: str, path: str, *, body: dict[str, Any] | None = None, token: str = ""
     ) -> dict[str, Any]:
         headers = {"authorization": f"Bearer {token}"} if token else {}
+        if method != "GET":
+            headers["idempotency-key"] = f"cli-{uuid.uuid4()}"
+        budget = self.retry_for_seconds
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, Transient)),
+            wait=_wait_hinted,
+            # The time spent waiting counts, so a budget holds whatever `sleep` is.
+            stop=lambda state: budget <= 0 or state.idle_for >= budget,
+            sleep=self._sleep,
+            before_sleep=self._say_wait,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._once(method, path, body, headers)
+        except Transient as exc:
+            raise exc.error from None
+        raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+
+    def _say_wait(self, state: RetryCallState) -> None:
+        failed = state.outcome.exception() if state.outcome is not None else None
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        if isinstance(failed, Transient):
+            self._on_wait(f"waiting for {failed.waiting_for}; retrying in {delay:.1f}s")
+
+    async def _once(
+        self, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
+    ) -> dict[str, Any]:
         try:
             response = await self._http.request(method, path, json=body, headers=headers)
         except httpx.TimeoutException:
             raise DemoError(f"{method} {path}: no answer within {self.timeout:.0f}s") from None
         except httpx.HTTPError as exc:
-            raise DemoError(
+            error = DemoError(
                 f"{method} {path}: cannot reach the gateway at {self.base_url} ({exc})"
-            ) from None
+            )
+            raise Transient(error, f"the gateway at {self.base_url}", 0.0) from None
         if not response.is_success:
-            raise problem_message(method, path, response)
+            raise _transient_or(problem_message(method, path, response), response)
         try:
             data = response.json()
         except ValueError:
@@ -84,6 +132,51 @@ class Gateway:
         if not isinstance(data, dict):
             raise DemoError(f"{method} {path}: the answer is not a JSON object")
         return data
+
+
+class Transient(Exception):  # noqa: N818 - a retry signal wrapping the error, not an error itself
+    """A failure worth another try: what it waits for and the server's hint (seconds)."""
+
+    def __init__(self, error: DemoError, waiting_for: str, retry_after: float) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.waiting_for = waiting_for
+        self.retry_after = retry_after
+
+
+def _transient_or(error: ApiError, response: httpx.Response) -> Exception:
+    """`error` as a Transient when the gateway says to come back, else `error` itself."""
+    hint = response.headers.get("retry-after", "")
+    if error.status == httpx.codes.SERVICE_UNAVAILABLE and hint.isdigit():
+        return Transient(error, _what_is_down(response), float(hint))
+    if error.status == httpx.codes.CONFLICT and "in flight" in error.detail:
+        # The same request (same idempotency key) is still being applied, or was
+        # cut off by an outage: its claim lapses, then the retry goes through.
+        return Transient(error, "an earlier attempt of this request to finish", 2.0)
+    return error
+
+
+def _what_is_down(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return "the suite"
+    dependency = str(body.get("dependency") or "")
+    service = str(body.get("service") or "")
+    names = {"postgresql": "PostgreSQL", "nats": "NATS", "upstream-service": "a service"}
+    if dependency and dependency != service:
+        return f"{names.get(dependency, dependency)} (the {service} service answered 503)"
+    return f"the {service or dependency} service"
+
+
+def _wait_hinted(state: RetryCallState) -> float:
+    """Exponential backoff from 0.5 s to 5 s, never sooner than the server's Retry-After."""
+    backoff = min(5.0, 0.5 * 2.0 ** min(state.attempt_number - 1, 8))
+    failed = state.outcome.exception() if state.outcome is not None else None
+    hint = failed.retry_after if isinstance(failed, Transient) else 0.0
+    return max(backoff, hint)
 
 
 class Tokens:

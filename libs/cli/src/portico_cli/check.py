@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from portico_cli.api import ApiError, Gateway, TenantApi, Tokens
 from portico_cli.errors import CliError, NotRunningError
 from portico_cli.leftovers import alive
 from portico_cli.paths import Home
+
+# How long a call waits out an outage (a service restarting, its database down).
+RETRY_SECONDS = 60.0
 
 EXIT_INCOMPATIBLE = 2
 GZIP_MAGIC = b"\x1f\x8b"
@@ -90,7 +94,13 @@ async def check_package(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> int:
     """Print the report and the two answers; the exit code. `transport` is for tests."""
-    gateway = Gateway(gateway_url, timeout=30.0, transport=transport)
+    gateway = Gateway(
+        gateway_url,
+        timeout=30.0,
+        transport=transport,
+        retry_for_seconds=RETRY_SECONDS,
+        on_wait=lambda text: print(f"portico check: {text}", file=sys.stderr, flush=True),
+    )
     api = TenantApi(gateway, Tokens(gateway, client_id, secret), tenant)
     try:
         body: dict[str, Any] = {"package": target.body}

@@ -47,6 +47,9 @@ from portico_common.timestamps import timestamp_field
 
 # How long to wait, after the rollout reads ROLLED_BACK, for its event to arrive.
 EVENT_GRACE_SECONDS = 5.0
+# How long a call waits out an outage (a database or a service restarting) before the
+# demo gives up on it.
+RETRY_SECONDS = 120.0
 # How long the SLO's page may take to reach the local receiver after the rollback.
 PAGE_GRACE_SECONDS = 15.0
 
@@ -105,6 +108,7 @@ async def run_demo(
     nats_tls: ssl.SSLContext | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     page_grace_seconds: float = PAGE_GRACE_SECONDS,
+    retry_seconds: float = RETRY_SECONDS,
 ) -> int:
     """The three paths and the summary; the exit code. `transport` and a shorter
     `page_grace_seconds` are for tests."""
@@ -115,7 +119,12 @@ async def run_demo(
         on_event=lambda seen: timeline.event(seen.type, describe(seen.payload), seen.arrived),
         on_problem=lambda text: timeline.step(f"warning: {text}"),
     )
-    gateway = Gateway(found.gateway, transport=transport)
+    gateway = Gateway(
+        found.gateway,
+        transport=transport,
+        retry_for_seconds=retry_seconds,
+        on_wait=timeline.step,
+    )
     happy = PathResult("happy path", HAPPY_VERSION, COMPLETED)
     rollback = PathResult("rollback path", ROLLBACK_VERSION, ROLLED_BACK)
     breaker = PathResult("breaker path", BREAKER_VERSION, ROLLED_BACK)

@@ -23,9 +23,13 @@ from portico_cli.scenario import (
     short,
 )
 
-# Outcomes reported as soon as a phase opens: above rollout's default minimum
-# of 20 canary samples per phase, so a loaded machine cannot leave it short.
-PHASE_OPENING_OUTCOMES = 30
+# Outcomes reported as soon as a phase opens, and on every poll while the
+# canary runs: above rollout's default minimum of 20 canary samples per phase.
+# A short bake can open and end between two polls (a slow machine, or one
+# catching up after an outage), judged on what one poll reported before the
+# demo saw the phase: each report alone must be enough, or the phase holds
+# for rollout's recheck interval.
+PHASE_OUTCOMES = 30
 
 
 async def happy_path(s: Scenario, result: PathResult, bake_seconds: int) -> None:
@@ -52,7 +56,7 @@ async def happy_path(s: Scenario, result: PathResult, bake_seconds: int) -> None
             if state == IN_PROGRESS:
                 # A phase is judged when its bake ends and holds without enough
                 # samples, so the evidence goes in before the slower resolve round.
-                good += await report(s, result.version, PHASE_OPENING_OUTCOMES, failures=0)
+                good += await report(s, result.version, PHASE_OUTCOMES, failures=0)
             if state in (IN_PROGRESS, COMPLETED):
                 if percent not in result.percents:
                     result.percents.append(percent)
@@ -69,7 +73,7 @@ async def happy_path(s: Scenario, result: PathResult, bake_seconds: int) -> None
                 f" (it is {short(state)} at {percent}%)"
             )
         if state == IN_PROGRESS:
-            good += await report(s, result.version, 10, failures=0)
+            good += await report(s, result.version, PHASE_OUTCOMES, failures=0)
         await asyncio.sleep(POLL_SECONDS)
     result.seconds = time.monotonic() - started
 

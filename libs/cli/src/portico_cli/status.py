@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from portico_cli import endpoints, tls
 from portico_cli.errors import NotRunningError
 from portico_cli.health import Health, grpc_health, http_health
 from portico_cli.leftovers import alive
 from portico_cli.paths import Home
+from portico_cli.supervision import STATE_FILE, read_state
 from portico_cli.table import format_table
 
 
@@ -34,10 +37,23 @@ def run(home_dir: Path) -> int:
     with ThreadPoolExecutor(max_workers=len(probes)) as pool:
         futures = {name: pool.submit(probe) for name, (_, probe) in probes.items()}
         results: dict[str, Health] = {name: future.result() for name, future in futures.items()}
-    rows = [["process", "endpoint", "health", "latency"]]
+    supervised = read_state(home.run / STATE_FILE)
+    rows = [["process", "endpoint", "health", "latency", "restarts", "uptime", "last exit"]]
     rows += [
-        [name, target, results[name].status, f"{results[name].latency_ms:.0f} ms"]
+        [
+            name,
+            target,
+            results[name].status,
+            f"{results[name].latency_ms:.0f} ms",
+            *_supervision(supervised.get(name, {})),
+        ]
         for name, (target, _) in probes.items()
+    ]
+    # The embedded servers have no health probe here; the supervisor still tells their story.
+    rows += [
+        [name, "", str(state.get("status", "")), "", *_supervision(state)]
+        for name, state in supervised.items()
+        if name not in probes
     ]
     print(f"Portico at {found.gateway} (started {found.started_at}, home {home.root})")
     print(format_table(rows))
@@ -47,3 +63,27 @@ def run(home_dir: Path) -> int:
         return 1
     print(f"all {len(results)} healthy")
     return 0
+
+
+def _supervision(state: dict[str, Any]) -> list[str]:
+    """Restarts, uptime and last exit of one process, as the supervisor recorded them."""
+    if not state:
+        return ["", "", ""]
+    uptime = ""
+    started = state.get("started_at")
+    if isinstance(started, str) and started:
+        seconds = (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds()
+        uptime = format_duration(max(0.0, seconds))
+    elif state.get("status"):
+        uptime = str(state["status"])
+    return [str(state.get("restarts", 0)), uptime, str(state.get("last_exit") or "-")]
+
+
+def format_duration(seconds: float) -> str:
+    """12s, 3m04s, 2h05m."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

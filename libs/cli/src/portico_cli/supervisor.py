@@ -1,4 +1,4 @@
-"""The suite's processes: started in order, probed until healthy, watched, stopped.
+"""The suite's processes: started in order, probed until healthy, stopped.
 
 auth starts first (every other service verifies tokens against it), then slo
 (rollout is told its port), then the other services together, then the gateway
@@ -10,7 +10,8 @@ is free, else 0, and metrics on 0. Once serving it writes the ports it bound to
 its ready file (`<home>/run/<name>.ready.json`), and only those ports go into
 the next stage's settings, the health probes and endpoints.json. A process
 whose preferred port was taken between the check and its bind is started once
-more on port 0.
+more on port 0. Once started, the suite is watched (`watched.watch`): what
+dies is restarted through the methods the watchdog uses here.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class Suite:
     # The local CA (`tls.prepare`): every gRPC hop mutual TLS, NATS TLS. None: plaintext.
     ca: LocalCa | None = None
     _probe_tls: GrpcClientTls | None = field(default=None, init=False, repr=False)
+    _started_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"), init=False
+    )
 
     # ---- starting ----------------------------------------------------------
 
@@ -94,22 +98,23 @@ class Suite:
         self.infra = infra.start(
             self.home, self.say, self._database_passwords(), SERVICES, ca=self.ca
         )
-        self._record()
+        self.record()
         # After the infrastructure listens, so its ports already count as taken.
         self.ports = plan_ports(gateway_port, self.say)
         # tenancy's KEK: created once (0600), kept across runs like the other secrets.
         LocalKms.create(self.home.kms_key)
-        auth = self._service("auth")
+        auth = self.start_service("auth")
         self._wait_healthy([auth])
         # Before the others: they seal tenants' fields with data keys it hands out, and
         # load from it the tenants whose tokens they refuse.
-        self._wait_healthy([self._service("tenancy")])
+        self._wait_healthy([self.start_service("tenancy")])
         # slo before rollout, which is told slo's port (it ensures each version's SLO there).
-        self._wait_healthy([self._service("slo")])
-        self._wait_healthy([self._service(svc) for svc in SERVICES if svc not in FIRST])
-        self._wait_healthy([self._gateway()])
+        self._wait_healthy([self.start_service("slo")])
+        self._wait_healthy([self.start_service(svc) for svc in SERVICES if svc not in FIRST])
+        self._wait_healthy([self.start_gateway()])
 
-    def _service(self, svc: str) -> Child:
+    def start_service(self, svc: str) -> Child:
+        """Starts one service on the port planned (or last bound) for it."""
         child = Child(
             svc,
             [sys.executable, "-m", f"portico_{svc}"],
@@ -119,7 +124,8 @@ class Suite:
         self.services[svc] = child
         return self._start(child)
 
-    def _gateway(self) -> Child:
+    def start_gateway(self) -> Child:
+        """Starts the gateway in front of the services."""
         # Assigned before it starts, so processes.json records it too.
         self.gateway = Child(
             "gateway",
@@ -151,7 +157,7 @@ class Suite:
             " starting it again on a free port"
         )
         self.ports.asked[name] = 0
-        return self._gateway() if name == "gateway" else self._service(name)
+        return self.start_gateway() if name == "gateway" else self.start_service(name)
 
     def _start(self, child: Child) -> Child:
         if self.signals.requested:
@@ -161,7 +167,7 @@ class Suite:
         ready_file.parent.mkdir(parents=True, exist_ok=True)
         ready_file.unlink(missing_ok=True)
         child.start()
-        self._record()
+        self.record()
         return child
 
     def _database_passwords(self) -> DatabasePasswords:
@@ -169,7 +175,8 @@ class Suite:
             raise RuntimeError("portico up reads the database's passwords before it starts")
         return self.database_passwords
 
-    def _redactions(self) -> tuple[str, ...]:
+    def redactions(self) -> tuple[str, ...]:
+        """The secrets no log tail shown to the user may contain."""
         passwords = self.database_passwords.values() if self.database_passwords else ()
         services = self.service_secrets.values() if self.service_secrets else ()
         return (*self.secrets.values(), *passwords, *services)
@@ -193,13 +200,13 @@ class Suite:
 
     def _service_env(self, svc: str) -> dict[str, str]:
         env = self._base_env()
-        env["PORTICO_NATS_URL"] = self._infra().nats_url
-        env["PORTICO_DATABASE_URL"] = self._infra().database_url(svc)
+        env["PORTICO_NATS_URL"] = self.require_infra().nats_url
+        env["PORTICO_DATABASE_URL"] = self.require_infra().database_url(svc)
         env["PORTICO_GRPC_PORT"] = str(self.ports.asked[svc])
         env["PORTICO_GRPC_REFLECTION"] = "true"
         env["PORTICO_METRICS_PORT"] = "0"
         env["PORTICO_READY_FILE"] = str(self.home.ready_file_for(svc))
-        env |= self._infra().nats_env(svc)
+        env |= self.require_infra().nats_env(svc)
         if self.ca is not None:
             env |= tls.service_env(self.ca, svc)
         identities = self.service_secrets
@@ -262,7 +269,8 @@ class Suite:
             return http_health(f"http://{HOST}:{self.ports.gateway}/healthz", timeout=0.5)
         return grpc_health(f"{HOST}:{self.ports.grpc[child.name]}", 0.5, self._probe_tls)
 
-    def _infra(self) -> Infra:
+    def require_infra(self) -> Infra:
+        """The started NATS and PostgreSQL (or the external ones)."""
         if self.infra is None:
             raise RuntimeError("infrastructure is started in start()")
         return self.infra
@@ -295,22 +303,26 @@ class Suite:
                 raise StartupError(
                     f"{name} did not become healthy within {self.health_timeout:.0f}s{also};"
                     f" last health check: {last.get(name, 'none')}.\n"
-                    f"Last lines of {child.log_path}:\n{self._tail(child)}"
+                    f"Last lines of {child.log_path}:\n{self.tail(child)}"
                 )
             time.sleep(0.2)
 
-    def _tail(self, child: Child) -> str:
-        return child.log_tail(redact=self._redactions())
+    def tail(self, child: Child) -> str:
+        """The last lines of the process's log, secrets redacted."""
+        return child.log_tail(redact=self.redactions())
 
-    def _record(self) -> None:
-        procs = [(name, proc.pid) for name, proc, _ in self._infra_processes()]
-        procs += [(c.name, c.pid) for c in self._children() if c.pid]
+    def record(self) -> None:
+        """Writes every running pid to processes.json, for `portico down` and leftovers."""
+        procs = [(name, proc.pid) for name, proc, _ in self.infra_processes()]
+        procs += [(c.name, c.pid) for c in self.children() if c.pid]
         leftovers.record(self.home.processes, procs)
 
-    def _infra_processes(self) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
+    def infra_processes(self) -> list[tuple[str, subprocess.Popen[bytes], Path]]:
+        """(name, process, log) of each embedded server running."""
         return self.infra.processes() if self.infra is not None else []
 
-    def _children(self) -> list[Child]:
+    def children(self) -> list[Child]:
+        """The services and the gateway, started or not."""
         return [*self.services.values(), *([self.gateway] if self.gateway else [])]
 
     # ---- running ------------------------------------------------------------
@@ -321,7 +333,7 @@ class Suite:
             raise RuntimeError("the suite has not started")
         return Endpoints(
             gateway=f"http://{HOST}:{ports.gateway}",
-            nats=redact_url(self._infra().nats_url),
+            nats=redact_url(self.require_infra().nats_url),
             database=self._database_where(),
             services={
                 svc: ServiceEndpoint(
@@ -332,39 +344,29 @@ class Suite:
                 for svc in SERVICES
             },
             admin_client_id=ADMIN_CLIENT_ID,
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_at=self._started_at,
             pid=os.getpid(),
             gateway_pid=self.gateway.pid,
             tls=self.ca is not None,
         )
 
     def _database_where(self) -> str:
-        found = self._infra().database
+        found = self.require_infra().database
         return found.where if found is not None else ""
-
-    def watch(self) -> str | None:
-        """Blocks until a stop signal (None) or a process dies (the report)."""
-        while not self.signals.requested:
-            failure = self._exited("unexpectedly")
-            if failure is not None:
-                return failure
-            time.sleep(0.25)
-        self.say(f"received {self.signals.name}; stopping (again to stop at once)")
-        return None
 
     def _exited(self, when: str) -> str | None:
         """The report on the first process that has exited, with its log's tail."""
-        for child in self._children():
+        for child in self.children():
             code = child.returncode()
             if code is not None:
                 return (
                     f"{child.name} {describe_exit(code)} {when}.\n"
-                    f"Last lines of {child.log_path}:\n{self._tail(child)}"
+                    f"Last lines of {child.log_path}:\n{self.tail(child)}"
                 )
-        for name, proc, log in self._infra_processes():
+        for name, proc, log in self.infra_processes():
             code = proc.poll()
             if code is not None:
-                tail = log_tail(log, redact=self._redactions())
+                tail = log_tail(log, redact=self.redactions())
                 return f"{name} {describe_exit(code)} {when}.\nLast lines of {log}:\n{tail}"
         return None
 
@@ -384,7 +386,7 @@ class Suite:
                 continue
             self.say(f"stopping {', '.join(name for name, _ in live)}")
             killed += stop_all(live, force=lambda: self.signals.forced)
-        for name, proc, _ in self._infra_processes():
+        for name, proc, _ in self.infra_processes():
             if proc.poll() is None:
                 self.say(f"stopping {name}")
         if self.infra is not None:

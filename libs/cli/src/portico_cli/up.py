@@ -23,6 +23,7 @@ from portico_cli.supervisor import (
     missing_modules,
 )
 from portico_cli.table import format_table
+from portico_cli.watched import watch
 
 GATEWAY_PORT_ENV = "PORTICO_GATEWAY_PORT"
 
@@ -91,7 +92,7 @@ def _run_locked(home: Home, options: UpOptions, signals: StopSignals) -> int:
             endpoints.write(home.endpoints, found)
             say("")
             say(describe(found, home, suite))
-            failure = suite.watch()
+            failure = watch(suite)
         except Interrupted:
             say(f"received {signals.name} while starting; stopping")
         except StartupError as exc:

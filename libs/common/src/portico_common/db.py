@@ -6,10 +6,16 @@ migrator owns the schema and its tables). Row-level security therefore binds
 every statement the service runs, with no role switch. Every transaction sets
 `app.tenant_id` with `is_local => true`, so nothing leaks to the next user of
 the connection; a transaction that forgets its tenant sees no tenant rows.
+
+A transaction's outcome is its COMMIT's: a connection that cannot be reset
+when it goes back to the pool (PostgreSQL went away just after the commit) is
+closed by the pool and logged, and does not turn a committed request into an
+error its caller would retry.
 """
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +25,8 @@ from asyncpg.pool import PoolConnectionProxy
 
 from portico_common.idempotency_effects import current_claim, record_effect
 from portico_common.tenants import ALL_TENANTS
+
+log = logging.getLogger(__name__)
 
 # What a transaction hands out: a pooled connection.
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -85,13 +93,26 @@ class Database:
         """A transaction that can see only `tenant_id`'s rows (ALL_TENANTS: every row)."""
         if not tenant_id:
             raise ValueError("a transaction needs a tenant id (or ALL_TENANTS)")
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
-            yield conn
-            # Inside an RPC called with an idempotency key, the key commits with the effect.
-            claim = current_claim.get()
-            if claim is not None:
-                await record_effect(conn, claim)
+        conn = await self.pool.acquire()
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
+                yield conn
+                # Inside an RPC called with an idempotency key, the key commits with the effect.
+                claim = current_claim.get()
+                if claim is not None:
+                    await record_effect(conn, claim)
+        finally:
+            await self._release(conn)
+
+    async def _release(self, conn: PoolConnectionProxy) -> None:
+        try:
+            await self.pool.release(conn)
+        except Exception as exc:  # noqa: BLE001 - the pool has closed the connection already
+            log.warning(
+                "a connection could not be reset for reuse and was closed",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
+            )
 
     async def close(self) -> None:
         await self.pool.close()

@@ -35,6 +35,12 @@ from nats.js import JetStreamContext
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.clock import Clock, SystemClock
 from portico_common.db import Database, create_pool
+from portico_common.dependency_health import (
+    DEPENDENCY_NAMES,
+    LIVENESS,
+    DependencyHealth,
+    ProbeSettings,
+)
 from portico_common.errors import ConfigurationError, DatabaseSetupError, TlsConfigError
 from portico_common.events.bus import StreamSettings, check_streams, connect, ensure_streams
 from portico_common.events.consumer import ConsumerSettings, EventConsumer, Subscription
@@ -365,8 +371,7 @@ async def serve(
     # Health stays NOT_SERVING (grpc's default for "" is SERVING) until whatever
     # the answers depend on is ready, so nobody is sent to a replica that would
     # answer wrong; `ready` and the ready file wait for it too.
-    for name in ["", *names]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    dependencies = await _dependency_health(rt, health_servicer, ["", *names])
     await server.start()
     log.info("listening", extra={"service": rt.service, "port": port, "tls": tls})
     stopper = asyncio.create_task(stop.wait())
@@ -377,8 +382,9 @@ async def serve(
         # shared dev machine, during which no RPC is answered; frozen, under 0.1 ms).
         gc.collect()
         gc.freeze()
-        for name in ["", *names]:
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        # From here on health follows PostgreSQL and NATS: NOT_SERVING while the
+        # database is unreachable, SERVING again once it answers.
+        tasks.append(await dependencies.start(stop))
         log.info("serving", extra={"service": rt.service, "port": port, "tls": tls})
         _announce(settings, ready, grpc_port=port, metrics_port=metrics_port)
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -457,6 +463,30 @@ async def _warm_up(readiness: Sequence[Readiness], running: Sequence[asyncio.Tas
         log.error("readiness check failed", exc_info=warming.exception())
         return False
     return True
+
+
+async def _dependency_health(
+    rt: Runtime, servicer: health_aio.HealthServicer, ready_names: Sequence[str]
+) -> DependencyHealth:
+    """Health before warm-up (not ready, but alive) and the probe that takes it over after."""
+
+    async def set_health(name: str, up: bool) -> None:
+        status = health_pb2.HealthCheckResponse
+        await servicer.set(name, status.SERVING if up else status.NOT_SERVING)
+
+    for name in [*ready_names, *DEPENDENCY_NAMES.values()]:
+        await set_health(name, False)
+    # Alive as soon as it listens: a liveness probe restarts a hung process,
+    # never one that waits for its database.
+    await set_health(LIVENESS, True)
+
+    return DependencyHealth(
+        rt.pool,
+        lambda: bool(rt.nc.is_connected),
+        ready_names,
+        set_health,
+        ProbeSettings(interval_seconds=rt.settings.health_probe_seconds),
+    )
 
 
 def _announce(settings: ServiceSettings, ready: Callable[[int], None] | None, **ports: int) -> None:

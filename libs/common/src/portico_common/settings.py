@@ -112,6 +112,9 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # Outbox relay poll interval: the relay is woken at once on commit; the poll
     # is only the safety net after a crash or an outage of NATS.
     outbox_poll_seconds: float = 1.0
+    # How often health probes PostgreSQL and NATS (NOT_SERVING while the database
+    # is unreachable, SERVING again once it answers).
+    health_probe_seconds: float = Field(default=2.0, gt=0, le=60)
     # Where to write the bound ports once serving (JSON), for a supervisor or a
     # test that started the process on port 0; empty writes nothing.
     ready_file: str = ""

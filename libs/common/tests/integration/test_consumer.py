@@ -239,6 +239,30 @@ async def test_poison_message_reaches_the_dead_letter_subject(infra: Any) -> Non
     assert await _inbox(infra.pool) == []
 
 
+async def test_database_outage_is_retried_past_max_deliver_and_never_parked(
+    infra: Any,
+) -> None:
+    """A handler failing because PostgreSQL is unreachable keeps being retried beyond
+    max_deliver (the outage is no fault of the event) and applies once it is back."""
+    calls = 0
+
+    async def during_outage(envelope: Envelope, conn: Connection) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= FAST.max_deliver + 2:
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed")
+        await _record_effect(envelope, conn)
+
+    envelope = _envelope()
+    consumer = await _start(infra, during_outage)
+    await _publish(infra, envelope)
+    await infra.until(lambda: _effects(infra.pool), what="effect after the outage")
+    await _settled(infra, consumer.durable, 1)
+    assert calls == FAST.max_deliver + 3
+    assert await _effects(infra.pool) == [("acme", envelope.id, "slo-1")]
+    assert await infra.stream(DLQ_STREAM) == []
+
+
 async def test_poison_message_does_not_block_the_next_one(infra: Any) -> None:
     """After a poison event is parked, the following events are still handled."""
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
-from portico_common.db import Database
+from portico_common.db import Connection, Database
 from portico_common.errors import IdempotencyConflictError, InvalidArgumentError
 from portico_common.grpc.idempotency import IdempotencyStore, request_fingerprint
 
@@ -128,5 +130,70 @@ async def test_one_tenant_cannot_complete_or_release_anothers_key(db: Database) 
     await store.begin("acme", "k1", CREATE, _fp())
     await store.release("beta", "k1")
     await store.complete("beta", "k1", b"forged")
+    with pytest.raises(IdempotencyConflictError):
+        await store.begin("acme", "k1", CREATE, _fp())
+
+
+class _Outages(Database):
+    """The test's database, failing every transaction as PostgreSQL gone away would."""
+
+    down = False
+
+    @asynccontextmanager
+    async def transaction(self, tenant_id: str) -> AsyncIterator[Connection]:
+        if self.down:
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        async with super().transaction(tenant_id) as conn:
+            yield conn
+
+
+async def test_a_release_lost_to_an_outage_is_written_once_postgres_is_back(db: Database) -> None:
+    """A failed request's key whose release PostgreSQL could not take is freed by the
+    next claim after the outage, so the retry runs at once instead of after the stale period."""
+    flaky = _Outages(db.pool, db.schema)
+    store = IdempotencyStore(flaky, stale_after_seconds=3600)
+    assert await store.begin("acme", "k1", CREATE, _fp()) is None
+    flaky.down = True
+    with pytest.raises(ConnectionRefusedError):
+        await store.release("acme", "k1")
+    with pytest.raises(ConnectionRefusedError):
+        await store.begin("acme", "k1", CREATE, _fp())
+    flaky.down = False
+    assert await store.begin("acme", "k1", CREATE, _fp()) is None
+    # The new claim is a claim like any other: a concurrent duplicate still conflicts.
+    with pytest.raises(IdempotencyConflictError):
+        await store.begin("acme", "k1", CREATE, _fp())
+
+
+async def test_an_unwritten_release_never_frees_a_later_claim(db: Database) -> None:
+    """The lost release frees only the claim its request made: once another replica has
+    claimed the key again (after the stale period), that claim stays in flight."""
+    flaky = _Outages(db.pool, db.schema)
+    store = IdempotencyStore(flaky, stale_after_seconds=0.05)
+    other_replica = IdempotencyStore(db, stale_after_seconds=0.05)
+    await store.begin("acme", "k1", CREATE, _fp())
+    flaky.down = True
+    with pytest.raises(ConnectionRefusedError):
+        await store.release("acme", "k1")
+    flaky.down = False
+    await asyncio.sleep(0.1)
+    assert await other_replica.begin("acme", "k1", CREATE, _fp()) is None
+    other_replica_stale = IdempotencyStore(db, stale_after_seconds=3600)
+    assert await store.begin("acme", "k2", CREATE, _fp()) is None  # writes the lost release
+    with pytest.raises(IdempotencyConflictError):
+        await other_replica_stale.begin("acme", "k1", CREATE, _fp())
+
+
+async def test_a_key_whose_completion_was_lost_stays_in_flight(db: Database) -> None:
+    """A request that ran but whose response could not be stored may have committed its
+    effect: its key is not released by the outage handling, only by the stale period."""
+    flaky = _Outages(db.pool, db.schema)
+    store = IdempotencyStore(flaky, stale_after_seconds=3600)
+    await store.begin("acme", "k1", CREATE, _fp())
+    flaky.down = True
+    with pytest.raises(ConnectionRefusedError):
+        await store.complete("acme", "k1", b"response-1")
+    await store.release("acme", "k1")  # the interceptor's release after complete failed
+    flaky.down = False
     with pytest.raises(IdempotencyConflictError):
         await store.begin("acme", "k1", CREATE, _fp())

@@ -51,6 +51,9 @@ _OPAQUE_CODES = frozenset(
     {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS}
 )
 
+# Retry-After of a 503 whose upstream gave no RetryInfo (the gateway could not reach it).
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
+
 # Keeps the error-detail types in the default pool, so `details` render as JSON.
 _DETAIL_TYPES = error_details_pb2.DESCRIPTOR
 
@@ -124,6 +127,12 @@ def from_rpc_error(exc: grpc.aio.AioRpcError, instance: str, service: str) -> Pr
     if details and code not in _OPAQUE_CODES:
         extensions["details"] = redaction.mask_all(details)
     retry_after = _retry_after(details)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        # What is down: the dependency the service named (its database, NATS), or
+        # the service itself when the gateway could not reach it at all.
+        extensions["dependency"] = _dependency(details) or service
+        # Every 503 tells the client when to come back; the service's hint first.
+        retry_after = retry_after or str(UNAVAILABLE_RETRY_AFTER_SECONDS)
     return problem(
         http_status(code),
         code.name.lower().replace("_", "-"),
@@ -134,6 +143,16 @@ def from_rpc_error(exc: grpc.aio.AioRpcError, instance: str, service: str) -> Pr
         headers={"Retry-After": retry_after} if retry_after else None,
         extensions=extensions,
     )
+
+
+def _dependency(details: list[dict[str, Any]]) -> str:
+    """The dependency an upstream's ErrorInfo (reason DEPENDENCY_UNAVAILABLE) names, or ""."""
+    for detail in details:
+        if detail.get("@type", "").endswith("/google.rpc.ErrorInfo"):
+            metadata = detail.get("metadata")
+            if detail.get("reason") == "DEPENDENCY_UNAVAILABLE" and isinstance(metadata, dict):
+                return str(metadata.get("dependency", ""))
+    return ""
 
 
 def _retry_after(details: list[dict[str, Any]]) -> str:

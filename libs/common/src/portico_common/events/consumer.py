@@ -36,6 +36,7 @@ from portico_common.metrics import (
     EVENTS_REDELIVERED,
     observe_latency,
 )
+from portico_common.outages import unreachable_dependency
 from portico_common.tracing import span_from
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,10 @@ class EventConsumer:
                     age = time.time() - envelope.time.timestamp()
                     observe_latency(EVENT_AGE.labels(self._db.schema, envelope.type), max(0.0, age))
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
-            if deliveries >= self._settings.max_deliver:
+            # An unreachable database or NATS is no fault of the message: it is
+            # retried until the dependency is back, never parked.
+            outage = unreachable_dependency(exc) is not None
+            if deliveries >= self._settings.max_deliver and not outage:
                 await self._dead_letter(msg, envelope.type, f"{type(exc).__name__}: {exc}")
                 return
             backoff = self._settings.nak_backoff_seconds

@@ -10,11 +10,20 @@ effect and the answer is refused as already applied instead of run twice.
 Keys expire `ttl_seconds` after their first use (24 hours by default): an
 expired key may be used again, and the kernel's retention purge
 (portico_common.retention) deletes it in batches after that time.
+
+A failed request whose release could not be written (PostgreSQL went away
+under it) is remembered by the process that ran it, and released by the next
+claim this process makes once PostgreSQL answers again: that process knows the
+request has ended, so the client's retry need not wait out the stale period.
+Only the claim that request made is released (matched on its attempt and
+`updated_at`), so a later claim of the same key, by any replica, is never taken away.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from datetime import datetime
 
 from portico_common.db import Database
 from portico_common.errors import (
@@ -34,6 +43,9 @@ class IdempotentRequestAppliedError(AlreadyExistsError):
     """The request under this key took effect, but its answer was never stored (a crash)."""
 
 
+log = logging.getLogger(__name__)
+
+
 def request_fingerprint(method: str, request_bytes: bytes) -> bytes:
     return hashlib.sha256(method.encode() + b"\0" + request_bytes).digest()
 
@@ -50,6 +62,10 @@ class IdempotencyStore:
         self._db = db
         self._stale = stale_after_seconds
         self._ttl = ttl_seconds
+        # (tenant, key) -> updated_at of the claim a request of this process holds.
+        self._claims: dict[tuple[str, str], datetime] = {}
+        # Claims of requests that ended in failure and whose release was not written.
+        self._unreleased: dict[tuple[str, str], tuple[str, datetime]] = {}
 
     async def begin(  # noqa: PLR0917 - the key's columns, in the table's order
         self,
@@ -70,6 +86,7 @@ class IdempotencyStore:
             raise InvalidArgumentError(
                 f"idempotency-key must be 1..{MAX_KEY_LENGTH} printable characters"
             )
+        await self._release_unreleased()
         async with self._db.transaction(tenant_id) as conn:
             row = await conn.fetchrow(
                 """INSERT INTO idempotency_keys
@@ -88,7 +105,7 @@ class IdempotencyStore:
                             AND idempotency_keys.subject = EXCLUDED.subject
                             AND idempotency_keys.updated_at < now() - make_interval(secs => $5))
                         OR idempotency_keys.created_at < now() - make_interval(secs => $8)
-                   RETURNING true AS claimed""",
+                   RETURNING updated_at""",
                 tenant_id,
                 key,
                 method,
@@ -99,6 +116,7 @@ class IdempotencyStore:
                 self._ttl,
             )
             if row is not None:
+                self._claims[tenant_id, key] = row["updated_at"]
                 return None
             existing = await conn.fetchrow(
                 """SELECT method, request_hash, state, response, subject FROM idempotency_keys
@@ -125,6 +143,8 @@ class IdempotencyStore:
 
     async def complete(self, tenant_id: str, key: str, response: bytes, attempt: str = "") -> None:
         """Stores the answer of the attempt that still holds the key."""
+        # Were this write lost, the effect may have committed: the key stays in flight.
+        self._claims.pop((tenant_id, key), None)
         async with self._db.transaction(tenant_id) as conn:
             await conn.execute(
                 """UPDATE idempotency_keys SET state = 'done', response = $3, updated_at = now()
@@ -136,12 +156,35 @@ class IdempotencyStore:
             )
 
     async def release(self, tenant_id: str, key: str, attempt: str = "") -> None:
-        """Frees a key whose attempt failed before any effect committed (`applied` stays)."""
+        """Frees a key whose attempt failed before any effect committed (`applied` stays).
+
+        If PostgreSQL cannot be reached, remembers it and raises, and the next
+        claim this process makes frees it."""
+        claimed = self._claims.pop((tenant_id, key), None)
+        if claimed is None:
+            return
+        try:
+            await self._delete_claim(tenant_id, key, attempt, claimed)
+        except Exception:
+            self._unreleased[tenant_id, key] = (attempt, claimed)
+            raise
+
+    async def _release_unreleased(self) -> None:
+        for (tenant_id, key), (attempt, claimed) in list(self._unreleased.items()):
+            await self._delete_claim(tenant_id, key, attempt, claimed)
+            del self._unreleased[tenant_id, key]
+            log.info("idempotency key released after an outage", extra={"tenant_id": tenant_id})
+
+    async def _delete_claim(
+        self, tenant_id: str, key: str, attempt: str, claimed: datetime
+    ) -> None:
         async with self._db.transaction(tenant_id) as conn:
             await conn.execute(
                 """DELETE FROM idempotency_keys
-                   WHERE tenant_id = $1 AND key = $2 AND state = 'in_flight' AND attempt = $3""",
+                   WHERE tenant_id = $1 AND key = $2 AND state = 'in_flight'
+                     AND attempt = $3 AND updated_at = $4""",
                 tenant_id,
                 key,
                 attempt,
+                claimed,
             )

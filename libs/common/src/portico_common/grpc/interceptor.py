@@ -42,6 +42,7 @@ from portico_common.grpc.tenant_caps import TenantConcurrency
 from portico_common.grpc.tokens import Claims, TokenVerifier, current_claims
 from portico_common.idempotency_effects import KeyClaim, current_claim
 from portico_common.metrics import GRPC_DURATION, GRPC_REQUESTS, observe_latency
+from portico_common.outages import as_unavailable
 from portico_common.tenant_status import RefusedTenants
 from portico_common.tenants import ALL_TENANTS
 from portico_common.tracing import current_ids, span_from
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 _READ_PREFIXES = ("Get", "List", "Resolve", "Watch")
 _REFLECTION = "/grpc.reflection."
 _LIFECYCLE = "/portico.tenancy.v1.TenantLifecycleService/"
+# The ErrorInfo of an outage: the gateway names the dependency from it.
+ERROR_DOMAIN = "portico.dev"
+DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
 
 if TYPE_CHECKING:
     # The stubs make these generic; at run time they are plain classes.
@@ -168,7 +172,8 @@ class PorticoServerInterceptor(_Interceptor):
                 except grpc.aio.AbortError:
                     code = context.code()
                     raise
-                except Exception as exc:  # noqa: BLE001 - every error becomes a status
+                except Exception as raised:  # noqa: BLE001 - every error becomes a status
+                    exc = caller_error(raised)
                     code, message = _status_for(method, exc)
                     await context.abort(code, message, _error_details(code, message, exc))
                 finally:
@@ -209,7 +214,8 @@ class PorticoServerInterceptor(_Interceptor):
                 except grpc.aio.AbortError:
                     code = context.code()
                     raise
-                except Exception as exc:  # noqa: BLE001 - every error becomes a status
+                except Exception as raised:  # noqa: BLE001 - every error becomes a status
+                    exc = caller_error(raised)
                     code, message = _status_for(method, exc)
                     await context.abort(code, message, _error_details(code, message, exc))
                 finally:
@@ -333,7 +339,10 @@ class PorticoServerInterceptor(_Interceptor):
                 # The key's own bookkeeping below is no effect of the request's.
                 current_claim.reset(claimed)
         except BaseException:
-            await self._idempotency.release(tenant, key, attempt)
+            try:
+                await self._idempotency.release(tenant, key, attempt)
+            except Exception as exc:  # noqa: BLE001 - the store releases it later itself
+                log.warning("idempotency key not released yet", extra={"error": str(exc)})
             raise
         await self._idempotency.complete(
             tenant, key, _storable(response).SerializeToString(deterministic=True), attempt
@@ -370,6 +379,24 @@ def _denial_message(claims: Claims, permission: str) -> str:
     if claims.scopes:
         message += f", or its scopes ({', '.join(claims.scopes)}) exclude it"
     return message
+
+
+def caller_error(exc: Exception) -> Exception:
+    """The error a caller is shown: a dependency's outage as UNAVAILABLE, else `exc`.
+
+    An error a service raised on purpose keeps its category; only uncategorised
+    ones (INTERNAL) are looked at for an unreachable PostgreSQL, NATS or service.
+    """
+    if isinstance(exc, TimeoutError) or getattr(exc, "code", "INTERNAL") != "INTERNAL":
+        return exc
+    outage = as_unavailable(exc)
+    if outage is None:
+        return exc
+    log.warning(
+        "dependency unreachable",
+        extra={"dependency": outage.dependency, "error": f"{type(exc).__name__}: {exc}"},
+    )
+    return outage
 
 
 def _status_for(method: str, exc: Exception) -> tuple[grpc.StatusCode, str]:
@@ -414,17 +441,33 @@ def _storable(response: Message) -> Message:
 def _error_details(
     code: grpc.StatusCode, message: str, exc: BaseException
 ) -> tuple[tuple[str, bytes], ...]:
-    """A google.rpc.Status trailer with a RetryInfo when the error says when to retry."""
+    """A google.rpc.Status trailer: a RetryInfo when the error says when to retry, and an
+    ErrorInfo naming the unreachable dependency when it is an outage."""
+    details: list[Message] = []
     retry_after = getattr(exc, "retry_after_seconds", None)
-    if not isinstance(retry_after, int | float) or retry_after <= 0:
-        return ()
-    detail = any_pb2.Any()
-    detail.Pack(
-        error_details_pb2.RetryInfo(
-            retry_delay=duration_pb2.Duration(seconds=math.ceil(retry_after))
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        details.append(
+            error_details_pb2.RetryInfo(
+                retry_delay=duration_pb2.Duration(seconds=math.ceil(retry_after))
+            )
         )
-    )
-    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    dependency = getattr(exc, "dependency", None)
+    if isinstance(dependency, str) and dependency:
+        details.append(
+            error_details_pb2.ErrorInfo(
+                reason=DEPENDENCY_UNAVAILABLE,
+                domain=ERROR_DOMAIN,
+                metadata={"dependency": dependency},
+            )
+        )
+    if not details:
+        return ()
+    packed = []
+    for detail in details:
+        found = any_pb2.Any()
+        found.Pack(detail)
+        packed.append(found)
+    status = status_pb2.Status(code=code.value[0], message=message, details=packed)
     return (("grpc-status-details-bin", status.SerializeToString()),)
 
 
