@@ -337,7 +337,9 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
 
     delivery = ConsumerSettings(
-        max_deliver=settings.max_deliver, create=not settings.nats_provisioned
+        max_deliver=settings.max_deliver,
+        ack_wait_seconds=settings.event_ack_wait_seconds,
+        create=not settings.nats_provisioned,
     )
     consumers = [
         *consumers,
