@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import resolve, rollback_reaction, slo_evaluation, slo_ingest, solver, verification
+from bench import (
+    resolve,
+    rollback_reaction,
+    rollback_scale,
+    slo_evaluation,
+    slo_ingest,
+    solver,
+    verification,
+)
 
 BENCHMARKS = {
     "resolve": resolve.main,
     "rollback_reaction": rollback_reaction.main,
+    "rollback_scale": rollback_scale.main,
     "slo_ingest": slo_ingest.main,
     "slo_evaluation": slo_evaluation.main,
     "solver": solver.main,
