@@ -103,6 +103,8 @@ class FakePortico:
     # Switches: no page is sent; the breaker never opens (the SLO rolls the version back).
     never_page: bool = False
     never_open: bool = False
+    # What the decision that rolls a judged canary back names as its source.
+    judge_source: str = "judgment"
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -304,7 +306,9 @@ class FakePortico:
         if rollout.criteria().get("judgment") and slowest >= 600 and rollout.rolled_back is False:
             rollout.state = "ROLLOUT_STATE_ROLLED_BACK"
             rollout.reason = "judgment FAIL: score 33.3 below the marginal threshold 75"
-            rollout.decisions.append(decision("DECISION_KIND_FAIL", "judgment", rollout.reason))
+            rollout.decisions.append(
+                decision("DECISION_KIND_FAIL", self.judge_source, rollout.reason)
+            )
         violated = failed > 0 and not self.never_violate
         breaker = self.breakers.get(body["version"])
         if breaker is not None:
