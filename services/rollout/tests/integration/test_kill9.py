@@ -3,7 +3,8 @@
 A real `python -m portico_rollout` process on real NATS JetStream and
 PostgreSQL (slo runs as its own process too) is killed with SIGKILL: after a
 request, in the middle of a phase's bake, in the middle of a promotion
-decision and in the middle of a rollback saga, then started again. Each time
+decision and in the middle of a rollback saga, then started again; and one
+of two replicas racing for the same steps. Each time
 the rollout resumes at the exact step and ends exactly once: every decision
 stored once with contiguous numbers, every event on the stream once (counted
 there, not in the database), and ResolveVersion's in-memory view agreeing
@@ -142,6 +143,13 @@ class Rollouts:
     async def start(self) -> None:
         await asyncio.to_thread(self.process.start)
         self._channel = grpc.aio.insecure_channel(self.process.target)
+        self.stub = pb_grpc.RolloutServiceStub(self._channel)
+
+    async def adopt(self, process: ServiceProcess) -> None:
+        """Talks to another running replica from now on."""
+        await self.close_channel()
+        self.process = process
+        self._channel = grpc.aio.insecure_channel(process.target)
         self.stub = pb_grpc.RolloutServiceStub(self._channel)
 
     async def kill(self) -> None:
@@ -443,3 +451,21 @@ async def _row_state(r: Rollouts, rollout_id: str) -> str:
         "SELECT state FROM rollout.rollouts WHERE rollout_id = $1", rollout_id
     )
     return str(state)
+
+
+async def test_two_replicas_never_double_advance_and_one_killed_leaves_the_rest_to_the_other(
+    rollouts: Rollouts, tmp_path: Path
+) -> None:
+    """Two processes' schedulers race for every step; one is killed at 50%; each step once."""
+    r = rollouts
+    other = ServiceProcess("portico_rollout", r.infra.rollout_env, tmp_path / "replica-b")
+    await asyncio.to_thread(other.start)
+    try:
+        rollout_id = await r.request("2.3.0", canary_plan(middle_bake=2))
+        await r.checks_pass("2.3.0")
+        await r.reaches(rollout_id, IN_PROGRESS, percent=50)
+        await r.kill()
+        await r.adopt(other)
+        await assert_completed_once(r, rollout_id, phases=3)
+    finally:
+        await asyncio.to_thread(other.stop)
