@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import tempfile
 import time
 import uuid
@@ -37,6 +38,7 @@ from portico_common.events.topology import owner_source
 from portico_common.timestamps import to_timestamp
 from portico_embedded.nats import NatsServer
 from portico_embedded.postgres import PostgresServer
+from portico_embedded.testing.databases import prepare_service_database
 from portico_embedded.testing.services import ServiceProcess, infra_env
 
 ROLLOUTS = int(os.environ.get("BENCH_ROLLOUTS", "50"))
@@ -161,18 +163,30 @@ async def _wait_in_progress(stub: pb_grpc.RolloutServiceStub, tenant: str, ids: 
 async def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="portico-bench-"))
     nats_server = NatsServer(home / "nats").start()
-    pg = PostgresServer(home / "pg", fsync=False).start()
-    # A separate process, as in production, on a port it binds itself (port 0 and
-    # a ready file); no auth target, so no tokens are needed.
-    rollout = ServiceProcess(
-        "portico_rollout", infra_env(pg.url, nats_server.url, log_level="WARNING"), home
-    )
+    pg = PostgresServer(home / "pg", fsync=False, password=secrets.token_hex(16)).start()
+    # Separate processes, as in production, each on a port it binds itself (port 0
+    # and a ready file) and connected as its own role; no auth target, so no tokens
+    # are needed. slo is there because a rollout needs an SLO for its version.
+    processes: list[ServiceProcess] = []
     try:
+        slo_url = await prepare_service_database(pg.url, "slo")
+        rollout_url = await prepare_service_database(pg.url, "rollout")
+        slo = ServiceProcess(
+            "portico_slo", infra_env(slo_url, nats_server.url, log_level="WARNING"), home
+        )
+        processes.append(slo)
+        await asyncio.to_thread(slo.start)
+        env = infra_env(
+            rollout_url, nats_server.url, rollout_slo_target=slo.target, log_level="WARNING"
+        )
+        rollout = ServiceProcess("portico_rollout", env, home)
+        processes.append(rollout)
         await asyncio.to_thread(rollout.start)
         base = await baseline(nats_server.url, ROLLOUTS)
         ours = await portico(nats_server.url, rollout.target, ROLLOUTS)
     finally:
-        await asyncio.to_thread(rollout.stop)
+        for process in reversed(processes):
+            await asyncio.to_thread(process.stop)
         nats_server.stop()
         pg.stop()
     print("rollback reaction (slo.violated published -> rollout.rolled_back received)")

@@ -77,7 +77,8 @@ def _cli(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str, str]]) -> None:
     """Every service is healthy, 2.3.0 reaches 100%, 2.4.0 is rolled back by its SLO (which
-    pages the demo's PagerDuty receiver) and 2.5.0 by its circuit breaker."""
+    pages the demo's PagerDuty receiver) and 2.5.0 by its circuit breaker; 2.6.0's phase holds
+    for lack of samples, 2.7.0 fails the statistical judgment, 2.8.0 is paused then promoted."""
     home, env = suite
     endpoints = json.loads((home / "endpoints.json").read_text())
     assert set(endpoints["services"]) == {"auth", "tenancy", "security", "compat", "rollout", "slo"}
@@ -102,7 +103,19 @@ def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str
     assert re.search(r"breaker path .*ROLLED_BACK after .*circuit breaker \S+ opened", summary), (
         output
     )
+    # A phase held for lack of samples (no data is not success), then completed on evidence.
+    assert "phase at 10% HOLDS: not enough samples: 0 of 30 canary outcomes" in demo.stdout, output
+    assert re.search(
+        r"held path .*COMPLETED: 10% -> 100% in .*held: not enough samples", summary
+    ), output
+    # Kayenta's judgment (canary against baseline) failed the slow 2.7.0 and rolled it back.
+    assert re.search(r"judged path .*ROLLED_BACK after 50% in .*source: judgment", summary), output
+    # An operator paused 2.8.0 at 10%, then promoted it to 100%.
+    assert "operator paused the rollout at 10%" in demo.stdout, output
+    assert re.search(r"paused path .*COMPLETED: .*paused at 10%, promoted to 100%", summary), output
     for event in (
+        "rollout.paused",
+        "rollout.decision.recorded",
         "rollout.started",
         "rollout.phase.advanced",
         "rollout.completed",

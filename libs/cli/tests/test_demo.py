@@ -146,3 +146,36 @@ async def test_a_rollout_that_names_no_slo_fails_the_demo(
     assert await demo(FakePortico(no_slo=True)) == 1
     out = capsys.readouterr().out
     assert "the rollout of 2.3.0 names no SLO (sloId)" in out
+
+
+async def test_the_demo_shows_a_hold_a_judged_rollback_and_a_paused_promotion(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """2.6.0 holds for samples then completes; 2.7.0 fails the judge; 2.8.0 is paused, promoted."""
+    assert await demo(FakePortico()) == 0
+    out = capsys.readouterr().out
+    assert "phase at 10% HOLDS: not enough samples: 0 of 30 canary outcomes" in out
+    assert "rollout ROLLED_BACK: judgment FAIL" in out
+    assert "operator paused the rollout at 10%" in out
+    assert "resolve while paused: 2/20 users on 2.8.0" in out
+    assert "operator promoted it to 100%" in out
+    summary = out[out.index("Summary") :]
+    assert "held path" in summary
+    assert "COMPLETED: 10% -> 100% in" in summary
+    assert "held: not enough samples: 0 of 30 canary outcomes" in summary
+    assert "judged path" in summary
+    assert "ROLLED_BACK after 50% in" in summary
+    assert "the decision's source: judgment" in summary
+    assert "paused path" in summary
+    assert "paused at 10%, promoted to 100%" in summary
+    assert "2.7.0 was rolled back by the statistical judgment" in out
+
+
+async def test_a_judged_rollback_made_by_something_else_fails_the_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The judged path passes only if the rolling-back decision came from the judgment."""
+    assert await demo(FakePortico(judge_source="criteria")) == 1
+    out = capsys.readouterr().out
+    assert "2.7.0 was rolled back, but not by the judge: criteria" in out
+    assert "the judged path failed" in out

@@ -1,9 +1,11 @@
-"""`portico demo`: three paths against the running suite, then a summary.
+"""`portico demo`: the paths against the running suite, then a summary.
 
 Exit 0 only if the first version reached 100% (COMPLETED), the second was
-ROLLED_BACK by its SLO and paged the demo's local PagerDuty receiver, and the
+ROLLED_BACK by its SLO and paged the demo's local PagerDuty receiver, the
 third was ROLLED_BACK by its circuit breaker (every user back on the first
-each time); 1 with the reason otherwise.
+each time), the fourth held for lack of samples and then completed on good
+outcomes, the fifth was ROLLED_BACK by the statistical judgment, and the
+sixth was paused and then promoted to 100%; 1 with the reason otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ from portico_cli.breaker_path import BREAKER_VERSION, breaker_path
 from portico_cli.endpoints import Endpoints, redact_url
 from portico_cli.errors import CliError, DemoError, NotRunningError
 from portico_cli.events import EventFeed, Seen, describe
+from portico_cli.evidence_paths import (
+    HELD_VERSION,
+    JUDGED_VERSION,
+    PAUSED_VERSION,
+    held_path,
+    judged_path,
+    paused_path,
+)
 from portico_cli.happy_path import happy_path
 from portico_cli.infra import NATS_URL_ENV
 from portico_cli.leftovers import alive
@@ -128,6 +138,9 @@ async def run_demo(
     happy = PathResult("happy path", HAPPY_VERSION, COMPLETED)
     rollback = PathResult("rollback path", ROLLBACK_VERSION, ROLLED_BACK)
     breaker = PathResult("breaker path", BREAKER_VERSION, ROLLED_BACK)
+    held = PathResult("held path", HELD_VERSION, COMPLETED)
+    judged = PathResult("judged path", JUDGED_VERSION, ROLLED_BACK)
+    paused = PathResult("paused path", PAUSED_VERSION, COMPLETED)
     oncall = OnCall()
     page: Page | None = None
     setup_error = ""
@@ -160,10 +173,20 @@ async def run_demo(
             if page is not None:
                 timeline.step(f"paged: PagerDuty trigger {page.dedup_key} ({page.summary})")
             await _walk(breaker_path(scenario, breaker, rollback_bake_seconds), breaker, timeline)
+        if breaker.ok:
+            await _walk(held_path(scenario, held), held, timeline)
+        if held.ok:
+            await _walk(judged_path(scenario, judged, held.version), judged, timeline)
+        if judged.ok:
+            await _walk(paused_path(scenario, paused, rollback_bake_seconds), paused, timeline)
+        # The dependency-chain rollback path (a plugin that depends on a rolled-back
+        # version is rolled back with it, in reverse dependency order) goes here,
+        # with its own PathResult and summary row.
         return _summary(
             timeline=timeline,
             tenant=tenant,
             paths=(happy, rollback, breaker),
+            evidence=(held, judged, paused),
             reaction=reaction,
             page=page,
             sticky_breaks=scenario.sticky_breaks,
@@ -228,6 +251,7 @@ def _summary(
     timeline: Timeline,
     tenant: str,
     paths: tuple[PathResult, PathResult, PathResult],
+    evidence: tuple[PathResult, PathResult, PathResult],
     reaction: Reaction,
     page: Page | None,
     sticky_breaks: list[str],
@@ -248,6 +272,7 @@ def _summary(
             ]
         )
     rows.append(_path_row(breaker))
+    rows += [_evidence_row(path) for path in evidence]
     if rollback.ok:
         server = (
             f"{reaction.server_ms:.1f} ms" if reaction.server_ms is not None else "n/a (no event)"
@@ -267,7 +292,7 @@ def _summary(
     rows.append(["events", f"received for tenant {tenant}", str(len(feed.events))])
     timeline.line(format_table(rows))
     reasons = [setup_error] if setup_error else []
-    reasons += [_why(path) for path in paths if not path.ok]
+    reasons += [_why(path) for path in (*paths, *evidence) if not path.ok]
     if rollback.ok and page is None:
         reasons.append("the SLO violation paged nobody")
     if sticky_breaks:
@@ -276,11 +301,22 @@ def _summary(
     if reasons:
         timeline.line("FAILED: " + "; ".join(reasons))
         return 1
+    held, judged, paused = evidence
     timeline.line(
         f"OK: {PLUGIN}@{happy.version} reached 100%, {rollback.version} was rolled back"
-        f" by an SLO violation that paged on-call, and {breaker.version} by its circuit breaker"
+        f" by an SLO violation that paged on-call, and {breaker.version} by its circuit breaker;"
+        f" {held.version} held for lack of samples then completed, {judged.version} was"
+        f" rolled back by the statistical judgment, {paused.version} was paused then promoted"
     )
     return 0
+
+
+def _evidence_row(path: PathResult) -> list[str]:
+    """An evidence path's row: its end state and what it showed on the way."""
+    row = _path_row(path)
+    if path.ok and path.detail:
+        row[2] = f"{row[2]}; {path.detail}"
+    return row
 
 
 def _path_row(path: PathResult) -> list[str]:

@@ -56,6 +56,8 @@ class PathResult:
     rollout_id: str = ""
     seconds: float = 0.0
     ran: bool = False
+    # What the path showed besides its end state (a hold's reason, the judge's verdict).
+    detail: str = ""
 
     @property
     def ok(self) -> bool:
@@ -124,8 +126,13 @@ class Scenario:
 
     # ---- steps ----------------------------------------------------------------
 
-    async def submit(self, version: str, bake_seconds: int) -> str:
-        """Packs and signs the version, asks for its rollout, shows its SLO, runs both checks."""
+    async def submit(
+        self, version: str, bake_seconds: int, *, plan: list[dict[str, Any]] | None = None
+    ) -> str:
+        """Packs and signs the version, asks for its rollout, shows its SLO, runs both checks.
+
+        `plan`, when given, is the rollout's whole plan (percent, bake, criteria per phase).
+        """
         artifact = build(
             PLUGIN, version, self.key, engines=ENGINES, peer_dependencies=PEER_DEPENDENCIES
         )
@@ -133,19 +140,22 @@ class Scenario:
             f"packed {PLUGIN}@{version}: {len(artifact.tarball)} bytes,"
             f" {artifact.integrity[:20]}..., signed by {self.key.key_id}"
         )
-        reply = await self.api.call(
-            "POST",
-            "/rollouts",
-            {"plugin": PLUGIN, "version": version, "bakeSeconds": bake_seconds},
-        )
+        request: dict[str, Any] = {"plugin": PLUGIN, "version": version}
+        request |= {"plan": plan} if plan else {"bakeSeconds": bake_seconds}
+        reply = await self.api.call("POST", "/rollouts", request)
         rollout = reply.get("rollout") or {}
         rollout_id = str(rollout.get("rolloutId") or "")
         if not rollout_id:
             raise DemoError("POST /rollouts: the answer carries no rolloutId")
         phases = "/".join(str(p) for p in rollout.get("phases", []))
+        bakes = (
+            "/".join(str(p["bakeSeconds"]) for p in plan)
+            if plan
+            else str(rollout.get("bakeSeconds", bake_seconds))
+        )
         self.t.step(
             f"rollout {rollout_id} requested: {short(str(rollout.get('state')))}"
-            f" (phases {phases or 'default'}%, bake {rollout.get('bakeSeconds', bake_seconds)}s)"
+            f" (phases {phases or 'default'}%, bake {bakes}s)"
         )
         await self.show_slo(version, str(rollout.get("sloId") or ""))
         await self.verify(artifact)
@@ -220,8 +230,12 @@ class Scenario:
         if not compatible:
             raise DemoError(f"compat found {artifact.name}@{artifact.version} incompatible")
 
+    async def rollout_view(self, rollout_id: str) -> dict[str, Any]:
+        """GET /rollouts/{id} as it answers: the rollout, its health and latest decisions."""
+        return await self.api.call("GET", f"/rollouts/{rollout_id}")
+
     async def rollout(self, rollout_id: str) -> dict[str, Any]:
-        reply = await self.api.call("GET", f"/rollouts/{rollout_id}")
+        reply = await self.rollout_view(rollout_id)
         rollout = reply.get("rollout")
         if not isinstance(rollout, dict) or "state" not in rollout:
             raise DemoError(f"GET /rollouts/{rollout_id}: the answer carries no rollout state")

@@ -6,7 +6,10 @@ NAME@VERSION:INTEGRITY, proto JSON field names) and plays the rollout: each
 GET of a rollout advances it one phase; failing outcomes for a version under
 canary trip the SLO, roll it back and page the tenant's PagerDuty channel
 (over HTTP, as slo does); slow outcomes of a version with a configured breaker
-open it and roll the version back.
+open it and roll the version back. A plan's criteria are played too: a phase
+needing more samples than were reported holds (with a HOLD decision), a
+judged phase fails on slow canary outcomes (a judgment FAIL decision); pause
+and promote are the operator's controls.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class Rollout:
     plugin: str
     version: str
     stable: str
-    bake: int
+    bake_seconds: int
     state: str = "ROLLOUT_STATE_AWAITING_CHECKS"
     phase: int = -1
     verified: bool = False
@@ -40,10 +43,29 @@ class Rollout:
     reason: str = ""
     # The SLO the rollout ensured for its version, as rollout does when asked for one.
     slo_id: str = ""
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    samples: int = 0
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    health: str = "unknown"
+
+    @property
+    def phases(self) -> list[int]:
+        return [int(p["percent"]) for p in self.plan] or PHASES
 
     @property
     def percent(self) -> int:
-        return PHASES[self.phase] if self.phase >= 0 and not self.rolled_back else 0
+        return self.phases[self.phase] if self.phase >= 0 and not self.rolled_back else 0
+
+    def criteria(self) -> dict[str, Any]:
+        if not self.plan or self.phase < 0:
+            return {}
+        criteria: dict[str, Any] = self.plan[self.phase].get("criteria") or {}
+        return criteria
+
+    def bake(self) -> int:
+        if not self.plan or self.phase < 0:
+            return self.bake_seconds
+        return int(self.plan[self.phase]["bakeSeconds"])
 
     @property
     def rolled_back(self) -> bool:
@@ -56,9 +78,9 @@ class Rollout:
             "version": self.version,
             "stableVersion": self.stable,
             "state": self.state,
-            "phases": PHASES,
+            "phases": self.phases,
             "percent": self.percent,
-            "bakeSeconds": self.bake,
+            "bakeSeconds": self.bake_seconds,
             "reason": self.reason,
             "sloId": self.slo_id,
         }
@@ -86,6 +108,8 @@ class FakePortico:
     never_open: bool = False
     # Switch: rollout ensures no SLO (the rollout names none).
     no_slo: bool = False
+    # What the decision that rolls a judged canary back names as its source.
+    judge_source: str = "judgment"
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -136,6 +160,9 @@ class FakePortico:
             return self.get_rollout(rest.removeprefix("/rollouts/"))
         if method == "GET" and rest.startswith("/slos/"):
             return self.get_slo(rest.removeprefix("/slos/"))
+        control = re.fullmatch(r"/rollouts/([^/:]+):(pause|promote)", rest)
+        if method == "POST" and control is not None:
+            return self.control(*control.groups())
         return problem(404, "Not Found", f"no route for {method} {rest}")
 
     def register_key(self, body: dict[str, Any]) -> httpx.Response:
@@ -145,12 +172,14 @@ class FakePortico:
 
     def request_rollout(self, body: dict[str, Any]) -> httpx.Response:
         number = len(self.rollouts) + 1
+        plan = list(body.get("plan") or [])
         rollout = Rollout(
             f"r-{number}",
             body["plugin"],
             body["version"],
             self.stable,
-            body["bakeSeconds"],
+            int(body.get("bakeSeconds") or 300),
+            plan=plan,
             slo_id="" if self.no_slo else f"slo-{number}",
         )
         self.rollouts[rollout.rollout_id] = rollout
@@ -237,12 +266,46 @@ class FakePortico:
         rollout = self.rollouts[rollout_id]
         if rollout.state == "ROLLOUT_STATE_AWAITING_CHECKS" and rollout.verified and rollout.compat:
             rollout.state, rollout.phase = "ROLLOUT_STATE_IN_PROGRESS", 0
-        elif rollout.state == "ROLLOUT_STATE_IN_PROGRESS" and rollout.bake < 10:
+        elif rollout.state == "ROLLOUT_STATE_IN_PROGRESS" and rollout.bake() < 10:
             # Short bakes advance one phase per poll; long ones stay in canary.
-            rollout.phase += 1
-            if rollout.phase == len(PHASES) - 1:
-                rollout.state = "ROLLOUT_STATE_COMPLETED"
-                self.stable = rollout.version
+            self.judge_phase(rollout)
+        return ok(
+            {
+                "rollout": rollout.json(),
+                "health": {"status": rollout.health},
+                "decisions": rollout.decisions[::-1],
+            }
+        )
+
+    def judge_phase(self, rollout: Rollout) -> None:
+        """A phase's criteria: too few samples hold it; a judged phase waits for its judgment."""
+        criteria = rollout.criteria()
+        wanted = int(criteria.get("minSamples", 0))
+        if rollout.samples < wanted:
+            rollout.health = "holding"
+            reason = f"not enough samples: {rollout.samples} of {wanted} canary outcomes"
+            rollout.decisions.append(decision("DECISION_KIND_HOLD", "criteria", reason))
+            return
+        if criteria.get("judgment"):
+            return
+        rollout.health = "healthy"
+        self.advance(rollout)
+
+    def advance(self, rollout: Rollout) -> None:
+        """One phase on; a rollout in its last phase (promoted there) completes."""
+        rollout.phase = min(rollout.phase + 1, len(rollout.phases) - 1)
+        rollout.decisions.append(decision("DECISION_KIND_ADVANCE", "criteria", "criteria hold"))
+        if rollout.phase == len(rollout.phases) - 1:
+            rollout.state = "ROLLOUT_STATE_COMPLETED"
+            self.stable = rollout.version
+
+    def control(self, rollout_id: str, action: str) -> httpx.Response:
+        rollout = self.rollouts[rollout_id]
+        if action == "pause":
+            rollout.state = "ROLLOUT_STATE_PAUSED"
+        else:
+            rollout.state = "ROLLOUT_STATE_IN_PROGRESS"
+            rollout.phase = len(rollout.phases) - 1
         return ok({"rollout": rollout.json()})
 
     def create_channel(self, body: dict[str, Any]) -> httpx.Response:
@@ -281,6 +344,14 @@ class FakePortico:
     def outcomes(self, body: dict[str, Any]) -> httpx.Response:
         failed = sum(1 for o in body["outcomes"] if not o["success"])
         rollout = self._by_version(body["version"])
+        rollout.samples += len(body["outcomes"])
+        slowest = max(o["latencyMs"] for o in body["outcomes"])
+        if rollout.criteria().get("judgment") and slowest >= 600 and rollout.rolled_back is False:
+            rollout.state = "ROLLOUT_STATE_ROLLED_BACK"
+            rollout.reason = "judgment FAIL: score 33.3 below the marginal threshold 75"
+            rollout.decisions.append(
+                decision("DECISION_KIND_FAIL", self.judge_source, rollout.reason)
+            )
         violated = failed > 0 and not self.never_violate
         breaker = self.breakers.get(body["version"])
         if breaker is not None:
@@ -309,13 +380,18 @@ class FakePortico:
 
     def resolve(self, body: dict[str, Any]) -> httpx.Response:
         self.resolves += 1
-        live = [r for r in self.rollouts.values() if r.state == "ROLLOUT_STATE_IN_PROGRESS"]
+        serving = ("ROLLOUT_STATE_IN_PROGRESS", "ROLLOUT_STATE_PAUSED")
+        live = [r for r in self.rollouts.values() if r.state in serving]
         bucket = int(hashlib.sha256(body["userId"].encode()).hexdigest(), 16) % 100
         if self.shuffle_users:
             bucket = (bucket + 37 * self.resolves) % 100
         if live and bucket < live[0].percent:
             return ok({"version": live[0].version, "inCanary": True, "bucket": bucket})
         return ok({"version": self.stable, "inCanary": False, "bucket": bucket})
+
+
+def decision(kind: str, source: str, reason: str) -> dict[str, Any]:
+    return {"kind": kind, "source": source, "reasons": [reason]}
 
 
 def ok(body: dict[str, Any]) -> httpx.Response:

@@ -411,7 +411,9 @@ async def _set_up_consumers(
 ) -> list[EventConsumer]:
     """The given consumers and one per subscription, set up; their dead letters' API knows them."""
     delivery = ConsumerSettings(
-        max_deliver=rt.settings.max_deliver, create=not rt.settings.nats_provisioned
+        max_deliver=rt.settings.max_deliver,
+        ack_wait_seconds=rt.settings.event_ack_wait_seconds,
+        create=not rt.settings.nats_provisioned,
     )
     every = [
         *consumers,

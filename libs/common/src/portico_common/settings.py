@@ -102,6 +102,10 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     log_format: str = "json"
     # JetStream: how often a failing message is retried before the dead-letter subject.
     max_deliver: int = 5
+    # JetStream: how long a fetched, unacknowledged message waits before it is
+    # delivered again; after a crash (kill -9) mid-handler, the event is retried
+    # this long after it was taken. Applies to consumers the service creates.
+    event_ack_wait_seconds: float = Field(default=30.0, gt=0)
     # 3 on a clustered JetStream; 1 for the embedded single server.
     nats_stream_replicas: int = 1
     db_pool_min: int = 1
