@@ -21,6 +21,7 @@ from portico_common.grpc.registration import Servicer
 from portico_common.grpc.service_tokens import service_channel
 from portico_common.runtime import Background, Readiness, Runtime, bootstrap_process, serve
 from portico_common.tls import grpc_channel
+from portico_rollout.adapters.compat_grpc import GrpcDependencyGraph
 from portico_rollout.adapters.httproute import HttpRouteRouter, RouteLayout
 from portico_rollout.adapters.kube_apply import KubernetesApplier
 from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
@@ -32,7 +33,7 @@ from portico_rollout.app.assignment_sync import AssignmentSync
 from portico_rollout.app.assignments import AssignmentReader, ChangeFeed, TrafficRouter
 from portico_rollout.app.evaluation import SchedulerLimits
 from portico_rollout.app.handlers import Defaults
-from portico_rollout.app.ports import SloSource, UnitOfWorkFactory
+from portico_rollout.app.ports import DependencyGraph, SloSource, UnitOfWorkFactory
 from portico_rollout.entrypoints.events import (
     CHECKS_DURABLE,
     SLO_DURABLE,
@@ -42,6 +43,7 @@ from portico_rollout.entrypoints.events import (
 from portico_rollout.entrypoints.grpc_api import RolloutServicer
 from portico_rollout.entrypoints.grpc_assignments import AssignmentServicer
 from portico_rollout.entrypoints.install_events import INSTALLS_DURABLE, install_handlers
+from portico_rollout.entrypoints.saga_runner import make_saga_runner
 from portico_rollout.entrypoints.scheduler import make_scheduler
 from portico_rollout.entrypoints.tenant_events import (
     TENANT_STATES_DURABLE,
@@ -77,6 +79,8 @@ class Dependencies:
     changes: ChangeFeed | None = None
     routers: Sequence[TrafficRouter] = ()
     view_resync_seconds: float = 60.0
+    # compat's dependency graph, for the rollback saga's dependents; None: not looked for.
+    graph: DependencyGraph | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ def build(deps: Dependencies) -> Components:
             limits=deps.limits,
         ),
         view.run,
+        make_saga_runner(deps.uow, deps.graph, deps.clock, tick_seconds=deps.tick_seconds),
     ]
     readiness: list[Readiness] = []
     sync = None
@@ -149,7 +154,9 @@ def build(deps: Dependencies) -> Components:
     )
 
 
-def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Dependencies:
+def dependencies(
+    rt: Runtime, settings: RolloutSettings, slo: SloSource, graph: DependencyGraph | None = None
+) -> Dependencies:
     """The real dependencies: PostgreSQL units of work on the runtime's database."""
     return Dependencies(
         uow=pg_uow_factory(rt.db, rt.clock),
@@ -171,6 +178,7 @@ def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Depe
         changes=NatsChangeFeed(rt.nc),
         routers=http_routes(settings),
         view_resync_seconds=settings.rollout_view_resync_seconds,
+        graph=graph,
     )
 
 
@@ -180,7 +188,11 @@ def slo_channel(rt: Runtime, settings: RolloutSettings) -> grpc.aio.Channel | No
     Over TLS when the runtime has it: slo serves mutual TLS then, and the token
     is shown only to a server whose certificate checks out.
     """
-    target = settings.rollout_slo_target
+    return own_channel(rt, settings.rollout_slo_target)
+
+
+def own_channel(rt: Runtime, target: str) -> grpc.aio.Channel | None:
+    """A channel to `target` carrying rollout's own token; None when `target` is empty."""
     if not target:
         return None
     if rt.service_tokens is not None:
@@ -215,12 +227,14 @@ async def run(
     ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
     slo: SloSource | None = None,
+    graph: DependencyGraph | None = None,
 ) -> None:
     """Runs the service until SIGTERM/SIGINT, or until `stop` is set.
 
-    `clock`, `ready` (called with the bound gRPC port), `stop` and `slo` (an
-    slo in place of the one at PORTICO_ROLLOUT_SLO_TARGET) let tests run the
-    real thing in-process on a ManualClock.
+    `clock`, `ready` (called with the bound gRPC port), `stop`, `slo` (an
+    slo in place of the one at PORTICO_ROLLOUT_SLO_TARGET) and `graph` (a
+    dependency graph in place of compat's) let tests run the real thing
+    in-process on a ManualClock.
     """
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
     channel = None if slo is not None else slo_channel(rt, settings)
@@ -230,7 +244,10 @@ async def run(
             if channel is not None
             else NoSloSource()
         )
-    parts = build(dependencies(rt, settings, slo))
+    compat = None if graph is not None else own_channel(rt, settings.rollout_compat_target)
+    if compat is not None:
+        graph = GrpcDependencyGraph(compat, timeout_seconds=settings.rollout_compat_timeout_seconds)
+    parts = build(dependencies(rt, settings, slo, graph))
     try:
         await serve(
             rt,
@@ -242,8 +259,9 @@ async def run(
             stop=stop,
         )
     finally:
-        if channel is not None:
-            await channel.close(grace=None)
+        for opened in (channel, compat):
+            if opened is not None:
+                await opened.close(grace=None)
 
 
 def main() -> None:

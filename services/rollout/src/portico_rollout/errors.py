@@ -180,3 +180,17 @@ class RouteApplyError(RolloutError, UnavailableError):
         super().__init__(f"HTTPRoute {name} not applied: HTTP {status}: {detail}")
         self.name = name
         self.status = status
+
+
+class DependencyGraphUnavailableError(RolloutError, UnavailableError):
+    """compat could not say which plugins depend on a version (the saga step is retried)."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"compat could not {what}: {problem}")
+
+
+class DependencyGraphRefusedError(RolloutError, FailedPreconditionError):
+    """compat refused the question (a bad argument, a permission); the step is retried."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"compat refused to {what}: {problem}")

@@ -23,6 +23,11 @@ class RolloutSettings(ServiceSettings):
     # and no rollout can be requested (PORTICO_ROLLOUT_SLO_TARGET).
     rollout_slo_target: str = ""
     rollout_slo_timeout_seconds: float = Field(default=5.0, gt=0)
+    # host:port of compat (ListDependents): the plugins that need a rolled-back version
+    # are rolled back too. Empty: the rollback saga records that it could not look
+    # (PORTICO_ROLLOUT_COMPAT_TARGET).
+    rollout_compat_target: str = ""
+    rollout_compat_timeout_seconds: float = Field(default=5.0, gt=0)
     # How long a baked phase may hold (too few samples, a marginal judgment) before
     # the rollout fails and rolls back, unless a request says (the no-data timeout).
     rollout_hold_timeout_seconds: int = Field(default=3600, ge=0)

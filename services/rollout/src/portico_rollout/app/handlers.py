@@ -277,6 +277,11 @@ async def commit(
         if isinstance(event, RolloutDecisionRecorded):
             await tx.decisions.add(event.decision)
         elif isinstance(event, RolloutRolledBack):
+            if event.after_completion:
+                # The version was the stable one: the one it replaced serves again.
+                await tx.stable_versions.set(
+                    event.tenant_id, event.plugin, event.stable_version, event.rollout_id, now
+                )
             await run_rollback_saga(tx, rollout, now)
         elif isinstance(event, RolloutCompleted):
             await tx.stable_versions.set(

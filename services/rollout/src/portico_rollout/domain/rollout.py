@@ -16,7 +16,7 @@ past `hold_until`. Operator controls and approval gates live in `controls`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
@@ -303,7 +303,44 @@ class Rollout(Controls):
         if not self.state.serves:
             return []
         decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
-        return [decided, *self._rolled_back(reason, now, cause_event_id, violation_detected_at)]
+        rolled_back = self._rolled_back(reason, now, cause_event_id, violation_detected_at)
+        if source is DecisionSource.DEPENDENCY:
+            cause = str(document.get("dependency", {}).get("rollout_id", ""))
+            rolled_back = [replace(e, cause_rollout_id=cause) for e in rolled_back]
+        return [decided, *rolled_back]
+
+    def roll_back_as_dependent(
+        self, needs: str, cause_rollout_id: str, now: datetime
+    ) -> list[RolloutEvent]:
+        """Goes back because `needs` (a "plugin@version" it needs) was rolled back.
+
+        A rollout serving users rolls back as on a violation; a completed one
+        too (its stable version goes back to the one it replaced), since the
+        version it runs on no longer serves. Anything else changes nothing.
+        """
+        require_aware(now, "now")
+        reason = f"needs {needs}, rolled back by rollout {cause_rollout_id}"
+        if self.state.serves:
+            return self.roll_back(
+                reason,
+                now,
+                source=DecisionSource.DEPENDENCY,
+                evidence={"dependency": {"needs": needs, "rollout_id": cause_rollout_id}},
+            )
+        if self.state is not RolloutState.COMPLETED:
+            return []
+        document = {
+            "trigger": {"reason": reason, "cause_event_id": ""},
+            "dependency": {"needs": needs, "rollout_id": cause_rollout_id},
+        }
+        decided = self._decide(
+            now, DecisionKind.ROLLBACK, DecisionSource.DEPENDENCY, (reason,), document
+        )
+        [rolled_back] = self._rolled_back(reason, now, "", None)
+        return [
+            decided,
+            replace(rolled_back, cause_rollout_id=cause_rollout_id, after_completion=True),
+        ]
 
     # -- internals -------------------------------------------------------------------
 
@@ -417,7 +454,7 @@ class Rollout(Controls):
 
     def _rolled_back(
         self, reason: str, now: datetime, cause_event_id: str, detected_at: datetime | None
-    ) -> list[RolloutEvent]:
+    ) -> list[RolloutRolledBack]:
         if self.state is RolloutState.PAUSED:
             self.paused_at = None
         cause = f" (cause {cause_event_id})" if cause_event_id else ""

@@ -18,8 +18,12 @@ class RolloutState(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        """True once nothing can move the rollout any more."""
-        return not _ALLOWED[self]
+        """True once the rollout is finished: no longer its plugin's rollout under way.
+
+        A completed rollout can still be rolled back (a version it needs went
+        back), yet it is finished: another rollout of the plugin may start.
+        """
+        return self in (RolloutState.COMPLETED, RolloutState.ROLLED_BACK, RolloutState.REFUSED)
 
     @property
     def serves(self) -> bool:
@@ -37,7 +41,8 @@ _ALLOWED: dict[RolloutState, frozenset[RolloutState]] = {
         {RolloutState.COMPLETED, RolloutState.ROLLED_BACK, RolloutState.PAUSED}
     ),
     RolloutState.PAUSED: frozenset({RolloutState.IN_PROGRESS, RolloutState.ROLLED_BACK}),
-    RolloutState.COMPLETED: frozenset(),
+    # The version serves everyone, and goes back when a version it needs does.
+    RolloutState.COMPLETED: frozenset({RolloutState.ROLLED_BACK}),
     RolloutState.ROLLED_BACK: frozenset(),
     RolloutState.REFUSED: frozenset(),
 }

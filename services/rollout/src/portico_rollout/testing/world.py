@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 
 from portico_common.clock import ManualClock
 from portico_common.events.envelope import Envelope
+from portico_rollout.adapters.compat_memory import MemoryDependencyGraph
 from portico_rollout.adapters.memory import MemoryStore
 from portico_rollout.adapters.slo_memory import MemorySlo
 from portico_rollout.adapters.view import AssignmentView
@@ -23,6 +24,7 @@ from portico_rollout.adapters.view_memory import MemoryAssignmentReader, MemoryC
 from portico_rollout.app import handlers
 from portico_rollout.app.assignment_sync import AssignmentSync
 from portico_rollout.app.assignments import VersionAnswer, resolve_version
+from portico_rollout.app.dependents import SagaPass, advance_sagas
 from portico_rollout.app.evaluation import Pass, evaluate_due_rollouts
 from portico_rollout.app.handlers import Defaults, RolloutSpec
 from portico_rollout.app.ports import UnitOfWorkFactory
@@ -58,7 +60,7 @@ HEALTHY_OUTCOMES = 50
 class RolloutWorld:
     """The service's app layer over in-memory adapters, with a clock the test moves.
 
-    `slo` is an in-memory slo. With `healthy_traffic` on (the default), every
+    `slo` is an in-memory slo, `graph` an in-memory dependency graph. With `healthy_traffic` on (the default), every
     tick first reports good outcomes of each serving rollout's version, so a
     phase passes its default criteria once baked; tests about evidence turn
     it off and report what they need.
@@ -72,6 +74,7 @@ class RolloutWorld:
     version: str = VERSION
     healthy_traffic: bool = True
     defaults: Defaults = field(default_factory=Defaults)
+    graph: MemoryDependencyGraph = field(default_factory=MemoryDependencyGraph)
     # The read path: the in-memory view, kept in step by `settle`.
     view: AssignmentView = field(default_factory=AssignmentView)
     feed: MemoryChangeFeed = field(init=False)
@@ -100,6 +103,7 @@ class RolloutWorld:
                 ),
                 assignments=MemoryAssignmentReader(self.store),
                 changes=MemoryChangeFeed(self.store),
+                graph=self.graph,
             )
         )
 
@@ -228,14 +232,20 @@ class RolloutWorld:
             self.uow, self.slo, self.clock.now(), defaults=self.defaults
         )
 
+    async def run_sagas(self) -> SagaPass:
+        """One pass of the saga runner: the rollback sagas' steps after traffic."""
+        return await advance_sagas(self.uow, self.graph, self.clock.now())
+
     async def get(self, rollout_id: str, tenant: str = TENANT) -> Rollout:
         return await handlers.get_rollout(self.uow, tenant, rollout_id)
 
-    async def started(self, *, bake_seconds: int = 600) -> Rollout:
+    async def started(
+        self, *, bake_seconds: int = 600, plugin: str = PLUGIN, version: str = VERSION
+    ) -> Rollout:
         """A rollout whose checks both passed: phase 0 is live."""
-        rollout = await self.request(bake_seconds=bake_seconds)
-        await self.verdict("security", True)
-        await self.verdict("compat", True)
+        rollout = await self.request(bake_seconds=bake_seconds, plugin=plugin, version=version)
+        await self.verdict("security", True, plugin=plugin, version=version)
+        await self.verdict("compat", True, plugin=plugin, version=version)
         return await self.get(rollout.rollout_id)
 
 

@@ -53,7 +53,7 @@ async def test_scheduler_serves_every_tenant(world: RolloutWorld) -> None:
 
 
 async def test_slo_violation_rolls_back_through_the_saga(world: RolloutWorld) -> None:
-    """slo.violated puts traffic on stable, runs both saga steps in order, and emits rolled_back."""
+    """slo.violated puts traffic on stable with the decision; the runner then looks for dependents."""
     rollout = await world.started()
     await world.tick(seconds=600)
     detected = world.clock.now()
@@ -70,9 +70,17 @@ async def test_slo_violation_rolls_back_through_the_saga(world: RolloutWorld) ->
     steps = sorted(world.store.state.steps.values(), key=lambda s: s.ordinal)
     assert [(s.step, s.state) for s in steps] == [
         ("traffic_to_stable", StepState.DONE),
-        ("compensate_dependents", StepState.DONE),
+        ("find_dependents", StepState.PENDING),
     ]
-    assert "no dependents" in steps[1].detail
+    assert (await world.run_sagas()).sagas == 1
+    steps = sorted(world.store.state.steps.values(), key=lambda s: s.ordinal)
+    assert [(s.step, s.state) for s in steps] == [
+        ("traffic_to_stable", StepState.DONE),
+        ("find_dependents", StepState.DONE),
+    ]
+    assert steps[1].detail.endswith("in rollback order: none")
+    [(_, going, _)] = world.graph.asked
+    assert (going.plugin, going.version) == (stored.plugin, stored.version)
     # A rolled-back canary is no longer advanced.
     assert await world.tick(hours=1) == 0
 
