@@ -60,10 +60,11 @@ HEALTHY_OUTCOMES = 50
 class RolloutWorld:
     """The service's app layer over in-memory adapters, with a clock the test moves.
 
-    `slo` is an in-memory slo, `graph` an in-memory dependency graph. With `healthy_traffic` on (the default), every
-    tick first reports good outcomes of each serving rollout's version, so a
-    phase passes its default criteria once baked; tests about evidence turn
-    it off and report what they need.
+    `slo` is an in-memory slo, `graph` an in-memory dependency graph. With
+    `healthy_traffic` on (the default), every tick first reports good
+    outcomes of each serving rollout's version, so a phase passes its
+    default criteria once baked; tests about evidence turn it off and
+    report what they need.
     """
 
     clock: ManualClock

@@ -53,7 +53,7 @@ async def test_scheduler_serves_every_tenant(world: RolloutWorld) -> None:
 
 
 async def test_slo_violation_rolls_back_through_the_saga(world: RolloutWorld) -> None:
-    """slo.violated puts traffic on stable with the decision; the runner then looks for dependents."""
+    """slo.violated puts traffic on stable with its decision; the runner then seeks dependents."""
     rollout = await world.started()
     await world.tick(seconds=600)
     detected = world.clock.now()

@@ -126,7 +126,7 @@ async def test_compat_down_leaves_the_step_pending_until_it_answers(world: Rollo
 
 
 async def test_a_dependent_without_a_rollout_is_recorded_not_invented(world: RolloutWorld) -> None:
-    """A dependent rollout never brought (installed some other way) is named in the step's detail."""
+    """A dependent no rollout brought (installed some other way) is named in the step's detail."""
     await installed(world, A, "1.0.0")
     a = await world.started(plugin=A, version="2.0.0")
     world.graph.needs(B, "3.0.0", on=A, on_version="2.0.0")
