@@ -28,6 +28,7 @@ from portico_common.events.bus import publish
 from portico_common.events.catalog import type_of
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
+from portico_rollout.adapters.compat_memory import MemoryDependencyGraph
 from portico_rollout.adapters.slo_memory import MemorySlo
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -93,6 +94,8 @@ class RolloutDriver:
     watch: Watch
     # The slo the service asks (SLOs ensured, outcomes of versions), in this process.
     slo: MemorySlo = field(default_factory=MemorySlo)
+    # The dependency graph the rollback saga asks, in this process.
+    graph: MemoryDependencyGraph = field(default_factory=MemoryDependencyGraph)
 
     async def send(
         self,
