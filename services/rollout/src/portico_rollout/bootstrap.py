@@ -100,7 +100,11 @@ class Components:
 
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
-    events = RolloutEventHandlers(deps.consumer_uow, deps.clock)
+    events = RolloutEventHandlers(
+        deps.consumer_uow,
+        deps.clock,
+        watch_seconds=deps.defaults.watch_after_completion_seconds,
+    )
     view = AssignmentView()
     servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults, view)
     background = [
@@ -167,6 +171,7 @@ def dependencies(
             bake_seconds=settings.rollout_default_bake_seconds,
             hold_timeout_seconds=settings.rollout_hold_timeout_seconds,
             recheck_seconds=settings.rollout_recheck_seconds,
+            watch_after_completion_seconds=settings.rollout_watch_after_completion_seconds,
         ),
         tick_seconds=settings.rollout_tick_seconds,
         limits=SchedulerLimits(

@@ -31,6 +31,10 @@ class RolloutSettings(ServiceSettings):
     # How long a baked phase may hold (too few samples, a marginal judgment) before
     # the rollout fails and rolls back, unless a request says (the no-data timeout).
     rollout_hold_timeout_seconds: int = Field(default=3600, ge=0)
+    # A completed rollout stays watched this long: slo.violated (or a breaker opening)
+    # for its version in that time takes it back to the version it replaced
+    # (PORTICO_ROLLOUT_WATCH_AFTER_COMPLETION_SECONDS; 0: not watched).
+    rollout_watch_after_completion_seconds: int = Field(default=3600, ge=0)
     # How soon a holding phase is judged again.
     rollout_recheck_seconds: int = Field(default=30, ge=1)
     # The in-memory view behind ResolveVersion is read back whole this often, as a

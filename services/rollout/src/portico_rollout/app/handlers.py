@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_rollout.app.ports import RolloutUnitOfWork, SloSource, UnitOfWorkFactory
 from portico_rollout.app.saga import run_rollback_saga
 from portico_rollout.domain.criteria import Criteria
+from portico_rollout.domain.decisions import DecisionSource
 from portico_rollout.domain.events import (
     RolloutCompleted,
     RolloutDecisionRecorded,
@@ -33,12 +34,16 @@ from portico_rollout.domain.rollout import (
     DEFAULT_RECHECK_SECONDS,
     Rollout,
 )
+from portico_rollout.domain.state import RolloutState
 from portico_rollout.domain.verdicts import CheckVerdict, apply_verdicts
 from portico_rollout.errors import (
     InvalidRolloutError,
     RolloutAlreadyExistsError,
     RolloutNotFoundError,
 )
+
+# An hour, like the default hold timeout: long enough for a slow burn-rate tier to fire.
+DEFAULT_WATCH_AFTER_COMPLETION_SECONDS = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ class Defaults:
     bake_seconds: int = DEFAULT_BAKE_SECONDS
     hold_timeout_seconds: int = DEFAULT_HOLD_TIMEOUT_SECONDS
     recheck_seconds: int = DEFAULT_RECHECK_SECONDS
+    # How long a completed rollout stays watched: a violation in that time takes it back.
+    watch_after_completion_seconds: int = DEFAULT_WATCH_AFTER_COMPLETION_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,29 +224,72 @@ class SloViolation:
 
 
 async def roll_back_on_violation(
-    tx: RolloutUnitOfWork, violation: SloViolation
+    tx: RolloutUnitOfWork, violation: SloViolation, *, watch_seconds: int = 0
 ) -> RolloutRolledBack | None:
     """Rolls back the plugin version's rollout: traffic to stable first, then compensations.
 
-    Only a rollout serving users (in progress or paused) is rolled back. A
-    violation for a version no user is served (finished, rolled back already,
-    or still awaiting its checks) changes nothing and returns None: it can
-    only be late or duplicated.
+    A rollout serving users (in progress or paused) is rolled back. One still
+    awaiting its checks is refused, so the violation is not lost when the
+    checks pass later (a violation detected before the rollout was requested
+    belongs to an earlier attempt and is ignored). A rollout that completed
+    at most `watch_seconds` ago is taken back (its stable version goes back).
+    Anything else (a finished rollout, a rollback already done, a violation
+    of another version) changes nothing: the event is late or duplicated.
+    Returns the rolled_back event when traffic went back.
     """
     require_scope(tx, violation.tenant_id)
     rollout = await tx.rollouts.active_for(violation.tenant_id, violation.plugin, lock=True)
-    if rollout is None or rollout.version != violation.version or not rollout.state.serves:
-        return None
     now = tx.clock.now()
-    events = rollout.roll_back(
-        violation.reason,
-        now,
-        cause_event_id=violation.event_id,
-        violation_detected_at=violation.detected_at,
-        evidence={"violation": _violation_evidence(violation)},
-    )
+    evidence = {"violation": _violation_evidence(violation)}
+    if rollout is None or rollout.version != violation.version:
+        rollout = await _watched_completion(tx, violation, now, watch_seconds)
+        if rollout is None:
+            return None
+        events = rollout.roll_back_completed(
+            violation.reason,
+            now,
+            source=DecisionSource.SLO,
+            cause_event_id=violation.event_id,
+            violation_detected_at=violation.detected_at,
+            evidence=evidence,
+        )
+    elif rollout.state.serves or (
+        rollout.state is RolloutState.AWAITING_CHECKS
+        and violation.detected_at >= rollout.created_at
+    ):
+        events = rollout.roll_back(
+            violation.reason,
+            now,
+            cause_event_id=violation.event_id,
+            violation_detected_at=violation.detected_at,
+            evidence=evidence,
+        )
+    else:
+        return None
     await commit(tx, rollout, events, now)
     return next((e for e in events if isinstance(e, RolloutRolledBack)), None)
+
+
+async def _watched_completion(
+    tx: RolloutUnitOfWork, violation: SloViolation, now: datetime, watch_seconds: int
+) -> Rollout | None:
+    """The completed rollout of the violated version, if still in its post-promotion window.
+
+    Only while that version is still the stable one: once another replaced
+    it, going back to what it replaced would undo the newer version.
+    """
+    tenant_id, plugin = violation.tenant_id, violation.plugin
+    if watch_seconds <= 0 or await tx.stable_versions.get(tenant_id, plugin) != violation.version:
+        return None
+    completed = await tx.rollouts.page(
+        tenant_id, plugin=plugin, states=[RolloutState.COMPLETED.value], after=None, limit=1
+    )
+    if not completed or completed[0].version != violation.version:
+        return None
+    done_at = completed[0].completed_at()
+    if done_at is None or now - done_at > timedelta(seconds=watch_seconds):
+        return None
+    return await tx.rollouts.lock(tenant_id, completed[0].rollout_id)
 
 
 def _violation_evidence(violation: SloViolation) -> dict[str, str]:

@@ -320,23 +320,48 @@ class Rollout(Controls):
         """
         require_aware(now, "now")
         reason = f"needs {needs}, rolled back by rollout {cause_rollout_id}"
+        evidence = {"dependency": {"needs": needs, "rollout_id": cause_rollout_id}}
         if self.state.serves:
-            return self.roll_back(
-                reason,
-                now,
-                source=DecisionSource.DEPENDENCY,
-                evidence={"dependency": {"needs": needs, "rollout_id": cause_rollout_id}},
-            )
+            return self.roll_back(reason, now, source=DecisionSource.DEPENDENCY, evidence=evidence)
+        return self.roll_back_completed(
+            reason,
+            now,
+            source=DecisionSource.DEPENDENCY,
+            cause_rollout_id=cause_rollout_id,
+            evidence=evidence,
+        )
+
+    def completed_at(self) -> datetime | None:
+        """When it completed (from its history); None unless it is completed."""
+        if self.state is not RolloutState.COMPLETED:
+            return None
+        return next((h.at for h in reversed(self.history) if h.kind == "completed"), None)
+
+    def roll_back_completed(
+        self,
+        reason: str,
+        now: datetime,
+        *,
+        source: DecisionSource,
+        cause_event_id: str = "",
+        violation_detected_at: datetime | None = None,
+        cause_rollout_id: str = "",
+        evidence: Mapping[str, Any] | None = None,
+    ) -> list[RolloutEvent]:
+        """Takes a completed rollout back: the stable version it replaced serves again.
+
+        The caller decides whether it still may (the post-promotion window, a
+        version it needs going back); anything but a completed rollout is left alone.
+        """
+        require_aware(now, "now")
         if self.state is not RolloutState.COMPLETED:
             return []
-        document = {
-            "trigger": {"reason": reason, "cause_event_id": ""},
-            "dependency": {"needs": needs, "rollout_id": cause_rollout_id},
-        }
-        decided = self._decide(
-            now, DecisionKind.ROLLBACK, DecisionSource.DEPENDENCY, (reason,), document
-        )
-        [rolled_back] = self._rolled_back(reason, now, "", None)
+        document: dict[str, Any] = {"trigger": {"reason": reason, "cause_event_id": cause_event_id}}
+        if violation_detected_at is not None:
+            document["trigger"]["detected_at"] = violation_detected_at.isoformat()
+        document |= dict(evidence or {})
+        decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
+        [rolled_back] = self._rolled_back(reason, now, cause_event_id, violation_detected_at)
         return [
             decided,
             replace(rolled_back, cause_rollout_id=cause_rollout_id, after_completion=True),

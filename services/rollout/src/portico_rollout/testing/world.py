@@ -101,6 +101,7 @@ class RolloutWorld:
                     bake_seconds=default_bake_seconds,
                     hold_timeout_seconds=self.defaults.hold_timeout_seconds,
                     recheck_seconds=self.defaults.recheck_seconds,
+                    watch_after_completion_seconds=self.defaults.watch_after_completion_seconds,
                 ),
                 assignments=MemoryAssignmentReader(self.store),
                 changes=MemoryChangeFeed(self.store),
@@ -201,7 +202,8 @@ class RolloutWorld:
         async with self.uow(tenant) as tx:
             return await handlers.roll_back_on_violation(
                 tx,
-                handlers.SloViolation(
+                watch_seconds=self.defaults.watch_after_completion_seconds,
+                violation=handlers.SloViolation(
                     tenant_id=tenant,
                     plugin=plugin,
                     version=version,
