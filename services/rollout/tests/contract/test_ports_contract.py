@@ -202,6 +202,8 @@ async def test_every_stable_version_of_a_tenant(backend: Backend) -> None:
         await tx.stable_versions.set("globex", PLUGIN, "9.0.0", "ro-3", T0)
     async with backend.uow("acme") as tx:
         assert await tx.stable_versions.all("acme") == {PLUGIN: "2.2.0", "@acme/other": "1.0.0"}
+        assert await tx.stable_versions.made_by("acme", PLUGIN) == ("2.2.0", "ro-1")
+        assert await tx.stable_versions.made_by("acme", "@acme/none") is None
 
 
 async def test_events_commit_with_the_transaction(backend: Backend, clock: ManualClock) -> None:

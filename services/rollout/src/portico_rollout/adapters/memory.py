@@ -244,6 +244,12 @@ class MemoryStableVersionRepository(_Scoped):
         self._check_write(tenant_id)
         self._state.stable[tenant_id, plugin] = (version, rollout_id, at)
 
+    async def made_by(self, tenant_id: str, plugin: str) -> tuple[str, str] | None:
+        found = self._state.stable.get((tenant_id, plugin))
+        if found is None or not self._visible(tenant_id):
+            return None
+        return found[0], found[1]
+
     async def all(self, tenant_id: str) -> dict[str, str]:
         if not self._visible(tenant_id):
             return {}

@@ -93,6 +93,14 @@ class PgStableVersionRepository:
             at,
         )
 
+    async def made_by(self, tenant_id: str, plugin: str) -> tuple[str, str] | None:
+        row = await self._conn.fetchrow(
+            "SELECT version, rollout_id FROM stable_versions WHERE tenant_id = $1 AND plugin = $2",
+            tenant_id,
+            plugin,
+        )
+        return None if row is None else (row["version"], row["rollout_id"])
+
     async def all(self, tenant_id: str) -> dict[str, str]:
         rows = await self._conn.fetch(
             "SELECT plugin, version FROM stable_versions WHERE tenant_id = $1", tenant_id

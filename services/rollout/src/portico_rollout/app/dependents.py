@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from portico_common.tenants import ALL_TENANTS
-from portico_rollout.app.handlers import commit
+from portico_rollout.app.handlers import commit, completed_stable
 from portico_rollout.app.ports import (
     DependencyGraph,
     FoundDependents,
@@ -35,7 +35,6 @@ from portico_rollout.domain.saga import (
     dependent_of_step,
 )
 from portico_rollout.domain.state import RolloutState
-from portico_rollout.errors import RolloutConflictError
 
 log = logging.getLogger(__name__)
 
@@ -104,23 +103,17 @@ async def installed_plugins(tx: RolloutUnitOfWork, tenant_id: str) -> list[Insta
     The previous version is what a rollback would put back: a serving or a
     completed rollout's stable version; unknown ("") for the rest.
     """
-    found = {
-        plugin: InstalledPlugin(plugin, version)
-        for plugin, version in (await tx.stable_versions.all(tenant_id)).items()
-        if version
-    }
-    completed = await tx.rollouts.page(
-        tenant_id,
-        plugin="",
-        states=[RolloutState.COMPLETED.value],
-        after=None,
-        limit=_INSTALLED_LIMIT,
-    )
-    for rollout in reversed(completed):  # oldest first: the newest completion wins
-        if (known := found.get(rollout.plugin)) is not None and known.version == rollout.version:
-            found[rollout.plugin] = InstalledPlugin(
-                rollout.plugin, rollout.version, rollout.stable_version
-            )
+    found: dict[str, InstalledPlugin] = {}
+    for plugin, version in (await tx.stable_versions.all(tenant_id)).items():
+        if not version:
+            continue
+        previous = ""
+        made = await tx.stable_versions.made_by(tenant_id, plugin)
+        if made is not None and made[0] == version:
+            by = await tx.rollouts.get(tenant_id, made[1])
+            if by is not None and by.state is RolloutState.COMPLETED and by.version == version:
+                previous = by.stable_version
+        found[plugin] = InstalledPlugin(plugin, version, previous)
     serving = await tx.rollouts.page(
         tenant_id,
         plugin="",
@@ -207,7 +200,7 @@ async def _roll_back_dependent(
     await tx.rollouts.lock_plugin(tenant_id, plugin)
     target = await tx.rollouts.active_for(tenant_id, plugin, lock=True)
     if target is None or target.version != version or not target.state.serves:
-        target = await _completed_stable(tx, tenant_id, plugin, version)
+        target = await completed_stable(tx, tenant_id, plugin, version)
     if target is None:
         return (
             f"{plugin}@{version} not rolled back: no rollout of it serves users or made it"
@@ -218,22 +211,3 @@ async def _roll_back_dependent(
     await commit(tx, target, events, now)
     back_to = target.stable_version or "no version"
     return f"{plugin}@{version} rolled back to {back_to} (rollout {target.rollout_id})"
-
-
-async def _completed_stable(
-    tx: RolloutUnitOfWork, tenant_id: str, plugin: str, version: str
-) -> Rollout | None:
-    """The completed rollout that made `version` the plugin's stable one, locked; None if none."""
-    if await tx.stable_versions.get(tenant_id, plugin) != version:
-        return None
-    completed = await tx.rollouts.page(
-        tenant_id, plugin=plugin, states=[RolloutState.COMPLETED.value], after=None, limit=1
-    )
-    latest = completed[0] if completed else None
-    if latest is None or latest.version != version:
-        return None
-    locked = await tx.rollouts.lock(tenant_id, latest.rollout_id)
-    if locked is None:
-        # Another transaction holds it: the step stays pending for the next pass.
-        raise RolloutConflictError(latest.rollout_id, latest.revision)
-    return locked

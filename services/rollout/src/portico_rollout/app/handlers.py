@@ -39,6 +39,7 @@ from portico_rollout.domain.verdicts import CheckVerdict, apply_verdicts
 from portico_rollout.errors import (
     InvalidRolloutError,
     RolloutAlreadyExistsError,
+    RolloutConflictError,
     RolloutNotFoundError,
 )
 
@@ -278,18 +279,33 @@ async def _watched_completion(
     Only while that version is still the stable one: once another replaced
     it, going back to what it replaced would undo the newer version.
     """
-    tenant_id, plugin = violation.tenant_id, violation.plugin
-    if watch_seconds <= 0 or await tx.stable_versions.get(tenant_id, plugin) != violation.version:
+    if watch_seconds <= 0:
         return None
-    completed = await tx.rollouts.page(
-        tenant_id, plugin=plugin, states=[RolloutState.COMPLETED.value], after=None, limit=1
-    )
-    if not completed or completed[0].version != violation.version:
-        return None
-    done_at = completed[0].completed_at()
+    rollout = await completed_stable(tx, violation.tenant_id, violation.plugin, violation.version)
+    done_at = rollout.completed_at() if rollout is not None else None
     if done_at is None or now - done_at > timedelta(seconds=watch_seconds):
         return None
-    return await tx.rollouts.lock(tenant_id, completed[0].rollout_id)
+    return rollout
+
+
+async def completed_stable(
+    tx: RolloutUnitOfWork, tenant_id: str, plugin: str, version: str
+) -> Rollout | None:
+    """The completed rollout that made `version` the plugin's stable one, locked; None if none.
+
+    Raises RolloutConflictError while another transaction holds it (the
+    caller's work is retried).
+    """
+    made = await tx.stable_versions.made_by(tenant_id, plugin)
+    if made is None or made[0] != version:
+        return None
+    found = await tx.rollouts.get(tenant_id, made[1])
+    if found is None or found.state is not RolloutState.COMPLETED or found.version != version:
+        return None
+    locked = await tx.rollouts.lock(tenant_id, found.rollout_id)
+    if locked is None:
+        raise RolloutConflictError(found.rollout_id, found.revision)
+    return locked
 
 
 def _violation_evidence(violation: SloViolation) -> dict[str, str]:

@@ -102,6 +102,9 @@ class StableVersionRepository(Protocol):
     async def all(self, tenant_id: str) -> dict[str, str]:
         """Every plugin of the tenant with a stable version, plugin -> version."""
 
+    async def made_by(self, tenant_id: str, plugin: str) -> tuple[str, str] | None:
+        """(stable version, the rollout that made it so); None when there is none."""
+
 
 class RollbackStepRepository(Protocol):
     async def start(
