@@ -21,6 +21,7 @@ from portico_common.grpc.registration import Servicer
 from portico_common.grpc.service_tokens import service_channel
 from portico_common.runtime import Background, Readiness, Runtime, bootstrap_process, serve
 from portico_common.tls import grpc_channel
+from portico_rollout.adapters.advisories_grpc import GrpcAdvisorySource
 from portico_rollout.adapters.compat_grpc import GrpcDependencyGraph
 from portico_rollout.adapters.httproute import HttpRouteRouter, RouteLayout
 from portico_rollout.adapters.kube_apply import KubernetesApplier
@@ -33,7 +34,12 @@ from portico_rollout.app.assignment_sync import AssignmentSync
 from portico_rollout.app.assignments import AssignmentReader, ChangeFeed, TrafficRouter
 from portico_rollout.app.evaluation import SchedulerLimits
 from portico_rollout.app.handlers import Defaults
-from portico_rollout.app.ports import DependencyGraph, SloSource, UnitOfWorkFactory
+from portico_rollout.app.ports import (
+    AdvisorySource,
+    DependencyGraph,
+    SloSource,
+    UnitOfWorkFactory,
+)
 from portico_rollout.entrypoints.events import (
     CHECKS_DURABLE,
     SLO_DURABLE,
@@ -81,6 +87,8 @@ class Dependencies:
     view_resync_seconds: float = 60.0
     # compat's dependency graph, for the rollback saga's dependents; None: not looked for.
     graph: DependencyGraph | None = None
+    # security's advisories on stable versions, for the rollback safety check; None: unchecked.
+    advisories: AdvisorySource | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,7 @@ def build(deps: Dependencies) -> Components:
         watch_seconds=deps.defaults.watch_after_completion_seconds,
     )
     view = AssignmentView()
-    servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults, view)
+    servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults, view, deps.advisories)
     background = [
         make_scheduler(
             deps.uow,
@@ -115,6 +123,7 @@ def build(deps: Dependencies) -> Components:
             tick_seconds=deps.tick_seconds,
             defaults=deps.defaults,
             limits=deps.limits,
+            advisories=deps.advisories,
         ),
         view.run,
         make_saga_runner(deps.uow, deps.graph, deps.clock, tick_seconds=deps.tick_seconds),
@@ -159,7 +168,11 @@ def build(deps: Dependencies) -> Components:
 
 
 def dependencies(
-    rt: Runtime, settings: RolloutSettings, slo: SloSource, graph: DependencyGraph | None = None
+    rt: Runtime,
+    settings: RolloutSettings,
+    slo: SloSource,
+    graph: DependencyGraph | None = None,
+    advisories: AdvisorySource | None = None,
 ) -> Dependencies:
     """The real dependencies: PostgreSQL units of work on the runtime's database."""
     return Dependencies(
@@ -184,6 +197,7 @@ def dependencies(
         routers=http_routes(settings),
         view_resync_seconds=settings.rollout_view_resync_seconds,
         graph=graph,
+        advisories=advisories,
     )
 
 
@@ -233,13 +247,14 @@ async def run(
     stop: asyncio.Event | None = None,
     slo: SloSource | None = None,
     graph: DependencyGraph | None = None,
+    advisories: AdvisorySource | None = None,
 ) -> None:
     """Runs the service until SIGTERM/SIGINT, or until `stop` is set.
 
     `clock`, `ready` (called with the bound gRPC port), `stop`, `slo` (an
-    slo in place of the one at PORTICO_ROLLOUT_SLO_TARGET) and `graph` (a
-    dependency graph in place of compat's) let tests run the real thing
-    in-process on a ManualClock.
+    slo in place of the one at PORTICO_ROLLOUT_SLO_TARGET), `graph` (a
+    dependency graph in place of compat's) and `advisories` (in place of
+    security's) let tests run the real thing in-process on a ManualClock.
     """
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
     channel = None if slo is not None else slo_channel(rt, settings)
@@ -252,7 +267,12 @@ async def run(
     compat = None if graph is not None else own_channel(rt, settings.rollout_compat_target)
     if compat is not None:
         graph = GrpcDependencyGraph(compat, timeout_seconds=settings.rollout_compat_timeout_seconds)
-    parts = build(dependencies(rt, settings, slo, graph))
+    security = None if advisories is not None else own_channel(rt, settings.rollout_security_target)
+    if security is not None:
+        advisories = GrpcAdvisorySource(
+            security, timeout_seconds=settings.rollout_security_timeout_seconds
+        )
+    parts = build(dependencies(rt, settings, slo, graph, advisories))
     try:
         await serve(
             rt,
@@ -264,7 +284,7 @@ async def run(
             stop=stop,
         )
     finally:
-        for opened in (channel, compat):
+        for opened in (channel, compat, security):
             if opened is not None:
                 await opened.close(grace=None)
 

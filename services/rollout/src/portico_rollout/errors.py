@@ -194,3 +194,10 @@ class DependencyGraphRefusedError(RolloutError, FailedPreconditionError):
 
     def __init__(self, what: str, problem: str) -> None:
         super().__init__(f"compat refused to {what}: {problem}")
+
+
+class AdvisoriesUnavailableError(RolloutError, UnavailableError):
+    """security could not list a version's advisories; the rollout is judged again later."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"security could not list the advisories of {what}: {problem}")

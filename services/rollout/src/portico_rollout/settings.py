@@ -28,6 +28,11 @@ class RolloutSettings(ServiceSettings):
     # (PORTICO_ROLLOUT_COMPAT_TARGET).
     rollout_compat_target: str = ""
     rollout_compat_timeout_seconds: float = Field(default=5.0, gt=0)
+    # host:port of security (ListAdvisoryMatches): an automatic rollback onto a stable
+    # version with a critical advisory pauses and asks instead. Empty: not checked
+    # (PORTICO_ROLLOUT_SECURITY_TARGET).
+    rollout_security_target: str = ""
+    rollout_security_timeout_seconds: float = Field(default=5.0, gt=0)
     # How long a baked phase may hold (too few samples, a marginal judgment) before
     # the rollout fails and rolls back, unless a request says (the no-data timeout).
     rollout_hold_timeout_seconds: int = Field(default=3600, ge=0)

@@ -43,6 +43,7 @@ _NAMES = (
     "gate",
     "gate_phase",
     "decision_count",
+    "stable_advisories",
 )
 _JSON = frozenset({"history", "plan", "gate"})
 _COLUMNS = ", ".join(_NAMES)

@@ -15,7 +15,12 @@ from datetime import datetime, timedelta
 
 from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
-from portico_rollout.app.ports import RolloutUnitOfWork, SloSource, UnitOfWorkFactory
+from portico_rollout.app.ports import (
+    AdvisorySource,
+    RolloutUnitOfWork,
+    SloSource,
+    UnitOfWorkFactory,
+)
 from portico_rollout.app.saga import run_rollback_saga
 from portico_rollout.domain.criteria import Criteria
 from portico_rollout.domain.decisions import DecisionSource
@@ -109,6 +114,7 @@ async def request_rollout(
     defaults: Defaults | None = None,
     attempt: int = 1,
     retry_of: str = "",
+    advisories: AdvisorySource | None = None,
 ) -> Rollout:
     """Creates a rollout of the plugin version over the current stable version.
 
@@ -124,6 +130,14 @@ async def request_rollout(
     require_version(version, "version")
     plan = spec.phases_for(defaults)
     slo_id = await slo.ensure_version_slo(tenant_id, plugin, version, spec.slo_template)
+    # What security knows against the version a rollback would go back to, read
+    # now (outside the transaction) so a rollback before the first check knows it.
+    critical: tuple[str, str, tuple[str, ...]] | None = None
+    if advisories is not None:
+        async with uow(tenant_id) as tx:
+            stable = await tx.stable_versions.get(tenant_id, plugin)
+        if stable:
+            critical = (stable, plugin, await advisories.critical(tenant_id, plugin, stable))
     async with uow(tenant_id) as tx:
         await tx.rollouts.lock_plugin(tenant_id, plugin)
         active = await tx.rollouts.active_for(tenant_id, plugin)
@@ -156,6 +170,8 @@ async def request_rollout(
             phases=rollout.phases,
             bake_seconds=rollout.bake_seconds,
         )
+        if critical is not None and critical[0] == rollout.stable_version:
+            rollout.note_stable_advisories(critical[2], now)
         verdicts = await tx.verdicts.for_version(tenant_id, plugin, version)
         events = [requested, *apply_verdicts(rollout, verdicts, now)]
         if not await tx.rollouts.add(rollout):

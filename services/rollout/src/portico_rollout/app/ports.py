@@ -239,3 +239,13 @@ class DependencyGraph(Protocol):
         installed: Sequence[InstalledPlugin],
     ) -> FoundDependents:
         """The installed plugins that need `going` at its version, deepest first."""
+
+
+class AdvisorySource(Protocol):
+    """security's advisories, as rollout needs them: is a version known to be critically bad?
+
+    Called with rollout's own identity; outside any database transaction.
+    """
+
+    async def critical(self, tenant_id: str, plugin: str, version: str) -> tuple[str, ...]:
+        """The ids of the critical advisories affecting the plugin version (or none)."""

@@ -29,6 +29,7 @@ from portico_rollout.domain.events import (
     RolloutCompleted,
     RolloutDecisionRecorded,
     RolloutEvent,
+    RolloutPaused,
     RolloutPhaseAdvanced,
     RolloutRefused,
     RolloutRolledBack,
@@ -97,6 +98,9 @@ class Rollout(Controls):
     gate: Gate | None = None
     gate_phase: int = 0
     decision_count: int = 0
+    # Critical advisories known on the stable version (ids): an automatic rollback
+    # onto it pauses and asks instead; an operator's abort is the approval.
+    stable_advisories: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # The same checks guard a new request and a row read back, so a corrupt
@@ -302,6 +306,8 @@ class Rollout(Controls):
             return [decided, *self._refuse((reason,), now)]
         if not self.state.serves:
             return []
+        if self.stable_advisories and source is not DecisionSource.OPERATOR:
+            return self._hold_rollback(reason, now, source, document)
         decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
         rolled_back = self._rolled_back(reason, now, cause_event_id, violation_detected_at)
         if source is DecisionSource.DEPENDENCY:
@@ -367,7 +373,56 @@ class Rollout(Controls):
             replace(rolled_back, cause_rollout_id=cause_rollout_id, after_completion=True),
         ]
 
+    def note_stable_advisories(self, advisories: Sequence[str], now: datetime) -> bool:
+        """Records the stable version's critical advisories as security now lists them."""
+        found = tuple(sorted(set(advisories)))
+        if found == self.stable_advisories:
+            return False
+        self.stable_advisories = found
+        listed = ", ".join(found) or "none"
+        self._note(
+            now, "stable_advisories", f"critical advisories on {self.stable_version}: {listed}"
+        )
+        return True
+
+    @property
+    def rollback_held(self) -> bool:
+        """True while it is paused because a rollback onto the stable version awaits approval."""
+        if self.state is not RolloutState.PAUSED or self.paused_at is None:
+            return False
+        paused_at = self.paused_at
+        return any(h.kind == "rollback_held" and h.at >= paused_at for h in self.history)
+
     # -- internals -------------------------------------------------------------------
+
+    def _hold_rollback(
+        self, reason: str, now: datetime, source: DecisionSource, document: Mapping[str, Any]
+    ) -> list[RolloutEvent]:
+        """Pauses instead of rolling back onto a stable version with a critical advisory.
+
+        Asked once: a further trigger while it waits changes nothing. The
+        users it serves keep the version until an operator aborts it (the
+        approval) or the advisory is gone and a trigger comes again.
+        """
+        if self.rollback_held:
+            return []
+        wait = (
+            f"rollback onto {self.stable_version} held: critical advisories"
+            f" {', '.join(self.stable_advisories)}; abort the rollout to roll back anyway"
+        )
+        document = {**document, "stable_advisories": list(self.stable_advisories)}
+        decided = self._decide(now, DecisionKind.HOLD, source, (reason, wait), document)
+        if self.state is RolloutState.IN_PROGRESS:
+            self.pause(now, actor="rollout", reason=wait)
+        self._note(now, "rollback_held", wait)
+        paused = RolloutPaused(
+            **self._identity(now),
+            phase_index=self.phase_index,
+            percent=self.percent,
+            actor="rollout",
+            reason=wait,
+        )
+        return [decided, paused]
 
     def _record_verdict(
         self, check: _Check, passed: bool, reasons: Sequence[str], now: datetime
@@ -474,6 +529,8 @@ class Rollout(Controls):
         document: Mapping[str, Any],
     ) -> list[RolloutEvent]:
         reason = "; ".join(reasons)
+        if self.stable_advisories:
+            return self._hold_rollback(reason, now, source, document)
         decided = self._decide(now, DecisionKind.FAIL, source, reasons, document)
         return [decided, *self._rolled_back(reason, now, "", None)]
 

@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 
 from portico_common.clock import ManualClock
 from portico_common.events.envelope import Envelope
+from portico_rollout.adapters.advisories_memory import MemoryAdvisories
 from portico_rollout.adapters.compat_memory import MemoryDependencyGraph
 from portico_rollout.adapters.memory import MemoryStore
 from portico_rollout.adapters.slo_memory import MemorySlo
@@ -76,6 +77,7 @@ class RolloutWorld:
     healthy_traffic: bool = True
     defaults: Defaults = field(default_factory=Defaults)
     graph: MemoryDependencyGraph = field(default_factory=MemoryDependencyGraph)
+    advisories: MemoryAdvisories = field(default_factory=MemoryAdvisories)
     # The read path: the in-memory view, kept in step by `settle`.
     view: AssignmentView = field(default_factory=AssignmentView)
     feed: MemoryChangeFeed = field(init=False)
@@ -106,6 +108,7 @@ class RolloutWorld:
                 assignments=MemoryAssignmentReader(self.store),
                 changes=MemoryChangeFeed(self.store),
                 graph=self.graph,
+                advisories=self.advisories,
             )
         )
 
@@ -162,7 +165,14 @@ class RolloutWorld:
         """RequestRollout as the servicer calls it; `spec` replaces phases and bake."""
         spec = spec or RolloutSpec(phases=tuple(phases), bake_seconds=bake_seconds)
         return await handlers.request_rollout(
-            self.uow, self.slo, tenant, plugin, version, spec=spec, defaults=self.defaults
+            self.uow,
+            self.slo,
+            tenant,
+            plugin,
+            version,
+            spec=spec,
+            defaults=self.defaults,
+            advisories=self.advisories,
         )
 
     async def verdict(
@@ -232,7 +242,11 @@ class RolloutWorld:
                         good=HEALTHY_OUTCOMES,
                     )
         return await evaluate_due_rollouts(
-            self.uow, self.slo, self.clock.now(), defaults=self.defaults
+            self.uow,
+            self.slo,
+            self.clock.now(),
+            defaults=self.defaults,
+            advisories=self.advisories,
         )
 
     async def run_sagas(self) -> SagaPass:
