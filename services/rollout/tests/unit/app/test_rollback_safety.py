@@ -1,4 +1,4 @@
-"""The rollback safety check: no automatic rollback onto a stable version with a critical advisory."""
+"""The rollback safety check: no automatic rollback onto a stable version with a critical flaw."""
 
 from __future__ import annotations
 
