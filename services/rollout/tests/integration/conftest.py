@@ -22,6 +22,7 @@ from portico_common.events.catalog import STREAM, subject_for
 from portico_embedded.testing.databases import ServiceDatabaseUrl, migrated_database
 from portico_embedded.testing.fixtures import unique, unique_tenant
 from portico_embedded.testing.services import serving_in_process
+from portico_rollout.adapters.advisories_memory import MemoryAdvisories
 from portico_rollout.adapters.compat_memory import MemoryDependencyGraph
 from portico_rollout.adapters.slo_memory import MemorySlo
 from portico_rollout.bootstrap import MIGRATIONS, SERVICE, run
@@ -59,12 +60,16 @@ async def rollout_service(
 ) -> AsyncIterator[RolloutDriver]:
     """The rollout service running in this process on a ManualClock set to T0.
 
-    Its slo and dependency graph are in-memory ones the driver holds (`svc.slo`, `svc.graph`).
+    Its slo, dependency graph and advisories are in-memory ones the driver holds
+    (`svc.slo`, `svc.graph`, `svc.advisories`).
     """
     clock = ManualClock(T0)
     slo = MemorySlo()
     graph = MemoryDependencyGraph()
-    async with serving_in_process(run, settings(), clock=clock, slo=slo, graph=graph) as port:
+    advisories = MemoryAdvisories()
+    async with serving_in_process(
+        run, settings(), clock=clock, slo=slo, graph=graph, advisories=advisories
+    ) as port:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         watcher = await js.pull_subscribe(
@@ -88,6 +93,7 @@ async def rollout_service(
                 watch=Watch(watcher),
                 slo=slo,
                 graph=graph,
+                advisories=advisories,
             )
         finally:
             await channel.close(grace=None)

@@ -143,3 +143,26 @@ async def test_a_violation_while_checks_are_awaited_is_not_lost(
     got = await svc.get(tenant, requested.rollout_id)
     assert got.state == pb.ROLLOUT_STATE_REFUSED
     assert got.reason.startswith("slo slo-x violated")
+
+
+async def test_a_violation_over_a_flawed_stable_pauses_and_an_abort_rolls_back(
+    rollout_service: RolloutDriver, new_tenant: NewTenant
+) -> None:
+    """A critical advisory on the stable version: slo.violated pauses; AbortRollout rolls back."""
+    svc, tenant = rollout_service, new_tenant()
+    await installed(svc, tenant, A, "1.0.0")
+    svc.advisories.declare(tenant, A, "1.0.0", "GHSA-crit-0001")
+    a = await live(svc, tenant, A, "2.0.0", [50, 100])
+    [row] = await svc.rows("SELECT stable_advisories FROM rollouts WHERE rollout_id = $1", a)
+    assert row["stable_advisories"] == ["GHSA-crit-0001"]
+    await svc.send(violated(tenant, A, "2.0.0"), tenant=tenant)
+    [paused] = await svc.watch.wait_for("rollout.paused")
+    assert isinstance(paused.payload, ev.RolloutPaused)
+    assert "held: critical advisories GHSA-crit-0001" in paused.payload.reason
+    got = await svc.get(tenant, a)
+    assert (got.state, got.percent) == (pb.ROLLOUT_STATE_PAUSED, 50)
+    aborted = await svc.stub.AbortRollout(
+        pb.AbortRolloutRequest(tenant_id=tenant, rollout_id=a, reason="accept the advisory"),
+        timeout=10,
+    )
+    assert aborted.rollout.state == pb.ROLLOUT_STATE_ROLLED_BACK
