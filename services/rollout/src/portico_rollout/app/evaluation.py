@@ -25,6 +25,7 @@ from portico_rollout.app.handlers import Defaults, commit
 from portico_rollout.app.ports import AdvisorySource, SloSource, UnitOfWorkFactory
 from portico_rollout.domain.evidence import Evidence
 from portico_rollout.domain.rollout import Rollout
+from portico_rollout.domain.state import RolloutState
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,8 @@ async def evaluate_rollout(
         seen = await tx.rollouts.get(tenant_id, rollout_id)
     if seen is None or (due := seen.due_at()) is None or now < due:
         return
-    evidence = None if seen.awaiting_approval else await fetch_evidence(slo, seen, now)
+    stepping = seen.state is RolloutState.ROLLING_BACK
+    evidence = None if seen.awaiting_approval or stepping else await fetch_evidence(slo, seen, now)
     critical = None
     if advisories is not None and seen.stable_version:
         critical = await advisories.critical(tenant_id, seen.plugin, seen.stable_version)
@@ -122,7 +124,9 @@ async def evaluate_rollout(
             return  # another replica holds it, or it moved on since the evidence was read
         if critical is not None:
             rollout.note_stable_advisories(critical, now)
-        if rollout.awaiting_approval:
+        if rollout.state is RolloutState.ROLLING_BACK:
+            events = rollout.step_down(now)
+        elif rollout.awaiting_approval:
             events = rollout.on_gate_time(now)
         elif evidence is not None:
             events = rollout.evaluate(now, evidence, recheck_seconds=defaults.recheck_seconds)

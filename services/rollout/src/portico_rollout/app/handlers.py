@@ -81,6 +81,8 @@ class RolloutSpec:
     preview_percent: int = 0
     watch_seconds: int = 0
     batches: int = 0
+    # The rollback policy: 0 goes back at once; more steps the share down this often.
+    rollback_step_seconds: int = 0
 
     def phases_for(self, defaults: Defaults) -> tuple[PhaseSpec, ...]:
         bake = self.bake_seconds or defaults.bake_seconds
@@ -158,6 +160,7 @@ async def request_rollout(
             slo_id=slo_id,
             attempt=attempt,
             retry_of=retry_of,
+            rollback_step_seconds=spec.rollback_step_seconds,
         )
         # Announced even when verdicts start it at once: read paths learn of it from events.
         requested = RolloutRequested(

@@ -101,6 +101,12 @@ class Rollout(Controls):
     # Critical advisories known on the stable version (ids): an automatic rollback
     # onto it pauses and asks instead; an operator's abort is the approval.
     stable_advisories: tuple[str, ...] = ()
+    # The rollback policy: 0 goes back at once; more steps the share down through
+    # the phases already passed, one every this many seconds (an operator's abort
+    # and a second trigger still go back at once).
+    rollback_step_seconds: int = 0
+    # While rolling back gradually: the trigger's source, reason and event id.
+    rolling_back: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         # The same checks guard a new request and a row read back, so a corrupt
@@ -130,7 +136,13 @@ class Rollout(Controls):
                 raise InvalidRolloutError(name, "must not be empty")
         if self.version == self.stable_version:
             raise InvalidRolloutError("version", f"{self.version} is already the stable version")
-        for name in ("bake_seconds", "revision", "hold_timeout_seconds", "decision_count"):
+        for name in (
+            "bake_seconds",
+            "revision",
+            "hold_timeout_seconds",
+            "decision_count",
+            "rollback_step_seconds",
+        ):
             if getattr(self, name) < 0:
                 raise InvalidRolloutError(name, f"{getattr(self, name)} is negative")
         if self.attempt < 1:
@@ -161,6 +173,7 @@ class Rollout(Controls):
         slo_id: str = "",
         attempt: int = 1,
         retry_of: str = "",
+        rollback_step_seconds: int = 0,
     ) -> Rollout:
         """A new rollout waiting for the security and compat verdicts."""
         rollout = cls(
@@ -178,6 +191,7 @@ class Rollout(Controls):
             slo_id=slo_id,
             attempt=attempt,
             retry_of=retry_of,
+            rollback_step_seconds=rollback_step_seconds,
         )
         bakes = "/".join(str(p.bake_seconds) for p in rollout.plan)
         retry = f", attempt {attempt} retrying {retry_of}" if retry_of else ""
@@ -224,6 +238,8 @@ class Rollout(Controls):
 
     def due_at(self) -> datetime | None:
         """When the scheduler should look at it next; None unless it is in progress."""
+        if self.state is RolloutState.ROLLING_BACK:
+            return self.next_check_at
         if self.state is not RolloutState.IN_PROGRESS:
             return None
         if self.gate is not None and self.awaiting_approval:
@@ -308,6 +324,23 @@ class Rollout(Controls):
             return []
         if self.stable_advisories and source is not DecisionSource.OPERATOR:
             return self._hold_rollback(reason, now, source, document)
+        if (
+            self.rollback_step_seconds
+            and source is not DecisionSource.OPERATOR
+            and self.state is not RolloutState.ROLLING_BACK
+            and self.phase_index > 0
+        ):
+            self.rolling_back = {
+                "source": source.value,
+                "reason": reason,
+                "cause_event_id": cause_event_id,
+            }
+            if self.state is RolloutState.PAUSED:
+                self.paused_at = None
+            self._move_to(RolloutState.ROLLING_BACK, now, reason)
+            self.reason = reason
+            self.gate = None
+            return [self._step_down(now, source, reason, document)]
         decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
         rolled_back = self._rolled_back(reason, now, cause_event_id, violation_detected_at)
         if source is DecisionSource.DEPENDENCY:
@@ -393,7 +426,35 @@ class Rollout(Controls):
         paused_at = self.paused_at
         return any(h.kind == "rollback_held" and h.at >= paused_at for h in self.history)
 
+    def step_down(self, now: datetime) -> list[RolloutEvent]:
+        """The next step of a gradual rollback once due: a smaller share, or none at all."""
+        require_aware(now, "now")
+        if self.state is not RolloutState.ROLLING_BACK or self.rolling_back is None:
+            return []
+        if self.next_check_at is not None and now < self.next_check_at:
+            return []
+        source = DecisionSource(self.rolling_back["source"])
+        reason = self.rolling_back["reason"]
+        document = {"trigger": {"reason": reason, "gradual": True}}
+        if self.phase_index > 0:
+            return [self._step_down(now, source, reason, document)]
+        decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
+        cause = self.rolling_back.get("cause_event_id", "")
+        return [decided, *self._rolled_back(reason, now, cause, None)]
+
     # -- internals -------------------------------------------------------------------
+
+    def _step_down(
+        self, now: datetime, source: DecisionSource, reason: str, document: Mapping[str, Any]
+    ) -> RolloutDecisionRecorded:
+        """One phase back, decided and noted; the next step is due after the policy's pause."""
+        to = self.phases[self.phase_index - 1]
+        why = (reason, f"gradual rollback: {self.percent}% -> {to}%")
+        decided = self._decide(now, DecisionKind.ROLLBACK, source, why, document, to_percent=to)
+        self.phase_index -= 1
+        self.next_check_at = now + timedelta(seconds=self.rollback_step_seconds)
+        self._note(now, "stepped_down", f"to {self.percent}%")
+        return decided
 
     def _hold_rollback(
         self, reason: str, now: datetime, source: DecisionSource, document: Mapping[str, Any]
