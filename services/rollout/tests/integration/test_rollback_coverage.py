@@ -166,3 +166,56 @@ async def test_a_violation_over_a_flawed_stable_pauses_and_an_abort_rolls_back(
         timeout=10,
     )
     assert aborted.rollout.state == pb.ROLLOUT_STATE_ROLLED_BACK
+
+
+async def test_a_gradual_rollback_steps_down_on_the_scheduler(
+    rollout_service: RolloutDriver, new_tenant: NewTenant
+) -> None:
+    """rollback_step_seconds 60: 50% -> 10% with the decision, then 0% once the clock moves."""
+    svc, tenant = rollout_service, new_tenant()
+    svc.slo.steady(tenant, A, "2.0.0")
+    requested = await svc.stub.RequestRollout(
+        pb.RequestRolloutRequest(
+            tenant_id=tenant,
+            plugin=A,
+            version="2.0.0",
+            bake_seconds=600,
+            phases=[10, 50, 100],
+            rollback_step_seconds=60,
+        ),
+        timeout=10,
+    )
+    a = requested.rollout.rollout_id
+    await svc.send(ev.ArtifactVerified(tenant_id=tenant, plugin=A, version="2.0.0"), tenant=tenant)
+    await svc.send(
+        ev.CompatChecked(tenant_id=tenant, plugin=A, version="2.0.0", compatible=True),
+        tenant=tenant,
+    )
+    await svc.watch.wait_for("rollout.started")
+    await svc.stub.PromoteRollout(
+        pb.PromoteRolloutRequest(tenant_id=tenant, rollout_id=a, reason="to 50"), timeout=10
+    )
+    await svc.send(violated(tenant, A, "2.0.0"), tenant=tenant)
+
+    async def stepping() -> bool:
+        got = await svc.get(tenant, a)
+        return (got.state, got.percent) == (pb.ROLLOUT_STATE_ROLLING_BACK, 10)
+
+    await svc.eventually(stepping)
+    await svc.eventually(lambda: svc.resolves_at(tenant, A, 10, rollout_id=a))
+    svc.clock.advance(seconds=60)
+
+    async def back() -> bool:
+        got = await svc.get(tenant, a)
+        return (got.state, got.percent) == (pb.ROLLOUT_STATE_ROLLED_BACK, 0)
+
+    await svc.eventually(back)
+    [rolled_back] = await svc.watch.wait_for("rollout.rolled_back")
+    assert isinstance(rolled_back.payload, ev.RolloutRolledBack)
+    assert rolled_back.payload.rollout_id == a
+    rows = await svc.rows(
+        "SELECT percent, to_percent FROM rollout_decisions"
+        " WHERE rollout_id = $1 AND kind = 'rollback' ORDER BY seq",
+        a,
+    )
+    assert [(r["percent"], r["to_percent"]) for r in rows] == [(50, 10), (10, 0)]
