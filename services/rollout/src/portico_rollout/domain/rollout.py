@@ -29,7 +29,6 @@ from portico_rollout.domain.events import (
     RolloutCompleted,
     RolloutDecisionRecorded,
     RolloutEvent,
-    RolloutPaused,
     RolloutPhaseAdvanced,
     RolloutRefused,
     RolloutRolledBack,
@@ -39,6 +38,7 @@ from portico_rollout.domain.evidence import Evidence
 from portico_rollout.domain.history import HistoryEntry
 from portico_rollout.domain.phases import DEFAULT_PHASES, validate_phases
 from portico_rollout.domain.plan import Gate, PhaseSpec, Strategy, validate_plan
+from portico_rollout.domain.rollback import Rollback
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import InvalidRolloutError, InvalidTransitionError
 
@@ -60,7 +60,7 @@ class _Identity(TypedDict):
 
 
 @dataclass
-class Rollout(Controls):
+class Rollout(Controls, Rollback):
     """A persisted rollout state machine; see the module docstring."""
 
     rollout_id: str
@@ -348,142 +348,7 @@ class Rollout(Controls):
             rolled_back = [replace(e, cause_rollout_id=cause) for e in rolled_back]
         return [decided, *rolled_back]
 
-    def roll_back_as_dependent(
-        self, needs: str, cause_rollout_id: str, now: datetime
-    ) -> list[RolloutEvent]:
-        """Goes back because `needs` (a "plugin@version" it needs) was rolled back.
-
-        A rollout serving users rolls back as on a violation; a completed one
-        too (its stable version goes back to the one it replaced), since the
-        version it runs on no longer serves. Anything else changes nothing.
-        """
-        require_aware(now, "now")
-        reason = f"needs {needs}, rolled back by rollout {cause_rollout_id}"
-        evidence = {"dependency": {"needs": needs, "rollout_id": cause_rollout_id}}
-        if self.state.serves:
-            return self.roll_back(reason, now, source=DecisionSource.DEPENDENCY, evidence=evidence)
-        return self.roll_back_completed(
-            reason,
-            now,
-            source=DecisionSource.DEPENDENCY,
-            cause_rollout_id=cause_rollout_id,
-            evidence=evidence,
-        )
-
-    def completed_at(self) -> datetime | None:
-        """When it completed (from its history); None unless it is completed."""
-        if self.state is not RolloutState.COMPLETED:
-            return None
-        return next((h.at for h in reversed(self.history) if h.kind == "completed"), None)
-
-    def roll_back_completed(
-        self,
-        reason: str,
-        now: datetime,
-        *,
-        source: DecisionSource,
-        cause_event_id: str = "",
-        violation_detected_at: datetime | None = None,
-        cause_rollout_id: str = "",
-        evidence: Mapping[str, Any] | None = None,
-    ) -> list[RolloutEvent]:
-        """Takes a completed rollout back: the stable version it replaced serves again.
-
-        The caller decides whether it still may (the post-promotion window, a
-        version it needs going back); anything but a completed rollout is left alone.
-        """
-        require_aware(now, "now")
-        if self.state is not RolloutState.COMPLETED:
-            return []
-        document: dict[str, Any] = {"trigger": {"reason": reason, "cause_event_id": cause_event_id}}
-        if violation_detected_at is not None:
-            document["trigger"]["detected_at"] = violation_detected_at.isoformat()
-        document |= dict(evidence or {})
-        decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
-        [rolled_back] = self._rolled_back(reason, now, cause_event_id, violation_detected_at)
-        return [
-            decided,
-            replace(rolled_back, cause_rollout_id=cause_rollout_id, after_completion=True),
-        ]
-
-    def note_stable_advisories(self, advisories: Sequence[str], now: datetime) -> bool:
-        """Records the stable version's critical advisories as security now lists them."""
-        found = tuple(sorted(set(advisories)))
-        if found == self.stable_advisories:
-            return False
-        self.stable_advisories = found
-        listed = ", ".join(found) or "none"
-        self._note(
-            now, "stable_advisories", f"critical advisories on {self.stable_version}: {listed}"
-        )
-        return True
-
-    @property
-    def rollback_held(self) -> bool:
-        """True while it is paused because a rollback onto the stable version awaits approval."""
-        if self.state is not RolloutState.PAUSED or self.paused_at is None:
-            return False
-        paused_at = self.paused_at
-        return any(h.kind == "rollback_held" and h.at >= paused_at for h in self.history)
-
-    def step_down(self, now: datetime) -> list[RolloutEvent]:
-        """The next step of a gradual rollback once due: a smaller share, or none at all."""
-        require_aware(now, "now")
-        if self.state is not RolloutState.ROLLING_BACK or self.rolling_back is None:
-            return []
-        if self.next_check_at is not None and now < self.next_check_at:
-            return []
-        source = DecisionSource(self.rolling_back["source"])
-        reason = self.rolling_back["reason"]
-        document = {"trigger": {"reason": reason, "gradual": True}}
-        if self.phase_index > 0:
-            return [self._step_down(now, source, reason, document)]
-        decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
-        cause = self.rolling_back.get("cause_event_id", "")
-        return [decided, *self._rolled_back(reason, now, cause, None)]
-
     # -- internals -------------------------------------------------------------------
-
-    def _step_down(
-        self, now: datetime, source: DecisionSource, reason: str, document: Mapping[str, Any]
-    ) -> RolloutDecisionRecorded:
-        """One phase back, decided and noted; the next step is due after the policy's pause."""
-        to = self.phases[self.phase_index - 1]
-        why = (reason, f"gradual rollback: {self.percent}% -> {to}%")
-        decided = self._decide(now, DecisionKind.ROLLBACK, source, why, document, to_percent=to)
-        self.phase_index -= 1
-        self.next_check_at = now + timedelta(seconds=self.rollback_step_seconds)
-        self._note(now, "stepped_down", f"to {self.percent}%")
-        return decided
-
-    def _hold_rollback(
-        self, reason: str, now: datetime, source: DecisionSource, document: Mapping[str, Any]
-    ) -> list[RolloutEvent]:
-        """Pauses instead of rolling back onto a stable version with a critical advisory.
-
-        Asked once: a further trigger while it waits changes nothing. The
-        users it serves keep the version until an operator aborts it (the
-        approval) or the advisory is gone and a trigger comes again.
-        """
-        if self.rollback_held:
-            return []
-        wait = (
-            f"rollback onto {self.stable_version} held: critical advisories"
-            f" {', '.join(self.stable_advisories)}; abort the rollout to roll back anyway"
-        )
-        document = {**document, "stable_advisories": list(self.stable_advisories)}
-        decided = self._decide(now, DecisionKind.HOLD, source, (reason, wait), document)
-        if self.state is RolloutState.IN_PROGRESS:
-            self.pause(now, actor="rollout", reason=wait)
-        self._note(now, "rollback_held", wait)
-        paused = RolloutPaused(
-            **self._identity(now),
-            phase_index=self.phase_index,
-            percent=self.percent,
-            actor="rollout",
-            reason=wait,
-        )
-        return [decided, paused]
 
     def _record_verdict(
         self, check: _Check, passed: bool, reasons: Sequence[str], now: datetime
