@@ -110,7 +110,10 @@ class Suite:
         self._wait_healthy([self.start_service("tenancy")])
         # slo before rollout, which is told slo's port (it ensures each version's SLO there).
         self._wait_healthy([self.start_service("slo")])
-        self._wait_healthy([self.start_service(svc) for svc in SERVICES if svc not in FIRST])
+        # security and compat before rollout as well: its rollback saga is told their ports.
+        late = ("rollout",)
+        self._wait_healthy([self.start_service(s) for s in SERVICES if s not in (*FIRST, *late)])
+        self._wait_healthy([self.start_service(svc) for svc in late])
         self._wait_healthy([self.start_gateway()])
 
     def start_service(self, svc: str) -> Child:
@@ -230,6 +233,9 @@ class Suite:
             env[CHANNEL_KEY_ENV] = identities.channel_key
         if svc == "rollout":
             env["PORTICO_ROLLOUT_SLO_TARGET"] = f"{HOST}:{self.ports.grpc['slo']}"
+            # The rollback saga: compat's dependency graph, security's advisories.
+            env["PORTICO_ROLLOUT_COMPAT_TARGET"] = f"{HOST}:{self.ports.grpc['compat']}"
+            env["PORTICO_ROLLOUT_SECURITY_TARGET"] = f"{HOST}:{self.ports.grpc['security']}"
         if svc == "tenancy":
             env["PORTICO_TENANCY_KMS"] = "local"
             env["PORTICO_TENANCY_KMS_KEY_FILE"] = str(self.home.kms_key)

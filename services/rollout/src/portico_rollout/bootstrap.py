@@ -21,6 +21,8 @@ from portico_common.grpc.registration import Servicer
 from portico_common.grpc.service_tokens import service_channel
 from portico_common.runtime import Background, Readiness, Runtime, bootstrap_process, serve
 from portico_common.tls import grpc_channel
+from portico_rollout.adapters.advisories_grpc import GrpcAdvisorySource
+from portico_rollout.adapters.compat_grpc import GrpcDependencyGraph
 from portico_rollout.adapters.httproute import HttpRouteRouter, RouteLayout
 from portico_rollout.adapters.kube_apply import KubernetesApplier
 from portico_rollout.adapters.postgres import pg_consumer_uow, pg_uow_factory
@@ -33,7 +35,13 @@ from portico_rollout.app.assignment_sync import AssignmentSync
 from portico_rollout.app.assignments import AssignmentReader, ChangeFeed, TrafficRouter
 from portico_rollout.app.evaluation import SchedulerLimits
 from portico_rollout.app.handlers import Defaults
-from portico_rollout.app.ports import RolloutQuota, SloSource, UnitOfWorkFactory
+from portico_rollout.app.ports import (
+    AdvisorySource,
+    DependencyGraph,
+    RolloutQuota,
+    SloSource,
+    UnitOfWorkFactory,
+)
 from portico_rollout.entrypoints.events import (
     CHECKS_DURABLE,
     SLO_DURABLE,
@@ -43,6 +51,7 @@ from portico_rollout.entrypoints.events import (
 from portico_rollout.entrypoints.grpc_api import RolloutServicer
 from portico_rollout.entrypoints.grpc_assignments import AssignmentServicer
 from portico_rollout.entrypoints.install_events import INSTALLS_DURABLE, install_handlers
+from portico_rollout.entrypoints.saga_runner import make_saga_runner
 from portico_rollout.entrypoints.scheduler import make_scheduler
 from portico_rollout.entrypoints.tenant_events import (
     TENANT_STATES_DURABLE,
@@ -80,6 +89,10 @@ class Dependencies:
     view_resync_seconds: float = 60.0
     # Room for each rollout in the tenant's quota, reserved at tenancy; None: no quota.
     quota: RolloutQuota | None = None
+    # compat's dependency graph, for the rollback saga's dependents; None: not looked for.
+    graph: DependencyGraph | None = None
+    # security's advisories on stable versions, for the rollback safety check; None: unchecked.
+    advisories: AdvisorySource | None = None
 
 
 @dataclass(frozen=True)
@@ -99,9 +112,15 @@ class Components:
 
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
-    events = RolloutEventHandlers(deps.consumer_uow, deps.clock)
+    events = RolloutEventHandlers(
+        deps.consumer_uow,
+        deps.clock,
+        watch_seconds=deps.defaults.watch_after_completion_seconds,
+    )
     view = AssignmentView()
-    servicer = RolloutServicer(deps.uow, deps.slo, deps.defaults, view, deps.quota)
+    servicer = RolloutServicer(
+        deps.uow, deps.slo, deps.defaults, view, quota=deps.quota, advisories=deps.advisories
+    )
     background = [
         make_scheduler(
             deps.uow,
@@ -110,8 +129,10 @@ def build(deps: Dependencies) -> Components:
             tick_seconds=deps.tick_seconds,
             defaults=deps.defaults,
             limits=deps.limits,
+            advisories=deps.advisories,
         ),
         view.run,
+        make_saga_runner(deps.uow, deps.graph, deps.clock, tick_seconds=deps.tick_seconds),
     ]
     readiness: list[Readiness] = []
     sync = None
@@ -153,7 +174,13 @@ def build(deps: Dependencies) -> Components:
     )
 
 
-def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Dependencies:
+def dependencies(
+    rt: Runtime,
+    settings: RolloutSettings,
+    slo: SloSource,
+    graph: DependencyGraph | None = None,
+    advisories: AdvisorySource | None = None,
+) -> Dependencies:
     """The real dependencies: PostgreSQL units of work on the runtime's database."""
     return Dependencies(
         uow=pg_uow_factory(rt.db, rt.clock),
@@ -164,6 +191,7 @@ def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Depe
             bake_seconds=settings.rollout_default_bake_seconds,
             hold_timeout_seconds=settings.rollout_hold_timeout_seconds,
             recheck_seconds=settings.rollout_recheck_seconds,
+            watch_after_completion_seconds=settings.rollout_watch_after_completion_seconds,
         ),
         tick_seconds=settings.rollout_tick_seconds,
         limits=SchedulerLimits(
@@ -176,6 +204,8 @@ def dependencies(rt: Runtime, settings: RolloutSettings, slo: SloSource) -> Depe
         routers=http_routes(settings),
         view_resync_seconds=settings.rollout_view_resync_seconds,
         quota=tenancy_quota(rt, settings),
+        graph=graph,
+        advisories=advisories,
     )
 
 
@@ -195,7 +225,11 @@ def slo_channel(rt: Runtime, settings: RolloutSettings) -> grpc.aio.Channel | No
     Over TLS when the runtime has it: slo serves mutual TLS then, and the token
     is shown only to a server whose certificate checks out.
     """
-    target = settings.rollout_slo_target
+    return own_channel(rt, settings.rollout_slo_target)
+
+
+def own_channel(rt: Runtime, target: str) -> grpc.aio.Channel | None:
+    """A channel to `target` carrying rollout's own token; None when `target` is empty."""
     if not target:
         return None
     if rt.service_tokens is not None:
@@ -230,12 +264,15 @@ async def run(
     ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
     slo: SloSource | None = None,
+    graph: DependencyGraph | None = None,
+    advisories: AdvisorySource | None = None,
 ) -> None:
     """Runs the service until SIGTERM/SIGINT, or until `stop` is set.
 
-    `clock`, `ready` (called with the bound gRPC port), `stop` and `slo` (an
-    slo in place of the one at PORTICO_ROLLOUT_SLO_TARGET) let tests run the
-    real thing in-process on a ManualClock.
+    `clock`, `ready` (called with the bound gRPC port), `stop`, `slo` (an
+    slo in place of the one at PORTICO_ROLLOUT_SLO_TARGET), `graph` (a
+    dependency graph in place of compat's) and `advisories` (in place of
+    security's) let tests run the real thing in-process on a ManualClock.
     """
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
     channel = None if slo is not None else slo_channel(rt, settings)
@@ -245,7 +282,15 @@ async def run(
             if channel is not None
             else NoSloSource()
         )
-    parts = build(dependencies(rt, settings, slo))
+    compat = None if graph is not None else own_channel(rt, settings.rollout_compat_target)
+    if compat is not None:
+        graph = GrpcDependencyGraph(compat, timeout_seconds=settings.rollout_compat_timeout_seconds)
+    security = None if advisories is not None else own_channel(rt, settings.rollout_security_target)
+    if security is not None:
+        advisories = GrpcAdvisorySource(
+            security, timeout_seconds=settings.rollout_security_timeout_seconds
+        )
+    parts = build(dependencies(rt, settings, slo, graph, advisories))
     try:
         await serve(
             rt,
@@ -257,8 +302,9 @@ async def run(
             stop=stop,
         )
     finally:
-        if channel is not None:
-            await channel.close(grace=None)
+        for opened in (channel, compat, security):
+            if opened is not None:
+                await opened.close(grace=None)
 
 
 def main() -> None:

@@ -189,3 +189,24 @@ class RolloutQuotaExceededError(RolloutError, ResourceExhaustedError):
 
 class QuotaUnavailableError(RolloutError, UnavailableError):
     """tenancy could not be asked for room for a rollout: none is created meanwhile."""
+
+
+class DependencyGraphUnavailableError(RolloutError, UnavailableError):
+    """compat could not say which plugins depend on a version (the saga step is retried)."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"compat could not {what}: {problem}")
+
+
+class DependencyGraphRefusedError(RolloutError, FailedPreconditionError):
+    """compat refused the question (a bad argument, a permission); the step is retried."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"compat refused to {what}: {problem}")
+
+
+class AdvisoriesUnavailableError(RolloutError, UnavailableError):
+    """security could not list a version's advisories; the rollout is judged again later."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"security could not list the advisories of {what}: {problem}")

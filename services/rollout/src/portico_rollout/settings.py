@@ -23,9 +23,23 @@ class RolloutSettings(ServiceSettings):
     # and no rollout can be requested (PORTICO_ROLLOUT_SLO_TARGET).
     rollout_slo_target: str = ""
     rollout_slo_timeout_seconds: float = Field(default=5.0, gt=0)
+    # host:port of compat (ListDependents): the plugins that need a rolled-back version
+    # are rolled back too. Empty: the rollback saga records that it could not look
+    # (PORTICO_ROLLOUT_COMPAT_TARGET).
+    rollout_compat_target: str = ""
+    rollout_compat_timeout_seconds: float = Field(default=5.0, gt=0)
+    # host:port of security (ListAdvisoryMatches): an automatic rollback onto a stable
+    # version with a critical advisory pauses and asks instead. Empty: not checked
+    # (PORTICO_ROLLOUT_SECURITY_TARGET).
+    rollout_security_target: str = ""
+    rollout_security_timeout_seconds: float = Field(default=5.0, gt=0)
     # How long a baked phase may hold (too few samples, a marginal judgment) before
     # the rollout fails and rolls back, unless a request says (the no-data timeout).
     rollout_hold_timeout_seconds: int = Field(default=3600, ge=0)
+    # A completed rollout stays watched this long: slo.violated (or a breaker opening)
+    # for its version in that time takes it back to the version it replaced
+    # (PORTICO_ROLLOUT_WATCH_AFTER_COMPLETION_SECONDS; 0: not watched).
+    rollout_watch_after_completion_seconds: int = Field(default=3600, ge=0)
     # How soon a holding phase is judged again.
     rollout_recheck_seconds: int = Field(default=30, ge=1)
     # The in-memory view behind ResolveVersion is read back whole this often, as a

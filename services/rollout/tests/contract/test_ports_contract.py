@@ -165,13 +165,45 @@ async def test_saga_steps_start_once_and_complete_once(backend: Backend) -> None
         steps = await tx.rollback_steps.start("acme", "ro-1", ROLLBACK_STEPS, T0)
         assert [(s.step, s.ordinal, s.state) for s in steps] == [
             ("traffic_to_stable", 0, StepState.PENDING),
-            ("compensate_dependents", 1, StepState.PENDING),
+            ("find_dependents", 1, StepState.PENDING),
         ]
         await tx.rollback_steps.complete("acme", "ro-1", "traffic_to_stable", "first", later)
         await tx.rollback_steps.complete("acme", "ro-1", "traffic_to_stable", "second", T0)
         again = await tx.rollback_steps.start("acme", "ro-1", ROLLBACK_STEPS, later)
     assert (again[0].state, again[0].detail, again[0].at) == (StepState.DONE, "first", later)
     assert (again[1].state, again[1].at) == (StepState.PENDING, T0)
+
+
+async def test_pending_sagas_are_listed_oldest_first_across_tenants(backend: Backend) -> None:
+    """Sagas with a step not done are found across tenants, the oldest first, up to the limit."""
+    later = T0 + timedelta(minutes=1)
+    for tenant, rollout_id, at in (("acme", "ro-1", later), ("globex", "ro-2", T0)):
+        async with backend.uow(tenant) as tx:
+            await tx.rollouts.add(started(rollout_id, tenant))
+            await tx.rollback_steps.start(tenant, rollout_id, ROLLBACK_STEPS, at)
+    async with backend.uow(ALL_TENANTS) as tx:
+        assert await tx.rollback_steps.pending(10) == [("globex", "ro-2"), ("acme", "ro-1")]
+        assert await tx.rollback_steps.pending(1) == [("globex", "ro-2")]
+    async with backend.uow("globex") as tx:
+        for step in ROLLBACK_STEPS:
+            await tx.rollback_steps.complete("globex", "ro-2", step, "done", later)
+    async with backend.uow(ALL_TENANTS) as tx:
+        assert await tx.rollback_steps.pending(10) == [("acme", "ro-1")]
+    async with backend.uow("globex") as tx:
+        assert await tx.rollback_steps.pending(10) == []
+
+
+async def test_every_stable_version_of_a_tenant(backend: Backend) -> None:
+    """`all` lists the tenant's plugins with their stable version, and no other tenant's."""
+    async with backend.uow("acme") as tx:
+        await tx.stable_versions.set("acme", PLUGIN, "2.2.0", "ro-1", T0)
+        await tx.stable_versions.set("acme", "@acme/other", "1.0.0", "ro-2", T0)
+    async with backend.uow("globex") as tx:
+        await tx.stable_versions.set("globex", PLUGIN, "9.0.0", "ro-3", T0)
+    async with backend.uow("acme") as tx:
+        assert await tx.stable_versions.all("acme") == {PLUGIN: "2.2.0", "@acme/other": "1.0.0"}
+        assert await tx.stable_versions.made_by("acme", PLUGIN) == ("2.2.0", "ro-1")
+        assert await tx.stable_versions.made_by("acme", "@acme/none") is None
 
 
 async def test_events_commit_with_the_transaction(backend: Backend, clock: ManualClock) -> None:

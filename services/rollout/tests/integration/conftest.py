@@ -22,6 +22,8 @@ from portico_common.events.catalog import STREAM, subject_for
 from portico_embedded.testing.databases import ServiceDatabaseUrl, migrated_database
 from portico_embedded.testing.fixtures import unique, unique_tenant
 from portico_embedded.testing.services import serving_in_process
+from portico_rollout.adapters.advisories_memory import MemoryAdvisories
+from portico_rollout.adapters.compat_memory import MemoryDependencyGraph
 from portico_rollout.adapters.slo_memory import MemorySlo
 from portico_rollout.bootstrap import MIGRATIONS, SERVICE, run
 from portico_rollout.settings import RolloutSettings
@@ -58,11 +60,16 @@ async def rollout_service(
 ) -> AsyncIterator[RolloutDriver]:
     """The rollout service running in this process on a ManualClock set to T0.
 
-    Its slo is the in-memory one, which the driver holds (`svc.slo`).
+    Its slo, dependency graph and advisories are in-memory ones the driver holds
+    (`svc.slo`, `svc.graph`, `svc.advisories`).
     """
     clock = ManualClock(T0)
     slo = MemorySlo()
-    async with serving_in_process(run, settings(), clock=clock, slo=slo) as port:
+    graph = MemoryDependencyGraph()
+    advisories = MemoryAdvisories()
+    async with serving_in_process(
+        run, settings(), clock=clock, slo=slo, graph=graph, advisories=advisories
+    ) as port:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         watcher = await js.pull_subscribe(
@@ -85,6 +92,8 @@ async def rollout_service(
                 db=Database(pool, SERVICE),
                 watch=Watch(watcher),
                 slo=slo,
+                graph=graph,
+                advisories=advisories,
             )
         finally:
             await channel.close(grace=None)

@@ -198,20 +198,29 @@ async def test_same_violation_delivered_twice_rolls_back_once(
     assert payload.cause_event_id == envelope.id
     assert payload.violation_detected_at.ToDatetime(tzinfo=detected.tzinfo) == detected
     assert reactions_observed() == reactions_before + 1
-    steps = await svc.rows(
-        "SELECT step, state FROM rollback_steps WHERE rollout_id = $1 ORDER BY ordinal",
-        rollout.rollout_id,
-    )
-    assert [(r["step"], r["state"]) for r in steps] == [
-        ("traffic_to_stable", "done"),
-        ("compensate_dependents", "done"),
-    ]
+
+    async def steps() -> list[tuple[str, str]]:
+        rows = await svc.rows(
+            "SELECT step, state FROM rollback_steps WHERE rollout_id = $1 ORDER BY ordinal",
+            rollout.rollout_id,
+        )
+        return [(r["step"], r["state"]) for r in rows]
+
+    # Traffic went back with the decision; the saga runner then asked for dependents.
+    await svc.eventually(lambda: steps_done(steps))
+    assert await steps() == [("traffic_to_stable", "done"), ("find_dependents", "done")]
+    [(_, going, _)] = svc.graph.asked
+    assert (going.plugin, going.version) == (PLUGIN, "2.3.0")
     stored = await svc.get(tenant, rollout.rollout_id)
     assert (stored.state, stored.percent) == (pb.ROLLOUT_STATE_ROLLED_BACK, 0)
     inbox = await svc.rows(
         "SELECT event_id FROM inbox WHERE consumer = $1 AND tenant_id = $2", SLO_DURABLE, tenant
     )
     assert [r["event_id"] for r in inbox] == [envelope.id]
+
+
+async def steps_done(steps: Callable[[], Awaitable[list[tuple[str, str]]]]) -> bool:
+    return all(state == "done" for _, state in await steps())
 
 
 async def test_rollback_is_not_queued_behind_check_events(

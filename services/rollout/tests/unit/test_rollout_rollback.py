@@ -114,8 +114,9 @@ def test_transition_table_is_enforced(started: Rollout, t0: datetime) -> None:
     assert started.state is RolloutState.ROLLED_BACK
 
 
-def test_terminal_states_allow_no_moves() -> None:
-    """Completed, rolled-back and refused rollouts are terminal; the others are not."""
+def test_terminal_states_allow_no_moves_but_a_completed_rollback() -> None:
+    """Finished rollouts move nowhere, except a completed one back when a version it needs goes."""
     terminal = {state for state in RolloutState if state.is_terminal}
     assert terminal == {RolloutState.COMPLETED, RolloutState.ROLLED_BACK, RolloutState.REFUSED}
-    assert not any(s.can_move_to(t) for s in terminal for t in RolloutState)
+    moves = {(s, t) for s in terminal for t in RolloutState if s.can_move_to(t)}
+    assert moves == {(RolloutState.COMPLETED, RolloutState.ROLLED_BACK)}

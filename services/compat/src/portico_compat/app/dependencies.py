@@ -23,6 +23,7 @@ from portico_compat.domain.solver import (
     predict_upgrade_impact,
     solve,
 )
+from portico_compat.domain.solver.dependents import Dependents, Installed, dependents_of
 from portico_compat.domain.solver.errors import SolverInputError
 from portico_compat.domain.solver.model import DEFAULT_SINGLETON_PREFIXES
 
@@ -128,6 +129,29 @@ class DependencySolver:
                 now=self._timer,
                 singleton_prefixes=self._singletons,
             )
+
+    async def list_dependents(
+        self,
+        tenant_id: str,
+        installed: Sequence[Installed],
+        going: Installed,
+    ) -> Dependents:
+        """The installed plugins that need `going` at its version, in rollback order."""
+        require_tenant_id(tenant_id)
+        problem = package_name_problem(going.name) if going.name else "plugin is required"
+        if problem is not None:
+            raise SolverInputError(f"invalid plugin: {problem}")
+        if not going.version:
+            raise SolverInputError("version is required")
+        if installed:
+            _unique("installed", [(p.name, p.version) for p in installed])
+            given = {p.name: p for p in installed}
+        else:
+            stored = await _stored_or_given(self._installed_of, tenant_id, ())
+            given = {name: Installed(name, version) for name, version in stored.items()}
+        async with self._slots:
+            # Catalog look-ups may block (an npm registry), so off the event loop.
+            return await asyncio.to_thread(dependents_of, self._catalog, given, going)
 
 
 async def _stored_or_given(

@@ -11,6 +11,7 @@ from portico.compat.v1 import dependencies_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
 from portico_compat.app.dependencies import DependencySolver
 from portico_compat.domain.solver import ChangeKind, Explanation, ResolvedPackage
+from portico_compat.domain.solver.dependents import Installed
 
 _CHANGES = {
     ChangeKind.UNCHANGED: pb.CHANGE_KIND_UNCHANGED,
@@ -89,4 +90,27 @@ class DependencyServicer(pb_grpc.DependencyServiceServicer):
             ],
             plan=packages_to_proto(impact.plan),
             explanation=explanation_to_proto(impact.explanation),
+        )
+
+    async def ListDependents(
+        self, request: pb.ListDependentsRequest, context: Context
+    ) -> pb.ListDependentsResponse:
+        found = await self._solver.list_dependents(
+            request.tenant_id,
+            [Installed(p.name, p.version, p.previous_version) for p in request.installed],
+            Installed(request.plugin, request.version, request.previous_version),
+        )
+        return pb.ListDependentsResponse(
+            dependents=[
+                pb.Dependent(
+                    name=d.name,
+                    version=d.version,
+                    needs=d.needs,
+                    range=d.range_,
+                    kind=d.kind,
+                    depth=d.depth,
+                )
+                for d in found.dependents
+            ],
+            unknown=found.unknown,
         )

@@ -244,6 +244,17 @@ class MemoryStableVersionRepository(_Scoped):
         self._check_write(tenant_id)
         self._state.stable[tenant_id, plugin] = (version, rollout_id, at)
 
+    async def made_by(self, tenant_id: str, plugin: str) -> tuple[str, str] | None:
+        found = self._state.stable.get((tenant_id, plugin))
+        if found is None or not self._visible(tenant_id):
+            return None
+        return found[0], found[1]
+
+    async def all(self, tenant_id: str) -> dict[str, str]:
+        if not self._visible(tenant_id):
+            return {}
+        return {p: v[0] for (t, p), v in self._state.stable.items() if t == tenant_id}
+
 
 class MemoryRollbackStepRepository(_Scoped):
     async def start(
@@ -274,6 +285,14 @@ class MemoryRollbackStepRepository(_Scoped):
             if rid == rollout_id and s.tenant_id == tenant_id and self._visible(tenant_id)
         ]
         return sorted(found, key=lambda s: s.ordinal)
+
+    async def pending(self, limit: int) -> list[tuple[str, str]]:
+        oldest: dict[tuple[str, str], datetime] = {}
+        for s in self._state.steps.values():
+            if s.state is StepState.PENDING and self._visible(s.tenant_id):
+                key = (s.tenant_id, s.rollout_id)
+                oldest[key] = min(oldest.get(key, s.at), s.at)
+        return sorted(oldest, key=lambda k: (oldest[k], k))[:limit]
 
 
 class MemoryPausedTenantRepository(_Scoped):

@@ -75,6 +75,8 @@ def to_message(event: RolloutEvent) -> Message:
                 cause_event_id=event.cause_event_id,
                 # Unset rather than the epoch for a rollback no violation caused.
                 violation_detected_at=optional_timestamp(event.violation_detected_at),
+                cause_rollout_id=event.cause_rollout_id,
+                after_completion=event.after_completion,
             )
         case RolloutDecisionRecorded():
             message = decision_message(event)

@@ -93,6 +93,20 @@ class PgStableVersionRepository:
             at,
         )
 
+    async def made_by(self, tenant_id: str, plugin: str) -> tuple[str, str] | None:
+        row = await self._conn.fetchrow(
+            "SELECT version, rollout_id FROM stable_versions WHERE tenant_id = $1 AND plugin = $2",
+            tenant_id,
+            plugin,
+        )
+        return None if row is None else (row["version"], row["rollout_id"])
+
+    async def all(self, tenant_id: str) -> dict[str, str]:
+        rows = await self._conn.fetch(
+            "SELECT plugin, version FROM stable_versions WHERE tenant_id = $1", tenant_id
+        )
+        return {r["plugin"]: r["version"] for r in rows}
+
 
 class PgRollbackStepRepository:
     def __init__(self, conn: Connection) -> None:
@@ -147,6 +161,15 @@ class PgRollbackStepRepository:
                 )
             )
         return result
+
+    async def pending(self, limit: int) -> list[tuple[str, str]]:
+        rows = await self._conn.fetch(
+            """SELECT tenant_id, rollout_id FROM rollback_steps WHERE state = 'pending'
+                GROUP BY tenant_id, rollout_id ORDER BY min(at), tenant_id, rollout_id
+                LIMIT $1""",
+            limit,
+        )
+        return [(r["tenant_id"], r["rollout_id"]) for r in rows]
 
 
 class PgPausedTenantRepository:

@@ -43,10 +43,13 @@ _NAMES = (
     "gate",
     "gate_phase",
     "decision_count",
+    "stable_advisories",
+    "rollback_step_seconds",
+    "rolling_back",
 )
-_JSON = frozenset({"history", "plan", "gate"})
+_JSON = frozenset({"history", "plan", "gate", "rolling_back"})
 _COLUMNS = ", ".join(_NAMES)
-_UNFINISHED = "('AWAITING_CHECKS', 'IN_PROGRESS', 'PAUSED')"
+_UNFINISHED = "('AWAITING_CHECKS', 'IN_PROGRESS', 'PAUSED', 'ROLLING_BACK')"
 
 
 def _rollout(row: asyncpg.Record) -> Rollout:
@@ -138,7 +141,7 @@ class PgRolloutRepository:
                           row_number() OVER (
                               PARTITION BY tenant_id ORDER BY due_at, rollout_id) AS n
                      FROM rollouts
-                    WHERE state = 'IN_PROGRESS' AND due_at <= $1
+                    WHERE state IN ('IN_PROGRESS', 'ROLLING_BACK') AND due_at <= $1
                       AND NOT EXISTS (SELECT 1 FROM paused_tenants p
                                        WHERE p.tenant_id = rollouts.tenant_id)
                ) due
@@ -164,7 +167,8 @@ class PgRolloutRepository:
         # Only the scan order changes: the next save writes due_at from the row again.
         await self._conn.execute(
             """UPDATE rollouts SET due_at = $3
-                WHERE tenant_id = $1 AND rollout_id = $2 AND state = 'IN_PROGRESS'""",
+                WHERE tenant_id = $1 AND rollout_id = $2
+                  AND state IN ('IN_PROGRESS', 'ROLLING_BACK')""",
             tenant_id,
             rollout_id,
             until,

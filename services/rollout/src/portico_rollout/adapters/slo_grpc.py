@@ -19,7 +19,8 @@ from portico_common.timestamps import timestamp_field, to_timestamp
 from portico_rollout.domain.evidence import IntervalOutcomes, VersionOutcomes
 from portico_rollout.errors import SloRefusedError, SloUnavailableError
 
-_TRANSIENT = frozenset(
+# Codes worth a retry: the service was away, slow or busy, not saying no.
+TRANSIENT = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -35,7 +36,7 @@ _TRANSIENT = frozenset(
 
 def _error(what: str, exc: grpc.aio.AioRpcError) -> Exception:
     problem = f"{exc.code().name}: {exc.details()}"
-    if exc.code() in _TRANSIENT:
+    if exc.code() in TRANSIENT:
         return SloUnavailableError(what, problem)
     return SloRefusedError(what, problem)
 

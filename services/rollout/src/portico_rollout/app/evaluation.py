@@ -22,9 +22,10 @@ from opentelemetry.trace import SpanKind
 from portico_common.tenants import ALL_TENANTS
 from portico_common.tracing import span_from
 from portico_rollout.app.handlers import Defaults, commit
-from portico_rollout.app.ports import SloSource, UnitOfWorkFactory
+from portico_rollout.app.ports import AdvisorySource, SloSource, UnitOfWorkFactory
 from portico_rollout.domain.evidence import Evidence
 from portico_rollout.domain.rollout import Rollout
+from portico_rollout.domain.state import RolloutState
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ async def evaluate_due_rollouts(
     *,
     defaults: Defaults | None = None,
     limits: SchedulerLimits | None = None,
+    advisories: AdvisorySource | None = None,
 ) -> Pass:
     """Handles every rollout due by `now` (up to the batch); how many were due, how many failed."""
     defaults = defaults or Defaults()
@@ -70,7 +72,15 @@ async def evaluate_due_rollouts(
             span.set_attribute("portico.tenant_id", tenant_id)
             span.set_attribute("portico.rollout_id", rollout_id)
             try:
-                await evaluate_rollout(uow, slo, tenant_id, rollout_id, now=now, defaults=defaults)
+                await evaluate_rollout(
+                    uow,
+                    slo,
+                    tenant_id,
+                    rollout_id,
+                    now=now,
+                    defaults=defaults,
+                    advisories=advisories,
+                )
             except Exception as exc:  # noqa: BLE001 - one rollout must not stop the others
                 done.failed += 1
                 log.warning(
@@ -89,13 +99,22 @@ async def evaluate_rollout(
     *,
     now: datetime,
     defaults: Defaults,
+    advisories: AdvisorySource | None = None,
 ) -> None:
-    """Decides on one due rollout: its gate's deadline, or its phase on fresh evidence."""
+    """Decides on one due rollout: its gate's deadline, or its phase on fresh evidence.
+
+    The stable version's critical advisories are read again first, so a
+    rollback this decision makes knows whether it may go back onto it.
+    """
     async with uow(tenant_id) as tx:
         seen = await tx.rollouts.get(tenant_id, rollout_id)
     if seen is None or (due := seen.due_at()) is None or now < due:
         return
-    evidence = None if seen.awaiting_approval else await fetch_evidence(slo, seen, now)
+    stepping = seen.state is RolloutState.ROLLING_BACK
+    evidence = None if seen.awaiting_approval or stepping else await fetch_evidence(slo, seen, now)
+    critical = None
+    if advisories is not None and seen.stable_version:
+        critical = await advisories.critical(tenant_id, seen.plugin, seen.stable_version)
     async with uow(tenant_id) as tx:
         rollout = await tx.rollouts.lock(tenant_id, rollout_id)
         if rollout is None or (rollout.phase_index, rollout.phase_started_at) != (
@@ -103,7 +122,11 @@ async def evaluate_rollout(
             seen.phase_started_at,
         ):
             return  # another replica holds it, or it moved on since the evidence was read
-        if rollout.awaiting_approval:
+        if critical is not None:
+            rollout.note_stable_advisories(critical, now)
+        if rollout.state is RolloutState.ROLLING_BACK:
+            events = rollout.step_down(now)
+        elif rollout.awaiting_approval:
             events = rollout.on_gate_time(now)
         elif evidence is not None:
             events = rollout.evaluate(now, evidence, recheck_seconds=defaults.recheck_seconds)

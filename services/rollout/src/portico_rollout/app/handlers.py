@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_rollout.app.ports import (
+    AdvisorySource,
     RolloutQuota,
     RolloutUnitOfWork,
     SloSource,
@@ -23,6 +24,7 @@ from portico_rollout.app.ports import (
 )
 from portico_rollout.app.saga import run_rollback_saga
 from portico_rollout.domain.criteria import Criteria
+from portico_rollout.domain.decisions import DecisionSource
 from portico_rollout.domain.events import (
     RolloutCompleted,
     RolloutDecisionRecorded,
@@ -38,12 +40,17 @@ from portico_rollout.domain.rollout import (
     DEFAULT_RECHECK_SECONDS,
     Rollout,
 )
+from portico_rollout.domain.state import RolloutState
 from portico_rollout.domain.verdicts import CheckVerdict, apply_verdicts
 from portico_rollout.errors import (
     InvalidRolloutError,
     RolloutAlreadyExistsError,
+    RolloutConflictError,
     RolloutNotFoundError,
 )
+
+# An hour, like the default hold timeout: long enough for a slow burn-rate tier to fire.
+DEFAULT_WATCH_AFTER_COMPLETION_SECONDS = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,8 @@ class Defaults:
     bake_seconds: int = DEFAULT_BAKE_SECONDS
     hold_timeout_seconds: int = DEFAULT_HOLD_TIMEOUT_SECONDS
     recheck_seconds: int = DEFAULT_RECHECK_SECONDS
+    # How long a completed rollout stays watched: a violation in that time takes it back.
+    watch_after_completion_seconds: int = DEFAULT_WATCH_AFTER_COMPLETION_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,8 @@ class RolloutSpec:
     preview_percent: int = 0
     watch_seconds: int = 0
     batches: int = 0
+    # The rollback policy: 0 goes back at once; more steps the share down this often.
+    rollback_step_seconds: int = 0
 
     def phases_for(self, defaults: Defaults) -> tuple[PhaseSpec, ...]:
         bake = self.bake_seconds or defaults.bake_seconds
@@ -107,6 +118,7 @@ async def request_rollout(
     attempt: int = 1,
     retry_of: str = "",
     quota: RolloutQuota | None = None,
+    advisories: AdvisorySource | None = None,
 ) -> Rollout:
     """Creates a rollout of the plugin version over the current stable version.
 
@@ -126,13 +138,21 @@ async def request_rollout(
     require_version(version, "version")
     plan = spec.phases_for(defaults)
     slo_id = await slo.ensure_version_slo(tenant_id, plugin, version, spec.slo_template)
+    # What security knows against the version a rollback would go back to, read
+    # now (outside the transaction) so a rollback before the first check knows it.
+    critical: tuple[str, str, tuple[str, ...]] | None = None
+    if advisories is not None:
+        async with uow(tenant_id) as tx:
+            stable = await tx.stable_versions.get(tenant_id, plugin)
+        if stable:
+            critical = (stable, plugin, await advisories.critical(tenant_id, plugin, stable))
     rollout_id = str(uuid.uuid4())
     args = (uow, tenant_id, plugin, version, rollout_id, spec, defaults, plan, slo_id)
     if quota is None:
-        return await _create(*args, attempt=attempt, retry_of=retry_of)
+        return await _create(*args, attempt=attempt, retry_of=retry_of, critical=critical)
     await quota.reserve_rollout(tenant_id, rollout_id, plugin, version)
     try:
-        return await _create(*args, attempt=attempt, retry_of=retry_of)
+        return await _create(*args, attempt=attempt, retry_of=retry_of, critical=critical)
     except BaseException as exc:
         await quota.release(tenant_id, rollout_id, f"rollout not created: {type(exc).__name__}")
         raise
@@ -151,6 +171,7 @@ async def _create(  # noqa: PLR0917 - request_rollout's checked arguments, passe
     *,
     attempt: int,
     retry_of: str,
+    critical: tuple[str, str, tuple[str, ...]] | None,
 ) -> Rollout:
     async with uow(tenant_id) as tx:
         await tx.rollouts.lock_plugin(tenant_id, plugin)
@@ -172,6 +193,7 @@ async def _create(  # noqa: PLR0917 - request_rollout's checked arguments, passe
             slo_id=slo_id,
             attempt=attempt,
             retry_of=retry_of,
+            rollback_step_seconds=spec.rollback_step_seconds,
         )
         # Announced even when verdicts start it at once: read paths learn of it from events.
         requested = RolloutRequested(
@@ -184,6 +206,8 @@ async def _create(  # noqa: PLR0917 - request_rollout's checked arguments, passe
             phases=rollout.phases,
             bake_seconds=rollout.bake_seconds,
         )
+        if critical is not None and critical[0] == rollout.stable_version:
+            rollout.note_stable_advisories(critical[2], now)
         verdicts = await tx.verdicts.for_version(tenant_id, plugin, version)
         events = [requested, *apply_verdicts(rollout, verdicts, now)]
         if not await tx.rollouts.add(rollout):
@@ -253,29 +277,87 @@ class SloViolation:
 
 
 async def roll_back_on_violation(
-    tx: RolloutUnitOfWork, violation: SloViolation
+    tx: RolloutUnitOfWork, violation: SloViolation, *, watch_seconds: int = 0
 ) -> RolloutRolledBack | None:
     """Rolls back the plugin version's rollout: traffic to stable first, then compensations.
 
-    Only a rollout serving users (in progress or paused) is rolled back. A
-    violation for a version no user is served (finished, rolled back already,
-    or still awaiting its checks) changes nothing and returns None: it can
-    only be late or duplicated.
+    A rollout serving users (in progress or paused) is rolled back. One still
+    awaiting its checks is refused, so the violation is not lost when the
+    checks pass later (a violation detected before the rollout was requested
+    belongs to an earlier attempt and is ignored). A rollout that completed
+    at most `watch_seconds` ago is taken back (its stable version goes back).
+    Anything else (a finished rollout, a rollback already done, a violation
+    of another version) changes nothing: the event is late or duplicated.
+    Returns the rolled_back event when traffic went back.
     """
     require_scope(tx, violation.tenant_id)
     rollout = await tx.rollouts.active_for(violation.tenant_id, violation.plugin, lock=True)
-    if rollout is None or rollout.version != violation.version or not rollout.state.serves:
-        return None
     now = tx.clock.now()
-    events = rollout.roll_back(
-        violation.reason,
-        now,
-        cause_event_id=violation.event_id,
-        violation_detected_at=violation.detected_at,
-        evidence={"violation": _violation_evidence(violation)},
-    )
+    evidence = {"violation": _violation_evidence(violation)}
+    if rollout is None or rollout.version != violation.version:
+        rollout = await _watched_completion(tx, violation, now, watch_seconds)
+        if rollout is None:
+            return None
+        events = rollout.roll_back_completed(
+            violation.reason,
+            now,
+            source=DecisionSource.SLO,
+            cause_event_id=violation.event_id,
+            violation_detected_at=violation.detected_at,
+            evidence=evidence,
+        )
+    elif rollout.state.serves or (
+        rollout.state is RolloutState.AWAITING_CHECKS
+        and violation.detected_at >= rollout.created_at
+    ):
+        events = rollout.roll_back(
+            violation.reason,
+            now,
+            cause_event_id=violation.event_id,
+            violation_detected_at=violation.detected_at,
+            evidence=evidence,
+        )
+    else:
+        return None
     await commit(tx, rollout, events, now)
     return next((e for e in events if isinstance(e, RolloutRolledBack)), None)
+
+
+async def _watched_completion(
+    tx: RolloutUnitOfWork, violation: SloViolation, now: datetime, watch_seconds: int
+) -> Rollout | None:
+    """The completed rollout of the violated version, if still in its post-promotion window.
+
+    Only while that version is still the stable one: once another replaced
+    it, going back to what it replaced would undo the newer version.
+    """
+    if watch_seconds <= 0:
+        return None
+    rollout = await completed_stable(tx, violation.tenant_id, violation.plugin, violation.version)
+    done_at = rollout.completed_at() if rollout is not None else None
+    if done_at is None or now - done_at > timedelta(seconds=watch_seconds):
+        return None
+    return rollout
+
+
+async def completed_stable(
+    tx: RolloutUnitOfWork, tenant_id: str, plugin: str, version: str
+) -> Rollout | None:
+    """The completed rollout that made `version` the plugin's stable one, locked; None if none.
+
+    Raises RolloutConflictError while another transaction holds it (the
+    caller's work is retried).
+    """
+    made = await tx.stable_versions.made_by(tenant_id, plugin)
+    if made is None or made[0] != version:
+        return None
+    found = await tx.rollouts.get(tenant_id, made[1])
+    if found is None or found.state is not RolloutState.COMPLETED or found.version != version:
+        return None
+    locked = await tx.rollouts.lock(tenant_id, found.rollout_id)
+    if locked is None:
+        raise RolloutConflictError(found.rollout_id, found.revision)
+    return locked
 
 
 def _violation_evidence(violation: SloViolation) -> dict[str, str]:
@@ -313,6 +395,11 @@ async def commit(
         if isinstance(event, RolloutDecisionRecorded):
             await tx.decisions.add(event.decision)
         elif isinstance(event, RolloutRolledBack):
+            if event.after_completion:
+                # The version was the stable one: the one it replaced serves again.
+                await tx.stable_versions.set(
+                    event.tenant_id, event.plugin, event.stable_version, event.rollout_id, now
+                )
             await run_rollback_saga(tx, rollout, now)
         elif isinstance(event, RolloutCompleted):
             await tx.stable_versions.set(

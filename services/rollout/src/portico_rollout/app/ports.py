@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from portico_rollout.domain.decisions import Decision
 from portico_rollout.domain.events import RolloutEvent
 from portico_rollout.domain.evidence import VersionOutcomes
 from portico_rollout.domain.rollout import Rollout
-from portico_rollout.domain.saga import SagaStep
+from portico_rollout.domain.saga import DependentPlugin, SagaStep
 from portico_rollout.domain.verdicts import CheckVerdict
 
 
@@ -98,6 +99,12 @@ class StableVersionRepository(Protocol):
         self, tenant_id: str, plugin: str, version: str, rollout_id: str, at: datetime
     ) -> None: ...
 
+    async def all(self, tenant_id: str) -> dict[str, str]:
+        """Every plugin of the tenant with a stable version, plugin -> version."""
+
+    async def made_by(self, tenant_id: str, plugin: str) -> tuple[str, str] | None:
+        """(stable version, the rollout that made it so); None when there is none."""
+
 
 class RollbackStepRepository(Protocol):
     async def start(
@@ -110,6 +117,9 @@ class RollbackStepRepository(Protocol):
     ) -> None: ...
 
     async def for_rollout(self, tenant_id: str, rollout_id: str) -> list[SagaStep]: ...
+
+    async def pending(self, limit: int) -> list[tuple[str, str]]:
+        """(tenant, rollout id) of sagas with a step not done, oldest step first."""
 
 
 class PausedTenantRepository(Protocol):
@@ -211,3 +221,46 @@ class SloSource(Protocol):
         step_seconds: int,
     ) -> list[VersionOutcomes]:
         """Each version's outcomes in [start, end), whole and per step, in the order asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledPlugin:
+    """A plugin as the tenant runs it, and the version a rollback would put back ("" none)."""
+
+    plugin: str
+    version: str
+    previous_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FoundDependents:
+    """What the dependency graph answered: dependents in rollback order, and what it lacks."""
+
+    dependents: tuple[DependentPlugin, ...]
+    # Installed plugins the graph knows nothing of ("name version").
+    unknown: tuple[str, ...] = ()
+
+
+class DependencyGraph(Protocol):
+    """compat's dependency graph, as the rollback saga needs it.
+
+    Called with rollout's own identity; outside any database transaction.
+    """
+
+    async def dependents(
+        self,
+        tenant_id: str,
+        going: InstalledPlugin,
+        installed: Sequence[InstalledPlugin],
+    ) -> FoundDependents:
+        """The installed plugins that need `going` at its version, deepest first."""
+
+
+class AdvisorySource(Protocol):
+    """security's advisories, as rollout needs them: is a version known to be critically bad?
+
+    Called with rollout's own identity; outside any database transaction.
+    """
+
+    async def critical(self, tenant_id: str, plugin: str, version: str) -> tuple[str, ...]:
+        """The ids of the critical advisories affecting the plugin version (or none)."""

@@ -112,7 +112,7 @@ class Controls:
     def promote(self, now: datetime, *, full: bool, actor: str, reason: str) -> list[RolloutEvent]:
         """Skips to the next phase (or the 100% phase), stopping at a gate not yet approved."""
         require_aware(now, "now")
-        if not self.state.serves:
+        if not self.state.serves or self.state is RolloutState.ROLLING_BACK:
             raise InvalidTransitionError(self.rollout_id, self.state.value, "promoted")
         if self.awaiting_approval:
             raise InvalidTransitionError(

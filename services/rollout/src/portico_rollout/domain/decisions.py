@@ -37,6 +37,8 @@ class DecisionSource(StrEnum):
     OPERATOR = "operator"
     APPROVAL = "approval"
     CHECKS = "checks"
+    # A version this rollout's version needs was rolled back.
+    DEPENDENCY = "dependency"
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,10 @@ class RolloutRolledBack(RolloutEvent):
     cause_event_id: str = ""
     # Carried through so reaction time is measurable end to end.
     violation_detected_at: datetime | None = None
+    # The rollout whose rollback took this one along (it needs that version); "" otherwise.
+    cause_rollout_id: str = ""
+    # The rollout had completed: the stable version goes back to `stable_version`.
+    after_completion: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

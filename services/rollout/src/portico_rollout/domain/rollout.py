@@ -16,7 +16,7 @@ past `hold_until`. Operator controls and approval gates live in `controls`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
@@ -38,6 +38,7 @@ from portico_rollout.domain.evidence import Evidence
 from portico_rollout.domain.history import HistoryEntry
 from portico_rollout.domain.phases import DEFAULT_PHASES, validate_phases
 from portico_rollout.domain.plan import Gate, PhaseSpec, Strategy, validate_plan
+from portico_rollout.domain.rollback import Rollback
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.errors import InvalidRolloutError, InvalidTransitionError
 
@@ -59,7 +60,7 @@ class _Identity(TypedDict):
 
 
 @dataclass
-class Rollout(Controls):
+class Rollout(Controls, Rollback):
     """A persisted rollout state machine; see the module docstring."""
 
     rollout_id: str
@@ -97,6 +98,15 @@ class Rollout(Controls):
     gate: Gate | None = None
     gate_phase: int = 0
     decision_count: int = 0
+    # Critical advisories known on the stable version (ids): an automatic rollback
+    # onto it pauses and asks instead; an operator's abort is the approval.
+    stable_advisories: tuple[str, ...] = ()
+    # The rollback policy: 0 goes back at once; more steps the share down through
+    # the phases already passed, one every this many seconds (an operator's abort
+    # and a second trigger still go back at once).
+    rollback_step_seconds: int = 0
+    # While rolling back gradually: the trigger's source, reason and event id.
+    rolling_back: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         # The same checks guard a new request and a row read back, so a corrupt
@@ -126,7 +136,13 @@ class Rollout(Controls):
                 raise InvalidRolloutError(name, "must not be empty")
         if self.version == self.stable_version:
             raise InvalidRolloutError("version", f"{self.version} is already the stable version")
-        for name in ("bake_seconds", "revision", "hold_timeout_seconds", "decision_count"):
+        for name in (
+            "bake_seconds",
+            "revision",
+            "hold_timeout_seconds",
+            "decision_count",
+            "rollback_step_seconds",
+        ):
             if getattr(self, name) < 0:
                 raise InvalidRolloutError(name, f"{getattr(self, name)} is negative")
         if self.attempt < 1:
@@ -157,6 +173,7 @@ class Rollout(Controls):
         slo_id: str = "",
         attempt: int = 1,
         retry_of: str = "",
+        rollback_step_seconds: int = 0,
     ) -> Rollout:
         """A new rollout waiting for the security and compat verdicts."""
         rollout = cls(
@@ -174,6 +191,7 @@ class Rollout(Controls):
             slo_id=slo_id,
             attempt=attempt,
             retry_of=retry_of,
+            rollback_step_seconds=rollback_step_seconds,
         )
         bakes = "/".join(str(p.bake_seconds) for p in rollout.plan)
         retry = f", attempt {attempt} retrying {retry_of}" if retry_of else ""
@@ -220,6 +238,8 @@ class Rollout(Controls):
 
     def due_at(self) -> datetime | None:
         """When the scheduler should look at it next; None unless it is in progress."""
+        if self.state is RolloutState.ROLLING_BACK:
+            return self.next_check_at
         if self.state is not RolloutState.IN_PROGRESS:
             return None
         if self.gate is not None and self.awaiting_approval:
@@ -302,8 +322,31 @@ class Rollout(Controls):
             return [decided, *self._refuse((reason,), now)]
         if not self.state.serves:
             return []
+        if self.stable_advisories and source is not DecisionSource.OPERATOR:
+            return self._hold_rollback(reason, now, source, document)
+        if (
+            self.rollback_step_seconds
+            and source is not DecisionSource.OPERATOR
+            and self.state is not RolloutState.ROLLING_BACK
+            and self.phase_index > 0
+        ):
+            self.rolling_back = {
+                "source": source.value,
+                "reason": reason,
+                "cause_event_id": cause_event_id,
+            }
+            if self.state is RolloutState.PAUSED:
+                self.paused_at = None
+            self._move_to(RolloutState.ROLLING_BACK, now, reason)
+            self.reason = reason
+            self.gate = None
+            return [self._step_down(now, source, reason, document)]
         decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
-        return [decided, *self._rolled_back(reason, now, cause_event_id, violation_detected_at)]
+        rolled_back = self._rolled_back(reason, now, cause_event_id, violation_detected_at)
+        if source is DecisionSource.DEPENDENCY:
+            cause = str(document.get("dependency", {}).get("rollout_id", ""))
+            rolled_back = [replace(e, cause_rollout_id=cause) for e in rolled_back]
+        return [decided, *rolled_back]
 
     # -- internals -------------------------------------------------------------------
 
@@ -412,12 +455,14 @@ class Rollout(Controls):
         document: Mapping[str, Any],
     ) -> list[RolloutEvent]:
         reason = "; ".join(reasons)
+        if self.stable_advisories:
+            return self._hold_rollback(reason, now, source, document)
         decided = self._decide(now, DecisionKind.FAIL, source, reasons, document)
         return [decided, *self._rolled_back(reason, now, "", None)]
 
     def _rolled_back(
         self, reason: str, now: datetime, cause_event_id: str, detected_at: datetime | None
-    ) -> list[RolloutEvent]:
+    ) -> list[RolloutRolledBack]:
         if self.state is RolloutState.PAUSED:
             self.paused_at = None
         cause = f" (cause {cause_event_id})" if cause_event_id else ""

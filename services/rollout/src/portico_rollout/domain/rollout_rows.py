@@ -105,6 +105,9 @@ def rollout_from_row(cls: type[Rollout], row: Mapping[str, Any]) -> Rollout:
         gate=gate_from_json(row.get("gate")),
         gate_phase=row.get("gate_phase", 0),
         decision_count=row.get("decision_count", 0),
+        stable_advisories=tuple(row.get("stable_advisories") or ()),
+        rollback_step_seconds=row.get("rollback_step_seconds", 0),
+        rolling_back=dict(row["rolling_back"]) if row.get("rolling_back") else None,
     )
 
 
@@ -139,4 +142,7 @@ def rollout_to_row(rollout: Rollout) -> dict[str, Any]:
         "gate": gate_to_json(rollout.gate),
         "gate_phase": rollout.gate_phase,
         "decision_count": rollout.decision_count,
+        "stable_advisories": list(rollout.stable_advisories),
+        "rollback_step_seconds": rollout.rollback_step_seconds,
+        "rolling_back": dict(rollout.rolling_back) if rollout.rolling_back else None,
     }

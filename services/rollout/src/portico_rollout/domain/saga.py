@@ -2,6 +2,12 @@
 
 Each step is persisted with its state, so running the saga again (after a
 crash or a redelivery) skips what is done and finishes what is not.
+
+Traffic goes back in the transaction of the decision. Finding the installed
+plugins that need the rolled-back version asks compat, outside any
+transaction, so it is a step of its own that the saga runner takes; what it
+finds becomes one more step per dependent, in rollback order (a plugin
+before the plugins it needs), each rolled back in its own transaction.
 """
 
 from __future__ import annotations
@@ -15,9 +21,42 @@ from portico_rollout.domain._time import require_aware
 # Traffic goes back first: that is the change users feel, and it is the
 # rollout's own state change (a rolled-back rollout serves 0%).
 TRAFFIC_TO_STABLE = "traffic_to_stable"
-# Then dependents of the version are compensated, in reverse dependency order.
-COMPENSATE_DEPENDENTS = "compensate_dependents"
-ROLLBACK_STEPS: tuple[str, ...] = (TRAFFIC_TO_STABLE, COMPENSATE_DEPENDENTS)
+# Then the plugins that need the version are found (compat's dependency graph)...
+FIND_DEPENDENTS = "find_dependents"
+ROLLBACK_STEPS: tuple[str, ...] = (TRAFFIC_TO_STABLE, FIND_DEPENDENTS)
+# ...and each is rolled back by a step named "dependent:<plugin>@<version>".
+DEPENDENT_PREFIX = "dependent:"
+
+
+@dataclass(frozen=True, slots=True)
+class DependentPlugin:
+    """An installed plugin version that needs the rolled-back version, as compat found it."""
+
+    plugin: str
+    version: str
+    # What it needs ("name version") and how far from the rolled-back version it is.
+    needs: str
+    depth: int
+
+    @property
+    def step(self) -> str:
+        return dependent_step(self.plugin, self.version)
+
+
+def dependent_step(plugin: str, version: str) -> str:
+    """The saga step that rolls back one dependent."""
+    return f"{DEPENDENT_PREFIX}{plugin}@{version}"
+
+
+def dependent_of_step(step: str) -> tuple[str, str] | None:
+    """(plugin, version) of a dependent's step; None for any other step.
+
+    The version is after the last "@": a scoped plugin's name starts with one.
+    """
+    if not step.startswith(DEPENDENT_PREFIX):
+        return None
+    plugin, at, version = step[len(DEPENDENT_PREFIX) :].rpartition("@")
+    return (plugin, version) if at and plugin and version else None
 
 
 class StepState(StrEnum):

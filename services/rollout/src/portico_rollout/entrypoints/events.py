@@ -40,9 +40,13 @@ ConsumerUnitOfWork = Callable[[Connection, str], AbstractAsyncContextManager[Rol
 class RolloutEventHandlers:
     """The handlers, bound to how a unit of work is opened on the consumer's connection."""
 
-    def __init__(self, consumer_uow: ConsumerUnitOfWork, clock: Clock) -> None:
+    def __init__(
+        self, consumer_uow: ConsumerUnitOfWork, clock: Clock, *, watch_seconds: int = 0
+    ) -> None:
         self._consumer_uow = consumer_uow
         self._clock = clock
+        # How long a completed rollout stays watched for violations.
+        self._watch_seconds = watch_seconds
 
     def checks(self) -> dict[str, Handler]:
         return {
@@ -130,7 +134,9 @@ class RolloutEventHandlers:
 
     async def _roll_back(self, conn: Connection, violation: handlers.SloViolation) -> None:
         async with self._consumer_uow(conn, violation.tenant_id) as tx:
-            rolled_back = await handlers.roll_back_on_violation(tx, violation)
+            rolled_back = await handlers.roll_back_on_violation(
+                tx, violation, watch_seconds=self._watch_seconds
+            )
         if rolled_back is not None:
             reaction = (self._clock.now() - violation.detected_at).total_seconds()
             ROLLOUT_REACTION.observe(max(0.0, reaction))

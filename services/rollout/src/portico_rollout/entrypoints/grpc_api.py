@@ -15,7 +15,7 @@ from portico_common.grpc.tokens import current_claims
 from portico_rollout.app import controls, handlers, queries, replay
 from portico_rollout.app.assignments import AssignmentLookup, resolve_version
 from portico_rollout.app.handlers import Defaults
-from portico_rollout.app.ports import RolloutQuota, SloSource, UnitOfWorkFactory
+from portico_rollout.app.ports import AdvisorySource, RolloutQuota, SloSource, UnitOfWorkFactory
 from portico_rollout.domain.state import RolloutState
 from portico_rollout.entrypoints import grpc_mapping as m
 from portico_rollout.errors import InvalidRolloutError
@@ -42,12 +42,15 @@ class RolloutServicer(pb_grpc.RolloutServiceServicer):
         slo: SloSource,
         defaults: Defaults,
         view: AssignmentLookup,
+        *,
         quota: RolloutQuota | None = None,
+        advisories: AdvisorySource | None = None,
     ) -> None:
         self._uow = uow
         # Room for one more concurrent rollout, reserved at tenancy; None: no quota.
         self._quota = quota
         self._slo = slo
+        self._advisories = advisories
         self._defaults = defaults
         # ResolveVersion answers from memory: no database on the request path.
         self._view = view
@@ -64,6 +67,7 @@ class RolloutServicer(pb_grpc.RolloutServiceServicer):
             spec=m.spec_from_request(request),
             defaults=self._defaults,
             quota=self._quota,
+            advisories=self._advisories,
         )
         return pb.RequestRolloutResponse(rollout=m.to_proto(rollout))
 

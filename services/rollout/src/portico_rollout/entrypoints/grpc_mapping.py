@@ -149,6 +149,7 @@ def spec_from_request(request: pb.RequestRolloutRequest) -> RolloutSpec:
         preview_percent=request.preview_percent,
         watch_seconds=request.watch_seconds,
         batches=request.batches,
+        rollback_step_seconds=request.rollback_step_seconds,
     )
 
 

@@ -16,7 +16,7 @@ from portico_common.clock import Clock
 from portico_common.runtime import Background
 from portico_rollout.app.evaluation import SchedulerLimits, evaluate_due_rollouts
 from portico_rollout.app.handlers import Defaults
-from portico_rollout.app.ports import SloSource, UnitOfWorkFactory
+from portico_rollout.app.ports import AdvisorySource, SloSource, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ def make_scheduler(
     tick_seconds: float,
     defaults: Defaults,
     limits: SchedulerLimits,
+    advisories: AdvisorySource | None = None,
 ) -> Background:
     """`run_scheduler(stop)`, ticking every `tick_seconds` until `stop` is set."""
 
@@ -38,7 +39,12 @@ def make_scheduler(
                 # A full batch means more may be due: take the next one at once.
                 while True:
                     done = await evaluate_due_rollouts(
-                        uow, slo, clock.now(), defaults=defaults, limits=limits
+                        uow,
+                        slo,
+                        clock.now(),
+                        defaults=defaults,
+                        limits=limits,
+                        advisories=advisories,
                     )
                     if done.due - done.failed < limits.batch or stop.is_set():
                         break

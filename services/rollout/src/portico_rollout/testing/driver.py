@@ -28,6 +28,8 @@ from portico_common.events.bus import publish
 from portico_common.events.catalog import type_of
 from portico_common.events.envelope import Envelope
 from portico_common.events.topology import owner_source
+from portico_rollout.adapters.advisories_memory import MemoryAdvisories
+from portico_rollout.adapters.compat_memory import MemoryDependencyGraph
 from portico_rollout.adapters.slo_memory import MemorySlo
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -93,6 +95,10 @@ class RolloutDriver:
     watch: Watch
     # The slo the service asks (SLOs ensured, outcomes of versions), in this process.
     slo: MemorySlo = field(default_factory=MemorySlo)
+    # The dependency graph the rollback saga asks, in this process.
+    graph: MemoryDependencyGraph = field(default_factory=MemoryDependencyGraph)
+    # security's advisories as the service reads them, in this process.
+    advisories: MemoryAdvisories = field(default_factory=MemoryAdvisories)
 
     async def send(
         self,

@@ -16,6 +16,8 @@ from google.protobuf.message import Message
 
 from portico_common.clock import ManualClock
 from portico_common.events.envelope import Envelope
+from portico_rollout.adapters.advisories_memory import MemoryAdvisories
+from portico_rollout.adapters.compat_memory import MemoryDependencyGraph
 from portico_rollout.adapters.memory import MemoryStore
 from portico_rollout.adapters.slo_memory import MemorySlo
 from portico_rollout.adapters.view import AssignmentView
@@ -23,6 +25,7 @@ from portico_rollout.adapters.view_memory import MemoryAssignmentReader, MemoryC
 from portico_rollout.app import handlers
 from portico_rollout.app.assignment_sync import AssignmentSync
 from portico_rollout.app.assignments import VersionAnswer, resolve_version
+from portico_rollout.app.dependents import SagaPass, advance_sagas
 from portico_rollout.app.evaluation import Pass, evaluate_due_rollouts
 from portico_rollout.app.handlers import Defaults, RolloutSpec
 from portico_rollout.app.ports import UnitOfWorkFactory
@@ -58,10 +61,11 @@ HEALTHY_OUTCOMES = 50
 class RolloutWorld:
     """The service's app layer over in-memory adapters, with a clock the test moves.
 
-    `slo` is an in-memory slo. With `healthy_traffic` on (the default), every
-    tick first reports good outcomes of each serving rollout's version, so a
-    phase passes its default criteria once baked; tests about evidence turn
-    it off and report what they need.
+    `slo` is an in-memory slo, `graph` an in-memory dependency graph. With
+    `healthy_traffic` on (the default), every tick first reports good
+    outcomes of each serving rollout's version, so a phase passes its
+    default criteria once baked; tests about evidence turn it off and
+    report what they need.
     """
 
     clock: ManualClock
@@ -72,6 +76,8 @@ class RolloutWorld:
     version: str = VERSION
     healthy_traffic: bool = True
     defaults: Defaults = field(default_factory=Defaults)
+    graph: MemoryDependencyGraph = field(default_factory=MemoryDependencyGraph)
+    advisories: MemoryAdvisories = field(default_factory=MemoryAdvisories)
     # The read path: the in-memory view, kept in step by `settle`.
     view: AssignmentView = field(default_factory=AssignmentView)
     feed: MemoryChangeFeed = field(init=False)
@@ -97,9 +103,12 @@ class RolloutWorld:
                     bake_seconds=default_bake_seconds,
                     hold_timeout_seconds=self.defaults.hold_timeout_seconds,
                     recheck_seconds=self.defaults.recheck_seconds,
+                    watch_after_completion_seconds=self.defaults.watch_after_completion_seconds,
                 ),
                 assignments=MemoryAssignmentReader(self.store),
                 changes=MemoryChangeFeed(self.store),
+                graph=self.graph,
+                advisories=self.advisories,
             )
         )
 
@@ -156,7 +165,14 @@ class RolloutWorld:
         """RequestRollout as the servicer calls it; `spec` replaces phases and bake."""
         spec = spec or RolloutSpec(phases=tuple(phases), bake_seconds=bake_seconds)
         return await handlers.request_rollout(
-            self.uow, self.slo, tenant, plugin, version, spec=spec, defaults=self.defaults
+            self.uow,
+            self.slo,
+            tenant,
+            plugin,
+            version,
+            spec=spec,
+            defaults=self.defaults,
+            advisories=self.advisories,
         )
 
     async def verdict(
@@ -196,7 +212,8 @@ class RolloutWorld:
         async with self.uow(tenant) as tx:
             return await handlers.roll_back_on_violation(
                 tx,
-                handlers.SloViolation(
+                watch_seconds=self.defaults.watch_after_completion_seconds,
+                violation=handlers.SloViolation(
                     tenant_id=tenant,
                     plugin=plugin,
                     version=version,
@@ -225,17 +242,27 @@ class RolloutWorld:
                         good=HEALTHY_OUTCOMES,
                     )
         return await evaluate_due_rollouts(
-            self.uow, self.slo, self.clock.now(), defaults=self.defaults
+            self.uow,
+            self.slo,
+            self.clock.now(),
+            defaults=self.defaults,
+            advisories=self.advisories,
         )
+
+    async def run_sagas(self) -> SagaPass:
+        """One pass of the saga runner: the rollback sagas' steps after traffic."""
+        return await advance_sagas(self.uow, self.graph, self.clock.now())
 
     async def get(self, rollout_id: str, tenant: str = TENANT) -> Rollout:
         return await handlers.get_rollout(self.uow, tenant, rollout_id)
 
-    async def started(self, *, bake_seconds: int = 600) -> Rollout:
+    async def started(
+        self, *, bake_seconds: int = 600, plugin: str = PLUGIN, version: str = VERSION
+    ) -> Rollout:
         """A rollout whose checks both passed: phase 0 is live."""
-        rollout = await self.request(bake_seconds=bake_seconds)
-        await self.verdict("security", True)
-        await self.verdict("compat", True)
+        rollout = await self.request(bake_seconds=bake_seconds, plugin=plugin, version=version)
+        await self.verdict("security", True, plugin=plugin, version=version)
+        await self.verdict("compat", True, plugin=plugin, version=version)
         return await self.get(rollout.rollout_id)
 
 

@@ -41,8 +41,11 @@ def test_build_lists_the_consumers_and_the_scheduler(world: RolloutWorld) -> Non
         ],
     }
     assert components.sync is not None
-    assert len(components.background) == 3
-    assert components.background[1:] == [components.view.run, components.sync.run]
+    assert len(components.background) == 4
+    # The scheduler, the view, the saga runner (a closure, like the scheduler), the sync.
+    assert components.background[1] == components.view.run
+    assert components.background[2].__name__ == "run_sagas"
+    assert components.background[3] == components.sync.run
     assert components.readiness == [components.sync.built.wait]
 
 

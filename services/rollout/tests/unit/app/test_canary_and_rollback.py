@@ -53,7 +53,7 @@ async def test_scheduler_serves_every_tenant(world: RolloutWorld) -> None:
 
 
 async def test_slo_violation_rolls_back_through_the_saga(world: RolloutWorld) -> None:
-    """slo.violated puts traffic on stable, runs both saga steps in order, and emits rolled_back."""
+    """slo.violated puts traffic on stable with its decision; the runner then seeks dependents."""
     rollout = await world.started()
     await world.tick(seconds=600)
     detected = world.clock.now()
@@ -70,9 +70,17 @@ async def test_slo_violation_rolls_back_through_the_saga(world: RolloutWorld) ->
     steps = sorted(world.store.state.steps.values(), key=lambda s: s.ordinal)
     assert [(s.step, s.state) for s in steps] == [
         ("traffic_to_stable", StepState.DONE),
-        ("compensate_dependents", StepState.DONE),
+        ("find_dependents", StepState.PENDING),
     ]
-    assert "no dependents" in steps[1].detail
+    assert (await world.run_sagas()).sagas == 1
+    steps = sorted(world.store.state.steps.values(), key=lambda s: s.ordinal)
+    assert [(s.step, s.state) for s in steps] == [
+        ("traffic_to_stable", StepState.DONE),
+        ("find_dependents", StepState.DONE),
+    ]
+    assert steps[1].detail.endswith("in rollback order: none")
+    [(_, going, _)] = world.graph.asked
+    assert (going.plugin, going.version) == (stored.plugin, stored.version)
     # A rolled-back canary is no longer advanced.
     assert await world.tick(hours=1) == 0
 
@@ -99,21 +107,81 @@ async def test_violation_for_another_version_or_none_is_ignored(world: RolloutWo
     assert world.event_types() == ["RolloutRequested", "RolloutStarted"]
 
 
-async def test_violation_before_the_canary_starts_is_ignored(world: RolloutWorld) -> None:
-    """A violation for a version still awaiting its checks (no user has it) changes nothing."""
+async def test_violation_before_the_canary_starts_is_kept_by_refusing_it(
+    world: RolloutWorld,
+) -> None:
+    """A violation while checks are awaited refuses the rollout: passing checks cannot start it."""
     rollout = await world.request()
-    assert await world.violation() is None
+    world.clock.advance(seconds=1)
+    assert await world.violation(event_id="ce-early") is None
+    refused = await world.get(rollout.rollout_id)
+    assert refused.state is RolloutState.REFUSED
+    assert refused.reason.startswith("slo slo-1 violated")
+    assert world.event_types() == ["RolloutRequested", "RolloutDecisionRecorded", "RolloutRefused"]
+    await world.verdict("security", True)
+    await world.verdict("compat", True)
+    assert (await world.get(rollout.rollout_id)).state is RolloutState.REFUSED
+    async with world.uow(world.tenant) as tx:
+        [decision] = await tx.decisions.latest(world.tenant, rollout.rollout_id, 1)
+    assert decision.evidence["violation"]["event_id"] == "ce-early"
+
+
+async def test_violation_detected_before_the_request_is_an_earlier_attempts(
+    world: RolloutWorld,
+) -> None:
+    """A violation detected before the rollout was requested belongs to an earlier attempt."""
+    earlier = world.clock.now()
+    world.clock.advance(seconds=5)
+    rollout = await world.request()
+    assert await world.violation(detected_at=earlier) is None
     assert (await world.get(rollout.rollout_id)).state is RolloutState.AWAITING_CHECKS
     assert world.event_types() == ["RolloutRequested"]
 
 
-async def test_violation_after_completion_is_harmless(world: RolloutWorld) -> None:
-    """Once the version serves everyone as stable, a late violation does not roll back history."""
+async def completed_rollout(world: RolloutWorld) -> str:
     rollout = await world.started(bake_seconds=1)
     for _ in range(4):
         await world.tick(seconds=1)
-    assert await world.violation() is None
     assert (await world.get(rollout.rollout_id)).state is RolloutState.COMPLETED
+    return rollout.rollout_id
+
+
+async def test_violation_in_the_post_promotion_window_takes_the_completion_back(
+    world: RolloutWorld,
+) -> None:
+    """A completed rollout stays watched: a violation within the window puts the old stable back."""
+    async with world.uow(world.tenant) as tx:
+        await tx.stable_versions.set(world.tenant, world.plugin, "2.2.0", "ro-0", world.clock.now())
+    rollout_id = await completed_rollout(world)
+    assert (await world.resolve("user-1")).version == world.version
+    world.clock.advance(seconds=world.defaults.watch_after_completion_seconds - 1)
+    rolled_back = await world.violation(event_id="ce-late")
+    assert rolled_back is not None
+    assert (rolled_back.after_completion, rolled_back.stable_version) == (True, "2.2.0")
+    assert (await world.get(rollout_id)).state is RolloutState.ROLLED_BACK
+    [event] = world.events(ev.RolloutRolledBack)
+    assert (event.after_completion, event.cause_event_id) == (True, "ce-late")
+    assert (await world.resolve("user-1")).version == "2.2.0"
+    # Traffic went back in the decision's transaction; the saga goes on from there.
+    first = min(world.store.state.steps.values(), key=lambda s: s.ordinal)
+    assert (first.step, first.state) == ("traffic_to_stable", StepState.DONE)
+
+
+async def test_violation_after_completion_is_harmless(world: RolloutWorld) -> None:
+    """Once the post-promotion window is over, a late violation does not roll back history."""
+    rollout_id = await completed_rollout(world)
+    world.clock.advance(seconds=world.defaults.watch_after_completion_seconds + 1)
+    assert await world.violation() is None
+    assert (await world.get(rollout_id)).state is RolloutState.COMPLETED
+
+
+async def test_violation_of_a_replaced_completion_is_harmless(world: RolloutWorld) -> None:
+    """Within the window too: once a newer version is stable, the old one is not taken back."""
+    rollout_id = await completed_rollout(world)
+    async with world.uow(world.tenant) as tx:
+        await tx.stable_versions.set(world.tenant, world.plugin, "2.4.0", "ro-9", world.clock.now())
+    assert await world.violation() is None
+    assert (await world.get(rollout_id)).state is RolloutState.COMPLETED
 
 
 async def test_stale_save_loses_and_its_events_are_not_committed(world: RolloutWorld) -> None:

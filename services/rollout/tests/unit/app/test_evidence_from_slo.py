@@ -67,6 +67,7 @@ async def test_a_phase_without_traffic_holds_then_rolls_back(world: RolloutWorld
     assert failed.state is RolloutState.ROLLED_BACK
     assert failed.reason.startswith("held past 3600s after the bake; not enough samples")
     assert world.clock.now() - rollout.created_at == timedelta(seconds=600 + 3600)
+    await world.run_sagas()
     steps = world.store.state.steps.values()
     assert {s.state for s in steps} == {StepState.DONE}
     assert len(world.events(ev.RolloutRolledBack)) == 1

@@ -129,6 +129,7 @@ async def test_rejection_during_the_canary_rolls_back(world: RolloutWorld) -> No
     assert stored.state is RolloutState.ROLLED_BACK
     [rolled_back] = world.events(ev.RolloutRolledBack)
     assert "publisher key revoked" in rolled_back.reason
+    await world.run_sagas()
     steps = world.store.state.steps
     assert [s.state.value for s in steps.values()] == ["done", "done"]
 

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$portico/compat/v1/dependencies.proto\x12\x11portico.compat.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cportico/authz/v1/authz.proto\"1\n\x10InstalledPackage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"/\n\x10RequestedPackage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05range\x18\x02 \x01(\t\"6\n\x0cSolverBudget\x12\x12\n\nmax_rounds\x18\x01 \x01(\r\x12\x12\n\nmax_millis\x18\x02 \x01(\r\"y\n\x0fResolvedPackage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x18\n\x10previous_version\x18\x03 \x01(\t\x12-\n\x06\x63hange\x18\x04 \x01(\x0e\x32\x1d.portico.compat.v1.ChangeKind\"o\n\x0b\x45xplanation\x12\x0f\n\x07reasons\x18\x01 \x03(\t\x12\x12\n\nconclusion\x18\x02 \x01(\t\x12\x13\n\x0bsuggestions\x18\x03 \x03(\t\x12\x18\n\x10\x62roken_installed\x18\x04 \x03(\t\x12\x0c\n\x04text\x18\x05 \x01(\t\"=\n\x0bSolverStats\x12\x0e\n\x06rounds\x18\x01 \x01(\r\x12\r\n\x05steps\x18\x02 \x01(\r\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\"\xe6\x01\n\x18SolveDependenciesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x36\n\tinstalled\x18\x02 \x03(\x0b\x32#.portico.compat.v1.InstalledPackage\x12\x36\n\trequested\x18\x03 \x03(\x0b\x32#.portico.compat.v1.RequestedPackage\x12\x16\n\x0e\x61llow_upgrades\x18\x04 \x01(\x08\x12/\n\x06\x62udget\x18\x05 \x01(\x0b\x32\x1f.portico.compat.v1.SolverBudget\"\xca\x01\n\x19SolveDependenciesResponse\x12\x13\n\x0bsatisfiable\x18\x01 \x01(\x08\x12\x34\n\x08packages\x18\x02 \x03(\x0b\x32\".portico.compat.v1.ResolvedPackage\x12\x33\n\x0b\x65xplanation\x18\x03 \x01(\x0b\x32\x1e.portico.compat.v1.Explanation\x12-\n\x05stats\x18\x04 \x01(\x0b\x32\x1e.portico.compat.v1.SolverStats\"\xbf\x01\n\x1bPredictUpgradeImpactRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x36\n\tinstalled\x18\x02 \x03(\x0b\x32#.portico.compat.v1.InstalledPackage\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x14\n\x0ctarget_range\x18\x04 \x01(\t\x12/\n\x06\x62udget\x18\x05 \x01(\x0b\x32\x1f.portico.compat.v1.SolverBudget\"R\n\x0c\x42rokenPlugin\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0bsuggestions\x18\x04 \x03(\t\"\xc4\x01\n\x1cPredictUpgradeImpactResponse\x12\x0c\n\x04safe\x18\x01 \x01(\x08\x12/\n\x06\x62roken\x18\x02 \x03(\x0b\x32\x1f.portico.compat.v1.BrokenPlugin\x12\x30\n\x04plan\x18\x03 \x03(\x0b\x32\".portico.compat.v1.ResolvedPackage\x12\x33\n\x0b\x65xplanation\x18\x04 \x01(\x0b\x32\x1e.portico.compat.v1.Explanation*\x91\x01\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43HANGE_KIND_UNCHANGED\x10\x01\x12\x15\n\x11\x43HANGE_KIND_ADDED\x10\x02\x12\x18\n\x14\x43HANGE_KIND_UPGRADED\x10\x03\x12\x1a\n\x16\x43HANGE_KIND_DOWNGRADED\x10\x04\x32\xad\x03\n\x11\x44\x65pendencyService\x12\xbd\x01\n\x11SolveDependencies\x12+.portico.compat.v1.SolveDependenciesRequest\x1a,.portico.compat.v1.SolveDependenciesResponse\"M\xe2\xe0\x18\x14\n\x12\x64\x65pendencies.solve\x82\xd3\xe4\x93\x02/\"*/v1/tenants/{tenant_id}/dependencies:solve:\x01*\x12\xd7\x01\n\x14PredictUpgradeImpact\x12..portico.compat.v1.PredictUpgradeImpactRequest\x1a/.portico.compat.v1.PredictUpgradeImpactResponse\"^\xe2\xe0\x18\x14\n\x12\x64\x65pendencies.solve\x82\xd3\xe4\x93\x02@\";/v1/tenants/{tenant_id}/dependencies:predict-upgrade-impact:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$portico/compat/v1/dependencies.proto\x12\x11portico.compat.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cportico/authz/v1/authz.proto\"K\n\x10InstalledPackage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x18\n\x10previous_version\x18\x03 \x01(\t\"/\n\x10RequestedPackage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05range\x18\x02 \x01(\t\"6\n\x0cSolverBudget\x12\x12\n\nmax_rounds\x18\x01 \x01(\r\x12\x12\n\nmax_millis\x18\x02 \x01(\r\"y\n\x0fResolvedPackage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x18\n\x10previous_version\x18\x03 \x01(\t\x12-\n\x06\x63hange\x18\x04 \x01(\x0e\x32\x1d.portico.compat.v1.ChangeKind\"o\n\x0b\x45xplanation\x12\x0f\n\x07reasons\x18\x01 \x03(\t\x12\x12\n\nconclusion\x18\x02 \x01(\t\x12\x13\n\x0bsuggestions\x18\x03 \x03(\t\x12\x18\n\x10\x62roken_installed\x18\x04 \x03(\t\x12\x0c\n\x04text\x18\x05 \x01(\t\"=\n\x0bSolverStats\x12\x0e\n\x06rounds\x18\x01 \x01(\r\x12\r\n\x05steps\x18\x02 \x01(\r\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\"\xe6\x01\n\x18SolveDependenciesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x36\n\tinstalled\x18\x02 \x03(\x0b\x32#.portico.compat.v1.InstalledPackage\x12\x36\n\trequested\x18\x03 \x03(\x0b\x32#.portico.compat.v1.RequestedPackage\x12\x16\n\x0e\x61llow_upgrades\x18\x04 \x01(\x08\x12/\n\x06\x62udget\x18\x05 \x01(\x0b\x32\x1f.portico.compat.v1.SolverBudget\"\xca\x01\n\x19SolveDependenciesResponse\x12\x13\n\x0bsatisfiable\x18\x01 \x01(\x08\x12\x34\n\x08packages\x18\x02 \x03(\x0b\x32\".portico.compat.v1.ResolvedPackage\x12\x33\n\x0b\x65xplanation\x18\x03 \x01(\x0b\x32\x1e.portico.compat.v1.Explanation\x12-\n\x05stats\x18\x04 \x01(\x0b\x32\x1e.portico.compat.v1.SolverStats\"\xbf\x01\n\x1bPredictUpgradeImpactRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x36\n\tinstalled\x18\x02 \x03(\x0b\x32#.portico.compat.v1.InstalledPackage\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x14\n\x0ctarget_range\x18\x04 \x01(\t\x12/\n\x06\x62udget\x18\x05 \x01(\x0b\x32\x1f.portico.compat.v1.SolverBudget\"R\n\x0c\x42rokenPlugin\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0bsuggestions\x18\x04 \x03(\t\"\xc4\x01\n\x1cPredictUpgradeImpactResponse\x12\x0c\n\x04safe\x18\x01 \x01(\x08\x12/\n\x06\x62roken\x18\x02 \x03(\x0b\x32\x1f.portico.compat.v1.BrokenPlugin\x12\x30\n\x04plan\x18\x03 \x03(\x0b\x32\".portico.compat.v1.ResolvedPackage\x12\x33\n\x0b\x65xplanation\x18\x04 \x01(\x0b\x32\x1e.portico.compat.v1.Explanation\"\x9d\x01\n\x15ListDependentsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x36\n\tinstalled\x18\x02 \x03(\x0b\x32#.portico.compat.v1.InstalledPackage\x12\x0e\n\x06plugin\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x18\n\x10previous_version\x18\x05 \x01(\t\"e\n\tDependent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05needs\x18\x03 \x01(\t\x12\r\n\x05range\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x06 \x01(\r\"[\n\x16ListDependentsResponse\x12\x30\n\ndependents\x18\x01 \x03(\x0b\x32\x1c.portico.compat.v1.Dependent\x12\x0f\n\x07unknown\x18\x02 \x03(\t*\x91\x01\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43HANGE_KIND_UNCHANGED\x10\x01\x12\x15\n\x11\x43HANGE_KIND_ADDED\x10\x02\x12\x18\n\x14\x43HANGE_KIND_UPGRADED\x10\x03\x12\x1a\n\x16\x43HANGE_KIND_DOWNGRADED\x10\x04\x32\xe8\x04\n\x11\x44\x65pendencyService\x12\xbd\x01\n\x11SolveDependencies\x12+.portico.compat.v1.SolveDependenciesRequest\x1a,.portico.compat.v1.SolveDependenciesResponse\"M\xe2\xe0\x18\x14\n\x12\x64\x65pendencies.solve\x82\xd3\xe4\x93\x02/\"*/v1/tenants/{tenant_id}/dependencies:solve:\x01*\x12\xd7\x01\n\x14PredictUpgradeImpact\x12..portico.compat.v1.PredictUpgradeImpactRequest\x1a/.portico.compat.v1.PredictUpgradeImpactResponse\"^\xe2\xe0\x18\x14\n\x12\x64\x65pendencies.solve\x82\xd3\xe4\x93\x02@\";/v1/tenants/{tenant_id}/dependencies:predict-upgrade-impact:\x01*\x12\xb8\x01\n\x0eListDependents\x12(.portico.compat.v1.ListDependentsRequest\x1a).portico.compat.v1.ListDependentsResponse\"Q\xe2\xe0\x18\x13\n\x11\x64\x65pendencies.read\x82\xd3\xe4\x93\x02\x34\"//v1/tenants/{tenant_id}/dependencies:dependents:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,30 +37,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEPENDENCYSERVICE'].methods_by_name['SolveDependencies']._serialized_options = b'\342\340\030\024\n\022dependencies.solve\202\323\344\223\002/\"*/v1/tenants/{tenant_id}/dependencies:solve:\001*'
   _globals['_DEPENDENCYSERVICE'].methods_by_name['PredictUpgradeImpact']._loaded_options = None
   _globals['_DEPENDENCYSERVICE'].methods_by_name['PredictUpgradeImpact']._serialized_options = b'\342\340\030\024\n\022dependencies.solve\202\323\344\223\002@\";/v1/tenants/{tenant_id}/dependencies:predict-upgrade-impact:\001*'
-  _globals['_CHANGEKIND']._serialized_start=1490
-  _globals['_CHANGEKIND']._serialized_end=1635
+  _globals['_DEPENDENCYSERVICE'].methods_by_name['ListDependents']._loaded_options = None
+  _globals['_DEPENDENCYSERVICE'].methods_by_name['ListDependents']._serialized_options = b'\342\340\030\023\n\021dependencies.read\202\323\344\223\0024\"//v1/tenants/{tenant_id}/dependencies:dependents:\001*'
+  _globals['_CHANGEKIND']._serialized_start=1872
+  _globals['_CHANGEKIND']._serialized_end=2017
   _globals['_INSTALLEDPACKAGE']._serialized_start=119
-  _globals['_INSTALLEDPACKAGE']._serialized_end=168
-  _globals['_REQUESTEDPACKAGE']._serialized_start=170
-  _globals['_REQUESTEDPACKAGE']._serialized_end=217
-  _globals['_SOLVERBUDGET']._serialized_start=219
-  _globals['_SOLVERBUDGET']._serialized_end=273
-  _globals['_RESOLVEDPACKAGE']._serialized_start=275
-  _globals['_RESOLVEDPACKAGE']._serialized_end=396
-  _globals['_EXPLANATION']._serialized_start=398
-  _globals['_EXPLANATION']._serialized_end=509
-  _globals['_SOLVERSTATS']._serialized_start=511
-  _globals['_SOLVERSTATS']._serialized_end=572
-  _globals['_SOLVEDEPENDENCIESREQUEST']._serialized_start=575
-  _globals['_SOLVEDEPENDENCIESREQUEST']._serialized_end=805
-  _globals['_SOLVEDEPENDENCIESRESPONSE']._serialized_start=808
-  _globals['_SOLVEDEPENDENCIESRESPONSE']._serialized_end=1010
-  _globals['_PREDICTUPGRADEIMPACTREQUEST']._serialized_start=1013
-  _globals['_PREDICTUPGRADEIMPACTREQUEST']._serialized_end=1204
-  _globals['_BROKENPLUGIN']._serialized_start=1206
-  _globals['_BROKENPLUGIN']._serialized_end=1288
-  _globals['_PREDICTUPGRADEIMPACTRESPONSE']._serialized_start=1291
-  _globals['_PREDICTUPGRADEIMPACTRESPONSE']._serialized_end=1487
-  _globals['_DEPENDENCYSERVICE']._serialized_start=1638
-  _globals['_DEPENDENCYSERVICE']._serialized_end=2067
+  _globals['_INSTALLEDPACKAGE']._serialized_end=194
+  _globals['_REQUESTEDPACKAGE']._serialized_start=196
+  _globals['_REQUESTEDPACKAGE']._serialized_end=243
+  _globals['_SOLVERBUDGET']._serialized_start=245
+  _globals['_SOLVERBUDGET']._serialized_end=299
+  _globals['_RESOLVEDPACKAGE']._serialized_start=301
+  _globals['_RESOLVEDPACKAGE']._serialized_end=422
+  _globals['_EXPLANATION']._serialized_start=424
+  _globals['_EXPLANATION']._serialized_end=535
+  _globals['_SOLVERSTATS']._serialized_start=537
+  _globals['_SOLVERSTATS']._serialized_end=598
+  _globals['_SOLVEDEPENDENCIESREQUEST']._serialized_start=601
+  _globals['_SOLVEDEPENDENCIESREQUEST']._serialized_end=831
+  _globals['_SOLVEDEPENDENCIESRESPONSE']._serialized_start=834
+  _globals['_SOLVEDEPENDENCIESRESPONSE']._serialized_end=1036
+  _globals['_PREDICTUPGRADEIMPACTREQUEST']._serialized_start=1039
+  _globals['_PREDICTUPGRADEIMPACTREQUEST']._serialized_end=1230
+  _globals['_BROKENPLUGIN']._serialized_start=1232
+  _globals['_BROKENPLUGIN']._serialized_end=1314
+  _globals['_PREDICTUPGRADEIMPACTRESPONSE']._serialized_start=1317
+  _globals['_PREDICTUPGRADEIMPACTRESPONSE']._serialized_end=1513
+  _globals['_LISTDEPENDENTSREQUEST']._serialized_start=1516
+  _globals['_LISTDEPENDENTSREQUEST']._serialized_end=1673
+  _globals['_DEPENDENT']._serialized_start=1675
+  _globals['_DEPENDENT']._serialized_end=1776
+  _globals['_LISTDEPENDENTSRESPONSE']._serialized_start=1778
+  _globals['_LISTDEPENDENTSRESPONSE']._serialized_end=1869
+  _globals['_DEPENDENCYSERVICE']._serialized_start=2020
+  _globals['_DEPENDENCYSERVICE']._serialized_end=2636
 # @@protoc_insertion_point(module_scope)

@@ -49,17 +49,23 @@ class InstalledPackage(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    PREVIOUS_VERSION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.str
+    previous_version: _builtins.str
+    """The version it would go back to if it were rolled back; "" when none is
+    known (ListDependents then counts every plugin that requires it).
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         version: _builtins.str = ...,
+        previous_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "previous_version", b"previous_version", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -397,3 +403,115 @@ class PredictUpgradeImpactResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PredictUpgradeImpactResponse: _TypeAlias = PredictUpgradeImpactResponse  # noqa: Y015
+
+@_typing.final
+class ListDependentsRequest(_message.Message):
+    """Input of ListDependents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    INSTALLED_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PREVIOUS_VERSION_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    plugin: _builtins.str
+    """The package going back from `version` to `previous_version` ("" for none)."""
+    version: _builtins.str
+    previous_version: _builtins.str
+    @_builtins.property
+    def installed(self) -> _containers.RepeatedCompositeFieldContainer[Global___InstalledPackage]:
+        """What the tenant's host runs (as in SolveDependenciesRequest: empty means
+        the host profile's packages).
+        """
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        installed: _abc.Iterable[Global___InstalledPackage] | None = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        previous_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["installed", b"installed", "plugin", b"plugin", "previous_version", b"previous_version", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDependentsRequest: _TypeAlias = ListDependentsRequest  # noqa: Y015
+
+@_typing.final
+class Dependent(_message.Message):
+    """An installed plugin that needs what is going away."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    NEEDS_FIELD_NUMBER: _builtins.int
+    RANGE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    version: _builtins.str
+    needs: _builtins.str
+    """The package it needs ("name version") and the range it puts on it."""
+    range: _builtins.str
+    kind: _builtins.str
+    """"peer" or "dependency"."""
+    depth: _builtins.int
+    """1 for a plugin that needs the rolled-back package itself, n+1 for one that
+    needs a dependent of depth n.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+        needs: _builtins.str = ...,
+        range: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        depth: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "kind", b"kind", "name", b"name", "needs", b"needs", "range", b"range", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Dependent: _TypeAlias = Dependent  # noqa: Y015
+
+@_typing.final
+class ListDependentsResponse(_message.Message):
+    """Output of ListDependents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPENDENTS_FIELD_NUMBER: _builtins.int
+    UNKNOWN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def dependents(self) -> _containers.RepeatedCompositeFieldContainer[Global___Dependent]:
+        """In rollback order: deepest first, so no plugin goes back before one that needs it."""
+
+    @_builtins.property
+    def unknown(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Installed packages whose manifest the catalog does not have ("name version"):
+        whether they depend on the package is not known.
+        """
+
+    def __init__(
+        self,
+        *,
+        dependents: _abc.Iterable[Global___Dependent] | None = ...,
+        unknown: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dependents", b"dependents", "unknown", b"unknown"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDependentsResponse: _TypeAlias = ListDependentsResponse  # noqa: Y015

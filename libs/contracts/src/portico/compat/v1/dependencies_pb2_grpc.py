@@ -45,6 +45,11 @@ class DependencyServiceStub:
                 request_serializer=portico_dot_compat_dot_v1_dot_dependencies__pb2.PredictUpgradeImpactRequest.SerializeToString,
                 response_deserializer=portico_dot_compat_dot_v1_dot_dependencies__pb2.PredictUpgradeImpactResponse.FromString,
                 _registered_method=True)
+        self.ListDependents = channel.unary_unary(
+                '/portico.compat.v1.DependencyService/ListDependents',
+                request_serializer=portico_dot_compat_dot_v1_dot_dependencies__pb2.ListDependentsRequest.SerializeToString,
+                response_deserializer=portico_dot_compat_dot_v1_dot_dependencies__pb2.ListDependentsResponse.FromString,
+                _registered_method=True)
 
 
 class DependencyServiceServicer:
@@ -65,6 +70,15 @@ class DependencyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDependents(self, request, context):
+        """The installed plugins that need a version of a package its previous version
+        does not give them (directly or through one another), in the order to roll
+        them back: every plugin before the plugins it depends on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DependencyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +91,11 @@ def add_DependencyServiceServicer_to_server(servicer, server):
                     servicer.PredictUpgradeImpact,
                     request_deserializer=portico_dot_compat_dot_v1_dot_dependencies__pb2.PredictUpgradeImpactRequest.FromString,
                     response_serializer=portico_dot_compat_dot_v1_dot_dependencies__pb2.PredictUpgradeImpactResponse.SerializeToString,
+            ),
+            'ListDependents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDependents,
+                    request_deserializer=portico_dot_compat_dot_v1_dot_dependencies__pb2.ListDependentsRequest.FromString,
+                    response_serializer=portico_dot_compat_dot_v1_dot_dependencies__pb2.ListDependentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +153,33 @@ class DependencyService:
             '/portico.compat.v1.DependencyService/PredictUpgradeImpact',
             portico_dot_compat_dot_v1_dot_dependencies__pb2.PredictUpgradeImpactRequest.SerializeToString,
             portico_dot_compat_dot_v1_dot_dependencies__pb2.PredictUpgradeImpactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDependents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.compat.v1.DependencyService/ListDependents',
+            portico_dot_compat_dot_v1_dot_dependencies__pb2.ListDependentsRequest.SerializeToString,
+            portico_dot_compat_dot_v1_dot_dependencies__pb2.ListDependentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,11 @@ class DependencyServiceStub:
     """Solves the tenant's installed packages plus the requested installs or upgrades."""
     PredictUpgradeImpact: _grpc.UnaryUnaryMultiCallable[_dependencies_pb2.PredictUpgradeImpactRequest, _dependencies_pb2.PredictUpgradeImpactResponse]
     """Predicts what upgrading one package would break across the tenant."""
+    ListDependents: _grpc.UnaryUnaryMultiCallable[_dependencies_pb2.ListDependentsRequest, _dependencies_pb2.ListDependentsResponse]
+    """The installed plugins that need a version of a package its previous version
+    does not give them (directly or through one another), in the order to roll
+    them back: every plugin before the plugins it depends on.
+    """
 
 @_typing.type_check_only
 class DependencyServiceAsyncStub(DependencyServiceStub):
@@ -47,6 +52,11 @@ class DependencyServiceAsyncStub(DependencyServiceStub):
     """Solves the tenant's installed packages plus the requested installs or upgrades."""
     PredictUpgradeImpact: _aio.UnaryUnaryMultiCallable[_dependencies_pb2.PredictUpgradeImpactRequest, _dependencies_pb2.PredictUpgradeImpactResponse]  # type: ignore[assignment]
     """Predicts what upgrading one package would break across the tenant."""
+    ListDependents: _aio.UnaryUnaryMultiCallable[_dependencies_pb2.ListDependentsRequest, _dependencies_pb2.ListDependentsResponse]  # type: ignore[assignment]
+    """The installed plugins that need a version of a package its previous version
+    does not give them (directly or through one another), in the order to roll
+    them back: every plugin before the plugins it depends on.
+    """
 
 class DependencyServiceServicer(metaclass=_abc_1.ABCMeta):
     """Which versions fit together on a tenant's host, and why not."""
@@ -66,5 +76,16 @@ class DependencyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_dependencies_pb2.PredictUpgradeImpactResponse, _abc.Awaitable[_dependencies_pb2.PredictUpgradeImpactResponse]]:
         """Predicts what upgrading one package would break across the tenant."""
+
+    @_abc_1.abstractmethod
+    def ListDependents(
+        self,
+        request: _dependencies_pb2.ListDependentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dependencies_pb2.ListDependentsResponse, _abc.Awaitable[_dependencies_pb2.ListDependentsResponse]]:
+        """The installed plugins that need a version of a package its previous version
+        does not give them (directly or through one another), in the order to roll
+        them back: every plugin before the plugins it depends on.
+        """
 
 def add_DependencyServiceServicer_to_server(servicer: DependencyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -385,6 +385,8 @@ class RolloutRolledBack(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     CAUSE_EVENT_ID_FIELD_NUMBER: _builtins.int
     VIOLATION_DETECTED_AT_FIELD_NUMBER: _builtins.int
+    CAUSE_ROLLOUT_ID_FIELD_NUMBER: _builtins.int
+    AFTER_COMPLETION_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     rollout_id: _builtins.str
     plugin: _builtins.str
@@ -393,6 +395,12 @@ class RolloutRolledBack(_message.Message):
     reason: _builtins.str
     cause_event_id: _builtins.str
     """The ce-id of the slo.violated event that caused it, if any."""
+    cause_rollout_id: _builtins.str
+    """The rollout whose rollback took this one along (this version needs that
+    one's); empty otherwise.
+    """
+    after_completion: _builtins.bool
+    """The rollout had completed: `stable_version` is the stable version again."""
     @_builtins.property
     def violation_detected_at(self) -> _timestamp_pb2.Timestamp:
         """When the violation was detected, so reaction time is measurable end to end."""
@@ -408,10 +416,12 @@ class RolloutRolledBack(_message.Message):
         reason: _builtins.str = ...,
         cause_event_id: _builtins.str = ...,
         violation_detected_at: _timestamp_pb2.Timestamp | None = ...,
+        cause_rollout_id: _builtins.str = ...,
+        after_completion: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["violation_detected_at", b"violation_detected_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause_event_id", b"cause_event_id", "plugin", b"plugin", "reason", b"reason", "rollout_id", b"rollout_id", "stable_version", b"stable_version", "tenant_id", b"tenant_id", "version", b"version", "violation_detected_at", b"violation_detected_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_completion", b"after_completion", "cause_event_id", b"cause_event_id", "cause_rollout_id", b"cause_rollout_id", "plugin", b"plugin", "reason", b"reason", "rollout_id", b"rollout_id", "stable_version", b"stable_version", "tenant_id", b"tenant_id", "version", b"version", "violation_detected_at", b"violation_detected_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

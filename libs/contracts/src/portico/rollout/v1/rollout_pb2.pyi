@@ -36,6 +36,8 @@ class _RolloutStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RolloutS
     """A check failed; the rollout never started."""
     ROLLOUT_STATE_PAUSED: _RolloutState.ValueType  # 6
     """An operator paused it: the share holds until it is resumed."""
+    ROLLOUT_STATE_ROLLING_BACK: _RolloutState.ValueType  # 7
+    """A gradual rollback: the share steps down through the phases already passed."""
 
 class RolloutState(_RolloutState, metaclass=_RolloutStateEnumTypeWrapper):
     """Where a rollout is in its life."""
@@ -50,6 +52,8 @@ ROLLOUT_STATE_REFUSED: RolloutState.ValueType  # 5
 """A check failed; the rollout never started."""
 ROLLOUT_STATE_PAUSED: RolloutState.ValueType  # 6
 """An operator paused it: the share holds until it is resumed."""
+ROLLOUT_STATE_ROLLING_BACK: RolloutState.ValueType  # 7
+"""A gradual rollback: the share steps down through the phases already passed."""
 Global___RolloutState: _TypeAlias = RolloutState  # noqa: Y015
 
 class _RolloutStrategy:
@@ -1020,6 +1024,7 @@ class RequestRolloutRequest(_message.Message):
     PREVIEW_PERCENT_FIELD_NUMBER: _builtins.int
     WATCH_SECONDS_FIELD_NUMBER: _builtins.int
     BATCHES_FIELD_NUMBER: _builtins.int
+    ROLLBACK_STEP_SECONDS_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     plugin: _builtins.str
     version: _builtins.str
@@ -1036,6 +1041,11 @@ class RequestRolloutRequest(_message.Message):
     """blue-green and instant: how long the full switch is watched before it completes (0: bake_seconds)."""
     batches: _builtins.int
     """rolling: how many equal batches (0: 4)."""
+    rollback_step_seconds: _builtins.int
+    """The rollback policy: 0 (the default) goes back to the stable version at once;
+    more steps the share down through the phases already passed, one step every
+    this many seconds (an operator's abort and a second trigger go back at once).
+    """
     @_builtins.property
     def phases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Traffic percentages per phase; empty means the strategy's (canary: 10, 25, 50, 100)."""
@@ -1064,10 +1074,11 @@ class RequestRolloutRequest(_message.Message):
         preview_percent: _builtins.int = ...,
         watch_seconds: _builtins.int = ...,
         batches: _builtins.int = ...,
+        rollback_step_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["criteria", b"criteria"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bake_seconds", b"bake_seconds", "batches", b"batches", "criteria", b"criteria", "hold_timeout_seconds", b"hold_timeout_seconds", "phases", b"phases", "plan", b"plan", "plugin", b"plugin", "preview_percent", b"preview_percent", "slo_template", b"slo_template", "strategy", b"strategy", "tenant_id", b"tenant_id", "version", b"version", "watch_seconds", b"watch_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bake_seconds", b"bake_seconds", "batches", b"batches", "criteria", b"criteria", "hold_timeout_seconds", b"hold_timeout_seconds", "phases", b"phases", "plan", b"plan", "plugin", b"plugin", "preview_percent", b"preview_percent", "rollback_step_seconds", b"rollback_step_seconds", "slo_template", b"slo_template", "strategy", b"strategy", "tenant_id", b"tenant_id", "version", b"version", "watch_seconds", b"watch_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

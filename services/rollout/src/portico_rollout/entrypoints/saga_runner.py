@@ -1,0 +1,41 @@
+"""The saga runner: a background loop that finishes rollback sagas after their first step.
+
+Traffic goes back in the transaction of the rollback; finding and rolling back
+the dependents asks compat, so it runs here, on every replica (row locks make
+them share the work). It reads the Clock port, like the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from portico_common.clock import Clock
+from portico_common.runtime import Background
+from portico_rollout.app.dependents import advance_sagas
+from portico_rollout.app.ports import DependencyGraph, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+def make_saga_runner(
+    uow: UnitOfWorkFactory,
+    graph: DependencyGraph | None,
+    clock: Clock,
+    *,
+    tick_seconds: float,
+    batch: int = 50,
+) -> Background:
+    """`run_sagas(stop)`, one pass every `tick_seconds` until `stop` is set."""
+
+    async def run_sagas(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await advance_sagas(uow, graph, clock.now(), limit=batch)
+            except Exception as exc:  # noqa: BLE001 - an outage must not end the loop
+                log.warning("saga pass failed", extra={"error": str(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=tick_seconds)
+
+    return run_sagas
