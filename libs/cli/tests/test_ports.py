@@ -16,6 +16,7 @@ from portico_cli.ports import (
     bind_failed,
     plan_ports,
     port_is_free,
+    preferred_grpc_ports,
     preferred_or_any,
     read_ready_file,
 )
@@ -94,3 +95,22 @@ def test_an_explicit_gateway_port_in_use_is_refused_before_anything_starts(busy_
     """An explicit port is never traded for another: a busy one is a clear error."""
     with pytest.raises(StartupError, match=f"gateway port {busy_port} is in use"):
         plan_ports(busy_port, lambda _: None)
+
+
+def test_the_preferred_grpc_ports_move_with_the_base_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PORTICO_UP_GRPC_BASE_PORT moves the whole block, one port per service in order."""
+    monkeypatch.setenv("PORTICO_UP_GRPC_BASE_PORT", "51000")
+    assert list(preferred_grpc_ports().values()) == list(range(51000, 51000 + len(GRPC_PORTS)))
+    assert list(preferred_grpc_ports()) == list(GRPC_PORTS)
+    monkeypatch.setenv("PORTICO_UP_GRPC_BASE_PORT", "")
+    assert preferred_grpc_ports() == GRPC_PORTS
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "65535", "-1"])
+def test_a_base_port_that_is_no_port_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """A base port that is not a number, or leaves no room for every service, says so."""
+    monkeypatch.setenv("PORTICO_UP_GRPC_BASE_PORT", value)
+    with pytest.raises(StartupError, match="PORTICO_UP_GRPC_BASE_PORT"):
+        preferred_grpc_ports()

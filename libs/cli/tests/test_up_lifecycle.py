@@ -23,6 +23,7 @@ import pytest
 from cli_support import clean_env, descendants, running, wait_for_file
 
 from portico_cli.ports import GRPC_PORTS
+from portico_embedded.processes import free_port
 
 SERVICES = {"auth", "tenancy", "security", "compat", "rollout", "slo"}
 # Each service's own role, as `python -m portico_common.dbsetup provision` makes them.
@@ -263,7 +264,16 @@ def test_a_preferred_port_taken_before_the_bind_is_retried_once_on_port_0(
     home: Path, fake_suite: Path, tmp_path: Path
 ) -> None:
     """A process that cannot bind its preferred port starts again on 0; the suite comes up."""
-    up = Up(home, fake_suite, tmp_path, FAKE_PORT_TAKEN="*", PORTICO_GATEWAY_PORT="")
+    # A block of preferred ports free now, so the test does not depend on what else
+    # (another suite on the machine) holds the default ones.
+    up = Up(
+        home,
+        fake_suite,
+        tmp_path,
+        FAKE_PORT_TAKEN="*",
+        PORTICO_GATEWAY_PORT="",
+        PORTICO_UP_GRPC_BASE_PORT=str(free_port()),
+    )
     try:
         assert wait_for_file(home / "endpoints.json", lambda: up.proc.poll() is None, 60), (
             up.output()

@@ -9,6 +9,7 @@ picks one), and says in its ready file which ports it bound.
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,20 @@ GRPC_PORTS = {
     "slo": 50066,
 }
 GATEWAY_PORT = 8080
+#: Moves the block of preferred gRPC ports (first service, then +1, ...), e.g. for a
+#: second suite on the same machine: PORTICO_UP_GRPC_BASE_PORT=51061.
+GRPC_BASE_PORT_VARIABLE = "PORTICO_UP_GRPC_BASE_PORT"
+
+
+def preferred_grpc_ports() -> dict[str, int]:
+    """Each service's preferred gRPC port, moved as PORTICO_UP_GRPC_BASE_PORT says."""
+    base = os.environ.get(GRPC_BASE_PORT_VARIABLE, "").strip()
+    if not base:
+        return dict(GRPC_PORTS)
+    if not base.isdigit() or not 0 < int(base) <= 65536 - len(GRPC_PORTS):
+        raise StartupError(f"{GRPC_BASE_PORT_VARIABLE}={base!r} is not a port number")
+    return {svc: int(base) + i for i, svc in enumerate(GRPC_PORTS)}
+
 
 #: What a server's log says when its port was taken first (gRPC, uvicorn, NATS, PostgreSQL).
 _BIND_FAILURES = ("address already in use", "failed to bind")
@@ -91,7 +106,7 @@ def plan_ports(gateway_port: int | None, say: Callable[[str], None]) -> Ports:
     An explicit gateway port must be free, and is not traded for another.
     """
     ports = Ports()
-    for svc, preferred in GRPC_PORTS.items():
+    for svc, preferred in preferred_grpc_ports().items():
         ports.asked[svc] = preferred_or_any(preferred)
         if ports.asked[svc]:
             ports.retryable.add(svc)
