@@ -19,10 +19,10 @@ class _Store:
     def __init__(self) -> None:
         self.released: list[str] = []
 
-    async def begin(self, *_: object) -> bytes | None:
+    async def begin(self, *_: object, **__: object) -> bytes | None:
         return None
 
-    async def release(self, _tenant: str, key: str) -> None:
+    async def release(self, _tenant: str, key: str, _attempt: str = "") -> None:
         self.released.append(key)
         raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
 
