@@ -93,7 +93,9 @@ def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str
     summary = demo.stdout[demo.stdout.index("Summary") :]
     # Each version's SLO is the one its rollout ensured; the demo creates none of its own.
     ensured = re.findall(r"SLO ([0-9a-f-]{36}) ensured by the rollout", demo.stdout)
-    assert len(ensured) == len(set(ensured)) == 3, output
+    versions = re.findall(r"packed @acme/plugin-cost-insights@(\S+):", demo.stdout)
+    assert len(versions) == len(set(versions)) == 6, output
+    assert len(ensured) == len(set(ensured)) == len(versions), output
     # The SLO's page reached the demo's PagerDuty receiver, keyed by tenant, SLO and tier:
     # the SLO rollout ensured for 2.4.0.
     paged = re.search(r"delivered: trigger portico/demo-[0-9a-f]+/([0-9a-f-]{36})/\S+ \(", summary)

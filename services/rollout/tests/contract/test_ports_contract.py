@@ -206,6 +206,26 @@ async def test_every_stable_version_of_a_tenant(backend: Backend) -> None:
         assert await tx.stable_versions.made_by("acme", "@acme/none") is None
 
 
+async def test_serving_lists_what_each_serving_rollout_puts_in_front_of_users(
+    backend: Backend,
+) -> None:
+    """In-progress and paused rollouts of the tenant, by plugin; none awaiting checks or
+    another tenant's."""
+    paused = started("ro-2", plugin="@acme/b")
+    assert paused.pause(T0, actor="operator", reason="a look at the numbers")
+    async with backend.uow("acme") as tx:
+        assert await tx.rollouts.add(started("ro-1", plugin="@acme/c"))
+        assert await tx.rollouts.add(paused)
+        assert await tx.rollouts.add(new("ro-3", plugin="@acme/a"))
+    async with backend.uow("globex") as tx:
+        assert await tx.rollouts.add(started("ro-4", tenant="globex", plugin="@acme/a"))
+    async with backend.uow("acme") as tx:
+        assert await tx.rollouts.serving("acme") == [
+            ("@acme/b", "2.3.0", "2.2.0"),
+            ("@acme/c", "2.3.0", "2.2.0"),
+        ]
+
+
 async def test_events_commit_with_the_transaction(backend: Backend, clock: ManualClock) -> None:
     """Published events are committed with the state, and vanish with it on an error."""
     rollout = new("ro-1")

@@ -52,6 +52,11 @@ class ConsumerSettings:
     ack_wait_seconds: float = 30.0
     batch_size: int = 32
     fetch_timeout_seconds: float = 1.0
+    # How long a batch fetch lingers when the stream has nothing more: nats-py's
+    # batch fetch, finding nothing waiting, waits for the batch to fill or this
+    # to pass, and an event landing meanwhile waits with it. Short, so a lone
+    # event after a busy spell is handled at once (a rollback's reaction time).
+    busy_linger_seconds: float = 0.005
     # Delay before redelivery after the n-th failure (last value repeats).
     nak_backoff_seconds: tuple[float, ...] = (0.1, 0.5, 2.0, 5.0)
     # False when a provisioner created the consumer: the service only binds to
@@ -133,9 +138,10 @@ class EventConsumer:
             # nats-py returns a batch>1 lingering fetch only when the batch fills or
             # the timeout ends, which would delay a lone event by up to the timeout.
             # So: when idle, wait for ONE message (returned the moment it lands);
-            # when busy, take whatever is already there in one batch.
+            # when busy, take whatever is already there in one batch, lingering
+            # only briefly when nothing is.
             batch, wait = (
-                (self._settings.batch_size, 0.05)
+                (self._settings.batch_size, self._settings.busy_linger_seconds)
                 if busy
                 else (1, self._settings.fetch_timeout_seconds)
             )

@@ -29,6 +29,7 @@ from portico_rollout.domain.decisions import Decision
 from portico_rollout.domain.events import RolloutEvent
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import SagaStep, StepState
+from portico_rollout.domain.state import RolloutState
 from portico_rollout.domain.verdicts import CheckVerdict
 from portico_rollout.errors import RolloutConflictError
 
@@ -209,6 +210,16 @@ class MemoryRolloutRepository(_Scoped):
         ]
         found.sort(key=lambda r: (r.created_at, r.rollout_id), reverse=True)
         return [copy.deepcopy(r) for r in found[:limit]]
+
+    async def serving(self, tenant_id: str) -> list[tuple[str, str, str]]:
+        if not self._visible(tenant_id):
+            return []
+        return sorted(
+            (r.plugin, r.version, r.stable_version)
+            for r in self._state.rollouts.values()
+            if r.tenant_id == tenant_id
+            and r.state in (RolloutState.IN_PROGRESS, RolloutState.PAUSED)
+        )
 
 
 class MemoryVerdictRepository(_Scoped):

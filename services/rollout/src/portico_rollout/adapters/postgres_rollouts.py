@@ -200,3 +200,12 @@ class PgRolloutRepository:
             limit,
         )
         return [_rollout(row) for row in rows]
+
+    async def serving(self, tenant_id: str) -> list[tuple[str, str, str]]:
+        rows = await self._conn.fetch(
+            """SELECT plugin, version, stable_version FROM rollouts
+                WHERE tenant_id = $1 AND state IN ('IN_PROGRESS', 'PAUSED')
+                ORDER BY plugin""",
+            tenant_id,
+        )
+        return [(r["plugin"], r["version"], r["stable_version"]) for r in rows]

@@ -38,9 +38,6 @@ from portico_rollout.domain.state import RolloutState
 
 log = logging.getLogger(__name__)
 
-# How many of a tenant's rollouts are read to learn what it runs.
-_INSTALLED_LIMIT = 1000
-
 
 @dataclass
 class SagaPass:
@@ -82,13 +79,15 @@ async def advance_saga(
         steps = {s.step: s for s in await tx.rollback_steps.for_rollout(tenant_id, rollout_id)}
         find = steps.get(FIND_DEPENDENTS)
         installed = None
-        if rollout is not None and find is not None and find.state is StepState.PENDING:
+        # Without compat there is no one to ask, so what the tenant runs is not read.
+        looking = find is not None and find.state is StepState.PENDING
+        if rollout is not None and looking and graph is not None:
             installed = await installed_plugins(tx, tenant_id)
     if rollout is None:
         return
-    if installed is not None:
+    if looking:
         found = None
-        if graph is not None:
+        if graph is not None and installed is not None:
             going = InstalledPlugin(rollout.plugin, rollout.version, rollout.stable_version)
             found = await graph.dependents(tenant_id, going, installed)
         if not await _record_dependents(uow, rollout, found, now):
@@ -114,17 +113,8 @@ async def installed_plugins(tx: RolloutUnitOfWork, tenant_id: str) -> list[Insta
             if by is not None and by.state is RolloutState.COMPLETED and by.version == version:
                 previous = by.stable_version
         found[plugin] = InstalledPlugin(plugin, version, previous)
-    serving = await tx.rollouts.page(
-        tenant_id,
-        plugin="",
-        states=[RolloutState.IN_PROGRESS.value, RolloutState.PAUSED.value],
-        after=None,
-        limit=_INSTALLED_LIMIT,
-    )
-    for rollout in serving:
-        found[rollout.plugin] = InstalledPlugin(
-            rollout.plugin, rollout.version, rollout.stable_version
-        )
+    for plugin, version, stable in await tx.rollouts.serving(tenant_id):
+        found[plugin] = InstalledPlugin(plugin, version, stable)
     return [found[p] for p in sorted(found)]
 
 

@@ -82,6 +82,10 @@ class RolloutRepository(Protocol):
         An empty `plugin` or `states` matches every one.
         """
 
+    async def serving(self, tenant_id: str) -> list[tuple[str, str, str]]:
+        """(plugin, version, stable version) of each rollout serving users (in progress or
+        paused), by plugin: what the tenant runs, without reading whole rollouts."""
+
 
 class VerdictRepository(Protocol):
     async def add(self, verdict: CheckVerdict) -> bool:
