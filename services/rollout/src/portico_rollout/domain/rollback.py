@@ -46,47 +46,44 @@ class Rollback:
     rollback_step_seconds: int
     rolling_back: dict[str, str] | None
 
-    @property
-    def percent(self) -> int:
-        raise NotImplementedError
+    # The aggregate's own methods, which these call; only the type checker sees them,
+    # so at run time nothing here can stand in for Rollout's.
+    if TYPE_CHECKING:
 
-    def roll_back(
-        self,
-        reason: str,
-        now: datetime,
-        cause_event_id: str = "",
-        violation_detected_at: datetime | None = None,
-        *,
-        source: DecisionSource = DecisionSource.SLO,
-        evidence: Mapping[str, Any] | None = None,
-    ) -> list[RolloutEvent]:
-        raise NotImplementedError
+        @property
+        def percent(self) -> int: ...
 
-    def pause(self, now: datetime, *, actor: str, reason: str) -> bool:
-        raise NotImplementedError
+        def roll_back(
+            self,
+            reason: str,
+            now: datetime,
+            cause_event_id: str = "",
+            violation_detected_at: datetime | None = None,
+            *,
+            source: DecisionSource = DecisionSource.SLO,
+            evidence: Mapping[str, Any] | None = None,
+        ) -> list[RolloutEvent]: ...
 
-    def _rolled_back(
-        self, reason: str, now: datetime, cause_event_id: str, detected_at: datetime | None
-    ) -> list[RolloutRolledBack]:
-        raise NotImplementedError
+        def pause(self, now: datetime, *, actor: str, reason: str) -> bool: ...
 
-    def _note(self, now: datetime, kind: str, detail: str) -> None:
-        raise NotImplementedError
+        def _rolled_back(
+            self, reason: str, now: datetime, cause_event_id: str, detected_at: datetime | None
+        ) -> list[RolloutRolledBack]: ...
 
-    def _identity(self, now: datetime) -> _Identity:
-        raise NotImplementedError
+        def _note(self, now: datetime, kind: str, detail: str) -> None: ...
 
-    def _decide(
-        self,
-        now: datetime,
-        kind: DecisionKind,
-        source: DecisionSource,
-        reasons: Sequence[str],
-        evidence: Mapping[str, Any],
-        *,
-        to_percent: int | None = None,
-    ) -> RolloutDecisionRecorded:
-        raise NotImplementedError
+        def _identity(self, now: datetime) -> _Identity: ...
+
+        def _decide(
+            self,
+            now: datetime,
+            kind: DecisionKind,
+            source: DecisionSource,
+            reasons: Sequence[str],
+            evidence: Mapping[str, Any],
+            *,
+            to_percent: int | None = None,
+        ) -> RolloutDecisionRecorded: ...
 
     def roll_back_as_dependent(
         self, needs: str, cause_rollout_id: str, now: datetime
