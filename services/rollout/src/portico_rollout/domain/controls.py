@@ -39,44 +39,40 @@ class Controls:
     gate: Gate | None
     gate_phase: int
 
-    @property
-    def percent(self) -> int:
-        raise NotImplementedError
+    # The aggregate's own methods, which these call; only the type checker sees them.
+    if TYPE_CHECKING:
 
-    @property
-    def awaiting_approval(self) -> bool:
-        raise NotImplementedError
+        @property
+        def percent(self) -> int: ...
 
-    def roll_back(
-        self,
-        reason: str,
-        now: datetime,
-        *,
-        source: DecisionSource = DecisionSource.SLO,
-        evidence: Mapping[str, Any] | None = None,
-    ) -> list[RolloutEvent]:
-        raise NotImplementedError
+        @property
+        def awaiting_approval(self) -> bool: ...
 
-    def _advance(self, now: datetime) -> list[RolloutEvent]:
-        raise NotImplementedError
+        def roll_back(
+            self,
+            reason: str,
+            now: datetime,
+            *,
+            source: DecisionSource = DecisionSource.SLO,
+            evidence: Mapping[str, Any] | None = None,
+        ) -> list[RolloutEvent]: ...
 
-    def _move_to(self, target: RolloutState, now: datetime, detail: str) -> None:
-        raise NotImplementedError
+        def _advance(self, now: datetime) -> list[RolloutEvent]: ...
 
-    def _note(self, now: datetime, kind: str, detail: str) -> None:
-        raise NotImplementedError
+        def _move_to(self, target: RolloutState, now: datetime, detail: str) -> None: ...
 
-    def _decide(
-        self,
-        now: datetime,
-        kind: DecisionKind,
-        source: DecisionSource,
-        reasons: Sequence[str],
-        evidence: Mapping[str, Any],
-        *,
-        to_percent: int | None = None,
-    ) -> RolloutDecisionRecorded:
-        raise NotImplementedError
+        def _note(self, now: datetime, kind: str, detail: str) -> None: ...
+
+        def _decide(
+            self,
+            now: datetime,
+            kind: DecisionKind,
+            source: DecisionSource,
+            reasons: Sequence[str],
+            evidence: Mapping[str, Any],
+            *,
+            to_percent: int | None = None,
+        ) -> RolloutDecisionRecorded: ...
 
     # -- pause and resume ------------------------------------------------------------
 
