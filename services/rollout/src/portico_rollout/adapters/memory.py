@@ -74,7 +74,10 @@ class MemoryStore(memory_uow.MemoryStore[MemoryState, MemoryUnitOfWork]):
 
     def __init__(self, clock: Clock) -> None:
         super().__init__(
-            MemoryState(), lambda state, tenant: MemoryUnitOfWork(state, tenant, clock)
+            MemoryState(),
+            lambda state, tenant: MemoryUnitOfWork(state, tenant, clock),
+            # Insert-only tables, or rows replaced whole (frozen dataclasses).
+            frozen_rows=("verdicts", "stable", "steps", "decisions", "audit"),
         )
         self.clock = clock
 
