@@ -1,6 +1,8 @@
 """Install and rollout events settle quota reservations (durable "tenancy-usage").
 
-security's rejections and expiries release an install's hold; rollout's
+security's record of an install request and rollout's of a rollout confirm
+the hold taken for it (it no longer expires); security's rejections and
+expiries release an install's hold; rollout's
 completion turns the version's install hold into usage (and frees the
 rollout's own hold); a refusal or a rollback releases both. Each runs in the
 consumer's transaction with its inbox row, so a redelivered event settles
@@ -66,7 +68,21 @@ def usage_handlers(consumer_uow: ConsumerUnitOfWork) -> dict[str, Handler]:
                 reason=envelope.type.removeprefix("rollout."),
             )
 
+    async def on_recorded(envelope: Envelope, conn: Connection) -> None:
+        payload = envelope.payload
+        if isinstance(payload, ev.InstallRequested):
+            reservation_id = payload.request_id
+        elif isinstance(payload, ev.RolloutRequested):
+            reservation_id = payload.rollout_id
+        else:
+            raise InvalidReservationError(f"{envelope.type} carries {type(payload).__name__}")
+        tenant = _tenant(envelope, payload)
+        async with consumer_uow(conn, tenant) as tx:
+            await reservations.confirm(tx, tenant, reservation_id)
+
     return {
+        "plugin.install.requested": on_recorded,
+        "rollout.requested": on_recorded,
         "plugin.install.rejected": on_install_ended,
         "plugin.install.expired": on_install_ended,
         "rollout.completed": on_completed,
