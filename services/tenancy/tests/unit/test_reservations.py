@@ -124,6 +124,26 @@ async def test_a_rejected_or_expired_install_releases_its_hold() -> None:
     assert all(r.state is ReservationState.RELEASED for r in world.tables.reservations.values())
 
 
+async def test_a_declined_install_rollout_releases_only_that_installs_hold() -> None:
+    """rollout.install_declined releases the install's hold by request id, not the version's."""
+    world = await _world()
+    await reservations.reserve(world.uow, "acme", _install("r1", "a"))
+    await reservations.reserve(world.uow, "acme", _install("r2", "a"))
+    declined = ev.RolloutInstallDeclined(
+        tenant_id="acme", request_id="r2", plugin="a", version="1.0.0", reason="ro-1 runs"
+    )
+    await _deliver(world, declined)
+    await _deliver(world, declined)  # redelivered: releases nothing twice
+    rows = world.tables.reservations
+    assert rows["acme", "r1"].state is ReservationState.HELD
+    assert (rows["acme", "r2"].state, rows["acme", "r2"].reason) == (
+        ReservationState.RELEASED,
+        "install declined by rollout: ro-1 runs",
+    )
+    granted = await reservations.reserve(world.uow, "acme", _install("r3", "b"))
+    assert granted.state is ReservationState.HELD
+
+
 async def test_a_rollback_releases_the_install_and_the_rollout_hold_a_completion_makes_usage() -> (
     None
 ):
