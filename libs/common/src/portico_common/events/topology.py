@@ -67,6 +67,7 @@ CONSUMERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "rollout.requested",
             "plugin.install.rejected",
             "plugin.install.expired",
+            "plugin.install.uninstalled",
             "rollout.install_declined",
             "rollout.completed",
             "rollout.refused",

@@ -121,6 +121,22 @@ async def release_install(
         await _release(tx, existing, reason)
 
 
+async def uninstalled(tx: TenancyUnitOfWork, tenant_id: str, request_id: str, reason: str) -> None:
+    """The tenant removed the plugin an install request installed: its reservation goes.
+
+    In use (the version was live) it stops counting as usage, which is
+    recomputed and announced; still held, its hold is released.
+    """
+    if not await tx.tenants.lock(tenant_id):
+        return
+    existing = await tx.reservations.get(tenant_id, request_id)
+    if existing is None or not existing.live:
+        return
+    await _release(tx, existing, reason)
+    if existing.state is ReservationState.IN_USE:
+        await refresh_usage(tx, tenant_id)
+
+
 async def went_live(
     tx: TenancyUnitOfWork, tenant_id: str, plugin: str, version: str, rollout_id: str
 ) -> None:

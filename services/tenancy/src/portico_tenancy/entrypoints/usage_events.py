@@ -3,7 +3,7 @@
 security's record of an install request and rollout's of a rollout confirm
 the hold taken for it (it no longer expires); security's rejections and
 expiries, and rollout declining an approved install's rollout, release an
-install's hold; rollout's
+install's hold, and an uninstall the install request's reservation; rollout's
 completion turns the version's install hold into usage (and frees the
 rollout's own hold); a refusal or a rollback releases both. Each runs in the
 consumer's transaction with its inbox row, so a redelivered event settles
@@ -71,6 +71,13 @@ def usage_handlers(consumer_uow: ConsumerUnitOfWork) -> dict[str, Handler]:
                 reason=envelope.type.removeprefix("rollout."),
             )
 
+    async def on_uninstalled(envelope: Envelope, conn: Connection) -> None:
+        payload = _payload(envelope, ev.InstallUninstalled)
+        tenant = _tenant(envelope, payload)
+        reason = f"uninstalled by {payload.uninstalled_by}: {payload.reason}"
+        async with consumer_uow(conn, tenant) as tx:
+            await reservations.uninstalled(tx, tenant, payload.request_id, reason)
+
     async def on_recorded(envelope: Envelope, conn: Connection) -> None:
         payload = envelope.payload
         if isinstance(payload, ev.InstallRequested):
@@ -89,6 +96,7 @@ def usage_handlers(consumer_uow: ConsumerUnitOfWork) -> dict[str, Handler]:
         "plugin.install.rejected": on_install_ended,
         "plugin.install.expired": on_install_ended,
         "rollout.install_declined": on_install_ended,
+        "plugin.install.uninstalled": on_uninstalled,
         "rollout.completed": on_completed,
         "rollout.refused": on_withdrawn,
         "rollout.rolled_back": on_withdrawn,

@@ -1246,38 +1246,38 @@ Global___InstallExpired: _TypeAlias = InstallExpired  # noqa: Y015
 
 @_typing.final
 class InstallUninstalled(_message.Message):
-    """plugin.install.uninstalled: the tenant removed an installed plugin; the
-    approved install requests of it are uninstalled and tenancy releases what the
-    plugin held against the tenant's quota.
+    """plugin.install.uninstalled: the tenant removed an installed plugin; this
+    approved install request of it is uninstalled, and tenancy releases what it
+    held against the tenant's quota (one event per request the uninstall ended).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     PLUGIN_FIELD_NUMBER: _builtins.int
-    REQUEST_IDS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     UNINSTALLED_BY_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
+    request_id: _builtins.str
     plugin: _builtins.str
+    version: _builtins.str
     uninstalled_by: _builtins.str
     reason: _builtins.str
-    @_builtins.property
-    def request_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The approved install requests of the plugin this uninstall ended."""
-
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
         plugin: _builtins.str = ...,
-        request_ids: _abc.Iterable[_builtins.str] | None = ...,
+        version: _builtins.str = ...,
         uninstalled_by: _builtins.str = ...,
         reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "reason", b"reason", "request_ids", b"request_ids", "tenant_id", b"tenant_id", "uninstalled_by", b"uninstalled_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "reason", b"reason", "request_id", b"request_id", "tenant_id", b"tenant_id", "uninstalled_by", b"uninstalled_by", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
