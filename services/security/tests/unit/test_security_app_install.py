@@ -612,10 +612,12 @@ async def test_uninstall_ends_every_approved_request_of_the_plugin_once(
     verifier: VerificationService,
     acme: Publisher,
     istore: InstallMemoryStore,
+    clock: ManualClock,
 ) -> None:
     """Approved requests become UNINSTALLED, each announced and audited; again: no change."""
     await set_policy(iuow, approval_below_score=50)
     v1 = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
+    clock.advance(1)  # requests are answered oldest first
     v2 = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.1.0"))
     other = await run_install(iuow, verifier, acme.publish("@acme/other", "1.0.0"))
     gone = await uninstall(iuow, "acme", PLUGIN, actor="bob", reason="not used")
