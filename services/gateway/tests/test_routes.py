@@ -115,6 +115,8 @@ def test_every_annotated_rpc_of_the_six_services_has_a_route() -> None:
         ("POST", "/v1/tenants/{tenant_id}/slos", "CreateSlo"),
         ("GET", "/v1/tenants/{tenant_id}/slos/{slo_id}", "GetSlo"),
         ("POST", "/v1/tenants/{tenant_id}/outcomes", "ReportOutcomes"),
+        ("POST", "/v1/tenants/{tenant_id}/installs:uninstall", "Uninstall"),
+        ("GET", "/v1/tenants/{tenant_id}/declared-resources", "GetDeclaredResources"),
     }
     assert expected <= bindings, sorted(expected - bindings)
 

@@ -139,3 +139,28 @@ def test_settings_default_to_the_compat_port(monkeypatch: pytest.MonkeyPatch) ->
     assert CompatSettings().grpc_port == 50064
     monkeypatch.setenv("PORTICO_GRPC_PORT", "6000")
     assert CompatSettings().grpc_port == 6000
+
+
+async def test_declared_resources_are_those_of_the_latest_recorded_check(
+    stub: pb_grpc.CompatServiceAsyncStub,
+) -> None:
+    """The latest check's declaration is answered; with no check recorded, none is declared."""
+    ask = pb.GetDeclaredResourcesRequest(tenant_id="acme", plugin=PLUGIN, version="2.3.0")
+    assert await stub.GetDeclaredResources(ask) == pb.GetDeclaredResourcesResponse()
+    await stub.SetHostProfile(PROFILE)
+    declared = pb.ResourceRequest(cpu_millicores=1500, memory_mib=512)
+    first = await stub.CheckCompatibility(
+        pb.CheckCompatibilityRequest(
+            tenant_id="acme", plugin=PLUGIN, version="2.3.0", resources=declared
+        )
+    )
+    reply = await stub.GetDeclaredResources(ask)
+    assert (reply.declared, reply.resources, reply.check_id) == (True, declared, first.check_id)
+    # Another tenant's question sees none of acme's checks.
+    other = pb.GetDeclaredResourcesRequest(tenant_id="globex", plugin=PLUGIN, version="2.3.0")
+    assert not (await stub.GetDeclaredResources(other)).declared
+    with pytest.raises(grpc.aio.AioRpcError) as invalid:
+        await stub.GetDeclaredResources(
+            pb.GetDeclaredResourcesRequest(tenant_id="acme", plugin=PLUGIN, version="2.3")
+        )
+    assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT

@@ -201,3 +201,53 @@ async def test_policy_rejection_over_grpc(
             timeout=10,
         )
     assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_uninstall_over_grpc_announces_and_audits_once(
+    stub: pb_grpc.SecurityServiceAsyncStub,
+    install: ipb_grpc.InstallServiceAsyncStub,
+    js: JetStreamContext,
+    eventually: Eventually,
+) -> None:
+    """Uninstall ends the approved request on PostgreSQL, announces it, and is a no-op again."""
+    publisher = Publisher(name="acme", key_id="acme-2026")
+    await register(stub, publisher)
+    await install.SetInstallPolicy(gated(required=1), timeout=10)
+    response = await install.InstallSecure(
+        install_request(publisher.publish(PLUGIN, "1.0.0")), timeout=30
+    )
+    decide = {"tenant_id": "acme", "request_id": response.request.request_id}
+    with pytest.raises(grpc.aio.AioRpcError) as pending:
+        await install.Uninstall(ipb.UninstallRequest(tenant_id="acme", plugin=PLUGIN), timeout=10)
+    assert pending.value.code() is grpc.StatusCode.INVALID_ARGUMENT  # requested_by is required
+    with pytest.raises(grpc.aio.AioRpcError) as not_installed:
+        await install.Uninstall(
+            ipb.UninstallRequest(tenant_id="acme", plugin=PLUGIN, requested_by="bob"), timeout=10
+        )
+    assert not_installed.value.code() is grpc.StatusCode.NOT_FOUND
+    await install.Approve(
+        ipb.ApproveRequest(**decide, approver="alice", role="security-reviewer"), timeout=10
+    )
+    gone = await install.Uninstall(
+        ipb.UninstallRequest(tenant_id="acme", plugin=PLUGIN, requested_by="bob", reason="unused"),
+        timeout=10,
+    )
+    assert [(r.request_id, r.status) for r in gone.requests] == [
+        (response.request.request_id, ipb.INSTALL_STATUS_UNINSTALLED)
+    ]
+    envelope = await last_event(js, "plugin.install.uninstalled", eventually)
+    assert isinstance(envelope.payload, ev.InstallUninstalled)
+    assert (envelope.payload.request_id, envelope.payload.reason) == (
+        response.request.request_id,
+        "unused",
+    )
+    again = await install.Uninstall(
+        ipb.UninstallRequest(tenant_id="acme", plugin=PLUGIN, requested_by="bob"), timeout=10
+    )
+    assert [r.request_id for r in again.requests] == [response.request.request_id]
+    info = await js.stream_info(STREAM, subjects_filter="portico.plugin.install.uninstalled")
+    assert info.state.subjects == {"portico.plugin.install.uninstalled": 1}
+    audit = await install.ListAuditRecords(
+        ipb.ListAuditRecordsRequest(tenant_id="acme"), timeout=10
+    )
+    assert [r.action for r in audit.records].count("install.uninstalled") == 1

@@ -14,6 +14,7 @@ from portico_security.install.adapters.memory import InstallMemoryStore
 from portico_security.install.adapters.verification import VerificationService
 from portico_security.install.app import approvals, audit, install
 from portico_security.install.app.ports import InstallUowFactory
+from portico_security.install.app.uninstall import uninstall
 from portico_security.install.domain.audit import chain_problems
 from portico_security.install.domain.policy import (
     AdvisoryFinding,
@@ -28,6 +29,7 @@ from portico_security.install.errors import (
     InstallQuotaExceededError,
     InstallRequestNotFoundError,
     InvalidInstallRequestError,
+    PluginNotInstalledError,
     RoleNotHeldError,
 )
 from portico_security.testing.artifacts import Publisher, SignedArtifact
@@ -603,3 +605,62 @@ async def test_an_install_failing_before_its_decision_gives_its_reservation_back
         )
     assert quota.held == {}
     assert [reason for _, reason in quota.released] == ["install failed: RuntimeError"]
+
+
+async def test_uninstall_ends_every_approved_request_of_the_plugin_once(
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+    clock: ManualClock,
+) -> None:
+    """Approved requests become UNINSTALLED, each announced and audited; again: no change."""
+    await set_policy(iuow, approval_below_score=50)
+    v1 = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
+    clock.advance(1)  # requests are answered oldest first
+    v2 = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.1.0"))
+    other = await run_install(iuow, verifier, acme.publish("@acme/other", "1.0.0"))
+    gone = await uninstall(iuow, "acme", PLUGIN, actor="bob", reason="not used")
+    assert [(r.request_id, r.status) for r in gone] == [
+        (v1.request.request_id, InstallStatus.UNINSTALLED),
+        (v2.request.request_id, InstallStatus.UNINSTALLED),
+    ]
+    assert gone[0].history[-1].kind == "uninstalled"
+    events = istore.sink.of_type(ev.InstallUninstalled)
+    assert [
+        (e.request_id, e.version, e.uninstalled_by, e.reason)
+        for e in events
+        if isinstance(e, ev.InstallUninstalled)
+    ] == [
+        (v1.request.request_id, "1.0.0", "bob", "not used"),
+        (v2.request.request_id, "1.1.0", "bob", "not used"),
+    ]
+    records = await audit.list_audit(iuow, "acme")
+    assert [r.entry.action for r in records][-2:] == ["install.uninstalled"] * 2
+    # Again: the same answer, nothing announced, nothing audited.
+    again = await uninstall(iuow, "acme", PLUGIN, actor="bob", reason="twice")
+    assert [r.request_id for r in again] == [r.request_id for r in gone]
+    assert len(istore.sink.of_type(ev.InstallUninstalled)) == 2
+    assert len(await audit.list_audit(iuow, "acme")) == len(records)
+    assert istore.state.requests[other.request.request_id].status is InstallStatus.APPROVED
+
+
+async def test_uninstalling_what_was_never_installed_is_not_found_and_changes_nothing(
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+) -> None:
+    """A plugin only pending approval (or never asked for) has nothing to uninstall."""
+    pending = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
+    assert pending.request.status is InstallStatus.PENDING_APPROVAL
+    with pytest.raises(PluginNotInstalledError, match="no approved install of"):
+        await uninstall(iuow, "acme", PLUGIN, actor="bob", reason="")
+    with pytest.raises(PluginNotInstalledError):
+        await uninstall(iuow, "acme", "@acme/never", actor="bob", reason="")
+    with pytest.raises(InvalidArgumentError):
+        await uninstall(iuow, "acme", "Not A Name", actor="bob", reason="")
+    assert istore.sink.of_type(ev.InstallUninstalled) == []
+    assert istore.state.requests[pending.request.request_id].status is (
+        InstallStatus.PENDING_APPROVAL
+    )

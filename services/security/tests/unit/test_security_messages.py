@@ -146,6 +146,10 @@ INSTALL_CASES: list[tuple[install.InstallEvent, Message]] = [
         ev.InstallRejected(**IDS, reasons=["no"], rejected_by="alice"),
     ),
     (install.InstallExpired(**IDS), ev.InstallExpired(**IDS)),
+    (
+        install.InstallUninstalled(**IDS, uninstalled_by="bob", reason="unused"),
+        ev.InstallUninstalled(**IDS, uninstalled_by="bob", reason="unused"),
+    ),
     (install.InstallEscalated(**IDS, roles=("platform-admin",), deadline=DEADLINE), escalated()),
 ]
 

@@ -51,6 +51,7 @@ from portico_tenancy.entrypoints.grpc_jobs import JobServicer
 from portico_tenancy.entrypoints.grpc_keys import TenantKeysServicer
 from portico_tenancy.entrypoints.grpc_lifecycle import LifecycleServicer
 from portico_tenancy.entrypoints.grpc_quotas import QuotaReservationServicer
+from portico_tenancy.entrypoints.holds import HoldSweeper
 from portico_tenancy.entrypoints.usage_events import (
     USAGE_DURABLE,
     ConsumerUnitOfWork,
@@ -91,6 +92,11 @@ class Dependencies:
     # Units of work on an event consumer's transaction (install and rollout
     # events settle quota reservations); None: tenancy consumes no events.
     consumer_uow: ConsumerUnitOfWork | None = None
+    # Quota holds never confirmed by their owner expire after hold_ttl; the sweep
+    # runs every hold_sweep (None: no background sweep, tests call `holds.tick`).
+    hold_ttl: timedelta = timedelta(minutes=15)
+    hold_sweep: timedelta | None = None
+    hold_sweep_batch: int = 500
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class Components:
     job_runner: JobRunner | None = None
     # What ends grace periods (a background loop when deletion_poll is set).
     deletions: DeletionScheduler | None = None
+    # What expires unconfirmed quota holds (a background loop when hold_sweep is set).
+    holds: HoldSweeper | None = None
 
 
 def build(deps: Dependencies) -> Components:
@@ -120,6 +128,14 @@ def build(deps: Dependencies) -> Components:
     background: list[Background] = [] if deps.worker is None else [deps.worker(runner)]
     if deps.deletion_poll is not None:
         background.append(deletions)
+    holds = HoldSweeper(
+        deps.uow,
+        deps.hold_ttl,
+        deps.hold_sweep or timedelta(minutes=1),
+        batch=deps.hold_sweep_batch,
+    )
+    if deps.hold_sweep is not None:
+        background.append(holds)
     return Components(
         servicers=[
             Servicer(
@@ -154,6 +170,7 @@ def build(deps: Dependencies) -> Components:
         background=background,
         job_runner=runner,
         deletions=deletions,
+        holds=holds,
     )
 
 
@@ -189,6 +206,9 @@ def dependencies(
         kek=kek,
         deletion_grace=timedelta(seconds=settings.deletion_grace_seconds),
         deletion_poll=timedelta(seconds=settings.deletion_poll_seconds),
+        hold_ttl=timedelta(seconds=settings.reservation_hold_ttl_seconds),
+        hold_sweep=timedelta(seconds=settings.reservation_sweep_seconds),
+        hold_sweep_batch=settings.reservation_sweep_batch,
         # Without provisioning no job is ever enqueued: no worker holds a connection for none.
         worker=(
             (lambda runner: QueueWorker(rt.pool, runner, worker_settings))

@@ -70,3 +70,11 @@ class TenancySettings(ServiceSettings):
     deletion_grace_seconds: float = Field(default=30 * 24 * 3600.0, ge=0)
     # How often grace periods that ended are looked for.
     deletion_poll_seconds: float = Field(default=30.0, gt=0)
+
+    # ---- quota reservations (docs/tenancy-quotas.md) ----------------------------
+    # A hold whose owner never recorded its work (a caller that stopped between
+    # Reserve and its commit) is released this long after it was taken.
+    reservation_hold_ttl_seconds: float = Field(default=900.0, gt=0)
+    # How often such holds are looked for, and how many one batch releases.
+    reservation_sweep_seconds: float = Field(default=60.0, gt=0)
+    reservation_sweep_batch: int = Field(default=500, ge=1, le=10_000)

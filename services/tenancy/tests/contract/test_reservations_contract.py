@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 
 from portico_common.memory_uow import RowLevelSecurityError
+from portico_common.tenants import ALL_TENANTS
 from portico_tenancy.domain.quota import Quota, Resources
 from portico_tenancy.domain.reservations import (
     Amounts,
@@ -102,3 +104,42 @@ async def test_a_quota_keeps_its_concurrent_rollout_limit(backend: Backend) -> N
         again = await tx.quotas.get("acme")
         assert again is not None
         assert again.max_rollouts is None
+
+
+async def test_unconfirmed_holds_are_found_by_age_and_confirmation_round_trips(
+    backend: Backend,
+) -> None:
+    """Only held, unconfirmed holds created by the cutoff are due; tenants oldest first."""
+    await _tenant(backend)
+    await _tenant(backend, "globex")
+    start = backend.clock.now()
+    async with backend.uow("globex") as tx:
+        await tx.reservations.add(
+            Reservation.held(
+                "globex", "g1", ReservationKind.INSTALL, "a", "1.0.0", Amounts(1), start
+            )
+        )
+    backend.clock.advance(10)
+    old, confirmed, gone = (
+        _held(backend, "r1", "a"),
+        _held(backend, "r2", "b"),
+        _held(backend, "r3", "c"),
+    )
+    async with backend.uow("acme") as tx:
+        for r in (old, confirmed, gone):
+            await tx.reservations.add(r)
+        await tx.reservations.save(confirmed.confirmed(backend.clock.now()))
+        await tx.reservations.save(gone.released("rejected", backend.clock.now()))
+    backend.clock.advance(10)
+    async with backend.uow("acme") as tx:
+        await tx.reservations.add(_held(backend, "r4", "d"))  # younger than the cutoff
+        stored = await tx.reservations.get("acme", "r2")
+        assert stored is not None
+        assert stored.confirmed_at == old.created_at
+    cutoff = backend.clock.now() - timedelta(seconds=5)
+    async with backend.uow(ALL_TENANTS) as tx:
+        assert await tx.reservations.tenants_with_unconfirmed(cutoff, 10) == ["globex", "acme"]
+        assert await tx.reservations.tenants_with_unconfirmed(cutoff, 1) == ["globex"]
+    async with backend.uow("acme") as tx:
+        assert await tx.reservations.unconfirmed("acme", cutoff, 10) == [old]
+        assert await tx.reservations.unconfirmed("globex", cutoff, 10) == []

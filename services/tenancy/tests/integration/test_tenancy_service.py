@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import grpc
@@ -115,3 +116,48 @@ async def test_quota_without_limits_is_invalid_and_publishes_nothing(
     assert created.type == "tenant.created"
     with pytest.raises(TimeoutError):
         await tenancy.next_event(wait=0.5)
+
+
+async def test_rollout_declining_an_approved_install_releases_its_hold_on_jetstream(
+    tenancy: RunningTenancy, nats_url: str
+) -> None:
+    """rollout.install_declined from rollout frees the install's slot for the next install."""
+    await tenancy.stub.CreateTenant(pb.CreateTenantRequest(tenant_id="acme"))
+    await tenancy.stub.SetQuota(pb.SetQuotaRequest(tenant_id="acme", limits=LIMITS, max_plugins=1))
+    quotas = qpb_grpc.QuotaReservationServiceStub(tenancy.channel)
+
+    def install(rid: str) -> qpb.ReserveRequest:
+        return qpb.ReserveRequest(
+            tenant_id="acme",
+            reservation_id=rid,
+            kind=qpb.RESERVATION_KIND_INSTALL,
+            plugin="left-pad",
+            version="1.0.0",
+            amounts=qpb.ReservedAmounts(plugins=1),
+        )
+
+    await quotas.Reserve(install("req-1"))
+    with pytest.raises(grpc.aio.AioRpcError) as full:
+        await quotas.Reserve(install("req-2"))
+    assert full.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    nc = await connect(nats_url, "rollout-as-owner")
+    try:
+        declined = events_pb2.RolloutInstallDeclined(
+            tenant_id="acme", request_id="req-1", plugin="left-pad", version="1.0.0", reason="x"
+        )
+        await publish(
+            nc.jetstream(),
+            Envelope.of(declined, source=owner_source(type_of(declined)), tenant_id="acme"),
+        )
+    finally:
+        await nc.close()
+    for _ in range(300):
+        held = await tenancy.stub.GetQuota(pb.GetQuotaRequest(tenant_id="acme"))
+        if held.reserved.plugins == 0:
+            break
+        await asyncio.sleep(0.05)
+    granted = await quotas.Reserve(install("req-2"))
+    assert granted.reservation.state == qpb.RESERVATION_STATE_HELD
+    first = await quotas.Reserve(install("req-1"))
+    assert first.reservation.reason == "install declined by rollout: x"

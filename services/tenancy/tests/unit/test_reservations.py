@@ -124,6 +124,26 @@ async def test_a_rejected_or_expired_install_releases_its_hold() -> None:
     assert all(r.state is ReservationState.RELEASED for r in world.tables.reservations.values())
 
 
+async def test_a_declined_install_rollout_releases_only_that_installs_hold() -> None:
+    """rollout.install_declined releases the install's hold by request id, not the version's."""
+    world = await _world()
+    await reservations.reserve(world.uow, "acme", _install("r1", "a"))
+    await reservations.reserve(world.uow, "acme", _install("r2", "a"))
+    declined = ev.RolloutInstallDeclined(
+        tenant_id="acme", request_id="r2", plugin="a", version="1.0.0", reason="ro-1 runs"
+    )
+    await _deliver(world, declined)
+    await _deliver(world, declined)  # redelivered: releases nothing twice
+    rows = world.tables.reservations
+    assert rows["acme", "r1"].state is ReservationState.HELD
+    assert (rows["acme", "r2"].state, rows["acme", "r2"].reason) == (
+        ReservationState.RELEASED,
+        "install declined by rollout: ro-1 runs",
+    )
+    granted = await reservations.reserve(world.uow, "acme", _install("r3", "b"))
+    assert granted.state is ReservationState.HELD
+
+
 async def test_a_rollback_releases_the_install_and_the_rollout_hold_a_completion_makes_usage() -> (
     None
 ):
@@ -171,3 +191,27 @@ async def test_releasing_a_version_in_use_lowers_the_usage() -> None:
     await reservations.release(world.uow, "acme", "r1", "uninstalled")
     usage = world.tables.usage["acme"]
     assert (usage.plugins, usage.used.cpu_millicores, usage.revision) == (0, 0, 2)
+
+
+async def test_an_uninstall_releases_the_requests_reservation_once() -> None:
+    """plugin.install.uninstalled frees the in-use reservation; usage drops once, not twice."""
+    world = await _world()
+    await reservations.reserve(world.uow, "acme", _install("r1", "a", cpu_millicores=100))
+    await reservations.reserve(world.uow, "acme", _install("r2", "b"))
+    async with world.uow("acme") as tx:
+        await reservations.went_live(tx, "acme", "a", "1.0.0", "ro-1")
+    gone = ev.InstallUninstalled(
+        tenant_id="acme", request_id="r1", plugin="a", version="1.0.0", uninstalled_by="bob"
+    )
+    await _deliver(world, gone)
+    await _deliver(world, gone)  # redelivered under another id: no second change
+    rows = world.tables.reservations
+    assert (rows["acme", "r1"].state, rows["acme", "r1"].reason) == (
+        ReservationState.RELEASED,
+        "uninstalled by bob: ",
+    )
+    assert rows["acme", "r2"].state is ReservationState.HELD
+    usage = world.tables.usage["acme"]
+    assert (usage.plugins, usage.used.cpu_millicores, usage.revision) == (0, 0, 2)
+    updates = [e for e in world.committed if isinstance(e, ev.TenantUsageUpdated)]
+    assert [u.plugins for u in updates] == [1, 0]

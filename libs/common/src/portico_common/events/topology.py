@@ -60,10 +60,15 @@ CONSUMERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "security-tenant-deletion": (TENANT_DELETION_REQUESTED,),
     },
     "tenancy": {
-        # Install and rollout outcomes settle quota reservations (usage is derived from them).
+        # Install and rollout outcomes settle quota reservations (usage is derived from
+        # them); the records of an install request or a rollout confirm their holds.
         "tenancy-usage": (
+            "plugin.install.requested",
+            "rollout.requested",
             "plugin.install.rejected",
             "plugin.install.expired",
+            "plugin.install.uninstalled",
+            "rollout.install_declined",
             "rollout.completed",
             "rollout.refused",
             "rollout.rolled_back",

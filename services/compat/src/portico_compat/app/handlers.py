@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Mapping
 
+from portico_common.npm import require_package_name, require_version
 from portico_common.tenants import require_tenant_id
 from portico_compat.app.ports import ReleaseManifestSource, UnitOfWorkFactory
 from portico_compat.domain.apis import HostApiCatalog
@@ -21,6 +22,7 @@ from portico_compat.domain.installs import DEFAULT_SINGLETONS
 from portico_compat.domain.permissions import PermissionPolicy
 from portico_compat.domain.plugins import PluginRequirements
 from portico_compat.domain.releases import ReleaseManifest
+from portico_compat.domain.resources import Resources
 from portico_compat.errors import UnknownHostProfileError
 
 
@@ -79,6 +81,24 @@ async def set_release_manifest(
     async with uow(manifest.tenant_id) as tx:
         await tx.release_manifests.save(manifest, tx.clock.now())
     return manifest
+
+
+async def declared_resources(
+    uow: UnitOfWorkFactory, tenant_id: str, plugin: str, version: str
+) -> tuple[Resources | None, str]:
+    """What the version declared it needs in its latest recorded check for the tenant.
+
+    (None, "") when no check of it was recorded; (None, check id) when the
+    latest one declared nothing.
+    """
+    require_tenant_id(tenant_id)
+    require_package_name(plugin, "plugin")
+    require_version(version, "version")
+    async with uow(tenant_id) as tx:
+        latest = await tx.checks.latest(plugin, version)
+    if latest is None:
+        return None, ""
+    return latest.resources, latest.check_id
 
 
 async def set_permission_policy(

@@ -232,6 +232,24 @@ class CompatServicer(pb_grpc.CompatServiceServicer):
         saved = await handlers.set_release_manifest(self._uow, manifest)
         return pb.SetReleaseManifestResponse(manifest=manifest_to_proto(saved))
 
+    async def GetDeclaredResources(
+        self, request: pb.GetDeclaredResourcesRequest, context: Context
+    ) -> pb.GetDeclaredResourcesResponse:
+        resources, check_id = await handlers.declared_resources(
+            self._uow, request.tenant_id, request.plugin, request.version
+        )
+        if resources is None:
+            return pb.GetDeclaredResourcesResponse(declared=False, check_id=check_id)
+        return pb.GetDeclaredResourcesResponse(
+            declared=True,
+            resources=pb.ResourceRequest(
+                cpu_millicores=resources.cpu_millicores,
+                memory_mib=resources.memory_mib,
+                storage_mib=resources.storage_mib,
+            ),
+            check_id=check_id,
+        )
+
     async def SetPermissionPolicy(
         self, request: pb.SetPermissionPolicyRequest, context: Context
     ) -> pb.SetPermissionPolicyResponse:

@@ -66,7 +66,7 @@ class MemoryUnitOfWork(memory_uow.MemoryUnitOfWork[MemoryState]):
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
         for event in events:
-            await self.emit(to_message(event), subject=event.rollout_id)
+            await self.emit(to_message(event), subject=event.subject)
 
 
 class MemoryStore(memory_uow.MemoryStore[MemoryState, MemoryUnitOfWork]):

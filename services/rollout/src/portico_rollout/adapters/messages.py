@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from portico.events.v1 import events_pb2 as ev
 from portico_common.timestamps import optional_timestamp, to_timestamp
 from portico_rollout.domain.events import (
+    InstallRolloutDeclined,
     RolloutCompleted,
     RolloutDecisionRecorded,
     RolloutEvent,
@@ -67,6 +68,14 @@ def to_message(event: RolloutEvent) -> Message:
             message = ev.RolloutCompleted(**ids)
         case RolloutRefused():
             message = ev.RolloutRefused(**ids, reasons=list(event.reasons))
+        case InstallRolloutDeclined():
+            message = ev.RolloutInstallDeclined(
+                tenant_id=event.tenant_id,
+                request_id=event.request_id,
+                plugin=event.plugin,
+                version=event.version,
+                reason=event.reason,
+            )
         case RolloutRolledBack():
             message = ev.RolloutRolledBack(
                 **ids,

@@ -210,7 +210,7 @@ class RolloutPgUnitOfWork(PgUnitOfWork):
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
         for event in events:
-            await self.emit(to_message(event), subject=event.rollout_id)
+            await self.emit(to_message(event), subject=event.subject)
 
 
 def pg_uow_factory(db: Database, clock: Clock) -> UnitOfWorkFactory:

@@ -26,6 +26,7 @@ from portico_rollout.app.saga import run_rollback_saga
 from portico_rollout.domain.criteria import Criteria
 from portico_rollout.domain.decisions import DecisionSource
 from portico_rollout.domain.events import (
+    InstallRolloutDeclined,
     RolloutCompleted,
     RolloutDecisionRecorded,
     RolloutEvent,
@@ -218,6 +219,26 @@ async def _create(  # noqa: PLR0917 - request_rollout's checked arguments, passe
             )
         await commit(tx, rollout, events, now, saved=True)
     return rollout
+
+
+async def decline_install(  # noqa: PLR0917 - the install's identity, field by field
+    uow: UnitOfWorkFactory, tenant_id: str, request_id: str, plugin: str, version: str, reason: str
+) -> None:
+    """Announces that an approved install's rollout was not requested (its quota hold goes)."""
+    async with uow(tenant_id) as tx:
+        await tx.publish(
+            [
+                InstallRolloutDeclined(
+                    tenant_id=tenant_id,
+                    rollout_id="",
+                    plugin=plugin,
+                    version=version,
+                    occurred_at=tx.clock.now(),
+                    request_id=request_id,
+                    reason=reason,
+                )
+            ]
+        )
 
 
 async def get_rollout(uow: UnitOfWorkFactory, tenant_id: str, rollout_id: str) -> Rollout:

@@ -22,6 +22,11 @@ class RolloutEvent:
     version: str
     occurred_at: datetime
 
+    @property
+    def subject(self) -> str:
+        """What the CloudEvent is about: the rollout."""
+        return self.rollout_id
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RolloutRequested(RolloutEvent):
@@ -80,6 +85,18 @@ class RolloutRefused(RolloutEvent):
     """A check failed (or the rollout was aborted) before any user got the version."""
 
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InstallRolloutDeclined(RolloutEvent):
+    """An approved install's rollout was not requested; no rollout exists (rollout_id is "")."""
+
+    request_id: str
+    reason: str
+
+    @property
+    def subject(self) -> str:
+        return self.request_id
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,5 +1,9 @@
 """Secure install hands over to rollout: plugin.install.approved requests the canary.
 
+When the rollout cannot be requested (another rollout of the plugin runs, or
+the tenant's concurrent rollouts are full) rollout.install_declined says so,
+and tenancy releases the install's quota hold.
+
 security approves an install (by policy or by its approvers) and emits
 plugin.install.approved; this handler requests the rollout in the consumer's
 transaction, together with the inbox row, so a redelivery requests nothing
@@ -60,10 +64,20 @@ def install_handlers(
         except (RolloutAlreadyExistsError, RolloutQuotaExceededError) as exc:
             # Not retryable: another version is rolling out, or the tenant runs as
             # many rollouts as its quota allows. The install stays approved;
-            # requesting the rollout again later is the operator's call.
+            # requesting the rollout again later is the operator's call. Nothing
+            # was written, so the decline commits with the inbox row, and tenancy
+            # releases the install's hold on the quota from it.
             log.warning(
                 "approved install not rolled out",
                 extra={"request_id": payload.request_id, "error": str(exc)},
+            )
+            await handlers.decline_install(
+                within,
+                envelope.tenant_id,
+                payload.request_id,
+                payload.plugin,
+                payload.version,
+                f"rollout not requested: {exc}",
             )
 
     return {"plugin.install.approved": on_install_approved}

@@ -85,3 +85,12 @@ class InstallQuotaExceededError(InstallError, ResourceExhaustedError):
 
 class QuotaUnavailableError(InstallError, UnavailableError):
     """tenancy could not be asked for room in the tenant's quota: the install waits for it."""
+
+
+class PluginNotInstalledError(InstallError, NotFoundError):
+    """Uninstall of a plugin the tenant has no approved install of."""
+
+    def __init__(self, tenant_id: str, plugin: str) -> None:
+        super().__init__(f"tenant {tenant_id!r} has no approved install of {plugin!r}")
+        self.tenant_id = tenant_id
+        self.plugin = plugin

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from portico_common.memory_uow import TenantScope
 from portico_tenancy.domain.reservations import Reservation, ReservationKind, ReservationState
 from portico_tenancy.domain.tenant import Tenant
@@ -66,3 +68,30 @@ class MemoryReservationRepository:
         self._scope.check_write(tenant_id)
         for key in [k for k in self._rows if k[0] == tenant_id]:
             del self._rows[key]
+
+    async def tenants_with_unconfirmed(self, created_before: datetime, limit: int) -> list[str]:
+        oldest: dict[str, datetime] = {}
+        for (tenant, _), r in self._rows.items():
+            if self._scope.sees(tenant) and _unconfirmed(r, created_before):
+                oldest[tenant] = min(oldest.get(tenant, r.created_at), r.created_at)
+        return sorted(oldest, key=lambda tenant: oldest[tenant])[:limit]
+
+    async def unconfirmed(
+        self, tenant_id: str, created_before: datetime, limit: int
+    ) -> list[Reservation]:
+        if not self._scope.sees(tenant_id):
+            return []
+        found = [
+            r
+            for (tenant, _), r in self._rows.items()
+            if tenant == tenant_id and _unconfirmed(r, created_before)
+        ]
+        return sorted(found, key=lambda r: (r.created_at, r.reservation_id))[:limit]
+
+
+def _unconfirmed(r: Reservation, created_before: datetime) -> bool:
+    return (
+        r.state is ReservationState.HELD
+        and r.confirmed_at is None
+        and r.created_at <= created_before
+    )

@@ -15,6 +15,7 @@ from portico_tenancy.domain.events import (
     TenantDeletionScheduled,
     TenantEvent,
     TenantQuotaUpdated,
+    TenantReservationExpired,
     TenantResumed,
     TenantSuspended,
     TenantUpdated,
@@ -43,6 +44,16 @@ def to_message(event: TenantEvent) -> Message:
                 plugins=usage.plugins,
                 revision=usage.revision,
                 updated_at=to_timestamp(usage.updated_at),
+            )
+        case TenantReservationExpired():
+            return ev.TenantReservationExpired(
+                tenant_id=event.tenant_id,
+                reservation_id=event.reservation_id,
+                kind=event.kind,
+                plugin=event.plugin,
+                version=event.version,
+                reserved_at=to_timestamp(event.reserved_at),
+                expired_at=to_timestamp(event.expired_at),
             )
         case _:
             return _lifecycle_message(event)

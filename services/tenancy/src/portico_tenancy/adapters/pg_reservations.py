@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from portico_common.db import Connection
@@ -13,7 +14,8 @@ from portico_tenancy.domain.reservations import (
 )
 
 _COLUMNS = """tenant_id, reservation_id, kind, plugin, version, plugins, rollouts,
-              cpu_millicores, memory_mib, state, reason, created_at, updated_at"""
+              cpu_millicores, memory_mib, state, reason, created_at, updated_at,
+              confirmed_at"""
 
 
 class PgReservationRepository:
@@ -33,7 +35,7 @@ class PgReservationRepository:
         r = reservation
         await self._conn.execute(
             f"INSERT INTO tenant_reservations ({_COLUMNS})"  # noqa: S608 - constant columns
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             r.tenant_id,
             r.reservation_id,
             r.kind.value,
@@ -47,17 +49,20 @@ class PgReservationRepository:
             r.reason,
             r.created_at,
             r.updated_at,
+            r.confirmed_at,
         )
 
     async def save(self, reservation: Reservation) -> None:
         await self._conn.execute(
-            """UPDATE tenant_reservations SET state = $3, reason = $4, updated_at = $5
-               WHERE tenant_id = $1 AND reservation_id = $2""",
+            """UPDATE tenant_reservations
+                  SET state = $3, reason = $4, updated_at = $5, confirmed_at = $6
+                WHERE tenant_id = $1 AND reservation_id = $2""",
             reservation.tenant_id,
             reservation.reservation_id,
             reservation.state.value,
             reservation.reason,
             reservation.updated_at,
+            reservation.confirmed_at,
         )
 
     async def live(
@@ -85,6 +90,30 @@ class PgReservationRepository:
     async def delete(self, tenant_id: str) -> None:
         await self._conn.execute("DELETE FROM tenant_reservations WHERE tenant_id = $1", tenant_id)
 
+    async def tenants_with_unconfirmed(self, created_before: datetime, limit: int) -> list[str]:
+        rows = await self._conn.fetch(
+            """SELECT tenant_id FROM tenant_reservations
+                WHERE state = 'held' AND confirmed_at IS NULL AND created_at <= $1
+                GROUP BY tenant_id ORDER BY min(created_at) LIMIT $2""",
+            created_before,
+            limit,
+        )
+        return [row["tenant_id"] for row in rows]
+
+    async def unconfirmed(
+        self, tenant_id: str, created_before: datetime, limit: int
+    ) -> list[Reservation]:
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM tenant_reservations"  # noqa: S608 - constant columns
+            """ WHERE tenant_id = $1 AND state = 'held' AND confirmed_at IS NULL
+                  AND created_at <= $2
+                ORDER BY created_at, reservation_id LIMIT $3""",
+            tenant_id,
+            created_before,
+            limit,
+        )
+        return [_reservation(row) for row in rows]
+
 
 def _reservation(row: Any) -> Reservation:
     return Reservation(
@@ -98,4 +127,5 @@ def _reservation(row: Any) -> Reservation:
         reason=row["reason"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        confirmed_at=row["confirmed_at"],
     )

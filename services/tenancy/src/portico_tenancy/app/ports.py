@@ -102,6 +102,14 @@ class ReservationRepository(Protocol):
     async def delete(self, tenant_id: str) -> None:
         """Deletes every reservation of the tenant (its deletion)."""
 
+    async def tenants_with_unconfirmed(self, created_before: datetime, limit: int) -> list[str]:
+        """Tenants (of every tenant the transaction sees) with a hold unconfirmed since before."""
+
+    async def unconfirmed(
+        self, tenant_id: str, created_before: datetime, limit: int
+    ) -> list[Reservation]:
+        """The tenant's held, unconfirmed reservations created before the time, oldest first."""
+
 
 class DataKeyRepository(Protocol):
     """Tenants' wrapped data keys and their rings (tables tenant_key_rings, tenant_data_keys)."""

@@ -11,15 +11,22 @@ Usage is derived, never reported: the install reservations that are in use
 (their version went live) are the tenant's usage, recomputed here whenever
 one changes and announced as tenant.usage.updated, so compat's projection
 follows. Install and rollout events settle reservations (usage_events.py).
+
+A hold is confirmed when its owner's record of the work arrives
+(plugin.install.requested, rollout.requested); `expire_unconfirmed`, run by
+a scheduled sweep, releases holds never confirmed within the hold time to
+live, so a caller that stopped between Reserve and its commit cannot keep
+quota taken.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from portico_common.tenants import require_tenant_id
+from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_tenancy.app.ports import TenancyUnitOfWork, UnitOfWorkFactory
-from portico_tenancy.domain.events import TenantUsageUpdated
+from portico_tenancy.domain.events import TenantReservationExpired, TenantUsageUpdated
 from portico_tenancy.domain.quota import Resources, Usage
 from portico_tenancy.domain.reservations import (
     Amounts,
@@ -114,6 +121,22 @@ async def release_install(
         await _release(tx, existing, reason)
 
 
+async def uninstalled(tx: TenancyUnitOfWork, tenant_id: str, request_id: str, reason: str) -> None:
+    """The tenant removed the plugin an install request installed: its reservation goes.
+
+    In use (the version was live) it stops counting as usage, which is
+    recomputed and announced; still held, its hold is released.
+    """
+    if not await tx.tenants.lock(tenant_id):
+        return
+    existing = await tx.reservations.get(tenant_id, request_id)
+    if existing is None or not existing.live:
+        return
+    await _release(tx, existing, reason)
+    if existing.state is ReservationState.IN_USE:
+        await refresh_usage(tx, tenant_id)
+
+
 async def went_live(
     tx: TenancyUnitOfWork, tenant_id: str, plugin: str, version: str, rollout_id: str
 ) -> None:
@@ -168,6 +191,63 @@ async def withdrawn(
         if reservation.state is ReservationState.HELD:
             await _release(tx, reservation, reason)
     await _end_rollout(tx, tenant_id, rollout_id, reason)
+
+
+async def confirm(tx: TenancyUnitOfWork, tenant_id: str, reservation_id: str) -> None:
+    """The owner recorded the work the hold is for: it no longer expires."""
+    if not reservation_id or not await tx.tenants.lock(tenant_id):
+        return
+    existing = await tx.reservations.get(tenant_id, reservation_id)
+    if existing is None:
+        return
+    confirmed = existing.confirmed(tx.clock.now())
+    if confirmed is not existing:
+        await tx.reservations.save(confirmed)
+
+
+async def expire_unconfirmed(
+    uow: UnitOfWorkFactory, ttl: timedelta, *, limit: int = 500
+) -> list[Reservation]:
+    """Releases up to `limit` holds never confirmed within `ttl`; each is announced.
+
+    Each tenant is settled in a transaction of its own that takes the
+    tenant's lock first, as Reserve and the event handlers do, so the sweep
+    never releases a hold an event is confirming or settling at that moment,
+    and replicas sweeping together release each hold once.
+    """
+    if ttl <= timedelta(0):
+        raise InvalidReservationError("the hold time to live must be positive")
+    async with uow(ALL_TENANTS) as tx:
+        cutoff = tx.clock.now() - ttl
+        tenants = await tx.reservations.tenants_with_unconfirmed(cutoff, limit)
+    expired: list[Reservation] = []
+    for tenant_id in tenants:
+        if len(expired) >= limit:
+            break
+        async with uow(tenant_id) as tx:
+            if not await tx.tenants.lock(tenant_id):
+                continue
+            now = tx.clock.now()
+            due = await tx.reservations.unconfirmed(tenant_id, now - ttl, limit - len(expired))
+            events = []
+            for hold in due:
+                if not hold.expired(now, ttl):
+                    continue
+                reason = f"hold expired: not confirmed within {ttl.total_seconds():g} s"
+                expired.append(await _release(tx, hold, reason))
+                events.append(
+                    TenantReservationExpired(
+                        tenant_id=tenant_id,
+                        reservation_id=hold.reservation_id,
+                        kind=hold.kind.value,
+                        plugin=hold.plugin,
+                        version=hold.version,
+                        reserved_at=hold.created_at,
+                        expired_at=now,
+                    )
+                )
+            await tx.publish(events)
+    return expired
 
 
 async def usage_of(tx: TenancyUnitOfWork, tenant_id: str) -> tuple[Amounts, Amounts]:

@@ -42,6 +42,19 @@ class TenantUsageUpdated:
         return self.usage.tenant_id
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TenantReservationExpired:
+    """A hold never confirmed by its owner outlived the hold time to live and was released."""
+
+    tenant_id: str
+    reservation_id: str
+    kind: str
+    plugin: str
+    version: str
+    reserved_at: datetime
+    expired_at: datetime
+
+
 # ---- the lifecycle: one event per transition -------------------------------------
 
 
@@ -132,4 +145,10 @@ LifecycleEvent = (
     | TenantDeleted
     | TenantUpdated
 )
-TenantEvent = TenantCreated | TenantQuotaUpdated | TenantUsageUpdated | LifecycleEvent
+TenantEvent = (
+    TenantCreated
+    | TenantQuotaUpdated
+    | TenantUsageUpdated
+    | TenantReservationExpired
+    | LifecycleEvent
+)

@@ -11,13 +11,20 @@ Life of a reservation: HELD while the install or rollout is under way;
 an install's becomes IN_USE when its version went live (the tenant's usage
 from then on); RELEASED after a rejection, an expiry, a rollback, a refusal,
 an uninstall or an explicit release. Released is final.
+
+A hold is *confirmed* once the work it was taken for is recorded by its
+owner (security stored the install request, rollout created the rollout):
+from then on the outcome events of that work settle it. A hold never
+confirmed belongs to a caller that stopped between Reserve and its own
+commit; it expires once it is older than the hold time to live, so such a
+crash cannot keep quota taken forever.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from portico_tenancy.domain.quota import MAX_AMOUNT, MAX_PLUGINS, Quota
@@ -88,6 +95,8 @@ class Reservation:
     reason: str
     created_at: datetime
     updated_at: datetime
+    # When the owner recorded the work the hold is for; None while unconfirmed.
+    confirmed_at: datetime | None = None
 
     @classmethod
     def held(  # noqa: PLR0917 - one argument per column of a new reservation
@@ -129,6 +138,20 @@ class Reservation:
             return self
         return replace(
             self, state=ReservationState.RELEASED, reason=reason[:MAX_REASON], updated_at=now
+        )
+
+    def confirmed(self, now: datetime) -> Reservation:
+        """This hold with its work recorded (itself when confirmed, in use or released)."""
+        if self.state is not ReservationState.HELD or self.confirmed_at is not None:
+            return self
+        return replace(self, confirmed_at=now, updated_at=now)
+
+    def expired(self, now: datetime, ttl: timedelta) -> bool:
+        """True for a hold never confirmed that is older than `ttl` at `now`."""
+        return (
+            self.state is ReservationState.HELD
+            and self.confirmed_at is None
+            and self.created_at + ttl <= now
         )
 
     def in_use(self, now: datetime) -> Reservation:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from portico.tenancy.v1 import quotas_pb2 as pb
 from portico.tenancy.v1 import quotas_pb2_grpc as pb_grpc
 from portico_common.grpc.interceptor import Context
-from portico_common.timestamps import to_timestamp
+from portico_common.timestamps import optional_timestamp, to_timestamp
 from portico_tenancy.app import reservations
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.reservations import (
@@ -45,6 +45,7 @@ def reservation_to_proto(r: Reservation) -> pb.Reservation:
         reason=r.reason,
         created_at=to_timestamp(r.created_at),
         updated_at=to_timestamp(r.updated_at),
+        confirmed_at=optional_timestamp(r.confirmed_at),
     )
 
 

@@ -1,6 +1,9 @@
 """Install and rollout events settle quota reservations (durable "tenancy-usage").
 
-security's rejections and expiries release an install's hold; rollout's
+security's record of an install request and rollout's of a rollout confirm
+the hold taken for it (it no longer expires); security's rejections and
+expiries, and rollout declining an approved install's rollout, release an
+install's hold, and an uninstall the install request's reservation; rollout's
 completion turns the version's install hold into usage (and frees the
 rollout's own hold); a refusal or a rollback releases both. Each runs in the
 consumer's transaction with its inbox row, so a redelivered event settles
@@ -35,13 +38,15 @@ def usage_handlers(consumer_uow: ConsumerUnitOfWork) -> dict[str, Handler]:
 
     async def on_install_ended(envelope: Envelope, conn: Connection) -> None:
         payload = envelope.payload
-        if not isinstance(payload, ev.InstallRejected | ev.InstallExpired):
+        if isinstance(payload, ev.InstallRejected | ev.InstallExpired):
+            reason = f"install {envelope.type.rsplit('.', 1)[-1]}"
+        elif isinstance(payload, ev.RolloutInstallDeclined):
+            reason = f"install declined by rollout: {payload.reason}"
+        else:
             raise InvalidReservationError(f"{envelope.type} carries {type(payload).__name__}")
         tenant = _tenant(envelope, payload)
         async with consumer_uow(conn, tenant) as tx:
-            await reservations.release_install(
-                tx, tenant, payload.request_id, f"install {envelope.type.rsplit('.', 1)[-1]}"
-            )
+            await reservations.release_install(tx, tenant, payload.request_id, reason)
 
     async def on_completed(envelope: Envelope, conn: Connection) -> None:
         payload = _payload(envelope, ev.RolloutCompleted)
@@ -66,9 +71,32 @@ def usage_handlers(consumer_uow: ConsumerUnitOfWork) -> dict[str, Handler]:
                 reason=envelope.type.removeprefix("rollout."),
             )
 
+    async def on_uninstalled(envelope: Envelope, conn: Connection) -> None:
+        payload = _payload(envelope, ev.InstallUninstalled)
+        tenant = _tenant(envelope, payload)
+        reason = f"uninstalled by {payload.uninstalled_by}: {payload.reason}"
+        async with consumer_uow(conn, tenant) as tx:
+            await reservations.uninstalled(tx, tenant, payload.request_id, reason)
+
+    async def on_recorded(envelope: Envelope, conn: Connection) -> None:
+        payload = envelope.payload
+        if isinstance(payload, ev.InstallRequested):
+            reservation_id = payload.request_id
+        elif isinstance(payload, ev.RolloutRequested):
+            reservation_id = payload.rollout_id
+        else:
+            raise InvalidReservationError(f"{envelope.type} carries {type(payload).__name__}")
+        tenant = _tenant(envelope, payload)
+        async with consumer_uow(conn, tenant) as tx:
+            await reservations.confirm(tx, tenant, reservation_id)
+
     return {
+        "plugin.install.requested": on_recorded,
+        "rollout.requested": on_recorded,
         "plugin.install.rejected": on_install_ended,
         "plugin.install.expired": on_install_ended,
+        "rollout.install_declined": on_install_ended,
+        "plugin.install.uninstalled": on_uninstalled,
         "rollout.completed": on_completed,
         "rollout.refused": on_withdrawn,
         "rollout.rolled_back": on_withdrawn,

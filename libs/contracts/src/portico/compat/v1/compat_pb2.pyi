@@ -329,6 +329,63 @@ class CheckCompatibilityRequest(_message.Message):
 Global___CheckCompatibilityRequest: _TypeAlias = CheckCompatibilityRequest  # noqa: Y015
 
 @_typing.final
+class GetDeclaredResourcesRequest(_message.Message):
+    """Input of GetDeclaredResources."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDeclaredResourcesRequest: _TypeAlias = GetDeclaredResourcesRequest  # noqa: Y015
+
+@_typing.final
+class GetDeclaredResourcesResponse(_message.Message):
+    """Output of GetDeclaredResources."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECLARED_FIELD_NUMBER: _builtins.int
+    RESOURCES_FIELD_NUMBER: _builtins.int
+    CHECK_ID_FIELD_NUMBER: _builtins.int
+    declared: _builtins.bool
+    """False: no recorded check of the version declared resources."""
+    check_id: _builtins.str
+    """The check the declaration was recorded with."""
+    @_builtins.property
+    def resources(self) -> Global___ResourceRequest: ...
+    def __init__(
+        self,
+        *,
+        declared: _builtins.bool = ...,
+        resources: Global___ResourceRequest | None = ...,
+        check_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["resources", b"resources"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check_id", b"check_id", "declared", b"declared", "resources", b"resources"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDeclaredResourcesResponse: _TypeAlias = GetDeclaredResourcesResponse  # noqa: Y015
+
+@_typing.final
 class ResourceRequest(_message.Message):
     """What a plugin version needs to run."""
 

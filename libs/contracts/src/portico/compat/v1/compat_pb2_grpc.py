@@ -60,6 +60,11 @@ class CompatServiceStub:
                 request_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestRequest.SerializeToString,
                 response_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestResponse.FromString,
                 _registered_method=True)
+        self.GetDeclaredResources = channel.unary_unary(
+                '/portico.compat.v1.CompatService/GetDeclaredResources',
+                request_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.GetDeclaredResourcesRequest.SerializeToString,
+                response_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.GetDeclaredResourcesResponse.FromString,
+                _registered_method=True)
         self.SetPermissionPolicy = channel.unary_unary(
                 '/portico.compat.v1.CompatService/SetPermissionPolicy',
                 request_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetPermissionPolicyRequest.SerializeToString,
@@ -109,6 +114,15 @@ class CompatServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDeclaredResources(self, request, context):
+        """What a plugin version declared it needs (CPU, memory, storage) in its latest
+        recorded check for the tenant; `declared` is false when no check of the
+        version declared any. security reserves it against the quota at install.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetPermissionPolicy(self, request, context):
         """Records the tenant's permission policy, replacing the previous one.
         """
@@ -143,6 +157,11 @@ def add_CompatServiceServicer_to_server(servicer, server):
                     servicer.SetReleaseManifest,
                     request_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestRequest.FromString,
                     response_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestResponse.SerializeToString,
+            ),
+            'GetDeclaredResources': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeclaredResources,
+                    request_deserializer=portico_dot_compat_dot_v1_dot_compat__pb2.GetDeclaredResourcesRequest.FromString,
+                    response_serializer=portico_dot_compat_dot_v1_dot_compat__pb2.GetDeclaredResourcesResponse.SerializeToString,
             ),
             'SetPermissionPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.SetPermissionPolicy,
@@ -286,6 +305,33 @@ class CompatService:
             '/portico.compat.v1.CompatService/SetReleaseManifest',
             portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestRequest.SerializeToString,
             portico_dot_compat_dot_v1_dot_compat__pb2.SetReleaseManifestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeclaredResources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.compat.v1.CompatService/GetDeclaredResources',
+            portico_dot_compat_dot_v1_dot_compat__pb2.GetDeclaredResourcesRequest.SerializeToString,
+            portico_dot_compat_dot_v1_dot_compat__pb2.GetDeclaredResourcesResponse.FromString,
             options,
             channel_credentials,
             insecure,

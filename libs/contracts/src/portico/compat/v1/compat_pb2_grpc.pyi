@@ -48,6 +48,11 @@ class CompatServiceStub:
     """Records the host API catalog of one Backstage release for a tenant."""
     SetReleaseManifest: _grpc.UnaryUnaryMultiCallable[_compat_pb2.SetReleaseManifestRequest, _compat_pb2.SetReleaseManifestResponse]
     """Records a Backstage release manifest (release -> @backstage/* package versions)."""
+    GetDeclaredResources: _grpc.UnaryUnaryMultiCallable[_compat_pb2.GetDeclaredResourcesRequest, _compat_pb2.GetDeclaredResourcesResponse]
+    """What a plugin version declared it needs (CPU, memory, storage) in its latest
+    recorded check for the tenant; `declared` is false when no check of the
+    version declared any. security reserves it against the quota at install.
+    """
     SetPermissionPolicy: _grpc.UnaryUnaryMultiCallable[_compat_pb2.SetPermissionPolicyRequest, _compat_pb2.SetPermissionPolicyResponse]
     """Records the tenant's permission policy, replacing the previous one."""
 
@@ -71,6 +76,11 @@ class CompatServiceAsyncStub(CompatServiceStub):
     """Records the host API catalog of one Backstage release for a tenant."""
     SetReleaseManifest: _aio.UnaryUnaryMultiCallable[_compat_pb2.SetReleaseManifestRequest, _compat_pb2.SetReleaseManifestResponse]  # type: ignore[assignment]
     """Records a Backstage release manifest (release -> @backstage/* package versions)."""
+    GetDeclaredResources: _aio.UnaryUnaryMultiCallable[_compat_pb2.GetDeclaredResourcesRequest, _compat_pb2.GetDeclaredResourcesResponse]  # type: ignore[assignment]
+    """What a plugin version declared it needs (CPU, memory, storage) in its latest
+    recorded check for the tenant; `declared` is false when no check of the
+    version declared any. security reserves it against the quota at install.
+    """
     SetPermissionPolicy: _aio.UnaryUnaryMultiCallable[_compat_pb2.SetPermissionPolicyRequest, _compat_pb2.SetPermissionPolicyResponse]  # type: ignore[assignment]
     """Records the tenant's permission policy, replacing the previous one."""
 
@@ -121,6 +131,17 @@ class CompatServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_compat_pb2.SetReleaseManifestResponse, _abc.Awaitable[_compat_pb2.SetReleaseManifestResponse]]:
         """Records a Backstage release manifest (release -> @backstage/* package versions)."""
+
+    @_abc_1.abstractmethod
+    def GetDeclaredResources(
+        self,
+        request: _compat_pb2.GetDeclaredResourcesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compat_pb2.GetDeclaredResourcesResponse, _abc.Awaitable[_compat_pb2.GetDeclaredResourcesResponse]]:
+        """What a plugin version declared it needs (CPU, memory, storage) in its latest
+        recorded check for the tenant; `declared` is false when no check of the
+        version declared any. security reserves it against the quota at install.
+        """
 
     @_abc_1.abstractmethod
     def SetPermissionPolicy(

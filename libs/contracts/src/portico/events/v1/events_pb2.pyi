@@ -372,6 +372,44 @@ class RolloutRefused(_message.Message):
 Global___RolloutRefused: _TypeAlias = RolloutRefused  # noqa: Y015
 
 @_typing.final
+class RolloutInstallDeclined(_message.Message):
+    """rollout.install_declined: rollout did not request the rollout of an approved
+    install (another rollout of the plugin is under way, or the tenant's
+    concurrent rollouts are full); no rollout exists, and tenancy releases the
+    install's hold on the quota.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    request_id: _builtins.str
+    """The install request security approved (its quota hold has this id)."""
+    plugin: _builtins.str
+    version: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "reason", b"reason", "request_id", b"request_id", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RolloutInstallDeclined: _TypeAlias = RolloutInstallDeclined  # noqa: Y015
+
+@_typing.final
 class RolloutRolledBack(_message.Message):
     """rollout.rolled_back: traffic is back on the stable version."""
 
@@ -622,6 +660,51 @@ class TenantUsageUpdated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TenantUsageUpdated: _TypeAlias = TenantUsageUpdated  # noqa: Y015
+
+@_typing.final
+class TenantReservationExpired(_message.Message):
+    """tenant.reservation.expired: a quota hold whose work was never recorded by its
+    owner (a caller that stopped between Reserve and its own commit) outlived the
+    hold time to live and was released.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    RESERVED_AT_FIELD_NUMBER: _builtins.int
+    EXPIRED_AT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    reservation_id: _builtins.str
+    kind: _builtins.str
+    """"install" or "rollout"."""
+    plugin: _builtins.str
+    version: _builtins.str
+    @_builtins.property
+    def reserved_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expired_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        reserved_at: _timestamp_pb2.Timestamp | None = ...,
+        expired_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expired_at", b"expired_at", "reserved_at", b"reserved_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expired_at", b"expired_at", "kind", b"kind", "plugin", b"plugin", "reservation_id", b"reservation_id", "reserved_at", b"reserved_at", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantReservationExpired: _TypeAlias = TenantReservationExpired  # noqa: Y015
 
 @_typing.final
 class TenantActivated(_message.Message):
@@ -1160,6 +1243,45 @@ class InstallExpired(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InstallExpired: _TypeAlias = InstallExpired  # noqa: Y015
+
+@_typing.final
+class InstallUninstalled(_message.Message):
+    """plugin.install.uninstalled: the tenant removed an installed plugin; this
+    approved install request of it is uninstalled, and tenancy releases what it
+    held against the tenant's quota (one event per request the uninstall ended).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UNINSTALLED_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    request_id: _builtins.str
+    plugin: _builtins.str
+    version: _builtins.str
+    uninstalled_by: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        version: _builtins.str = ...,
+        uninstalled_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "reason", b"reason", "request_id", b"request_id", "tenant_id", b"tenant_id", "uninstalled_by", b"uninstalled_by", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InstallUninstalled: _TypeAlias = InstallUninstalled  # noqa: Y015
 
 @_typing.final
 class InstallEscalated(_message.Message):

@@ -52,6 +52,8 @@ class _InstallStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Install
     INSTALL_STATUS_APPROVED: _InstallStatus.ValueType  # 3
     """Handed over to rollout (plugin.install.approved)."""
     INSTALL_STATUS_EXPIRED: _InstallStatus.ValueType  # 4
+    INSTALL_STATUS_UNINSTALLED: _InstallStatus.ValueType  # 5
+    """An approved install the tenant removed again (Uninstall)."""
 
 class InstallStatus(_InstallStatus, metaclass=_InstallStatusEnumTypeWrapper):
     """Where an install request stands."""
@@ -62,6 +64,8 @@ INSTALL_STATUS_PENDING_APPROVAL: InstallStatus.ValueType  # 2
 INSTALL_STATUS_APPROVED: InstallStatus.ValueType  # 3
 """Handed over to rollout (plugin.install.approved)."""
 INSTALL_STATUS_EXPIRED: InstallStatus.ValueType  # 4
+INSTALL_STATUS_UNINSTALLED: InstallStatus.ValueType  # 5
+"""An approved install the tenant removed again (Uninstall)."""
 Global___InstallStatus: _TypeAlias = InstallStatus  # noqa: Y015
 
 @_typing.final
@@ -752,6 +756,59 @@ class RejectResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RejectResponse: _TypeAlias = RejectResponse  # noqa: Y015
+
+@_typing.final
+class UninstallRequest(_message.Message):
+    """Input of Uninstall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    plugin: _builtins.str
+    """The npm package name of the installed plugin."""
+    requested_by: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        requested_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plugin", b"plugin", "reason", b"reason", "requested_by", b"requested_by", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UninstallRequest: _TypeAlias = UninstallRequest  # noqa: Y015
+
+@_typing.final
+class UninstallResponse(_message.Message):
+    """Output of Uninstall: the plugin's uninstalled install requests."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___InstallRequest]: ...
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___InstallRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UninstallResponse: _TypeAlias = UninstallResponse  # noqa: Y015
 
 @_typing.final
 class GetInstallRequestRequest(_message.Message):

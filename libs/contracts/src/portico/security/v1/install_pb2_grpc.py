@@ -60,6 +60,11 @@ class InstallServiceStub:
                 request_serializer=portico_dot_security_dot_v1_dot_install__pb2.RejectRequest.SerializeToString,
                 response_deserializer=portico_dot_security_dot_v1_dot_install__pb2.RejectResponse.FromString,
                 _registered_method=True)
+        self.Uninstall = channel.unary_unary(
+                '/portico.security.v1.InstallService/Uninstall',
+                request_serializer=portico_dot_security_dot_v1_dot_install__pb2.UninstallRequest.SerializeToString,
+                response_deserializer=portico_dot_security_dot_v1_dot_install__pb2.UninstallResponse.FromString,
+                _registered_method=True)
         self.GetInstallRequest = channel.unary_unary(
                 '/portico.security.v1.InstallService/GetInstallRequest',
                 request_serializer=portico_dot_security_dot_v1_dot_install__pb2.GetInstallRequestRequest.SerializeToString,
@@ -113,6 +118,15 @@ class InstallServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Uninstall(self, request, context):
+        """Removes an installed plugin: every approved install request of it becomes
+        uninstalled (audited), and plugin.install.uninstalled releases what the
+        plugin held against the tenant's quota. Again: nothing changes, no event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetInstallRequest(self, request, context):
         """One install request with its approval state and full history.
         """
@@ -154,6 +168,11 @@ def add_InstallServiceServicer_to_server(servicer, server):
                     servicer.Reject,
                     request_deserializer=portico_dot_security_dot_v1_dot_install__pb2.RejectRequest.FromString,
                     response_serializer=portico_dot_security_dot_v1_dot_install__pb2.RejectResponse.SerializeToString,
+            ),
+            'Uninstall': grpc.unary_unary_rpc_method_handler(
+                    servicer.Uninstall,
+                    request_deserializer=portico_dot_security_dot_v1_dot_install__pb2.UninstallRequest.FromString,
+                    response_serializer=portico_dot_security_dot_v1_dot_install__pb2.UninstallResponse.SerializeToString,
             ),
             'GetInstallRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInstallRequest,
@@ -302,6 +321,33 @@ class InstallService:
             '/portico.security.v1.InstallService/Reject',
             portico_dot_security_dot_v1_dot_install__pb2.RejectRequest.SerializeToString,
             portico_dot_security_dot_v1_dot_install__pb2.RejectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Uninstall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.security.v1.InstallService/Uninstall',
+            portico_dot_security_dot_v1_dot_install__pb2.UninstallRequest.SerializeToString,
+            portico_dot_security_dot_v1_dot_install__pb2.UninstallResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,11 @@ class InstallServiceStub:
     """One approver approves a pending install; the same approver twice counts once."""
     Reject: _grpc.UnaryUnaryMultiCallable[_install_pb2.RejectRequest, _install_pb2.RejectResponse]
     """One approver rejects a pending install, saying why; the install is rejected."""
+    Uninstall: _grpc.UnaryUnaryMultiCallable[_install_pb2.UninstallRequest, _install_pb2.UninstallResponse]
+    """Removes an installed plugin: every approved install request of it becomes
+    uninstalled (audited), and plugin.install.uninstalled releases what the
+    plugin held against the tenant's quota. Again: nothing changes, no event.
+    """
     GetInstallRequest: _grpc.UnaryUnaryMultiCallable[_install_pb2.GetInstallRequestRequest, _install_pb2.GetInstallRequestResponse]
     """One install request with its approval state and full history."""
     ListAuditRecords: _grpc.UnaryUnaryMultiCallable[_install_pb2.ListAuditRecordsRequest, _install_pb2.ListAuditRecordsResponse]
@@ -69,6 +74,11 @@ class InstallServiceAsyncStub(InstallServiceStub):
     """One approver approves a pending install; the same approver twice counts once."""
     Reject: _aio.UnaryUnaryMultiCallable[_install_pb2.RejectRequest, _install_pb2.RejectResponse]  # type: ignore[assignment]
     """One approver rejects a pending install, saying why; the install is rejected."""
+    Uninstall: _aio.UnaryUnaryMultiCallable[_install_pb2.UninstallRequest, _install_pb2.UninstallResponse]  # type: ignore[assignment]
+    """Removes an installed plugin: every approved install request of it becomes
+    uninstalled (audited), and plugin.install.uninstalled releases what the
+    plugin held against the tenant's quota. Again: nothing changes, no event.
+    """
     GetInstallRequest: _aio.UnaryUnaryMultiCallable[_install_pb2.GetInstallRequestRequest, _install_pb2.GetInstallRequestResponse]  # type: ignore[assignment]
     """One install request with its approval state and full history."""
     ListAuditRecords: _aio.UnaryUnaryMultiCallable[_install_pb2.ListAuditRecordsRequest, _install_pb2.ListAuditRecordsResponse]  # type: ignore[assignment]
@@ -119,6 +129,17 @@ class InstallServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_install_pb2.RejectResponse, _abc.Awaitable[_install_pb2.RejectResponse]]:
         """One approver rejects a pending install, saying why; the install is rejected."""
+
+    @_abc_1.abstractmethod
+    def Uninstall(
+        self,
+        request: _install_pb2.UninstallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_install_pb2.UninstallResponse, _abc.Awaitable[_install_pb2.UninstallResponse]]:
+        """Removes an installed plugin: every approved install request of it becomes
+        uninstalled (audited), and plugin.install.uninstalled releases what the
+        plugin held against the tenant's quota. Again: nothing changes, no event.
+        """
 
     @_abc_1.abstractmethod
     def GetInstallRequest(

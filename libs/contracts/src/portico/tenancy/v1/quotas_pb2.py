@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fportico/tenancy/v1/quotas.proto\x12\x12portico.tenancy.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"`\n\x0fReservedAmounts\x12\x0f\n\x07plugins\x18\x01 \x01(\x03\x12\x10\n\x08rollouts\x18\x02 \x01(\x03\x12\x16\n\x0e\x63pu_millicores\x18\x03 \x01(\x03\x12\x12\n\nmemory_mib\x18\x04 \x01(\x03\"\xe7\x02\n\x0bReservation\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.portico.tenancy.v1.ReservationKind\x12\x0e\n\x06plugin\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x34\n\x07\x61mounts\x18\x06 \x01(\x0b\x32#.portico.tenancy.v1.ReservedAmounts\x12\x33\n\x05state\x18\x07 \x01(\x0e\x32$.portico.tenancy.v1.ReservationState\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc5\x01\n\x0eReserveRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.portico.tenancy.v1.ReservationKind\x12\x0e\n\x06plugin\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x34\n\x07\x61mounts\x18\x06 \x01(\x0b\x32#.portico.tenancy.v1.ReservedAmounts\"G\n\x0fReserveResponse\x12\x34\n\x0breservation\x18\x01 \x01(\x0b\x32\x1f.portico.tenancy.v1.Reservation\"K\n\x0eReleaseRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"G\n\x0fReleaseResponse\x12\x34\n\x0breservation\x18\x01 \x01(\x0b\x32\x1f.portico.tenancy.v1.Reservation*o\n\x0fReservationKind\x12 \n\x1cRESERVATION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18RESERVATION_KIND_INSTALL\x10\x01\x12\x1c\n\x18RESERVATION_KIND_ROLLOUT\x10\x02*\x8f\x01\n\x10ReservationState\x12!\n\x1dRESERVATION_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESERVATION_STATE_HELD\x10\x01\x12\x1c\n\x18RESERVATION_STATE_IN_USE\x10\x02\x12\x1e\n\x1aRESERVATION_STATE_RELEASED\x10\x03\x32\xed\x01\n\x17QuotaReservationService\x12h\n\x07Reserve\x12\".portico.tenancy.v1.ReserveRequest\x1a#.portico.tenancy.v1.ReserveResponse\"\x14\xe2\xe0\x18\x10\n\x0equotas.reserve\x12h\n\x07Release\x12\".portico.tenancy.v1.ReleaseRequest\x1a#.portico.tenancy.v1.ReleaseResponse\"\x14\xe2\xe0\x18\x10\n\x0equotas.reserveb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fportico/tenancy/v1/quotas.proto\x12\x12portico.tenancy.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"`\n\x0fReservedAmounts\x12\x0f\n\x07plugins\x18\x01 \x01(\x03\x12\x10\n\x08rollouts\x18\x02 \x01(\x03\x12\x16\n\x0e\x63pu_millicores\x18\x03 \x01(\x03\x12\x12\n\nmemory_mib\x18\x04 \x01(\x03\"\x99\x03\n\x0bReservation\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.portico.tenancy.v1.ReservationKind\x12\x0e\n\x06plugin\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x34\n\x07\x61mounts\x18\x06 \x01(\x0b\x32#.portico.tenancy.v1.ReservedAmounts\x12\x33\n\x05state\x18\x07 \x01(\x0e\x32$.portico.tenancy.v1.ReservationState\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63onfirmed_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc5\x01\n\x0eReserveRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x31\n\x04kind\x18\x03 \x01(\x0e\x32#.portico.tenancy.v1.ReservationKind\x12\x0e\n\x06plugin\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x34\n\x07\x61mounts\x18\x06 \x01(\x0b\x32#.portico.tenancy.v1.ReservedAmounts\"G\n\x0fReserveResponse\x12\x34\n\x0breservation\x18\x01 \x01(\x0b\x32\x1f.portico.tenancy.v1.Reservation\"K\n\x0eReleaseRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"G\n\x0fReleaseResponse\x12\x34\n\x0breservation\x18\x01 \x01(\x0b\x32\x1f.portico.tenancy.v1.Reservation*o\n\x0fReservationKind\x12 \n\x1cRESERVATION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18RESERVATION_KIND_INSTALL\x10\x01\x12\x1c\n\x18RESERVATION_KIND_ROLLOUT\x10\x02*\x8f\x01\n\x10ReservationState\x12!\n\x1dRESERVATION_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESERVATION_STATE_HELD\x10\x01\x12\x1c\n\x18RESERVATION_STATE_IN_USE\x10\x02\x12\x1e\n\x1aRESERVATION_STATE_RELEASED\x10\x03\x32\xed\x01\n\x17QuotaReservationService\x12h\n\x07Reserve\x12\".portico.tenancy.v1.ReserveRequest\x1a#.portico.tenancy.v1.ReserveResponse\"\x14\xe2\xe0\x18\x10\n\x0equotas.reserve\x12h\n\x07Release\x12\".portico.tenancy.v1.ReleaseRequest\x1a#.portico.tenancy.v1.ReleaseResponse\"\x14\xe2\xe0\x18\x10\n\x0equotas.reserveb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,22 +37,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUOTARESERVATIONSERVICE'].methods_by_name['Reserve']._serialized_options = b'\342\340\030\020\n\016quotas.reserve'
   _globals['_QUOTARESERVATIONSERVICE'].methods_by_name['Release']._loaded_options = None
   _globals['_QUOTARESERVATIONSERVICE'].methods_by_name['Release']._serialized_options = b'\342\340\030\020\n\016quotas.reserve'
-  _globals['_RESERVATIONKIND']._serialized_start=1001
-  _globals['_RESERVATIONKIND']._serialized_end=1112
-  _globals['_RESERVATIONSTATE']._serialized_start=1115
-  _globals['_RESERVATIONSTATE']._serialized_end=1258
+  _globals['_RESERVATIONKIND']._serialized_start=1051
+  _globals['_RESERVATIONKIND']._serialized_end=1162
+  _globals['_RESERVATIONSTATE']._serialized_start=1165
+  _globals['_RESERVATIONSTATE']._serialized_end=1308
   _globals['_RESERVEDAMOUNTS']._serialized_start=118
   _globals['_RESERVEDAMOUNTS']._serialized_end=214
   _globals['_RESERVATION']._serialized_start=217
-  _globals['_RESERVATION']._serialized_end=576
-  _globals['_RESERVEREQUEST']._serialized_start=579
-  _globals['_RESERVEREQUEST']._serialized_end=776
-  _globals['_RESERVERESPONSE']._serialized_start=778
-  _globals['_RESERVERESPONSE']._serialized_end=849
-  _globals['_RELEASEREQUEST']._serialized_start=851
-  _globals['_RELEASEREQUEST']._serialized_end=926
-  _globals['_RELEASERESPONSE']._serialized_start=928
-  _globals['_RELEASERESPONSE']._serialized_end=999
-  _globals['_QUOTARESERVATIONSERVICE']._serialized_start=1261
-  _globals['_QUOTARESERVATIONSERVICE']._serialized_end=1498
+  _globals['_RESERVATION']._serialized_end=626
+  _globals['_RESERVEREQUEST']._serialized_start=629
+  _globals['_RESERVEREQUEST']._serialized_end=826
+  _globals['_RESERVERESPONSE']._serialized_start=828
+  _globals['_RESERVERESPONSE']._serialized_end=899
+  _globals['_RELEASEREQUEST']._serialized_start=901
+  _globals['_RELEASEREQUEST']._serialized_end=976
+  _globals['_RELEASERESPONSE']._serialized_start=978
+  _globals['_RELEASERESPONSE']._serialized_end=1049
+  _globals['_QUOTARESERVATIONSERVICE']._serialized_start=1311
+  _globals['_QUOTARESERVATIONSERVICE']._serialized_end=1548
 # @@protoc_insertion_point(module_scope)

@@ -108,6 +108,7 @@ class Reservation(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    CONFIRMED_AT_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     reservation_id: _builtins.str
     kind: Global___ReservationKind.ValueType
@@ -122,6 +123,13 @@ class Reservation(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def confirmed_at(self) -> _timestamp_pb2.Timestamp:
+        """When the owner's record of the work arrived (the install request, the
+        rollout); unset while a hold is unconfirmed, and such a hold is released
+        once older than tenancy's hold time to live.
+        """
+
     def __init__(
         self,
         *,
@@ -135,10 +143,11 @@ class Reservation(_message.Message):
         reason: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        confirmed_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amounts", b"amounts", "created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amounts", b"amounts", "confirmed_at", b"confirmed_at", "created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amounts", b"amounts", "created_at", b"created_at", "kind", b"kind", "plugin", b"plugin", "reason", b"reason", "reservation_id", b"reservation_id", "state", b"state", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amounts", b"amounts", "confirmed_at", b"confirmed_at", "created_at", b"created_at", "kind", b"kind", "plugin", b"plugin", "reason", b"reason", "reservation_id", b"reservation_id", "state", b"state", "tenant_id", b"tenant_id", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -79,6 +79,19 @@ class MemoryInstallRequestRepository:
         pending.sort(key=lambda r: r.approval.deadline if r.approval else now)
         return [(r.tenant_id, r.request_id) for r in pending[:limit]]
 
+    async def of_plugin(
+        self, tenant_id: str, plugin: str, statuses: Sequence[InstallStatus], *, lock: bool = False
+    ) -> list[InstallRequest]:
+        del lock  # one unit of work at a time: nothing to lock against
+        if not self._scope.sees(tenant_id):
+            return []
+        found = [
+            r
+            for r in self._state.requests.values()
+            if r.tenant_id == tenant_id and r.plugin == plugin and r.status in statuses
+        ]
+        return sorted(found, key=lambda r: (r.created_at, r.request_id))
+
 
 class MemoryAuditLog:
     """Append-only like the table: the port offers no way to change or remove a record."""

@@ -17,6 +17,7 @@ from portico_security.install.domain.events import (
     InstallExpired,
     InstallRejected,
     InstallRequested,
+    InstallUninstalled,
 )
 
 
@@ -82,6 +83,10 @@ def to_message(event: InstallEvent) -> Message:  # noqa: PLR0911 - one return pe
             )
         case InstallExpired():
             return ev.InstallExpired(**ids)
+        case InstallUninstalled():
+            return ev.InstallUninstalled(
+                **ids, uninstalled_by=event.uninstalled_by, reason=event.reason
+            )
         case InstallEscalated():
             return ev.InstallEscalated(
                 **ids, roles=list(event.roles), deadline=to_timestamp(event.deadline)

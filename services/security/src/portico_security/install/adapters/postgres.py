@@ -114,6 +114,20 @@ class PgInstallRequestRepository:
         row = await self._conn.fetchrow(_GET_FOR_UPDATE if lock else _GET, tenant_id, wanted)
         if row is None:
             return None
+        return await self._request(row)
+
+    async def of_plugin(
+        self, tenant_id: str, plugin: str, statuses: Sequence[InstallStatus], *, lock: bool = False
+    ) -> list[InstallRequest]:
+        rows = await self._conn.fetch(
+            _OF_PLUGIN + (" FOR UPDATE" if lock else ""),
+            tenant_id,
+            plugin,
+            [s.value for s in statuses],
+        )
+        return [await self._request(row) for row in rows]
+
+    async def _request(self, row: Any) -> InstallRequest:
         body = row["body"]
         if row["body_sealed"] is not None:
             if self._cipher is None:
@@ -200,6 +214,10 @@ class PgAuditLog:
 _GET = """SELECT request_id, tenant_id, plugin, version, status, body, body_sealed
             FROM install_requests WHERE tenant_id = $1 AND request_id = $2"""
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
+_OF_PLUGIN = """SELECT request_id, tenant_id, plugin, version, status, body, body_sealed
+                 FROM install_requests
+                WHERE tenant_id = $1 AND plugin = $2 AND status = ANY($3::text[])
+                ORDER BY created_at, request_id"""
 
 
 def _record(row: Any) -> AuditRecord:

@@ -12,7 +12,11 @@ from portico_common.clock import Clock
 from portico_security.install.domain.audit import AuditEntry, AuditRecord
 from portico_security.install.domain.events import InstallEvent
 from portico_security.install.domain.policy import AdvisoryFinding, InstallPolicy
-from portico_security.install.domain.requests import InstallRequest, TrustBreakdown
+from portico_security.install.domain.requests import (
+    InstallRequest,
+    InstallStatus,
+    TrustBreakdown,
+)
 from portico_security.verification.app.commands import VerifyArtifact
 from portico_security.verification.domain.decisions import Verification
 
@@ -39,6 +43,11 @@ class InstallRequestRepository(Protocol):
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """(tenant, request id) of pending approvals whose deadline is at or before `now`."""
+
+    async def of_plugin(
+        self, tenant_id: str, plugin: str, statuses: Sequence[InstallStatus], *, lock: bool = False
+    ) -> list[InstallRequest]:
+        """The tenant's requests of the plugin in one of `statuses`, oldest first."""
 
 
 class AuditLog(Protocol):

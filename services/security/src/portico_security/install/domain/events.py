@@ -81,6 +81,14 @@ class InstallExpired(InstallEvent):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class InstallUninstalled(InstallEvent):
+    """The tenant removed the plugin this approved request installed."""
+
+    uninstalled_by: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class InstallEscalated(InstallEvent):
     """The deadline passed; other roles now decide, until the new deadline."""
 

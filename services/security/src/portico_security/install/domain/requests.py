@@ -22,6 +22,8 @@ class InstallStatus(StrEnum):
     PENDING_APPROVAL = "PENDING_APPROVAL"
     APPROVED = "APPROVED"
     EXPIRED = "EXPIRED"
+    # An approved install the tenant removed again.
+    UNINSTALLED = "UNINSTALLED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,13 @@ class InstallRequest:
         return replace(
             self, approval=approval, status=status, reasons=reasons, history=(*self.history, entry)
         )
+
+    def uninstalled(self, actor: str, reason: str, now: datetime) -> InstallRequest:
+        """The approved request once the tenant removed the plugin it installed."""
+        if self.status is not InstallStatus.APPROVED:
+            raise ValueError(f"install request {self.request_id} is {self.status}, not APPROVED")
+        entry = HistoryEntry(now, "uninstalled", actor, reason)
+        return replace(self, status=InstallStatus.UNINSTALLED, history=(*self.history, entry))
 
 
 def evidence_digest(evidence: dict[str, Any]) -> str:

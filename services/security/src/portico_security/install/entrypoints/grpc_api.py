@@ -15,6 +15,7 @@ from portico_security.install.app.ports import (
     QuotaGate,
     TrustScorer,
 )
+from portico_security.install.app.uninstall import uninstall
 from portico_security.install.domain.approvals import Step
 from portico_security.install.entrypoints.mapping import (
     policy_from_proto,
@@ -114,6 +115,18 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
     async def Reject(self, request: pb.RejectRequest, context: Context) -> pb.RejectResponse:
         result = await approvals.reject(self._uow, self._decide(request))
         return pb.RejectResponse(request=request_to_proto(result.request))
+
+    async def Uninstall(
+        self, request: pb.UninstallRequest, context: Context
+    ) -> pb.UninstallResponse:
+        gone = await uninstall(
+            self._uow,
+            request.tenant_id,
+            request.plugin,
+            actor=_actor(request.requested_by),
+            reason=request.reason,
+        )
+        return pb.UninstallResponse(requests=[request_to_proto(r) for r in gone])
 
     async def GetInstallRequest(
         self, request: pb.GetInstallRequestRequest, context: Context
