@@ -28,7 +28,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
-from portico_common.db import MIGRATOR_ROLE, service_role
+from portico_common.db import MIGRATOR_ROLE, platform_role, service_role
 from portico_common.errors import DatabaseSetupError, MigrationError, TlsConfigError
 from portico_common.events.topology import SERVICES
 from portico_common.migrate import migrate
@@ -104,9 +104,19 @@ def passwords_from(settings: DatabaseSetupSettings, services: Sequence[str]) -> 
             "each URL must log in as its own role: "
             + ", ".join(f"{_variable(role)} as {role}" for role in wrong)
         )
+    platforms = {s: settings.platform_url(s) for s in services if settings.platform_url(s)}
+    wrong = [s for s, url in platforms.items() if url_user(url) != platform_role(s)]
+    if wrong:
+        raise DatabaseSetupError(
+            "each platform URL must log in as its service's platform role: "
+            + ", ".join(
+                f"PORTICO_{s.upper()}_PLATFORM_DATABASE_URL as {platform_role(s)}" for s in wrong
+            )
+        )
     return RolePasswords(
         migrator=url_password(urls[MIGRATOR_ROLE]),
         services={s: url_password(urls[service_role(s)]) for s in services},
+        platforms={s: url_password(url) for s, url in platforms.items()},
     )
 
 
