@@ -151,7 +151,9 @@ async def _grant(conn: Connection, schema: str, role: str) -> None:
     await conn.execute(
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
     )
+    # The history of migrations and the tenants' placements are the migrator's to write.
     await conn.execute(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.schema_migrations FROM {role}")
+    await conn.execute(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.placements FROM {role}")
     await conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
 
 

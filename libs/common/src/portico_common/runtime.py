@@ -21,6 +21,7 @@ import signal
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,14 @@ from nats.js import JetStreamContext
 
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.clock import Clock, SystemClock
-from portico_common.db import Database, create_pool, platform_role, platform_url
+from portico_common.db import (
+    Database,
+    SiloPools,
+    create_pool,
+    database_url,
+    platform_role,
+    platform_url,
+)
 from portico_common.dependency_health import (
     DEPENDENCY_NAMES,
     LIVENESS,
@@ -142,7 +150,15 @@ class Runtime:
         except BaseException:
             await pool.close()
             raise
-        db = Database(pool, service, platform=platform)
+        db = Database(
+            pool,
+            service,
+            platform=platform,
+            silos=SiloPools(partial(database_url, dsn), service, ssl_context=database_tls),
+            platform_silos=SiloPools(
+                partial(database_url, platform_dsn), service, ssl_context=database_tls
+            ),
+        )
         nc = await connect(
             settings.nats_url,
             name=f"portico-{service}",
@@ -166,7 +182,9 @@ class Runtime:
             js,
             poll_seconds=settings.outbox_poll_seconds,
             ssl_context=database_tls,
+            db=db,
         )
+        db.on_silo_commit = relay.kick
         return cls(
             service,
             settings,

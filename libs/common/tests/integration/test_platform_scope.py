@@ -39,10 +39,10 @@ async def test_the_request_role_setting_star_sees_and_writes_no_tenant(
         assert await conn.fetchval("SELECT count(*) FROM notes") == 0
         assert await conn.execute("UPDATE notes SET body = 'x'") == "UPDATE 0"
         assert await conn.execute("DELETE FROM notes") == "DELETE 0"
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
+    async with pool.acquire() as again, again.transaction():
+        await again.execute("SELECT set_config('app.tenant_id', '*', true)")
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
-            await conn.execute("INSERT INTO notes (tenant_id, body) VALUES ('acme', 'x')")
+            await again.execute("INSERT INTO notes (tenant_id, body) VALUES ('acme', 'x')")
     async with seeded.transaction(ALL_TENANTS) as conn:
         assert sorted(r["body"] for r in await conn.fetch("SELECT body FROM notes")) == [
             "a1",
