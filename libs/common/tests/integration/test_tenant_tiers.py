@@ -38,6 +38,7 @@ from portico_common.placement import (
     place_tenant,
     silo_database,
 )
+from portico_common.retention import Retention, RetentionRule
 from portico_common.uow import PgUnitOfWork
 from portico_embedded.testing.databases import ServiceDatabaseUrl, migrator_url
 
@@ -330,3 +331,20 @@ async def test_a_move_waits_for_the_tenants_running_transaction_and_carries_its_
     async with tiers.db.transaction("pool-b") as conn:
         assert [b for _, b in await UnfilteredNotes(conn).bodies()] == ["late"]
         assert await conn.fetchval("SELECT current_schema()") == bridge_schema(SCHEMA, "pool-b")
+
+
+async def test_retention_purges_in_every_place(tiers: Tiers) -> None:
+    """The purge goes through the shared tables, each bridge schema and each silo database."""
+    clock = ManualClock()
+    for tenant in ("pool-a", "bridge-a", "silo-a"):
+        async with tiers.db.transaction(tenant) as conn:
+            uow = PgUnitOfWork(conn, source="portico/kerneltest", tenant_id=tenant, clock=clock)
+            await uow.emit(ev.TenantCreated(tenant_id=tenant))
+    for place in await tiers.db.places():
+        async with tiers.db.platform_transaction(place) as conn:
+            await conn.execute("UPDATE outbox SET published_at = now() - interval '2 days'")
+    rule = RetentionRule("outbox", "published_at", 3600, only="published_at IS NOT NULL")
+    assert await Retention(tiers.db, [rule]).purge_all() == {"outbox": 3}
+    for place in await tiers.db.places():
+        async with tiers.db.platform_transaction(place) as conn:
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 0, place
