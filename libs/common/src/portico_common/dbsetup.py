@@ -221,6 +221,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def placed_services() -> tuple[str, ...]:
+    """The services a tenant is placed in by default: those keeping tenant data, but auth.
+
+    Auth's clients and keys are platform rows its handlers reach with
+    ALL_TENANTS, on the shared tables; a bridge of its own would hold only the
+    tenant's idempotency keys, apart from the effects they guard.
+    """
+    return tuple(s for s in tenant_data_services() if s != "auth")
+
+
 def tenant_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m portico_common.dbsetup",
@@ -234,10 +244,10 @@ def tenant_main(argv: Sequence[str]) -> int:
         "--service",
         action="append",
         choices=SERVICES,
-        help="only this service (repeatable); default: every service that keeps tenant data",
+        help="only this service (repeatable); default: every service keeping tenant data but auth",
     )
     args = parser.parse_args(argv)
-    services = tuple(args.service or tenant_data_services())
+    services = tuple(args.service or placed_services())
     try:
         asyncio.run(
             run_tenant_step(
