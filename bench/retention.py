@@ -24,7 +24,7 @@ import asyncpg
 
 from bench.stats import percentile, summary
 from portico.events.v1 import events_pb2 as ev
-from portico_common.db import Database, create_pool
+from portico_common.db import Database, open_database
 from portico_common.events.envelope import Envelope
 from portico_common.events.outbox import write_event
 from portico_common.retention import DAY, Retention, RetentionSettings, kernel_rules
@@ -103,8 +103,7 @@ async def main() -> None:
     pg = PostgresServer(home / "pg", fsync=False, password=secrets.token_hex(16)).start()
     try:
         url = await migrate_database(pg.url, SCHEMA, None)
-        pool = await create_pool(url, SCHEMA, max_size=CALLERS + 2)
-        db = Database(pool, SCHEMA)
+        db = await open_database(url, SCHEMA, max_size=CALLERS + 2)
         started = time.perf_counter()
         await seed(pg.url)
         seeded = time.perf_counter() - started
@@ -130,10 +129,10 @@ async def main() -> None:
 
         purged, during = await asyncio.gather(purge(), hot_path(db, purge_done))
         purge_seconds = time.perf_counter() - purge_started
-        left = await pool.fetchval(
+        left = await db.pool.fetchval(
             "SELECT count(*) FROM outbox WHERE published_at < now() - interval '1 day'"
         )
-        await pool.close()
+        await db.close()
     finally:
         pg.stop()
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import asyncpg
 
 from portico_common.clock import ManualClock
-from portico_common.db import Database, create_pool
+from portico_common.db import Database, open_database
 from portico_common.tenants import ALL_TENANTS
 from portico_embedded.postgres import PostgresServer
 from portico_embedded.testing.databases import migrate_database
@@ -188,13 +188,12 @@ async def main() -> None:
     try:
         # The evaluator connects as slo's own role, as the service does.
         slo_url = await migrate_database(pg.url, SERVICE, MIGRATIONS)
-        pool = await create_pool(slo_url, SERVICE, max_size=4)
-        db = Database(pool, SERVICE)
+        db = await open_database(slo_url, SERVICE, max_size=4)
         await seed(db, clock, pg.url)
         first = await tick(db, clock)  # judges and records the failing 1%
         steady = [await tick(db, clock) for _ in range(3)]
         raw = [await raw_loop(pg.url) for _ in range(3)]
-        await pool.close()
+        await db.close()
     finally:
         pg.stop()
     ours, base = statistics.median(steady), statistics.median(raw)

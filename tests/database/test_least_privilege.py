@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from portico_common.db import MIGRATOR_ROLE, service_role
+from portico_common.db import MIGRATOR_ROLE, PLATFORM_GROUP, platform_role, service_role
 from portico_common.events.topology import SERVICES
 from portico_embedded.testing.databases import (
     migrator_url,
@@ -197,19 +197,27 @@ async def test_no_service_role_can_create_roles_databases_or_become_another(
 
 
 async def test_roles_have_only_what_they_need(admin: asyncpg.Connection) -> None:
-    """Service roles and the migrator: no superuser, BYPASSRLS, CREATEROLE, CREATEDB or membership;
-    the migrator owns every schema and table, the services own nothing."""
+    """Service roles and the migrator: no superuser, BYPASSRLS, CREATEROLE, CREATEDB or membership
+    beyond the platform roles' and the migrator's bare membership of portico_platform (no
+    privileges, no SET ROLE); the migrator owns every schema and table, the services own nothing."""
+    platforms = [platform_role(s) for s in SERVICES]
     rows = await admin.fetch(
         """SELECT rolname, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolcanlogin,
-                  EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid) AS member
+                  EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                           WHERE m.member = r.oid AND (g.rolname <> $2 OR m.inherit_option
+                                                       OR m.set_option)) AS member,
+                  pg_has_role(r.oid, $2, 'MEMBER') AS platform
              FROM pg_roles r WHERE rolname = ANY($1::text[])""",
-        [MIGRATOR_ROLE, *ROLES],
+        [MIGRATOR_ROLE, *ROLES, *platforms],
+        PLATFORM_GROUP,
     )
-    assert sorted(r["rolname"] for r in rows) == sorted([MIGRATOR_ROLE, *ROLES])
+    assert sorted(r["rolname"] for r in rows) == sorted([MIGRATOR_ROLE, *ROLES, *platforms])
     for row in rows:
         assert row["rolcanlogin"], row["rolname"]
         powers = ("rolsuper", "rolbypassrls", "rolcreaterole", "rolcreatedb", "member")
         assert not any(row[p] for p in powers), dict(row)
+        # Only the platform roles and the migrator may use ALL_TENANTS; a request role never.
+        assert row["platform"] == (row["rolname"] not in ROLES), dict(row)
     owners = await admin.fetch(
         """SELECT DISTINCT pg_get_userbyid(c.relowner) AS owner
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

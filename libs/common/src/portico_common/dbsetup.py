@@ -12,6 +12,14 @@ than its own role:
 
 `portico up` calls the same functions in-process before it starts the
 services; Compose runs this module as a one-shot service, Helm as a Job.
+
+Per tenant, with both the administrator's and the migrator's URLs
+(`portico_common.placement`, docs/tenancy-isolation.md):
+
+- `place --tenant T --isolation bridge|silo` gives a new tenant its own
+  schema in each service's database, or its own database, before it has rows;
+- `move --tenant T --isolation bridge --service S` moves a pool tenant's rows
+  of service S into its bridge schema, in one transaction.
 Settings: `DatabaseSetupSettings` (PORTICO_ADMIN_DATABASE_URL,
 PORTICO_MIGRATOR_DATABASE_URL, PORTICO_<SERVICE>_DATABASE_URL, and
 PORTICO_DATABASE_TLS_CA_FILE for sslmode=verify-full, as the services use).
@@ -28,15 +36,22 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
-from portico_common.db import MIGRATOR_ROLE, service_role
-from portico_common.errors import DatabaseSetupError, MigrationError, TlsConfigError
-from portico_common.events.topology import SERVICES
+from portico_common.db import MIGRATOR_ROLE, Tier, platform_role, service_role
+from portico_common.errors import (
+    DatabaseSetupError,
+    MigrationError,
+    PorticoError,
+    TlsConfigError,
+)
+from portico_common.events.topology import SERVICES, tenant_data_services
 from portico_common.migrate import migrate
+from portico_common.placement import move_to_bridge, place_tenant
 from portico_common.provision import RolePasswords, provision
 from portico_common.settings import DatabaseSetupSettings
 from portico_common.tls import database_ssl_context
 
 STEPS = ("provision", "migrate")
+TENANT_STEPS = ("place", "move")
 
 
 def migrations_package(service: str) -> str:
@@ -104,9 +119,19 @@ def passwords_from(settings: DatabaseSetupSettings, services: Sequence[str]) -> 
             "each URL must log in as its own role: "
             + ", ".join(f"{_variable(role)} as {role}" for role in wrong)
         )
+    platforms = {s: settings.platform_url(s) for s in services if settings.platform_url(s)}
+    wrong = [s for s, url in platforms.items() if url_user(url) != platform_role(s)]
+    if wrong:
+        raise DatabaseSetupError(
+            "each platform URL must log in as its service's platform role: "
+            + ", ".join(
+                f"PORTICO_{s.upper()}_PLATFORM_DATABASE_URL as {platform_role(s)}" for s in wrong
+            )
+        )
     return RolePasswords(
         migrator=url_password(urls[MIGRATOR_ROLE]),
         services={s: url_password(urls[service_role(s)]) for s in services},
+        platforms={s: url_password(url) for s, url in platforms.items()},
     )
 
 
@@ -136,7 +161,37 @@ async def run(
             )
 
 
+async def run_tenant_step(
+    step: str, tenant: str, tier: Tier, services: Sequence[str], settings: DatabaseSetupSettings
+) -> None:
+    """Places a tenant in a bridge or silo, or moves it from the pool to a bridge."""
+    tls = database_ssl_context(settings)
+    admin = settings.admin_database_url.get_secret_value()
+    migrator = settings.migrator_database_url.get_secret_value()
+    if not admin or not migrator:
+        raise DatabaseSetupError(
+            f"{step} needs PORTICO_ADMIN_DATABASE_URL and PORTICO_MIGRATOR_DATABASE_URL"
+        )
+    packages = {s: migrations_package(s) for s in services}
+    if step == "place":
+        place = await place_tenant(admin, migrator, tenant, tier, packages, ssl_context=tls)
+        print(f"placed {tenant} in {place.tier} ({', '.join(services)})", flush=True)
+        return
+    if tier is not Tier.BRIDGE:
+        raise DatabaseSetupError("move supports --isolation bridge (from the pool) only")
+    for service in services:
+        place, moved = await move_to_bridge(
+            admin, migrator, tenant, service, packages[service], ssl_context=tls
+        )
+        counts = ", ".join(f"{t} {n}" for t, n in moved.items() if n) or "nothing to move"
+        print(f"{service}: {tenant} in {place.location}: {counts}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] in TENANT_STEPS:
+        return tenant_main(argv)
     parser = argparse.ArgumentParser(
         prog="python -m portico_common.dbsetup",
         description="Provision the database's roles (as an administrator) and migrate every"
@@ -161,6 +216,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncpg.PostgresError,
         OSError,
     ) as exc:
+        print(f"dbsetup: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def placed_services() -> tuple[str, ...]:
+    """The services a tenant is placed in by default: those keeping tenant data, but auth.
+
+    Auth's clients and keys are platform rows its handlers reach with
+    ALL_TENANTS, on the shared tables; a bridge of its own would hold only the
+    tenant's idempotency keys, apart from the effects they guard.
+    """
+    return tuple(s for s in tenant_data_services() if s != "auth")
+
+
+def tenant_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m portico_common.dbsetup",
+        description="Place a tenant in its own schema (bridge) or database (silo), or move a"
+        " pool tenant to a bridge; as the administrator and the migrator.",
+    )
+    parser.add_argument("step", choices=TENANT_STEPS)
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--isolation", required=True, choices=[Tier.BRIDGE, Tier.SILO])
+    parser.add_argument(
+        "--service",
+        action="append",
+        choices=SERVICES,
+        help="only this service (repeatable); default: every service keeping tenant data but auth",
+    )
+    args = parser.parse_args(argv)
+    services = tuple(args.service or placed_services())
+    try:
+        asyncio.run(
+            run_tenant_step(
+                args.step, args.tenant, Tier(args.isolation), services, DatabaseSetupSettings()
+            )
+        )
+    except (PorticoError, asyncpg.PostgresError, OSError) as exc:
         print(f"dbsetup: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0

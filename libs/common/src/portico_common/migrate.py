@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from portico_common.db import SETUP_LOCK, Connection, service_role
+from portico_common.db import PLATFORM_GROUP, SETUP_LOCK, Connection, platform_role, service_role
 from portico_common.errors import DatabaseSetupError, MigrationError
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -57,20 +57,28 @@ def wanted_migrations(service_package: str | None) -> list[Migration]:
     return wanted
 
 
-async def migrate(conn: Connection, schema: str, service_package: str | None) -> list[str]:
-    """Applies pending kernel and service migrations; returns the keys applied."""
+async def migrate(
+    conn: Connection, schema: str, service_package: str | None, *, service: str | None = None
+) -> list[str]:
+    """Applies pending kernel and service migrations; returns the keys applied.
+
+    `service` owns the schema's roles when the schema is not named after it
+    (a tenant's bridge schema, `<service>_t_<hash>`); by default the schema's name.
+    """
     if not _SCHEMA.match(schema):
         raise MigrationError(f"invalid schema name {schema!r}")
     pending = wanted_migrations(service_package)
-    role = service_role(schema)
+    owner = service or schema
+    role = service_role(owner)
     applied: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", SETUP_LOCK)
-        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
-            raise MigrationError(
-                f"{schema}: role {role} does not exist; provision the database first"
-                " (`python -m portico_common.dbsetup provision`)"
-            )
+        for needed in (role, platform_role(owner), PLATFORM_GROUP):
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", needed):
+                raise MigrationError(
+                    f"{schema}: role {needed} does not exist; provision the database first"
+                    " (`python -m portico_common.dbsetup provision`)"
+                )
         await _ensure_schema(conn, schema)
         await conn.execute(
             f"""CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
@@ -100,7 +108,13 @@ async def migrate(conn: Connection, schema: str, service_package: str | None) ->
                 migration.checksum,
             )
             applied.append(migration.key)
+        # Policies written out by the service's files say '*' bare: guard them.
+        try:
+            await conn.execute("SELECT guard_platform_policies()")
+        except asyncpg.PostgresError as exc:
+            raise MigrationError(f"{schema}: {exc}") from exc
         await _grant(conn, schema, role)
+        await _grant(conn, schema, platform_role(owner))
     return applied
 
 
@@ -137,7 +151,9 @@ async def _grant(conn: Connection, schema: str, role: str) -> None:
     await conn.execute(
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
     )
+    # The history of migrations and the tenants' placements are the migrator's to write.
     await conn.execute(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.schema_migrations FROM {role}")
+    await conn.execute(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.placements FROM {role}")
     await conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
 
 

@@ -8,6 +8,12 @@
   after each migration). It owns nothing, so the FORCE'd row-level security
   of tenant tables binds it; NOBYPASSRLS, NOCREATEROLE, NOCREATEDB, and a
   member of no role, so it cannot SET ROLE anywhere.
+- `portico_<service>_platform` logs in as that service's platform jobs
+  (schedulers, the outbox relay, retention: whatever runs with ALL_TENANTS).
+  The same rights as the request role, and one membership: `portico_platform`
+  (NOLOGIN, no privileges, granted WITH INHERIT FALSE, SET FALSE), which is
+  what the policies check before '*' opens every tenant's rows. The migrator
+  is a member too, for migrations that move data across tenants.
 - The database: CONNECT for these roles only; PUBLIC loses its default
   CONNECT and TEMPORARY.
 
@@ -21,12 +27,19 @@ at start, so a privileged URL fails loudly instead of quietly defeating RLS.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
 
-from portico_common.db import MIGRATOR_ROLE, SETUP_LOCK, Connection, service_role
+from portico_common.db import (
+    MIGRATOR_ROLE,
+    PLATFORM_GROUP,
+    SETUP_LOCK,
+    Connection,
+    platform_role,
+    service_role,
+)
 from portico_common.errors import DatabaseSetupError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,50}$")
@@ -52,6 +65,11 @@ class RolePasswords:
 
     migrator: str
     services: Mapping[str, str] = field(default_factory=dict)
+    # Each service's platform role's password; missing: the request role's.
+    platforms: Mapping[str, str] = field(default_factory=dict)
+
+    def platform(self, schema: str) -> str:
+        return self.platforms.get(schema) or self.services[schema]
 
     def __repr__(self) -> str:
         return f"RolePasswords(services={sorted(self.services)}, <redacted>)"
@@ -63,21 +81,56 @@ async def provision(admin: Connection, passwords: RolePasswords) -> None:
         _check_name(schema)
     async with admin.transaction():
         await admin.execute("SELECT pg_advisory_xact_lock(hashtext($1))", SETUP_LOCK)
+        await _ensure_group(admin)
         await _ensure_role(admin, MIGRATOR_ROLE, passwords.migrator)
-        await _revoke_memberships(admin, MIGRATOR_ROLE)
+        await _revoke_memberships(admin, MIGRATOR_ROLE, keep=PLATFORM_GROUP)
+        await _join_platform(admin, MIGRATOR_ROLE)
         for schema, password in passwords.services.items():
             role = service_role(schema)
             await _ensure_role(admin, role, password)
             await _revoke_memberships(admin, role)
-        database = await admin.fetchval("SELECT quote_ident(current_database())")
-        roles = ", ".join([MIGRATOR_ROLE, *(service_role(s) for s in passwords.services)])
-        await admin.execute(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
-        await admin.execute(f"GRANT CONNECT ON DATABASE {database} TO {roles}")
+            platform = platform_role(schema)
+            await _ensure_role(admin, platform, passwords.platform(schema))
+            await _revoke_memberships(admin, platform, keep=PLATFORM_GROUP)
+            await _join_platform(admin, platform)
+        await grant_connect(admin, passwords.services)
         for schema in passwords.services:
             await admin.execute(
                 f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {MIGRATOR_ROLE}"
             )
             await _hand_over(admin, schema)
+
+
+async def grant_connect(admin: Connection, services: Iterable[str]) -> None:
+    """CONNECT on the current database for the migrator and the services' roles only."""
+    database = await admin.fetchval("SELECT quote_ident(current_database())")
+    roles = ", ".join(
+        [MIGRATOR_ROLE, *(r for s in services for r in (service_role(s), platform_role(s)))]
+    )
+    await admin.execute(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
+    await admin.execute(f"GRANT CONNECT ON DATABASE {database} TO {roles}")
+
+
+async def _ensure_group(admin: Connection) -> None:
+    """The platform group: no login, no privileges, nothing but a name the policies check."""
+    if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", PLATFORM_GROUP):
+        await admin.execute(f"CREATE ROLE {PLATFORM_GROUP} NOLOGIN NOINHERIT")
+
+
+async def _join_platform(admin: Connection, role: str) -> None:
+    """Membership only: no privileges inherited, no SET ROLE to the group."""
+    options = await admin.fetchrow(
+        """SELECT m.inherit_option, m.set_option FROM pg_auth_members m
+             JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member
+            WHERE g.rolname = $1 AND r.rolname = $2""",
+        PLATFORM_GROUP,
+        role,
+    )
+    if options is not None and not options["inherit_option"] and not options["set_option"]:
+        return
+    if options is not None:
+        await admin.execute(f"REVOKE {PLATFORM_GROUP} FROM {role}")
+    await admin.execute(f"GRANT {PLATFORM_GROUP} TO {role} WITH INHERIT FALSE, SET FALSE")
 
 
 async def check_service_role(conn: Connection, schema: str) -> None:
@@ -115,6 +168,43 @@ async def check_service_role(conn: Connection, schema: str) -> None:
         )
 
 
+async def check_platform_role(conn: Connection, schema: str) -> None:
+    """Refuses a platform connection whose role is not the service's platform role, or could
+    get past row-level security (ALL_TENANTS is all it may use beyond the request role)."""
+    row = await conn.fetchrow(
+        """SELECT r.rolname, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb,
+                  EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                           WHERE m.member = r.oid
+                             AND (g.rolname <> $2 OR m.inherit_option OR m.set_option)) AS member,
+                  EXISTS (SELECT 1 FROM pg_namespace n
+                           WHERE n.nspname = $1 AND n.nspowner = r.oid) AS owns_schema
+             FROM pg_roles r WHERE r.rolname = current_user""",
+        schema,
+        PLATFORM_GROUP,
+    )
+    if row is None:  # pragma: no cover - current_user always has a pg_roles row
+        raise DatabaseSetupError("cannot read the connecting role's attributes")
+    problems = [
+        what
+        for what, found in (
+            (f"not {platform_role(schema)}", row["rolname"] != platform_role(schema)),
+            ("a superuser", row["rolsuper"]),
+            ("BYPASSRLS", row["rolbypassrls"]),
+            ("CREATEROLE", row["rolcreaterole"]),
+            ("CREATEDB", row["rolcreatedb"]),
+            (f"a member of a role other than {PLATFORM_GROUP}", row["member"]),
+            (f"the owner of schema {schema}", row["owns_schema"]),
+        )
+        if found
+    ]
+    if problems:
+        raise DatabaseSetupError(
+            f"the platform database URL logs in as {row['rolname']!r}, which is"
+            f" {', '.join(problems)}: platform jobs connect as {platform_role(schema)},"
+            " provisioned by `python -m portico_common.dbsetup provision`"
+        )
+
+
 async def _ensure_role(admin: Connection, role: str, password: str) -> None:
     if not password:
         raise DatabaseSetupError(f"no password given for role {role}")
@@ -145,13 +235,14 @@ async def _ensure_role(admin: Connection, role: str, password: str) -> None:
         ) from None
 
 
-async def _revoke_memberships(admin: Connection, role: str) -> None:
+async def _revoke_memberships(admin: Connection, role: str, *, keep: str = "") -> None:
     granted = await admin.fetch(
         """SELECT quote_ident(g.rolname) AS name FROM pg_auth_members m
              JOIN pg_roles g ON g.oid = m.roleid
              JOIN pg_roles r ON r.oid = m.member
-            WHERE r.rolname = $1""",
+            WHERE r.rolname = $1 AND g.rolname <> $2""",
         role,
+        keep,
     )
     for row in granted:
         await admin.execute(f"REVOKE {row['name']} FROM {role}")

@@ -24,13 +24,12 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from portico_common.db import Database
+from portico_common.db import POOL, Database, Place
 from portico_common.errors import ConfigurationError
 from portico_common.events.bus import StreamSettings
 from portico_common.grpc.idempotency import IDEMPOTENCY_STALE_SECONDS
 from portico_common.metrics import RETENTION_LAST_RUN, RETENTION_PURGED
 from portico_common.settings import ServiceSettings
-from portico_common.tenants import ALL_TENANTS
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +126,15 @@ class Retention:
     def rules(self) -> list[RetentionRule]:
         return list(self._rules)
 
-    async def purge(self, rule: RetentionRule, stop: asyncio.Event | None = None) -> int:
-        """Deletes `rule`'s expired rows, batch after batch; returns how many went."""
+    async def purge(
+        self, rule: RetentionRule, stop: asyncio.Event | None = None, place: Place = POOL
+    ) -> int:
+        """Deletes `rule`'s expired rows in one place, batch after batch; returns how many went."""
         statement = rule.statement()
         total = 0
         while stop is None or not stop.is_set():
             # ALL_TENANTS: a platform job, which row-level security lets see every tenant.
-            async with self._db.transaction(ALL_TENANTS) as conn:
+            async with self._db.platform_transaction(place) as conn:
                 status = await conn.execute(statement, rule.keep_seconds, self._batch)
             deleted = int(status.rsplit(" ", 1)[-1])
             total += deleted
@@ -147,11 +148,23 @@ class Retention:
     async def purge_all(self, stop: asyncio.Event | None = None) -> dict[str, int]:
         """One pass over every rule; a failing rule is logged and the others still run."""
         purged: dict[str, int] = {}
-        for rule in self._rules:
-            try:
-                purged[rule.table] = await self.purge(rule, stop)
-            except Exception as exc:  # noqa: BLE001 - the next pass retries; one table never blocks the rest
-                log.warning("retention purge failed", extra={"table": rule.table, "error": exc})
+        try:
+            # The shared tables, then every tenant's bridge schema and silo database.
+            places = await self._db.places()
+        except Exception as exc:  # noqa: BLE001 - the next pass retries
+            log.warning("retention cannot list places", extra={"error": exc})
+            places = [POOL]
+        for place in places:
+            for rule in self._rules:
+                try:
+                    deleted = await self.purge(rule, stop, place)
+                except Exception as exc:  # noqa: BLE001 - the next pass retries; one table never blocks the rest
+                    log.warning(
+                        "retention purge failed",
+                        extra={"table": rule.table, "place": place.location, "error": exc},
+                    )
+                    continue
+                purged[rule.table] = purged.get(rule.table, 0) + deleted
         if any(purged.values()):
             log.info("retention purged", extra={"rows": purged})
         return purged

@@ -18,8 +18,10 @@ import json
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,14 @@ from nats.js import JetStreamContext
 
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.clock import Clock, SystemClock
-from portico_common.db import Database, create_pool
+from portico_common.db import (
+    Database,
+    SiloPools,
+    create_pool,
+    database_url,
+    platform_role,
+    platform_url,
+)
 from portico_common.dependency_health import (
     DEPENDENCY_NAMES,
     LIVENESS,
@@ -59,7 +68,7 @@ from portico_common.grpc.tokens import TokenVerifier
 from portico_common.logs import configure_logging
 from portico_common.metrics import serve_metrics
 from portico_common.migrate import require_migrated
-from portico_common.provision import check_service_role
+from portico_common.provision import check_platform_role, check_service_role
 from portico_common.retention import RetentionRule, retention_job
 from portico_common.settings import ServiceSettings
 from portico_common.tenant_deletion import (
@@ -123,6 +132,9 @@ class Runtime:
         database_tls = database_ssl_context(settings)
         nats_tls = nats_ssl_context(settings)
         dsn = settings.database_url.get_secret_value()
+        platform_dsn = settings.platform_database_url.get_secret_value() or platform_url(
+            dsn, service
+        )
         pool = await create_pool(
             dsn,
             service,
@@ -132,9 +144,21 @@ class Runtime:
         )
         try:
             await check_database(pool, service, migrations_package)
+            platform = await open_platform_pool(
+                platform_dsn, service, settings.db_platform_pool_max, database_tls
+            )
         except BaseException:
             await pool.close()
             raise
+        db = Database(
+            pool,
+            service,
+            platform=platform,
+            silos=SiloPools(partial(database_url, dsn), service, ssl_context=database_tls),
+            platform_silos=SiloPools(
+                partial(database_url, platform_dsn), service, ssl_context=database_tls
+            ),
+        )
         nc = await connect(
             settings.nats_url,
             name=f"portico-{service}",
@@ -150,19 +174,22 @@ class Runtime:
             await ensure_streams(
                 js, stream_settings or StreamSettings(replicas=settings.nats_stream_replicas)
             )
+        # The relay is a platform job: it runs as the platform role.
         relay = OutboxRelay(
-            pool,
-            dsn,
+            platform,
+            platform_dsn,
             service,
             js,
             poll_seconds=settings.outbox_poll_seconds,
             ssl_context=database_tls,
+            db=db,
         )
+        db.on_silo_commit = relay.kick
         return cls(
             service,
             settings,
-            pool,
-            Database(pool, service),
+            db.pool,
+            db,
             nc,
             js,
             relay,
@@ -174,7 +201,7 @@ class Runtime:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.nc.drain()
-        await self.pool.close()
+        await self.db.close()
 
 
 def client_tls_for(settings: ServiceSettings) -> GrpcClientTls | None:
@@ -242,6 +269,27 @@ def service_tokens_for(
         return None
     identity = ServiceIdentity(settings.auth_client_id, settings.auth_client_secret)
     return ServiceTokens(identity, grpc_token_issuer(settings.auth_target, tls=tls))
+
+
+async def open_platform_pool(
+    dsn: str, service: str, max_size: int, tls: ssl.SSLContext | None
+) -> asyncpg.Pool:
+    """The platform role's pool, checked: the only role ALL_TENANTS opens every tenant to."""
+    try:
+        pool = await create_pool(dsn, service, min_size=1, max_size=max_size, ssl_context=tls)
+    except asyncpg.InvalidAuthorizationSpecificationError as exc:
+        raise DatabaseSetupError(
+            f"cannot log in as the platform role {platform_role(service)} ({exc}): provision it"
+            " (`python -m portico_common.dbsetup provision`) and give its URL as"
+            " PORTICO_PLATFORM_DATABASE_URL, or the request role's password to share"
+        ) from None
+    try:
+        async with pool.acquire() as conn:
+            await check_platform_role(conn, service)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
 
 
 async def check_database(pool: asyncpg.Pool, service: str, migrations_package: str | None) -> None:

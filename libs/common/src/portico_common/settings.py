@@ -73,6 +73,11 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # The service's own login role (portico_<service>), never an administrator's
     # or the migrator's: the service refuses a role that could bypass RLS.
     database_url: SecretStr = SecretStr("postgresql://127.0.0.1:5432/portico")
+    # The service's platform role (portico_<service>_platform): the only one the
+    # policies let use ALL_TENANTS, for schedulers, the outbox relay and
+    # retention. Empty: database_url's, logging in as that role instead (the
+    # password provision gives it unless told another).
+    platform_database_url: SecretStr = SecretStr("")
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     # gRPC server reflection (grpcurl and the like); off outside development.
@@ -110,6 +115,7 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     nats_stream_replicas: int = 1
     db_pool_min: int = 1
     db_pool_max: int = 10
+    db_platform_pool_max: int = Field(default=4, ge=1)
     # How long graceful shutdown waits for in-flight RPCs, then for handlers;
     # twice this stays under the 15 s `portico up` and most orchestrators allow.
     shutdown_grace_seconds: float = 5.0
@@ -175,8 +181,21 @@ class DatabaseSetupSettings(DatabaseTlsSettings):
     compat_database_url: SecretStr = SecretStr("")
     rollout_database_url: SecretStr = SecretStr("")
     slo_database_url: SecretStr = SecretStr("")
+    # Each service's platform role's own password, when it should not share the
+    # request role's (PORTICO_<SERVICE>_PLATFORM_DATABASE_URL).
+    auth_platform_database_url: SecretStr = SecretStr("")
+    tenancy_platform_database_url: SecretStr = SecretStr("")
+    security_platform_database_url: SecretStr = SecretStr("")
+    compat_platform_database_url: SecretStr = SecretStr("")
+    rollout_platform_database_url: SecretStr = SecretStr("")
+    slo_platform_database_url: SecretStr = SecretStr("")
 
     def service_url(self, service: str) -> str:
         """PORTICO_<SERVICE>_DATABASE_URL, or "" when it is not set."""
         value = getattr(self, f"{service}_database_url", None)
+        return value.get_secret_value() if isinstance(value, SecretStr) else ""
+
+    def platform_url(self, service: str) -> str:
+        """PORTICO_<SERVICE>_PLATFORM_DATABASE_URL, or "" when it is not set."""
+        value = getattr(self, f"{service}_platform_database_url", None)
         return value.get_secret_value() if isinstance(value, SecretStr) else ""

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from portico.events.v1 import events_pb2 as ev
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
 from portico_common.clock import ManualClock
-from portico_common.db import Connection, Database, create_pool
+from portico_common.db import Connection, Database, create_pool, platform_url
 from portico_common.errors import NotFoundError
 from portico_common.events.bus import connect, ensure_streams
 from portico_common.events.catalog import STREAM
@@ -101,8 +101,16 @@ async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-def db(pool: asyncpg.Pool) -> Database:
-    return Database(pool, SCHEMA)
+async def platform_pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """The platform role's pool: the one ALL_TENANTS transactions run on."""
+    pool = await create_pool(platform_url(dsn, SCHEMA), SCHEMA, min_size=1, max_size=3)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def db(pool: asyncpg.Pool, platform_pool: asyncpg.Pool) -> Database:
+    return Database(pool, SCHEMA, platform=platform_pool)
 
 
 @pytest.fixture

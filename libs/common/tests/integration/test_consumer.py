@@ -11,7 +11,7 @@ import pytest
 from nats.js.api import ConsumerInfo
 
 from portico.events.v1 import events_pb2 as ev
-from portico_common.db import ALL_TENANTS, Connection, service_role
+from portico_common.db import ALL_TENANTS, Connection, Database, service_role
 from portico_common.events.bus import connect, ensure_streams
 from portico_common.events.catalog import DLQ_STREAM, STREAM
 from portico_common.events.consumer import ConsumerSettings, EventConsumer
@@ -49,10 +49,9 @@ async def _record_effect(envelope: Envelope, conn: Connection) -> None:
     )
 
 
-async def _effects(pool: asyncpg.Pool) -> list[tuple[str, str, str]]:
+async def _effects(db: Database) -> list[tuple[str, str, str]]:
     """Every tenant's effects, read as a platform job reads (ALL_TENANTS)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('app.tenant_id', $1, true)", ALL_TENANTS)
+    async with db.transaction(ALL_TENANTS) as conn:
         rows = await conn.fetch("SELECT tenant_id, event_id, note FROM effects ORDER BY note")
     return [(r["tenant_id"], r["event_id"], r["note"]) for r in rows]
 
@@ -96,7 +95,7 @@ async def test_event_is_handled_and_acked(infra: Any) -> None:
     info = await _settled(infra, consumer.durable, 1)
     assert info.ack_floor is not None
     assert info.ack_floor.stream_seq == 1
-    assert await _effects(infra.pool) == [("acme", envelope.id, "slo-1")]
+    assert await _effects(infra.db) == [("acme", envelope.id, "slo-1")]
     assert await _inbox(infra.pool) == [(consumer.durable, envelope.id)]
 
 
@@ -153,7 +152,7 @@ async def test_redelivered_event_changes_nothing(infra: Any) -> None:
     assert info.ack_floor is not None
     assert info.ack_floor.stream_seq == 2
     assert calls == [envelope.id]
-    assert await _effects(infra.pool) == [("acme", envelope.id, "slo-1")]
+    assert await _effects(infra.db) == [("acme", envelope.id, "slo-1")]
 
 
 async def test_each_consumer_has_its_own_inbox(infra: Any) -> None:
@@ -164,7 +163,7 @@ async def test_each_consumer_has_its_own_inbox(infra: Any) -> None:
     await _publish(infra, envelope)
     await _settled(infra, first.durable, 1)
     await _settled(infra, second.durable, 1)
-    assert len(await _effects(infra.pool)) == 2
+    assert len(await _effects(infra.db)) == 2
     assert sorted(await _inbox(infra.pool)) == sorted(
         [(first.durable, envelope.id), (second.durable, envelope.id)]
     )
@@ -181,7 +180,7 @@ async def test_replicas_of_one_consumer_share_the_work(infra: Any) -> None:
     for envelope in envelopes:
         await _publish(infra, envelope)
     await _settled(infra, durable, 20)
-    assert [note for _, _, note in await _effects(infra.pool)] == [f"slo-{n:02}" for n in range(20)]
+    assert [note for _, _, note in await _effects(infra.db)] == [f"slo-{n:02}" for n in range(20)]
 
 
 async def test_failing_handler_is_retried_after_a_backoff(infra: Any) -> None:
@@ -201,11 +200,11 @@ async def test_failing_handler_is_retried_after_a_backoff(infra: Any) -> None:
     consumer = await _start(infra, flaky, settings)
     await _publish(infra, envelope)
     info = await _settled(infra, consumer.durable, 1)
-    await infra.until(lambda: _effects(infra.pool), what="effect of the retried handler")
+    await infra.until(lambda: _effects(infra.db), what="effect of the retried handler")
     assert len(attempts) == 2
     assert attempts[1] - attempts[0] >= 0.4  # the nak's delay, not an immediate redelivery
     # The first attempt's effect was rolled back with its transaction.
-    assert await _effects(infra.pool) == [("acme", envelope.id, "slo-1")]
+    assert await _effects(infra.db) == [("acme", envelope.id, "slo-1")]
     assert info.num_redelivered == 0  # nothing still waiting for redelivery
     assert await infra.stream(DLQ_STREAM) == []
 
@@ -235,7 +234,7 @@ async def test_poison_message_reaches_the_dead_letter_subject(infra: Any) -> Non
     # The original event travels intact, so it can be replayed once fixed.
     assert Envelope.decode(dead.headers, dead.data) == envelope
     # No partial state from any of the failed attempts.
-    assert await _effects(infra.pool) == []
+    assert await _effects(infra.db) == []
     assert await _inbox(infra.pool) == []
 
 
@@ -256,10 +255,10 @@ async def test_database_outage_is_retried_past_max_deliver_and_never_parked(
     envelope = _envelope()
     consumer = await _start(infra, during_outage)
     await _publish(infra, envelope)
-    await infra.until(lambda: _effects(infra.pool), what="effect after the outage")
+    await infra.until(lambda: _effects(infra.db), what="effect after the outage")
     await _settled(infra, consumer.durable, 1)
     assert calls == FAST.max_deliver + 3
-    assert await _effects(infra.pool) == [("acme", envelope.id, "slo-1")]
+    assert await _effects(infra.db) == [("acme", envelope.id, "slo-1")]
     assert await infra.stream(DLQ_STREAM) == []
 
 
@@ -276,7 +275,7 @@ async def test_poison_message_does_not_block_the_next_one(infra: Any) -> None:
     await _publish(infra, _envelope(slo="fine"))
     await _settled(infra, consumer.durable, 2)
     await infra.stream_count(DLQ_STREAM, at_least=1)
-    assert [note for _, _, note in await _effects(infra.pool)] == ["fine"]
+    assert [note for _, _, note in await _effects(infra.db)] == ["fine"]
 
 
 @pytest.mark.parametrize(
@@ -318,7 +317,7 @@ async def test_corrupt_payload_is_dead_lettered_at_once(infra: Any) -> None:
         "slo.violated: payload is not a valid SloViolated"
     )
     assert dead.headers["ce-id"] == envelope.id
-    assert await _effects(infra.pool) == []
+    assert await _effects(infra.db) == []
 
 
 async def test_consumer_keeps_consuming_across_a_nats_restart(
@@ -332,8 +331,8 @@ async def test_consumer_keeps_consuming_across_a_nats_restart(
     await infra.until(
         lambda: _publish_ok(infra, _envelope(slo="after")), what="publish after restart"
     )
-    await infra.until(lambda: _effects(infra.pool), lambda rows: len(rows) == 2, within=15.0)
-    assert [note for _, _, note in await _effects(infra.pool)] == ["after", "before"]
+    await infra.until(lambda: _effects(infra.db), lambda rows: len(rows) == 2, within=15.0)
+    assert [note for _, _, note in await _effects(infra.db)] == ["after", "before"]
 
 
 async def _publish_ok(infra: Any, envelope: Envelope) -> bool:
@@ -419,7 +418,7 @@ async def test_an_event_from_a_service_that_does_not_own_its_type_is_parked(infr
         "slo.violated is published by portico/slo, not 'portico/rollout'"
     )
     assert dead.headers["portico-dlq-deliveries"] == "1"
-    assert await _effects(infra.pool) == []
+    assert await _effects(infra.db) == []
     assert await _inbox(infra.pool) == []
 
 

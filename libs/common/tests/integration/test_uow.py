@@ -29,8 +29,7 @@ def _make(conn: Connection, tenant: str) -> PgUnitOfWork:
 
 async def _counts(infra: Any) -> tuple[int, int]:
     """Notes of every tenant (read as a platform job reads) and outbox rows."""
-    async with infra.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('app.tenant_id', $1, true)", ALL_TENANTS)
+    async with infra.db.transaction(ALL_TENANTS) as conn:
         return (
             await conn.fetchval("SELECT count(*) FROM notes"),
             await conn.fetchval("SELECT count(*) FROM outbox"),

@@ -89,7 +89,7 @@ async def rollout_service(
                 nc=nc,
                 js=js,
                 pool=pool,
-                db=Database(pool, SERVICE),
+                db=Database(pool, SERVICE, platform=pool),
                 watch=Watch(watcher),
                 slo=slo,
                 graph=graph,

@@ -9,7 +9,7 @@ import pytest
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
-from portico_common.db import Database, create_pool
+from portico_common.db import Database, open_database
 from portico_embedded.testing.databases import service_url
 from portico_slo.adapters.memory import MemoryBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
@@ -33,8 +33,8 @@ async def test_replicas_racing_on_one_breaker_lose_no_call_and_open_it_once(
     report's calls were lost to another's write: the row lock orders them.
     """
     clock = ManualClock()
-    other_pool = await create_pool(service_url(database_url, SERVICE), SERVICE, max_size=8)
-    replicas = [pg_uow_factory(slo_db, clock), pg_uow_factory(Database(other_pool, SERVICE), clock)]
+    other = await open_database(service_url(database_url, SERVICE), SERVICE, max_size=8)
+    replicas = [pg_uow_factory(slo_db, clock), pg_uow_factory(other, clock)]
     try:
         record, _ = await breakers.configure_breaker(
             replicas[0], tenant_id="acme", plugin=PLUGIN, version="1.0.0", config=BreakerConfig()
@@ -57,7 +57,7 @@ async def test_replicas_racing_on_one_breaker_lose_no_call_and_open_it_once(
             replicas[1], tenant_id="acme", breaker_id=record.breaker_id
         )
     finally:
-        await other_pool.close()
+        await other.close()
 
     metrics = got.breaker.metrics(clock.now())
     assert got.breaker.state is BreakerState.OPEN
@@ -96,11 +96,11 @@ async def test_a_restarted_service_resumes_the_breaker_where_it_stood(
         )
 
     await report(before, success=False, count=4)
-    await slo_db.pool.close()  # the service stops; nothing of it survives but the database
+    await slo_db.close()  # the service stops; nothing of it survives but the database
 
-    pool = await create_pool(service_url(database_url, SERVICE), SERVICE, max_size=4)
+    reopened = await open_database(service_url(database_url, SERVICE), SERVICE, max_size=4)
     try:
-        after = pg_uow_factory(Database(pool, SERVICE), clock)
+        after = pg_uow_factory(reopened, clock)
         clock.advance(seconds=29)
         await report(after, success=True, count=1)  # still open: not permitted
         resumed = await breakers.get_breaker(after, tenant_id="acme", breaker_id=record.breaker_id)
@@ -109,9 +109,9 @@ async def test_a_restarted_service_resumes_the_breaker_where_it_stood(
         clock.advance(seconds=2)
         await report(after, success=True, count=2)
         closed = await breakers.get_breaker(after, tenant_id="acme", breaker_id=record.breaker_id)
-        events = await pool.fetch("SELECT event_type, payload FROM outbox ORDER BY seq")
+        events = await reopened.pool.fetch("SELECT event_type, payload FROM outbox ORDER BY seq")
     finally:
-        await pool.close()
+        await reopened.close()
 
     assert closed.breaker.state is BreakerState.CLOSED
     assert [e["event_type"] for e in events] == [

@@ -3,6 +3,12 @@
 `write_event` runs inside the caller's transaction. `OutboxRelay` publishes
 committed rows in order and marks them sent; a NOTIFY from the insert
 trigger wakes it at once, and a slow poll covers crashes and NATS outages.
+
+Given the service's `Database`, the relay covers every place the service's
+rows live in: the shared schema, each tenant's bridge schema (its outbox
+NOTIFYs on its own channel, which the relay listens to as well) and each
+silo database (woken by this process's commits there, else by the poll).
+Each place is relayed in its own order, under its own advisory lock.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ import logging
 import random
 import ssl
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from nats.js import JetStreamContext
 
-from portico_common.db import Connection
+from portico_common.db import POOL, Connection, Database, Place, Tier
 from portico_common.events.envelope import Envelope
 from portico_common.metrics import EVENTS_PUBLISHED, OUTBOX_OLDEST_PENDING, OUTBOX_PENDING
 from portico_common.tracing import current_trace_headers, producer_span
@@ -57,8 +65,14 @@ class OutboxRelay:
         batch_size: int = 100,
         publish_timeout: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        db: Database | None = None,
     ) -> None:
         self._pool = pool
+        self._db = db
+        self._places: list[Place] = [POOL]
+        # Places a NOTIFY or a local commit said have new rows.
+        self._dirty: set[Place] = set()
+        self._listening: set[str] = set()
         self._dsn = dsn
         # The LISTEN connection is opened apart from the pool, with the pool's TLS.
         self._ssl = ssl_context
@@ -70,18 +84,41 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
 
-    def kick(self) -> None:
+    def kick(self, place: Place | None = None) -> None:
         """Asks the relay to look now (the NOTIFY trigger does this across processes)."""
+        if place is not None:
+            self._dirty.add(place)
         self._wake.set()
 
-    async def relay_once(self) -> int:
-        """Publishes up to one batch; returns how many rows were marked sent."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            # One relay per schema at a time: a replica skipping rows another has
+    async def relay_places(self, places: list[Place] | None = None) -> int:
+        """Publishes up to one batch from each place (all known ones by default)."""
+        if self._db is not None and places is None:
+            self._places = await self._db.places()
+        sent = 0
+        for place in places if places is not None else self._places:
+            sent += await self.relay_once(place)
+        return sent
+
+    @asynccontextmanager
+    async def _open(self, place: Place) -> AsyncIterator[Connection]:
+        if self._db is None:
+            async with self._pool.acquire() as pooled, pooled.transaction():
+                yield pooled
+        else:
+            async with self._db.platform_transaction(place) as conn:
+                yield conn
+
+    async def relay_once(self, place: Place = POOL) -> int:
+        """Publishes up to one batch from one place; returns how many rows were marked sent."""
+        async with self._open(place) as conn:
+            # One relay per place at a time: a replica skipping rows another has
             # locked would publish later events before earlier ones.
-            if not await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"portico:outbox:{self._schema}"
-            ):
+            key = (
+                f"portico:outbox:{self._schema}:{place.location}"
+                if place.location
+                else (f"portico:outbox:{self._schema}")
+            )
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", key):
                 return 0
             rows = await conn.fetch(
                 """SELECT seq, subject, event_type, headers, payload FROM outbox
@@ -134,11 +171,19 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Relays until `stop` is set; survives NATS and Postgres outages."""
         failures = 0
+        # Woken by a NOTIFY or a local commit: only the places named; by the poll: all.
+        everywhere = True
         while not stop.is_set():
             await self._ensure_listener()
             self._wake.clear()
             try:
-                sent = await self.relay_once()
+                if everywhere or self._db is None:
+                    sent = await self.relay_places()
+                    self._dirty.clear()
+                    await self._listen_to_bridges()
+                else:
+                    dirty, self._dirty = self._dirty, set()
+                    sent = await self.relay_places(sorted(dirty, key=str) or [POOL])
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - outages are retried, never fatal
                 failures += 1
@@ -147,14 +192,16 @@ class OutboxRelay:
                 await _sleep_or_stop(stop, delay)
                 continue
             if sent >= self._batch:
+                everywhere = True
                 continue  # more are waiting
             with contextlib.suppress(Exception):
                 await self.pending()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait(
+            done, _ = await asyncio.wait(
                 {waiter, stopper}, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
             )
+            everywhere = not done
             waiter.cancel()
             stopper.cancel()
         await self._close_listener()
@@ -162,16 +209,29 @@ class OutboxRelay:
     async def _ensure_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():
             return
+        self._listening = set()
         try:
             self._listener = await asyncpg.connect(self._dsn, timeout=5, ssl=self._ssl)
-            await self._listener.add_listener(f"{self._schema}_outbox", self._on_notify)
+            await self._listen(self._schema)
         except (OSError, asyncpg.PostgresError) as exc:
             # Polling still works; the next loop tries again.
             log.warning("outbox listener unavailable", extra={"error": str(exc)})
             self._listener = None
 
-    def _on_notify(self, *_args: object) -> None:
-        self._wake.set()
+    async def _listen(self, schema: str) -> None:
+        if self._listener is not None and schema not in self._listening:
+            await self._listener.add_listener(f"{schema}_outbox", self._on_notify)
+            self._listening.add(schema)
+
+    async def _listen_to_bridges(self) -> None:
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            for place in self._places:
+                if place.tier is Tier.BRIDGE:
+                    await self._listen(place.location)
+
+    def _on_notify(self, _conn: object, _pid: object, channel: str, _payload: object) -> None:
+        schema = channel.removesuffix("_outbox")
+        self.kick(POOL if schema == self._schema else Place(Tier.BRIDGE, schema))
 
     async def _close_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():

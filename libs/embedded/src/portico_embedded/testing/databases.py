@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from portico_common.db import MIGRATOR_ROLE, Database, create_pool, service_role
+from portico_common.db import MIGRATOR_ROLE, Database, open_database, service_role
 from portico_common.dbsetup import migrate_services, provision_database, role_url
 from portico_common.provision import RolePasswords
 
@@ -82,18 +82,19 @@ async def migrate_database(url: str, schema: str, migrations: str | None) -> str
 def migrated_database(schema: str, migrations: str | None, *, name: str, max_size: int = 8) -> Any:
     """A fixture `name`: the test's fresh database migrated into `schema`, as a Database.
 
-    The Database connects as the schema's own role, as the service would.
+    The Database connects as the schema's own roles, as the service would
+    (the request role, and the platform role for ALL_TENANTS).
     In a conftest: `rollout_db = migrated_database("rollout", MIGRATIONS, name="rollout_db")`.
     """
 
     @pytest.fixture(name=name)
     async def fixture(database_url: str) -> AsyncIterator[Database]:
         url = await prepare_service_database(database_url, schema, migrations)
-        pool = await create_pool(url, schema, max_size=max_size)
+        db = await open_database(url, schema, max_size=max_size)
         try:
-            yield Database(pool, schema)
+            yield db
         finally:
-            await pool.close()
+            await db.close()
 
     return fixture
 
