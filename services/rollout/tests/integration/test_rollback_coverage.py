@@ -126,6 +126,44 @@ async def test_a_violation_in_the_post_promotion_window_takes_a_completion_back(
     assert got.state == pb.ROLLOUT_STATE_ROLLED_BACK
 
 
+async def test_a_watched_completion_onto_a_flawed_stable_is_held_until_aborted(
+    rollout_service: RolloutDriver, new_tenant: NewTenant
+) -> None:
+    """The window's violation is decided by the scheduler after reading advisories: held."""
+    svc, tenant = rollout_service, new_tenant()
+    await installed(svc, tenant, A, "1.0.0")
+    completed = await installed(svc, tenant, A, "2.0.0")
+    svc.advisories.declare(tenant, A, "1.0.0", "GHSA-crit-0009")
+    await svc.send(violated(tenant, A, "2.0.0"), tenant=tenant)
+
+    async def held() -> list[object]:
+        return await svc.rows(
+            "SELECT reasons FROM rollout_decisions WHERE rollout_id = $1 AND kind = 'hold'",
+            completed,
+        )
+
+    await svc.eventually(held)
+    [row] = await svc.rows(
+        "SELECT state, due_at, rolling_back FROM rollouts WHERE rollout_id = $1", completed
+    )
+    # Decided: no longer due, no request pending, still the stable version.
+    assert (row["state"], row["due_at"], row["rolling_back"]) == ("COMPLETED", None, None)
+    [stable] = await svc.rows(
+        "SELECT version FROM stable_versions WHERE tenant_id = $1 AND plugin = $2", tenant, A
+    )
+    assert stable["version"] == "2.0.0"
+    await svc.watch.poll()
+    assert rolled_back_of(svc, tenant) == []
+    aborted = await svc.stub.AbortRollout(
+        pb.AbortRolloutRequest(tenant_id=tenant, rollout_id=completed, reason="accepted"),
+        timeout=10,
+    )
+    assert aborted.rollout.state == pb.ROLLOUT_STATE_ROLLED_BACK
+    [event] = await svc.watch.wait_for("rollout.rolled_back")
+    assert isinstance(event.payload, ev.RolloutRolledBack)
+    assert (event.payload.after_completion, event.payload.stable_version) == (True, "1.0.0")
+
+
 async def test_a_violation_while_checks_are_awaited_is_not_lost(
     rollout_service: RolloutDriver, new_tenant: NewTenant
 ) -> None:

@@ -285,40 +285,42 @@ async def roll_back_on_violation(
     awaiting its checks is refused, so the violation is not lost when the
     checks pass later (a violation detected before the rollout was requested
     belongs to an earlier attempt and is ignored). A rollout that completed
-    at most `watch_seconds` ago is taken back (its stable version goes back).
-    Anything else (a finished rollout, a rollback already done, a violation
-    of another version) changes nothing: the event is late or duplicated.
-    Returns the rolled_back event when traffic went back.
+    at most `watch_seconds` ago is to be taken back (its stable version goes
+    back): the request is recorded on it and the scheduler decides it on its
+    next pass, after reading the advisories of the version it would restore
+    (the safety check), which no event handler may ask for inside its
+    transaction. Anything else (a finished rollout, a rollback already done,
+    a violation of another version) changes nothing: the event is late or
+    duplicated. Returns the rolled_back event when traffic went back.
     """
     require_scope(tx, violation.tenant_id)
     rollout = await tx.rollouts.active_for(violation.tenant_id, violation.plugin, lock=True)
     now = tx.clock.now()
     evidence = {"violation": _violation_evidence(violation)}
     if rollout is None or rollout.version != violation.version:
-        rollout = await _watched_completion(tx, violation, now, watch_seconds)
-        if rollout is None:
-            return None
-        events = rollout.roll_back_completed(
+        completed = await _watched_completion(tx, violation, now, watch_seconds)
+        if completed is not None and completed.request_completed_rollback(
             violation.reason,
             now,
             source=DecisionSource.SLO,
             cause_event_id=violation.event_id,
             violation_detected_at=violation.detected_at,
             evidence=evidence,
-        )
-    elif rollout.state.serves or (
+        ):
+            await tx.rollouts.save(completed)
+        return None
+    if not rollout.state.serves and not (
         rollout.state is RolloutState.AWAITING_CHECKS
         and violation.detected_at >= rollout.created_at
     ):
-        events = rollout.roll_back(
-            violation.reason,
-            now,
-            cause_event_id=violation.event_id,
-            violation_detected_at=violation.detected_at,
-            evidence=evidence,
-        )
-    else:
         return None
+    events = rollout.roll_back(
+        violation.reason,
+        now,
+        cause_event_id=violation.event_id,
+        violation_detected_at=violation.detected_at,
+        evidence=evidence,
+    )
     await commit(tx, rollout, events, now)
     return next((e for e in events if isinstance(e, RolloutRolledBack)), None)
 

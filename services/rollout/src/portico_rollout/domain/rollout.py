@@ -105,7 +105,8 @@ class Rollout(Controls, Rollback):
     # the phases already passed, one every this many seconds (an operator's abort
     # and a second trigger still go back at once).
     rollback_step_seconds: int = 0
-    # While rolling back gradually: the trigger's source, reason and event id.
+    # While rolling back gradually: the trigger's source, reason and event id. On a
+    # completed rollout: a rollback requested, waiting for the scheduler's safety check.
     rolling_back: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
@@ -237,8 +238,11 @@ class Rollout(Controls, Rollback):
         return self.gate is not None and self.gate.state is ApprovalState.PENDING
 
     def due_at(self) -> datetime | None:
-        """When the scheduler should look at it next; None unless it is in progress."""
+        """When the scheduler should look at it next; None unless it is in progress, stepping
+        down, or completed with a rollback requested (`request_completed_rollback`)."""
         if self.state is RolloutState.ROLLING_BACK:
+            return self.next_check_at
+        if self.state is RolloutState.COMPLETED and self.rolling_back:
             return self.next_check_at
         if self.state is not RolloutState.IN_PROGRESS:
             return None
