@@ -46,6 +46,7 @@ _NAMES = (
     "stable_advisories",
     "rollback_step_seconds",
     "rolling_back",
+    "slo_ok_at",
 )
 _JSON = frozenset({"history", "plan", "gate", "rolling_back"})
 _COLUMNS = ", ".join(_NAMES)

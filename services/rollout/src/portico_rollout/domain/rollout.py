@@ -105,6 +105,9 @@ class Rollout(Controls, Rollback):
     # the phases already passed, one every this many seconds (an operator's abort
     # and a second trigger still go back at once).
     rollback_step_seconds: int = 0
+    # When slo last judged the version's SLO, OK, before this rollout was created (slo's
+    # clock): a violation it detected by then is an earlier attempt's, since recovered.
+    slo_ok_at: datetime | None = None
     # While rolling back gradually: the trigger's source, reason and event id. On a
     # completed rollout: a rollback requested, waiting for the scheduler's safety check.
     rolling_back: dict[str, str] | None = None
@@ -149,7 +152,7 @@ class Rollout(Controls, Rollback):
         if self.attempt < 1:
             raise InvalidRolloutError("attempt", f"{self.attempt} is not positive")
         require_aware(self.created_at, "created_at")
-        for name in ("phase_started_at", "paused_at", "next_check_at", "hold_until"):
+        for name in ("phase_started_at", "paused_at", "next_check_at", "hold_until", "slo_ok_at"):
             value = getattr(self, name)
             if value is not None:
                 require_aware(value, name)
@@ -175,6 +178,7 @@ class Rollout(Controls, Rollback):
         attempt: int = 1,
         retry_of: str = "",
         rollback_step_seconds: int = 0,
+        slo_ok_at: datetime | None = None,
     ) -> Rollout:
         """A new rollout waiting for the security and compat verdicts."""
         rollout = cls(
@@ -193,6 +197,7 @@ class Rollout(Controls, Rollback):
             attempt=attempt,
             retry_of=retry_of,
             rollback_step_seconds=rollback_step_seconds,
+            slo_ok_at=slo_ok_at,
         )
         bakes = "/".join(str(p.bake_seconds) for p in rollout.plan)
         retry = f", attempt {attempt} retrying {retry_of}" if retry_of else ""
