@@ -31,8 +31,9 @@ from portico_cli import credentials, endpoints
 from portico_cli.api import ApiError, Gateway, TenantApi, Tokens
 from portico_cli.artifact import b64, build
 from portico_cli.events import EventFeed
+from portico_cli.local_catalog import ENGINES, PEER_DEPENDENCIES, PLUGIN
 from portico_cli.paths import Home
-from portico_cli.scenario import ENGINES, PEER_DEPENDENCIES, PLUGIN, Scenario
+from portico_cli.scenario import Scenario
 from portico_cli.timeline import Timeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

@@ -3,7 +3,9 @@
 The demo drives the gateway over HTTP: a signed plugin is verified, checked,
 rolled out 10% → 25% → 50% → 100%; a second version's SLO violation rolls it
 back and pages a local PagerDuty receiver; a third version's circuit breaker
-rolls it back. This test only passes if every path ends as the user expects.
+rolls it back; a later version's SLO violation takes the plugin that needs it
+(cost-alerts) back with it. This test only passes if every path ends as the
+user expects.
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ def _cli(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str, str]]) -> None:
     """Every service is healthy, 2.3.0 reaches 100%, 2.4.0 is rolled back by its SLO (which
     pages the demo's PagerDuty receiver) and 2.5.0 by its circuit breaker; 2.6.0's phase holds
-    for lack of samples, 2.7.0 fails the statistical judgment, 2.8.0 is paused then promoted."""
+    for lack of samples, 2.7.0 fails the statistical judgment, 2.8.0 is paused then promoted,
+    and 2.9.0's violation rolls back cost-alerts 1.1.0 (which needs it) after it."""
     home, env = suite
     endpoints = json.loads((home / "endpoints.json").read_text())
     assert set(endpoints["services"]) == {"auth", "tenancy", "security", "compat", "rollout", "slo"}
@@ -94,8 +97,10 @@ def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str
     # Each version's SLO is the one its rollout ensured; the demo creates none of its own.
     ensured = re.findall(r"SLO ([0-9a-f-]{36}) ensured by the rollout", demo.stdout)
     versions = re.findall(r"packed @acme/plugin-cost-insights@(\S+):", demo.stdout)
-    assert len(versions) == len(set(versions)) == 6, output
-    assert len(ensured) == len(set(ensured)) == len(versions), output
+    assert len(versions) == len(set(versions)) == 7, output
+    packed = re.findall(r"packed (@acme/\S+):", demo.stdout)
+    assert len(packed) == len(set(packed)) == 9, output
+    assert len(ensured) == len(set(ensured)) == len(packed), output
     # The SLO's page reached the demo's PagerDuty receiver, keyed by tenant, SLO and tier:
     # the SLO rollout ensured for 2.4.0.
     paged = re.search(r"delivered: trigger portico/demo-[0-9a-f]+/([0-9a-f-]{36})/\S+ \(", summary)
@@ -115,6 +120,24 @@ def test_demo_rolls_one_version_out_and_another_back(suite: tuple[Path, dict[str
     # An operator paused 2.8.0 at 10%, then promoted it to 100%.
     assert "operator paused the rollout at 10%" in demo.stdout, output
     assert re.search(r"paused path .*COMPLETED: .*paused at 10%, promoted to 100%", summary), output
+    # 2.9.0's SLO rolled it back, then rollout's saga rolled back cost-alerts 1.1.0 (which
+    # needs 2.9.0, as compat's catalog says) naming 2.9.0's rollout as the cause.
+    chain = re.search(
+        r"rolled back in reverse dependency order: @acme/plugin-cost-insights@2\.9\.0 by its SLO,"
+        r" then @acme/plugin-cost-alerts@1\.1\.0, which needs it \(cause_rollout_id (\S+)\)",
+        demo.stdout,
+    )
+    assert chain is not None, output
+    rolled_back = [line for line in demo.stdout.splitlines() if "* rollout.rolled_back" in line]
+    first = next(i for i, line in enumerate(rolled_back) if "cost-insights@2.9.0 -> 2.8.0" in line)
+    then = next(i for i, line in enumerate(rolled_back) if "cost-alerts@1.1.0 -> 1.0.0" in line)
+    assert first < then, output
+    assert rolled_back[then].endswith(f"cause_rollout_id {chain.group(1)}"), output
+    assert "cause_rollout_id" not in rolled_back[first], output
+    assert re.search(r"dependency path .* ROLLED_BACK after 10% in .*2\.9\.0 first", summary), (
+        output
+    )
+    assert "every user is back on @acme/plugin-cost-insights@2.8.0 and" in demo.stdout, output
     for event in (
         "rollout.paused",
         "rollout.decision.recorded",

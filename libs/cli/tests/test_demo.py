@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fake_gateway import SECRET, FakePortico
 
@@ -179,3 +181,49 @@ async def test_a_judged_rollback_made_by_something_else_fails_the_demo(
     out = capsys.readouterr().out
     assert "2.7.0 was rolled back, but not by the judge: criteria" in out
     assert "the judged path failed" in out
+
+
+async def test_the_demo_shows_a_dependency_chain_rolled_back_in_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """cost-alerts 1.1.0 needs cost-insights 2.9.0: 2.9.0's SLO rolls it back, then 1.1.0."""
+    fake = FakePortico()
+    assert await demo(fake) == 0
+    out = capsys.readouterr().out
+    assert "packed @acme/plugin-cost-alerts@1.1.0:" in out
+    assert "needs @acme/plugin-cost-insights ^2.9.0" in out
+    installed = "@acme/plugin-cost-alerts@1.0.0 installed next to @acme/plugin-cost-insights@2.8.0"
+    assert installed in out
+    chain = next(r for r in fake.rollouts.values() if r.version == "2.9.0")
+    dependent = next(r for r in fake.rollouts.values() if r.version == "1.1.0")
+    assert (chain.state, dependent.state) == ("ROLLOUT_STATE_ROLLED_BACK",) * 2
+    assert (
+        "rolled back in reverse dependency order: @acme/plugin-cost-insights@2.9.0 by its SLO,"
+        " then @acme/plugin-cost-alerts@1.1.0, which needs it"
+        f" (cause_rollout_id {chain.rollout_id})"
+    ) in out
+    assert "resolve after the rollback: 0/20 users on 1.1.0, 20 on 1.0.0" in out
+    assert "resolve after the rollback: 0/20 users on 2.9.0, 20 on 2.8.0" in out
+    summary = out[out.index("Summary") :]
+    assert re.search(
+        r"dependency path .*@acme/plugin-cost-insights@2\.9\.0 <- @acme/plugin-cost-alerts@1\.1\.0"
+        r" .*ROLLED_BACK after 10% in .*needs @acme/plugin-cost-insights@2\.9\.0, rolled back by"
+        rf" rollout {chain.rollout_id}.*2\.9\.0 first \(its SLO\)",
+        summary,
+    ), summary
+    assert "2.9.0's rollback took @acme/plugin-cost-alerts@1.1.0, which needs it, back" in out
+    # The dependent's compat check carried its dependency on the new version.
+    assert dependent.needs == {"@acme/plugin-cost-insights": "^2.9.0"}
+
+
+async def test_a_dependent_rolled_back_for_another_reason_fails_the_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The dependency path passes only if the dependent's rollback names the dependency."""
+    assert await demo(FakePortico(dependent_source="slo")) == 1
+    out = capsys.readouterr().out
+    assert (
+        "@acme/plugin-cost-alerts@1.1.0 was rolled back, but not because"
+        " @acme/plugin-cost-insights@2.9.0 was: slo"
+    ) in out
+    assert "the dependency path failed" in out

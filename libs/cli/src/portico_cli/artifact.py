@@ -74,19 +74,26 @@ class Artifact:
 
 
 def plugin_manifest(
-    name: str, version: str, engines: dict[str, str], peer_dependencies: dict[str, str]
+    name: str,
+    version: str,
+    engines: dict[str, str],
+    peer_dependencies: dict[str, str],
+    dependencies: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Backstage frontend plugin's package.json."""
-    return {
+    manifest: dict[str, Any] = {
         "name": name,
         "version": version,
-        "description": "Cost insights for your Backstage portal (Portico demo plugin)",
+        "description": f"{plugin_id(name)} for your Backstage portal (Portico demo plugin)",
         "license": "Apache-2.0",
         "main": "dist/index.js",
         "backstage": {"role": "frontend-plugin"},
         "engines": dict(engines),
         "peerDependencies": dict(peer_dependencies),
     }
+    if dependencies:
+        manifest["dependencies"] = dict(dependencies)
+    return manifest
 
 
 def pack(manifest: dict[str, Any], files: dict[str, bytes] | None = None) -> bytes:
@@ -133,14 +140,15 @@ def build(
     *,
     engines: dict[str, str],
     peer_dependencies: dict[str, str],
+    dependencies: dict[str, str] | None = None,
 ) -> Artifact:
     """Packs, hashes and signs one plugin version."""
-    manifest = plugin_manifest(name, version, engines, peer_dependencies)
+    manifest = plugin_manifest(name, version, engines, peer_dependencies, dependencies)
     tarball = pack(
         manifest,
         {
             "README.md": f"# {name}\n\nVersion {version}.\n".encode(),
-            "dist/index.js": b"export const plugin = { id: 'cost-insights' };\n",
+            "dist/index.js": f"export const plugin = {{ id: '{plugin_id(name)}' }};\n".encode(),
         },
     )
     integrity = integrity_of(tarball)
@@ -153,6 +161,11 @@ def build(
         signature=key.sign(signature_message(name, version, integrity)),
         key_id=key.key_id,
     )
+
+
+def plugin_id(name: str) -> str:
+    """The plugin's id in its bundle: the package name without scope and "plugin-"."""
+    return name.rpartition("/")[2].removeprefix("plugin-")
 
 
 def b64(data: bytes) -> str:

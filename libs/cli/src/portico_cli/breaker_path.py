@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 
 from portico_cli.errors import DemoError
+from portico_cli.local_catalog import PLUGIN
 from portico_cli.scenario import (
     HAPPY_VERSION,
     IN_PROGRESS,
-    PLUGIN,
     ROLLED_BACK,
     USERS,
     PathResult,

@@ -5,7 +5,9 @@ ROLLED_BACK by its SLO and paged the demo's local PagerDuty receiver, the
 third was ROLLED_BACK by its circuit breaker (every user back on the first
 each time), the fourth held for lack of samples and then completed on good
 outcomes, the fifth was ROLLED_BACK by the statistical judgment, and the
-sixth was paused and then promoted to 100%; 1 with the reason otherwise.
+sixth was paused and then promoted to 100%, and the seventh's failure took the
+plugin that needs it (cost-alerts) back with it, after it; 1 with the reason
+otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import httpx
 from portico_cli import credentials, endpoints, nats_identities, tls
 from portico_cli.api import Gateway, Tokens
 from portico_cli.breaker_path import BREAKER_VERSION, breaker_path
+from portico_cli.dependency_path import dependency_path
 from portico_cli.endpoints import Endpoints, redact_url
 from portico_cli.errors import CliError, DemoError, NotRunningError
 from portico_cli.events import EventFeed, Seen, describe
@@ -38,13 +41,13 @@ from portico_cli.evidence_paths import (
 from portico_cli.happy_path import happy_path
 from portico_cli.infra import NATS_URL_ENV
 from portico_cli.leftovers import alive
+from portico_cli.local_catalog import CHAIN_VERSION, DEPENDENT_NEXT, DEPENDENT_PLUGIN, PLUGIN
 from portico_cli.paging import OnCall, Page
 from portico_cli.paths import Home
 from portico_cli.rollback_path import rollback_path
 from portico_cli.scenario import (
     COMPLETED,
     HAPPY_VERSION,
-    PLUGIN,
     ROLLBACK_VERSION,
     ROLLED_BACK,
     PathResult,
@@ -141,6 +144,12 @@ async def run_demo(
     held = PathResult("held path", HELD_VERSION, COMPLETED)
     judged = PathResult("judged path", JUDGED_VERSION, ROLLED_BACK)
     paused = PathResult("paused path", PAUSED_VERSION, COMPLETED)
+    chain = PathResult(
+        "dependency path",
+        CHAIN_VERSION,
+        ROLLED_BACK,
+        subject=f"{PLUGIN}@{CHAIN_VERSION} <- {DEPENDENT_PLUGIN}@{DEPENDENT_NEXT}",
+    )
     oncall = OnCall()
     page: Page | None = None
     setup_error = ""
@@ -179,14 +188,17 @@ async def run_demo(
             await _walk(judged_path(scenario, judged, held.version), judged, timeline)
         if judged.ok:
             await _walk(paused_path(scenario, paused, rollback_bake_seconds), paused, timeline)
-        # The dependency-chain rollback path (a plugin that depends on a rolled-back
-        # version is rolled back with it, in reverse dependency order) goes here,
-        # with its own PathResult and summary row.
+        if paused.ok:
+            await _walk(
+                dependency_path(scenario, chain, paused.version, rollback_bake_seconds),
+                chain,
+                timeline,
+            )
         return _summary(
             timeline=timeline,
             tenant=tenant,
             paths=(happy, rollback, breaker),
-            evidence=(held, judged, paused),
+            evidence=(held, judged, paused, chain),
             reaction=reaction,
             page=page,
             sticky_breaks=scenario.sticky_breaks,
@@ -251,7 +263,7 @@ def _summary(
     timeline: Timeline,
     tenant: str,
     paths: tuple[PathResult, PathResult, PathResult],
-    evidence: tuple[PathResult, PathResult, PathResult],
+    evidence: tuple[PathResult, PathResult, PathResult, PathResult],
     reaction: Reaction,
     page: Page | None,
     sticky_breaks: list[str],
@@ -301,12 +313,14 @@ def _summary(
     if reasons:
         timeline.line("FAILED: " + "; ".join(reasons))
         return 1
-    held, judged, paused = evidence
+    held, judged, paused, chain = evidence
     timeline.line(
         f"OK: {PLUGIN}@{happy.version} reached 100%, {rollback.version} was rolled back"
         f" by an SLO violation that paged on-call, and {breaker.version} by its circuit breaker;"
         f" {held.version} held for lack of samples then completed, {judged.version} was"
-        f" rolled back by the statistical judgment, {paused.version} was paused then promoted"
+        f" rolled back by the statistical judgment, {paused.version} was paused then promoted;"
+        f" {chain.version}'s rollback took {DEPENDENT_PLUGIN}@{DEPENDENT_NEXT}, which needs it,"
+        " back after it"
     )
     return 0
 
@@ -320,7 +334,7 @@ def _evidence_row(path: PathResult) -> list[str]:
 
 
 def _path_row(path: PathResult) -> list[str]:
-    what = f"{PLUGIN}@{path.version}"
+    what = path.subject or f"{PLUGIN}@{path.version}"
     if not path.ran:
         return [path.title, what, "not run"]
     state = short(path.state) if path.state else "?"

@@ -159,6 +159,7 @@ _DESCRIBE: dict[type[Message], Callable[[Any], str]] = {
     ev.RolloutRefused: lambda p: f"{p.plugin}@{p.version}: {'; '.join(p.reasons)}",
     ev.RolloutRolledBack: lambda p: (
         f"{p.plugin}@{p.version} -> {p.stable_version or 'none'} ({p.reason})"
+        + (f" cause_rollout_id {p.cause_rollout_id}" if p.cause_rollout_id else "")
     ),
     ev.SloViolated: _violated,
     ev.RolloutDecisionRecorded: lambda p: (

@@ -15,10 +15,10 @@ import time
 from typing import Any
 
 from portico_cli.errors import DemoError
+from portico_cli.local_catalog import PLUGIN
 from portico_cli.scenario import (
     COMPLETED,
     IN_PROGRESS,
-    PLUGIN,
     POLL_SECONDS,
     ROLLED_BACK,
     PathResult,

@@ -11,10 +11,10 @@ import asyncio
 import time
 
 from portico_cli.errors import DemoError
+from portico_cli.local_catalog import PLUGIN
 from portico_cli.scenario import (
     COMPLETED,
     IN_PROGRESS,
-    PLUGIN,
     POLL_SECONDS,
     REFUSED,
     ROLLED_BACK,

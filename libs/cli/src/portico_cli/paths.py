@@ -35,6 +35,11 @@ class Home:
         return self.root / "kms-key.json"
 
     @property
+    def compat_catalog(self) -> Path:
+        # The package catalog compat reads when the environment names none (`local_catalog`).
+        return self.root / "compat-catalog.json"
+
+    @property
     def infra(self) -> Path:
         return self.root / "infra.json"
 

@@ -19,14 +19,12 @@ from portico_cli.artifact import Artifact, PublisherKey, b64, build, read_manife
 from portico_cli.credentials import ADMIN_CLIENT_ID
 from portico_cli.errors import DemoError
 from portico_cli.events import EventFeed
+from portico_cli.local_catalog import ENGINES, PEER_DEPENDENCIES, PLUGIN
 from portico_cli.timeline import Timeline
 
-PLUGIN = "@acme/plugin-cost-insights"
 PUBLISHER = "acme"
 HAPPY_VERSION = "2.3.0"
 ROLLBACK_VERSION = "2.4.0"
-ENGINES = {"node": ">=18", "backstage": "^1.30.0"}
-PEER_DEPENDENCIES = {"@backstage/core-plugin-api": "^1.9.0", "react": "^18.0.0"}
 HOST_PACKAGES = {"@backstage/core-plugin-api": "1.10.0", "react": "18.3.1"}
 HOST_PROFILE = {"backstageVersion": "1.31.0", "nodeVersion": "20.11.0", "packages": HOST_PACKAGES}
 USERS = tuple(f"user-{i:02d}" for i in range(1, 21))
@@ -58,6 +56,8 @@ class PathResult:
     ran: bool = False
     # What the path showed besides its end state (a hold's reason, the judge's verdict).
     detail: str = ""
+    # What the summary names; empty: the demo's plugin at `version`.
+    subject: str = ""
 
     @property
     def ok(self) -> bool:
@@ -127,20 +127,32 @@ class Scenario:
     # ---- steps ----------------------------------------------------------------
 
     async def submit(
-        self, version: str, bake_seconds: int, *, plan: list[dict[str, Any]] | None = None
+        self,
+        version: str,
+        bake_seconds: int,
+        *,
+        plan: list[dict[str, Any]] | None = None,
+        plugin: str = PLUGIN,
+        dependencies: dict[str, str] | None = None,
     ) -> str:
         """Packs and signs the version, asks for its rollout, shows its SLO, runs both checks.
 
         `plan`, when given, is the rollout's whole plan (percent, bake, criteria per phase).
         """
         artifact = build(
-            PLUGIN, version, self.key, engines=ENGINES, peer_dependencies=PEER_DEPENDENCIES
+            plugin,
+            version,
+            self.key,
+            engines=ENGINES,
+            peer_dependencies=PEER_DEPENDENCIES,
+            dependencies=dependencies,
         )
+        needs = "".join(f", needs {name} {rng}" for name, rng in (dependencies or {}).items())
         self.t.step(
-            f"packed {PLUGIN}@{version}: {len(artifact.tarball)} bytes,"
-            f" {artifact.integrity[:20]}..., signed by {self.key.key_id}"
+            f"packed {plugin}@{version}: {len(artifact.tarball)} bytes,"
+            f" {artifact.integrity[:20]}..., signed by {self.key.key_id}{needs}"
         )
-        request: dict[str, Any] = {"plugin": PLUGIN, "version": version}
+        request: dict[str, Any] = {"plugin": plugin, "version": version}
         request |= {"plan": plan} if plan else {"bakeSeconds": bake_seconds}
         reply = await self.api.call("POST", "/rollouts", request)
         rollout = reply.get("rollout") or {}
@@ -216,6 +228,7 @@ class Scenario:
                 "version": artifact.version,
                 "engines": manifest.get("engines", {}),
                 "peerDependencies": manifest.get("peerDependencies", {}),
+                "dependencies": manifest.get("dependencies", {}),
             },
         )
         compatible = bool(reply.get("compatible"))
@@ -276,11 +289,13 @@ class Scenario:
         self.rng.shuffle(outcomes)
         return {"plugin": PLUGIN, "version": version, "outcomes": outcomes}
 
-    async def resolve_all(self, version: str, when: str, *, grows: bool = True) -> dict[str, str]:
+    async def resolve_all(
+        self, version: str, when: str, *, grows: bool = True, plugin: str = PLUGIN
+    ) -> dict[str, str]:
         """Which version each demo user gets now; checks stickiness while a canary grows."""
         replies = await asyncio.gather(
             *(
-                self.api.call("POST", "/plugins:resolve", {"userId": user, "plugin": PLUGIN})
+                self.api.call("POST", "/plugins:resolve", {"userId": user, "plugin": plugin})
                 for user in USERS
             )
         )

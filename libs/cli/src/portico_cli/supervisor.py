@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from portico_cli import infra, leftovers, tls
+from portico_cli import infra, leftovers, local_catalog, tls
 from portico_cli.credentials import (
     ADMIN_CLIENT_ID,
     ADMIN_SECRET_ENV,
@@ -229,6 +229,9 @@ class Suite:
             env["PORTICO_TENANCY_TARGET_FILE"] = str(self.home.ready_file_for("tenancy"))
         elif svc != "tenancy":
             env["PORTICO_TENANCY_TARGET"] = f"{HOST}:{self.ports.grpc['tenancy']}"
+        if svc == "compat":
+            # Which installed plugins need a version (the rollback saga's dependents).
+            env |= local_catalog.catalog_env(self.home.compat_catalog, env)
         if svc == "slo" and identities is not None:
             env[CHANNEL_KEY_ENV] = identities.channel_key
         if svc == "rollout":

@@ -9,7 +9,10 @@ canary trip the SLO, roll it back and page the tenant's PagerDuty channel
 open it and roll the version back. A plan's criteria are played too: a phase
 needing more samples than were reported holds (with a HOLD decision), a
 judged phase fails on slow canary outcomes (a judgment FAIL decision); pause
-and promote are the operator's controls.
+and promote are the operator's controls. A version its SLO rolls back takes
+along each serving rollout whose compat check named a dependency on exactly
+that version ("^<version>"), with a "dependency" decision naming the cause,
+as rollout's rollback saga does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 SECRET = "s3cret"
 PHASES = [10, 25, 50, 100]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -47,6 +52,8 @@ class Rollout:
     samples: int = 0
     decisions: list[dict[str, Any]] = field(default_factory=list)
     health: str = "unknown"
+    # The package.json "dependencies" its compat check declared.
+    needs: dict[str, str] = field(default_factory=dict)
 
     @property
     def phases(self) -> list[int]:
@@ -95,7 +102,8 @@ class FakePortico:
     shuffle_users: bool = False
     keys: dict[str, str] = field(default_factory=dict)
     rollouts: dict[str, Rollout] = field(default_factory=dict)
-    stable: str = ""
+    # plugin -> its stable version
+    stable: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     resolves: int = 0
     # The tenant's PagerDuty channel: where pages go, with which routing key.
@@ -110,6 +118,10 @@ class FakePortico:
     no_slo: bool = False
     # What the decision that rolls a judged canary back names as its source.
     judge_source: str = "judgment"
+    # What the decision that takes a dependent along names as its source.
+    dependent_source: str = "dependency"
+    # Decisions are stamped one second apart, in the order they are taken.
+    decided: int = 0
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -177,7 +189,7 @@ class FakePortico:
             f"r-{number}",
             body["plugin"],
             body["version"],
-            self.stable,
+            self.stable.get(body["plugin"], ""),
             int(body.get("bakeSeconds") or 300),
             plan=plan,
             slo_id="" if self.no_slo else f"slo-{number}",
@@ -222,8 +234,12 @@ class FakePortico:
             }
         )
 
-    def _by_version(self, version: str) -> Rollout:
-        return next(r for r in self.rollouts.values() if r.version == version)
+    def _by_version(self, body: dict[str, Any]) -> Rollout:
+        return next(
+            r
+            for r in reversed(self.rollouts.values())
+            if (r.plugin, r.version) == (body["plugin"], body["version"])
+        )
 
     def verify(self, body: dict[str, Any]) -> httpx.Response:
         tarball = base64.b64decode(body["tarball"])
@@ -240,7 +256,7 @@ class FakePortico:
         if not signature_ok:
             return problem(400, "Failed Precondition", "signature does not verify with key acme")
         assert integrity_ok
-        self._by_version(body["version"]).verified = True
+        self._by_version(body).verified = True
         return ok(
             {
                 "verificationId": "v-1",
@@ -255,7 +271,9 @@ class FakePortico:
     def check(self, body: dict[str, Any]) -> httpx.Response:
         assert body["engines"] == {"node": ">=18", "backstage": "^1.30.0"}
         assert set(body["peerDependencies"]) == {"@backstage/core-plugin-api", "react"}
-        self._by_version(body["version"]).compat = True
+        rollout = self._by_version(body)
+        rollout.compat = True
+        rollout.needs = dict(body.get("dependencies") or {})
         findings = [
             {"name": name, "requiredRange": rng, "hostVersion": "x", "satisfied": True}
             for name, rng in body["engines"].items()
@@ -297,7 +315,7 @@ class FakePortico:
         rollout.decisions.append(decision("DECISION_KIND_ADVANCE", "criteria", "criteria hold"))
         if rollout.phase == len(rollout.phases) - 1:
             rollout.state = "ROLLOUT_STATE_COMPLETED"
-            self.stable = rollout.version
+            self.stable[rollout.plugin] = rollout.version
 
     def control(self, rollout_id: str, action: str) -> httpx.Response:
         rollout = self.rollouts[rollout_id]
@@ -343,14 +361,14 @@ class FakePortico:
 
     def outcomes(self, body: dict[str, Any]) -> httpx.Response:
         failed = sum(1 for o in body["outcomes"] if not o["success"])
-        rollout = self._by_version(body["version"])
+        rollout = self._by_version(body)
         rollout.samples += len(body["outcomes"])
         slowest = max(o["latencyMs"] for o in body["outcomes"])
         if rollout.criteria().get("judgment") and slowest >= 600 and rollout.rolled_back is False:
             rollout.state = "ROLLOUT_STATE_ROLLED_BACK"
             rollout.reason = "judgment FAIL: score 33.3 below the marginal threshold 75"
             rollout.decisions.append(
-                decision("DECISION_KIND_FAIL", self.judge_source, rollout.reason)
+                self.decide("DECISION_KIND_FAIL", self.judge_source, rollout.reason)
             )
         violated = failed > 0 and not self.never_violate
         breaker = self.breakers.get(body["version"])
@@ -365,9 +383,12 @@ class FakePortico:
                 )
         if violated and rollout.state == "ROLLOUT_STATE_IN_PROGRESS":
             rollout.state, rollout.reason = "ROLLOUT_STATE_ROLLED_BACK", "slo violated"
+            rollout.decisions.append(self.decide("DECISION_KIND_ROLLBACK", "slo", rollout.reason))
             self.page(rollout)
+            self.roll_back_dependents(rollout)
         elif failed and self.never_violate:
-            rollout.state, self.stable = "ROLLOUT_STATE_COMPLETED", rollout.version
+            rollout.state = "ROLLOUT_STATE_COMPLETED"
+            self.stable[rollout.plugin] = rollout.version
         burn = 50.0 if failed else 0.0
         return ok(
             {
@@ -378,16 +399,44 @@ class FakePortico:
             }
         )
 
+    def decide(
+        self, kind: str, source: str, reason: str, evidence: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        self.decided += 1
+        at = T0 + timedelta(seconds=self.decided)
+        return decision(kind, source, reason) | {
+            "at": at.isoformat().replace("+00:00", "Z"),
+            "evidenceJson": json.dumps(evidence or {}),
+        }
+
+    def roll_back_dependents(self, going: Rollout) -> None:
+        """The serving rollouts whose version needs `going`'s go back after it."""
+        for rollout in list(self.rollouts.values()):
+            serves = rollout.state in ("ROLLOUT_STATE_IN_PROGRESS", "ROLLOUT_STATE_PAUSED")
+            if serves and rollout.needs.get(going.plugin) == f"^{going.version}":
+                needs = f"{going.plugin}@{going.version}"
+                rollout.state = "ROLLOUT_STATE_ROLLED_BACK"
+                rollout.reason = f"needs {needs}, rolled back by rollout {going.rollout_id}"
+                evidence = {"dependency": {"needs": needs, "rollout_id": going.rollout_id}}
+                rollout.decisions.append(
+                    self.decide(
+                        "DECISION_KIND_ROLLBACK", self.dependent_source, rollout.reason, evidence
+                    )
+                )
+
     def resolve(self, body: dict[str, Any]) -> httpx.Response:
         self.resolves += 1
         serving = ("ROLLOUT_STATE_IN_PROGRESS", "ROLLOUT_STATE_PAUSED")
-        live = [r for r in self.rollouts.values() if r.state in serving]
+        live = [
+            r for r in self.rollouts.values() if r.state in serving and r.plugin == body["plugin"]
+        ]
         bucket = int(hashlib.sha256(body["userId"].encode()).hexdigest(), 16) % 100
         if self.shuffle_users:
             bucket = (bucket + 37 * self.resolves) % 100
         if live and bucket < live[0].percent:
             return ok({"version": live[0].version, "inCanary": True, "bucket": bucket})
-        return ok({"version": self.stable, "inCanary": False, "bucket": bucket})
+        stable = self.stable.get(body["plugin"], "")
+        return ok({"version": stable, "inCanary": False, "bucket": bucket})
 
 
 def decision(kind: str, source: str, reason: str) -> dict[str, Any]:

@@ -132,7 +132,13 @@ def build(deps: Dependencies) -> Components:
             advisories=deps.advisories,
         ),
         view.run,
-        make_saga_runner(deps.uow, deps.graph, deps.clock, tick_seconds=deps.tick_seconds),
+        make_saga_runner(
+            deps.uow,
+            deps.graph,
+            deps.clock,
+            tick_seconds=deps.tick_seconds,
+            advisories=deps.advisories,
+        ),
     ]
     readiness: list[Readiness] = []
     sync = None

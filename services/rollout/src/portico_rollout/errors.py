@@ -210,3 +210,15 @@ class AdvisoriesUnavailableError(RolloutError, UnavailableError):
 
     def __init__(self, what: str, problem: str) -> None:
         super().__init__(f"security could not list the advisories of {what}: {problem}")
+
+
+class VersionStillFailingError(RolloutError, FailedPreconditionError):
+    """The version's SLO still burns, or a breaker of it is open: no rollout of it starts
+    until slo says it recovered (an earlier attempt's violation is still active)."""
+
+    def __init__(self, plugin: str, version: str, problems: Sequence[str]) -> None:
+        super().__init__(
+            f"{plugin}@{version} is still failing: {'; '.join(problems)}; request the rollout"
+            " again once it recovers (slo.recovered, the breaker closed or half-open)"
+        )
+        self.problems = tuple(problems)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import grpc
 import pytest
 
 from portico.events.v1 import events_pb2 as ev
@@ -126,6 +127,44 @@ async def test_a_violation_in_the_post_promotion_window_takes_a_completion_back(
     assert got.state == pb.ROLLOUT_STATE_ROLLED_BACK
 
 
+async def test_a_watched_completion_onto_a_flawed_stable_is_held_until_aborted(
+    rollout_service: RolloutDriver, new_tenant: NewTenant
+) -> None:
+    """The window's violation is decided by the scheduler after reading advisories: held."""
+    svc, tenant = rollout_service, new_tenant()
+    await installed(svc, tenant, A, "1.0.0")
+    completed = await installed(svc, tenant, A, "2.0.0")
+    svc.advisories.declare(tenant, A, "1.0.0", "GHSA-crit-0009")
+    await svc.send(violated(tenant, A, "2.0.0"), tenant=tenant)
+
+    async def held() -> list[object]:
+        return await svc.rows(
+            "SELECT reasons FROM rollout_decisions WHERE rollout_id = $1 AND kind = 'hold'",
+            completed,
+        )
+
+    await svc.eventually(held)
+    [row] = await svc.rows(
+        "SELECT state, due_at, rolling_back FROM rollouts WHERE rollout_id = $1", completed
+    )
+    # Decided: no longer due, no request pending, still the stable version.
+    assert (row["state"], row["due_at"], row["rolling_back"]) == ("COMPLETED", None, None)
+    [stable] = await svc.rows(
+        "SELECT version FROM stable_versions WHERE tenant_id = $1 AND plugin = $2", tenant, A
+    )
+    assert stable["version"] == "2.0.0"
+    await svc.watch.poll()
+    assert rolled_back_of(svc, tenant) == []
+    aborted = await svc.stub.AbortRollout(
+        pb.AbortRolloutRequest(tenant_id=tenant, rollout_id=completed, reason="accepted"),
+        timeout=10,
+    )
+    assert aborted.rollout.state == pb.ROLLOUT_STATE_ROLLED_BACK
+    [event] = await svc.watch.wait_for("rollout.rolled_back")
+    assert isinstance(event.payload, ev.RolloutRolledBack)
+    assert (event.payload.after_completion, event.payload.stable_version) == (True, "1.0.0")
+
+
 async def test_a_violation_while_checks_are_awaited_is_not_lost(
     rollout_service: RolloutDriver, new_tenant: NewTenant
 ) -> None:
@@ -219,3 +258,45 @@ async def test_a_gradual_rollback_steps_down_on_the_scheduler(
         a,
     )
     assert [(r["percent"], r["to_percent"]) for r in rows] == [(50, 10), (10, 0)]
+
+
+async def test_a_retry_waits_for_the_slo_and_ignores_the_earlier_violation(
+    rollout_service: RolloutDriver, new_tenant: NewTenant
+) -> None:
+    """RetryRollout is FAILED_PRECONDITION while the SLO burns; once OK, the earlier attempt's
+    violation (delivered again, its detection before slo's OK) leaves the retry serving."""
+    svc, tenant = rollout_service, new_tenant()
+    await installed(svc, tenant, A, "1.0.0")
+    first = await live(svc, tenant, A, "2.0.0", [50, 100])
+    earlier = svc.clock.now()
+    await svc.send(violated(tenant, A, "2.0.0"), tenant=tenant, time=earlier)
+    await svc.watch.wait_for("rollout.rolled_back")
+    svc.clock.advance(seconds=30)
+    svc.slo.judged(tenant, A, "2.0.0", svc.clock.now(), violated_at=earlier, firing=["page-1h"])
+    retry = pb.RetryRolloutRequest(tenant_id=tenant, rollout_id=first, reason="fixed")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await svc.stub.RetryRollout(retry, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "violated since" in (refused.value.details() or "")
+    assert len(await svc.rows("SELECT 1 FROM rollouts WHERE tenant_id = $1", tenant)) == 2
+
+    svc.clock.advance(seconds=300)
+    svc.slo.judged(tenant, A, "2.0.0", svc.clock.now())
+    second = (await svc.stub.RetryRollout(retry, timeout=10)).rollout
+    assert (second.attempt, second.retry_of) == (2, first)
+
+    async def serving() -> bool:
+        return (await svc.get(tenant, second.rollout_id)).state == pb.ROLLOUT_STATE_IN_PROGRESS
+
+    await svc.eventually(serving)
+    # The first attempt's violation again (a redelivery from elsewhere, a new ce-id).
+    stale = await svc.send(violated(tenant, A, "2.0.0"), tenant=tenant, time=earlier)
+    await svc.eventually(
+        lambda: svc.rows("SELECT 1 FROM inbox WHERE event_id = $1", stale.id), within=10
+    )
+    assert (await svc.get(tenant, second.rollout_id)).state == pb.ROLLOUT_STATE_IN_PROGRESS
+    # A violation detected after slo's OK is the retry's own.
+    svc.clock.advance(seconds=5)
+    await svc.send(violated(tenant, A, "2.0.0"), tenant=tenant)
+    await svc.watch.wait_for("rollout.rolled_back", count=2)
+    assert (await svc.get(tenant, second.rollout_id)).state == pb.ROLLOUT_STATE_ROLLED_BACK

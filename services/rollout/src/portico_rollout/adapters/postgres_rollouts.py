@@ -46,6 +46,7 @@ _NAMES = (
     "stable_advisories",
     "rollback_step_seconds",
     "rolling_back",
+    "slo_ok_at",
 )
 _JSON = frozenset({"history", "plan", "gate", "rolling_back"})
 _COLUMNS = ", ".join(_NAMES)
@@ -141,7 +142,7 @@ class PgRolloutRepository:
                           row_number() OVER (
                               PARTITION BY tenant_id ORDER BY due_at, rollout_id) AS n
                      FROM rollouts
-                    WHERE state IN ('IN_PROGRESS', 'ROLLING_BACK') AND due_at <= $1
+                    WHERE due_at <= $1
                       AND NOT EXISTS (SELECT 1 FROM paused_tenants p
                                        WHERE p.tenant_id = rollouts.tenant_id)
                ) due
@@ -167,8 +168,7 @@ class PgRolloutRepository:
         # Only the scan order changes: the next save writes due_at from the row again.
         await self._conn.execute(
             """UPDATE rollouts SET due_at = $3
-                WHERE tenant_id = $1 AND rollout_id = $2
-                  AND state IN ('IN_PROGRESS', 'ROLLING_BACK')""",
+                WHERE tenant_id = $1 AND rollout_id = $2 AND due_at IS NOT NULL""",
             tenant_id,
             rollout_id,
             until,

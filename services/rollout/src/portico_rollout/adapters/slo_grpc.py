@@ -1,4 +1,5 @@
-"""The slo service over gRPC, as rollout's SloSource: EnsureVersionSlo and GetVersionOutcomes.
+"""The slo service over gRPC, as rollout's SloSource: EnsureVersionSlo, ListBreakers and
+GetVersionOutcomes.
 
 Calls carry rollout's own token when the channel is a service channel
 (`portico_common.grpc.service_tokens.service_channel`). Transport failures
@@ -9,13 +10,16 @@ a refusal (an unknown template, a bad argument) becomes SloRefusedError.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 
+from portico.slo.v1 import breakers_pb2 as breakers_pb
+from portico.slo.v1 import breakers_pb2_grpc as breakers_grpc
 from portico.slo.v1 import slo_pb2 as pb
 from portico.slo.v1 import slo_pb2_grpc as pb_grpc
 from portico_common.timestamps import timestamp_field, to_timestamp
+from portico_rollout.app.ports import OpenBreaker, VersionSlo
 from portico_rollout.domain.evidence import IntervalOutcomes, VersionOutcomes
 from portico_rollout.errors import SloRefusedError, SloUnavailableError
 
@@ -32,6 +36,12 @@ TRANSIENT = frozenset(
         grpc.StatusCode.CANCELLED,
     }
 )
+
+
+# Breakers in these states let no call through: the version is cut off.
+_NOT_PERMITTING = frozenset({breakers_pb.BREAKER_STATE_OPEN, breakers_pb.BREAKER_STATE_FORCED_OPEN})
+# A violated SLO that does not say since when (it always should).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _error(what: str, exc: grpc.aio.AioRpcError) -> Exception:
@@ -61,11 +71,12 @@ class GrpcSloSource:
 
     def __init__(self, channel: grpc.aio.Channel, *, timeout_seconds: float = 5.0) -> None:
         self._stub = pb_grpc.SloServiceStub(channel)
+        self._breakers = breakers_grpc.BreakerServiceStub(channel)
         self._timeout = timeout_seconds
 
     async def ensure_version_slo(
         self, tenant_id: str, plugin: str, version: str, template: str
-    ) -> str:
+    ) -> VersionSlo:
         try:
             reply = await self._stub.EnsureVersionSlo(
                 pb.EnsureVersionSloRequest(
@@ -75,7 +86,46 @@ class GrpcSloSource:
             )
         except grpc.aio.AioRpcError as exc:
             raise _error(f"ensure an SLO for {plugin}@{version}", exc) from None
-        return reply.slo.slo_id
+        slo = reply.slo
+        violated = slo.state == pb.SLO_STATE_VIOLATED
+        return VersionSlo(
+            slo_id=slo.slo_id,
+            evaluated_at=timestamp_field(slo, "evaluated_at"),
+            violated_at=(timestamp_field(slo, "violated_at") or _EPOCH) if violated else None,
+            firing=tuple(t.tier for t in slo.active_tiers) if violated else (),
+        )
+
+    async def open_breakers(
+        self, tenant_id: str, plugin: str, version: str
+    ) -> tuple[OpenBreaker, ...]:
+        found: list[OpenBreaker] = []
+        token = ""
+        while True:
+            try:
+                reply = await self._breakers.ListBreakers(
+                    breakers_pb.ListBreakersRequest(
+                        tenant_id=tenant_id,
+                        plugin=plugin,
+                        version=version,
+                        page_size=500,
+                        page_token=token,
+                    ),
+                    timeout=self._timeout,
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise _error(f"list the breakers of {plugin}@{version}", exc) from None
+            found += [
+                OpenBreaker(
+                    b.breaker_id,
+                    breakers_pb.BreakerState.Name(b.state).removeprefix("BREAKER_STATE_"),
+                    timestamp_field(b, "state_since"),
+                )
+                for b in reply.breakers
+                if b.state in _NOT_PERMITTING
+            ]
+            token = reply.next_page_token
+            if not token:
+                return tuple(found)
 
     async def outcomes(
         self,
@@ -125,9 +175,19 @@ class NoSloSource:
         plugin: str,
         version: str,
         template: str,  # noqa: ARG002 - the port's signature; nothing is asked
-    ) -> str:
+    ) -> VersionSlo:
         raise SloUnavailableError(
             f"ensure an SLO for {plugin}@{version}", "no slo target is configured"
+        )
+
+    async def open_breakers(
+        self,
+        tenant_id: str,  # noqa: ARG002 - the port's signature; nothing is asked
+        plugin: str,
+        version: str,
+    ) -> tuple[OpenBreaker, ...]:
+        raise SloUnavailableError(
+            f"list the breakers of {plugin}@{version}", "no slo target is configured"
         )
 
     async def outcomes(

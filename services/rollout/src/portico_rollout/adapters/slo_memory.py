@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from portico_rollout.app.ports import OpenBreaker, VersionSlo
 from portico_rollout.domain.evidence import IntervalOutcomes, VersionOutcomes
 from portico_rollout.errors import SloRefusedError, SloUnavailableError
 
@@ -61,6 +62,29 @@ class MemorySlo:
     unavailable: bool = False
     # (tenant, plugin, version) -> good outcomes in each interval of any query.
     steady_of: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # (tenant, plugin, version) -> how slo judged the version's SLO last.
+    states: dict[tuple[str, str, str], VersionSlo] = field(default_factory=dict)
+    # (tenant, plugin, version) -> its breakers that permit no call.
+    breakers: dict[tuple[str, str, str], tuple[OpenBreaker, ...]] = field(default_factory=dict)
+
+    def judged(
+        self,
+        tenant_id: str,
+        plugin: str,
+        version: str,
+        evaluated_at: datetime,
+        *,
+        violated_at: datetime | None = None,
+        firing: Sequence[str] = (),
+    ) -> None:
+        """slo judged the version's SLO at `evaluated_at`: burning since `violated_at`, or OK."""
+        self.states[tenant_id, plugin, version] = VersionSlo(
+            f"slo-{plugin}@{version}", evaluated_at, violated_at, tuple(firing)
+        )
+
+    def breaker_open(self, tenant_id: str, plugin: str, version: str, *open_: OpenBreaker) -> None:
+        """From now on these breakers of the version are open (none: all closed)."""
+        self.breakers[tenant_id, plugin, version] = open_
 
     def steady(self, tenant_id: str, plugin: str, version: str, per_interval: int = 10) -> None:
         """From now on the version serves `per_interval` good outcomes in every interval."""
@@ -87,13 +111,20 @@ class MemorySlo:
 
     async def ensure_version_slo(
         self, tenant_id: str, plugin: str, version: str, template: str
-    ) -> str:
+    ) -> VersionSlo:
         if self.unavailable:
             raise SloUnavailableError(f"ensure an SLO for {plugin}@{version}", "UNAVAILABLE")
         if template not in self.templates:
             raise SloRefusedError(f"ensure an SLO for {plugin}@{version}", "NOT_FOUND: template")
         self.ensured.append((tenant_id, plugin, version, template))
-        return f"slo-{plugin}@{version}"
+        return self.states.get((tenant_id, plugin, version), VersionSlo(f"slo-{plugin}@{version}"))
+
+    async def open_breakers(
+        self, tenant_id: str, plugin: str, version: str
+    ) -> tuple[OpenBreaker, ...]:
+        if self.unavailable:
+            raise SloUnavailableError(f"list the breakers of {plugin}@{version}", "UNAVAILABLE")
+        return self.breakers.get((tenant_id, plugin, version), ())
 
     async def outcomes(
         self,

@@ -9,6 +9,11 @@ dependent's rollout emits its own rollout.rolled_back (naming the rollout
 that took it along) and starts its own saga. Every step is done once: the
 rolled-back rollout's row is locked while a step runs (another replica
 skips it) and a step done is never run again.
+
+Before a dependent goes back, security's advisories for the version it
+would go back to are read (outside any transaction): onto a version with a
+critical advisory its rollback is held and asked for instead (the step is
+done, saying so), a serving rollout paused and a completed one left serving.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from datetime import datetime
 from portico_common.tenants import ALL_TENANTS
 from portico_rollout.app.handlers import commit, completed_stable
 from portico_rollout.app.ports import (
+    AdvisorySource,
     DependencyGraph,
     FoundDependents,
     InstalledPlugin,
     RolloutUnitOfWork,
     UnitOfWorkFactory,
 )
+from portico_rollout.domain.events import RolloutRolledBack
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import (
     FIND_DEPENDENTS,
@@ -35,6 +42,7 @@ from portico_rollout.domain.saga import (
     dependent_of_step,
 )
 from portico_rollout.domain.state import RolloutState
+from portico_rollout.errors import RolloutConflictError
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +55,17 @@ class SagaPass:
     failed: int = 0
 
 
+# What security listed for a dependent's stable version: (version, critical advisory ids).
+Listed = tuple[str, tuple[str, ...]]
+
+
 async def advance_sagas(
-    uow: UnitOfWorkFactory, graph: DependencyGraph | None, now: datetime, *, limit: int = 50
+    uow: UnitOfWorkFactory,
+    graph: DependencyGraph | None,
+    now: datetime,
+    *,
+    limit: int = 50,
+    advisories: AdvisorySource | None = None,
 ) -> SagaPass:
     """Runs the pending steps of up to `limit` sagas; one failing never stops the others."""
     async with uow(ALL_TENANTS) as scan:
@@ -56,7 +73,7 @@ async def advance_sagas(
     done = SagaPass(sagas=len(pending))
     for tenant_id, rollout_id in pending:
         try:
-            await advance_saga(uow, graph, tenant_id, rollout_id, now)
+            await advance_saga(uow, graph, tenant_id, rollout_id, now, advisories=advisories)
         except Exception as exc:  # noqa: BLE001 - compat down or a bad row: retried next pass
             done.failed += 1
             log.warning(
@@ -72,6 +89,8 @@ async def advance_saga(
     tenant_id: str,
     rollout_id: str,
     now: datetime,
+    *,
+    advisories: AdvisorySource | None = None,
 ) -> None:
     """Runs one rollout's pending steps in order, each in its own transaction."""
     async with uow(tenant_id) as tx:
@@ -92,7 +111,7 @@ async def advance_saga(
             found = await graph.dependents(tenant_id, going, installed)
         if not await _record_dependents(uow, rollout, found, now):
             return
-    while await _next_dependent(uow, tenant_id, rollout_id, now):
+    while await _next_dependent(uow, tenant_id, rollout_id, now, advisories):
         pass
 
 
@@ -156,32 +175,81 @@ def _found_detail(rollout: Rollout, found: FoundDependents | None) -> str:
 
 
 async def _next_dependent(
-    uow: UnitOfWorkFactory, tenant_id: str, rollout_id: str, now: datetime
+    uow: UnitOfWorkFactory,
+    tenant_id: str,
+    rollout_id: str,
+    now: datetime,
+    advisories: AdvisorySource | None,
 ) -> bool:
     """Rolls back the first dependent whose step is pending; False once none is left."""
+    listed: Listed | None = None
+    if advisories is not None:
+        async with uow(tenant_id) as tx:
+            going_back = await _dependent_going_back(tx, tenant_id, rollout_id)
+        if going_back is not None and going_back[1]:
+            plugin, stable = going_back
+            listed = (stable, await advisories.critical(tenant_id, plugin, stable))
     async with uow(tenant_id) as tx:
         parent = await tx.rollouts.lock(tenant_id, rollout_id)
         if parent is None:
             return False
-        step = next(
-            (
-                s
-                for s in await tx.rollback_steps.for_rollout(tenant_id, rollout_id)
-                if s.state is StepState.PENDING and dependent_of_step(s.step) is not None
-            ),
-            None,
-        )
+        step = await _pending_dependent(tx, tenant_id, rollout_id)
         if step is None:
             return False
-        detail = await _roll_back_dependent(tx, parent, step, now)
+        detail = await _roll_back_dependent(
+            tx, parent, step, now, checked=advisories is not None, listed=listed
+        )
         await tx.rollback_steps.complete(tenant_id, rollout_id, step.step, detail, now)
     return True
 
 
+async def _pending_dependent(
+    tx: RolloutUnitOfWork, tenant_id: str, rollout_id: str
+) -> SagaStep | None:
+    return next(
+        (
+            s
+            for s in await tx.rollback_steps.for_rollout(tenant_id, rollout_id)
+            if s.state is StepState.PENDING and dependent_of_step(s.step) is not None
+        ),
+        None,
+    )
+
+
+async def _dependent_going_back(
+    tx: RolloutUnitOfWork, tenant_id: str, rollout_id: str
+) -> tuple[str, str] | None:
+    """(plugin, the version it would go back to) of the next pending dependent; nothing locked."""
+    step = await _pending_dependent(tx, tenant_id, rollout_id)
+    named = dependent_of_step(step.step) if step is not None else None
+    if named is None:
+        return None
+    plugin, version = named
+    target = await tx.rollouts.active_for(tenant_id, plugin)
+    if target is not None and target.version == version and target.state.serves:
+        return plugin, target.stable_version
+    made = await tx.stable_versions.made_by(tenant_id, plugin)
+    if made is None or made[0] != version:
+        return None
+    completed = await tx.rollouts.get(tenant_id, made[1])
+    return (plugin, completed.stable_version) if completed is not None else None
+
+
 async def _roll_back_dependent(
-    tx: RolloutUnitOfWork, parent: Rollout, step: SagaStep, now: datetime
+    tx: RolloutUnitOfWork,
+    parent: Rollout,
+    step: SagaStep,
+    now: datetime,
+    *,
+    checked: bool,
+    listed: Listed | None,
 ) -> str:
-    """Rolls back the dependent's rollout that serves its version; says what happened."""
+    """Rolls back the dependent's rollout that serves its version; says what happened.
+
+    With advisories `checked`, `listed` is what security listed for the version
+    the dependent goes back to; if that version changed since, the step fails
+    and is run again (and the advisories read again) on a later pass.
+    """
     named = dependent_of_step(step.step)
     if named is None:  # pragma: no cover - filtered by the caller
         return "not a dependent step"
@@ -196,8 +264,18 @@ async def _roll_back_dependent(
             f"{plugin}@{version} not rolled back: no rollout of it serves users or made it"
             " the stable version"
         )
+    if checked and target.stable_version:
+        if listed is None or listed[0] != target.stable_version:
+            raise RolloutConflictError(target.rollout_id, target.revision)
+        target.note_stable_advisories(listed[1], now)
     needs = f"{parent.plugin}@{parent.version}"
     events = target.roll_back_as_dependent(needs, parent.rollout_id, now)
     await commit(tx, target, events, now)
     back_to = target.stable_version or "no version"
+    if not any(isinstance(e, RolloutRolledBack) for e in events) and target.rollback_held:
+        return (
+            f"{plugin}@{version} not rolled back: going back to {back_to} is held (critical"
+            f" advisories {', '.join(target.stable_advisories)}); abort rollout"
+            f" {target.rollout_id} to roll it back anyway"
+        )
     return f"{plugin}@{version} rolled back to {back_to} (rollout {target.rollout_id})"

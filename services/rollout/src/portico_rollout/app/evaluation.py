@@ -101,7 +101,8 @@ async def evaluate_rollout(
     defaults: Defaults,
     advisories: AdvisorySource | None = None,
 ) -> None:
-    """Decides on one due rollout: its gate's deadline, or its phase on fresh evidence.
+    """Decides on one due rollout: its gate's deadline, its phase on fresh evidence, the
+    next step of its gradual rollback, or (completed) the rollback requested of it.
 
     The stable version's critical advisories are read again first, so a
     rollback this decision makes knows whether it may go back onto it.
@@ -110,7 +111,9 @@ async def evaluate_rollout(
         seen = await tx.rollouts.get(tenant_id, rollout_id)
     if seen is None or (due := seen.due_at()) is None or now < due:
         return
-    stepping = seen.state is RolloutState.ROLLING_BACK
+    # Stepping a gradual rollback down, or deciding a completed rollout's requested
+    # rollback, needs no evidence: only the stable version's advisories.
+    stepping = seen.state in (RolloutState.ROLLING_BACK, RolloutState.COMPLETED)
     evidence = None if seen.awaiting_approval or stepping else await fetch_evidence(slo, seen, now)
     critical = None
     if advisories is not None and seen.stable_version:
@@ -126,6 +129,8 @@ async def evaluate_rollout(
             rollout.note_stable_advisories(critical, now)
         if rollout.state is RolloutState.ROLLING_BACK:
             events = rollout.step_down(now)
+        elif rollout.state is RolloutState.COMPLETED:
+            events = rollout.finish_completed_rollback(now)
         elif rollout.awaiting_approval:
             events = rollout.on_gate_time(now)
         elif evidence is not None:

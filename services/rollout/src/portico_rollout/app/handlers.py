@@ -21,6 +21,7 @@ from portico_rollout.app.ports import (
     RolloutUnitOfWork,
     SloSource,
     UnitOfWorkFactory,
+    VersionSlo,
 )
 from portico_rollout.app.saga import run_rollback_saga
 from portico_rollout.domain.criteria import Criteria
@@ -48,6 +49,7 @@ from portico_rollout.errors import (
     RolloutAlreadyExistsError,
     RolloutConflictError,
     RolloutNotFoundError,
+    VersionStillFailingError,
 )
 
 # An hour, like the default hold timeout: long enough for a slow burn-rate tier to fire.
@@ -128,7 +130,10 @@ async def request_rollout(
     created); if the rollout is then not created, the reservation is released.
 
     The version's SLO is ensured first (from the request's template or the
-    tenant's default): without one the rollout is not created. Verdicts
+    tenant's default): without one the rollout is not created, nor while that
+    SLO is violated or a breaker of the version is open (`require_recovered`).
+    When slo last judged the SLO is kept: a violation it detected before that
+    (an earlier attempt's) never rolls this one back. Verdicts
     recorded before the request count at once, so a rollout whose checks
     both passed already starts here, and a rejected one is refused.
     """
@@ -138,7 +143,8 @@ async def request_rollout(
     require_package_name(plugin, "plugin")
     require_version(version, "version")
     plan = spec.phases_for(defaults)
-    slo_id = await slo.ensure_version_slo(tenant_id, plugin, version, spec.slo_template)
+    version_slo = await slo.ensure_version_slo(tenant_id, plugin, version, spec.slo_template)
+    await require_recovered(slo, tenant_id, plugin, version, version_slo)
     # What security knows against the version a rollback would go back to, read
     # now (outside the transaction) so a rollback before the first check knows it.
     critical: tuple[str, str, tuple[str, ...]] | None = None
@@ -148,7 +154,7 @@ async def request_rollout(
         if stable:
             critical = (stable, plugin, await advisories.critical(tenant_id, plugin, stable))
     rollout_id = str(uuid.uuid4())
-    args = (uow, tenant_id, plugin, version, rollout_id, spec, defaults, plan, slo_id)
+    args = (uow, tenant_id, plugin, version, rollout_id, spec, defaults, plan, version_slo)
     if quota is None:
         return await _create(*args, attempt=attempt, retry_of=retry_of, critical=critical)
     await quota.reserve_rollout(tenant_id, rollout_id, plugin, version)
@@ -168,7 +174,7 @@ async def _create(  # noqa: PLR0917 - request_rollout's checked arguments, passe
     spec: RolloutSpec,
     defaults: Defaults,
     plan: tuple[PhaseSpec, ...],
-    slo_id: str,
+    version_slo: VersionSlo,
     *,
     attempt: int,
     retry_of: str,
@@ -191,10 +197,11 @@ async def _create(  # noqa: PLR0917 - request_rollout's checked arguments, passe
             strategy=spec.strategy,
             plan=plan,
             hold_timeout_seconds=spec.hold_timeout_seconds or defaults.hold_timeout_seconds,
-            slo_id=slo_id,
+            slo_id=version_slo.slo_id,
             attempt=attempt,
             retry_of=retry_of,
             rollback_step_seconds=spec.rollback_step_seconds,
+            slo_ok_at=version_slo.evaluated_at,
         )
         # Announced even when verdicts start it at once: read paths learn of it from events.
         requested = RolloutRequested(
@@ -239,6 +246,30 @@ async def decline_install(  # noqa: PLR0917 - the install's identity, field by f
                 )
             ]
         )
+
+
+async def require_recovered(
+    slo: SloSource, tenant_id: str, plugin: str, version: str, version_slo: VersionSlo
+) -> None:
+    """Refuses to start a version whose SLO still burns or whose breaker is open.
+
+    The version's SLO (and its breakers) outlive an attempt: a retry asked
+    for while the earlier attempt's violation is still active would put
+    users on a version slo knows to be failing now. Nothing is created;
+    the error says what is still failing.
+    """
+    problems = []
+    if version_slo.violated_at is not None:
+        tiers = ", ".join(version_slo.firing) or "a burn-rate tier"
+        problems.append(
+            f"SLO {version_slo.slo_id} violated since {version_slo.violated_at.isoformat()}"
+            f" ({tiers} firing)"
+        )
+    for breaker in await slo.open_breakers(tenant_id, plugin, version):
+        since = f" since {breaker.since.isoformat()}" if breaker.since else ""
+        problems.append(f"circuit breaker {breaker.breaker_id} {breaker.state}{since}")
+    if problems:
+        raise VersionStillFailingError(plugin, version, problems)
 
 
 async def get_rollout(uow: UnitOfWorkFactory, tenant_id: str, rollout_id: str) -> Rollout:
@@ -306,40 +337,51 @@ async def roll_back_on_violation(
     awaiting its checks is refused, so the violation is not lost when the
     checks pass later (a violation detected before the rollout was requested
     belongs to an earlier attempt and is ignored). A rollout that completed
-    at most `watch_seconds` ago is taken back (its stable version goes back).
-    Anything else (a finished rollout, a rollback already done, a violation
-    of another version) changes nothing: the event is late or duplicated.
-    Returns the rolled_back event when traffic went back.
+    at most `watch_seconds` ago is to be taken back (its stable version goes
+    back): the request is recorded on it and the scheduler decides it on its
+    next pass, after reading the advisories of the version it would restore
+    (the safety check), which no event handler may ask for inside its
+    transaction. Anything else (a finished rollout, a rollback already done,
+    a violation of another version) changes nothing: the event is late or
+    duplicated. Returns the rolled_back event when traffic went back.
     """
     require_scope(tx, violation.tenant_id)
     rollout = await tx.rollouts.active_for(violation.tenant_id, violation.plugin, lock=True)
     now = tx.clock.now()
     evidence = {"violation": _violation_evidence(violation)}
+    if (
+        rollout is not None
+        and rollout.version == violation.version
+        and rollout.slo_ok_at is not None
+        and violation.detected_at <= rollout.slo_ok_at
+    ):
+        # slo judged the SLO OK after it detected this one, before the rollout was
+        # created (both on slo's clock): an earlier attempt's violation, recovered since.
+        return None
     if rollout is None or rollout.version != violation.version:
-        rollout = await _watched_completion(tx, violation, now, watch_seconds)
-        if rollout is None:
-            return None
-        events = rollout.roll_back_completed(
+        completed = await _watched_completion(tx, violation, now, watch_seconds)
+        if completed is not None and completed.request_completed_rollback(
             violation.reason,
             now,
             source=DecisionSource.SLO,
             cause_event_id=violation.event_id,
             violation_detected_at=violation.detected_at,
             evidence=evidence,
-        )
-    elif rollout.state.serves or (
+        ):
+            await tx.rollouts.save(completed)
+        return None
+    if not rollout.state.serves and not (
         rollout.state is RolloutState.AWAITING_CHECKS
         and violation.detected_at >= rollout.created_at
     ):
-        events = rollout.roll_back(
-            violation.reason,
-            now,
-            cause_event_id=violation.event_id,
-            violation_detected_at=violation.detected_at,
-            evidence=evidence,
-        )
-    else:
         return None
+    events = rollout.roll_back(
+        violation.reason,
+        now,
+        cause_event_id=violation.event_id,
+        violation_detected_at=violation.detected_at,
+        evidence=evidence,
+    )
     await commit(tx, rollout, events, now)
     return next((e for e in events if isinstance(e, RolloutRolledBack)), None)
 

@@ -203,16 +203,43 @@ class RolloutQuota(Protocol):
     async def release(self, tenant_id: str, rollout_id: str, reason: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class VersionSlo:
+    """A version's SLO as slo judged it last (its clock): is it burning now?"""
+
+    slo_id: str
+    # When slo last judged it; None: not yet (it was just made).
+    evaluated_at: datetime | None = None
+    # Set while a tier fires: since when, and which tiers.
+    violated_at: datetime | None = None
+    firing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenBreaker:
+    """A circuit breaker of the version that permits no call now (open or forced open)."""
+
+    breaker_id: str
+    state: str
+    since: datetime | None = None
+
+
 class SloSource(Protocol):
-    """The slo service, as rollout needs it: an SLO per version, and the outcomes it counted.
+    """The slo service, as rollout needs it: an SLO per version, its breakers, and the
+    outcomes it counted.
 
     Called with rollout's own identity; outside any database transaction.
     """
 
     async def ensure_version_slo(
         self, tenant_id: str, plugin: str, version: str, template: str
-    ) -> str:
-        """The id of the version's SLO, made from `template` (or the tenant's default)."""
+    ) -> VersionSlo:
+        """The version's SLO, made from `template` (or the tenant's default) if it has none."""
+
+    async def open_breakers(
+        self, tenant_id: str, plugin: str, version: str
+    ) -> tuple[OpenBreaker, ...]:
+        """The version's circuit breakers that are open (or forced open) now."""
 
     async def outcomes(
         self,

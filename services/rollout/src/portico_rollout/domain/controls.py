@@ -3,8 +3,10 @@
 Pause stops the share from changing (a violation still rolls back); resume
 lets the phase bake for what was left of its bake. Promote skips the current
 phase's bake and criteria, to the next phase or the 100% phase; a gate on the
-way still holds (it opens, and the rollout waits). Abort rolls back. A gate's
-vote or deadline moves the rollout on, or rolls it back.
+way still holds (it opens, and the rollout waits). Abort rolls back; on a
+completed rollout whose rollback is held by the safety check it is the
+approval that takes it back. A gate's vote or deadline moves the rollout on,
+or rolls it back.
 """
 
 from __future__ import annotations
@@ -47,6 +49,21 @@ class Controls:
 
         @property
         def awaiting_approval(self) -> bool: ...
+
+        @property
+        def rollback_held(self) -> bool: ...
+
+        def roll_back_completed(
+            self,
+            reason: str,
+            now: datetime,
+            *,
+            source: DecisionSource,
+            cause_event_id: str = "",
+            violation_detected_at: datetime | None = None,
+            cause_rollout_id: str = "",
+            evidence: Mapping[str, Any] | None = None,
+        ) -> list[RolloutEvent]: ...
 
         def roll_back(
             self,
@@ -145,14 +162,24 @@ class Controls:
                 return events
 
     def abort(self, now: datetime, *, actor: str, reason: str) -> list[RolloutEvent]:
-        """Rolls back (before the start: refuses); a finished rollout cannot be aborted."""
+        """Rolls back (before the start: refuses); a finished rollout cannot be aborted,
+        except a completed one whose rollback the safety check holds: the operator's
+        abort is the approval, and the version it replaced serves again."""
+        evidence = {"operator": {"actor": actor, "reason": reason}}
+        if self.state is RolloutState.COMPLETED and self.rollback_held:
+            return self.roll_back_completed(
+                _by(actor, reason, "aborted"),
+                now,
+                source=DecisionSource.OPERATOR,
+                evidence=evidence,
+            )
         if self.state.is_terminal:
             raise InvalidTransitionError(self.rollout_id, self.state.value, "aborted")
         return self.roll_back(
             _by(actor, reason, "aborted"),
             now,
             source=DecisionSource.OPERATOR,
-            evidence={"operator": {"actor": actor, "reason": reason}},
+            evidence=evidence,
         )
 
     # -- approval gates --------------------------------------------------------------

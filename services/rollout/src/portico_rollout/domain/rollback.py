@@ -7,10 +7,19 @@ abort is the approval); a gradual rollback steps the share down through the
 phases already passed, one step per the policy's interval, before the
 rolled-back state. The plain rollback, and when each of these applies, is
 `Rollout.roll_back`.
+
+The safety check is made wherever an automatic rollback would put the stable
+version back: a serving rollout's rollback, each step of a gradual one, and
+a completed rollout's (as a dependent, or in its post-promotion window). A
+violation of a completed rollout is recorded as a request the scheduler
+decides on its next pass, once it has read security's advisories for the
+version the rollback would restore: the event consumer makes no network call
+inside its transaction.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -66,6 +75,8 @@ class Rollback:
 
         def pause(self, now: datetime, *, actor: str, reason: str) -> bool: ...
 
+        def _move_to(self, target: RolloutState, now: datetime, detail: str) -> None: ...
+
         def _rolled_back(
             self, reason: str, now: datetime, cause_event_id: str, detected_at: datetime | None
         ) -> list[RolloutRolledBack]: ...
@@ -113,6 +124,54 @@ class Rollback:
             return None
         return next((h.at for h in reversed(self.history) if h.kind == "completed"), None)
 
+    def request_completed_rollback(
+        self,
+        reason: str,
+        now: datetime,
+        *,
+        source: DecisionSource,
+        cause_event_id: str = "",
+        violation_detected_at: datetime | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Records a trigger to take a completed rollout back; the scheduler decides it
+        (`finish_completed_rollback`) once it has read the stable version's advisories.
+
+        False (nothing recorded) unless it is completed with no request pending
+        and no rollback held: a second trigger while one waits adds nothing.
+        """
+        require_aware(now, "now")
+        if self.state is not RolloutState.COMPLETED or self.rolling_back or self.rollback_held:
+            return False
+        self.rolling_back = {
+            "source": source.value,
+            "reason": reason,
+            "cause_event_id": cause_event_id,
+            "detected_at": violation_detected_at.isoformat() if violation_detected_at else "",
+            "evidence": json.dumps(dict(evidence or {}), sort_keys=True),
+        }
+        self.next_check_at = now
+        self._note(now, "rollback_requested", reason)
+        return True
+
+    def finish_completed_rollback(self, now: datetime) -> list[RolloutEvent]:
+        """Decides a requested rollback of a completed rollout: back, or held and asked."""
+        require_aware(now, "now")
+        request = self.rolling_back
+        if self.state is not RolloutState.COMPLETED or request is None:
+            return []
+        self.rolling_back = None
+        self.next_check_at = None
+        detected = request.get("detected_at", "")
+        return self.roll_back_completed(
+            request["reason"],
+            now,
+            source=DecisionSource(request["source"]),
+            cause_event_id=request.get("cause_event_id", ""),
+            violation_detected_at=datetime.fromisoformat(detected) if detected else None,
+            evidence=json.loads(request.get("evidence") or "{}"),
+        )
+
     def roll_back_completed(
         self,
         reason: str,
@@ -127,7 +186,10 @@ class Rollback:
         """Takes a completed rollout back: the stable version it replaced serves again.
 
         The caller decides whether it still may (the post-promotion window, a
-        version it needs going back); anything but a completed rollout is left alone.
+        version it needs going back); anything but a completed rollout is left
+        alone. Onto a stable version with a critical advisory an automatic
+        rollback is held instead: the version keeps serving, and a HOLD
+        decision asks an operator to abort it (the approval).
         """
         require_aware(now, "now")
         if self.state is not RolloutState.COMPLETED:
@@ -136,6 +198,10 @@ class Rollback:
         if violation_detected_at is not None:
             document["trigger"]["detected_at"] = violation_detected_at.isoformat()
         document |= dict(evidence or {})
+        if self.stable_advisories and source is not DecisionSource.OPERATOR:
+            return self._hold_rollback(reason, now, source, document)
+        self.rolling_back = None
+        self.next_check_at = None
         decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
         [rolled_back] = self._rolled_back(reason, now, cause_event_id, violation_detected_at)
         return [
@@ -157,11 +223,17 @@ class Rollback:
 
     @property
     def rollback_held(self) -> bool:
-        """True while it is paused because a rollback onto the stable version awaits approval."""
-        if self.state is not RolloutState.PAUSED or self.paused_at is None:
+        """True while a rollback onto the stable version awaits approval: it is paused for
+        it, or (completed) it was held since the rollout completed."""
+        if self.state is RolloutState.COMPLETED:
+            since = self.completed_at()
+        elif self.state is RolloutState.PAUSED:
+            since = self.paused_at
+        else:
             return False
-        paused_at = self.paused_at
-        return any(h.kind == "rollback_held" and h.at >= paused_at for h in self.history)
+        if since is None:
+            return False
+        return any(h.kind == "rollback_held" and h.at >= since for h in self.history)
 
     def step_down(self, now: datetime) -> list[RolloutEvent]:
         """The next step of a gradual rollback once due: a smaller share, or none at all."""
@@ -173,6 +245,10 @@ class Rollback:
         source = DecisionSource(self.rolling_back["source"])
         reason = self.rolling_back["reason"]
         document = {"trigger": {"reason": reason, "gradual": True}}
+        # Each step is checked again: security may list an advisory on the stable version
+        # after the rollback began (the scheduler reads them before every step).
+        if self.stable_advisories and source is not DecisionSource.OPERATOR:
+            return self._hold_rollback(reason, now, source, document)
         if self.phase_index > 0:
             return [self._step_down(now, source, reason, document)]
         decided = self._decide(now, DecisionKind.ROLLBACK, source, (reason,), document)
@@ -199,8 +275,10 @@ class Rollback:
         """Pauses instead of rolling back onto a stable version with a critical advisory.
 
         Asked once: a further trigger while it waits changes nothing. The
-        users it serves keep the version until an operator aborts it (the
-        approval) or the advisory is gone and a trigger comes again.
+        users it serves keep the version (a gradual rollback stops at the
+        share it reached) until an operator aborts it (the approval) or the
+        advisory is gone and a trigger comes again. A completed rollout is
+        not paused (it is finished): the HOLD decision is the question.
         """
         if self.rollback_held:
             return []
@@ -210,8 +288,15 @@ class Rollback:
         )
         document = {**document, "stable_advisories": list(self.stable_advisories)}
         decided = self._decide(now, DecisionKind.HOLD, source, (reason, wait), document)
+        if self.state is RolloutState.COMPLETED:
+            self._note(now, "rollback_held", wait)
+            return [decided]
         if self.state is RolloutState.IN_PROGRESS:
             self.pause(now, actor="rollout", reason=wait)
+        elif self.state is RolloutState.ROLLING_BACK:
+            self.rolling_back = None
+            self.paused_at = now
+            self._move_to(RolloutState.PAUSED, now, f"{wait}; held at {self.percent}%")
         self._note(now, "rollback_held", wait)
         paused = RolloutPaused(
             **self._identity(now),

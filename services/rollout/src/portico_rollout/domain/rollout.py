@@ -105,7 +105,11 @@ class Rollout(Controls, Rollback):
     # the phases already passed, one every this many seconds (an operator's abort
     # and a second trigger still go back at once).
     rollback_step_seconds: int = 0
-    # While rolling back gradually: the trigger's source, reason and event id.
+    # When slo last judged the version's SLO, OK, before this rollout was created (slo's
+    # clock): a violation it detected by then is an earlier attempt's, since recovered.
+    slo_ok_at: datetime | None = None
+    # While rolling back gradually: the trigger's source, reason and event id. On a
+    # completed rollout: a rollback requested, waiting for the scheduler's safety check.
     rolling_back: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
@@ -148,7 +152,7 @@ class Rollout(Controls, Rollback):
         if self.attempt < 1:
             raise InvalidRolloutError("attempt", f"{self.attempt} is not positive")
         require_aware(self.created_at, "created_at")
-        for name in ("phase_started_at", "paused_at", "next_check_at", "hold_until"):
+        for name in ("phase_started_at", "paused_at", "next_check_at", "hold_until", "slo_ok_at"):
             value = getattr(self, name)
             if value is not None:
                 require_aware(value, name)
@@ -174,6 +178,7 @@ class Rollout(Controls, Rollback):
         attempt: int = 1,
         retry_of: str = "",
         rollback_step_seconds: int = 0,
+        slo_ok_at: datetime | None = None,
     ) -> Rollout:
         """A new rollout waiting for the security and compat verdicts."""
         rollout = cls(
@@ -192,6 +197,7 @@ class Rollout(Controls, Rollback):
             attempt=attempt,
             retry_of=retry_of,
             rollback_step_seconds=rollback_step_seconds,
+            slo_ok_at=slo_ok_at,
         )
         bakes = "/".join(str(p.bake_seconds) for p in rollout.plan)
         retry = f", attempt {attempt} retrying {retry_of}" if retry_of else ""
@@ -237,8 +243,11 @@ class Rollout(Controls, Rollback):
         return self.gate is not None and self.gate.state is ApprovalState.PENDING
 
     def due_at(self) -> datetime | None:
-        """When the scheduler should look at it next; None unless it is in progress."""
+        """When the scheduler should look at it next; None unless it is in progress, stepping
+        down, or completed with a rollback requested (`request_completed_rollback`)."""
         if self.state is RolloutState.ROLLING_BACK:
+            return self.next_check_at
+        if self.state is RolloutState.COMPLETED and self.rolling_back:
             return self.next_check_at
         if self.state is not RolloutState.IN_PROGRESS:
             return None

@@ -108,6 +108,7 @@ def rollout_from_row(cls: type[Rollout], row: Mapping[str, Any]) -> Rollout:
         stable_advisories=tuple(row.get("stable_advisories") or ()),
         rollback_step_seconds=row.get("rollback_step_seconds", 0),
         rolling_back=dict(row["rolling_back"]) if row.get("rolling_back") else None,
+        slo_ok_at=row.get("slo_ok_at"),
     )
 
 
@@ -145,4 +146,5 @@ def rollout_to_row(rollout: Rollout) -> dict[str, Any]:
         "stable_advisories": list(rollout.stable_advisories),
         "rollback_step_seconds": rollout.rollback_step_seconds,
         "rolling_back": dict(rollout.rolling_back) if rollout.rolling_back else None,
+        "slo_ok_at": rollout.slo_ok_at,
     }

@@ -50,7 +50,8 @@ _ALLOWED: dict[RolloutState, frozenset[RolloutState]] = {
     RolloutState.PAUSED: frozenset(
         {RolloutState.IN_PROGRESS, RolloutState.ROLLED_BACK, RolloutState.ROLLING_BACK}
     ),
-    RolloutState.ROLLING_BACK: frozenset({RolloutState.ROLLED_BACK}),
+    # PAUSED: a step would go back onto a stable version with a critical advisory.
+    RolloutState.ROLLING_BACK: frozenset({RolloutState.ROLLED_BACK, RolloutState.PAUSED}),
     # The version serves everyone, and goes back when a version it needs does.
     RolloutState.COMPLETED: frozenset({RolloutState.ROLLED_BACK}),
     RolloutState.ROLLED_BACK: frozenset(),

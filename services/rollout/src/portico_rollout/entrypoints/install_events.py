@@ -25,7 +25,11 @@ from portico_rollout.app import handlers
 from portico_rollout.app.handlers import Defaults, RolloutSpec
 from portico_rollout.app.ports import RolloutQuota, RolloutUnitOfWork, SloSource
 from portico_rollout.entrypoints.events import ConsumerUnitOfWork, payload_of
-from portico_rollout.errors import RolloutAlreadyExistsError, RolloutQuotaExceededError
+from portico_rollout.errors import (
+    RolloutAlreadyExistsError,
+    RolloutQuotaExceededError,
+    VersionStillFailingError,
+)
 
 INSTALLS_DURABLE = "rollout-installs"
 
@@ -61,9 +65,14 @@ def install_handlers(
                 defaults=defaults,
                 quota=quota,
             )
-        except (RolloutAlreadyExistsError, RolloutQuotaExceededError) as exc:
-            # Not retryable: another version is rolling out, or the tenant runs as
-            # many rollouts as its quota allows. The install stays approved;
+        except (
+            RolloutAlreadyExistsError,
+            RolloutQuotaExceededError,
+            VersionStillFailingError,
+        ) as exc:
+            # Not retryable: another version is rolling out, the tenant runs as
+            # many rollouts as its quota allows, or the version is failing now
+            # (its SLO burns, a breaker is open). The install stays approved;
             # requesting the rollout again later is the operator's call. Nothing
             # was written, so the decline commits with the inbox row, and tenancy
             # releases the install's hold on the quota from it.

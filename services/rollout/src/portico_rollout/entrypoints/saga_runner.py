@@ -14,7 +14,7 @@ import logging
 from portico_common.clock import Clock
 from portico_common.runtime import Background
 from portico_rollout.app.dependents import advance_sagas
-from portico_rollout.app.ports import DependencyGraph, UnitOfWorkFactory
+from portico_rollout.app.ports import AdvisorySource, DependencyGraph, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,14 @@ def make_saga_runner(
     *,
     tick_seconds: float,
     batch: int = 50,
+    advisories: AdvisorySource | None = None,
 ) -> Background:
     """`run_sagas(stop)`, one pass every `tick_seconds` until `stop` is set."""
 
     async def run_sagas(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await advance_sagas(uow, graph, clock.now(), limit=batch)
+                await advance_sagas(uow, graph, clock.now(), limit=batch, advisories=advisories)
             except Exception as exc:  # noqa: BLE001 - an outage must not end the loop
                 log.warning("saga pass failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):

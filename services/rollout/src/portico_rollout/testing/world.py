@@ -251,7 +251,9 @@ class RolloutWorld:
 
     async def run_sagas(self) -> SagaPass:
         """One pass of the saga runner: the rollback sagas' steps after traffic."""
-        return await advance_sagas(self.uow, self.graph, self.clock.now())
+        return await advance_sagas(
+            self.uow, self.graph, self.clock.now(), advisories=self.advisories
+        )
 
     async def get(self, rollout_id: str, tenant: str = TENANT) -> Rollout:
         return await handlers.get_rollout(self.uow, tenant, rollout_id)
