@@ -12,6 +12,7 @@ from bench import (
     rollback_scale,
     slo_evaluation,
     slo_ingest,
+    soak,
     solver,
     verification,
 )
@@ -23,6 +24,7 @@ BENCHMARKS = {
     "rollback_scale": rollback_scale.main,
     "slo_ingest": slo_ingest.main,
     "slo_evaluation": slo_evaluation.main,
+    "soak": soak.main,
     "solver": solver.main,
     "verification": verification.main,
 }

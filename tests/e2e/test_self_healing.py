@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,6 +142,18 @@ def test_the_demo_survives_a_postgres_restart_in_its_middle(
     assert code == 0, output
     assert "OK: @acme/plugin-cost-insights@2.3.0 reached 100%" in output
     assert "waiting for " in output, output
+    # A phase judged once the database is back finds the outcomes slo refused
+    # meanwhile missing and holds; it is judged again as the resent ones arrive,
+    # not after the 30 s recheck a marginal judgment waits.
+    decided = [
+        (int(stamp), what)
+        for stamp, what in re.findall(
+            r"^\+\s*(\d+)ms\s+\* rollout\.decision\.recorded\s+(.*)$", output, re.MULTILINE
+        )
+    ]
+    for (held_at, what), (next_at, after) in itertools.pairwise(decided):
+        if "not enough samples" in what:
+            assert next_at - held_at < 25_000, (what, after, next_at - held_at)
     state = _supervised(home)["postgres"]
     assert state["restarts"] == 1
     assert state["pid"] != postgres

@@ -1,12 +1,20 @@
 """One trace, exported over OTLP, from the gateway's HTTP request to the rollback.
 
-The gateway, slo and rollout run as their own processes on real PostgreSQL
-and NATS JetStream, each exporting spans with the real OTLP/gRPC exporter
-configured only by OTEL_* variables, to a collector this test serves (the
-collector's TraceService, implemented here with grpcio). Ten failed
-outcomes reported through the gateway open the version's breaker in slo;
-rollout hears slo.breaker.opened and rolls the canary back: one trace, in
-which each NATS hop is a consumer span linked to its producer span.
+The gateway, security, compat, slo and rollout run as their own processes on
+real PostgreSQL and NATS JetStream, each exporting spans with the real
+OTLP/gRPC exporter configured only by OTEL_* variables, to a collector this
+test serves (the collector's TraceService, implemented here with grpcio).
+
+A portal installs a plugin version through the gateway: InstallSecure at
+security (verified, trusted, approved by policy), whose events make rollout
+request the canary; the portal continues the trace the gateway answered
+(`traceresponse`) on its follow-ups: the compat check, whose verdict starts
+the canary, and the failed outcomes its users report, which open the
+version's breaker in slo; rollout hears slo.breaker.opened and rolls the
+canary back. One trace holds it all, rooted at the install's HTTP request;
+each NATS hop is a consumer span that is the child of, and links to, its
+producer span; each call between services is a CLIENT span and the callee's
+SERVER span under it.
 """
 
 from __future__ import annotations
@@ -22,28 +30,22 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
-import nats
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as otlp
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as otlp_grpc
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as rollout_pb
 from portico.rollout.v1 import rollout_pb2_grpc as rollout_grpc
-from portico.slo.v1 import breakers_pb2 as pb
-from portico.slo.v1 import breakers_pb2_grpc as pb_grpc
-from portico.slo.v1 import slo_pb2, slo_pb2_grpc
-from portico_common.events.bus import publish
-from portico_common.events.catalog import type_of
-from portico_common.events.envelope import Envelope
-from portico_common.events.topology import owner_source
+from portico_cli.artifact import Artifact, PublisherKey, b64, build
+from portico_cli.scenario import ENGINES, HOST_PROFILE, PEER_DEPENDENCIES
 from portico_embedded.testing.databases import ServiceDatabaseUrl
 from portico_embedded.testing.fixtures import unique
-from portico_embedded.testing.services import infra_env, running_process
+from portico_embedded.testing.services import ServiceProcess, infra_env, running_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -123,15 +125,17 @@ def otel_env(endpoint: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def gateway(slo_target: str, workdir: Path, env: dict[str, str]) -> AsyncIterator[str]:
-    """`python -m portico_gateway` in front of slo; yields its URL."""
+async def gateway(
+    upstreams: dict[str, str], workdir: Path, env: dict[str, str]
+) -> AsyncIterator[str]:
+    """`python -m portico_gateway` in front of `upstreams` (service -> target); yields its URL."""
     ready = workdir / "gateway.ready.json"
     full = {k: v for k, v in os.environ.items() if not k.startswith(("PORTICO_", "OTEL_"))}
     full |= env | {
         "PORTICO_GATEWAY_PORT": "0",
         "PORTICO_GATEWAY_READY_FILE": str(ready),
-        "PORTICO_GATEWAY_SLO_TARGET": slo_target,
     }
+    full |= {f"PORTICO_GATEWAY_{name.upper()}_TARGET": t for name, t in upstreams.items()}
     with (workdir / "gateway.log").open("ab") as log:
         proc = subprocess.Popen(  # noqa: ASYNC220 - our interpreter; returns at once
             [sys.executable, "-m", "portico_gateway"], env=full, stdout=log, stderr=log
@@ -148,6 +152,18 @@ async def gateway(slo_target: str, workdir: Path, env: dict[str, str]) -> AsyncI
         await asyncio.to_thread(proc.wait, 15)
 
 
+@contextlib.asynccontextmanager
+async def started(*services: ServiceProcess) -> AsyncIterator[None]:
+    """Starts the services at once; each must stop cleanly on SIGTERM afterwards."""
+    try:
+        await asyncio.gather(*(asyncio.to_thread(s.start) for s in services))
+        yield
+    finally:
+        await asyncio.gather(*(asyncio.to_thread(s.stop) for s in services))
+    for service in services:
+        service.assert_stopped_cleanly()
+
+
 async def eventually(probe: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
     async with asyncio.timeout(within):
         # Spans and states arrive with no notification to wait on.
@@ -155,150 +171,253 @@ async def eventually(probe: Callable[[], Awaitable[bool]], within: float = 30.0)
             await asyncio.sleep(0.1)
 
 
-async def test_one_trace_from_the_http_request_to_the_rollback(
+async def test_one_trace_from_the_install_request_to_the_rollback(
     collector: tuple[Collector, str],
     service_database_url: ServiceDatabaseUrl,
     nats_url: str,
     tmp_path: Path,
 ) -> None:
-    """The gateway's span is the root; slo's RPC, both NATS hops and rollout's rollback follow.
+    """install -> security -> rollout; compat check -> canary; outcomes -> slo -> rollback.
 
-    Each consumer span is the child of, and links to, the producer span that
-    wrote its event: slo.breaker.opened in slo, rollout.rolled_back in rollout.
+    The gateway's span for the install request is the root. security's events,
+    compat's verdict and slo's breaker reach rollout as consumer spans linked
+    to their producers; rollout's call to slo is a CLIENT span over slo's
+    SERVER span. The gateway's latency histogram names the same trace as an
+    exemplar.
     """
     receiver, endpoint = collector
     telemetry = otel_env(endpoint)
     tenant = unique("t").replace("_", "-")
-    slo_env = infra_env(await service_database_url("slo"), nats_url) | telemetry
-    async with running_process("portico_slo", slo_env, tmp_path / "slo") as slo:
+    urls = {s: await service_database_url(s) for s in ("security", "compat", "slo", "rollout")}
+    security, compat, slo = (
+        ServiceProcess(f"portico_{n}", infra_env(urls[n], nats_url) | telemetry, tmp_path / n)
+        for n in ("security", "compat", "slo")
+    )
+    # Independent of each other: started side by side.
+    async with started(security, compat, slo):
         rollout_env = infra_env(
-            await service_database_url("rollout"),
+            urls["rollout"],
             nats_url,
             rollout_tick_seconds="0.05",
             rollout_slo_target=slo.target,
+            rollout_compat_target=compat.target,
         )
+        upstreams = {"security": security.target, "compat": compat.target, "slo": slo.target}
         async with (
             running_process(
                 "portico_rollout", rollout_env | telemetry, tmp_path / "rollout"
             ) as rollout,
-            gateway(slo.target, tmp_path, telemetry) as url,
+            gateway(upstreams | {"rollout": rollout.target}, tmp_path, telemetry) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
         ):
-            rollout_id = await canary_in_progress(tenant, slo.target, rollout.target, nats_url)
-            async with httpx.AsyncClient(base_url=url, timeout=20) as http:
-                response = await http.post(
+            artifact = await prepare(http, tenant)
+            installed = await http.post(
+                "/api/plugins/install-secure",
+                json={
+                    "tenantId": tenant,
+                    "plugin": PLUGIN,
+                    "version": VERSION,
+                    "tarball": b64(artifact.tarball),
+                    "integrity": artifact.integrity,
+                    "signature": b64(artifact.signature),
+                    "keyId": artifact.key_id,
+                    "requestedBy": "dev-bob",
+                    "rolloutPhases": [50, 100],
+                    "rolloutBakeSeconds": 600,
+                },
+            )
+            assert installed.status_code == 200, installed.text
+            assert installed.json()["request"]["status"] == "INSTALL_STATUS_APPROVED"
+            # The portal goes on in the install's trace.
+            follow_up = {"traceparent": installed.headers["traceresponse"]}
+            async with grpc.aio.insecure_channel(rollout.target) as channel:
+                rollouts = rollout_grpc.RolloutServiceStub(channel)
+
+                async def state() -> int:
+                    """The state of the tenant's one rollout (none yet: unspecified)."""
+                    listed = await rollouts.ListRollouts(
+                        rollout_pb.ListRolloutsRequest(tenant_id=tenant), timeout=10
+                    )
+                    return int(listed.rollouts[0].state) if listed.rollouts else 0
+
+                # Requested on security's hand-over, so compat's verdict is the one
+                # that starts it (were it first, the request would start it).
+                await eventually(lambda: _is(state, rollout_pb.ROLLOUT_STATE_AWAITING_CHECKS))
+                checked = await http.post(
+                    f"/v1/tenants/{tenant}/compatibility:check",
+                    json={
+                        "plugin": PLUGIN,
+                        "version": VERSION,
+                        "engines": ENGINES,
+                        "peerDependencies": PEER_DEPENDENCIES,
+                    },
+                    headers=follow_up,
+                )
+                assert checked.status_code == 200, checked.text
+                assert checked.json()["compatible"] is True, checked.text
+                await eventually(lambda: _is(state, rollout_pb.ROLLOUT_STATE_IN_PROGRESS))
+                await configure_breaker(http, tenant)
+                reported = await http.post(
                     f"/v1/tenants/{tenant}/outcomes",
                     json={
                         "plugin": PLUGIN,
                         "version": VERSION,
                         "outcomes": [{"success": False, "latencyMs": 30}] * 10,
                     },
+                    headers=follow_up,
                 )
-            assert response.status_code == 200, response.text
-
-            async with grpc.aio.insecure_channel(rollout.target) as channel:
-                rollouts = rollout_grpc.RolloutServiceStub(channel)
-
-                async def rolled_back() -> bool:
-                    got = await rollouts.GetRollout(
-                        rollout_pb.GetRolloutRequest(tenant_id=tenant, rollout_id=rollout_id)
-                    )
-                    return got.rollout.state == rollout_pb.ROLLOUT_STATE_ROLLED_BACK
-
-                await eventually(rolled_back)
-
-            def root() -> Span | None:
-                return next(
-                    (
-                        s
-                        for s in receiver.spans
-                        if s.service == "portico-gateway" and s.name.endswith("/ReportOutcomes")
-                    ),
-                    None,
-                )
+                assert reported.status_code == 200, reported.text
+                await eventually(lambda: _is(state, rollout_pb.ROLLOUT_STATE_ROLLED_BACK))
+            trace_id = installed.headers["traceresponse"].split("-")[1]
 
             async def whole() -> bool:
-                found = root()
-                if found is None:
-                    return False
-                names = {s.name for s in receiver.spans if s.trace_id == found.trace_id}
-                return "publish rollout.rolled_back" in names
+                names = {s.name for s in receiver.spans if s.trace_id == trace_id}
+                return {"publish rollout.started", "publish rollout.rolled_back"} <= names
 
             await eventually(whole)
+            scraped = await http.get(
+                "/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"}
+            )
 
-    gateway_span = root()
-    assert gateway_span is not None
-    assert gateway_span.parent_id == "", "the HTTP request starts the trace"
-    trace = {s.span_id: s for s in receiver.spans if s.trace_id == gateway_span.trace_id}
+    trace = {s.span_id: s for s in receiver.spans if s.trace_id == trace_id}
 
     def one(service: str, name: str) -> Span:
-        [found] = [s for s in trace.values() if (s.service, s.name) == (service, name)]
-        return found
+        found = [s for s in trace.values() if (s.service, s.name) == (service, name)]
+        assert len(found) == 1, (service, name, sorted((s.service, s.name) for s in trace.values()))
+        return found[0]
 
-    report = one("portico-slo", "/portico.slo.v1.SloService/ReportOutcomes")
-    assert report.parent_id == gateway_span.span_id
-    assert report.kind == trace_pb2.Span.SPAN_KIND_SERVER
-    opened = one("portico-slo", "publish slo.breaker.opened")
-    assert opened.kind == trace_pb2.Span.SPAN_KIND_PRODUCER
-    assert opened.parent_id == report.span_id
-    consumed = one("portico-rollout", "consume slo.breaker.opened")
-    assert consumed.kind == trace_pb2.Span.SPAN_KIND_CONSUMER
-    assert consumed.parent_id == opened.span_id
-    assert consumed.links == (opened.span_id,), "the NATS hop links to its producer"
-    rolled = one("portico-rollout", "publish rollout.rolled_back")
-    assert rolled.parent_id == consumed.span_id
+    def child(parent: Span, service: str, name: str, kind: int) -> Span:
+        span = one(service, name)
+        assert span.kind == kind, span
+        assert span.parent_id == parent.span_id, (span, parent)
+        return span
+
+    def hop(producer: Span, service: str, event_type: str) -> Span:
+        """The consumer span of `producer`'s event: its child, linked to it."""
+        consumed = child(producer, service, f"consume {event_type}", KIND.SPAN_KIND_CONSUMER)
+        assert consumed.links == (producer.span_id,), "the NATS hop links to its producer"
+        return consumed
+
+    def call(parent: Span, caller: str, callee: str, method: str) -> Span:
+        """`caller`'s CLIENT span under `parent` and `callee`'s SERVER span under it."""
+        client = child(parent, caller, method, KIND.SPAN_KIND_CLIENT)
+        return child(client, callee, method, KIND.SPAN_KIND_SERVER)
+
+    root = one("portico-gateway", "POST /api/plugins/install-secure")
+    assert root.kind == KIND.SPAN_KIND_SERVER
+    assert root.parent_id == "", "the install's HTTP request starts the trace"
+    # security: the install, its verdict and its hand-over to rollout.
+    install = call(root, "portico-gateway", "portico-security", INSTALL_SECURE)
+    verified = child(install, "portico-security", "publish plugin.artifact.verified", PRODUCER)
+    approved = child(install, "portico-security", "publish plugin.install.approved", PRODUCER)
+    hop(verified, "portico-rollout", "plugin.artifact.verified")
+    requesting = hop(approved, "portico-rollout", "plugin.install.approved")
+    call(requesting, "portico-rollout", "portico-slo", ENSURE_VERSION_SLO)
+    child(requesting, "portico-rollout", "publish rollout.requested", PRODUCER)
+    # compat: the follow-up's check, whose verdict starts the canary.
+    check = one("portico-gateway", "POST /v1/tenants/{tenant_id}/compatibility:check")
+    assert check.parent_id == root.span_id
+    checking = call(check, "portico-gateway", "portico-compat", CHECK_COMPATIBILITY)
+    verdict = child(checking, "portico-compat", "publish plugin.compat.checked", PRODUCER)
+    starting = hop(verdict, "portico-rollout", "plugin.compat.checked")
+    child(starting, "portico-rollout", "publish rollout.started", PRODUCER)
+    # slo: the failed outcomes open the breaker; rollout rolls the canary back.
+    outcomes = one("portico-gateway", "POST /v1/tenants/{tenant_id}/outcomes")
+    assert outcomes.parent_id == root.span_id
+    report = call(outcomes, "portico-gateway", "portico-slo", REPORT_OUTCOMES)
+    opened = child(report, "portico-slo", "publish slo.breaker.opened", PRODUCER)
+    rolling_back = hop(opened, "portico-rollout", "slo.breaker.opened")
+    child(rolling_back, "portico-rollout", "publish rollout.rolled_back", PRODUCER)
+
+    exemplars = [
+        line
+        for line in scraped.text.splitlines()
+        if line.startswith("portico_gateway_request_duration_seconds_bucket{")
+        and 'route="/api/plugins/install-secure"' in line
+        and "# {" in line
+    ]
+    assert [f'trace_id="{trace_id}"' in line for line in exemplars] == [True], exemplars
 
 
-async def canary_in_progress(tenant: str, slo: str, rollout: str, nats_url: str) -> str:
-    """A canary for VERSION under a patient SLO and a ten-call breaker; returns its id."""
-    nc = await nats.connect(nats_url)
-    async with (
-        grpc.aio.insecure_channel(slo) as slo_channel,
-        grpc.aio.insecure_channel(rollout) as rollout_channel,
-    ):
-        await slo_pb2_grpc.SloServiceStub(slo_channel).CreateSloTemplate(
-            slo_pb2.CreateSloTemplateRequest(
-                tenant_id=tenant,
-                template=slo_pb2.SloTemplate(
-                    name="patient",
-                    spec=slo_pb2.SloSpec(objective=0.99, min_events=1000),
-                    canary_min_events=1000,
-                    is_default=True,
-                ),
-            ),
-            timeout=10,
-        )
-        rollouts = rollout_grpc.RolloutServiceStub(rollout_channel)
-        requested = await rollouts.RequestRollout(
-            rollout_pb.RequestRolloutRequest(
-                tenant_id=tenant, plugin=PLUGIN, version=VERSION, bake_seconds=600
-            ),
-            timeout=10,
-        )
-        rollout_id = requested.rollout.rollout_id
-        js = nc.jetstream()
-        for verdict in (
-            ev.ArtifactVerified(tenant_id=tenant, plugin=PLUGIN, version=VERSION),
-            ev.CompatChecked(tenant_id=tenant, plugin=PLUGIN, version=VERSION, compatible=True),
-        ):
-            await publish(
-                js, Envelope.of(verdict, source=owner_source(type_of(verdict)), tenant_id=tenant)
-            )
-        await nc.close()
+KIND = trace_pb2.Span.SpanKind
+PRODUCER = KIND.SPAN_KIND_PRODUCER
+INSTALL_SECURE = "/portico.security.v1.InstallService/InstallSecure"
+CHECK_COMPATIBILITY = "/portico.compat.v1.CompatService/CheckCompatibility"
+ENSURE_VERSION_SLO = "/portico.slo.v1.SloService/EnsureVersionSlo"
+REPORT_OUTCOMES = "/portico.slo.v1.SloService/ReportOutcomes"
 
-        async def in_progress() -> bool:
-            got = await rollouts.GetRollout(
-                rollout_pb.GetRolloutRequest(tenant_id=tenant, rollout_id=rollout_id), timeout=10
-            )
-            return got.rollout.state == rollout_pb.ROLLOUT_STATE_IN_PROGRESS
 
-        await eventually(in_progress)
-        await pb_grpc.BreakerServiceStub(slo_channel).ConfigureBreaker(
-            pb.ConfigureBreakerRequest(
-                tenant_id=tenant,
-                plugin=PLUGIN,
-                version=VERSION,
-                config=pb.BreakerConfig(sliding_window_size=10, minimum_number_of_calls=10),
-            ),
-            timeout=10,
-        )
-    return rollout_id
+async def _is(state: Callable[[], Awaitable[int]], wanted: int) -> bool:
+    return await state() == wanted
+
+
+async def prepare(http: httpx.AsyncClient, tenant: str) -> Artifact:
+    """The tenant's publisher key, host profile, install policy and SLO template; the artifact.
+
+    The policy approves any verified install (no approvers), so InstallSecure
+    hands over to rollout in the same request; the template is patient, so only
+    the breaker rolls the canary back.
+    """
+    key = PublisherKey.generate("acme", f"acme-{tenant}")
+    steps: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "POST",
+            f"/v1/tenants/{tenant}/publisher-keys",
+            {
+                "publisher": "acme",
+                "keyId": key.key_id,
+                "algorithm": "KEY_ALGORITHM_ED25519",
+                "publicKeyPem": key.public_key_pem,
+            },
+        ),
+        ("PUT", f"/v1/tenants/{tenant}/host-profile", HOST_PROFILE),
+        (
+            "PUT",
+            f"/v1/tenants/{tenant}/install-policy",
+            {
+                "actor": "platform-admin",
+                "reason": "verified installs go straight to a canary",
+                "policy": {
+                    "approvalBelowScore": 0,
+                    "blockedSeverities": ["CRITICAL"],
+                    "maxArtifactBytes": 1 << 20,
+                    # Asked for only below a score of 0: never.
+                    "approval": {
+                        "required": 1,
+                        "roles": ["security-approver"],
+                        "timeoutSeconds": 3600,
+                        "onDeadline": "DEADLINE_ACTION_EXPIRE",
+                    },
+                },
+            },
+        ),
+        (
+            "POST",
+            f"/v1/tenants/{tenant}/slo-templates",
+            {
+                "template": {
+                    "name": "patient",
+                    "spec": {"objective": 0.99, "minEvents": 1000},
+                    "canaryMinEvents": 1000,
+                    "isDefault": True,
+                }
+            },
+        ),
+    ]
+    for method, path, body in steps:
+        response = await http.request(method, path, json=body)
+        assert response.status_code == 200, (path, response.text)
+    return build(PLUGIN, VERSION, key, engines=ENGINES, peer_dependencies=PEER_DEPENDENCIES)
+
+
+async def configure_breaker(http: httpx.AsyncClient, tenant: str) -> None:
+    """A ten-call breaker on the version: ten failed outcomes open it."""
+    response = await http.post(
+        f"/v1/tenants/{tenant}/breakers",
+        json={
+            "plugin": PLUGIN,
+            "version": VERSION,
+            "config": {"slidingWindowSize": 10, "minimumNumberOfCalls": 10},
+        },
+    )
+    assert response.status_code == 200, response.text

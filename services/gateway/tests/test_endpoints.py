@@ -78,3 +78,38 @@ async def test_jwks_without_an_auth_upstream_is_a_503_problem() -> None:
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "auth" in response.json()["detail"]
+
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+
+
+async def test_the_latency_histogram_names_each_requests_trace_in_openmetrics(
+    client: httpx.AsyncClient,
+) -> None:
+    """A request's latency bucket carries its trace id as an exemplar, in OpenMetrics only.
+
+    The request continues the client's trace, so the exemplar is that trace; the
+    response's traceresponse names the same trace.
+    """
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = await client.get(
+        "/v1/tenants/nobody", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    )
+    assert response.status_code == 404
+    assert response.headers["traceresponse"].split("-")[1] == trace_id
+
+    scraped = await client.get("/metrics", headers={"accept": OPENMETRICS})
+
+    assert scraped.headers["content-type"].startswith("application/openmetrics-text")
+    buckets = [
+        line
+        for line in scraped.text.splitlines()
+        if line.startswith("portico_gateway_request_duration_seconds_bucket{")
+        and 'route="/v1/tenants/{tenant_id}"' in line
+    ]
+    exemplars = [line for line in buckets if "# {" in line]
+    assert len(exemplars) == 1, buckets
+    assert f'# {{trace_id="{trace_id}"}}' in exemplars[0]
+    plain = (await client.get("/metrics")).text
+    assert "trace_id" not in plain, "the Prometheus text format carries no exemplars"
+    assert scraped.text.rstrip().endswith("# EOF")

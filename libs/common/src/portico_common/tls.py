@@ -23,6 +23,7 @@ from typing import Any
 import grpc
 
 from portico_common.errors import TlsConfigError
+from portico_common.grpc.client_tracing import TraceContextInterceptor
 from portico_common.settings import (
     DatabaseTlsSettings,
     GrpcClientTlsSettings,
@@ -111,12 +112,14 @@ def grpc_channel(
     interceptors: Sequence[Any] | None = None,
     options: Sequence[tuple[str, Any]] = (),
 ) -> grpc.aio.Channel:
-    """A grpc.aio channel to `target`: TLS when `tls` is given, plaintext otherwise."""
+    """A grpc.aio channel to `target`: TLS when `tls` is given, plaintext otherwise.
+
+    Every call on it continues the current trace (`grpc.client_tracing`).
+    """
+    chain: list[Any] = [TraceContextInterceptor(), *(interceptors or ())]
     if tls is None:
-        return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
-    return grpc.aio.secure_channel(
-        target, tls.credentials(), options=options, interceptors=interceptors
-    )
+        return grpc.aio.insecure_channel(target, options=options, interceptors=chain)
+    return grpc.aio.secure_channel(target, tls.credentials(), options=options, interceptors=chain)
 
 
 def grpc_server_credentials(settings: ServiceSettings) -> grpc.ServerCredentials | None:

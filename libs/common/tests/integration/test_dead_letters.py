@@ -236,6 +236,72 @@ async def test_redrive_after_a_fix_applies_once_and_empties_the_queue(dlq: Dlq) 
     assert audit[1:4] == [("redrive", "unauthenticated", "fixed", "applied")] * 3
     assert audit[4][3].startswith("failed: EventError")
     assert audit[5] == ("discard", "unauthenticated", "garbage from a test", "discarded")
+    listed_actions = await dlq.api.ListDeadLetterActions(pb.ListDeadLetterActionsRequest())
+    assert [(a.action, a.actor, a.reason, a.outcome) for a in listed_actions.actions] == audit
+
+
+async def test_the_audit_of_redrives_and_discards_is_listed_filtered_and_paged(dlq: Dlq) -> None:
+    """ListDeadLetterActions shows each action with its letter; filters and pages narrow it."""
+    events = await park(dlq)
+    listed = (await dlq.api.ListDeadLetters(pb.ListDeadLettersRequest())).dead_letters
+    sequence = {d.event_id: d.sequence for d in listed}
+    dlq.state["broken"] = False
+    for envelope in events[:2]:
+        await dlq.api.RedriveDeadLetter(
+            pb.RedriveDeadLetterRequest(sequence=sequence[envelope.id], reason="fixed")
+        )
+    await dlq.api.DiscardDeadLetter(
+        pb.DiscardDeadLetterRequest(sequence=sequence[events[2].id], reason="never")
+    )
+    everything = await dlq.api.ListDeadLetterActions(pb.ListDeadLetterActionsRequest())
+    assert [(a.action, a.event_id, a.outcome) for a in everything.actions] == [
+        ("redrive", events[0].id, "applied"),
+        ("redrive", events[1].id, "applied"),
+        ("discard", events[2].id, "discarded"),
+    ]
+    first = everything.actions[0]
+    assert (first.consumer, first.sequence, first.event_type, first.event_tenant) == (
+        DURABLE,
+        sequence[events[0].id],
+        "slo.violated",
+        "acme",
+    )
+    assert (first.actor, first.reason) == ("unauthenticated", "fixed")
+    assert first.acted_at.seconds > 0
+    assert everything.next_page_token == ""
+
+    discards = await dlq.api.ListDeadLetterActions(
+        pb.ListDeadLetterActionsRequest(action="discard")
+    )
+    assert [a.event_id for a in discards.actions] == [events[2].id]
+    one_event = await dlq.api.ListDeadLetterActions(
+        pb.ListDeadLetterActionsRequest(event_id=events[1].id)
+    )
+    assert [a.event_id for a in one_event.actions] == [events[1].id]
+    other = await dlq.api.ListDeadLetterActions(
+        pb.ListDeadLetterActionsRequest(consumer="gone-since", event_type="slo.violated")
+    )
+    assert list(other.actions) == []
+    page = await dlq.api.ListDeadLetterActions(pb.ListDeadLetterActionsRequest(page_size=2))
+    rest = await dlq.api.ListDeadLetterActions(
+        pb.ListDeadLetterActionsRequest(page_size=2, page_token=page.next_page_token)
+    )
+    assert [a.id for a in [*page.actions, *rest.actions]] == [a.id for a in everything.actions]
+    assert rest.next_page_token == ""
+
+    for bad in (
+        pb.ListDeadLetterActionsRequest(action="replay"),
+        pb.ListDeadLetterActionsRequest(page_size=501),
+        pb.ListDeadLetterActionsRequest(page_token="abc"),
+        pb.ListDeadLetterActionsRequest(page_token="-1"),
+        pb.ListDeadLetterActionsRequest(service="rollout"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await dlq.api.ListDeadLetterActions(bad)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
+    assert await dlq.audit() == [
+        (a.action, a.actor, a.reason, a.outcome) for a in everything.actions
+    ]
 
 
 async def test_another_services_letters_are_not_shown(dlq: Dlq) -> None:
@@ -274,6 +340,19 @@ async def test_the_gateway_reaches_each_services_dead_letters(dlq: Dlq) -> None:
         assert redriven.json()["outcome"] == "applied"
         missing = await http.get("/v1/services/slo/dead-letters/999999")
         assert missing.status_code == 404
+        audit = await http.get(
+            "/v1/services/slo/dead-letters/actions", params={"action": "redrive", "pageSize": 10}
+        )
+        assert audit.status_code == 200, audit.text
+        [action] = audit.json()["actions"]
+        assert (action["action"], action["sequence"], action["eventId"], action["outcome"]) == (
+            "redrive",
+            letters[0]["sequence"],
+            letters[0]["eventId"],
+            "applied",
+        )
+        bad = await http.get("/v1/services/slo/dead-letters/actions", params={"action": "x"})
+        assert bad.status_code == 400, bad.text
 
 
 async def test_only_a_platform_role_may_touch_dead_letters(
@@ -288,6 +367,7 @@ async def test_only_a_platform_role_may_touch_dead_letters(
             dlq.api.DiscardDeadLetter(
                 pb.DiscardDeadLetterRequest(sequence=1, reason="x"), metadata=tenant_admin
             ),
+            dlq.api.ListDeadLetterActions(pb.ListDeadLetterActionsRequest(), metadata=tenant_admin),
         ):
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await call
@@ -299,3 +379,7 @@ async def test_only_a_platform_role_may_touch_dead_letters(
             metadata=operator,
         )
         assert await dlq.audit() == [("discard", "user:ops", "x", "discarded")]
+        audited = await dlq.api.ListDeadLetterActions(
+            pb.ListDeadLetterActionsRequest(), metadata=operator
+        )
+        assert [(a.action, a.actor) for a in audited.actions] == [("discard", "user:ops")]

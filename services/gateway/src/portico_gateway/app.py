@@ -10,7 +10,8 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -29,6 +30,7 @@ from portico_gateway.middleware import (
     MetricsMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
+    TracingMiddleware,
 )
 from portico_gateway.nesting import DEFAULT_MAX_JSON_DEPTH
 from portico_gateway.ratelimit import TenantRateLimiter, retry_after_header, tenant_of
@@ -154,8 +156,8 @@ def create_app(
         ]
         return JSONResponse({"routes": listed})
 
-    async def metrics_endpoint(_: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def metrics_endpoint(request: Request) -> Response:
+        return exposition(metrics.registry, request.headers.get("accept", ""))
 
     app = GatewayApp(
         routes=[
@@ -166,6 +168,7 @@ def create_app(
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(TracingMiddleware, untraced=("/metrics", "/healthz")),
             Middleware(MetricsMiddleware, metrics=metrics),
         ],
         exception_handlers={
@@ -180,6 +183,16 @@ def create_app(
     # routes still get Starlette's 405 (as a problem) because partial matches win first.
     app.router.default = transcode
     return app
+
+
+def exposition(registry: CollectorRegistry, accept: str) -> Response:
+    """The registry in the format the scraper accepts.
+
+    OpenMetrics when asked for (Prometheus with exemplar storage asks): only that
+    format carries the latency buckets' exemplars, the trace of a request in each.
+    """
+    encode, content_type = choose_encoder(accept)
+    return Response(encode(registry), headers={"Content-Type": content_type})
 
 
 def _admit(

@@ -1,13 +1,18 @@
-"""ASGI middleware: security headers, request ids and Prometheus metrics for every request."""
+"""ASGI middleware: security headers, request ids, the request's span and Prometheus metrics."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Collection
 
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portico_common.metrics import observe_latency
+from portico_common.tracing import span_from
 
 #: Set by the transcoding endpoint to the matched path template.
 ROUTE_SCOPE_KEY = "portico.route"
@@ -74,8 +79,65 @@ class MetricsMiddleware:
             await self.app(scope, receive, observe)
         finally:
             route = route_label(scope)
-            self.metrics.duration.labels(route).observe(time.perf_counter() - started)
+            # Inside the request's span: the bucket's exemplar names its trace.
+            observe_latency(self.metrics.duration.labels(route), time.perf_counter() - started)
             self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+
+
+#: W3C Trace Context headers a client may send to continue its own trace.
+_TRACE_HEADERS = ("traceparent", "tracestate")
+#: W3C Trace Context Level 2: the server's span, so a client may continue the trace.
+TRACE_RESPONSE_HEADER = "traceresponse"
+
+
+class TracingMiddleware:
+    """Every HTTP request is a SERVER span: the root of its trace, or the child of the
+    client's `traceparent`.
+
+    The span is named by the matched route (`POST /v1/tenants/{tenant_id}/outcomes`),
+    never by the raw path, and the response carries `traceresponse` naming it, so a
+    portal that sends it back as `traceparent` on its follow-up requests (the compat
+    check and the outcome reports of the install it just asked for) keeps them in one
+    trace. Paths in `untraced` (scrapes, probes) get no span.
+    """
+
+    def __init__(self, app: ASGIApp, untraced: Collection[str] = ()) -> None:
+        self.app = app
+        self.untraced = frozenset(untraced)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.untraced:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        carrier = {name: headers[name] for name in _TRACE_HEADERS if name in headers}
+        method = scope["method"]
+        status = 500
+        with span_from(carrier, method, kind=SpanKind.SERVER) as span:
+            context = span.get_span_context()
+            span.set_attribute("http.request.method", method)
+
+            async def traced(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    if context.is_valid:
+                        MutableHeaders(scope=message)[TRACE_RESPONSE_HEADER] = (
+                            f"00-{context.trace_id:032x}-{context.span_id:016x}"
+                            f"-{int(context.trace_flags):02x}"
+                        )
+                await send(message)
+
+            try:
+                await self.app(scope, receive, traced)
+            finally:
+                route = route_label(scope)
+                if route != UNMATCHED:
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
 
 
 class RequestIdMiddleware:

@@ -7,11 +7,9 @@ from collections.abc import AsyncGenerator, Mapping
 
 import grpc
 from google.protobuf.message import Message
-from opentelemetry.trace import SpanKind
 from starlette.datastructures import Headers
 
 from portico_common.tls import GrpcClientTls, grpc_channel
-from portico_common.tracing import current_trace_headers, span_from
 from portico_gateway.errors import RequestError, UpstreamError, bad_request
 from portico_gateway.routes import Route
 
@@ -42,6 +40,15 @@ def forwarded_metadata(headers: Headers, client: str = "") -> list[tuple[str, st
                 raise bad_request(f"header {name!r} has characters gRPC metadata cannot carry")
             metadata.append((name, value))
     return metadata
+
+
+def _untraced(forwarded: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The metadata without the client's trace headers.
+
+    The request's span (TracingMiddleware) continued the client's trace, and the
+    channel's interceptor puts the context of the call's own span in their place.
+    """
+    return [(k, v) for k, v in forwarded if k not in _TRACE_HEADERS]
 
 
 class Upstreams:
@@ -85,16 +92,10 @@ class Upstreams:
         """Call `route`'s RPC with the deadline, the forwarded headers and the client address."""
         forwarded = forwarded_metadata(headers, client)
         call = self._calls.get(route.grpc_method) or self._multicallable(route)
-        # The HTTP request starts (or continues) the trace that follows the call
-        # through the service, its events, and whatever they cause.
-        incoming = {k: v for k, v in forwarded if k in _TRACE_HEADERS}
-        with span_from(incoming, route.grpc_method, kind=SpanKind.SERVER):
-            metadata = [(k, v) for k, v in forwarded if k not in _TRACE_HEADERS]
-            metadata += list(current_trace_headers().items())
-            try:
-                reply = await call(message, timeout=self._deadline, metadata=metadata)
-            except grpc.aio.AioRpcError as exc:
-                raise UpstreamError(route.service, exc) from exc
+        try:
+            reply = await call(message, timeout=self._deadline, metadata=_untraced(forwarded))
+        except grpc.aio.AioRpcError as exc:
+            raise UpstreamError(route.service, exc) from exc
         if not isinstance(reply, route.response_type):
             raise TypeError(f"{route.grpc_method} returned {type(reply).__name__}")
         return reply
@@ -116,11 +117,7 @@ class Upstreams:
                 response_deserializer=route.response_type.FromString,
             )
             self._streams[route.grpc_method] = multicallable
-        incoming = {k: v for k, v in forwarded if k in _TRACE_HEADERS}
-        with span_from(incoming, route.grpc_method, kind=SpanKind.SERVER):
-            metadata = [(k, v) for k, v in forwarded if k not in _TRACE_HEADERS]
-            metadata += list(current_trace_headers().items())
-            call = multicallable(message, timeout=self._deadline, metadata=metadata)
+        call = multicallable(message, timeout=self._deadline, metadata=_untraced(forwarded))
         return _messages(route, call)
 
     def _multicallable(self, route: Route) -> grpc.aio.UnaryUnaryMultiCallable[Message, Message]:

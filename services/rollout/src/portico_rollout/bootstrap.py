@@ -197,6 +197,7 @@ def dependencies(
             bake_seconds=settings.rollout_default_bake_seconds,
             hold_timeout_seconds=settings.rollout_hold_timeout_seconds,
             recheck_seconds=settings.rollout_recheck_seconds,
+            sample_recheck_seconds=settings.rollout_sample_recheck_seconds,
             watch_after_completion_seconds=settings.rollout_watch_after_completion_seconds,
         ),
         tick_seconds=settings.rollout_tick_seconds,

@@ -42,6 +42,9 @@ class RolloutSettings(ServiceSettings):
     rollout_watch_after_completion_seconds: int = Field(default=3600, ge=0)
     # How soon a holding phase is judged again.
     rollout_recheck_seconds: int = Field(default=30, ge=1)
+    # How soon a phase holding only for want of samples is judged again the first
+    # time; the wait doubles with each hold of the phase, up to rollout_recheck_seconds.
+    rollout_sample_recheck_seconds: int = Field(default=1, ge=1)
     # The in-memory view behind ResolveVersion is read back whole this often, as a
     # safety net against an event lost without a reconnect (PORTICO_ROLLOUT_VIEW_RESYNC_SECONDS).
     rollout_view_resync_seconds: float = Field(default=60.0, gt=0)

@@ -100,10 +100,11 @@ def test_a_baked_phase_whose_criteria_hold_advances_with_its_evidence(
     assert decision.on_evidence
 
 
-def test_too_few_samples_hold_the_phase_and_look_again(
+def test_too_few_samples_hold_the_phase_and_look_again_soon(
     make_rollout: MakeRollout, t0: datetime
 ) -> None:
-    """19 of 20 samples: HOLD, the share stays, the next look is one recheck later."""
+    """19 of 20 samples: HOLD, the share stays; the next look is one second later, not the
+    recheck's 30: the missing outcome may be on its way."""
     rollout = with_criteria(make_rollout, t0, Criteria(min_samples=20))
     now = t0 + BAKE
     events = rollout.evaluate(now, canary(rollout, totals=[19]), recheck_seconds=30)
@@ -112,10 +113,30 @@ def test_too_few_samples_hold_the_phase_and_look_again(
     assert isinstance(decided, RolloutDecisionRecorded)
     assert decided.decision.reasons == ("not enough samples: 19 of 20 canary outcomes",)
     assert (rollout.state, rollout.percent) == (RolloutState.IN_PROGRESS, 10)
-    assert rollout.due_at() == now + timedelta(seconds=30)
-    assert rollout.evaluate(now + timedelta(seconds=29), canary(rollout, totals=[20])) == []
-    later = rollout.evaluate(now + timedelta(seconds=30), canary(rollout, totals=[20]))
+    assert rollout.due_at() == now + timedelta(seconds=1)
+    assert rollout.evaluate(now + timedelta(milliseconds=999), canary(rollout, totals=[20])) == []
+    later = rollout.evaluate(now + timedelta(seconds=1), canary(rollout, totals=[20]))
     assert decisions(later) == ["advance:criteria"]
+
+
+def test_waiting_for_samples_looks_again_after_doubling_waits_up_to_the_recheck(
+    make_rollout: MakeRollout, t0: datetime
+) -> None:
+    """1, 2, 4, 8, 16 s, then every recheck (30 s); the next phase starts again at 1 s."""
+    rollout = with_criteria(make_rollout, t0, Criteria(min_samples=20))
+    now = t0 + BAKE
+    waits = []
+    for _ in range(7):
+        assert decisions(rollout.evaluate(now, canary(rollout, totals=[0]))) == ["hold:criteria"]
+        due = rollout.due_at()
+        assert due is not None
+        waits.append((due - now).total_seconds())
+        now = due
+    assert waits == [1, 2, 4, 8, 16, 30, 30]
+    assert decisions(rollout.evaluate(now, canary(rollout, totals=[20]))) == ["advance:criteria"]
+    baked = now + BAKE
+    rollout.evaluate(baked, canary(rollout, totals=[3]))
+    assert rollout.due_at() == baked + timedelta(seconds=1)
 
 
 def test_no_data_holds_then_fails_with_a_rollback_after_the_timeout(
@@ -251,12 +272,16 @@ def test_a_much_slower_canary_fails_the_judgment_and_rolls_back(
 
 
 def test_a_marginal_score_holds_the_phase(make_rollout: MakeRollout, t0: datetime) -> None:
-    """One group of two failing scores 50: between marginal 40 and pass 95, the phase holds."""
+    """One group of two failing scores 50: between marginal 40 and pass 95, the phase holds.
+
+    It has its samples and needs more of them, not a quick look: the whole recheck.
+    """
     rollout = judged(make_rollout, t0, ERRORS_AND_LATENCY)
     slow = [3 * v for v in STEADY]
     evidence = canary(rollout, totals=[10] * 20, latencies=slow, baseline_latencies=STEADY)
-    events = rollout.evaluate(t0 + BAKE, evidence)
+    events = rollout.evaluate(t0 + BAKE, evidence, recheck_seconds=30, sample_recheck_seconds=1)
     assert decisions(events) == ["hold:judgment"]
+    assert rollout.due_at() == t0 + BAKE + timedelta(seconds=30)
     decided = events[0]
     assert isinstance(decided, RolloutDecisionRecorded)
     assert decided.decision.evidence["judgment"]["verdict"] == "Marginal"

@@ -22,7 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
 from portico_common.db import Database
-from portico_common.errors import FailedPreconditionError, NotFoundError
+from portico_common.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from portico_common.events.catalog import DLQ_PREFIX, DLQ_STREAM
 from portico_common.events.consumer import EventConsumer
 from portico_common.events.envelope import TENANT_HEADER
@@ -77,6 +77,26 @@ def record_of(msg: RawStreamMsg) -> DeadLetterRecord:
 class RedriveFailure:
     sequence: int
     error: str
+
+
+@dataclass(frozen=True)
+class DeadLetterAction:
+    """One audited redrive or discard (a row of `dead_letter_actions`)."""
+
+    id: int
+    action: str
+    consumer: str
+    sequence: int
+    event_type: str
+    event_id: str
+    event_tenant: str
+    actor: str
+    reason: str
+    outcome: str
+    acted_at: datetime
+
+
+ACTIONS = ("redrive", "discard")
 
 
 class DeadLetterQueue:
@@ -170,6 +190,45 @@ class DeadLetterQueue:
         record = await self.get(sequence)
         await self._js.delete_msg(DLQ_STREAM, sequence)
         await self._audit("discard", record, actor, reason, "discarded")
+
+    async def actions(
+        self,
+        *,
+        consumer: str = "",
+        action: str = "",
+        event_type: str = "",
+        event_id: str = "",
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[DeadLetterAction]:
+        """Up to `limit` audit records after id `after`, oldest first, as filtered.
+
+        A consumer the service no longer runs is not refused: its records stay history.
+        """
+        if action and action not in ACTIONS:
+            raise InvalidArgumentError(
+                f"action must be one of {', '.join(ACTIONS)}, not {action!r}"
+            )
+        async with self._db.transaction(ALL_TENANTS) as conn:
+            rows = await conn.fetch(
+                """SELECT id, action, consumer, sequence, event_type, event_id, event_tenant,
+                          actor, reason, outcome, acted_at
+                     FROM dead_letter_actions
+                    WHERE id > $1
+                      AND ($2 = '' OR consumer = $2)
+                      AND ($3 = '' OR action = $3)
+                      AND ($4 = '' OR event_type = $4)
+                      AND ($5 = '' OR event_id = $5)
+                    ORDER BY id
+                    LIMIT $6""",
+                after,
+                consumer,
+                action,
+                event_type,
+                event_id,
+                limit,
+            )
+        return [DeadLetterAction(**dict(row)) for row in rows]
 
     async def _audit(
         self, action: str, record: DeadLetterRecord, actor: str, reason: str, outcome: str

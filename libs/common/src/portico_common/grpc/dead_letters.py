@@ -9,11 +9,11 @@ from google.protobuf import json_format
 from portico.ops.v1 import dead_letters_pb2 as pb
 from portico.ops.v1 import dead_letters_pb2_grpc as pb_grpc
 from portico_common.errors import EventError, InvalidArgumentError
-from portico_common.events.dead_letters import DeadLetterQueue, DeadLetterRecord
+from portico_common.events.dead_letters import DeadLetterAction, DeadLetterQueue, DeadLetterRecord
 from portico_common.events.envelope import Envelope
 from portico_common.grpc.registration import Servicer
 from portico_common.grpc.tokens import current_claims
-from portico_common.timestamps import optional_timestamp
+from portico_common.timestamps import optional_timestamp, to_timestamp
 
 MAX_PAGE = 500
 MAX_BATCH = 1000
@@ -33,6 +33,35 @@ def message_of(record: DeadLetterRecord) -> pb.DeadLetter:
         original_subject=record.original_subject,
         dead_lettered_at=optional_timestamp(record.dead_lettered_at),
     )
+
+
+def action_of(action: DeadLetterAction) -> pb.DeadLetterAction:
+    return pb.DeadLetterAction(
+        id=action.id,
+        action=action.action,
+        consumer=action.consumer,
+        sequence=action.sequence,
+        event_type=action.event_type,
+        event_id=action.event_id,
+        event_tenant=action.event_tenant,
+        actor=action.actor,
+        reason=action.reason,
+        outcome=action.outcome,
+        acted_at=to_timestamp(action.acted_at),
+    )
+
+
+def _page(size: int, token: str) -> tuple[int, int]:
+    """(page size, the last id or sequence already shown) from a request's paging fields."""
+    if size > MAX_PAGE:
+        raise InvalidArgumentError(f"page_size must be 1..{MAX_PAGE}")
+    try:
+        after = int(token or "0")
+    except ValueError:
+        raise InvalidArgumentError("page_token is not one this API returned") from None
+    if after < 0:
+        raise InvalidArgumentError("page_token is not one this API returned")
+    return size or DEFAULT_PAGE, after
 
 
 def _actor() -> str:
@@ -65,13 +94,7 @@ class DeadLetterServicer(pb_grpc.DeadLetterServiceServicer):
         self, request: pb.ListDeadLettersRequest, _context: Any
     ) -> pb.ListDeadLettersResponse:
         self._check_service(request.service)
-        size = request.page_size or DEFAULT_PAGE
-        if size > MAX_PAGE:
-            raise InvalidArgumentError(f"page_size must be 1..{MAX_PAGE}")
-        try:
-            after = int(request.page_token or "0")
-        except ValueError:
-            raise InvalidArgumentError("page_token is not one this API returned") from None
+        size, after = _page(request.page_size, request.page_token)
         records = await self._queue.list_letters(
             request.consumer, request.event_type, after, size + 1
         )
@@ -124,6 +147,26 @@ class DeadLetterServicer(pb_grpc.DeadLetterServiceServicer):
             raise InvalidArgumentError("a discard needs a reason: its effect will never happen")
         await self._queue.discard(request.sequence, _actor(), request.reason)
         return pb.DiscardDeadLetterResponse()
+
+    async def ListDeadLetterActions(  # noqa: N802 - generated servicer name
+        self, request: pb.ListDeadLetterActionsRequest, _context: Any
+    ) -> pb.ListDeadLetterActionsResponse:
+        self._check_service(request.service)
+        size, after = _page(request.page_size, request.page_token)
+        found = await self._queue.actions(
+            consumer=request.consumer,
+            action=request.action,
+            event_type=request.event_type,
+            event_id=request.event_id,
+            after=after,
+            limit=size + 1,
+        )
+        page = found[:size]
+        more = len(found) > size
+        return pb.ListDeadLetterActionsResponse(
+            actions=[action_of(a) for a in page],
+            next_page_token=str(page[-1].id) if more and page else "",
+        )
 
 
 def dead_letter_servicer(queue: DeadLetterQueue) -> Servicer:

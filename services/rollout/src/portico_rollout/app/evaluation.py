@@ -134,7 +134,12 @@ async def evaluate_rollout(
         elif rollout.awaiting_approval:
             events = rollout.on_gate_time(now)
         elif evidence is not None:
-            events = rollout.evaluate(now, evidence, recheck_seconds=defaults.recheck_seconds)
+            events = rollout.evaluate(
+                now,
+                evidence,
+                recheck_seconds=defaults.recheck_seconds,
+                sample_recheck_seconds=defaults.sample_recheck_seconds,
+            )
         else:  # pragma: no cover - a gate was opened between the two reads
             return
         if events or rollout.to_row() != seen.to_row():

@@ -40,6 +40,7 @@ from portico_rollout.domain.rollout import (
     DEFAULT_BAKE_SECONDS,
     DEFAULT_HOLD_TIMEOUT_SECONDS,
     DEFAULT_RECHECK_SECONDS,
+    DEFAULT_SAMPLE_RECHECK_SECONDS,
     Rollout,
 )
 from portico_rollout.domain.state import RolloutState
@@ -63,6 +64,8 @@ class Defaults:
     bake_seconds: int = DEFAULT_BAKE_SECONDS
     hold_timeout_seconds: int = DEFAULT_HOLD_TIMEOUT_SECONDS
     recheck_seconds: int = DEFAULT_RECHECK_SECONDS
+    # The first look again at a phase holding for want of samples (doubling up to recheck).
+    sample_recheck_seconds: int = DEFAULT_SAMPLE_RECHECK_SECONDS
     # How long a completed rollout stays watched: a violation in that time takes it back.
     watch_after_completion_seconds: int = DEFAULT_WATCH_AFTER_COMPLETION_SECONDS
 

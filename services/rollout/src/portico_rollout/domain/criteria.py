@@ -102,6 +102,9 @@ class Assessment:
     source: str
     reasons: tuple[str, ...]
     judgment: Judgment | None = None
+    # A hold that waits only for more canary outcomes (fewer than min_samples), as
+    # opposed to one on a marginal judgment of enough of them.
+    awaiting_samples: bool = False
 
 
 def assess(criteria: Criteria, evidence: Evidence, *, percent: int) -> Assessment:
@@ -112,6 +115,7 @@ def assess(criteria: Criteria, evidence: Evidence, *, percent: int) -> Assessmen
             Outcome.HOLD,
             "criteria",
             (f"not enough samples: {canary.total} of {criteria.min_samples} canary outcomes",),
+            awaiting_samples=True,
         )
     breaches = _breaches(criteria, evidence)
     if breaches:

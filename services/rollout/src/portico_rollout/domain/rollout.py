@@ -8,9 +8,15 @@ stay harmless. Every decision (advance, hold, fail, rollback) comes out as a
 RolloutDecisionRecorded event carrying the decision and its evidence.
 
 A phase advances when its bake is over AND its criteria hold on the evidence
-(`evaluate`); a phase that holds (no data, a marginal judgment) is looked at
-again after the recheck interval, and fails the rollout once it has held
-past `hold_until`. Operator controls and approval gates live in `controls`.
+(`evaluate`); a phase that holds on a marginal judgment is looked at again
+after the recheck interval, and fails the rollout once it has held past
+`hold_until`. A phase that holds only for want of samples is looked at again
+sooner: after 1 s, then 2, 4, ... up to the recheck interval. The samples it
+waits for may be on their way already (clients resending the outcome reports
+slo refused while its database was down, or a phase judged the moment its
+bake ended): each look costs one query to slo, and the doubling keeps a quiet
+plugin from being asked about every second for the whole hold timeout.
+Operator controls and approval gates live in `controls`.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ from portico_rollout.errors import InvalidRolloutError, InvalidTransitionError
 DEFAULT_BAKE_SECONDS = 300
 DEFAULT_HOLD_TIMEOUT_SECONDS = 3600
 DEFAULT_RECHECK_SECONDS = 30
+# The first look again at a phase that holds for want of samples; each next one doubles.
+DEFAULT_SAMPLE_RECHECK_SECONDS = 1
 
 _Check = Literal["security", "compat"]
 
@@ -274,13 +282,21 @@ class Rollout(Controls, Rollback):
         return self._record_verdict("compat", passed, reasons, now)
 
     def evaluate(
-        self, now: datetime, evidence: Evidence, *, recheck_seconds: int = DEFAULT_RECHECK_SECONDS
+        self,
+        now: datetime,
+        evidence: Evidence,
+        *,
+        recheck_seconds: int = DEFAULT_RECHECK_SECONDS,
+        sample_recheck_seconds: int = DEFAULT_SAMPLE_RECHECK_SECONDS,
     ) -> list[RolloutEvent]:
         """Judge the current phase once its bake is over: advance, hold, or fail.
 
         Nothing happens before the phase's next check, while it is paused or
         waits for an approval. One step per call keeps a late scheduler from
-        skipping phases: each new phase bakes from `now`.
+        skipping phases: each new phase bakes from `now`. A hold is judged
+        again after `recheck_seconds`, or, when it waits only for samples, after
+        `sample_recheck_seconds` doubled for each hold of the phase before it
+        (at most `recheck_seconds`).
         """
         require_aware(now, "now")
         due = self.due_at()
@@ -292,7 +308,10 @@ class Rollout(Controls, Rollback):
         if assessment.outcome is Outcome.PASS:
             return self._step_forward(now, source, assessment.reasons, document)
         if assessment.outcome is Outcome.HOLD and self.hold_until and now < self.hold_until:
-            self.next_check_at = now + timedelta(seconds=recheck_seconds)
+            wait = recheck_seconds
+            if assessment.awaiting_samples:
+                wait = min(recheck_seconds, sample_recheck_seconds * 2 ** self._holds_in_phase())
+            self.next_check_at = now + timedelta(seconds=wait)
             self._note(now, "held", "; ".join(assessment.reasons))
             return [self._decide(now, DecisionKind.HOLD, source, assessment.reasons, document)]
         reasons = assessment.reasons
@@ -550,6 +569,11 @@ class Rollout(Controls, Rollback):
             raise InvalidTransitionError(self.rollout_id, self.state.value, target.value)
         self.state = target
         self._note(now, target.value.lower(), detail)
+
+    def _holds_in_phase(self) -> int:
+        """How often the current phase has held so far (its history since it began)."""
+        started = self.phase_started_at
+        return sum(1 for e in self.history if e.kind == "held" and started and e.at >= started)
 
     def _note(self, now: datetime, kind: str, detail: str) -> None:
         self.history.append(HistoryEntry(at=now, kind=kind, detail=detail))

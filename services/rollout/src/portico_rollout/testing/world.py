@@ -103,6 +103,7 @@ class RolloutWorld:
                     bake_seconds=default_bake_seconds,
                     hold_timeout_seconds=self.defaults.hold_timeout_seconds,
                     recheck_seconds=self.defaults.recheck_seconds,
+                    sample_recheck_seconds=self.defaults.sample_recheck_seconds,
                     watch_after_completion_seconds=self.defaults.watch_after_completion_seconds,
                 ),
                 assignments=MemoryAssignmentReader(self.store),

@@ -162,3 +162,28 @@ async def test_decisions_page_oldest_first(world: RolloutWorld) -> None:
         if not token:
             break
     assert seen == [1, 2, 3, 4, 5]
+
+
+async def test_after_an_outage_a_phase_short_of_samples_goes_on_once_they_arrive(
+    world: RolloutWorld,
+) -> None:
+    """slo down when the bake ends (the outcome reports refused, the judgment deferred);
+    back with no samples yet: HOLD, and one second later, the resent reports in, the phase
+    advances, instead of waiting out the 30 s recheck."""
+    world.healthy_traffic = False
+    rollout = await world.started(bake_seconds=60)
+    world.slo.unavailable = True
+    pass_ = await world.pass_(seconds=60)
+    assert (pass_.due, pass_.failed) == (1, 1)
+    world.slo.unavailable = False
+    await world.tick(seconds=10)  # the deferral's retry: slo answers, with nothing yet
+    assert await decided(world, rollout.rollout_id) == ["hold:criteria"]
+    assert world.defaults.recheck_seconds == 30
+    # The clients resend what slo refused while it was down.
+    world.slo.report(
+        world.tenant, world.plugin, "2.3.0", world.clock.now() - timedelta(seconds=30), good=30
+    )
+    await world.tick(seconds=1)
+    advanced = await world.get(rollout.rollout_id)
+    assert advanced.percent == 25
+    assert await decided(world, rollout.rollout_id) == ["hold:criteria", "advance:criteria"]

@@ -369,3 +369,129 @@ class DiscardDeadLetterResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DiscardDeadLetterResponse: _TypeAlias = DiscardDeadLetterResponse  # noqa: Y015
+
+@_typing.final
+class DeadLetterAction(_message.Message):
+    """One audited redrive or discard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    CONSUMER_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_TENANT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    ACTED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    """The record's id: how pages are counted."""
+    action: _builtins.str
+    """"redrive" or "discard"."""
+    consumer: _builtins.str
+    """The durable consumer whose letter it was."""
+    sequence: _builtins.int
+    """The letter's sequence on the dead-letter stream."""
+    event_type: _builtins.str
+    event_id: _builtins.str
+    event_tenant: _builtins.str
+    actor: _builtins.str
+    """Who asked: the token's subject ("unauthenticated" where tokens are not checked)."""
+    reason: _builtins.str
+    outcome: _builtins.str
+    """"applied", "duplicate", "discarded", or "failed: <error>"."""
+    @_builtins.property
+    def acted_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        action: _builtins.str = ...,
+        consumer: _builtins.str = ...,
+        sequence: _builtins.int = ...,
+        event_type: _builtins.str = ...,
+        event_id: _builtins.str = ...,
+        event_tenant: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        acted_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acted_at", b"acted_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acted_at", b"acted_at", "action", b"action", "actor", b"actor", "consumer", b"consumer", "event_id", b"event_id", "event_tenant", b"event_tenant", "event_type", b"event_type", "id", b"id", "outcome", b"outcome", "reason", b"reason", "sequence", b"sequence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeadLetterAction: _TypeAlias = DeadLetterAction  # noqa: Y015
+
+@_typing.final
+class ListDeadLetterActionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVICE_FIELD_NUMBER: _builtins.int
+    CONSUMER_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    service: _builtins.str
+    """The service (the gateway fills it from the path; may be empty over gRPC)."""
+    consumer: _builtins.str
+    """Only this durable consumer's (empty: any; a consumer since removed still has its records)."""
+    action: _builtins.str
+    """Only "redrive" or only "discard" (empty: both)."""
+    event_type: _builtins.str
+    """Only letters of this event type (empty: any)."""
+    event_id: _builtins.str
+    """Only what was done with this event (empty: any)."""
+    page_size: _builtins.int
+    """1..500; 100 when unset."""
+    page_token: _builtins.str
+    """next_page_token of the previous page."""
+    def __init__(
+        self,
+        *,
+        service: _builtins.str = ...,
+        consumer: _builtins.str = ...,
+        action: _builtins.str = ...,
+        event_type: _builtins.str = ...,
+        event_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "consumer", b"consumer", "event_id", b"event_id", "event_type", b"event_type", "page_size", b"page_size", "page_token", b"page_token", "service", b"service"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadLetterActionsRequest: _TypeAlias = ListDeadLetterActionsRequest  # noqa: Y015
+
+@_typing.final
+class ListDeadLetterActionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeadLetterAction]: ...
+    def __init__(
+        self,
+        *,
+        actions: _abc.Iterable[Global___DeadLetterAction] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadLetterActionsResponse: _TypeAlias = ListDeadLetterActionsResponse  # noqa: Y015

@@ -68,6 +68,11 @@ class DeadLetterServiceStub:
                 request_serializer=portico_dot_ops_dot_v1_dot_dead__letters__pb2.DiscardDeadLetterRequest.SerializeToString,
                 response_deserializer=portico_dot_ops_dot_v1_dot_dead__letters__pb2.DiscardDeadLetterResponse.FromString,
                 _registered_method=True)
+        self.ListDeadLetterActions = channel.unary_unary(
+                '/portico.ops.v1.DeadLetterService/ListDeadLetterActions',
+                request_serializer=portico_dot_ops_dot_v1_dot_dead__letters__pb2.ListDeadLetterActionsRequest.SerializeToString,
+                response_deserializer=portico_dot_ops_dot_v1_dot_dead__letters__pb2.ListDeadLetterActionsResponse.FromString,
+                _registered_method=True)
 
 
 class DeadLetterServiceServicer:
@@ -121,6 +126,15 @@ class DeadLetterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDeadLetterActions(self, request, context):
+        """The audit of what operators did with the service's dead letters (every
+        redrive and discard, who asked, why and how it went), in the order they
+        were done, filtered; pages by the record's id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeadLetterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +162,11 @@ def add_DeadLetterServiceServicer_to_server(servicer, server):
                     servicer.DiscardDeadLetter,
                     request_deserializer=portico_dot_ops_dot_v1_dot_dead__letters__pb2.DiscardDeadLetterRequest.FromString,
                     response_serializer=portico_dot_ops_dot_v1_dot_dead__letters__pb2.DiscardDeadLetterResponse.SerializeToString,
+            ),
+            'ListDeadLetterActions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetterActions,
+                    request_deserializer=portico_dot_ops_dot_v1_dot_dead__letters__pb2.ListDeadLetterActionsRequest.FromString,
+                    response_serializer=portico_dot_ops_dot_v1_dot_dead__letters__pb2.ListDeadLetterActionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -294,6 +313,33 @@ class DeadLetterService:
             '/portico.ops.v1.DeadLetterService/DiscardDeadLetter',
             portico_dot_ops_dot_v1_dot_dead__letters__pb2.DiscardDeadLetterRequest.SerializeToString,
             portico_dot_ops_dot_v1_dot_dead__letters__pb2.DiscardDeadLetterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetterActions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.ops.v1.DeadLetterService/ListDeadLetterActions',
+            portico_dot_ops_dot_v1_dot_dead__letters__pb2.ListDeadLetterActionsRequest.SerializeToString,
+            portico_dot_ops_dot_v1_dot_dead__letters__pb2.ListDeadLetterActionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

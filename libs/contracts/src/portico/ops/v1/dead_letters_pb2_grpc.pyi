@@ -59,6 +59,11 @@ class DeadLetterServiceStub:
     """
     DiscardDeadLetter: _grpc.UnaryUnaryMultiCallable[_dead_letters_pb2.DiscardDeadLetterRequest, _dead_letters_pb2.DiscardDeadLetterResponse]
     """Removes a dead letter whose effect must never happen; the reason is required."""
+    ListDeadLetterActions: _grpc.UnaryUnaryMultiCallable[_dead_letters_pb2.ListDeadLetterActionsRequest, _dead_letters_pb2.ListDeadLetterActionsResponse]
+    """The audit of what operators did with the service's dead letters (every
+    redrive and discard, who asked, why and how it went), in the order they
+    were done, filtered; pages by the record's id.
+    """
 
 @_typing.type_check_only
 class DeadLetterServiceAsyncStub(DeadLetterServiceStub):
@@ -91,6 +96,11 @@ class DeadLetterServiceAsyncStub(DeadLetterServiceStub):
     """
     DiscardDeadLetter: _aio.UnaryUnaryMultiCallable[_dead_letters_pb2.DiscardDeadLetterRequest, _dead_letters_pb2.DiscardDeadLetterResponse]  # type: ignore[assignment]
     """Removes a dead letter whose effect must never happen; the reason is required."""
+    ListDeadLetterActions: _aio.UnaryUnaryMultiCallable[_dead_letters_pb2.ListDeadLetterActionsRequest, _dead_letters_pb2.ListDeadLetterActionsResponse]  # type: ignore[assignment]
+    """The audit of what operators did with the service's dead letters (every
+    redrive and discard, who asked, why and how it went), in the order they
+    were done, filtered; pages by the record's id.
+    """
 
 class DeadLetterServiceServicer(metaclass=_abc_1.ABCMeta):
     """A service's dead letters: the events its durable consumers gave up on
@@ -150,5 +160,16 @@ class DeadLetterServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_dead_letters_pb2.DiscardDeadLetterResponse, _abc.Awaitable[_dead_letters_pb2.DiscardDeadLetterResponse]]:
         """Removes a dead letter whose effect must never happen; the reason is required."""
+
+    @_abc_1.abstractmethod
+    def ListDeadLetterActions(
+        self,
+        request: _dead_letters_pb2.ListDeadLetterActionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dead_letters_pb2.ListDeadLetterActionsResponse, _abc.Awaitable[_dead_letters_pb2.ListDeadLetterActionsResponse]]:
+        """The audit of what operators did with the service's dead letters (every
+        redrive and discard, who asked, why and how it went), in the order they
+        were done, filtered; pages by the record's id.
+        """
 
 def add_DeadLetterServiceServicer_to_server(servicer: DeadLetterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -300,13 +300,3 @@ class MemoryDeliveries(_Repo):
         ]
         mine.sort(key=lambda d: d.notification.created_at, reverse=True)
         return mine[:limit]
-
-    async def prune(self, before: datetime) -> int:
-        gone = [
-            nid
-            for nid, d in self._t.deliveries.items()
-            if self._uow.sees(d.tenant_id) and d.finished_at is not None and d.finished_at < before
-        ]
-        for nid in gone:
-            del self._t.deliveries[nid]
-        return len(gone)

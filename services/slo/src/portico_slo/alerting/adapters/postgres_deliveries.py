@@ -135,12 +135,3 @@ class PgDeliveries:
             channel_id,
         )
         return [_delivery(r) for r in rows]
-
-    async def prune(self, before: datetime) -> int:
-        removed = await self._conn.fetchval(
-            """WITH gone AS (
-                   DELETE FROM alert_deliveries WHERE finished_at < $1 RETURNING 1)
-               SELECT count(*) FROM gone""",
-            before,
-        )
-        return int(removed)

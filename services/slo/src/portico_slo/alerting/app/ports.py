@@ -151,9 +151,6 @@ class DeliveryQueue(Protocol):
     async def latest(self, tenant_id: str, *, limit: int, channel_id: str = "") -> list[Delivery]:
         """The latest deliveries, newest first."""
 
-    async def prune(self, before: datetime) -> int:
-        """Deletes deliveries that reached their outcome before `before`."""
-
 
 class AlertingUnitOfWork(Protocol):
     # Read-only members, so any repository implementing the port fits.
