@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from portico_cli.api import ApiError, Gateway, Tokens
+from portico_cli.api import AnswerLostError, ApiError, Gateway, Tokens
 from portico_cli.errors import DemoError
 
 
@@ -195,3 +195,40 @@ async def test_retries_stop_after_their_budget_with_the_last_error() -> None:
     with pytest.raises(ApiError, match="503 Unavailable: PostgreSQL is unreachable"):
         await client.call("GET", "/v1/x")
     await client.close()
+
+
+def _conflict(reason: str) -> httpx.Response:
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
+    return httpx.Response(
+        409,
+        json={"title": "Already exists", "status": 409, "detail": "...", "details": details},
+        headers={"content-type": "application/problem+json"},
+    )
+
+
+async def test_a_retry_whose_first_attempt_took_effect_is_told_apart() -> None:
+    """After an outage, the key's first attempt may have taken effect with its answer lost:
+    the client sees that as its own error (by the ErrorInfo reason), with the same key."""
+    keys: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["idempotency-key"])
+        return _outage() if len(keys) < 2 else _conflict("IDEMPOTENT_REQUEST_APPLIED")
+
+    client = retrying(handler, [], [])
+    with pytest.raises(AnswerLostError) as caught:
+        await client.call("POST", "/v1/tenants/acme/outcomes", body={})
+    await client.close()
+    assert caught.value.status == 409
+    assert caught.value.reasons == ("IDEMPOTENT_REQUEST_APPLIED",)
+    assert len(keys) == 2
+    assert len(set(keys)) == 1
+
+
+async def test_another_conflict_is_not_an_answer_lost() -> None:
+    client = gateway(lambda _: _conflict("SOMETHING_ELSE"))
+    with pytest.raises(ApiError) as caught:
+        await client.call("POST", "/v1/tenants/acme/outcomes", body={})
+    await client.close()
+    assert not isinstance(caught.value, AnswerLostError)
+    assert caught.value.reasons == ("SOMETHING_ELSE",)

@@ -18,21 +18,32 @@ TOKEN_TTL_SECONDS = 900
 # Tokens are renewed this long before they expire, so no call races the expiry.
 TOKEN_MARGIN_SECONDS = 30.0
 PROBLEM_JSON = "application/problem+json"
+# The ErrorInfo reason of a retried request that took effect but whose answer was lost.
+ANSWER_LOST = "IDEMPOTENT_REQUEST_APPLIED"
 
 
 class ApiError(DemoError):
     """The gateway answered with an error (an RFC 9457 problem where it could)."""
 
-    def __init__(self, message: str, status: int, detail: str) -> None:
+    def __init__(
+        self, message: str, status: int, detail: str, reasons: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
+        # The google.rpc.ErrorInfo reasons the problem's details carry.
+        self.reasons = reasons
+
+
+class AnswerLostError(ApiError):
+    """A retried change took effect on an earlier attempt, but its answer was lost (an outage)."""
 
 
 def problem_message(method: str, path: str, response: httpx.Response) -> ApiError:
     """`METHOD path -> status title: detail`, from a problem+json body if there is one."""
     status = response.status_code
     title, detail = response.reason_phrase, ""
+    reasons: tuple[str, ...] = ()
     content_type = response.headers.get("content-type", "")
     if PROBLEM_JSON in content_type or "json" in content_type:
         try:
@@ -42,10 +53,25 @@ def problem_message(method: str, path: str, response: httpx.Response) -> ApiErro
         if isinstance(body, dict):
             title = str(body.get("title") or title)
             detail = str(body.get("detail") or "")
+            reasons = _reasons(body.get("details"))
     else:
         detail = response.text.strip()[:200]
     text = f"{method} {path} -> {status} {title}"
-    return ApiError(f"{text}: {detail}" if detail else text, status, detail)
+    message = f"{text}: {detail}" if detail else text
+    if status == httpx.codes.CONFLICT and ANSWER_LOST in reasons:
+        return AnswerLostError(message, status, detail, reasons)
+    return ApiError(message, status, detail, reasons)
+
+
+def _reasons(details: object) -> tuple[str, ...]:
+    """The reasons of the google.rpc.ErrorInfo entries among a problem's `details`."""
+    if not isinstance(details, list):
+        return ()
+    return tuple(
+        str(d["reason"])
+        for d in details
+        if isinstance(d, dict) and str(d.get("@type", "")).endswith("ErrorInfo") and d.get("reason")
+    )
 
 
 class Gateway:

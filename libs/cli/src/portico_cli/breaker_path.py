@@ -54,7 +54,7 @@ async def breaker_path(s: Scenario, result: PathResult, bake_seconds: int) -> No
     slow = s.outcomes(result.version, WINDOW, 0)
     for outcome in slow["outcomes"]:
         outcome["latencyMs"] = 5 * SLOW_MS
-    reply = await s.api.call("POST", "/outcomes", slow)
+    reply = await s.report_outcomes(slow) or {}
     s.t.step(
         f"{result.version} turns slow: reported {WINDOW} successful calls of {5 * SLOW_MS} ms"
         + ("  (the SLO is violated too)" if reply.get("violated") else "  (the SLO holds)")

@@ -57,7 +57,7 @@ async def held_path(s: Scenario, result: PathResult) -> None:
     )
     result.detail = f"held: {held}"
     s.t.step(f"phase at 10% HOLDS: {held} (no data is not success)")
-    await s.api.call("POST", "/outcomes", s.outcomes(result.version, HELD_SAMPLES + 10, 0))
+    await s.report_outcomes(s.outcomes(result.version, HELD_SAMPLES + 10, 0))
     s.t.step(f"reported {HELD_SAMPLES + 10} good outcomes of {result.version}")
     rollout = await s.wait_for_state(result.rollout_id, COMPLETED, within=60.0, known=IN_PROGRESS)
     result.percents.append(100)
@@ -96,8 +96,8 @@ async def judged_path(s: Scenario, result: PathResult, baseline: str) -> None:
             break
         if time.monotonic() > deadline:
             raise DemoError(f"the judge did not decide within {JUDGED_BAKE_SECONDS + 30}s")
-        await s.api.call("POST", "/outcomes", _timed(s, result.version, 10, 600, 900))
-        await s.api.call("POST", "/outcomes", _timed(s, baseline, 10, 20, 60))
+        await s.report_outcomes(_timed(s, result.version, 10, 600, 900))
+        await s.report_outcomes(_timed(s, baseline, 10, 20, 60))
         reported += 20
         await asyncio.sleep(POLL_SECONDS * 2)
     s.t.step(f"reported {reported} outcomes of the two versions during the bake")

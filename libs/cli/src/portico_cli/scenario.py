@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from portico_cli.api import Gateway, TenantApi, Tokens
+from portico_cli.api import AnswerLostError, Gateway, TenantApi, Tokens
 from portico_cli.artifact import Artifact, PublisherKey, b64, build, read_manifest
 from portico_cli.credentials import ADMIN_CLIENT_ID
 from portico_cli.errors import DemoError
@@ -288,6 +288,22 @@ class Scenario:
         ]
         self.rng.shuffle(outcomes)
         return {"plugin": PLUGIN, "version": version, "outcomes": outcomes}
+
+    async def report_outcomes(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Reports outcomes; None when they were counted but the answer was lost in an outage.
+
+        A report retried across an outage may find that its first attempt took
+        effect (same idempotency key) before the suite could answer: sending it
+        again under a new key would count the outcomes twice, so it is done.
+        """
+        try:
+            return await self.api.call("POST", "/outcomes", body)
+        except AnswerLostError:
+            self.t.detail(
+                f"{len(body['outcomes'])} outcomes of {body['version']} were counted before an"
+                " outage; their answer was lost, so they are not sent again"
+            )
+            return None
 
     async def resolve_all(
         self, version: str, when: str, *, grows: bool = True, plugin: str = PLUGIN

@@ -19,6 +19,7 @@ from portico_common.errors import (
     PorticoError,
     UnauthenticatedError,
 )
+from portico_common.grpc.idempotency import IdempotentRequestAppliedError
 from portico_common.grpc.interceptor import _error_details, _status_of, _storable
 
 
@@ -118,6 +119,16 @@ def test_an_error_with_a_retry_time_carries_a_retry_info() -> None:
     )
     assert _error_details(grpc.StatusCode.NOT_FOUND, "gone", NotFoundError("gone")) == ()
     assert _error_details(grpc.StatusCode.RESOURCE_EXHAUSTED, "x", _SlowDownError(0)) == ()
+
+
+def test_a_request_that_took_effect_without_an_answer_says_so_in_an_error_info() -> None:
+    """A retry that finds its key applied learns why from a reason, not from prose."""
+    error = IdempotentRequestAppliedError("took effect, but the server stopped")
+    [(_, value)] = _error_details(grpc.StatusCode.ALREADY_EXISTS, str(error), error)
+    [detail] = status_pb2.Status.FromString(value).details
+    info = error_details_pb2.ErrorInfo()
+    assert detail.Unpack(info)
+    assert (info.reason, info.domain) == ("IDEMPOTENT_REQUEST_APPLIED", "portico.dev")
 
 
 def test_a_stored_response_loses_its_redacted_fields_only() -> None:

@@ -40,7 +40,13 @@ DEFAULT_TTL_SECONDS = 24 * 3600.0
 
 
 class IdempotentRequestAppliedError(AlreadyExistsError):
-    """The request under this key took effect, but its answer was never stored (a crash)."""
+    """The request under this key took effect, but its answer was never stored (a crash).
+
+    `error_reason` travels as a google.rpc.ErrorInfo, so a client that retried
+    can tell "done, answer lost" from any other conflict without reading prose.
+    """
+
+    error_reason = "IDEMPOTENT_REQUEST_APPLIED"
 
 
 log = logging.getLogger(__name__)

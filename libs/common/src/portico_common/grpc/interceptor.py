@@ -441,8 +441,9 @@ def _storable(response: Message) -> Message:
 def _error_details(
     code: grpc.StatusCode, message: str, exc: BaseException
 ) -> tuple[tuple[str, bytes], ...]:
-    """A google.rpc.Status trailer: a RetryInfo when the error says when to retry, and an
-    ErrorInfo naming the unreachable dependency when it is an outage."""
+    """A google.rpc.Status trailer: a RetryInfo when the error says when to retry, an
+    ErrorInfo naming the unreachable dependency when it is an outage, and an ErrorInfo
+    with the error's own `error_reason` when it states one."""
     details: list[Message] = []
     retry_after = getattr(exc, "retry_after_seconds", None)
     if isinstance(retry_after, int | float) and retry_after > 0:
@@ -460,6 +461,9 @@ def _error_details(
                 metadata={"dependency": dependency},
             )
         )
+    reason = getattr(exc, "error_reason", None)
+    if isinstance(reason, str) and reason:
+        details.append(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
     if not details:
         return ()
     packed = []
