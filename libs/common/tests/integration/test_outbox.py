@@ -206,3 +206,25 @@ async def test_outbox_survives_a_nats_restart(infra: Any, nats_server: NatsServe
     # Timed-out attempts may have reached the server too; Nats-Msg-Id dedup drops them.
     assert [m.headers["ce-id"] for m in published] == [r["event_id"] for r in rows]
     assert _indexes(published) == [0, 1, 2, 3]
+
+
+async def test_backlog_gauges_are_read_on_their_own_pace(infra: Any) -> None:
+    """Commits one after another are each relayed without a gauge query between them:
+    the backlog is read when the relay starts and then only every `gauge_seconds`."""
+    relay = _relay(infra, poll_seconds=30, gauge_seconds=3600)
+    reads: list[int] = []
+    read_backlog = relay.pending
+
+    async def counted() -> int:
+        reads.append(await read_backlog())
+        return reads[-1]
+
+    relay.pending = counted  # type: ignore[method-assign]
+    infra.background.start(relay.run)
+    for index in range(5):
+        await _emit(infra.db, _phase(index))
+        await infra.until(
+            infra.stream, lambda ms, n=index + 1: len(ms) == n, what=f"event {index} relayed"
+        )
+    assert _indexes(await infra.stream()) == [0, 1, 2, 3, 4]
+    assert len(reads) == 1

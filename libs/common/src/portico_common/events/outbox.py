@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import ssl
+import time
 import uuid
 
 import asyncpg
@@ -56,6 +57,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         batch_size: int = 100,
         publish_timeout: float = 5.0,
+        gauge_seconds: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._pool = pool
@@ -67,6 +69,10 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._batch = batch_size
         self._timeout = publish_timeout
+        # How often the backlog gauges are read: a query of its own, so not after
+        # every pass, where a commit arriving meanwhile would wait for it.
+        self._gauge_seconds = gauge_seconds
+        self._gauges_due = 0.0
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
 
@@ -148,8 +154,10 @@ class OutboxRelay:
                 continue
             if sent >= self._batch:
                 continue  # more are waiting
-            with contextlib.suppress(Exception):
-                await self.pending()
+            if time.monotonic() >= self._gauges_due:
+                self._gauges_due = time.monotonic() + self._gauge_seconds
+                with contextlib.suppress(Exception):
+                    await self.pending()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait(
