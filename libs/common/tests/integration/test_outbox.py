@@ -15,6 +15,7 @@ from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_common.events.envelope import TENANT_HEADER, Envelope
 from portico_common.events.outbox import OutboxRelay
+from portico_common.tracing import configure_tracing
 from portico_common.uow import PgUnitOfWork
 from portico_embedded.nats import NatsServer
 
@@ -228,3 +229,16 @@ async def test_backlog_gauges_are_read_on_their_own_pace(infra: Any) -> None:
         )
     assert _indexes(await infra.stream()) == [0, 1, 2, 3, 4]
     assert len(reads) == 1
+
+
+async def test_events_written_together_leave_in_order_each_with_its_span(infra: Any) -> None:
+    """emit_all's rows are relayed in the order given, each with its own producer span."""
+    configure_tracing("portico-kernel-tests")
+    async with infra.db.transaction("acme") as conn:
+        uow = PgUnitOfWork(conn, source="portico/test", tenant_id="acme", clock=CLOCK)
+        await uow.emit_all([(_phase(index), "r-1") for index in range(3)])
+    assert await _relay(infra).relay_once() == 3
+    messages = await infra.stream()
+    assert _indexes(messages) == [0, 1, 2]
+    assert len({m.headers["ce-id"] for m in messages}) == 3
+    assert len({m.headers["traceparent"].split("-")[2] for m in messages}) == 3

@@ -209,8 +209,7 @@ class RolloutPgUnitOfWork(PgUnitOfWork):
         self.audit = PgAuditRepository(conn)
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
-        for event in events:
-            await self.emit(to_message(event), subject=event.rollout_id)
+        await self.emit_all([(to_message(event), event.rollout_id) for event in events])
 
 
 def pg_uow_factory(db: Database, clock: Clock) -> UnitOfWorkFactory:
