@@ -74,8 +74,15 @@ def configure_tracing(service: str, environ: Mapping[str, str] | None = None) ->
     _configured = True
 
 
+# One tracer for the process. Asking the SDK for it again on every span costs
+# more than the span (a warnings filter and a scope built and compared each
+# time); made before the provider is set, it is the API's proxy, which hands
+# over to the SDK's tracer once `configure_tracing` has installed it.
+_TRACER = trace.get_tracer("portico")
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer("portico")
+    return _TRACER
 
 
 def current_trace_headers() -> dict[str, str]:

@@ -8,7 +8,7 @@ fake that records events in memory.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol, TypeVar
 
@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 from portico_common.clock import Clock
 from portico_common.db import Connection, Database
 from portico_common.events.envelope import Envelope
-from portico_common.events.outbox import write_event
+from portico_common.events.outbox import write_events
 
 
 class EventSink(Protocol):
@@ -36,16 +36,23 @@ class PgUnitOfWork:
         self.clock = clock
 
     async def emit(self, payload: Message, *, subject: str = "") -> None:
-        tenant = getattr(payload, "tenant_id", "") or self.tenant_id
-        await write_event(
+        await self.emit_all([(payload, subject)])
+
+    async def emit_all(self, events: Sequence[tuple[Message, str]]) -> None:
+        """Writes (payload, subject) events to the outbox in order, in one round trip."""
+        now = self.clock.now()
+        await write_events(
             self.conn,
-            Envelope.of(
-                payload,
-                source=self.source,
-                tenant_id=tenant,
-                subject=subject,
-                time=self.clock.now(),
-            ),
+            [
+                Envelope.of(
+                    payload,
+                    source=self.source,
+                    tenant_id=getattr(payload, "tenant_id", "") or self.tenant_id,
+                    subject=subject,
+                    time=now,
+                )
+                for payload, subject in events
+            ],
         )
 
 

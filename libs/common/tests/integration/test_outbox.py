@@ -15,6 +15,7 @@ from portico_common.clock import ManualClock
 from portico_common.db import ALL_TENANTS, Database
 from portico_common.events.envelope import TENANT_HEADER, Envelope
 from portico_common.events.outbox import OutboxRelay
+from portico_common.tracing import configure_tracing
 from portico_common.uow import PgUnitOfWork
 from portico_embedded.nats import NatsServer
 
@@ -206,3 +207,38 @@ async def test_outbox_survives_a_nats_restart(infra: Any, nats_server: NatsServe
     # Timed-out attempts may have reached the server too; Nats-Msg-Id dedup drops them.
     assert [m.headers["ce-id"] for m in published] == [r["event_id"] for r in rows]
     assert _indexes(published) == [0, 1, 2, 3]
+
+
+async def test_backlog_gauges_are_read_on_their_own_pace(infra: Any) -> None:
+    """Commits one after another are each relayed without a gauge query between them:
+    the backlog is read when the relay starts and then only every `gauge_seconds`."""
+    relay = _relay(infra, poll_seconds=30, gauge_seconds=3600)
+    reads: list[int] = []
+    read_backlog = relay.pending
+
+    async def counted() -> int:
+        reads.append(await read_backlog())
+        return reads[-1]
+
+    relay.pending = counted  # type: ignore[method-assign]
+    infra.background.start(relay.run)
+    for index in range(5):
+        await _emit(infra.db, _phase(index))
+        await infra.until(
+            infra.stream, lambda ms, n=index + 1: len(ms) == n, what=f"event {index} relayed"
+        )
+    assert _indexes(await infra.stream()) == [0, 1, 2, 3, 4]
+    assert len(reads) == 1
+
+
+async def test_events_written_together_leave_in_order_each_with_its_span(infra: Any) -> None:
+    """emit_all's rows are relayed in the order given, each with its own producer span."""
+    configure_tracing("portico-kernel-tests")
+    async with infra.db.transaction("acme") as conn:
+        uow = PgUnitOfWork(conn, source="portico/test", tenant_id="acme", clock=CLOCK)
+        await uow.emit_all([(_phase(index), "r-1") for index in range(3)])
+    assert await _relay(infra).relay_once() == 3
+    messages = await infra.stream()
+    assert _indexes(messages) == [0, 1, 2]
+    assert len({m.headers["ce-id"] for m in messages}) == 3
+    assert len({m.headers["traceparent"].split("-")[2] for m in messages}) == 3

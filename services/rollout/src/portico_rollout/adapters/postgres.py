@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 
+import asyncpg
+
 from portico_common.clock import Clock
 from portico_common.db import Connection, Database
 from portico_common.uow import PgUnitOfWork, uow_factory
@@ -108,6 +110,16 @@ class PgStableVersionRepository:
         return {r["plugin"]: r["version"] for r in rows}
 
 
+def _step(r: asyncpg.Record) -> SagaStep:
+    try:
+        state = StepState(r["state"])
+    except ValueError as exc:  # pragma: no cover - the CHECK constraint prevents it
+        raise InvalidRolloutError("saga step", f"unknown state {r['state']!r}") from exc
+    return SagaStep(
+        r["tenant_id"], r["rollout_id"], r["step"], r["ordinal"], state, r["detail"], r["at"]
+    )
+
+
 class PgRollbackStepRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -115,13 +127,27 @@ class PgRollbackStepRepository:
     async def start(
         self, tenant_id: str, rollout_id: str, steps: Sequence[str], at: datetime
     ) -> list[SagaStep]:
-        await self._conn.executemany(
-            """INSERT INTO rollback_steps (rollout_id, tenant_id, step, ordinal, state, at)
-               VALUES ($1, $2, $3, $4, 'pending', $5)
-               ON CONFLICT (rollout_id, step) DO NOTHING""",
-            [(rollout_id, tenant_id, step, ordinal, at) for ordinal, step in enumerate(steps)],
+        # One statement: the rows it adds come back from RETURNING, the ones
+        # already there from the table (the statement's snapshot predates its
+        # own insert, so no row is listed twice).
+        rows = await self._conn.fetch(
+            """WITH added AS (
+                   INSERT INTO rollback_steps (rollout_id, tenant_id, step, ordinal, state, at)
+                   SELECT $2, $1, s.step, s.n - 1, 'pending', $4
+                     FROM unnest($3::text[]) WITH ORDINALITY AS s(step, n)
+                   ON CONFLICT (rollout_id, step) DO NOTHING
+                   RETURNING tenant_id, rollout_id, step, ordinal, state, detail, at)
+               SELECT * FROM added
+               UNION ALL
+               SELECT tenant_id, rollout_id, step, ordinal, state, detail, at
+                 FROM rollback_steps WHERE tenant_id = $1 AND rollout_id = $2
+               ORDER BY ordinal""",
+            tenant_id,
+            rollout_id,
+            list(steps),
+            at,
         )
-        return await self.for_rollout(tenant_id, rollout_id)
+        return [_step(r) for r in rows]
 
     async def complete(
         self, tenant_id: str, rollout_id: str, step: str, detail: str, at: datetime
@@ -143,24 +169,7 @@ class PgRollbackStepRepository:
             tenant_id,
             rollout_id,
         )
-        result = []
-        for r in rows:
-            try:
-                state = StepState(r["state"])
-            except ValueError as exc:  # pragma: no cover - the CHECK constraint prevents it
-                raise InvalidRolloutError("saga step", f"unknown state {r['state']!r}") from exc
-            result.append(
-                SagaStep(
-                    r["tenant_id"],
-                    r["rollout_id"],
-                    r["step"],
-                    r["ordinal"],
-                    state,
-                    r["detail"],
-                    r["at"],
-                )
-            )
-        return result
+        return [_step(r) for r in rows]
 
     async def pending(self, limit: int) -> list[tuple[str, str]]:
         rows = await self._conn.fetch(
@@ -209,8 +218,7 @@ class RolloutPgUnitOfWork(PgUnitOfWork):
         self.audit = PgAuditRepository(conn)
 
     async def publish(self, events: Sequence[RolloutEvent]) -> None:
-        for event in events:
-            await self.emit(to_message(event), subject=event.subject)
+        await self.emit_all([(to_message(event), event.subject) for event in events])
 
 
 def pg_uow_factory(db: Database, clock: Clock) -> UnitOfWorkFactory:

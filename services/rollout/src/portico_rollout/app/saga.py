@@ -9,6 +9,7 @@ done is skipped, so running the saga twice for one rollout does each thing once.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from portico_rollout.app.ports import RolloutUnitOfWork
@@ -38,9 +39,15 @@ async def run_rollback_saga(
     steps = await tx.rollback_steps.start(
         rollout.tenant_id, rollout.rollout_id, ROLLBACK_STEPS, now
     )
+    ended = []
     for step in steps:
         if step.step == TRAFFIC_TO_STABLE and step.state is StepState.PENDING:
+            detail = _traffic_to_stable(rollout)
             await tx.rollback_steps.complete(
-                rollout.tenant_id, rollout.rollout_id, step.step, _traffic_to_stable(rollout), now
+                rollout.tenant_id, rollout.rollout_id, step.step, detail, now
             )
-    return await tx.rollback_steps.for_rollout(rollout.tenant_id, rollout.rollout_id)
+            # This transaction holds the rollout: the step is as just written.
+            ended.append(replace(step, state=StepState.DONE, detail=detail, at=now))
+        else:
+            ended.append(step)
+    return ended
