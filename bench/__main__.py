@@ -13,6 +13,7 @@ from bench import (
     slo_evaluation,
     slo_ingest,
     solver,
+    tenant_scale,
     verification,
 )
 
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "slo_ingest": slo_ingest.main,
     "slo_evaluation": slo_evaluation.main,
     "solver": solver.main,
+    "tenant_scale": tenant_scale.main,
     "verification": verification.main,
 }
 
