@@ -8,7 +8,7 @@ INSTALL_REQUEST_BODY = SensitiveField(
     "install_requests",
     "body_sealed",
     "an install request's approval workflow: approvers' comments, and the history and"
-    " rejection reasons that quote them",
+    " rejection reasons that quote them; reviewers' private notes",
 )
 
 SECURITY_SENSITIVE_FIELDS = SensitiveFields("security", [INSTALL_REQUEST_BODY])

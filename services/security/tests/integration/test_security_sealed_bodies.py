@@ -28,7 +28,7 @@ from portico_security.install.domain.policy import (
     Outcome,
     PolicyDecision,
 )
-from portico_security.install.domain.requests import InstallRequest, TrustBreakdown
+from portico_security.install.domain.requests import InstallRequest, ReviewNote, TrustBreakdown
 from portico_security.install.errors import SealedBodyUnreadableError
 from portico_security.sensitive import SECURITY_SENSITIVE_FIELDS
 
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 COMMENT = "the maintainer told me in private the CVE fix is incomplete"
+NOTE = "reviewers only: the publisher's key was rotated after a leak"
 
 
 def _uow(db: Database, cipher: FieldCipher | None) -> InstallUowFactory:
@@ -62,7 +63,8 @@ def _voted(tenant: str) -> InstallRequest:
     )  # fmt: skip
     assert request.approval is not None
     approval, step = request.approval.vote("alice", "sec", approve=True, comment=COMMENT, now=T0)
-    return request.after(approval, step, "alice", COMMENT, T0)
+    voted = request.after(approval, step, "alice", COMMENT, T0)
+    return voted.noted(ReviewNote(T0, "alice", "sec", NOTE))
 
 
 async def _raw(database_url: str, request_id: str) -> asyncpg.Record:
@@ -82,7 +84,8 @@ async def _raw(database_url: str, request_id: str) -> asyncpg.Record:
 async def test_comments_are_stored_only_sealed_and_read_back(
     security_db: Database, database_url: str
 ) -> None:
-    """The row holds '{}' and ciphertext; reading gives the request with its comment back."""
+    """The row holds '{}' and ciphertext; reading gives the request with its comment and
+    private note back."""
     tenant, keys = unique_tenant(), StaticDataKeys()
     uow = _uow(security_db, FieldCipher(SECURITY_SENSITIVE_FIELDS, keys))
     request = _voted(tenant)
@@ -92,6 +95,7 @@ async def test_comments_are_stored_only_sealed_and_read_back(
     assert row["body"] == "{}"
     assert is_sealed(bytes(row["body_sealed"]))
     assert COMMENT.encode() not in bytes(row["body_sealed"])
+    assert NOTE.encode() not in bytes(row["body_sealed"])
     async with uow(tenant) as tx:
         assert await tx.install_requests.get(tenant, request.request_id) == request
 
