@@ -63,6 +63,15 @@ class PgSigningKeyRepository:
         )
 
 
+# Two statements, not one with "$2 IS NULL OR ...": a prepared statement's generic
+# plan could not use clients_by_tenants for that, and would scan every tenant's clients.
+LIST_TENANT_CLIENTS = f"""SELECT {_CLIENT_COLUMNS} FROM clients
+    WHERE tenants = ARRAY[$1::text] AND client_id > $2
+    ORDER BY client_id LIMIT $3"""  # noqa: S608 - fixed column list
+LIST_ALL_CLIENTS = f"""SELECT {_CLIENT_COLUMNS} FROM clients
+    WHERE client_id > $1 ORDER BY client_id LIMIT $2"""  # noqa: S608 - fixed column list
+
+
 def _client(row: Any) -> Client:
     return Client(
         row["client_id"],
@@ -101,14 +110,10 @@ class PgClientRepository:
         return None if row is None else _client(row)
 
     async def list(self, tenant_id: str | None, *, after: str, limit: int) -> list[Client]:
-        rows = await self._conn.fetch(
-            f"""SELECT {_CLIENT_COLUMNS} FROM clients
-                WHERE client_id > $1 AND ($2::text IS NULL OR tenants = ARRAY[$2::text])
-                ORDER BY client_id LIMIT $3""",  # noqa: S608 - fixed column list
-            after,
-            tenant_id,
-            limit,
-        )
+        if tenant_id is None:
+            rows = await self._conn.fetch(LIST_ALL_CLIENTS, after, limit)
+        else:
+            rows = await self._conn.fetch(LIST_TENANT_CLIENTS, tenant_id, after, limit)
         return [_client(row) for row in rows]
 
     async def insert(self, client: Client) -> bool:
