@@ -2,9 +2,10 @@
 
 tenancy, auth and security run as processes on real PostgreSQL with the local
 KMS. auth seals a client's metadata, security an install request's approver
-comments and reviewers' private notes, each with the tenant's data key from
-tenancy; after ShredDataKeys the ciphertext is still in their tables but no
-longer opens (FAILED_PRECONDITION), while another tenant's data reads as before.
+comments and reviewers' private notes, and the audit reasons quoting the
+comments, each with the tenant's data key from tenancy; after ShredDataKeys
+the ciphertext is still in their tables but no longer opens
+(FAILED_PRECONDITION), while another tenant's data reads as before.
 """
 
 from __future__ import annotations
@@ -259,11 +260,14 @@ async def test_shredding_a_tenant_key_makes_its_reviewer_notes_and_comments_unre
                 assert is_sealed(sealed)
                 assert NOTE.encode() not in sealed
                 assert COMMENT.encode() not in sealed
-                reasons = await conn.fetch(
-                    "SELECT reason FROM security.audit_records WHERE tenant_id = $1", shredded
+                audit = await conn.fetch(
+                    "SELECT reason, reason_sealed FROM security.audit_records WHERE tenant_id = $1",
+                    shredded,
                 )
-                assert reasons
-                assert not any(NOTE in r["reason"] for r in reasons)
+                assert audit
+                assert all(r["reason"] == "" for r in audit)
+                assert all(is_sealed(bytes(r["reason_sealed"])) for r in audit)
+                assert not any(COMMENT.encode() in bytes(r["reason_sealed"]) for r in audit)
                 await _shred(tenancy, shredded)
                 after = await conn.fetchval(
                     "SELECT body_sealed FROM security.install_requests WHERE request_id = $1",
@@ -280,6 +284,16 @@ async def test_shredding_a_tenant_key_makes_its_reviewer_notes_and_comments_unre
                 )
             assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
             assert "destroyed" in (refused.value.details() or "")
+            with pytest.raises(grpc.aio.AioRpcError) as unreadable:
+                await install.ListAuditRecords(
+                    ipb.ListAuditRecordsRequest(tenant_id=shredded), timeout=30
+                )
+            assert unreadable.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            kept_audit = await install.ListAuditRecords(
+                ipb.ListAuditRecordsRequest(tenant_id=kept), timeout=30
+            )
+            assert any(COMMENT in r.reason for r in kept_audit.records)
+            assert not kept_audit.chain_problems
             still = await install.GetInstallRequest(
                 ipb.GetInstallRequestRequest(tenant_id=kept, request_id=requests[kept]),
                 timeout=30,

@@ -20,6 +20,7 @@ from portico_common.db import Database
 from portico_common.uow import uow_factory
 from portico_embedded.testing.fixtures import unique_tenant
 from portico_security.install.adapters.postgres import InstallPgUnitOfWork
+from portico_security.install.app.audit import audit_page, record
 from portico_security.install.app.ports import InstallUowFactory
 from portico_security.install.domain.approvals import Approval
 from portico_security.install.domain.policy import (
@@ -126,3 +127,41 @@ async def test_a_plaintext_row_stays_readable_and_is_sealed_on_its_next_write(
     with pytest.raises(SealedBodyUnreadableError, match="PORTICO_TENANCY_TARGET"):
         async with plain(tenant) as tx:
             await tx.install_requests.get(tenant, request.request_id)
+
+
+async def test_audit_reasons_are_stored_only_sealed_and_the_chain_checks_out(
+    security_db: Database, database_url: str
+) -> None:
+    """A reason quoting a comment is ciphertext in the row; read back, the chain is intact."""
+    tenant, keys = unique_tenant(), StaticDataKeys()
+    uow = _uow(security_db, FieldCipher(SECURITY_SENSITIVE_FIELDS, keys))
+    for reason in (f"as sec: {COMMENT}", "install approved"):
+        async with uow(tenant) as tx:
+            await record(
+                tx,
+                tenant,
+                actor="alice",
+                action="approval.approve",
+                subject="@acme/p@1.0.0",
+                reason=reason,
+                evidence_digest="sha256:" + "0" * 64,
+            )
+    admin = await asyncpg.connect(database_url)
+    try:
+        rows = await admin.fetch(
+            "SELECT reason, reason_sealed FROM security.audit_records WHERE tenant_id = $1"
+            " ORDER BY sequence",
+            tenant,
+        )
+    finally:
+        await admin.close()
+    assert [r["reason"] for r in rows] == ["", ""]
+    assert all(is_sealed(bytes(r["reason_sealed"])) for r in rows)
+    assert COMMENT.encode() not in bytes(rows[0]["reason_sealed"])
+    records, problems = await audit_page(uow, tenant)
+    assert [r.entry.reason for r in records] == [f"as sec: {COMMENT}", "install approved"]
+    assert problems == []
+
+    keys.shred(tenant)
+    with pytest.raises(TenantKeysShreddedError):
+        await audit_page(uow, tenant)
