@@ -37,7 +37,7 @@ def _aggregates(target: str) -> str:
             AS ratio_sum"""
 
 
-ROWS_PER_YIELD = 500
+ROWS_PER_YIELD = 100
 
 
 def _summary(row: asyncpg.Record) -> WindowSummary:

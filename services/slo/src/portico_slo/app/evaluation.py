@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # The tick judges every SLO of every tenant in one process; it hands the event
 # loop back this often, so the RPCs the process serves (a tenant reading its
 # SLOs) wait for at most this many evaluations, not for all of them.
-EVALUATIONS_PER_YIELD = 100
+EVALUATIONS_PER_YIELD = 25
 
 
 @dataclass(frozen=True, slots=True)
