@@ -14,6 +14,7 @@ from bench import (
     slo_ingest,
     soak,
     solver,
+    tenant_scale,
     verification,
 )
 
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "slo_evaluation": slo_evaluation.main,
     "soak": soak.main,
     "solver": solver.main,
+    "tenant_scale": tenant_scale.main,
     "verification": verification.main,
 }
 

@@ -87,6 +87,8 @@ async def register_client(
 ) -> Tokens:
     """Registers a client for `tenant` with `roles` (admin's platform token); its Tokens."""
     secret = f"{client_id}-secret-0123456789"
+    # Sealed by auth with the tenant's data key, and shown back to its readers.
+    metadata = {"owner": f"{client_id}@{tenant}.example", "purpose": "e2e"}
     reply = await gateway.call(
         "POST",
         "/v1/auth/clients",
@@ -96,10 +98,14 @@ async def register_client(
             "tenants": [tenant],
             "scopes": ["installs.read", "installs.approve"],
             "roles": roles,
+            "metadata": metadata,
         },
         token=await admin.get("*"),
     )
     assert reply.get("roles", []) == roles, reply
+    assert reply.get("metadata") == metadata, reply
+    got = await gateway.call("GET", f"/v1/auth/clients/{client_id}", token=await admin.get("*"))
+    assert got["client"]["metadata"] == metadata, got
     return Tokens(gateway, client_id, secret)
 
 
@@ -194,9 +200,17 @@ async def gated_install(home: Path) -> None:
         # Refused by the kernel before security runs: viewer lacks installs.approve.
         assert "missing permission 'installs.approve'" in refused.value.detail, refused.value
         # The stated name is not trusted: the token's subject is the approver.
-        first = await first_api.call("POST", path, {"approver": "mallory", "role": APPROVER_ROLE})
+        note = "reviewers only: the publisher confirmed the key by phone"
+        first = await first_api.call(
+            "POST", path, {"approver": "mallory", "role": APPROVER_ROLE, "privateNote": note}
+        )
         assert first["request"]["status"] == "INSTALL_STATUS_PENDING_APPROVAL"
         assert first["request"]["approval"]["approvers"] == approvers[:1], first
+        # An approver reads the private note; a viewer of the same request does not.
+        assert [n["text"] for n in first["request"]["privateNotes"]] == [note], first
+        seen = await outsider.call("GET", f"/installs/{request['requestId']}")
+        assert seen["request"].get("privateNotes", []) == [], seen
+        assert note not in json.dumps(seen)
         second = await second_api.call("POST", path, {"role": APPROVER_ROLE})
         assert second["request"]["approval"]["approvers"] == approvers, second
 

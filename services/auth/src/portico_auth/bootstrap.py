@@ -33,13 +33,17 @@ from portico_auth.entrypoints.grpc_api import AuthApi, AuthServicer
 from portico_auth.entrypoints.jobs import key_rotation, lockout_pruning
 from portico_auth.entrypoints.sources import SourceResolver, parse_networks
 from portico_auth.errors import AuthError, ConfigurationError
+from portico_auth.sensitive import AUTH_SENSITIVE_FIELDS
 from portico_auth.settings import AuthSettings
 from portico_common.clock import Clock, SystemClock
+from portico_common.crypto.keyring import FieldCipher
+from portico_common.crypto.tenancy_client import tenancy_data_keys_found_later
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens
 from portico_common.grpc.tokens import JwksFetcher, TokenVerifier
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
+from portico_common.tenant_status import tenancy_address
 from portico_common.uow import uow_factory
 
 log = logging.getLogger(__name__)
@@ -196,6 +200,24 @@ def build(deps: Dependencies) -> Components:
     )
 
 
+def field_cipher(rt: Runtime, settings: AuthSettings) -> FieldCipher | None:
+    """Client metadata sealed with tenants' data keys from tenancy, if auth knows where it is.
+
+    Auth may start before tenancy (`portico up` gives it tenancy's ready file):
+    the address is looked up when the first key is needed.
+    """
+    address = tenancy_address(settings.tenancy_target, settings.tenancy_target_file)
+    if address is None:
+        return None
+    keys = tenancy_data_keys_found_later(
+        address,
+        rt.service_tokens,
+        cache_seconds=settings.data_key_cache_seconds,
+        tls=rt.grpc_tls,
+    )
+    return FieldCipher(AUTH_SENSITIVE_FIELDS, keys)
+
+
 async def run(
     settings: AuthSettings,
     *,
@@ -211,9 +233,24 @@ async def run(
     config = load_config(settings)
     rt = await Runtime.start(SERVICE, settings, MIGRATIONS, clock=clock)
     encryptor = config.encryptor
+    if rt.service_tokens is None:
+        # Auth calls tenancy (refused tenants, deletion reports, data keys) as
+        # svc-auth, with tokens it signs itself: it has no auth to ask, and needs no
+        # secret. Signing reads no client metadata, so it needs no data keys.
+        keys_only = uow_factory(
+            rt.db, lambda conn, _tenant: AuthPgUnitOfWork(conn, encryptor=encryptor, clock=rt.clock)
+        )
+        rt.service_tokens = ServiceTokens(
+            ServiceIdentity(service_client_id(SERVICE), SecretStr("")),
+            partial(own_token, keys_only, config.policies),
+        )
+    cipher = field_cipher(rt, settings)
     deps = Dependencies(
         uow=uow_factory(
-            rt.db, lambda conn, _tenant: AuthPgUnitOfWork(conn, encryptor=encryptor, clock=rt.clock)
+            rt.db,
+            lambda conn, _tenant: AuthPgUnitOfWork(
+                conn, encryptor=encryptor, clock=rt.clock, cipher=cipher
+            ),
         ),
         clock=rt.clock,
         policies=config.policies,
@@ -233,13 +270,6 @@ async def run(
         await rt.close()
         raise
     log.info("signing key ready", extra={"kid": key.kid})
-    if rt.service_tokens is None:
-        # Auth calls tenancy (refused tenants, deletion reports) as svc-auth, with
-        # tokens it signs itself: it has no auth to ask, and needs no secret.
-        rt.service_tokens = ServiceTokens(
-            ServiceIdentity(service_client_id(SERVICE), SecretStr("")),
-            partial(own_token, deps.uow, config.policies),
-        )
     parts = build(deps)
     await serve(
         rt,

@@ -77,6 +77,18 @@ class ProtectedClientError(AuthError, FailedPreconditionError):
     """The platform admin client is managed by auth's settings, not through the API."""
 
 
+class ClientMetadataUnsealableError(AuthError, FailedPreconditionError):
+    """Client metadata is stored only sealed with the tenant's data key, and auth has no
+    tenancy to get keys from."""
+
+    def __init__(self, client_id: str) -> None:
+        super().__init__(
+            f"the metadata of client {client_id!r} is sealed with its tenant's data key;"
+            " set PORTICO_TENANCY_TARGET so auth can get it from tenancy"
+        )
+        self.client_id = client_id
+
+
 class ClientDisabledError(AuthError, PermissionDeniedError):
     """A client whose secret is right but which is disabled gets no token.
 

@@ -157,3 +157,21 @@ async def test_failed_attempts_are_saved_read_cleared_and_pruned(uow: UnitOfWork
         assert await tx.lockouts.get("fresh") is None
     with pytest.raises(RLS_REFUSAL):
         await write_as_tenant(uow, "acme", lambda tx: tx.lockouts.save(stale))
+
+
+async def test_client_metadata_is_stored_with_the_client_and_read_back(
+    uow: UnitOfWorkFactory,
+) -> None:
+    """Metadata put for a client comes back for it; a client without any is left out."""
+    with_meta = Client.register("bot", "scrypt$x", ["acme"], ["slos.read"])
+    without = Client.register("cron", "scrypt$y", ["acme"], ["slos.read"])
+    metadata = {"owner": "team-payments", "ticket": "SEC-42"}
+    async with uow(ALL_TENANTS) as tx:
+        await tx.clients.upsert(with_meta)
+        await tx.clients.upsert(without)
+        await tx.client_metadata.put(with_meta, metadata)
+    async with uow(ALL_TENANTS) as tx:
+        assert await tx.client_metadata.get_many([with_meta, without]) == {"bot": metadata}
+        assert await tx.client_metadata.get_many([]) == {}
+    async with uow("acme") as tx:
+        assert await tx.client_metadata.get_many([with_meta]) == {}

@@ -320,3 +320,40 @@ async def test_the_per_source_limit_follows_a_trusted_proxys_forwarded_address(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await served.stub.IssueServiceToken(request, metadata=forwarded, timeout=10)
         assert caught.value.details().startswith("too many token requests from 127.0.0.1")
+
+
+async def test_client_metadata_goes_in_with_registration_and_out_with_every_read(
+    serve: Serve,
+) -> None:
+    """RegisterClient's metadata comes back from it, GetClient and ListClients; bad is 400."""
+    metadata = {"owner": "team-payments", "ticket": "SEC-42"}
+    async with serve() as served:
+        admin = await served.admin()
+        registered = await served.stub.RegisterClient(
+            pb.RegisterClientRequest(
+                client_id="acme-bot",
+                client_secret="acme-secret-0123456789",
+                tenants=["acme"],
+                roles=["viewer"],
+                metadata=metadata,
+            ),
+            metadata=admin,
+        )
+        got = await served.stub.GetClient(pb.GetClientRequest(client_id="acme-bot"), metadata=admin)
+        listed = await served.stub.ListClients(
+            pb.ListClientsRequest(tenant_id="acme"), metadata=admin
+        )
+        for found in (registered.metadata, got.client.metadata, listed.clients[0].metadata):
+            assert dict(found) == metadata
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await served.stub.RegisterClient(
+                pb.RegisterClientRequest(
+                    client_id="everywhere-bot",
+                    client_secret="acme-secret-0123456789",
+                    tenants=["*"],
+                    metadata=metadata,
+                ),
+                metadata=admin,
+            )
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "exactly one tenant" in (caught.value.details() or "")

@@ -168,3 +168,47 @@ async def test_a_duplicate_client_id_is_refused_without_overwriting(
     assert live_store.state.clients["bot"] == before
     with pytest.raises(ClientExistsError):
         await _register(live_store, PLATFORM, client_id=ADMIN)
+
+
+METADATA = {"owner": "team-payments", "purpose": "nightly reconciliation", "ticket": "SEC-42"}
+
+
+async def test_metadata_given_at_registration_is_returned_to_the_tenant_admin(
+    live_store: AuthMemoryStore,
+) -> None:
+    """The registration answers the metadata, and GetClient and ListClients show it."""
+    registered = await clients.register_client(
+        live_store.open,
+        Policies(),
+        caller=ACME_ADMIN,
+        command=_command(metadata=METADATA, roles=["developer"], scopes=[]),
+    )
+    assert registered.metadata == METADATA
+    got = await clients.get_client(live_store.open, caller=ACME_ADMIN, client_id="bot")
+    assert got.metadata == METADATA
+    listed, _ = await clients.list_clients(live_store.open, caller=ACME_ADMIN, tenant_id="acme")
+    assert {v.client.client_id: dict(v.metadata) for v in listed} == {"bot": METADATA}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"tenants": ["*"]}, "exactly one tenant"),
+        ({"tenants": ["acme", "globex"]}, "exactly one tenant"),
+        ({"metadata": {"-dash-first": "x"}}, "invalid metadata keys"),
+        ({"metadata": {"k" * 64: "x"}}, "invalid metadata keys"),
+        ({"metadata": {"note": "x" * 1025}}, "longer than 1024"),
+        ({"metadata": {f"k{i}": "x" for i in range(33)}}, "at most 32"),
+        ({"metadata": {"note": "a\x00b"}}, "NUL"),
+    ],
+)
+async def test_bad_metadata_is_refused_and_nothing_is_stored(
+    live_store: AuthMemoryStore, changes: dict[str, object], message: str
+) -> None:
+    """Metadata on a client of no single tenant, or malformed, is INVALID_ARGUMENT; no client."""
+    command = _command(**({"metadata": METADATA} | changes))
+    with pytest.raises(InvalidClientError, match=message) as caught:
+        await clients.register_client(live_store.open, Policies(), caller=PLATFORM, command=command)
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert set(live_store.state.clients) == {ADMIN}
+    assert live_store.state.client_metadata == {}

@@ -8,7 +8,13 @@ INSTALL_REQUEST_BODY = SensitiveField(
     "install_requests",
     "body_sealed",
     "an install request's approval workflow: approvers' comments, and the history and"
-    " rejection reasons that quote them",
+    " rejection reasons that quote them; reviewers' private notes",
 )
 
-SECURITY_SENSITIVE_FIELDS = SensitiveFields("security", [INSTALL_REQUEST_BODY])
+AUDIT_REASON = SensitiveField(
+    "audit_records",
+    "reason_sealed",
+    "an audit record's reason: the approver's comment or rejection reason it quotes",
+)
+
+SECURITY_SENSITIVE_FIELDS = SensitiveFields("security", [INSTALL_REQUEST_BODY, AUDIT_REASON])

@@ -20,6 +20,7 @@ from portico_common.db import Database
 from portico_common.uow import uow_factory
 from portico_embedded.testing.fixtures import unique_tenant
 from portico_security.install.adapters.postgres import InstallPgUnitOfWork
+from portico_security.install.app.audit import audit_page, record
 from portico_security.install.app.ports import InstallUowFactory
 from portico_security.install.domain.approvals import Approval
 from portico_security.install.domain.policy import (
@@ -28,7 +29,7 @@ from portico_security.install.domain.policy import (
     Outcome,
     PolicyDecision,
 )
-from portico_security.install.domain.requests import InstallRequest, TrustBreakdown
+from portico_security.install.domain.requests import InstallRequest, ReviewNote, TrustBreakdown
 from portico_security.install.errors import SealedBodyUnreadableError
 from portico_security.sensitive import SECURITY_SENSITIVE_FIELDS
 
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 COMMENT = "the maintainer told me in private the CVE fix is incomplete"
+NOTE = "reviewers only: the publisher's key was rotated after a leak"
 
 
 def _uow(db: Database, cipher: FieldCipher | None) -> InstallUowFactory:
@@ -62,7 +64,8 @@ def _voted(tenant: str) -> InstallRequest:
     )  # fmt: skip
     assert request.approval is not None
     approval, step = request.approval.vote("alice", "sec", approve=True, comment=COMMENT, now=T0)
-    return request.after(approval, step, "alice", COMMENT, T0)
+    voted = request.after(approval, step, "alice", COMMENT, T0)
+    return voted.noted(ReviewNote(T0, "alice", "sec", NOTE))
 
 
 async def _raw(database_url: str, request_id: str) -> asyncpg.Record:
@@ -82,7 +85,8 @@ async def _raw(database_url: str, request_id: str) -> asyncpg.Record:
 async def test_comments_are_stored_only_sealed_and_read_back(
     security_db: Database, database_url: str
 ) -> None:
-    """The row holds '{}' and ciphertext; reading gives the request with its comment back."""
+    """The row holds '{}' and ciphertext; reading gives the request with its comment and
+    private note back."""
     tenant, keys = unique_tenant(), StaticDataKeys()
     uow = _uow(security_db, FieldCipher(SECURITY_SENSITIVE_FIELDS, keys))
     request = _voted(tenant)
@@ -92,6 +96,7 @@ async def test_comments_are_stored_only_sealed_and_read_back(
     assert row["body"] == "{}"
     assert is_sealed(bytes(row["body_sealed"]))
     assert COMMENT.encode() not in bytes(row["body_sealed"])
+    assert NOTE.encode() not in bytes(row["body_sealed"])
     async with uow(tenant) as tx:
         assert await tx.install_requests.get(tenant, request.request_id) == request
 
@@ -122,3 +127,41 @@ async def test_a_plaintext_row_stays_readable_and_is_sealed_on_its_next_write(
     with pytest.raises(SealedBodyUnreadableError, match="PORTICO_TENANCY_TARGET"):
         async with plain(tenant) as tx:
             await tx.install_requests.get(tenant, request.request_id)
+
+
+async def test_audit_reasons_are_stored_only_sealed_and_the_chain_checks_out(
+    security_db: Database, database_url: str
+) -> None:
+    """A reason quoting a comment is ciphertext in the row; read back, the chain is intact."""
+    tenant, keys = unique_tenant(), StaticDataKeys()
+    uow = _uow(security_db, FieldCipher(SECURITY_SENSITIVE_FIELDS, keys))
+    for reason in (f"as sec: {COMMENT}", "install approved"):
+        async with uow(tenant) as tx:
+            await record(
+                tx,
+                tenant,
+                actor="alice",
+                action="approval.approve",
+                subject="@acme/p@1.0.0",
+                reason=reason,
+                evidence_digest="sha256:" + "0" * 64,
+            )
+    admin = await asyncpg.connect(database_url)
+    try:
+        rows = await admin.fetch(
+            "SELECT reason, reason_sealed FROM security.audit_records WHERE tenant_id = $1"
+            " ORDER BY sequence",
+            tenant,
+        )
+    finally:
+        await admin.close()
+    assert [r["reason"] for r in rows] == ["", ""]
+    assert all(is_sealed(bytes(r["reason_sealed"])) for r in rows)
+    assert COMMENT.encode() not in bytes(rows[0]["reason_sealed"])
+    records, problems = await audit_page(uow, tenant)
+    assert [r.entry.reason for r in records] == [f"as sec: {COMMENT}", "install approved"]
+    assert problems == []
+
+    keys.shred(tenant)
+    with pytest.raises(TenantKeysShreddedError):
+        await audit_page(uow, tenant)

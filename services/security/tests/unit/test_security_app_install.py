@@ -664,3 +664,49 @@ async def test_uninstalling_what_was_never_installed_is_not_found_and_changes_no
     assert istore.state.requests[pending.request.request_id].status is (
         InstallStatus.PENDING_APPROVAL
     )
+
+
+async def test_a_private_note_stays_on_the_request_and_out_of_events_history_and_audit(
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+) -> None:
+    """The note is kept on the request for reviewers; nothing published or audited quotes it."""
+    note = "maintainer admitted in private the fix is partial"
+    await set_policy(iuow, approval=ApprovalRule(required=2, roles=("sec", "lead")))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
+    rid = outcome.request.request_id
+    first = await approvals.approve(
+        iuow, approvals.Decide("acme", rid, "alice", "sec", "looks fine", private_note=note)
+    )
+    rejected = await approvals.reject(
+        iuow, approvals.Decide("acme", rid, "carol", "lead", "no", private_note="second note")
+    )
+    assert [(n.author, n.role, n.text) for n in first.request.private_notes] == [
+        ("alice", "sec", note)
+    ]
+    assert [n.text for n in rejected.request.private_notes] == [note, "second note"]
+    stored = await approvals.get_request(iuow, "acme", rid)
+    assert stored.private_notes == rejected.request.private_notes
+    published = [str(e) for e, _ in istore.sink.events]
+    assert published
+    assert not any(note in e or "second note" in e for e in published)
+    assert not any(note in h.detail for h in stored.history)
+    assert not any(note in r for r in stored.reasons)
+    records = await audit.list_audit(iuow, "acme")
+    assert records
+    assert not any(note in r.entry.reason for r in records)
+
+
+async def test_an_overlong_private_note_is_refused_and_changes_nothing(
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
+) -> None:
+    """A note over the text limit is INVALID_ARGUMENT naming the field; the vote is not cast."""
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
+    rid = outcome.request.request_id
+    with pytest.raises(InvalidInstallRequestError, match="private_note"):
+        await approvals.approve(
+            iuow, approvals.Decide("acme", rid, "alice", "sec", "", private_note="x" * 1025)
+        )
+    assert await approvals.get_request(iuow, "acme", rid) == outcome.request

@@ -11,7 +11,14 @@ from portico.security.v1 import install_pb2 as ipb
 from portico_common.clock import ManualClock
 from portico_common.grpc.tokens import Claims, current_claims
 from portico_security.bootstrap import build
-from portico_security.install.domain.policy import DeadlineAction, InstallPolicy, Severity
+from portico_security.install.domain.policy import (
+    DeadlineAction,
+    InstallPolicy,
+    Outcome,
+    PolicyDecision,
+    Severity,
+)
+from portico_security.install.domain.requests import InstallRequest, ReviewNote, TrustBreakdown
 from portico_security.install.entrypoints.grpc_api import InstallServicer, _actor
 from portico_security.install.entrypoints.mapping import policy_from_proto, policy_to_proto
 from portico_security.install.errors import (
@@ -150,3 +157,67 @@ def test_without_a_token_the_stated_approver_and_role_are_trusted() -> None:
         ipb.ApproveRequest(tenant_id="acme", request_id="r1", approver="alice", role="lead")
     )
     assert (decide.approver, decide.role, decide.verified_roles) == ("alice", "lead", None)
+
+
+NOTE = "vendor's CVE fix looked incomplete; asked them privately"
+
+
+def _noted_request() -> InstallRequest:
+    request = InstallRequest.decided(
+        request_id="00000000-0000-0000-0000-0000000000aa", tenant_id="acme", plugin="@acme/p",
+        version="1.0.0", verification_id="v1", publisher="acme", trust=TrustBreakdown(60, ()),
+        advisories=(), decision=PolicyDecision(Outcome.APPROVAL_REQUIRED, ("low trust",)),
+        approval=None, requested_by="bob", now=T0,
+    )  # fmt: skip
+    return request.noted(ReviewNote(T0, "alice", "security-approver", NOTE))
+
+
+@pytest.mark.parametrize(
+    ("roles", "shown"),
+    [
+        (None, True),
+        (("security-approver",), True),
+        (("platform-admin",), True),
+        (("viewer",), False),
+        (("developer", "tenant-admin"), False),
+    ],
+)
+async def test_private_notes_are_shown_only_to_callers_who_may_approve(
+    roles: tuple[str, ...] | None, shown: bool
+) -> None:
+    """GetInstallRequest carries the notes for installs.approve holders (or no verification)."""
+    world = MemoryWorld(ManualClock(T0))
+    found = build(world.dependencies()).implementation("InstallService")
+    assert isinstance(found, InstallServicer)
+    request = _noted_request()
+    async with world.install.uow_factory()("acme") as tx:
+        await tx.install_requests.add(request)
+    claims = None if roles is None else Claims("someone", "acme", (), 0, "t1", roles=roles)
+    token = current_claims.set(claims)
+    try:
+        reply = await found.GetInstallRequest(
+            ipb.GetInstallRequestRequest(tenant_id="acme", request_id=request.request_id),
+            None,  # type: ignore[arg-type]
+        )
+    finally:
+        current_claims.reset(token)
+    notes = [(n.author, n.role, n.text) for n in reply.request.private_notes]
+    assert notes == ([("alice", "security-approver", NOTE)] if shown else [])
+    assert reply.request.plugin == "@acme/p"
+
+
+@pytest.mark.parametrize("rpc", [ipb.ApproveRequest, ipb.RejectRequest])
+def test_the_private_note_reaches_the_use_case(rpc: type) -> None:
+    """Approve and Reject pass the private note on, with or without a verified token."""
+    decide = InstallServicer._decide(
+        rpc(tenant_id="acme", request_id="r1", approver="alice", role="lead", private_note=NOTE)
+    )
+    assert decide.private_note == NOTE
+    token = current_claims.set(Claims("approver-1", "acme", (), 0, "t1", roles=("lead",)))
+    try:
+        verified = InstallServicer._decide(
+            rpc(tenant_id="acme", request_id="r1", role="lead", private_note=NOTE)
+        )
+    finally:
+        current_claims.reset(token)
+    assert verified.private_note == NOTE

@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
+
 from portico_common.clock import ManualClock
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore, MemoryUnitOfWork
-from portico_slo.app import handlers
+from portico_slo.app import evaluation, handlers
 from portico_slo.app.ports import SloRecord
 from portico_slo.app.validation import ReportedOutcome
 from portico_slo.bootstrap import Dependencies, build
@@ -118,3 +120,42 @@ async def test_upkeep_loop_survives_failures_and_stops(
 
     assert failures == 0
     assert round(signalling.values[slo.slo_id][0], 6) == 10.0
+
+
+class CountingBurnRates(MemoryBurnRates):
+    """Counts the burn rates set, so a probe can see how far a tick has got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets = 0
+
+    def set(self, definition: SloDefinition, short_burn: float, long_burn: float) -> None:
+        super().set(definition, short_burn, long_burn)
+        self.sets += 1
+
+
+async def test_a_tick_over_many_slos_lets_other_work_run_before_it_ends(
+    store: MemoryStore, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The evaluator hands the event loop back while judging thousands of SLOs, so a tenant's
+    read served by the same process is not held until the whole tick ends."""
+    monkeypatch.setattr(evaluation, "EVALUATIONS_PER_YIELD", 2)
+    gauge = CountingBurnRates()
+    total = 7
+    for i in range(total):
+        await handlers.create_slo(
+            store.uow_factory(),
+            gauge,
+            tenant_id=f"t{i}",
+            plugin=PLUGIN,
+            version="1.0.0",
+            objective=0.99,
+        )
+    gauge.sets = 0
+    seen: list[int] = []
+    tick = asyncio.ensure_future(handlers.refresh_burn_rates(store.uow_factory(), gauge))
+    while not tick.done():
+        seen.append(gauge.sets)
+        await asyncio.sleep(0)
+    assert await tick == total
+    assert any(0 < n < total for n in seen), seen

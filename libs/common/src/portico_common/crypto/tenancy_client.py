@@ -8,6 +8,8 @@ the caller's write or read fails rather than falling back to plaintext.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 
 from portico.tenancy.v1 import keys_pb2, keys_pb2_grpc
@@ -57,3 +59,42 @@ def tenancy_data_keys(
         service_channel(target, tokens, tls) if tokens is not None else grpc_channel(target, tls)
     )
     return CachedDataKeys(TenancyDataKeys(channel), ttl_seconds=cache_seconds)
+
+
+class _TenancyFoundLater:
+    """GetDataKeys at an address resolved at the first call, not at start-up.
+
+    For a service that starts before tenancy and learns its port later (auth
+    under `portico up` reads tenancy's ready file): until the address is known
+    every call is UNAVAILABLE naming tenancy, like an unreachable tenancy.
+    """
+
+    def __init__(
+        self, address: Callable[[], str], tokens: ServiceTokens | None, tls: GrpcClientTls | None
+    ) -> None:
+        self._address = address
+        self._tokens = tokens
+        self._tls = tls
+        self._keys: TenancyDataKeys | None = None
+
+    async def keys_for(self, tenant_id: str) -> TenantKeys:
+        if self._keys is None:
+            target = self._address()
+            channel = (
+                service_channel(target, self._tokens, self._tls)
+                if self._tokens is not None
+                else grpc_channel(target, self._tls)
+            )
+            self._keys = TenancyDataKeys(channel)
+        return await self._keys.keys_for(tenant_id)
+
+
+def tenancy_data_keys_found_later(
+    address: Callable[[], str],
+    tokens: ServiceTokens | None,
+    *,
+    cache_seconds: float,
+    tls: GrpcClientTls | None = None,
+) -> CachedDataKeys:
+    """As `tenancy_data_keys`, with tenancy's address asked for at the first key needed."""
+    return CachedDataKeys(_TenancyFoundLater(address, tokens, tls), ttl_seconds=cache_seconds)

@@ -9,7 +9,7 @@ as in PostgreSQL: only a platform (ALL_TENANTS) transaction sees or writes one.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,8 @@ class AuthState:
     keys: dict[str, SigningKey] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
     lockouts: dict[str, FailedAttempts] = field(default_factory=dict)
+    # Client id -> its metadata (each dict replaced whole, never changed in place).
+    client_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> AuthState:
         # Rows are frozen (a key holds a private key object, which cannot be
@@ -95,6 +97,28 @@ class MemoryClientRepository:
         return found[:limit]
 
 
+class MemoryClientMetadataRepository:
+    """Metadata in memory: nothing to seal here, the PostgreSQL adapter's twin otherwise."""
+
+    def __init__(self, state: AuthState, scope: TenantScope) -> None:
+        self._state = state
+        self._scope = scope
+
+    async def put(self, client: Client, metadata: Mapping[str, str]) -> None:
+        self._scope.check_write(ALL_TENANTS)
+        if client.client_id in self._state.clients:
+            self._state.client_metadata[client.client_id] = dict(metadata)
+
+    async def get_many(self, clients: Sequence[Client]) -> dict[str, dict[str, str]]:
+        if not self._scope.sees(ALL_TENANTS):
+            return {}
+        return {
+            c.client_id: dict(self._state.client_metadata[c.client_id])
+            for c in clients
+            if self._state.client_metadata.get(c.client_id)
+        }
+
+
 class MemoryLockoutRepository:
     def __init__(self, state: AuthState, scope: TenantScope) -> None:
         self._state = state
@@ -140,6 +164,7 @@ class AuthMemoryUnitOfWork(MemoryUnitOfWork[AuthState]):
         super().__init__(state, tenant_id, clock)
         self.keys = MemorySigningKeyRepository(state, self)
         self.clients = MemoryClientRepository(state, self)
+        self.client_metadata = MemoryClientMetadataRepository(state, self)
         self.lockouts = MemoryLockoutRepository(state, self)
 
 

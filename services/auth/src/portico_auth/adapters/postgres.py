@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from portico_auth.adapters.key_encryption import KeyEncryptor
-from portico_auth.domain.clients import Client
+from portico_auth.domain.clients import Client, metadata_tenant
 from portico_auth.domain.lockout import FailedAttempts
 from portico_auth.domain.signing_keys import SigningKey
+from portico_auth.errors import ClientMetadataUnsealableError, InvalidClientError
+from portico_auth.sensitive import CLIENT_METADATA
 from portico_common.clock import Clock
+from portico_common.crypto.keyring import FieldCipher
 from portico_common.db import Connection
 from portico_common.tenants import ALL_TENANTS
 from portico_common.uow import PgUnitOfWork
@@ -59,6 +63,15 @@ class PgSigningKeyRepository:
         )
 
 
+# Two statements, not one with "$2 IS NULL OR ...": a prepared statement's generic
+# plan could not use clients_by_tenants for that, and would scan every tenant's clients.
+LIST_TENANT_CLIENTS = f"""SELECT {_CLIENT_COLUMNS} FROM clients
+    WHERE tenants = ARRAY[$1::text] AND client_id > $2
+    ORDER BY client_id LIMIT $3"""  # noqa: S608 - fixed column list
+LIST_ALL_CLIENTS = f"""SELECT {_CLIENT_COLUMNS} FROM clients
+    WHERE client_id > $1 ORDER BY client_id LIMIT $2"""  # noqa: S608 - fixed column list
+
+
 def _client(row: Any) -> Client:
     return Client(
         row["client_id"],
@@ -97,14 +110,10 @@ class PgClientRepository:
         return None if row is None else _client(row)
 
     async def list(self, tenant_id: str | None, *, after: str, limit: int) -> list[Client]:
-        rows = await self._conn.fetch(
-            f"""SELECT {_CLIENT_COLUMNS} FROM clients
-                WHERE client_id > $1 AND ($2::text IS NULL OR tenants = ARRAY[$2::text])
-                ORDER BY client_id LIMIT $3""",  # noqa: S608 - fixed column list
-            after,
-            tenant_id,
-            limit,
-        )
+        if tenant_id is None:
+            rows = await self._conn.fetch(LIST_ALL_CLIENTS, after, limit)
+        else:
+            rows = await self._conn.fetch(LIST_TENANT_CLIENTS, tenant_id, after, limit)
         return [_client(row) for row in rows]
 
     async def insert(self, client: Client) -> bool:
@@ -141,6 +150,66 @@ class PgClientRepository:
                WHERE client_id = $1""",
             *_values(client),
         )
+
+
+class PgClientMetadataRepository:
+    """Clients' metadata in `clients.metadata_sealed`, sealed with the client's tenant's key.
+
+    Never stored in plaintext: without a cipher (no tenancy to get keys from)
+    metadata is refused, and sealed metadata cannot be read.
+    """
+
+    def __init__(self, conn: Connection, cipher: FieldCipher | None) -> None:
+        self._conn = conn
+        self._cipher = cipher
+
+    def _owner(self, client: Client) -> tuple[FieldCipher, str]:
+        if self._cipher is None:
+            raise ClientMetadataUnsealableError(client.client_id)
+        tenant = metadata_tenant(client)
+        if tenant is None:
+            raise InvalidClientError(
+                f"client {client.client_id!r} has no single tenant whose key could seal metadata"
+            )
+        return self._cipher, tenant
+
+    async def put(self, client: Client, metadata: Mapping[str, str]) -> None:
+        cipher, tenant = self._owner(client)
+        sealed = await cipher.seal_text(
+            CLIENT_METADATA.table,
+            CLIENT_METADATA.column,
+            tenant,
+            client.client_id,
+            json.dumps(dict(metadata), sort_keys=True),
+        )
+        await self._conn.execute(
+            "UPDATE clients SET metadata_sealed = $2, updated_at = now() WHERE client_id = $1",
+            client.client_id,
+            sealed,
+        )
+
+    async def get_many(self, clients: Sequence[Client]) -> dict[str, dict[str, str]]:
+        if not clients:
+            return {}
+        by_id = {c.client_id: c for c in clients}
+        rows = await self._conn.fetch(
+            """SELECT client_id, metadata_sealed FROM clients
+               WHERE client_id = ANY($1::text[]) AND metadata_sealed IS NOT NULL""",
+            list(by_id),
+        )
+        found: dict[str, dict[str, str]] = {}
+        for row in rows:
+            client = by_id[row["client_id"]]
+            cipher, tenant = self._owner(client)
+            text = await cipher.open_text(
+                CLIENT_METADATA.table,
+                CLIENT_METADATA.column,
+                tenant,
+                client.client_id,
+                bytes(row["metadata_sealed"]),
+            )
+            found[client.client_id] = {str(k): str(v) for k, v in json.loads(text).items()}
+        return found
 
 
 class PgLockoutRepository:
@@ -205,8 +274,16 @@ def _attempts(row: Any) -> FailedAttempts:
 class AuthPgUnitOfWork(PgUnitOfWork):
     """One platform-level transaction with auth's repositories."""
 
-    def __init__(self, conn: Connection, *, encryptor: KeyEncryptor, clock: Clock) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        encryptor: KeyEncryptor,
+        clock: Clock,
+        cipher: FieldCipher | None = None,
+    ) -> None:
         super().__init__(conn, source="portico/auth", tenant_id=ALL_TENANTS, clock=clock)
         self.keys = PgSigningKeyRepository(conn, encryptor)
         self.clients = PgClientRepository(conn)
+        self.client_metadata = PgClientMetadataRepository(conn, cipher)
         self.lockouts = PgLockoutRepository(conn)

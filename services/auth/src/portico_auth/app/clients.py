@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from portico_auth.app.handlers import Policies
@@ -23,7 +23,12 @@ from portico_auth.domain.administration import (
     check_may_manage,
     check_may_see,
 )
-from portico_auth.domain.clients import SERVICE_CLIENT_PREFIX, Client, validate_new_secret
+from portico_auth.domain.clients import (
+    SERVICE_CLIENT_PREFIX,
+    Client,
+    client_metadata,
+    validate_new_secret,
+)
 from portico_auth.domain.lockout import FailedAttempts
 from portico_auth.errors import (
     ClientExistsError,
@@ -48,14 +53,18 @@ class RegisterClient:
     tenants: Sequence[str]
     scopes: Sequence[str]
     roles: Sequence[str]
+    # Free-form pairs about the client; only for a client of exactly one tenant.
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ClientView:
-    """A client as the API shows it: never a secret, with its lockout if one is running."""
+    """A client as the API shows it: never a secret, with its lockout if one is running,
+    and its metadata."""
 
     client: Client
     locked_until: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ class RotatedSecret:
 
 async def register_client(
     uow: UnitOfWorkFactory, policies: Policies, *, caller: Caller, command: RegisterClient
-) -> Client:
+) -> ClientView:
     """Registers a client with no more than the caller holds; ALREADY_EXISTS if the id is taken."""
     if command.client_id.startswith(SERVICE_CLIENT_PREFIX):
         raise InvalidClientError(
@@ -83,13 +92,18 @@ async def register_client(
         command.roles,
         policy=policies.roles,
     )
+    metadata = client_metadata(draft, command.metadata)
     check_may_assign(caller, draft.tenants, draft.roles, policies.roles)
     secret_hash = await asyncio.to_thread(credentials.hash_secret, command.client_secret)
-    client = Client(draft.client_id, secret_hash, draft.tenants, draft.scopes, draft.roles)
+    client = replace(draft, secret_hash=secret_hash)
     async with uow(ALL_TENANTS) as tx:
         if not await tx.clients.insert(client):
             raise ClientExistsError(f"client {command.client_id!r} is registered already")
-    return client
+        if metadata:
+            # In the registration's transaction: a client that cannot get its
+            # metadata sealed is not registered at all.
+            await tx.client_metadata.put(client, metadata)
+    return ClientView(client, metadata=metadata)
 
 
 async def get_client(uow: UnitOfWorkFactory, *, caller: Caller, client_id: str) -> ClientView:
@@ -119,8 +133,12 @@ async def list_clients(
         clients = await tx.clients.list(tenant, after=page_token, limit=limit + 1)
         page = clients[:limit]
         locks = await tx.lockouts.get_many([c.client_id for c in page])
+        metadata = await tx.client_metadata.get_many(page)
         now = tx.clock.now()
-    views = [ClientView(c, _locked_until(locks.get(c.client_id), now)) for c in page]
+    views = [
+        ClientView(c, _locked_until(locks.get(c.client_id), now), metadata.get(c.client_id, {}))
+        for c in page
+    ]
     more = len(clients) > limit
     return views, (page[-1].client_id if more and page else "")
 
@@ -216,7 +234,10 @@ async def _managed(
 
 async def _view(tx: AuthUnitOfWork, client: Client) -> ClientView:
     attempts = await tx.lockouts.get(client.client_id)
-    return ClientView(client, _locked_until(attempts, tx.clock.now()))
+    metadata = await tx.client_metadata.get_many([client])
+    return ClientView(
+        client, _locked_until(attempts, tx.clock.now()), metadata.get(client.client_id, {})
+    )
 
 
 def _locked_until(attempts: FailedAttempts | None, now: datetime) -> datetime | None:

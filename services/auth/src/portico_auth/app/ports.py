@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +39,16 @@ class ClientRepository(Protocol):
         """Clients by id after `after`: all, or those registered for exactly `tenant_id`."""
 
 
+class ClientMetadataRepository(Protocol):
+    """Clients' metadata, kept apart from the client itself: issuing a token never reads it."""
+
+    async def put(self, client: Client, metadata: Mapping[str, str]) -> None:
+        """Stores a registered client's metadata (sealed with its tenant's data key)."""
+
+    async def get_many(self, clients: Sequence[Client]) -> dict[str, dict[str, str]]:
+        """The metadata of those clients that have any, by client id."""
+
+
 class LockoutRepository(Protocol):
     async def lock(self, client_id: str) -> None:
         """Serializes the attempts on one client id until the transaction ends."""
@@ -61,6 +71,8 @@ class AuthUnitOfWork(Protocol):
     def keys(self) -> SigningKeyRepository: ...
     @property
     def clients(self) -> ClientRepository: ...
+    @property
+    def client_metadata(self) -> ClientMetadataRepository: ...
     @property
     def lockouts(self) -> LockoutRepository: ...
     @property

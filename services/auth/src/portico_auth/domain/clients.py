@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -45,6 +45,12 @@ def service_client_id(service: str) -> str:
 MAX_SECRET_OVERLAP = timedelta(days=1)
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+# A client's metadata: free-form pairs about it (owner, purpose, ticket, ...),
+# bounded so a registration cannot smuggle in a document.
+MAX_METADATA_PAIRS = 32
+MAX_METADATA_VALUE = 1024
+_METADATA_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
 
 
 def is_client_id(client_id: str) -> bool:
@@ -169,6 +175,49 @@ class Client:
             requested or tuple(sorted(self.scopes)),
             tuple(sorted(self.roles)),
         )
+
+
+def metadata_tenant(client: Client) -> str | None:
+    """The tenant whose data key seals the client's metadata: its one tenant, else None.
+
+    A platform client ("*") or one of several tenants has no single owner, so no
+    tenant's key (and no tenant's crypto-shredding) could cover its metadata.
+    """
+    if len(client.tenants) != 1:
+        return None
+    (tenant,) = client.tenants
+    return None if tenant == ALL_TENANTS else tenant
+
+
+def client_metadata(client: Client, metadata: Mapping[str, str]) -> dict[str, str]:
+    """The metadata a client may carry, checked; InvalidClientError names the rule broken."""
+    if not metadata:
+        return {}
+    if metadata_tenant(client) is None:
+        raise InvalidClientError(
+            f"client {client.client_id!r}: metadata is sealed with the tenant's data key,"
+            " so only a client of exactly one tenant (not '*') may carry it"
+        )
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise InvalidClientError(
+            f"client {client.client_id!r}: {len(metadata)} metadata pairs;"
+            f" at most {MAX_METADATA_PAIRS}"
+        )
+    bad = sorted(k for k in metadata if not _METADATA_KEY.match(k))
+    if bad:
+        raise InvalidClientError(
+            f"client {client.client_id!r}: invalid metadata keys {bad}"
+            " (1-63 characters of A-Z a-z 0-9 . _ / -, starting with a letter or digit)"
+        )
+    long = sorted(k for k, v in metadata.items() if len(v) > MAX_METADATA_VALUE)
+    if long:
+        raise InvalidClientError(
+            f"client {client.client_id!r}: metadata values of {long} are longer than"
+            f" {MAX_METADATA_VALUE} characters"
+        )
+    if any("\x00" in v for v in metadata.values()):
+        raise InvalidClientError(f"client {client.client_id!r}: a metadata value holds NUL")
+    return dict(metadata)
 
 
 def known_roles(roles: Iterable[str], policy: RolePolicy) -> frozenset[str]:

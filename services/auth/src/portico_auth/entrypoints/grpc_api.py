@@ -63,6 +63,7 @@ def _client(view: ClientView) -> pb.Client:
         previous_secret_expires_at=optional_timestamp(
             client.previous_secret_expires_at if client.previous_secret_hash else None
         ),
+        metadata=dict(view.metadata),
     )
 
 
@@ -113,7 +114,7 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
     async def RegisterClient(
         self, request: pb.RegisterClientRequest, context: Context
     ) -> pb.RegisterClientResponse:
-        client = await clients.register_client(
+        view = await clients.register_client(
             self._uow,
             self._policies,
             caller=_caller(),
@@ -123,13 +124,16 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
                 tenants=list(request.tenants),
                 scopes=list(request.scopes),
                 roles=list(request.roles),
+                metadata=dict(request.metadata),
             ),
         )
+        client = view.client
         return pb.RegisterClientResponse(
             client_id=client.client_id,
             tenants=sorted(client.tenants),
             scopes=sorted(client.scopes),
             roles=sorted(client.roles),
+            metadata=dict(view.metadata),
         )
 
     async def GetClient(

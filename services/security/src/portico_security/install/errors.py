@@ -68,6 +68,19 @@ class RoleNotHeldError(InstallError, PermissionDeniedError):
         self.role = role
 
 
+class SealedAuditReasonUnreadableError(InstallError, FailedPreconditionError):
+    """An audit record's reason is sealed with the tenant's key, and no key source is
+    configured."""
+
+    def __init__(self, tenant_id: str, sequence: int) -> None:
+        super().__init__(
+            f"audit record {sequence} of tenant {tenant_id} has its reason sealed with the"
+            " tenant's data key; set PORTICO_TENANCY_TARGET so security can get it from tenancy"
+        )
+        self.tenant_id = tenant_id
+        self.sequence = sequence
+
+
 class SealedBodyUnreadableError(InstallError, FailedPreconditionError):
     """A request's body is sealed with the tenant's key, and no key source is configured."""
 

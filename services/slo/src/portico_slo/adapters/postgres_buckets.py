@@ -12,6 +12,7 @@ domain forgives the last bits of float rounding (relative 1e-9), and so does
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -34,6 +35,9 @@ def _aggregates(target: str) -> str:
         count(*) FILTER (WHERE b.good + b.bad > 0) AS slices,
         coalesce(sum(b.good::float8 / (b.good + b.bad)) FILTER (WHERE b.good + b.bad > 0), 0)
             AS ratio_sum"""
+
+
+ROWS_PER_YIELD = 100
 
 
 def _summary(row: asyncpg.Record) -> WindowSummary:
@@ -128,10 +132,20 @@ class PgOutcomeBuckets:
                  GROUP BY s.slo_id, w.seconds""",  # noqa: S608 - constant SQL fragments
             bucket_key(now),
         )
+        # Tens of thousands of rows for every tenant's SLOs: the loops hand the event
+        # loop back now and then, so the process's RPCs are served in between.
         sums: dict[str, dict[int, WindowSummary]] = {}
-        for row in rows:
+        for index, row in enumerate(rows):
+            if index and index % ROWS_PER_YIELD == 0:
+                await asyncio.sleep(0)
             sums.setdefault(row["slo_id"], {})[int(row["window_seconds"])] = _summary(row)
-        return [(slo, sums.get(slo.slo_id, {})) for slo in map(self._record, slos)]
+        found: list[tuple[SloRecord, dict[int, WindowSummary]]] = []
+        for index, raw in enumerate(slos):
+            if index and index % ROWS_PER_YIELD == 0:
+                await asyncio.sleep(0)
+            slo = self._record(raw)
+            found.append((slo, sums.get(slo.slo_id, {})))
+        return found
 
     async def prune(self, now: datetime) -> int:
         # Mirrors portico_slo.domain.retention.retention_seconds, rounded up to whole buckets.

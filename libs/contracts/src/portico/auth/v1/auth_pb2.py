@@ -27,13 +27,19 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aportico/auth/v1/auth.proto\x12\x0fportico.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"|\n\x18IssueServiceTokenRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x13\n\x0bttl_seconds\x18\x05 \x01(\r\"\x89\x01\n\x19IssueServiceTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nexpires_in\x18\x04 \x01(\r\"\x10\n\x0eGetJwksRequest\"X\n\nJsonWebKey\x12\x0b\n\x03kty\x18\x01 \x01(\t\x12\x0b\n\x03\x63rv\x18\x02 \x01(\t\x12\t\n\x01x\x18\x03 \x01(\t\x12\x0b\n\x03kid\x18\x04 \x01(\t\x12\x0b\n\x03\x61lg\x18\x05 \x01(\t\x12\x0b\n\x03use\x18\x06 \x01(\t\"<\n\x0fGetJwksResponse\x12)\n\x04keys\x18\x01 \x03(\x0b\x32\x1b.portico.auth.v1.JsonWebKey\"#\n\x12VerifyTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x9a\x01\n\x13VerifyTokenResponse\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08token_id\x18\x05 \x01(\t\x12\r\n\x05roles\x18\x06 \x03(\t\"q\n\x15RegisterClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x0f\n\x07tenants\x18\x03 \x03(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\r\n\x05roles\x18\x05 \x03(\t\"[\n\x16RegisterClientResponse\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x0f\n\x07tenants\x18\x02 \x03(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12\r\n\x05roles\x18\x04 \x03(\t\"\xcf\x01\n\x06\x43lient\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x0f\n\x07tenants\x18\x02 \x03(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x10\n\x08\x64isabled\x18\x05 \x01(\x08\x12\x30\n\x0clocked_until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\x1aprevious_secret_expires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x10GetClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\"<\n\x11GetClientResponse\x12\'\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x17.portico.auth.v1.Client\"N\n\x12ListClientsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"X\n\x13ListClientsResponse\x12(\n\x07\x63lients\x18\x01 \x03(\x0b\x32\x17.portico.auth.v1.Client\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"<\n\x18UpdateClientRolesRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\"D\n\x19UpdateClientRolesResponse\x12\'\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x17.portico.auth.v1.Client\")\n\x14\x44isableClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\"@\n\x15\x44isableClientResponse\x12\'\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x17.portico.auth.v1.Client\"(\n\x13\x45nableClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\"?\n\x14\x45nableClientResponse\x12\'\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x17.portico.auth.v1.Client\"G\n\x19RotateClientSecretRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x17\n\x0foverlap_seconds\x18\x02 \x01(\r\"\x8b\x01\n\x1aRotateClientSecretResponse\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x1a\n\rclient_secret\x18\x02 \x01(\tB\x03\x80\x01\x01\x12>\n\x1aprevious_secret_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xe9\x0b\n\x0b\x41uthService\x12\x8b\x01\n\x11IssueServiceToken\x12).portico.auth.v1.IssueServiceTokenRequest\x1a*.portico.auth.v1.IssueServiceTokenResponse\"\x1f\xe2\xe0\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/auth/token:\x01*\x12i\n\x07GetJwks\x12\x1f.portico.auth.v1.GetJwksRequest\x1a .portico.auth.v1.GetJwksResponse\"\x1b\xe2\xe0\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/jwks\x12\x87\x01\n\x0bVerifyToken\x12#.portico.auth.v1.VerifyTokenRequest\x1a$.portico.auth.v1.VerifyTokenResponse\"-\xe2\xe0\x18\x0f\n\rtokens.verify\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/auth/verify:\x01*\x12\x94\x01\n\x0eRegisterClient\x12&.portico.auth.v1.RegisterClientRequest\x1a\'.portico.auth.v1.RegisterClientResponse\"1\xe2\xe0\x18\x12\n\x10\x63lients.register\x82\xd3\xe4\x93\x02\x15\"\x10/v1/auth/clients:\x01*\x12\x8a\x01\n\tGetClient\x12!.portico.auth.v1.GetClientRequest\x1a\".portico.auth.v1.GetClientResponse\"6\xe2\xe0\x18\x0e\n\x0c\x63lients.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/auth/clients/{client_id}\x12\x84\x01\n\x0bListClients\x12#.portico.auth.v1.ListClientsRequest\x1a$.portico.auth.v1.ListClientsResponse\"*\xe2\xe0\x18\x0e\n\x0c\x63lients.read\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/auth/clients\x12\xac\x01\n\x11UpdateClientRoles\x12).portico.auth.v1.UpdateClientRolesRequest\x1a*.portico.auth.v1.UpdateClientRolesResponse\"@\xe2\xe0\x18\x0f\n\rclients.write\x82\xd3\xe4\x93\x02\'\x1a\"/v1/auth/clients/{client_id}/roles:\x01*\x12\xa2\x01\n\rDisableClient\x12%.portico.auth.v1.DisableClientRequest\x1a&.portico.auth.v1.DisableClientResponse\"B\xe2\xe0\x18\x0f\n\rclients.write\x82\xd3\xe4\x93\x02)\"$/v1/auth/clients/{client_id}:disable:\x01*\x12\x9e\x01\n\x0c\x45nableClient\x12$.portico.auth.v1.EnableClientRequest\x1a%.portico.auth.v1.EnableClientResponse\"A\xe2\xe0\x18\x0f\n\rclients.write\x82\xd3\xe4\x93\x02(\"#/v1/auth/clients/{client_id}:enable:\x01*\x12\xb6\x01\n\x12RotateClientSecret\x12*.portico.auth.v1.RotateClientSecretRequest\x1a+.portico.auth.v1.RotateClientSecretResponse\"G\xe2\xe0\x18\x0f\n\rclients.write\x82\xd3\xe4\x93\x02.\")/v1/auth/clients/{client_id}:rotateSecret:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aportico/auth/v1/auth.proto\x12\x0fportico.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"|\n\x18IssueServiceTokenRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x13\n\x0bttl_seconds\x18\x05 \x01(\r\"\x89\x01\n\x19IssueServiceTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nexpires_in\x18\x04 \x01(\r\"\x10\n\x0eGetJwksRequest\"X\n\nJsonWebKey\x12\x0b\n\x03kty\x18\x01 \x01(\t\x12\x0b\n\x03\x63rv\x18\x02 \x01(\t\x12\t\n\x01x\x18\x03 \x01(\t\x12\x0b\n\x03kid\x18\x04 \x01(\t\x12\x0b\n\x03\x61lg\x18\x05 \x01(\t\x12\x0b\n\x03use\x18\x06 \x01(\t\"<\n\x0fGetJwksResponse\x12)\n\x04keys\x18\x01 \x03(\x0b\x32\x1b.portico.auth.v1.JsonWebKey\"#\n\x12VerifyTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x9a\x01\n\x13VerifyTokenResponse\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08token_id\x18\x05 \x01(\t\x12\r\n\x05roles\x18\x06 \x03(\t\"\xea\x01\n\x15RegisterClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x15\n\rclient_secret\x18\x02 \x01(\t\x12\x0f\n\x07tenants\x18\x03 \x03(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\r\n\x05roles\x18\x05 \x03(\t\x12\x46\n\x08metadata\x18\x06 \x03(\x0b\x32\x34.portico.auth.v1.RegisterClientRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd5\x01\n\x16RegisterClientResponse\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x0f\n\x07tenants\x18\x02 \x03(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12G\n\x08metadata\x18\x05 \x03(\x0b\x32\x35.portico.auth.v1.RegisterClientResponse.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb9\x02\n\x06\x43lient\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x0f\n\x07tenants\x18\x02 \x03(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x10\n\x08\x64isabled\x18\x05 \x01(\x08\x12\x30\n\x0clocked_until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\x1aprevious_secret_expires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x08metadata\x18\x08 \x03(\x0b\x32%.portico.auth.v1.Client.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x10GetClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\"<\n\x11GetClientResponse\x12\'\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x17.portico.auth.v1.Client\"N\n\x12ListClientsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"X\n\x13ListClientsResponse\x12(\n\x07\x63lients\x18\x01 \x03(\x0b\x32\x17.portico.auth.v1.Client\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"<\n\x18UpdateClientRolesRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\"D\n\x19UpdateClientRolesResponse\x12\'\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x17.portico.auth.v1.Client\")\n\x14\x44isableClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\"@\n\x15\x44isableClientResponse\x12\'\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x17.portico.auth.v1.Client\"(\n\x13\x45nableClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\"?\n\x14\x45nableClientResponse\x12\'\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x17.portico.auth.v1.Client\"G\n\x19RotateClientSecretRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x17\n\x0foverlap_seconds\x18\x02 \x01(\r\"\x8b\x01\n\x1aRotateClientSecretResponse\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x1a\n\rclient_secret\x18\x02 \x01(\tB\x03\x80\x01\x01\x12>\n\x1aprevious_secret_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xe9\x0b\n\x0b\x41uthService\x12\x8b\x01\n\x11IssueServiceToken\x12).portico.auth.v1.IssueServiceTokenRequest\x1a*.portico.auth.v1.IssueServiceTokenResponse\"\x1f\xe2\xe0\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/auth/token:\x01*\x12i\n\x07GetJwks\x12\x1f.portico.auth.v1.GetJwksRequest\x1a .portico.auth.v1.GetJwksResponse\"\x1b\xe2\xe0\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/jwks\x12\x87\x01\n\x0bVerifyToken\x12#.portico.auth.v1.VerifyTokenRequest\x1a$.portico.auth.v1.VerifyTokenResponse\"-\xe2\xe0\x18\x0f\n\rtokens.verify\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/auth/verify:\x01*\x12\x94\x01\n\x0eRegisterClient\x12&.portico.auth.v1.RegisterClientRequest\x1a\'.portico.auth.v1.RegisterClientResponse\"1\xe2\xe0\x18\x12\n\x10\x63lients.register\x82\xd3\xe4\x93\x02\x15\"\x10/v1/auth/clients:\x01*\x12\x8a\x01\n\tGetClient\x12!.portico.auth.v1.GetClientRequest\x1a\".portico.auth.v1.GetClientResponse\"6\xe2\xe0\x18\x0e\n\x0c\x63lients.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/auth/clients/{client_id}\x12\x84\x01\n\x0bListClients\x12#.portico.auth.v1.ListClientsRequest\x1a$.portico.auth.v1.ListClientsResponse\"*\xe2\xe0\x18\x0e\n\x0c\x63lients.read\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/auth/clients\x12\xac\x01\n\x11UpdateClientRoles\x12).portico.auth.v1.UpdateClientRolesRequest\x1a*.portico.auth.v1.UpdateClientRolesResponse\"@\xe2\xe0\x18\x0f\n\rclients.write\x82\xd3\xe4\x93\x02\'\x1a\"/v1/auth/clients/{client_id}/roles:\x01*\x12\xa2\x01\n\rDisableClient\x12%.portico.auth.v1.DisableClientRequest\x1a&.portico.auth.v1.DisableClientResponse\"B\xe2\xe0\x18\x0f\n\rclients.write\x82\xd3\xe4\x93\x02)\"$/v1/auth/clients/{client_id}:disable:\x01*\x12\x9e\x01\n\x0c\x45nableClient\x12$.portico.auth.v1.EnableClientRequest\x1a%.portico.auth.v1.EnableClientResponse\"A\xe2\xe0\x18\x0f\n\rclients.write\x82\xd3\xe4\x93\x02(\"#/v1/auth/clients/{client_id}:enable:\x01*\x12\xb6\x01\n\x12RotateClientSecret\x12*.portico.auth.v1.RotateClientSecretRequest\x1a+.portico.auth.v1.RotateClientSecretResponse\"G\xe2\xe0\x18\x0f\n\rclients.write\x82\xd3\xe4\x93\x02.\")/v1/auth/clients/{client_id}:rotateSecret:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'portico.auth.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_REGISTERCLIENTREQUEST_METADATAENTRY']._loaded_options = None
+  _globals['_REGISTERCLIENTREQUEST_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_REGISTERCLIENTRESPONSE_METADATAENTRY']._loaded_options = None
+  _globals['_REGISTERCLIENTRESPONSE_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_CLIENT_METADATAENTRY']._loaded_options = None
+  _globals['_CLIENT_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_ROTATECLIENTSECRETRESPONSE'].fields_by_name['client_secret']._loaded_options = None
   _globals['_ROTATECLIENTSECRETRESPONSE'].fields_by_name['client_secret']._serialized_options = b'\200\001\001'
   _globals['_AUTHSERVICE'].methods_by_name['IssueServiceToken']._loaded_options = None
@@ -70,36 +76,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFYTOKENREQUEST']._serialized_end=611
   _globals['_VERIFYTOKENRESPONSE']._serialized_start=614
   _globals['_VERIFYTOKENRESPONSE']._serialized_end=768
-  _globals['_REGISTERCLIENTREQUEST']._serialized_start=770
-  _globals['_REGISTERCLIENTREQUEST']._serialized_end=883
-  _globals['_REGISTERCLIENTRESPONSE']._serialized_start=885
-  _globals['_REGISTERCLIENTRESPONSE']._serialized_end=976
-  _globals['_CLIENT']._serialized_start=979
-  _globals['_CLIENT']._serialized_end=1186
-  _globals['_GETCLIENTREQUEST']._serialized_start=1188
-  _globals['_GETCLIENTREQUEST']._serialized_end=1225
-  _globals['_GETCLIENTRESPONSE']._serialized_start=1227
-  _globals['_GETCLIENTRESPONSE']._serialized_end=1287
-  _globals['_LISTCLIENTSREQUEST']._serialized_start=1289
-  _globals['_LISTCLIENTSREQUEST']._serialized_end=1367
-  _globals['_LISTCLIENTSRESPONSE']._serialized_start=1369
-  _globals['_LISTCLIENTSRESPONSE']._serialized_end=1457
-  _globals['_UPDATECLIENTROLESREQUEST']._serialized_start=1459
-  _globals['_UPDATECLIENTROLESREQUEST']._serialized_end=1519
-  _globals['_UPDATECLIENTROLESRESPONSE']._serialized_start=1521
-  _globals['_UPDATECLIENTROLESRESPONSE']._serialized_end=1589
-  _globals['_DISABLECLIENTREQUEST']._serialized_start=1591
-  _globals['_DISABLECLIENTREQUEST']._serialized_end=1632
-  _globals['_DISABLECLIENTRESPONSE']._serialized_start=1634
-  _globals['_DISABLECLIENTRESPONSE']._serialized_end=1698
-  _globals['_ENABLECLIENTREQUEST']._serialized_start=1700
-  _globals['_ENABLECLIENTREQUEST']._serialized_end=1740
-  _globals['_ENABLECLIENTRESPONSE']._serialized_start=1742
-  _globals['_ENABLECLIENTRESPONSE']._serialized_end=1805
-  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_start=1807
-  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_end=1878
-  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_start=1881
-  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_end=2020
-  _globals['_AUTHSERVICE']._serialized_start=2023
-  _globals['_AUTHSERVICE']._serialized_end=3536
+  _globals['_REGISTERCLIENTREQUEST']._serialized_start=771
+  _globals['_REGISTERCLIENTREQUEST']._serialized_end=1005
+  _globals['_REGISTERCLIENTREQUEST_METADATAENTRY']._serialized_start=958
+  _globals['_REGISTERCLIENTREQUEST_METADATAENTRY']._serialized_end=1005
+  _globals['_REGISTERCLIENTRESPONSE']._serialized_start=1008
+  _globals['_REGISTERCLIENTRESPONSE']._serialized_end=1221
+  _globals['_REGISTERCLIENTRESPONSE_METADATAENTRY']._serialized_start=958
+  _globals['_REGISTERCLIENTRESPONSE_METADATAENTRY']._serialized_end=1005
+  _globals['_CLIENT']._serialized_start=1224
+  _globals['_CLIENT']._serialized_end=1537
+  _globals['_CLIENT_METADATAENTRY']._serialized_start=958
+  _globals['_CLIENT_METADATAENTRY']._serialized_end=1005
+  _globals['_GETCLIENTREQUEST']._serialized_start=1539
+  _globals['_GETCLIENTREQUEST']._serialized_end=1576
+  _globals['_GETCLIENTRESPONSE']._serialized_start=1578
+  _globals['_GETCLIENTRESPONSE']._serialized_end=1638
+  _globals['_LISTCLIENTSREQUEST']._serialized_start=1640
+  _globals['_LISTCLIENTSREQUEST']._serialized_end=1718
+  _globals['_LISTCLIENTSRESPONSE']._serialized_start=1720
+  _globals['_LISTCLIENTSRESPONSE']._serialized_end=1808
+  _globals['_UPDATECLIENTROLESREQUEST']._serialized_start=1810
+  _globals['_UPDATECLIENTROLESREQUEST']._serialized_end=1870
+  _globals['_UPDATECLIENTROLESRESPONSE']._serialized_start=1872
+  _globals['_UPDATECLIENTROLESRESPONSE']._serialized_end=1940
+  _globals['_DISABLECLIENTREQUEST']._serialized_start=1942
+  _globals['_DISABLECLIENTREQUEST']._serialized_end=1983
+  _globals['_DISABLECLIENTRESPONSE']._serialized_start=1985
+  _globals['_DISABLECLIENTRESPONSE']._serialized_end=2049
+  _globals['_ENABLECLIENTREQUEST']._serialized_start=2051
+  _globals['_ENABLECLIENTREQUEST']._serialized_end=2091
+  _globals['_ENABLECLIENTRESPONSE']._serialized_start=2093
+  _globals['_ENABLECLIENTRESPONSE']._serialized_end=2156
+  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_start=2158
+  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_end=2229
+  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_start=2232
+  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_end=2371
+  _globals['_AUTHSERVICE']._serialized_start=2374
+  _globals['_AUTHSERVICE']._serialized_end=3887
 # @@protoc_insertion_point(module_scope)

@@ -350,6 +350,37 @@ class InstallHistoryEntry(_message.Message):
 Global___InstallHistoryEntry: _TypeAlias = InstallHistoryEntry  # noqa: Y015
 
 @_typing.final
+class ReviewNote(_message.Message):
+    """A reviewer's private note on a request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    author: _builtins.str
+    role: _builtins.str
+    text: _builtins.str
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        author: _builtins.str = ...,
+        role: _builtins.str = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "author", b"author", "role", b"role", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewNote: _TypeAlias = ReviewNote  # noqa: Y015
+
+@_typing.final
 class InstallRequest(_message.Message):
     """An install request."""
 
@@ -370,6 +401,7 @@ class InstallRequest(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     APPROVAL_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
+    PRIVATE_NOTES_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     tenant_id: _builtins.str
     plugin: _builtins.str
@@ -393,6 +425,13 @@ class InstallRequest(_message.Message):
 
     @_builtins.property
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___InstallHistoryEntry]: ...
+    @_builtins.property
+    def private_notes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReviewNote]:
+        """Reviewers' private notes, in order. Only for callers who may approve installs
+        (installs.approve): empty for everyone else. Sealed at rest with the tenant's
+        data key and never quoted in the history, events or audit trail.
+        """
+
     def __init__(
         self,
         *,
@@ -411,10 +450,11 @@ class InstallRequest(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         approval: Global___ApprovalStatus | None = ...,
         history: _abc.Iterable[Global___InstallHistoryEntry] | None = ...,
+        private_notes: _abc.Iterable[Global___ReviewNote] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["approval", b"approval", "created_at", b"created_at", "trust", b"trust"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["advisories", b"advisories", "approval", b"approval", "created_at", b"created_at", "evidence_digest", b"evidence_digest", "history", b"history", "plugin", b"plugin", "publisher", b"publisher", "reasons", b"reasons", "request_id", b"request_id", "requested_by", b"requested_by", "status", b"status", "tenant_id", b"tenant_id", "trust", b"trust", "verification_id", b"verification_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advisories", b"advisories", "approval", b"approval", "created_at", b"created_at", "evidence_digest", b"evidence_digest", "history", b"history", "plugin", b"plugin", "private_notes", b"private_notes", "publisher", b"publisher", "reasons", b"reasons", "request_id", b"request_id", "requested_by", b"requested_by", "status", b"status", "tenant_id", b"tenant_id", "trust", b"trust", "verification_id", b"verification_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -645,6 +685,7 @@ class ApproveRequest(_message.Message):
     APPROVER_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     COMMENT_FIELD_NUMBER: _builtins.int
+    PRIVATE_NOTE_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     request_id: _builtins.str
     approver: _builtins.str
@@ -654,6 +695,11 @@ class ApproveRequest(_message.Message):
     role: _builtins.str
     """The role decided as; with token verification it must be in the token's roles."""
     comment: _builtins.str
+    private_note: _builtins.str
+    """A note for the other reviewers only (at most 1024 characters): kept with the
+    request, sealed with the tenant's data key, never in the history, events or
+    audit trail. Dropped with a repeated approval, which changes nothing.
+    """
     def __init__(
         self,
         *,
@@ -662,10 +708,11 @@ class ApproveRequest(_message.Message):
         approver: _builtins.str = ...,
         role: _builtins.str = ...,
         comment: _builtins.str = ...,
+        private_note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approver", b"approver", "comment", b"comment", "request_id", b"request_id", "role", b"role", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approver", b"approver", "comment", b"comment", "private_note", b"private_note", "request_id", b"request_id", "role", b"role", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -708,6 +755,7 @@ class RejectRequest(_message.Message):
     APPROVER_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     COMMENT_FIELD_NUMBER: _builtins.int
+    PRIVATE_NOTE_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     request_id: _builtins.str
     approver: _builtins.str
@@ -718,6 +766,8 @@ class RejectRequest(_message.Message):
     """The role decided as; with token verification it must be in the token's roles."""
     comment: _builtins.str
     """Why; required."""
+    private_note: _builtins.str
+    """A note for the other reviewers only, as in ApproveRequest."""
     def __init__(
         self,
         *,
@@ -726,10 +776,11 @@ class RejectRequest(_message.Message):
         approver: _builtins.str = ...,
         role: _builtins.str = ...,
         comment: _builtins.str = ...,
+        private_note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approver", b"approver", "comment", b"comment", "request_id", b"request_id", "role", b"role", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approver", b"approver", "comment", b"comment", "private_note", b"private_note", "request_id", b"request_id", "role", b"role", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -16,6 +16,7 @@ from portico_security.install.domain.requests import (
     HistoryEntry,
     InstallRequest,
     InstallStatus,
+    ReviewNote,
     advisory_to_json,
     trust_from_json,
     trust_to_json,
@@ -39,6 +40,10 @@ def request_to_json(request: InstallRequest) -> dict[str, Any]:
         ],
         "rollout_phases": list(request.rollout_phases),
         "rollout_bake_seconds": request.rollout_bake_seconds,
+        "private_notes": [
+            {"at": n.at.isoformat(), "author": n.author, "role": n.role, "text": n.text}
+            for n in request.private_notes
+        ],
     }
 
 
@@ -81,6 +86,16 @@ def request_from_json(
         ),
         rollout_phases=tuple(int(p) for p in body["rollout_phases"]),
         rollout_bake_seconds=int(body["rollout_bake_seconds"]),
+        # Bodies written before private notes existed have none.
+        private_notes=tuple(
+            ReviewNote(
+                at=datetime.fromisoformat(n["at"]),
+                author=str(n["author"]),
+                role=str(n["role"]),
+                text=str(n["text"]),
+            )
+            for n in body.get("private_notes", ())
+        ),
     )
 
 

@@ -18,8 +18,11 @@ from portico_security.install.domain.audit import AuditEntry, AuditRecord, appen
 from portico_security.install.domain.events import InstallEvent
 from portico_security.install.domain.policy import InstallPolicy, policy_from_json, policy_to_json
 from portico_security.install.domain.requests import InstallRequest, InstallStatus
-from portico_security.install.errors import SealedBodyUnreadableError
-from portico_security.sensitive import INSTALL_REQUEST_BODY
+from portico_security.install.errors import (
+    SealedAuditReasonUnreadableError,
+    SealedBodyUnreadableError,
+)
+from portico_security.sensitive import AUDIT_REASON, INSTALL_REQUEST_BODY
 from portico_security.verification.adapters.postgres import SOURCE
 
 
@@ -159,9 +162,21 @@ class PgInstallRequestRepository:
         return [(r["tenant_id"], str(r["request_id"])) for r in rows]
 
 
+_AUDIT_COLUMNS = """SELECT tenant_id, sequence, at, actor, action, subject, reason, reason_sealed,
+                      evidence_digest, prev_hash, hash"""
+
+
 class PgAuditLog:
-    def __init__(self, conn: Connection) -> None:
+    """The tenant's audit chain; with a cipher, each reason is sealed with the tenant's key.
+
+    The hash chain covers the plaintext reason, so a chain is checked on what
+    was recorded, and a shredded tenant's chain can no longer be read at all.
+    Records written without a cipher keep their plaintext reason.
+    """
+
+    def __init__(self, conn: Connection, cipher: FieldCipher | None = None) -> None:
         self._conn = conn
+        self._cipher = cipher
 
     async def append(self, entry: AuditEntry) -> AuditRecord:
         # One writer per tenant chain at a time, so two transactions never both
@@ -171,23 +186,33 @@ class PgAuditLog:
             f"security.audit:{entry.tenant_id}",
         )
         last = await self._conn.fetchrow(
-            """SELECT tenant_id, sequence, at, actor, action, subject, reason,
-                      evidence_digest, prev_hash, hash
-                 FROM audit_records WHERE tenant_id = $1 ORDER BY sequence DESC LIMIT 1""",
+            f"""{_AUDIT_COLUMNS} FROM audit_records
+                WHERE tenant_id = $1 ORDER BY sequence DESC LIMIT 1""",
             entry.tenant_id,
         )
-        record = append(_record(last) if last is not None else None, entry)
+        record = append(await self._record(last) if last is not None else None, entry)
+        reason, sealed = entry.reason, None
+        if self._cipher is not None:
+            sealed = await self._cipher.seal_text(
+                AUDIT_REASON.table,
+                AUDIT_REASON.column,
+                entry.tenant_id,
+                str(record.sequence),
+                entry.reason,
+            )
+            reason = ""
         await self._conn.execute(
             """INSERT INTO audit_records (tenant_id, sequence, at, actor, action, subject,
-                   reason, evidence_digest, prev_hash, hash)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+                   reason, reason_sealed, evidence_digest, prev_hash, hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
             entry.tenant_id,
             record.sequence,
             entry.at,
             entry.actor,
             entry.action,
             entry.subject,
-            entry.reason,
+            reason,
+            sealed,
             entry.evidence_digest,
             record.prev_hash,
             record.hash,
@@ -198,9 +223,7 @@ class PgAuditLog:
         self, tenant_id: str, *, subject: str = "", after: int = 0, limit: int = 100
     ) -> list[AuditRecord]:
         rows = await self._conn.fetch(
-            """SELECT tenant_id, sequence, at, actor, action, subject, reason,
-                      evidence_digest, prev_hash, hash
-                 FROM audit_records
+            f"""{_AUDIT_COLUMNS} FROM audit_records
                 WHERE tenant_id = $1 AND ($2 = '' OR subject = $2) AND sequence > $3
                 ORDER BY sequence LIMIT $4""",
             tenant_id,
@@ -208,7 +231,34 @@ class PgAuditLog:
             after,
             limit,
         )
-        return [_record(r) for r in rows]
+        return [await self._record(r) for r in rows]
+
+    async def _record(self, row: Any) -> AuditRecord:
+        reason = row["reason"]
+        if row["reason_sealed"] is not None:
+            if self._cipher is None:
+                raise SealedAuditReasonUnreadableError(row["tenant_id"], int(row["sequence"]))
+            reason = await self._cipher.open_text(
+                AUDIT_REASON.table,
+                AUDIT_REASON.column,
+                row["tenant_id"],
+                str(row["sequence"]),
+                bytes(row["reason_sealed"]),
+            )
+        return AuditRecord(
+            entry=AuditEntry(
+                tenant_id=row["tenant_id"],
+                at=row["at"],
+                actor=row["actor"],
+                action=row["action"],
+                subject=row["subject"],
+                reason=reason,
+                evidence_digest=row["evidence_digest"],
+            ),
+            sequence=int(row["sequence"]),
+            prev_hash=row["prev_hash"],
+            hash=row["hash"],
+        )
 
 
 _GET = """SELECT request_id, tenant_id, plugin, version, status, body, body_sealed
@@ -218,23 +268,6 @@ _OF_PLUGIN = """SELECT request_id, tenant_id, plugin, version, status, body, bod
                  FROM install_requests
                 WHERE tenant_id = $1 AND plugin = $2 AND status = ANY($3::text[])
                 ORDER BY created_at, request_id"""
-
-
-def _record(row: Any) -> AuditRecord:
-    return AuditRecord(
-        entry=AuditEntry(
-            tenant_id=row["tenant_id"],
-            at=row["at"],
-            actor=row["actor"],
-            action=row["action"],
-            subject=row["subject"],
-            reason=row["reason"],
-            evidence_digest=row["evidence_digest"],
-        ),
-        sequence=int(row["sequence"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
 
 
 def _deadline(request: InstallRequest) -> datetime | None:
@@ -252,7 +285,7 @@ class InstallPgUnitOfWork(PgUnitOfWork):
         super().__init__(conn, source=SOURCE, tenant_id=tenant_id, clock=clock)
         self.install_policies = PgInstallPolicyRepository(conn, clock)
         self.install_requests = PgInstallRequestRepository(conn, clock, cipher)
-        self.audit = PgAuditLog(conn)
+        self.audit = PgAuditLog(conn, cipher)
 
     async def publish(self, events: Sequence[InstallEvent]) -> None:
         for event in events:

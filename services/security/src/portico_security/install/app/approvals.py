@@ -16,7 +16,7 @@ from portico_security.install.app.ports import InstallUnitOfWork, InstallUowFact
 from portico_security.install.app.validation import check_text
 from portico_security.install.domain.approvals import Step
 from portico_security.install.domain.events import InstallApprovalRecorded, InstallEscalated
-from portico_security.install.domain.requests import InstallRequest
+from portico_security.install.domain.requests import InstallRequest, ReviewNote
 from portico_security.install.errors import (
     ApprovalNotAllowedError,
     InstallRequestNotFoundError,
@@ -40,6 +40,9 @@ class Decide:
     role: str
     comment: str
     verified_roles: tuple[str, ...] | None = None
+    # For the reviewers only: kept in the request's sealed body, never in the
+    # history, the events or the audit trail (unlike the comment).
+    private_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,7 @@ async def _decide(uow: InstallUowFactory, command: Decide, *, approve: bool) -> 
     check_text("approver", command.approver, required=True)
     check_text("role", command.role, required=True)
     check_text("comment", command.comment)
+    check_text("private_note", command.private_note)
     if command.verified_roles is not None and command.role not in command.verified_roles:
         raise RoleNotHeldError(command.approver, command.role, command.verified_roles)
     async with uow(command.tenant_id) as tx:
@@ -121,6 +125,10 @@ async def _decide(uow: InstallUowFactory, command: Decide, *, approve: bool) -> 
             return DecisionResult(request, step)
         reason = command.comment or step.value.lower()
         updated = request.after(approval, step, command.approver, reason, now)
+        if command.private_note.strip():
+            updated = updated.noted(
+                ReviewNote(now, command.approver, command.role, command.private_note)
+            )
         await tx.install_requests.save(updated)
         await tx.publish(
             [

@@ -51,6 +51,20 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewNote:
+    """A reviewer's private note on a request: for the reviewers only.
+
+    Unlike a vote's comment it is never quoted in the history, the reasons,
+    the events or the audit trail; it lives only in the request's sealed body.
+    """
+
+    at: datetime
+    author: str
+    role: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class InstallRequest:
     request_id: str
     tenant_id: str
@@ -70,6 +84,7 @@ class InstallRequest:
     # Passed on to rollout with plugin.install.approved (empty / 0: rollout's defaults).
     rollout_phases: tuple[int, ...] = ()
     rollout_bake_seconds: int = 0
+    private_notes: tuple[ReviewNote, ...] = ()
 
     @property
     def subject(self) -> str:
@@ -164,6 +179,10 @@ class InstallRequest:
             raise ValueError(f"install request {self.request_id} is {self.status}, not APPROVED")
         entry = HistoryEntry(now, "uninstalled", actor, reason)
         return replace(self, status=InstallStatus.UNINSTALLED, history=(*self.history, entry))
+
+    def noted(self, note: ReviewNote) -> InstallRequest:
+        """The request with a reviewer's private note added."""
+        return replace(self, private_notes=(*self.private_notes, note))
 
 
 def evidence_digest(evidence: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portico.security.v1 import install_pb2 as pb
 from portico.security.v1 import install_pb2_grpc as pb_grpc
+from portico_common.authz.policy import RolePolicy, default_policy
 from portico_common.grpc.interceptor import Context
 from portico_common.grpc.tokens import current_claims
 from portico_security.install.app import approvals, audit
@@ -38,6 +39,23 @@ def _actor(named: str) -> str:
     return f"{named} (via {subject})"
 
 
+# Who reads reviewers' private notes: whoever may approve installs.
+REVIEWER_PERMISSION = "installs.approve"
+
+
+def _reviewer(policy: RolePolicy) -> bool:
+    """Whether the caller may read private notes.
+
+    Without token verification every caller is trusted as stated (unsafe for
+    production, as for approvals); with it, the token's roles must grant
+    installs.approve.
+    """
+    claims = current_claims.get()
+    if claims is None:
+        return True
+    return policy.allows(claims.roles, REVIEWER_PERMISSION, claims.scopes)
+
+
 class InstallServicer(pb_grpc.InstallServiceServicer):
     def __init__(
         self,
@@ -47,8 +65,10 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         trust: TrustScorer,
         advisories: AdvisoryMatcher,
         quota: QuotaGate | None = None,
+        policy: RolePolicy | None = None,
     ) -> None:
         self._uow = uow
+        self._policy = policy or default_policy()
         self._verifier = verifier
         self._trust = trust
         self._advisories = advisories
@@ -108,13 +128,15 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
     async def Approve(self, request: pb.ApproveRequest, context: Context) -> pb.ApproveResponse:
         result = await approvals.approve(self._uow, self._decide(request))
         return pb.ApproveResponse(
-            request=request_to_proto(result.request),
+            request=request_to_proto(result.request, private_notes=_reviewer(self._policy)),
             counted=result.step is not Step.DUPLICATE,
         )
 
     async def Reject(self, request: pb.RejectRequest, context: Context) -> pb.RejectResponse:
         result = await approvals.reject(self._uow, self._decide(request))
-        return pb.RejectResponse(request=request_to_proto(result.request))
+        return pb.RejectResponse(
+            request=request_to_proto(result.request, private_notes=_reviewer(self._policy))
+        )
 
     async def Uninstall(
         self, request: pb.UninstallRequest, context: Context
@@ -132,7 +154,9 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         self, request: pb.GetInstallRequestRequest, context: Context
     ) -> pb.GetInstallRequestResponse:
         found = await approvals.get_request(self._uow, request.tenant_id, request.request_id)
-        return pb.GetInstallRequestResponse(request=request_to_proto(found))
+        return pb.GetInstallRequestResponse(
+            request=request_to_proto(found, private_notes=_reviewer(self._policy))
+        )
 
     async def ListAuditRecords(
         self, request: pb.ListAuditRecordsRequest, context: Context
@@ -168,6 +192,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
                 approver=_actor(request.approver),
                 role=request.role,
                 comment=request.comment,
+                private_note=request.private_note,
             )
         # With a verified token, who decides is the token's subject and the role must
         # be one of the token's roles; a stated approver name is not trusted.
@@ -178,4 +203,5 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
             role=request.role,
             comment=request.comment,
             verified_roles=claims.roles,
+            private_note=request.private_note,
         )

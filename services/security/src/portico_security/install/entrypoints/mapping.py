@@ -80,7 +80,8 @@ def policy_to_proto(policy: InstallPolicy) -> pb.InstallPolicy:
     )
 
 
-def request_to_proto(request: InstallRequest) -> pb.InstallRequest:
+def request_to_proto(request: InstallRequest, *, private_notes: bool = False) -> pb.InstallRequest:
+    """The request as the API shows it; its private notes only when `private_notes`."""
     message = pb.InstallRequest(
         request_id=request.request_id,
         tenant_id=request.tenant_id,
@@ -117,6 +118,10 @@ def request_to_proto(request: InstallRequest) -> pb.InstallRequest:
                 at=to_timestamp(h.at), kind=h.kind, actor=h.actor, detail=h.detail
             )
             for h in request.history
+        ],
+        private_notes=[
+            pb.ReviewNote(at=to_timestamp(n.at), author=n.author, role=n.role, text=n.text)
+            for n in (request.private_notes if private_notes else ())
         ],
     )
     if request.approval is not None:
