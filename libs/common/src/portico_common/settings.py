@@ -64,6 +64,8 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
 
     model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
 
+    # One server, or a cluster's members comma-separated (any of them will do:
+    # the cluster announces the rest, but a start finds one that answers).
     nats_url: str = "nats://127.0.0.1:4222"
     # The service's NATS user (an nkey seed, "SU..."); empty connects without one.
     nats_nkey_seed: SecretStr = SecretStr("")
