@@ -27,7 +27,6 @@ from typing import Any
 from portico_common.db import Database
 from portico_common.errors import ConfigurationError
 from portico_common.events.bus import StreamSettings
-from portico_common.grpc.idempotency import IDEMPOTENCY_STALE_SECONDS
 from portico_common.metrics import RETENTION_LAST_RUN, RETENTION_PURGED
 from portico_common.settings import ServiceSettings
 from portico_common.tenants import ALL_TENANTS
@@ -178,7 +177,7 @@ def retention_job(
             access_denials_seconds=settings.retention_access_denials_seconds,
         ),
         stream_max_age_seconds=StreamSettings().max_age_seconds,
-        idempotency_stale_seconds=IDEMPOTENCY_STALE_SECONDS,
+        idempotency_stale_seconds=settings.idempotency_stale_seconds,
     )
     purges = Retention(
         db,
