@@ -236,10 +236,21 @@ async def canary(portal: Portal, disrupt: Disrupt, admin: asyncpg.Connection) ->
     )
 
 
-async def rollback(portal: Portal, disrupt: Disrupt, admin: asyncpg.Connection) -> Expected:
-    """A canary at 50% fails its SLO and is stepped back down; disrupted mid-saga."""
+async def rollback(
+    portal: Portal, disrupt: Disrupt, admin: asyncpg.Connection, *, canary_first: bool = False
+) -> Expected:
+    """A canary at 50% fails its SLO and is stepped back down; disrupted mid-saga.
+
+    With `canary_first` the stable version gets there by a canary of its own
+    (10 -> 50 -> 100%), and the disruption comes at its 50% instead.
+    """
     t = portal.tenant
-    stable = await portal.submit("2.3.0", [phase(100, 1)])
+    if canary_first:
+        stable = await portal.submit("2.3.0", [phase(10, 1), phase(50, 2), phase(100, 1)])
+        await portal.until(stable, IN_PROGRESS, percent=50)
+        await disrupt()
+    else:
+        stable = await portal.submit("2.3.0", [phase(100, 1)])
     await portal.until(stable, COMPLETED)
     rid = await portal.submit(
         "2.4.0", [phase(10, 1), phase(50, 3600), phase(100, 1)], rollbackStepSeconds=2
@@ -252,9 +263,11 @@ async def rollback(portal: Portal, disrupt: Disrupt, admin: asyncpg.Connection) 
             violated = True
             break
     assert violated, "the SLO was not violated by half the outcomes failing"
-    await portal.until(rid, ROLLING_BACK)
-    await disrupt()
+    if not canary_first:
+        await portal.until(rid, ROLLING_BACK)
+        await disrupt()
     await portal.until(rid, ROLLED_BACK)
+    stable_steps = 2 if canary_first else 0
     return Expected(
         "rollback",
         SETUP_EVENTS
@@ -265,7 +278,7 @@ async def rollback(portal: Portal, disrupt: Disrupt, admin: asyncpg.Connection) 
                 "rollout.requested": 2,
                 "rollout.started": 2,
                 "rollout.completed": 1,
-                "rollout.phase.advanced": 1,
+                "rollout.phase.advanced": 1 + stable_steps,
                 "rollout.rolled_back": 1,
                 "slo.violated": 1,
                 "tenant.usage.updated": 1,
@@ -279,8 +292,8 @@ async def rollback(portal: Portal, disrupt: Disrupt, admin: asyncpg.Connection) 
             "alerts": _tenant_rows("slo.alerts", t, 1),
             **_reservations(t, rollouts=2),
         },
-        # The stable version's promotion and the canary's first; two steps down.
-        decisions=Counter({"advance": 2, "rollback": 2}),
+        # The stable version's promotions and the canary's first; two steps down.
+        decisions=Counter({"advance": 2 + stable_steps, "rollback": 2}),
     )
 
 

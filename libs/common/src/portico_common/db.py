@@ -10,7 +10,10 @@ the connection; a transaction that forgets its tenant sees no tenant rows.
 A transaction's outcome is its COMMIT's: a connection that cannot be reset
 when it goes back to the pool (PostgreSQL went away just after the commit) is
 closed by the pool and logged, and does not turn a committed request into an
-error its caller would retry.
+error its caller would retry. A connection the pool hands out that cannot
+even begin a transaction because the server dropped it in the middle of a
+message (PostgreSQL killed under it) is closed, and the request answered as
+PostgreSQL's outage: it is retried, not reported as a bug.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from portico_common.idempotency_effects import current_claim, record_effect
+from portico_common.outages import POSTGRESQL, DependencyUnavailableError
 from portico_common.tenants import ALL_TENANTS
 
 log = logging.getLogger(__name__)
@@ -94,14 +98,25 @@ class Database:
         if not tenant_id:
             raise ValueError("a transaction needs a tenant id (or ALL_TENANTS)")
         conn = await self.pool.acquire()
+        begun = False
         try:
             async with conn.transaction():
+                begun = True
                 await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
                 yield conn
                 # Inside an RPC called with an idempotency key, the key commits with the effect.
                 claim = current_claim.get()
                 if claim is not None:
                     await record_effect(conn, claim)
+        except asyncpg.InternalClientError as exc:
+            if begun:
+                raise
+            # BEGIN is the first thing this connection was asked since the pool handed
+            # it out, so it was left mid-message ("another operation is in progress"):
+            # the server went away under it while it idled. Nothing was run; the pool
+            # opens a fresh connection in its place.
+            conn.terminate()
+            raise DependencyUnavailableError(POSTGRESQL) from exc
         finally:
             await self._release(conn)
 
