@@ -58,6 +58,7 @@ class EventFeed:
         """
         import nats
 
+        from portico_common.events.bus import servers_of
         from portico_common.events.nats_permissions import OBSERVER, inbox_prefix
 
         options: dict[str, Any] = {}
@@ -66,7 +67,7 @@ class EventFeed:
         if tls is not None:
             options |= {"tls": tls, "tls_handshake_first": True}
         self._nc = await nats.connect(
-            servers=[url],
+            servers=servers_of(url),
             name="portico-demo",
             connect_timeout=3,
             max_reconnect_attempts=3,

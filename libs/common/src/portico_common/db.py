@@ -16,7 +16,10 @@ request pool (`portico_<svc>`) for tenant transactions, and the platform pool
 A transaction's outcome is its COMMIT's: a connection that cannot be reset
 when it goes back to the pool (PostgreSQL went away just after the commit) is
 closed by the pool and logged, and does not turn a committed request into an
-error its caller would retry.
+error its caller would retry. A connection the pool hands out that cannot
+even begin a transaction because the server dropped it in the middle of a
+message (PostgreSQL killed under it) is closed, and the request answered as
+PostgreSQL's outage: it is retried, not reported as a bug.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from portico_common.errors import UnavailableError
 from portico_common.idempotency_effects import current_claim, record_effect
+from portico_common.outages import POSTGRESQL, DependencyUnavailableError
 from portico_common.tenants import ALL_TENANTS
 
 log = logging.getLogger(__name__)
@@ -274,9 +278,11 @@ class Database:
         for _ in range(3):
             pool = self.pool if silo is None else await self._silo_pool(self.silos, silo)
             conn = await pool.acquire()
+            begun = False
             try:
                 entered = False
                 async with conn.transaction():
+                    begun = True
                     tier, location = await conn.fetchrow(self._enter, tenant_id) or ("", "")
                     home = location if tier == Tier.SILO else None
                     if home == silo:
@@ -287,6 +293,9 @@ class Database:
                     if home is not None and self.on_silo_commit is not None:
                         self.on_silo_commit(Place(Tier.SILO, home))
                     return
+            except asyncpg.InternalClientError as exc:
+                _raise_if_dropped_while_idle(conn, begun, exc)
+                raise
             finally:
                 await _release(pool, conn)
             # The tenant lives elsewhere (placed in or moved out of a silo): follow it.
@@ -313,8 +322,10 @@ class Database:
         if place.tier is Tier.SILO:
             pool = await self._silo_pool(self.platform_silos, place.location)
         conn = await pool.acquire()
+        begun = False
         try:
             async with conn.transaction():
+                begun = True
                 await conn.execute("SELECT set_config('app.tenant_id', $1, true)", ALL_TENANTS)
                 if place.tier is Tier.BRIDGE:
                     await conn.execute(
@@ -323,6 +334,9 @@ class Database:
                     )
                 yield conn
                 await _record_claim(conn)
+        except asyncpg.InternalClientError as exc:
+            _raise_if_dropped_while_idle(conn, begun, exc)
+            raise
         finally:
             await _release(pool, conn)
 
@@ -396,3 +410,18 @@ async def open_database(
 def database_url(url: str, database: str) -> str:
     """`url` (role, host, parameters) on another database of the same server."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{quote(database, safe='')}"))
+
+
+def _raise_if_dropped_while_idle(
+    conn: Connection, begun: bool, exc: asyncpg.InternalClientError
+) -> None:
+    """PostgreSQL's outage when BEGIN found the connection left mid-message.
+
+    BEGIN is the first thing a connection is asked after the pool hands it out;
+    "another operation is in progress" there means the server went away under
+    it while it idled. Nothing was run: the connection is dropped (the pool opens
+    a fresh one in its place) and the caller gets an outage, not an internal error.
+    """
+    if not begun:
+        conn.terminate()
+        raise DependencyUnavailableError(POSTGRESQL) from exc

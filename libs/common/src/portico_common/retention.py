@@ -27,7 +27,6 @@ from typing import Any
 from portico_common.db import POOL, Database, Place
 from portico_common.errors import ConfigurationError
 from portico_common.events.bus import StreamSettings
-from portico_common.grpc.idempotency import IDEMPOTENCY_STALE_SECONDS
 from portico_common.metrics import RETENTION_LAST_RUN, RETENTION_PURGED
 from portico_common.settings import ServiceSettings
 
@@ -191,7 +190,7 @@ def retention_job(
             access_denials_seconds=settings.retention_access_denials_seconds,
         ),
         stream_max_age_seconds=StreamSettings().max_age_seconds,
-        idempotency_stale_seconds=IDEMPOTENCY_STALE_SECONDS,
+        idempotency_stale_seconds=settings.idempotency_stale_seconds,
     )
     purges = Retention(
         db,

@@ -325,7 +325,11 @@ def jwks_fetcher(
 
 
 def _idempotency_store(rt: Runtime) -> IdempotencyStore:
-    return IdempotencyStore(rt.db, ttl_seconds=rt.settings.idempotency_ttl_seconds)
+    return IdempotencyStore(
+        rt.db,
+        stale_after_seconds=rt.settings.idempotency_stale_seconds,
+        ttl_seconds=rt.settings.idempotency_ttl_seconds,
+    )
 
 
 async def serve(

@@ -64,6 +64,8 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
 
     model_config = SettingsConfigDict(env_prefix="PORTICO_", extra="ignore")
 
+    # One server, or a cluster's members comma-separated (any of them will do:
+    # the cluster announces the rest, but a start finds one that answers).
     nats_url: str = "nats://127.0.0.1:4222"
     # The service's NATS user (an nkey seed, "SU..."); empty connects without one.
     nats_nkey_seed: SecretStr = SecretStr("")
@@ -157,6 +159,11 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # How long a key answers its stored response after its first use; then it
     # may be used again, and the retention purge deletes it.
     idempotency_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # A key left in flight this long is taken to belong to a process that died
+    # in the middle of the request (kill -9, a lost node): the client's retry
+    # then runs it afresh, or is refused as already applied if its effect
+    # committed. Longer than any request takes.
+    idempotency_stale_seconds: float = Field(default=60.0, gt=0)
     # Noisy neighbours: calls of a heavy RPC (verification, solving) one tenant
     # may have running at once in this process; more are RESOURCE_EXHAUSTED.
     heavy_rpc_tenant_concurrency: int = Field(default=4, ge=1)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from nats.aio.client import Client as NatsClient
 
 from portico.events.v1 import events_pb2 as ev
-from portico_common.events.bus import StreamSettings, ensure_streams, publish
+from portico_common.events.bus import StreamSettings, connect, ensure_streams, publish
 from portico_common.events.catalog import DLQ_STREAM, STREAM
 from portico_common.events.envelope import Envelope
+from portico_common.events.provision import provision
+from portico_embedded.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +60,25 @@ async def test_republished_event_is_stored_once(infra: Any) -> None:
     assert second.seq == first.seq
     [stored] = await infra.stream()
     assert Envelope.decode(stored.headers, stored.data) == envelope
+
+
+async def test_a_comma_separated_url_connects_to_the_first_server_that_answers(
+    nats_url: str,
+) -> None:
+    """A cluster's members may be listed; one that is down is passed over."""
+    nc = await connect(f"nats://127.0.0.1:{free_port()}, {nats_url}", "list-test")
+    try:
+        assert nc.is_connected
+        assert nc.connected_url is not None
+        assert nc.connected_url.geturl() == nats_url
+    finally:
+        await nc.close()
+
+
+async def test_the_provisioner_gives_every_durable_its_ack_wait(nc: NatsClient) -> None:
+    """`event_ack_wait_seconds` reaches each consumer it creates (a redelivery's delay)."""
+    js = nc.jetstream()
+    durables = await provision(js, ack_wait_seconds=2.5)
+    assert durables
+    for durable in durables:
+        assert (await js.consumer_info(STREAM, durable)).config.ack_wait == 2.5

@@ -1,4 +1,5 @@
-"""The kernel's small shared helpers: tenant ids, timestamps, error categories, ready files."""
+"""The kernel's small shared helpers: tenant ids, timestamps, error categories, ready files,
+NATS server lists."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from portico.events.v1 import events_pb2
 from portico_common import errors
+from portico_common.errors import EventError
+from portico_common.events.bus import servers_of
 from portico_common.runtime import write_ready_file
 from portico_common.tenants import (
     ALL_TENANTS,
@@ -86,3 +89,20 @@ def test_ready_file_is_whole_json_with_the_ports(tmp_path: Path) -> None:
     assert ready["metrics_port"] == 9100
     assert isinstance(ready["pid"], int)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_nats_url_may_list_a_clusters_members() -> None:
+    """One URL or several comma-separated; blanks around them are dropped."""
+    assert servers_of("nats://a:4222") == ["nats://a:4222"]
+    assert servers_of("nats://a:1, nats://b:2,nats://c:3") == [
+        "nats://a:1",
+        "nats://b:2",
+        "nats://c:3",
+    ]
+
+
+@pytest.mark.parametrize("url", ["", " ", " , "])
+def test_a_nats_url_naming_no_server_is_refused(url: str) -> None:
+    """An empty setting fails at once, saying so, instead of connecting nowhere."""
+    with pytest.raises(EventError, match="no NATS server URL"):
+        servers_of(url)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import cast
 
 import pytest
 from pydantic import ValidationError
 
+from portico_common.db import Database
+from portico_common.errors import ConfigurationError
+from portico_common.retention import retention_job
 from portico_common.settings import ServiceSettings
 
 
@@ -94,3 +98,19 @@ def test_jwks_cache_settings_are_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("PORTICO_JWKS_STALE_SECONDS", "60")
     with pytest.raises(ValidationError, match="jwks_stale_seconds"):
         ServiceSettings()
+
+
+def test_an_in_flight_key_is_reclaimed_after_the_stale_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A minute by default; the retention refuses to purge keys before they could go stale."""
+    assert ServiceSettings().idempotency_stale_seconds == 60.0
+    monkeypatch.setenv("PORTICO_IDEMPOTENCY_STALE_SECONDS", "3")
+    assert ServiceSettings().idempotency_stale_seconds == 3.0
+    monkeypatch.setenv("PORTICO_IDEMPOTENCY_STALE_SECONDS", "0")
+    with pytest.raises(ValidationError, match="idempotency_stale_seconds"):
+        ServiceSettings()
+    monkeypatch.setenv("PORTICO_IDEMPOTENCY_STALE_SECONDS", "7200")
+    monkeypatch.setenv("PORTICO_IDEMPOTENCY_TTL_SECONDS", "3600")
+    with pytest.raises(ConfigurationError, match=r"reclaimed \(7200s\)"):
+        retention_job(cast("Database", object()), ServiceSettings())

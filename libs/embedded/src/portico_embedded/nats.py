@@ -4,6 +4,9 @@ With `tls` the client port speaks TLS only, from the first byte
 (`handshake_first`: no INFO in clear for an attacker to strip the TLS
 requirement from), and with `tls_client_ca` it requires client
 certificates too. The monitoring port stays plain HTTP on 127.0.0.1 (health).
+
+`NatsCluster` runs several of them on loopback as one JetStream cluster
+(routes between them, a store each), for replicated (R3) streams.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +24,7 @@ from typing import Any
 
 from portico_embedded.errors import LauncherError
 from portico_embedded.local_ca import Pair
-from portico_embedded.processes import http_ok, terminate, wait_for
+from portico_embedded.processes import free_port, http_ok, terminate, wait_for
 
 
 def nats_server_binary() -> str:
@@ -53,6 +58,13 @@ class NatsServer:
     tls: Pair | None = None
     # With `tls`: clients must also show a certificate this CA signed.
     tls_client_ca: Path | None = None
+    # A member of a cluster (NatsCluster sets these): its name, unique in the
+    # cluster, the cluster's name, the port the other members' routes reach
+    # it on (0: its own choice) and the routes it solicits.
+    server_name: str = ""
+    cluster_name: str = ""
+    cluster_port: int = 0
+    routes: Sequence[str] = ()
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -78,6 +90,13 @@ class NatsServer:
             config["tls"] = tls
         elif self.tls_client_ca is not None:
             raise LauncherError("a client CA for NATS needs the server's own certificate (tls)")
+        if self.cluster_name:
+            config["server_name"] = self.server_name or self.cluster_name
+            config["cluster"] = {
+                "name": self.cluster_name,
+                "listen": f"127.0.0.1:{self.cluster_port or -1}",
+                "routes": list(self.routes),
+            }
         return config
 
     @property
@@ -130,6 +149,9 @@ class NatsServer:
             return False  # not written yet, or written half-way
         self.port = _port_of(ports.get("nats", []))
         self.monitor_port = _port_of(ports.get("monitoring", []))
+        if self.cluster_name:
+            self.cluster_port = _port_of(ports.get("cluster", []))
+            return bool(self.port and self.monitor_port and self.cluster_port)
         return bool(self.port and self.monitor_port)
 
     def stop(self) -> None:
@@ -147,6 +169,103 @@ class NatsServer:
         """Stop and start on the same ports and store (streams survive)."""
         self.stop()
         self.start()
+
+
+@dataclass
+class NatsCluster:
+    """`size` JetStream servers on loopback, routed to each other as one cluster.
+
+    Each member keeps its own store under `base_dir/<name>` and chooses its
+    client and monitoring ports itself. The route ports cannot be left to
+    the servers: a JetStream cluster refuses to start without its routes
+    configured, so each member must know the others' route ports before any
+    of them runs. They are taken free a moment before the start; should
+    another process bind one first, the start is tried again on new ones.
+    A member killed and started again comes back on the ports and store it
+    had, and catches up with the others.
+    """
+
+    base_dir: Path
+    size: int = 3
+    name: str = "portico"
+    members: list[NatsServer] = field(default_factory=list)
+
+    @property
+    def urls(self) -> list[str]:
+        return [member.url for member in self.members]
+
+    @property
+    def url(self) -> str:
+        """Every member's URL, comma-separated (a client connects to any and learns the rest)."""
+        return ",".join(self.urls)
+
+    def member(self, server_name: str) -> NatsServer:
+        for member in self.members:
+            if member.server_name == server_name:
+                return member
+        raise KeyError(f"no member named {server_name!r} in cluster {self.name}")
+
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> NatsCluster:
+        """Starts every member and waits until the cluster has elected its JetStream leader."""
+        for attempt in range(1, attempts + 1):
+            ports = [free_port() for _ in range(self.size)]
+            routes = [f"nats-route://127.0.0.1:{port}" for port in ports]
+            self.members = [
+                NatsServer(
+                    self.base_dir / f"n{index}",
+                    server_name=f"n{index}",
+                    cluster_name=self.name,
+                    cluster_port=port,
+                    routes=routes,
+                )
+                for index, port in enumerate(ports, start=1)
+            ]
+            try:
+                for member in self.members:
+                    member.start(timeout)
+            except LauncherError:
+                self.stop()
+                if attempt == attempts or not any(_port_taken(m) for m in self.members):
+                    raise
+                continue
+            break
+        self.wait_formed(timeout)
+        return self
+
+    def wait_formed(self, timeout: float = 30.0) -> None:
+        """Until every running member is healthy and they agree on a JetStream meta leader."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            running = [m for m in self.members if m.proc is not None]
+            leaders = {_meta_leader(m) for m in running}
+            healthy = all(http_ok(f"http://127.0.0.1:{m.monitor_port}/healthz") for m in running)
+            if healthy and len(leaders) == 1 and "" not in leaders:
+                return
+            time.sleep(0.1)
+        raise LauncherError(f"NATS cluster {self.name} did not form within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.stop()
+
+
+def _meta_leader(member: NatsServer) -> str:
+    """The JetStream meta leader `member` knows of ("" while there is none)."""
+    url = f"http://127.0.0.1:{member.monitor_port}/jsz"
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            found = json.loads(response.read()).get("meta_cluster", {}).get("leader", "")
+    except (OSError, ValueError):
+        return ""
+    return str(found or "")
+
+
+def _port_taken(member: NatsServer) -> bool:
+    try:
+        log = member.log_path.read_text(errors="replace")
+    except FileNotFoundError:
+        return False
+    return "address already in use" in log
 
 
 def _port_of(urls: list[str]) -> int:

@@ -43,7 +43,10 @@ async def connect(
 ) -> NatsClient:
     """A connection that keeps reconnecting for as long as the process lives.
 
-    With `nkey_seed` it authenticates as that NATS user; `inbox_prefix` is
+    `url` may list several servers, comma-separated (the members of a
+    cluster): the first that answers is used, and the others (with those the
+    cluster announces) are where a reconnect goes when it dies. With
+    `nkey_seed` it authenticates as that NATS user; `inbox_prefix` is
     where replies reach it (its permissions let only it read there). With
     `tls` (`tls.nats_ssl_context`) it speaks TLS and checks the server's
     certificate. `tls_handshake_first` starts TLS before the server says a
@@ -60,7 +63,7 @@ async def connect(
         options["tls"] = tls
         options["tls_handshake_first"] = tls_handshake_first
     return await nats.connect(
-        servers=[url],
+        servers=servers_of(url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.25,
@@ -68,6 +71,14 @@ async def connect(
         allow_reconnect=True,
         **options,
     )
+
+
+def servers_of(url: str) -> list[str]:
+    """The server URLs of a `nats_url` setting: one, or several comma-separated."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise EventError("no NATS server URL given")
+    return servers
 
 
 async def check_streams(js: JetStreamContext) -> None:

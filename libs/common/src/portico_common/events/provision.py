@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from nats.js import JetStreamContext
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from portico_common.events.bus import StreamSettings, connect, ensure_streams
@@ -23,14 +23,20 @@ from portico_common.settings import NatsTlsSettings
 from portico_common.tls import nats_ssl_context
 
 
-async def provision(js: JetStreamContext, settings: StreamSettings | None = None) -> list[str]:
+async def provision(
+    js: JetStreamContext,
+    settings: StreamSettings | None = None,
+    *,
+    ack_wait_seconds: float = 30.0,
+) -> list[str]:
     """Ensures the streams and every durable consumer; returns the durables' names."""
     check_topology()
     await ensure_streams(js, settings)
     created = []
     for durables in CONSUMERS.values():
         for durable, event_types in durables.items():
-            await js.add_consumer(STREAM, consumer_config(durable, event_types))
+            config = consumer_config(durable, event_types, ack_wait_seconds)
+            await js.add_consumer(STREAM, config)
             created.append(durable)
     return created
 
@@ -43,6 +49,10 @@ class ProvisionerSettings(NatsTlsSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     nats_nkey_seed: SecretStr = SecretStr("")
     nats_stream_replicas: int = 1
+    # How long a fetched, unacknowledged message waits before it is delivered
+    # again, for every durable consumer created here: after a service dies in
+    # the middle of a handler, its event is retried this long after it was taken.
+    event_ack_wait_seconds: float = Field(default=30.0, gt=0)
 
 
 async def run(settings: ProvisionerSettings) -> list[str]:
@@ -57,7 +67,9 @@ async def run(settings: ProvisionerSettings) -> list[str]:
     )
     try:
         replicas = StreamSettings(replicas=settings.nats_stream_replicas)
-        return await provision(nc.jetstream(), replicas)
+        return await provision(
+            nc.jetstream(), replicas, ack_wait_seconds=settings.event_ack_wait_seconds
+        )
     finally:
         await nc.close()
 

@@ -1,0 +1,91 @@
+"""A pooled connection the server dropped mid-message is closed and reported as an outage."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, cast
+
+import asyncpg
+import pytest
+
+from portico_common.db import Database
+from portico_common.outages import POSTGRESQL, DependencyUnavailableError
+
+LEFT_MID_MESSAGE = "cannot switch to state 15; another operation (2) is in progress"
+
+
+class Transaction:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def __aenter__(self) -> None:
+        if self.conn.broken:
+            raise asyncpg.InternalClientError(LEFT_MID_MESSAGE)
+        self.conn.statements.append("BEGIN")
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.conn.statements.append("ROLLBACK" if exc else "COMMIT")
+
+
+class Connection:
+    """Just what Database.transaction asks of a pooled connection."""
+
+    def __init__(self, *, broken: bool) -> None:
+        self.broken = broken
+        self.terminated = False
+        self.statements: list[str] = []
+
+    def transaction(self) -> Transaction:
+        return Transaction(self)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        self.statements.append(f"{sql} {args}")
+        return "SELECT 1"
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+
+class Pool:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.released: list[Connection] = []
+
+    async def acquire(self) -> Connection:
+        return self.conn
+
+    async def release(self, conn: Connection) -> None:
+        self.released.append(conn)
+
+
+async def test_a_connection_that_cannot_begin_is_closed_and_answered_as_an_outage() -> None:
+    """BEGIN fails on a connection left mid-message: closed, released, PostgreSQL unavailable."""
+    conn = Connection(broken=True)
+    pool = Pool(conn)
+    db = Database(cast("asyncpg.Pool", pool), "rollout")
+    with pytest.raises(DependencyUnavailableError) as raised:
+        async with db.transaction("acme"):
+            pytest.fail("the block must not run on a broken connection")
+    assert raised.value.dependency == POSTGRESQL
+    assert isinstance(raised.value.__cause__, asyncpg.InternalClientError)
+    assert conn.terminated
+    assert pool.released == [conn]
+
+
+async def test_the_same_error_inside_a_begun_transaction_stays_what_it_is() -> None:
+    """Once the transaction has begun, a client error is the code's: not passed off as an outage."""
+    conn = Connection(broken=False)
+    pool = Pool(conn)
+    db = Database(cast("asyncpg.Pool", pool), "rollout")
+    with pytest.raises(asyncpg.InternalClientError, match="another operation"):
+        async with db.transaction("acme"):
+            raise asyncpg.InternalClientError(LEFT_MID_MESSAGE)
+    assert not conn.terminated
+    assert conn.statements[0] == "BEGIN"
+    assert conn.statements[-1] == "ROLLBACK"
+    assert pool.released == [conn]
