@@ -11,6 +11,7 @@ from portico_security.install.app import install as use_cases
 from portico_security.install.app.ports import (
     AdvisoryMatcher,
     ArtifactVerifier,
+    DeclaredResourcesSource,
     InstallUowFactory,
     QuotaGate,
     TrustScorer,
@@ -47,12 +48,14 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         trust: TrustScorer,
         advisories: AdvisoryMatcher,
         quota: QuotaGate | None = None,
+        resources: DeclaredResourcesSource | None = None,
     ) -> None:
         self._uow = uow
         self._verifier = verifier
         self._trust = trust
         self._advisories = advisories
         self._quota = quota
+        self._resources = resources
 
     async def InstallSecure(
         self, request: pb.InstallSecureRequest, context: Context
@@ -79,6 +82,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
             trust=self._trust,
             advisories=self._advisories,
             quota=self._quota,
+            resources=self._resources,
         )
         return pb.InstallSecureResponse(
             request=request_to_proto(result.request),
