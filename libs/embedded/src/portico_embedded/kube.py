@@ -118,6 +118,12 @@ class FakeKubeApiServer:
         """The PATCH requests received (of one kind), in order."""
         return [r for r in self.requests if r.method == "PATCH" and kind in (None, r.kind)]
 
+    def finish_terminating(self) -> None:
+        """Every terminating namespace is emptied and gone now, as the controller ends."""
+        with self._lock:
+            for namespace in list(self._terminating):
+                self._purge(namespace)
+
     # ---- the protocol -------------------------------------------------------
 
     def handle(
