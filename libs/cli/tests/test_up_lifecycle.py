@@ -169,6 +169,15 @@ def test_up_runs_the_suite_and_stops_it_cleanly_on_sigterm(
         assert [n for n in SERVICES if "PORTICO_ROLLOUT_SLO_TARGET" in up.recorded(n)] == [
             "rollout"
         ]
+        # security sizes installs' quota holds by what compat says a version declared,
+        # at the port compat reported before security began.
+        assert (
+            up.recorded("security")["PORTICO_SECURITY_COMPAT_TARGET"]
+            == (endpoints["services"]["compat"]["grpc"])
+        )
+        assert [n for n in SERVICES if "PORTICO_SECURITY_COMPAT_TARGET" in up.recorded(n)] == [
+            "security"
+        ]
         gateway = up.recorded("gateway")
         assert gateway["PORTICO_GATEWAY_PORT"] == "0"
         assert gateway["PORTICO_GATEWAY_READY_FILE"] == str(home / "run" / "gateway.ready.json")

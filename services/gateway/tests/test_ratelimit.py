@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import json
+import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from joserfc import jwt
+from joserfc.jwk import OKPKey
 from starlette.applications import Starlette
 
+from portico_common.grpc.tokens import ALGORITHM, AUDIENCE, ISSUER, Claims, TokenVerifier
 from portico_gateway.app import create_app
-from portico_gateway.ratelimit import TenantRateLimiter, retry_after_header, tenant_of
+from portico_gateway.ratelimit import CallerBudgets, TenantRateLimiter, retry_after_header
 
 if TYPE_CHECKING:
     from conftest import Upstream
@@ -56,15 +58,85 @@ def test_buckets_are_bounded_by_evicting_the_least_recently_used() -> None:
     assert limiter.take("c", 0.0) > 0
 
 
-def test_the_tenant_is_the_request_s_then_the_token_s_then_the_client_s() -> None:
-    """tenant_id in the request wins; else the bearer token's tenant claim; else the address."""
-    claims = base64.urlsafe_b64encode(json.dumps({"tenant": "globex"}).encode()).decode()
-    token = f"Bearer h.{claims.rstrip('=')}.s"
-    assert tenant_of("acme", token, "10.0.0.1") == "acme"
-    assert tenant_of("", token, "10.0.0.1") == "globex"
-    assert tenant_of("", "Bearer not-a-jwt", "10.0.0.1") == "client:10.0.0.1"
+KEY = OKPKey.generate_key("Ed25519", parameters={"kid": "auth-key"})
+# Auth's key id, another key: what a forger without auth's private key can sign with.
+FORGER = OKPKey.generate_key("Ed25519", parameters={"kid": "auth-key"})
+
+
+async def auth_jwks() -> dict[str, Any]:
+    return {"keys": [KEY.as_dict(private=False)]}
+
+
+class CountingVerifier:
+    """auth's keys through a real TokenVerifier, counting the tokens it was asked about."""
+
+    def __init__(self) -> None:
+        self.verifier = TokenVerifier(auth_jwks)
+        self.asked = 0
+
+    async def verify(self, token: str) -> Claims:
+        self.asked += 1
+        return await self.verifier.verify(token)
+
+
+def bearer(tenant: str, *, key: OKPKey = KEY, subject: str = "user:ada", **extra: Any) -> str:
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": subject,
+        "tenant": tenant,
+        "exp": int(time.time()) + 300,
+    } | extra
+    return "Bearer " + jwt.encode(
+        {"alg": ALGORITHM, "kid": "auth-key"}, claims, key, algorithms=[ALGORITHM]
+    )
+
+
+async def test_the_budget_is_the_verified_tokens_tenant_else_the_clients() -> None:
+    """A verified token's tenant; a forged, expired or missing token: the client's address."""
+    budgets = CallerBudgets(CountingVerifier())
+    assert await budgets.budget_of(bearer("globex"), "10.0.0.1") == "globex"
+    assert await budgets.budget_of(bearer("globex", key=FORGER), "10.0.0.1") == "client:10.0.0.1"
+    expired = bearer("globex", exp=int(time.time()) - 3600)
+    assert await budgets.budget_of(expired, "10.0.0.1") == "client:10.0.0.1"
+    assert await budgets.budget_of("Bearer not-a-jwt", "10.0.0.2") == "client:10.0.0.2"
+    assert await budgets.budget_of("", "10.0.0.3") == "client:10.0.0.3"
+    assert await budgets.budget_of("Basic Z2xvYmV4Og==", "10.0.0.3") == "client:10.0.0.3"
+    # Platform tokens reach every tenant: each platform subject has its own budget.
+    assert await budgets.budget_of(bearer("*", subject="ops:eve"), "10.0.0.1") == "*:ops:eve"
     assert retry_after_header(0.01) == "1"
     assert retry_after_header(2.2) == "3"
+
+
+async def test_without_a_verifier_every_request_spends_its_clients_budget() -> None:
+    """No auth to verify against: even a well-signed token names no budget."""
+    budgets = CallerBudgets(None)
+    assert await budgets.budget_of(bearer("globex"), "10.0.0.1") == "client:10.0.0.1"
+
+
+async def test_a_verified_token_is_remembered_and_a_refused_one_is_not() -> None:
+    """A repeated good token is verified once; a forged one every time it comes."""
+    verifier = CountingVerifier()
+    budgets = CallerBudgets(verifier)
+    good, forged = bearer("globex"), bearer("globex", key=FORGER)
+    for _ in range(3):
+        assert await budgets.budget_of(good, "10.0.0.1") == "globex"
+        assert await budgets.budget_of(forged, "10.0.0.1") == "client:10.0.0.1"
+    assert verifier.asked == 1 + 3
+
+
+async def test_a_remembered_token_is_verified_again_once_it_expires() -> None:
+    """Remembering stops at the expiry the token states: past it the verifier is asked again."""
+    now = [time.time()]
+    verifier = CountingVerifier()
+    budgets = CallerBudgets(verifier, wall_clock=lambda: now[0])
+    token = bearer("globex", exp=int(now[0]) + 60)
+    assert await budgets.budget_of(token, "10.0.0.1") == "globex"
+    assert await budgets.budget_of(token, "10.0.0.1") == "globex"
+    assert verifier.asked == 1
+    now[0] += 61
+    await budgets.budget_of(token, "10.0.0.1")
+    assert verifier.asked == 2
 
 
 @pytest.fixture
@@ -78,6 +150,7 @@ def limited_app(upstream: Upstream, clock: Clock) -> Starlette:
         {"tenancy": upstream.target},
         registry=upstream.registry,
         rate_limit=TenantRateLimiter(rate=1, burst=2),
+        token_verifier=TokenVerifier(auth_jwks),
         monotonic=clock,
     )
 
@@ -97,21 +170,67 @@ async def test_a_tenant_over_its_rate_gets_429_with_retry_after_and_others_do_no
     limited: httpx.AsyncClient, upstream: Upstream, clock: Clock
 ) -> None:
     """The third request in a burst of two is a 429 problem; globex passes; a second later acme."""
-    statuses = [(await limited.get("/v1/tenants/acme")).status_code for _ in range(2)]
+    acme = {"authorization": bearer("acme")}
+    statuses = [(await limited.get("/v1/tenants/acme", headers=acme)).status_code for _ in range(2)]
     assert 429 not in statuses
-    refused = await limited.get("/v1/tenants/acme")
+    refused = await limited.get("/v1/tenants/acme", headers=acme)
     assert refused.status_code == 429
     assert refused.headers["retry-after"] == "1"
     problem = refused.json()
     assert problem["status"] == 429
     assert "tenant acme is over its rate limit of 1 requests a second" in problem["detail"]
-    assert (await limited.get("/v1/tenants/globex")).status_code != 429
+    globex = {"authorization": bearer("globex")}
+    assert (await limited.get("/v1/tenants/globex", headers=globex)).status_code != 429
     clock.now += 1.0
-    assert (await limited.get("/v1/tenants/acme")).status_code != 429
+    assert (await limited.get("/v1/tenants/acme", headers=acme)).status_code != 429
     assert (
         upstream.registry.get_sample_value("portico_gateway_rate_limited_total", {"tenant": "acme"})
         == 1.0
     )
+
+
+async def test_a_token_naming_another_tenants_path_spends_its_own_tenants_budget(
+    limited: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    """acme's token on globex's paths empties acme's bucket, never globex's."""
+    acme = {"authorization": bearer("acme")}
+    for _ in range(2):
+        assert (await limited.get("/v1/tenants/globex", headers=acme)).status_code != 429
+    refused = await limited.get("/v1/tenants/globex", headers=acme)
+    assert refused.status_code == 429
+    assert refused.json()["tenant"] == "acme"
+    # acme's own path is refused too: the budget was acme's all along.
+    assert (await limited.get("/v1/tenants/acme", headers=acme)).status_code == 429
+    globex = {"authorization": bearer("globex")}
+    statuses = [
+        (await limited.get("/v1/tenants/globex", headers=globex)).status_code for _ in range(2)
+    ]
+    assert 429 not in statuses
+    assert upstream.registry.get_sample_value(
+        "portico_gateway_rate_limited_total", {"tenant": "globex"}
+    ) in (None, 0.0)
+
+
+async def test_forged_tokens_get_no_budget_of_their_own(limited: httpx.AsyncClient) -> None:
+    """Tokens signed by a stranger, each naming a fresh tenant, all spend the client's budget."""
+    statuses = [
+        (
+            await limited.get(
+                f"/v1/tenants/t{n}", headers={"authorization": bearer(f"t{n}", key=FORGER)}
+            )
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses[:2].count(429) == 0
+    assert statuses[2] == 429
+    refused = await limited.get(
+        "/v1/tenants/t9", headers={"authorization": bearer("t9", key=FORGER)}
+    )
+    assert refused.json()["tenant"] == "client:127.0.0.1"
+    # A genuine token from the same client is budgeted as its tenant, untouched.
+    assert (
+        await limited.get("/v1/tenants/acme", headers={"authorization": bearer("acme")})
+    ).status_code != 429
 
 
 async def test_without_a_rate_limit_nothing_is_refused(client: httpx.AsyncClient) -> None:

@@ -52,7 +52,7 @@ from portico_embedded.local_ca import LocalCa
 
 SERVICES = ("auth", "tenancy", "security", "compat", "rollout", "slo")
 # Started (and healthy) before the others, in this order.
-FIRST = ("auth", "tenancy", "slo")
+FIRST = ("auth", "tenancy")
 # tenancy's KMS settings: only tenancy gets them.
 TENANCY_KMS_ENV = (
     "PORTICO_TENANCY_KMS",
@@ -108,12 +108,13 @@ class Suite:
         # Before the others: they seal tenants' fields with data keys it hands out, and
         # load from it the tenants whose tokens they refuse.
         self._wait_healthy([self.start_service("tenancy")])
-        # slo before rollout, which is told slo's port (it ensures each version's SLO there).
-        self._wait_healthy([self.start_service("slo")])
-        # security and compat before rollout as well: its rollback saga is told their ports.
-        late = ("rollout",)
+        # slo before rollout, which is told slo's port (it ensures each version's SLO there);
+        # compat with it, before security, which is told compat's port (declared resources).
+        late = ("security", "rollout")
         self._wait_healthy([self.start_service(s) for s in SERVICES if s not in (*FIRST, *late)])
-        self._wait_healthy([self.start_service(svc) for svc in late])
+        # security before rollout as well: rollout's rollback saga is told its port.
+        for svc in late:
+            self._wait_healthy([self.start_service(svc)])
         self._wait_healthy([self.start_gateway()])
 
     def start_service(self, svc: str) -> Child:
@@ -239,6 +240,9 @@ class Suite:
             # The rollback saga: compat's dependency graph, security's advisories.
             env["PORTICO_ROLLOUT_COMPAT_TARGET"] = f"{HOST}:{self.ports.grpc['compat']}"
             env["PORTICO_ROLLOUT_SECURITY_TARGET"] = f"{HOST}:{self.ports.grpc['security']}"
+        if svc == "security":
+            # An install's quota hold takes the CPU and memory the version declared to compat.
+            env["PORTICO_SECURITY_COMPAT_TARGET"] = f"{HOST}:{self.ports.grpc['compat']}"
         if svc == "tenancy":
             env["PORTICO_TENANCY_KMS"] = "local"
             env["PORTICO_TENANCY_KMS_KEY_FILE"] = str(self.home.kms_key)

@@ -27,14 +27,12 @@ from typing import Any
 
 import asyncpg
 import grpc
-from google.protobuf import json_format
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico_common.clock import Clock, SystemClock
 from portico_common.db import (
     Database,
@@ -61,6 +59,7 @@ from portico_common.grpc.dead_letters import dead_letter_servicer
 from portico_common.grpc.denials import PgDenialLog
 from portico_common.grpc.idempotency import IdempotencyStore
 from portico_common.grpc.interceptor import PorticoServerInterceptor
+from portico_common.grpc.jwks import jwks_fetcher
 from portico_common.grpc.registration import Servicer, register_servicers
 from portico_common.grpc.service_tokens import ServiceIdentity, ServiceTokens, grpc_token_issuer
 from portico_common.grpc.tenant_caps import TenantConcurrency
@@ -86,7 +85,6 @@ from portico_common.tenant_status import (
 from portico_common.tls import (
     GrpcClientTls,
     database_ssl_context,
-    grpc_channel,
     grpc_client_tls,
     grpc_server_credentials,
     nats_ssl_context,
@@ -303,25 +301,6 @@ async def check_database(pool: asyncpg.Pool, service: str, migrations_package: s
                 f"cannot read schema {service} ({exc}): the migrator grants the service's role"
                 " its schema when it migrates (`python -m portico_common.dbsetup migrate`)"
             ) from None
-
-
-def jwks_fetcher(
-    target: str, tls: GrpcClientTls | None = None
-) -> Callable[[], Awaitable[dict[str, Any]]]:
-    """Fetches the JWK Set from the auth service over gRPC.
-
-    With `tls` the channel checks auth's certificate against the configured
-    CA: an impostor at auth's address cannot hand us keys to sign tokens with.
-    """
-
-    async def fetch() -> dict[str, Any]:
-        async with grpc_channel(target, tls) as channel:
-            response = await auth_pb2_grpc.AuthServiceStub(channel).GetJwks(
-                auth_pb2.GetJwksRequest(), timeout=5
-            )
-        return json_format.MessageToDict(response, preserving_proto_field_name=True)
-
-    return fetch
 
 
 def _idempotency_store(rt: Runtime) -> IdempotencyStore:

@@ -26,9 +26,9 @@ from pydantic import SecretStr
 from portico.auth.v1 import auth_pb2, auth_pb2_grpc
 from portico.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
 from portico_common.errors import UnavailableError
+from portico_common.grpc.jwks import jwks_fetcher
 from portico_common.grpc.service_tokens import grpc_token_issuer
 from portico_common.grpc.tokens import ALGORITHM, AUDIENCE, ISSUER
-from portico_common.runtime import jwks_fetcher
 from portico_common.settings import ServiceSettings
 from portico_common.tls import GrpcClientTls, grpc_channel, grpc_server_credentials
 from portico_embedded.local_ca import LocalCa, ensure

@@ -18,6 +18,12 @@ It answers as the API server does: 201 for an object an apply created, 200
 for one it updated, 404 with a `Status` for one that does not exist. Tests
 can make applies of some kinds fail (`fail_kinds`) and hold the first apply
 until released (`hold_first_apply`), to kill a client mid-request.
+
+Deleting a Namespace removes every object in it, as the API server's
+namespace controller does. With `namespace_terminating_gets` = n the
+namespace first stays `Terminating` for the next n GETs of it (a real one
+takes a while to empty): meanwhile another DELETE of it is 409 Conflict and
+an apply creating an object in it is 403 Forbidden, as the API server answers.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ class FakeKubeApiServer:
     expect_dry_run: bool = False
     fail_kinds: set[str] = field(default_factory=set)
     hold_first_apply: bool = False
+    namespace_terminating_gets: int = 0
     objects: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
@@ -89,6 +96,8 @@ class FakeKubeApiServer:
     release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _holding: bool = False
+    # Terminating namespaces -> how many more GETs still find them.
+    _terminating: dict[str, int] = field(default_factory=dict)
 
     @contextmanager
     def running(self) -> Iterator[FakeKubeApiServer]:
@@ -109,6 +118,12 @@ class FakeKubeApiServer:
         """The PATCH requests received (of one kind), in order."""
         return [r for r in self.requests if r.method == "PATCH" and kind in (None, r.kind)]
 
+    def finish_terminating(self) -> None:
+        """Every terminating namespace is emptied and gone now, as the controller ends."""
+        with self._lock:
+            for namespace in list(self._terminating):
+                self._purge(namespace)
+
     # ---- the protocol -------------------------------------------------------
 
     def handle(
@@ -127,6 +142,8 @@ class FakeKubeApiServer:
             case "GET":
                 with self._lock:
                     found = self.objects.get(target.key)
+                    if found is not None and target.kind == "Namespace":
+                        found = self._still_terminating(target)
                 return (200, found) if found else _status(404, f"{target.name} not found")
             case "PATCH":
                 return self._apply(target, query, content_type, body)
@@ -167,6 +184,12 @@ class FakeKubeApiServer:
             return _status(500, f"applying {target.kind} failed (injected)")
         with self._lock:
             created = target.key not in self.objects
+            if created and target.namespace in self._terminating:
+                return _status(
+                    403,
+                    f"unable to create new content in namespace {target.namespace}"
+                    " because it is being terminated",
+                )
             if query.get("dryRun") != "All":
                 self.objects[target.key] = obj
         return (201 if created else 200), obj
@@ -180,9 +203,44 @@ class FakeKubeApiServer:
         with self._lock:
             if target.key not in self.objects:
                 return _status(404, f"{target.name} not found")
-            if query.get("dryRun") != "All":
+            if query.get("dryRun") == "All":
+                return _status(200, "deleted (dry run)")
+            if target.kind != "Namespace":
                 del self.objects[target.key]
+            elif target.name in self._terminating:
+                return _status(
+                    409,
+                    f"Operation cannot be fulfilled on namespaces {target.name!r}: The system"
+                    " is ensuring all content is removed from this namespace.",
+                )
+            elif self.namespace_terminating_gets > 0:
+                self._terminating[target.name] = self.namespace_terminating_gets
+                self.objects[target.key] = {
+                    **self.objects[target.key],
+                    "status": {"phase": "Terminating"},
+                }
+            else:
+                self._purge(target.name)
         return _status(200, "deleted")
+
+    def _still_terminating(self, namespace: ObjectPath) -> dict[str, Any] | None:
+        """The namespace as a GET finds it (None once purged); called holding the lock."""
+        left = self._terminating.get(namespace.name)
+        if left is None:
+            return self.objects[namespace.key]
+        if left <= 0:
+            self._purge(namespace.name)
+            return None
+        self._terminating[namespace.name] = left - 1
+        return self.objects[namespace.key]
+
+    def _purge(self, namespace: str) -> None:
+        """The namespace and everything in it gone; called holding the lock."""
+        self._terminating.pop(namespace, None)
+        for key in [
+            k for k in self.objects if k[2] == namespace or k[1:] == ("Namespace", "", namespace)
+        ]:
+            del self.objects[key]
 
     def _dry_run_problems(self, query: dict[str, str]) -> list[str]:
         dry_run = query.get("dryRun")

@@ -9,7 +9,6 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
-from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from starlette.applications import Starlette
@@ -33,7 +32,12 @@ from portico_gateway.middleware import (
     TracingMiddleware,
 )
 from portico_gateway.nesting import DEFAULT_MAX_JSON_DEPTH
-from portico_gateway.ratelimit import TenantRateLimiter, retry_after_header, tenant_of
+from portico_gateway.ratelimit import (
+    CallerBudgets,
+    ClaimsVerifier,
+    TenantRateLimiter,
+    retry_after_header,
+)
 from portico_gateway.routes import RouteTable, build_route_table
 from portico_gateway.streaming import stream_response, wants_sse
 from portico_gateway.transcode import build_request, render_response
@@ -66,6 +70,7 @@ def create_app(
     route_table: RouteTable | None = None,
     upstream_tls: GrpcClientTls | None = None,
     rate_limit: TenantRateLimiter | None = None,
+    token_verifier: ClaimsVerifier | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """Build the gateway.
@@ -74,21 +79,15 @@ def create_app(
     ("127.0.0.1:50051"); a service left out answers 503. Channels open in the lifespan,
     so building the app connects to nothing. `upstream_tls` makes them TLS channels.
     `rate_limit` refuses a tenant's requests beyond its budget with 429 before any
-    upstream is called (`monotonic` is its clock).
+    upstream is called (`monotonic` is its clock); the tenant is the one of the
+    caller's token as `token_verifier` verifies it, else the client's address.
     """
     table = route_table if route_table is not None else build_route_table()
-    known = {route.service for route in table}
-    unknown = sorted(set(upstreams) - known)
-    if unknown:
-        # A misspelt service name would otherwise surface as 503s on every call.
-        raise GatewayError(f"unknown upstream services {unknown}; known: {sorted(known)}")
-    if max_body_bytes < 0 or max_json_depth < 1 or deadline_seconds <= 0:
-        raise GatewayError(
-            "max_body_bytes must be >= 0, max_json_depth >= 1 and deadline_seconds > 0"
-        )
+    _check_configuration(table, upstreams, max_body_bytes, max_json_depth, deadline_seconds)
     jwks_route = next((route for route in table if route.grpc_method == GET_JWKS), None)
     metrics = GatewayMetrics(registry if registry is not None else CollectorRegistry())
     clients = Upstreams(upstreams, deadline_seconds, upstream_tls)
+    budgets = CallerBudgets(token_verifier)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -114,7 +113,7 @@ def create_app(
             max_depth=max_json_depth,
         )
         response: Response
-        address = _admit(rate_limit, metrics, message, request, monotonic())
+        address = await _admit(rate_limit, budgets, metrics, request, monotonic)
         if matched.route.server_streaming:
             messages = clients.stream(matched.route, message, request.headers, address)
             response = await stream_response(
@@ -195,25 +194,40 @@ def exposition(registry: CollectorRegistry, accept: str) -> Response:
     return Response(encode(registry), headers={"Content-Type": content_type})
 
 
-def _admit(
+def _check_configuration(
+    table: RouteTable,
+    upstreams: Mapping[str, str],
+    max_body_bytes: int,
+    max_json_depth: int,
+    deadline_seconds: float,
+) -> None:
+    known = {route.service for route in table}
+    unknown = sorted(set(upstreams) - known)
+    if unknown:
+        # A misspelt service name would otherwise surface as 503s on every call.
+        raise GatewayError(f"unknown upstream services {unknown}; known: {sorted(known)}")
+    if max_body_bytes < 0 or max_json_depth < 1 or deadline_seconds <= 0:
+        raise GatewayError(
+            "max_body_bytes must be >= 0, max_json_depth >= 1 and deadline_seconds > 0"
+        )
+
+
+async def _admit(
     limiter: TenantRateLimiter | None,
+    budgets: CallerBudgets,
     metrics: GatewayMetrics,
-    message: Message,
     request: Request,
-    now: float,
+    monotonic: Callable[[], float],
 ) -> str:
-    """The client's address, once the request's tenant paid a token (else 429, Retry-After).
+    """The client's address, once the caller's tenant paid a token (else 429, Retry-After).
 
     The address is the budget's key of last resort, and the upstream call's peer.
     """
     address = request.client.host if request.client else ""
     if limiter is None:
         return address
-    named = getattr(message, "tenant_id", "")
-    tenant = tenant_of(
-        named if isinstance(named, str) else "", request.headers.get("authorization", ""), address
-    )
-    wait = limiter.take(tenant, now)
+    tenant = await budgets.budget_of(request.headers.get("authorization", ""), address)
+    wait = limiter.take(tenant, monotonic())
     if wait <= 0:
         return address
     metrics.rate_limited.labels(tenant).inc()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import uvicorn
 
+from portico_common.grpc.jwks import jwks_fetcher
+from portico_common.grpc.tokens import TokenVerifier
 from portico_common.logs import configure_logging
 from portico_common.settings import GrpcClientTlsSettings
 from portico_common.tls import grpc_client_tls
@@ -50,17 +52,27 @@ def main() -> None:
     settings = GatewaySettings()
     configure_logging("gateway", os.environ.get("PORTICO_LOG_LEVEL", "INFO"))
     configure_tracing("portico-gateway")
+    upstream_tls = grpc_client_tls(GrpcClientTlsSettings())
+    # The rate limit's tenant is the caller's, verified against auth's keys as the
+    # services verify them; without auth no token can be verified, so every request
+    # spends its client address's budget.
+    verifier = (
+        TokenVerifier(jwks_fetcher(settings.auth_target, upstream_tls))
+        if settings.auth_target
+        else None
+    )
     app = create_app(
         settings.upstreams(),
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
         deadline_seconds=settings.deadline_seconds,
-        upstream_tls=grpc_client_tls(GrpcClientTlsSettings()),
+        upstream_tls=upstream_tls,
         rate_limit=(
             TenantRateLimiter(settings.tenant_rate_per_second, settings.tenant_rate_burst)
             if settings.tenant_rate_per_second > 0
             else None
         ),
+        token_verifier=verifier,
     )
     # log_config=None keeps uvicorn from replacing our logging set-up; uvicorn handles
     # SIGTERM/SIGINT itself: it stops accepting, drains requests, then runs shutdown.

@@ -32,11 +32,16 @@ from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
+from portico_security.install.adapters.compat_resources import compat_declared_resources
 from portico_security.install.adapters.postgres import InstallPgUnitOfWork
 from portico_security.install.adapters.tenancy_quotas import tenancy_quota_gate
 from portico_security.install.adapters.trust import FiveFactorTrustScorer, OsvAdvisoryMatcher
 from portico_security.install.adapters.verification import VerificationService
-from portico_security.install.app.ports import InstallUowFactory, QuotaGate
+from portico_security.install.app.ports import (
+    DeclaredResourcesSource,
+    InstallUowFactory,
+    QuotaGate,
+)
 from portico_security.install.entrypoints.grpc_api import InstallServicer
 from portico_security.install.entrypoints.scheduler import make_approval_scheduler
 from portico_security.sensitive import SECURITY_SENSITIVE_FIELDS
@@ -105,6 +110,8 @@ class Dependencies:
     approval_tick_seconds: float = 1.0
     # Room in the tenant's quota, reserved at tenancy before each install; None: no quota.
     quota: QuotaGate | None = None
+    # What a version declared it needs (compat), held with its plugin; None: plugin only.
+    declared_resources: DeclaredResourcesSource | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,7 @@ def build(deps: Dependencies) -> Components:
         trust=FiveFactorTrustScorer(deps.trust_uow, deps.signals),
         advisories=OsvAdvisoryMatcher(deps.trust_uow),
         quota=deps.quota,
+        resources=deps.declared_resources,
     )
     servicers += [
         Servicer(
@@ -294,6 +302,16 @@ async def run(
             quota=(
                 tenancy_quota_gate(settings.tenancy_target, rt.service_tokens, rt.grpc_tls)
                 if settings.tenancy_target
+                else None
+            ),
+            declared_resources=(
+                compat_declared_resources(
+                    settings.security_compat_target,
+                    rt.service_tokens,
+                    rt.grpc_tls,
+                    timeout_seconds=settings.security_compat_timeout_seconds,
+                )
+                if settings.security_compat_target
                 else None
             ),
         )

@@ -38,3 +38,8 @@ class SecuritySettings(ServiceSettings):
     registry_signals_file: str = ""
     # How often pending install approvals are checked against their deadlines.
     install_approval_tick_seconds: float = Field(default=1.0, gt=0)
+    # host:port of compat (GetDeclaredResources, PORTICO_SECURITY_COMPAT_TARGET): an
+    # install's quota hold takes the CPU and memory the version declared in compat's
+    # latest check next to its plugin. Empty: installs hold one plugin only.
+    security_compat_target: str = ""
+    security_compat_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -24,8 +24,10 @@ from portico_security.install.domain.policy import (
     Severity,
 )
 from portico_security.install.domain.requests import InstallStatus
+from portico_security.install.domain.resources import DeclaredResources
 from portico_security.install.errors import (
     ApprovalNotAllowedError,
+    DeclaredResourcesUnavailableError,
     InstallQuotaExceededError,
     InstallRequestNotFoundError,
     InvalidInstallRequestError,
@@ -541,18 +543,38 @@ class CountingQuota:
     def __init__(self, room: int) -> None:
         self.room = room
         self.held: dict[str, str] = {}
+        self.resources: dict[str, DeclaredResources | None] = {}
         self.released: list[tuple[str, str]] = []
 
     async def reserve_install(
-        self, tenant_id: str, request_id: str, plugin: str, version: str
+        self,
+        tenant_id: str,
+        request_id: str,
+        plugin: str,
+        version: str,
+        resources: DeclaredResources | None = None,
     ) -> None:
         if len(self.held) >= self.room:
             raise InstallQuotaExceededError(f"plugins: 1 wanted, {self.room} of {self.room} held")
         self.held[request_id] = f"{tenant_id}/{plugin}@{version}"
+        self.resources[request_id] = resources
 
     async def release(self, tenant_id: str, request_id: str, reason: str) -> None:
         self.held.pop(request_id, None)
         self.released.append((f"{tenant_id}/{request_id}", reason))
+
+
+class Declarations:
+    """What compat would answer: declarations by "tenant/plugin@version"; `down` fails all."""
+
+    def __init__(self, versions: dict[str, DeclaredResources], *, down: bool = False) -> None:
+        self.versions = versions
+        self.down = down
+
+    async def declared(self, tenant_id: str, plugin: str, version: str) -> DeclaredResources | None:
+        if self.down:
+            raise DeclaredResourcesUnavailableError("compat could not say: UNAVAILABLE")
+        return self.versions.get(f"{tenant_id}/{plugin}@{version}")
 
 
 class FailingTrust(VerificationTrustScorer):
@@ -605,6 +627,49 @@ async def test_an_install_failing_before_its_decision_gives_its_reservation_back
         )
     assert quota.held == {}
     assert [reason for _, reason in quota.released] == ["install failed: RuntimeError"]
+
+
+async def test_the_declared_cpu_and_memory_are_held_with_the_plugin(
+    iuow: InstallUowFactory, verifier: VerificationService, acme: Publisher
+) -> None:
+    """A version compat knows a declaration of holds it in its claim; another holds none."""
+    quota = CountingQuota(room=5)
+    declared = DeclaredResources(cpu_millicores=400, memory_mib=512)
+    source = Declarations({f"acme/{PLUGIN}@1.0.0": declared})
+    outcomes = [
+        await install.install_secure(
+            iuow,
+            command(acme.publish(plugin, "1.0.0")),
+            verifier=verifier,
+            trust=VerificationTrustScorer(),
+            advisories=NoAdvisoryMatcher(),
+            quota=quota,
+            resources=source,
+        )
+        for plugin in (PLUGIN, "@acme/other")
+    ]
+    assert [quota.resources[o.request.request_id] for o in outcomes] == [declared, None]
+
+
+async def test_without_an_answer_from_compat_nothing_is_reserved_or_stored(
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+) -> None:
+    """compat unreachable: UNAVAILABLE before any hold is taken; no request is recorded."""
+    quota = CountingQuota(room=5)
+    with pytest.raises(DeclaredResourcesUnavailableError, match="compat could not say"):
+        await install.install_secure(
+            iuow,
+            command(acme.publish(PLUGIN, "1.0.0")),
+            verifier=verifier,
+            trust=VerificationTrustScorer(),
+            advisories=NoAdvisoryMatcher(),
+            quota=quota,
+            resources=Declarations({}, down=True),
+        )
+    assert (quota.held, quota.released, istore.state.requests) == ({}, [], {})
 
 
 async def test_uninstall_ends_every_approved_request_of_the_plugin_once(

@@ -10,11 +10,13 @@ from portico_common.errors import CATEGORIES, PorticoError
 from portico_security.install import errors as install_errors
 from portico_security.install.errors import (
     ApprovalNotAllowedError,
+    DeclaredResourcesUnavailableError,
     InstallError,
     InstallQuotaExceededError,
     InstallRequestNotFoundError,
     InvalidInstallRequestError,
     InvalidPolicyError,
+    PluginNotInstalledError,
     QuotaUnavailableError,
     RoleNotHeldError,
     SealedBodyUnreadableError,
@@ -258,6 +260,18 @@ def test_every_error_has_its_base_and_one_category(error_type: type[PorticoError
             "tenancy could not reserve quota for install r1: UNAVAILABLE",
             "UNAVAILABLE",
         ),
+        (
+            DeclaredResourcesUnavailableError(
+                "compat could not say what @acme/x@1.0.0 declared it needs: UNAVAILABLE: down"
+            ),
+            "compat could not say what @acme/x@1.0.0 declared it needs: UNAVAILABLE: down",
+            "UNAVAILABLE",
+        ),
+        (
+            PluginNotInstalledError("acme", "@acme/x"),
+            "tenant 'acme' has no approved install of '@acme/x'",
+            "NOT_FOUND",
+        ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
 )
@@ -300,5 +314,7 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         SealedBodyUnreadableError,
         InstallQuotaExceededError,
         QuotaUnavailableError,
+        DeclaredResourcesUnavailableError,
+        PluginNotInstalledError,
     }
     assert set(_subclasses()) == covered

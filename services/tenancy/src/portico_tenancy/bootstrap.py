@@ -40,10 +40,20 @@ from portico_tenancy.adapters.queue_worker import QueueWorker, WorkerSettings
 from portico_tenancy.app.job_ports import ClusterApplier, JobHandler
 from portico_tenancy.app.lifecycle import refused_states
 from portico_tenancy.app.ports import UnitOfWorkFactory
-from portico_tenancy.app.provisioning import Provisioner, provision_job
+from portico_tenancy.app.provisioning import (
+    Provisioner,
+    Teardown,
+    provision_job,
+    teardown_job,
+)
 from portico_tenancy.app.worker import JobRunner
 from portico_tenancy.domain.jobs import RetryPolicy
-from portico_tenancy.domain.provisioning import PROVISION_JOB, ProvisioningSpec
+from portico_tenancy.domain.provisioning import (
+    CLUSTER_PARTICIPANT,
+    PROVISION_JOB,
+    TEARDOWN_JOB,
+    ProvisioningSpec,
+)
 from portico_tenancy.domain.quota import Resources
 from portico_tenancy.entrypoints.deletions import DeletionScheduler
 from portico_tenancy.entrypoints.grpc_api import TenancyServicer
@@ -117,13 +127,19 @@ class Components:
 def build(deps: Dependencies) -> Components:
     """Wires the entrypoints to the use cases; no I/O."""
     handlers: dict[str, JobHandler] = {}
-    provision = None
+    provision = teardown = None
+    # Who the deletion saga waits for: the services holding tenant data and, when
+    # tenants are provisioned, the job that removes the tenant's namespace.
+    saga = deps.data_services
     if deps.applier is not None:
+        saga = (*deps.data_services, CLUSTER_PARTICIPANT)
         provision = partial(provision_job, max_attempts=deps.max_attempts)
+        teardown = partial(teardown_job, max_attempts=deps.max_attempts)
         handlers[PROVISION_JOB] = Provisioner(deps.uow, deps.applier, deps.provisioning)
+        handlers[TEARDOWN_JOB] = Teardown(deps.uow, deps.applier, deps.provisioning, saga)
     runner = JobRunner(deps.uow, handlers, deps.retry_policy)
     deletions = DeletionScheduler(
-        deps.uow, deps.data_services, deps.deletion_poll or timedelta(seconds=30)
+        deps.uow, saga, deps.deletion_poll or timedelta(seconds=30), teardown=teardown
     )
     background: list[Background] = [] if deps.worker is None else [deps.worker(runner)]
     if deps.deletion_poll is not None:
@@ -141,7 +157,7 @@ def build(deps: Dependencies) -> Components:
             Servicer(
                 TENANCY_SERVICE,
                 tenancy_pb2_grpc.add_TenancyServiceServicer_to_server,
-                TenancyServicer(deps.uow, provision, deps.data_services),
+                TenancyServicer(deps.uow, provision, saga),
             ),
             Servicer(
                 JOB_SERVICE, jobs_pb2_grpc.add_JobServiceServicer_to_server, JobServicer(deps.uow)
@@ -154,7 +170,7 @@ def build(deps: Dependencies) -> Components:
             Servicer(
                 LIFECYCLE_SERVICE,
                 lifecycle_pb2_grpc.add_TenantLifecycleServiceServicer_to_server,
-                LifecycleServicer(deps.uow, deps.deletion_grace, deps.data_services),
+                LifecycleServicer(deps.uow, deps.deletion_grace, saga),
             ),
             Servicer(
                 RESERVATION_SERVICE,

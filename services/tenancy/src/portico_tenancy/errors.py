@@ -16,6 +16,7 @@ from portico_common.errors import (
     PermissionDeniedError,
     PorticoError,
     ResourceExhaustedError,
+    UnavailableError,
 )
 
 
@@ -57,6 +58,10 @@ class InvalidJobRequestError(TenancyError, InvalidArgumentError):
 
 class JobFailedError(TenancyError, InternalError):
     """A job's last attempt failed: the queue parks it as dead, with this error."""
+
+
+class NamespaceTerminatingError(TenancyError, UnavailableError):
+    """The cluster accepted a namespace's deletion and is still removing what it holds."""
 
 
 class DataKeysShreddedError(TenancyError, FailedPreconditionError):

@@ -13,7 +13,12 @@ import pytest
 from portico_embedded.kube import APPLY_PATCH, FakeKubeApiServer
 from portico_tenancy.adapters.cluster import ServerSideApplier
 from portico_tenancy.app.provisioning import apply_in_order
-from portico_tenancy.domain.provisioning import ProvisioningSpec, provisioning_manifests
+from portico_tenancy.domain.provisioning import (
+    ProvisioningSpec,
+    namespace_manifest,
+    provisioning_manifests,
+)
+from portico_tenancy.errors import NamespaceTerminatingError
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +40,10 @@ KINDS = [
 
 def manifests(tenant: str = "acme") -> list[dict[str, object]]:
     return provisioning_manifests(tenant, None, ProvisioningSpec())
+
+
+def namespace(tenant: str) -> dict[str, object]:
+    return namespace_manifest(tenant, ProvisioningSpec())
 
 
 async def test_every_object_is_applied_server_side_in_order() -> None:
@@ -113,3 +122,59 @@ async def test_the_stand_in_refuses_a_request_that_breaks_the_apply_protocol() -
         with pytest.raises(Exception, match="fieldManager"):
             await apply_in_order(applier, manifests()[:1], "wrong manager")
     assert api.violations == ["fieldManager 'portico-tenancy', expected 'someone-else'"]
+
+
+async def test_removing_a_tenant_deletes_its_namespace_and_with_it_everything_inside() -> None:
+    """One DELETE of the Namespace; the API server takes what is in it; again: nothing to do."""
+    with FakeKubeApiServer(field_manager=MANAGER).running() as api:
+        applier = ServerSideApplier.for_server(api.url, field_manager=MANAGER)
+        await apply_in_order(applier, manifests("acme"), "acme")
+        await apply_in_order(applier, manifests("globex"), "globex")
+        async with applier.session("remove tenant acme") as session:
+            removed = await session.remove_namespace(namespace("acme"))
+        async with applier.session("remove tenant acme again") as session:
+            again = await session.remove_namespace(namespace("acme"))
+
+    assert (removed, again) == (1, 0)
+    assert api.violations == []
+    deletes = [r for r in api.requests if r.method == "DELETE"]
+    assert [(r.kind, r.path) for r in deletes] == [("Namespace", "/api/v1/namespaces/tenant-acme")]
+    assert {key[2] or key[3] for key in api.objects} == {"tenant-globex"}
+    assert len(api.objects) == len(KINDS)
+
+
+async def test_a_terminating_namespace_is_not_done_until_it_is_gone() -> None:
+    """While the cluster empties the namespace each attempt fails; one finding it gone ends."""
+    with FakeKubeApiServer(field_manager=MANAGER, namespace_terminating_gets=2).running() as api:
+        applier = ServerSideApplier.for_server(api.url, field_manager=MANAGER)
+        await apply_in_order(applier, manifests("acme"), "acme")
+        outcomes: list[object] = []
+        for _ in range(4):
+            async with applier.session("remove tenant acme") as session:
+                try:
+                    outcomes.append(await session.remove_namespace(namespace("acme")))
+                except NamespaceTerminatingError as exc:
+                    outcomes.append(str(exc))
+
+    terminating = "namespace tenant-acme is terminating: the cluster is still removing its objects"
+    assert outcomes == [terminating, terminating, 0, 0]
+    assert api.objects == {}
+    # One DELETE only: later attempts see the Terminating phase and wait instead of asking again.
+    assert [r.method for r in api.requests if r.kind == "Namespace"].count("DELETE") == 1
+
+
+async def test_removing_in_dry_run_deletes_nothing() -> None:
+    """dryRun=All on the DELETE; the namespace and its objects stay, and the call does not wait."""
+    with FakeKubeApiServer(field_manager=MANAGER).running() as api:
+        await apply_in_order(
+            ServerSideApplier.for_server(api.url, field_manager=MANAGER), manifests(), "acme"
+        )
+        api.expect_dry_run = True
+        applier = ServerSideApplier.for_server(api.url, field_manager=MANAGER, dry_run=True)
+        async with applier.session("remove tenant acme") as session:
+            removed = await session.remove_namespace(namespace("acme"))
+
+    assert removed == 1
+    assert api.violations == []
+    assert [r.query.get("dryRun") for r in api.requests if r.method == "DELETE"] == ["All"]
+    assert len(api.objects) == len(KINDS)

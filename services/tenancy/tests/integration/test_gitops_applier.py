@@ -17,7 +17,11 @@ import yaml
 
 from portico_tenancy.adapters.gitops import GitOpsApplier
 from portico_tenancy.app.provisioning import apply_in_order
-from portico_tenancy.domain.provisioning import ProvisioningSpec, provisioning_manifests
+from portico_tenancy.domain.provisioning import (
+    ProvisioningSpec,
+    namespace_manifest,
+    provisioning_manifests,
+)
 from portico_tenancy.domain.quota import Quota, Resources
 
 pytestmark = pytest.mark.integration
@@ -111,3 +115,32 @@ async def test_a_failed_saga_commits_nothing(remote: Path) -> None:
         f"{FOLDER}/kustomization.yaml",
         f"{FOLDER}/namespace-tenant-acme.yaml",
     ]
+
+
+async def test_removing_a_tenant_is_one_commit_that_deletes_its_folder_only(
+    remote: Path,
+) -> None:
+    """Every file of the tenant's folder goes in one commit; another tenant's stay; again: none."""
+    applier = GitOpsApplier(str(remote))
+    spec = ProvisioningSpec()
+    await apply_in_order(applier, provisioning_manifests("acme", None, spec), "acme")
+    await apply_in_order(applier, provisioning_manifests("globex", None, spec), "globex")
+
+    async with applier.session("remove tenant acme") as session:
+        removed = await session.remove_namespace(namespace_manifest("acme", spec))
+    async with applier.session("remove tenant acme again") as session:
+        again = await session.remove_namespace(namespace_manifest("acme", spec))
+
+    # Eleven manifests and the kustomization.yaml listing them.
+    assert (removed, again) == (12, 0)
+    assert git(remote, "log", "--format=%s", "main").splitlines() == [
+        "remove tenant acme",
+        "globex",
+        "acme",
+    ]
+    deleted = git(remote, "diff", "--name-status", "main~1", "main").splitlines()
+    assert len(deleted) == 12
+    assert all(line.startswith("D\t" + FOLDER + "/") for line in deleted)
+    left = git(remote, "ls-tree", "-r", "--name-only", "main").splitlines()
+    assert left
+    assert all(path.startswith("tenants/tenant-globex/") for path in left)

@@ -100,6 +100,10 @@ class QuotaUnavailableError(InstallError, UnavailableError):
     """tenancy could not be asked for room in the tenant's quota: the install waits for it."""
 
 
+class DeclaredResourcesUnavailableError(InstallError, UnavailableError):
+    """compat could not say what the version declared, so its quota hold cannot be sized."""
+
+
 class PluginNotInstalledError(InstallError, NotFoundError):
     """Uninstall of a plugin the tenant has no approved install of."""
 

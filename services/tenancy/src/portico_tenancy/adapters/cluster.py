@@ -7,7 +7,8 @@ takes them over from any other manager (force), so re-running a saga
 converges instead of conflicting. `dry_run` adds `dryRun=All` to every
 request: the server validates and answers, and stores nothing. A GET before
 each apply tells whether the object existed, so compensation removes only
-what this run created.
+what this run created. Removing a tenant deletes its Namespace (the API server
+removes what is in it) and is done only once a GET no longer finds it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from typing import Any
 from lightkube import AsyncClient, codecs
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.exceptions import ApiError
+from lightkube.resources.core_v1 import Namespace
 
 from portico_tenancy.domain.provisioning import Manifest
+from portico_tenancy.errors import NamespaceTerminatingError
 
 NOT_FOUND = 404
+CONFLICT = 409
 
 
 class ServerSideApplier:
@@ -74,7 +78,7 @@ class ServerSideSession:
 
     async def apply(self, manifest: Manifest) -> bool:
         obj = codecs.from_dict(manifest)
-        existed = await self._exists(obj, manifest)
+        existed = await self._exists(type(obj), manifest)
         await self._client.apply(
             obj, field_manager=self._field_manager, force=True, dry_run=self._dry_run
         )
@@ -94,10 +98,43 @@ class ServerSideSession:
             if exc.status.code != NOT_FOUND:
                 raise
 
-    async def _exists(self, obj: Any, manifest: Manifest) -> bool:
+    async def remove_namespace(self, namespace: Manifest) -> int:
+        # The API server removes every object of a deleted namespace itself; the
+        # namespace stays, terminating, until they are all gone, and a DELETE of
+        # it meanwhile is 409 Conflict: while it terminates this only looks.
+        name = namespace["metadata"]["name"]
+        terminating = NamespaceTerminatingError(
+            f"namespace {name} is terminating: the cluster is still removing its objects"
+        )
+        found = await self._namespace(name)
+        if found is None:
+            return 0
+        if found.status is not None and found.status.phase == "Terminating":
+            raise terminating
+        try:
+            await self._client.delete(Namespace, name, dry_run=self._dry_run)
+        except ApiError as exc:
+            if exc.status.code == NOT_FOUND:
+                return 0
+            if exc.status.code == CONFLICT:
+                raise terminating from None
+            raise
+        if not self._dry_run and await self._namespace(name) is not None:
+            raise terminating
+        return 1
+
+    async def _namespace(self, name: str) -> Namespace | None:
+        try:
+            return await self._client.get(Namespace, name)
+        except ApiError as exc:
+            if exc.status.code == NOT_FOUND:
+                return None
+            raise
+
+    async def _exists(self, kind: Any, manifest: Manifest) -> bool:
         metadata = manifest["metadata"]
         try:
-            await self._client.get(type(obj), metadata["name"], namespace=metadata.get("namespace"))
+            await self._client.get(kind, metadata["name"], namespace=metadata.get("namespace"))
         except ApiError as exc:
             if exc.status.code == NOT_FOUND:
                 return False

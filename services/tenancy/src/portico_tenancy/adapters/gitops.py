@@ -8,10 +8,11 @@ Layout, under `path` (default `tenants/`) on `branch`:
 A Flux Kustomization or an Argo CD Application pointed at `tenants/` (or at
 one tenant's folder) syncs them; both read a kustomization.yaml. A session
 clones the branch into a scratch folder, writes (or removes) files as the
-saga applies (or compensates), and on a clean end commits them as one commit
-and pushes; an error discards the scratch folder, so the repository never
-holds half a saga. Sessions in one process take turns; a push that another
-writer beat is rejected by git and the attempt fails, to be retried.
+saga applies (or compensates), or removes a tenant's whole folder, and on a
+clean end commits them as one commit and pushes; an error discards the
+scratch folder, so the repository never holds half a saga. Sessions in one
+process take turns; a push that another writer beat is rejected by git and
+the attempt fails, to be retried.
 """
 
 from __future__ import annotations
@@ -122,6 +123,17 @@ class GitOpsSession:
         file = self._file(manifest)
         file.unlink(missing_ok=True)
         self._touched.add(file)
+
+    async def remove_namespace(self, namespace: Manifest) -> int:
+        # The whole folder goes: what the repository no longer lists, the GitOps tool prunes.
+        folder = self._checkout / self._path / _safe(namespace["metadata"]["name"])
+        if not folder.is_dir():
+            return 0
+        files = [f for f in folder.rglob("*") if f.is_file()]
+        _remove_tree(folder)
+        self._touched.update(files)
+        self._folders.discard(folder)
+        return len(files)
 
     def finish(self) -> list[str]:
         """Rewrites each touched folder's kustomization; the paths that changed, repo-relative."""

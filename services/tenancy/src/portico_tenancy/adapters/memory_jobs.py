@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from portico_common.memory_uow import TenantScope
 from portico_tenancy.app.job_ports import JobPage
-from portico_tenancy.domain.jobs import HOLDS_LATER_JOBS, Job, JobState
+from portico_tenancy.domain.jobs import CANCELLABLE, HOLDS_LATER_JOBS, Job, JobState
 from portico_tenancy.domain.tenant import Tenant
 
 
@@ -81,3 +81,15 @@ class MemoryJobRepository:
         jobs = visible[:limit]
         more = len(visible) > limit
         return JobPage(jobs, jobs[-1].job_id if more and jobs else None)
+
+    async def cancellable(self, tenant_id: str) -> list[Job]:
+        return sorted(
+            (
+                job
+                for job in self._tables.jobs.values()
+                if job.tenant_id == tenant_id
+                and self._scope.sees(job.tenant_id)
+                and job.state in CANCELLABLE
+            ),
+            key=lambda job: job.job_id,
+        )

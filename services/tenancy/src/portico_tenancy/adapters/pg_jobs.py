@@ -27,7 +27,7 @@ from pgqueuer.ports.driver import Driver
 
 from portico_common.db import Connection
 from portico_tenancy.app.job_ports import JobPage
-from portico_tenancy.domain.jobs import HOLDS_LATER_JOBS, Job, JobState
+from portico_tenancy.domain.jobs import CANCELLABLE, HOLDS_LATER_JOBS, Job, JobState
 from portico_tenancy.errors import JobStateError
 
 # pgqueuer's entrypoint for every tenancy job: the payload names the job row.
@@ -171,6 +171,16 @@ class PgJobRepository:
         jobs = [_job(row) for row in rows[:limit]]
         more = len(rows) > limit
         return JobPage(jobs, jobs[-1].job_id if more and jobs else None)
+
+    async def cancellable(self, tenant_id: str) -> list[Job]:
+        rows = await self._conn.fetch(
+            f"""SELECT {_COLUMNS} FROM jobs
+                 WHERE tenant_id = $1 AND state = ANY($2::text[])
+                 ORDER BY job_id FOR UPDATE""",  # noqa: S608 - fixed text
+            tenant_id,
+            [state.value for state in CANCELLABLE],
+        )
+        return [_job(row) for row in rows]
 
     async def _enqueue(self, job: Job) -> None:
         [queue_id] = await queries(_driver(self._conn)).enqueue(

@@ -40,6 +40,9 @@ class JobRepository(Protocol):
     async def page(self, state: JobState | None, before: int | None, limit: int) -> JobPage:
         """The visible jobs, newest first, with ids below `before` (all when None)."""
 
+    async def cancellable(self, tenant_id: str) -> list[Job]:
+        """The tenant's queued, retrying and dead jobs, oldest first, locked until commit."""
+
 
 class ApplySession(Protocol):
     """One saga's changes to a cluster (or to the repository a GitOps tool syncs)."""
@@ -49,6 +52,14 @@ class ApplySession(Protocol):
 
     async def delete(self, manifest: Manifest) -> None:
         """Removes the object; nothing happens if it is already gone."""
+
+    async def remove_namespace(self, namespace: Manifest) -> int:
+        """Removes the namespace and everything in it; how many objects (or files) it removed.
+
+        Done only when the namespace is gone: a cluster still terminating it raises
+        NamespaceTerminatingError (the job's next attempt looks again). Nothing
+        happens if it is already gone.
+        """
 
 
 class ClusterApplier(Protocol):

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from portico_common.tenants import ALL_TENANTS, is_valid_tenant_id, require_tenant_id
 from portico_tenancy.app.ports import TenancyUnitOfWork, UnitOfWorkFactory
 from portico_tenancy.domain.events import TenantEvent
+from portico_tenancy.domain.jobs import Job, JobSpec
 from portico_tenancy.domain.tenant import Tenant, TenantQuery, TenantState
 from portico_tenancy.errors import InvalidReportError, InvalidTenantError, TenantNotFoundError
 
@@ -102,12 +103,20 @@ async def refused_states(uow: UnitOfWorkFactory) -> dict[str, str]:
 
 
 async def request_due_deletions(
-    uow: UnitOfWorkFactory, services: Sequence[str], *, limit: int = 100
+    uow: UnitOfWorkFactory,
+    services: Sequence[str],
+    *,
+    limit: int = 100,
+    teardown: Callable[[str], JobSpec] | None = None,
 ) -> list[Tenant]:
     """Asks the services to delete the data of every tenant whose grace period ended.
 
     Tenancy deletes its own rows of the tenant (quota, usage) in the same
     transaction; a tenant with no other service to wait for is deleted at once.
+    With `teardown` (tenants are provisioned), the tenant's queued, retrying
+    and dead jobs are cancelled and the job removing its namespace is enqueued,
+    all in that transaction; `services` then includes the participant that job
+    reports for.
     """
     moved: list[Tenant] = []
     async with uow(ALL_TENANTS) as tx:
@@ -117,6 +126,10 @@ async def request_due_deletions(
             await tx.quotas.delete(tenant.tenant_id)
             await tx.usage.delete(tenant.tenant_id)
             await tx.reservations.delete(tenant.tenant_id)
+            if teardown is not None:
+                for job in await tx.jobs.cancellable(tenant.tenant_id):
+                    await tx.jobs.save(job.cancelled(now))
+                await tx.jobs.add(Job.new(teardown(tenant.tenant_id), now))
             events: list[TenantEvent] = [event]
             if not services:
                 requested, deleted = requested.finish_deletion(now)

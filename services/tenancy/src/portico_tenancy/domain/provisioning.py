@@ -19,6 +19,12 @@ from portico_tenancy.domain.quota import Quota, Resources
 Manifest = dict[str, Any]
 
 PROVISION_JOB = "tenant.provision"
+# Removes the tenant's namespace once its deletion is requested; ordered after its
+# provisionings, so none still running can bring the namespace back behind it.
+TEARDOWN_JOB = "tenant.teardown"
+# The deletion saga's participant that stands for the tenant's namespace: the
+# teardown job reports for it, and the tenant is deleted only once it has.
+CLUSTER_PARTICIPANT = "kubernetes"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "portico"}
 
 # What each tenant role may do in its namespace. None may touch the objects
@@ -64,13 +70,9 @@ def provisioning_manifests(
     """Every object of the tenant's namespace, in the order they are applied."""
     namespace = spec.namespace(tenant_id)
     limits = quota.limits if quota is not None else spec.default_limits
-    labels = {**MANAGED_BY, "portico.dev/tenant": tenant_id}
+    labels = _labels(tenant_id)
     manifests = [
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": namespace, "labels": labels},
-        },
+        namespace_manifest(tenant_id, spec),
         _resource_quota(namespace, labels, limits, quota),
         _limit_range(namespace, labels, limits),
         *_network_policies(namespace, labels, spec.portal_namespace),
@@ -80,6 +82,19 @@ def provisioning_manifests(
         _role_binding(namespace, labels, role, spec.group(tenant_id, role)) for role in ROLE_VERBS
     ]
     return manifests
+
+
+def namespace_manifest(tenant_id: str, spec: ProvisioningSpec) -> Manifest:
+    """The tenant's Namespace: everything else of the tenant lives in it (and goes with it)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": spec.namespace(tenant_id), "labels": _labels(tenant_id)},
+    }
+
+
+def _labels(tenant_id: str) -> dict[str, str]:
+    return {**MANAGED_BY, "portico.dev/tenant": tenant_id}
 
 
 def manifest_key(manifest: Manifest) -> tuple[str, str, str, str]:

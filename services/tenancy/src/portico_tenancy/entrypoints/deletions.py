@@ -1,7 +1,8 @@
 """The scheduled job that ends grace periods: the deletion saga's first step.
 
 Every `interval`, by the Clock, it asks the services to delete the data of
-each tenant whose grace period ended (tenant.deletion_requested). Replicas
+each tenant whose grace period ended (tenant.deletion_requested), and, when
+tenants are provisioned, enqueues the removal of its namespace. Replicas
 share the work: each takes rows the others do not hold.
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from portico_tenancy.app.lifecycle import request_due_deletions
 from portico_tenancy.app.ports import UnitOfWorkFactory
+from portico_tenancy.domain.jobs import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +25,23 @@ class DeletionScheduler:
     """A background loop of `serve`; `tick` is one pass (tests call it with a ManualClock)."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, services: Sequence[str], interval: timedelta
+        self,
+        uow: UnitOfWorkFactory,
+        services: Sequence[str],
+        interval: timedelta,
+        *,
+        teardown: Callable[[str], JobSpec] | None = None,
     ) -> None:
         self._uow = uow
         self._services = tuple(services)
+        # The job that removes a provisioned tenant's namespace; None: nothing is provisioned.
+        self._teardown = teardown
         self._interval = interval.total_seconds()
         self.__name__ = "tenant-deletions"
 
     async def tick(self) -> int:
         """Requests every due deletion; how many."""
-        return len(await request_due_deletions(self._uow, self._services))
+        return len(await request_due_deletions(self._uow, self._services, teardown=self._teardown))
 
     async def __call__(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -7,6 +7,7 @@ import grpc
 from portico.tenancy.v1 import quotas_pb2, quotas_pb2_grpc
 from portico_common.grpc.service_tokens import ServiceTokens, service_channel
 from portico_common.tls import GrpcClientTls, grpc_channel
+from portico_security.install.domain.resources import DeclaredResources
 from portico_security.install.errors import InstallQuotaExceededError, QuotaUnavailableError
 
 
@@ -18,15 +19,24 @@ class TenancyQuotaGate:
         self._timeout = timeout_seconds
 
     async def reserve_install(
-        self, tenant_id: str, request_id: str, plugin: str, version: str
+        self,
+        tenant_id: str,
+        request_id: str,
+        plugin: str,
+        version: str,
+        resources: DeclaredResources | None = None,
     ) -> None:
+        amounts = quotas_pb2.ReservedAmounts(plugins=1)
+        if resources is not None:
+            amounts.cpu_millicores = resources.cpu_millicores
+            amounts.memory_mib = resources.memory_mib
         request = quotas_pb2.ReserveRequest(
             tenant_id=tenant_id,
             reservation_id=request_id,
             kind=quotas_pb2.RESERVATION_KIND_INSTALL,
             plugin=plugin,
             version=version,
-            amounts=quotas_pb2.ReservedAmounts(plugins=1),
+            amounts=amounts,
         )
         try:
             reply = await self._stub.Reserve(request, timeout=self._timeout)

@@ -19,6 +19,7 @@ from portico_security.install.app.audit import record
 from portico_security.install.app.ports import (
     AdvisoryMatcher,
     ArtifactVerifier,
+    DeclaredResourcesSource,
     InstallUnitOfWork,
     InstallUowFactory,
     QuotaGate,
@@ -125,13 +126,16 @@ async def install_secure(
     advisories: AdvisoryMatcher,
     new_id: Callable[[], str] = new_request_id,
     quota: QuotaGate | None = None,
+    resources: DeclaredResourcesSource | None = None,
 ) -> InstallOutcome:
     """Verifies, scores and judges the artifact; records and announces the decision.
 
     With a `quota`, one plugin is first reserved at tenancy under the request's
     id (a full quota refuses the install before any verification); an error
     before the decision is stored gives it back. A rejection or an expiry
-    later is released by tenancy from the event.
+    later is released by tenancy from the event. With `resources`, the CPU and
+    memory the version declared to compat are held in that same claim; a
+    version that declared none holds its plugin only.
     """
     artifact = command.artifact
     require_tenant_id(artifact.tenant_id)
@@ -150,7 +154,14 @@ async def install_secure(
     request_id = new_id()
     if quota is None:
         return await _install(uow, command, request_id, dependencies, verifier, trust, advisories)
-    await quota.reserve_install(artifact.tenant_id, request_id, artifact.plugin, artifact.version)
+    declared = (
+        await resources.declared(artifact.tenant_id, artifact.plugin, artifact.version)
+        if resources is not None
+        else None
+    )
+    await quota.reserve_install(
+        artifact.tenant_id, request_id, artifact.plugin, artifact.version, declared
+    )
     try:
         return await _install(uow, command, request_id, dependencies, verifier, trust, advisories)
     except BaseException as exc:

@@ -17,6 +17,7 @@ from portico_security.install.domain.requests import (
     InstallStatus,
     TrustBreakdown,
 )
+from portico_security.install.domain.resources import DeclaredResources
 from portico_security.verification.app.commands import VerifyArtifact
 from portico_security.verification.domain.decisions import Verification
 
@@ -84,12 +85,26 @@ class QuotaGate(Protocol):
     """Room in the tenant's quota, reserved at tenancy before an install starts."""
 
     async def reserve_install(
-        self, tenant_id: str, request_id: str, plugin: str, version: str
+        self,
+        tenant_id: str,
+        request_id: str,
+        plugin: str,
+        version: str,
+        resources: DeclaredResources | None = None,
     ) -> None:
-        """Holds one plugin for the request; InstallQuotaExceededError when it does not fit."""
+        """Holds one plugin, and the declared CPU and memory, for the request in one claim;
+        InstallQuotaExceededError naming the dimension when it does not fit."""
 
     async def release(self, tenant_id: str, request_id: str, reason: str) -> None:
         """Gives the request's hold back (the install failed before it was decided)."""
+
+
+class DeclaredResourcesSource(Protocol):
+    """What a plugin version declared it needs (compat's latest recorded check)."""
+
+    async def declared(self, tenant_id: str, plugin: str, version: str) -> DeclaredResources | None:
+        """The declaration, or None when no check of the version declared any;
+        DeclaredResourcesUnavailableError when the source cannot answer."""
 
 
 @dataclass(frozen=True, slots=True)

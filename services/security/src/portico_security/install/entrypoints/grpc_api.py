@@ -12,6 +12,7 @@ from portico_security.install.app import install as use_cases
 from portico_security.install.app.ports import (
     AdvisoryMatcher,
     ArtifactVerifier,
+    DeclaredResourcesSource,
     InstallUowFactory,
     QuotaGate,
     TrustScorer,
@@ -66,6 +67,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         advisories: AdvisoryMatcher,
         quota: QuotaGate | None = None,
         policy: RolePolicy | None = None,
+        resources: DeclaredResourcesSource | None = None,
     ) -> None:
         self._uow = uow
         self._policy = policy or default_policy()
@@ -73,6 +75,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
         self._trust = trust
         self._advisories = advisories
         self._quota = quota
+        self._resources = resources
 
     async def InstallSecure(
         self, request: pb.InstallSecureRequest, context: Context
@@ -99,6 +102,7 @@ class InstallServicer(pb_grpc.InstallServiceServicer):
             trust=self._trust,
             advisories=self._advisories,
             quota=self._quota,
+            resources=self._resources,
         )
         return pb.InstallSecureResponse(
             request=request_to_proto(result.request),
