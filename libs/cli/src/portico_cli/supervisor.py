@@ -230,25 +230,30 @@ class Suite:
             env["PORTICO_TENANCY_TARGET_FILE"] = str(self.home.ready_file_for("tenancy"))
         elif svc != "tenancy":
             env["PORTICO_TENANCY_TARGET"] = f"{HOST}:{self.ports.grpc['tenancy']}"
+        env |= self._own_env(svc, env)
+        return env
+
+    def _own_env(self, svc: str, env: dict[str, str]) -> dict[str, str]:
+        """What only `svc` is given: the services it calls and its own keys."""
+        own: dict[str, str] = {}
+        identities = self.service_secrets
         if svc == "compat":
             # Which installed plugins need a version (the rollback saga's dependents).
-            env |= local_catalog.catalog_env(self.home.compat_catalog, env)
+            own |= local_catalog.catalog_env(self.home.compat_catalog, env)
         if svc == "slo" and identities is not None:
-            env[CHANNEL_KEY_ENV] = identities.channel_key
+            own[CHANNEL_KEY_ENV] = identities.channel_key
         if svc == "rollout":
-            env["PORTICO_ROLLOUT_SLO_TARGET"] = f"{HOST}:{self.ports.grpc['slo']}"
+            own["PORTICO_ROLLOUT_SLO_TARGET"] = f"{HOST}:{self.ports.grpc['slo']}"
             # The rollback saga: compat's dependency graph, security's advisories.
-            env["PORTICO_ROLLOUT_COMPAT_TARGET"] = f"{HOST}:{self.ports.grpc['compat']}"
-            env["PORTICO_ROLLOUT_SECURITY_TARGET"] = f"{HOST}:{self.ports.grpc['security']}"
+            own["PORTICO_ROLLOUT_COMPAT_TARGET"] = f"{HOST}:{self.ports.grpc['compat']}"
+            own["PORTICO_ROLLOUT_SECURITY_TARGET"] = f"{HOST}:{self.ports.grpc['security']}"
         if svc == "security":
             # An install's quota hold takes the CPU and memory the version declared to compat.
-            env["PORTICO_SECURITY_COMPAT_TARGET"] = f"{HOST}:{self.ports.grpc['compat']}"
+            own["PORTICO_SECURITY_COMPAT_TARGET"] = f"{HOST}:{self.ports.grpc['compat']}"
         if svc == "tenancy":
-            env["PORTICO_TENANCY_KMS"] = "local"
-            env["PORTICO_TENANCY_KMS_KEY_FILE"] = str(self.home.kms_key)
-        elif svc != "auth":
-            env["PORTICO_TENANCY_TARGET"] = f"{HOST}:{self.ports.grpc['tenancy']}"
-        return env
+            own["PORTICO_TENANCY_KMS"] = "local"
+            own["PORTICO_TENANCY_KMS_KEY_FILE"] = str(self.home.kms_key)
+        return own
 
     def _gateway_env(self) -> dict[str, str]:
         env = self._base_env()
