@@ -1,7 +1,7 @@
 # Portico: two commands on a fresh machine (Python 3.11+ and make only).
 #   make run   creates the environment, then starts the whole suite (portico up)
 #   make test  creates the environment, then runs every check and test
-# Quick loops: make unit | integration | e2e | layers | deploy-check
+# Quick loops: make unit | integration | e2e | chaos | layers | deploy-check
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -24,8 +24,8 @@ COVERAGE_FLOOR := 92
 COVERAGE := --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 .PHONY: run test env bytecode node node-if-available lint layers typecheck proto proto-lint \
-	proto-check pytest unit integration e2e deploy-check rules promtool prometheus postgres-ssl bench \
-	demo status fmt clean compose-env
+	proto-check pytest unit integration e2e chaos deploy-check rules promtool prometheus postgres-ssl \
+	bench demo status fmt clean compose-env
 
 run: env
 	$(BIN)/portico up
@@ -107,6 +107,12 @@ integration: env prometheus postgres-ssl
 
 e2e: env
 	$(BIN)/pytest -m e2e
+
+# The chaos suite's whole matrix: every flow with every service and the gateway
+# killed in its middle, plus NATS, PostgreSQL, a cluster member and a redelivery
+# storm (`make test` runs one kill per process). It prints what it counted.
+chaos: env
+	PORTICO_CHAOS_FULL=1 $(BIN)/pytest tests/chaos --durations=10
 
 # The secrets docker-compose.yml reads from .env (generated once, 0600, kept).
 compose-env:
