@@ -138,7 +138,9 @@ class PgRollbackStepRepository:
 
     async def for_rollout(self, tenant_id: str, rollout_id: str) -> list[SagaStep]:
         rows = await self._conn.fetch(
-            """SELECT tenant_id, rollout_id, step, ordinal, state, detail, at FROM rollback_steps
+            """SELECT tenant_id, rollout_id, step, ordinal, state, detail, at,
+                      failed_attempts, next_attempt_at, last_error
+                 FROM rollback_steps
                 WHERE tenant_id = $1 AND rollout_id = $2 ORDER BY ordinal""",
             tenant_id,
             rollout_id,
@@ -158,16 +160,56 @@ class PgRollbackStepRepository:
                     state,
                     r["detail"],
                     r["at"],
+                    failed_attempts=r["failed_attempts"],
+                    next_attempt_at=r["next_attempt_at"],
+                    last_error=r["last_error"],
                 )
             )
         return result
 
-    async def pending(self, limit: int) -> list[tuple[str, str]]:
+    async def record_failure(
+        self,
+        tenant_id: str,
+        rollout_id: str,
+        step: str,
+        *,
+        failed_attempts: int,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        recorded = await self._conn.fetchval(
+            """UPDATE rollback_steps
+                  SET failed_attempts = $4, next_attempt_at = $5, last_error = $6
+                WHERE tenant_id = $1 AND rollout_id = $2 AND step = $3
+                  AND state = 'pending' AND failed_attempts = $4 - 1
+               RETURNING true""",
+            tenant_id,
+            rollout_id,
+            step,
+            failed_attempts,
+            next_attempt_at,
+            error,
+        )
+        return bool(recorded)
+
+    async def due(self, now: datetime, limit: int, per_tenant: int) -> list[tuple[str, str]]:
         rows = await self._conn.fetch(
-            """SELECT tenant_id, rollout_id FROM rollback_steps WHERE state = 'pending'
-                GROUP BY tenant_id, rollout_id ORDER BY min(at), tenant_id, rollout_id
-                LIMIT $1""",
+            """SELECT tenant_id, rollout_id FROM (
+                   SELECT tenant_id, rollout_id, ready_at,
+                          row_number() OVER (
+                              PARTITION BY tenant_id ORDER BY ready_at, rollout_id) AS round
+                     FROM (SELECT DISTINCT ON (rollout_id) tenant_id, rollout_id,
+                                  next_attempt_at, coalesce(next_attempt_at, at) AS ready_at
+                             FROM rollback_steps WHERE state = 'pending'
+                            ORDER BY rollout_id, ordinal) heads
+                    WHERE next_attempt_at IS NULL OR next_attempt_at <= $1
+               ) due
+               WHERE round <= $3
+               ORDER BY round, ready_at, tenant_id, rollout_id
+               LIMIT $2""",
+            now,
             limit,
+            per_tenant,
         )
         return [(r["tenant_id"], r["rollout_id"]) for r in rows]
 
