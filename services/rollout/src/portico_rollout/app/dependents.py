@@ -102,8 +102,8 @@ async def advance_sagas(
         except Exception as exc:  # noqa: BLE001 - the database down or a bad row: next pass
             done.failed += 1
             log.warning(
-                "rollback saga failed before its step's failure could be recorded;"
-                " retried on the next pass",
+                "rollback saga could not be read, or its step's failure not stored;"
+                " tried again on the next pass",
                 extra={"tenant_id": tenant_id, "rollout_id": rollout_id, "error": str(exc)},
             )
             continue
