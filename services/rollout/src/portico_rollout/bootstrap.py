@@ -42,6 +42,7 @@ from portico_rollout.app.ports import (
     SloSource,
     UnitOfWorkFactory,
 )
+from portico_rollout.app.saga_limits import SagaLimits
 from portico_rollout.entrypoints.events import (
     CHECKS_DURABLE,
     SLO_DURABLE,
@@ -81,6 +82,8 @@ class Dependencies:
     # The scheduler's pace and limits; `run` takes them from the settings.
     tick_seconds: float = 0.2
     limits: SchedulerLimits = field(default_factory=SchedulerLimits)
+    # The saga runner's pass bounds and step backoff.
+    saga_limits: SagaLimits = field(default_factory=SagaLimits)
     # The read path: assignments as the database has them, the events that say
     # one changed, and where traffic goes besides the in-memory resolve view.
     assignments: AssignmentReader | None = None
@@ -137,6 +140,7 @@ def build(deps: Dependencies) -> Components:
             deps.graph,
             deps.clock,
             tick_seconds=deps.tick_seconds,
+            limits=deps.saga_limits,
             advisories=deps.advisories,
         ),
     ]
@@ -205,6 +209,13 @@ def dependencies(
             batch=settings.rollout_scheduler_batch,
             per_tenant=settings.rollout_scheduler_per_tenant,
             retry_seconds=settings.rollout_retry_seconds,
+        ),
+        saga_limits=SagaLimits(
+            batch=settings.rollout_saga_batch,
+            per_tenant=settings.rollout_saga_per_tenant,
+            steps_per_saga=settings.rollout_saga_steps_per_pass,
+            retry_initial_seconds=settings.rollout_saga_retry_initial_seconds,
+            retry_max_seconds=settings.rollout_saga_retry_max_seconds,
         ),
         assignments=PgAssignmentReader(rt.db),
         changes=NatsChangeFeed(rt.nc),

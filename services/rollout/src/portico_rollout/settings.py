@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from portico_common.settings import ServiceSettings
 
@@ -19,6 +19,16 @@ class RolloutSettings(ServiceSettings):
     rollout_scheduler_per_tenant: int = Field(default=10, ge=1)
     # A rollout whose evaluation failed (slo down, a bad row) is tried again after this.
     rollout_retry_seconds: int = Field(default=10, ge=1)
+    # The saga runner (the rollback's steps after traffic): sagas per pass, at most this
+    # many of one tenant, and steps of one saga per pass (PORTICO_ROLLOUT_SAGA_*).
+    rollout_saga_batch: int = Field(default=50, ge=1)
+    rollout_saga_per_tenant: int = Field(default=5, ge=1)
+    rollout_saga_steps_per_pass: int = Field(default=20, ge=1)
+    # A saga step that failed (compat or security down) waits before its next attempt:
+    # after its n-th failure in a row, between half and all of
+    # min(max, initial * 2**(n-1)) seconds.
+    rollout_saga_retry_initial_seconds: float = Field(default=1.0, gt=0)
+    rollout_saga_retry_max_seconds: float = Field(default=60.0, gt=0)
     # host:port of the slo service (EnsureVersionSlo, GetVersionOutcomes); empty: none,
     # and no rollout can be requested (PORTICO_ROLLOUT_SLO_TARGET).
     rollout_slo_target: str = ""
@@ -59,3 +69,12 @@ class RolloutSettings(ServiceSettings):
     rollout_kube_api_url: str = ""
     rollout_kube_token_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path, not a secret
     rollout_kube_ca_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
+    @model_validator(mode="after")
+    def _saga_retry_bounds(self) -> RolloutSettings:
+        if self.rollout_saga_retry_max_seconds < self.rollout_saga_retry_initial_seconds:
+            raise ValueError(
+                "PORTICO_ROLLOUT_SAGA_RETRY_MAX_SECONDS must be at least"
+                " PORTICO_ROLLOUT_SAGA_RETRY_INITIAL_SECONDS"
+            )
+        return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
@@ -167,6 +167,10 @@ async def test_saga_steps_start_once_and_complete_once(backend: Backend) -> None
             ("traffic_to_stable", 0, StepState.PENDING),
             ("find_dependents", 1, StepState.PENDING),
         ]
+        # Never tried yet: no failure, due at once.
+        assert {(s.failed_attempts, s.next_attempt_at, s.last_error) for s in steps} == {
+            (0, None, "")
+        }
         await tx.rollback_steps.complete("acme", "ro-1", "traffic_to_stable", "first", later)
         await tx.rollback_steps.complete("acme", "ro-1", "traffic_to_stable", "second", T0)
         again = await tx.rollback_steps.start("acme", "ro-1", ROLLBACK_STEPS, later)
@@ -174,23 +178,187 @@ async def test_saga_steps_start_once_and_complete_once(backend: Backend) -> None
     assert (again[1].state, again[1].at) == (StepState.PENDING, T0)
 
 
-async def test_pending_sagas_are_listed_oldest_first_across_tenants(backend: Backend) -> None:
-    """Sagas with a step not done are found across tenants, the oldest first, up to the limit."""
+async def saga(backend: Backend, tenant: str, rollout_id: str, at: datetime) -> None:
+    """A saga whose traffic step is done: `find_dependents` (started at `at`) is next."""
+    async with backend.uow(tenant) as tx:
+        await tx.rollouts.add(started(rollout_id, tenant, plugin=f"@{tenant}/{rollout_id}"))
+        await tx.rollback_steps.start(tenant, rollout_id, ROLLBACK_STEPS, at)
+        await tx.rollback_steps.complete(tenant, rollout_id, "traffic_to_stable", "back", at)
+
+
+async def test_due_sagas_are_listed_oldest_first_across_tenants(backend: Backend) -> None:
+    """Sagas with a step not done are due across tenants, the oldest first, up to the limit;
+    a tenant's own transaction sees only its own."""
     later = T0 + timedelta(minutes=1)
-    for tenant, rollout_id, at in (("acme", "ro-1", later), ("globex", "ro-2", T0)):
-        async with backend.uow(tenant) as tx:
-            await tx.rollouts.add(started(rollout_id, tenant))
-            await tx.rollback_steps.start(tenant, rollout_id, ROLLBACK_STEPS, at)
+    await saga(backend, "acme", "ro-1", later)
+    await saga(backend, "globex", "ro-2", T0)
     async with backend.uow(ALL_TENANTS) as tx:
-        assert await tx.rollback_steps.pending(10) == [("globex", "ro-2"), ("acme", "ro-1")]
-        assert await tx.rollback_steps.pending(1) == [("globex", "ro-2")]
+        assert await tx.rollback_steps.due(later, 10, 10) == [("globex", "ro-2"), ("acme", "ro-1")]
+        assert await tx.rollback_steps.due(later, 1, 10) == [("globex", "ro-2")]
     async with backend.uow("globex") as tx:
-        for step in ROLLBACK_STEPS:
-            await tx.rollback_steps.complete("globex", "ro-2", step, "done", later)
+        await tx.rollback_steps.complete("globex", "ro-2", "find_dependents", "none", later)
     async with backend.uow(ALL_TENANTS) as tx:
-        assert await tx.rollback_steps.pending(10) == [("acme", "ro-1")]
+        assert await tx.rollback_steps.due(later, 10, 10) == [("acme", "ro-1")]
     async with backend.uow("globex") as tx:
-        assert await tx.rollback_steps.pending(10) == []
+        assert await tx.rollback_steps.due(later, 10, 10) == []
+
+
+async def test_a_failure_is_recorded_once_and_keeps_the_saga_off_until_its_next_attempt(
+    backend: Backend,
+) -> None:
+    """record_failure counts the step's failures (a stale count writes nothing); the saga is
+    not due before its next attempt; completing the step keeps the count."""
+    retry = T0 + timedelta(seconds=30)
+    await saga(backend, "acme", "ro-1", T0)
+    async with backend.uow("acme") as tx:
+        recorded = await tx.rollback_steps.record_failure(
+            "acme",
+            "ro-1",
+            "find_dependents",
+            failed_attempts=1,
+            next_attempt_at=retry,
+            error="compat down",
+        )
+        assert recorded
+        # A second replica that read the same count records nothing.
+        assert not await tx.rollback_steps.record_failure(
+            "acme",
+            "ro-1",
+            "find_dependents",
+            failed_attempts=1,
+            next_attempt_at=retry + timedelta(hours=1),
+            error="again",
+        )
+        [_, find] = await tx.rollback_steps.for_rollout("acme", "ro-1")
+    assert (find.state, find.failed_attempts, find.next_attempt_at, find.last_error) == (
+        StepState.PENDING,
+        1,
+        retry,
+        "compat down",
+    )
+    async with backend.uow(ALL_TENANTS) as tx:
+        assert await tx.rollback_steps.due(retry - timedelta(microseconds=1), 10, 10) == []
+        assert await tx.rollback_steps.due(retry, 10, 10) == [("acme", "ro-1")]
+    async with backend.uow("acme") as tx:
+        await tx.rollback_steps.complete("acme", "ro-1", "find_dependents", "none", retry)
+        # A done step takes no failure.
+        assert not await tx.rollback_steps.record_failure(
+            "acme",
+            "ro-1",
+            "find_dependents",
+            failed_attempts=2,
+            next_attempt_at=retry,
+            error="late",
+        )
+        [_, find] = await tx.rollback_steps.for_rollout("acme", "ro-1")
+    assert (find.state, find.failed_attempts, find.last_error) == (
+        StepState.DONE,
+        1,
+        "compat down",
+    )
+    async with backend.uow(ALL_TENANTS) as tx:
+        assert await tx.rollback_steps.due(retry, 10, 10) == []
+
+
+async def test_another_tenant_cannot_record_a_failure(backend: Backend) -> None:
+    """Another tenant's transaction changes nothing (refused in memory, filtered by RLS)."""
+    await saga(backend, "acme", "ro-1", T0)
+    async with backend.uow("globex") as tx:
+        try:
+            recorded = await tx.rollback_steps.record_failure(
+                "acme",
+                "ro-1",
+                "find_dependents",
+                failed_attempts=1,
+                next_attempt_at=T0,
+                error="x",
+            )
+        except RowLevelSecurityError:
+            recorded = False
+    assert not recorded
+    async with backend.uow("acme") as tx:
+        [_, find] = await tx.rollback_steps.for_rollout("acme", "ro-1")
+    assert (find.failed_attempts, find.next_attempt_at) == (0, None)
+
+
+async def test_a_saga_is_due_by_its_next_step_only(backend: Backend) -> None:
+    """A later step that never failed does not make a backing-off saga due."""
+    await saga(backend, "acme", "ro-1", T0)
+    async with backend.uow("acme") as tx:
+        await tx.rollback_steps.start(
+            "acme", "ro-1", (*ROLLBACK_STEPS, "dependent:@acme/b@1.0.0"), T0
+        )
+        await tx.rollback_steps.complete("acme", "ro-1", "find_dependents", "b", T0)
+        assert await tx.rollback_steps.record_failure(
+            "acme",
+            "ro-1",
+            "dependent:@acme/b@1.0.0",
+            failed_attempts=1,
+            next_attempt_at=T0 + timedelta(minutes=1),
+            error="security down",
+        )
+        await tx.rollback_steps.start(
+            "acme",
+            "ro-1",
+            (*ROLLBACK_STEPS, "dependent:@acme/b@1.0.0", "dependent:@acme/c@1.0.0"),
+            T0,
+        )
+    async with backend.uow(ALL_TENANTS) as tx:
+        assert await tx.rollback_steps.due(T0 + timedelta(seconds=59), 10, 10) == []
+        assert await tx.rollback_steps.due(T0 + timedelta(minutes=1), 10, 10) == [("acme", "ro-1")]
+
+
+async def test_due_sagas_come_in_rounds_at_most_per_tenant_each(backend: Backend) -> None:
+    """Each tenant's first saga (by the time it became due) before any tenant's second, then
+    the seconds, ...; at most `per_tenant` of one tenant; a backed-off saga counts from its
+    next attempt, one that never failed from its step's start."""
+    at = [T0 + timedelta(seconds=n) for n in range(6)]
+    for n, rollout_id in enumerate(("a-1", "a-2", "a-3", "a-4")):
+        await saga(backend, "acme", rollout_id, at[n])
+    await saga(backend, "globex", "g-1", at[4])
+    await saga(backend, "globex", "g-2", at[5])
+    async with backend.uow("acme") as tx:
+        # a-1 failed and waits until after g-1 became due: it now sorts after a-2.
+        assert await tx.rollback_steps.record_failure(
+            "acme",
+            "a-1",
+            "find_dependents",
+            failed_attempts=1,
+            next_attempt_at=at[5],
+            error="compat down",
+        )
+    async with backend.uow(ALL_TENANTS) as tx:
+        now = at[5]
+        assert await tx.rollback_steps.due(now, 10, 10) == [
+            ("acme", "a-2"),
+            ("globex", "g-1"),
+            ("acme", "a-3"),
+            ("globex", "g-2"),
+            ("acme", "a-4"),
+            ("acme", "a-1"),
+        ]
+        assert await tx.rollback_steps.due(now, 10, 3) == [
+            ("acme", "a-2"),
+            ("globex", "g-1"),
+            ("acme", "a-3"),
+            ("globex", "g-2"),
+            ("acme", "a-4"),
+        ]
+        assert await tx.rollback_steps.due(now, 3, 3) == [
+            ("acme", "a-2"),
+            ("globex", "g-1"),
+            ("acme", "a-3"),
+        ]
+        assert await tx.rollback_steps.due(now, 10, 1) == [("acme", "a-2"), ("globex", "g-1")]
+        # Before a-1's next attempt it is not due; a step that never failed always is.
+        assert ("acme", "a-1") not in await tx.rollback_steps.due(at[4], 10, 10)
+        assert await tx.rollback_steps.due(at[0], 10, 10) == [
+            ("acme", "a-2"),
+            ("globex", "g-1"),
+            ("acme", "a-3"),
+            ("globex", "g-2"),
+            ("acme", "a-4"),
+        ]
 
 
 async def test_every_stable_version_of_a_tenant(backend: Backend) -> None:

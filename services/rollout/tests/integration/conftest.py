@@ -7,6 +7,7 @@ ManualClock and yields a RolloutDriver.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import grpc
@@ -54,21 +55,23 @@ async def settings(
     return make
 
 
-@pytest.fixture
-async def rollout_service(
-    settings: Callable[..., RolloutSettings], database_url: str, nats_url: str
+@contextlib.asynccontextmanager
+async def serving_rollout(
+    settings: RolloutSettings,
+    database_url: str,
+    nats_url: str,
+    *,
+    clock: ManualClock,
+    slo: MemorySlo,
+    graph: MemoryDependencyGraph,
+    advisories: MemoryAdvisories,
 ) -> AsyncIterator[RolloutDriver]:
-    """The rollout service running in this process on a ManualClock set to T0.
+    """The rollout service running in this process until the block ends, and its driver.
 
-    Its slo, dependency graph and advisories are in-memory ones the driver holds
-    (`svc.slo`, `svc.graph`, `svc.advisories`).
+    A test that restarts the service enters it again with the same settings.
     """
-    clock = ManualClock(T0)
-    slo = MemorySlo()
-    graph = MemoryDependencyGraph()
-    advisories = MemoryAdvisories()
     async with serving_in_process(
-        run, settings(), clock=clock, slo=slo, graph=graph, advisories=advisories
+        run, settings, clock=clock, slo=slo, graph=graph, advisories=advisories
     ) as port:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
@@ -99,6 +102,48 @@ async def rollout_service(
             await channel.close(grace=None)
             await pool.close()
             await nc.close()
+
+
+StartRollout = Callable[..., contextlib.AbstractAsyncContextManager[RolloutDriver]]
+
+
+@pytest.fixture
+def start_rollout(
+    settings: Callable[..., RolloutSettings], database_url: str, nats_url: str
+) -> StartRollout:
+    """Runs the service in-process on the test's database and NATS, as often as the test
+    enters it: `async with start_rollout(clock=..., graph=...) as svc:` (a restart is a
+    second block). Neighbours not given are new in-memory ones; the clock starts at T0."""
+
+    def start(
+        *,
+        clock: ManualClock | None = None,
+        slo: MemorySlo | None = None,
+        graph: MemoryDependencyGraph | None = None,
+        advisories: MemoryAdvisories | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[RolloutDriver]:
+        return serving_rollout(
+            settings(),
+            database_url,
+            nats_url,
+            clock=clock or ManualClock(T0),
+            slo=slo or MemorySlo(),
+            graph=graph or MemoryDependencyGraph(),
+            advisories=advisories or MemoryAdvisories(),
+        )
+
+    return start
+
+
+@pytest.fixture
+async def rollout_service(start_rollout: StartRollout) -> AsyncIterator[RolloutDriver]:
+    """The rollout service running in this process on a ManualClock set to T0.
+
+    Its slo, dependency graph and advisories are in-memory ones the driver holds
+    (`svc.slo`, `svc.graph`, `svc.advisories`).
+    """
+    async with start_rollout() as driver:
+        yield driver
 
 
 # Rollout's migrated, empty schema and a pool on it (no NATS, no service).

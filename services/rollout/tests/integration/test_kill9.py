@@ -12,8 +12,12 @@ with the stored state.
 
 The middle of a decision or saga is made to last: the test holds an EXCLUSIVE
 lock on the table the step writes next, waits until PostgreSQL shows the
-service's transaction blocked on it, and kills the process then. One NATS,
-one database and one slo serve the whole module; each test has its own tenant.
+service's transaction blocked on it, and kills the process then. The gap
+between a committed rollback and its event's publish is made to last the
+same way: the test holds the outbox relay's own lock (the one two relays of
+a place take in turn), so the rollback commits and its row waits in the
+outbox, and the process is killed then. One NATS, one database and one slo
+serve the whole module; each test has its own tenant.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ from pathlib import Path
 
 import asyncpg
 import grpc
+import httpx
 import nats
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from prometheus_client.parser import text_string_to_metric_families
 
 from portico.events.v1 import events_pb2 as ev
 from portico.rollout.v1 import rollout_pb2 as pb
@@ -53,6 +59,10 @@ USERS = tuple(f"user-{i:03d}" for i in range(60))
 NO_SAMPLES = pb.SuccessCriteria(min_samples=0)
 # A redelivery of an event taken by the killed process comes this soon.
 ACK_WAIT_SECONDS = "1.5"
+
+# The advisory lock a relay takes (per transaction) before it publishes the
+# service's shared outbox: "portico:outbox:<schema>" (OutboxRelay.relay_once).
+OUTBOX_RELAY_LOCK = "portico:outbox:rollout"
 
 IN_PROGRESS = pb.ROLLOUT_STATE_IN_PROGRESS
 COMPLETED = pb.ROLLOUT_STATE_COMPLETED
@@ -269,6 +279,33 @@ class Rollouts:
         finally:
             await lock.close()
 
+    @contextlib.asynccontextmanager
+    async def relay_held(self) -> AsyncIterator[None]:
+        """Holds the outbox relay's lock until the block ends: the service's relay finds it
+        taken, as if another replica's relay were busy, and publishes nothing meanwhile."""
+        holder = await asyncpg.connect(self.infra.admin_url)
+        try:
+            await holder.execute("SELECT pg_advisory_lock(hashtext($1))", OUTBOX_RELAY_LOCK)
+            yield
+        finally:
+            await holder.close()  # ends the session, and with it the lock
+
+    async def outbox_pending(self) -> float:
+        """The relay's own count of unpublished outbox rows, from the process's /metrics.
+
+        The relay sets it after each pass it makes, so a count above 0 means a
+        pass ran and left that many rows unpublished.
+        """
+        async with httpx.AsyncClient() as http:
+            page = await http.get(f"http://127.0.0.1:{self.process.metrics_port}/metrics")
+        for family in text_string_to_metric_families(page.text):
+            for sample in family.samples:
+                if sample.name == "portico_outbox_pending" and sample.labels == {
+                    "service": "rollout"
+                }:
+                    return sample.value
+        return 0.0
+
     async def wait_blocked_on(self, table: str) -> None:
         """Until a transaction of the service waits for the lock on `table`."""
 
@@ -448,6 +485,98 @@ async def test_kill_9_during_a_rollback_saga_rolls_back_exactly_once(rollouts: R
             "rollout.rolled_back": 1,
         }
     ), counted
+    assert await r.resolved() == Counter({"2.2.0": len(USERS)})
+
+
+async def test_kill_9_between_the_rollback_commit_and_its_publish_publishes_it_once(
+    rollouts: Rollouts,
+) -> None:
+    """Killed once the rollback committed but before the relay published rollout.rolled_back:
+    the event waits in the outbox, goes out once after the restart, and the state agrees."""
+    r = rollouts
+    stable_id = await r.request("2.2.0", [phase(100, 1)])
+    await r.checks_pass("2.2.0")
+    await r.reaches(stable_id, COMPLETED)
+    rollout_id = await r.request("2.3.0", [phase(50, 3600), phase(100, 1)])
+    await r.checks_pass("2.3.0")
+    await r.reaches(rollout_id, IN_PROGRESS, percent=50)
+    # Everything before the rollback is out, so what waits below is the rollback's alone.
+    assert [e.type for e in await r.events(rollout_id)] == [
+        "rollout.requested",
+        "rollout.started",
+    ]
+    violation = ev.SloViolated(
+        tenant_id=r.tenant,
+        slo_id="slo-kill9",
+        plugin=PLUGIN,
+        version="2.3.0",
+        rule="burn rate",
+    )
+    async with r.relay_held():
+        await r.publish(violation)
+
+        async def committed() -> bool:
+            return await _row_state(r, rollout_id) == "ROLLED_BACK"
+
+        await eventually(committed, within=20)
+        waiting = await r.db.fetch(
+            """SELECT event_type FROM rollout.outbox
+                WHERE tenant_id = $1 AND published_at IS NULL ORDER BY seq""",
+            r.tenant,
+        )
+        assert [w["event_type"] for w in waiting] == [
+            "rollout.decision.recorded",
+            "rollout.rolled_back",
+        ]
+
+        async def relay_passed_them_by() -> bool:
+            return await r.outbox_pending() == len(waiting)
+
+        # The relay has run since the commit (NOTIFY and poll) and left both rows there.
+        await eventually(relay_passed_them_by, within=20)
+        await r.kill()
+    # Killed with the rollback committed and its events unpublished: none went out.
+    await r.watch.poll()
+    assert not [
+        m for m in r.watch.seen if (m.headers or {}).get("ce-type") == "rollout.rolled_back"
+    ]
+    await r.start()
+    final = await r.reaches(rollout_id, ROLLED_BACK)
+    assert (final.percent, final.stable_version) == (0, "2.2.0")
+    decisions = await r.decisions(rollout_id)
+    assert [d.kind for d in decisions] == [pb.DECISION_KIND_ROLLBACK]
+    assert await r.decision_seqs(rollout_id) == [1]
+    events = await r.events(rollout_id)
+    counted = Counter(e.type for e in events)
+    assert counted == Counter(
+        {
+            "rollout.requested": 1,
+            "rollout.started": 1,
+            "rollout.decision.recorded": 1,
+            "rollout.rolled_back": 1,
+        }
+    ), counted
+    [rolled_back] = [e for e in events if e.type == "rollout.rolled_back"]
+    assert isinstance(rolled_back.payload, ev.RolloutRolledBack)
+    assert rolled_back.payload.stable_version == "2.2.0"
+    # The row the killed process left is the one published: the rollback was not decided again.
+    [row] = await r.db.fetch(
+        """SELECT event_id, published_at FROM rollout.outbox
+            WHERE tenant_id = $1 AND event_type = 'rollout.rolled_back'""",
+        r.tenant,
+    )
+    assert (str(row["event_id"]), row["published_at"] is not None) == (rolled_back.id, True)
+    # The saga goes on after the restart: each step once, all done.
+    steps: list[asyncpg.Record] = []
+
+    async def saga_done() -> bool:
+        steps[:] = await r.db.fetch(
+            "SELECT step, state FROM rollout.rollback_steps WHERE rollout_id = $1", rollout_id
+        )
+        return bool(steps) and {s["state"] for s in steps} == {"done"}
+
+    await eventually(saga_done, within=20)
+    assert sorted(s["step"] for s in steps) == ["find_dependents", "traffic_to_stable"]
     assert await r.resolved() == Counter({"2.2.0": len(USERS)})
 
 

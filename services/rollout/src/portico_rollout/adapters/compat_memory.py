@@ -2,7 +2,8 @@
 
 It is told, per plugin version, which installed plugins need it (in
 rollback order), and records every question it was asked; `fail_next`
-makes the next question fail as if compat were down.
+makes the next question fail as if compat were down, and a tenant in `down`
+gets only failures until it is taken out.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class MemoryDependencyGraph:
         self._dependents: dict[tuple[str, str], list[DependentPlugin]] = {}
         self.asked: list[tuple[str, InstalledPlugin, tuple[InstalledPlugin, ...]]] = []
         self._failures = 0
+        # Tenants whose questions fail, as if compat could not be reached for them.
+        self.down: set[str] = set()
 
     def needs(self, dependent: str, version: str, on: str, on_version: str, depth: int = 1) -> None:
         """Declares that `dependent@version` needs `on@on_version`."""
@@ -35,6 +38,8 @@ class MemoryDependencyGraph:
         self, tenant_id: str, going: InstalledPlugin, installed: Sequence[InstalledPlugin]
     ) -> FoundDependents:
         self.asked.append((tenant_id, going, tuple(installed)))
+        if tenant_id in self.down:
+            raise DependencyGraphUnavailableError("list dependents", "UNAVAILABLE: test outage")
         if self._failures:
             self._failures -= 1
             raise DependencyGraphUnavailableError("list dependents", "UNAVAILABLE: test outage")

@@ -300,13 +300,50 @@ class MemoryRollbackStepRepository(_Scoped):
         ]
         return sorted(found, key=lambda s: s.ordinal)
 
-    async def pending(self, limit: int) -> list[tuple[str, str]]:
-        oldest: dict[tuple[str, str], datetime] = {}
+    async def record_failure(
+        self,
+        tenant_id: str,
+        rollout_id: str,
+        step: str,
+        *,
+        failed_attempts: int,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        self._check_write(tenant_id)
+        current = self._state.steps.get((rollout_id, step))
+        if (
+            current is None
+            or current.tenant_id != tenant_id
+            or current.state is not StepState.PENDING
+            or current.failed_attempts != failed_attempts - 1
+        ):
+            return False
+        self._state.steps[rollout_id, step] = replace(
+            current,
+            failed_attempts=failed_attempts,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+        )
+        return True
+
+    async def due(self, now: datetime, limit: int, per_tenant: int) -> list[tuple[str, str]]:
+        heads: dict[str, SagaStep] = {}
         for s in self._state.steps.values():
             if s.state is StepState.PENDING and self._visible(s.tenant_id):
-                key = (s.tenant_id, s.rollout_id)
-                oldest[key] = min(oldest.get(key, s.at), s.at)
-        return sorted(oldest, key=lambda k: (oldest[k], k))[:limit]
+                head = heads.get(s.rollout_id)
+                if head is None or s.ordinal < head.ordinal:
+                    heads[s.rollout_id] = s
+        ready = sorted(
+            (h for h in heads.values() if h.due(now)), key=lambda h: (h.ready_at, h.rollout_id)
+        )
+        rounds: dict[str, int] = {}
+        ranked = []
+        for h in ready:
+            rounds[h.tenant_id] = rounds.get(h.tenant_id, 0) + 1
+            if rounds[h.tenant_id] <= per_tenant:
+                ranked.append((rounds[h.tenant_id], h.ready_at, h.tenant_id, h.rollout_id))
+        return [(tenant, rollout) for _, _, tenant, rollout in sorted(ranked)[:limit]]
 
 
 class MemoryPausedTenantRepository(_Scoped):

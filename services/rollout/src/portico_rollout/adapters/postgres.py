@@ -116,7 +116,16 @@ def _step(r: asyncpg.Record) -> SagaStep:
     except ValueError as exc:  # pragma: no cover - the CHECK constraint prevents it
         raise InvalidRolloutError("saga step", f"unknown state {r['state']!r}") from exc
     return SagaStep(
-        r["tenant_id"], r["rollout_id"], r["step"], r["ordinal"], state, r["detail"], r["at"]
+        r["tenant_id"],
+        r["rollout_id"],
+        r["step"],
+        r["ordinal"],
+        state,
+        r["detail"],
+        r["at"],
+        failed_attempts=r["failed_attempts"],
+        next_attempt_at=r["next_attempt_at"],
+        last_error=r["last_error"],
     )
 
 
@@ -136,10 +145,12 @@ class PgRollbackStepRepository:
                    SELECT $2, $1, s.step, s.n - 1, 'pending', $4
                      FROM unnest($3::text[]) WITH ORDINALITY AS s(step, n)
                    ON CONFLICT (rollout_id, step) DO NOTHING
-                   RETURNING tenant_id, rollout_id, step, ordinal, state, detail, at)
+                   RETURNING tenant_id, rollout_id, step, ordinal, state, detail, at,
+                             failed_attempts, next_attempt_at, last_error)
                SELECT * FROM added
                UNION ALL
-               SELECT tenant_id, rollout_id, step, ordinal, state, detail, at
+               SELECT tenant_id, rollout_id, step, ordinal, state, detail, at,
+                      failed_attempts, next_attempt_at, last_error
                  FROM rollback_steps WHERE tenant_id = $1 AND rollout_id = $2
                ORDER BY ordinal""",
             tenant_id,
@@ -164,19 +175,58 @@ class PgRollbackStepRepository:
 
     async def for_rollout(self, tenant_id: str, rollout_id: str) -> list[SagaStep]:
         rows = await self._conn.fetch(
-            """SELECT tenant_id, rollout_id, step, ordinal, state, detail, at FROM rollback_steps
+            """SELECT tenant_id, rollout_id, step, ordinal, state, detail, at,
+                      failed_attempts, next_attempt_at, last_error
+                 FROM rollback_steps
                 WHERE tenant_id = $1 AND rollout_id = $2 ORDER BY ordinal""",
             tenant_id,
             rollout_id,
         )
         return [_step(r) for r in rows]
 
-    async def pending(self, limit: int) -> list[tuple[str, str]]:
+    async def record_failure(
+        self,
+        tenant_id: str,
+        rollout_id: str,
+        step: str,
+        *,
+        failed_attempts: int,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        recorded = await self._conn.fetchval(
+            """UPDATE rollback_steps
+                  SET failed_attempts = $4, next_attempt_at = $5, last_error = $6
+                WHERE tenant_id = $1 AND rollout_id = $2 AND step = $3
+                  AND state = 'pending' AND failed_attempts = $4 - 1
+               RETURNING true""",
+            tenant_id,
+            rollout_id,
+            step,
+            failed_attempts,
+            next_attempt_at,
+            error,
+        )
+        return bool(recorded)
+
+    async def due(self, now: datetime, limit: int, per_tenant: int) -> list[tuple[str, str]]:
         rows = await self._conn.fetch(
-            """SELECT tenant_id, rollout_id FROM rollback_steps WHERE state = 'pending'
-                GROUP BY tenant_id, rollout_id ORDER BY min(at), tenant_id, rollout_id
-                LIMIT $1""",
+            """SELECT tenant_id, rollout_id FROM (
+                   SELECT tenant_id, rollout_id, ready_at,
+                          row_number() OVER (
+                              PARTITION BY tenant_id ORDER BY ready_at, rollout_id) AS round
+                     FROM (SELECT DISTINCT ON (rollout_id) tenant_id, rollout_id,
+                                  next_attempt_at, coalesce(next_attempt_at, at) AS ready_at
+                             FROM rollback_steps WHERE state = 'pending'
+                            ORDER BY rollout_id, ordinal) heads
+                    WHERE next_attempt_at IS NULL OR next_attempt_at <= $1
+               ) due
+               WHERE round <= $3
+               ORDER BY round, ready_at, tenant_id, rollout_id
+               LIMIT $2""",
+            now,
             limit,
+            per_tenant,
         )
         return [(r["tenant_id"], r["rollout_id"]) for r in rows]
 

@@ -1,6 +1,6 @@
 """The rollback saga after its first step: the installed plugins that need the version go back.
 
-The saga runner takes sagas with a step not done. `find_dependents` asks
+The saga runner takes sagas whose next step is due. `find_dependents` asks
 compat's dependency graph (outside any transaction) which installed plugins
 need the rolled-back version, then records one step per dependent in the
 order compat gives (a plugin before the plugins it needs). Each dependent
@@ -14,6 +14,13 @@ Before a dependent goes back, security's advisories for the version it
 would go back to are read (outside any transaction): onto a version with a
 critical advisory its rollback is held and asked for instead (the step is
 done, saying so), a serving rollout paused and a completed one left serving.
+
+A step that fails (compat or security unreachable, the dependent changed
+since its advisories were read, a database error) stays pending and backs
+off: its failed attempts, the time of its next attempt and the error are
+stored on its row (`SagaLimits.retry_delay`), so no pass, replica or restart
+tries it again before then. A pass takes a bounded number of sagas, a few of
+each tenant, and a bounded number of steps of each (`SagaLimits`).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from portico_rollout.app.ports import (
     RolloutUnitOfWork,
     UnitOfWorkFactory,
 )
+from portico_rollout.app.saga_limits import SagaLimits
 from portico_rollout.domain.events import RolloutRolledBack
 from portico_rollout.domain.rollout import Rollout
 from portico_rollout.domain.saga import (
@@ -40,19 +48,33 @@ from portico_rollout.domain.saga import (
     SagaStep,
     StepState,
     dependent_of_step,
+    saga_head,
 )
 from portico_rollout.domain.state import RolloutState
-from portico_rollout.errors import RolloutConflictError
+from portico_rollout.errors import InvalidRolloutError, RolloutConflictError
 
 log = logging.getLogger(__name__)
+
+# A failure's text is stored on the step's row; this much of it is enough to act on.
+ERROR_CHARS = 500
 
 
 @dataclass
 class SagaPass:
     """What one pass of the saga runner did."""
 
+    # Sagas taken, steps moved past, and sagas whose step failed (backing off now).
     sagas: int = 0
+    steps: int = 0
     failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SagaAdvance:
+    """What one saga's turn in a pass did: steps moved past, and the step that failed."""
+
+    steps: int
+    failed: SagaStep | None = None
 
 
 # What security listed for a dependent's stable version: (version, critical advisory ids).
@@ -64,22 +86,29 @@ async def advance_sagas(
     graph: DependencyGraph | None,
     now: datetime,
     *,
-    limit: int = 50,
+    limits: SagaLimits | None = None,
     advisories: AdvisorySource | None = None,
 ) -> SagaPass:
-    """Runs the pending steps of up to `limit` sagas; one failing never stops the others."""
+    """One pass: the due steps of up to `limits.batch` sagas; one failing never stops the others."""
+    limits = limits or SagaLimits()
     async with uow(ALL_TENANTS) as scan:
-        pending = await scan.rollback_steps.pending(limit)
-    done = SagaPass(sagas=len(pending))
-    for tenant_id, rollout_id in pending:
+        due = await scan.rollback_steps.due(now, limits.batch, limits.per_tenant)
+    done = SagaPass(sagas=len(due))
+    for tenant_id, rollout_id in due:
         try:
-            await advance_saga(uow, graph, tenant_id, rollout_id, now, advisories=advisories)
-        except Exception as exc:  # noqa: BLE001 - compat down or a bad row: retried next pass
+            advanced = await advance_saga(
+                uow, graph, tenant_id, rollout_id, now, limits=limits, advisories=advisories
+            )
+        except Exception as exc:  # noqa: BLE001 - the database down or a bad row: next pass
             done.failed += 1
             log.warning(
-                "rollback saga step failed; retried on the next pass",
+                "rollback saga could not be read, or its step's failure not stored;"
+                " tried again on the next pass",
                 extra={"tenant_id": tenant_id, "rollout_id": rollout_id, "error": str(exc)},
             )
+            continue
+        done.steps += advanced.steps
+        done.failed += advanced.failed is not None
     return done
 
 
@@ -90,29 +119,92 @@ async def advance_saga(
     rollout_id: str,
     now: datetime,
     *,
+    limits: SagaLimits | None = None,
     advisories: AdvisorySource | None = None,
-) -> None:
-    """Runs one rollout's pending steps in order, each in its own transaction."""
-    async with uow(tenant_id) as tx:
-        rollout = await tx.rollouts.get(tenant_id, rollout_id)
-        steps = {s.step: s for s in await tx.rollback_steps.for_rollout(tenant_id, rollout_id)}
-        find = steps.get(FIND_DEPENDENTS)
-        installed = None
-        # Without compat there is no one to ask, so what the tenant runs is not read.
-        looking = find is not None and find.state is StepState.PENDING
-        if rollout is not None and looking and graph is not None:
-            installed = await installed_plugins(tx, tenant_id)
-    if rollout is None:
-        return
-    if looking:
+) -> SagaAdvance:
+    """Runs one rollout's due steps in order, each in its own transaction, up to the limit.
+
+    A step that raises is recorded as failed with the time of its next
+    attempt, and the saga's turn ends there.
+    """
+    limits = limits or SagaLimits()
+    moved = 0
+    while moved < limits.steps_per_saga:
+        async with uow(tenant_id) as tx:
+            rollout = await tx.rollouts.get(tenant_id, rollout_id)
+            head = saga_head(await tx.rollback_steps.for_rollout(tenant_id, rollout_id))
+            installed = None
+            # Without compat there is no one to ask, so what the tenant runs is not read.
+            finding = head is not None and head.step == FIND_DEPENDENTS
+            if rollout is not None and finding and graph is not None:
+                installed = await installed_plugins(tx, tenant_id)
+        # Another replica may have recorded a failure since this pass listed the saga.
+        if rollout is None or head is None or not head.due(now):
+            break
+        try:
+            ran = await _run_step(
+                uow, rollout, head, now, graph=graph, installed=installed, advisories=advisories
+            )
+            if not ran:
+                break  # another replica runs this saga now
+        except Exception as exc:  # noqa: BLE001 - any failure of a step is retried after a backoff
+            await _back_off(uow, head, exc, limits)
+            return SagaAdvance(moved, failed=head)
+        moved += 1
+    return SagaAdvance(moved)
+
+
+async def _run_step(
+    uow: UnitOfWorkFactory,
+    rollout: Rollout,
+    head: SagaStep,
+    now: datetime,
+    *,
+    graph: DependencyGraph | None,
+    installed: list[InstalledPlugin] | None,
+    advisories: AdvisorySource | None,
+) -> bool:
+    """Runs the saga's next step; False if another replica holds the saga."""
+    if head.step == FIND_DEPENDENTS:
         found = None
         if graph is not None and installed is not None:
             going = InstalledPlugin(rollout.plugin, rollout.version, rollout.stable_version)
-            found = await graph.dependents(tenant_id, going, installed)
-        if not await _record_dependents(uow, rollout, found, now):
-            return
-    while await _next_dependent(uow, tenant_id, rollout_id, now, advisories):
-        pass
+            found = await graph.dependents(rollout.tenant_id, going, installed)
+        return await _record_dependents(uow, rollout, found, now)
+    if dependent_of_step(head.step) is not None:
+        return await _next_dependent(uow, rollout, head, now, advisories)
+    # traffic_to_stable is done in the decision's own transaction; nothing here can do it.
+    raise InvalidRolloutError("saga step", f"{head.step!r} is not one the saga runner runs")
+
+
+async def _back_off(
+    uow: UnitOfWorkFactory, step: SagaStep, exc: Exception, limits: SagaLimits
+) -> None:
+    """Stores the step's failure and when to try it again (counted from the failure)."""
+    failed_attempts = step.failed_attempts + 1
+    error = (f"{type(exc).__name__}: {exc}")[:ERROR_CHARS]
+    async with uow(step.tenant_id) as tx:
+        next_attempt_at = tx.clock.now() + limits.retry_delay(failed_attempts)
+        recorded = await tx.rollback_steps.record_failure(
+            step.tenant_id,
+            step.rollout_id,
+            step.step,
+            failed_attempts=failed_attempts,
+            next_attempt_at=next_attempt_at,
+            error=error,
+        )
+    log.warning(
+        "rollback saga step failed; backing off",
+        extra={
+            "tenant_id": step.tenant_id,
+            "rollout_id": step.rollout_id,
+            "step": step.step,
+            "failed_attempts": failed_attempts,
+            # Not recorded: another replica recorded this failure, or the step got done.
+            "next_attempt_at": next_attempt_at.isoformat() if recorded else "",
+            "error": error,
+        },
+    )
 
 
 async def installed_plugins(tx: RolloutUnitOfWork, tenant_id: str) -> list[InstalledPlugin]:
@@ -176,53 +268,40 @@ def _found_detail(rollout: Rollout, found: FoundDependents | None) -> str:
 
 async def _next_dependent(
     uow: UnitOfWorkFactory,
-    tenant_id: str,
-    rollout_id: str,
+    parent: Rollout,
+    step: SagaStep,
     now: datetime,
     advisories: AdvisorySource | None,
 ) -> bool:
-    """Rolls back the first dependent whose step is pending; False once none is left."""
+    """Rolls back the dependent of the saga's next step; False if another replica holds it."""
+    tenant_id, rollout_id = parent.tenant_id, parent.rollout_id
     listed: Listed | None = None
     if advisories is not None:
         async with uow(tenant_id) as tx:
-            going_back = await _dependent_going_back(tx, tenant_id, rollout_id)
+            going_back = await _dependent_going_back(tx, tenant_id, step)
         if going_back is not None and going_back[1]:
             plugin, stable = going_back
             listed = (stable, await advisories.critical(tenant_id, plugin, stable))
     async with uow(tenant_id) as tx:
-        parent = await tx.rollouts.lock(tenant_id, rollout_id)
-        if parent is None:
+        locked = await tx.rollouts.lock(tenant_id, rollout_id)
+        if locked is None:
             return False
-        step = await _pending_dependent(tx, tenant_id, rollout_id)
-        if step is None:
-            return False
+        current = saga_head(await tx.rollback_steps.for_rollout(tenant_id, rollout_id))
+        if current is None or current.step != step.step:
+            return True  # another replica took this step meanwhile
         detail = await _roll_back_dependent(
-            tx, parent, step, now, checked=advisories is not None, listed=listed
+            tx, locked, step, now, checked=advisories is not None, listed=listed
         )
         await tx.rollback_steps.complete(tenant_id, rollout_id, step.step, detail, now)
     return True
 
 
-async def _pending_dependent(
-    tx: RolloutUnitOfWork, tenant_id: str, rollout_id: str
-) -> SagaStep | None:
-    return next(
-        (
-            s
-            for s in await tx.rollback_steps.for_rollout(tenant_id, rollout_id)
-            if s.state is StepState.PENDING and dependent_of_step(s.step) is not None
-        ),
-        None,
-    )
-
-
 async def _dependent_going_back(
-    tx: RolloutUnitOfWork, tenant_id: str, rollout_id: str
+    tx: RolloutUnitOfWork, tenant_id: str, step: SagaStep
 ) -> tuple[str, str] | None:
-    """(plugin, the version it would go back to) of the next pending dependent; nothing locked."""
-    step = await _pending_dependent(tx, tenant_id, rollout_id)
-    named = dependent_of_step(step.step) if step is not None else None
-    if named is None:
+    """(plugin, the version it would go back to) of a dependent's step; nothing locked."""
+    named = dependent_of_step(step.step)
+    if named is None:  # pragma: no cover - filtered by the caller
         return None
     plugin, version = named
     target = await tx.rollouts.active_for(tenant_id, plugin)

@@ -122,8 +122,34 @@ class RollbackStepRepository(Protocol):
 
     async def for_rollout(self, tenant_id: str, rollout_id: str) -> list[SagaStep]: ...
 
-    async def pending(self, limit: int) -> list[tuple[str, str]]:
-        """(tenant, rollout id) of sagas with a step not done, oldest step first."""
+    async def record_failure(
+        self,
+        tenant_id: str,
+        rollout_id: str,
+        step: str,
+        *,
+        failed_attempts: int,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        """Records that an attempt at a pending step failed, and when to try it again.
+
+        `failed_attempts` is the step's new count: written only if the stored
+        one is one less (another replica recording the same failure writes
+        nothing) and the step is still pending. False when nothing was written.
+        """
+
+    async def due(self, now: datetime, limit: int, per_tenant: int) -> list[tuple[str, str]]:
+        """(tenant, rollout id) of sagas whose next step may run at `now`. Nothing is locked.
+
+        A saga's next step is its first pending one; it is due if it never
+        failed or its `next_attempt_at` has come. At most `per_tenant` sagas
+        of one tenant and `limit` in all, taken in rounds (every tenant's
+        first, then every tenant's second, ...), each round by the time its
+        sagas became due (`next_attempt_at`, else the step's start), so
+        neither a tenant with many sagas nor one whose sagas keep failing
+        fills a pass or goes before another tenant's first saga.
+        """
 
 
 class PausedTenantRepository(Protocol):

@@ -12,6 +12,7 @@ before the plugins it needs), each rolled back in its own transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -77,6 +78,28 @@ class SagaStep:
     state: StepState
     detail: str
     at: datetime
+    # Attempts at this step that failed in a row (a done step keeps its count),
+    # and when a step that failed may be tried again; None until it fails.
+    failed_attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str = ""
 
     def __post_init__(self) -> None:
         require_aware(self.at, "saga step time")
+        if self.next_attempt_at is not None:
+            require_aware(self.next_attempt_at, "saga step's next attempt")
+
+    def due(self, now: datetime) -> bool:
+        """Whether the step may be tried at `now`: it never failed, or its backoff is over."""
+        return self.next_attempt_at is None or self.next_attempt_at <= now
+
+    @property
+    def ready_at(self) -> datetime:
+        """Since when the step could be tried: its next attempt after a failure, else its start."""
+        return self.next_attempt_at if self.next_attempt_at is not None else self.at
+
+
+def saga_head(steps: Sequence[SagaStep]) -> SagaStep | None:
+    """The step a saga runs next: its first pending one (steps run in order)."""
+    pending = [s for s in steps if s.state is StepState.PENDING]
+    return min(pending, key=lambda s: s.ordinal) if pending else None

@@ -2,7 +2,10 @@
 
 Traffic goes back in the transaction of the rollback; finding and rolling back
 the dependents asks compat, so it runs here, on every replica (row locks make
-them share the work). It reads the Clock port, like the scheduler.
+them share the work). It reads the Clock port, like the scheduler. Each pass
+takes the sagas whose next step is due, within `SagaLimits`; a step that
+fails backs off on its own row (`app.dependents`), so an outage costs one
+attempt per step per backoff, not one per tick.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from portico_common.clock import Clock
 from portico_common.runtime import Background
 from portico_rollout.app.dependents import advance_sagas
 from portico_rollout.app.ports import AdvisorySource, DependencyGraph, UnitOfWorkFactory
+from portico_rollout.app.saga_limits import SagaLimits
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,7 @@ def make_saga_runner(
     clock: Clock,
     *,
     tick_seconds: float,
-    batch: int = 50,
+    limits: SagaLimits,
     advisories: AdvisorySource | None = None,
 ) -> Background:
     """`run_sagas(stop)`, one pass every `tick_seconds` until `stop` is set."""
@@ -33,7 +37,7 @@ def make_saga_runner(
     async def run_sagas(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await advance_sagas(uow, graph, clock.now(), limit=batch, advisories=advisories)
+                await advance_sagas(uow, graph, clock.now(), limits=limits, advisories=advisories)
             except Exception as exc:  # noqa: BLE001 - an outage must not end the loop
                 log.warning("saga pass failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):

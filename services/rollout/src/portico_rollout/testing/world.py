@@ -29,6 +29,7 @@ from portico_rollout.app.dependents import SagaPass, advance_sagas
 from portico_rollout.app.evaluation import Pass, evaluate_due_rollouts
 from portico_rollout.app.handlers import Defaults, RolloutSpec
 from portico_rollout.app.ports import UnitOfWorkFactory
+from portico_rollout.app.saga_limits import SagaLimits
 from portico_rollout.bootstrap import Components, Dependencies, build
 from portico_rollout.domain.events import RolloutEvent, RolloutRolledBack
 from portico_rollout.domain.rollout import Rollout
@@ -78,6 +79,8 @@ class RolloutWorld:
     defaults: Defaults = field(default_factory=Defaults)
     graph: MemoryDependencyGraph = field(default_factory=MemoryDependencyGraph)
     advisories: MemoryAdvisories = field(default_factory=MemoryAdvisories)
+    # The saga runner's pass bounds and step backoff (`run_sagas`).
+    saga_limits: SagaLimits = field(default_factory=SagaLimits)
     # The read path: the in-memory view, kept in step by `settle`.
     view: AssignmentView = field(default_factory=AssignmentView)
     feed: MemoryChangeFeed = field(init=False)
@@ -110,6 +113,7 @@ class RolloutWorld:
                 changes=MemoryChangeFeed(self.store),
                 graph=self.graph,
                 advisories=self.advisories,
+                saga_limits=self.saga_limits,
             )
         )
 
@@ -253,7 +257,11 @@ class RolloutWorld:
     async def run_sagas(self) -> SagaPass:
         """One pass of the saga runner: the rollback sagas' steps after traffic."""
         return await advance_sagas(
-            self.uow, self.graph, self.clock.now(), advisories=self.advisories
+            self.uow,
+            self.graph,
+            self.clock.now(),
+            limits=self.saga_limits,
+            advisories=self.advisories,
         )
 
     async def get(self, rollout_id: str, tenant: str = TENANT) -> Rollout:

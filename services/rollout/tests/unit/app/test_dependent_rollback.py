@@ -113,7 +113,8 @@ async def test_the_saga_runs_each_step_once(world: RolloutWorld) -> None:
 
 
 async def test_compat_down_leaves_the_step_pending_until_it_answers(world: RolloutWorld) -> None:
-    """An unreachable dependency graph fails the pass for that saga; the next pass finishes it."""
+    """An unreachable dependency graph fails the saga's step; once its backoff is over the
+    next pass finishes it."""
     a, b, _ = await chain(world)
     await world.violation(plugin=A, version="2.0.0")
     world.graph.fail_next()
@@ -121,6 +122,7 @@ async def test_compat_down_leaves_the_step_pending_until_it_answers(world: Rollo
     assert (done.sagas, done.failed) == (1, 1)
     assert ("find_dependents", StepState.PENDING) in steps_of(world, a)
     assert (await world.get(b)).state is RolloutState.IN_PROGRESS
+    world.clock.advance(seconds=world.saga_limits.retry_initial_seconds)
     await world.run_sagas()
     assert (await world.get(b)).state is RolloutState.ROLLED_BACK
 
