@@ -13,6 +13,9 @@ than its own role:
 `portico up` calls the same functions in-process before it starts the
 services; Compose runs this module as a one-shot service, Helm as a Job.
 
+`migrate` also migrates every bridge schema and silo database a service's
+placements name.
+
 Per tenant, with both the administrator's and the migrator's URLs
 (`portico_common.placement`, docs/tenancy-isolation.md):
 
@@ -45,7 +48,7 @@ from portico_common.errors import (
 )
 from portico_common.events.topology import SERVICES, tenant_data_services
 from portico_common.migrate import migrate
-from portico_common.placement import move_to_bridge, place_tenant
+from portico_common.placement import migrate_places, move_to_bridge, place_tenant
 from portico_common.provision import RolePasswords, provision
 from portico_common.settings import DatabaseSetupSettings
 from portico_common.tls import database_ssl_context
@@ -93,13 +96,23 @@ async def migrate_services(
     *,
     ssl_context: ssl.SSLContext | None = None,
 ) -> dict[str, list[str]]:
-    """Logs in as the migrator and migrates each service's schema; returns what was applied."""
+    """Logs in as the migrator and migrates each service's schema; returns what was applied.
+
+    A service's bridge schemas and silo databases (its placements) are
+    migrated right after its shared schema, so an upgrade reaches every
+    tenant's place in the same run: keys `<service>` and `<service> in <place>`.
+    """
     conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
     applied: dict[str, list[str]] = {}
     try:
         for service in services:
             package = (packages or {}).get(service, migrations_package(service))
             applied[service] = await migrate(conn, service, package)
+            placed = await migrate_places(
+                conn, migrator_url, service, package, ssl_context=ssl_context
+            )
+            for place, keys in placed.items():
+                applied[f"{service} in {place.tier} {place.location}"] = keys
     finally:
         await conn.close()
     return applied

@@ -99,6 +99,48 @@ async def place_tenant(
     return place
 
 
+async def placed(conn: Connection, service: str) -> list[Place]:
+    """Every bridge schema and silo database `service`'s placements name (as the migrator)."""
+    _check_name(service)
+    async with conn.transaction():
+        await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
+        if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{service}.placements"):
+            return []
+        rows = await conn.fetch(
+            f"SELECT DISTINCT tier, location FROM {service}.placements"  # noqa: S608 - checked name
+            " WHERE tier <> 'pool' ORDER BY tier, location"
+        )
+    return [Place(Tier(r["tier"]), r["location"]) for r in rows]
+
+
+async def migrate_places(
+    conn: Connection,
+    migrator_url: str,
+    service: str,
+    package: str | None,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+) -> dict[Place, list[str]]:
+    """Applies `service`'s pending migrations to each of its bridge schemas and silo databases.
+
+    `conn` is the migrator's on the main database; a silo is reached with the
+    migrator's URL on that database. Returns what was applied, per place.
+    """
+    applied: dict[Place, list[str]] = {}
+    for place in await placed(conn, service):
+        if place.tier is Tier.BRIDGE:
+            _check_name(place.location)
+            applied[place] = await migrate(conn, place.location, package, service=service)
+        else:
+            url = database_url(migrator_url, place.location)
+            silo = await asyncpg.connect(url, ssl=ssl_context)
+            try:
+                applied[place] = await migrate(silo, service, package, service=service)
+            finally:
+                await silo.close()
+    return applied
+
+
 async def move_to_bridge(
     admin_url: str,
     migrator_url: str,

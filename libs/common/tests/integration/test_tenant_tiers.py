@@ -8,9 +8,11 @@ write another tenant's, whichever tier the tenant and its neighbours are in.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -28,6 +30,7 @@ from portico_common.db import (
     database_url,
     open_database,
 )
+from portico_common.dbsetup import migrate_services
 from portico_common.errors import DatabaseSetupError
 from portico_common.events.catalog import STREAM
 from portico_common.events.envelope import TENANT_HEADER
@@ -255,6 +258,32 @@ async def test_placing_is_idempotent_and_refuses_a_tenant_with_shared_rows(tiers
         await place_tenant(tiers.admin_url, tiers.migrator_url, "silo-a", Tier.BRIDGE, package)
     async with tiers.db.transaction("pool-a") as conn:
         assert await conn.fetchval("SELECT current_schema()") == SCHEMA
+
+
+async def test_migrate_upgrades_every_bridge_schema_and_silo_database(
+    tiers: Tiers, service_migrations: str
+) -> None:
+    """A service's new migration reaches its shared schema, each bridge and the silo in one run;
+    a second run applies nothing; the tenants' transactions use the new column in their place."""
+    # The service's next release: one more file in the package the places were migrated from.
+    upgraded = service_migrations
+    folder = Path(importlib.import_module(upgraded).__file__ or "").parent
+    (folder / "0002_tags.sql").write_text(
+        "ALTER TABLE notes ADD COLUMN tag text NOT NULL DEFAULT 'new';"
+    )
+    applied = await migrate_services(tiers.migrator_url, [SCHEMA], {SCHEMA: upgraded})
+    places = {
+        SCHEMA,
+        *(f"{SCHEMA} in bridge {bridge_schema(SCHEMA, t)}" for t in ("bridge-a", "bridge-b")),
+        f"{SCHEMA} in silo {tiers.silos[0]}",
+    }
+    assert applied == {key: ["service/0002_tags.sql"] for key in places}
+    again = await migrate_services(tiers.migrator_url, [SCHEMA], {SCHEMA: upgraded})
+    assert again == {key: [] for key in places}
+    for tenant in TENANTS:
+        async with tiers.db.transaction(tenant) as conn:
+            await UnfilteredNotes(conn).add(tenant, "tagged")
+            assert await conn.fetchval("SELECT tag FROM notes") == "new"
 
 
 async def test_moving_a_pool_tenant_to_a_bridge_carries_its_rows_and_pending_events(
