@@ -30,6 +30,7 @@ import ssl
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -73,6 +74,7 @@ __all__ = [
     "create_pool",
     "database_url",
     "open_database",
+    "platform_place",
     "platform_role",
     "platform_url",
     "service_role",
@@ -149,6 +151,10 @@ class Place:
 
 
 POOL = Place()
+
+# Where ALL_TENANTS transactions open: the shared tables, unless a platform
+# pass over every place (`portico_common.places.each_place`) set another.
+platform_place: ContextVar[Place] = ContextVar("portico_platform_place", default=POOL)
 
 
 class PlacementError(UnavailableError):
@@ -264,14 +270,14 @@ class Database:
     async def transaction(self, tenant_id: str) -> AsyncIterator[Connection]:
         """A transaction that can see only `tenant_id`'s rows (ALL_TENANTS: every row).
 
-        ALL_TENANTS covers the service's own schema: the shared tables. The
-        bridge schemas and silo databases are reached place by place
-        (`places`, `platform_transaction`).
+        ALL_TENANTS covers one place: the service's own schema (the shared
+        tables), or the place of the platform pass running (`each_place`).
+        The others are reached place by place (`places`, `platform_transaction`).
         """
         if not tenant_id:
             raise ValueError("a transaction needs a tenant id (or ALL_TENANTS)")
         if tenant_id == ALL_TENANTS:
-            async with self.platform_transaction(POOL) as conn:
+            async with self.platform_transaction(platform_place.get()) as conn:
                 yield conn
             return
         silo = self._silo_of.get(tenant_id)

@@ -19,6 +19,7 @@ from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
 from portico_common.grpc.service_tokens import service_channel
+from portico_common.places import PlaceLister
 from portico_common.runtime import Background, Readiness, Runtime, bootstrap_process, serve
 from portico_common.tls import grpc_channel
 from portico_rollout.adapters.advisories_grpc import GrpcAdvisorySource
@@ -96,6 +97,9 @@ class Dependencies:
     graph: DependencyGraph | None = None
     # security's advisories on stable versions, for the rollback safety check; None: unchecked.
     advisories: AdvisorySource | None = None
+    # Every place of rollout's rows the scheduler and the saga runner pass over
+    # (the shared tables, bridge schemas, silo databases); None: one place.
+    places: PlaceLister | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ def build(deps: Dependencies) -> Components:
             defaults=deps.defaults,
             limits=deps.limits,
             advisories=deps.advisories,
+            places=deps.places,
         ),
         view.run,
         make_saga_runner(
@@ -142,6 +147,7 @@ def build(deps: Dependencies) -> Components:
             tick_seconds=deps.tick_seconds,
             limits=deps.saga_limits,
             advisories=deps.advisories,
+            places=deps.places,
         ),
     ]
     readiness: list[Readiness] = []
@@ -224,6 +230,7 @@ def dependencies(
         quota=tenancy_quota(rt, settings),
         graph=graph,
         advisories=advisories,
+        places=rt.db.places,
     )
 
 

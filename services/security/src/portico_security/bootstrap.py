@@ -30,6 +30,7 @@ from portico_common.crypto.keyring import FieldCipher
 from portico_common.crypto.tenancy_client import tenancy_data_keys
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
+from portico_common.places import PlaceLister
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_common.uow import uow_factory
 from portico_security.install.adapters.compat_resources import compat_declared_resources
@@ -112,6 +113,9 @@ class Dependencies:
     quota: QuotaGate | None = None
     # What a version declared it needs (compat), held with its plugin; None: plugin only.
     declared_resources: DeclaredResourcesSource | None = None
+    # Every place of security's rows the approval sweep passes over (the shared
+    # tables, bridge schemas, silo databases); None: one place.
+    places: PlaceLister | None = None
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,7 @@ def build(deps: Dependencies) -> Components:
         ),
     ]
     approvals = make_approval_scheduler(
-        deps.install_uow, deps.clock, tick_seconds=deps.approval_tick_seconds
+        deps.install_uow, deps.clock, tick_seconds=deps.approval_tick_seconds, places=deps.places
     )
     return Components(servicers=servicers, subscriptions=[], background=[approvals])
 
@@ -314,6 +318,7 @@ async def run(
                 if settings.security_compat_target
                 else None
             ),
+            places=rt.db.places,
         )
     )
     await serve(

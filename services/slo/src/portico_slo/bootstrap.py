@@ -18,6 +18,7 @@ from portico_common.crypto.keyring import FieldCipher
 from portico_common.crypto.tenancy_client import tenancy_data_keys
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
+from portico_common.places import PlaceLister
 from portico_common.retention import RetentionRule
 from portico_common.runtime import Background, Runtime, bootstrap_process, serve
 from portico_slo.adapters.alert_feed import DeliveryLogFeed
@@ -65,6 +66,9 @@ class Dependencies:
     alerting: AlertingDependencies | None = None
     # How often breakers whose wait ended are moved (automatic transitions).
     breaker_tick_seconds: float = 1.0
+    # Every place of slo's rows the background jobs pass over (the shared
+    # tables, bridge schemas, silo databases); None: one place.
+    places: PlaceLister | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ def build(deps: Dependencies) -> Components:
                 deps.gauge,
                 refresh_seconds=deps.gauge_refresh_seconds,
                 prune_seconds=deps.prune_seconds,
+                places=deps.places,
             )
         ],
     )
@@ -103,6 +108,7 @@ def build(deps: Dependencies) -> Components:
                 deps.metrics,
                 every_seconds=deps.pull_seconds,
                 lag_seconds=deps.pull_lag_seconds,
+                places=deps.places,
             )
         )
     # Circuit breakers per plugin version: their API and their tick.
@@ -113,7 +119,9 @@ def build(deps: Dependencies) -> Components:
             BreakerServicer(deps.uow, deps.clock),
         )
     )
-    parts.background.append(breaker_job(deps.uow, every_seconds=deps.breaker_tick_seconds))
+    parts.background.append(
+        breaker_job(deps.uow, every_seconds=deps.breaker_tick_seconds, places=deps.places)
+    )
     if deps.alerting is not None:
         alerting = build_alerting(deps.alerting)
         parts.servicers.extend(alerting.servicers)
@@ -138,6 +146,7 @@ def dependencies(rt: Runtime, settings: SloSettings) -> Dependencies:
         pull_lag_seconds=settings.slo_pull_lag_seconds,
         alerting=alerting_dependencies(rt, settings),
         breaker_tick_seconds=settings.slo_breaker_tick_seconds,
+        places=rt.db.places,
     )
 
 
@@ -172,6 +181,7 @@ def alerting_dependencies(rt: Runtime, settings: SloSettings) -> AlertingDepende
         workers=settings.slo_alerting_workers,
         metrics=PrometheusDeliveryMetrics(),
         retention=timedelta(seconds=settings.slo_alerting_retention_seconds),
+        places=rt.db.places,
     )
 
 

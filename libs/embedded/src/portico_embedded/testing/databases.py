@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
-from portico_common.db import MIGRATOR_ROLE, Database, open_database, service_role
+from portico_common.db import MIGRATOR_ROLE, Database, Place, Tier, open_database, service_role
 from portico_common.dbsetup import migrate_services, provision_database, role_url
+from portico_common.placement import place_tenant
 from portico_common.provision import RolePasswords
 
 T = TypeVar("T")
@@ -97,6 +100,34 @@ def migrated_database(schema: str, migrations: str | None, *, name: str, max_siz
             await db.close()
 
     return fixture
+
+
+@asynccontextmanager
+async def placed_tenants(
+    admin_url: str, services: Mapping[str, str | None], tenants: Mapping[str, Tier]
+) -> AsyncIterator[dict[str, Place]]:
+    """Places each bridge or silo tenant in `services` (schema -> migrations), as `dbsetup place`.
+
+    The services' schemas must be migrated already. Yields each placed
+    tenant's place; the silo databases (outside the test's database) are
+    dropped on the way out.
+    """
+    migrator = migrator_url(admin_url)
+    placed = {
+        tenant: await place_tenant(admin_url, migrator, tenant, tier, services)
+        for tenant, tier in tenants.items()
+        if tier is not Tier.POOL
+    }
+    try:
+        yield placed
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        try:
+            for place in placed.values():
+                if place.tier is Tier.SILO:
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{place.location}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 def contract_backend(

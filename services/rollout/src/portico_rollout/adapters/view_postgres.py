@@ -13,7 +13,6 @@ from collections.abc import Collection
 import asyncpg
 
 from portico_common.db import Database
-from portico_common.tenants import ALL_TENANTS
 from portico_rollout.adapters.postgres_rollouts import _COLUMNS, _UNFINISHED, _rollout
 from portico_rollout.domain.assignment import Assignment, PluginKey
 
@@ -50,16 +49,21 @@ class PgAssignmentReader:
         self._db = db
 
     async def all(self) -> list[Assignment]:
-        async with self._db.transaction(ALL_TENANTS) as conn:
-            rows = await conn.fetch(_ALL)
+        rows: list[asyncpg.Record] = []
+        # Every place: the shared tables, then each bridge schema and silo database.
+        for place in await self._db.places():
+            async with self._db.platform_transaction(place) as conn:
+                rows += await conn.fetch(_ALL)
         return [_assignment(row) for row in rows]
 
     async def of(self, keys: Collection[PluginKey]) -> list[Assignment]:
         if not keys:
             return []
         tenants, plugins = zip(*keys, strict=True)
-        async with self._db.transaction(ALL_TENANTS) as conn:
-            rows = await conn.fetch(_SOME, list(tenants), list(plugins))
+        rows: list[asyncpg.Record] = []
+        for place in await self._db.places():
+            async with self._db.platform_transaction(place) as conn:
+                rows += await conn.fetch(_SOME, list(tenants), list(plugins))
         found = [_assignment(row) for row in rows]
         return [a for a in found if a != Assignment(*a.key)]
 

@@ -15,6 +15,7 @@ import contextlib
 import logging
 
 from portico_common.clock import Clock
+from portico_common.places import PlaceLister, each_place
 from portico_common.runtime import Background
 from portico_rollout.app.dependents import advance_sagas
 from portico_rollout.app.ports import AdvisorySource, DependencyGraph, UnitOfWorkFactory
@@ -31,13 +32,19 @@ def make_saga_runner(
     tick_seconds: float,
     limits: SagaLimits,
     advisories: AdvisorySource | None = None,
+    places: PlaceLister | None = None,
 ) -> Background:
-    """`run_sagas(stop)`, one pass every `tick_seconds` until `stop` is set."""
+    """`run_sagas(stop)`, one pass over every place every `tick_seconds` until `stop` is set."""
 
     async def run_sagas(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await advance_sagas(uow, graph, clock.now(), limits=limits, advisories=advisories)
+                await each_place(
+                    places,
+                    lambda: advance_sagas(
+                        uow, graph, clock.now(), limits=limits, advisories=advisories
+                    ),
+                )
             except Exception as exc:  # noqa: BLE001 - an outage must not end the loop
                 log.warning("saga pass failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):

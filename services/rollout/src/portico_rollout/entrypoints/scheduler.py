@@ -13,6 +13,7 @@ import contextlib
 import logging
 
 from portico_common.clock import Clock
+from portico_common.places import PlaceLister, each_place
 from portico_common.runtime import Background
 from portico_rollout.app.evaluation import SchedulerLimits, evaluate_due_rollouts
 from portico_rollout.app.handlers import Defaults
@@ -30,24 +31,32 @@ def make_scheduler(
     defaults: Defaults,
     limits: SchedulerLimits,
     advisories: AdvisorySource | None = None,
+    places: PlaceLister | None = None,
 ) -> Background:
-    """`run_scheduler(stop)`, ticking every `tick_seconds` until `stop` is set."""
+    """`run_scheduler(stop)`, ticking every `tick_seconds` until `stop` is set.
+
+    Each tick covers every place of rollout's rows (`places`: the shared
+    tables, each bridge schema, each silo database).
+    """
+
+    async def drain(stop: asyncio.Event) -> None:
+        # A full batch means more may be due: take the next one at once.
+        while True:
+            done = await evaluate_due_rollouts(
+                uow,
+                slo,
+                clock.now(),
+                defaults=defaults,
+                limits=limits,
+                advisories=advisories,
+            )
+            if done.due - done.failed < limits.batch or stop.is_set():
+                break
 
     async def run_scheduler(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                # A full batch means more may be due: take the next one at once.
-                while True:
-                    done = await evaluate_due_rollouts(
-                        uow,
-                        slo,
-                        clock.now(),
-                        defaults=defaults,
-                        limits=limits,
-                        advisories=advisories,
-                    )
-                    if done.due - done.failed < limits.batch or stop.is_set():
-                        break
+                await each_place(places, lambda: drain(stop))
             except Exception as exc:  # noqa: BLE001 - an outage must not end the loop
                 log.warning("scheduler tick failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):

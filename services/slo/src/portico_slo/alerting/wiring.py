@@ -17,6 +17,7 @@ from portico.slo.v1 import alerting_pb2, alerting_pb2_grpc
 from portico_common.clock import Clock
 from portico_common.events.consumer import Subscription
 from portico_common.grpc.registration import Servicer
+from portico_common.places import PlaceLister
 from portico_common.runtime import Background
 from portico_slo.alerting.app.delivery import RetryPolicy, Sleep
 from portico_slo.alerting.app.ports import (
@@ -56,6 +57,8 @@ class AlertingDependencies:
     # Resolved alerts, history, the notification log and finished deliveries older
     # than this are deleted.
     retention: timedelta = timedelta(days=7)
+    # Every place of slo's rows the notifier and deliveries pass over; None: one place.
+    places: PlaceLister | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def build_alerting(deps: AlertingDependencies) -> AlertingComponents:
                 batch=deps.flush_batch,
                 max_pending=deps.queue_limit,
                 retention=deps.retention,
+                places=deps.places,
             ),
             delivery_job(
                 deps.uow,
@@ -95,6 +99,7 @@ def build_alerting(deps: AlertingDependencies) -> AlertingComponents:
                 policy=deps.retry,
                 sleep=deps.sleep,
                 metrics=deps.metrics,
+                places=deps.places,
             ),
         ],
     )

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 
+from portico_common.places import PlaceLister, each_place
 from portico_common.runtime import Background
 from portico_slo.app import handlers, pull, version_outcomes
 from portico_slo.app.ports import BurnRateGauge, MetricsSource, UnitOfWorkFactory
@@ -20,12 +21,17 @@ def upkeep_job(
     *,
     refresh_seconds: float,
     prune_seconds: float,
+    places: PlaceLister | None = None,
 ) -> Background:
     """A loop for `serve(background=...)`: judge every SLO each tick, prune buckets rarely.
 
     Failures are logged and retried on the next tick: a background task that
-    raised would take the whole service down with it.
+    raised would take the whole service down with it. Each pass covers every
+    place of slo's rows (`places`: shared tables, bridge schemas, silos).
     """
+
+    async def prune() -> tuple[int, int]:
+        return await handlers.prune_buckets(uow), await version_outcomes.prune(uow)
 
     async def slo_upkeep(stop: asyncio.Event) -> None:
         last_prune: float | None = None
@@ -33,8 +39,9 @@ def upkeep_job(
             # Pacing uses the event loop's monotonic time; rules read the Clock port.
             if last_prune is None or time.monotonic() - last_prune >= prune_seconds:
                 try:
-                    pruned = await handlers.prune_buckets(uow)
-                    tallies = await version_outcomes.prune(uow)
+                    done = await each_place(places, prune)
+                    pruned = sum(p for p, _ in done)
+                    tallies = sum(t for _, t in done)
                     last_prune = time.monotonic()
                     log.info(
                         "outcome buckets pruned", extra={"deleted": pruned, "tallies": tallies}
@@ -42,7 +49,7 @@ def upkeep_job(
                 except Exception as exc:  # noqa: BLE001 - retried next tick
                     log.warning("pruning buckets failed", extra={"error": str(exc)})
             try:
-                await handlers.refresh_burn_rates(uow, gauge)
+                await each_place(places, lambda: handlers.refresh_burn_rates(uow, gauge))
             except Exception as exc:  # noqa: BLE001 - retried next tick
                 log.warning("evaluating SLOs failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):
@@ -58,13 +65,16 @@ def pull_job(
     *,
     every_seconds: float,
     lag_seconds: int,
+    places: PlaceLister | None = None,
 ) -> Background:
     """A loop that reads pulled SLIs from their source and judges their SLOs."""
 
     async def slo_pull(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await pull.pull_all(uow, gauge, source, lag_seconds=lag_seconds)
+                await each_place(
+                    places, lambda: pull.pull_all(uow, gauge, source, lag_seconds=lag_seconds)
+                )
             except Exception as exc:  # noqa: BLE001 - retried next round
                 log.warning("pulling SLIs failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):

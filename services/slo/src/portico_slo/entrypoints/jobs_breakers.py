@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from portico_common.places import PlaceLister, each_place
 from portico_common.runtime import Background
 from portico_slo.app import breakers
 from portico_slo.app.ports import UnitOfWorkFactory
@@ -13,7 +14,9 @@ from portico_slo.app.ports import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 
-def breaker_job(uow: UnitOfWorkFactory, *, every_seconds: float) -> Background:
+def breaker_job(
+    uow: UnitOfWorkFactory, *, every_seconds: float, places: PlaceLister | None = None
+) -> Background:
     """A loop for `serve(background=...)`: moves breakers whose wait ended.
 
     An open breaker with automatic transition goes half-open when its wait
@@ -27,7 +30,9 @@ def breaker_job(uow: UnitOfWorkFactory, *, every_seconds: float) -> Background:
         while not stop.is_set():
             moved = 0
             try:
-                moved = await breakers.tick_breakers(uow)
+                moved = max(
+                    await each_place(places, lambda: breakers.tick_breakers(uow)), default=0
+                )
             except Exception as exc:  # noqa: BLE001 - retried next tick
                 log.warning("moving breakers failed", extra={"error": str(exc)})
             if moved >= breakers.TICK_BATCH:

@@ -17,6 +17,7 @@ import logging
 import time
 from datetime import timedelta
 
+from portico_common.places import PlaceLister, each_place
 from portico_common.runtime import Background
 from portico_slo.alerting.app.delivery import RetryPolicy, Sleep, claim_deliveries, deliver
 from portico_slo.alerting.app.notifier import flush_due_groups
@@ -45,6 +46,7 @@ def notifier_job(
     max_pending: int,
     retention: timedelta,
     prune_seconds: float = 3600.0,
+    places: PlaceLister | None = None,
 ) -> Background:
     """`alert_notifier(stop)`: flushes due groups every tick, batch after batch.
 
@@ -53,22 +55,27 @@ def notifier_job(
     """
 
     async def alert_notifier(stop: asyncio.Event) -> None:
+        async def flush() -> None:
+            while (
+                await flush_due_groups(uow, limit=batch, max_pending=max_pending) >= batch
+                and not stop.is_set()
+            ):
+                pass
+
         last_prune: float | None = None
         while not stop.is_set():
             # Pacing uses the event loop's monotonic time; what is old reads the Clock.
             if last_prune is None or time.monotonic() - last_prune >= prune_seconds:
                 try:
-                    pruned = await prune_alerting(uow, retention=retention)
+                    pruned = sum(
+                        await each_place(places, lambda: prune_alerting(uow, retention=retention))
+                    )
                     last_prune = time.monotonic()
                     log.info("alerting history pruned", extra={"deleted": pruned})
                 except Exception as exc:  # noqa: BLE001 - retried next tick
                     log.warning("pruning alerting history failed", extra={"error": str(exc)})
             try:
-                while (
-                    await flush_due_groups(uow, limit=batch, max_pending=max_pending) >= batch
-                    and not stop.is_set()
-                ):
-                    pass
+                await each_place(places, flush)
             except Exception as exc:  # noqa: BLE001 - an outage must not end the loop
                 log.warning("alert notifier tick failed", extra={"error": str(exc)})
             await _pause(stop, tick_seconds)
@@ -87,6 +94,7 @@ def delivery_job(
     policy: RetryPolicy,
     sleep: Sleep,
     metrics: DeliveryMetrics,
+    places: PlaceLister | None = None,
 ) -> Background:
     """`alert_delivery(stop)`: claims queued notifications and sends them concurrently."""
 
@@ -98,22 +106,27 @@ def delivery_job(
                 uow, box, senders, claimed, policy=policy, sleep=sleep, metrics=metrics
             )
 
-        while not stop.is_set():
+        async def claim() -> None:
+            # Runs in one place's pass: each send's task keeps that place.
             free = workers - len(in_flight)
-            if free > 0:
+            if free <= 0:
+                return
+            claimed = await claim_deliveries(
+                uow,
+                limit=free,
+                lease=lease,
+                skip_channels=frozenset(in_flight.values()),
+            )
+            for item in claimed:
+                task = asyncio.create_task(send(item), name="alert-delivery")
+                in_flight[task] = item.delivery.channel_id
+
+        while not stop.is_set():
+            if workers - len(in_flight) > 0:
                 try:
-                    claimed = await claim_deliveries(
-                        uow,
-                        limit=free,
-                        lease=lease,
-                        skip_channels=frozenset(in_flight.values()),
-                    )
+                    await each_place(places, claim)
                 except Exception as exc:  # noqa: BLE001 - an outage must not end the loop
                     log.warning("claiming alert deliveries failed", extra={"error": str(exc)})
-                    claimed = []
-                for item in claimed:
-                    task = asyncio.create_task(send(item), name="alert-delivery")
-                    in_flight[task] = item.delivery.channel_id
             waiters: list[asyncio.Future[object]] = [*in_flight, asyncio.ensure_future(stop.wait())]
             done, _ = await asyncio.wait(
                 waiters, timeout=tick_seconds, return_when=asyncio.FIRST_COMPLETED
