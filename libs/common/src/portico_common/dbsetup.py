@@ -22,7 +22,10 @@ Per tenant, with both the administrator's and the migrator's URLs
 - `place --tenant T --isolation bridge|silo` gives a new tenant its own
   schema in each service's database, or its own database, before it has rows;
 - `move --tenant T --isolation bridge --service S` moves a pool tenant's rows
-  of service S into its bridge schema, in one transaction.
+  of service S into its bridge schema, in one transaction;
+- `place-pending [--watch SECONDS]` places every tenant tenancy created with
+  isolation bridge or silo and waits for (`portico_common.placer`): once, or
+  as a long-running placer.
 Settings: `DatabaseSetupSettings` (PORTICO_ADMIN_DATABASE_URL,
 PORTICO_MIGRATOR_DATABASE_URL, PORTICO_<SERVICE>_DATABASE_URL, and
 PORTICO_DATABASE_TLS_CA_FILE for sslmode=verify-full, as the services use).
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import ssl
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,12 +53,14 @@ from portico_common.errors import (
 from portico_common.events.topology import SERVICES, tenant_data_services
 from portico_common.migrate import migrate
 from portico_common.placement import migrate_places, move_to_bridge, place_tenant
+from portico_common.placer import place_pending, run_placer
 from portico_common.provision import RolePasswords, provision
 from portico_common.settings import DatabaseSetupSettings
 from portico_common.tls import database_ssl_context
 
 STEPS = ("provision", "migrate")
 TENANT_STEPS = ("place", "move")
+PLACER_STEP = "place-pending"
 
 
 def migrations_package(service: str) -> str:
@@ -205,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = sys.argv[1:]
     if argv and argv[0] in TENANT_STEPS:
         return tenant_main(argv)
+    if argv and argv[0] == PLACER_STEP:
+        return placer_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m portico_common.dbsetup",
         description="Provision the database's roles (as an administrator) and migrate every"
@@ -271,6 +279,55 @@ def tenant_main(argv: Sequence[str]) -> int:
         print(f"dbsetup: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def placer_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m portico_common.dbsetup place-pending",
+        description="Place every bridge or silo tenant tenancy is waiting for (created with"
+        " isolation bridge or silo), as the administrator and the migrator; once, or every"
+        " --watch seconds until stopped.",
+    )
+    parser.add_argument("--watch", type=float, default=0.0, help="seconds between passes")
+    parser.add_argument(
+        "--service",
+        action="append",
+        choices=SERVICES,
+        help="only this service (repeatable); default: every service keeping tenant data but auth",
+    )
+    args = parser.parse_args(argv)
+    services = tuple(args.service or placed_services())
+    try:
+        asyncio.run(run_placer_step(services, DatabaseSetupSettings(), args.watch))
+    except (PorticoError, asyncpg.PostgresError, OSError) as exc:
+        print(f"dbsetup: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+async def run_placer_step(
+    services: Sequence[str], settings: DatabaseSetupSettings, watch: float
+) -> None:
+    tls = database_ssl_context(settings)
+    admin = settings.admin_database_url.get_secret_value()
+    migrator = settings.migrator_database_url.get_secret_value()
+    if not admin or not migrator:
+        raise DatabaseSetupError(
+            "place-pending needs PORTICO_ADMIN_DATABASE_URL and PORTICO_MIGRATOR_DATABASE_URL"
+        )
+    packages = {s: migrations_package(s) for s in services}
+    if watch > 0:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        await run_placer(admin, migrator, packages, stop, every_seconds=watch, ssl_context=tls)
+        return
+    for placed in await place_pending(admin, migrator, packages, limit=1000, ssl_context=tls):
+        where = "" if placed.place is None else f"{placed.place.tier} {placed.place.location}"
+        print(f"{placed.tenant_id}: {where or 'failed: ' + placed.error}", flush=True)
 
 
 if __name__ == "__main__":

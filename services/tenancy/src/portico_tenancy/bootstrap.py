@@ -62,6 +62,7 @@ from portico_tenancy.entrypoints.grpc_keys import TenantKeysServicer
 from portico_tenancy.entrypoints.grpc_lifecycle import LifecycleServicer
 from portico_tenancy.entrypoints.grpc_quotas import QuotaReservationServicer
 from portico_tenancy.entrypoints.holds import HoldSweeper
+from portico_tenancy.entrypoints.placements import PlacementWatcher
 from portico_tenancy.entrypoints.usage_events import (
     USAGE_DURABLE,
     ConsumerUnitOfWork,
@@ -107,6 +108,9 @@ class Dependencies:
     hold_ttl: timedelta = timedelta(minutes=15)
     hold_sweep: timedelta | None = None
     hold_sweep_batch: int = 500
+    # How often tenants the placer reported placed are activated (None: no
+    # background loop, tests call `placements.tick`).
+    placement_poll: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ class Components:
     deletions: DeletionScheduler | None = None
     # What expires unconfirmed quota holds (a background loop when hold_sweep is set).
     holds: HoldSweeper | None = None
+    # What activates placed bridge and silo tenants (a loop when placement_poll is set).
+    placements: PlacementWatcher | None = None
 
 
 def build(deps: Dependencies) -> Components:
@@ -152,6 +158,9 @@ def build(deps: Dependencies) -> Components:
     )
     if deps.hold_sweep is not None:
         background.append(holds)
+    placements = PlacementWatcher(deps.uow, deps.placement_poll or timedelta(seconds=1))
+    if deps.placement_poll is not None:
+        background.append(placements)
     return Components(
         servicers=[
             Servicer(
@@ -187,6 +196,7 @@ def build(deps: Dependencies) -> Components:
         job_runner=runner,
         deletions=deletions,
         holds=holds,
+        placements=placements,
     )
 
 
@@ -225,6 +235,7 @@ def dependencies(
         hold_ttl=timedelta(seconds=settings.reservation_hold_ttl_seconds),
         hold_sweep=timedelta(seconds=settings.reservation_sweep_seconds),
         hold_sweep_batch=settings.reservation_sweep_batch,
+        placement_poll=timedelta(seconds=settings.placement_poll_seconds),
         # Without provisioning no job is ever enqueued: no worker holds a connection for none.
         worker=(
             (lambda runner: QueueWorker(rt.pool, runner, worker_settings))

@@ -78,3 +78,5 @@ class TenancySettings(ServiceSettings):
     # How often such holds are looked for, and how many one batch releases.
     reservation_sweep_seconds: float = Field(default=60.0, gt=0)
     reservation_sweep_batch: int = Field(default=500, ge=1, le=10_000)
+    # How often bridge and silo tenants the placer reported placed are activated.
+    placement_poll_seconds: float = Field(default=1.0, gt=0)

@@ -27,7 +27,9 @@ async def test_create_tenant_persists_and_emits_tenant_created() -> None:
     tenant = await handlers.create_tenant(world.uow, "acme", "Acme Corp")
     assert world.tables.tenants["acme"] == tenant
     assert tenant.created_at == world.clock.now()
-    assert world.committed == [events_pb2.TenantCreated(tenant_id="acme", display_name="Acme Corp")]
+    assert world.committed == [
+        events_pb2.TenantCreated(tenant_id="acme", display_name="Acme Corp", isolation="pool")
+    ]
 
 
 async def test_duplicate_tenant_is_refused_and_emits_nothing() -> None:

@@ -15,9 +15,11 @@ NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 def test_tenant_created_maps_to_its_message() -> None:
-    """TenantCreated carries the id and the display name, catalogued as tenant.created."""
-    message = to_message(TenantCreated(tenant_id="acme", display_name="Acme Corp"))
-    assert message == ev.TenantCreated(tenant_id="acme", display_name="Acme Corp")
+    """TenantCreated carries the id, the display name and the isolation, as tenant.created."""
+    message = to_message(
+        TenantCreated(tenant_id="acme", display_name="Acme Corp", isolation="silo")
+    )
+    assert message == ev.TenantCreated(tenant_id="acme", display_name="Acme Corp", isolation="silo")
     assert type_of(message) == "tenant.created"
 
 

@@ -80,6 +80,15 @@ class MemoryTenantRepository:
         )
         return found[:limit]
 
+    async def placed_awaiting(self, limit: int) -> list[str]:
+        return sorted(
+            t.tenant_id
+            for t in self._tenants.values()
+            if self._scope.sees(t.tenant_id)
+            and t.state is TenantState.PROVISIONING
+            and t.placed_at is not None
+        )[:limit]
+
     async def deletions_due(self, now: datetime, limit: int) -> list[Tenant]:
         due = [
             t

@@ -28,7 +28,11 @@ def to_message(event: TenantEvent) -> Message:
     """The proto payload published for a domain event."""
     match event:
         case TenantCreated():
-            return ev.TenantCreated(tenant_id=event.tenant_id, display_name=event.display_name)
+            return ev.TenantCreated(
+                tenant_id=event.tenant_id,
+                display_name=event.display_name,
+                isolation=event.isolation,
+            )
         case TenantQuotaUpdated(quota=quota):
             return ev.TenantQuotaUpdated(
                 tenant_id=quota.tenant_id,
@@ -64,7 +68,10 @@ def _lifecycle_message(event: TenantEvent) -> Message:  # noqa: PLR0911 - one re
     match event:
         case TenantActivated():
             return ev.TenantActivated(
-                tenant_id=event.tenant_id, state=event.state, at=to_timestamp(event.at)
+                tenant_id=event.tenant_id,
+                state=event.state,
+                at=to_timestamp(event.at),
+                isolation=event.isolation,
             )
         case TenantSuspended():
             return ev.TenantSuspended(

@@ -8,11 +8,18 @@ from datetime import datetime
 import asyncpg
 
 from portico_common.db import Connection
-from portico_tenancy.domain.tenant import REFUSED_STATES, Tenant, TenantQuery, TenantState
+from portico_tenancy.domain.tenant import (
+    REFUSED_STATES,
+    Isolation,
+    Tenant,
+    TenantQuery,
+    TenantState,
+)
 
 _COLUMNS = """tenant_id, display_name, created_at, state, plan, owner_contacts, labels,
               state_changed_at, suspension_reason, restore_to, delete_after,
-              deletion_requested_at, updated_at"""
+              deletion_requested_at, updated_at, isolation, placed_at, placement_location,
+              placement_error, placement_attempts, provisioned_at"""
 
 
 class PgTenantRepository:
@@ -22,8 +29,9 @@ class PgTenantRepository:
     async def add(self, tenant: Tenant) -> bool:
         inserted = await self._conn.fetchval(
             """INSERT INTO tenants (tenant_id, display_name, created_at, state, plan,
-                                    owner_contacts, labels, state_changed_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+                                    owner_contacts, labels, state_changed_at, updated_at,
+                                    isolation, placed_at, provisioned_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12)
                ON CONFLICT (tenant_id) DO NOTHING RETURNING true""",
             tenant.tenant_id,
             tenant.display_name,
@@ -34,6 +42,9 @@ class PgTenantRepository:
             json.dumps(dict(tenant.labels)),
             tenant.state_changed_at,
             tenant.updated_at,
+            tenant.isolation.value,
+            tenant.placed_at,
+            tenant.provisioned_at,
         )
         return bool(inserted)
 
@@ -62,7 +73,7 @@ class PgTenantRepository:
             """UPDATE tenants SET display_name = $2, state = $3, plan = $4,
                       owner_contacts = $5, labels = $6::jsonb, state_changed_at = $7,
                       suspension_reason = $8, restore_to = $9, delete_after = $10,
-                      deletion_requested_at = $11, updated_at = $12
+                      deletion_requested_at = $11, updated_at = $12, provisioned_at = $13
                 WHERE tenant_id = $1""",
             tenant.tenant_id,
             tenant.display_name,
@@ -76,7 +87,18 @@ class PgTenantRepository:
             tenant.delete_after,
             tenant.deletion_requested_at,
             tenant.updated_at,
+            tenant.provisioned_at,
         )
+
+    async def placed_awaiting(self, limit: int) -> list[str]:
+        # The placement columns are the placer's; tenancy only reads them.
+        rows = await self._conn.fetch(
+            """SELECT tenant_id FROM tenants
+                WHERE state = 'provisioning' AND placed_at IS NOT NULL
+                ORDER BY tenant_id LIMIT $1""",
+            limit,
+        )
+        return [row["tenant_id"] for row in rows]
 
     async def search(self, query: TenantQuery, after: str, limit: int) -> list[Tenant]:
         rows = await self._conn.fetch(
@@ -152,4 +174,10 @@ def _tenant(row: asyncpg.Record) -> Tenant:
         delete_after=row["delete_after"],
         deletion_requested_at=row["deletion_requested_at"],
         updated_at=row["updated_at"],
+        isolation=Isolation(row["isolation"]),
+        placed_at=row["placed_at"],
+        placement_location=row["placement_location"],
+        placement_error=row["placement_error"],
+        placement_attempts=row["placement_attempts"],
+        provisioned_at=row["provisioned_at"],
     )

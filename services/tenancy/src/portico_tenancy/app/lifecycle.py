@@ -78,6 +78,18 @@ async def activate_tenant(uow: UnitOfWorkFactory, tenant_id: str) -> Tenant:
     return await _move(uow, tenant_id, lambda t, now: t.activate(now))
 
 
+async def settle_placements(uow: UnitOfWorkFactory, *, limit: int = 100) -> list[Tenant]:
+    """Activates the provisioning tenants the placer reported placed (once provisioned too).
+
+    The placer (a privileged process, never tenancy) stamps `placed_at`; this
+    turns its report into the lifecycle's move and tenant.activated, in
+    tenancy's own transaction and outbox.
+    """
+    async with uow(ALL_TENANTS) as scan:
+        reported = await scan.tenants.placed_awaiting(limit)
+    return [await _move(uow, tenant_id, lambda t, now: t.placed(now)) for tenant_id in reported]
+
+
 async def list_tenants(
     uow: UnitOfWorkFactory, query: TenantQuery, page_token: str, page_size: int
 ) -> tuple[list[Tenant], str]:
@@ -193,8 +205,9 @@ async def _move(uow: UnitOfWorkFactory, tenant_id: str, move: Move) -> Tenant:
     async with uow(tenant_id) as tx:
         tenant = await _locked(tx, tenant_id)
         moved, event = move(tenant, tx.clock.now())
-        if event is not None:
+        if moved != tenant:
             await tx.tenants.save(moved)
+        if event is not None:
             await tx.publish([event])
     return moved
 

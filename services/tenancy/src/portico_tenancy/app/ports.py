@@ -45,6 +45,10 @@ class TenantRepository(Protocol):
         Locked to the transaction; rows another holds are skipped (replicas share the work).
         """
 
+    async def placed_awaiting(self, limit: int) -> list[str]:
+        """Provisioning tenants the placer reported placed and not yet provisioned-checked."""
+        ...
+
     async def refused(self) -> list[Tenant]:
         """Every tenant whose tokens services refuse (suspended, deleting, deleted)."""
 

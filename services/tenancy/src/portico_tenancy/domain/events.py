@@ -14,10 +14,11 @@ from portico_tenancy.domain.quota import Quota, Usage
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TenantCreated:
-    """A tenant now exists."""
+    """A tenant now exists; `isolation` says where its rows will live (pool, bridge, silo)."""
 
     tenant_id: str
     display_name: str
+    isolation: str = "pool"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -60,11 +61,12 @@ class TenantReservationExpired:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TenantActivated:
-    """Provisioning finished; the tenant is active."""
+    """Provisioning (and placement, for a bridge or silo tenant) finished; the tenant is active."""
 
     tenant_id: str
     state: str
     at: datetime
+    isolation: str = "pool"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -50,6 +50,19 @@ class TenantState(StrEnum):
         return self in REFUSED_STATES
 
 
+class Isolation(StrEnum):
+    """Where the tenant's rows live in every service (docs/tenancy-isolation.md)."""
+
+    POOL = "pool"  # the shared tables, under row-level security
+    BRIDGE = "bridge"  # a schema of its own in each service's database
+    SILO = "silo"  # a database of its own
+
+    @property
+    def needs_placement(self) -> bool:
+        """True when the privileged placer must make the tenant's place first."""
+        return self is not Isolation.POOL
+
+
 REFUSED_STATES = frozenset({TenantState.SUSPENDED, TenantState.DELETING, TenantState.DELETED})
 
 
@@ -86,26 +99,53 @@ class Tenant:
     # Set once the services were asked to delete the tenant's data.
     deletion_requested_at: datetime | None = None
     updated_at: datetime | None = None
+    isolation: Isolation = Isolation.POOL
+    # When every service had the tenant's place (the placer's report; pool: at creation).
+    placed_at: datetime | None = None
+    placement_location: str = ""
+    # The placer's last failure and how many times it tried (its report, read only here).
+    placement_error: str = ""
+    placement_attempts: int = 0
+    # When its cluster provisioning finished (or at creation, when it needs none).
+    provisioned_at: datetime | None = None
 
     @classmethod
     def create(
-        cls, tenant_id: str, display_name: str, now: datetime, *, provisioned: bool = True
+        cls,
+        tenant_id: str,
+        display_name: str,
+        now: datetime,
+        *,
+        provisioned: bool = True,
+        isolation: Isolation = Isolation.POOL,
     ) -> Tenant:
         """A new tenant, validated; raises InvalidTenantIdError or InvalidTenantError.
 
-        It starts `provisioning` when a provisioning job will activate it,
-        else `active` at once.
+        It starts `provisioning` when a provisioning job will activate it or
+        when it must be placed (bridge, silo), else `active` at once: it is
+        active once both are done.
         """
         require_tenant_id(tenant_id)
-        state = TenantState.ACTIVE if provisioned else TenantState.PROVISIONING
+        placed = None if isolation.needs_placement else now
+        ready = provisioned and placed is not None
         return cls(
             tenant_id,
             _display_name(display_name, tenant_id),
             now,
-            state=state,
+            state=TenantState.ACTIVE if ready else TenantState.PROVISIONING,
             state_changed_at=now,
             updated_at=now,
+            isolation=isolation,
+            placed_at=placed,
+            provisioned_at=now if provisioned else None,
         )
+
+    @property
+    def placement_status(self) -> str:
+        """ "placed", "failed" (the placer's last try failed; it tries again) or "pending"."""
+        if self.placed_at is not None:
+            return "placed"
+        return "failed" if self.placement_error else "pending"
 
     # ---- metadata --------------------------------------------------------------
 
@@ -143,11 +183,32 @@ class Tenant:
     # ---- the lifecycle ---------------------------------------------------------
 
     def activate(self, now: datetime) -> tuple[Tenant, TenantActivated | None]:
-        """Provisioning finished; a tenant past provisioning stays as it is (no event)."""
+        """Cluster provisioning finished: active, once placed too (else it waits for that).
+
+        A tenant past provisioning stays as it is (no event).
+        """
         if self.state is not TenantState.PROVISIONING:
             return self, None
+        provisioned = self if self.provisioned_at else replace(self, provisioned_at=now)
+        return provisioned._activate_when_ready(now)
+
+    def placed(self, now: datetime) -> tuple[Tenant, TenantActivated | None]:
+        """The placer reported the tenant's place: active, once provisioned too."""
+        if self.placed_at is None:
+            raise TenantStateError(f"tenant {self.tenant_id!r} is not placed yet")
+        if self.state is not TenantState.PROVISIONING:
+            return self, None
+        return self._activate_when_ready(now)
+
+    def _activate_when_ready(self, now: datetime) -> tuple[Tenant, TenantActivated | None]:
+        if self.placed_at is None or self.provisioned_at is None:
+            # Saved as it is: the step that finished is remembered, the state waits.
+            return replace(self, updated_at=now), None
         return self._move(TenantState.ACTIVE, now), TenantActivated(
-            tenant_id=self.tenant_id, state=TenantState.ACTIVE, at=now
+            tenant_id=self.tenant_id,
+            state=TenantState.ACTIVE,
+            at=now,
+            isolation=self.isolation.value,
         )
 
     def suspend(self, reason: str, now: datetime) -> tuple[Tenant, TenantSuspended]:

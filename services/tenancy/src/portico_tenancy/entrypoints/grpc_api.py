@@ -12,8 +12,8 @@ from portico_tenancy.app import handlers, lifecycle, quotas
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.jobs import JobSpec
 from portico_tenancy.domain.quota import Quota, Resources, Usage
-from portico_tenancy.domain.tenant import Tenant, TenantState
-from portico_tenancy.errors import InvalidQuotaError, UsageIsDerivedError
+from portico_tenancy.domain.tenant import Isolation, Tenant, TenantState
+from portico_tenancy.errors import InvalidQuotaError, InvalidTenantError, UsageIsDerivedError
 
 STATE_TO_PROTO: dict[TenantState, pb.TenantState.ValueType] = {
     TenantState.PROVISIONING: pb.TENANT_STATE_PROVISIONING,
@@ -22,6 +22,44 @@ STATE_TO_PROTO: dict[TenantState, pb.TenantState.ValueType] = {
     TenantState.DELETING: pb.TENANT_STATE_DELETING,
     TenantState.DELETED: pb.TENANT_STATE_DELETED,
 }
+
+ISOLATION_TO_PROTO: dict[Isolation, pb.TenantIsolation.ValueType] = {
+    Isolation.POOL: pb.TENANT_ISOLATION_POOL,
+    Isolation.BRIDGE: pb.TENANT_ISOLATION_BRIDGE,
+    Isolation.SILO: pb.TENANT_ISOLATION_SILO,
+}
+ISOLATION_FROM_PROTO: dict[int, Isolation] = {
+    pb.TENANT_ISOLATION_UNSPECIFIED: Isolation.POOL,
+    **{value: isolation for isolation, value in ISOLATION_TO_PROTO.items()},
+}
+PLACEMENT_TO_PROTO: dict[str, pb.PlacementStatus.ValueType] = {
+    "pending": pb.PLACEMENT_STATUS_PENDING,
+    "placed": pb.PLACEMENT_STATUS_PLACED,
+    "failed": pb.PLACEMENT_STATUS_FAILED,
+}
+
+
+def isolation_from_proto(value: int) -> Isolation:
+    found = ISOLATION_FROM_PROTO.get(value)
+    if found is None:
+        raise InvalidTenantError(
+            f"isolation must be TENANT_ISOLATION_POOL, _BRIDGE or _SILO; not {value}"
+        )
+    return found
+
+
+def placement_to_proto(tenant: Tenant) -> pb.GetPlacementResponse:
+    message = pb.GetPlacementResponse(
+        tenant_id=tenant.tenant_id,
+        isolation=ISOLATION_TO_PROTO[tenant.isolation],
+        status=PLACEMENT_TO_PROTO[tenant.placement_status],
+        location=tenant.placement_location,
+        error=tenant.placement_error,
+        attempts=tenant.placement_attempts,
+    )
+    if tenant.placed_at is not None:
+        message.placed_at.CopyFrom(to_timestamp(tenant.placed_at))
+    return message
 
 
 def to_proto(tenant: Tenant) -> pb.Tenant:
@@ -34,6 +72,7 @@ def to_proto(tenant: Tenant) -> pb.Tenant:
         owner_contacts=list(tenant.owner_contacts),
         labels=dict(tenant.labels),
         suspension_reason=tenant.suspension_reason,
+        isolation=ISOLATION_TO_PROTO[tenant.isolation],
     )
     for name in ("state_changed_at", "delete_after", "updated_at"):
         at = getattr(tenant, name)
@@ -92,7 +131,11 @@ class TenancyServicer(pb_grpc.TenancyServiceServicer):
         self, request: pb.CreateTenantRequest, context: Context
     ) -> pb.CreateTenantResponse:
         tenant = await handlers.create_tenant(
-            self._uow, request.tenant_id, request.display_name, then=self._provision
+            self._uow,
+            request.tenant_id,
+            request.display_name,
+            then=self._provision,
+            isolation=isolation_from_proto(request.isolation),
         )
         return pb.CreateTenantResponse(tenant=to_proto(tenant))
 
@@ -105,6 +148,11 @@ class TenancyServicer(pb_grpc.TenancyServiceServicer):
             await lifecycle.pending_services(self._uow, tenant, self._data_services)
         )
         return pb.GetTenantResponse(tenant=message)
+
+    async def GetPlacement(
+        self, request: pb.GetPlacementRequest, context: Context
+    ) -> pb.GetPlacementResponse:
+        return placement_to_proto(await handlers.get_tenant(self._uow, request.tenant_id))
 
     async def SetQuota(self, request: pb.SetQuotaRequest, context: Context) -> pb.SetQuotaResponse:
         # An absent `limits` would read as all zeros: a quota nobody meant to set.

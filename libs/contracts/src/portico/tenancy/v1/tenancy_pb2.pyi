@@ -20,6 +20,60 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _TenantIsolation:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TenantIsolationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TenantIsolation.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TENANT_ISOLATION_UNSPECIFIED: _TenantIsolation.ValueType  # 0
+    """Unset in a request: the pool."""
+    TENANT_ISOLATION_POOL: _TenantIsolation.ValueType  # 1
+    """The shared tables, under row-level security."""
+    TENANT_ISOLATION_BRIDGE: _TenantIsolation.ValueType  # 2
+    """A schema of its own in each service's database."""
+    TENANT_ISOLATION_SILO: _TenantIsolation.ValueType  # 3
+    """A database of its own."""
+
+class TenantIsolation(_TenantIsolation, metaclass=_TenantIsolationEnumTypeWrapper):
+    """How a tenant's rows are kept apart from other tenants' (docs/tenancy-isolation.md)."""
+
+TENANT_ISOLATION_UNSPECIFIED: TenantIsolation.ValueType  # 0
+"""Unset in a request: the pool."""
+TENANT_ISOLATION_POOL: TenantIsolation.ValueType  # 1
+"""The shared tables, under row-level security."""
+TENANT_ISOLATION_BRIDGE: TenantIsolation.ValueType  # 2
+"""A schema of its own in each service's database."""
+TENANT_ISOLATION_SILO: TenantIsolation.ValueType  # 3
+"""A database of its own."""
+Global___TenantIsolation: _TypeAlias = TenantIsolation  # noqa: Y015
+
+class _PlacementStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PlacementStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlacementStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PLACEMENT_STATUS_UNSPECIFIED: _PlacementStatus.ValueType  # 0
+    PLACEMENT_STATUS_PENDING: _PlacementStatus.ValueType  # 1
+    """Waiting for the placer (a bridge or silo tenant just created)."""
+    PLACEMENT_STATUS_PLACED: _PlacementStatus.ValueType  # 2
+    """Every service has the tenant's place (a pool tenant: at creation)."""
+    PLACEMENT_STATUS_FAILED: _PlacementStatus.ValueType  # 3
+    """The placer's last try failed (`error`); it tries again."""
+
+class PlacementStatus(_PlacementStatus, metaclass=_PlacementStatusEnumTypeWrapper):
+    """Whether a tenant's place is made."""
+
+PLACEMENT_STATUS_UNSPECIFIED: PlacementStatus.ValueType  # 0
+PLACEMENT_STATUS_PENDING: PlacementStatus.ValueType  # 1
+"""Waiting for the placer (a bridge or silo tenant just created)."""
+PLACEMENT_STATUS_PLACED: PlacementStatus.ValueType  # 2
+"""Every service has the tenant's place (a pool tenant: at creation)."""
+PLACEMENT_STATUS_FAILED: PlacementStatus.ValueType  # 3
+"""The placer's last try failed (`error`); it tries again."""
+Global___PlacementStatus: _TypeAlias = PlacementStatus  # noqa: Y015
+
 class _TenantState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -92,6 +146,7 @@ class Tenant(_message.Message):
     DELETE_AFTER_FIELD_NUMBER: _builtins.int
     PENDING_SERVICES_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    ISOLATION_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     display_name: _builtins.str
     state: Global___TenantState.ValueType
@@ -100,6 +155,8 @@ class Tenant(_message.Message):
     """A name the platform gives the tenant's commercial plan ("free", "team", ...)."""
     suspension_reason: _builtins.str
     """Why it was suspended (while suspended, or deleting after a suspension)."""
+    isolation: Global___TenantIsolation.ValueType
+    """Where its rows live in every service, chosen at creation."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -135,14 +192,78 @@ class Tenant(_message.Message):
         delete_after: _timestamp_pb2.Timestamp | None = ...,
         pending_services: _abc.Iterable[_builtins.str] | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        isolation: Global___TenantIsolation.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "delete_after", b"delete_after", "state_changed_at", b"state_changed_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "delete_after", b"delete_after", "display_name", b"display_name", "labels", b"labels", "owner_contacts", b"owner_contacts", "pending_services", b"pending_services", "plan", b"plan", "state", b"state", "state_changed_at", b"state_changed_at", "suspension_reason", b"suspension_reason", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "delete_after", b"delete_after", "display_name", b"display_name", "isolation", b"isolation", "labels", b"labels", "owner_contacts", b"owner_contacts", "pending_services", b"pending_services", "plan", b"plan", "state", b"state", "state_changed_at", b"state_changed_at", "suspension_reason", b"suspension_reason", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Tenant: _TypeAlias = Tenant  # noqa: Y015
+
+@_typing.final
+class GetPlacementRequest(_message.Message):
+    """Input of GetPlacement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlacementRequest: _TypeAlias = GetPlacementRequest  # noqa: Y015
+
+@_typing.final
+class GetPlacementResponse(_message.Message):
+    """Output of GetPlacement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ISOLATION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    PLACED_AT_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    isolation: Global___TenantIsolation.ValueType
+    status: Global___PlacementStatus.ValueType
+    location: _builtins.str
+    """bridge: the schema (`<service>_t_<hash>`, one per service); silo: the database."""
+    error: _builtins.str
+    """The placer's last failure, while status is FAILED."""
+    attempts: _builtins.int
+    @_builtins.property
+    def placed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        isolation: Global___TenantIsolation.ValueType = ...,
+        status: Global___PlacementStatus.ValueType = ...,
+        location: _builtins.str = ...,
+        placed_at: _timestamp_pb2.Timestamp | None = ...,
+        error: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["placed_at", b"placed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "error", b"error", "isolation", b"isolation", "location", b"location", "placed_at", b"placed_at", "status", b"status", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlacementResponse: _TypeAlias = GetPlacementResponse  # noqa: Y015
 
 @_typing.final
 class CreateTenantRequest(_message.Message):
@@ -152,18 +273,24 @@ class CreateTenantRequest(_message.Message):
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    ISOLATION_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """Lower-case slug: [a-z0-9][a-z0-9-]{1,62}."""
     display_name: _builtins.str
+    isolation: Global___TenantIsolation.ValueType
+    """Where its rows will live; unset: the pool. A bridge or silo tenant is
+    `provisioning` until the placer made its place in every service.
+    """
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         display_name: _builtins.str = ...,
+        isolation: Global___TenantIsolation.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "isolation", b"isolation", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

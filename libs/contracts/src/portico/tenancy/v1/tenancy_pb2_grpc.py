@@ -45,6 +45,11 @@ class TenancyServiceStub:
                 request_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantRequest.SerializeToString,
                 response_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantResponse.FromString,
                 _registered_method=True)
+        self.GetPlacement = channel.unary_unary(
+                '/portico.tenancy.v1.TenancyService/GetPlacement',
+                request_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetPlacementRequest.SerializeToString,
+                response_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetPlacementResponse.FromString,
+                _registered_method=True)
         self.SetQuota = channel.unary_unary(
                 '/portico.tenancy.v1.TenancyService/SetQuota',
                 request_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.SetQuotaRequest.SerializeToString,
@@ -75,6 +80,13 @@ class TenancyServiceServicer:
 
     def GetTenant(self, request, context):
         """Returns one tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPlacement(self, request, context):
+        """Where the tenant's rows live (pool, bridge, silo) and whether its place is made yet.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -116,6 +128,11 @@ def add_TenancyServiceServicer_to_server(servicer, server):
                     servicer.GetTenant,
                     request_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantRequest.FromString,
                     response_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantResponse.SerializeToString,
+            ),
+            'GetPlacement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlacement,
+                    request_deserializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetPlacementRequest.FromString,
+                    response_serializer=portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetPlacementResponse.SerializeToString,
             ),
             'SetQuota': grpc.unary_unary_rpc_method_handler(
                     servicer.SetQuota,
@@ -188,6 +205,33 @@ class TenancyService:
             '/portico.tenancy.v1.TenancyService/GetTenant',
             portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantRequest.SerializeToString,
             portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlacement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/portico.tenancy.v1.TenancyService/GetPlacement',
+            portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetPlacementRequest.SerializeToString,
+            portico_dot_tenancy_dot_v1_dot_tenancy__pb2.GetPlacementResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,8 @@ class TenancyServiceStub:
     """Creates a tenant. Idempotent with an idempotency key."""
     GetTenant: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetTenantRequest, _tenancy_pb2.GetTenantResponse]
     """Returns one tenant."""
+    GetPlacement: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetPlacementRequest, _tenancy_pb2.GetPlacementResponse]
+    """Where the tenant's rows live (pool, bridge, silo) and whether its place is made yet."""
     SetQuota: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.SetQuotaRequest, _tenancy_pb2.SetQuotaResponse]
     """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated.
     Platform admins only: no tenant role holds quotas.write.
@@ -58,6 +60,8 @@ class TenancyServiceAsyncStub(TenancyServiceStub):
     """Creates a tenant. Idempotent with an idempotency key."""
     GetTenant: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetTenantRequest, _tenancy_pb2.GetTenantResponse]  # type: ignore[assignment]
     """Returns one tenant."""
+    GetPlacement: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetPlacementRequest, _tenancy_pb2.GetPlacementResponse]  # type: ignore[assignment]
+    """Where the tenant's rows live (pool, bridge, silo) and whether its place is made yet."""
     SetQuota: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.SetQuotaRequest, _tenancy_pb2.SetQuotaResponse]  # type: ignore[assignment]
     """Sets (replaces) the tenant's resource quota; emits tenant.quota.updated.
     Platform admins only: no tenant role holds quotas.write.
@@ -88,6 +92,14 @@ class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tenancy_pb2.GetTenantResponse, _abc.Awaitable[_tenancy_pb2.GetTenantResponse]]:
         """Returns one tenant."""
+
+    @_abc_1.abstractmethod
+    def GetPlacement(
+        self,
+        request: _tenancy_pb2.GetPlacementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenancy_pb2.GetPlacementResponse, _abc.Awaitable[_tenancy_pb2.GetPlacementResponse]]:
+        """Where the tenant's rows live (pool, bridge, silo) and whether its place is made yet."""
 
     @_abc_1.abstractmethod
     def SetQuota(
