@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -56,6 +56,10 @@ class ServiceDatabases:
 
     where: str
     urls: Mapping[str, str]
+    # The administrator's and the migrator's logins, when `portico up` was given
+    # them (embedded or admin): the placer's. Never passed to a service.
+    admin_url: str = field(default="", repr=False)
+    migrator_url: str = field(default="", repr=False)
 
 
 def choose(services: Sequence[str]) -> tuple[str, DatabaseSetupSettings]:
@@ -96,7 +100,7 @@ def provision_and_migrate(
     )
     _say_applied(applied, say)
     urls = {s: role_url(admin_url, service_role(s), passwords.services[s]) for s in services}
-    return ServiceDatabases(where(admin_url), urls)
+    return ServiceDatabases(where(admin_url), urls, admin_url=admin_url, migrator_url=migrator)
 
 
 def given_urls(

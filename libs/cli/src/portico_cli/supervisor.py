@@ -43,10 +43,12 @@ from portico_cli.errors import StartupError
 from portico_cli.health import Health, grpc_health, http_health
 from portico_cli.infra import Infra
 from portico_cli.paths import Home
+from portico_cli.placer import PlacerThread
 from portico_cli.ports import Ports, bind_failed, plan_ports, read_ready_file
 from portico_cli.procs import Child, describe_exit, log_tail, stop_all
 from portico_cli.stopsignals import StopSignals
 from portico_common.crypto.kms_local import LocalKms
+from portico_common.dbsetup import migrations_package, placed_services
 from portico_common.tls import GrpcClientTls
 from portico_embedded.local_ca import LocalCa
 
@@ -85,6 +87,8 @@ class Suite:
     service_secrets: ServiceSecrets | None = None
     # The local CA (`tls.prepare`): every gRPC hop mutual TLS, NATS TLS. None: plaintext.
     ca: LocalCa | None = None
+    # Places bridge and silo tenants (with the administrator's logins); None: not run.
+    placer: PlacerThread | None = None
     _probe_tls: GrpcClientTls | None = field(default=None, init=False, repr=False)
     _started_at: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"), init=False
@@ -108,6 +112,7 @@ class Suite:
         # Before the others: they seal tenants' fields with data keys it hands out, and
         # load from it the tenants whose tokens they refuse.
         self._wait_healthy([self.start_service("tenancy")])
+        self.start_placer()
         # slo before rollout, which is told slo's port (it ensures each version's SLO there);
         # compat with it, before security, which is told compat's port (declared resources).
         late = ("security", "rollout")
@@ -127,6 +132,23 @@ class Suite:
         )
         self.services[svc] = child
         return self._start(child)
+
+    def start_placer(self) -> None:
+        """Runs the placer when this run holds the administrator's and the migrator's logins."""
+        found = self.require_infra().database
+        if found is None or not (found.admin_url and found.migrator_url):
+            self.say(
+                "not placing bridge or silo tenants: no administrator's login was given"
+                " (run `python -m portico_common.dbsetup place-pending` with one)"
+            )
+            return
+        self.placer = PlacerThread(
+            found.admin_url,
+            found.migrator_url,
+            {s: migrations_package(s) for s in placed_services()},
+        )
+        self.say("starting the placer (bridge and silo tenants)")
+        self.placer.start()
 
     def start_gateway(self) -> Child:
         """Starts the gateway in front of the services."""
@@ -398,6 +420,10 @@ class Suite:
             [child for name, child in self.services.items() if name != "auth"],
             [self.services["auth"]] if "auth" in self.services else [],
         ]
+        if self.placer is not None and self.placer.running():
+            self.say("stopping the placer")
+            if not self.placer.stop():
+                killed.append("placer")
         for stage in stages:
             live = [(c.name, c.proc) for c in stage if c.proc is not None and c.running()]
             if not live:
