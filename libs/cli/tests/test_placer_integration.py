@@ -37,6 +37,7 @@ async def test_the_placer_thread_places_a_waiting_bridge_tenant(
                     "SELECT placed_at, placement_location FROM tenancy.tenants"
                     " WHERE tenant_id = 'waiting'"
                 )
+                assert row is not None
                 if row["placed_at"] is not None:
                     break
                 await asyncio.sleep(0.05)
