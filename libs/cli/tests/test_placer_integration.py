@@ -45,6 +45,7 @@ async def test_the_placer_thread_places_a_waiting_bridge_tenant(
             stopped = await asyncio.to_thread(placer.stop, 10.0)
         assert stopped
         assert not placer.running()
+        assert row is not None
         assert row["placed_at"] is not None
         assert row["placement_location"] == bridge_schema("notes", "waiting")
         assert (
