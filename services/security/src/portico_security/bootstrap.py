@@ -288,7 +288,9 @@ async def run(
             ),
             trust_uow=uow_factory(
                 rt.db,
-                lambda conn, tenant: TrustPgUnitOfWork(conn, tenant_id=tenant, clock=rt.clock),
+                lambda conn, tenant: TrustPgUnitOfWork(
+                    conn, tenant_id=tenant, clock=rt.clock, shared=rt.db
+                ),
             ),
             install_uow=uow_factory(
                 rt.db,

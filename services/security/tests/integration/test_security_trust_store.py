@@ -13,13 +13,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portico_common.clock import ManualClock
-from portico_common.db import ALL_TENANTS, Database
+from portico_common.db import ALL_TENANTS, Database, Tier
 from portico_common.uow import uow_factory
+from portico_embedded.testing.databases import placed_tenants
 from portico_security.trust.adapters.postgres import TrustPgUnitOfWork
 from portico_security.trust.adapters.registry_signals import NoSignals
 from portico_security.trust.app.advisories import (
     RawDocument,
     import_advisories,
+    match_advisories,
 )
 from portico_security.trust.app.scoring import (
     ScorePlugin,
@@ -161,3 +163,23 @@ async def test_key_age_read_from_the_registry_table(
     assert [(e.value, e.points) for e in publisher.evidence if e.signal == "key_age_days"] == [
         ("400", 15)
     ]
+
+
+async def test_bridge_and_silo_tenants_are_matched_against_the_shared_advisories(
+    security_db: Database, database_url: str
+) -> None:
+    """Advisories are platform rows in the shared tables: a tenant in its own schema or its own
+    database is matched against them as a pool tenant is."""
+    clock = ManualClock(T0)
+    uow = uow_factory(
+        security_db,
+        lambda conn, tenant: TrustPgUnitOfWork(
+            conn, tenant_id=tenant, clock=clock, shared=security_db
+        ),
+    )
+    await import_advisories(uow, [RawDocument("a.json", json.dumps(OSV))])
+    tiers = {"pooled": Tier.POOL, "bridged": Tier.BRIDGE, "siloed": Tier.SILO}
+    async with placed_tenants(database_url, {"security": "portico_security.migrations"}, tiers):
+        for tenant in tiers:
+            matched = await match_advisories(uow, tenant, "@acme/plugin", "1.1.0")
+            assert [m.advisory_id for m in matched] == ["GHSA-int-0001"], tenant

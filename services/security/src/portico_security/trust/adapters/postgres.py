@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from portico_common.clock import Clock
-from portico_common.db import Connection
+from portico_common.db import POOL, Connection, Database
+from portico_common.tenants import ALL_TENANTS
 from portico_common.uow import PgUnitOfWork
 from portico_security.trust.domain.advisories import Advisory
 from portico_security.trust.domain.osv import parse_osv
@@ -25,14 +27,32 @@ from portico_security.verification.adapters.postgres import SOURCE, PgPublisherK
 
 
 class PgAdvisoryRepository:
-    def __init__(self, conn: Connection) -> None:
+    """Advisories are platform rows: they live in the shared tables only.
+
+    A bridge tenant's transaction sees its own schema and a silo tenant's its
+    own database, where the advisory tables are empty; with `shared` given,
+    reads go to the shared tables through a platform transaction of their
+    own, so every tier is matched against the same advisories.
+    """
+
+    def __init__(self, conn: Connection, shared: Database | None = None) -> None:
         self._conn = conn
+        self._shared = shared
+
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[Connection]:
+        if self._shared is None:
+            yield self._conn
+            return
+        async with self._shared.platform_transaction(POOL) as conn:
+            yield conn
 
     async def modified_of(self, ids: Collection[str]) -> dict[str, datetime]:
-        rows = await self._conn.fetch(
-            "SELECT advisory_id, modified FROM advisories WHERE advisory_id = ANY($1::text[])",
-            list(ids),
-        )
+        async with self._reader() as conn:
+            rows = await conn.fetch(
+                "SELECT advisory_id, modified FROM advisories WHERE advisory_id = ANY($1::text[])",
+                list(ids),
+            )
         return {r["advisory_id"]: r["modified"] for r in rows}
 
     async def save(self, advisories: Sequence[Advisory], imported_at: datetime) -> None:
@@ -69,13 +89,14 @@ class PgAdvisoryRepository:
     async def for_packages(self, names: Collection[str]) -> list[Advisory]:
         if not names:
             return []
-        rows = await self._conn.fetch(
-            """SELECT a.advisory_id, a.document FROM advisories a
-                WHERE a.advisory_id IN (SELECT advisory_id FROM advisory_packages
-                                         WHERE package = ANY($1::text[]))
-                ORDER BY a.advisory_id""",
-            list(names),
-        )
+        async with self._reader() as conn:
+            rows = await conn.fetch(
+                """SELECT a.advisory_id, a.document FROM advisories a
+                    WHERE a.advisory_id IN (SELECT advisory_id FROM advisory_packages
+                                             WHERE package = ANY($1::text[]))
+                    ORDER BY a.advisory_id""",
+                list(names),
+            )
         # Stored documents passed validation on import; parsing again keeps one code path.
         return [parse_osv(json.loads(r["document"]), f"stored {r['advisory_id']}") for r in rows]
 
@@ -209,9 +230,12 @@ def factor_from_json(data: Mapping[str, Any]) -> Factor:
 
 
 class TrustPgUnitOfWork(PgUnitOfWork):
-    def __init__(self, conn: Connection, *, tenant_id: str, clock: Clock) -> None:
+    def __init__(
+        self, conn: Connection, *, tenant_id: str, clock: Clock, shared: Database | None = None
+    ) -> None:
         super().__init__(conn, source=SOURCE, tenant_id=tenant_id, clock=clock)
-        self.advisories = PgAdvisoryRepository(conn)
+        # A tenant's unit of work reads the platform's advisories from the shared tables.
+        self.advisories = PgAdvisoryRepository(conn, None if tenant_id == ALL_TENANTS else shared)
         self.trust_policies = PgTrustPolicyRepository(conn)
         self.trust_verdicts = PgTrustVerdictRepository(conn)
         # The key registry's own repository, read for the publisher key's age.
