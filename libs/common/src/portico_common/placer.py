@@ -28,7 +28,7 @@ import asyncpg
 
 from portico_common.db import Place, Tier
 from portico_common.errors import PorticoError
-from portico_common.placement import place_tenant
+from portico_common.placement import bridge_schema, place_tenant
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,17 @@ async def _place_one(
         log.warning("placing a tenant failed", extra={"tenant_id": tenant, "error": error})
         await _report(conn, tenant, None, error)
         return Placed(tenant, None, error)
-    await _report(conn, tenant, place, "")
+    # A bridge is one schema per service: name them all.
+    location = (
+        ", ".join(bridge_schema(service, tenant) for service in services)
+        if place.tier is Tier.BRIDGE
+        else place.location
+    )
+    await _report(conn, tenant, location, "")
     return Placed(tenant, place)
 
 
-async def _report(conn: asyncpg.Connection, tenant: str, place: Place | None, error: str) -> None:
+async def _report(conn: asyncpg.Connection, tenant: str, location: str | None, error: str) -> None:
     async with conn.transaction():
         await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
         await conn.execute(
@@ -115,8 +121,8 @@ async def _report(conn: asyncpg.Connection, tenant: str, place: Place | None, er
                        placement_attempts = placement_attempts + 1
                  WHERE tenant_id = $1 AND placed_at IS NULL""",  # noqa: S608 - constant schema
             tenant,
-            place is not None,
-            "" if place is None else place.location,
+            location is not None,
+            location or "",
             error,
         )
 

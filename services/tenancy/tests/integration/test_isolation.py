@@ -97,6 +97,11 @@ async def test_bridge_and_silo_tenants_are_active_only_once_the_placer_reported(
             1,
         )
         assert placement.HasField("placed_at")
+        bridged = await tenancy.stub.GetPlacement(pb.GetPlacementRequest(tenant_id="bridged"))
+        assert (bridged.status, bridged.location) == (
+            pb.PLACEMENT_STATUS_PLACED,
+            bridge_schema(PLACED, "bridged"),
+        )
 
         # The placed service now routes each tenant's transactions to its place.
         db = await open_database(notes_url, PLACED, max_size=2)

@@ -9,7 +9,7 @@ ALTER TABLE tenants
         CHECK (isolation IN ('pool', 'bridge', 'silo')),
     -- Set by the placer once every service has the tenant's place; pool: at creation.
     ADD COLUMN placed_at timestamptz,
-    -- The place the placer made: the bridge schema's name pattern or the silo database.
+    -- The place the placer made: the bridge schemas (one per service) or the silo database.
     ADD COLUMN placement_location text NOT NULL DEFAULT '',
     -- The last failure of the placer for this tenant (cleared when it succeeds).
     ADD COLUMN placement_error text NOT NULL DEFAULT '',

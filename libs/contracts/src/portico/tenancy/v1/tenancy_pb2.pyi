@@ -240,7 +240,9 @@ class GetPlacementResponse(_message.Message):
     isolation: Global___TenantIsolation.ValueType
     status: Global___PlacementStatus.ValueType
     location: _builtins.str
-    """bridge: the schema (`<service>_t_<hash>`, one per service); silo: the database."""
+    """bridge: the schemas, one per service (`<service>_t_<hash>`, comma-separated);
+    silo: the database.
+    """
     error: _builtins.str
     """The placer's last failure, while status is FAILED."""
     attempts: _builtins.int
