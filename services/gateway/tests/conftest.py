@@ -65,6 +65,7 @@ class FakeTenancy(tenancy_pb2_grpc.TenancyServiceServicer):
             display_name=request.display_name,
             created_at=Timestamp(seconds=1_767_225_600),
             state=tenancy_pb2.TENANT_STATE_ACTIVE,
+            isolation=request.isolation or tenancy_pb2.TENANT_ISOLATION_POOL,
         )
         self.tenants[tenant.tenant_id] = tenant
         return tenancy_pb2.CreateTenantResponse(tenant=tenant)

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
+from portico.tenancy.v1 import tenancy_pb2
 from portico_gateway.app import create_app
 from portico_gateway.upstreams import Upstreams
 
@@ -53,6 +54,7 @@ async def test_create_tenant_returns_the_upstream_reply_as_camel_case_json(
             "labels": {},
             "suspensionReason": "",
             "pendingServices": [],
+            "isolation": "TENANT_ISOLATION_POOL",
         }
     }
 
@@ -65,6 +67,17 @@ async def test_proto_field_names_are_accepted_in_the_body(
 
     assert response.status_code == 200
     assert upstream.tenancy.tenants["t1"].display_name == "T"
+
+
+async def test_the_isolation_is_given_by_its_enum_name(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    """A tenant created with isolation silo reaches CreateTenant so, and the reply says it."""
+    response = await create(client, "vault", isolation="TENANT_ISOLATION_SILO")
+
+    assert response.status_code == 200
+    assert response.json()["tenant"]["isolation"] == "TENANT_ISOLATION_SILO"
+    assert upstream.tenancy.tenants["vault"].isolation == tenancy_pb2.TENANT_ISOLATION_SILO
 
 
 async def test_zero_values_are_rendered(client: httpx.AsyncClient) -> None:
