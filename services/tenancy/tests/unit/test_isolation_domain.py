@@ -83,7 +83,7 @@ async def test_the_watcher_activates_a_tenant_once_the_placer_reported() -> None
         world.tables.tenants["acme"], placed_at=world.clock.now(), placement_location="db_t_1"
     )
     assert await parts.placements.tick() == 1
-    assert world.tables.tenants["acme"].state is TenantState.ACTIVE
+    assert world.tables.tenants["acme"].state.value == "active"
     assert world.committed[-1] == events_pb2.TenantActivated(
         tenant_id="acme",
         state="active",
