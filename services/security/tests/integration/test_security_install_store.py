@@ -9,8 +9,10 @@ import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import ALL_TENANTS, Database
+from portico_common.db import ALL_TENANTS, Database, Tier
+from portico_common.places import each_place
 from portico_common.uow import uow_factory
+from portico_embedded.testing.databases import placed_tenants
 from portico_security.install.adapters.postgres import InstallPgUnitOfWork
 from portico_security.install.app import approvals
 from portico_security.install.app.ports import InstallUowFactory
@@ -175,3 +177,36 @@ async def test_concurrent_approvals_both_count(uow: InstallUowFactory) -> None:
     final = await approvals.get_request(uow, "acme", request.request_id)
     assert final.status is InstallStatus.APPROVED
     assert sorted(final.approval.approvers if final.approval else ()) == ["a1", "a2"]
+
+
+async def test_the_approval_sweep_reaches_bridge_and_silo_tenants(
+    uow: InstallUowFactory, security_db: Database, database_url: str, clock: ManualClock
+) -> None:
+    """A sweep of the shared tables handles the pool tenant's due approval only; the pass over
+    every place handles the bridge's and the silo's, each in its own place."""
+    tiers = {"pooled": Tier.POOL, "bridged": Tier.BRIDGE, "siloed": Tier.SILO}
+    async with placed_tenants(database_url, {"security": "portico_security.migrations"}, tiers):
+        for n, tenant in enumerate(tiers):
+            async with uow(tenant) as tx:
+                await tx.install_requests.add(
+                    pending_request(tenant, f"00000000-0000-0000-0000-00000000000{n}")
+                )
+        due = clock.advance(60)
+
+        async def escalated() -> dict[str, bool]:
+            found = {}
+            for n, tenant in enumerate(tiers):
+                request = await approvals.get_request(
+                    uow, tenant, f"00000000-0000-0000-0000-00000000000{n}"
+                )
+                assert request.approval is not None
+                found[tenant] = request.approval.escalated
+            return found
+
+        assert await approvals.expire_due_approvals(uow, due, 10) == 1
+        assert await escalated() == {"pooled": True, "bridged": False, "siloed": False}
+        passes = await each_place(
+            security_db.places, lambda: approvals.expire_due_approvals(uow, due, 10)
+        )
+        assert passes == [0, 1, 1]
+        assert await escalated() == dict.fromkeys(tiers, True)
