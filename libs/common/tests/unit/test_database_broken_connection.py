@@ -47,6 +47,11 @@ class Connection:
         self.statements.append(f"{sql} {args}")
         return "SELECT 1"
 
+    async def fetchrow(self, sql: str, *args: Any) -> tuple[str, str]:
+        # Entering the tenant answers its placement: the shared tables.
+        self.statements.append(f"{sql} {args}")
+        return ("pool", "")
+
     def terminate(self) -> None:
         self.terminated = True
 

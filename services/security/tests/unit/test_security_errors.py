@@ -19,6 +19,7 @@ from portico_security.install.errors import (
     PluginNotInstalledError,
     QuotaUnavailableError,
     RoleNotHeldError,
+    SealedAuditReasonUnreadableError,
     SealedBodyUnreadableError,
 )
 from portico_security.trust import errors as trust_errors
@@ -272,6 +273,12 @@ def test_every_error_has_its_base_and_one_category(error_type: type[PorticoError
             "tenant 'acme' has no approved install of '@acme/x'",
             "NOT_FOUND",
         ),
+        (
+            SealedAuditReasonUnreadableError("acme", 7),
+            "audit record 7 of tenant acme has its reason sealed with the tenant's data key;"
+            " set PORTICO_TENANCY_TARGET so security can get it from tenancy",
+            "FAILED_PRECONDITION",
+        ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
 )
@@ -316,5 +323,6 @@ def test_every_error_is_covered_by_a_message_test() -> None:
         QuotaUnavailableError,
         DeclaredResourcesUnavailableError,
         PluginNotInstalledError,
+        SealedAuditReasonUnreadableError,
     }
     assert set(_subclasses()) == covered
