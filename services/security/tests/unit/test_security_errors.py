@@ -275,8 +275,10 @@ def test_every_error_has_its_base_and_one_category(error_type: type[PorticoError
         ),
         (
             SealedAuditReasonUnreadableError("acme", 7),
-            "audit record 7 of tenant acme has its reason sealed with the tenant's data key;"
-            " set PORTICO_TENANCY_TARGET so security can get it from tenancy",
+            (
+                "audit record 7 of tenant acme has its reason sealed with the tenant's data key;"
+                " set PORTICO_TENANCY_TARGET so security can get it from tenancy"
+            ),
             "FAILED_PRECONDITION",
         ),
     ],
