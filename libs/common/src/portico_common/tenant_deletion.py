@@ -22,7 +22,10 @@ from portico_common.tenant_status import TenancyAddress, tenancy_channel
 from portico_common.tls import GrpcClientTls
 
 # The kernel's own bookkeeping: the consumer's inbox holds this very event's row.
-KERNEL_TABLES = frozenset({"inbox", "outbox", "schema_migrations"})
+# The kernel's tables a tenant's deletion leaves: the event logs, and the
+# placement, which only the migrator writes (it drops a placed tenant's schema
+# or database; the service's role may not touch the row).
+KERNEL_TABLES = frozenset({"inbox", "outbox", "schema_migrations", "placements"})
 
 # (tenant, service, rows deleted) -> reported to tenancy.
 Reporter = Callable[[str, str, int], Awaitable[None]]

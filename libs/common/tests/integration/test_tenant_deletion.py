@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from portico_common.db import ALL_TENANTS, Database
 from portico_common.tenant_deletion import delete_tenant_rows
 
 pytestmark = pytest.mark.integration
@@ -50,3 +51,19 @@ async def test_the_tenants_rows_go_in_reference_order_and_nothing_else(database_
         assert await conn.fetchval("SELECT count(*) FROM platform") == 1
     finally:
         await conn.close()
+
+
+async def test_a_migrated_schema_loses_the_tenants_rows_as_the_services_own_role(
+    db: Database,
+) -> None:
+    """In a schema the kernel migrated, the service's role deletes the tenant's rows and
+    leaves the tables only the migrator writes (its placements) alone, instead of failing."""
+    async with db.transaction(ALL_TENANTS) as conn:
+        await conn.executemany(
+            "INSERT INTO notes (tenant_id, body) VALUES ($1, $2)",
+            [("acme", "a1"), ("acme", "a2"), ("beta", "b1")],
+        )
+    async with db.transaction("acme") as conn:
+        assert await delete_tenant_rows(conn, "acme") == 2
+    async with db.transaction(ALL_TENANTS) as conn:
+        assert [r["body"] for r in await conn.fetch("SELECT body FROM notes")] == ["b1"]
