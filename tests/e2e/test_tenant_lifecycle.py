@@ -39,6 +39,8 @@ KEPT = {
     ("tenancy", "tenants"),
     ("tenancy", "jobs"),
     ("tenancy", "tenant_data_deletions"),
+    # The shredded key ring's tombstone: no key is ever made for the tenant again.
+    ("tenancy", "tenant_key_rings"),
     ("security", "audit_records"),
 }
 KERNEL = {"inbox", "outbox"}

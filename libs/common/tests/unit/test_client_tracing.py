@@ -70,13 +70,24 @@ async def test_a_failed_call_still_fails_with_its_status(
     assert failed.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_outside_a_trace_no_traceparent_is_invented(
+async def test_outside_a_trace_calls_share_no_trace(
     served: tuple[RecordingHealth, str],
 ) -> None:
-    """With no current span there is nothing to continue: the callee starts its own trace."""
+    """With no current span there is nothing to continue: each call is its own trace.
+
+    With tracing off the call carries no traceparent; with a tracer provider
+    installed (another test may have installed one for the process) each call's
+    CLIENT span starts a trace of its own. Either way no trace leaks from one
+    unrelated call to the next.
+    """
     servicer, target = served
     async with grpc_channel(target, None) as channel:
-        await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service="known"), timeout=5
-        )
-    assert "traceparent" not in servicer.metadata[-1]
+        for _ in range(2):
+            await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="known"), timeout=5
+            )
+    first, second = (m.get("traceparent") for m in servicer.metadata[-2:])
+    assert (first is None) == (second is None)
+    if first is not None and second is not None:
+        assert first.split("-")[1] != second.split("-")[1]
+        assert TRACE_ID not in (first.split("-")[1], second.split("-")[1])

@@ -71,9 +71,16 @@ async def test_the_grace_period_ends_by_the_clock_then_the_saga_deletes_the_tena
     assert after_one.state is TenantState.DELETING
     again = await lifecycle.report_data_deleted(world.uow, "acme", "rollout", 3, SERVICES)
     assert again.state is TenantState.DELETING
+    async with world.uow("acme") as tx:
+        assert await tx.data_keys.ring("acme") is None
     done = await lifecycle.report_data_deleted(world.uow, "acme", "slo", 0, SERVICES)
     assert done.state is TenantState.DELETED
     assert isinstance(world.committed[-1], ev.TenantDeleted)
+    # The deleted tenant's keys are destroyed with it: what was kept sealed stays unreadable.
+    async with world.uow("acme") as tx:
+        ring = await tx.data_keys.ring("acme")
+    assert ring is not None
+    assert ring.shredded_at == world.clock.now()
 
 
 async def test_a_report_from_a_service_the_saga_does_not_wait_for_is_refused() -> None:

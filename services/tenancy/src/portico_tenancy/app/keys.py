@@ -15,7 +15,7 @@ from portico_common.crypto.envelope import DataKey
 from portico_common.crypto.keyring import TenantKeys
 from portico_common.crypto.kms import KeyEncryptionKey, wrap_context
 from portico_common.tenants import ALL_TENANTS, require_tenant_id
-from portico_tenancy.app.ports import UnitOfWorkFactory
+from portico_tenancy.app.ports import TenancyUnitOfWork, UnitOfWorkFactory
 from portico_tenancy.domain.keys import KeyRing, WrappedDataKey
 from portico_tenancy.errors import DataKeysNotFoundError, DataKeysShreddedError
 
@@ -83,14 +83,18 @@ async def shred_data_keys(uow: UnitOfWorkFactory, tenant_id: str) -> tuple[int, 
     """Destroys every key of the tenant; returns how many, and when the ring was shredded."""
     require_tenant_id(tenant_id)
     async with uow(tenant_id) as tx:
-        now = tx.clock.now()
-        ring = await tx.data_keys.ring(tenant_id, lock=True)
-        if ring is None:
-            # A tenant that never had keys gets the tombstone, so none is ever made.
-            ring = KeyRing.first(tenant_id, now)
-            await tx.data_keys.create(ring, None)
-        shredded = ring.shred(now)
-        destroyed = await tx.data_keys.shred(shredded)
+        return await shred_in(tx, tenant_id, tx.clock.now())
+
+
+async def shred_in(tx: TenancyUnitOfWork, tenant_id: str, now: datetime) -> tuple[int, datetime]:
+    """Shreds the tenant's keys inside the caller's transaction (a deletion's last step)."""
+    ring = await tx.data_keys.ring(tenant_id, lock=True)
+    if ring is None:
+        # A tenant that never had keys gets the tombstone, so none is ever made.
+        ring = KeyRing.first(tenant_id, now)
+        await tx.data_keys.create(ring, None)
+    shredded = ring.shred(now)
+    destroyed = await tx.data_keys.shred(shredded)
     assert shredded.shredded_at is not None  # noqa: S101 - shred() sets it
     return destroyed, shredded.shredded_at
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from portico_common.tenants import ALL_TENANTS, is_valid_tenant_id, require_tenant_id
+from portico_tenancy.app import keys
 from portico_tenancy.app.ports import TenancyUnitOfWork, UnitOfWorkFactory
 from portico_tenancy.domain.events import TenantEvent
 from portico_tenancy.domain.jobs import Job, JobSpec
@@ -180,6 +181,10 @@ async def report_data_deleted(
         ) <= await tx.data_deletions.reported(tenant_id):
             tenant, event = tenant.finish_deletion(now)
             await tx.tenants.save(tenant)
+            # Every service deleted its rows; what stays on purpose (security's
+            # append-only audit) is sealed with this key, so destroying it is
+            # what makes those rows unreadable.
+            await keys.shred_in(tx, tenant_id, now)
             await tx.publish([event])
     return tenant
 
