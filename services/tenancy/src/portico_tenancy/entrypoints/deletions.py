@@ -8,21 +8,19 @@ share the work: each takes rows the others do not hold.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from portico_tenancy.app.lifecycle import request_due_deletions
 from portico_tenancy.app.ports import UnitOfWorkFactory
 from portico_tenancy.domain.jobs import JobSpec
+from portico_tenancy.entrypoints.periodic import PeriodicPass
 
-log = logging.getLogger(__name__)
 
-
-class DeletionScheduler:
+class DeletionScheduler(PeriodicPass):
     """A background loop of `serve`; `tick` is one pass (tests call it with a ManualClock)."""
+
+    failure = "requesting due tenant deletions failed"
 
     def __init__(
         self,
@@ -32,23 +30,12 @@ class DeletionScheduler:
         *,
         teardown: Callable[[str], JobSpec] | None = None,
     ) -> None:
+        super().__init__("tenant-deletions", interval)
         self._uow = uow
         self._services = tuple(services)
         # The job that removes a provisioned tenant's namespace; None: nothing is provisioned.
         self._teardown = teardown
-        self._interval = interval.total_seconds()
-        self.__name__ = "tenant-deletions"
 
     async def tick(self) -> int:
         """Requests every due deletion; how many."""
         return len(await request_due_deletions(self._uow, self._services, teardown=self._teardown))
-
-    async def __call__(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                # The next pass retries; a database outage must not end the loop.
-                log.exception("requesting due tenant deletions failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
