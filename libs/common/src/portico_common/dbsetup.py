@@ -252,6 +252,20 @@ def placed_services() -> tuple[str, ...]:
     return tuple(s for s in tenant_data_services() if s != "auth")
 
 
+def _parse_with_placed_services(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> tuple[argparse.Namespace, tuple[str, ...]]:
+    """Adds --service to a placement command; its arguments and the services it covers."""
+    parser.add_argument(
+        "--service",
+        action="append",
+        choices=SERVICES,
+        help="only this service (repeatable); default: every service keeping tenant data but auth",
+    )
+    args = parser.parse_args(argv)
+    return args, tuple(args.service or placed_services())
+
+
 def tenant_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m portico_common.dbsetup",
@@ -261,14 +275,7 @@ def tenant_main(argv: Sequence[str]) -> int:
     parser.add_argument("step", choices=TENANT_STEPS)
     parser.add_argument("--tenant", required=True)
     parser.add_argument("--isolation", required=True, choices=[Tier.BRIDGE, Tier.SILO])
-    parser.add_argument(
-        "--service",
-        action="append",
-        choices=SERVICES,
-        help="only this service (repeatable); default: every service keeping tenant data but auth",
-    )
-    args = parser.parse_args(argv)
-    services = tuple(args.service or placed_services())
+    args, services = _parse_with_placed_services(parser, argv)
     try:
         asyncio.run(
             run_tenant_step(
@@ -289,14 +296,7 @@ def placer_main(argv: Sequence[str]) -> int:
         " --watch seconds until stopped.",
     )
     parser.add_argument("--watch", type=float, default=0.0, help="seconds between passes")
-    parser.add_argument(
-        "--service",
-        action="append",
-        choices=SERVICES,
-        help="only this service (repeatable); default: every service keeping tenant data but auth",
-    )
-    args = parser.parse_args(argv)
-    services = tuple(args.service or placed_services())
+    args, services = _parse_with_placed_services(parser, argv)
     try:
         asyncio.run(run_placer_step(services, DatabaseSetupSettings(), args.watch))
     except (PorticoError, asyncpg.PostgresError, OSError) as exc:
