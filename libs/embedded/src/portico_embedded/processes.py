@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -54,3 +56,45 @@ def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> No
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout)
+
+
+# Polls once a second: while the owner and the server both live, nothing;
+# once the owner is gone and the server is not, the signal. A shell, not a
+# Python interpreter, so each watched server costs a few hundred kilobytes.
+_WATCHDOG = (
+    'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done;'
+    ' kill -0 "$2" 2>/dev/null && kill -s "$3" "$2"'
+)
+
+
+def stop_with_owner(
+    server: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM
+) -> subprocess.Popen[bytes]:
+    """Watches this process and sends `sig` to `server` once it is gone, however it ended.
+
+    A server started in its own session outlives a test run killed with
+    SIGKILL (no fixture's teardown runs): this keeps it from holding its port,
+    memory and data directory. The watchdog ends by itself once the server
+    does; `end_watchdog` ends it at once.
+    """
+    return subprocess.Popen(  # noqa: S603 - fixed argv
+        [
+            "/bin/sh",
+            "-c",
+            _WATCHDOG,
+            "portico-watchdog",
+            str(os.getpid()),
+            str(server.pid),
+            sig.name[3:],
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def end_watchdog(watchdog: subprocess.Popen[bytes] | None) -> None:
+    if watchdog is not None and watchdog.poll() is None:
+        watchdog.kill()
+        watchdog.wait()

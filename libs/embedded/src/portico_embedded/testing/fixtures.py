@@ -72,6 +72,7 @@ def postgres_server() -> Iterator[str]:
         # Each test logs in several times (administrator, migrator, the services'
         # pools): cheap SCRAM rounds keep the fixtures about as fast as before.
         scram_iterations=SCRAM_ITERATIONS,
+        stop_with_owner=True,
     )
     try:
         server.start()
