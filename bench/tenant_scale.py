@@ -65,6 +65,10 @@ from portico_security.install.domain.requests import (
 TENANTS = int(os.environ.get("BENCH_TENANTS", "10000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "200"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+# Each client's reads per second, open loop (a portal user's page loads); 0:
+# closed loop, each read sent the moment the last one answered, which
+# measures the suite's saturation throughput rather than a read's latency.
+CLIENT_RATE = float(os.environ.get("BENCH_CLIENT_RATE", "1"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 # Each suite's block of gRPC ports (portico up takes another when one is in use).
 BASE_PORTS = {"baseline": 57161, "scale": 57261}
@@ -552,10 +556,18 @@ async def run_round(
             nonlocal errors
             headers = {"authorization": f"Bearer {reader.token}"}
             step = index
+            # Clients start spread over one period, not all in the same instant.
+            due = time.perf_counter() + (index / len(clients) / CLIENT_RATE if CLIENT_RATE else 0)
             while True:
                 name, path = reader.reads[step % len(reader.reads)]
                 step += 1
-                started = time.perf_counter()
+                if CLIENT_RATE and samples is not None:
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                    # Timed from when the read was due, so a slow answer that
+                    # delays the next read is counted against the suite.
+                    started, due = due, due + 1 / CLIENT_RATE
+                else:
+                    started = time.perf_counter()
                 try:
                     response = await http.get(path, headers=headers)
                 except httpx.TransportError as exc:
@@ -636,10 +648,14 @@ async def main() -> None:
             with contextlib.suppress(Exception):
                 suite.stop()
     print(
-        f"  {ROUNDS} rounds of {SECONDS:g}s per suite, alternating; {CLIENTS} clients each;"
+        f"  {ROUNDS} rounds of {SECONDS:g}s per suite, alternating; {CLIENTS} clients each,"
+        f" {f'{CLIENT_RATE:g} reads/s each' if CLIENT_RATE else 'closed loop'};"
         f" errors: baseline {errors['baseline']}, scale {errors['scale']}"
     )
     print("  " + "; ".join(loads))
+    for suite, _, samples in suites:
+        answered = sum(len(v) for v in samples.values())
+        print(f"  {suite.name}: {answered / (ROUNDS * SECONDS):.0f} reads/s answered")
     (_, _, base), (_, _, ours) = suites
     for name in [*base, "all reads"]:
         b = [s for v in base.values() for s in v] if name == "all reads" else base[name]
