@@ -1,10 +1,13 @@
 """The tenant lifecycle end to end: `portico up` as processes, then the gateway only.
 
-A tenant admin's token works in every service; SuspendTenant makes every
-service refuse it within seconds (the time to the last refusal is measured
-and printed); ResumeTenant lets it back. DeleteTenant refuses it again and
-is restorable; after the grace period (2 s here) every service deletes the
-tenant's rows and reports to tenancy, and the tenant becomes deleted.
+tenancy provisions with `gitops` into a bare git repository the suite makes,
+so a tenant is active once its manifests are committed. A tenant admin's
+token works in every service; SuspendTenant makes every service refuse it
+within seconds (the time to the last refusal is measured and printed);
+ResumeTenant lets it back. DeleteTenant refuses it again and is restorable;
+after the grace period (2 s here) every service deletes the tenant's rows and
+reports to tenancy, the teardown job removes the tenant's manifests from the
+repository in one commit, and the tenant becomes deleted.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import pytest
 
 from portico_cli import credentials, endpoints
 from portico_cli.paths import Home
+from portico_cli.ports import GRPC_BASE_PORT_VARIABLE
 from portico_common.dbsetup import role_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -46,15 +50,43 @@ KEPT = {
 KERNEL = {"inbox", "outbox"}
 
 
+def git(remote: Path, *args: str) -> str:
+    return subprocess.run(  # noqa: S603 - a fixed git command on the suite's own repository
+        ["git", f"--git-dir={remote}", *args],  # noqa: S607 - git from PATH
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One running `portico up` with a 2 s deletion grace period; SIGTERM afterwards."""
+def gitops_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bare repository tenancy commits tenants' manifests to (branch main)."""
+    path = tmp_path_factory.mktemp("gitops") / "platform.git"
+    subprocess.run(  # noqa: S603 - a fixed git command on the test's own folder
+        ["git", "init", "--quiet", "--bare", "--initial-branch=main", str(path)],  # noqa: S607
+        check=True,
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory, gitops_remote: Path) -> Iterator[Path]:
+    """One running `portico up` with a 2 s deletion grace period and gitops provisioning
+    into `gitops_remote`; SIGTERM afterwards."""
     tmp_path = tmp_path_factory.mktemp("lifecycle")
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PORTICO_") or k == GRPC_BASE_PORT_VARIABLE
+    }
     env |= {
         "PORTICO_DELETION_GRACE_SECONDS": "2",
         "PORTICO_DELETION_POLL_SECONDS": "0.5",
+        "PORTICO_PROVISIONING": "gitops",
+        "PORTICO_GITOPS_REPOSITORY": str(gitops_remote),
+        "PORTICO_JOBS_POLL_SECONDS": "0.2",
     }
     log = (tmp_path / "up.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
@@ -80,13 +112,13 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 class Portal:
     """The gateway over HTTP with a platform admin, and the database as its superuser."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, prefix: str = "lc") -> None:
         found = endpoints.read(Home(home).endpoints)
         superuser = json.loads(Home(home).secrets.read_text())["postgres"]["superuser"]
         self.database = role_url(found.database, "postgres", superuser)
         self.admin = (found.admin_client_id, credentials.admin_client_secret(Home(home).secrets))
         self.http = httpx.AsyncClient(base_url=found.gateway, timeout=30)
-        self.tenant = f"lc-{os.getpid()}-{time.monotonic_ns() % 100_000}"
+        self.tenant = f"{prefix}-{os.getpid()}-{time.monotonic_ns() % 100_000}"
         self._admin_token: dict[str, str] | None = None
 
     async def bearer(self, client_id: str, secret: str, tenant: str) -> dict[str, str]:
@@ -180,10 +212,40 @@ def test_suspension_refuses_every_service_then_deletion_runs_the_saga(suite: Pat
     asyncio.run(scenario())
 
 
+async def _created_and_provisioned(portal: Portal) -> None:
+    """CreateTenant; the tenant provisions until its manifests are committed, then is active."""
+    created = await portal.ok(
+        "POST", "/v1/tenants", {"tenantId": portal.tenant, "displayName": "LC"}
+    )
+    assert created["tenant"]["state"] == "TENANT_STATE_PROVISIONING"
+
+    async def active() -> bool:
+        found = await portal.ok("GET", f"/v1/tenants/{portal.tenant}")
+        return bool(found["tenant"]["state"] == "TENANT_STATE_ACTIVE")
+
+    await _until(active, 30, "the tenant provisioned", every=0.2)
+
+
+async def _deleted(portal: Portal) -> tuple[dict[str, Any], float]:
+    """The tenant once DELETED, and how long that took."""
+    last: list[dict[str, Any]] = []
+
+    async def deleted() -> dict[str, Any] | None:
+        found = await portal.ok("GET", f"/v1/tenants/{portal.tenant}")
+        last[:] = [found["tenant"]]
+        return found if found["tenant"]["state"] == "TENANT_STATE_DELETED" else None
+
+    try:
+        final: dict[str, Any]
+        final, took = await _until(deleted, 30, "the deletion saga", every=0.25)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the tenant as last read: {last}") from None
+    return final, took
+
+
 async def _scenario(portal: Portal) -> None:
     tenant = portal.tenant
-    created = await portal.ok("POST", "/v1/tenants", {"tenantId": tenant, "displayName": "LC"})
-    assert created["tenant"]["state"] == "TENANT_STATE_ACTIVE"
+    await _created_and_provisioned(portal)
     client = (f"admin-{tenant}", f"admin-{tenant}-secret-0123456789")
     await portal.ok(
         "POST",
@@ -265,20 +327,57 @@ async def _scenario(portal: Portal) -> None:
     assert restored["tenant"]["state"] == "TENANT_STATE_ACTIVE"
     await portal.ok("DELETE", f"/v1/tenants/{tenant}")
 
-    last: list[dict[str, Any]] = []
-
-    async def deleted() -> dict[str, Any] | None:
-        found = await portal.ok("GET", f"/v1/tenants/{tenant}")
-        last[:] = [found["tenant"]]
-        return found if found["tenant"]["state"] == "TENANT_STATE_DELETED" else None
-
-    try:
-        final, took = await _until(deleted, 30, "the deletion saga", every=0.25)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; the tenant as last read: {last}") from None
+    final, took = await _deleted(portal)
     print(f"DeleteTenant to deleted (2 s grace included): {took:.1f} s")
     assert final["tenant"]["pendingServices"] == []
     after = await portal.rows()
     left = {key: n for key, n in after.items() if n and key not in KEPT and key[1] not in KERNEL}
     assert left == {}, f"rows of the deleted tenant remain: {left}"
     assert any(await portal.refused_by(as_tenant)), "a deleted tenant's token still works"
+
+
+def test_deleting_a_gitops_tenant_removes_its_manifests_in_one_commit(
+    suite: Path, gitops_remote: Path
+) -> None:
+    """Create: the manifests are committed; DELETE through the gateway: after the grace
+    period the teardown removes the tenant's whole folder in one commit, and the tenant
+    is deleted."""
+
+    async def scenario() -> None:
+        portal = Portal(suite, prefix="gitops")
+        try:
+            await _gitops_scenario(portal, gitops_remote)
+        finally:
+            await portal.http.aclose()
+
+    asyncio.run(scenario())
+
+
+async def _gitops_scenario(portal: Portal, remote: Path) -> None:
+    tenant = portal.tenant
+    folder = f"tenants/tenant-{tenant}"
+    await _created_and_provisioned(portal)
+    manifests = git(remote, "ls-tree", "-r", "--name-only", "main", folder).splitlines()
+    assert f"{folder}/namespace-tenant-{tenant}.yaml" in manifests
+    assert f"{folder}/resourcequota-tenant-quota.yaml" in manifests
+    assert f"{folder}/kustomization.yaml" in manifests
+    assert git(remote, "log", "--format=%s", "main", "--", folder).splitlines() == [
+        f"provision tenant {tenant}"
+    ]
+
+    deleting = await portal.ok("DELETE", f"/v1/tenants/{tenant}")
+    assert deleting["tenant"]["state"] == "TENANT_STATE_DELETING"
+    final, took = await _deleted(portal)
+    print(f"gitops DeleteTenant to deleted (2 s grace included): {took:.1f} s")
+    assert final["tenant"]["pendingServices"] == []
+
+    # One commit removed every file of the folder, and nothing else touched it.
+    history = git(remote, "log", "--format=%H %s", "main", "--", folder).splitlines()
+    assert [line.split(" ", 1)[1] for line in history] == [
+        f"remove tenant {tenant}",
+        f"provision tenant {tenant}",
+    ]
+    removal = history[0].split(" ", 1)[0]
+    changed = git(remote, "show", "--format=", "--name-status", removal).splitlines()
+    assert sorted(changed) == sorted(f"D\t{path}" for path in manifests)
+    assert git(remote, "ls-tree", "-r", "--name-only", "main", folder) == ""

@@ -1,4 +1,9 @@
-"""security's sensitive fields, sealed with the tenant's data key: the one place that says which."""
+"""security's sensitive fields, sealed with the tenant's data key: the one place that says which.
+
+Approvers' comments live only in these two fields; the install events say
+whether an approver commented, never what (the outbox and JetStream are out of
+crypto-shredding's reach).
+"""
 
 from __future__ import annotations
 

@@ -243,6 +243,78 @@ async def test_rejection_needs_a_reason_and_rejects(
     assert rejected.rejected_by == "alice"  # type: ignore[attr-defined]
 
 
+SECRET_COMMENT = "vendor confirmed by phone; contract 4711"
+
+
+def _published_bytes(istore: InstallMemoryStore) -> bytes:
+    return b"".join(event.SerializeToString() for event, _ in istore.sink.events)
+
+
+async def test_approver_comments_stay_out_of_events_but_not_out_of_the_request(
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+) -> None:
+    """The events say a comment exists; the request and its audit trail keep it."""
+    await set_policy(iuow, approval=ApprovalRule(required=2, roles=("sec", "lead")))
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
+    rid = outcome.request.request_id
+    await approvals.approve(iuow, approvals.Decide("acme", rid, "alice", "sec", SECRET_COMMENT))
+    done = await approvals.approve(
+        iuow, approvals.Decide("acme", rid, "carol", "lead", f"also {SECRET_COMMENT}")
+    )
+    assert done.request.status is InstallStatus.APPROVED
+    recorded = istore.sink.of_type(ev.InstallApprovalRecorded)
+    assert [r.has_comment for r in recorded] == [True, True]  # type: ignore[attr-defined]
+    (approved,) = istore.sink.of_type(ev.InstallApproved)
+    assert approved.reason == "approved"  # type: ignore[attr-defined]
+    assert SECRET_COMMENT.encode() not in _published_bytes(istore)
+
+    read = await approvals.get_request(iuow, "acme", rid)
+    assert read.approval is not None
+    assert [v.comment for v in read.approval.votes] == [SECRET_COMMENT, f"also {SECRET_COMMENT}"]
+    reasons = [r.entry.reason for r in await audit.list_audit(iuow, "acme")]
+    assert f"as sec: {SECRET_COMMENT}" in reasons
+    assert f"also {SECRET_COMMENT}" in reasons
+
+
+async def test_a_rejection_announces_who_rejected_but_not_the_comment(
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+) -> None:
+    """plugin.install.rejected names the approver; the request's reasons quote the comment."""
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
+    rid = outcome.request.request_id
+    policy_reasons = list(outcome.request.reasons)
+    result = await approvals.reject(
+        iuow, approvals.Decide("acme", rid, "alice", "security-reviewer", SECRET_COMMENT)
+    )
+    assert result.request.reasons == (*policy_reasons, f"rejected by alice: {SECRET_COMMENT}")
+    (rejected,) = istore.sink.of_type(ev.InstallRejected)
+    assert list(rejected.reasons) == [*policy_reasons, "rejected by alice"]  # type: ignore[attr-defined]
+    (recorded,) = istore.sink.of_type(ev.InstallApprovalRecorded)
+    assert recorded.has_comment  # type: ignore[attr-defined]
+    assert SECRET_COMMENT.encode() not in _published_bytes(istore)
+
+
+async def test_an_approval_without_a_comment_says_so(
+    iuow: InstallUowFactory,
+    verifier: VerificationService,
+    acme: Publisher,
+    istore: InstallMemoryStore,
+) -> None:
+    outcome = await run_install(iuow, verifier, acme.publish(PLUGIN, "1.0.0"))
+    await approvals.approve(
+        iuow,
+        approvals.Decide("acme", outcome.request.request_id, "alice", "security-reviewer", "  "),
+    )
+    (recorded,) = istore.sink.of_type(ev.InstallApprovalRecorded)
+    assert not recorded.has_comment  # type: ignore[attr-defined]
+
+
 async def test_scheduler_expires_after_the_deadline(
     iuow: InstallUowFactory,
     verifier: VerificationService,

@@ -1,4 +1,8 @@
-"""The pull adapter against a real Prometheus (Debian's package) scraping a local test target."""
+"""The pull adapter against a real Prometheus (Debian's package) scraping a local test target.
+
+Also the pull job's pass over every place (`each_place`): pulled SLOs of
+bridge and silo tenants are read and their counts stored in their own place.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from portico_common.clock import SystemClock
+from portico_common.db import Database, Tier, database_url
+from portico_common.places import each_place
 from portico_embedded.prometheus import PrometheusServer
+from portico_embedded.testing.databases import placed_tenants
+from portico_embedded.testing.fixtures import unique_tenant
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore
+from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.adapters.prometheus import PrometheusMetrics
 from portico_slo.app import handlers, pull
+from portico_slo.bootstrap import MIGRATIONS, SERVICE
 from portico_slo.domain.indicator import Indicator, PrometheusSource
 from portico_slo.domain.scope import Scope
 from portico_slo.domain.templates import SloSpec
@@ -171,3 +182,81 @@ async def test_a_bad_query_is_a_clear_error(prometheus: PrometheusServer) -> Non
             definition, now - timedelta(seconds=10), now, 1
         )
     assert raised.value.code == "UNAVAILABLE"
+
+
+async def _pulled_in(
+    admin_url: str, database: str, schema: str, tenants: list[str]
+) -> dict[str, tuple[bool, int]]:
+    """Per one of `tenants` with an SLO in this place: (pulled_until set, events counted)."""
+    conn = await asyncpg.connect(database_url(admin_url, database))
+    try:
+        rows = await conn.fetch(
+            f"""SELECT s.tenant_id, s.pulled_until IS NOT NULL AS pulled,
+                       COALESCE(sum(b.good + b.bad), 0) AS events
+                  FROM {schema}.slos s
+                  LEFT JOIN {schema}.outcome_buckets b USING (slo_id, tenant_id)
+                 WHERE s.tenant_id = ANY($1::text[])
+                 GROUP BY s.tenant_id, s.pulled_until""",  # noqa: S608 - test names
+            tenants,
+        )
+    finally:
+        await conn.close()
+    return {r["tenant_id"]: (r["pulled"], int(r["events"])) for r in rows}
+
+
+async def test_pulled_slos_of_bridge_and_silo_tenants_are_stored_in_their_place(
+    prometheus: PrometheusServer, target: Target, slo_db: Database, database_url: str
+) -> None:
+    """A pull over the shared tables reads the pool tenant's SLO only; the pass over every
+    place reads the bridge and silo tenants' too, each one's steps stored in its place."""
+    tiers = {unique_tenant(): tier for tier in Tier}
+    pool, bridge, silo = tiers
+    async with placed_tenants(database_url, {SERVICE: MIGRATIONS}, tiers) as placed:
+        uow = pg_uow_factory(slo_db, SystemClock())
+        gauge = MemoryBurnRates()
+        for tenant in tiers:
+            await handlers.create_slo(
+                uow,
+                gauge,
+                tenant_id=tenant,
+                plugin="@acme/p",
+                version="1.0.0",
+                spec=pulled(PrometheusSource(good=GOOD, total=ALL)),
+            )
+        main = database_url.rpartition("/")[2]
+        places = {
+            pool: (main, SERVICE),
+            bridge: (main, placed[bridge].location),
+            silo: (placed[silo].location, SERVICE),
+        }
+        source = PrometheusMetrics(prometheus.url)
+
+        async def stored() -> dict[str, tuple[bool, int]]:
+            found: dict[str, tuple[bool, int]] = {}
+            for database, schema in places.values():
+                found |= await _pulled_in(database_url, database, schema, list(tiers))
+            return found
+
+        await drive(target, seconds=3, ok=8, failed=2)
+        await pull.pull_all(uow, gauge, source, lag_seconds=2)
+        shared_only = await stored()
+        assert shared_only[pool][0]
+        assert (shared_only[bridge][0], shared_only[silo][0]) == (False, False)
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            await drive(target, seconds=1, ok=8, failed=2)
+            await each_place(
+                slo_db.places, lambda: pull.pull_all(uow, gauge, source, lag_seconds=2)
+            )
+            found = await stored()
+            if all(pulled and events for pulled, events in found.values()):
+                break
+
+        # Each place holds its own tenant's SLO, read and counted, and no other's.
+        for tenant, (database, schema) in places.items():
+            in_place = await _pulled_in(database_url, database, schema, list(tiers))
+            assert list(in_place) == [tenant], (tenant, in_place)
+            pulled_until_set, events = in_place[tenant]
+            assert pulled_until_set
+            assert events > 0

@@ -1095,9 +1095,9 @@ class InstallApprovalRecorded(_message.Message):
     APPROVER_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     APPROVE_FIELD_NUMBER: _builtins.int
-    COMMENT_FIELD_NUMBER: _builtins.int
     APPROVALS_FIELD_NUMBER: _builtins.int
     REQUIRED_FIELD_NUMBER: _builtins.int
+    HAS_COMMENT_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     request_id: _builtins.str
     plugin: _builtins.str
@@ -1105,10 +1105,11 @@ class InstallApprovalRecorded(_message.Message):
     approver: _builtins.str
     role: _builtins.str
     approve: _builtins.bool
-    comment: _builtins.str
     approvals: _builtins.int
     """Distinct approvers so far, and how many are needed."""
     required: _builtins.int
+    has_comment: _builtins.bool
+    """The approver gave a comment."""
     def __init__(
         self,
         *,
@@ -1119,13 +1120,13 @@ class InstallApprovalRecorded(_message.Message):
         approver: _builtins.str = ...,
         role: _builtins.str = ...,
         approve: _builtins.bool = ...,
-        comment: _builtins.str = ...,
         approvals: _builtins.int = ...,
         required: _builtins.int = ...,
+        has_comment: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "approve", b"approve", "approver", b"approver", "comment", b"comment", "plugin", b"plugin", "request_id", b"request_id", "required", b"required", "role", b"role", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "approve", b"approve", "approver", b"approver", "has_comment", b"has_comment", "plugin", b"plugin", "request_id", b"request_id", "required", b"required", "role", b"role", "tenant_id", b"tenant_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1155,6 +1156,7 @@ class InstallApproved(_message.Message):
     approved_by: _builtins.str
     """"policy" when no approval was needed, else the approver whose vote completed it."""
     reason: _builtins.str
+    """The policy's reasons, or "approved": never the approver's comment."""
     trust_score: _builtins.int
     verification_id: _builtins.str
     rollout_bake_seconds: _builtins.int
@@ -1205,7 +1207,11 @@ class InstallRejected(_message.Message):
     version: _builtins.str
     rejected_by: _builtins.str
     @_builtins.property
-    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The policy's reasons, or "rejected by <approver>": never the approver's
+        comment, which only the sealed request body and audit trail hold.
+        """
+
     def __init__(
         self,
         *,

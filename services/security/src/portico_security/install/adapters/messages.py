@@ -62,7 +62,7 @@ def to_message(event: InstallEvent) -> Message:  # noqa: PLR0911 - one return pe
                 approver=event.approver,
                 role=event.role,
                 approve=event.approve,
-                comment=event.comment,
+                has_comment=event.has_comment,
                 approvals=event.approvals,
                 required=event.required,
             )

@@ -38,6 +38,8 @@ class Decide:
     request_id: str
     approver: str
     role: str
+    # Kept in the request's sealed body, quoted in the history and the (sealed)
+    # audit trail, never in events: they only say whether there was one.
     comment: str
     verified_roles: tuple[str, ...] | None = None
     # For the reviewers only: kept in the request's sealed body, never in the
@@ -140,7 +142,7 @@ async def _decide(uow: InstallUowFactory, command: Decide, *, approve: bool) -> 
                     approver=command.approver,
                     role=command.role,
                     approve=approve,
-                    comment=command.comment,
+                    has_comment=bool(command.comment.strip()),
                     approvals=len(approval.approvers),
                     required=approval.rule.required,
                 )
@@ -156,7 +158,10 @@ async def _decide(uow: InstallUowFactory, command: Decide, *, approve: bool) -> 
             evidence_digest=updated.evidence_digest,
         )
         if step in (Step.APPROVED, Step.REJECTED):
-            await announce_decision(tx, updated, actor=command.approver, reason=reason)
+            # The audit record (sealed) quotes the comment; the event does not.
+            await announce_decision(
+                tx, updated, actor=command.approver, reason=reason, announced=step.value.lower()
+            )
     return DecisionResult(updated, step)
 
 

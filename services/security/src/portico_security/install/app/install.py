@@ -256,10 +256,21 @@ async def _install(  # noqa: PLR0917 - install_secure's own arguments, passed on
 
 
 async def announce_decision(
-    tx: InstallUnitOfWork, request: InstallRequest, *, actor: str, reason: str
+    tx: InstallUnitOfWork,
+    request: InstallRequest,
+    *,
+    actor: str,
+    reason: str,
+    announced: str | None = None,
 ) -> None:
-    """The event and the audit record of the request's current status."""
-    event, action = decision_event(request, actor=actor, reason=reason)
+    """The event and the audit record of the request's current status.
+
+    `announced` is the event's reason when `reason` quotes an approver's comment,
+    which only the sealed audit record may hold.
+    """
+    event, action = decision_event(
+        request, actor=actor, reason=reason if announced is None else announced
+    )
     await tx.publish([event])
     await record(
         tx,
@@ -294,7 +305,7 @@ def decision_event(request: InstallRequest, *, actor: str, reason: str) -> tuple
         )
         return approved, "install.approved"
     if request.status is InstallStatus.REJECTED:
-        rejected = InstallRejected(**ids, reasons=request.reasons, rejected_by=actor)
+        rejected = InstallRejected(**ids, reasons=request.announced_reasons(), rejected_by=actor)
         return rejected, "install.rejected"
     if request.status is InstallStatus.EXPIRED:
         return InstallExpired(**ids), "install.expired"

@@ -43,12 +43,16 @@ class InstallApprovalRequired(InstallEvent):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class InstallApprovalRecorded(InstallEvent):
-    """One approver approved or rejected; `approvals` distinct approvers so far of `required`."""
+    """One approver approved or rejected; `approvals` distinct approvers so far of `required`.
+
+    Only whether the approver commented: the comment is sensitive and stays in
+    the request's sealed body and the sealed audit trail.
+    """
 
     approver: str
     role: str
     approve: bool
-    comment: str
+    has_comment: bool
     approvals: int
     required: int
 
@@ -69,7 +73,10 @@ class InstallApproved(InstallEvent):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class InstallRejected(InstallEvent):
-    """The policy or an approver refused the install."""
+    """The policy or an approver refused the install.
+
+    `reasons` are the policy's, or "rejected by <approver>" without the comment.
+    """
 
     reasons: tuple[str, ...]
     rejected_by: str

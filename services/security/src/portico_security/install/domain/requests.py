@@ -166,7 +166,7 @@ class InstallRequest:
         entry = HistoryEntry(now, step.value.lower(), actor, detail)
         reasons = self.reasons
         if status is InstallStatus.REJECTED:
-            reasons = (*reasons, f"rejected by {actor}: {detail}")
+            reasons = (*reasons, f"{_rejected_by(actor)}: {detail}")
         elif status is InstallStatus.EXPIRED:
             reasons = (*reasons, "the approval deadline passed")
         return replace(
@@ -180,9 +180,26 @@ class InstallRequest:
         entry = HistoryEntry(now, "uninstalled", actor, reason)
         return replace(self, status=InstallStatus.UNINSTALLED, history=(*self.history, entry))
 
+    def announced_reasons(self) -> tuple[str, ...]:
+        """The reasons an event may carry: an approver's rejection names the approver but
+        not the comment it quotes (comments stay in the sealed body and audit trail)."""
+        approval = self.approval
+        if (
+            self.status is InstallStatus.REJECTED
+            and approval is not None
+            and approval.state is ApprovalState.REJECTED
+        ):
+            # `after` appended the approver's rejection, quoting the comment, last.
+            return (*self.reasons[:-1], _rejected_by(self.history[-1].actor))
+        return self.reasons
+
     def noted(self, note: ReviewNote) -> InstallRequest:
         """The request with a reviewer's private note added."""
         return replace(self, private_notes=(*self.private_notes, note))
+
+
+def _rejected_by(actor: str) -> str:
+    return f"rejected by {actor}"
 
 
 def evidence_digest(evidence: dict[str, Any]) -> str:
