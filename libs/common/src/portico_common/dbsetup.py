@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import ssl
 import sys
@@ -52,6 +53,7 @@ from portico_common.errors import (
     TlsConfigError,
 )
 from portico_common.events.topology import SERVICES, tenant_data_services
+from portico_common.logs import configure_logging
 from portico_common.migrate import migrate
 from portico_common.placement import migrate_places, move_to_bridge, place_tenant
 from portico_common.placer import drop_deleted, place_pending, run_placer
@@ -298,6 +300,14 @@ def placer_main(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--watch", type=float, default=0.0, help="seconds between passes")
     args, services = _parse_with_placed_services(parser, argv)
+    if args.watch > 0:
+        # A long-running placer (a Deployment, a Compose service) logs what it
+        # places and drops, and why it failed, as the services log.
+        configure_logging(
+            "placer",
+            os.environ.get("PORTICO_LOG_LEVEL", "INFO"),
+            os.environ.get("PORTICO_LOG_FORMAT", "json"),
+        )
     try:
         asyncio.run(run_placer_step(services, DatabaseSetupSettings(), args.watch))
     except (PorticoError, asyncpg.PostgresError, OSError) as exc:
