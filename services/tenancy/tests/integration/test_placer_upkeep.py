@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import asyncpg
 import grpc
@@ -120,6 +120,11 @@ async def test_a_failed_placement_is_tried_again_only_once_its_backoff_ran_out(
         await asyncio.sleep(0.1)
     placement = await tenancy.tenants.GetPlacement(pb.GetPlacementRequest(tenant_id="early"))
     assert (placement.status, placement.attempts) == (pb.PLACEMENT_STATUS_FAILED, 1)
+    # GetPlacement says when the next attempt is due: the placer's own stamp.
+    (due,) = await _admin(
+        database_url, "SELECT placement_retry_at FROM tenancy.tenants WHERE tenant_id = 'early'"
+    )
+    assert placement.next_attempt_at.ToDatetime(tzinfo=UTC) == due["placement_retry_at"]
 
     # After it: tried again, failed again, and now waits twice as long.
     await asyncio.sleep(max(0.0, 1.05 - (time.monotonic() - failed_at)))
@@ -139,6 +144,9 @@ async def test_a_failed_placement_is_tried_again_only_once_its_backoff_ran_out(
         " WHERE tenant_id = 'early'",
     )
     assert tuple(row) == (None, "", 3)
+    placement = await tenancy.tenants.GetPlacement(pb.GetPlacementRequest(tenant_id="early"))
+    assert placement.status == pb.PLACEMENT_STATUS_PLACED
+    assert not placement.HasField("next_attempt_at")
 
 
 async def _wait_for(what: str, check: Callable[[], Awaitable[bool]]) -> None:
