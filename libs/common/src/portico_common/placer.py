@@ -19,7 +19,8 @@ costs a pass every few minutes at most, not one every second.
 Each pass also drops the place of every bridge or silo tenant tenancy has
 `deleted` (every service deleted its rows): its bridge schemas or its silo
 database, and the services' placements rows naming them
-(`placement_drop.drop_place`), then stamps `placement_dropped_at`.
+(`placement_drop.drop_place`), then stamps `placement_dropped_at`; a drop
+that fails is recorded (`placement_drop_error`) and backs off the same way.
 
 Several placers may run: each tenant is taken under a session advisory lock,
 so two never place (or drop) one tenant at once, and each re-reads the
@@ -221,6 +222,9 @@ class Dropped:
 # A tenant whose place the placer should drop: deleted, and its place not yet dropped.
 # Not only placed ones: a place half made before a failure goes too (IF EXISTS).
 _TO_DROP = """state = 'deleted' AND isolation <> 'pool' AND placement_dropped_at IS NULL"""
+# ... and not backing off after a failed drop.
+_DROP_DUE = f"""{_TO_DROP}
+          AND (placement_retry_at IS NULL OR placement_retry_at <= now())"""
 
 
 async def drop_deleted(
@@ -229,13 +233,15 @@ async def drop_deleted(
     services: Mapping[str, str | None],
     *,
     limit: int = 10,
+    backoff: Backoff | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> list[Dropped]:
     """Drops the place of up to `limit` bridge or silo tenants tenancy has deleted.
 
     `deleted` is final in tenancy (no restore leaves it) and is reached only
     once every service reported the tenant's rows deleted; the state is read
-    again under the tenant's lock, right before anything is dropped.
+    again under the tenant's lock, right before anything is dropped. A
+    failed drop is tried again after `backoff`, as a failed placement is.
     """
     conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
     done: list[Dropped] = []
@@ -244,7 +250,7 @@ async def drop_deleted(
             await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
             rows = await conn.fetch(
                 f"""SELECT tenant_id FROM {TENANCY}.tenants
-                     WHERE {_TO_DROP} ORDER BY tenant_id LIMIT $1""",  # noqa: S608 - constants
+                     WHERE {_DROP_DUE} ORDER BY tenant_id LIMIT $1""",  # noqa: S608 - constants
                 limit,
             )
         for row in rows:
@@ -253,11 +259,16 @@ async def drop_deleted(
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
                 continue  # another placer has it
             try:
-                tier = await _to_drop(conn, tenant)
-                if tier is not None:
+                due = await _to_drop(conn, tenant)
+                if due is not None:
                     done.append(
                         await _drop_one(
-                            conn, (admin_url, migrator_url), tenant, tier, services, tls=ssl_context
+                            conn,
+                            (admin_url, migrator_url),
+                            (tenant, *due),
+                            services,
+                            backoff=backoff or Backoff(),
+                            tls=ssl_context,
                         )
                     )
             finally:
@@ -267,43 +278,62 @@ async def drop_deleted(
     return done
 
 
-async def _to_drop(conn: asyncpg.Connection, tenant: str) -> Tier | None:
+async def _to_drop(conn: asyncpg.Connection, tenant: str) -> tuple[Tier, int] | None:
+    """The tenant's tier and failed drops so far, if its place is (still) due to go."""
     async with conn.transaction():
         await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
-        isolation = await conn.fetchval(
-            f"SELECT isolation FROM {TENANCY}.tenants WHERE tenant_id = $1 AND {_TO_DROP}",  # noqa: S608 - constants
+        row = await conn.fetchrow(
+            f"""SELECT isolation, placement_drop_failures FROM {TENANCY}.tenants
+                 WHERE tenant_id = $1 AND {_DROP_DUE}""",  # noqa: S608 - constants
             tenant,
         )
-    return None if isolation is None else Tier(isolation)
+    return None if row is None else (Tier(row["isolation"]), row["placement_drop_failures"])
 
 
 async def _drop_one(
     conn: asyncpg.Connection,
     urls: tuple[str, str],
-    tenant: str,
-    tier: Tier,
+    due: tuple[str, Tier, int],
     services: Mapping[str, str | None],
     *,
+    backoff: Backoff,
     tls: ssl.SSLContext | None,
 ) -> Dropped:
     admin_url, migrator_url = urls
+    tenant, tier, failures = due
     try:
         dropped = await drop_place(admin_url, migrator_url, tenant, tier, services, ssl_context=tls)
     except (PorticoError, asyncpg.PostgresError, OSError) as exc:
-        # Left for the next pass: every step is idempotent.
+        # Tried again later: every step is idempotent.
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        retry_in = backoff.delay(failures + 1)
         log.warning(
-            "dropping a deleted tenant's place failed", extra={"tenant_id": tenant, "error": error}
+            "dropping a deleted tenant's place failed",
+            extra={"tenant_id": tenant, "error": error, "retry_in_seconds": round(retry_in, 3)},
         )
+        await _report_drop(conn, tenant, error, retry_in)
         return Dropped(tenant, (), error)
+    await _report_drop(conn, tenant, "", None)
+    return Dropped(tenant, tuple(dropped))
+
+
+async def _report_drop(
+    conn: asyncpg.Connection, tenant: str, error: str, retry_in: float | None
+) -> None:
     async with conn.transaction():
         await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
         await conn.execute(
-            f"""UPDATE {TENANCY}.tenants SET placement_dropped_at = now()
+            f"""UPDATE {TENANCY}.tenants
+                   SET placement_dropped_at = CASE WHEN $2 = '' THEN now() END,
+                       placement_drop_error = $2,
+                       placement_drop_failures = placement_drop_failures
+                                                 + CASE WHEN $2 = '' THEN 0 ELSE 1 END,
+                       placement_retry_at = now() + make_interval(secs => $3)
                  WHERE tenant_id = $1 AND {_TO_DROP}""",  # noqa: S608 - constants
             tenant,
+            error,
+            retry_in,
         )
-    return Dropped(tenant, tuple(dropped))
 
 
 async def run_placer(
@@ -317,7 +347,7 @@ async def run_placer(
     ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Places waiting tenants and drops deleted ones' places every `every_seconds`, until
-    `stop` is set; failed placements are retried with `backoff`, failed drops next pass."""
+    `stop` is set; failed placements and drops are tried again after `backoff`."""
     while not stop.is_set():
         try:
             for placed in await place_pending(
@@ -329,7 +359,7 @@ async def run_placer(
                         extra={"tenant_id": placed.tenant_id, "tier": str(placed.place.tier)},
                     )
             for dropped in await drop_deleted(
-                admin_url, migrator_url, services, ssl_context=ssl_context
+                admin_url, migrator_url, services, backoff=backoff, ssl_context=ssl_context
             ):
                 if not dropped.error:
                     log.info(

@@ -20,6 +20,7 @@ from portico.tenancy.v1 import lifecycle_pb2_grpc as lpb_grpc
 from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.db import Tier, open_database
+from portico_common.dbsetup import role_url
 from portico_common.events.topology import tenant_data_services
 from portico_common.placement import bridge_schema, silo_database
 from portico_common.placement_drop import drop_place
@@ -220,10 +221,29 @@ async def test_a_deleted_tenants_bridge_schemas_and_silo_database_are_dropped(
                 )
             assert reply.tenant.state == pb.TENANT_STATE_DELETED
 
-        dropped = await drop_deleted(database_url, migrator, {PLACED: None})
-        assert sorted((d.tenant_id, d.dropped, d.error) for d in dropped) == [
-            ("gone-bridge", (bridge_schema(PLACED, "gone-bridge"),), ""),
-            ("gone-silo", (silos["gone-silo"],), ""),
+        # The administrator's login refused: the bridge (the migrator's alone) goes, the
+        # silo's placements rows go, its database stays, and the drop backs off.
+        refused = role_url(database_url, "portico_nobody", "wrong")
+        backoff = Backoff(base=2.0, unit=lambda: 0.0)
+        dropped = await drop_deleted(refused, migrator, {PLACED: None}, backoff=backoff)
+        failed_at = time.monotonic()
+        assert sorted((d.tenant_id, d.dropped, bool(d.error)) for d in dropped) == [
+            ("gone-bridge", (bridge_schema(PLACED, "gone-bridge"),), False),
+            ("gone-silo", (), True),
+        ]
+        (row,) = await _admin(
+            database_url,
+            "SELECT placement_drop_failures, placement_drop_error, placement_dropped_at"
+            " FROM tenancy.tenants WHERE tenant_id = 'gone-silo'",
+        )
+        assert (row["placement_drop_failures"], row["placement_dropped_at"]) == (1, None)
+        assert row["placement_drop_error"]
+        assert timedelta(0) < await _retry_in(database_url, "gone-silo") <= timedelta(seconds=1)
+        assert await drop_deleted(database_url, migrator, {PLACED: None}, backoff=backoff) == []
+        await asyncio.sleep(max(0.0, 1.05 - (time.monotonic() - failed_at)))
+        dropped = await drop_deleted(database_url, migrator, {PLACED: None}, backoff=backoff)
+        assert [(d.tenant_id, d.dropped, d.error) for d in dropped] == [
+            ("gone-silo", (silos["gone-silo"],), "")
         ]
         assert await drop_deleted(database_url, migrator, {PLACED: None}) == []
 
@@ -252,8 +272,8 @@ async def test_a_deleted_tenants_bridge_schemas_and_silo_database_are_dropped(
         ]
         stamped = await _admin(
             database_url,
-            "SELECT tenant_id, placement_dropped_at IS NOT NULL AS dropped FROM tenancy.tenants"
-            " ORDER BY tenant_id",
+            "SELECT tenant_id, placement_dropped_at IS NOT NULL AND placement_drop_error = ''"
+            " AND placement_retry_at IS NULL AS dropped FROM tenancy.tenants ORDER BY tenant_id",
         )
         assert {r["tenant_id"]: r["dropped"] for r in stamped} == {
             "deleting-bridge": False,
