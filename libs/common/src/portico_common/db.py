@@ -158,7 +158,7 @@ platform_place: ContextVar[Place] = ContextVar("portico_platform_place", default
 
 
 # What connecting to a silo database raises once it is being dropped or is gone.
-SILO_GONE = (asyncpg.InvalidCatalogNameError, asyncpg.ObjectNotInPrerequisiteStateError)
+_SILO_GONE = (asyncpg.InvalidCatalogNameError, asyncpg.ObjectNotInPrerequisiteStateError)
 
 
 class PlacementError(UnavailableError):
@@ -298,7 +298,7 @@ class Database:
             pool = self.pool if silo is None else await self._silo_pool(self.silos, silo)
             try:
                 conn = await pool.acquire()
-            except SILO_GONE:
+            except _SILO_GONE:
                 if silo is None or self.silos is None:
                     raise
                 # The tenant's silo was dropped (its deletion) after this process
@@ -352,7 +352,7 @@ class Database:
             pool = await self._silo_pool(self.platform_silos, place.location)
         try:
             conn = await pool.acquire()
-        except SILO_GONE:
+        except _SILO_GONE:
             # A pass listed the place before its tenant's silo was dropped: the
             # pass fails for that place, and the pool does not linger.
             if place.tier is Tier.SILO and self.platform_silos is not None:
