@@ -56,7 +56,7 @@ _DUE = """isolation <> 'pool' AND placed_at IS NULL AND state = 'provisioning'
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """How long a tenant whose placement failed waits before the placer tries again.
+    """How long a tenant whose placement (or place's drop) failed waits for the next try.
 
     The n-th failure in a row waits between half and all of
     `base * 2**(n-1)` seconds, at most `cap`: "equal jitter", so tenants that
