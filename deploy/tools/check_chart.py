@@ -13,7 +13,8 @@ Run by deploy/validate.sh inside a throwaway venv that has helm-python-sdk
 4. checks the invariants the deployment relies on (non-root, read-only root
    filesystem, native gRPC probes, PDBs, the gateway's targets, each
    component signing in to NATS with its own seed and the provisioner Job
-   with the provisioner's, ...);
+   with the provisioner's, the placer Deployment with the migration Job's
+   two logins and the services tenants are placed in, ...);
 5. checks that values.schema.json rejects typical mistakes;
 6. writes the PrometheusRule's groups to a file for `promtool check rules`.
 """
@@ -28,6 +29,8 @@ from typing import Any
 import helm_python as helm
 import kubernetes_validate
 import yaml
+
+from portico_common.dbsetup import placed_services
 
 CHART = Path(__file__).resolve().parents[1] / "helm" / "portico"
 KUBE_VERSIONS = ("1.27.0", "1.37.0")
@@ -50,6 +53,16 @@ SECRETS = {
     "nats": {"identitiesSecret": IDENTITIES_SECRET},
 }
 PROVISIONER_JOB = "portico-nats-provisioner"
+# The placer's Deployment is no component: no Service, no NATS, no probes.
+PLACER = "placer"
+
+
+def component_deployments(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        name: dep
+        for name, dep in by_kind(docs, "Deployment").items()
+        if dep["metadata"]["labels"]["app.kubernetes.io/component"] != PLACER
+    }
 
 
 def load_values(name: str) -> dict[str, Any]:
@@ -92,8 +105,10 @@ def validate_schemas(docs: list[dict[str, Any]]) -> None:
                 ) from error
 
 
-def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) -> None:
-    deployments = by_kind(docs, "Deployment")
+def check_invariants(
+    docs: list[dict[str, Any]], expect_components: set[str], *, expect_placer: bool
+) -> None:
+    deployments = component_deployments(docs)
     services = by_kind(docs, "Service")
     names = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in deployments.values()}
     assert names == expect_components, f"components {sorted(names)} != {sorted(expect_components)}"
@@ -138,7 +153,8 @@ def check_invariants(docs: list[dict[str, Any]], expect_components: set[str]) ->
         assert all(labels[k] == v for k, v in selector.items()), name
     pdbs = by_kind(docs, "PodDisruptionBudget")
     assert set(pdbs) == set(deployments), "every component has a PodDisruptionBudget"
-    check_db_setup(docs, expect_components - {"gateway"})
+    check_db_setup(docs, expect_components - {"gateway"}, placer=expect_placer)
+    check_placer(docs, expect_components, expect_placer=expect_placer)
     config = by_kind(docs, "ConfigMap")["portico-config"]
     assert config["data"]["PORTICO_GRPC_PORT"] == "50051"
     assert config["data"]["PORTICO_METRICS_PORT"] == "9100"
@@ -216,7 +232,7 @@ def identity_refs(doc: dict[str, Any]) -> list[tuple[str, str]]:
 
 def check_nats_identities(docs: list[dict[str, Any]], expect_components: set[str]) -> None:
     """Every component signs in with its own seed only; the provisioner Job with its own."""
-    deployments = by_kind(docs, "Deployment")
+    deployments = component_deployments(docs)
     for name, dep in deployments.items():
         component = dep["metadata"]["labels"]["app.kubernetes.io/component"]
         (container,) = dep["spec"]["template"]["spec"]["containers"]
@@ -275,15 +291,15 @@ def check_nats_identities(docs: list[dict[str, Any]], expect_components: set[str
     assert "envFrom" not in container, "the ConfigMap does not exist yet at pre-install"
     assert ("ServiceAccount", pod.get("serviceAccountName")) not in release_objects
 
-    # Nothing else in the release may read a seed (the helm test Pod, a ConfigMap, ...).
+    # Nothing else in the release may read a seed (the placer, the helm test Pod, ...).
     for doc in docs:
-        if doc["kind"] == "Deployment" or doc is job:
+        if (doc["kind"] == "Deployment" and doc["metadata"]["name"] in deployments) or doc is job:
             continue
         refs = [ref for ref in secret_refs(doc) if ref[0] == IDENTITIES_SECRET]
         assert refs == [], (doc["kind"], doc["metadata"]["name"], refs)
 
 
-def check_db_setup(docs: list[dict[str, Any]], services: set[str]) -> None:
+def check_db_setup(docs: list[dict[str, Any]], services: set[str], *, placer: bool) -> None:
     """The migration Job: a hook before the pods, the migrator's login, every enabled schema."""
     (job,) = [
         j
@@ -323,12 +339,101 @@ def check_db_setup(docs: list[dict[str, Any]], services: set[str]) -> None:
         assert secret["metadata"]["annotations"]["helm.sh/hook-weight"] == "-10"
         keys = set(secret["stringData"])
         assert {f"PORTICO_{s.upper()}_DATABASE_URL" for s in services} <= keys, keys
-        assert ("PORTICO_ADMIN_DATABASE_URL" in keys) == provisions, keys
+        # The administrator's login only for those who use it.
+        assert ("PORTICO_ADMIN_DATABASE_URL" in keys) == (provisions or placer), keys
         # auth's list of service clients is exactly the services' own secrets.
         clients = json.loads(secret["stringData"]["PORTICO_AUTH_SERVICE_CLIENT_SECRETS"])
         assert set(clients) == services - {"auth"}, clients
         for svc, value in clients.items():
             assert secret["stringData"][f"PORTICO_{svc.upper()}_CLIENT_SECRET"] == value, svc
+
+
+def check_placer(docs: list[dict[str, Any]], components: set[str], *, expect_placer: bool) -> None:
+    """The placer: the migration Job's two logins from its Secret, nothing else, and the
+    enabled services a tenant is placed in (as `dbsetup place-pending` places by default)."""
+    placers = [
+        dep
+        for dep in by_kind(docs, "Deployment").values()
+        if dep["metadata"]["labels"]["app.kubernetes.io/component"] == PLACER
+    ]
+    assert len(placers) == int(expect_placer), [d["metadata"]["name"] for d in placers]
+    if not placers:
+        return
+    (placer,) = placers
+    assert placer["spec"]["replicas"] >= 1
+    pod = placer["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "ports" not in container and "envFrom" not in container, container
+    command = container["command"]
+    assert command[:6] == [
+        "python",
+        "-m",
+        "portico_common.dbsetup",
+        "place-pending",
+        "--watch",
+        command[5],
+    ], command
+    assert float(command[5]) > 0, command
+    placed = command[6:]
+    assert placed[::2] == ["--service"] * (len(placed) // 2), command
+    assert set(placed[1::2]) == set(placed_services()) & components, command
+    (job,) = [
+        j
+        for j in by_kind(docs, "Job").values()
+        if j["spec"]["template"]["spec"]["containers"][0]["command"][2:3]
+        == ["portico_common.dbsetup"]
+    ]
+    (job_secret,) = {ref for ref, _ in secret_refs(job)}
+    assert secret_refs(placer) == [
+        (job_secret, "PORTICO_MIGRATOR_DATABASE_URL"),
+        (job_secret, "PORTICO_ADMIN_DATABASE_URL"),
+    ], secret_refs(placer)
+    env = {e["name"] for e in container["env"]}
+    assert env == {
+        "PORTICO_MIGRATOR_DATABASE_URL",
+        "PORTICO_ADMIN_DATABASE_URL",
+        "PORTICO_LOG_LEVEL",
+        "PORTICO_LOG_FORMAT",
+    }, env
+    # No other object but the migration Job holds the administrator's login.
+    for doc in docs:
+        if doc is placer or doc is job or doc["kind"] == "Secret":
+            continue
+        refs = [ref for ref in secret_refs(doc) if ref[1] == "PORTICO_ADMIN_DATABASE_URL"]
+        assert refs == [], (doc["kind"], doc["metadata"]["name"], refs)
+
+
+def check_refusals() -> None:
+    """The chart refuses to render without the credentials its objects need."""
+    # The missing-secret guard must fire.
+    try:
+        render({})
+    except helm.HelmError as error:
+        assert "secret.databaseUrls.auth" in str(error), error
+        print("render [no values]: refused as expected (secret.databaseUrls.auth is required)")
+    else:
+        raise SystemExit("rendering without a database URL should fail")
+
+    # ... and so must the one for the NATS identities: no component runs without its seed.
+    try:
+        render({"secret": SECRETS["secret"]})
+    except helm.HelmError as error:
+        assert "nats.identitiesSecret" in str(error), error
+        print("render [no nats.identitiesSecret]: refused as expected (it is required)")
+    else:
+        raise SystemExit("rendering without nats.identitiesSecret should fail")
+
+    # ... and the placer's, which cannot work without the administrator's login.
+    try:
+        render({**SECRETS, "placer": {"enabled": True}})
+    except helm.HelmError as error:
+        assert "secret.adminDatabaseUrl" in str(error), error
+        print("render [placer without secret.adminDatabaseUrl]: refused as expected")
+    else:
+        raise SystemExit("rendering the placer without the administrator's URL should fail")
 
 
 def main() -> int:
@@ -373,11 +478,26 @@ def main() -> int:
             },
             all_on - {"compat"},
         ),
+        (
+            "placer on, compat disabled",
+            {
+                **SECRETS,
+                "secret": {
+                    **SECRETS["secret"],
+                    "adminDatabaseUrl": "postgresql://admin:x@db.example.internal:5432/portico",
+                },
+                "placer": {"enabled": True},
+                "components": {"compat": {"enabled": False}},
+            },
+            all_on - {"compat"},
+        ),
     ]
     for title, values, components in cases:
         docs = render(values)
         validate_schemas(docs)
-        check_invariants(docs, components)
+        check_invariants(
+            docs, components, expect_placer=bool(values.get("placer", {}).get("enabled"))
+        )
         check_nats_identities(docs, components)
         kinds = sorted({d["kind"] for d in docs})
         print(
@@ -400,6 +520,7 @@ def main() -> int:
             {"config": {"natsStreamReplicas": 2}},
             {"nats": {"identitiesSecret": "Portico_Seeds"}},
             {"nats": {"seeds": {"auth": "SU-not-in-values"}}},
+            {"placer": {"watch": 2}},
         ):
             try:
                 chart.validate_schema(bad)
@@ -408,26 +529,10 @@ def main() -> int:
             raise SystemExit(f"values.schema.json accepted {bad}")
     print(
         "values.schema.json: rejects a misspelt key, a wrong module, an unknown kind, R2 streams,"
-        " an invalid Secret name and seeds in values"
+        " an invalid Secret name, seeds in values and a misspelt placer setting"
     )
 
-    # The missing-secret guard must fire.
-    try:
-        render({})
-    except helm.HelmError as error:
-        assert "secret.databaseUrls.auth" in str(error), error
-        print("render [no values]: refused as expected (secret.databaseUrls.auth is required)")
-    else:
-        raise SystemExit("rendering without a database URL should fail")
-
-    # ... and so must the one for the NATS identities: no component runs without its seed.
-    try:
-        render({"secret": SECRETS["secret"]})
-    except helm.HelmError as error:
-        assert "nats.identitiesSecret" in str(error), error
-        print("render [no nats.identitiesSecret]: refused as expected (it is required)")
-    else:
-        raise SystemExit("rendering without nats.identitiesSecret should fail")
+    check_refusals()
 
     docs = render(ci_values)
     (rule,) = by_kind(docs, "PrometheusRule").values()

@@ -66,13 +66,34 @@ def test_db_setup_provisions_and_migrates_before_the_services() -> None:
             == (services[name]["environment"]["PORTICO_DATABASE_URL"])
         )
     for name, service in services.items():
-        if name != "db-setup":
+        if name not in {"db-setup", "placer"}:
             leaked = [
                 k
                 for k in service.get("environment", {})
                 if k.startswith(("PORTICO_ADMIN", "PORTICO_MIGRATOR"))
             ]
             assert not leaked, name
+
+
+def test_the_placer_runs_after_db_setup_with_its_two_logins_and_no_other() -> None:
+    """The long-running placer holds db-setup's administrator and migrator URLs, nothing more."""
+    services = _compose()
+    placer = services["placer"]
+    command = placer["command"]
+    assert command[:5] == ["python", "-m", "portico_common.dbsetup", "place-pending", "--watch"]
+    assert float(command[5]) > 0
+    assert placer["restart"] == "unless-stopped"
+    assert placer["depends_on"] == {"db-setup": {"condition": "service_completed_successfully"}}
+    env = placer["environment"]
+    setup = services["db-setup"]["environment"]
+    for key in ("PORTICO_ADMIN_DATABASE_URL", "PORTICO_MIGRATOR_DATABASE_URL"):
+        assert env[key] == setup[key], key
+    assert not [
+        k
+        for k in env
+        if "DATABASE_URL" in k and not k.startswith(("PORTICO_ADMIN", "PORTICO_MIGRATOR"))
+    ]
+    assert not [k for k in env if k.startswith("PORTICO_NATS")]
 
 
 def test_postgres_asks_every_connection_for_a_password() -> None:

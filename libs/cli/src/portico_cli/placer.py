@@ -5,9 +5,11 @@ provisions and migrates), and no service is given them. So it runs the
 privileged placer (`portico_common.placer`) itself, on a thread with its
 own event loop, instead of handing those logins to a child process: a tenant
 created with isolation bridge or silo is placed within about a second, and
-tenancy activates it. With roles provisioned by the user (no administrator
-given), no placer runs and such tenants wait for `python -m
-portico_common.dbsetup place-pending` run by whoever holds those logins.
+tenancy activates it; a failed placement is retried with backoff, and a
+deleted bridge or silo tenant's schemas or database are dropped. With roles
+provisioned by the user (no administrator given), no placer runs and such
+tenants wait for `python -m portico_common.dbsetup place-pending` run by
+whoever holds those logins.
 """
 
 from __future__ import annotations

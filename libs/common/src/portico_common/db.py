@@ -157,6 +157,10 @@ POOL = Place()
 platform_place: ContextVar[Place] = ContextVar("portico_platform_place", default=POOL)
 
 
+# What connecting to a silo database raises once it is being dropped or is gone.
+_SILO_GONE = (asyncpg.InvalidCatalogNameError, asyncpg.ObjectNotInPrerequisiteStateError)
+
+
 class PlacementError(UnavailableError):
     """A tenant's place changed under the transaction more often than it could follow."""
 
@@ -219,6 +223,15 @@ class SiloPools:
 
     def open_databases(self) -> list[str]:
         return list(self._pools)
+
+    def discard(self, database: str) -> None:
+        """Forgets the pool of a database that is gone (a deleted tenant's silo, dropped).
+
+        Its connections were ended by the drop: nothing is left to wait for.
+        """
+        pool = self._pools.pop(database, None)
+        if pool is not None:
+            pool.terminate()
 
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), OrderedDict()
@@ -283,7 +296,17 @@ class Database:
         silo = self._silo_of.get(tenant_id)
         for _ in range(3):
             pool = self.pool if silo is None else await self._silo_pool(self.silos, silo)
-            conn = await pool.acquire()
+            try:
+                conn = await pool.acquire()
+            except _SILO_GONE:
+                if silo is None or self.silos is None:
+                    raise
+                # The tenant's silo was dropped (its deletion) after this process
+                # last found it there: ask the main database where it is now.
+                self.silos.discard(silo)
+                self._silo_of.pop(tenant_id, None)
+                silo = None
+                continue
             begun = False
             try:
                 entered = False
@@ -327,7 +350,14 @@ class Database:
         pool = self.pool_for(ALL_TENANTS)
         if place.tier is Tier.SILO:
             pool = await self._silo_pool(self.platform_silos, place.location)
-        conn = await pool.acquire()
+        try:
+            conn = await pool.acquire()
+        except _SILO_GONE:
+            # A pass listed the place before its tenant's silo was dropped: the
+            # pass fails for that place, and the pool does not linger.
+            if place.tier is Tier.SILO and self.platform_silos is not None:
+                self.platform_silos.discard(place.location)
+            raise
         begun = False
         try:
             async with conn.transaction():

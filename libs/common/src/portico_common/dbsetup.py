@@ -24,8 +24,9 @@ Per tenant, with both the administrator's and the migrator's URLs
 - `move --tenant T --isolation bridge --service S` moves a pool tenant's rows
   of service S into its bridge schema, in one transaction;
 - `place-pending [--watch SECONDS]` places every tenant tenancy created with
-  isolation bridge or silo and waits for (`portico_common.placer`): once, or
-  as a long-running placer.
+  isolation bridge or silo and waits for, retrying failures with backoff, and
+  drops the place of every such tenant tenancy has deleted
+  (`portico_common.placer`): once, or as a long-running placer.
 Settings: `DatabaseSetupSettings` (PORTICO_ADMIN_DATABASE_URL,
 PORTICO_MIGRATOR_DATABASE_URL, PORTICO_<SERVICE>_DATABASE_URL, and
 PORTICO_DATABASE_TLS_CA_FILE for sslmode=verify-full, as the services use).
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import ssl
 import sys
@@ -51,9 +53,10 @@ from portico_common.errors import (
     TlsConfigError,
 )
 from portico_common.events.topology import SERVICES, tenant_data_services
+from portico_common.logs import configure_logging
 from portico_common.migrate import migrate
 from portico_common.placement import migrate_places, move_to_bridge, place_tenant
-from portico_common.placer import place_pending, run_placer
+from portico_common.placer import drop_deleted, place_pending, run_placer
 from portico_common.provision import RolePasswords, provision
 from portico_common.settings import DatabaseSetupSettings
 from portico_common.tls import database_ssl_context
@@ -292,11 +295,19 @@ def placer_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m portico_common.dbsetup place-pending",
         description="Place every bridge or silo tenant tenancy is waiting for (created with"
-        " isolation bridge or silo), as the administrator and the migrator; once, or every"
-        " --watch seconds until stopped.",
+        " isolation bridge or silo), and drop the schemas or database of those it has deleted,"
+        " as the administrator and the migrator; once, or every --watch seconds until stopped.",
     )
     parser.add_argument("--watch", type=float, default=0.0, help="seconds between passes")
     args, services = _parse_with_placed_services(parser, argv)
+    if args.watch > 0:
+        # A long-running placer (a Deployment, a Compose service) logs what it
+        # places and drops, and why it failed, as the services log.
+        configure_logging(
+            "placer",
+            os.environ.get("PORTICO_LOG_LEVEL", "INFO"),
+            os.environ.get("PORTICO_LOG_FORMAT", "json"),
+        )
     try:
         asyncio.run(run_placer_step(services, DatabaseSetupSettings(), args.watch))
     except (PorticoError, asyncpg.PostgresError, OSError) as exc:
@@ -328,6 +339,13 @@ async def run_placer_step(
     for placed in await place_pending(admin, migrator, packages, limit=1000, ssl_context=tls):
         where = "" if placed.place is None else f"{placed.place.tier} {placed.place.location}"
         print(f"{placed.tenant_id}: {where or 'failed: ' + placed.error}", flush=True)
+    for dropped in await drop_deleted(admin, migrator, packages, limit=1000, ssl_context=tls):
+        outcome = (
+            f"failed to drop its place: {dropped.error}"
+            if dropped.error
+            else f"deleted, dropped {', '.join(dropped.dropped)}"
+        )
+        print(f"{dropped.tenant_id}: {outcome}", flush=True)
 
 
 if __name__ == "__main__":

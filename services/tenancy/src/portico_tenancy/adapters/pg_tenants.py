@@ -19,7 +19,7 @@ from portico_tenancy.domain.tenant import (
 _COLUMNS = """tenant_id, display_name, created_at, state, plan, owner_contacts, labels,
               state_changed_at, suspension_reason, restore_to, delete_after,
               deletion_requested_at, updated_at, isolation, placed_at, placement_location,
-              placement_error, placement_attempts, provisioned_at"""
+              placement_error, placement_attempts, placement_retry_at, provisioned_at"""
 
 
 class PgTenantRepository:
@@ -179,5 +179,6 @@ def _tenant(row: asyncpg.Record) -> Tenant:
         placement_location=row["placement_location"],
         placement_error=row["placement_error"],
         placement_attempts=row["placement_attempts"],
+        placement_retry_at=row["placement_retry_at"],
         provisioned_at=row["provisioned_at"],
     )

@@ -106,6 +106,8 @@ class Tenant:
     # The placer's last failure and how many times it tried (its report, read only here).
     placement_error: str = ""
     placement_attempts: int = 0
+    # After a failure: when the placer tries again (its report, read only here).
+    placement_retry_at: datetime | None = None
     # When its cluster provisioning finished (or at creation, when it needs none).
     provisioned_at: datetime | None = None
 

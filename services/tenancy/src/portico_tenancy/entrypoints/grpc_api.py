@@ -59,6 +59,8 @@ def placement_to_proto(tenant: Tenant) -> pb.GetPlacementResponse:
     )
     if tenant.placed_at is not None:
         message.placed_at.CopyFrom(to_timestamp(tenant.placed_at))
+    if tenant.placement_status == "failed" and tenant.placement_retry_at is not None:
+        message.next_attempt_at.CopyFrom(to_timestamp(tenant.placement_retry_at))
     return message
 
 

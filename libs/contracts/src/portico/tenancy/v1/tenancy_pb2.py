@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from portico.authz.v1 import authz_pb2 as portico_dot_authz_dot_v1_dot_authz__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portico/tenancy/v1/tenancy.proto\x12\x12portico.tenancy.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"\xa3\x04\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x05state\x18\x04 \x01(\x0e\x32\x1f.portico.tenancy.v1.TenantState\x12\x0c\n\x04plan\x18\x05 \x01(\t\x12\x16\n\x0eowner_contacts\x18\x06 \x03(\t\x12\x36\n\x06labels\x18\x07 \x03(\x0b\x32&.portico.tenancy.v1.Tenant.LabelsEntry\x12\x34\n\x10state_changed_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11suspension_reason\x18\t \x01(\t\x12\x30\n\x0c\x64\x65lete_after\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10pending_services\x18\x0b \x03(\t\x12.\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\tisolation\x18\r \x01(\x0e\x32#.portico.tenancy.v1.TenantIsolation\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x13GetPlacementRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\xf8\x01\n\x14GetPlacementResponse\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x36\n\tisolation\x18\x02 \x01(\x0e\x32#.portico.tenancy.v1.TenantIsolation\x12\x33\n\x06status\x18\x03 \x01(\x0e\x32#.portico.tenancy.v1.PlacementStatus\x12\x10\n\x08location\x18\x04 \x01(\t\x12-\n\tplaced_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\"v\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x36\n\tisolation\x18\x03 \x01(\x0e\x32#.portico.tenancy.v1.TenantIsolation\"B\n\x14\x43reateTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"%\n\x10GetTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"?\n\x11GetTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"L\n\tResources\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x03\x12\x12\n\nmemory_mib\x18\x02 \x01(\x03\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x03\"\xe2\x01\n\x05Quota\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x17max_concurrent_rollouts\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x1a\n\x18_max_concurrent_rollouts\"\x9a\x01\n\x05Usage\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x0fSetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12$\n\x17max_concurrent_rollouts\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x1a\n\x18_max_concurrent_rollouts\"<\n\x10SetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\"$\n\x0fGetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\x93\x01\n\x10GetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\x12(\n\x05usage\x18\x02 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage\x12+\n\x08reserved\x18\x03 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage\"e\n\x12RecordUsageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\"?\n\x13RecordUsageResponse\x12(\n\x05usage\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage*\x86\x01\n\x0fTenantIsolation\x12 \n\x1cTENANT_ISOLATION_UNSPECIFIED\x10\x00\x12\x19\n\x15TENANT_ISOLATION_POOL\x10\x01\x12\x1b\n\x17TENANT_ISOLATION_BRIDGE\x10\x02\x12\x19\n\x15TENANT_ISOLATION_SILO\x10\x03*\x8b\x01\n\x0fPlacementStatus\x12 \n\x1cPLACEMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18PLACEMENT_STATUS_PENDING\x10\x01\x12\x1b\n\x17PLACEMENT_STATUS_PLACED\x10\x02\x12\x1b\n\x17PLACEMENT_STATUS_FAILED\x10\x03*\xb4\x01\n\x0bTenantState\x12\x1c\n\x18TENANT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TENANT_STATE_PROVISIONING\x10\x01\x12\x17\n\x13TENANT_STATE_ACTIVE\x10\x02\x12\x1a\n\x16TENANT_STATE_SUSPENDED\x10\x03\x12\x19\n\x15TENANT_STATE_DELETING\x10\x04\x12\x18\n\x14TENANT_STATE_DELETED\x10\x05\x32\x90\x07\n\x0eTenancyService\x12\x8d\x01\n\x0c\x43reateTenant\x12\'.portico.tenancy.v1.CreateTenantRequest\x1a(.portico.tenancy.v1.CreateTenantResponse\"*\xe2\xe0\x18\x10\n\x0etenants.create\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/tenants:\x01*\x12\x8b\x01\n\tGetTenant\x12$.portico.tenancy.v1.GetTenantRequest\x1a%.portico.tenancy.v1.GetTenantResponse\"1\xe2\xe0\x18\x0e\n\x0ctenants.read\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tenants/{tenant_id}\x12\x9e\x01\n\x0cGetPlacement\x12\'.portico.tenancy.v1.GetPlacementRequest\x1a(.portico.tenancy.v1.GetPlacementResponse\";\xe2\xe0\x18\x0e\n\x0ctenants.read\x82\xd3\xe4\x93\x02#\x12!/v1/tenants/{tenant_id}/placement\x12\x91\x01\n\x08SetQuota\x12#.portico.tenancy.v1.SetQuotaRequest\x1a$.portico.tenancy.v1.SetQuotaResponse\":\xe2\xe0\x18\x0e\n\x0cquotas.write\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/quota:\x01*\x12\x8d\x01\n\x08GetQuota\x12#.portico.tenancy.v1.GetQuotaRequest\x1a$.portico.tenancy.v1.GetQuotaResponse\"6\xe2\xe0\x18\r\n\x0bquotas.read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/quota\x12\x9a\x01\n\x0bRecordUsage\x12&.portico.tenancy.v1.RecordUsageRequest\x1a\'.portico.tenancy.v1.RecordUsageResponse\":\xe2\xe0\x18\x0e\n\x0cusage.record\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/usage:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n portico/tenancy/v1/tenancy.proto\x12\x12portico.tenancy.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cportico/authz/v1/authz.proto\"\xa3\x04\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x05state\x18\x04 \x01(\x0e\x32\x1f.portico.tenancy.v1.TenantState\x12\x0c\n\x04plan\x18\x05 \x01(\t\x12\x16\n\x0eowner_contacts\x18\x06 \x03(\t\x12\x36\n\x06labels\x18\x07 \x03(\x0b\x32&.portico.tenancy.v1.Tenant.LabelsEntry\x12\x34\n\x10state_changed_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11suspension_reason\x18\t \x01(\t\x12\x30\n\x0c\x64\x65lete_after\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10pending_services\x18\x0b \x03(\t\x12.\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\tisolation\x18\r \x01(\x0e\x32#.portico.tenancy.v1.TenantIsolation\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x13GetPlacementRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\xad\x02\n\x14GetPlacementResponse\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x36\n\tisolation\x18\x02 \x01(\x0e\x32#.portico.tenancy.v1.TenantIsolation\x12\x33\n\x06status\x18\x03 \x01(\x0e\x32#.portico.tenancy.v1.PlacementStatus\x12\x10\n\x08location\x18\x04 \x01(\t\x12-\n\tplaced_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\x33\n\x0fnext_attempt_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\x13\x43reateTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x36\n\tisolation\x18\x03 \x01(\x0e\x32#.portico.tenancy.v1.TenantIsolation\"B\n\x14\x43reateTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"%\n\x10GetTenantRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"?\n\x11GetTenantResponse\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x1a.portico.tenancy.v1.Tenant\"L\n\tResources\x12\x16\n\x0e\x63pu_millicores\x18\x01 \x01(\x03\x12\x12\n\nmemory_mib\x18\x02 \x01(\x03\x12\x13\n\x0bstorage_mib\x18\x03 \x01(\x03\"\xe2\x01\n\x05Quota\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x17max_concurrent_rollouts\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x1a\n\x18_max_concurrent_rollouts\"\x9a\x01\n\x05Usage\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x0fSetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x13\n\x0bmax_plugins\x18\x03 \x01(\x03\x12$\n\x17max_concurrent_rollouts\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x1a\n\x18_max_concurrent_rollouts\"<\n\x10SetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\"$\n\x0fGetQuotaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"\x93\x01\n\x10GetQuotaResponse\x12(\n\x05quota\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Quota\x12(\n\x05usage\x18\x02 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage\x12+\n\x08reserved\x18\x03 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage\"e\n\x12RecordUsageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12+\n\x04used\x18\x02 \x01(\x0b\x32\x1d.portico.tenancy.v1.Resources\x12\x0f\n\x07plugins\x18\x03 \x01(\x03\"?\n\x13RecordUsageResponse\x12(\n\x05usage\x18\x01 \x01(\x0b\x32\x19.portico.tenancy.v1.Usage*\x86\x01\n\x0fTenantIsolation\x12 \n\x1cTENANT_ISOLATION_UNSPECIFIED\x10\x00\x12\x19\n\x15TENANT_ISOLATION_POOL\x10\x01\x12\x1b\n\x17TENANT_ISOLATION_BRIDGE\x10\x02\x12\x19\n\x15TENANT_ISOLATION_SILO\x10\x03*\x8b\x01\n\x0fPlacementStatus\x12 \n\x1cPLACEMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18PLACEMENT_STATUS_PENDING\x10\x01\x12\x1b\n\x17PLACEMENT_STATUS_PLACED\x10\x02\x12\x1b\n\x17PLACEMENT_STATUS_FAILED\x10\x03*\xb4\x01\n\x0bTenantState\x12\x1c\n\x18TENANT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TENANT_STATE_PROVISIONING\x10\x01\x12\x17\n\x13TENANT_STATE_ACTIVE\x10\x02\x12\x1a\n\x16TENANT_STATE_SUSPENDED\x10\x03\x12\x19\n\x15TENANT_STATE_DELETING\x10\x04\x12\x18\n\x14TENANT_STATE_DELETED\x10\x05\x32\x90\x07\n\x0eTenancyService\x12\x8d\x01\n\x0c\x43reateTenant\x12\'.portico.tenancy.v1.CreateTenantRequest\x1a(.portico.tenancy.v1.CreateTenantResponse\"*\xe2\xe0\x18\x10\n\x0etenants.create\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/tenants:\x01*\x12\x8b\x01\n\tGetTenant\x12$.portico.tenancy.v1.GetTenantRequest\x1a%.portico.tenancy.v1.GetTenantResponse\"1\xe2\xe0\x18\x0e\n\x0ctenants.read\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tenants/{tenant_id}\x12\x9e\x01\n\x0cGetPlacement\x12\'.portico.tenancy.v1.GetPlacementRequest\x1a(.portico.tenancy.v1.GetPlacementResponse\";\xe2\xe0\x18\x0e\n\x0ctenants.read\x82\xd3\xe4\x93\x02#\x12!/v1/tenants/{tenant_id}/placement\x12\x91\x01\n\x08SetQuota\x12#.portico.tenancy.v1.SetQuotaRequest\x1a$.portico.tenancy.v1.SetQuotaResponse\":\xe2\xe0\x18\x0e\n\x0cquotas.write\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/quota:\x01*\x12\x8d\x01\n\x08GetQuota\x12#.portico.tenancy.v1.GetQuotaRequest\x1a$.portico.tenancy.v1.GetQuotaResponse\"6\xe2\xe0\x18\r\n\x0bquotas.read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/tenants/{tenant_id}/quota\x12\x9a\x01\n\x0bRecordUsage\x12&.portico.tenancy.v1.RecordUsageRequest\x1a\'.portico.tenancy.v1.RecordUsageResponse\":\xe2\xe0\x18\x0e\n\x0cusage.record\x82\xd3\xe4\x93\x02\"\x1a\x1d/v1/tenants/{tenant_id}/usage:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,12 +48,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TENANCYSERVICE'].methods_by_name['GetQuota']._serialized_options = b'\342\340\030\r\n\013quotas.read\202\323\344\223\002\037\022\035/v1/tenants/{tenant_id}/quota'
   _globals['_TENANCYSERVICE'].methods_by_name['RecordUsage']._loaded_options = None
   _globals['_TENANCYSERVICE'].methods_by_name['RecordUsage']._serialized_options = b'\342\340\030\016\n\014usage.record\202\323\344\223\002\"\032\035/v1/tenants/{tenant_id}/usage:\001*'
-  _globals['_TENANTISOLATION']._serialized_start=2340
-  _globals['_TENANTISOLATION']._serialized_end=2474
-  _globals['_PLACEMENTSTATUS']._serialized_start=2477
-  _globals['_PLACEMENTSTATUS']._serialized_end=2616
-  _globals['_TENANTSTATE']._serialized_start=2619
-  _globals['_TENANTSTATE']._serialized_end=2799
+  _globals['_TENANTISOLATION']._serialized_start=2393
+  _globals['_TENANTISOLATION']._serialized_end=2527
+  _globals['_PLACEMENTSTATUS']._serialized_start=2530
+  _globals['_PLACEMENTSTATUS']._serialized_end=2669
+  _globals['_TENANTSTATE']._serialized_start=2672
+  _globals['_TENANTSTATE']._serialized_end=2852
   _globals['_TENANT']._serialized_start=150
   _globals['_TENANT']._serialized_end=697
   _globals['_TENANT_LABELSENTRY']._serialized_start=652
@@ -61,33 +61,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPLACEMENTREQUEST']._serialized_start=699
   _globals['_GETPLACEMENTREQUEST']._serialized_end=739
   _globals['_GETPLACEMENTRESPONSE']._serialized_start=742
-  _globals['_GETPLACEMENTRESPONSE']._serialized_end=990
-  _globals['_CREATETENANTREQUEST']._serialized_start=992
-  _globals['_CREATETENANTREQUEST']._serialized_end=1110
-  _globals['_CREATETENANTRESPONSE']._serialized_start=1112
-  _globals['_CREATETENANTRESPONSE']._serialized_end=1178
-  _globals['_GETTENANTREQUEST']._serialized_start=1180
-  _globals['_GETTENANTREQUEST']._serialized_end=1217
-  _globals['_GETTENANTRESPONSE']._serialized_start=1219
-  _globals['_GETTENANTRESPONSE']._serialized_end=1282
-  _globals['_RESOURCES']._serialized_start=1284
-  _globals['_RESOURCES']._serialized_end=1360
-  _globals['_QUOTA']._serialized_start=1363
-  _globals['_QUOTA']._serialized_end=1589
-  _globals['_USAGE']._serialized_start=1592
-  _globals['_USAGE']._serialized_end=1746
-  _globals['_SETQUOTAREQUEST']._serialized_start=1749
-  _globals['_SETQUOTAREQUEST']._serialized_end=1919
-  _globals['_SETQUOTARESPONSE']._serialized_start=1921
-  _globals['_SETQUOTARESPONSE']._serialized_end=1981
-  _globals['_GETQUOTAREQUEST']._serialized_start=1983
-  _globals['_GETQUOTAREQUEST']._serialized_end=2019
-  _globals['_GETQUOTARESPONSE']._serialized_start=2022
-  _globals['_GETQUOTARESPONSE']._serialized_end=2169
-  _globals['_RECORDUSAGEREQUEST']._serialized_start=2171
-  _globals['_RECORDUSAGEREQUEST']._serialized_end=2272
-  _globals['_RECORDUSAGERESPONSE']._serialized_start=2274
-  _globals['_RECORDUSAGERESPONSE']._serialized_end=2337
-  _globals['_TENANCYSERVICE']._serialized_start=2802
-  _globals['_TENANCYSERVICE']._serialized_end=3714
+  _globals['_GETPLACEMENTRESPONSE']._serialized_end=1043
+  _globals['_CREATETENANTREQUEST']._serialized_start=1045
+  _globals['_CREATETENANTREQUEST']._serialized_end=1163
+  _globals['_CREATETENANTRESPONSE']._serialized_start=1165
+  _globals['_CREATETENANTRESPONSE']._serialized_end=1231
+  _globals['_GETTENANTREQUEST']._serialized_start=1233
+  _globals['_GETTENANTREQUEST']._serialized_end=1270
+  _globals['_GETTENANTRESPONSE']._serialized_start=1272
+  _globals['_GETTENANTRESPONSE']._serialized_end=1335
+  _globals['_RESOURCES']._serialized_start=1337
+  _globals['_RESOURCES']._serialized_end=1413
+  _globals['_QUOTA']._serialized_start=1416
+  _globals['_QUOTA']._serialized_end=1642
+  _globals['_USAGE']._serialized_start=1645
+  _globals['_USAGE']._serialized_end=1799
+  _globals['_SETQUOTAREQUEST']._serialized_start=1802
+  _globals['_SETQUOTAREQUEST']._serialized_end=1972
+  _globals['_SETQUOTARESPONSE']._serialized_start=1974
+  _globals['_SETQUOTARESPONSE']._serialized_end=2034
+  _globals['_GETQUOTAREQUEST']._serialized_start=2036
+  _globals['_GETQUOTAREQUEST']._serialized_end=2072
+  _globals['_GETQUOTARESPONSE']._serialized_start=2075
+  _globals['_GETQUOTARESPONSE']._serialized_end=2222
+  _globals['_RECORDUSAGEREQUEST']._serialized_start=2224
+  _globals['_RECORDUSAGEREQUEST']._serialized_end=2325
+  _globals['_RECORDUSAGERESPONSE']._serialized_start=2327
+  _globals['_RECORDUSAGERESPONSE']._serialized_end=2390
+  _globals['_TENANCYSERVICE']._serialized_start=2855
+  _globals['_TENANCYSERVICE']._serialized_end=3767
 # @@protoc_insertion_point(module_scope)

@@ -236,6 +236,7 @@ class GetPlacementResponse(_message.Message):
     PLACED_AT_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     ATTEMPTS_FIELD_NUMBER: _builtins.int
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     isolation: Global___TenantIsolation.ValueType
     status: Global___PlacementStatus.ValueType
@@ -248,6 +249,12 @@ class GetPlacementResponse(_message.Message):
     attempts: _builtins.int
     @_builtins.property
     def placed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def next_attempt_at(self) -> _timestamp_pb2.Timestamp:
+        """While status is FAILED: when the placer tries again (it backs off, from
+        about a second after the first failure, doubling, up to five minutes).
+        """
+
     def __init__(
         self,
         *,
@@ -258,10 +265,11 @@ class GetPlacementResponse(_message.Message):
         placed_at: _timestamp_pb2.Timestamp | None = ...,
         error: _builtins.str = ...,
         attempts: _builtins.int = ...,
+        next_attempt_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["placed_at", b"placed_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["next_attempt_at", b"next_attempt_at", "placed_at", b"placed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "error", b"error", "isolation", b"isolation", "location", b"location", "placed_at", b"placed_at", "status", b"status", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "error", b"error", "isolation", b"isolation", "location", b"location", "next_attempt_at", b"next_attempt_at", "placed_at", b"placed_at", "status", b"status", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
