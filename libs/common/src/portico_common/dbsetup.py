@@ -21,8 +21,10 @@ Per tenant, with both the administrator's and the migrator's URLs
 
 - `place --tenant T --isolation bridge|silo` gives a new tenant its own
   schema in each service's database, or its own database, before it has rows;
-- `move --tenant T --isolation bridge --service S` moves a pool tenant's rows
-  of service S into its bridge schema, in one transaction;
+- `move --tenant T --to pool|bridge|silo --service S` moves a tenant's rows
+  of service S from whichever tier it is in to another (default: bridge),
+  all or nothing from the tenant's view; run again, it finishes a move a
+  crash cut short;
 - `place-pending [--watch SECONDS]` places every tenant tenancy created with
   isolation bridge or silo and waits for, retrying failures with backoff, and
   drops the place of every such tenant tenancy has deleted
@@ -55,10 +57,11 @@ from portico_common.errors import (
 from portico_common.events.topology import SERVICES, tenant_data_services
 from portico_common.logs import configure_logging
 from portico_common.migrate import migrate
-from portico_common.placement import migrate_places, move_to_bridge, place_tenant
+from portico_common.placement import migrate_places, move_tenant, place_tenant
 from portico_common.placer import drop_deleted, place_pending, run_placer
 from portico_common.provision import RolePasswords, provision
 from portico_common.settings import DatabaseSetupSettings
+from portico_common.tenants import require_tenant_id
 from portico_common.tls import database_ssl_context
 
 STEPS = ("provision", "migrate")
@@ -186,7 +189,7 @@ async def run(
 async def run_tenant_step(
     step: str, tenant: str, tier: Tier, services: Sequence[str], settings: DatabaseSetupSettings
 ) -> None:
-    """Places a tenant in a bridge or silo, or moves it from the pool to a bridge."""
+    """Places a tenant in a bridge or silo, or moves it to `tier` from wherever it is."""
     tls = database_ssl_context(settings)
     admin = settings.admin_database_url.get_secret_value()
     migrator = settings.migrator_database_url.get_secret_value()
@@ -199,14 +202,13 @@ async def run_tenant_step(
         place = await place_tenant(admin, migrator, tenant, tier, packages, ssl_context=tls)
         print(f"placed {tenant} in {place.tier} ({', '.join(services)})", flush=True)
         return
-    if tier is not Tier.BRIDGE:
-        raise DatabaseSetupError("move supports --isolation bridge (from the pool) only")
     for service in services:
-        place, moved = await move_to_bridge(
-            admin, migrator, tenant, service, packages[service], ssl_context=tls
+        place, moved = await move_tenant(
+            admin, migrator, tenant, service, packages[service], tier, ssl_context=tls
         )
         counts = ", ".join(f"{t} {n}" for t, n in moved.items() if n) or "nothing to move"
-        print(f"{service}: {tenant} in {place.location}: {counts}", flush=True)
+        where = f"{place.tier} {place.location}".rstrip()
+        print(f"{service}: {tenant} in {where}: {counts}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -272,23 +274,50 @@ def _parse_with_placed_services(
 def tenant_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m portico_common.dbsetup",
-        description="Place a tenant in its own schema (bridge) or database (silo), or move a"
-        " pool tenant to a bridge; as the administrator and the migrator.",
+        description="Place a new tenant in its own schema (bridge) or database (silo)"
+        " (`place --isolation bridge|silo`), or move a tenant between any two tiers"
+        " (`move --to pool|bridge|silo`, default bridge); as the administrator and the migrator.",
     )
     parser.add_argument("step", choices=TENANT_STEPS)
     parser.add_argument("--tenant", required=True)
-    parser.add_argument("--isolation", required=True, choices=[Tier.BRIDGE, Tier.SILO])
+    parser.add_argument("--isolation", help="place: bridge or silo")
+    parser.add_argument("--to", help="move: pool, bridge or silo (default bridge)")
     args, services = _parse_with_placed_services(parser, argv)
     try:
+        tier = tenant_step_tier(args.step, args.isolation, args.to)
+        require_tenant_id(args.tenant, "--tenant")
+    except PorticoError as exc:
+        print(f"dbsetup: {exc}", file=sys.stderr, flush=True)
+        return 2
+    try:
         asyncio.run(
-            run_tenant_step(
-                args.step, args.tenant, Tier(args.isolation), services, DatabaseSetupSettings()
-            )
+            run_tenant_step(args.step, args.tenant, tier, services, DatabaseSetupSettings())
         )
     except (PorticoError, asyncpg.PostgresError, OSError) as exc:
         print(f"dbsetup: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def tenant_step_tier(step: str, isolation: str | None, to: str | None) -> Tier:
+    """The tier `place --isolation` or `move --to` names; DatabaseSetupError if none fits."""
+    if step == "place":
+        if to is not None:
+            raise DatabaseSetupError("place takes --isolation bridge|silo, not --to")
+        if isolation not in {Tier.BRIDGE, Tier.SILO}:
+            raise DatabaseSetupError(
+                f"place needs --isolation bridge or silo, not {isolation!r}"
+                if isolation is not None
+                else "place needs --isolation bridge or silo"
+            )
+        return Tier(isolation)
+    # `move` takes `--isolation` too, the word `place` uses, as long as it agrees.
+    if isolation is not None and to is not None and isolation != to:
+        raise DatabaseSetupError(f"move got --to {to} and --isolation {isolation}: give one")
+    goal = to or isolation or Tier.BRIDGE
+    if goal not in set(Tier):
+        raise DatabaseSetupError(f"move --to must be pool, bridge or silo, not {goal!r}")
+    return Tier(goal)
 
 
 def placer_main(argv: Sequence[str]) -> int:

@@ -1,4 +1,4 @@
-"""Placing a tenant in a bridge schema or a silo database, and moving it there from the pool.
+"""Placing a tenant in a bridge schema or a silo database, and moving it between tiers.
 
 Privileged steps, never a service's: the administrator makes the schema or
 the database (as `provision` makes the services' schemas), the migrator
@@ -12,11 +12,14 @@ from the commit on, every new transaction of the tenant goes to its place.
 - silo: database `<database>_t_<hash>` holding every placed service's
   schema under its usual name, CONNECT for the Portico roles only; its own
   `placements` row names itself, so a silo pool checks it is the tenant's home.
-- move from the pool to a bridge: one migrator transaction takes the
-  tenant's placement lock exclusively (running transactions of the tenant
-  finish first, new ones wait), copies every tenant table's rows and the
-  unpublished outbox rows into the bridge schema, deletes them from the
-  shared tables, and writes the placement: all of it commits, or none.
+- a move, per service, between any two tiers (`move_tenant`; placing is a
+  move out of the pool): the tenant's placement lock is held exclusively
+  wherever its transactions take it (running ones finish first, new ones
+  wait), its rows, unpublished outbox rows and idempotency keys are copied,
+  the source rows deleted and the placement written. Between the pool and a
+  bridge that is one transaction. With a silo on either side it commits in
+  steps, ordered so that the tenant has one home at every step and running
+  the move again after a crash finishes it (`_move`).
 
 `python -m portico_common.dbsetup place` and `... move` run these.
 """
@@ -26,11 +29,13 @@ from __future__ import annotations
 import hashlib
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 import asyncpg
 
-from portico_common.db import MIGRATOR_ROLE, Connection, Place, Tier, database_url
+from portico_common.db import MIGRATOR_ROLE, POOL, Connection, Place, Tier, database_url
 from portico_common.errors import DatabaseSetupError
 from portico_common.migrate import migrate
 from portico_common.provision import grant_connect
@@ -39,6 +44,8 @@ from portico_common.tenants import require_tenant_id
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Kernel tables that never move with a tenant.
 _STAY = frozenset({"schema_migrations", "placements"})
+# Rows per round trip when a move copies from one database to another.
+_BATCH = 500
 
 
 def _suffix(tenant_id: str) -> str:
@@ -68,35 +75,36 @@ async def place_tenant(
     *,
     ssl_context: ssl.SSLContext | None = None,
 ) -> Place:
-    """Gives a tenant with no rows yet its own schema (bridge) or database (silo) in each service.
+    """Gives a pool tenant its own schema (bridge) or database (silo) in each service.
 
-    `services` maps each service to its migrations package. Idempotent: a
-    tenant already placed there is left as it is; one placed elsewhere, or
-    with rows in the shared tables (move it instead), is refused.
+    `services` maps each service to its migrations package. A tenant may have
+    written to the shared tables between its creation and its placement: its
+    rows move with it (`move_tenant`), nothing is left behind. Idempotent: a
+    tenant already placed there is left as it is (a placement a crash cut
+    short is finished); one placed elsewhere is refused (move it instead).
     """
     require_tenant_id(tenant_id)
     if tier is Tier.POOL:
         raise DatabaseSetupError("a tenant is in the pool until it is placed: nothing to do")
+    if not services:
+        raise DatabaseSetupError("no service to place the tenant in")
     for service in services:
         _check_name(service)
-    if tier is Tier.BRIDGE:
-        for service, package in services.items():
-            schema = bridge_schema(service, tenant_id)
-            await _make_schemas(admin_url, [schema], ssl_context)
-            await _migrate(migrator_url, schema, package, service, ssl_context)
-            await _settle(migrator_url, service, tenant_id, Place(Tier.BRIDGE, schema), ssl_context)
-        return Place(Tier.BRIDGE, bridge_schema(next(iter(services)), tenant_id))
-    main = await _database_name(admin_url, ssl_context)
-    silo = silo_database(main, tenant_id)
-    place = Place(Tier.SILO, silo)
-    await _make_database(admin_url, silo, list(services), ssl_context)
-    silo_migrator = database_url(migrator_url, silo)
+    places: list[Place] = []
     for service, package in services.items():
-        await _migrate(silo_migrator, service, package, service, ssl_context)
-        # The silo's own row first: its pool then knows it is the tenant's home.
-        await _settle(silo_migrator, service, tenant_id, place, ssl_context, check_pool=False)
-        await _settle(migrator_url, service, tenant_id, place, ssl_context)
-    return place
+        goal = await _prepare(
+            admin_url,
+            migrator_url,
+            tenant_id,
+            service=service,
+            package=package,
+            tier=tier,
+            tls=ssl_context,
+        )
+        place, _ = await _move(migrator_url, tenant_id, service, goal, ssl_context, placing=True)
+        places.append(place)
+    # A bridge is a schema per service: the first names it.
+    return places[0]
 
 
 async def placed(conn: Connection, service: str) -> list[Place]:
@@ -141,6 +149,46 @@ async def migrate_places(
     return applied
 
 
+# Told the phase a move across databases has just committed, before its next:
+# "target" (the silo's copy), "main" (the placement). Raising there leaves the
+# move as a crash would, for the retry to finish.
+MoveHook = Callable[[str], Awaitable[None]]
+
+
+async def move_tenant(  # noqa: PLR0917 - what moves, from where to where: all needed
+    admin_url: str,
+    migrator_url: str,
+    tenant_id: str,
+    service: str,
+    package: str | None,
+    target: Tier,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    on_commit: MoveHook | None = None,
+) -> tuple[Place, dict[str, int]]:
+    """Moves a tenant's rows of `service` to `target`, from whichever tier it is in.
+
+    Returns its place and the rows moved per table (empty: it was there
+    already). Every tenant table's rows, the unpublished outbox rows (in
+    order) and the idempotency keys move; sequences go on after the copied
+    ids; the source keeps nothing. Within the main database (pool, bridge)
+    it is one transaction. Across databases (a silo either side) it commits
+    in steps, each safe to stop after: running it again finishes the move.
+    """
+    require_tenant_id(tenant_id)
+    _check_name(service)
+    goal = await _prepare(
+        admin_url,
+        migrator_url,
+        tenant_id,
+        service=service,
+        package=package,
+        tier=target,
+        tls=ssl_context,
+    )
+    return await _move(migrator_url, tenant_id, service, goal, ssl_context, hook=on_commit)
+
+
 async def move_to_bridge(
     admin_url: str,
     migrator_url: str,
@@ -150,60 +198,298 @@ async def move_to_bridge(
     *,
     ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[Place, dict[str, int]]:
-    """Moves a pool tenant's rows of `service` into its bridge schema; returns rows per table."""
-    require_tenant_id(tenant_id)
-    _check_name(service)
-    schema = bridge_schema(service, tenant_id)
-    await _make_schemas(admin_url, [schema], ssl_context)
-    await _migrate(migrator_url, schema, package, service, ssl_context)
-    conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
-            await _lock(conn, service, tenant_id)
-            current = await _placement(conn, service, tenant_id)
-            if current.tier is Tier.BRIDGE and current.location == schema:
-                return current, {}
-            if current.tier is not Tier.POOL:
+    """Moves a tenant's rows of `service` into its bridge schema; returns rows per table."""
+    return await move_tenant(
+        admin_url, migrator_url, tenant_id, service, package, Tier.BRIDGE, ssl_context=ssl_context
+    )
+
+
+async def _prepare(
+    admin_url: str,
+    migrator_url: str,
+    tenant_id: str,
+    *,
+    service: str,
+    package: str | None,
+    tier: Tier,
+    tls: ssl.SSLContext | None,
+) -> Place:
+    """Makes and migrates the tenant's schema or database for `service` (idempotent)."""
+    if tier is Tier.POOL:
+        return POOL
+    if tier is Tier.BRIDGE:
+        schema = bridge_schema(service, tenant_id)
+        await _make_schemas(admin_url, [schema], tls)
+        await _migrate(migrator_url, schema, package, service, tls)
+        return Place(Tier.BRIDGE, schema)
+    silo = silo_database(await _database_name(admin_url, tls), tenant_id)
+    await _make_database(admin_url, silo, [service], tls)
+    await _migrate(database_url(migrator_url, silo), service, package, service, tls)
+    return Place(Tier.SILO, silo)
+
+
+async def _move(
+    migrator_url: str,
+    tenant_id: str,
+    service: str,
+    goal: Place,
+    tls: ssl.SSLContext | None,
+    *,
+    placing: bool = False,
+    hook: MoveHook | None = None,
+) -> tuple[Place, dict[str, int]]:
+    """The move itself, under the tenant's placement lock held exclusively in the main database.
+
+    The main database's placement row is the tenant's home: a tenant's
+    transaction reads it first, unless its process remembers a silo, where
+    the silo's own row must name the silo. So the main row changes in the
+    transaction that deletes the rows the tenant leaves in the main database;
+    a silo it goes to names itself only after that commit, and a silo it
+    leaves stops naming itself before it: no stale silo pool serves the
+    tenant, whatever step a crash stops at.
+    """
+    async with AsyncExitStack() as stack:
+        main = await asyncpg.connect(migrator_url, ssl=tls)
+        stack.push_async_callback(main.close)
+        then: Callable[[], Awaitable[None]] | None = None
+        async with main.transaction():
+            await _enter(main, service, tenant_id)
+            current = await _placement(main, service, tenant_id)
+            if current != goal and (
+                (placing and current.tier is not Tier.POOL)
+                or (current.tier is Tier.SILO and goal.tier is Tier.SILO)
+            ):
                 raise DatabaseSetupError(
-                    f"{service}: tenant {tenant_id!r} is in {current.tier} {current.location!r},"
-                    " not the pool: only a pool tenant moves to a bridge"
+                    f"{service}: tenant {tenant_id!r} is already in {current.tier}"
+                    f" {current.location!r}"
                 )
-            moved = await _copy_rows(conn, service, schema, tenant_id)
-            await _write_placement(conn, service, tenant_id, Place(Tier.BRIDGE, schema))
-    finally:
-        await conn.close()
-    return Place(Tier.BRIDGE, schema), moved
+            link = _Link(stack, main, migrator_url, service, tenant_id, tls)
+            if current == goal:
+                await _finish(link, goal)
+                return goal, {}
+            if goal.tier is Tier.SILO:
+                moved, then = await _into_silo(link, current, goal, hook)
+            elif current.tier is Tier.SILO:
+                moved, then = await _out_of_silo(link, current, goal)
+            else:
+                source, target = _schema(service, current), _schema(service, goal)
+                await _hold_outbox(main, source, tenant_id)
+                tables = await _tenant_tables(main, source, target)
+                moved = await _copy_rows(main, source, target, tables, tenant_id)
+                await _delete_rows(main, source, tables, tenant_id)
+            await _write_placement(main, service, tenant_id, goal)
+        if then is not None:
+            if hook is not None:
+                await hook("main")
+            await then()
+    return goal, moved
 
 
-async def _copy_rows(conn: Connection, source: str, target: str, tenant_id: str) -> dict[str, int]:
-    tables = await _tenant_tables(conn, source, target)
-    moved: dict[str, int] = {}
-    # The relay may hold some of the tenant's outbox rows: wait for it, then
-    # carry over only what it has not published, in the order it was written.
+@dataclass(frozen=True)
+class _Link:
+    """What a move across databases works with: the main database's open transaction."""
+
+    stack: AsyncExitStack
+    main: Connection
+    migrator_url: str
+    service: str
+    tenant_id: str
+    tls: ssl.SSLContext | None
+
+    async def connect(self, database: str) -> Connection:
+        conn = await asyncpg.connect(database_url(self.migrator_url, database), ssl=self.tls)
+        self.stack.push_async_callback(conn.close)
+        return conn
+
+
+async def _into_silo(
+    link: _Link, current: Place, goal: Place, hook: MoveHook | None
+) -> tuple[dict[str, int], Callable[[], Awaitable[None]]]:
+    """Copies the tenant into its silo and commits; the silo names itself after the main commit.
+
+    Until the main database's placement commits, the silo is not the
+    tenant's home: rows there are what an attempt cut short left, wiped first.
+    """
+    service, tenant_id = link.service, link.tenant_id
+    source = _schema(service, current)
+    silo = await link.connect(goal.location)
+    await _hold_outbox(link.main, source, tenant_id)
+    async with silo.transaction():
+        await _enter(silo, service, tenant_id)
+        await _delete_placement(silo, service, tenant_id)
+        tables = await _tenant_tables(silo, service, service)
+        await _delete_rows(silo, service, tables, tenant_id)
+        moved = await _copy_across(link.main, source, silo, service, tenant_id)
+    if hook is not None:
+        await hook("target")
+    await _delete_rows(
+        link.main, source, await _tenant_tables(link.main, source, source), tenant_id
+    )
+    # Taken now, committed right after the main database: the tenant's
+    # transactions that reach the silo meanwhile wait, then find it home.
+    named = silo.transaction()
+    await named.start()
+    await _enter(silo, service, tenant_id)
+    await _write_placement(silo, service, tenant_id, goal)
+    return moved, named.commit
+
+
+async def _out_of_silo(
+    link: _Link, current: Place, goal: Place
+) -> tuple[dict[str, int], Callable[[], Awaitable[None]]]:
+    """Copies the tenant out of its silo into the main database's open transaction.
+
+    The silo stops naming itself first (its own commit): a process that
+    remembers the silo goes back to the main database, which waits on the
+    move. Its rows there are deleted after the main commit, under the silo's
+    lock and the outbox rows held since the copy (the relay of the silo
+    cannot publish them twice meanwhile).
+    """
+    service, tenant_id = link.service, link.tenant_id
+    target = _schema(service, goal)
+    silo = await link.connect(current.location)
+    async with silo.transaction():
+        await _enter(silo, service, tenant_id)
+        await _delete_placement(silo, service, tenant_id)
+    held = silo.transaction()
+    await held.start()
+    try:
+        await _enter(silo, service, tenant_id)
+        await _hold_outbox(silo, service, tenant_id)
+        moved = await _copy_across(silo, service, link.main, target, tenant_id)
+    except BaseException:
+        await held.rollback()
+        # Still its home: the silo names itself again (a crash here leaves
+        # the tenant unavailable, not split, until the move runs again).
+        async with silo.transaction():
+            await _enter(silo, service, tenant_id)
+            await _write_placement(silo, service, tenant_id, current)
+        raise
+
+    async def clean() -> None:
+        await _delete_rows(silo, service, await _tenant_tables(silo, service, service), tenant_id)
+        await held.commit()
+
+    return moved, clean
+
+
+async def _finish(link: _Link, goal: Place) -> None:
+    """The tenant is at `goal` already: finishes what a move cut short after its main commit.
+
+    A silo goal must name itself; a silo the tenant left must hold none of
+    its rows (it is not the tenant's home: the main database says so).
+    """
+    service, tenant_id = link.service, link.tenant_id
+    if goal.tier is Tier.SILO:
+        silo = await link.connect(goal.location)
+        async with silo.transaction():
+            await _enter(silo, service, tenant_id)
+            if await _placement(silo, service, tenant_id) != goal:
+                await _write_placement(silo, service, tenant_id, goal)
+        return
+    left = silo_database(await link.main.fetchval("SELECT current_database()"), tenant_id)
+    if not await link.main.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", left):
+        return
+    silo = await link.connect(left)
+    async with silo.transaction():
+        await _enter(silo, service, tenant_id)
+        if not await silo.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{service}.placements"):
+            return
+        await _delete_placement(silo, service, tenant_id)
+        await _delete_rows(silo, service, await _tenant_tables(silo, service, service), tenant_id)
+
+
+def _schema(service: str, place: Place) -> str:
+    """The schema holding the tenant's rows of `service` in its place's database."""
+    return place.location if place.tier is Tier.BRIDGE else service
+
+
+async def _enter(conn: Connection, service: str, tenant_id: str) -> None:
+    await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
+    await _lock(conn, service, tenant_id)
+
+
+async def _hold_outbox(conn: Connection, schema: str, tenant_id: str) -> None:
+    # The relay may hold some of the tenant's outbox rows: wait for it, and
+    # keep it off them until the move commits (it skips locked rows).
     await conn.execute(
-        f"SELECT 1 FROM {source}.outbox WHERE tenant_id = $1 FOR UPDATE",  # noqa: S608 - checked names
+        f"SELECT 1 FROM {schema}.outbox WHERE tenant_id = $1 FOR UPDATE",  # noqa: S608 - checked names
         tenant_id,
     )
+
+
+async def _copy_rows(
+    conn: Connection, source: str, target: str, tables: list[str], tenant_id: str
+) -> dict[str, int]:
+    """Copies the tenant's rows between two schemas of one database."""
+    moved: dict[str, int] = {}
     for table in tables:
         columns = await _columns(conn, target, table)
         if table == "outbox":
             columns = [c for c in columns if c != "seq"]
         listed = ", ".join(f'"{c}"' for c in columns)
-        only = " AND published_at IS NULL ORDER BY seq" if table == "outbox" else ""
         status = await conn.execute(
             f"INSERT INTO {target}.{table} ({listed}) OVERRIDING SYSTEM VALUE"  # noqa: S608 - catalog names
-            f" SELECT {listed} FROM {source}.{table} WHERE tenant_id = $1{only}",
+            f" SELECT {listed} FROM {source}.{table} WHERE tenant_id = $1{_only(table)}",
             tenant_id,
         )
         moved[table] = int(status.rsplit(" ", 1)[1])
         await _sync_sequences(conn, target, table)
+    return moved
+
+
+async def _copy_across(
+    source: Connection, source_schema: str, target: Connection, target_schema: str, tenant_id: str
+) -> dict[str, int]:
+    """Copies the tenant's rows from one database to another, in batches.
+
+    Inserts, not COPY: PostgreSQL refuses COPY FROM into a table under
+    row-level security, which every tenant table is (FORCE'd, for the owner too).
+    """
+    names = set(await _tenant_tables(source, source_schema, source_schema))
+    tables = [t for t in await _tenant_tables(target, target_schema, target_schema) if t in names]
+    moved: dict[str, int] = {}
+    for table in tables:
+        have = set(await _columns(source, source_schema, table))
+        columns = [c for c in await _columns(target, target_schema, table) if c in have]
+        if table == "outbox":
+            columns = [c for c in columns if c != "seq"]
+        listed = ", ".join(f'"{c}"' for c in columns)
+        values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        insert = (
+            f"INSERT INTO {target_schema}.{table} ({listed}) OVERRIDING SYSTEM VALUE"  # noqa: S608 - catalog names
+            f" VALUES ({values})"
+        )
+        batch: list[tuple[object, ...]] = []
+        count = 0
+        async for row in source.cursor(
+            f"SELECT {listed} FROM {source_schema}.{table} WHERE tenant_id = $1{_only(table)}",  # noqa: S608 - catalog names
+            tenant_id,
+            prefetch=_BATCH,
+        ):
+            batch.append(tuple(row))
+            if len(batch) == _BATCH:
+                await target.executemany(insert, batch)
+                count, batch = count + len(batch), []
+        if batch:
+            await target.executemany(insert, batch)
+            count += len(batch)
+        moved[table] = count
+        await _sync_sequences(target, target_schema, table)
+    return moved
+
+
+def _only(table: str) -> str:
+    # Published events stay behind (deleted with the rest); the others keep their order.
+    return " AND published_at IS NULL ORDER BY seq" if table == "outbox" else ""
+
+
+async def _delete_rows(conn: Connection, schema: str, tables: list[str], tenant_id: str) -> None:
     for table in reversed(tables):
         await conn.execute(
-            f"DELETE FROM {source}.{table} WHERE tenant_id = $1",  # noqa: S608 - catalog names
+            f"DELETE FROM {schema}.{table} WHERE tenant_id = $1",  # noqa: S608 - catalog names
             tenant_id,
         )
-    return moved
 
 
 async def _tenant_tables(conn: Connection, source: str, target: str) -> list[str]:
@@ -258,7 +544,7 @@ async def _columns(conn: Connection, schema: str, table: str) -> list[str]:
 
 
 async def _sync_sequences(conn: Connection, schema: str, table: str) -> None:
-    """Serial and identity columns go on after the highest value copied in."""
+    """Serial and identity columns go on after the highest value copied in, never back."""
     rows = await conn.fetch(
         """SELECT a.attname, pg_get_serial_sequence(format('%I.%I', $1::text, $2::text),
                                                      a.attname) AS seq
@@ -272,8 +558,9 @@ async def _sync_sequences(conn: Connection, schema: str, table: str) -> None:
         if row["seq"] is None:
             continue
         await conn.execute(
-            f'SELECT setval($1::regclass, greatest(max("{row["attname"]}"), 1))'  # noqa: S608 - catalog names
-            f" FROM {schema}.{table}",
+            "SELECT setval($1::regclass, greatest(max(x.v),"  # noqa: S608 - catalog names
+            " pg_sequence_last_value($1::regclass), 1))"
+            f' FROM (SELECT "{row["attname"]}" AS v FROM {schema}.{table}) x',
             row["seq"],
         )
 
@@ -324,57 +611,6 @@ async def _migrate(
         await conn.close()
 
 
-async def _settle(
-    migrator_url: str,
-    service: str,
-    tenant_id: str,
-    place: Place,
-    tls: ssl.SSLContext | None,
-    *,
-    check_pool: bool = True,
-) -> None:
-    """Writes the tenant's placement in `service`'s schema, refusing to strand rows."""
-    conn = await asyncpg.connect(migrator_url, ssl=tls)
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
-            await _lock(conn, service, tenant_id)
-            current = await _placement(conn, service, tenant_id)
-            if current == place:
-                return
-            if current.tier is not Tier.POOL:
-                raise DatabaseSetupError(
-                    f"{service}: tenant {tenant_id!r} is already in {current.tier}"
-                    f" {current.location!r}"
-                )
-            if check_pool:
-                await _refuse_pool_rows(conn, service, tenant_id)
-            await _write_placement(conn, service, tenant_id, place)
-    finally:
-        await conn.close()
-
-
-async def _refuse_pool_rows(conn: Connection, service: str, tenant_id: str) -> None:
-    tables = await conn.fetch(
-        """SELECT c.relname FROM pg_class c
-             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
-            WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p')""",
-        service,
-    )
-    for row in tables:
-        table = row["relname"]
-        if table in _STAY:
-            continue
-        if await conn.fetchval(
-            f"SELECT 1 FROM {service}.{table} WHERE tenant_id = $1 LIMIT 1",  # noqa: S608 - catalog names
-            tenant_id,
-        ):
-            raise DatabaseSetupError(
-                f"{service}: tenant {tenant_id!r} already has rows in the shared table {table}:"
-                " move it (`dbsetup move`) instead of placing it"
-            )
-
-
 async def _lock(conn: Connection, service: str, tenant_id: str) -> None:
     # The key enter_tenant() takes shared: the tenant's transactions in this schema.
     await conn.execute(
@@ -389,6 +625,13 @@ async def _placement(conn: Connection, service: str, tenant_id: str) -> Place:
         tenant_id,
     )
     return Place() if row is None else Place(Tier(row["tier"]), row["location"])
+
+
+async def _delete_placement(conn: Connection, service: str, tenant_id: str) -> None:
+    await conn.execute(
+        f"DELETE FROM {service}.placements WHERE tenant_id = $1",  # noqa: S608 - checked name
+        tenant_id,
+    )
 
 
 async def _write_placement(conn: Connection, service: str, tenant_id: str, place: Place) -> None:
