@@ -275,6 +275,7 @@ async def _move(
                 source, target = _schema(service, current), _schema(service, goal)
                 await _hold_outbox(main, source, tenant_id)
                 tables = await _tenant_tables(main, source, target)
+                await _refuse_stranding(main, source, tables, tenant_id)
                 moved = await _copy_rows(main, source, target, tables, tenant_id)
                 await _delete_rows(main, source, tables, tenant_id)
             await _write_placement(main, service, tenant_id, goal)
@@ -428,11 +429,14 @@ async def _copy_rows(
         if table == "outbox":
             columns = [c for c in columns if c != "seq"]
         listed = ", ".join(f'"{c}"' for c in columns)
-        status = await conn.execute(
-            f"INSERT INTO {target}.{table} ({listed}) OVERRIDING SYSTEM VALUE"  # noqa: S608 - catalog names
-            f" SELECT {listed} FROM {source}.{table} WHERE tenant_id = $1{_only(table)}",
-            tenant_id,
-        )
+        try:
+            status = await conn.execute(
+                f"INSERT INTO {target}.{table} ({listed}) OVERRIDING SYSTEM VALUE"  # noqa: S608 - catalog names
+                f" SELECT {listed} FROM {source}.{table} WHERE tenant_id = $1{_only(table)}",
+                tenant_id,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise _collision(target, table, exc) from exc
         moved[table] = int(status.rsplit(" ", 1)[1])
         await _sync_sequences(conn, target, table)
     return moved
@@ -448,6 +452,7 @@ async def _copy_across(
     """
     names = set(await _tenant_tables(source, source_schema, source_schema))
     tables = [t for t in await _tenant_tables(target, target_schema, target_schema) if t in names]
+    await _refuse_stranding(source, source_schema, tables, tenant_id)
     moved: dict[str, int] = {}
     for table in tables:
         have = set(await _columns(source, source_schema, table))
@@ -469,14 +474,47 @@ async def _copy_across(
         ):
             batch.append(tuple(row))
             if len(batch) == _BATCH:
-                await target.executemany(insert, batch)
+                await _insert(target, insert, batch, target_schema, table)
                 count, batch = count + len(batch), []
         if batch:
-            await target.executemany(insert, batch)
+            await _insert(target, insert, batch, target_schema, table)
             count += len(batch)
         moved[table] = count
         await _sync_sequences(target, target_schema, table)
     return moved
+
+
+async def _insert(
+    conn: Connection, insert: str, batch: list[tuple[object, ...]], schema: str, table: str
+) -> None:
+    try:
+        await conn.executemany(insert, batch)
+    except asyncpg.UniqueViolationError as exc:
+        raise _collision(schema, table, exc) from exc
+
+
+def _collision(schema: str, table: str, exc: asyncpg.UniqueViolationError) -> DatabaseSetupError:
+    # Keys a sequence handed out in one place (a bridge's, a silo's) can be
+    # taken in another (the shared tables'): the move stops, nothing changed.
+    return DatabaseSetupError(
+        f"{schema}.{table} already holds a row with the same key as one of the tenant's"
+        f" ({exc.constraint_name}): nothing was moved"
+    )
+
+
+async def _refuse_stranding(
+    conn: Connection, schema: str, tables: list[str], tenant_id: str
+) -> None:
+    """Refuses a move that would leave the tenant rows in a table its new place lacks."""
+    for table in await _tenant_tables(conn, schema, schema):
+        if table not in tables and await conn.fetchval(
+            f"SELECT 1 FROM {schema}.{table} WHERE tenant_id = $1 LIMIT 1",  # noqa: S608 - catalog names
+            tenant_id,
+        ):
+            raise DatabaseSetupError(
+                f"the tenant has rows in {schema}.{table}, a table its new place lacks:"
+                " migrate the service there first"
+            )
 
 
 def _only(table: str) -> str:
