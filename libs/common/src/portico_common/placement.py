@@ -90,6 +90,7 @@ async def place_tenant(
         raise DatabaseSetupError("no service to place the tenant in")
     for service in services:
         _check_name(service)
+    await _refuse_placed_elsewhere(migrator_url, tenant_id, tier, services, ssl_context)
     places: list[Place] = []
     for service, package in services.items():
         goal = await _prepare(
@@ -105,6 +106,35 @@ async def place_tenant(
         places.append(place)
     # A bridge is a schema per service: the first names it.
     return places[0]
+
+
+async def _refuse_placed_elsewhere(
+    migrator_url: str,
+    tenant_id: str,
+    tier: Tier,
+    services: Mapping[str, str | None],
+    tls: ssl.SSLContext | None,
+) -> None:
+    """Refuses before making anything; `_move` checks again under the tenant's lock."""
+    conn = await asyncpg.connect(migrator_url, ssl=tls)
+    try:
+        main = await conn.fetchval("SELECT current_database()")
+        for service in services:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
+                current = await _placement(conn, service, tenant_id)
+            goal = (
+                Place(Tier.BRIDGE, bridge_schema(service, tenant_id))
+                if tier is Tier.BRIDGE
+                else Place(Tier.SILO, silo_database(main, tenant_id))
+            )
+            if current.tier is not Tier.POOL and current != goal:
+                raise DatabaseSetupError(
+                    f"{service}: tenant {tenant_id!r} is already in {current.tier}"
+                    f" {current.location!r}"
+                )
+    finally:
+        await conn.close()
 
 
 async def placed(conn: Connection, service: str) -> list[Place]:

@@ -244,16 +244,24 @@ async def test_the_relay_publishes_events_written_in_every_tier(
     assert tenants == sorted(TENANTS)
 
 
-async def test_placing_is_idempotent_and_refuses_a_tenant_with_shared_rows(tiers: Tiers) -> None:
-    """Placing again changes nothing; a pool tenant with rows must be moved, not placed."""
+async def test_placing_is_idempotent_and_refuses_a_tenant_placed_elsewhere(tiers: Tiers) -> None:
+    """Placing again changes nothing; a tenant placed in one tier is moved, not placed in another.
+
+    (A pool tenant's rows move with it when placed: test_tenant_moves.)"""
     await _write_two_each(tiers.db)
     package = {SCHEMA: None}
     again = await place_tenant(
         tiers.admin_url, tiers.migrator_url, "bridge-a", Tier.BRIDGE, package
     )
     assert again == Place(Tier.BRIDGE, bridge_schema(SCHEMA, "bridge-a"))
-    with pytest.raises(DatabaseSetupError, match="already has rows in the shared table notes"):
-        await place_tenant(tiers.admin_url, tiers.migrator_url, "pool-a", Tier.BRIDGE, package)
+    with pytest.raises(DatabaseSetupError, match="already in bridge"):
+        await place_tenant(tiers.admin_url, tiers.migrator_url, "bridge-b", Tier.SILO, package)
+    admin = await asyncpg.connect(tiers.admin_url)
+    try:
+        silo = silo_database(tiers.silos[0].partition("_t_")[0], "bridge-b")
+        assert not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", silo)
+    finally:
+        await admin.close()
     with pytest.raises(DatabaseSetupError, match="already in silo"):
         await place_tenant(tiers.admin_url, tiers.migrator_url, "silo-a", Tier.BRIDGE, package)
     async with tiers.db.transaction("pool-a") as conn:
