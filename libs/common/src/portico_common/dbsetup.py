@@ -43,6 +43,7 @@ import signal
 import ssl
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NoReturn
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
@@ -271,8 +272,15 @@ def _parse_with_placed_services(
     return args, tuple(args.service or placed_services())
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad arguments are told on one line, as every other error of the command is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"dbsetup: {message}\n")
+
+
 def tenant_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m portico_common.dbsetup",
         description="Place a new tenant in its own schema (bridge) or database (silo)"
         " (`place --isolation bridge|silo`), or move a tenant between any two tiers"
