@@ -7,7 +7,8 @@ with the administrator's and the migrator's URLs (`python -m
 portico_common.dbsetup place-pending`, in `portico up`, or as a Helm
 Deployment or Job), finds those tenants in tenancy's table as the migrator,
 places each (`placement.place_tenant`: idempotent, so a retry after a crash
-finishes the job), and stamps the outcome in the placement columns, the
+finishes the job; rows the tenant wrote to the shared tables while it waited
+move into its place with it), and stamps the outcome in the placement columns, the
 only ones it writes: `placed_at` and the location, or the error and the
 attempt. Tenancy turns `placed_at` into tenant.activated.
 
