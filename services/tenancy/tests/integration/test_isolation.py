@@ -12,8 +12,8 @@ import pytest
 
 from portico.events.v1 import events_pb2
 from portico.tenancy.v1 import tenancy_pb2 as pb
-from portico_common.db import Place, Tier, open_database
-from portico_common.placement import bridge_schema, silo_database
+from portico_common.db import ALL_TENANTS, Place, Tier, open_database
+from portico_common.placement import bridge_schema, place_tenant, silo_database
 from portico_common.placer import place_pending
 from portico_embedded.testing.databases import ServiceDatabaseUrl, migrator_url
 
@@ -122,11 +122,11 @@ async def test_bridge_and_silo_tenants_are_active_only_once_the_placer_reported(
             await admin.close()
 
 
-async def test_a_failed_placement_is_reported_and_an_unknown_isolation_refused(
+async def test_a_tenant_that_wrote_before_its_placement_is_placed_with_its_rows(
     tenancy: RunningTenancy, service_database_url: ServiceDatabaseUrl, database_url: str
 ) -> None:
-    """A tenant with rows already in the shared tables cannot be placed: GetPlacement says why
-    and it stays provisioning; an isolation value nobody defined creates nothing."""
+    """Something wrote for a bridge tenant while it was provisioning: the placer moves those
+    rows into its schema with the placement; its transactions read them there."""
     notes_url = await service_database_url(PLACED, None)
     await tenancy.stub.CreateTenant(
         pb.CreateTenantRequest(tenant_id="early", isolation=pb.TENANT_ISOLATION_BRIDGE)
@@ -134,18 +134,51 @@ async def test_a_failed_placement_is_reported_and_an_unknown_isolation_refused(
     db = await open_database(notes_url, PLACED, max_size=2)
     try:
         async with db.transaction("early") as conn:
+            assert await conn.fetchval("SELECT current_schema()") == PLACED
             await conn.execute(
                 "INSERT INTO idempotency_keys (tenant_id, key, method, request_hash, state)"
                 " VALUES ('early', 'k', 'm', 'h', 'done')"
             )
+        placed = await place_pending(database_url, migrator_url(database_url), {PLACED: None})
+        assert [(p.tenant_id, p.place, p.error) for p in placed] == [
+            ("early", Place(Tier.BRIDGE, bridge_schema(PLACED, "early")), "")
+        ]
+        await _state_becomes(tenancy, "early", pb.TENANT_STATE_ACTIVE)
+        async with db.transaction("early") as conn:
+            assert await conn.fetchval("SELECT current_schema()") == bridge_schema(PLACED, "early")
+            assert await conn.fetchval("SELECT key FROM idempotency_keys") == "k"
+        async with db.transaction(ALL_TENANTS) as conn:  # the shared tables
+            assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0
     finally:
         await db.close()
-    placed = await place_pending(database_url, migrator_url(database_url), {PLACED: None})
-    assert [(p.tenant_id, p.place) for p in placed] == [("early", None)]
-    placement = await tenancy.stub.GetPlacement(pb.GetPlacementRequest(tenant_id="early"))
+
+
+async def test_a_failed_placement_is_reported_and_an_unknown_isolation_refused(
+    tenancy: RunningTenancy, service_database_url: ServiceDatabaseUrl, database_url: str
+) -> None:
+    """A tenant an operator placed in another tier cannot be placed: GetPlacement says why
+    and it stays provisioning; an isolation value nobody defined creates nothing."""
+    await service_database_url(PLACED, None)
+    await tenancy.stub.CreateTenant(
+        pb.CreateTenantRequest(tenant_id="elsewhere", isolation=pb.TENANT_ISOLATION_BRIDGE)
+    )
+    silo = silo_database(database_url.rpartition("/")[2], "elsewhere")
+    try:
+        await place_tenant(
+            database_url, migrator_url(database_url), "elsewhere", Tier.SILO, {PLACED: None}
+        )
+        placed = await place_pending(database_url, migrator_url(database_url), {PLACED: None})
+        assert [(p.tenant_id, p.place) for p in placed] == [("elsewhere", None)]
+    finally:
+        admin = await asyncpg.connect(database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{silo}" WITH (FORCE)')
+        finally:
+            await admin.close()
+    placement = await tenancy.stub.GetPlacement(pb.GetPlacementRequest(tenant_id="elsewhere"))
     assert placement.status == pb.PLACEMENT_STATUS_FAILED
-    assert "already has rows in the shared table idempotency_keys" in placement.error
-    tenant = (await tenancy.stub.GetTenant(pb.GetTenantRequest(tenant_id="early"))).tenant
+    assert "is already in silo" in placement.error
+    tenant = (await tenancy.stub.GetTenant(pb.GetTenantRequest(tenant_id="elsewhere"))).tenant
     assert tenant.state == pb.TENANT_STATE_PROVISIONING
 
     with pytest.raises(grpc.aio.AioRpcError) as refused:
