@@ -10,6 +10,7 @@ left follows it instead of serving from the silo.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -406,3 +407,46 @@ async def test_a_move_into_the_pool_that_would_clash_on_a_key_changes_nothing(
         await moves.move(tenant, Tier.POOL)
     assert await _seen(moves.db, tenant) == before
     assert await _copies(moves, tenant) == {"silo": 2 + 3 + 1 + 1}
+
+
+async def test_a_move_out_of_a_silo_waits_for_the_tenants_transaction_there(
+    moves: Moves,
+) -> None:
+    """A transaction open in the silo when the move starts commits there first; the move
+    then carries its write, and the tenant's next transaction is in the new place."""
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    await moves.move(tenant, Tier.SILO)
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with moves.db.transaction(tenant) as conn:
+            assert await conn.fetchval("SELECT current_database()") != moves.main
+            await conn.execute("INSERT INTO notes (tenant_id, body) VALUES ($1, 'late')", tenant)
+            inside.set()
+            await release.wait()
+
+    writer = asyncio.create_task(slow_writer())
+    try:
+        await inside.wait()
+        move = asyncio.create_task(moves.move(tenant, Tier.BRIDGE))
+        silo = await asyncpg.connect(
+            database_url(moves.admin_url, silo_database(moves.main, tenant))
+        )
+        try:
+            # The move holds the main database's lock and waits for the silo's.
+            while not await silo.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ):
+                assert not move.done(), move
+                await asyncio.sleep(0.02)
+        finally:
+            await silo.close()
+    finally:
+        # A failing check must not leave the writer holding its connection forever.
+        release.set()
+        await writer
+    _, moved = await move
+    assert moved["notes"] == 1
+    seen = await _seen(moves.db, tenant)
+    assert seen.where == _where(moves, tenant, Tier.BRIDGE)
+    assert [b for _, _, b in seen.notes] == ["late"]
