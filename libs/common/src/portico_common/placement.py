@@ -282,25 +282,21 @@ async def _move(
         main = await asyncpg.connect(migrator_url, ssl=tls)
         stack.push_async_callback(main.close)
         then: Callable[[], Awaitable[None]] | None = None
-        async with main.transaction():
+        undo: Callable[[], Awaitable[None]] | None = None
+        tx = main.transaction()
+        await tx.start()
+        try:
             await _enter(main, service, tenant_id)
             current = await _placement(main, service, tenant_id)
-            if current != goal and (
-                (placing and current.tier is not Tier.POOL)
-                or (current.tier is Tier.SILO and goal.tier is Tier.SILO)
-            ):
-                raise DatabaseSetupError(
-                    f"{service}: tenant {tenant_id!r} is already in {current.tier}"
-                    f" {current.location!r}"
-                )
+            _check_goal(current, goal, placing=placing, service=service, tenant_id=tenant_id)
             link = _Link(stack, main, migrator_url, service, tenant_id, tls)
             if current == goal:
                 await _finish(link, goal)
-                return goal, {}
-            if goal.tier is Tier.SILO:
+                moved: dict[str, int] = {}
+            elif goal.tier is Tier.SILO:
                 moved, then = await _into_silo(link, current, goal, hook)
             elif current.tier is Tier.SILO:
-                moved, then = await _out_of_silo(link, current, goal)
+                moved, then, undo = await _out_of_silo(link, current, goal)
             else:
                 source, target = _schema(service, current), _schema(service, goal)
                 await _hold_outbox(main, source, tenant_id)
@@ -308,12 +304,33 @@ async def _move(
                 await _refuse_stranding(main, source, tables, tenant_id)
                 moved = await _copy_rows(main, source, target, tables, tenant_id)
                 await _delete_rows(main, source, tables, tenant_id)
-            await _write_placement(main, service, tenant_id, goal)
+            if current != goal:
+                await _write_placement(main, service, tenant_id, goal)
+        except BaseException:
+            await tx.rollback()
+            if undo is not None:
+                await undo()
+            raise
+        # Not undone if the commit fails: it may have committed all the same.
+        await tx.commit()
         if then is not None:
             if hook is not None:
                 await hook("main")
             await then()
     return goal, moved
+
+
+def _check_goal(
+    current: Place, goal: Place, *, placing: bool, service: str, tenant_id: str
+) -> None:
+    """Placing takes a tenant out of the pool only; a silo is left for the pool or a bridge."""
+    if current != goal and (
+        (placing and current.tier is not Tier.POOL)
+        or (current.tier is Tier.SILO and goal.tier is Tier.SILO)
+    ):
+        raise DatabaseSetupError(
+            f"{service}: tenant {tenant_id!r} is already in {current.tier} {current.location!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -367,14 +384,16 @@ async def _into_silo(
 
 async def _out_of_silo(
     link: _Link, current: Place, goal: Place
-) -> tuple[dict[str, int], Callable[[], Awaitable[None]]]:
+) -> tuple[dict[str, int], Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
     """Copies the tenant out of its silo into the main database's open transaction.
 
     The silo stops naming itself first (its own commit): a process that
     remembers the silo goes back to the main database, which waits on the
     move. Its rows there are deleted after the main commit, under the silo's
     lock and the outbox rows held since the copy (the relay of the silo
-    cannot publish them twice meanwhile).
+    cannot publish them twice meanwhile). Returns the rows moved, what to
+    run after the main commit, and what to run if the main database does not
+    commit (the silo names itself again: it is still the tenant's home).
     """
     service, tenant_id = link.service, link.tenant_id
     target = _schema(service, goal)
@@ -384,24 +403,27 @@ async def _out_of_silo(
         await _delete_placement(silo, service, tenant_id)
     held = silo.transaction()
     await held.start()
-    try:
-        await _enter(silo, service, tenant_id)
-        await _hold_outbox(silo, service, tenant_id)
-        moved = await _copy_across(silo, service, link.main, target, tenant_id)
-    except BaseException:
+
+    async def undo() -> None:
+        # A crash instead leaves the tenant unavailable, not split, until
+        # the move runs again.
         await held.rollback()
-        # Still its home: the silo names itself again (a crash here leaves
-        # the tenant unavailable, not split, until the move runs again).
         async with silo.transaction():
             await _enter(silo, service, tenant_id)
             await _write_placement(silo, service, tenant_id, current)
-        raise
 
     async def clean() -> None:
         await _delete_rows(silo, service, await _tenant_tables(silo, service, service), tenant_id)
         await held.commit()
 
-    return moved, clean
+    try:
+        await _enter(silo, service, tenant_id)
+        await _hold_outbox(silo, service, tenant_id)
+        moved = await _copy_across(silo, service, link.main, target, tenant_id)
+    except BaseException:
+        await undo()
+        raise
+    return moved, clean, undo
 
 
 async def _finish(link: _Link, goal: Place) -> None:
