@@ -14,6 +14,7 @@ from portico_common.db import MIGRATOR_ROLE, create_pool, service_role
 from portico_common.dbsetup import migrate_services, provision_database
 from portico_common.errors import DatabaseSetupError, MigrationError
 from portico_common.migrate import load_migrations
+from portico_common.placement import silo_database
 from portico_common.provision import RolePasswords
 from portico_common.runtime import Runtime, check_database
 from portico_common.settings import ServiceSettings
@@ -181,3 +182,56 @@ def test_the_dbsetup_command_names_what_is_missing(database_url: str) -> None:
     no_migrator = _dbsetup(env, "migrate", "--service", "slo")
     assert no_migrator.returncode == 1
     assert "migrate needs PORTICO_MIGRATOR_DATABASE_URL" in no_migrator.stderr
+
+
+async def test_the_dbsetup_move_command_moves_a_tenant_to_any_tier(database_url: str) -> None:
+    """`dbsetup move --to silo`, then `--to pool`: the tenant's rows follow, each run says
+    where the tenant is and what moved; a tier that is not one is refused on one line."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PORTICO_ADMIN_DATABASE_URL": database_url,
+        "PORTICO_MIGRATOR_DATABASE_URL": migrator_url(database_url),
+        "PORTICO_SLO_DATABASE_URL": service_url(database_url, "slo"),
+    }
+    assert _dbsetup(env, "provision", "migrate", "--service", "slo").returncode == 0
+    migrator = await asyncpg.connect(migrator_url(database_url))
+    try:
+        async with migrator.transaction():
+            await migrator.execute("SELECT set_config('app.tenant_id', '*', true)")
+            await migrator.execute(
+                """INSERT INTO slo.idempotency_keys (tenant_id, key, method, request_hash, state)
+                   VALUES ('acme', 'k1', '/m', '\\x00', 'done')"""
+            )
+    finally:
+        await migrator.close()
+    silo = silo_database(database_url.rpartition("/")[2], "acme")
+    try:
+        to_silo = _dbsetup(env, "move", "--tenant", "acme", "--to", "silo", "--service", "slo")
+        assert to_silo.returncode == 0, to_silo.stderr
+        assert f"slo: acme in silo {silo}: idempotency_keys 1" in to_silo.stdout
+        back = _dbsetup(env, "move", "--tenant", "acme", "--to", "pool", "--service", "slo")
+        assert back.returncode == 0, back.stderr
+        assert "slo: acme in pool: idempotency_keys 1" in back.stdout
+        again = _dbsetup(env, "move", "--tenant", "acme", "--to", "pool", "--service", "slo")
+        assert "slo: acme in pool: nothing to move" in again.stdout
+        admin = await asyncpg.connect(database_url)
+        try:
+            assert (
+                await admin.fetchval(
+                    "SELECT key FROM slo.idempotency_keys WHERE tenant_id = 'acme'"
+                )
+                == "k1"
+            )
+        finally:
+            await admin.close()
+        wrong = _dbsetup(env, "move", "--tenant", "acme", "--to", "moon", "--service", "slo")
+        assert (wrong.returncode, wrong.stderr) == (
+            2,
+            "dbsetup: move --to must be pool, bridge or silo, not 'moon'\n",
+        )
+    finally:
+        admin = await asyncpg.connect(database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{silo}" WITH (FORCE)')
+        finally:
+            await admin.close()
