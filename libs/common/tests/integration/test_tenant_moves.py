@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from nats.js import JetStreamContext
 
 from portico.events.v1 import events_pb2 as ev
 from portico_common.clock import ManualClock
@@ -30,6 +31,8 @@ from portico_common.db import (
     open_database,
 )
 from portico_common.errors import DatabaseSetupError
+from portico_common.events.catalog import STREAM
+from portico_common.events.outbox import OutboxRelay
 from portico_common.placement import (
     MoveHook,
     bridge_schema,
@@ -450,3 +453,26 @@ async def test_a_move_out_of_a_silo_waits_for_the_tenants_transaction_there(
     seen = await _seen(moves.db, tenant)
     assert seen.where == _where(moves, tenant, Tier.BRIDGE)
     assert [b for _, _, b in seen.notes] == ["late"]
+
+
+async def test_the_relay_publishes_moved_events_once_in_order_from_the_new_place(
+    moves: Moves, js: JetStreamContext
+) -> None:
+    """Events written in the pool, moved to a silo unpublished, reach the stream from the
+    silo in their order; moved back, the published ones stay behind and nothing goes twice."""
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    await _write(moves.db, tenant, "pool")
+    await moves.move(tenant, Tier.SILO)
+    platform = moves.db.platform
+    assert platform is not None
+    relay = OutboxRelay(platform, "", SCHEMA, js, db=moves.db)
+    assert await relay.relay_places() == 3
+    await moves.move(tenant, Tier.POOL)
+    assert await relay.relay_places() == 0
+    info = await js.stream_info(STREAM)
+    published = [
+        ev.TenantCreated.FromString((await js.get_msg(STREAM, seq)).data or b"").display_name
+        for seq in range(info.state.first_seq, info.state.last_seq + 1)
+    ]
+    assert published == ["pool/0", "pool/1", "pool/2"]
+    assert (await _seen(moves.db, tenant)).pending == []
