@@ -180,8 +180,9 @@ async def migrate_places(
 
 
 # Told the phase a move across databases has just committed, before its next:
-# "target" (the silo's copy), "main" (the placement). Raising there leaves the
-# move as a crash would, for the retry to finish.
+# "source" (a silo left no longer names itself), "target" (a silo entered
+# holds the copy), "main" (the placement). Raising there leaves the move as a
+# crash would, for the next run to finish.
 MoveHook = Callable[[str], Awaitable[None]]
 
 
@@ -296,7 +297,7 @@ async def _move(
             elif goal.tier is Tier.SILO:
                 moved, then = await _into_silo(link, current, goal, hook)
             elif current.tier is Tier.SILO:
-                moved, then, undo = await _out_of_silo(link, current, goal)
+                moved, then, undo = await _out_of_silo(link, current, goal, hook)
             else:
                 source, target = _schema(service, current), _schema(service, goal)
                 await _hold_outbox(main, source, tenant_id)
@@ -383,7 +384,7 @@ async def _into_silo(
 
 
 async def _out_of_silo(
-    link: _Link, current: Place, goal: Place
+    link: _Link, current: Place, goal: Place, hook: MoveHook | None
 ) -> tuple[dict[str, int], Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
     """Copies the tenant out of its silo into the main database's open transaction.
 
@@ -401,6 +402,8 @@ async def _out_of_silo(
     async with silo.transaction():
         await _enter(silo, service, tenant_id)
         await _delete_placement(silo, service, tenant_id)
+    if hook is not None:
+        await hook("source")
     held = silo.transaction()
     await held.start()
 

@@ -321,12 +321,14 @@ def _crash_at(phase: str) -> MoveHook:
     ("start", "goal", "phase"),
     [
         (Tier.POOL, Tier.SILO, "target"),
+        (Tier.SILO, Tier.POOL, "source"),
         (Tier.BRIDGE, Tier.SILO, "main"),
         (Tier.SILO, Tier.POOL, "main"),
         (Tier.SILO, Tier.BRIDGE, "main"),
     ],
     ids=[
         "pool-silo-after-silo-commit",
+        "silo-pool-after-silo-commit",
         "bridge-silo-after-main-commit",
         "silo-pool-after-main-commit",
         "silo-bridge-after-main-commit",
@@ -335,9 +337,9 @@ def _crash_at(phase: str) -> MoveHook:
 async def test_a_move_cut_short_after_a_commit_is_finished_by_running_it_again(
     moves: Moves, start: Tier, goal: Tier, phase: str
 ) -> None:
-    """Stopped after the target's commit or the main one, the tenant is in exactly one
-    place (or, between the main commit and the silo's, refused, never split); the retry
-    ends with exactly one copy in the goal."""
+    """Stopped after any commit but the last, the tenant is served from exactly one place,
+    or refused while its silo does not name itself, never served from two; running the
+    move again ends with exactly one copy, in the goal."""
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     await _write(moves.db, tenant, "pool")
     if start is not Tier.POOL:
@@ -349,8 +351,8 @@ async def test_a_move_cut_short_after_a_commit_is_finished_by_running_it_again(
         # The silo holds a copy, but the main database never named it: still at the start.
         assert await _seen(moves.db, tenant) == before
         assert set(await _copies(moves, tenant)) == {str(start), str(goal)}
-    elif goal is Tier.SILO:
-        # Placed in the silo, which does not name itself yet: refused, not served twice.
+    elif phase == "source" or goal is Tier.SILO:
+        # Placed in a silo that does not name itself: refused, not served from two places.
         with pytest.raises(PlacementError):
             await _seen(moves.db, tenant)
     else:
