@@ -586,11 +586,15 @@ async def _delete_rows(conn: Connection, schema: str, tables: list[str], tenant_
 
 
 async def _tenant_tables(conn: Connection, source: str, target: str) -> list[str]:
-    """The tables with a tenant_id in both schemas, each after the tables it references."""
+    """The tables with a tenant_id in both schemas, each after the tables it references.
+
+    A partition is reached through its parent: listed too, its rows would move twice.
+    """
     rows = await conn.fetch(
         """SELECT c.relname FROM pg_class c
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
             WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p')
+              AND NOT c.relispartition
               AND EXISTS (SELECT 1 FROM pg_class s
                             JOIN pg_attribute b ON b.attrelid = s.oid AND b.attname = 'tenant_id'
                            WHERE s.relnamespace = $2::text::regnamespace
