@@ -8,13 +8,13 @@ portico_common.dbsetup place-pending`, in `portico up`, or as a Helm
 Deployment or Job), finds those tenants in tenancy's table as the migrator,
 places each (`placement.place_tenant`: idempotent, so a retry after a crash
 finishes the job; rows the tenant wrote to the shared tables while it waited
-move into its place with it), and stamps the outcome in the placement columns, the
-only ones it writes: `placed_at` and the location, or the error and the
-attempt. Tenancy turns `placed_at` into tenant.activated.
+move into its place with it), and stamps the outcome in the placement
+columns, the only ones it writes: `placed_at` and the location, or the error
+and the attempt. Tenancy turns `placed_at` into tenant.activated.
 
 A failed placement is tried again after an exponentially growing, jittered
 delay (`Backoff`), kept in the tenant's `placement_retry_at`: a tenant that
-cannot be placed (rows already in the shared tables, a server refusing)
+cannot be placed (placed in another tier already, a server refusing)
 costs a pass every few minutes at most, not one every second.
 
 Each pass also drops the place of every bridge or silo tenant tenancy has
