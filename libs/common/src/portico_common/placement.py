@@ -18,8 +18,8 @@ from the commit on, every new transaction of the tenant goes to its place.
   wait), its rows, unpublished outbox rows and idempotency keys are copied,
   the source rows deleted and the placement written. Between the pool and a
   bridge that is one transaction. With a silo on either side it commits in
-  steps, ordered so that the tenant has one home at every step and running
-  the move again after a crash finishes it (`_move`).
+  steps, ordered so that no two places serve the tenant after any of them,
+  and running the move again after a crash finishes it (`_move`).
 
 `python -m portico_common.dbsetup place` and `... move` run these.
 """
