@@ -262,12 +262,18 @@ async def test_a_move_carries_rows_pending_events_and_keys_and_leaves_no_copy(
     neighbour = await _seen(moves.db, NEIGHBOUR)
     assert [b for _, _, b in neighbour.notes] == ["neighbour/1", "neighbour/2"]
     assert len(neighbour.pending) == 3
-    # Ids go on after the copied ones, in the new place.
+    # Ids go on after the copied ones, in the new place; a statement with no tenant
+    # filter there changes the tenant's rows only, whoever else is in that place.
     async with moves.db.transaction(tenant) as conn:
         new = await conn.fetchval(
             "INSERT INTO notes (tenant_id, body) VALUES ($1, 'next') RETURNING id", tenant
         )
+        assert await conn.execute("UPDATE notes SET body = body || '!'") == "UPDATE 3"
     assert new > max(i for i, _, _ in before.notes)
+    assert [b for _, _, b in (await _seen(moves.db, NEIGHBOUR)).notes] == [
+        "neighbour/1",
+        "neighbour/2",
+    ]
     again = await moves.move(tenant, goal)
     assert again == (place, {})
 
