@@ -51,6 +51,8 @@ NEIGHBOUR = "neighbour"
 
 @dataclass
 class Moves:
+    """The test's database, ready for SCHEMA's role, and a way to move its tenants."""
+
     dsn: str
     admin_url: str
     migrator_url: str
