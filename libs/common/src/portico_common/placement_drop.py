@@ -8,7 +8,10 @@ says the tenant is `deleted` (`placer.drop_deleted`).
 
 Every step is idempotent, so a placer that dies half way finishes on its
 next pass, and the names are derived from the tenant (as placing derives
-them), not read from rows a previous run may already have deleted:
+them), not read from rows a previous run may already have deleted. Both
+kinds of place are looked for, whatever tier the tenant was created in: a
+tenant moved between tiers (`placement.move_tenant`) may have either, and
+a silo it left keeps its (empty) database until now.
 
 - bridge, per service, in one migrator transaction: the tenant's placement
   lock taken exclusively (its running transactions finish first, new ones
@@ -28,7 +31,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from portico_common.db import Connection, Tier
+from portico_common.db import Connection
 from portico_common.errors import DatabaseSetupError
 from portico_common.placement import bridge_schema, silo_database
 from portico_common.tenants import require_tenant_id
@@ -43,40 +46,35 @@ async def drop_place(
     admin_url: str,
     migrator_url: str,
     tenant_id: str,
-    tier: Tier,
     services: Iterable[str],
     *,
     ssl_context: ssl.SSLContext | None = None,
 ) -> list[str]:
-    """Drops the tenant's bridge schemas or silo database and its placements rows.
+    """Drops the tenant's bridge schemas, its silo database and its placements rows.
 
     Only for a tenant whose rows every service has deleted: the caller
     checks that (the placer: tenancy's state `deleted`). Returns the schemas
-    or database dropped, or that were already gone.
+    and the database that were there and are dropped.
     """
     require_tenant_id(tenant_id)
-    if tier is Tier.POOL:
-        raise DatabaseSetupError("a pool tenant has no place of its own to drop")
     names = list(services)
     for service in names:
         _check_name(service)
+    dropped: list[str] = []
     conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
     try:
-        if tier is Tier.BRIDGE:
-            schemas = [bridge_schema(service, tenant_id) for service in names]
-            for service, schema in zip(names, schemas, strict=True):
-                await _unplace(conn, service, tenant_id, drop_schema=schema)
-            return schemas
         for service in names:
-            await _unplace(conn, service, tenant_id, drop_schema=None)
+            schema = bridge_schema(service, tenant_id)
+            if await _unplace(conn, service, tenant_id, drop_schema=schema):
+                dropped.append(schema)
     finally:
         await conn.close()
-    return [await _drop_silo(admin_url, tenant_id, ssl_context)]
+    silo = await _drop_silo(admin_url, tenant_id, ssl_context)
+    return dropped if silo is None else [*dropped, silo]
 
 
-async def _unplace(
-    conn: Connection, service: str, tenant_id: str, *, drop_schema: str | None
-) -> None:
+async def _unplace(conn: Connection, service: str, tenant_id: str, *, drop_schema: str) -> bool:
+    """Deletes the tenant's placements row and drops its schema; whether the schema was there."""
     async with conn.transaction():
         await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
         # The key enter_tenant() takes shared (placement._lock): no transaction
@@ -90,18 +88,21 @@ async def _unplace(
                 f"DELETE FROM {service}.placements WHERE tenant_id = $1",  # noqa: S608 - checked name
                 tenant_id,
             )
-        if drop_schema is not None:
-            _check_name(drop_schema)
-            await conn.execute(f"DROP SCHEMA IF EXISTS {drop_schema} CASCADE")
+        _check_name(drop_schema)
+        if not await conn.fetchval("SELECT to_regnamespace($1) IS NOT NULL", drop_schema):
+            return False
+        await conn.execute(f"DROP SCHEMA IF EXISTS {drop_schema} CASCADE")
+        return True
 
 
-async def _drop_silo(admin_url: str, tenant_id: str, tls: ssl.SSLContext | None) -> str:
+async def _drop_silo(admin_url: str, tenant_id: str, tls: ssl.SSLContext | None) -> str | None:
+    """Drops the tenant's silo database; its name, or None when there was none."""
     admin = await asyncpg.connect(admin_url, ssl=tls)
     try:
         # Named beside the main database, as placing names it.
         database = silo_database(await admin.fetchval("SELECT current_database()"), tenant_id)
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
-            return database
+            return None
         # No new connection from here on (a silo pool reopening one would make
         # the drop fail); FORCE ends the ones already open.
         await admin.execute(f"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false")

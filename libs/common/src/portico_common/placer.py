@@ -221,8 +221,9 @@ class Dropped:
 
 
 # A tenant whose place the placer should drop: deleted, and its place not yet dropped.
-# Not only placed ones: a place half made before a failure goes too (IF EXISTS).
-_TO_DROP = """state = 'deleted' AND isolation <> 'pool' AND placement_dropped_at IS NULL"""
+# Not only placed ones: a place half made before a failure goes too (IF EXISTS);
+# not only bridge and silo ones: a pool tenant may have been moved to either.
+_TO_DROP = """state = 'deleted' AND placement_dropped_at IS NULL"""
 # ... and not backing off after a failed drop.
 _DROP_DUE = f"""{_TO_DROP}
           AND (placement_retry_at IS NULL OR placement_retry_at <= now())"""
@@ -237,7 +238,7 @@ async def drop_deleted(
     backoff: Backoff | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> list[Dropped]:
-    """Drops the place of up to `limit` bridge or silo tenants tenancy has deleted.
+    """Drops the place of up to `limit` tenants tenancy has deleted (any tier: moves change it).
 
     `deleted` is final in tenancy (no restore leaves it) and is reached only
     once every service reported the tenant's rows deleted; the state is read
@@ -266,7 +267,7 @@ async def drop_deleted(
                         await _drop_one(
                             conn,
                             (admin_url, migrator_url),
-                            (tenant, *due),
+                            (tenant, due),
                             services,
                             backoff=backoff or Backoff(),
                             tls=ssl_context,
@@ -279,31 +280,31 @@ async def drop_deleted(
     return done
 
 
-async def _to_drop(conn: asyncpg.Connection, tenant: str) -> tuple[Tier, int] | None:
-    """The tenant's tier and failed drops so far, if its place is (still) due to go."""
+async def _to_drop(conn: asyncpg.Connection, tenant: str) -> int | None:
+    """The tenant's failed drops so far, if its place is (still) due to go."""
     async with conn.transaction():
         await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
         row = await conn.fetchrow(
-            f"""SELECT isolation, placement_drop_failures FROM {TENANCY}.tenants
+            f"""SELECT placement_drop_failures FROM {TENANCY}.tenants
                  WHERE tenant_id = $1 AND {_DROP_DUE}""",  # noqa: S608 - constants
             tenant,
         )
-    return None if row is None else (Tier(row["isolation"]), row["placement_drop_failures"])
+    return None if row is None else int(row["placement_drop_failures"])
 
 
 async def _drop_one(
     conn: asyncpg.Connection,
     urls: tuple[str, str],
-    due: tuple[str, Tier, int],
+    due: tuple[str, int],
     services: Mapping[str, str | None],
     *,
     backoff: Backoff,
     tls: ssl.SSLContext | None,
 ) -> Dropped:
     admin_url, migrator_url = urls
-    tenant, tier, failures = due
+    tenant, failures = due
     try:
-        dropped = await drop_place(admin_url, migrator_url, tenant, tier, services, ssl_context=tls)
+        dropped = await drop_place(admin_url, migrator_url, tenant, services, ssl_context=tls)
     except (PorticoError, asyncpg.PostgresError, OSError) as exc:
         # Tried again later: every step is idempotent.
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from functools import partial
 
 import asyncpg
 import grpc
@@ -22,7 +23,7 @@ from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.db import Tier, open_database
 from portico_common.dbsetup import role_url
 from portico_common.events.topology import tenant_data_services
-from portico_common.placement import bridge_schema, silo_database
+from portico_common.placement import bridge_schema, move_tenant, silo_database
 from portico_common.placement_drop import drop_place
 from portico_common.placer import Backoff, drop_deleted, place_pending
 from portico_embedded.testing.databases import ServiceDatabaseUrl, migrator_url
@@ -213,14 +214,15 @@ async def test_a_deleted_tenants_bridge_schemas_and_silo_database_are_dropped(
                 )
             assert reply.tenant.state == pb.TENANT_STATE_DELETED
 
-        # The administrator's login refused: the bridge (the migrator's alone) goes, the
-        # silo's placements rows go, its database stays, and the drop backs off.
+        # The administrator's login refused: the bridge schema (the migrator's alone) goes
+        # and both tenants' placements rows go, but the silo database (looked for as the
+        # administrator for every tenant) cannot, so both drops fail and back off.
         refused = role_url(database_url, "portico_nobody", "wrong")
         backoff = Backoff(base=2.0, unit=lambda: 0.0)
         dropped = await drop_deleted(refused, migrator, {PLACED: None}, backoff=backoff)
         failed_at = time.monotonic()
         assert sorted((d.tenant_id, d.dropped, bool(d.error)) for d in dropped) == [
-            ("gone-bridge", (bridge_schema(PLACED, "gone-bridge"),), False),
+            ("gone-bridge", (), True),
             ("gone-silo", (), True),
         ]
         (row,) = await _admin(
@@ -234,8 +236,9 @@ async def test_a_deleted_tenants_bridge_schemas_and_silo_database_are_dropped(
         assert await drop_deleted(database_url, migrator, {PLACED: None}, backoff=backoff) == []
         await asyncio.sleep(max(0.0, 1.05 - (time.monotonic() - failed_at)))
         dropped = await drop_deleted(database_url, migrator, {PLACED: None}, backoff=backoff)
-        assert [(d.tenant_id, d.dropped, d.error) for d in dropped] == [
-            ("gone-silo", (silos["gone-silo"],), "")
+        assert sorted((d.tenant_id, d.dropped, d.error) for d in dropped) == [
+            ("gone-bridge", (), ""),
+            ("gone-silo", (silos["gone-silo"],), ""),
         ]
         assert await drop_deleted(database_url, migrator, {PLACED: None}) == []
 
@@ -275,8 +278,8 @@ async def test_a_deleted_tenants_bridge_schemas_and_silo_database_are_dropped(
         }
 
         # A placer that crashed after dropping, before stamping, does it all again unharmed.
-        for tenant, tier in (("gone-bridge", Tier.BRIDGE), ("gone-silo", Tier.SILO)):
-            await drop_place(database_url, migrator, tenant, tier, [PLACED])
+        for tenant in ("gone-bridge", "gone-silo"):
+            assert await drop_place(database_url, migrator, tenant, [PLACED]) == []
 
         # The service still remembered the dropped silo: its transaction goes to the
         # main database (the tenant has no place of its own any more), the pool is gone.
@@ -292,3 +295,65 @@ async def test_a_deleted_tenants_bridge_schemas_and_silo_database_are_dropped(
             database_url, f'DROP DATABASE IF EXISTS "{silos["suspended-silo"]}" WITH (FORCE)'
         )
         await _admin(database_url, f'DROP DATABASE IF EXISTS "{silos["gone-silo"]}" WITH (FORCE)')
+
+
+async def test_a_deleted_tenant_moved_between_tiers_loses_every_place_it_had(
+    tenancy: Tenancy, service_database_url: ServiceDatabaseUrl, database_url: str
+) -> None:
+    """Tenancy records the tier a tenant was created in; a move changes the place without it.
+    A pool tenant moved to a bridge, and a bridge tenant moved on to a silo (whose bridge
+    schema stays, empty), still lose all of it once deleted."""
+    await service_database_url(PLACED, None)
+    migrator = migrator_url(database_url)
+    silo = silo_database(database_url.rpartition("/")[2], "moved-silo")
+    await tenancy.tenants.CreateTenant(pb.CreateTenantRequest(tenant_id="moved-bridge"))
+    await tenancy.tenants.CreateTenant(
+        pb.CreateTenantRequest(tenant_id="moved-silo", isolation=pb.TENANT_ISOLATION_BRIDGE)
+    )
+    try:
+        assert [p.error for p in await place_pending(database_url, migrator, {PLACED: None})] == [
+            ""
+        ]
+        await move_tenant(database_url, migrator, "moved-bridge", PLACED, None, Tier.BRIDGE)
+        await move_tenant(database_url, migrator, "moved-silo", PLACED, None, Tier.SILO)
+        for tenant in ("moved-bridge", "moved-silo"):
+            await _wait_for(f"{tenant} active", partial(_active, tenancy, tenant))
+            await tenancy.lifecycle.DeleteTenant(lpb.DeleteTenantRequest(tenant_id=tenant))
+        for tenant in ("moved-bridge", "moved-silo"):
+            await _wait_for(
+                f"{tenant}'s deletion requested", partial(_requested, database_url, tenant)
+            )
+            for service in tenant_data_services():
+                await tenancy.lifecycle.ReportTenantDataDeleted(
+                    lpb.ReportTenantDataDeletedRequest(tenant_id=tenant, service=service)
+                )
+        dropped = await drop_deleted(database_url, migrator, {PLACED: None})
+        assert sorted((d.tenant_id, d.dropped, d.error) for d in dropped) == [
+            ("moved-bridge", (bridge_schema(PLACED, "moved-bridge"),), ""),
+            ("moved-silo", (bridge_schema(PLACED, "moved-silo"), silo), ""),
+        ]
+        left = await _admin(
+            database_url,
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'notes_t_%'"
+            " UNION ALL SELECT datname FROM pg_database WHERE datname = $1"
+            " UNION ALL SELECT tenant_id FROM notes.placements",
+            silo,
+        )
+        assert left == []
+    finally:
+        await _admin(database_url, f'DROP DATABASE IF EXISTS "{silo}" WITH (FORCE)')
+
+
+async def _active(tenancy: Tenancy, tenant: str) -> bool:
+    got = await tenancy.tenants.GetTenant(pb.GetTenantRequest(tenant_id=tenant))
+    return bool(got.tenant.state == pb.TENANT_STATE_ACTIVE)
+
+
+async def _requested(database_url: str, tenant: str) -> bool:
+    rows = await _admin(
+        database_url,
+        "SELECT 1 FROM tenancy.tenants WHERE tenant_id = $1"
+        " AND deletion_requested_at IS NOT NULL AND state = 'deleting'",
+        tenant,
+    )
+    return bool(rows)
