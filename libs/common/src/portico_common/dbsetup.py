@@ -59,7 +59,7 @@ from portico_common.events.topology import SERVICES, tenant_data_services
 from portico_common.logs import configure_logging
 from portico_common.migrate import migrate
 from portico_common.placement import migrate_places, move_tenant, place_tenant
-from portico_common.placer import drop_deleted, place_pending, run_placer
+from portico_common.placer import drop_deleted, place_pending, record_move, run_placer
 from portico_common.provision import RolePasswords, provision
 from portico_common.settings import DatabaseSetupSettings
 from portico_common.tenants import require_tenant_id
@@ -203,13 +203,25 @@ async def run_tenant_step(
         place = await place_tenant(admin, migrator, tenant, tier, packages, ssl_context=tls)
         print(f"placed {tenant} in {place.tier} ({', '.join(services)})", flush=True)
         return
+    places = []
     for service in services:
         place, moved = await move_tenant(
             admin, migrator, tenant, service, packages[service], tier, ssl_context=tls
         )
+        places.append(place)
         counts = ", ".join(f"{t} {n}" for t, n in moved.items() if n) or "nothing to move"
         where = f"{place.tier} {place.location}".rstrip()
         print(f"{service}: {tenant} in {where}: {counts}", flush=True)
+    # Only a tenant moved in every placed service has one tier to record.
+    if set(services) >= set(placed_services()) and places:
+        if await record_move(migrator, tenant, places[-1], services, ssl_context=tls):
+            print(f"tenancy: {tenant} recorded in {tier}", flush=True)
+    else:
+        print(
+            f"tenancy: {tenant} keeps its recorded tier: not every service moved"
+            f" ({', '.join(sorted(set(placed_services()) - set(services)))} did not)",
+            flush=True,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,7 +35,7 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import asyncpg
@@ -176,14 +176,51 @@ async def _place_one(
         )
         await _report(conn, tenant, None, error, retry_in)
         return Placed(tenant, None, error)
-    # A bridge is one schema per service: name them all.
-    location = (
-        ", ".join(bridge_schema(service, tenant) for service in services)
-        if place.tier is Tier.BRIDGE
-        else place.location
-    )
-    await _report(conn, tenant, location, "", None)
+    await _report(conn, tenant, _location(tenant, place, services), "", None)
     return Placed(tenant, place)
+
+
+def _location(tenant: str, place: Place, services: Iterable[str]) -> str:
+    # A bridge is one schema per service: name them all.
+    if place.tier is Tier.BRIDGE:
+        return ", ".join(bridge_schema(service, tenant) for service in services)
+    return place.location
+
+
+async def record_move(
+    migrator_url: str,
+    tenant: str,
+    place: Place,
+    services: Iterable[str],
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+) -> bool:
+    """Records in tenancy that every placed service moved the tenant to `place`.
+
+    Tenancy's `isolation` and location are what `GetPlacement` shows and what
+    a new tenant was placed by; a move (`dbsetup move`) changes the place
+    under tenancy, so it says so here, in the placement columns the placer
+    writes. False when this database has no tenancy (a service's own).
+    """
+    conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
+            if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{TENANCY}.tenants"):
+                return False
+            await conn.execute(
+                f"""UPDATE {TENANCY}.tenants
+                       SET isolation = $2, placement_location = $3,
+                           placed_at = coalesce(placed_at, now()),
+                           placement_error = '', placement_retry_at = NULL
+                     WHERE tenant_id = $1""",  # noqa: S608 - constant schema
+                tenant,
+                str(place.tier),
+                _location(tenant, place, services),
+            )
+    finally:
+        await conn.close()
+    return True
 
 
 async def _report(

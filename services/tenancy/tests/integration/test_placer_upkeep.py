@@ -25,7 +25,7 @@ from portico_common.dbsetup import role_url
 from portico_common.events.topology import tenant_data_services
 from portico_common.placement import bridge_schema, move_tenant, silo_database
 from portico_common.placement_drop import drop_place
-from portico_common.placer import Backoff, drop_deleted, place_pending
+from portico_common.placer import Backoff, drop_deleted, place_pending, record_move
 from portico_embedded.testing.databases import ServiceDatabaseUrl, migrator_url
 from portico_embedded.testing.services import serving_in_process
 from portico_tenancy.bootstrap import SERVICE, run
@@ -314,8 +314,27 @@ async def test_a_deleted_tenant_moved_between_tiers_loses_every_place_it_had(
         assert [p.error for p in await place_pending(database_url, migrator, {PLACED: None})] == [
             ""
         ]
-        await move_tenant(database_url, migrator, "moved-bridge", PLACED, None, Tier.BRIDGE)
-        await move_tenant(database_url, migrator, "moved-silo", PLACED, None, Tier.SILO)
+        to_bridge, _ = await move_tenant(
+            database_url, migrator, "moved-bridge", PLACED, None, Tier.BRIDGE
+        )
+        to_silo, _ = await move_tenant(
+            database_url, migrator, "moved-silo", PLACED, None, Tier.SILO
+        )
+        # Recorded in tenancy, the moves show where GetPlacement looks.
+        for tenant, place in (("moved-bridge", to_bridge), ("moved-silo", to_silo)):
+            assert await record_move(migrator, tenant, place, [PLACED])
+        shown = {
+            t: await tenancy.tenants.GetPlacement(pb.GetPlacementRequest(tenant_id=t))
+            for t in ("moved-bridge", "moved-silo")
+        }
+        assert {t: (p.isolation, p.status, p.location) for t, p in shown.items()} == {
+            "moved-bridge": (
+                pb.TENANT_ISOLATION_BRIDGE,
+                pb.PLACEMENT_STATUS_PLACED,
+                bridge_schema(PLACED, "moved-bridge"),
+            ),
+            "moved-silo": (pb.TENANT_ISOLATION_SILO, pb.PLACEMENT_STATUS_PLACED, silo),
+        }
         for tenant in ("moved-bridge", "moved-silo"):
             await _wait_for(f"{tenant} active", partial(_active, tenancy, tenant))
             await tenancy.lifecycle.DeleteTenant(lpb.DeleteTenantRequest(tenant_id=tenant))
