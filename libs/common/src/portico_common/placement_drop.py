@@ -13,6 +13,11 @@ kinds of place are looked for, whatever tier the tenant was created in: a
 tenant moved between tiers (`placement.move_tenant`) may have either, and
 a silo it left keeps its (empty) database until now.
 
+Events the tenant's services wrote in its place and the outbox relay has not
+sent yet would go with the place: while any is left, nothing is dropped and
+the drop is tried again later. The relay finds a place through the
+`placements` rows, so the check comes before any of them is deleted.
+
 - bridge, per service, in one migrator transaction: the tenant's placement
   lock taken exclusively (its running transactions finish first, new ones
   wait), its placements row deleted, its schema dropped (CASCADE); both
@@ -31,7 +36,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from portico_common.db import Connection
+from portico_common.db import Connection, database_url
 from portico_common.errors import DatabaseSetupError
 from portico_common.placement import bridge_schema, silo_database
 from portico_common.tenants import require_tenant_id
@@ -61,6 +66,7 @@ async def drop_place(
     for service in names:
         _check_name(service)
     dropped: list[str] = []
+    await _refuse_unsent_events_in_silo(admin_url, tenant_id, names, ssl_context)
     conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
     try:
         for service in names:
@@ -91,6 +97,7 @@ async def _unplace(conn: Connection, service: str, tenant_id: str, *, drop_schem
         _check_name(drop_schema)
         if not await conn.fetchval("SELECT to_regnamespace($1) IS NOT NULL", drop_schema):
             return False
+        await _refuse_unsent_events(conn, drop_schema, f"bridge schema {drop_schema}")
         await conn.execute(f"DROP SCHEMA IF EXISTS {drop_schema} CASCADE")
         return True
 
@@ -110,6 +117,41 @@ async def _drop_silo(admin_url: str, tenant_id: str, tls: ssl.SSLContext | None)
     finally:
         await admin.close()
     return database
+
+
+async def _refuse_unsent_events_in_silo(
+    admin_url: str, tenant_id: str, services: list[str], tls: ssl.SSLContext | None
+) -> None:
+    admin = await asyncpg.connect(admin_url, ssl=tls)
+    try:
+        database = silo_database(await admin.fetchval("SELECT current_database()"), tenant_id)
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
+            return
+    finally:
+        await admin.close()
+    silo = await asyncpg.connect(database_url(admin_url, database), ssl=tls)
+    try:
+        for service in services:
+            await _refuse_unsent_events(silo, service, f"silo database {database}")
+    finally:
+        await silo.close()
+
+
+async def _refuse_unsent_events(conn: Connection, schema: str, where: str) -> None:
+    """DatabaseSetupError while `schema`'s outbox holds an event the relay has not sent."""
+    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{schema}.outbox"):
+        return
+    async with conn.transaction():
+        # The migrator is subject to the outbox's row-level security; the administrator not.
+        await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
+        unsent = await conn.fetchval(
+            f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"  # noqa: S608 - checked name
+        )
+    if unsent:
+        raise DatabaseSetupError(
+            f"{where} still holds {unsent} event(s) the outbox relay has not sent:"
+            " the place is dropped on a later pass, once they are"
+        )
 
 
 def _check_name(name: str) -> None:

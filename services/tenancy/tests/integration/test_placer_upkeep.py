@@ -22,6 +22,7 @@ from portico.tenancy.v1 import tenancy_pb2 as pb
 from portico.tenancy.v1 import tenancy_pb2_grpc as pb_grpc
 from portico_common.db import Tier, open_database
 from portico_common.dbsetup import role_url
+from portico_common.errors import DatabaseSetupError
 from portico_common.events.topology import tenant_data_services
 from portico_common.placement import bridge_schema, move_tenant, silo_database
 from portico_common.placement_drop import drop_place
@@ -214,9 +215,9 @@ async def test_a_deleted_tenants_bridge_schemas_and_silo_database_are_dropped(
                 )
             assert reply.tenant.state == pb.TENANT_STATE_DELETED
 
-        # The administrator's login refused: the bridge schema (the migrator's alone) goes
-        # and both tenants' placements rows go, but the silo database (looked for as the
-        # administrator for every tenant) cannot, so both drops fail and back off.
+        # The administrator's login refused: it looks for a silo (and its unsent events)
+        # for every tenant before anything goes, so both drops fail, change nothing and
+        # back off.
         refused = role_url(database_url, "portico_nobody", "wrong")
         backoff = Backoff(base=2.0, unit=lambda: 0.0)
         dropped = await drop_deleted(refused, migrator, {PLACED: None}, backoff=backoff)
@@ -237,7 +238,7 @@ async def test_a_deleted_tenants_bridge_schemas_and_silo_database_are_dropped(
         await asyncio.sleep(max(0.0, 1.05 - (time.monotonic() - failed_at)))
         dropped = await drop_deleted(database_url, migrator, {PLACED: None}, backoff=backoff)
         assert sorted((d.tenant_id, d.dropped, d.error) for d in dropped) == [
-            ("gone-bridge", (), ""),
+            ("gone-bridge", (bridge_schema(PLACED, "gone-bridge"),), ""),
             ("gone-silo", (silos["gone-silo"],), ""),
         ]
         assert await drop_deleted(database_url, migrator, {PLACED: None}) == []
@@ -376,3 +377,42 @@ async def _requested(database_url: str, tenant: str) -> bool:
         tenant,
     )
     return bool(rows)
+
+
+@pytest.mark.parametrize("tier", [Tier.BRIDGE, Tier.SILO])
+async def test_a_place_holding_unsent_events_is_kept_until_the_relay_sent_them(
+    service_database_url: ServiceDatabaseUrl, database_url: str, tier: Tier
+) -> None:
+    """Dropping the place would drop the events with it: the drop waits, changing nothing."""
+    await service_database_url(PLACED, None)
+    migrator = migrator_url(database_url)
+    tenant = f"unsent-{tier}"
+    place, _ = await move_tenant(database_url, migrator, tenant, PLACED, None, tier)
+    where = (
+        database_url
+        if tier is Tier.BRIDGE
+        else f"{database_url.rpartition('/')[0]}/{place.location}"
+    )
+    outbox = f"{place.location if tier is Tier.BRIDGE else PLACED}.outbox"
+    try:
+        await _admin(
+            where,
+            f"INSERT INTO {outbox} (event_id, subject, event_type, tenant_id, headers, payload)"  # noqa: S608 - the test's own names
+            " VALUES (gen_random_uuid(), 's', 't', $1, '{}', '')",
+            tenant,
+        )
+        with pytest.raises(DatabaseSetupError, match=r"1 event\(s\) the outbox relay has not sent"):
+            await drop_place(database_url, migrator, tenant, [PLACED])
+        # Nothing went: the relay still finds the place through its placements row.
+        rows = await _admin(
+            database_url, "SELECT tier FROM notes.placements WHERE tenant_id = $1", tenant
+        )
+        assert [r["tier"] for r in rows] == [str(tier)]
+        await _admin(where, f"UPDATE {outbox} SET published_at = now()")  # noqa: S608 - the test's own names
+        assert await drop_place(database_url, migrator, tenant, [PLACED]) == [place.location]
+        assert not await _admin(
+            database_url, "SELECT 1 FROM notes.placements WHERE tenant_id = $1", tenant
+        )
+    finally:
+        if tier is Tier.SILO:
+            await _admin(database_url, f'DROP DATABASE IF EXISTS "{place.location}" WITH (FORCE)')
