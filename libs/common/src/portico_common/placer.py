@@ -35,7 +35,7 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import asyncpg
@@ -103,24 +103,11 @@ async def place_pending(
     conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
     done: list[Placed] = []
     try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
-            rows = await conn.fetch(
-                f"""SELECT tenant_id FROM {TENANCY}.tenants
-                     WHERE {_DUE} ORDER BY created_at, tenant_id LIMIT $1""",  # noqa: S608 - constant schema
-                limit,
-            )
-        for row in rows:
-            tenant = row["tenant_id"]
-            key = f"portico:placer:{tenant}"
-            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
-                continue  # another placer has it
-            try:
-                # Under the lock: another placer may have placed it, or failed and
-                # set its next attempt, since the scan.
-                due = await _due(conn, tenant)
-                if due is None:
-                    continue
+        async for tenant in _locked_tenants(conn, _DUE, "created_at, tenant_id", limit):
+            # Under the lock: another placer may have placed it, or failed and
+            # set its next attempt, since the scan.
+            due = await _due(conn, tenant)
+            if due is not None:
                 tier, failures = due
                 done.append(
                     await _place_one(
@@ -132,11 +119,32 @@ async def place_pending(
                         tls=ssl_context,
                     )
                 )
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
     finally:
         await conn.close()
     return done
+
+
+async def _locked_tenants(
+    conn: asyncpg.Connection, where: str, order: str, limit: int
+) -> AsyncIterator[str]:
+    """Up to `limit` of tenancy's tenants matching `where`, each held under the placers'
+    per-tenant lock while the caller works on it; one another placer holds is passed over."""
+    async with conn.transaction():
+        await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
+        rows = await conn.fetch(
+            f"""SELECT tenant_id FROM {TENANCY}.tenants
+                 WHERE {where} ORDER BY {order} LIMIT $1""",  # noqa: S608 - constants
+            limit,
+        )
+    for row in rows:
+        tenant = row["tenant_id"]
+        key = f"portico:placer:{tenant}"
+        if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+            continue  # another placer has it
+        try:
+            yield tenant
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
 
 async def _due(conn: asyncpg.Connection, tenant: str) -> tuple[Tier, int] | None:
@@ -285,33 +293,19 @@ async def drop_deleted(
     conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
     done: list[Dropped] = []
     try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
-            rows = await conn.fetch(
-                f"""SELECT tenant_id FROM {TENANCY}.tenants
-                     WHERE {_DROP_DUE} ORDER BY tenant_id LIMIT $1""",  # noqa: S608 - constants
-                limit,
-            )
-        for row in rows:
-            tenant = row["tenant_id"]
-            key = f"portico:placer:{tenant}"
-            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
-                continue  # another placer has it
-            try:
-                due = await _to_drop(conn, tenant)
-                if due is not None:
-                    done.append(
-                        await _drop_one(
-                            conn,
-                            (admin_url, migrator_url),
-                            (tenant, due),
-                            services,
-                            backoff=backoff or Backoff(),
-                            tls=ssl_context,
-                        )
+        async for tenant in _locked_tenants(conn, _DROP_DUE, "tenant_id", limit):
+            due = await _to_drop(conn, tenant)
+            if due is not None:
+                done.append(
+                    await _drop_one(
+                        conn,
+                        (admin_url, migrator_url),
+                        (tenant, due),
+                        services,
+                        backoff=backoff or Backoff(),
+                        tls=ssl_context,
                     )
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+                )
     finally:
         await conn.close()
     return done
