@@ -104,6 +104,10 @@ SLO_BURN_RATE = Gauge(
     "Current burn rate per SLO window",
     ["tenant", "plugin", "version", "window"],
 )
+# Per evaluator tick, summed over the places it covers: the SLOs it judged
+# (those that can change) and all SLOs; their ratio is the share a tick costs.
+SLO_TICK_EVALUATED = Gauge("portico_slo_tick_evaluated", "SLOs the last evaluator tick judged")
+SLO_TICK_TOTAL = Gauge("portico_slo_tick_slos", "SLOs there were at the last evaluator tick")
 
 
 def trace_exemplar() -> dict[str, str] | None:

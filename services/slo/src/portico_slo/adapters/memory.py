@@ -10,7 +10,7 @@ run one at a time (a stronger form of the row lock).
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,6 +22,7 @@ from portico_slo.adapters.memory_version_outcomes import MemoryVersionOutcomes, 
 from portico_slo.adapters.messages import to_message
 from portico_slo.app.breakers_ports import BreakerRecord
 from portico_slo.app.ports import (
+    ActiveSummaries,
     SloFilter,
     SloRecord,
     UnitOfWorkFactory,
@@ -267,6 +268,32 @@ class MemoryOutcomeBuckets:
             )
         return rows
 
+    async def active_summaries(self, now: datetime, burning: Collection[str]) -> ActiveSummaries:
+        visible = [s for s in self._state.slos.values() if self._uow.sees(s.tenant_id)]
+        rows = []
+        for slo in sorted(visible, key=lambda s: s.slo_id):
+            if not (
+                slo.status.state is not SloState.OK
+                or slo.status.tiers
+                or slo.slo_id in burning
+                or self._recent(slo, now)
+            ):
+                continue
+            windows = slo.definition.alerting.windows
+            spans = [window_span(now, w, slo.bucket_seconds) for w in windows]
+            rows.append(
+                (_copy(slo), dict(zip(windows, await self.summaries(slo, spans), strict=True)))
+            )
+        return ActiveSummaries(rows, len(visible))
+
+    def _recent(self, slo: SloRecord, now: datetime) -> bool:
+        """Whether the SLO has a bucket inside its longest alerting window ending at `now`."""
+        windows = slo.definition.alerting.windows
+        if not windows:
+            return False
+        low, high = window_span(now, max(windows), slo.bucket_seconds)
+        return any(low < key <= high for key in self._visible(slo))
+
     async def prune(self, now: datetime) -> int:
         removed = 0
         for slo in self._state.slos.values():
@@ -361,6 +388,9 @@ class MemoryBurnRates:
 
     def set(self, definition: SloDefinition, short_burn: float, long_burn: float) -> None:
         self.values[definition.slo_id] = (short_burn, long_burn)
+
+    def burning(self) -> frozenset[str]:
+        return frozenset(slo_id for slo_id, burns in self.values.items() if burns != (0.0, 0.0))
 
 
 __all__ = ["MemoryBurnRates", "MemoryStore", "MemoryUnitOfWork", "bucket_key"]

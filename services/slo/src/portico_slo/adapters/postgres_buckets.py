@@ -13,13 +13,13 @@ domain forgives the last bits of float rounding (relative 1e-9), and so does
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from portico_common.db import Connection
-from portico_slo.app.ports import SloRecord
+from portico_slo.app.ports import ActiveSummaries, SloRecord
 from portico_slo.domain.buckets import bucket_key
 from portico_slo.domain.burn_rate import Counts, WindowSummary
 
@@ -113,10 +113,48 @@ class PgOutcomeBuckets:
     async def all_summaries(
         self, now: datetime
     ) -> list[tuple[SloRecord, dict[int, WindowSummary]]]:
+        return await self._summaries_of(now, None)
+
+    async def active_summaries(self, now: datetime, burning: Collection[str]) -> ActiveSummaries:
+        # The ids first, each part on an index: SLOs with a bucket inside their
+        # longest window (outcome_buckets_by_bucket, from a bound every SLO's
+        # window lies above, then each SLO's own bound), SLOs with tiers to
+        # settle (slos_unsettled) and the ones the gauge shows burning (the key).
+        row = await self._conn.fetchrow(
+            """WITH longest AS (
+                   SELECT max(w.seconds + s.bucket_seconds) AS seconds
+                     FROM slos s CROSS JOIN LATERAL unnest(s.windows) AS w (seconds))
+               SELECT ARRAY(
+                   SELECT b.slo_id
+                     FROM outcome_buckets b
+                     JOIN slos s ON s.slo_id = b.slo_id
+                    WHERE b.bucket > $1::bigint - (SELECT seconds FROM longest)
+                      AND b.bucket <= $1::bigint / s.bucket_seconds * s.bucket_seconds
+                      AND b.bucket > $1::bigint / s.bucket_seconds * s.bucket_seconds
+                                     - (SELECT max(w) FROM unnest(s.windows) w)
+                   UNION
+                   SELECT slo_id FROM slos WHERE state <> 'OK' OR tier_states <> '{}'::jsonb
+                   UNION
+                   SELECT slo_id FROM slos WHERE slo_id = ANY($2::text[])
+               ) AS ids,
+               (SELECT count(*) FROM slos) AS total""",
+            bucket_key(now),
+            list(burning),
+        )
+        assert row is not None  # noqa: S101 - a SELECT without FROM returns one row
+        return ActiveSummaries(await self._summaries_of(now, list(row["ids"])), int(row["total"]))
+
+    async def _summaries_of(
+        self, now: datetime, ids: list[str] | None
+    ) -> list[tuple[SloRecord, dict[int, WindowSummary]]]:
+        """The SLOs with `ids` (every SLO when None) and the summaries of their windows."""
         # Two reads in one snapshot (the caller's transaction): the SLOs once
         # each, and the sums of their windows, which carry only ids and numbers.
         slos = await self._conn.fetch(
-            f"SELECT {self._columns} FROM slos ORDER BY slo_id"  # noqa: S608 - constant column list
+            f"""SELECT {self._columns} FROM slos
+                 WHERE $1::text[] IS NULL OR slo_id = ANY($1::text[])
+                 ORDER BY slo_id""",  # noqa: S608 - constant column list
+            ids,
         )
         # `$1 / bucket_seconds * bucket_seconds` is bucket_key for a positive epoch second.
         rows = await self._conn.fetch(
@@ -129,8 +167,10 @@ class PgOutcomeBuckets:
                   LEFT JOIN outcome_buckets b
                     ON b.slo_id = s.slo_id
                    AND b.bucket > h.high - w.seconds AND b.bucket <= h.high
+                 WHERE $2::text[] IS NULL OR s.slo_id = ANY($2::text[])
                  GROUP BY s.slo_id, w.seconds""",  # noqa: S608 - constant SQL fragments
             bucket_key(now),
+            ids,
         )
         # Tens of thousands of rows for every tenant's SLOs: the loops hand the event
         # loop back now and then, so the process's RPCs are served in between.

@@ -30,7 +30,7 @@ from portico_slo.domain.slo import SloState
 
 log = logging.getLogger(__name__)
 
-# The tick judges every SLO of every tenant in one process; it hands the event
+# The tick judges the active SLOs of every tenant in one process; it hands the event
 # loop back this often, so the RPCs the process serves (a tenant reading its
 # SLOs) wait for at most this many evaluations, not for all of them.
 EVALUATIONS_PER_YIELD = 25
@@ -118,19 +118,31 @@ def would_change(slo: SloRecord, evaluation: Evaluation, now: datetime) -> bool:
     )
 
 
-async def evaluate_all(uow: UnitOfWorkFactory, gauge: BurnRateGauge) -> int:
-    """The evaluator's tick: judge every SLO now; returns how many were evaluated.
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """What one tick did: how many SLOs it judged, of how many there are."""
+
+    evaluated: int
+    total: int
+
+
+async def evaluate_all(uow: UnitOfWorkFactory, gauge: BurnRateGauge) -> Tick:
+    """The evaluator's tick: judge every SLO a tick can change now.
 
     Windows slide without new outcomes: a burn stops (the SLO recovers and is
     armed again) and gauges decay to 0 after a version stops getting traffic.
-    One read covers every SLO; only those whose tiers change are locked and
-    judged again in their tenant's transaction, which records and emits.
+    One read covers every SLO that can change: those with outcomes in their
+    longest window, those not OK or with a tier pending or firing (to recover
+    as the windows slide) and those whose gauge was left above 0 (to fall to
+    0 once). Judging any other SLO would only set its gauge to 0 again, so it
+    is skipped. Only those whose tiers change are locked and judged again in
+    their tenant's transaction, which records and emits.
     """
     async with uow(ALL_TENANTS) as tx:
         now = tx.clock.now()
-        rows = await tx.buckets.all_summaries(now)
+        active = await tx.buckets.active_summaries(now, gauge.burning())
     changing = []
-    for index, (slo, windows) in enumerate(rows):
+    for index, (slo, windows) in enumerate(active.rows):
         if index and index % EVALUATIONS_PER_YIELD == 0:
             await asyncio.sleep(0)
         evaluation = evaluate(slo.definition, windows)
@@ -145,4 +157,4 @@ async def evaluate_all(uow: UnitOfWorkFactory, gauge: BurnRateGauge) -> int:
             judged = await judge(tx, locked, tx.clock.now())
         gauge.set(slo.definition, judged.evaluation.short_burn, judged.evaluation.long_burn)
         log_events(judged.events)
-    return len(rows)
+    return Tick(len(active.rows), active.total)

@@ -10,6 +10,7 @@ from portico_common.tenants import ALL_TENANTS, require_tenant_id
 from portico_slo.app import breakers, version_outcomes
 from portico_slo.app.evaluation import (
     Judged,
+    Tick,
     evaluate_all,
     judge,
     log_events,
@@ -324,8 +325,8 @@ def _scope(plugin: str, version: str, rollout_id: str) -> Scope:
     return Scope.of(plugin, version, rollout_id)
 
 
-async def refresh_burn_rates(uow: UnitOfWorkFactory, gauge: BurnRateGauge) -> int:
-    """Judges every SLO now (see `evaluate_all`); returns how many."""
+async def refresh_burn_rates(uow: UnitOfWorkFactory, gauge: BurnRateGauge) -> Tick:
+    """Judges every SLO a tick can change now (see `evaluate_all`)."""
     return await evaluate_all(uow, gauge)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,6 +117,14 @@ class SloRepository(Protocol):
         """Every visible SLO whose SLI is pulled."""
 
 
+@dataclass(frozen=True, slots=True)
+class ActiveSummaries:
+    """The SLOs a tick reads (each with its windows' summaries), and how many SLOs there are."""
+
+    rows: list[tuple[SloRecord, dict[int, WindowSummary]]]
+    total: int
+
+
 class OutcomeBuckets(Protocol):
     async def add(self, tenant_id: str, slo_id: str, counts: Mapping[int, Counts]) -> None:
         """Adds counts to the buckets keyed by their start (epoch second)."""
@@ -135,6 +143,15 @@ class OutcomeBuckets(Protocol):
         self, now: datetime
     ) -> list[tuple[SloRecord, dict[int, WindowSummary]]]:
         """Every visible SLO with the summaries of its alerting windows ending at `now`."""
+
+    async def active_summaries(self, now: datetime, burning: Collection[str]) -> ActiveSummaries:
+        """`all_summaries` of only the visible SLOs a tick at `now` can change.
+
+        Those with a bucket inside their longest alerting window ending at
+        `now`, those not OK or with any tier state, and those in `burning`
+        (ids of any place; the others are ignored). `total` counts every
+        visible SLO.
+        """
 
     async def prune(self, now: datetime) -> int:
         """Deletes buckets no window or budget period ending at `now` reads; returns how many."""
@@ -210,6 +227,9 @@ class BurnRateGauge(Protocol):
     """Where the current burn rates of an SLO are published (Prometheus in production)."""
 
     def set(self, definition: SloDefinition, short_burn: float, long_burn: float) -> None: ...
+
+    def burning(self) -> Collection[str]:
+        """Ids of the SLOs whose burn rates this gauge last set to something other than 0."""
 
 
 @dataclass(frozen=True, slots=True)

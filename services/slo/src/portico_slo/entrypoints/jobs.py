@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 
+from portico_common.metrics import SLO_TICK_EVALUATED, SLO_TICK_TOTAL
 from portico_common.places import PlaceLister, each_place
 from portico_common.runtime import Background
 from portico_slo.app import handlers, pull, version_outcomes
@@ -49,7 +50,9 @@ def upkeep_job(
                 except Exception as exc:  # noqa: BLE001 - retried next tick
                     log.warning("pruning buckets failed", extra={"error": str(exc)})
             try:
-                await each_place(places, lambda: handlers.refresh_burn_rates(uow, gauge))
+                ticks = await each_place(places, lambda: handlers.refresh_burn_rates(uow, gauge))
+                SLO_TICK_EVALUATED.set(sum(t.evaluated for t in ticks))
+                SLO_TICK_TOTAL.set(sum(t.total for t in ticks))
             except Exception as exc:  # noqa: BLE001 - retried next tick
                 log.warning("evaluating SLOs failed", extra={"error": str(exc)})
             with contextlib.suppress(TimeoutError):
