@@ -20,6 +20,7 @@ from portico_embedded.testing.fixtures import unique_tenant
 from portico_slo.adapters.memory import MemoryBurnRates
 from portico_slo.adapters.postgres import pg_uow_factory
 from portico_slo.app import breakers, handlers
+from portico_slo.app.evaluation import Tick
 from portico_slo.app.validation import ReportedOutcome
 from portico_slo.bootstrap import MIGRATIONS, SERVICE
 
@@ -64,14 +65,12 @@ async def test_the_evaluator_judges_slos_of_bridge_and_silo_tenants(
             )
 
         gauge = MemoryBurnRates()
-        assert await handlers.refresh_burn_rates(uow, gauge) == 1
+        assert await handlers.refresh_burn_rates(uow, gauge) == Tick(1, 1)
         assert set(gauge.values) == {slo_ids[pool]}
         gauge = MemoryBurnRates()
         assert await each_place(slo_db.places, lambda: handlers.refresh_burn_rates(uow, gauge)) == [
-            1,
-            1,
-            1,
-        ]
+            Tick(1, 1)
+        ] * 3
         assert set(gauge.values) == set(slo_ids.values())
         assert all(short > 1 for short, _ in gauge.values.values())
 

@@ -119,7 +119,7 @@ async def test_tick_recovers_a_burn_that_stopped_and_rearms(
     clock.advance(minutes=2)
     await handlers.refresh_burn_rates(store.uow_factory(), gauge)  # the 5m window still burns
     clock.advance(minutes=4)
-    assert await handlers.refresh_burn_rates(store.uow_factory(), gauge) == 1
+    assert (await handlers.refresh_burn_rates(store.uow_factory(), gauge)).evaluated == 1
     recovered_at = clock.now()
     clock.advance(hours=2)
     again = await report(store, gauge, good=0, bad=30)
