@@ -207,6 +207,59 @@ async def test_all_summaries_cover_idle_slos(backend: Backend) -> None:
     assert [s for s, _ in sorted(rows, key=lambda r: r[0].slo_id)] == [busy, idle]
 
 
+async def test_active_summaries_are_those_of_the_slos_a_tick_can_change(
+    backend: Backend,
+) -> None:
+    """Only SLOs with a bucket in their longest window, a state or tiers to settle, or a
+    burning gauge are read, each with the summaries all_summaries gives it; total counts all."""
+    now = backend.clock.now()
+    high = bucket_key(now, BUCKET)
+    longest = max(record(backend, "x").definition.alerting.windows)
+    slos = {
+        "slo-inside": record(backend, "slo-inside", version="1.0.0"),
+        "slo-outside": record(backend, "slo-outside", version="1.0.1"),
+        "slo-future": record(backend, "slo-future", version="1.0.2"),
+        "slo-classic": replace(
+            record(backend, "slo-classic", version="1.0.3"),
+            status=SloStatus("slo-classic", SloState.VIOLATED, now),
+        ),
+        "slo-held": replace(
+            record(backend, "slo-held", version="1.0.4"),
+            status=SloStatus("slo-held", tiers={"ticket-3d": ActiveTier(TierState.INHIBITED, now)}),
+        ),
+        "slo-burning": record(backend, "slo-burning", version="1.0.5"),
+        "slo-idle": record(backend, "slo-idle", version="1.0.6"),
+        "slo-theirs": record(backend, "slo-theirs", tenant_id="globex"),
+    }
+    for slo in slos.values():
+        await add(backend, slo)
+    async with backend.uow("acme") as tx:
+        for slo in slos.values():
+            await tx.slos.save(slo)  # add stores no tier state
+        # A window of W seconds holds the buckets in (high - W, high].
+        await tx.buckets.add("acme", "slo-inside", {high - longest + BUCKET: Counts(3, 1)})
+        await tx.buckets.add("acme", "slo-outside", {high - longest: Counts(3, 1)})
+        await tx.buckets.add("acme", "slo-future", {high + BUCKET: Counts(3, 1)})
+
+    async with backend.uow(ALL_TENANTS) as tx:
+        active = await tx.buckets.active_summaries(now, ["slo-burning", "slo-elsewhere"])
+        every = {s.slo_id: windows for s, windows in await tx.buckets.all_summaries(now)}
+    async with backend.uow("globex") as tx:
+        theirs = await tx.buckets.active_summaries(now, ["slo-burning"])
+
+    assert [s.slo_id for s, _ in active.rows] == [
+        "slo-burning",
+        "slo-classic",
+        "slo-held",
+        "slo-inside",
+    ]
+    assert active.total == len(slos)
+    assert [s for s, _ in active.rows] == [slos[s.slo_id] for s, _ in active.rows]
+    assert all(windows == every[s.slo_id] for s, windows in active.rows)
+    assert events(active.rows[-1][1][longest]) == Counts(3, 1)
+    assert (theirs.rows, theirs.total) == ([], 1)
+
+
 async def test_prune_matches_the_domain(backend: Backend) -> None:
     """Pruning deletes the buckets the domain's prune drops, and only those."""
     slo = record(backend, "slo-a")

@@ -68,9 +68,10 @@ async def test_the_evaluator_judges_slos_of_bridge_and_silo_tenants(
         assert await handlers.refresh_burn_rates(uow, gauge) == Tick(1, 1)
         assert set(gauge.values) == {slo_ids[pool]}
         gauge = MemoryBurnRates()
-        assert await each_place(slo_db.places, lambda: handlers.refresh_burn_rates(uow, gauge)) == [
-            Tick(1, 1)
-        ] * 3
+        assert (
+            await each_place(slo_db.places, lambda: handlers.refresh_burn_rates(uow, gauge))
+            == [Tick(1, 1)] * 3
+        )
         assert set(gauge.values) == set(slo_ids.values())
         assert all(short > 1 for short, _ in gauge.values.values())
 

@@ -55,7 +55,7 @@ def slo_events(store: MemoryStore) -> list[tuple[str, str]]:
 async def test_an_idle_slo_is_not_judged(
     store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
 ) -> None:
-    """SLOs without outcomes in their windows, OK and at 0 are left alone; the busy one is judged."""
+    """SLOs with no outcome in their windows, OK and at 0 are left alone; the busy one is judged."""
     never = await create(store, gauge, "never-used")
     stale = await create(store, gauge, "stale")
     await report(store, gauge, "stale", good=100, bad=0)
