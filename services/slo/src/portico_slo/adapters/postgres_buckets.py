@@ -116,30 +116,35 @@ class PgOutcomeBuckets:
         return await self._summaries_of(now, None)
 
     async def active_summaries(self, now: datetime, burning: Collection[str]) -> ActiveSummaries:
-        # The ids first, each part on an index: SLOs with a bucket inside their
-        # longest window (outcome_buckets_by_bucket, from a bound every SLO's
-        # window lies above, then each SLO's own bound), SLOs with tiers to
-        # settle (slos_unsettled) and the ones the gauge shows burning (the key).
+        # The ids first, each part on an index. SLOs with a bucket inside their
+        # longest window (the last of their ascending `windows`): the newest
+        # buckets of all (outcome_buckets_by_bucket), from a bound below every
+        # SLO's window (slos_longest_window) passed as a value so the planner
+        # sees how few buckets lie above it, then each SLO's own bound. SLOs
+        # with tiers to settle (slos_unsettled), and those the gauge shows
+        # burning (the key).
+        longest = await self._conn.fetchval(
+            "SELECT max(windows[cardinality(windows)] + bucket_seconds) FROM slos"
+        )
+        high = bucket_key(now)
         row = await self._conn.fetchrow(
-            """WITH longest AS (
-                   SELECT max(w.seconds + s.bucket_seconds) AS seconds
-                     FROM slos s CROSS JOIN LATERAL unnest(s.windows) AS w (seconds))
-               SELECT ARRAY(
+            """SELECT ARRAY(
                    SELECT b.slo_id
                      FROM outcome_buckets b
                      JOIN slos s ON s.slo_id = b.slo_id
-                    WHERE b.bucket > $1::bigint - (SELECT seconds FROM longest)
+                    WHERE b.bucket > $3::bigint
                       AND b.bucket <= $1::bigint / s.bucket_seconds * s.bucket_seconds
                       AND b.bucket > $1::bigint / s.bucket_seconds * s.bucket_seconds
-                                     - (SELECT max(w) FROM unnest(s.windows) w)
+                                     - s.windows[cardinality(s.windows)]
                    UNION
                    SELECT slo_id FROM slos WHERE state <> 'OK' OR tier_states <> '{}'::jsonb
                    UNION
                    SELECT slo_id FROM slos WHERE slo_id = ANY($2::text[])
                ) AS ids,
                (SELECT count(*) FROM slos) AS total""",
-            bucket_key(now),
+            high,
             list(burning),
+            high - (longest or 0),
         )
         assert row is not None  # noqa: S101 - a SELECT without FROM returns one row
         return ActiveSummaries(await self._summaries_of(now, list(row["ids"])), int(row["total"]))
@@ -150,11 +155,15 @@ class PgOutcomeBuckets:
         """The SLOs with `ids` (every SLO when None) and the summaries of their windows."""
         # Two reads in one snapshot (the caller's transaction): the SLOs once
         # each, and the sums of their windows, which carry only ids and numbers.
+        # Separate statements with and without the ids, so neither plan (a
+        # prepared statement's generic one included) has to allow for the other.
+        args: list[object] = [] if ids is None else [ids]
+        only = "" if ids is None else "WHERE s.slo_id = ANY($2::text[])"
         slos = await self._conn.fetch(
-            f"""SELECT {self._columns} FROM slos
-                 WHERE $1::text[] IS NULL OR slo_id = ANY($1::text[])
-                 ORDER BY slo_id""",  # noqa: S608 - constant column list
-            ids,
+            f"""SELECT {self._columns} FROM slos s
+                 {only.replace("$2", "$1")}
+                 ORDER BY slo_id""",  # noqa: S608 - constant SQL fragments
+            *args,
         )
         # `$1 / bucket_seconds * bucket_seconds` is bucket_key for a positive epoch second.
         rows = await self._conn.fetch(
@@ -167,10 +176,10 @@ class PgOutcomeBuckets:
                   LEFT JOIN outcome_buckets b
                     ON b.slo_id = s.slo_id
                    AND b.bucket > h.high - w.seconds AND b.bucket <= h.high
-                 WHERE $2::text[] IS NULL OR s.slo_id = ANY($2::text[])
+                 {only}
                  GROUP BY s.slo_id, w.seconds""",  # noqa: S608 - constant SQL fragments
             bucket_key(now),
-            ids,
+            *args,
         )
         # Tens of thousands of rows for every tenant's SLOs: the loops hand the event
         # loop back now and then, so the process's RPCs are served in between.
