@@ -101,10 +101,10 @@ async def test_a_tick_over_thousands_of_idle_slos_reads_and_judges_only_the_acti
 
     monkeypatch.setattr(postgres_buckets, "_summary", counted)
     assert await handlers.refresh_burn_rates(uow, gauge) == Tick(evaluated=3, total=IDLE + 3)
-    windows = len(busy.definition.alerting.windows)
+    spans = len(busy.definition.alerting.windows)
     # The read's 3 SLOs' windows and those of the recovering SLO judged again:
     # no idle SLO's windows were summed or sent.
-    assert conversions == 3 * windows + windows
+    assert conversions == 3 * spans + spans
 
     assert {k: v for k, v in gauge.values.items() if not k.startswith("idle-")} == expected
     assert expected[burning.slo_id] == (0.0, 0.0)
@@ -122,4 +122,4 @@ async def test_a_tick_over_thousands_of_idle_slos_reads_and_judges_only_the_acti
     clock.advance(minutes=1)
     conversions = 0
     assert await handlers.refresh_burn_rates(uow, gauge) == Tick(evaluated=1, total=IDLE + 3)
-    assert conversions == windows
+    assert conversions == spans
