@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+from prometheus_client import REGISTRY
 
 from portico_common.clock import ManualClock
 from portico_slo.adapters.memory import MemoryBurnRates, MemoryStore, MemoryUnitOfWork
@@ -153,3 +154,28 @@ async def test_a_tick_over_many_slos_lets_other_work_run_before_it_ends(
         await asyncio.sleep(0)
     assert await tick == Tick(total, total)
     assert any(0 < n < total for n in seen), seen
+
+
+async def test_upkeep_exports_how_many_slos_each_tick_judged(
+    store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
+) -> None:
+    """The tick's gauges: the SLOs it judged (the one with outcomes) of all of them."""
+    await slo_with_traffic(store, gauge, "acme", bad=10)
+    await handlers.create_slo(
+        store.uow_factory(), gauge, tenant_id="globex", plugin=PLUGIN, version="1.0.0",
+        objective=0.99,
+    )  # fmt: skip
+    signalling = SignallingBurnRates()
+    stop = asyncio.Event()
+    [job, _] = build(
+        Dependencies(
+            uow=store.uow_factory(), clock=clock, gauge=signalling, gauge_refresh_seconds=0.01
+        )
+    ).background
+    task = asyncio.create_task(job(stop))
+    await asyncio.wait_for(signalling.updated.wait(), timeout=5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=1)
+
+    assert REGISTRY.get_sample_value("portico_slo_tick_evaluated") == 1
+    assert REGISTRY.get_sample_value("portico_slo_tick_slos") == 2
