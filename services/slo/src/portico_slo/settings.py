@@ -9,9 +9,9 @@ from portico_common.settings import ServiceSettings
 
 class SloSettings(ServiceSettings):
     grpc_port: int = 50066
-    # The evaluator's tick: every SLO is judged this often, so a burn that
-    # stops is seen (slo.recovered) and gauges of a version without traffic
-    # decay to 0. Reports judge their SLOs at once, without waiting for it.
+    # The evaluator's tick: every SLO that can change is judged this often, so
+    # a burn that stops is seen (slo.recovered) and gauges of a version without
+    # traffic decay to 0. Reports judge their SLOs at once, without waiting for it.
     slo_gauge_refresh_seconds: float = 10.0
     # How often buckets no window or budget period reads are deleted.
     slo_prune_seconds: float = 3600.0

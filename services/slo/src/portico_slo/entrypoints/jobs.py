@@ -24,7 +24,7 @@ def upkeep_job(
     prune_seconds: float,
     places: PlaceLister | None = None,
 ) -> Background:
-    """A loop for `serve(background=...)`: judge every SLO each tick, prune buckets rarely.
+    """A loop for `serve(background=...)`: judge the SLOs that can change each tick, prune rarely.
 
     Failures are logged and retried on the next tick: a background task that
     raised would take the whole service down with it. Each pass covers every
