@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -311,3 +313,43 @@ def test_a_server_watching_its_owner_stops_when_the_owner_is_killed(
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGQUIT)
+
+
+_CRASH_ONCE = """#!/bin/sh
+# Dies by SIGSEGV on its first start, as the real binary did once; then the real one.
+if [ ! -e "$(dirname "$0")/marks/crashed" ]; then
+    touch "$(dirname "$0")/marks/crashed"
+    kill -SEGV $$
+fi
+exec {real}/postgres "$@"
+"""
+
+
+def test_a_server_that_crashes_while_starting_is_started_once_more(tmp_path: Path) -> None:
+    """A signal death before the server was ready is retried once; a second one is told."""
+    real = postgres.binaries(postgres.server_user())
+    bin_dir = Path(tempfile.mkdtemp(prefix="portico-crash-once-"))
+    try:
+        bin_dir.chmod(0o755)
+        for tool in ("initdb", "pg_ctl", "pg_isready", "psql"):
+            (bin_dir / tool).symlink_to(real / tool)
+        (bin_dir / "marks").mkdir(mode=0o777)
+        (bin_dir / "marks").chmod(0o777)
+        wrapper = bin_dir / "postgres"
+        wrapper.write_text(_CRASH_ONCE.format(real=real))
+        wrapper.chmod(0o755)
+        base = tmp_path / "pg"
+        base.mkdir(mode=0o711)
+        base.chmod(0o711)
+        server = PostgresServer(
+            base / "data", database="postgres", fsync=False, password=PW, bin_dir=bin_dir
+        )
+        try:
+            server.start()
+            assert (bin_dir / "marks" / "crashed").exists(), "the first start did not crash"
+            assert _answers(server) == 1
+        finally:
+            server.stop()
+            server.remove()
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)

@@ -58,6 +58,8 @@ STAGE_ENV = "PORTICO_EMBEDDED_DIR"
 DEFAULT_STAGE = Path("/var/lib/portico-embedded")
 # How many times a start is retried on another port when ours was taken first.
 PORT_ATTEMPTS = 5
+# Starts retried after the server died by a signal before it was ready.
+CRASH_RETRIES = 1
 _ADDRESS_IN_USE = "Address already in use"
 SUPERUSER = "postgres"
 # Where to look for a PostgreSQL built with SSL (see `bin_dir_with_ssl`).
@@ -144,18 +146,33 @@ class PostgresServer:
         if self.tls is not None:
             _install_pair(self.tls, data, user)
         # A port we chose may be taken before the server binds it: choose again.
-        # A port the caller fixed (a restart, a remembered one) is kept.
+        # A port the caller fixed (a restart, a remembered one) is kept. A server
+        # killed by a signal while starting (a crash of the binary, seen once in
+        # a long test series) is started once more; its log's tail is kept in
+        # the error either way, so the cause can be read after the fact.
         attempts = 1 if self.port else PORT_ATTEMPTS
-        for attempt in range(1, attempts + 1):
+        crashes = 0
+        attempt = 0
+        while True:
+            attempt += 1
             port = self.port or free_port()
             offset = _size(self.log_path)
             try:
                 self._start_on(bin_dir, data, user, port, timeout)
-            except LauncherError:
+            except LauncherError as exc:
+                died_by = (
+                    -self.proc.returncode if self.proc and (self.proc.returncode or 0) < 0 else 0
+                )
+                terminate(self.proc)  # one that never became ready is not left running
                 self.proc = None
-                if attempt == attempts or _ADDRESS_IN_USE not in _read_from(self.log_path, offset):
-                    raise
-                continue
+                written = _read_from(self.log_path, offset)
+                if died_by and crashes < CRASH_RETRIES:
+                    crashes += 1
+                    attempt -= 1
+                    continue
+                if attempt < attempts and _ADDRESS_IN_USE in written:
+                    continue
+                raise LauncherError(f"{exc}; the server's log said:\n{_tail(written)}") from exc
             self.port = port
             break
         self._ensure_database(bin_dir)
@@ -565,6 +582,10 @@ def _as_user(user: str | None) -> dict[str, object]:
 
     entry = pwd.getpwnam(user)
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:]) or "(nothing)"
 
 
 def _size(path: Path) -> int:
