@@ -122,8 +122,11 @@ async def create_pool(
     `behind_pgbouncer`: the URL is a PgBouncer in transaction pooling, where
     consecutive transactions of one connection may run on different server
     connections. Named prepared statements would be missing on the next one,
-    so none are cached; and PgBouncer refuses `search_path` as a startup
-    parameter, so `Database` sets it in each transaction instead.
+    so none are cached; PgBouncer refuses `search_path` as a startup
+    parameter, so `Database` sets it in each transaction instead; and the
+    pool's reset on release (RESET ALL and the like) is not sent: it would run
+    on whichever server connection is free, not the one the transaction had,
+    so it cleans nothing (what a transaction sets must end with it).
     """
     server_settings = {"application_name": f"portico-{schema}"}
     if not behind_pgbouncer:
@@ -135,10 +138,15 @@ async def create_pool(
         ssl=ssl_context,
         server_settings=server_settings,
         statement_cache_size=0 if behind_pgbouncer else 100,  # 100: asyncpg's default
+        reset=_no_reset if behind_pgbouncer else None,
     )
     if pool is None:  # pragma: no cover - asyncpg returns None only without awaiting
         raise RuntimeError("asyncpg returned no pool")
     return pool
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """A released connection behind PgBouncer is handed on as it is (`create_pool`)."""
 
 
 class Tier(StrEnum):
