@@ -289,9 +289,7 @@ class Database:
         # own (`create_pool`): each transaction sets the service's, locally,
         # before anything (enter_tenant included) resolves a name.
         self._local_search_path = (
-            f"SELECT set_config('search_path', '{schema},public', true)"
-            if behind_pgbouncer
-            else ""
+            f"SELECT set_config('search_path', '{schema},public', true)" if behind_pgbouncer else ""
         )
         # Told after each commit in a silo database (the outbox relay: no NOTIFY reaches it).
         self.on_silo_commit: Callable[[Place], None] | None = None
@@ -340,8 +338,7 @@ class Database:
                 entered = False
                 async with conn.transaction():
                     begun = True
-                    if self._local_search_path:
-                        await conn.execute(self._local_search_path)
+                    await self._set_search_path(conn)
                     tier, location = await conn.fetchrow(self._enter, tenant_id) or ("", "")
                     home = location if tier == Tier.SILO else None
                     if home == silo:
@@ -392,8 +389,7 @@ class Database:
         try:
             async with conn.transaction():
                 begun = True
-                if self._local_search_path:
-                    await conn.execute(self._local_search_path)
+                await self._set_search_path(conn)
                 await conn.execute("SELECT set_config('app.tenant_id', $1, true)", ALL_TENANTS)
                 if place.tier is Tier.BRIDGE:
                     await conn.execute(
@@ -407,6 +403,10 @@ class Database:
             raise
         finally:
             await _release(pool, conn)
+
+    async def _set_search_path(self, conn: Connection) -> None:
+        if self._local_search_path:
+            await conn.execute(self._local_search_path)
 
     async def _silo_pool(self, silos: SiloPools | None, database: str) -> asyncpg.Pool:
         if silos is None:

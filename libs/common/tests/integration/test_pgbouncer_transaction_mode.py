@@ -63,7 +63,7 @@ class Seen:
 async def bounced(
     database_url: str, service_database_url: ServiceDatabaseUrl, service_migrations: str
 ) -> AsyncIterator[Bounced]:
-    """The five tenants placed, and the service's Database behind PgBouncer (one server connection)."""
+    """The five tenants placed; the service's Database behind PgBouncer, one server connection."""
     dsn = await service_database_url(SCHEMA, service_migrations)
     migrator = migrator_url(database_url)
     for tenant, tier in TENANTS.items():
@@ -74,10 +74,7 @@ async def bounced(
     assert urlsplit(dsn).password == password
     # The platform role has the request role's password (provision's default).
     users = {role: password, platform_role(SCHEMA): password}
-    # Not under pytest's basetemp (0700): PgBouncer started as root runs as
-    # the embedded PostgreSQL's user, which must read its files.
-    work = Path(tempfile.mkdtemp(prefix="portico-test-pgbouncer-"))
-    work.chmod(0o755)
+    work = _work_dir()
     server = urlsplit(database_url)
     assert server.port is not None
     bouncer = PgBouncer(work, server_port=server.port, users=users, pool_size=1).start()
@@ -98,11 +95,20 @@ async def bounced(
             await admin.close()
 
 
+def _work_dir() -> Path:
+    # Not under pytest's basetemp (0700): PgBouncer started as root runs as
+    # the embedded PostgreSQL's user, which must read its files.
+    work = Path(tempfile.mkdtemp(prefix="portico-test-pgbouncer-"))
+    work.chmod(0o755)
+    return work
+
+
 async def _look(conn: Connection) -> tuple[int, str, str, str | None]:
     row = await conn.fetchrow(
         "SELECT pg_backend_pid() AS pid, current_setting('search_path') AS path,"
         " current_schema() AS schema, current_setting('app.tenant_id', true) AS tenant"
     )
+    assert row is not None
     return int(row["pid"]), str(row["path"]), str(row["schema"]), row["tenant"] or None
 
 
@@ -176,19 +182,22 @@ async def test_nothing_a_tenants_transaction_set_is_left_on_the_server_connectio
         assert {t for t, _ in two.rows} == {then}
 
 
+async def _fail(db: Database, tenant: str, failing_sql: str) -> None:
+    """A transaction that writes a row, then fails in SQL (or, without it, in the caller)."""
+    async with db.transaction(tenant) as conn:
+        await conn.execute("INSERT INTO notes (tenant_id, body) VALUES ($1, 'gone')", tenant)
+        if failing_sql:
+            await conn.execute(failing_sql)
+        raise RuntimeError("the caller's own failure")
+
+
 async def test_a_failed_transaction_leaves_nothing_for_the_next(bounced: Bounced) -> None:
     db = bounced.db
     backend, _, _, _ = await _bare(db)
     with pytest.raises(asyncpg.DivisionByZeroError):
-        async with db.transaction("bridge-a") as conn:
-            await conn.execute(
-                "INSERT INTO notes (tenant_id, body) VALUES ('bridge-a', 'rolled back')"
-            )
-            await conn.execute("SELECT 1 / 0")
+        await _fail(db, "bridge-a", "SELECT 1 / 0")
     with pytest.raises(RuntimeError):
-        async with db.transaction("pool-a") as conn:
-            await conn.execute("INSERT INTO notes (tenant_id, body) VALUES ('pool-a', 'gone')")
-            raise RuntimeError("the caller's own failure")
+        await _fail(db, "pool-a", "")
     assert await _bare(db) == (backend, DEFAULT_SEARCH_PATH, "public", None)
     for tenant in ("pool-b", "bridge-a", "pool-a"):
         seen = await _tenant_transaction(db, tenant, f"{tenant}/after")

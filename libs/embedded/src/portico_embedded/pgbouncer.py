@@ -20,6 +20,7 @@ import socket
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from portico_embedded.errors import LauncherError
@@ -73,9 +74,7 @@ class PgBouncer:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         binary = pgbouncer_binary()
         userlist = self.work_dir / "userlist.txt"
-        userlist.write_text(
-            "".join(f"{_quoted(r)} {_quoted(p)}\n" for r, p in self.users.items())
-        )
+        userlist.write_text("".join(f"{_quoted(r)} {_quoted(p)}\n" for r, p in self.users.items()))
         userlist.chmod(0o600)
         last = ""
         for _ in range(PORT_ATTEMPTS):
@@ -86,7 +85,7 @@ class PgBouncer:
                     [binary, str(config)], stdout=log, stderr=subprocess.STDOUT
                 )
             try:
-                wait_for(lambda p=port: _accepts(p), "pgbouncer", timeout, self.proc)
+                wait_for(partial(_accepts, port), "pgbouncer", timeout, self.proc)
             except LauncherError as exc:
                 terminate(self.proc)
                 self.proc = None
@@ -117,8 +116,7 @@ class PgBouncer:
             f"auth_file = {userlist}\n"
             # What asyncpg sends at startup besides the parameters PgBouncer tracks.
             "ignore_startup_parameters = extra_float_digits\n"
-            "server_reset_query =\n"
-            + (f"user = {user}\n" if os.getuid() == 0 and user else "")
+            "server_reset_query =\n" + (f"user = {user}\n" if os.getuid() == 0 and user else "")
         )
         if os.getuid() == 0 and user:
             shutil.chown(config, user)
