@@ -46,6 +46,7 @@ DEFAULT_SEARCH_PATH = '"$user", public'
 class Bounced:
     db: Database
     bouncer: PgBouncer
+    main: str
     silos: list[str]
 
 
@@ -82,7 +83,7 @@ async def bounced(
     silos = [silo_database(main, t) for t, tier in TENANTS.items() if tier is Tier.SILO]
     db = await open_database(bouncer.url(role, main), SCHEMA, max_size=4, behind_pgbouncer=True)
     try:
-        yield Bounced(db, bouncer, silos)
+        yield Bounced(db, bouncer, main, silos)
     finally:
         await db.close()
         bouncer.stop()
@@ -212,3 +213,12 @@ async def test_silo_tenant_reached_through_the_same_pgbouncer(bounced: Bounced) 
     assert seen.rows == [("silo-a", "silo-a/1")]
     assert bounced.db.silos is not None
     assert bounced.db.silos.open_databases() == bounced.silos
+
+
+async def test_without_the_setting_a_pool_cannot_log_in_through_pgbouncer(
+    bounced: Bounced,
+) -> None:
+    """The search_path sent at connect is refused: PORTICO_DATABASE_BEHIND_PGBOUNCER is needed."""
+    url = bounced.bouncer.url(service_role(SCHEMA), bounced.main)
+    with pytest.raises(asyncpg.ProtocolViolationError, match="search_path"):
+        await open_database(url, SCHEMA, max_size=1)
