@@ -23,8 +23,11 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from portico_common.clock import ManualClock
 from portico_common.db import Connection, Database, Tier, open_database, platform_role, service_role
 from portico_common.placement import bridge_schema, place_tenant, silo_database
+from portico_common.runtime import Runtime
+from portico_common.settings import ServiceSettings
 from portico_embedded.pgbouncer import PgBouncer
 from portico_embedded.testing.databases import ServiceDatabaseUrl, migrator_url, role_password
 
@@ -222,3 +225,26 @@ async def test_without_the_setting_a_pool_cannot_log_in_through_pgbouncer(
     url = bounced.bouncer.url(service_role(SCHEMA), bounced.main)
     with pytest.raises(asyncpg.ProtocolViolationError, match="search_path"):
         await open_database(url, SCHEMA, max_size=1)
+
+
+async def test_a_service_started_with_the_setting_runs_its_tenants_through_pgbouncer(
+    bounced: Bounced, nats_url: str, service_migrations: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PORTICO_DATABASE_BEHIND_PGBOUNCER reaches the runtime's pools, silo pools included."""
+    monkeypatch.setenv(
+        "PORTICO_DATABASE_URL", bounced.bouncer.url(service_role(SCHEMA), bounced.main)
+    )
+    monkeypatch.setenv("PORTICO_DATABASE_BEHIND_PGBOUNCER", "true")
+    settings = ServiceSettings(nats_url=nats_url, grpc_port=0, metrics_port=-1, unsafe_no_auth=True)
+    assert settings.database_behind_pgbouncer
+    rt = await Runtime.start(SCHEMA, settings, service_migrations, clock=ManualClock())
+    try:
+        backend, _, _, _ = await _bare(bounced.db)
+        for tenant, tier in TENANTS.items():
+            seen = await _tenant_transaction(rt.db, tenant, f"{tenant}/rt")
+            assert (seen.schema, seen.app_tenant) == (_home(tenant), tenant)
+            assert seen.rows == [(tenant, f"{tenant}/rt")]
+            if tier is not Tier.SILO:
+                assert seen.backend == backend
+    finally:
+        await rt.close()
