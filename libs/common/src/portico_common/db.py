@@ -112,25 +112,41 @@ async def create_pool(
     min_size: int = 1,
     max_size: int = 10,
     ssl_context: ssl.SSLContext | None = None,
+    behind_pgbouncer: bool = False,
 ) -> asyncpg.Pool:
     """A pool whose connections resolve unqualified names in the service's schema.
 
     With `ssl_context` (`tls.database_ssl_context`) every connection requires
     TLS and checks the server's certificate and name; without, the URL decides.
+
+    `behind_pgbouncer`: the URL is a PgBouncer in transaction pooling, where
+    consecutive transactions of one connection may run on different server
+    connections. Named prepared statements would be missing on the next one,
+    so none are cached; PgBouncer refuses `search_path` as a startup
+    parameter, so `Database` sets it in each transaction instead; and the
+    pool's reset on release (RESET ALL and the like) is not sent: it would run
+    on whichever server connection is free, not the one the transaction had,
+    so it cleans nothing (what a transaction sets must end with it).
     """
+    server_settings = {"application_name": f"portico-{schema}"}
+    if not behind_pgbouncer:
+        server_settings["search_path"] = f"{schema},public"
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         ssl=ssl_context,
-        server_settings={
-            "search_path": f"{schema},public",
-            "application_name": f"portico-{schema}",
-        },
+        server_settings=server_settings,
+        statement_cache_size=0 if behind_pgbouncer else 100,  # 100: asyncpg's default
+        reset=_no_reset if behind_pgbouncer else None,
     )
     if pool is None:  # pragma: no cover - asyncpg returns None only without awaiting
         raise RuntimeError("asyncpg returned no pool")
     return pool
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """A released connection behind PgBouncer is handed on as it is (`create_pool`)."""
 
 
 class Tier(StrEnum):
@@ -181,8 +197,10 @@ class SiloPools:
         limit: int = 8,
         max_size: int = 2,
         ssl_context: ssl.SSLContext | None = None,
+        behind_pgbouncer: bool = False,
     ) -> None:
         self._dsn_for = dsn_for
+        self._behind_pgbouncer = behind_pgbouncer
         self._schema = schema
         self._limit = limit
         self._max_size = max_size
@@ -205,6 +223,7 @@ class SiloPools:
                     min_size=0,
                     max_size=self._max_size,
                     ssl_context=self._ssl,
+                    behind_pgbouncer=self._behind_pgbouncer,
                 )
             )
             self._opening[database] = opening
@@ -257,6 +276,7 @@ class Database:
         platform: asyncpg.Pool | None = None,
         silos: SiloPools | None = None,
         platform_silos: SiloPools | None = None,
+        behind_pgbouncer: bool = False,
     ) -> None:
         self.pool = pool
         self.schema = schema
@@ -265,6 +285,12 @@ class Database:
         self.platform_silos = platform_silos
         self._enter = f"SELECT tier, location FROM {schema}.enter_tenant($1)"  # noqa: S608 - the service's schema
         self._silo_of: dict[str, str] = {}
+        # Behind PgBouncer the pools' connections carry no search_path of their
+        # own (`create_pool`): each transaction sets the service's, locally,
+        # before anything (enter_tenant included) resolves a name.
+        self._local_search_path = (
+            f"SELECT set_config('search_path', '{schema},public', true)" if behind_pgbouncer else ""
+        )
         # Told after each commit in a silo database (the outbox relay: no NOTIFY reaches it).
         self.on_silo_commit: Callable[[Place], None] | None = None
 
@@ -312,6 +338,7 @@ class Database:
                 entered = False
                 async with conn.transaction():
                     begun = True
+                    await self._set_search_path(conn)
                     tier, location = await conn.fetchrow(self._enter, tenant_id) or ("", "")
                     home = location if tier == Tier.SILO else None
                     if home == silo:
@@ -362,6 +389,7 @@ class Database:
         try:
             async with conn.transaction():
                 begun = True
+                await self._set_search_path(conn)
                 await conn.execute("SELECT set_config('app.tenant_id', $1, true)", ALL_TENANTS)
                 if place.tier is Tier.BRIDGE:
                     await conn.execute(
@@ -375,6 +403,10 @@ class Database:
             raise
         finally:
             await _release(pool, conn)
+
+    async def _set_search_path(self, conn: Connection) -> None:
+        if self._local_search_path:
+            await conn.execute(self._local_search_path)
 
     async def _silo_pool(self, silos: SiloPools | None, database: str) -> asyncpg.Pool:
         if silos is None:
@@ -419,15 +451,27 @@ async def open_database(
     max_size: int = 10,
     platform_max_size: int = 4,
     ssl_context: ssl.SSLContext | None = None,
+    behind_pgbouncer: bool = False,
 ) -> Database:
     """The request pool at `dsn` and the platform pool (`platform_dsn`, else derived from `dsn`)."""
+    bouncer = behind_pgbouncer
     pool = await create_pool(
-        dsn, schema, min_size=min_size, max_size=max_size, ssl_context=ssl_context
+        dsn,
+        schema,
+        min_size=min_size,
+        max_size=max_size,
+        ssl_context=ssl_context,
+        behind_pgbouncer=bouncer,
     )
     platform_dsn = platform_dsn or platform_url(dsn, schema)
     try:
         platform = await create_pool(
-            platform_dsn, schema, min_size=1, max_size=platform_max_size, ssl_context=ssl_context
+            platform_dsn,
+            schema,
+            min_size=1,
+            max_size=platform_max_size,
+            ssl_context=ssl_context,
+            behind_pgbouncer=bouncer,
         )
     except BaseException:
         await pool.close()
@@ -436,10 +480,16 @@ async def open_database(
         pool,
         schema,
         platform=platform,
-        silos=SiloPools(partial(database_url, dsn), schema, ssl_context=ssl_context),
-        platform_silos=SiloPools(
-            partial(database_url, platform_dsn), schema, ssl_context=ssl_context
+        silos=SiloPools(
+            partial(database_url, dsn), schema, ssl_context=ssl_context, behind_pgbouncer=bouncer
         ),
+        platform_silos=SiloPools(
+            partial(database_url, platform_dsn),
+            schema,
+            ssl_context=ssl_context,
+            behind_pgbouncer=bouncer,
+        ),
+        behind_pgbouncer=bouncer,
     )
 
 

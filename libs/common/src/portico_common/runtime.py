@@ -133,17 +133,23 @@ class Runtime:
         platform_dsn = settings.platform_database_url.get_secret_value() or platform_url(
             dsn, service
         )
+        bouncer = settings.database_behind_pgbouncer
         pool = await create_pool(
             dsn,
             service,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             ssl_context=database_tls,
+            behind_pgbouncer=bouncer,
         )
         try:
             await check_database(pool, service, migrations_package)
             platform = await open_platform_pool(
-                platform_dsn, service, settings.db_platform_pool_max, database_tls
+                platform_dsn,
+                service,
+                settings.db_platform_pool_max,
+                database_tls,
+                behind_pgbouncer=bouncer,
             )
         except BaseException:
             await pool.close()
@@ -152,10 +158,19 @@ class Runtime:
             pool,
             service,
             platform=platform,
-            silos=SiloPools(partial(database_url, dsn), service, ssl_context=database_tls),
-            platform_silos=SiloPools(
-                partial(database_url, platform_dsn), service, ssl_context=database_tls
+            silos=SiloPools(
+                partial(database_url, dsn),
+                service,
+                ssl_context=database_tls,
+                behind_pgbouncer=bouncer,
             ),
+            platform_silos=SiloPools(
+                partial(database_url, platform_dsn),
+                service,
+                ssl_context=database_tls,
+                behind_pgbouncer=bouncer,
+            ),
+            behind_pgbouncer=bouncer,
         )
         nc = await connect(
             settings.nats_url,
@@ -270,11 +285,23 @@ def service_tokens_for(
 
 
 async def open_platform_pool(
-    dsn: str, service: str, max_size: int, tls: ssl.SSLContext | None
+    dsn: str,
+    service: str,
+    max_size: int,
+    tls: ssl.SSLContext | None,
+    *,
+    behind_pgbouncer: bool = False,
 ) -> asyncpg.Pool:
     """The platform role's pool, checked: the only role ALL_TENANTS opens every tenant to."""
     try:
-        pool = await create_pool(dsn, service, min_size=1, max_size=max_size, ssl_context=tls)
+        pool = await create_pool(
+            dsn,
+            service,
+            min_size=1,
+            max_size=max_size,
+            ssl_context=tls,
+            behind_pgbouncer=behind_pgbouncer,
+        )
     except asyncpg.InvalidAuthorizationSpecificationError as exc:
         raise DatabaseSetupError(
             f"cannot log in as the platform role {platform_role(service)} ({exc}): provision it"

@@ -80,6 +80,10 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # retention. Empty: database_url's, logging in as that role instead (the
     # password provision gives it unless told another).
     platform_database_url: SecretStr = SecretStr("")
+    # True when both URLs are a PgBouncer in transaction pooling: no prepared
+    # statement cache, and the schema's search_path set in each transaction
+    # (`portico_common.db.create_pool`; docs/tenancy-isolation.md).
+    database_behind_pgbouncer: bool = False
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     # gRPC server reflection (grpcurl and the like); off outside development.
