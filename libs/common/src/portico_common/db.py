@@ -498,16 +498,26 @@ def database_url(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{quote(database, safe='')}"))
 
 
+# asyncpg's words when a statement finds the protocol still consuming an error
+# the server sent unasked (PROTOCOL_ERROR_CONSUME), as a terminated backend does.
+_TERMINATED_BETWEEN_STATEMENTS = "another operation (2) is in progress"
+
+
 def _raise_if_dropped_while_idle(
     conn: Connection, begun: bool, exc: asyncpg.InternalClientError
 ) -> None:
-    """PostgreSQL's outage when BEGIN found the connection left mid-message.
+    """PostgreSQL's outage when the connection was left mid-message by a server that went away.
 
     BEGIN is the first thing a connection is asked after the pool hands it out;
     "another operation is in progress" there means the server went away under
-    it while it idled. Nothing was run: the connection is dropped (the pool opens
-    a fresh one in its place) and the caller gets an outage, not an internal error.
+    it while it idled. Inside a begun transaction the same words are the code's
+    own fault (two statements at once on one connection), except when the
+    operation in progress is the consumption of an error no statement asked
+    for (asyncpg's state 2): PostgreSQL terminating the backend between two
+    statements. Either way nothing was sent, so nothing was committed: the
+    connection is dropped (the pool opens a fresh one in its place) and the
+    caller gets an outage, not an internal error.
     """
-    if not begun:
+    if not begun or _TERMINATED_BETWEEN_STATEMENTS in str(exc):
         conn.terminate()
         raise DependencyUnavailableError(POSTGRESQL) from exc

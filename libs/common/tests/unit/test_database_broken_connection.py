@@ -12,6 +12,7 @@ from portico_common.db import Database
 from portico_common.outages import POSTGRESQL, DependencyUnavailableError
 
 LEFT_MID_MESSAGE = "cannot switch to state 15; another operation (2) is in progress"
+STATEMENT_IN_PROGRESS = "cannot switch to state 15; another operation (12) is in progress"
 
 
 class Transaction:
@@ -82,15 +83,29 @@ async def test_a_connection_that_cannot_begin_is_closed_and_answered_as_an_outag
     assert pool.released == [conn]
 
 
-async def test_the_same_error_inside_a_begun_transaction_stays_what_it_is() -> None:
-    """Once the transaction has begun, a client error is the code's: not passed off as an outage."""
+async def test_two_statements_at_once_inside_a_begun_transaction_stay_what_they_are() -> None:
+    """Once the transaction has begun, a statement clashing with another is the code's fault."""
     conn = Connection(broken=False)
     pool = Pool(conn)
     db = Database(cast("asyncpg.Pool", pool), "rollout")
     with pytest.raises(asyncpg.InternalClientError, match="another operation"):
         async with db.transaction("acme"):
-            raise asyncpg.InternalClientError(LEFT_MID_MESSAGE)
+            raise asyncpg.InternalClientError(STATEMENT_IN_PROGRESS)
     assert not conn.terminated
     assert conn.statements[0] == "BEGIN"
     assert conn.statements[-1] == "ROLLBACK"
+    assert pool.released == [conn]
+
+
+async def test_a_backend_terminated_between_two_statements_is_answered_as_an_outage() -> None:
+    """PostgreSQL ending the backend mid-transaction (a restart): no COMMIT was sent, so
+    nothing took effect; the connection is closed and the caller told to retry."""
+    conn = Connection(broken=False)
+    pool = Pool(conn)
+    db = Database(cast("asyncpg.Pool", pool), "rollout")
+    with pytest.raises(DependencyUnavailableError) as raised:
+        async with db.transaction("acme"):
+            raise asyncpg.InternalClientError(LEFT_MID_MESSAGE)
+    assert raised.value.dependency == POSTGRESQL
+    assert conn.terminated
     assert pool.released == [conn]
