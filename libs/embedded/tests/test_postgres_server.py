@@ -98,6 +98,92 @@ def test_as_root_data_out_of_reach_lives_in_the_stage_behind_a_symlink(
         server.remove()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root stages data for another user")
+def test_as_root_a_deleted_data_path_starts_afresh_and_its_staged_data_goes(
+    private_dir: Path,
+) -> None:
+    """Deleting the data path (as the error for unreachable data advises) is a fresh start.
+
+    The staged data of the deleted path goes, and a server asked for at the
+    same path with another password starts empty instead of refusing it.
+    """
+    data = private_dir / "data"
+    first = PostgresServer(data, database="postgres", fsync=False, password=PW)
+    again = PostgresServer(data, database="postgres", fsync=False, password=secrets.token_hex(16))
+    try:
+        first.start()
+        staged = data.resolve()
+        asyncio.run(_sql(first, "CREATE TABLE kept (n int)"))
+        first.stop()
+        data.unlink()
+        again.start()
+        assert data.resolve() == staged
+        assert asyncio.run(_sql(again, "SELECT to_regclass('kept')::text")) is None
+    finally:
+        first.stop()
+        again.stop()
+        again.remove()
+    assert not staged.exists()
+    assert not staged.with_name(staged.name + postgres.OWNER_SUFFIX).exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root stages data for another user")
+def test_as_root_staged_data_of_a_deleted_temporary_home_is_swept_once_stopped(
+    private_dir: Path,
+) -> None:
+    """A throwaway home deleted without a word leaves nothing in the stage, once stopped.
+
+    Its data survives the sweep while its server still runs.
+    """
+    data = private_dir / "data"
+    server = PostgresServer(data, database="postgres", fsync=False, password=PW)
+    try:
+        server.start()
+        staged = data.resolve()
+        data.unlink()
+        assert postgres.sweep_orphans(staged.parent) == []
+        assert _answers(server) == 1
+        server.stop()
+        assert staged in postgres.sweep_orphans(staged.parent)
+        assert not staged.exists()
+        assert not staged.with_name(staged.name + postgres.OWNER_SUFFIX).exists()
+    finally:
+        server.stop()
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def test_the_sweep_spares_data_that_a_path_still_leads_to_or_that_may_have_moved(
+    tmp_path: Path,
+) -> None:
+    """Only throwaway owners (under the temporary directory) that lead elsewhere are swept."""
+    stage = tmp_path / "stage"
+    stage.mkdir()
+
+    def staged(name: str, owner: Path) -> Path:
+        data = stage / name
+        data.mkdir()
+        (stage / f"{name}{postgres.OWNER_SUFFIX}").write_text(str(owner))
+        return data
+
+    home = tmp_path / "home"
+    home.mkdir()
+    in_use = staged("in-use", home / "pg")
+    (home / "pg").symlink_to(in_use, target_is_directory=True)
+    deleted = staged("deleted", tmp_path / "gone" / "pg")
+    staged("elsewhere", Path("/srv/portico-home/.portico/pg"))
+    (stage / "unrecorded").mkdir()
+
+    assert postgres.sweep_orphans(stage) == [deleted]
+    assert not deleted.exists()
+    assert sorted(path.name for path in stage.iterdir()) == [
+        "elsewhere",
+        f"elsewhere{postgres.OWNER_SUFFIX}",
+        "in-use",
+        f"in-use{postgres.OWNER_SUFFIX}",
+        "unrecorded",
+    ]
+
+
 def test_a_port_taken_before_the_bind_is_retried_on_another(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -313,6 +399,10 @@ def test_a_server_watching_its_owner_stops_when_the_owner_is_killed(
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + 20
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        PostgresServer(base / "data", password=PW).remove()
 
 
 _CRASH_ONCE = """#!/bin/sh

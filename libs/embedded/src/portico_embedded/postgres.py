@@ -62,6 +62,8 @@ PORT_ATTEMPTS = 5
 CRASH_RETRIES = 1
 _ADDRESS_IN_USE = "Address already in use"
 SUPERUSER = "postgres"
+# Beside each staged data directory: the path that was asked for it (see `sweep_orphans`).
+OWNER_SUFFIX = ".owner"
 # Where to look for a PostgreSQL built with SSL (see `bin_dir_with_ssl`).
 SSL_BIN_DIR_ENV = "PORTICO_POSTGRES_SSL_BIN_DIR"
 DEBIAN_ROOT = "/usr/lib/postgresql"
@@ -300,6 +302,7 @@ class PostgresServer:
         target = self.data_dir.resolve()
         if self.data_dir.is_symlink():
             self.data_dir.unlink()
+            _owner_record(target).unlink(missing_ok=True)
         shutil.rmtree(target, ignore_errors=True)
         self.log_path.unlink(missing_ok=True)
 
@@ -398,14 +401,74 @@ def place_data_dir(requested: Path, user: str | None) -> Path:
                 f"PostgreSQL's data in {requested} cannot be reached by the {PG_SYSTEM_USER}"
                 f" user (a parent directory lacks o+x); move it, or delete it to start afresh"
             )
+        staged = stage_dir() / "data"
+        staged.mkdir(mode=0o755, exist_ok=True)
+        sweep_orphans(staged)
         digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
-        resolved = stage_dir() / "data" / f"{requested.name}-{digest}"
-        resolved.parent.mkdir(mode=0o755, exist_ok=True)
+        resolved = staged / f"{requested.name}-{digest}"
+        # `requested` is gone, so data staged for the same path belongs to a
+        # deleted predecessor (its superuser has another password): start afresh.
+        _discard_staged(resolved)
         requested.symlink_to(resolved, target_is_directory=True)
+        _owner_record(resolved).write_text(str(requested.absolute()))
     resolved.mkdir(parents=True, exist_ok=True)
     resolved.chmod(0o700)
     shutil.chown(resolved, user=user, group=user)
     return resolved
+
+
+def sweep_orphans(staged: Path) -> list[Path]:
+    """Deletes staged data whose owner was a throwaway path that no longer leads to it.
+
+    Test sessions, benchmarks and clones in `mktemp -d` folders place their
+    data here from the temporary directory and are deleted without a word to
+    us; their data would pile up. Only owners under the temporary directory
+    count as throwaway: a home elsewhere that no longer points here may have
+    been moved with its symlink, so its data is left alone. Data a live
+    postmaster still runs on is never touched.
+    """
+    swept = []
+    temporary = Path(tempfile.gettempdir()).resolve()
+    for record in staged.glob(f"*{OWNER_SUFFIX}"):
+        data = record.with_name(record.name.removesuffix(OWNER_SUFFIX))
+        # Another process may sweep or place at the same time: what vanished is done.
+        with contextlib.suppress(OSError):
+            owner = Path(record.read_text())
+            thrown_away = owner.is_relative_to(temporary) and not _leads_to(owner, data)
+            if thrown_away and not _postmaster_alive(data):
+                shutil.rmtree(data, ignore_errors=True)
+                record.unlink(missing_ok=True)
+                swept.append(data)
+    return swept
+
+
+def _discard_staged(data: Path) -> None:
+    """Deletes staged data and its owner record; refuses while a postmaster runs on it."""
+    if _postmaster_alive(data):
+        raise LauncherError(
+            f"staged PostgreSQL data {data} has lost the path that led to it, but a server"
+            " still runs on it; stop that server first"
+        )
+    shutil.rmtree(data, ignore_errors=True)
+    _owner_record(data).unlink(missing_ok=True)
+
+
+def _owner_record(data: Path) -> Path:
+    return data.with_name(data.name + OWNER_SUFFIX)
+
+
+def _leads_to(owner: Path, data: Path) -> bool:
+    return owner.is_symlink() and owner.resolve() == data.resolve()
+
+
+def _postmaster_alive(data: Path) -> bool:
+    """Whether the process named by the data's postmaster.pid is a live postgres."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return False
+    return name == "postgres"
 
 
 def reachable(path: Path) -> bool:
