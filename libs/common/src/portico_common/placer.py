@@ -40,8 +40,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from portico.events.v1 import events_pb2 as ev
 from portico_common.db import Place, Tier
 from portico_common.errors import PorticoError
+from portico_common.events.envelope import Envelope
+from portico_common.events.outbox import write_event
 from portico_common.placement import bridge_schema, place_tenant
 from portico_common.placement_drop import drop_place
 
@@ -49,6 +52,8 @@ log = logging.getLogger(__name__)
 
 # The service that keeps the tenants and their chosen isolation.
 TENANCY = "tenancy"
+# The CloudEvents source of tenancy's events, which a move's announcement is.
+TENANCY_SOURCE = "portico/tenancy"
 MAX_ERROR = 1000
 # A tenant the placer should place now: waiting for its place, and not backing off.
 _DUE = """isolation <> 'pool' AND placed_at IS NULL AND state = 'provisioning'
@@ -208,14 +213,23 @@ async def record_move(
     Tenancy's `isolation` and location are what `GetPlacement` shows and what
     a new tenant was placed by; a move (`dbsetup move`) changes the place
     under tenancy, so it says so here, in the placement columns the placer
-    writes. False when this database has no tenancy (a service's own).
+    writes, and announces it (`tenant.moved`, in tenancy's outbox, in the
+    same transaction) when the tier or the location changed: recording the
+    same move again announces nothing. False when this database has no
+    tenancy (a service's own).
     """
+    location = _location(tenant, place, services)
     conn = await asyncpg.connect(migrator_url, ssl=ssl_context)
     try:
         async with conn.transaction():
             await conn.execute("SELECT set_config('app.tenant_id', '*', true)")
             if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{TENANCY}.tenants"):
                 return False
+            before = await conn.fetchrow(
+                f"""SELECT isolation, placement_location FROM {TENANCY}.tenants
+                     WHERE tenant_id = $1 FOR UPDATE""",  # noqa: S608 - constant schema
+                tenant,
+            )
             await conn.execute(
                 f"""UPDATE {TENANCY}.tenants
                        SET isolation = $2, placement_location = $3,
@@ -224,11 +238,31 @@ async def record_move(
                      WHERE tenant_id = $1""",  # noqa: S608 - constant schema
                 tenant,
                 str(place.tier),
-                _location(tenant, place, services),
+                location,
             )
+            if before is not None and (before["isolation"], before["placement_location"]) != (
+                str(place.tier),
+                location,
+            ):
+                await _announce_move(conn, tenant, before["isolation"], place, location)
     finally:
         await conn.close()
     return True
+
+
+async def _announce_move(
+    conn: asyncpg.Connection, tenant: str, previous: str, place: Place, location: str
+) -> None:
+    moved = ev.TenantMoved(
+        tenant_id=tenant,
+        isolation=str(place.tier),
+        previous_isolation=previous,
+        location=location,
+    )
+    moved.at.GetCurrentTime()
+    # The outbox tenancy's relay publishes from: its own schema's.
+    await conn.execute(f"SET LOCAL search_path TO {TENANCY}")
+    await write_event(conn, Envelope.of(moved, source=TENANCY_SOURCE, tenant_id=tenant))
 
 
 async def _report(

@@ -16,6 +16,7 @@ import grpc
 import pytest
 from pydantic import SecretStr
 
+from portico.events.v1 import events_pb2 as ev
 from portico.tenancy.v1 import lifecycle_pb2 as lpb
 from portico.tenancy.v1 import lifecycle_pb2_grpc as lpb_grpc
 from portico.tenancy.v1 import tenancy_pb2 as pb
@@ -296,6 +297,60 @@ async def test_a_deleted_tenants_bridge_schemas_and_silo_database_are_dropped(
             database_url, f'DROP DATABASE IF EXISTS "{silos["suspended-silo"]}" WITH (FORCE)'
         )
         await _admin(database_url, f'DROP DATABASE IF EXISTS "{silos["gone-silo"]}" WITH (FORCE)')
+
+
+async def _moves_announced(database_url: str, tenant: str) -> list[tuple[str, str, str, str]]:
+    rows = await _admin(
+        database_url,
+        "SELECT subject, payload, published_at FROM tenancy.outbox"
+        " WHERE event_type = 'tenant.moved' AND tenant_id = $1 ORDER BY seq",
+        tenant,
+    )
+    moves = []
+    for row in rows:
+        moved = ev.TenantMoved.FromString(row["payload"])
+        assert row["subject"] == "portico.tenant.moved"
+        assert moved.tenant_id == tenant
+        assert moved.at.seconds > 0
+        moves.append(
+            (
+                moved.previous_isolation,
+                moved.isolation,
+                moved.location,
+                "sent" if row["published_at"] else "held",
+            )
+        )
+    return moves
+
+
+async def test_a_recorded_move_is_announced_once_by_tenancy(
+    tenancy: Tenancy, service_database_url: ServiceDatabaseUrl, database_url: str
+) -> None:
+    """Each move recorded in tenancy is a tenant.moved event from tenancy's outbox, relayed
+    to the bus; recording the same move again (a rerun of `dbsetup move`) announces nothing."""
+    await service_database_url(PLACED, None)
+    migrator = migrator_url(database_url)
+    tenant = "announced"
+    silo = silo_database(database_url.rpartition("/")[2], tenant)
+    await tenancy.tenants.CreateTenant(pb.CreateTenantRequest(tenant_id=tenant))
+    try:
+        to_bridge, _ = await move_tenant(database_url, migrator, tenant, PLACED, None, Tier.BRIDGE)
+        assert await record_move(migrator, tenant, to_bridge, [PLACED])
+        assert await record_move(migrator, tenant, to_bridge, [PLACED])
+        to_silo, _ = await move_tenant(database_url, migrator, tenant, PLACED, None, Tier.SILO)
+        assert await record_move(migrator, tenant, to_silo, [PLACED])
+
+        async def relayed() -> bool:
+            moves = await _moves_announced(database_url, tenant)
+            return bool(moves) and all(sent == "sent" for *_, sent in moves)
+
+        await _wait_for("the moves relayed", relayed)
+        assert await _moves_announced(database_url, tenant) == [
+            ("pool", "bridge", bridge_schema(PLACED, tenant), "sent"),
+            ("bridge", "silo", silo, "sent"),
+        ]
+    finally:
+        await _admin(database_url, f'DROP DATABASE IF EXISTS "{silo}" WITH (FORCE)')
 
 
 async def test_a_deleted_tenant_moved_between_tiers_loses_every_place_it_had(

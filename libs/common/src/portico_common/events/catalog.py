@@ -25,6 +25,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     "tenant.deletion_requested": ev.TenantDeletionRequested,
     "tenant.deleted": ev.TenantDeleted,
     "tenant.updated": ev.TenantUpdated,
+    "tenant.moved": ev.TenantMoved,
     "plugin.artifact.verified": ev.ArtifactVerified,
     "plugin.artifact.rejected": ev.ArtifactRejected,
     "plugin.compat.checked": ev.CompatChecked,

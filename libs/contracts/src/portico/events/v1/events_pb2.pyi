@@ -993,6 +993,44 @@ class TenantUpdated(_message.Message):
 Global___TenantUpdated: _TypeAlias = TenantUpdated  # noqa: Y015
 
 @_typing.final
+class TenantMoved(_message.Message):
+    """tenant.moved: every placed service moved the tenant's data to another
+    isolation tier (`dbsetup move`); tenancy's record now shows it there.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ISOLATION_FIELD_NUMBER: _builtins.int
+    PREVIOUS_ISOLATION_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    isolation: _builtins.str
+    """pool, bridge or silo: where its data lives now, and where it lived before."""
+    previous_isolation: _builtins.str
+    location: _builtins.str
+    """The bridge schema or silo database ("" in the pool), as GetPlacement shows it."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        isolation: _builtins.str = ...,
+        previous_isolation: _builtins.str = ...,
+        location: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "isolation", b"isolation", "location", b"location", "previous_isolation", b"previous_isolation", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantMoved: _TypeAlias = TenantMoved  # noqa: Y015
+
+@_typing.final
 class InstallRequested(_message.Message):
     """plugin.install.requested: InstallSecure verified and scored a plugin version."""
 
