@@ -98,6 +98,11 @@ made by the operator from `portico nats-config`; the chart never holds seeds.
 {{- printf "PORTICO_%s_DATABASE_URL" (upper .) }}
 {{- end }}
 
+{{/* The Secret's key for one service's outbox LISTEN URL (optional): PORTICO_<SERVICE>_DATABASE_LISTEN_URL. */}}
+{{- define "portico.databaseListenUrlKey" -}}
+{{- printf "PORTICO_%s_DATABASE_LISTEN_URL" (upper .) }}
+{{- end }}
+
 {{/* The Secret's key for one service's own client secret at auth: PORTICO_<SERVICE>_CLIENT_SECRET. */}}
 {{- define "portico.clientSecretKey" -}}
 {{- printf "PORTICO_%s_CLIENT_SECRET" (upper .) }}
@@ -289,6 +294,14 @@ spec:
                 secretKeyRef:
                   name: {{ include "portico.secretName" $root }}
                   key: {{ include "portico.databaseUrlKey" .name }}
+            # Behind PgBouncer, the outbox relay's LISTEN goes straight to PostgreSQL
+            # when the Secret has this key (PORTICO_DATABASE_LISTEN_URL); else it polls.
+            - name: PORTICO_DATABASE_LISTEN_URL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "portico.secretName" $root }}
+                  key: {{ include "portico.databaseListenUrlKey" .name }}
+                  optional: true
             {{- end }}
             {{- if and (eq $c.kind "grpc") (not $root.Values.nats.url) }}
             - name: PORTICO_NATS_URL

@@ -190,7 +190,7 @@ class Runtime:
         # The relay is a platform job: it runs as the platform role.
         relay = OutboxRelay(
             platform,
-            platform_dsn,
+            listen_url(settings, platform_dsn),
             service,
             js,
             poll_seconds=settings.outbox_poll_seconds,
@@ -282,6 +282,19 @@ def service_tokens_for(
         return None
     identity = ServiceIdentity(settings.auth_client_id, settings.auth_client_secret)
     return ServiceTokens(identity, grpc_token_issuer(settings.auth_target, tls=tls))
+
+
+def listen_url(settings: ServiceSettings, platform_dsn: str) -> str:
+    """Where the outbox relay LISTENs for other processes' commits ("": it polls)."""
+    listen = settings.database_listen_url.get_secret_value()
+    if listen or not settings.database_behind_pgbouncer:
+        return listen or platform_dsn
+    log.info(
+        "the outbox relay does not LISTEN through PgBouncer: other processes' events wait"
+        " for its poll; PORTICO_DATABASE_LISTEN_URL (straight to PostgreSQL) wakes it at once",
+        extra={"poll_seconds": settings.outbox_poll_seconds},
+    )
+    return ""
 
 
 async def open_platform_pool(

@@ -84,6 +84,13 @@ class ServiceSettings(GrpcClientTlsSettings, NatsTlsSettings, DatabaseTlsSetting
     # statement cache, and the schema's search_path set in each transaction
     # (`portico_common.db.create_pool`; docs/tenancy-isolation.md).
     database_behind_pgbouncer: bool = False
+    # A URL straight to PostgreSQL (the platform role's) for the outbox relay's
+    # LISTEN. Behind PgBouncer in transaction pooling a LISTEN cannot hold: the
+    # server connection goes to other clients between statements. So there,
+    # without this URL, the relay does not listen: this process's commits still
+    # wake it at once, other processes' (replicas, a tenant move) wait for the
+    # poll (outbox_poll_seconds). Empty elsewhere: the platform URL is used.
+    database_listen_url: SecretStr = SecretStr("")
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     # gRPC server reflection (grpcurl and the like); off outside development.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,15 @@ import asyncpg
 import pytest
 
 from portico_common.clock import ManualClock
-from portico_common.db import Connection, Database, Tier, open_database, platform_role, service_role
+from portico_common.db import (
+    Connection,
+    Database,
+    Tier,
+    open_database,
+    platform_role,
+    platform_url,
+    service_role,
+)
 from portico_common.placement import bridge_schema, place_tenant, silo_database
 from portico_common.runtime import Runtime
 from portico_common.settings import ServiceSettings
@@ -51,6 +60,8 @@ class Bounced:
     bouncer: PgBouncer
     main: str
     silos: list[str]
+    # The service's own URL straight to PostgreSQL, not through PgBouncer.
+    direct: str
 
 
 @dataclass
@@ -86,7 +97,7 @@ async def bounced(
     silos = [silo_database(main, t) for t, tier in TENANTS.items() if tier is Tier.SILO]
     db = await open_database(bouncer.url(role, main), SCHEMA, max_size=4, behind_pgbouncer=True)
     try:
-        yield Bounced(db, bouncer, main, silos)
+        yield Bounced(db, bouncer, main, silos, dsn)
     finally:
         await db.close()
         bouncer.stop()
@@ -248,3 +259,74 @@ async def test_a_service_started_with_the_setting_runs_its_tenants_through_pgbou
                 assert seen.backend == backend
     finally:
         await rt.close()
+
+
+async def _published_at_once(
+    bounced: Bounced,
+    nats_url: str,
+    service_migrations: str,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    poll_seconds: float,
+) -> float:
+    """How long an event another process commits waits for the relay of a service run
+    behind PgBouncer (it is published, or the test fails after 20 s)."""
+    monkeypatch.setenv(
+        "PORTICO_DATABASE_URL", bounced.bouncer.url(service_role(SCHEMA), bounced.main)
+    )
+    monkeypatch.setenv("PORTICO_DATABASE_BEHIND_PGBOUNCER", "true")
+    monkeypatch.setenv("PORTICO_OUTBOX_POLL_SECONDS", str(poll_seconds))
+    settings = ServiceSettings(nats_url=nats_url, grpc_port=0, metrics_port=-1, unsafe_no_auth=True)
+    rt = await Runtime.start(SCHEMA, settings, service_migrations, clock=ManualClock())
+    stop = asyncio.Event()
+    relaying = asyncio.create_task(rt.relay.run(stop))
+    other = await asyncpg.connect(bounced.direct)
+    try:
+        # Let the relay settle into waiting for a wake-up or its poll.
+        await asyncio.sleep(0.5)
+        async with other.transaction():
+            await other.execute("SELECT set_config('app.tenant_id', 'pool-a', true)")
+            event = await other.fetchval(
+                f"INSERT INTO {SCHEMA}.outbox"  # noqa: S608 - the test's own schema
+                " (event_id, subject, event_type, tenant_id, headers, payload)"
+                " VALUES (gen_random_uuid(), 'portico.tenant.updated', 'tenant.updated',"
+                " 'pool-a', '{}', '') RETURNING event_id"
+            )
+        written = time.monotonic()
+        while time.monotonic() - written < 20:
+            sent = await other.fetchval(
+                f"SELECT published_at IS NOT NULL FROM {SCHEMA}.outbox WHERE event_id = $1",  # noqa: S608 - the test's own schema
+                event,
+            )
+            if sent:
+                return time.monotonic() - written
+            await asyncio.sleep(0.05)
+        raise AssertionError("the event another process committed was never relayed")
+    finally:
+        stop.set()
+        await relaying
+        await other.close()
+        await rt.close()
+
+
+async def test_behind_pgbouncer_a_direct_listen_url_wakes_the_relay_at_once(
+    bounced: Bounced, nats_url: str, service_migrations: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LISTEN cannot hold through transaction pooling; PORTICO_DATABASE_LISTEN_URL, straight
+    to PostgreSQL, brings other processes' commits at once, not at the next poll (60 s)."""
+    monkeypatch.setenv("PORTICO_DATABASE_LISTEN_URL", platform_url(bounced.direct, SCHEMA))
+    waited = await _published_at_once(
+        bounced, nats_url, service_migrations, monkeypatch, poll_seconds=60
+    )
+    assert waited < 10
+
+
+async def test_behind_pgbouncer_without_a_listen_url_the_relay_polls(
+    bounced: Bounced, nats_url: str, service_migrations: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No LISTEN through PgBouncer (it would land on a shared server connection): another
+    process's event is relayed by the poll, and nothing fails meanwhile."""
+    waited = await _published_at_once(
+        bounced, nats_url, service_migrations, monkeypatch, poll_seconds=0.5
+    )
+    assert waited < 15

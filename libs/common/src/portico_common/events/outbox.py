@@ -94,6 +94,7 @@ class OutboxRelay:
         # Places a NOTIFY or a local commit said have new rows.
         self._dirty: set[Place] = set()
         self._listening: set[str] = set()
+        # Where to LISTEN for other processes' commits; "": nowhere, the poll finds them.
         self._dsn = dsn
         # The LISTEN connection is opened apart from the pool, with the pool's TLS.
         self._ssl = ssl_context
@@ -234,7 +235,7 @@ class OutboxRelay:
         await self._close_listener()
 
     async def _ensure_listener(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
+        if not self._dsn or (self._listener is not None and not self._listener.is_closed()):
             return
         self._listening = set()
         try:
