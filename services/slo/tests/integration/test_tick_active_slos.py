@@ -123,3 +123,12 @@ async def test_a_tick_over_thousands_of_idle_slos_reads_and_judges_only_the_acti
     conversions = 0
     assert await handlers.refresh_burn_rates(uow, gauge) == Tick(evaluated=1, total=IDLE + 3)
     assert conversions == spans
+
+    # A restarted process's first tick judges them all: every SLO gets its series.
+    restarted = MemoryBurnRates()
+    assert await handlers.refresh_burn_rates(uow, restarted, everything=True) == Tick(
+        evaluated=IDLE + 3, total=IDLE + 3
+    )
+    assert len(restarted.values) == IDLE + 3
+    assert restarted.values[busy.slo_id] == gauge.values[busy.slo_id]
+    assert restarted.burning() == {busy.slo_id}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -156,26 +157,69 @@ async def test_a_tick_over_many_slos_lets_other_work_run_before_it_ends(
     assert any(0 < n < total for n in seen), seen
 
 
+async def _tick_metrics_once_settled(job_gauge: SignallingBurnRates, job: Any) -> list[float]:
+    """Runs the upkeep job until a tick after the first has been exported; the judged counts."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(job(stop))
+    judged: list[float] = []
+    try:
+        await asyncio.wait_for(job_gauge.updated.wait(), timeout=5)
+        async with asyncio.timeout(5):
+            while len(judged) < 2:
+                value = REGISTRY.get_sample_value("portico_slo_tick_evaluated")
+                if value is not None and (not judged or value != judged[-1]):
+                    judged.append(value)
+                await asyncio.sleep(0.001)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=1)
+    return judged
+
+
 async def test_upkeep_exports_how_many_slos_each_tick_judged(
     store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
 ) -> None:
-    """The tick's gauges: the SLOs it judged (the one with outcomes) of all of them."""
+    """The tick's gauges: the first judges every SLO, later ones the one with outcomes,
+    of all of them."""
     await slo_with_traffic(store, gauge, "acme", bad=10)
     await handlers.create_slo(
         store.uow_factory(), gauge, tenant_id="globex", plugin=PLUGIN, version="1.0.0",
         objective=0.99,
     )  # fmt: skip
     signalling = SignallingBurnRates()
-    stop = asyncio.Event()
     [job, _] = build(
         Dependencies(
             uow=store.uow_factory(), clock=clock, gauge=signalling, gauge_refresh_seconds=0.01
         )
     ).background
-    task = asyncio.create_task(job(stop))
-    await asyncio.wait_for(signalling.updated.wait(), timeout=5)
-    stop.set()
-    await asyncio.wait_for(task, timeout=1)
 
-    assert REGISTRY.get_sample_value("portico_slo_tick_evaluated") == 1
+    assert await _tick_metrics_once_settled(signalling, job) == [2, 1]
     assert REGISTRY.get_sample_value("portico_slo_tick_slos") == 2
+
+
+async def test_a_restarted_process_shows_idle_slos_at_zero_after_its_first_tick(
+    store: MemoryStore, gauge: MemoryBurnRates, clock: ManualClock
+) -> None:
+    """A new process's gauge has no series; its first tick gives every SLO one, the idle
+    ones (no outcomes, OK) at 0, which later ticks, judging only the active, leave as is."""
+    busy = await slo_with_traffic(store, gauge, "acme", bad=10)
+    idle = [
+        await handlers.create_slo(
+            store.uow_factory(), gauge, tenant_id=tenant, plugin=PLUGIN, version="1.0.0",
+            objective=0.99,
+        )
+        for tenant in ("globex", "initech")
+    ]  # fmt: skip
+    restarted = SignallingBurnRates()
+    [job, _] = build(
+        Dependencies(
+            uow=store.uow_factory(), clock=clock, gauge=restarted, gauge_refresh_seconds=0.01
+        )
+    ).background
+
+    await _tick_metrics_once_settled(restarted, job)
+
+    assert {slo.slo_id: restarted.values.get(slo.slo_id) for slo in idle} == {
+        slo.slo_id: (0.0, 0.0) for slo in idle
+    }
+    assert round(restarted.values[busy.slo_id][1], 6) == 10.0

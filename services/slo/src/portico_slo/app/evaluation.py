@@ -17,6 +17,7 @@ from datetime import datetime
 
 from portico_common.tenants import ALL_TENANTS
 from portico_slo.app.ports import (
+    ActiveSummaries,
     BurnRateGauge,
     SloRecord,
     SloUnitOfWork,
@@ -126,7 +127,9 @@ class Tick:
     total: int
 
 
-async def evaluate_all(uow: UnitOfWorkFactory, gauge: BurnRateGauge) -> Tick:
+async def evaluate_all(
+    uow: UnitOfWorkFactory, gauge: BurnRateGauge, *, everything: bool = False
+) -> Tick:
     """The evaluator's tick: judge every SLO a tick can change now.
 
     Windows slide without new outcomes: a burn stops (the SLO recovers and is
@@ -137,10 +140,18 @@ async def evaluate_all(uow: UnitOfWorkFactory, gauge: BurnRateGauge) -> Tick:
     0 once). Judging any other SLO would only set its gauge to 0 again, so it
     is skipped. Only those whose tiers change are locked and judged again in
     their tenant's transaction, which records and emits.
+
+    `everything` judges every SLO instead: a process's first tick, whose gauge
+    has no series yet, so that an idle SLO shows its 0 (a dashboard tells a
+    quiet SLO from a missing one) rather than nothing until its next outcome.
     """
     async with uow(ALL_TENANTS) as tx:
         now = tx.clock.now()
-        active = await tx.buckets.active_summaries(now, gauge.burning())
+        if everything:
+            every = await tx.buckets.all_summaries(now)
+            active = ActiveSummaries(every, len(every))
+        else:
+            active = await tx.buckets.active_summaries(now, gauge.burning())
     changing = []
     for index, (slo, windows) in enumerate(active.rows):
         if index and index % EVALUATIONS_PER_YIELD == 0:

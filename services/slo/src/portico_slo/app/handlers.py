@@ -325,9 +325,11 @@ def _scope(plugin: str, version: str, rollout_id: str) -> Scope:
     return Scope.of(plugin, version, rollout_id)
 
 
-async def refresh_burn_rates(uow: UnitOfWorkFactory, gauge: BurnRateGauge) -> Tick:
-    """Judges every SLO a tick can change now (see `evaluate_all`)."""
-    return await evaluate_all(uow, gauge)
+async def refresh_burn_rates(
+    uow: UnitOfWorkFactory, gauge: BurnRateGauge, *, everything: bool = False
+) -> Tick:
+    """Judges every SLO a tick can change now, or every SLO (see `evaluate_all`)."""
+    return await evaluate_all(uow, gauge, everything=everything)
 
 
 async def prune_buckets(uow: UnitOfWorkFactory) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from functools import partial
 
 from portico_common.metrics import SLO_TICK_EVALUATED, SLO_TICK_TOTAL
 from portico_common.places import PlaceLister, each_place
@@ -36,6 +37,8 @@ def upkeep_job(
 
     async def slo_upkeep(stop: asyncio.Event) -> None:
         last_prune: float | None = None
+        # Until a tick succeeds, every SLO is judged: the gauge starts with no series.
+        first = True
         while not stop.is_set():
             # Pacing uses the event loop's monotonic time; rules read the Clock port.
             if last_prune is None or time.monotonic() - last_prune >= prune_seconds:
@@ -50,7 +53,10 @@ def upkeep_job(
                 except Exception as exc:  # noqa: BLE001 - retried next tick
                     log.warning("pruning buckets failed", extra={"error": str(exc)})
             try:
-                ticks = await each_place(places, lambda: handlers.refresh_burn_rates(uow, gauge))
+                ticks = await each_place(
+                    places, partial(handlers.refresh_burn_rates, uow, gauge, everything=first)
+                )
+                first = False
                 SLO_TICK_EVALUATED.set(sum(t.evaluated for t in ticks))
                 SLO_TICK_TOTAL.set(sum(t.total for t in ticks))
             except Exception as exc:  # noqa: BLE001 - retried next tick
