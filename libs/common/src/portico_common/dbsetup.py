@@ -204,10 +204,15 @@ async def run_tenant_step(
         print(f"placed {tenant} in {place.tier} ({', '.join(services)})", flush=True)
         return
     places = []
-    for service in services:
-        place, moved = await move_tenant(
-            admin, migrator, tenant, service, packages[service], tier, ssl_context=tls
-        )
+    for done, service in enumerate(services):
+        try:
+            place, moved = await move_tenant(
+                admin, migrator, tenant, service, packages[service], tier, ssl_context=tls
+            )
+        except (PorticoError, asyncpg.PostgresError, OSError) as exc:
+            raise DatabaseSetupError(
+                move_cut_short(tenant, tier, services[:done], services[done:], exc)
+            ) from exc
         places.append(place)
         counts = ", ".join(f"{t} {n}" for t, n in moved.items() if n) or "nothing to move"
         where = f"{place.tier} {place.location}".rstrip()
@@ -317,6 +322,19 @@ def tenant_main(argv: Sequence[str]) -> int:
         print(f"dbsetup: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def move_cut_short(
+    tenant: str, tier: Tier, moved: Sequence[str], left: Sequence[str], error: Exception
+) -> str:
+    """What a move that failed in one service says: each service moves in a transaction of
+    its own, so the tenant is split until the same command, run again, finishes it."""
+    return (
+        f"{left[0]}: {error}. {tenant} is in {tier} in: {', '.join(moved) or 'no service yet'};"
+        f" not moved: {', '.join(left)}. Run the same command again to finish: services"
+        f" already in {tier} are left as they are, and tenancy records {tier} once all have"
+        " moved"
+    )
 
 
 def tenant_step_tier(step: str, isolation: str | None, to: str | None) -> Tier:

@@ -14,7 +14,7 @@ from portico_common.db import MIGRATOR_ROLE, create_pool, service_role
 from portico_common.dbsetup import migrate_services, provision_database
 from portico_common.errors import DatabaseSetupError, MigrationError
 from portico_common.migrate import load_migrations
-from portico_common.placement import silo_database
+from portico_common.placement import bridge_schema, silo_database
 from portico_common.provision import RolePasswords
 from portico_common.runtime import Runtime, check_database
 from portico_common.settings import ServiceSettings
@@ -235,3 +235,33 @@ async def test_the_dbsetup_move_command_moves_a_tenant_to_any_tier(database_url:
             await admin.execute(f'DROP DATABASE IF EXISTS "{silo}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+async def test_a_move_cut_short_in_one_service_says_where_the_tenant_is_and_finishes_rerun(
+    database_url: str,
+) -> None:
+    """Each service moves on its own: when the second fails, the command names the error,
+    the services moved and those not, and the same command, run again once the cause is
+    gone, finishes the move (the moved service is left as it is)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PORTICO_ADMIN_DATABASE_URL": database_url,
+        "PORTICO_MIGRATOR_DATABASE_URL": migrator_url(database_url),
+        "PORTICO_SLO_DATABASE_URL": service_url(database_url, "slo"),
+        "PORTICO_ROLLOUT_DATABASE_URL": service_url(database_url, "rollout"),
+    }
+    assert _dbsetup(env, "provision", "migrate", "--service", "slo").returncode == 0
+    move = ("move", "--tenant", "acme", "--to", "bridge", "--service", "slo")
+    cut = _dbsetup(env, *move, "--service", "rollout")
+    assert cut.returncode == 1
+    assert "slo: acme in bridge" in cut.stdout
+    assert cut.stderr.startswith("dbsetup: rollout: "), cut.stderr
+    assert (
+        "acme is in bridge in: slo; not moved: rollout. Run the same command again to finish"
+        in cut.stderr
+    )
+    assert _dbsetup(env, "provision", "migrate", "--service", "rollout").returncode == 0
+    rerun = _dbsetup(env, *move, "--service", "rollout")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"slo: acme in bridge {bridge_schema('slo', 'acme')}: nothing to move" in rerun.stdout
+    assert f"rollout: acme in bridge {bridge_schema('rollout', 'acme')}" in rerun.stdout
