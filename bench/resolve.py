@@ -14,6 +14,10 @@ pollers (one per replica) resolve a canary user in a tight loop. The lag is
 the time from receiving `rollout.rolled_back` to the first answer on the
 stable version, per replica (negative when the replica saw the event first).
 
+A bare grpcio health server (another process, no interceptor) is asked the
+same way in the same rounds: the floor of any Python gRPC call on this
+machine, which the sequential p99 is printed next to.
+
 Targets: resolve throughput at least 0.8x health (sequential and 50
 concurrent), sequential p99 at most 1 ms, rollback visible within 50 ms.
 """
@@ -24,6 +28,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import sys
 import tempfile
 import time
 import uuid
@@ -48,6 +53,7 @@ from portico_common.events.topology import owner_source
 from portico_common.timestamps import to_timestamp
 from portico_embedded.nats import NatsServer
 from portico_embedded.postgres import PostgresServer
+from portico_embedded.processes import free_port
 from portico_embedded.testing.databases import prepare_service_database
 from portico_embedded.testing.services import ServiceProcess, infra_env
 
@@ -152,12 +158,19 @@ async def start_canaries(
         await asyncio.sleep(0.02)
 
 
-async def throughput(target: str, js: nats.js.JetStreamContext) -> dict[str, list[Run]]:
+async def throughput(
+    target: str, bare_target: str, js: nats.js.JetStreamContext
+) -> dict[str, list[Run]]:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     results: dict[str, list[Run]] = {}
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with (
+        grpc.aio.insecure_channel(target) as channel,
+        grpc.aio.insecure_channel(bare_target) as bare_channel,
+    ):
         stub = pb_grpc.RolloutServiceStub(channel)
         health = health_pb2_grpc.HealthStub(channel)
+        bare = health_pb2_grpc.HealthStub(bare_channel)
+        await asyncio.wait_for(bare_channel.channel_ready(), timeout=30)
         await start_canaries(stub, js, tenant, [PLUGIN], [10, 25, 50, 100])
         check = health_pb2.HealthCheckRequest(service="")
         requests = [
@@ -171,12 +184,16 @@ async def throughput(target: str, js: nats.js.JetStreamContext) -> dict[str, lis
         async def resolve_call(i: int) -> object:
             return await stub.ResolveVersion(requests[i % len(requests)], timeout=10)
 
-        # Warm both paths (connection, caches, the interpreter's) before measuring.
-        await sequential(health_call, 500)
-        await sequential(resolve_call, 500)
-        # Interleaved rounds, so a noisy neighbour on the machine hits both sides alike.
+        async def bare_call(_i: int) -> object:
+            return await bare.Check(check, timeout=10)
+
+        calls = (("bare grpcio", bare_call), ("health", health_call), ("resolve", resolve_call))
+        # Warm every path (connection, caches, the interpreter's) before measuring.
+        for _, call in calls:
+            await sequential(call, 500)
+        # Interleaved rounds, so a noisy neighbour on the machine hits every side alike.
         for _ in range(ROUNDS):
-            for name, call in (("health", health_call), ("resolve", resolve_call)):
+            for name, call in calls:
                 results.setdefault(f"{name} sequential", []).append(
                     await sequential(call, SEQUENTIAL)
                 )
@@ -268,16 +285,23 @@ async def main() -> None:
         rollout_url, nats_server.url, log_level="WARNING", rollout_slo_target=slo.target
     )
     replicas = [ServiceProcess("portico_rollout", env, home / f"replica-{i}") for i in (1, 2)]
+    # The floor: a bare grpcio health server in a process of its own, no interceptor.
+    bare_port = free_port()
+    bare_server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.bare_health_server", str(bare_port)
+    )
     nc = await nats.connect(nats_server.url)
     try:
         for replica in replicas:
             await asyncio.to_thread(replica.start)
         js = nc.jetstream()
-        results = await throughput(replicas[0].target, js)
+        results = await throughput(replicas[0].target, f"127.0.0.1:{bare_port}", js)
         lags = await rollback_lag([r.target for r in replicas], nc, js)
     finally:
         with contextlib.suppress(Exception):
             await nc.close()
+        bare_server.terminate()
+        await bare_server.wait()
         for replica in replicas:
             await asyncio.to_thread(replica.stop)
         await asyncio.to_thread(slo.stop)
@@ -292,6 +316,11 @@ async def main() -> None:
         print(f"  ratio resolve/health, {shape}: {ratio:.2f}x (target >= 0.8x)")
     p99 = percentile(picked["resolve sequential"].latencies, 0.99) * 1000
     print(f"  resolve sequential p99: {p99:.3f} ms (target <= 1 ms)")
+    floor = percentile(picked["bare grpcio sequential"].latencies, 0.99) * 1000
+    print(
+        f"  bare grpcio health sequential p99 (no interceptor, own process): {floor:.3f} ms;"
+        f" resolve p99 is {p99 / floor:.2f}x of it"
+    )
     print(f"rollback visible to resolves after rollout.rolled_back ({ROLLBACKS} rollbacks)")
     for replica, samples in enumerate(lags, start=1):
         ms = [s * 1000 for s in samples]
