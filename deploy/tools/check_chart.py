@@ -133,6 +133,12 @@ def check_invariants(
             key = env["PORTICO_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"]
             assert key == f"PORTICO_{component.upper()}_DATABASE_URL", (name, key)
         assert not [k for k in env if k.endswith("DATABASE_URL") and k != "PORTICO_DATABASE_URL"]
+        # Behind PgBouncer the outbox relay LISTENs on its own service's direct URL, if given.
+        assert ("PORTICO_DATABASE_LISTEN_URL" in env) == (component != "gateway"), name
+        if component != "gateway":
+            listen = env["PORTICO_DATABASE_LISTEN_URL"]["valueFrom"]["secretKeyRef"]
+            assert listen["key"] == f"PORTICO_{component.upper()}_DATABASE_LISTEN_URL", name
+            assert listen["optional"] is True, name
         check_credentials(name, component, env)
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         metrics = {p["name"]: p for p in services[name]["spec"]["ports"]}["metrics"]
@@ -199,6 +205,17 @@ def check_credentials(name: str, component: str, env: dict[str, Any]) -> None:
         assert env["PORTICO_AUTH_CLIENT_ID"]["value"] == f"svc-{component}", name
         key = env["PORTICO_AUTH_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["key"]
         assert key == f"PORTICO_{component.upper()}_CLIENT_SECRET", (name, key)
+
+
+def check_listen_urls(docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    """The chart's Secret holds exactly the outbox LISTEN URLs the values give."""
+    given = values.get("secret", {}).get("databaseListenUrls", {})
+    wanted = {f"PORTICO_{svc.upper()}_DATABASE_LISTEN_URL": url for svc, url in given.items()}
+    for secret in by_kind(docs, "Secret").values():
+        data = secret.get("stringData", {})
+        if any(key.endswith("_DATABASE_URL") for key in data):
+            found = {k: v for k, v in data.items() if k.endswith("_DATABASE_LISTEN_URL")}
+            assert found == wanted, (found, wanted)
 
 
 def secret_refs(node: Any) -> list[tuple[str, str]]:
@@ -339,6 +356,8 @@ def check_db_setup(docs: list[dict[str, Any]], services: set[str], *, placer: bo
         assert secret["metadata"]["annotations"]["helm.sh/hook-weight"] == "-10"
         keys = set(secret["stringData"])
         assert {f"PORTICO_{s.upper()}_DATABASE_URL" for s in services} <= keys, keys
+        listen = {k for k in keys if k.endswith("_DATABASE_LISTEN_URL")}
+        assert listen <= {f"PORTICO_{s.upper()}_DATABASE_LISTEN_URL" for s in services}, listen
         # The administrator's login only for those who use it.
         assert ("PORTICO_ADMIN_DATABASE_URL" in keys) == (provisions or placer), keys
         # auth's list of service clients is exactly the services' own secrets.
@@ -499,6 +518,7 @@ def main() -> int:
             docs, components, expect_placer=bool(values.get("placer", {}).get("enabled"))
         )
         check_nats_identities(docs, components)
+        check_listen_urls(docs, values)
         kinds = sorted({d["kind"] for d in docs})
         print(
             f"render [{title}]: {len(docs)} objects ({', '.join(kinds)}): valid for "
