@@ -25,26 +25,15 @@ from pathlib import Path
 
 from portico_embedded.errors import LauncherError
 from portico_embedded.postgres import server_user
-from portico_embedded.processes import free_port, terminate, wait_for
+from portico_embedded.processes import REPO_TOOLS, free_port, terminate, tool_binary, wait_for
 
-_REPO_TOOLS = Path(__file__).resolve().parents[4] / ".tools" / "bin" / "pgbouncer"
+_REPO_TOOLS = REPO_TOOLS / "pgbouncer"
 PORT_ATTEMPTS = 5
 
 
 def pgbouncer_binary() -> str:
     """PORTICO_PGBOUNCER_BIN, else `pgbouncer` on PATH, else the repository's .tools/bin."""
-    explicit = os.environ.get("PORTICO_PGBOUNCER_BIN")
-    if explicit:
-        return explicit
-    found = shutil.which("pgbouncer")
-    if found:
-        return found
-    if _REPO_TOOLS.exists():
-        return str(_REPO_TOOLS)
-    raise LauncherError(
-        "pgbouncer not found; run `make pgbouncer` (Debian's pgbouncer package) "
-        "or put pgbouncer on PATH"
-    )
+    return tool_binary("pgbouncer", "PORTICO_PGBOUNCER_BIN", _REPO_TOOLS)
 
 
 def _quoted(value: str) -> str:

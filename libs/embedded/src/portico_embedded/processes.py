@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 from portico_embedded.errors import LauncherError
 
@@ -98,3 +100,22 @@ def end_watchdog(watchdog: subprocess.Popen[bytes] | None) -> None:
     if watchdog is not None and watchdog.poll() is None:
         watchdog.kill()
         watchdog.wait()
+
+
+# The repository's own tools: `make prometheus` and `make pgbouncer` unpack them here.
+REPO_TOOLS = Path(__file__).resolve().parents[4] / ".tools" / "bin"
+
+
+def tool_binary(name: str, env: str, repo_copy: Path) -> str:
+    """`env`'s value, else `name` on PATH, else `repo_copy` if it exists; else LauncherError."""
+    explicit = os.environ.get(env)
+    if explicit:
+        return explicit
+    found = shutil.which(name)
+    if found:
+        return found
+    if repo_copy.exists():
+        return str(repo_copy)
+    raise LauncherError(
+        f"{name} not found; run `make {name}` (Debian's {name} package) or put {name} on PATH"
+    )

@@ -8,36 +8,22 @@ chose from its log ("Listening on"), so nothing can take it in between.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portico_embedded.errors import LauncherError
-from portico_embedded.processes import http_ok, terminate, wait_for
+from portico_embedded.processes import REPO_TOOLS, http_ok, terminate, tool_binary, wait_for
 
 _LISTENING = re.compile(r'msg="Listening on" address=127\.0\.0\.1:(\d+)')
-_REPO_TOOLS = Path(__file__).resolve().parents[4] / ".tools" / "bin" / "prometheus"
+_REPO_TOOLS = REPO_TOOLS / "prometheus"
 
 
 def prometheus_binary() -> str:
     """PORTICO_PROMETHEUS_BIN, else `prometheus` on PATH, else the repository's .tools/bin."""
-    explicit = os.environ.get("PORTICO_PROMETHEUS_BIN")
-    if explicit:
-        return explicit
-    found = shutil.which("prometheus")
-    if found:
-        return found
-    if _REPO_TOOLS.exists():
-        return str(_REPO_TOOLS)
-    raise LauncherError(
-        "prometheus not found; run `make prometheus` (Debian's prometheus package) "
-        "or put prometheus on PATH"
-    )
+    return tool_binary("prometheus", "PORTICO_PROMETHEUS_BIN", _REPO_TOOLS)
 
 
 @dataclass
