@@ -436,8 +436,7 @@ def sweep_orphans(staged: Path) -> list[Path]:
             owner = Path(record.read_text())
             thrown_away = owner.is_relative_to(temporary) and not _leads_to(owner, data)
             if thrown_away and not _postmaster_alive(data):
-                shutil.rmtree(data, ignore_errors=True)
-                record.unlink(missing_ok=True)
+                _delete_staged(data)
                 swept.append(data)
     return swept
 
@@ -449,6 +448,10 @@ def _discard_staged(data: Path) -> None:
             f"staged PostgreSQL data {data} has lost the path that led to it, but a server"
             " still runs on it; stop that server first"
         )
+    _delete_staged(data)
+
+
+def _delete_staged(data: Path) -> None:
     shutil.rmtree(data, ignore_errors=True)
     _owner_record(data).unlink(missing_ok=True)
 
